@@ -1,0 +1,1 @@
+"""Entry points: Prefect flows and the ``alphagate`` CLI. Composition only."""

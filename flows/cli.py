@@ -1,0 +1,61 @@
+"""The ``alphagate`` command line.
+
+Each module in ``flows/commands/`` adds its subcommands through ``register(subparsers)`` and
+sets ``handler`` on its parsers. Handlers import the heavy stack (MLflow, Prefect, GX) lazily,
+after :meth:`Workspace.activate` has set the environment those libraries read at import time.
+
+Exit codes (shared/DESIGN.md): 0 done, 1 bug (traceback), 2 bad input, 3 gate halt,
+4 forbidden. argparse itself exits 2 on usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pkgutil
+import sys
+from typing import Any
+
+from governance.errors import AlphagateError
+from governance.workspace import Workspace
+
+import flows.commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="alphagate",
+        description="Governed model-risk workflow for ML portfolio management.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(flows.commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"flows.commands.{info.name}")
+        module.register(sub)
+    return parser
+
+
+def emit_json(obj: Any) -> None:
+    """Print ``obj`` as the single JSON object on the last line of stdout."""
+    from governance.canonical import to_jsonable
+
+    sys.stdout.flush()
+    print(json.dumps(to_jsonable(obj), sort_keys=True), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    Workspace.from_env().activate()
+    try:
+        code = args.handler(args)
+    except AlphagateError as exc:
+        print(f"alphagate: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("alphagate: interrupted", file=sys.stderr)
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

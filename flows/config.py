@@ -1,0 +1,61 @@
+"""The run configuration: one YAML file -> one tree of typed sections, one per stage owner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from governance.canonical import sha256_json
+from governance.config import GovernanceConfig, PolicyRef
+from governance.configio import StrictModel, read_yaml, validate_model
+from tasks.features import FeaturesConfig
+from tasks.market import DataConfig
+from tasks.portfolio import PortfolioConfig
+from tasks.quality import QualityConfig
+from tasks.train import ModelConfig
+from validation.config import ValidationConfig
+
+
+class RuntimeConfig(StrictModel):
+    """How the flows execute: in-process threads, or a Dask cluster (docs/deploy.md)."""
+
+    task_runner: Literal["threads", "dask"] = "threads"
+    dask_address: str | None = None
+
+
+class AlphagateConfig(StrictModel):
+    """Root of the run configuration. Relative paths resolve against ``base_dir``."""
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    policy: PolicyRef = Field(default_factory=PolicyRef)
+    portfolio: PortfolioConfig = Field(default_factory=PortfolioConfig)
+    governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    base_dir: str = "."
+
+    def resolve(self, path: str) -> Path:
+        """A config-relative path made absolute."""
+        p = Path(path)
+        return p if p.is_absolute() else (Path(self.base_dir) / p).resolve()
+
+    def config_hash(self) -> str:
+        """SHA-256 of the canonical JSON of the resolved config (``base_dir`` excluded)."""
+        return sha256_json(self.model_dump(mode="json", exclude={"base_dir"}))
+
+
+def load_config(path: str | Path) -> AlphagateConfig:
+    """Load and validate a run config; errors name ``file: field.path: message`` (exit 2)."""
+    p = Path(path)
+    data = read_yaml(p)
+    if "base_dir" in data:
+        from governance.errors import InputError
+
+        raise InputError(f"{p}: base_dir: unknown key")
+    data["base_dir"] = str(p.resolve().parent)
+    return validate_model(AlphagateConfig, data, str(p))

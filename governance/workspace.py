@@ -1,0 +1,107 @@
+"""The workspace: one folder (``ALPHAGATE_HOME``, default ``./.alphagate``) holding all state.
+
+Layout::
+
+    mlflow.db, mlartifacts/   MLflow tracking + registry (embedded default)
+    ledger.db                 audit ledger (SQLite default; ALPHAGATE_LEDGER_URL overrides)
+    artifacts/                content-addressed artifact store (SHA-256)
+    keys/                     Ed25519 signing keys of users (demo only: production keys
+                              belong in a KMS or HSM, see docs/)
+    users.json                users and roles
+    prefect/                  PREFECT_HOME for the temporary Prefect server
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# Environment facts (shared/DESIGN.md): no internet, so telemetry off; Prefect's temporary
+# server needs 10-20 s to start on a new database, above its default 20 s timeout.
+_QUIET_STACK_ENV = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "GIT_PYTHON_REFRESH": "quiet",
+    "GX_ANALYTICS_ENABLED": "false",
+}
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Paths and backend URLs of one alphagate workspace."""
+
+    home: Path
+
+    @classmethod
+    def from_env(cls) -> Workspace:
+        """The workspace named by ``ALPHAGATE_HOME`` (default ``./.alphagate``)."""
+        return cls(Path(os.environ.get("ALPHAGATE_HOME", ".alphagate")).resolve())
+
+    @property
+    def artifacts(self) -> Path:
+        return self.home / "artifacts"
+
+    @property
+    def keys(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def users_file(self) -> Path:
+        return self.home / "users.json"
+
+    @property
+    def mlartifacts(self) -> Path:
+        return self.home / "mlartifacts"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.home / "prefect"
+
+    @property
+    def tracking_uri(self) -> str:
+        """``MLFLOW_TRACKING_URI`` when set, else the workspace's SQLite store."""
+        return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @property
+    def ledger_url(self) -> str:
+        """``ALPHAGATE_LEDGER_URL`` when set, else the workspace's SQLite ledger."""
+        return os.environ.get("ALPHAGATE_LEDGER_URL") or f"sqlite:///{self.home / 'ledger.db'}"
+
+    def ensure(self) -> Workspace:
+        """Create the folder tree on first use; return ``self``."""
+        for p in (self.home, self.artifacts, self.keys, self.mlartifacts, self.prefect_home):
+            p.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def activate(self) -> Workspace:
+        """Point MLflow and Prefect at this workspace and quiet the stack's telemetry.
+
+        Must run before ``mlflow`` or ``prefect`` is imported: both read their settings from
+        the environment at import time. Values already set by the user win.
+        """
+        self.ensure()
+        for key, value in _QUIET_STACK_ENV.items():
+            os.environ.setdefault(key, value)
+        os.environ.setdefault("PREFECT_HOME", str(self.prefect_home))
+        os.environ.setdefault("MLFLOW_TRACKING_URI", self.tracking_uri)
+        return self
+
+
+def mlflow_experiment(name: str, ws: Workspace) -> str:
+    """Get or create an MLflow experiment whose artifacts live in the workspace.
+
+    Returns the experiment id. A new experiment's ``artifact_location`` is
+    ``<home>/mlartifacts/<name>`` so that nothing is written outside the workspace.
+    """
+    import mlflow
+
+    mlflow.set_tracking_uri(ws.tracking_uri)
+    exp = mlflow.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    location = (ws.mlartifacts / name).as_uri()
+    return mlflow.create_experiment(name, artifact_location=location)

@@ -1,0 +1,43 @@
+"""Shared fixtures. Each test gets its own workspace; heavy services start once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Quiet the stack before anything imports MLflow or Prefect (shared/DESIGN.md).
+for _k, _v in {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    "GIT_PYTHON_REFRESH": "quiet",
+    "GX_ANALYTICS_ENABLED": "false",
+}.items():
+    os.environ.setdefault(_k, _v)
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """A fresh ALPHAGATE_HOME with MLflow pointed into it."""
+    from governance.workspace import Workspace
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("ALPHAGATE_HOME", str(home))
+    monkeypatch.delenv("ALPHAGATE_LEDGER_URL", raising=False)
+    ws = Workspace(home).ensure()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", ws.tracking_uri)
+    return ws
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """PostgreSQL URL from ALPHAGATE_TEST_PG_URL, or skip with the reason."""
+    url = os.environ.get("ALPHAGATE_TEST_PG_URL")
+    if not url:
+        pytest.skip("ALPHAGATE_TEST_PG_URL is not set: PostgreSQL tests skipped")
+    return url
