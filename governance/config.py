@@ -4,7 +4,7 @@ from governance.configio import StrictModel
 
 
 class PolicyRef(StrictModel):
-    file: str = "policy.yaml"
+    file: str = "policy.yaml"  # relative to the run config
     tier: str = "high"
 
 
