@@ -1,0 +1,94 @@
+"""Users, roles and gates: the building blocks other stages import."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from governance.errors import Forbidden, GateHalt, InputError
+from governance.gates import (
+    Decision,
+    GateDecision,
+    approval_gate,
+    data_quality_gate,
+    enforce,
+    fail_closed,
+    guarded,
+    kill_switch_gate,
+    pretrade_gate,
+    validation_gate,
+)
+from governance.users import Role, add_user, get_user, key_path, list_users, require_role
+
+
+def test_add_user_creates_private_key_0600_and_public_key(workspace):
+    u = add_user(workspace, "dana", "developer")
+    assert u.role is Role.DEVELOPER and len(bytes.fromhex(u.public_key)) == 32
+    mode = stat.S_IMODE(key_path(workspace, "dana").stat().st_mode)
+    assert mode == 0o600
+    assert get_user(workspace, "dana") == u
+    assert add_user(workspace, "dana", Role.DEVELOPER) == u  # idempotent
+    with pytest.raises(InputError, match="already exists"):
+        add_user(workspace, "dana", "validator")
+    with pytest.raises(InputError, match="role"):
+        add_user(workspace, "x", "boss")
+    with pytest.raises(InputError, match="user name"):
+        add_user(workspace, "bad name", "validator")
+    assert [x.name for x in list_users(workspace)] == ["dana"]
+
+
+def test_require_role_refuses_unknown_missing_and_wrong_role(workspace):
+    add_user(workspace, "dana", "developer")
+    add_user(workspace, "rita", "risk_officer")
+    assert require_role(workspace, "rita", {Role.RISK_OFFICER}, "approve").name == "rita"
+    for name, msg in [(None, "acting user"), ("nobody", "unknown user"), ("dana", "needs")]:
+        with pytest.raises(Forbidden, match=f"approve: .*{msg}"):
+            require_role(workspace, name, {Role.RISK_OFFICER}, "approve")
+
+
+def test_data_quality_gate_halts_on_critical_passes_warnings():
+    d = data_quality_gate({"critical_failures": ["close: 3 nulls"], "warnings": ["w1"]})
+    assert d.halted and d.reasons == ("critical: close: 3 nulls", "warning: w1")
+    ok = data_quality_gate({"critical_failures": [], "warnings": ["w1"], "fingerprint": "ab"})
+    assert ok.passed and ok.evidence["fingerprint"] == "ab"
+
+
+def test_an_exception_inside_a_gate_is_a_halt():
+    # a malformed quality result (no lists) must not pass
+    d = data_quality_gate({"nothing": 1})
+    assert d.decision is Decision.HALT and "error while evaluating" in d.reasons[0]
+    assert validation_gate("maybe").halted
+    assert kill_switch_gate({"state": "???", "by": None, "reason": None, "since": None}).halted
+
+    @fail_closed("custom")
+    def broken() -> GateDecision:
+        raise ZeroDivisionError("boom")
+
+    assert broken().halted and "ZeroDivisionError: boom" in broken().reasons[0]
+
+    with guarded("pretrade") as out:
+        raise RuntimeError("solver exploded")
+    assert out.decision.halted and "solver exploded" in out.decision.reasons[0]
+    with guarded("pretrade") as out:
+        pass  # sets nothing -> halt
+    assert out.decision.halted
+
+
+def test_validation_approval_killswitch_pretrade_gates():
+    assert validation_gate("pass").passed
+    assert (
+        validation_gate("review", [{"severity": "warning", "message": "psi"}]).decision == "review"
+    )
+    assert validation_gate("fail", ["ic too low"]).halted
+    assert approval_gate(["risk_officer"], ["validator:vera"]).halted
+    assert approval_gate([]).passed
+    armed = {"state": "armed", "by": None, "reason": None, "since": None}
+    assert kill_switch_gate(armed).passed
+    tripped = {"state": "tripped", "by": "rita", "reason": "loss", "since": "t"}
+    assert "rita" in kill_switch_gate(tripped).reasons[0]
+    assert pretrade_gate(["max_weight 0.2 > 0.1"]).halted and pretrade_gate([]).passed
+    with pytest.raises(GateHalt, match="pretrade: max_weight"):
+        enforce(pretrade_gate(["max_weight 0.2 > 0.1"]))
+    payload = pretrade_gate([]).payload("abc")
+    assert payload["decision"] == "pass" and payload["policy_hash"] == "abc"
