@@ -18,6 +18,7 @@ from pydantic import Field
 
 from governance.canonical import sha256_file
 from governance.configio import StrictModel, load_yaml_model
+from governance.errors import InputError
 
 
 class Severity(StrEnum):
@@ -62,33 +63,48 @@ class PretradeLimits(StrictModel):
 
 
 class KillSwitchPolicy(StrictModel):
-    """Automatic triggers and reset rules."""
+    """Automatic triggers and reset rules (governance/killswitch.py).
+
+    Each ``trip_on_*`` names a trigger of issue 5 ("Kill switch"); a reset needs
+    ``reset_approvals`` distinct risk officers, never the champion's developer (four eyes:
+    at least two, after Knight Capital's single-person controls).
+    """
 
     trip_on_data_quality_critical: bool = True
     trip_on_champion_validation_fail: bool = True
     trip_on_monitoring_breach: bool = True
     trip_on_optimiser_failure: bool = True
     trip_on_pretrade_breach: bool = True
-    reset_approvals: int = 2
+    reset_approvals: int = Field(default=2, ge=2)
+    reset_requires_incident: bool = True
 
 
 class ApprovalPolicy(StrictModel):
-    """Who must approve a promotion (four eyes; never the version's developer)."""
+    """Who must approve a promotion (four eyes; never the version's developer).
 
-    validators: int = 1
-    risk_officers: int = 1
+    ``validators`` + ``risk_officers`` approvals by distinct users are needed; declared
+    (unsigned) Prefect-UI approvals count only when ``allow_declared_ui_approvals``; a UI
+    approval not given within ``ui_timeout_seconds`` is recorded as a rejection.
+    """
+
+    validators: int = Field(default=1, ge=1)
+    risk_officers: int = Field(default=1, ge=1)
     allow_declared_ui_approvals: bool = False
-    ui_timeout_seconds: int = 3600
+    ui_timeout_seconds: int = Field(default=3600, gt=0)
 
 
 class MonitoringPolicy(StrictModel):
-    """Thresholds for ongoing monitoring of the champion (owned by operations)."""
+    """Thresholds for ongoing monitoring of the champion (owned by operations).
 
-    psi_breach: float = 0.25
+    ``psi_breach`` follows the usual PSI reading (> 0.25: significant shift);
+    ``revalidation_days`` is the revalidation cadence (SR 11-7: at least annual review).
+    """
+
+    psi_breach: float = Field(default=0.25, gt=0)
     min_realised_ic: float = 0.0
-    max_ic_decay: float = 0.5
-    max_drawdown: float = 0.25
-    revalidation_days: int = 365
+    max_ic_decay: float = Field(default=0.5, ge=0, le=1)
+    max_drawdown: float = Field(default=0.25, gt=0, le=1)
+    revalidation_days: int = Field(default=365, gt=0)
 
 
 class Tier(StrictModel):
@@ -101,11 +117,33 @@ class Tier(StrictModel):
 
 
 class Policy(StrictModel):
-    version: str
-    tiers: dict[str, Tier]
+    """The whole policy: a version label and named materiality tiers."""
+
+    version: str = Field(min_length=1)
+    tiers: dict[str, Tier] = Field(min_length=1)
+
+    def tier(self, name: str, source: str = "policy") -> Tier:
+        """The tier called ``name``; an unknown tier is an :class:`InputError` (exit 2)."""
+        try:
+            return self.tiers[name]
+        except KeyError:
+            known = ", ".join(sorted(self.tiers))
+            raise InputError(
+                f"{source}: tier: unknown tier {name!r} (policy has {known})"
+            ) from None
 
 
 def load_policy(path: str | Path) -> tuple[Policy, str]:
-    """Load and validate a policy; return it with the SHA-256 of the file's bytes."""
+    """Load and validate a policy; return it with the SHA-256 of the file's bytes.
+
+    An invalid policy is an :class:`InputError` naming ``file: field.path`` (exit 2): a
+    policy that cannot be read halts everything (fail closed).
+    """
     policy = load_yaml_model(Policy, path)
     return policy, sha256_file(path)
+
+
+def load_tier(path: str | Path, tier: str) -> tuple[Policy, Tier, str]:
+    """Load a policy and select ``tier``: ``(policy, tier, sha256)``; errors exit 2."""
+    policy, digest = load_policy(path)
+    return policy, policy.tier(tier, source=f"{path}"), digest

@@ -208,3 +208,20 @@ def record_user_added(ledger, user: User, actor: str = SYSTEM_ACTOR):
         payload={"name": user.name, "role": user.role.value, "public_key": user.public_key},
         idempotency_key=f"user.added:{user.name}:{user.public_key}",
     )
+
+
+def ensure_cast(ws: Workspace, cfg, ledger=None) -> list[User]:
+    """Create the users of ``cfg.governance.cast`` (or ``cfg.cast``) that do not exist yet.
+
+    Returns the users created (empty on later runs). With a ``ledger``, each new user is
+    recorded as ``user.added``.
+    """
+    gov = getattr(cfg, "governance", cfg)
+    created = []
+    for member in gov.cast:
+        if find_user(ws, member.name) is None:
+            user = add_user(ws, member.name, member.role)
+            created.append(user)
+            if ledger is not None:
+                record_user_added(ledger, user)
+    return created
