@@ -22,7 +22,11 @@ class RuntimeConfig(StrictModel):
     """How the flows execute: in-process threads, or a Dask cluster (docs/deploy.md)."""
 
     task_runner: Literal["threads", "dask"] = "threads"
-    dask_address: str | None = None
+    dask_address: str | None = None  # an existing scheduler, e.g. tcp://10.0.0.5:8786
+    # Local cluster when no address: one process per core, one thread each, so the
+    # pure-Python parts of the stages do not contend for one GIL. 2 = this machine's cores.
+    dask_workers: int = Field(default=2, ge=1)
+    dask_threads_per_worker: int = Field(default=1, ge=1)
 
 
 class AlphagateConfig(StrictModel):

@@ -1,0 +1,73 @@
+"""The task-runner switch: Prefect's thread pool, or Dask (a local cluster or a scheduler).
+
+The flows stay the same; only the runner changes::
+
+    flow.with_options(task_runner=task_runner_for(config.runtime))
+
+``runtime.task_runner = "threads"`` gives Prefect's default :class:`ThreadPoolTaskRunner`.
+``"dask"`` gives :class:`prefect_dask.DaskTaskRunner`: a ``distributed.LocalCluster`` of
+``dask_workers`` processes × ``dask_threads_per_worker`` threads, or, when ``dask_address``
+is set, a client of that existing scheduler (docs/deploy.md). Task inputs and results then
+travel between processes, so they must pickle (frozen dataclasses, frames, arrays do).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from prefect.task_runners import TaskRunner
+
+    from flows.config import RuntimeConfig
+
+
+class RunnerKind(StrEnum):
+    """Values of ``runtime.task_runner``."""
+
+    THREADS = "threads"
+    DASK = "dask"
+
+
+def dask_runner_kwargs(runtime: RuntimeConfig) -> dict[str, Any]:
+    """Keyword arguments of :class:`prefect_dask.DaskTaskRunner` for ``runtime``.
+
+    An address wins over the local-cluster sizes (the runner refuses both at once).
+    """
+    if runtime.dask_address:
+        return {"address": runtime.dask_address}
+    return {
+        "cluster_class": "distributed.LocalCluster",
+        "cluster_kwargs": {
+            "n_workers": runtime.dask_workers,
+            "threads_per_worker": runtime.dask_threads_per_worker,
+            "processes": True,
+            # No dashboard: it needs bokeh and a port, and nobody watches it in a batch run.
+            "dashboard_address": None,
+        },
+    }
+
+
+def task_runner_for(runtime: RuntimeConfig) -> TaskRunner:
+    """The Prefect task runner that ``runtime`` selects.
+
+    Parameters
+    ----------
+    runtime : RuntimeConfig
+        ``task_runner`` is ``"threads"`` or ``"dask"``; the ``dask_*`` fields size or
+        locate the cluster.
+
+    Returns
+    -------
+    TaskRunner
+        A fresh, unstarted runner: Prefect starts it when the flow begins and shuts it
+        (and a local cluster) down when the flow ends.
+    """
+    kind = RunnerKind(runtime.task_runner)
+    if kind is RunnerKind.THREADS:
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner()
+    from prefect_dask import DaskTaskRunner
+
+    return DaskTaskRunner(**dask_runner_kwargs(runtime))
