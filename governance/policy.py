@@ -48,6 +48,10 @@ class ValidationPolicy(StrictModel):
     min_margin_over_challenger: float = 0.0
     psi_warning: float = 0.10
     psi_critical: float = 0.25
+    # Share of total mean |SHAP| carried by one feature above which the model is a one-factor
+    # bet in disguise (validation/findings.py, check ``shap_concentration``).
+    max_top_feature_share: float = 0.6
+    # Per check name (validation/findings.py CHECKS) override of the default severity.
     severities: dict[str, Severity] = Field(default_factory=dict)
 
 
