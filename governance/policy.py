@@ -56,9 +56,20 @@ class ValidationPolicy(StrictModel):
 
 
 class PretradeLimits(StrictModel):
-    """Limits the pre-trade gate checks after every solve (owned by the portfolio stage)."""
+    """Limits the pre-trade gate checks after every solve (owned by the portfolio stage).
+
+    ``governance.pretrade.check_pretrade`` enforces them: weights finite; sum equal to
+    ``budget`` (1 fully invested, 0 dollar-neutral; None skips the check); each weight in
+    [``min_weight``, ``max_weight``]; each sector's net weight within
+    +-``max_sector_weight``; L1 turnover at most ``max_turnover``; gross leverage
+    (sum of absolute weights) at most ``max_gross_leverage``; restricted assets hold no
+    more than now (absolute, same sign). ``tolerance`` absorbs solver round-off (interior
+    point solutions meet constraints to about 1e-8).
+    """
 
     max_weight: float = 0.10
+    min_weight: float = 0.0
+    budget: float | None = 1.0
     max_sector_weight: float = 0.40
     max_turnover: float = 0.50
     max_gross_leverage: float = 1.0

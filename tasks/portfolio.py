@@ -1,7 +1,123 @@
-"""Portfolio construction configuration. (stub)"""
+"""Portfolio construction configuration: risk model, alphas, constraints, costs, backtest.
+
+One :class:`PortfolioConfig` (the ``portfolio:`` section of the run config) drives
+``tasks.risk``, ``tasks.alphas``, ``tasks.optimiser``, ``tasks.benchmarks``,
+``tasks.backtest`` and ``tasks.trades``. This module imports no numerical stack, so the
+run config validates without loading cvxpy.
+
+Units: weights are fractions of portfolio value; returns, alphas and variances are *daily*
+(the risk models are estimated on daily returns); limits stated per year
+(``max_tracking_error``) are converted with ``annualisation``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field, model_validator
 
 from governance.configio import StrictModel
+from governance.policy import PretradeLimits
+
+
+class RiskModelKind(StrEnum):
+    """Covariance estimator (``tasks.risk``)."""
+
+    LEDOIT_WOLF = "ledoit_wolf"  # Ledoit & Wolf (2004), scikit-learn's LedoitWolf
+    FACTOR = "factor"  # statistical factor model: k principal components + specific
+
+
+class Mode(StrEnum):
+    """Budget constraint: fully invested long-only, or dollar-neutral long-short."""
+
+    LONG_ONLY = "long_only"
+    LONG_SHORT = "long_short"
+
+
+class RestrictedMode(StrEnum):
+    """What a restricted asset may hold: nothing, or no more than it holds now."""
+
+    ZERO = "zero"
+    NO_INCREASE = "no_increase"
+
+
+class BenchmarkKind(StrEnum):
+    """Reference portfolios run beside the model (``tasks.benchmarks``)."""
+
+    EQUAL_WEIGHT = "equal_weight"
+    INVERSE_VOLATILITY = "inverse_volatility"
+    MIN_VARIANCE = "min_variance"
+    HRP = "hrp"  # hierarchical risk parity, Lopez de Prado (2016)
 
 
 class PortfolioConfig(StrictModel):
-    max_weight: float = 0.1
+    """The ``portfolio:`` section of the run config.
+
+    Every field has a default that suits the demo (20 large caps, daily data).
+    """
+
+    # risk model (tasks/risk.py)
+    risk_model: RiskModelKind = RiskModelKind.FACTOR
+    n_factors: int = Field(5, ge=1)
+    lookback: int = Field(252, ge=20)  # one trading year of daily returns
+    # alphas (tasks/alphas.py): Grinold's rule alpha = IC x sigma x z
+    information_coefficient: float = Field(0.05, gt=0.0, lt=1.0)
+    z_clip: float = Field(3.0, gt=0.0)  # winsorise z-scores at +-3 (Grinold & Kahn ch. 14)
+    # objective: max alpha'w - risk_aversion * w'Sigma w - costs (daily units)
+    risk_aversion: float = Field(5.0, ge=0.0)
+    # constraints (tasks/optimiser.py)
+    mode: Mode = Mode.LONG_ONLY
+    max_weight: float = Field(0.10, gt=0.0)
+    min_weight: float = 0.0  # long-short: set negative, e.g. -0.10
+    max_sector_weight: float | None = Field(0.40, gt=0.0)
+    sector_bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    max_turnover: float | None = Field(0.50, gt=0.0)  # L1 sum |w - w_prev|, per rebalance
+    max_gross_leverage: float = Field(1.0, gt=0.0)  # sum |w|; binding for long-short only
+    max_tracking_error: float | None = Field(None, gt=0.0)  # annualised, vs tracking_benchmark
+    tracking_benchmark: BenchmarkKind = BenchmarkKind.EQUAL_WEIGHT
+    restricted: list[str] = Field(default_factory=list)
+    restricted_mode: RestrictedMode = RestrictedMode.ZERO
+    # costs: half-spread (linear) + cvxportfolio's 3/2-power impact when volume is known
+    half_spread_bps: float = Field(5.0, ge=0.0)
+    impact_coefficient: float = Field(1.0, ge=0.0)  # b in b*sigma*|z|^1.5*(V/ADV)^0.5
+    portfolio_value: float = Field(1e8, gt=0.0)  # currency units, for V/ADV in the impact
+    # backtest (tasks/backtest.py)
+    rebalance_every: int = Field(21, ge=1)  # trading days between rebalances
+    benchmarks: list[BenchmarkKind] = Field(default_factory=lambda: list(BenchmarkKind))
+    annualisation: int = Field(252, ge=1)
+    solver_tolerance: float = Field(1e-8, gt=0.0, lt=1e-3)  # CLARABEL gap/feasibility
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PortfolioConfig:
+        if self.min_weight > self.max_weight:
+            raise ValueError(f"min_weight {self.min_weight} > max_weight {self.max_weight}")
+        if self.mode is Mode.LONG_ONLY and self.min_weight < 0:
+            raise ValueError("min_weight must be >= 0 when mode is long_only")
+        for sector, (lo, hi) in self.sector_bounds.items():
+            if lo > hi:
+                raise ValueError(f"sector_bounds.{sector}: lower {lo} > upper {hi}")
+        return self
+
+    @property
+    def budget(self) -> float:
+        """Sum of weights: 1 fully invested (long-only), 0 dollar-neutral (long-short)."""
+        return 1.0 if self.mode is Mode.LONG_ONLY else 0.0
+
+    def within(self, limits: PretradeLimits) -> PortfolioConfig:
+        """This config tightened to the policy's pre-trade limits.
+
+        The optimiser then aims inside the limits the independent gate enforces, so a
+        clean solve never breaches by construction; the gate still checks (defence in
+        depth).
+        """
+        update: dict = {
+            "max_weight": min(self.max_weight, limits.max_weight),
+            "min_weight": max(self.min_weight, limits.min_weight),
+            "max_gross_leverage": min(self.max_gross_leverage, limits.max_gross_leverage),
+            "restricted": sorted(set(self.restricted) | set(limits.restricted)),
+        }
+        caps = [c for c in (self.max_sector_weight, limits.max_sector_weight) if c is not None]
+        update["max_sector_weight"] = min(caps) if caps else None
+        turn = [t for t in (self.max_turnover, limits.max_turnover) if t is not None]
+        update["max_turnover"] = min(turn) if turn else None
+        return self.model_copy(update=update)
