@@ -1,7 +1,59 @@
-"""Validation configuration. (stub)"""
+"""Validation configuration: the ``validation:`` section of a run config.
+
+Thresholds that decide a verdict live in the policy (``ValidationPolicy``), not here; this
+section only says how much work to do and how to compute the statistics.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
 
 from governance.configio import StrictModel
 
 
 class ValidationConfig(StrictModel):
-    shap_sample: int = 2000
+    """How validation computes its statistics.
+
+    Attributes
+    ----------
+    shap_sample : int
+        Holdout rows explained by exact tree SHAP, time-stratified (shared/DESIGN.md: about
+        18 s for 20,000 rows x 40 features on two cores; 2,000 is enough for stable means).
+    shap_dependence_plots : int
+        Number of top features that get a dependence plot.
+    shap_min_abs_corr : float
+        Below this |Spearman rho| between a feature and its SHAP value, the relation has no
+        clear sign and the sign check passes.
+    n_quantiles : int
+        Score buckets for quantile returns and the long-short portfolio (5 = quintiles).
+    decay_horizons : list of int
+        Horizons (days) of the IC decay curve; each needs a ``fwd_ret_<h>`` column.
+    periods_per_year : int
+        Annualisation of daily Sharpe ratios (252 trading days).
+    regime_window : int
+        Trailing days of market volatility that define the high/low volatility regime.
+    cscv_partitions : int
+        Even number of blocks S for CSCV (Bailey et al. 2017 use 16: C(16, 8) = 12,870 splits).
+    seed : int
+        Seed of the random challenger and of the SHAP sample.
+    experiment_suffix : str
+        Validation runs go to the MLflow experiment ``<strategy><suffix>``.
+    """
+
+    shap_sample: int = Field(2000, ge=50)
+    shap_dependence_plots: int = Field(3, ge=0, le=20)
+    shap_min_abs_corr: float = Field(0.05, ge=0.0, lt=1.0)
+    n_quantiles: int = Field(5, ge=2, le=20)
+    decay_horizons: list[int] = Field(default_factory=lambda: [1, 5, 21, 63])
+    periods_per_year: int = Field(252, ge=1)
+    regime_window: int = Field(21, ge=2)
+    cscv_partitions: int = Field(16, ge=2, le=20)
+    seed: int = 0
+    experiment_suffix: str = "-validation"
+
+    @field_validator("cscv_partitions")
+    @classmethod
+    def _even(cls, v: int) -> int:
+        if v % 2:
+            raise ValueError("must be even")
+        return v

@@ -1,0 +1,212 @@
+"""Findings and the validation verdict.
+
+Each failed check yields a :class:`Finding`; its severity is the default below unless the
+policy tier's ``validation.severities`` maps the check name to another one. Verdict: any
+``critical`` finding -> ``fail``; else any ``warning`` -> ``review``; else ``pass``.
+
+Default severities (check name: severity — threshold, from ``ValidationPolicy``):
+
+=========================  ========  ===============================================
+``rank_ic_below_min``      critical  mean holdout rank IC < ``min_rank_ic``
+``ic_tstat_below_min``     critical  Newey-West t-stat of rank IC < ``min_ic_tstat``
+``dsr_below_min``          critical  deflated Sharpe ratio < ``min_dsr`` (0.95, Bailey &
+                                     López de Prado 2014)
+``pbo_above_max``          critical  PBO by CSCV > ``max_pbo`` (0.5, Bailey et al. 2017)
+``rank_ic_implausible``    critical  rank IC > ``max_plausible_rank_ic``: a likely leak of
+                                     the future into a feature
+``margin_below_min``       warning   rank-IC margin over a challenger <
+                                     ``min_margin_over_challenger``
+``shap_sign``              warning   a feature's SHAP relation has the opposite sign of its
+                                     declared ``expected_sign``
+``shap_concentration``     warning   top feature's share of mean |SHAP| >
+                                     ``max_top_feature_share``
+``drift_psi_warning``      warning   PSI > ``psi_warning`` (feature or prediction)
+``drift_psi_critical``     critical  PSI > ``psi_critical``
+``statistic_unavailable``  warning   a gating statistic could not be computed (fail closed:
+                                     a human must look)
+``challenger_unavailable`` info      a challenger could not be built (e.g. no ``mom_12_1``)
+=========================  ========  ===============================================
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from governance.policy import Severity, ValidationPolicy
+from validation.challengers import ChallengerResult
+from validation.drift import DriftRow
+from validation.explain import ShapSummary
+from validation.metrics import SignalMetrics
+
+__all__ = ["DEFAULT_SEVERITIES", "Finding", "Verdict", "build_findings", "summarise", "verdict_of"]
+
+DEFAULT_SEVERITIES: dict[str, Severity] = {
+    "rank_ic_below_min": Severity.CRITICAL,
+    "ic_tstat_below_min": Severity.CRITICAL,
+    "dsr_below_min": Severity.CRITICAL,
+    "pbo_above_max": Severity.CRITICAL,
+    "rank_ic_implausible": Severity.CRITICAL,
+    "margin_below_min": Severity.WARNING,
+    "shap_sign": Severity.WARNING,
+    "shap_concentration": Severity.WARNING,
+    "drift_psi_warning": Severity.WARNING,
+    "drift_psi_critical": Severity.CRITICAL,
+    "statistic_unavailable": Severity.WARNING,
+    "challenger_unavailable": Severity.INFO,
+}
+
+
+class Verdict(StrEnum):
+    """Outcome of a validation: ``pass``, ``review`` (a human decides) or ``fail``."""
+
+    PASS = "pass"
+    REVIEW = "review"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One failed check: its name, severity, a one-line message, the value and threshold."""
+
+    check: str
+    severity: Severity
+    message: str
+    value: float | None = None
+    threshold: float | None = None
+
+
+def verdict_of(findings: Iterable[Finding]) -> Verdict:
+    """``fail`` if any critical, else ``review`` if any warning, else ``pass``."""
+    sev = {f.severity for f in findings}
+    if Severity.CRITICAL in sev:
+        return Verdict.FAIL
+    if Severity.WARNING in sev:
+        return Verdict.REVIEW
+    return Verdict.PASS
+
+
+@dataclass(frozen=True)
+class _Checker:
+    policy: ValidationPolicy
+
+    def severity(self, check: str) -> Severity:
+        return Severity(self.policy.severities.get(check, DEFAULT_SEVERITIES[check]))
+
+    def make(self, check: str, message: str, value=None, threshold=None) -> Finding:
+        v = None if value is None or not math.isfinite(value) else float(value)
+        return Finding(check, self.severity(check), message, v, threshold)
+
+    def below(self, check: str, label: str, value: float, threshold: float) -> list[Finding]:
+        if not math.isfinite(value):
+            return [self.make("statistic_unavailable", f"{label} could not be computed")]
+        if value < threshold:
+            return [self.make(check, f"{label} {value:.4g} < {threshold:.4g}", value, threshold)]
+        return []
+
+    def above(self, check: str, label: str, value: float, threshold: float) -> list[Finding]:
+        if not math.isfinite(value):
+            return [self.make("statistic_unavailable", f"{label} could not be computed")]
+        if value > threshold:
+            return [self.make(check, f"{label} {value:.4g} > {threshold:.4g}", value, threshold)]
+        return []
+
+
+def build_findings(
+    policy: ValidationPolicy,
+    *,
+    model: SignalMetrics,
+    challengers: Iterable[ChallengerResult],
+    dsr: float,
+    pbo: float,
+    shap: ShapSummary | None,
+    drift: Iterable[DriftRow],
+) -> list[Finding]:
+    """Every failed check, in a stable order (outcomes, overfitting, challengers, SHAP, drift).
+
+    NaN statistics that gate the verdict (rank IC, t-stat, DSR, PBO) yield a
+    ``statistic_unavailable`` finding rather than a silent pass.
+    """
+    c = _Checker(policy)
+    p = policy
+    out: list[Finding] = []
+    out += c.below("rank_ic_below_min", "holdout mean rank IC", model.rank_ic_mean, p.min_rank_ic)
+    out += c.below(
+        "ic_tstat_below_min",
+        f"rank IC t-stat (Newey-West, {model.nw_lags} lags)",
+        model.rank_ic_tstat,
+        p.min_ic_tstat,
+    )
+    if math.isfinite(model.rank_ic_mean) and model.rank_ic_mean > p.max_plausible_rank_ic:
+        out.append(
+            c.make(
+                "rank_ic_implausible",
+                f"holdout rank IC {model.rank_ic_mean:.3f} > {p.max_plausible_rank_ic:.3f}: "
+                "implausibly high, likely a leak of future returns",
+                model.rank_ic_mean,
+                p.max_plausible_rank_ic,
+            )
+        )
+    out += c.below("dsr_below_min", "deflated Sharpe ratio", dsr, p.min_dsr)
+    out += c.above("pbo_above_max", "probability of backtest overfitting", pbo, p.max_pbo)
+    for ch in challengers:
+        if not ch.available:
+            out.append(c.make("challenger_unavailable", f"challenger {ch.name}: {ch.note}"))
+            continue
+        out += c.below(
+            "margin_below_min",
+            f"rank-IC margin over {ch.name}",
+            ch.margin_rank_ic,
+            p.min_margin_over_challenger,
+        )
+    if shap is not None:
+        for s in shap.sign_checks:
+            if not s.ok:
+                out.append(
+                    c.make(
+                        "shap_sign",
+                        f"feature {s.feature}: SHAP relation sign {s.observed_sign:+d} "
+                        f"(rho {s.correlation:.2f}) against declared {s.expected_sign:+d}",
+                        s.correlation,
+                        None,
+                    )
+                )
+        out += c.above(
+            "shap_concentration",
+            f"top feature {shap.top_feature} share of mean |SHAP|",
+            shap.top_share,
+            p.max_top_feature_share,
+        )
+    out += _drift_findings(c, drift)
+    return out
+
+
+def _drift_findings(c: _Checker, drift: Iterable[DriftRow]) -> list[Finding]:
+    out = []
+    for row in drift:
+        if row.status is Severity.CRITICAL:
+            check, threshold = "drift_psi_critical", c.policy.psi_critical
+        elif row.status is Severity.WARNING:
+            check, threshold = "drift_psi_warning", c.policy.psi_warning
+        else:
+            continue
+        out.append(
+            c.make(
+                check, f"PSI of {row.variable} {row.psi:.3f} > {threshold:.2f}", row.psi, threshold
+            )
+        )
+    return out
+
+
+def summarise(findings: Iterable[Finding]) -> str:
+    """Short one-line summary for an MLflow tag: ``"2 critical, 1 warning: check, check"``."""
+    fs = list(findings)
+    if not fs:
+        return "none"
+    counts = {s.value: sum(f.severity is s for f in fs) for s in Severity}
+    head = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+    names = sorted({f.check for f in fs if f.severity is not Severity.INFO})
+    text = f"{head}: {', '.join(names)}" if names else head
+    return text[:250]

@@ -1,0 +1,254 @@
+"""Outcomes analysis of a cross-sectional signal on the holdout (pure numpy/pandas).
+
+Input is a long frame, one row per (date, asset), with a score column and raw forward
+returns (``fwd_ret`` at the model's horizon ``h``; ``fwd_ret_1``, ``fwd_ret_5``, ...,
+see docs/architecture.md "Sealed dataset split"). Rows whose score or target is NaN are
+dropped per statistic; dates with fewer than ``MIN_ASSETS`` usable rows are skipped.
+
+References
+----------
+- Grinold, R. and Kahn, R. (2000). *Active Portfolio Management*, ch. 6 and 16: IC, ICIR.
+- Newey, W. and West, K. (1987). "A Simple, Positive Semi-Definite, Heteroskedasticity and
+  Autocorrelation Consistent Covariance Matrix". Econometrica 55(3). With ``h``-day labels
+  sampled daily, consecutive ICs overlap by ``h - 1`` days, so the lag is at least ``h - 1``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "MIN_ASSETS",
+    "ICMethod",
+    "SignalMetrics",
+    "evaluate_signal",
+    "ic_series",
+    "long_short_returns",
+    "newey_west_tstat",
+    "quantile_labels",
+    "quantile_returns",
+    "signal_turnover",
+    "volatility_regime",
+]
+
+MIN_ASSETS = 5  # fewer names than this on a date give no meaningful cross-section
+
+
+class ICMethod(StrEnum):
+    """Information coefficient: Pearson correlation, or Spearman (rank) correlation."""
+
+    PEARSON = "pearson"
+    SPEARMAN = "spearman"
+
+
+def _clean(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    df = frame[["date", *cols]].dropna()
+    counts = df.groupby("date")["date"].transform("size")
+    return df[counts >= MIN_ASSETS]
+
+
+def ic_series(
+    frame: pd.DataFrame, score: str, target: str, method: ICMethod = ICMethod.SPEARMAN
+) -> pd.Series:
+    """Cross-sectional correlation of ``score`` and ``target`` per date.
+
+    Returns
+    -------
+    Series indexed by date (sorted), one IC per date with at least ``MIN_ASSETS`` rows and
+    non-constant score and target; other dates are absent.
+    """
+    df = _clean(frame, [score, target])
+    x, y = df[score], df[target]
+    if method is ICMethod.SPEARMAN:
+        g = df.groupby("date")
+        x, y = g[score].rank(), g[target].rank()
+    xd = x - x.groupby(df["date"]).transform("mean")
+    yd = y - y.groupby(df["date"]).transform("mean")
+    parts = pd.DataFrame({"xy": xd * yd, "xx": xd**2, "yy": yd**2, "date": df["date"]})
+    s = parts.groupby("date")[["xy", "xx", "yy"]].sum()
+    den = np.sqrt(s["xx"] * s["yy"])
+    ic = (s["xy"] / den)[den > 0]
+    return ic.sort_index().rename("ic")
+
+
+def newey_west_tstat(x: np.ndarray, lags: int) -> tuple[float, float, float]:
+    """Mean, Newey-West standard error and t-statistic of a series.
+
+    Bartlett weights ``1 - l / (lags + 1)``; NaN dropped. Returns NaNs for fewer than
+    ``lags + 2`` observations or a non-positive long-run variance.
+    """
+    v = np.asarray(x, dtype=float)
+    v = v[np.isfinite(v)]
+    n = v.size
+    if n < lags + 2:
+        return math.nan, math.nan, math.nan
+    mean = float(v.mean())
+    e = v - mean
+    s = float(e @ e) / n
+    for lag in range(1, lags + 1):
+        s += 2.0 * (1.0 - lag / (lags + 1)) * float(e[lag:] @ e[:-lag]) / n
+    if s <= 0:
+        return mean, math.nan, math.nan
+    se = math.sqrt(s / n)
+    return mean, se, mean / se
+
+
+def quantile_labels(frame: pd.DataFrame, score: str, n_quantiles: int) -> pd.Series:
+    """Per-date quantile of ``score``: 1 (lowest) .. ``n_quantiles`` (highest); NaN kept."""
+    pct = frame.groupby("date")[score].rank(pct=True)
+    return np.ceil(pct * n_quantiles).clip(1, n_quantiles)
+
+
+def quantile_returns(
+    frame: pd.DataFrame, score: str, target: str, n_quantiles: int = 5
+) -> pd.Series:
+    """Mean ``target`` per score quantile: equal-weight within a date, then over dates.
+
+    Returns a Series indexed 1..``n_quantiles``.
+    """
+    df = _clean(frame, [score, target])
+    q = quantile_labels(df, score, n_quantiles)
+    per_date = df.groupby([df["date"], q])[target].mean()
+    out = per_date.groupby(level=1).mean()
+    out.index = out.index.astype(int)
+    return out.reindex(range(1, n_quantiles + 1))
+
+
+def long_short_returns(
+    frame: pd.DataFrame, score: str, n_quantiles: int = 5, target: str = "fwd_ret_1"
+) -> pd.Series:
+    """Daily return of a portfolio long the top and short the bottom score quantile.
+
+    Equal weights within each leg, rebalanced every date, earning the next day's return
+    ``fwd_ret_1`` (non-overlapping, so its Sharpe ratio needs no overlap correction).
+    Series indexed by date.
+    """
+    df = _clean(frame, [score, target])
+    q = quantile_labels(df, score, n_quantiles)
+    means = df.groupby([df["date"], q])[target].mean().unstack()
+    return (means[float(n_quantiles)] - means[1.0]).dropna().rename("long_short")
+
+
+def signal_turnover(frame: pd.DataFrame, score: str, n_quantiles: int = 5) -> float:
+    """Mean daily share of top-quantile names that were not in the top quantile the day before.
+
+    0 for a signal that never changes, about ``1 - 1/n_quantiles`` for a random one.
+    """
+    df = frame[["date", "asset", score]].dropna()
+    top = quantile_labels(df, score, n_quantiles) == n_quantiles
+    member = df.assign(top=top).pivot_table(
+        index="date", columns="asset", values="top", aggfunc="max", fill_value=False
+    )
+    member = member.astype(bool).sort_index().to_numpy()
+    if member.shape[0] < 2:
+        return math.nan
+    stay = (member[1:] & member[:-1]).sum(axis=1)
+    size = member[1:].sum(axis=1)
+    ok = size > 0
+    return float(np.mean(1.0 - stay[ok] / size[ok])) if ok.any() else math.nan
+
+
+def volatility_regime(frame: pd.DataFrame, window: int = 21) -> pd.Series:
+    """``high_vol`` / ``low_vol`` label per date, point in time.
+
+    The equal-weight market's daily return realised on date ``t`` is the mean
+    ``fwd_ret_1`` of date ``t - 1``; its trailing ``window``-day standard deviation at
+    ``t`` uses only returns realised by ``t``. Dates above the holdout's median trailing
+    volatility are ``high_vol``. The first ``window`` dates have no label (absent).
+    """
+    mkt = frame.groupby("date")["fwd_ret_1"].mean().sort_index()
+    vol = mkt.shift(1).rolling(window, min_periods=window).std().dropna()
+    return pd.Series(np.where(vol > vol.median(), "high_vol", "low_vol"), index=vol.index)
+
+
+@dataclass(frozen=True)
+class SignalMetrics:
+    """Holdout outcomes of one signal. ICs are Spearman unless named ``ic_*`` (Pearson).
+
+    ``hit_rate`` is the share of dates with a positive rank IC. Sharpe ratios, returns and
+    volatilities of the long-short portfolio are annualised with ``periods_per_year``.
+    ``ic_decay`` maps a horizon (days) to the mean rank IC against ``fwd_ret_<h>``.
+    """
+
+    name: str
+    n_dates: int
+    n_rows: int
+    ic_mean: float
+    rank_ic_mean: float
+    rank_ic_std: float
+    icir: float
+    rank_ic_tstat: float
+    nw_lags: int
+    hit_rate: float
+    quantile_returns: dict[int, float]
+    top_minus_bottom: float
+    ls_sharpe: float
+    ls_annual_return: float
+    ls_annual_vol: float
+    turnover: float
+    ic_by_year: dict[str, float] = field(default_factory=dict)
+    ic_by_regime: dict[str, float] = field(default_factory=dict)
+    ic_decay: dict[int, float] = field(default_factory=dict)
+
+
+def evaluate_signal(
+    frame: pd.DataFrame,
+    score: str,
+    *,
+    horizon: int,
+    name: str | None = None,
+    n_quantiles: int = 5,
+    decay_horizons: tuple[int, ...] = (1, 5, 21, 63),
+    periods_per_year: int = 252,
+    regime_window: int = 21,
+) -> tuple[SignalMetrics, pd.Series]:
+    """All outcome metrics of ``score`` against ``fwd_ret`` (horizon ``h``).
+
+    Returns
+    -------
+    (metrics, long_short) : SignalMetrics and the daily long-short return Series.
+    """
+    rank_ic = ic_series(frame, score, "fwd_ret", ICMethod.SPEARMAN)
+    ic = ic_series(frame, score, "fwd_ret", ICMethod.PEARSON)
+    lags = max(horizon - 1, 1)
+    _, _, tstat = newey_west_tstat(rank_ic.to_numpy(), lags)
+    std = float(rank_ic.std()) if rank_ic.size > 1 else math.nan
+    qret = quantile_returns(frame, score, "fwd_ret", n_quantiles)
+    ls = long_short_returns(frame, score, n_quantiles)
+    ls_std = float(ls.std()) if ls.size > 1 else math.nan
+    ann = math.sqrt(periods_per_year)
+    by_year = rank_ic.groupby(rank_ic.index.year).mean()
+    regime = volatility_regime(frame, regime_window)
+    by_regime = rank_ic.groupby(regime.reindex(rank_ic.index)).mean()
+    decay = {}
+    for h in decay_horizons:
+        col = f"fwd_ret_{h}"
+        if col in frame.columns:
+            decay[h] = float(ic_series(frame, score, col).mean())
+    metrics = SignalMetrics(
+        name=name or score,
+        n_dates=int(rank_ic.size),
+        n_rows=int(frame[[score, "fwd_ret"]].dropna().shape[0]),
+        ic_mean=float(ic.mean()),
+        rank_ic_mean=float(rank_ic.mean()),
+        rank_ic_std=std,
+        icir=float(rank_ic.mean()) / std if std and std > 0 else math.nan,
+        rank_ic_tstat=tstat,
+        nw_lags=lags,
+        hit_rate=float((rank_ic > 0).mean()),
+        quantile_returns={int(k): float(v) for k, v in qret.items()},
+        top_minus_bottom=float(qret.iloc[-1] - qret.iloc[0]),
+        ls_sharpe=float(ls.mean()) / ls_std * ann if ls_std and ls_std > 0 else math.nan,
+        ls_annual_return=float(ls.mean()) * periods_per_year,
+        ls_annual_vol=ls_std * ann,
+        turnover=signal_turnover(frame, score, n_quantiles),
+        ic_by_year={str(k): float(v) for k, v in by_year.items()},
+        ic_by_regime={str(k): float(v) for k, v in by_regime.items()},
+        ic_decay=decay,
+    )
+    return metrics, ls
