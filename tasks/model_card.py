@@ -1,0 +1,231 @@
+"""Model card: one document model, rendered as Markdown and as self-contained HTML.
+
+The card (Mitchell et al. 2019, "Model Cards for Model Reporting") states purpose and
+intended use, data and periods, features with their expected signs, CV results with their
+dispersion, the trials behind the choice, and known limitations. :func:`build_card` turns
+a training record into :class:`Section` s; :func:`to_markdown` and :func:`to_html` render
+the same sections, so the two formats cannot disagree. The HTML carries its CSS inline and
+loads nothing from the network.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tasks.features import FEATURES_BY_NAME
+
+if TYPE_CHECKING:
+    from tasks.tracking import TrainingRecord
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled run of blocks: paragraphs (str), bullet lists (list of str) and tables."""
+
+    title: str
+    blocks: tuple[str | list[str] | Table, ...] = field(default_factory=tuple)
+
+
+LIMITATIONS = (
+    "Trained on daily closes only: no fundamentals, no transaction costs, no borrow "
+    "constraints; CV rank IC is a gross, pre-cost statistic.",
+    "Cross-sectional ranks discard the level of expected returns: the scores order assets "
+    "on a date, they do not forecast the market.",
+    "Several hyperparameter trials were evaluated on the same CV folds: the best CV score "
+    "is biased upward; the validator's deflated Sharpe ratio uses the recorded trial count.",
+    "Assumes the relations seen in the development period persist; regime changes (e.g. a "
+    "momentum crash) can flip the sign of a feature's effect. Monitoring must watch the "
+    "live IC and feature drift.",
+    "The sealed holdout was not used here; performance on it is established only by the "
+    "independent validation stage.",
+)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return "n/a" if not math.isfinite(v) else f"{v:.4f}"
+    return str(v)
+
+
+def build_card(rec: TrainingRecord) -> tuple[str, tuple[Section, ...]]:
+    """The card's title and sections for a training record."""
+    split, cfg, best = rec.split, rec.model_cfg, rec.best
+    dev = rec.dev
+    title = f"Model card: {cfg.name} (candidate)"
+    purpose = Section(
+        "Purpose and intended use",
+        (
+            f"Ranks the assets of a universe by expected {split.horizon}-day forward return "
+            "(a cross-sectional score) as the alpha input of a long-only, constrained "
+            "portfolio optimisation.",
+            [
+                "Intended use: research and, after independent validation and a four-eyes "
+                "approval, production scoring at each rebalance.",
+                "Not intended for: market timing, single-name calls, horizons other than "
+                f"{split.horizon} trading days, or any use while the kill switch is tripped.",
+                f"Developer: {rec.developer}. Status: candidate (not approved).",
+            ],
+        ),
+    )
+    data = Section(
+        "Data and periods",
+        (
+            Table(
+                ("item", "value"),
+                (
+                    ("market data fingerprint", rec.data_fingerprint),
+                    ("development period", f"{split.dev_period[0].date()} .. "
+                     f"{split.dev_period[1].date()}"),
+                    ("holdout period (sealed)", f"{split.holdout_period[0].date()} .. "
+                     f"{split.holdout_period[1].date()}"),
+                    ("dev fingerprint", split.dev_fingerprint),
+                    ("holdout fingerprint", split.holdout_fingerprint),
+                    ("dev rows / assets", f"{len(dev)} / {dev['asset'].nunique()}"),
+                    ("label", f"{rec.features_cfg.label.value} of the {split.horizon}-day "
+                     "forward return"),
+                    ("purge between periods", f"{split.horizon} dates"),
+                    ("config hash", rec.config_hash),
+                ),
+            ),
+        ),
+    )
+    feats = Section(
+        "Features",
+        (
+            f"Point-in-time, normalised per date ({rec.features_cfg.normalise.value}); "
+            "listed in model input order.",
+            Table(
+                ("name", "expected sign", "description"),
+                tuple(
+                    (
+                        n,
+                        _sign(FEATURES_BY_NAME[n].expected_sign) if n in FEATURES_BY_NAME
+                        else "undeclared",
+                        FEATURES_BY_NAME[n].description if n in FEATURES_BY_NAME
+                        else "extra feature supplied by the caller",
+                    )
+                    for n in split.features
+                ),
+            ),
+        ),
+    )
+    s = best.cv
+    cv = Section(
+        "Cross-validation (chosen trial)",
+        (
+            f"Purged walk-forward CV, scheme {cfg.cv.scheme.value}, {len(s.folds)} folds, "
+            f"purge {split.horizon} dates, embargo {cfg.cv.embargo} dates. Scores are "
+            "daily cross-sectional correlations against the raw forward return, averaged "
+            "per fold.",
+            Table(
+                ("fold", "test start", "test end", "rank IC", "IC", "hit rate", "rounds"),
+                tuple(
+                    (f.fold, f.test_start.date(), f.test_end.date(), _fmt(f.rank_ic),
+                     _fmt(f.ic), _fmt(f.hit_rate), f.best_iteration)
+                    for f in s.folds
+                ),
+            ),
+            [
+                f"mean rank IC {_fmt(s.rank_ic_mean)} ± {_fmt(s.rank_ic_std)} (sd across folds)",
+                f"mean IC {_fmt(s.ic_mean)} ± {_fmt(s.ic_std)}",
+                f"mean hit rate {_fmt(s.hit_rate_mean)} ± {_fmt(s.hit_rate_std)}",
+            ],
+        ),
+    )
+    trials = Section(
+        "Trials",
+        (
+            f"{len(rec.trials)} trials in this run; {rec.trials_total} for strategy "
+            f"{cfg.name} so far. Chosen: {best.name} (highest mean CV rank IC), retrained "
+            "on the whole development period. Sharpe: annualised, daily top-minus-bottom "
+            f"{cfg.long_short_quantile:.0%} of the OOS predictions, before costs.",
+            Table(
+                ("trial", "overrides", "mean rank IC", "sd rank IC", "Sharpe"),
+                tuple(
+                    (t.name, _overrides(cfg, t.index), _fmt(t.cv.rank_ic_mean),
+                     _fmt(t.cv.rank_ic_std), _fmt(t.sharpe))
+                    for t in rec.trials
+                ),
+            ),
+            f"Model file SHA-256: {rec.model_hash}.",
+        ),
+    )
+    limits = Section("Known limitations", (list(LIMITATIONS),))
+    return title, (purpose, data, feats, cv, trials, limits)
+
+
+def _sign(s: int) -> str:
+    return "+" if s > 0 else "-"
+
+
+def _overrides(cfg, index: int) -> str:
+    search = cfg.search or ({},)
+    o = search[index]
+    return ", ".join(f"{k}={v}" for k, v in sorted(o.items())) or "(base)"
+
+
+def to_markdown(title: str, sections: tuple[Section, ...]) -> str:
+    """Render the card as Markdown."""
+    out = [f"# {title}", ""]
+    for sec in sections:
+        out += [f"## {sec.title}", ""]
+        for block in sec.blocks:
+            if isinstance(block, Table):
+                out.append("| " + " | ".join(block.headers) + " |")
+                out.append("|" + "---|" * len(block.headers))
+                out += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in block.rows]
+            elif isinstance(block, list):
+                out += [f"- {item}" for item in block]
+            else:
+                out.append(block)
+            out.append("")
+    return "\n".join(out)
+
+
+_CSS = (
+    "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}"
+    "table{border-collapse:collapse;margin:.5rem 0}"
+    "th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;font-size:.9rem}"
+    "th{background:#f3f3f3}h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:1.5rem}"
+)
+
+
+def to_html(title: str, sections: tuple[Section, ...]) -> str:
+    """Render the card as one self-contained HTML page (inline CSS, no external links)."""
+    e = html.escape
+    body = [f"<h1>{e(title)}</h1>"]
+    for sec in sections:
+        body.append(f"<h2>{e(sec.title)}</h2>")
+        for block in sec.blocks:
+            if isinstance(block, Table):
+                head = "".join(f"<th>{e(h)}</th>" for h in block.headers)
+                rows = "".join(
+                    "<tr>" + "".join(f"<td>{e(_fmt(c))}</td>" for c in row) + "</tr>"
+                    for row in block.rows
+                )
+                body.append(f"<table><tr>{head}</tr>{rows}</table>")
+            elif isinstance(block, list):
+                body.append("<ul>" + "".join(f"<li>{e(i)}</li>" for i in block) + "</ul>")
+            else:
+                body.append(f"<p>{e(block)}</p>")
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>"
+        + "".join(body)
+        + "</body></html>"
+    )
+
+
+def render(rec: TrainingRecord) -> tuple[str, str]:
+    """``(markdown, html)`` of the model card of ``rec``."""
+    title, sections = build_card(rec)
+    return to_markdown(title, sections), to_html(title, sections)

@@ -1,0 +1,109 @@
+"""Helpers to train a small registered candidate in a test workspace.
+
+Used by the training tests and available to the validation and monitoring tests::
+
+    from tests.helpers_train import train_synthetic
+    result, split = train_synthetic(workspace, SyntheticSpec(n_assets=40, n_days=900))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from governance.canonical import sha256_bytes
+from tasks.features import FeaturesConfig
+from tasks.market import MarketPanel
+from tasks.synthetic import SyntheticSpec, generate_market
+
+# Small and fast: few folds, few trees, two trials. Enough for every contract; not for
+# statistics (see tests/test_train_ground_truth.py for those).
+FAST_MODEL = {
+    "name": "synthetic-test",
+    "cv": {"n_folds": 3, "min_train_dates": 252, "embargo": 5},
+    "lightgbm": {"num_boost_round": 30, "early_stopping_rounds": 10, "num_leaves": 7},
+    "search": [{}, {"num_leaves": 3}],
+    "reference_rows": 400,
+    "sample_rows": 50,
+}
+
+
+def panel_from_long(long: pd.DataFrame, source: str = "test") -> MarketPanel:
+    """A MarketPanel from a long ``date, asset, close[, volume][, sector]`` table.
+
+    Uses ``tasks.market.to_panel`` when the data engineer's loader provides it.
+    """
+    try:
+        from tasks.market import to_panel
+    except ImportError:
+        to_panel = None
+    if to_panel is not None:
+        return to_panel(long, source)
+    close = long.pivot(index="date", columns="asset", values="close").sort_index()
+    close = close.sort_index(axis=1)
+    volume = None
+    if "volume" in long:
+        volume = long.pivot(index="date", columns="asset", values="volume")
+        volume = volume.reindex(index=close.index, columns=close.columns)
+    sectors = None
+    if "sector" in long:
+        sectors = long.drop_duplicates("asset").set_index("asset")["sector"]
+        sectors = sectors.reindex(close.columns)
+    fp = sha256_bytes(close.to_numpy(np.float64).tobytes())
+    return MarketPanel(close, volume, sectors, fp, source)
+
+
+def synthetic_panel(spec: SyntheticSpec) -> MarketPanel:
+    return panel_from_long(generate_market(spec), f"synthetic:seed={spec.seed}")
+
+
+def train_synthetic(
+    ws,
+    spec: SyntheticSpec | None = None,
+    *,
+    model: dict | None = None,
+    features: dict | None = None,
+    developer: str = "dev-alice",
+    ctx=None,
+):
+    """Build, seal, train and register a candidate on a synthetic market.
+
+    Parameters
+    ----------
+    ws : Workspace
+        A test workspace (the ``workspace`` fixture).
+    spec : SyntheticSpec, optional
+        Default: 40 assets × 900 days, ic=0.05.
+    model, features : dict, optional
+        Overrides merged over :data:`FAST_MODEL` and the default features config.
+
+    Returns
+    -------
+    (TrainingResult, SealedSplit)
+    """
+    from governance.canonical import sha256_json
+    from governance.context import RunContext
+    from tasks.dataset import build_frame, split_and_seal
+    from tasks.train import ModelConfig, train_and_register
+
+    spec = spec or SyntheticSpec(n_assets=40, n_days=900, ic=0.05, seed=1)
+    panel = synthetic_panel(spec)
+    fcfg = FeaturesConfig(**(features or {}))
+    mcfg = ModelConfig(**{**FAST_MODEL, **(model or {})})
+    own = ctx is None
+    ctx = ctx or RunContext.open(ws, actor=developer, role="developer")
+    try:
+        split = split_and_seal(ctx, build_frame(panel, fcfg), mcfg)
+        result = train_and_register(
+            ctx,
+            split,
+            fcfg,
+            mcfg,
+            developer=developer,
+            config_hash=sha256_json({"features": fcfg, "model": mcfg}),
+            data_fingerprint=panel.fingerprint,
+        )
+    finally:
+        if own:
+            ctx.close()
+    return result, split
