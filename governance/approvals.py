@@ -1,0 +1,472 @@
+"""Four-eyes approvals, rejections and promotion to the MLflow ``champion`` alias.
+
+An approval is an Ed25519 signature by the approver's key over the canonical JSON of an
+:func:`approval_document`: the digests of what was approved (model name and version, the
+hash of its model files, the validation report and ledger entry, the data fingerprint,
+the policy hash) and the decision, reason, user and time. The ledger keeps the document,
+its digest, the signature and the public key (``approval.granted`` / ``approval.rejected``);
+the registered check :func:`approvals_signed` re-verifies each one on ``ledger verify``.
+
+Promotion (issue 5): only when the version's latest ``validation.completed`` says ``pass``
+and the tier's approvals are in — ``approvals.validators`` validators and
+``approvals.risk_officers`` risk officers, distinct users, none of them the version's
+developer, all given against that latest validation and none rejecting it. Every refusal
+(self-approval, wrong role, the same user twice, a version that did not pass) is recorded
+as ``approval.refused`` and raises :class:`Forbidden` (exit 4).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from governance.errors import Forbidden, InputError
+from governance.integrity import register_check
+from governance.ledger import Ledger, LedgerEntry, VerifyReport
+from governance.registry import (
+    PROMOTED,
+    ModelFacts,
+    approved_by_tag,
+    get_model_facts,
+    mlflow_client,
+    model_subject,
+    set_champion,
+)
+from governance.signing import sign_document, verify_signed_record
+from governance.users import Role, list_users, require_role
+from governance.workspace import Workspace
+
+GRANTED = "approval.granted"
+REJECTED = "approval.rejected"
+REFUSED = "approval.refused"
+VALIDATED = "validation.completed"
+DOC_KIND = "alphagate.approval/1"
+#: Artifact names a ``validation.completed`` entry may give its report under, by preference.
+_REPORT_NAMES = ("validation_report.json", "report.json", "validation_report", "report")
+
+
+@dataclass(frozen=True)
+class ValidationFacts:
+    """The latest ``validation.completed`` entry of a version: verdict and digests."""
+
+    verdict: str
+    report_hash: str
+    entry_hash: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class PromotionState:
+    """Where a version stands on its way to ``champion``.
+
+    ``granted`` lists counted approvals ``{user, role, identity, seq}``; ``missing`` the
+    roles still needed (one item per approval); ``commands`` the exact CLI lines that would
+    give them; ``blocked`` why no approval can help (no pass verdict, a rejection).
+    """
+
+    model_name: str
+    version: str
+    verdict: str | None
+    developer: str | None
+    granted: tuple[dict, ...] = ()
+    missing: tuple[str, ...] = ()
+    rejected_by: tuple[str, ...] = ()
+    blocked: tuple[str, ...] = ()
+    champion: bool = False
+    commands: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """True when the version may be promoted now."""
+        return not self.missing and not self.blocked
+
+    def to_json(self) -> dict:
+        return {
+            "model_name": self.model_name,
+            "version": self.version,
+            "verdict": self.verdict,
+            "developer": self.developer,
+            "granted": list(self.granted),
+            "missing": list(self.missing),
+            "rejected_by": list(self.rejected_by),
+            "blocked": list(self.blocked),
+            "champion": self.champion,
+            "complete": self.complete,
+            "commands": list(self.commands),
+        }
+
+
+@dataclass(frozen=True)
+class ApprovalOutcome:
+    """What ``approve``/``reject`` recorded, the state after it, and the promotion if any."""
+
+    entry: LedgerEntry
+    state: PromotionState
+    promoted: LedgerEntry | None = None
+    previous_champion: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _report_hash(entry: LedgerEntry) -> str:
+    arts = entry.artifacts
+    for name in _REPORT_NAMES:
+        if name in arts:
+            return arts[name]
+    named = sorted(v for k, v in arts.items() if "report" in k)
+    return named[0] if named else entry.payload_hash
+
+
+def latest_validation(ledger: Ledger, name: str, version: int | str) -> ValidationFacts | None:
+    """The latest ``validation.completed`` of ``name`` v``version``, or None.
+
+    Looks up subject ``model:<name>/v<N>``; falls back to payload fields ``model_name`` /
+    ``model_version`` for entries recorded under another subject.
+    """
+    entry = ledger.last(action=VALIDATED, subject=model_subject(name, version))
+    if entry is None:
+        matches = [
+            e
+            for e in ledger.entries(action=VALIDATED)
+            if str(e.payload.get("model_version")) == str(version)
+            and e.payload.get("model_name", name) == name
+        ]
+        entry = matches[-1] if matches else None
+    if entry is None:
+        return None
+    p = entry.payload
+    verdict = p.get("verdict") or (p.get("validation") or {}).get("verdict")
+    return ValidationFacts(str(verdict).lower(), _report_hash(entry), entry.entry_hash, entry.seq)
+
+
+def approval_document(
+    facts: ModelFacts,
+    validation: ValidationFacts | None,
+    *,
+    decision: str,
+    reason: str,
+    user: str,
+    role: str,
+    policy_hash: str,
+    tier: str,
+) -> dict:
+    """The JSON document an approver signs (all digests of what is being approved)."""
+    return {
+        "kind": DOC_KIND,
+        "model_name": facts.name,
+        "model_version": str(facts.version),
+        "model_artifact_hash": facts.model_artifact_hash,
+        "mlflow_run_id": facts.run_id,
+        "validation_report_hash": validation.report_hash if validation else None,
+        "validation_entry_hash": validation.entry_hash if validation else None,
+        "validation_verdict": validation.verdict if validation else None,
+        "data_fingerprint": facts.data_fingerprint,
+        "policy_hash": policy_hash,
+        "tier": tier,
+        "decision": decision,
+        "reason": reason,
+        "user": user,
+        "role": role,
+        "time": _now(),
+    }
+
+
+def _decisions(ledger: Ledger, name: str, version: str, action: str, validation) -> list:
+    """Entries of ``action`` on the version given against its latest validation."""
+    if validation is None:
+        return []
+    return [
+        e
+        for e in ledger.entries(action=action, subject=model_subject(name, version))
+        if (e.payload.get("signed") or e.payload).get("validation_entry_hash")
+        == validation.entry_hash
+    ]
+
+
+def _counted(entries: list, developer: str | None, allow_declared: bool) -> list[dict]:
+    seen, out = set(), []
+    for e in entries:
+        p = e.payload
+        user, identity = p.get("user"), p.get("identity", "signed")
+        if user in seen or user == developer or (identity == "declared" and not allow_declared):
+            continue
+        seen.add(user)
+        out.append({"user": user, "role": p.get("role"), "identity": identity, "seq": e.seq})
+    return out
+
+
+def _is_champion(ledger: Ledger, name: str, version: str) -> bool:
+    last = None
+    for e in ledger.entries(action=PROMOTED):
+        if e.payload.get("model_name") == name:
+            last = e
+    return last is not None and str(last.payload.get("model_version")) == str(version)
+
+
+def compute_state(
+    ws: Workspace, ledger: Ledger, facts: ModelFacts, tier, validation=None
+) -> PromotionState:
+    """:class:`PromotionState` of a version whose registry facts are known."""
+    name, version = facts.name, facts.version
+    validation = validation or latest_validation(ledger, name, version)
+    policy = tier.approvals
+    granted = _counted(
+        _decisions(ledger, name, version, GRANTED, validation),
+        facts.developer,
+        policy.allow_declared_ui_approvals,
+    )
+    rejected = [
+        e.payload.get("user") for e in _decisions(ledger, name, version, REJECTED, validation)
+    ]
+    blocked = []
+    if validation is None:
+        blocked.append(f"v{version} has no validation.completed entry: run `alphagate validate`")
+    elif validation.verdict != "pass":
+        blocked.append(f"v{version} latest validation verdict is {validation.verdict}, not pass")
+    if rejected:
+        blocked.append(f"v{version} was rejected by {', '.join(rejected)}")
+    missing, commands = [], []
+    have = {u["user"] for u in granted}
+    for role, needed in (
+        (Role.VALIDATOR, policy.validators),
+        (Role.RISK_OFFICER, policy.risk_officers),
+    ):
+        count = sum(1 for g in granted if g["role"] == role.value)
+        gap = max(needed - count, 0)
+        missing += [role.value] * gap
+        eligible = [
+            u.name
+            for u in list_users(ws)
+            if u.role == role and u.name not in have and u.name != facts.developer
+        ]
+        for who in eligible[:gap]:
+            commands.append(
+                f"alphagate approve --model {name} --model-version {version} --as {who}"
+                f' --reason "..."'
+            )
+    return PromotionState(
+        model_name=name,
+        version=str(version),
+        verdict=validation.verdict if validation else None,
+        developer=facts.developer,
+        granted=tuple(granted),
+        missing=tuple(missing),
+        rejected_by=tuple(rejected),
+        blocked=tuple(blocked),
+        champion=_is_champion(ledger, name, version),
+        commands=tuple(commands) if not blocked else (),
+    )
+
+
+def promotion_state(
+    ws: Workspace, model_name: str, version: int | str, tier, ledger: Ledger | None = None
+) -> PromotionState:
+    """What approvals ``model_name`` v``version`` still needs under ``tier``."""
+    own = ledger is None
+    ledger = ledger or Ledger.open(ws)
+    try:
+        facts = get_model_facts(mlflow_client(ws), model_name, version)
+        return compute_state(ws, ledger, facts, tier)
+    finally:
+        if own:
+            ledger.dispose()
+
+
+def _refuse(ledger: Ledger, facts: ModelFacts, user, decision: str, message: str) -> Forbidden:
+    ledger.append(
+        REFUSED,
+        actor=user or "<none>",
+        role="unknown",
+        subject=model_subject(facts.name, facts.version),
+        payload={
+            "model_name": facts.name,
+            "model_version": facts.version,
+            "user": user,
+            "decision": decision,
+            "refusal": message,
+        },
+    )
+    return Forbidden(message)
+
+
+def _signed_decision(
+    ws, ledger, facts, validation, *, user, decision, reason, policy_hash, tier_name
+) -> LedgerEntry:
+    """Sign the approval document with ``user``'s key and record it."""
+    doc = approval_document(
+        facts, validation, decision=decision, reason=reason, user=user.name,
+        role=user.role.value, policy_hash=policy_hash, tier=tier_name,
+    )  # fmt: skip
+    sig = sign_document(ws, user, doc)
+    action = GRANTED if decision == "approve" else REJECTED
+    return ledger.append(
+        action,
+        actor=user.name,
+        role=user.role.value,
+        subject=model_subject(facts.name, facts.version),
+        payload={
+            "model_name": facts.name,
+            "model_version": facts.version,
+            "decision": decision,
+            "user": user.name,
+            "role": user.role.value,
+            "identity": "signed",
+            "policy_hash": policy_hash,
+            "signed": doc,
+            **sig.fields(),
+        },
+    )
+
+
+def _check_approver(ws, ledger, facts, user_name, action: str):
+    """Common refusals of approve and reject; return the acting :class:`User`."""
+    if user_name and user_name == facts.developer:
+        raise _refuse(
+            ledger, facts, user_name, action,
+            f"{action}: {user_name!r} developed {facts.name} v{facts.version} and may not"
+            " approve or reject it (separation of duties)",
+        )  # fmt: skip
+    try:
+        return require_role(ws, user_name, {Role.VALIDATOR, Role.RISK_OFFICER}, action)
+    except Forbidden as exc:
+        raise _refuse(ledger, facts, user_name, action, str(exc)) from None
+
+
+def promote(ledger: Ledger, client, facts: ModelFacts, state: PromotionState, policy_hash: str):
+    """Record ``model.promoted`` and move the alias; return ``(entry, previous_version)``."""
+    from governance.registry import champion_version
+
+    approvals = list(state.granted)
+    entry = ledger.append(
+        PROMOTED,
+        actor="alphagate",
+        role="system",
+        subject=model_subject(facts.name, facts.version),
+        payload={
+            "model_name": facts.name,
+            "model_version": facts.version,
+            "previous_champion": champion_version(client, facts.name),
+            "developer": facts.developer,
+            "approvals": approvals,
+            "approved_by": approved_by_tag(approvals),
+            "model_artifact_hash": facts.model_artifact_hash,
+            "policy_hash": policy_hash,
+        },
+    )
+    previous = set_champion(client, facts.name, facts.version, entry.payload, entry.seq)
+    return entry, previous
+
+
+def approve(
+    ws: Workspace,
+    ledger: Ledger,
+    model_name: str,
+    version: int | str,
+    user: str | None,
+    reason: str,
+    *,
+    tier,
+    tier_name: str,
+    policy_hash: str,
+) -> ApprovalOutcome:
+    """Sign and record an approval; promote when the tier's approvals are complete.
+
+    Raises
+    ------
+    InputError
+        Unknown model version (exit 2).
+    Forbidden
+        Self-approval, wrong role, the same user twice, a version whose latest validation
+        did not pass or that was rejected (recorded as ``approval.refused``; exit 4).
+    """
+    client = mlflow_client(ws)
+    facts = get_model_facts(client, model_name, version)
+    acting = _check_approver(ws, ledger, facts, user, "approve")
+    validation = latest_validation(ledger, facts.name, facts.version)
+    before = compute_state(ws, ledger, facts, tier, validation)
+    if before.blocked:
+        raise _refuse(
+            ledger, facts, acting.name, "approve", "approve: " + "; ".join(before.blocked)
+        )
+    if acting.name in {g["user"] for g in before.granted}:
+        raise _refuse(
+            ledger, facts, acting.name, "approve",
+            f"approve: {acting.name!r} already approved {facts.name} v{facts.version}; a"
+            " distinct second user must give the other approval",
+        )  # fmt: skip
+    if before.champion:
+        raise InputError(f"--model-version: {facts.name} v{facts.version} is already the champion")
+    entry = _signed_decision(
+        ws, ledger, facts, validation, user=acting, decision="approve",
+        reason=reason or "", policy_hash=policy_hash, tier_name=tier_name,
+    )  # fmt: skip
+    state = compute_state(ws, ledger, facts, tier, validation)
+    if not state.complete:
+        return ApprovalOutcome(entry, state)
+    promoted, previous = promote(ledger, client, facts, state, policy_hash)
+    return ApprovalOutcome(
+        entry, compute_state(ws, ledger, facts, tier, validation), promoted, previous
+    )
+
+
+def reject(
+    ws: Workspace,
+    ledger: Ledger,
+    model_name: str,
+    version: int | str,
+    user: str | None,
+    reason: str,
+    *,
+    tier,
+    tier_name: str,
+    policy_hash: str,
+) -> ApprovalOutcome:
+    """Sign and record a rejection: the version cannot be promoted on this validation."""
+    if not reason or not reason.strip():
+        raise InputError("reject: --reason: required")
+    client = mlflow_client(ws)
+    facts = get_model_facts(client, model_name, version)
+    acting = _check_approver(ws, ledger, facts, user, "reject")
+    validation = latest_validation(ledger, facts.name, facts.version)
+    entry = _signed_decision(
+        ws, ledger, facts, validation, user=acting, decision="reject",
+        reason=reason, policy_hash=policy_hash, tier_name=tier_name,
+    )  # fmt: skip
+    return ApprovalOutcome(entry, compute_state(ws, ledger, facts, tier, validation))
+
+
+def signature_problems(ledger: Ledger, known_keys: dict[str, str]) -> list[tuple[int, str]]:
+    """``[(seq, reason)]`` for every signed approval or rejection that does not verify."""
+    out = []
+    for action in (GRANTED, REJECTED):
+        for e in ledger.entries(action=action):
+            p = e.payload
+            if p.get("identity", "signed") != "signed":
+                continue
+            problems = verify_signed_record(p, known_keys)
+            doc = p.get("signed") or {}
+            for key in ("model_name", "model_version", "decision", "user"):
+                if doc.get(key) != p.get(key):
+                    problems.append(f"{key} differs from the signed document")
+            if e.actor != p.get("signer"):
+                problems.append(f"actor {e.actor!r} is not the signer {p.get('signer')!r}")
+            if problems:
+                out.append((e.seq, f"{action} seq {e.seq} by {e.actor}: " + "; ".join(problems)))
+    return sorted(out)
+
+
+@register_check
+def approvals_signed(ws: Workspace, ledger: Ledger) -> VerifyReport | None:
+    """Integrity check: every recorded approval/rejection signature and digest verifies."""
+    try:
+        known = {u.name: u.public_key for u in list_users(ws)}
+    except InputError:
+        known = {}
+    problems = signature_problems(ledger, known)
+    if not problems:
+        return None
+    seq, reason = problems[0]
+    return VerifyReport(ok=False, entries=ledger.head()[0], first_bad_seq=seq, reason=reason)

@@ -1,0 +1,258 @@
+"""The kill switch: ``armed`` or ``tripped``, folded from ``killswitch.*`` ledger entries.
+
+There is no state file: the ledger is the state, so the switch's history is tamper-evident
+and part of every evidence pack. Entries (subject ``killswitch``):
+
+- ``killswitch.tripped``: by hand (any risk officer or developer) or automatically (actor
+  ``alphagate``) on one of the policy's triggers (:class:`Trigger`), with the evidence.
+- ``killswitch.reset_pending``: the first risk officer asked for a reset.
+- ``killswitch.reset``: the ``reset_approvals``-th distinct risk officer completed it.
+- ``killswitch.reset_refused``: a refused reset (wrong role, same officer twice, the
+  champion's developer); the refusal also raises :class:`Forbidden` (exit 4).
+
+Issue 5: a reset needs two distinct risk officers (policy ``kill_switch.reset_approvals``),
+neither the champion's developer, each with a reason and an incident reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from governance.errors import Forbidden, InputError
+from governance.users import SYSTEM_ACTOR, Role, require_role
+from governance.workspace import Workspace
+
+SUBJECT = "killswitch"
+TRIPPED = "killswitch.tripped"
+RESET_PENDING = "killswitch.reset_pending"
+RESET = "killswitch.reset"
+RESET_REFUSED = "killswitch.reset_refused"
+
+
+class SwitchState(StrEnum):
+    ARMED = "armed"
+    TRIPPED = "tripped"
+
+
+class Trigger(StrEnum):
+    """Automatic triggers; each maps to a ``kill_switch.trip_on_<value>`` policy flag."""
+
+    DATA_QUALITY_CRITICAL = "data_quality_critical"
+    CHAMPION_VALIDATION_FAIL = "champion_validation_fail"
+    MONITORING_BREACH = "monitoring_breach"
+    OPTIMISER_FAILURE = "optimiser_failure"
+    PRETRADE_BREACH = "pretrade_breach"
+    MANUAL = "manual"
+
+
+@dataclass(frozen=True)
+class KillSwitchState:
+    """The switch as folded from the ledger.
+
+    ``since``/``by``/``reason`` describe the trip (``None`` when armed and never tripped;
+    after a reset they describe the reset). ``pending_reset`` is
+    ``{officers, reasons, incidents, needed, since}`` while a reset awaits more officers.
+    """
+
+    state: SwitchState
+    since: str | None = None
+    by: str | None = None
+    reason: str | None = None
+    pending_reset: dict | None = None
+    trigger: str | None = None
+    seq: int | None = None
+
+    @property
+    def tripped(self) -> bool:
+        return self.state is SwitchState.TRIPPED
+
+    def to_json(self) -> dict:
+        """The ``killswitch status --json`` object (shared/DESIGN.md)."""
+        return {
+            "state": self.state.value,
+            "since": self.since,
+            "by": self.by,
+            "reason": self.reason,
+            "pending_reset": self.pending_reset,
+            "trigger": self.trigger,
+        }
+
+
+def fold(entries: list) -> KillSwitchState:
+    """Fold ``killswitch.*`` ledger entries (in seq order) into the current state."""
+    state = KillSwitchState(SwitchState.ARMED)
+    for e in entries:
+        p = e.payload or {}
+        if e.action == TRIPPED:
+            if state.tripped:  # a further trip adds nothing but voids a pending reset
+                state = KillSwitchState(
+                    SwitchState.TRIPPED, state.since, state.by, state.reason, None,
+                    state.trigger, state.seq,
+                )  # fmt: skip
+            else:
+                state = KillSwitchState(
+                    SwitchState.TRIPPED, e.ts, e.actor, p.get("reason"), None,
+                    p.get("trigger"), e.seq,
+                )  # fmt: skip
+        elif e.action == RESET_PENDING and state.tripped:
+            pending = state.pending_reset or {
+                "officers": [], "reasons": [], "incidents": [],
+                "needed": p.get("needed", 2), "since": e.ts,
+            }  # fmt: skip
+            pending = {
+                **pending,
+                "officers": [*pending["officers"], e.actor],
+                "reasons": [*pending["reasons"], p.get("reason")],
+                "incidents": [*pending["incidents"], p.get("incident")],
+            }
+            state = KillSwitchState(
+                state.state, state.since, state.by, state.reason, pending, state.trigger, state.seq
+            )
+        elif e.action == RESET:
+            state = KillSwitchState(
+                SwitchState.ARMED, e.ts, e.actor, p.get("reason"), None, None, e.seq
+            )
+    return state
+
+
+def _ledger_of(target) -> Any:
+    return getattr(target, "ledger", target)
+
+
+def status(ledger) -> KillSwitchState:
+    """Current :class:`KillSwitchState` of the ledger (or of a ``RunContext``)."""
+    ledger = _ledger_of(ledger)
+    entries = [e for e in ledger.entries(subject=SUBJECT) if e.action.startswith("killswitch.")]
+    return fold(sorted(entries, key=lambda e: e.seq))
+
+
+def _append(target, action: str, actor: str, role: str, payload: dict):
+    """Append through ``RunContext.record`` when given one (adds ``flow_run_id``)."""
+    if hasattr(target, "record") and hasattr(target, "ledger"):
+        payload = {**payload, "policy_hash": getattr(target, "policy_hash", None)}
+        return target.record(action, subject=SUBJECT, payload=payload)
+    return target.append(action, actor=actor, role=role, subject=SUBJECT, payload=payload)
+
+
+def trip(
+    target,
+    user: str,
+    reason: str,
+    trigger: Trigger | str | None = None,
+    *,
+    ws: Workspace | None = None,
+    evidence: dict | None = None,
+) -> KillSwitchState:
+    """Trip the switch; return the new state.
+
+    Parameters
+    ----------
+    target : Ledger or RunContext
+    user : str
+        A risk officer or developer (by hand), or ``"alphagate"`` for an automatic trip,
+        which must name its ``trigger``.
+    reason : str
+        Why; required.
+    trigger : Trigger, optional
+    ws : Workspace, optional
+        Where users live (default: ``target.ws`` or ``ALPHAGATE_HOME``).
+    evidence : dict, optional
+        Facts behind an automatic trip (gate reasons, breach values, hashes).
+    """
+    if not reason or not reason.strip():
+        raise InputError("killswitch trip: --reason: required")
+    if user == SYSTEM_ACTOR:
+        if trigger is None:
+            raise InputError("killswitch trip: an automatic trip must name its trigger")
+        role = "system"
+    else:
+        ws = ws or getattr(target, "ws", None) or Workspace.from_env()
+        acting = require_role(ws, user, {Role.RISK_OFFICER, Role.DEVELOPER}, "killswitch trip")
+        role = acting.role.value
+    payload = {
+        "reason": reason,
+        "trigger": Trigger(trigger or Trigger.MANUAL).value,
+        "evidence": evidence or {},
+    }
+    _append(target, TRIPPED, user, role, payload)
+    return status(target)
+
+
+def auto_trip(target, tier, trigger: Trigger | str, reason: str, evidence: dict | None = None):
+    """Trip automatically (actor ``alphagate``) when ``tier.kill_switch`` enables ``trigger``.
+
+    Returns the new :class:`KillSwitchState`, or None when the policy disables the trigger.
+    """
+    trigger = Trigger(trigger)
+    if not getattr(tier.kill_switch, f"trip_on_{trigger.value}"):
+        return None
+    return trip(target, SYSTEM_ACTOR, reason, trigger, evidence=evidence)
+
+
+def _refuse(ledger, user: str | None, message: str, extra: dict) -> Forbidden:
+    ledger.append(
+        RESET_REFUSED,
+        actor=user or "<none>",
+        role="unknown",
+        subject=SUBJECT,
+        payload={"refusal": message, **extra},
+    )
+    return Forbidden(message)
+
+
+def reset(
+    ledger,
+    ws: Workspace,
+    user: str | None,
+    reason: str,
+    incident: str | None,
+    tier,
+    *,
+    champion_developer: str | None = None,
+) -> KillSwitchState:
+    """Ask for, or complete, a reset of a tripped switch; return the new state.
+
+    The first of ``tier.kill_switch.reset_approvals`` distinct risk officers records
+    ``killswitch.reset_pending``; the last records ``killswitch.reset`` (armed again).
+
+    Raises
+    ------
+    Forbidden
+        Not a risk officer, the champion's developer, or an officer already on the pending
+        reset (recorded as ``killswitch.reset_refused``).
+    InputError
+        The switch is armed, or the reason / incident reference is missing.
+    """
+    ledger = _ledger_of(ledger)
+    policy = tier.kill_switch
+    extra = {"reason": reason, "incident": incident}
+    try:
+        officer = require_role(ws, user, {Role.RISK_OFFICER}, "killswitch reset")
+    except Forbidden as exc:
+        raise _refuse(ledger, user, str(exc), extra) from None
+    if champion_developer is not None and officer.name == champion_developer:
+        msg = f"killswitch reset: {officer.name!r} developed the champion and may not reset"
+        raise _refuse(ledger, user, msg, extra)
+    current = status(ledger)
+    if not current.tripped:
+        raise InputError("killswitch reset: the kill switch is armed; nothing to reset")
+    if not reason or not reason.strip():
+        raise InputError("killswitch reset: --reason: required")
+    if policy.reset_requires_incident and not (incident and incident.strip()):
+        raise InputError("killswitch reset: --incident: required by the policy")
+    pending = current.pending_reset or {"officers": []}
+    if officer.name in pending["officers"]:
+        msg = (
+            f"killswitch reset: {officer.name!r} already asked for this reset; a second,"
+            " distinct risk officer must complete it"
+        )
+        raise _refuse(ledger, user, msg, extra)
+    officers = [*pending["officers"], officer.name]
+    payload = {**extra, "needed": policy.reset_approvals, "officers": officers}
+    action = RESET if len(officers) >= policy.reset_approvals else RESET_PENDING
+    ledger.append(
+        action, actor=officer.name, role=officer.role.value, subject=SUBJECT, payload=payload
+    )
+    return status(ledger)

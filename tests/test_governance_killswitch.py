@@ -1,0 +1,147 @@
+"""Kill switch and policy through the CLI: two-officer reset, refusals recorded, exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+from governance import killswitch
+from governance.ledger import Ledger
+from governance.policy import load_tier
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def cfg(tmp_path, workspace):
+    """A run config next to a copy of the shipped policy; users dana, rita, omar."""
+    shutil.copy(REPO / "configs" / "policy.yaml", tmp_path / "policy.yaml")
+    path = tmp_path / "run.yaml"
+    path.write_text("policy: {file: policy.yaml, tier: high}\n")
+    for name, role in [("dana", "developer"), ("rita", "risk_officer"), ("omar", "risk_officer")]:
+        assert main(["users", "add", name, "--role", role]) == 0
+    return path
+
+
+def _status(capsys) -> dict:
+    capsys.readouterr()
+    assert main(["killswitch", "status", "--json"]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def _actions(ws, action):
+    with Ledger.open(ws) as ledger:
+        return ledger.entries(action=action)
+
+
+def test_trip_and_two_officer_reset(cfg, workspace, capsys):
+    assert _status(capsys)["state"] == "armed"
+    assert main(["killswitch", "trip", "--as", "dana", "--reason", "drawdown"]) == 0
+    st = _status(capsys)
+    assert (st["state"], st["by"], st["reason"]) == ("tripped", "dana", "drawdown")
+    assert st["since"] and st["pending_reset"] is None
+
+    reset = [
+        "killswitch",
+        "reset",
+        "--config",
+        str(cfg),
+        "--reason",
+        "fixed",
+        "--incident",
+        "INC-1",
+    ]
+    assert main([*reset, "--as", "rita"]) == 0
+    st = _status(capsys)
+    assert st["state"] == "tripped" and st["pending_reset"]["officers"] == ["rita"]
+
+    # the same officer twice is refused (exit 4) and recorded; the switch stays tripped
+    assert main([*reset, "--as", "rita"]) == 4
+    assert "rita" in capsys.readouterr().err
+    # a developer cannot reset
+    assert main([*reset, "--as", "dana"]) == 4
+    refused = _actions(workspace, "killswitch.reset_refused")
+    assert [e.actor for e in refused] == ["rita", "dana"]
+    assert _status(capsys)["state"] == "tripped"
+
+    assert main([*reset, "--as", "omar"]) == 0
+    st = _status(capsys)
+    assert st["state"] == "armed" and st["by"] == "omar" and st["pending_reset"] is None
+    done = _actions(workspace, "killswitch.reset")
+    assert done[-1].payload["officers"] == ["rita", "omar"]
+    # resetting an armed switch is a usage error
+    assert main([*reset, "--as", "rita"]) == 2
+
+
+def test_single_person_reset_is_refused_and_incident_required(cfg, workspace, capsys):
+    assert main(["killswitch", "trip", "--as", "rita", "--reason", "limit breach"]) == 0
+    base = ["killswitch", "reset", "--config", str(cfg), "--reason", "ok"]
+    assert main([*base, "--as", "rita"]) == 2  # high tier requires --incident
+    assert "--incident" in capsys.readouterr().err
+    assert main([*base, "--incident", "INC-9", "--as", "rita"]) == 0
+    assert main([*base, "--incident", "INC-9", "--as", "rita"]) == 4
+    assert _status(capsys)["state"] == "tripped"
+    assert len(_actions(workspace, "killswitch.reset_refused")) == 1
+
+
+def test_trip_needs_a_known_user_with_the_right_role(cfg, workspace, capsys, monkeypatch):
+    monkeypatch.delenv("ALPHAGATE_USER", raising=False)
+    assert main(["killswitch", "trip", "--reason", "x"]) == 4
+    assert main(["killswitch", "trip", "--as", "mallory", "--reason", "x"]) == 4
+    assert main(["users", "add", "vera", "--role", "validator"]) == 0
+    assert main(["killswitch", "trip", "--as", "vera", "--reason", "x"]) == 4
+    assert _status(capsys)["state"] == "armed"
+
+
+def test_automatic_trip_follows_policy_and_a_new_trip_voids_a_pending_reset(cfg, workspace):
+    _, high, _ = load_tier(cfg.parent / "policy.yaml", "high")
+    _, low, _ = load_tier(cfg.parent / "policy.yaml", "low")
+    with Ledger.open(workspace) as ledger:
+        assert killswitch.auto_trip(ledger, low, "monitoring_breach", "psi 0.4") is None
+        st = killswitch.auto_trip(ledger, high, "monitoring_breach", "psi 0.4", {"psi": 0.4})
+        assert st.tripped and st.by == "alphagate" and st.trigger == "monitoring_breach"
+        st = killswitch.reset(ledger, workspace, "rita", "ok", "INC-2", high)
+        assert st.pending_reset["officers"] == ["rita"]
+        st = killswitch.trip(ledger, "dana", "again", ws=workspace)
+        assert st.pending_reset is None and st.reason == "psi 0.4"
+        with pytest.raises(Exception, match="trigger"):
+            killswitch.trip(ledger, "alphagate", "no trigger")
+
+
+def test_reset_refused_for_the_champions_developer(cfg, workspace):
+    _, high, _ = load_tier(cfg.parent / "policy.yaml", "high")
+    with Ledger.open(workspace) as ledger:
+        killswitch.trip(ledger, "rita", "x", ws=workspace)
+        from governance.errors import Forbidden
+
+        with pytest.raises(Forbidden, match="developed the champion"):
+            killswitch.reset(ledger, workspace, "omar", "ok", "I", high, champion_developer="omar")
+        assert ledger.last(action="killswitch.reset_refused").actor == "omar"
+
+
+@pytest.mark.parametrize(
+    ("policy", "field"),
+    [
+        (
+            "version: '1'\ntiers: {high: {approvals: {validators: 0}}}\n",
+            "tiers.high.approvals.validators",
+        ),
+        (
+            "version: '1'\ntiers: {high: {kill_switch: {reset_approvals: 1}}}\n",
+            "tiers.high.kill_switch.reset_approvals",
+        ),
+        ("version: '1'\ntiers: {high: {fallback: cash}}\n", "tiers.high.fallback"),
+        ("version: '1'\ntiers: {high: {approvals: {quorum: 2}}}\n", "tiers.high.approvals.quorum"),
+        ("version: '1'\ntiers: {low: {}}\n", "tier"),
+    ],
+)
+def test_invalid_policy_halts_with_exit_2_naming_the_field(cfg, workspace, capsys, policy, field):
+    (cfg.parent / "policy.yaml").write_text(policy)
+    code = main(["approve", "--config", str(cfg), "--model-version", "1", "--as", "rita"])
+    err = capsys.readouterr().err
+    assert code == 2 and field in err and "Traceback" not in err
+    assert main(["killswitch", "reset", "--config", str(cfg), "--as", "rita", "--reason", "x"]) == 2
