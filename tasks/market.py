@@ -1,18 +1,127 @@
-"""Market data: load the long table, normalise into a panel, fingerprint it. (stub)"""
+"""Market data: load the long table, normalise it into a panel, fingerprint it.
+
+The long table has one row per (date, asset): ``date, asset, close`` required,
+``volume, sector`` optional, extra columns kept but ignored. Three sources
+(:class:`DataSource`): the real demo prices shipped in skfolio, a CSV/Parquet file, or the
+synthetic market of :mod:`tasks.synthetic`.
+
+Loaders return the long table with
+
+- ``date`` datetime64[ns] (tz-naive; tz-aware input is converted to UTC first),
+  ``asset`` and ``sector`` str, ``close`` and ``volume`` float64;
+- the **index naming the source row**: ``line`` (the CSV line number, header = line 1,
+  assuming one record per line) or ``row`` (1-based row of a Parquet file or generated
+  frame), so that the data-quality gate can name offending rows;
+- ``attrs["source"]``: a human-readable origin.
+
+Type coercion policy: a value that cannot be parsed into its column's type (a non-numeric
+``close`` or ``volume``, a date that is not ISO 8601) is a *parse error*: :class:`InputError`
+(exit 2) naming file, line and column. Values that parse but are wrong (missing, negative,
+duplicated, in the future ...) are left to the data-quality gate (exit 3 when critical).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 from dataclasses import dataclass
-from typing import Literal
+from enum import StrEnum
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from pydantic import Field, model_validator
 
 from governance.configio import StrictModel
+from governance.errors import InputError
+from tasks.synthetic import SyntheticSpec, generate_market
+
+REQUIRED_COLUMNS = ("date", "asset", "close")
+OPTIONAL_COLUMNS = ("volume", "sector")
+CANONICAL_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+_NUMERIC = ("close", "volume")
+_TEXT = ("asset", "sector")
+_PARQUET_SUFFIXES = {".parquet", ".pq"}
+_WRONG_DELIMITERS = {";": "';'", "\t": "tab", "|": "'|'"}
+_FINGERPRINT_VERSION = b"alphagate-long-v1"
+SECTORS_FILE = Path(__file__).with_name("sp500_sectors.csv")
+DEMO_SOURCE = "demo:skfolio-sp500"
+
+
+class DataSource(StrEnum):
+    """Where the market data comes from."""
+
+    DEMO = "demo"
+    FILE = "file"
+    SYNTHETIC = "synthetic"
+
+
+class SyntheticConfig(StrictModel):
+    """Config twin of :class:`tasks.synthetic.SyntheticSpec`.
+
+    ``start`` None (the default) places the calendar so that its last business day is the
+    as-of date: generated data is then fresh for the staleness check.
+    """
+
+    n_assets: int = Field(50, ge=1)
+    n_days: int = Field(2520, ge=2)
+    ic: float = Field(0.05, gt=-1.0, lt=1.0)
+    seed: int = 0
+    n_factors: int = Field(3, ge=1)
+    n_sectors: int = Field(5, ge=1)
+    horizon: int = Field(21, ge=1, lt=63)
+    flip_day: int | None = Field(None, ge=0)
+    with_volume: bool = True
+    start: dt.date | None = None
+
+    def to_spec(self, as_of: dt.date) -> SyntheticSpec:
+        """The generator spec; ``as_of`` places the calendar when ``start`` is None."""
+        start = self.start
+        if start is None:
+            end = pd.Timestamp(as_of)
+            if end.dayofweek >= 5:  # a weekend rolls back to Friday
+                end -= pd.offsets.BDay(1)
+            start = (end - pd.offsets.BDay(self.n_days - 1)).date()
+        fields = self.model_dump(exclude={"start"})
+        return SyntheticSpec(**fields, start=start.isoformat())
 
 
 class DataConfig(StrictModel):
-    source: Literal["demo", "file", "synthetic"] = "demo"
+    """The ``data:`` section of the run config.
+
+    Attributes
+    ----------
+    source : DataSource
+        ``demo`` (real S&P 500 prices shipped in skfolio), ``file`` or ``synthetic``.
+    path : str or None
+        CSV or Parquet file for ``source: file``, relative to the config file.
+    as_of : date or None
+        The date the data is used as of; None means today (UTC). Rows after it fail the
+        gate; its distance to the last date is the staleness.
+    start, end : date or None
+        Keep only rows in ``[start, end]``.
+    synthetic : SyntheticConfig
+        Generator parameters for ``source: synthetic``.
+    """
+
+    source: DataSource = DataSource.DEMO
     path: str | None = None
+    as_of: dt.date | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+    synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DataConfig:
+        if self.source is DataSource.FILE and not self.path:
+            raise ValueError("source 'file' needs a path")
+        if self.start and self.end and self.start > self.end:
+            raise ValueError("start is after end")
+        return self
+
+    def as_of_date(self) -> dt.date:
+        """``as_of``, or today in UTC."""
+        return self.as_of or dt.datetime.now(dt.UTC).date()
 
 
 @dataclass(frozen=True)
@@ -39,3 +148,364 @@ class MarketPanel:
     sectors: pd.Series | None
     fingerprint: str
     source: str
+
+
+# -- reading files -------------------------------------------------------------------------
+
+
+def _first_bad_utf8_line(path: Path) -> int:
+    """1-based number of the first line of ``path`` that is not valid UTF-8 (0 if none)."""
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 0
+
+
+def _header(path: Path) -> str:
+    """First line of a CSV file, decoded, BOM stripped; InputError when not UTF-8."""
+    with open(path, "rb") as fh:
+        raw = fh.readline()
+    try:
+        return raw.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: line 1: not UTF-8 text") from None
+
+
+def _column_names(path: Path, header: str) -> list[str]:
+    """Normalised column names of a CSV header; checks delimiter and required columns."""
+    if not header.strip():
+        raise InputError(f"{path}: line 1: empty header line")
+    names = [h.strip().strip('"').strip().lower() for h in header.split(",")]
+    if len(names) == 1:
+        for sep, label in _WRONG_DELIMITERS.items():
+            if sep in header:
+                raise InputError(
+                    f"{path}: line 1: delimiter looks wrong: one column split by {label}; "
+                    "expected comma-separated values"
+                )
+    return names
+
+
+def _check_columns(path: Path, names: list[str]) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        found = ", ".join(names) or "none"
+        raise InputError(
+            f"{path}: line 1: missing required column {', '.join(repr(m) for m in missing)} "
+            f"(found: {found})"
+        )
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InputError(f"{path}: line 1: duplicate column {dupes[0]!r}")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    names = _column_names(path, _header(path))
+    _check_columns(path, names)
+    text_cols = {i: "str" for i, n in enumerate(names) if n in ("date", *_TEXT)}
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=",",
+            encoding="utf-8-sig",
+            header=0,
+            names=names,
+            dtype=text_cols,
+            skipinitialspace=True,
+            skip_blank_lines=False,
+        )
+    except UnicodeDecodeError:
+        line = _first_bad_utf8_line(path)
+        raise InputError(f"{path}: line {line}: not UTF-8 text") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise InputError(f"{path}: cannot parse CSV: {str(exc).strip().splitlines()[-1]}") from None
+    if frame.empty:
+        raise InputError(f"{path}: header only, no data rows")
+    frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
+    blank = frame.isna().all(axis=1)
+    if blank.any():
+        frame = frame[~blank]  # trailing or stray blank lines; keep line numbers
+    return frame
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for bad files
+        raise InputError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
+    frame = frame.reset_index(drop=not any(frame.index.names))
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    _check_columns(path, list(frame.columns))
+    if frame.empty:
+        raise InputError(f"{path}: no data rows")
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    return frame
+
+
+def _bad_value(label: str, frame: pd.DataFrame, column: str, bad: pd.Series, what: str):
+    idx = bad[bad].index[0]
+    where = f"{frame.index.name or 'row'} {idx}"
+    value = frame.at[idx, column]
+    return InputError(f"{label}: {where}: {column}: {value!r} is not {what}")
+
+
+def coerce_long(frame: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Normalise column names and types of a long table (see the module docstring).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Raw long table; its index names the source rows.
+    label : str
+        File name or source used in error messages.
+
+    Returns
+    -------
+    DataFrame
+        Same rows and index; canonical columns typed, extra columns untouched.
+        Missing values stay missing (the quality gate judges them).
+
+    Raises
+    ------
+    InputError
+        A required column is missing or a value cannot be parsed into its type.
+    """
+    frame = frame.copy()
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    _check_columns(Path(label), list(frame.columns))
+    date = frame["date"]
+    if not pd.api.types.is_datetime64_any_dtype(date):
+        raw = date.astype("str").str.strip().where(date.notna())
+        date = pd.to_datetime(raw, format="ISO8601", errors="coerce", utc=True)
+        bad = raw.notna() & date.isna()
+        if bad.any():
+            raise _bad_value(label, frame, "date", bad, "an ISO date (YYYY-MM-DD)")
+    if getattr(date.dt, "tz", None) is not None:
+        date = date.dt.tz_convert("UTC").dt.tz_localize(None)
+    frame["date"] = date.astype("datetime64[ns]")
+    for col in _NUMERIC:
+        if col in frame.columns and not pd.api.types.is_float_dtype(frame[col]):
+            raw = frame[col]
+            num = pd.to_numeric(raw, errors="coerce")
+            bad = raw.notna() & num.isna() & raw.astype("str").str.strip().ne("")
+            if bad.any():
+                raise _bad_value(label, frame, col, bad, "a number")
+            frame[col] = num.astype("float64")
+    for col in _TEXT:
+        if col in frame.columns:
+            text = frame[col].astype("str").str.strip()
+            frame[col] = text.where(frame[col].notna() & text.ne(""))
+    return frame
+
+
+def read_market_file(path: str | Path) -> pd.DataFrame:
+    """Read a long market table from CSV (comma-separated, UTF-8, optional BOM) or Parquet.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.parquet``/``.pq`` files (or any file starting with Parquet's magic bytes) are read
+        as Parquet, everything else as CSV.
+
+    Returns
+    -------
+    DataFrame
+        The long table in file order (unsorted input is fine), typed by
+        :func:`coerce_long`, index ``line`` (CSV) or ``row`` (Parquet),
+        ``attrs["source"]`` the path.
+
+    Raises
+    ------
+    InputError
+        Missing, empty, header-only, non-UTF-8 or unparsable file, wrong delimiter, missing
+        required column, or a value of the wrong type; the message names file and line.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: file not found")
+    if p.stat().st_size == 0:
+        raise InputError(f"{p}: file is empty")
+    with open(p, "rb") as fh:
+        magic = fh.read(4)
+    if p.suffix.lower() in _PARQUET_SUFFIXES or magic == b"PAR1":
+        frame = _read_parquet(p)
+    else:
+        frame = _read_csv(p)
+    out = coerce_long(frame, str(p))
+    out.attrs["source"] = str(p)
+    return out
+
+
+# -- sources ---------------------------------------------------------------------------------
+
+
+def load_sectors() -> pd.Series:
+    """GICS sectors of the demo stocks (tasks/sp500_sectors.csv): asset -> sector."""
+    table = pd.read_csv(SECTORS_FILE, dtype="str")
+    return table.set_index("asset")["sector"]
+
+
+def load_demo() -> pd.DataFrame:
+    """Real daily prices of 20 S&P 500 stocks (1990-2022) shipped in skfolio, with sectors.
+
+    Returns
+    -------
+    DataFrame
+        Long table ``date, asset, close, sector`` sorted by date then asset, index ``row``,
+        ``attrs["source"] == "demo:skfolio-sp500"``. Works offline.
+    """
+    from skfolio.datasets import load_sp500_dataset
+
+    wide = load_sp500_dataset()
+    wide.index = pd.DatetimeIndex(wide.index).as_unit("ns").rename("date")
+    wide = wide.reindex(sorted(wide.columns), axis=1)
+    long = wide.rename_axis(columns="asset").stack(future_stack=True).rename("close")
+    long = long.reset_index()
+    long["asset"] = long["asset"].astype("str")
+    long["close"] = long["close"].astype("float64")
+    long["sector"] = long["asset"].map(load_sectors()).astype("str")
+    long.index = pd.RangeIndex(1, len(long) + 1, name="row")
+    long.attrs["source"] = DEMO_SOURCE
+    return long
+
+
+def load_synthetic(spec: SyntheticSpec) -> pd.DataFrame:
+    """:func:`tasks.synthetic.generate_market` with a ``row`` index and a source label."""
+    long = generate_market(spec)
+    long.index = pd.RangeIndex(1, len(long) + 1, name="row")
+    long.attrs["source"] = (
+        f"synthetic:seed={spec.seed},n_assets={spec.n_assets},n_days={spec.n_days},"
+        f"ic={spec.ic},flip_day={spec.flip_day},start={spec.start}"
+    )
+    return long
+
+
+def load_long(cfg: DataConfig, base_dir: str | Path, path: str | Path | None = None):
+    """Load the long table a run config asks for.
+
+    Parameters
+    ----------
+    cfg : DataConfig
+    base_dir : str or Path
+        Folder that relative ``cfg.path`` values are relative to (the config's folder).
+    path : str or Path, optional
+        A file that overrides the configured source (``alphagate run --data FILE``);
+        relative to the current directory.
+
+    Returns
+    -------
+    DataFrame
+        The long table (see the module docstring), filtered to ``[cfg.start, cfg.end]``,
+        with ``attrs["source"]`` set.
+    """
+    if path is not None:
+        long = read_market_file(path)
+    elif cfg.source is DataSource.DEMO:
+        long = load_demo()
+    elif cfg.source is DataSource.FILE:
+        p = Path(cfg.path)
+        long = read_market_file(p if p.is_absolute() else Path(base_dir) / p)
+    else:
+        long = load_synthetic(cfg.synthetic.to_spec(cfg.as_of_date()))
+    source = long.attrs["source"]
+    if cfg.start is not None or cfg.end is not None:
+        keep = pd.Series(True, index=long.index)
+        if cfg.start is not None:
+            keep &= long["date"] >= pd.Timestamp(cfg.start)
+        if cfg.end is not None:
+            keep &= long["date"] <= pd.Timestamp(cfg.end)
+        long = long[keep]
+        long.attrs["source"] = source
+        if long.empty:
+            raise InputError(f"{source}: no rows between data.start and data.end")
+    return long
+
+
+# -- panel and fingerprint ---------------------------------------------------------------------
+
+
+def _column_bytes(values: pd.Series) -> bytes:
+    """Canonical bytes of one column (see :func:`fingerprint_long`)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        ns = values.astype("datetime64[ns]").to_numpy().view("int64")
+        return ns.astype("<i8").tobytes()
+    if pd.api.types.is_numeric_dtype(values):
+        arr = values.to_numpy(dtype="float64", na_value=np.nan) + 0.0  # -0.0 -> 0.0
+        arr[np.isnan(arr)] = np.nan  # one NaN bit pattern
+        return arr.astype("<f8").tobytes()
+    text = values.astype("str").where(values.notna(), "\x1e")
+    return "\x1f".join(text.tolist()).encode("utf-8")
+
+
+def fingerprint_long(long: pd.DataFrame) -> str:
+    """SHA-256 of the canonical serialisation of a long table.
+
+    Independent of row order, index and extra columns. The serialisation is
+    ``alphagate-long-v1``, the names of the canonical columns present, then for each such
+    column (in the order ``date, asset, close, volume, sector``), rows sorted by
+    (date, asset, then the other columns when (date, asset) repeats): dates as little-endian
+    int64 nanoseconds, numbers as little-endian float64 (one NaN pattern, -0 as 0), text as
+    UTF-8 joined by U+001F with U+001E for missing. Each part is length-prefixed.
+
+    Returns
+    -------
+    str
+        Hex SHA-256.
+    """
+    cols = [c for c in CANONICAL_COLUMNS if c in long.columns]
+    frame = long[cols].reset_index(drop=True)
+    keys = ["date", "asset"]
+    if frame.duplicated(keys).any():
+        keys = cols
+    frame = frame.sort_values(keys, kind="stable", na_position="last")
+    h = hashlib.sha256()
+    parts = [_FINGERPRINT_VERSION, ",".join(cols).encode()]
+    parts += [_column_bytes(frame[c]) for c in cols]
+    for part in parts:
+        h.update(len(part).to_bytes(8, "little"))
+        h.update(part)
+    return h.hexdigest()
+
+
+def to_panel(long: pd.DataFrame, source: str | None = None) -> MarketPanel:
+    """Pivot a long table into a :class:`MarketPanel` (dates and assets sorted).
+
+    Parameters
+    ----------
+    long : DataFrame
+        Long table, normally after the data-quality gate passed.
+    source : str, optional
+        Origin label; defaults to ``long.attrs["source"]``.
+
+    Raises
+    ------
+    InputError
+        Duplicate (date, asset) rows (the gate catches them first).
+    """
+    source = source or long.attrs.get("source", "unknown")
+    if long.duplicated(["date", "asset"]).any():
+        raise InputError(f"{source}: duplicate (date, asset) rows")
+
+    def wide(column: str) -> pd.DataFrame:
+        out = long.pivot(index="date", columns="asset", values=column)
+        out = out.sort_index().sort_index(axis=1).astype("float64")
+        out.columns.name = None
+        return out
+
+    volume = None
+    if "volume" in long.columns and long["volume"].notna().any():
+        volume = wide("volume")
+    sectors = None
+    if "sector" in long.columns and long["sector"].notna().any():
+        known = long.dropna(subset=["sector"]).sort_values("date", kind="stable")
+        sectors = known.groupby("asset")["sector"].last().sort_index().rename("sector")
+    return MarketPanel(
+        close=wide("close"),
+        volume=volume,
+        sectors=sectors,
+        fingerprint=fingerprint_long(long),
+        source=source,
+    )

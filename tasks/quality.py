@@ -1,7 +1,524 @@
-"""Data-quality gate (Great Expectations). (stub)"""
+"""Data-quality gate: a Great Expectations 1.x suite built from the config, run by checkpoint.
 
+Three frames are validated, each by its own ExpectationSuite, ValidationDefinition and
+Checkpoint in one ephemeral GX context:
+
+``rows``
+    The long table itself plus a derived ``log_return`` column (per asset, date order):
+    required columns, column types, no missing date/asset/close, close > 0,
+    (date, asset) unique, no date after the as-of date, |log return| within the warning
+    and critical bounds, staleness of the last date.
+``dates``
+    One row per date (index ``date``): ``n_assets`` with a valid close.
+``assets``
+    One row per asset (index ``asset``): ``n_dates`` with a valid close and
+    ``missing_share``, the share of the panel's dates between the asset's first and last
+    date on which it has no valid close.
+
+The derived frames are built with vectorised pandas/numpy, so that GX's cost stays linear
+and small (bench/bench_ingest.py). ``checkpoint.run()`` does not raise on failures
+(shared/DESIGN.md): :func:`run_quality_gate` reads each expectation's result and sorts the
+failures by the severity the config gives them. An expectation GX could not evaluate counts
+as failed (fail closed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import pandas as pd
+from pydantic import Field
+
+from governance.canonical import to_jsonable
 from governance.configio import StrictModel
+from tasks.market import REQUIRED_COLUMNS, fingerprint_long
+from tasks.quality_gx import log_returns, per_asset_frame, per_date_frame, run_checkpoints
+from tasks.quality_report import (
+    aggregate_examples,
+    describe_failure,
+    format_value,
+    render_quality_html,
+    row_examples,
+)
+
+
+class Severity(StrEnum):
+    """What a failed expectation does: ``critical`` halts the chain, ``warning`` is shown."""
+
+    CRITICAL = "critical"
+    WARNING = "warning"
+
+
+class Check(StrictModel):
+    """An expectation switched on with a severity."""
+
+    severity: Severity = Severity.CRITICAL
+
+
+class ReturnBound(Check):
+    """|daily log return| of an asset must stay below ``max_abs_log_return``."""
+
+    max_abs_log_return: float = Field(gt=0)
+
+
+class MinCount(Check):
+    """A count must be at least ``minimum``."""
+
+    minimum: int = Field(ge=1)
+
+
+class MaxShare(Check):
+    """A share must be at most ``max_share``."""
+
+    max_share: float = Field(ge=0, le=1)
+
+
+class Staleness(Check):
+    """The last date may lag the as-of date by at most ``max_business_days``."""
+
+    max_business_days: int = Field(ge=0)
 
 
 class QualityConfig(StrictModel):
-    pass
+    """The ``quality:`` section: one entry per expectation, each with its severity.
+
+    Defaults let the real demo data (20 S&P 500 stocks, 1990-2022) pass honestly: its
+    largest |daily log return| is 1.10 (RRC) and 8 days exceed 0.4, which are shown as
+    warnings; it has no gaps.
+    """
+
+    required_columns: Check = Check()
+    column_types: Check = Check()
+    not_null: Check = Check()
+    close_positive: Check = Check()
+    unique_date_asset: Check = Check()
+    no_future_dates: Check = Check()
+    # log(1.5) = 0.41: a 50 % one-day move deserves a look (corporate action, bad tick).
+    return_warning: ReturnBound = ReturnBound(severity=Severity.WARNING, max_abs_log_return=0.4)
+    # log(5) = 1.61: a five-fold jump or an 80 % fall in a day is a data error until
+    # shown otherwise; a 1000 % jump (log 11 = 2.40) is far beyond.
+    return_critical: ReturnBound = ReturnBound(max_abs_log_return=1.6)
+    # One trading week: a daily pipeline that has not seen prices for a week is stale.
+    staleness: Staleness = Staleness(max_business_days=5)
+    # Cross-sectional ranking (features, rank IC, long-short) needs a cross-section.
+    assets_per_date: MinCount = MinCount(minimum=5)
+    # 63 days: the longest feature look-back (tasks.synthetic.LOOKBACK, one quarter).
+    history_per_asset: MinCount = MinCount(minimum=63)
+    # 252 days: one year, the usual minimum for a return-forecast training history.
+    history_per_asset_warning: MinCount = MinCount(severity=Severity.WARNING, minimum=252)
+    missing_share: MaxShare = MaxShare(max_share=0.2)
+    missing_share_warning: MaxShare = MaxShare(severity=Severity.WARNING, max_share=0.02)
+    max_examples: int = Field(3, ge=1, le=20)
+
+
+@dataclass(frozen=True)
+class CheckFailure:
+    """A failed expectation.
+
+    Attributes
+    ----------
+    expectation : str
+        Our name for it, e.g. ``close_positive`` or ``not_null.close``.
+    severity : Severity
+    message : str
+        One line naming the check and a few offending rows, e.g.
+        ``close_positive: 1 of 3000 rows: line 18: date=2021-03-04 asset=XOM close=-3.2``.
+    examples : tuple of str
+        The offending rows named in the message.
+    """
+
+    expectation: str
+    severity: Severity
+    message: str
+    examples: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One evaluated expectation, passed or not (for the report)."""
+
+    expectation: str
+    gx_type: str
+    frame: str
+    severity: Severity
+    success: bool
+    observed: Any
+
+
+@dataclass(frozen=True)
+class QualityResult:
+    """What the data-quality gate found.
+
+    Attributes
+    ----------
+    ok : bool
+        True when no critical expectation failed.
+    critical_failures, warnings : tuple of CheckFailure
+    results : dict
+        ``{frame: GX validation result as JSON}`` for ``rows``, ``dates``, ``assets``.
+    fingerprint : str
+        :func:`tasks.market.fingerprint_long` of the table checked.
+    as_of : str
+        ISO as-of date the checks used.
+    checks : tuple of CheckOutcome
+        Every expectation evaluated.
+    stats : dict
+        ``rows``, ``assets``, ``dates``, ``first_date``, ``last_date``.
+    """
+
+    ok: bool
+    critical_failures: tuple[CheckFailure, ...]
+    warnings: tuple[CheckFailure, ...]
+    results: dict
+    fingerprint: str
+    as_of: str = ""
+    checks: tuple[CheckOutcome, ...] = ()
+    stats: dict | None = None
+
+    def summary(self) -> dict:
+        """The ``alphagate data check --json`` object: ``{ok, critical_failures, warnings,
+        fingerprint}`` with failures as their one-line messages."""
+        return {
+            "ok": self.ok,
+            "critical_failures": [f.message for f in self.critical_failures],
+            "warnings": [f.message for f in self.warnings],
+            "fingerprint": self.fingerprint,
+        }
+
+    def to_json(self) -> dict:
+        """Everything, JSON-ready (the stored artifact)."""
+        return to_jsonable(self)
+
+
+# -- the suite -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """One expectation to add: our name, the frame it runs on, the GX object."""
+
+    name: str
+    frame: str
+    severity: Severity
+    expectation: Any
+
+
+_TYPES = {
+    "date": ["datetime64", "datetime64[ns]", "datetime64[us]", "datetime64[ms]"],
+    "close": ["float64", "float32", "int64", "int32", "Float64", "Int64"],
+}
+
+
+def plan_expectations(cfg: QualityConfig, as_of: dt.date, columns: list[str]) -> list[_Planned]:
+    """The expectations the config asks for, with the frame each validates."""
+    import great_expectations.expectations as gxe
+
+    plan: list[_Planned] = []
+
+    def add(name: str, frame: str, check: Check, cls, **kwargs) -> None:
+        exp = cls(**kwargs, severity=check.severity.value, meta={"check": name})
+        plan.append(_Planned(name, frame, check.severity, exp))
+
+    add(
+        "required_columns",
+        "rows",
+        cfg.required_columns,
+        gxe.ExpectTableColumnsToMatchSet,
+        column_set=list(REQUIRED_COLUMNS),
+        exact_match=False,
+    )
+    if any(c not in columns for c in REQUIRED_COLUMNS):
+        return plan
+    for col, types in _TYPES.items():
+        add(f"column_type.{col}", "rows", cfg.column_types, gxe.ExpectColumnValuesToBeInTypeList,
+            column=col, type_list=types)  # fmt: skip
+    for col in REQUIRED_COLUMNS:
+        add(f"not_null.{col}", "rows", cfg.not_null, gxe.ExpectColumnValuesToNotBeNull, column=col)
+    add("close_positive", "rows", cfg.close_positive, gxe.ExpectColumnValuesToBeBetween,
+        column="close", min_value=0, strict_min=True)  # fmt: skip
+    add("unique_date_asset", "rows", cfg.unique_date_asset, gxe.ExpectCompoundColumnsToBeUnique,
+        column_list=["date", "asset"])  # fmt: skip
+    end_of_as_of = pd.Timestamp(as_of) + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+    add("no_future_dates", "rows", cfg.no_future_dates, gxe.ExpectColumnValuesToBeBetween,
+        column="date", max_value=end_of_as_of)  # fmt: skip
+    for name, bound in (("return_critical", cfg.return_critical),
+                        ("return_warning", cfg.return_warning)):  # fmt: skip
+        b = bound.max_abs_log_return
+        add(name, "rows", bound, gxe.ExpectColumnValuesToBeBetween,
+            column="log_return", min_value=-b, max_value=b)  # fmt: skip
+    oldest_fresh = pd.Timestamp(as_of) - pd.offsets.BDay(cfg.staleness.max_business_days)
+    add("staleness", "rows", cfg.staleness, gxe.ExpectColumnMaxToBeBetween,
+        column="date", min_value=oldest_fresh.normalize())  # fmt: skip
+    add("assets_per_date", "dates", cfg.assets_per_date, gxe.ExpectColumnValuesToBeBetween,
+        column="n_assets", min_value=cfg.assets_per_date.minimum)  # fmt: skip
+    for name, check in (("history_per_asset", cfg.history_per_asset),
+                        ("history_per_asset_warning", cfg.history_per_asset_warning)):  # fmt: skip
+        add(name, "assets", check, gxe.ExpectColumnValuesToBeBetween,
+            column="n_dates", min_value=check.minimum)  # fmt: skip
+    for name, check in (("missing_share", cfg.missing_share),
+                        ("missing_share_warning", cfg.missing_share_warning)):  # fmt: skip
+        add(name, "assets", check, gxe.ExpectColumnValuesToBeBetween,
+            column="missing_share", max_value=check.max_share)  # fmt: skip
+    return plan
+
+
+# -- turning GX results into failures -------------------------------------------------------
+
+
+def collect_failures(
+    plan: list[_Planned],
+    validations: Mapping[str, Any],
+    long: pd.DataFrame,
+    rows: pd.DataFrame,
+    as_of: dt.date,
+    max_examples: int,
+) -> tuple[list[CheckFailure], list[CheckOutcome]]:
+    """Match GX results to the plan; one :class:`CheckFailure` per failed expectation."""
+    by_name = {p.name: p for p in plan}
+    failures, outcomes = [], []
+    for frame_name, vr in validations.items():
+        for er in vr.results:
+            p = by_name[er.expectation_config.meta["check"]]
+            res = dict(er.result or {})
+            info = er.exception_info or {}
+            raised = info.get("raised_exception") or any(
+                isinstance(v, Mapping) and v.get("raised_exception") for v in info.values()
+            )
+            exc = None
+            if raised:
+                msgs = [info.get("exception_message")] + [
+                    v.get("exception_message") for v in info.values() if isinstance(v, Mapping)
+                ]
+                exc = next((m for m in msgs if m), "error")
+            success = bool(er.success) and not raised
+            outcomes.append(
+                CheckOutcome(
+                    p.name,
+                    er.expectation_config.type,
+                    frame_name,
+                    p.severity,
+                    success,
+                    to_jsonable(res.get("observed_value", res.get("unexpected_count"))),
+                )
+            )
+            if success:
+                continue
+            refs = list(res.get("partial_unexpected_index_list") or [])[:max_examples]
+            if frame_name != "rows":
+                examples = aggregate_examples(refs)
+            else:
+                column = er.expectation_config.kwargs.get("column")
+                extra = rows[column] if column == "log_return" else None
+                examples = row_examples(refs, long, extra)
+            message = describe_failure(p.name, frame_name, res, as_of, exc, examples)
+            failures.append(CheckFailure(p.name, p.severity, message, examples))
+    return failures, outcomes
+
+
+# -- the gate ------------------------------------------------------------------------------
+
+
+def _stats(long: pd.DataFrame) -> dict:
+    dates = long["date"].dropna() if "date" in long.columns else pd.Series(dtype="object")
+    return {
+        "rows": len(long),
+        "assets": int(long["asset"].nunique()) if "asset" in long.columns else 0,
+        "dates": int(dates.nunique()),
+        "first_date": format_value(dates.min()) if len(dates) else None,
+        "last_date": format_value(dates.max()) if len(dates) else None,
+    }
+
+
+def run_quality_gate(
+    long: pd.DataFrame, cfg: QualityConfig, as_of: dt.date | str | None = None
+) -> QualityResult:
+    """Validate a long market table with Great Expectations.
+
+    Parameters
+    ----------
+    long : DataFrame
+        The long table (``date, asset, close`` [, ``volume, sector``], any row order). Its
+        index names the source rows (``line``/``row``) in messages; a non-unique index is
+        replaced by 1-based row numbers.
+    cfg : QualityConfig
+    as_of : date, str or None
+        Reference date for future rows and staleness; None means today (UTC).
+
+    Returns
+    -------
+    QualityResult
+        ``ok`` is False when any critical expectation failed or could not be evaluated.
+    """
+    as_of = pd.Timestamp(as_of).date() if as_of is not None else dt.datetime.now(dt.UTC).date()
+    if not long.index.is_unique:
+        long = long.reset_index(drop=True)
+        long.index = pd.RangeIndex(1, len(long) + 1, name="row")
+    columns = [str(c) for c in long.columns]
+    plan = plan_expectations(cfg, as_of, columns)
+    frames: dict[str, pd.DataFrame] = {"rows": long}
+    if all(c in columns for c in REQUIRED_COLUMNS):
+        keep = list(dict.fromkeys([*REQUIRED_COLUMNS, *columns]))
+        frames["rows"] = long[keep].assign(log_return=log_returns(long))
+        frames["dates"] = per_date_frame(long)
+        frames["assets"] = per_asset_frame(long)
+    result_format = {
+        "result_format": "SUMMARY",
+        "partial_unexpected_count": cfg.max_examples,
+        "include_unexpected_rows": False,
+    }
+    validations = run_checkpoints(frames, plan, result_format)
+    failures, outcomes = collect_failures(
+        plan, validations, long, frames["rows"], as_of, cfg.max_examples
+    )
+    critical = tuple(f for f in failures if f.severity is Severity.CRITICAL)
+    warnings = tuple(f for f in failures if f.severity is Severity.WARNING)
+    fingerprint = fingerprint_long(long) if "date" in columns and "asset" in columns else ""
+    return QualityResult(
+        ok=not critical,
+        critical_failures=critical,
+        warnings=warnings,
+        results={k: to_jsonable(v.to_json_dict()) for k, v in validations.items()},
+        fingerprint=fingerprint,
+        as_of=as_of.isoformat(),
+        checks=tuple(outcomes),
+        stats=_stats(long),
+    )
+
+
+# -- recording (the stage wrapper) -----------------------------------------------------------
+
+
+def error_result(long: pd.DataFrame, as_of: dt.date, exc: BaseException) -> QualityResult:
+    """The result of a gate whose evaluation raised: one critical failure (fail closed)."""
+    failure = CheckFailure(
+        "gate_error",
+        Severity.CRITICAL,
+        f"gate_error: the data-quality gate could not run ({type(exc).__name__}: {exc})",
+    )
+    return QualityResult(
+        ok=False,
+        critical_failures=(failure,),
+        warnings=(),
+        results={},
+        fingerprint=fingerprint_long(long),
+        as_of=as_of.isoformat(),
+        stats=_stats(long),
+    )
+
+
+def evaluate_quality(long: pd.DataFrame, cfg: QualityConfig, as_of: dt.date) -> QualityResult:
+    """:func:`run_quality_gate`, failing closed: an unexpected error becomes a critical
+    ``gate_error`` failure instead of an exception (shared/DESIGN.md: a gate that cannot be
+    evaluated halts). :class:`InputError` still propagates."""
+    from governance.errors import InputError
+
+    try:
+        return run_quality_gate(long, cfg, as_of)
+    except InputError:
+        raise
+    except Exception as exc:
+        return error_result(long, as_of, exc)
+
+
+def record_quality(ctx: Any, result: QualityResult, long: pd.DataFrame) -> Any:
+    """Store the result JSON and HTML; append ``data.ingested`` and ``gate.data_quality``.
+
+    Parameters
+    ----------
+    ctx : governance.context.RunContext
+    result : QualityResult
+    long : DataFrame
+        The table checked (its ``attrs["source"]`` is recorded).
+
+    Returns
+    -------
+    governance.ledger.LedgerEntry
+        The ``gate.data_quality`` entry. Its payload is ``{decision, reasons, warnings,
+        fingerprint, evidence, gate, policy_hash}`` and its artifacts ``quality_report``
+        (JSON) and ``quality_html``.
+
+    Raises
+    ------
+    GateHalt
+        ``data_quality``, one reason per failed critical expectation, after recording.
+    """
+    from governance.errors import GateHalt
+    from governance.gates import data_quality_gate
+
+    subject = f"data:{result.fingerprint[:16]}"
+    artifacts = {
+        "quality_report": ctx.store.put_json(result.to_json()),
+        "quality_html": ctx.store.put_text(render_quality_html(result)),
+    }
+    ctx.record(
+        "data.ingested",
+        subject=subject,
+        payload={
+            "source": long.attrs.get("source", "unknown"),
+            "fingerprint": result.fingerprint,
+            "columns": [str(c) for c in long.columns],
+            **(result.stats or {}),
+        },
+    )
+    decision = data_quality_gate(result)
+    reasons = [f.message for f in result.critical_failures] or (
+        list(decision.reasons) if decision.halted else []
+    )
+    payload = {
+        **decision.payload(getattr(ctx, "policy_hash", None)),
+        "reasons": reasons,
+        "warnings": [f.message for f in result.warnings],
+        "fingerprint": result.fingerprint,
+        "as_of": result.as_of,
+    }
+    entry = ctx.record("gate.data_quality", subject=subject, payload=payload, artifacts=artifacts)
+    if decision.halted:
+        raise GateHalt("data_quality", reasons)
+    return entry
+
+
+def ingest_and_check(
+    ctx: Any,
+    data: Any,
+    quality: QualityConfig,
+    base_dir: str,
+    path: str | None = None,
+) -> tuple[pd.DataFrame, QualityResult]:
+    """Load the market data, run the data-quality gate and record both (the stage body).
+
+    Parameters
+    ----------
+    ctx : governance.context.RunContext
+    data : tasks.market.DataConfig
+    quality : QualityConfig
+    base_dir : str
+        Folder of the run config (relative ``data.path`` resolves against it).
+    path : str, optional
+        A data file overriding ``data`` (``--data FILE`` / ``alphagate data check FILE``).
+
+    Returns
+    -------
+    (DataFrame, QualityResult)
+        The long table (pass it to :func:`tasks.market.to_panel`) and the gate's result.
+
+    Raises
+    ------
+    InputError
+        The data cannot be read (exit 2); nothing is recorded.
+    GateHalt
+        A critical expectation failed or the gate could not be evaluated (exit 3); the
+        halt is in the ledger.
+    """
+    from tasks.market import load_long
+
+    long = load_long(data, base_dir, path)
+    result = evaluate_quality(long, quality, data.as_of_date())
+    record_quality(ctx, result, long)
+    return long, result
