@@ -207,3 +207,26 @@ def test_findings_and_verdict_follow_policy(planted, null):
     fs = _findings(lenient, m, dsr=0.5)
     assert fs[0].severity is Severity.INFO and verdict_of(fs) is Verdict.PASS
     assert verdict_of([Finding("x", Severity.WARNING, "m")]) is Verdict.REVIEW
+
+
+def test_vectorised_cscv_equals_the_papers_loop():
+    # The algorithm of Bailey et al. (2017), section 3, written as a plain loop.
+    import itertools
+
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(5)
+    m = rng.normal(0.0002, 0.01, size=(600, 7))
+    s = 6
+    blocks = np.array_split(m, s)
+    logits = []
+    for combo in itertools.combinations(range(s), s // 2):
+        is_ = np.vstack([blocks[i] for i in combo])
+        oos = np.vstack([blocks[i] for i in range(s) if i not in combo])
+        sr_is = is_.mean(0) / is_.std(0, ddof=1)
+        sr_oos = oos.mean(0) / oos.std(0, ddof=1)
+        w = rankdata(sr_oos)[np.argmax(sr_is)] / (m.shape[1] + 1)
+        logits.append(math.log(w / (1 - w)))
+    res = pbo_cscv(m, n_partitions=s)
+    np.testing.assert_allclose(res.logits, logits, rtol=1e-9)
+    assert res.pbo == pytest.approx(np.mean(np.asarray(logits) <= 0))

@@ -120,7 +120,7 @@ def build_findings(
     model: SignalMetrics,
     challengers: Iterable[ChallengerResult],
     dsr: float,
-    pbo: float,
+    pbo: float | None,
     shap: ShapSummary | None,
     drift: Iterable[DriftRow],
 ) -> list[Finding]:
@@ -150,7 +150,8 @@ def build_findings(
             )
         )
     out += c.below("dsr_below_min", "deflated Sharpe ratio", dsr, p.min_dsr)
-    out += c.above("pbo_above_max", "probability of backtest overfitting", pbo, p.max_pbo)
+    if pbo is not None:  # None: a single trial, no selection to overfit
+        out += c.above("pbo_above_max", "probability of backtest overfitting", pbo, p.max_pbo)
     for ch in challengers:
         if not ch.available:
             out.append(c.make("challenger_unavailable", f"challenger {ch.name}: {ch.note}"))

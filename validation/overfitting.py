@@ -225,11 +225,12 @@ class PBOResult:
     prob_oos_loss: float
 
 
-def _block_sharpes(sums: np.ndarray, sq: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    # Sharpe of the concatenation of blocks from per-block sums, sums of squares and counts.
-    n = counts.sum()
-    mean = sums.sum(axis=0) / n
-    var = (sq.sum(axis=0) - n * mean**2) / max(n - 1, 1)
+def _combined_sharpes(mask: np.ndarray, sums: np.ndarray, sq: np.ndarray, size: int) -> np.ndarray:
+    # Sharpe of each strategy on the union of the blocks each row of ``mask`` selects,
+    # from per-block sums and sums of squares: shape (n_combinations, N).
+    n = mask.sum(axis=1, keepdims=True) * size
+    mean = (mask @ sums) / n
+    var = ((mask @ sq) - n * mean**2) / np.maximum(n - 1, 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(var > 0, mean / np.sqrt(np.maximum(var, 0)), 0.0)
 
@@ -268,22 +269,19 @@ def pbo_cscv(returns: np.ndarray, n_partitions: int = 16) -> PBOResult:
         return PBOResult(math.nan, np.empty(0), n, n_partitions, 0, t, math.nan, math.nan)
     blocks = m[t - size * n_partitions :].reshape(n_partitions, size, n)
     sums, sq = blocks.sum(axis=1), (blocks**2).sum(axis=1)
-    counts = np.full(n_partitions, size)
-    logits, is_best, oos_best = [], [], []
-    for combo in itertools.combinations(range(n_partitions), n_partitions // 2):
-        is_mask = np.zeros(n_partitions, dtype=bool)
-        is_mask[list(combo)] = True
-        sr_is = _block_sharpes(sums[is_mask], sq[is_mask], counts[is_mask])
-        sr_oos = _block_sharpes(sums[~is_mask], sq[~is_mask], counts[~is_mask])
-        best = int(np.argmax(sr_is))
-        # Rank 1..N of the IS-best strategy among OOS Sharpes (average rank on ties).
-        rank = float(st.rankdata(sr_oos)[best])
-        omega = rank / (n + 1)
-        logits.append(math.log(omega / (1 - omega)))
-        is_best.append(sr_is[best])
-        oos_best.append(sr_oos[best])
-    lam = np.asarray(logits)
-    x, y = np.asarray(is_best), np.asarray(oos_best)
+    combos = np.array(list(itertools.combinations(range(n_partitions), n_partitions // 2)))
+    is_mask = np.zeros((len(combos), n_partitions))
+    np.put_along_axis(is_mask, combos, 1.0, axis=1)
+    sr_is = _combined_sharpes(is_mask, sums, sq, size)
+    sr_oos = _combined_sharpes(1.0 - is_mask, sums, sq, size)
+    best = np.argmax(sr_is, axis=1)
+    rows = np.arange(len(combos))
+    x, y = sr_is[rows, best], sr_oos[rows, best]
+    # Rank 1..N of the IS-best strategy among the OOS Sharpes (average rank on ties).
+    below = (sr_oos < y[:, None]).sum(axis=1)
+    ties = (sr_oos == y[:, None]).sum(axis=1)
+    omega = (below + (ties + 1) / 2.0) / (n + 1)
+    lam = np.log(omega / (1 - omega))
     slope = float(np.polyfit(x, y, 1)[0]) if np.ptp(x) > 0 else math.nan
     return PBOResult(
         pbo=float(np.mean(lam <= 0)),

@@ -1,0 +1,239 @@
+"""Run every check on loaded inputs and build the report document (no I/O, no MLflow).
+
+:func:`assess` is the whole statistical content of a validation: outcomes, challengers,
+overfitting statistics, SHAP, drift, findings and verdict, plus the JSON twin and the PNG
+figures of the report. :mod:`validation.run` loads the inputs and records the result.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from governance.canonical import sha256_bytes, to_jsonable
+from governance.policy import ValidationPolicy
+from validation.challengers import run_challengers
+from validation.config import ValidationConfig
+from validation.drift import drift_table
+from validation.explain import (
+    dependence_plot_png,
+    importance_plot_png,
+    shap_values,
+    stratified_sample,
+    summarise_shap,
+)
+from validation.findings import Finding, Verdict, build_findings, verdict_of
+from validation.metrics import SignalMetrics, evaluate_signal
+from validation.overfitting import (
+    PBOSource,
+    annualise_sharpe,
+    deflated_sharpe_ratio,
+    min_track_record_length,
+    pbo_cscv,
+    probabilistic_sharpe_ratio,
+    return_moments,
+)
+from validation.report import SCHEMA
+
+__all__ = ["Assessment", "assess", "overfitting_statistics"]
+
+PREDICTION = "prediction"
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Outcome of :func:`assess`: verdict, findings, the report's JSON twin and figures."""
+
+    verdict: Verdict
+    findings: tuple[Finding, ...]
+    metrics: SignalMetrics
+    report: dict[str, Any]
+    figures: dict[str, bytes]
+
+
+def overfitting_statistics(
+    holdout_ls: pd.Series,
+    trials: pd.DataFrame,
+    *,
+    n_trials: int,
+    trial_sharpes_annual: tuple[float, ...],
+    selected: str | None,
+    cfg: ValidationConfig,
+) -> dict[str, Any]:
+    """PSR and MinTRL of the holdout long-short; DSR of the selected trial; PBO by CSCV.
+
+    Parameters
+    ----------
+    holdout_ls : Series
+        Daily long-short returns of the model on the holdout (not selection-biased).
+    trials : DataFrame, shape (n_days, n_trials)
+        Daily OOS long-short returns of every trial of the strategy (development CV).
+    n_trials : int
+        Honest number of trials from the ledger (may exceed ``trials.shape[1]``).
+    trial_sharpes_annual : tuple of float
+        Annualised trial Sharpe ratios from the ledger.
+    selected : str or None
+        Column of ``trials`` holding the trial the version was built from; its OOS series
+        is the selected backtest the DSR deflates (falls back to the holdout series).
+    """
+    ppy = cfg.periods_per_year
+    hm = return_moments(holdout_ls.to_numpy())
+    psr = probabilistic_sharpe_ratio(hm.sharpe, hm.n_obs, hm.skew, hm.kurtosis)
+    min_trl = min_track_record_length(hm.sharpe, hm.skew, hm.kurtosis, confidence=0.95)
+    if selected is not None and selected in trials.columns:
+        backtest, dsr_series = (
+            trials[selected].dropna().to_numpy(),
+            f"development OOS of {selected}",
+        )
+    else:
+        backtest, dsr_series = (
+            holdout_ls.to_numpy(),
+            "holdout long-short (selected trial not found)",
+        )
+    bm = return_moments(backtest)
+    sharpes = np.asarray(trial_sharpes_annual, dtype=float)
+    var_annual = float(np.var(sharpes, ddof=1)) if sharpes.size > 1 else 0.0
+    n = max(int(n_trials), 1)
+    dsr, sr0 = deflated_sharpe_ratio(bm, n, var_annual / ppy)
+    matrix = trials.dropna(how="all")
+    if matrix.shape[1] >= 2:
+        res = pbo_cscv(matrix.to_numpy(), cfg.cscv_partitions)
+        pbo = {
+            "source": PBOSource.TRIALS.value,
+            "pbo": res.pbo,
+            "n_strategies": res.n_strategies,
+            "n_partitions": res.n_partitions,
+            "n_combinations": res.n_combinations,
+            "n_obs": res.n_obs,
+            "performance_degradation": res.performance_degradation,
+            "prob_oos_loss": res.prob_oos_loss,
+        }
+    else:
+        pbo = {
+            "source": "none",
+            "pbo": math.nan,
+            "n_strategies": int(matrix.shape[1]),
+            "note": "fewer than 2 trial series: no selection to overfit",
+        }
+    return {
+        "holdout_sharpe_annual": annualise_sharpe(hm.sharpe, ppy),
+        "holdout_n_obs": hm.n_obs,
+        "holdout_skew": hm.skew,
+        "holdout_kurtosis": hm.kurtosis,
+        "psr": psr,
+        "min_track_record_days": min_trl,
+        "dsr": dsr,
+        "dsr_series": dsr_series,
+        "dsr_sharpe_annual": annualise_sharpe(bm.sharpe, ppy),
+        "dsr_n_obs": bm.n_obs,
+        "dsr_benchmark_sharpe_annual": annualise_sharpe(sr0, ppy),
+        "n_trials": n,
+        "trial_sharpe_variance_annual": var_annual,
+        "pbo": pbo,
+    }
+
+
+def _shap_part(
+    holdout: pd.DataFrame,
+    booster,
+    features: list[str],
+    expected_signs: Mapping[str, int],
+    cfg: ValidationConfig,
+):
+    sample = stratified_sample(holdout, cfg.shap_sample, cfg.seed)
+    values = shap_values(booster, sample[features].astype(float))
+    summary = summarise_shap(sample, values, features, expected_signs, cfg.shap_min_abs_corr)
+    figures = {"SHAP global importance": importance_plot_png(summary.importance)}
+    for feat in list(summary.importance)[: cfg.shap_dependence_plots]:
+        k = features.index(feat)
+        png = dependence_plot_png(sample[feat].to_numpy(dtype=float), values[:, k], feat)
+        figures[f"SHAP dependence: {feat}"] = png
+    return summary, figures
+
+
+def assess(
+    holdout: pd.DataFrame,
+    reference: pd.DataFrame,
+    trials: pd.DataFrame,
+    booster,
+    *,
+    features: list[str],
+    expected_signs: Mapping[str, int],
+    horizon: int,
+    n_trials: int,
+    trial_sharpes_annual: tuple[float, ...],
+    selected_trial: str | None,
+    cfg: ValidationConfig,
+    policy: ValidationPolicy,
+    header: Mapping[str, Any],
+) -> Assessment:
+    """Every check of an independent validation.
+
+    Parameters
+    ----------
+    holdout : DataFrame
+        Sealed holdout rows with a ``prediction`` column from the registered model.
+    reference : DataFrame
+        Training reference sample: feature columns and ``prediction``.
+    trials : DataFrame
+        Daily OOS returns of the strategy's trials (one column each), for PBO and DSR.
+    booster
+        The registered LightGBM booster (for exact tree SHAP).
+    header : mapping
+        ``model``, ``holdout``, ``policy`` and ``validator`` blocks copied into the report.
+    """
+    kw = dict(
+        horizon=horizon,
+        n_quantiles=cfg.n_quantiles,
+        decay_horizons=tuple(cfg.decay_horizons),
+        periods_per_year=cfg.periods_per_year,
+        regime_window=cfg.regime_window,
+    )
+    metrics, ls = evaluate_signal(holdout, PREDICTION, name="model", **kw)
+    challengers = run_challengers(holdout, metrics, seed=cfg.seed, **kw)
+    over = overfitting_statistics(
+        ls,
+        trials,
+        n_trials=n_trials,
+        trial_sharpes_annual=trial_sharpes_annual,
+        selected=selected_trial,
+        cfg=cfg,
+    )
+    shap, figures = _shap_part(holdout, booster, features, expected_signs, cfg)
+    drift = drift_table(
+        reference,
+        holdout,
+        [*features, PREDICTION],
+        psi_warning=policy.psi_warning,
+        psi_critical=policy.psi_critical,
+    )
+    findings = build_findings(
+        policy,
+        model=metrics,
+        challengers=challengers,
+        dsr=over["dsr"],
+        pbo=over["pbo"]["pbo"] if over["pbo"]["source"] != "none" else None,
+        shap=shap,
+        drift=drift,
+    )
+    verdict = verdict_of(findings)
+    report = to_jsonable(
+        {
+            "schema": SCHEMA,
+            **header,
+            "verdict": verdict,
+            "findings": [asdict(f) for f in findings],
+            "metrics": metrics,
+            "challengers": challengers,
+            "overfitting": over,
+            "shap": shap,
+            "drift": drift,
+            "figures": {cap: sha256_bytes(png) for cap, png in figures.items()},
+        }
+    )
+    return Assessment(verdict, tuple(findings), metrics, report, figures)

@@ -1,0 +1,193 @@
+"""What validation reads, and only from where independence allows.
+
+The model comes from the MLflow registry by name and version (``mlflow.lightgbm`` for the
+booster); the holdout from the artifact store by the fingerprint tagged on the version,
+which must also appear in a ``data.split`` ledger entry; trial accounting from the
+``model.trained`` ledger entries of the strategy. Nothing here imports training code.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from governance.errors import InputError, TamperDetected
+from governance.ledger import Ledger
+from tasks.dataset import load_sealed
+
+__all__ = ["TrialAccounting", "ValidationInputs", "load_inputs", "trial_accounting"]
+
+_RUN_FILES = ("features.json", "trials.parquet", "reference.parquet")
+
+
+@dataclass(frozen=True)
+class TrialAccounting:
+    """Honest trial count of a strategy, from its ``model.trained`` ledger entries.
+
+    Attributes
+    ----------
+    n_trials : int
+        Every trial evaluated for the strategy, across all its training runs.
+    trial_sharpes : tuple of float
+        Annualised OOS Sharpe ratio of each of those trials (NaN dropped).
+    runs : tuple of str
+        MLflow run ids of the training runs, oldest first.
+    best_trial : int or None
+        Index of the trial the version's own run selected.
+    """
+
+    n_trials: int
+    trial_sharpes: tuple[float, ...]
+    runs: tuple[str, ...]
+    best_trial: int | None
+
+
+@dataclass(frozen=True)
+class ValidationInputs:
+    """Everything one validation needs, loaded by version and fingerprint."""
+
+    model_name: str
+    version: int
+    run_id: str
+    tags: dict[str, str]
+    developer: str | None
+    strategy: str
+    horizon: int
+    features: list[str]
+    expected_signs: dict[str, int]
+    holdout_fingerprint: str
+    holdout: pd.DataFrame
+    reference: pd.DataFrame
+    trials: pd.DataFrame
+    accounting: TrialAccounting
+    booster: Any
+
+
+def trial_accounting(ledger: Ledger, strategy: str, run_id: str) -> TrialAccounting:
+    """Sum the ``trials`` of every ``model.trained`` entry of ``strategy:<strategy>``.
+
+    The variance of trial Sharpes for the deflated Sharpe ratio uses all recorded
+    ``trial_sharpes`` (Bailey & López de Prado 2014: every trial, not only the selected).
+    """
+    entries = ledger.entries(action="model.trained", subject=f"strategy:{strategy}")
+    n, sharpes, runs, best = 0, [], [], None
+    for e in entries:
+        n += int(e.payload.get("trials", 0))
+        sharpes += [float(s) for s in e.payload.get("trial_sharpes", []) if s is not None]
+        rid = e.payload.get("mlflow_run_id")
+        if rid:
+            runs.append(str(rid))
+        if rid == run_id:
+            best = e.payload.get("best_trial")
+    return TrialAccounting(
+        n_trials=n,
+        trial_sharpes=tuple(s for s in sharpes if math.isfinite(s)),
+        runs=tuple(runs),
+        best_trial=None if best is None else int(best),
+    )
+
+
+def _download(client, run_id: str, name: str, dst: Path) -> Path:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return Path(client.download_artifacts(run_id, name, str(dst)))
+    except (MlflowException, OSError):
+        raise InputError(f"model run {run_id}: artifact {name} is missing") from None
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    frame = pd.read_parquet(path)
+    if "date" in frame.columns:
+        frame["date"] = frame["date"].astype("datetime64[ns]")
+    return frame
+
+
+def strategy_trials(client, runs: tuple[str, ...], tmp: Path) -> pd.DataFrame:
+    """Wide daily OOS returns of every trial of the strategy (columns ``<run>:<trial>``)."""
+    frames = []
+    for rid in runs:
+        try:
+            path = _download(client, rid, "trials.parquet", tmp / rid)
+        except InputError:
+            continue  # a run whose files were purged still counts in n_trials
+        t = _read_parquet(path).set_index("date")
+        frames.append(t.add_prefix(f"{rid[:8]}:"))
+    return pd.concat(frames, axis=1).sort_index() if frames else pd.DataFrame()
+
+
+def load_inputs(ws, ledger: Ledger, store, model_name: str, version: int) -> ValidationInputs:
+    """Load the version, its run's files, the sealed holdout and the trial accounting.
+
+    Raises
+    ------
+    InputError
+        Unknown model version, or a missing run artifact or tag.
+    TamperDetected
+        The holdout fingerprint is not recorded by any ``data.split`` entry, or the stored
+        holdout no longer hashes to it.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from governance.registry import mlflow_client
+
+    client = mlflow_client(ws)
+    try:
+        mv = client.get_model_version(model_name, str(version))
+    except MlflowException:
+        raise InputError(
+            f"--model-version: model {model_name!r} has no version {version}"
+        ) from None
+    tags = dict(mv.tags or {})
+    for key in ("holdout_fingerprint", "features", "horizon", "strategy"):
+        if not tags.get(key):
+            raise InputError(f"model {model_name} v{version}: tag {key!r} is missing")
+    fp = tags["holdout_fingerprint"]
+    if not any(
+        e.payload.get("holdout_fingerprint") == fp for e in ledger.entries(action="data.split")
+    ):
+        raise TamperDetected(
+            f"holdout {fp[:12]} of {model_name} v{version} is not recorded by any data.split entry"
+        )
+    holdout = load_sealed(store, fp)
+    features = tags["features"].split(",")
+    accounting = trial_accounting(ledger, tags["strategy"], mv.run_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        paths = {n: _download(client, mv.run_id, n, tmpdir) for n in _RUN_FILES}
+        declared = json.loads(paths["features.json"].read_text(encoding="utf-8"))
+        reference = _read_parquet(paths["reference.parquet"])
+        runs = accounting.runs if mv.run_id in accounting.runs else (*accounting.runs, mv.run_id)
+        trials = strategy_trials(client, runs, tmpdir / "trials")
+    booster = mlflow.lightgbm.load_model(f"models:/{model_name}/{version}")
+    booster = getattr(booster, "booster_", booster)  # sklearn wrapper -> Booster
+    return ValidationInputs(
+        model_name=model_name,
+        version=int(version),
+        run_id=mv.run_id,
+        tags=tags,
+        developer=tags.get("developer"),
+        strategy=tags["strategy"],
+        horizon=int(tags["horizon"]),
+        features=features,
+        expected_signs={d["name"]: int(d.get("expected_sign") or 0) for d in declared},
+        holdout_fingerprint=fp,
+        holdout=holdout,
+        reference=reference,
+        trials=trials,
+        accounting=accounting,
+        booster=booster,
+    )
+
+
+def predict(booster, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
+    """The registered booster's prediction for each row, shape (n_rows,)."""
+    return np.asarray(booster.predict(frame[features].to_numpy(np.float64)), dtype=float)

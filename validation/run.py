@@ -1,0 +1,319 @@
+"""Entry point of independent validation: check who validates, assess, report, record.
+
+:func:`validate_model_version` is what ``alphagate validate`` and the governed pipeline call.
+It never promotes and never touches aliases: it only tags the version (``validation.*``),
+writes a validation MLflow run, stores the report by hash and appends
+``validation.completed`` (or ``validation.refused``) to the ledger.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from governance.canonical import canonical_json, to_jsonable
+from governance.errors import Forbidden
+from governance.policy import Tier
+from governance.registry import mlflow_client, model_subject
+from governance.users import Role, find_user, require_role
+from governance.workspace import mlflow_experiment
+from validation.assess import PREDICTION, Assessment, assess
+from validation.config import ValidationConfig
+from validation.findings import Finding, Verdict, summarise
+from validation.inputs import ValidationInputs, load_inputs, predict
+from validation.report import render_html
+
+__all__ = [
+    "COMPLETED",
+    "REFUSED",
+    "ValidationResult",
+    "check_validator",
+    "validate_model_version",
+]
+
+COMPLETED = "validation.completed"
+REFUSED = "validation.refused"
+ACTION = "validate"
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """What a validation concluded and where its evidence is.
+
+    Attributes
+    ----------
+    model_name, version : str, int
+    verdict : Verdict
+    findings : tuple of Finding
+    metrics : dict
+        The report's JSON twin (every number), as recorded in the artifact store.
+    report_json_sha256, report_html_sha256 : str
+        Artifact-store hashes of the JSON twin and the HTML report.
+    mlflow_run_id : str
+        The validation run (experiment ``<strategy>-validation``).
+    holdout_fingerprint : str
+    ledger_seq : int
+        Sequence number of the ``validation.completed`` entry.
+    """
+
+    model_name: str
+    version: int
+    verdict: Verdict
+    findings: tuple[Finding, ...]
+    metrics: dict[str, Any]
+    report_json_sha256: str
+    report_html_sha256: str
+    mlflow_run_id: str
+    holdout_fingerprint: str
+    ledger_seq: int
+
+    def summary(self) -> dict[str, Any]:
+        """``{verdict, findings}``: the ``validation`` field of the CLI's JSON."""
+        return to_jsonable({"verdict": self.verdict, "findings": list(self.findings)})
+
+
+def check_validator(ctx, model_name: str, version: int, validator: str | None) -> None:
+    """Refuse a validator without the role, or who developed the version (Forbidden).
+
+    A refusal is recorded as ``validation.refused`` before it is raised.
+    """
+    client = mlflow_client(ctx.ws)
+    developer = None
+    try:
+        developer = (client.get_model_version(model_name, str(version)).tags or {}).get("developer")
+    except Exception:  # unknown version: load_inputs raises the InputError later
+        developer = None
+    try:
+        require_role(ctx.ws, validator, {Role.VALIDATOR}, ACTION)
+        if developer and validator == developer:
+            raise Forbidden(
+                f"{ACTION}: {validator!r} developed {model_name} v{version} and may not "
+                "validate it (independence)"
+            )
+    except Forbidden as exc:
+        user = find_user(ctx.ws, validator) if validator else None
+        ctx.ledger.append(
+            REFUSED,
+            actor=validator or "unknown",
+            role=str(user.role) if user else "unknown",
+            subject=model_subject(model_name, version),
+            payload={"reason": str(exc), "developer": developer},
+        )
+        raise
+
+
+def _header(inp: ValidationInputs, validator: str, tier_name: str | None, ctx, tier: Tier):
+    hold = inp.holdout
+    return {
+        "model": {
+            "name": inp.model_name,
+            "version": inp.version,
+            "run_id": inp.run_id,
+            "developer": inp.developer,
+            "strategy": inp.strategy,
+            "horizon": inp.horizon,
+            "features": inp.features,
+        },
+        "validator": validator,
+        "holdout": {
+            "fingerprint": inp.holdout_fingerprint,
+            "rows": len(hold),
+            "dates": int(hold["date"].nunique()),
+            "assets": int(hold["asset"].nunique()),
+            "period": [str(hold["date"].min().date()), str(hold["date"].max().date())],
+        },
+        "policy": {
+            "tier": tier_name,
+            "hash": getattr(ctx, "policy_hash", None),
+            "thresholds": tier.validation,
+        },
+    }
+
+
+def _selected_trial(inp: ValidationInputs) -> str | None:
+    best = inp.accounting.best_trial
+    return None if best is None else f"{inp.run_id[:8]}:trial_{best}"
+
+
+def _mlflow_record(
+    ctx,
+    inp: ValidationInputs,
+    a: Assessment,
+    files: dict[str, bytes],
+    *,
+    validator: str,
+    experiment: str,
+    html_sha: str,
+) -> str:
+    """Log the validation run, link it to the version (tags + description); return run id."""
+    import mlflow
+
+    exp_id = mlflow_experiment(experiment, ctx.ws)
+    m = a.metrics
+    tags = {
+        "model_name": inp.model_name,
+        "model_version": str(inp.version),
+        "model_run_id": inp.run_id,
+        "validator": validator,
+        "developer": inp.developer or "",
+        "verdict": a.verdict.value,
+        "holdout_fingerprint": inp.holdout_fingerprint,
+        "report_sha256": html_sha,
+    }
+    metrics = {
+        "rank_ic_mean": m.rank_ic_mean,
+        "rank_ic_tstat": m.rank_ic_tstat,
+        "icir": m.icir,
+        "hit_rate": m.hit_rate,
+        "ls_sharpe": m.ls_sharpe,
+        "turnover": m.turnover,
+        "dsr": a.report["overfitting"]["dsr"],
+        "psr": a.report["overfitting"]["psr"],
+    }
+    pbo = a.report["overfitting"]["pbo"].get("pbo")
+    if pbo is not None:
+        metrics["pbo"] = pbo
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, data in files.items():
+            (Path(tmp) / name).write_bytes(data)
+        with mlflow.start_run(
+            experiment_id=exp_id,
+            run_name=f"validate-{inp.model_name}-v{inp.version}",
+            tags=tags,
+        ) as run:
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
+            mlflow.log_artifacts(tmp, artifact_path="validation")
+    run_id = run.info.run_id
+    client = mlflow_client(ctx.ws)
+    version_tags = {
+        "validation.verdict": a.verdict.value,
+        "validation.run_id": run_id,
+        "validation.report_sha256": html_sha,
+        "validation.findings": summarise(a.findings),
+        "validation.report": f"runs:/{run_id}/validation/report.html",
+    }
+    for key, value in version_tags.items():
+        client.set_model_version_tag(inp.model_name, str(inp.version), key, value)
+    # One click from the version page: its description links the validation run's report.
+    link = f"#/experiments/{exp_id}/runs/{run_id}/artifacts/validation/report.html"
+    mv = client.get_model_version(inp.model_name, str(inp.version))
+    line = f"Validation {a.verdict.value.upper()} by {validator}: [report]({link})"
+    desc = "\n\n".join(x for x in ((mv.description or "").strip(), line) if x)
+    client.update_model_version(inp.model_name, str(inp.version), description=desc)
+    return run_id
+
+
+def validate_model_version(
+    ctx,
+    model_name: str,
+    version: int,
+    cfg: ValidationConfig,
+    tier: Tier,
+    *,
+    validator: str,
+    tier_name: str | None = None,
+) -> ValidationResult:
+    """Independently validate a registered model version on its sealed holdout.
+
+    Parameters
+    ----------
+    ctx : governance.context.RunContext
+        Ledger, artifact store and workspace; ``ctx.policy_hash`` is recorded.
+    model_name, version : str, int
+        The registered version (read from the MLflow registry only).
+    cfg : ValidationConfig
+    tier : Tier
+        Policy tier; its ``validation`` section sets thresholds and severities.
+    validator : str
+        Acting user: must have role ``validator`` and not be the version's developer.
+    tier_name : str, optional
+        Name of the tier, for the report.
+
+    Raises
+    ------
+    Forbidden
+        The validator lacks the role or developed the version (recorded in the ledger).
+    InputError
+        Unknown version, or a required tag or run artifact is missing.
+    TamperDetected
+        The holdout is not the sealed one recorded in the ledger, or its bytes changed.
+    """
+    check_validator(ctx, model_name, version, validator)
+    inp = load_inputs(ctx.ws, ctx.ledger, ctx.store, model_name, version)
+    holdout = inp.holdout.copy()
+    holdout[PREDICTION] = predict(inp.booster, holdout, inp.features)
+    a = assess(
+        holdout,
+        inp.reference,
+        inp.trials,
+        inp.booster,
+        features=inp.features,
+        expected_signs=inp.expected_signs,
+        horizon=inp.horizon,
+        n_trials=inp.accounting.n_trials or max(inp.trials.shape[1], 1),
+        trial_sharpes_annual=inp.accounting.trial_sharpes,
+        selected_trial=_selected_trial(inp),
+        cfg=cfg,
+        policy=tier.validation,
+        header=_header(inp, validator, tier_name, ctx, tier),
+    )
+    report_json = canonical_json(a.report)
+    report_html = render_html(a.report, a.figures).encode("utf-8")
+    json_sha = ctx.store.put_bytes(report_json)
+    html_sha = ctx.store.put_bytes(report_html)
+    figure_shas = {cap: ctx.store.put_bytes(png) for cap, png in a.figures.items()}
+    files = {"report.json": report_json, "report.html": report_html}
+    files.update({_png_name(cap): png for cap, png in a.figures.items()})
+    run_id = _mlflow_record(
+        ctx,
+        inp,
+        a,
+        files,
+        validator=validator,
+        experiment=f"{inp.strategy}{cfg.experiment_suffix}",
+        html_sha=html_sha,
+    )
+    entry = ctx.record(
+        COMPLETED,
+        subject=model_subject(model_name, version),
+        payload={
+            "model_name": model_name,
+            "version": int(version),
+            "verdict": a.verdict.value,
+            "findings": to_jsonable(list(a.findings)),
+            "report_json_sha256": json_sha,
+            "report_html_sha256": html_sha,
+            "holdout_fingerprint": inp.holdout_fingerprint,
+            "policy_hash": getattr(ctx, "policy_hash", None),
+            "policy_tier": tier_name,
+            "validator": validator,
+            "developer": inp.developer,
+            "mlflow_run_id": run_id,
+            "model_run_id": inp.run_id,
+            "n_trials": a.report["overfitting"]["n_trials"],
+        },
+        artifacts={
+            "report.json": json_sha,
+            "report.html": html_sha,
+            **{_png_name(c): s for c, s in figure_shas.items()},
+        },
+    )
+    return ValidationResult(
+        model_name=model_name,
+        version=int(version),
+        verdict=a.verdict,
+        findings=a.findings,
+        metrics=a.report,
+        report_json_sha256=json_sha,
+        report_html_sha256=html_sha,
+        mlflow_run_id=run_id,
+        holdout_fingerprint=inp.holdout_fingerprint,
+        ledger_seq=entry.seq,
+    )
+
+
+def _png_name(caption: str) -> str:
+    slug = "".join(ch if ch.isalnum() else "_" for ch in caption.lower()).strip("_")
+    return f"{slug}.png"
