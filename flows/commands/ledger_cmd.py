@@ -1,0 +1,93 @@
+"""``alphagate ledger verify [--json]`` and ``alphagate ledger show [--tail N] [--json]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from flows.commands import add_json_arg
+
+_SHORT_HASH = 12
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ledger", help="the audit ledger")
+    lsub = p.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
+
+    verify = lsub.add_parser(
+        "verify", help="check the hash chain, its checkpoint and every recorded artifact"
+    )
+    add_json_arg(verify)
+    verify.set_defaults(handler=_verify)
+
+    show = lsub.add_parser("show", help="list ledger entries")
+    show.add_argument("--tail", type=_positive_int, metavar="N", help="only the last N entries")
+    add_json_arg(show)
+    show.set_defaults(handler=_show)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from flows.cli import emit_json
+    from governance.integrity import verify_workspace
+    from governance.workspace import Workspace
+
+    report = verify_workspace(Workspace.from_env())
+    if not report.ok:
+        where = f"entry {report.first_bad_seq}: " if report.first_bad_seq is not None else ""
+        print(f"ledger: {where}{report.reason}", file=sys.stderr)
+    elif not args.json:
+        print(f"ledger: ok ({report.entries} entries)")
+    if args.json:
+        emit_json(report.to_json())
+    return 0 if report.ok else 3
+
+
+def _show(args: argparse.Namespace) -> int:
+    from flows.cli import emit_json
+    from governance.ledger import Ledger
+    from governance.workspace import Workspace
+
+    with Ledger.open(Workspace.from_env()) as ledger:
+        entries = ledger.tail(args.tail) if args.tail else ledger.entries()
+    if args.json:
+        emit_json([e.to_json() for e in entries])
+        return 0
+    if not entries:
+        print("ledger: no entries")
+        return 0
+    print(format_table(entries))
+    return 0
+
+
+def format_table(entries) -> str:
+    """Readable table: seq, UTC time, actor/role, action, subject, short entry hash."""
+    header = ("seq", "time (UTC)", "actor/role", "action", "subject", "hash")
+    rows = [
+        (
+            str(e.seq),
+            e.ts.replace("T", " ").rstrip("Z")[:19],
+            f"{e.actor}/{e.role}",
+            e.action,
+            e.subject or "-",
+            e.entry_hash[:_SHORT_HASH],
+        )
+        for e in entries
+    ]
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+
+    def line(cells) -> str:
+        seq, *rest = cells
+        padded = [c.ljust(w) for c, w in zip(rest, widths[1:], strict=True)]
+        return "  ".join([seq.rjust(widths[0]), *padded])
+
+    return "\n".join(line(r).rstrip() for r in (header, *rows))

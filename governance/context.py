@@ -1,0 +1,122 @@
+"""RunContext: what a stage wrapper needs to record its work in the ledger.
+
+A flow opens one context per run and hands it to each stage's wrapper::
+
+    ctx = RunContext.open(ws, actor="alice", role="developer", flow_run_id=run_id)
+    sha = ctx.store.put_json(report)
+    ctx.record("gate.data_quality", subject="data:abc", payload={...}, artifacts={"report": sha})
+
+Each ``record`` carries the flow-run id and run key in its payload and uses
+``f"{run_key}:{action}:{subject}"`` as idempotency key, so a retried task (Prefect retries,
+a resumed run with the same ``run_key``) does not append the same step twice.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from governance.artifacts import ArtifactStore
+from governance.ledger import Ledger, LedgerEntry
+from governance.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Ledger, store and identity of one run.
+
+    Attributes
+    ----------
+    ws : Workspace
+    ledger : Ledger
+    store : ArtifactStore
+    actor, role : str
+        Who runs the flow, recorded on every entry.
+    flow_run_id : str or None
+        The Prefect flow-run id (None outside a Prefect flow).
+    run_key : str
+        Identifies the run for idempotency keys; reuse it to make a rerun idempotent.
+    policy : governance.policy.Policy or None
+    policy_hash : str or None
+        SHA-256 of the policy file in force.
+    """
+
+    ws: Workspace
+    ledger: Ledger
+    store: ArtifactStore
+    actor: str
+    role: str
+    flow_run_id: str | None
+    run_key: str
+    policy: Any = None
+    policy_hash: str | None = None
+
+    @classmethod
+    def open(
+        cls,
+        ws: Workspace,
+        *,
+        actor: str,
+        role: str = "system",
+        flow_run_id: str | None = None,
+        run_key: str | None = None,
+        policy: Any = None,
+        policy_hash: str | None = None,
+    ) -> RunContext:
+        """Open the workspace ledger and store.
+
+        ``flow_run_id`` defaults to the current Prefect flow run's id when Prefect is
+        already imported and a flow is running; ``run_key`` to a new uuid4 hex.
+        """
+        ledger = Ledger.open(ws)
+        return cls(
+            ws=ws,
+            ledger=ledger,
+            store=ledger.store,
+            actor=actor,
+            role=role,
+            flow_run_id=flow_run_id if flow_run_id is not None else _current_flow_run_id(),
+            run_key=run_key or uuid.uuid4().hex,
+            policy=policy,
+            policy_hash=policy_hash,
+        )
+
+    def idempotency_key(self, action: str, subject: str = "") -> str:
+        """``f"{run_key}:{action}:{subject}"``."""
+        return f"{self.run_key}:{action}:{subject}"
+
+    def record(
+        self,
+        action: str,
+        *,
+        subject: str = "",
+        payload: Mapping[str, Any] | None = None,
+        artifacts: Mapping[str, str] | None = None,
+    ) -> LedgerEntry:
+        """Append ``action`` once per run and subject; return the (new or existing) entry."""
+        body = {**(payload or {}), "flow_run_id": self.flow_run_id, "run_key": self.run_key}
+        return self.ledger.append(
+            action,
+            actor=self.actor,
+            role=self.role,
+            subject=subject,
+            payload=body,
+            artifacts=artifacts,
+            idempotency_key=self.idempotency_key(action, subject),
+        )
+
+    def close(self) -> None:
+        """Release the ledger's database connections."""
+        self.ledger.dispose()
+
+
+def _current_flow_run_id() -> str | None:
+    if "prefect" not in sys.modules:  # never import Prefect just to find out
+        return None
+    from prefect.runtime import flow_run
+
+    run_id = flow_run.id
+    return str(run_id) if run_id else None

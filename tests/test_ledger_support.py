@@ -1,0 +1,78 @@
+"""Shared helpers of the ledger tests (no tests here): backends, a built ledger, tampering.
+
+The tamper helpers act as an attacker with write access to the database would: plain SQL
+through a separate engine, bypassing :class:`governance.ledger.Ledger`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+
+from governance.ledger import Ledger
+
+
+@contextmanager
+def scratch_pg_database(base_url: str) -> Iterator[str]:
+    """Create a uniquely named PostgreSQL database next to ``base_url``; drop it after."""
+    import psycopg
+
+    base = sa.make_url(base_url)
+    name = f"ag_ledger_{uuid.uuid4().hex[:16]}"
+    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)]
+
+
+@contextmanager
+def backend_url(request, backend: str, workspace, monkeypatch) -> Iterator[str]:
+    """The workspace's SQLite ledger URL, or a scratch PostgreSQL database set as
+    ``ALPHAGATE_LEDGER_URL`` (skips when ``ALPHAGATE_TEST_PG_URL`` is unset)."""
+    if backend == "sqlite":
+        yield workspace.ledger_url
+        return
+    with scratch_pg_database(request.getfixturevalue("pg_url")) as url:
+        monkeypatch.setenv("ALPHAGATE_LEDGER_URL", url)
+        yield url
+
+
+def raw_sql(url: str, *statements: str, **params) -> None:
+    """Run ``statements`` in one transaction on a fresh engine (the attacker's)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for stmt in statements:
+                conn.execute(sa.text(stmt), params)
+    finally:
+        engine.dispose()
+
+
+def build_ledger(ledger: Ledger, n: int = 6, artifact_at: int = 3) -> dict[str, str]:
+    """Append ``n`` varied entries; entry ``artifact_at`` records one artifact.
+
+    Returns ``{name: sha}`` of the recorded artifact.
+    """
+    sha = ledger.store.put_json({"rows": [1, 2, 3], "note": "évidence"})
+    for i in range(1, n + 1):
+        ledger.append(
+            "data.ingested" if i % 2 else "gate.data_quality",
+            actor="alice" if i % 3 else "bob",
+            role="developer",
+            subject=f"data:{i}",
+            payload={"i": i, "nested": {"x": i / 7, "tags": ["a", "ü"]}},
+            artifacts={"report": sha} if i == artifact_at else None,
+            idempotency_key=f"k{i}",
+        )
+    return {"report": sha}
