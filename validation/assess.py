@@ -147,7 +147,9 @@ def _shap_part(
 ):
     sample = stratified_sample(holdout, cfg.shap_sample, cfg.seed)
     values = shap_values(booster, sample[features].astype(float))
-    summary = summarise_shap(sample, values, features, expected_signs, cfg.shap_min_abs_corr)
+    summary = summarise_shap(
+        sample, values, features, expected_signs, cfg.shap_min_abs_corr, cfg.shap_sign_min_share
+    )
     figures = {"SHAP global importance": importance_plot_png(summary.importance)}
     for feat in list(summary.importance)[: cfg.shap_dependence_plots]:
         k = features.index(feat)

@@ -24,6 +24,8 @@ class ValidationConfig(StrictModel):
     shap_min_abs_corr : float
         Below this |Spearman rho| between a feature and its SHAP value, the relation has no
         clear sign and the sign check passes.
+    shap_sign_min_share : float
+        Features below this share of total mean |SHAP| are not sign-checked (immaterial).
     n_quantiles : int
         Score buckets for quantile returns and the long-short portfolio (5 = quintiles).
     decay_horizons : list of int
@@ -43,6 +45,7 @@ class ValidationConfig(StrictModel):
     shap_sample: int = Field(2000, ge=50)
     shap_dependence_plots: int = Field(3, ge=0, le=20)
     shap_min_abs_corr: float = Field(0.05, ge=0.0, lt=1.0)
+    shap_sign_min_share: float = Field(0.05, ge=0.0, lt=1.0)
     n_quantiles: int = Field(5, ge=2, le=20)
     decay_horizons: list[int] = Field(default_factory=lambda: [1, 5, 21, 63])
     periods_per_year: int = Field(252, ge=1)

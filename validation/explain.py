@@ -69,8 +69,8 @@ class SignCheck:
     """Observed sign of a feature's SHAP relation vs its declared sign.
 
     ``correlation`` is Spearman's rho between the feature's values and its SHAP values on
-    the sample; ``observed_sign`` is its sign when ``|rho| >= min_abs_corr`` else 0 (no
-    clear relation). ``ok`` is False only when both signs are non-zero and differ.
+    the sample; ``observed_sign`` is its sign when ``|rho| >= min_abs_corr`` and the feature
+    is material (share of mean |SHAP| >= ``min_share``), else 0 (no clear relation). ``ok`` is False only when both signs are non-zero and differ.
     """
 
     feature: str
@@ -115,8 +115,14 @@ def summarise_shap(
     features: Sequence[str],
     expected_signs: Mapping[str, int],
     min_abs_corr: float = 0.05,
+    min_share: float = 0.05,
 ) -> ShapSummary:
-    """Summarise SHAP ``values`` (n_rows x n_features) computed on ``sample[features]``."""
+    """Summarise SHAP ``values`` (n_rows x n_features) computed on ``sample[features]``.
+
+    Only features carrying at least ``min_share`` of the total mean |SHAP| are sign-checked:
+    a tree's SHAP values are step functions of the feature, so a feature used in a handful of
+    noise splits shows a strong but meaningless feature/SHAP correlation.
+    """
     absv = pd.DataFrame(np.abs(values), columns=list(features))
     imp = absv.mean().sort_values(ascending=False)
     years = pd.DatetimeIndex(sample["date"]).year
@@ -136,7 +142,9 @@ def summarise_shap(
         rho = math.nan
         if ok_rows.sum() > 2 and np.ptp(x[ok_rows]) > 0 and np.ptp(values[ok_rows, k]) > 0:
             rho = float(stats.spearmanr(x[ok_rows], values[ok_rows, k]).statistic)
-        observed = int(np.sign(rho)) if np.isfinite(rho) and abs(rho) >= min_abs_corr else 0
+        material = total > 0 and imp[feat] / total >= min_share
+        clear = material and np.isfinite(rho) and abs(rho) >= min_abs_corr
+        observed = int(np.sign(rho)) if clear else 0
         expected = int(expected_signs.get(feat, 0))
         checks.append(
             SignCheck(

@@ -1,0 +1,77 @@
+"""``alphagate validate --model-version N [--config FILE] [--as USER] [--json]``.
+
+Exit 0 when the verdict is ``pass``, 3 on ``fail`` or ``review`` (the validation gate would
+not let the version through without a human), 4 when the acting user is not a validator or
+developed the version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from flows.commands import add_json_arg, add_user_arg
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("validate", help="independently validate a registered model version")
+    p.add_argument("--model-version", required=True, type=int, metavar="N")
+    p.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="run config naming the model, validation settings and policy (default:"
+        " $ALPHAGATE_CONFIG or configs/demo.yaml)",
+    )
+    p.add_argument("--model", default=None, metavar="NAME", help="registered model name")
+    add_user_arg(p)
+    add_json_arg(p)
+    p.set_defaults(handler=_validate)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from flows.cli import emit_json
+    from flows.config import load_config
+    from governance.config import load_policy_for
+    from governance.context import RunContext
+    from governance.workspace import Workspace
+    from validation.run import validate_model_version
+
+    cfg = load_config(args.config or os.environ.get("ALPHAGATE_CONFIG") or "configs/demo.yaml")
+    _policy, tier, digest = load_policy_for(cfg)
+    name = args.model or cfg.model.name
+    ws = Workspace.from_env().ensure()
+    ctx = RunContext.open(ws, actor=args.user or "unknown", role="validator", policy_hash=digest)
+    try:
+        result = validate_model_version(
+            ctx,
+            name,
+            args.model_version,
+            cfg.validation,
+            tier,
+            validator=args.user,
+            tier_name=cfg.policy.tier,
+        )
+    finally:
+        ctx.close()
+    print(f"validation of {name} v{args.model_version}: {result.verdict.value.upper()}")
+    for f in result.findings:
+        print(f"  [{f.severity.value}] {f.check}: {f.message}")
+    print(
+        f"report: artifact {result.report_html_sha256[:12]} (HTML), "
+        f"{result.report_json_sha256[:12]} (JSON); MLflow run {result.mlflow_run_id}"
+    )
+    if args.json:
+        emit_json(
+            {
+                "model_name": name,
+                "model_version": args.model_version,
+                "validation": result.summary(),
+                "mlflow_run_id": result.mlflow_run_id,
+                "report_html_sha256": result.report_html_sha256,
+                "report_json_sha256": result.report_json_sha256,
+                "holdout_fingerprint": result.holdout_fingerprint,
+                "ledger_seq": result.ledger_seq,
+            }
+        )
+    return 0 if result.verdict.value == "pass" else 3
