@@ -54,41 +54,90 @@ class Severity(StrEnum):
 
 
 class Check(StrictModel):
-    """An expectation switched on with a severity."""
+    """An expectation with its severity (``critical`` unless the config says otherwise)."""
 
     severity: Severity = Severity.CRITICAL
 
 
-class ReturnBound(Check):
-    """|daily log return| of an asset must stay below ``max_abs_log_return``."""
-
-    max_abs_log_return: float = Field(gt=0)
+class WarningCheck(Check):
+    severity: Severity = Severity.WARNING
 
 
-class MinCount(Check):
-    """A count must be at least ``minimum``."""
+class ReturnCritical(Check):
+    """|daily log return| of an asset at most ``max_abs_log_return``.
 
-    minimum: int = Field(ge=1)
+    Default log(5) = 1.61: a five-fold jump or an 80 % fall in one day is a data error
+    until shown otherwise; a 1000 % jump (log 11 = 2.40) is far beyond. The demo's largest
+    move is 1.10 (RRC, 1990).
+    """
+
+    max_abs_log_return: float = Field(1.6, gt=0)
 
 
-class MaxShare(Check):
-    """A share must be at most ``max_share``."""
+class ReturnWarning(WarningCheck):
+    """Default log(1.5) = 0.41: a 50 % one-day move deserves a look (corporate action,
+    bad tick). The demo has 8 such days."""
 
-    max_share: float = Field(ge=0, le=1)
+    max_abs_log_return: float = Field(0.4, gt=0)
 
 
 class Staleness(Check):
-    """The last date may lag the as-of date by at most ``max_business_days``."""
+    """The last date may lag the as-of date by at most ``max_business_days``.
 
-    max_business_days: int = Field(ge=0)
+    Default one trading week: a daily pipeline that has not seen prices for a week is
+    stale.
+    """
+
+    max_business_days: int = Field(5, ge=0)
+
+
+class AssetsPerDate(Check):
+    """Every date has at least ``minimum`` assets with a valid close.
+
+    Default 5: cross-sectional ranking (features, rank IC, long-short) needs a
+    cross-section.
+    """
+
+    minimum: int = Field(5, ge=1)
+
+
+class HistoryCritical(Check):
+    """Every asset has at least ``minimum`` dates with a valid close.
+
+    Default 63: the longest feature look-back (tasks.synthetic.LOOKBACK, one quarter).
+    """
+
+    minimum: int = Field(63, ge=1)
+
+
+class HistoryWarning(WarningCheck):
+    """Default 252: one year, the usual minimum history for a return forecast."""
+
+    minimum: int = Field(252, ge=1)
+
+
+class MissingCritical(Check):
+    """Share of dates without a valid close between an asset's first and last date.
+
+    Default 0.2: beyond a fifth of its life missing, an asset's returns and features are
+    mostly interpolation.
+    """
+
+    max_share: float = Field(0.2, ge=0, le=1)
+
+
+class MissingWarning(WarningCheck):
+    """Default 0.02: about five trading days a year missing is worth a look."""
+
+    max_share: float = Field(0.02, ge=0, le=1)
 
 
 class QualityConfig(StrictModel):
     """The ``quality:`` section: one entry per expectation, each with its severity.
 
-    Defaults let the real demo data (20 S&P 500 stocks, 1990-2022) pass honestly: its
-    largest |daily log return| is 1.10 (RRC) and 8 days exceed 0.4, which are shown as
-    warnings; it has no gaps.
+    Every entry may be given partly (``close_positive: {severity: warning}``). Defaults let
+    the real demo data (20 S&P 500 stocks, 1990-2022) pass honestly: its 8 one-day moves
+    beyond |log return| 0.4 are warnings; it has no gaps.
     """
 
     required_columns: Check = Check()
@@ -97,21 +146,14 @@ class QualityConfig(StrictModel):
     close_positive: Check = Check()
     unique_date_asset: Check = Check()
     no_future_dates: Check = Check()
-    # log(1.5) = 0.41: a 50 % one-day move deserves a look (corporate action, bad tick).
-    return_warning: ReturnBound = ReturnBound(severity=Severity.WARNING, max_abs_log_return=0.4)
-    # log(5) = 1.61: a five-fold jump or an 80 % fall in a day is a data error until
-    # shown otherwise; a 1000 % jump (log 11 = 2.40) is far beyond.
-    return_critical: ReturnBound = ReturnBound(max_abs_log_return=1.6)
-    # One trading week: a daily pipeline that has not seen prices for a week is stale.
-    staleness: Staleness = Staleness(max_business_days=5)
-    # Cross-sectional ranking (features, rank IC, long-short) needs a cross-section.
-    assets_per_date: MinCount = MinCount(minimum=5)
-    # 63 days: the longest feature look-back (tasks.synthetic.LOOKBACK, one quarter).
-    history_per_asset: MinCount = MinCount(minimum=63)
-    # 252 days: one year, the usual minimum for a return-forecast training history.
-    history_per_asset_warning: MinCount = MinCount(severity=Severity.WARNING, minimum=252)
-    missing_share: MaxShare = MaxShare(max_share=0.2)
-    missing_share_warning: MaxShare = MaxShare(severity=Severity.WARNING, max_share=0.02)
+    return_warning: ReturnWarning = ReturnWarning()
+    return_critical: ReturnCritical = ReturnCritical()
+    staleness: Staleness = Staleness()
+    assets_per_date: AssetsPerDate = AssetsPerDate()
+    history_per_asset: HistoryCritical = HistoryCritical()
+    history_per_asset_warning: HistoryWarning = HistoryWarning()
+    missing_share: MissingCritical = MissingCritical()
+    missing_share_warning: MissingWarning = MissingWarning()
     max_examples: int = Field(3, ge=1, le=20)
 
 
@@ -223,8 +265,9 @@ def plan_expectations(cfg: QualityConfig, as_of: dt.date, columns: list[str]) ->
     plan: list[_Planned] = []
 
     def add(name: str, frame: str, check: Check, cls, **kwargs) -> None:
-        exp = cls(**kwargs, severity=check.severity.value, meta={"check": name})
-        plan.append(_Planned(name, frame, check.severity, exp))
+        severity = Severity(check.severity)
+        exp = cls(**kwargs, severity=severity.value, meta={"check": name})
+        plan.append(_Planned(name, frame, severity, exp))
 
     add(
         "required_columns",

@@ -29,7 +29,9 @@ def log_returns(long: pd.DataFrame) -> np.ndarray:
     date = long["date"].to_numpy("datetime64[ns]")
     codes, _ = pd.factorize(long["asset"])
     order = np.lexsort((date, codes))
-    close = long["close"].to_numpy(dtype="float64", na_value=np.nan)[order]
+    # non-numeric values are the column_type expectation's business, not a crash here
+    close = pd.to_numeric(long["close"], errors="coerce").to_numpy("float64", na_value=np.nan)
+    close = close[order]
     close = np.where(close > 0, close, np.nan)
     same = np.zeros(len(order), dtype=bool)
     same[1:] = codes[order][1:] == codes[order][:-1]
