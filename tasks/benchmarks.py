@@ -1,0 +1,91 @@
+"""Benchmark portfolios run beside the model: equal weight, inverse volatility, minimum
+variance and hierarchical risk parity (skfolio's ``MeanRisk`` and ``HierarchicalRiskParity``).
+
+All are long-only and fully invested, estimated point-in-time on the same return window as
+the model's risk model (``tasks.risk.window_returns``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tasks.portfolio import BenchmarkKind
+
+#: Minimum share of non-missing returns in the window for an asset to be held by the
+#: estimated benchmarks (min variance, HRP, inverse vol); others get weight 0.
+MIN_COVERAGE = 0.8
+
+
+def _usable(returns: pd.DataFrame) -> pd.DataFrame:
+    """Assets with enough history, NaN returns set to 0 (skfolio needs finite data)."""
+    keep = returns.notna().mean() >= MIN_COVERAGE
+    return returns.loc[:, keep].fillna(0.0)
+
+
+def equal_weight(assets: pd.Index) -> pd.Series:
+    """``1/n`` on every asset."""
+    return pd.Series(1.0 / len(assets), index=assets, name="weight")
+
+
+def inverse_volatility(returns: pd.DataFrame) -> pd.Series:
+    """Weights proportional to ``1 / sigma_i`` (sample volatility over the window)."""
+    x = _usable(returns)
+    vol = x.std(ddof=1).replace(0.0, np.nan)
+    inv = (1.0 / vol).fillna(0.0)
+    return (inv / inv.sum()).reindex(returns.columns, fill_value=0.0).rename("weight")
+
+
+def minimum_variance(returns: pd.DataFrame) -> pd.Series:
+    """Long-only minimum variance on a Ledoit–Wolf covariance (skfolio ``MeanRisk``)."""
+    from skfolio.moments import LedoitWolf
+    from skfolio.optimization import MeanRisk, ObjectiveFunction
+    from skfolio.prior import EmpiricalPrior
+
+    x = _usable(returns)
+    model = MeanRisk(
+        objective_function=ObjectiveFunction.MINIMIZE_RISK,
+        prior_estimator=EmpiricalPrior(covariance_estimator=LedoitWolf()),
+        min_weights=0.0,
+    ).fit(x)
+    return _series(model.weights_, x.columns, returns.columns)
+
+
+def hierarchical_risk_parity(returns: pd.DataFrame) -> pd.Series:
+    """Hierarchical risk parity (Lopez de Prado 2016), skfolio's implementation."""
+    from skfolio.optimization import HierarchicalRiskParity
+
+    x = _usable(returns)
+    model = HierarchicalRiskParity().fit(x)
+    return _series(model.weights_, x.columns, returns.columns)
+
+
+def _series(values: np.ndarray, used: pd.Index, universe: pd.Index) -> pd.Series:
+    w = pd.Series(np.clip(np.asarray(values, dtype=float), 0.0, None), index=used)
+    w = w / w.sum()
+    return w.reindex(universe, fill_value=0.0).rename("weight")
+
+
+def benchmark_weights(kind: BenchmarkKind, returns: pd.DataFrame) -> pd.Series:
+    """Weights of benchmark ``kind`` estimated on ``returns``.
+
+    Parameters
+    ----------
+    kind : BenchmarkKind
+    returns : DataFrame, shape (T, n)
+        Daily returns of the window up to the rebalance date; assets with less than
+        :data:`MIN_COVERAGE` non-missing returns are not held (equal weight holds all).
+
+    Returns
+    -------
+    Series, shape (n,)
+        Non-negative weights summing to 1, indexed like ``returns.columns``.
+    """
+    kind = BenchmarkKind(kind)
+    if kind is BenchmarkKind.EQUAL_WEIGHT:
+        return equal_weight(returns.columns)
+    if kind is BenchmarkKind.INVERSE_VOLATILITY:
+        return inverse_volatility(returns)
+    if kind is BenchmarkKind.MIN_VARIANCE:
+        return minimum_variance(returns)
+    return hierarchical_risk_parity(returns)
