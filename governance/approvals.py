@@ -21,8 +21,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from governance.errors import Forbidden, InputError
-from governance.integrity import register_check
-from governance.ledger import Ledger, LedgerEntry, VerifyReport
+from governance.integrity import VerifyReport, register_check
+from governance.ledger import Ledger, LedgerEntry
 from governance.registry import (
     PROMOTED,
     ModelFacts,

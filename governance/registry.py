@@ -18,8 +18,8 @@ from pathlib import Path
 
 from governance.canonical import sha256_file, sha256_json
 from governance.errors import InputError
-from governance.integrity import register_check
-from governance.ledger import Ledger, VerifyReport
+from governance.integrity import VerifyReport, register_check
+from governance.ledger import Ledger
 from governance.workspace import Workspace
 
 CHAMPION = "champion"

@@ -1,0 +1,286 @@
+"""Four-eyes approvals, promotion, registry drift and signature checks, end to end.
+
+Real components: a tiny LightGBM model logged and registered in MLflow (SQLite registry in
+a temporary workspace), the SQL ledger, Ed25519 keys. Every path goes through
+``flows.cli.main``. The module shares one workspace; each test uses its own model name.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from flows.cli import main
+from governance.artifacts import ArtifactStore
+from governance.integrity import compute_entry_hash
+from governance.ledger import Ledger, entries_table, head_table
+from governance.workspace import Workspace
+
+REPO = Path(__file__).resolve().parents[1]
+CAST = [
+    ("dana", "developer"),
+    ("vera", "validator"),
+    ("val", "validator"),
+    ("rita", "risk_officer"),
+    ("omar", "risk_officer"),
+]
+
+
+def _point_env(mp: pytest.MonkeyPatch, home: Path) -> Workspace:
+    mp.setenv("ALPHAGATE_HOME", str(home))
+    mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
+    mp.delenv("ALPHAGATE_USER", raising=False)
+    ws = Workspace(home).ensure()
+    mp.setenv("MLFLOW_TRACKING_URI", ws.tracking_uri)
+    return ws
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """Module workspace with the cast, a config and policy; yields (ws, config path)."""
+    root = tmp_path_factory.mktemp("gov")
+    mp = pytest.MonkeyPatch()
+    ws = _point_env(mp, root / "home")
+    shutil.copy(REPO / "configs" / "policy.yaml", root / "policy.yaml")
+    cfg = root / "run.yaml"
+    cfg.write_text("policy: {file: policy.yaml, tier: high}\n")
+    for name, role in CAST:
+        assert main(["users", "add", name, "--role", role]) == 0
+    yield ws, cfg
+    mp.undo()
+
+
+def register(ws: Workspace, name: str, developer: str, verdict: str = "pass") -> str:
+    """Register a tiny real LightGBM version with the contract's tags; record its validation."""
+    import lightgbm as lgb
+    import mlflow
+
+    from governance.workspace import mlflow_experiment
+
+    rng = np.random.default_rng(len(name))
+    X = rng.normal(size=(120, 3))
+    y = X[:, 0] + 0.1 * rng.normal(size=120)
+    booster = lgb.train({"verbose": -1, "num_leaves": 4}, lgb.Dataset(X, y), num_boost_round=3)
+    mlflow.set_tracking_uri(ws.tracking_uri)
+    exp = mlflow_experiment(name, ws)
+    with mlflow.start_run(experiment_id=exp):
+        # explicit requirements: inferring them spawns a 7 s subprocess
+        info = mlflow.lightgbm.log_model(booster, name="model", pip_requirements=["lightgbm"])
+    tags = {
+        "developer": developer,
+        "status": "candidate",
+        "data_fingerprint": "d" * 64,
+        "features": "f0,f1,f2",
+        "strategy": name,
+    }
+    mv = mlflow.register_model(info.model_uri, name, tags=tags)
+    validate(ws, name, mv.version, verdict)
+    return str(mv.version)
+
+
+def validate(ws: Workspace, name: str, version, verdict: str) -> None:
+    store = ArtifactStore.of(ws)
+    sha = store.put_json({"model": name, "version": str(version), "verdict": verdict})
+    with Ledger.open(ws) as ledger:
+        ledger.append(
+            "validation.completed",
+            actor="vera",
+            role="validator",
+            subject=f"model:{name}/v{version}",
+            payload={"model_name": name, "model_version": str(version), "verdict": verdict},
+            artifacts={"validation_report.json": sha},
+        )
+
+
+def cli(capsys, *argv) -> tuple[int, dict | None, str]:
+    capsys.readouterr()
+    code = main(list(argv))
+    out = capsys.readouterr()
+    last = out.out.strip().splitlines()[-1] if out.out.strip() else ""
+    data = json.loads(last) if last.startswith("{") else None
+    return code, data, out.err
+
+
+def approve(capsys, cfg, name, version, user, *extra):
+    return cli(
+        capsys, "approve", "--config", str(cfg), "--model", name, "--model-version", str(version),
+        "--as", user, "--reason", "reviewed", "--json", *extra,
+    )  # fmt: skip
+
+
+def refusals(ws, name):
+    with Ledger.open(ws) as ledger:
+        return [
+            e for e in ledger.entries(action="approval.refused") if e.payload["model_name"] == name
+        ]
+
+
+def tags(ws, name, version) -> dict:
+    from governance.registry import mlflow_client
+
+    return dict(mlflow_client(ws).get_model_version(name, version).tags)
+
+
+def champion(ws, name):
+    from governance.registry import champion_version, mlflow_client
+
+    return champion_version(mlflow_client(ws), name)
+
+
+def test_four_eyes_promotion_retires_previous_champion(env, capsys):
+    ws, cfg = env
+    v1 = register(ws, "alpha", "dana")
+    code, _, err = approve(capsys, cfg, "alpha", v1, "dana")
+    assert code == 4 and "developed" in err  # the developer approving their own version
+    code, state, _ = approve(capsys, cfg, "alpha", v1, "vera")
+    assert code == 0 and state["missing"] == ["risk_officer"] and not state["promoted"]
+    assert any("--as rita" in c for c in state["commands"])
+    assert champion(ws, "alpha") is None
+    code, _, err = approve(capsys, cfg, "alpha", v1, "vera")
+    assert code == 4 and "already approved" in err  # the same validator twice
+    code, state, _ = approve(capsys, cfg, "alpha", v1, "rita")
+    assert code == 0 and state["promoted"] and state["champion"]
+    assert champion(ws, "alpha") == v1
+    t = tags(ws, "alpha", v1)
+    assert t["status"] == "champion" and t["approved_by"] == "rita (risk_officer), vera (validator)"
+    assert next(e.payload["refusal"] for e in refusals(ws, "alpha")).startswith("approve: 'dana'")
+
+    v2 = register(ws, "alpha", "dana")
+    assert approve(capsys, cfg, "alpha", v2, "val")[0] == 0
+    assert approve(capsys, cfg, "alpha", v2, "omar")[0] == 0
+    assert champion(ws, "alpha") == v2 and tags(ws, "alpha", v1)["status"] == "retired"
+    code, report, _ = cli(capsys, "ledger", "verify", "--json")
+    assert code == 0 and report["ok"], report
+
+    from governance.model_use import model_may_drive
+
+    with Ledger.open(ws) as ledger:
+        assert model_may_drive(ws, ledger, "alpha") == (True, [], v2)
+        # a failed revalidation of the champion takes it off the road
+        validate(ws, "alpha", v2, "fail")
+        ok, reasons, version = model_may_drive(ws, ledger, "alpha")
+        assert not ok and version == v2 and "verdict is fail" in reasons[0]
+        ok, reasons, _ = model_may_drive(ws, ledger, "never-promoted")
+        assert not ok and "no champion" in reasons[0]
+
+
+def test_self_approval_failed_version_and_double_officer_are_refused(env, capsys):
+    ws, cfg = env
+    # self-approval: the validator registered the version herself
+    v = register(ws, "beta", "vera")
+    code, _, err = approve(capsys, cfg, "beta", v, "vera")
+    assert code == 4 and "developed" in err
+    # approving a version whose validation failed
+    vf = register(ws, "beta", "dana", verdict="fail")
+    code, _, err = approve(capsys, cfg, "beta", vf, "rita")
+    assert code == 4 and "verdict is fail" in err
+    # one risk officer approving twice (policy needs one validator and one risk officer)
+    vg = register(ws, "beta", "dana")
+    assert approve(capsys, cfg, "beta", vg, "rita")[0] == 0
+    code, _, err = approve(capsys, cfg, "beta", vg, "rita")
+    assert code == 4 and "already approved" in err
+    # wrong role
+    assert approve(capsys, cfg, "beta", vg, "dana")[0] == 4
+    assert len(refusals(ws, "beta")) == 4
+    assert champion(ws, "beta") is None
+    # a signed rejection blocks promotion on this validation
+    code, state, _ = cli(
+        capsys, "reject", "--config", str(cfg), "--model", "beta", "--model-version", vg,
+        "--as", "vera", "--reason", "leakage suspected", "--json",
+    )  # fmt: skip
+    assert code == 0 and state["rejected_by"] == ["vera"] and state["blocked"]
+    assert approve(capsys, cfg, "beta", vg, "val")[0] == 4
+    assert approve(capsys, cfg, "beta", "99", "val")[0] == 2  # unknown version
+
+
+def test_alias_moved_or_tags_edited_outside_alphagate_is_tampering(env, capsys):
+    ws, cfg = env
+    from governance.registry import mlflow_client
+
+    v1 = register(ws, "gamma", "dana")
+    assert approve(capsys, cfg, "gamma", v1, "vera")[0] == 0
+    assert approve(capsys, cfg, "gamma", v1, "omar")[0] == 0
+    v2 = register(ws, "gamma", "dana")
+    client = mlflow_client(ws)
+    client.set_registered_model_alias("gamma", "champion", v2)
+    code, report, _ = cli(capsys, "ledger", "verify", "--json")
+    assert code == 3 and "registry drift" in report["reason"] and "gamma" in report["reason"]
+    client.set_registered_model_alias("gamma", "champion", v1)
+    assert cli(capsys, "ledger", "verify")[0] == 0
+    client.set_model_version_tag("gamma", v1, "approved_by", "mallory (risk_officer)")
+    code, report, _ = cli(capsys, "ledger", "verify", "--json")
+    assert code == 3 and "approved_by" in report["reason"]
+    client.set_model_version_tag(
+        "gamma", v1, "approved_by", "omar (risk_officer), vera (validator)"
+    )
+    # a champion alias on a model never promoted through alphagate
+    v = register(ws, "delta", "dana")
+    client.set_registered_model_alias("delta", "champion", v)
+    code, report, _ = cli(capsys, "ledger", "verify", "--json")
+    assert code == 3 and "no promotion" in report["reason"]
+    client.delete_registered_model_alias("delta", "champion")
+    assert cli(capsys, "ledger", "verify")[0] == 0
+
+
+def _rewrite(ledger_db: Path, seq: int, edit) -> None:
+    """Edit one payload and recompute every later hash and the head: a consistent chain."""
+    engine = sa.create_engine(f"sqlite:///{ledger_db}")
+    with engine.begin() as conn:
+        rows = conn.execute(sa.select(entries_table).order_by(entries_table.c.seq)).all()
+        prev = None
+        for row in rows:
+            r = row._asdict()
+            if r["seq"] == seq:
+                payload = json.loads(r["payload"])
+                edit(payload)
+                from governance.canonical import canonical_json, sha256_bytes
+
+                r["payload"] = canonical_json(payload).decode()
+                r["payload_hash"] = sha256_bytes(r["payload"].encode())
+            if r["seq"] >= seq:
+                r["prev_hash"] = prev or r["prev_hash"]
+                r["entry_hash"] = compute_entry_hash(r)
+                conn.execute(
+                    entries_table.update().where(entries_table.c.seq == r["seq"]).values(**r)
+                )
+            prev = r["entry_hash"]
+        conn.execute(head_table.update().values(seq=rows[-1].seq, hash=prev))
+    engine.dispose()
+
+
+@pytest.mark.parametrize("field", ["signature", "signed_digest", "signed.reason"])
+def test_altered_approval_signature_or_digest_is_caught(env, capsys, tmp_path, field):
+    ws, cfg = env
+    name = f"eps-{field.replace('.', '-').replace('_', '-')}"
+    v = register(ws, name, "dana")
+    assert approve(capsys, cfg, name, v, "vera")[0] == 0
+    with Ledger.open(ws) as ledger:
+        seq = ledger.last(action="approval.granted", subject=f"model:{name}/v{v}").seq
+    # tamper in a copy of the workspace, so the module's workspace stays intact
+    home = tmp_path / "copy"
+    shutil.copytree(ws.home, home)
+    mp = pytest.MonkeyPatch()
+    try:
+        _point_env(mp, home)
+        mp.setenv("MLFLOW_TRACKING_URI", ws.tracking_uri)
+        assert cli(capsys, "ledger", "verify")[0] == 0
+
+        def edit(p):
+            if field == "signature":
+                p["signature"] = ("0" if p["signature"][0] != "0" else "1") + p["signature"][1:]
+            elif field == "signed_digest":
+                p["signed_digest"] = "f" * 64
+            else:
+                p["signed"]["reason"] = "rubber stamp"
+
+        _rewrite(home / "ledger.db", seq, edit)
+        code, report, _ = cli(capsys, "ledger", "verify", "--json")
+        assert code == 3 and report["first_bad_seq"] == seq, report
+        assert "approval.granted" in report["reason"]
+    finally:
+        mp.undo()
