@@ -66,8 +66,12 @@ def row_examples(
 
 
 def aggregate_examples(refs: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
-    """``asset=XOM n_dates=1`` for each reference into a per-date or per-asset frame."""
-    return tuple(_ref_text(ref) for ref in refs)
+    """``asset=XOM n_dates=1`` for each reference into a per-date or per-asset frame.
+
+    GX lists the tested column before the index; the index (which date, which asset) is
+    what a reader looks for first, so the order is reversed.
+    """
+    return tuple(_ref_text(dict(reversed(list(ref.items())))) for ref in refs)
 
 
 def describe_failure(
