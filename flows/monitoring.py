@@ -1,0 +1,315 @@
+"""The daily monitoring flow: check the champion, record the report, trip on a breach.
+
+For the champion (the version of the ledger's last ``model.promoted`` of ``model.name``):
+score the market with its point-in-time features, run every check of
+``validation.monitoring`` against the policy tier's ``monitoring`` section, store the report
+(JSON + self-contained HTML) in the artifact store and record ``monitoring.completed``.
+A breach trips the kill switch automatically (``killswitch.auto_trip``, trigger
+``monitoring_breach``, when the tier enables it) with the report hash and the breaches as
+evidence, and logs a notification line (logger ``alphagate.notify``, also in the Prefect UI).
+
+Composition only: the maths lives in ``validation.monitoring``, the switch in
+``governance.killswitch``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.config import AlphagateConfig
+from governance import killswitch
+from governance.context import RunContext
+from governance.ledger import LedgerEntry
+from governance.policy import Tier
+from governance.registry import last_promotions, mlflow_client, model_subject
+from governance.users import SYSTEM_ACTOR
+from governance.workspace import Workspace
+from tasks.features import FeaturesConfig, compute_features
+from tasks.market import MarketPanel
+from validation.monitoring import MonitoringReport, assess_monitoring, render_monitoring_html
+
+COMPLETED = "monitoring.completed"
+PUBLISHED = "portfolio.published"
+VALIDATED = "validation.completed"
+NOTIFY = logging.getLogger("alphagate.notify")
+
+
+@dataclass(frozen=True)
+class ChampionFacts:
+    """What monitoring needs to know about the champion.
+
+    ``validated_ic`` / ``validated_se``: holdout mean rank IC and its Newey-West standard
+    error from the version's latest ``validation.completed`` report (None if absent).
+    """
+
+    name: str
+    version: int
+    run_id: str
+    horizon: int
+    features: tuple[str, ...]
+    validated_ic: float | None
+    validated_se: float | None
+    validation_seq: int | None
+
+
+@dataclass(frozen=True)
+class MonitoringOutcome:
+    """A recorded monitoring run: the report, its ledger entry and the switch afterwards."""
+
+    report: MonitoringReport
+    entry: LedgerEntry
+    report_json_sha256: str
+    report_html_sha256: str
+    tripped: bool
+    killswitch: killswitch.KillSwitchState
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "status": "breach" if self.report.breaches else "ok",
+            "as_of": self.report.as_of,
+            "breaches": self.report.reasons(),
+            "tripped": self.tripped,
+            "killswitch": self.killswitch.state.value,
+            "ledger_seq": self.entry.seq,
+            "report_json_sha256": self.report_json_sha256,
+        }
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+def validated_level(ctx: RunContext, name: str, version: int) -> tuple[float | None, ...]:
+    """``(rank_ic_mean, se, seq)`` of the version's latest ``validation.completed`` report."""
+    entry = ctx.ledger.last(action=VALIDATED, subject=model_subject(name, version))
+    if entry is None or not entry.payload.get("report_json_sha256"):
+        return None, None, None
+    metrics = ctx.store.read_json(entry.payload["report_json_sha256"]).get("metrics") or {}
+    mean, tstat = metrics.get("rank_ic_mean"), metrics.get("rank_ic_tstat")
+    se = abs(mean / tstat) if mean is not None and tstat not in (None, 0) else None
+    return mean, se, entry.seq
+
+
+def champion_facts(ctx: RunContext, name: str, version: int | None = None) -> ChampionFacts | None:
+    """The champion of ``name`` per the ledger (or ``version`` when given); None if none."""
+    if version is None:
+        promoted = last_promotions(ctx.ledger).get(name)
+        if promoted is None:
+            return None
+        version = int(promoted.payload["model_version"])
+    mv = mlflow_client(ctx.ws).get_model_version(name, str(version))
+    tags = dict(mv.tags or {})
+    ic, se, seq = validated_level(ctx, name, int(version))
+    return ChampionFacts(
+        name=name,
+        version=int(version),
+        run_id=mv.run_id,
+        horizon=int(tags.get("horizon", 21)),
+        features=tuple(tags["features"].split(",")),
+        validated_ic=ic,
+        validated_se=se,
+        validation_seq=seq,
+    )
+
+
+def load_reference(ws: Workspace, run_id: str) -> pd.DataFrame:
+    """The training reference (``reference.parquet`` in the model's run)."""
+    import mlflow
+
+    path = mlflow.artifacts.download_artifacts(
+        run_id=run_id, artifact_path="reference.parquet", tracking_uri=ws.tracking_uri
+    )
+    return pd.read_parquet(path)
+
+
+def published_weights(ctx: RunContext) -> pd.DataFrame:
+    """Target weights of every ``portfolio.published`` entry (dates × assets, may be empty).
+
+    Reads, by preference, a ``weights`` mapping in the payload, else a ``weights*.json``
+    (``{asset: weight}``) or ``weights*.parquet`` (``asset, weight``) artifact; the date is
+    the payload's ``as_of`` (else the entry's timestamp). Entries without weights are skipped.
+    """
+    rows: dict[pd.Timestamp, pd.Series] = {}
+    for e in ctx.ledger.entries(action=PUBLISHED):
+        p = e.payload or {}
+        w = p.get("weights")
+        if w is None:
+            for art, sha in sorted((p.get("artifacts") or {}).items()):
+                if art.startswith("weights") and art.endswith(".json"):
+                    w = ctx.store.read_json(sha)
+                elif art.startswith("weights") and art.endswith(".parquet"):
+                    df = pd.read_parquet(io.BytesIO(ctx.store.read_bytes(sha)))
+                    w = dict(zip(df["asset"], df["weight"], strict=True))
+                if w is not None:
+                    break
+        if isinstance(w, dict) and w:
+            when = pd.Timestamp(p.get("as_of") or e.ts[:10]).tz_localize(None).normalize()
+            rows[when] = pd.Series(w, dtype=float)
+    return pd.DataFrame(rows).T.sort_index() if rows else pd.DataFrame()
+
+
+def score_panel(
+    model, panel: MarketPanel, features_cfg: FeaturesConfig, features: tuple[str, ...]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Point-in-time features of the model's inputs and its predictions.
+
+    Returns ``(features_long, scores)``: long rows with every input present, and the
+    predictions as dates × assets (NaN where a feature was missing).
+    """
+    cfg = features_cfg.model_copy(update={"names": features})
+    long = compute_features(panel, cfg).dropna(subset=list(features)).reset_index(drop=True)
+    scores = pd.DataFrame(
+        {"date": long["date"], "asset": long["asset"], "s": model.predict(long).to_numpy()}
+    ).pivot(index="date", columns="asset", values="s")
+    return long, scores.reindex(index=panel.close.index, columns=panel.close.columns)
+
+
+# -- recording -----------------------------------------------------------------------------
+
+
+def record_monitoring(ctx: RunContext, tier: Tier, report: MonitoringReport) -> MonitoringOutcome:
+    """Store the report, record ``monitoring.completed``, trip the switch on a breach."""
+    doc = report.to_json()
+    json_sha = ctx.store.put_json(doc)
+    html_sha = ctx.store.put_text(render_monitoring_html(doc))
+    model = report.header.get("model") or {}
+    subject = model_subject(model.get("name"), model.get("version"))
+    payload = {
+        "as_of": report.as_of,
+        "model_name": model.get("name"),
+        "model_version": model.get("version"),
+        "status": doc["status"],
+        "breaches": doc["breaches"],
+        "warnings": [f"{c.check.value}: {c.detail}" for c in report.warnings],
+        "policy_hash": ctx.policy_hash,
+    }
+    entry = ctx.record(
+        COMPLETED,
+        subject=subject,
+        payload=payload,
+        artifacts={"report.json": json_sha, "report.html": html_sha},
+    )
+    state = killswitch.status(ctx)
+    tripped = False
+    if report.breaches:
+        NOTIFY.warning(
+            "alphagate monitoring BREACH %s v%s as of %s: %s (report %s)",
+            model.get("name"), model.get("version"), report.as_of,
+            "; ".join(doc["breaches"]), json_sha[:12],
+        )  # fmt: skip
+        if not state.tripped:
+            reason = f"monitoring breach on {subject}: " + "; ".join(doc["breaches"])
+            evidence = {
+                "monitoring_seq": entry.seq,
+                "report_json_sha256": json_sha,
+                "breaches": doc["breaches"],
+                "as_of": report.as_of,
+            }
+            new = killswitch.auto_trip(
+                ctx, tier, killswitch.Trigger.MONITORING_BREACH, reason, evidence
+            )
+            if new is not None:
+                state, tripped = new, True
+                NOTIFY.warning("alphagate kill switch TRIPPED by monitoring: %s", reason)
+    return MonitoringOutcome(report, entry, json_sha, html_sha, tripped, state)
+
+
+def run_monitoring(
+    ctx: RunContext,
+    tier: Tier,
+    panel: MarketPanel,
+    champion: ChampionFacts,
+    model,
+    reference: pd.DataFrame,
+    features_cfg: FeaturesConfig,
+    *,
+    as_of: pd.Timestamp | None = None,
+    weights: pd.DataFrame | None = None,
+) -> MonitoringOutcome:
+    """Score, assess and record one monitoring run of ``champion`` at ``as_of``.
+
+    ``model`` predicts long feature rows (``tasks.scoring.ScoringModel``); ``as_of``
+    defaults to the panel's last date.
+    """
+    as_of = pd.Timestamp(as_of if as_of is not None else panel.close.index[-1])
+    features, scores = score_panel(model, panel, features_cfg, champion.features)
+    report = assess_monitoring(
+        as_of=as_of,
+        scores=scores,
+        features=features,
+        reference=reference,
+        close=panel.close,
+        horizon=champion.horizon,
+        feature_names=champion.features,
+        policy=tier.monitoring,
+        validated_ic=champion.validated_ic,
+        validated_se=champion.validated_se,
+        weights=weights,
+        header={
+            "model": {
+                "name": champion.name,
+                "version": champion.version,
+                "run_id": champion.run_id,
+                "validation_seq": champion.validation_seq,
+            },
+            "data": {"fingerprint": panel.fingerprint, "source": panel.source},
+        },
+    )
+    return record_monitoring(ctx, tier, report)
+
+
+# -- Prefect -------------------------------------------------------------------------------
+
+
+@task(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE, persist_result=False)
+def load_champion(ctx: RunContext, name: str):
+    """Registry and MLflow reads (retried: they touch a service). ``(facts, model, ref)``."""
+    from tasks.scoring import load_scoring_model
+
+    facts = champion_facts(ctx, name)
+    if facts is None:
+        return None, None, None
+    model = load_scoring_model(name, facts.version)
+    return facts, model, load_reference(ctx.ws, facts.run_id)
+
+
+@flow(name="monitoring-flow")
+def monitoring_flow(config: AlphagateConfig, data_path: str | None = None) -> dict:
+    """Daily monitoring of the champion: drift, realised IC and decay, drawdown, tracking
+    error; a breach trips the kill switch (flows/monitoring.py)."""
+    from governance.policy import load_policy
+    from tasks.market import load_long, to_panel
+
+    logger = get_run_logger()
+    ws = Workspace.from_env().activate()
+    policy, policy_hash = load_policy(config.resolve(config.policy.file))
+    tier = policy.tiers[config.policy.tier]
+    ctx = RunContext.open(
+        ws, actor=SYSTEM_ACTOR, role="system", policy=policy, policy_hash=policy_hash
+    )
+    try:
+        facts, model, reference = load_champion(ctx, config.model.name)
+        if facts is None:
+            entry = ctx.record(
+                COMPLETED,
+                subject=f"model:{config.model.name}",
+                payload={"status": "no_champion", "model_name": config.model.name},
+            )
+            logger.info("no champion for %s: nothing to monitor", config.model.name)
+            return {"status": "no_champion", "ledger_seq": entry.seq}
+        panel = to_panel(load_long(config.data, config.base_dir, data_path))
+        out = run_monitoring(
+            ctx, tier, panel, facts, model, reference, config.features,
+            weights=published_weights(ctx),
+        )  # fmt: skip
+        for line in out.report.reasons():
+            logger.warning("monitoring breach: %s", line)
+        return out.summary()
+    finally:
+        ctx.close()
