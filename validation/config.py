@@ -53,6 +53,9 @@ class ValidationConfig(StrictModel):
     cscv_partitions: int = Field(16, ge=2, le=20)
     seed: int = 0
     experiment_suffix: str = "-validation"
+    # The identity the pipeline validates as (role validator, never the developer). None:
+    # the pipeline stops after registering and a validator runs `alphagate validate`.
+    validator: str | None = None
 
     @field_validator("cscv_partitions")
     @classmethod

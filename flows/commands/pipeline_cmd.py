@@ -1,0 +1,82 @@
+"""``alphagate run``, ``alphagate rebalance`` and ``alphagate demo``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from flows.commands import add_json_arg, add_user_arg
+
+DEFAULT_CONFIG = "configs/demo.yaml"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    for name, help_text, handler in (
+        ("run", "run the governed pipeline (retrain, validate, gates, portfolio)", _run),
+        ("rebalance", "score with the champion and publish target weights", _rebalance),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        _add_run_args(p)
+        add_json_arg(p)
+        p.set_defaults(handler=handler)
+    demo = sub.add_parser("demo", help="the governed pipeline on the demo data, with a guide")
+    _add_run_args(demo)
+    demo.set_defaults(handler=_demo)
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        default=os.environ.get("ALPHAGATE_CONFIG", DEFAULT_CONFIG),
+        help=f"run config (default: $ALPHAGATE_CONFIG or {DEFAULT_CONFIG})",
+    )
+    p.add_argument("--data", default=None, help="market data file overriding the config")
+    add_user_arg(p)
+
+
+def _execute(args: argparse.Namespace, flow_name: str):
+    from flows.config import load_config
+    from flows.summary import RunSummary
+
+    config = load_config(args.config)
+    if flow_name == "pipeline":
+        from flows.pipeline import governed_pipeline as flow_fn
+    else:
+        from flows.rebalance import rebalance_flow as flow_fn
+    return RunSummary.from_json(flow_fn(config=config, data_path=args.data, user=args.user))
+
+
+def _finish(args: argparse.Namespace, summary) -> int:
+    from flows.cli import emit_json
+    from flows.summary import render
+
+    if args.json:
+        emit_json(summary.to_json())
+    else:
+        print(render(summary))
+    return summary.exit_code
+
+
+def _run(args: argparse.Namespace) -> int:
+    return _finish(args, _execute(args, "pipeline"))
+
+
+def _rebalance(args: argparse.Namespace) -> int:
+    return _finish(args, _execute(args, "rebalance"))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """The pipeline as the demo developer, then a guide to what a risk officer does next.
+
+    Exits 0 when the governed chain ran to its end, whatever the gates decided: a halted
+    candidate is a correct outcome of a demo, and the guide says why it halted.
+    """
+    from flows.demo import guide
+    from flows.summary import render
+
+    args.user = args.user or "dana"
+    summary = _execute(args, "pipeline")
+    print(render(summary))
+    print()
+    print(guide(summary, args.config))
+    return 0 if summary.stage != "data_quality" else 3

@@ -1,0 +1,46 @@
+"""The guide ``alphagate demo`` prints after the pipeline: what happened and what comes next."""
+
+from __future__ import annotations
+
+from flows.summary import RunSummary
+
+
+def guide(summary: RunSummary, config_path: str) -> str:
+    """Plain-language next steps for the demo cast (dana develops, vera validates,
+    rita and omar are risk officers)."""
+    lines = ["What this means, and what a risk officer does next:"]
+    approval = summary.stages.get("approval", {}).get("state") or {}
+    verdict = (summary.validation or {}).get("verdict")
+    version = summary.model_version
+    if summary.stage == "data_quality":
+        lines.append("  The data-quality gate halted the chain: no model was trained.")
+    elif verdict is None:
+        lines.append("  The candidate was not validated yet:")
+        lines.append(f"    alphagate validate --model-version {version} --as vera")
+    elif verdict != "pass":
+        lines.append(
+            f"  Independent validation says {verdict.upper()}: the candidate v{version} may not"
+            " be promoted, and approving it is refused (exit 4). The findings above say why;"
+            " the full report is in the MLflow UI (`alphagate ui`) under the model version."
+        )
+    elif approval.get("champion"):
+        lines.append(f"  v{version} is the champion and drives the portfolio.")
+    else:
+        lines.append(f"  v{version} passed validation and needs approvals before it is promoted:")
+        lines += [f"    {cmd}" for cmd in approval.get("commands", [])]
+    pf = summary.portfolio or {}
+    if pf:
+        lines.append(f"  Portfolio published from the {pf.get('source')}: {pf.get('weights_path')}")
+        if pf.get("source") == "fallback":
+            lines += [f"    because {r}" for r in pf.get("reasons", [])]
+    ks = summary.stages.get("kill switch", {}).get("headline")
+    if ks:
+        lines.append(f"  Kill switch: {ks}   (alphagate killswitch status)")
+    lines += [
+        "  Check the audit trail:      alphagate ledger verify",
+        f"  Export the evidence:        alphagate evidence export --model-version {version}"
+        " --out evidence.zip",
+        "  Browse runs and reports:    alphagate ui",
+        f"  Rebalance again later:      alphagate rebalance --config {config_path}",
+    ]
+    return "\n".join(lines)

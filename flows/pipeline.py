@@ -1,0 +1,43 @@
+"""``governed_pipeline``: the weekly retrain-and-validate flow, and the first rebalance.
+
+ingest → DATA-QUALITY GATE → features + sealed split → train + register candidate →
+independent validation → VALIDATION GATE → APPROVAL GATE → backtest on the holdout →
+portfolio (champion if it may drive, else the policy's fallback) → PRE-TRADE GATE.
+
+A data-quality halt stops everything. A validation or approval block stops the *candidate*
+(status ``halted``, exit 3) but the remaining safe stages still run so the evidence is
+complete and a portfolio is published from the champion or the fallback.
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from flows import stages
+from flows.config import AlphagateConfig
+from flows.portfolio_stage import backtest, portfolio
+from governance.errors import GateHalt
+
+
+@flow(name="governed-pipeline", log_prints=False, validate_parameters=True)
+def governed_pipeline(
+    config: AlphagateConfig, data_path: str | None = None, user: str | None = None
+) -> dict:
+    """Run the governed chain once; return the run summary (shared/DESIGN.md contract)."""
+    run = stages.open_run(config, user, kind="pipeline")
+    try:
+        run, panel = stages.ingest(run, data_path)
+        sealed = stages.split(run, panel)
+        model = stages.train(run, sealed, panel.fingerprint)
+        verdict = stages.validate(run, model)
+        if verdict != "pass":
+            run.summary.halt(
+                "validation",
+                [f"validation verdict of v{model.version} is {verdict or 'missing'}"],
+            )
+        stages.approval(run, model, verdict)
+        backtest(run, panel, sealed, model)
+        portfolio(run, panel)
+    except GateHalt as exc:
+        run.summary.halt(exc.gate, exc.reasons)
+    return stages.finish(run)

@@ -1,0 +1,35 @@
+"""``rebalance_flow``: the daily rebalance.
+
+load the latest data → DATA-QUALITY GATE → may the champion drive? (KILL-SWITCH and
+approval state) → score with the champion → optimise → PRE-TRADE GATE → publish.
+With no champion, a tripped kill switch or a failed solve it publishes the policy's fallback
+and says why. A critical data-quality failure on live data trips the kill switch when the
+policy says so, and publishes nothing.
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from flows import stages
+from flows.config import AlphagateConfig
+from flows.portfolio_stage import portfolio
+from governance.errors import GateHalt
+
+
+@flow(name="rebalance", log_prints=False, validate_parameters=True)
+def rebalance_flow(
+    config: AlphagateConfig, data_path: str | None = None, user: str | None = None
+) -> dict:
+    """Publish target weights and a trade list; return the run summary."""
+    run = stages.open_run(config, user, kind="rebalance")
+    try:
+        try:
+            run, panel = stages.ingest(run, data_path)
+        except GateHalt as exc:
+            stages.trip_on_live_data_failure(run, exc)
+            raise
+        portfolio(run, panel)
+    except GateHalt as exc:
+        run.summary.halt(exc.gate, exc.reasons)
+    return stages.finish(run)

@@ -1,0 +1,327 @@
+"""The stages of the governed chain as Prefect tasks: composition only, no maths.
+
+Each stage calls the domain functions of ``tasks/``, ``validation/`` and ``governance/`` and
+notes its outcome on the run's :class:`~flows.summary.RunSummary`.
+
+Two run keys make reruns safe (issue 7, crash recovery):
+
+- ``run.ctx`` records the *deterministic* stages (ingest, data quality, split, training,
+  validation, backtest) under a content key — a hash of the flow kind, config, data
+  fingerprint and actor. A process killed mid-run and started again with the same inputs
+  finds the entries already written (idempotency keys) and reuses them: no duplicate ledger
+  entries, no second model version.
+- ``run.now`` records *decisions* (approval gate, kill-switch check, portfolio) under the
+  flow-run id: they depend on the state of the world at the time and are made afresh on
+  every run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from flows.config import AlphagateConfig
+from flows.summary import RunSummary
+from governance.canonical import sha256_json
+from governance.context import RunContext
+from governance.workspace import Workspace
+
+# Tasks take the run's context (ledger, store), which Prefect cannot hash: no input caching.
+# Idempotency comes from the ledger's keys instead, which auditors can see.
+stage = task(cache_policy=NO_CACHE)
+service_stage = task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+
+
+@dataclass(frozen=True)
+class Run:
+    """What every stage of one flow run needs."""
+
+    config: AlphagateConfig
+    ws: Workspace
+    ctx: RunContext
+    now: RunContext
+    tier: Any
+    tier_name: str
+    actor: str
+    summary: RunSummary
+
+
+def open_run(config: AlphagateConfig, user: str | None, kind: str) -> Run:
+    """Load the policy (exit 2 if invalid), create the cast, open the ledger for this run."""
+    from governance.config import load_policy_for
+    from governance.users import ensure_cast, get_user
+
+    ws = Workspace.from_env().activate()
+    policy, tier, policy_hash = load_policy_for(config)
+    ensure_cast(ws, config.governance)
+    actor = user or "alphagate"
+    role = get_user(ws, user).role.value if user else "system"
+    ctx = RunContext.open(
+        ws, actor=actor, role=role, policy=policy, policy_hash=policy_hash, run_key="pending"
+    )
+    now = dataclasses.replace(ctx, run_key=ctx.flow_run_id or os.urandom(16).hex())
+    summary = RunSummary(kind=kind, flow_run_id=ctx.flow_run_id, model_name=config.model.name)
+    return Run(config, ws, ctx, now, tier, config.policy.tier, actor, summary)
+
+
+def keyed(run: Run, fingerprint: str) -> Run:
+    """The run with its content key set, once the data fingerprint is known."""
+    key = sha256_json(
+        [run.summary.kind, run.config.config_hash(), fingerprint, run.actor, run.tier_name]
+    )[:32]
+    return dataclasses.replace(run, ctx=dataclasses.replace(run.ctx, run_key=key))
+
+
+# -- ingest and data quality ---------------------------------------------------------------
+
+
+@stage(name="ingest-and-data-quality")
+def ingest(run: Run, data_path: str | None):
+    """Load the data, run the data-quality gate, record both. Returns ``(run, panel)``."""
+    from tasks.market import load_long, to_panel
+    from tasks.quality import evaluate_quality, record_quality
+
+    cfg = run.config
+    long = load_long(cfg.data, cfg.base_dir, data_path)
+    result = evaluate_quality(long, cfg.quality, cfg.data.as_of_date())
+    run = keyed(run, result.fingerprint)
+    run.ctx.record("run.started", subject=f"flow:{run.summary.kind}", payload=_run_facts(run))
+    run.summary.note(
+        "data quality",
+        headline=f"{'pass' if result.ok else 'HALT'} — {long.attrs.get('source', '?')}, "
+        f"fingerprint {result.fingerprint[:12]}",
+        details=[f"warning: {w.message}" for w in result.warnings][:5],
+        fingerprint=result.fingerprint,
+        warnings=len(result.warnings),
+    )
+    record_quality(run.ctx, result, long)  # raises GateHalt after recording a critical failure
+    return run, to_panel(long, long.attrs.get("source"))
+
+
+def _run_facts(run: Run) -> dict:
+    return {
+        "config_hash": run.config.config_hash(),
+        "config": run.config.model_dump(mode="json", exclude={"base_dir"}),
+        "policy_hash": run.ctx.policy_hash,
+        "tier": run.tier_name,
+    }
+
+
+# -- features, split, training -------------------------------------------------------------
+
+
+@stage(name="features-and-sealed-split")
+def split(run: Run, panel):
+    from tasks.dataset import build_frame, split_and_seal
+
+    frame = build_frame(panel, run.config.features)
+    sealed = split_and_seal(run.ctx, frame, run.config.model)
+    run.summary.note(
+        "split",
+        headline=f"dev {_period(sealed.dev_period)} | holdout {_period(sealed.holdout_period)}",
+        dev_fingerprint=sealed.dev_fingerprint,
+        holdout_fingerprint=sealed.holdout_fingerprint,
+    )
+    return sealed
+
+
+def _period(p) -> str:
+    return f"{pd.Timestamp(p[0]).date()}..{pd.Timestamp(p[1]).date()}"
+
+
+@dataclass(frozen=True)
+class Trained:
+    """The registered candidate, whether trained now or found from an earlier attempt."""
+
+    name: str
+    version: int
+    mlflow_run_id: str
+    cv_rank_ic: float | None
+    cv_rank_ic_std: float | None
+    trials: int | None
+    resumed: bool
+
+
+@service_stage(name="train-and-register")
+def train(run: Run, sealed, data_fingerprint: str) -> Trained:
+    from tasks.train import train_and_register
+
+    found = _already_trained(run)
+    if found is None:
+        res = train_and_register(
+            run.ctx,
+            sealed,
+            run.config.features,
+            run.config.model,
+            developer=run.actor,
+            config_hash=run.config.config_hash(),
+            data_fingerprint=data_fingerprint,
+            resolved_config=run.config.model_dump(mode="json", exclude={"base_dir"}),
+        )
+        found = Trained(
+            res.model_name,
+            int(res.version),
+            res.mlflow_run_id,
+            float(res.cv.rank_ic_mean),
+            float(res.cv.rank_ic_std),
+            len(res.trials),
+            resumed=False,
+        )
+    s = run.summary
+    s.mlflow_run_id, s.model_version = found.mlflow_run_id, found.version
+    ic = "n/a" if found.cv_rank_ic is None else f"{found.cv_rank_ic:+.4f} ± {found.cv_rank_ic_std:.4f}"
+    s.note(
+        "training",
+        headline=f"candidate {found.name} v{found.version} — purged CV rank IC {ic}"
+        + (" (resumed: already registered by this run key)" if found.resumed else ""),
+        mlflow_run_id=found.mlflow_run_id,
+        trials=found.trials,
+    )
+    return found
+
+
+def _already_trained(run: Run) -> Trained | None:
+    """The version an earlier attempt with the same run key registered, if any.
+
+    Training records ``model.trained`` before registering and tags the version with that
+    entry's sequence number (``ledger_seq``), so a crash between the two is recoverable too.
+    """
+    from mlflow import MlflowClient
+
+    name = run.config.model.name
+    trained = run.ctx.ledger.by_key(run.ctx.idempotency_key("model.trained", f"strategy:{name}"))
+    if trained is None:
+        return None
+    client = MlflowClient()
+    versions = client.search_model_versions(f"name='{name}' and tags.ledger_seq='{trained.seq}'")
+    if not versions:
+        return None  # trained but never registered: train again (the entry is reused)
+    mv = versions[0]
+    cv = trained.payload.get("cv", {})
+    return Trained(
+        name,
+        int(mv.version),
+        mv.run_id,
+        cv.get("rank_ic_mean"),
+        cv.get("rank_ic_std"),
+        trained.payload.get("trials"),
+        resumed=True,
+    )
+
+
+# -- validation and approval ---------------------------------------------------------------
+
+
+@service_stage(name="independent-validation")
+def validate(run: Run, model: Trained) -> str | None:
+    """Validate the candidate as the configured validator; record the validation gate."""
+    from governance.approvals import latest_validation
+    from governance.gates import record_gate, validation_gate
+    from validation.run import validate_model_version
+
+    validator = run.config.validation.validator
+    if validator is None:
+        run.summary.note(
+            "validation",
+            headline="not run: no validator configured (validation.validator)",
+            details=[f"alphagate validate --model-version {model.version} --as <validator>"],
+        )
+        return None
+    facts = latest_validation(run.ctx.ledger, model.name, model.version)
+    if facts is not None and model.resumed:
+        verdict, findings = facts.verdict, []
+    else:
+        res = validate_model_version(
+            run.ctx,
+            model.name,
+            model.version,
+            run.config.validation,
+            run.tier,
+            validator=validator,
+            tier_name=run.tier_name,
+        )
+        verdict, findings = res.verdict, list(res.findings)
+    verdict = getattr(verdict, "value", verdict)
+    lines = [_finding_line(f) for f in findings]
+    run.summary.validation = {"verdict": verdict, "findings": lines}
+    run.summary.note(
+        "validation",
+        headline=f"{verdict.upper()} (by {validator}, independent of {run.actor})",
+        details=lines[:8],
+    )
+    record_gate(run.ctx, validation_gate(verdict, findings), subject=_subject(model))
+    return verdict
+
+
+def _finding_line(f) -> str:
+    sev = getattr(getattr(f, "severity", None), "value", getattr(f, "severity", ""))
+    return f"[{sev}] {getattr(f, 'check', '')}: {getattr(f, 'message', f)}"
+
+
+def _subject(model: Trained) -> str:
+    return f"model:{model.name}/v{model.version}"
+
+
+@stage(name="approval-gate")
+def approval(run: Run, model: Trained, verdict: str | None) -> None:
+    """Record where the candidate stands on its way to champion, and what it still needs."""
+    from governance.approvals import promotion_state
+    from governance.gates import approval_gate, record_gate
+
+    state = promotion_state(run.ws, model.name, model.version, run.tier, ledger=run.now.ledger)
+    if not state.complete and verdict == "pass" and _ui_approvals_enabled(run):
+        from governance.ui_approval import await_ui_approval
+
+        await_ui_approval(run.now, model.name, model.version, run.tier)
+        state = promotion_state(run.ws, model.name, model.version, run.tier, ledger=run.now.ledger)
+    decision = approval_gate(
+        [*state.blocked, *state.missing],
+        granted=[f"{g['role']}:{g['user']}" for g in state.granted],
+        champion=state.champion,
+    )
+    record_gate(run.now, decision, subject=_subject(model))
+    if state.champion:
+        headline = f"v{model.version} is the champion"
+    elif state.blocked:
+        headline = "not eligible: " + "; ".join(state.blocked)
+    else:
+        headline = f"awaiting {', '.join(state.missing) or 'promotion'}"
+    run.summary.note(
+        "approval",
+        headline=headline,
+        details=list(state.commands),
+        state=state.to_json(),
+    )
+
+
+def _ui_approvals_enabled(run: Run) -> bool:
+    return bool(run.config.governance.ui_approval and os.environ.get("PREFECT_API_URL"))
+
+
+def finish(run: Run) -> dict:
+    """Record how the run ended, fill in the ledger head, and close the ledger."""
+    s = run.summary
+    action = "run.completed" if s.status == "completed" else "run.halted"
+    run.now.record(
+        action,
+        subject=f"flow:{s.kind}",
+        payload={"stage": s.stage, "reasons": s.reasons, "model_version": s.model_version},
+    )
+    seq, head = run.now.ledger.head()
+    s.ledger_head = {"seq": seq, "hash": head}
+    run.ctx.close()
+    return s.to_json()
+
+
+def trip_on_live_data_failure(run: Run, exc) -> None:
+    """Trip the kill switch on a critical data-quality failure of live data (policy)."""
+    from governance.killswitch import Trigger, auto_trip
+
+    if exc.gate == "data_quality":
+        auto_trip(run.now, run.tier, Trigger.DATA_QUALITY_CRITICAL, "; ".join(exc.reasons)[:500])

@@ -1,0 +1,77 @@
+"""Score feature rows with a registered model version (candidate or champion).
+
+The model is always loaded from the MLflow registry by version or alias, never from a
+training run's memory, so the portfolio uses exactly what was validated and approved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    """A registered model version ready to predict.
+
+    Attributes
+    ----------
+    name, version : str, int
+    features : tuple of str
+        Model input order (the version's ``features`` tag).
+    horizon : int
+        Label horizon in trading days (the version's ``horizon`` tag).
+    model : object
+        The ``mlflow.pyfunc`` model.
+    """
+
+    name: str
+    version: int
+    features: tuple[str, ...]
+    horizon: int
+    model: object
+
+    def predict(self, frame: pd.DataFrame) -> pd.Series:
+        """Predictions for the rows of ``frame`` (long: ``date``, ``asset``, feature columns).
+
+        Rows with a missing feature are scored as LightGBM scores missing values (it routes
+        them down its learned default branch); the index of the result is ``frame``'s.
+        """
+        x = frame.loc[:, list(self.features)].astype("float64")
+        return pd.Series(self.model.predict(x), index=frame.index, name="score", dtype=float)
+
+
+def load_scoring_model(name: str, version: int | None = None, alias: str | None = None):
+    """Load ``models:/name/version`` or ``models:/name@alias`` with its feature order."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    mv = (
+        client.get_model_version(name, str(version))
+        if version is not None
+        else client.get_model_version_by_alias(name, alias or "champion")
+    )
+    model = mlflow.pyfunc.load_model(f"models:/{name}/{mv.version}")
+    return ScoringModel(
+        name=name,
+        version=int(mv.version),
+        features=tuple(mv.tags["features"].split(",")),
+        horizon=int(mv.tags.get("horizon", 21)),
+        model=model,
+    )
+
+
+def score_wide(model: ScoringModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """Scores as a dates × assets frame (NaN where an asset has no row on a date)."""
+    scores = model.predict(frame)
+    wide = pd.DataFrame({"date": frame["date"], "asset": frame["asset"], "score": scores})
+    return wide.pivot(index="date", columns="asset", values="score").sort_index()
+
+
+def latest_scores(model: ScoringModel, features: pd.DataFrame) -> pd.Series:
+    """Scores on the last date of ``features`` (long), indexed by asset."""
+    last = features["date"].max()
+    rows = features.loc[features["date"] == last]
+    return pd.Series(model.predict(rows).to_numpy(), index=rows["asset"].to_numpy(), name=last)
