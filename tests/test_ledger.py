@@ -1,0 +1,267 @@
+"""Artifact store, ledger API, idempotency, RunContext, integrity registry, ``ledger show``."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import stat
+
+import pytest
+from test_ledger_support import BACKENDS, backend_url, build_ledger
+
+from flows.cli import main
+from governance import integrity
+from governance.artifacts import ArtifactStore
+from governance.canonical import canonical_json, sha256_bytes, sha256_file
+from governance.context import RunContext
+from governance.errors import InputError, TamperDetected
+from governance.integrity import VerifyReport, register_check, verify_workspace
+from governance.ledger import GENESIS_HASH, Ledger
+
+
+@pytest.fixture
+def store(tmp_path):
+    return ArtifactStore(tmp_path / "artifacts")
+
+
+@pytest.fixture(params=BACKENDS)
+def ledger(request, workspace, monkeypatch):
+    with (
+        backend_url(request, request.param, workspace, monkeypatch),
+        Ledger.open(workspace) as led,
+    ):
+        yield led
+
+
+@pytest.fixture
+def cli(workspace, monkeypatch, tmp_path):
+    """Run ``alphagate`` in-process; main() may not leave PREFECT_HOME behind."""
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+
+    def run(*argv: str) -> int:
+        return main(list(argv))
+
+    return run
+
+
+# -- artifact store ------------------------------------------------------------------
+
+
+def test_store_layout_roundtrip_and_idempotence(store, tmp_path):
+    data = "évidence ✓".encode()
+    sha = store.put_bytes(data)
+    assert sha == sha256_bytes(data)
+    assert store.path(sha) == store.root / sha[:2] / sha
+    assert store.read_bytes(sha) == data and store.verify(sha)
+    assert store.put_bytes(data) == sha  # same content, same name, no error
+    assert store.put_text("évidence ✓") == sha
+    obj = {"b": [1, 2.5, None], "a": "ü"}
+    jsha = store.put_json(obj)
+    assert store.path(jsha).read_bytes() == canonical_json(obj)
+    assert store.read_json(jsha) == obj
+    src = tmp_path / "blob.bin"
+    src.write_bytes(os.urandom(3 << 20))  # > one read chunk
+    fsha = store.put_file(src)
+    assert fsha == sha256_file(src) == sha256_file(store.path(fsha))
+    # Nothing but hash-named files: no temporary file survives a write.
+    names = {p.name for p in store.root.rglob("*") if p.is_file()}
+    assert names == {sha, jsha, fsha}
+    assert stat.S_IMODE(store.path(sha).stat().st_mode) & 0o222 == 0
+
+
+def test_store_detects_altered_and_missing_files(store):
+    sha = store.put_bytes(b"original")
+    path = store.path(sha)
+    os.chmod(path, 0o600)
+    path.write_bytes(b"origin4l")
+    assert not store.verify(sha)
+    with pytest.raises(TamperDetected, match=sha):
+        store.read_bytes(sha)
+    store.put_bytes(b"original")  # an existing name is left alone: tampering stays visible
+    assert not store.verify(sha)
+    path.unlink()
+    with pytest.raises(TamperDetected, match=f"{sha}: missing"):
+        store.read_bytes(sha)
+    assert not store.exists(sha) and not store.verify(sha)
+
+
+def test_store_rejects_malformed_hashes_and_missing_sources(store, tmp_path):
+    for bad in ["abc", "G" * 64, "A" * 64, "../" + "0" * 61]:
+        with pytest.raises(InputError, match="not a SHA-256"):
+            store.path(bad)
+    with pytest.raises(InputError, match=r"nope\.bin: file not found"):
+        store.put_file(tmp_path / "nope.bin")
+
+
+# -- ledger API ------------------------------------------------------------------------
+
+
+def test_append_chains_hashes_and_queries(ledger):
+    assert ledger.head() == (0, GENESIS_HASH)
+    assert ledger.last() is None and ledger.entries() == []
+    arts = build_ledger(ledger, n=5)
+    entries = ledger.entries()
+    assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
+    assert entries[0].prev_hash == GENESIS_HASH
+    assert all(b.prev_hash == a.entry_hash for a, b in itertools.pairwise(entries))
+    assert ledger.head() == (5, entries[-1].entry_hash)
+    for e in entries:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", e.ts)
+        assert e.payload_hash == sha256_bytes(canonical_json(e.payload))
+    assert entries[2].artifacts == arts and entries[2].payload["artifacts"] == arts
+    assert [e.seq for e in ledger.entries(action="data.ingested")] == [1, 3, 5]
+    assert [e.seq for e in ledger.entries(action="data.ingested", after_seq=1)] == [3, 5]
+    assert [e.seq for e in ledger.entries(subject="data:2")] == [2]
+    assert ledger.last().seq == 5
+    assert ledger.last(action="gate.data_quality").seq == 4
+    assert ledger.last(action="nope") is None
+    assert ledger.by_key("k3") == entries[2] and ledger.by_key("zz") is None
+    assert [e.seq for e in ledger.tail(2)] == [4, 5]
+    assert ledger.verify() == VerifyReport(ok=True, entries=5)
+
+
+def test_payload_is_canonical_json_with_nan_as_null(ledger):
+    entry = ledger.append("x.y", actor="a", payload={"z": float("nan"), "a": [1.0, "ü"], "n": 3})
+    assert entry.payload == {"a": [1.0, "ü"], "n": 3, "z": None}
+    assert ledger.entries()[0] == entry  # what append returns is what is stored
+
+
+def test_idempotency_key_returns_the_existing_entry(ledger):
+    first = ledger.append("run.started", actor="a", payload={"try": 1}, idempotency_key="r1")
+    again = ledger.append("run.started", actor="b", payload={"try": 2}, idempotency_key="r1")
+    other = ledger.append("run.started", actor="a", payload={"try": 3}, idempotency_key="r2")
+    assert again == first and again.payload == {"try": 1}
+    assert other.seq == 2 and ledger.head()[0] == 2
+    assert ledger.append("run.started", actor="a").seq == 3  # no key: always appends
+
+
+def test_append_refuses_unknown_artifacts_and_bad_payloads(ledger):
+    with pytest.raises(InputError, match=r"'report'.*not in the store"):
+        ledger.append("x.y", actor="a", artifacts={"report": "0" * 64})
+    with pytest.raises(InputError, match="not a SHA-256"):
+        ledger.append("x.y", actor="a", artifacts={"report": "deadbeef"})
+    with pytest.raises(InputError, match="must be a mapping"):
+        ledger.append("x.y", actor="a", payload=[1, 2])
+    assert ledger.head()[0] == 0  # nothing half-written
+    sha = ledger.store.put_text("hello")
+    entry = ledger.append("x.y", actor="a", payload={"artifacts": {"a": sha}}, artifacts={"b": sha})
+    assert entry.artifacts == {"a": sha, "b": sha}
+
+
+def test_bad_ledger_urls_are_input_errors(tmp_path, store):
+    with pytest.raises(InputError, match="not a database URL"):
+        Ledger("::nope::", store)
+    with pytest.raises(InputError, match="use sqlite"):
+        Ledger("mysql://u:secret@h/db", store)
+    with pytest.raises(InputError, match="in-memory"):
+        Ledger("sqlite://", store)
+    with pytest.raises(InputError, match="ledger database") as err:
+        Ledger("postgresql+psycopg://u:secret@127.0.0.1:1/x", store)
+    assert "secret" not in str(err.value)
+
+
+# -- RunContext ------------------------------------------------------------------------
+
+
+def test_run_context_records_once_per_run_action_and_subject(workspace):
+    ctx = RunContext.open(workspace, actor="alice", role="developer", flow_run_id="fr-1")
+    try:
+        assert len(ctx.run_key) == 32 and ctx.store == ArtifactStore.of(workspace)
+        sha = ctx.store.put_json({"ok": True})
+        e1 = ctx.record("gate.data_quality", subject="data:x", payload={"decision": "pass"})
+        e2 = ctx.record("gate.data_quality", subject="data:x", payload={"decision": "halt"})
+        e3 = ctx.record("gate.data_quality", subject="data:y", artifacts={"result": sha})
+        assert e1 == e2 and e3.seq == 2
+        assert e1.idempotency_key == f"{ctx.run_key}:gate.data_quality:data:x"
+        assert e1.payload == {"decision": "pass", "flow_run_id": "fr-1", "run_key": ctx.run_key}
+        assert (e3.actor, e3.role, e3.artifacts) == ("alice", "developer", {"result": sha})
+    finally:
+        ctx.close()
+    # A rerun under the same run key appends nothing; a new run appends again.
+    with Ledger.open(workspace) as led:
+        rerun = RunContext(workspace, led, led.store, "alice", "developer", None, ctx.run_key)
+        assert rerun.record("gate.data_quality", subject="data:x") == e1
+        fresh = RunContext.open(workspace, actor="bob")
+        assert fresh.record("gate.data_quality", subject="data:x").seq == 3
+        assert fresh.flow_run_id is None and fresh.role == "system"
+        fresh.close()
+        assert led.verify().ok
+
+
+# -- integrity registry ----------------------------------------------------------------
+
+
+def test_verify_workspace_runs_registered_checks(workspace, monkeypatch):
+    monkeypatch.setattr(integrity, "CHECKS", [])
+    with Ledger.open(workspace) as led:
+        build_ledger(led, n=3)
+    calls = []
+
+    @register_check
+    def fine(ws, ledger):
+        calls.append(ledger.head()[0])
+
+    register_check(fine)  # registering twice runs it once
+    assert verify_workspace(workspace) == VerifyReport(ok=True, entries=3)
+    assert calls == [3]
+
+    def unsigned(ws, ledger):
+        return VerifyReport(False, 3, 2, "approval at entry 2 has no valid signature")
+
+    register_check(unsigned)
+    assert verify_workspace(workspace).first_bad_seq == 2
+
+    monkeypatch.setattr(integrity, "CHECKS", [])
+
+    def raising(ws, ledger):
+        raise TamperDetected("registry: champion alias moved outside governance")
+
+    register_check(raising)
+    report = verify_workspace(workspace)
+    assert not report.ok and report.reason == "registry: champion alias moved outside governance"
+
+
+def test_check_modules_missing_are_skipped_broken_ones_raise(tmp_path, monkeypatch):
+    assert integrity.load_check_modules(("governance.no_such_module",)) == []
+    (tmp_path / "broken_check_mod.py").write_text("import no_such_dependency_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModuleNotFoundError):
+        integrity.load_check_modules(("broken_check_mod",))
+
+
+def test_cli_verify_reports_failed_check(workspace, monkeypatch, cli, capsys):
+    monkeypatch.setattr(integrity, "CHECKS", [])
+    register_check(lambda ws, ledger: VerifyReport(False, 0, None, "signature check failed"))
+    assert cli("ledger", "verify") == 3
+    assert capsys.readouterr().err.strip() == "ledger: signature check failed"
+
+
+# -- ledger show -----------------------------------------------------------------------
+
+
+def test_show_table_tail_and_json(workspace, cli, capsys):
+    assert cli("ledger", "show") == 0
+    assert capsys.readouterr().out.strip() == "ledger: no entries"
+    with Ledger.open(workspace) as led:
+        build_ledger(led, n=4)
+        entries = led.entries()
+    assert cli("ledger", "show") == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split() == ["seq", "time", "(UTC)", "actor/role", "action", "subject", "hash"]
+    assert len(lines) == 5
+    assert lines[3].split()[0] == "3" and entries[2].entry_hash[:12] in lines[3]
+    assert "alice/developer" in lines[1] and "gate.data_quality" in lines[2]
+    assert cli("ledger", "show", "--tail", "2") == 0
+    assert [ln.split()[0] for ln in capsys.readouterr().out.strip().splitlines()[1:]] == ["3", "4"]
+    assert cli("ledger", "show", "--tail", "2", "--json") == 0
+    shown = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert shown == [e.to_json() for e in entries[2:]]
+
+
+def test_show_rejects_bad_tail(cli, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli("ledger", "show", "--tail", "0")
+    assert exc.value.code == 2
+    assert "must be a positive integer" in capsys.readouterr().err
