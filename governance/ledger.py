@@ -27,7 +27,7 @@ The chain is tamper-*evident* against edits of single rows, deletions, reorderin
 truncation. It is not tamper-*proof*: someone who can rewrite the whole database (entries
 and checkpoint) can recompute a consistent chain. Anchoring the head hash outside the
 database (evidence packs, signed approvals, an external notary or WORM storage) and
-restricting write access to the database are the mitigations; see docs/architecture.md.
+restricting write access to the database are the mitigations.
 """
 
 from __future__ import annotations
