@@ -28,8 +28,9 @@ from tasks.optimiser import (
     OptimisationError,
     PortfolioOptimiser,
     impact_from_adv,
+    structural_factors,
 )
-from tasks.portfolio import BenchmarkKind, PortfolioConfig, RiskModelKind
+from tasks.portfolio import BenchmarkKind, PortfolioConfig
 from tasks.risk import risk_from_returns
 
 MODEL = "model"
@@ -131,12 +132,6 @@ def performance_metrics(
     )
 
 
-def _n_factors(cfg: PortfolioConfig, n_assets: int) -> int:
-    if cfg.risk_model is RiskModelKind.LEDOIT_WOLF:
-        return min(n_assets, cfg.lookback)
-    return min(cfg.n_factors, n_assets, cfg.lookback - 1)
-
-
 class _Market:
     """Point-in-time market inputs by row position, from arrays computed once."""
 
@@ -203,7 +198,7 @@ def run_backtest(scores: pd.DataFrame, panel: MarketPanel, cfg: PortfolioConfig)
     daily = np.nan_to_num(mk.returns[days])
     sectors = None if panel.sectors is None else panel.sectors.reindex(assets)
     opt = PortfolioOptimiser(
-        assets, _n_factors(cfg, n), cfg, sectors, with_impact=mk.adv is not None
+        assets, structural_factors(cfg, n), cfg, sectors, with_impact=mk.adv is not None
     )
     strategies = [MODEL, *[b.value for b in cfg.benchmarks]]
     held = np.zeros((len(strategies), n))

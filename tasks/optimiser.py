@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from governance.errors import GateHalt, InputError
-from tasks.portfolio import Mode, PortfolioConfig, RestrictedMode
+from tasks.portfolio import Mode, PortfolioConfig, RestrictedMode, RiskModelKind
 from tasks.risk import RiskModel
 
 GATE = "optimiser"
@@ -213,6 +213,18 @@ def trading_costs(
     if impact is not None:
         cost = cost + impact.reindex(z.index).fillna(0.0) * z**1.5
     return cost.rename("cost")
+
+
+def structural_factors(cfg: PortfolioConfig, n_assets: int) -> int:
+    """Columns of ``B`` that every risk model estimated under ``cfg`` fits into.
+
+    Ledoit–Wolf's low-rank part has rank <= min(n, lookback); the statistical model has
+    ``n_factors`` (capped by n and lookback - 1). Build the optimiser with this number so
+    one compiled problem serves every date.
+    """
+    if cfg.risk_model is RiskModelKind.LEDOIT_WOLF:
+        return min(n_assets, cfg.lookback)
+    return min(cfg.n_factors, n_assets, cfg.lookback - 1)
 
 
 def _aligned(s: pd.Series | None, assets: pd.Index, fill: float) -> np.ndarray:
