@@ -44,13 +44,17 @@ class ValidationPolicy(StrictModel):
     min_ic_tstat: float = 2.0
     min_dsr: float = 0.95
     max_pbo: float = 0.5
+    # PBO gates only with at least this many trial series: with N candidates the logit takes
+    # at most N values, and with 2-3 similar trials PBO is a coin flip (Bailey et al. 2017
+    # evaluate hundreds); fewer trials are reported, not gated (validation/findings.py).
+    min_pbo_trials: int = 4
     max_plausible_rank_ic: float = 0.25
     min_margin_over_challenger: float = 0.0
     psi_warning: float = 0.10
     psi_critical: float = 0.25
     # Share of total mean |SHAP| carried by one feature above which the model is a one-factor
     # bet in disguise (validation/findings.py, check ``shap_concentration``).
-    max_top_feature_share: float = 0.6
+    max_top_feature_share: float = 0.75
     # Per check name (validation/findings.py CHECKS) override of the default severity.
     severities: dict[str, Severity] = Field(default_factory=dict)
 
