@@ -64,6 +64,7 @@ def overfitting_statistics(
     trial_sharpes_annual: tuple[float, ...],
     selected: str | None,
     cfg: ValidationConfig,
+    policy: ValidationPolicy,
 ) -> dict[str, Any]:
     """PSR and MinTRL of the holdout long-short; DSR of the selected trial; PBO by CSCV.
 
@@ -80,8 +81,11 @@ def overfitting_statistics(
     selected : str or None
         Column of ``trials`` holding the trial the version was built from; its OOS series
         is the selected backtest the DSR deflates (falls back to the holdout series).
+    cfg, policy : ValidationConfig, ValidationPolicy
+        ``cscv_partitions``; ``min_pbo_trials`` decides whether PBO gates (``gating``).
     """
     ppy = cfg.periods_per_year
+    min_trials = policy.min_pbo_trials
     hm = return_moments(holdout_ls.to_numpy())
     psr = probabilistic_sharpe_ratio(hm.sharpe, hm.n_obs, hm.skew, hm.kurtosis)
     min_trl = min_track_record_length(hm.sharpe, hm.skew, hm.kurtosis, confidence=0.95)
@@ -112,12 +116,19 @@ def overfitting_statistics(
             "n_obs": res.n_obs,
             "performance_degradation": res.performance_degradation,
             "prob_oos_loss": res.prob_oos_loss,
+            "gating": res.n_strategies >= min_trials,
         }
+        if not pbo["gating"]:
+            pbo["note"] = (
+                f"{res.n_strategies} trial series < policy min_pbo_trials {min_trials}: "
+                "reported, not gating"
+            )
     else:
         pbo = {
             "source": "none",
             "pbo": math.nan,
             "n_strategies": int(matrix.shape[1]),
+            "gating": False,
             "note": "fewer than 2 trial series: no selection to overfit",
         }
     return {
@@ -205,6 +216,7 @@ def assess(
         trial_sharpes_annual=trial_sharpes_annual,
         selected=selected_trial,
         cfg=cfg,
+        policy=policy,
     )
     shap, figures = _shap_part(holdout, booster, features, expected_signs, cfg)
     drift = drift_table(
@@ -219,7 +231,7 @@ def assess(
         model=metrics,
         challengers=challengers,
         dsr=over["dsr"],
-        pbo=over["pbo"]["pbo"] if over["pbo"]["source"] != "none" else None,
+        pbo=over["pbo"]["pbo"] if over["pbo"]["gating"] else None,
         shap=shap,
         drift=drift,
     )

@@ -86,12 +86,12 @@ def check_validator(ctx, model_name: str, version: int, validator: str | None) -
     except Exception:  # unknown version: load_inputs raises the InputError later
         developer = None
     try:
-        require_role(ctx.ws, validator, {Role.VALIDATOR}, ACTION)
         if developer and validator == developer:
             raise Forbidden(
                 f"{ACTION}: {validator!r} developed {model_name} v{version} and may not "
                 "validate it (independence)"
             )
+        require_role(ctx.ws, validator, {Role.VALIDATOR}, ACTION)
     except Forbidden as exc:
         user = find_user(ctx.ws, validator) if validator else None
         ctx.ledger.append(

@@ -1,0 +1,320 @@
+"""End to end: real LightGBM models registered in MLflow, validated on their sealed holdouts.
+
+One workspace per module; four candidates trained once (planted signal, zero signal with
+many features and trials, a feature that leaks the future return) and validated once each.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from governance.canonical import sha256_bytes
+from governance.errors import Forbidden
+from governance.policy import Tier
+from validation.config import ValidationConfig
+from validation.findings import Verdict
+
+REPO = Path(__file__).resolve().parents[1]
+PLANTED_FEATURES = ("mom_3m", "mom_6m", "mom_12_1", "dist_52w_high", "vol_1m")
+VALIDATOR, DEVELOPER, OFFICER = "val-bob", "dev-alice", "risk-carol"
+CFG = ValidationConfig(shap_sample=600, cscv_partitions=10)
+MANY_TRIALS = [
+    {},
+    {"num_leaves": 3},
+    {"num_leaves": 15},
+    {"learning_rate": 0.2},
+    {"min_data_in_leaf": 50},
+    {"num_leaves": 31, "learning_rate": 0.1},
+]
+
+
+def _spec(ic: float, seed: int):
+    from tasks.synthetic import SyntheticSpec
+
+    return SyntheticSpec(n_assets=50, n_days=1100, ic=ic, seed=seed, horizon=5)
+
+
+def train_planted(ws, seed: int, name: str):
+    from tests.helpers_train import train_synthetic
+
+    features = {"horizon": 5, "names": PLANTED_FEATURES}
+    res, _ = train_synthetic(ws, _spec(0.1, seed), model={"name": name}, features=features)
+    return res.version
+
+
+def train_null(ws, name: str):
+    from tests.helpers_train import train_synthetic
+
+    model = {"name": name, "search": MANY_TRIALS}
+    res, _ = train_synthetic(ws, _spec(0.0, 3), model=model, features={"horizon": 5})
+    return res.version
+
+
+def train_leaky(ws, name: str):
+    """Planted market plus a feature that is the future 5-day return seen through noise."""
+    from governance.canonical import sha256_json
+    from governance.context import RunContext
+    from tasks.dataset import build_frame, split_and_seal
+    from tasks.features import FeaturesConfig
+    from tasks.synthetic import forward_returns, generate_market
+    from tasks.train import ModelConfig, train_and_register
+    from tests.helpers_train import FAST_MODEL, panel_from_long
+
+    spec = _spec(0.05, 4)
+    long = generate_market(spec)
+    panel = panel_from_long(long, "synthetic:leak")
+    fwd = forward_returns(long, 5)
+    noise = np.random.default_rng(0).standard_normal(fwd.shape) * float(np.nanstd(fwd.to_numpy()))
+    fcfg = FeaturesConfig(horizon=5, names=PLANTED_FEATURES[:3])
+    mcfg = ModelConfig(**{**FAST_MODEL, "name": name})
+    with_leak = build_frame(panel, fcfg, extra_features={"leak_fwd": fwd + noise})
+    ctx = RunContext.open(ws, actor=DEVELOPER, role="developer")
+    try:
+        split = split_and_seal(ctx, with_leak, mcfg)
+        res = train_and_register(
+            ctx,
+            split,
+            fcfg,
+            mcfg,
+            developer=DEVELOPER,
+            config_hash=sha256_json({"leak": True}),
+            data_fingerprint=panel.fingerprint,
+        )
+    finally:
+        ctx.close()
+    return res.version
+
+
+def run_validation(ws, name, version, validator=VALIDATOR, cfg=CFG):
+    from governance.context import RunContext
+    from validation.run import validate_model_version
+
+    ctx = RunContext.open(ws, actor=validator or "unknown", role="validator", policy_hash="p" * 64)
+    try:
+        return validate_model_version(
+            ctx, name, version, cfg, Tier(), validator=validator, tier_name="high"
+        )
+    finally:
+        ctx.close()
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    from governance.users import add_user
+    from governance.workspace import Workspace
+
+    mp = pytest.MonkeyPatch()
+    home = tmp_path_factory.mktemp("validation") / "home"
+    mp.setenv("ALPHAGATE_HOME", str(home))
+    mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
+    workspace = Workspace(home).ensure()
+    mp.setenv("MLFLOW_TRACKING_URI", workspace.tracking_uri)
+    for user, role in (
+        (VALIDATOR, "validator"),
+        (DEVELOPER, "developer"),
+        (OFFICER, "risk_officer"),
+    ):
+        add_user(workspace, user, role)
+    yield workspace
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def planted(ws):
+    version = train_planted(ws, 1, "planted-1")
+    return "planted-1", version, run_validation(ws, "planted-1", version)
+
+
+@pytest.fixture(scope="module")
+def null(ws):
+    version = train_null(ws, "null-signal")
+    return "null-signal", version, run_validation(ws, "null-signal", version)
+
+
+@pytest.fixture(scope="module")
+def leaky(ws):
+    version = train_leaky(ws, "leaky")
+    return "leaky", version, run_validation(ws, "leaky", version)
+
+
+def _checks(result) -> set[str]:
+    return {f.check for f in result.findings}
+
+
+# ---------------------------------------------------------------- verdicts
+
+
+def test_planted_signal_passes(planted):
+    _, _, result = planted
+    m = result.metrics["metrics"]
+    assert result.verdict is Verdict.PASS, [f.message for f in result.findings]
+    assert m["rank_ic_mean"] > 0.02 and m["rank_ic_tstat"] > 2
+    assert result.metrics["overfitting"]["dsr"] >= 0.95
+    margins = {c["name"]: c["margin_rank_ic"] for c in result.metrics["challengers"]}
+    assert margins["random"] > 0 and margins["momentum_12_1"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [2, 5, 7])
+def test_planted_signal_passes_for_more_seeds(ws, seed):
+    name = f"planted-{seed}"
+    result = run_validation(ws, name, train_planted(ws, seed, name))
+    assert result.verdict is Verdict.PASS, [f.message for f in result.findings]
+
+
+def test_zero_signal_with_many_features_and_trials_fails(null):
+    _, _, result = null
+    caught = _checks(result)
+    print("zero-signal market caught by:", sorted(caught))
+    assert result.verdict is Verdict.FAIL
+    assert "ic_tstat_below_min" in caught  # the holdout shows no reliable IC
+    over = result.metrics["overfitting"]
+    assert over["n_trials"] == len(MANY_TRIALS)  # honest trial count from the ledger
+    assert over["pbo"]["gating"] and over["pbo"]["n_strategies"] == len(MANY_TRIALS)
+    assert caught & {"dsr_below_min", "pbo_above_max"}, "an overfitting statistic must object"
+
+
+def test_leaking_feature_is_flagged(leaky):
+    _, _, result = leaky
+    assert result.verdict is Verdict.FAIL
+    assert "rank_ic_implausible" in _checks(result)
+    assert result.metrics["shap"]["top_feature"] == "leak_fwd"
+
+
+# ---------------------------------------------------------------- records and report
+
+
+def test_version_is_tagged_and_ledger_records_without_promotion(ws, planted):
+    from governance.ledger import Ledger
+    from governance.registry import mlflow_client
+
+    name, version, result = planted
+    client = mlflow_client(ws)
+    mv = client.get_model_version(name, str(version))
+    assert mv.tags["validation.verdict"] == "pass"
+    assert mv.tags["validation.run_id"] == result.mlflow_run_id
+    assert mv.tags["validation.report_sha256"] == result.report_html_sha256
+    assert mv.tags["status"] == "candidate" and not mv.aliases  # never promotes
+    assert result.mlflow_run_id in (mv.description or "")  # one click to the report
+    run = client.get_run(result.mlflow_run_id)
+    assert run.data.tags["model_version"] == str(version)
+    exp = client.get_experiment(run.info.experiment_id)
+    assert exp.name == f"{name}-validation"
+    arts = {a.path for a in client.list_artifacts(result.mlflow_run_id, "validation")}
+    assert {"validation/report.html", "validation/report.json"} <= arts
+    with Ledger.open(ws) as ledger:
+        entry = ledger.last(action="validation.completed", subject=f"model:{name}/v{version}")
+        assert entry.seq == result.ledger_seq
+        assert entry.payload["verdict"] == "pass"
+        assert entry.payload["holdout_fingerprint"] == result.holdout_fingerprint
+        assert entry.payload["policy_hash"] == "p" * 64
+        assert entry.artifacts["report.html"] == result.report_html_sha256
+        assert ledger.last(action="model.promoted") is None
+        assert ledger.verify().ok
+
+
+def test_report_is_self_contained_and_json_twin_holds_the_numbers(ws, planted):
+    from governance.artifacts import ArtifactStore
+
+    _, _, result = planted
+    store = ArtifactStore.of(ws)
+    page = store.read_bytes(result.report_html_sha256).decode("utf-8")
+    twin = json.loads(store.read_bytes(result.report_json_sha256))
+    assert twin == result.metrics
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) == len(twin["figures"]) >= 2  # importance + dependence plots
+    shas = {sha256_bytes(base64.b64decode(i)) for i in images}
+    assert shas == set(twin["figures"].values())
+    text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page)
+    assert "http" not in text and 'src="//' not in text and "<script" not in text.lower()
+    assert "<link" not in text.lower() and "@import" not in text
+    assert len(re.findall(r"src=", page)) == len(images)
+    for heading in ("Outcomes on the holdout", "Challengers", "Overfitting statistics",
+                    "SHAP explanations", "Drift: training reference vs holdout"):  # fmt: skip
+        assert heading in page
+    m = twin["metrics"]
+    for value in (m["rank_ic_mean"], m["rank_ic_tstat"], twin["overfitting"]["dsr"]):
+        assert f"{value:.4g}" in page
+    for row in twin["drift"]:
+        assert f'<td class="l">{row["variable"]}</td><td>{row["psi"]:.4g}</td>' in page
+    assert {r["variable"] for r in twin["drift"]} == {*PLANTED_FEATURES, "prediction"}
+
+
+# ---------------------------------------------------------------- who may validate
+
+
+def test_developer_and_non_validators_cannot_validate(ws, planted):
+    from governance.ledger import Ledger
+
+    name, version, _ = planted
+    with pytest.raises(Forbidden, match="developed"):
+        run_validation(ws, name, version, validator=DEVELOPER)
+    with pytest.raises(Forbidden, match="needs validator"):
+        run_validation(ws, name, version, validator=OFFICER)
+    with pytest.raises(Forbidden):
+        run_validation(ws, name, version, validator=None)
+    with Ledger.open(ws) as ledger:
+        refused = ledger.entries(action="validation.refused", subject=f"model:{name}/v{version}")
+    assert [e.actor for e in refused][-3:] == [DEVELOPER, OFFICER, "unknown"]
+
+
+def test_developer_who_is_also_a_validator_is_refused(ws, planted):
+    from governance.registry import mlflow_client
+    from governance.users import add_user
+
+    # Even a user with the validator role may not validate a version they developed.
+    name, version, _ = planted
+    client = mlflow_client(ws)
+    add_user(ws, "val-eve", "validator")
+    client.set_model_version_tag(name, str(version), "developer", "val-eve")
+    try:
+        with pytest.raises(Forbidden, match="independence"):
+            run_validation(ws, name, version, validator="val-eve")
+    finally:
+        client.set_model_version_tag(name, str(version), "developer", DEVELOPER)
+
+
+# ---------------------------------------------------------------- command line
+
+
+def _config(tmp_path: Path, model: str) -> Path:
+    shutil.copy(REPO / "configs" / "policy.yaml", tmp_path / "policy.yaml")
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(
+        f"model:\n  name: {model}\nvalidation:\n  shap_sample: 300\n  cscv_partitions: 8\n"
+        "policy:\n  file: policy.yaml\n  tier: high\n",
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def test_cli_exit_codes_and_json(ws, planted, null, tmp_path, capsys):
+    from flows.cli import main
+
+    name, version, _ = planted
+    cfg = _config(tmp_path, name)
+    args = ["validate", "--model-version", str(version), "--config", str(cfg), "--json"]
+    assert main([*args, "--as", VALIDATOR]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["validation"]["verdict"] == "pass" and out["validation"]["findings"] == []
+    assert out["model_version"] == version and out["mlflow_run_id"]
+    assert main([*args, "--as", DEVELOPER]) == 4
+    assert "developed" in capsys.readouterr().err
+    null_name, null_version, _ = null
+    cfg = _config(tmp_path, null_name)
+    code = main(
+        ["validate", "--model-version", str(null_version), "--config", str(cfg), "--json",
+         "--as", VALIDATOR]
+    )  # fmt: skip
+    assert code == 3
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["validation"]["verdict"] == "fail"
+    assert {f["check"] for f in out["validation"]["findings"]} >= {"ic_tstat_below_min"}
+    assert main([*args[:-1], "--as", VALIDATOR, "--model", "no-such-model"]) == 2
