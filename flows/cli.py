@@ -17,10 +17,9 @@ import pkgutil
 import sys
 from typing import Any
 
+import flows.commands
 from governance.errors import AlphagateError
 from governance.workspace import Workspace
-
-import flows.commands
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -65,5 +65,107 @@ def _mlflow_dir(name: str) -> str:
 
 @service_stage(name="portfolio")
 def portfolio(run: Run, panel) -> None:
-    """Champion-driven portfolio when the model may drive, else the policy's fallback."""
-    raise NotImplementedError
+    """Champion-driven portfolio when the model may drive, else the policy's fallback.
+
+    KILL-SWITCH CHECK → (champion may drive?) → score → optimise → PRE-TRADE GATE →
+    publish. An optimiser failure or a pre-trade breach of the model portfolio trips the
+    kill switch when the policy says so, and the fallback is published instead.
+    """
+    from governance import killswitch
+    from governance.errors import GateHalt
+    from governance.gates import kill_switch_gate, record_gate
+    from governance.model_use import model_may_drive
+    from tasks.trades import construct_portfolio, publish_fallback
+
+    ctx, cfg, limits = run.now, run.config.portfolio, run.tier.pretrade
+    state = killswitch.status(ctx.ledger)
+    record_gate(ctx, kill_switch_gate(state), subject="killswitch")
+    run.summary.note("kill switch", headline=_switch_line(state))
+    allowed, reasons, champion = model_may_drive(run.ws, ctx.ledger, run.config.model.name)
+    current = _current_weights(run)
+    result = None
+    if allowed:
+        try:
+            scores = _champion_scores(run, panel, int(champion))
+            result = construct_portfolio(ctx, scores, panel, current, cfg, limits)
+        except GateHalt as exc:
+            reasons = [f"{exc.gate}: {r}" for r in exc.reasons]
+            _trip_on_portfolio_failure(run, exc)
+            if run.summary.status == "completed":
+                run.summary.halt(exc.gate, reasons)
+    if result is None:
+        if run.summary.status == "completed":
+            run.summary.halt("kill_switch" if state.tripped else "approval", reasons)
+        result = publish_fallback(
+            ctx, run.tier.fallback, panel, current, cfg, limits, "; ".join(reasons)
+        )
+    _publish(run, result, champion if result.source == SOURCE_MODEL else None, reasons)
+
+
+def _switch_line(state) -> str:
+    if not state.tripped:
+        return "armed"
+    return f"TRIPPED since {state.since} by {state.by}: {state.reason}"
+
+
+def _champion_scores(run: Run, panel, version: int) -> pd.Series:
+    """The champion's scores on the panel's last date (features computed point-in-time)."""
+    from governance.errors import GateHalt
+    from tasks.features import compute_features
+    from tasks.scoring import latest_scores, load_scoring_model
+
+    model = load_scoring_model(run.config.model.name, version)
+    features = compute_features(panel, run.config.features)
+    missing = sorted(set(model.features) - set(features.columns))
+    if missing:
+        raise GateHalt("scoring", f"champion v{version} needs features not computed: {missing}")
+    return latest_scores(model, features)
+
+
+def _trip_on_portfolio_failure(run: Run, exc) -> None:
+    from governance.killswitch import Trigger, auto_trip
+
+    trigger = Trigger.PRETRADE_BREACH if exc.gate == "pretrade" else Trigger.OPTIMISER_FAILURE
+    auto_trip(run.now, run.tier, trigger, "; ".join(exc.reasons)[:500], {"gate": exc.gate})
+
+
+def _current_weights(run: Run) -> pd.Series | None:
+    """Weights published by the last rebalance (None before the first one)."""
+    last = run.now.ledger.last(action="portfolio.published")
+    if last is None:
+        return None
+    doc = run.now.store.read_json(last.payload["artifacts"]["weights.json"])
+    return pd.Series(doc["weights"], dtype=float)
+
+
+def _publish(run: Run, result, version, reasons: list[str]) -> None:
+    store = run.now.store
+    run.now.record(
+        "portfolio.published",
+        subject=f"portfolio:{result.asof}",
+        payload={
+            "source": result.source,
+            "asof": result.asof,
+            "model_name": run.config.model.name,
+            "model_version": version,
+            "reasons": reasons,
+        },
+        artifacts=result.artifacts,
+    )
+    paths = {name: str(store.path(sha)) for name, sha in result.artifacts.items()}
+    run.summary.portfolio = {
+        "source": result.source,
+        "asof": result.asof,
+        "model_version": version,
+        "weights_path": paths["weights.csv"],
+        "trades_path": paths["trades.csv"],
+        "reasons": reasons,
+    }
+    top = result.weights.sort_values(ascending=False).head(5)
+    run.summary.note(
+        "portfolio",
+        headline=f"{result.source} portfolio as of {result.asof}"
+        + (f" (champion v{version})" if version else ""),
+        details=[f"because {r}" for r in reasons]
+        + ["top weights: " + ", ".join(f"{a} {w:.1%}" for a, w in top.items())],
+    )

@@ -175,7 +175,11 @@ def train(run: Run, sealed, data_fingerprint: str) -> Trained:
         )
     s = run.summary
     s.mlflow_run_id, s.model_version = found.mlflow_run_id, found.version
-    ic = "n/a" if found.cv_rank_ic is None else f"{found.cv_rank_ic:+.4f} ± {found.cv_rank_ic_std:.4f}"
+    ic = (
+        "n/a"
+        if found.cv_rank_ic is None
+        else f"{found.cv_rank_ic:+.4f} ± {found.cv_rank_ic_std:.4f}"
+    )
     s.note(
         "training",
         headline=f"candidate {found.name} v{found.version} — purged CV rank IC {ic}"

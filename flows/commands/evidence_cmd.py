@@ -1,0 +1,69 @@
+"""``alphagate evidence export|verify`` (governance/evidence.py, governance/evidence_verify.py)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from flows.commands import add_json_arg
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evidence", help="export and verify evidence packs")
+    esub = p.add_subparsers(dest="evidence_command", required=True, metavar="ACTION")
+    ex = esub.add_parser("export", help="write the evidence pack of a model version or a run")
+    which = ex.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model-version", type=int, metavar="N")
+    which.add_argument("--run-id", metavar="ID", help="Prefect flow-run id or MLflow run id")
+    ex.add_argument("--out", required=True, metavar="FILE.zip")
+    ex.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="run config (default: $ALPHAGATE_CONFIG or configs/demo.yaml)",
+    )
+    ex.add_argument("--model", default=None, metavar="NAME", help="registered model name")
+    add_json_arg(ex)
+    ex.set_defaults(handler=_export)
+    ve = esub.add_parser("verify", help="re-check an evidence pack offline")
+    ve.add_argument("file", metavar="FILE.zip")
+    add_json_arg(ve)
+    ve.set_defaults(handler=_verify)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from flows.cli import emit_json
+    from flows.config import load_config
+    from governance.errors import TamperDetected
+    from governance.evidence import PackSubject, export_pack
+    from governance.workspace import Workspace
+
+    path = args.config or os.environ.get("ALPHAGATE_CONFIG") or "configs/demo.yaml"
+    cfg = load_config(path)
+    if args.model_version is not None:
+        subject = PackSubject(args.model or cfg.model.name, str(args.model_version))
+    else:
+        subject = PackSubject(run_id=args.run_id)
+    files = {"run.yaml": path, "policy.yaml": cfg.resolve(cfg.policy.file)}
+    out, summary = export_pack(Workspace.from_env(), subject, args.out, config_files=files)
+    v = summary["verification"]
+    print(f"evidence pack {out}: {summary['subject']}, {len(summary['entries'])} ledger entries")
+    if args.json:
+        emit_json({"out": str(out), **{k: summary[k] for k in ("subject", "head", "verification")}})
+    if not v["ok"]:
+        raise TamperDetected(f"exported, but the workspace failed verification: {v['reason']}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from flows.cli import emit_json
+    from governance.evidence_verify import verify_pack
+
+    report = verify_pack(args.file)
+    print(
+        f"{args.file}: ok ({report.files} files, {report.entries} ledger entries,"
+        f" {report.signatures} signatures; head seq {report.head['seq']})"
+    )
+    if args.json:
+        emit_json(report.to_json())
+    return 0
