@@ -16,6 +16,9 @@ class ValidationConfig(StrictModel):
 
     Attributes
     ----------
+    validator : str or None
+        Acting validator when a flow validates without ``--as`` (must have role validator
+        and must not be the version's developer).
     shap_sample : int
         Holdout rows explained by exact tree SHAP, time-stratified (shared/DESIGN.md: about
         18 s for 20,000 rows x 40 features on two cores; 2,000 is enough for stable means).
@@ -42,6 +45,7 @@ class ValidationConfig(StrictModel):
         Validation runs go to the MLflow experiment ``<strategy><suffix>``.
     """
 
+    validator: str | None = None
     shap_sample: int = Field(2000, ge=50)
     shap_dependence_plots: int = Field(3, ge=0, le=20)
     shap_min_abs_corr: float = Field(0.05, ge=0.0, lt=1.0)
