@@ -292,7 +292,7 @@ def _refuse(ledger: Ledger, facts: ModelFacts, user, decision: str, message: str
     return Forbidden(message)
 
 
-def _signed_decision(
+def record_signed_decision(
     ws, ledger, facts, validation, *, user, decision, reason, policy_hash, tier_name
 ) -> LedgerEntry:
     """Sign the approval document with ``user``'s key and record it."""
@@ -310,6 +310,7 @@ def _signed_decision(
         payload={
             "model_name": facts.name,
             "model_version": facts.version,
+            "mlflow_run_id": facts.run_id,
             "decision": decision,
             "user": user.name,
             "role": user.role.value,
@@ -348,6 +349,7 @@ def promote(ledger: Ledger, client, facts: ModelFacts, state: PromotionState, po
         payload={
             "model_name": facts.name,
             "model_version": facts.version,
+            "mlflow_run_id": facts.run_id,
             "previous_champion": champion_version(client, facts.name),
             "developer": facts.developer,
             "approvals": approvals,
@@ -399,7 +401,7 @@ def approve(
         )  # fmt: skip
     if before.champion:
         raise InputError(f"--model-version: {facts.name} v{facts.version} is already the champion")
-    entry = _signed_decision(
+    entry = record_signed_decision(
         ws, ledger, facts, validation, user=acting, decision="approve",
         reason=reason or "", policy_hash=policy_hash, tier_name=tier_name,
     )  # fmt: skip
@@ -431,7 +433,7 @@ def reject(
     facts = get_model_facts(client, model_name, version)
     acting = _check_approver(ws, ledger, facts, user, "reject")
     validation = latest_validation(ledger, facts.name, facts.version)
-    entry = _signed_decision(
+    entry = record_signed_decision(
         ws, ledger, facts, validation, user=acting, decision="reject",
         reason=reason, policy_hash=policy_hash, tier_name=tier_name,
     )  # fmt: skip

@@ -284,3 +284,26 @@ def test_altered_approval_signature_or_digest_is_caught(env, capsys, tmp_path, f
         assert "approval.granted" in report["reason"]
     finally:
         mp.undo()
+
+
+def test_evidence_pack_of_a_promoted_version_verifies(env, capsys, tmp_path):
+    ws, cfg = env
+    v = register(ws, "zeta", "dana")
+    assert approve(capsys, cfg, "zeta", v, "vera")[0] == 0
+    assert approve(capsys, cfg, "zeta", v, "rita")[0] == 0
+    out = tmp_path / "zeta.zip"
+    argv = ["evidence", "export", "--model-version", v, "--model", "zeta", "--config", str(cfg)]
+    assert cli(capsys, *argv, "--out", str(out))[0] == 0
+    import zipfile
+
+    names = zipfile.ZipFile(out).namelist()
+    assert "mlflow/model_version.json" in names and "mlflow/run.json" in names
+    assert sum(n.startswith("approvals/") for n in names) == 2
+    assert any(n.endswith("validation_report.json") for n in names)
+    entries = json.loads(zipfile.ZipFile(out).read("ledger/entries.json"))
+    assert {"validation.completed", "approval.granted", "model.promoted"} <= {
+        e["action"] for e in entries
+    }
+    assert all(e["subject"] != "model:alpha/v1" for e in entries)  # other models stay out
+    code, report, _ = cli(capsys, "evidence", "verify", str(out), "--json")
+    assert code == 0 and report["signatures"] == 2

@@ -1,0 +1,261 @@
+"""Evidence packs: one zip per decision that an auditor or regulator can check offline.
+
+``alphagate evidence export (--model-version N | --run-id ID) --out FILE.zip`` collects:
+
+==============================  =======================================================
+path in the zip                 what
+==============================  =======================================================
+``index.html``                  self-contained summary linking every file (offline)
+``manifest.json``               SHA-256 of every file, the ledger head, its own digest
+``ledger/entries.json``         the ledger entries involved, exactly as stored
+``ledger/chain.json``           ``seq, prev_hash, entry_hash`` of the ledger up to the head
+``ledger/verification.json``    the workspace verification at export time
+``artifacts/<seq>-<action>/``   every artifact those entries name (config, fingerprint,
+                                quality report, model card, validation report, SHAP
+                                figures, optimiser inputs/outputs, trade list ...)
+``approvals/``                  each signed approval/rejection: document, signature, key
+``keys/public_keys.json``       public keys of the signers (``users.json``)
+``killswitch/history.json``     every ``killswitch.*`` entry
+``mlflow/``                     model version, its run (params, metrics, tags) and files
+``config/``                     the run config and policy file given to ``export``
+``environment.json``            Python and package versions (``importlib.metadata``)
+==============================  =======================================================
+
+Which entries are "involved" (:func:`select_entries`): those about the model version
+(subject ``model:<name>/v<N>`` or payload ``model_name``/``model_version``), then every
+entry sharing a ``flow_run_id`` or ``mlflow_run_id`` with them, to a fixed point; with
+``--run-id`` the seed is the entries carrying that Prefect flow-run or MLflow run id.
+``alphagate evidence verify`` (:mod:`governance.evidence_verify`) re-checks all of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import json
+import platform
+import re
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from governance.canonical import sha256_bytes
+from governance.errors import InputError
+from governance.evidence_html import render_index
+from governance.evidence_verify import (
+    CHAIN,
+    ENTRIES,
+    FORMAT,
+    KEYS,
+    MANIFEST,
+    SIGNED_ACTIONS,
+    manifest_digest,
+)
+from governance.integrity import verify_workspace
+from governance.ledger import Ledger, LedgerEntry
+from governance.registry import model_subject
+from governance.users import list_users
+from governance.workspace import Workspace
+
+#: MLflow run files larger than this stay out of the pack (their hashes are in the ledger).
+MAX_MLFLOW_FILE_BYTES = 50 * 1024 * 1024
+_RUN_KEYS = ("flow_run_id", "mlflow_run_id")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class PackSubject:
+    """What a pack is about: a model version, or a run id (Prefect flow run or MLflow run)."""
+
+    model_name: str | None = None
+    version: str | None = None
+    run_id: str | None = None
+
+    def label(self) -> str:
+        if self.version is not None:
+            return model_subject(self.model_name, self.version)
+        return f"run:{self.run_id}"
+
+
+def _safe(name: str) -> str:
+    return _UNSAFE.sub("_", name).strip("._") or "file"
+
+
+def _about_version(e: LedgerEntry, subject: PackSubject) -> bool:
+    if e.subject == model_subject(subject.model_name, subject.version):
+        return True
+    p = e.payload
+    version = p.get("model_version", p.get("version"))
+    return p.get("model_name") == subject.model_name and str(version) == subject.version
+
+
+def _run_ids(e: LedgerEntry) -> set[str]:
+    return {str(e.payload[k]) for k in _RUN_KEYS if e.payload.get(k)}
+
+
+def select_entries(entries: list[LedgerEntry], subject: PackSubject) -> list[LedgerEntry]:
+    """The entries involved in ``subject`` (see the module docstring), in seq order.
+
+    Kill-switch history and ``user.added`` entries are always included.
+    """
+    if subject.version is not None:
+        chosen = {e.seq for e in entries if _about_version(e, subject)}
+        ids = set().union(*(_run_ids(e) for e in entries if e.seq in chosen))
+    else:
+        chosen, ids = set(), {subject.run_id}
+    while True:
+        more = {e.seq for e in entries if e.seq not in chosen and _run_ids(e) & ids}
+        if not more:
+            break
+        chosen |= more
+        ids |= set().union(*(_run_ids(e) for e in entries if e.seq in more))
+    if not chosen:
+        raise InputError(f"{subject.label()}: no ledger entries involve it")
+    always = {
+        e.seq for e in entries if e.action.startswith("killswitch.") or e.action == "user.added"
+    }
+    return [e for e in entries if e.seq in chosen | always]
+
+
+def python_environment() -> dict:
+    """Interpreter, platform and every installed distribution's version."""
+    dists = {}
+    for d in importlib.metadata.distributions():
+        name = d.metadata.get("Name")
+        if name:
+            dists[name] = d.version
+    return {
+        "python": sys.version,
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "packages": dict(sorted(dists.items(), key=lambda kv: kv[0].lower())),
+    }
+
+
+def _mlflow_files(ws: Workspace, name: str, version: str) -> dict[str, bytes]:
+    """Model version facts, its run's params/metrics/tags and run files (model card ...)."""
+    from governance.registry import get_model_facts, mlflow_client, registry_exists
+
+    if not registry_exists(ws):
+        return {}
+    client = mlflow_client(ws)
+    facts = get_model_facts(client, name, version)
+    files = {"mlflow/model_version.json": _dump(facts)}
+    if facts.run_id:
+        import mlflow
+
+        run = client.get_run(facts.run_id)
+        files["mlflow/run.json"] = _dump(
+            {"run_id": facts.run_id, "params": run.data.params, "metrics": run.data.metrics,
+             "tags": run.data.tags}
+        )  # fmt: skip
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(mlflow.artifacts.download_artifacts(run_id=facts.run_id, dst_path=tmp))
+            for p in sorted(local.rglob("*")):
+                if p.is_file() and p.stat().st_size <= MAX_MLFLOW_FILE_BYTES:
+                    rel = "/".join(_safe(part) for part in p.relative_to(local).parts)
+                    files[f"mlflow/artifacts/{rel}"] = p.read_bytes()
+    return files
+
+
+def _dump(obj) -> bytes:
+    from governance.canonical import to_jsonable
+
+    return (json.dumps(to_jsonable(obj), indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def collect(
+    ws: Workspace,
+    ledger: Ledger,
+    subject: PackSubject,
+    *,
+    config_files: dict[str, Path] | None = None,
+) -> tuple[dict[str, bytes], dict]:
+    """Every file of the pack (``{path: bytes}``, manifest and index excluded) and a summary."""
+    head_seq, head_hash = ledger.head()
+    everything = ledger.entries()
+    everything = [e for e in everything if e.seq <= head_seq]
+    chosen = select_entries(everything, subject)
+    verification = verify_workspace(ws, ledger)
+    files: dict[str, bytes] = {
+        ENTRIES: _dump([e.to_json() for e in chosen]),
+        CHAIN: _dump(
+            [
+                {"seq": e.seq, "prev_hash": e.prev_hash, "entry_hash": e.entry_hash}
+                for e in everything
+            ]
+        ),
+        "ledger/verification.json": _dump(verification.to_json()),
+        KEYS: _dump({u.name: u.public_key for u in list_users(ws)}),
+        "killswitch/history.json": _dump(
+            [e.to_json() for e in chosen if e.action.startswith("killswitch.")]
+        ),
+        "environment.json": _dump(python_environment()),
+    }
+    for e in chosen:
+        for name, sha in sorted(e.artifacts.items()):
+            files[f"artifacts/{e.seq}-{_safe(e.action)}/{_safe(name)}"] = ledger.store.read_bytes(
+                sha
+            )
+        if e.action in SIGNED_ACTIONS:
+            files[f"approvals/{e.seq}-{_safe(e.actor)}-{e.payload.get('decision')}.json"] = _dump(
+                {k: e.payload.get(k) for k in ("signed", "signed_digest", "signature",
+                                               "public_key", "signer", "signature_scheme",
+                                               "identity")}
+            )  # fmt: skip
+    if subject.version is not None:
+        files.update(_mlflow_files(ws, subject.model_name, subject.version))
+    for label, path in (config_files or {}).items():
+        if path is not None and Path(path).is_file():
+            files[f"config/{_safe(label)}"] = Path(path).read_bytes()
+    summary = {
+        "subject": subject.label(),
+        "head": {"seq": head_seq, "hash": head_hash},
+        "verification": verification.to_json(),
+        "entries": [e.to_json() for e in chosen],
+    }
+    return files, summary
+
+
+def write_pack(files: dict[str, bytes], summary: dict, out: str | Path) -> Path:
+    """Write the zip: files, ``index.html`` and ``manifest.json`` (atomically)."""
+    out = Path(out)
+    if out.suffix.lower() != ".zip":
+        raise InputError(f"--out {out}: must end in .zip")
+    files = dict(files)
+    files["index.html"] = render_index(files, summary).encode("utf-8")
+    manifest = {
+        "format": FORMAT,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "subject": summary["subject"],
+        "head": summary["head"],
+        "files": {name: sha256_bytes(data) for name, data in sorted(files.items())},
+    }
+    manifest["self_digest"] = manifest_digest(manifest)
+    files[MANIFEST] = _dump(manifest)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name in [
+            MANIFEST,
+            "index.html",
+            *sorted(n for n in files if n not in (MANIFEST, "index.html")),
+        ]:
+            zf.writestr(name, files[name])
+    tmp.replace(out)
+    return out
+
+
+def export_pack(
+    ws: Workspace,
+    subject: PackSubject,
+    out: str | Path,
+    *,
+    config_files: dict[str, Path] | None = None,
+) -> tuple[Path, dict]:
+    """Collect and write the pack for ``subject``; return its path and the summary."""
+    with Ledger.open(ws) as ledger:
+        files, summary = collect(ws, ledger, subject, config_files=config_files)
+    return write_pack(files, summary, out), summary

@@ -1,0 +1,174 @@
+"""Evidence packs: export through the CLI, verify offline, and catch every altered byte.
+
+The workspace holds a real ledger, artifact store and Ed25519-signed approval; the pack is
+exported by run id (no MLflow needed here; tests/test_governance_approvals.py exports a
+pack for a real registered model version).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+from governance.canonical import canonical_json, sha256_bytes
+from governance.context import RunContext
+from governance.evidence_verify import manifest_digest, verify_pack
+from governance.registry import ModelFacts
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _png() -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2, 1))
+    ax.bar(["a", "b"], [0.3, 0.7])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory):
+    """A workspace with a flow run's entries, artifacts and a signed approval; its pack."""
+    from governance.approvals import ValidationFacts, record_signed_decision
+    from governance.users import add_user, get_user
+    from governance.workspace import Workspace
+
+    tmp_path = tmp_path_factory.mktemp("evidence")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ALPHAGATE_HOME", str(tmp_path / "home"))
+    mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
+    workspace = Workspace(tmp_path / "home").ensure()
+    mp.setenv("MLFLOW_TRACKING_URI", workspace.tracking_uri)
+
+    for name, role in [("vera", "validator"), ("rita", "risk_officer")]:
+        add_user(workspace, name, role)
+    ctx = RunContext.open(workspace, actor="vera", role="validator", flow_run_id="flow-1")
+    report = ctx.store.put_json({"verdict": "pass", "findings": []})
+    shap = ctx.store.put_bytes(_png())
+    ctx.record("run.started", subject="run:flow-1", payload={"mlflow_run_id": "mlrun-1"})
+    ctx.ledger.append("data.ingested", actor="x", payload={"mlflow_run_id": "mlrun-1"})
+    val = ctx.record(
+        "validation.completed",
+        subject="model:m/v1",
+        payload={"model_name": "m", "model_version": "1", "verdict": "pass"},
+        artifacts={"validation_report.json": report, "shap_summary.png": shap},
+    )
+    ctx.ledger.append("gate.pretrade", actor="y", payload={"decision": "pass"})  # unrelated
+    facts = ModelFacts("m", "1", "mlrun-1", "dana", "candidate", "f" * 64, "a" * 64)
+    vfacts = ValidationFacts("pass", report, val.entry_hash, val.seq)
+    record_signed_decision(
+        workspace, ctx.ledger, facts, vfacts, user=get_user(workspace, "rita"),
+        decision="approve", reason="ok", policy_hash="b" * 64, tier_name="high",
+    )  # fmt: skip
+    ctx.ledger.append(
+        "killswitch.tripped", actor="rita", subject="killswitch", payload={"reason": "t"}
+    )
+    ctx.close()
+    (tmp_path / "policy.yaml").write_bytes((REPO / "configs" / "policy.yaml").read_bytes())
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("policy: {file: policy.yaml, tier: high}\n")
+    out = tmp_path / "pack.zip"
+    assert (
+        main(["evidence", "export", "--run-id", "mlrun-1", "--out", str(out), "--config", str(cfg)])
+        == 0
+    )
+    yield out
+    mp.undo()
+
+
+def _members(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def _write(path: Path, files: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+
+
+def test_pack_contents_and_offline_verification(pack, capsys):
+    files = _members(pack)
+    entries = json.loads(files["ledger/entries.json"])
+    actions = [e["action"] for e in entries]
+    # linked by the MLflow run id, then by flow run id; the unrelated gate is left out
+    assert "run.started" in actions and "validation.completed" in actions
+    assert "data.ingested" in actions and "gate.pretrade" not in actions
+    assert "killswitch.tripped" in actions and actions.count("user.added") == 0
+    assert any(n.startswith("approvals/") for n in files)
+    assert any(n.endswith("shap_summary.png") for n in files)
+    assert {"config/run.yaml", "config/policy.yaml", "environment.json", "index.html"} <= set(files)
+    index = files["index.html"].decode()
+    assert "data:image/png;base64," in index and "<script" not in index
+    assert "http://" not in index and "https://" not in index
+    capsys.readouterr()
+    assert main(["evidence", "verify", str(pack), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["ok"] and report["signatures"] == 1 and report["entries"] == len(entries)
+
+
+def test_one_changed_byte_in_any_file_is_caught_and_named(pack, tmp_path, capsys):
+    files = _members(pack)
+    for name, data in files.items():
+        i = len(data) // 2
+        bad = dict(files)
+        bad[name] = data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1 :]
+        target = tmp_path / "bad.zip"
+        _write(target, bad)
+        capsys.readouterr()
+        assert main(["evidence", "verify", str(target)]) == 3, name
+        assert name in capsys.readouterr().err, name
+
+
+def test_added_file_and_raw_zip_corruption_are_caught(pack, tmp_path, capsys):
+    files = _members(pack)
+    _write(tmp_path / "extra.zip", {**files, "notes.txt": b"trust me"})
+    assert main(["evidence", "verify", str(tmp_path / "extra.zip")]) == 3
+    assert "notes.txt" in capsys.readouterr().err
+    raw = bytearray(pack.read_bytes())
+    with zipfile.ZipFile(pack) as zf:
+        info = zf.getinfo("ledger/entries.json")
+    raw[info.header_offset + 30 + len(info.filename) + 5] ^= 0xFF  # inside the member's data
+    (tmp_path / "raw.zip").write_bytes(bytes(raw))
+    assert main(["evidence", "verify", str(tmp_path / "raw.zip")]) == 3
+    assert main(["evidence", "verify", str(tmp_path / "absent.zip")]) == 2
+
+
+def _remanifest(files: dict[str, bytes]) -> dict[str, bytes]:
+    """Recompute every hash of the manifest: what a careful forger would do."""
+    manifest = json.loads(files["manifest.json"])
+    manifest["files"] = {n: sha256_bytes(d) for n, d in files.items() if n != "manifest.json"}
+    manifest["self_digest"] = manifest_digest(manifest)
+    return {**files, "manifest.json": json.dumps(manifest).encode()}
+
+
+@pytest.mark.parametrize("edit", ["signature", "reason", "payload"])
+def test_forged_but_remanifested_pack_is_still_caught(pack, tmp_path, edit):
+    from governance.errors import TamperDetected
+
+    files = _members(pack)
+    entries = json.loads(files["ledger/entries.json"])
+    target = next(e for e in entries if e["action"] == "approval.granted")
+    if edit == "signature":
+        s = target["payload"]["signature"]
+        target["payload"]["signature"] = ("1" if s[0] == "0" else "0") + s[1:]
+    elif edit == "reason":
+        target["payload"]["signed"]["reason"] = "rubber stamp"
+        target["payload_hash"] = sha256_bytes(canonical_json(target["payload"]))
+    else:
+        target["payload"]["decision"] = "reject"
+    files["ledger/entries.json"] = json.dumps(entries).encode()
+    _write(tmp_path / "forged.zip", _remanifest(files))
+    with pytest.raises(TamperDetected, match=r"ledger/entries\.json"):
+        verify_pack(tmp_path / "forged.zip")
