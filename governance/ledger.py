@@ -215,6 +215,10 @@ class Ledger:
         ws.ensure()
         return cls(ws.ledger_url, ArtifactStore.of(ws))
 
+    def __reduce__(self):
+        # Picklable (Dask workers, spawned processes): the copy opens its own engine.
+        return (type(self), (self.url, self.store))
+
     def __enter__(self) -> Ledger:
         return self
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import pickle
 import re
 import stat
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from test_ledger_support import BACKENDS, backend_url, build_ledger
@@ -150,6 +152,19 @@ def test_append_refuses_unknown_artifacts_and_bad_payloads(ledger):
     assert entry.artifacts == {"a": sha, "b": sha}
 
 
+def test_threads_share_one_ledger(ledger):
+    # Prefect's default task runner uses threads: each takes its own pooled connection.
+    def work(t: int) -> None:
+        for i in range(25):
+            ledger.append("test.thread", actor=f"t{t}", payload={"t": t, "i": i})
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(work, range(4)))
+    report = ledger.verify()
+    assert report.ok and report.entries == 100
+    assert ledger.head()[0] == 100
+
+
 def test_bad_ledger_urls_are_input_errors(tmp_path, store):
     with pytest.raises(InputError, match="not a database URL"):
         Ledger("::nope::", store)
@@ -188,6 +203,19 @@ def test_run_context_records_once_per_run_action_and_subject(workspace):
         assert fresh.flow_run_id is None and fresh.role == "system"
         fresh.close()
         assert led.verify().ok
+
+
+def test_run_context_pickles_for_worker_processes(workspace):
+    ctx = RunContext.open(workspace, actor="alice", flow_run_id="fr-2")
+    clone = pickle.loads(pickle.dumps(ctx))
+    try:
+        assert (clone.run_key, clone.ledger.url) == (ctx.run_key, ctx.ledger.url)
+        first = clone.record("model.trained", subject="fold:1")
+        assert ctx.record("model.trained", subject="fold:1") == first
+        assert ctx.ledger.head() == (1, first.entry_hash)
+    finally:
+        ctx.close()
+        clone.close()
 
 
 # -- integrity registry ----------------------------------------------------------------

@@ -167,7 +167,7 @@ appends = st.lists(
     min_size=1,
     max_size=8,
 )
-PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _fresh_ledger(root: Path) -> Ledger:
