@@ -1,0 +1,178 @@
+"""Pre-trade limit gate: breaches injected after the solver are blocked and recorded."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from governance.context import RunContext
+from governance.errors import GateHalt
+from governance.policy import Fallback, PretradeLimits
+from governance.pretrade import check_pretrade
+from tasks.market import to_panel
+from tasks.optimiser import Account, Infeasible, MarketInputs, PortfolioOptimiser
+from tasks.portfolio import PortfolioConfig
+from tasks.risk import statistical_factor_model
+from tasks.synthetic import SyntheticSpec, generate_market, planted_characteristic
+from tasks.trades import TRADE_COLUMNS, construct_portfolio, publish_fallback
+
+LIMITS = PretradeLimits(
+    max_weight=0.15, max_sector_weight=0.4, max_turnover=0.5, restricted=["A0003"]
+)
+
+
+@pytest.fixture(scope="module")
+def market():
+    long = generate_market(SyntheticSpec(n_assets=15, n_days=300, seed=3, n_sectors=3))
+    return to_panel(long, "synthetic:test"), planted_characteristic(long)
+
+
+@pytest.fixture(scope="module")
+def solved(market):
+    """A clean solve on the synthetic market: weights, previous weights, sectors."""
+    panel, _ = market
+    assets = panel.close.columns
+    rets = panel.close.pct_change(fill_method=None).iloc[-120:]
+    risk = statistical_factor_model(rets, 3)
+    alpha = pd.Series(np.random.default_rng(0).normal(0, 5e-4, len(assets)), index=assets)
+    cfg = PortfolioConfig(max_weight=0.15, max_sector_weight=0.4, restricted=["A0003"])
+    prev = pd.Series(1 / len(assets), index=assets)
+    sol = PortfolioOptimiser(assets, 3, cfg, panel.sectors).solve(
+        Account(current=prev), MarketInputs(alpha, risk)
+    )
+    return sol.weights, prev, panel.sectors
+
+
+def test_optimiser_output_passes(solved):
+    w, prev, sectors = solved
+    assert check_pretrade(w, prev, sectors, LIMITS) == []
+
+
+@pytest.mark.parametrize(
+    ("mutate", "check", "subject"),
+    [
+        (
+            lambda w: _shift(w, "A0000", 0.2),
+            "max_weight",
+            "A0000",
+        ),
+        (lambda w: _set(w, "A0001", np.nan), "finite", "A0001"),
+        (lambda w: _set(w, "A0002", -0.01), "min_weight", "A0002"),
+        (lambda w: _set(w, "A0003", 0.1), "restricted", "A0003"),  # held 1/15: no increase,
+        (lambda w: w * 1.02, "budget", ""),
+    ],
+)
+def test_injected_breach_is_blocked(solved, mutate, check, subject):
+    w, prev, sectors = solved
+    breaches = check_pretrade(mutate(w.copy()), prev, sectors, LIMITS)
+    assert any(b.check == check and b.subject == subject for b in breaches), breaches
+    hit = next(b for b in breaches if b.check == check)
+    assert check in str(hit) and "breaches limit" in str(hit)
+
+
+def _set(w: pd.Series, asset: str, value: float) -> pd.Series:
+    w[asset] = value
+    return w
+
+
+def _shift(w: pd.Series, asset: str, amount: float) -> pd.Series:
+    """Move ``amount`` into ``asset`` from the others (budget kept)."""
+    others = w.index != asset
+    w[others] -= amount * w[others] / w[others].sum()
+    w[asset] += amount
+    return w
+
+
+def test_sector_turnover_and_leverage_breaches(solved):
+    _, prev, sectors = solved
+    s0 = sectors[sectors == sectors.iloc[0]].index
+    w = pd.Series(0.0, index=prev.index)
+    w[s0] = 0.6 / len(s0)
+    w[w.index.difference(s0)] = 0.4 / (len(w) - len(s0))
+    found = {b.check: b for b in check_pretrade(w, prev, sectors, LIMITS)}
+    assert found["sector"].subject == sectors.iloc[0]
+    assert found["sector"].value == pytest.approx(0.6)
+    ls = PretradeLimits(
+        max_weight=1.0,
+        min_weight=-1.0,
+        budget=0.0,
+        max_gross_leverage=1.0,
+        max_turnover=10.0,
+        max_sector_weight=10.0,
+    )
+    long_short = pd.Series([0.8, -0.8], index=["x", "y"])
+    found = {b.check: b for b in check_pretrade(long_short, None, None, ls)}
+    assert set(found) == {"leverage"} and found["leverage"].value == pytest.approx(1.6)
+    assert (
+        check_pretrade(
+            long_short,
+            pd.Series([0.0, 0.0], index=["x", "y"]),
+            None,
+            ls.model_copy(update={"max_gross_leverage": 2.0, "max_turnover": 1.0}),
+        )[0].check
+        == "turnover"
+    )
+
+
+@pytest.fixture
+def ctx(workspace):
+    c = RunContext.open(workspace, actor="tester", role="system", flow_run_id="test-run")
+    yield c
+    c.close()
+
+
+def _entries(ctx, action):
+    return [e for e in ctx.ledger.entries(action=action)]
+
+
+def test_construct_portfolio_records_artifacts_and_gate(ctx, market):
+    panel, scores = market
+    cfg = PortfolioConfig(max_weight=0.3, max_sector_weight=0.5)
+    current = pd.Series(1 / 15, index=panel.close.columns)
+    result = construct_portfolio(ctx, scores.iloc[-1], panel, current, cfg, LIMITS)
+    assert result.source == "model"
+    assert list(result.trades.columns) == TRADE_COLUMNS
+    assert check_pretrade(result.weights, current, panel.sectors, LIMITS) == []  # tightened
+    assert result.weights["A0003"] == pytest.approx(0.0, abs=1e-6)  # policy's restricted list
+    for name in ("weights.csv", "weights.json", "trades.csv", "trades.json", "solver.json"):
+        assert ctx.store.verify(result.artifacts[name])
+    stats = json.loads(ctx.store.read_bytes(result.artifacts["solver.json"]))
+    assert stats["status"] == "optimal" and stats["iterations"] > 0
+    opt_entry, gate_entry = (
+        _entries(ctx, "portfolio.optimised")[-1],
+        _entries(ctx, "gate.pretrade")[-1],
+    )
+    assert opt_entry.payload["stats"]["solver"] == "CLARABEL"
+    assert gate_entry.payload["decision"] == "pass"
+    assert ctx.ledger.verify().ok
+
+
+def test_infeasible_solve_is_recorded_then_raised(ctx, market):
+    panel, scores = market
+    cfg = PortfolioConfig(max_weight=0.3, max_sector_weight=0.3)  # 3 sectors x 0.3 < 1
+    with pytest.raises(Infeasible, match="sector caps") as info:
+        construct_portfolio(ctx, scores.iloc[-1], panel, None, cfg, LIMITS)
+    assert info.value.exit_code == 3
+    entry = _entries(ctx, "portfolio.optimised")[-1]
+    assert entry.payload["status"] == "infeasible"
+    assert set(entry.payload["conflicting_groups"]) == {"sector caps", "budget"}
+
+
+def test_breaching_fallback_is_blocked_and_recorded(ctx, market):
+    panel, _ = market
+    tight = LIMITS.model_copy(update={"max_weight": 0.05})  # equal weight is 1/15 > 0.05
+    with pytest.raises(GateHalt) as info:
+        publish_fallback(
+            ctx, Fallback.BENCHMARK, panel, None, PortfolioConfig(), tight, reason="no champion"
+        )
+    assert info.value.gate == "pretrade"
+    gate = _entries(ctx, "gate.pretrade")[-1]
+    assert gate.payload["decision"] == "halt"
+    checks = [d["check"] for d in gate.payload["evidence"]["breach_details"]]
+    assert checks.count("max_weight") == 15 and checks.count("restricted") == 1
+    fallback = _entries(ctx, "portfolio.optimised")[-1]
+    assert fallback.payload["source"] == "fallback"
+    assert fallback.payload["stats"]["reason"] == "no champion"
