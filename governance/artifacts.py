@@ -48,12 +48,15 @@ class ArtifactStore:
 
     Parameters
     ----------
-    root : Path
+    root : Path or str
         Store folder, ``Workspace.artifacts`` for a workspace (see :meth:`of`). Created on
         the first write.
     """
 
     root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
 
     @classmethod
     def of(cls, ws: Workspace) -> ArtifactStore:
