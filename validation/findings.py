@@ -11,7 +11,8 @@ Default severities (check name: severity — threshold, from ``ValidationPolicy`
 ``ic_tstat_below_min``     critical  Newey-West t-stat of rank IC < ``min_ic_tstat``
 ``dsr_below_min``          critical  deflated Sharpe ratio < ``min_dsr`` (0.95, Bailey &
                                      López de Prado 2014)
-``pbo_above_max``          critical  PBO by CSCV > ``max_pbo`` (0.5, Bailey et al. 2017)
+``pbo_above_max``          critical  PBO by CSCV > ``max_pbo`` (0.5, Bailey et al. 2017);
+                                     checked with >= ``min_pbo_trials`` trial series only
 ``rank_ic_implausible``    critical  rank IC > ``max_plausible_rank_ic``: a likely leak of
                                      the future into a feature
 ``margin_below_min``       warning   rank-IC margin over a challenger <

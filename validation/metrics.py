@@ -131,6 +131,9 @@ def long_short_returns(
     df = _clean(frame, [score, target])
     q = quantile_labels(df, score, n_quantiles)
     means = df.groupby([df["date"], q])[target].mean().unstack()
+    # A score tied across a whole date (e.g. a model that learned nothing) fills no top or
+    # bottom bucket: those dates have no long-short return, rather than an error.
+    means = means.reindex(columns=[1.0, float(n_quantiles)])
     return (means[float(n_quantiles)] - means[1.0]).dropna().rename("long_short")
 
 

@@ -60,6 +60,8 @@ def _table(rows: list[Mapping[str, Any]], columns: list[str], left: int = 1) -> 
             value = r.get(c)
             if c in ("severity", "status") and value:
                 cls = f' class="l {html.escape(str(value))}"'
+                if c == "status" and value == "info":
+                    value = "stable"
             cells.append(f"<td{cls}>{_fmt(value)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"

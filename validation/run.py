@@ -280,7 +280,7 @@ def validate_model_version(
         subject=model_subject(model_name, version),
         payload={
             "model_name": model_name,
-            "version": int(version),
+            "model_version": int(version),
             "verdict": a.verdict.value,
             "findings": to_jsonable(list(a.findings)),
             "report_json_sha256": json_sha,

@@ -1,0 +1,137 @@
+"""Validation time against universe size, with the SHAP sample size.
+
+For each universe size a synthetic market with a planted signal is trained into a registered
+candidate (small LightGBM search, as in tests/helpers_train.py), then validated end to end
+with :func:`validation.run.validate_model_version`. Printed per size: holdout rows, SHAP
+sample, wall time of the full validation and of its stages (loading from the registry and
+the store, prediction, statistics + SHAP + report assembly), and the verdict.
+
+Usage::
+
+    .venv/bin/python bench/bench_validation.py --assets 100 500 1000 --days 1500
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+for _k, _v in {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "GIT_PYTHON_REFRESH": "quiet",
+}.items():
+    os.environ.setdefault(_k, _v)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+FEATURES = ("mom_1m", "mom_3m", "mom_6m", "mom_12_1", "vol_1m", "dist_52w_high", "beta_1y")
+
+
+def bench_one(n_assets: int, n_days: int, shap_sample: int, keep: bool) -> dict:
+    from governance.context import RunContext
+    from governance.policy import Tier
+    from governance.users import add_user
+    from governance.workspace import Workspace
+    from tasks.synthetic import SyntheticSpec
+    from tests.helpers_train import train_synthetic
+    from validation.assess import PREDICTION, assess
+    from validation.config import ValidationConfig
+    from validation.inputs import load_inputs, predict
+    from validation.run import _header, _selected_trial, validate_model_version
+
+    home = Path(tempfile.mkdtemp(prefix=f"agbench{n_assets}-")) / "home"
+    os.environ["ALPHAGATE_HOME"] = str(home)
+    ws = Workspace(home).ensure()
+    os.environ["MLFLOW_TRACKING_URI"] = ws.tracking_uri
+    add_user(ws, "bench-validator", "validator")
+    spec = SyntheticSpec(n_assets=n_assets, n_days=n_days, ic=0.08, seed=1, horizon=5)
+    name = f"bench-{n_assets}"
+    t0 = time.perf_counter()
+    res, _ = train_synthetic(
+        ws,
+        spec,
+        model={"name": name, "reference_rows": 5000},
+        features={"horizon": 5, "names": FEATURES},
+        developer="bench-dev",
+    )
+    t_train = time.perf_counter() - t0
+    cfg = ValidationConfig(shap_sample=shap_sample)
+    tier = Tier()
+    ctx = RunContext.open(ws, actor="bench-validator", role="validator")
+    try:
+        # Warm the stack (MLflow, SHAP, matplotlib imports) so stage timings are steady.
+        load_inputs(ws, ctx.ledger, ctx.store, name, res.version)
+        t0 = time.perf_counter()
+        result = validate_model_version(
+            ctx, name, res.version, cfg, tier, validator="bench-validator"
+        )
+        t_total = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        inp = load_inputs(ws, ctx.ledger, ctx.store, name, res.version)
+        t_load = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        holdout = inp.holdout.copy()
+        holdout[PREDICTION] = predict(inp.booster, holdout, inp.features)
+        t_pred = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        assess(
+            holdout,
+            inp.reference,
+            inp.trials,
+            inp.booster,
+            features=inp.features,
+            expected_signs=inp.expected_signs,
+            horizon=inp.horizon,
+            n_trials=inp.accounting.n_trials,
+            trial_sharpes_annual=inp.accounting.trial_sharpes,
+            selected_trial=_selected_trial(inp),
+            cfg=cfg,
+            policy=tier.validation,
+            header=_header(inp, "bench-validator", None, ctx, tier),
+        )
+        t_assess = time.perf_counter() - t0
+    finally:
+        ctx.close()
+        if not keep:
+            shutil.rmtree(home.parent, ignore_errors=True)
+    return {
+        "assets": n_assets,
+        "holdout_rows": len(inp.holdout),
+        "shap_sample": shap_sample,
+        "train_s": t_train,
+        "validate_s": t_total,
+        "load_s": t_load,
+        "predict_s": t_pred,
+        "assess_s": t_assess,
+        "verdict": result.verdict.value,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--assets", type=int, nargs="+", default=[100, 500, 1000])
+    ap.add_argument("--days", type=int, default=1500)
+    ap.add_argument("--shap-sample", type=int, default=2000)
+    ap.add_argument("--keep", action="store_true", help="keep the temporary workspaces")
+    args = ap.parse_args()
+    cols = "assets holdout_rows shap_sample train_s validate_s load_s predict_s assess_s verdict"
+    print(" ".join(f"{c:>12}" for c in cols.split()))
+    for n in args.assets:
+        row = bench_one(n, args.days, args.shap_sample, args.keep)
+        print(
+            " ".join(
+                f"{row[c]:>12.2f}" if isinstance(row[c], float) else f"{row[c]!s:>12}"
+                for c in cols.split()
+            ),
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
