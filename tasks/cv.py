@@ -14,6 +14,7 @@ k-fold, where the embargo matters).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -122,7 +123,7 @@ def make_folds(dates: np.ndarray, cfg: CVConfig, horizon: int) -> tuple[Fold, ..
         )
     bounds = np.linspace(first_test, n, cfg.n_folds + 1).round().astype(int)
     folds = []
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         allowed = purged_train_dates(n, a, b, horizon=horizon, embargo=cfg.embargo)
         if walk_forward:
             allowed &= np.arange(n) < a
@@ -140,9 +141,7 @@ def make_folds(dates: np.ndarray, cfg: CVConfig, horizon: int) -> tuple[Fold, ..
     return tuple(folds)
 
 
-def inner_split(
-    dates: np.ndarray, fraction: float, horizon: int
-) -> tuple[np.ndarray, np.ndarray]:
+def inner_split(dates: np.ndarray, fraction: float, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     """Early-stopping split of a training window: the last ``fraction`` of its dates.
 
     Returns row positions ``(fit, valid)`` into ``dates``; the ``horizon`` dates before the
@@ -150,7 +149,7 @@ def inner_split(
     """
     unique, inverse = np.unique(dates, return_inverse=True)
     n = len(unique)
-    start = n - max(1, int(round(fraction * n)))
+    start = n - max(1, round(fraction * n))
     allowed = purged_train_dates(n, start, n, horizon=horizon, embargo=0)
     return np.flatnonzero(allowed[inverse]), np.flatnonzero((np.arange(n) >= start)[inverse])
 

@@ -333,7 +333,8 @@ def normalise_cross_section(wide: pd.DataFrame, method: Normalise) -> pd.DataFra
     dev = x.sub(med, axis=0)
     scale = dev.abs().median(axis=1) * MAD_TO_SD
     z = dev.div(scale.where(scale > 0), axis=0)
-    z = z.where(scale.gt(0).to_numpy()[:, None], 0.0).where(x.notna())
+    flat = np.broadcast_to(scale.gt(0).to_numpy()[:, None], z.shape)
+    z = z.where(flat, 0.0).where(x.notna())
     return z.clip(-ROBUST_Z_CLIP, ROBUST_Z_CLIP)
 
 

@@ -83,15 +83,21 @@ def build_card(rec: TrainingRecord) -> tuple[str, tuple[Section, ...]]:
                 ("item", "value"),
                 (
                     ("market data fingerprint", rec.data_fingerprint),
-                    ("development period", f"{split.dev_period[0].date()} .. "
-                     f"{split.dev_period[1].date()}"),
-                    ("holdout period (sealed)", f"{split.holdout_period[0].date()} .. "
-                     f"{split.holdout_period[1].date()}"),
+                    (
+                        "development period",
+                        f"{split.dev_period[0].date()} .. {split.dev_period[1].date()}",
+                    ),
+                    (
+                        "holdout period (sealed)",
+                        f"{split.holdout_period[0].date()} .. {split.holdout_period[1].date()}",
+                    ),
                     ("dev fingerprint", split.dev_fingerprint),
                     ("holdout fingerprint", split.holdout_fingerprint),
                     ("dev rows / assets", f"{len(dev)} / {dev['asset'].nunique()}"),
-                    ("label", f"{rec.features_cfg.label.value} of the {split.horizon}-day "
-                     "forward return"),
+                    (
+                        "label",
+                        f"{rec.features_cfg.label.value} of the {split.horizon}-day forward return",
+                    ),
                     ("purge between periods", f"{split.horizon} dates"),
                     ("config hash", rec.config_hash),
                 ),
@@ -108,9 +114,11 @@ def build_card(rec: TrainingRecord) -> tuple[str, tuple[Section, ...]]:
                 tuple(
                     (
                         n,
-                        _sign(FEATURES_BY_NAME[n].expected_sign) if n in FEATURES_BY_NAME
+                        _sign(FEATURES_BY_NAME[n].expected_sign)
+                        if n in FEATURES_BY_NAME
                         else "undeclared",
-                        FEATURES_BY_NAME[n].description if n in FEATURES_BY_NAME
+                        FEATURES_BY_NAME[n].description
+                        if n in FEATURES_BY_NAME
                         else "extra feature supplied by the caller",
                     )
                     for n in split.features
@@ -129,8 +137,15 @@ def build_card(rec: TrainingRecord) -> tuple[str, tuple[Section, ...]]:
             Table(
                 ("fold", "test start", "test end", "rank IC", "IC", "hit rate", "rounds"),
                 tuple(
-                    (f.fold, f.test_start.date(), f.test_end.date(), _fmt(f.rank_ic),
-                     _fmt(f.ic), _fmt(f.hit_rate), f.best_iteration)
+                    (
+                        f.fold,
+                        f.test_start.date(),
+                        f.test_end.date(),
+                        _fmt(f.rank_ic),
+                        _fmt(f.ic),
+                        _fmt(f.hit_rate),
+                        f.best_iteration,
+                    )
                     for f in s.folds
                 ),
             ),
@@ -151,8 +166,13 @@ def build_card(rec: TrainingRecord) -> tuple[str, tuple[Section, ...]]:
             Table(
                 ("trial", "overrides", "mean rank IC", "sd rank IC", "Sharpe"),
                 tuple(
-                    (t.name, _overrides(cfg, t.index), _fmt(t.cv.rank_ic_mean),
-                     _fmt(t.cv.rank_ic_std), _fmt(t.sharpe))
+                    (
+                        t.name,
+                        _overrides(cfg, t.index),
+                        _fmt(t.cv.rank_ic_mean),
+                        _fmt(t.cv.rank_ic_std),
+                        _fmt(t.sharpe),
+                    )
                     for t in rec.trials
                 ),
             ),

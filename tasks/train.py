@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
-from governance.canonical import sha256_file
 from governance.configio import StrictModel
 from tasks.cv import CVConfig, CVSummary, make_folds, score_fold, summarise
 from tasks.cv import inner_split as _inner_split
@@ -57,6 +56,7 @@ class LightGBMParams(StrictModel):
     bagging_fraction: float = Field(default=0.8, gt=0, le=1)
     bagging_freq: int = Field(default=1, ge=0)
     lambda_l2: float = Field(default=1.0, ge=0)
+    linear_tree: bool = False
     num_boost_round: int = Field(default=200, ge=1)
     early_stopping_rounds: int = Field(default=20, ge=1)
     seed: int = 7
@@ -393,8 +393,7 @@ def train_and_register(
     if len(dev) and dev["date"].max() >= last_allowed:
         raise ValueError("train_and_register: the development frame reaches the holdout")
     trials = [
-        run_trial(dev, features, h, model_cfg, p, i)
-        for i, p in enumerate(model_cfg.trial_params())
+        run_trial(dev, features, h, model_cfg, p, i) for i, p in enumerate(model_cfg.trial_params())
     ]
     best = select_best(trials)
     booster = fit_final(dev, features, best)
