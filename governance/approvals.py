@@ -181,7 +181,7 @@ def _decisions(ledger: Ledger, name: str, version: str, action: str, validation)
     return [
         e
         for e in ledger.entries(action=action, subject=model_subject(name, version))
-        if (e.payload.get("signed") or e.payload).get("validation_entry_hash")
+        if (e.payload.get("signed") or e.payload.get("document") or {}).get("validation_entry_hash")
         == validation.entry_hash
     ]
 
@@ -362,6 +362,20 @@ def promote(ledger: Ledger, client, facts: ModelFacts, state: PromotionState, po
     return entry, previous
 
 
+def promote_if_complete(
+    ws: Workspace, ledger: Ledger, facts: ModelFacts, tier, policy_hash: str, validation=None
+):
+    """Promote when :func:`compute_state` is complete; return ``(state, entry, previous)``.
+
+    ``entry`` and ``previous`` are None when nothing was promoted.
+    """
+    state = compute_state(ws, ledger, facts, tier, validation)
+    if not state.complete or state.champion:
+        return state, None, None
+    entry, previous = promote(ledger, mlflow_client(ws), facts, state, policy_hash)
+    return compute_state(ws, ledger, facts, tier, validation), entry, previous
+
+
 def approve(
     ws: Workspace,
     ledger: Ledger,
@@ -405,13 +419,10 @@ def approve(
         ws, ledger, facts, validation, user=acting, decision="approve",
         reason=reason or "", policy_hash=policy_hash, tier_name=tier_name,
     )  # fmt: skip
-    state = compute_state(ws, ledger, facts, tier, validation)
-    if not state.complete:
-        return ApprovalOutcome(entry, state)
-    promoted, previous = promote(ledger, client, facts, state, policy_hash)
-    return ApprovalOutcome(
-        entry, compute_state(ws, ledger, facts, tier, validation), promoted, previous
+    state, promoted, previous = promote_if_complete(
+        ws, ledger, facts, tier, policy_hash, validation
     )
+    return ApprovalOutcome(entry, state, promoted, previous)
 
 
 def reject(

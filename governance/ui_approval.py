@@ -1,0 +1,186 @@
+"""Approval in the Prefect UI: pause the flow on the approval gate and wait for a form.
+
+When a Prefect server is configured, the pipeline may pause with
+``pause_flow_run(wait_for_input=UIApproval, timeout=tier.approvals.ui_timeout_seconds)``;
+a risk officer (or validator) fills the form in the Prefect UI (or another process calls
+``prefect.flow_runs.resume_flow_run(id, run_input={...})``).
+
+Prefect OSS cannot prove *who* resumed a run (shared/DESIGN.md), so such a decision is
+recorded as a *declared*, unsigned identity (``identity: "declared"``): it counts towards
+promotion only when the tier's ``approvals.allow_declared_ui_approvals`` is true. The same
+separation-of-duties rules apply as on the command line; a refusal is recorded as
+``approval.refused`` and returned (the flow goes on to its fallback). No decision within
+the timeout is recorded as a rejection (``approval.rejected``, user ``<timeout>``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prefect.input import RunInput
+
+from governance.approvals import (
+    GRANTED,
+    REFUSED,
+    REJECTED,
+    PromotionState,
+    ValidationFacts,
+    approval_document,
+    compute_state,
+    latest_validation,
+    promote_if_complete,
+)
+from governance.canonical import sha256_json
+from governance.ledger import Ledger, LedgerEntry
+from governance.registry import ModelFacts, model_subject
+from governance.users import Role, find_user
+from governance.workspace import Workspace
+
+TIMEOUT_USER = "<timeout>"
+
+
+class UIApproval(RunInput):
+    """The form shown in the Prefect UI on the approval gate."""
+
+    approve: bool
+    user: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class UIDecision:
+    """What came back from the UI: ``approved``/``rejected``/``refused``/``timeout``."""
+
+    outcome: str
+    user: str
+    reason: str
+    entry: LedgerEntry
+    counted: bool
+    state: PromotionState
+    promoted: LedgerEntry | None = None
+
+
+def _refusal(ws: Workspace, facts: ModelFacts, user: str, state: PromotionState) -> str | None:
+    """Why a declared decision by ``user`` is refused, or None."""
+    if user == facts.developer:
+        return f"ui approval: {user!r} developed v{facts.version} and may not decide on it"
+    known = find_user(ws, user)
+    if known is None:
+        return f"ui approval: unknown user {user!r}"
+    if known.role not in (Role.VALIDATOR, Role.RISK_OFFICER):
+        return f"ui approval: {user!r} is a {known.role}, needs risk_officer/validator"
+    if user in {g["user"] for g in state.granted}:
+        return f"ui approval: {user!r} already approved v{facts.version}"
+    return None
+
+
+def record_declared_decision(
+    ws: Workspace,
+    ledger: Ledger,
+    facts: ModelFacts,
+    validation: ValidationFacts | None,
+    *,
+    approve: bool,
+    user: str,
+    reason: str,
+    tier,
+    tier_name: str,
+    policy_hash: str,
+    flow_run_id: str | None = None,
+) -> tuple[str, LedgerEntry]:
+    """Record an unsigned, declared UI decision (or its refusal); ``(outcome, entry)``."""
+    subject = model_subject(facts.name, facts.version)
+    state = compute_state(ws, ledger, facts, tier, validation)
+    refusal = None if user == TIMEOUT_USER else _refusal(ws, facts, user, state)
+    if approve and refusal is None and state.blocked:
+        refusal = "ui approval: " + "; ".join(state.blocked)
+    base = {
+        "model_name": facts.name,
+        "model_version": facts.version,
+        "mlflow_run_id": facts.run_id,
+        "user": user,
+        "flow_run_id": flow_run_id,
+    }
+    if refusal is not None:
+        entry = ledger.append(
+            REFUSED, actor=user, role="declared", subject=subject,
+            payload={**base, "decision": "approve" if approve else "reject", "refusal": refusal},
+        )  # fmt: skip
+        return "refused", entry
+    known = find_user(ws, user)
+    role = known.role.value if known else "none"
+    doc = approval_document(
+        facts, validation, decision="approve" if approve else "reject", reason=reason,
+        user=user, role=role, policy_hash=policy_hash, tier=tier_name,
+    )  # fmt: skip
+    entry = ledger.append(
+        GRANTED if approve else REJECTED,
+        actor=user,
+        role=role,
+        subject=subject,
+        payload={
+            **base,
+            "decision": doc["decision"],
+            "role": role,
+            "identity": "declared",
+            "policy_hash": policy_hash,
+            "document": doc,
+            "document_digest": sha256_json(doc),
+        },
+    )
+    if user == TIMEOUT_USER:
+        return "timeout", entry
+    return ("approved" if approve else "rejected"), entry
+
+
+def await_ui_approval(
+    ws: Workspace,
+    ledger: Ledger,
+    facts: ModelFacts,
+    tier,
+    *,
+    tier_name: str,
+    policy_hash: str,
+    poll_interval: int = 10,
+    promote: bool = True,
+) -> UIDecision:
+    """Pause the current Prefect flow run for an approval form; record what comes back.
+
+    Must run inside a flow against a Prefect server. The pause lasts at most
+    ``tier.approvals.ui_timeout_seconds``; a timeout is recorded as a rejection. With
+    ``promote`` and a counted approval that completes the tier's approvals, the version is
+    promoted (:func:`governance.approvals.promote_if_complete`).
+    """
+    from prefect.context import FlowRunContext
+    from prefect.exceptions import FlowPauseTimeout
+    from prefect.flow_runs import pause_flow_run
+
+    ctx = FlowRunContext.get()
+    flow_run_id = str(ctx.flow_run.id) if ctx and ctx.flow_run else None
+    validation = latest_validation(ledger, facts.name, facts.version)
+    form = UIApproval.with_initial_data(
+        description=(
+            f"Approve {facts.name} v{facts.version} (validation {validation.verdict if validation else 'missing'}"
+            f", developer {facts.developer}). Declared identity: counts only if the policy allows."
+        ),
+        approve=False,
+        user="",
+        reason="",
+    )
+    timeout = tier.approvals.ui_timeout_seconds
+    try:
+        answer = pause_flow_run(wait_for_input=form, timeout=timeout, poll_interval=poll_interval)
+        approve, user, reason = answer.approve, answer.user.strip(), answer.reason
+    except FlowPauseTimeout:
+        approve, user, reason = False, TIMEOUT_USER, f"no decision within {timeout} s"
+    outcome, entry = record_declared_decision(
+        ws, ledger, facts, validation, approve=approve, user=user, reason=reason, tier=tier,
+        tier_name=tier_name, policy_hash=policy_hash, flow_run_id=flow_run_id,
+    )  # fmt: skip
+    counted = outcome == "approved" and tier.approvals.allow_declared_ui_approvals
+    promoted = None
+    if counted and promote:
+        state, promoted, _ = promote_if_complete(ws, ledger, facts, tier, policy_hash, validation)
+    else:
+        state = compute_state(ws, ledger, facts, tier, validation)
+    return UIDecision(outcome, user, reason, entry, counted, state, promoted)

@@ -1,0 +1,124 @@
+"""Prefect-UI approval against a real temporary Prefect server.
+
+A flow pauses on the approval gate with ``pause_flow_run(wait_for_input=UIApproval)``;
+another thread resumes it with ``resume_flow_run(id, run_input={...})``, as the Prefect UI
+form does. The decision is recorded as a declared (unsigned) identity; it counts only when
+the tier allows it; a timeout is recorded as a rejection.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+import pytest
+
+from governance.policy import ApprovalPolicy, Tier
+
+prefect = pytest.importorskip("prefect")
+
+from prefect import flow  # noqa: E402
+from prefect.testing.utilities import prefect_test_harness  # noqa: E402
+
+_RUN_IDS: queue.Queue = queue.Queue()
+
+
+@pytest.fixture(scope="module")
+def harness():
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def setup(workspace):
+    from governance.approvals import latest_validation  # noqa: F401  (import check)
+    from governance.ledger import Ledger
+    from governance.registry import ModelFacts
+    from governance.users import add_user
+
+    for name, role in [("dana", "developer"), ("rita", "risk_officer")]:
+        add_user(workspace, name, role)
+    ledger = Ledger.open(workspace)
+    ledger.append(
+        "validation.completed",
+        actor="vera",
+        subject="model:m/v1",
+        payload={"model_name": "m", "model_version": "1", "verdict": "pass"},
+    )
+    facts = ModelFacts("m", "1", "run-1", "dana", "candidate", "f" * 64, "a" * 64)
+    yield workspace, ledger, facts
+    ledger.dispose()
+
+
+def _run(ws, ledger, facts, tier):
+    from governance.ui_approval import await_ui_approval
+
+    @flow(name="ui-approval-gate")
+    def gate():
+        from prefect.runtime import flow_run
+
+        _RUN_IDS.put(flow_run.id)
+        return await_ui_approval(
+            ws, ledger, facts, tier, tier_name="t", policy_hash="p" * 64, poll_interval=1,
+            promote=False,
+        )  # fmt: skip
+
+    return gate()
+
+
+def _resume_when_paused(run_input: dict) -> threading.Thread:
+    from prefect.client.orchestration import get_client
+    from prefect.flow_runs import resume_flow_run
+
+    def worker():
+        run_id = _RUN_IDS.get(timeout=60)
+        deadline = time.monotonic() + 60
+        with get_client(sync_client=True) as client:
+            while time.monotonic() < deadline:
+                state = client.read_flow_run(run_id).state
+                if state is not None and state.is_paused():
+                    break
+                time.sleep(0.2)
+        resume_flow_run(run_id, run_input=run_input)
+
+    t = threading.Thread(target=worker, daemon=True)
+    t.start()
+    return t
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_ui_approval_is_recorded_as_declared_and_counts_only_if_allowed(harness, setup, allow):
+    ws, ledger, facts = setup
+    tier = Tier(approvals=ApprovalPolicy(ui_timeout_seconds=60, allow_declared_ui_approvals=allow))
+    t = _resume_when_paused({"approve": True, "user": "rita", "reason": "looks fine"})
+    decision = _run(ws, ledger, facts, tier)
+    t.join(timeout=5)
+    assert decision.outcome == "approved" and decision.user == "rita"
+    entry = ledger.last(action="approval.granted", subject="model:m/v1")
+    assert entry.payload["identity"] == "declared" and "signature" not in entry.payload
+    assert entry.payload["flow_run_id"] and entry.payload["document"]["decision"] == "approve"
+    assert decision.counted is allow
+    granted = [g["user"] for g in decision.state.granted]
+    assert granted == (["rita"] if allow else [])
+    assert decision.state.missing == (("validator",) if allow else ("validator", "risk_officer"))
+
+
+def test_ui_approval_by_the_developer_is_refused_and_timeout_is_a_rejection(harness, setup):
+    ws, ledger, facts = setup
+    tier = Tier(approvals=ApprovalPolicy(ui_timeout_seconds=60, allow_declared_ui_approvals=True))
+    t = _resume_when_paused({"approve": True, "user": "dana", "reason": "mine"})
+    decision = _run(ws, ledger, facts, tier)
+    t.join(timeout=5)
+    assert decision.outcome == "refused" and not decision.counted
+    assert "developed" in ledger.last(action="approval.refused").payload["refusal"]
+
+    short = Tier(approvals=ApprovalPolicy(ui_timeout_seconds=2, allow_declared_ui_approvals=True))
+    decision = _run(ws, ledger, facts, short)
+    assert decision.outcome == "timeout"
+    entry = ledger.last(action="approval.rejected", subject="model:m/v1")
+    assert (
+        entry.payload["user"] == "<timeout>" and "within 2 s" in entry.payload["document"]["reason"]
+    )
+    assert decision.state.blocked  # a rejection blocks promotion on this validation
+    _RUN_IDS.get_nowait()  # the timed-out run's id, never consumed
