@@ -41,6 +41,11 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, list | tuple | set | frozenset):
         items = sorted(obj, key=str) if isinstance(obj, set | frozenset) else obj
         return [to_jsonable(v) for v in items]
+    if getattr(getattr(obj, "dtype", None), "kind", None) == "M":  # numpy datetime64
+        # tolist() of datetime64[ns] gives integer nanoseconds, beyond RFC 8785's 2**53.
+        import numpy as np
+
+        return to_jsonable(np.datetime_as_string(obj, unit="auto").tolist())
     if hasattr(obj, "tolist"):  # numpy arrays and scalars, pandas objects with tolist
         return to_jsonable(obj.tolist())
     if hasattr(obj, "item"):
