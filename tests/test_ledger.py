@@ -285,7 +285,8 @@ def test_show_table_tail_and_json(workspace, cli, capsys):
     assert [ln.split()[0] for ln in capsys.readouterr().out.strip().splitlines()[1:]] == ["3", "4"]
     assert cli("ledger", "show", "--tail", "2", "--json") == 0
     shown = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert shown == [e.to_json() for e in entries[2:]]
+    assert shown["entries"] == [e.to_json() for e in entries[2:]]
+    assert shown["head"]["seq"] == entries[-1].seq
 
 
 def test_show_rejects_bad_tail(cli, capsys):

@@ -59,8 +59,9 @@ def _show(args: argparse.Namespace) -> int:
 
     with Ledger.open(Workspace.from_env()) as ledger:
         entries = ledger.tail(args.tail) if args.tail else ledger.entries()
-    if args.json:
-        emit_json([e.to_json() for e in entries])
+        seq, head = ledger.head()
+    if args.json:  # one JSON object on the last line (shared/DESIGN.md)
+        emit_json({"head": {"seq": seq, "hash": head}, "entries": [e.to_json() for e in entries]})
         return 0
     if not entries:
         print("ledger: no entries")
