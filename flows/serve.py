@@ -95,6 +95,8 @@ def free_port(host: str = LOOPBACK) -> int:
 def check_port_free(host: str, port: int) -> None:
     """Raise :class:`InputError` when ``host:port`` is already taken."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # As the servers bind: connections of a previous run in TIME_WAIT do not count.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -243,10 +245,23 @@ def run_cli(argv: list[str], env: Mapping[str, str], cwd: Path, what: str) -> st
     return res.stdout
 
 
-def create_work_pool(env: Mapping[str, str], pool: str = WORK_POOL) -> None:
-    """Create (or keep) the process work pool ``pool`` on the server in ``PREFECT_API_URL``."""
-    argv = [*_cli("prefect"), "work-pool", "create", pool, "--type", "process", "--overwrite"]
-    run_cli(argv, env, PROJECT_DIR, f"prefect work-pool create {pool}")
+def create_work_pool(api_url: str, pool: str = WORK_POOL) -> None:
+    """Create the process work pool ``pool`` on the server at ``api_url`` (kept if it exists).
+
+    Uses the REST API with the process worker's default job template: the same pool
+    ``prefect work-pool create --type process`` makes, without starting another CLI.
+    """
+    import httpx
+    from prefect.workers.process import ProcessWorker
+
+    body = {
+        "name": pool,
+        "type": ProcessWorker.type,
+        "base_job_template": ProcessWorker.get_default_base_job_template(),
+    }
+    resp = httpx.post(f"{api_url}/work_pools/", json=body, timeout=30)
+    if resp.status_code not in (201, 409):  # 409: it exists already
+        raise RuntimeError(f"creating work pool {pool} failed: {resp.status_code} {resp.text}")
 
 
 def deploy_all(env: Mapping[str, str], project_dir: Path = PROJECT_DIR) -> str:
@@ -293,7 +308,7 @@ def local_services(
         running.append(mlflow_srv)
         wait_ready(server)
         if deploy:
-            create_work_pool(env)
+            create_work_pool(api)
             deploy_all(env, project_dir)
         running.append(start(prefect_worker_service(), env, logs))
         wait_ready(mlflow_srv)
@@ -304,7 +319,8 @@ def local_services(
     finally:
         # Reverse start order: the worker first, then MLflow, then the Prefect server.
         for r in reversed(running):
-            stop(r)
+            code = stop(r)
+            print(f"stopped {r.service.name} (pid {r.process.pid}, exit {code})", flush=True)
 
 
 class _Terminate(Exception):
@@ -349,6 +365,9 @@ def serve(
             print(f"Prefect UI: {addr.prefect_ui}   (PREFECT_API_URL={addr.prefect_api})")
             print(f"MLflow UI:  {addr.mlflow_ui}")
             print(f"work pool {WORK_POOL}: worker running; logs in {ws.home / 'logs'}")
+            print(
+                "services: " + ", ".join(f"{r.service.name} (pid {r.process.pid})" for r in running)
+            )
             print("serving; Ctrl-C stops the worker, MLflow and the Prefect server", flush=True)
             while True:
                 for r in running:

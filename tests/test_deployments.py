@@ -1,12 +1,27 @@
-"""prefect.yaml against a real local Prefect server: ``prefect deploy --all`` registers the
-three deployments with their cron schedules, timezones, slugs and a valid ``config:``.
+"""``alphagate serve`` and prefect.yaml against real local services.
 
-One server per module (≈ 15 s to start on a new SQLite database, ≈ 10 s to deploy).
+One ``alphagate serve`` subprocess per module, in a temporary workspace on free loopback
+ports: it starts a real Prefect server (SQLite in the workspace's PREFECT_HOME), creates
+the process work pool, runs ``prefect --no-prompt deploy --all`` on this repository's
+prefect.yaml, starts a process worker and an MLflow server. The tests then check, through
+the Prefect client, the three deployments with their schedules and parameters; run the
+monitoring deployment on the worker; and stop ``serve`` with Ctrl-C (SIGINT), checking that
+every service ended, the worker first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,49 +31,94 @@ from flows import serve as sv
 from flows.config import AlphagateConfig
 
 REPO = Path(__file__).resolve().parents[1]
+#: Start-up allowance of the whole stack (three services + deploy) on a loaded machine.
+SERVE_TIMEOUT_S = 300
 
 EXPECTED = {
-    # name: (entrypoint, cron, slug)
+    # deployment: (entrypoint, flow name, cron, schedule slug)
     "weekly-retrain-validate": (
         "flows/pipeline.py:governed_pipeline",
+        "governed-pipeline",
         "0 6 * * 6",
         "weekly-retrain",
     ),
-    "daily-rebalance": ("flows/rebalance.py:rebalance_flow", "30 17 * * 1-5", "daily-rebalance"),
+    "daily-rebalance": (
+        "flows/rebalance.py:rebalance_flow",
+        "rebalance",
+        "30 17 * * 1-5",
+        "daily-rebalance",
+    ),
     "daily-monitoring": (
         "flows/monitoring.py:monitoring_flow",
+        "monitoring-flow",
         "0 17 * * 1-5",
         "daily-monitoring",
     ),
 }
 
 
-def _missing_entrypoints() -> list[str]:
-    return [ep for ep, _, _ in EXPECTED.values() if not (REPO / ep.split(":")[0]).is_file()]
+class Served:
+    """A running ``alphagate serve`` and what it printed."""
+
+    def __init__(self, proc: subprocess.Popen, home: Path, api: str, mlflow: str):
+        self.proc, self.home, self.api, self.mlflow = proc, home, api, mlflow
+        self.lines: list[str] = []
+        self._q: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        for line in self.proc.stdout:
+            self._q.put(line.rstrip("\n"))
+        self._q.put(None)
+
+    def wait_for(self, pattern: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._q.get(timeout=1)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise AssertionError("alphagate serve exited:\n" + "\n".join(self.lines))
+            self.lines.append(line)
+            if re.search(pattern, line):
+                return line
+        raise AssertionError(f"no {pattern!r} after {timeout} s:\n" + "\n".join(self.lines))
+
+    def pids(self) -> dict[str, int]:
+        line = next(x for x in self.lines if x.startswith("services: "))
+        return {m[0]: int(m[1]) for m in re.findall(r"([\w-]+) \(pid (\d+)\)", line)}
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory):
-    """A Prefect server in a temporary PREFECT_HOME with the work pool and ``deploy --all``."""
-    missing = _missing_entrypoints()
-    if missing:
-        pytest.skip(f"flow modules not written yet: {', '.join(missing)}")
-    from governance.workspace import Workspace
-
-    ws = Workspace(tmp_path_factory.mktemp("deploy") / "home").ensure()
-    port = sv.free_port()
-    api = f"http://{sv.LOOPBACK}:{port}/api"
-    env = sv.service_env(ws, api, REPO)
-    env.pop("PREFECT_API_DATABASE_CONNECTION_URL", None)  # always the temporary SQLite
-    server = sv.start(sv.prefect_server_service(sv.LOOPBACK, port, ui=False), env, ws.home)
+def served(tmp_path_factory):
+    home = tmp_path_factory.mktemp("serve") / "home"
+    prefect_port, mlflow_port = sv.free_port(), sv.free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PREFECT_", "MLFLOW_", "ALPHAGATE_"))  # the workspace decides
+    }
+    env.update(ALPHAGATE_HOME=str(home), PYTHONUNBUFFERED="1")
+    argv = [sys.executable, "-m", "flows.cli", "serve"]
+    argv += ["--prefect-port", str(prefect_port), "--mlflow-port", str(mlflow_port)]
+    proc = subprocess.Popen(
+        argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    s = Served(
+        proc, home, f"http://127.0.0.1:{prefect_port}/api", f"http://127.0.0.1:{mlflow_port}"
+    )
     try:
-        sv.wait_ready(server)
-        sv.create_work_pool(env)
-        output = sv.deploy_all(env, REPO)
-        yield api, output
+        s.wait_for(r"^serving;", SERVE_TIMEOUT_S)
+        yield s
     finally:
-        sv.stop(server)
-    assert server.process.poll() is not None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 async def _read(api: str):
@@ -71,16 +131,28 @@ async def _read(api: str):
     return deployments, pool, flows
 
 
-def test_deploy_all_registers_three_schedules(deployed):
-    api, _ = deployed
-    deployments, pool, flows = asyncio.run(_read(api))
+def test_serve_prints_both_uis_and_they_answer(served):
+    assert f"Prefect UI: {served.api.removesuffix('/api')}" in "\n".join(served.lines)
+    assert f"MLflow UI:  {served.mlflow}" in "\n".join(served.lines)
+    with urllib.request.urlopen(f"{served.api}/health", timeout=10) as r:
+        assert r.status == 200
+    with urllib.request.urlopen(f"{served.mlflow}/health", timeout=10) as r:
+        assert r.status == 200
+    # The MLflow server stores into the workspace, not the current directory.
+    assert (served.home / "mlflow.db").is_file()
+    assert set(served.pids()) == {"prefect-server", "mlflow-server", "prefect-worker"}
+
+
+def test_deploy_all_registers_three_schedules(served):
+    deployments, pool, flows = asyncio.run(_read(served.api))
     assert pool.type == "process"
+    assert pool.base_job_template["job_configuration"]  # the process worker's template
     by_name = {d.name: d for d in deployments}
     assert set(by_name) == set(EXPECTED)
-    for name, (entrypoint, cron, slug) in EXPECTED.items():
+    for name, (entrypoint, flow_name, cron, slug) in EXPECTED.items():
         d = by_name[name]
         assert d.entrypoint == entrypoint
-        assert flows[d.flow_id] == entrypoint.split(":")[1].replace("_", "-")
+        assert flows[d.flow_id] == flow_name
         assert d.work_pool_name == sv.WORK_POOL
         assert len(d.schedules) == 1
         sched = d.schedules[0]
@@ -88,19 +160,18 @@ def test_deploy_all_registers_three_schedules(deployed):
         assert sched.schedule.timezone == "America/New_York"
         assert sched.slug == slug
         assert sched.active
-        # The pull step's placeholder is resolved at deploy time to the project folder.
+        # The pull step's placeholder was filled at deploy time with the project folder.
         step = d.pull_steps[0]["prefect.deployments.steps.set_working_directory"]
         assert Path(step["directory"]) == REPO
         assert d.global_concurrency_limit is not None
         assert d.global_concurrency_limit.limit == 1
 
 
-def test_config_parameter_is_the_pydantic_model(deployed):
+def test_config_parameter_is_the_pydantic_model(served):
     """The nested ``config:`` mapping validates against the flow's schema and the model."""
     from prefect.utilities.schema_tools import validate
 
-    api, _ = deployed
-    deployments, _, _ = asyncio.run(_read(api))
+    deployments, _, _ = asyncio.run(_read(served.api))
     demo = yaml.safe_load((REPO / "prefect.yaml").read_text())["definitions"]["configs"]["demo"]
     for d in deployments:
         schema = d.parameter_openapi_schema
@@ -115,3 +186,51 @@ def test_config_parameter_is_the_pydantic_model(deployed):
         bad = {**d.parameters, "config": {**demo, "runtime": {"task_runer": "dask"}}}
         with pytest.raises(Exception, match="task_runer"):
             validate(bad, schema, raise_on_error=True, ignore_required=False)
+
+
+def test_monitoring_deployment_runs_on_the_worker(served):
+    """A run of the daily-monitoring deployment executes on the worker in the workspace.
+
+    With no champion yet it records ``monitoring.completed`` with status ``no_champion``.
+    """
+    from prefect.client.orchestration import PrefectClient
+
+    async def run() -> str:
+        async with PrefectClient(api=served.api) as client:
+            d = await client.read_deployment_by_name("monitoring-flow/daily-monitoring")
+            fr = await client.create_flow_run_from_deployment(d.id)
+            deadline = time.monotonic() + SERVE_TIMEOUT_S
+            while time.monotonic() < deadline:
+                fr = await client.read_flow_run(fr.id)
+                if fr.state is not None and fr.state.is_final():
+                    return fr.state.type.value
+                await asyncio.sleep(1)
+            return "TIMEOUT"
+
+    state = asyncio.run(run())
+    log = (served.home / "logs" / "prefect-worker.log").read_text(errors="replace")
+    assert state == "COMPLETED", log[-3000:]
+
+    from governance.ledger import Ledger
+    from governance.workspace import Workspace
+
+    with Ledger.open(Workspace(served.home)) as ledger:
+        done = ledger.entries(action="monitoring.completed")
+    assert [e.payload["status"] for e in done] == ["no_champion"]
+    assert done[0].payload["flow_run_id"]
+
+
+def test_ctrl_c_stops_every_service_worker_first(served):
+    pids = served.pids()
+    served.proc.send_signal(signal.SIGINT)
+    served.wait_for(r"^stopped$", 120)
+    assert served.proc.wait(timeout=60) == 0
+    order = [m[1] for x in served.lines if (m := re.match(r"stopped ([\w-]+) ", x))]
+    assert order == ["prefect-worker", "mlflow-server", "prefect-server"]
+    for pid in pids.values():
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # gone (and reaped by serve)
+    for url in (served.api, served.mlflow):
+        port = int(url.split(":")[2].split("/")[0])
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
