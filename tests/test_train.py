@@ -95,7 +95,7 @@ def test_run_has_tags_params_metrics_and_files(trained, client):
     assert [m.step for m in folds] == list(range(len(res.cv.folds)))
     assert [m.value for m in folds] == pytest.approx([f.rank_ic for f in res.cv.folds])
     files = {a.path for a in client.list_artifacts(res.mlflow_run_id)}
-    assert RUN_FILES <= files
+    assert files >= RUN_FILES
     exp = client.get_experiment(run.info.experiment_id)
     assert exp.name == "synthetic-test"
     assert Path(exp.artifact_location.removeprefix("file://")).is_relative_to(trained["ws"].home)
@@ -115,7 +115,7 @@ def test_dataset_input_carries_the_dev_fingerprint(trained, client):
 def test_registered_candidate_has_every_tag_and_no_alias(trained, client):
     res = trained["first"]
     mv = client.get_model_version(res.model_name, str(res.version))
-    assert VERSION_TAGS <= set(mv.tags)
+    assert set(mv.tags) >= VERSION_TAGS
     assert mv.tags["status"] == "candidate"
     assert mv.tags["developer"] == "dev-alice"
     assert mv.tags["ledger_seq"] == str(res.ledger_seq)
