@@ -134,34 +134,52 @@ def record_declared_decision(
 
 
 def await_ui_approval(
-    ws: Workspace,
-    ledger: Ledger,
-    facts: ModelFacts,
+    ctx,
+    model_name: str,
+    version: int | str,
     tier,
     *,
-    tier_name: str,
-    policy_hash: str,
+    tier_name: str = "",
     poll_interval: int = 10,
     promote: bool = True,
+    facts: ModelFacts | None = None,
 ) -> UIDecision:
     """Pause the current Prefect flow run for an approval form; record what comes back.
 
-    Must run inside a flow against a Prefect server. The pause lasts at most
-    ``tier.approvals.ui_timeout_seconds``; a timeout is recorded as a rejection. With
-    ``promote`` and a counted approval that completes the tier's approvals, the version is
-    promoted (:func:`governance.approvals.promote_if_complete`).
+    Parameters
+    ----------
+    ctx : RunContext
+        Its ``ws``, ``ledger`` and ``policy_hash`` are used.
+    model_name, version : str, int
+        The candidate version waiting for approval.
+    tier : governance.policy.Tier
+        ``approvals.ui_timeout_seconds`` bounds the pause; ``allow_declared_ui_approvals``
+        decides whether the declared approval counts.
+    facts : ModelFacts, optional
+        Registry facts of the version (read from MLflow when omitted).
+
+    Must run inside a flow against a Prefect server. A timeout is recorded as a rejection.
+    With ``promote`` and a counted approval that completes the tier's approvals, the
+    version is promoted (:func:`governance.approvals.promote_if_complete`).
     """
     from prefect.context import FlowRunContext
     from prefect.exceptions import FlowPauseTimeout
     from prefect.flow_runs import pause_flow_run
 
-    ctx = FlowRunContext.get()
-    flow_run_id = str(ctx.flow_run.id) if ctx and ctx.flow_run else None
+    ws, ledger, policy_hash = ctx.ws, ctx.ledger, ctx.policy_hash or ""
+    if facts is None:
+        from governance.registry import get_model_facts, mlflow_client
+
+        facts = get_model_facts(mlflow_client(ws), model_name, version)
+    run = FlowRunContext.get()
+    flow_run_id = str(run.flow_run.id) if run and run.flow_run else None
     validation = latest_validation(ledger, facts.name, facts.version)
+    verdict = validation.verdict if validation else "missing"
     form = UIApproval.with_initial_data(
         description=(
-            f"Approve {facts.name} v{facts.version} (validation {validation.verdict if validation else 'missing'}"
-            f", developer {facts.developer}). Declared identity: counts only if the policy allows."
+            f"Approve {facts.name} v{facts.version} (validation {verdict}, developer"
+            f" {facts.developer})? Your identity is declared, not signed: it counts only if"
+            " the policy allows declared UI approvals."
         ),
         approve=False,
         user="",

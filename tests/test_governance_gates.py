@@ -17,6 +17,7 @@ from governance.gates import (
     guarded,
     kill_switch_gate,
     pretrade_gate,
+    record_gate,
     validation_gate,
 )
 from governance.users import Role, add_user, get_user, key_path, list_users, require_role
@@ -92,3 +93,20 @@ def test_validation_approval_killswitch_pretrade_gates():
         enforce(pretrade_gate(["max_weight 0.2 > 0.1"]))
     payload = pretrade_gate([]).payload("abc")
     assert payload["decision"] == "pass" and payload["policy_hash"] == "abc"
+
+
+def test_record_gate_writes_decision_reasons_and_policy_hash(workspace):
+    from governance.context import RunContext
+
+    ctx = RunContext.open(workspace, actor="alphagate", flow_run_id="fr-1", policy_hash="c" * 64)
+    try:
+        entry = record_gate(
+            ctx, data_quality_gate({"critical_failures": ["dup rows"], "warnings": []})
+        )
+        assert entry.action == "gate.data_quality"
+        p = entry.payload
+        assert p["decision"] == "halt" and p["reasons"] == ["critical: dup rows"]
+        assert p["policy_hash"] == "c" * 64 and p["flow_run_id"] == "fr-1"
+        assert ctx.ledger.verify().ok
+    finally:
+        ctx.close()

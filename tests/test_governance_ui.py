@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from governance.context import RunContext
 from governance.policy import ApprovalPolicy, Tier
 
 prefect = pytest.importorskip("prefect")
@@ -47,11 +48,14 @@ def setup(workspace):
         payload={"model_name": "m", "model_version": "1", "verdict": "pass"},
     )
     facts = ModelFacts("m", "1", "run-1", "dana", "candidate", "f" * 64, "a" * 64)
-    yield workspace, ledger, facts
+    ctx = RunContext(
+        workspace, ledger, ledger.store, "alphagate", "system", None, "k", None, "p" * 64
+    )
+    yield ctx, ledger, facts
     ledger.dispose()
 
 
-def _run(ws, ledger, facts, tier):
+def _run(ctx, ledger, facts, tier):
     from governance.ui_approval import await_ui_approval
 
     @flow(name="ui-approval-gate")
@@ -60,9 +64,8 @@ def _run(ws, ledger, facts, tier):
 
         _RUN_IDS.put(flow_run.id)
         return await_ui_approval(
-            ws, ledger, facts, tier, tier_name="t", policy_hash="p" * 64, poll_interval=1,
-            promote=False,
-        )  # fmt: skip
+            ctx, facts.name, facts.version, tier, tier_name="t", poll_interval=1, facts=facts
+        )
 
     return gate()
 
@@ -89,10 +92,10 @@ def _resume_when_paused(run_input: dict) -> threading.Thread:
 
 @pytest.mark.parametrize("allow", [False, True])
 def test_ui_approval_is_recorded_as_declared_and_counts_only_if_allowed(harness, setup, allow):
-    ws, ledger, facts = setup
+    ctx, ledger, facts = setup
     tier = Tier(approvals=ApprovalPolicy(ui_timeout_seconds=60, allow_declared_ui_approvals=allow))
     t = _resume_when_paused({"approve": True, "user": "rita", "reason": "looks fine"})
-    decision = _run(ws, ledger, facts, tier)
+    decision = _run(ctx, ledger, facts, tier)
     t.join(timeout=5)
     assert decision.outcome == "approved" and decision.user == "rita"
     entry = ledger.last(action="approval.granted", subject="model:m/v1")
@@ -105,16 +108,16 @@ def test_ui_approval_is_recorded_as_declared_and_counts_only_if_allowed(harness,
 
 
 def test_ui_approval_by_the_developer_is_refused_and_timeout_is_a_rejection(harness, setup):
-    ws, ledger, facts = setup
+    ctx, ledger, facts = setup
     tier = Tier(approvals=ApprovalPolicy(ui_timeout_seconds=60, allow_declared_ui_approvals=True))
     t = _resume_when_paused({"approve": True, "user": "dana", "reason": "mine"})
-    decision = _run(ws, ledger, facts, tier)
+    decision = _run(ctx, ledger, facts, tier)
     t.join(timeout=5)
     assert decision.outcome == "refused" and not decision.counted
     assert "developed" in ledger.last(action="approval.refused").payload["refusal"]
 
     short = Tier(approvals=ApprovalPolicy(ui_timeout_seconds=2, allow_declared_ui_approvals=True))
-    decision = _run(ws, ledger, facts, short)
+    decision = _run(ctx, ledger, facts, short)
     assert decision.outcome == "timeout"
     entry = ledger.last(action="approval.rejected", subject="model:m/v1")
     assert (
