@@ -310,6 +310,8 @@ def monitoring_flow(config: AlphagateConfig, data_path: str | None = None) -> di
         )  # fmt: skip
         for line in out.report.reasons():
             logger.warning("monitoring breach: %s", line)
+        if out.tripped:
+            logger.warning("kill switch TRIPPED by monitoring (ledger seq %s)", out.entry.seq)
         return out.summary()
     finally:
         ctx.close()
