@@ -21,13 +21,13 @@ import pandas as pd
 from governance.errors import InputError
 from tasks.alphas import zscore
 from tasks.benchmarks import benchmark_weights
+from tasks.costs import impact_from_adv
 from tasks.market import MarketPanel
 from tasks.optimiser import (
     Account,
     MarketInputs,
     OptimisationError,
     PortfolioOptimiser,
-    impact_from_adv,
     structural_factors,
 )
 from tasks.portfolio import BenchmarkKind, PortfolioConfig

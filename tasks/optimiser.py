@@ -170,51 +170,6 @@ class Solution:
         return out
 
 
-def impact_coefficients(
-    close: pd.DataFrame,
-    volume: pd.DataFrame,
-    asof: pd.Timestamp,
-    volatility: pd.Series,
-    cfg: PortfolioConfig,
-    window: int = 21,
-) -> pd.Series:
-    """cvxportfolio's impact coefficient ``b * sigma_i * sqrt(V / ADV_i)`` per asset.
-
-    Cost of trading weight ``z_i`` is ``coef_i * |z_i|^{3/2}``. ``ADV_i`` is the mean
-    dollar volume (close × volume) over the ``window`` days up to ``asof`` (21 days, one
-    month, cvxportfolio's default); ``V`` is ``cfg.portfolio_value``. An asset with no
-    volume gets the largest coefficient of the others (expensive, not free).
-    """
-    dollar = (close.loc[:asof] * volume.loc[:asof]).iloc[-window:].mean()
-    sigma = volatility.reindex(dollar.index).to_numpy(dtype=float)
-    coef = impact_from_adv(sigma, dollar.to_numpy(dtype=float), cfg)
-    return pd.Series(coef, index=dollar.index, name="impact")
-
-
-def impact_from_adv(sigma: np.ndarray, adv: np.ndarray, cfg: PortfolioConfig) -> np.ndarray:
-    """``b * sigma * sqrt(V / ADV)`` elementwise; non-finite -> the largest finite value."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        coef = cfg.impact_coefficient * sigma * np.sqrt(cfg.portfolio_value / adv)
-    ok = np.isfinite(coef)
-    return np.where(ok, coef, coef[ok].max() if ok.any() else 0.0)
-
-
-def trading_costs(
-    trades: pd.Series, half_spread: pd.Series | float, impact: pd.Series | None = None
-) -> pd.Series:
-    """Estimated cost of each trade, as a fraction of portfolio value.
-
-    ``half_spread_i * |z_i| + impact_i * |z_i|^{3/2}`` (the optimiser's cost model).
-    Missing inputs count as zero cost for that term.
-    """
-    z = trades.abs().fillna(0.0)
-    hs = half_spread if np.isscalar(half_spread) else half_spread.reindex(z.index).fillna(0.0)
-    cost = hs * z
-    if impact is not None:
-        cost = cost + impact.reindex(z.index).fillna(0.0) * z**1.5
-    return cost.rename("cost")
-
-
 def structural_factors(cfg: PortfolioConfig, n_assets: int) -> int:
     """Columns of ``B`` that every risk model estimated under ``cfg`` fits into.
 
@@ -276,6 +231,7 @@ class PortfolioOptimiser:
         self.with_restricted = bool(cfg.restricted) if with_restricted is None else with_restricted
         self.sectors = None if sectors is None else sectors.reindex(self.assets)
         self._market: MarketInputs | None = None
+        self._tradable: np.ndarray | None = None
         self._account = Account()
         self.restricted_mask = np.zeros(n, dtype=bool)
         par = self.params = {
@@ -406,27 +362,31 @@ class PortfolioOptimiser:
             par["sqrt_d_wb"].value = sqrt_d * wb
             par["te2"].value = cfg.max_tracking_error**2 / cfg.annualisation
         self._market = market
+        self._tradable = (
+            None
+            if market.tradable is None
+            else _aligned(market.tradable.astype(float), assets, 0.0) > 0
+        )
 
-    def set_account(self, account: Account) -> None:
-        """Fill the per-account parameters: holdings, bounds, restricted list, limits."""
+    def account_values(self, account: Account) -> dict[str, np.ndarray | float]:
+        """The per-account parameter values (holdings, bounds, restricted list, limits)."""
         cfg, par, assets = self.cfg, self.params, self.assets
         w0 = _aligned(account.current, assets, 0.0)
-        lower = _aligned(account.lower, assets, np.nan)
-        upper = _aligned(account.upper, assets, np.nan)
-        lower = np.where(np.isnan(lower), cfg.min_weight, lower)
-        upper = np.where(np.isnan(upper), cfg.max_weight, upper)
-        tradable = self._market.tradable if self._market is not None else None
-        if tradable is not None:
-            ok = _aligned(tradable.astype(float), assets, 0.0) > 0
-            lower, upper = np.where(ok, lower, 0.0), np.where(ok, upper, 0.0)
-        par["w0"].value, par["lower"].value, par["upper"].value = w0, lower, upper
+        lower = _aligned(account.lower, assets, cfg.min_weight)
+        upper = _aligned(account.upper, assets, cfg.max_weight)
+        if self._tradable is not None:
+            lower, upper = (
+                np.where(self._tradable, lower, 0.0),
+                np.where(self._tradable, upper, 0.0),
+            )
+        values: dict[str, np.ndarray | float] = {"w0": w0, "lower": lower, "upper": upper}
         if "turnover" in par:
             # Funding from cash (no holdings) is not a rebalance: the cap does not apply.
             from_cash = not np.abs(w0).sum() > 0
             gross = max(1.0, cfg.max_gross_leverage)  # any portfolio from cash trades <= gross
-            par["turnover"].value = 2.0 * gross if from_cash else cfg.max_turnover
+            values["turnover"] = 2.0 * gross if from_cash else cfg.max_turnover
         if "leverage" in par:
-            par["leverage"].value = cfg.max_gross_leverage
+            values["leverage"] = cfg.max_gross_leverage
         restricted = set(cfg.restricted) | set(account.restricted)
         if "r_lo" in par:
             mask = assets.isin(sorted(restricted))
@@ -435,13 +395,22 @@ class PortfolioOptimiser:
             else:
                 r_lo, r_hi = np.minimum(w0, 0.0), np.maximum(w0, 0.0)
             # unrestricted assets repeat their bounds (redundant rows, well scaled)
-            par["r_lo"].value = np.where(mask, r_lo, lower)
-            par["r_hi"].value = np.where(mask, r_hi, upper)
-            self.restricted_mask = mask
+            values["r_lo"] = np.where(mask, r_lo, lower)
+            values["r_hi"] = np.where(mask, r_hi, upper)
         elif restricted & set(assets):
             raise InputError(
                 "optimiser: account has a restricted list but the problem was built "
                 "without one (with_restricted=True)"
+            )
+        return values
+
+    def set_account(self, account: Account) -> None:
+        """Fill the per-account parameters: holdings, bounds, restricted list, limits."""
+        for name, value in self.account_values(account).items():
+            self.params[name].value = value
+        if "r_lo" in self.params:
+            self.restricted_mask = self.assets.isin(
+                sorted(set(self.cfg.restricted) | set(account.restricted))
             )
         self._account = account
 
@@ -482,57 +451,128 @@ class PortfolioOptimiser:
         return self._solution(elapsed)
 
     def _solution(self, elapsed: float) -> Solution:
+        stats = self.problem.solver_stats
+        return self.solution_from(
+            self.w.value,
+            self.params["w0"].value,
+            self._account.name,
+            self.problem.status,
+            stats.solve_time if stats.solve_time is not None else elapsed,
+            stats.num_iters or 0,
+            objective=float(self.problem.value) / OBJECTIVE_SCALE,
+        )
+
+    def solution_from(
+        self,
+        weights: np.ndarray,
+        w0: np.ndarray,
+        account: str,
+        status: str,
+        solve_time: float,
+        iterations: int,
+        objective: float | None = None,
+    ) -> Solution:
+        """A Solution for ``weights`` under the current market (figures recomputed).
+
+        ``objective`` defaults to the utility recomputed from the weights.
+        """
         par = self.params
-        w = np.asarray(self.w.value, dtype=float)
-        trades = np.abs(w - par["w0"].value)
+        w = np.asarray(weights, dtype=float)
+        trades = np.abs(w - w0)
         cost = par["half_spread"].value @ trades
         if self.with_impact:
             cost += par["impact"].value @ trades**1.5
-        b, sqrt_d = par["B"].value, par["sqrt_d"].value
-        bw = b.T @ w
-        stats = self.problem.solver_stats
+        bw = par["B"].value.T @ w
+        variance = float(bw @ bw + (par["sqrt_d"].value * w) @ (par["sqrt_d"].value * w))
+        expected = float(par["alpha"].value @ w)
+        if objective is None:
+            amortised = cost / self.cfg.rebalance_every
+            objective = expected - self.cfg.risk_aversion * variance - amortised
         return Solution(
-            account=self._account.name,
+            account=account,
             weights=pd.Series(w, index=self.assets, name="weight"),
-            status=self.problem.status,
-            objective=float(self.problem.value) / OBJECTIVE_SCALE,
-            expected_return=float(par["alpha"].value @ w),
-            variance=float(bw @ bw + (sqrt_d * w) @ (sqrt_d * w)),
+            status=status,
+            objective=float(objective),
+            expected_return=expected,
+            variance=variance,
             costs=float(cost),
             turnover=float(trades.sum()),
-            solve_time=float(stats.solve_time if stats.solve_time is not None else elapsed),
-            iterations=int(stats.num_iters or 0),
+            solve_time=float(solve_time),
+            iterations=int(iterations),
         )
 
+    def spec(self) -> dict:
+        """Constructor arguments: rebuilds the same problem (in another process)."""
+        return {
+            "assets": list(self.assets),
+            "n_factors": self.n_factors,
+            "cfg": self.cfg,
+            "sectors": self.sectors,
+            "with_impact": self.with_impact,
+            "with_restricted": self.with_restricted,
+        }
+
     def solve_many(
-        self, accounts: Sequence[Account], market: MarketInputs | None = None
+        self,
+        accounts: Sequence[Account],
+        market: MarketInputs | None = None,
+        n_jobs: int = 1,
     ) -> list[Solution]:
         """Solve every account on the one compiled problem (only parameter values change).
 
         A failing account does not stop the others: its Solution has ``weights=None``,
         the failure ``status`` and ``error`` (the diagnosis for an infeasible one).
+        Accounts are solved by ``tasks.accounts.AccountSolver`` (only the solver's
+        right-hand side changes between accounts; self-checked against cvxpy).
+        With ``n_jobs > 1`` the accounts are split into contiguous chunks solved by worker
+        processes, each compiling the problem once; results keep the input order.
         """
+        from tasks.accounts import solve_accounts
+
         if market is not None:
             self.set_market(market)
-        out = []
-        for account in accounts:
-            try:
-                out.append(self.solve(account))
-            except OptimisationError as exc:
-                nan = float("nan")
-                out.append(
-                    Solution(
-                        account.name,
-                        None,
-                        exc.status,
-                        nan,
-                        nan,
-                        nan,
-                        nan,
-                        nan,
-                        nan,
-                        0,
-                        error=str(exc),
-                    )
-                )
-        return out
+        if n_jobs > 1 and len(accounts) > n_jobs:
+            return _solve_parallel(self.spec(), self._market, list(accounts), n_jobs)
+        return solve_accounts(self, accounts)
+
+    def _solve_or_record(self, account: Account) -> Solution:
+        try:
+            return self.solve(account)
+        except OptimisationError as exc:
+            nan = float("nan")
+            return Solution(
+                account.name, None, exc.status, nan, nan, nan, nan, nan, nan, 0, error=str(exc)
+            )
+
+
+_WORKER: PortfolioOptimiser | None = None
+
+
+def _init_worker(spec: dict, market: MarketInputs) -> None:
+    global _WORKER
+    _WORKER = PortfolioOptimiser(**spec)
+    _WORKER.set_market(market)
+
+
+def _solve_chunk(accounts: list[Account]) -> list[Solution]:
+    from tasks.accounts import solve_accounts
+
+    return solve_accounts(_WORKER, accounts)
+
+
+def _solve_parallel(
+    spec: dict, market: MarketInputs, accounts: list[Account], n_jobs: int
+) -> list[Solution]:
+    """Contiguous chunks over a process pool (fork: the parent's imports are reused)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "fork" if "fork" in mp.get_all_start_methods() else None
+    chunks = [list(c) for c in np.array_split(np.array(accounts, dtype=object), n_jobs * 4)]
+    with ProcessPoolExecutor(
+        n_jobs,
+        mp_context=mp.get_context(method),
+        initializer=_init_worker,
+        initargs=(spec, market),
+    ) as pool:
+        return [s for part in pool.map(_solve_chunk, [c for c in chunks if c]) for s in part]

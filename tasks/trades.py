@@ -28,6 +28,7 @@ from governance.policy import Fallback, PretradeLimits
 from governance.pretrade import check_pretrade
 from tasks.alphas import grinold_alphas
 from tasks.benchmarks import benchmark_weights
+from tasks.costs import impact_coefficients, trading_costs
 from tasks.diagnose import fallback_weights
 from tasks.market import MarketPanel
 from tasks.optimiser import (
@@ -37,9 +38,7 @@ from tasks.optimiser import (
     OptimisationError,
     PortfolioOptimiser,
     Solution,
-    impact_coefficients,
     structural_factors,
-    trading_costs,
 )
 from tasks.portfolio import PortfolioConfig
 from tasks.risk import risk_from_returns, window_returns

@@ -1,0 +1,160 @@
+"""Many accounts on one compiled problem: only the solver's right-hand side changes.
+
+An account's parameters (holdings ``w0``, bounds, restricted list, turnover cap) enter the
+optimiser's constraints only as constants, so in cvxpy's conic form ``A x + s = b`` they
+move ``b`` alone; the market (alphas, risk model, costs) fixes ``P``, ``q`` and ``A``.
+:class:`AccountSolver` measures that affine map once per market (a few probes through
+cvxpy's own canonicalisation, checked against cvxpy before use), keeps one CLARABEL
+solver, and per account only updates ``b`` and re-solves: no re-canonicalisation, no
+parameter validation, no chain inversion. Any account the fast path does not solve to
+optimality is re-solved through cvxpy (:meth:`PortfolioOptimiser.solve`), which raises
+or diagnoses exactly as for a single account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import clarabel
+import cvxpy as cp
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from cvxpy.reductions.solvers.conic_solvers.clarabel_conif import dims_to_solver_cones
+from cvxpy.reductions.solvers.conic_solvers.conic_solver import ConicSolver
+
+from tasks.optimiser import (
+    OBJECTIVE_SCALE,
+    Account,
+    MarketInputs,
+    OptimisationError,
+    PortfolioOptimiser,
+    Solution,
+)
+
+#: Largest difference allowed between the fast path's ``b`` and cvxpy's (self-check).
+B_CHECK_TOL = 1e-9
+
+
+class AccountSolver:
+    """Fast re-solves of ``opt`` for many accounts under one market.
+
+    Parameters
+    ----------
+    opt : PortfolioOptimiser
+        Its market must be set (``set_market``); it is solved once through cvxpy here.
+    """
+
+    def __init__(self, opt: PortfolioOptimiser, probe: Account | None = None):
+        self.opt = opt
+        self.names = [
+            n
+            for n in ("w0", "lower", "upper", "turnover", "leverage", "r_lo", "r_hi")
+            if n in opt.params
+        ]
+        opt.set_account(probe or Account())
+        self.base = {n: np.array(opt.params[n].value, dtype=float) for n in self.names}
+        data = self._data()
+        self.b0 = np.asarray(data[cp.settings.B], dtype=float)
+        self.maps = {n: self._probe(n) for n in self.names}
+        for n in self.names:
+            opt.params[n].value = self.base[n]
+        p = data.get(cp.settings.P)
+        nvar = len(data[cp.settings.C])
+        self.P = sp.triu(p if p is not None else sp.csc_array((nvar, nvar))).tocsc()
+        self.q = np.asarray(data[cp.settings.C], dtype=float)
+        self.A = sp.csc_matrix(data[cp.settings.A])
+        self.cones = dims_to_solver_cones(data[ConicSolver.DIMS])
+        settings = clarabel.DefaultSettings()
+        settings.verbose = False
+        settings.presolve_enable = False  # keeps data updates allowed
+        for key, value in opt._solver_opts.items():
+            setattr(settings, key, value)
+        self.solver = clarabel.DefaultSolver(self.P, self.q, self.A, self.b0, self.cones, settings)
+        self.w_cols = self._locate_w()
+
+    def _data(self) -> dict:
+        data, _, _ = self.opt.problem.get_problem_data(cp.CLARABEL)
+        return data
+
+    def _probe(self, name: str) -> sp.csr_matrix:
+        """Sparse ``M`` with ``b(p) = b0 + M (p - p0)``: each row moves with one element."""
+        par, base = self.opt.params[name], self.base[name]
+        size = base.size
+        par.value = base + 1.0
+        d_one = np.asarray(self._data()[cp.settings.B]) - self.b0
+        rows = np.flatnonzero(np.abs(d_one) > 1e-12)
+        coef = d_one[rows]
+        if size == 1:
+            idx = np.zeros(len(rows), dtype=int)
+        else:
+            par.value = base + np.arange(1.0, size + 1.0)
+            d_ramp = np.asarray(self._data()[cp.settings.B]) - self.b0
+            idx = np.rint(d_ramp[rows] / coef).astype(int) - 1
+        par.value = base
+        return sp.csr_matrix((coef, (rows, idx)), shape=(len(self.b0), size))
+
+    def b(self, values: dict) -> np.ndarray:
+        out = self.b0.copy()
+        for n in self.names:
+            delta = np.atleast_1d(np.asarray(values[n], dtype=float) - self.base[n])
+            if delta.any():
+                out += self.maps[n] @ delta
+        return out
+
+    def _locate_w(self) -> np.ndarray:
+        """Columns of ``x`` holding ``w``: read off cvxpy's own solution of the base point."""
+        opt = self.opt
+        opt.problem.solve(solver=cp.CLARABEL, **opt._solver_opts)
+        x = np.asarray(self.solver.solve().x)
+        w = np.asarray(opt.w.value)
+        param_prob = self._data()[cp.settings.PARAM_PROB]
+        start = param_prob.var_id_to_col[opt.w.id]
+        cols = np.arange(start, start + len(w))
+        if not np.allclose(x[cols], w, atol=1e-6):
+            raise RuntimeError("AccountSolver: cannot locate w in the conic form")
+        return cols
+
+    def check(self, account: Account) -> float:
+        """Max |b_fast - b_cvxpy| for ``account`` (the self-check; leaves it set)."""
+        self.opt.set_account(account)
+        fast = self.b(self.opt.account_values(account))
+        return float(np.max(np.abs(fast - self._data()[cp.settings.B])))
+
+    def solve(self, account: Account) -> Solution:
+        opt = self.opt
+        values = opt.account_values(account)
+        self.solver.update(b=self.b(values))
+        result = self.solver.solve()
+        if str(result.status) != "Solved":
+            return opt._solve_or_record(account)  # cvxpy path: errors and diagnosis
+        w = np.asarray(result.x)[self.w_cols]
+        return opt.solution_from(
+            w,
+            values["w0"],
+            account.name,
+            "optimal",
+            result.solve_time,
+            result.iterations,
+            objective=-result.obj_val / OBJECTIVE_SCALE,
+        )
+
+
+def solve_accounts(
+    opt: PortfolioOptimiser, accounts: Sequence[Account], market: MarketInputs | None = None
+) -> list[Solution]:
+    """Solve ``accounts`` with an :class:`AccountSolver` (self-checked on the first one)."""
+    if market is not None:
+        opt.set_market(market)
+    if not accounts:
+        return []
+    fast = AccountSolver(opt)
+    if fast.check(accounts[0]) > B_CHECK_TOL:
+        raise OptimisationError("account fast path disagrees with cvxpy's canonical form")
+    return [fast.solve(a) for a in accounts]
+
+
+def weights_frame(solutions: Sequence[Solution]) -> pd.DataFrame:
+    """Accounts × assets target weights (failed accounts are rows of NaN)."""
+    rows = {s.account: s.weights for s in solutions if s.weights is not None}
+    return pd.DataFrame(rows).T.reindex([s.account for s in solutions])
