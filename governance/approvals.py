@@ -174,7 +174,9 @@ def approval_document(
     }
 
 
-def _decisions(ledger: Ledger, name: str, version: str, action: str, validation) -> list:
+def decisions_on_validation(
+    ledger: Ledger, name: str, version: str, action: str, validation
+) -> list:
     """Entries of ``action`` on the version given against its latest validation."""
     if validation is None:
         return []
@@ -214,12 +216,13 @@ def compute_state(
     validation = validation or latest_validation(ledger, name, version)
     policy = tier.approvals
     granted = _counted(
-        _decisions(ledger, name, version, GRANTED, validation),
+        decisions_on_validation(ledger, name, version, GRANTED, validation),
         facts.developer,
         policy.allow_declared_ui_approvals,
     )
     rejected = [
-        e.payload.get("user") for e in _decisions(ledger, name, version, REJECTED, validation)
+        e.payload.get("user")
+        for e in decisions_on_validation(ledger, name, version, REJECTED, validation)
     ]
     blocked = []
     if validation is None:

@@ -9,7 +9,7 @@ fallback portfolio (``policy.tiers.<tier>.fallback``) and reports the reasons.
 from __future__ import annotations
 
 from governance import killswitch
-from governance.approvals import REJECTED, _decisions, latest_validation
+from governance.approvals import REJECTED, decisions_on_validation, latest_validation
 from governance.ledger import Ledger
 from governance.registry import champion_version, last_promotions, mlflow_client, registry_exists
 from governance.workspace import Workspace
@@ -54,7 +54,7 @@ def model_may_drive(
     if validation is None or validation.verdict != "pass":
         verdict = validation.verdict if validation else "missing"
         reasons.append(f"champion v{version} latest validation verdict is {verdict}, not pass")
-    rejected = _decisions(ledger, model_name, version, REJECTED, validation)
+    rejected = decisions_on_validation(ledger, model_name, version, REJECTED, validation)
     if rejected:
         who = ", ".join(e.actor for e in rejected)
         reasons.append(f"champion v{version} was rejected by {who}")

@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from flows.cli import main
 from governance import killswitch
@@ -145,3 +147,50 @@ def test_invalid_policy_halts_with_exit_2_naming_the_field(cfg, workspace, capsy
     err = capsys.readouterr().err
     assert code == 2 and field in err and "Traceback" not in err
     assert main(["killswitch", "reset", "--config", str(cfg), "--as", "rita", "--reason", "x"]) == 2
+
+
+_OPS = st.lists(
+    st.tuples(st.sampled_from(["trip", "reset"]), st.sampled_from(["rita", "omar", "kim"])),
+    max_size=12,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=_OPS)
+def test_fold_invariants_for_any_sequence_of_trips_and_resets(ops):
+    """Armed again only after ``reset_approvals`` distinct officers since the last trip."""
+    from types import SimpleNamespace
+
+    entries, officers, tripped = [], [], False
+    for seq, (op, who) in enumerate(ops, start=1):
+        if op == "trip":
+            entries.append(
+                SimpleNamespace(
+                    seq=seq,
+                    ts=f"t{seq}",
+                    actor=who,
+                    action=killswitch.TRIPPED,
+                    payload={"reason": "r"},
+                )
+            )
+            tripped, officers = True, []
+            continue
+        if not tripped or who in officers:
+            continue  # reset() refuses these before appending anything
+        officers.append(who)
+        done = len(officers) >= 2
+        action = killswitch.RESET if done else killswitch.RESET_PENDING
+        entries.append(
+            SimpleNamespace(seq=seq, ts=f"t{seq}", actor=who, action=action, payload={"needed": 2})
+        )
+        if done:
+            tripped, officers = False, []
+    state = killswitch.fold(entries)
+    assert state.tripped is tripped
+    if tripped:
+        pending = state.pending_reset["officers"] if state.pending_reset else []
+        assert pending == officers and len(set(pending)) == len(pending) < 2
+    else:
+        assert state.pending_reset is None
