@@ -234,3 +234,33 @@ def test_ctrl_c_stops_every_service_worker_first(served):
         port = int(url.split(":")[2].split("/")[0])
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+def test_ui_serves_mlflow_on_the_workspace_and_stops(tmp_path):
+    home = tmp_path / "home"
+    port = sv.free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "ALPHAGATE_"))}
+    env.update(ALPHAGATE_HOME=str(home), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "ui", "--port", str(port)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout.readline().strip() == f"MLflow UI: http://127.0.0.1:{port}"
+        deadline = time.monotonic() + SERVE_TIMEOUT_S
+        while True:
+            assert proc.poll() is None, proc.stdout.read()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "MLflow UI did not answer"
+                time.sleep(0.5)
+        assert (home / "mlflow.db").is_file()  # the workspace's store, not ./mlflow.db
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=120)
+    assert code == 0
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
