@@ -5,19 +5,9 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import pytest
 
 from flows.config import RuntimeConfig
 from flows.runners import dask_runner_kwargs, task_runner_for
-
-
-@pytest.fixture(scope="module")
-def prefect_api():
-    """A temporary Prefect server (SQLite in a temp dir) for this module's flow runs."""
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def _fold_score(seed: int) -> float:
@@ -64,7 +54,7 @@ def test_runtime_selects_runner_class():
     assert remote == {"address": "tcp://127.0.0.1:8786"}
 
 
-def test_threads_and_local_dask_cluster_agree(prefect_api):
+def test_threads_and_local_dask_cluster_agree(prefect_server):
     seeds = list(range(6))
     expected = [_fold_score(s) for s in seeds]
     threads, thread_pids = _run(RuntimeConfig(task_runner="threads"), seeds)
@@ -76,7 +66,7 @@ def test_threads_and_local_dask_cluster_agree(prefect_api):
     assert os.getpid() not in dask_pids
 
 
-def test_dask_scheduler_address(prefect_api):
+def test_dask_scheduler_address(prefect_server):
     """``dask_address`` makes the flow a client of an existing scheduler (docs/deploy.md)."""
     from distributed import Client, LocalCluster
 
