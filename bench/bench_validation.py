@@ -14,8 +14,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -65,8 +67,10 @@ def bench_one(n_assets: int, n_days: int, shap_sample: int, keep: bool) -> dict:
     tier = Tier()
     ctx = RunContext.open(ws, actor="bench-validator", role="validator")
     try:
-        # Warm the stack (MLflow, SHAP, matplotlib imports) so stage timings are steady.
-        load_inputs(ws, ctx.ledger, ctx.store, name, res.version)
+        # First call: cold (imports SHAP, matplotlib, MLflow model flavours); second: warm.
+        t0 = time.perf_counter()
+        validate_model_version(ctx, name, res.version, cfg, tier, validator="bench-validator")
+        t_cold = time.perf_counter() - t0
         t0 = time.perf_counter()
         result = validate_model_version(
             ctx, name, res.version, cfg, tier, validator="bench-validator"
@@ -105,12 +109,35 @@ def bench_one(n_assets: int, n_days: int, shap_sample: int, keep: bool) -> dict:
         "holdout_rows": len(inp.holdout),
         "shap_sample": shap_sample,
         "train_s": t_train,
+        "cold_s": t_cold,
         "validate_s": t_total,
         "load_s": t_load,
         "predict_s": t_pred,
         "assess_s": t_assess,
         "verdict": result.verdict.value,
+        "findings": ",".join(sorted({f.check for f in result.findings})) or "-",
     }
+
+
+COLUMNS = [
+    "assets",
+    "holdout_rows",
+    "shap_sample",
+    "train_s",
+    "cold_s",
+    "validate_s",
+    "load_s",
+    "predict_s",
+    "assess_s",
+    "verdict",
+    "findings",
+]
+
+
+def _row(row: dict) -> str:
+    return " ".join(
+        f"{row[c]:>12.2f}" if isinstance(row[c], float) else f"{row[c]!s:>12}" for c in COLUMNS
+    )
 
 
 def main() -> None:
@@ -119,18 +146,17 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=1500)
     ap.add_argument("--shap-sample", type=int, default=2000)
     ap.add_argument("--keep", action="store_true", help="keep the temporary workspaces")
+    ap.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    cols = "assets holdout_rows shap_sample train_s validate_s load_s predict_s assess_s verdict"
-    print(" ".join(f"{c:>12}" for c in cols.split()))
+    if args.one:  # child: one size in a fresh process (MLflow caches its stores per process)
+        print(json.dumps(bench_one(args.assets[0], args.days, args.shap_sample, args.keep)))
+        return
+    print(" ".join(f"{c:>12}" for c in COLUMNS))
     for n in args.assets:
-        row = bench_one(n, args.days, args.shap_sample, args.keep)
-        print(
-            " ".join(
-                f"{row[c]:>12.2f}" if isinstance(row[c], float) else f"{row[c]!s:>12}"
-                for c in cols.split()
-            ),
-            flush=True,
-        )
+        cmd = [sys.executable, __file__, "--one", "--assets", str(n), "--days", str(args.days)]
+        cmd += ["--shap-sample", str(args.shap_sample)] + (["--keep"] if args.keep else [])
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        print(_row(json.loads(out.strip().splitlines()[-1])), flush=True)
 
 
 if __name__ == "__main__":

@@ -96,7 +96,8 @@ def run_validation(ws, name, version, validator=VALIDATOR, cfg=CFG):
     from governance.context import RunContext
     from validation.run import validate_model_version
 
-    ctx = RunContext.open(ws, actor=validator or "unknown", role="validator", policy_hash="p" * 64)
+    # The context is the pipeline's (opened by the developer): validation records as validator.
+    ctx = RunContext.open(ws, actor=DEVELOPER, role="developer", policy_hash="p" * 64)
     try:
         return validate_model_version(
             ctx, name, version, cfg, Tier(), validator=validator, tier_name="high"
@@ -213,6 +214,7 @@ def test_version_is_tagged_and_ledger_records_without_promotion(ws, planted):
         entry = ledger.last(action="validation.completed", subject=f"model:{name}/v{version}")
         assert entry.seq == result.ledger_seq
         assert entry.payload["verdict"] == "pass"
+        assert (entry.actor, entry.role) == (VALIDATOR, "validator")
         assert entry.payload["holdout_fingerprint"] == result.holdout_fingerprint
         assert entry.payload["policy_hash"] == "p" * 64
         assert entry.artifacts["report.html"] == result.report_html_sha256

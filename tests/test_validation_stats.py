@@ -230,3 +230,12 @@ def test_vectorised_cscv_equals_the_papers_loop():
     res = pbo_cscv(m, n_partitions=s)
     np.testing.assert_allclose(res.logits, logits, rtol=1e-9)
     assert res.pbo == pytest.approx(np.mean(np.asarray(logits) <= 0))
+
+
+def test_unknown_check_name_in_policy_severities_is_an_input_error(planted):
+    from governance.errors import InputError
+
+    m, _ = evaluate_signal(planted, "signal", horizon=5)
+    bad = ValidationPolicy(severities={"rank_ic_too_low": Severity.INFO})
+    with pytest.raises(InputError, match="rank_ic_too_low"):
+        _findings(bad, m)

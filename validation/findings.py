@@ -36,6 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from governance.errors import InputError
 from governance.policy import Severity, ValidationPolicy
 from validation.challengers import ChallengerResult
 from validation.drift import DriftRow
@@ -77,6 +78,9 @@ class Finding:
     message: str
     value: float | None = None
     threshold: float | None = None
+
+    def __str__(self) -> str:
+        return f"{self.severity.value}: {self.check}: {self.message}"
 
 
 def verdict_of(findings: Iterable[Finding]) -> Verdict:
@@ -130,6 +134,9 @@ def build_findings(
     NaN statistics that gate the verdict (rank IC, t-stat, DSR, PBO) yield a
     ``statistic_unavailable`` finding rather than a silent pass.
     """
+    unknown = sorted(set(policy.severities) - set(DEFAULT_SEVERITIES))
+    if unknown:
+        raise InputError(f"policy: validation.severities: unknown check {unknown[0]!r}")
     c = _Checker(policy)
     p = policy
     out: list[Finding] = []

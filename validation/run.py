@@ -9,7 +9,7 @@ writes a validation MLflow run, stores the report by hash and appends
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,11 +79,13 @@ def check_validator(ctx, model_name: str, version: int, validator: str | None) -
 
     A refusal is recorded as ``validation.refused`` before it is raised.
     """
+    from mlflow.exceptions import MlflowException
+
     client = mlflow_client(ctx.ws)
-    developer = None
     try:
-        developer = (client.get_model_version(model_name, str(version)).tags or {}).get("developer")
-    except Exception:  # unknown version: load_inputs raises the InputError later
+        mv = client.get_model_version(model_name, str(version))
+        developer = (mv.tags or {}).get("developer")
+    except MlflowException:  # unknown version: load_inputs raises the InputError later
         developer = None
     try:
         if developer and validator == developer:
@@ -275,7 +277,9 @@ def validate_model_version(
         experiment=f"{inp.strategy}{cfg.experiment_suffix}",
         html_sha=html_sha,
     )
-    entry = ctx.record(
+    # Recorded as the validator, whoever opened the context (the pipeline runs as developer).
+    as_validator = replace(ctx, actor=validator, role=Role.VALIDATOR.value)
+    entry = as_validator.record(
         COMPLETED,
         subject=model_subject(model_name, version),
         payload={
