@@ -98,7 +98,7 @@ class ModelConfig(StrictModel):
     holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
     cv: CVConfig = Field(default_factory=CVConfig)
     lightgbm: LightGBMParams = Field(default_factory=LightGBMParams)
-    search: tuple[dict[str, float | int | str], ...] = (
+    search: tuple[dict[str, bool | int | float | str], ...] = (
         {},
         {"num_leaves": 3, "learning_rate": 0.1},
         {"num_leaves": 15, "min_data_in_leaf": 500},
