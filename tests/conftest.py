@@ -41,3 +41,16 @@ def pg_url():
     if not url:
         pytest.skip("ALPHAGATE_TEST_PG_URL is not set: PostgreSQL tests skipped")
     return url
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One temporary Prefect server (SQLite in a temp dir) for every test that runs flows.
+
+    Start-up takes 10-20 s on a new database (shared/DESIGN.md), so share it: tests that
+    need Prefect take this fixture instead of opening their own harness.
+    """
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
