@@ -41,6 +41,15 @@ def zscore(scores: np.ndarray, clip: float | None = 3.0) -> np.ndarray:
     return z if clip is None else np.clip(z, -clip, clip)
 
 
+def grinold(
+    scores: np.ndarray, volatility: np.ndarray, information_coefficient: float, clip: float | None
+) -> np.ndarray:
+    """Array form of :func:`grinold_alphas` (aligned inputs; non-finite vol -> no view)."""
+    vol = np.asarray(volatility, dtype=float)
+    vol = np.where(np.isfinite(vol), vol, 0.0)
+    return information_coefficient * vol * zscore(scores, clip)
+
+
 def cross_sectional_zscore(scores: pd.Series, clip: float | None = 3.0) -> pd.Series:
     """:func:`zscore` of a Series (non-numeric values count as missing)."""
     s = pd.to_numeric(scores, errors="coerce").to_numpy(dtype=float)
@@ -78,6 +87,5 @@ def grinold_alphas(
     s = pd.to_numeric(scores, errors="coerce").to_numpy(dtype=float)
     vol = volatility if volatility.index.equals(scores.index) else volatility.reindex(scores.index)
     v = pd.to_numeric(vol, errors="coerce").to_numpy(dtype=float)
-    v = np.where(np.isfinite(v), v, 0.0)
-    alpha = information_coefficient * v * zscore(s, clip)
+    alpha = grinold(s, v, information_coefficient, clip)
     return pd.Series(alpha, index=scores.index, name="alpha")

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from governance.errors import InputError
-from tasks.alphas import zscore
+from tasks.alphas import grinold
 from tasks.benchmarks import benchmark_weights
 from tasks.costs import impact_from_adv
 from tasks.market import MarketPanel
@@ -157,7 +157,7 @@ class _Market:
         window = self.returns[max(1, pos - cfg.lookback + 1) : pos + 1]
         risk = risk_from_returns(window, cfg, self.assets)
         vol = risk.volatility()
-        alpha = cfg.information_coefficient * vol.to_numpy() * zscore(self.scores[pos], cfg.z_clip)
+        alpha = grinold(self.scores[pos], vol.to_numpy(), cfg.information_coefficient, cfg.z_clip)
         impact = None
         if self.adv is not None:
             coef = impact_from_adv(vol.to_numpy(), self.adv[pos], cfg)
@@ -295,3 +295,31 @@ def backtest_plots(returns: pd.DataFrame, weights: pd.DataFrame, top: int = 10) 
     ax.legend(loc="upper left", fontsize=7, ncol=2)
     out["weights.png"] = _png(fig)
     return out
+
+
+def backtest_files(result: BacktestResult) -> dict[str, bytes]:
+    """Artifacts of a backtest: metrics JSON, returns/weights/turnover/costs Parquet, PNGs."""
+    from governance.canonical import canonical_json
+
+    def parquet(frame: pd.DataFrame) -> bytes:
+        buf = io.BytesIO()
+        out = frame.copy()
+        out.index = out.index.rename("date")
+        out.reset_index().to_parquet(buf, index=False)
+        return buf.getvalue()
+
+    return {
+        "backtest_metrics.json": canonical_json(result.summary()),
+        "backtest_returns.parquet": parquet(result.returns),
+        "backtest_weights.parquet": parquet(result.weights),
+        "backtest_turnover.parquet": parquet(result.turnover),
+        "backtest_costs.parquet": parquet(result.costs),
+        **result.plots,
+    }
+
+
+def record_backtest(ctx, result: BacktestResult, subject: str = "") -> dict[str, str]:
+    """Store :func:`backtest_files` and record ``backtest.completed``; return name -> sha."""
+    shas = {name: ctx.store.put_bytes(data) for name, data in backtest_files(result).items()}
+    ctx.record("backtest.completed", subject=subject, payload=result.summary(), artifacts=shas)
+    return shas
