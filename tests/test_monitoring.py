@@ -221,7 +221,21 @@ def test_stable_market_never_trips_over_the_same_span(trained):
     assert day is None, f"false trip on day {day}: {report and report.reasons()}"
 
 
-def test_breach_trips_kill_switch_with_evidence(trained):
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def ledger_backend(request, monkeypatch):
+    """The workspace's SQLite ledger, or a scratch PostgreSQL database (ALPHAGATE_LEDGER_URL)."""
+    if request.param == "sqlite":
+        monkeypatch.delenv("ALPHAGATE_LEDGER_URL", raising=False)
+        yield request.param
+        return
+    from test_ledger_support import scratch_pg_database
+
+    with scratch_pg_database(request.getfixturevalue("pg_url")) as url:
+        monkeypatch.setenv("ALPHAGATE_LEDGER_URL", url)
+        yield request.param
+
+
+def test_breach_trips_kill_switch_with_evidence(trained, ledger_backend):
     """The recording path: report stored by hash, ``monitoring.completed``, automatic trip."""
     from flows.monitoring import COMPLETED, run_monitoring
     from governance import killswitch
@@ -234,7 +248,8 @@ def test_breach_trips_kill_switch_with_evidence(trained):
     outcomes = {}
     for market in ("stable", "flipped"):
         panel = trained["scored"][market][0]
-        ctx = RunContext.open(ws, actor="alphagate", role="system", run_key=f"mon-{market}")
+        key = f"mon-{ledger_backend}-{market}"
+        ctx = RunContext.open(ws, actor="alphagate", role="system", run_key=key)
         try:
             outcomes[market] = run_monitoring(
                 ctx, tier, panel, facts, trained["model"], trained["reference"],
