@@ -144,7 +144,12 @@ def test_serve_prints_both_uis_and_they_answer(served):
 
 
 def test_deploy_all_registers_three_schedules(served):
-    deployments, pool, flows = asyncio.run(_read(served.api))
+    _check_deployments(served.api)
+
+
+def _check_deployments(api: str) -> None:
+    """The three deployments of prefect.yaml, as the server at ``api`` holds them."""
+    deployments, pool, flows = asyncio.run(_read(api))
     assert pool.type == "process"
     assert pool.base_job_template["job_configuration"]  # the process worker's template
     by_name = {d.name: d for d in deployments}
@@ -264,3 +269,37 @@ def test_ui_serves_mlflow_on_the_workspace_and_stops(tmp_path):
     assert code == 0
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+@pytest.mark.pg
+def test_prefect_server_on_postgresql_takes_the_deployments(pg_url, tmp_path):
+    """docs/deploy.md's multi-machine path: Prefect's database on PostgreSQL."""
+    import sqlalchemy as sa
+    from test_ledger_support import scratch_pg_database
+
+    from governance.workspace import Workspace
+
+    ws = Workspace(tmp_path / "home").ensure()
+    port = sv.free_port()
+    api = f"http://{sv.LOOPBACK}:{port}/api"
+    with scratch_pg_database(pg_url) as url:
+        env = sv.service_env(ws, api, REPO)
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = (
+            sa.make_url(url).set(drivername="postgresql+asyncpg").render_as_string(False)
+        )
+        server = sv.start(sv.prefect_server_service(sv.LOOPBACK, port, ui=False), env, ws.home)
+        try:
+            sv.wait_ready(server)
+            sv.create_work_pool(api)
+            sv.deploy_all(env, REPO)
+            _check_deployments(api)
+        finally:
+            sv.stop(server)
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                n = conn.execute(sa.text("SELECT count(*) FROM deployment")).scalar_one()
+        finally:
+            engine.dispose()
+        assert n == len(EXPECTED)  # the rows are in PostgreSQL, not in a SQLite file
+    assert not (ws.prefect_home / "prefect.db").exists()
