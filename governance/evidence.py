@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 import json
+import os
 import platform
 import re
 import sys
@@ -144,6 +145,7 @@ def _mlflow_files(ws: Workspace, name: str, version: str) -> dict[str, bytes]:
     facts = get_model_facts(client, name, version)
     files = {"mlflow/model_version.json": _dump(facts)}
     if facts.run_id:
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         import mlflow
 
         run = client.get_run(facts.run_id)
