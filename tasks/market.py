@@ -427,28 +427,69 @@ def load_long(cfg: DataConfig, base_dir: str | Path, path: str | Path | None = N
 # -- panel and fingerprint ---------------------------------------------------------------------
 
 
-def _column_bytes(values: pd.Series) -> bytes:
-    """Canonical bytes of one column (see :func:`fingerprint_long`)."""
+@dataclass(frozen=True)
+class LongCodes:
+    """Integer codes of the (date, asset) keys of a long table, computed once.
+
+    Attributes
+    ----------
+    dates : DatetimeIndex
+        Sorted unique dates (NaT excluded).
+    assets : Index
+        Sorted unique asset names (missing excluded).
+    date_code, asset_code : ndarray of int64, shape (n_rows,)
+        Position of each row's date in ``dates`` and asset in ``assets``; -1 when missing.
+    """
+
+    dates: pd.DatetimeIndex
+    assets: pd.Index
+    date_code: np.ndarray
+    asset_code: np.ndarray
+
+    @property
+    def cell(self) -> np.ndarray:
+        """``date_code * n_assets + asset_code`` (-1 where either is missing)."""
+        ok = (self.date_code >= 0) & (self.asset_code >= 0)
+        return np.where(ok, self.date_code * len(self.assets) + self.asset_code, -1)
+
+
+def long_codes(long: pd.DataFrame) -> LongCodes:
+    """Factorise the ``date`` and ``asset`` columns in sorted order (see :class:`LongCodes`)."""
+    dcode, dates = pd.factorize(long["date"].astype("datetime64[ns]"), sort=True)
+    acode, assets = pd.factorize(long["asset"], sort=True)
+    return LongCodes(
+        dates=pd.DatetimeIndex(dates, name="date"),
+        assets=pd.Index(assets, dtype="str"),
+        date_code=dcode.astype("int64"),
+        asset_code=acode.astype("int64"),
+    )
+
+
+def _sort_key(values: pd.Series) -> tuple[np.ndarray, bytes]:
+    """(sortable array, canonical bytes) of one column (see :func:`fingerprint_long`)."""
     if pd.api.types.is_datetime64_any_dtype(values):
-        ns = values.astype("datetime64[ns]").to_numpy().view("int64")
-        return ns.astype("<i8").tobytes()
+        ns = values.astype("datetime64[ns]").to_numpy().view("int64").astype("<i8")
+        return ns, b""
     if pd.api.types.is_numeric_dtype(values):
         arr = values.to_numpy(dtype="float64", na_value=np.nan) + 0.0  # -0.0 -> 0.0
         arr[np.isnan(arr)] = np.nan  # one NaN bit pattern
-        return arr.astype("<f8").tobytes()
-    text = values.astype("str").where(values.notna(), "\x1e")
-    return "\x1f".join(text.tolist()).encode("utf-8")
+        return arr.astype("<f8"), b""
+    if values.dtype == object:  # mixed Python objects: compare them as text
+        values = values.astype("str").where(values.notna())
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype("<i8"), "\x1f".join(map(str, uniques)).encode("utf-8")
 
 
 def fingerprint_long(long: pd.DataFrame) -> str:
     """SHA-256 of the canonical serialisation of a long table.
 
-    Independent of row order, index and extra columns. The serialisation is
-    ``alphagate-long-v1``, the names of the canonical columns present, then for each such
+    Independent of row order, index and extra columns. The serialisation
+    (``alphagate-long-v1``): the names of the canonical columns present, then for each such
     column (in the order ``date, asset, close, volume, sector``), rows sorted by
-    (date, asset, then the other columns when (date, asset) repeats): dates as little-endian
-    int64 nanoseconds, numbers as little-endian float64 (one NaN pattern, -0 as 0), text as
-    UTF-8 joined by U+001F with U+001E for missing. Each part is length-prefixed.
+    (date, asset, then the other columns when (date, asset) repeats): dates as
+    little-endian int64 nanoseconds; numbers as little-endian float64 (one NaN pattern,
+    -0 as 0); text as its sorted distinct values (UTF-8, joined by U+001F) followed by
+    each row's int64 position among them (-1 for missing). Each part is length-prefixed.
 
     Returns
     -------
@@ -456,29 +497,38 @@ def fingerprint_long(long: pd.DataFrame) -> str:
         Hex SHA-256.
     """
     cols = [c for c in CANONICAL_COLUMNS if c in long.columns]
-    frame = long[cols].reset_index(drop=True)
-    keys = ["date", "asset"]
-    if frame.duplicated(keys).any():
-        keys = cols
-    frame = frame.sort_values(keys, kind="stable", na_position="last")
+    keys = {c: _sort_key(long[c]) for c in cols}
+    primary = [keys[c][0] for c in ("date", "asset") if c in keys]
+    order = np.lexsort(primary[::-1]) if primary else np.arange(len(long))
+    if len(primary) == 2:
+        d, a = primary[0][order], primary[1][order]
+        if np.any((d[1:] == d[:-1]) & (a[1:] == a[:-1])):  # repeated keys: sort on all
+            order = np.lexsort([keys[c][0] for c in cols][::-1])
     h = hashlib.sha256()
     parts = [_FINGERPRINT_VERSION, ",".join(cols).encode()]
-    parts += [_column_bytes(frame[c]) for c in cols]
+    for c in cols:
+        arr, vocabulary = keys[c]
+        parts += [vocabulary, arr[order].tobytes()] if vocabulary else [arr[order].tobytes()]
     for part in parts:
         h.update(len(part).to_bytes(8, "little"))
         h.update(part)
     return h.hexdigest()
 
 
-def to_panel(long: pd.DataFrame, source: str | None = None) -> MarketPanel:
+def to_panel(
+    long: pd.DataFrame, source: str | None = None, fingerprint: str | None = None
+) -> MarketPanel:
     """Pivot a long table into a :class:`MarketPanel` (dates and assets sorted).
 
     Parameters
     ----------
     long : DataFrame
-        Long table, normally after the data-quality gate passed.
+        Long table, normally after the data-quality gate passed. Rows with a missing date
+        or asset are left out.
     source : str, optional
         Origin label; defaults to ``long.attrs["source"]``.
+    fingerprint : str, optional
+        :func:`fingerprint_long` of ``long`` when already known (the gate computes it).
 
     Raises
     ------
@@ -486,26 +536,35 @@ def to_panel(long: pd.DataFrame, source: str | None = None) -> MarketPanel:
         Duplicate (date, asset) rows (the gate catches them first).
     """
     source = source or long.attrs.get("source", "unknown")
-    if long.duplicated(["date", "asset"]).any():
+    codes = long_codes(long)
+    cell = codes.cell
+    keep = cell >= 0
+    shape = (len(codes.dates), len(codes.assets))
+    if np.bincount(cell[keep], minlength=1).max(initial=0) > 1:
         raise InputError(f"{source}: duplicate (date, asset) rows")
 
     def wide(column: str) -> pd.DataFrame:
-        out = long.pivot(index="date", columns="asset", values=column)
-        out = out.sort_index().sort_index(axis=1).astype("float64")
-        out.columns.name = None
-        return out
+        grid = np.full(shape, np.nan)
+        values = long[column].to_numpy(dtype="float64", na_value=np.nan)
+        grid[codes.date_code[keep], codes.asset_code[keep]] = values[keep]
+        return pd.DataFrame(grid, index=codes.dates, columns=codes.assets)
 
     volume = None
     if "volume" in long.columns and long["volume"].notna().any():
         volume = wide("volume")
     sectors = None
-    if "sector" in long.columns and long["sector"].notna().any():
-        known = long.dropna(subset=["sector"]).sort_values("date", kind="stable")
-        sectors = known.groupby("asset")["sector"].last().sort_index().rename("sector")
+    has = keep & long["sector"].notna().to_numpy() if "sector" in long.columns else None
+    if has is not None and has.any():
+        rows = np.flatnonzero(has)
+        a, d = codes.asset_code[rows], codes.date_code[rows]
+        rows, a = rows[np.lexsort((d, a))], np.sort(a)
+        last = np.r_[a[1:] != a[:-1], True]  # each asset's latest known sector
+        sector = long["sector"].to_numpy()[rows[last]]
+        sectors = pd.Series(sector, index=codes.assets[a[last]], name="sector", dtype="str")
     return MarketPanel(
         close=wide("close"),
         volume=volume,
         sectors=sectors,
-        fingerprint=fingerprint_long(long),
+        fingerprint=fingerprint or fingerprint_long(long),
         source=source,
     )

@@ -35,7 +35,7 @@ from pydantic import Field
 
 from governance.canonical import to_jsonable
 from governance.configio import StrictModel
-from tasks.market import REQUIRED_COLUMNS, fingerprint_long
+from tasks.market import REQUIRED_COLUMNS, fingerprint_long, long_codes
 from tasks.quality_gx import log_returns, per_asset_frame, per_date_frame, run_checkpoints
 from tasks.quality_report import (
     aggregate_examples,
@@ -407,10 +407,11 @@ def run_quality_gate(
     plan = plan_expectations(cfg, as_of, columns)
     frames: dict[str, pd.DataFrame] = {"rows": long}
     if all(c in columns for c in REQUIRED_COLUMNS):
-        keep = list(dict.fromkeys([*REQUIRED_COLUMNS, *columns]))
-        frames["rows"] = long[keep].assign(log_return=log_returns(long))
-        frames["dates"] = per_date_frame(long)
-        frames["assets"] = per_asset_frame(long)
+        # only the columns expectations read: GX copies the frame per expectation
+        codes = long_codes(long)
+        frames["rows"] = long[list(REQUIRED_COLUMNS)].assign(log_return=log_returns(long, codes))
+        frames["dates"] = per_date_frame(long, codes)
+        frames["assets"] = per_asset_frame(long, codes)
     result_format = {
         "result_format": "SUMMARY",
         "partial_unexpected_count": cfg.max_examples,

@@ -15,63 +15,83 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tasks.market import LongCodes, long_codes
+
 # -- derived frames ------------------------------------------------------------------------
 
 
-def log_returns(long: pd.DataFrame) -> np.ndarray:
+def log_returns(long: pd.DataFrame, codes: LongCodes | None = None) -> np.ndarray:
     """Daily log return of each row against the same asset's previous date, in row order.
+
+    Parameters
+    ----------
+    long : DataFrame
+        Long table with ``date, asset, close``.
+    codes : LongCodes, optional
+        :func:`tasks.market.long_codes` of ``long`` when already computed.
 
     Returns
     -------
     ndarray, shape (n_rows,)
-        NaN for an asset's first row and where either close is missing or not positive.
+        NaN for an asset's first row and where either close is missing, not a number or
+        not positive (those are other expectations' business).
     """
-    date = long["date"].to_numpy("datetime64[ns]")
-    codes, _ = pd.factorize(long["asset"])
-    order = np.lexsort((date, codes))
-    # non-numeric values are the column_type expectation's business, not a crash here
+    codes = codes or long_codes(long)
+    order = np.lexsort((codes.date_code, codes.asset_code))
     close = pd.to_numeric(long["close"], errors="coerce").to_numpy("float64", na_value=np.nan)
-    close = close[order]
-    close = np.where(close > 0, close, np.nan)
-    same = np.zeros(len(order), dtype=bool)
-    same[1:] = codes[order][1:] == codes[order][:-1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        lr = np.where(same, np.log(close) - np.log(np.roll(close, 1)), np.nan)
+        logc = np.log(np.where(close > 0, close, np.nan))[order]
+    asset = codes.asset_code[order]
+    lr = np.full(len(order), np.nan)
+    same = (asset[1:] == asset[:-1]) & (asset[1:] >= 0)
+    lr[1:] = np.where(same, logc[1:] - logc[:-1], np.nan)
     out = np.empty_like(lr)
     out[order] = lr
     return out
 
 
-def per_date_frame(long: pd.DataFrame) -> pd.DataFrame:
+def _valid_cells(long: pd.DataFrame, codes: LongCodes) -> np.ndarray:
+    """Distinct (date, asset) cells with a valid close, as sorted ``cell`` codes."""
+    cell = codes.cell
+    cells = np.sort(cell[(cell >= 0) & long["close"].notna().to_numpy()])
+    # sort + diff: numpy 2.4's np.unique is ~100x slower on 5M int64 here (measured)
+    return cells[np.r_[True, cells[1:] != cells[:-1]]] if len(cells) else cells
+
+
+def per_date_frame(long: pd.DataFrame, codes: LongCodes | None = None) -> pd.DataFrame:
     """One row per date (index ``date``, sorted): ``n_assets`` with a valid close."""
-    valid = long.loc[long["close"].notna() & long["asset"].notna(), ["date", "asset"]]
-    n = valid.drop_duplicates().groupby("date").size()
-    dates = pd.Index(long["date"].dropna().unique()).sort_values()
-    return n.reindex(dates, fill_value=0).rename("n_assets").rename_axis("date").to_frame()
+    codes = codes or long_codes(long)
+    cells = _valid_cells(long, codes)
+    n = np.bincount(cells // max(len(codes.assets), 1), minlength=len(codes.dates))
+    return pd.DataFrame({"n_assets": n[: len(codes.dates)]}, index=codes.dates)
 
 
-def per_asset_frame(long: pd.DataFrame) -> pd.DataFrame:
+def per_asset_frame(long: pd.DataFrame, codes: LongCodes | None = None) -> pd.DataFrame:
     """One row per asset (index ``asset``, sorted).
 
     Columns: ``n_dates`` (distinct dates with a valid close), ``first_date``,
-    ``last_date``, ``missing_share`` = 1 - n_dates / (panel dates in [first, last]).
+    ``last_date``, ``missing_share`` = 1 - n_dates / (the table's dates in
+    [first, last]); an asset with no valid close has ``n_dates`` 0 and share 1.
     """
-    valid = long.loc[long["close"].notna() & long["date"].notna(), ["asset", "date"]]
-    valid = valid.dropna().drop_duplicates()
-    calendar = np.sort(long["date"].dropna().unique())
-    g = valid.groupby("asset")["date"]
-    out = pd.DataFrame({"n_dates": g.size(), "first_date": g.min(), "last_date": g.max()})
-    span = np.searchsorted(calendar, out["last_date"].to_numpy(), side="right")
-    span = span - np.searchsorted(calendar, out["first_date"].to_numpy(), side="left")
-    out["missing_share"] = 1.0 - out["n_dates"] / np.maximum(span, 1)
-    missing_assets = set(long["asset"].dropna().unique()) - set(out.index)
-    if missing_assets:  # assets with no valid close at all
-        extra = pd.DataFrame(
-            {"n_dates": 0, "first_date": pd.NaT, "last_date": pd.NaT, "missing_share": 1.0},
-            index=sorted(missing_assets),
-        )
-        out = pd.concat([out, extra])
-    return out.sort_index().rename_axis("asset")
+    codes = codes or long_codes(long)
+    n_assets = max(len(codes.assets), 1)
+    cells = _valid_cells(long, codes)
+    asset, date = cells % n_assets, cells // n_assets
+    g = pd.Series(date).groupby(asset).agg(["size", "min", "max"])
+    g = g.reindex(range(len(codes.assets)))
+    n = g["size"].fillna(0).to_numpy("int64")
+    span = (g["max"] - g["min"] + 1).to_numpy("float64", na_value=np.nan)
+    first = codes.dates.take(g["min"].fillna(-1).astype("int64"), allow_fill=True)
+    last = codes.dates.take(g["max"].fillna(-1).astype("int64"), allow_fill=True)
+    return pd.DataFrame(
+        {
+            "n_dates": n,
+            "first_date": first,
+            "last_date": last,
+            "missing_share": np.where(n > 0, 1.0 - n / span, 1.0),
+        },
+        index=pd.Index(codes.assets, name="asset"),
+    )
 
 
 # -- Great Expectations -------------------------------------------------------------------
