@@ -14,7 +14,6 @@ Composition only: the maths lives in ``validation.monitoring``, the switch in
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -131,25 +130,21 @@ def load_reference(ws: Workspace, run_id: str) -> pd.DataFrame:
 def published_weights(ctx: RunContext) -> pd.DataFrame:
     """Target weights of every ``portfolio.published`` entry (dates × assets, may be empty).
 
-    Reads, by preference, a ``weights`` mapping in the payload, else a ``weights*.json``
-    (``{asset: weight}``) or ``weights*.parquet`` (``asset, weight``) artifact; the date is
-    the payload's ``as_of`` (else the entry's timestamp). Entries without weights are skipped.
+    Reads the entry's ``weights.json`` artifact (``{"weights": {asset: weight}, ...}``, as
+    the rebalance publishes it; a bare ``{asset: weight}`` mapping is accepted too), dated by
+    the payload's ``asof`` (else the entry's timestamp). Entries without weights are skipped;
+    a later publication on the same date replaces an earlier one.
     """
     rows: dict[pd.Timestamp, pd.Series] = {}
     for e in ctx.ledger.entries(action=PUBLISHED):
         p = e.payload or {}
-        w = p.get("weights")
-        if w is None:
-            for art, sha in sorted((p.get("artifacts") or {}).items()):
-                if art.startswith("weights") and art.endswith(".json"):
-                    w = ctx.store.read_json(sha)
-                elif art.startswith("weights") and art.endswith(".parquet"):
-                    df = pd.read_parquet(io.BytesIO(ctx.store.read_bytes(sha)))
-                    w = dict(zip(df["asset"], df["weight"], strict=True))
-                if w is not None:
-                    break
+        sha = (p.get("artifacts") or {}).get("weights.json")
+        if sha is None:
+            continue
+        doc = ctx.store.read_json(sha)
+        w = doc.get("weights", doc) if isinstance(doc, dict) else None
         if isinstance(w, dict) and w:
-            when = pd.Timestamp(p.get("as_of") or e.ts[:10]).tz_localize(None).normalize()
+            when = pd.Timestamp(str(p.get("asof") or e.ts[:10])[:10])
             rows[when] = pd.Series(w, dtype=float)
     return pd.DataFrame(rows).T.sort_index() if rows else pd.DataFrame()
 

@@ -289,3 +289,36 @@ def test_breach_trips_kill_switch_with_evidence(trained, ledger_backend):
     assert doc["status"] == "breach" and doc["model"]["version"] == facts.version
     assert html == render_monitoring_html(doc)
     assert not re.search(r"<script|<link|https?://", html)  # self-contained
+
+
+def test_published_weights_feed_the_portfolio_checks(workspace):
+    """``portfolio.published`` entries, as the rebalance writes them, become the live book."""
+    from flows.monitoring import published_weights
+    from governance.context import RunContext
+
+    close = _close(n_days=80, n_assets=4)
+    a, b = close.columns[:2]
+    ctx = RunContext.open(workspace, actor="alphagate", role="system")
+    try:
+        assert published_weights(ctx).empty
+        for day, w in ((10, {a: 0.5, b: 0.5}), (40, {a: 1.0})):
+            asof = str(close.index[day].date())
+            sha = ctx.store.put_json({"asof": asof, "weights": w})
+            ctx.record(
+                "portfolio.published",
+                subject=f"portfolio:{asof}",
+                payload={"source": "model", "asof": asof},
+                artifacts={"weights.json": sha},
+            )
+        weights = published_weights(ctx)
+    finally:
+        ctx.close()
+    assert list(weights.index) == [close.index[10], close.index[40]]
+    assert weights.loc[close.index[40], a] == 1.0
+    rets = portfolio_returns(weights, close)
+    daily = close.pct_change()
+    day = close.index[41]  # first day on the second book: all in ``a``
+    assert rets.loc[day] == pytest.approx(daily.loc[day, a])
+    day = close.index[11]  # first day on the first book
+    assert rets.loc[day] == pytest.approx(0.5 * (daily.loc[day, a] + daily.loc[day, b]))
+    assert rets.index[0] == close.index[11]  # nothing before the first publication
