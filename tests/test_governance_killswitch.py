@@ -194,3 +194,19 @@ def test_fold_invariants_for_any_sequence_of_trips_and_resets(ops):
         assert pending == officers and len(set(pending)) == len(pending) < 2
     else:
         assert state.pending_reset is None
+
+
+def test_users_add_records_user_added_and_list_json(cfg, workspace, capsys):
+    capsys.readouterr()
+    assert main(["users", "list", "--json"]) == 0
+    users = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["users"]
+    assert [(u["name"], u["role"]) for u in users] == [
+        ("dana", "developer"), ("rita", "risk_officer"), ("omar", "risk_officer"),
+    ]  # fmt: skip
+    added = _actions(workspace, "user.added")
+    assert [e.subject for e in added] == ["user:dana", "user:rita", "user:omar"]
+    assert added[0].payload["public_key"] == users[0]["public_key"]
+    assert main(["users", "add", "dana", "--role", "developer"]) == 0  # idempotent
+    assert len(_actions(workspace, "user.added")) == 3
+    assert main(["users", "add", "dana", "--role", "validator"]) == 2
+    assert main(["users", "add", "eve", "--role", "auditor"]) == 2
