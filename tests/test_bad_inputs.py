@@ -204,10 +204,13 @@ def test_failing_expectation_exits_3(case, valid, tmp_path, workspace, capsys):
     assert len(summary["critical_failures"]) == len(lines)
     assert summary["fingerprint"] == fingerprint_long(read_market_file(path))
     _assert_ledger_ok(capsys)
-    assert main(["ledger", "show", "--json"]) == 0
-    entries = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert [e["action"] for e in entries] == ["data.ingested", "gate.data_quality"]
-    assert entries[-1]["payload"]["decision"] == "halt"
+    from governance.ledger import Ledger
+
+    with Ledger.open(workspace) as ledger:
+        entries = ledger.entries()
+    assert [e.action for e in entries] == ["data.ingested", "gate.data_quality"]
+    assert entries[-1].payload["decision"] == "halt"
+    assert entries[-1].payload["reasons"] == summary["critical_failures"]
 
 
 # -- not errors: they load ---------------------------------------------------------------
