@@ -63,7 +63,7 @@ def _check(path: str) -> dict:
     result = run_quality_gate(long, QualityConfig(), dt.date.today())
     t_gate = time.perf_counter() - t0
     t0 = time.perf_counter()
-    panel = to_panel(long)
+    panel = to_panel(long, fingerprint=result.fingerprint)
     t_panel = time.perf_counter() - t0
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {
