@@ -158,3 +158,34 @@ def weights_frame(solutions: Sequence[Solution]) -> pd.DataFrame:
     """Accounts × assets target weights (failed accounts are rows of NaN)."""
     rows = {s.account: s.weights for s in solutions if s.weights is not None}
     return pd.DataFrame(rows).T.reindex([s.account for s in solutions])
+
+
+_WORKER: PortfolioOptimiser | None = None  # one per worker process
+
+
+def _init_worker(spec: dict, market: MarketInputs) -> None:
+    global _WORKER
+    _WORKER = PortfolioOptimiser(**spec)
+    _WORKER.set_market(market)
+
+
+def _solve_chunk(accounts: list[Account]) -> list[Solution]:
+    return solve_accounts(_WORKER, accounts)
+
+
+def solve_parallel(
+    spec: dict, market: MarketInputs, accounts: list[Account], n_jobs: int
+) -> list[Solution]:
+    """Contiguous chunks over a process pool (fork: the parent's imports are reused)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "fork" if "fork" in mp.get_all_start_methods() else None
+    chunks = [list(c) for c in np.array_split(np.array(accounts, dtype=object), n_jobs * 4)]
+    with ProcessPoolExecutor(
+        n_jobs,
+        mp_context=mp.get_context(method),
+        initializer=_init_worker,
+        initargs=(spec, market),
+    ) as pool:
+        return [s for part in pool.map(_solve_chunk, [c for c in chunks if c]) for s in part]

@@ -27,149 +27,44 @@ import contextlib
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 
 import cvxpy as cp
 import numpy as np
 import pandas as pd
 
-from governance.errors import GateHalt, InputError
+from governance.errors import InputError
+from tasks.optimiser_types import (
+    GATE,
+    Account,
+    ConstraintGroup,
+    Infeasible,
+    MarketInputs,
+    NumericalError,
+    OptimisationError,
+    Solution,
+    Unbounded,
+)
 from tasks.portfolio import Mode, PortfolioConfig, RestrictedMode, RiskModelKind
-from tasks.risk import RiskModel
 
-GATE = "optimiser"
+__all__ = [
+    "GATE",
+    "OBJECTIVE_SCALE",
+    "Account",
+    "ConstraintGroup",
+    "Infeasible",
+    "MarketInputs",
+    "NumericalError",
+    "OptimisationError",
+    "PortfolioOptimiser",
+    "Solution",
+    "Unbounded",
+    "structural_factors",
+]
+
 #: The objective is solved in basis points of daily return: daily alphas and variances are
 #: ~1e-4, so unscaled the solver's absolute gap tolerance would demand far more accuracy
 #: than needed (more iterations). Reported objectives are unscaled.
 OBJECTIVE_SCALE = 1e4
-
-
-class ConstraintGroup(StrEnum):
-    """Constraint groups, the unit of infeasibility diagnosis (``tasks.diagnose``)."""
-
-    BUDGET = "budget"
-    ASSET_BOUNDS = "asset bounds"
-    SECTOR_BOUNDS = "sector caps"
-    TURNOVER = "turnover cap"
-    LEVERAGE = "gross leverage"
-    TRACKING_ERROR = "tracking error"
-    RESTRICTED = "restricted list"
-
-
-class OptimisationError(GateHalt):
-    """The optimiser could not produce a portfolio (gate ``optimiser``, exit 3)."""
-
-    def __init__(self, reasons: list[str] | str, status: str = "error"):
-        self.status = status
-        super().__init__(GATE, reasons)
-
-
-class Infeasible(OptimisationError):
-    """No portfolio meets every constraint; ``groups`` names the conflicting groups."""
-
-    def __init__(self, reasons: list[str] | str, groups: Sequence[ConstraintGroup] = ()):
-        self.groups = tuple(groups)
-        super().__init__(reasons, status="infeasible")
-
-
-class Unbounded(OptimisationError):
-    """The objective is unbounded (no risk aversion and no binding constraint)."""
-
-    def __init__(self, reasons: list[str] | str):
-        super().__init__(reasons, status="unbounded")
-
-
-class NumericalError(OptimisationError):
-    """The solver failed or returned no usable solution."""
-
-    def __init__(self, reasons: list[str] | str):
-        super().__init__(reasons, status="numerical")
-
-
-@dataclass(frozen=True)
-class MarketInputs:
-    """What every account shares on one date.
-
-    Attributes
-    ----------
-    alpha : Series, shape (n,)
-        Expected daily returns (``tasks.alphas``); reindexed to the universe, NaN -> 0.
-    risk : RiskModel
-        Point-in-time risk model on the universe (any asset order; aligned by name).
-    benchmark : Series or None
-        Benchmark weights for the tracking-error limit (NaN -> 0).
-    half_spread : Series or None
-        Per-asset half-spread (fraction of traded value); default from config.
-    impact : Series or None
-        Per-asset 3/2-power impact coefficients (:func:`impact_coefficients`); None when
-        no volume is known.
-    tradable : Series of bool or None
-        False where an asset has no price on the date: its weight is held at zero.
-    """
-
-    alpha: pd.Series
-    risk: RiskModel
-    benchmark: pd.Series | None = None
-    half_spread: pd.Series | None = None
-    impact: pd.Series | None = None
-    tradable: pd.Series | None = None
-
-
-@dataclass(frozen=True)
-class Account:
-    """One account's own state: holdings, restricted list, per-asset bound overrides.
-
-    ``current`` is the weight vector held now (None: all cash); ``lower``/``upper``
-    replace the config bounds for the assets they name.
-    """
-
-    name: str = "main"
-    current: pd.Series | None = None
-    restricted: tuple[str, ...] = ()
-    lower: pd.Series | None = None
-    upper: pd.Series | None = None
-
-
-@dataclass(frozen=True)
-class Solution:
-    """An optimal portfolio and the solver's statistics.
-
-    ``weights`` is None and ``error`` set when the account failed in
-    :meth:`PortfolioOptimiser.solve_many` (``solve`` raises instead). ``variance`` is
-    recomputed from the returned weights (``||B'w||^2 + ||sqrt(d) w||^2``), not read from
-    the solver; ``costs`` are the un-amortised cost of the trades (fraction of value).
-    """
-
-    account: str
-    weights: pd.Series | None
-    status: str
-    objective: float
-    expected_return: float
-    variance: float
-    costs: float
-    turnover: float
-    solve_time: float
-    iterations: int
-    solver: str = cp.CLARABEL
-    error: str | None = None
-
-    @property
-    def volatility(self) -> float:
-        return float(np.sqrt(max(self.variance, 0.0)))
-
-    def stats(self) -> dict:
-        """Solver statistics for the ``portfolio.optimised`` ledger entry and artifacts."""
-        keys = ("status", "objective", "expected_return", "variance", "costs", "turnover")
-        out = {k: getattr(self, k) for k in keys}
-        out.update(
-            account=self.account,
-            volatility=self.volatility,
-            solve_time=self.solve_time,
-            iterations=self.iterations,
-            solver=self.solver,
-        )
-        return out
 
 
 @contextlib.contextmanager
@@ -551,7 +446,9 @@ class PortfolioOptimiser:
         if market is not None:
             self.set_market(market)
         if n_jobs > 1 and len(accounts) > n_jobs:
-            return _solve_parallel(self.spec(), self._market, list(accounts), n_jobs)
+            from tasks.accounts import solve_parallel
+
+            return solve_parallel(self.spec(), self._market, list(accounts), n_jobs)
         return solve_accounts(self, accounts)
 
     def _solve_or_record(self, account: Account) -> Solution:
@@ -562,36 +459,3 @@ class PortfolioOptimiser:
             return Solution(
                 account.name, None, exc.status, nan, nan, nan, nan, nan, nan, 0, error=str(exc)
             )
-
-
-_WORKER: PortfolioOptimiser | None = None
-
-
-def _init_worker(spec: dict, market: MarketInputs) -> None:
-    global _WORKER
-    _WORKER = PortfolioOptimiser(**spec)
-    _WORKER.set_market(market)
-
-
-def _solve_chunk(accounts: list[Account]) -> list[Solution]:
-    from tasks.accounts import solve_accounts
-
-    return solve_accounts(_WORKER, accounts)
-
-
-def _solve_parallel(
-    spec: dict, market: MarketInputs, accounts: list[Account], n_jobs: int
-) -> list[Solution]:
-    """Contiguous chunks over a process pool (fork: the parent's imports are reused)."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    method = "fork" if "fork" in mp.get_all_start_methods() else None
-    chunks = [list(c) for c in np.array_split(np.array(accounts, dtype=object), n_jobs * 4)]
-    with ProcessPoolExecutor(
-        n_jobs,
-        mp_context=mp.get_context(method),
-        initializer=_init_worker,
-        initargs=(spec, market),
-    ) as pool:
-        return [s for part in pool.map(_solve_chunk, [c for c in chunks if c]) for s in part]
