@@ -33,7 +33,7 @@ from governance.registry import (
     set_champion,
 )
 from governance.signing import sign_document, verify_signed_record
-from governance.users import Role, list_users, require_role
+from governance.users import Role, list_users, require_role, role_of
 from governance.workspace import Workspace
 
 GRANTED = "approval.granted"
@@ -278,11 +278,13 @@ def promotion_state(
             ledger.dispose()
 
 
-def _refuse(ledger: Ledger, facts: ModelFacts, user, decision: str, message: str) -> Forbidden:
+def _refuse(
+    ws: Workspace, ledger: Ledger, facts: ModelFacts, user, decision: str, message: str
+) -> Forbidden:
     ledger.append(
         REFUSED,
         actor=user or "<none>",
-        role="unknown",
+        role=role_of(ws, user),
         subject=model_subject(facts.name, facts.version),
         payload={
             "model_name": facts.name,
@@ -329,14 +331,14 @@ def _check_approver(ws, ledger, facts, user_name, action: str):
     """Common refusals of approve and reject; return the acting :class:`User`."""
     if user_name and user_name == facts.developer:
         raise _refuse(
-            ledger, facts, user_name, action,
+            ws, ledger, facts, user_name, action,
             f"{action}: {user_name!r} developed {facts.name} v{facts.version} and may not"
             " approve or reject it (separation of duties)",
         )  # fmt: skip
     try:
         return require_role(ws, user_name, {Role.VALIDATOR, Role.RISK_OFFICER}, action)
     except Forbidden as exc:
-        raise _refuse(ledger, facts, user_name, action, str(exc)) from None
+        raise _refuse(ws, ledger, facts, user_name, action, str(exc)) from None
 
 
 def promote(ledger: Ledger, client, facts: ModelFacts, state: PromotionState, policy_hash: str):
@@ -408,11 +410,11 @@ def approve(
     before = compute_state(ws, ledger, facts, tier, validation)
     if before.blocked:
         raise _refuse(
-            ledger, facts, acting.name, "approve", "approve: " + "; ".join(before.blocked)
+            ws, ledger, facts, acting.name, "approve", "approve: " + "; ".join(before.blocked)
         )
     if acting.name in {g["user"] for g in before.granted}:
         raise _refuse(
-            ledger, facts, acting.name, "approve",
+            ws, ledger, facts, acting.name, "approve",
             f"approve: {acting.name!r} already approved {facts.name} v{facts.version}; a"
             " distinct second user must give the other approval",
         )  # fmt: skip

@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from governance.errors import Forbidden, InputError
-from governance.users import SYSTEM_ACTOR, Role, require_role
+from governance.users import SYSTEM_ACTOR, Role, require_role, role_of
 from governance.workspace import Workspace
 
 SUBJECT = "killswitch"
@@ -191,11 +191,11 @@ def auto_trip(target, tier, trigger: Trigger | str, reason: str, evidence: dict 
     return trip(target, SYSTEM_ACTOR, reason, trigger, evidence=evidence)
 
 
-def _refuse(ledger, user: str | None, message: str, extra: dict) -> Forbidden:
+def _refuse(ws, ledger, user: str | None, message: str, extra: dict) -> Forbidden:
     ledger.append(
         RESET_REFUSED,
         actor=user or "<none>",
-        role="unknown",
+        role=role_of(ws, user),
         subject=SUBJECT,
         payload={"refusal": message, **extra},
     )
@@ -231,10 +231,10 @@ def reset(
     try:
         officer = require_role(ws, user, {Role.RISK_OFFICER}, "killswitch reset")
     except Forbidden as exc:
-        raise _refuse(ledger, user, str(exc), extra) from None
+        raise _refuse(ws, ledger, user, str(exc), extra) from None
     if champion_developer is not None and officer.name == champion_developer:
         msg = f"killswitch reset: {officer.name!r} developed the champion and may not reset"
-        raise _refuse(ledger, user, msg, extra)
+        raise _refuse(ws, ledger, user, msg, extra)
     current = status(ledger)
     if not current.tripped:
         raise InputError("killswitch reset: the kill switch is armed; nothing to reset")
@@ -248,7 +248,7 @@ def reset(
             f"killswitch reset: {officer.name!r} already asked for this reset; a second,"
             " distinct risk officer must complete it"
         )
-        raise _refuse(ledger, user, msg, extra)
+        raise _refuse(ws, ledger, user, msg, extra)
     officers = [*pending["officers"], officer.name]
     payload = {**extra, "needed": policy.reset_approvals, "officers": officers}
     action = RESET if len(officers) >= policy.reset_approvals else RESET_PENDING

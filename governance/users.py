@@ -116,6 +116,12 @@ def find_user(ws: Workspace, name: str) -> User | None:
     return next((u for u in list_users(ws) if u.name == name), None)
 
 
+def role_of(ws: Workspace, name: str | None) -> str:
+    """``name``'s role for the ledger's ``role`` column; ``"unknown"`` for a stranger."""
+    user = find_user(ws, name) if name else None
+    return user.role.value if user else "unknown"
+
+
 def get_user(ws: Workspace, name: str) -> User:
     """The user called ``name``; an unknown name is :class:`Forbidden` (exit 4)."""
     user = find_user(ws, name)

@@ -67,7 +67,7 @@ def test_trip_and_two_officer_reset(cfg, workspace, capsys):
     # a developer cannot reset
     assert main([*reset, "--as", "dana"]) == 4
     refused = _actions(workspace, "killswitch.reset_refused")
-    assert [e.actor for e in refused] == ["rita", "dana"]
+    assert [(e.actor, e.role) for e in refused] == [("rita", "risk_officer"), ("dana", "developer")]
     assert _status(capsys)["state"] == "tripped"
 
     assert main([*reset, "--as", "omar"]) == 0
