@@ -191,13 +191,18 @@ def daily_ic(
 
 def hit_rate(dates: np.ndarray, prediction: np.ndarray, realised: np.ndarray) -> float:
     """Share of rows whose prediction and realised return fall on the same side of their
-    date's cross-sectional median (rows on a median count as misses)."""
+    date's cross-sectional median.
+
+    A row on either median (a tie, e.g. a constant prediction) counts as half a hit, so an
+    uninformative prediction scores 0.5 rather than being penalised.
+    """
     df = pd.DataFrame({"date": dates, "p": prediction, "y": realised}).dropna()
     if df.empty:
         return float("nan")
     sp = np.sign(df["p"] - df.groupby("date")["p"].transform("median"))
     sy = np.sign(df["y"] - df.groupby("date")["y"].transform("median"))
-    return float(((sp * sy) > 0).mean())
+    agree = sp * sy
+    return float(((agree > 0) + 0.5 * (agree == 0)).mean())
 
 
 @dataclass(frozen=True)
