@@ -285,3 +285,24 @@ def test_bad_config_exits_2(text, message, tmp_path, workspace, capsys):
     with pytest.raises(InputError, match=message):
         load_config(path)
     _assert_ledger_ok(capsys)
+
+
+def test_as_of_and_config_options(valid, tmp_path, workspace, capsys):
+    stale, _ = _stale(valid)
+    path = _write(stale, tmp_path / "m.csv")
+    last = stale["date"].max().date().isoformat()
+    code, _, err = _run(capsys, str(path), "--as-of", last)
+    assert code == 0, err
+    negative, _ = _negative(valid)
+    path = _write(negative, tmp_path / "neg.csv")
+    config = tmp_path / "run.yaml"
+    config.write_text("quality:\n  close_positive: {severity: warning}\n")
+    code, out, err = _run(capsys, str(path), "--config", str(config), "--json")
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["ok"] is True and summary["warnings"][0].startswith("close_positive: 1 of")
+    with pytest.raises(SystemExit) as usage:  # argparse: usage errors exit 2
+        main(["data", "check", str(path), "--as-of", "yesterday"])
+    assert usage.value.code == 2
+    assert "not an ISO date" in capsys.readouterr().err
+    _assert_ledger_ok(capsys)
