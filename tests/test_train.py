@@ -259,3 +259,11 @@ def test_cv_exposes_a_feature_that_leaks_the_future():
     mcfg = ModelConfig(**FAST_MODEL)
     trial = run_trial(dev, ["mom_1m", "vol_1m", "leak"], 21, mcfg, mcfg.trial_params()[0])
     assert trial.cv.rank_ic_mean > 0.8
+
+
+def test_git_commit_is_tolerated_outside_a_repository(tmp_path):
+    from tasks.tracking import git_commit
+
+    assert git_commit(tmp_path) is None
+    here = git_commit()
+    assert here is None or len(here) == 40
