@@ -15,7 +15,7 @@ from flows.stages import Run, Trained, _subject, service_stage, stage
 SOURCE_MODEL, SOURCE_FALLBACK = "model", "fallback"
 
 
-@stage(name="holdout-backtest")
+@stage("holdout-backtest")
 def backtest(run: Run, panel, sealed, model: Trained) -> None:
     """Walk-forward backtest of the candidate's holdout scores beside the benchmarks."""
     from mlflow import MlflowClient
@@ -63,7 +63,7 @@ def _mlflow_dir(name: str) -> str:
     return name.rsplit("/", 1)[0] if "/" in name else ""
 
 
-@service_stage(name="portfolio")
+@service_stage("portfolio")
 def portfolio(run: Run, panel) -> None:
     """Champion-driven portfolio when the model may drive, else the policy's fallback.
 

@@ -18,7 +18,9 @@ Two run keys make reruns safe (issue 7, crash recovery):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,10 +34,34 @@ from governance.canonical import sha256_json
 from governance.context import RunContext
 from governance.workspace import Workspace
 
-# Tasks take the run's context (ledger, store), which Prefect cannot hash: no input caching.
-# Idempotency comes from the ledger's keys instead, which auditors can see.
-stage = task(cache_policy=NO_CACHE)
-service_stage = task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+
+def stage(name: str, *, retries: int = 0):
+    """A stage as a Prefect task whose own wall time lands in ``summary.timings``.
+
+    Tasks take the run's context (ledger, store), which Prefect cannot hash: no input
+    caching. Idempotency comes from the ledger's keys instead, which auditors can see.
+    """
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def timed(run: Run, *args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(run, *args, **kwargs)
+            finally:
+                run.summary.timings[name] = round(time.perf_counter() - start, 3)
+
+        delays = [2, 10][:retries]
+        return task(name=name, cache_policy=NO_CACHE, retries=retries, retry_delay_seconds=delays)(
+            timed
+        )
+
+    return wrap
+
+
+def service_stage(name: str):
+    """A stage that talks to services (MLflow, databases): retried with backoff."""
+    return stage(name, retries=2)
 
 
 @dataclass(frozen=True)
@@ -81,7 +107,7 @@ def keyed(run: Run, fingerprint: str) -> Run:
 # -- ingest and data quality ---------------------------------------------------------------
 
 
-@stage(name="ingest-and-data-quality")
+@stage("ingest-and-data-quality")
 def ingest(run: Run, data_path: str | None):
     """Load the data, run the data-quality gate, record both. Returns ``(run, panel)``."""
     from tasks.market import load_long, to_panel
@@ -116,7 +142,7 @@ def _run_facts(run: Run) -> dict:
 # -- features, split, training -------------------------------------------------------------
 
 
-@stage(name="features-and-sealed-split")
+@stage("features-and-sealed-split")
 def split(run: Run, panel):
     from tasks.dataset import build_frame, split_and_seal
 
@@ -148,7 +174,7 @@ class Trained:
     resumed: bool
 
 
-@service_stage(name="train-and-register")
+@service_stage("train-and-register")
 def train(run: Run, sealed, data_fingerprint: str) -> Trained:
     from tasks.train import train_and_register
 
@@ -222,7 +248,7 @@ def _already_trained(run: Run) -> Trained | None:
 # -- validation and approval ---------------------------------------------------------------
 
 
-@service_stage(name="independent-validation")
+@service_stage("independent-validation")
 def validate(run: Run, model: Trained) -> str | None:
     """Validate the candidate as the configured validator; record the validation gate."""
     from governance.approvals import latest_validation
@@ -272,7 +298,7 @@ def _subject(model: Trained) -> str:
     return f"model:{model.name}/v{model.version}"
 
 
-@stage(name="approval-gate")
+@stage("approval-gate")
 def approval(run: Run, model: Trained, verdict: str | None) -> None:
     """Record where the candidate stands on its way to champion, and what it still needs."""
     from governance.approvals import promotion_state

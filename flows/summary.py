@@ -29,6 +29,7 @@ class RunSummary:
     portfolio: dict[str, Any] | None = None
     ledger_head: dict[str, Any] = field(default_factory=lambda: {"seq": 0, "hash": None})
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
 
     def note(self, stage: str, **info: Any) -> None:
         """Record what a stage did (shown in the human summary, kept in the JSON)."""
@@ -58,6 +59,7 @@ class RunSummary:
                 "portfolio": self.portfolio,
                 "ledger_head": self.ledger_head,
                 "stages": self.stages,
+                "timings": self.timings,
             }
         )
 
