@@ -239,3 +239,50 @@ def test_unknown_check_name_in_policy_severities_is_an_input_error(planted):
     bad = ValidationPolicy(severities={"rank_ic_too_low": Severity.INFO})
     with pytest.raises(InputError, match="rank_ic_too_low"):
         _findings(bad, m)
+
+
+# ---------------------------------------------------------------- SHAP
+
+
+def test_shap_is_exact_and_sign_checks_catch_a_wrong_declaration():
+    import lightgbm as lgb
+    import shap
+
+    from validation.explain import shap_values, stratified_sample, summarise_shap
+
+    rng = np.random.default_rng(0)
+    dates = pd.bdate_range("2020-01-01", periods=500)
+    n = len(dates) * 8
+    frame = pd.DataFrame(
+        {
+            "date": np.repeat(dates.to_numpy(), 8),
+            "asset": np.tile([f"A{i}" for i in range(8)], len(dates)),
+            "up": rng.standard_normal(n),
+            "down": rng.standard_normal(n),
+            "noise": rng.standard_normal(n),
+        }
+    )
+    y = frame["up"] - frame["down"] + 0.5 * rng.standard_normal(n)
+    feats = ["up", "down", "noise"]
+    booster = lgb.train(
+        {"objective": "regression", "num_leaves": 7, "verbose": -1, "seed": 0},
+        lgb.Dataset(frame[feats].to_numpy(), y.to_numpy()),
+        num_boost_round=40,
+    )
+    sample = stratified_sample(frame, 600, seed=1)
+    assert len(sample) == 600 and sample.equals(stratified_sample(frame, 600, seed=1))
+    per_date = sample.groupby("date").size()  # spread over time: 1-2 rows on every date
+    assert per_date.max() <= 2 and per_date.size == len(dates)
+    values = shap_values(booster, sample[feats])
+    base = shap.TreeExplainer(booster).expected_value
+    # Exact tree SHAP: contributions add up to the model's prediction row by row.
+    np.testing.assert_allclose(
+        values.sum(axis=1) + base, booster.predict(sample[feats].to_numpy()), atol=1e-6
+    )
+    summary = summarise_shap(sample, values, feats, {"up": 1, "down": 1, "noise": -1})
+    checks = {c.feature: c for c in summary.sign_checks}
+    assert checks["up"].ok and checks["up"].observed_sign == 1
+    assert not checks["down"].ok and checks["down"].observed_sign == -1  # declared wrongly
+    assert checks["noise"].ok  # immaterial: not judged
+    assert list(summary.importance)[-1] == "noise"
+    assert 0.3 < summary.top_share < 0.7 and summary.rank_stability > 0.9

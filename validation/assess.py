@@ -125,7 +125,7 @@ def overfitting_statistics(
             )
     else:
         pbo = {
-            "source": "none",
+            "source": PBOSource.NONE.value,
             "pbo": math.nan,
             "n_strategies": int(matrix.shape[1]),
             "gating": False,

@@ -26,7 +26,8 @@ class ValidationConfig(StrictModel):
         Number of top features that get a dependence plot.
     shap_min_abs_corr : float
         Below this |Spearman rho| between a feature and its SHAP value, the relation has no
-        clear sign and the sign check passes.
+        clear sign and the sign check passes (0.2: at least a weak-to-moderate monotone
+        relation; below it the sign is dominated by interactions and noise splits).
     shap_sign_min_share : float
         Features below this share of total mean |SHAP| are not sign-checked (immaterial).
     n_quantiles : int
@@ -48,7 +49,7 @@ class ValidationConfig(StrictModel):
     validator: str | None = None
     shap_sample: int = Field(2000, ge=50)
     shap_dependence_plots: int = Field(3, ge=0, le=20)
-    shap_min_abs_corr: float = Field(0.05, ge=0.0, lt=1.0)
+    shap_min_abs_corr: float = Field(0.2, ge=0.0, lt=1.0)
     shap_sign_min_share: float = Field(0.05, ge=0.0, lt=1.0)
     n_quantiles: int = Field(5, ge=2, le=20)
     decay_horizons: list[int] = Field(default_factory=lambda: [1, 5, 21, 63])

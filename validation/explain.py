@@ -33,8 +33,9 @@ def stratified_sample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     """About ``n`` rows spread evenly over the dates of ``frame`` (time-stratified).
 
     Each date contributes ``ceil(n / n_dates)`` rows drawn at random (all its rows when it
-    has fewer); the result is cut back to ``n`` rows at random and sorted by date. The same
-    ``seed`` gives the same rows.
+    has fewer); the surplus over ``n`` is dropped from the dates' last draws, so every date
+    keeps at least one row when ``n >= n_dates``. Sorted by date; the same ``seed`` gives
+    the same rows.
     """
     if len(frame) <= n:
         return frame.sort_values(["date", "asset"]).reset_index(drop=True)
@@ -44,8 +45,8 @@ def stratified_sample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     ranked = frame.assign(_k=keys)
     ranked["_r"] = ranked.groupby("date")["_k"].rank(method="first")
     picked = ranked[ranked["_r"] <= per_date]
-    if len(picked) > n:
-        picked = picked.sample(n=n, random_state=seed)
+    if len(picked) > n:  # drop surplus draws, last-drawn first, so every date keeps a row
+        picked = picked.sort_values(["_r", "_k"]).head(n)
     return picked.drop(columns=["_k", "_r"]).sort_values(["date", "asset"]).reset_index(drop=True)
 
 
@@ -114,7 +115,7 @@ def summarise_shap(
     values: np.ndarray,
     features: Sequence[str],
     expected_signs: Mapping[str, int],
-    min_abs_corr: float = 0.05,
+    min_abs_corr: float = 0.2,
     min_share: float = 0.05,
 ) -> ShapSummary:
     """Summarise SHAP ``values`` (n_rows x n_features) computed on ``sample[features]``.

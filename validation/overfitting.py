@@ -190,10 +190,11 @@ def deflated_sharpe_ratio(
 
 
 class PBOSource(StrEnum):
-    """Which return series fed CSCV: the training trials, or the chosen model's folds."""
+    """Which return series fed CSCV: every trial of the strategy, or none (fewer than two
+    trial series: there was no selection to overfit, so PBO is not applicable)."""
 
     TRIALS = "trials"
-    FOLDS = "folds"
+    NONE = "none"
 
 
 @dataclass(frozen=True)

@@ -149,12 +149,18 @@ def _mlflow_record(
     experiment: str,
     html_sha: str,
 ) -> str:
-    """Log the validation run, link it to the version (tags + description); return run id."""
-    import mlflow
+    """Log the validation run, link it to the version (tags + description); return run id.
+
+    Uses the client API, not the fluent ``mlflow.start_run``: a flow may already have an
+    active run in this thread, and the validation run must be its own.
+    """
+    from mlflow.entities import Metric, RunStatus, RunTag
 
     exp_id = mlflow_experiment(experiment, ctx.ws)
+    client = mlflow_client(ctx.ws)
     m = a.metrics
     tags = {
+        "mlflow.runName": f"validate-{inp.model_name}-v{inp.version}",
         "model_name": inp.model_name,
         "model_version": str(inp.version),
         "model_run_id": inp.run_id,
@@ -164,6 +170,7 @@ def _mlflow_record(
         "holdout_fingerprint": inp.holdout_fingerprint,
         "report_sha256": html_sha,
     }
+    over = a.report["overfitting"]
     metrics = {
         "rank_ic_mean": m.rank_ic_mean,
         "rank_ic_tstat": m.rank_ic_tstat,
@@ -171,24 +178,23 @@ def _mlflow_record(
         "hit_rate": m.hit_rate,
         "ls_sharpe": m.ls_sharpe,
         "turnover": m.turnover,
-        "dsr": a.report["overfitting"]["dsr"],
-        "psr": a.report["overfitting"]["psr"],
+        "dsr": over["dsr"],
+        "psr": over["psr"],
+        "pbo": over["pbo"].get("pbo"),
     }
-    pbo = a.report["overfitting"]["pbo"].get("pbo")
-    if pbo is not None:
-        metrics["pbo"] = pbo
+    run = client.create_run(exp_id, tags=tags)
+    run_id = run.info.run_id
+    now = run.info.start_time
+    client.log_batch(
+        run_id,
+        metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items() if v is not None],
+        tags=[RunTag("mlflow.note.content", _note(inp, a))],
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for name, data in files.items():
             (Path(tmp) / name).write_bytes(data)
-        with mlflow.start_run(
-            experiment_id=exp_id,
-            run_name=f"validate-{inp.model_name}-v{inp.version}",
-            tags=tags,
-        ) as run:
-            mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
-            mlflow.log_artifacts(tmp, artifact_path="validation")
-    run_id = run.info.run_id
-    client = mlflow_client(ctx.ws)
+        client.log_artifacts(run_id, tmp, artifact_path="validation")
+    client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
     version_tags = {
         "validation.verdict": a.verdict.value,
         "validation.run_id": run_id,
@@ -321,3 +327,15 @@ def validate_model_version(
 def _png_name(caption: str) -> str:
     slug = "".join(ch if ch.isalnum() else "_" for ch in caption.lower()).strip("_")
     return f"{slug}.png"
+
+
+def _note(inp: ValidationInputs, a: Assessment) -> str:
+    """Markdown description of the validation run shown on its MLflow page."""
+    lines = [
+        f"Independent validation of **{inp.model_name} v{inp.version}**: "
+        f"**{a.verdict.value.upper()}**. Report: `validation/report.html` (JSON twin "
+        "`validation/report.json`).",
+        "",
+        *[f"- {f}" for f in a.findings],
+    ]
+    return "\n".join(lines)
