@@ -25,6 +25,7 @@ Figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -47,10 +48,8 @@ def tree_rss(proc: psutil.Process) -> int:
     """Resident bytes of a process and all its descendants."""
     total = 0
     for p in [proc, *proc.children(recursive=True)]:
-        try:
+        with contextlib.suppress(psutil.Error):  # a child may exit while we sample
             total += p.memory_info().rss
-        except psutil.Error:
-            pass
     return total
 
 
