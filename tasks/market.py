@@ -278,11 +278,14 @@ def coerce_long(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     _check_columns(Path(label), list(frame.columns))
     date = frame["date"]
     if not pd.api.types.is_datetime64_any_dtype(date):
-        raw = date.astype("str").str.strip().where(date.notna())
-        date = pd.to_datetime(raw, format="ISO8601", errors="coerce", utc=True)
-        bad = raw.notna() & date.isna()
-        if bad.any():
+        # a few thousand distinct dates repeat over millions of rows: parse each once
+        codes, distinct = pd.factorize(date)
+        text = pd.Series(distinct).astype("str").str.strip()
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+        if parsed.isna().any():
+            bad = pd.Series(np.isin(codes, np.flatnonzero(parsed.isna())), index=frame.index)
             raise _bad_value(label, frame, "date", bad, "an ISO date (YYYY-MM-DD)")
+        date = pd.Series(parsed.array.take(codes, allow_fill=True), index=frame.index)
     if getattr(date.dt, "tz", None) is not None:
         date = date.dt.tz_convert("UTC").dt.tz_localize(None)
     frame["date"] = date.astype("datetime64[ns]")
