@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from governance.errors import InputError
 from tasks.alphas import grinold
@@ -186,6 +187,13 @@ def run_backtest(scores: pd.DataFrame, panel: MarketPanel, cfg: PortfolioConfig)
     -------
     BacktestResult
     """
+    # Small dense algebra in a tight loop: one BLAS thread is faster, and several threads
+    # on a shared 2-core machine oversubscribe it badly (measured: 30x slower eigh).
+    with threadpool_limits(limits=1):
+        return _run(scores, panel, cfg)
+
+
+def _run(scores: pd.DataFrame, panel: MarketPanel, cfg: PortfolioConfig) -> BacktestResult:
     mk = _Market(scores, panel, cfg)
     assets, n = mk.assets, len(mk.assets)
     in_scores = mk.index.isin(pd.DatetimeIndex(scores.index))
