@@ -18,7 +18,7 @@ as ``approval.refused`` and raises :class:`Forbidden` (exit 4).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from governance.errors import Forbidden, InputError
 from governance.integrity import VerifyReport, register_check
@@ -104,7 +104,6 @@ class ApprovalOutcome:
     state: PromotionState
     promoted: LedgerEntry | None = None
     previous_champion: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def _now() -> str:
@@ -189,12 +188,18 @@ def decisions_on_validation(
 
 
 def _counted(entries: list, developer: str | None, allow_declared: bool) -> list[dict]:
+    """Approvals that count: distinct users, not the developer, signature verified (or
+    declared and allowed)."""
     seen, out = set(), []
     for e in entries:
         p = e.payload
         user, identity = p.get("user"), p.get("identity", "signed")
-        if user in seen or user == developer or (identity == "declared" and not allow_declared):
+        if user in seen or user == developer:
             continue
+        if identity == "declared" and not allow_declared:
+            continue
+        if identity != "declared" and verify_signed_record(p):
+            continue  # a signature that does not verify never counts (ledger verify says why)
         seen.add(user)
         out.append({"user": user, "role": p.get("role"), "identity": identity, "seq": e.seq})
     return out
