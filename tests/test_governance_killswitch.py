@@ -210,3 +210,16 @@ def test_users_add_records_user_added_and_list_json(cfg, workspace, capsys):
     assert len(_actions(workspace, "user.added")) == 3
     assert main(["users", "add", "dana", "--role", "validator"]) == 2
     assert main(["users", "add", "eve", "--role", "auditor"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("governance", "field"),
+    [
+        ("{cast: [{name: x, role: boss}]}", "governance.cast.0.role"),
+        ("{cast: [{name: x, role: developer}, {name: x, role: validator}]}", "duplicate"),
+    ],
+)
+def test_invalid_cast_is_exit_2(cfg, capsys, governance, field):
+    cfg.write_text(f"policy: {{file: policy.yaml, tier: high}}\ngovernance: {governance}\n")
+    assert main(["approve", "--config", str(cfg), "--model-version", "1", "--as", "rita"]) == 2
+    assert field in capsys.readouterr().err
