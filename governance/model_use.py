@@ -35,7 +35,21 @@ def model_may_drive(
         One line per condition that fails.
     champion_version : str or None
         The version the ledger's last ``model.promoted`` names, if any.
+
+    Fails closed: an error while deciding (registry unreachable, unreadable ledger entry)
+    is a refusal whose reason names the error, never a permission.
     """
+    try:
+        return _decide(ws, ledger, model_name)
+    except Exception as exc:
+        return (
+            False,
+            [f"could not decide whether the model may drive: {type(exc).__name__}: {exc}"],
+            None,
+        )
+
+
+def _decide(ws: Workspace, ledger: Ledger, model_name: str) -> tuple[bool, list[str], str | None]:
     reasons: list[str] = []
     state = killswitch.status(ledger)
     if state.tripped:

@@ -167,6 +167,10 @@ def test_four_eyes_promotion_retires_previous_champion(env, capsys):
         assert not ok and version == v2 and "verdict is fail" in reasons[0]
         ok, reasons, _ = model_may_drive(ws, ledger, "never-promoted")
         assert not ok and "no champion" in reasons[0]
+    # fail closed: a ledger that cannot be read never allows the model
+    broken = Ledger.__new__(Ledger)  # no engine at all
+    ok, reasons, version = model_may_drive(ws, broken, "alpha")
+    assert not ok and version is None and "could not decide" in reasons[0]
 
 
 def test_self_approval_failed_version_and_double_officer_are_refused(env, capsys):
