@@ -210,6 +210,9 @@ def test_costs_reduce_trading():
             Account(current=EQUAL), MarketInputs(make_alpha(8), make_risk(8), impact=impact)
         )
         turnovers.append(sol.turnover)
+        z = np.abs(sol.weights - EQUAL).to_numpy()
+        assert sol.costs == pytest.approx(bps * 1e-4 * z.sum() + 1e-3 * (z**1.5).sum(), rel=1e-9)
+        assert sol.status == "optimal"
     assert turnovers[0] > turnovers[1] > turnovers[2]
 
 
