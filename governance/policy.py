@@ -124,10 +124,6 @@ class MonitoringPolicy(StrictModel):
     max_ic_decay: float = Field(default=0.5, ge=0, le=1)
     max_drawdown: float = Field(default=0.25, gt=0, le=1)
     revalidation_days: int = Field(default=365, gt=0)
-
-
-class Tier(StrictModel):
-    validation: ValidationPolicy = Field(default_factory=ValidationPolicy)
     # Realised-IC test (validation/monitoring.py): the last `ic_window` realised daily ICs,
     # Newey-West standard error with lag h-1, one-sided at `ic_z` (1.645 = 95 %). Half a
     # year is the shortest window that never tripped on 12 stable synthetic markets in the
@@ -139,6 +135,10 @@ class Tier(StrictModel):
     trip_on_ic_decay: bool = False
     max_tracking_error: float = Field(default=0.10, gt=0)  # annualised, vs equal weight
     recent_days: int = Field(default=63, ge=5)  # drift sample and tracking-error window
+
+
+class Tier(StrictModel):
+    validation: ValidationPolicy = Field(default_factory=ValidationPolicy)
     pretrade: PretradeLimits = Field(default_factory=PretradeLimits)
     kill_switch: KillSwitchPolicy = Field(default_factory=KillSwitchPolicy)
     approvals: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
