@@ -219,15 +219,22 @@ def record_user_added(ledger, user: User, actor: str = SYSTEM_ACTOR):
 def ensure_cast(ws: Workspace, cfg, ledger=None) -> list[User]:
     """Create the users of ``cfg.governance.cast`` (or ``cfg.cast``) that do not exist yet.
 
-    Returns the users created (empty on later runs). With a ``ledger``, each new user is
-    recorded as ``user.added``.
+    Returns the users created (empty on later runs). Each new user is recorded as
+    ``user.added`` in ``ledger`` (default: the workspace ledger, opened only when needed).
     """
     gov = getattr(cfg, "governance", cfg)
-    created = []
-    for member in gov.cast:
-        if find_user(ws, member.name) is None:
-            user = add_user(ws, member.name, member.role)
-            created.append(user)
-            if ledger is not None:
-                record_user_added(ledger, user)
+    missing = [m for m in gov.cast if find_user(ws, m.name) is None]
+    if not missing:
+        return []
+    from governance.ledger import Ledger
+
+    own = ledger is None
+    ledger = ledger or Ledger.open(ws)
+    try:
+        created = [add_user(ws, m.name, m.role) for m in missing]
+        for user in created:
+            record_user_added(ledger, user)
+    finally:
+        if own:
+            ledger.dispose()
     return created

@@ -110,3 +110,20 @@ def test_record_gate_writes_decision_reasons_and_policy_hash(workspace):
         assert ctx.ledger.verify().ok
     finally:
         ctx.close()
+
+
+def test_ensure_cast_creates_the_demo_cast_once_and_records_it(workspace):
+    from governance.config import GovernanceConfig
+    from governance.ledger import Ledger
+    from governance.users import ensure_cast
+
+    created = ensure_cast(workspace, GovernanceConfig())
+    assert [(u.name, u.role.value) for u in created] == [
+        ("dana", "developer"), ("vera", "validator"),
+        ("rita", "risk_officer"), ("omar", "risk_officer"),
+    ]  # fmt: skip
+    assert ensure_cast(workspace, GovernanceConfig()) == []
+    with Ledger.open(workspace) as ledger:
+        assert [e.subject for e in ledger.entries(action="user.added")] == [
+            "user:dana", "user:vera", "user:rita", "user:omar",
+        ]  # fmt: skip
