@@ -1,0 +1,75 @@
+"""The governance path end to end (issue 5): four-eyes promotion, the champion driving the
+rebalance, a tripped kill switch forcing the fallback, and a two-officer reset restoring it.
+
+Runs under tests/data/policy-sandbox.yaml, whose validation reports every statistic but
+blocks on none, so that the small synthetic model can be promoted honestly under it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+
+CONFIG = str(Path(__file__).parent / "data" / "small-sandbox.yaml")
+
+
+def cli_json(capsys, *argv: str) -> tuple[int, dict]:
+    code = main([*argv, "--json"])
+    return code, json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def governed(tmp_path_factory, prefect_server):
+    home = tmp_path_factory.mktemp("gov") / "home"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ALPHAGATE_HOME", str(home))
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+        mp.setenv("ALPHAGATE_CONFIG", CONFIG)
+        mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
+        yield home
+
+
+def test_promotion_kill_switch_and_reset(governed, capsys):
+    # 1. dana trains; vera validates in the pipeline: pass under the sandbox tier
+    code, run = cli_json(capsys, "run", "--config", CONFIG, "--as", "dana")
+    assert run["validation"]["verdict"] == "pass"
+    assert run["stage"] == "approval" and code == 3  # blocked only by missing approvals
+    assert run["portfolio"]["source"] == "fallback"
+    version = str(run["model_version"])
+
+    # 2. four eyes: the developer may not approve; a validator and a risk officer do
+    assert main(["approve", "--model-version", version, "--as", "dana"]) == 4
+    assert main(["approve", "--model-version", version, "--as", "vera", "--reason", "ok"]) == 0
+    assert main(["approve", "--model-version", version, "--as", "rita", "--reason", "ok"]) == 0
+
+    # 3. the champion drives the rebalance
+    code, reb = cli_json(capsys, "rebalance", "--config", CONFIG)
+    assert (code, reb["status"]) == (0, "completed")
+    assert reb["portfolio"]["source"] == "model"
+    assert reb["portfolio"]["model_version"] == version
+
+    # 4. a risk officer trips the kill switch: the rebalance falls back and says why
+    assert main(["killswitch", "trip", "--as", "rita", "--reason", "drill"]) == 0
+    code, reb = cli_json(capsys, "rebalance", "--config", CONFIG)
+    assert code == 3 and reb["stage"] == "kill_switch"
+    assert reb["portfolio"]["source"] == "fallback"
+    assert any("kill switch" in r for r in reb["portfolio"]["reasons"])
+    code, run = cli_json(capsys, "run", "--config", CONFIG, "--as", "dana")
+    assert run["portfolio"]["source"] == "fallback"
+
+    # 5. one officer cannot reset alone; two distinct officers restore the model path
+    reset = ["killswitch", "reset", "--reason", "drill over", "--incident", "INC-1"]
+    assert main([*reset, "--as", "rita"]) == 0
+    assert main([*reset, "--as", "rita"]) == 4
+    code, status = cli_json(capsys, "killswitch", "status")
+    assert status["state"] == "tripped" and status["pending_reset"]
+    assert main([*reset, "--as", "omar"]) == 0
+    code, reb = cli_json(capsys, "rebalance", "--config", CONFIG)
+    assert (code, reb["portfolio"]["source"]) == (0, "model")
+
+    # 6. the trail verifies, MLflow's alias included
+    assert main(["ledger", "verify"]) == 0
