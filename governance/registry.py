@@ -176,8 +176,9 @@ def registry_problems(client, promotions: dict) -> list[tuple[int | None, str]]:
             continue
         want = str(entry.payload["model_version"])
         if current != want:
+            where = f"points at v{current}" if current is not None else "was removed"
             problems.append(
-                (entry.seq, f"registry drift: {name!r} champion alias points at v{current}, the"
+                (entry.seq, f"registry drift: {name!r} champion alias {where}, the"
                             f" ledger's last promotion (seq {entry.seq}) is v{want}")
             )  # fmt: skip
             continue

@@ -214,6 +214,9 @@ def test_alias_moved_or_tags_edited_outside_alphagate_is_tampering(env, capsys):
     client.set_registered_model_alias("gamma", "champion", v2)
     code, report, _ = cli(capsys, "ledger", "verify", "--json")
     assert code == 3 and "registry drift" in report["reason"] and "gamma" in report["reason"]
+    client.delete_registered_model_alias("gamma", "champion")
+    code, report, _ = cli(capsys, "ledger", "verify", "--json")
+    assert code == 3 and "alias was removed" in report["reason"]
     client.set_registered_model_alias("gamma", "champion", v1)
     assert cli(capsys, "ledger", "verify")[0] == 0
     client.set_model_version_tag("gamma", v1, "approved_by", "mallory (risk_officer)")
