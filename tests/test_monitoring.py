@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,7 @@ from validation.monitoring import (
     render_monitoring_html,
 )
 
+REPO = Path(__file__).resolve().parents[1]
 N_ASSETS, N_DAYS, IC, SEED = 100, 1400, 0.10, 3
 TRAIN_DAYS = 700
 FLIP_DAY = 900
@@ -179,7 +181,8 @@ def trained(tmp_path_factory):
         panel = _panel(long)
         scored[name] = (panel, *score_panel(model, panel, fcfg, facts.features))
     yield {"ws": ws, "facts": facts, "model": model, "reference": reference,
-           "scored": scored, "dates": dates, "fcfg": fcfg}  # fmt: skip
+           "scored": scored, "dates": dates, "fcfg": fcfg,
+           "long": {"stable": stable, "flipped": flipped}}  # fmt: skip
     mp.undo()
     assert os.environ.get("ALPHAGATE_HOME") != str(ws.home)
 
@@ -322,3 +325,73 @@ def test_published_weights_feed_the_portfolio_checks(workspace):
     day = close.index[11]  # first day on the first book
     assert rets.loc[day] == pytest.approx(0.5 * (daily.loc[day, a] + daily.loc[day, b]))
     assert rets.index[0] == close.index[11]  # nothing before the first publication
+
+
+def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
+    trained, prefect_server, monkeypatch, tmp_path
+):
+    """The Prefect flow end to end: champion from the ledger, data file, report, trip.
+
+    The champion is promoted through governance's real four-eyes approval; its
+    ``validation.completed`` entry stands in for the validator's run (covered by the
+    validation tests) and carries the report metrics monitoring reads (validated IC).
+    """
+    from flows.config import AlphagateConfig
+    from flows.monitoring import COMPLETED, monitoring_flow
+    from governance.approvals import approve
+    from governance.ledger import Ledger
+    from governance.policy import load_policy
+    from governance.users import add_user
+
+    ws, facts, dates = trained["ws"], trained["facts"], trained["dates"]
+    # A ledger of its own: the other tests of this module tripped the workspace's switch.
+    monkeypatch.setenv("ALPHAGATE_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
+    policy_file = REPO / "configs" / "policy.yaml"
+    policy, policy_hash = load_policy(policy_file)
+    tier = policy.tiers["high"]
+    add_user(ws, "vera", "validator")
+    add_user(ws, "rita", "risk_officer")
+    with Ledger.open(ws) as ledger:
+        report = {"metrics": {"rank_ic_mean": 0.08, "rank_ic_tstat": 4.0}, "verdict": "pass"}
+        sha = ledger.store.put_json(report)
+        ledger.append(
+            "validation.completed",
+            actor="vera",
+            role="validator",
+            subject=f"model:{facts.name}/v{facts.version}",
+            payload={"model_name": facts.name, "version": facts.version, "verdict": "pass",
+                     "report_json_sha256": sha},
+            artifacts={"report.json": sha},
+        )  # fmt: skip
+        for user in ("vera", "rita"):
+            out = approve(
+                ws, ledger, facts.name, facts.version, user, "monitoring test",
+                tier=tier, tier_name="high", policy_hash=policy_hash,
+            )  # fmt: skip
+        assert out.promoted is not None
+
+    day, _, _ = _first_breach(trained, "flipped")
+    flipped = trained["long"]["flipped"]
+    data = tmp_path / "market.parquet"  # the market up to the first breach date
+    flipped[flipped["date"] <= dates[day]].to_parquet(data, index=False)
+    config = AlphagateConfig(
+        data={"source": "file", "path": str(data)},
+        model={"name": facts.name},
+        features={"names": list(FEATURES)},
+        policy={"file": str(policy_file), "tier": "high"},
+    )
+    summary = monitoring_flow(config)
+    assert summary["status"] == "breach"
+    assert summary["tripped"] and summary["killswitch"] == "tripped"
+    assert summary["as_of"] == str(pd.Timestamp(dates[day]).date())
+    with Ledger.open(ws) as ledger:
+        done = ledger.entries(action=COMPLETED)
+        assert len(done) == 1 and done[0].payload["flow_run_id"]
+        assert done[0].payload["model_version"] == facts.version
+        doc = ledger.store.read_json(done[0].artifacts["report.json"])
+        trip = ledger.last(action="killswitch.tripped")
+        assert trip.payload["evidence"]["monitoring_seq"] == done[0].seq
+        assert ledger.verify().ok
+    decay = next(c for c in doc["checks"] if c["check"] == "ic_decay")
+    assert decay["data"]["validated_ic"] == 0.08  # read from the validation report
+    assert decay["status"] == "warning"  # decay reports; the floor rule trips
