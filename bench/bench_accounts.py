@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"n_jobs={jobs}: {len(sols)} accounts in {elapsed:.2f}s = "
             f"{len(sols) / elapsed:.0f} accounts/s ({failed} failed; "
-            f"median solver time {np.nanmedian([s.solve_time for s in sols]) * 1e3:.1f} ms)"
+            f"median solver time {np.nanmedian([s.solve_time for s in sols]) * 1e3:.1f} ms, "
+            f"{np.median([s.iterations for s in sols]):.0f} iterations)"
         )
     print("target: >= 200 accounts/s at 100 assets on 2 cores (shared/DESIGN.md)")
     return 0
