@@ -20,9 +20,14 @@ def guide(summary: RunSummary, config_path: str) -> str:
     elif verdict != "pass":
         lines.append(
             f"  Independent validation says {verdict.upper()}: the candidate v{version} may not"
-            " be promoted, and approving it is refused (exit 4). The findings above say why;"
-            " the full report is in the MLflow UI (`alphagate ui`) under the model version."
+            " be promoted. The findings above say why; the full report is in the MLflow UI"
+            " (`alphagate ui`) under the model version."
         )
+        lines.append(
+            "  Promotion needs one validator and one risk officer (policy); right now these"
+            " are refused with exit 4 because the verdict is not pass:"
+        )
+        lines += [f"    {cmd}" for cmd in _approve_commands(config_path, version)]
     elif approval.get("champion"):
         lines.append(f"  v{version} is the champion and drives the portfolio.")
     else:
@@ -44,3 +49,17 @@ def guide(summary: RunSummary, config_path: str) -> str:
         f"  Rebalance again later:      alphagate rebalance --config {config_path}",
     ]
     return "\n".join(lines)
+
+
+def _approve_commands(config_path: str, version: int | None) -> list[str]:
+    """``alphagate approve`` lines for the cast's first validator and risk officer."""
+    from flows.config import load_config
+
+    cast = load_config(config_path).governance.cast
+    names = [
+        next((m.name for m in cast if m.role.value == role), f"<{role}>")
+        for role in ("validator", "risk_officer")
+    ]
+    return [
+        f'alphagate approve --model-version {version} --as {who} --reason "..."' for who in names
+    ]

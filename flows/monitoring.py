@@ -56,6 +56,7 @@ class ChampionFacts:
     validated_ic: float | None
     validated_se: float | None
     validation_seq: int | None
+    validated_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,15 +85,16 @@ class MonitoringOutcome:
 # -- loading -------------------------------------------------------------------------------
 
 
-def validated_level(ctx: RunContext, name: str, version: int) -> tuple[float | None, ...]:
-    """``(rank_ic_mean, se, seq)`` of the version's latest ``validation.completed`` report."""
+def validated_level(ctx: RunContext, name: str, version: int) -> tuple[Any, ...]:
+    """``(rank_ic_mean, se, seq, ts)`` of the version's latest ``validation.completed``."""
     entry = ctx.ledger.last(action=VALIDATED, subject=model_subject(name, version))
-    if entry is None or not entry.payload.get("report_json_sha256"):
-        return None, None, None
-    metrics = ctx.store.read_json(entry.payload["report_json_sha256"]).get("metrics") or {}
+    if entry is None:
+        return None, None, None, None
+    sha = entry.payload.get("report_json_sha256")
+    metrics = (ctx.store.read_json(sha).get("metrics") or {}) if sha else {}
     mean, tstat = metrics.get("rank_ic_mean"), metrics.get("rank_ic_tstat")
     se = abs(mean / tstat) if mean is not None and tstat not in (None, 0) else None
-    return mean, se, entry.seq
+    return mean, se, entry.seq, entry.ts
 
 
 def champion_facts(ctx: RunContext, name: str, version: int | None = None) -> ChampionFacts | None:
@@ -104,7 +106,7 @@ def champion_facts(ctx: RunContext, name: str, version: int | None = None) -> Ch
         version = int(promoted.payload["model_version"])
     mv = mlflow_client(ctx.ws).get_model_version(name, str(version))
     tags = dict(mv.tags or {})
-    ic, se, seq = validated_level(ctx, name, int(version))
+    ic, se, seq, ts = validated_level(ctx, name, int(version))
     return ChampionFacts(
         name=name,
         version=int(version),
@@ -114,6 +116,7 @@ def champion_facts(ctx: RunContext, name: str, version: int | None = None) -> Ch
         validated_ic=ic,
         validated_se=se,
         validation_seq=seq,
+        validated_at=ts,
     )
 
 
@@ -246,6 +249,8 @@ def run_monitoring(
         validated_ic=champion.validated_ic,
         validated_se=champion.validated_se,
         weights=weights,
+        validated_at=champion.validated_at,
+        now=pd.Timestamp.now(tz="UTC"),
         header={
             "model": {
                 "name": champion.name,

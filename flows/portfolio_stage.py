@@ -138,6 +138,22 @@ def _current_weights(run: Run) -> pd.Series | None:
     return pd.Series(doc["weights"], dtype=float)
 
 
+def _readable_copies(run: Run, result, store) -> dict[str, str]:
+    """Copy the published files to ``portfolios/<asof>-<source>/`` under their names.
+
+    The content-addressed store keeps the evidence; these copies are what people and
+    downstream systems open. Their hashes are the ones the ledger entry records.
+    """
+    folder = run.ws.portfolios / f"{result.asof}-{result.source}"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, sha in result.artifacts.items():
+        target = folder / name
+        target.write_bytes(store.read_bytes(sha))
+        paths[name] = str(target)
+    return paths
+
+
 def _publish(run: Run, result, version, reasons: list[str]) -> None:
     store = run.now.store
     run.now.record(
@@ -152,7 +168,7 @@ def _publish(run: Run, result, version, reasons: list[str]) -> None:
         },
         artifacts=result.artifacts,
     )
-    paths = {name: str(store.path(sha)) for name, sha in result.artifacts.items()}
+    paths = _readable_copies(run, result, store)
     run.summary.portfolio = {
         "source": result.source,
         "asof": result.asof,

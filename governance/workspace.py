@@ -27,6 +27,7 @@ _QUIET_STACK_ENV = {
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "GIT_PYTHON_REFRESH": "quiet",
     "GX_ANALYTICS_ENABLED": "false",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
 }
 
 
@@ -56,6 +57,11 @@ class Workspace:
     @property
     def mlartifacts(self) -> Path:
         return self.home / "mlartifacts"
+
+    @property
+    def portfolios(self) -> Path:
+        """Readable copies of published portfolios (the ledger holds their hashes)."""
+        return self.home / "portfolios"
 
     @property
     def prefect_home(self) -> Path:
