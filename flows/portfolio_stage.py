@@ -48,7 +48,9 @@ def backtest(run: Run, panel, sealed, model: Trained) -> None:
         "backtest",
         headline=f"holdout, {summary['rebalances']} rebalances, model vs benchmarks (net of costs)",
         details=rows,
-        plots={k: str(store.path(v)) for k, v in artifacts.items() if k.endswith(".png")},
+        files=_readable_copies(
+            run.ws.home / "reports" / model.name / f"v{model.version}", artifacts, store
+        ),
     )
 
 
@@ -138,17 +140,16 @@ def _current_weights(run: Run) -> pd.Series | None:
     return pd.Series(doc["weights"], dtype=float)
 
 
-def _readable_copies(run: Run, result, store) -> dict[str, str]:
-    """Copy the published files to ``portfolios/<asof>-<source>/`` under their names.
+def _readable_copies(folder, artifacts: dict[str, str], store) -> dict[str, str]:
+    """Copy artifacts to ``folder`` under their names; return name -> path.
 
     The content-addressed store keeps the evidence; these copies are what people and
     downstream systems open. Their hashes are the ones the ledger entry records.
     """
-    folder = run.ws.portfolios / f"{result.asof}-{result.source}"
-    folder.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for name, sha in result.artifacts.items():
+    for name, sha in artifacts.items():
         target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(store.read_bytes(sha))
         paths[name] = str(target)
     return paths
@@ -168,7 +169,8 @@ def _publish(run: Run, result, version, reasons: list[str]) -> None:
         },
         artifacts=result.artifacts,
     )
-    paths = _readable_copies(run, result, store)
+    folder = run.ws.portfolios / f"{result.asof}-{result.source}"
+    paths = _readable_copies(folder, result.artifacts, store)
     run.summary.portfolio = {
         "source": result.source,
         "asof": result.asof,
