@@ -256,7 +256,7 @@ def test_warnings_pass_and_are_shown(valid, tmp_path, workspace, capsys):
     code, out, err = _run(capsys, str(_write(moved, tmp_path / "m.csv")))
     assert code == 0, err
     assert "warning: return_warning: 1 of" in out
-    assert "result: PASS (1 warnings)" in out
+    assert "result: PASS (1 warning)" in out
 
 
 # -- configuration errors go through `alphagate config check` -------------------------------

@@ -95,10 +95,12 @@ def _human(path: str, result, html_path) -> str:
     ]
     lines += [f"  warning: {w.message}" for w in result.warnings]
     if result.ok:
-        extra = f" ({len(result.warnings)} warnings)" if result.warnings else ""
+        n = len(result.warnings)
+        extra = f" ({n} warning{'s' if n > 1 else ''})" if n else ""
         lines.append(f"  result: PASS{extra}")
     else:
-        lines.append(f"  result: HALT ({len(result.critical_failures)} critical failures)")
+        n = len(result.critical_failures)
+        lines.append(f"  result: HALT ({n} critical failure{'s' if n > 1 else ''})")
     if html_path is not None:
         lines.append(f"  report: {html_path}")
     return "\n".join(lines)
