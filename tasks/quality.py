@@ -27,16 +27,34 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import pandas as pd
-from pydantic import Field
 
 from governance.canonical import to_jsonable
-from governance.configio import StrictModel
 from tasks.market import REQUIRED_COLUMNS, fingerprint_long, long_codes
-from tasks.quality_gx import log_returns, per_asset_frame, per_date_frame, run_checkpoints
+from tasks.quality_config import (
+    AssetsPerDate,
+    Check,
+    HistoryCritical,
+    HistoryWarning,
+    MissingCritical,
+    MissingWarning,
+    QualityConfig,
+    ReturnCritical,
+    ReturnWarning,
+    Severity,
+    Staleness,
+    WarningCheck,
+)
+from tasks.quality_gx import (
+    PlannedExpectation,
+    log_returns,
+    per_asset_frame,
+    per_date_frame,
+    plan_expectations,
+    run_checkpoints,
+)
 from tasks.quality_report import (
     aggregate_examples,
     describe_failure,
@@ -45,116 +63,32 @@ from tasks.quality_report import (
     row_examples,
 )
 
-
-class Severity(StrEnum):
-    """What a failed expectation does: ``critical`` halts the chain, ``warning`` is shown."""
-
-    CRITICAL = "critical"
-    WARNING = "warning"
-
-
-class Check(StrictModel):
-    """An expectation with its severity (``critical`` unless the config says otherwise)."""
-
-    severity: Severity = Severity.CRITICAL
-
-
-class WarningCheck(Check):
-    severity: Severity = Severity.WARNING
-
-
-class ReturnCritical(Check):
-    """|daily log return| of an asset at most ``max_abs_log_return``.
-
-    Default log(5) = 1.61: a five-fold jump or an 80 % fall in one day is a data error
-    until shown otherwise; a 1000 % jump (log 11 = 2.40) is far beyond. The demo's largest
-    move is 1.10 (RRC, 1990).
-    """
-
-    max_abs_log_return: float = Field(1.6, gt=0)
-
-
-class ReturnWarning(WarningCheck):
-    """Default log(1.5) = 0.41: a 50 % one-day move deserves a look (corporate action,
-    bad tick). The demo has 8 such days."""
-
-    max_abs_log_return: float = Field(0.4, gt=0)
-
-
-class Staleness(Check):
-    """The last date may lag the as-of date by at most ``max_business_days``.
-
-    Default one trading week: a daily pipeline that has not seen prices for a week is
-    stale.
-    """
-
-    max_business_days: int = Field(5, ge=0)
-
-
-class AssetsPerDate(Check):
-    """Every date has at least ``minimum`` assets with a valid close.
-
-    Default 5: cross-sectional ranking (features, rank IC, long-short) needs a
-    cross-section.
-    """
-
-    minimum: int = Field(5, ge=1)
-
-
-class HistoryCritical(Check):
-    """Every asset has at least ``minimum`` dates with a valid close.
-
-    Default 63: the longest feature look-back (tasks.synthetic.LOOKBACK, one quarter).
-    """
-
-    minimum: int = Field(63, ge=1)
-
-
-class HistoryWarning(WarningCheck):
-    """Default 252: one year, the usual minimum history for a return forecast."""
-
-    minimum: int = Field(252, ge=1)
-
-
-class MissingCritical(Check):
-    """Share of dates without a valid close between an asset's first and last date.
-
-    Default 0.2: beyond a fifth of its life missing, an asset's returns and features are
-    mostly interpolation.
-    """
-
-    max_share: float = Field(0.2, ge=0, le=1)
-
-
-class MissingWarning(WarningCheck):
-    """Default 0.02: about five trading days a year missing is worth a look."""
-
-    max_share: float = Field(0.02, ge=0, le=1)
-
-
-class QualityConfig(StrictModel):
-    """The ``quality:`` section: one entry per expectation, each with its severity.
-
-    Every entry may be given partly (``close_positive: {severity: warning}``). Defaults let
-    the real demo data (20 S&P 500 stocks, 1990-2022) pass honestly: its 8 one-day moves
-    beyond |log return| 0.4 are warnings; it has no gaps.
-    """
-
-    required_columns: Check = Check()
-    column_types: Check = Check()
-    not_null: Check = Check()
-    close_positive: Check = Check()
-    unique_date_asset: Check = Check()
-    no_future_dates: Check = Check()
-    return_warning: ReturnWarning = ReturnWarning()
-    return_critical: ReturnCritical = ReturnCritical()
-    staleness: Staleness = Staleness()
-    assets_per_date: AssetsPerDate = AssetsPerDate()
-    history_per_asset: HistoryCritical = HistoryCritical()
-    history_per_asset_warning: HistoryWarning = HistoryWarning()
-    missing_share: MissingCritical = MissingCritical()
-    missing_share_warning: MissingWarning = MissingWarning()
-    max_examples: int = Field(3, ge=1, le=20)
+__all__ = [
+    "AssetsPerDate",
+    "Check",
+    "CheckFailure",
+    "CheckOutcome",
+    "HistoryCritical",
+    "HistoryWarning",
+    "MissingCritical",
+    "MissingWarning",
+    "QualityConfig",
+    "QualityResult",
+    "ReturnCritical",
+    "ReturnWarning",
+    "Severity",
+    "Staleness",
+    "WarningCheck",
+    "error_result",
+    "evaluate_quality",
+    "ingest_and_check",
+    "per_asset_frame",
+    "per_date_frame",
+    "plan_expectations",
+    "record_quality",
+    "render_quality_html",
+    "run_quality_gate",
+]
 
 
 @dataclass(frozen=True)
@@ -239,84 +173,11 @@ class QualityResult:
         return to_jsonable(self)
 
 
-# -- the suite -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Planned:
-    """One expectation to add: our name, the frame it runs on, the GX object."""
-
-    name: str
-    frame: str
-    severity: Severity
-    expectation: Any
-
-
-_TYPES = {
-    "date": ["datetime64", "datetime64[ns]", "datetime64[us]", "datetime64[ms]"],
-    "close": ["float64", "float32", "int64", "int32", "Float64", "Int64"],
-}
-
-
-def plan_expectations(cfg: QualityConfig, as_of: dt.date, columns: list[str]) -> list[_Planned]:
-    """The expectations the config asks for, with the frame each validates."""
-    import great_expectations.expectations as gxe
-
-    plan: list[_Planned] = []
-
-    def add(name: str, frame: str, check: Check, cls, **kwargs) -> None:
-        severity = Severity(check.severity)
-        exp = cls(**kwargs, severity=severity.value, meta={"check": name})
-        plan.append(_Planned(name, frame, severity, exp))
-
-    add(
-        "required_columns",
-        "rows",
-        cfg.required_columns,
-        gxe.ExpectTableColumnsToMatchSet,
-        column_set=list(REQUIRED_COLUMNS),
-        exact_match=False,
-    )
-    if any(c not in columns for c in REQUIRED_COLUMNS):
-        return plan
-    for col, types in _TYPES.items():
-        add(f"column_type.{col}", "rows", cfg.column_types, gxe.ExpectColumnValuesToBeInTypeList,
-            column=col, type_list=types)  # fmt: skip
-    for col in REQUIRED_COLUMNS:
-        add(f"not_null.{col}", "rows", cfg.not_null, gxe.ExpectColumnValuesToNotBeNull, column=col)
-    add("close_positive", "rows", cfg.close_positive, gxe.ExpectColumnValuesToBeBetween,
-        column="close", min_value=0, strict_min=True)  # fmt: skip
-    add("unique_date_asset", "rows", cfg.unique_date_asset, gxe.ExpectCompoundColumnsToBeUnique,
-        column_list=["date", "asset"])  # fmt: skip
-    end_of_as_of = pd.Timestamp(as_of) + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
-    add("no_future_dates", "rows", cfg.no_future_dates, gxe.ExpectColumnValuesToBeBetween,
-        column="date", max_value=end_of_as_of)  # fmt: skip
-    for name, bound in (("return_critical", cfg.return_critical),
-                        ("return_warning", cfg.return_warning)):  # fmt: skip
-        b = bound.max_abs_log_return
-        add(name, "rows", bound, gxe.ExpectColumnValuesToBeBetween,
-            column="log_return", min_value=-b, max_value=b)  # fmt: skip
-    oldest_fresh = pd.Timestamp(as_of) - pd.offsets.BDay(cfg.staleness.max_business_days)
-    add("staleness", "rows", cfg.staleness, gxe.ExpectColumnMaxToBeBetween,
-        column="date", min_value=oldest_fresh.normalize())  # fmt: skip
-    add("assets_per_date", "dates", cfg.assets_per_date, gxe.ExpectColumnValuesToBeBetween,
-        column="n_assets", min_value=cfg.assets_per_date.minimum)  # fmt: skip
-    for name, check in (("history_per_asset", cfg.history_per_asset),
-                        ("history_per_asset_warning", cfg.history_per_asset_warning)):  # fmt: skip
-        add(name, "assets", check, gxe.ExpectColumnValuesToBeBetween,
-            column="n_dates", min_value=check.minimum)  # fmt: skip
-    for name, check in (("missing_share", cfg.missing_share),
-                        ("missing_share_warning", cfg.missing_share_warning)):  # fmt: skip
-        add(name, "assets", check, gxe.ExpectColumnValuesToBeBetween,
-            column="missing_share", max_value=check.max_share)  # fmt: skip
-    return plan
-
-
 # -- turning GX results into failures -------------------------------------------------------
 
 
 def collect_failures(
-    plan: list[_Planned],
+    plan: list[PlannedExpectation],
     validations: Mapping[str, Any],
     long: pd.DataFrame,
     rows: pd.DataFrame,

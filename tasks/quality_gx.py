@@ -7,15 +7,18 @@ small on millions of rows (bench/bench_ingest.py).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tasks.market import LongCodes, long_codes
+from tasks.market import REQUIRED_COLUMNS, LongCodes, long_codes
+from tasks.quality_config import Check, QualityConfig, Severity
 
 # -- derived frames ------------------------------------------------------------------------
 
@@ -92,6 +95,81 @@ def per_asset_frame(long: pd.DataFrame, codes: LongCodes | None = None) -> pd.Da
         },
         index=pd.Index(codes.assets, name="asset"),
     )
+
+
+# -- the suite -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedExpectation:
+    """One expectation to add: our name, the frame it runs on, the GX object."""
+
+    name: str
+    frame: str
+    severity: Severity
+    expectation: Any
+
+
+_TYPES = {
+    "date": ["datetime64", "datetime64[ns]", "datetime64[us]", "datetime64[ms]"],
+    "close": ["float64", "float32", "int64", "int32", "Float64", "Int64"],
+}
+
+
+def plan_expectations(
+    cfg: QualityConfig, as_of: dt.date, columns: list[str]
+) -> list[PlannedExpectation]:
+    """The expectations the config asks for, with the frame each validates."""
+    import great_expectations.expectations as gxe
+
+    plan: list[PlannedExpectation] = []
+
+    def add(name: str, frame: str, check: Check, cls, **kwargs) -> None:
+        severity = Severity(check.severity)
+        exp = cls(**kwargs, severity=severity.value, meta={"check": name})
+        plan.append(PlannedExpectation(name, frame, severity, exp))
+
+    add(
+        "required_columns",
+        "rows",
+        cfg.required_columns,
+        gxe.ExpectTableColumnsToMatchSet,
+        column_set=list(REQUIRED_COLUMNS),
+        exact_match=False,
+    )
+    if any(c not in columns for c in REQUIRED_COLUMNS):
+        return plan
+    for col, types in _TYPES.items():
+        add(f"column_type.{col}", "rows", cfg.column_types, gxe.ExpectColumnValuesToBeInTypeList,
+            column=col, type_list=types)  # fmt: skip
+    for col in REQUIRED_COLUMNS:
+        add(f"not_null.{col}", "rows", cfg.not_null, gxe.ExpectColumnValuesToNotBeNull, column=col)
+    add("close_positive", "rows", cfg.close_positive, gxe.ExpectColumnValuesToBeBetween,
+        column="close", min_value=0, strict_min=True)  # fmt: skip
+    add("unique_date_asset", "rows", cfg.unique_date_asset, gxe.ExpectCompoundColumnsToBeUnique,
+        column_list=["date", "asset"])  # fmt: skip
+    end_of_as_of = pd.Timestamp(as_of) + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+    add("no_future_dates", "rows", cfg.no_future_dates, gxe.ExpectColumnValuesToBeBetween,
+        column="date", max_value=end_of_as_of)  # fmt: skip
+    for name, bound in (("return_critical", cfg.return_critical),
+                        ("return_warning", cfg.return_warning)):  # fmt: skip
+        b = bound.max_abs_log_return
+        add(name, "rows", bound, gxe.ExpectColumnValuesToBeBetween,
+            column="log_return", min_value=-b, max_value=b)  # fmt: skip
+    oldest_fresh = pd.Timestamp(as_of) - pd.offsets.BDay(cfg.staleness.max_business_days)
+    add("staleness", "rows", cfg.staleness, gxe.ExpectColumnMaxToBeBetween,
+        column="date", min_value=oldest_fresh.normalize())  # fmt: skip
+    add("assets_per_date", "dates", cfg.assets_per_date, gxe.ExpectColumnValuesToBeBetween,
+        column="n_assets", min_value=cfg.assets_per_date.minimum)  # fmt: skip
+    for name, check in (("history_per_asset", cfg.history_per_asset),
+                        ("history_per_asset_warning", cfg.history_per_asset_warning)):  # fmt: skip
+        add(name, "assets", check, gxe.ExpectColumnValuesToBeBetween,
+            column="n_dates", min_value=check.minimum)  # fmt: skip
+    for name, check in (("missing_share", cfg.missing_share),
+                        ("missing_share_warning", cfg.missing_share_warning)):  # fmt: skip
+        add(name, "assets", check, gxe.ExpectColumnValuesToBeBetween,
+            column="missing_share", max_value=check.max_share)  # fmt: skip
+    return plan
 
 
 # -- Great Expectations -------------------------------------------------------------------

@@ -129,7 +129,7 @@ def test_synthetic_source_ends_on_as_of():
 
 
 def test_data_config_validation():
-    with pytest.raises(InputError, match="data.yaml: <root>|path"):
+    with pytest.raises(InputError, match=r"data\.yaml: <root>: .*needs a path"):
         validate_model(DataConfig, {"source": "file"}, "data.yaml")
     with pytest.raises(InputError, match="source"):
         validate_model(DataConfig, {"source": "ftp"}, "data.yaml")
@@ -151,7 +151,7 @@ def test_parse_errors_name_file_line_and_column(tmp_path):
         read_market_file(bad_volume)
     ragged = tmp_path / "r.csv"
     ragged.write_text("date,asset,close\n2024-01-02,A,1.0\n2024-01-03,A,1.0,9,9\n")
-    with pytest.raises(InputError, match="r.csv: cannot parse CSV"):
+    with pytest.raises(InputError, match=r"r\.csv: cannot parse CSV"):
         read_market_file(ragged)
 
 

@@ -139,9 +139,9 @@ def test_quality_config_from_yaml_mapping():
     )
     assert cfg.close_positive.severity is Severity.WARNING
     assert cfg.staleness.max_business_days == 2
-    with pytest.raises(InputError, match="q.yaml: staleness.max_days: unknown key"):
+    with pytest.raises(InputError, match=r"q\.yaml: staleness\.max_days: unknown key"):
         validate_model(QualityConfig, {"staleness": {"max_days": 2}}, "q.yaml")
-    with pytest.raises(InputError, match="q.yaml: close_positive.severity"):
+    with pytest.raises(InputError, match=r"q\.yaml: close_positive\.severity"):
         validate_model(QualityConfig, {"close_positive": {"severity": "fatal"}}, "q.yaml")
 
 
