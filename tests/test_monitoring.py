@@ -395,3 +395,14 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
     decay = next(c for c in doc["checks"] if c["check"] == "ic_decay")
     assert decay["data"]["validated_ic"] == 0.08  # read from the validation report
     assert decay["status"] == "warning"  # decay reports; the floor rule trips
+
+
+def test_overdue_revalidation_is_a_warning_never_a_breach():
+    from validation.monitoring import check_revalidation
+
+    now = pd.Timestamp("2026-11-22T06:00:00Z")
+    fresh = check_revalidation("2026-06-01T00:00:00Z", now, POLICY)
+    old = check_revalidation("2025-06-01T00:00:00Z", now, POLICY)
+    assert fresh.status is Status.OK and old.status is Status.WARNING
+    assert old.value == pytest.approx(539.25)  # 2025-06-01 00:00 to 2026-11-22 06:00
+    assert check_revalidation(None, now, POLICY).status is Status.WARNING

@@ -23,6 +23,7 @@ Checks
 - **Drawdown** of the live portfolio from its peak to ``as_of`` above ``max_drawdown``.
 - **Tracking error** of the live portfolio against equal weight over the last
   ``recent_days`` dates, annualised (√252), above ``max_tracking_error``.
+- **Revalidation** older than ``revalidation_days``: a warning (SR 11-7 periodic review).
 
 Detection delay. A sign flip of the signal on day ``F`` reaches the realised ICs from
 ``F + h`` on; the floor test trips once enough of the window is post-flip for the upper
@@ -58,6 +59,7 @@ __all__ = [
     "check_drift",
     "check_ic_decay",
     "check_realised_ic",
+    "check_revalidation",
     "check_tracking_error",
     "current_drawdown",
     "ic_test",
@@ -78,6 +80,7 @@ class Check(StrEnum):
     IC_DECAY = "ic_decay"
     DRAWDOWN = "drawdown"
     TRACKING_ERROR = "tracking_error"
+    REVALIDATION = "revalidation"
 
 
 class Status(StrEnum):
@@ -322,6 +325,22 @@ def check_tracking_error(
     return CheckResult(Check.TRACKING_ERROR, status, te, policy.max_tracking_error, detail)
 
 
+def check_revalidation(
+    validated_at: str | None, now: pd.Timestamp, policy: MonitoringPolicy
+) -> CheckResult:
+    """Warning when the last validation is older than ``revalidation_days`` (SR 11-7).
+
+    Overdue revalidation asks for a validator, not for the kill switch: never a breach.
+    """
+    limit = float(policy.revalidation_days)
+    if validated_at is None:
+        return CheckResult(Check.REVALIDATION, Status.WARNING, None, limit, "never validated")
+    age = (pd.Timestamp(now) - pd.Timestamp(validated_at)).total_seconds() / 86400.0
+    status = Status.WARNING if age > limit else Status.OK
+    detail = f"last validation {age:.0f} days ago (every {policy.revalidation_days} days)"
+    return CheckResult(Check.REVALIDATION, status, age, limit, detail)
+
+
 # -- the report ------------------------------------------------------------------------------
 
 
@@ -375,6 +394,8 @@ def assess_monitoring(
     validated_ic: float | None = None,
     validated_se: float | None = None,
     weights: pd.DataFrame | None = None,
+    validated_at: str | None = None,
+    now: pd.Timestamp | None = None,
     header: Mapping[str, Any] | None = None,
 ) -> MonitoringReport:
     """Every monitoring check at ``as_of``.
@@ -398,6 +419,9 @@ def assess_monitoring(
         Holdout rank IC of the version and its standard error (IC decay).
     weights : DataFrame, optional
         Published target weights (dates × assets); None or empty: no live portfolio yet.
+    validated_at, now : str, Timestamp, optional
+        UTC time of the version's last validation and the current time (revalidation
+        cadence); without ``now`` the check is skipped.
     """
     close = close.loc[:as_of]
     scores = scores.loc[:as_of]
@@ -414,6 +438,8 @@ def assess_monitoring(
         check_drawdown(live, policy),
         check_tracking_error(live, close, policy),
     )
+    if now is not None:
+        checks += (check_revalidation(validated_at, now, policy),)
     head = {**(header or {}), "policy": policy, "horizon": horizon}
     head["realised_ic"] = {str(d.date()): v for d, v in ics.items()}
     return MonitoringReport(str(pd.Timestamp(as_of).date()), checks, head)
