@@ -40,7 +40,7 @@ from validation.overfitting import (
 )
 from validation.report import SCHEMA
 
-__all__ = ["Assessment", "assess", "overfitting_statistics"]
+__all__ = ["PREDICTION", "Assessment", "assess", "overfitting_statistics"]
 
 PREDICTION = "prediction"
 

@@ -22,7 +22,14 @@ from governance.errors import InputError, TamperDetected
 from governance.ledger import Ledger
 from tasks.dataset import load_sealed
 
-__all__ = ["TrialAccounting", "ValidationInputs", "load_inputs", "trial_accounting"]
+__all__ = [
+    "TrialAccounting",
+    "ValidationInputs",
+    "load_inputs",
+    "predict",
+    "strategy_trials",
+    "trial_accounting",
+]
 
 _RUN_FILES = ("features.json", "trials.parquet", "reference.parquet")
 
