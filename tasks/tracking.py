@@ -167,6 +167,38 @@ def _files(rec: TrainingRecord) -> dict[str, bytes]:
     }
 
 
+def frame_schema(frame: pd.DataFrame):
+    """MLflow schema of a frame from its dtypes and a NaN scan (one vectorised pass).
+
+    MLflow's own inference inspects every value of every column: about 0.2 s per 100k-row
+    column here, minutes for a 1,000-asset development frame.
+    """
+    from mlflow.types import ColSpec, DataType, Schema
+
+    kinds = {"f": DataType.double, "i": DataType.long, "M": DataType.datetime}
+    missing = frame.isna().any()
+    return Schema(
+        [
+            ColSpec(kinds.get(frame[c].dtype.kind, DataType.string), c, required=not missing[c])
+            for c in frame.columns
+        ]
+    )
+
+
+def dev_dataset(dev: pd.DataFrame, *, source: str, name: str, digest: str):
+    """The development frame as an MLflow ``PandasDataset`` with our digest and schema."""
+    import mlflow
+
+    with warnings.catch_warnings():
+        # A local path matches two equivalent registered sources; MLflow picks one.
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = mlflow.data.from_pandas(
+            dev, source=source, targets="label", name=name, digest=digest
+        )
+    dataset.__dict__["schema"] = frame_schema(dev)  # fills the cached_property
+    return dataset
+
+
 def log_training(ctx: RunContext, rec: TrainingRecord) -> LoggedRun:
     """Log one training run to MLflow and copy its files into the artifact store."""
     import mlflow
@@ -202,16 +234,12 @@ def log_training(ctx: RunContext, rec: TrainingRecord) -> LoggedRun:
                 {"fold_rank_ic": f.rank_ic, "fold_ic": f.ic, "fold_hit_rate": f.hit_rate},
                 step=f.fold,
             )
-        with warnings.catch_warnings():
-            # A local path matches two equivalent registered sources; MLflow picks one.
-            warnings.simplefilter("ignore", UserWarning)
-            dataset = mlflow.data.from_pandas(
-                rec.dev,
-                source=str(ctx.store.path(rec.split.dev_fingerprint)),
-                targets="label",
-                name=f"{name}-dev",
-                digest=rec.split.dev_fingerprint[:DIGEST_CHARS],
-            )
+        dataset = dev_dataset(
+            rec.dev,
+            source=str(ctx.store.path(rec.split.dev_fingerprint)),
+            name=f"{name}-dev",
+            digest=rec.split.dev_fingerprint[:DIGEST_CHARS],
+        )
         mlflow.log_input(
             dataset, context="training", tags={"fingerprint": rec.split.dev_fingerprint}
         )

@@ -8,6 +8,7 @@ trial count.
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +111,16 @@ def test_dataset_input_carries_the_dev_fingerprint(trained, client):
     assert inp.dataset.digest == fp[:DIGEST_CHARS]
     tags = {t.key: t.value for t in inp.tags}
     assert tags["fingerprint"] == fp and tags["mlflow.data.context"] == "training"
+    assert json.loads(inp.dataset.profile)["num_rows"] == len(trained["split"].dev)
+
+
+def test_fast_dataset_schema_equals_mlflow_inference(trained):
+    from mlflow.types.utils import _infer_schema
+
+    from tasks.tracking import frame_schema
+
+    dev = trained["split"].dev
+    assert frame_schema(dev) == _infer_schema(dev)
 
 
 def test_registered_candidate_has_every_tag_and_no_alias(trained, client):
