@@ -244,9 +244,18 @@ def test_report_is_self_contained_and_json_twin_holds_the_numbers(ws, planted):
     for heading in ("Outcomes on the holdout", "Challengers", "Overfitting statistics",
                     "SHAP explanations", "Drift: training reference vs holdout"):  # fmt: skip
         assert heading in page
-    m = twin["metrics"]
-    for value in (m["rank_ic_mean"], m["rank_ic_tstat"], twin["overfitting"]["dsr"]):
-        assert f"{value:.4g}" in page
+    from validation.report import _fmt
+
+    # Every number of the JSON twin's headline sections is shown on the page.
+    challengers = [c["metrics"] for c in twin["challengers"] if c["metrics"]]
+    numbers = [v for s in (twin["metrics"], *challengers) for v in s.values()]
+    numbers += list(twin["overfitting"].values()) + list(twin["overfitting"]["pbo"].values())
+    numbers += [v for row in twin["drift"] for v in row.values()]
+    numbers += list(twin["shap"]["importance"].values())
+    shown = [v for v in numbers if isinstance(v, int | float) and not isinstance(v, bool)]
+    assert len(shown) > 60
+    for value in shown:
+        assert f">{_fmt(value)}<" in page, value
     for row in twin["drift"]:
         assert f'<td class="l">{row["variable"]}</td><td>{row["psi"]:.4g}</td>' in page
     assert {r["variable"] for r in twin["drift"]} == {*PLANTED_FEATURES, "prediction"}
