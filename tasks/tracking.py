@@ -148,7 +148,8 @@ def _files(rec: TrainingRecord) -> dict[str, bytes]:
     rows = time_stratified_sample(rec.dev, rec.model_cfg.reference_rows, rec.best.params.seed)
     reference = rec.dev.iloc[rows][features].reset_index(drop=True)
     reference["prediction"] = rec.booster.predict(reference[features].to_numpy(np.float64))
-    sample = reference.iloc[: rec.model_cfg.sample_rows].reset_index(drop=True)
+    spread = np.unique(np.linspace(0, len(reference) - 1, rec.model_cfg.sample_rows).astype(int))
+    sample = reference.iloc[spread].reset_index(drop=True)  # spread over the whole period
     declarations = [
         FEATURES_BY_NAME[n].declaration()
         if n in FEATURES_BY_NAME

@@ -174,3 +174,21 @@ def test_extra_feature_and_deterministic_parquet(synth):
     assert frame_to_parquet(frame) == frame_to_parquet(build_frame(synth, cfg, {"leak": leak}))
     with pytest.raises(InputError, match="clashes"):
         build_frame(synth, cfg, extra_features={"label": leak})
+
+
+def test_split_dates_purges_h_dates_and_refuses_empty_periods():
+    from tasks.dataset import split_dates
+
+    dates = np.repeat(pd.bdate_range("2020-01-01", periods=100).to_numpy(), 3)
+    dev, hold = split_dates(dates, horizon=5, holdout_start=None, holdout_fraction=0.2)
+    unique = np.unique(dates)
+    assert len(hold) == 20 and hold[0] == unique[80]
+    assert dev[-1] == unique[74]  # 5 dates (75..79) purged between the periods
+    dev2, hold2 = split_dates(dates, horizon=5, holdout_start=unique[50], holdout_fraction=0.2)
+    assert hold2[0] == unique[50] and dev2[-1] == unique[44]
+    with pytest.raises(InputError, match=r"model\.holdout_start"):
+        split_dates(dates, horizon=5, holdout_start=unique[3], holdout_fraction=0.2)
+    with pytest.raises(InputError, match=r"model\.holdout_start"):
+        split_dates(
+            dates, horizon=5, holdout_start=pd.Timestamp("2030-01-01"), holdout_fraction=0.2
+        )
