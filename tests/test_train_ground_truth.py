@@ -11,7 +11,8 @@ loses part of an R² ≈ 0.0025 signal to estimation error (measured here: about
 a half). We therefore accept a pooled mean within 0.03 of the planted 0.05 (0.02-0.08) and
 require it to be significantly positive (t > 2); on the zero-signal market the pooled mean
 must not differ from zero at the 1 % level (|t| < 2.58). Fixed seeds make the test
-deterministic.
+deterministic. Measured with these seeds: pooled mean 0.027 (t = 2.6) at ic=0.05 and
+0.001 (t = 0.09) at ic=0.
 
 The model is a linear-leaf stump (``linear_tree``), the smallest LightGBM model that can
 represent a monotone linear relation without many boosting rounds.
