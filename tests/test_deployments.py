@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from flows import serve as sv
-from flows.config import AlphagateConfig
+from flows.config import AlphagateConfig, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 #: Start-up allowance of the whole stack (three services + deploy) on a loaded machine.
@@ -178,6 +178,8 @@ def test_config_parameter_is_the_pydantic_model(served):
 
     deployments, _, _ = asyncio.run(_read(served.api))
     demo = yaml.safe_load((REPO / "prefect.yaml").read_text())["definitions"]["configs"]["demo"]
+    demo_cfg = load_config(REPO / "configs" / "demo.yaml")
+    other = {"base_dir", "policy"}  # resolved against different folders, compared above
     for d in deployments:
         schema = d.parameter_openapi_schema
         assert schema["properties"]["config"]["$ref"] == "#/definitions/AlphagateConfig"
@@ -186,7 +188,12 @@ def test_config_parameter_is_the_pydantic_model(served):
         cfg = AlphagateConfig.model_validate(d.parameters["config"])
         # Runs start in the project folder (pull step), so config paths are project-relative.
         assert cfg.base_dir == "."
-        assert (REPO / cfg.policy.file).is_file()
+        assert (REPO / cfg.policy.file).resolve() == demo_cfg.resolve(demo_cfg.policy.file)
+        assert cfg.policy.tier == demo_cfg.policy.tier
+        # Scheduled runs use the demo config: the mapping equals configs/demo.yaml.
+        assert cfg.model_dump(mode="json", exclude=other) == demo_cfg.model_dump(
+            mode="json", exclude=other
+        )
         # A typo in a deployment's config is refused by the same schema.
         bad = {**d.parameters, "config": {**demo, "runtime": {"task_runer": "dask"}}}
         with pytest.raises(Exception, match="task_runer"):
@@ -241,6 +248,7 @@ def test_ctrl_c_stops_every_service_worker_first(served):
             socket.create_connection(("127.0.0.1", port), timeout=5).close()
 
 
+@pytest.mark.slow  # the MLflow server start is exercised by `serve` above; this adds ~25 s
 def test_ui_serves_mlflow_on_the_workspace_and_stops(tmp_path):
     home = tmp_path / "home"
     port = sv.free_port()
