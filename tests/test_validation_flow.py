@@ -165,8 +165,9 @@ def test_planted_signal_passes(planted):
     assert margins["random"] > 0 and margins["momentum_12_1"] > 0
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [2, 5, 7])
+@pytest.mark.parametrize(
+    "seed", [2, pytest.param(5, marks=pytest.mark.slow), pytest.param(7, marks=pytest.mark.slow)]
+)
 def test_planted_signal_passes_for_more_seeds(ws, seed):
     name = f"planted-{seed}"
     result = run_validation(ws, name, train_planted(ws, seed, name))
