@@ -214,7 +214,9 @@ def load_synthetic(spec: SyntheticSpec) -> pd.DataFrame:
     return long
 
 
-def load_long(cfg: DataConfig, base_dir: str | Path, path: str | Path | None = None):
+def load_long(
+    cfg: DataConfig, base_dir: str | Path, path: str | Path | None = None
+) -> pd.DataFrame:
     """Load the long table a run config asks for.
 
     Parameters
