@@ -7,6 +7,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from governance.configio import validate_model
 from governance.errors import InputError
@@ -170,3 +172,22 @@ def test_blank_cells_stay_missing_for_the_gate(tmp_path):
     assert np.isnan(long.loc[2, "close"])
     assert pd.isna(long.loc[2, "sector"])
     assert long.loc[3, "sector"] == "Energy"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    perm_seed=st.integers(0, 2**32 - 1),
+    n_extra=st.integers(0, 3),
+    drop=st.sets(st.integers(0, 239), max_size=5),
+)
+def test_fingerprint_and_panel_are_row_order_invariant(perm_seed, n_extra, drop):
+    base = generate_market(SyntheticSpec(n_assets=6, n_days=40, seed=11)).drop(index=list(drop))
+    rng = np.random.default_rng(perm_seed)
+    shuffled = base.iloc[rng.permutation(len(base))]
+    shuffled = shuffled.assign(**{f"extra{i}": rng.random(len(base)) for i in range(n_extra)})
+    assert fingerprint_long(shuffled) == fingerprint_long(base)
+    a, b = to_panel(base, source="a"), to_panel(shuffled, source="b")
+    pd.testing.assert_frame_equal(a.close, b.close)
+    assert a.fingerprint == b.fingerprint
+    # a missing row is a NaN cell, not a shifted one
+    assert int(a.close.isna().sum().sum()) == len(drop)
