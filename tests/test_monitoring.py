@@ -17,6 +17,7 @@ flip and never on the stable twins; a 63-day window tripped on stable markets.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -134,7 +135,6 @@ def _panel(long: pd.DataFrame):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Train and register a model on the pre-flip days; score both continuations."""
-    import os
 
     from flows.monitoring import ChampionFacts, load_reference, score_panel
     from governance.canonical import sha256_json
@@ -328,7 +328,7 @@ def test_published_weights_feed_the_portfolio_checks(workspace):
 
 
 def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
-    trained, prefect_server, monkeypatch, tmp_path
+    trained, prefect_server, monkeypatch, tmp_path, capsys
 ):
     """The Prefect flow end to end: champion from the ledger, data file, report, trip.
 
@@ -395,6 +395,27 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
     decay = next(c for c in doc["checks"] if c["check"] == "ic_decay")
     assert decay["data"]["validated_ic"] == 0.08  # read from the validation report
     assert decay["status"] == "warning"  # decay reports; the floor rule trips
+
+    # `alphagate monitor`: the same flow from the command line; a breach exits 3, and a
+    # switch already tripped is not tripped again.
+    import json
+
+    import yaml
+
+    from flows.cli import main
+
+    cfg_file = tmp_path / "monitor.yaml"
+    cfg_file.write_text(yaml.safe_dump(config.model_dump(mode="json", exclude={"base_dir"})))
+    # main() setdefaults these into os.environ: pin them so the test leaves no trace.
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    monkeypatch.setenv("PREFECT_LOGGING_LEVEL", os.environ.get("PREFECT_LOGGING_LEVEL", "INFO"))
+    capsys.readouterr()
+    assert main(["monitor", "--config", str(cfg_file), "--data", str(data), "--json"]) == 3
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["status"] == "breach" and out["killswitch"] == "tripped" and not out["tripped"]
+    with Ledger.open(ws) as ledger:
+        assert len(ledger.entries(action="killswitch.tripped")) == 1
+        assert len(ledger.entries(action=COMPLETED)) == 2
 
 
 def test_overdue_revalidation_is_a_warning_never_a_breach():

@@ -1,9 +1,11 @@
-"""``alphagate serve`` and ``alphagate ui``: the local services (flows/serve.py)."""
+"""``alphagate serve``, ``alphagate ui`` (flows/serve.py) and ``alphagate monitor``."""
 
 from __future__ import annotations
 
 import argparse
+import os
 
+from flows.commands import add_json_arg
 from flows.serve import LOOPBACK
 
 
@@ -24,6 +26,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     u.add_argument("--port", type=int, default=5000, metavar="N")
     u.set_defaults(handler=_ui)
 
+    m = sub.add_parser(
+        "monitor",
+        help="monitor the champion once; a breach trips the kill switch (exit 3)",
+        description="Drift, realised IC and its decay, drawdown and tracking error of the "
+        "champion (flows/monitoring.py). Exit 3 when a check is in breach.",
+    )
+    m.add_argument(
+        "--config",
+        default=os.environ.get("ALPHAGATE_CONFIG", "configs/demo.yaml"),
+        help="run config (default: $ALPHAGATE_CONFIG or configs/demo.yaml)",
+    )
+    m.add_argument("--data", default=None, help="market data file overriding the config")
+    add_json_arg(m)
+    m.set_defaults(handler=_monitor)
+
 
 def _serve(args: argparse.Namespace) -> int:
     from flows.serve import serve
@@ -42,3 +59,21 @@ def _ui(args: argparse.Namespace) -> int:
     from governance.workspace import Workspace
 
     return ui(Workspace.from_env(), host=args.host, port=args.port)
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    from flows.config import load_config
+    from flows.monitoring import monitoring_flow
+
+    summary = monitoring_flow(load_config(args.config), data_path=args.data)
+    if args.json:
+        from flows.cli import emit_json
+
+        emit_json(summary)
+    else:
+        print(f"monitoring: {summary['status']}")
+        for line in summary.get("breaches", []):
+            print(f"  breach: {line}")
+        if summary.get("killswitch"):
+            print(f"kill switch: {summary['killswitch']}")
+    return 3 if summary.get("status") == "breach" else 0
