@@ -8,7 +8,7 @@ Stated tolerance. Sampling alone: the daily rank IC of 100 assets has sd ≈ 1/�
 and a fold of ~190 test dates holds ~9 independent 21-day windows, so a fold mean has
 sd ≈ 0.03 and the pooled mean of 20 folds ≈ 0.007. A model fitted on 20-80k rows also
 loses part of an R² ≈ 0.0025 signal to estimation error (measured here: about a third to
-a half). We therefore accept a pooled mean within 0.03 of the planted 0.05 (0.02-0.08) and
+a half; at larger sizes it can also gain, see the slow test). We therefore accept a pooled mean within 0.03 of the planted 0.05 (0.02-0.08) and
 require it to be significantly positive (t > 2); on the zero-signal market the pooled mean
 must not differ from zero at the 1 % level (|t| < 2.58). Fixed seeds make the test
 deterministic. Measured with these seeds: pooled mean 0.027 (t = 2.6) at ic=0.05 and
@@ -77,7 +77,13 @@ def test_zero_signal_is_indistinguishable_from_zero():
 
 @pytest.mark.slow
 def test_planted_signal_at_scale():
-    """Heavier: 300 assets, so sampling noise no longer dominates."""
+    """Heavier: 300 assets × 2,000 days, one seed; sampling noise no longer dominates.
+
+    Only a lower bound: at this size the model can *exceed* the planted IC (measured 0.091
+    against 0.056 for the planted characteristic itself on this seed), because the
+    characteristic's path over the next 21 days is partly known at t — the 63-to-84-day-old
+    returns that leave its window are in the longer momentum features.
+    """
     panel = synthetic_panel(SyntheticSpec(n_assets=300, n_days=2000, ic=PLANTED, seed=11))
     frame = build_frame(panel, FeaturesConfig())
     dev_dates, _ = split_dates(
@@ -85,4 +91,6 @@ def test_planted_signal_at_scale():
     )
     dev = frame[frame["date"] <= dev_dates[-1]].reset_index(drop=True)
     trial = run_trial(dev, frame.attrs["features"], 21, MODEL, MODEL.trial_params()[0])
-    assert abs(trial.cv.rank_ic_mean - PLANTED) <= TOLERANCE
+    folds = np.array([f.rank_ic for f in trial.cv.folds])
+    assert folds.mean() >= PLANTED - TOLERANCE
+    assert folds.mean() / (folds.std(ddof=1) / np.sqrt(len(folds))) > 2.0
