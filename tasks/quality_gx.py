@@ -120,7 +120,10 @@ def plan_expectations(
     cfg: QualityConfig, as_of: dt.date, columns: list[str]
 ) -> list[PlannedExpectation]:
     """The expectations the config asks for, with the frame each validates."""
+    _quiet_gx()  # before the import: GX logs at INFO while importing
     import great_expectations.expectations as gxe
+
+    _quiet_gx()
 
     plan: list[PlannedExpectation] = []
 
@@ -176,7 +179,10 @@ def plan_expectations(
 
 
 def _quiet_gx() -> None:
-    for name in ("great_expectations", "great_expectations.core", "py.warnings"):
+    """Silence GX below ERROR. Some GX modules set their own logger level (INFO), so the
+    parent's level is not enough once a host (Prefect) installs handlers."""
+    names = [n for n in logging.root.manager.loggerDict if n.startswith("great_expectations")]
+    for name in ["great_expectations", *names]:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
