@@ -21,7 +21,12 @@ from tasks.synthetic import SyntheticSpec, generate_market
 FAST_MODEL = {
     "name": "synthetic-test",
     "cv": {"n_folds": 3, "min_train_dates": 252, "embargo": 5},
-    "lightgbm": {"num_boost_round": 30, "early_stopping_rounds": 10, "num_leaves": 7, "num_threads": 1},
+    "lightgbm": {
+        "num_boost_round": 30,
+        "early_stopping_rounds": 10,
+        "num_leaves": 7,
+        "num_threads": 1,
+    },
     "search": [{}, {"num_leaves": 3}],
     "reference_rows": 400,
     "sample_rows": 50,
