@@ -127,7 +127,7 @@ def ingest(run: Run, data_path: str | None):
         warnings=len(result.warnings),
     )
     record_quality(run.ctx, result, long)  # raises GateHalt after recording a critical failure
-    return run, to_panel(long, long.attrs.get("source"))
+    return run, to_panel(long, long.attrs.get("source"), fingerprint=result.fingerprint)
 
 
 def _run_facts(run: Run) -> dict:
