@@ -87,7 +87,9 @@ def test_return_bounds_warning_and_critical(base):
     assert _names(result.warnings) == {"return_warning"}
     assert "log_return=2.39" in result.critical_failures[0].message
     lenient = DEFAULT.model_copy(
-        update={"return_critical": DEFAULT.return_critical.model_copy(update={"severity": "warning"})}
+        update={
+            "return_critical": DEFAULT.return_critical.model_copy(update={"severity": "warning"})
+        }
     )
     assert run_quality_gate(jump, lenient, AS_OF).ok
 
