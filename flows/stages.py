@@ -189,6 +189,7 @@ def train(run: Run, sealed, data_fingerprint: str) -> Trained:
             config_hash=run.config.config_hash(),
             data_fingerprint=data_fingerprint,
             resolved_config=run.config.model_dump(mode="json", exclude={"base_dir"}),
+            trial_map=map_on_task_runner,
         )
         found = Trained(
             res.model_name,
@@ -214,6 +215,20 @@ def train(run: Run, sealed, data_fingerprint: str) -> Trained:
         trials=found.trials,
     )
     return found
+
+
+@task(name="cv-trial", cache_policy=NO_CACHE)
+def _trial(fn, args: tuple):
+    return fn(*args)
+
+
+def map_on_task_runner(fn, args: list[tuple]) -> list:
+    """Submit each ``fn(*a)`` to the flow's task runner (threads or Dask) and gather.
+
+    Results come back in submission order, so the chosen trial is the same on any runner.
+    """
+    futures = [_trial.submit(fn, a) for a in args]
+    return [f.result() for f in futures]
 
 
 def _already_trained(run: Run) -> Trained | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -351,6 +351,14 @@ class TrainingResult:
     ledger_seq: int
 
 
+TrialMap = Callable[[Callable[..., TrialResult], list[tuple]], Iterable[TrialResult]]
+
+
+def serial_map(fn: Callable[..., TrialResult], args: list[tuple]) -> list[TrialResult]:
+    """Evaluate ``fn(*a)`` for each ``a`` in order, in this process."""
+    return [fn(*a) for a in args]
+
+
 def prior_trials(ctx: RunContext, strategy: str) -> int:
     """Trials already recorded for ``strategy`` in the ledger's ``model.trained`` entries."""
     entries = ctx.ledger.entries(action="model.trained", subject=f"strategy:{strategy}")
@@ -367,6 +375,7 @@ def train_and_register(
     config_hash: str,
     data_fingerprint: str,
     resolved_config: Mapping[str, Any] | None = None,
+    trial_map: TrialMap | None = None,
 ) -> TrainingResult:
     """Train on the sealed development frame, log to MLflow, register a candidate.
 
@@ -385,6 +394,11 @@ def train_and_register(
     resolved_config : mapping, optional
         The full resolved run config to log as ``config.json``; defaults to the features
         and model sections.
+    trial_map : callable, optional
+        ``trial_map(run_trial, args_per_trial) -> list[TrialResult]`` evaluates the trials,
+        each ``run_trial(*args)``; default: one after the other in this process. The flow
+        passes one that submits them to its Prefect task runner (threads or a Dask cluster);
+        trials are deterministic, so the result is the same either way.
 
     Returns
     -------
@@ -396,9 +410,8 @@ def train_and_register(
     last_allowed = split.holdout_period[0]
     if len(dev) and dev["date"].max() >= last_allowed:
         raise ValueError("train_and_register: the development frame reaches the holdout")
-    trials = [
-        run_trial(dev, features, h, model_cfg, p, i) for i, p in enumerate(model_cfg.trial_params())
-    ]
+    args = [(dev, features, h, model_cfg, p, i) for i, p in enumerate(model_cfg.trial_params())]
+    trials = list((trial_map or serial_map)(run_trial, args))
     best = select_best(trials)
     booster = fit_final(dev, features, best)
     raw_model = model_bytes(booster)

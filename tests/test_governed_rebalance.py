@@ -8,9 +8,11 @@ blocks on none, so that the small synthetic model can be promoted honestly under
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from flows.cli import main
 
@@ -73,3 +75,36 @@ def test_promotion_kill_switch_and_reset(governed, capsys):
 
     # 6. the trail verifies, MLflow's alias included
     assert main(["ledger", "verify"]) == 0
+
+
+def test_evidence_pack_from_the_pipeline_verifies_and_catches_one_byte(governed, tmp_path, capsys):
+    pack = tmp_path / "evidence.zip"
+    assert main(["evidence", "export", "--model-version", "1", "--out", str(pack)]) == 0
+    assert main(["evidence", "verify", str(pack)]) == 0
+    with zipfile.ZipFile(pack) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    victim = next(n for n in members if n.endswith(".json") and n != "manifest.json")
+    members[victim] = bytes([members[victim][0] ^ 1]) + members[victim][1:]
+    forged = tmp_path / "forged.zip"
+    with zipfile.ZipFile(forged, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    capsys.readouterr()
+    assert main(["evidence", "verify", str(forged)]) == 3
+    assert victim in capsys.readouterr().err
+
+
+def test_impossible_constraints_halt_with_the_conflict_named(governed, tmp_path, capsys):
+    """Sector caps summing below 100 % when fully invested: exit 3 naming the groups,
+    the fallback published, and the kill switch tripped (policy: optimiser failure)."""
+    config = yaml.safe_load(Path(CONFIG).read_text())
+    config["policy"]["file"] = str(Path(CONFIG).with_name("policy-sandbox.yaml"))
+    config["portfolio"]["max_sector_weight"] = 0.2  # 4 sectors x 0.2 = 0.8 < 1
+    tight = tmp_path / "tight.yaml"
+    tight.write_text(yaml.safe_dump(config))
+    code, reb = cli_json(capsys, "rebalance", "--config", str(tight))
+    assert code == 3 and reb["stage"] == "optimiser"
+    assert any("sector" in r and "full investment" in r for r in reb["reasons"])
+    assert reb["portfolio"]["source"] == "fallback"
+    code, status = cli_json(capsys, "killswitch", "status")
+    assert status["state"] == "tripped"

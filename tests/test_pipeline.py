@@ -113,3 +113,24 @@ def test_critical_data_failure_halts_before_training(pipeline_home, tmp_path, ca
     assert summary["status"] == "halted" and summary["stage"] == "data_quality"
     assert summary["model_version"] is None and summary["portfolio"] is None
     assert main(["ledger", "verify"]) == 0
+
+
+def _model_and_portfolio(home: Path) -> tuple[str, bytes]:
+    from governance.ledger import Ledger
+    from governance.workspace import Workspace
+
+    with Ledger.open(Workspace(home)) as ledger:
+        model_hash = ledger.last(action="model.trained").payload["model_hash"]
+        published = ledger.last(action="portfolio.published")
+        return model_hash, ledger.store.read_bytes(published.payload["artifacts"]["weights.csv"])
+
+
+def test_dask_runner_gives_the_same_model_and_portfolio(pipeline_home, tmp_path, monkeypatch):
+    """The CV trials run on a local Dask cluster: identical model bytes and weights."""
+    threads_home, _ = pipeline_home
+    home = tmp_path / "dask-home"
+    monkeypatch.setenv("ALPHAGATE_HOME", str(home))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    dask_config = str(Path(SMALL).with_name("small-dask.yaml"))
+    assert main(["run", "--config", dask_config, "--as", "dana"]) in (0, 3)
+    assert _model_and_portfolio(home) == _model_and_portfolio(threads_home)

@@ -43,6 +43,9 @@ def _execute(args: argparse.Namespace, flow_name: str):
         from flows.pipeline import governed_pipeline as flow_fn
     else:
         from flows.rebalance import rebalance_flow as flow_fn
+    from flows.runners import task_runner_for
+
+    flow_fn = flow_fn.with_options(task_runner=task_runner_for(config.runtime))
     return RunSummary.from_json(flow_fn(config=config, data_path=args.data, user=args.user))
 
 
