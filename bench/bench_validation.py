@@ -42,10 +42,9 @@ def bench_one(n_assets: int, n_days: int, shap_sample: int, keep: bool) -> dict:
     from governance.workspace import Workspace
     from tasks.synthetic import SyntheticSpec
     from tests.helpers_train import train_synthetic
-    from validation.assess import PREDICTION, assess
     from validation.config import ValidationConfig
-    from validation.inputs import load_inputs, predict
-    from validation.run import _header, _selected_trial, validate_model_version
+    from validation.inputs import load_inputs
+    from validation.run import assess_inputs, validate_model_version, with_predictions
 
     home = Path(tempfile.mkdtemp(prefix=f"agbench{n_assets}-")) / "home"
     os.environ["ALPHAGATE_HOME"] = str(home)
@@ -80,25 +79,10 @@ def bench_one(n_assets: int, n_days: int, shap_sample: int, keep: bool) -> dict:
         inp = load_inputs(ws, ctx.ledger, ctx.store, name, res.version)
         t_load = time.perf_counter() - t0
         t0 = time.perf_counter()
-        holdout = inp.holdout.copy()
-        holdout[PREDICTION] = predict(inp.booster, holdout, inp.features)
+        with_predictions(inp)
         t_pred = time.perf_counter() - t0
         t0 = time.perf_counter()
-        assess(
-            holdout,
-            inp.reference,
-            inp.trials,
-            inp.booster,
-            features=inp.features,
-            expected_signs=inp.expected_signs,
-            horizon=inp.horizon,
-            n_trials=inp.accounting.n_trials,
-            trial_sharpes_annual=inp.accounting.trial_sharpes,
-            selected_trial=_selected_trial(inp),
-            cfg=cfg,
-            policy=tier.validation,
-            header=_header(inp, "bench-validator", None, ctx, tier),
-        )
+        assess_inputs(ctx, inp, cfg, tier, validator="bench-validator")
         t_assess = time.perf_counter() - t0
     finally:
         ctx.close()

@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from governance.canonical import canonical_json, to_jsonable
 from governance.errors import Forbidden
 from governance.policy import Tier
@@ -213,6 +215,32 @@ def _mlflow_record(
     return run_id
 
 
+def with_predictions(inp) -> pd.DataFrame:
+    """The sealed holdout with the registered model's ``prediction`` column."""
+    holdout = inp.holdout.copy()
+    holdout[PREDICTION] = predict(inp.booster, holdout, inp.features)
+    return holdout
+
+
+def assess_inputs(ctx, inp, cfg: ValidationConfig, tier: Tier, *, validator: str, tier_name=None):
+    """Every statistic, finding and figure of the validation of ``inp`` (no recording)."""
+    return assess(
+        with_predictions(inp),
+        inp.reference,
+        inp.trials,
+        inp.booster,
+        features=inp.features,
+        expected_signs=inp.expected_signs,
+        horizon=inp.horizon,
+        n_trials=inp.accounting.n_trials or max(inp.trials.shape[1], 1),
+        trial_sharpes_annual=inp.accounting.trial_sharpes,
+        selected_trial=_selected_trial(inp),
+        cfg=cfg,
+        policy=tier.validation,
+        header=_header(inp, validator, tier_name, ctx, tier),
+    )
+
+
 def validate_model_version(
     ctx,
     model_name: str,
@@ -250,23 +278,7 @@ def validate_model_version(
     """
     check_validator(ctx, model_name, version, validator)
     inp = load_inputs(ctx.ws, ctx.ledger, ctx.store, model_name, version)
-    holdout = inp.holdout.copy()
-    holdout[PREDICTION] = predict(inp.booster, holdout, inp.features)
-    a = assess(
-        holdout,
-        inp.reference,
-        inp.trials,
-        inp.booster,
-        features=inp.features,
-        expected_signs=inp.expected_signs,
-        horizon=inp.horizon,
-        n_trials=inp.accounting.n_trials or max(inp.trials.shape[1], 1),
-        trial_sharpes_annual=inp.accounting.trial_sharpes,
-        selected_trial=_selected_trial(inp),
-        cfg=cfg,
-        policy=tier.validation,
-        header=_header(inp, validator, tier_name, ctx, tier),
-    )
+    a = assess_inputs(ctx, inp, cfg, tier, validator=validator, tier_name=tier_name)
     report_json = canonical_json(a.report)
     report_html = render_html(a.report, a.figures).encode("utf-8")
     json_sha = ctx.store.put_bytes(report_json)
