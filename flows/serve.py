@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from governance.errors import InputError
-from governance.workspace import _QUIET_STACK_ENV, Workspace
+from governance.workspace import QUIET_STACK_ENV, Workspace
 
 LOOPBACK = "127.0.0.1"
 #: Name of the process work pool; prefect.yaml ``definitions.work_pools.local`` names it.
@@ -115,7 +115,7 @@ def service_env(
     except ``PREFECT_API_URL`` when ``prefect_api_url`` is given (the server just started).
     """
     env = dict(os.environ if base is None else base)
-    for key, value in _QUIET_STACK_ENV.items():
+    for key, value in QUIET_STACK_ENV.items():
         env.setdefault(key, value)
     env.setdefault("ALPHAGATE_HOME", str(ws.home))
     env.setdefault("PREFECT_HOME", str(ws.prefect_home))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 # Environment facts (shared/DESIGN.md): no internet, so telemetry off; Prefect's temporary
 # server needs 10-20 s to start on a new database, above its default 20 s timeout.
-_QUIET_STACK_ENV = {
+QUIET_STACK_ENV = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "true",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -90,7 +90,7 @@ class Workspace:
         the environment at import time. Values already set by the user win.
         """
         self.ensure()
-        for key, value in _QUIET_STACK_ENV.items():
+        for key, value in QUIET_STACK_ENV.items():
             os.environ.setdefault(key, value)
         os.environ.setdefault("PREFECT_HOME", str(self.prefect_home))
         os.environ.setdefault("MLFLOW_TRACKING_URI", self.tracking_uri)

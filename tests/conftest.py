@@ -7,17 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from governance.workspace import QUIET_STACK_ENV
+
 REPO = Path(__file__).resolve().parents[1]
 
 # Quiet the stack before anything imports MLflow or Prefect (shared/DESIGN.md).
-for _k, _v in {
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "true",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-    "GIT_PYTHON_REFRESH": "quiet",
-    "GX_ANALYTICS_ENABLED": "false",
-}.items():
+for _k, _v in QUIET_STACK_ENV.items():
     os.environ.setdefault(_k, _v)
 
 
