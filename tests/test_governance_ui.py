@@ -20,15 +20,14 @@ from governance.policy import ApprovalPolicy, Tier
 prefect = pytest.importorskip("prefect")
 
 from prefect import flow  # noqa: E402
-from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
 _RUN_IDS: queue.Queue = queue.Queue()
 
 
 @pytest.fixture(scope="module")
-def harness():
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+def harness(prefect_server):
+    """The session's temporary Prefect server (tests/conftest.py)."""
+    return prefect_server
 
 
 @pytest.fixture
