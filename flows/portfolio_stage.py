@@ -84,12 +84,17 @@ def portfolio(run: Run, panel) -> None:
     record_gate(ctx, kill_switch_gate(state), subject="killswitch")
     run.summary.note("kill switch", headline=_switch_line(state))
     allowed, reasons, champion = model_may_drive(run.ws, ctx.ledger, run.config.model.name)
-    current = _current_weights(run)
+    many = _many_accounts if cfg.accounts else None
+    current = None if many else _current_weights(run)
     result = None
     if allowed:
         try:
             scores = _champion_scores(run, panel, int(champion))
-            result = construct_portfolio(ctx, scores, panel, current, cfg, limits)
+            result = (
+                many(run, panel, scores)
+                if many
+                else construct_portfolio(ctx, scores, panel, current, cfg, limits)
+            )
         except GateHalt as exc:
             reasons = [f"{exc.gate}: {r}" for r in exc.reasons]
             _trip_on_portfolio_failure(run, exc)
@@ -98,10 +103,38 @@ def portfolio(run: Run, panel) -> None:
     if result is None:
         if run.summary.status == "completed":
             run.summary.halt("kill_switch" if state.tripped else "approval", reasons)
-        result = publish_fallback(
-            ctx, run.tier.fallback, panel, current, cfg, limits, "; ".join(reasons)
+        result = (
+            many(run, panel, None)
+            if many
+            else publish_fallback(
+                ctx, run.tier.fallback, panel, current, cfg, limits, "; ".join(reasons)
+            )
         )
     _publish(run, result, champion if result.source == SOURCE_MODEL else None, reasons)
+
+
+def _many_accounts(run: Run, panel, scores: pd.Series | None):
+    """Every configured account from the champion's scores, or the fallback when None."""
+    from tasks import accounts_rebalance as ar
+
+    cfg, limits, asof = run.config.portfolio, run.tier.pretrade, panel.close.index[-1]
+    accounts = ar.accounts_of(cfg, _current_by_account(run))
+    if scores is None:
+        targets = ar.fallback_targets(run.tier.fallback, panel, accounts, cfg, asof)
+    else:
+        targets = ar.model_targets(scores, panel, accounts, cfg, limits, asof)
+    source = SOURCE_FALLBACK if scores is None else SOURCE_MODEL
+    _results, combined = ar.publish_accounts(run.now, targets, panel, cfg, limits, source, asof)
+    return combined
+
+
+def _current_by_account(run: Run) -> dict[str, pd.Series]:
+    """Each account's weights from the last many-account rebalance (empty before it)."""
+    last = run.now.ledger.last(action="portfolio.published")
+    if last is None:
+        return {}
+    doc = run.now.store.read_json(last.payload["artifacts"]["weights.json"])
+    return {name: pd.Series(w, dtype=float) for name, w in doc.get("accounts", {}).items()}
 
 
 def _switch_line(state) -> str:
@@ -137,7 +170,7 @@ def _current_weights(run: Run) -> pd.Series | None:
     if last is None:
         return None
     doc = run.now.store.read_json(last.payload["artifacts"]["weights.json"])
-    return pd.Series(doc["weights"], dtype=float)
+    return pd.Series(doc["weights"], dtype=float) if "weights" in doc else None
 
 
 def _readable_copies(folder, artifacts: dict[str, str], store) -> dict[str, str]:
@@ -179,11 +212,20 @@ def _publish(run: Run, result, version, reasons: list[str]) -> None:
         "trades_path": paths["trades.csv"],
         "reasons": reasons,
     }
-    top = result.weights.sort_values(ascending=False).head(5)
+    accounts = result.stats.get("accounts")
+    if accounts:
+        run.summary.portfolio["accounts"] = accounts
+        shown = [
+            f"account {a['account']}: {a['source']}"
+            + (f" ({'; '.join(a['reasons'])})" if a["reasons"] else "")
+            for a in accounts
+        ]
+    else:
+        top = result.weights.sort_values(ascending=False).head(5)
+        shown = ["top weights: " + ", ".join(f"{a} {w:.1%}" for a, w in top.items())]
     run.summary.note(
         "portfolio",
         headline=f"{result.source} portfolio as of {result.asof}"
         + (f" (champion v{version})" if version else ""),
-        details=[f"because {r}" for r in reasons]
-        + ["top weights: " + ", ".join(f"{a} {w:.1%}" for a, w in top.items())],
+        details=[f"because {r}" for r in reasons] + shown[:10],
     )

@@ -50,6 +50,19 @@ class BenchmarkKind(StrEnum):
     HRP = "hrp"  # hierarchical risk parity, Lopez de Prado (2016)
 
 
+class AccountConfig(StrictModel):
+    """One account of ``portfolio.accounts``.
+
+    ``holdings`` seeds the first rebalance (later ones start from the account's last
+    published weights); ``bounds`` maps an asset to ``[lower, upper]`` for this account.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    holdings: dict[str, float] = Field(default_factory=dict)
+    restricted: list[str] = Field(default_factory=list)
+    bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)
+
+
 class PortfolioConfig(StrictModel):
     """The ``portfolio:`` section of the run config.
 
@@ -76,6 +89,9 @@ class PortfolioConfig(StrictModel):
     max_tracking_error: float | None = Field(None, gt=0.0)  # annualised, vs tracking_benchmark
     tracking_benchmark: BenchmarkKind = BenchmarkKind.EQUAL_WEIGHT
     restricted: list[str] = Field(default_factory=list)
+    # Many accounts against one model and risk model (tasks/accounts_rebalance.py); empty:
+    # one portfolio.
+    accounts: list[AccountConfig] = Field(default_factory=list)
     restricted_mode: RestrictedMode = RestrictedMode.ZERO
     # costs: half-spread (linear) + cvxportfolio's 3/2-power impact when volume is known
     half_spread_bps: float = Field(5.0, ge=0.0)

@@ -11,6 +11,7 @@ import json
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -75,6 +76,35 @@ def test_promotion_kill_switch_and_reset(governed, capsys):
 
     # 6. the trail verifies, MLflow's alias included
     assert main(["ledger", "verify"]) == 0
+
+
+def test_many_accounts_share_one_model_each_with_its_own_limits(governed, tmp_path, capsys):
+    """Three accounts on one compiled problem: own restricted list, own bounds; one account
+    whose bound cannot be met holds what it has and says why, the others trade."""
+    config = yaml.safe_load(Path(CONFIG).read_text())
+    config["policy"]["file"] = str(Path(CONFIG).with_name("policy-sandbox.yaml"))
+    config["portfolio"]["accounts"] = [
+        {"name": "growth"},
+        {"name": "esg", "restricted": ["A0001", "A0002"]},
+        {"name": "odd", "holdings": {"A0003": 1.0}, "bounds": {"A0004": [0.5, 0.6]}},
+    ]
+    multi = tmp_path / "accounts.yaml"
+    multi.write_text(yaml.safe_dump(config))
+    code, reb = cli_json(capsys, "rebalance", "--config", str(multi))
+    assert code == 0 and reb["portfolio"]["source"] == "model"
+    by_name = {a["account"]: a for a in reb["portfolio"]["accounts"]}
+    assert by_name["growth"]["source"] == by_name["esg"]["source"] == "model"
+    assert by_name["odd"]["source"] == "hold" and by_name["odd"]["reasons"]
+    trades = pd.read_csv(reb["portfolio"]["trades_path"])
+    assert set(trades["account"]) == {"growth", "esg", "odd"}
+    weights = pd.read_csv(reb["portfolio"]["weights_path"]).set_index(["account", "asset"])
+    assert weights.loc[("esg", "A0001"), "weight"] == pytest.approx(0, abs=1e-6)
+    assert weights.loc[("odd", "A0003"), "weight"] == 1.0  # held
+    for name in ("growth", "esg"):
+        assert weights.loc[name, "weight"].sum() == pytest.approx(1, abs=1e-6)
+    _code, shown = cli_json(capsys, "ledger", "show", "--tail", "12")
+    subjects = {e["subject"] for e in shown["entries"] if e["action"] == "portfolio.optimised"}
+    assert {s.rsplit(":", 1)[1] for s in subjects} == {"growth", "esg", "odd"}
 
 
 def test_evidence_pack_from_the_pipeline_verifies_and_catches_one_byte(governed, tmp_path, capsys):
