@@ -37,26 +37,45 @@ def inverse_volatility(returns: pd.DataFrame) -> pd.Series:
 
 
 def minimum_variance(returns: pd.DataFrame) -> pd.Series:
-    """Long-only minimum variance on a Ledoit–Wolf covariance (skfolio ``MeanRisk``)."""
-    from skfolio.moments import LedoitWolf
-    from skfolio.optimization import MeanRisk, ObjectiveFunction
-    from skfolio.prior import EmpiricalPrior
+    """Long-only, fully invested minimum variance on the Ledoit–Wolf covariance.
+
+    ``min w' Sigma w`` s.t. ``sum w = 1, w >= 0`` with ``Sigma = F Omega F' + diag(d)`` in
+    the exact factor form of :func:`tasks.risk.ledoit_wolf` (``Omega = I``): the objective
+    ``||F'w||^2 + ||sqrt(d) w||^2`` has ``T`` rows instead of a dense ``n x n`` quadratic
+    form, which matters when assets outnumber days (measured at 1,000 assets x 252 days:
+    1.8 s instead of 3.7 s for skfolio's ``MeanRisk`` on the same Ledoit–Wolf prior, same
+    optimum within 1e-5 relative variance).
+    """
+    import cvxpy as cp
+
+    from tasks.risk import ledoit_wolf
 
     x = _usable(returns)
-    model = MeanRisk(
-        objective_function=ObjectiveFunction.MINIMIZE_RISK,
-        prior_estimator=EmpiricalPrior(covariance_estimator=LedoitWolf()),
-        min_weights=0.0,
-    ).fit(x)
-    return _series(model.weights_, x.columns, returns.columns)
+    risk = ledoit_wolf(x)
+    w = cp.Variable(risk.n_assets)
+    variance = cp.sum_squares(risk.exposures.T @ w) + cp.sum_squares(
+        cp.multiply(np.sqrt(risk.specific_var), w)
+    )
+    cp.Problem(cp.Minimize(variance), [cp.sum(w) == 1, w >= 0]).solve(solver=cp.CLARABEL)
+    if w.value is None:
+        raise ValueError("minimum variance benchmark: the solver returned no solution")
+    return _series(w.value, risk.assets, returns.columns)
 
 
 def hierarchical_risk_parity(returns: pd.DataFrame) -> pd.Series:
-    """Hierarchical risk parity (Lopez de Prado 2016), skfolio's implementation."""
+    """Hierarchical risk parity (Lopez de Prado 2016), skfolio's implementation.
+
+    The assets are quasi-diagonalised in the order of the linkage tree's leaves, as in the
+    paper; skfolio's default *optimal* leaf ordering (Bar-Joseph et al. 2001) is switched
+    off: it changes little and costs 15 s of the 17 s of a fit at 1,000 assets.
+    """
     from skfolio.optimization import HierarchicalRiskParity
+    from skfolio.seriation import HierarchicalSeriation
 
     x = _usable(returns)
-    model = HierarchicalRiskParity().fit(x)
+    model = HierarchicalRiskParity(
+        seriation_estimator=HierarchicalSeriation(optimal_ordering=False)
+    ).fit(x)
     return _series(model.weights_, x.columns, returns.columns)
 
 

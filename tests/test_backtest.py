@@ -120,3 +120,29 @@ def test_backtest_is_recorded_with_its_artifacts(result, workspace):
         assert ctx.ledger.verify().ok
     finally:
         ctx.close()
+
+
+def test_minimum_variance_benchmark_matches_skfolio_on_the_same_prior():
+    """The factor-form solve reaches skfolio's MeanRisk optimum on a Ledoit–Wolf prior."""
+    from skfolio.moments import LedoitWolf
+    from skfolio.optimization import MeanRisk, ObjectiveFunction
+    from skfolio.prior import EmpiricalPrior
+
+    from tasks.benchmarks import _usable, minimum_variance
+    from tasks.market import to_panel
+    from tasks.risk import window_returns
+    from tasks.synthetic import SyntheticSpec, generate_market
+
+    panel = to_panel(generate_market(SyntheticSpec(n_assets=40, n_days=300, seed=4)), "t")
+    window = window_returns(panel.close, panel.close.index[-1], 252)
+    ours = minimum_variance(window)
+    x = _usable(window)
+    ref = MeanRisk(
+        objective_function=ObjectiveFunction.MINIMIZE_RISK,
+        prior_estimator=EmpiricalPrior(covariance_estimator=LedoitWolf()),
+        min_weights=0.0,
+    ).fit(x)
+    cov = LedoitWolf().fit(x).covariance_
+    w = ours.reindex(x.columns).to_numpy()
+    assert ours.sum() == pytest.approx(1.0) and (ours >= 0).all()
+    assert w @ cov @ w == pytest.approx(ref.weights_ @ cov @ ref.weights_, rel=1e-4)
