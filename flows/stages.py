@@ -279,8 +279,9 @@ def validate(run: Run, model: Trained) -> str | None:
         )
         return None
     facts = latest_validation(run.ctx.ledger, model.name, model.version)
-    if facts is not None and model.resumed:
-        verdict, findings = facts.verdict, []
+    if facts is not None and model.resumed:  # validated by an earlier attempt: reuse it
+        entry = run.ctx.ledger.entries(action="validation.completed", subject=_subject(model))
+        verdict, findings = facts.verdict, entry[-1].payload.get("findings", [])
     else:
         res = validate_model_version(
             run.ctx,
@@ -305,8 +306,10 @@ def validate(run: Run, model: Trained) -> str | None:
 
 
 def _finding_line(f) -> str:
-    sev = getattr(getattr(f, "severity", None), "value", getattr(f, "severity", ""))
-    return f"[{sev}] {getattr(f, 'check', '')}: {getattr(f, 'message', f)}"
+    """``[severity] check: message`` of a Finding or of its recorded JSON form."""
+    field = f.get if isinstance(f, dict) else lambda k, d="": getattr(f, k, d)
+    sev = field("severity", "")
+    return f"[{getattr(sev, 'value', sev)}] {field('check', '')}: {field('message', '')}"
 
 
 def _subject(model: Trained) -> str:
