@@ -4,7 +4,7 @@ Every account shares the universe (100 assets), the alphas and the risk model; e
 its own holdings, restricted list and a per-asset bound override. Target (shared/DESIGN.md
 "Performance targets"): >= 200 accounts per second on 2 cores. Usage::
 
-    .venv/bin/python bench/bench_accounts.py [--accounts 400] [--assets 100] [--jobs 1 2]
+    .venv/bin/python bench/bench_accounts.py [--accounts 1000] [--assets 100] [--jobs 1 2]
 """
 
 # ruff: noqa: E402  (thread limits must be set before numpy is imported)
@@ -45,7 +45,7 @@ def make_accounts(assets: pd.Index, count: int, seed: int = 1) -> list[Account]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--accounts", type=int, default=400)
+    ap.add_argument("--accounts", type=int, default=1000)
     ap.add_argument("--assets", type=int, default=100)
     ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     args = ap.parse_args(argv)
