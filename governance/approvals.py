@@ -386,6 +386,14 @@ def promote_if_complete(
     return compute_state(ws, ledger, facts, tier, validation), entry, previous
 
 
+def _decision_inputs(ws, ledger, model_name, version, user, action: str):
+    """``(facts, acting user, latest validation)`` of an approve or reject, after the
+    refusals every decision shares (recorded as ``approval.refused``)."""
+    facts = get_model_facts(mlflow_client(ws), model_name, version)
+    acting = _check_approver(ws, ledger, facts, user, action)
+    return facts, acting, latest_validation(ledger, facts.name, facts.version)
+
+
 def approve(
     ws: Workspace,
     ledger: Ledger,
@@ -408,10 +416,7 @@ def approve(
         Self-approval, wrong role, the same user twice, a version whose latest validation
         did not pass or that was rejected (recorded as ``approval.refused``; exit 4).
     """
-    client = mlflow_client(ws)
-    facts = get_model_facts(client, model_name, version)
-    acting = _check_approver(ws, ledger, facts, user, "approve")
-    validation = latest_validation(ledger, facts.name, facts.version)
+    facts, acting, validation = _decision_inputs(ws, ledger, model_name, version, user, "approve")
     before = compute_state(ws, ledger, facts, tier, validation)
     if before.blocked:
         raise _refuse(
@@ -450,10 +455,7 @@ def reject(
     """Sign and record a rejection: the version cannot be promoted on this validation."""
     if not reason or not reason.strip():
         raise InputError("reject: --reason: required")
-    client = mlflow_client(ws)
-    facts = get_model_facts(client, model_name, version)
-    acting = _check_approver(ws, ledger, facts, user, "reject")
-    validation = latest_validation(ledger, facts.name, facts.version)
+    facts, acting, validation = _decision_inputs(ws, ledger, model_name, version, user, "reject")
     entry = record_signed_decision(
         ws, ledger, facts, validation, user=acting, decision="reject",
         reason=reason, policy_hash=policy_hash, tier_name=tier_name,

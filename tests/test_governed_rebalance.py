@@ -7,7 +7,6 @@ blocks on none, so that the small synthetic model can be promoted honestly under
 
 from __future__ import annotations
 
-import json
 import zipfile
 from pathlib import Path
 
@@ -16,13 +15,9 @@ import pytest
 import yaml
 
 from flows.cli import main
+from tests.helpers_e2e import DATA, cli_json
 
-CONFIG = str(Path(__file__).parent / "data" / "small-sandbox.yaml")
-
-
-def cli_json(capsys, *argv: str) -> tuple[int, dict]:
-    code = main([*argv, "--json"])
-    return code, json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+CONFIG = str(DATA / "small-sandbox.yaml")
 
 
 @pytest.fixture(scope="module")

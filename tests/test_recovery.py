@@ -13,24 +13,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from flows.cli import main
 from governance.ledger import Ledger
 from governance.workspace import Workspace
-
-SMALL = str(Path(__file__).parent / "data" / "small.yaml")
-ONCE = (
-    "run.started",
-    "data.ingested",
-    "gate.data_quality",
-    "data.split",
-    "model.trained",
-    "model.registered",
-    "validation.completed",
-    "gate.validation",
-    "backtest.completed",
-)
+from tests.helpers_e2e import DETERMINISTIC_ACTIONS, SMALL
 
 
 def _actions(ws: Workspace) -> collections.Counter:
@@ -78,7 +65,7 @@ def test_killed_during_training_resumes_without_duplicates(tmp_path, monkeypatch
     assert main(["run", "--config", SMALL, "--as", "dana"]) in (0, 3)
 
     seen = _actions(ws)
-    assert {a: seen[a] for a in ONCE} == dict.fromkeys(ONCE, 1)
+    assert {a: seen[a] for a in DETERMINISTIC_ACTIONS} == dict.fromkeys(DETERMINISTIC_ACTIONS, 1)
     versions = MlflowClient(ws.tracking_uri).search_model_versions("name='small-e2e'")
     assert [int(v.version) for v in versions] == [1]
     assert main(["ledger", "verify"]) == 0

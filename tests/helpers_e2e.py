@@ -1,0 +1,32 @@
+"""Shared pieces of the end-to-end tests (test_pipeline, test_recovery, test_governed_rebalance)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from flows.cli import main
+
+DATA = Path(__file__).parent / "data"
+SMALL = str(DATA / "small.yaml")
+
+#: Recorded once per content run key: a rerun with the same inputs reuses them.
+DETERMINISTIC_ACTIONS = (
+    "run.started",
+    "data.ingested",
+    "gate.data_quality",
+    "data.split",
+    "model.trained",
+    "model.registered",
+    "validation.completed",
+    "gate.validation",
+    "backtest.completed",
+)
+#: Recorded afresh by every run (decisions depend on the state of the world).
+DECISION_ACTIONS = ("gate.approval", "gate.kill_switch", "portfolio.published")
+
+
+def cli_json(capsys, *argv: str) -> tuple[int, dict]:
+    """Run ``alphagate ARGV --json``; return the exit code and the last stdout line's JSON."""
+    code = main([*argv, "--json"])
+    return code, json.loads(capsys.readouterr().out.strip().splitlines()[-1])
