@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_optimiser import make_problem
 
-from tasks.optimiser import Account, MarketInputs, PortfolioOptimiser
-from tasks.portfolio import PortfolioConfig
+from tasks.portfolio.config import PortfolioConfig
+from tasks.portfolio.optimiser import Account, MarketInputs, PortfolioOptimiser
 
 
 def make_accounts(assets: pd.Index, count: int, seed: int = 1) -> list[Account]:

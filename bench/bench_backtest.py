@@ -1,6 +1,6 @@
 """Backtest time per rebalance at 500 assets (target <= 0.031 s, shared/DESIGN.md).
 
-A synthetic market (tasks/synthetic.py) with 500 assets; the planted characteristic as
+A synthetic market (tasks/data/synthetic.py) with 500 assets; the planted characteristic as
 scores over the last year; 20-factor statistical risk model; long-only with per-asset and
 sector caps, turnover cap, half-spread and 3/2-power impact costs. The figure is the model's
 wall time per rebalance (risk model + alphas + DPP re-solve), median and mean over the
@@ -26,10 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tasks.backtest import run_backtest
-from tasks.market import to_panel
-from tasks.portfolio import PortfolioConfig
-from tasks.synthetic import SyntheticSpec, generate_market, planted_characteristic
+from tasks.data.market import to_panel
+from tasks.data.synthetic import SyntheticSpec, generate_market, planted_characteristic
+from tasks.portfolio.backtest import run_backtest
+from tasks.portfolio.config import PortfolioConfig
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,10 +4,10 @@ Usage::
 
     .venv/bin/python bench/bench_ingest.py [--sizes 20 500 2000] [--days 2520]
 
-For each size a child process generates a synthetic market (tasks.synthetic) and writes it
+For each size a child process generates a synthetic market (tasks.data.synthetic) and writes it
 as CSV and Parquet; then, for each format, a fresh child process reads the file
-(tasks.market.read_market_file), runs the Great Expectations gate
-(tasks.quality.run_quality_gate) and pivots it into a panel (tasks.market.to_panel). Each
+(tasks.data.market.read_market_file), runs the Great Expectations gate
+(tasks.data.quality.gate.run_quality_gate) and pivots it into a panel (tasks.data.market.to_panel). Each
 child reports its own times and its peak resident memory (``ru_maxrss``), so that one
 size's figures never include another's. Figures are printed, never asserted.
 """
@@ -34,7 +34,7 @@ QUIET = {
 def _generate(n_assets: int, n_days: int, folder: str) -> dict:
     import datetime as dt
 
-    from tasks.market import SyntheticConfig, load_synthetic
+    from tasks.data.market import SyntheticConfig, load_synthetic
 
     t0 = time.perf_counter()
     spec = SyntheticConfig(n_assets=n_assets, n_days=n_days, seed=0).to_spec(dt.date.today())
@@ -52,8 +52,8 @@ def _check(path: str) -> dict:
     t0 = time.perf_counter()
     import great_expectations  # noqa: F401  (import cost reported apart from the gate)
 
-    from tasks.market import read_market_file, to_panel
-    from tasks.quality import QualityConfig, run_quality_gate
+    from tasks.data.market import read_market_file, to_panel
+    from tasks.data.quality.gate import QualityConfig, run_quality_gate
 
     t_import = time.perf_counter() - t0
     t0 = time.perf_counter()

@@ -38,10 +38,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tasks.alphas import grinold_alphas
-from tasks.optimiser import Account, MarketInputs, PortfolioOptimiser
-from tasks.portfolio import PortfolioConfig
-from tasks.risk import RiskModel, statistical_factor_model
+from tasks.portfolio.alphas import grinold_alphas
+from tasks.portfolio.config import PortfolioConfig
+from tasks.portfolio.optimiser import Account, MarketInputs, PortfolioOptimiser
+from tasks.portfolio.risk import RiskModel, statistical_factor_model
 
 GAMMA = 5.0
 TURNOVER = 0.2

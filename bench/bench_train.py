@@ -5,10 +5,10 @@ Usage::
     .venv/bin/python bench/bench_train.py [--sizes 100 500 1000] [--days 2520] [--mlflow]
 
 For each size a fresh child process generates a synthetic market (ic=0.05), builds the
-frame (point-in-time features + labels, :func:`tasks.dataset.build_frame`), splits off the
+frame (point-in-time features + labels, :func:`tasks.model.dataset.build_frame`), splits off the
 last 20 % of dates as holdout, and runs the default ``ModelConfig`` training: every trial of
 ``search`` through purged walk-forward CV, then the final fit on the development period.
-With ``--mlflow`` it runs the full :func:`tasks.train.train_and_register` (ledger, MLflow
+With ``--mlflow`` it runs the full :func:`tasks.model.train.train_and_register` (ledger, MLflow
 run, registered candidate) in a temporary workspace instead. Each child reports its own
 peak resident memory (``ru_maxrss``). Figures are printed, never asserted.
 """
@@ -31,10 +31,10 @@ QUIET = {"DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true"}
 
 def child(n_assets: int, n_days: int, with_mlflow: bool) -> dict:
     sys.path.insert(0, str(REPO))
-    from tasks.dataset import build_frame, split_dates
-    from tasks.features import FeaturesConfig
-    from tasks.synthetic import SyntheticSpec
-    from tasks.train import ModelConfig, fit_final, run_trial, select_best
+    from tasks.data.synthetic import SyntheticSpec
+    from tasks.model.dataset import build_frame, split_dates
+    from tasks.model.features import FeaturesConfig
+    from tasks.model.train import ModelConfig, fit_final, run_trial, select_best
     from tests.helpers_train import synthetic_panel
 
     out: dict = {"assets": n_assets, "days": n_days}
@@ -50,8 +50,8 @@ def child(n_assets: int, n_days: int, with_mlflow: bool) -> dict:
     if with_mlflow:
         from governance.context import RunContext
         from governance.workspace import Workspace
-        from tasks.dataset import split_and_seal
-        from tasks.train import train_and_register
+        from tasks.model.dataset import split_and_seal
+        from tasks.model.train import train_and_register
 
         ws = Workspace(Path(tempfile.mkdtemp()) / "home").activate()
         os.environ["MLFLOW_TRACKING_URI"] = ws.tracking_uri

@@ -40,7 +40,7 @@ def bench_one(n_assets: int, n_days: int, shap_sample: int, keep: bool) -> dict:
     from governance.policy import Tier
     from governance.users import add_user
     from governance.workspace import Workspace
-    from tasks.synthetic import SyntheticSpec
+    from tasks.data.synthetic import SyntheticSpec
     from tests.helpers_train import train_synthetic
     from validation.config import ValidationConfig
     from validation.inputs import load_inputs

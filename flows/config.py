@@ -10,11 +10,11 @@ from pydantic import Field
 from governance.canonical import sha256_json
 from governance.config import GovernanceConfig, PolicyRef
 from governance.configio import StrictModel, read_yaml, validate_model
-from tasks.features import FeaturesConfig
-from tasks.market import DataConfig
-from tasks.portfolio import PortfolioConfig
-from tasks.quality import QualityConfig
-from tasks.train import ModelConfig
+from tasks.data.market import DataConfig
+from tasks.data.quality.gate import QualityConfig
+from tasks.model.features import FeaturesConfig
+from tasks.model.train import ModelConfig
+from tasks.portfolio.config import PortfolioConfig
 from validation.config import ValidationConfig
 
 

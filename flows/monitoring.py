@@ -30,8 +30,8 @@ from governance.policy import Tier
 from governance.registry import last_promotions, mlflow_client, model_subject
 from governance.users import SYSTEM_ACTOR
 from governance.workspace import Workspace
-from tasks.features import FeaturesConfig, compute_features
-from tasks.market import MarketPanel
+from tasks.data.market import MarketPanel
+from tasks.model.features import FeaturesConfig, compute_features
 from validation.monitoring import MonitoringReport, assess_monitoring, render_monitoring_html
 
 COMPLETED = "monitoring.completed"
@@ -232,7 +232,7 @@ def run_monitoring(
 ) -> MonitoringOutcome:
     """Score, assess and record one monitoring run of ``champion`` at ``as_of``.
 
-    ``model`` predicts long feature rows (``tasks.scoring.ScoringModel``); ``as_of``
+    ``model`` predicts long feature rows (``tasks.model.scoring.ScoringModel``); ``as_of``
     defaults to the panel's last date.
     """
     as_of = pd.Timestamp(as_of if as_of is not None else panel.close.index[-1])
@@ -270,7 +270,7 @@ def run_monitoring(
 @task(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE, persist_result=False)
 def load_champion(ctx: RunContext, name: str):
     """Registry and MLflow reads (retried: they touch a service). ``(facts, model, ref)``."""
-    from tasks.scoring import load_scoring_model
+    from tasks.model.scoring import load_scoring_model
 
     facts = champion_facts(ctx, name)
     if facts is None:
@@ -284,7 +284,7 @@ def monitoring_flow(config: AlphagateConfig, data_path: str | None = None) -> di
     """Daily monitoring of the champion: drift, realised IC and decay, drawdown, tracking
     error; a breach trips the kill switch (flows/monitoring.py)."""
     from governance.policy import load_policy
-    from tasks.market import load_long, to_panel
+    from tasks.data.market import load_long, to_panel
 
     logger = get_run_logger()
     ws = Workspace.from_env().activate()

@@ -20,9 +20,9 @@ def backtest(run: Run, panel, sealed, model: Trained) -> None:
     """Walk-forward backtest of the candidate's holdout scores beside the benchmarks."""
     from mlflow import MlflowClient
 
-    from tasks.backtest import run_backtest
-    from tasks.dataset import load_sealed
-    from tasks.scoring import load_scoring_model, score_wide
+    from tasks.model.dataset import load_sealed
+    from tasks.model.scoring import load_scoring_model, score_wide
+    from tasks.portfolio.backtest import run_backtest
 
     holdout = load_sealed(run.ctx.store, sealed.holdout_fingerprint)
     scores = score_wide(load_scoring_model(model.name, model.version), holdout)
@@ -77,7 +77,7 @@ def portfolio(run: Run, panel) -> None:
     from governance.errors import GateHalt
     from governance.gates import kill_switch_gate, record_gate
     from governance.model_use import model_may_drive
-    from tasks.trades import construct_portfolio, publish_fallback
+    from tasks.portfolio.rebalance import construct_portfolio, publish_fallback
 
     ctx, cfg, limits = run.now, run.config.portfolio, run.tier.pretrade
     state = killswitch.status(ctx.ledger)
@@ -115,7 +115,7 @@ def portfolio(run: Run, panel) -> None:
 
 def _many_accounts(run: Run, panel, scores: pd.Series | None):
     """Every configured account from the champion's scores, or the fallback when None."""
-    from tasks import accounts_rebalance as ar
+    from tasks.portfolio import accounts_rebalance as ar
 
     cfg, limits, asof = run.config.portfolio, run.tier.pretrade, panel.close.index[-1]
     accounts = ar.accounts_of(cfg, _current_by_account(run))
@@ -146,8 +146,8 @@ def _switch_line(state) -> str:
 def _champion_scores(run: Run, panel, version: int) -> pd.Series:
     """The champion's scores on the panel's last date (features computed point-in-time)."""
     from governance.errors import GateHalt
-    from tasks.features import compute_features
-    from tasks.scoring import latest_scores, load_scoring_model
+    from tasks.model.features import compute_features
+    from tasks.model.scoring import latest_scores, load_scoring_model
 
     model = load_scoring_model(run.config.model.name, version)
     features = compute_features(panel, run.config.features)

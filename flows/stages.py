@@ -110,8 +110,8 @@ def keyed(run: Run, fingerprint: str) -> Run:
 @stage("ingest-and-data-quality")
 def ingest(run: Run, data_path: str | None):
     """Load the data, run the data-quality gate, record both. Returns ``(run, panel)``."""
-    from tasks.market import load_long, to_panel
-    from tasks.quality import evaluate_quality, record_quality
+    from tasks.data.market import load_long, to_panel
+    from tasks.data.quality.gate import evaluate_quality, record_quality
 
     cfg = run.config
     long = load_long(cfg.data, cfg.base_dir, data_path)
@@ -144,7 +144,7 @@ def _run_facts(run: Run) -> dict:
 
 @stage("features-and-sealed-split")
 def split(run: Run, panel):
-    from tasks.dataset import build_frame, split_and_seal
+    from tasks.model.dataset import build_frame, split_and_seal
 
     frame = build_frame(panel, run.config.features)
     sealed = split_and_seal(run.ctx, frame, run.config.model)
@@ -176,7 +176,7 @@ class Trained:
 
 @service_stage("train-and-register")
 def train(run: Run, sealed, data_fingerprint: str) -> Trained:
-    from tasks.train import train_and_register
+    from tasks.model.train import train_and_register
 
     found = _already_trained(run)
     if found is None:

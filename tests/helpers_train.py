@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from governance.canonical import sha256_bytes
-from tasks.features import FeaturesConfig
-from tasks.market import MarketPanel
-from tasks.synthetic import SyntheticSpec, generate_market
+from tasks.data.market import MarketPanel
+from tasks.data.synthetic import SyntheticSpec, generate_market
+from tasks.model.features import FeaturesConfig
 
 # Small and fast: few folds, few trees, two trials. Enough for every contract; not for
 # statistics (see tests/test_train_ground_truth.py for those).
@@ -36,10 +36,10 @@ FAST_MODEL = {
 def panel_from_long(long: pd.DataFrame, source: str = "test") -> MarketPanel:
     """A MarketPanel from a long ``date, asset, close[, volume][, sector]`` table.
 
-    Uses ``tasks.market.to_panel`` when the data engineer's loader provides it.
+    Uses ``tasks.data.market.to_panel`` when the data engineer's loader provides it.
     """
     try:
-        from tasks.market import to_panel
+        from tasks.data.market import to_panel
     except ImportError:
         to_panel = None
     if to_panel is not None:
@@ -88,8 +88,8 @@ def train_synthetic(
     """
     from governance.canonical import sha256_json
     from governance.context import RunContext
-    from tasks.dataset import build_frame, split_and_seal
-    from tasks.train import ModelConfig, train_and_register
+    from tasks.model.dataset import build_frame, split_and_seal
+    from tasks.model.train import ModelConfig, train_and_register
 
     spec = spec or SyntheticSpec(n_assets=40, n_days=900, ic=0.05, seed=1)
     panel = synthetic_panel(spec)

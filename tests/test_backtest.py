@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.backtest import MODEL, performance_metrics, run_backtest
-from tasks.market import to_panel
-from tasks.portfolio import BenchmarkKind, PortfolioConfig
-from tasks.synthetic import SyntheticSpec, generate_market, planted_characteristic
+from tasks.data.market import to_panel
+from tasks.data.synthetic import SyntheticSpec, generate_market, planted_characteristic
+from tasks.portfolio.backtest import MODEL, performance_metrics, run_backtest
+from tasks.portfolio.config import BenchmarkKind, PortfolioConfig
 
 CFG = PortfolioConfig(
     max_weight=0.2,
@@ -107,7 +107,7 @@ def test_performance_metrics_match_hand_computation():
 
 def test_backtest_is_recorded_with_its_artifacts(result, workspace):
     from governance.context import RunContext
-    from tasks.backtest import record_backtest
+    from tasks.portfolio.backtest import record_backtest
 
     ctx = RunContext.open(workspace, actor="tester", flow_run_id="bt")
     try:
@@ -128,10 +128,10 @@ def test_minimum_variance_benchmark_matches_skfolio_on_the_same_prior():
     from skfolio.optimization import MeanRisk, ObjectiveFunction
     from skfolio.prior import EmpiricalPrior
 
-    from tasks.benchmarks import _usable, minimum_variance
-    from tasks.market import to_panel
-    from tasks.risk import window_returns
-    from tasks.synthetic import SyntheticSpec, generate_market
+    from tasks.data.market import to_panel
+    from tasks.data.synthetic import SyntheticSpec, generate_market
+    from tasks.portfolio.benchmarks import _usable, minimum_variance
+    from tasks.portfolio.risk import window_returns
 
     panel = to_panel(generate_market(SyntheticSpec(n_assets=40, n_days=300, seed=4)), "t")
     window = window_returns(panel.close, panel.close.index[-1], 252)

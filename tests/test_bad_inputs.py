@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from flows.cli import main
-from tasks.market import SyntheticConfig, fingerprint_long, load_synthetic, read_market_file
+from tasks.data.market import SyntheticConfig, fingerprint_long, load_synthetic, read_market_file
 
 TODAY = dt.datetime.now(dt.UTC).date()  # `data check` judges files as of today (UTC)
 N_ASSETS, N_DAYS = 8, 260

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from governance.errors import InputError
-from tasks.cv import (
+from tasks.model.cv import (
     CVConfig,
     CVScheme,
     FoldScore,

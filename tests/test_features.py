@@ -9,8 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from governance.errors import InputError
-from tasks.dataset import build_frame, feature_columns, frame_to_parquet
-from tasks.features import (
+from tasks.data.market import MarketPanel
+from tasks.data.synthetic import SyntheticSpec
+from tasks.model.dataset import build_frame, feature_columns, frame_to_parquet
+from tasks.model.features import (
     FEATURES,
     FeaturesConfig,
     Normalise,
@@ -18,9 +20,7 @@ from tasks.features import (
     normalise_cross_section,
     select_features,
 )
-from tasks.labels import IC_DECAY_HORIZONS, TARGET_COLUMNS
-from tasks.market import MarketPanel
-from tasks.synthetic import SyntheticSpec
+from tasks.model.labels import IC_DECAY_HORIZONS, TARGET_COLUMNS
 from tests.helpers_train import synthetic_panel
 
 
@@ -177,7 +177,7 @@ def test_extra_feature_and_deterministic_parquet(synth):
 
 
 def test_split_dates_purges_h_dates_and_refuses_empty_periods():
-    from tasks.dataset import split_dates
+    from tasks.model.dataset import split_dates
 
     dates = np.repeat(pd.bdate_range("2020-01-01", periods=100).to_numpy(), 3)
     dev, hold = split_dates(dates, horizon=5, holdout_start=None, holdout_fraction=0.2)

@@ -1,7 +1,7 @@
 """Validation is independent by construction: it imports no training code (shared/DESIGN.md).
 
-Every module of ``validation/`` is parsed with ``ast``: no import of ``tasks.train*``,
-``tasks.cv``, ``tasks.tracking`` or ``tasks.model_card`` (directly, as a parent package
+Every module of ``validation/`` is parsed with ``ast``: no import of ``tasks.model.train*``,
+``tasks.model.cv``, ``tasks.model.register`` or ``tasks.model.card`` (directly, as a parent package
 import of those names, or through ``importlib``), and no LightGBM training call
 (``lightgbm.train``, ``lgb.train``, ``LGBMRegressor``/``LGBMClassifier``/``LGBMRanker``,
 ``.fit(``). The model is read from the registry only.
@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 
 VALIDATION = Path(__file__).resolve().parents[1] / "validation"
-FORBIDDEN_MODULES = ("tasks.train", "tasks.cv", "tasks.tracking", "tasks.model_card")
+FORBIDDEN_MODULES = (
+    "tasks.model.train",
+    "tasks.model.cv",
+    "tasks.model.register",
+    "tasks.model.card",
+)
 FORBIDDEN_NAMES = {"train", "cv", "tracking", "model_card"}
 FORBIDDEN_CALLS = {"train", "cv", "fit", "LGBMRegressor", "LGBMClassifier", "LGBMRanker"}
 
@@ -84,14 +89,14 @@ def test_module_imports_no_training_code(path):
 @pytest.mark.parametrize(
     "snippet",
     [
-        "import tasks.train",
-        "from tasks.train import ModelConfig",
+        "import tasks.model.train",
+        "from tasks.model.train import ModelConfig",
         "from tasks import train",
-        "from tasks.tracking import log_training",
-        "import tasks.cv as cv",
+        "from tasks.model.register import log_training",
+        "import tasks.model.cv as cv",
         "import lightgbm as lgb\nlgb.train({}, None)",
         "from lightgbm import LGBMRegressor",
-        "import importlib\nimportlib.import_module('tasks.train')",
+        "import importlib\nimportlib.import_module('tasks.model.train')",
         "model.fit(X, y)",
     ],
 )
@@ -100,7 +105,7 @@ def test_scanner_catches_each_forbidden_form(snippet):
 
 
 def test_scanner_allows_what_validation_needs():
-    ok = "import mlflow\nimport shap\nfrom tasks.dataset import load_sealed\nb.predict(X)"
+    ok = "import mlflow\nimport shap\nfrom tasks.model.dataset import load_sealed\nb.predict(X)"
     assert violations(ok) == []
 
 

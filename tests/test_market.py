@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from governance.configio import validate_model
 from governance.errors import InputError
-from tasks.market import (
+from tasks.data.market import (
     DataConfig,
     DataSource,
     SyntheticConfig,
@@ -23,7 +23,7 @@ from tasks.market import (
     read_market_file,
     to_panel,
 )
-from tasks.synthetic import SyntheticSpec, generate_market
+from tasks.data.synthetic import SyntheticSpec, generate_market
 
 AS_OF = dt.date(2024, 6, 28)  # a Friday
 

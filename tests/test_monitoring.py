@@ -1,8 +1,8 @@
 """Monitoring: the realised-IC rule trips after a planted signal flip and not before, never on
 a stable market; a breach trips the kill switch with its evidence in the ledger.
 
-A LightGBM model is trained and registered for real (tasks.train) on the first
-``TRAIN_DAYS`` days of a synthetic market (tasks.synthetic) with a planted signal; the same
+A LightGBM model is trained and registered for real (tasks.model.train) on the first
+``TRAIN_DAYS`` days of a synthetic market (tasks.data.synthetic) with a planted signal; the same
 market is then continued two ways from one seed: with the signal's sign flipped on
 ``FLIP_DAY`` and without. Markets with the same seed are identical before ``flip_day``.
 
@@ -29,7 +29,7 @@ import pandas as pd
 import pytest
 
 from governance.policy import MonitoringPolicy, Tier
-from tasks.synthetic import SyntheticSpec, generate_market
+from tasks.data.synthetic import SyntheticSpec, generate_market
 from validation.monitoring import (
     Check,
     Status,
@@ -129,7 +129,7 @@ def test_drawdown_and_tracking_error_of_the_live_portfolio():
 
 
 def _panel(long: pd.DataFrame):
-    from tasks.market import to_panel
+    from tasks.data.market import to_panel
 
     return to_panel(long, "synthetic")
 
@@ -142,10 +142,10 @@ def trained(tmp_path_factory):
     from governance.canonical import sha256_json
     from governance.context import RunContext
     from governance.workspace import Workspace
-    from tasks.dataset import build_frame, split_and_seal
-    from tasks.features import FeaturesConfig
-    from tasks.scoring import load_scoring_model
-    from tasks.train import ModelConfig, train_and_register
+    from tasks.model.dataset import build_frame, split_and_seal
+    from tasks.model.features import FeaturesConfig
+    from tasks.model.scoring import load_scoring_model
+    from tasks.model.train import ModelConfig, train_and_register
     from tests.helpers_train import FAST_MODEL
 
     ws = Workspace(tmp_path_factory.mktemp("mon") / "home").ensure()

@@ -11,16 +11,16 @@ from hypothesis import strategies as st
 from governance.errors import GateHalt
 from governance.policy import Fallback, PretradeLimits
 from governance.pretrade import check_pretrade
-from tasks.diagnose import fallback_weights
-from tasks.optimiser import (
+from tasks.portfolio.config import Mode, PortfolioConfig, RiskModelKind
+from tasks.portfolio.diagnose import fallback_weights
+from tasks.portfolio.optimiser import (
     Account,
     ConstraintGroup,
     Infeasible,
     MarketInputs,
     PortfolioOptimiser,
 )
-from tasks.portfolio import Mode, PortfolioConfig, RiskModelKind
-from tasks.risk import RiskModel
+from tasks.portfolio.risk import RiskModel
 
 N, K = 12, 3
 ASSETS = pd.Index([f"A{i:02d}" for i in range(N)])
@@ -249,7 +249,7 @@ def test_fallback_weights():
 
 
 def test_account_fast_path_matches_cvxpy_and_workers():
-    from tasks.accounts import AccountSolver
+    from tasks.portfolio.accounts import AccountSolver
 
     cfg = PortfolioConfig(
         max_weight=0.2, max_turnover=0.5, max_sector_weight=0.5, restricted_mode="no_increase"

@@ -12,12 +12,12 @@ from governance.context import RunContext
 from governance.errors import GateHalt
 from governance.policy import Fallback, PretradeLimits
 from governance.pretrade import check_pretrade
-from tasks.market import to_panel
-from tasks.optimiser import Account, Infeasible, MarketInputs, PortfolioOptimiser
-from tasks.portfolio import PortfolioConfig
-from tasks.risk import statistical_factor_model
-from tasks.synthetic import SyntheticSpec, generate_market, planted_characteristic
-from tasks.trades import TRADE_COLUMNS, construct_portfolio, publish_fallback
+from tasks.data.market import to_panel
+from tasks.data.synthetic import SyntheticSpec, generate_market, planted_characteristic
+from tasks.portfolio.config import PortfolioConfig
+from tasks.portfolio.optimiser import Account, Infeasible, MarketInputs, PortfolioOptimiser
+from tasks.portfolio.rebalance import TRADE_COLUMNS, construct_portfolio, publish_fallback
+from tasks.portfolio.risk import statistical_factor_model
 
 LIMITS = PretradeLimits(
     max_weight=0.15, max_sector_weight=0.4, max_turnover=0.5, restricted=["A0003"]

@@ -11,8 +11,8 @@ import pytest
 from governance.canonical import canonical_json
 from governance.configio import validate_model
 from governance.errors import GateHalt, InputError
-from tasks.market import SyntheticConfig, fingerprint_long, load_demo, load_synthetic
-from tasks.quality import (
+from tasks.data.market import SyntheticConfig, fingerprint_long, load_demo, load_synthetic
+from tasks.data.quality.gate import (
     QualityConfig,
     Severity,
     error_result,

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from sklearn.covariance import LedoitWolf
 
-from tasks.alphas import cross_sectional_zscore, grinold_alphas, zscore
-from tasks.portfolio import PortfolioConfig, RiskModelKind
-from tasks.risk import (
+from tasks.portfolio.alphas import cross_sectional_zscore, grinold_alphas, zscore
+from tasks.portfolio.config import PortfolioConfig, RiskModelKind
+from tasks.portfolio.risk import (
     SPECIFIC_VARIANCE_FLOOR,
     estimate_risk,
     ledoit_wolf,

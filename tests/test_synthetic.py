@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from governance.errors import InputError
-from tasks.synthetic import (
+from tasks.data.synthetic import (
     SyntheticSpec,
     forward_returns,
     generate_market,

@@ -17,8 +17,8 @@ import pytest
 
 from governance.configio import validate_model
 from governance.errors import InputError
-from tasks.dataset import load_sealed
-from tasks.train import ModelConfig, annualised_sharpe, run_trial, train_and_register
+from tasks.model.dataset import load_sealed
+from tasks.model.train import ModelConfig, annualised_sharpe, run_trial, train_and_register
 from tests.helpers_train import FAST_MODEL, synthetic_panel, train_synthetic
 
 VERSION_TAGS = {
@@ -103,7 +103,7 @@ def test_run_has_tags_params_metrics_and_files(trained, client):
 
 
 def test_dataset_input_carries_the_dev_fingerprint(trained, client):
-    from tasks.tracking import DIGEST_CHARS
+    from tasks.model.register import DIGEST_CHARS
 
     run = client.get_run(trained["first"].mlflow_run_id)
     (inp,) = run.inputs.dataset_inputs
@@ -117,7 +117,7 @@ def test_dataset_input_carries_the_dev_fingerprint(trained, client):
 def test_fast_dataset_schema_equals_mlflow_inference(trained):
     from mlflow.types.utils import _infer_schema
 
-    from tasks.tracking import frame_schema
+    from tasks.model.register import frame_schema
 
     dev = trained["split"].dev
     assert frame_schema(dev) == _infer_schema(dev)
@@ -255,9 +255,9 @@ def test_bad_search_override_is_an_input_error():
 
 def test_cv_exposes_a_feature_that_leaks_the_future():
     """A leaked forward return is found by CV (rank IC near 1): the metrics can fail."""
-    from tasks.dataset import build_frame, split_dates
-    from tasks.features import FeaturesConfig
-    from tasks.synthetic import SyntheticSpec
+    from tasks.data.synthetic import SyntheticSpec
+    from tasks.model.dataset import build_frame, split_dates
+    from tasks.model.features import FeaturesConfig
 
     panel = synthetic_panel(SyntheticSpec(n_assets=20, n_days=700, ic=0.0, seed=4))
     leak = panel.close.shift(-21) / panel.close - 1
@@ -273,7 +273,7 @@ def test_cv_exposes_a_feature_that_leaks_the_future():
 
 
 def test_git_commit_is_tolerated_outside_a_repository(tmp_path):
-    from tasks.tracking import git_commit
+    from tasks.model.register import git_commit
 
     assert git_commit(tmp_path) is None
     here = git_commit()

@@ -1,6 +1,6 @@
 """Ground truth: CV recovers a planted signal's strength, and finds none where none is.
 
-The synthetic market (``tasks.synthetic``) plants a cross-sectional rank IC of 0.05 between
+The synthetic market (``tasks.data.synthetic``) plants a cross-sectional rank IC of 0.05 between
 the trailing 63-day return and the 21-day forward return. Over 4 seeds × 5 purged
 walk-forward folds (100 assets × 1,500 days each) we pool the 20 fold-level mean rank ICs.
 
@@ -23,10 +23,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tasks.dataset import build_frame, split_dates
-from tasks.features import FeaturesConfig
-from tasks.synthetic import SyntheticSpec
-from tasks.train import ModelConfig, run_trial
+from tasks.data.synthetic import SyntheticSpec
+from tasks.model.dataset import build_frame, split_dates
+from tasks.model.features import FeaturesConfig
+from tasks.model.train import ModelConfig, run_trial
 from tests.helpers_train import synthetic_panel
 
 PLANTED = 0.05

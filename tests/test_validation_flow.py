@@ -39,7 +39,7 @@ MANY_TRIALS = [
 
 
 def _spec(ic: float, seed: int):
-    from tasks.synthetic import SyntheticSpec
+    from tasks.data.synthetic import SyntheticSpec
 
     return SyntheticSpec(n_assets=50, n_days=1100, ic=ic, seed=seed, horizon=5)
 
@@ -64,10 +64,10 @@ def train_leaky(ws, name: str):
     """Planted market plus a feature that is the future 5-day return seen through noise."""
     from governance.canonical import sha256_json
     from governance.context import RunContext
-    from tasks.dataset import build_frame, split_and_seal
-    from tasks.features import FeaturesConfig
-    from tasks.synthetic import forward_returns, generate_market
-    from tasks.train import ModelConfig, train_and_register
+    from tasks.data.synthetic import forward_returns, generate_market
+    from tasks.model.dataset import build_frame, split_and_seal
+    from tasks.model.features import FeaturesConfig
+    from tasks.model.train import ModelConfig, train_and_register
     from tests.helpers_train import FAST_MODEL, panel_from_long
 
     spec = _spec(0.05, 4)

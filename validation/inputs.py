@@ -20,7 +20,7 @@ import pandas as pd
 
 from governance.errors import InputError, TamperDetected
 from governance.ledger import Ledger
-from tasks.dataset import load_sealed
+from tasks.model.dataset import load_sealed
 
 __all__ = [
     "TrialAccounting",

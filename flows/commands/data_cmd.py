@@ -49,8 +49,8 @@ def _check(args: argparse.Namespace) -> int:
     from governance.context import RunContext
     from governance.errors import GateHalt
     from governance.workspace import Workspace
-    from tasks.market import read_market_file
-    from tasks.quality import QualityConfig, evaluate_quality, record_quality
+    from tasks.data.market import read_market_file
+    from tasks.data.quality.gate import QualityConfig, evaluate_quality, record_quality
 
     quality, as_of = QualityConfig(), None
     if args.config:

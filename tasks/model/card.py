@@ -15,10 +15,10 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tasks.features import FEATURES_BY_NAME
+from tasks.model.features import FEATURES_BY_NAME
 
 if TYPE_CHECKING:
-    from tasks.tracking import TrainingRecord
+    from tasks.model.register import TrainingRecord
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from cvxpy.reductions.solvers.conic_solvers.clarabel_conif import dims_to_solver_cones
 from cvxpy.reductions.solvers.conic_solvers.conic_solver import ConicSolver
 
-from tasks.optimiser import (
+from tasks.portfolio.optimiser import (
     OBJECTIVE_SCALE,
     Account,
     MarketInputs,

@@ -26,12 +26,13 @@ from governance.canonical import canonical_json
 from governance.gates import enforce, pretrade_gate, record_gate
 from governance.policy import Fallback, PretradeLimits
 from governance.pretrade import check_pretrade
-from tasks.alphas import grinold_alphas
-from tasks.benchmarks import benchmark_weights
-from tasks.costs import impact_coefficients, trading_costs
-from tasks.diagnose import fallback_weights
-from tasks.market import MarketPanel
-from tasks.optimiser import (
+from tasks.data.market import MarketPanel
+from tasks.portfolio.alphas import grinold_alphas
+from tasks.portfolio.benchmarks import benchmark_weights
+from tasks.portfolio.config import PortfolioConfig
+from tasks.portfolio.costs import impact_coefficients, trading_costs
+from tasks.portfolio.diagnose import fallback_weights
+from tasks.portfolio.optimiser import (
     Account,
     Infeasible,
     MarketInputs,
@@ -40,8 +41,7 @@ from tasks.optimiser import (
     Solution,
     structural_factors,
 )
-from tasks.portfolio import PortfolioConfig
-from tasks.risk import risk_from_returns, window_returns
+from tasks.portfolio.risk import risk_from_returns, window_returns
 
 TRADE_COLUMNS = ["asset", "current", "target", "change", "estimated_cost"]
 
@@ -83,7 +83,7 @@ def trade_list(
     """One row per asset: current, target, change and estimated cost (fraction of value).
 
     Assets in either vector appear; a missing weight is 0. The cost is the optimiser's
-    model (:func:`tasks.optimiser.trading_costs`).
+    model (:func:`tasks.portfolio.optimiser.trading_costs`).
     """
     index = target.index if current is None else target.index.union(current.index)
     tgt = target.reindex(index).fillna(0.0)

@@ -120,7 +120,7 @@ def _esc(value: Any) -> str:
 
 
 def render_quality_html(result: Any) -> str:
-    """Self-contained HTML summary of a :class:`tasks.quality.QualityResult` (inline CSS).
+    """Self-contained HTML summary of a :class:`tasks.data.quality.gate.QualityResult` (inline CSS).
 
     Shows the decision, the data's shape and fingerprint, every failed expectation with
     its offending rows, and a table of all expectations evaluated.

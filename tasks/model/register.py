@@ -29,16 +29,16 @@ import pandas as pd
 
 from governance.canonical import canonical_json, to_jsonable
 from governance.workspace import mlflow_experiment
-from tasks.dataset import frame_to_parquet
-from tasks.features import FEATURES_BY_NAME
-from tasks.model_card import render
-from tasks.train import final_rounds, time_stratified_sample, trials_frame
+from tasks.model.card import render
+from tasks.model.dataset import frame_to_parquet
+from tasks.model.features import FEATURES_BY_NAME
+from tasks.model.train import final_rounds, time_stratified_sample, trials_frame
 
 if TYPE_CHECKING:
     from governance.context import RunContext
-    from tasks.dataset import SealedSplit
-    from tasks.features import FeaturesConfig
-    from tasks.train import ModelConfig, TrialResult
+    from tasks.model.dataset import SealedSplit
+    from tasks.model.features import FeaturesConfig
+    from tasks.model.train import ModelConfig, TrialResult
 
 # MLflow's dataset tables hold digests of at most 36 characters (VARCHAR(36), enforced on
 # PostgreSQL), so the digest is the fingerprint's first 32 hex digits (128 bits); the full

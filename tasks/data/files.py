@@ -1,4 +1,4 @@
-"""Reading market files: CSV and Parquet into the typed long table (see :mod:`tasks.market`).
+"""Reading market files: CSV and Parquet into the typed long table (see :mod:`tasks.data.market`).
 
 Type coercion policy: a value that cannot be parsed into its column's type (a non-numeric
 ``close`` or ``volume``, a date that is not ISO 8601) is a *parse error*: :class:`InputError`

@@ -2,13 +2,13 @@
 
 Pure part (top): :class:`ModelConfig`, :func:`fit_booster`, :func:`run_trial`,
 :func:`select_best`, :func:`fit_final`. Each trial is one hyperparameter override of
-``ModelConfig.lightgbm`` evaluated by purged walk-forward CV (:mod:`tasks.cv`); the best by
+``ModelConfig.lightgbm`` evaluated by purged walk-forward CV (:mod:`tasks.model.cv`); the best by
 mean CV rank IC is retrained on the whole development period. LightGBM runs with fixed
 seeds, ``deterministic=True``, ``force_row_wise=True`` and a fixed ``num_threads``, so the
 same frame and config give the same model bytes.
 
 Integration (bottom): :func:`train_and_register` logs the run to MLflow
-(:mod:`tasks.tracking`), records ``model.trained`` and ``model.registered`` in the ledger
+(:mod:`tasks.model.register`), records ``model.trained`` and ``model.registered`` in the ledger
 and registers a *candidate* version. It never touches registry aliases.
 """
 
@@ -27,14 +27,14 @@ import pandas as pd
 from pydantic import Field, field_validator
 
 from governance.configio import StrictModel
-from tasks.cv import CVConfig, CVSummary, make_folds, score_fold, summarise
-from tasks.cv import inner_split as _inner_split
-from tasks.labels import FWD_RET, LABEL
+from tasks.model.cv import CVConfig, CVSummary, make_folds, score_fold, summarise
+from tasks.model.cv import inner_split as _inner_split
+from tasks.model.labels import FWD_RET, LABEL
 
 if TYPE_CHECKING:
     from governance.context import RunContext
-    from tasks.dataset import SealedSplit
-    from tasks.features import FeaturesConfig
+    from tasks.model.dataset import SealedSplit
+    from tasks.model.features import FeaturesConfig
 
 TRADING_DAYS = 252  # annualisation of daily Sharpe ratios
 
@@ -404,7 +404,7 @@ def train_and_register(
     -------
     TrainingResult
     """
-    from tasks.tracking import TrainingRecord, log_training, register_candidate
+    from tasks.model.register import TrainingRecord, log_training, register_candidate
 
     dev, features, h = split.dev, list(split.features), split.horizon
     last_allowed = split.holdout_period[0]

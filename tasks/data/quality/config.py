@@ -1,6 +1,6 @@
 """The ``quality:`` config section: one entry per expectation, each with a severity.
 
-Every threshold says where it comes from. Re-exported by :mod:`tasks.quality`.
+Every threshold says where it comes from. Re-exported by :mod:`tasks.data.quality.gate`.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class AssetsPerDate(Check):
 class HistoryCritical(Check):
     """Every asset has at least ``minimum`` dates with a valid close.
 
-    Default 63: the longest feature look-back (tasks.synthetic.LOOKBACK, one quarter).
+    Default 63: the longest feature look-back (tasks.data.synthetic.LOOKBACK, one quarter).
     """
 
     minimum: int = Field(63, ge=1)

@@ -1,6 +1,6 @@
 """Mean-variance optimiser in cvxpy, compiled once per universe and re-solved per date/account.
 
-The problem (daily units; ``B = F chol(Omega)`` and ``d`` from :class:`tasks.risk.RiskModel`)
+The problem (daily units; ``B = F chol(Omega)`` and ``d`` from :class:`tasks.portfolio.risk.RiskModel`)
 
 .. math::
 
@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 from governance.errors import InputError
-from tasks.optimiser_types import (
+from tasks.portfolio.config import Mode, PortfolioConfig, RestrictedMode, RiskModelKind
+from tasks.portfolio.optimiser_types import (
     GATE,
     Account,
     ConstraintGroup,
@@ -44,7 +45,6 @@ from tasks.optimiser_types import (
     Solution,
     Unbounded,
 )
-from tasks.portfolio import Mode, PortfolioConfig, RestrictedMode, RiskModelKind
 
 __all__ = [
     "GATE",
@@ -334,7 +334,7 @@ class PortfolioOptimiser:
         Raises
         ------
         Infeasible
-            With the conflicting constraint groups named (``tasks.diagnose``).
+            With the conflicting constraint groups named (``tasks.portfolio.diagnose``).
         Unbounded, NumericalError
             Other solver failures. All are ``GateHalt`` (exit 3) with gate ``optimiser``.
         """
@@ -360,7 +360,7 @@ class PortfolioOptimiser:
         elapsed = time.perf_counter() - t0
         status = self.problem.status
         if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
-            from tasks.diagnose import diagnose_infeasibility
+            from tasks.portfolio.diagnose import diagnose_infeasibility
 
             diagnosis = diagnose_infeasibility(self)
             raise Infeasible(diagnosis.message, diagnosis.groups)
@@ -442,17 +442,17 @@ class PortfolioOptimiser:
 
         A failing account does not stop the others: its Solution has ``weights=None``,
         the failure ``status`` and ``error`` (the diagnosis for an infeasible one).
-        Accounts are solved by ``tasks.accounts.AccountSolver`` (only the solver's
+        Accounts are solved by ``tasks.portfolio.accounts.AccountSolver`` (only the solver's
         right-hand side changes between accounts; self-checked against cvxpy).
         With ``n_jobs > 1`` the accounts are split into contiguous chunks solved by worker
         processes, each compiling the problem once; results keep the input order.
         """
-        from tasks.accounts import solve_accounts
+        from tasks.portfolio.accounts import solve_accounts
 
         if market is not None:
             self.set_market(market)
         if n_jobs > 1 and len(accounts) > n_jobs:
-            from tasks.accounts import solve_parallel
+            from tasks.portfolio.accounts import solve_parallel
 
             return solve_parallel(self.spec(), self._market, list(accounts), n_jobs)
         return solve_accounts(self, accounts)

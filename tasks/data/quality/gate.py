@@ -32,8 +32,8 @@ from typing import Any
 import pandas as pd
 
 from governance.canonical import to_jsonable
-from tasks.market import REQUIRED_COLUMNS, fingerprint_long, long_codes
-from tasks.quality_config import (
+from tasks.data.market import REQUIRED_COLUMNS, fingerprint_long, long_codes
+from tasks.data.quality.config import (
     AssetsPerDate,
     Check,
     HistoryCritical,
@@ -47,7 +47,7 @@ from tasks.quality_config import (
     Staleness,
     WarningCheck,
 )
-from tasks.quality_gx import (
+from tasks.data.quality.gx import (
     PlannedExpectation,
     log_returns,
     per_asset_frame,
@@ -55,7 +55,7 @@ from tasks.quality_gx import (
     plan_expectations,
     run_checkpoints,
 )
-from tasks.quality_report import (
+from tasks.data.quality.report import (
     aggregate_examples,
     describe_failure,
     format_value,
@@ -140,7 +140,7 @@ class QualityResult:
     results : dict
         ``{frame: GX validation result as JSON}`` for ``rows``, ``dates``, ``assets``.
     fingerprint : str
-        :func:`tasks.market.fingerprint_long` of the table checked.
+        :func:`tasks.data.market.fingerprint_long` of the table checked.
     as_of : str
         ISO as-of date the checks used.
     checks : tuple of CheckOutcome
@@ -401,7 +401,7 @@ def ingest_and_check(
     Parameters
     ----------
     ctx : governance.context.RunContext
-    data : tasks.market.DataConfig
+    data : tasks.data.market.DataConfig
     quality : QualityConfig
     base_dir : str
         Folder of the run config (relative ``data.path`` resolves against it).
@@ -411,7 +411,7 @@ def ingest_and_check(
     Returns
     -------
     (DataFrame, QualityResult)
-        The long table (pass it to :func:`tasks.market.to_panel`) and the gate's result.
+        The long table (pass it to :func:`tasks.data.market.to_panel`) and the gate's result.
 
     Raises
     ------
@@ -421,7 +421,7 @@ def ingest_and_check(
         A critical expectation failed or the gate could not be evaluated (exit 3); the
         halt is in the ledger.
     """
-    from tasks.market import load_long
+    from tasks.data.market import load_long
 
     long = load_long(data, base_dir, path)
     result = evaluate_quality(long, quality, data.as_of_date())

@@ -2,14 +2,14 @@
 
 The label of row ``(t, asset)`` is the simple return from the close at ``t`` to the close
 at ``t + h`` (trading days), normalised across assets on date ``t``. Rows whose label
-would need a price after the data end are dropped by :mod:`tasks.dataset`, never filled.
+would need a price after the data end are dropped by :mod:`tasks.model.dataset`, never filled.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from tasks.features import LabelMode, Normalise, normalise_cross_section
+from tasks.model.features import LabelMode, Normalise, normalise_cross_section
 
 #: Horizons of the raw forward returns kept in the sealed frames for IC-decay analysis
 #: (docs/architecture.md: ``fwd_ret_1``, ``fwd_ret_5``, ``fwd_ret_21``, ``fwd_ret_63``).

@@ -1,8 +1,8 @@
 """Portfolio construction configuration: risk model, alphas, constraints, costs, backtest.
 
 One :class:`PortfolioConfig` (the ``portfolio:`` section of the run config) drives
-``tasks.risk``, ``tasks.alphas``, ``tasks.optimiser``, ``tasks.benchmarks``,
-``tasks.backtest`` and ``tasks.trades``. This module imports no numerical stack, so the
+``tasks.portfolio.risk``, ``tasks.portfolio.alphas``, ``tasks.portfolio.optimiser``, ``tasks.portfolio.benchmarks``,
+``tasks.portfolio.backtest`` and ``tasks.portfolio.rebalance``. This module imports no numerical stack, so the
 run config validates without loading cvxpy.
 
 Units: weights are fractions of portfolio value; returns, alphas and variances are *daily*
@@ -21,7 +21,7 @@ from governance.policy import PretradeLimits
 
 
 class RiskModelKind(StrEnum):
-    """Covariance estimator (``tasks.risk``)."""
+    """Covariance estimator (``tasks.portfolio.risk``)."""
 
     LEDOIT_WOLF = "ledoit_wolf"  # Ledoit & Wolf (2004), scikit-learn's LedoitWolf
     FACTOR = "factor"  # statistical factor model: k principal components + specific
@@ -42,7 +42,7 @@ class RestrictedMode(StrEnum):
 
 
 class BenchmarkKind(StrEnum):
-    """Reference portfolios run beside the model (``tasks.benchmarks``)."""
+    """Reference portfolios run beside the model (``tasks.portfolio.benchmarks``)."""
 
     EQUAL_WEIGHT = "equal_weight"
     INVERSE_VOLATILITY = "inverse_volatility"
@@ -69,16 +69,16 @@ class PortfolioConfig(StrictModel):
     Every field has a default that suits the demo (20 large caps, daily data).
     """
 
-    # risk model (tasks/risk.py)
+    # risk model (tasks/portfolio/risk.py)
     risk_model: RiskModelKind = RiskModelKind.FACTOR
     n_factors: int = Field(5, ge=1)
     lookback: int = Field(252, ge=20)  # one trading year of daily returns
-    # alphas (tasks/alphas.py): Grinold's rule alpha = IC x sigma x z
+    # alphas (tasks/portfolio/alphas.py): Grinold's rule alpha = IC x sigma x z
     information_coefficient: float = Field(0.05, gt=0.0, lt=1.0)
     z_clip: float = Field(3.0, gt=0.0)  # winsorise z-scores at +-3 (Grinold & Kahn ch. 14)
     # objective: max alpha'w - risk_aversion * w'Sigma w - costs (daily units)
     risk_aversion: float = Field(5.0, ge=0.0)
-    # constraints (tasks/optimiser.py)
+    # constraints (tasks/portfolio/optimiser.py)
     mode: Mode = Mode.LONG_ONLY
     max_weight: float = Field(0.10, gt=0.0)
     min_weight: float = 0.0  # long-short: set negative, e.g. -0.10
@@ -89,7 +89,7 @@ class PortfolioConfig(StrictModel):
     max_tracking_error: float | None = Field(None, gt=0.0)  # annualised, vs tracking_benchmark
     tracking_benchmark: BenchmarkKind = BenchmarkKind.EQUAL_WEIGHT
     restricted: list[str] = Field(default_factory=list)
-    # Many accounts against one model and risk model (tasks/accounts_rebalance.py); empty:
+    # Many accounts against one model and risk model (tasks/portfolio/accounts_rebalance.py); empty:
     # one portfolio.
     accounts: list[AccountConfig] = Field(default_factory=list)
     restricted_mode: RestrictedMode = RestrictedMode.ZERO
@@ -97,12 +97,12 @@ class PortfolioConfig(StrictModel):
     half_spread_bps: float = Field(5.0, ge=0.0)
     impact_coefficient: float = Field(1.0, ge=0.0)  # b in b*sigma*|z|^1.5*(V/ADV)^0.5
     portfolio_value: float = Field(1e8, gt=0.0)  # currency units, for V/ADV in the impact
-    # backtest (tasks/backtest.py)
+    # backtest (tasks/portfolio/backtest.py)
     rebalance_every: int = Field(21, ge=1)  # trading days between rebalances
     benchmarks: list[BenchmarkKind] = Field(default_factory=lambda: list(BenchmarkKind))
     annualisation: int = Field(252, ge=1)
     # CLARABEL gap/feasibility tolerance, on the objective in basis points of daily return
-    # (tasks/optimiser.py OBJECTIVE_SCALE): 1e-7 bp is 1e-11 in return units. CLARABEL's
+    # (tasks/portfolio/optimiser.py OBJECTIVE_SCALE): 1e-7 bp is 1e-11 in return units. CLARABEL's
     # default 1e-8 stalls at "almost solved" on the 3/2-power impact cones.
     solver_tolerance: float = Field(1e-7, gt=0.0, lt=1e-3)
 

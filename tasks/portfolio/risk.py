@@ -24,7 +24,7 @@ import scipy.linalg
 from sklearn.covariance import LedoitWolf
 
 from governance.errors import InputError
-from tasks.portfolio import PortfolioConfig, RiskModelKind
+from tasks.portfolio.config import PortfolioConfig, RiskModelKind
 
 #: Floor on specific variances, as a fraction of the median asset variance: keeps the
 #: risk model positive definite when a principal component explains an asset entirely.

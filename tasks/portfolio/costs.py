@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tasks.portfolio import PortfolioConfig
+from tasks.portfolio.config import PortfolioConfig
 
 
 def impact_coefficients(

@@ -1,6 +1,6 @@
 """Types the optimiser hands out: constraint groups, errors, market/account inputs, solutions.
 
-Re-exported by :mod:`tasks.optimiser`. The error hierarchy follows cvxportfolio's
+Re-exported by :mod:`tasks.portfolio.optimiser`. The error hierarchy follows cvxportfolio's
 (``cvxportfolio/errors.py``): bad data is an ``InputError``; a bad constraint set or a
 solver failure is an :class:`OptimisationError`, a ``GateHalt`` of gate ``optimiser``
 (exit 3), so an uncaught one halts the run instead of crashing it.
@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 
 from governance.errors import GateHalt
-from tasks.risk import RiskModel
+from tasks.portfolio.risk import RiskModel
 
 GATE = "optimiser"
 
 
 class ConstraintGroup(StrEnum):
-    """Constraint groups, the unit of infeasibility diagnosis (``tasks.diagnose``)."""
+    """Constraint groups, the unit of infeasibility diagnosis (``tasks.portfolio.diagnose``)."""
 
     BUDGET = "budget"
     ASSET_BOUNDS = "asset bounds"
@@ -71,7 +71,7 @@ class MarketInputs:
     Attributes
     ----------
     alpha : Series, shape (n,)
-        Expected daily returns (``tasks.alphas``); reindexed to the universe, NaN -> 0.
+        Expected daily returns (``tasks.portfolio.alphas``); reindexed to the universe, NaN -> 0.
     risk : RiskModel
         Point-in-time risk model on the universe (any asset order; aligned by name).
     benchmark : Series or None

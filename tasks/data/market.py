@@ -3,7 +3,7 @@
 The long table has one row per (date, asset): ``date, asset, close`` required,
 ``volume, sector`` optional, extra columns kept but ignored. Three sources
 (:class:`DataSource`): the real demo prices shipped in skfolio, a CSV/Parquet file, or the
-synthetic market of :mod:`tasks.synthetic`.
+synthetic market of :mod:`tasks.data.synthetic`.
 
 Loaders return the long table with
 
@@ -34,14 +34,14 @@ from pydantic import Field, model_validator
 
 from governance.configio import StrictModel
 from governance.errors import InputError
-from tasks.market_files import (
+from tasks.data.files import (
     CANONICAL_COLUMNS,
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
     coerce_long,
     read_market_file,
 )
-from tasks.synthetic import SyntheticSpec, generate_market
+from tasks.data.synthetic import SyntheticSpec, generate_market
 
 __all__ = [
     "CANONICAL_COLUMNS",
@@ -77,7 +77,7 @@ class DataSource(StrEnum):
 
 
 class SyntheticConfig(StrictModel):
-    """Config twin of :class:`tasks.synthetic.SyntheticSpec`.
+    """Config twin of :class:`tasks.data.synthetic.SyntheticSpec`.
 
     ``start`` None (the default) places the calendar so that its last business day is the
     as-of date: generated data is then fresh for the staleness check.
@@ -174,7 +174,7 @@ class MarketPanel:
 
 
 def load_sectors() -> pd.Series:
-    """GICS sectors of the demo stocks (tasks/sp500_sectors.csv): asset -> sector."""
+    """GICS sectors of the demo stocks (tasks/data/sp500_sectors.csv): asset -> sector."""
     table = pd.read_csv(SECTORS_FILE, dtype="str")
     return table.set_index("asset")["sector"]
 
@@ -204,7 +204,7 @@ def load_demo() -> pd.DataFrame:
 
 
 def load_synthetic(spec: SyntheticSpec) -> pd.DataFrame:
-    """:func:`tasks.synthetic.generate_market` with a ``row`` index and a source label."""
+    """:func:`tasks.data.synthetic.generate_market` with a ``row`` index and a source label."""
     long = generate_market(spec)
     long.index = pd.RangeIndex(1, len(long) + 1, name="row")
     long.attrs["source"] = (

@@ -23,7 +23,7 @@ from pydantic import Field
 
 from governance.configio import StrictModel
 from governance.errors import InputError
-from tasks.market import MarketPanel
+from tasks.data.market import MarketPanel
 
 MONTH = 21
 YEAR = 252

@@ -1,6 +1,6 @@
 """Plumbing of the data-quality gate: the derived frames and the Great Expectations run.
 
-Kept apart from :mod:`tasks.quality` (config, results, decision) so that each module stays
+Kept apart from :mod:`tasks.data.quality.gate` (config, results, decision) so that each module stays
 short. The derived frames are vectorised pandas/numpy so that GX's cost stays linear and
 small on millions of rows (bench/bench_ingest.py).
 """
@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tasks.market import REQUIRED_COLUMNS, LongCodes, long_codes
-from tasks.quality_config import Check, QualityConfig, Severity
+from tasks.data.market import REQUIRED_COLUMNS, LongCodes, long_codes
+from tasks.data.quality.config import Check, QualityConfig, Severity
 
 # -- derived frames ------------------------------------------------------------------------
 
@@ -31,7 +31,7 @@ def log_returns(long: pd.DataFrame, codes: LongCodes | None = None) -> np.ndarra
     long : DataFrame
         Long table with ``date, asset, close``.
     codes : LongCodes, optional
-        :func:`tasks.market.long_codes` of ``long`` when already computed.
+        :func:`tasks.data.market.long_codes` of ``long`` when already computed.
 
     Returns
     -------

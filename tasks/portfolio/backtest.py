@@ -20,19 +20,19 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from governance.errors import InputError
-from tasks.alphas import grinold
-from tasks.benchmarks import benchmark_weights
-from tasks.costs import impact_from_adv
-from tasks.market import MarketPanel
-from tasks.optimiser import (
+from tasks.data.market import MarketPanel
+from tasks.portfolio.alphas import grinold
+from tasks.portfolio.benchmarks import benchmark_weights
+from tasks.portfolio.config import BenchmarkKind, PortfolioConfig
+from tasks.portfolio.costs import impact_from_adv
+from tasks.portfolio.optimiser import (
     Account,
     MarketInputs,
     OptimisationError,
     PortfolioOptimiser,
     structural_factors,
 )
-from tasks.portfolio import BenchmarkKind, PortfolioConfig
-from tasks.risk import risk_from_returns
+from tasks.portfolio.risk import risk_from_returns
 
 MODEL = "model"
 #: Fewest daily returns a rebalance needs before the first estimate (one month).

@@ -2,7 +2,7 @@
 
 Each account (``portfolio.accounts`` in the run config) has its own holdings, restricted
 list and per-asset bounds. The model path solves them all on one compiled problem
-(:meth:`tasks.optimiser.PortfolioOptimiser.solve_many`, only the solver's right-hand side
+(:meth:`tasks.portfolio.optimiser.PortfolioOptimiser.solve_many`, only the solver's right-hand side
 changes between accounts); the fallback path gives every account the policy's fallback.
 Either way each account passes its own pre-trade gate and gets its own ledger entry
 (subject ``portfolio:<asof>:<account>``); an account whose solve fails or whose gate halts
@@ -21,13 +21,13 @@ from governance.canonical import canonical_json, to_jsonable
 from governance.gates import pretrade_gate, record_gate
 from governance.policy import Fallback, PretradeLimits
 from governance.pretrade import check_pretrade
-from tasks.benchmarks import benchmark_weights
-from tasks.diagnose import fallback_weights
-from tasks.market import MarketPanel
-from tasks.optimiser import Account, PortfolioOptimiser, structural_factors
-from tasks.portfolio import AccountConfig, PortfolioConfig
-from tasks.risk import window_returns
-from tasks.trades import PortfolioResult, _store, market_inputs, trade_list
+from tasks.data.market import MarketPanel
+from tasks.portfolio.benchmarks import benchmark_weights
+from tasks.portfolio.config import AccountConfig, PortfolioConfig
+from tasks.portfolio.diagnose import fallback_weights
+from tasks.portfolio.optimiser import Account, PortfolioOptimiser, structural_factors
+from tasks.portfolio.rebalance import PortfolioResult, _store, market_inputs, trade_list
+from tasks.portfolio.risk import window_returns
 
 MODEL, FALLBACK, HOLD = "model", "fallback", "hold"
 

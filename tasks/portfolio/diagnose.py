@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from governance.policy import Fallback
-from tasks.optimiser import ConstraintGroup, PortfolioOptimiser
-from tasks.portfolio import Mode
+from tasks.portfolio.config import Mode
+from tasks.portfolio.optimiser import ConstraintGroup, PortfolioOptimiser
 
 #: Deletion order: soft, account-level limits first, so the set that remains names the
 #: structural conflict when there is one.

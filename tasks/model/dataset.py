@@ -23,20 +23,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from governance.errors import InputError
-from tasks.features import (
+from tasks.data.market import MarketPanel
+from tasks.model.features import (
     FeaturesConfig,
     feature_panels,
     normalise_cross_section,
     select_features,
     wide_to_long,
 )
-from tasks.labels import FWD_RET, LABEL, TARGET_COLUMNS, label_panels
-from tasks.market import MarketPanel
+from tasks.model.labels import FWD_RET, LABEL, TARGET_COLUMNS, label_panels
 
 if TYPE_CHECKING:
     from governance.artifacts import ArtifactStore
     from governance.context import RunContext
-    from tasks.train import ModelConfig
+    from tasks.model.train import ModelConfig
 
 META_COLUMNS: tuple[str, ...] = ("date", "asset", "sector")
 
