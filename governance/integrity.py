@@ -209,7 +209,11 @@ Check = Callable[[Workspace, "Ledger"], VerifyReport | None]
 CHECKS: list[Check] = []
 
 #: Modules whose import registers checks (signatures on approvals, MLflow registry drift).
-CHECK_MODULES: tuple[str, ...] = ("governance.approvals", "governance.registry")
+CHECK_MODULES: tuple[str, ...] = (
+    "governance.approvals",
+    "governance.registry",
+    "governance.findings_accept",
+)
 
 
 def register_check(fn: Check) -> Check:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from governance.canonical import sha256_file
 from governance.configio import StrictModel, load_yaml_model
@@ -37,6 +38,30 @@ class Fallback(StrEnum):
     FLAT = "flat"
 
 
+class AcceptanceRole(StrEnum):
+    """Roles that may accept a finding (governance/users.py ``Role`` values)."""
+
+    RISK_OFFICER = "risk_officer"
+    VALIDATOR = "validator"
+
+
+class AcceptancePolicy(StrictModel):
+    """Who may accept a validation finding, and for how long (governance/findings_accept.py).
+
+    ``severities`` lists what may be accepted at all (``critical`` never in a ``high`` or
+    ``medium`` tier: :class:`Policy` refuses such a file); ``role`` who signs;
+    ``signatures`` how many distinct users must sign the same finding; ``max_days`` the
+    longest expiry from the day of acceptance (SR 26-2: a time-limited exception with a
+    compensating control); ``require_control`` whether ``--control`` is mandatory.
+    """
+
+    severities: list[Severity] = Field(default_factory=lambda: [Severity.WARNING])
+    role: AcceptanceRole = AcceptanceRole.RISK_OFFICER
+    signatures: int = Field(default=1, ge=1)
+    max_days: int = Field(default=180, gt=0)
+    require_control: bool = False
+
+
 class ValidationPolicy(StrictModel):
     """Thresholds for independent validation (owned by validation/)."""
 
@@ -57,6 +82,8 @@ class ValidationPolicy(StrictModel):
     max_top_feature_share: float = 0.75
     # Per check name (validation/findings.py CHECKS) override of the default severity.
     severities: dict[str, Severity] = Field(default_factory=dict)
+    # Which findings a risk officer may accept, and how (the review path).
+    acceptance: AcceptancePolicy = Field(default_factory=AcceptancePolicy)
 
 
 class PretradeLimits(StrictModel):
@@ -112,11 +139,36 @@ class ApprovalPolicy(StrictModel):
     ui_timeout_seconds: int = Field(default=3600, gt=0)
 
 
+#: Kill-switch triggers (governance/killswitch.py ``Trigger``) that can make a revalidation due.
+RevalidationTrigger = Literal[
+    "data_quality_critical",
+    "champion_validation_fail",
+    "monitoring_breach",
+    "optimiser_failure",
+    "pretrade_breach",
+    "manual",
+]
+
+
+class BreachAction(StrEnum):
+    """What an expired acceptance or an overdue revalidation does: ``warn`` (the model
+    still drives, monitoring says so), ``fallback`` (the rebalance uses the tier's fallback
+    until it is resolved) or ``trip`` (monitoring also trips the kill switch)."""
+
+    WARN = "warn"
+    FALLBACK = "fallback"
+    TRIP = "trip"
+
+
 class MonitoringPolicy(StrictModel):
     """Thresholds for ongoing monitoring of the champion (owned by operations).
 
     ``psi_breach`` follows the usual PSI reading (> 0.25: significant shift);
-    ``revalidation_days`` is the revalidation cadence (SR 11-7: at least annual review).
+    ``revalidation_days`` is the revalidation cadence (SR 11-7: at least annual review;
+    SR 26-2: materiality-based, so per tier), and ``revalidate_on`` the kill-switch
+    triggers after which a revalidation is due at once (SR 26-2: trigger-based).
+    ``on_revalidation_due`` / ``on_acceptance_expired`` say what an overdue revalidation
+    or an expired finding acceptance does (:class:`BreachAction`).
     """
 
     psi_breach: float = Field(default=0.25, gt=0)
@@ -135,6 +187,9 @@ class MonitoringPolicy(StrictModel):
     trip_on_ic_decay: bool = False
     max_tracking_error: float = Field(default=0.10, gt=0)  # annualised, vs equal weight
     recent_days: int = Field(default=63, ge=5)  # drift sample and tracking-error window
+    revalidate_on: list[RevalidationTrigger] = Field(default_factory=list)
+    on_revalidation_due: BreachAction = BreachAction.WARN
+    on_acceptance_expired: BreachAction = BreachAction.FALLBACK
 
 
 class Tier(StrictModel):
@@ -151,6 +206,17 @@ class Policy(StrictModel):
 
     version: str = Field(min_length=1)
     tiers: dict[str, Tier] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _no_critical_acceptance_when_material(self) -> Policy:
+        for name in ("high", "medium"):
+            tier = self.tiers.get(name)
+            if tier is not None and Severity.CRITICAL in tier.validation.acceptance.severities:
+                raise ValueError(
+                    f"tiers.{name}.validation.acceptance.severities: critical findings may"
+                    f" not be accepted in a {name}-materiality tier"
+                )
+        return self
 
     def tier(self, name: str, source: str = "policy") -> Tier:
         """The tier called ``name``; an unknown tier is an :class:`InputError` (exit 2)."""

@@ -33,17 +33,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from governance.errors import InputError
+from governance.findings import FindingRecord, match_ids
 from governance.policy import Severity, ValidationPolicy
 from validation.challengers import ChallengerResult
 from validation.drift import DriftRow
 from validation.explain import ShapSummary
 from validation.metrics import SignalMetrics
 
-__all__ = ["DEFAULT_SEVERITIES", "Finding", "Verdict", "build_findings", "summarise", "verdict_of"]
+__all__ = [
+    "DEFAULT_SEVERITIES",
+    "Finding",
+    "Verdict",
+    "build_findings",
+    "summarise",
+    "verdict_of",
+    "with_ids",
+]
 
 DEFAULT_SEVERITIES: dict[str, Severity] = {
     "rank_ic_below_min": Severity.CRITICAL,
@@ -71,16 +80,31 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True)
 class Finding:
-    """One failed check: its name, severity, a one-line message, the value and threshold."""
+    """One failed check: its name, severity, a one-line message, the value and threshold.
+
+    ``about`` names what the check looked at when it can fire more than once per
+    validation (a feature, a challenger, a drifting variable); with ``check`` it is the
+    key under which a revalidation finds the same finding again. ``id`` is the register's
+    stable id ``F-<model>-v<N>-<n>`` (governance/findings.py), set when the validation is
+    recorded.
+    """
 
     check: str
     severity: Severity
     message: str
     value: float | None = None
     threshold: float | None = None
+    about: str = ""
+    id: str | None = None
+
+    @property
+    def key(self) -> str:
+        """``check`` and ``about``: what makes two validations' findings the same one."""
+        return f"{self.check}:{self.about}"
 
     def __str__(self) -> str:
-        return f"{self.severity.value}: {self.check}: {self.message}"
+        head = f"{self.id} " if self.id else ""
+        return f"{head}{self.severity.value}: {self.check}: {self.message}"
 
 
 def verdict_of(findings: Iterable[Finding]) -> Verdict:
@@ -100,22 +124,32 @@ class _Checker:
     def severity(self, check: str) -> Severity:
         return Severity(self.policy.severities.get(check, DEFAULT_SEVERITIES[check]))
 
-    def make(self, check: str, message: str, value=None, threshold=None) -> Finding:
+    def make(
+        self, check: str, message: str, value=None, threshold=None, about: str = ""
+    ) -> Finding:
         v = None if value is None or not math.isfinite(value) else float(value)
-        return Finding(check, self.severity(check), message, v, threshold)
+        return Finding(check, self.severity(check), message, v, threshold, about)
 
-    def below(self, check: str, label: str, value: float, threshold: float) -> list[Finding]:
+    def below(
+        self, check: str, label: str, value: float, threshold: float, about: str = ""
+    ) -> list[Finding]:
         if not math.isfinite(value):
-            return [self.make("statistic_unavailable", f"{label} could not be computed")]
+            unavailable = f"{label} could not be computed"
+            return [self.make("statistic_unavailable", unavailable, about=label)]
         if value < threshold:
-            return [self.make(check, f"{label} {value:.4g} < {threshold:.4g}", value, threshold)]
+            msg = f"{label} {value:.4g} < {threshold:.4g}"
+            return [self.make(check, msg, value, threshold, about)]
         return []
 
-    def above(self, check: str, label: str, value: float, threshold: float) -> list[Finding]:
+    def above(
+        self, check: str, label: str, value: float, threshold: float, about: str = ""
+    ) -> list[Finding]:
         if not math.isfinite(value):
-            return [self.make("statistic_unavailable", f"{label} could not be computed")]
+            unavailable = f"{label} could not be computed"
+            return [self.make("statistic_unavailable", unavailable, about=label)]
         if value > threshold:
-            return [self.make(check, f"{label} {value:.4g} > {threshold:.4g}", value, threshold)]
+            msg = f"{label} {value:.4g} > {threshold:.4g}"
+            return [self.make(check, msg, value, threshold, about)]
         return []
 
 
@@ -162,13 +196,15 @@ def build_findings(
         out += c.above("pbo_above_max", "probability of backtest overfitting", pbo, p.max_pbo)
     for ch in challengers:
         if not ch.available:
-            out.append(c.make("challenger_unavailable", f"challenger {ch.name}: {ch.note}"))
+            note = f"challenger {ch.name}: {ch.note}"
+            out.append(c.make("challenger_unavailable", note, about=ch.name))
             continue
         out += c.below(
             "margin_below_min",
             f"rank-IC margin over {ch.name}",
             ch.margin_rank_ic,
             p.min_margin_over_challenger,
+            about=ch.name,
         )
     if shap is not None:
         for s in shap.sign_checks:
@@ -180,6 +216,7 @@ def build_findings(
                         f"(rho {s.correlation:.2f}) against declared {s.expected_sign:+d}",
                         s.correlation,
                         None,
+                        about=s.feature,
                     )
                 )
         out += c.above(
@@ -201,11 +238,8 @@ def _drift_findings(c: _Checker, drift: Iterable[DriftRow]) -> list[Finding]:
             check, threshold = "drift_psi_warning", c.policy.psi_warning
         else:
             continue
-        out.append(
-            c.make(
-                check, f"PSI of {row.variable} {row.psi:.3f} > {threshold:.2f}", row.psi, threshold
-            )
-        )
+        msg = f"PSI of {row.variable} {row.psi:.3f} > {threshold:.2f}"
+        out.append(c.make(check, msg, row.psi, threshold, about=row.variable))
     return out
 
 
@@ -219,3 +253,16 @@ def summarise(findings: Iterable[Finding]) -> str:
     names = sorted({f.check for f in fs if f.severity is not Severity.INFO})
     text = f"{head}: {', '.join(names)}" if names else head
     return text[:250]
+
+
+def with_ids(
+    findings: Iterable[Finding], prior: Iterable[FindingRecord], model_name: str, version
+) -> tuple[Finding, ...]:
+    """The findings with their register ids (``F-<model>-v<N>-<n>``).
+
+    ``prior`` are the version's findings in the register: a finding an earlier validation
+    raised about the same thing keeps its id (governance/findings.py ``match_ids``).
+    """
+    fs = list(findings)
+    ids = match_ids(list(prior), model_name, version, [f.key for f in fs])
+    return tuple(replace(f, id=i) for f, i in zip(fs, ids, strict=True))

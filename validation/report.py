@@ -143,7 +143,9 @@ def render_html(report: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
             }
         ),
         "<h2>Findings</h2>",
-        _table(report["findings"], ["check", "severity", "message", "value", "threshold"], left=3),
+        _table(
+            report["findings"], ["id", "check", "severity", "message", "value", "threshold"], left=4
+        ),
         "<h2>Outcomes on the holdout</h2>",
         '<p class="muted">Rank IC = Spearman correlation of score and forward return per date; '
         "t-stat with Newey–West errors; long-short = top minus bottom quantile, daily.</p>",

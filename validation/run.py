@@ -9,7 +9,7 @@ writes a validation MLflow run, stores the report by hash and appends
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +17,14 @@ import pandas as pd
 
 from governance.canonical import canonical_json, to_jsonable
 from governance.errors import Forbidden
+from governance.findings import load_register
 from governance.policy import Tier
 from governance.registry import mlflow_client, model_subject
 from governance.users import Role, find_user, require_role
 from governance.workspace import mlflow_experiment
 from validation.assess import PREDICTION, Assessment, assess
 from validation.config import ValidationConfig
-from validation.findings import Finding, Verdict, summarise
+from validation.findings import Finding, Verdict, summarise, with_ids
 from validation.inputs import ValidationInputs, load_inputs, predict
 from validation.report import render_html
 
@@ -279,6 +280,7 @@ def validate_model_version(
     check_validator(ctx, model_name, version, validator)
     inp = load_inputs(ctx.ws, ctx.ledger, ctx.store, model_name, version)
     a = assess_inputs(ctx, inp, cfg, tier, validator=validator, tier_name=tier_name)
+    a = _identified(ctx, a, model_name, int(version))
     report_json = canonical_json(a.report)
     report_html = render_html(a.report, a.figures).encode("utf-8")
     json_sha = ctx.store.put_bytes(report_json)
@@ -334,6 +336,14 @@ def validate_model_version(
         holdout_fingerprint=inp.holdout_fingerprint,
         ledger_seq=entry.seq,
     )
+
+
+def _identified(ctx, a: Assessment, model_name: str, version: int) -> Assessment:
+    """The assessment with register ids on its findings, in the report too."""
+    prior = load_register(ctx.ledger).of_version(model_name, version)
+    findings = with_ids(a.findings, prior, model_name, version)
+    report = {**a.report, "findings": to_jsonable([asdict(f) for f in findings])}
+    return replace(a, findings=findings, report=report)
 
 
 def _png_name(caption: str) -> str:

@@ -1,0 +1,124 @@
+"""``alphagate findings list|show|accept`` (governance/findings.py, findings_accept.py)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from flows.commands import add_json_arg, add_user_arg
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    fp = sub.add_parser("findings", help="the findings register: list, show, accept")
+    fsub = fp.add_subparsers(dest="findings_command", required=True, metavar="ACTION")
+    ls = fsub.add_parser("list", help="findings with their id, severity and status")
+    ls.add_argument("--model-version", type=int, default=None, metavar="N")
+    ls.add_argument("--status", default=None, metavar="open|accepted|remediated|expired")
+    ls.add_argument("--model", default=None, metavar="NAME", help="registered model name")
+    ls.add_argument("--config", default=None, metavar="FILE", help="run config naming the model")
+    add_json_arg(ls)
+    ls.set_defaults(handler=_list)
+    sh = fsub.add_parser("show", help="one finding, its digest and acceptance")
+    sh.add_argument("finding_id", metavar="ID")
+    add_json_arg(sh)
+    sh.set_defaults(handler=_show)
+    ac = fsub.add_parser("accept", help="accept a finding (signed, time-limited)")
+    ac.add_argument("finding_id", metavar="ID")
+    add_user_arg(ac)
+    ac.add_argument("--reason", required=True, metavar="TEXT")
+    ac.add_argument("--until", required=True, metavar="YYYY-MM-DD")
+    ac.add_argument("--control", default=None, metavar="TEXT", help="compensating control")
+    ac.add_argument("--config", default=None, metavar="FILE", help="run config naming the policy")
+    add_json_arg(ac)
+    ac.set_defaults(handler=_accept)
+
+
+def config_path(args: argparse.Namespace) -> str:
+    return args.config or os.environ.get("ALPHAGATE_CONFIG") or "configs/demo.yaml"
+
+
+def _ws():
+    from governance.workspace import Workspace
+
+    return Workspace.from_env().ensure()
+
+
+def _line(r) -> str:
+    until = f" until {r.acceptance.until}" if r.status == "accepted" and r.acceptance else ""
+    return f"{r.id:<28} {r.severity.value:<8} {r.status.value:<10}{until}  {r.check}: {r.message}"
+
+
+def _list(args: argparse.Namespace) -> int:
+    from flows.cli import emit_json
+    from governance.errors import InputError
+    from governance.findings import Status, load_register
+    from governance.ledger import Ledger
+
+    if args.status is not None and args.status not in {s.value for s in Status}:
+        raise InputError(f"--status {args.status!r}: choose open|accepted|remediated|expired")
+    name = args.model
+    if name is None and (args.model_version is not None or args.config):
+        from flows.config import load_config
+
+        name = load_config(config_path(args)).model.name
+    with Ledger.open(_ws()) as ledger:
+        records = load_register(ledger).select(
+            model_name=name, version=args.model_version, status=args.status
+        )
+    for r in records:
+        print(_line(r))
+    if not records:
+        print("no findings")
+    if args.json:
+        emit_json({"findings": [r.to_json() for r in records]})
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from flows.cli import emit_json
+    from governance.findings import load_register
+    from governance.ledger import Ledger
+
+    with Ledger.open(_ws()) as ledger:
+        r = load_register(ledger).require(args.finding_id)
+    print(_line(r))
+    print(f"  about: {r.about or '-'}   value: {r.value}   threshold: {r.threshold}")
+    print(f"  raised by {r.validator} at {r.created} (validation seq {r.validation_seq})")
+    print(f"  digest: {r.digest}")
+    if r.acceptance:
+        a = r.acceptance
+        print(f"  accepted by {', '.join(a.signers)} until {a.until}: {a.reason}")
+        if a.control:
+            print(f"  compensating control: {a.control}")
+    if r.pending:
+        print(f"  acceptance pending: signed by {', '.join(r.pending.signers)}")
+    if args.json:
+        emit_json(r.to_json())
+    return 0
+
+
+def _accept(args: argparse.Namespace) -> int:
+    from flows.cli import emit_json
+    from flows.config import load_config
+    from governance.config import load_policy_for
+    from governance.findings_accept import accept
+    from governance.ledger import Ledger
+
+    cfg = load_config(config_path(args))
+    _policy, tier, digest = load_policy_for(cfg)
+    ws = _ws()
+    with Ledger.open(ws) as ledger:
+        entry, record = accept(
+            ws, ledger, args.finding_id, args.user, args.reason, args.until, args.control,
+            tier=tier, tier_name=cfg.policy.tier, policy_hash=digest,
+        )  # fmt: skip
+    if entry.action == "finding.accepted":
+        print(
+            f"{args.user} accepted {record.id} until {record.acceptance.until} (ledger seq {entry.seq}, signed)"
+        )
+    else:
+        need = entry.payload["needed"] - len(entry.payload["signers"])
+        print(f"{args.user} signed the acceptance of {record.id}; {need} more signature(s) needed")
+    if args.json:
+        emit_json({**record.to_json(), "entry_seq": entry.seq, "action": entry.action})
+    return 0

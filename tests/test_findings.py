@@ -1,0 +1,210 @@
+"""The findings register (governance/findings.py): ids, the state machine, acceptance rules.
+
+Findings reach the ledger as ``validation.completed`` payloads, built here the way
+validation/run.py builds them (``with_ids`` over the register, then ``to_jsonable``);
+acceptances go through the production writer, ``findings_accept.accept``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from governance.canonical import to_jsonable
+from governance.errors import Forbidden, InputError
+from governance.findings import REFUSED, Status, fold, load_register, today
+from governance.findings_accept import accept
+from governance.integrity import verify_workspace
+from governance.ledger import Ledger
+from governance.policy import Policy, Severity, Tier
+from governance.users import add_user
+from validation.findings import Finding, with_ids
+
+MODEL = "m"
+DAY = dt.date(2026, 1, 5)
+SHAP = Finding("shap_sign", Severity.WARNING, "feature x: sign -1", 0.4, None, "x")
+DSR = Finding("dsr_below_min", Severity.CRITICAL, "DSR 0.2 < 0.95", 0.2, 0.95)
+MARGIN = Finding("margin_below_min", Severity.WARNING, "margin -0.01 < 0", -0.01, 0.0, "random")
+
+
+def _tier(**acceptance) -> Tier:
+    return Tier.model_validate({"validation": {"acceptance": acceptance}})
+
+
+def _validate(ledger: Ledger, findings, version: int = 1):
+    """A ``validation.completed`` entry shaped as validation/run.py records it."""
+    prior = load_register(ledger).of_version(MODEL, version)
+    fs = with_ids(findings, prior, MODEL, version)
+    return ledger.append(
+        "validation.completed",
+        actor="vera",
+        role="validator",
+        subject=f"model:{MODEL}/v{version}",
+        payload={
+            "model_name": MODEL,
+            "model_version": version,
+            "verdict": "review",
+            "findings": to_jsonable(list(fs)),
+            "validator": "vera",
+            "developer": "dana",
+        },
+    )
+
+
+@pytest.fixture
+def ledger(workspace):
+    for name, role in (("dana", "developer"), ("vera", "validator"), ("rita", "risk_officer"),
+                       ("omar", "risk_officer")):  # fmt: skip
+        add_user(workspace, name, role)
+    with Ledger.open(workspace) as led:
+        yield led
+
+
+def _accept(ws, ledger, fid, user="rita", until="2026-03-01", tier=None, **kw):
+    return accept(
+        ws, ledger, fid, user, "priors are wrong for this regime", until,
+        kw.pop("control", "monthly SHAP review"), tier=tier or _tier(), tier_name="high",
+        policy_hash="p", day=kw.pop("day", DAY),
+    )  # fmt: skip
+
+
+def test_open_accepted_expired(workspace, ledger):
+    _validate(ledger, [SHAP, DSR])
+    reg = load_register(ledger, as_of=DAY)
+    assert [(r.id, r.status) for r in reg.records] == [
+        ("F-m-v1-1", Status.OPEN),
+        ("F-m-v1-2", Status.OPEN),
+    ]
+    entry, record = _accept(workspace, ledger, "F-m-v1-1")
+    assert entry.action == "finding.accepted" and record.status is Status.ACCEPTED
+    assert entry.payload["signed"]["finding_digest"] == record.digest
+    assert load_register(ledger, as_of=dt.date(2026, 3, 1)).get("F-m-v1-1").status == "accepted"
+    assert load_register(ledger, as_of=dt.date(2026, 3, 2)).get("F-m-v1-1").status == "expired"
+    # recorded expiry holds whatever the clock
+    ledger.append("finding.expired", actor="alphagate", subject="model:m/v1",
+                  payload={"finding_id": "F-m-v1-1"})  # fmt: skip
+    assert fold(ledger.entries()).get("F-m-v1-1").status is Status.EXPIRED
+
+
+def test_revalidation_remediates_and_keeps_ids(workspace, ledger):
+    _validate(ledger, [SHAP, DSR])
+    _validate(ledger, [DSR, MARGIN])
+    reg = load_register(ledger, as_of=DAY)
+    by_id = {r.id: r for r in reg.records}
+    assert by_id["F-m-v1-1"].status is Status.REMEDIATED
+    assert (by_id["F-m-v1-2"].check, by_id["F-m-v1-2"].status) == ("dsr_below_min", "open")
+    assert by_id["F-m-v1-3"].check == "margin_below_min"
+    # raised again later: open again, same id
+    _validate(ledger, [SHAP])
+    assert load_register(ledger, as_of=DAY).get("F-m-v1-1").status is Status.OPEN
+
+
+def test_an_acceptance_covers_only_the_finding_it_signed(workspace, ledger):
+    _validate(ledger, [SHAP])
+    _accept(workspace, ledger, "F-m-v1-1")
+    _validate(ledger, [SHAP])  # same finding, same digest: still accepted
+    assert load_register(ledger, as_of=DAY).get("F-m-v1-1").status is Status.ACCEPTED
+    worse = Finding("shap_sign", Severity.WARNING, "feature x: sign -1", 0.9, None, "x")
+    _validate(ledger, [worse])
+    assert load_register(ledger, as_of=DAY).get("F-m-v1-1").status is Status.OPEN
+
+
+def test_a_critical_finding_cannot_be_accepted_and_the_refusal_is_recorded(workspace, ledger):
+    _validate(ledger, [DSR])
+    with pytest.raises(Forbidden, match="accepts only warning"):
+        _accept(workspace, ledger, "F-m-v1-1")
+    refused = ledger.last(action=REFUSED)
+    assert refused.payload["finding_id"] == "F-m-v1-1" and refused.actor == "rita"
+    assert load_register(ledger, as_of=DAY).get("F-m-v1-1").status is Status.OPEN
+
+
+@pytest.mark.parametrize(
+    ("user", "kw", "match"),
+    [
+        ("dana", {}, "is a developer"),  # role: only risk officers accept
+        ("vera", {}, "is a validator"),
+        ("rita", {"until": "2026-12-31"}, "at most 180"),  # longest expiry
+    ],
+)
+def test_tier_rules_refuse_with_exit_4(workspace, ledger, user, kw, match):
+    _validate(ledger, [SHAP])
+    with pytest.raises(Forbidden, match=match) as exc:
+        _accept(workspace, ledger, "F-m-v1-1", user=user, **kw)
+    assert exc.value.exit_code == 4
+    assert ledger.last(action=REFUSED).payload["refusal"] == str(exc.value)
+
+
+def test_the_developer_may_not_accept_even_as_a_risk_officer(workspace, ledger):
+    add_user(workspace, "dev-ro", "risk_officer")
+    entry = _validate(ledger, [SHAP])
+    ledger.append("validation.completed", actor="vera", subject="model:m/v1",
+                  payload={**entry.payload, "developer": "dev-ro"})  # fmt: skip
+    with pytest.raises(Forbidden, match="separation of duties"):
+        _accept(workspace, ledger, "F-m-v1-1", user="dev-ro")
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"until": "2026-13-01"}, "expected a date"),
+        ({"until": "2025-12-31"}, "in the past"),
+        ({"control": ""}, "--control"),
+    ],
+)
+def test_bad_input_is_exit_2(workspace, ledger, kw, match):
+    _validate(ledger, [SHAP])
+    with pytest.raises(InputError, match=match):
+        _accept(workspace, ledger, "F-m-v1-1", tier=_tier(require_control=True), **kw)
+    with pytest.raises(InputError, match="no such finding"):
+        _accept(workspace, ledger, "F-m-v1-9")
+
+
+def test_two_distinct_signatures_when_the_tier_asks(workspace, ledger):
+    _validate(ledger, [SHAP])
+    tier = _tier(signatures=2)
+    entry, record = _accept(workspace, ledger, "F-m-v1-1", tier=tier)
+    assert entry.action == "finding.acceptance_pending" and record.status is Status.OPEN
+    with pytest.raises(Forbidden, match="already signed"):
+        _accept(workspace, ledger, "F-m-v1-1", tier=tier)
+    entry, record = _accept(workspace, ledger, "F-m-v1-1", user="omar", tier=tier)
+    assert entry.action == "finding.accepted" and record.status is Status.ACCEPTED
+    assert record.acceptance.signers == ("rita", "omar")
+
+
+def test_critical_acceptance_is_refused_by_a_high_or_medium_policy():
+    tiers = {"high": {"validation": {"acceptance": {"severities": ["warning", "critical"]}}}}
+    with pytest.raises(ValueError, match="may not be accepted in a high"):
+        Policy.model_validate({"version": "1", "tiers": tiers})
+    assert Policy.model_validate({"version": "1", "tiers": {"low": tiers["high"]}})
+
+
+def test_a_forged_acceptance_counts_for_nothing_and_verify_names_it(workspace, ledger):
+    """Copy rita's signed acceptance of one finding onto another: the signature no longer
+    covers the document, so the register ignores it and ``ledger verify`` names it."""
+    _validate(ledger, [SHAP, MARGIN])
+    entry, _ = _accept(workspace, ledger, "F-m-v1-1")
+    margin = load_register(ledger, as_of=DAY).get("F-m-v1-2")
+    ids = {"finding_id": margin.id, "finding_digest": margin.digest}
+    forged = {**entry.payload, **ids, "signed": {**entry.payload["signed"], **ids}}
+    bad = ledger.append("finding.accepted", actor="rita", role="risk_officer",
+                        subject="model:m/v1", payload=forged)  # fmt: skip
+    assert load_register(ledger, as_of=DAY).get(margin.id).status is Status.OPEN
+    report = verify_workspace(workspace, ledger)
+    assert (report.ok, report.first_bad_seq) == (False, bad.seq)
+    assert "signature does not verify" in report.reason
+
+
+def test_list_and_show_commands(workspace, ledger, capsys):
+    from flows.cli import main
+    from tests.helpers_e2e import cli_json
+
+    _validate(ledger, [SHAP, DSR])
+    _accept(workspace, ledger, "F-m-v1-1", day=None, until=today().isoformat())
+    code, out = cli_json(capsys, "findings", "list", "--model", MODEL, "--status", "open")
+    assert code == 0 and [f["id"] for f in out["findings"]] == ["F-m-v1-2"]
+    code, out = cli_json(capsys, "findings", "show", "F-m-v1-1")
+    assert (code, out["status"], out["acceptance"]["signers"]) == (0, "accepted", ["rita"])
+    assert main(["findings", "show", "F-m-v1-7"]) == 2
+    assert main(["findings", "list", "--status", "closed"]) == 2
+    assert "F-m-v1-7" in capsys.readouterr().err
