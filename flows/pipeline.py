@@ -11,10 +11,11 @@ complete and a portfolio is published from the champion or the fallback.
 
 from __future__ import annotations
 
-from prefect import flow
+from prefect import State, flow
 
 from flows import stages
 from flows.config import AlphagateConfig
+from flows.halting import end_state, quiet_expected_failures
 from flows.portfolio_stage import backtest, portfolio
 from governance.errors import GateHalt
 
@@ -22,8 +23,9 @@ from governance.errors import GateHalt
 @flow(name="governed-pipeline", log_prints=False, validate_parameters=True)
 def governed_pipeline(
     config: AlphagateConfig, data_path: str | None = None, user: str | None = None
-) -> dict:
+) -> dict | State:
     """Run the governed chain once; return the run summary (shared/DESIGN.md contract)."""
+    quiet_expected_failures()
     run = stages.open_run(config, user, kind="pipeline")
     try:
         run, panel = stages.ingest(run, data_path)
@@ -40,4 +42,4 @@ def governed_pipeline(
         portfolio(run, panel)
     except GateHalt as exc:
         run.summary.halt(exc.gate, exc.reasons)
-    return stages.finish(run)
+    return end_state(stages.finish(run))

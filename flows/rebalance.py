@@ -9,10 +9,11 @@ policy says so, and publishes nothing.
 
 from __future__ import annotations
 
-from prefect import flow
+from prefect import State, flow
 
 from flows import stages
 from flows.config import AlphagateConfig
+from flows.halting import end_state, quiet_expected_failures
 from flows.portfolio_stage import portfolio
 from governance.errors import GateHalt
 
@@ -20,8 +21,9 @@ from governance.errors import GateHalt
 @flow(name="rebalance", log_prints=False, validate_parameters=True)
 def rebalance_flow(
     config: AlphagateConfig, data_path: str | None = None, user: str | None = None
-) -> dict:
+) -> dict | State:
     """Publish target weights and a trade list; return the run summary."""
+    quiet_expected_failures()
     run = stages.open_run(config, user, kind="rebalance")
     try:
         try:
@@ -32,4 +34,4 @@ def rebalance_flow(
         portfolio(run, panel)
     except GateHalt as exc:
         run.summary.halt(exc.gate, exc.reasons)
-    return stages.finish(run)
+    return end_state(stages.finish(run))

@@ -29,6 +29,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from flows.config import AlphagateConfig
+from flows.halting import retry_unexpected
 from flows.summary import RunSummary
 from governance.canonical import sha256_json
 from governance.context import RunContext
@@ -52,9 +53,13 @@ def stage(name: str, *, retries: int = 0):
                 run.summary.timings[name] = round(time.perf_counter() - start, 3)
 
         delays = [2, 10][:retries]
-        return task(name=name, cache_policy=NO_CACHE, retries=retries, retry_delay_seconds=delays)(
-            timed
-        )
+        return task(
+            name=name,
+            cache_policy=NO_CACHE,
+            retries=retries,
+            retry_delay_seconds=delays,
+            retry_condition_fn=retry_unexpected,
+        )(timed)
 
     return wrap
 

@@ -32,7 +32,6 @@ bound to cross the floor. tests/test_monitoring.py states and checks the bound.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -43,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from governance.canonical import to_jsonable
+from governance.html import Cell, Facts, Page, Section, Table, render_page, tone_of
 from governance.policy import MonitoringPolicy
 from validation.drift import psi
 from validation.metrics import ICMethod, ic_series, newey_west_tstat
@@ -447,38 +447,39 @@ def assess_monitoring(
 
 # -- HTML --------------------------------------------------------------------------------------
 
-_CSS = (
-    "body{font-family:system-ui,Helvetica,Arial,sans-serif;margin:2em;max-width:1000px}"
-    "table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.25em .6em}"
-    "th{background:#f4f4f4}.breach{color:#c62828;font-weight:bold}.warning{color:#b26a00}"
-    ".ok{color:#2e7d32}.not_evaluated{color:#666}"
-)
-
 
 def _num(v: Any) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "–"
-    return f"{v:.4g}" if isinstance(v, float) else html.escape(str(v))
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 def render_monitoring_html(report: Mapping[str, Any]) -> str:
-    """Self-contained HTML (inline CSS, no scripts or links) of a report's JSON twin."""
+    """Self-contained HTML of a report's JSON twin (the one renderer: no scripts or links)."""
     model = report.get("model") or {}
-    rows = "".join(
-        f"<tr><td>{html.escape(c['check'])}</td>"
-        f'<td class="{html.escape(c["status"])}">{html.escape(c["status"])}</td>'
-        f"<td>{_num(c['value'])}</td><td>{_num(c['threshold'])}</td>"
-        f"<td>{html.escape(c['detail'])}</td></tr>"
-        for c in report["checks"]
+    checks = Table(
+        ("check", "status", "value", "threshold", "detail"),
+        tuple(
+            (
+                c["check"],
+                Cell(c["status"].replace("_", " "), tone=tone_of(c["status"])),
+                _num(c["value"]),
+                _num(c["threshold"]),
+                c["detail"],
+            )
+            for c in report["checks"]
+        ),
+        numeric=(2, 3),
     )
-    breaches = "".join(f"<li>{html.escape(b)}</li>" for b in report["breaches"]) or "<li>none</li>"
-    title = f"Monitoring {html.escape(str(model.get('name', '')))} v{model.get('version', '?')}"
-    return (
-        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title>'
-        f"<style>{_CSS}</style></head><body><h1>{title}</h1>"
-        f"<p>as of {html.escape(report['as_of'])}; status "
-        f'<span class="{html.escape(report["status"])}">{html.escape(report["status"])}</span>'
-        f"</p><h2>Breaches</h2><ul>{breaches}</ul><h2>Checks</h2><table><tr><th>check</th>"
-        f"<th>status</th><th>value</th><th>threshold</th><th>detail</th></tr>{rows}</table>"
-        f"<p>schema {html.escape(report['schema'])}</p></body></html>"
+    page = Page(
+        title=f"Monitoring {model.get('name', '')} v{model.get('version', '?')}",
+        kind="alphagate monitoring report",
+        verdict=report["status"],
+        cover=Facts.of({"as of": report["as_of"], "status": report["status"]}),
+        sections=(
+            Section("Breaches", (list(report["breaches"]) or ["none"],)),
+            Section("Checks", (checks,)),
+        ),
+        footer=f"schema {report['schema']}",
     )
+    return render_page(page)

@@ -43,10 +43,12 @@ def _execute(args: argparse.Namespace, flow_name: str):
         from flows.pipeline import governed_pipeline as flow_fn
     else:
         from flows.rebalance import rebalance_flow as flow_fn
+    from flows.halting import summary_of
     from flows.runners import task_runner_for
 
     flow_fn = flow_fn.with_options(task_runner=task_runner_for(config.runtime))
-    return RunSummary.from_json(flow_fn(config=config, data_path=args.data, user=args.user))
+    state = flow_fn(config=config, data_path=args.data, user=args.user, return_state=True)
+    return RunSummary.from_json(summary_of(state))
 
 
 def _finish(args: argparse.Namespace, summary) -> int:

@@ -10,29 +10,14 @@ loads nothing from the network.
 
 from __future__ import annotations
 
-import html
 import math
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from governance.html import Page, Section, Table, render_page
 from tasks.model.features import FEATURES_BY_NAME
 
 if TYPE_CHECKING:
     from tasks.model.register import TrainingRecord
-
-
-@dataclass(frozen=True)
-class Table:
-    headers: tuple[str, ...]
-    rows: tuple[tuple[Any, ...], ...]
-
-
-@dataclass(frozen=True)
-class Section:
-    """A titled run of blocks: paragraphs (str), bullet lists (list of str) and tables."""
-
-    title: str
-    blocks: tuple[str | list[str] | Table, ...] = field(default_factory=tuple)
 
 
 LIMITATIONS = (
@@ -211,38 +196,27 @@ def to_markdown(title: str, sections: tuple[Section, ...]) -> str:
     return "\n".join(out)
 
 
-_CSS = (
-    "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}"
-    "table{border-collapse:collapse;margin:.5rem 0}"
-    "th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;font-size:.9rem}"
-    "th{background:#f3f3f3}h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:1.5rem}"
-)
-
-
-def to_html(title: str, sections: tuple[Section, ...]) -> str:
-    """Render the card as one self-contained HTML page (inline CSS, no external links)."""
-    e = html.escape
-    body = [f"<h1>{e(title)}</h1>"]
-    for sec in sections:
-        body.append(f"<h2>{e(sec.title)}</h2>")
-        for block in sec.blocks:
-            if isinstance(block, Table):
-                head = "".join(f"<th>{e(h)}</th>" for h in block.headers)
-                rows = "".join(
-                    "<tr>" + "".join(f"<td>{e(_fmt(c))}</td>" for c in row) + "</tr>"
-                    for row in block.rows
-                )
-                body.append(f"<table><tr>{head}</tr>{rows}</table>")
-            elif isinstance(block, list):
-                body.append("<ul>" + "".join(f"<li>{e(i)}</li>" for i in block) + "</ul>")
-            else:
-                body.append(f"<p>{e(block)}</p>")
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>"
-        + "".join(body)
-        + "</body></html>"
+def to_html(title: str, sections: tuple[Section, ...], status: str = "candidate") -> str:
+    """Render the card as one self-contained HTML page (the one renderer, no external links)."""
+    page = Page(
+        title=title,
+        kind="Model card",
+        verdict=status,
+        sections=tuple(
+            Section(
+                sec.title,
+                tuple(
+                    Table(b.headers, tuple(tuple(_fmt(c) for c in r) for r in b.rows))
+                    if isinstance(b, Table)
+                    else b
+                    for b in sec.blocks
+                ),
+            )
+            for sec in sections
+        ),
+        toc=True,
     )
+    return render_page(page)
 
 
 def render(rec: TrainingRecord) -> tuple[str, str]:

@@ -8,12 +8,13 @@ can go into an evidence pack as is.
 from __future__ import annotations
 
 import datetime as dt
-import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from governance.html import Cell, Facts, Page, Section, Table, Tone, render_page, tone_of
 
 REQUIRED = ("date", "asset", "close")
 _UNITS = {"rows": "rows", "dates": "dates", "assets": "assets"}
@@ -100,83 +101,73 @@ def describe_failure(
 
 # -- HTML ------------------------------------------------------------------------------------
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem;
-color:#1d2433;max-width:70rem}
-h1{font-size:1.4rem;margin-bottom:.2rem}
-.badge{display:inline-block;padding:.2rem .7rem;border-radius:1rem;font-weight:600;color:#fff}
-.pass{background:#2e7d32}.halt{background:#c62828}.warn{background:#ef6c00}
-table{border-collapse:collapse;width:100%;margin:1rem 0;font-size:.9rem}
-th,td{border-bottom:1px solid #dde1e7;padding:.35rem .5rem;text-align:left;vertical-align:top}
-th{background:#f3f5f8}
-td.ok{color:#2e7d32}td.critical{color:#c62828;font-weight:600}td.warning{color:#ef6c00}
-code{font-size:.85rem;word-break:break-all}
-ul{margin:.2rem 0;padding-left:1.2rem}
-"""
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
 
 def render_quality_html(result: Any) -> str:
-    """Self-contained HTML summary of a :class:`tasks.data.quality.gate.QualityResult` (inline CSS).
+    """Self-contained HTML of a :class:`tasks.data.quality.gate.QualityResult` (one renderer).
 
     Shows the decision, the data's shape and fingerprint, every failed expectation with
     its offending rows, and a table of all expectations evaluated.
     """
     stats = dict(result.stats or {})
-    if result.ok:
-        badge = "warn" if result.warnings else "pass"
-        verdict = "PASS with warnings" if result.warnings else "PASS"
+    if not result.ok:
+        verdict = "halt"
+        headline = f"HALT on {len(result.critical_failures)} critical failure(s)"
     else:
-        badge, verdict = "halt", "HALT"
-    head = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        "<title>alphagate data-quality report</title>",
-        f"<style>{_CSS}</style></head><body>",
-        "<h1>Data-quality gate</h1>",
-        f'<p><span class="badge {badge}">{verdict}</span></p>',
-        "<table>",
-        f"<tr><th>as-of date</th><td>{_esc(result.as_of)}</td></tr>",
-    ]
-    for key in ("rows", "assets", "dates", "first_date", "last_date"):
-        head.append(
-            f"<tr><th>{_esc(key.replace('_', ' '))}</th><td>{_esc(stats.get(key))}</td></tr>"
-        )
-    head.append(f"<tr><th>fingerprint</th><td><code>{_esc(result.fingerprint)}</code></td></tr>")
-    head.append("</table>")
-    body = []
-    for title, items in (
-        ("Critical failures", result.critical_failures),
-        ("Warnings", result.warnings),
-    ):
-        body.append(f"<h2>{title} ({len(items)})</h2>")
-        if not items:
-            body.append("<p>None.</p>")
-            continue
-        body.append("<table><tr><th>expectation</th><th>finding</th><th>examples</th></tr>")
-        for f in items:
-            ex = "".join(f"<li><code>{_esc(e)}</code></li>" for e in f.examples)
-            finding = f.message.split(": ", 2)[1] if ": " in f.message else f.message
-            body.append(
-                f'<tr><td class="{_esc(f.severity)}">{_esc(f.expectation)}</td>'
-                f"<td>{_esc(finding)}</td><td><ul>{ex}</ul></td></tr>"
-            )
-        body.append("</table>")
-    body.append("<h2>All expectations</h2>")
-    body.append(
-        "<table><tr><th>expectation</th><th>Great Expectations type</th><th>frame</th>"
-        "<th>severity</th><th>result</th><th>observed</th></tr>"
+        verdict = "warning" if result.warnings else "pass"
+        headline = "PASS" + (f" with {len(result.warnings)} warning(s)" if result.warnings else "")
+    cover = Facts.of(
+        {
+            "as-of date": result.as_of,
+            **{key.replace("_", " "): stats.get(key) for key in _STATS},
+            "fingerprint": Cell(result.fingerprint, code=True),
+        }
     )
-    for c in result.checks:
-        cls = "ok" if c.success else str(c.severity)
-        status = "passed" if c.success else "failed"
-        body.append(
-            f"<tr><td>{_esc(c.expectation)}</td><td><code>{_esc(c.gx_type)}</code></td>"
-            f"<td>{_esc(c.frame)}</td><td>{_esc(c.severity)}</td>"
-            f'<td class="{cls}">{status}</td><td>{_esc(c.observed)}</td></tr>'
+    sections = [
+        Section(
+            f"{title} ({len(items)})",
+            (_failures(items) if items else "None.",),
         )
-    body.append("</table>")
-    return "\n".join([*head, *body, "</body></html>", ""])
+        for title, items in (
+            ("Critical failures", result.critical_failures),
+            ("Warnings", result.warnings),
+        )
+    ]
+    checks = Table(
+        ("expectation", "Great Expectations type", "frame", "severity", "result", "observed"),
+        tuple(
+            (
+                c.expectation,
+                Cell(c.gx_type, code=True),
+                c.frame,
+                c.severity,
+                Cell(
+                    "passed" if c.success else "failed",
+                    tone=Tone.PASS if c.success else tone_of(c.severity),
+                ),
+                c.observed,
+            )
+            for c in result.checks
+        ),
+    )
+    sections.append(Section("All expectations", (checks,)))
+    page = Page(
+        title="Data-quality gate",
+        kind="alphagate data-quality report",
+        verdict=verdict,
+        cover=cover,
+        summary=(f"Decision: {headline}; the data {'may' if result.ok else 'may not'} be used.",),
+        sections=tuple(sections),
+    )
+    return render_page(page)
+
+
+_STATS = ("rows", "assets", "dates", "first_date", "last_date")
+
+
+def _failures(items) -> Table:
+    rows = []
+    for f in items:
+        finding = f.message.split(": ", 2)[1] if ": " in f.message else f.message
+        examples = [Cell(e, code=True) for e in f.examples]
+        rows.append((Cell(f.expectation, tone=tone_of(f.severity)), finding, examples))
+    return Table(("expectation", "finding", "examples"), tuple(rows))

@@ -1,0 +1,91 @@
+"""How a flow run ends in Prefect, and what Prefect prints about our expected failures.
+
+A run halted by a gate ends in a state named ``Halted`` of type ``FAILED``
+(shared/DESIGN.md): operators see a red run, and automations on failed runs fire
+(docs/deploy.md). Its data is still the run summary, so the command line reads the same
+summary from a halted run as from a completed one.
+
+A gate halt or a user's mistake is an :class:`~governance.errors.AlphagateError`: the CLI
+prints one line for it (exit 2, 3 or 4). Prefect's engines log every exception a task or
+flow raises with its traceback; :func:`quiet_expected_failures` drops those records for our
+expected exceptions (and the "Finished in state Failed" line that follows), so a halt
+prints no traceback. Bugs (any other exception) keep Prefect's full report.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from governance.errors import AlphagateError
+
+HALTED = "Halted"
+
+#: The Prefect loggers whose records describe task and flow runs (prefect/logging/logging.yml).
+RUN_LOGGERS = ("prefect.task_runs", "prefect.flow_runs")
+
+
+def end_state(summary: dict[str, Any]):
+    """What a flow returns: the summary itself when completed, else a ``Halted`` state.
+
+    Prefect makes a returned state the run's final state and a returned value a
+    ``Completed`` state's data.
+    """
+    if summary.get("status") != "halted":
+        return summary
+    from prefect.states import Failed
+
+    reasons = "; ".join(summary.get("reasons") or [])
+    return Failed(
+        name=HALTED,
+        message=f"halted at {summary.get('stage')}: {reasons}"[:1000],
+        data=summary,
+    )
+
+
+def summary_of(state) -> dict[str, Any]:
+    """The run summary a flow run ended with, ``Completed`` or ``Halted``.
+
+    Any other failure re-raises its exception: an :class:`AlphagateError` becomes the
+    CLI's one line and exit code, anything else a bug's traceback.
+    """
+    if state.is_failed() and state.name == HALTED:
+        return state.result(raise_on_failure=False)
+    return state.result()
+
+
+class ExpectedFailureFilter(logging.Filter):
+    """Drop Prefect's records of an :class:`AlphagateError` raised by a task or flow run.
+
+    The engine logs the exception (with ``exc_info``) and then "Finished in state Failed";
+    both are dropped for the run that raised it. Every other record passes.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("alphagate-expected-failures")
+        self._quiet_runs: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        run = str(getattr(record, "task_run_id", None) or getattr(record, "flow_run_id", ""))
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, AlphagateError):
+            self._quiet_runs.add(run)
+            return False
+        if run in self._quiet_runs and str(record.msg).startswith("Finished in state"):
+            self._quiet_runs.discard(run)
+            return False
+        return True
+
+
+def quiet_expected_failures() -> None:
+    """Install :class:`ExpectedFailureFilter` on Prefect's run loggers (idempotent)."""
+    for name in RUN_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, ExpectedFailureFilter) for f in logger.filters):
+            logger.addFilter(ExpectedFailureFilter())
+
+
+def retry_unexpected(task, task_run, state) -> bool:
+    """A task's ``retry_condition_fn``: retry a service hiccup, never a gate's or a user's
+    decision (a retried halt would halt again, after a delay)."""
+    return not isinstance(state.data, AlphagateError)
