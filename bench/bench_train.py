@@ -8,7 +8,7 @@ For each size a fresh child process generates a synthetic market (ic=0.05), buil
 frame (point-in-time features + labels, :func:`tasks.model.dataset.build_frame`), splits off the
 last 20 % of dates as holdout, and runs the default ``ModelConfig`` training: every trial of
 ``search`` through purged walk-forward CV, then the final fit on the development period.
-With ``--mlflow`` it runs the full :func:`tasks.model.train.train_and_register` (ledger, MLflow
+With ``--mlflow`` it runs the full :func:`tasks.model.register.train_and_register` (ledger, MLflow
 run, registered candidate) in a temporary workspace instead. Each child reports its own
 peak resident memory (``ru_maxrss``). Figures are printed, never asserted.
 """
@@ -51,7 +51,7 @@ def child(n_assets: int, n_days: int, with_mlflow: bool) -> dict:
         from governance.context import RunContext
         from governance.workspace import Workspace
         from tasks.model.dataset import split_and_seal
-        from tasks.model.train import train_and_register
+        from tasks.model.register import train_and_register
 
         ws = Workspace(Path(tempfile.mkdtemp()) / "home").activate()
         os.environ["MLFLOW_TRACKING_URI"] = ws.tracking_uri

@@ -23,6 +23,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.config import AlphagateConfig
+from flows.runners import current_flow_run_id
 from governance import killswitch
 from governance.context import RunContext
 from governance.ledger import LedgerEntry
@@ -33,10 +34,10 @@ from governance.workspace import Workspace
 from tasks.data.market import MarketPanel
 from tasks.model.features import FeaturesConfig, compute_features
 from validation.monitoring import MonitoringReport, assess_monitoring, render_monitoring_html
+from validation.records import validated_level
 
 COMPLETED = "monitoring.completed"
 PUBLISHED = "portfolio.published"
-VALIDATED = "validation.completed"
 NOTIFY = logging.getLogger("alphagate.notify")
 
 
@@ -85,18 +86,6 @@ class MonitoringOutcome:
 # -- loading -------------------------------------------------------------------------------
 
 
-def validated_level(ctx: RunContext, name: str, version: int) -> tuple[Any, ...]:
-    """``(rank_ic_mean, se, seq, ts)`` of the version's latest ``validation.completed``."""
-    entry = ctx.ledger.last(action=VALIDATED, subject=model_subject(name, version))
-    if entry is None:
-        return None, None, None, None
-    sha = entry.payload.get("report_json_sha256")
-    metrics = (ctx.store.read_json(sha).get("metrics") or {}) if sha else {}
-    mean, tstat = metrics.get("rank_ic_mean"), metrics.get("rank_ic_tstat")
-    se = abs(mean / tstat) if mean is not None and tstat not in (None, 0) else None
-    return mean, se, entry.seq, entry.ts
-
-
 def champion_facts(ctx: RunContext, name: str, version: int | None = None) -> ChampionFacts | None:
     """The champion of ``name`` per the ledger (or ``version`` when given); None if none."""
     if version is None:
@@ -106,17 +95,17 @@ def champion_facts(ctx: RunContext, name: str, version: int | None = None) -> Ch
         version = int(promoted.payload["model_version"])
     mv = mlflow_client(ctx.ws).get_model_version(name, str(version))
     tags = dict(mv.tags or {})
-    ic, se, seq, ts = validated_level(ctx, name, int(version))
+    level = validated_level(ctx.ledger, ctx.store, name, int(version))
     return ChampionFacts(
         name=name,
         version=int(version),
         run_id=mv.run_id,
         horizon=int(tags.get("horizon", 21)),
         features=tuple(tags["features"].split(",")),
-        validated_ic=ic,
-        validated_se=se,
-        validation_seq=seq,
-        validated_at=ts,
+        validated_ic=level.rank_ic if level else None,
+        validated_se=level.se if level else None,
+        validation_seq=level.seq if level else None,
+        validated_at=level.ts if level else None,
     )
 
 
@@ -291,7 +280,12 @@ def monitoring_flow(config: AlphagateConfig, data_path: str | None = None) -> di
     policy, policy_hash = load_policy(config.resolve(config.policy.file))
     tier = policy.tiers[config.policy.tier]
     ctx = RunContext.open(
-        ws, actor=SYSTEM_ACTOR, role="system", policy=policy, policy_hash=policy_hash
+        ws,
+        actor=SYSTEM_ACTOR,
+        role="system",
+        flow_run_id=current_flow_run_id(),
+        policy=policy,
+        policy_hash=policy_hash,
     )
     try:
         facts, model, reference = load_champion(ctx, config.model.name)

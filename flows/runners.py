@@ -71,3 +71,14 @@ def task_runner_for(runtime: RuntimeConfig) -> TaskRunner:
     from prefect_dask import DaskTaskRunner
 
     return DaskTaskRunner(**dask_runner_kwargs(runtime))
+
+
+def current_flow_run_id() -> str | None:
+    """The id of the Prefect flow run this code runs in (None outside a flow run).
+
+    The flows hand it to ``RunContext.open``: governance never imports Prefect.
+    """
+    from prefect.runtime import flow_run
+
+    run_id = flow_run.id
+    return str(run_id) if run_id else None

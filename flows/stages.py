@@ -30,6 +30,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.config import AlphagateConfig
 from flows.halting import retry_unexpected
+from flows.runners import current_flow_run_id
 from flows.summary import RunSummary
 from governance.canonical import sha256_json
 from governance.context import RunContext
@@ -94,7 +95,13 @@ def open_run(config: AlphagateConfig, user: str | None, kind: str) -> Run:
     actor = user or "alphagate"
     role = get_user(ws, user).role.value if user else "system"
     ctx = RunContext.open(
-        ws, actor=actor, role=role, policy=policy, policy_hash=policy_hash, run_key="pending"
+        ws,
+        actor=actor,
+        role=role,
+        flow_run_id=current_flow_run_id(),
+        policy=policy,
+        policy_hash=policy_hash,
+        run_key="pending",
     )
     now = dataclasses.replace(ctx, run_key=ctx.flow_run_id or os.urandom(16).hex())
     summary = RunSummary(kind=kind, flow_run_id=ctx.flow_run_id, model_name=config.model.name)
@@ -181,7 +188,7 @@ class Trained:
 
 @service_stage("train-and-register")
 def train(run: Run, sealed, data_fingerprint: str) -> Trained:
-    from tasks.model.train import train_and_register
+    from tasks.model.register import train_and_register
 
     found = _already_trained(run)
     if found is None:

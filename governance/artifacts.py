@@ -31,7 +31,6 @@ from governance.errors import InputError, TamperDetected
 from governance.workspace import Workspace
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_CHUNK = 1 << 20
 _READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
 
@@ -77,26 +76,6 @@ class ArtifactStore:
                 self._publish(tmp, sha)
             finally:
                 tmp.unlink(missing_ok=True)
-        return sha
-
-    def put_file(self, path: str | Path) -> str:
-        """Copy the file at ``path`` into the store (one read: hash while copying)."""
-        src = Path(path)
-        if not src.is_file():
-            raise InputError(f"{src}: file not found")
-        h = hashlib.sha256()
-        tmp = self._temp_file()
-        try:
-            with open(src, "rb") as fin, open(tmp, "wb") as fout:
-                while chunk := fin.read(_CHUNK):
-                    h.update(chunk)
-                    fout.write(chunk)
-                _sync(fout)
-            sha = h.hexdigest()
-            if not self.exists(sha):
-                self._publish(tmp, sha)
-        finally:
-            tmp.unlink(missing_ok=True)
         return sha
 
     def put_json(self, obj: Any) -> str:

@@ -13,7 +13,6 @@ a resumed run with the same ``run_key``) does not append the same step twice.
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 
 from governance.artifacts import ArtifactStore
 from governance.ledger import Ledger, LedgerEntry
+from governance.policy import Policy
 from governance.workspace import Workspace
 
 
@@ -39,7 +39,8 @@ class RunContext:
         The Prefect flow-run id (None outside a Prefect flow).
     run_key : str
         Identifies the run for idempotency keys; reuse it to make a rerun idempotent.
-    policy : governance.policy.Policy or None
+    policy : Policy or None
+        The policy in force (None for a context that records no policy decision).
     policy_hash : str or None
         SHA-256 of the policy file in force.
     """
@@ -51,7 +52,7 @@ class RunContext:
     role: str
     flow_run_id: str | None
     run_key: str
-    policy: Any = None
+    policy: Policy | None = None
     policy_hash: str | None = None
 
     @classmethod
@@ -63,13 +64,14 @@ class RunContext:
         role: str = "system",
         flow_run_id: str | None = None,
         run_key: str | None = None,
-        policy: Any = None,
+        policy: Policy | None = None,
         policy_hash: str | None = None,
     ) -> RunContext:
         """Open the workspace ledger and store.
 
-        ``flow_run_id`` defaults to the current Prefect flow run's id when Prefect is
-        already imported and a flow is running; ``run_key`` to a new uuid4 hex.
+        ``flow_run_id`` is the Prefect flow run's id, given by the flow that opens the
+        context (``flows.runners.current_flow_run_id``); ``run_key`` defaults to a new
+        uuid4 hex.
         """
         ledger = Ledger.open(ws)
         return cls(
@@ -78,7 +80,7 @@ class RunContext:
             store=ledger.store,
             actor=actor,
             role=role,
-            flow_run_id=flow_run_id if flow_run_id is not None else _current_flow_run_id(),
+            flow_run_id=flow_run_id,
             run_key=run_key or uuid.uuid4().hex,
             policy=policy,
             policy_hash=policy_hash,
@@ -111,12 +113,3 @@ class RunContext:
     def close(self) -> None:
         """Release the ledger's database connections."""
         self.ledger.dispose()
-
-
-def _current_flow_run_id() -> str | None:
-    if "prefect" not in sys.modules:  # never import Prefect just to find out
-        return None
-    from prefect.runtime import flow_run
-
-    run_id = flow_run.id
-    return str(run_id) if run_id else None

@@ -3,8 +3,8 @@
 Every gate is a pure function returning a :class:`GateDecision`; :func:`record_gate` writes
 it to the ledger as ``gate.<gate>`` with ``{"decision", "reasons", "evidence",
 "policy_hash"}`` in the payload (docs/architecture.md). Gates fail closed (shared/DESIGN.md):
-wrap an evaluation in :func:`fail_closed` (decorator) or :func:`guarded` (context manager)
-and an exception inside it becomes a ``halt`` naming the error, never a pass.
+wrap an evaluation in :func:`fail_closed` and an exception inside it becomes a ``halt``
+naming the error, never a pass.
 
 Typical use in a stage wrapper::
 
@@ -16,13 +16,16 @@ Typical use in a stage wrapper::
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ParamSpec
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 from governance.errors import GateHalt
+
+if TYPE_CHECKING:
+    from governance.context import RunContext
+    from governance.ledger import LedgerEntry
 
 P = ParamSpec("P")
 
@@ -128,35 +131,7 @@ def fail_closed(gate: str) -> Callable[[Callable[P, GateDecision]], Callable[P, 
     return wrap
 
 
-class _Outcome:
-    """Holder filled by :func:`guarded`: set ``.decision`` inside the block."""
-
-    def __init__(self, gate: str):
-        self.gate = gate
-        self.decision: GateDecision | None = None
-
-
-@contextmanager
-def guarded(gate: str) -> Iterator[_Outcome]:
-    """Context manager form of :func:`fail_closed`.
-
-    ::
-
-        with guarded("pretrade") as out:
-            out.decision = GateDecision("pretrade", Decision.PASS)
-        decision = out.decision      # a halt if the block raised or set nothing
-    """
-    out = _Outcome(gate)
-    try:
-        yield out
-    except Exception as exc:
-        out.decision = error_decision(gate, exc)
-        return
-    if not isinstance(out.decision, GateDecision):
-        out.decision = error_decision(gate, RuntimeError("gate block set no decision"))
-
-
-def record_gate(ctx, decision: GateDecision, subject: str = ""):
+def record_gate(ctx: RunContext, decision: GateDecision, subject: str = "") -> LedgerEntry:
     """Record ``decision`` as ledger action ``gate.<gate>`` through a ``RunContext``.
 
     The payload carries the decision, reasons, evidence and the policy hash of ``ctx``.
@@ -165,7 +140,7 @@ def record_gate(ctx, decision: GateDecision, subject: str = ""):
     return ctx.record(
         f"gate.{decision.gate}",
         subject=subject,
-        payload=decision.payload(getattr(ctx, "policy_hash", None)),
+        payload=decision.payload(ctx.policy_hash),
     )
 
 

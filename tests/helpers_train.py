@@ -89,7 +89,8 @@ def train_synthetic(
     from governance.canonical import sha256_json
     from governance.context import RunContext
     from tasks.model.dataset import build_frame, split_and_seal
-    from tasks.model.train import ModelConfig, train_and_register
+    from tasks.model.register import train_and_register
+    from tasks.model.train import ModelConfig
 
     spec = spec or SyntheticSpec(n_assets=40, n_days=900, ic=0.05, seed=1)
     panel = synthetic_panel(spec)

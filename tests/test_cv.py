@@ -16,12 +16,12 @@ from tasks.model.cv import (
     CVConfig,
     CVScheme,
     FoldScore,
-    daily_ic,
-    hit_rate,
     inner_split,
     make_folds,
+    score_fold,
     summarise,
 )
+from tasks.model.stats import MIN_CROSS_SECTION, hit_rate, ic_by_date
 
 
 def _long_dates(n_dates: int, n_assets: int, shuffle_seed: int | None = None) -> np.ndarray:
@@ -111,24 +111,36 @@ def test_too_few_dates_is_an_input_error():
         make_folds(_long_dates(100, 2), CVConfig(n_folds=5, min_train_dates=252), 21)
 
 
-def test_daily_ic_matches_scipy_and_hit_rate():
+def test_fold_ics_match_scipy_and_hit_rate_is_the_share_of_positive_days():
     rng = np.random.default_rng(0)
     dates = _long_dates(5, 30)
     pred = rng.standard_normal(len(dates))
     real = 0.3 * pred + rng.standard_normal(len(dates))
     real[3] = np.nan  # ignored
-    rank = daily_ic(dates, pred, real, rank=True)
-    pear = daily_ic(dates, pred, real, rank=False)
+    rank = ic_by_date(dates, pred, real, rank=True)
+    pear = ic_by_date(dates, pred, real, rank=False)
     for d in np.unique(dates):
         m = (dates == d) & np.isfinite(real)
-        assert rank[d] == pytest.approx(stats.spearmanr(pred[m], real[m]).statistic)
-        assert pear[d] == pytest.approx(stats.pearsonr(pred[m], real[m]).statistic)
-    # Perfect ordering: 4 of 5 rows on the right side of the median, the median row half.
+        assert rank[d] == pytest.approx(stats.spearmanr(pred[m], real[m]).statistic, abs=1e-12)
+        assert pear[d] == pytest.approx(stats.pearsonr(pred[m], real[m]).statistic, abs=1e-12)
+    score = score_fold(0, dates, pred, real)
+    assert score.rank_ic == pytest.approx(rank.mean(), abs=1e-15)
+    assert score.hit_rate == hit_rate(rank) == (rank > 0).mean()
+    # One day ordered right, one reversed: half the days have a positive IC.
     d2 = _long_dates(2, 5)
     x = np.tile(np.arange(5.0), 2)
-    assert hit_rate(d2, x, x) == pytest.approx(0.9)
-    assert hit_rate(d2, x, -x) == pytest.approx(0.1)
-    assert hit_rate(d2, np.zeros(10), x) == pytest.approx(0.5)  # uninformative
+    y = np.concatenate([x[:5], -x[5:]])
+    assert score_fold(0, d2, x, y).hit_rate == 0.5
+    assert score_fold(0, d2, x, x).hit_rate == 1.0
+
+
+def test_a_cross_section_below_the_minimum_has_no_ic():
+    d = _long_dates(1, MIN_CROSS_SECTION - 1)
+    x = np.arange(float(MIN_CROSS_SECTION - 1))
+    assert ic_by_date(d, x, x).empty
+    d = _long_dates(1, MIN_CROSS_SECTION)
+    x = np.arange(float(MIN_CROSS_SECTION))
+    assert ic_by_date(d, x, x).iloc[0] == pytest.approx(1.0)
 
 
 def test_summary_mean_and_dispersion():

@@ -144,8 +144,9 @@ def trained(tmp_path_factory):
     from governance.workspace import Workspace
     from tasks.model.dataset import build_frame, split_and_seal
     from tasks.model.features import FeaturesConfig
+    from tasks.model.register import train_and_register
     from tasks.model.scoring import load_scoring_model
-    from tasks.model.train import ModelConfig, train_and_register
+    from tasks.model.train import ModelConfig
     from tests.helpers_train import FAST_MODEL
 
     ws = Workspace(tmp_path_factory.mktemp("mon") / "home").ensure()
@@ -354,15 +355,16 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
     add_user(ws, "vera", "validator")
     add_user(ws, "rita", "risk_officer")
     with Ledger.open(ws) as ledger:
-        report = {"metrics": {"rank_ic_mean": 0.08, "rank_ic_tstat": 4.0}, "verdict": "pass"}
+        metrics = {"rank_ic_mean": 0.08, "rank_ic_se": 0.02, "rank_ic_tstat": 4.0}
+        report = {"metrics": metrics, "verdict": "pass"}
         sha = ledger.store.put_json(report)
         ledger.append(
             "validation.completed",
             actor="vera",
             role="validator",
             subject=f"model:{facts.name}/v{facts.version}",
-            payload={"model_name": facts.name, "version": facts.version, "verdict": "pass",
-                     "report_json_sha256": sha},
+            payload={"model_name": facts.name, "model_version": facts.version,
+                     "verdict": "pass", "report_json_sha256": sha},
             artifacts={"report.json": sha},
         )  # fmt: skip
         for user in ("vera", "rita"):

@@ -7,13 +7,8 @@ import pandas as pd
 import pytest
 
 from governance.errors import InputError
-from tasks.data.synthetic import (
-    SyntheticSpec,
-    forward_returns,
-    generate_market,
-    planted_characteristic,
-    rank_ic,
-)
+from tasks.data.synthetic import SyntheticSpec, generate_market, planted_characteristic
+from tasks.model.stats import forward_returns, panel_ic
 
 # Standard error of the mean daily rank IC with 500 assets × 1,260 days: daily IC sd is
 # ~1/sqrt(500) = 0.045, and 21-day forward returns overlap, leaving ~1,200/21 ≈ 57
@@ -22,8 +17,14 @@ from tasks.data.synthetic import (
 IC_TOL = 0.015
 
 
+def _close(long: pd.DataFrame) -> pd.DataFrame:
+    return long.pivot(index="date", columns="asset", values="close").sort_index()
+
+
 def _mean_ic(long: pd.DataFrame, horizon: int = 21) -> float:
-    return float(rank_ic(planted_characteristic(long), forward_returns(long, horizon)).mean())
+    return float(
+        panel_ic(planted_characteristic(long), forward_returns(_close(long), horizon)).mean()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +71,7 @@ def test_planted_rank_ic_matches_target(ic):
 
 def test_signal_flips_after_flip_day():
     long = generate_market(SyntheticSpec(n_assets=300, n_days=800, ic=0.1, flip_day=400))
-    ic = rank_ic(planted_characteristic(long), forward_returns(long, 21))
+    ic = panel_ic(planted_characteristic(long), forward_returns(_close(long), 21))
     dates = sorted(long["date"].unique())
     before = ic[ic.index < dates[400 - 21]].mean()
     after = ic[ic.index >= dates[400]].mean()

@@ -18,7 +18,9 @@ import pytest
 from governance.configio import validate_model
 from governance.errors import InputError
 from tasks.model.dataset import load_sealed
-from tasks.model.train import ModelConfig, annualised_sharpe, run_trial, train_and_register
+from tasks.model.register import train_and_register
+from tasks.model.stats import annualised_sharpe
+from tasks.model.train import ModelConfig, run_trial
 from tests.helpers_train import FAST_MODEL, synthetic_panel, train_synthetic
 
 VERSION_TAGS = {
@@ -103,7 +105,7 @@ def test_run_has_tags_params_metrics_and_files(trained, client):
 
 
 def test_dataset_input_carries_the_dev_fingerprint(trained, client):
-    from tasks.model.register import DIGEST_CHARS
+    from tasks.model.tracking import DIGEST_CHARS
 
     run = client.get_run(trained["first"].mlflow_run_id)
     (inp,) = run.inputs.dataset_inputs
@@ -117,7 +119,7 @@ def test_dataset_input_carries_the_dev_fingerprint(trained, client):
 def test_fast_dataset_schema_equals_mlflow_inference(trained):
     from mlflow.types.utils import _infer_schema
 
-    from tasks.model.register import frame_schema
+    from tasks.model.tracking import frame_schema
 
     dev = trained["split"].dev
     assert frame_schema(dev) == _infer_schema(dev)
@@ -273,7 +275,7 @@ def test_cv_exposes_a_feature_that_leaks_the_future():
 
 
 def test_git_commit_is_tolerated_outside_a_repository(tmp_path):
-    from tasks.model.register import git_commit
+    from tasks.model.tracking import git_commit
 
     assert git_commit(tmp_path) is None
     here = git_commit()

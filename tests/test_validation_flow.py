@@ -64,16 +64,18 @@ def train_leaky(ws, name: str):
     """Planted market plus a feature that is the future 5-day return seen through noise."""
     from governance.canonical import sha256_json
     from governance.context import RunContext
-    from tasks.data.synthetic import forward_returns, generate_market
+    from tasks.data.synthetic import generate_market
     from tasks.model.dataset import build_frame, split_and_seal
     from tasks.model.features import FeaturesConfig
-    from tasks.model.train import ModelConfig, train_and_register
+    from tasks.model.register import train_and_register
+    from tasks.model.stats import forward_returns
+    from tasks.model.train import ModelConfig
     from tests.helpers_train import FAST_MODEL, panel_from_long
 
     spec = _spec(0.05, 4)
     long = generate_market(spec)
     panel = panel_from_long(long, "synthetic:leak")
-    fwd = forward_returns(long, 5)
+    fwd = forward_returns(panel.close, 5)
     noise = np.random.default_rng(0).standard_normal(fwd.shape) * float(np.nanstd(fwd.to_numpy()))
     fcfg = FeaturesConfig(horizon=5, names=PLANTED_FEATURES[:3])
     mcfg = ModelConfig(**{**FAST_MODEL, "name": name})

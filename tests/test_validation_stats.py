@@ -11,6 +11,7 @@ from skfolio.measures import deflated_sharpe_ratio as sk_dsr
 from skfolio.measures import probabilistic_sharpe_ratio as sk_psr
 
 from governance.policy import Severity, ValidationPolicy
+from tasks.model.stats import newey_west_tstat
 from tests.helpers_validation import holdout_frame
 from validation.challengers import run_challengers
 from validation.drift import drift_table, ks_test, psi
@@ -19,7 +20,6 @@ from validation.metrics import (
     ICMethod,
     evaluate_signal,
     ic_series,
-    newey_west_tstat,
     signal_turnover,
 )
 from validation.overfitting import (

@@ -3,7 +3,10 @@
 Input is a long frame, one row per (date, asset), with a score column and raw forward
 returns (``fwd_ret`` at the model's horizon ``h``; ``fwd_ret_1``, ``fwd_ret_5``, ...,
 see docs/architecture.md "Sealed dataset split"). Rows whose score or target is NaN are
-dropped per statistic; dates with fewer than ``MIN_ASSETS`` usable rows are skipped.
+dropped per statistic; dates with fewer than
+``tasks.model.stats.MIN_CROSS_SECTION`` usable rows are skipped.
+The statistics themselves (IC, long-short, Sharpe, Newey-West) live in
+:mod:`tasks.model.stats`, shared with cross-validation and monitoring.
 
 References
 ----------
@@ -22,21 +25,27 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 
+from tasks.model.stats import (
+    MIN_CROSS_SECTION,
+    TRADING_DAYS,
+    annualised_sharpe,
+    hit_rate,
+    ic_by_date,
+    long_short_returns,
+    newey_west_tstat,
+)
+
 __all__ = [
-    "MIN_ASSETS",
     "ICMethod",
     "SignalMetrics",
     "evaluate_signal",
+    "holdout_long_short",
     "ic_series",
-    "long_short_returns",
-    "newey_west_tstat",
     "quantile_labels",
     "quantile_returns",
     "signal_turnover",
     "volatility_regime",
 ]
-
-MIN_ASSETS = 5  # fewer names than this on a date give no meaningful cross-section
 
 
 class ICMethod(StrEnum):
@@ -49,53 +58,16 @@ class ICMethod(StrEnum):
 def _clean(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     df = frame[["date", *cols]].dropna()
     counts = df.groupby("date")["date"].transform("size")
-    return df[counts >= MIN_ASSETS]
+    return df[counts >= MIN_CROSS_SECTION]
 
 
 def ic_series(
     frame: pd.DataFrame, score: str, target: str, method: ICMethod = ICMethod.SPEARMAN
 ) -> pd.Series:
-    """Cross-sectional correlation of ``score`` and ``target`` per date.
-
-    Returns
-    -------
-    Series indexed by date (sorted), one IC per date with at least ``MIN_ASSETS`` rows and
-    non-constant score and target; other dates are absent.
-    """
-    df = _clean(frame, [score, target])
-    x, y = df[score], df[target]
-    if method is ICMethod.SPEARMAN:
-        g = df.groupby("date")
-        x, y = g[score].rank(), g[target].rank()
-    xd = x - x.groupby(df["date"]).transform("mean")
-    yd = y - y.groupby(df["date"]).transform("mean")
-    parts = pd.DataFrame({"xy": xd * yd, "xx": xd**2, "yy": yd**2, "date": df["date"]})
-    s = parts.groupby("date")[["xy", "xx", "yy"]].sum()
-    den = np.sqrt(s["xx"] * s["yy"])
-    ic = (s["xy"] / den)[den > 0]
-    return ic.sort_index().rename("ic")
-
-
-def newey_west_tstat(x: np.ndarray, lags: int) -> tuple[float, float, float]:
-    """Mean, Newey-West standard error and t-statistic of a series.
-
-    Bartlett weights ``1 - l / (lags + 1)``; NaN dropped. Returns NaNs for fewer than
-    ``lags + 2`` observations or a non-positive long-run variance.
-    """
-    v = np.asarray(x, dtype=float)
-    v = v[np.isfinite(v)]
-    n = v.size
-    if n < lags + 2:
-        return math.nan, math.nan, math.nan
-    mean = float(v.mean())
-    e = v - mean
-    s = float(e @ e) / n
-    for lag in range(1, lags + 1):
-        s += 2.0 * (1.0 - lag / (lags + 1)) * float(e[lag:] @ e[:-lag]) / n
-    if s <= 0:
-        return mean, math.nan, math.nan
-    se = math.sqrt(s / n)
-    return mean, se, mean / se
+    """:func:`tasks.model.stats.ic_by_date` of two columns of a long frame."""
+    rank = method is ICMethod.SPEARMAN
+    cols = [frame[c].to_numpy(dtype=float) for c in (score, target)]
+    return ic_by_date(frame["date"].to_numpy(), *cols, rank=rank)
 
 
 def quantile_labels(frame: pd.DataFrame, score: str, n_quantiles: int) -> pd.Series:
@@ -119,22 +91,16 @@ def quantile_returns(
     return out.reindex(range(1, n_quantiles + 1))
 
 
-def long_short_returns(
+def holdout_long_short(
     frame: pd.DataFrame, score: str, n_quantiles: int = 5, target: str = "fwd_ret_1"
 ) -> pd.Series:
-    """Daily return of a portfolio long the top and short the bottom score quantile.
+    """Daily return long the top and short the bottom ``1 / n_quantiles`` of ``score``.
 
-    Equal weights within each leg, rebalanced every date, earning the next day's return
+    :func:`tasks.model.stats.long_short_returns` earning the next day's return
     ``fwd_ret_1`` (non-overlapping, so its Sharpe ratio needs no overlap correction).
-    Series indexed by date.
     """
-    df = _clean(frame, [score, target])
-    q = quantile_labels(df, score, n_quantiles)
-    means = df.groupby([df["date"], q])[target].mean().unstack()
-    # A score tied across a whole date (e.g. a model that learned nothing) fills no top or
-    # bottom bucket: those dates have no long-short return, rather than an error.
-    means = means.reindex(columns=[1.0, float(n_quantiles)])
-    return (means[float(n_quantiles)] - means[1.0]).dropna().rename("long_short")
+    cols = [frame[c].to_numpy(dtype=float) for c in (score, target)]
+    return long_short_returns(frame["date"].to_numpy(), *cols, 1 / n_quantiles)
 
 
 def signal_turnover(frame: pd.DataFrame, score: str, n_quantiles: int = 5) -> float:
@@ -173,6 +139,7 @@ def volatility_regime(frame: pd.DataFrame, window: int = 21) -> pd.Series:
 class SignalMetrics:
     """Holdout outcomes of one signal. ICs are Spearman unless named ``ic_*`` (Pearson).
 
+    ``rank_ic_se`` is the Newey-West standard error of ``rank_ic_mean`` (lag ``nw_lags``);
     ``hit_rate`` is the share of dates with a positive rank IC. Sharpe ratios, returns and
     volatilities of the long-short portfolio are annualised with ``periods_per_year``.
     ``ic_decay`` maps a horizon (days) to the mean rank IC against ``fwd_ret_<h>``.
@@ -185,6 +152,7 @@ class SignalMetrics:
     rank_ic_mean: float
     rank_ic_std: float
     icir: float
+    rank_ic_se: float
     rank_ic_tstat: float
     nw_lags: int
     hit_rate: float
@@ -207,7 +175,7 @@ def evaluate_signal(
     name: str | None = None,
     n_quantiles: int = 5,
     decay_horizons: tuple[int, ...] = (1, 5, 21, 63),
-    periods_per_year: int = 252,
+    periods_per_year: int = TRADING_DAYS,
     regime_window: int = 21,
 ) -> tuple[SignalMetrics, pd.Series]:
     """All outcome metrics of ``score`` against ``fwd_ret`` (horizon ``h``).
@@ -219,10 +187,10 @@ def evaluate_signal(
     rank_ic = ic_series(frame, score, "fwd_ret", ICMethod.SPEARMAN)
     ic = ic_series(frame, score, "fwd_ret", ICMethod.PEARSON)
     lags = max(horizon - 1, 1)
-    _, _, tstat = newey_west_tstat(rank_ic.to_numpy(), lags)
+    _, se, tstat = newey_west_tstat(rank_ic.to_numpy(), lags)
     std = float(rank_ic.std()) if rank_ic.size > 1 else math.nan
     qret = quantile_returns(frame, score, "fwd_ret", n_quantiles)
-    ls = long_short_returns(frame, score, n_quantiles)
+    ls = holdout_long_short(frame, score, n_quantiles)
     ls_std = float(ls.std()) if ls.size > 1 else math.nan
     ann = math.sqrt(periods_per_year)
     by_year = rank_ic.groupby(rank_ic.index.year).mean()
@@ -241,12 +209,13 @@ def evaluate_signal(
         rank_ic_mean=float(rank_ic.mean()),
         rank_ic_std=std,
         icir=float(rank_ic.mean()) / std if std and std > 0 else math.nan,
+        rank_ic_se=se,
         rank_ic_tstat=tstat,
         nw_lags=lags,
-        hit_rate=float((rank_ic > 0).mean()),
+        hit_rate=hit_rate(rank_ic),
         quantile_returns={int(k): float(v) for k, v in qret.items()},
         top_minus_bottom=float(qret.iloc[-1] - qret.iloc[0]),
-        ls_sharpe=float(ls.mean()) / ls_std * ann if ls_std and ls_std > 0 else math.nan,
+        ls_sharpe=annualised_sharpe(ls, periods_per_year),
         ls_annual_return=float(ls.mean()) * periods_per_year,
         ls_annual_vol=ls_std * ann,
         turnover=signal_turnover(frame, score, n_quantiles),

@@ -44,8 +44,8 @@ import pandas as pd
 from governance.canonical import to_jsonable
 from governance.html import Cell, Facts, Page, Section, Table, render_page, tone_of
 from governance.policy import MonitoringPolicy
+from tasks.model.stats import TRADING_DAYS, forward_returns, newey_west_tstat, panel_ic
 from validation.drift import psi
-from validation.metrics import ICMethod, ic_series, newey_west_tstat
 
 __all__ = [
     "SCHEMA",
@@ -70,7 +70,6 @@ __all__ = [
 
 SCHEMA = "alphagate.monitoring-report/1"
 PREDICTION = "prediction"
-TRADING_DAYS = 252  # annualisation of daily tracking error
 
 
 class Check(StrEnum):
@@ -147,20 +146,16 @@ def realised_ic(
     -------
     Series
         Spearman IC indexed by prediction date (sorted); dates with fewer than
-        ``validation.metrics.MIN_ASSETS`` assets scored and priced are absent.
+        ``tasks.model.stats.MIN_CROSS_SECTION`` assets scored and priced are absent.
     """
     px = close if as_of is None else close.loc[:as_of]
-    fwd = (px.shift(-horizon) / px - 1.0).iloc[: max(len(px) - horizon, 0)]
+    fwd = forward_returns(px, horizon).iloc[: max(len(px) - horizon, 0)]
     dates = scores.index.intersection(fwd.index)
     if window is not None:
         dates = dates[-window:]
     if len(dates) == 0:
         return pd.Series(dtype=float, name="ic")
-    s = scores.loc[dates].stack().rename("score")
-    r = fwd.loc[dates].reindex(columns=scores.columns).stack().rename("fwd_ret")
-    long = pd.concat([s, r], axis=1).reset_index()
-    long.columns = ["date", "asset", "score", "fwd_ret"]
-    return ic_series(long, "score", "fwd_ret", ICMethod.SPEARMAN)
+    return panel_ic(scores.loc[dates], fwd.loc[dates], rank=True)
 
 
 def ic_test(ics: pd.Series, horizon: int) -> ICTest:

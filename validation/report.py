@@ -84,6 +84,7 @@ _SCALARS = (
     "rank_ic_mean",
     "rank_ic_std",
     "icir",
+    "rank_ic_se",
     "rank_ic_tstat",
     "nw_lags",
     "hit_rate",

@@ -131,7 +131,7 @@ def _header(inp: ValidationInputs, validator: str, tier_name: str | None, ctx, t
         },
         "policy": {
             "tier": tier_name,
-            "hash": getattr(ctx, "policy_hash", None),
+            "hash": ctx.policy_hash,
             "thresholds": tier.validation,
         },
     }
@@ -310,7 +310,7 @@ def validate_model_version(
             "report_json_sha256": json_sha,
             "report_html_sha256": html_sha,
             "holdout_fingerprint": inp.holdout_fingerprint,
-            "policy_hash": getattr(ctx, "policy_hash", None),
+            "policy_hash": ctx.policy_hash,
             "policy_tier": tier_name,
             "validator": validator,
             "developer": inp.developer,

@@ -1,0 +1,1 @@
+"""Market data: loaders, the demo prices, synthetic markets, and the data-quality gate."""

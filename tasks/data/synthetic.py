@@ -234,28 +234,3 @@ def planted_characteristic(long: pd.DataFrame) -> pd.DataFrame:
     c = np.full_like(logc, np.nan)
     c[LOOKBACK:] = logc[LOOKBACK:] - logc[:-LOOKBACK]
     return pd.DataFrame(zscore_rows(c), index=close.index, columns=close.columns.sort_values())
-
-
-def forward_returns(long: pd.DataFrame, horizon: int) -> pd.DataFrame:
-    """Simple forward return from close ``t`` to close ``t + horizon`` (dates × assets).
-
-    NaN for the last ``horizon`` dates and wherever either price is missing.
-    """
-    close = long.pivot(index="date", columns="asset", values="close").sort_index()
-    close = close.sort_index(axis=1)
-    return close.shift(-horizon) / close - 1.0
-
-
-def rank_ic(signal: pd.DataFrame, fwd: pd.DataFrame, min_assets: int = 5) -> pd.Series:
-    """Daily cross-sectional Spearman correlation between two aligned dates × assets frames.
-
-    Dates with fewer than ``min_assets`` assets finite in both are dropped.
-    """
-    signal, fwd = signal.align(fwd, join="inner")
-    both = signal.notna() & fwd.notna()
-    a = signal.where(both).rank(axis=1)
-    b = fwd.where(both).rank(axis=1)
-    a = a.sub(a.mean(axis=1), axis=0)
-    b = b.sub(b.mean(axis=1), axis=0)
-    ic = (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
-    return ic[both.sum(axis=1) >= min_assets].dropna()

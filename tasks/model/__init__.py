@@ -1,0 +1,1 @@
+"""The model: features, labels, sealed split, CV, training, signal statistics, registration."""

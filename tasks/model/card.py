@@ -17,7 +17,7 @@ from governance.html import Page, Section, Table, render_page
 from tasks.model.features import FEATURES_BY_NAME
 
 if TYPE_CHECKING:
-    from tasks.model.register import TrainingRecord
+    from tasks.model.tracking import TrainingRecord
 
 
 LIMITATIONS = (

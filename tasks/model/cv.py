@@ -24,6 +24,7 @@ from pydantic import Field
 
 from governance.configio import StrictModel
 from governance.errors import InputError
+from tasks.model.stats import hit_rate, ic_by_date
 
 
 class CVScheme(StrEnum):
@@ -159,55 +160,10 @@ def inner_split(dates: np.ndarray, fraction: float, horizon: int) -> tuple[np.nd
 # ---------------------------------------------------------------------------------------
 
 
-def daily_ic(
-    dates: np.ndarray, prediction: np.ndarray, realised: np.ndarray, *, rank: bool
-) -> pd.Series:
-    """Cross-sectional correlation per date between predictions and realised returns.
-
-    Parameters
-    ----------
-    dates, prediction, realised : arrays, shape (n_rows,)
-        Rows with NaN in either value are ignored; dates with fewer than 3 such rows
-        are dropped.
-    rank : bool
-        Spearman (rank IC) when True, Pearson (IC) when False.
-
-    Returns
-    -------
-    Series indexed by date.
-    """
-    df = pd.DataFrame({"date": dates, "p": prediction, "y": realised}).dropna()
-    if rank:
-        df["p"] = df.groupby("date")["p"].rank()
-        df["y"] = df.groupby("date")["y"].rank()
-    df = df[df.groupby("date")["p"].transform("size") >= 3]
-    dp = df["p"] - df.groupby("date")["p"].transform("mean")
-    dy = df["y"] - df.groupby("date")["y"].transform("mean")
-    parts = pd.DataFrame({"date": df["date"], "xy": dp * dy, "xx": dp * dp, "yy": dy * dy})
-    s = parts.groupby("date")[["xy", "xx", "yy"]].sum()
-    den = np.sqrt(s["xx"] * s["yy"])
-    return (s["xy"] / den.where(den > 0)).dropna()
-
-
-def hit_rate(dates: np.ndarray, prediction: np.ndarray, realised: np.ndarray) -> float:
-    """Share of rows whose prediction and realised return fall on the same side of their
-    date's cross-sectional median.
-
-    A row on either median (a tie, e.g. a constant prediction) counts as half a hit, so an
-    uninformative prediction scores 0.5 rather than being penalised.
-    """
-    df = pd.DataFrame({"date": dates, "p": prediction, "y": realised}).dropna()
-    if df.empty:
-        return float("nan")
-    sp = np.sign(df["p"] - df.groupby("date")["p"].transform("median"))
-    sy = np.sign(df["y"] - df.groupby("date")["y"].transform("median"))
-    agree = sp * sy
-    return float(((agree > 0) + 0.5 * (agree == 0)).mean())
-
-
 @dataclass(frozen=True)
 class FoldScore:
-    """Out-of-sample scores of one fold: mean daily rank IC and IC, and hit rate."""
+    """Out-of-sample scores of one fold: mean daily rank IC and IC, and the share of dates
+    with a positive rank IC (``hit_rate``)."""
 
     fold: int
     test_start: pd.Timestamp
@@ -226,14 +182,19 @@ def score_fold(
     realised: np.ndarray,
     best_iteration: int = 0,
 ) -> FoldScore:
-    """Scores of one fold's test rows (``realised`` = raw forward return at ``h``)."""
+    """Scores of one fold's test rows (``realised`` = raw forward return at ``h``).
+
+    The ICs and the hit rate (share of dates with a positive rank IC) follow
+    :mod:`tasks.model.stats`, the same rules as the validator's holdout metrics.
+    """
+    rank_ic = ic_by_date(dates, prediction, realised, rank=True)
     return FoldScore(
         fold=fold,
         test_start=pd.Timestamp(np.min(dates)),
         test_end=pd.Timestamp(np.max(dates)),
-        rank_ic=float(daily_ic(dates, prediction, realised, rank=True).mean()),
-        ic=float(daily_ic(dates, prediction, realised, rank=False).mean()),
-        hit_rate=hit_rate(dates, prediction, realised),
+        rank_ic=float(rank_ic.mean()),
+        ic=float(ic_by_date(dates, prediction, realised, rank=False).mean()),
+        hit_rate=hit_rate(rank_ic),
         n_rows=len(dates),
         best_iteration=int(best_iteration),
     )

@@ -11,6 +11,7 @@ validation reads the holdout back with :func:`load_sealed`.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
 from collections.abc import Mapping
@@ -21,7 +22,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import Field
 
+from governance.configio import StrictModel
 from governance.errors import InputError
 from tasks.data.market import MarketPanel
 from tasks.model.features import (
@@ -36,9 +39,26 @@ from tasks.model.labels import FWD_RET, LABEL, TARGET_COLUMNS, label_panels
 if TYPE_CHECKING:
     from governance.artifacts import ArtifactStore
     from governance.context import RunContext
-    from tasks.model.train import ModelConfig
 
 META_COLUMNS: tuple[str, ...] = ("date", "asset", "sector")
+
+
+class SplitConfig(StrictModel):
+    """Settings of the sealed split (the ``model:`` section's first fields).
+
+    Attributes
+    ----------
+    name : str
+        Strategy name: the ``data.split`` subject, MLflow experiment and registered model.
+    holdout_start : date or None
+        First date of the final holdout; when None, the last ``holdout_fraction`` of dates.
+    holdout_fraction : float
+    """
+
+    name: str = Field(default="alphagate-demo", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+    holdout_start: dt.date | None = None
+    holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
+
 
 # Parquet writer options, fixed so that equal frames give equal bytes (and fingerprints).
 _PARQUET_OPTIONS: dict[str, Any] = {
@@ -206,7 +226,7 @@ def _period(dates: np.ndarray) -> tuple[pd.Timestamp, pd.Timestamp]:
 def split_and_seal(
     ctx: RunContext,
     frame: pd.DataFrame,
-    model_cfg: ModelConfig,
+    split_cfg: SplitConfig,
     *,
     horizon: int | None = None,
 ) -> SealedSplit:
@@ -218,8 +238,9 @@ def split_and_seal(
         Provides the artifact store and the ledger.
     frame : DataFrame
         From :func:`build_frame`.
-    model_cfg : ModelConfig
-        ``holdout_start`` or ``holdout_fraction`` choose the holdout; ``name`` the subject.
+    split_cfg : SplitConfig
+        ``holdout_start`` or ``holdout_fraction`` choose the holdout; ``name`` the subject
+        (a :class:`tasks.model.train.ModelConfig` is one).
     horizon : int, optional
         Label horizon; defaults to ``frame.attrs["horizon"]`` set by :func:`build_frame`.
 
@@ -234,8 +255,8 @@ def split_and_seal(
     dev_dates, hold_dates = split_dates(
         frame["date"].to_numpy(),
         horizon=int(h),
-        holdout_start=model_cfg.holdout_start,
-        holdout_fraction=model_cfg.holdout_fraction,
+        holdout_start=split_cfg.holdout_start,
+        holdout_fraction=split_cfg.holdout_fraction,
     )
     date = frame["date"].to_numpy()
     dev = frame.loc[date <= dev_dates[-1]].reset_index(drop=True)
@@ -245,7 +266,7 @@ def split_and_seal(
     dev_period, hold_period = _period(dev_dates), _period(hold_dates)
     entry = ctx.record(
         "data.split",
-        subject=f"strategy:{model_cfg.name}",
+        subject=f"strategy:{split_cfg.name}",
         payload={
             "dev_fingerprint": dev_fp,
             "holdout_fingerprint": hold_fp,
@@ -269,5 +290,5 @@ def split_and_seal(
         dev=dev,
         horizon=int(h),
         features=features,
-        ledger_seq=getattr(entry, "seq", None),
+        ledger_seq=entry.seq,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from tasks.model.features import LabelMode, Normalise, normalise_cross_section
+from tasks.model.stats import forward_returns
 
 #: Horizons of the raw forward returns kept in the sealed frames for IC-decay analysis
 #: (docs/architecture.md: ``fwd_ret_1``, ``fwd_ret_5``, ``fwd_ret_21``, ``fwd_ret_63``).
@@ -17,24 +18,6 @@ IC_DECAY_HORIZONS: tuple[int, ...] = (1, 5, 21, 63)
 
 LABEL = "label"
 FWD_RET = "fwd_ret"
-
-
-def forward_return(close: pd.DataFrame, horizon: int) -> pd.DataFrame:
-    """Simple forward return ``close_{t+h} / close_t - 1``.
-
-    Parameters
-    ----------
-    close : DataFrame, shape (n_dates, n_assets)
-    horizon : int
-        ``h >= 1`` trading days.
-
-    Returns
-    -------
-    DataFrame, same shape; NaN for the last ``h`` dates and where either price is missing.
-    """
-    if horizon < 1:
-        raise ValueError(f"horizon must be >= 1, got {horizon}")
-    return close.shift(-horizon) / close - 1.0
 
 
 def normalise_label(fwd: pd.DataFrame, mode: LabelMode) -> pd.DataFrame:
@@ -53,10 +36,10 @@ def label_panels(close: pd.DataFrame, horizon: int, mode: LabelMode) -> dict[str
         ``label`` (normalised ``h``-day forward return), ``fwd_ret`` (raw ``h``-day forward
         return) and ``fwd_ret_<k>`` for each ``k`` in :data:`IC_DECAY_HORIZONS`.
     """
-    fwd = forward_return(close, horizon)
+    fwd = forward_returns(close, horizon)
     out = {LABEL: normalise_label(fwd, mode), FWD_RET: fwd}
     for k in IC_DECAY_HORIZONS:
-        out[f"fwd_ret_{k}"] = fwd if k == horizon else forward_return(close, k)
+        out[f"fwd_ret_{k}"] = fwd if k == horizon else forward_returns(close, k)
     return out
 
 

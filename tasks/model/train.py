@@ -1,25 +1,22 @@
-"""Purged walk-forward training with LightGBM: trials, the final model, and registration.
+"""Purged walk-forward training with LightGBM: trials and the final model (pure).
 
-Pure part (top): :class:`ModelConfig`, :func:`fit_booster`, :func:`run_trial`,
-:func:`select_best`, :func:`fit_final`. Each trial is one hyperparameter override of
+:class:`ModelConfig`, :func:`fit_booster`, :func:`run_trial`, :func:`select_best`,
+:func:`fit_final`. Each trial is one hyperparameter override of
 ``ModelConfig.lightgbm`` evaluated by purged walk-forward CV (:mod:`tasks.model.cv`); the best by
 mean CV rank IC is retrained on the whole development period. LightGBM runs with fixed
 seeds, ``deterministic=True``, ``force_row_wise=True`` and a fixed ``num_threads``, so the
 same frame and config give the same model bytes.
 
-Integration (bottom): :func:`train_and_register` logs the run to MLflow
-(:mod:`tasks.model.register`), records ``model.trained`` and ``model.registered`` in the ledger
-and registers a *candidate* version. It never touches registry aliases.
+Logging the run, the ledger entries and the candidate version are
+:mod:`tasks.model.register`; nothing here touches MLflow, the ledger or registry aliases.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -27,16 +24,10 @@ import pandas as pd
 from pydantic import Field, field_validator
 
 from governance.configio import StrictModel
-from tasks.model.cv import CVConfig, CVSummary, make_folds, score_fold, summarise
-from tasks.model.cv import inner_split as _inner_split
+from tasks.model.cv import CVConfig, CVSummary, inner_split, make_folds, score_fold, summarise
+from tasks.model.dataset import SplitConfig
 from tasks.model.labels import FWD_RET, LABEL
-
-if TYPE_CHECKING:
-    from governance.context import RunContext
-    from tasks.model.dataset import SealedSplit
-    from tasks.model.features import FeaturesConfig
-
-TRADING_DAYS = 252  # annualisation of daily Sharpe ratios
+from tasks.model.stats import annualised_sharpe, long_short_returns
 
 
 class LightGBMParams(StrictModel):
@@ -73,16 +64,14 @@ class LightGBMParams(StrictModel):
         return p
 
 
-class ModelConfig(StrictModel):
+class ModelConfig(SplitConfig):
     """The ``model:`` section of the run config.
+
+    The strategy ``name`` and the holdout (``holdout_start`` / ``holdout_fraction``) are the
+    sealed split's settings, :class:`tasks.model.dataset.SplitConfig`; the rest is training's.
 
     Attributes
     ----------
-    name : str
-        Strategy name: MLflow experiment and registered model name.
-    holdout_start : date or None
-        First date of the final holdout; when None, the last ``holdout_fraction`` of dates.
-    holdout_fraction : float
     cv : CVConfig
     lightgbm : LightGBMParams
         Base hyperparameters.
@@ -97,9 +86,6 @@ class ModelConfig(StrictModel):
         Rows of ``reference.parquet`` (drift reference) and of the predictions sample.
     """
 
-    name: str = Field(default="alphagate-demo", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-    holdout_start: dt.date | None = None
-    holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
     cv: CVConfig = Field(default_factory=CVConfig)
     lightgbm: LightGBMParams = Field(default_factory=LightGBMParams)
     search: tuple[dict[str, bool | int | float | str], ...] = (
@@ -202,29 +188,6 @@ class TrialResult:
         return f"trial_{self.index}"
 
 
-def long_short_returns(
-    dates: np.ndarray, prediction: np.ndarray, realised: np.ndarray, quantile: float
-) -> pd.Series:
-    """Daily equal-weight top-minus-bottom ``quantile`` return of a prediction.
-
-    Rows with NaN prediction or realised return are ignored; a date's assets are ranked
-    by prediction (percentile ranks), the top ``quantile`` is bought and the bottom sold.
-    """
-    df = pd.DataFrame({"date": dates, "p": prediction, "y": realised}).dropna()
-    pct = df.groupby("date")["p"].rank(pct=True)
-    top = df["y"].where(pct > 1 - quantile).groupby(df["date"]).mean()
-    bottom = df["y"].where(pct <= quantile).groupby(df["date"]).mean()
-    return (top - bottom).dropna().rename("long_short")
-
-
-def annualised_sharpe(returns: pd.Series) -> float:
-    """``mean / std * sqrt(252)`` of daily returns (ddof=1); NaN for < 2 or flat returns."""
-    r = returns.dropna().to_numpy()
-    if len(r) < 2 or r.std(ddof=1) == 0:
-        return float("nan")
-    return float(r.mean() / r.std(ddof=1) * np.sqrt(TRADING_DAYS))
-
-
 def run_trial(
     dev: pd.DataFrame,
     features: list[str],
@@ -244,7 +207,7 @@ def run_trial(
     oos = np.full(len(dev), np.nan)
     scores = []
     for k, fold in enumerate(make_folds(dates, cfg.cv, horizon)):
-        fit, val = _inner_split(dates[fold.train], cfg.validation_fraction, horizon)
+        fit, val = inner_split(dates[fold.train], cfg.validation_fraction, horizon)
         fit, val = fold.train[fit], fold.train[val]
         booster = fit_booster(X[fit], y[fit], features, params, valid=(X[val], y[val]))
         best = booster.best_iteration or booster.current_iteration()
@@ -308,189 +271,3 @@ def time_stratified_sample(dev: pd.DataFrame, n_rows: int, seed: int) -> np.ndar
         rows = np.flatnonzero(buckets == b)
         picks.append(rng.choice(rows, size=min(per, len(rows)), replace=False))
     return np.sort(np.concatenate(picks))[:n_rows] if picks else np.arange(0)
-
-
-@dataclass(frozen=True)
-class TrainingResult:
-    """What the flow and later stages need from a training run.
-
-    Attributes
-    ----------
-    model_name : str
-        Registered model name (= strategy = ``ModelConfig.name``).
-    version : int
-        The new registered version (``status=candidate``).
-    mlflow_run_id : str
-    model_hash : str
-        SHA-256 of the LightGBM model file (also stored in the artifact store).
-    cv : CVSummary
-        Scores of the chosen trial.
-    trials : tuple of dict
-        ``{name, params, cv_rank_ic_mean, cv_rank_ic_std, sharpe}`` per trial.
-    features : tuple of str
-        Model input order.
-    best_trial : int
-    trials_total : int
-        Trials of this strategy so far, this run included.
-    train_period : (Timestamp, Timestamp)
-        First and last date of any row the model or its CV trained on.
-    ledger_seq : int
-        Sequence number of the ``model.trained`` entry.
-    """
-
-    model_name: str
-    version: int
-    mlflow_run_id: str
-    model_hash: str
-    cv: CVSummary
-    trials: tuple[dict, ...]
-    features: tuple[str, ...]
-    best_trial: int
-    trials_total: int
-    train_period: tuple[pd.Timestamp, pd.Timestamp]
-    ledger_seq: int
-
-
-TrialMap = Callable[[Callable[..., TrialResult], list[tuple]], Iterable[TrialResult]]
-
-
-def serial_map(fn: Callable[..., TrialResult], args: list[tuple]) -> list[TrialResult]:
-    """Evaluate ``fn(*a)`` for each ``a`` in order, in this process."""
-    return [fn(*a) for a in args]
-
-
-def prior_trials(ctx: RunContext, strategy: str) -> int:
-    """Trials already recorded for ``strategy`` in the ledger's ``model.trained`` entries."""
-    entries = ctx.ledger.entries(action="model.trained", subject=f"strategy:{strategy}")
-    return sum(int(e.payload.get("trials", 0)) for e in entries)
-
-
-def train_and_register(
-    ctx: RunContext,
-    split: SealedSplit,
-    features_cfg: FeaturesConfig,
-    model_cfg: ModelConfig,
-    *,
-    developer: str,
-    config_hash: str,
-    data_fingerprint: str,
-    resolved_config: Mapping[str, Any] | None = None,
-    trial_map: TrialMap | None = None,
-) -> TrainingResult:
-    """Train on the sealed development frame, log to MLflow, register a candidate.
-
-    Parameters
-    ----------
-    ctx : RunContext
-    split : SealedSplit
-        Only ``split.dev`` is read; holdout rows never reach this function.
-    features_cfg, model_cfg : FeaturesConfig, ModelConfig
-    developer : str
-        Identity of the developer (``--as``), tagged on the version.
-    config_hash : str
-        SHA-256 of the resolved run config.
-    data_fingerprint : str
-        Fingerprint of the market data (``MarketPanel.fingerprint``).
-    resolved_config : mapping, optional
-        The full resolved run config to log as ``config.json``; defaults to the features
-        and model sections.
-    trial_map : callable, optional
-        ``trial_map(run_trial, args_per_trial) -> list[TrialResult]`` evaluates the trials,
-        each ``run_trial(*args)``; default: one after the other in this process. The flow
-        passes one that submits them to its Prefect task runner (threads or a Dask cluster);
-        trials are deterministic, so the result is the same either way.
-
-    Returns
-    -------
-    TrainingResult
-    """
-    from tasks.model.register import TrainingRecord, log_training, register_candidate
-
-    dev, features, h = split.dev, list(split.features), split.horizon
-    last_allowed = split.holdout_period[0]
-    if len(dev) and dev["date"].max() >= last_allowed:
-        raise ValueError("train_and_register: the development frame reaches the holdout")
-    args = [(dev, features, h, model_cfg, p, i) for i, p in enumerate(model_cfg.trial_params())]
-    trials = list((trial_map or serial_map)(run_trial, args))
-    best = select_best(trials)
-    booster = fit_final(dev, features, best)
-    raw_model = model_bytes(booster)
-    model_hash = ctx.store.put_bytes(raw_model)
-    config = resolved_config or {
-        "features": features_cfg.model_dump(mode="json"),
-        "model": model_cfg.model_dump(mode="json"),
-    }
-    total = prior_trials(ctx, model_cfg.name) + len(trials)
-    record = TrainingRecord(
-        booster=booster,
-        dev=dev,
-        split=split,
-        features_cfg=features_cfg,
-        model_cfg=model_cfg,
-        trials=tuple(trials),
-        best=best,
-        model_hash=model_hash,
-        config=dict(config),
-        trials_total=total,
-        flow_run_id=ctx.flow_run_id,
-        data_fingerprint=data_fingerprint,
-        config_hash=config_hash,
-        developer=developer,
-    )
-    logged = log_training(ctx, record)
-    trial_rows = tuple(
-        {
-            "name": t.name,
-            "params": t.params.model_dump(),
-            "cv_rank_ic_mean": t.cv.rank_ic_mean,
-            "cv_rank_ic_std": t.cv.rank_ic_std,
-            "sharpe": t.sharpe,
-        }
-        for t in trials
-    )
-    trained = ctx.record(
-        "model.trained",
-        subject=f"strategy:{model_cfg.name}",
-        payload={
-            "metrics": best.cv.metrics(),
-            "best_trial": best.index,
-            "trials": len(trials),
-            "trials_total": total,
-            "trial_sharpes": [t.sharpe for t in trials],
-            "trial_summaries": list(trial_rows),
-            "model_hash": model_hash,
-            "mlflow_run_id": logged.run_id,
-            "dev_fingerprint": split.dev_fingerprint,
-            "holdout_fingerprint": split.holdout_fingerprint,
-            "features": features,
-            "horizon": h,
-            "config_hash": config_hash,
-        },
-        artifacts={"model.lgb": model_hash, **logged.artifacts},
-    )
-    version = register_candidate(record, logged, ledger_seq=trained.seq)
-    ctx.record(
-        "model.registered",
-        subject=f"model:{model_cfg.name}/v{version}",
-        payload={
-            "model_name": model_cfg.name,
-            "version": version,
-            "mlflow_run_id": logged.run_id,
-            "model_hash": model_hash,
-            "status": "candidate",
-            "trained_seq": trained.seq,
-        },
-    )
-    return TrainingResult(
-        model_name=model_cfg.name,
-        version=version,
-        mlflow_run_id=logged.run_id,
-        model_hash=model_hash,
-        cv=best.cv,
-        trials=trial_rows,
-        features=tuple(features),
-        best_trial=best.index,
-        trials_total=total,
-        train_period=(pd.Timestamp(dev["date"].min()), pd.Timestamp(dev["date"].max())),
-        ledger_seq=trained.seq,
-    )

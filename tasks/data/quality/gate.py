@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -63,6 +63,10 @@ from tasks.data.quality.report import (
     row_examples,
 )
 
+if TYPE_CHECKING:
+    from governance.context import RunContext
+    from governance.ledger import LedgerEntry
+
 __all__ = [
     "AssetsPerDate",
     "Check",
@@ -81,7 +85,6 @@ __all__ = [
     "WarningCheck",
     "error_result",
     "evaluate_quality",
-    "ingest_and_check",
     "per_asset_frame",
     "per_date_frame",
     "plan_expectations",
@@ -332,19 +335,19 @@ def evaluate_quality(long: pd.DataFrame, cfg: QualityConfig, as_of: dt.date) -> 
         return error_result(long, as_of, exc)
 
 
-def record_quality(ctx: Any, result: QualityResult, long: pd.DataFrame) -> Any:
+def record_quality(ctx: RunContext, result: QualityResult, long: pd.DataFrame) -> LedgerEntry:
     """Store the result JSON and HTML; append ``data.ingested`` and ``gate.data_quality``.
 
     Parameters
     ----------
-    ctx : governance.context.RunContext
+    ctx : RunContext
     result : QualityResult
     long : DataFrame
         The table checked (its ``attrs["source"]`` is recorded).
 
     Returns
     -------
-    governance.ledger.LedgerEntry
+    LedgerEntry
         The ``gate.data_quality`` entry. Its payload is ``{decision, reasons, warnings,
         fingerprint, evidence, gate, policy_hash}`` and its artifacts ``quality_report``
         (JSON) and ``quality_html``.
@@ -377,7 +380,7 @@ def record_quality(ctx: Any, result: QualityResult, long: pd.DataFrame) -> Any:
         list(decision.reasons) if decision.halted else []
     )
     payload = {
-        **decision.payload(getattr(ctx, "policy_hash", None)),
+        **decision.payload(ctx.policy_hash),
         "reasons": reasons,
         "warnings": [f.message for f in result.warnings],
         "fingerprint": result.fingerprint,
@@ -387,43 +390,3 @@ def record_quality(ctx: Any, result: QualityResult, long: pd.DataFrame) -> Any:
     if decision.halted:
         raise GateHalt("data_quality", reasons)
     return entry
-
-
-def ingest_and_check(
-    ctx: Any,
-    data: Any,
-    quality: QualityConfig,
-    base_dir: str,
-    path: str | None = None,
-) -> tuple[pd.DataFrame, QualityResult]:
-    """Load the market data, run the data-quality gate and record both (the stage body).
-
-    Parameters
-    ----------
-    ctx : governance.context.RunContext
-    data : tasks.data.market.DataConfig
-    quality : QualityConfig
-    base_dir : str
-        Folder of the run config (relative ``data.path`` resolves against it).
-    path : str, optional
-        A data file overriding ``data`` (``--data FILE`` / ``alphagate data check FILE``).
-
-    Returns
-    -------
-    (DataFrame, QualityResult)
-        The long table (pass it to :func:`tasks.data.market.to_panel`) and the gate's result.
-
-    Raises
-    ------
-    InputError
-        The data cannot be read (exit 2); nothing is recorded.
-    GateHalt
-        A critical expectation failed or the gate could not be evaluated (exit 3); the
-        halt is in the ledger.
-    """
-    from tasks.data.market import load_long
-
-    long = load_long(data, base_dir, path)
-    result = evaluate_quality(long, quality, data.as_of_date())
-    record_quality(ctx, result, long)
-    return long, result

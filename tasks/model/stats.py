@@ -1,0 +1,180 @@
+"""Signal statistics: the one home of IC, rank IC, long-short returns, Sharpe ratios and
+forward returns (pure numpy/pandas).
+
+Cross-validation, training, labels, validation metrics, monitoring and the synthetic
+market's tests all call these functions, so an IC computed in CV and an IC computed on the
+holdout follow the same rules:
+
+- rows whose score or realised return is NaN are dropped first;
+- a date with fewer than :data:`MIN_CROSS_SECTION` remaining rows has no IC and no
+  long-short return (a correlation of three or four names says nothing);
+- a date whose score or realised return is constant has no IC.
+
+Long inputs are parallel arrays ``dates, score, realised`` of shape ``(n_rows,)``; wide
+inputs are dates × assets frames (:func:`panel_ic`).
+
+References
+----------
+- Grinold, R. and Kahn, R. (2000). *Active Portfolio Management*, ch. 6: the information
+  coefficient.
+- Newey, W. and West, K. (1987). Econometrica 55(3): the autocorrelation-consistent
+  standard error used for overlapping ``h``-day ICs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "MIN_CROSS_SECTION",
+    "TRADING_DAYS",
+    "annualised_sharpe",
+    "forward_returns",
+    "hit_rate",
+    "ic_by_date",
+    "long_short_returns",
+    "newey_west_tstat",
+    "panel_ic",
+    "sharpe_ratio",
+]
+
+#: Fewest assets with a score and a realised return for a date to have an IC or a
+#: long-short return.
+MIN_CROSS_SECTION = 5
+
+#: Trading days per year: annualisation of daily Sharpe ratios and volatilities.
+TRADING_DAYS = 252
+
+
+def forward_returns(close: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    """Simple forward return ``close_{t+h} / close_t - 1``.
+
+    Parameters
+    ----------
+    close : DataFrame, shape (n_dates, n_assets)
+        Sorted by date.
+    horizon : int
+        ``h >= 1`` rows (trading days).
+
+    Returns
+    -------
+    DataFrame, same shape; NaN for the last ``h`` dates and where either price is missing.
+    """
+    if horizon < 1:
+        raise ValueError(f"horizon must be >= 1, got {horizon}")
+    return close.shift(-horizon) / close - 1.0
+
+
+def _usable(dates, score, realised) -> pd.DataFrame:
+    df = pd.DataFrame({"date": dates, "x": score, "y": realised}).dropna()
+    size = df.groupby("date")["x"].transform("size")
+    return df[size >= MIN_CROSS_SECTION]
+
+
+def ic_by_date(dates, score, realised, *, rank: bool = True) -> pd.Series:
+    """Cross-sectional correlation of ``score`` and ``realised`` on each date.
+
+    Parameters
+    ----------
+    dates, score, realised : array-like, shape (n_rows,)
+    rank : bool
+        Spearman (rank IC) when True, Pearson (IC) when False.
+
+    Returns
+    -------
+    Series named ``ic``, indexed by date (sorted): one value per date with at least
+    :data:`MIN_CROSS_SECTION` usable rows and non-constant score and realised return.
+    """
+    df = _usable(dates, score, realised)
+    x, y = df["x"], df["y"]
+    if rank:
+        g = df.groupby("date")
+        x, y = g["x"].rank(), g["y"].rank()
+    xd = x - x.groupby(df["date"]).transform("mean")
+    yd = y - y.groupby(df["date"]).transform("mean")
+    parts = pd.DataFrame({"date": df["date"], "xy": xd * yd, "xx": xd * xd, "yy": yd * yd})
+    s = parts.groupby("date")[["xy", "xx", "yy"]].sum()
+    den = np.sqrt(s["xx"] * s["yy"])
+    return (s["xy"] / den)[den > 0].sort_index().rename("ic")
+
+
+def panel_ic(signal: pd.DataFrame, realised: pd.DataFrame, *, rank: bool = True) -> pd.Series:
+    """:func:`ic_by_date` of two dates × assets frames (aligned on dates and assets)."""
+    signal, realised = signal.align(realised, join="inner")
+    s = signal.stack()
+    r = realised.stack()
+    dates = s.index.get_level_values(0)
+    return ic_by_date(dates, s.to_numpy(dtype=float), r.to_numpy(dtype=float), rank=rank)
+
+
+def hit_rate(ic: pd.Series) -> float:
+    """Share of dates whose IC is positive (NaN for an empty series)."""
+    v = ic.dropna()
+    return float((v > 0).mean()) if len(v) else math.nan
+
+
+def long_short_returns(dates, score, realised, quantile: float = 0.2) -> pd.Series:
+    """Daily equal-weight return of the top minus the bottom ``quantile`` of ``score``.
+
+    A date's usable rows are ranked by score (percentile ranks): rows above ``1 - quantile``
+    are bought, rows at or below ``quantile`` sold, each leg equally weighted, earning
+    ``realised``. A score tied across a whole date fills neither leg: that date has no
+    return (a model that learned nothing), rather than an error.
+
+    Returns
+    -------
+    Series named ``long_short``, indexed by date (sorted).
+    """
+    df = _usable(dates, score, realised)
+    pct = df.groupby("date")["x"].rank(pct=True)
+    top = df["y"].where(pct > 1 - quantile).groupby(df["date"]).mean()
+    bottom = df["y"].where(pct <= quantile).groupby(df["date"]).mean()
+    return (top - bottom).dropna().sort_index().rename("long_short")
+
+
+def sharpe_ratio(returns, periods_per_year: int = 1) -> float:
+    """``mean / std * sqrt(periods_per_year)`` (ddof=1, zero risk-free rate), NaN dropped.
+
+    Per period with the default ``periods_per_year=1``; NaN for fewer than two returns or a
+    flat series.
+    """
+    r = np.asarray(returns, dtype=float)
+    r = r[np.isfinite(r)]
+    if r.size < 2:
+        return math.nan
+    sd = float(r.std(ddof=1))
+    if not sd > 0:
+        return math.nan
+    return float(r.mean()) / sd * math.sqrt(periods_per_year)
+
+
+def annualised_sharpe(returns, periods_per_year: int = TRADING_DAYS) -> float:
+    """:func:`sharpe_ratio` of daily returns, annualised with ``sqrt(252)`` (iid scaling)."""
+    return sharpe_ratio(returns, periods_per_year)
+
+
+def newey_west_tstat(x, lags: int) -> tuple[float, float, float]:
+    """Mean, Newey-West standard error and t-statistic of a series.
+
+    Bartlett weights ``1 - l / (lags + 1)``; NaN dropped. With ``h``-day labels sampled
+    daily, consecutive ICs overlap by ``h - 1`` days, so callers pass ``lags >= h - 1``.
+    Returns NaNs for fewer than ``lags + 2`` observations and a NaN standard error and
+    t-statistic for a non-positive long-run variance.
+    """
+    v = np.asarray(x, dtype=float)
+    v = v[np.isfinite(v)]
+    n = v.size
+    if n < lags + 2:
+        return math.nan, math.nan, math.nan
+    mean = float(v.mean())
+    e = v - mean
+    s = float(e @ e) / n
+    for lag in range(1, lags + 1):
+        s += 2.0 * (1.0 - lag / (lags + 1)) * float(e[lag:] @ e[:-lag]) / n
+    if s <= 0:
+        return mean, math.nan, math.nan
+    se = math.sqrt(s / n)
+    return mean, se, mean / se

@@ -1,0 +1,53 @@
+"""Readers of recorded validation results: what later stages take from a validation.
+
+The writer is :func:`validation.run.validate_model_version` (``validation.completed``
+with its ``report.json`` artifact); this module reads what it wrote, in that shape only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from governance.artifacts import ArtifactStore
+from governance.ledger import Ledger
+from governance.registry import model_subject
+
+COMPLETED = "validation.completed"
+REPORT = "report.json"
+
+
+@dataclass(frozen=True)
+class ValidatedLevel:
+    """The holdout signal level a version was validated at.
+
+    ``rank_ic`` is the holdout mean rank IC and ``se`` its Newey-West standard error (the
+    report's ``metrics.rank_ic_mean`` / ``metrics.rank_ic_se``); ``seq`` and ``ts`` date the
+    ``validation.completed`` entry. NaN where the holdout gave no statistic.
+    """
+
+    rank_ic: float
+    se: float
+    seq: int
+    ts: str
+
+
+def validated_level(
+    ledger: Ledger, store: ArtifactStore, name: str, version: int
+) -> ValidatedLevel | None:
+    """The level of the version's latest ``validation.completed``; None if never validated."""
+    entry = ledger.last(action=COMPLETED, subject=model_subject(name, version))
+    if entry is None:
+        return None
+    metrics = store.read_json(entry.artifacts[REPORT])["metrics"]
+    return ValidatedLevel(
+        rank_ic=_number(metrics["rank_ic_mean"]),
+        se=_number(metrics["rank_ic_se"]),
+        seq=entry.seq,
+        ts=entry.ts,
+    )
+
+
+def _number(v: float | None) -> float:
+    # Canonical JSON writes a NaN statistic (too few holdout dates) as null.
+    return math.nan if v is None else float(v)
