@@ -15,6 +15,7 @@ from tasks.data.quality.gate import QualityConfig
 from tasks.model.features import FeaturesConfig
 from tasks.model.train import ModelConfig
 from tasks.portfolio.config import PortfolioConfig
+from tasks.risk.config import RiskConfig, StressConfig
 from validation.config import ValidationConfig
 
 
@@ -39,6 +40,8 @@ class AlphagateConfig(StrictModel):
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     policy: PolicyRef = Field(default_factory=PolicyRef)
     portfolio: PortfolioConfig = Field(default_factory=PortfolioConfig)
+    risk: RiskConfig = Field(default_factory=RiskConfig)
+    stress: StressConfig = Field(default_factory=StressConfig)
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     base_dir: str = "."

@@ -272,6 +272,7 @@ def load_champion(ctx: RunContext, name: str):
 def monitoring_flow(config: AlphagateConfig, data_path: str | None = None) -> dict:
     """Daily monitoring of the champion: drift, realised IC and decay, drawdown, tracking
     error; a breach trips the kill switch (flows/monitoring.py)."""
+    from flows.risk_stage import attribution_report
     from governance.policy import load_policy
     from tasks.data.market import load_long, to_panel
 
@@ -298,14 +299,14 @@ def monitoring_flow(config: AlphagateConfig, data_path: str | None = None) -> di
             logger.info("no champion for %s: nothing to monitor", config.model.name)
             return {"status": "no_champion", "ledger_seq": entry.seq}
         panel = to_panel(load_long(config.data, config.base_dir, data_path))
+        books = published_weights(ctx)
         out = run_monitoring(
-            ctx, tier, panel, facts, model, reference, config.features,
-            weights=published_weights(ctx),
+            ctx, tier, panel, facts, model, reference, config.features, weights=books
         )  # fmt: skip
         for line in out.report.reasons():
             logger.warning("monitoring breach: %s", line)
         if out.tripped:
             logger.warning("kill switch TRIPPED by monitoring (ledger seq %s)", out.entry.seq)
-        return out.summary()
+        return {**out.summary(), "attribution": attribution_report(ctx, config, panel, books)}
     finally:
         ctx.close()

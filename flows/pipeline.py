@@ -17,6 +17,7 @@ from flows import stages
 from flows.config import AlphagateConfig
 from flows.halting import end_state, quiet_expected_failures
 from flows.portfolio_stage import backtest, portfolio
+from flows.risk_stage import risk_report
 from governance.errors import GateHalt
 
 
@@ -40,6 +41,7 @@ def governed_pipeline(
         stages.approval(run, model, verdict)
         backtest(run, panel, sealed, model)
         portfolio(run, panel)
+        risk_report(run, panel)
     except GateHalt as exc:
         run.summary.halt(exc.gate, exc.reasons)
     return end_state(stages.finish(run))

@@ -73,6 +73,7 @@ def portfolio(run: Run, panel) -> None:
     publish. An optimiser failure or a pre-trade breach of the model portfolio trips the
     kill switch when the policy says so, and the fallback is published instead.
     """
+    from flows.risk_stage import stress_gate
     from governance import killswitch
     from governance.errors import GateHalt
     from governance.gates import kill_switch_gate, record_gate
@@ -93,7 +94,9 @@ def portfolio(run: Run, panel) -> None:
             result = (
                 many(run, panel, scores)
                 if many
-                else construct_portfolio(ctx, scores, panel, current, cfg, limits)
+                else stress_gate(
+                    run, panel, construct_portfolio(ctx, scores, panel, current, cfg, limits)
+                )
             )
         except GateHalt as exc:
             reasons = [f"{exc.gate}: {r}" for r in exc.reasons]
@@ -106,8 +109,12 @@ def portfolio(run: Run, panel) -> None:
         result = (
             many(run, panel, None)
             if many
-            else publish_fallback(
-                ctx, run.tier.fallback, panel, current, cfg, limits, "; ".join(reasons)
+            else stress_gate(
+                run,
+                panel,
+                publish_fallback(
+                    ctx, run.tier.fallback, panel, current, cfg, limits, "; ".join(reasons)
+                ),
             )
         )
     _publish(run, result, champion if result.source == SOURCE_MODEL else None, reasons)
@@ -160,7 +167,8 @@ def _champion_scores(run: Run, panel, version: int) -> pd.Series:
 def _trip_on_portfolio_failure(run: Run, exc) -> None:
     from governance.killswitch import Trigger, auto_trip
 
-    trigger = Trigger.PRETRADE_BREACH if exc.gate == "pretrade" else Trigger.OPTIMISER_FAILURE
+    limit_gates = ("pretrade", "stress")
+    trigger = Trigger.PRETRADE_BREACH if exc.gate in limit_gates else Trigger.OPTIMISER_FAILURE
     auto_trip(run.now, run.tier, trigger, "; ".join(exc.reasons)[:500], {"gate": exc.gate})
 
 

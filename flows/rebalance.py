@@ -15,6 +15,7 @@ from flows import stages
 from flows.config import AlphagateConfig
 from flows.halting import end_state, quiet_expected_failures
 from flows.portfolio_stage import portfolio
+from flows.risk_stage import risk_report
 from governance.errors import GateHalt
 
 
@@ -32,6 +33,7 @@ def rebalance_flow(
             stages.trip_on_live_data_failure(run, exc)
             raise
         portfolio(run, panel)
+        risk_report(run, panel)
     except GateHalt as exc:
         run.summary.halt(exc.gate, exc.reasons)
     return end_state(stages.finish(run))

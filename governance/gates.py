@@ -46,6 +46,7 @@ class Gate(StrEnum):
     APPROVAL = "approval"
     KILL_SWITCH = "kill_switch"
     PRETRADE = "pretrade"
+    STRESS = "stress"
 
 
 @dataclass(frozen=True)
@@ -283,3 +284,14 @@ def pretrade_gate(breaches: Sequence[Any], **evidence: Any) -> GateDecision:
     ev = {"breaches": len(reasons), **evidence}
     decision = Decision.HALT if reasons else Decision.PASS
     return GateDecision(Gate.PRETRADE, decision, reasons, ev)
+
+
+def stress_gate(breaches: Sequence[Any], **evidence: Any) -> GateDecision:
+    """Pre-trade stress gate: any stressed loss above its policy limit halts.
+
+    ``breaches`` come from ``governance.pretrade.check_stress`` (each names the scenario,
+    the loss and the limit).
+    """
+    reasons = [str(b) for b in breaches]
+    ev = {"breaches": len(reasons), **evidence}
+    return GateDecision(Gate.STRESS, Decision.HALT if reasons else Decision.PASS, reasons, ev)

@@ -5,6 +5,7 @@ the field). Sections are owned by the stage that enforces them:
 
 - ``ValidationPolicy``: validation thresholds and severities (validation/)
 - ``PretradeLimits``: pre-trade limit gate (governance/pretrade.py, portfolio helper)
+- ``StressLimits``: maximum stressed losses, checked before publishing (risk stage)
 - ``KillSwitchPolicy``, ``ApprovalPolicy``, fallback: governance
 - ``MonitoringPolicy``: monitoring flow (operations)
 """
@@ -108,6 +109,23 @@ class PretradeLimits(StrictModel):
     restricted: list[str] = Field(default_factory=list)
 
 
+class StressLimits(StrictModel):
+    """Maximum stressed losses the pre-trade stress check allows (owned by the risk stage).
+
+    ``governance.pretrade.check_stress`` enforces them on the stress result of every
+    portfolio before it is published. Losses are fractions of portfolio value before exit
+    costs. ``scenarios`` maps a named scenario of the run config's ``stress:`` section to
+    its maximum loss; ``max_scenario_loss`` bounds every named scenario without its own
+    limit; ``max_sampled_tail_loss`` bounds the expected shortfall of the sampled
+    scenarios (``stress.sampled.tail``). None and an empty mapping set no limit: the
+    defaults, so that policies written before these limits keep their meaning.
+    """
+
+    max_scenario_loss: float | None = Field(default=None, gt=0)
+    scenarios: dict[str, float] = Field(default_factory=dict)
+    max_sampled_tail_loss: float | None = Field(default=None, gt=0)
+
+
 class KillSwitchPolicy(StrictModel):
     """Automatic triggers and reset rules (governance/killswitch.py).
 
@@ -195,6 +213,7 @@ class MonitoringPolicy(StrictModel):
 class Tier(StrictModel):
     validation: ValidationPolicy = Field(default_factory=ValidationPolicy)
     pretrade: PretradeLimits = Field(default_factory=PretradeLimits)
+    stress: StressLimits = Field(default_factory=StressLimits)
     kill_switch: KillSwitchPolicy = Field(default_factory=KillSwitchPolicy)
     approvals: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     monitoring: MonitoringPolicy = Field(default_factory=MonitoringPolicy)

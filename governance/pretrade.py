@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from governance.policy import PretradeLimits
+from governance.policy import PretradeLimits, StressLimits
 
 
 @dataclass(frozen=True)
@@ -116,4 +116,36 @@ def check_pretrade(
             Breach("restricted", str(a), float(wr[a]), float(pr[a]))
             for a in restricted[grown.to_numpy()]
         ]
+    return out
+
+
+def check_stress(
+    losses: dict[str, float], limits: StressLimits, sampled_tail: str = "sampled-tail"
+) -> list[Breach]:
+    """Every stressed loss above its limit (empty list: the portfolio may trade).
+
+    Parameters
+    ----------
+    losses : dict
+        scenario name -> loss (fraction of value, positive = loss), as
+        ``tasks.risk.stress.StressResult.losses()`` returns; ``sampled_tail`` names the
+        expected shortfall of the sampled scenarios.
+    limits : StressLimits
+        The tier's ``stress`` section: a scenario's own limit, else ``max_scenario_loss``;
+        the sampled tail against ``max_sampled_tail_loss``.
+
+    Returns
+    -------
+    list of Breach
+        Check ``stress``, subject the scenario, in the order of ``losses``. A loss that is
+        not a finite number breaches any limit set for it (fail closed).
+    """
+    out = []
+    for name, loss in losses.items():
+        if name == sampled_tail:
+            limit = limits.max_sampled_tail_loss
+        else:
+            limit = limits.scenarios.get(name, limits.max_scenario_loss)
+        if limit is not None and not float(loss) <= limit:
+            out.append(Breach("stress", name, float(loss), float(limit)))
     return out

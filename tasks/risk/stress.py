@@ -55,12 +55,16 @@ def top_contributors(returns: np.ndarray, weights: np.ndarray, k: int) -> np.nda
 
 
 def many_account_stress(
-    returns: np.ndarray, weights: np.ndarray, k: int, chunk: int = 16
+    returns: np.ndarray, weights: np.ndarray, k: int, chunk: int = 8, n_jobs: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """Losses (S x A) and top-``k`` contributor indices (S x A x k) of many accounts.
 
-    Contributions are formed ``chunk`` accounts at a time (S x chunk x n floats), so the
-    memory stays at ``8 S n chunk`` bytes for them however many accounts there are.
+    Contributions are formed ``chunk`` accounts at a time into one reused buffer
+    (``8 S n chunk`` bytes per worker); the ``k`` largest come from ``k`` passes of
+    ``argmax`` (each masks its winner), largest first, which touches the buffer ``k``
+    times but allocates only ``S x chunk`` indices per pass, where ``argpartition`` would
+    allocate a full index array. ``n_jobs`` threads take alternate chunks (numpy releases
+    the GIL in these loops).
     """
     r = np.asarray(returns, dtype=float)
     w = np.asarray(weights, dtype=float)
@@ -68,9 +72,26 @@ def many_account_stress(
     k = min(k, r.shape[1])
     idx = np.empty((r.shape[0], w.shape[0], k), dtype=np.int32)
     neg = -r
-    for lo in range(0, w.shape[0], chunk):
-        contrib = neg[:, None, :] * w[None, lo : lo + chunk, :]  # S x chunk x n
-        idx[:, lo : lo + chunk] = np.argpartition(-contrib, k - 1, axis=2)[:, :, :k]
+
+    def work(starts: list[int]) -> None:
+        buf = np.empty((r.shape[0], chunk, r.shape[1]))
+        for lo in starts:
+            m = min(chunk, w.shape[0] - lo)
+            view = buf[:, :m]
+            np.multiply(neg[:, None, :], w[None, lo : lo + m, :], out=view)
+            for j in range(k):
+                best = view.argmax(axis=2)
+                idx[:, lo : lo + m, j] = best
+                np.put_along_axis(view, best[:, :, None], -np.inf, axis=2)
+
+    starts = list(range(0, w.shape[0], chunk))
+    if n_jobs <= 1:
+        work(starts)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(n_jobs) as pool:
+            list(pool.map(work, [starts[i::n_jobs] for i in range(n_jobs)]))
     return losses, idx
 
 

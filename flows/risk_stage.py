@@ -1,0 +1,224 @@
+"""Risk stages of a rebalance: the stress gate before publishing, the risk report after.
+
+Composition only: the analytics live in ``tasks/risk``, the limits and the gate in
+``governance/`` (``pretrade.check_stress``, ``gates.stress_gate``).
+
+- :func:`stress_gate` runs inside the portfolio stage on the book about to be published
+  (the model's, then the fallback's if the model's was refused): every scenario of the
+  ``stress:`` section, ``stress.completed`` and ``gate.stress`` recorded, the stress
+  artifacts added to the book's (so ``portfolio.published`` carries them); a loss above
+  the tier's ``stress`` limits halts (exit 3, ``GateHalt("stress")`` naming the scenario).
+- :func:`risk_report` runs after the portfolio stage on the published book:
+  ``risk.analysed`` with the decomposition and VaR, and one MLflow run (experiment
+  ``<strategy>-risk``) holding the risk and stress figures and tables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from flows.stages import Run, service_stage
+
+PUBLISHED = "portfolio.published"
+
+
+def portfolio_subject(asof: str, source: str) -> str:
+    """``portfolio:<asof>``, with ``:fallback`` for the fallback (as the portfolio stage)."""
+    return f"portfolio:{asof}" + (":fallback" if source == "fallback" else "")
+
+
+def stress_gate(run: Run, panel, result):
+    """Stress ``result`` (a PortfolioResult), record, gate; return it with the stress files.
+
+    Raises
+    ------
+    GateHalt
+        Gate ``stress``: a stressed loss above the tier's limit, or an error while
+        stressing (fail closed), after recording the decision.
+    """
+    from governance.gates import Decision, Gate, enforce, guarded, record_gate
+    from governance.gates import stress_gate as decide
+    from governance.pretrade import check_stress
+    from tasks.risk.record import record_stress, risk_inputs, stress
+
+    cfg, limits = run.config, run.tier.stress
+    subject = portfolio_subject(result.asof, result.source)
+    shas: dict[str, str] = {}
+    with guarded(Gate.STRESS) as out:
+        inputs = risk_inputs(panel, cfg.portfolio, cfg.risk, asof=result.asof)
+        res, skipped = stress(result.weights, panel, inputs, cfg.stress)
+        breaches = check_stress(res.losses(), limits)
+        facts = {"source": result.source, "asof": result.asof}
+        shas = record_stress(run.now, res, skipped, limits, breaches, subject, facts)
+        out.decision = decide(
+            breaches,
+            stress_summary_sha256=shas["stress/summary.json"],
+            weights_sha256=result.artifacts.get("weights.json"),
+        )
+        note_stress(run, res, breaches, result.source)
+    record_gate(run.now, out.decision, subject=subject)
+    if out.decision.decision is Decision.HALT:
+        run.summary.note(_stress_stage(result.source), verdict="halt")
+    enforce(out.decision)
+    return dataclasses.replace(result, artifacts={**result.artifacts, **shas})
+
+
+def _stress_stage(source: str) -> str:
+    return "stress" if source == "model" else f"{source} stress"
+
+
+def note_stress(run: Run, res, breaches, source: str) -> None:
+    """Historical losses in the headline; every scenario (and its limit) in the details."""
+    from tasks.risk.stress import SAMPLED_TAIL
+
+    rows = res.scenarios
+    hist = rows[rows.kind == "historical"]
+    head = ", ".join(f"{r.scenario} {r.loss:.1%}" for r in hist.itertuples()) or "none in data"
+    breached = {b.subject: b for b in breaches}
+    details = []
+    for r in rows.itertuples():
+        mark = f"  BREACH limit {breached[r.scenario].limit:.1%}" if r.scenario in breached else ""
+        label = "sampled tail (ES)" if r.scenario == SAMPLED_TAIL else r.scenario
+        details.append(f"{label:<18} loss {r.loss:6.1%}  cost to exit {r.cost_to_exit:.2%}{mark}")
+    run.summary.note(
+        _stress_stage(source),
+        headline=f"{source} book, historical losses: {head}",
+        details=details,
+        losses={k: float(v) for k, v in res.losses().items()},
+        breaches=[str(b) for b in breaches],
+    )
+
+
+def published_book(ctx, flow_run_id: str | None = None):
+    """``(entry, weights)`` of the last ``portfolio.published`` entry (of that flow run)."""
+    for entry in reversed(ctx.ledger.entries(action=PUBLISHED)):
+        if flow_run_id is not None and entry.payload.get("flow_run_id") != flow_run_id:
+            continue
+        sha = (entry.payload.get("artifacts") or {}).get("weights.json")
+        doc = ctx.store.read_json(sha) if sha else {}
+        if isinstance(doc, dict) and isinstance(doc.get("weights"), dict) and doc["weights"]:
+            return entry, pd.Series(doc["weights"], dtype=float)
+        return entry, None
+    return None, None
+
+
+@service_stage("risk")
+def risk_report(run: Run, panel) -> None:
+    """Decompose the risk of the book this run published; record and log it."""
+    from tasks.risk.record import (
+        STRESS_COMPLETED,
+        analyse,
+        record_risk,
+        risk_files,
+        risk_inputs,
+        store_files,
+    )
+
+    entry, weights = published_book(run.now, run.now.flow_run_id)
+    if entry is None or weights is None:
+        return
+    cfg, p = run.config, entry.payload
+    asof, source = p["asof"], p.get("source", "model")
+    subject = portfolio_subject(asof, source)
+    inputs = risk_inputs(panel, cfg.portfolio, cfg.risk, asof=asof)
+    analysis = analyse(weights, inputs, panel.sectors, cfg.portfolio, cfg.risk)
+    shas = store_files(run.now, risk_files(analysis, subject))
+    stressed = run.now.ledger.by_key(run.now.idempotency_key(STRESS_COMPLETED, subject))
+    losses = stressed.payload.get("losses") if stressed else None
+    artifacts = {**{k: v for k, v in p["artifacts"].items() if k.startswith("stress/")}, **shas}
+    mlflow_id = log_mlflow(run.now, cfg.model.name, subject, analysis, losses, artifacts)
+    facts = {"source": source, "asof": asof, "portfolio_seq": entry.seq, "mlflow_run_id": mlflow_id}
+    record_risk(run.now, analysis, subject, facts, shas)
+    note_risk(run, analysis, source, mlflow_id)
+
+
+def note_risk(run: Run, analysis, source: str, mlflow_run_id: str | None) -> None:
+    s = analysis.summary()
+    var = {(v["method"], v["confidence"], v["horizon"]): v for v in s["var"]}
+    details = [
+        "top contributors: " + ", ".join(f"{a} {v:.0%}" for a, v in s["top_contributors"].items()),
+        "by sector: "
+        + ", ".join(f"{k} {v:.0%}" for k, v in sorted(s["sectors"].items(), key=lambda kv: -kv[1])),
+    ]
+    for method in sorted({m for m, _c, _h in var}):
+        cells = [
+            f"{c:.0%} {h}d {v['var']:.1%}|{v['es']:.1%}"
+            for (m, c, h), v in sorted(var.items())
+            if m == method
+        ]
+        details.append(f"{method} VaR|ES: " + "  ".join(cells))
+    run.summary.note(
+        "risk",
+        headline=f"{source} book: volatility {s['annual_volatility']:.1%}/yr, "
+        f"factor {s['factor_share']:.0%} / specific {s['specific_share']:.0%}, "
+        f"tracking error {s['annual_tracking_error']:.1%}/yr",
+        details=details,
+        mlflow_run_id=mlflow_run_id,
+    )
+
+
+def log_mlflow(ctx, strategy: str, subject: str, analysis, losses, artifacts) -> str:
+    """One MLflow run in ``<strategy>-risk``: metrics, the risk/stress files; its id."""
+    from mlflow.entities import Metric, RunStatus
+
+    from governance.registry import mlflow_client
+    from governance.workspace import mlflow_experiment
+
+    exp_id = mlflow_experiment(f"{strategy}-risk", ctx.ws)
+    client = mlflow_client(ctx.ws)
+    tags = {
+        "mlflow.runName": f"risk-{subject.removeprefix('portfolio:').replace(':', '-')}",
+        "portfolio": subject,
+        "prefect.flow_run_id": ctx.flow_run_id or "",
+    }
+    run = client.create_run(exp_id, tags=tags)
+    metrics = {}
+    if analysis is not None:
+        s = analysis.summary()
+        metrics |= {k: s[k] for k in ("annual_volatility", "annual_tracking_error", "factor_share")}
+    for name, loss in (losses or {}).items():
+        metrics[f"stress_loss.{name}"] = loss
+    now = run.info.start_time
+    client.log_batch(
+        run.info.run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()]
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, sha in artifacts.items():
+            target = Path(tmp) / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(ctx.store.read_bytes(sha))
+        client.log_artifacts(run.info.run_id, tmp)
+    client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FINISHED))
+    return run.info.run_id
+
+
+def attribution_report(ctx, config, panel, books: pd.DataFrame) -> dict:
+    """Attribute the live book's realised returns (monitoring): record, log, summarise.
+
+    Monthly Brinson–Fachler by sector and statistical-factor attribution against the
+    ``risk.benchmark`` (``tasks.risk.attribution.attribute``), stored as Parquet + PNG and
+    recorded as ``attribution.completed`` (subject ``portfolio:live``).
+    """
+    from tasks.model.dataset import frame_to_parquet
+    from tasks.risk.attribution import attribute
+    from tasks.risk.plots import attribution_png
+    from tasks.risk.record import store_files
+
+    att = attribute(panel.close, books, panel.sectors, config.portfolio, config.risk.benchmark)
+    if att.periods.empty:
+        return {"periods": 0}
+    files = {
+        "attribution/periods.parquet": frame_to_parquet(att.periods),
+        "attribution/sectors.parquet": frame_to_parquet(att.sectors),
+        "attribution/factors.parquet": frame_to_parquet(att.factors),
+        "attribution/attribution.png": attribution_png(att, "live book vs benchmark"),
+    }
+    shas = store_files(ctx, files)
+    run_id = log_mlflow(ctx, config.model.name, "portfolio:live", None, None, shas)
+    summary = {**att.summary(), "mlflow_run_id": run_id}
+    ctx.record("attribution.completed", subject="portfolio:live", payload=summary, artifacts=shas)
+    return summary

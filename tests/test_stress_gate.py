@@ -1,0 +1,108 @@
+"""The stress limit in the pre-trade gate, end to end: a stressed loss above the policy's
+limit halts the rebalance (exit 3, gate ``stress`` naming the scenario) and the fallback is
+stressed too and published with its stress result.
+
+The scenario is built from the champion's own book so that the test does not depend on
+which names the model happens to like: the model's three largest holdings fall 50 %. The
+model (capped at 10 % a name, concentrated on its views) loses more in it than the
+equal-weight fallback (2.5 % a name on 40 assets: 3 x 2.5 % x 50 % = 3.75 %); the limit
+sits halfway between the two losses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from flows.cli import main
+from governance.ledger import Ledger
+from governance.workspace import Workspace
+from tests.helpers_e2e import DATA, cli_json
+
+CONFIG = DATA / "small-sandbox.yaml"
+
+
+@pytest.fixture(scope="module")
+def champion(tmp_path_factory, prefect_server):
+    """A workspace whose champion was trained, validated and approved under the sandbox."""
+    home = tmp_path_factory.mktemp("stress") / "home"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ALPHAGATE_HOME", str(home))
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+        mp.setenv("ALPHAGATE_CONFIG", str(CONFIG))
+        mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
+        assert main(["run", "--config", str(CONFIG), "--as", "dana"]) == 3  # awaits approvals
+        ledger = Ledger.open(Workspace(home))
+        version = ledger.last(action="model.registered").payload["version"]
+        ledger.dispose()
+        for who in ("vera", "rita"):
+            assert (
+                main(["approve", "--model-version", str(version), "--as", who, "--reason", "ok"])
+                == 0
+            )
+        yield home
+
+
+def _write(tmp_path: Path, config: dict, policy: dict) -> str:
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(policy))
+    config["policy"]["file"] = str(tmp_path / "policy.yaml")
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def test_stress_breach_halts_the_rebalance_and_publishes_the_stressed_fallback(
+    champion, tmp_path, capsys
+):
+    config = yaml.safe_load(CONFIG.read_text())
+    policy = yaml.safe_load(CONFIG.with_name("policy-sandbox.yaml").read_text())
+    # 1. no stress limits: the champion's book is published, stressed and decomposed
+    code, reb = cli_json(capsys, "rebalance", "--config", str(CONFIG))
+    assert (code, reb["portfolio"]["source"]) == (0, "model")
+    assert "stress" in reb["stages"] and "risk" in reb["stages"]
+    model_book = pd.read_csv(reb["portfolio"]["weights_path"]).set_index("asset").weight
+    top = model_book.nlargest(3)
+    model_loss = 0.5 * top.sum()
+    fallback_loss = 0.5 * 3 / len(model_book)
+    assert model_loss > 2 * fallback_loss  # the scenario separates the two books
+
+    # 2. a concentrated-names scenario with a limit between the two books' losses
+    config["stress"] = {
+        "hypothetical": [
+            {"name": "top-names", "assets": {str(a): -0.5 for a in top.index}},
+        ],
+        "sampled": {"n_scenarios": 1000},
+    }
+    limit = round(float(model_loss + fallback_loss) / 2, 4)
+    policy["tiers"]["sandbox"]["stress"] = {"scenarios": {"top-names": limit}}
+    path = _write(tmp_path, config, policy)
+    code, reb = cli_json(capsys, "rebalance", "--config", path)
+    assert code == 3 and reb["status"] == "halted" and reb["stage"] == "stress"
+    assert any("stress top-names:" in r for r in reb["reasons"])
+    assert reb["portfolio"]["source"] == "fallback"
+    assert reb["stages"]["fallback stress"]["breaches"] == []
+
+    # 3. the ledger: the model's book halted at gate.stress, the fallback's passed and was
+    #    published with its stress files
+    ledger = Ledger.open(Workspace.from_env())
+    try:
+        flow = reb["flow_run_id"]
+        gates = [
+            e for e in ledger.entries(action="gate.stress") if e.payload["flow_run_id"] == flow
+        ]
+        assert [(g.subject.endswith(":fallback"), g.payload["decision"]) for g in gates] == [
+            (False, "halt"),
+            (True, "pass"),
+        ]
+        published = ledger.last(action="portfolio.published")
+        assert published.payload["source"] == "fallback"
+        summary = ledger.store.read_json(published.payload["artifacts"]["stress/summary.json"])
+        losses = {s["scenario"]: s["loss"] for s in summary["scenarios"]}
+        assert losses["top-names"] == pytest.approx(fallback_loss, abs=1e-12)
+        risk = ledger.last(action="risk.analysed")
+        assert risk.payload["flow_run_id"] == flow and risk.payload["source"] == "fallback"
+    finally:
+        ledger.dispose()
