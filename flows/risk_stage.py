@@ -40,7 +40,7 @@ def stress_gate(run: Run, panel, result):
         Gate ``stress``: a stressed loss above the tier's limit, or an error while
         stressing (fail closed), after recording the decision.
     """
-    from governance.gates import Decision, Gate, enforce, guarded, record_gate
+    from governance.gates import Gate, enforce, error_decision, record_gate
     from governance.gates import stress_gate as decide
     from governance.pretrade import check_stress
     from tasks.risk.record import record_stress, risk_inputs, stress
@@ -48,22 +48,22 @@ def stress_gate(run: Run, panel, result):
     cfg, limits = run.config, run.tier.stress
     subject = portfolio_subject(result.asof, result.source)
     shas: dict[str, str] = {}
-    with guarded(Gate.STRESS) as out:
+    try:
         inputs = risk_inputs(panel, cfg.portfolio, cfg.risk, asof=result.asof)
         res, skipped = stress(result.weights, panel, inputs, cfg.stress)
         breaches = check_stress(res.losses(), limits)
         facts = {"source": result.source, "asof": result.asof}
         shas = record_stress(run.now, res, skipped, limits, breaches, subject, facts)
-        out.decision = decide(
+        decision = decide(
             breaches,
             stress_summary_sha256=shas["stress/summary.json"],
             weights_sha256=result.artifacts.get("weights.json"),
         )
         note_stress(run, res, breaches, result.source)
-    record_gate(run.now, out.decision, subject=subject)
-    if out.decision.decision is Decision.HALT:
-        run.summary.note(_stress_stage(result.source), verdict="halt")
-    enforce(out.decision)
+    except Exception as exc:  # a gate that cannot be evaluated halts (fail closed)
+        decision = error_decision(Gate.STRESS, exc)
+    record_gate(run.now, decision, subject=subject)
+    enforce(decision)
     return dataclasses.replace(result, artifacts={**result.artifacts, **shas})
 
 

@@ -23,7 +23,14 @@ DETERMINISTIC_ACTIONS = (
     "backtest.completed",
 )
 #: Recorded afresh by every run (decisions depend on the state of the world).
-DECISION_ACTIONS = ("gate.approval", "gate.kill_switch", "portfolio.published")
+DECISION_ACTIONS = (
+    "gate.approval",
+    "gate.kill_switch",
+    "stress.completed",
+    "gate.stress",
+    "portfolio.published",
+    "risk.analysed",
+)
 
 
 def cli_json(capsys, *argv: str) -> tuple[int, dict]:

@@ -1,0 +1,146 @@
+"""``alphagate risk`` / ``alphagate stress`` on the demo data, and monitoring's attribution.
+
+Published books are written through the production writer
+(``tasks.portfolio.rebalance.output_files``) and recorded as ``portfolio.published``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from governance.context import RunContext
+from tasks.portfolio.rebalance import output_files, trade_list
+from tests.helpers_e2e import cli_json
+
+REPO = Path(__file__).resolve().parents[1]
+POLICY = REPO / "configs" / "policy.yaml"
+DEMO_ASSETS = ["AAPL", "AMD", "BAC", "BBY", "CVX", "GE", "HD", "JNJ", "JPM", "KO"]
+DEMO_ASSETS += ["LLY", "MRK", "MSFT", "PEP", "PFE", "PG", "RRC", "UNH", "WMT", "XOM"]
+
+
+def _config(tmp_path: Path, policy: Path = POLICY, **extra) -> str:
+    cfg = {
+        "data": {"source": "demo", "as_of": "2022-12-28"},
+        "policy": {"file": str(policy), "tier": "high"},
+        "stress": {"sampled": {"n_scenarios": 1000}},
+        **extra,
+    }
+    path = tmp_path / f"config-{len(list(tmp_path.iterdir()))}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return str(path)
+
+
+def _publish(ws, asof: str, weights: pd.Series) -> None:
+    ctx = RunContext.open(ws, actor="alphagate")
+    try:
+        trades = trade_list(None, weights, 5e-4)
+        files = output_files(weights, trades, {"status": "fallback"}, asof, "fallback")
+        shas = {name: ctx.store.put_bytes(data) for name, data in files.items()}
+        ctx.record(
+            "portfolio.published",
+            subject=f"portfolio:{asof}",
+            payload={"source": "fallback", "asof": asof},
+            artifacts=shas,
+        )
+    finally:
+        ctx.close()
+
+
+@pytest.fixture
+def published(workspace):
+    _publish(workspace, "2022-12-28", pd.Series(1.0 / 20, index=DEMO_ASSETS))
+    return workspace
+
+
+def test_risk_of_the_latest_book_is_recorded_and_logged(published, tmp_path, capsys):
+    from mlflow import MlflowClient
+
+    from governance.ledger import Ledger
+
+    code, out = cli_json(capsys, "risk", "--config", _config(tmp_path))
+    assert code == 0 and out["source"] == "fallback" and out["asof"] == "2022-12-28"
+    assert out["factor_share"] + out["specific_share"] == pytest.approx(1.0, abs=1e-12)
+    assert sum(out["sectors"].values()) == pytest.approx(1.0, abs=1e-12)
+    assert {(v["method"], v["confidence"], v["horizon"]) for v in out["var"]} == {
+        (m, c, h) for m in ("parametric", "historical") for c in (0.95, 0.99) for h in (1, 21)
+    }
+    with Ledger.open(published) as ledger:
+        entry = ledger.last(action="risk.analysed")
+        assert entry.seq == out["ledger_seq"] and entry.subject == "portfolio:2022-12-28:fallback"
+        names = set(entry.payload["artifacts"])
+        assert {"risk/contributions.png", "risk/assets.parquet", "risk/var.parquet"} <= names
+        assets = pd.read_parquet(
+            ledger.store.path(entry.payload["artifacts"]["risk/assets.parquet"])
+        )
+    assert assets.contribution.sum() == pytest.approx(
+        out["annual_volatility"] / 252**0.5, rel=1e-12
+    )
+    files = {f.path for f in MlflowClient().list_artifacts(out["mlflow_run_id"], "risk")}
+    assert "risk/contributions.png" in files
+
+
+def test_stress_of_a_weights_file_and_a_breach_exits_3(workspace, tmp_path, capsys):
+    book = tmp_path / "book.csv"
+    pd.DataFrame({"asset": DEMO_ASSETS, "weight": 1.0 / 20}).to_csv(book, index=False)
+    args = ["stress", "--portfolio", str(book), "--scenarios", "500"]
+    code, out = cli_json(capsys, *args, "--config", _config(tmp_path))
+    assert code == 0 and out["breaches"] == []  # the equal-weight book is within `high`
+    rows = {r["scenario"]: r for r in out["scenarios"]}
+    assert [r["scenario"] for r in out["scenarios"] if r["kind"] == "historical"] == [
+        "gfc-2008",
+        "covid-2020",
+        "rates-2022",
+    ]
+    assert rows["covid-2020"]["limit"] == 0.42 and out["sampled"]["n_scenarios"] == 500
+
+    policy = yaml.safe_load(POLICY.read_text())
+    policy["tiers"]["high"]["stress"]["scenarios"]["covid-2020"] = 0.10
+    tight = tmp_path / "tight.yaml"
+    tight.write_text(yaml.safe_dump(policy))
+    code, out = cli_json(capsys, *args, "--config", _config(tmp_path, tight))
+    assert code == 3
+    assert len(out["breaches"]) == 1 and out["breaches"][0].startswith("stress covid-2020: 0.31")
+
+
+def test_bad_inputs_exit_2_naming_the_field(workspace, tmp_path, capsys):
+    from flows.cli import main
+
+    assert main(["risk", "--config", _config(tmp_path)]) == 2  # nothing published yet
+    assert "no portfolio has been published" in capsys.readouterr().err
+    bad = _config(tmp_path, stress={"hypothetical": [{"name": "x", "market": -1.5}]})
+    assert main(["stress", "--config", bad]) == 2
+    assert "stress.hypothetical.0.market" in capsys.readouterr().err
+    book = tmp_path / "odd.csv"
+    pd.DataFrame({"asset": ["AAPL", "NOPE"], "weight": [0.5, 0.5]}).to_csv(book, index=False)
+    assert main(["stress", "--config", _config(tmp_path), "--portfolio", str(book)]) == 2
+    assert "assets not in the data: NOPE" in capsys.readouterr().err
+    book.write_text("asset,weight\nAAPL,abc\n")
+    assert main(["risk", "--config", _config(tmp_path), "--portfolio", str(book)]) == 2
+    assert "weight" in capsys.readouterr().err
+
+
+def test_monitoring_attribution_of_the_published_books(workspace, tmp_path):
+    from flows.config import load_config
+    from flows.monitoring import published_weights
+    from flows.risk_stage import attribution_report
+    from tasks.data.market import load_demo, to_panel
+
+    _publish(workspace, "2022-09-30", pd.Series(0.2, index=DEMO_ASSETS[:5]))
+    _publish(workspace, "2022-11-30", pd.Series(1.0 / 20, index=DEMO_ASSETS))
+    config = load_config(_config(tmp_path))
+    panel = to_panel(load_demo())
+    ctx = RunContext.open(workspace, actor="alphagate")
+    try:
+        books = published_weights(ctx)
+        summary = attribution_report(ctx, config, panel, books)
+        entry = ctx.ledger.last(action="attribution.completed")
+    finally:
+        ctx.close()
+    assert summary["periods"] == 3
+    assert sum(summary["brinson"].values()) == pytest.approx(summary["active"], abs=1e-14)
+    assert sum(summary["factors"].values()) == pytest.approx(summary["active"], abs=1e-14)
+    assert "attribution/attribution.png" in entry.payload["artifacts"]
