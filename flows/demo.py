@@ -17,6 +17,14 @@ def guide(summary: RunSummary, config_path: str) -> str:
     elif verdict is None:
         lines.append("  The candidate was not validated yet:")
         lines.append(f"    alphagate validate --model-version {version} --as vera")
+    elif verdict == "review":
+        lines.append(
+            f"  Independent validation says REVIEW: v{version} raised warnings that an"
+            " accountable risk officer may accept (signed, with an expiry and a compensating"
+            " control); then a validator and a risk officer approve. Still to do:"
+        )
+        lines += [f"    {cmd}" for cmd in _review_steps(config_path, version)]
+        lines.append("  Where it stands at any time:  alphagate status")
     elif verdict != "pass":
         lines.append(
             f"  Independent validation says {verdict.upper()}: the candidate v{version} may not"
@@ -49,6 +57,22 @@ def guide(summary: RunSummary, config_path: str) -> str:
         f"  Rebalance again later:      alphagate rebalance --config {config_path}",
     ]
     return "\n".join(lines)
+
+
+def _review_steps(config_path: str, version: int | None) -> list[str]:
+    """The exact commands still needed on the review path (flows/status.py)."""
+    from flows.config import load_config
+    from flows.status import status_report
+    from governance.config import load_policy_for
+    from governance.ledger import Ledger
+    from governance.workspace import Workspace
+
+    cfg = load_config(config_path)
+    _policy, tier, _digest = load_policy_for(cfg)
+    ws = Workspace.from_env()
+    with Ledger.open(ws) as ledger:
+        report = status_report(ws, ledger, cfg.model.name, version, tier)
+    return report["next"] or [f"alphagate status --model-version {version}"]
 
 
 def _approve_commands(config_path: str, version: int | None) -> list[str]:

@@ -25,7 +25,9 @@ from prefect.cache_policies import NO_CACHE
 from flows.config import AlphagateConfig
 from flows.runners import current_flow_run_id
 from governance import killswitch
+from governance.approvals import latest_validation
 from governance.context import RunContext
+from governance.findings_review import record_expiries, use_checks
 from governance.ledger import LedgerEntry
 from governance.policy import Tier
 from governance.registry import last_promotions, mlflow_client, model_subject
@@ -226,6 +228,7 @@ def run_monitoring(
     """
     as_of = pd.Timestamp(as_of if as_of is not None else panel.close.index[-1])
     features, scores = score_panel(model, panel, features_cfg, champion.features)
+    uses = findings_use(ctx, champion, tier)
     report = assess_monitoring(
         as_of=as_of,
         scores=scores,
@@ -240,6 +243,8 @@ def run_monitoring(
         weights=weights,
         validated_at=champion.validated_at,
         now=pd.Timestamp.now(tz="UTC"),
+        revalidation_due=uses.due and (str(uses.due.date), uses.due.reason, uses.due.at_once),
+        expired_acceptances=[(r.id, r.acceptance.until) for r in uses.expired],
         header={
             "model": {
                 "name": champion.name,
@@ -250,7 +255,15 @@ def run_monitoring(
             "data": {"fingerprint": panel.fingerprint, "source": panel.source},
         },
     )
-    return record_monitoring(ctx, tier, report)
+    out = record_monitoring(ctx, tier, report)
+    record_expiries(ctx.ledger, uses.expired, monitoring_seq=out.entry.seq)
+    return out
+
+
+def findings_use(ctx: RunContext, champion: ChampionFacts, tier: Tier):
+    """The champion's findings, acceptances and revalidation cadence (governance)."""
+    validation = latest_validation(ctx.ledger, champion.name, champion.version)
+    return use_checks(ctx.ledger, str(champion.version), validation, tier)
 
 
 # -- Prefect -------------------------------------------------------------------------------

@@ -84,7 +84,9 @@ def portfolio(run: Run, panel) -> None:
     state = killswitch.status(ctx.ledger)
     record_gate(ctx, kill_switch_gate(state), subject="killswitch")
     run.summary.note("kill switch", headline=_switch_line(state))
-    allowed, reasons, champion = model_may_drive(run.ws, ctx.ledger, run.config.model.name)
+    allowed, reasons, champion = model_may_drive(
+        run.ws, ctx.ledger, run.config.model.name, run.tier
+    )
     many = _many_accounts if cfg.accounts else None
     current = None if many else _current_weights(run)
     result = None

@@ -151,8 +151,13 @@ def approval_document(
     role: str,
     policy_hash: str,
     tier: str,
+    accepted_findings: list[dict] | None = None,
 ) -> dict:
-    """The JSON document an approver signs (all digests of what is being approved)."""
+    """The JSON document an approver signs (all digests of what is being approved).
+
+    ``accepted_findings`` (``[{id, digest, until}]``) are the findings of the validation
+    accepted on the review path: the approver signs exactly those.
+    """
     return {
         "kind": DOC_KIND,
         "model_name": facts.name,
@@ -165,6 +170,7 @@ def approval_document(
         "data_fingerprint": facts.data_fingerprint,
         "policy_hash": policy_hash,
         "tier": tier,
+        "accepted_findings": list(accepted_findings or []),
         "decision": decision,
         "reason": reason,
         "user": user,
@@ -213,6 +219,20 @@ def _is_champion(ledger: Ledger, name: str, version: str) -> bool:
     return last is not None and str(last.payload.get("model_version")) == str(version)
 
 
+def verdict_blockers(ledger: Ledger, version, validation: ValidationFacts) -> list[str]:
+    """Why the latest verdict does not let the version be promoted; empty when it does.
+
+    ``pass`` does; ``review`` does once every warning finding of that validation is
+    accepted (the review path, governance/findings_review.py); ``fail`` only if the tier
+    let its critical findings be accepted too.
+    """
+    if validation.verdict == "pass":
+        return []
+    from governance.findings_review import review_blockers
+
+    return review_blockers(ledger, version, validation)
+
+
 def compute_state(
     ws: Workspace, ledger: Ledger, facts: ModelFacts, tier, validation=None
 ) -> PromotionState:
@@ -232,8 +252,8 @@ def compute_state(
     blocked = []
     if validation is None:
         blocked.append(f"v{version} has no validation.completed entry: run `alphagate validate`")
-    elif validation.verdict != "pass":
-        blocked.append(f"v{version} latest validation verdict is {validation.verdict}, not pass")
+    else:
+        blocked += verdict_blockers(ledger, version, validation)
     if rejected:
         blocked.append(f"v{version} was rejected by {', '.join(rejected)}")
     missing, commands = [], []
@@ -306,9 +326,12 @@ def record_signed_decision(
     ws, ledger, facts, validation, *, user, decision, reason, policy_hash, tier_name
 ) -> LedgerEntry:
     """Sign the approval document with ``user``'s key and record it."""
+    from governance.findings_review import accepted_findings
+
     doc = approval_document(
         facts, validation, decision=decision, reason=reason, user=user.name,
         role=user.role.value, policy_hash=policy_hash, tier=tier_name,
+        accepted_findings=accepted_findings(ledger, validation),
     )  # fmt: skip
     sig = sign_document(ws, user, doc)
     action = GRANTED if decision == "approve" else REJECTED
@@ -348,9 +371,11 @@ def _check_approver(ws, ledger, facts, user_name, action: str):
 
 def promote(ledger: Ledger, client, facts: ModelFacts, state: PromotionState, policy_hash: str):
     """Record ``model.promoted`` and move the alias; return ``(entry, previous_version)``."""
+    from governance.findings_review import accepted_findings
     from governance.registry import champion_version
 
     approvals = list(state.granted)
+    validation = latest_validation(ledger, facts.name, facts.version)
     entry = ledger.append(
         PROMOTED,
         actor="alphagate",
@@ -364,6 +389,7 @@ def promote(ledger: Ledger, client, facts: ModelFacts, state: PromotionState, po
             "developer": facts.developer,
             "approvals": approvals,
             "approved_by": approved_by_tag(approvals),
+            "accepted_findings": accepted_findings(ledger, validation),
             "model_artifact_hash": facts.model_artifact_hash,
             "policy_hash": policy_hash,
         },

@@ -19,6 +19,8 @@ path in the zip                 what
 ``mlflow/``                     model version, its run (params, metrics, tags) and files
 ``config/``                     the run config and policy file given to ``export``
 ``environment.json``            Python and package versions (``importlib.metadata``)
+``inventory/models.json``       the model inventory and its flag "models driving
+                                portfolios without a current validation"
 ==============================  =======================================================
 
 Which entries are "involved" (:func:`select_entries`): those about the model version
@@ -55,6 +57,7 @@ from governance.evidence_verify import (
     manifest_digest,
 )
 from governance.integrity import verify_workspace
+from governance.inventory import inventory_member
 from governance.ledger import Ledger, LedgerEntry
 from governance.registry import model_subject
 from governance.users import list_users
@@ -209,6 +212,8 @@ def collect(
             )  # fmt: skip
     if subject.version is not None:
         files.update(_mlflow_files(ws, subject.model_name, subject.version))
+    policy_file = (config_files or {}).get("policy.yaml")
+    files["inventory/models.json"] = _dump(inventory_member(ws, ledger, policy_file))
     for label, path in (config_files or {}).items():
         if path is not None and Path(path).is_file():
             files[f"config/{_safe(label)}"] = Path(path).read_bytes()

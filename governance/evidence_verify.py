@@ -11,7 +11,7 @@ Needs nothing but the zip file: no workspace, no database, no MLflow. Checks, in
    ``ledger/chain.json`` (``seq, prev_hash, entry_hash`` of the whole ledger up to its
    head at export), and that chain links unbroken from genesis to the head.
 4. Every artifact an included entry names is in the pack with the recorded SHA-256.
-5. Every signed approval or rejection verifies against the recorded public key (and the
+5. Every signed approval, rejection or finding acceptance verifies against the recorded public key (and the
    key in ``keys/public_keys.json``).
 
 Any failure is a :class:`TamperDetected` (exit 3) whose message names the file.
@@ -35,7 +35,12 @@ ENTRIES = "ledger/entries.json"
 CHAIN = "ledger/chain.json"
 KEYS = "keys/public_keys.json"
 FORMAT = "alphagate.evidence/1"
-SIGNED_ACTIONS = ("approval.granted", "approval.rejected")
+SIGNED_ACTIONS = (
+    "approval.granted",
+    "approval.rejected",
+    "finding.acceptance_pending",
+    "finding.accepted",
+)
 
 
 @dataclass(frozen=True)

@@ -2,21 +2,25 @@
 
 :func:`model_may_drive` says no — and why — when there is no champion, the kill switch is
 tripped, the registry disagrees with the ledger, the champion's latest validation is not
-``pass`` or a signed rejection stands against it. The rebalance then builds the tier's
-fallback portfolio (``policy.tiers.<tier>.fallback``) and reports the reasons.
+``pass`` (nor ``review`` with every warning accepted), an acceptance expired or a
+revalidation fell due (per policy), or a signed rejection stands against it. The rebalance
+then builds the tier's fallback portfolio (``policy.tiers.<tier>.fallback``) and reports
+the reasons.
 """
 
 from __future__ import annotations
 
 from governance import killswitch
 from governance.approvals import REJECTED, decisions_on_validation, latest_validation
+from governance.findings_review import use_checks
 from governance.ledger import Ledger
+from governance.policy import Tier
 from governance.registry import champion_version, last_promotions, mlflow_client, registry_exists
 from governance.workspace import Workspace
 
 
 def model_may_drive(
-    ws: Workspace, ledger: Ledger, model_name: str
+    ws: Workspace, ledger: Ledger, model_name: str, tier: Tier | None = None
 ) -> tuple[bool, list[str], str | None]:
     """``(allowed, reasons, champion_version)`` for ``model_name``.
 
@@ -26,6 +30,10 @@ def model_may_drive(
     ledger : Ledger
     model_name : str
         Registered model name (``model.name`` of the run config).
+    tier : Tier, optional
+        The policy tier: what an expired finding acceptance or an overdue revalidation
+        does (``monitoring.on_acceptance_expired`` / ``on_revalidation_due``); default
+        the policy's defaults.
 
     Returns
     -------
@@ -40,7 +48,7 @@ def model_may_drive(
     is a refusal whose reason names the error, never a permission.
     """
     try:
-        return _decide(ws, ledger, model_name)
+        return _decide(ws, ledger, model_name, tier)
     except Exception as exc:
         return (
             False,
@@ -49,7 +57,7 @@ def model_may_drive(
         )
 
 
-def _decide(ws: Workspace, ledger: Ledger, model_name: str) -> tuple[bool, list[str], str | None]:
+def _decide(ws, ledger, model_name: str, tier) -> tuple[bool, list[str], str | None]:
     reasons: list[str] = []
     state = killswitch.status(ledger)
     if state.tripped:
@@ -65,9 +73,8 @@ def _decide(ws: Workspace, ledger: Ledger, model_name: str) -> tuple[bool, list[
             f"registry drift: champion alias points at v{alias}, the ledger promoted v{version}"
         )
     validation = latest_validation(ledger, model_name, version)
-    if validation is None or validation.verdict != "pass":
-        verdict = validation.verdict if validation else "missing"
-        reasons.append(f"champion v{version} latest validation verdict is {verdict}, not pass")
+    # findings, acceptances and revalidation cadence (governance/findings_review.py)
+    reasons += use_checks(ledger, version, validation, tier or Tier()).blockers
     rejected = decisions_on_validation(ledger, model_name, version, REJECTED, validation)
     if rejected:
         who = ", ".join(e.actor for e in rejected)

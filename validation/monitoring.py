@@ -23,7 +23,9 @@ Checks
 - **Drawdown** of the live portfolio from its peak to ``as_of`` above ``max_drawdown``.
 - **Tracking error** of the live portfolio against equal weight over the last
   ``recent_days`` dates, annualised (√252), above ``max_tracking_error``.
-- **Revalidation** older than ``revalidation_days``: a warning (SR 11-7 periodic review).
+- **Revalidation** older than ``revalidation_days`` or due after a trigger, and **finding
+  acceptances** past their date: a warning, or a breach when the policy trips on it
+  (``on_revalidation_due`` / ``on_acceptance_expired``; SR 11-7, SR 26-2).
 
 Detection delay. A sign flip of the signal on day ``F`` reaches the realised ICs from
 ``F + h`` on; the floor test trips once enough of the window is post-flip for the upper
@@ -43,7 +45,7 @@ import pandas as pd
 
 from governance.canonical import to_jsonable
 from governance.html import Cell, Facts, Page, Section, Table, render_page, tone_of
-from governance.policy import MonitoringPolicy
+from governance.policy import BreachAction, MonitoringPolicy
 from tasks.model.stats import TRADING_DAYS, forward_returns, newey_west_tstat, panel_ic
 from validation.drift import psi
 
@@ -55,6 +57,7 @@ __all__ = [
     "MonitoringReport",
     "Status",
     "assess_monitoring",
+    "check_acceptances",
     "check_drawdown",
     "check_drift",
     "check_ic_decay",
@@ -80,6 +83,7 @@ class Check(StrEnum):
     DRAWDOWN = "drawdown"
     TRACKING_ERROR = "tracking_error"
     REVALIDATION = "revalidation"
+    ACCEPTANCE = "acceptance_expiry"
 
 
 class Status(StrEnum):
@@ -320,20 +324,48 @@ def check_tracking_error(
     return CheckResult(Check.TRACKING_ERROR, status, te, policy.max_tracking_error, detail)
 
 
-def check_revalidation(
-    validated_at: str | None, now: pd.Timestamp, policy: MonitoringPolicy
-) -> CheckResult:
-    """Warning when the last validation is older than ``revalidation_days`` (SR 11-7).
+def _acting(action: BreachAction) -> Status:
+    """A due revalidation or expired acceptance: a breach only when the policy trips on it
+    (``fallback`` is enforced at use time by ``model_may_drive``, so a warning here)."""
+    return Status.BREACH if action is BreachAction.TRIP else Status.WARNING
 
-    Overdue revalidation asks for a validator, not for the kill switch: never a breach.
+
+def check_revalidation(
+    validated_at: str | None,
+    now: pd.Timestamp,
+    policy: MonitoringPolicy,
+    due: tuple[str, str, bool] | None = None,
+) -> CheckResult:
+    """Revalidation cadence (SR 11-7 periodic review; SR 26-2 trigger- and materiality-based).
+
+    Overdue when the last validation is older than ``revalidation_days``, or when ``due``
+    (``(date, reason, at_once)`` from governance/findings_review.py ``revalidation_due``,
+    which also knows the triggers) has passed. Overdue is a warning unless the policy's
+    ``on_revalidation_due`` is ``trip``.
     """
     limit = float(policy.revalidation_days)
     if validated_at is None:
         return CheckResult(Check.REVALIDATION, Status.WARNING, None, limit, "never validated")
     age = (pd.Timestamp(now) - pd.Timestamp(validated_at)).total_seconds() / 86400.0
-    status = Status.WARNING if age > limit else Status.OK
+    overdue = age > limit
     detail = f"last validation {age:.0f} days ago (every {policy.revalidation_days} days)"
+    if due is not None:
+        day, reason, at_once = pd.Timestamp(due[0]).date(), due[1], due[2]
+        today = pd.Timestamp(now).date()
+        overdue = today >= day if at_once else today > day
+        detail = f"revalidation due {day} ({reason}); {detail}"
+    status = _acting(policy.on_revalidation_due) if overdue else Status.OK
     return CheckResult(Check.REVALIDATION, status, age, limit, detail)
+
+
+def check_acceptances(expired: Sequence[tuple[str, str]], policy: MonitoringPolicy) -> CheckResult:
+    """Finding acceptances past their date (``[(finding id, until)]``), acted on per
+    ``on_acceptance_expired``."""
+    if not expired:
+        return CheckResult(Check.ACCEPTANCE, Status.OK, 0.0, None, "no expired acceptance")
+    detail = "; ".join(f"acceptance of {fid} expired on {until}" for fid, until in expired)
+    status = _acting(policy.on_acceptance_expired)
+    return CheckResult(Check.ACCEPTANCE, status, float(len(expired)), None, detail)
 
 
 # -- the report ------------------------------------------------------------------------------
@@ -392,6 +424,8 @@ def assess_monitoring(
     validated_at: str | None = None,
     now: pd.Timestamp | None = None,
     header: Mapping[str, Any] | None = None,
+    revalidation_due: tuple[str, str, bool] | None = None,
+    expired_acceptances: Sequence[tuple[str, str]] | None = None,
 ) -> MonitoringReport:
     """Every monitoring check at ``as_of``.
 
@@ -417,6 +451,11 @@ def assess_monitoring(
     validated_at, now : str, Timestamp, optional
         UTC time of the version's last validation and the current time (revalidation
         cadence); without ``now`` the check is skipped.
+    revalidation_due : (date, reason, at_once), optional
+        The due date governance computed (cadence and triggers), see
+        :func:`check_revalidation`.
+    expired_acceptances : sequence of (finding id, until), optional
+        Finding acceptances past their date; None skips the check.
     """
     close = close.loc[:as_of]
     scores = scores.loc[:as_of]
@@ -434,7 +473,9 @@ def assess_monitoring(
         check_tracking_error(live, close, policy),
     )
     if now is not None:
-        checks += (check_revalidation(validated_at, now, policy),)
+        checks += (check_revalidation(validated_at, now, policy, revalidation_due),)
+    if expired_acceptances is not None:
+        checks += (check_acceptances(expired_acceptances, policy),)
     head = {**(header or {}), "policy": policy, "horizon": horizon}
     head["realised_ic"] = {str(d.date()): v for d, v in ics.items()}
     return MonitoringReport(str(pd.Timestamp(as_of).date()), checks, head)

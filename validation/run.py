@@ -18,6 +18,7 @@ import pandas as pd
 from governance.canonical import canonical_json, to_jsonable
 from governance.errors import Forbidden
 from governance.findings import load_register
+from governance.findings_mlflow import sync_findings
 from governance.policy import Tier
 from governance.registry import mlflow_client, model_subject
 from governance.users import Role, find_user, require_role
@@ -324,6 +325,7 @@ def validate_model_version(
             **{_png_name(c): s for c, s in figure_shas.items()},
         },
     )
+    sync_findings(ctx.ws, ctx.ledger, model_name, version, entry.seq)
     return ValidationResult(
         model_name=model_name,
         version=int(version),

@@ -102,6 +102,7 @@ def _accept(args: argparse.Namespace) -> int:
     from flows.config import load_config
     from governance.config import load_policy_for
     from governance.findings_accept import accept
+    from governance.findings_mlflow import sync_findings
     from governance.ledger import Ledger
 
     cfg = load_config(config_path(args))
@@ -112,6 +113,7 @@ def _accept(args: argparse.Namespace) -> int:
             ws, ledger, args.finding_id, args.user, args.reason, args.until, args.control,
             tier=tier, tier_name=cfg.policy.tier, policy_hash=digest,
         )  # fmt: skip
+        sync_findings(ws, ledger, record.model_name, record.model_version, record.validation_seq)
     if entry.action == "finding.accepted":
         print(
             f"{args.user} accepted {record.id} until {record.acceptance.until} (ledger seq {entry.seq}, signed)"

@@ -1,0 +1,77 @@
+"""``alphagate status`` (what a risk officer needs next) and ``alphagate models`` (inventory)."""
+
+from __future__ import annotations
+
+import argparse
+
+from flows.commands import add_json_arg
+from flows.commands.findings_cmd import config_path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    st = sub.add_parser("status", help="open findings, approvals and the exact next commands")
+    st.add_argument("--model-version", type=int, default=None, metavar="N")
+    st.add_argument("--model", default=None, metavar="NAME", help="registered model name")
+    st.add_argument("--config", default=None, metavar="FILE", help="run config (model, policy)")
+    add_json_arg(st)
+    st.set_defaults(handler=_status)
+    md = sub.add_parser("models", help="the model inventory: tier, status, findings, due dates")
+    md.add_argument("--config", default=None, metavar="FILE", help="run config naming the policy")
+    md.add_argument("--html", default=None, metavar="FILE", help="also write the HTML inventory")
+    add_json_arg(md)
+    md.set_defaults(handler=_models)
+
+
+def _load(args):
+    from flows.config import load_config
+    from governance.config import load_policy_for
+
+    cfg = load_config(config_path(args))
+    policy, tier, digest = load_policy_for(cfg)
+    return cfg, policy, tier, digest
+
+
+def _status(args: argparse.Namespace) -> int:
+    from flows.cli import emit_json
+    from flows.status import latest_version, render_status, status_report
+    from governance.errors import InputError
+    from governance.ledger import Ledger
+    from governance.workspace import Workspace
+
+    cfg, _policy, tier, _digest = _load(args)
+    name = args.model or cfg.model.name
+    ws = Workspace.from_env().ensure()
+    version = args.model_version or latest_version(ws, name)
+    if version is None:
+        raise InputError(f"--model {name}: no registered version yet (alphagate run)")
+    with Ledger.open(ws) as ledger:
+        report = status_report(ws, ledger, name, version, tier)
+    print("\n".join(render_status(report)))
+    if args.json:
+        emit_json(report)
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from flows.cli import emit_json
+    from governance.inventory import inventory, publish_inventory, render_inventory
+    from governance.ledger import Ledger
+    from governance.workspace import Workspace
+
+    _cfg, policy, _tier, digest = _load(args)
+    ws = Workspace.from_env().ensure()
+    with Ledger.open(ws) as ledger:
+        inv = inventory(ws, ledger, policy, digest)
+        link = publish_inventory(ws, inv)
+    for line in render_inventory(inv):
+        print(line)
+    if link:
+        print(f"HTML inventory: {link}")
+    if args.html:
+        from governance.inventory import inventory_html
+
+        with open(args.html, "w", encoding="utf-8") as fh:
+            fh.write(inventory_html(inv))
+    if args.json:
+        emit_json(inv)
+    return 0

@@ -1,0 +1,102 @@
+"""What a risk officer needs next for one model version: ``alphagate status`` and the demo guide.
+
+Composition only: the findings register (governance/findings.py), the promotion state
+(governance/approvals.py) and the use-time checks (governance/model_use.py), turned into
+the exact commands that move the version on.
+"""
+
+from __future__ import annotations
+
+from governance.approvals import compute_state, latest_validation
+from governance.findings import Status, load_register
+from governance.findings_review import blocking, revalidation_due
+from governance.model_use import model_may_drive
+from governance.registry import get_model_facts, mlflow_client
+from governance.users import list_users
+
+ACCEPT = (
+    'alphagate findings accept {id} --as {who} --reason "..." --until YYYY-MM-DD --control "..."'
+)
+APPROVE = 'alphagate approve --model {name} --model-version {version} --as {who} --reason "..."'
+
+
+def latest_version(ws, name: str) -> str | None:
+    """The highest registered version of ``name``, or None."""
+    versions = mlflow_client(ws).search_model_versions(f"name='{name}'")
+    return max((str(v.version) for v in versions), key=int, default=None)
+
+
+def _eligible(ws, role: str, exclude: set) -> list[str]:
+    return [u.name for u in list_users(ws) if u.role.value == role and u.name not in exclude]
+
+
+def status_report(ws, ledger, name: str, version, tier) -> dict:
+    """Where ``name`` v``version`` stands and the commands that move it on.
+
+    Keys: ``model_name``, ``version``, ``verdict``, ``findings`` (records of the latest
+    validation), ``open_findings`` / ``accepted_findings`` (ids), ``promotion``
+    (PromotionState JSON), ``may_drive`` (``{allowed, reasons, champion}``),
+    ``next_revalidation_due``, ``next`` (exact commands, in order).
+    """
+    facts = get_model_facts(mlflow_client(ws), name, version)
+    validation = latest_validation(ledger, name, facts.version)
+    state = compute_state(ws, ledger, facts, tier, validation)
+    records = blocking(load_register(ledger), validation.seq) if validation else []
+    open_ = [r for r in records if r.status is not Status.ACCEPTED]
+    allowed, reasons, champion = model_may_drive(ws, ledger, name, tier)
+    due = revalidation_due(ledger, validation, tier) if validation else None
+    steps: list[str] = []
+    if validation is None:
+        who = _eligible(ws, "validator", {facts.developer})[:1] or ["<validator>"]
+        steps.append(f"alphagate validate --model {name} --model-version {version} --as {who[0]}")
+    officers = _eligible(ws, tier.validation.acceptance.role.value, {facts.developer})
+    accepted_sev = set(tier.validation.acceptance.severities)
+    for r in open_:
+        if r.severity in accepted_sev:
+            steps.append(ACCEPT.format(id=r.id, who=(officers or ["<risk_officer>"])[0]))
+    acceptable = all(r.severity in accepted_sev for r in open_)
+    if not state.champion and not state.rejected_by and validation and acceptable:
+        have = {g["user"] for g in state.granted} | {facts.developer}
+        for role in dict.fromkeys(state.missing):
+            gap = state.missing.count(role)
+            for who in (_eligible(ws, role, have) or [f"<{role}>"])[:gap]:
+                steps.append(APPROVE.format(name=name, version=facts.version, who=who))
+    return {
+        "model_name": name,
+        "version": facts.version,
+        "verdict": validation.verdict if validation else None,
+        "findings": [r.to_json() for r in records],
+        "open_findings": [r.id for r in open_],
+        "accepted_findings": [r.id for r in records if r.status is Status.ACCEPTED],
+        "unacceptable_findings": [r.id for r in open_ if r.severity not in accepted_sev],
+        "promotion": state.to_json(),
+        "may_drive": {"allowed": allowed, "reasons": reasons, "champion": champion},
+        "next_revalidation_due": due.to_json() if due else None,
+        "next": steps,
+    }
+
+
+def render_status(report: dict) -> list[str]:
+    """The human lines of a :func:`status_report`."""
+    lines = [
+        f"{report['model_name']} v{report['version']}: verdict"
+        f" {(report['verdict'] or 'not validated').upper()}"
+    ]
+    for f in report["findings"]:
+        until = (f.get("acceptance") or {}).get("until")
+        tail = f" until {until}" if f["status"] == "accepted" and until else ""
+        lines.append(f"  {f['id']} [{f['severity']}] {f['status']}{tail}: {f['message']}")
+    for fid in report["unacceptable_findings"]:
+        lines.append(f"  {fid} may not be accepted under this tier: a new version must fix it")
+    drive = report["may_drive"]
+    if drive["champion"]:
+        verb = "drives" if drive["allowed"] else "may NOT drive"
+        lines.append(f"  champion v{drive['champion']} {verb} the portfolio")
+        lines += [f"    because {r}" for r in drive["reasons"]]
+    due = report["next_revalidation_due"]
+    if due:
+        lines.append(f"  next revalidation due {due['date']} ({due['reason']})")
+    if report["next"]:
+        lines.append("  next:")
+        lines += [f"    {cmd}" for cmd in report["next"]]
+    return lines

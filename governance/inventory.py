@@ -1,0 +1,223 @@
+"""The model inventory (SR 26-2, PRA SS1/23): every registered model and where it stands.
+
+:func:`inventory` lists, for each registered model: its tier, champion version, status,
+developer, validator, last validation date and verdict, open and accepted findings, next
+revalidation due and the policy hash of its last validation. The flag
+``models_driving_without_current_validation`` names each champion whose validation is not
+current: never validated, findings not accepted, an acceptance expired or a revalidation
+overdue — whatever the policy does about it (a ``warn`` tier lets it drive; the inventory
+still says so). It is ``alphagate models``, an evidence-pack member
+(``inventory/models.json``) and a self-contained HTML page linked from each registered
+model in MLflow (:func:`publish_inventory`).
+
+Status of a model (of its champion, else of its latest version): ``champion``,
+``rejected``, ``not_validated``, ``failed``, ``in_review`` (findings to accept) or
+``awaiting_approval``.
+"""
+
+from __future__ import annotations
+
+import html
+import tempfile
+from pathlib import Path
+
+from governance.approvals import REJECTED, decisions_on_validation, latest_validation
+from governance.findings import Status, load_register, today
+from governance.findings_review import blocking, revalidation_due, use_checks
+from governance.policy import Policy, Tier, load_policy
+from governance.registry import last_promotions, mlflow_client, model_subject, registry_exists
+
+VALIDATED = "validation.completed"
+FLAG = "models_driving_without_current_validation"
+EXPERIMENT = "alphagate-inventory"
+_LINE = "Model inventory: "
+
+
+def _tier_of(policy: Policy | None, name: str | None) -> Tier:
+    if policy is not None and name in policy.tiers:
+        return policy.tiers[name]
+    return Tier()
+
+
+def _model_row(ws, ledger, client, name: str, promotion, policy, register, day) -> dict:
+    versions = client.search_model_versions(f"name='{name}'")
+    latest = max(versions, key=lambda v: int(v.version))
+    champion = str(promotion.payload["model_version"]) if promotion is not None else None
+    focus = champion or str(latest.version)
+    mv = next(v for v in versions if str(v.version) == focus)
+    validation = latest_validation(ledger, name, focus)
+    entry = ledger.last(action=VALIDATED, subject=model_subject(name, focus))
+    tier_name = entry.payload.get("policy_tier") if entry else None
+    tier = _tier_of(policy, tier_name)
+    records = blocking(register, validation.seq) if validation else []
+    open_ = [r.id for r in records if r.status is not Status.ACCEPTED]
+    rejected = decisions_on_validation(ledger, name, focus, REJECTED, validation)
+    checks = use_checks(ledger, focus, validation, tier, day) if validation else None
+    if champion:
+        status = "champion"
+    elif rejected:
+        status = "rejected"
+    elif validation is None:
+        status = "not_validated"
+    elif any(r.severity.value == "critical" and r.id in open_ for r in records):
+        status = "failed"
+    elif open_:
+        status = "in_review"
+    else:
+        status = "awaiting_approval"
+    current = validation is not None and not (checks.blockers or checks.warnings)
+    due = revalidation_due(ledger, validation, tier) if validation else None
+    return {
+        "name": name,
+        "tier": tier_name,
+        "champion_version": champion,
+        "latest_version": str(latest.version),
+        "version": focus,
+        "status": status,
+        "developer": (mv.tags or {}).get("developer"),
+        "validator": entry.payload.get("validator") if entry else None,
+        "last_validation": (
+            {"date": entry.ts[:10], "verdict": validation.verdict, "seq": entry.seq}
+            if entry
+            else None
+        ),
+        "open_findings": open_,
+        "accepted_findings": [r.id for r in records if r.status is Status.ACCEPTED],
+        "next_revalidation_due": due.to_json() if due else None,
+        "current_validation": current,
+        "not_current_because": list(checks.blockers + checks.warnings) if checks else [],
+        "policy_hash": entry.payload.get("policy_hash") if entry else None,
+        "flags": ["driving_without_current_validation"] if champion and not current else [],
+    }
+
+
+def inventory(
+    ws, ledger, policy: Policy | None = None, policy_hash: str | None = None, day=None
+) -> dict:
+    """The inventory as of ``day`` (default today, UTC): ``{as_of, policy_hash, models, flags}``."""
+    day = day or today()
+    rows = []
+    if registry_exists(ws):
+        client = mlflow_client(ws)
+        promotions = last_promotions(ledger)
+        register = load_register(ledger, as_of=day)
+        for rm in sorted(client.search_registered_models(), key=lambda m: m.name):
+            if client.search_model_versions(f"name='{rm.name}'"):
+                row = _model_row(
+                    ws, ledger, client, rm.name, promotions.get(rm.name), policy, register, day
+                )
+                rows.append(row)
+    return {
+        "as_of": day.isoformat(),
+        "policy_hash": policy_hash,
+        "models": rows,
+        "flags": {FLAG: [r["name"] for r in rows if r["flags"]]},
+    }
+
+
+def inventory_member(ws, ledger, policy_path: str | Path | None) -> dict:
+    """The evidence pack's ``inventory/models.json`` (the policy file given, if readable)."""
+    policy, digest = None, None
+    if policy_path is not None and Path(policy_path).is_file():
+        policy, digest = load_policy(policy_path)
+    return inventory(ws, ledger, policy, digest)
+
+
+def render_inventory(inv: dict) -> list[str]:
+    """Human lines of the inventory."""
+    lines = [f"model inventory as of {inv['as_of']}"]
+    for m in inv["models"]:
+        last = m["last_validation"] or {}
+        due = (m["next_revalidation_due"] or {}).get("date", "-")
+        lines.append(
+            f"  {m['name']:<20} {m['status']:<18} tier {m['tier'] or '-':<8}"
+            f" champion v{m['champion_version'] or '-'}  validated {last.get('date', '-')}"
+            f" {last.get('verdict', '')}  open {len(m['open_findings'])}"
+            f" accepted {len(m['accepted_findings'])}  revalidate by {due}"
+        )
+    flagged = inv["flags"][FLAG]
+    if flagged:
+        lines.append(f"  FLAG models driving without a current validation: {', '.join(flagged)}")
+    return lines
+
+
+_CSS = (
+    "body{font-family:system-ui,Helvetica,Arial,sans-serif;margin:2em;max-width:1200px}"
+    "table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.3em .6em;"
+    "text-align:left}th{background:#f4f4f4}.flag{color:#c62828;font-weight:bold}"
+)
+_COLUMNS = (
+    ("name", "model"), ("tier", "tier"), ("status", "status"),
+    ("champion_version", "champion"), ("developer", "developer"), ("validator", "validator"),
+    ("last_validation", "last validation"), ("open_findings", "open findings"),
+    ("accepted_findings", "accepted findings"), ("next_revalidation_due", "revalidation due"),
+    ("policy_hash", "policy hash"), ("flags", "flags"),
+)  # fmt: skip
+
+
+def _cell(key: str, value) -> str:
+    if key == "last_validation" and value:
+        value = f"{value['date']} {value['verdict']}"
+    elif key == "next_revalidation_due" and value:
+        value = f"{value['date']} ({value['reason']})"
+    elif key == "policy_hash" and value:
+        value = value[:12]
+    elif isinstance(value, list):
+        value = ", ".join(value)
+    cls = ' class="flag"' if key == "flags" and value else ""
+    return f"<td{cls}>{html.escape(str(value if value not in (None, '') else '–'))}</td>"
+
+
+def inventory_html(inv: dict) -> str:
+    """A self-contained HTML page of the inventory (inline CSS, no script, no network).
+
+    Written here until the shared renderer (governance/html.py) lands.
+    """
+    head = "".join(f"<th>{html.escape(label)}</th>" for _k, label in _COLUMNS)
+    rows = "".join(
+        "<tr>" + "".join(_cell(k, m.get(k)) for k, _l in _COLUMNS) + "</tr>" for m in inv["models"]
+    )
+    flagged = inv["flags"][FLAG]
+    flag = (
+        f'<p class="flag">Models driving portfolios without a current validation:'
+        f" {html.escape(', '.join(flagged))}</p>"
+        if flagged
+        else "<p>No model drives a portfolio without a current validation.</p>"
+    )
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>alphagate model inventory {html.escape(inv['as_of'])}</title>"
+        f"<style>{_CSS}</style></head><body><h1>Model inventory</h1>"
+        f"<p>As of {html.escape(inv['as_of'])}; policy {html.escape(str(inv['policy_hash']))}"
+        f"</p>{flag}<table><tr>{head}</tr>{rows}</table></body></html>"
+    )
+
+
+def publish_inventory(ws, inv: dict) -> str | None:
+    """Log the HTML inventory to MLflow and link it from every registered model.
+
+    One run per call in experiment ``alphagate-inventory``; each registered model gets tag
+    ``inventory`` and a description line linking the page. Returns the UI link, or None
+    when there is no registry yet.
+    """
+    if not inv["models"]:
+        return None
+    from mlflow.entities import RunStatus
+
+    from governance.workspace import mlflow_experiment
+
+    client = mlflow_client(ws)
+    exp_id = mlflow_experiment(EXPERIMENT, ws)
+    run = client.create_run(exp_id, tags={"mlflow.runName": f"inventory-{inv['as_of']}"})
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "inventory.html").write_text(inventory_html(inv), encoding="utf-8")
+        client.log_artifacts(run.info.run_id, tmp)
+    client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FINISHED))
+    link = f"#/experiments/{exp_id}/runs/{run.info.run_id}/artifacts/inventory.html"
+    for m in inv["models"]:
+        client.set_registered_model_tag(m["name"], "inventory", link)
+        rm = client.get_registered_model(m["name"])
+        kept = [ln for ln in (rm.description or "").splitlines() if not ln.startswith(_LINE)]
+        desc = "\n".join([*kept, f"{_LINE}[{m['status']}, as of {inv['as_of']}]({link})"])
+        client.update_registered_model(m["name"], description=desc.strip())
+    return link
