@@ -17,13 +17,13 @@ Status of a model (of its champion, else of its latest version): ``champion``,
 
 from __future__ import annotations
 
-import html
 import tempfile
 from pathlib import Path
 
 from governance.approvals import REJECTED, decisions_on_validation, latest_validation
 from governance.findings import Status, load_register, today
 from governance.findings_review import blocking, revalidation_due, use_checks
+from governance.html import Cell, Facts, Page, Section, Table, Tone, render_page, tone_of
 from governance.policy import Policy, Tier, load_policy
 from governance.registry import last_promotions, mlflow_client, model_subject, registry_exists
 
@@ -141,11 +141,6 @@ def render_inventory(inv: dict) -> list[str]:
     return lines
 
 
-_CSS = (
-    "body{font-family:system-ui,Helvetica,Arial,sans-serif;margin:2em;max-width:1200px}"
-    "table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.3em .6em;"
-    "text-align:left}th{background:#f4f4f4}.flag{color:#c62828;font-weight:bold}"
-)
 _COLUMNS = (
     ("name", "model"), ("tier", "tier"), ("status", "status"),
     ("champion_version", "champion"), ("developer", "developer"), ("validator", "validator"),
@@ -155,42 +150,49 @@ _COLUMNS = (
 )  # fmt: skip
 
 
-def _cell(key: str, value) -> str:
+def _cell(key: str, value) -> Cell | str:
     if key == "last_validation" and value:
-        value = f"{value['date']} {value['verdict']}"
-    elif key == "next_revalidation_due" and value:
-        value = f"{value['date']} ({value['reason']})"
-    elif key == "policy_hash" and value:
-        value = value[:12]
-    elif isinstance(value, list):
-        value = ", ".join(value)
-    cls = ' class="flag"' if key == "flags" and value else ""
-    return f"<td{cls}>{html.escape(str(value if value not in (None, '') else '–'))}</td>"
+        return Cell(f"{value['date']} {value['verdict']}", tone=tone_of(value["verdict"]))
+    if key == "next_revalidation_due" and value:
+        return f"{value['date']} ({value['reason']})"
+    if key == "policy_hash" and value:
+        return Cell(value[:12], code=True)
+    if key == "status":
+        return Cell(value, tone=tone_of(value))
+    if key == "flags" and value:
+        return Cell(", ".join(value), tone=Tone.CRITICAL)
+    if isinstance(value, list):
+        return Cell(", ".join(value) or "–", code=bool(value))
+    return "–" if value in (None, "") else str(value)
 
 
 def inventory_html(inv: dict) -> str:
-    """A self-contained HTML page of the inventory (inline CSS, no script, no network).
-
-    Written here until the shared renderer (governance/html.py) lands.
-    """
-    head = "".join(f"<th>{html.escape(label)}</th>" for _k, label in _COLUMNS)
-    rows = "".join(
-        "<tr>" + "".join(_cell(k, m.get(k)) for k, _l in _COLUMNS) + "</tr>" for m in inv["models"]
-    )
+    """The inventory as a self-contained page (governance/html.py, the one renderer)."""
     flagged = inv["flags"][FLAG]
-    flag = (
-        f'<p class="flag">Models driving portfolios without a current validation:'
-        f" {html.escape(', '.join(flagged))}</p>"
+    table = Table(
+        headers=tuple(label for _k, label in _COLUMNS),
+        rows=tuple(tuple(_cell(k, m.get(k)) for k, _l in _COLUMNS) for m in inv["models"]),
+    )
+    summary = (
+        f"Models driving portfolios without a current validation: {', '.join(flagged)}."
         if flagged
-        else "<p>No model drives a portfolio without a current validation.</p>"
+        else "No model drives a portfolio without a current validation."
     )
-    return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>alphagate model inventory {html.escape(inv['as_of'])}</title>"
-        f"<style>{_CSS}</style></head><body><h1>Model inventory</h1>"
-        f"<p>As of {html.escape(inv['as_of'])}; policy {html.escape(str(inv['policy_hash']))}"
-        f"</p>{flag}<table><tr>{head}</tr>{rows}</table></body></html>"
+    page = Page(
+        title="Model inventory",
+        kind="alphagate model inventory",
+        verdict="FLAG" if flagged else "OK",
+        cover=Facts.of(
+            {
+                "as of": inv["as_of"],
+                "policy hash": inv["policy_hash"] or "–",
+                "models": len(inv["models"]),
+            }
+        ),
+        summary=(summary,),
+        sections=(Section("Registered models", (table,)),),
     )
+    return render_page(page)
 
 
 def publish_inventory(ws, inv: dict) -> str | None:
