@@ -19,7 +19,7 @@ from governance.integrity import verify_workspace
 from governance.ledger import Ledger
 from governance.policy import Policy, Severity, Tier
 from governance.users import add_user
-from validation.findings import Finding, with_ids
+from validation.findings import Finding, verdict_of, with_ids
 
 MODEL = "m"
 DAY = dt.date(2026, 1, 5)
@@ -32,7 +32,7 @@ def _tier(**acceptance) -> Tier:
     return Tier.model_validate({"validation": {"acceptance": acceptance}})
 
 
-def _validate(ledger: Ledger, findings, version: int = 1):
+def _validate(ledger: Ledger, findings, version: int = 1, verdict: str | None = None):
     """A ``validation.completed`` entry shaped as validation/run.py records it."""
     prior = load_register(ledger).of_version(MODEL, version)
     fs = with_ids(findings, prior, MODEL, version)
@@ -44,7 +44,7 @@ def _validate(ledger: Ledger, findings, version: int = 1):
         payload={
             "model_name": MODEL,
             "model_version": version,
-            "verdict": "review",
+            "verdict": verdict or verdict_of(findings).value,
             "findings": to_jsonable(list(fs)),
             "validator": "vera",
             "developer": "dana",
@@ -197,7 +197,7 @@ def test_a_forged_acceptance_counts_for_nothing_and_verify_names_it(workspace, l
 
 def test_list_and_show_commands(workspace, ledger, capsys):
     from flows.cli import main
-    from tests.helpers_e2e import cli_json
+    from tests.helpers_e2e import SMALL, cli_json
 
     _validate(ledger, [SHAP, DSR])
     _accept(workspace, ledger, "F-m-v1-1", day=None, until=today().isoformat())
@@ -205,6 +205,93 @@ def test_list_and_show_commands(workspace, ledger, capsys):
     assert code == 0 and [f["id"] for f in out["findings"]] == ["F-m-v1-2"]
     code, out = cli_json(capsys, "findings", "show", "F-m-v1-1")
     assert (code, out["status"], out["acceptance"]["signers"]) == (0, "accepted", ["rita"])
+    # a critical finding cannot be accepted under the high tier: exit 4, recorded
+    soon = (today() + dt.timedelta(days=10)).isoformat()
+    accept_critical = ["findings", "accept", "F-m-v1-2", "--as", "rita", "--reason", "r",
+                       "--until", soon, "--control", "c", "--config", SMALL]  # fmt: skip
+    assert main(accept_critical) == 4
+    assert "accepts only warning" in capsys.readouterr().err
+    assert ledger.last(action=REFUSED).payload["finding_id"] == "F-m-v1-2"
     assert main(["findings", "show", "F-m-v1-7"]) == 2
     assert main(["findings", "list", "--status", "closed"]) == 2
     assert "F-m-v1-7" in capsys.readouterr().err
+
+
+def _approvals_facts(ledger, entry):
+    from governance.approvals import latest_validation
+
+    return latest_validation(ledger, MODEL, entry.payload["model_version"])
+
+
+@pytest.mark.parametrize(
+    ("action", "blocks"), [("warn", False), ("fallback", True), ("trip", True)]
+)
+def test_an_expired_acceptance_acts_per_policy(workspace, ledger, action, blocks):
+    from governance.findings_review import record_expiries, use_checks
+
+    entry = _validate(ledger, [SHAP])
+    _accept(workspace, ledger, "F-m-v1-1")  # until 2026-03-01
+    tier = Tier.model_validate({"monitoring": {"on_acceptance_expired": action}})
+    validation = _approvals_facts(ledger, entry)
+    before = use_checks(ledger, "1", validation, tier, day=dt.date(2026, 3, 1))
+    assert (before.blockers, before.warnings) == ((), ())
+    after = use_checks(ledger, "1", validation, tier, day=dt.date(2026, 3, 2))
+    line = "acceptance of F-m-v1-1 expired on 2026-03-01"
+    assert (after.blockers, after.warnings) == (((line,), ()) if blocks else ((), (line,)))
+    first = record_expiries(ledger, after.expired)
+    assert record_expiries(ledger, after.expired) == first  # recorded once
+    assert fold(ledger.entries()).get("F-m-v1-1").status is Status.EXPIRED
+
+
+def test_revalidation_falls_due_by_cadence_or_at_once_after_a_listed_trigger(workspace, ledger):
+    from governance.findings_review import revalidation_due, use_checks
+    from governance.killswitch import Trigger, auto_trip
+
+    entry = _validate(ledger, [])
+    validation = _approvals_facts(ledger, entry)
+    tier = Tier.model_validate(
+        {
+            "monitoring": {
+                "revalidation_days": 30,
+                "on_revalidation_due": "fallback",
+                "revalidate_on": ["monitoring_breach"],
+            }
+        }
+    )
+    validated = dt.date.fromisoformat(entry.ts[:10])
+    due = revalidation_due(ledger, validation, tier)
+    assert (due.date, due.at_once) == (validated + dt.timedelta(days=30), False)
+    assert not use_checks(ledger, "1", validation, tier, day=due.date).blockers
+    late = use_checks(ledger, "1", validation, tier, day=due.date + dt.timedelta(days=1))
+    assert late.blockers[0].startswith("revalidation of v1 was due")
+    auto_trip(ledger, Tier(), Trigger.PRETRADE_BREACH, "not listed", {})
+    assert not revalidation_due(ledger, validation, tier).at_once
+    auto_trip(ledger, Tier(), Trigger.MONITORING_BREACH, "listed", {})
+    due = revalidation_due(ledger, validation, tier)
+    assert due.at_once and use_checks(ledger, "1", validation, tier, day=due.date).blockers
+
+
+def test_a_review_verdict_without_findings_never_promotes(workspace, ledger):
+    """Fail closed: a hand-made non-pass entry naming no finding cannot be 'all accepted'."""
+    from governance.findings_review import review_blockers
+
+    entry = _validate(ledger, [], verdict="review")
+    assert "recorded no finding" in review_blockers(ledger, "1", _approvals_facts(ledger, entry))[0]
+
+
+@pytest.mark.parametrize(("action", "status"), [("warn", "warning"), ("fallback", "warning"),
+                                                ("trip", "breach")])  # fmt: skip
+def test_monitoring_checks_follow_the_policy_action(action, status):
+    import pandas as pd
+
+    from governance.policy import MonitoringPolicy
+    from validation.monitoring import check_acceptances, check_revalidation
+
+    policy = MonitoringPolicy(on_acceptance_expired=action, on_revalidation_due=action)
+    now = pd.Timestamp("2026-06-01", tz="UTC")
+    assert check_acceptances([], policy).status == "ok"
+    assert check_acceptances([("F-m-v1-1", "2026-05-01")], policy).status == status
+    fresh = "2026-05-01T00:00:00Z"
+    assert check_revalidation(fresh, now, policy).status == "ok"
+    due = ("2026-06-01", "kill switch tripped on monitoring_breach", True)
+    assert check_revalidation(fresh, now, policy, due).status == status

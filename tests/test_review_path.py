@@ -104,6 +104,17 @@ def test_review_accept_approve_drive(reviewed, capsys):
     assert promoted.payload["accepted_findings"] == accepted
     assert [g.payload["signed"]["accepted_findings"] for g in grants] == [accepted, accepted]
 
+    # MLflow shows the accepted finding on the version, linked to the report
+    from governance.registry import mlflow_client
+
+    mv = mlflow_client(ws).get_model_version(MODEL, version)
+    assert (mv.tags["findings.open"], mv.tags["findings.accepted"]) == ("none", f"{fid}@{until}")
+    assert f"accepted {fid} until {until}" in mv.description
+    assert "/artifacts/validation/report.html)" in mv.description
+    code, status = cli_json(capsys, "status")
+    assert (status["open_findings"], status["accepted_findings"]) == ([], [fid])
+    assert status["may_drive"] == {"allowed": True, "reasons": [], "champion": version}
+
     code, reb = cli_json(capsys, "rebalance", "--config", CONFIG)
     assert (code, reb["portfolio"]["source"], reb["portfolio"]["model_version"]) == (
         0,
