@@ -318,10 +318,11 @@ def validate(run: Run, model: Trained) -> str | None:
 
 
 def _finding_line(f) -> str:
-    """``[severity] check: message`` of a Finding or of its recorded JSON form."""
+    """``[severity] ID check: message`` of a Finding or of its recorded JSON form."""
     field = f.get if isinstance(f, dict) else lambda k, d="": getattr(f, k, d)
-    sev = field("severity", "")
-    return f"[{getattr(sev, 'value', sev)}] {field('check', '')}: {field('message', '')}"
+    sev, fid = field("severity", ""), field("id", "")
+    head = f"[{getattr(sev, 'value', sev)}] " + (f"{fid} " if fid else "")
+    return f"{head}{field('check', '')}: {field('message', '')}"
 
 
 def _subject(model: Trained) -> str:

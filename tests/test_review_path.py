@@ -59,6 +59,13 @@ def test_review_accept_approve_drive(reviewed, capsys):
     ]
     fid = listed["findings"][0]["id"]
     assert fid == f"F-{MODEL}-v{version}-1"
+    assert run["validation"]["findings"][0].startswith(f"[warning] {fid} shap_sign:")
+    # the demo guide shows what is still open and the exact commands
+    from flows.demo import guide
+    from flows.summary import RunSummary
+
+    text = guide(RunSummary.from_json(run), CONFIG)
+    assert f"alphagate findings accept {fid} --as rita" in text
 
     # the status command names what is still open and the exact commands
     code, status = cli_json(capsys, "status", "--model-version", version)

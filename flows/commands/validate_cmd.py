@@ -56,7 +56,7 @@ def _validate(args: argparse.Namespace) -> int:
         ctx.close()
     print(f"validation of {name} v{args.model_version}: {result.verdict.value.upper()}")
     for f in result.findings:
-        print(f"  [{f.severity.value}] {f.check}: {f.message}")
+        print(f"  [{f.severity.value}] {f.id} {f.check}: {f.message}")
     print(
         f"report: artifact {result.report_html_sha256[:12]} (HTML), "
         f"{result.report_json_sha256[:12]} (JSON); MLflow run {result.mlflow_run_id}"
