@@ -34,41 +34,52 @@ from validation.overfitting import (
 # ---------------------------------------------------------------- overfitting: worked values
 
 
-def test_dsr_matches_the_papers_numeric_example():
-    # Bailey & López de Prado (2014), section 7: annualised SR 2.5 over 5 years of daily
-    # returns (T = 1250), N = 100 trials with annualised V[SR_n] = 0.5, skew -3, kurtosis 10
-    # -> SR_0 = 0.1132 per day and DSR = 0.9004.
-    sr = 2.5 / math.sqrt(250)
-    sr0 = expected_max_sharpe(100, 0.5 / 250)
-    assert sr0 == pytest.approx(0.1132, abs=5e-4)
-    dsr = probabilistic_sharpe_ratio(sr, 1250, -3.0, 10.0, benchmark=sr0)
-    assert dsr == pytest.approx(0.9004, abs=1e-3)
+def test_expected_max_sharpe_matches_the_papers_numeric_example():
+    # Bailey & López de Prado (2014), section 7: N = 100 trials with annualised
+    # V[SR_n] = 0.5 over daily returns -> SR_0 = 0.1132 per day.
+    assert expected_max_sharpe(100, 0.5 / 250) == pytest.approx(0.1132, abs=5e-4)
+    assert expected_max_sharpe(1, 0.5) == 0.0  # one trial: nothing to deflate
 
 
-def test_psr_and_min_trl_are_consistent_and_match_closed_forms():
-    # Normal returns (skew 0, kurtosis 3): PSR(0) = Phi(SR sqrt(T-1) / sqrt(1 + SR^2 / 2)).
-    sr, t = 0.1, 500
-    z = sr * math.sqrt(t - 1) / math.sqrt(1 + sr**2 / 2)
-    expected = 0.5 * (1 + math.erf(z / math.sqrt(2)))
-    assert probabilistic_sharpe_ratio(sr, t, 0.0, 3.0) == pytest.approx(expected, rel=1e-12)
-    # MinTRL is the T at which PSR reaches the confidence level exactly ([1] eq. 11).
-    for skew, kurt in [(0.0, 3.0), (-1.5, 8.0), (0.5, 4.0)]:
-        n = min_track_record_length(0.08, skew, kurt, benchmark=0.02, confidence=0.95)
-        psr = probabilistic_sharpe_ratio(0.08, n, skew, kurt, 0.02)
-        assert psr == pytest.approx(0.95, abs=1e-9)
+def test_psr_is_the_closed_form_of_the_papers_eq_8():
+    # PSR(SR*) = Phi((SR - SR*) sqrt(T - 1) / sqrt(1 - g3 SR + (g4 - 1) / 4 SR^2)) on the
+    # series' own moments (skfolio computes it; the formula is the paper's).
+    rng = np.random.default_rng(5)
+    r = 0.0004 + 0.01 * rng.standard_t(4, size=900)
+    m = return_moments(r)
+    for bench in (0.0, 0.02):
+        factor = 1 - m.skew * m.sharpe + (m.kurtosis - 1) / 4 * m.sharpe**2
+        z = (m.sharpe - bench) * math.sqrt(m.n_obs - 1) / math.sqrt(factor)
+        expected = 0.5 * (1 + math.erf(z / math.sqrt(2)))
+        assert probabilistic_sharpe_ratio(r, bench) == pytest.approx(expected, rel=1e-12)
+
+
+def test_min_trl_is_the_track_record_at_which_psr_reaches_the_confidence():
+    # MinTRL inverts the PSR: a series as long as MinTRL has PSR = 0.95 exactly ([1] eq. 11)
+    # when its moments stay those MinTRL was computed from.
+    sr, skew, kurt, bench = 0.08, -1.5, 8.0, 0.02
+    n = min_track_record_length(sr, skew, kurt, benchmark=bench, confidence=0.95)
+    factor = 1 - skew * sr + (kurt - 1) / 4 * sr**2
+    z = (sr - bench) * math.sqrt(n - 1) / math.sqrt(factor)
+    assert 0.5 * (1 + math.erf(z / math.sqrt(2))) == pytest.approx(0.95, abs=1e-12)
     # Negative skew and fat tails lengthen the track record needed.
     assert min_track_record_length(0.08, -1.5, 8.0) > min_track_record_length(0.08, 0.0, 3.0)
     assert min_track_record_length(0.0, 0.0, 3.0) == math.inf
+    # On real series: PSR >= 0.95 exactly when the series is at least MinTRL long.
+    rng = np.random.default_rng(11)
+    for size in (100, 400, 1600):
+        r = 0.0008 + 0.01 * rng.standard_normal(size)
+        m = return_moments(r)
+        trl = min_track_record_length(m.sharpe, m.skew, m.kurtosis)
+        assert (probabilistic_sharpe_ratio(r) >= 0.95) == (size >= trl)
 
 
 def test_psr_and_dsr_agree_with_skfolio_reference_implementation():
     rng = np.random.default_rng(3)
     r = 0.0005 + 0.01 * rng.standard_t(5, size=1500)
-    m = return_moments(r)
-    psr = probabilistic_sharpe_ratio(m.sharpe, m.n_obs, m.skew, m.kurtosis)
-    assert psr == pytest.approx(sk_psr(r), rel=1e-9)
+    assert probabilistic_sharpe_ratio(r) == pytest.approx(sk_psr(r), rel=1e-9)
     trials = rng.normal(0.0, 0.03, size=40)
-    dsr, _ = deflated_sharpe_ratio(m, len(trials), float(np.var(trials, ddof=1)))
+    dsr, _ = deflated_sharpe_ratio(r, len(trials), float(np.var(trials, ddof=1)))
     assert dsr == pytest.approx(sk_dsr(r, trials), rel=1e-9)
 
 

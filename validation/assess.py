@@ -87,7 +87,7 @@ def overfitting_statistics(
     ppy = cfg.periods_per_year
     min_trials = policy.min_pbo_trials
     hm = return_moments(holdout_ls.to_numpy())
-    psr = probabilistic_sharpe_ratio(hm.sharpe, hm.n_obs, hm.skew, hm.kurtosis)
+    psr = probabilistic_sharpe_ratio(holdout_ls.to_numpy())
     min_trl = min_track_record_length(hm.sharpe, hm.skew, hm.kurtosis, confidence=0.95)
     if selected is not None and selected in trials.columns:
         backtest, dsr_series = (
@@ -103,7 +103,7 @@ def overfitting_statistics(
     sharpes = np.asarray(trial_sharpes_annual, dtype=float)
     var_annual = float(np.var(sharpes, ddof=1)) if sharpes.size > 1 else 0.0
     n = max(int(n_trials), 1)
-    dsr, sr0 = deflated_sharpe_ratio(bm, n, var_annual / ppy)
+    dsr, sr0 = deflated_sharpe_ratio(backtest, n, var_annual / ppy)
     matrix = trials.dropna(how="all")
     if matrix.shape[1] >= 2:
         res = pbo_cscv(matrix.to_numpy(), cfg.cscv_partitions)

@@ -1,5 +1,8 @@
 """Overfitting statistics: PSR, DSR, minimum track-record length and PBO by CSCV.
 
+PSR and the expected maximum Sharpe ratio are skfolio's (``skfolio.measures``); MinTRL
+inverts the same PSR and CSCV is written here (skfolio has neither as a function).
+
 All Sharpe ratios here are **per period** (daily for daily series) unless a name says
 ``annual``; :func:`annualise_sharpe` converts. Kurtosis is the non-excess kind (3 for a
 normal law), as in the papers.
@@ -25,6 +28,9 @@ from enum import StrEnum
 import numpy as np
 import scipy.stats as st
 from skfolio.measures import expected_max_sharpe_ratio
+from skfolio.measures import probabilistic_sharpe_ratio as sk_psr
+
+from tasks.model.stats import TRADING_DAYS, sharpe_ratio
 
 __all__ = [
     "PBOResult",
@@ -68,57 +74,40 @@ def return_moments(returns: np.ndarray) -> ReturnMoments:
     x = np.asarray(returns, dtype=float)
     x = x[np.isfinite(x)]
     n = int(x.size)
-    std = float(np.std(x, ddof=1)) if n > 1 else math.nan
-    if n < 3 or not std > 0:
+    sharpe = sharpe_ratio(x)
+    if n < 3 or not math.isfinite(sharpe):
         return ReturnMoments(n, math.nan, math.nan, math.nan)
     return ReturnMoments(
         n_obs=n,
-        sharpe=float(np.mean(x) / std),
+        sharpe=sharpe,
         skew=float(st.skew(x, bias=True)),
         kurtosis=float(st.kurtosis(x, fisher=False, bias=True)),
     )
 
 
-def annualise_sharpe(sharpe: float, periods_per_year: int = 252) -> float:
+def annualise_sharpe(sharpe: float, periods_per_year: int = TRADING_DAYS) -> float:
     """Per-period Sharpe ratio times ``sqrt(periods_per_year)`` (iid scaling)."""
     return float(sharpe) * math.sqrt(periods_per_year)
 
 
-def _sr_variance_factor(sharpe: float, skew: float, kurtosis: float) -> float:
-    # Asymptotic variance of the Sharpe estimator under non-normal iid returns, [1] eq. 7.
-    return 1.0 - skew * sharpe + (kurtosis - 1.0) / 4.0 * sharpe**2
-
-
-def probabilistic_sharpe_ratio(
-    sharpe: float, n_obs: int, skew: float, kurtosis: float, benchmark: float = 0.0
-) -> float:
-    r"""Probabilistic Sharpe ratio [1]_ (eq. 8).
+def probabilistic_sharpe_ratio(returns: np.ndarray, benchmark: float = 0.0) -> float:
+    r"""Probabilistic Sharpe ratio [1]_ (eq. 8) of a per-period return series.
 
     .. math::
 
         \widehat{PSR}(SR^*) = Z\left[\frac{(\widehat{SR} - SR^*)\sqrt{T-1}}
         {\sqrt{1 - \hat\gamma_3 \widehat{SR} + \frac{\hat\gamma_4 - 1}{4}\widehat{SR}^2}}\right]
 
-    Parameters
-    ----------
-    sharpe, benchmark : float
-        Observed and benchmark Sharpe ratios, per period (same frequency as ``n_obs``).
-    n_obs : int
-        Track-record length ``T`` in periods.
-    skew, kurtosis : float
-        ``gamma_3`` and non-excess ``gamma_4`` of the returns.
-
-    Returns
-    -------
-    float
-        Probability that the true Sharpe ratio exceeds ``benchmark``; NaN when an input is
-        NaN, ``T < 2`` or the variance factor is not positive.
+    Delegates to :func:`skfolio.measures.probabilistic_sharpe_ratio` (zero risk-free
+    rate). ``benchmark`` is per period. NaN entries are ignored; NaN for fewer than three
+    observations, a flat series or a non-positive variance factor.
     """
-    factor = _sr_variance_factor(sharpe, skew, kurtosis)
-    if not (n_obs >= 2 and factor > 0 and math.isfinite(sharpe)):
-        return math.nan
-    z = (sharpe - benchmark) * math.sqrt(n_obs - 1) / math.sqrt(factor)
-    return float(st.norm.cdf(z))
+    return float(sk_psr(np.asarray(returns, dtype=float), benchmark_sharpe_ratio=benchmark))
+
+
+def _sr_variance_factor(sharpe: float, skew: float, kurtosis: float) -> float:
+    # Asymptotic variance of the Sharpe estimator under non-normal iid returns, [1] eq. 7.
+    return 1.0 - skew * sharpe + (kurtosis - 1.0) / 4.0 * sharpe**2
 
 
 def min_track_record_length(
@@ -131,9 +120,9 @@ def min_track_record_length(
         MinTRL = 1 + \left(1 - \hat\gamma_3\widehat{SR} + \frac{\hat\gamma_4-1}{4}
         \widehat{SR}^2\right)\left(\frac{Z_\alpha}{\widehat{SR} - SR^*}\right)^2
 
-    The number of observations needed for ``PSR(benchmark) >= confidence``; by construction
-    ``probabilistic_sharpe_ratio(sharpe, MinTRL, ...) == confidence``. Returns ``inf`` when
-    ``sharpe <= benchmark`` (no track record is long enough) and NaN on NaN input.
+    The number of observations needed for ``PSR(benchmark) >= confidence`` (skfolio has no
+    MinTRL; this inverts its PSR). Returns ``inf`` when ``sharpe <= benchmark`` (no track
+    record is long enough) and NaN on NaN input.
     """
     if not math.isfinite(sharpe):
         return math.nan
@@ -161,16 +150,21 @@ def expected_max_sharpe(n_trials: float, trial_sharpe_variance: float) -> float:
 
 
 def deflated_sharpe_ratio(
-    moments: ReturnMoments, n_trials: float, trial_sharpe_variance: float
+    returns: np.ndarray, n_trials: float, trial_sharpe_variance: float
 ) -> tuple[float, float]:
     r"""Deflated Sharpe ratio [2]_ (eq. 2): the PSR against the expected maximum Sharpe.
 
     .. math:: DSR = \widehat{PSR}(SR_0)
 
+    skfolio's :func:`~skfolio.measures.deflated_sharpe_ratio` takes the trials' Sharpe
+    ratios; the ledger holds their number and variance over every run of the strategy, so
+    this composes its two halves (:func:`expected_max_sharpe`, then
+    :func:`probabilistic_sharpe_ratio`), as skfolio does.
+
     Parameters
     ----------
-    moments : ReturnMoments
-        Per-period moments of the selected strategy's returns.
+    returns : ndarray, shape (T,)
+        Per-period returns of the selected strategy.
     n_trials : float
         Honest number of trials ``N`` evaluated for the strategy (all runs, from the ledger).
     trial_sharpe_variance : float
@@ -183,10 +177,7 @@ def deflated_sharpe_ratio(
         (per period).
     """
     sr0 = expected_max_sharpe(n_trials, trial_sharpe_variance)
-    dsr = probabilistic_sharpe_ratio(
-        moments.sharpe, moments.n_obs, moments.skew, moments.kurtosis, benchmark=sr0
-    )
-    return dsr, sr0
+    return probabilistic_sharpe_ratio(returns, benchmark=sr0), sr0
 
 
 class PBOSource(StrEnum):
