@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flows.summary import RunSummary
+from governance.policy import PortfolioSource
 
 
 def guide(summary: RunSummary, config_path: str) -> str:
@@ -44,7 +45,7 @@ def guide(summary: RunSummary, config_path: str) -> str:
     pf = summary.portfolio or {}
     if pf:
         lines.append(f"  Portfolio published from the {pf.get('source')}: {pf.get('weights_path')}")
-        if pf.get("source") == "fallback":
+        if pf.get("source") == PortfolioSource.FALLBACK:
             lines += [f"    because {r}" for r in pf.get("reasons", [])]
     ks = summary.stages.get("kill switch", {}).get("headline")
     if ks:

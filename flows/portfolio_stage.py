@@ -154,7 +154,7 @@ def _switch_line(state) -> str:
 
 def _champion_scores(run: Run, panel, version: int) -> pd.Series:
     """The champion's scores on the panel's last date (features computed point-in-time)."""
-    from governance.errors import GateHalt
+    from governance.errors import Gate, GateHalt
     from tasks.model.features import compute_features
     from tasks.model.scoring import latest_scores, load_scoring_model
 
@@ -162,16 +162,28 @@ def _champion_scores(run: Run, panel, version: int) -> pd.Series:
     features = compute_features(panel, run.config.features)
     missing = sorted(set(model.features) - set(features.columns))
     if missing:
-        raise GateHalt("scoring", f"champion v{version} needs features not computed: {missing}")
+        raise GateHalt(Gate.SCORING, f"champion v{version} needs features not computed: {missing}")
     return latest_scores(model, features)
 
 
 def _trip_on_portfolio_failure(run: Run, exc) -> None:
+    """A pre-trade or stress-limit breach, or an optimiser failure of the model portfolio,
+    trips the switch.
+
+    Other halts (the champion cannot score: ``Gate.SCORING``) say nothing about the model's
+    behaviour in the market: the fallback is published with the reason, the switch stays.
+    """
+    from governance.errors import Gate
     from governance.killswitch import Trigger, auto_trip
 
-    limit_gates = ("pretrade", "stress")
-    trigger = Trigger.PRETRADE_BREACH if exc.gate in limit_gates else Trigger.OPTIMISER_FAILURE
-    auto_trip(run.now, run.tier, trigger, "; ".join(exc.reasons)[:500], {"gate": exc.gate})
+    triggers = {
+        Gate.PRETRADE: Trigger.PRETRADE_BREACH,
+        Gate.STRESS: Trigger.PRETRADE_BREACH,  # a stress limit is a pre-trade limit
+        Gate.OPTIMISER: Trigger.OPTIMISER_FAILURE,
+    }
+    if exc.gate in triggers:
+        reason = "; ".join(exc.reasons)[:500]
+        auto_trip(run.now, run.tier, triggers[exc.gate], reason, {"gate": exc.gate.value})
 
 
 def _current_weights(run: Run) -> pd.Series | None:

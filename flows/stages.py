@@ -34,6 +34,7 @@ from flows.runners import current_flow_run_id
 from flows.summary import RunSummary
 from governance.canonical import sha256_json
 from governance.context import RunContext
+from governance.errors import Gate, GateHalt
 from governance.workspace import Workspace
 
 
@@ -380,9 +381,9 @@ def finish(run: Run) -> dict:
     return s.to_json()
 
 
-def trip_on_live_data_failure(run: Run, exc) -> None:
+def trip_on_live_data_failure(run: Run, exc: GateHalt) -> None:
     """Trip the kill switch on a critical data-quality failure of live data (policy)."""
     from governance.killswitch import Trigger, auto_trip
 
-    if exc.gate == "data_quality":
+    if exc.gate is Gate.DATA_QUALITY:
         auto_trip(run.now, run.tier, Trigger.DATA_QUALITY_CRITICAL, "; ".join(exc.reasons)[:500])

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ParamSpec
 
-from governance.errors import GateHalt
+from governance.errors import Gate, GateHalt
 
 if TYPE_CHECKING:
     from governance.context import RunContext
@@ -38,25 +38,14 @@ class Decision(StrEnum):
     REVIEW = "review"
 
 
-class Gate(StrEnum):
-    """The gates of the chain (shared/DESIGN.md), in chain order."""
-
-    DATA_QUALITY = "data_quality"
-    VALIDATION = "validation"
-    APPROVAL = "approval"
-    KILL_SWITCH = "kill_switch"
-    PRETRADE = "pretrade"
-    STRESS = "stress"
-
-
 @dataclass(frozen=True)
 class GateDecision:
     """What a gate decided, why, and on which evidence.
 
     Parameters
     ----------
-    gate : str
-        Gate name (a :class:`Gate` value, or another stage-specific name).
+    gate : Gate
+        A :class:`governance.errors.Gate` (a string must be one of its values).
     decision : Decision
     reasons : tuple of str
         One line per failing or notable check; empty for a clean pass. Lists are accepted
@@ -65,13 +54,13 @@ class GateDecision:
         JSON-serialisable facts the decision rests on (counts, hashes, thresholds).
     """
 
-    gate: str
+    gate: Gate
     decision: Decision
     reasons: tuple[str, ...] = ()
     evidence: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "gate", str(self.gate))
+        object.__setattr__(self, "gate", Gate(self.gate))
         object.__setattr__(self, "decision", Decision(self.decision))
         object.__setattr__(self, "reasons", tuple(str(r) for r in self.reasons))
         object.__setattr__(self, "evidence", dict(self.evidence))
@@ -87,7 +76,7 @@ class GateDecision:
     def payload(self, policy_hash: str | None = None) -> dict:
         """The ledger payload: ``{decision, reasons, evidence, gate, policy_hash}``."""
         out: dict[str, Any] = {
-            "gate": self.gate,
+            "gate": self.gate.value,
             "decision": self.decision.value,
             "reasons": list(self.reasons),
             "evidence": self.evidence,
@@ -97,7 +86,7 @@ class GateDecision:
         return out
 
 
-def error_decision(gate: str, exc: BaseException) -> GateDecision:
+def error_decision(gate: Gate, exc: BaseException) -> GateDecision:
     """The halt a gate returns when its own evaluation raised (fail closed)."""
     return GateDecision(
         gate,
@@ -107,7 +96,7 @@ def error_decision(gate: str, exc: BaseException) -> GateDecision:
     )
 
 
-def fail_closed(gate: str) -> Callable[[Callable[P, GateDecision]], Callable[P, GateDecision]]:
+def fail_closed(gate: Gate) -> Callable[[Callable[P, GateDecision]], Callable[P, GateDecision]]:
     """Decorator: any exception raised by the gate function becomes a ``halt`` decision.
 
     ``GateHalt`` raised inside is kept as a halt with its own reasons; ``KeyboardInterrupt``

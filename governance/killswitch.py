@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from governance.context import RunContext
 from governance.errors import Forbidden, InputError
 from governance.users import SYSTEM_ACTOR, Role, require_role, role_of
 from governance.workspace import Workspace
@@ -130,8 +131,8 @@ def status(ledger) -> KillSwitchState:
 
 def _append(target, action: str, actor: str, role: str, payload: dict):
     """Append through ``RunContext.record`` when given one (adds ``flow_run_id``)."""
-    if hasattr(target, "record") and hasattr(target, "ledger"):
-        payload = {**payload, "policy_hash": getattr(target, "policy_hash", None)}
+    if isinstance(target, RunContext):
+        payload = {**payload, "policy_hash": target.policy_hash}
         return target.record(action, subject=SUBJECT, payload=payload)
     return target.append(action, actor=actor, role=role, subject=SUBJECT, payload=payload)
 

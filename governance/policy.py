@@ -39,6 +39,20 @@ class Fallback(StrEnum):
     FLAT = "flat"
 
 
+class PortfolioSource(StrEnum):
+    """Where a published portfolio came from: the champion's scores, or the tier's fallback."""
+
+    MODEL = "model"
+    FALLBACK = "fallback"
+
+
+#: L1 turnover ``sum |w - w_prev|`` allowed per rebalance when neither the policy tier nor
+#: the portfolio config says otherwise: half the book, so a full turnover takes two
+#: rebalances (configs/policy.yaml states it per tier; tasks.portfolio.config takes it as the
+#: optimiser's default).
+MAX_TURNOVER = 0.50
+
+
 class AcceptanceRole(StrEnum):
     """Roles that may accept a finding (governance/users.py ``Role`` values)."""
 
@@ -103,7 +117,7 @@ class PretradeLimits(StrictModel):
     min_weight: float = 0.0
     budget: float | None = 1.0
     max_sector_weight: float = 0.40
-    max_turnover: float = 0.50
+    max_turnover: float = MAX_TURNOVER
     max_gross_leverage: float = 1.0
     tolerance: float = 1e-6
     restricted: list[str] = Field(default_factory=list)

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from governance.errors import Forbidden, GateHalt, InputError
+from governance.errors import Forbidden, Gate, GateHalt, InputError
 from governance.gates import (
     Decision,
     GateDecision,
@@ -61,11 +61,24 @@ def test_an_exception_inside_a_gate_is_a_halt():
     assert validation_gate("maybe").halted
     assert kill_switch_gate({"state": "???", "by": None, "reason": None, "since": None}).halted
 
-    @fail_closed("custom")
+    @fail_closed(Gate.PRETRADE)
     def broken() -> GateDecision:
         raise ZeroDivisionError("boom")
 
     assert broken().halted and "ZeroDivisionError: boom" in broken().reasons[0]
+    assert broken().gate is Gate.PRETRADE
+
+
+def test_every_halt_names_a_gate_of_the_enum():
+    from governance.errors import TamperDetected
+
+    assert GateHalt("scoring", "x").gate is Gate.SCORING
+    assert TamperDetected("x").gate is Gate.INTEGRITY
+    assert str(GateHalt(Gate.OPTIMISER, ["infeasible"])) == "optimiser: infeasible"
+    with pytest.raises(ValueError, match="stres"):
+        GateHalt("stres", "a gate the enum lacks is a bug, not a halt")
+    with pytest.raises(ValueError):
+        GateDecision("custom", Decision.PASS)
 
 
 def test_validation_approval_killswitch_pretrade_gates():

@@ -119,6 +119,24 @@ def test_evidence_pack_from_the_pipeline_verifies_and_catches_one_byte(governed,
     assert victim in capsys.readouterr().err
 
 
+def test_a_champion_that_cannot_score_falls_back_without_tripping(governed, tmp_path, capsys):
+    """Features the champion needs are not computed: the scoring gate halts (exit 3), the
+    fallback is published with the reason, and the kill switch stays armed (a scoring halt
+    says nothing about the model in the market; it is no optimiser failure)."""
+    from tasks.model.features import FEATURES_BY_NAME
+
+    config = yaml.safe_load(Path(CONFIG).read_text())
+    config["policy"]["file"] = str(Path(CONFIG).with_name("policy-sandbox.yaml"))
+    config["features"] = {"names": [sorted(FEATURES_BY_NAME)[0]]}
+    narrow = tmp_path / "narrow.yaml"
+    narrow.write_text(yaml.safe_dump(config))
+    code, reb = cli_json(capsys, "rebalance", "--config", str(narrow))
+    assert (code, reb["stage"], reb["portfolio"]["source"]) == (3, "scoring", "fallback")
+    assert any("needs features not computed" in r for r in reb["portfolio"]["reasons"])
+    code, status = cli_json(capsys, "killswitch", "status")
+    assert status["state"] == "armed"
+
+
 def test_impossible_constraints_halt_with_the_conflict_named(governed, tmp_path, capsys):
     """Sector caps summing below 100 % when fully invested: exit 3 naming the groups,
     the fallback published, and the kill switch tripped (policy: optimiser failure)."""

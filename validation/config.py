@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from governance.configio import StrictModel
+from tasks.model.stats import TRADING_DAYS
 
 
 class ValidationConfig(StrictModel):
@@ -17,8 +18,9 @@ class ValidationConfig(StrictModel):
     Attributes
     ----------
     validator : str or None
-        Acting validator when a flow validates without ``--as`` (must have role validator
-        and must not be the version's developer).
+        The identity the pipeline validates as (role validator, never the version's
+        developer). None: the pipeline stops after registering and a validator runs
+        ``alphagate validate``.
     shap_sample : int
         Holdout rows explained by exact tree SHAP, time-stratified (shared/DESIGN.md: about
         18 s for 20,000 rows x 40 features on two cores; 2,000 is enough for stable means).
@@ -35,7 +37,7 @@ class ValidationConfig(StrictModel):
     decay_horizons : list of int
         Horizons (days) of the IC decay curve; each needs a ``fwd_ret_<h>`` column.
     periods_per_year : int
-        Annualisation of daily Sharpe ratios (252 trading days).
+        Annualisation of daily Sharpe ratios (``tasks.model.stats.TRADING_DAYS``).
     regime_window : int
         Trailing days of market volatility that define the high/low volatility regime.
     cscv_partitions : int
@@ -53,14 +55,11 @@ class ValidationConfig(StrictModel):
     shap_sign_min_share: float = Field(0.05, ge=0.0, lt=1.0)
     n_quantiles: int = Field(5, ge=2, le=20)
     decay_horizons: list[int] = Field(default_factory=lambda: [1, 5, 21, 63])
-    periods_per_year: int = Field(252, ge=1)
+    periods_per_year: int = Field(TRADING_DAYS, ge=1)
     regime_window: int = Field(21, ge=2)
     cscv_partitions: int = Field(16, ge=2, le=20)
     seed: int = 0
     experiment_suffix: str = "-validation"
-    # The identity the pipeline validates as (role validator, never the developer). None:
-    # the pipeline stops after registering and a validator runs `alphagate validate`.
-    validator: str | None = None
 
     @field_validator("cscv_partitions")
     @classmethod

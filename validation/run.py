@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from governance.canonical import canonical_json, to_jsonable
+from governance.context import RunContext
 from governance.errors import Forbidden
 from governance.findings import load_register
 from governance.findings_mlflow import sync_findings
@@ -78,7 +79,7 @@ class ValidationResult:
         return to_jsonable({"verdict": self.verdict, "findings": list(self.findings)})
 
 
-def check_validator(ctx, model_name: str, version: int, validator: str | None) -> None:
+def check_validator(ctx: RunContext, model_name: str, version: int, validator: str | None) -> None:
     """Refuse a validator without the role, or who developed the version (Forbidden).
 
     A refusal is recorded as ``validation.refused`` before it is raised.
@@ -110,7 +111,9 @@ def check_validator(ctx, model_name: str, version: int, validator: str | None) -
         raise
 
 
-def _header(inp: ValidationInputs, validator: str, tier_name: str | None, ctx, tier: Tier):
+def _header(
+    inp: ValidationInputs, validator: str, tier_name: str | None, ctx: RunContext, tier: Tier
+):
     hold = inp.holdout
     return {
         "model": {
@@ -217,14 +220,22 @@ def _mlflow_record(
     return run_id
 
 
-def with_predictions(inp) -> pd.DataFrame:
+def with_predictions(inp: ValidationInputs) -> pd.DataFrame:
     """The sealed holdout with the registered model's ``prediction`` column."""
     holdout = inp.holdout.copy()
     holdout[PREDICTION] = predict(inp.booster, holdout, inp.features)
     return holdout
 
 
-def assess_inputs(ctx, inp, cfg: ValidationConfig, tier: Tier, *, validator: str, tier_name=None):
+def assess_inputs(
+    ctx: RunContext,
+    inp: ValidationInputs,
+    cfg: ValidationConfig,
+    tier: Tier,
+    *,
+    validator: str,
+    tier_name=None,
+):
     """Every statistic, finding and figure of the validation of ``inp`` (no recording)."""
     return assess(
         with_predictions(inp),
@@ -244,7 +255,7 @@ def assess_inputs(ctx, inp, cfg: ValidationConfig, tier: Tier, *, validator: str
 
 
 def validate_model_version(
-    ctx,
+    ctx: RunContext,
     model_name: str,
     version: int,
     cfg: ValidationConfig,
@@ -340,7 +351,7 @@ def validate_model_version(
     )
 
 
-def _identified(ctx, a: Assessment, model_name: str, version: int) -> Assessment:
+def _identified(ctx: RunContext, a: Assessment, model_name: str, version: int) -> Assessment:
     """The assessment with register ids on its findings, in the report too."""
     prior = load_register(ctx.ledger).of_version(model_name, version)
     findings = with_ids(a.findings, prior, model_name, version)

@@ -357,7 +357,7 @@ def record_quality(ctx: RunContext, result: QualityResult, long: pd.DataFrame) -
     GateHalt
         ``data_quality``, one reason per failed critical expectation, after recording.
     """
-    from governance.errors import GateHalt
+    from governance.errors import Gate, GateHalt
     from governance.gates import data_quality_gate
 
     subject = f"data:{result.fingerprint[:16]}"
@@ -388,5 +388,5 @@ def record_quality(ctx: RunContext, result: QualityResult, long: pd.DataFrame) -
     }
     entry = ctx.record("gate.data_quality", subject=subject, payload=payload, artifacts=artifacts)
     if decision.halted:
-        raise GateHalt("data_quality", reasons)
+        raise GateHalt(Gate.DATA_QUALITY, reasons)
     return entry
