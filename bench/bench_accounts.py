@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_optimiser import make_problem
 
+from tasks.portfolio.accounts import solve_many
 from tasks.portfolio.config import PortfolioConfig
 from tasks.portfolio.optimiser import Account, MarketInputs, PortfolioOptimiser
 
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"compile + first solve: {time.perf_counter() - t0:.3f}s")
     for jobs in args.jobs:
         t0 = time.perf_counter()
-        sols = opt.solve_many(accounts, market, n_jobs=jobs)
+        sols = solve_many(opt, accounts, market, n_jobs=jobs)
         elapsed = time.perf_counter() - t0
         failed = sum(s.weights is None for s in sols)
         print(

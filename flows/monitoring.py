@@ -39,7 +39,6 @@ from validation.monitoring import MonitoringReport, assess_monitoring, render_mo
 from validation.records import validated_level
 
 COMPLETED = "monitoring.completed"
-PUBLISHED = "portfolio.published"
 NOTIFY = logging.getLogger("alphagate.notify")
 
 
@@ -121,26 +120,15 @@ def load_reference(ws: Workspace, run_id: str) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def published_weights(ctx: RunContext) -> pd.DataFrame:
-    """Target weights of every ``portfolio.published`` entry (dates × assets, may be empty).
+def published_weights(ctx: RunContext, strategy: str) -> pd.DataFrame:
+    """The strategy's published book over time (dates × assets, may be empty).
 
-    Reads the entry's ``weights.json`` artifact (``{"weights": {asset: weight}, ...}``, as
-    the rebalance publishes it; a bare ``{asset: weight}`` mapping is accepted too), dated by
-    the payload's ``asof`` (else the entry's timestamp). Entries without weights are skipped;
-    a later publication on the same date replaces an earlier one.
+    Read through ``tasks.portfolio.book.book_history``, the one reader of the rebalance
+    artifacts, for one account or many: only this strategy's publications count.
     """
-    rows: dict[pd.Timestamp, pd.Series] = {}
-    for e in ctx.ledger.entries(action=PUBLISHED):
-        p = e.payload or {}
-        sha = (p.get("artifacts") or {}).get("weights.json")
-        if sha is None:
-            continue
-        doc = ctx.store.read_json(sha)
-        w = doc.get("weights", doc) if isinstance(doc, dict) else None
-        if isinstance(w, dict) and w:
-            when = pd.Timestamp(str(p.get("asof") or e.ts[:10])[:10])
-            rows[when] = pd.Series(w, dtype=float)
-    return pd.DataFrame(rows).T.sort_index() if rows else pd.DataFrame()
+    from tasks.portfolio.book import book_history
+
+    return book_history(ctx.ledger, ctx.store, strategy)
 
 
 def score_panel(
@@ -312,7 +300,7 @@ def monitoring_flow(config: AlphagateConfig, data_path: str | None = None) -> di
             logger.info("no champion for %s: nothing to monitor", config.model.name)
             return {"status": "no_champion", "ledger_seq": entry.seq}
         panel = to_panel(load_long(config.data, config.base_dir, data_path))
-        books = published_weights(ctx)
+        books = published_weights(ctx, config.model.name)
         out = run_monitoring(
             ctx, tier, panel, facts, model, reference, config.features, weights=books
         )  # fmt: skip

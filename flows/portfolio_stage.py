@@ -1,39 +1,41 @@
 """Portfolio stages: the holdout backtest of a candidate, and the governed rebalance.
 
-Composition only: risk models, alphas, the optimiser, the pre-trade checks and the fallback
-rules live in ``tasks/`` and ``governance/``.
+Composition only: risk models, alphas, the optimiser, the pre-trade checks, the fallback
+rules and the artifact files live in ``tasks/`` and ``governance/``. The rebalance works on
+the strategy's own book (``tasks.portfolio.book``, strategy = ``model.name``).
 """
 
 from __future__ import annotations
 
-import io
-
 import pandas as pd
 
-from flows.stages import Run, Trained, _subject, service_stage, stage
+from flows.stages import Run, Trained, service_stage, stage
 
 SOURCE_MODEL, SOURCE_FALLBACK = "model", "fallback"
 
 
 @stage("holdout-backtest")
 def backtest(run: Run, panel, sealed, model: Trained) -> None:
-    """Walk-forward backtest of the candidate's holdout scores beside the benchmarks."""
+    """Walk-forward backtest of the candidate's holdout scores beside the benchmarks, under
+    the policy's pre-trade limits (as the live rebalance)."""
     from mlflow import MlflowClient
 
+    from governance.registry import model_subject
     from tasks.model.dataset import load_sealed
     from tasks.model.scoring import load_scoring_model, score_wide
-    from tasks.portfolio.backtest import run_backtest
+    from tasks.portfolio.backtest import run_backtest, store_backtest
 
     holdout = load_sealed(run.ctx.store, sealed.holdout_fingerprint)
     scores = score_wide(load_scoring_model(model.name, model.version), holdout)
-    result = run_backtest(scores, panel, run.config.portfolio)
+    result = run_backtest(scores, panel, run.config.portfolio, run.tier.pretrade)
     summary = result.summary()
     store = run.ctx.store
-    artifacts = {f"backtest/{name}": store.put_bytes(png) for name, png in result.plots.items()}
-    artifacts["backtest/summary.json"] = store.put_json(summary)
-    artifacts["backtest/returns.parquet"] = store.put_bytes(_parquet(result.returns))
+    artifacts = store_backtest(store, result)
     run.ctx.record(
-        "backtest.completed", subject=_subject(model), payload=summary, artifacts=artifacts
+        "backtest.completed",
+        subject=model_subject(model.name, model.version),
+        payload=summary,
+        artifacts=artifacts,
     )
     client = MlflowClient()
     for name, sha in artifacts.items():
@@ -54,12 +56,6 @@ def backtest(run: Run, panel, sealed, model: Trained) -> None:
     )
 
 
-def _parquet(frame: pd.DataFrame) -> bytes:
-    buf = io.BytesIO()
-    frame.to_parquet(buf)
-    return buf.getvalue()
-
-
 def _mlflow_dir(name: str) -> str:
     """MLflow artifact folder for an artifact named ``folder/file``."""
     return name.rsplit("/", 1)[0] if "/" in name else ""
@@ -78,6 +74,7 @@ def portfolio(run: Run, panel) -> None:
     from governance.errors import GateHalt
     from governance.gates import kill_switch_gate, record_gate
     from governance.model_use import model_may_drive
+    from tasks.portfolio.book import MAIN, current_holdings
     from tasks.portfolio.rebalance import construct_portfolio, publish_fallback
 
     ctx, cfg, limits = run.now, run.config.portfolio, run.tier.pretrade
@@ -87,14 +84,15 @@ def portfolio(run: Run, panel) -> None:
     allowed, reasons, champion = model_may_drive(
         run.ws, ctx.ledger, run.config.model.name, run.tier
     )
+    held = current_holdings(ctx.ledger, ctx.store, run.config.model.name)
     many = _many_accounts if cfg.accounts else None
-    current = None if many else _current_weights(run)
+    current = None if many else held.get(MAIN)
     result = None
     if allowed:
         try:
             scores = _champion_scores(run, panel, int(champion))
             result = (
-                many(run, panel, scores)
+                many(run, panel, scores, held)
                 if many
                 else stress_gate(
                     run, panel, construct_portfolio(ctx, scores, panel, current, cfg, limits)
@@ -109,7 +107,7 @@ def portfolio(run: Run, panel) -> None:
         if run.summary.status == "completed":
             run.summary.halt("kill_switch" if state.tripped else "approval", reasons)
         result = (
-            many(run, panel, None)
+            many(run, panel, None, held)
             if many
             else stress_gate(
                 run,
@@ -122,28 +120,18 @@ def portfolio(run: Run, panel) -> None:
     _publish(run, result, champion if result.source == SOURCE_MODEL else None, reasons)
 
 
-def _many_accounts(run: Run, panel, scores: pd.Series | None):
+def _many_accounts(run: Run, panel, scores: pd.Series | None, held: dict[str, pd.Series]):
     """Every configured account from the champion's scores, or the fallback when None."""
     from tasks.portfolio import accounts_rebalance as ar
 
     cfg, limits, asof = run.config.portfolio, run.tier.pretrade, panel.close.index[-1]
-    accounts = ar.accounts_of(cfg, _current_by_account(run))
+    accounts = ar.accounts_of(cfg, held)
     if scores is None:
-        targets = ar.fallback_targets(run.tier.fallback, panel, accounts, cfg, asof)
+        targets = ar.fallback_targets(run.tier.fallback, panel, accounts, cfg, limits, asof)
     else:
         targets = ar.model_targets(scores, panel, accounts, cfg, limits, asof)
     source = SOURCE_FALLBACK if scores is None else SOURCE_MODEL
-    _results, combined = ar.publish_accounts(run.now, targets, panel, cfg, limits, source, asof)
-    return combined
-
-
-def _current_by_account(run: Run) -> dict[str, pd.Series]:
-    """Each account's weights from the last many-account rebalance (empty before it)."""
-    last = run.now.ledger.last(action="portfolio.published")
-    if last is None:
-        return {}
-    doc = run.now.store.read_json(last.payload["artifacts"]["weights.json"])
-    return {name: pd.Series(w, dtype=float) for name, w in doc.get("accounts", {}).items()}
+    return ar.publish_accounts(run.now, targets, panel, cfg, limits, source, asof)
 
 
 def _switch_line(state) -> str:
@@ -186,15 +174,6 @@ def _trip_on_portfolio_failure(run: Run, exc) -> None:
         auto_trip(run.now, run.tier, triggers[exc.gate], reason, {"gate": exc.gate.value})
 
 
-def _current_weights(run: Run) -> pd.Series | None:
-    """Weights published by the last rebalance (None before the first one)."""
-    last = run.now.ledger.last(action="portfolio.published")
-    if last is None:
-        return None
-    doc = run.now.store.read_json(last.payload["artifacts"]["weights.json"])
-    return pd.Series(doc["weights"], dtype=float) if "weights" in doc else None
-
-
 def _readable_copies(folder, artifacts: dict[str, str], store) -> dict[str, str]:
     """Copy artifacts to ``folder`` under their names; return name -> path.
 
@@ -211,31 +190,24 @@ def _readable_copies(folder, artifacts: dict[str, str], store) -> dict[str, str]
 
 
 def _publish(run: Run, result, version, reasons: list[str]) -> None:
-    store = run.now.store
-    run.now.record(
-        "portfolio.published",
-        subject=f"portfolio:{result.asof}",
-        payload={
-            "source": result.source,
-            "asof": result.asof,
-            "model_name": run.config.model.name,
-            "model_version": version,
-            "reasons": reasons,
-        },
-        artifacts=result.artifacts,
-    )
-    folder = run.ws.portfolios / f"{result.asof}-{result.source}"
-    paths = _readable_copies(folder, result.artifacts, store)
+    from tasks.portfolio.book import publish
+
+    strategy = run.config.model.name
+    payload = {"model_name": strategy, "model_version": version, "reasons": reasons}
+    publish(run.now, result, strategy, payload)
+    folder = run.ws.portfolios / strategy / f"{result.asof}-{result.source}"
+    paths = _readable_copies(folder, result.artifacts, run.now.store)
     run.summary.portfolio = {
         "source": result.source,
         "asof": result.asof,
+        "strategy": strategy,
         "model_version": version,
         "weights_path": paths["weights.csv"],
         "trades_path": paths["trades.csv"],
         "reasons": reasons,
     }
-    accounts = result.stats.get("accounts")
-    if accounts:
+    if result.many:
+        accounts = result.summary()
         run.summary.portfolio["accounts"] = accounts
         shown = [
             f"account {a['account']}: {a['source']}"

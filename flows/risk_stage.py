@@ -23,8 +23,6 @@ import pandas as pd
 
 from flows.stages import Run, service_stage
 
-PUBLISHED = "portfolio.published"
-
 
 def portfolio_subject(asof: str, source: str) -> str:
     """``portfolio:<asof>``, with ``:fallback`` for the fallback (as the portfolio stage)."""
@@ -93,17 +91,18 @@ def note_stress(run: Run, res, breaches, source: str) -> None:
     )
 
 
-def published_book(ctx, flow_run_id: str | None = None):
-    """``(entry, weights)`` of the last ``portfolio.published`` entry (of that flow run)."""
-    for entry in reversed(ctx.ledger.entries(action=PUBLISHED)):
-        if flow_run_id is not None and entry.payload.get("flow_run_id") != flow_run_id:
-            continue
-        sha = (entry.payload.get("artifacts") or {}).get("weights.json")
-        doc = ctx.store.read_json(sha) if sha else {}
-        if isinstance(doc, dict) and isinstance(doc.get("weights"), dict) and doc["weights"]:
-            return entry, pd.Series(doc["weights"], dtype=float)
-        return entry, None
-    return None, None
+def published_book(ctx, strategy: str, flow_run_id: str | None = None):
+    """``(entry, weights)`` of the strategy's last publication (of that flow run, if given),
+    read through ``tasks.portfolio.book`` (many accounts: their average book)."""
+    from tasks.portfolio.book import latest_publication, read_rebalance
+
+    entry = latest_publication(ctx.ledger, strategy)
+    if entry is None or (
+        flow_run_id is not None and entry.payload.get("flow_run_id") != flow_run_id
+    ):
+        return None, None
+    weights = read_rebalance(ctx.store, entry.payload["artifacts"]).book()
+    return entry, (weights if len(weights) else None)
 
 
 @service_stage("risk")
@@ -118,7 +117,7 @@ def risk_report(run: Run, panel) -> None:
         store_files,
     )
 
-    entry, weights = published_book(run.now, run.now.flow_run_id)
+    entry, weights = published_book(run.now, run.config.model.name, run.now.flow_run_id)
     if entry is None or weights is None:
         return
     cfg, p = run.config, entry.payload

@@ -267,8 +267,11 @@ def test_warnings_pass_and_are_shown(valid, tmp_path, workspace, capsys):
     [
         ("data:\n  source: demo\n  sauce: tomato\n", "data.sauce: unknown key"),
         ("quality:\n  assets_per_date:\n    minimum: plenty\n", "quality.assets_per_date.minimum"),
+        ("portfolio:\n  max_weight: 5\n", "portfolio.max_weight"),
+        ("portfolio:\n  risk_aversion: 1e309\n", "portfolio.risk_aversion"),
+        ("portfolio:\n  accounts:\n    - {name: a, holdings: {X: .nan}}\n", "portfolio.accounts"),
     ],
-    ids=["unknown key", "wrong type"],
+    ids=["unknown key", "wrong type", "weight above 1", "infinite number", "NaN holding"],
 )
 def test_bad_config_exits_2(text, message, tmp_path, workspace, capsys):
     path = tmp_path / "run.yaml"

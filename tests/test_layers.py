@@ -19,7 +19,6 @@ GRAPH = import_graph()
 # cycle is gone (non-strict xfail: the owner's fix must not fail this suite).
 OWNED_CYCLES = {
     "governance.ledger": "helper 'log' (issue 11): integrity and ledger split",
-    "tasks.portfolio.optimiser": "helper 'portfolio' (issue 13): accounts/optimiser/diagnose",
 }
 
 

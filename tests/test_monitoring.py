@@ -298,25 +298,30 @@ def test_breach_trips_kill_switch_with_evidence(trained, ledger_backend):
 
 
 def test_published_weights_feed_the_portfolio_checks(workspace):
-    """``portfolio.published`` entries, as the rebalance writes them, become the live book."""
+    """A strategy's publications, written by the rebalance's own writer, become its live
+    book; another strategy's publication in the same workspace is not part of it."""
+    import dataclasses
+
     from flows.monitoring import published_weights
     from governance.context import RunContext
+    from tasks.portfolio.book import MAIN, AccountBook, PortfolioResult, publish, write_rebalance
 
     close = _close(n_days=80, n_assets=4)
     a, b = close.columns[:2]
     ctx = RunContext.open(workspace, actor="alphagate", role="system")
     try:
-        assert published_weights(ctx).empty
-        for day, w in ((10, {a: 0.5, b: 0.5}), (40, {a: 1.0})):
+        assert published_weights(ctx, "mine").empty
+        books = ((10, {a: 0.5, b: 0.5}, "mine"), (40, {a: 1.0}, "mine"), (41, {b: 1.0}, "other"))
+        for day, w, strategy in books:
             asof = str(close.index[day].date())
-            sha = ctx.store.put_json({"asof": asof, "weights": w})
-            ctx.record(
-                "portfolio.published",
-                subject=f"portfolio:{asof}",
-                payload={"source": "model", "asof": asof},
-                artifacts={"weights.json": sha},
+            weights = pd.Series(w, dtype=float)
+            trades = pd.DataFrame(
+                columns=["asset", "current", "target", "change", "estimated_cost"]
             )
-        weights = published_weights(ctx)
+            result = PortfolioResult(asof, "model", (AccountBook(MAIN, weights, trades, "model"),))
+            run = dataclasses.replace(ctx, run_key=f"run-{day}")
+            publish(run, write_rebalance(ctx.store, result), strategy, {})
+        weights = published_weights(ctx, "mine")
     finally:
         ctx.close()
     assert list(weights.index) == [close.index[10], close.index[40]]

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from governance.errors import GateHalt
 from governance.policy import Fallback, PretradeLimits
 from governance.pretrade import check_pretrade
+from tasks.portfolio.accounts import solve_many
 from tasks.portfolio.config import Mode, PortfolioConfig, RiskModelKind
-from tasks.portfolio.diagnose import fallback_weights
+from tasks.portfolio.fallback import fallback_weights
 from tasks.portfolio.optimiser import (
     Account,
     ConstraintGroup,
@@ -44,9 +45,11 @@ def make_alpha(seed: int = 0) -> pd.Series:
 
 
 def free(**kw) -> PortfolioConfig:
-    """A config whose only constraint is the budget (bounds loose, no caps, no costs)."""
+    """A config whose only constraint is the budget (bounds loose, no caps, no costs, no
+    dust rule: closed forms are compared to the solver's weights)."""
     base = dict(
-        max_weight=10.0,
+        max_weight=1.0,
+        min_trade_weight=0.0,
         max_sector_weight=None,
         max_turnover=None,
         half_spread_bps=0.0,
@@ -80,9 +83,9 @@ def test_unconstrained_minimum_variance_matches_closed_form():
 
 
 def test_dollar_neutral_mean_variance_matches_closed_form():
-    risk, alpha, gamma = make_risk(1), make_alpha(1), 2.0
+    risk, alpha, gamma = make_risk(1), make_alpha(1), 4.0  # |w| < 1: bounds do not bind
     opt = PortfolioOptimiser(
-        ASSETS, K, free(mode=Mode.LONG_SHORT, min_weight=-10.0, risk_aversion=gamma)
+        ASSETS, K, free(mode=Mode.LONG_SHORT, min_weight=-1.0, risk_aversion=gamma)
     )
     sol = opt.solve(Account(), MarketInputs(alpha, risk))
     # max a'w - g w'Sw s.t. 1'w = 0  =>  w = S^-1 (a - l 1) / 2g with l fixing the budget
@@ -203,6 +206,7 @@ def test_costs_reduce_trading():
             half_spread_bps=bps,
             max_sector_weight=None,
             rebalance_every=1,
+            min_trade_weight=0.0,  # the trades at 200 bp are all below 1e-4
         )
         opt = PortfolioOptimiser(ASSETS, K, cfg, with_impact=True)
         impact = pd.Series(1e-3, index=ASSETS)
@@ -214,6 +218,33 @@ def test_costs_reduce_trading():
         assert sol.costs == pytest.approx(bps * 1e-4 * z.sum() + 1e-3 * (z**1.5).sum(), rel=1e-9)
         assert sol.status == "optimal"
     assert turnovers[0] > turnovers[1] > turnovers[2]
+
+
+def test_no_trade_below_min_trade_weight_and_costs_recomputed():
+    """Dust trades are not made: every trade is 0 or at least ``min_trade_weight``; the
+    reported costs and objective are those of the weights returned, and the limits hold.
+
+    A 1e-3 threshold on 12 assets with a 0.3 turnover cap leaves some trades below it
+    (checked: without the rule the solve has such trades)."""
+    cfg = PortfolioConfig(max_weight=0.15, max_sector_weight=0.4, max_turnover=0.3)
+    market = MarketInputs(make_alpha(11), make_risk(11))
+    raw = PortfolioOptimiser(ASSETS, K, cfg.model_copy(update={"min_trade_weight": 0.0}), SECTORS)
+    loose = raw.solve(Account(current=EQUAL), market)
+    small = (loose.weights - EQUAL).abs()
+    threshold = 1e-3
+    assert ((small > 0) & (small < threshold)).any()
+    opt = PortfolioOptimiser(
+        ASSETS, K, cfg.model_copy(update={"min_trade_weight": threshold}), SECTORS
+    )
+    sol = opt.solve(Account(current=EQUAL), market)
+    z = (sol.weights - EQUAL).abs()
+    assert ((z == 0) | (z >= threshold)).all()
+    assert sol.costs == pytest.approx(5e-4 * z.sum(), rel=1e-12)
+    w, cov = sol.weights.to_numpy(), make_risk(11).covariance()
+    utility = market.alpha @ w - cfg.risk_aversion * (w @ cov @ w) - sol.costs / cfg.rebalance_every
+    assert sol.objective == pytest.approx(utility, rel=1e-9)
+    limits = PretradeLimits(max_weight=0.15, max_sector_weight=0.4, max_turnover=0.3)
+    assert check_pretrade(sol.weights, EQUAL, SECTORS, limits) == []
 
 
 def test_accounts_reuse_one_compiled_problem():
@@ -228,7 +259,7 @@ def test_accounts_reuse_one_compiled_problem():
         Account("c", current=heavy, upper=pd.Series({"A05": 0.01})),
         Account("bad", current=heavy, restricted=("A00", "A01", "A02")),  # sells 0.6 > 0.5
     ]
-    sols = opt.solve_many(accounts, market)
+    sols = solve_many(opt, accounts, market)
     assert [s.account for s in sols] == ["a", "b", "c", "bad"]
     assert sols[1].weights[["A03", "A04"]].abs().max() <= TOL
     assert sols[2].weights["A05"] <= 0.01 + TOL
@@ -273,8 +304,8 @@ def test_account_fast_path_matches_cvxpy_and_workers():
         np.testing.assert_allclose(quick.weights, slow.weights, atol=1e-7)
         assert quick.objective == pytest.approx(slow.objective, rel=1e-7, abs=1e-12)
         assert quick.variance == pytest.approx(slow.variance, rel=1e-9)
-    serial = opt.solve_many(accounts)
-    parallel = opt.solve_many(accounts, n_jobs=2)
+    serial = solve_many(opt, accounts)
+    parallel = solve_many(opt, accounts, n_jobs=2)
     for a, b in zip(serial, parallel, strict=True):
         assert a.account == b.account
         np.testing.assert_allclose(a.weights, b.weights, atol=1e-9)

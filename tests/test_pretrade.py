@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -14,9 +14,10 @@ from governance.policy import Fallback, PretradeLimits
 from governance.pretrade import check_pretrade
 from tasks.data.market import to_panel
 from tasks.data.synthetic import SyntheticSpec, generate_market, planted_characteristic
+from tasks.portfolio.book import TRADE_COLUMNS, read_rebalance
 from tasks.portfolio.config import PortfolioConfig
 from tasks.portfolio.optimiser import Account, Infeasible, MarketInputs, PortfolioOptimiser
-from tasks.portfolio.rebalance import TRADE_COLUMNS, construct_portfolio, publish_fallback
+from tasks.portfolio.rebalance import construct_portfolio, publish_fallback
 from tasks.portfolio.risk import statistical_factor_model
 
 LIMITS = PretradeLimits(
@@ -38,7 +39,7 @@ def solved(market):
     rets = panel.close.pct_change(fill_method=None).iloc[-120:]
     risk = statistical_factor_model(rets, 3)
     alpha = pd.Series(np.random.default_rng(0).normal(0, 5e-4, len(assets)), index=assets)
-    cfg = PortfolioConfig(max_weight=0.15, max_sector_weight=0.4, restricted=["A0003"])
+    cfg = PortfolioConfig(max_weight=0.15, max_sector_weight=0.4).within(LIMITS)
     prev = pd.Series(1 / len(assets), index=assets)
     sol = PortfolioOptimiser(assets, 3, cfg, panel.sectors).solve(
         Account(current=prev), MarketInputs(alpha, risk)
@@ -106,15 +107,21 @@ def test_sector_turnover_and_leverage_breaches(solved):
     long_short = pd.Series([0.8, -0.8], index=["x", "y"])
     found = {b.check: b for b in check_pretrade(long_short, None, None, ls)}
     assert set(found) == {"leverage"} and found["leverage"].value == pytest.approx(1.6)
-    assert (
-        check_pretrade(
-            long_short,
-            pd.Series([0.0, 0.0], index=["x", "y"]),
-            None,
-            ls.model_copy(update={"max_gross_leverage": 2.0, "max_turnover": 1.0}),
-        )[0].check
-        == "turnover"
-    )
+    wide = ls.model_copy(update={"max_gross_leverage": 2.0, "max_turnover": 1.0})
+    held = pd.Series([0.1, -0.1], index=["x", "y"])
+    assert [b.check for b in check_pretrade(long_short, held, None, wide)] == ["turnover"]
+
+
+def test_all_zero_holdings_are_funding_from_cash_not_a_rebalance():
+    """After a ``flat`` fallback the book is all zeros: the next portfolio is bought from
+    cash, so the turnover cap does not apply (one rule with the optimiser's)."""
+    limits = PretradeLimits(max_weight=1.0, max_turnover=0.5, max_sector_weight=1.0)
+    target = pd.Series([0.6, 0.4], index=["x", "y"])
+    flat = pd.Series([0.0, 0.0], index=["x", "y"])
+    assert check_pretrade(target, flat, None, limits) == []
+    assert check_pretrade(target, None, None, limits) == []
+    half = pd.Series([0.0, 1.0], index=["x", "y"])
+    assert [b.check for b in check_pretrade(target, half, None, limits)] == ["turnover"]
 
 
 @pytest.fixture
@@ -139,8 +146,11 @@ def test_construct_portfolio_records_artifacts_and_gate(ctx, market):
     assert result.weights["A0003"] == pytest.approx(0.0, abs=1e-6)  # policy's restricted list
     for name in ("weights.csv", "weights.json", "trades.csv", "trades.json", "solver.json"):
         assert ctx.store.verify(result.artifacts[name])
-    stats = json.loads(ctx.store.read_bytes(result.artifacts["solver.json"]))
-    assert stats["status"] == "optimal" and stats["iterations"] > 0
+    stored = read_rebalance(ctx.store, result.artifacts)  # the one reader
+    assert stored.weights.to_dict() == pytest.approx(result.weights.to_dict(), abs=1e-12)
+    assert stored.stats["status"] == "optimal" and stored.stats["iterations"] > 0
+    changes = result.trades["change"].abs()
+    assert (changes[changes > 0] >= 1e-4).all()  # no dust trade (min_trade_weight)
     opt_entry, gate_entry = (
         _entries(ctx, "portfolio.optimised")[-1],
         _entries(ctx, "gate.pretrade")[-1],
@@ -176,3 +186,35 @@ def test_breaching_fallback_is_blocked_and_recorded(ctx, market):
     fallback = _entries(ctx, "portfolio.optimised")[-1]
     assert fallback.payload["source"] == "fallback"
     assert fallback.payload["stats"]["reason"] == "no champion"
+
+
+def test_flat_fallback_then_model_rebalance_publishes_the_model_portfolio(ctx, market):
+    """After a ``flat`` fallback the strategy's book is all cash; the next model rebalance
+    starts from that book (read back through the one reader) and is funded from cash: no
+    turnover breach, no halt, the model portfolio is published."""
+    from tasks.portfolio.book import MAIN, current_holdings, publish
+
+    panel, scores = market
+    cfg = PortfolioConfig(max_weight=0.3, max_sector_weight=0.5)
+    flat = publish_fallback(ctx, Fallback.FLAT, panel, None, cfg, LIMITS, reason="drill")
+    publish(ctx, flat, "flat-then-model", {"model_version": None})
+    held = current_holdings(ctx.ledger, ctx.store, "flat-then-model")[MAIN]
+    assert held.abs().sum() == 0.0 and len(held) == panel.close.shape[1]
+    result = construct_portfolio(ctx, scores.iloc[-1], panel, held, cfg, LIMITS)
+    assert result.source == "model" and result.weights.sum() == pytest.approx(1.0, abs=1e-6)
+    assert (result.trades["change"].abs().sum()) > LIMITS.max_turnover  # bought from cash
+    assert _entries(ctx, "gate.pretrade")[-1].payload["decision"] == "pass"
+    publish(dataclasses.replace(ctx, run_key="next-run"), result, "flat-then-model", {})
+    again = current_holdings(ctx.ledger, ctx.store, "flat-then-model")[MAIN]
+    assert again.to_dict() == pytest.approx(result.weights.to_dict(), abs=1e-12)
+    assert current_holdings(ctx.ledger, ctx.store, "another-strategy") == {}
+
+
+def test_going_to_cash_is_never_blocked_by_budget_or_turnover():
+    """The ``flat`` fallback sells everything: budget and turnover may not block it, but
+    any other breach still does (a NaN weight is not cash)."""
+    limits = PretradeLimits(max_weight=1.0, max_turnover=0.5, max_sector_weight=1.0)
+    held = pd.Series([0.6, 0.4], index=["x", "y"])
+    assert check_pretrade(pd.Series([0.0, 0.0], index=["x", "y"]), held, None, limits) == []
+    found = check_pretrade(pd.Series([0.0, np.nan], index=["x", "y"]), held, None, limits)
+    assert {b.check for b in found} == {"finite", "budget", "turnover"}

@@ -7,15 +7,22 @@ import pandas as pd
 import pytest
 from sklearn.covariance import LedoitWolf
 
-from tasks.portfolio.alphas import cross_sectional_zscore, grinold_alphas, zscore
+from tasks.data.market import MarketPanel
+from tasks.portfolio.alphas import grinold_alphas, zscore
 from tasks.portfolio.config import PortfolioConfig, RiskModelKind
+from tasks.portfolio.market import MarketHistory
 from tasks.portfolio.risk import (
     SPECIFIC_VARIANCE_FLOOR,
-    estimate_risk,
     ledoit_wolf,
     statistical_factor_model,
-    window_returns,
 )
+
+
+def estimate_risk(close: pd.DataFrame, asof, cfg: PortfolioConfig):
+    """The rebalance's risk model at ``asof`` (``tasks.portfolio.market``)."""
+    history = MarketHistory(MarketPanel(close, None, None, "test", "test"), cfg)
+    pos = history.position(asof)
+    return history.inputs(pos, np.zeros(close.shape[1])).risk
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +91,9 @@ def test_estimates_are_point_in_time(close):
     shocked.iloc[101:] *= np.linspace(0.5, 2.0, close.shape[1])
     after = estimate_risk(shocked, asof, cfg)
     np.testing.assert_array_equal(before.covariance(), after.covariance())
-    assert len(window_returns(close, asof, 60)) == 60
-    assert window_returns(close, asof, 60).index[-1] == asof
+    history = MarketHistory(MarketPanel(close, None, None, "test", "test"), cfg)
+    pos = history.position(asof)
+    assert history.index[pos] == asof and len(history.window(pos)) == 60
 
 
 def test_missing_returns_are_handled(close):
@@ -101,7 +109,7 @@ def test_missing_returns_are_handled(close):
 
 def test_zscore_and_grinold_rule():
     scores = pd.Series([1.0, 2.0, 3.0, np.nan, 5.0], index=list("abcde"))
-    z = cross_sectional_zscore(scores, clip=None)
+    z = pd.Series(zscore(scores.to_numpy(), clip=None), index=scores.index)
     assert z["d"] == 0.0
     assert z.drop("d").mean() == pytest.approx(0.0, abs=1e-12)
     assert z.drop("d").std(ddof=0) == pytest.approx(1.0)

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from tasks.data.market import load_demo, to_panel
+from tasks.data.market import MarketPanel, load_demo, to_panel
 from tasks.portfolio.config import PortfolioConfig, RiskModelKind
-from tasks.portfolio.risk import RiskModel, statistical_factor_model, window_returns
+from tasks.portfolio.market import MarketHistory
+from tasks.portfolio.risk import RiskModel, statistical_factor_model
 from tasks.risk.attribution import attribute, brinson_fachler, factor_attribution
 from tasks.risk.config import HistoricalWindow, SampledConfig, Shock, StressConfig
 from tasks.risk.decomposition import decompose, oriented
@@ -210,7 +211,8 @@ def test_filtered_bootstrap_is_seeded_and_conditional_on_the_market(returns):
 def test_stress_runs_every_configured_scenario_on_the_demo(demo):
     cfg = PortfolioConfig()
     close = demo.close.loc[:"2022-12-28"]
-    window = window_returns(close, close.index[-1], cfg.lookback)
+    history = MarketHistory(MarketPanel(close, None, None, "", "demo"), cfg)
+    window = history.window_frame(len(close) - 1)
     risk = statistical_factor_model(window, cfg.n_factors)
     w = pd.Series(1.0 / close.shape[1], index=close.columns)
     scfg = StressConfig(sampled=SampledConfig(n_scenarios=1000))

@@ -1,7 +1,7 @@
 """``alphagate risk`` / ``alphagate stress`` on the demo data, and monitoring's attribution.
 
-Published books are written through the production writer
-(``tasks.portfolio.rebalance.output_files``) and recorded as ``portfolio.published``.
+Published books are written through the production writer (``tasks.portfolio.book``) and
+recorded as ``portfolio.published`` of the config's strategy.
 """
 
 from __future__ import annotations
@@ -13,13 +13,21 @@ import pytest
 import yaml
 
 from governance.context import RunContext
-from tasks.portfolio.rebalance import output_files, trade_list
+from tasks.portfolio.book import (
+    MAIN,
+    AccountBook,
+    PortfolioResult,
+    publish,
+    trade_list,
+    write_rebalance,
+)
 from tests.helpers_e2e import cli_json
 
 REPO = Path(__file__).resolve().parents[1]
 POLICY = REPO / "configs" / "policy.yaml"
 DEMO_ASSETS = ["AAPL", "AMD", "BAC", "BBY", "CVX", "GE", "HD", "JNJ", "JPM", "KO"]
 DEMO_ASSETS += ["LLY", "MRK", "MSFT", "PEP", "PFE", "PG", "RRC", "UNH", "WMT", "XOM"]
+STRATEGY = "alphagate-demo"  # the default model.name of the configs below
 
 
 def _config(tmp_path: Path, policy: Path = POLICY, **extra) -> str:
@@ -35,17 +43,12 @@ def _config(tmp_path: Path, policy: Path = POLICY, **extra) -> str:
 
 
 def _publish(ws, asof: str, weights: pd.Series) -> None:
-    ctx = RunContext.open(ws, actor="alphagate")
+    ctx = RunContext.open(ws, actor="alphagate", flow_run_id=f"publish-{asof}")
     try:
         trades = trade_list(None, weights, 5e-4)
-        files = output_files(weights, trades, {"status": "fallback"}, asof, "fallback")
-        shas = {name: ctx.store.put_bytes(data) for name, data in files.items()}
-        ctx.record(
-            "portfolio.published",
-            subject=f"portfolio:{asof}",
-            payload={"source": "fallback", "asof": asof},
-            artifacts=shas,
-        )
+        book = AccountBook(MAIN, weights, trades, "fallback", (), {"status": "fallback"})
+        result = write_rebalance(ctx.store, PortfolioResult(asof, "fallback", (book,)))
+        publish(ctx, result, STRATEGY, {})
     finally:
         ctx.close()
 
@@ -135,7 +138,7 @@ def test_monitoring_attribution_of_the_published_books(workspace, tmp_path):
     panel = to_panel(load_demo())
     ctx = RunContext.open(workspace, actor="alphagate")
     try:
-        books = published_weights(ctx)
+        books = published_weights(ctx, STRATEGY)
         summary = attribution_report(ctx, config, panel, books)
         entry = ctx.ledger.last(action="attribution.completed")
     finally:

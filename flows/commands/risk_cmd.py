@@ -112,7 +112,7 @@ def _load(args: argparse.Namespace):
         ws, actor=args.user or "alphagate", policy=policy, policy_hash=policy_hash
     )
     if args.portfolio == "latest":
-        entry, weights = published_book(ctx)
+        entry, weights = published_book(ctx, config.model.name)
         if entry is None:
             ctx.close()
             raise InputError("--portfolio latest: no portfolio has been published yet")

@@ -9,6 +9,8 @@ solver, and per account only updates ``b`` and re-solves: no re-canonicalisation
 parameter validation, no chain inversion. Any account the fast path does not solve to
 optimality is re-solved through cvxpy (:meth:`PortfolioOptimiser.solve`), which raises
 or diagnoses exactly as for a single account.
+
+:func:`solve_many` is the entry point: serial, or contiguous chunks over worker processes.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from collections.abc import Sequence
 import clarabel
 import cvxpy as cp
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from cvxpy.reductions.solvers.conic_solvers.clarabel_conif import dims_to_solver_cones
 from cvxpy.reductions.solvers.conic_solvers.conic_solver import ConicSolver
 
 from tasks.portfolio.optimiser import (
+    DUST_SNAP,
     OBJECTIVE_SCALE,
     Account,
     MarketInputs,
@@ -68,7 +70,7 @@ class AccountSolver:
         settings = clarabel.DefaultSettings()
         settings.verbose = False
         settings.presolve_enable = False  # keeps data updates allowed
-        for key, value in opt._solver_opts.items():
+        for key, value in opt.solver_options.items():
             setattr(settings, key, value)
         self.solver = clarabel.DefaultSolver(self.P, self.q, self.A, self.b0, self.cones, settings)
         self.w_cols = self._locate_w()
@@ -105,7 +107,7 @@ class AccountSolver:
     def _locate_w(self) -> np.ndarray:
         """Columns of ``x`` holding ``w``: read off cvxpy's own solution of the base point."""
         opt = self.opt
-        opt.problem.solve(solver=cp.CLARABEL, **opt._solver_opts)
+        opt.problem.solve(solver=cp.CLARABEL, **opt.solver_options)
         x = np.asarray(self.solver.solve().x)
         w = np.asarray(opt.w.value)
         param_prob = self._data()[cp.settings.PARAM_PROB]
@@ -127,8 +129,12 @@ class AccountSolver:
         self.solver.update(b=self.b(values))
         result = self.solver.solve()
         if str(result.status) != "Solved":
-            return opt._solve_or_record(account)  # cvxpy path: errors and diagnosis
+            return opt.solve_or_record(account)  # cvxpy path: errors and diagnosis
         w = np.asarray(result.x)[self.w_cols]
+        mask, moved = opt.dust(w, values)
+        if moved > DUST_SNAP:
+            return opt.solve_or_record(account)  # cvxpy path holds the dust by a re-solve
+        w = np.where(mask, values["w0"], w)
         return opt.solution_from(
             w,
             values["w0"],
@@ -136,7 +142,7 @@ class AccountSolver:
             "optimal",
             result.solve_time,
             result.iterations,
-            objective=-result.obj_val / OBJECTIVE_SCALE,
+            objective=None if mask.any() else -result.obj_val / OBJECTIVE_SCALE,
         )
 
 
@@ -152,12 +158,6 @@ def solve_accounts(
     if fast.check(accounts[0]) > B_CHECK_TOL:
         raise OptimisationError("account fast path disagrees with cvxpy's canonical form")
     return [fast.solve(a) for a in accounts]
-
-
-def weights_frame(solutions: Sequence[Solution]) -> pd.DataFrame:
-    """Accounts × assets target weights (failed accounts are rows of NaN)."""
-    rows = {s.account: s.weights for s in solutions if s.weights is not None}
-    return pd.DataFrame(rows).T.reindex([s.account for s in solutions])
 
 
 _WORKER: PortfolioOptimiser | None = None  # one per worker process
@@ -189,3 +189,23 @@ def solve_parallel(
         initargs=(spec, market),
     ) as pool:
         return [s for part in pool.map(_solve_chunk, [c for c in chunks if c]) for s in part]
+
+
+def solve_many(
+    opt: PortfolioOptimiser,
+    accounts: Sequence[Account],
+    market: MarketInputs | None = None,
+    n_jobs: int = 1,
+) -> list[Solution]:
+    """Solve every account on ``opt``'s one compiled problem (only parameter values change).
+
+    A failing account does not stop the others: its Solution has ``weights=None``, the
+    failure ``status`` and ``error`` (the diagnosis for an infeasible one). With
+    ``n_jobs > 1`` the accounts are split into contiguous chunks solved by worker
+    processes, each compiling the problem once; results keep the input order.
+    """
+    if market is not None:
+        opt.set_market(market)
+    if n_jobs > 1 and len(accounts) > n_jobs:
+        return solve_parallel(opt.spec(), opt.market, list(accounts), n_jobs)
+    return solve_accounts(opt, accounts)

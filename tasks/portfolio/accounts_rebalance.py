@@ -13,35 +13,21 @@ accounts, with an ``account`` column.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import pandas as pd
 
-from governance.canonical import canonical_json, to_jsonable
 from governance.gates import pretrade_gate, record_gate
 from governance.policy import Fallback, PretradeLimits
 from governance.pretrade import check_pretrade
 from tasks.data.market import MarketPanel
-from tasks.portfolio.benchmarks import benchmark_weights
+from tasks.portfolio.accounts import solve_many
+from tasks.portfolio.book import AccountBook, PortfolioResult, trade_list, write_rebalance
 from tasks.portfolio.config import AccountConfig, PortfolioConfig
-from tasks.portfolio.diagnose import fallback_weights
+from tasks.portfolio.market import market_inputs
 from tasks.portfolio.optimiser import Account, PortfolioOptimiser, structural_factors
-from tasks.portfolio.rebalance import PortfolioResult, _store, market_inputs, trade_list
-from tasks.portfolio.risk import window_returns
+from tasks.portfolio.rebalance import fallback_target
 
 MODEL, FALLBACK, HOLD = "model", "fallback", "hold"
-
-
-@dataclass(frozen=True)
-class AccountResult:
-    """One account's target: ``source`` is model, fallback, or hold (refused, with reasons)."""
-
-    account: str
-    weights: pd.Series
-    trades: pd.DataFrame
-    source: str
-    reasons: tuple[str, ...]
-    stats: dict
 
 
 def accounts_of(cfg: PortfolioConfig, current: dict[str, pd.Series]) -> list[Account]:
@@ -82,7 +68,7 @@ def model_targets(
         with_impact=market.impact is not None,
         with_restricted=any(a.restricted for a in accounts) or None,
     )
-    solutions = opt.solve_many(accounts, market)
+    solutions = solve_many(opt, accounts, market)
     return [
         (a, s.weights, s.stats(), () if s.weights is not None else (f"optimiser: {s.error}",))
         for a, s in zip(accounts, solutions, strict=True)
@@ -90,14 +76,17 @@ def model_targets(
 
 
 def fallback_targets(
-    kind: Fallback, panel: MarketPanel, accounts: Sequence[Account], cfg: PortfolioConfig, asof
+    kind: Fallback,
+    panel: MarketPanel,
+    accounts: Sequence[Account],
+    cfg: PortfolioConfig,
+    limits: PretradeLimits,
+    asof,
 ) -> list[tuple[Account, pd.Series, dict, tuple[str, ...]]]:
-    """The policy's fallback for every account (benchmark estimated once)."""
-    benchmark = benchmark_weights(
-        cfg.tracking_benchmark, window_returns(panel.close, asof, cfg.lookback)
-    )
+    """The policy's fallback for every account."""
+    tight = cfg.within(limits)
     stats = {"status": "fallback", "fallback": Fallback(kind).value}
-    return [(a, fallback_weights(kind, a.current, benchmark), stats, ()) for a in accounts]
+    return [(a, fallback_target(kind, panel, a.current, tight, asof), stats, ()) for a in accounts]
 
 
 def publish_accounts(
@@ -108,11 +97,11 @@ def publish_accounts(
     limits: PretradeLimits,
     source: str,
     asof: pd.Timestamp,
-) -> tuple[list[AccountResult], PortfolioResult]:
-    """Gate, record and combine each account's target; return per-account results and the
-    combined :class:`PortfolioResult` (files with an ``account`` column)."""
-    day, half_spread = str(asof.date()), cfg.half_spread_bps * 1e-4
-    results = []
+) -> PortfolioResult:
+    """Gate, record and combine each account's target into one :class:`PortfolioResult`
+    (files with an ``account`` column, ``tasks.portfolio.book``)."""
+    day, half_spread = str(asof.date()), cfg.within(limits).half_spread_bps * 1e-4
+    books = []
     for account, weights, stats, errors in targets:
         subject = f"portfolio:{day}:{account.name}"
         reasons = list(errors)
@@ -136,34 +125,5 @@ def publish_accounts(
             payload={"account": account.name, "source": acct_source, "asof": day,
                      "stats": stats, "reasons": reasons},
         )  # fmt: skip
-        results.append(
-            AccountResult(account.name, weights, trades, acct_source, tuple(reasons), stats)
-        )
-    return results, _combined(ctx, results, source, day)
-
-
-def _combined(ctx, results: list[AccountResult], source: str, day: str) -> PortfolioResult:
-    weights = pd.concat(
-        [pd.DataFrame({"account": r.account, "asset": r.weights.index.astype(str),
-                       "weight": r.weights.to_numpy()}) for r in results],
-        ignore_index=True,
-    )  # fmt: skip
-    trades = pd.concat([r.trades.assign(account=r.account) for r in results], ignore_index=True)
-    trades = trades[["account", *[c for c in trades.columns if c != "account"]]]
-    summary = [
-        {"account": r.account, "source": r.source, "reasons": list(r.reasons)} for r in results
-    ]
-    files = {
-        "weights.csv": weights.to_csv(index=False, float_format="%.10g").encode(),
-        "weights.json": canonical_json({"asof": day, "source": source, "accounts": to_jsonable(
-            {r.account: dict(zip(r.weights.index.astype(str), r.weights, strict=True)) for r in results}
-        )}),
-        "trades.csv": trades.to_csv(index=False, float_format="%.10g").encode(),
-        "trades.json": canonical_json(trades.to_dict(orient="records")),
-        "accounts.json": canonical_json({"asof": day, "accounts": summary}),
-    }  # fmt: skip
-    shas = _store(ctx, files)
-    stats = {"accounts": summary}
-    return PortfolioResult(
-        weights.set_index(["account", "asset"])["weight"], trades, stats, source, shas, day
-    )
+        books.append(AccountBook(account.name, weights, trades, acct_source, tuple(reasons), stats))
+    return write_rebalance(ctx.store, PortfolioResult(day, source, tuple(books), many=True))

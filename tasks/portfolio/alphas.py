@@ -50,12 +50,6 @@ def grinold(
     return information_coefficient * vol * zscore(scores, clip)
 
 
-def cross_sectional_zscore(scores: pd.Series, clip: float | None = 3.0) -> pd.Series:
-    """:func:`zscore` of a Series (non-numeric values count as missing)."""
-    s = pd.to_numeric(scores, errors="coerce").to_numpy(dtype=float)
-    return pd.Series(zscore(s, clip), index=scores.index, name="z")
-
-
 def grinold_alphas(
     scores: pd.Series,
     volatility: pd.Series,

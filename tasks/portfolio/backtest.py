@@ -1,9 +1,11 @@
 """Walk-forward backtest of the model portfolio beside the benchmarks.
 
 At every ``rebalance_every``-th date of the scores frame the model portfolio is rebuilt
-point-in-time (risk model and alphas from data up to that close, one compiled optimiser
-re-solved with the drifted holdings as previous weights); the benchmarks are rebuilt on the
-same dates. Between rebalances weights drift with prices; each trade pays the optimiser's
+point-in-time with the live rebalance's own parts: the market inputs of
+``tasks.portfolio.market`` (risk model, alphas, impact, tracking benchmark), one compiled
+optimiser re-solved with the drifted holdings as previous weights, under the config
+tightened to the policy's pre-trade limits, with the same funding-from-cash rule
+(``governance.pretrade.funded_from_cash``). The benchmarks are rebuilt on the same dates. Between rebalances weights drift with prices; each trade pays the optimiser's
 cost model (half-spread, plus 3/2-power impact when the panel has volume), charged on the
 rebalance day. Returns are simple daily returns of the close; an asset without a price
 on a day contributes a zero return that day.
@@ -19,20 +21,19 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from governance.canonical import canonical_json
 from governance.errors import InputError
+from governance.policy import PretradeLimits
 from tasks.data.market import MarketPanel
-from tasks.portfolio.alphas import grinold
-from tasks.portfolio.benchmarks import benchmark_weights
 from tasks.portfolio.config import BenchmarkKind, PortfolioConfig
-from tasks.portfolio.costs import impact_from_adv
+from tasks.portfolio.costs import asset_costs
+from tasks.portfolio.market import MarketHistory
 from tasks.portfolio.optimiser import (
     Account,
-    MarketInputs,
     OptimisationError,
     PortfolioOptimiser,
     structural_factors,
 )
-from tasks.portfolio.risk import risk_from_returns
 
 MODEL = "model"
 #: Fewest daily returns a rebalance needs before the first estimate (one month).
@@ -44,7 +45,8 @@ class Metrics:
     """Performance of one strategy; annualised with ``PortfolioConfig.annualisation``.
 
     ``annual_return`` is geometric; ``sharpe``/``sortino`` use a zero risk-free rate;
-    ``max_drawdown`` is positive (0.2 = a 20 % fall from the peak); ``turnover`` is the
+    ``max_drawdown`` is positive (0.2 = a 20 % fall from the peak), measured from the
+    initial wealth (:func:`drawdown`); ``turnover`` is the
     annualised sum of ``sum |w - w_prev|`` over rebalances; ``costs`` the annualised
     fraction of value paid in trading costs, ``total_costs`` the sum over the backtest.
     """
@@ -106,6 +108,17 @@ class BacktestResult:
         }
 
 
+def drawdown(returns: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
+    """Drawdown of each day's wealth from its running peak, initial wealth included.
+
+    ``wealth_t / max(1, max_{s<=t} wealth_s) - 1`` with ``wealth_t = prod(1 + r)``: a loss
+    on the first day is a drawdown from the starting wealth of 1 (empyrical's
+    ``max_drawdown`` definition). Values are <= 0; NaN returns count 0.
+    """
+    wealth = (1.0 + returns.fillna(0.0)).cumprod()
+    return wealth / np.maximum(wealth.cummax(), 1.0) - 1.0
+
+
 def performance_metrics(
     returns: pd.Series, turnover: pd.Series, costs: pd.Series, annualisation: int = 252
 ) -> Metrics:
@@ -113,18 +126,16 @@ def performance_metrics(
     r = returns.fillna(0.0).to_numpy()
     n = len(r)
     years = n / annualisation if n else np.nan
-    wealth = np.cumprod(1.0 + r)
-    growth = wealth[-1] if n else 1.0
+    growth = np.prod(1.0 + r) if n else 1.0
     sd = r.std(ddof=1) if n > 1 else np.nan
     downside = np.sqrt(np.mean(np.minimum(r, 0.0) ** 2)) if n else np.nan
-    peak = np.maximum.accumulate(wealth) if n else np.ones(1)
     scale = np.sqrt(annualisation)
     return Metrics(
         annual_return=float(growth ** (1.0 / years) - 1.0) if growth > 0 else -1.0,
         annual_volatility=float(sd * scale),
         sharpe=float(r.mean() / sd * scale) if sd and sd > 0 else np.nan,
         sortino=float(r.mean() / downside * scale) if downside and downside > 0 else np.nan,
-        max_drawdown=float(np.max(1.0 - wealth / peak)) if n else 0.0,
+        max_drawdown=float(-drawdown(returns).min()) if n else 0.0,
         turnover=float(turnover.sum() / years),
         costs=float(costs.sum() / years),
         total_costs=float(costs.sum()),
@@ -133,46 +144,12 @@ def performance_metrics(
     )
 
 
-class _Market:
-    """Point-in-time market inputs by row position, from arrays computed once."""
-
-    def __init__(self, scores: pd.DataFrame, panel: MarketPanel, cfg: PortfolioConfig):
-        self.cfg = cfg
-        self.assets = scores.columns.intersection(panel.close.columns)
-        if len(self.assets) < 2:
-            raise InputError("backtest: scores and prices share fewer than 2 assets")
-        close = panel.close[self.assets]
-        self.index = close.index
-        self.close = close.to_numpy(dtype=float)
-        self.returns = close.pct_change(fill_method=None).to_numpy()
-        self.scores = scores.reindex(index=close.index, columns=self.assets).to_numpy(float)
-        self.adv = None
-        if panel.volume is not None:
-            # cvxportfolio's ADV: mean dollar volume of the last 21 days (one month)
-            dollar = close * panel.volume.reindex(index=close.index, columns=self.assets)
-            self.adv = dollar.rolling(21, min_periods=1).mean().to_numpy()
-
-    def inputs(self, pos: int) -> MarketInputs:
-        """Risk model, alphas and cost coefficients at row ``pos`` (point in time)."""
-        cfg = self.cfg
-        window = self.returns[max(1, pos - cfg.lookback + 1) : pos + 1]
-        risk = risk_from_returns(window, cfg, self.assets)
-        vol = risk.volatility()
-        alpha = grinold(self.scores[pos], vol.to_numpy(), cfg.information_coefficient, cfg.z_clip)
-        impact = None
-        if self.adv is not None:
-            coef = impact_from_adv(vol.to_numpy(), self.adv[pos], cfg)
-            impact = pd.Series(coef, index=self.assets)
-        tradable = pd.Series(np.isfinite(self.close[pos]), index=self.assets)
-        return MarketInputs(
-            alpha=pd.Series(alpha, index=self.assets),
-            risk=risk,
-            impact=impact,
-            tradable=tradable,
-        )
-
-
-def run_backtest(scores: pd.DataFrame, panel: MarketPanel, cfg: PortfolioConfig) -> BacktestResult:
+def run_backtest(
+    scores: pd.DataFrame,
+    panel: MarketPanel,
+    cfg: PortfolioConfig,
+    limits: PretradeLimits | None = None,
+) -> BacktestResult:
     """Walk-forward backtest of the model and ``cfg.benchmarks`` over the scores' dates.
 
     Parameters
@@ -182,20 +159,28 @@ def run_backtest(scores: pd.DataFrame, panel: MarketPanel, cfg: PortfolioConfig)
     panel : MarketPanel
         Prices (and volume, sectors) covering the scores' dates and the look-back before.
     cfg : PortfolioConfig
+    limits : PretradeLimits, optional
+        The policy's pre-trade limits: the model is optimised under
+        ``cfg.within(limits)``, as the live rebalance is, and every strategy (benchmarks
+        too) pays that config's costs.
 
     Returns
     -------
     BacktestResult
     """
+    tight = cfg if limits is None else cfg.within(limits)
     # Small dense algebra in a tight loop: one BLAS thread is faster, and several threads
     # on a shared 2-core machine oversubscribe it badly (measured: 30x slower eigh).
     with threadpool_limits(limits=1):
-        return _run(scores, panel, cfg)
+        return _run(scores, panel, tight)
 
 
 def _run(scores: pd.DataFrame, panel: MarketPanel, cfg: PortfolioConfig) -> BacktestResult:
-    mk = _Market(scores, panel, cfg)
+    mk = MarketHistory(panel, cfg, scores.columns.intersection(panel.close.columns))
     assets, n = mk.assets, len(mk.assets)
+    if n < 2:
+        raise InputError("backtest: scores and prices share fewer than 2 assets")
+    values = scores.reindex(index=mk.index, columns=assets).to_numpy(dtype=float)
     in_scores = mk.index.isin(pd.DatetimeIndex(scores.index))
     positions = np.flatnonzero(in_scores)
     positions = positions[positions >= MIN_HISTORY]
@@ -204,11 +189,10 @@ def _run(scores: pd.DataFrame, panel: MarketPanel, cfg: PortfolioConfig) -> Back
     rebal_pos = positions[:: cfg.rebalance_every]
     days = np.arange(rebal_pos[0], positions[-1] + 1)
     daily = np.nan_to_num(mk.returns[days])
-    sectors = None if panel.sectors is None else panel.sectors.reindex(assets)
     opt = PortfolioOptimiser(
-        assets, structural_factors(cfg, n), cfg, sectors, with_impact=mk.adv is not None
+        assets, structural_factors(cfg, n), cfg, mk.sectors, with_impact=mk.adv is not None
     )
-    strategies = [MODEL, *[b.value for b in cfg.benchmarks]]
+    strategies = [MODEL, *[BenchmarkKind(b).value for b in cfg.benchmarks]]
     held = np.zeros((len(strategies), n))
     rets = np.zeros((len(days), len(strategies)))
     turn = np.zeros((len(rebal_pos), len(strategies)))
@@ -223,19 +207,19 @@ def _run(scores: pd.DataFrame, panel: MarketPanel, cfg: PortfolioConfig) -> Back
         if r >= len(rebal_pos) or pos != rebal_pos[r]:
             continue
         t0 = time.perf_counter()
-        market = mk.inputs(pos)
-        current = pd.Series(held[0], index=assets) if held[0].any() else None
+        market = mk.inputs(pos, values[pos])
         try:
+            current = pd.Series(held[0], index=assets)
             targets[r] = opt.solve(Account(current=current), market).weights.to_numpy()
         except OptimisationError as exc:
             targets[r] = held[0]
             events.append(f"{mk.index[pos].date()}: {exc}")
         seconds.append(time.perf_counter() - t0)
-        new = np.vstack([targets[r], *(_benchmark(s, mk, pos) for s in strategies[1:])])
-        z = np.abs(new - held)
-        impact = 0.0 if market.impact is None else z**1.5 @ market.impact.to_numpy()
-        paid[r] = half_spread * z.sum(axis=1) + impact
-        turn[r] = z.sum(axis=1)
+        bench = [mk.benchmark(BenchmarkKind(s), pos) for s in strategies[1:]]
+        new = np.vstack([targets[r], *bench])
+        impact = None if market.impact is None else market.impact.to_numpy()
+        paid[r] = asset_costs(new - held, half_spread, impact).sum(axis=1)
+        turn[r] = np.abs(new - held).sum(axis=1)
         rets[i] -= paid[r]
         held = new
         r += 1
@@ -258,12 +242,6 @@ def _run(scores: pd.DataFrame, panel: MarketPanel, cfg: PortfolioConfig) -> Back
         events=tuple(events),
         plots=backtest_plots(returns, weights),
     )
-
-
-def _benchmark(kind: str, mk: _Market, pos: int) -> np.ndarray:
-    window = mk.returns[max(1, pos - mk.cfg.lookback + 1) : pos + 1]
-    frame = pd.DataFrame(window, columns=mk.assets)
-    return benchmark_weights(BenchmarkKind(kind), frame).to_numpy()
 
 
 def _png(fig) -> bytes:
@@ -290,8 +268,8 @@ def backtest_plots(returns: pd.DataFrame, weights: pd.DataFrame, top: int = 10) 
     ax.grid(alpha=0.3)
     out["cumulative_return.png"] = _png(fig)
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    (wealth / wealth.cummax() - 1.0).plot(ax=ax, lw=1.0)
-    ax.set(title="Drawdown", ylabel="drawdown", xlabel="")
+    drawdown(returns).plot(ax=ax, lw=1.0)
+    ax.set(title="Drawdown from the peak (initial wealth included)", ylabel="drawdown", xlabel="")
     ax.grid(alpha=0.3)
     out["drawdown.png"] = _png(fig)
     fig, ax = plt.subplots(figsize=(9, 4.5))
@@ -305,29 +283,27 @@ def backtest_plots(returns: pd.DataFrame, weights: pd.DataFrame, top: int = 10) 
     return out
 
 
-def backtest_files(result: BacktestResult) -> dict[str, bytes]:
-    """Artifacts of a backtest: metrics JSON, returns/weights/turnover/costs Parquet, PNGs."""
-    from governance.canonical import canonical_json
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    out = frame.copy()
+    out.index = out.index.rename("date")
+    out.reset_index().to_parquet(buf, index=False)
+    return buf.getvalue()
 
-    def parquet(frame: pd.DataFrame) -> bytes:
-        buf = io.BytesIO()
-        out = frame.copy()
-        out.index = out.index.rename("date")
-        out.reset_index().to_parquet(buf, index=False)
-        return buf.getvalue()
 
-    return {
-        "backtest_metrics.json": canonical_json(result.summary()),
-        "backtest_returns.parquet": parquet(result.returns),
-        "backtest_weights.parquet": parquet(result.weights),
-        "backtest_turnover.parquet": parquet(result.turnover),
-        "backtest_costs.parquet": parquet(result.costs),
+def store_backtest(store, result: BacktestResult) -> dict[str, str]:
+    """Store a backtest's artifacts; return name -> SHA-256 for ``backtest.completed``.
+
+    ``backtest/summary.json`` (:meth:`BacktestResult.summary`), ``backtest/returns.parquet``,
+    ``backtest/weights.parquet``, ``backtest/turnover.parquet``, ``backtest/costs.parquet``
+    (a ``date`` column, then one column per strategy or asset) and the PNG plots.
+    """
+    files = {
+        "summary.json": canonical_json(result.summary()),
+        "returns.parquet": _parquet(result.returns),
+        "weights.parquet": _parquet(result.weights),
+        "turnover.parquet": _parquet(result.turnover),
+        "costs.parquet": _parquet(result.costs),
         **result.plots,
     }
-
-
-def record_backtest(ctx, result: BacktestResult, subject: str = "") -> dict[str, str]:
-    """Store :func:`backtest_files` and record ``backtest.completed``; return name -> sha."""
-    shas = {name: ctx.store.put_bytes(data) for name, data in backtest_files(result).items()}
-    ctx.record("backtest.completed", subject=subject, payload=result.summary(), artifacts=shas)
-    return shas
+    return {f"backtest/{name}": store.put_bytes(data) for name, data in files.items()}

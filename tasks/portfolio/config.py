@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from governance.configio import StrictModel
-from governance.policy import PretradeLimits
+from governance.policy import MAX_TURNOVER, PretradeLimits
 
 
 class RiskModelKind(StrEnum):
@@ -50,12 +50,27 @@ class BenchmarkKind(StrEnum):
     HRP = "hrp"  # hierarchical risk parity, Lopez de Prado (2016)
 
 
+class Linkage(StrEnum):
+    """Agglomerative linkage of the HRP tree (scipy / skfolio ``LinkageMethod`` names)."""
+
+    SINGLE = "single"  # Lopez de Prado (2016), "Building diversified portfolios ..."
+    WARD = "ward"  # skfolio's default
+    AVERAGE = "average"
+    COMPLETE = "complete"
+
+
+#: Every float in these sections is finite: ``1e309`` reads as infinity in YAML and is refused.
+FINITE = ConfigDict(**StrictModel.model_config, allow_inf_nan=False)
+
+
 class AccountConfig(StrictModel):
     """One account of ``portfolio.accounts``.
 
     ``holdings`` seeds the first rebalance (later ones start from the account's last
     published weights); ``bounds`` maps an asset to ``[lower, upper]`` for this account.
     """
+
+    model_config = FINITE
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     holdings: dict[str, float] = Field(default_factory=dict)
@@ -66,8 +81,11 @@ class AccountConfig(StrictModel):
 class PortfolioConfig(StrictModel):
     """The ``portfolio:`` section of the run config.
 
-    Every field has a default that suits the demo (20 large caps, daily data).
+    Every field has a default that suits the demo (20 large caps, daily data). Every
+    number is finite; weights are fractions of value, so ``0 < max_weight <= 1``.
     """
+
+    model_config = FINITE
 
     # risk model (tasks/portfolio/risk.py)
     risk_model: RiskModelKind = RiskModelKind.FACTOR
@@ -80,11 +98,13 @@ class PortfolioConfig(StrictModel):
     risk_aversion: float = Field(5.0, ge=0.0)
     # constraints (tasks/portfolio/optimiser.py)
     mode: Mode = Mode.LONG_ONLY
-    max_weight: float = Field(0.10, gt=0.0)
-    min_weight: float = 0.0  # long-short: set negative, e.g. -0.10
-    max_sector_weight: float | None = Field(0.40, gt=0.0)
+    max_weight: float = Field(0.10, gt=0.0, le=1.0)
+    min_weight: float = Field(0.0, ge=-1.0)  # long-short: set negative, e.g. -0.10
+    max_sector_weight: float | None = Field(0.40, gt=0.0, le=1.0)
     sector_bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)
-    max_turnover: float | None = Field(0.50, gt=0.0)  # L1 sum |w - w_prev|, per rebalance
+    # L1 sum |w - w_prev| per rebalance (the cap written once: governance.policy); None:
+    # only the policy's pre-trade cap (``pretrade.max_turnover``, applied by :meth:`within`)
+    max_turnover: float | None = Field(MAX_TURNOVER, gt=0.0)
     max_gross_leverage: float = Field(1.0, gt=0.0)  # sum |w|; binding for long-short only
     max_tracking_error: float | None = Field(None, gt=0.0)  # annualised, vs tracking_benchmark
     tracking_benchmark: BenchmarkKind = BenchmarkKind.EQUAL_WEIGHT
@@ -97,10 +117,16 @@ class PortfolioConfig(StrictModel):
     half_spread_bps: float = Field(5.0, ge=0.0)
     impact_coefficient: float = Field(1.0, ge=0.0)  # b in b*sigma*|z|^1.5*(V/ADV)^0.5
     portfolio_value: float = Field(1e8, gt=0.0)  # currency units, for V/ADV in the impact
+    # Trades smaller than this (fraction of value) are not made: the asset keeps its weight
+    # and the costs are recomputed (1e-4 = 1 bp of value; interior-point solvers leave
+    # ~1e-9 "trades" on assets they do not mean to trade).
+    min_trade_weight: float = Field(1e-4, ge=0.0, le=0.01)
     # backtest (tasks/portfolio/backtest.py)
     rebalance_every: int = Field(21, ge=1)  # trading days between rebalances
     benchmarks: list[BenchmarkKind] = Field(default_factory=lambda: list(BenchmarkKind))
     annualisation: int = Field(252, ge=1)
+    # HRP tree linkage (tasks/portfolio/benchmarks.py); single is the paper's choice.
+    hrp_linkage: Linkage = Linkage.SINGLE
     # CLARABEL gap/feasibility tolerance, on the objective in basis points of daily return
     # (tasks/portfolio/optimiser.py OBJECTIVE_SCALE): 1e-7 bp is 1e-11 in return units. CLARABEL's
     # default 1e-8 stalls at "almost solved" on the 3/2-power impact cones.
@@ -115,6 +141,8 @@ class PortfolioConfig(StrictModel):
         for sector, (lo, hi) in self.sector_bounds.items():
             if lo > hi:
                 raise ValueError(f"sector_bounds.{sector}: lower {lo} > upper {hi}")
+            if not -1.0 <= lo <= 1.0 or not -1.0 <= hi <= 1.0:
+                raise ValueError(f"sector_bounds.{sector}: bounds must be within [-1, 1]")
         return self
 
     @property

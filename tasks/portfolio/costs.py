@@ -18,46 +18,40 @@ import pandas as pd
 from tasks.portfolio.config import PortfolioConfig
 
 
-def impact_coefficients(
-    close: pd.DataFrame,
-    volume: pd.DataFrame,
-    asof: pd.Timestamp,
-    volatility: pd.Series,
-    cfg: PortfolioConfig,
-    window: int = 21,
-) -> pd.Series:
+def impact_from_adv(sigma: np.ndarray, adv: np.ndarray, cfg: PortfolioConfig) -> np.ndarray:
     """cvxportfolio's impact coefficient ``b * sigma_i * sqrt(V / ADV_i)`` per asset.
 
-    Cost of trading weight ``z_i`` is ``coef_i * |z_i|^{3/2}``. ``ADV_i`` is the mean
-    dollar volume (close × volume) over the ``window`` days up to ``asof`` (21 days, one
-    month, cvxportfolio's default); ``V`` is ``cfg.portfolio_value``. An asset with no
-    volume gets the largest coefficient of the others (expensive, not free).
+    The cost of trading weight ``z_i`` is ``coef_i * |z_i|^{3/2}``; ``sigma`` is the daily
+    volatility, ``ADV_i`` the mean dollar volume of the last month
+    (``tasks.portfolio.market``), ``V`` is ``cfg.portfolio_value``. An asset with no volume
+    gets the largest coefficient of the others (expensive, not free).
     """
-    dollar = (close.loc[:asof] * volume.loc[:asof]).iloc[-window:].mean()
-    sigma = volatility.reindex(dollar.index).to_numpy(dtype=float)
-    coef = impact_from_adv(sigma, dollar.to_numpy(dtype=float), cfg)
-    return pd.Series(coef, index=dollar.index, name="impact")
-
-
-def impact_from_adv(sigma: np.ndarray, adv: np.ndarray, cfg: PortfolioConfig) -> np.ndarray:
-    """``b * sigma * sqrt(V / ADV)`` elementwise; non-finite -> the largest finite value."""
     with np.errstate(divide="ignore", invalid="ignore"):
         coef = cfg.impact_coefficient * sigma * np.sqrt(cfg.portfolio_value / adv)
     ok = np.isfinite(coef)
     return np.where(ok, coef, coef[ok].max() if ok.any() else 0.0)
 
 
+def asset_costs(trades: np.ndarray, half_spread, impact: np.ndarray | None = None) -> np.ndarray:
+    """``half_spread_i |z_i| + impact_i |z_i|^{3/2}`` elementwise (fraction of value).
+
+    The one cost formula: the optimiser's reported costs, the trade list and the backtest
+    (model and benchmarks alike) all call it. ``trades`` is (n,) or (strategies, n);
+    ``half_spread`` a scalar or (n,); ``impact`` (n,) or None (no impact term). NaN
+    inputs count as zero.
+    """
+    z = np.abs(np.nan_to_num(np.asarray(trades, dtype=float)))
+    cost = z * np.nan_to_num(np.asarray(half_spread, dtype=float))
+    if impact is not None:
+        cost = cost + z**1.5 * np.nan_to_num(np.asarray(impact, dtype=float))
+    return cost
+
+
 def trading_costs(
     trades: pd.Series, half_spread: pd.Series | float, impact: pd.Series | None = None
 ) -> pd.Series:
-    """Estimated cost of each trade, as a fraction of portfolio value.
-
-    ``half_spread_i * |z_i| + impact_i * |z_i|^{3/2}`` (the optimiser's cost model).
-    Missing inputs count as zero cost for that term.
-    """
-    z = trades.abs().fillna(0.0)
-    hs = half_spread if np.isscalar(half_spread) else half_spread.reindex(z.index).fillna(0.0)
-    cost = hs * z
-    if impact is not None:
-        cost = cost + impact.reindex(z.index).fillna(0.0) * z**1.5
-    return cost.rename("cost")
+    """:func:`asset_costs` of a trade Series (inputs aligned by asset; missing = 0)."""
+    hs = half_spread if np.isscalar(half_spread) else half_spread.reindex(trades.index)
+    imp = None if impact is None else impact.reindex(trades.index).to_numpy(dtype=float)
+    cost = asset_costs(trades.to_numpy(dtype=float), hs, imp)
+    return pd.Series(cost, index=trades.index, name="cost")

@@ -1,4 +1,4 @@
-"""Infeasibility diagnosis and the policy's fallback portfolios.
+"""Infeasibility diagnosis of the optimiser.
 
 :func:`diagnose_infeasibility` names the constraint groups that conflict: a deletion
 filter (Chinneck & Dravnieks 1991, at the level of constraint groups) drops one group at a
@@ -13,15 +13,28 @@ is of exactly the problem that failed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import cvxpy as cp
 import numpy as np
-import pandas as pd
 
-from governance.policy import Fallback
-from tasks.portfolio.config import Mode
-from tasks.portfolio.optimiser import ConstraintGroup, PortfolioOptimiser
+from tasks.portfolio.config import Mode, PortfolioConfig
+from tasks.portfolio.optimiser_types import ConstraintGroup
+
+
+class ConstraintStructure(Protocol):
+    """What the diagnosis reads of ``tasks.portfolio.optimiser.PortfolioOptimiser``."""
+
+    cfg: PortfolioConfig
+    params: dict[str, cp.Parameter]
+    groups: dict[ConstraintGroup, list[cp.Constraint]]
+    sector_matrix: np.ndarray
+    restricted_mask: np.ndarray
+
+    def constraints(self, without: Sequence[ConstraintGroup] = ()) -> list[cp.Constraint]: ...
+
 
 #: Deletion order: soft, account-level limits first, so the set that remains names the
 #: structural conflict when there is one.
@@ -64,7 +77,7 @@ class Diagnosis:
         }
 
 
-def _feasible(opt: PortfolioOptimiser, without: set[ConstraintGroup]) -> bool:
+def _feasible(opt: ConstraintStructure, without: set[ConstraintGroup]) -> bool:
     prob = cp.Problem(cp.Minimize(0), opt.constraints(without=tuple(without)))
     try:
         prob.solve(solver=cp.CLARABEL)
@@ -73,7 +86,7 @@ def _feasible(opt: PortfolioOptimiser, without: set[ConstraintGroup]) -> bool:
     return prob.status in _FEASIBLE
 
 
-def conflicting_groups(opt: PortfolioOptimiser) -> tuple[ConstraintGroup, ...]:
+def conflicting_groups(opt: ConstraintStructure) -> tuple[ConstraintGroup, ...]:
     """Irreducible infeasible set of constraint groups (deletion filter)."""
     present = [g for g in DELETION_ORDER if g in opt.groups]
     if _feasible(opt, set()):
@@ -85,7 +98,7 @@ def conflicting_groups(opt: PortfolioOptimiser) -> tuple[ConstraintGroup, ...]:
     return tuple(g for g in present if g not in dropped)
 
 
-def _explain(opt: PortfolioOptimiser, group: ConstraintGroup) -> str:
+def _explain(opt: ConstraintStructure, group: ConstraintGroup) -> str:
     """One line naming the group with the numbers that make it bind."""
     cfg, par = opt.cfg, opt.params
     budget = cfg.budget
@@ -132,13 +145,13 @@ def _message(groups: tuple[ConstraintGroup, ...], explanations: dict) -> str:
     return f"infeasible: {', '.join(parts[:-1])} conflict with {parts[-1]}"
 
 
-def diagnose_infeasibility(opt: PortfolioOptimiser) -> Diagnosis:
+def diagnose_infeasibility(opt: ConstraintStructure) -> Diagnosis:
     """Name the constraint groups of ``opt`` in conflict, with the current parameters.
 
     Parameters
     ----------
-    opt : PortfolioOptimiser
-        An optimiser whose last solve was infeasible (market and account set).
+    opt : ConstraintStructure
+        A ``PortfolioOptimiser`` whose last solve was infeasible (market and account set).
 
     Returns
     -------
@@ -149,32 +162,3 @@ def diagnose_infeasibility(opt: PortfolioOptimiser) -> Diagnosis:
     groups = conflicting_groups(opt)
     explanations = {g: _explain(opt, g) for g in groups}
     return Diagnosis(groups, explanations, _message(groups, explanations))
-
-
-def fallback_weights(kind: Fallback, current: pd.Series | None, benchmark: pd.Series) -> pd.Series:
-    """The policy's fallback portfolio (``governance.policy.Fallback``).
-
-    Parameters
-    ----------
-    kind : Fallback
-        ``hold``: the current weights (falling back to the benchmark when there are none);
-        ``benchmark``: the benchmark; ``flat``: all cash (zero weights).
-    current : Series or None
-        Weights held now, indexed by asset.
-    benchmark : Series
-        Benchmark weights, indexed by asset (the universe).
-
-    Returns
-    -------
-    Series
-        Weights on the union of both indexes, NaN -> 0, named ``weight``.
-    """
-    kind = Fallback(kind)
-    index = benchmark.index if current is None else benchmark.index.union(current.index)
-    if kind is Fallback.FLAT:
-        out = pd.Series(0.0, index=index)
-    elif kind is Fallback.HOLD and current is not None and current.abs().sum() > 0:
-        out = current.reindex(index)
-    else:
-        out = benchmark.reindex(index)
-    return out.astype(float).fillna(0.0).rename("weight")

@@ -9,7 +9,8 @@ The problem (daily units; ``B = F chol(Omega)`` and ``d`` from :class:`tasks.por
     \\quad \\text{s.t.} \\quad y = B^\\top w, \\; u \\ge |w - w_0|,
 
 plus the constraint groups of :class:`ConstraintGroup` (budget, asset bounds, sector
-bounds, turnover ``1'u <= tau``, gross leverage, tracking error, restricted list). ``s`` is
+bounds, turnover ``1'u <= tau``, gross leverage, tracking error, restricted list). Trades
+below ``min_trade_weight`` are not made (:meth:`PortfolioOptimiser.solve`). ``s`` is
 the half-spread and ``c_i = b sigma_i sqrt(V / ADV_i)`` the 3/2-power market-impact
 coefficient of cvxportfolio's ``TransactionCost`` (Almgren et al. 2005); both cost terms
 are divided by the holding period ``h = rebalance_every`` (alpha and risk are daily, a
@@ -17,7 +18,7 @@ trade is paid for once per period).
 
 Every market or account input is a ``cp.Parameter``: the problem is DPP (asserted), so
 cvxpy compiles it once and a re-solve only maps new parameter values into the solver's
-data. :meth:`PortfolioOptimiser.solve_many` re-solves the one compiled problem for many
+data. ``tasks.portfolio.accounts.solve_many`` re-solves the one compiled problem for many
 accounts (own holdings, restricted list and bounds).
 """
 
@@ -33,7 +34,10 @@ import numpy as np
 import pandas as pd
 
 from governance.errors import InputError
+from governance.pretrade import funded_from_cash
 from tasks.portfolio.config import Mode, PortfolioConfig, RestrictedMode, RiskModelKind
+from tasks.portfolio.costs import asset_costs
+from tasks.portfolio.diagnose import diagnose_infeasibility
 from tasks.portfolio.optimiser_types import (
     GATE,
     Account,
@@ -69,6 +73,11 @@ OBJECTIVE_SCALE = 1e4
 #: ~1e-3 sit so close to the cones' apex that CLARABEL stalls ("almost solved", up to 100
 #: iterations at 500 assets); rescaled, the same problems solve in 25-40 iterations.
 IMPACT_UNIT = 1000.0
+#: Dust trades (below ``min_trade_weight``) whose total is at most this are set to zero in
+#: place (interior-point round-off, ~1e-9 each: the budget moves far less than the
+#: pre-trade gate's 1e-6 tolerance); larger dust is removed by a re-solve with those
+#: assets held at their current weights.
+DUST_SNAP = 1e-8
 
 
 @contextlib.contextmanager
@@ -174,9 +183,12 @@ class PortfolioOptimiser:
         if cfg.max_tracking_error is not None:
             par["B_wb"] = cp.Parameter(k, name="B_wb")  # B' w_b, precomputed: stays DPP
             par["sqrt_d_wb"] = cp.Parameter(n, name="sqrt_d_wb")
-            par["te2"] = cp.Parameter(nonneg=True, name="te2")
             active = cp.sum_squares(y - par["B_wb"]) + cp.sum_squares(specific - par["sqrt_d_wb"])
-            self.groups[ConstraintGroup.TRACKING_ERROR] = [active <= par["te2"]]
+            # daily active variance over its limit te^2 / annualisation (~1e-6): written as
+            # a ratio <= 1, a well-scaled row the solver meets to its relative tolerance
+            # (unscaled, measured 1e-4 relative over the limit)
+            limit = cfg.max_tracking_error**2 / cfg.annualisation
+            self.groups[ConstraintGroup.TRACKING_ERROR] = [active / limit <= 1.0]
         if self.with_restricted:
             par["r_lo"] = cp.Parameter(n, name="r_lo")
             par["r_hi"] = cp.Parameter(n, name="r_hi")
@@ -195,7 +207,8 @@ class PortfolioOptimiser:
         self.objective = cp.Maximize(OBJECTIVE_SCALE * utility)
         self.problem = cp.Problem(self.objective, self.constraints())
         assert self.problem.is_dpp(), "optimiser problem must be DPP (compiled once)"
-        self._solver_opts = {
+        #: CLARABEL settings of every solve of this problem (also the accounts' fast path).
+        self.solver_options = {
             "tol_gap_abs": cfg.solver_tolerance,
             "tol_gap_rel": cfg.solver_tolerance,
             "tol_feas": cfg.solver_tolerance,
@@ -220,7 +233,6 @@ class PortfolioOptimiser:
         lo_default = -cap if cfg.mode is Mode.LONG_SHORT else 0.0
         lo = np.array([cfg.sector_bounds.get(s, (lo_default, cap))[0] for s in names])
         hi = np.array([cfg.sector_bounds.get(s, (lo_default, cap))[1] for s in names])
-        self.sector_names = names
         self.params["sector_lo"] = cp.Parameter(len(names), name="sector_lo", value=lo)
         self.params["sector_hi"] = cp.Parameter(len(names), name="sector_hi", value=hi)
         sw = member @ w
@@ -266,13 +278,12 @@ class PortfolioOptimiser:
         if self.with_impact:
             impact = np.clip(_aligned(market.impact, assets, 0.0), 0.0, None)
             par["impact"].value = impact / IMPACT_UNIT**1.5
-        if "te2" in par:
+        if "B_wb" in par:
             if market.benchmark is None:
                 raise InputError("optimiser: max_tracking_error is set but no benchmark given")
             wb = _aligned(market.benchmark, assets, 0.0)
             par["B_wb"].value = b.T @ wb
             par["sqrt_d_wb"].value = sqrt_d * wb
-            par["te2"].value = cfg.max_tracking_error**2 / cfg.annualisation
         self._market = market
         self._tradable = (
             None
@@ -293,10 +304,10 @@ class PortfolioOptimiser:
             )
         values: dict[str, np.ndarray | float] = {"w0": w0, "lower": lower, "upper": upper}
         if "turnover" in par:
-            # Funding from cash (no holdings) is not a rebalance: the cap does not apply.
-            from_cash = not np.abs(w0).sum() > 0
-            gross = max(1.0, cfg.max_gross_leverage)  # any portfolio from cash trades <= gross
-            values["turnover"] = 2.0 * gross if from_cash else cfg.max_turnover
+            # Funding from cash is not a rebalance: the cap does not apply (the pre-trade
+            # gate's rule). Any portfolio bought from cash trades at most its gross.
+            gross = max(1.0, cfg.max_gross_leverage)
+            values["turnover"] = 2.0 * gross if funded_from_cash(w0) else cfg.max_turnover
         if "leverage" in par:
             values["leverage"] = cfg.max_gross_leverage
         restricted = set(cfg.restricted) | set(account.restricted)
@@ -331,6 +342,11 @@ class PortfolioOptimiser:
     def solve(self, account: Account | None = None, market: MarketInputs | None = None):
         """Re-solve for ``account`` (default: the last one set) and return a Solution.
 
+        Trades below ``cfg.min_trade_weight`` are not made (:meth:`dust`): round-off dust is
+        set to zero, larger dust is held by a second solve with those assets fixed at
+        their current weights; the reported costs and objective are those of the weights
+        returned.
+
         Raises
         ------
         Infeasible
@@ -344,43 +360,88 @@ class PortfolioOptimiser:
             raise InputError("optimiser: set_market() before solve()")
         if account is not None:
             self.set_account(account)
+        account = self._account
         t0 = time.perf_counter()
+        w = self._solve_problem()
+        stats = self.problem.solver_stats
+        iterations = stats.num_iters or 0
+        objective = float(self.problem.value) / OBJECTIVE_SCALE
+        mask, moved = self.dust(w)
+        if moved > DUST_SNAP:
+            w, extra = self._hold_dust(account, mask)
+            iterations += extra
+        if mask.any():
+            w = np.where(self.dust(w)[0], self.params["w0"].value, w)
+            objective = None  # recomputed from the weights returned
+        elapsed = time.perf_counter() - t0
+        return self.solution_from(
+            w, self.params["w0"].value, account.name, self.problem.status, elapsed,
+            iterations, objective=objective,
+        )  # fmt: skip
+
+    def _solve_problem(self) -> np.ndarray:
+        """One CLARABEL solve of the problem as parametrised; the weights, or raise."""
         with warnings.catch_warnings(), _solver_errors():
             # cvxpy warns on inaccurate solutions; the status is handled (and reported) here
             warnings.filterwarnings("ignore", "Solution may be inaccurate", UserWarning)
             # cvxpy evaluates u**1.5 at u = -1e-12 (round-off) when it fills in values
             warnings.filterwarnings("ignore", "invalid value encountered in power", RuntimeWarning)
-            self.problem.solve(solver=cp.CLARABEL, **self._solver_opts)
+            self.problem.solve(solver=cp.CLARABEL, **self.solver_options)
             if self.problem.status == cp.OPTIMAL_INACCURATE:
                 # CLARABEL can stall near the 3/2-power cones' boundary (assets not traded);
                 # cvxpy's re-solve updates the cached solver in place, which in our tests
                 # converges. A second stall is accepted: the status says so and the
                 # pre-trade gate re-checks every limit.
-                self.problem.solve(solver=cp.CLARABEL, **self._solver_opts)
-        elapsed = time.perf_counter() - t0
+                self.problem.solve(solver=cp.CLARABEL, **self.solver_options)
         status = self.problem.status
         if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
-            from tasks.portfolio.diagnose import diagnose_infeasibility
-
             diagnosis = diagnose_infeasibility(self)
             raise Infeasible(diagnosis.message, diagnosis.groups)
         if status in (cp.UNBOUNDED, cp.UNBOUNDED_INACCURATE):
             raise Unbounded("unbounded: the objective has no finite optimum (risk_aversion 0?)")
         if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or self.w.value is None:
             raise NumericalError(f"solver returned status {status!r} without a solution")
-        return self._solution(elapsed)
+        return np.array(self.w.value)
 
-    def _solution(self, elapsed: float) -> Solution:
-        stats = self.problem.solver_stats
-        return self.solution_from(
-            self.w.value,
-            self.params["w0"].value,
-            self._account.name,
-            self.problem.status,
-            stats.solve_time if stats.solve_time is not None else elapsed,
-            stats.num_iters or 0,
-            objective=float(self.problem.value) / OBJECTIVE_SCALE,
-        )
+    def dust(self, weights: np.ndarray, values: dict | None = None) -> tuple[np.ndarray, float]:
+        """Trades below ``min_trade_weight`` that may be left undone, and their total size.
+
+        An asset's trade is dust when ``0 < |w - w0| < min_trade_weight`` and its current
+        weight is within its bounds now (a trade that a bound forces is never dust).
+        ``values`` are the account's parameter values (:meth:`account_values`); default
+        the ones set.
+        """
+        if values is None:
+            values = {n: p.value for n, p in self.params.items()}
+        w0 = values["w0"]
+        size = np.abs(weights - w0)
+        lo, hi = values["lower"], values["upper"]
+        if "r_lo" in values:
+            lo, hi = np.maximum(lo, values["r_lo"]), np.minimum(hi, values["r_hi"])
+        mask = (size > 0) & (size < self.cfg.min_trade_weight) & (w0 >= lo) & (w0 <= hi)
+        return mask, float(size[mask].sum())
+
+    def _hold_dust(self, account: Account, mask: np.ndarray) -> tuple[np.ndarray, int]:
+        """Re-solve with the dust assets fixed at their current weights; restore the bounds.
+
+        Returns the weights and the re-solve's iterations. Should holding the dust make
+        the problem infeasible (it cannot with a feasible current book), the first
+        solution's weights stand and the dust is then set to zero in place.
+        """
+        par = self.params
+        saved = {n: par[n].value.copy() for n in ("lower", "upper", "r_lo", "r_hi") if n in par}
+        w0 = par["w0"].value
+        for name, value in saved.items():
+            par[name].value = np.where(mask, w0, value)
+        first = np.array(self.w.value)
+        try:
+            w = self._solve_problem()
+            return w, self.problem.solver_stats.num_iters or 0
+        except OptimisationError:
+            return first, 0
+        finally:
+            for name, value in saved.items():
+                par[name].value = value
 
     def solution_from(
         self,
@@ -398,10 +459,9 @@ class PortfolioOptimiser:
         """
         par = self.params
         w = np.asarray(weights, dtype=float)
-        trades = np.abs(w - w0)
-        cost = par["half_spread"].value @ trades
-        if self.with_impact:
-            cost += (par["impact"].value * IMPACT_UNIT**1.5) @ trades**1.5
+        trades = w - w0
+        impact = par["impact"].value * IMPACT_UNIT**1.5 if self.with_impact else None
+        cost = float(asset_costs(trades, par["half_spread"].value, impact).sum())
         bw = par["B"].value.T @ w
         variance = float(bw @ bw + (par["sqrt_d"].value * w) @ (par["sqrt_d"].value * w))
         expected = float(par["alpha"].value @ w)
@@ -415,8 +475,8 @@ class PortfolioOptimiser:
             objective=float(objective),
             expected_return=expected,
             variance=variance,
-            costs=float(cost),
-            turnover=float(trades.sum()),
+            costs=cost,
+            turnover=float(np.abs(trades).sum()),
             solve_time=float(solve_time),
             iterations=int(iterations),
         )
@@ -432,32 +492,13 @@ class PortfolioOptimiser:
             "with_restricted": self.with_restricted,
         }
 
-    def solve_many(
-        self,
-        accounts: Sequence[Account],
-        market: MarketInputs | None = None,
-        n_jobs: int = 1,
-    ) -> list[Solution]:
-        """Solve every account on the one compiled problem (only parameter values change).
+    @property
+    def market(self) -> MarketInputs | None:
+        """The market last set (:meth:`set_market`)."""
+        return self._market
 
-        A failing account does not stop the others: its Solution has ``weights=None``,
-        the failure ``status`` and ``error`` (the diagnosis for an infeasible one).
-        Accounts are solved by ``tasks.portfolio.accounts.AccountSolver`` (only the solver's
-        right-hand side changes between accounts; self-checked against cvxpy).
-        With ``n_jobs > 1`` the accounts are split into contiguous chunks solved by worker
-        processes, each compiling the problem once; results keep the input order.
-        """
-        from tasks.portfolio.accounts import solve_accounts
-
-        if market is not None:
-            self.set_market(market)
-        if n_jobs > 1 and len(accounts) > n_jobs:
-            from tasks.portfolio.accounts import solve_parallel
-
-            return solve_parallel(self.spec(), self._market, list(accounts), n_jobs)
-        return solve_accounts(self, accounts)
-
-    def _solve_or_record(self, account: Account) -> Solution:
+    def solve_or_record(self, account: Account) -> Solution:
+        """:meth:`solve`, with a failure returned as a Solution (``weights=None``, ``error``)."""
         try:
             return self.solve(account)
         except OptimisationError as exc:

@@ -79,7 +79,7 @@ class MarketInputs:
     half_spread : Series or None
         Per-asset half-spread (fraction of traded value); default from config.
     impact : Series or None
-        Per-asset 3/2-power impact coefficients (:func:`impact_coefficients`); None when
+        Per-asset 3/2-power impact coefficients (``tasks.portfolio.costs.impact_from_adv``); None when
         no volume is known.
     tradable : Series of bool or None
         False where an asset has no price on the date: its weight is held at zero.

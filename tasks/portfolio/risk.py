@@ -9,8 +9,8 @@ with exposures ``F`` (n × k), factor covariance ``Omega`` (k × k) and specific
 ``w' Sigma w = ||B' w||^2 + ||sqrt(d) * w||^2`` (two sums of squares, DPP-friendly and
 sparse, as in cvxportfolio's ``FactorModelCovariance``).
 
-Estimates are point-in-time: :func:`window_returns` keeps only the ``lookback`` daily
-returns up to and including the rebalance date.
+Estimates are point-in-time: ``tasks.portfolio.market.MarketHistory.window`` keeps only
+the ``lookback`` daily returns up to and including the rebalance date.
 """
 
 from __future__ import annotations
@@ -95,27 +95,6 @@ def _as_array(weights: np.ndarray | pd.Series, assets: pd.Index) -> np.ndarray:
     if isinstance(weights, pd.Series):
         return weights.reindex(assets).fillna(0.0).to_numpy(dtype=float)
     return np.asarray(weights, dtype=float)
-
-
-def window_returns(close: pd.DataFrame, asof: pd.Timestamp, lookback: int) -> pd.DataFrame:
-    """Simple daily returns of the ``lookback`` days ending at ``asof`` (inclusive).
-
-    Parameters
-    ----------
-    close : DataFrame, shape (n_dates, n_assets)
-        Close prices; NaN where an asset has no price.
-    asof : Timestamp
-        Rebalance date; nothing after it is used (point in time).
-    lookback : int
-        Number of daily returns in the window.
-
-    Returns
-    -------
-    DataFrame, shape (<= lookback, n_assets)
-        Returns; NaN where either price is missing (no forward fill).
-    """
-    upto = close.loc[:asof]
-    return upto.iloc[-(lookback + 1) :].pct_change(fill_method=None).iloc[1:]
 
 
 Returns = pd.DataFrame | np.ndarray
@@ -237,18 +216,3 @@ def risk_from_returns(
     if cfg.risk_model is RiskModelKind.LEDOIT_WOLF:
         return ledoit_wolf(returns, assets)
     return statistical_factor_model(returns, cfg.n_factors, assets)
-
-
-def estimate_risk(close: pd.DataFrame, asof: pd.Timestamp, cfg: PortfolioConfig) -> RiskModel:
-    """The risk model ``cfg.risk_model`` estimated point-in-time at ``asof``.
-
-    Parameters
-    ----------
-    close : DataFrame, shape (n_dates, n_assets)
-        Close prices; only rows up to ``asof`` are read.
-    asof : Timestamp
-        Rebalance date.
-    cfg : PortfolioConfig
-        ``risk_model``, ``lookback``, ``n_factors``.
-    """
-    return risk_from_returns(window_returns(close, asof, cfg.lookback), cfg)

@@ -29,9 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tasks.data.market import MarketPanel
 from tasks.portfolio.benchmarks import benchmark_weights
 from tasks.portfolio.config import BenchmarkKind, PortfolioConfig
-from tasks.portfolio.risk import estimate_risk, window_returns
+from tasks.portfolio.market import MarketHistory
 from tasks.risk.decomposition import UNCLASSIFIED, oriented
 from tasks.risk.scenarios import window_returns_between
 
@@ -189,10 +190,11 @@ def attribute(
     if books.empty:
         return empty
     books = books.sort_index()
+    history = MarketHistory(MarketPanel(close, None, None, "", "attribution"), cfg)
     rows, sec_rows, fac_rows = [], [], []
     for d0, d1 in period_bounds(close.index, books.index[0], max_periods):
         w = books.loc[:d0].iloc[-1].dropna()
-        window = window_returns(close, d0, cfg.lookback)
+        window = history.window_frame(history.position(d0))
         live = window.columns[close.loc[d0].notna()]
         b = benchmark_weights(benchmark, window[live]).reindex(close.columns, fill_value=0.0)
         r, _, _ = window_returns_between(close, d0, d1)
@@ -202,7 +204,7 @@ def attribute(
         rows.append([label, str(pd.Timestamp(d0).date()), label, rp, rb, rp - rb])
         bf = brinson_fachler(w, b, r, sectors)
         sec_rows.append(bf.assign(period=label))
-        risk = oriented(estimate_risk(close, d0, cfg))
+        risk = oriented(history.risk(history.position(d0)))
         names = [f"factor_{k + 1}" for k in range(risk.n_factors)]
         expo = pd.DataFrame(risk.exposures, index=risk.assets, columns=names)
         active = w.reindex(close.columns).fillna(0.0) - b

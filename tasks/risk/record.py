@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from governance.canonical import canonical_json
@@ -33,10 +34,9 @@ from governance.policy import StressLimits
 from governance.pretrade import Breach
 from tasks.data.market import MarketPanel
 from tasks.model.dataset import frame_to_parquet
-from tasks.portfolio.benchmarks import benchmark_weights
 from tasks.portfolio.config import PortfolioConfig
-from tasks.portfolio.costs import impact_coefficients
-from tasks.portfolio.risk import RiskModel, risk_from_returns, window_returns
+from tasks.portfolio.market import MarketHistory
+from tasks.portfolio.risk import RiskModel
 from tasks.risk.config import RiskConfig, StressConfig
 from tasks.risk.decomposition import Decomposition, decompose
 from tasks.risk.plots import contributions_png, losses_png
@@ -61,15 +61,20 @@ class RiskInputs:
 def risk_inputs(
     panel: MarketPanel, pcfg: PortfolioConfig, rcfg: RiskConfig, asof=None
 ) -> RiskInputs:
-    """Risk model and costs as ``tasks.portfolio.rebalance.market_inputs`` builds them."""
-    asof = panel.close.index[-1] if asof is None else pd.Timestamp(asof)
-    window = window_returns(panel.close, asof, pcfg.lookback)
-    risk = risk_from_returns(window, pcfg)
-    impact = None
-    if panel.volume is not None:
-        impact = impact_coefficients(panel.close, panel.volume, asof, risk.volatility(), pcfg)
-    bench = benchmark_weights(rcfg.benchmark, window)
-    return RiskInputs(asof, risk, window, impact, bench, pcfg.half_spread_bps * 1e-4)
+    """Risk model, window and costs at ``asof`` from the rebalance's own market inputs
+    (``tasks.portfolio.market``), and the ``risk.benchmark``."""
+    history = MarketHistory(panel, pcfg)
+    pos = history.position(panel.close.index[-1] if asof is None else asof)
+    market = history.inputs(pos, np.zeros(len(history.assets)))  # alphas play no part
+    bench = pd.Series(history.benchmark(rcfg.benchmark, pos), index=history.assets)
+    return RiskInputs(
+        history.index[pos],
+        market.risk,
+        history.window_frame(pos),
+        market.impact,
+        bench,
+        pcfg.half_spread_bps * 1e-4,
+    )
 
 
 @dataclass(frozen=True)
