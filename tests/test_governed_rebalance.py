@@ -100,6 +100,9 @@ def test_many_accounts_share_one_model_each_with_its_own_limits(governed, tmp_pa
     _code, shown = cli_json(capsys, "ledger", "show", "--tail", "12")
     subjects = {e["subject"] for e in shown["entries"] if e["action"] == "portfolio.optimised"}
     assert {s.rsplit(":", 1)[1] for s in subjects} == {"growth", "esg", "odd"}
+    # monitoring reads the many-accounts book through the one reader
+    code, mon = cli_json(capsys, "monitor", "--config", str(multi))
+    assert (code, mon["status"], mon["killswitch"]) == (0, "ok", "armed")
 
 
 def test_evidence_pack_from_the_pipeline_verifies_and_catches_one_byte(governed, tmp_path, capsys):

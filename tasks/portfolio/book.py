@@ -12,14 +12,15 @@ through these, so a strategy never sees another strategy's holdings.
 name           content
 ============== ===========================================================================
 weights.csv    ``asset,weight`` (one account) or ``account,asset,weight`` (many)
-weights.json   ``{"asof", "source", "accounts": {account: {asset: weight}}}``
+weights.json   ``{"asof", "source", "accounts": [{"account", "weights": {asset: weight}}]}``
 trades.csv     ``[account,]asset,current,target,change,estimated_cost``
 trades.json    the trade rows as a JSON list, each with its ``account``
-solver.json    ``{"asof", "source", "accounts": {account: {source, reasons, stats}}}``
+solver.json    ``{"asof", "source", "accounts": [{"account", "source", "reasons", "stats"}]}``
                (solver statistics, or the fallback's reason)
 ============== ===========================================================================
 
-One account is named :data:`MAIN`; the many-accounts path names its accounts.
+One account is named :data:`MAIN`; the many-accounts path names its accounts. Accounts
+are lists, in the configured order (canonical JSON sorts object keys).
 """
 
 from __future__ import annotations
@@ -168,14 +169,17 @@ def rebalance_files(result: PortfolioResult) -> dict[str, bytes]:
     rows = [a.trades.assign(account=a.account) for a in result.accounts]
     trades = pd.concat(rows, ignore_index=True)[["account", *TRADE_COLUMNS]]
     head = {"asof": result.asof, "source": result.source}
-    accounts = {
-        a.account: dict(zip(a.weights.index.astype(str), a.weights.astype(float), strict=True))
+    accounts = [
+        {
+            "account": a.account,
+            "weights": dict(zip(a.weights.index.astype(str), a.weights.astype(float), strict=True)),
+        }
         for a in result.accounts
-    }
-    solver = {
-        a.account: {"source": a.source, "reasons": list(a.reasons), "stats": a.stats}
+    ]
+    solver = [
+        {"account": a.account, "source": a.source, "reasons": list(a.reasons), "stats": a.stats}
         for a in result.accounts
-    }
+    ]
     return {
         "weights.csv": weights.to_csv(index=False, float_format="%.10g").encode(),
         "weights.json": canonical_json({**head, "accounts": to_jsonable(accounts)}),
@@ -198,21 +202,22 @@ def read_rebalance(store, artifacts: dict[str, str]) -> PortfolioResult:
     weights = store.read_json(artifacts["weights.json"])
     solver = store.read_json(artifacts["solver.json"])
     trades = pd.DataFrame(store.read_json(artifacts["trades.json"]))
+    solved = {a["account"]: a for a in solver["accounts"]}
     books = []
-    for name, w in weights["accounts"].items():
-        own = solver["accounts"].get(name, {})
+    for doc in weights["accounts"]:
+        name, own = doc["account"], solved.get(doc["account"], {})
         rows = trades[trades["account"] == name] if len(trades) else trades
         books.append(
             AccountBook(
                 account=name,
-                weights=pd.Series(w, dtype=float, name="weight"),
+                weights=pd.Series(doc["weights"], dtype=float, name="weight"),
                 trades=rows.reindex(columns=TRADE_COLUMNS).reset_index(drop=True),
                 source=own.get("source", weights["source"]),
                 reasons=tuple(own.get("reasons", ())),
                 stats=own.get("stats", {}),
             )
         )
-    many = list(weights["accounts"]) != [MAIN]
+    many = [a.account for a in books] != [MAIN]
     return PortfolioResult(weights["asof"], weights["source"], tuple(books), artifacts, many)
 
 
