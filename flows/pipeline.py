@@ -33,7 +33,7 @@ def governed_pipeline(
         sealed = stages.split(run, panel)
         model = stages.train(run, sealed, panel.fingerprint)
         verdict = stages.validate(run, model)
-        if verdict != "pass":
+        if verdict != "pass" and not stages.review_cleared(run, model):
             run.summary.halt(
                 "validation",
                 [f"validation verdict of v{model.version} is {verdict or 'missing'}"],

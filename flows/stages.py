@@ -318,6 +318,15 @@ def validate(run: Run, model: Trained) -> str | None:
     return verdict
 
 
+def review_cleared(run: Run, model: Trained) -> bool:
+    """True when a non-pass verdict's findings are all accepted (the review path): the
+    candidate then waits for approvals only, not for a human to look at the findings."""
+    from governance.approvals import latest_validation, verdict_blockers
+
+    facts = latest_validation(run.ctx.ledger, model.name, model.version)
+    return facts is not None and not verdict_blockers(run.ctx.ledger, model.version, facts)
+
+
 def _finding_line(f) -> str:
     """``[severity] ID check: message`` of a Finding or of its recorded JSON form."""
     field = f.get if isinstance(f, dict) else lambda k, d="": getattr(f, k, d)

@@ -169,6 +169,10 @@ def test_expiry_and_cadence_stop_the_champion_per_policy(reviewed, capsys):
     assert out["validation"]["verdict"] == "review"
     code, reb = cli_json(capsys, "rebalance", "--config", CONFIG)
     assert (code, reb["portfolio"]["source"]) == (0, "model")
+    # the weekly pipeline again: same version, its findings accepted, no validation halt
+    code, again = cli_json(capsys, "run", "--config", CONFIG, "--as", "dana")
+    assert (code, again["status"], str(again["model_version"])) == (0, "completed", version)
+    assert again["portfolio"]["source"] == "model"
 
 
 def test_findings_and_acceptances_travel_in_the_evidence_pack(reviewed, tmp_path, capsys):
