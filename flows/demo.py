@@ -47,6 +47,7 @@ def guide(summary: RunSummary, config_path: str) -> str:
         lines.append(f"  Portfolio published from the {pf.get('source')}: {pf.get('weights_path')}")
         if pf.get("source") == PortfolioSource.FALLBACK:
             lines += [f"    because {r}" for r in pf.get("reasons", [])]
+    lines += risk_lines(summary)
     ks = summary.stages.get("kill switch", {}).get("headline")
     if ks:
         lines.append(f"  Kill switch: {ks}   (alphagate killswitch status)")
@@ -87,4 +88,18 @@ def _approve_commands(config_path: str, version: int | None) -> list[str]:
     ]
     return [
         f'alphagate approve --model-version {version} --as {who} --reason "..."' for who in names
+    ]
+
+
+def risk_lines(summary: RunSummary) -> list[str]:
+    """Where the published book's risk decomposition and stress losses are (issue 16)."""
+    risk = summary.stages.get("risk", {})
+    if not risk:
+        return []
+    run_id = risk.get("mlflow_run_id")
+    return [
+        "  Risk and stress of the published book (above): its plots and tables are in MLflow,"
+        f" experiment {summary.model_name}-risk" + (f", run {run_id}" if run_id else ""),
+        "    (risk/contributions.png, stress/losses.png); again at any time with"
+        "  alphagate risk  and  alphagate stress",
     ]

@@ -141,7 +141,9 @@ def note_risk(run: Run, analysis, source: str, mlflow_run_id: str | None) -> Non
     details = [
         "top contributors: " + ", ".join(f"{a} {v:.0%}" for a, v in s["top_contributors"].items()),
         "by sector: "
-        + ", ".join(f"{k} {v:.0%}" for k, v in sorted(s["sectors"].items(), key=lambda kv: -kv[1])),
+        + ", ".join(
+            f"{k} {v:.0%}" for k, v in sorted(s["sectors"].items(), key=lambda kv: -kv[1])[:4]
+        ),
     ]
     for method in sorted({m for m, _c, _h in var}):
         cells = [

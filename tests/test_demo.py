@@ -24,6 +24,10 @@ def test_demo_runs_the_governed_chain_on_real_data(workspace, prefect_server, ca
     assert "demo:skfolio-sp500" in out
     assert "alphagate approve " in out and "--model-version 1 --as " in out  # exact commands
     assert "Kill switch: armed" in out
+    # the published book's three historical stress losses and its risk decomposition
+    assert "historical losses: gfc-2008 " in out
+    assert ", covid-2020 " in out and ", rates-2022 " in out
+    assert "\n  risk " in out and "factor " in out and "VaR|ES" in out
 
     # the same inputs again: the deterministic stages are found in the ledger, not redone
     assert main(["run", "--config", DEMO, "--as", "dana", "--json"]) in (0, 3)
@@ -36,4 +40,9 @@ def test_demo_runs_the_governed_chain_on_real_data(workspace, prefect_server, ca
     assert weights.is_file() and weights.read_text().startswith("asset,weight")
     plots = summary["stages"]["backtest"]["files"]
     assert any(p.endswith("cumulative_return.png") for p in plots)
+    from mlflow import MlflowClient
+
+    run_id = summary["stages"]["risk"]["mlflow_run_id"]
+    logged = {f.path for d in ("risk", "stress") for f in MlflowClient().list_artifacts(run_id, d)}
+    assert {"risk/contributions.png", "stress/losses.png"} <= logged
     assert main(["ledger", "verify"]) == 0

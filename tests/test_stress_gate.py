@@ -11,6 +11,8 @@ sits halfway between the two losses.
 
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -106,3 +108,19 @@ def test_stress_breach_halts_the_rebalance_and_publishes_the_stressed_fallback(
         assert risk.payload["flow_run_id"] == flow and risk.payload["source"] == "fallback"
     finally:
         ledger.dispose()
+
+    # 4. the evidence pack of the run carries the stress and risk entries and their files
+    pack = tmp_path / "evidence.zip"
+    assert main(["evidence", "export", "--run-id", flow, "--out", str(pack)]) == 0
+    with zipfile.ZipFile(pack) as z:
+        names = z.namelist()
+        entries = json.loads(z.read("ledger/entries.json"))
+    actions = {e["action"] for e in entries}
+    assert {"stress.completed", "gate.stress", "risk.analysed"} <= actions
+    for action, file in (
+        ("stress.completed", "stress_losses.png"),
+        ("stress.completed", "stress_scenarios.parquet"),
+        ("risk.analysed", "risk_contributions.png"),
+        ("risk.analysed", "risk_assets.parquet"),
+    ):
+        assert any(action in n and n.endswith(file) for n in names), (action, file)

@@ -24,7 +24,7 @@ def _pyplot():
 
 def _png(fig) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
     _pyplot().close(fig)
     return buf.getvalue()
 
@@ -32,7 +32,7 @@ def _png(fig) -> bytes:
 def contributions_png(d: Decomposition, title: str) -> bytes:
     """Share of ex-ante volatility by asset, sector and factor (Euler contributions)."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 5))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5), layout="constrained")
     assets = d.assets.sort_values("share")
     panels = (
         (axes[0], assets.asset, assets.share, "by asset"),
@@ -55,7 +55,7 @@ def losses_png(s: StressResult, title: str) -> bytes:
     """Loss and cost to exit by scenario (stacked bars, worst first)."""
     plt = _pyplot()
     table = s.scenarios.sort_values("loss")
-    fig, ax = plt.subplots(figsize=(10, 0.5 * len(table) + 1.5))
+    fig, ax = plt.subplots(figsize=(10, 0.5 * len(table) + 1.5), layout="constrained")
     ax.barh(table.scenario, table.loss, color="#b5443b", label="loss")
     ax.barh(
         table.scenario, table.cost_to_exit, left=table.loss, color="#e0a458", label="cost to exit"
@@ -70,7 +70,7 @@ def losses_png(s: StressResult, title: str) -> bytes:
 def attribution_png(a: Attribution, title: str) -> bytes:
     """Per-period Brinson–Fachler effects and factor contributions to the active return."""
     plt = _pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5), layout="constrained")
     effects = a.sectors.groupby("period")[["allocation", "selection", "interaction"]].sum()
     effects.plot.bar(ax=left, stacked=True)
     left.plot(range(len(a.periods)), a.periods.active.to_numpy(), "ko-", label="active")
