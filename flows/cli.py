@@ -44,16 +44,28 @@ def emit_json(obj: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    Workspace.from_env().activate()
+    ws = Workspace.from_env().activate()
     try:
         code = args.handler(args)
     except AlphagateError as exc:
         print(f"alphagate: {exc}", file=sys.stderr)
-        return exc.exit_code
+        code = exc.exit_code
     except KeyboardInterrupt:
         print("alphagate: interrupted", file=sys.stderr)
         return 130
-    return int(code or 0)
+    return _witnessed(ws, int(code or 0))
+
+
+def _witnessed(ws: Workspace, code: int) -> int:
+    """Hand the ledger's new checkpoint to the witnesses after every command (exit 3 if one
+    refuses it: the log does not extend what the witness holds)."""
+    from governance.transparency import publish_after_command
+
+    problem = publish_after_command(ws)
+    if problem is None:
+        return code
+    print(f"alphagate: {problem}", file=sys.stderr)
+    return code or 3
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -103,21 +103,25 @@ def portfolio(run: Run, panel) -> None:
             _trip_on_portfolio_failure(run, exc)
             if run.summary.status == "completed":
                 run.summary.halt(exc.gate, reasons)
+    def fallback(why: list[str]):
+        if many:
+            return many(run, panel, None, held)
+        return stress_gate(
+            run,
+            panel,
+            publish_fallback(ctx, run.tier.fallback, panel, current, cfg, limits, "; ".join(why)),
+        )
+
     if result is None:
         if run.summary.status == "completed":
             run.summary.halt("kill_switch" if state.tripped else "approval", reasons)
-        result = (
-            many(run, panel, None, held)
-            if many
-            else stress_gate(
-                run,
-                panel,
-                publish_fallback(
-                    ctx, run.tier.fallback, panel, current, cfg, limits, "; ".join(reasons)
-                ),
-            )
-        )
-    _publish(run, result, champion if result.source == SOURCE_MODEL else None, reasons)
+        result = fallback(reasons)
+    if not _publish(run, result, champion if result.source == SOURCE_MODEL else None, reasons):
+        # A trip recorded after the kill-switch gate: the model portfolio is not published.
+        reasons = ["kill switch: tripped during the rebalance; model portfolio withheld"]
+        run.summary.halt("kill_switch", reasons)
+        result = fallback(reasons)
+        _publish(run, result, None, reasons)
 
 
 def _many_accounts(run: Run, panel, scores: pd.Series | None, held: dict[str, pd.Series]):
@@ -189,12 +193,15 @@ def _readable_copies(folder, artifacts: dict[str, str], store) -> dict[str, str]
     return paths
 
 
-def _publish(run: Run, result, version, reasons: list[str]) -> None:
+def _publish(run: Run, result, version, reasons: list[str]) -> bool:
+    """Record and copy out the portfolio; False, nothing recorded, for a model portfolio
+    when the kill switch tripped since the gate (checked in the recording transaction)."""
     from tasks.portfolio.book import publish
 
     strategy = run.config.model.name
     payload = {"model_name": strategy, "model_version": version, "reasons": reasons}
-    publish(run.now, result, strategy, payload)
+    if publish(run.now, result, strategy, payload, if_armed=result.source == SOURCE_MODEL) is None:
+        return False
     folder = run.ws.portfolios / strategy / f"{result.asof}-{result.source}"
     paths = _readable_copies(folder, result.artifacts, run.now.store)
     run.summary.portfolio = {
@@ -223,3 +230,5 @@ def _publish(run: Run, result, version, reasons: list[str]) -> None:
         + (f" (champion v{version})" if version else ""),
         details=[f"because {r}" for r in reasons] + shown[:10],
     )
+    return True
+

@@ -20,8 +20,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from governance.chain import VerifyReport
 from governance.errors import Forbidden, InputError
-from governance.integrity import VerifyReport, register_check
 from governance.ledger import Ledger, LedgerEntry
 from governance.registry import (
     PROMOTED,
@@ -509,7 +509,6 @@ def signature_problems(ledger: Ledger, known_keys: dict[str, str]) -> list[tuple
     return sorted(out)
 
 
-@register_check
 def approvals_signed(ws: Workspace, ledger: Ledger) -> VerifyReport | None:
     """Integrity check: every recorded approval/rejection signature and digest verifies."""
     try:

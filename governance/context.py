@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from governance.artifacts import ArtifactStore
-from governance.ledger import Ledger, LedgerEntry
+from governance.ledger import ANY_PAYLOAD, Ledger, LedgerEntry, LedgerTransaction
 from governance.policy import Policy
 from governance.workspace import Workspace
 
@@ -97,10 +97,19 @@ class RunContext:
         subject: str = "",
         payload: Mapping[str, Any] | None = None,
         artifacts: Mapping[str, str] | None = None,
+        tx: LedgerTransaction | None = None,
     ) -> LedgerEntry:
-        """Append ``action`` once per run and subject; return the (new or existing) entry."""
+        """Append ``action`` once per run and subject; return the (new or existing) entry.
+
+        A retry or resumed run gets its first recording of ``(run, action, subject)``: the
+        decision as first made stands (``replay_ignores=ANY_PAYLOAD``). Found by the strict
+        check of :meth:`Ledger.append`: a rerun of the same content key re-evaluates some
+        gates (``gate.validation``) and reports differently; until every stage is keyed by
+        what it decides on, a context keeps the first. With ``tx`` the entry is appended
+        in that open ledger transaction.
+        """
         body = {**(payload or {}), "flow_run_id": self.flow_run_id, "run_key": self.run_key}
-        return self.ledger.append(
+        return (tx or self.ledger).append(
             action,
             actor=self.actor,
             role=self.role,
@@ -108,6 +117,7 @@ class RunContext:
             payload=body,
             artifacts=artifacts,
             idempotency_key=self.idempotency_key(action, subject),
+            replay_ignores=ANY_PAYLOAD,
         )
 
     def close(self) -> None:

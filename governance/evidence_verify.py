@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from governance.canonical import canonical_json, sha256_bytes, sha256_json
+from governance.chain import GENESIS_HASH, compute_entry_hash
 from governance.errors import InputError, TamperDetected
-from governance.integrity import GENESIS_HASH, compute_entry_hash
 from governance.signing import verify_signed_record
 
 MANIFEST = "manifest.json"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from governance.chain import VerifyReport
 from governance.errors import Forbidden, InputError
 from governance.findings import (
     ACCEPTANCE_KIND,
@@ -30,7 +31,6 @@ from governance.findings import (
     load_register,
     today,
 )
-from governance.integrity import VerifyReport, register_check
 from governance.ledger import Ledger, LedgerEntry
 from governance.registry import model_subject
 from governance.signing import sign_document, verify_signed_record
@@ -238,7 +238,6 @@ def acceptance_problems(ledger: Ledger, known_keys: dict[str, str]) -> list[tupl
     return sorted(out)
 
 
-@register_check
 def acceptances_signed(ws: Workspace, ledger: Ledger) -> VerifyReport | None:
     """Integrity check: every finding acceptance's signature and digest verifies."""
     try:

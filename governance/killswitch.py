@@ -12,6 +12,13 @@ and part of every evidence pack. Entries (subject ``killswitch``):
 
 Issue 5: a reset needs two distinct risk officers (policy ``kill_switch.reset_approvals``),
 neither the champion's developer, each with a reason and an incident reference.
+
+Trip and reset are compare-and-append: the state is folded and the new entry appended in one
+serialised ledger transaction (:meth:`governance.ledger.Ledger.transaction`), so two officers
+resetting at once complete exactly one reset, and a trip landing while a reset is decided is
+never overridden. A ``killswitch.reset`` counts only when its recorded ``officers`` are the
+pending officers plus its own actor (:func:`fold`). :func:`record_if_armed` lets a stage
+record its output only while the switch is armed, in the same way.
 """
 
 from __future__ import annotations
@@ -111,11 +118,17 @@ def fold(entries: list) -> KillSwitchState:
             state = KillSwitchState(
                 state.state, state.since, state.by, state.reason, pending, state.trigger, state.seq
             )
-        elif e.action == RESET:
+        elif e.action == RESET and state.tripped and _completes(state, e):
             state = KillSwitchState(
                 SwitchState.ARMED, e.ts, e.actor, p.get("reason"), None, None, e.seq
             )
     return state
+
+
+def _completes(state: KillSwitchState, reset) -> bool:
+    """A reset completes the pending one only if it names exactly those officers and itself."""
+    pending = (state.pending_reset or {}).get("officers", [])
+    return (reset.payload or {}).get("officers") == [*pending, reset.actor]
 
 
 def _ledger_of(target) -> Any:
@@ -123,18 +136,31 @@ def _ledger_of(target) -> Any:
 
 
 def status(ledger) -> KillSwitchState:
-    """Current :class:`KillSwitchState` of the ledger (or of a ``RunContext``)."""
+    """Current :class:`KillSwitchState` of a ledger, a ``RunContext`` or a ledger transaction."""
     ledger = _ledger_of(ledger)
     entries = [e for e in ledger.entries(subject=SUBJECT) if e.action.startswith("killswitch.")]
     return fold(sorted(entries, key=lambda e: e.seq))
 
 
-def _append(target, action: str, actor: str, role: str, payload: dict):
-    """Append through ``RunContext.record`` when given one (adds ``flow_run_id``)."""
+def _append(target, tx, action: str, actor: str, role: str, payload: dict):
+    """Append in ``tx``; through ``RunContext.record`` when given one (adds ``flow_run_id``)."""
     if isinstance(target, RunContext):
         payload = {**payload, "policy_hash": target.policy_hash}
-        return target.record(action, subject=SUBJECT, payload=payload)
-    return target.append(action, actor=actor, role=role, subject=SUBJECT, payload=payload)
+        return target.record(action, subject=SUBJECT, payload=payload, tx=tx)
+    return tx.append(action, actor=actor, role=role, subject=SUBJECT, payload=payload)
+
+
+def record_if_armed(ctx, action: str, *, subject: str = "", payload=None, artifacts=None):
+    """Record ``action`` through ``ctx`` (a ``RunContext``) only while the switch is armed.
+
+    The check and the append are one transaction: a trip recorded before this commits
+    prevents the entry; a later trip applies to the next run. Returns the entry, or None
+    when the switch is tripped (nothing recorded).
+    """
+    with ctx.ledger.transaction() as tx:
+        if status(tx).tripped:
+            return None
+        return ctx.record(action, subject=subject, payload=payload, artifacts=artifacts, tx=tx)
 
 
 def trip(
@@ -177,8 +203,9 @@ def trip(
         "trigger": Trigger(trigger or Trigger.MANUAL).value,
         "evidence": evidence or {},
     }
-    _append(target, TRIPPED, user, role, payload)
-    return status(target)
+    with _ledger_of(target).transaction() as tx:
+        _append(target, tx, TRIPPED, user, role, payload)
+        return status(tx)
 
 
 def auto_trip(target, tier, trigger: Trigger | str, reason: str, evidence: dict | None = None):
@@ -192,8 +219,8 @@ def auto_trip(target, tier, trigger: Trigger | str, reason: str, evidence: dict 
     return trip(target, SYSTEM_ACTOR, reason, trigger, evidence=evidence)
 
 
-def _refuse(ws, ledger, user: str | None, message: str, extra: dict) -> Forbidden:
-    ledger.append(
+def _refusal(ws, tx, user: str | None, message: str, extra: dict) -> Forbidden:
+    tx.append(
         RESET_REFUSED,
         actor=user or "<none>",
         role=role_of(ws, user),
@@ -216,7 +243,8 @@ def reset(
     """Ask for, or complete, a reset of a tripped switch; return the new state.
 
     The first of ``tier.kill_switch.reset_approvals`` distinct risk officers records
-    ``killswitch.reset_pending``; the last records ``killswitch.reset`` (armed again).
+    ``killswitch.reset_pending``; the last records ``killswitch.reset`` (armed again). The
+    state is read and the entry appended in one ledger transaction.
 
     Raises
     ------
@@ -227,16 +255,25 @@ def reset(
         The switch is armed, or the reason / incident reference is missing.
     """
     ledger = _ledger_of(ledger)
+    with ledger.transaction() as tx:
+        refused = _reset_in(tx, ws, user, reason, incident, tier, champion_developer)
+        state = status(tx)
+    if refused is not None:  # raised after the refusal's entry is committed
+        raise refused
+    return state
+
+
+def _reset_in(tx, ws, user, reason, incident, tier, champion_developer) -> Forbidden | None:
     policy = tier.kill_switch
     extra = {"reason": reason, "incident": incident}
     try:
         officer = require_role(ws, user, {Role.RISK_OFFICER}, "killswitch reset")
     except Forbidden as exc:
-        raise _refuse(ws, ledger, user, str(exc), extra) from None
+        return _refusal(ws, tx, user, str(exc), extra)
     if champion_developer is not None and officer.name == champion_developer:
         msg = f"killswitch reset: {officer.name!r} developed the champion and may not reset"
-        raise _refuse(ws, ledger, user, msg, extra)
-    current = status(ledger)
+        return _refusal(ws, tx, user, msg, extra)
+    current = status(tx)
     if not current.tripped:
         raise InputError("killswitch reset: the kill switch is armed; nothing to reset")
     if not reason or not reason.strip():
@@ -249,11 +286,9 @@ def reset(
             f"killswitch reset: {officer.name!r} already asked for this reset; a second,"
             " distinct risk officer must complete it"
         )
-        raise _refuse(ws, ledger, user, msg, extra)
+        return _refusal(ws, tx, user, msg, extra)
     officers = [*pending["officers"], officer.name]
     payload = {**extra, "needed": policy.reset_approvals, "officers": officers}
     action = RESET if len(officers) >= policy.reset_approvals else RESET_PENDING
-    ledger.append(
-        action, actor=officer.name, role=officer.role.value, subject=SUBJECT, payload=payload
-    )
-    return status(ledger)
+    tx.append(action, actor=officer.name, role=officer.role.value, subject=SUBJECT, payload=payload)
+    return None

@@ -1,105 +1,74 @@
-"""The audit ledger: an append-only, hash-chained table of entries in a SQL database.
+"""The audit ledger: an append-only table of entries under an RFC 6962 Merkle tree.
 
 Every entry records who (``actor``, ``role``) did what (``action``, ``subject``) and its
 evidence (``payload``, canonical JSON per RFC 8785, whose ``artifacts`` field maps names to
-SHA-256 hashes in the :class:`~governance.artifacts.ArtifactStore`). The chain rules
-(``payload_hash``, ``entry_hash`` over the entry's fields, ``prev_hash`` linking to the
-previous entry, 64 zeros for the first) live in :mod:`governance.integrity`.
+SHA-256 hashes in the :class:`~governance.artifacts.ArtifactStore`). The entry encoding (hash
+chain and Merkle leaf) is :mod:`governance.chain`; the tables and engines are
+:mod:`governance.ledger_db`; signed checkpoints of the tree and the witnesses that hold them
+are :mod:`governance.checkpoint` and :mod:`governance.witness`.
 
-``ledger_head`` holds one row, the checkpoint ``(seq, hash)`` of the last entry, written in
-the same transaction as each append: deleting the tail of ``ledger_entries`` leaves the
-checkpoint pointing past the end, so truncation is detected.
+Writes go through one serialised transaction (:meth:`Ledger.transaction`): SQLite
+``BEGIN IMMEDIATE``, PostgreSQL ``SELECT ... FOR UPDATE`` on the head row. Inside it a caller
+may read the current state and append on that basis (compare-and-append)::
 
-Appends are serialised by the database, not by Python, so several processes may append at
-once: SQLite runs in WAL mode and every write transaction starts with ``BEGIN IMMEDIATE``
-(the pysqlite recipe of SQLAlchemy's SQLite dialect docs) under a busy timeout; PostgreSQL
-locks the checkpoint row with ``SELECT ... FOR UPDATE``. Each append is one durable commit
-(SQLite keeps its default ``synchronous=FULL``): about one fsync, 10-15 ms on the 2-core
-test machine, on either backend.
+    with ledger.transaction() as tx:
+        if fold(tx.entries(subject="killswitch")).tripped:
+            tx.append("killswitch.reset", actor=..., payload=...)
 
-:meth:`Ledger.verify` recomputes every payload hash and entry hash, checks that ``seq``
-runs 1, 2, 3 ... and that each ``prev_hash`` links to the previous entry, compares the last
-entry with the checkpoint, and re-hashes every artifact named in a payload. It reports the
-first bad sequence number and a reason naming what failed
-(:func:`governance.integrity.verify_chain`).
-
-Residual risk
--------------
-The chain is tamper-*evident* against edits of single rows, deletions, reordering and
-truncation. It is not tamper-*proof*: someone who can rewrite the whole database (entries
-and checkpoint) can recompute a consistent chain. Anchoring the head hash outside the
-database (evidence packs, signed approvals, an external notary or WORM storage) and
-restricting write access to the database are the mitigations.
+Each commit is durable (SQLite ``synchronous=FULL``): one fsync, a few milliseconds.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
+from governance import merkle
 from governance.artifacts import ArtifactStore, check_sha
 from governance.canonical import canonical_json, sha256_bytes, to_jsonable
+from governance.chain import GENESIS_HASH, VerifyReport, compute_entry_hash, entry_leaf
 from governance.errors import InputError, TamperDetected
-from governance.integrity import GENESIS_HASH, VerifyReport, compute_entry_hash, verify_chain
+from governance.ledger_db import (
+    HEAD_ID,
+    PG_INIT_LOCK,
+    entries_table,
+    frontier_of,
+    head_table,
+    make_engine,
+    metadata,
+    node_reader,
+    nodes_table,
+    redacted,
+)
+from governance.ledger_verify import verify_ledger
 from governance.workspace import Workspace
 
 __all__ = [
     "GENESIS_HASH",
+    "IdempotencyConflict",
     "Ledger",
     "LedgerEntry",
+    "LedgerTransaction",
     "VerifyReport",
     "make_engine",
     "utc_timestamp",
 ]
 
-#: SQLite busy timeout in seconds. An append holds the write lock for milliseconds; a
-#: minute lets many writers queue (the concurrency test runs four) without failing.
-SQLITE_BUSY_TIMEOUT_S = 60.0
 
-_HEAD_ID = 1
-#: pg_advisory_xact_lock key serialising table creation across processes ("AGLEDGER").
-_PG_INIT_LOCK = 0x41474C4544474552
-
-metadata = sa.MetaData()
-
-entries_table = sa.Table(
-    "ledger_entries",
-    metadata,
-    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("ts", sa.String(40), nullable=False),
-    sa.Column("actor", sa.Text, nullable=False),
-    sa.Column("role", sa.Text, nullable=False),
-    sa.Column("action", sa.Text, nullable=False, index=True),
-    sa.Column("subject", sa.Text, nullable=False, index=True),
-    sa.Column("payload", sa.Text, nullable=False),
-    sa.Column("payload_hash", sa.String(64), nullable=False),
-    sa.Column("prev_hash", sa.String(64), nullable=False),
-    sa.Column("entry_hash", sa.String(64), nullable=False),
-    sa.Column("idempotency_key", sa.Text, nullable=True, unique=True),
-)
-
-head_table = sa.Table(
-    "ledger_head",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("seq", sa.BigInteger, nullable=False),
-    sa.Column("hash", sa.String(64), nullable=False),
-    sa.CheckConstraint(f"id = {_HEAD_ID}", name="ledger_head_single_row"),
-)
+#: ``replay_ignores`` value that compares only action and subject (first recording stands).
+ANY_PAYLOAD = ("*",)
 
 
-# ------------------------------------------------------------------------------------
-# Entries
-# ------------------------------------------------------------------------------------
+class IdempotencyConflict(InputError):
+    """An idempotency key already names an entry with a different action, subject or payload."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +92,11 @@ class LedgerEntry:
         """``{name: sha256}`` of the artifacts this entry records (may be empty)."""
         return dict(self.payload.get("artifacts") or {})
 
+    @property
+    def leaf(self) -> bytes:
+        """The entry's RFC 6962 leaf hash (leaf index ``seq - 1``)."""
+        return entry_leaf(asdict(self))
+
     def to_json(self) -> dict:
         """All fields as a JSON-ready dict."""
         return asdict(self)
@@ -134,62 +108,145 @@ def utc_timestamp(now: dt.datetime | None = None) -> str:
     return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-# ------------------------------------------------------------------------------------
-# Engines: SQLite (WAL + BEGIN IMMEDIATE) and PostgreSQL
-# ------------------------------------------------------------------------------------
-
-
-def _sqlite_on_connect(dbapi_conn, _record) -> None:
-    # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite would defer it).
-    dbapi_conn.isolation_level = None
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-    cur.close()
-
-
-def _sqlite_on_begin(conn: Connection) -> None:
-    # Writers take the write lock up front, so two appends never read the same head.
-    read = conn.get_execution_options().get("ledger_read", False)
-    conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
-
-
-def _redacted(url: str) -> str:
+def _to_entry(row) -> LedgerEntry:
     try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable URL>"
+        payload = json.loads(row.payload)
+    except ValueError:
+        raise TamperDetected(f"ledger entry {row.seq}: payload is not valid JSON") from None
+    return LedgerEntry(**{**row._mapping, "payload": payload})
 
 
-def make_engine(url: str) -> Engine:
-    """A SQLAlchemy engine for a ledger URL (``sqlite:///FILE`` or ``postgresql[+psycopg]://``)."""
-    try:
-        u = sa.make_url(url)
-    except ArgumentError:
-        raise InputError(f"ledger URL {url!r}: not a database URL") from None
-    backend = u.get_backend_name()
-    if backend == "sqlite":
-        if u.database in (None, "", ":memory:"):
-            raise InputError(f"ledger URL {url}: name a database file (in-memory is not shared)")
-        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(u, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
-        sa.event.listen(engine, "connect", _sqlite_on_connect)
-        sa.event.listen(engine, "begin", _sqlite_on_begin)
-        return engine
-    if backend == "postgresql":
-        if u.drivername == "postgresql":
-            u = u.set(drivername="postgresql+psycopg")  # the installed driver
-        return sa.create_engine(u, pool_pre_ping=True)
-    raise InputError(f"ledger URL {_redacted(url)}: use sqlite:///FILE or postgresql+psycopg://")
+def _filters(action: str | None, subject: str | None) -> list:
+    c = entries_table.c
+    out = []
+    if action is not None:
+        out.append(c.action == action)
+    if subject is not None:
+        out.append(c.subject == subject)
+    return out
 
 
-# ------------------------------------------------------------------------------------
-# The ledger
-# ------------------------------------------------------------------------------------
+def _select_entries(conn: Connection, action, subject, after_seq: int) -> list[LedgerEntry]:
+    where = [entries_table.c.seq > after_seq, *_filters(action, subject)]
+    stmt = sa.select(entries_table).where(*where).order_by(entries_table.c.seq)
+    return [_to_entry(r) for r in conn.execute(stmt)]
+
+
+def _select_last(conn: Connection, action, subject) -> LedgerEntry | None:
+    stmt = (
+        sa.select(entries_table)
+        .where(*_filters(action, subject))
+        .order_by(entries_table.c.seq.desc())
+        .limit(1)
+    )
+    row = conn.execute(stmt).first()
+    return None if row is None else _to_entry(row)
+
+
+class LedgerTransaction:
+    """Reads and appends inside one serialised write transaction (:meth:`Ledger.transaction`).
+
+    What a caller reads here cannot change before its appends commit: no other writer can
+    append in between, so a decision taken on :meth:`last` or :meth:`entries` is
+    compare-and-append.
+    """
+
+    def __init__(self, ledger: Ledger, conn: Connection, head: tuple[int, str]):
+        self._ledger, self._conn = ledger, conn
+        self._seq, self._hash = head
+        self._frontier: merkle.Frontier | None = None
+
+    @property
+    def size(self) -> int:
+        """Entries in the ledger, including this transaction's appends."""
+        return self._seq
+
+    def last(self, action: str | None = None, subject: str | None = None) -> LedgerEntry | None:
+        """The most recent entry (of one action and/or subject), or None."""
+        return _select_last(self._conn, action, subject)
+
+    def entries(
+        self, action: str | None = None, subject: str | None = None, after_seq: int = 0
+    ) -> list[LedgerEntry]:
+        """Entries with ``seq > after_seq``, optionally of one action and/or subject, by seq."""
+        return _select_entries(self._conn, action, subject, after_seq)
+
+    def append(
+        self,
+        action: str,
+        *,
+        actor: str,
+        role: str = "system",
+        subject: str = "",
+        payload: Mapping[str, Any] | None = None,
+        artifacts: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        replay_ignores: Collection[str] = (),
+    ) -> LedgerEntry:
+        """Append one entry (see :meth:`Ledger.append`); it commits with the transaction."""
+        body = self._ledger.payload_text(payload, artifacts)
+        payload_hash = sha256_bytes(body.encode("utf-8"))
+        if idempotency_key is not None:
+            existing = self._by_key(idempotency_key)
+            if existing is not None:
+                _check_replay(existing, action, subject, body, replay_ignores)
+                return existing
+        seq, ts = self._seq + 1, utc_timestamp()
+        fields = dict(
+            seq=seq,
+            ts=ts,
+            actor=str(actor),
+            role=str(role),
+            action=str(action),
+            subject=str(subject),
+            payload_hash=payload_hash,
+            prev_hash=self._hash,
+            idempotency_key=idempotency_key,
+        )
+        entry_hash = compute_entry_hash(fields)
+        conn = self._conn
+        conn.execute(entries_table.insert().values(payload=body, entry_hash=entry_hash, **fields))
+        if self._frontier is None:
+            self._frontier = frontier_of(conn, self._seq)
+        self._frontier, done = self._frontier.append(entry_leaf(fields))
+        conn.execute(
+            nodes_table.insert(),
+            [{"level": lv, "idx": ix, "hash": h.hex()} for lv, ix, h in done],
+        )
+        conn.execute(
+            head_table.update().where(head_table.c.id == HEAD_ID).values(seq=seq, hash=entry_hash)
+        )
+        self._seq, self._hash = seq, entry_hash
+        return LedgerEntry(payload=json.loads(body), entry_hash=entry_hash, **fields)
+
+    def _by_key(self, key: str) -> LedgerEntry | None:
+        row = self._conn.execute(
+            sa.select(entries_table).where(entries_table.c.idempotency_key == key)
+        ).first()
+        return None if row is None else _to_entry(row)
+
+
+def _check_replay(existing: LedgerEntry, action, subject, body: str, ignores) -> None:
+    """Refuse a different entry under an existing idempotency key."""
+    new = json.loads(body)
+    same = (
+        existing.action == action
+        and existing.subject == subject
+        and (
+            ignores == ANY_PAYLOAD
+            or {k: v for k, v in existing.payload.items() if k not in ignores}
+            == {k: v for k, v in new.items() if k not in ignores}
+        )
+    )
+    if not same:
+        raise IdempotencyConflict(
+            f"idempotency key {existing.idempotency_key!r}: already names entry {existing.seq}"
+            f" ({existing.action}) with a different action, subject or payload"
+        )
 
 
 class Ledger:
-    """Append-only hash-chained ledger in the database at ``url``.
+    """Append-only ledger in the database at ``url``.
 
     Parameters
     ----------
@@ -209,7 +266,7 @@ class Ledger:
         except OperationalError as exc:
             self._engine.dispose()
             first = str(exc.orig or exc).strip().splitlines()[0]
-            raise InputError(f"ledger database {_redacted(url)}: {first}") from None
+            raise InputError(f"ledger database {redacted(url)}: {first}") from None
 
     @classmethod
     def open(cls, ws: Workspace) -> Ledger:
@@ -231,28 +288,66 @@ class Ledger:
         """Close the database connections."""
         self._engine.dispose()
 
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._engine.dialect.name
+
     def _create(self) -> None:
         with self._engine.begin() as conn:
             if self._pg:
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_INIT_LOCK)))
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(PG_INIT_LOCK)))
             metadata.create_all(conn)
             has_head = conn.execute(sa.select(head_table.c.id)).first() is not None
             empty = conn.execute(sa.select(entries_table.c.seq).limit(1)).first() is None
-            # A missing checkpoint over existing entries is left missing: verify reports it.
+            # A missing head over existing entries is left missing: verify reports it.
             if not has_head and empty:
-                conn.execute(head_table.insert().values(id=_HEAD_ID, seq=0, hash=GENESIS_HASH))
+                conn.execute(head_table.insert().values(id=HEAD_ID, seq=0, hash=GENESIS_HASH))
+            no_tree = conn.execute(sa.select(nodes_table.c.level).limit(1)).first() is None
+            if no_tree and not empty:  # a ledger from before the tree: build it once
+                self._build_tree(conn)
+
+    def _build_tree(self, conn: Connection) -> None:
+        frontier, rows = merkle.Frontier(), []
+        stmt = sa.select(entries_table).order_by(entries_table.c.seq)
+        for row in conn.execute(stmt):
+            frontier, done = frontier.append(entry_leaf(row._mapping))
+            rows.extend({"level": lv, "idx": ix, "hash": h.hex()} for lv, ix, h in done)
+        if rows:
+            conn.execute(nodes_table.insert(), rows)
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
         with self._engine.connect() as conn:
             opts: dict[str, Any] = {"ledger_read": True}
-            if self._pg:  # one snapshot for entries and checkpoint
+            if self._pg:  # one snapshot for entries, head and tree
                 opts["isolation_level"] = "REPEATABLE READ"
             conn = conn.execution_options(**opts)
             with conn.begin():
                 yield conn
 
     # -- writing ---------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[LedgerTransaction]:
+        """One serialised write transaction: read, decide, append; commit on exit.
+
+        Raises
+        ------
+        TamperDetected
+            The head row is missing (the ledger was tampered with).
+        """
+        with self._engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE
+            head = conn.execute(
+                sa.select(head_table.c.seq, head_table.c.hash)
+                .where(head_table.c.id == HEAD_ID)
+                .with_for_update()  # PostgreSQL: serialise writers on the head row
+            ).first()
+            if head is None:
+                raise TamperDetected(
+                    "ledger head checkpoint is missing: run `alphagate ledger verify`"
+                )
+            yield LedgerTransaction(self, conn, (int(head.seq), str(head.hash)))
 
     def append(
         self,
@@ -264,8 +359,9 @@ class Ledger:
         payload: Mapping[str, Any] | None = None,
         artifacts: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
+        replay_ignores: Collection[str] = (),
     ) -> LedgerEntry:
-        """Append one entry and move the checkpoint, in one serialised transaction.
+        """Append one entry, its tree nodes and the new head, in one serialised transaction.
 
         Parameters
         ----------
@@ -278,59 +374,37 @@ class Ledger:
         artifacts : mapping of name to SHA-256, optional
             Merged into ``payload["artifacts"]``; each must already be in the store.
         idempotency_key : str, optional
-            When an entry with this key exists, it is returned and nothing is appended.
+            When an entry with this key exists with the same action, subject and payload, it
+            is returned and nothing is appended.
+        replay_ignores : collection of str
+            Payload keys left out of that comparison (a resumed run's new flow-run id);
+            :data:`ANY_PAYLOAD` compares action and subject only.
 
         Raises
         ------
         InputError
             An artifact is not in the store, or a field is malformed.
+        IdempotencyConflict
+            The key already names a different entry.
         TamperDetected
-            The checkpoint row is missing (the ledger was tampered with).
+            The head row is missing (the ledger was tampered with).
         """
-        body = self._payload_text(payload, artifacts)
-        payload_hash = sha256_bytes(body.encode("utf-8"))
-        with self._engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE
-            head = conn.execute(
-                sa.select(head_table.c.seq, head_table.c.hash)
-                .where(head_table.c.id == _HEAD_ID)
-                .with_for_update()  # PostgreSQL: serialise appends on the checkpoint row
-            ).first()
-            if idempotency_key is not None:
-                existing = self._select_one(
-                    conn, entries_table.c.idempotency_key == idempotency_key
-                )
-                if existing is not None:
-                    return existing
-            if head is None:
-                raise TamperDetected(
-                    "ledger head checkpoint is missing: run `alphagate ledger verify`"
-                )
-            seq, ts = head.seq + 1, utc_timestamp()
-            fields = dict(
-                seq=seq,
-                ts=ts,
-                actor=str(actor),
-                role=str(role),
-                action=str(action),
-                subject=str(subject),
-                payload_hash=payload_hash,
-                prev_hash=head.hash,
+        with self.transaction() as tx:
+            return tx.append(
+                action,
+                actor=actor,
+                role=role,
+                subject=subject,
+                payload=payload,
+                artifacts=artifacts,
                 idempotency_key=idempotency_key,
+                replay_ignores=replay_ignores,
             )
-            entry_hash = compute_entry_hash(fields)
-            conn.execute(
-                entries_table.insert().values(payload=body, entry_hash=entry_hash, **fields)
-            )
-            conn.execute(
-                head_table.update()
-                .where(head_table.c.id == _HEAD_ID)
-                .values(seq=seq, hash=entry_hash)
-            )
-        return LedgerEntry(payload=json.loads(body), entry_hash=entry_hash, **fields)
 
-    def _payload_text(
+    def payload_text(
         self, payload: Mapping[str, Any] | None, artifacts: Mapping[str, str] | None
     ) -> str:
+        """The canonical JSON text stored for ``payload`` with ``artifacts`` merged in."""
         if payload is not None and not isinstance(payload, Mapping):
             raise InputError(f"ledger payload must be a mapping, got {type(payload).__name__}")
         data = dict(to_jsonable(payload) if payload is not None else {})
@@ -349,85 +423,90 @@ class Ledger:
 
     # -- reading ---------------------------------------------------------------------
 
-    @staticmethod
-    def _to_entry(row) -> LedgerEntry:
-        try:
-            payload = json.loads(row.payload)
-        except ValueError:
-            raise TamperDetected(f"ledger entry {row.seq}: payload is not valid JSON") from None
-        return LedgerEntry(**{**row._mapping, "payload": payload})
-
-    def _select_one(self, conn: Connection, where) -> LedgerEntry | None:
-        row = conn.execute(sa.select(entries_table).where(where)).first()
-        return None if row is None else self._to_entry(row)
-
-    @staticmethod
-    def _filters(action: str | None, subject: str | None) -> list:
-        c = entries_table.c
-        out = []
-        if action is not None:
-            out.append(c.action == action)
-        if subject is not None:
-            out.append(c.subject == subject)
-        return out
-
     def entries(
         self, action: str | None = None, subject: str | None = None, after_seq: int = 0
     ) -> list[LedgerEntry]:
         """Entries with ``seq > after_seq``, optionally of one action and/or subject, by seq."""
-        where = [entries_table.c.seq > after_seq, *self._filters(action, subject)]
-        stmt = sa.select(entries_table).where(*where).order_by(entries_table.c.seq)
         with self._reading() as conn:
-            return [self._to_entry(r) for r in conn.execute(stmt)]
+            return _select_entries(conn, action, subject, after_seq)
+
+    def entries_between(self, first: int, last: int) -> list[LedgerEntry]:
+        """Entries with ``first <= seq <= last``, by seq."""
+        c = entries_table.c
+        stmt = sa.select(entries_table).where(c.seq >= first, c.seq <= last).order_by(c.seq)
+        with self._reading() as conn:
+            return [_to_entry(r) for r in conn.execute(stmt)]
 
     def tail(self, n: int) -> list[LedgerEntry]:
         """The last ``n`` entries, in ascending seq order."""
         stmt = sa.select(entries_table).order_by(entries_table.c.seq.desc()).limit(max(n, 0))
         with self._reading() as conn:
-            return [self._to_entry(r) for r in reversed(conn.execute(stmt).all())]
+            return [_to_entry(r) for r in reversed(conn.execute(stmt).all())]
 
     def last(self, action: str | None = None, subject: str | None = None) -> LedgerEntry | None:
         """The most recent entry (of one action and/or subject), or None."""
-        stmt = (
-            sa.select(entries_table)
-            .where(*self._filters(action, subject))
-            .order_by(entries_table.c.seq.desc())
-            .limit(1)
-        )
         with self._reading() as conn:
-            row = conn.execute(stmt).first()
-        return None if row is None else self._to_entry(row)
+            return _select_last(conn, action, subject)
 
     def by_key(self, key: str) -> LedgerEntry | None:
         """The entry appended with idempotency key ``key``, or None."""
+        stmt = sa.select(entries_table).where(entries_table.c.idempotency_key == key)
         with self._reading() as conn:
-            return self._select_one(conn, entries_table.c.idempotency_key == key)
+            row = conn.execute(stmt).first()
+        return None if row is None else _to_entry(row)
 
     def head(self) -> tuple[int, str]:
-        """The checkpoint ``(seq, hash)``; ``(0, GENESIS_HASH)`` for an empty ledger."""
+        """The head row ``(seq, hash)``; ``(0, GENESIS_HASH)`` for an empty ledger."""
         with self._reading() as conn:
             head = conn.execute(sa.select(head_table.c.seq, head_table.c.hash)).first()
         if head is None:
             raise TamperDetected("ledger head checkpoint is missing: run `alphagate ledger verify`")
         return int(head.seq), str(head.hash)
 
-    def verify(self) -> VerifyReport:
-        """Check the whole chain, the checkpoint and every recorded artifact (see module doc)."""
-        cache: dict[str, str | None] = {}
+    # -- the tree --------------------------------------------------------------------
 
-        def artifact_check(sha: str) -> str | None:
-            if sha not in cache:
-                if not self.store.exists(sha):
-                    cache[sha] = "file missing from the artifact store"
-                elif not self.store.verify(sha):
-                    cache[sha] = "file altered (content no longer matches its hash)"
-                else:
-                    cache[sha] = None
-            return cache[sha]
-
-        stmt = sa.select(entries_table).order_by(entries_table.c.seq)
+    def tree_head(self) -> tuple[int, bytes]:
+        """``(size, root)`` of the Merkle tree as stored (size = the head's seq)."""
         with self._reading() as conn:
-            head = conn.execute(sa.select(head_table.c.seq, head_table.c.hash)).first()
-            head_t = None if head is None else (int(head.seq), str(head.hash))
-            rows = conn.execution_options(yield_per=2000).execute(stmt)
-            return verify_chain((r._mapping for r in rows), head_t, artifact_check)
+            head = conn.execute(sa.select(head_table.c.seq)).first()
+            if head is None:
+                raise TamperDetected(
+                    "ledger head checkpoint is missing: run `alphagate ledger verify`"
+                )
+            return int(head.seq), frontier_of(conn, int(head.seq)).root()
+
+    def frontier(self, size: int) -> merkle.Frontier:
+        """The stored compact frontier of the first ``size`` entries."""
+        with self._reading() as conn:
+            return frontier_of(conn, size)
+
+    def inclusion_proof(self, seq: int, size: int) -> list[bytes]:
+        """Audit path of entry ``seq`` (leaf ``seq - 1``) in the tree of ``size`` entries."""
+        with self._reading() as conn:
+            return merkle.inclusion_proof(seq - 1, size, node_reader(conn))
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        """RFC 9162 consistency proof from the tree of ``old`` entries to that of ``new``."""
+        with self._reading() as conn:
+            return merkle.consistency_proof(old, new, node_reader(conn))
+
+    def verify(self) -> VerifyReport:
+        """Entries, head row, stored tree and artifacts (:func:`~governance.ledger_verify.verify_ledger`)."""
+        return verify_ledger(self).report
+
+    def rows(self, after_seq: int = 0) -> Iterator[Mapping[str, Any]]:
+        """Stored rows (``payload`` as text) with ``seq > after_seq``, streamed in seq order."""
+        stmt = (
+            sa.select(entries_table)
+            .where(entries_table.c.seq > after_seq)
+            .order_by(entries_table.c.seq)
+        )
+        with self._reading() as conn:
+            for row in conn.execution_options(yield_per=5000).execute(stmt):
+                yield row._mapping
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read connection with one consistent snapshot (for verifiers)."""
+        with self._reading() as conn:
+            yield conn

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from governance.canonical import sha256_file, sha256_json
+from governance.chain import VerifyReport
 from governance.errors import InputError
-from governance.integrity import VerifyReport, register_check
 from governance.ledger import Ledger
 from governance.workspace import Workspace
 
@@ -192,7 +192,6 @@ def registry_problems(client, promotions: dict) -> list[tuple[int | None, str]]:
     return problems
 
 
-@register_check
 def registry_matches_ledger(ws: Workspace, ledger: Ledger) -> VerifyReport | None:
     """Integrity check: the ``champion`` aliases and approval tags match the ledger."""
     promotions = last_promotions(ledger)

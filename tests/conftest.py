@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,14 +16,19 @@ REPO = Path(__file__).resolve().parents[1]
 for _k, _v in QUIET_STACK_ENV.items():
     os.environ.setdefault(_k, _v)
 
+# Log keys, witnesses and verifier state default to $XDG_DATA_HOME/alphagate: keep every
+# test (and every process it starts) out of the real home directory.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="alphagate-xdg-")
+
 
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
-    """A fresh ALPHAGATE_HOME with MLflow pointed into it."""
+    """A fresh ALPHAGATE_HOME with MLflow pointed into it; its witness under ``tmp_path``."""
     from governance.workspace import Workspace
 
     home = tmp_path / "home"
     monkeypatch.setenv("ALPHAGATE_HOME", str(home))
+    monkeypatch.setenv("ALPHAGATE_WITNESS", str(tmp_path / "witness"))
     monkeypatch.delenv("ALPHAGATE_LEDGER_URL", raising=False)
     ws = Workspace(home).ensure()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", ws.tracking_uri)

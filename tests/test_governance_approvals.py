@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from test_ledger_support import rebuild_tree
 
 from flows.cli import main
 from governance.artifacts import ArtifactStore
-from governance.integrity import compute_entry_hash
+from governance.chain import compute_entry_hash
 from governance.ledger import Ledger, entries_table, head_table
 from governance.workspace import Workspace
 
@@ -235,7 +236,7 @@ def test_alias_moved_or_tags_edited_outside_alphagate_is_tampering(env, capsys):
 
 
 def _rewrite(ledger_db: Path, seq: int, edit) -> None:
-    """Edit one payload and recompute every later hash and the head: a consistent chain."""
+    """Edit one payload and recompute every later hash, the head and the tree: consistent."""
     engine = sa.create_engine(f"sqlite:///{ledger_db}")
     with engine.begin() as conn:
         rows = conn.execute(sa.select(entries_table).order_by(entries_table.c.seq)).all()
@@ -257,6 +258,7 @@ def _rewrite(ledger_db: Path, seq: int, edit) -> None:
                 )
             prev = r["entry_hash"]
         conn.execute(head_table.update().values(seq=rows[-1].seq, hash=prev))
+        rebuild_tree(conn)
     engine.dispose()
 
 
@@ -275,6 +277,9 @@ def test_altered_approval_signature_or_digest_is_caught(env, capsys, tmp_path, f
     try:
         _point_env(mp, home)
         mp.setenv("MLFLOW_TRACKING_URI", ws.tracking_uri)
+        # No witness: the signature check alone catches a consistent rewrite (a witness
+        # would report the rewritten history first, tests/test_witness.py).
+        mp.setenv("ALPHAGATE_WITNESS", "none")
         assert cli(capsys, "ledger", "verify")[0] == 0
 
         def edit(p):

@@ -182,8 +182,9 @@ def test_fold_invariants_for_any_sequence_of_trips_and_resets(ops):
         officers.append(who)
         done = len(officers) >= 2
         action = killswitch.RESET if done else killswitch.RESET_PENDING
+        payload = {"needed": 2, "officers": list(officers)}
         entries.append(
-            SimpleNamespace(seq=seq, ts=f"t{seq}", actor=who, action=action, payload={"needed": 2})
+            SimpleNamespace(seq=seq, ts=f"t{seq}", actor=who, action=action, payload=payload)
         )
         if done:
             tripped, officers = False, []

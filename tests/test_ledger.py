@@ -15,12 +15,15 @@ from test_ledger_support import BACKENDS, backend_url, build_ledger
 
 from flows.cli import main
 from governance import integrity
+from governance.approvals import approvals_signed
 from governance.artifacts import ArtifactStore
 from governance.canonical import canonical_json, sha256_bytes, sha256_file
+from governance.chain import VerifyReport
 from governance.context import RunContext
 from governance.errors import InputError, TamperDetected
-from governance.integrity import VerifyReport, register_check, verify_workspace
-from governance.ledger import GENESIS_HASH, Ledger
+from governance.integrity import verify_workspace
+from governance.ledger import GENESIS_HASH, IdempotencyConflict, Ledger
+from governance.registry import registry_matches_ledger
 
 
 @pytest.fixture
@@ -129,11 +132,27 @@ def test_payload_is_canonical_json_with_nan_as_null(ledger):
 
 def test_idempotency_key_returns_the_existing_entry(ledger):
     first = ledger.append("run.started", actor="a", payload={"try": 1}, idempotency_key="r1")
-    again = ledger.append("run.started", actor="b", payload={"try": 2}, idempotency_key="r1")
+    again = ledger.append("run.started", actor="b", payload={"try": 1}, idempotency_key="r1")
     other = ledger.append("run.started", actor="a", payload={"try": 3}, idempotency_key="r2")
     assert again == first and again.payload == {"try": 1}
     assert other.seq == 2 and ledger.head()[0] == 2
     assert ledger.append("run.started", actor="a").seq == 3  # no key: always appends
+
+
+def test_idempotency_key_refuses_a_different_entry(ledger):
+    ledger.append("run.started", actor="a", payload={"try": 1, "run": "x"}, idempotency_key="r1")
+    for action, payload in [("run.started", {"try": 2, "run": "x"}), ("run.ended", {"try": 1})]:
+        with pytest.raises(IdempotencyConflict, match="'r1': already names entry 1"):
+            ledger.append(action, actor="a", payload=payload, idempotency_key="r1")
+    # A resumed run's new flow-run id is not a different entry when the caller says so.
+    again = ledger.append(
+        "run.started",
+        actor="a",
+        payload={"try": 1, "run": "y"},
+        idempotency_key="r1",
+        replay_ignores=("run",),
+    )
+    assert again.seq == 1 and ledger.head()[0] == 1
 
 
 def test_append_refuses_unknown_artifacts_and_bad_payloads(ledger):
@@ -194,7 +213,9 @@ def test_run_context_records_once_per_run_action_and_subject(workspace):
     # A rerun under the same run key appends nothing; a new run appends again.
     with Ledger.open(workspace) as led:
         rerun = RunContext(workspace, led, led.store, "alice", "developer", None, ctx.run_key)
-        assert rerun.record("gate.data_quality", subject="data:x") == e1
+        assert (
+            rerun.record("gate.data_quality", subject="data:x", payload={"decision": "pass"}) == e1
+        )
         fresh = RunContext.open(workspace, actor="bob")
         assert fresh.record("gate.data_quality", subject="data:x").seq == 3
         assert fresh.flow_run_id is None and fresh.role == "system"
@@ -215,50 +236,34 @@ def test_run_context_pickles_for_worker_processes(workspace):
         clone.close()
 
 
-# -- integrity registry ----------------------------------------------------------------
+# -- workspace verification -------------------------------------------------------------
 
 
-def test_verify_workspace_runs_registered_checks(workspace, monkeypatch):
-    monkeypatch.setattr(integrity, "CHECKS", [])
+def test_verify_workspace_runs_the_given_checks_in_order(workspace):
     with Ledger.open(workspace) as led:
         build_ledger(led, n=3)
     calls = []
 
-    @register_check
     def fine(ws, ledger):
         calls.append(ledger.head()[0])
-
-    register_check(fine)  # registering twice runs it once
-    assert verify_workspace(workspace) == VerifyReport(ok=True, entries=3)
-    assert calls == [3]
 
     def unsigned(ws, ledger):
         return VerifyReport(False, 3, 2, "approval at entry 2 has no valid signature")
 
-    register_check(unsigned)
-    assert verify_workspace(workspace).first_bad_seq == 2
-
-    monkeypatch.setattr(integrity, "CHECKS", [])
-
     def raising(ws, ledger):
         raise TamperDetected("registry: champion alias moved outside governance")
 
-    register_check(raising)
-    report = verify_workspace(workspace)
+    assert verify_workspace(workspace, checks=(fine,)) == VerifyReport(ok=True, entries=3)
+    assert calls == [3]
+    assert verify_workspace(workspace, checks=(fine, unsigned, raising)).first_bad_seq == 2
+    report = verify_workspace(workspace, checks=(raising, unsigned))
     assert not report.ok and report.reason == "registry: champion alias moved outside governance"
-
-
-def test_check_modules_missing_are_skipped_broken_ones_raise(tmp_path, monkeypatch):
-    assert integrity.load_check_modules(("governance.no_such_module",)) == []
-    (tmp_path / "broken_check_mod.py").write_text("import no_such_dependency_xyz\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(ModuleNotFoundError):
-        integrity.load_check_modules(("broken_check_mod",))
+    assert (approvals_signed, registry_matches_ledger) == integrity.CHECKS
 
 
 def test_cli_verify_reports_failed_check(workspace, monkeypatch, cli, capsys):
-    monkeypatch.setattr(integrity, "CHECKS", [])
-    register_check(lambda ws, ledger: VerifyReport(False, 0, None, "signature check failed"))
+    failing = (lambda ws, ledger: VerifyReport(False, 0, None, "signature check failed"),)
+    monkeypatch.setattr(integrity.verify_workspace, "__defaults__", (None, failing))
     assert cli("ledger", "verify") == 3
     assert capsys.readouterr().err.strip() == "ledger: signature check failed"
 

@@ -47,7 +47,7 @@ def _append_many(url: str, store_root: str, worker: int, n: int, barrier, shared
             ledger.append(
                 "test.shared",
                 actor=f"worker{worker}",
-                payload={"k": k, "by": worker},
+                payload={"k": k},
                 idempotency_key=f"shared:{k}",
             )
     return os.getpid()

@@ -76,3 +76,67 @@ def build_ledger(ledger: Ledger, n: int = 6, artifact_at: int = 3) -> dict[str, 
             idempotency_key=f"k{i}",
         )
     return {"report": sha}
+
+
+def rebuild_tree(conn) -> None:
+    """Recompute ``ledger_nodes`` from the stored entries, as an attacker who rewrote them
+    with the project's own hash functions would (``conn``: an open SQLAlchemy connection)."""
+    from governance.chain import entry_leaf
+    from governance.ledger_db import entries_table, nodes_table
+    from governance.merkle import Frontier
+
+    conn.execute(nodes_table.delete())
+    frontier, rows = Frontier(), []
+    for row in conn.execute(sa.select(entries_table).order_by(entries_table.c.seq)):
+        frontier, done = frontier.append(entry_leaf(row._mapping))
+        rows += [{"level": lv, "idx": ix, "hash": h.hex()} for lv, ix, h in done]
+    if rows:
+        conn.execute(nodes_table.insert(), rows)
+
+
+def truncate_tail(url: str, keep: int) -> None:
+    """Delete every entry after ``keep``, move the head back and rebuild the tree (no hashing
+    an attacker could not do with the project's own functions)."""
+    from governance.ledger_db import entries_table, head_table
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(entries_table.delete().where(entries_table.c.seq > keep))
+            last = conn.execute(
+                sa.select(entries_table.c.entry_hash).where(entries_table.c.seq == keep)
+            ).scalar()
+            conn.execute(head_table.update().values(seq=keep, hash=last or "0" * 64))
+            rebuild_tree(conn)
+    finally:
+        engine.dispose()
+
+
+def rewrite_history(url: str, seq: int, edit) -> None:
+    """Apply ``edit(row dict)`` to entry ``seq`` and recompute every later hash, the head and
+    the tree with the project's own hash functions: a consistent, rewritten ledger."""
+    from governance.canonical import sha256_bytes
+    from governance.chain import compute_entry_hash
+    from governance.ledger_db import entries_table, head_table
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            rows = conn.execute(sa.select(entries_table).order_by(entries_table.c.seq)).all()
+            prev = None
+            for row in rows:
+                r = row._asdict()
+                if r["seq"] == seq:
+                    edit(r)
+                    r["payload_hash"] = sha256_bytes(r["payload"].encode())
+                if r["seq"] >= seq:
+                    r["prev_hash"] = prev or r["prev_hash"]
+                    r["entry_hash"] = compute_entry_hash(r)
+                    conn.execute(
+                        entries_table.update().where(entries_table.c.seq == r["seq"]).values(**r)
+                    )
+                prev = r["entry_hash"]
+            conn.execute(head_table.update().values(seq=rows[-1].seq, hash=prev))
+            rebuild_tree(conn)
+    finally:
+        engine.dispose()

@@ -1,4 +1,5 @@
-"""``alphagate ledger verify [--json]`` and ``alphagate ledger show [--tail N] [--json]``."""
+"""``alphagate ledger verify [--incremental] [--json]``, ``ledger show [--tail N] [--json]``,
+``ledger checkpoint [--json]`` (governance/integrity.py, governance/transparency.py)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     lsub = p.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
 
     verify = lsub.add_parser(
-        "verify", help="check the hash chain, its checkpoint and every recorded artifact"
+        "verify",
+        help="check every entry, the Merkle tree, every artifact and every witnessed checkpoint",
+    )
+    verify.add_argument(
+        "--incremental",
+        action="store_true",
+        help="re-hash only the entries after the last fully verified tree head",
     )
     add_json_arg(verify)
     verify.set_defaults(handler=_verify)
+
+    cp = lsub.add_parser("checkpoint", help="sign a checkpoint and hand it to the witnesses")
+    add_json_arg(cp)
+    cp.set_defaults(handler=_checkpoint)
 
     show = lsub.add_parser("show", help="list ledger entries")
     show.add_argument("--tail", type=_positive_int, metavar="N", help="only the last N entries")
@@ -41,7 +52,7 @@ def _verify(args: argparse.Namespace) -> int:
     from governance.integrity import verify_workspace
     from governance.workspace import Workspace
 
-    report = verify_workspace(Workspace.from_env())
+    report = verify_workspace(Workspace.from_env(), incremental=args.incremental)
     if not report.ok:
         where = f"entry {report.first_bad_seq}: " if report.first_bad_seq is not None else ""
         print(f"ledger: {where}{report.reason}", file=sys.stderr)
@@ -50,6 +61,29 @@ def _verify(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(report.to_json())
     return 0 if report.ok else 3
+
+
+def _checkpoint(args: argparse.Namespace) -> int:
+    from flows.cli import emit_json
+    from governance.ledger import Ledger
+    from governance.transparency import publish
+    from governance.workspace import Workspace
+
+    with Ledger.open(Workspace.from_env()) as ledger:
+        done = publish(ledger)  # a refusal is TamperDetected: exit 3 naming the witness
+    for p in done:
+        print(f"checkpoint of {p.size} entries cosigned by witness {p.witness}")
+    if not done:
+        print("ledger: no witness configured (ALPHAGATE_WITNESS=none)")
+    if args.json:
+        emit_json(
+            {
+                "witnesses": [
+                    {"witness": p.witness, "size": p.size, "note": p.note.text()} for p in done
+                ]
+            }
+        )
+    return 0
 
 
 def _show(args: argparse.Namespace) -> int:

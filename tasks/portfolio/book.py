@@ -25,6 +25,8 @@ are lists, in the configured order (canonical JSON sorts object keys).
 
 from __future__ import annotations
 
+from functools import partial
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -221,10 +223,17 @@ def read_rebalance(store, artifacts: dict[str, str]) -> PortfolioResult:
     return PortfolioResult(weights["asof"], weights["source"], tuple(books), artifacts, many)
 
 
-def publish(ctx, result: PortfolioResult, strategy: str, payload: dict):
-    """Record ``portfolio.published`` of ``strategy``'s book (subject ``book:<strategy>``)."""
+def publish(ctx, result: PortfolioResult, strategy: str, payload: dict, *, if_armed=False):
+    """Record ``portfolio.published`` of ``strategy``'s book (subject ``book:<strategy>``).
+
+    With ``if_armed`` the kill switch is re-checked in the recording transaction
+    (:func:`governance.killswitch.record_if_armed`): None, nothing recorded, when tripped.
+    """
+    from governance.killswitch import record_if_armed
+
     body = {"strategy": strategy, "source": result.source, "asof": result.asof, **payload}
-    return ctx.record(
+    record = partial(record_if_armed, ctx) if if_armed else ctx.record
+    return record(
         PUBLISHED, subject=book_subject(strategy), payload=body, artifacts=result.artifacts
     )
 

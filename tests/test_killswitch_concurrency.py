@@ -1,0 +1,135 @@
+"""The kill switch under concurrency, with real processes (SQLite and PostgreSQL).
+
+Each round starts two spawned processes behind a barrier, so that their transactions race:
+
+- two risk officers resetting a tripped switch at once complete exactly one reset (one
+  ``reset_pending`` then one ``reset``), never "2 of 2 pending";
+- a trip racing the second officer's reset leaves the switch tripped whichever commits first;
+- a publisher recording ``portfolio.published`` through :func:`killswitch.record_if_armed`
+  while another process trips the switch never records a portfolio after the trip.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from pathlib import Path
+
+import pytest
+from test_ledger_support import BACKENDS, backend_url
+
+from governance import killswitch
+from governance.artifacts import ArtifactStore
+from governance.context import RunContext
+from governance.errors import Forbidden, InputError
+from governance.ledger import Ledger
+from governance.policy import load_tier
+from governance.users import add_user
+from governance.workspace import Workspace
+
+REPO = Path(__file__).resolve().parents[1]
+ROUNDS = 4
+PUBLISHES = 60
+TIMEOUT_S = 300
+
+
+def _open(url: str, home: str) -> tuple[Ledger, Workspace]:
+    ws = Workspace(Path(home))
+    return Ledger(url, ArtifactStore.of(ws)), ws
+
+
+def _reset(url: str, home: str, officer: str, barrier) -> str:
+    _, tier, _ = load_tier(REPO / "configs" / "policy.yaml", "high")
+    ledger, ws = _open(url, home)
+    with ledger:
+        barrier.wait(TIMEOUT_S)
+        try:
+            state = killswitch.reset(ledger, ws, officer, "fixed", "INC-7", tier)
+        except (Forbidden, InputError) as exc:
+            return f"refused: {exc}"
+    return state.state.value
+
+
+def _trip(url: str, home: str, user: str, barrier) -> str:
+    ledger, ws = _open(url, home)
+    with ledger:
+        barrier.wait(TIMEOUT_S)
+        return killswitch.trip(ledger, user, "breach again", ws=ws).state.value
+
+
+def _publish_until_tripped(url: str, home: str, barrier) -> int:
+    ledger, ws = _open(url, home)
+    ctx = RunContext(ws, ledger, ledger.store, "alphagate", "system", None, "publisher")
+    with ledger:
+        barrier.wait(TIMEOUT_S)
+        done = 0
+        for i in range(PUBLISHES):
+            entry = killswitch.record_if_armed(
+                ctx, "portfolio.published", subject=f"portfolio:{i}", payload={"source": "model"}
+            )
+            done += entry is not None
+    return done
+
+
+@pytest.fixture(scope="module")
+def pool():
+    ctx = mp.get_context("spawn")
+    with ctx.Manager() as manager, ctx.Pool(2) as workers:
+        yield workers, manager
+
+
+@pytest.fixture(params=BACKENDS)
+def setup(request, workspace, monkeypatch):
+    with backend_url(request, request.param, workspace, monkeypatch) as url:
+        for name, role in [
+            ("dana", "developer"),
+            ("rita", "risk_officer"),
+            ("omar", "risk_officer"),
+        ]:
+            add_user(workspace, name, role)
+        with Ledger(url, ArtifactStore.of(workspace)) as ledger:
+            yield url, str(workspace.home), ledger
+
+
+def race(pool, *calls):
+    workers, manager = pool
+    barrier = manager.Barrier(len(calls))
+    jobs = [workers.apply_async(fn, (*args, barrier)) for fn, *args in calls]
+    return [job.get(TIMEOUT_S) for job in jobs]
+
+
+def test_two_officers_resetting_at_once_complete_exactly_one_reset(pool, setup):
+    url, home, ledger = setup
+    for _ in range(ROUNDS):
+        killswitch.trip(ledger, "dana", "drawdown", ws=Workspace(Path(home)))
+        outcomes = race(pool, (_reset, url, home, "rita"), (_reset, url, home, "omar"))
+        assert sorted(outcomes) == ["armed", "tripped"], outcomes
+        assert killswitch.status(ledger).state is killswitch.SwitchState.ARMED
+    actions = [e.action for e in ledger.entries(subject=killswitch.SUBJECT)]
+    one_round = [killswitch.TRIPPED, killswitch.RESET_PENDING, killswitch.RESET]
+    assert actions == one_round * ROUNDS
+
+
+def test_a_trip_racing_the_completing_reset_leaves_the_switch_tripped(pool, setup):
+    url, home, ledger = setup
+    _, tier, _ = load_tier(REPO / "configs" / "policy.yaml", "high")
+    ws = Workspace(Path(home))
+    for _ in range(ROUNDS):
+        killswitch.trip(ledger, "dana", "drawdown", ws=ws)
+        killswitch.reset(ledger, ws, "rita", "fixed", "INC-7", tier)  # 1 of 2
+        race(pool, (_reset, url, home, "omar"), (_trip, url, home, "dana"))
+        state = killswitch.status(ledger)
+        assert state.tripped, state
+        # Put the switch back to armed for the next round, through the two officers.
+        while killswitch.status(ledger).tripped:
+            pending = killswitch.status(ledger).pending_reset or {"officers": []}
+            officer = "omar" if "rita" in pending["officers"] else "rita"
+            killswitch.reset(ledger, ws, officer, "fixed", "INC-8", tier)
+
+
+def test_no_model_portfolio_is_recorded_after_a_trip(pool, setup):
+    url, home, ledger = setup
+    race(pool, (_publish_until_tripped, url, home), (_trip, url, home, "dana"))
+    trip = ledger.last(action=killswitch.TRIPPED)
+    published = ledger.entries(action="portfolio.published")
+    assert all(e.seq < trip.seq for e in published)
+    assert ledger.verify().ok

@@ -1,0 +1,265 @@
+"""Signed checkpoints and witnesses: the attacks a consistent database rewrite makes possible.
+
+An insider with write access to the ledger database deletes the tail and moves the head back,
+or rewrites the whole history with the project's own hash functions (chain, head and Merkle
+tree recomputed: the ledger alone verifies). Witnesses outside the database hold the signed
+checkpoints of earlier trees, so ``ledger verify`` ends in exit 3 naming the witness and its
+checkpoint, and the next checkpoint is refused. Each attack runs on SQLite and PostgreSQL,
+with a directory witness and a git witness; then the SQL witness, the signed-note format, and
+a hypothesis property over any rewrite or truncation of a witnessed prefix.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_ledger_support import BACKENDS, backend_url, rewrite_history, truncate_tail
+
+from flows.cli import main
+from governance import killswitch
+from governance.artifacts import ArtifactStore
+from governance.checkpoint import Checkpoint, NoteKey, SignedNote, sign_checkpoint
+from governance.errors import TamperDetected
+from governance.integrity import verify_log
+from governance.ledger import Ledger
+from governance.merkle import EMPTY_ROOT
+from governance.transparency import publish
+from governance.users import add_user
+from governance.witness import DirectoryWitness, GitWitness, SqlWitness, WitnessRefused
+
+WITNESS_RE = r"witness (dir|git):"
+
+
+@pytest.fixture(params=BACKENDS)
+def ws_url(request, workspace, monkeypatch, tmp_path):
+    """Workspace and ledger URL with a directory witness and a git witness."""
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    monkeypatch.setenv("ALPHAGATE_WITNESS", f"dir:{tmp_path / 'wdir'},git:{tmp_path / 'wgit'}")
+    with backend_url(request, request.param, workspace, monkeypatch) as url:
+        add_user(workspace, "rita", "risk_officer")
+        add_user(workspace, "dana", "developer")
+        yield workspace, url
+
+
+def verify_json(capsys, *flags: str) -> tuple[int, dict, str]:
+    capsys.readouterr()
+    code = main(["ledger", "verify", "--json", *flags])
+    out, err = capsys.readouterr()
+    return code, json.loads(out.strip().splitlines()[-1]), err
+
+
+def history(ws) -> None:
+    """Five entries through the CLI; each command hands a checkpoint to both witnesses."""
+    assert main(["killswitch", "trip", "--as", "dana", "--reason", "drawdown"]) == 0
+    with Ledger.open(ws) as ledger:
+        for i in range(4):
+            ledger.append("test.event", actor="dana", payload={"i": i})
+    assert main(["ledger", "checkpoint"]) == 0
+
+
+def test_checkpoint_is_a_signed_note_both_witnesses_cosign(ws_url, capsys, tmp_path):
+    ws, _url = ws_url
+    history(ws)
+    code, report, _ = verify_json(capsys)
+    assert code == 0 and report["ok"] and report["tree_size"] == 5
+    assert {w["witness"].split(":")[0] for w in report["witnesses"]} == {"dir", "git"}
+    assert all(w["size"] == 5 and w["cosigned_at"] for w in report["witnesses"])
+    (folder,) = [p for p in (tmp_path / "wdir").iterdir() if p.is_dir()]
+    note = SignedNote.parse((folder / "checkpoint").read_text())
+    origin, size, root_b64 = note.body.splitlines()
+    assert base64.b64decode(root_b64) == note.checkpoint.root
+    assert origin.startswith("alphagate.ledger/") and size == "5"
+    assert note.checkpoint.root.hex() == report["root"]
+    assert [s.name.split("/")[0] for s in note.signatures] == [
+        origin.split("/")[0],
+        "alphagate-witness",
+    ]
+    assert (folder / "checkpoint").read_text().count("\n\u2014 ") == 2
+    log = subprocess.run(
+        ["git", "-C", str(tmp_path / "wgit"), "log", "--format=%s"], capture_output=True, text=True
+    ).stdout.splitlines()
+    assert log and all(line.startswith("checkpoint alphagate.ledger/") for line in log)
+    assert log[0].endswith(" 5")
+
+
+def test_tail_truncation_with_the_head_moved_back_is_named(ws_url, capsys):
+    ws, url = ws_url
+    history(ws)
+    truncate_tail(url, 3)
+    with Ledger.open(ws) as ledger:
+        assert ledger.verify().ok  # the ledger alone is consistent again
+    code, report, err = verify_json(capsys)
+    assert code == 3 and report["ok"] is False and report["first_bad_seq"] == 4
+    assert report["reason"].startswith("log has 3 entries, witness ")
+    assert "holds a checkpoint of 5 entries signed at 20" in report["reason"]
+    assert f"ledger: entry 4: {report['reason']}" in err
+    assert set(report) >= {"ok", "entries", "first_bad_seq", "reason"}
+    # The next command's checkpoint is refused too, and says why.
+    capsys.readouterr()
+    assert main(["ledger", "checkpoint"]) == 3
+    assert "log has 3 entries, witness" in capsys.readouterr().err
+
+
+def test_full_rewrite_with_the_projects_own_hashes_is_caught(ws_url, capsys):
+    ws, url = ws_url
+    history(ws)
+
+    def relabel(row):  # the trip becomes a refused reset: the switch reads armed
+        row["action"] = killswitch.RESET_REFUSED
+
+    rewrite_history(url, 1, relabel)
+    with Ledger.open(ws) as ledger:
+        assert ledger.verify().ok and not killswitch.status(ledger).tripped
+    for flags in ((), ("--incremental",)):
+        code, report, _ = verify_json(capsys, *flags)
+        assert code == 3, report
+        assert report["reason"].startswith("history rewritten or forked: the entries' tree at")
+        assert "holds (a checkpoint of 5 entries signed at" in report["reason"]
+    capsys.readouterr()
+    assert main(["killswitch", "status"]) == 3  # the command's checkpoint is refused: a fork
+    assert "refused a checkpoint of 5 entries" in capsys.readouterr().err
+
+
+def test_incremental_verify_rehashes_only_the_new_entries(ws_url, capsys):
+    ws, _url = ws_url
+    history(ws)
+    assert verify_json(capsys)[1]["mode"] == "full"
+    with Ledger.open(ws) as ledger:
+        ledger.append("test.event", actor="dana", payload={"i": 99})
+    code, report, _ = verify_json(capsys, "--incremental")
+    assert (code, report["mode"], report["rehashed"], report["entries"]) == (0, "incremental", 1, 6)
+
+
+def _signed(key: NoteKey, size: int, root: bytes) -> SignedNote:
+    return sign_checkpoint(Checkpoint(key.name, size, root), key)
+
+
+@pytest.fixture(params=["dir", "git", "sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def witness(request, tmp_path):
+    kind = request.param
+    if kind == "postgresql":
+        from test_ledger_support import scratch_pg_database
+
+        with scratch_pg_database(request.getfixturevalue("pg_url")) as url:
+            yield SqlWitness(url)
+        return
+    yield {
+        "dir": lambda: DirectoryWitness(str(tmp_path / "w")),
+        "git": lambda: GitWitness(str(tmp_path / "w")),
+        "sqlite": lambda: SqlWitness(f"sqlite:///{tmp_path / 'witness.db'}"),
+    }[kind]()
+
+
+def test_witness_accepts_only_consistent_growth_from_the_pinned_key(witness, tmp_path):
+    with Ledger(f"sqlite:///{tmp_path / 'l.db'}", ArtifactStore(tmp_path / "a")) as ledger:
+        key = NoteKey("alphagate.ledger/test", _key())
+        for i in range(3):
+            ledger.append("x", actor="a", payload={"i": i})
+        size, root = ledger.tree_head()
+        witness.add(_signed(key, size, root), 0, [], key.public)
+        for i in range(4):
+            ledger.append("x", actor="a", payload={"i": 10 + i})
+        _, new_root = ledger.tree_head()
+        proof = ledger.consistency_proof(3, 7)
+        held = witness.latest(key.name)
+        assert held.note.checkpoint.size == 3 and witness.cosigned_at(held)
+        with pytest.raises(WitnessRefused, match=r"fork|does not"):
+            witness.add(_signed(key, 7, EMPTY_ROOT), 3, proof, key.public)
+        with pytest.raises(WitnessRefused, match="different log key"):
+            other = NoteKey(key.name, _key())
+            witness.add(_signed(other, 7, new_root), 3, proof, other.public)
+        witness.add(_signed(key, 7, new_root), 3, proof, key.public)
+        with pytest.raises(WitnessRefused, match="shrank"):
+            witness.add(_signed(key, 3, root), 7, [], key.public)
+        with pytest.raises(WitnessRefused, match="fork"):
+            witness.add(_signed(key, 7, root), 7, [], key.public)
+        assert witness.latest(key.name).note.checkpoint == Checkpoint(key.name, 7, new_root)
+
+
+def _key():
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.generate()
+
+
+def test_a_forged_witness_file_is_not_a_cosignature(ws_url, capsys, tmp_path):
+    ws, _url = ws_url
+    history(ws)
+    (folder,) = [p for p in (tmp_path / "wdir").iterdir() if p.is_dir()]
+    text = (folder / "checkpoint").read_text()
+    (folder / "checkpoint").write_text(text.replace("\n5\n", "\n4\n"))
+    code, report, _ = verify_json(capsys)
+    assert code == 3 and "cosignature does not verify" in report["reason"]
+
+
+# -- property: any rewrite or truncation of a witnessed prefix is detected -----------------
+
+PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+FIELDS = ["actor", "role", "action", "subject", "payload", "ts"]
+
+
+@PROPERTY
+@given(
+    witnessed=st.integers(1, 12),
+    later=st.integers(0, 6),
+    attack=st.sampled_from(["rewrite", "truncate", "naive"]),
+    data=st.data(),
+)
+def test_any_change_or_suffix_removal_is_detected_given_one_checkpoint(
+    witnessed, later, attack, data
+):
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        url = f"sqlite:///{root / 'ledger.db'}"
+        witnesses = [DirectoryWitness(str(root / "w"))]
+        with Ledger(url, ArtifactStore(root / "a")) as ledger:
+            for i in range(witnessed):
+                ledger.append("x.y", actor=f"a{i % 3}", subject=f"s{i}", payload={"i": i})
+            publish(ledger, witnesses)
+            for i in range(later):
+                ledger.append("x.z", actor="b", payload={"j": i})
+            total = witnessed + later
+            if attack == "truncate":
+                truncate_tail(url, data.draw(st.integers(0, witnessed - 1)))
+            else:
+                seq = data.draw(st.integers(1, witnessed if attack == "rewrite" else total))
+                field = data.draw(st.sampled_from(FIELDS))
+                value = '{"forged":true}' if field == "payload" else "forged"
+                if attack == "rewrite":
+                    rewrite_history(url, seq, lambda r: r.__setitem__(field, value))
+                else:
+                    _raw_update(url, seq, field, value)
+            report = _verify_with(ledger, witnesses)
+            assert not report.ok, (attack, report)
+
+
+def _verify_with(ledger, witnesses) -> object:
+    import governance.transparency as t
+
+    original = t.witnesses_from_env
+    t.witnesses_from_env = lambda: witnesses
+    try:
+        return verify_log(ledger)
+    except TamperDetected as exc:
+        return type("R", (), {"ok": False, "reason": exc})()
+    finally:
+        t.witnesses_from_env = original
+
+
+def _raw_update(url: str, seq: int, field: str, value: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(f"UPDATE ledger_entries SET {field} = :v WHERE seq = :s"),
+            {"v": value, "s": seq},
+        )
+    engine.dispose()
