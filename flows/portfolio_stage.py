@@ -103,6 +103,7 @@ def portfolio(run: Run, panel) -> None:
             _trip_on_portfolio_failure(run, exc)
             if run.summary.status == "completed":
                 run.summary.halt(exc.gate, reasons)
+
     def fallback(why: list[str]):
         if many:
             return many(run, panel, None, held)
@@ -231,4 +232,3 @@ def _publish(run: Run, result, version, reasons: list[str]) -> bool:
         details=[f"because {r}" for r in reasons] + shown[:10],
     )
     return True
-

@@ -21,6 +21,7 @@ from governance.canonical import canonical_json, sha256_bytes, sha256_file
 from governance.chain import VerifyReport
 from governance.context import RunContext
 from governance.errors import InputError, TamperDetected
+from governance.findings_accept import acceptances_signed
 from governance.integrity import verify_workspace
 from governance.ledger import GENESIS_HASH, IdempotencyConflict, Ledger
 from governance.registry import registry_matches_ledger
@@ -258,7 +259,7 @@ def test_verify_workspace_runs_the_given_checks_in_order(workspace):
     assert verify_workspace(workspace, checks=(fine, unsigned, raising)).first_bad_seq == 2
     report = verify_workspace(workspace, checks=(raising, unsigned))
     assert not report.ok and report.reason == "registry: champion alias moved outside governance"
-    assert (approvals_signed, registry_matches_ledger) == integrity.CHECKS
+    assert (approvals_signed, registry_matches_ledger, acceptances_signed) == integrity.CHECKS
 
 
 def test_cli_verify_reports_failed_check(workspace, monkeypatch, cli, capsys):

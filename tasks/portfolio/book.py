@@ -25,9 +25,8 @@ are lists, in the configured order (canonical JSON sorts object keys).
 
 from __future__ import annotations
 
-from functools import partial
-
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
