@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from governance.canonical import sha256_json
 from governance.config import GovernanceConfig, PolicyRef
@@ -31,8 +31,16 @@ class RuntimeConfig(StrictModel):
 
 
 class AlphagateConfig(StrictModel):
-    """Root of the run configuration. Relative paths resolve against ``base_dir``."""
+    """Root of the run configuration. Relative paths resolve against ``base_dir``.
 
+    A mapping holding only ``file`` is a reference to a run-config YAML file (relative to
+    the working directory): it loads as :func:`load_config` loads that file, so a
+    deployment in prefect.yaml names ``configs/demo.yaml`` instead of copying it. ``file``
+    and ``base_dir`` record where a config came from; neither is part of
+    :meth:`resolved` or :meth:`config_hash`.
+    """
+
+    file: str | None = None
     data: DataConfig = Field(default_factory=DataConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
@@ -46,23 +54,34 @@ class AlphagateConfig(StrictModel):
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     base_dir: str = "."
 
+    @model_validator(mode="before")
+    @classmethod
+    def _load_file(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or set(data) != {"file"} or data["file"] is None:
+            return data
+        path = Path(data["file"])
+        loaded = read_yaml(path)
+        for key in ("base_dir", "file"):
+            if key in loaded:
+                from governance.errors import InputError
+
+                raise InputError(f"{path}: {key}: unknown key")
+        return {**loaded, "file": str(path), "base_dir": str(path.resolve().parent)}
+
     def resolve(self, path: str) -> Path:
         """A config-relative path made absolute."""
         p = Path(path)
         return p if p.is_absolute() else (Path(self.base_dir) / p).resolve()
 
+    def resolved(self) -> dict[str, Any]:
+        """The settings as JSON, without where they came from (``file``, ``base_dir``)."""
+        return self.model_dump(mode="json", exclude={"base_dir", "file"})
+
     def config_hash(self) -> str:
-        """SHA-256 of the canonical JSON of the resolved config (``base_dir`` excluded)."""
-        return sha256_json(self.model_dump(mode="json", exclude={"base_dir"}))
+        """SHA-256 of the canonical JSON of :meth:`resolved`."""
+        return sha256_json(self.resolved())
 
 
 def load_config(path: str | Path) -> AlphagateConfig:
     """Load and validate a run config; errors name ``file: field.path: message`` (exit 2)."""
-    p = Path(path)
-    data = read_yaml(p)
-    if "base_dir" in data:
-        from governance.errors import InputError
-
-        raise InputError(f"{p}: base_dir: unknown key")
-    data["base_dir"] = str(p.resolve().parent)
-    return validate_model(AlphagateConfig, data, str(p))
+    return validate_model(AlphagateConfig, {"file": str(path)}, str(path))

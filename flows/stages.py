@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -146,7 +147,7 @@ def ingest(run: Run, data_path: str | None):
 def _run_facts(run: Run) -> dict:
     return {
         "config_hash": run.config.config_hash(),
-        "config": run.config.model_dump(mode="json", exclude={"base_dir"}),
+        "config": run.config.resolved(),
         "policy_hash": run.ctx.policy_hash,
         "tier": run.tier_name,
     }
@@ -192,6 +193,7 @@ def train(run: Run, sealed, data_fingerprint: str) -> Trained:
     from tasks.model.register import train_and_register
 
     found = _already_trained(run)
+    workers: list[str] = []
     if found is None:
         res = train_and_register(
             run.ctx,
@@ -201,8 +203,8 @@ def train(run: Run, sealed, data_fingerprint: str) -> Trained:
             developer=run.actor,
             config_hash=run.config.config_hash(),
             data_fingerprint=data_fingerprint,
-            resolved_config=run.config.model_dump(mode="json", exclude={"base_dir"}),
-            trial_map=map_on_task_runner,
+            resolved_config=run.config.resolved(),
+            trial_map=functools.partial(map_on_task_runner, where=workers),
         )
         found = Trained(
             res.model_name,
@@ -226,22 +228,38 @@ def train(run: Run, sealed, data_fingerprint: str) -> Trained:
         + (" (resumed: already registered by this run key)" if found.resumed else ""),
         mlflow_run_id=found.mlflow_run_id,
         trials=found.trials,
+        trial_workers=sorted(set(workers)),  # empty when resumed: nothing was trained
     )
     return found
 
 
+def executor_name() -> str:
+    """Where this code runs: ``dask:<worker address>`` on a Dask worker, else the process
+    and thread (``pid <n> <thread name>``)."""
+    try:
+        from distributed import get_worker
+
+        return f"dask:{get_worker().address}"
+    except (ImportError, ValueError):  # ValueError: not on a Dask worker
+        return f"pid {os.getpid()} {threading.current_thread().name}"
+
+
 @task(name="cv-trial", cache_policy=NO_CACHE)
 def _trial(fn, args: tuple):
-    return fn(*args)
+    return fn(*args), executor_name()
 
 
-def map_on_task_runner(fn, args: list[tuple]) -> list:
+def map_on_task_runner(fn, args: list[tuple], where: list[str] | None = None) -> list:
     """Submit each ``fn(*a)`` to the flow's task runner (threads or Dask) and gather.
 
     Results come back in submission order, so the chosen trial is the same on any runner.
+    ``where``, when given, receives the :func:`executor_name` of each trial's run.
     """
     futures = [_trial.submit(fn, a) for a in args]
-    return [f.result() for f in futures]
+    done = [f.result() for f in futures]
+    if where is not None:
+        where.extend(name for _, name in done)
+    return [result for result, _ in done]
 
 
 def _already_trained(run: Run) -> Trained | None:
