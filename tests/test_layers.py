@@ -15,12 +15,6 @@ from tests.import_graph import ROOT, cycles, edges_of, import_graph, imported_na
 
 GRAPH = import_graph()
 
-# Cycles other rooms own this session; each test below names its owner and passes once the
-# cycle is gone (non-strict xfail: the owner's fix must not fail this suite).
-OWNED_CYCLES = {
-    "governance.ledger": "helper 'log' (issue 11): integrity and ledger split",
-}
-
 
 def _room(module: str) -> str:
     parts = module.split(".")
@@ -67,17 +61,8 @@ def test_scanner_reads_every_import_form(source, expected):
     assert edges_of(source, "tasks.model.x", set(GRAPH)) == expected
 
 
-def test_no_import_cycle_outside_the_rooms_of_other_issues():
-    found = [c for c in cycles(GRAPH) if not set(c) & set(OWNED_CYCLES)]
-    assert found == []
-
-
-@pytest.mark.parametrize("member", sorted(OWNED_CYCLES))
-def test_no_import_cycle_through(member, request):
-    found = [c for c in cycles(GRAPH) if member in c]
-    if found:
-        request.applymarker(pytest.mark.xfail(reason=f"owned by {OWNED_CYCLES[member]}"))
-    assert found == []
+def test_no_import_cycle_anywhere():
+    assert cycles(GRAPH) == []
 
 
 def test_a_cycle_is_found_when_one_is_written():
