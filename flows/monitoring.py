@@ -172,7 +172,8 @@ def record_monitoring(ctx: RunContext, tier: Tier, report: MonitoringReport) -> 
         payload=payload,
         artifacts={"report.json": json_sha, "report.html": html_sha},
     )
-    state = killswitch.status(ctx)
+    strategy = model.get("name")
+    state = killswitch.effective(ctx, strategy)
     tripped = False
     if report.breaches:
         NOTIFY.warning(
@@ -189,8 +190,9 @@ def record_monitoring(ctx: RunContext, tier: Tier, report: MonitoringReport) -> 
                 "as_of": report.as_of,
             }
             new = killswitch.auto_trip(
-                ctx, tier, killswitch.Trigger.MONITORING_BREACH, reason, evidence
-            )
+                ctx, tier, killswitch.Trigger.MONITORING_BREACH, reason, evidence,
+                strategy=strategy,
+            )  # fmt: skip
             if new is not None:
                 state, tripped = new, True
                 NOTIFY.warning("alphagate kill switch TRIPPED by monitoring: %s", reason)

@@ -78,13 +78,12 @@ def portfolio(run: Run, panel) -> None:
     from tasks.portfolio.rebalance import construct_portfolio, publish_fallback
 
     ctx, cfg, limits = run.now, run.config.portfolio, run.tier.pretrade
-    state = killswitch.status(ctx.ledger)
-    record_gate(ctx, kill_switch_gate(state), subject="killswitch")
+    strategy = run.config.model.name
+    state = killswitch.effective(ctx.ledger, strategy)  # workspace-wide, else the strategy's
+    record_gate(ctx, kill_switch_gate(state), subject=killswitch.subject_for(strategy))
     run.summary.note("kill switch", headline=_switch_line(state))
-    allowed, reasons, champion = model_may_drive(
-        run.ws, ctx.ledger, run.config.model.name, run.tier
-    )
-    held = current_holdings(ctx.ledger, ctx.store, run.config.model.name)
+    allowed, reasons, champion = model_may_drive(run.ws, ctx.ledger, strategy, run.tier)
+    held = current_holdings(ctx.ledger, ctx.store, strategy)
     many = _many_accounts if cfg.accounts else None
     current = None if many else held.get(MAIN)
     result = None
@@ -176,7 +175,10 @@ def _trip_on_portfolio_failure(run: Run, exc) -> None:
     }
     if exc.gate in triggers:
         reason = "; ".join(exc.reasons)[:500]
-        auto_trip(run.now, run.tier, triggers[exc.gate], reason, {"gate": exc.gate.value})
+        auto_trip(
+            run.now, run.tier, triggers[exc.gate], reason, {"gate": exc.gate.value},
+            strategy=run.config.model.name,
+        )  # fmt: skip
 
 
 def _readable_copies(folder, artifacts: dict[str, str], store) -> dict[str, str]:

@@ -409,8 +409,11 @@ def finish(run: Run) -> dict:
 
 
 def trip_on_live_data_failure(run: Run, exc: GateHalt) -> None:
-    """Trip the kill switch on a critical data-quality failure of live data (policy)."""
+    """Trip the strategy's kill switch on a critical data-quality failure of its live data
+    (policy)."""
     from governance.killswitch import Trigger, auto_trip
 
     if exc.gate is Gate.DATA_QUALITY:
-        auto_trip(run.now, run.tier, Trigger.DATA_QUALITY_CRITICAL, "; ".join(exc.reasons)[:500])
+        reason = "; ".join(exc.reasons)[:500]
+        strategy = run.config.model.name
+        auto_trip(run.now, run.tier, Trigger.DATA_QUALITY_CRITICAL, reason, strategy=strategy)

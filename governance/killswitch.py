@@ -1,7 +1,11 @@
 """The kill switch: ``armed`` or ``tripped``, folded from ``killswitch.*`` ledger entries.
 
 There is no state file: the ledger is the state, so the switch's history is tamper-evident
-and part of every evidence pack. Entries (subject ``killswitch``):
+and part of every evidence pack. Two levels: the workspace-wide switch (subject
+``killswitch``) stops every strategy; each strategy (book, ``model.name``) has its own
+(subject ``killswitch:<strategy>``), which automatic trips use, so one strategy's breach
+does not stop another. A strategy may trade only when both are armed (:func:`effective`).
+Entries:
 
 - ``killswitch.tripped``: by hand (any risk officer or developer) or automatically (actor
   ``alphagate``) on one of the policy's triggers (:class:`Trigger`), with the evidence.
@@ -37,6 +41,11 @@ TRIPPED = "killswitch.tripped"
 RESET_PENDING = "killswitch.reset_pending"
 RESET = "killswitch.reset"
 RESET_REFUSED = "killswitch.reset_refused"
+
+
+def subject_for(strategy: str | None = None) -> str:
+    """Ledger subject of the workspace-wide switch (None) or of one strategy's."""
+    return SUBJECT if strategy is None else f"{SUBJECT}:{strategy}"
 
 
 class SwitchState(StrEnum):
@@ -135,30 +144,63 @@ def _ledger_of(target) -> Any:
     return getattr(target, "ledger", target)
 
 
-def status(ledger) -> KillSwitchState:
-    """Current :class:`KillSwitchState` of a ledger, a ``RunContext`` or a ledger transaction."""
+def status(ledger, strategy: str | None = None) -> KillSwitchState:
+    """Current :class:`KillSwitchState` of one level, the workspace-wide switch (None) or
+    ``strategy``'s own, of a ledger, a ``RunContext`` or a ledger transaction."""
     ledger = _ledger_of(ledger)
-    entries = [e for e in ledger.entries(subject=SUBJECT) if e.action.startswith("killswitch.")]
+    subject = subject_for(strategy)
+    entries = [e for e in ledger.entries(subject=subject) if e.action.startswith("killswitch.")]
     return fold(sorted(entries, key=lambda e: e.seq))
 
 
-def _append(target, tx, action: str, actor: str, role: str, payload: dict):
+def effective(ledger, strategy: str | None) -> KillSwitchState:
+    """The switch that governs ``strategy``: the workspace-wide one when it is tripped,
+    else the strategy's own (None: the workspace-wide one)."""
+    above = status(ledger)
+    return above if above.tripped or strategy is None else status(ledger, strategy)
+
+
+def strategies(ledger) -> list[str]:
+    """Strategies with a switch of their own (any ``killswitch:<strategy>`` entry), sorted."""
+    prefix = f"{SUBJECT}:"
+    return sorted(
+        {
+            e.subject.removeprefix(prefix)
+            for e in _ledger_of(ledger).entries()
+            if e.action.startswith("killswitch.") and e.subject.startswith(prefix)
+        }
+    )
+
+
+def status_json(ledger) -> dict:
+    """``killswitch status --json``: the workspace-wide switch's fields (shared/DESIGN.md)
+    and ``strategies``, each strategy's own switch by name."""
+    return {
+        **status(ledger).to_json(),
+        "strategies": {name: status(ledger, name).to_json() for name in strategies(ledger)},
+    }
+
+
+def _append(target, tx, action: str, actor: str, role: str, payload: dict, subject: str = SUBJECT):
     """Append in ``tx``; through ``RunContext.record`` when given one (adds ``flow_run_id``)."""
     if isinstance(target, RunContext):
         payload = {**payload, "policy_hash": target.policy_hash}
-        return target.record(action, subject=SUBJECT, payload=payload, tx=tx)
-    return tx.append(action, actor=actor, role=role, subject=SUBJECT, payload=payload)
+        return target.record(action, subject=subject, payload=payload, tx=tx)
+    return tx.append(action, actor=actor, role=role, subject=subject, payload=payload)
 
 
-def record_if_armed(ctx, action: str, *, subject: str = "", payload=None, artifacts=None):
-    """Record ``action`` through ``ctx`` (a ``RunContext``) only while the switch is armed.
+def record_if_armed(
+    ctx, action: str, *, subject: str = "", payload=None, artifacts=None, strategy=None
+):
+    """Record ``action`` through ``ctx`` (a ``RunContext``) only while the switch that
+    governs ``strategy`` (:func:`effective`; None: the workspace-wide one) is armed.
 
     The check and the append are one transaction: a trip recorded before this commits
     prevents the entry; a later trip applies to the next run. Returns the entry, or None
     when the switch is tripped (nothing recorded).
     """
     with ctx.ledger.transaction() as tx:
-        if status(tx).tripped:
+        if effective(tx, strategy).tripped:
             return None
         return ctx.record(action, subject=subject, payload=payload, artifacts=artifacts, tx=tx)
 
@@ -171,8 +213,9 @@ def trip(
     *,
     ws: Workspace | None = None,
     evidence: dict | None = None,
+    strategy: str | None = None,
 ) -> KillSwitchState:
-    """Trip the switch; return the new state.
+    """Trip the switch (workspace-wide, or ``strategy``'s own); return its new state.
 
     Parameters
     ----------
@@ -187,6 +230,8 @@ def trip(
         Where users live (default: ``target.ws`` or ``ALPHAGATE_HOME``).
     evidence : dict, optional
         Facts behind an automatic trip (gate reasons, breach values, hashes).
+    strategy : str, optional
+        Trip only this strategy's switch (default: the workspace-wide one).
     """
     if not reason or not reason.strip():
         raise InputError("killswitch trip: --reason: required")
@@ -203,28 +248,41 @@ def trip(
         "trigger": Trigger(trigger or Trigger.MANUAL).value,
         "evidence": evidence or {},
     }
+    if strategy is not None:
+        payload["strategy"] = strategy
     with _ledger_of(target).transaction() as tx:
-        _append(target, tx, TRIPPED, user, role, payload)
-        return status(tx)
+        _append(target, tx, TRIPPED, user, role, payload, subject_for(strategy))
+        return status(tx, strategy)
 
 
-def auto_trip(target, tier, trigger: Trigger | str, reason: str, evidence: dict | None = None):
-    """Trip automatically (actor ``alphagate``) when ``tier.kill_switch`` enables ``trigger``.
+def auto_trip(
+    target,
+    tier,
+    trigger: Trigger | str,
+    reason: str,
+    evidence: dict | None = None,
+    *,
+    strategy: str | None = None,
+):
+    """Trip automatically (actor ``alphagate``) when ``tier.kill_switch`` enables ``trigger``;
+    ``strategy``: that strategy's switch only (what the flows' automatic trips use).
 
     Returns the new :class:`KillSwitchState`, or None when the policy disables the trigger.
     """
     trigger = Trigger(trigger)
     if not getattr(tier.kill_switch, f"trip_on_{trigger.value}"):
         return None
-    return trip(target, SYSTEM_ACTOR, reason, trigger, evidence=evidence)
+    return trip(target, SYSTEM_ACTOR, reason, trigger, evidence=evidence, strategy=strategy)
 
 
-def _refusal(ws, tx, user: str | None, message: str, extra: dict) -> Forbidden:
+def _refusal(
+    ws, tx, user: str | None, message: str, extra: dict, subject: str = SUBJECT
+) -> Forbidden:
     tx.append(
         RESET_REFUSED,
         actor=user or "<none>",
         role=role_of(ws, user),
-        subject=SUBJECT,
+        subject=subject,
         payload={"refusal": message, **extra},
     )
     return Forbidden(message)
@@ -239,8 +297,10 @@ def reset(
     tier,
     *,
     champion_developer: str | None = None,
+    strategy: str | None = None,
 ) -> KillSwitchState:
-    """Ask for, or complete, a reset of a tripped switch; return the new state.
+    """Ask for, or complete, a reset of a tripped switch (workspace-wide, or ``strategy``'s
+    own); return its new state.
 
     The first of ``tier.kill_switch.reset_approvals`` distinct risk officers records
     ``killswitch.reset_pending``; the last records ``killswitch.reset`` (armed again). The
@@ -256,26 +316,32 @@ def reset(
     """
     ledger = _ledger_of(ledger)
     with ledger.transaction() as tx:
-        refused = _reset_in(tx, ws, user, reason, incident, tier, champion_developer)
-        state = status(tx)
+        refused = _reset_in(tx, ws, user, reason, incident, tier, champion_developer, strategy)
+        state = status(tx, strategy)
     if refused is not None:  # raised after the refusal's entry is committed
         raise refused
     return state
 
 
-def _reset_in(tx, ws, user, reason, incident, tier, champion_developer) -> Forbidden | None:
+def _reset_in(
+    tx, ws, user, reason, incident, tier, champion_developer, strategy=None
+) -> Forbidden | None:
     policy = tier.kill_switch
+    subject = subject_for(strategy)
     extra = {"reason": reason, "incident": incident}
+    if strategy is not None:
+        extra["strategy"] = strategy
     try:
         officer = require_role(ws, user, {Role.RISK_OFFICER}, "killswitch reset")
     except Forbidden as exc:
-        return _refusal(ws, tx, user, str(exc), extra)
+        return _refusal(ws, tx, user, str(exc), extra, subject)
     if champion_developer is not None and officer.name == champion_developer:
         msg = f"killswitch reset: {officer.name!r} developed the champion and may not reset"
-        return _refusal(ws, tx, user, msg, extra)
-    current = status(tx)
+        return _refusal(ws, tx, user, msg, extra, subject)
+    current = status(tx, strategy)
     if not current.tripped:
-        raise InputError("killswitch reset: the kill switch is armed; nothing to reset")
+        which = "the kill switch" if strategy is None else f"{strategy!r}'s kill switch"
+        raise InputError(f"killswitch reset: {which} is armed; nothing to reset")
     if not reason or not reason.strip():
         raise InputError("killswitch reset: --reason: required")
     if policy.reset_requires_incident and not (incident and incident.strip()):
@@ -286,9 +352,9 @@ def _reset_in(tx, ws, user, reason, incident, tier, champion_developer) -> Forbi
             f"killswitch reset: {officer.name!r} already asked for this reset; a second,"
             " distinct risk officer must complete it"
         )
-        return _refusal(ws, tx, user, msg, extra)
+        return _refusal(ws, tx, user, msg, extra, subject)
     officers = [*pending["officers"], officer.name]
     payload = {**extra, "needed": policy.reset_approvals, "officers": officers}
     action = RESET if len(officers) >= policy.reset_approvals else RESET_PENDING
-    tx.append(action, actor=officer.name, role=officer.role.value, subject=SUBJECT, payload=payload)
+    tx.append(action, actor=officer.name, role=officer.role.value, subject=subject, payload=payload)
     return None

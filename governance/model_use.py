@@ -59,7 +59,7 @@ def model_may_drive(
 
 def _decide(ws, ledger, model_name: str, tier) -> tuple[bool, list[str], str | None]:
     reasons: list[str] = []
-    state = killswitch.status(ledger)
+    state = killswitch.effective(ledger, model_name)  # the workspace's, else the strategy's
     if state.tripped:
         reasons.append(f"kill switch tripped by {state.by} at {state.since}: {state.reason}")
     promoted = last_promotions(ledger).get(model_name)

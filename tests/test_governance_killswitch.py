@@ -224,3 +224,28 @@ def test_invalid_cast_is_exit_2(cfg, capsys, governance, field):
     cfg.write_text(f"policy: {{file: policy.yaml, tier: high}}\ngovernance: {governance}\n")
     assert main(["approve", "--config", str(cfg), "--model-version", "1", "--as", "rita"]) == 2
     assert field in capsys.readouterr().err
+
+
+def test_a_strategys_switch_is_its_own_under_the_workspace_wide_one(cfg, workspace, capsys):
+    """A strategy's trip stops that strategy only; its reset needs two officers like any
+    other and leaves the workspace-wide switch alone; the workspace-wide one stops all."""
+    trip = ["killswitch", "trip", "--as", "dana", "--reason", "breach", "--strategy", "alpha"]
+    assert main(trip) == 0
+    st = _status(capsys)
+    assert st["state"] == "armed" and st["strategies"]["alpha"]["state"] == "tripped"
+    assert set(st["strategies"]) == {"alpha"}
+    with Ledger.open(workspace) as ledger:
+        assert killswitch.effective(ledger, "alpha").tripped
+        assert not killswitch.effective(ledger, "beta").tripped
+        assert not killswitch.status(ledger).tripped
+    reset = ["killswitch", "reset", "--config", str(cfg), "--reason", "ok", "--incident", "I-2"]
+    assert main([*reset, "--as", "rita"]) == 2  # the workspace-wide switch is armed
+    assert main([*reset, "--as", "rita", "--strategy", "alpha"]) == 0
+    assert main([*reset, "--as", "rita", "--strategy", "alpha"]) == 4  # same officer twice
+    assert _status(capsys)["strategies"]["alpha"]["pending_reset"]["officers"] == ["rita"]
+    assert main([*reset, "--as", "omar", "--strategy", "alpha"]) == 0
+    assert _status(capsys)["strategies"]["alpha"]["state"] == "armed"
+    assert main(["killswitch", "trip", "--as", "dana", "--reason", "all stop"]) == 0
+    with Ledger.open(workspace) as ledger:
+        assert killswitch.effective(ledger, "alpha").reason == "all stop"
+        assert killswitch.effective(ledger, "beta").tripped

@@ -35,16 +35,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     ksub = ks.add_subparsers(dest="killswitch_command", required=True, metavar="ACTION")
     st = ksub.add_parser("status", help="armed or tripped, since when, by whom")
     add_json_arg(st)
+    scope = "a strategy's own switch (model.name); default: the workspace-wide one"
     st.set_defaults(handler=_ks_status)
     tr = ksub.add_parser("trip", help="trip by hand (risk officer or developer)")
     add_user_arg(tr)
     tr.add_argument("--reason", required=True, metavar="TEXT")
+    tr.add_argument("--strategy", default=None, metavar="NAME", help=scope)
     add_json_arg(tr)
     tr.set_defaults(handler=_ks_trip)
     rs = ksub.add_parser("reset", help="ask for or complete a two-officer reset")
     add_user_arg(rs)
     rs.add_argument("--reason", required=True, metavar="TEXT")
     rs.add_argument("--incident", default=None, metavar="REF")
+    rs.add_argument("--strategy", default=None, metavar="NAME", help=scope)
     _add_config_args(rs)
     add_json_arg(rs)
     rs.set_defaults(handler=_ks_reset)
@@ -124,15 +127,17 @@ def _ks_status(args: argparse.Namespace) -> int:
     from governance.ledger import Ledger
 
     with Ledger.open(_ws()) as ledger:
-        state = killswitch.status(ledger)
-    _print_ks(state)
+        doc = killswitch.status_json(ledger)
+        _print_ks(killswitch.status(ledger))
+        for name in doc["strategies"]:
+            _print_ks(killswitch.status(ledger, name), name)
     if args.json:
-        emit_json(state.to_json())
+        emit_json(doc)
     return 0
 
 
-def _print_ks(state) -> None:
-    line = f"kill switch: {state.state}"
+def _print_ks(state, strategy: str | None = None) -> None:
+    line = f"kill switch{'' if strategy is None else f' of {strategy}'}: {state.state}"
     if state.by:
         line += f" since {state.since} by {state.by}: {state.reason}"
     print(line)
@@ -141,7 +146,9 @@ def _print_ks(state) -> None:
         print(
             f"reset pending: {len(p['officers'])} of {p['needed']} risk officers"
             f" ({', '.join(p['officers'])}); another risk officer must run"
-            " `alphagate killswitch reset --as USER --reason TEXT --incident REF`"
+            " `alphagate killswitch reset --as USER --reason TEXT --incident REF"
+            + (f" --strategy {strategy}" if strategy else "")
+            + "`"
         )
 
 
@@ -152,8 +159,8 @@ def _ks_trip(args: argparse.Namespace) -> int:
 
     ws = _ws()
     with Ledger.open(ws) as ledger:
-        state = killswitch.trip(ledger, args.user or "", args.reason, ws=ws)
-    _print_ks(state)
+        state = killswitch.trip(ledger, args.user or "", args.reason, ws=ws, strategy=args.strategy)
+    _print_ks(state, args.strategy)
     if args.json:
         emit_json(state.to_json())
     return 0
@@ -168,12 +175,13 @@ def _ks_reset(args: argparse.Namespace) -> int:
     cfg, _policy, tier, _digest = _load(args)
     ws = _ws()
     with Ledger.open(ws) as ledger:
-        promoted = last_promotions(ledger).get(args.model or cfg.model.name)
+        promoted = last_promotions(ledger).get(args.strategy or args.model or cfg.model.name)
         developer = promoted.payload.get("developer") if promoted is not None else None
         state = killswitch.reset(
-            ledger, ws, args.user, args.reason, args.incident, tier, champion_developer=developer
-        )
-    _print_ks(state)
+            ledger, ws, args.user, args.reason, args.incident, tier,
+            champion_developer=developer, strategy=args.strategy,
+        )  # fmt: skip
+    _print_ks(state, args.strategy)
     if args.json:
         emit_json(state.to_json())
     return 0

@@ -25,7 +25,6 @@ from cvxpy.reductions.solvers.conic_solvers.clarabel_conif import dims_to_solver
 from cvxpy.reductions.solvers.conic_solvers.conic_solver import ConicSolver
 
 from tasks.portfolio.optimiser import (
-    DUST_SNAP,
     OBJECTIVE_SCALE,
     Account,
     MarketInputs,
@@ -131,10 +130,11 @@ class AccountSolver:
         if str(result.status) != "Solved":
             return opt.solve_or_record(account)  # cvxpy path: errors and diagnosis
         w = np.asarray(result.x)[self.w_cols]
-        mask, moved = opt.dust(w, values)
-        if moved > DUST_SNAP:
-            return opt.solve_or_record(account)  # cvxpy path holds the dust by a re-solve
-        w = np.where(mask, values["w0"], w)
+        mask, _ = opt.dust(w, values)
+        if mask.any():
+            w = opt.without_dust(w, values)
+            if w is None:
+                return opt.solve_or_record(account)  # cvxpy path holds the dust by a re-solve
         return opt.solution_from(
             w,
             values["w0"],

@@ -225,13 +225,14 @@ def read_rebalance(store, artifacts: dict[str, str]) -> PortfolioResult:
 def publish(ctx, result: PortfolioResult, strategy: str, payload: dict, *, if_armed=False):
     """Record ``portfolio.published`` of ``strategy``'s book (subject ``book:<strategy>``).
 
-    With ``if_armed`` the kill switch is re-checked in the recording transaction
+    With ``if_armed`` the switch that governs the strategy (the workspace-wide one, else the
+    strategy's own) is re-checked in the recording transaction
     (:func:`governance.killswitch.record_if_armed`): None, nothing recorded, when tripped.
     """
     from governance.killswitch import record_if_armed
 
     body = {"strategy": strategy, "source": result.source, "asof": result.asof, **payload}
-    record = partial(record_if_armed, ctx) if if_armed else ctx.record
+    record = partial(record_if_armed, ctx, strategy=strategy) if if_armed else ctx.record
     return record(
         PUBLISHED, subject=book_subject(strategy), payload=body, artifacts=result.artifacts
     )
