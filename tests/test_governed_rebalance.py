@@ -142,7 +142,8 @@ def test_a_champion_that_cannot_score_falls_back_without_tripping(governed, tmp_
 
 def test_impossible_constraints_halt_with_the_conflict_named(governed, tmp_path, capsys):
     """Sector caps summing below 100 % when fully invested: exit 3 naming the groups,
-    the fallback published, and the kill switch tripped (policy: optimiser failure)."""
+    the fallback published, and the strategy's kill switch tripped (policy: optimiser
+    failure); the workspace-wide switch above it stays armed."""
     config = yaml.safe_load(Path(CONFIG).read_text())
     config["policy"]["file"] = str(Path(CONFIG).with_name("policy-sandbox.yaml"))
     config["portfolio"]["max_sector_weight"] = 0.2  # 4 sectors x 0.2 = 0.8 < 1
@@ -153,4 +154,6 @@ def test_impossible_constraints_halt_with_the_conflict_named(governed, tmp_path,
     assert any("sector" in r and "full investment" in r for r in reb["reasons"])
     assert reb["portfolio"]["source"] == "fallback"
     code, status = cli_json(capsys, "killswitch", "status")
-    assert status["state"] == "tripped"
+    assert status["state"] == "armed"
+    assert status["strategies"]["small-gov"]["state"] == "tripped"
+    assert status["strategies"]["small-gov"]["by"] == "alphagate"  # automatic
