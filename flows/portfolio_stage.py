@@ -90,12 +90,12 @@ def portfolio(run: Run, panel) -> None:
     if allowed:
         try:
             scores = _champion_scores(run, panel, int(champion))
-            result = (
+            result = stress_gate(
+                run,
+                panel,
                 many(run, panel, scores, held)
                 if many
-                else stress_gate(
-                    run, panel, construct_portfolio(ctx, scores, panel, current, cfg, limits)
-                )
+                else construct_portfolio(ctx, scores, panel, current, cfg, limits),
             )
         except GateHalt as exc:
             reasons = [f"{exc.gate}: {r}" for r in exc.reasons]
@@ -104,12 +104,14 @@ def portfolio(run: Run, panel) -> None:
                 run.summary.halt(exc.gate, reasons)
 
     def fallback(why: list[str]):
-        if many:
-            return many(run, panel, None, held)
         return stress_gate(
             run,
             panel,
-            publish_fallback(ctx, run.tier.fallback, panel, current, cfg, limits, "; ".join(why)),
+            many(run, panel, None, held)
+            if many
+            else publish_fallback(
+                ctx, run.tier.fallback, panel, current, cfg, limits, "; ".join(why)
+            ),
         )
 
     if result is None:

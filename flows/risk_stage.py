@@ -8,6 +8,8 @@ Composition only: the analytics live in ``tasks/risk``, the limits and the gate 
   ``stress:`` section, ``stress.completed`` and ``gate.stress`` recorded, the stress
   artifacts added to the book's (so ``portfolio.published`` carries them); a loss above
   the tier's ``stress`` limits halts (exit 3, ``GateHalt("stress")`` naming the scenario).
+  With many accounts (:func:`stress_accounts`) each account is checked on its own and one
+  in breach holds what it has, as with its pre-trade gate.
 - :func:`risk_report` runs after the portfolio stage on the published book:
   ``risk.analysed`` with the decomposition and VaR, and one MLflow run (experiment
   ``<strategy>-risk``) holding the risk and stress figures and tables.
@@ -43,6 +45,8 @@ def stress_gate(run: Run, panel, result):
     from governance.pretrade import check_stress
     from tasks.risk.record import record_stress, risk_inputs, stress
 
+    if result.many:
+        return stress_accounts(run, panel, result)
     cfg, limits = run.config, run.tier.stress
     subject = portfolio_subject(result.asof, result.source)
     shas: dict[str, str] = {}
@@ -62,6 +66,78 @@ def stress_gate(run: Run, panel, result):
         decision = error_decision(Gate.STRESS, exc)
     record_gate(run.now, decision, subject=subject)
     enforce(decision)
+    return dataclasses.replace(result, artifacts={**result.artifacts, **shas})
+
+
+def stress_accounts(run: Run, panel, result):
+    """Many accounts: each account's stressed losses against the tier's limits.
+
+    Every account's loss in every scenario comes from two matrix products
+    (``tasks.risk.stress.account_losses``); an account above a limit gets its own
+    ``gate.stress`` halt (subject ``portfolio:<asof>:<account>``) and holds what it has,
+    as an account refused by its pre-trade gate does, without stopping the others. One
+    ``stress.completed`` records the table (``stress/accounts.parquet``).
+    """
+    from governance.gates import Gate, enforce, error_decision, record_gate
+    from governance.gates import stress_gate as decide
+    from governance.pretrade import check_stress
+    from tasks.model.dataset import frame_to_parquet
+    from tasks.portfolio.accounts_rebalance import accounts_of
+    from tasks.portfolio.book import PortfolioResult, current_holdings, trade_list, write_rebalance
+    from tasks.risk.record import STRESS_COMPLETED, risk_inputs, store_files
+    from tasks.risk.sampling import sample_scenarios
+    from tasks.risk.stress import account_losses, build_scenarios
+
+    cfg, limits, ctx = run.config, run.tier.stress, run.now
+    subject = portfolio_subject(result.asof, result.source)
+    try:
+        inputs = risk_inputs(panel, cfg.portfolio, cfg.risk, asof=result.asof)
+        close = panel.close.loc[: inputs.asof]
+        named, skipped = build_scenarios(close, panel.sectors, inputs.risk, cfg.stress)
+        sampled = sample_scenarios(inputs.window, cfg.stress.sampled)
+        table = account_losses(result.holdings(), named, sampled, cfg.stress.sampled.tail)
+    except Exception as exc:  # fail closed: no account trades on an unevaluated gate
+        decision = error_decision(Gate.STRESS, exc)
+        record_gate(ctx, decision, subject=subject)
+        enforce(decision)
+    held = {
+        a.name: a.current
+        for a in accounts_of(cfg.portfolio, current_holdings(ctx.ledger, ctx.store, cfg.model.name))
+    }
+    books, breached = [], {}
+    for book in result.accounts:
+        breaches = (
+            [] if book.source == "hold" else check_stress(table.loc[book.account].to_dict(), limits)
+        )
+        decision = decide(breaches, account=book.account)
+        record_gate(ctx, decision, subject=f"{subject}:{book.account}")
+        if decision.halted:
+            breached[book.account] = [str(b) for b in breaches]
+            current = held.get(book.account)
+            current = pd.Series(dtype=float) if current is None else current.astype(float)
+            trades = trade_list(current, current, cfg.portfolio.half_spread_bps * 1e-4)
+            reasons = (*book.reasons, *(f"stress: {b}" for b in breaches))
+            book = dataclasses.replace(
+                book, weights=current, trades=trades, source="hold", reasons=reasons
+            )
+        books.append(book)
+    historical = [sc.name for sc in named if sc.kind.value == "historical"]
+    frame = table.reset_index(names="account")
+    shas = store_files(ctx, {"stress/accounts.parquet": frame_to_parquet(frame)})
+    payload = {"source": result.source, "asof": result.asof, "accounts": len(books),
+               "breached": breached, "skipped_windows": skipped,
+               "limits": limits.model_dump(mode="json")}  # fmt: skip
+    ctx.record(STRESS_COMPLETED, subject=subject, payload=payload, artifacts=shas)
+    run.summary.note(
+        _stress_stage(result.source),
+        headline=f"{result.source} books of {len(books)} accounts, worst historical losses: "
+        + (", ".join(f"{c} {table[c].max():.1%}" for c in historical) or "none in data"),
+        details=[f"account {a} holds: {'; '.join(r)}" for a, r in breached.items()][:10],
+    )
+    if breached:
+        result = write_rebalance(
+            ctx.store, PortfolioResult(result.asof, result.source, tuple(books), many=True)
+        )
     return dataclasses.replace(result, artifacts={**result.artifacts, **shas})
 
 

@@ -22,6 +22,7 @@ from tasks.risk.sampling import filtered_bootstrap
 from tasks.risk.scenarios import historical_scenario, hypothetical_scenario
 from tasks.risk.stress import (
     SAMPLED_TAIL,
+    account_losses,
     many_account_stress,
     run_stress,
     scenario_losses,
@@ -196,6 +197,23 @@ def test_vectorised_losses_and_contributors_match_a_loop():
         assert (np.sort(idx[:, a], axis=1) == np.sort(expected, axis=1)).all()
         assert (top_contributors(r, w[a], 4) == expected).all()
     assert scenario_losses(r, w).shape == (50, 7)
+
+
+def test_account_losses_match_one_book_at_a_time(returns, sectors, model):
+    rng = np.random.default_rng(8)
+    books = {
+        f"acct{i}": pd.Series(rng.dirichlet(np.ones(15)), index=returns.columns) for i in range(4)
+    }
+    shocks = [
+        Shock(name="s1", market=-0.1, sectors={"S0": -0.05}),
+        Shock(name="s2", factors={1: -3}),
+    ]
+    named = [hypothetical_scenario(s, returns.columns, sectors, model) for s in shocks]
+    sampled = filtered_bootstrap(returns, SampledConfig(n_scenarios=500))
+    table = account_losses(books, named, sampled, 0.99)
+    for name, w in books.items():
+        one = stress_portfolio(w, named, sampled, 0.0, tail=0.99).losses()
+        np.testing.assert_allclose(table.loc[name].to_numpy(), list(one.values()), rtol=1e-12)
 
 
 def test_filtered_bootstrap_is_seeded_and_conditional_on_the_market(returns):

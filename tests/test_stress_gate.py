@@ -86,6 +86,8 @@ def test_stress_breach_halts_the_rebalance_and_publishes_the_stressed_fallback(
     assert any("stress top-names:" in r for r in reb["reasons"])
     assert reb["portfolio"]["source"] == "fallback"
     assert reb["stages"]["fallback stress"]["breaches"] == []
+    code, switch = cli_json(capsys, "killswitch", "status")
+    assert switch["state"] == "tripped"  # a stress limit trips like a pre-trade limit
 
     # 3. the ledger: the model's book halted at gate.stress, the fallback's passed and was
     #    published with its stress files
@@ -124,3 +126,48 @@ def test_stress_breach_halts_the_rebalance_and_publishes_the_stressed_fallback(
         ("risk.analysed", "risk_assets.parquet"),
     ):
         assert any(action in n and n.endswith(file) for n in names), (action, file)
+
+
+def test_many_accounts_each_account_is_stressed_and_holds_on_a_breach(champion, tmp_path, capsys):
+    """Two accounts under a 30 % market fall with a 20 % limit. The switch tripped in the
+    test above, so both get the fallback: ``seeded`` (all in one name) is refused by its
+    pre-trade turnover limit first and holds; ``cash`` gets the benchmark, whose stress
+    breach halts that account's own ``gate.stress``: it keeps what it holds (nothing), and
+    the run goes on. The fallback's books are stressed too."""
+    config = yaml.safe_load(CONFIG.read_text())
+    policy = yaml.safe_load(CONFIG.with_name("policy-sandbox.yaml").read_text())
+    config["portfolio"]["accounts"] = [
+        {"name": "seeded", "holdings": {"A0003": 1.0}},
+        {"name": "cash"},
+    ]
+    config["stress"] = {
+        "hypothetical": [{"name": "market-crash", "market": -0.3}],
+        "sampled": {"n_scenarios": 1000},
+    }
+    policy["tiers"]["sandbox"]["stress"] = {"max_scenario_loss": 0.2}
+    code, reb = cli_json(capsys, "rebalance", "--config", _write(tmp_path, config, policy))
+    assert (code, reb["stage"], reb["portfolio"]["source"]) == (3, "kill_switch", "fallback")
+    by_name = {a["account"]: a for a in reb["portfolio"]["accounts"]}
+    assert by_name["seeded"]["source"] == by_name["cash"]["source"] == "hold"
+    assert any(r.startswith("pretrade: turnover") for r in by_name["seeded"]["reasons"])
+    assert any("stress market-crash: 0.3 " in r for r in by_name["cash"]["reasons"])
+    weights = pd.read_csv(reb["portfolio"]["weights_path"]).set_index(["account", "asset"])
+    assert weights.loc[("seeded", "A0003"), "weight"] == 1.0  # held
+    assert "cash" not in weights.index.get_level_values("account")  # held nothing
+    ledger = Ledger.open(Workspace.from_env())
+    try:
+        flow = reb["flow_run_id"]
+        gates = {
+            e.subject.rsplit(":", 1)[1]: e.payload["decision"]
+            for e in ledger.entries(action="gate.stress")
+            if e.payload["flow_run_id"] == flow
+        }
+        assert gates == {"seeded": "pass", "cash": "halt"}
+        done = ledger.last(action="stress.completed")
+        assert set(done.payload["breached"]) == {"cash"}
+        path = ledger.store.path(done.payload["artifacts"]["stress/accounts.parquet"])
+        table = pd.read_parquet(path).set_index("account")
+        assert table.loc["cash", "market-crash"] == pytest.approx(0.3, abs=1e-12)
+        assert table.loc["seeded", "market-crash"] == pytest.approx(0.3, abs=1e-12)
+    finally:
+        ledger.dispose()

@@ -221,6 +221,40 @@ def stress_portfolio(
     return StressResult(table, pd.DataFrame(contributors), sampled_losses, facts)
 
 
+def account_losses(
+    holdings: dict[str, pd.Series],
+    scenarios: list[Scenario],
+    sampled: SampledScenarios | None,
+    tail: float = 0.99,
+) -> pd.DataFrame:
+    """Loss of every account in every named scenario and in the sampled tail.
+
+    One product ``-R W'`` for the named scenarios and one for the sampled ones (the
+    :data:`SAMPLED_TAIL` column is each account's ES at ``tail``, as
+    :func:`stress_portfolio` computes it for one book).
+
+    Returns
+    -------
+    DataFrame, shape (n_accounts, n_scenarios [+ 1])
+        Indexed by account, one column per scenario name.
+    """
+    universe = pd.Index(sorted(set().union(*(w.index for w in holdings.values()))))
+    w = pd.DataFrame(holdings).T.reindex(columns=universe).fillna(0.0)
+    out = pd.DataFrame(index=w.index)
+    if scenarios:
+        r = np.vstack([sc.returns.reindex(universe).fillna(0.0).to_numpy() for sc in scenarios])
+        out = pd.DataFrame(
+            scenario_losses(r, w.to_numpy()).T, index=w.index, columns=[s.name for s in scenarios]
+        )
+    if sampled is not None:
+        ws = w.reindex(columns=sampled.assets).fillna(0.0).to_numpy()
+        losses = scenario_losses(sampled.returns, ws)
+        var = np.quantile(losses, tail, axis=0)
+        tail_rows = losses >= var
+        out[SAMPLED_TAIL] = (losses * tail_rows).sum(axis=0) / tail_rows.sum(axis=0)
+    return out
+
+
 def build_scenarios(
     close: pd.DataFrame,
     sectors: pd.Series | None,
