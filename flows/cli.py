@@ -19,6 +19,7 @@ from typing import Any
 
 import flows.commands
 from governance.errors import AlphagateError
+from governance.text import printable
 from governance.workspace import Workspace
 
 
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = args.handler(args)
     except AlphagateError as exc:
-        print(f"alphagate: {exc}", file=sys.stderr)
+        print(f"alphagate: {printable(exc)}", file=sys.stderr)
         code = exc.exit_code
     except KeyboardInterrupt:
         print("alphagate: interrupted", file=sys.stderr)

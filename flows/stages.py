@@ -23,6 +23,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -105,6 +106,8 @@ def open_run(config: AlphagateConfig, user: str | None, kind: str) -> Run:
         policy_hash=policy_hash,
         run_key="pending",
     )
+    # The policy file in force, by the hash every decision records (evidence packs read it).
+    ctx.store.put_bytes(Path(config.resolve(config.policy.file)).read_bytes())
     now = dataclasses.replace(ctx, run_key=ctx.flow_run_id or os.urandom(16).hex())
     summary = RunSummary(kind=kind, flow_run_id=ctx.flow_run_id, model_name=config.model.name)
     return Run(config, ws, ctx, now, tier, config.policy.tier, actor, summary)
@@ -195,6 +198,9 @@ def train(run: Run, sealed, data_fingerprint: str) -> Trained:
     found = _already_trained(run)
     workers: list[str] = []
     if found is None:
+        from tasks.model.tracking import fail_dead_runs
+
+        fail_dead_runs(run.ws, run.config.model.name, run.ctx.run_key)  # a crashed attempt's
         res = train_and_register(
             run.ctx,
             sealed,

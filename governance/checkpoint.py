@@ -30,6 +30,7 @@ import hashlib
 import os
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -139,7 +140,10 @@ class NoteKey:
 
 
 def load_or_create_key(path: Path, name: str) -> NoteKey:
-    """The Ed25519 key in PEM file ``path``, created (mode 0600) when absent."""
+    """The Ed25519 key in PEM file ``path``, created (mode 0600) when absent.
+
+    Loaded once per process and path (the file is re-read if it changes).
+    """
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         pem = Ed25519PrivateKey.generate().private_bytes(
@@ -157,6 +161,11 @@ def load_or_create_key(path: Path, name: str) -> NoteKey:
             pass
         finally:
             tmp.unlink()
+    return _load_key(path, name, path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _load_key(path: Path, name: str, _mtime: int) -> NoteKey:
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise InputError(f"{path}: not an Ed25519 private key")

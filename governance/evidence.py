@@ -8,7 +8,10 @@ path in the zip                 what
 ``index.html``                  self-contained summary linking every file (offline)
 ``manifest.json``               SHA-256 of every file, the ledger head, its own digest
 ``ledger/entries.json``         the ledger entries involved, exactly as stored
-``ledger/chain.json``           ``seq, prev_hash, entry_hash`` of the ledger up to the head
+``ledger/index.json`` ...      checkpoint, inclusion proofs, whole-log index, export entry
+                                and keys (:mod:`governance.evidence_proof`)
+``policy/<sha256>.yaml``        each policy in force at a decision in the pack (by the hash
+                                its entries record), from the artifact store
 ``ledger/verification.json``    the workspace verification at export time
 ``artifacts/<seq>-<action>/``   every artifact those entries name (config, fingerprint,
                                 quality report, model card, validation report, SHAP
@@ -42,13 +45,14 @@ import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from governance.canonical import sha256_bytes
 from governance.errors import InputError
 from governance.evidence_html import render_index
+from governance.evidence_proof import seal
 from governance.evidence_verify import (
-    CHAIN,
     ENTRIES,
     FORMAT,
     KEYS,
@@ -186,12 +190,7 @@ def collect(
     verification = verify_workspace(ws, ledger)
     files: dict[str, bytes] = {
         ENTRIES: _dump([e.to_json() for e in chosen]),
-        CHAIN: _dump(
-            [
-                {"seq": e.seq, "prev_hash": e.prev_hash, "entry_hash": e.entry_hash}
-                for e in everything
-            ]
-        ),
+        **policies_in_force(ledger.store, chosen),
         "ledger/verification.json": _dump(verification.to_json()),
         KEYS: _dump({u.name: u.public_key for u in list_users(ws)}),
         "killswitch/history.json": _dump(
@@ -215,7 +214,8 @@ def collect(
     policy_file = (config_files or {}).get("policy.yaml")
     files["inventory/models.json"] = _dump(inventory_member(ws, ledger, policy_file))
     for label, path in (config_files or {}).items():
-        if path is not None and Path(path).is_file():
+        # The policy in force comes from the ledger (policy/<sha256>.yaml), not the caller.
+        if label != "policy.yaml" and path is not None and Path(path).is_file():
             files[f"config/{_safe(label)}"] = Path(path).read_bytes()
     summary = {
         "subject": subject.label(),
@@ -226,8 +226,18 @@ def collect(
     return files, summary
 
 
-def write_pack(files: dict[str, bytes], summary: dict, out: str | Path) -> Path:
-    """Write the zip: files, ``index.html`` and ``manifest.json`` (atomically)."""
+def policies_in_force(store, entries: list[LedgerEntry]) -> dict[str, bytes]:
+    """``policy/<sha256>.yaml`` of every policy hash the entries record that the store holds."""
+    out = {}
+    for sha in sorted({e.payload.get("policy_hash") for e in entries} - {None, ""}):
+        if isinstance(sha, str) and len(sha) == 64 and store.exists(sha):
+            out[f"policy/{sha}.yaml"] = store.read_bytes(sha)
+    return out
+
+
+def write_pack(files: dict[str, bytes], summary: dict, out: str | Path, seal=None) -> Path:
+    """Write the zip: files, ``index.html``, ``manifest.json`` and, with ``seal``, the members
+    ``seal(manifest_bytes, manifest)`` returns (:func:`governance.evidence_proof.seal`)."""
     out = Path(out)
     if out.suffix.lower() != ".zip":
         raise InputError(f"--out {out}: must end in .zip")
@@ -238,10 +248,13 @@ def write_pack(files: dict[str, bytes], summary: dict, out: str | Path) -> Path:
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "subject": summary["subject"],
         "head": summary["head"],
+        "entries": [e["seq"] for e in summary["entries"]],
         "files": {name: sha256_bytes(data) for name, data in sorted(files.items())},
     }
     manifest["self_digest"] = manifest_digest(manifest)
     files[MANIFEST] = _dump(manifest)
+    if seal is not None:
+        files.update(seal(files[MANIFEST], manifest))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -265,4 +278,4 @@ def export_pack(
     """Collect and write the pack for ``subject``; return its path and the summary."""
     with Ledger.open(ws) as ledger:
         files, summary = collect(ws, ledger, subject, config_files=config_files)
-    return write_pack(files, summary, out), summary
+        return write_pack(files, summary, out, partial(seal, ledger)), summary

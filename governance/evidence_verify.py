@@ -1,18 +1,21 @@
-"""Offline verification of an evidence pack: hashes, ledger chain and signatures.
+"""Offline verification of an evidence pack: manifest, witnessed checkpoint, proofs, signatures.
 
 Needs nothing but the zip file: no workspace, no database, no MLflow. Checks, in order:
 
 1. ``manifest.json`` parses and its ``self_digest`` (SHA-256 of the canonical JSON of the
-   manifest without that field) matches: the file list was not edited.
-2. Every file in the zip is listed, every listed file is present and its SHA-256 matches
+   manifest without that field) matches.
+2. Every file in the zip is listed in the manifest (or is one of the sealed members of
+   :mod:`governance.evidence_proof`), every listed file is present and its SHA-256 matches
    (a CRC error while reading a member is reported the same way, naming the member).
-3. ``ledger/entries.json``: each entry's payload hash and entry hash are recomputed with
-   the ledger's own rules (:mod:`governance.integrity`), each sits in
-   ``ledger/chain.json`` (``seq, prev_hash, entry_hash`` of the whole ledger up to its
-   head at export), and that chain links unbroken from genesis to the head.
-4. Every artifact an included entry names is in the pack with the recorded SHA-256.
-5. Every signed approval, rejection or finding acceptance verifies against the recorded public key (and the
-   key in ``keys/public_keys.json``).
+3. The seal (:func:`governance.evidence_proof.check_sealed`): the checkpoint is signed by
+   the log key and cosigned by a witness; the ``evidence.exported`` entry is in the
+   witnessed log and records this manifest's SHA-256 and the pack's entry list; every entry
+   in ``ledger/entries.json`` is in the witnessed log (inclusion proof); the index of the
+   whole log folds to the root and every entry the pack must hold is there.
+4. Every artifact an included entry names is in the pack with the recorded SHA-256; each
+   ``policy/<sha256>.yaml`` hashes to its name.
+5. Every signed approval, rejection or finding acceptance verifies against the recorded
+   public key (and the key in ``keys/public_keys.json``).
 
 Any failure is a :class:`TamperDetected` (exit 3) whose message names the file.
 """
@@ -25,14 +28,13 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from governance.canonical import canonical_json, sha256_bytes, sha256_json
-from governance.chain import GENESIS_HASH, compute_entry_hash
+from governance.canonical import sha256_bytes, sha256_json
 from governance.errors import InputError, TamperDetected
+from governance.evidence_proof import SEALED, check_sealed
 from governance.signing import verify_signed_record
 
 MANIFEST = "manifest.json"
 ENTRIES = "ledger/entries.json"
-CHAIN = "ledger/chain.json"
 KEYS = "keys/public_keys.json"
 FORMAT = "alphagate.evidence/1"
 SIGNED_ACTIONS = (
@@ -52,6 +54,7 @@ class PackReport:
     signatures: int
     head: dict
     subject: str
+    sealed: dict | None = None
 
     def to_json(self) -> dict:
         return {
@@ -61,6 +64,7 @@ class PackReport:
             "signatures": self.signatures,
             "head": self.head,
             "subject": self.subject,
+            "checkpoint": self.sealed,
         }
 
 
@@ -99,7 +103,7 @@ def check_files(files: dict[str, bytes]) -> dict:
         raise TamperDetected(f"{MANIFEST}: altered (self digest does not match)", gate="evidence")
     listed = manifest.get("files") or {}
     for name in sorted(files):
-        if name != MANIFEST and name not in listed:
+        if name != MANIFEST and name not in listed and name not in SEALED:
             raise TamperDetected(
                 f"{name}: not listed in the manifest (file added)", gate="evidence"
             )
@@ -109,35 +113,6 @@ def check_files(files: dict[str, bytes]) -> dict:
         if sha256_bytes(files[name]) != sha:
             raise TamperDetected(f"{name}: SHA-256 does not match the manifest", gate="evidence")
     return manifest
-
-
-def _entry_problem(e: dict) -> str | None:
-    if sha256_bytes(canonical_json(e["payload"])) != e["payload_hash"]:
-        return "payload does not match payload_hash"
-    if compute_entry_hash(e) != e["entry_hash"]:
-        return "entry_hash does not match the entry's fields"
-    return None
-
-
-def check_chain(entries: list[dict], chain: list[dict], head: dict) -> None:
-    """Step 3: included entries are intact and sit in an unbroken chain up to ``head``."""
-    prev, expected = GENESIS_HASH, 1
-    by_seq = {}
-    for link in chain:
-        if link["seq"] != expected or link["prev_hash"] != prev:
-            raise TamperDetected(f"{CHAIN}: broken at seq {link['seq']}", gate="evidence")
-        by_seq[link["seq"]] = link["entry_hash"]
-        prev, expected = link["entry_hash"], expected + 1
-    if (expected - 1, prev) != (head.get("seq"), head.get("hash")):
-        raise TamperDetected(f"{CHAIN}: does not end at the recorded head", gate="evidence")
-    for e in entries:
-        problem = _entry_problem(e)
-        if problem is None and by_seq.get(e["seq"]) != e["entry_hash"]:
-            problem = "not the entry the chain records at its seq"
-        if problem is None and e["seq"] > 1 and by_seq.get(e["seq"] - 1) != e["prev_hash"]:
-            problem = "prev_hash does not link to the chain"
-        if problem:
-            raise TamperDetected(f"{ENTRIES}: seq {e['seq']}: {problem}", gate="evidence")
 
 
 def check_artifacts(entries: list[dict], files: dict[str, bytes], manifest: dict) -> None:
@@ -183,7 +158,17 @@ def verify_pack(path: str | Path) -> PackReport:
         ) from None
     manifest = check_files(files)
     entries = _json(files, ENTRIES)
-    check_chain(entries, _json(files, CHAIN), manifest["head"])
+    sealed = check_sealed(files, manifest, entries)
     check_artifacts(entries, files, manifest)
+    check_policies(entries, files)
     signatures = check_signatures(entries, _json(files, KEYS))
-    return PackReport(len(files), len(entries), signatures, manifest["head"], manifest["subject"])
+    return PackReport(
+        len(files), len(entries), signatures, manifest["head"], manifest["subject"], sealed
+    )
+
+
+def check_policies(entries: list[dict], files: dict[str, bytes]) -> None:
+    """Each ``policy/<sha256>.yaml`` in the pack is the policy with that hash."""
+    for name, data in sorted(files.items()):
+        if name.startswith("policy/") and name != f"policy/{sha256_bytes(data)}.yaml":
+            raise TamperDetected(f"{name}: not the policy its name's hash says", gate="evidence")

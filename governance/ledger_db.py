@@ -117,15 +117,16 @@ def make_engine(url: str) -> Engine:
     raise InputError(f"ledger URL {redacted(url)}: use sqlite:///FILE or postgresql+psycopg://")
 
 
+# A plain text statement: proofs look up tens of nodes, and a compiled Core select costs
+# more than the lookup itself.
+_NODE_QUERY = sa.text("SELECT hash FROM ledger_nodes WHERE level = :l AND idx = :i")
+
+
 def node_reader(conn: Connection):
     """``node(level, index) -> bytes`` over ``ledger_nodes`` (a missing row is tampering)."""
 
     def node(level: int, index: int) -> bytes:
-        row = conn.execute(
-            sa.select(nodes_table.c.hash).where(
-                nodes_table.c.level == level, nodes_table.c.idx == index
-            )
-        ).first()
+        row = conn.execute(_NODE_QUERY, {"l": level, "i": index}).first()
         if row is None:
             raise TamperDetected(f"ledger tree node ({level}, {index}) is missing")
         return bytes.fromhex(row.hash)

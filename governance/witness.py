@@ -183,13 +183,14 @@ class DirectoryWitness(Witness):
 
     def _store(self, origin: str, note: SignedNote, log_public: bytes) -> None:
         folder = self._folder(origin)
-        _write_atomic(folder / "log.pub", log_public.hex() + "\n")
-        _write_atomic(folder / "checkpoint", note.text())
+        if not (folder / "log.pub").exists():  # pinned once; add() refuses any other key
+            _write_atomic(folder / "log.pub", log_public.hex() + "\n")
         cp = note.checkpoint
+        # History first (a line per accepted checkpoint, for people), then the checkpoint
+        # itself, the one durable write (fsync) a witness needs per checkpoint.
         with open(folder / "history", "a", encoding="utf-8") as fh:
             fh.write(f"{int(time.time())} {cp.size} {cp.root.hex()}\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        _write_atomic(folder / "checkpoint", note.text())
 
     @contextmanager
     def _lock(self, origin: str) -> Iterator[None]:

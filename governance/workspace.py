@@ -13,7 +13,11 @@ Layout::
 
 from __future__ import annotations
 
+import fcntl
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +86,32 @@ class Workspace:
         for p in (self.home, self.artifacts, self.keys, self.mlartifacts, self.prefect_home):
             p.mkdir(parents=True, exist_ok=True)
         return self
+
+    @contextmanager
+    def exclusive(self, name: str = "run") -> Iterator[bool]:
+        """Hold the lock file ``<home>/.<name>.lock`` (``flock``) for the block.
+
+        Two ``alphagate run``s on one workspace would initialise Prefect's and MLflow's
+        databases at once (a schema race, a long traceback): the second waits here instead.
+        Yields True when it had to wait. The kernel drops the lock if the holder dies.
+        """
+        self.ensure()
+        with open(self.home / f".{name}.lock", "a") as fh:
+            waited = False
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                waited = True
+                print(
+                    f"alphagate: another run holds {self.home}; waiting for it to finish",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield waited
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def activate(self) -> Workspace:
         """Point MLflow and Prefect at this workspace and quiet the stack's telemetry.

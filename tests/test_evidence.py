@@ -65,11 +65,12 @@ def pack(tmp_path_factory):
         artifacts={"validation_report.json": report, "shap_summary.png": shap},
     )
     ctx.ledger.append("gate.pretrade", actor="y", payload={"decision": "pass"})  # unrelated
+    policy_sha = ctx.store.put_bytes((REPO / "configs" / "policy.yaml").read_bytes())
     facts = ModelFacts("m", "1", "mlrun-1", "dana", "candidate", "f" * 64, "a" * 64)
     vfacts = ValidationFacts("pass", report, val.entry_hash, val.seq)
     record_signed_decision(
         workspace, ctx.ledger, facts, vfacts, user=get_user(workspace, "rita"),
-        decision="approve", reason="ok", policy_hash="b" * 64, tier_name="high",
+        decision="approve", reason="ok", policy_hash=policy_sha, tier_name="high",
     )  # fmt: skip
     ctx.ledger.append(
         "killswitch.tripped", actor="rita", subject="killswitch", payload={"reason": "t"}
@@ -108,7 +109,12 @@ def test_pack_contents_and_offline_verification(pack, capsys):
     assert "killswitch.tripped" in actions and actions.count("user.added") == 0
     assert any(n.startswith("approvals/") for n in files)
     assert any(n.endswith("shap_summary.png") for n in files)
-    assert {"config/run.yaml", "config/policy.yaml", "environment.json", "index.html"} <= set(files)
+    assert {"config/run.yaml", "environment.json", "index.html"} <= set(files)
+    # the policy in force at the approval, by the hash it records; not the exporter's file
+    assert "config/policy.yaml" not in files
+    (policy,) = [n for n in files if n.startswith("policy/")]
+    assert files[policy] == (REPO / "configs" / "policy.yaml").read_bytes()
+    assert {"ledger/checkpoint.txt", "ledger/proofs.json", "ledger/index.json"} <= set(files)
     index = files["index.html"].decode()
     assert "data:image/png;base64," in index and "<script" not in index
     assert "http://" not in index and "https://" not in index
@@ -116,6 +122,7 @@ def test_pack_contents_and_offline_verification(pack, capsys):
     assert main(["evidence", "verify", str(pack), "--json"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["ok"] and report["signatures"] == 1 and report["entries"] == len(entries)
+    assert report["checkpoint"]["witnesses"] and report["checkpoint"]["size"] >= len(entries)
 
 
 def test_one_changed_byte_in_any_file_is_caught_and_named(pack, tmp_path, capsys):
@@ -148,7 +155,11 @@ def test_added_file_and_raw_zip_corruption_are_caught(pack, tmp_path, capsys):
 def _remanifest(files: dict[str, bytes]) -> dict[str, bytes]:
     """Recompute every hash of the manifest: what a careful forger would do."""
     manifest = json.loads(files["manifest.json"])
-    manifest["files"] = {n: sha256_bytes(d) for n, d in files.items() if n != "manifest.json"}
+    from governance.evidence_proof import SEALED
+
+    manifest["files"] = {
+        n: sha256_bytes(d) for n, d in files.items() if n != "manifest.json" and n not in SEALED
+    }
     manifest["self_digest"] = manifest_digest(manifest)
     return {**files, "manifest.json": json.dumps(manifest).encode()}
 
@@ -170,5 +181,69 @@ def test_forged_but_remanifested_pack_is_still_caught(pack, tmp_path, edit):
         target["payload"]["decision"] = "reject"
     files["ledger/entries.json"] = json.dumps(entries).encode()
     _write(tmp_path / "forged.zip", _remanifest(files))
-    with pytest.raises(TamperDetected, match=r"ledger/entries\.json"):
+    with pytest.raises(
+        TamperDetected, match=r"manifest\.json: not the manifest the ledger recorded"
+    ):
         verify_pack(tmp_path / "forged.zip")
+
+
+def _forged(files: dict[str, bytes], tmp_path: Path) -> str:
+    from governance.errors import TamperDetected
+
+    _write(tmp_path / "forged.zip", _remanifest(files))
+    with pytest.raises(TamperDetected) as caught:
+        verify_pack(tmp_path / "forged.zip")
+    return str(caught.value)
+
+
+def test_entries_removed_and_manifest_recomputed_are_caught(pack, tmp_path):
+    files = _members(pack)
+    entries = json.loads(files["ledger/entries.json"])
+    kept = [e for e in entries if e["action"] not in ("killswitch.tripped", "approval.granted")]
+    files["ledger/entries.json"] = json.dumps(kept).encode()
+    manifest = json.loads(files["manifest.json"])
+    manifest["entries"] = [e["seq"] for e in kept]
+    files["manifest.json"] = json.dumps(manifest).encode()
+    assert "not the manifest the ledger recorded" in _forged(files, tmp_path)
+    # Even with the export entry rewritten to match, its inclusion proof fails.
+    export = json.loads(files["ledger/export.json"])
+    export["payload"]["entries"] = manifest["entries"]
+    files = _remanifest(files)
+    export["payload"]["manifest_sha256"] = sha256_bytes(files["manifest.json"])
+    export["payload_hash"] = sha256_bytes(canonical_json(export["payload"]))
+    files["ledger/export.json"] = json.dumps(export).encode()
+    _write(tmp_path / "forged2.zip", files)
+    from governance.errors import TamperDetected
+
+    with pytest.raises(
+        TamperDetected, match=r"ledger/export\.json: seq \d+: not in the witnessed log"
+    ):
+        verify_pack(tmp_path / "forged2.zip")
+
+
+@pytest.mark.parametrize("member", ["index.html", "config/run.yaml", "environment.json", "policy"])
+def test_members_not_named_by_an_entry_are_bound_too(pack, tmp_path, member):
+    files = _members(pack)
+    name = next(n for n in files if n.startswith(member))
+    files[name] = files[name] + b"\n<!-- rewritten -->\n"
+    assert "not the manifest the ledger recorded" in _forged(files, tmp_path)
+
+
+def test_relabelled_entry_or_member_and_an_added_entry_are_caught(pack, tmp_path):
+    files = _members(pack)
+    name = next(n for n in files if n.startswith("artifacts/"))
+    relabelled = {**files, name.replace("artifacts/", "artifacts/x"): files[name]}
+    del relabelled[name]
+    assert "not the manifest the ledger recorded" in _forged(relabelled, tmp_path)
+    entries = json.loads(files["ledger/entries.json"])
+    entries[0]["action"] = "approval.refused"
+    assert "not the manifest" in _forged(
+        {**files, "ledger/entries.json": json.dumps(entries).encode()}, tmp_path
+    )
+    from governance.evidence_proof import check_sealed
+
+    manifest = json.loads(files["manifest.json"])
+    from governance.errors import TamperDetected
+
+    with pytest.raises(TamperDetected, match=r"entries\.json: seq \d+: not in the witnessed log"):
+        check_sealed(files, manifest, entries)  # the manifest binding aside, the proof fails

@@ -1,7 +1,10 @@
 """Appends from several processes at once are serialised by the database.
 
-4 spawned processes × 250 appends → 1,000 entries, ``seq`` 1..1000, a valid chain, on
-SQLite (WAL + BEGIN IMMEDIATE) and PostgreSQL (FOR UPDATE on the checkpoint row). One
+4 spawned processes × 500 appends → 2,000 entries, ``seq`` 1..2000, a valid chain and Merkle
+tree, on SQLite (WAL + BEGIN IMMEDIATE) and PostgreSQL (FOR UPDATE on the head row). Every
+50 appends each process also hands a signed checkpoint to one shared directory witness, so
+checkpoints race too: the witness must end holding the final tree, every one it accepted
+consistent with the one before (else it would have refused, and the worker raised). One
 spawned pool serves every test; a barrier makes the four tasks start appending together,
 each in its own process.
 """
@@ -17,14 +20,22 @@ import pytest
 from test_ledger_support import BACKENDS, backend_url
 
 from governance.artifacts import ArtifactStore
+from governance.chain import entry_leaf
+from governance.checkpoint import origin_of
 from governance.ledger import Ledger
+from governance.merkle import root_of
+from governance.transparency import publish
+from governance.witness import DirectoryWitness
 
-WORKERS, PER_WORKER = 4, 250
+WORKERS, PER_WORKER = 4, 500
+CHECKPOINT_EVERY = 50
 SHARED_KEYS = 25
 JOIN_TIMEOUT_S = 300
 
 
-def _append_many(url: str, store_root: str, worker: int, n: int, barrier, shared: int) -> int:
+def _append_many(
+    url: str, store_root: str, worker: int, n: int, barrier, shared: int, witness: str
+) -> int:
     """Pool task: ``n`` appends of its own, then ``shared`` keys every task also tries.
 
     Returns the process id (the barrier makes the four tasks run in four processes).
@@ -43,6 +54,8 @@ def _append_many(url: str, store_root: str, worker: int, n: int, barrier, shared
                 artifacts=arts,
                 idempotency_key=f"w{worker}:{i}",
             )
+            if i % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1:
+                publish(ledger, [DirectoryWitness(witness)])
         for k in range(shared):
             ledger.append(
                 "test.shared",
@@ -64,7 +77,8 @@ def pool():
 def run_workers(pool, url: str, store_root: Path, n: int, shared: int = 0) -> None:
     workers, manager = pool
     barrier = manager.Barrier(WORKERS)
-    args = [(url, str(store_root), w, n, barrier, shared) for w in range(WORKERS)]
+    witness = str(store_root.parent / "witness")
+    args = [(url, str(store_root), w, n, barrier, shared, witness) for w in range(WORKERS)]
     pids = workers.starmap_async(_append_many, args).get(JOIN_TIMEOUT_S)
     assert len(set(pids)) == WORKERS
 
@@ -92,6 +106,16 @@ def test_four_processes_append_one_thousand_entries(pool, url, workspace):
         assert dict(seen) == {w: list(range(PER_WORKER)) for w in range(WORKERS)}
         # Timestamps are taken under the lock, so they follow seq.
         assert [e.ts for e in entries] == sorted(e.ts for e in entries)
+        # The stored tree is the tree of the entries; the witness's last checkpoint is on it.
+        size, root = ledger.tree_head()
+        assert (size, root) == (len(entries), root_of([entry_leaf(e.to_json()) for e in entries]))
+        witness = DirectoryWitness(str(workspace.artifacts.parent / "witness"))
+        publish(ledger, [witness])
+        held = witness.latest(origin_of(ledger.url))
+        assert held.note.checkpoint.size == size and held.note.checkpoint.root == root
+        history = witness.root / held.note.checkpoint.origin.replace("/", "_") / "history"
+        sizes = [int(line.split()[1]) for line in history.read_text().splitlines()]
+        assert sizes == sorted(sizes) and len(sizes) >= 2
 
 
 def test_racing_idempotency_keys_append_once(pool, url, workspace):

@@ -137,15 +137,17 @@ def _ks_status(args: argparse.Namespace) -> int:
 
 
 def _print_ks(state, strategy: str | None = None) -> None:
-    line = f"kill switch{'' if strategy is None else f' of {strategy}'}: {state.state}"
+    from governance.text import printable
+
+    line = f"kill switch{'' if strategy is None else f' of {printable(strategy)}'}: {state.state}"
     if state.by:
-        line += f" since {state.since} by {state.by}: {state.reason}"
+        line += f" since {state.since} by {printable(state.by)}: {printable(state.reason)}"
     print(line)
     p = state.pending_reset
     if p:
         print(
             f"reset pending: {len(p['officers'])} of {p['needed']} risk officers"
-            f" ({', '.join(p['officers'])}); another risk officer must run"
+            f" ({printable(', '.join(p['officers']))}); another risk officer must run"
             " `alphagate killswitch reset --as USER --reason TEXT --incident REF"
             + (f" --strategy {strategy}" if strategy else "")
             + "`"

@@ -54,8 +54,10 @@ def _verify(args: argparse.Namespace) -> int:
 
     report = verify_workspace(Workspace.from_env(), incremental=args.incremental)
     if not report.ok:
+        from governance.text import printable
+
         where = f"entry {report.first_bad_seq}: " if report.first_bad_seq is not None else ""
-        print(f"ledger: {where}{report.reason}", file=sys.stderr)
+        print(f"ledger: {where}{printable(report.reason)}", file=sys.stderr)
     elif not args.json:
         print(f"ledger: ok ({report.entries} entries)")
     if args.json:
@@ -105,15 +107,18 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def format_table(entries) -> str:
-    """Readable table: seq, UTC time, actor/role, action, subject, short entry hash."""
+    """Readable table: seq, UTC time, actor/role, action, subject, short entry hash (free
+    text escaped: :func:`governance.text.printable`)."""
+    from governance.text import printable
+
     header = ("seq", "time (UTC)", "actor/role", "action", "subject", "hash")
     rows = [
         (
             str(e.seq),
             e.ts.replace("T", " ").rstrip("Z")[:19],
-            f"{e.actor}/{e.role}",
-            e.action,
-            e.subject or "-",
+            printable(f"{e.actor}/{e.role}"),
+            printable(e.action),
+            printable(e.subject or "-"),
             e.entry_hash[:_SHORT_HASH],
         )
         for e in entries

@@ -45,9 +45,11 @@ def _execute(args: argparse.Namespace, flow_name: str):
         from flows.rebalance import rebalance_flow as flow_fn
     from flows.halting import summary_of
     from flows.runners import task_runner_for
+    from governance.workspace import Workspace
 
     flow_fn = flow_fn.with_options(task_runner=task_runner_for(config.runtime))
-    state = flow_fn(config=config, data_path=args.data, user=args.user, return_state=True)
+    with Workspace.from_env().exclusive("run"):  # concurrent runs wait, one at a time
+        state = flow_fn(config=config, data_path=args.data, user=args.user, return_state=True)
     return RunSummary.from_json(summary_of(state))
 
 

@@ -257,3 +257,22 @@ def log_training(ctx: RunContext, rec: TrainingRecord) -> LoggedRun:
             pip_requirements=_requirements(env),
         )
     return LoggedRun(run.info.run_id, experiment_id, info.model_uri, stored)
+
+
+def fail_dead_runs(ws, strategy: str, run_key: str) -> list[str]:
+    """Mark FAILED the MLflow runs of ``run_key`` still RUNNING: a crashed earlier attempt.
+
+    Called by a resumed run before it trains again, under the workspace's run lock, so no
+    live run holds that key. Returns the run ids it ended.
+    """
+    from mlflow import MlflowClient
+
+    experiment_id = mlflow_experiment(strategy, ws)
+    client = MlflowClient()
+    dead = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`alphagate.run_key` = '{run_key}' and attributes.status = 'RUNNING'",
+    )
+    for r in dead:
+        client.set_terminated(r.info.run_id, status="FAILED")
+    return [r.info.run_id for r in dead]
