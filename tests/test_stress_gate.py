@@ -87,7 +87,8 @@ def test_stress_breach_halts_the_rebalance_and_publishes_the_stressed_fallback(
     assert reb["portfolio"]["source"] == "fallback"
     assert reb["stages"]["fallback stress"]["breaches"] == []
     code, switch = cli_json(capsys, "killswitch", "status")
-    assert switch["state"] == "tripped"  # a stress limit trips like a pre-trade limit
+    # a stress limit trips the strategy's switch like a pre-trade limit
+    assert switch["strategies"]["small-gov"]["state"] == "tripped"
 
     # 3. the ledger: the model's book halted at gate.stress, the fallback's passed and was
     #    published with its stress files
