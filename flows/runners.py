@@ -13,8 +13,13 @@ travel between processes, so they must pickle (frozen dataclasses, frames, array
 
 from __future__ import annotations
 
+import os
+import threading
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 if TYPE_CHECKING:
     from prefect.task_runners import TaskRunner
@@ -82,3 +87,32 @@ def current_flow_run_id() -> str | None:
 
     run_id = flow_run.id
     return str(run_id) if run_id else None
+
+
+def executor_name() -> str:
+    """Where this code runs: ``dask:<worker address>`` on a Dask worker, else the process
+    and thread (``pid <n> <thread name>``)."""
+    try:
+        from distributed import get_worker
+
+        return f"dask:{get_worker().address}"
+    except (ImportError, ValueError):  # ValueError: not on a Dask worker
+        return f"pid {os.getpid()} {threading.current_thread().name}"
+
+
+@task(name="cv-trial", cache_policy=NO_CACHE)
+def _trial(fn, args: tuple):
+    return fn(*args), executor_name()
+
+
+def map_on_task_runner(fn, args: list[tuple], where: list[str] | None = None) -> list:
+    """Submit each ``fn(*a)`` to the flow's task runner (threads or Dask) and gather.
+
+    Results come back in submission order, so the chosen trial is the same on any runner.
+    ``where``, when given, receives the :func:`executor_name` of each trial's run.
+    """
+    futures = [_trial.submit(fn, a) for a in args]
+    done = [f.result() for f in futures]
+    if where is not None:
+        where.extend(name for _, name in done)
+    return [result for result, _ in done]

@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.config import AlphagateConfig
 from flows.halting import retry_unexpected
-from flows.runners import current_flow_run_id
+from flows.runners import current_flow_run_id, map_on_task_runner
 from flows.summary import RunSummary
 from governance.canonical import sha256_json
 from governance.context import RunContext
@@ -237,35 +236,6 @@ def train(run: Run, sealed, data_fingerprint: str) -> Trained:
         trial_workers=sorted(set(workers)),  # empty when resumed: nothing was trained
     )
     return found
-
-
-def executor_name() -> str:
-    """Where this code runs: ``dask:<worker address>`` on a Dask worker, else the process
-    and thread (``pid <n> <thread name>``)."""
-    try:
-        from distributed import get_worker
-
-        return f"dask:{get_worker().address}"
-    except (ImportError, ValueError):  # ValueError: not on a Dask worker
-        return f"pid {os.getpid()} {threading.current_thread().name}"
-
-
-@task(name="cv-trial", cache_policy=NO_CACHE)
-def _trial(fn, args: tuple):
-    return fn(*args), executor_name()
-
-
-def map_on_task_runner(fn, args: list[tuple], where: list[str] | None = None) -> list:
-    """Submit each ``fn(*a)`` to the flow's task runner (threads or Dask) and gather.
-
-    Results come back in submission order, so the chosen trial is the same on any runner.
-    ``where``, when given, receives the :func:`executor_name` of each trial's run.
-    """
-    futures = [_trial.submit(fn, a) for a in args]
-    done = [f.result() for f in futures]
-    if where is not None:
-        where.extend(name for _, name in done)
-    return [result for result, _ in done]
 
 
 def _already_trained(run: Run) -> Trained | None:
