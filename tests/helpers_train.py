@@ -8,10 +8,8 @@ Used by the training tests and available to the validation and monitoring tests:
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from governance.canonical import sha256_bytes
 from tasks.data.market import MarketPanel
 from tasks.data.synthetic import SyntheticSpec, generate_market
 from tasks.model.features import FeaturesConfig
@@ -34,28 +32,11 @@ FAST_MODEL = {
 
 
 def panel_from_long(long: pd.DataFrame, source: str = "test") -> MarketPanel:
-    """A MarketPanel from a long ``date, asset, close[, volume][, sector]`` table.
+    """A MarketPanel from a long ``date, asset, close[, volume][, sector]`` table (the
+    production :func:`tasks.data.market.to_panel`)."""
+    from tasks.data.market import to_panel
 
-    Uses ``tasks.data.market.to_panel`` when the data engineer's loader provides it.
-    """
-    try:
-        from tasks.data.market import to_panel
-    except ImportError:
-        to_panel = None
-    if to_panel is not None:
-        return to_panel(long, source)
-    close = long.pivot(index="date", columns="asset", values="close").sort_index()
-    close = close.sort_index(axis=1)
-    volume = None
-    if "volume" in long:
-        volume = long.pivot(index="date", columns="asset", values="volume")
-        volume = volume.reindex(index=close.index, columns=close.columns)
-    sectors = None
-    if "sector" in long:
-        sectors = long.drop_duplicates("asset").set_index("asset")["sector"]
-        sectors = sectors.reindex(close.columns)
-    fp = sha256_bytes(close.to_numpy(np.float64).tobytes())
-    return MarketPanel(close, volume, sectors, fp, source)
+    return to_panel(long, source)
 
 
 def synthetic_panel(spec: SyntheticSpec) -> MarketPanel:

@@ -4,15 +4,18 @@ The synthetic market (``tasks.data.synthetic``) plants a cross-sectional rank IC
 the trailing 63-day return and the 21-day forward return. Over 4 seeds × 5 purged
 walk-forward folds (100 assets × 1,500 days each) we pool the 20 fold-level mean rank ICs.
 
-Stated tolerance. Sampling alone: the daily rank IC of 100 assets has sd ≈ 1/√100 = 0.1,
-and a fold of ~190 test dates holds ~9 independent 21-day windows, so a fold mean has
-sd ≈ 0.03 and the pooled mean of 20 folds ≈ 0.007. A model fitted on 20-80k rows also
-loses part of an R² ≈ 0.0025 signal to estimation error (measured here: about a third to
-a half; at larger sizes it can also gain, see the slow test). We therefore accept a pooled mean within 0.03 of the planted 0.05 (0.02-0.08) and
-require it to be significantly positive (t > 2); on the zero-signal market the pooled mean
-must not differ from zero at the 1 % level (|t| < 2.58). Fixed seeds make the test
-deterministic. Measured with these seeds: pooled mean 0.027 (t = 2.6) at ic=0.05 and
-0.001 (t = 0.09) at ic=0.
+Stated interval. The pooled mean's standard error is computed from the 20 folds
+(``se = sd / sqrt(20)``); sampling theory puts it near 0.007 (the daily rank IC of 100
+assets has sd ≈ 1/√100 = 0.1; a fold of ~190 test dates holds ~9 independent 21-day
+windows: fold sd ≈ 0.03, pooled ≈ 0.03 / √20), and fold-to-fold differences in what the
+model learnt widen it (measured 0.010). The planted strength bounds the pooled mean on
+both sides: it must be significantly above zero, ``mean > 2 se`` (the signal is found), and
+not significantly above the planted IC, ``mean < 0.05 + 3 se`` (at this size a model
+cannot learn more than was planted; estimation error only costs: with R² ≈ 0.0025 a model
+fitted on 20-80k rows keeps part of it, which is why no lower bound near 0.05 is claimed).
+On the zero-signal market the pooled mean must not differ from zero at the 1 % level
+(``|mean| < 2.58 se``). Fixed seeds make the test deterministic; measured: 0.027
+(se 0.010) at ic=0.05 and 0.001 at ic=0.
 
 The model is a linear-leaf stump (``linear_tree``), the smallest LightGBM model that can
 represent a monotone linear relation without many boosting rounds.
@@ -30,7 +33,6 @@ from tasks.model.train import ModelConfig, run_trial
 from tests.helpers_train import synthetic_panel
 
 PLANTED = 0.05
-TOLERANCE = 0.03
 SEEDS = (0, 1, 2, 3)
 MODEL = ModelConfig(
     cv={"n_folds": 5, "min_train_dates": 252},
@@ -59,20 +61,19 @@ def _fold_rank_ics(ic: float, seed: int) -> list[float]:
 
 
 def _pooled(ic: float) -> tuple[float, float]:
+    """Pooled mean of the fold rank ICs over every seed, and its standard error."""
     v = np.array([x for s in SEEDS for x in _fold_rank_ics(ic, s)])
-    return float(v.mean()), float(v.mean() / (v.std(ddof=1) / np.sqrt(len(v))))
+    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v)))
 
 
-def test_planted_signal_is_recovered_within_tolerance():
-    mean, t = _pooled(PLANTED)
-    assert abs(mean - PLANTED) <= TOLERANCE, (mean, t)
-    assert t > 2.0, (mean, t)
+def test_planted_signal_is_recovered_within_the_stated_interval():
+    mean, se = _pooled(PLANTED)
+    assert 2.0 * se < mean < PLANTED + 3.0 * se, (mean, se)
 
 
 def test_zero_signal_is_indistinguishable_from_zero():
-    mean, t = _pooled(0.0)
-    assert abs(t) < 2.58, (mean, t)
-    assert abs(mean) < TOLERANCE
+    mean, se = _pooled(0.0)
+    assert abs(mean) < 2.58 * se, (mean, se)
 
 
 @pytest.mark.slow
@@ -92,5 +93,4 @@ def test_planted_signal_at_scale():
     dev = frame[frame["date"] <= dev_dates[-1]].reset_index(drop=True)
     trial = run_trial(dev, frame.attrs["features"], 21, MODEL, MODEL.trial_params()[0])
     folds = np.array([f.rank_ic for f in trial.cv.folds])
-    assert folds.mean() >= PLANTED - TOLERANCE
     assert folds.mean() / (folds.std(ddof=1) / np.sqrt(len(folds))) > 2.0
