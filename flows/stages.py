@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -370,7 +371,8 @@ def _ui_approvals_enabled(run: Run) -> bool:
 
 
 def finish(run: Run) -> dict:
-    """Record how the run ended, fill in the ledger head, and close the ledger."""
+    """Record how the run ended, fill in the ledger head, close the ledger, and hand a signed
+    checkpoint to the witnesses."""
     s = run.summary
     action = "run.completed" if s.status == "completed" else "run.halted"
     run.now.record(
@@ -381,6 +383,12 @@ def finish(run: Run) -> dict:
     seq, head = run.now.ledger.head()
     s.ledger_head = {"seq": seq, "hash": head}
     run.ctx.close()
+    # Witness the run's entries at its end, also when a deployment (not the CLI) ran it.
+    from governance.transparency import publish_after_command
+
+    problem = publish_after_command(run.ws)
+    if problem is not None:
+        print(f"alphagate: {problem}", file=sys.stderr)
     return s.to_json()
 
 

@@ -80,12 +80,15 @@ def render_index(files: dict[str, bytes], summary: dict) -> str:
     )
     how = [
         "Check this pack offline with `alphagate evidence verify FILE.zip`: it re-hashes every "
-        "file against the manifest, recomputes the ledger chain of the included entries "
-        "against the chain and re-verifies every Ed25519 signature with the public keys.",
+        "file against the manifest, checks that the ledger recorded this manifest, proves every "
+        "entry's inclusion under the witnessed checkpoint, checks the whole-log index for "
+        "entries left out, and re-verifies every Ed25519 signature with the public keys.",
         [
             Cell("manifest.json", href="manifest.json", code=True),
             Cell("ledger/entries.json", href="ledger/entries.json", code=True),
-            Cell("ledger/chain.json", href="ledger/chain.json", code=True),
+            Cell("ledger/checkpoint.txt", href="ledger/checkpoint.txt", code=True),
+            Cell("ledger/proofs.json", href="ledger/proofs.json", code=True),
+            Cell("ledger/index.json", href="ledger/index.json", code=True),
             Cell("keys/public_keys.json", href="keys/public_keys.json", code=True),
         ],
     ]
