@@ -10,8 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from flows.stages import Run, Trained, service_stage, stage
-
-SOURCE_MODEL, SOURCE_FALLBACK = "model", "fallback"
+from governance.policy import PortfolioSource
 
 
 @stage("holdout-backtest")
@@ -118,7 +117,9 @@ def portfolio(run: Run, panel) -> None:
         if run.summary.status == "completed":
             run.summary.halt("kill_switch" if state.tripped else "approval", reasons)
         result = fallback(reasons)
-    if not _publish(run, result, champion if result.source == SOURCE_MODEL else None, reasons):
+    if not _publish(
+        run, result, champion if result.source == PortfolioSource.MODEL else None, reasons
+    ):
         # A trip recorded after the kill-switch gate: the model portfolio is not published.
         reasons = ["kill switch: tripped during the rebalance; model portfolio withheld"]
         run.summary.halt("kill_switch", reasons)
@@ -136,7 +137,7 @@ def _many_accounts(run: Run, panel, scores: pd.Series | None, held: dict[str, pd
         targets = ar.fallback_targets(run.tier.fallback, panel, accounts, cfg, limits, asof)
     else:
         targets = ar.model_targets(scores, panel, accounts, cfg, limits, asof)
-    source = SOURCE_FALLBACK if scores is None else SOURCE_MODEL
+    source = PortfolioSource.FALLBACK if scores is None else PortfolioSource.MODEL
     return ar.publish_accounts(run.now, targets, panel, cfg, limits, source, asof)
 
 
@@ -205,7 +206,10 @@ def _publish(run: Run, result, version, reasons: list[str]) -> bool:
 
     strategy = run.config.model.name
     payload = {"model_name": strategy, "model_version": version, "reasons": reasons}
-    if publish(run.now, result, strategy, payload, if_armed=result.source == SOURCE_MODEL) is None:
+    if (
+        publish(run.now, result, strategy, payload, if_armed=result.source == PortfolioSource.MODEL)
+        is None
+    ):
         return False
     folder = run.ws.portfolios / strategy / f"{result.asof}-{result.source}"
     paths = _readable_copies(folder, result.artifacts, run.now.store)

@@ -24,11 +24,12 @@ from pathlib import Path
 import pandas as pd
 
 from flows.stages import Run, service_stage
+from governance.policy import PortfolioSource
 
 
 def portfolio_subject(asof: str, source: str) -> str:
     """``portfolio:<asof>``, with ``:fallback`` for the fallback (as the portfolio stage)."""
-    return f"portfolio:{asof}" + (":fallback" if source == "fallback" else "")
+    return f"portfolio:{asof}" + (":fallback" if source == PortfolioSource.FALLBACK else "")
 
 
 def stress_gate(run: Run, panel, result):
@@ -142,7 +143,7 @@ def stress_accounts(run: Run, panel, result):
 
 
 def _stress_stage(source: str) -> str:
-    return "stress" if source == "model" else f"{source} stress"
+    return "stress" if source == PortfolioSource.MODEL else f"{source} stress"
 
 
 def note_stress(run: Run, res, breaches, source: str) -> None:

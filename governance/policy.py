@@ -40,10 +40,14 @@ class Fallback(StrEnum):
 
 
 class PortfolioSource(StrEnum):
-    """Where a published portfolio came from: the champion's scores, or the tier's fallback."""
+    """Where a published portfolio came from: the champion's scores, or the tier's fallback.
+
+    One account of many can also ``hold`` what it has (its own bounds cannot be met).
+    """
 
     MODEL = "model"
     FALLBACK = "fallback"
+    HOLD = "hold"
 
 
 #: L1 turnover ``sum |w - w_prev|`` allowed per rebalance when neither the policy tier nor

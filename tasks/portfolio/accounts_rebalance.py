@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from governance.gates import pretrade_gate, record_gate
-from governance.policy import Fallback, PretradeLimits
+from governance.policy import Fallback, PortfolioSource, PretradeLimits
 from governance.pretrade import check_pretrade
 from tasks.data.market import MarketPanel
 from tasks.portfolio.accounts import solve_many
@@ -26,8 +26,6 @@ from tasks.portfolio.config import AccountConfig, PortfolioConfig
 from tasks.portfolio.market import market_inputs
 from tasks.portfolio.optimiser import Account, PortfolioOptimiser, structural_factors
 from tasks.portfolio.rebalance import fallback_target
-
-MODEL, FALLBACK, HOLD = "model", "fallback", "hold"
 
 
 def accounts_of(cfg: PortfolioConfig, current: dict[str, pd.Series]) -> list[Account]:
@@ -95,7 +93,7 @@ def publish_accounts(
     panel: MarketPanel,
     cfg: PortfolioConfig,
     limits: PretradeLimits,
-    source: str,
+    source: PortfolioSource,
     asof: pd.Timestamp,
 ) -> PortfolioResult:
     """Gate, record and combine each account's target into one :class:`PortfolioResult`
@@ -115,7 +113,7 @@ def publish_accounts(
             reasons += [f"pretrade: {r}" for r in decision.reasons] if decision.halted else []
         if reasons:  # refused: the account keeps what it holds
             held = account.current if account.current is not None else pd.Series(dtype=float)
-            weights, acct_source = held.astype(float), HOLD
+            weights, acct_source = held.astype(float), PortfolioSource.HOLD
         else:
             acct_source = source
         trades = trade_list(account.current, weights, half_spread)

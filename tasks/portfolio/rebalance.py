@@ -10,7 +10,7 @@ import pandas as pd
 
 from governance.canonical import canonical_json
 from governance.gates import enforce, pretrade_gate, record_gate
-from governance.policy import Fallback, PretradeLimits
+from governance.policy import Fallback, PortfolioSource, PretradeLimits
 from governance.pretrade import check_pretrade
 from tasks.data.market import MarketPanel
 from tasks.portfolio.book import (
@@ -99,18 +99,18 @@ def construct_portfolio(
         ctx.record(
             "portfolio.optimised",
             subject=subject,
-            payload={"source": "model", "asof": day, **diagnosis},
+            payload={"source": PortfolioSource.MODEL.value, "asof": day, **diagnosis},
             artifacts={"solver.json": sha},
         )
         raise
     trades = trade_list(current, solution.weights, tight.half_spread_bps * 1e-4, market.impact)
     stats = solution.stats()
-    book = AccountBook(MAIN, solution.weights, trades, "model", (), stats)
-    result = write_rebalance(ctx.store, PortfolioResult(day, "model", (book,)))
+    book = AccountBook(MAIN, solution.weights, trades, PortfolioSource.MODEL, (), stats)
+    result = write_rebalance(ctx.store, PortfolioResult(day, PortfolioSource.MODEL, (book,)))
     ctx.record(
         "portfolio.optimised",
         subject=subject,
-        payload={"source": "model", "asof": day, "stats": stats},
+        payload={"source": PortfolioSource.MODEL.value, "asof": day, "stats": stats},
         artifacts=result.artifacts,
     )
     _gate(ctx, solution.weights, current, panel.sectors, limits, subject, result.artifacts)
@@ -171,12 +171,12 @@ def publish_fallback(
     trades = trade_list(current, weights, tight.half_spread_bps * 1e-4)
     stats = {"status": "fallback", "fallback": Fallback(kind).value, "reason": reason}
     stats["turnover"] = float(np.abs(trades["change"]).sum())
-    book = AccountBook(MAIN, weights, trades, "fallback", (reason,), stats)
-    result = write_rebalance(ctx.store, PortfolioResult(day, "fallback", (book,)))
+    book = AccountBook(MAIN, weights, trades, PortfolioSource.FALLBACK, (reason,), stats)
+    result = write_rebalance(ctx.store, PortfolioResult(day, PortfolioSource.FALLBACK, (book,)))
     ctx.record(
         "portfolio.optimised",
         subject=subject,
-        payload={"source": "fallback", "asof": day, "stats": stats},
+        payload={"source": PortfolioSource.FALLBACK.value, "asof": day, "stats": stats},
         artifacts=result.artifacts,
     )
     _gate(ctx, weights, current, panel.sectors, limits, subject, result.artifacts)
