@@ -35,6 +35,7 @@ from governance.registry import model_subject
 from governance.users import SYSTEM_ACTOR
 
 TRIPPED = "killswitch.tripped"
+SWITCH = "killswitch"
 
 
 def blocking(register: Register, validation_seq: int) -> list[FindingRecord]:
@@ -109,8 +110,9 @@ def revalidation_due(ledger, validation, tier: Tier) -> Due | None:
     """The next revalidation of the version validated by ``validation`` (ValidationFacts).
 
     Cadence: the validation's date plus ``monitoring.revalidation_days``; a kill-switch
-    trip after it whose trigger is in ``monitoring.revalidate_on`` brings it forward to the
-    trip's date. None when never validated.
+    trip after it (of the workspace-wide switch or the model's own) whose trigger is in
+    ``monitoring.revalidate_on`` brings it forward to the trip's date. None when never
+    validated.
     """
     if validation is None:
         return None
@@ -121,9 +123,11 @@ def revalidation_due(ledger, validation, tier: Tier) -> Due | None:
         validated + dt.timedelta(days=policy.revalidation_days),
         f"every {policy.revalidation_days} days (validated {validated.isoformat()})",
     )
+    # the workspace-wide switch, or the model's own (strategy = model name)
+    switches = {SWITCH, f"{SWITCH}:{entry.payload.get('model_name')}"}
     for trip in ledger.entries(action=TRIPPED, after_seq=validation.seq):
         trigger = (trip.payload or {}).get("trigger")
-        if trigger in policy.revalidate_on:
+        if trip.subject in switches and trigger in policy.revalidate_on:
             day = dt.date.fromisoformat(trip.ts[:10])
             return Due(day, f"kill switch tripped on {trigger} on {day}", at_once=True)
     return due

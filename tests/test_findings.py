@@ -266,7 +266,9 @@ def test_revalidation_falls_due_by_cadence_or_at_once_after_a_listed_trigger(wor
     assert late.blockers[0].startswith("revalidation of v1 was due")
     auto_trip(ledger, Tier(), Trigger.PRETRADE_BREACH, "not listed", {})
     assert not revalidation_due(ledger, validation, tier).at_once
-    auto_trip(ledger, Tier(), Trigger.MONITORING_BREACH, "listed", {})
+    auto_trip(ledger, Tier(), Trigger.MONITORING_BREACH, "other model", {}, strategy="other")
+    assert not revalidation_due(ledger, validation, tier).at_once
+    auto_trip(ledger, Tier(), Trigger.MONITORING_BREACH, "this model", {}, strategy=MODEL)
     due = revalidation_due(ledger, validation, tier)
     assert due.at_once and use_checks(ledger, "1", validation, tier, day=due.date).blockers
 

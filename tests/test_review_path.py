@@ -157,9 +157,11 @@ def test_expiry_and_cadence_stop_the_champion_per_policy(reviewed, capsys):
         year = use_checks(ledger, version, validation, tier, day=today() + dt.timedelta(400))
         assert any(b.startswith(f"revalidation of v{version} was due") for b in year.blockers)
         # trigger-based: a monitoring breach makes revalidation due at once (high tier)
-        auto_trip(ledger, tier, Trigger.MONITORING_BREACH, "drill", {"as_of": "2024-06-28"})
+        # as monitoring trips it: the strategy's own switch
+        auto_trip(ledger, tier, Trigger.MONITORING_BREACH, "drill", {}, strategy=MODEL)
     for who in ("rita", "omar"):
-        reset = ["killswitch", "reset", "--reason", "drill over", "--incident", "INC-7"]
+        reset = ["killswitch", "reset", "--reason", "drill over", "--incident", "INC-7",
+                 "--strategy", MODEL]  # fmt: skip
         assert main([*reset, "--as", who]) == 0
     code, reb = cli_json(capsys, "rebalance", "--config", CONFIG)
     assert (code, reb["portfolio"]["source"]) == (3, "fallback")
