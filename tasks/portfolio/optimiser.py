@@ -34,10 +34,10 @@ import numpy as np
 import pandas as pd
 
 from governance.errors import InputError
-from governance.pretrade import funded_from_cash
-from tasks.portfolio.config import Mode, PortfolioConfig, RestrictedMode, RiskModelKind
+from tasks.portfolio.config import Mode, PortfolioConfig, RiskModelKind
 from tasks.portfolio.costs import asset_costs
 from tasks.portfolio.diagnose import diagnose_infeasibility
+from tasks.portfolio.dust import SectorLimits, dust_mask, undo_dust
 from tasks.portfolio.optimiser_types import (
     GATE,
     Account,
@@ -48,6 +48,12 @@ from tasks.portfolio.optimiser_types import (
     OptimisationError,
     Solution,
     Unbounded,
+)
+from tasks.portfolio.optimiser_values import (
+    IMPACT_UNIT,
+    account_values,
+    market_values,
+    tradable_mask,
 )
 
 __all__ = [
@@ -69,17 +75,6 @@ __all__ = [
 #: ~1e-4, so unscaled the solver's absolute gap tolerance would demand far more accuracy
 #: than needed (more iterations). Reported objectives are unscaled.
 OBJECTIVE_SCALE = 1e4
-#: Trades enter the 3/2-power impact cones in units of 0.1 % of value: raw trades of
-#: ~1e-3 sit so close to the cones' apex that CLARABEL stalls ("almost solved", up to 100
-#: iterations at 500 assets); rescaled, the same problems solve in 25-40 iterations.
-IMPACT_UNIT = 1000.0
-#: Dust trades (below ``min_trade_weight``) whose net is at most this are set to zero in
-#: place (interior-point round-off, ~1e-9 each: the budget moves far less than the
-#: pre-trade gate's 1e-6 tolerance); a larger net moves onto the largest real trade with
-#: room for it (:meth:`PortfolioOptimiser.without_dust`), else a re-solve holds the dust
-#: assets at their current weights. Measured at 500 assets: a re-solve per rebalance
-#: doubled the backtest's time; the in-place move costs microseconds.
-DUST_SNAP = 1e-8
 
 
 @contextlib.contextmanager
@@ -101,15 +96,6 @@ def structural_factors(cfg: PortfolioConfig, n_assets: int) -> int:
     if cfg.risk_model is RiskModelKind.LEDOIT_WOLF:
         return min(n_assets, cfg.lookback)
     return min(cfg.n_factors, n_assets, cfg.lookback - 1)
-
-
-def _aligned(s: pd.Series | None, assets: pd.Index, fill: float) -> np.ndarray:
-    if s is None:
-        return np.full(len(assets), fill)
-    if not s.index.equals(assets):
-        s = s.reindex(assets)
-    x = s.to_numpy(dtype=float, na_value=np.nan)
-    return np.where(np.isnan(x), fill, x)
 
 
 class PortfolioOptimiser:
@@ -259,79 +245,18 @@ class PortfolioOptimiser:
 
     def set_market(self, market: MarketInputs) -> None:
         """Fill the shared parameters (alpha, risk, costs, benchmark) for one date."""
-        cfg, par, assets = self.cfg, self.params, self.assets
-        risk = market.risk
-        order = risk.assets.get_indexer(assets)
-        if (order < 0).any():
-            missing = assets[order < 0][:3].tolist()
-            raise InputError(f"optimiser: risk model lacks assets {missing}")
-        root = risk.factor_root()[order]
-        if root.shape[1] > self.n_factors:
-            raise InputError(
-                f"optimiser: risk model has {root.shape[1]} factors, problem built for "
-                f"{self.n_factors}"
-            )
-        b = np.zeros((len(assets), self.n_factors))
-        b[:, : root.shape[1]] = root
-        sqrt_d = np.sqrt(np.clip(risk.specific_var[order], 0.0, None))
-        par["B"].value = b
-        par["sqrt_d"].value = sqrt_d
-        par["d"].value = sqrt_d * sqrt_d
-        par["alpha"].value = _aligned(market.alpha, assets, 0.0)
-        par["half_spread"].value = np.clip(
-            _aligned(market.half_spread, assets, cfg.half_spread_bps * 1e-4), 0.0, None
-        )
-        if self.with_impact:
-            impact = np.clip(_aligned(market.impact, assets, 0.0), 0.0, None)
-            par["impact"].value = impact / IMPACT_UNIT**1.5
-        if "B_wb" in par:
-            if market.benchmark is None:
-                raise InputError("optimiser: max_tracking_error is set but no benchmark given")
-            wb = _aligned(market.benchmark, assets, 0.0)
-            par["B_wb"].value = b.T @ wb
-            par["sqrt_d_wb"].value = sqrt_d * wb
+        values = market_values(
+            market, self.assets, self.n_factors, self.cfg,
+            with_impact=self.with_impact, with_tracking="B_wb" in self.params,
+        )  # fmt: skip
+        for name, value in values.items():
+            self.params[name].value = value
         self._market = market
-        self._tradable = (
-            None
-            if market.tradable is None
-            else _aligned(market.tradable.astype(float), assets, 0.0) > 0
-        )
+        self._tradable = tradable_mask(market, self.assets)
 
     def account_values(self, account: Account) -> dict[str, np.ndarray | float]:
         """The per-account parameter values (holdings, bounds, restricted list, limits)."""
-        cfg, par, assets = self.cfg, self.params, self.assets
-        w0 = _aligned(account.current, assets, 0.0)
-        lower = _aligned(account.lower, assets, cfg.min_weight)
-        upper = _aligned(account.upper, assets, cfg.max_weight)
-        if self._tradable is not None:
-            lower, upper = (
-                np.where(self._tradable, lower, 0.0),
-                np.where(self._tradable, upper, 0.0),
-            )
-        values: dict[str, np.ndarray | float] = {"w0": w0, "lower": lower, "upper": upper}
-        if "turnover" in par:
-            # Funding from cash is not a rebalance: the cap does not apply (the pre-trade
-            # gate's rule). Any portfolio bought from cash trades at most its gross.
-            gross = max(1.0, cfg.max_gross_leverage)
-            values["turnover"] = 2.0 * gross if funded_from_cash(w0) else cfg.max_turnover
-        if "leverage" in par:
-            values["leverage"] = cfg.max_gross_leverage
-        restricted = set(cfg.restricted) | set(account.restricted)
-        if "r_lo" in par:
-            mask = assets.isin(sorted(restricted))
-            if cfg.restricted_mode is RestrictedMode.ZERO:
-                r_lo, r_hi = np.zeros(len(assets)), np.zeros(len(assets))
-            else:
-                r_lo, r_hi = np.minimum(w0, 0.0), np.maximum(w0, 0.0)
-            # unrestricted assets repeat their bounds (redundant rows, well scaled)
-            values["r_lo"] = np.where(mask, r_lo, lower)
-            values["r_hi"] = np.where(mask, r_hi, upper)
-        elif restricted & set(assets):
-            raise InputError(
-                "optimiser: account has a restricted list but the problem was built "
-                "without one (with_restricted=True)"
-            )
-        return values
+        return account_values(account, self.assets, self.cfg, set(self.params), self._tradable)
 
     def set_account(self, account: Account) -> None:
         """Fill the per-account parameters: holdings, bounds, restricted list, limits."""
@@ -410,64 +335,27 @@ class PortfolioOptimiser:
             raise NumericalError(f"solver returned status {status!r} without a solution")
         return np.array(self.w.value)
 
-    def dust(self, weights: np.ndarray, values: dict | None = None) -> tuple[np.ndarray, float]:
-        """Trades below ``min_trade_weight`` that may be left undone, and their total size.
+    def _values(self, values: dict | None) -> dict:
+        return values if values is not None else {n: p.value for n, p in self.params.items()}
 
-        An asset's trade is dust when ``0 < |w - w0| < min_trade_weight`` and its current
-        weight is within its bounds now (a trade that a bound forces is never dust).
-        ``values`` are the account's parameter values (:meth:`account_values`); default
-        the ones set.
-        """
-        if values is None:
-            values = {n: p.value for n, p in self.params.items()}
-        w0 = values["w0"]
-        size = np.abs(weights - w0)
-        lo, hi = values["lower"], values["upper"]
-        if "r_lo" in values:
-            lo, hi = np.maximum(lo, values["r_lo"]), np.minimum(hi, values["r_hi"])
-        mask = (size > 0) & (size < self.cfg.min_trade_weight) & (w0 >= lo) & (w0 <= hi)
-        return mask, float(size[mask].sum())
+    def dust(self, weights: np.ndarray, values: dict | None = None) -> tuple[np.ndarray, float]:
+        """:func:`tasks.portfolio.dust.dust_mask` under this problem (``values``: one
+        account's parameter values, :meth:`account_values`; default the ones set)."""
+        return dust_mask(weights, self._values(values), self.cfg.min_trade_weight)
 
     def without_dust(self, weights: np.ndarray, values: dict | None = None) -> np.ndarray | None:
-        """``weights`` with the dust trades undone (:meth:`dust`), or None when it cannot be
-        done in place.
-
-        The net weight the dust trades carried (a few ``min_trade_weight`` at most) moves
-        onto the largest real trade that has room for it within its own bounds and its
-        sector's, so the budget holds, turnover does not grow and every bound still holds.
-        None when tracking error or gross leverage could move (they are checked only by a
-        re-solve) or no trade has the room.
-        """
-        mask, _ = self.dust(weights, values)
-        if values is None:
-            values = {n: p.value for n, p in self.params.items()}
-        w0 = values["w0"]
-        out = np.where(mask, w0, weights)
-        net = float((weights - out).sum())
-        if abs(net) <= DUST_SNAP:
-            return out
-        if ConstraintGroup.TRACKING_ERROR in self.groups or ConstraintGroup.LEVERAGE in self.groups:
-            return None
-        lo, hi = values["lower"], values["upper"]
-        if "r_lo" in values:
-            lo, hi = np.maximum(lo, values["r_lo"]), np.minimum(hi, values["r_hi"])
-        room = hi - out if net > 0 else out - lo
-        trade = np.abs(out - w0)
-        ok = ~mask & (trade >= self.cfg.min_trade_weight + abs(net)) & (room >= abs(net))
+        """:func:`tasks.portfolio.dust.undo_dust` under this problem's sector bounds; only
+        round-off is undone in place when tracking error or gross leverage could move."""
+        sectors = None
         if ConstraintGroup.SECTOR_BOUNDS in self.groups:
-            sums = self.sector_matrix @ out
-            space = (
-                self.params["sector_hi"].value - sums
-                if net > 0
-                else sums - self.params["sector_lo"].value
-            )
-            ok &= (self.sector_matrix.T @ (space >= abs(net))).astype(bool) | (
-                self.sector_matrix.sum(axis=0) == 0
-            )
-        if not ok.any():
-            return None
-        out[np.flatnonzero(ok)[np.argmax(trade[ok])]] += net
-        return out
+            lo, hi = self.params["sector_lo"].value, self.params["sector_hi"].value
+            sectors = SectorLimits(self.sector_matrix, lo, hi)
+        exact = ConstraintGroup.TRACKING_ERROR in self.groups or (
+            ConstraintGroup.LEVERAGE in self.groups
+        )
+        return undo_dust(
+            weights, self._values(values), self.cfg.min_trade_weight, sectors, exact_only=exact
+        )
 
     def _hold_dust(self, account: Account, mask: np.ndarray) -> tuple[np.ndarray, int]:
         """Re-solve with the dust assets fixed at their current weights; restore the bounds.

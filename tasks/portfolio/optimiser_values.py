@@ -1,0 +1,125 @@
+"""Parameter values of the optimiser's compiled problem: one date's market, one account.
+
+``tasks.portfolio.optimiser.PortfolioOptimiser`` fills its ``cp.Parameter``s from these
+(and the accounts' fast path, ``tasks.portfolio.accounts``, maps the account values onto
+the solver's right-hand side). Names are the optimiser's parameter names.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from governance.errors import InputError
+from governance.pretrade import funded_from_cash
+from tasks.portfolio.config import PortfolioConfig, RestrictedMode
+from tasks.portfolio.optimiser_types import Account, MarketInputs
+
+#: Trades enter the 3/2-power impact cones in units of 0.1 % of value: raw trades of
+#: ~1e-3 sit so close to the cones' apex that CLARABEL stalls ("almost solved", up to 100
+#: iterations at 500 assets); rescaled, the same problems solve in 25-40 iterations.
+IMPACT_UNIT = 1000.0
+
+
+def aligned(s: pd.Series | None, assets: pd.Index, fill: float) -> np.ndarray:
+    """``s`` on ``assets`` as floats, missing or NaN -> ``fill`` (None: all ``fill``)."""
+    if s is None:
+        return np.full(len(assets), fill)
+    if not s.index.equals(assets):
+        s = s.reindex(assets)
+    x = s.to_numpy(dtype=float, na_value=np.nan)
+    return np.where(np.isnan(x), fill, x)
+
+
+def tradable_mask(market: MarketInputs, assets: pd.Index) -> np.ndarray | None:
+    """True where an asset may trade on the date (None: every asset)."""
+    if market.tradable is None:
+        return None
+    return aligned(market.tradable.astype(float), assets, 0.0) > 0
+
+
+def market_values(
+    market: MarketInputs,
+    assets: pd.Index,
+    n_factors: int,
+    cfg: PortfolioConfig,
+    *,
+    with_impact: bool,
+    with_tracking: bool,
+) -> dict[str, np.ndarray]:
+    """Values of the shared parameters (alpha, risk, costs, benchmark) for one date.
+
+    ``B`` is the risk model's factor root zero-padded to ``n_factors`` columns; ``d`` and
+    ``sqrt_d`` the specific variances and their roots.
+    """
+    risk = market.risk
+    order = risk.assets.get_indexer(assets)
+    if (order < 0).any():
+        missing = assets[order < 0][:3].tolist()
+        raise InputError(f"optimiser: risk model lacks assets {missing}")
+    root = risk.factor_root()[order]
+    if root.shape[1] > n_factors:
+        raise InputError(
+            f"optimiser: risk model has {root.shape[1]} factors, problem built for {n_factors}"
+        )
+    b = np.zeros((len(assets), n_factors))
+    b[:, : root.shape[1]] = root
+    sqrt_d = np.sqrt(np.clip(risk.specific_var[order], 0.0, None))
+    half_spread = aligned(market.half_spread, assets, cfg.half_spread_bps * 1e-4)
+    values = {
+        "B": b,
+        "sqrt_d": sqrt_d,
+        "d": sqrt_d * sqrt_d,
+        "alpha": aligned(market.alpha, assets, 0.0),
+        "half_spread": np.clip(half_spread, 0.0, None),
+    }
+    if with_impact:
+        impact = np.clip(aligned(market.impact, assets, 0.0), 0.0, None)
+        values["impact"] = impact / IMPACT_UNIT**1.5
+    if with_tracking:
+        if market.benchmark is None:
+            raise InputError("optimiser: max_tracking_error is set but no benchmark given")
+        wb = aligned(market.benchmark, assets, 0.0)
+        values["B_wb"] = b.T @ wb
+        values["sqrt_d_wb"] = sqrt_d * wb
+    return values
+
+
+def account_values(
+    account: Account,
+    assets: pd.Index,
+    cfg: PortfolioConfig,
+    present: set[str],
+    tradable: np.ndarray | None,
+) -> dict[str, np.ndarray | float]:
+    """Values of the per-account parameters in ``present`` (holdings, bounds, restricted
+    list, turnover and leverage limits)."""
+    w0 = aligned(account.current, assets, 0.0)
+    lower = aligned(account.lower, assets, cfg.min_weight)
+    upper = aligned(account.upper, assets, cfg.max_weight)
+    if tradable is not None:
+        lower, upper = np.where(tradable, lower, 0.0), np.where(tradable, upper, 0.0)
+    values: dict[str, np.ndarray | float] = {"w0": w0, "lower": lower, "upper": upper}
+    if "turnover" in present:
+        # Funding from cash is not a rebalance: the cap does not apply (the pre-trade
+        # gate's rule). Any portfolio bought from cash trades at most its gross.
+        gross = max(1.0, cfg.max_gross_leverage)
+        values["turnover"] = 2.0 * gross if funded_from_cash(w0) else cfg.max_turnover
+    if "leverage" in present:
+        values["leverage"] = cfg.max_gross_leverage
+    restricted = set(cfg.restricted) | set(account.restricted)
+    if "r_lo" in present:
+        mask = assets.isin(sorted(restricted))
+        if cfg.restricted_mode is RestrictedMode.ZERO:
+            r_lo, r_hi = np.zeros(len(assets)), np.zeros(len(assets))
+        else:
+            r_lo, r_hi = np.minimum(w0, 0.0), np.maximum(w0, 0.0)
+        # unrestricted assets repeat their bounds (redundant rows, well scaled)
+        values["r_lo"] = np.where(mask, r_lo, lower)
+        values["r_hi"] = np.where(mask, r_hi, upper)
+    elif restricted & set(assets):
+        raise InputError(
+            "optimiser: account has a restricted list but the problem was built "
+            "without one (with_restricted=True)"
+        )
+    return values
