@@ -33,7 +33,7 @@ from governance.checkpoint import (
     sign_checkpoint,
     state_dir,
 )
-from governance.errors import TamperDetected
+from governance.errors import InputError, TamperDetected
 from governance.ledger import Ledger
 from governance.merkle import ProofError, verify_consistency
 from governance.witness import (
@@ -102,6 +102,8 @@ def publish_after_command(ws) -> str | None:
             publish(ledger)
     except TamperDetected as exc:
         return "checkpoint: " + "; ".join(exc.reasons)
+    except InputError:  # an unreachable or misnamed ledger: the command itself said so
+        return None
     return None
 
 

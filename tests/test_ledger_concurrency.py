@@ -89,7 +89,7 @@ def url(request, workspace, monkeypatch):
         yield url
 
 
-def test_four_processes_append_one_thousand_entries(pool, url, workspace):
+def test_four_writers_by_500_appends_keep_tree_and_checkpoints_consistent(pool, url, workspace):
     # Tables are created by the children themselves, concurrently, on first open.
     run_workers(pool, url, workspace.artifacts, PER_WORKER)
     with Ledger.open(workspace) as ledger:

@@ -64,6 +64,13 @@ def _verify(args: argparse.Namespace) -> int:
         f"{args.file}: ok ({report.files} files, {report.entries} ledger entries,"
         f" {report.signatures} signatures; head seq {report.head['seq']})"
     )
+    cp = report.sealed or {}
+    if cp:
+        names = ", ".join(sorted(cp["witnesses"]))
+        print(
+            f"checkpoint: {cp['size']} entries of {cp['origin']}, log key {cp['log_key']}…,"
+            f" cosigned by {names} (compare these keys with the ones the witnesses publish)"
+        )
     if args.json:
         emit_json(report.to_json())
     return 0
