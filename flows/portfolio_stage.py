@@ -144,7 +144,9 @@ def _many_accounts(run: Run, panel, scores: pd.Series | None, held: dict[str, pd
 def _switch_line(state) -> str:
     if not state.tripped:
         return "armed"
-    return f"TRIPPED since {state.since} by {state.by}: {state.reason}"
+    from governance.text import printable
+
+    return f"TRIPPED since {state.since} by {printable(state.by)}: {printable(state.reason)}"
 
 
 def _champion_scores(run: Run, panel, version: int) -> pd.Series:

@@ -69,15 +69,18 @@ class RunSummary:
 
 
 def render(summary: RunSummary) -> str:
-    """A readable multi-line summary for people (the JSON is for tools)."""
+    """A readable multi-line summary for people (the JSON is for tools); free text (reasons,
+    headlines) printed escaped (:func:`governance.text.printable`)."""
+    from governance.text import printable
+
     lines = [f"alphagate {summary.kind}: {summary.status.upper()}"]
     if summary.status != "completed":
         lines.append(f"  halted at {summary.stage}:")
-        lines += [f"    - {r}" for r in summary.reasons]
+        lines += [f"    - {printable(r)}" for r in summary.reasons]
     for stage, info in summary.stages.items():
-        headline = info.get("headline", "")
+        headline = printable(info.get("headline", ""))
         lines.append(f"  {stage:<14} {headline}")
-        lines += [f"  {'':<14}   {d}" for d in info.get("details", [])]
+        lines += [f"  {'':<14}   {printable(d)}" for d in info.get("details", [])]
     head = summary.ledger_head
     if head.get("hash"):
         lines.append(f"  {'ledger':<14} head #{head['seq']} {head['hash'][:16]}")

@@ -93,3 +93,14 @@ def test_two_runs_at_once_on_one_workspace_both_finish_without_traceback(tmp_pat
         assert summary["portfolio"]["source"] == "fallback", summary
         assert p.returncode == 3  # no champion: the fallback, halted at the approval gate
     assert sum("another run holds" in err for _, err in results) == 1
+
+
+def test_the_run_summary_prints_reasons_escaped():
+    from flows.summary import RunSummary, render
+
+    summary = RunSummary(kind="rebalance", flow_run_id=None, model_name="m")
+    summary.halt("kill_switch", [SPOOF])
+    summary.note("kill switch", headline=f"TRIPPED: {SPOOF}", details=[SPOOF])
+    text = render(summary)
+    assert "\x1b" not in text and "\u202e" not in text
+    assert not any(line.startswith("kill switch: armed") for line in text.splitlines())
