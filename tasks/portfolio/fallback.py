@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from governance.policy import Fallback
+from tasks.portfolio.dust import undo_dust
 
 
 def fallback_weights(kind: Fallback, current: pd.Series | None, benchmark: pd.Series) -> pd.Series:
@@ -37,20 +39,17 @@ def fallback_weights(kind: Fallback, current: pd.Series | None, benchmark: pd.Se
 
 
 def without_dust(target: pd.Series, current: pd.Series | None, min_trade: float) -> pd.Series:
-    """``target`` with trades below ``min_trade`` left undone (the asset keeps its weight).
+    """``target`` with trades below ``min_trade`` left undone (``tasks.portfolio.dust``).
 
-    What they would have moved goes to the largest trade, so the total weight is kept.
-    Without holdings nothing is dust (funding from cash buys the whole target).
+    What they would have moved goes to the largest real trade, so the total weight is kept;
+    a fallback portfolio has no bounds of its own (the pre-trade gate checks it). Without
+    holdings nothing is dust (funding from cash buys the whole target).
     """
     if current is None or min_trade <= 0:
         return target
     index = target.index.union(current.index)
-    tgt = target.reindex(index).fillna(0.0)
-    cur = current.reindex(index).fillna(0.0)
-    change = tgt - cur
-    dust = (change.abs() > 0) & (change.abs() < min_trade)
-    if not dust.any() or dust.all():
-        return tgt.rename("weight")
-    out = tgt.where(~dust, cur)
-    out[change.where(~dust, 0.0).abs().idxmax()] += float(change[dust].sum())
-    return out.rename("weight")
+    tgt = target.reindex(index).fillna(0.0).to_numpy(dtype=float)
+    cur = current.reindex(index).fillna(0.0).to_numpy(dtype=float)
+    unbounded = {"w0": cur, "lower": np.full(len(cur), -np.inf), "upper": np.full(len(cur), np.inf)}
+    out = undo_dust(tgt, unbounded, min_trade)
+    return pd.Series(tgt if out is None else out, index=index, name="weight")
