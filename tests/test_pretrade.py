@@ -218,3 +218,27 @@ def test_going_to_cash_is_never_blocked_by_budget_or_turnover():
     assert check_pretrade(pd.Series([0.0, 0.0], index=["x", "y"]), held, None, limits) == []
     found = check_pretrade(pd.Series([0.0, np.nan], index=["x", "y"]), held, None, limits)
     assert {b.check for b in found} == {"finite", "budget", "turnover"}
+
+
+def test_fallback_trades_are_costed_like_the_model_portfolio(ctx):
+    """With volume known, the fallback's trade list carries the 3/2-power impact term too:
+    every estimated cost is the optimiser's cost model of that trade."""
+    from tasks.portfolio.costs import asset_costs
+    from tasks.portfolio.market import MarketHistory
+
+    long = generate_market(
+        SyntheticSpec(n_assets=12, n_days=300, seed=8, n_sectors=3, with_volume=True)
+    )
+    panel = to_panel(long, "synthetic:volume")
+    cfg = PortfolioConfig(max_weight=0.3, max_sector_weight=0.5)
+    held = pd.Series(0.0, index=panel.close.columns)
+    held.iloc[:4] = 0.25
+    loose = LIMITS.model_copy(update={"max_turnover": 2.0, "restricted": []})
+    out = publish_fallback(ctx, Fallback.BENCHMARK, panel, held, cfg, loose, reason="drill")
+    history = MarketHistory(panel, cfg.within(loose))
+    impact = history.impact(len(history.index) - 1)
+    assert impact is not None and (impact > 0).all()
+    t = out.trades.set_index("asset")
+    expected = asset_costs(t["change"].to_numpy(), 5e-4, impact.reindex(t.index).to_numpy())
+    np.testing.assert_allclose(t["estimated_cost"].to_numpy(), expected, rtol=1e-12)
+    assert (t["estimated_cost"] > 5e-4 * t["change"].abs()).any()  # the impact term is there

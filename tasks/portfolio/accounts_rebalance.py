@@ -23,7 +23,7 @@ from tasks.data.market import MarketPanel
 from tasks.portfolio.accounts import solve_many
 from tasks.portfolio.book import AccountBook, PortfolioResult, trade_list, write_rebalance
 from tasks.portfolio.config import AccountConfig, PortfolioConfig
-from tasks.portfolio.market import market_inputs
+from tasks.portfolio.market import MarketHistory, market_inputs
 from tasks.portfolio.optimiser import Account, PortfolioOptimiser, structural_factors
 from tasks.portfolio.rebalance import fallback_target
 
@@ -82,9 +82,10 @@ def fallback_targets(
     asof,
 ) -> list[tuple[Account, pd.Series, dict, tuple[str, ...]]]:
     """The policy's fallback for every account."""
-    tight = cfg.within(limits)
+    history = MarketHistory(panel, cfg.within(limits))
+    pos = history.position(asof)
     stats = {"status": "fallback", "fallback": Fallback(kind).value}
-    return [(a, fallback_target(kind, panel, a.current, tight, asof), stats, ()) for a in accounts]
+    return [(a, fallback_target(kind, history, pos, a.current), stats, ()) for a in accounts]
 
 
 def publish_accounts(
@@ -98,7 +99,9 @@ def publish_accounts(
 ) -> PortfolioResult:
     """Gate, record and combine each account's target into one :class:`PortfolioResult`
     (files with an ``account`` column, ``tasks.portfolio.book``)."""
-    day, half_spread = str(asof.date()), cfg.within(limits).half_spread_bps * 1e-4
+    history = MarketHistory(panel, cfg.within(limits))
+    impact = history.impact(history.position(asof))  # the optimiser's cost model
+    day, half_spread = str(asof.date()), history.cfg.half_spread_bps * 1e-4
     books = []
     for account, weights, stats, errors in targets:
         subject = f"portfolio:{day}:{account.name}"
@@ -116,7 +119,7 @@ def publish_accounts(
             weights, acct_source = held.astype(float), PortfolioSource.HOLD
         else:
             acct_source = source
-        trades = trade_list(account.current, weights, half_spread)
+        trades = trade_list(account.current, weights, half_spread, impact)
         ctx.record(
             "portfolio.optimised",
             subject=subject,

@@ -75,6 +75,14 @@ class MarketHistory:
         """The risk model ``cfg.risk_model`` estimated on the window ending at ``pos``."""
         return risk_from_returns(self.window(pos), self.cfg, self.assets)
 
+    def impact(self, pos: int, risk: RiskModel | None = None) -> pd.Series | None:
+        """3/2-power impact coefficients at ``pos`` (None without volume); the volatility is
+        ``risk``'s (default: the risk model estimated at ``pos``)."""
+        if self.adv is None:
+            return None
+        vol = (self.risk(pos) if risk is None else risk).volatility().to_numpy()
+        return pd.Series(impact_from_adv(vol, self.adv[pos], self.cfg), index=self.assets)
+
     def benchmark(self, kind: BenchmarkKind, pos: int) -> np.ndarray:
         """Weights of benchmark ``kind`` estimated on the window ending at ``pos``."""
         return benchmark_weights(kind, self.window_frame(pos), self.cfg.hrp_linkage).to_numpy()
@@ -102,9 +110,7 @@ class MarketHistory:
             else information_coefficient
         )
         alpha = grinold(scores, vol, ic, cfg.z_clip)
-        impact = None
-        if self.adv is not None:
-            impact = pd.Series(impact_from_adv(vol, self.adv[pos], cfg), index=assets)
+        impact = self.impact(pos, risk)
         benchmark = None
         if cfg.max_tracking_error is not None:
             benchmark = pd.Series(self.benchmark(cfg.tracking_benchmark, pos), index=assets)

@@ -130,16 +130,12 @@ def _gate(ctx, weights, current, sectors, limits, subject, shas) -> None:
 
 
 def fallback_target(
-    kind: Fallback,
-    panel: MarketPanel,
-    current: pd.Series | None,
-    cfg: PortfolioConfig,
-    asof: pd.Timestamp,
+    kind: Fallback, history: MarketHistory, pos: int, current: pd.Series | None
 ) -> pd.Series:
-    """The fallback's target weights at ``asof`` (benchmark: ``cfg.tracking_benchmark``
+    """The fallback's target weights at row ``pos`` (benchmark: ``cfg.tracking_benchmark``
     estimated point in time), trades below ``cfg.min_trade_weight`` left undone."""
-    history = MarketHistory(panel, cfg)
-    bench = history.benchmark(cfg.tracking_benchmark, history.position(asof))
+    cfg = history.cfg
+    bench = history.benchmark(cfg.tracking_benchmark, pos)
     weights = fallback_weights(kind, current, pd.Series(bench, index=history.assets))
     if Fallback(kind) is Fallback.FLAT:
         return weights  # all cash: every holding is sold, however small
@@ -166,9 +162,11 @@ def publish_fallback(
     asof = panel.close.index[-1] if asof is None else pd.Timestamp(asof)
     # its own subject: a failed model solve of the same run has recorded portfolio:<day>
     day, subject = str(asof.date()), f"portfolio:{asof.date()}:fallback"
-    tight = cfg.within(limits)
-    weights = fallback_target(kind, panel, current, tight, asof)
-    trades = trade_list(current, weights, tight.half_spread_bps * 1e-4)
+    history = MarketHistory(panel, cfg.within(limits))
+    pos = history.position(asof)
+    weights = fallback_target(kind, history, pos, current)
+    hs = history.cfg.half_spread_bps * 1e-4
+    trades = trade_list(current, weights, hs, history.impact(pos))  # the optimiser's costs
     stats = {"status": "fallback", "fallback": Fallback(kind).value, "reason": reason}
     stats["turnover"] = float(np.abs(trades["change"]).sum())
     book = AccountBook(MAIN, weights, trades, PortfolioSource.FALLBACK, (reason,), stats)
