@@ -210,3 +210,39 @@ def render_page(page: Page) -> str:
 def cells(values: Sequence[Any], **presentation: Any) -> tuple[Cell, ...]:
     """Each value as a :class:`Cell` with the same presentation (e.g. ``code=True``)."""
     return tuple(Cell(v, **presentation) for v in values)
+
+
+# -- numbers as people read them ----------------------------------------------------------
+# One precision per kind of quantity, so every page prints the same number the same way.
+
+
+def _finite(v: Any) -> bool:
+    return (
+        isinstance(v, int | float) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
+    )
+
+
+def count(v: Any) -> str:
+    """An integer count with thousands separators (``12,345``); ``–`` when missing."""
+    return f"{int(v):,}" if _finite(v) else "–"
+
+
+def decimal(v: Any, digits: int = 3, signed: bool = False) -> str:
+    """A plain number at fixed precision (``0.052``, ``+0.052`` when ``signed``)."""
+    if not _finite(v):
+        return "–"
+    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
+
+
+def percent(v: Any, digits: int = 1, signed: bool = False) -> str:
+    """A fraction as a percentage (``0.123`` → ``12.3 %``)."""
+    if not _finite(v):
+        return "–"
+    return (f"{100 * v:+.{digits}f}" if signed else f"{100 * v:.{digits}f}") + " %"
+
+
+def pvalue(v: Any) -> str:
+    """A p-value: ``< 0.001`` below a thousandth, else three decimals."""
+    if not _finite(v):
+        return "–"
+    return "< 0.001" if v < 0.001 else f"{v:.3f}"

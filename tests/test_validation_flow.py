@@ -244,23 +244,33 @@ def test_report_is_self_contained_and_json_twin_holds_the_numbers(ws, planted):
     assert "http" not in text and 'src="//' not in text and "<script" not in text.lower()
     assert "<link" not in text.lower() and "@import" not in text
     assert len(re.findall(r"src=", page)) == len(images)
-    for heading in ("Outcomes on the holdout", "Challengers", "Overfitting statistics",
-                    "SHAP explanations", "Drift: training reference vs holdout"):  # fmt: skip
+    for heading in ("Executive summary", "Outcomes on the holdout", "Challengers",
+                    "Overfitting statistics", "Explanations (SHAP)", "Limitations", "Sign-off",
+                    "Drift: training reference vs holdout"):  # fmt: skip
         assert heading in page
-    from validation.report import _fmt
+    from markupsafe import escape
 
-    # Every number of the JSON twin's headline sections is shown on the page.
+    from governance.html import decimal, pvalue
+    from validation.report import OVERFITTING_ROWS, PBO_ROWS, SIGNAL_ROWS
+
+    # Every number of the JSON twin's headline sections is on the page, in its human form
+    # (label, unit, precision) beside its label.
     challengers = [c["metrics"] for c in twin["challengers"] if c["metrics"]]
-    numbers = [v for s in (twin["metrics"], *challengers) for v in s.values()]
-    numbers += list(twin["overfitting"].values()) + list(twin["overfitting"]["pbo"].values())
-    numbers += [v for row in twin["drift"] for v in row.values()]
-    numbers += list(twin["shap"]["importance"].values())
-    shown = [v for v in numbers if isinstance(v, int | float) and not isinstance(v, bool)]
-    assert len(shown) > 60
-    for value in shown:
-        assert f">{_fmt(value)}<" in page, value
+    shown = 0
+    for spec, blocks in ((SIGNAL_ROWS, [twin["metrics"], *challengers]),
+                         (OVERFITTING_ROWS, [twin["overfitting"]]),
+                         (PBO_ROWS, [twin["overfitting"]["pbo"]])):  # fmt: skip
+        for key, label, fmt in spec:
+            for block in blocks:
+                if key in block:
+                    assert str(escape(label)) in page and f">{fmt(block[key])}<" in page, key
+                    shown += 1
+    assert shown > 30
+    for value in twin["shap"]["importance"].values():
+        assert f">{decimal(value, 5)}<" in page
     for row in twin["drift"]:
-        assert f'<td class="l">{row["variable"]}</td><td>{row["psi"]:.4g}</td>' in page
+        assert f'<td>{row["variable"]}</td><td class="num">{decimal(row["psi"], 3)}</td>' in page
+        assert f">{pvalue(row['ks_pvalue'])}<" in page
     assert {r["variable"] for r in twin["drift"]} == {*PLANTED_FEATURES, "prediction"}
 
 

@@ -101,6 +101,14 @@ def trial_accounting(ledger: Ledger, strategy: str, run_id: str) -> TrialAccount
     )
 
 
+def training_facts(ledger: Ledger, strategy: str, run_id: str) -> dict:
+    """The ``model.trained`` payload of the training run ``run_id`` (empty when absent)."""
+    for e in reversed(ledger.entries(action="model.trained", subject=f"strategy:{strategy}")):
+        if e.payload.get("mlflow_run_id") == run_id:
+            return dict(e.payload)
+    return {}
+
+
 def _download(client, run_id: str, name: str, dst: Path) -> Path:
     from mlflow.exceptions import MlflowException
 

@@ -8,6 +8,7 @@ writes a validation MLflow run, stores the report by hash and appends
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -17,6 +18,7 @@ import pandas as pd
 
 from governance.canonical import canonical_json, to_jsonable
 from governance.context import RunContext
+from governance.decisions import decision_rows
 from governance.errors import Forbidden
 from governance.findings import load_register
 from governance.findings_mlflow import sync_findings
@@ -27,7 +29,7 @@ from governance.workspace import mlflow_experiment
 from validation.assess import PREDICTION, Assessment, assess
 from validation.config import ValidationConfig
 from validation.findings import Finding, Verdict, summarise, with_ids
-from validation.inputs import ValidationInputs, load_inputs, predict
+from validation.inputs import ValidationInputs, load_inputs, predict, training_facts
 from validation.report import render_html
 
 __all__ = [
@@ -115,8 +117,13 @@ def _header(
     inp: ValidationInputs, validator: str, tier_name: str | None, ctx: RunContext, tier: Tier
 ):
     hold = inp.holdout
+    trained = training_facts(ctx.ledger, inp.strategy, inp.run_id)
     return {
+        "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "training": {"fold_rounds": trained.get("fold_rounds") or []},
+        "approvals": decision_rows(ctx.ledger, inp.model_name, inp.version),
         "model": {
+            "intended_use": trained.get("intended_use"),
             "name": inp.model_name,
             "version": inp.version,
             "run_id": inp.run_id,

@@ -35,6 +35,15 @@ LIMITATIONS = (
 )
 
 
+def intended_use(horizon: int) -> str:
+    """The card's statement of intended use (the validation report's cover quotes it)."""
+    return (
+        f"cross-sectional ranking of the universe by expected {horizon}-day forward return, "
+        "as the alpha of a long-only constrained portfolio; research, and production scoring "
+        "at each rebalance after independent validation and a four-eyes approval."
+    )
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return "n/a" if not math.isfinite(v) else f"{v:.4f}"
@@ -45,7 +54,7 @@ def build_card(rec: TrainingRecord) -> tuple[str, tuple[Section, ...]]:
     """The card's title and sections for a training record."""
     split, cfg, best = rec.split, rec.model_cfg, rec.best
     dev = rec.dev
-    title = f"Model card: {cfg.name} (candidate)"
+    title = f"Model card: {cfg.name}"
     purpose = Section(
         "Purpose and intended use",
         (
@@ -53,11 +62,10 @@ def build_card(rec: TrainingRecord) -> tuple[str, tuple[Section, ...]]:
             "(a cross-sectional score) as the alpha input of a long-only, constrained "
             "portfolio optimisation.",
             [
-                "Intended use: research and, after independent validation and a four-eyes "
-                "approval, production scoring at each rebalance.",
+                f"Intended use: {intended_use(split.horizon)}",
                 "Not intended for: market timing, single-name calls, horizons other than "
                 f"{split.horizon} trading days, or any use while the kill switch is tripped.",
-                f"Developer: {rec.developer}. Status: candidate (not approved).",
+                f"Developer: {rec.developer}.",
             ],
         ),
     )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from tasks.model.card import intended_use
 from tasks.model.cv import CVSummary
 from tasks.model.tracking import LoggedRun, TrainingRecord, log_training
 from tasks.model.train import (
@@ -187,6 +188,10 @@ def train_and_register(
             "features": features,
             "horizon": h,
             "config_hash": config_hash,
+            # Read by the validation report: folds that stopped after one boosting round
+            # mean degenerate training; the intended use is quoted on its cover.
+            "fold_rounds": [int(f.best_iteration) for f in best.cv.folds],
+            "intended_use": intended_use(h),
         },
         artifacts={"model.lgb": model_hash, **logged.artifacts},
     )
