@@ -18,6 +18,7 @@ import sys
 from typing import Any
 
 import flows.commands
+from flows.views import after_acts, head_seq
 from governance.errors import AlphagateError
 from governance.text import printable
 from governance.workspace import Workspace
@@ -46,6 +47,7 @@ def emit_json(obj: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     ws = Workspace.from_env().activate()
+    since = head_seq(ws)
     try:
         code = args.handler(args)
     except AlphagateError as exc:
@@ -54,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("alphagate: interrupted", file=sys.stderr)
         return 130
+    after_acts(ws, since)  # every act (a refusal too) shows in MLflow and Prefect
     return _witnessed(ws, int(code or 0))
 
 

@@ -25,20 +25,20 @@ HALTED = "Halted"
 RUN_LOGGERS = ("prefect.task_runs", "prefect.flow_runs")
 
 
-def end_state(summary: dict[str, Any]):
+def end_state(summary: dict[str, Any], halted: bool | None = None):
     """What a flow returns: the summary itself when completed, else a ``Halted`` state.
 
     Prefect makes a returned state the run's final state and a returned value a
-    ``Completed`` state's data.
+    ``Completed`` state's data. ``halted`` defaults to ``summary["status"] == "halted"``.
     """
-    if summary.get("status") != "halted":
+    if not (summary.get("status") == "halted" if halted is None else halted):
         return summary
     from prefect.states import Failed
 
-    reasons = "; ".join(summary.get("reasons") or [])
+    reasons = "; ".join(summary.get("reasons") or summary.get("breaches") or [])
     return Failed(
         name=HALTED,
-        message=f"halted at {summary.get('stage')}: {reasons}"[:1000],
+        message=f"halted at {summary.get('stage') or summary.get('status')}: {reasons}"[:1000],
         data=summary,
     )
 

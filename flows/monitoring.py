@@ -19,11 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from prefect import flow, get_run_logger, task
+from prefect import State, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Completed
 
 from flows.config import AlphagateConfig
+from flows.halting import end_state, quiet_expected_failures
 from flows.runners import current_flow_run_id
+from flows.views import derive
 from governance import killswitch
 from governance.approvals import latest_validation
 from governance.context import RunContext
@@ -272,13 +275,14 @@ def load_champion(ctx: RunContext, name: str):
 
 
 @flow(name="monitoring-flow")
-def monitoring_flow(config: AlphagateConfig, data_path: str | None = None) -> dict:
+def monitoring_flow(config: AlphagateConfig, data_path: str | None = None) -> dict | State:
     """Daily monitoring of the champion: drift, realised IC and decay, drawdown, tracking
     error; a breach trips the kill switch (flows/monitoring.py)."""
     from flows.risk_stage import attribution_report
     from governance.policy import load_policy
     from tasks.data.market import load_long, to_panel
 
+    quiet_expected_failures()
     logger = get_run_logger()
     ws = Workspace.from_env().activate()
     policy, policy_hash = load_policy(config.resolve(config.policy.file))
@@ -291,6 +295,7 @@ def monitoring_flow(config: AlphagateConfig, data_path: str | None = None) -> di
         policy=policy,
         policy_hash=policy_hash,
     )
+    start = ctx.ledger.head()[0]
     try:
         facts, model, reference = load_champion(ctx, config.model.name)
         if facts is None:
@@ -299,8 +304,12 @@ def monitoring_flow(config: AlphagateConfig, data_path: str | None = None) -> di
                 subject=f"model:{config.model.name}",
                 payload={"status": "no_champion", "model_name": config.model.name},
             )
-            logger.info("no champion for %s: nothing to monitor", config.model.name)
-            return {"status": "no_champion", "ledger_seq": entry.seq}
+            logger.warning("no champion for %s: nothing to monitor", config.model.name)
+            return Completed(
+                name="No champion",
+                message=f"no champion for {config.model.name}: nothing to monitor",
+                data={"status": "no_champion", "ledger_seq": entry.seq},
+            )
         panel = to_panel(load_long(config.data, config.base_dir, data_path))
         books = published_weights(ctx, config.model.name)
         out = run_monitoring(
@@ -310,6 +319,8 @@ def monitoring_flow(config: AlphagateConfig, data_path: str | None = None) -> di
             logger.warning("monitoring breach: %s", line)
         if out.tripped:
             logger.warning("kill switch TRIPPED by monitoring (ledger seq %s)", out.entry.seq)
-        return {**out.summary(), "attribution": attribution_report(ctx, config, panel, books)}
+        summary = {**out.summary(), "attribution": attribution_report(ctx, config, panel, books)}
+        return end_state(summary, halted=summary.get("status") == "breach")
     finally:
+        derive(ws, ctx.ledger, ctx.ledger.entries(after_seq=start))
         ctx.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from flows.stages import Run, Trained, service_stage, stage
+from flows.summary import capped
 from governance.policy import PortfolioSource
 
 
@@ -36,9 +37,11 @@ def backtest(run: Run, panel, sealed, model: Trained) -> None:
         payload=summary,
         artifacts=artifacts,
     )
-    client = MlflowClient()
-    for name, sha in artifacts.items():
-        client.log_artifact(model.mlflow_run_id, str(store.path(sha)), _mlflow_dir(name))
+    # MLflow gets the readable copies: named files with extensions (previewable in its UI),
+    # logged to fixed paths, so a rerun replaces them instead of adding hash-named twins.
+    folder = run.ws.home / "reports" / model.name / f"v{model.version}"
+    files = _readable_copies(folder, artifacts, store)
+    MlflowClient().log_artifacts(model.mlflow_run_id, str(folder / "backtest"), "backtest")
     metrics = result.metrics_frame()
     rows = [
         f"{name:<20} return {m['annual_return']:+7.2%}  vol {m['annual_volatility']:6.2%}  "
@@ -49,15 +52,8 @@ def backtest(run: Run, panel, sealed, model: Trained) -> None:
         "backtest",
         headline=f"holdout, {summary['rebalances']} rebalances, model vs benchmarks (net of costs)",
         details=rows,
-        files=_readable_copies(
-            run.ws.home / "reports" / model.name / f"v{model.version}", artifacts, store
-        ),
+        files=files,
     )
-
-
-def _mlflow_dir(name: str) -> str:
-    """MLflow artifact folder for an artifact named ``folder/file``."""
-    return name.rsplit("/", 1)[0] if "/" in name else ""
 
 
 @service_stage("portfolio")
@@ -239,6 +235,6 @@ def _publish(run: Run, result, version, reasons: list[str]) -> bool:
         "portfolio",
         headline=f"{result.source} portfolio as of {result.asof}"
         + (f" (champion v{version})" if version else ""),
-        details=[f"because {r}" for r in reasons] + shown[:10],
+        details=[f"because {r}" for r in reasons] + capped(shown, 10, paths["weights.csv"]),
     )
     return True

@@ -30,10 +30,12 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from flows import progress
 from flows.config import AlphagateConfig
 from flows.halting import retry_unexpected
 from flows.runners import current_flow_run_id, map_on_task_runner
-from flows.summary import RunSummary
+from flows.summary import RunSummary, capped
+from flows.views import derive
 from governance.canonical import sha256_json
 from governance.context import RunContext
 from governance.errors import Gate, GateHalt
@@ -51,10 +53,18 @@ def stage(name: str, *, retries: int = 0):
         @functools.wraps(fn)
         def timed(run: Run, *args, **kwargs):
             start = time.perf_counter()
+            progress.started(name)
+            outcome = "failed"
             try:
-                return fn(run, *args, **kwargs)
+                result = fn(run, *args, **kwargs)
+                outcome = "ok"
+                return result
+            except GateHalt as exc:
+                outcome = f"halted: {exc.gate}"
+                raise
             finally:
                 run.summary.timings[name] = round(time.perf_counter() - start, 3)
+                progress.finished(name, outcome)
 
         delays = [2, 10][:retries]
         return task(
@@ -85,6 +95,7 @@ class Run:
     tier_name: str
     actor: str
     summary: RunSummary
+    start_seq: int = 0
 
 
 def open_run(config: AlphagateConfig, user: str | None, kind: str) -> Run:
@@ -110,7 +121,8 @@ def open_run(config: AlphagateConfig, user: str | None, kind: str) -> Run:
     ctx.store.put_bytes(Path(config.resolve(config.policy.file)).read_bytes())
     now = dataclasses.replace(ctx, run_key=ctx.flow_run_id or os.urandom(16).hex())
     summary = RunSummary(kind=kind, flow_run_id=ctx.flow_run_id, model_name=config.model.name)
-    return Run(config, ws, ctx, now, tier, config.policy.tier, actor, summary)
+    start = ctx.ledger.head()[0]
+    return Run(config, ws, ctx, now, tier, config.policy.tier, actor, summary, start)
 
 
 def keyed(run: Run, fingerprint: str) -> Run:
@@ -139,12 +151,29 @@ def ingest(run: Run, data_path: str | None):
         "data quality",
         headline=f"{'pass' if result.ok else 'HALT'} — {long.attrs.get('source', '?')}, "
         f"fingerprint {result.fingerprint[:12]}",
-        details=[f"warning: {w.message}" for w in result.warnings][:5],
+        details=capped(
+            [f"warning: {w.message}" for w in result.warnings], 3, "the data-quality report"
+        ),
         fingerprint=result.fingerprint,
         warnings=len(result.warnings),
     )
+    run.summary.note("data quality", report=_quality_copy(run, result))
     record_quality(run.ctx, result, long)  # raises GateHalt after recording a critical failure
     return run, to_panel(long, long.attrs.get("source"), fingerprint=result.fingerprint)
+
+
+def _quality_copy(run: Run, result) -> str:
+    """The data-quality report's readable copy under ``reports/data-quality/`` (the store
+    holds the same bytes under the hash the gate entry records)."""
+    from tasks.data.quality.report import render_quality_html
+
+    page = render_quality_html(result)
+    run.ctx.store.put_text(page)
+    folder = run.ws.home / "reports" / "data-quality"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{result.as_of}-{result.fingerprint[:12]}.html"
+    path.write_text(page, encoding="utf-8")
+    return str(path)
 
 
 def _run_facts(run: Run) -> dict:
@@ -223,6 +252,11 @@ def train(run: Run, sealed, data_fingerprint: str) -> Trained:
         )
     s = run.summary
     s.mlflow_run_id, s.model_version = found.mlflow_run_id, found.version
+    report = s.stages.get("data quality", {}).get("report")
+    if report:  # the data-quality report beside the training run it admitted
+        from mlflow import MlflowClient
+
+        MlflowClient().log_artifact(found.mlflow_run_id, report, "data_quality")
     ic = (
         "n/a"
         if found.cv_rank_ic is None
@@ -307,7 +341,7 @@ def validate(run: Run, model: Trained) -> str | None:
     run.summary.note(
         "validation",
         headline=f"{verdict.upper()} (by {validator}, independent of {run.actor})",
-        details=lines[:8],
+        details=capped(lines, 6, "the validation report"),
     )
     record_gate(run.ctx, validation_gate(verdict, findings), subject=_subject(model))
     return verdict
@@ -382,6 +416,7 @@ def finish(run: Run) -> dict:
     )
     seq, head = run.now.ledger.head()
     s.ledger_head = {"seq": seq, "hash": head}
+    derive(run.ws, run.now.ledger, run_entries(run))
     run.ctx.close()
     # Witness the run's entries at its end, also when a deployment (not the CLI) ran it.
     from governance.transparency import publish_after_command
@@ -390,6 +425,17 @@ def finish(run: Run) -> dict:
     if problem is not None:
         print(f"alphagate: {problem}", file=sys.stderr)
     return s.to_json()
+
+
+def run_entries(run: Run) -> list:
+    """The entries this flow run appended (its id is in their payload), and the decisions
+    people made while it waited (UI approvals carry no run key)."""
+    mine = run.ctx.flow_run_id
+    return [
+        e
+        for e in run.now.ledger.entries(after_seq=run.start_seq)
+        if "run_key" not in e.payload or (mine and e.payload.get("flow_run_id") == mine)
+    ]
 
 
 def trip_on_live_data_failure(run: Run, exc: GateHalt) -> None:

@@ -7,6 +7,7 @@ The JSON fields are a contract (shared/DESIGN.md, "Command-line contract"): ``st
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,22 +69,46 @@ class RunSummary:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
-def render(summary: RunSummary) -> str:
-    """A readable multi-line summary for people (the JSON is for tools); free text (reasons,
-    headlines) printed escaped (:func:`governance.text.printable`)."""
+#: The human summary fits a 100-column terminal; longer lines wrap under their label.
+WIDTH = 100
+_LABEL = 14
+_INDENT = " " * (_LABEL + 3)
+
+
+def capped(lines: list[str], limit: int, where: str) -> list[str]:
+    """The first ``limit`` lines and, when some are left out, ``+N more — see <where>``:
+    never a silent cut."""
+    lines = list(lines)
+    if len(lines) <= limit:
+        return lines
+    return [*lines[:limit], f"+{len(lines) - limit} more — see {where}"]
+
+
+def _wrap(text: str, first: str, rest: str, width: int) -> list[str]:
+    return textwrap.wrap(
+        text, width=width, initial_indent=first, subsequent_indent=rest,
+        break_on_hyphens=False,
+    ) or [first.rstrip()]  # fmt: skip
+
+
+def render(summary: RunSummary, width: int = WIDTH) -> str:
+    """A readable summary for people, one screen of at most ``width`` columns; free text
+    (reasons, headlines) printed escaped (:func:`governance.text.printable`)."""
     from governance.text import printable
 
-    lines = [f"alphagate {summary.kind}: {summary.status.upper()}"]
+    head = f"alphagate {summary.kind}: {summary.status.upper()}"
     if summary.status != "completed":
-        lines.append(f"  halted at {summary.stage}:")
-        lines += [f"    - {printable(r)}" for r in summary.reasons]
+        head += f" at {summary.stage}"
+    lines = [head]
+    for r in capped(summary.reasons, 5, "`alphagate ledger show`"):
+        lines += _wrap(printable(r), "    - ", "      ", width)
     for stage, info in summary.stages.items():
-        headline = printable(info.get("headline", ""))
-        lines.append(f"  {stage:<14} {headline}")
-        lines += [f"  {'':<14}   {printable(d)}" for d in info.get("details", [])]
-    head = summary.ledger_head
-    if head.get("hash"):
-        lines.append(f"  {'ledger':<14} head #{head['seq']} {head['hash'][:16]}")
+        lines += _wrap(printable(info.get("headline", "")), f"  {stage:<{_LABEL}} ", _INDENT, width)
+        for d in info.get("details", []):
+            lines += _wrap(printable(d), _INDENT, _INDENT + "  ", width)
+    head_ = summary.ledger_head
+    if head_.get("hash"):
+        lines.append(f"  {'ledger':<{_LABEL}} head #{head_['seq']} {head_['hash'][:16]}")
     if summary.flow_run_id:
-        lines.append(f"  {'flow run':<14} {summary.flow_run_id}")
+        lines.append(f"  {'flow run':<{_LABEL}} {summary.flow_run_id}")
     return "\n".join(lines)

@@ -30,6 +30,8 @@ __all__ = [
     "Section",
     "Table",
     "Tone",
+    "page_from_json",
+    "page_to_json",
     "render_page",
     "stylesheet",
 ]
@@ -172,6 +174,80 @@ class Page:
     def __post_init__(self) -> None:
         object.__setattr__(self, "summary", tuple(self.summary))
         object.__setattr__(self, "sections", tuple(self.sections))
+
+
+# -- documents as JSON: a page stored beside its HTML can be re-rendered later -------------
+
+
+def _block_json(b: Any) -> Any:
+    if isinstance(b, Cell):
+        return {"cell": {**b.__dict__, "tone": b.tone and b.tone.value}}
+    if isinstance(b, Table):
+        return {"table": {"headers": list(b.headers), "numeric": list(b.numeric),
+                          "caption": b.caption,
+                          "rows": [[_block_json(c) for c in r] for r in b.rows]}}  # fmt: skip
+    if isinstance(b, Facts):
+        return {"facts": [[k, _block_json(v)] for k, v in b.items]}
+    if isinstance(b, Figure):
+        return {"figure": {"png": base64.b64encode(b.png).decode("ascii"),
+                           "caption": b.caption, "href": b.href}}  # fmt: skip
+    if isinstance(b, list | tuple):
+        return [_block_json(x) for x in b]
+    return b
+
+
+def _block(j: Any) -> Any:
+    if isinstance(j, list):
+        return [_block(x) for x in j]
+    if not isinstance(j, dict):
+        return j
+    if "cell" in j:
+        c = dict(j["cell"])
+        return Cell(**{**c, "tone": Tone(c["tone"]) if c.get("tone") else None})
+    if "table" in j:
+        t = j["table"]
+        rows = tuple(tuple(_block(c) for c in r) for r in t["rows"])
+        return Table(tuple(t["headers"]), rows, tuple(t["numeric"]), t.get("caption"))
+    if "facts" in j:
+        return Facts(tuple((k, _block(v)) for k, v in j["facts"]))
+    if "figure" in j:
+        f = j["figure"]
+        return Figure(base64.b64decode(f["png"]), f["caption"], f.get("href"))
+    return j
+
+
+def page_to_json(page: Page) -> dict:
+    """The page as plain JSON (:func:`page_from_json` gives it back)."""
+    return {
+        "title": page.title,
+        "kind": page.kind,
+        "verdict": page.verdict,
+        "cover": _block_json(page.cover) if page.cover else None,
+        "summary": [_block_json(b) for b in page.summary],
+        "sections": [
+            {"title": s.title, "level": s.level, "blocks": [_block_json(b) for b in s.blocks]}
+            for s in page.sections
+        ],
+        "toc": page.toc,
+        "footer": page.footer,
+    }
+
+
+def page_from_json(doc: Mapping[str, Any]) -> Page:
+    """The :class:`Page` that :func:`page_to_json` wrote."""
+    return Page(
+        title=doc["title"],
+        kind=doc.get("kind", ""),
+        verdict=doc.get("verdict"),
+        cover=_block(doc["cover"]) if doc.get("cover") else None,
+        summary=tuple(_block(b) for b in doc.get("summary", [])),
+        sections=tuple(
+            Section(s["title"], tuple(_block(b) for b in s["blocks"]), s.get("level", 2))
+            for s in doc.get("sections", [])
+        ),
+        toc=bool(doc.get("toc")),
+        footer=doc.get("footer"),
+    )
 
 
 @functools.cache

@@ -138,6 +138,18 @@ def mlflow_experiment(name: str, ws: Workspace) -> str:
     mlflow.set_tracking_uri(ws.tracking_uri)
     exp = mlflow.get_experiment_by_name(name)
     if exp is not None:
+        if (exp.tags or {}).get(EXPERIMENT_KIND) != MODEL_TRAINING:
+            mlflow.MlflowClient().set_experiment_tag(
+                exp.experiment_id, EXPERIMENT_KIND, MODEL_TRAINING
+            )
         return exp.experiment_id
     location = (ws.mlartifacts / name).as_uri()
-    return mlflow.create_experiment(name, artifact_location=location)
+    return mlflow.create_experiment(
+        name, artifact_location=location, tags={EXPERIMENT_KIND: MODEL_TRAINING}
+    )
+
+
+#: MLflow 3's UI opens its GenAI screens (traces, judges, prompts) for an experiment
+#: without a kind; this tag (read by its experiment page) selects the model-training views.
+EXPERIMENT_KIND = "mlflow.experimentKind"
+MODEL_TRAINING = "custom_model_development"

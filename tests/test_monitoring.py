@@ -422,7 +422,11 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
         features={"names": list(FEATURES)},
         policy={"file": str(policy_file), "tier": "high"},
     )
-    summary = monitoring_flow(config)
+    from flows.halting import summary_of
+
+    state = monitoring_flow(config, return_state=True)
+    assert state.name == "Halted" and state.is_failed()  # a breach is red in Prefect
+    summary = summary_of(state)
     assert summary["status"] == "breach"
     assert summary["tripped"] and summary["killswitch"] == "tripped"
     assert summary["as_of"] == str(pd.Timestamp(dates[day]).date())

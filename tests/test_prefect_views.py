@@ -54,14 +54,44 @@ def _bad_market(tmp_path: Path) -> Path:
     return bad
 
 
+def _automation(name: str, expect: str, match: dict):
+    """A reactive automation on one event (the docs/deploy.md kind), doing nothing: its
+    firing is itself an event (``prefect.automation.triggered``) a test can read."""
+    from prefect.automations import Automation
+    from prefect.events.actions import DoNothing
+    from prefect.events.schemas.automations import EventTrigger, Posture
+
+    trigger = EventTrigger(
+        expect={expect}, match=match, posture=Posture.Reactive, threshold=1, within=0
+    )
+    return Automation(name=name, trigger=trigger, actions=[DoNothing()]).create()
+
+
 @pytest.fixture(scope="module")
-def halted_run(tmp_path_factory, api_url):
+def automations(api_url):
+    """One automation on failed flow runs, one on alphagate's gate-halted event."""
+    return {
+        "failed-runs": _automation(
+            "alphagate: failed runs", "prefect.flow-run.Failed",
+            {"prefect.resource.id": "prefect.flow-run.*"},
+        ),
+        "gate-halted": _automation(
+            "alphagate: gate halted", "alphagate.gate.halted",
+            {"prefect.resource.id": "alphagate.*", "alphagate.gate": "data_quality"},
+        ),
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def halted_run(tmp_path_factory, api_url, automations):
     """``alphagate run`` on a market that fails a critical data-quality check."""
     tmp = tmp_path_factory.mktemp("halt")
-    out = _cli(
-        tmp / "home", api_url, "run", "--config", SMALL, "--data", str(_bad_market(tmp)), "--json"
-    )
-    return out
+    bad = str(_bad_market(tmp))
+    return _cli(tmp / "home", api_url, "run", "--config", SMALL, "--data", bad, "--json")
+
+
+def _flow_run_id(halted_run) -> uuid.UUID:
+    return uuid.UUID(json.loads(halted_run.stdout.strip().splitlines()[-1])["flow_run_id"])
 
 
 def test_gate_halt_is_exit_3_without_traceback(halted_run):
@@ -76,11 +106,61 @@ def test_halted_flow_run_ends_in_a_failed_state_named_halted(halted_run):
     from prefect import get_client
     from prefect.client.schemas.objects import StateType
 
-    flow_run_id = json.loads(halted_run.stdout.strip().splitlines()[-1])["flow_run_id"]
     with get_client(sync_client=True) as client:
-        state = client.read_flow_run(uuid.UUID(flow_run_id)).state
+        state = client.read_flow_run(_flow_run_id(halted_run)).state
     assert state.name == "Halted" and state.type is StateType.FAILED
     assert "data_quality" in state.message
+
+
+def test_halted_run_carries_the_gate_artifact_with_the_report_link(halted_run):
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    run_id = _flow_run_id(halted_run)
+    with get_client(sync_client=True) as client:
+        arts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
+        )
+    by_key = {a.key: a for a in arts}
+    gate = by_key["gate-data-quality"]
+    assert gate.type == "markdown"
+    assert "Gate `data_quality`: **HALT**" in gate.data and "staleness" in gate.data
+    assert "[data-quality report](file://" in gate.data
+
+
+def _fired(automation_id, timeout: float = 90.0) -> bool:
+    import datetime as dt
+    import time
+
+    from prefect import get_client
+    from prefect.events.filters import (
+        EventFilter,
+        EventNameFilter,
+        EventOccurredFilter,
+        EventResourceFilter,
+    )
+
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        flt = EventFilter(
+            occurred=EventOccurredFilter(
+                since=since, until=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+            ),
+            event=EventNameFilter(name=["prefect.automation.triggered"]),
+            resource=EventResourceFilter(id=[f"prefect.automation.{automation_id}"]),
+        )
+        with get_client(sync_client=True) as client:
+            if client.read_events(filter=flt).events:
+                return True
+        time.sleep(2)
+    return False
+
+
+def test_automations_fire_on_the_halted_run_and_on_the_gate_event(halted_run, automations):
+    assert halted_run.returncode == 3
+    assert _fired(automations["failed-runs"].id), "no automation fired on the Halted run"
+    assert _fired(automations["gate-halted"].id), "no automation fired on alphagate.gate.halted"
 
 
 @pytest.mark.parametrize(

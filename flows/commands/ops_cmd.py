@@ -63,9 +63,11 @@ def _ui(args: argparse.Namespace) -> int:
 
 def _monitor(args: argparse.Namespace) -> int:
     from flows.config import load_config
+    from flows.halting import summary_of
     from flows.monitoring import monitoring_flow
 
-    summary = monitoring_flow(load_config(args.config), data_path=args.data)
+    state = monitoring_flow(load_config(args.config), data_path=args.data, return_state=True)
+    summary = summary_of(state)
     if args.json:
         from flows.cli import emit_json
 

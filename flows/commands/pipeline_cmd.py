@@ -48,7 +48,10 @@ def _execute(args: argparse.Namespace, flow_name: str):
     from governance.workspace import Workspace
 
     flow_fn = flow_fn.with_options(task_runner=task_runner_for(config.runtime))
-    with Workspace.from_env().exclusive("run"):  # concurrent runs wait, one at a time
+    from flows.progress import showing_progress
+
+    # concurrent runs wait, one at a time
+    with Workspace.from_env().exclusive("run"), showing_progress():
         state = flow_fn(config=config, data_path=args.data, user=args.user, return_state=True)
     return RunSummary.from_json(summary_of(state))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from governance.html import Page, Section, Table, render_page
+from governance.html import Page, Section, Table, page_to_json, render_page
 from tasks.model.features import FEATURES_BY_NAME
 
 if TYPE_CHECKING:
@@ -204,9 +204,10 @@ def to_markdown(title: str, sections: tuple[Section, ...]) -> str:
     return "\n".join(out)
 
 
-def to_html(title: str, sections: tuple[Section, ...], status: str = "candidate") -> str:
-    """Render the card as one self-contained HTML page (the one renderer, no external links)."""
-    page = Page(
+def card_page(title: str, sections: tuple[Section, ...], status: str = "candidate") -> Page:
+    """The card as a document of the one HTML renderer (stored as ``model_card.json`` so
+    governance can re-render it with the version's current status)."""
+    return Page(
         title=title,
         kind="Model card",
         verdict=status,
@@ -224,10 +225,15 @@ def to_html(title: str, sections: tuple[Section, ...], status: str = "candidate"
         ),
         toc=True,
     )
-    return render_page(page)
 
 
-def render(rec: TrainingRecord) -> tuple[str, str]:
-    """``(markdown, html)`` of the model card of ``rec``."""
+def to_html(title: str, sections: tuple[Section, ...], status: str = "candidate") -> str:
+    """Render the card as one self-contained HTML page (the one renderer, no external links)."""
+    return render_page(card_page(title, sections, status))
+
+
+def render(rec: TrainingRecord) -> tuple[str, str, dict]:
+    """``(markdown, html, document)`` of the model card of ``rec``."""
     title, sections = build_card(rec)
-    return to_markdown(title, sections), to_html(title, sections)
+    page = card_page(title, sections)
+    return to_markdown(title, sections), render_page(page), page_to_json(page)

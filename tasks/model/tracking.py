@@ -156,7 +156,7 @@ def _files(rec: TrainingRecord) -> dict[str, bytes]:
         else {"name": n, "description": "extra feature supplied by the caller", "expected_sign": 0}
         for n in features
     ]
-    card_md, card_html = render(rec)
+    card_md, card_html, card_doc = render(rec)
     return {
         "features.json": canonical_json(declarations),
         "config.json": canonical_json(rec.config),
@@ -165,6 +165,7 @@ def _files(rec: TrainingRecord) -> dict[str, bytes]:
         "predictions_sample.parquet": frame_to_parquet(sample),
         "model_card.md": card_md.encode("utf-8"),
         "model_card.html": card_html.encode("utf-8"),
+        "model_card.json": canonical_json(card_doc),
     }
 
 

@@ -1,0 +1,295 @@
+"""After each governance act: refresh what MLflow shows and tell Prefect what happened.
+
+Every act (a gate decision, a validation, an approval or rejection, a promotion, a kill
+switch trip or reset, a monitoring run) is a ledger entry first. :func:`after_acts` reads the
+entries appended since a sequence number and derives from them, and from nothing else:
+
+- the MLflow views of every model version and registered model they touch
+  (:func:`governance.mlflow_views.refresh_version_view` / ``refresh_model_view``);
+- one Prefect event per act (``alphagate.gate.halted``, ``alphagate.model.promoted``,
+  ``alphagate.killswitch.tripped`` …) with resource labels, for automations
+  (docs/deploy.md), whenever a Prefect API is configured or a flow run is active;
+- inside a flow run, one markdown artifact per gate decided (its decision, reasons, ledger
+  entry and links to the reports) and a line in the run log for each.
+
+Governance never imports Prefect (shared/DESIGN.md, "Layers"): this composition lives here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterable, Sequence
+
+from governance.ledger import Ledger, LedgerEntry
+from governance.workspace import Workspace
+
+#: Ledger action → Prefect event name (a ``gate.*`` action gets ``alphagate.gate.<decision>``).
+EVENTS = {
+    "validation.completed": "alphagate.validation.completed",
+    "validation.refused": "alphagate.action.refused",
+    "approval.granted": "alphagate.model.approved",
+    "approval.rejected": "alphagate.model.rejected",
+    "approval.refused": "alphagate.action.refused",
+    "model.promoted": "alphagate.model.promoted",
+    "killswitch.tripped": "alphagate.killswitch.tripped",
+    "killswitch.reset_pending": "alphagate.killswitch.reset_pending",
+    "killswitch.reset": "alphagate.killswitch.reset",
+    "killswitch.reset_refused": "alphagate.action.refused",
+    "monitoring.completed": "alphagate.monitoring.completed",
+    "run.halted": "alphagate.run.halted",
+    "finding.accepted": "alphagate.finding.accepted",
+}
+GATE_WORDS = {"pass": "passed", "halt": "halted", "review": "review"}
+_MODEL = re.compile(r"^model:(?P<name>[^/]+)(?:/v(?P<version>\d+))?$")
+
+
+def head_seq(ws: Workspace) -> int | None:
+    """The ledger's last sequence number, or None when the workspace has no ledger yet."""
+    if not _has_ledger(ws):
+        return None
+    try:
+        with Ledger.open(ws) as ledger:
+            return ledger.head()[0]
+    except Exception:  # no ledger yet (an uninitialised workspace): nothing to derive
+        return None
+
+
+def _has_ledger(ws: Workspace) -> bool:
+    url = os.environ.get("ALPHAGATE_LEDGER_URL")
+    return bool(url) or (ws.home / "ledger.db").is_file()
+
+
+def event_name(entry: LedgerEntry) -> str | None:
+    """The Prefect event of a ledger entry, or None for entries that are not acts."""
+    if entry.action.startswith("gate."):
+        return f"alphagate.gate.{GATE_WORDS.get(entry.payload.get('decision'), 'decided')}"
+    return EVENTS.get(entry.action)
+
+
+def event_of(entry: LedgerEntry) -> tuple[str, dict, dict] | None:
+    """``(event, resource, payload)`` of an act, or None."""
+    name = event_name(entry)
+    if name is None:
+        return None
+    resource = {
+        "prefect.resource.id": f"alphagate.{_resource(entry)}",
+        "prefect.resource.name": entry.subject or entry.action,
+        "alphagate.action": entry.action,
+        "alphagate.actor": entry.actor,
+        "alphagate.role": entry.role,
+        "alphagate.ledger.seq": str(entry.seq),
+    }
+    if m := _MODEL.match(entry.subject or ""):
+        resource["alphagate.model.name"] = m["name"]
+        if m["version"]:
+            resource["alphagate.model.version"] = m["version"]
+    if entry.action.startswith("gate."):
+        resource["alphagate.gate"] = entry.action.removeprefix("gate.")
+        resource["alphagate.decision"] = str(entry.payload.get("decision"))
+    p = entry.payload
+    payload = {k: p[k] for k in ("reasons", "reason", "verdict", "decision", "model_version",
+                                 "approved_by", "status", "trigger") if k in p}  # fmt: skip
+    payload["entry_hash"] = entry.entry_hash
+    return name, resource, payload
+
+
+def _resource(entry: LedgerEntry) -> str:
+    if m := _MODEL.match(entry.subject or ""):
+        return f"model.{m['name']}" + (f".v{m['version']}" if m["version"] else "")
+    if entry.action.startswith("gate."):
+        return f"gate.{entry.action.removeprefix('gate.')}"
+    return (entry.subject or entry.action).replace(":", ".")
+
+
+def after_acts(ws: Workspace, since_seq: int | None) -> list[LedgerEntry]:
+    """The command line's hook: derive the views of the acts after ``since_seq``.
+
+    Entries recorded inside a flow run (their payload names it) were derived by that run
+    (:func:`derive`); the others (approvals, rejections, kill-switch acts, validations from
+    the command line) are derived here. Returns the entries derived.
+    """
+    if since_seq is None or not _has_ledger(ws):
+        return []
+    with Ledger.open(ws) as ledger:
+        entries = [e for e in ledger.entries(after_seq=since_seq)
+                   if not e.payload.get("flow_run_id")]  # fmt: skip
+        derive(ws, ledger, entries)
+    return entries
+
+
+def derive(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]) -> None:
+    """MLflow views, Prefect events and (inside a flow run) gate artifacts of ``entries``.
+
+    A view that cannot be written now (an unregistered name, MLflow down) is rewritten by
+    the next act: the acts themselves are already in the ledger.
+    """
+    if not entries:
+        return
+    refresh_mlflow(ws, ledger, entries)
+    emit_events(entries)
+    if _in_flow_run():
+        publish_gate_artifacts(ws, entries)
+
+
+def refresh_mlflow(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]) -> None:
+    """Rewrite the views of every model version and registered model ``entries`` touch."""
+    from governance.mlflow_views import refresh_model_view, refresh_version_view
+    from governance.registry import mlflow_client, registry_exists
+
+    versions, names = set(), set()
+    global_act = False
+    for e in entries:
+        if m := _MODEL.match(e.subject or ""):
+            names.add(m["name"])
+            if m["version"]:
+                versions.add((m["name"], m["version"]))
+        if e.action.startswith("killswitch.") or e.action == "monitoring.completed":
+            global_act = True
+    if not (versions or names or global_act) or not registry_exists(ws):
+        return
+    client = mlflow_client(ws)
+    if global_act:
+        names |= {rm.name for rm in client.search_registered_models()}
+    for name, version in sorted(versions):
+        with _quietly():
+            refresh_version_view(ledger, client, name, version)
+    for name in sorted(names):
+        with _quietly():
+            refresh_model_view(ledger, client, name)
+
+
+@contextlib.contextmanager
+def _quietly():
+    """A view that cannot be written now (an unregistered name, MLflow down) waits for the
+    next act; the act itself is already in the ledger."""
+    from mlflow.exceptions import MlflowException
+
+    with contextlib.suppress(MlflowException):
+        yield
+
+
+def _in_flow_run() -> bool:
+    from prefect.context import FlowRunContext
+
+    return FlowRunContext.get() is not None
+
+
+def emit_events(entries: Iterable[LedgerEntry]) -> int:
+    """Emit the Prefect event of each act; return how many were sent.
+
+    Outside a flow run, only when ``PREFECT_API_URL`` names a server: a one-shot command
+    must not start a temporary server just to tell nobody.
+    """
+    entries = list(entries)
+    if not entries:
+        return 0
+    if not os.environ.get("PREFECT_API_URL") and not _in_flow_run():
+        return 0
+    from prefect.events import emit_event
+    from prefect.runtime import flow_run
+
+    related = []
+    if flow_run.id:
+        related.append({"prefect.resource.id": f"prefect.flow-run.{flow_run.id}",
+                        "prefect.resource.role": "flow-run"})  # fmt: skip
+    sent = 0
+    for e in entries:
+        described = event_of(e)
+        if described is None:
+            continue
+        name, resource, payload = described
+        if emit_event(name, resource=resource, related=related, payload=payload):
+            sent += 1
+    return sent
+
+
+def publish_gate_artifacts(ws: Workspace, entries: Sequence[LedgerEntry]) -> list[str]:
+    """In a flow run: one markdown artifact per gate decided in ``entries``, and a run-log
+    line per decision (warning for a halt or review). Returns the artifact keys."""
+    from prefect import get_run_logger
+    from prefect.artifacts import create_markdown_artifact
+
+    logger = get_run_logger()
+    gates: dict[str, list[LedgerEntry]] = {}
+    for e in entries:
+        if e.action.startswith("gate."):
+            gates.setdefault(e.action.removeprefix("gate."), []).append(e)
+    keys = []
+    for gate, decided in gates.items():
+        for e in decided:
+            decision = str(e.payload.get("decision"))
+            line = f"gate {gate}: {decision.upper()} on {e.subject or '-'} (ledger #{e.seq})"
+            reasons = "; ".join(e.payload.get("reasons") or [])
+            level = logger.info if decision == "pass" else logger.warning
+            level(line + (f": {reasons}" if reasons else ""))
+        key = "gate-" + re.sub(r"[^a-z0-9]+", "-", gate.lower()).strip("-")
+        create_markdown_artifact(
+            key=key,
+            markdown=gate_markdown(ws, gate, decided, entries),
+            description=f"alphagate {gate} gate: {_worst(decided)}",
+        )
+        keys.append(key)
+    return keys
+
+
+def _worst(decided: Sequence[LedgerEntry]) -> str:
+    words = [str(e.payload.get("decision")) for e in decided]
+    return next((w for w in ("halt", "review", "pass") if w in words), words[-1] if words else "")
+
+
+def gate_markdown(
+    ws: Workspace, gate: str, decided: Sequence[LedgerEntry], entries: Sequence[LedgerEntry]
+) -> str:
+    """The markdown of one gate's artifact: a table of decisions, reasons and report links."""
+    lines = [f"## Gate `{gate}`: **{_worst(decided).upper()}**", "",
+             "| subject | decision | reasons | ledger entry |", "|---|---|---|---|"]  # fmt: skip
+    for e in decided[:50]:
+        reasons = "<br>".join(_cell(r) for r in (e.payload.get("reasons") or [])[:10]) or "—"
+        lines.append(f"| `{e.subject or '-'}` | **{e.payload.get('decision')}** | {reasons} "
+                     f"| #{e.seq} `{e.entry_hash[:12]}` |")  # fmt: skip
+    if len(decided) > 50:
+        lines.append(f"| +{len(decided) - 50} more — see `alphagate ledger show` | | | |")
+    subjects = {e.subject for e in decided}
+    links = [link for e in entries if e.subject in subjects for link in report_links(ws, e)]
+    if links:
+        lines += [
+            "",
+            "Reports:",
+            *[f"- [{label}]({where})" for label, where in dict(links).items()],
+        ]
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def report_links(ws: Workspace, entry: LedgerEntry) -> list[tuple[str, str]]:
+    """``(label, where)`` of the reports an entry cites: the readable copies under
+    ``reports/`` or the store's files, and the MLflow run (a UI link on an MLflow server)."""
+    links = []
+    for name, sha in sorted(entry.artifacts.items()):
+        if name.endswith(".html") or name == "quality_html":
+            path = ws.artifacts / sha[:2] / sha
+            label = "data-quality report" if name == "quality_html" else name
+            links.append((label, path.as_uri() if path.is_file() else f"sha256:{sha}"))
+    run_id = entry.payload.get("mlflow_run_id")
+    if run_id:
+        links.append((f"MLflow run {run_id[:8]}", mlflow_run_link(run_id)))
+    return links
+
+
+def mlflow_run_link(run_id: str) -> str:
+    """The run's page on an MLflow server (``MLFLOW_TRACKING_URI`` over HTTP), else a
+    ``runs:/`` URI to open with ``alphagate ui``."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if not uri.startswith(("http://", "https://")):
+        return f"runs:/{run_id}"
+    from mlflow import MlflowClient
+
+    with contextlib.suppress(Exception):
+        exp = MlflowClient().get_run(run_id).info.experiment_id
+        return f"{uri.rstrip('/')}/#/experiments/{exp}/runs/{run_id}"
+    return f"runs:/{run_id}"

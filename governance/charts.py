@@ -1,0 +1,70 @@
+"""One look for every chart alphagate draws (backtest, SHAP, published portfolios).
+
+Percent axes for returns and weights, a palette with as many distinct colours as series
+(no two series share a colour: ``tab20`` and then a perceptually even colormap), titles
+that name the model and the period, and deterministic PNG bytes (no timestamp metadata),
+so a chart hashes the same on every run and its SHA-256 can sit in the ledger.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["palette", "percent_axis", "png", "pyplot", "title"]
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the non-interactive Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def palette(n: int) -> list:
+    """``n`` distinct colours: ``tab10`` up to 10, ``tab20`` up to 20, then ``turbo``."""
+    from matplotlib import colormaps
+
+    if n <= 10:
+        return list(colormaps["tab10"].colors[:n])
+    if n <= 20:
+        tab = colormaps["tab20"].colors  # pairs dark/light: take darks first, then lights
+        return [*tab[0::2], *tab[1::2]][:n]
+    cmap = colormaps["turbo"]
+    return [cmap(0.05 + 0.9 * i / (n - 1)) for i in range(n)]
+
+
+def percent_axis(ax: Any, axis: str = "y", decimals: int = 0) -> None:
+    """Label ``axis`` of ``ax`` in percent of the plotted fractions (0.14 → 14 %)."""
+    from matplotlib.ticker import PercentFormatter
+
+    fmt = PercentFormatter(xmax=1.0, decimals=decimals)
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
+
+
+def title(what: str, model: str | None = None, period: Sequence[Any] | None = None) -> str:
+    """``what — model, first to last`` (the parts that are known)."""
+    parts = [what]
+    if model:
+        parts.append(str(model))
+    if period is not None and len(period) == 2 and period[0] is not None:
+        parts.append(f"{_day(period[0])} to {_day(period[1])}")
+    return " — ".join(parts[:1]) + ("" if len(parts) == 1 else " — " + ", ".join(parts[1:]))
+
+
+def _day(value: Any) -> str:
+    import pandas as pd
+
+    return str(pd.Timestamp(value).date())
+
+
+def png(fig) -> bytes:
+    """The figure as PNG bytes (no metadata: the same chart gives the same bytes); closes it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
+    pyplot().close(fig)
+    return buf.getvalue()
