@@ -13,8 +13,9 @@ Version tags
     ``governance.status`` (a :class:`Status`), ``governance.tier``, ``governance.policy``
     (policy hash; ``sandbox`` when the tier is), ``governance.verdict``, one
     ``governance.decision.<seq>`` per approval or rejection (who, role, when, reason,
-    signature digest), ``governance.findings.open`` / ``.accepted`` (finding ids),
-    ``governance.champion_since``; a description (verdict, findings, approvals, champion
+    signature digest),
+    ``governance.champion_since`` (the findings register keeps ``findings.open`` /
+    ``findings.accepted``: :mod:`governance.findings_mlflow`); a description (verdict, findings, approvals, champion
     since, links to the report, model card and evidence command); the model card
     re-rendered with the current status as ``governance/model_card.html`` of the version's
     run.
@@ -33,8 +34,9 @@ from pathlib import Path
 
 from governance.approvals import latest_validation
 from governance.decisions import decision_rows
-from governance.findings import Status as FindingStatus
 from governance.findings import load_register
+from governance.findings_mlflow import findings_line
+from governance.findings_review import blocking
 from governance.html import Facts, Page, Section, Table, page_from_json, render_page
 from governance.ledger import Ledger
 from governance.registry import PROMOTED, champion_version, model_subject
@@ -109,9 +111,7 @@ def version_view(ledger: Ledger, client, name: str, version: int | str) -> Versi
     vp = validated.payload if validated else {}
     tier = vp.get("policy_tier") or next((d.get("tier") for d in _docs(ledger, subject)), None)
     policy = vp.get("policy_hash") or ""
-    findings = load_register(ledger).of_version(name, version)
-    open_ids = [f.id for f in findings if f.status == FindingStatus.OPEN]
-    accepted = [f.id for f in findings if f.status == FindingStatus.ACCEPTED]
+    findings = blocking(load_register(ledger), validated.seq) if validated else []
     since = promotions[-1].ts if promotions and champion else ""
     tags = {
         "status": status.value,
@@ -119,15 +119,13 @@ def version_view(ledger: Ledger, client, name: str, version: int | str) -> Versi
         + (" (sandbox: not for production)" if tier == SANDBOX_TIER else ""),
         "policy": (policy or "unknown") + (" sandbox" if tier == SANDBOX_TIER else ""),
         "verdict": verdict or "not validated",
-        "findings.open": ", ".join(open_ids) or "none",
-        "findings.accepted": ", ".join(accepted) or "none",
         "champion_since": since or "-",
         **{f"decision.{d['seq']:06d}": _decision_tag(d) for d in decisions},
     }
     facts = {
         "validation_run_id": vp.get("mlflow_run_id"),
         "validator": vp.get("validator"),
-        "findings": [(f.id, str(f.severity), f.status.value, f.message) for f in findings],
+        "findings": findings,
         "decisions": decisions,
         "since": since,
         "tier": tier,
@@ -176,9 +174,9 @@ def _description(name: str, version: str, status: Status, f: dict) -> str:
     if f["decisions"]:
         lines += ["", "Decisions:"]
         lines += [f"- {_decision_tag(d)}" for d in f["decisions"]]
-    if f["findings"]:
-        lines += ["", "Findings:"]
-        lines += [f"- `{i}` [{sev}, {st}] {msg}" for i, sev, st, msg in f["findings"]]
+    report = next((href for label, href in f["links"] if label == "validation report"), None)
+    if f["validation_run_id"]:  # the findings register's own line (governance.findings_mlflow)
+        lines += ["", findings_line(f["findings"], report)]
     links = [f"[{label}]({href})" for label, href in f["links"]]
     links.append(
         f"evidence pack: `alphagate evidence export --model-version {version} --out FILE.zip`"

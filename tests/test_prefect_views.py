@@ -71,9 +71,10 @@ def _automation(name: str, expect: str, match: dict):
 def automations(api_url):
     """One automation on failed flow runs, one on alphagate's gate-halted event."""
     return {
+        # A Halted run's event is prefect.flow-run.Halted: match the state *type*.
         "failed-runs": _automation(
-            "alphagate: failed runs", "prefect.flow-run.Failed",
-            {"prefect.resource.id": "prefect.flow-run.*"},
+            "alphagate: failed runs", "prefect.flow-run.*",
+            {"prefect.resource.id": "prefect.flow-run.*", "prefect.state-type": "FAILED"},
         ),
         "gate-halted": _automation(
             "alphagate: gate halted", "alphagate.gate.halted",
@@ -151,7 +152,7 @@ def _fired(automation_id, timeout: float = 90.0) -> bool:
             resource=EventResourceFilter(id=[f"prefect.automation.{automation_id}"]),
         )
         with get_client(sync_client=True) as client:
-            if client.read_events(filter=flt).events:
+            if client.read_events(filter=flt, limit=10).events:
                 return True
         time.sleep(2)
     return False

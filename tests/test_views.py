@@ -101,8 +101,8 @@ def rest(walked):
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
 
-    def get(path: str, **params) -> dict:
-        url = f"{base}/api/2.0/mlflow/{path}?{urllib.parse.urlencode(params)}"
+    def get(endpoint: str, **params) -> dict:
+        url = f"{base}/api/2.0/mlflow/{endpoint}?{urllib.parse.urlencode(params)}"
         with urllib.request.urlopen(url, timeout=30) as resp:
             return json.load(resp)
 
@@ -136,7 +136,7 @@ def test_a_failed_validation_shows_on_the_version(walked):
     assert tags["governance.verdict"] == "fail"
     assert tags["governance.tier"] == "high"
     assert len(tags["governance.policy"]) == 64  # the policy hash, not a sandbox
-    assert tags["governance.findings.open"].startswith("F-small-e2e-v1-")
+    assert tags["findings.open"].startswith("F-small-e2e-v1-")
     desc = walked["failed"]["description"]
     assert desc.startswith("**REJECTED** — validation verdict **FAIL** by vera")
     assert "validation/report.html" in desc and "governance/model_card.html" in desc
