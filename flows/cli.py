@@ -29,11 +29,61 @@ def build_parser() -> argparse.ArgumentParser:
         prog="alphagate",
         description="Governed model-risk workflow for ML portfolio management.",
     )
+    parser.add_argument("--version", action="version", version=f"alphagate {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(flows.commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"flows.commands.{info.name}")
         module.register(sub)
+    _fill_help(parser)
+    # `alphagate --help` lists the commands in the order of the work, not alphabetically.
+    rank = {name: i for i, name in enumerate(WORKFLOW)}
+    sub._choices_actions.sort(key=lambda a: rank.get(a.dest, len(rank)))
     return parser
+
+
+#: The commands in the order people use them (unknown ones go last, alphabetically).
+WORKFLOW = (
+    "init", "keys", "users", "policy", "config", "data", "run", "demo", "validate",
+    "findings", "status", "approve", "reject", "models", "rebalance", "risk", "stress",
+    "monitor", "killswitch", "ledger", "evidence", "ui", "serve",
+)  # fmt: skip
+
+
+#: One wording for the options many commands share, given to any that states no help.
+SHARED_HELP = {
+    "--model-version": "registered model version N",
+    "--reason": "why, in words (recorded in the ledger, signed where the act is signed)",
+    "--incident": "incident reference of the reset (ticket id)",
+    "--out": "file to write",
+    "--until": "last day the acceptance holds (YYYY-MM-DD)",
+    "--status": "only findings in this status (open, accepted, expired, remediated)",
+    "--role": "developer, validator, risk_officer or admin",
+    "--port": "TCP port to listen on",
+    "--prefect-port": "TCP port of the Prefect server and UI",
+    "--mlflow-port": "TCP port of the MLflow server and UI",
+    "file": "the file to read",
+    "name": "user name",
+    "finding_id": "finding id, e.g. F-<model>-v<N>-<n>",
+}
+
+
+def _fill_help(parser: argparse.ArgumentParser) -> None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _fill_help(sub)
+        elif action.help is None:
+            keys = [*action.option_strings, action.dest]
+            action.help = next((SHARED_HELP[k] for k in keys if k in SHARED_HELP), None)
+
+
+def _version() -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("alphagate")
+    except importlib.metadata.PackageNotFoundError:  # a source tree without an install
+        return "0+unknown"
 
 
 def emit_json(obj: Any) -> None:

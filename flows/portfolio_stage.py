@@ -27,7 +27,10 @@ def backtest(run: Run, panel, sealed, model: Trained) -> None:
 
     holdout = load_sealed(run.ctx.store, sealed.holdout_fingerprint)
     scores = score_wide(load_scoring_model(model.name, model.version), holdout)
-    result = run_backtest(scores, panel, run.config.portfolio, run.tier.pretrade)
+    result = run_backtest(
+        scores, panel, run.config.portfolio, run.tier.pretrade,
+        label=f"{model.name} v{model.version}, holdout",
+    )  # fmt: skip
     summary = result.summary()
     store = run.ctx.store
     artifacts = store_backtest(store, result)
@@ -113,14 +116,13 @@ def portfolio(run: Run, panel) -> None:
         if run.summary.status == "completed":
             run.summary.halt("kill_switch" if state.tripped else "approval", reasons)
         result = fallback(reasons)
-    if not _publish(
-        run, result, champion if result.source == PortfolioSource.MODEL else None, reasons
-    ):
+    version = champion if result.source == PortfolioSource.MODEL else None
+    if not _publish(run, result, version, reasons, panel.sectors):
         # A trip recorded after the kill-switch gate: the model portfolio is not published.
         reasons = ["kill switch: tripped during the rebalance; model portfolio withheld"]
         run.summary.halt("kill_switch", reasons)
         result = fallback(reasons)
-        _publish(run, result, None, reasons)
+        _publish(run, result, None, reasons, panel.sectors)
 
 
 def _many_accounts(run: Run, panel, scores: pd.Series | None, held: dict[str, pd.Series]):
@@ -197,7 +199,20 @@ def _readable_copies(folder, artifacts: dict[str, str], store) -> dict[str, str]
     return paths
 
 
-def _publish(run: Run, result, version, reasons: list[str]) -> bool:
+def _chart(result, sectors, folder, strategy: str, version) -> str:
+    """``portfolio.png`` beside the readable copies: sector weights before/after, trades."""
+    from tasks.portfolio.charts import portfolio_png
+
+    label = f"{strategy} v{version}" if version else strategy
+    png = portfolio_png(
+        result.trades, sectors, f"{result.source} portfolio as of {result.asof}", label
+    )
+    path = folder / "portfolio.png"
+    path.write_bytes(png)
+    return str(path)
+
+
+def _publish(run: Run, result, version, reasons: list[str], sectors=None) -> bool:
     """Record and copy out the portfolio; False, nothing recorded, for a model portfolio
     when the kill switch tripped since the gate (checked in the recording transaction)."""
     from tasks.portfolio.book import publish
@@ -231,6 +246,7 @@ def _publish(run: Run, result, version, reasons: list[str]) -> bool:
     else:
         top = result.weights.sort_values(ascending=False).head(5)
         shown = ["top weights: " + ", ".join(f"{a} {w:.1%}" for a, w in top.items())]
+        run.summary.portfolio["chart_path"] = _chart(result, sectors, folder, strategy, version)
     run.summary.note(
         "portfolio",
         headline=f"{result.source} portfolio as of {result.asof}"

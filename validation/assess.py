@@ -155,16 +155,18 @@ def _shap_part(
     features: list[str],
     expected_signs: Mapping[str, int],
     cfg: ValidationConfig,
+    model: str = "",
 ):
     sample = stratified_sample(holdout, cfg.shap_sample, cfg.seed)
     values = shap_values(booster, sample[features].astype(float))
     summary = summarise_shap(
         sample, values, features, expected_signs, cfg.shap_min_abs_corr, cfg.shap_sign_min_share
     )
-    figures = {"SHAP global importance": importance_plot_png(summary.importance)}
+    label = f"{model}, holdout {sample['date'].min().date()} to {sample['date'].max().date()}"
+    figures = {"SHAP global importance": importance_plot_png(summary.importance, label)}
     for feat in list(summary.importance)[: cfg.shap_dependence_plots]:
         k = features.index(feat)
-        png = dependence_plot_png(sample[feat].to_numpy(dtype=float), values[:, k], feat)
+        png = dependence_plot_png(sample[feat].to_numpy(dtype=float), values[:, k], feat, label)
         figures[f"SHAP dependence: {feat}"] = png
     return summary, figures
 
@@ -218,7 +220,9 @@ def assess(
         cfg=cfg,
         policy=policy,
     )
-    shap, figures = _shap_part(holdout, booster, features, expected_signs, cfg)
+    m = header.get("model") or {}
+    model = f"{m.get('name', 'model')} v{m.get('version', '?')}"
+    shap, figures = _shap_part(holdout, booster, features, expected_signs, cfg, model)
     drift = drift_table(
         reference,
         holdout,

@@ -9,7 +9,6 @@ its developer declared (``features.json`` ``expected_sign``: +1, -1 or 0 for "no
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -163,42 +162,29 @@ def summarise_shap(
     )
 
 
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    # No "Software" text chunk: the report must not carry any URL, even inside an image.
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def dependence_plot_png(x: np.ndarray, shap_col: np.ndarray, feature: str) -> bytes:
+def dependence_plot_png(
+    x: np.ndarray, shap_col: np.ndarray, feature: str, label: str | None = None
+) -> bytes:
     """Scatter of a feature's value against its SHAP value, as PNG bytes."""
-    import matplotlib
+    from governance.charts import png, pyplot, title
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.5, 3.2))
-    ax.scatter(x, shap_col, s=4, alpha=0.4, color="#1f5fa8")
+    fig, ax = pyplot().subplots(figsize=(4.5, 3.2))
+    ax.scatter(x, shap_col, s=4, alpha=0.4, color="#1f77b4")
     ax.axhline(0, color="#888", lw=0.8)
-    ax.set_xlabel(feature)
-    ax.set_ylabel(f"SHAP({feature})")
-    ax.set_title(f"dependence: {feature}", fontsize=10)
-    return _png(fig)
+    ax.set_xlabel(f"{feature} (normalised per date)")
+    ax.set_ylabel(f"SHAP value of {feature} (score units)")
+    ax.set_title(title(f"SHAP dependence: {feature}", label), fontsize=9)
+    return png(fig)
 
 
-def importance_plot_png(importance: Mapping[str, float]) -> bytes:
-    """Horizontal bar chart of mean |SHAP| per feature, as PNG bytes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def importance_plot_png(importance: Mapping[str, float], label: str | None = None) -> bytes:
+    """Horizontal bar chart of mean |SHAP| per feature, as PNG bytes; ``label`` names the
+    model and period in the title."""
+    from governance.charts import png, pyplot, title
 
     names = list(importance)[::-1]
-    fig, ax = plt.subplots(figsize=(5, 0.3 * len(names) + 1))
-    ax.barh(names, [importance[n] for n in names], color="#1f5fa8")
-    ax.set_xlabel("mean |SHAP|")
-    ax.set_title("global importance", fontsize=10)
-    return _png(fig)
+    fig, ax = pyplot().subplots(figsize=(5.5, 0.3 * len(names) + 1.2))
+    ax.barh(names, [importance[n] for n in names], color="#1f77b4")
+    ax.set_xlabel("mean |SHAP value| (score units)")
+    ax.set_title(title("SHAP global importance", label), fontsize=9)
+    return png(fig)

@@ -1,4 +1,4 @@
-"""``alphagate config check FILE``."""
+"""``alphagate config check FILE``: a run config (and the policy it names), or a policy."""
 
 from __future__ import annotations
 
@@ -8,14 +8,29 @@ import argparse
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("config", help="configuration files")
     csub = p.add_subparsers(dest="config_command", required=True, metavar="ACTION")
-    check = csub.add_parser("check", help="validate a run config (and the policy it names)")
-    check.add_argument("file")
+    check = csub.add_parser(
+        "check", help="validate a run config and the policy it names, or a policy file"
+    )
+    check.add_argument("file", help="a run config (configs/demo.yaml) or a policy file")
     check.set_defaults(handler=_check)
 
 
 def _check(args: argparse.Namespace) -> int:
+    from governance.configio import read_yaml
+
+    data = read_yaml(args.file)
+    if isinstance(data, dict) and "tiers" in data:  # a policy file, not a run config
+        from governance.policy import load_policy
+
+        policy, digest = load_policy(args.file)
+        tiers = ", ".join(policy.tiers)
+        print(f"{args.file}: ok — a policy file (tiers {tiers}; hash {digest[:12]})")
+        return 0
     from flows.config import load_config
+    from governance.config import load_policy_for
 
     cfg = load_config(args.file)
-    print(f"{args.file}: ok (config hash {cfg.config_hash()[:12]})")
+    _policy, _tier, digest = load_policy_for(cfg)
+    print(f"{args.file}: ok — a run config (config hash {cfg.config_hash()[:12]})")
+    print(f"  policy {cfg.policy.file}: ok, tier {cfg.policy.tier} (hash {digest[:12]})")
     return 0

@@ -24,8 +24,10 @@ def _add_config_args(p: argparse.ArgumentParser, model: bool = True) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     for name, helptext in (("approve", "approve a model version"), ("reject", "reject one")):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("--model-version", required=True, type=int, metavar="N")
-        add_user_arg(p)
+        p.add_argument(
+            "--model-version", required=True, type=int, metavar="N", help="registered version"
+        )
+        add_user_arg(p, required=True)
         p.add_argument("--reason", required=name == "reject", default="", metavar="TEXT")
         _add_config_args(p)
         add_json_arg(p)
@@ -38,13 +40,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     scope = "a strategy's own switch (model.name); default: the workspace-wide one"
     st.set_defaults(handler=_ks_status)
     tr = ksub.add_parser("trip", help="trip by hand (risk officer or developer)")
-    add_user_arg(tr)
+    add_user_arg(tr, required=True)
     tr.add_argument("--reason", required=True, metavar="TEXT")
     tr.add_argument("--strategy", default=None, metavar="NAME", help=scope)
     add_json_arg(tr)
     tr.set_defaults(handler=_ks_trip)
     rs = ksub.add_parser("reset", help="ask for or complete a two-officer reset")
-    add_user_arg(rs)
+    add_user_arg(rs, required=True)
     rs.add_argument("--reason", required=True, metavar="TEXT")
     rs.add_argument("--incident", default=None, metavar="REF")
     rs.add_argument("--strategy", default=None, metavar="NAME", help=scope)
@@ -211,6 +213,7 @@ def _users_list(args: argparse.Namespace) -> int:
     from governance.users import list_users
 
     users = list_users(_ws())
+    print(f"{'USER':<16} {'ROLE':<13} PUBLIC KEY")
     for u in users:
         print(f"{u.name:<16} {u.role:<13} {u.public_key[:16]}...")
     if args.json:

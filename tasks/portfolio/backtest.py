@@ -149,8 +149,11 @@ def run_backtest(
     panel: MarketPanel,
     cfg: PortfolioConfig,
     limits: PretradeLimits | None = None,
+    label: str | None = None,
 ) -> BacktestResult:
     """Walk-forward backtest of the model and ``cfg.benchmarks`` over the scores' dates.
+
+    ``label`` (e.g. ``"small-e2e v3, holdout"``) names the model in the plots' titles.
 
     Parameters
     ----------
@@ -172,10 +175,12 @@ def run_backtest(
     # Small dense algebra in a tight loop: one BLAS thread is faster, and several threads
     # on a shared 2-core machine oversubscribe it badly (measured: 30x slower eigh).
     with threadpool_limits(limits=1):
-        return _run(scores, panel, tight)
+        return _run(scores, panel, tight, label)
 
 
-def _run(scores: pd.DataFrame, panel: MarketPanel, cfg: PortfolioConfig) -> BacktestResult:
+def _run(
+    scores: pd.DataFrame, panel: MarketPanel, cfg: PortfolioConfig, label: str | None = None
+) -> BacktestResult:
     mk = MarketHistory(panel, cfg, scores.columns.intersection(panel.close.columns))
     assets, n = mk.assets, len(mk.assets)
     if n < 2:
@@ -240,46 +245,50 @@ def _run(scores: pd.DataFrame, panel: MarketPanel, cfg: PortfolioConfig) -> Back
         costs=costs,
         solve_seconds=pd.Series(seconds, index=when, name="seconds"),
         events=tuple(events),
-        plots=backtest_plots(returns, weights),
+        plots=backtest_plots(returns, weights, label=label),
     )
 
 
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
-    import matplotlib.pyplot as plt
+def backtest_plots(
+    returns: pd.DataFrame, weights: pd.DataFrame, top: int = 10, label: str | None = None
+) -> dict:
+    """PNG bytes of the cumulative return, the drawdown and the model's weights over time.
 
-    plt.close(fig)
-    return buf.getvalue()
+    Returns and weights are fractions, drawn on percent axes; each series has its own colour
+    (:func:`governance.charts.palette`); titles name ``label`` (the model) and the period.
+    """
+    from governance.charts import palette, percent_axis, png, pyplot, title
 
-
-def backtest_plots(returns: pd.DataFrame, weights: pd.DataFrame, top: int = 10) -> dict:
-    """PNG bytes of the cumulative return, the drawdown and the model's weights over time."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
+    period = (returns.index.min(), returns.index.max()) if len(returns) else None
     wealth = (1.0 + returns).cumprod()
     out = {}
+    colours = palette(len(returns.columns))
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    (wealth - 1.0).plot(ax=ax, lw=1.2)
-    ax.set(title="Cumulative return (net of costs)", ylabel="return", xlabel="")
+    (wealth - 1.0).plot(ax=ax, lw=1.2, color=colours)
+    ax.set(
+        title=title("Cumulative return, net of costs", label, period), ylabel="return", xlabel=""
+    )
+    percent_axis(ax)
     ax.grid(alpha=0.3)
-    out["cumulative_return.png"] = _png(fig)
+    out["cumulative_return.png"] = png(fig)
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    drawdown(returns).plot(ax=ax, lw=1.0)
-    ax.set(title="Drawdown from the peak (initial wealth included)", ylabel="drawdown", xlabel="")
+    drawdown(returns).plot(ax=ax, lw=1.0, color=colours)
+    ax.set(title=title("Drawdown from the peak", label, period), ylabel="drawdown", xlabel="")
+    percent_axis(ax)
     ax.grid(alpha=0.3)
-    out["drawdown.png"] = _png(fig)
+    out["drawdown.png"] = png(fig)
     fig, ax = plt.subplots(figsize=(9, 4.5))
     biggest = weights.abs().mean().nlargest(top).index
     shown = weights[biggest].copy()
     shown["other"] = weights.drop(columns=biggest).sum(axis=1)
-    ax.stackplot(shown.index, shown.clip(lower=0.0).T.to_numpy(), labels=shown.columns, step="post")
-    ax.set(title=f"Model weights at each rebalance (top {top})", ylabel="weight", xlabel="")
+    ax.stackplot(shown.index, shown.clip(lower=0.0).T.to_numpy(), labels=shown.columns,
+                 step="post", colors=palette(len(shown.columns)))  # fmt: skip
+    ax.set(title=title(f"Model weights at each rebalance (top {top} and other)", label, period),
+           ylabel="weight", xlabel="")  # fmt: skip
+    percent_axis(ax)
     ax.legend(loc="upper left", fontsize=7, ncol=2)
-    out["weights.png"] = _png(fig)
+    out["weights.png"] = png(fig)
     return out
 
 
