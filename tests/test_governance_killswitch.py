@@ -92,7 +92,9 @@ def test_single_person_reset_is_refused_and_incident_required(cfg, workspace, ca
 
 def test_trip_needs_a_known_user_with_the_right_role(cfg, workspace, capsys, monkeypatch):
     monkeypatch.delenv("ALPHAGATE_USER", raising=False)
-    assert main(["killswitch", "trip", "--reason", "x"]) == 4
+    with pytest.raises(SystemExit) as usage:  # no actor named: a usage error (exit 2)
+        main(["killswitch", "trip", "--reason", "x"])
+    assert usage.value.code == 2
     assert main(["killswitch", "trip", "--as", "mallory", "--reason", "x"]) == 4
     assert main(["users", "add", "vera", "--role", "validator"]) == 0
     assert main(["killswitch", "trip", "--as", "vera", "--reason", "x"]) == 4

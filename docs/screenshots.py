@@ -1,0 +1,165 @@
+"""Pictures for the README: a governed promotion as MLflow and Prefect show it.
+
+Usage::
+
+    .venv/bin/python docs/screenshots.py [--out docs/screenshots] [--keep]
+
+In a fresh temporary workspace it starts a Prefect server and an MLflow server (loopback,
+free ports), runs the governed pipeline on the small synthetic market under the sandbox
+tier as dana (developer), has vera (validator) and rita (risk officer) approve it, runs the
+pipeline once more on a broken market file (a data-quality halt), and saves headless
+Chromium screenshots (the Debian ``chromium`` package) of:
+
+- ``mlflow-version.png``: the champion's version page (governance tags and description),
+- ``prefect-halted-run.png``: the halted flow run (state ``Halted``, its gate artifact),
+- ``prefect-runs.png``: the flow runs list,
+- ``validation-report.png``: the first screen of the committee-ready validation report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "tests" / "data" / "small-sandbox.yaml"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(url: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except OSError:
+            time.sleep(1)
+    raise SystemExit(f"screenshots: {url} did not answer within {timeout:.0f} s")
+
+
+def _cli(env: dict, *argv: str) -> dict | None:
+    out = subprocess.run(
+        [sys.executable, "-m", "flows.cli", *argv], env=env, cwd=REPO,
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    print(f"$ alphagate {' '.join(argv)}  -> exit {out.returncode}", flush=True)
+    last = out.stdout.strip().splitlines()[-1:] if "--json" in argv else []
+    return json.loads(last[0]) if last else None
+
+
+def _shot(chromium: str, url: str, out: Path, width=1280, height=900, budget=25000) -> None:
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+             f"--user-data-dir={profile}", f"--window-size={width},{height}",
+             f"--virtual-time-budget={budget}", f"--screenshot={out}", url],
+            capture_output=True, timeout=180, check=True,
+        )  # fmt: skip
+    print(f"saved {out.relative_to(REPO) if out.is_relative_to(REPO) else out}", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(REPO / "docs" / "screenshots"), help="folder")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary workspace")
+    args = parser.parse_args()
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise SystemExit("screenshots: install headless Chromium (apt-get install chromium)")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="alphagate-shots-"))
+    home = tmp / "home"
+    prefect_port, mlflow_port = _port(), _port()
+    env = {
+        **os.environ,
+        "ALPHAGATE_HOME": str(home),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}",
+        "PREFECT_HOME": str(tmp / "prefect"),
+        "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api",
+        "PYTHONPATH": str(REPO),
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    env.pop("ALPHAGATE_LEDGER_URL", None)
+    home.mkdir(parents=True)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+             "--port", str(prefect_port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+    ]  # fmt: skip
+    try:
+        _wait(f"http://127.0.0.1:{prefect_port}/api/health")
+        run = _cli(env, "run", "--config", str(CONFIG), "--as", "dana", "--json")
+        version = str(run["model_version"])
+        for user in ("vera", "rita"):
+            _cli(env, "approve", "--config", str(CONFIG), "--model-version", version,
+                 "--as", user, "--reason", "four eyes: evidence reviewed")  # fmt: skip
+        bad = tmp / "broken.csv"
+        bad.write_text("date,asset,close\n2024-01-02,AAA,10\n2024-01-02,AAA,-3\n")
+        halted = _cli(env, "run", "--config", str(CONFIG), "--data", str(bad), "--json")
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "mlflow", "server", "--workers", "1", "--host",
+                 "127.0.0.1", "--port", str(mlflow_port), "--backend-store-uri",
+                 env["MLFLOW_TRACKING_URI"]],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+        )  # fmt: skip
+        _wait(f"http://127.0.0.1:{mlflow_port}/health")
+        mlflow = f"http://127.0.0.1:{mlflow_port}"
+        prefect = f"http://127.0.0.1:{prefect_port}"
+        _shot(chromium, f"{mlflow}/#/models/small-gov/versions/{version}",
+              out / "mlflow-version.png", height=1100)  # fmt: skip
+        _shot(chromium, f"{prefect}/runs/flow-run/{halted['flow_run_id']}",
+              out / "prefect-halted-run.png")  # fmt: skip
+        _shot(chromium, f"{prefect}/runs", out / "prefect-runs.png")
+        report = _report(home, tmp)
+        _shot(chromium, report.as_uri(), out / "validation-report.png", budget=3000)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def _report(home: Path, tmp: Path) -> Path:
+    """The latest validation report as an ``.html`` file (the store names files by hash)."""
+    sys.path.insert(0, str(REPO))
+    from governance.ledger import Ledger
+    from governance.workspace import Workspace
+
+    with Ledger.open(Workspace(home)) as ledger:
+        entry = ledger.last(action="validation.completed")
+        page = ledger.store.read_bytes(entry.artifacts["report.html"])
+    target = tmp / "validation-report.html"
+    target.write_bytes(page)
+    return target
+
+
+if __name__ == "__main__":
+    sys.exit(main())
