@@ -15,10 +15,12 @@ from governance.pretrade import funded_from_cash
 from tasks.portfolio.config import PortfolioConfig, RestrictedMode
 from tasks.portfolio.optimiser_types import Account, MarketInputs
 
-#: Trades enter the 3/2-power impact cones in units of 0.1 % of value: raw trades of
-#: ~1e-3 sit so close to the cones' apex that CLARABEL stalls ("almost solved", up to 100
-#: iterations at 500 assets); rescaled, the same problems solve in 25-40 iterations.
-IMPACT_UNIT = 1000.0
+#: Trades enter the 3/2-power impact cones in units of 1 % of value: raw trades of ~1e-3
+#: sit so close to the cones' apex that CLARABEL stalls ("almost solved", up to 100
+#: iterations at 500 assets). Measured on bench/bench_backtest.py's market, 12 re-solves
+#: at 500 assets: units of 0.1 % take 29-39 iterations, 1 % 20-27 (same optima: reported
+#: objectives within 5e-7 relative), 0.01 % 35-40 and optima off by 4e-4.
+IMPACT_UNIT = 100.0
 
 
 def aligned(s: pd.Series | None, assets: pd.Index, fill: float) -> np.ndarray:
