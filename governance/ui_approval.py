@@ -15,9 +15,12 @@ the timeout is recorded as a rejection (``approval.rejected``, user ``<timeout>`
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from typing import Literal
 
 from prefect.input import RunInput
+from pydantic import Field, create_model
 
 from governance.approvals import (
     GRANTED,
@@ -33,18 +36,60 @@ from governance.approvals import (
 from governance.canonical import sha256_json
 from governance.ledger import Ledger, LedgerEntry
 from governance.registry import ModelFacts, model_subject
-from governance.users import Role, find_user
+from governance.users import Role, find_user, list_users
 from governance.workspace import Workspace
 
 TIMEOUT_USER = "<timeout>"
 
 
 class UIApproval(RunInput):
-    """The form shown in the Prefect UI on the approval gate."""
+    """The form shown in the Prefect UI on the approval gate (every field required)."""
 
-    approve: bool
-    user: str
-    reason: str = ""
+    approve: bool = Field(
+        title="Approve", description="checked: approve this version; unchecked: reject it"
+    )
+    user: str = Field(
+        title="You are", min_length=1,
+        description="an enrolled validator or risk officer, not the version's developer",
+    )  # fmt: skip
+    reason: str = Field(
+        title="Reason", min_length=1, description="why: recorded in the ledger with your name"
+    )
+
+
+def approval_form(users: list[str]) -> type[UIApproval]:
+    """The form with ``user`` as a choice among the enrolled ``users`` (a list in the UI).
+
+    Every enrolled user is offered: the separation-of-duties rules refuse, and record, a
+    developer's or a wrong role's decision, as on the command line.
+    """
+    if not users:
+        return UIApproval
+    choice = Literal[tuple(users)]  # type: ignore[valid-type]
+    return create_model(
+        "UIApproval",
+        __base__=UIApproval,
+        user=(
+            choice,
+            Field(title="You are", description=UIApproval.model_fields["user"].description),
+        ),
+    )
+
+
+def _report_link(ws: Workspace, validation_run: str | None) -> str:
+    """Where the validation report is: a link into the MLflow UI when tracking is an MLflow
+    server, else the ``runs:/`` URI to open with ``alphagate ui``."""
+    if not validation_run:
+        return "no validation report recorded"
+    route = "validation/report.html"
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if uri.startswith(("http://", "https://")):
+        from governance.registry import mlflow_client
+
+        exp = mlflow_client(ws).get_run(validation_run).info.experiment_id
+        link = f"{uri.rstrip('/')}/#/experiments/{exp}/runs/{validation_run}/artifacts/{route}"
+        return f"[validation report]({link})"
+    return f"validation report `runs:/{validation_run}/{route}` (open with `alphagate ui`)"
 
 
 @dataclass(frozen=True)
@@ -175,15 +220,16 @@ def await_ui_approval(
     flow_run_id = str(run.flow_run.id) if run and run.flow_run else None
     validation = latest_validation(ledger, facts.name, facts.version)
     verdict = validation.verdict if validation else "missing"
-    form = UIApproval.with_initial_data(
+    entry_v = ledger.last(
+        action="validation.completed", subject=model_subject(facts.name, facts.version)
+    )
+    run_v = entry_v.payload.get("mlflow_run_id") if entry_v else None
+    form = approval_form([u.name for u in list_users(ws)]).with_initial_data(
         description=(
-            f"Approve {facts.name} v{facts.version} (validation {verdict}, developer"
-            f" {facts.developer})? Your identity is declared, not signed: it counts only if"
-            " the policy allows declared UI approvals."
+            f"**Approve {facts.name} v{facts.version}?** Validation **{verdict}**, developer"
+            f" {facts.developer}; {_report_link(ws, run_v)}.\n\nYour identity is declared, not"
+            " signed: it counts only if the policy allows declared UI approvals."
         ),
-        approve=False,
-        user="",
-        reason="",
     )
     timeout = tier.approvals.ui_timeout_seconds
     try:

@@ -32,6 +32,7 @@ QUIET_STACK_ENV = {
     "GIT_PYTHON_REFRESH": "quiet",
     "GX_ANALYTICS_ENABLED": "false",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "MLFLOW_LOGGING_LEVEL": "WARNING",  # no "Creating initial MLflow database tables" lines
 }
 
 
