@@ -118,7 +118,15 @@ def main() -> None:
     try:
         for name in args.cases:
             home = base / name
-            r = run_case(CASES[name], {**env, "ALPHAGATE_HOME": str(home)})
+            # the cast enrolled and the policy adopted first (personal keys beside it)
+            from governance.workspace import Workspace
+            from tests.helpers_identity import enrol_cast, keyring_dir
+
+            enrol_cast(Workspace(home))
+            ring = str(keyring_dir(Workspace(home)))
+            r = run_case(
+                CASES[name], {**env, "ALPHAGATE_HOME": str(home), "ALPHAGATE_KEYRING": ring}
+            )
             print(
                 f"{name:<16}{r['exit']:>5}{r['wall_s']:>9.1f}{r['peak_rss_gb']:>9.2f}"
                 f"{r['stages_s']:>10.1f}{r['outside_share']:>9.1%}"

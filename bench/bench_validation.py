@@ -38,9 +38,9 @@ FEATURES = ("mom_1m", "mom_3m", "mom_6m", "mom_12_1", "vol_1m", "dist_52w_high",
 def bench_one(n_assets: int, n_days: int, shap_sample: int, keep: bool) -> dict:
     from governance.context import RunContext
     from governance.policy import Tier
-    from governance.users import add_user
     from governance.workspace import Workspace
     from tasks.data.synthetic import SyntheticSpec
+    from tests.helpers_identity import enrol_cast, signer
     from tests.helpers_train import train_synthetic
     from validation.config import ValidationConfig
     from validation.inputs import load_inputs
@@ -50,7 +50,7 @@ def bench_one(n_assets: int, n_days: int, shap_sample: int, keep: bool) -> dict:
     os.environ["ALPHAGATE_HOME"] = str(home)
     ws = Workspace(home).ensure()
     os.environ["MLFLOW_TRACKING_URI"] = ws.tracking_uri
-    add_user(ws, "bench-validator", "validator")
+    enrol_cast(ws, (("bench-validator", "validator"), ("bench-dev", "developer")))
     spec = SyntheticSpec(n_assets=n_assets, n_days=n_days, ic=0.08, seed=1, horizon=5)
     name = f"bench-{n_assets}"
     t0 = time.perf_counter()
@@ -68,11 +68,13 @@ def bench_one(n_assets: int, n_days: int, shap_sample: int, keep: bool) -> dict:
     try:
         # First call: cold (imports SHAP, matplotlib, MLflow model flavours); second: warm.
         t0 = time.perf_counter()
-        validate_model_version(ctx, name, res.version, cfg, tier, validator="bench-validator")
+        validate_model_version(
+            ctx, name, res.version, cfg, tier, validator=signer(ws, "bench-validator", ctx.ledger)
+        )
         t_cold = time.perf_counter() - t0
         t0 = time.perf_counter()
         result = validate_model_version(
-            ctx, name, res.version, cfg, tier, validator="bench-validator"
+            ctx, name, res.version, cfg, tier, validator=signer(ws, "bench-validator", ctx.ledger)
         )
         t_total = time.perf_counter() - t0
         t0 = time.perf_counter()

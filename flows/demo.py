@@ -1,9 +1,70 @@
-"""The guide ``alphagate demo`` prints after the pipeline: what happened and what comes next."""
+"""``alphagate demo``: the demo cast's keyring, and the guide printed after the pipeline.
+
+The demo cast (``governance.cast`` of the config) gets personal keys in a *demo keyring*
+beside the workspace, never inside it: ``<ALPHAGATE_HOME>-demo-keyring/`` (or
+``$ALPHAGATE_KEYRING`` when set). The demo is one person playing every role, so that one
+folder holds everybody's key: exactly what four eyes cannot protect against, and said so
+on screen. In production each person makes their own key (``alphagate keys new``) and an
+admin enrols its public half.
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from flows.summary import RunSummary
 from governance.policy import PortfolioSource
+
+DEMO_ADMIN = "ada"
+
+
+def demo_keyring(ws) -> Path:
+    """``$ALPHAGATE_KEYRING``, else ``<workspace>-demo-keyring`` beside the workspace."""
+    from governance.keys import KEYRING_ENV
+
+    ring = os.environ.get(KEYRING_ENV)
+    return Path(ring) if ring else ws.home.parent / f"{ws.home.name}-demo-keyring"
+
+
+def ensure_demo_cast(ws, cast, policy_path) -> list[str]:
+    """Keys in the demo keyring, the genesis, the cast's enrolment and the adoption of the
+    demo's policy by its two risk officers, once; the keyring is exported as
+    ``ALPHAGATE_KEYRING`` for this process. Returns lines to print."""
+    from governance.adoption import adopt, policy_in_force
+    from governance.canonical import sha256_file
+    from governance.identity import prove_identity
+    from governance.keys import KEYRING_ENV, load_private_key, new_key_file, public_hex
+    from governance.ledger import Ledger
+    from governance.users import add_user, initialise, load_registry
+
+    ring = demo_keyring(ws)
+    os.environ[KEYRING_ENV] = str(ring)
+    names = [(DEMO_ADMIN, "admin"), *((m.name, m.role.value) for m in cast)]
+    for name, _ in names:
+        if not (ring / f"{name}.key").exists():
+            new_key_file(ring / f"{name}.key", comment=f"alphagate DEMO key of {name}")
+    with Ledger.open(ws) as ledger:
+        reg = load_registry(ledger)
+        if reg.genesis_seq is None:
+            initialise(ws, ledger, DEMO_ADMIN, load_private_key(ring / f"{DEMO_ADMIN}.key"))
+            reg = load_registry(ledger)
+        missing = [(n, r) for n, r in names[1:] if reg.at(n) is None]
+        if missing:
+            admin = prove_identity(ws, ledger, DEMO_ADMIN, None, "users add")
+            for name, role in missing:
+                pub = public_hex(load_private_key(ring / f"{name}.key"))
+                add_user(ws, ledger, admin, name, role, pub)
+        current = policy_in_force(ledger)
+        if current is None or current.policy_hash != sha256_file(policy_path):
+            for m in [m for m in cast if m.role.value == "risk_officer"][:2]:
+                officer = prove_identity(ws, ledger, m.name, None, "policy adopt")
+                adopt(ws, ledger, officer, policy_path, {"rule": "fallback"})
+    return [
+        f"DEMO KEYS: the demo cast's private keys are in {ring} (outside the workspace).",
+        "  They are demo keys: one person holding everybody's key defeats four eyes. In",
+        "  production each person runs `alphagate keys new --out FILE` and keeps the file.",
+    ]
 
 
 def guide(summary: RunSummary, config_path: str) -> str:
@@ -17,7 +78,9 @@ def guide(summary: RunSummary, config_path: str) -> str:
         lines.append("  The data-quality gate halted the chain: no model was trained.")
     elif verdict is None:
         lines.append("  The candidate was not validated yet:")
-        lines.append(f"    alphagate validate --model-version {version} --as vera")
+        lines.append(
+            f"    alphagate validate --model-version {version} --as vera {_key_flag('vera')}"
+        )
     elif verdict == "review":
         lines.append(
             f"  Independent validation says REVIEW: v{version} raised warnings that an"
@@ -41,7 +104,7 @@ def guide(summary: RunSummary, config_path: str) -> str:
         lines.append(f"  v{version} is the champion and drives the portfolio.")
     else:
         lines.append(f"  v{version} passed validation and needs approvals before it is promoted:")
-        lines += [f"    {cmd}" for cmd in approval.get("commands", [])]
+        lines += [f"    {_with_demo_key(cmd)}" for cmd in approval.get("commands", [])]
     pf = summary.portfolio or {}
     if pf:
         lines.append(f"  Portfolio published from the {pf.get('source')}: {pf.get('weights_path')}")
@@ -87,7 +150,8 @@ def _approve_commands(config_path: str, version: int | None) -> list[str]:
         for role in ("validator", "risk_officer")
     ]
     return [
-        f'alphagate approve --model-version {version} --as {who} --reason "..."' for who in names
+        f'alphagate approve --model-version {version} --as {who} {_key_flag(who)} --reason "..."'
+        for who in names
     ]
 
 
@@ -103,3 +167,16 @@ def risk_lines(summary: RunSummary) -> list[str]:
         "    (risk/contributions.png, stress/losses.png); again at any time with"
         "  alphagate risk  and  alphagate stress",
     ]
+
+
+def _key_flag(who: str) -> str:
+    """``--key <demo keyring>/<who>.key``."""
+    from governance.workspace import Workspace
+
+    return f"--key {demo_keyring(Workspace.from_env()) / f'{who}.key'}"
+
+
+def _with_demo_key(cmd: str) -> str:
+    """An approval command with the demo keyring's key in place of ``--key FILE``."""
+    who = cmd.split(" --as ", 1)[1].split()[0] if " --as " in cmd else ""
+    return cmd.replace("--key FILE", _key_flag(who)) if who else cmd

@@ -279,14 +279,13 @@ def monitoring_flow(config: AlphagateConfig, data_path: str | None = None) -> di
     """Daily monitoring of the champion: drift, realised IC and decay, drawdown, tracking
     error; a breach trips the kill switch (flows/monitoring.py)."""
     from flows.risk_stage import attribution_report
-    from governance.policy import load_policy
+    from governance.config import load_policy_for
     from tasks.data.market import load_long, to_panel
 
     quiet_expected_failures()
     logger = get_run_logger()
     ws = Workspace.from_env().activate()
-    policy, policy_hash = load_policy(config.resolve(config.policy.file))
-    tier = policy.tiers[config.policy.tier]
+    policy, tier, policy_hash = load_policy_for(config)  # the adopted policy (exit 4 if not)
     ctx = RunContext.open(
         ws,
         actor=SYSTEM_ACTOR,

@@ -23,11 +23,14 @@ from governance.errors import GateHalt
 
 @flow(name="governed-pipeline", log_prints=False, validate_parameters=True)
 def governed_pipeline(
-    config: AlphagateConfig, data_path: str | None = None, user: str | None = None
+    config: AlphagateConfig,
+    data_path: str | None = None,
+    user: str | None = None,
+    key: str | None = None,
 ) -> dict | State:
     """Run the governed chain once; return the run summary (shared/DESIGN.md contract)."""
     quiet_expected_failures()
-    run = stages.open_run(config, user, kind="pipeline")
+    run = stages.open_run(config, user, kind="pipeline", key=key)
     try:
         run, panel = stages.ingest(run, data_path)
         sealed = stages.split(run, panel)

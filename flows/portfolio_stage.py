@@ -71,7 +71,7 @@ def portfolio(run: Run, panel) -> None:
     from governance import killswitch
     from governance.errors import GateHalt
     from governance.gates import kill_switch_gate, record_gate
-    from governance.model_use import model_may_drive
+    from governance.model_use import drive_decision
     from tasks.portfolio.book import MAIN, current_holdings
     from tasks.portfolio.rebalance import construct_portfolio, publish_fallback
 
@@ -80,14 +80,15 @@ def portfolio(run: Run, panel) -> None:
     state = killswitch.effective(ctx.ledger, strategy)  # workspace-wide, else the strategy's
     record_gate(ctx, kill_switch_gate(state), subject=killswitch.subject_for(strategy))
     run.summary.note("kill switch", headline=_switch_line(state))
-    allowed, reasons, champion = model_may_drive(run.ws, ctx.ledger, strategy, run.tier)
+    drive = drive_decision(run.ws, ctx.ledger, strategy, run.tier)
+    allowed, reasons, champion = drive.allowed, list(drive.reasons), drive.version
     held = current_holdings(ctx.ledger, ctx.store, strategy)
     many = _many_accounts if cfg.accounts else None
     current = None if many else held.get(MAIN)
     result = None
     if allowed:
         try:
-            scores = _champion_scores(run, panel, int(champion))
+            scores = _champion_scores(run, panel, int(champion), drive.model_hash)
             result = stress_gate(
                 run,
                 panel,
@@ -147,13 +148,14 @@ def _switch_line(state) -> str:
     return f"TRIPPED since {state.since} by {printable(state.by)}: {printable(state.reason)}"
 
 
-def _champion_scores(run: Run, panel, version: int) -> pd.Series:
-    """The champion's scores on the panel's last date (features computed point-in-time)."""
+def _champion_scores(run: Run, panel, version: int, model_hash: str | None) -> pd.Series:
+    """The champion's scores on the panel's last date (features computed point-in-time),
+    from model files whose hash is re-checked as they are loaded."""
     from governance.errors import Gate, GateHalt
     from tasks.model.features import compute_features
     from tasks.model.scoring import latest_scores, load_scoring_model
 
-    model = load_scoring_model(run.config.model.name, version)
+    model = load_scoring_model(run.config.model.name, version, expected_hash=model_hash)
     features = compute_features(panel, run.config.features)
     missing = sorted(set(model.features) - set(features.columns))
     if missing:

@@ -21,11 +21,14 @@ from governance.errors import GateHalt
 
 @flow(name="rebalance", log_prints=False, validate_parameters=True)
 def rebalance_flow(
-    config: AlphagateConfig, data_path: str | None = None, user: str | None = None
+    config: AlphagateConfig,
+    data_path: str | None = None,
+    user: str | None = None,
+    key: str | None = None,
 ) -> dict | State:
     """Publish target weights and a trade list; return the run summary."""
     quiet_expected_failures()
-    run = stages.open_run(config, user, kind="rebalance")
+    run = stages.open_run(config, user, kind="rebalance", key=key)
     try:
         try:
             run, panel = stages.ingest(run, data_path)

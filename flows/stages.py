@@ -98,31 +98,41 @@ class Run:
     start_seq: int = 0
 
 
-def open_run(config: AlphagateConfig, user: str | None, kind: str) -> Run:
-    """Load the policy (exit 2 if invalid), create the cast, open the ledger for this run."""
+def open_run(config: AlphagateConfig, user: str | None, kind: str, key: str | None = None) -> Run:
+    """Load the policy (exit 2 if invalid), prove who runs (``--as``/``--key``: exit 2
+    without an identity, 4 with a key that is not theirs), open the ledger for this run."""
     from governance.config import load_policy_for
-    from governance.users import ensure_cast, get_user
+    from governance.duties import Act, require
+    from governance.identity import prove_identity
+    from governance.users import load_registry
 
     ws = Workspace.from_env().activate()
     policy, tier, policy_hash = load_policy_for(config)
-    ensure_cast(ws, config.governance)
-    actor = user or "alphagate"
-    role = get_user(ws, user).role.value if user else "system"
     ctx = RunContext.open(
         ws,
-        actor=actor,
-        role=role,
+        actor="pending",
         flow_run_id=current_flow_run_id(),
         policy=policy,
         policy_hash=policy_hash,
         run_key="pending",
+    )
+    try:
+        signer = prove_identity(ws, ctx.ledger, user, key, kind)
+        if kind == "pipeline":  # whoever runs the pipeline signs the training: the developer
+            require(Act.DEVELOP, signer)
+    except Exception:
+        ctx.close()
+        raise
+    sandbox = load_registry(ctx.ledger).sandbox
+    ctx = dataclasses.replace(
+        ctx, actor=signer.name, role=signer.role, signer=signer, sandbox=sandbox
     )
     # The policy file in force, by the hash every decision records (evidence packs read it).
     ctx.store.put_bytes(Path(config.resolve(config.policy.file)).read_bytes())
     now = dataclasses.replace(ctx, run_key=ctx.flow_run_id or os.urandom(16).hex())
     summary = RunSummary(kind=kind, flow_run_id=ctx.flow_run_id, model_name=config.model.name)
     start = ctx.ledger.head()[0]
-    return Run(config, ws, ctx, now, tier, config.policy.tier, actor, summary, start)
+    return Run(config, ws, ctx, now, tier, config.policy.tier, signer.name, summary, start)
 
 
 def keyed(run: Run, fingerprint: str) -> Run:
@@ -312,12 +322,15 @@ def validate(run: Run, model: Trained) -> str | None:
     from governance.gates import record_gate, validation_gate
     from validation.run import validate_model_version
 
-    validator = run.config.validation.validator
-    if validator is None:
+    validator = _validator(run, run.config.validation.validator)
+    if isinstance(validator, str):
         run.summary.note(
             "validation",
-            headline="not run: no validator configured (validation.validator)",
-            details=[f"alphagate validate --model-version {model.version} --as <validator>"],
+            headline=f"not run: {validator}",
+            details=[
+                f"alphagate validate --model-version {model.version} --as <validator>"
+                " --key <their key>"
+            ],
         )
         return None
     facts = latest_validation(run.ctx.ledger, model.name, model.version)
@@ -340,7 +353,7 @@ def validate(run: Run, model: Trained) -> str | None:
     run.summary.validation = {"verdict": verdict, "findings": lines}
     run.summary.note(
         "validation",
-        headline=f"{verdict.upper()} (by {validator}, independent of {run.actor})",
+        headline=f"{verdict.upper()} (by {validator.name}, independent of {run.actor})",
         details=capped(lines, 6, "the validation report"),
     )
     record_gate(run.ctx, validation_gate(verdict, findings), subject=_subject(model))
@@ -354,6 +367,23 @@ def review_cleared(run: Run, model: Trained) -> bool:
 
     facts = latest_validation(run.ctx.ledger, model.name, model.version)
     return facts is not None and not verdict_blockers(run.ctx.ledger, model.version, facts)
+
+
+def _validator(run: Run, name: str | None):
+    """The configured validator's proven identity (their key from the keyring), or why the
+    pipeline cannot validate in-flow (a string)."""
+    from governance.errors import InputError
+    from governance.identity import prove_identity
+    from governance.keys import keyring_path
+
+    if name is None:
+        return "no validator configured (validation.validator)"
+    if keyring_path(name) is None:
+        return f"the validator {name!r} signs the verdict with their own key, not in this run"
+    try:
+        return prove_identity(run.ws, run.ctx.ledger, name, str(keyring_path(name)), "validate")
+    except InputError as exc:
+        return str(exc)
 
 
 def _finding_line(f) -> str:
@@ -376,7 +406,7 @@ def approval(run: Run, model: Trained, verdict: str | None) -> None:
 
     state = promotion_state(run.ws, model.name, model.version, run.tier, ledger=run.now.ledger)
     if not state.complete and verdict == "pass" and _ui_approvals_enabled(run):
-        from governance.ui_approval import await_ui_approval
+        from flows.ui_form import await_ui_approval
 
         await_ui_approval(run.now, model.name, model.version, run.tier)
         state = promotion_state(run.ws, model.name, model.version, run.tier, ledger=run.now.ledger)

@@ -5,7 +5,7 @@ An approval is an Ed25519 signature by the approver's key over the canonical JSO
 hash of its model files, the validation report and ledger entry, the data fingerprint,
 the policy hash) and the decision, reason, user and time. The ledger keeps the document,
 its digest, the signature and the public key (``approval.granted`` / ``approval.rejected``);
-the registered check :func:`approvals_signed` re-verifies each one on ``ledger verify``.
+``ledger verify`` re-verifies each one (:mod:`governance.signed_acts`).
 
 Promotion (issue 5): only when the version's latest ``validation.completed`` says ``pass``
 and the tier's approvals are in — ``approvals.validators`` validators and
@@ -18,9 +18,9 @@ as ``approval.refused`` and raises :class:`Forbidden` (exit 4).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from governance.chain import VerifyReport
+from governance.duties import ROLES, Act, duty_refusal
 from governance.errors import Forbidden, InputError
 from governance.ledger import Ledger, LedgerEntry
 from governance.registry import (
@@ -32,14 +32,15 @@ from governance.registry import (
     model_subject,
     set_champion,
 )
-from governance.signing import sign_document, verify_signed_record
-from governance.users import Role, list_users, require_role, role_of
+from governance.signing import Signer
+from governance.users import Registry, Role, act_problems, load_registry
 from governance.workspace import Workspace
 
 GRANTED = "approval.granted"
 REJECTED = "approval.rejected"
 REFUSED = "approval.refused"
 VALIDATED = "validation.completed"
+TRAINED = "model.trained"
 DOC_KIND = "alphagate.approval/1"
 #: Artifact names a ``validation.completed`` entry may give its report under, by preference.
 _REPORT_NAMES = ("validation_report.json", "report.json", "validation_report", "report")
@@ -53,6 +54,8 @@ class ValidationFacts:
     report_hash: str
     entry_hash: str
     seq: int
+    validator: str | None = None
+    policy_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,26 +122,57 @@ def _report_hash(entry: LedgerEntry) -> str:
     return named[0] if named else entry.payload_hash
 
 
-def latest_validation(ledger: Ledger, name: str, version: int | str) -> ValidationFacts | None:
-    """The latest ``validation.completed`` of ``name`` v``version``, or None.
+def latest_validation(
+    ledger: Ledger,
+    name: str,
+    version: int | str,
+    registry: Registry | None = None,
+    entry_hash: str | None = None,
+) -> ValidationFacts | None:
+    """The latest *valid* ``validation.completed`` of ``name`` v``version`` (or the one
+    whose entry hash is ``entry_hash``), or None.
 
-    Looks up subject ``model:<name>/v<N>``; falls back to payload fields ``model_name`` /
-    ``model_version`` for entries recorded under another subject.
+    Only a signed act of a user who was a validator at the time is a verdict
+    (governance/signed_acts.py): a forged, unsigned entry is skipped.
     """
-    entry = ledger.last(action=VALIDATED, subject=model_subject(name, version))
-    if entry is None:
-        matches = [
-            e
-            for e in ledger.entries(action=VALIDATED)
-            if str(e.payload.get("model_version")) == str(version)
-            and e.payload.get("model_name", name) == name
-        ]
-        entry = matches[-1] if matches else None
-    if entry is None:
+    registry = registry or load_registry(ledger)
+    entries = ledger.entries(action=VALIDATED, subject=model_subject(name, version))
+    valid = [
+        e
+        for e in entries
+        if not act_problems(registry, e, ROLES[Act.VALIDATE]) and entry_hash in (None, e.entry_hash)
+    ]
+    if not valid:
         return None
+    entry = valid[-1]
     p = entry.payload
     verdict = p.get("verdict") or (p.get("validation") or {}).get("verdict")
-    return ValidationFacts(str(verdict).lower(), _report_hash(entry), entry.entry_hash, entry.seq)
+    return ValidationFacts(
+        str(verdict).lower(), _report_hash(entry), entry.entry_hash, entry.seq,
+        validator=entry.actor, policy_hash=p.get("policy_hash"),
+    )  # fmt: skip
+
+
+def developer_of(ledger: Ledger, run_id: str | None, registry: Registry | None = None):
+    """The developer of the model logged by MLflow run ``run_id``: the signer of the valid
+    signed ``model.trained`` entry for that run (never an MLflow tag); None when there is
+    none, or when several different people signed one."""
+    if not run_id:
+        return None
+    registry = registry or load_registry(ledger)
+    signers = {
+        e.actor
+        for e in ledger.entries(action=TRAINED)
+        if e.payload.get("mlflow_run_id") == run_id
+        and not act_problems(registry, e, ROLES[Act.DEVELOP])
+    }
+    return next(iter(signers)) if len(signers) == 1 else None
+
+
+def facts_for(ws: Workspace, ledger: Ledger, name: str, version, registry=None) -> ModelFacts:
+    """Registry facts of ``name`` v``version`` with the developer taken from the ledger."""
+    facts = get_model_facts(mlflow_client(ws), name, version)
+    return replace(facts, developer=developer_of(ledger, facts.run_id, registry))
 
 
 def approval_document(
@@ -193,21 +227,28 @@ def decisions_on_validation(
     ]
 
 
-def _counted(entries: list, developer: str | None, allow_declared: bool) -> list[dict]:
-    """Approvals that count: distinct users, not the developer, signature verified (or
-    declared and allowed)."""
+def _counted(
+    entries: list, developer: str | None, allow_declared: bool, registry: Registry
+) -> list[dict]:
+    """Approvals that count: distinct users, not the developer, each a valid signature by
+    the signer's registered key and a role allowed to approve at the time (or declared,
+    where the policy allows declared identities)."""
     seen, out = set(), []
     for e in entries:
         p = e.payload
         user, identity = p.get("user"), p.get("identity", "signed")
         if user in seen or user == developer:
             continue
-        if identity == "declared" and not allow_declared:
-            continue
-        if identity != "declared" and verify_signed_record(p):
-            continue  # a signature that does not verify never counts (ledger verify says why)
+        if identity == "declared":
+            if not allow_declared:
+                continue
+            role = p.get("role")
+        else:
+            if act_problems(registry, e, ROLES[Act.APPROVE]):
+                continue  # a signature that does not hold never counts (ledger verify says why)
+            role = registry.at(user, e.seq).role.value
         seen.add(user)
-        out.append({"user": user, "role": p.get("role"), "identity": identity, "seq": e.seq})
+        out.append({"user": user, "role": role, "identity": identity, "seq": e.seq})
     return out
 
 
@@ -234,26 +275,39 @@ def verdict_blockers(ledger: Ledger, version, validation: ValidationFacts) -> li
 
 
 def compute_state(
-    ws: Workspace, ledger: Ledger, facts: ModelFacts, tier, validation=None
+    ws: Workspace, ledger: Ledger, facts: ModelFacts, tier, validation=None, *, at_use=False
 ) -> PromotionState:
-    """:class:`PromotionState` of a version whose registry facts are known."""
+    """:class:`PromotionState` of a version whose registry facts are known.
+
+    ``at_use``: asked at the moment the version would drive a portfolio (the adopted
+    policy's champion rule then decides whether an older verdict still counts).
+    """
+    from governance.backing import backing_blockers
+
     name, version = facts.name, facts.version
-    validation = validation or latest_validation(ledger, name, version)
+    registry = load_registry(ledger)
+    validation = validation or latest_validation(ledger, name, version, registry)
     policy = tier.approvals
-    granted = _counted(
-        decisions_on_validation(ledger, name, version, GRANTED, validation),
-        facts.developer,
-        policy.allow_declared_ui_approvals,
-    )
+    decisions = decisions_on_validation(ledger, name, version, GRANTED, validation)
+    granted = _counted(decisions, facts.developer, policy.allow_declared_ui_approvals, registry)
     rejected = [
         e.payload.get("user")
         for e in decisions_on_validation(ledger, name, version, REJECTED, validation)
     ]
     blocked = []
+    if facts.developer is None:
+        blocked.append(
+            f"v{version} has no valid signed model.trained entry for run {facts.run_id}: its"
+            " developer is unknown, so four eyes cannot be checked"
+        )
     if validation is None:
         blocked.append(f"v{version} has no validation.completed entry: run `alphagate validate`")
     else:
-        blocked += verdict_blockers(ledger, version, validation)
+        if not at_use:  # at use the latest verdict is judged (governance/model_use.py)
+            blocked += verdict_blockers(ledger, version, validation)
+        counted = {g["seq"] for g in granted}
+        approvals = [e for e in decisions if e.seq in counted]
+        blocked += backing_blockers(ledger, registry, facts, validation, approvals, at_use=at_use)
     if rejected:
         blocked.append(f"v{version} was rejected by {', '.join(rejected)}")
     missing, commands = [], []
@@ -267,13 +321,13 @@ def compute_state(
         missing += [role.value] * gap
         eligible = [
             u.name
-            for u in list_users(ws)
+            for u in registry.users()
             if u.role == role and u.name not in have and u.name != facts.developer
         ]
         for who in eligible[:gap]:
             commands.append(
                 f"alphagate approve --model {name} --model-version {version} --as {who}"
-                f' --reason "..."'
+                ' --key FILE --reason "..."'
             )
     return PromotionState(
         model_name=name,
@@ -296,25 +350,22 @@ def promotion_state(
     own = ledger is None
     ledger = ledger or Ledger.open(ws)
     try:
-        facts = get_model_facts(mlflow_client(ws), model_name, version)
-        return compute_state(ws, ledger, facts, tier)
+        return compute_state(ws, ledger, facts_for(ws, ledger, model_name, version), tier)
     finally:
         if own:
             ledger.dispose()
 
 
-def _refuse(
-    ws: Workspace, ledger: Ledger, facts: ModelFacts, user, decision: str, message: str
-) -> Forbidden:
+def _refuse(ledger: Ledger, facts: ModelFacts, signer, decision: str, message: str) -> Forbidden:
     ledger.append(
         REFUSED,
-        actor=user or "<none>",
-        role=role_of(ws, user),
+        actor=signer.name if signer else "<none>",
+        role=signer.role if signer else "unknown",
         subject=model_subject(facts.name, facts.version),
         payload={
             "model_name": facts.name,
             "model_version": facts.version,
-            "user": user,
+            "user": signer.name if signer else None,
             "decision": decision,
             "refusal": message,
         },
@@ -323,50 +374,44 @@ def _refuse(
 
 
 def record_signed_decision(
-    ws, ledger, facts, validation, *, user, decision, reason, policy_hash, tier_name
+    ledger, facts, validation, *, signer: Signer, decision, reason, policy_hash, tier_name
 ) -> LedgerEntry:
-    """Sign the approval document with ``user``'s key and record it."""
+    """Sign the approval document with ``signer``'s key and record it."""
     from governance.findings_review import accepted_findings
 
     doc = approval_document(
-        facts, validation, decision=decision, reason=reason, user=user.name,
-        role=user.role.value, policy_hash=policy_hash, tier=tier_name,
+        facts, validation, decision=decision, reason=reason, user=signer.name,
+        role=signer.role, policy_hash=policy_hash, tier=tier_name,
         accepted_findings=accepted_findings(ledger, validation),
     )  # fmt: skip
-    sig = sign_document(ws, user, doc)
     action = GRANTED if decision == "approve" else REJECTED
     return ledger.append(
         action,
-        actor=user.name,
-        role=user.role.value,
+        actor=signer.name,
+        role=signer.role,
         subject=model_subject(facts.name, facts.version),
         payload={
             "model_name": facts.name,
             "model_version": facts.version,
             "mlflow_run_id": facts.run_id,
             "decision": decision,
-            "user": user.name,
-            "role": user.role.value,
+            "user": signer.name,
+            "role": signer.role,
             "identity": "signed",
             "policy_hash": policy_hash,
-            "signed": doc,
-            **sig.fields(),
+            **signer.signed_payload(action, doc),
         },
     )
 
 
-def _check_approver(ws, ledger, facts, user_name, action: str):
-    """Common refusals of approve and reject; return the acting :class:`User`."""
-    if user_name and user_name == facts.developer:
-        raise _refuse(
-            ws, ledger, facts, user_name, action,
-            f"{action}: {user_name!r} developed {facts.name} v{facts.version} and may not"
-            " approve or reject it (separation of duties)",
-        )  # fmt: skip
-    try:
-        return require_role(ws, user_name, {Role.VALIDATOR, Role.RISK_OFFICER}, action)
-    except Forbidden as exc:
-        raise _refuse(ws, ledger, facts, user_name, action, str(exc)) from None
+def _check_approver(ledger, facts, signer: Signer, act: Act, already=()) -> None:
+    """The separation-of-duties refusals of approve and reject (recorded)."""
+    reason = duty_refusal(
+        act, signer.name, signer.role, developer=facts.developer, already=already,
+        subject=f"{facts.name} v{facts.version}",
+    )  # fmt: skip
+    if reason:
+        raise _refuse(ledger, facts, signer, act.value, reason)
 
 
 def promote(ledger: Ledger, client, facts: ModelFacts, state: PromotionState, policy_hash: str):
@@ -412,20 +457,12 @@ def promote_if_complete(
     return compute_state(ws, ledger, facts, tier, validation), entry, previous
 
 
-def _decision_inputs(ws, ledger, model_name, version, user, action: str):
-    """``(facts, acting user, latest validation)`` of an approve or reject, after the
-    refusals every decision shares (recorded as ``approval.refused``)."""
-    facts = get_model_facts(mlflow_client(ws), model_name, version)
-    acting = _check_approver(ws, ledger, facts, user, action)
-    return facts, acting, latest_validation(ledger, facts.name, facts.version)
-
-
 def approve(
     ws: Workspace,
     ledger: Ledger,
     model_name: str,
     version: int | str,
-    user: str | None,
+    signer: Signer,
     reason: str,
     *,
     tier,
@@ -442,22 +479,17 @@ def approve(
         Self-approval, wrong role, the same user twice, a version whose latest validation
         did not pass or that was rejected (recorded as ``approval.refused``; exit 4).
     """
-    facts, acting, validation = _decision_inputs(ws, ledger, model_name, version, user, "approve")
+    facts = facts_for(ws, ledger, model_name, version)
+    validation = latest_validation(ledger, facts.name, facts.version)
     before = compute_state(ws, ledger, facts, tier, validation)
+    _check_approver(ledger, facts, signer, Act.APPROVE)
     if before.blocked:
-        raise _refuse(
-            ws, ledger, facts, acting.name, "approve", "approve: " + "; ".join(before.blocked)
-        )
-    if acting.name in {g["user"] for g in before.granted}:
-        raise _refuse(
-            ws, ledger, facts, acting.name, "approve",
-            f"approve: {acting.name!r} already approved {facts.name} v{facts.version}; a"
-            " distinct second user must give the other approval",
-        )  # fmt: skip
+        raise _refuse(ledger, facts, signer, "approve", "approve: " + "; ".join(before.blocked))
+    _check_approver(ledger, facts, signer, Act.APPROVE, [g["user"] for g in before.granted])
     if before.champion:
         raise InputError(f"--model-version: {facts.name} v{facts.version} is already the champion")
     entry = record_signed_decision(
-        ws, ledger, facts, validation, user=acting, decision="approve",
+        ledger, facts, validation, signer=signer, decision="approve",
         reason=reason or "", policy_hash=policy_hash, tier_name=tier_name,
     )  # fmt: skip
     state, promoted, previous = promote_if_complete(
@@ -471,7 +503,7 @@ def reject(
     ledger: Ledger,
     model_name: str,
     version: int | str,
-    user: str | None,
+    signer: Signer,
     reason: str,
     *,
     tier,
@@ -481,42 +513,11 @@ def reject(
     """Sign and record a rejection: the version cannot be promoted on this validation."""
     if not reason or not reason.strip():
         raise InputError("reject: --reason: required")
-    facts, acting, validation = _decision_inputs(ws, ledger, model_name, version, user, "reject")
+    facts = facts_for(ws, ledger, model_name, version)
+    _check_approver(ledger, facts, signer, Act.REJECT)
+    validation = latest_validation(ledger, facts.name, facts.version)
     entry = record_signed_decision(
-        ws, ledger, facts, validation, user=acting, decision="reject",
+        ledger, facts, validation, signer=signer, decision="reject",
         reason=reason, policy_hash=policy_hash, tier_name=tier_name,
     )  # fmt: skip
     return ApprovalOutcome(entry, compute_state(ws, ledger, facts, tier, validation))
-
-
-def signature_problems(ledger: Ledger, known_keys: dict[str, str]) -> list[tuple[int, str]]:
-    """``[(seq, reason)]`` for every signed approval or rejection that does not verify."""
-    out = []
-    for action in (GRANTED, REJECTED):
-        for e in ledger.entries(action=action):
-            p = e.payload
-            if p.get("identity", "signed") != "signed":
-                continue
-            problems = verify_signed_record(p, known_keys)
-            doc = p.get("signed") or {}
-            for key in ("model_name", "model_version", "decision", "user"):
-                if doc.get(key) != p.get(key):
-                    problems.append(f"{key} differs from the signed document")
-            if e.actor != p.get("signer"):
-                problems.append(f"actor {e.actor!r} is not the signer {p.get('signer')!r}")
-            if problems:
-                out.append((e.seq, f"{action} seq {e.seq} by {e.actor}: " + "; ".join(problems)))
-    return sorted(out)
-
-
-def approvals_signed(ws: Workspace, ledger: Ledger) -> VerifyReport | None:
-    """Integrity check: every recorded approval/rejection signature and digest verifies."""
-    try:
-        known = {u.name: u.public_key for u in list_users(ws)}
-    except InputError:
-        known = {}
-    problems = signature_problems(ledger, known)
-    if not problems:
-        return None
-    seq, reason = problems[0]
-    return VerifyReport(ok=False, entries=ledger.head()[0], first_bad_seq=seq, reason=reason)

@@ -53,12 +53,32 @@ class GovernanceConfig(StrictModel):
         return cast
 
 
-def load_policy_for(cfg) -> tuple:
-    """``(policy, tier, policy_sha256)`` named by a run config's ``policy:`` section.
+def policy_for(cfg, ledger=None):
+    """``(PolicyInForce, tier)`` for a run config: the *adopted* policy, which the file its
+    ``policy:`` section names must be (governance/adoption.py), except in a sandbox.
 
-    ``cfg`` is the root ``AlphagateConfig`` (its ``resolve`` makes the file path absolute).
-    An invalid policy or an unknown tier is an :class:`InputError` (exit 2).
+    An invalid policy or an unknown tier is an :class:`InputError` (exit 2); a file that is
+    not the policy in force is :class:`~governance.errors.Forbidden` (exit 4).
     """
+    from governance.adoption import resolve_policy
+    from governance.ledger import Ledger
     from governance.policy import load_tier
+    from governance.workspace import Workspace
 
-    return load_tier(cfg.resolve(cfg.policy.file), cfg.policy.tier)
+    path = cfg.resolve(cfg.policy.file)
+    load_tier(path, cfg.policy.tier)  # a file or tier that cannot be used is exit 2 first
+    own = ledger is None
+    ledger = ledger or Ledger.open(Workspace.from_env())
+    try:
+        force = resolve_policy(ledger, path)
+    finally:
+        if own:
+            ledger.dispose()
+    return force, force.policy.tier(cfg.policy.tier, source=str(path))
+
+
+def load_policy_for(cfg, ledger=None) -> tuple:
+    """``(policy, tier, policy_sha256)`` of the policy in force for a run config
+    (:func:`policy_for`)."""
+    force, tier = policy_for(cfg, ledger)
+    return force.policy, tier, force.policy_hash

@@ -43,6 +43,11 @@ class RunContext:
         The policy in force (None for a context that records no policy decision).
     policy_hash : str or None
         SHA-256 of the policy file in force.
+    signer : governance.signing.Signer or None
+        The proven identity of ``actor``; the acts it must sign (``model.trained``) are
+        signed with it.
+    sandbox : bool
+        The workspace was initialised with ``--sandbox``.
     """
 
     ws: Workspace
@@ -54,6 +59,8 @@ class RunContext:
     run_key: str
     policy: Policy | None = None
     policy_hash: str | None = None
+    signer: Any = None
+    sandbox: bool = False
 
     @classmethod
     def open(
@@ -66,6 +73,8 @@ class RunContext:
         run_key: str | None = None,
         policy: Policy | None = None,
         policy_hash: str | None = None,
+        signer: Any = None,
+        sandbox: bool = False,
     ) -> RunContext:
         """Open the workspace ledger and store.
 
@@ -84,6 +93,8 @@ class RunContext:
             run_key=run_key or uuid.uuid4().hex,
             policy=policy,
             policy_hash=policy_hash,
+            signer=signer,
+            sandbox=sandbox,
         )
 
     def idempotency_key(self, action: str, subject: str = "") -> str:
@@ -98,6 +109,7 @@ class RunContext:
         payload: Mapping[str, Any] | None = None,
         artifacts: Mapping[str, str] | None = None,
         tx: LedgerTransaction | None = None,
+        signed: bool = False,
     ) -> LedgerEntry:
         """Append ``action`` once per run and subject; return the (new or existing) entry.
 
@@ -106,9 +118,20 @@ class RunContext:
         check of :meth:`Ledger.append`: a rerun of the same content key re-evaluates some
         gates (``gate.validation``) and reports differently; until every stage is keyed by
         what it decides on, a context keeps the first. With ``tx`` the entry is appended
-        in that open ledger transaction.
+        in that open ledger transaction. With ``signed``, the entry is ``signer``'s signed
+        act (an unsigned one would not count: governance/signed_acts.py).
         """
         body = {**(payload or {}), "flow_run_id": self.flow_run_id, "run_key": self.run_key}
+        if self.sandbox:
+            body["sandbox"] = True
+        if signed and self.signer is not None:
+            from governance.signing import append_signed
+
+            return append_signed(
+                tx or self.ledger, self.signer, action, subject=subject, payload=body,
+                artifacts=artifacts, idempotency_key=self.idempotency_key(action, subject),
+                replay_ignores=ANY_PAYLOAD,
+            )  # fmt: skip
         return (tx or self.ledger).append(
             action,
             actor=self.actor,

@@ -121,8 +121,10 @@ def select_entries(entries: list[LedgerEntry], subject: PackSubject) -> list[Led
         ids |= set().union(*(_run_ids(e) for e in entries if e.seq in more))
     if not chosen:
         raise InputError(f"{subject.label()}: no ledger entries involve it")
-    always = {
-        e.seq for e in entries if e.action.startswith("killswitch.") or e.action == "user.added"
+    always = {  # the switch's history and every enrolment (who could sign what, when)
+        e.seq
+        for e in entries
+        if e.action.startswith(("killswitch.", "user.")) or e.action == "workspace.initialised"
     }
     return [e for e in entries if e.seq in chosen | always]
 

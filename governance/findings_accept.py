@@ -33,8 +33,8 @@ from governance.findings import (
 )
 from governance.ledger import Ledger, LedgerEntry
 from governance.registry import model_subject
-from governance.signing import sign_document, verify_signed_record
-from governance.users import Role, list_users, require_role, role_of
+from governance.signing import Signer, verify_signed_record
+from governance.users import list_users
 from governance.workspace import Workspace
 
 
@@ -84,17 +84,21 @@ def acceptance_document(
 
 
 def _developer(ledger: Ledger, record: FindingRecord) -> str | None:
+    """The signer of the training entry of the validated model (never a tag)."""
+    from governance.approvals import developer_of
+
     entry = ledger.last(
         action=VALIDATED, subject=model_subject(record.model_name, record.model_version)
     )
-    return (entry.payload.get("developer") if entry else None) or None
+    return developer_of(ledger, entry.payload.get("model_run_id")) if entry else None
 
 
-def _refuse(ws, ledger, record: FindingRecord, user, message: str, extra: dict) -> Forbidden:
+def _refuse(ws, ledger, record: FindingRecord, signer, message: str, extra: dict) -> Forbidden:
+    user = signer.name
     ledger.append(
         REFUSED,
-        actor=user or "<none>",
-        role=role_of(ws, user),
+        actor=user,
+        role=signer.role,
         subject=model_subject(record.model_name, record.model_version),
         payload={
             "model_name": record.model_name,
@@ -113,7 +117,7 @@ def accept(
     ws: Workspace,
     ledger: Ledger,
     finding_id: str,
-    user: str | None,
+    signer: Signer,
     reason: str,
     until: str,
     control: str | None,
@@ -150,28 +154,27 @@ def accept(
     if policy.require_control and not (control and control.strip()):
         raise InputError(f"findings accept: --control: the {tier_name} tier requires one")
     end = parse_until(until, day)
-    try:
-        acting = require_role(ws, user, {Role(policy.role.value)}, "findings accept")
-    except Forbidden as exc:
-        raise _refuse(ws, ledger, record, user, str(exc), extra) from None
+    acting = signer
+    if acting.role != policy.role.value:
+        msg = f"findings accept: {acting.name!r} has role {acting.role}, needs {policy.role.value}"
+        raise _refuse(ws, ledger, record, acting, msg, extra)
     refusal = _policy_refusal(ledger, record, acting.name, end, day, policy, tier_name)
     if refusal:
-        raise _refuse(ws, ledger, record, acting.name, refusal, extra)
+        raise _refuse(ws, ledger, record, acting, refusal, extra)
     signers = [*(record.pending.signers if record.pending else ()), acting.name]
     validation = ledger.last(
         action=VALIDATED, subject=model_subject(record.model_name, record.model_version)
     )
     doc = acceptance_document(
         record, validation_entry_hash=validation.entry_hash if validation else None,
-        reason=reason, until=end, control=control, user=acting.name, role=acting.role.value,
+        reason=reason, until=end, control=control, user=acting.name, role=acting.role,
         policy_hash=policy_hash, tier=tier_name,
     )  # fmt: skip
-    sig = sign_document(ws, acting, doc)
     action = ACCEPTED if len(signers) >= policy.signatures else PENDING
     entry = ledger.append(
         action,
         actor=acting.name,
-        role=acting.role.value,
+        role=acting.role,
         subject=model_subject(record.model_name, record.model_version),
         payload={
             "model_name": record.model_name,
@@ -180,14 +183,13 @@ def accept(
             "finding_digest": record.digest,
             "decision": "accept",
             "user": acting.name,
-            "role": acting.role.value,
+            "role": acting.role,
             "signers": signers,
             "needed": policy.signatures,
             "until": end.isoformat(),
             "policy_hash": policy_hash,
             "identity": "signed",
-            "signed": doc,
-            **sig.fields(),
+            **acting.signed_payload(action, doc),
         },
     )
     return entry, load_register(ledger, as_of=day).require(record.id)

@@ -8,9 +8,11 @@
    recomputed from the entries must reach the witnessed size and have the witnessed root
    there, so a truncated tail, a moved head or a rewritten or forked history is named with
    the witness and the checkpoint;
-3. each function in :data:`CHECKS`: signed approvals verify (:mod:`governance.approvals`),
-   the MLflow registry's champion aliases match the ledger (:mod:`governance.registry`),
-   signed finding acceptances verify (:mod:`governance.findings_accept`).
+3. each function in :data:`CHECKS`: every human decision is a valid signed act of an
+   enrolled user, by the key and role the signer had at the time, and ``users.json`` is the
+   registry folded from the ledger (:mod:`governance.signed_acts`); the MLflow registry's
+   champion aliases match the ledger (:mod:`governance.registry`); signed finding
+   acceptances verify (:mod:`governance.findings_accept`).
 
 The entry encoding and its rules live in :mod:`governance.chain`.
 """
@@ -20,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from governance.approvals import approvals_signed
 from governance.chain import VerifyReport
 from governance.checkpoint import origin_of
 from governance.errors import TamperDetected
@@ -28,13 +29,14 @@ from governance.findings_accept import acceptances_signed
 from governance.ledger import Ledger
 from governance.ledger_verify import verify_ledger
 from governance.registry import registry_matches_ledger
+from governance.signed_acts import signed_acts_hold
 from governance.transparency import held_checkpoints, load_verified, save_verified, witness_problem
 from governance.workspace import Workspace
 
 Check = Callable[[Workspace, Ledger], VerifyReport | None]
 
 #: Checks run after the ledger and its witnesses verify, in this order.
-CHECKS: tuple[Check, ...] = (approvals_signed, registry_matches_ledger, acceptances_signed)
+CHECKS: tuple[Check, ...] = (signed_acts_hold, registry_matches_ledger, acceptances_signed)
 
 
 def verify_workspace(

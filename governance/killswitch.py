@@ -23,6 +23,11 @@ resetting at once complete exactly one reset, and a trip landing while a reset i
 never overridden. A ``killswitch.reset`` counts only when its recorded ``officers`` are the
 pending officers plus its own actor (:func:`fold`). :func:`record_if_armed` lets a stage
 record its output only while the switch is armed, in the same way.
+
+Every human trip and reset step is a signed act of the person (issue 10): the fold counts
+only entries whose signature holds for the signer's registered key and role at the time, and
+a reset step only for the trip it names (``trip_seq``), so a forged or replayed reset
+re-arms nothing. Automatic trips (actor ``alphagate``) are unsigned: they only stop things.
 """
 
 from __future__ import annotations
@@ -32,9 +37,9 @@ from enum import StrEnum
 from typing import Any
 
 from governance.context import RunContext
+from governance.duties import ROLES, Act, duty_refusal, require
 from governance.errors import Forbidden, InputError
-from governance.users import SYSTEM_ACTOR, Role, require_role, role_of
-from governance.workspace import Workspace
+from governance.users import SYSTEM_ACTOR, act_problems, load_registry
 
 SUBJECT = "killswitch"
 TRIPPED = "killswitch.tripped"
@@ -97,11 +102,27 @@ class KillSwitchState:
         }
 
 
-def fold(entries: list) -> KillSwitchState:
-    """Fold ``killswitch.*`` ledger entries (in seq order) into the current state."""
+def _holds(e, registry) -> bool:
+    """A human trip or reset step counts only as a valid signed act (governance/duties.py)."""
+    if registry is None or e.action == RESET_REFUSED:
+        return True
+    if e.action == TRIPPED and e.actor == SYSTEM_ACTOR:
+        return True
+    return not act_problems(registry, e, ROLES[Act.TRIP if e.action == TRIPPED else Act.RESET])
+
+
+def fold(entries: list, registry=None) -> KillSwitchState:
+    """Fold ``killswitch.*`` ledger entries (in seq order) into the current state.
+
+    With a ``registry`` (:func:`governance.users.load_registry`), entries that are not valid
+    signed acts are ignored, and a reset step counts only for the trip it names.
+    """
     state = KillSwitchState(SwitchState.ARMED)
     for e in entries:
         p = e.payload or {}
+        stale = e.action in (RESET_PENDING, RESET) and p.get("trip_seq") != state.seq
+        if not _holds(e, registry) or (registry is not None and stale):
+            continue
         if e.action == TRIPPED:
             if state.tripped:  # a further trip adds nothing but voids a pending reset
                 state = KillSwitchState(
@@ -150,7 +171,7 @@ def status(ledger, strategy: str | None = None) -> KillSwitchState:
     ledger = _ledger_of(ledger)
     subject = subject_for(strategy)
     entries = [e for e in ledger.entries(subject=subject) if e.action.startswith("killswitch.")]
-    return fold(sorted(entries, key=lambda e: e.seq))
+    return fold(sorted(entries, key=lambda e: e.seq), load_registry(ledger))
 
 
 def effective(ledger, strategy: str | None) -> KillSwitchState:
@@ -181,12 +202,21 @@ def status_json(ledger) -> dict:
     }
 
 
-def _append(target, tx, action: str, actor: str, role: str, payload: dict, subject: str = SUBJECT):
-    """Append in ``tx``; through ``RunContext.record`` when given one (adds ``flow_run_id``)."""
+def _append(target, tx, action: str, signer, payload: dict, subject: str = SUBJECT):
+    """Append in ``tx`` the signed act of ``signer``, or (``signer`` None) an automatic
+    entry of ``alphagate``, through ``RunContext.record`` when given one (``flow_run_id``)."""
+    if signer is not None:
+        return tx.append(
+            action, actor=signer.name, role=signer.role, subject=subject,
+            payload={**payload, **signer.signed_payload(action, payload)},
+        )  # fmt: skip
     if isinstance(target, RunContext):
+        import dataclasses
+
         payload = {**payload, "policy_hash": target.policy_hash}
-        return target.record(action, subject=subject, payload=payload, tx=tx)
-    return tx.append(action, actor=actor, role=role, subject=subject, payload=payload)
+        system = dataclasses.replace(target, actor=SYSTEM_ACTOR, role="system", signer=None)
+        return system.record(action, subject=subject, payload=payload, tx=tx)
+    return tx.append(action, actor=SYSTEM_ACTOR, role="system", subject=subject, payload=payload)
 
 
 def record_if_armed(
@@ -207,11 +237,10 @@ def record_if_armed(
 
 def trip(
     target,
-    user: str,
+    signer,
     reason: str,
     trigger: Trigger | str | None = None,
     *,
-    ws: Workspace | None = None,
     evidence: dict | None = None,
     strategy: str | None = None,
 ) -> KillSwitchState:
@@ -220,14 +249,12 @@ def trip(
     Parameters
     ----------
     target : Ledger or RunContext
-    user : str
-        A risk officer or developer (by hand), or ``"alphagate"`` for an automatic trip,
-        which must name its ``trigger``.
+    signer : governance.signing.Signer or None
+        A risk officer or developer, who signs the trip; None for an automatic trip (actor
+        ``alphagate``), which must name its ``trigger``.
     reason : str
         Why; required.
     trigger : Trigger, optional
-    ws : Workspace, optional
-        Where users live (default: ``target.ws`` or ``ALPHAGATE_HOME``).
     evidence : dict, optional
         Facts behind an automatic trip (gate reasons, breach values, hashes).
     strategy : str, optional
@@ -235,14 +262,10 @@ def trip(
     """
     if not reason or not reason.strip():
         raise InputError("killswitch trip: --reason: required")
-    if user == SYSTEM_ACTOR:
-        if trigger is None:
-            raise InputError("killswitch trip: an automatic trip must name its trigger")
-        role = "system"
-    else:
-        ws = ws or getattr(target, "ws", None) or Workspace.from_env()
-        acting = require_role(ws, user, {Role.RISK_OFFICER, Role.DEVELOPER}, "killswitch trip")
-        role = acting.role.value
+    if signer is None and trigger is None:
+        raise InputError("killswitch trip: an automatic trip must name its trigger")
+    if signer is not None:
+        require(Act.TRIP, signer)
     payload = {
         "reason": reason,
         "trigger": Trigger(trigger or Trigger.MANUAL).value,
@@ -251,7 +274,7 @@ def trip(
     if strategy is not None:
         payload["strategy"] = strategy
     with _ledger_of(target).transaction() as tx:
-        _append(target, tx, TRIPPED, user, role, payload, subject_for(strategy))
+        _append(target, tx, TRIPPED, signer, payload, subject_for(strategy))
         return status(tx, strategy)
 
 
@@ -272,16 +295,14 @@ def auto_trip(
     trigger = Trigger(trigger)
     if not getattr(tier.kill_switch, f"trip_on_{trigger.value}"):
         return None
-    return trip(target, SYSTEM_ACTOR, reason, trigger, evidence=evidence, strategy=strategy)
+    return trip(target, None, reason, trigger, evidence=evidence, strategy=strategy)
 
 
-def _refusal(
-    ws, tx, user: str | None, message: str, extra: dict, subject: str = SUBJECT
-) -> Forbidden:
+def _refusal(tx, signer, message: str, extra: dict, subject: str = SUBJECT) -> Forbidden:
     tx.append(
         RESET_REFUSED,
-        actor=user or "<none>",
-        role=role_of(ws, user),
+        actor=signer.name,
+        role=signer.role,
         subject=subject,
         payload={"refusal": message, **extra},
     )
@@ -290,8 +311,7 @@ def _refusal(
 
 def reset(
     ledger,
-    ws: Workspace,
-    user: str | None,
+    signer,
     reason: str,
     incident: str | None,
     tier,
@@ -306,6 +326,9 @@ def reset(
     ``killswitch.reset_pending``; the last records ``killswitch.reset`` (armed again). The
     state is read and the entry appended in one ledger transaction.
 
+    ``signer`` (a proven :class:`~governance.signing.Signer`) signs the step, naming the trip
+    it resets (``trip_seq``).
+
     Raises
     ------
     Forbidden
@@ -316,7 +339,7 @@ def reset(
     """
     ledger = _ledger_of(ledger)
     with ledger.transaction() as tx:
-        refused = _reset_in(tx, ws, user, reason, incident, tier, champion_developer, strategy)
+        refused = _reset_in(tx, signer, reason, incident, tier, champion_developer, strategy)
         state = status(tx, strategy)
     if refused is not None:  # raised after the refusal's entry is committed
         raise refused
@@ -324,20 +347,18 @@ def reset(
 
 
 def _reset_in(
-    tx, ws, user, reason, incident, tier, champion_developer, strategy=None
+    tx, signer, reason, incident, tier, champion_developer, strategy=None
 ) -> Forbidden | None:
     policy = tier.kill_switch
     subject = subject_for(strategy)
     extra = {"reason": reason, "incident": incident}
     if strategy is not None:
         extra["strategy"] = strategy
-    try:
-        officer = require_role(ws, user, {Role.RISK_OFFICER}, "killswitch reset")
-    except Forbidden as exc:
-        return _refusal(ws, tx, user, str(exc), extra, subject)
-    if champion_developer is not None and officer.name == champion_developer:
-        msg = f"killswitch reset: {officer.name!r} developed the champion and may not reset"
-        return _refusal(ws, tx, user, msg, extra, subject)
+    refusal = duty_refusal(
+        Act.RESET, signer.name, signer.role, developer=champion_developer, subject="the champion"
+    )
+    if refusal:
+        return _refusal(tx, signer, refusal, extra, subject)
     current = status(tx, strategy)
     if not current.tripped:
         which = "the kill switch" if strategy is None else f"{strategy!r}'s kill switch"
@@ -347,14 +368,15 @@ def _reset_in(
     if policy.reset_requires_incident and not (incident and incident.strip()):
         raise InputError("killswitch reset: --incident: required by the policy")
     pending = current.pending_reset or {"officers": []}
-    if officer.name in pending["officers"]:
-        msg = (
-            f"killswitch reset: {officer.name!r} already asked for this reset; a second,"
-            " distinct risk officer must complete it"
-        )
-        return _refusal(ws, tx, user, msg, extra, subject)
-    officers = [*pending["officers"], officer.name]
-    payload = {**extra, "needed": policy.reset_approvals, "officers": officers}
+    refusal = duty_refusal(
+        Act.RESET, signer.name, signer.role, already=pending["officers"], subject="this trip"
+    )
+    if refusal:
+        return _refusal(tx, signer, refusal, extra, subject)
+    officers = [*pending["officers"], signer.name]
+    payload = {
+        **extra, "needed": policy.reset_approvals, "officers": officers, "trip_seq": current.seq,
+    }  # fmt: skip
     action = RESET if len(officers) >= policy.reset_approvals else RESET_PENDING
-    tx.append(action, actor=officer.name, role=officer.role.value, subject=subject, payload=payload)
+    _append(None, tx, action, signer, payload, subject)
     return None

@@ -10,13 +10,46 @@ the reasons.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from governance import killswitch
-from governance.approvals import REJECTED, decisions_on_validation, latest_validation
+from governance.adoption import champion_policy_problem, policy_in_force
+from governance.approvals import (
+    GRANTED,
+    REJECTED,
+    compute_state,
+    decisions_on_validation,
+    facts_for,
+    latest_validation,
+)
 from governance.findings_review import use_checks
+from governance.intact import ledger_problem
 from governance.ledger import Ledger
 from governance.policy import Tier
-from governance.registry import champion_version, last_promotions, mlflow_client, registry_exists
+from governance.registry import (
+    champion_version,
+    last_promotions,
+    mlflow_client,
+    model_subject,
+    registry_exists,
+)
+from governance.users import load_registry
 from governance.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class DriveDecision:
+    """May the champion drive, and with which model files.
+
+    ``model_hash`` is the hash of the model files every counted approval signed, recomputed
+    from the registry's files now; the loader recomputes it again from the files it loads
+    (:func:`tasks.model.scoring.load_scoring_model`).
+    """
+
+    allowed: bool
+    reasons: tuple[str, ...]
+    version: str | None
+    model_hash: str | None = None
 
 
 def model_may_drive(
@@ -47,17 +80,23 @@ def model_may_drive(
     Fails closed: an error while deciding (registry unreachable, unreadable ledger entry)
     is a refusal whose reason names the error, never a permission.
     """
+    d = drive_decision(ws, ledger, model_name, tier)
+    return d.allowed, list(d.reasons), d.version
+
+
+def drive_decision(ws: Workspace, ledger: Ledger, model_name: str, tier=None) -> DriveDecision:
+    """:func:`model_may_drive` with the model hash the loader must find (fails closed)."""
     try:
-        return _decide(ws, ledger, model_name, tier)
+        return _decide(ws, ledger, model_name, tier or Tier())
     except Exception as exc:
-        return (
-            False,
-            [f"could not decide whether the model may drive: {type(exc).__name__}: {exc}"],
-            None,
-        )
+        why = f"could not decide whether the model may drive: {type(exc).__name__}: {exc}"
+        return DriveDecision(False, (why,), None)
 
 
-def _decide(ws, ledger, model_name: str, tier) -> tuple[bool, list[str], str | None]:
+def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
+    problem = ledger_problem(ws, ledger)  # fail closed on a broken ledger, cheaply
+    if problem:
+        return DriveDecision(False, (problem,), None)
     reasons: list[str] = []
     state = killswitch.effective(ledger, model_name)  # the workspace's, else the strategy's
     if state.tripped:
@@ -66,7 +105,7 @@ def _decide(ws, ledger, model_name: str, tier) -> tuple[bool, list[str], str | N
     version = str(promoted.payload["model_version"]) if promoted is not None else None
     if version is None:
         reasons.append(f"no champion: {model_name!r} has never been promoted")
-        return False, reasons, None
+        return DriveDecision(False, tuple(reasons), None)
     alias = champion_version(mlflow_client(ws), model_name) if registry_exists(ws) else None
     if alias != version:
         reasons.append(
@@ -74,9 +113,45 @@ def _decide(ws, ledger, model_name: str, tier) -> tuple[bool, list[str], str | N
         )
     validation = latest_validation(ledger, model_name, version)
     # findings, acceptances and revalidation cadence (governance/findings_review.py)
-    reasons += use_checks(ledger, version, validation, tier or Tier()).blockers
+    reasons += use_checks(ledger, version, validation, tier).blockers
     rejected = decisions_on_validation(ledger, model_name, version, REJECTED, validation)
     if rejected:
         who = ", ".join(e.actor for e in rejected)
         reasons.append(f"champion v{version} was rejected by {who}")
-    return not reasons, reasons, version
+    # what backs the promotion, re-checked now: the approvals it names (signatures, roles
+    # at the time, four eyes, not the developer, the model files' hash they signed) against
+    # the validation they were given on; the latest verdict under the policy in force
+    registry = load_registry(ledger)
+    facts = facts_for(ws, ledger, model_name, version, registry)
+    backed = _promoted_validation(ledger, registry, promoted)
+    if backed is None:
+        reasons.append(f"champion v{version}: its promotion names no valid signed approval")
+    else:
+        backing = compute_state(ws, ledger, facts, tier, backed, at_use=True)
+        reasons += [f"champion v{version}: {r}" for r in backing.blocked if r not in reasons]
+        if backing.missing:
+            reasons.append(
+                f"champion v{version} lacks valid signed approvals: {', '.join(backing.missing)}"
+                " still needed (a promotion without them counts for nothing)"
+            )
+    if validation is not None and not registry.sandbox:
+        problem = champion_policy_problem(policy_in_force(ledger, registry), validation.policy_hash)
+        if problem:
+            reasons.append(problem)
+    if validation is not None and validation.validator == facts.developer:
+        reasons.append(f"champion v{version} was validated by its own developer")
+    return DriveDecision(not reasons, tuple(reasons), version, facts.model_artifact_hash)
+
+
+def _promoted_validation(ledger, registry, promoted):
+    """The validation the promotion's approvals were given against (None: none valid)."""
+    seqs = {a.get("seq") for a in promoted.payload.get("approvals") or []}
+    name, version = promoted.payload.get("model_name"), promoted.payload.get("model_version")
+    hashes = {
+        (e.payload.get("signed") or e.payload.get("document") or {}).get("validation_entry_hash")
+        for e in ledger.entries(action=GRANTED, subject=model_subject(name, version))
+        if e.seq in seqs
+    }
+    found = [latest_validation(ledger, name, version, registry, h) for h in hashes if h]
+    found = [f for f in found if f is not None]
+    return found[0] if len(found) == 1 else None

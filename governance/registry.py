@@ -72,7 +72,11 @@ def model_artifact_hash(client, name: str, version: int | str) -> str:
     import mlflow
 
     uri = client.get_model_version_download_uri(name, str(version))
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    return hash_model_dir(Path(mlflow.artifacts.download_artifacts(artifact_uri=uri)))
+
+
+def hash_model_dir(local: Path) -> str:
+    """The model files hash of a downloaded logged model (see :class:`ModelFacts`)."""
     files = {
         p.relative_to(local).as_posix(): sha256_file(p)
         for p in sorted(local.rglob("*"))

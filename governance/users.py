@@ -1,34 +1,37 @@
-"""Users, roles and their Ed25519 signing keys.
+"""Users, roles and their public keys: enrolled by signed ledger entries, never written.
 
-Users live in ``users.json`` in the workspace; each has one role and one Ed25519 key pair.
-The private key is a PKCS#8 PEM file under ``keys/`` (mode 0600) and the raw public key is
-kept, hex-encoded, in ``users.json`` and in every approval it signs.
+The user registry is *derived* from the ledger (:func:`load_registry`):
 
-Demo only: production signing keys belong in a KMS or HSM (docs/governance.md); the
-private key never leaves this module and :mod:`governance.signing`.
+- ``workspace.initialised`` (``alphagate init --admin NAME --key FILE``): the genesis, signed
+  by the first admin's own key; it enrols that admin and says whether the workspace is a
+  sandbox. Only the first one counts.
+- ``user.added`` / ``user.revoked`` / ``user.role_changed``: signed by an admin enrolled at
+  the time, never about themselves. One public key is never registered under two names.
 
-Roles (shared/DESIGN.md):
+An entry that breaks a rule is skipped by the fold and reported by ``ledger verify``
+(:func:`registry_check`). ``users.json`` is only a cache of the fold for people and tools
+that read files; nothing decides on it, and verify reports a cache that differs.
 
-- ``developer``: trains models; may trip the kill switch; never approves their own version.
-- ``validator``: independent validation; the first of the four eyes on a promotion.
-- ``risk_officer``: approves promotions, trips and resets the kill switch.
+Roles (shared/DESIGN.md): ``developer`` trains; ``validator`` validates and approves;
+``risk_officer`` approves, trips, resets and adopts policy; ``admin`` enrols, revokes and
+changes roles and does nothing else (governance/duties.py). Every role is judged as it was
+at the time of the act (:meth:`Registry.at`): a revoked user's later signatures are invalid.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from governance.errors import Forbidden, InputError
+from governance.keys import public_hex
+from governance.signing import Signer, verify_signed_record
 from governance.workspace import Workspace
 
 #: A user name is one token: it appears in ``--as``, ledger actors and MLflow tags.
@@ -36,60 +39,77 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 #: The actor name alphagate itself uses for automatic decisions; nobody may take it.
 SYSTEM_ACTOR = "alphagate"
 
+GENESIS = "workspace.initialised"
+ADDED = "user.added"
+REVOKED = "user.revoked"
+ROLE_CHANGED = "user.role_changed"
+USER_ACTS = (ADDED, REVOKED, ROLE_CHANGED)
+
 
 class Role(StrEnum):
-    """The three human roles of the model-risk workflow."""
+    """The human roles of the model-risk workflow."""
 
     DEVELOPER = "developer"
     VALIDATOR = "validator"
     RISK_OFFICER = "risk_officer"
+    ADMIN = "admin"
 
 
 @dataclass(frozen=True)
 class User:
-    """A user: name, role and hex-encoded raw Ed25519 public key (32 bytes)."""
+    """A user as enrolled: name, role, hex raw Ed25519 public key, since which seq."""
 
     name: str
     role: Role
     public_key: str
+    since_seq: int = 0
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+@dataclass(frozen=True)
+class Registry:
+    """The users folded from the ledger, with their history.
 
+    ``history[name]`` lists ``(seq, user or None)`` in seq order (None: revoked);
+    ``problems`` the ``(seq, reason)`` of user entries the fold refused.
+    """
 
-def _read(ws: Workspace) -> dict:
-    path = ws.users_file
-    if not path.is_file():
-        return {"users": []}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("users"), list):
-        raise InputError(f"{path}: users: must be a list")
-    return data
+    history: dict[str, list[tuple[int, User | None]]] = field(default_factory=dict)
+    problems: tuple[tuple[int, str], ...] = ()
+    genesis_seq: int | None = None
+    sandbox: bool = False
+    head_seq: int = 0
 
+    def at(self, name: str | None, seq: int | None = None) -> User | None:
+        """``name`` as enrolled just before entry ``seq`` (now when None); None if not."""
+        current = None
+        for at_seq, user in self.history.get(name or "", []):
+            if seq is not None and at_seq >= seq:
+                break
+            current = user
+        return current
 
-def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write via a temp file + rename so that a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    def users(self) -> list[User]:
+        """Users enrolled now, in enrolment order."""
+        now = [u for u in (self.at(n) for n in self.history) if u is not None]
+        return sorted(now, key=lambda u: u.since_seq)
 
+    def owner_of(self, public_key: str) -> str | None:
+        """The name a public key was ever registered under, or None."""
+        for name, events in self.history.items():
+            if any(u is not None and u.public_key == public_key for _, u in events):
+                return name
+        return None
 
-def _to_user(row: dict, source: Path) -> User:
-    try:
-        return User(name=row["name"], role=Role(row["role"]), public_key=row["public_key"])
-    except (KeyError, ValueError, TypeError) as exc:
-        raise InputError(f"{source}: users: invalid entry {row!r} ({exc})") from None
+    def to_json(self) -> dict:
+        return {
+            "sandbox": self.sandbox,
+            "ledger_seq": self.head_seq,
+            "users": [
+                {"name": u.name, "role": u.role.value, "public_key": u.public_key,
+                 "since_seq": u.since_seq}
+                for u in self.users()
+            ],
+        }  # fmt: skip
 
 
 def parse_role(value: str) -> Role:
@@ -101,140 +121,288 @@ def parse_role(value: str) -> Role:
         raise InputError(f"role: unknown role {value!r} (choose {choices})") from None
 
 
-def key_path(ws: Workspace, name: str) -> Path:
-    """Path of ``name``'s private key (PKCS#8 PEM, mode 0600)."""
-    return ws.keys / f"{name}.pem"
-
-
-def list_users(ws: Workspace) -> list[User]:
-    """All users of the workspace, in the order they were added."""
-    return [_to_user(row, ws.users_file) for row in _read(ws)["users"]]
-
-
-def find_user(ws: Workspace, name: str) -> User | None:
-    """The user called ``name``, or None."""
-    return next((u for u in list_users(ws) if u.name == name), None)
-
-
-def role_of(ws: Workspace, name: str | None) -> str:
-    """``name``'s role for the ledger's ``role`` column; ``"unknown"`` for a stranger."""
-    user = find_user(ws, name) if name else None
-    return user.role.value if user else "unknown"
-
-
-def get_user(ws: Workspace, name: str) -> User:
-    """The user called ``name``; an unknown name is :class:`Forbidden` (exit 4)."""
-    user = find_user(ws, name)
-    if user is None:
-        raise Forbidden(f"unknown user {name!r}: add it with `alphagate users add`")
-    return user
-
-
-def add_user(ws: Workspace, name: str, role: Role | str) -> User:
-    """Add a user with a new Ed25519 key pair; return it.
-
-    Adding an existing user with the same role returns it unchanged (idempotent: the demo
-    cast is created on every first run); with another role it is an :class:`InputError`.
-    Recording ``user.added`` in the ledger is the caller's job (:func:`record_user_added`).
-    """
-    role = parse_role(str(role))
-    if not _NAME_RE.match(name) or name == SYSTEM_ACTOR:
+def check_name(name: str) -> str:
+    if not _NAME_RE.match(name or "") or name == SYSTEM_ACTOR:
         raise InputError(
             f"user name {name!r}: use 1-64 letters, digits, '.', '_' or '-'"
             f" (and not {SYSTEM_ACTOR!r})"
         )
-    existing = find_user(ws, name)
-    if existing is not None:
-        if existing.role != role:
-            raise InputError(f"user {name!r} already exists with role {existing.role}")
-        return existing
-    ws.ensure()
-    private = Ed25519PrivateKey.generate()
-    pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    _write_atomic(key_path(ws, name), pem, mode=0o600)
-    public = private.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-    user = User(name=name, role=role, public_key=public.hex())
-    data = _read(ws)
-    data["users"].append(
-        {"name": name, "role": role.value, "public_key": user.public_key, "added_at": _now()}
-    )
-    _write_atomic(ws.users_file, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
+    return name
+
+
+# -- the fold ---------------------------------------------------------------------------------
+
+
+def act_problems(registry: Registry, entry, roles: Iterable[Role] | None) -> list[str]:
+    """Why the signed act ``entry`` does not hold; empty when it does.
+
+    Its signature must verify, be by the entry's actor, with the key that actor had
+    registered at the time, in one of ``roles`` at the time (None: any role), and the signed
+    document must be for this very action (``act``).
+    """
+    p = entry.payload or {}
+    problems = verify_signed_record(p)
+    if problems and problems[0].startswith("unsigned"):
+        return problems
+    signer = p.get("signer")
+    if entry.actor != signer:
+        problems.append(f"actor {entry.actor!r} is not the signer {signer!r}")
+    if (p.get("signed") or {}).get("act") != entry.action:
+        problems.append(f"the signed document is not for {entry.action}")
+    user = registry.at(signer, entry.seq)
+    if user is None:
+        revoked = registry.history.get(signer)
+        state = "revoked" if revoked else "not an enrolled user"
+        problems.append(f"{signer!r} was {state} at seq {entry.seq}")
+        return problems
+    if user.public_key != p.get("public_key"):
+        problems.append(f"the key is not {signer!r}'s registered key")
+    allowed = set(roles) if roles is not None else None
+    if allowed is not None and user.role not in allowed:
+        need = "/".join(sorted(r.value for r in allowed))
+        problems.append(f"{signer!r} had role {user.role} at seq {entry.seq}, needs {need}")
+    return problems
+
+
+def _genesis_problems(e) -> list[str]:
+    p = e.payload or {}
+    problems = verify_signed_record(p)
+    doc = p.get("signed") or {}
+    if doc.get("act") != GENESIS or doc.get("public_key") != p.get("public_key"):
+        problems.append("the genesis is not signed by the admin it enrols")
+    if e.actor != doc.get("admin") or doc.get("admin") != p.get("signer"):
+        problems.append("the genesis actor is not its admin")
+    return problems
+
+
+def _user_problems(reg: Registry, e) -> list[str]:
+    problems = act_problems(reg, e, {Role.ADMIN})
+    if problems:
+        return problems
+    doc = e.payload["signed"]
+    name = doc.get("name")
+    if name == e.actor:
+        return [f"{e.actor!r} may not enrol, revoke or change themselves"]
+    current = reg.at(name)
+    if e.action == ADDED:
+        if current is not None:
+            return [f"{name!r} is already enrolled"]
+        owner = reg.owner_of(doc.get("public_key"))
+        if owner is not None and owner != name:
+            return [f"that public key is already registered under {owner!r}"]
+    elif current is None:
+        return [f"{name!r} is not enrolled"]
+    if e.action != REVOKED:
+        try:
+            parse_role(str(doc.get("role")))
+            check_name(str(name))
+        except InputError as exc:
+            return [str(exc)]
+    return []
+
+
+def fold_registry(entries: Iterable) -> Registry:
+    """Fold ``workspace.initialised`` and ``user.*`` entries (any order) into a Registry."""
+    reg = Registry()
+    history: dict[str, list[tuple[int, User | None]]] = reg.history
+    problems: list[tuple[int, str]] = []
+    genesis, sandbox, head = None, False, 0
+    for e in sorted(entries, key=lambda x: x.seq):
+        head = max(head, e.seq)
+        if e.action == GENESIS:
+            bad = ["a second workspace.initialised"] if genesis is not None else []
+            bad = bad or _genesis_problems(e)
+            if bad:
+                problems.append((e.seq, f"{GENESIS} seq {e.seq}: " + "; ".join(bad)))
+                continue
+            doc = e.payload["signed"]
+            genesis, sandbox = e.seq, bool(doc.get("sandbox"))
+            admin = User(doc["admin"], Role.ADMIN, doc["public_key"], e.seq)
+            history.setdefault(admin.name, []).append((e.seq, admin))
+            continue
+        if e.action not in USER_ACTS:
+            continue
+        state = Registry(history, (), genesis, sandbox, head)
+        bad = ["before the workspace genesis"] if genesis is None else _user_problems(state, e)
+        if bad:
+            problems.append((e.seq, f"{e.action} seq {e.seq} by {e.actor}: " + "; ".join(bad)))
+            continue
+        doc = e.payload["signed"]
+        name = doc["name"]
+        before = state.at(name)
+        if e.action == ADDED:
+            user = User(name, Role(doc["role"]), doc["public_key"], e.seq)
+        elif e.action == ROLE_CHANGED:
+            user = User(name, Role(doc["role"]), before.public_key, e.seq)
+        else:
+            user = None
+        history.setdefault(name, []).append((e.seq, user))
+    return Registry(history, tuple(problems), genesis, sandbox, head)
+
+
+def load_registry(ledger) -> Registry:
+    """The registry folded from ``ledger`` (four indexed queries)."""
+    entries = [e for action in (GENESIS, *USER_ACTS) for e in ledger.entries(action=action)]
+    return fold_registry(entries)
+
+
+# -- the cache and lookups ----------------------------------------------------------------
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_cache(ws: Workspace, registry: Registry) -> None:
+    """Refresh ``users.json``, the readable cache of the registry."""
+    text = json.dumps(registry.to_json(), indent=2, sort_keys=True) + "\n"
+    _write_atomic(ws.users_file, text.encode("utf-8"))
+
+
+def cache_problem(ws: Workspace, registry: Registry) -> str | None:
+    """Why ``users.json`` differs from the registry folded from the ledger, or None."""
+    if not ws.users_file.is_file():
+        return None
+    try:
+        cached = json.loads(ws.users_file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return f"{ws.users_file}: not valid JSON (the cache was edited)"
+    want = {(u.name, u.role.value, u.public_key) for u in registry.users()}
+    try:
+        have = {(u["name"], u["role"], u["public_key"]) for u in cached["users"]}
+    except (KeyError, TypeError):
+        return f"{ws.users_file}: not a users cache (edited by hand)"
+    if have != want:
+        extra = sorted(n for n, *_ in have - want)
+        gone = sorted(n for n, *_ in want - have)
+        return (
+            f"{ws.users_file} differs from the signed user entries of the ledger (edited by"
+            f" hand: {', '.join(extra) or '-'} not enrolled, {', '.join(gone) or '-'} missing)"
+        )
+    return None
+
+
+def list_users(ws_or_ledger) -> list[User]:
+    """Users enrolled now (from a Ledger, or from a Workspace's ledger)."""
+    return _registry(ws_or_ledger).users()
+
+
+def find_user(ws_or_ledger, name: str | None) -> User | None:
+    """The user called ``name`` as enrolled now, or None."""
+    return _registry(ws_or_ledger).at(name)
+
+
+def role_of(ws_or_ledger, name: str | None) -> str:
+    """``name``'s role for the ledger's ``role`` column; ``"unknown"`` for a stranger."""
+    user = find_user(ws_or_ledger, name) if name else None
+    return user.role.value if user else "unknown"
+
+
+def _registry(ws_or_ledger) -> Registry:
+    if isinstance(ws_or_ledger, Registry):
+        return ws_or_ledger
+    if isinstance(ws_or_ledger, Workspace):
+        from governance.ledger import Ledger
+
+        with Ledger.open(ws_or_ledger) as ledger:
+            return load_registry(ledger)
+    return load_registry(ws_or_ledger)
+
+
+def get_user(ws_or_ledger, name: str) -> User:
+    """The user called ``name``; an unknown name is :class:`Forbidden` (exit 4)."""
+    user = find_user(ws_or_ledger, name)
+    if user is None:
+        raise Forbidden(f"unknown user {name!r}: an admin enrols it with `alphagate users add`")
     return user
 
 
-def load_private_key(ws: Workspace, user: User) -> Ed25519PrivateKey:
-    """``user``'s private key; it must match the public key in ``users.json``."""
-    path = key_path(ws, user.name)
-    if not path.is_file():
-        raise Forbidden(f"user {user.name!r} has no signing key at {path}")
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise Forbidden(f"{path}: not an Ed25519 key")
-    public = key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-    if public.hex() != user.public_key:
-        raise Forbidden(f"{path}: key does not match the public key of {user.name!r}")
-    return key
+# -- enrolment -----------------------------------------------------------------------------
 
 
-def require_role(ws: Workspace, name: str | None, roles: set[Role], action: str) -> User:
-    """The acting user, checked against the roles ``action`` allows.
+def initialise(ws: Workspace, ledger, admin: str, key, *, sandbox: bool = False) -> User:
+    """Write the genesis: ``admin`` (holding private ``key``) is the first admin.
 
     Raises
     ------
-    Forbidden
-        No acting user (``--as`` missing and ``ALPHAGATE_USER`` unset), an unknown user, or
-        a user whose role is not in ``roles``. The message names the action.
+    InputError
+        The workspace already has a genesis, or the name is invalid.
     """
-    allowed = "/".join(sorted(r.value for r in roles))
-    if not name:
-        raise Forbidden(f"{action}: needs an acting user (--as USER or $ALPHAGATE_USER)")
-    user = find_user(ws, name)
-    if user is None:
-        raise Forbidden(f"{action}: unknown user {name!r}")
-    if user.role not in roles:
-        raise Forbidden(f"{action}: {name!r} is a {user.role}, needs {allowed}")
-    return user
+    check_name(admin)
+    reg = load_registry(ledger)
+    if reg.genesis_seq is not None:
+        raise InputError(
+            f"init: {ws.home} is already initialised (ledger seq {reg.genesis_seq}); an admin"
+            " enrols further users with `alphagate users add`"
+        )
+    pub = public_hex(key)
+    signer = Signer(admin, Role.ADMIN.value, pub, key)
+    doc = {"admin": admin, "public_key": pub, "sandbox": bool(sandbox)}
+    entry = ledger.append(
+        GENESIS, actor=admin, role=Role.ADMIN.value, subject="workspace",
+        payload={**doc, **signer.signed_payload(GENESIS, doc)},
+    )  # fmt: skip
+    write_cache(ws, load_registry(ledger))
+    return User(admin, Role.ADMIN, pub, entry.seq)
 
 
-def record_user_added(ledger, user: User, actor: str = SYSTEM_ACTOR):
-    """Append ``user.added`` (subject ``user:<name>``) to the ledger; return the entry."""
-    return ledger.append(
-        "user.added",
-        actor=actor,
-        role="system" if actor == SYSTEM_ACTOR else "admin",
-        subject=f"user:{user.name}",
-        payload={"name": user.name, "role": user.role.value, "public_key": user.public_key},
-        idempotency_key=f"user.added:{user.name}:{user.public_key}",
+def _user_act(ws, ledger, signer: Signer, action: str, name: str, doc: dict):
+    if signer.role != Role.ADMIN.value:  # the ENROL row of governance/duties.py
+        raise Forbidden(f"users: {signer.name!r} has role {signer.role}, needs admin")
+    reg = load_registry(ledger)
+    entry_doc = {"name": name, **doc}
+    probe = _user_problems_for(reg, signer, action, entry_doc)
+    if probe:
+        ledger.append(
+            "user.refused", actor=signer.name, role=signer.role, subject=f"user:{name}",
+            payload={"action": action, **entry_doc, "refusal": probe},
+        )  # fmt: skip
+        benign = probe.endswith("is already enrolled") or probe.endswith("is not enrolled")
+        raise (InputError if benign else Forbidden)(f"users: {probe}")
+    entry = ledger.append(
+        action, actor=signer.name, role=signer.role, subject=f"user:{name}",
+        payload={**entry_doc, **signer.signed_payload(action, entry_doc)},
+    )  # fmt: skip
+    write_cache(ws, load_registry(ledger))
+    return entry
+
+
+def _user_problems_for(reg: Registry, signer: Signer, action: str, doc: dict) -> str | None:
+    """The fold's rule for a user act about to be signed (one rule, two uses)."""
+    from types import SimpleNamespace
+
+    seq = reg.head_seq + 10**12  # "now": after every entry
+    fake = SimpleNamespace(
+        seq=seq, actor=signer.name, action=action,
+        payload={**signer.signed_payload(action, doc)},
+    )  # fmt: skip
+    problems = _user_problems(reg, fake)
+    return "; ".join(problems) or None
+
+
+def add_user(ws, ledger, signer: Signer, name: str, role: Role | str, public_key: str):
+    """Enrol ``name`` with ``role`` and ``public_key``, signed by admin ``signer``."""
+    check_name(name)
+    role = parse_role(str(role))
+    return _user_act(
+        ws, ledger, signer, ADDED, name, {"role": role.value, "public_key": public_key}
     )
 
 
-def ensure_cast(ws: Workspace, cfg, ledger=None) -> list[User]:
-    """Create the users of ``cfg.governance.cast`` (or ``cfg.cast``) that do not exist yet.
+def revoke_user(ws, ledger, signer: Signer, name: str, reason: str = ""):
+    """Revoke ``name``: their signatures after this entry are invalid."""
+    return _user_act(ws, ledger, signer, REVOKED, name, {"reason": reason})
 
-    Returns the users created (empty on later runs). Each new user is recorded as
-    ``user.added`` in ``ledger`` (default: the workspace ledger, opened only when needed).
-    """
-    gov = getattr(cfg, "governance", cfg)
-    missing = [m for m in gov.cast if find_user(ws, m.name) is None]
-    if not missing:
-        return []
-    from governance.ledger import Ledger
 
-    own = ledger is None
-    ledger = ledger or Ledger.open(ws)
-    try:
-        created = [add_user(ws, m.name, m.role) for m in missing]
-        for user in created:
-            record_user_added(ledger, user)
-    finally:
-        if own:
-            ledger.dispose()
-    return created
+def change_role(ws, ledger, signer: Signer, name: str, role: Role | str):
+    """Give ``name`` a new role (same key), signed by admin ``signer``."""
+    role = parse_role(str(role))
+    return _user_act(ws, ledger, signer, ROLE_CHANGED, name, {"role": role.value})

@@ -78,7 +78,12 @@ def train_synthetic(
     fcfg = FeaturesConfig(**(features or {}))
     mcfg = ModelConfig(**{**FAST_MODEL, **(model or {})})
     own = ctx is None
-    ctx = ctx or RunContext.open(ws, actor=developer, role="developer")
+    if own:  # the developer signs the training entry (tests/helpers_identity.py)
+        from tests.helpers_identity import enrol_cast, signer
+
+        enrol_cast(ws, ((developer, "developer"),))
+        dev = signer(ws, developer)
+        ctx = RunContext.open(ws, actor=developer, role="developer", signer=dev)
     try:
         split = split_and_seal(ctx, build_frame(panel, fcfg), mcfg)
         result = train_and_register(

@@ -20,9 +20,14 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO = str(REPO / "configs" / "demo.yaml")
 
 
-def test_demo_runs_the_governed_chain_on_real_data(workspace, prefect_server, capsys):
+def test_demo_runs_the_governed_chain_on_real_data(
+    workspace, prefect_server, capsys, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("ALPHAGATE_KEYRING", str(tmp_path / "demo-keyring"))
     assert main(["demo", "--config", DEMO]) == 0
     out = capsys.readouterr().out
+    assert "DEMO KEYS" in out and "they are demo keys" in out.lower()
+    assert not list(workspace.home.rglob("*.key"))  # no private key inside the workspace
     for stage in ("data quality", "training", "validation", "approval", "backtest", "portfolio"):
         assert f"\n  {stage}" in out, stage
     assert "demo:skfolio-sp500" in out

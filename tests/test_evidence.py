@@ -19,6 +19,7 @@ from governance.canonical import canonical_json, sha256_bytes
 from governance.context import RunContext
 from governance.evidence_verify import manifest_digest, verify_pack
 from governance.registry import ModelFacts
+from tests.helpers_identity import CAST
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,8 +42,9 @@ def _png() -> bytes:
 def pack(tmp_path_factory):
     """A workspace with a flow run's entries, artifacts and a signed approval; its pack."""
     from governance.approvals import ValidationFacts, record_signed_decision
-    from governance.users import add_user, get_user
+    from governance.signing import append_signed
     from governance.workspace import Workspace
+    from tests.helpers_identity import enrol_cast, signer
 
     tmp_path = tmp_path_factory.mktemp("evidence")
     mp = pytest.MonkeyPatch()
@@ -51,30 +53,33 @@ def pack(tmp_path_factory):
     workspace = Workspace(tmp_path / "home").ensure()
     mp.setenv("MLFLOW_TRACKING_URI", workspace.tracking_uri)
 
-    for name, role in [("vera", "validator"), ("rita", "risk_officer")]:
-        add_user(workspace, name, role)
+    enrol_cast(workspace)
     ctx = RunContext.open(workspace, actor="vera", role="validator", flow_run_id="flow-1")
     report = ctx.store.put_json({"verdict": "pass", "findings": []})
     shap = ctx.store.put_bytes(_png())
     ctx.record("run.started", subject="run:flow-1", payload={"mlflow_run_id": "mlrun-1"})
     ctx.ledger.append("data.ingested", actor="x", payload={"mlflow_run_id": "mlrun-1"})
-    val = ctx.record(
+    val = append_signed(
+        ctx.ledger,
+        signer(workspace, "vera", ctx.ledger),
         "validation.completed",
         subject="model:m/v1",
-        payload={"model_name": "m", "model_version": "1", "verdict": "pass"},
+        payload={"model_name": "m", "model_version": "1", "verdict": "pass",
+                 "flow_run_id": "flow-1"},
         artifacts={"validation_report.json": report, "shap_summary.png": shap},
-    )
+    )  # fmt: skip
     ctx.ledger.append("gate.pretrade", actor="y", payload={"decision": "pass"})  # unrelated
     policy_sha = ctx.store.put_bytes((REPO / "configs" / "policy.yaml").read_bytes())
     facts = ModelFacts("m", "1", "mlrun-1", "dana", "candidate", "f" * 64, "a" * 64)
     vfacts = ValidationFacts("pass", report, val.entry_hash, val.seq)
     record_signed_decision(
-        workspace, ctx.ledger, facts, vfacts, user=get_user(workspace, "rita"),
+        ctx.ledger, facts, vfacts, signer=signer(workspace, "rita", ctx.ledger),
         decision="approve", reason="ok", policy_hash=policy_sha, tier_name="high",
     )  # fmt: skip
-    ctx.ledger.append(
-        "killswitch.tripped", actor="rita", subject="killswitch", payload={"reason": "t"}
-    )
+    append_signed(
+        ctx.ledger, signer(workspace, "rita", ctx.ledger), "killswitch.tripped",
+        subject="killswitch", payload={"reason": "t"},
+    )  # fmt: skip
     ctx.close()
     (tmp_path / "policy.yaml").write_bytes((REPO / "configs" / "policy.yaml").read_bytes())
     cfg = tmp_path / "run.yaml"
@@ -106,7 +111,9 @@ def test_pack_contents_and_offline_verification(pack, capsys):
     # linked by the MLflow run id, then by flow run id; the unrelated gate is left out
     assert "run.started" in actions and "validation.completed" in actions
     assert "data.ingested" in actions and "gate.pretrade" not in actions
-    assert "killswitch.tripped" in actions and actions.count("user.added") == 0
+    assert "killswitch.tripped" in actions and actions.count("user.added") == len(
+        CAST
+    )  # every enrolment
     assert any(n.startswith("approvals/") for n in files)
     assert any(n.endswith("shap_summary.png") for n in files)
     assert {"config/run.yaml", "environment.json", "index.html"} <= set(files)

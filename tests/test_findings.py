@@ -18,7 +18,9 @@ from governance.findings_accept import accept
 from governance.integrity import verify_workspace
 from governance.ledger import Ledger
 from governance.policy import Policy, Severity, Tier
-from governance.users import add_user
+from governance.signing import append_signed
+from governance.workspace import Workspace
+from tests.helpers_identity import enrol_cast, signer
 from validation.findings import Finding, verdict_of, with_ids
 
 MODEL = "m"
@@ -32,14 +34,15 @@ def _tier(**acceptance) -> Tier:
     return Tier.model_validate({"validation": {"acceptance": acceptance}})
 
 
-def _validate(ledger: Ledger, findings, version: int = 1, verdict: str | None = None):
-    """A ``validation.completed`` entry shaped as validation/run.py records it."""
+def _validate(ledger: Ledger, findings, version: int = 1, verdict: str | None = None, **extra):
+    """A ``validation.completed`` entry shaped as validation/run.py records it (signed)."""
     prior = load_register(ledger).of_version(MODEL, version)
     fs = with_ids(findings, prior, MODEL, version)
-    return ledger.append(
+    ws = Workspace.from_env()
+    return append_signed(
+        ledger,
+        signer(ws, "vera", ledger),
         "validation.completed",
-        actor="vera",
-        role="validator",
         subject=f"model:{MODEL}/v{version}",
         payload={
             "model_name": MODEL,
@@ -48,22 +51,21 @@ def _validate(ledger: Ledger, findings, version: int = 1, verdict: str | None = 
             "findings": to_jsonable(list(fs)),
             "validator": "vera",
             "developer": "dana",
+            **extra,
         },
     )
 
 
 @pytest.fixture
-def ledger(workspace):
-    for name, role in (("dana", "developer"), ("vera", "validator"), ("rita", "risk_officer"),
-                       ("omar", "risk_officer")):  # fmt: skip
-        add_user(workspace, name, role)
+def ledger(workspace, monkeypatch):
+    enrol_cast(workspace, monkeypatch=monkeypatch)
     with Ledger.open(workspace) as led:
         yield led
 
 
 def _accept(ws, ledger, fid, user="rita", until="2026-03-01", tier=None, **kw):
     return accept(
-        ws, ledger, fid, user, "priors are wrong for this regime", until,
+        ws, ledger, fid, signer(ws, user, ledger), "priors are wrong for this regime", until,
         kw.pop("control", "monthly SHAP review"), tier=tier or _tier(), tier_name="high",
         policy_hash="p", day=kw.pop("day", DAY),
     )  # fmt: skip
@@ -122,8 +124,8 @@ def test_a_critical_finding_cannot_be_accepted_and_the_refusal_is_recorded(works
 @pytest.mark.parametrize(
     ("user", "kw", "match"),
     [
-        ("dana", {}, "is a developer"),  # role: only risk officers accept
-        ("vera", {}, "is a validator"),
+        ("dana", {}, "has role developer"),  # role: only risk officers accept
+        ("vera", {}, "has role validator"),
         ("rita", {"until": "2026-12-31"}, "at most 180"),  # longest expiry
     ],
 )
@@ -136,10 +138,16 @@ def test_tier_rules_refuse_with_exit_4(workspace, ledger, user, kw, match):
 
 
 def test_the_developer_may_not_accept_even_as_a_risk_officer(workspace, ledger):
-    add_user(workspace, "dev-ro", "risk_officer")
-    entry = _validate(ledger, [SHAP])
-    ledger.append("validation.completed", actor="vera", subject="model:m/v1",
-                  payload={**entry.payload, "developer": "dev-ro"})  # fmt: skip
+    """dev-ro trained the model as a developer, then became a risk officer: the training
+    signature (role judged at its time) still makes dev-ro its developer."""
+    from governance.users import change_role
+
+    enrol_cast(workspace, (("dev-ro", "developer"),))
+    dev = signer(workspace, "dev-ro", ledger)
+    append_signed(ledger, dev, "model.trained", subject=f"strategy:{MODEL}",
+                  payload={"mlflow_run_id": "run-m1"})  # fmt: skip
+    change_role(workspace, ledger, signer(workspace, "ada", ledger), "dev-ro", "risk_officer")
+    _validate(ledger, [SHAP], model_run_id="run-m1")
     with pytest.raises(Forbidden, match="separation of duties"):
         _accept(workspace, ledger, "F-m-v1-1", user="dev-ro")
 

@@ -20,16 +20,11 @@ from flows.cli import main
 from governance.artifacts import ArtifactStore
 from governance.chain import compute_entry_hash
 from governance.ledger import Ledger, entries_table, head_table
+from governance.signing import append_signed
 from governance.workspace import Workspace
+from tests.helpers_identity import enrol_cast, in_force_hash, signer
 
 REPO = Path(__file__).resolve().parents[1]
-CAST = [
-    ("dana", "developer"),
-    ("vera", "validator"),
-    ("val", "validator"),
-    ("rita", "risk_officer"),
-    ("omar", "risk_officer"),
-]
 
 
 def _point_env(mp: pytest.MonkeyPatch, home: Path) -> Workspace:
@@ -50,13 +45,14 @@ def env(tmp_path_factory):
     shutil.copy(REPO / "configs" / "policy.yaml", root / "policy.yaml")
     cfg = root / "run.yaml"
     cfg.write_text("policy: {file: policy.yaml, tier: high}\n")
-    for name, role in CAST:
-        assert main(["users", "add", name, "--role", role]) == 0
+    enrol_cast(ws, monkeypatch=mp)
     yield ws, cfg
     mp.undo()
 
 
-def register(ws: Workspace, name: str, developer: str, verdict: str = "pass") -> str:
+def register(
+    ws: Workspace, name: str, developer: str, verdict: str = "pass", tag: str | None = None
+) -> str:
     """Register a tiny real LightGBM version with the contract's tags; record its validation."""
     import lightgbm as lgb
     import mlflow
@@ -69,11 +65,16 @@ def register(ws: Workspace, name: str, developer: str, verdict: str = "pass") ->
     booster = lgb.train({"verbose": -1, "num_leaves": 4}, lgb.Dataset(X, y), num_boost_round=3)
     mlflow.set_tracking_uri(ws.tracking_uri)
     exp = mlflow_experiment(name, ws)
-    with mlflow.start_run(experiment_id=exp):
+    with mlflow.start_run(experiment_id=exp) as run:
         # explicit requirements: inferring them spawns a 7 s subprocess
         info = mlflow.lightgbm.log_model(booster, name="model", pip_requirements=["lightgbm"])
+    with Ledger.open(ws) as ledger:  # the developer is whoever signs the training entry
+        append_signed(
+            ledger, signer(ws, developer, ledger), "model.trained",
+            subject=f"strategy:{name}", payload={"mlflow_run_id": run.info.run_id},
+        )  # fmt: skip
     tags = {
-        "developer": developer,
+        "developer": tag or developer,  # a tag anyone can edit: never trusted
         "status": "candidate",
         "data_fingerprint": "d" * 64,
         "features": "f0,f1,f2",
@@ -88,12 +89,17 @@ def validate(ws: Workspace, name: str, version, verdict: str) -> None:
     store = ArtifactStore.of(ws)
     sha = store.put_json({"model": name, "version": str(version), "verdict": verdict})
     with Ledger.open(ws) as ledger:
-        ledger.append(
+        append_signed(
+            ledger,
+            signer(ws, "vera", ledger),
             "validation.completed",
-            actor="vera",
-            role="validator",
             subject=f"model:{name}/v{version}",
-            payload={"model_name": name, "model_version": str(version), "verdict": verdict},
+            payload={
+                "model_name": name,
+                "model_version": str(version),
+                "verdict": verdict,
+                "policy_hash": in_force_hash(ledger),
+            },
             artifacts={"validation_report.json": sha},
         )
 
@@ -176,9 +182,9 @@ def test_four_eyes_promotion_retires_previous_champion(env, capsys):
 
 def test_self_approval_failed_version_and_double_officer_are_refused(env, capsys):
     ws, cfg = env
-    # self-approval: the validator registered the version herself
-    v = register(ws, "beta", "vera")
-    code, _, err = approve(capsys, cfg, "beta", v, "vera")
+    # the developer is the signer of the training entry, whatever the MLflow tag says
+    v = register(ws, "beta", "dana", tag="vera")
+    code, _, err = approve(capsys, cfg, "beta", v, "dana")
     assert code == 4 and "developed" in err
     # approving a version whose validation failed
     vf = register(ws, "beta", "dana", verdict="fail")
@@ -219,7 +225,8 @@ def test_alias_moved_or_tags_edited_outside_alphagate_is_tampering(env, capsys):
     code, report, _ = cli(capsys, "ledger", "verify", "--json")
     assert code == 3 and "alias was removed" in report["reason"]
     client.set_registered_model_alias("gamma", "champion", v1)
-    assert cli(capsys, "ledger", "verify")[0] == 0
+    code, report, _err = cli(capsys, "ledger", "verify", "--json")
+    assert code == 0, report
     client.set_model_version_tag("gamma", v1, "approved_by", "mallory (risk_officer)")
     code, report, _ = cli(capsys, "ledger", "verify", "--json")
     assert code == 3 and "approved_by" in report["reason"]

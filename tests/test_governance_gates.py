@@ -1,12 +1,10 @@
-"""Users, roles and gates: the building blocks other stages import."""
+"""Gates: the building blocks other stages import (users and keys: tests/test_identity.py)."""
 
 from __future__ import annotations
 
-import stat
-
 import pytest
 
-from governance.errors import Forbidden, Gate, GateHalt, InputError
+from governance.errors import Gate, GateHalt
 from governance.gates import (
     Decision,
     GateDecision,
@@ -19,32 +17,6 @@ from governance.gates import (
     record_gate,
     validation_gate,
 )
-from governance.users import Role, add_user, get_user, key_path, list_users, require_role
-
-
-def test_add_user_creates_private_key_0600_and_public_key(workspace):
-    u = add_user(workspace, "dana", "developer")
-    assert u.role is Role.DEVELOPER and len(bytes.fromhex(u.public_key)) == 32
-    mode = stat.S_IMODE(key_path(workspace, "dana").stat().st_mode)
-    assert mode == 0o600
-    assert get_user(workspace, "dana") == u
-    assert add_user(workspace, "dana", Role.DEVELOPER) == u  # idempotent
-    with pytest.raises(InputError, match="already exists"):
-        add_user(workspace, "dana", "validator")
-    with pytest.raises(InputError, match="role"):
-        add_user(workspace, "x", "boss")
-    with pytest.raises(InputError, match="user name"):
-        add_user(workspace, "bad name", "validator")
-    assert [x.name for x in list_users(workspace)] == ["dana"]
-
-
-def test_require_role_refuses_unknown_missing_and_wrong_role(workspace):
-    add_user(workspace, "dana", "developer")
-    add_user(workspace, "rita", "risk_officer")
-    assert require_role(workspace, "rita", {Role.RISK_OFFICER}, "approve").name == "rita"
-    for name, msg in [(None, "acting user"), ("nobody", "unknown user"), ("dana", "needs")]:
-        with pytest.raises(Forbidden, match=f"approve: .*{msg}"):
-            require_role(workspace, name, {Role.RISK_OFFICER}, "approve")
 
 
 def test_data_quality_gate_halts_on_critical_passes_warnings():
@@ -115,20 +87,3 @@ def test_record_gate_writes_decision_reasons_and_policy_hash(workspace):
         assert ctx.ledger.verify().ok
     finally:
         ctx.close()
-
-
-def test_ensure_cast_creates_the_demo_cast_once_and_records_it(workspace):
-    from governance.config import GovernanceConfig
-    from governance.ledger import Ledger
-    from governance.users import ensure_cast
-
-    created = ensure_cast(workspace, GovernanceConfig())
-    assert [(u.name, u.role.value) for u in created] == [
-        ("dana", "developer"), ("vera", "validator"),
-        ("rita", "risk_officer"), ("omar", "risk_officer"),
-    ]  # fmt: skip
-    assert ensure_cast(workspace, GovernanceConfig()) == []
-    with Ledger.open(workspace) as ledger:
-        assert [e.subject for e in ledger.entries(action="user.added")] == [
-            "user:dana", "user:vera", "user:rita", "user:omar",
-        ]  # fmt: skip

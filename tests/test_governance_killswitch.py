@@ -14,18 +14,19 @@ from flows.cli import main
 from governance import killswitch
 from governance.ledger import Ledger
 from governance.policy import load_tier
+from tests.helpers_identity import enrol_cast, signer
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def cfg(tmp_path, workspace):
-    """A run config next to a copy of the shipped policy; users dana, rita, omar."""
+def cfg(tmp_path, workspace, monkeypatch):
+    """A run config next to a copy of the shipped policy; the enrolled test cast, whose
+    keys the keyring holds (tests/helpers_identity.py)."""
     shutil.copy(REPO / "configs" / "policy.yaml", tmp_path / "policy.yaml")
     path = tmp_path / "run.yaml"
     path.write_text("policy: {file: policy.yaml, tier: high}\n")
-    for name, role in [("dana", "developer"), ("rita", "risk_officer"), ("omar", "risk_officer")]:
-        assert main(["users", "add", name, "--role", role]) == 0
+    enrol_cast(workspace, monkeypatch=monkeypatch)
     return path
 
 
@@ -95,9 +96,8 @@ def test_trip_needs_a_known_user_with_the_right_role(cfg, workspace, capsys, mon
     with pytest.raises(SystemExit) as usage:  # no actor named: a usage error (exit 2)
         main(["killswitch", "trip", "--reason", "x"])
     assert usage.value.code == 2
-    assert main(["killswitch", "trip", "--as", "mallory", "--reason", "x"]) == 4
-    assert main(["users", "add", "vera", "--role", "validator"]) == 0
-    assert main(["killswitch", "trip", "--as", "vera", "--reason", "x"]) == 4
+    assert main(["killswitch", "trip", "--as", "mallory", "--reason", "x"]) == 2  # no key
+    assert main(["killswitch", "trip", "--as", "vera", "--reason", "x"]) == 4  # validator
     assert _status(capsys)["state"] == "armed"
 
 
@@ -108,22 +108,23 @@ def test_automatic_trip_follows_policy_and_a_new_trip_voids_a_pending_reset(cfg,
         assert killswitch.auto_trip(ledger, low, "monitoring_breach", "psi 0.4") is None
         st = killswitch.auto_trip(ledger, high, "monitoring_breach", "psi 0.4", {"psi": 0.4})
         assert st.tripped and st.by == "alphagate" and st.trigger == "monitoring_breach"
-        st = killswitch.reset(ledger, workspace, "rita", "ok", "INC-2", high)
+        st = killswitch.reset(ledger, signer(workspace, "rita", ledger), "ok", "INC-2", high)
         assert st.pending_reset["officers"] == ["rita"]
-        st = killswitch.trip(ledger, "dana", "again", ws=workspace)
+        st = killswitch.trip(ledger, signer(workspace, "dana", ledger), "again")
         assert st.pending_reset is None and st.reason == "psi 0.4"
         with pytest.raises(Exception, match="trigger"):
-            killswitch.trip(ledger, "alphagate", "no trigger")
+            killswitch.trip(ledger, None, "no trigger")
 
 
 def test_reset_refused_for_the_champions_developer(cfg, workspace):
     _, high, _ = load_tier(cfg.parent / "policy.yaml", "high")
     with Ledger.open(workspace) as ledger:
-        killswitch.trip(ledger, "rita", "x", ws=workspace)
+        killswitch.trip(ledger, signer(workspace, "rita", ledger), "x")
         from governance.errors import Forbidden
 
-        with pytest.raises(Forbidden, match="developed the champion"):
-            killswitch.reset(ledger, workspace, "omar", "ok", "I", high, champion_developer="omar")
+        omar = signer(workspace, "omar", ledger)
+        with pytest.raises(Forbidden, match="developed"):
+            killswitch.reset(ledger, omar, "ok", "I", high, champion_developer="omar")
         assert ledger.last(action="killswitch.reset_refused").actor == "omar"
 
 
@@ -197,22 +198,6 @@ def test_fold_invariants_for_any_sequence_of_trips_and_resets(ops):
         assert pending == officers and len(set(pending)) == len(pending) < 2
     else:
         assert state.pending_reset is None
-
-
-def test_users_add_records_user_added_and_list_json(cfg, workspace, capsys):
-    capsys.readouterr()
-    assert main(["users", "list", "--json"]) == 0
-    users = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["users"]
-    assert [(u["name"], u["role"]) for u in users] == [
-        ("dana", "developer"), ("rita", "risk_officer"), ("omar", "risk_officer"),
-    ]  # fmt: skip
-    added = _actions(workspace, "user.added")
-    assert [e.subject for e in added] == ["user:dana", "user:rita", "user:omar"]
-    assert added[0].payload["public_key"] == users[0]["public_key"]
-    assert main(["users", "add", "dana", "--role", "developer"]) == 0  # idempotent
-    assert len(_actions(workspace, "user.added")) == 3
-    assert main(["users", "add", "dana", "--role", "validator"]) == 2
-    assert main(["users", "add", "eve", "--role", "auditor"]) == 2
 
 
 @pytest.mark.parametrize(

@@ -35,16 +35,22 @@ def setup(workspace):
     from governance.approvals import latest_validation  # noqa: F401  (import check)
     from governance.ledger import Ledger
     from governance.registry import ModelFacts
-    from governance.users import add_user
+    from governance.signing import append_signed
+    from tests.helpers_identity import enrol_cast, in_force_hash, signer
 
-    for name, role in [("dana", "developer"), ("rita", "risk_officer")]:
-        add_user(workspace, name, role)
+    enrol_cast(workspace)
     ledger = Ledger.open(workspace)
-    ledger.append(
+    append_signed(
+        ledger,
+        signer(workspace, "vera", ledger),
         "validation.completed",
-        actor="vera",
         subject="model:m/v1",
-        payload={"model_name": "m", "model_version": "1", "verdict": "pass"},
+        payload={
+            "model_name": "m",
+            "model_version": "1",
+            "verdict": "pass",
+            "policy_hash": in_force_hash(ledger),
+        },
     )
     facts = ModelFacts("m", "1", "run-1", "dana", "candidate", "f" * 64, "a" * 64)
     ctx = RunContext(
@@ -55,7 +61,7 @@ def setup(workspace):
 
 
 def _run(ctx, ledger, facts, tier):
-    from governance.ui_approval import await_ui_approval
+    from flows.ui_form import await_ui_approval
 
     @flow(name="ui-approval-gate")
     def gate():
@@ -124,3 +130,36 @@ def test_ui_approval_by_the_developer_is_refused_and_timeout_is_a_rejection(harn
     )
     assert decision.state.blocked  # a rejection blocks promotion on this validation
     _RUN_IDS.get_nowait()  # the timed-out run's id, never consumed
+
+
+def test_a_signed_form_answer_counts_and_a_tampered_one_is_refused(harness, setup):
+    """The form takes the detached signature of ``approve --sign-only``: a signed approval
+    counts even where declared identities do not; altered, it is refused and recorded."""
+    import json
+
+    from governance.approvals import latest_validation
+    from governance.ui_approval import detached_approval
+    from tests.helpers_identity import signer
+
+    ctx, ledger, facts = setup
+    tier = Tier(approvals=ApprovalPolicy(ui_timeout_seconds=60, allow_declared_ui_approvals=False))
+    validation = latest_validation(ledger, facts.name, facts.version)
+    rita = signer(ctx.ws, "rita", ledger)
+    line = detached_approval(
+        facts, validation, rita, reason="ok", policy_hash="p" * 64, tier_name="t"
+    )
+    forged = json.loads(line)
+    forged["signed"]["model_artifact_hash"] = "b" * 64  # the approval of other files
+    t = _resume_when_paused(
+        {"approve": True, "user": "rita", "reason": "ok", "signature": json.dumps(forged)}
+    )
+    decision = _run(ctx, ledger, facts, tier)
+    t.join(timeout=5)
+    assert decision.outcome == "refused" and not decision.counted
+    assert "does not hold" in ledger.last(action="approval.refused").payload["refusal"]
+    t = _resume_when_paused({"approve": True, "user": "rita", "reason": "ok", "signature": line})
+    decision = _run(ctx, ledger, facts, tier)
+    t.join(timeout=5)
+    assert decision.outcome == "approved" and decision.counted and decision.user == "rita"
+    assert [g["user"] for g in decision.state.granted] == ["rita"]
+    assert ledger.last(action="approval.granted").payload["identity"] == "signed"

@@ -15,7 +15,9 @@ import pytest
 import yaml
 
 from flows.cli import main
+from governance.workspace import Workspace
 from tests.helpers_e2e import DATA, cli_json
+from tests.helpers_identity import enrol_cast
 
 CONFIG = str(DATA / "small-sandbox.yaml")
 
@@ -28,6 +30,7 @@ def governed(tmp_path_factory, prefect_server):
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
         mp.setenv("ALPHAGATE_CONFIG", CONFIG)
         mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
+        enrol_cast(Workspace(home), sandbox=True, monkeypatch=mp)  # the policy is a sandbox's
         yield home
 
 
@@ -45,14 +48,14 @@ def test_promotion_kill_switch_and_reset(governed, capsys):
     assert main(["approve", "--model-version", version, "--as", "rita", "--reason", "ok"]) == 0
 
     # 3. the champion drives the rebalance
-    code, reb = cli_json(capsys, "rebalance", "--config", CONFIG)
+    code, reb = cli_json(capsys, "rebalance", "--config", CONFIG, "--as", "dana")
     assert (code, reb["status"]) == (0, "completed")
     assert reb["portfolio"]["source"] == "model"
     assert reb["portfolio"]["model_version"] == version
 
     # 4. a risk officer trips the kill switch: the rebalance falls back and says why
     assert main(["killswitch", "trip", "--as", "rita", "--reason", "drill"]) == 0
-    code, reb = cli_json(capsys, "rebalance", "--config", CONFIG)
+    code, reb = cli_json(capsys, "rebalance", "--config", CONFIG, "--as", "dana")
     assert code == 3 and reb["stage"] == "kill_switch"
     assert reb["portfolio"]["source"] == "fallback"
     assert any("kill switch" in r for r in reb["portfolio"]["reasons"])
@@ -66,7 +69,7 @@ def test_promotion_kill_switch_and_reset(governed, capsys):
     code, status = cli_json(capsys, "killswitch", "status")
     assert status["state"] == "tripped" and status["pending_reset"]
     assert main([*reset, "--as", "omar"]) == 0
-    code, reb = cli_json(capsys, "rebalance", "--config", CONFIG)
+    code, reb = cli_json(capsys, "rebalance", "--config", CONFIG, "--as", "dana")
     assert (code, reb["portfolio"]["source"]) == (0, "model")
 
     # 6. the trail verifies, MLflow's alias included
@@ -85,7 +88,7 @@ def test_many_accounts_share_one_model_each_with_its_own_limits(governed, tmp_pa
     ]
     multi = tmp_path / "accounts.yaml"
     multi.write_text(yaml.safe_dump(config))
-    code, reb = cli_json(capsys, "rebalance", "--config", str(multi))
+    code, reb = cli_json(capsys, "rebalance", "--config", str(multi), "--as", "dana")
     assert code == 0 and reb["portfolio"]["source"] == "model"
     by_name = {a["account"]: a for a in reb["portfolio"]["accounts"]}
     assert by_name["growth"]["source"] == by_name["esg"]["source"] == "model"
@@ -133,7 +136,7 @@ def test_a_champion_that_cannot_score_falls_back_without_tripping(governed, tmp_
     config["features"] = {"names": [sorted(FEATURES_BY_NAME)[0]]}
     narrow = tmp_path / "narrow.yaml"
     narrow.write_text(yaml.safe_dump(config))
-    code, reb = cli_json(capsys, "rebalance", "--config", str(narrow))
+    code, reb = cli_json(capsys, "rebalance", "--config", str(narrow), "--as", "dana")
     assert (code, reb["stage"], reb["portfolio"]["source"]) == (3, "scoring", "fallback")
     assert any("needs features not computed" in r for r in reb["portfolio"]["reasons"])
     code, status = cli_json(capsys, "killswitch", "status")
@@ -149,7 +152,7 @@ def test_impossible_constraints_halt_with_the_conflict_named(governed, tmp_path,
     config["portfolio"]["max_sector_weight"] = 0.2  # 4 sectors x 0.2 = 0.8 < 1
     tight = tmp_path / "tight.yaml"
     tight.write_text(yaml.safe_dump(config))
-    code, reb = cli_json(capsys, "rebalance", "--config", str(tight))
+    code, reb = cli_json(capsys, "rebalance", "--config", str(tight), "--as", "dana")
     assert code == 3 and reb["stage"] == "optimiser"
     assert any("sector" in r and "full investment" in r for r in reb["reasons"])
     assert reb["portfolio"]["source"] == "fallback"

@@ -25,8 +25,8 @@ def three(tmp_path_factory):
     from governance.context import RunContext
     from governance.ledger import Ledger
     from governance.policy import load_tier
-    from governance.users import add_user
     from governance.workspace import Workspace
+    from tests.helpers_identity import enrol_cast, signer
     from tests.helpers_train import train_synthetic
     from validation.config import ValidationConfig
     from validation.run import validate_model_version
@@ -37,9 +37,7 @@ def three(tmp_path_factory):
         mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
         ws = Workspace(home).ensure()
         mp.setenv("MLFLOW_TRACKING_URI", ws.tracking_uri)
-        for user, role in (("dana", "developer"), ("vera", "validator"),
-                           ("rita", "risk_officer")):  # fmt: skip
-            add_user(ws, user, role)
+        enrol_cast(ws, sandbox=True, monkeypatch=mp)
         _policy, tier, digest = load_tier(POLICY, "sandbox")
         for name in ("alpha-champ", "beta-rejected", "gamma-new"):
             train_synthetic(ws, model={"name": name}, developer="dana")
@@ -48,15 +46,16 @@ def three(tmp_path_factory):
             try:
                 validate_model_version(
                     ctx, name, 1, ValidationConfig(shap_sample=200, cscv_partitions=6), tier,
-                    validator="vera", tier_name="sandbox",
+                    validator=signer(ws, "vera", ctx.ledger), tier_name="sandbox",
                 )  # fmt: skip
             finally:
                 ctx.close()
         kw = {"tier": tier, "tier_name": "sandbox", "policy_hash": digest}
         with Ledger.open(ws) as ledger:
             for who in ("vera", "rita"):
-                approve(ws, ledger, "alpha-champ", 1, who, "fine", **kw)
-            reject(ws, ledger, "beta-rejected", 1, "rita", "no economic rationale", **kw)
+                approve(ws, ledger, "alpha-champ", 1, signer(ws, who, ledger), "fine", **kw)
+            rita = signer(ws, "rita", ledger)
+            reject(ws, ledger, "beta-rejected", 1, rita, "no economic rationale", **kw)
         yield ws
 
 

@@ -23,8 +23,10 @@ from governance.context import RunContext
 from governance.errors import Forbidden, InputError
 from governance.ledger import Ledger
 from governance.policy import load_tier
-from governance.users import add_user
 from governance.workspace import Workspace
+from tests.helpers_identity import enrol_cast, keyring_signer
+
+ROLES = {"dana": "developer", "rita": "risk_officer", "omar": "risk_officer"}
 
 REPO = Path(__file__).resolve().parents[1]
 ROUNDS = 4
@@ -43,7 +45,7 @@ def _reset(url: str, home: str, officer: str, barrier) -> str:
     with ledger:
         barrier.wait(TIMEOUT_S)
         try:
-            state = killswitch.reset(ledger, ws, officer, "fixed", "INC-7", tier)
+            state = killswitch.reset(ledger, _signer(ws, officer), "fixed", "INC-7", tier)
         except (Forbidden, InputError) as exc:
             return f"refused: {exc}"
     return state.state.value
@@ -53,7 +55,11 @@ def _trip(url: str, home: str, user: str, barrier) -> str:
     ledger, ws = _open(url, home)
     with ledger:
         barrier.wait(TIMEOUT_S)
-        return killswitch.trip(ledger, user, "breach again", ws=ws).state.value
+        return killswitch.trip(ledger, _signer(ws, user), "breach again").state.value
+
+
+def _signer(ws: Workspace, name: str):
+    return keyring_signer(ws, name, ROLES[name])
 
 
 def _publish_until_tripped(url: str, home: str, barrier) -> int:
@@ -80,12 +86,7 @@ def pool():
 @pytest.fixture(params=BACKENDS)
 def setup(request, workspace, monkeypatch):
     with backend_url(request, request.param, workspace, monkeypatch) as url:
-        for name, role in [
-            ("dana", "developer"),
-            ("rita", "risk_officer"),
-            ("omar", "risk_officer"),
-        ]:
-            add_user(workspace, name, role)
+        enrol_cast(workspace)
         with Ledger(url, ArtifactStore.of(workspace)) as ledger:
             yield url, str(workspace.home), ledger
 
@@ -100,7 +101,7 @@ def race(pool, *calls):
 def test_two_officers_resetting_at_once_complete_exactly_one_reset(pool, setup):
     url, home, ledger = setup
     for _ in range(ROUNDS):
-        killswitch.trip(ledger, "dana", "drawdown", ws=Workspace(Path(home)))
+        killswitch.trip(ledger, _signer(Workspace(Path(home)), "dana"), "drawdown")
         outcomes = race(pool, (_reset, url, home, "rita"), (_reset, url, home, "omar"))
         assert sorted(outcomes) == ["armed", "tripped"], outcomes
         assert killswitch.status(ledger).state is killswitch.SwitchState.ARMED
@@ -114,8 +115,8 @@ def test_a_trip_racing_the_completing_reset_leaves_the_switch_tripped(pool, setu
     _, tier, _ = load_tier(REPO / "configs" / "policy.yaml", "high")
     ws = Workspace(Path(home))
     for _ in range(ROUNDS):
-        killswitch.trip(ledger, "dana", "drawdown", ws=ws)
-        killswitch.reset(ledger, ws, "rita", "fixed", "INC-7", tier)  # 1 of 2
+        killswitch.trip(ledger, _signer(ws, "dana"), "drawdown")
+        killswitch.reset(ledger, _signer(ws, "rita"), "fixed", "INC-7", tier)  # 1 of 2
         race(pool, (_reset, url, home, "omar"), (_trip, url, home, "dana"))
         state = killswitch.status(ledger)
         assert state.tripped, state
@@ -123,7 +124,7 @@ def test_a_trip_racing_the_completing_reset_leaves_the_switch_tripped(pool, setu
         while killswitch.status(ledger).tripped:
             pending = killswitch.status(ledger).pending_reset or {"officers": []}
             officer = "omar" if "rita" in pending["officers"] else "rita"
-            killswitch.reset(ledger, ws, officer, "fixed", "INC-8", tier)
+            killswitch.reset(ledger, _signer(ws, officer), "fixed", "INC-8", tier)
 
 
 def test_no_model_portfolio_is_recorded_after_a_trip(pool, setup):

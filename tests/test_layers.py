@@ -97,7 +97,5 @@ def _imports_prefect(path) -> list[str]:
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "governance").rglob("*.py")), ids=lambda p: p.name)
-def test_governance_imports_no_prefect(path, request):
-    if path.name == "ui_approval.py" and _imports_prefect(path):
-        request.applymarker(pytest.mark.xfail(reason="owned by helper 'identity' (issue 10)"))
+def test_governance_imports_no_prefect(path):
     assert _imports_prefect(path) == []

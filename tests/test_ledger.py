@@ -15,7 +15,6 @@ from test_ledger_support import BACKENDS, backend_url, build_ledger
 
 from flows.cli import main
 from governance import integrity
-from governance.approvals import approvals_signed
 from governance.artifacts import ArtifactStore
 from governance.canonical import canonical_json, sha256_bytes, sha256_file
 from governance.chain import VerifyReport
@@ -25,6 +24,7 @@ from governance.findings_accept import acceptances_signed
 from governance.integrity import verify_workspace
 from governance.ledger import GENESIS_HASH, IdempotencyConflict, Ledger
 from governance.registry import registry_matches_ledger
+from governance.signed_acts import signed_acts_hold
 
 
 @pytest.fixture
@@ -259,7 +259,7 @@ def test_verify_workspace_runs_the_given_checks_in_order(workspace):
     assert verify_workspace(workspace, checks=(fine, unsigned, raising)).first_bad_seq == 2
     report = verify_workspace(workspace, checks=(raising, unsigned))
     assert not report.ok and report.reason == "registry: champion alias moved outside governance"
-    assert (approvals_signed, registry_matches_ledger, acceptances_signed) == integrity.CHECKS
+    assert (signed_acts_hold, registry_matches_ledger, acceptances_signed) == integrity.CHECKS
 
 
 def test_cli_verify_reports_failed_check(workspace, monkeypatch, cli, capsys):

@@ -170,7 +170,11 @@ def trained(tmp_path_factory):
 
     fcfg = FeaturesConfig(names=FEATURES)
     mcfg = ModelConfig(**FAST_MODEL)
-    ctx = RunContext.open(ws, actor="dev-alice", role="developer")
+    from tests.helpers_identity import enrol_cast, signer
+
+    enrol_cast(ws)
+    dev = signer(ws, "dev-alice")
+    ctx = RunContext.open(ws, actor="dev-alice", role="developer", signer=dev)
     try:
         panel = _panel(pre)
         split = split_and_seal(ctx, build_frame(panel, fcfg), mcfg)
@@ -382,7 +386,8 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
     from governance.approvals import approve
     from governance.ledger import Ledger
     from governance.policy import load_policy
-    from governance.users import add_user
+    from governance.signing import append_signed
+    from tests.helpers_identity import enrol_cast, signer
 
     ws, facts, dates = trained["ws"], trained["facts"], trained["dates"]
     # A ledger of its own: the other tests of this module tripped the workspace's switch.
@@ -390,24 +395,27 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
     policy_file = REPO / "configs" / "policy.yaml"
     policy, policy_hash = load_policy(policy_file)
     tier = policy.tiers["high"]
-    add_user(ws, "vera", "validator")
-    add_user(ws, "rita", "risk_officer")
+    enrol_cast(ws, monkeypatch=monkeypatch)  # this ledger's own genesis; the same keys
     with Ledger.open(ws) as ledger:
+        append_signed(  # the training entry, as recorded in the workspace's own ledger
+            ledger, signer(ws, "dev-alice", ledger), "model.trained",
+            subject=f"strategy:{facts.name}", payload={"mlflow_run_id": facts.run_id},
+        )  # fmt: skip
         metrics = {"rank_ic_mean": 0.08, "rank_ic_se": 0.02, "rank_ic_tstat": 4.0}
         report = {"metrics": metrics, "verdict": "pass"}
         sha = ledger.store.put_json(report)
-        ledger.append(
+        append_signed(
+            ledger,
+            signer(ws, "vera", ledger),
             "validation.completed",
-            actor="vera",
-            role="validator",
             subject=f"model:{facts.name}/v{facts.version}",
             payload={"model_name": facts.name, "model_version": facts.version,
-                     "verdict": "pass", "report_json_sha256": sha},
+                     "verdict": "pass", "report_json_sha256": sha, "policy_hash": policy_hash},
             artifacts={"report.json": sha},
         )  # fmt: skip
         for user in ("vera", "rita"):
             out = approve(
-                ws, ledger, facts.name, facts.version, user, "monitoring test",
+                ws, ledger, facts.name, facts.version, signer(ws, user, ledger), "monitoring test",
                 tier=tier, tier_name="high", policy_hash=policy_hash,
             )  # fmt: skip
         assert out.promoted is not None

@@ -23,7 +23,9 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
+from governance.workspace import Workspace
 from tests.helpers_e2e import DECISION_ACTIONS, DETERMINISTIC_ACTIONS, SMALL, cli_json
+from tests.helpers_identity import enrol_cast
 
 CONTRACT = {
     "status",
@@ -46,6 +48,7 @@ def pipeline_home(tmp_path_factory, prefect_server):
         mp.setenv("ALPHAGATE_HOME", str(home))
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
         mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
+        enrol_cast(Workspace(home), monkeypatch=mp)
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             code = main(["run", "--config", SMALL, "--as", "dana", "--json"])
@@ -95,7 +98,7 @@ def test_candidate_is_registered_with_governance_tags(pipeline_home):
 
 
 def test_without_a_champion_the_rebalance_publishes_the_fallback(pipeline_home, capsys):
-    code, summary = cli_json(capsys, "rebalance", "--config", SMALL)
+    code, summary = cli_json(capsys, "rebalance", "--config", SMALL, "--as", "dana")
     assert summary["portfolio"]["source"] == "fallback"
     assert any("champion" in r for r in summary["portfolio"]["reasons"])
     assert code == 3 and summary["stage"] == "approval"
@@ -104,7 +107,7 @@ def test_without_a_champion_the_rebalance_publishes_the_fallback(pipeline_home, 
 def test_critical_data_failure_halts_before_training(pipeline_home, tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_text("date,asset,close\n2024-01-02,AAA,10\n2024-01-02,AAA,-3\n")
-    code, summary = cli_json(capsys, "run", "--config", SMALL, "--data", str(bad))
+    code, summary = cli_json(capsys, "run", "--config", SMALL, "--data", str(bad), "--as", "dana")
     assert code == 3
     assert summary["status"] == "halted" and summary["stage"] == "data_quality"
     assert summary["model_version"] is None and summary["portfolio"] is None
@@ -130,6 +133,7 @@ def test_dask_runner_gives_the_same_model_and_portfolio(
     home = tmp_path / "dask-home"
     monkeypatch.setenv("ALPHAGATE_HOME", str(home))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    enrol_cast(Workspace(home), monkeypatch=monkeypatch)
     dask_config = str(Path(SMALL).with_name("small-dask.yaml"))
     code, summary = cli_json(capsys, "run", "--config", dask_config, "--as", "dana")
     assert (code, summary["stage"], summary["validation"]["verdict"]) == (3, "validation", "fail")

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from governance.workspace import Workspace
 from tests.helpers_e2e import SMALL
+from tests.helpers_identity import enrol_cast, keyring_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,8 +32,13 @@ def api_url(prefect_server) -> str:
 
 
 def _cli(home: Path, api_url: str, *argv: str) -> subprocess.CompletedProcess:
+    """``alphagate ARGV --as dana`` in a workspace with the enrolled test cast."""
+    ws = Workspace(home)
+    enrol_cast(ws)
+    argv = (*argv, "--as", "dana")
     env = {
         **os.environ,
+        "ALPHAGATE_KEYRING": str(keyring_dir(ws)),
         "ALPHAGATE_HOME": str(home),
         "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}",
         "PREFECT_API_URL": api_url,

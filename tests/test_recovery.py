@@ -18,6 +18,7 @@ from flows.cli import main
 from governance.ledger import Ledger
 from governance.workspace import Workspace
 from tests.helpers_e2e import DETERMINISTIC_ACTIONS, SMALL
+from tests.helpers_identity import enrol_cast
 
 
 def _actions(ws: Workspace) -> collections.Counter:
@@ -47,6 +48,7 @@ def test_killed_during_training_resumes_without_duplicates(tmp_path, monkeypatch
 
     home = tmp_path / "home"
     ws = Workspace(home)
+    enrol_cast(ws, monkeypatch=monkeypatch)
     env = {**os.environ, "ALPHAGATE_HOME": str(home), "PREFECT_HOME": str(tmp_path / "pf")}
     env.pop("PREFECT_API_URL", None)
     env.pop("MLFLOW_TRACKING_URI", None)

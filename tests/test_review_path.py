@@ -16,7 +16,9 @@ import pytest
 
 from flows.cli import main
 from governance.findings import today
+from governance.workspace import Workspace
 from tests.helpers_e2e import DATA, cli_json
+from tests.helpers_identity import enrol_cast, signer
 
 CONFIG = str(DATA / "review.yaml")
 MODEL = "review-e2e"
@@ -31,6 +33,7 @@ def reviewed(tmp_path_factory, prefect_server):
         mp.setenv("ALPHAGATE_CONFIG", CONFIG)
         mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
         mp.delenv("ALPHAGATE_USER", raising=False)
+        enrol_cast(Workspace(home), monkeypatch=mp)
         yield home
 
 
@@ -91,7 +94,7 @@ def test_review_accept_approve_drive(reviewed, capsys):
         _policy, tier, digest = _tier()
         past = today() - dt.timedelta(days=60)
         accept_finding(
-            ws, ledger, fid, "rita", "stale", (past + dt.timedelta(days=30)).isoformat(),
+            ws, ledger, fid, signer(ws, "rita", ledger), "stale", (past + dt.timedelta(days=30)).isoformat(),
             "none", tier=tier, tier_name="high", policy_hash=digest, day=past,
         )  # fmt: skip
     code, shown = cli_json(capsys, "findings", "show", fid)
@@ -122,7 +125,7 @@ def test_review_accept_approve_drive(reviewed, capsys):
     assert (status["open_findings"], status["accepted_findings"]) == ([], [fid])
     assert status["may_drive"] == {"allowed": True, "reasons": [], "champion": version}
 
-    code, reb = cli_json(capsys, "rebalance", "--config", CONFIG)
+    code, reb = cli_json(capsys, "rebalance", "--config", CONFIG, "--as", "dana")
     assert (code, reb["portfolio"]["source"], reb["portfolio"]["model_version"]) == (
         0,
         "model",
@@ -163,14 +166,14 @@ def test_expiry_and_cadence_stop_the_champion_per_policy(reviewed, capsys):
         reset = ["killswitch", "reset", "--reason", "drill over", "--incident", "INC-7",
                  "--strategy", MODEL]  # fmt: skip
         assert main([*reset, "--as", who]) == 0
-    code, reb = cli_json(capsys, "rebalance", "--config", CONFIG)
+    code, reb = cli_json(capsys, "rebalance", "--config", CONFIG, "--as", "dana")
     assert (code, reb["portfolio"]["source"]) == (3, "fallback")
     assert any("revalidation" in r for r in reb["portfolio"]["reasons"])
     # the validator revalidates: same finding, same digest, the acceptance still covers it
     code, out = cli_json(capsys, "validate", "--model-version", version, "--as", "vera")
     assert out["validation"]["verdict"] == "review"
-    code, reb = cli_json(capsys, "rebalance", "--config", CONFIG)
-    assert (code, reb["portfolio"]["source"]) == (0, "model")
+    code, reb = cli_json(capsys, "rebalance", "--config", CONFIG, "--as", "dana")
+    assert (code, reb["portfolio"]["source"]) == (0, "model"), reb["portfolio"]["reasons"]
     # the weekly pipeline again: same version, its findings accepted, no validation halt
     code, again = cli_json(capsys, "run", "--config", CONFIG, "--as", "dana")
     assert (code, again["status"], str(again["model_version"])) == (0, "completed", version)

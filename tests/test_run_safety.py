@@ -20,7 +20,8 @@ from pathlib import Path
 from flows.cli import main
 from governance.ledger import Ledger
 from governance.text import printable
-from governance.users import add_user
+from governance.workspace import Workspace
+from tests.helpers_identity import enrol_cast, keyring_dir
 
 REPO = Path(__file__).resolve().parents[1]
 SPOOF = "drill\nkill switch: armed\x1b[2J\u202e"
@@ -32,9 +33,11 @@ def test_printable_escapes_controls_and_keeps_text():
     assert printable("a\tb\r\x00") == "a\\tb\\r\\x00"
 
 
-def test_a_spoofing_reason_is_stored_as_given_and_printed_escaped(workspace, capsys, tmp_path):
+def test_a_spoofing_reason_is_stored_as_given_and_printed_escaped(
+    workspace, capsys, tmp_path, monkeypatch
+):
     os.environ.setdefault("PREFECT_HOME", str(tmp_path / "prefect"))
-    add_user(workspace, "dana", "developer")
+    enrol_cast(workspace, monkeypatch=monkeypatch)
     assert main(["killswitch", "trip", "--as", "dana", "--reason", SPOOF]) == 0
     capsys.readouterr()
     assert main(["killswitch", "status"]) == 0
@@ -67,8 +70,11 @@ def test_a_dead_training_run_is_marked_failed_on_resume(workspace):
 
 
 def test_two_runs_at_once_on_one_workspace_both_finish_without_traceback(tmp_path):
+    ws = Workspace(tmp_path / "home")
+    enrol_cast(ws, sandbox=True)  # the people; Prefect's home is still fresh
     env = {
         **os.environ,
+        "ALPHAGATE_KEYRING": str(keyring_dir(ws)),
         "ALPHAGATE_HOME": str(tmp_path / "home"),
         "ALPHAGATE_WITNESS": str(tmp_path / "witness"),
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
@@ -79,7 +85,7 @@ def test_two_runs_at_once_on_one_workspace_both_finish_without_traceback(tmp_pat
     env.pop("PREFECT_HOME", None)
     env.pop("PREFECT_API_URL", None)
     cmd = [sys.executable, "-m", "flows.cli", "rebalance", "--config",
-           str(REPO / "tests" / "data" / "small-sandbox.yaml"), "--json"]  # fmt: skip
+           str(REPO / "tests" / "data" / "small-sandbox.yaml"), "--json", "--as", "dana"]  # fmt: skip
     procs = [
         subprocess.Popen(
             cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

@@ -15,7 +15,9 @@ import pytest
 import yaml
 
 from flows.cli import main
+from governance.workspace import Workspace
 from tests.helpers_e2e import DATA, cli_json
+from tests.helpers_identity import enrol_cast
 
 REPO = Path(__file__).resolve().parents[1]
 SANDBOX = str(DATA / "policy-sandbox.yaml")
@@ -51,6 +53,7 @@ def two(tmp_path_factory, prefect_server):
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
         mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
         mp.delenv("ALPHAGATE_CONFIG", raising=False)
+        enrol_cast(Workspace(home), sandbox=True, monkeypatch=mp)
         yield {"demo": _demo_config(tmp), "synthetic": _synthetic_config(tmp)}
 
 
@@ -71,7 +74,7 @@ def test_two_strategies_rebalance_monitor_and_trip_independently(two, capsys):
 
     # each rebalances from its own (empty) book: no breach measured against the other's
     for config, strategy in ((synthetic, SYNTHETIC), (demo, DEMO)):
-        code, reb = cli_json(capsys, "rebalance", "--config", config)
+        code, reb = cli_json(capsys, "rebalance", "--config", config, "--as", "dana")
         assert (code, reb["portfolio"]["source"], reb["portfolio"]["strategy"]) == (
             0,
             "model",
@@ -88,9 +91,9 @@ def test_two_strategies_rebalance_monitor_and_trip_independently(two, capsys):
     # the synthetic strategy's switch trips: it falls back, the demo still trades
     trip = ["killswitch", "trip", "--as", "rita", "--reason", "drill", "--strategy", SYNTHETIC]
     assert main(trip) == 0
-    code, reb = cli_json(capsys, "rebalance", "--config", synthetic)
+    code, reb = cli_json(capsys, "rebalance", "--config", synthetic, "--as", "dana")
     assert (code, reb["stage"], reb["portfolio"]["source"]) == (3, "kill_switch", "fallback")
-    code, reb = cli_json(capsys, "rebalance", "--config", demo)
+    code, reb = cli_json(capsys, "rebalance", "--config", demo, "--as", "dana")
     assert (code, reb["portfolio"]["source"]) == (0, "model")
     code, status = cli_json(capsys, "killswitch", "status")
     assert status["state"] == "armed"  # the workspace-wide switch
@@ -102,9 +105,9 @@ def test_two_strategies_rebalance_monitor_and_trip_independently(two, capsys):
     # the workspace-wide switch stops both (the demo's equal-weight fallback from its model
     # book may breach the 0.5 turnover cap and publish nothing: either way, no model)
     assert main(["killswitch", "trip", "--as", "rita", "--reason", "all stop"]) == 0
-    code, reb = cli_json(capsys, "rebalance", "--config", demo)
+    code, reb = cli_json(capsys, "rebalance", "--config", demo, "--as", "dana")
     assert code == 3 and (reb["portfolio"] or {}).get("source") != "model"
-    code, reb = cli_json(capsys, "rebalance", "--config", synthetic)
+    code, reb = cli_json(capsys, "rebalance", "--config", synthetic, "--as", "dana")
     assert (code, reb["stage"], reb["portfolio"]["source"]) == (3, "kill_switch", "fallback")
     assert any("all stop" in r for r in reb["portfolio"]["reasons"])
 
@@ -116,6 +119,6 @@ def test_two_strategies_rebalance_monitor_and_trip_independently(two, capsys):
     code, status = cli_json(capsys, "killswitch", "status")
     assert status["state"] == "armed"
     assert status["strategies"][SYNTHETIC]["state"] == "armed"
-    code, reb = cli_json(capsys, "rebalance", "--config", synthetic)
+    code, reb = cli_json(capsys, "rebalance", "--config", synthetic, "--as", "dana")
     assert (code, reb["portfolio"]["source"]) == (0, "model")
     assert main(["ledger", "verify"]) == 0

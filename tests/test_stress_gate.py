@@ -23,6 +23,7 @@ from flows.cli import main
 from governance.ledger import Ledger
 from governance.workspace import Workspace
 from tests.helpers_e2e import DATA, cli_json
+from tests.helpers_identity import enrol_cast
 
 CONFIG = DATA / "small-sandbox.yaml"
 
@@ -36,6 +37,7 @@ def champion(tmp_path_factory, prefect_server):
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
         mp.setenv("ALPHAGATE_CONFIG", str(CONFIG))
         mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
+        enrol_cast(Workspace(home), sandbox=True, monkeypatch=mp)
         assert main(["run", "--config", str(CONFIG), "--as", "dana"]) == 3  # awaits approvals
         ledger = Ledger.open(Workspace(home))
         version = ledger.last(action="model.registered").payload["version"]
@@ -62,7 +64,7 @@ def test_stress_breach_halts_the_rebalance_and_publishes_the_stressed_fallback(
     config = yaml.safe_load(CONFIG.read_text())
     policy = yaml.safe_load(CONFIG.with_name("policy-sandbox.yaml").read_text())
     # 1. no stress limits: the champion's book is published, stressed and decomposed
-    code, reb = cli_json(capsys, "rebalance", "--config", str(CONFIG))
+    code, reb = cli_json(capsys, "rebalance", "--config", str(CONFIG), "--as", "dana")
     assert (code, reb["portfolio"]["source"]) == (0, "model")
     assert "stress" in reb["stages"] and "risk" in reb["stages"]
     model_book = pd.read_csv(reb["portfolio"]["weights_path"]).set_index("asset").weight
@@ -81,7 +83,7 @@ def test_stress_breach_halts_the_rebalance_and_publishes_the_stressed_fallback(
     limit = round(float(model_loss + fallback_loss) / 2, 4)
     policy["tiers"]["sandbox"]["stress"] = {"scenarios": {"top-names": limit}}
     path = _write(tmp_path, config, policy)
-    code, reb = cli_json(capsys, "rebalance", "--config", path)
+    code, reb = cli_json(capsys, "rebalance", "--config", path, "--as", "dana")
     assert code == 3 and reb["status"] == "halted" and reb["stage"] == "stress"
     assert any("stress top-names:" in r for r in reb["reasons"])
     assert reb["portfolio"]["source"] == "fallback"

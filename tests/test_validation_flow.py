@@ -18,6 +18,7 @@ import pytest
 from governance.canonical import sha256_bytes
 from governance.errors import Forbidden
 from governance.policy import Tier
+from tests.helpers_identity import enrol_cast, signer
 from validation.config import ValidationConfig
 from validation.findings import Verdict
 
@@ -80,7 +81,8 @@ def train_leaky(ws, name: str):
     fcfg = FeaturesConfig(horizon=5, names=PLANTED_FEATURES[:3])
     mcfg = ModelConfig(**{**FAST_MODEL, "name": name})
     with_leak = build_frame(panel, fcfg, extra_features={"leak_fwd": fwd + noise})
-    ctx = RunContext.open(ws, actor=DEVELOPER, role="developer")
+    dev = signer(ws, DEVELOPER)
+    ctx = RunContext.open(ws, actor=DEVELOPER, role="developer", signer=dev)
     try:
         split = split_and_seal(ctx, with_leak, mcfg)
         res = train_and_register(
@@ -104,8 +106,9 @@ def run_validation(ws, name, version, validator=VALIDATOR, cfg=CFG):
     # The context is the pipeline's (opened by the developer): validation records as validator.
     ctx = RunContext.open(ws, actor=DEVELOPER, role="developer", policy_hash="p" * 64)
     try:
+        proven = signer(ws, validator, ctx.ledger)  # their key from the test keyring
         return validate_model_version(
-            ctx, name, version, cfg, Tier(), validator=validator, tier_name="high"
+            ctx, name, version, cfg, Tier(), validator=proven, tier_name="high"
         )
     finally:
         ctx.close()
@@ -113,7 +116,6 @@ def run_validation(ws, name, version, validator=VALIDATOR, cfg=CFG):
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory):
-    from governance.users import add_user
     from governance.workspace import Workspace
 
     mp = pytest.MonkeyPatch()
@@ -122,12 +124,8 @@ def ws(tmp_path_factory):
     mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
     workspace = Workspace(home).ensure()
     mp.setenv("MLFLOW_TRACKING_URI", workspace.tracking_uri)
-    for user, role in (
-        (VALIDATOR, "validator"),
-        (DEVELOPER, "developer"),
-        (OFFICER, "risk_officer"),
-    ):
-        add_user(workspace, user, role)
+    cast = ((VALIDATOR, "validator"), (DEVELOPER, "developer"), (OFFICER, "risk_officer"))
+    enrol_cast(workspace, cast, monkeypatch=mp)
     yield workspace
     mp.undo()
 
@@ -285,25 +283,21 @@ def test_developer_and_non_validators_cannot_validate(ws, planted):
         run_validation(ws, name, version, validator=DEVELOPER)
     with pytest.raises(Forbidden, match="needs validator"):
         run_validation(ws, name, version, validator=OFFICER)
-    with pytest.raises(Forbidden):
-        run_validation(ws, name, version, validator=None)
     with Ledger.open(ws) as ledger:
         refused = ledger.entries(action="validation.refused", subject=f"model:{name}/v{version}")
-    assert [e.actor for e in refused][-3:] == [DEVELOPER, OFFICER, "unknown"]
+    assert [e.actor for e in refused][-2:] == [DEVELOPER, OFFICER]
 
 
-def test_developer_who_is_also_a_validator_is_refused(ws, planted):
+def test_the_developer_is_the_training_signer_never_the_mlflow_tag(ws, planted):
     from governance.registry import mlflow_client
-    from governance.users import add_user
 
-    # Even a user with the validator role may not validate a version they developed.
+    # Attack: the developer retags the version as someone else's work, then validates it.
     name, version, _ = planted
     client = mlflow_client(ws)
-    add_user(ws, "val-eve", "validator")
-    client.set_model_version_tag(name, str(version), "developer", "val-eve")
+    client.set_model_version_tag(name, str(version), "developer", VALIDATOR)
     try:
-        with pytest.raises(Forbidden, match="independence"):
-            run_validation(ws, name, version, validator="val-eve")
+        with pytest.raises(Forbidden, match="developed"):
+            run_validation(ws, name, version, validator=DEVELOPER)
     finally:
         client.set_model_version_tag(name, str(version), "developer", DEVELOPER)
 

@@ -19,12 +19,13 @@ import pandas as pd
 from governance.canonical import canonical_json, to_jsonable
 from governance.context import RunContext
 from governance.decisions import decision_rows
+from governance.duties import Act, duty_refusal
 from governance.errors import Forbidden
 from governance.findings import load_register
 from governance.findings_mlflow import sync_findings
 from governance.policy import Tier
 from governance.registry import mlflow_client, model_subject
-from governance.users import Role, find_user, require_role
+from governance.signing import append_signed
 from governance.workspace import mlflow_experiment
 from validation.assess import PREDICTION, Assessment, assess
 from validation.config import ValidationConfig
@@ -81,36 +82,40 @@ class ValidationResult:
         return to_jsonable({"verdict": self.verdict, "findings": list(self.findings)})
 
 
-def check_validator(ctx: RunContext, model_name: str, version: int, validator: str | None) -> None:
+def check_validator(ctx: RunContext, model_name: str, version: int, validator) -> None:
     """Refuse a validator without the role, or who developed the version (Forbidden).
 
-    A refusal is recorded as ``validation.refused`` before it is raised.
+    ``validator`` is the proven :class:`~governance.signing.Signer`. A refusal is recorded
+    as ``validation.refused`` before it is raised.
     """
     from mlflow.exceptions import MlflowException
 
-    client = mlflow_client(ctx.ws)
+    from governance.approvals import developer_of
+
     try:
-        mv = client.get_model_version(model_name, str(version))
-        developer = (mv.tags or {}).get("developer")
+        run_id = mlflow_client(ctx.ws).get_model_version(model_name, str(version)).run_id
     except MlflowException:  # unknown version: load_inputs raises the InputError later
-        developer = None
-    try:
-        if developer and validator == developer:
-            raise Forbidden(
-                f"{ACTION}: {validator!r} developed {model_name} v{version} and may not "
-                "validate it (independence)"
-            )
-        require_role(ctx.ws, validator, {Role.VALIDATOR}, ACTION)
-    except Forbidden as exc:
-        user = find_user(ctx.ws, validator) if validator else None
+        run_id = None
+    developer = developer_of(ctx.ledger, run_id)
+    reason = (
+        f"{ACTION}: {model_name} v{version} has no valid signed model.trained entry: its"
+        " developer is unknown, so independence cannot be checked"
+        if run_id is not None and developer is None
+        else None
+    )
+    reason = reason or duty_refusal(
+        Act.VALIDATE, validator.name, validator.role, developer=developer,
+        subject=f"{model_name} v{version}",
+    )  # fmt: skip
+    if reason:
         ctx.ledger.append(
             REFUSED,
-            actor=validator or "unknown",
-            role=str(user.role) if user else "unknown",
+            actor=validator.name,
+            role=validator.role,
             subject=model_subject(model_name, version),
-            payload={"reason": str(exc), "developer": developer},
+            payload={"reason": reason, "developer": developer},
         )
-        raise
+        raise Forbidden(reason)
 
 
 def _header(
@@ -268,7 +273,7 @@ def validate_model_version(
     cfg: ValidationConfig,
     tier: Tier,
     *,
-    validator: str,
+    validator,
     tier_name: str | None = None,
 ) -> ValidationResult:
     """Independently validate a registered model version on its sealed holdout.
@@ -282,8 +287,10 @@ def validate_model_version(
     cfg : ValidationConfig
     tier : Tier
         Policy tier; its ``validation`` section sets thresholds and severities.
-    validator : str
-        Acting user: must have role ``validator`` and not be the version's developer.
+    validator : governance.signing.Signer
+        The proven acting user: must have role ``validator`` and not be the version's
+        developer. The verdict is recorded as their signed act, over the report's digests,
+        the holdout fingerprint and the policy hash.
     tier_name : str, optional
         Name of the tier, for the report.
 
@@ -297,6 +304,7 @@ def validate_model_version(
         The holdout is not the sealed one recorded in the ledger, or its bytes changed.
     """
     check_validator(ctx, model_name, version, validator)
+    signer, validator = validator, validator.name
     inp = load_inputs(ctx.ws, ctx.ledger, ctx.store, model_name, version)
     a = assess_inputs(ctx, inp, cfg, tier, validator=validator, tier_name=tier_name)
     a = _identified(ctx, a, model_name, int(version))
@@ -316,9 +324,10 @@ def validate_model_version(
         experiment=f"{inp.strategy}{cfg.experiment_suffix}",
         html_sha=html_sha,
     )
-    # Recorded as the validator, whoever opened the context (the pipeline runs as developer).
-    as_validator = replace(ctx, actor=validator, role=Role.VALIDATOR.value)
-    entry = as_validator.record(
+    # The validator's signed act, whoever opened the context (the pipeline runs as developer).
+    entry = append_signed(
+        ctx.ledger,
+        signer,
         COMPLETED,
         subject=model_subject(model_name, version),
         payload={
@@ -336,12 +345,15 @@ def validate_model_version(
             "mlflow_run_id": run_id,
             "model_run_id": inp.run_id,
             "n_trials": a.report["overfitting"]["n_trials"],
+            "flow_run_id": ctx.flow_run_id,
+            "run_key": ctx.run_key,
         },
         artifacts={
             "report.json": json_sha,
             "report.html": html_sha,
             **{_png_name(c): s for c, s in figure_shas.items()},
         },
+        idempotency_key=ctx.idempotency_key(COMPLETED, model_subject(model_name, version)),
     )
     sync_findings(ctx.ws, ctx.ledger, model_name, version, entry.seq)
     return ValidationResult(

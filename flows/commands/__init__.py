@@ -7,7 +7,8 @@ import os
 
 
 def add_user_arg(parser: argparse.ArgumentParser, required: bool = False) -> None:
-    """``--as USER``, defaulting to ``ALPHAGATE_USER`` (shared/DESIGN.md)."""
+    """``--as USER`` (a claim) and ``--key FILE`` (its proof), defaulting to
+    ``ALPHAGATE_USER`` / ``ALPHAGATE_KEY`` (shared/DESIGN.md)."""
     default = os.environ.get("ALPHAGATE_USER")
     parser.add_argument(
         "--as",
@@ -15,8 +16,22 @@ def add_user_arg(parser: argparse.ArgumentParser, required: bool = False) -> Non
         default=default,
         required=required and default is None,
         metavar="USER",
-        help="acting user (default: $ALPHAGATE_USER)",
+        help="acting user, a claim the key must prove (default: $ALPHAGATE_USER)",
     )
+    parser.add_argument(
+        "--key",
+        dest="key",
+        default=None,
+        metavar="FILE",
+        help="your own Ed25519 private key, outside the workspace (default: $ALPHAGATE_KEY)",
+    )
+
+
+def prove(args: argparse.Namespace, ws, ledger, action: str):
+    """The :class:`~governance.signing.Signer` that ``--as``/``--key`` prove (exit 2 / 4)."""
+    from governance.identity import prove_identity
+
+    return prove_identity(ws, ledger, args.user, args.key, action)
 
 
 def add_json_arg(parser: argparse.ArgumentParser) -> None:

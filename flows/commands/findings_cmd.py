@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from flows.commands import add_json_arg, add_user_arg
+from flows.commands import add_json_arg, add_user_arg, prove
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -109,18 +109,21 @@ def _accept(args: argparse.Namespace) -> int:
     _policy, tier, digest = load_policy_for(cfg)
     ws = _ws()
     with Ledger.open(ws) as ledger:
+        signer = prove(args, ws, ledger, "findings accept")
         entry, record = accept(
-            ws, ledger, args.finding_id, args.user, args.reason, args.until, args.control,
+            ws, ledger, args.finding_id, signer, args.reason, args.until, args.control,
             tier=tier, tier_name=cfg.policy.tier, policy_hash=digest,
         )  # fmt: skip
         sync_findings(ws, ledger, record.model_name, record.model_version, record.validation_seq)
     if entry.action == "finding.accepted":
         print(
-            f"{args.user} accepted {record.id} until {record.acceptance.until} (ledger seq {entry.seq}, signed)"
+            f"{signer.name} accepted {record.id} until {record.acceptance.until} (ledger seq {entry.seq}, signed)"
         )
     else:
         need = entry.payload["needed"] - len(entry.payload["signers"])
-        print(f"{args.user} signed the acceptance of {record.id}; {need} more signature(s) needed")
+        print(
+            f"{signer.name} signed the acceptance of {record.id}; {need} more signature(s) needed"
+        )
     if args.json:
         emit_json({**record.to_json(), "entry_seq": entry.seq, "action": entry.action})
     return 0

@@ -1,12 +1,11 @@
-"""``alphagate approve|reject|killswitch|users`` (governance/; docs/governance.md)."""
+"""``alphagate approve|reject|killswitch`` (governance/; docs/governance.md)."""
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 
-from flows.commands import add_json_arg, add_user_arg
+from flows.commands import add_json_arg, add_user_arg, prove
 
 
 def _add_config_args(p: argparse.ArgumentParser, model: bool = True) -> None:
@@ -29,6 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         )
         add_user_arg(p, required=True)
         p.add_argument("--reason", required=name == "reject", default="", metavar="TEXT")
+        if name == "approve":
+            p.add_argument(
+                "--sign-only",
+                action="store_true",
+                help="print a detached signature for the Prefect approval form; record nothing",
+            )
         _add_config_args(p)
         add_json_arg(p)
         p.set_defaults(handler=_decide, decision=name)
@@ -53,16 +58,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_config_args(rs)
     add_json_arg(rs)
     rs.set_defaults(handler=_ks_reset)
-
-    us = sub.add_parser("users", help="users, roles and signing keys")
-    usub = us.add_subparsers(dest="users_command", required=True, metavar="ACTION")
-    add = usub.add_parser("add", help="add a user with a new Ed25519 signing key")
-    add.add_argument("name")
-    add.add_argument("--role", required=True, metavar="developer|validator|risk_officer")
-    add.set_defaults(handler=_users_add)
-    ls = usub.add_parser("list", help="list users")
-    add_json_arg(ls)
-    ls.set_defaults(handler=_users_list)
 
 
 def _ws():
@@ -92,14 +87,17 @@ def _decide(args: argparse.Namespace) -> int:
     name = args.model or cfg.model.name
     fn = approvals.approve if args.decision == "approve" else approvals.reject
     ws = _ws()
+    if getattr(args, "sign_only", False):
+        return _sign_only(args, ws, name, cfg, digest)
     with Ledger.open(ws) as ledger:
+        signer = prove(args, ws, ledger, args.decision)
         out = fn(
-            ws, ledger, name, args.model_version, args.user, args.reason,
+            ws, ledger, name, args.model_version, signer, args.reason,
             tier=tier, tier_name=cfg.policy.tier, policy_hash=digest,
         )  # fmt: skip
     state = out.state
     verb = "approved" if args.decision == "approve" else "rejected"
-    print(f"{args.user} {verb} {name} v{args.model_version} (ledger seq {out.entry.seq}, signed)")
+    print(f"{signer.name} {verb} {name} v{args.model_version} (ledger seq {out.entry.seq}, signed)")
     if out.promoted is not None:
         prev = f" (v{out.previous_champion} retired)" if out.previous_champion else ""
         print(
@@ -111,6 +109,24 @@ def _decide(args: argparse.Namespace) -> int:
         emit_json(
             {**state.to_json(), "entry_seq": out.entry.seq, "promoted": out.promoted is not None}
         )
+    return 0
+
+
+def _sign_only(args, ws, name: str, cfg, digest: str) -> int:
+    """``approve --sign-only``: the detached signature for the Prefect form, on one line."""
+    from governance.approvals import facts_for, latest_validation
+    from governance.ledger import Ledger
+    from governance.ui_approval import detached_approval
+
+    with Ledger.open(ws) as ledger:
+        signer = prove(args, ws, ledger, "approve")
+        facts = facts_for(ws, ledger, name, args.model_version)
+        validation = latest_validation(ledger, facts.name, facts.version)
+        line = detached_approval(
+            facts, validation, signer, reason=args.reason or "", policy_hash=digest,
+            tier_name=cfg.policy.tier,
+        )  # fmt: skip
+    print(line)
     return 0
 
 
@@ -150,7 +166,7 @@ def _print_ks(state, strategy: str | None = None) -> None:
         print(
             f"reset pending: {len(p['officers'])} of {p['needed']} risk officers"
             f" ({printable(', '.join(p['officers']))}); another risk officer must run"
-            " `alphagate killswitch reset --as USER --reason TEXT --incident REF"
+            " `alphagate killswitch reset --as USER --key FILE --reason TEXT --incident REF"
             + (f" --strategy {strategy}" if strategy else "")
             + "`"
         )
@@ -163,7 +179,8 @@ def _ks_trip(args: argparse.Namespace) -> int:
 
     ws = _ws()
     with Ledger.open(ws) as ledger:
-        state = killswitch.trip(ledger, args.user or "", args.reason, ws=ws, strategy=args.strategy)
+        signer = prove(args, ws, ledger, "killswitch trip")
+        state = killswitch.trip(ledger, signer, args.reason, strategy=args.strategy)
     _print_ks(state, args.strategy)
     if args.json:
         emit_json(state.to_json())
@@ -179,50 +196,14 @@ def _ks_reset(args: argparse.Namespace) -> int:
     cfg, _policy, tier, _digest = _load(args)
     ws = _ws()
     with Ledger.open(ws) as ledger:
+        signer = prove(args, ws, ledger, "killswitch reset")
         promoted = last_promotions(ledger).get(args.strategy or args.model or cfg.model.name)
         developer = promoted.payload.get("developer") if promoted is not None else None
         state = killswitch.reset(
-            ledger, ws, args.user, args.reason, args.incident, tier,
+            ledger, signer, args.reason, args.incident, tier,
             champion_developer=developer, strategy=args.strategy,
         )  # fmt: skip
     _print_ks(state, args.strategy)
     if args.json:
         emit_json(state.to_json())
-    return 0
-
-
-def _users_add(args: argparse.Namespace) -> int:
-    from governance.ledger import Ledger
-    from governance.users import add_user, find_user, record_user_added
-
-    ws = _ws()
-    existed = find_user(ws, args.name) is not None
-    user = add_user(ws, args.name, args.role)
-    if not existed:
-        with Ledger.open(ws) as ledger:
-            record_user_added(
-                ledger, user, actor=os.environ.get("ALPHAGATE_USER") or getpass.getuser()
-            )
-    state = "exists" if existed else "added"
-    print(f"{state}: {user.name} ({user.role}) key {user.public_key[:16]}...")
-    return 0
-
-
-def _users_list(args: argparse.Namespace) -> int:
-    from flows.cli import emit_json
-    from governance.users import list_users
-
-    users = list_users(_ws())
-    print(f"{'USER':<16} {'ROLE':<13} PUBLIC KEY")
-    for u in users:
-        print(f"{u.name:<16} {u.role:<13} {u.public_key[:16]}...")
-    if args.json:
-        emit_json(
-            {
-                "users": [
-                    {"name": u.name, "role": u.role.value, "public_key": u.public_key}
-                    for u in users
-                ]
-            }
-        )
     return 0

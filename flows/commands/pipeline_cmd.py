@@ -52,7 +52,9 @@ def _execute(args: argparse.Namespace, flow_name: str):
 
     # concurrent runs wait, one at a time
     with Workspace.from_env().exclusive("run"), showing_progress():
-        state = flow_fn(config=config, data_path=args.data, user=args.user, return_state=True)
+        state = flow_fn(
+            config=config, data_path=args.data, user=args.user, key=args.key, return_state=True
+        )
     return RunSummary.from_json(summary_of(state))
 
 
@@ -81,10 +83,17 @@ def _demo(args: argparse.Namespace) -> int:
     Exits 0 when the governed chain ran to its end, whatever the gates decided: a halted
     candidate is a correct outcome of a demo, and the guide says why it halted.
     """
-    from flows.demo import guide
+    from flows.config import load_config
+    from flows.demo import ensure_demo_cast, guide
     from flows.summary import render
+    from governance.workspace import Workspace
 
-    args.user = args.user or "dana"
+    cfg = load_config(args.config)
+    cast = cfg.governance.cast
+    policy = cfg.resolve(cfg.policy.file)
+    for line in ensure_demo_cast(Workspace.from_env().ensure(), cast, policy):
+        print(line)
+    args.user = args.user or next(m.name for m in cast if m.role.value == "developer")
     summary = _execute(args, "pipeline")
     print(render(summary))
     print()

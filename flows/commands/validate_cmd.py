@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from flows.commands import add_json_arg, add_user_arg
+from flows.commands import add_json_arg, add_user_arg, prove
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,15 +41,16 @@ def _validate(args: argparse.Namespace) -> int:
     _policy, tier, digest = load_policy_for(cfg)
     name = args.model or cfg.model.name
     ws = Workspace.from_env().ensure()
-    ctx = RunContext.open(ws, actor=args.user or "unknown", role="validator", policy_hash=digest)
+    ctx = RunContext.open(ws, actor="pending", policy_hash=digest)
     try:
+        signer = prove(args, ws, ctx.ledger, "validate")
         result = validate_model_version(
             ctx,
             name,
             args.model_version,
             cfg.validation,
             tier,
-            validator=args.user,
+            validator=signer,
             tier_name=cfg.policy.tier,
         )
     finally:

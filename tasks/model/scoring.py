@@ -7,6 +7,7 @@ training run's memory, so the portfolio uses exactly what was validated and appr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -42,8 +43,20 @@ class ScoringModel:
         return pd.Series(self.model.predict(x), index=frame.index, name="score", dtype=float)
 
 
-def load_scoring_model(name: str, version: int | None = None, alias: str | None = None):
-    """Load ``models:/name/version`` or ``models:/name@alias`` with its feature order."""
+def load_scoring_model(
+    name: str,
+    version: int | None = None,
+    alias: str | None = None,
+    expected_hash: str | None = None,
+):
+    """Load ``models:/name/version`` or ``models:/name@alias`` with its feature order.
+
+    With ``expected_hash`` (the model files hash the approvals signed), the files are
+    downloaded once, hashed, and loaded from that very download only if the hash matches:
+    a model file altered after approval is :class:`~governance.errors.TamperDetected`.
+    """
+    import tempfile
+
     import mlflow
     from mlflow import MlflowClient
 
@@ -53,7 +66,22 @@ def load_scoring_model(name: str, version: int | None = None, alias: str | None 
         if version is not None
         else client.get_model_version_by_alias(name, alias or "champion")
     )
-    model = mlflow.pyfunc.load_model(f"models:/{name}/{mv.version}")
+    if expected_hash is None:
+        model = mlflow.pyfunc.load_model(f"models:/{name}/{mv.version}")
+    else:
+        from governance.errors import TamperDetected
+        from governance.registry import hash_model_dir
+
+        uri = client.get_model_version_download_uri(name, str(mv.version))
+        with tempfile.TemporaryDirectory() as tmp:
+            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
+            found = hash_model_dir(Path(local))
+            if found != expected_hash:
+                raise TamperDetected(
+                    f"{name} v{mv.version}: the model files hash {found[:12]} at load, the"
+                    f" approvals signed {expected_hash[:12]} (model files altered)"
+                )
+            model = mlflow.pyfunc.load_model(local)
     return ScoringModel(
         name=name,
         version=int(mv.version),

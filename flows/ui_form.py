@@ -1,0 +1,159 @@
+"""The Prefect form on the approval gate: pause the flow, wait for an answer, record it.
+
+When a Prefect server is configured, the pipeline may pause with
+``pause_flow_run(wait_for_input=UIApproval, timeout=tier.approvals.ui_timeout_seconds)``;
+a risk officer (or validator) fills the form in the Prefect UI (or another process calls
+``prefect.flow_runs.resume_flow_run(id, run_input={...})``). What the answer counts for is
+governance's decision (governance/ui_approval.py): a detached signature made with
+``alphagate approve --model-version N --as USER --key FILE --sign-only`` makes it a signed
+approval; without one it is a declared intent.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from prefect.input import RunInput
+from pydantic import Field, create_model
+
+from governance.approvals import compute_state, latest_validation, promote_if_complete
+from governance.registry import ModelFacts, model_subject
+from governance.ui_approval import TIMEOUT_USER, UIDecision, record_form_decision
+from governance.users import list_users
+from governance.workspace import Workspace
+
+
+class UIApproval(RunInput):
+    """The form shown in the Prefect UI on the approval gate (every field but the
+    signature required)."""
+
+    approve: bool = Field(
+        title="Approve", description="checked: approve this version; unchecked: reject it"
+    )
+    user: str = Field(
+        title="You are", min_length=1,
+        description="an enrolled validator or risk officer, not the version's developer",
+    )  # fmt: skip
+    reason: str = Field(
+        title="Reason", min_length=1, description="why: recorded in the ledger with your name"
+    )
+    signature: str = Field(
+        default="",
+        title="Signature",
+        description="the line `alphagate approve --model-version N --as YOU --key YOUR_KEY"
+        " --sign-only` prints; without it your identity is only declared",
+    )
+
+
+def approval_form(users: list[str]) -> type[UIApproval]:
+    """The form with ``user`` as a choice among the enrolled ``users`` (a list in the UI).
+
+    Every enrolled user is offered: the separation-of-duties rules refuse, and record, a
+    developer's or a wrong role's decision, as on the command line.
+    """
+    if not users:
+        return UIApproval
+    choice = Literal[tuple(users)]  # type: ignore[valid-type]
+    return create_model(
+        "UIApproval",
+        __base__=UIApproval,
+        user=(
+            choice,
+            Field(title="You are", description=UIApproval.model_fields["user"].description),
+        ),
+    )
+
+
+def _report_link(ws: Workspace, validation_run: str | None) -> str:
+    """Where the validation report is: a link into the MLflow UI when tracking is an MLflow
+    server, else the ``runs:/`` URI to open with ``alphagate ui``."""
+    if not validation_run:
+        return "no validation report recorded"
+    route = "validation/report.html"
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if uri.startswith(("http://", "https://")):
+        from governance.registry import mlflow_client
+
+        exp = mlflow_client(ws).get_run(validation_run).info.experiment_id
+        link = f"{uri.rstrip('/')}/#/experiments/{exp}/runs/{validation_run}/artifacts/{route}"
+        return f"[validation report]({link})"
+    return f"validation report `runs:/{validation_run}/{route}` (open with `alphagate ui`)"
+
+
+def await_ui_approval(
+    ctx,
+    model_name: str,
+    version: int | str,
+    tier,
+    *,
+    tier_name: str = "",
+    poll_interval: int = 10,
+    promote: bool = True,
+    facts: ModelFacts | None = None,
+) -> UIDecision:
+    """Pause the current Prefect flow run for an approval form; record what comes back.
+
+    Parameters
+    ----------
+    ctx : RunContext
+        Its ``ws``, ``ledger`` and ``policy_hash`` are used.
+    model_name, version : str, int
+        The candidate version waiting for approval.
+    tier : governance.policy.Tier
+        ``approvals.ui_timeout_seconds`` bounds the pause; ``allow_declared_ui_approvals``
+        decides whether an unsigned answer counts.
+    facts : ModelFacts, optional
+        Registry facts of the version (read from MLflow when omitted).
+
+    Must run inside a flow against a Prefect server. A timeout is recorded as a rejection.
+    With ``promote`` and a counted approval that completes the tier's approvals, the
+    version is promoted (:func:`governance.approvals.promote_if_complete`).
+    """
+    from prefect.context import FlowRunContext
+    from prefect.exceptions import FlowPauseTimeout
+    from prefect.flow_runs import pause_flow_run
+
+    ws, ledger, policy_hash = ctx.ws, ctx.ledger, ctx.policy_hash or ""
+    if facts is None:
+        from governance.approvals import facts_for
+
+        facts = facts_for(ws, ledger, model_name, version)
+    run = FlowRunContext.get()
+    flow_run_id = str(run.flow_run.id) if run and run.flow_run else None
+    validation = latest_validation(ledger, facts.name, facts.version)
+    verdict = validation.verdict if validation else "missing"
+    entry_v = ledger.last(
+        action="validation.completed", subject=model_subject(facts.name, facts.version)
+    )
+    run_v = entry_v.payload.get("mlflow_run_id") if entry_v else None
+    form = approval_form([u.name for u in list_users(ledger)]).with_initial_data(
+        description=(
+            f"**Approve {facts.name} v{facts.version}?** Validation **{verdict}**, developer"
+            f" {facts.developer}; {_report_link(ws, run_v)}.\n\nPaste the signature printed"
+            f" by `alphagate approve --model-version {facts.version} --as YOU --key YOUR_KEY"
+            " --sign-only`: without it your identity is declared, not signed, and counts"
+            " only where the policy allows declared UI approvals."
+        ),
+    )
+    timeout = tier.approvals.ui_timeout_seconds
+    try:
+        answer = pause_flow_run(wait_for_input=form, timeout=timeout, poll_interval=poll_interval)
+        approve, user, reason = answer.approve, answer.user.strip(), answer.reason
+        signature = answer.signature
+    except FlowPauseTimeout:
+        approve, user, reason = False, TIMEOUT_USER, f"no decision within {timeout} s"
+        signature = ""
+    outcome, entry, signed = record_form_decision(
+        ws, ledger, facts, validation, approve=approve, user=user, reason=reason,
+        signature=signature, tier=tier, tier_name=tier_name, policy_hash=policy_hash,
+        flow_run_id=flow_run_id,
+    )  # fmt: skip
+    counted = outcome == "approved" and (signed or tier.approvals.allow_declared_ui_approvals)
+    promoted = None
+    if counted and promote:
+        state, promoted, _ = promote_if_complete(ws, ledger, facts, tier, policy_hash, validation)
+    else:
+        state = compute_state(ws, ledger, facts, tier, validation)
+    user = entry.actor if signed else user
+    return UIDecision(outcome, user, reason, entry, counted, state, promoted)

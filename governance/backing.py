@@ -1,0 +1,62 @@
+"""What must back a version before it is promoted or drives a portfolio.
+
+:func:`backing_blockers` is asked by :func:`governance.approvals.compute_state` both when a
+version is approved and again at the moment of use (:mod:`governance.model_use`):
+
+- the validation is a valid signed act of an enrolled validator who is not the developer
+  (the latest *valid* one: a forged, unsigned ``validation.completed`` is not a verdict);
+- it was made under the policy in force (governance/adoption.py; in a sandbox, any); at the
+  moment of use the *latest* validation is judged instead, by the adoption's champion rule
+  (:func:`governance.adoption.champion_policy_problem`, asked by governance/model_use.py);
+- every counted approval signed the hash of the model files the registry holds now, which
+  is recomputed from the files themselves (a swapped ``model.lgb`` changes it).
+"""
+
+from __future__ import annotations
+
+from governance.adoption import policy_in_force
+
+
+def backing_blockers(ledger, registry, facts, validation, approvals, *, at_use: bool) -> list[str]:
+    """Why ``validation`` and ``approvals`` (ledger entries) do not back ``facts``' version.
+
+    Parameters
+    ----------
+    registry : governance.users.Registry
+    facts : governance.registry.ModelFacts
+        With ``model_artifact_hash`` recomputed from the files and ``developer`` from the
+        training signature.
+    validation : governance.approvals.ValidationFacts
+    approvals : list of LedgerEntry
+        The counted approvals.
+    at_use : bool
+        True when the version is about to drive a portfolio: ``validation`` is then the one
+        the approvals were given against, and the policy is judged on the latest one by the
+        caller.
+    """
+    out = []
+    v = f"v{facts.version}"
+    if validation.validator is not None and validation.validator == facts.developer:
+        out.append(f"{v} was validated by its own developer {facts.developer!r}")
+    if not registry.sandbox and not at_use:
+        adoption = policy_in_force(ledger, registry)
+        if adoption is not None and validation.policy_hash != adoption.policy_hash:
+            problem = (
+                f"{v} was validated under policy {str(validation.policy_hash)[:12]}, not the"
+                f" policy in force {adoption.policy_hash[:12]}: a verdict counts only under"
+                " the adopted policy; revalidate"
+            )
+        else:
+            problem = None if adoption is not None else "no policy is in force"
+        if problem:
+            out.append(problem)
+    for e in approvals:
+        signed = (e.payload.get("signed") or e.payload.get("document") or {}).get(
+            "model_artifact_hash"
+        )
+        if signed != facts.model_artifact_hash:
+            out.append(
+                f"{v}'s model files changed since {e.actor} approved them: their hash is"
+                f" {facts.model_artifact_hash[:12]} now, the approval signed {str(signed)[:12]}"
+            )
+    return out

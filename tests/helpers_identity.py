@@ -1,0 +1,175 @@
+"""Identities for tests: personal keys outside the workspace, a genesis, an enrolled cast.
+
+::
+
+    from tests.helpers_identity import enrol_cast, signer
+    keys = enrol_cast(workspace, monkeypatch=monkeypatch)   # {name: key path}
+    main(["approve", "--model-version", "1", "--as", "rita", "--key", str(keys["rita"])])
+
+Keys are written to a keyring folder *beside* the workspace (never inside it). With
+``monkeypatch`` the keyring is exported as ``ALPHAGATE_KEYRING``, so ``--as NAME`` finds
+NAME's key there: one test process deliberately holds every member's key, exactly the
+situation four eyes cannot protect against (docs/governance.md). Attack tests leave the
+keyring unset and hold only the attacker's key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from governance.identity import prove_identity
+from governance.keys import KEYRING_ENV, load_private_key, new_key_file
+from governance.ledger import Ledger
+from governance.users import add_user, initialise, load_registry
+from governance.workspace import Workspace
+
+ADMIN = "ada"
+#: The shipped policy: adopted by rita and omar in every non-sandbox test workspace.
+POLICY = Path(__file__).resolve().parents[1] / "configs" / "policy.yaml"
+#: The demo cast plus a second validator and the training tests' developer.
+CAST = (
+    ("dana", "developer"),
+    ("dev-alice", "developer"),
+    ("vera", "validator"),
+    ("val", "validator"),
+    ("rita", "risk_officer"),
+    ("omar", "risk_officer"),
+)
+
+
+def keyring_dir(ws: Workspace) -> Path:
+    """``<workspace>-keyring`` beside the workspace folder."""
+    return ws.home.parent / f"{ws.home.name}-keyring"
+
+
+def make_key(ws: Workspace, name: str) -> Path:
+    """``name``'s key in the keyring (made once)."""
+    path = keyring_dir(ws) / f"{name}.key"
+    if not path.exists():
+        new_key_file(path)
+    return path
+
+
+def enrol_cast(
+    ws: Workspace,
+    cast=CAST,
+    *,
+    sandbox: bool = False,
+    monkeypatch=None,
+    admin: str = ADMIN,
+    policy: Path | None = POLICY,
+) -> dict[str, Path]:
+    """Genesis (admin ``ada``), enrolment of ``cast`` and, outside a sandbox, adoption of
+    ``policy`` by rita and omar; idempotent. Returns key paths."""
+    ws.ensure()
+    if policy is not None and not sandbox:  # the two officers who adopt it
+        cast = (*cast, *((n, "risk_officer") for n in ("rita", "omar") if n not in dict(cast)))
+    keys = {admin: make_key(ws, admin)}
+    keys.update({name: make_key(ws, name) for name, _ in cast})
+    with Ledger.open(ws) as ledger:
+        reg = load_registry(ledger)
+        if reg.genesis_seq is None:
+            initialise(ws, ledger, admin, load_private_key(keys[admin]), sandbox=sandbox)
+            reg = load_registry(ledger)
+        ada = prove_identity(ws, ledger, admin, str(keys[admin]), "users add")
+        for name, role in cast:
+            if reg.at(name) is None:
+                pub = new_public(keys[name])
+                add_user(ws, ledger, ada, name, role, pub)
+        if policy is not None and not reg.sandbox:
+            adopt_policy(ws, ledger, policy)
+    if monkeypatch is not None:
+        monkeypatch.setenv(KEYRING_ENV, str(keyring_dir(ws)))
+        monkeypatch.delenv("ALPHAGATE_KEY", raising=False)
+    return keys
+
+
+def new_public(key_path: Path) -> str:
+    from governance.keys import public_hex
+
+    return public_hex(load_private_key(key_path))
+
+
+def in_force_hash(ledger: Ledger) -> str | None:
+    """The hash of the policy in force (what a genuine validation records)."""
+    from governance.adoption import policy_in_force
+
+    adoption = policy_in_force(ledger)
+    return adoption.policy_hash if adoption else None
+
+
+def signer(ws: Workspace, name: str, ledger: Ledger | None = None):
+    """``name``'s proven :class:`~governance.signing.Signer` (their key from the keyring)."""
+    path = str(make_key(ws, name))
+    if ledger is not None:
+        return prove_identity(ws, ledger, name, path, "test")
+    with Ledger.open(ws) as own:
+        return prove_identity(ws, own, name, path, "test")
+
+
+def adopt_policy(ws: Workspace, ledger: Ledger, policy: Path, officers=("rita", "omar"), rule=None):
+    """``policy`` in force, signed by two risk officers (unless it already is)."""
+    from governance.adoption import adopt, policy_in_force
+    from governance.canonical import sha256_file
+
+    current = policy_in_force(ledger)
+    if current is not None and current.policy_hash == sha256_file(policy):
+        return current
+    for name in officers:
+        make_key(ws, name)
+        _, adoption = adopt(
+            ws, ledger, signer(ws, name, ledger), policy, rule or {"rule": "fallback"}
+        )
+    return adoption
+
+
+def tiny_version(ws: Workspace, name: str, developer: str = "dana", verdict: str = "pass"):
+    """Register a tiny real LightGBM version whose training ``developer`` signs and whose
+    validation vera signs (verdict ``verdict``, under the policy in force). Returns the
+    version (str) and the MLflow run id."""
+    import lightgbm as lgb
+    import mlflow
+    import numpy as np
+
+    from governance.adoption import policy_in_force
+    from governance.signing import append_signed
+    from governance.workspace import mlflow_experiment
+
+    rng = np.random.default_rng(len(name))
+    X = rng.normal(size=(120, 3))
+    y = X[:, 0] + 0.1 * rng.normal(size=120)
+    booster = lgb.train({"verbose": -1, "num_leaves": 4}, lgb.Dataset(X, y), num_boost_round=3)
+    mlflow.set_tracking_uri(ws.tracking_uri)
+    with mlflow.start_run(experiment_id=mlflow_experiment(name, ws)) as run:
+        # explicit requirements: inferring them spawns a 7 s subprocess
+        info = mlflow.lightgbm.log_model(booster, name="model", pip_requirements=["lightgbm"])
+    tags = {"developer": developer, "status": "candidate", "data_fingerprint": "d" * 64,
+            "features": "f0,f1,f2", "strategy": name}  # fmt: skip
+    mv = mlflow.register_model(info.model_uri, name, tags=tags)
+    store_sha = None
+    with Ledger.open(ws) as ledger:
+        append_signed(
+            ledger, signer(ws, developer, ledger), "model.trained",
+            subject=f"strategy:{name}", payload={"mlflow_run_id": run.info.run_id},
+        )  # fmt: skip
+        adoption = policy_in_force(ledger)
+        store_sha = ledger.store.put_json({"model": name, "version": mv.version, "v": verdict})
+        append_signed(
+            ledger, signer(ws, "vera", ledger), "validation.completed",
+            subject=f"model:{name}/v{mv.version}",
+            payload={"model_name": name, "model_version": str(mv.version), "verdict": verdict,
+                     "policy_hash": adoption.policy_hash if adoption else None,
+                     "model_run_id": run.info.run_id},
+            artifacts={"validation_report.json": store_sha},
+        )  # fmt: skip
+    return str(mv.version), run.info.run_id
+
+
+def keyring_signer(ws: Workspace, name: str, role: str):
+    """``name``'s Signer straight from the keyring, for test processes racing on a ledger
+    (no identity proof: the ledger's fold re-checks every signature anyway)."""
+    from governance.keys import public_hex
+    from governance.signing import Signer
+
+    key = load_private_key(make_key(ws, name))
+    return Signer(name, role, public_hex(key), key)

@@ -1,0 +1,216 @@
+"""The insider attacks of issue 10, replayed: each ends refused (exit 4 or 3, one line), no
+model drives, and the refusal is on the record.
+
+Real MLflow (tiny LightGBM versions), the SQL ledger, personal Ed25519 keys. The attacker
+holds their own key only; where a test needs the legitimate cast, it uses the keyring of
+tests/helpers_identity.py (standing in for the other people). Attacks through Python's
+``Ledger.append`` are what anyone with write access to the database can do.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import sqlalchemy as sa
+
+from flows.cli import main
+from governance.ledger import Ledger, entries_table
+from governance.model_use import drive_decision
+from governance.registry import champion_version, mlflow_client, set_champion
+from governance.workspace import Workspace
+from tests.helpers_identity import POLICY, adopt_policy, enrol_cast, tiny_version
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _cli(capsys, *argv):
+    capsys.readouterr()
+    code = main(list(argv))
+    out = capsys.readouterr()
+    last = out.out.strip().splitlines()[-1] if out.out.strip() else ""
+    return code, (json.loads(last) if last.startswith("{") else None), out.err
+
+
+@pytest.fixture
+def env(workspace, monkeypatch, tmp_path):
+    """A non-sandbox workspace: cast enrolled, the shipped policy adopted; a run config."""
+    enrol_cast(workspace, monkeypatch=monkeypatch)
+    cfg = tmp_path / "run.yaml"
+    shutil.copy(POLICY, tmp_path / "policy.yaml")
+    cfg.write_text("policy: {file: policy.yaml, tier: high}\n")
+    return workspace, cfg
+
+
+def _approve(capsys, cfg, name, version, who, *extra):
+    return _cli(capsys, "approve", "--config", str(cfg), "--model", name, "--model-version",
+                version, "--as", who, "--reason", "ok", *extra)  # fmt: skip
+
+
+def _promote(capsys, cfg, name, version):
+    assert _approve(capsys, cfg, name, version, "vera")[0] == 0
+    assert _approve(capsys, cfg, name, version, "rita")[0] == 0
+    assert champion_version(mlflow_client(Workspace.from_env()), name) == version
+
+
+def _one_line(err: str) -> bool:
+    return err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_forged_unsigned_validation_approvals_and_promotion_never_drive(env, capsys):
+    ws, cfg = env
+    version, _ = tiny_version(ws, "forged", verdict="fail")
+    with Ledger.open(ws) as ledger:  # the attacker writes the database directly
+        subject = f"model:forged/v{version}"
+        bad = ledger.append("validation.completed", actor="vera", role="validator",
+                            subject=subject, payload={"model_name": "forged",
+                            "model_version": version, "verdict": "pass"})  # fmt: skip
+        for who, role in (("vera", "validator"), ("rita", "risk_officer")):
+            ledger.append("approval.granted", actor=who, role=role, subject=subject,
+                          payload={"model_name": "forged", "model_version": version,
+                                   "user": who, "role": role, "identity": "signed"})  # fmt: skip
+        approvals = [
+            {"user": "vera", "role": "validator"},
+            {"user": "rita", "role": "risk_officer"},
+        ]
+        promoted = ledger.append("model.promoted", actor="alphagate", subject=subject,
+                                 payload={"model_name": "forged", "model_version": version,
+                                          "approvals": approvals,
+                                          "approved_by": "rita (risk_officer), vera (validator)"})  # fmt: skip
+        set_champion(mlflow_client(ws), "forged", version, promoted.payload, promoted.seq)
+        decision = drive_decision(ws, ledger, "forged")
+    assert not decision.allowed
+    text = " ".join(decision.reasons)
+    assert "verdict is fail" in text and "names no valid signed approval" in text
+    # the forged pass is no verdict: a genuine approval is still refused, and recorded
+    code, _, err = _approve(capsys, cfg, "forged", version, "omar")
+    assert code == 4 and "verdict is fail" in err and _one_line(err)
+    code, report, _ = _cli(capsys, "ledger", "verify", "--json")
+    assert code == 3 and report["first_bad_seq"] == bad.seq and "unsigned" in report["reason"]
+
+
+def test_approve_or_reset_as_someone_else_without_their_key(env, capsys, tmp_path, monkeypatch):
+    ws, cfg = env
+    version, _ = tiny_version(ws, "claim")
+    monkeypatch.delenv("ALPHAGATE_KEYRING")  # the attacker holds dana's key only
+    dana = str(Workspace.from_env().home.parent / f"{ws.home.name}-keyring" / "dana.key")
+    for argv in (
+        ["approve", "--config", str(cfg), "--model", "claim", "--model-version", version,
+         "--as", "rita", "--key", dana],
+        ["killswitch", "reset", "--config", str(cfg), "--as", "omar", "--key", dana,
+         "--reason", "r", "--incident", "I"],
+    ):  # fmt: skip
+        code, _, err = _cli(capsys, *argv)
+        assert code == 4 and "is not the registered key of" in err and _one_line(err)
+    monkeypatch.setenv("ALPHAGATE_USER", "rita")
+    code, _, err = _cli(capsys, "approve", "--config", str(cfg), "--model", "claim",
+                        "--model-version", version)  # fmt: skip
+    assert code == 2 and "--key" in err  # a name alone proves nothing
+    with Ledger.open(ws) as ledger:
+        assert len(ledger.entries(action="identity.refused")) == 3
+        assert not ledger.entries(action="approval.granted")
+
+
+def test_swapped_model_file_is_caught_at_use_and_at_load(env, capsys):
+    ws, cfg = env
+    version, _ = tiny_version(ws, "swap")
+    _promote(capsys, cfg, "swap", version)
+    with Ledger.open(ws) as ledger:
+        good = drive_decision(ws, ledger, "swap")
+        assert good.allowed, good.reasons
+        uri = mlflow_client(ws).get_model_version_download_uri("swap", version)
+        lgb_file = next(Path(urlparse(uri).path).rglob("model.lgb"))
+        original = lgb_file.read_text()
+        # negate every leaf: the model now bets the other way
+        negated = re.sub(
+            r"^leaf_value=(.*)$",
+            lambda m: "leaf_value=" + " ".join(f"{-float(x):g}" for x in m.group(1).split()),
+            original,
+            flags=re.M,
+        )
+        assert negated != original
+        lgb_file.write_text(negated)
+        try:
+            bad = drive_decision(ws, ledger, "swap")
+            assert not bad.allowed
+            assert any("model files changed since" in r for r in bad.reasons), bad.reasons
+            from governance.errors import TamperDetected
+            from tasks.model.scoring import load_scoring_model
+
+            with pytest.raises(TamperDetected, match="model files altered"):
+                load_scoring_model("swap", int(version), expected_hash=good.model_hash)
+        finally:
+            lgb_file.write_text(original)
+        assert drive_decision(ws, ledger, "swap").allowed
+
+
+def test_policy_edited_after_promotion_and_a_new_policy_puts_the_champion_under_its_rule(
+    env, capsys
+):
+    ws, cfg = env
+    version, _ = tiny_version(ws, "edited")
+    _promote(capsys, cfg, "edited", version)
+    policy = cfg.parent / "policy.yaml"
+    original = policy.read_text()
+    policy.write_text(original.replace("max_weight: 0.10", "max_weight: 0.60", 1))
+    try:  # the edited file is not the adopted policy: every decision refuses, naming both
+        code, _, err = _approve(capsys, cfg, "edited", version, "omar")
+        assert code == 4 and "a config may not choose its policy" in err and _one_line(err)
+    finally:
+        policy.write_text(original)
+    # two officers adopt a new policy: the champion falls back now until revalidated
+    new = cfg.parent / "new-policy.yaml"
+    new.write_text(original + "\n# revised\n")
+    with Ledger.open(ws) as ledger:
+        adopt_policy(ws, ledger, new)
+        decision = drive_decision(ws, ledger, "edited")
+        assert not decision.allowed and any("revalidate" in r for r in decision.reasons)
+        adopt_policy(ws, ledger, POLICY, rule={"rule": "until", "date": "2999-01-01"})
+        again = drive_decision(ws, ledger, "edited")
+    assert again.allowed, again.reasons  # validated under this very policy
+    with Ledger.open(ws) as ledger:
+        adopt_policy(ws, ledger, new, rule={"rule": "until", "date": "2999-01-01"})
+        assert drive_decision(ws, ledger, "edited").allowed  # grace until the date
+
+
+def test_acting_on_a_broken_ledger_is_exit_3_for_every_decision(env, capsys):
+    ws, cfg = env
+    version, _ = tiny_version(ws, "broken")
+    _promote(capsys, cfg, "broken", version)
+    engine = sa.create_engine(f"sqlite:///{ws.home / 'ledger.db'}")
+    with engine.begin() as conn:  # delete a middle row
+        conn.execute(entries_table.delete().where(entries_table.c.seq == 5))
+    engine.dispose()
+    for argv in (
+        ["approve", "--config", str(cfg), "--model", "broken", "--model-version", version,
+         "--as", "omar", "--reason", "r"],
+        ["killswitch", "trip", "--as", "rita", "--reason", "r"],
+        ["policy", "adopt", str(POLICY), "--as", "rita"],
+    ):  # fmt: skip
+        code, _, err = _cli(capsys, *argv)
+        assert code == 3 and "ledger broken" in err and _one_line(err), argv
+    with Ledger.open(ws) as ledger:
+        decision = drive_decision(ws, ledger, "broken")
+        assert not decision.allowed and "ledger broken" in decision.reasons[0]
+        assert len(ledger.entries(action="integrity.refused")) == 3
+
+
+def test_a_forged_two_officer_reset_re_arms_nothing(env, capsys):
+    ws, _cfg = env
+    assert main(["killswitch", "trip", "--as", "rita", "--reason", "drill"]) == 0
+    with Ledger.open(ws) as ledger:
+        trip = ledger.last(action="killswitch.tripped")
+        ledger.append("killswitch.reset_pending", actor="rita", role="risk_officer",
+                      subject="killswitch", payload={"officers": ["rita"], "needed": 2,
+                                                     "trip_seq": trip.seq})  # fmt: skip
+        forged = ledger.append("killswitch.reset", actor="omar", role="risk_officer",
+                               subject="killswitch", payload={"officers": ["rita", "omar"],
+                                                              "needed": 2, "trip_seq": trip.seq})  # fmt: skip
+    code, status, _ = _cli(capsys, "killswitch", "status", "--json")
+    assert status["state"] == "tripped" and status["pending_reset"] is None
+    code, report, _ = _cli(capsys, "ledger", "verify", "--json")
+    assert code == 3 and report["first_bad_seq"] == forged.seq - 1
