@@ -14,6 +14,7 @@ ORDER = [
     "bench_optimiser.py",
     "bench_backtest.py",
     "bench_accounts.py",
+    "bench_use_checks.py",
     "bench_pipeline.py",
 ]
 

@@ -240,10 +240,23 @@ def fold_registry(entries: Iterable) -> Registry:
     return Registry(history, tuple(problems), genesis, sandbox, head)
 
 
+#: ``{ledger url: ((head seq, head hash), Registry)}``: the fold of an unchanged ledger.
+_FOLDED: dict[str, tuple[tuple[int, str], Registry]] = {}
+
+
 def load_registry(ledger) -> Registry:
-    """The registry folded from ``ledger`` (four indexed queries)."""
+    """The registry folded from ``ledger`` (four indexed queries), reused while the ledger's
+    head is unchanged (a use-time check asks several times; the head moves with any append).
+    """
+    url = getattr(ledger, "url", None)
+    head = ledger.head() if url is not None and hasattr(ledger, "head") else None
+    if head is not None and url in _FOLDED and _FOLDED[url][0] == head:
+        return _FOLDED[url][1]
     entries = [e for action in (GENESIS, *USER_ACTS) for e in ledger.entries(action=action)]
-    return fold_registry(entries)
+    registry = fold_registry(entries)
+    if head is not None:
+        _FOLDED[url] = (head, registry)
+    return registry
 
 
 # -- the cache and lookups ----------------------------------------------------------------
