@@ -5,9 +5,9 @@ Layout::
     mlflow.db, mlartifacts/   MLflow tracking + registry (embedded default)
     ledger.db                 audit ledger (SQLite default; ALPHAGATE_LEDGER_URL overrides)
     artifacts/                content-addressed artifact store (SHA-256)
-    keys/                     Ed25519 signing keys of users (demo only: production keys
-                              belong in a KMS or HSM, see docs/)
-    users.json                users and roles
+    users.json                a cache of the enrolled users, roles and public keys (the
+                              registry is the signed ``user.*`` ledger entries; no private
+                              key ever lives in the workspace: governance/keys.py)
     prefect/                  PREFECT_HOME for the temporary Prefect server
 """
 
@@ -52,10 +52,6 @@ class Workspace:
         return self.home / "artifacts"
 
     @property
-    def keys(self) -> Path:
-        return self.home / "keys"
-
-    @property
     def users_file(self) -> Path:
         return self.home / "users.json"
 
@@ -84,7 +80,7 @@ class Workspace:
 
     def ensure(self) -> Workspace:
         """Create the folder tree on first use; return ``self``."""
-        for p in (self.home, self.artifacts, self.keys, self.mlartifacts, self.prefect_home):
+        for p in (self.home, self.artifacts, self.mlartifacts, self.prefect_home):
             p.mkdir(parents=True, exist_ok=True)
         return self
 
