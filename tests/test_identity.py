@@ -132,7 +132,7 @@ def test_hand_edited_users_json_counts_for_nothing_and_verify_says_so(home, caps
     assert code == 3 and "users.json differs" in report["reason"] and "mallory" in report["reason"]
 
 
-def test_as_is_a_claim_the_key_must_prove(home, capsys):
+def test_as_is_a_claim_the_key_must_prove(home, capsys, monkeypatch):
     ws, keys = home
     assert _enrol(keys, "rita", "risk_officer") == 0
     assert _enrol(keys, "dana", "developer") == 0
@@ -150,8 +150,9 @@ def test_as_is_a_claim_the_key_must_prove(home, capsys):
     with Ledger.open(ws) as ledger:
         assert len(ledger.entries(action="identity.refused")) == 3
         assert not ledger.entries(action="killswitch.tripped")
-    # the key alone names its owner; ALPHAGATE_KEY works like --key
-    assert main(["killswitch", "trip", "--reason", "x", "--key", str(keys / "rita.key")]) == 0
+    # ALPHAGATE_KEY works like --key
+    monkeypatch.setenv("ALPHAGATE_KEY", str(keys / "rita.key"))
+    assert main(["killswitch", "trip", "--reason", "x", "--as", "rita"]) == 0
 
 
 def test_revoked_user_signs_nothing_and_roles_are_judged_at_the_time(home, capsys):
