@@ -15,9 +15,13 @@ from governance.registry import get_model_facts, mlflow_client
 from governance.users import list_users
 
 ACCEPT = (
-    'alphagate findings accept {id} --as {who} --reason "..." --until YYYY-MM-DD --control "..."'
+    "alphagate findings accept {id} --as {who} --key FILE"
+    ' --reason "..." --until YYYY-MM-DD --control "..."'
 )
-APPROVE = 'alphagate approve --model {name} --model-version {version} --as {who} --reason "..."'
+APPROVE = (
+    "alphagate approve --model {name} --model-version {version} --as {who} --key FILE"
+    ' --reason "..."'
+)
 
 
 def latest_version(ws, name: str) -> str | None:

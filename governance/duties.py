@@ -30,6 +30,7 @@ class Act(StrEnum):
     RESET = "killswitch reset"
     ENROL = "users"
     ADOPT_POLICY = "policy adopt"
+    ACCEPT_FINDING = "findings accept"
 
 
 ROLES: dict[Act, frozenset[Role]] = {
@@ -41,6 +42,8 @@ ROLES: dict[Act, frozenset[Role]] = {
     Act.RESET: frozenset({Role.RISK_OFFICER}),
     Act.ENROL: frozenset({Role.ADMIN}),
     Act.ADOPT_POLICY: frozenset({Role.RISK_OFFICER}),
+    # the tier's validation.acceptance.role narrows this (governance/findings_accept.py)
+    Act.ACCEPT_FINDING: frozenset({Role.RISK_OFFICER, Role.VALIDATOR}),
 }
 
 _PAST = {

@@ -39,9 +39,11 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from governance.canonical import sha256_json
+from governance.duties import ROLES, Act
 from governance.errors import InputError
 from governance.policy import Severity
 from governance.signing import verify_signed_record
+from governance.users import act_problems, load_registry
 
 VALIDATED = "validation.completed"
 PENDING = "finding.acceptance_pending"
@@ -316,11 +318,20 @@ def step(record: FindingRecord, event: str, **kw) -> FindingRecord:
     raise ValueError(f"unknown finding event {event!r}")
 
 
-def _acceptance_of(e) -> Acceptance | None:
-    """The acceptance an entry records, or None when its signature does not verify."""
+def _acceptance_of(e, registry=None) -> Acceptance | None:
+    """The acceptance an entry records, or None when it is not a valid signed act.
+
+    With ``registry`` (governance/users.py ``Registry``) the signer's key must be their
+    registered key at the time and their role one that may accept (the moment of use);
+    without, the signature is checked against the recorded key only.
+    """
     p = e.payload
     doc = p.get("signed") or {}
-    if verify_signed_record(p) or doc.get("finding_id") != p.get("finding_id"):
+    if registry is not None:
+        problems = act_problems(registry, e, ROLES[Act.ACCEPT_FINDING])
+    else:
+        problems = verify_signed_record(p)
+    if problems or doc.get("finding_id") != p.get("finding_id"):
         return None  # never counted; `ledger verify` names the problem
     if doc.get("finding_digest") != p.get("finding_digest"):
         return None
@@ -340,7 +351,7 @@ def expired_on(acceptance: Acceptance, day: dt.date) -> bool:
     return day > dt.date.fromisoformat(acceptance.until)
 
 
-def fold(entries: Iterable, as_of: dt.date | None = None) -> Register:
+def fold(entries: Iterable, as_of: dt.date | None = None, registry=None) -> Register:
     """Fold ledger entries (any order; only :data:`ACTIONS` count) into the register.
 
     Parameters
@@ -349,6 +360,9 @@ def fold(entries: Iterable, as_of: dt.date | None = None) -> Register:
     as_of : date, optional
         The day the register is read on: an acceptance whose ``until`` is before it is
         expired. None: only recorded ``finding.expired`` entries expire acceptances.
+    registry : Registry, optional
+        The enrolled users (governance/users.py): an acceptance counts only when signed by
+        the signer's registered key in a role that may accept.
     """
     records: dict[str, FindingRecord] = {}
     for e in sorted((e for e in entries if e.action in ACTIONS), key=lambda e: e.seq):
@@ -361,7 +375,7 @@ def fold(entries: Iterable, as_of: dt.date | None = None) -> Register:
         if e.action == EXPIRED:
             records[fid] = step(records[fid], "expired", seq=e.seq)
             continue
-        acc = _acceptance_of(e)
+        acc = _acceptance_of(e, registry)
         if acc is not None:
             event = "accepted" if e.action == ACCEPTED else "pending"
             records[fid] = step(records[fid], event, acceptance=acc)
@@ -382,4 +396,4 @@ def load_register(ledger, as_of: dt.date | None = None) -> Register:
     """The register of ``ledger`` (or of a ``RunContext``) as of ``as_of`` (default today)."""
     ledger = getattr(ledger, "ledger", ledger)
     entries = [e for action in ACTIONS for e in ledger.entries(action=action)]
-    return fold(entries, today() if as_of is None else as_of)
+    return fold(entries, today() if as_of is None else as_of, load_registry(ledger))

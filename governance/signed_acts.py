@@ -32,6 +32,8 @@ SIGNED_ACTS: dict[str, Act] = {
     "killswitch.reset": Act.RESET,
     "policy.adoption_signed": Act.ADOPT_POLICY,
     "policy.adopted": Act.ADOPT_POLICY,
+    "finding.acceptance_pending": Act.ACCEPT_FINDING,
+    "finding.accepted": Act.ACCEPT_FINDING,
 }
 
 

@@ -305,3 +305,32 @@ def test_monitoring_checks_follow_the_policy_action(action, status):
     assert check_revalidation(fresh, now, policy).status == "ok"
     due = ("2026-06-01", "kill switch tripped on monitoring_breach", True)
     assert check_revalidation(fresh, now, policy, due).status == status
+
+
+def test_an_acceptance_signed_with_a_key_nobody_registered_counts_for_nothing(workspace, ledger):
+    """The insider's attack: append a finding.accepted 'by rita' signed with a fresh key.
+    The signature verifies against the key it carries, but it is not rita's registered key:
+    the register ignores it at the moment of use and ``ledger verify`` names it."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from governance.findings_accept import acceptance_document
+    from governance.keys import public_hex
+    from governance.signing import Signer
+
+    _validate(ledger, [SHAP])
+    record = load_register(ledger, as_of=DAY).get("F-m-v1-1")
+    key = Ed25519PrivateKey.generate()
+    fake = Signer("rita", "risk_officer", public_hex(key), key)
+    doc = acceptance_document(
+        record, validation_entry_hash=None, reason="ship it", until=dt.date(2026, 3, 1),
+        control=None, user="rita", role="risk_officer", policy_hash="p", tier="high",
+    )  # fmt: skip
+    payload = {"model_name": MODEL, "model_version": "1", "finding_id": record.id,
+               "finding_digest": record.digest, "user": "rita", "signers": ["rita"],
+               "needed": 1, **fake.signed_payload("finding.accepted", doc)}  # fmt: skip
+    bad = ledger.append("finding.accepted", actor="rita", role="risk_officer",
+                        subject="model:m/v1", payload=payload)  # fmt: skip
+    assert load_register(ledger, as_of=DAY).get(record.id).status is Status.OPEN
+    report = verify_workspace(workspace, ledger)
+    assert (report.ok, report.first_bad_seq) == (False, bad.seq)
+    assert "registered key" in report.reason
