@@ -214,3 +214,42 @@ def test_a_forged_two_officer_reset_re_arms_nothing(env, capsys):
     assert status["state"] == "tripped" and status["pending_reset"] is None
     code, report, _ = _cli(capsys, "ledger", "verify", "--json")
     assert code == 3 and report["first_bad_seq"] == forged.seq - 1
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def backend(request, workspace, monkeypatch, tmp_path):
+    """The workspace on SQLite, or with its ledger on a scratch PostgreSQL database."""
+    from test_ledger_support import backend_url
+
+    with backend_url(request, request.param, workspace, monkeypatch):
+        enrol_cast(workspace, monkeypatch=monkeypatch)
+        cfg = tmp_path / "run.yaml"
+        shutil.copy(POLICY, tmp_path / "policy.yaml")
+        cfg.write_text("policy: {file: policy.yaml, tier: high}\n")
+        yield workspace, cfg
+
+
+def test_four_eyes_promotion_trip_and_two_officer_reset_with_distinct_keys(backend, capsys):
+    """The legitimate path still works end to end, each person with their own key file."""
+    ws, cfg = backend
+    ring = Workspace.from_env().home.parent / f"{ws.home.name}-keyring"
+    version, _ = tiny_version(ws, "fourEyes")
+    key = {name: ["--key", str(ring / f"{name}.key")] for name in ("dana", "vera", "rita", "omar")}
+    code, _, err = _approve(capsys, cfg, "fourEyes", version, "dana", *key["dana"])
+    assert code == 4 and "developed" in err
+    assert _approve(capsys, cfg, "fourEyes", version, "vera", *key["vera"])[0] == 0
+    assert _approve(capsys, cfg, "fourEyes", version, "rita", *key["rita"])[0] == 0
+    assert champion_version(mlflow_client(ws), "fourEyes") == version
+    with Ledger.open(ws) as ledger:
+        assert drive_decision(ws, ledger, "fourEyes").allowed
+    trip = ["killswitch", "trip", "--reason", "drill"]
+    assert main([*trip, "--as", "rita", *key["rita"]]) == 0
+    reset = ["killswitch", "reset", "--config", str(cfg), "--reason", "ok", "--incident", "I-1"]
+    assert main([*reset, "--as", "rita", *key["rita"]]) == 0
+    assert main([*reset, "--as", "rita", *key["rita"]]) == 4  # the same officer twice
+    assert main([*reset, "--as", "omar", *key["omar"]]) == 0
+    code, status, _ = _cli(capsys, "killswitch", "status", "--json")
+    assert status["state"] == "armed"
+    with Ledger.open(ws) as ledger:
+        assert drive_decision(ws, ledger, "fourEyes").allowed
+    assert _cli(capsys, "ledger", "verify")[0] == 0
