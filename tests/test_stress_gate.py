@@ -148,7 +148,9 @@ def test_many_accounts_each_account_is_stressed_and_holds_on_a_breach(champion, 
         "sampled": {"n_scenarios": 1000},
     }
     policy["tiers"]["sandbox"]["stress"] = {"max_scenario_loss": 0.2}
-    code, reb = cli_json(capsys, "rebalance", "--config", _write(tmp_path, config, policy))
+    code, reb = cli_json(
+        capsys, "rebalance", "--config", _write(tmp_path, config, policy), "--as", "dana"
+    )
     assert (code, reb["stage"], reb["portfolio"]["source"]) == (3, "kill_switch", "fallback")
     by_name = {a["account"]: a for a in reb["portfolio"]["accounts"]}
     assert by_name["seeded"]["source"] == by_name["cash"]["source"] == "hold"
