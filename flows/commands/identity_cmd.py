@@ -14,7 +14,7 @@ from flows.commands import add_json_arg, add_user_arg, prove
 
 def register(sub: argparse._SubParsersAction) -> None:
     init = sub.add_parser("init", help="write the genesis of a workspace: its first admin")
-    init.add_argument("--admin", required=True, metavar="NAME")
+    init.add_argument("--admin", required=True, metavar="NAME", help="the first admin's user name")
     init.add_argument(
         "--key",
         default=None,
