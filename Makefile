@@ -16,8 +16,13 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# The demo's witness sits beside its workspace, so that `make clean` starts a new log and
+# the next `make demo` is not (rightly) refused as a truncated one. Production witnesses
+# live where the log's writer cannot reach them (docs/governance.md).
+DEMO_WITNESS ?= $(CURDIR)/.alphagate-demo-witness
+
 demo: $(STAMP)
-	$(BIN)/alphagate demo --config configs/demo.yaml
+	ALPHAGATE_WITNESS="$${ALPHAGATE_WITNESS:-$(DEMO_WITNESS)}" $(BIN)/alphagate demo --config configs/demo.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -34,4 +39,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf .alphagate $(VENV) .pytest_cache
+	rm -rf .alphagate .alphagate-demo-witness $(VENV) .pytest_cache

@@ -24,8 +24,10 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
+from governance.workspace import Workspace
 from tests.helpers_browser import Browser, page_url
 from tests.helpers_e2e import DATA, SMALL
+from tests.helpers_identity import enrol_cast
 
 SANDBOX = str(DATA / "small-sandbox.yaml")
 
@@ -45,6 +47,8 @@ def walked(tmp_path_factory, prefect_server):
         mp.setenv("ALPHAGATE_HOME", str(home))
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
         mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
+        # A sandbox workspace: the walk names two policies (high tier, then the sandbox's).
+        enrol_cast(Workspace(home), sandbox=True, monkeypatch=mp)
         capsys = _Quiet()
         code, run = capsys.cli("run", "--config", SMALL, "--as", "dana")
         assert (code, run["validation"]["verdict"]) == (3, "fail")
