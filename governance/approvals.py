@@ -43,7 +43,8 @@ VALIDATED = "validation.completed"
 TRAINED = "model.trained"
 DOC_KIND = "alphagate.approval/1"
 #: Artifact names a ``validation.completed`` entry may give its report under, by preference.
-_REPORT_NAMES = ("validation_report.json", "report.json", "validation_report", "report")
+#: The report a ``validation.completed`` entry names (validation/run.py records it so).
+REPORT_ARTIFACT = "report.json"
 
 
 @dataclass(frozen=True)
@@ -113,15 +114,6 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
-def _report_hash(entry: LedgerEntry) -> str:
-    arts = entry.artifacts
-    for name in _REPORT_NAMES:
-        if name in arts:
-            return arts[name]
-    named = sorted(v for k, v in arts.items() if "report" in k)
-    return named[0] if named else entry.payload_hash
-
-
 def latest_validation(
     ledger: Ledger,
     name: str,
@@ -140,15 +132,16 @@ def latest_validation(
     valid = [
         e
         for e in entries
-        if not act_problems(registry, e, ROLES[Act.VALIDATE]) and entry_hash in (None, e.entry_hash)
+        if not act_problems(registry, e, ROLES[Act.VALIDATE])
+        and entry_hash in (None, e.entry_hash)
+        and REPORT_ARTIFACT in e.artifacts  # a verdict without its report decides nothing
     ]
     if not valid:
         return None
     entry = valid[-1]
     p = entry.payload
-    verdict = p.get("verdict") or (p.get("validation") or {}).get("verdict")
     return ValidationFacts(
-        str(verdict).lower(), _report_hash(entry), entry.entry_hash, entry.seq,
+        str(p.get("verdict")).lower(), entry.artifacts[REPORT_ARTIFACT], entry.entry_hash, entry.seq,
         validator=entry.actor, policy_hash=p.get("policy_hash"),
     )  # fmt: skip
 

@@ -95,8 +95,9 @@ def _about_version(e: LedgerEntry, subject: PackSubject) -> bool:
     if e.subject == model_subject(subject.model_name, subject.version):
         return True
     p = e.payload
-    version = p.get("model_version", p.get("version"))
-    return p.get("model_name") == subject.model_name and str(version) == subject.version
+    return (
+        p.get("model_name") == subject.model_name and str(p.get("model_version")) == subject.version
+    )
 
 
 def _run_ids(e: LedgerEntry) -> set[str]:

@@ -160,7 +160,7 @@ def tiny_version(ws: Workspace, name: str, developer: str = "dana", verdict: str
             payload={"model_name": name, "model_version": str(mv.version), "verdict": verdict,
                      "policy_hash": adoption.policy_hash if adoption else None,
                      "model_run_id": run.info.run_id},
-            artifacts={"validation_report.json": store_sha},
+            artifacts={"report.json": store_sha},
         )  # fmt: skip
     return str(mv.version), run.info.run_id
 

@@ -66,7 +66,7 @@ def pack(tmp_path_factory):
         subject="model:m/v1",
         payload={"model_name": "m", "model_version": "1", "verdict": "pass",
                  "flow_run_id": "flow-1"},
-        artifacts={"validation_report.json": report, "shap_summary.png": shap},
+        artifacts={"report.json": report, "shap_summary.png": shap},
     )  # fmt: skip
     ctx.ledger.append("gate.pretrade", actor="y", payload={"decision": "pass"})  # unrelated
     policy_sha = ctx.store.put_bytes((REPO / "configs" / "policy.yaml").read_bytes())

@@ -53,6 +53,7 @@ def _validate(ledger: Ledger, findings, version: int = 1, verdict: str | None = 
             "developer": "dana",
             **extra,
         },
+        artifacts={"report.json": ledger.store.put_json({"findings": to_jsonable(list(fs))})},
     )
 
 

@@ -100,7 +100,7 @@ def validate(ws: Workspace, name: str, version, verdict: str) -> None:
                 "verdict": verdict,
                 "policy_hash": in_force_hash(ledger),
             },
-            artifacts={"validation_report.json": sha},
+            artifacts={"report.json": sha},
         )
 
 
@@ -318,7 +318,7 @@ def test_evidence_pack_of_a_promoted_version_verifies(env, capsys, tmp_path):
     names = zipfile.ZipFile(out).namelist()
     assert "mlflow/model_version.json" in names and "mlflow/run.json" in names
     assert sum(n.startswith("approvals/") for n in names) == 2
-    assert any(n.endswith("validation_report.json") for n in names)
+    assert any(n.endswith("report.json") for n in names)
     entries = json.loads(zipfile.ZipFile(out).read("ledger/entries.json"))
     assert {"validation.completed", "approval.granted", "model.promoted"} <= {
         e["action"] for e in entries

@@ -51,6 +51,7 @@ def setup(workspace):
             "verdict": "pass",
             "policy_hash": in_force_hash(ledger),
         },
+        artifacts={"report.json": ledger.store.put_json({"verdict": "pass"})},
     )
     facts = ModelFacts("m", "1", "run-1", "dana", "candidate", "f" * 64, "a" * 64)
     ctx = RunContext(
