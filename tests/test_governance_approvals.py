@@ -13,13 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
-from test_ledger_support import rebuild_tree
+from test_ledger_support import rewrite_history
 
 from flows.cli import main
 from governance.artifacts import ArtifactStore
-from governance.chain import compute_entry_hash
-from governance.ledger import Ledger, entries_table, head_table
+from governance.ledger import Ledger
 from governance.signing import append_signed
 from governance.workspace import Workspace
 from tests.helpers_identity import enrol_cast, in_force_hash, signer
@@ -244,29 +242,14 @@ def test_alias_moved_or_tags_edited_outside_alphagate_is_tampering(env, capsys):
 
 def _rewrite(ledger_db: Path, seq: int, edit) -> None:
     """Edit one payload and recompute every later hash, the head and the tree: consistent."""
-    engine = sa.create_engine(f"sqlite:///{ledger_db}")
-    with engine.begin() as conn:
-        rows = conn.execute(sa.select(entries_table).order_by(entries_table.c.seq)).all()
-        prev = None
-        for row in rows:
-            r = row._asdict()
-            if r["seq"] == seq:
-                payload = json.loads(r["payload"])
-                edit(payload)
-                from governance.canonical import canonical_json, sha256_bytes
+    from governance.canonical import canonical_json
 
-                r["payload"] = canonical_json(payload).decode()
-                r["payload_hash"] = sha256_bytes(r["payload"].encode())
-            if r["seq"] >= seq:
-                r["prev_hash"] = prev or r["prev_hash"]
-                r["entry_hash"] = compute_entry_hash(r)
-                conn.execute(
-                    entries_table.update().where(entries_table.c.seq == r["seq"]).values(**r)
-                )
-            prev = r["entry_hash"]
-        conn.execute(head_table.update().values(seq=rows[-1].seq, hash=prev))
-        rebuild_tree(conn)
-    engine.dispose()
+    def edit_row(r: dict) -> None:
+        payload = json.loads(r["payload"])
+        edit(payload)
+        r["payload"] = canonical_json(payload).decode()
+
+    rewrite_history(f"sqlite:///{ledger_db}", seq, edit_row)
 
 
 @pytest.mark.parametrize("field", ["signature", "signed_digest", "signed.reason"])
