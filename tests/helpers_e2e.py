@@ -37,3 +37,13 @@ def cli_json(capsys, *argv: str) -> tuple[int, dict]:
     """Run ``alphagate ARGV --json``; return the exit code and the last stdout line's JSON."""
     code = main([*argv, "--json"])
     return code, json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def cli_out(capsys, *argv: str) -> tuple[int, dict | None, str]:
+    """Run ``alphagate ARGV``; return the exit code, the last stdout line's JSON (None when
+    it is not an object) and stderr."""
+    capsys.readouterr()
+    code = main(list(argv))
+    out = capsys.readouterr()
+    last = out.out.strip().splitlines()[-1] if out.out.strip() else ""
+    return code, (json.loads(last) if last.startswith("{") else None), out.err

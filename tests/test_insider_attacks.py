@@ -9,7 +9,6 @@ tests/helpers_identity.py (standing in for the other people). Attacks through Py
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
@@ -23,17 +22,10 @@ from governance.ledger import Ledger, entries_table
 from governance.model_use import drive_decision
 from governance.registry import champion_version, mlflow_client, set_champion
 from governance.workspace import Workspace
+from tests.helpers_e2e import cli_out as _cli
 from tests.helpers_identity import POLICY, adopt_policy, enrol_cast, tiny_version
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _cli(capsys, *argv):
-    capsys.readouterr()
-    code = main(list(argv))
-    out = capsys.readouterr()
-    last = out.out.strip().splitlines()[-1] if out.out.strip() else ""
-    return code, (json.loads(last) if last.startswith("{") else None), out.err
 
 
 @pytest.fixture

@@ -4,26 +4,17 @@ Through ``flows.cli.main`` with personal keys (tests/helpers_identity.py)."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-from flows.cli import main
 from governance.canonical import sha256_file
 from governance.ledger import Ledger
+from tests.helpers_e2e import cli_out as _cli
 from tests.helpers_identity import enrol_cast
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _cli(capsys, *argv):
-    capsys.readouterr()
-    code = main(list(argv))
-    out = capsys.readouterr()
-    last = out.out.strip().splitlines()[-1] if out.out.strip() else ""
-    return code, (json.loads(last) if last.startswith("{") else None), out.err
 
 
 @pytest.fixture
