@@ -230,7 +230,7 @@ def test_fallback_trades_are_costed_like_the_model_portfolio(ctx):
         SyntheticSpec(n_assets=12, n_days=300, seed=8, n_sectors=3, with_volume=True)
     )
     panel = to_panel(long, "synthetic:volume")
-    cfg = PortfolioConfig(max_weight=0.3, max_sector_weight=0.5)
+    cfg = PortfolioConfig(max_weight=0.3, max_sector_weight=0.5, max_turnover=2.0)
     held = pd.Series(0.0, index=panel.close.columns)
     held.iloc[:4] = 0.25
     loose = LIMITS.model_copy(update={"max_turnover": 2.0, "restricted": []})
@@ -242,3 +242,41 @@ def test_fallback_trades_are_costed_like_the_model_portfolio(ctx):
     expected = asset_costs(t["change"].to_numpy(), 5e-4, impact.reindex(t.index).to_numpy())
     np.testing.assert_allclose(t["estimated_cost"].to_numpy(), expected, rtol=1e-12)
     assert (t["estimated_cost"] > 5e-4 * t["change"].abs()).any()  # the impact term is there
+
+
+def test_benchmark_fallback_from_a_concentrated_book_glides_within_the_turnover_cap(ctx, market):
+    """A model book of four names, 0.25 each (turnover to equal weight: 1.47 > 0.5). The
+    fallback moves ``theta = 0.5 / 1.47`` of the way, passes the gate and is published; fed
+    back as the next book, it reaches the benchmark on the third step (1.47 / 0.5 < 3)."""
+    panel, _ = market
+    cfg = PortfolioConfig(max_weight=0.3, max_sector_weight=0.6)
+    limits = LIMITS.model_copy(
+        update={"restricted": [], "max_weight": 0.3, "max_sector_weight": 0.6}
+    )
+    assets = panel.close.columns
+    held = pd.Series(0.0, index=assets)
+    held[[assets[0], assets[5], assets[10], assets[14]]] = 0.25  # one per sector or two
+    bench = pd.Series(1 / len(assets), index=assets)
+    start = float((bench - held).abs().sum())
+    steps, current = [], held
+    for k in range(3):
+        out = publish_fallback(
+            dataclasses.replace(ctx, run_key=f"glide-{k}"),
+            Fallback.BENCHMARK, panel, current, cfg, limits, reason="drill",
+        )  # fmt: skip
+        w = out.weights.reindex(assets).fillna(0.0)
+        turnover = float((w - current).abs().sum())
+        assert turnover <= limits.max_turnover + 1e-12
+        assert w.sum() == pytest.approx(1.0, abs=1e-12) and (w >= -1e-15).all()
+        steps.append(out.stats["glide"])
+        if k == 0:  # on the segment from the book to the benchmark
+            on_segment = held + steps[0] * (bench - held)
+            assert w.to_dict() == pytest.approx(on_segment.to_dict(), abs=1e-12)
+        assert _entries(ctx, "gate.pretrade")[-1].payload["decision"] == "pass"
+        current = w
+    assert steps[0] == pytest.approx(0.5 / start, rel=1e-12)
+    assert (
+        steps[1] < 1.0
+        and steps[-1] == 1.0
+        and current.to_dict() == pytest.approx(bench.to_dict(), abs=1e-12)
+    )

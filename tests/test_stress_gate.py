@@ -133,8 +133,10 @@ def test_stress_breach_halts_the_rebalance_and_publishes_the_stressed_fallback(
 
 def test_many_accounts_each_account_is_stressed_and_holds_on_a_breach(champion, tmp_path, capsys):
     """Two accounts under a 30 % market fall with a 20 % limit. The switch tripped in the
-    test above, so both get the fallback: ``seeded`` (all in one name) is refused by its
-    pre-trade turnover limit first and holds; ``cash`` gets the benchmark, whose stress
+    test above, so both get the fallback: ``seeded`` (all in one name, ten times the 10 %
+    cap) glides a turnover cap's worth toward the benchmark (tasks/portfolio/fallback.py
+    ``glide``: 1.0 -> 0.75 in that name), which still breaches the cap: refused by the
+    pre-trade gate, it holds; ``cash`` gets the benchmark, whose stress
     breach halts that account's own ``gate.stress``: it keeps what it holds (nothing), and
     the run goes on. The fallback's books are stressed too."""
     config = yaml.safe_load(CONFIG.read_text())
@@ -154,7 +156,9 @@ def test_many_accounts_each_account_is_stressed_and_holds_on_a_breach(champion, 
     assert (code, reb["stage"], reb["portfolio"]["source"]) == (3, "kill_switch", "fallback")
     by_name = {a["account"]: a for a in reb["portfolio"]["accounts"]}
     assert by_name["seeded"]["source"] == by_name["cash"]["source"] == "hold"
-    assert any(r.startswith("pretrade: turnover") for r in by_name["seeded"]["reasons"])
+    assert any(
+        r.startswith("pretrade: max_weight A0003: 0.75 ") for r in by_name["seeded"]["reasons"]
+    )
     assert any("stress market-crash: 0.3 " in r for r in by_name["cash"]["reasons"])
     weights = pd.read_csv(reb["portfolio"]["weights_path"]).set_index(["account", "asset"])
     assert weights.loc[("seeded", "A0003"), "weight"] == 1.0  # held

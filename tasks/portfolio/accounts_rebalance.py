@@ -84,8 +84,7 @@ def fallback_targets(
     """The policy's fallback for every account."""
     history = MarketHistory(panel, cfg.within(limits))
     pos = history.position(asof)
-    stats = {"status": "fallback", "fallback": Fallback(kind).value}
-    return [(a, fallback_target(kind, history, pos, a.current), stats, ()) for a in accounts]
+    return [(a, *fallback_target(kind, history, pos, a.current), ()) for a in accounts]
 
 
 def publish_accounts(

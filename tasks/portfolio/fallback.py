@@ -1,4 +1,5 @@
-"""The policy's fallback portfolios (``governance.policy.Fallback``): hold, benchmark, flat."""
+"""The policy's fallback portfolios (``governance.policy.Fallback``): hold, benchmark, flat,
+and the glide path that reaches them within the turnover cap."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from governance.policy import Fallback
+from governance.pretrade import funded_from_cash
 from tasks.portfolio.dust import undo_dust
 
 
@@ -53,3 +55,39 @@ def without_dust(target: pd.Series, current: pd.Series | None, min_trade: float)
     unbounded = {"w0": cur, "lower": np.full(len(cur), -np.inf), "upper": np.full(len(cur), np.inf)}
     out = undo_dust(tgt, unbounded, min_trade)
     return pd.Series(tgt if out is None else out, index=index, name="weight")
+
+
+def glide(
+    target: pd.Series, current: pd.Series | None, max_turnover: float | None
+) -> tuple[pd.Series, float]:
+    """The way from ``current`` to ``target`` as far as the turnover cap allows.
+
+    ``w = w0 + theta (target - w0)`` with ``theta = min(1, max_turnover / sum|target - w0|)``:
+    a point on the segment between two portfolios, so every convex limit both ends meet
+    (budget, bounds, sector caps) holds along the way, and the L1 turnover is at most the
+    cap. Without it, a benchmark fallback from a concentrated model book breaches the
+    pre-trade turnover cap, nothing is published and the book keeps the model's weights;
+    with it, each rebalance moves on until the target is reached.
+
+    Parameters
+    ----------
+    target, current : Series
+        Weights by asset; ``current`` None or all zero is funding from cash
+        (``governance.pretrade.funded_from_cash``), which no turnover cap limits.
+    max_turnover : float or None
+        The cap (``PortfolioConfig.within`` the policy's ``pretrade.max_turnover``); None: no cap.
+
+    Returns
+    -------
+    (Series, float)
+        The weights on the union of both indexes, and ``theta`` (1.0: the target reached).
+    """
+    if max_turnover is None or funded_from_cash(current):
+        return target, 1.0
+    index = target.index.union(current.index)
+    tgt, cur = target.reindex(index).fillna(0.0), current.reindex(index).fillna(0.0)
+    turnover = float((tgt - cur).abs().sum())
+    if turnover <= max_turnover:
+        return tgt.rename("weight"), 1.0
+    theta = max_turnover / turnover
+    return (cur + theta * (tgt - cur)).rename("weight"), theta

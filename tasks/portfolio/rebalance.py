@@ -22,7 +22,7 @@ from tasks.portfolio.book import (
     write_rebalance,
 )
 from tasks.portfolio.config import PortfolioConfig
-from tasks.portfolio.fallback import fallback_weights, without_dust
+from tasks.portfolio.fallback import fallback_weights, glide, without_dust
 from tasks.portfolio.market import MarketHistory, market_inputs
 from tasks.portfolio.optimiser import (
     Account,
@@ -131,15 +131,23 @@ def _gate(ctx, weights, current, sectors, limits, subject, shas) -> None:
 
 def fallback_target(
     kind: Fallback, history: MarketHistory, pos: int, current: pd.Series | None
-) -> pd.Series:
-    """The fallback's target weights at row ``pos`` (benchmark: ``cfg.tracking_benchmark``
-    estimated point in time), trades below ``cfg.min_trade_weight`` left undone."""
+) -> tuple[pd.Series, dict]:
+    """The fallback's weights at row ``pos`` and their stats.
+
+    The target (benchmark: ``cfg.tracking_benchmark`` estimated point in time) is reached
+    along the glide path within ``cfg.max_turnover`` (``tasks.portfolio.fallback.glide``;
+    ``glide`` < 1 in the stats: part of the way), then trades below ``cfg.min_trade_weight``
+    are left undone (which never adds turnover).
+    """
     cfg = history.cfg
     bench = history.benchmark(cfg.tracking_benchmark, pos)
     weights = fallback_weights(kind, current, pd.Series(bench, index=history.assets))
+    stats = {"status": "fallback", "fallback": Fallback(kind).value}
     if Fallback(kind) is Fallback.FLAT:
-        return weights  # all cash: every holding is sold, however small
-    return without_dust(weights, current, cfg.min_trade_weight)
+        return weights, stats  # all cash: every holding is sold, however small, at once
+    weights, theta = glide(weights, current, cfg.max_turnover)
+    stats["glide"] = theta
+    return without_dust(weights, current, cfg.min_trade_weight), stats
 
 
 def publish_fallback(
@@ -164,10 +172,10 @@ def publish_fallback(
     day, subject = str(asof.date()), f"portfolio:{asof.date()}:fallback"
     history = MarketHistory(panel, cfg.within(limits))
     pos = history.position(asof)
-    weights = fallback_target(kind, history, pos, current)
+    weights, stats = fallback_target(kind, history, pos, current)
     hs = history.cfg.half_spread_bps * 1e-4
     trades = trade_list(current, weights, hs, history.impact(pos))  # the optimiser's costs
-    stats = {"status": "fallback", "fallback": Fallback(kind).value, "reason": reason}
+    stats["reason"] = reason
     stats["turnover"] = float(np.abs(trades["change"]).sum())
     book = AccountBook(MAIN, weights, trades, PortfolioSource.FALLBACK, (reason,), stats)
     result = write_rebalance(ctx.store, PortfolioResult(day, PortfolioSource.FALLBACK, (book,)))
