@@ -39,6 +39,7 @@ from flows.views import derive
 from governance.canonical import sha256_json
 from governance.context import RunContext
 from governance.errors import Gate, GateHalt
+from governance.registry import model_subject
 from governance.workspace import Workspace
 
 
@@ -335,7 +336,9 @@ def validate(run: Run, model: Trained) -> str | None:
         return None
     facts = latest_validation(run.ctx.ledger, model.name, model.version)
     if facts is not None and model.resumed:  # validated by an earlier attempt: reuse it
-        entry = run.ctx.ledger.entries(action="validation.completed", subject=_subject(model))
+        entry = run.ctx.ledger.entries(
+            action="validation.completed", subject=model_subject(model.name, model.version)
+        )
         verdict, findings = facts.verdict, entry[-1].payload.get("findings", [])
     else:
         res = validate_model_version(
@@ -356,7 +359,11 @@ def validate(run: Run, model: Trained) -> str | None:
         headline=f"{verdict.upper()} (by {validator.name}, independent of {run.actor})",
         details=capped(lines, 6, "the validation report"),
     )
-    record_gate(run.ctx, validation_gate(verdict, findings), subject=_subject(model))
+    record_gate(
+        run.ctx,
+        validation_gate(verdict, findings),
+        subject=model_subject(model.name, model.version),
+    )
     return verdict
 
 
@@ -394,10 +401,6 @@ def _finding_line(f) -> str:
     return f"{head}{field('check', '')}: {field('message', '')}"
 
 
-def _subject(model: Trained) -> str:
-    return f"model:{model.name}/v{model.version}"
-
-
 @stage("approval-gate")
 def approval(run: Run, model: Trained, verdict: str | None) -> None:
     """Record where the candidate stands on its way to champion, and what it still needs."""
@@ -415,7 +418,7 @@ def approval(run: Run, model: Trained, verdict: str | None) -> None:
         granted=[f"{g['role']}:{g['user']}" for g in state.granted],
         champion=state.champion,
     )
-    record_gate(run.now, decision, subject=_subject(model))
+    record_gate(run.now, decision, subject=model_subject(model.name, model.version))
     if state.champion:
         headline = f"v{model.version} is the champion"
     elif state.blocked:
