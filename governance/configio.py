@@ -18,9 +18,13 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class StrictModel(BaseModel):
-    """Frozen, extra-forbidding base of every config and policy section."""
+    """Frozen, extra-forbidding base of every config and policy section.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Every float is finite: ``1e309`` or ``.inf`` reads as infinity in YAML, and a limit of
+    infinity (a pre-trade cap, a threshold) would silently switch its check off.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def format_validation_error(source: str, err: ValidationError) -> str:

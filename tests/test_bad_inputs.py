@@ -290,6 +290,23 @@ def test_bad_config_exits_2(text, message, tmp_path, workspace, capsys):
     _assert_ledger_ok(capsys)
 
 
+def test_an_infinite_policy_limit_exits_2_naming_the_field(tmp_path, workspace, capsys):
+    """``max_turnover: .inf`` would switch the pre-trade turnover check off: refused (every
+    config and policy section is finite, governance.configio.StrictModel)."""
+    shipped = Path(__file__).resolve().parents[1] / "configs" / "policy.yaml"
+    text = shipped.read_text()
+    assert text.count("max_turnover: 0.50 ") >= 1
+    (tmp_path / "policy.yaml").write_text(
+        text.replace("max_turnover: 0.50 ", "max_turnover: .inf ", 1)
+    )
+    path = tmp_path / "run.yaml"
+    path.write_text("policy:\n  file: policy.yaml\n")
+    capsys.readouterr()
+    assert main(["config", "check", str(path)]) == 2
+    (line,) = _lines(capsys.readouterr().err)
+    assert "policy.yaml: tiers.high.pretrade.max_turnover: Input should be a finite number" in line
+
+
 def test_as_of_and_config_options(valid, tmp_path, workspace, capsys):
     stale, _ = _stale(valid)
     path = _write(stale, tmp_path / "m.csv")

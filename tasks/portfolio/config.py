@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from governance.configio import StrictModel
 from governance.policy import MAX_TURNOVER, PretradeLimits
@@ -59,18 +59,12 @@ class Linkage(StrEnum):
     COMPLETE = "complete"
 
 
-#: Every float in these sections is finite: ``1e309`` reads as infinity in YAML and is refused.
-FINITE = ConfigDict(**StrictModel.model_config, allow_inf_nan=False)
-
-
 class AccountConfig(StrictModel):
     """One account of ``portfolio.accounts``.
 
     ``holdings`` seeds the first rebalance (later ones start from the account's last
     published weights); ``bounds`` maps an asset to ``[lower, upper]`` for this account.
     """
-
-    model_config = FINITE
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     holdings: dict[str, float] = Field(default_factory=dict)
@@ -84,8 +78,6 @@ class PortfolioConfig(StrictModel):
     Every field has a default that suits the demo (20 large caps, daily data). Every
     number is finite; weights are fractions of value, so ``0 < max_weight <= 1``.
     """
-
-    model_config = FINITE
 
     # risk model (tasks/portfolio/risk.py)
     risk_model: RiskModelKind = RiskModelKind.FACTOR
