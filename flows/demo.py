@@ -33,10 +33,11 @@ def ensure_demo_cast(ws, cast, policy_path) -> list[str]:
     ``ALPHAGATE_KEYRING`` for this process. Returns lines to print."""
     from governance.adoption import adopt, policy_in_force
     from governance.canonical import sha256_file
+    from governance.enrolment import add_user, initialise
     from governance.identity import prove_identity
     from governance.keys import KEYRING_ENV, load_private_key, new_key_file, public_hex
     from governance.ledger import Ledger
-    from governance.users import add_user, initialise, load_registry
+    from governance.users import load_registry
 
     ring = demo_keyring(ws)
     os.environ[KEYRING_ENV] = str(ring)

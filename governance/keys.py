@@ -19,7 +19,6 @@ import base64
 import getpass
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -29,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from governance.errors import Forbidden, InputError
+from governance.files import write_atomic
 
 KEY_ENV = "ALPHAGATE_KEY"
 PASSPHRASE_ENV = "ALPHAGATE_KEY_PASSPHRASE"
@@ -40,19 +40,6 @@ def public_hex(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
     """The raw 32-byte public key, hex-encoded (the form the ledger records)."""
     pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
     return pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def new_key_file(path: str | Path, passphrase: str | None = None, comment: str = "") -> str:
@@ -69,10 +56,10 @@ def new_key_file(path: str | Path, passphrase: str | None = None, comment: str =
         if passphrase
         else serialization.NoEncryption()
     )
-    _write_private(
-        path,
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, enc),
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, enc
     )
+    write_atomic(path, private, mode=0o600)
     pub = key.public_key().public_bytes(
         serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
     )

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from governance.chain import VerifyReport
 from governance.duties import ROLES, Act
-from governance.users import SYSTEM_ACTOR, act_problems, cache_problem, load_registry
+from governance.enrolment import cache_problem
+from governance.users import SYSTEM_ACTOR, act_problems, load_registry
 from governance.workspace import Workspace
 
 #: Ledger actions that must be signed acts, and the act whose roles they need.

@@ -10,7 +10,8 @@ The user registry is *derived* from the ledger (:func:`load_registry`):
 
 An entry that breaks a rule is skipped by the fold and reported by ``ledger verify``
 (:func:`registry_check`). ``users.json`` is only a cache of the fold for people and tools
-that read files; nothing decides on it, and verify reports a cache that differs.
+that read files (governance/enrolment.py writes it); nothing decides on it, and verify
+reports a cache that differs.
 
 Roles (shared/DESIGN.md): ``developer`` trains; ``validator`` validates and approves;
 ``risk_officer`` approves, trips, resets and adopts policy; ``admin`` enrols, revokes and
@@ -20,18 +21,13 @@ at the time of the act (:meth:`Registry.at`): a revoked user's later signatures 
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
 
 from governance.errors import Forbidden, InputError
-from governance.keys import public_hex
-from governance.signing import Signer, verify_signed_record
+from governance.signing import verify_signed_record
 from governance.workspace import Workspace
 
 #: A user name is one token: it appears in ``--as``, ledger actors and MLflow tags.
@@ -175,7 +171,7 @@ def _genesis_problems(e) -> list[str]:
     return problems
 
 
-def _user_problems(reg: Registry, e) -> list[str]:
+def user_act_problems(reg: Registry, e) -> list[str]:
     problems = act_problems(reg, e, {Role.ADMIN})
     if problems:
         return problems
@@ -223,7 +219,7 @@ def fold_registry(entries: Iterable) -> Registry:
         if e.action not in USER_ACTS:
             continue
         state = Registry(history, (), genesis, sandbox, head)
-        bad = ["before the workspace genesis"] if genesis is None else _user_problems(state, e)
+        bad = ["before the workspace genesis"] if genesis is None else user_act_problems(state, e)
         if bad:
             problems.append((e.seq, f"{e.action} seq {e.seq} by {e.actor}: " + "; ".join(bad)))
             continue
@@ -259,48 +255,7 @@ def load_registry(ledger) -> Registry:
     return registry
 
 
-# -- the cache and lookups ----------------------------------------------------------------
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_cache(ws: Workspace, registry: Registry) -> None:
-    """Refresh ``users.json``, the readable cache of the registry."""
-    text = json.dumps(registry.to_json(), indent=2, sort_keys=True) + "\n"
-    _write_atomic(ws.users_file, text.encode("utf-8"))
-
-
-def cache_problem(ws: Workspace, registry: Registry) -> str | None:
-    """Why ``users.json`` differs from the registry folded from the ledger, or None."""
-    if not ws.users_file.is_file():
-        return None
-    try:
-        cached = json.loads(ws.users_file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        return f"{ws.users_file}: not valid JSON (the cache was edited)"
-    want = {(u.name, u.role.value, u.public_key) for u in registry.users()}
-    try:
-        have = {(u["name"], u["role"], u["public_key"]) for u in cached["users"]}
-    except (KeyError, TypeError):
-        return f"{ws.users_file}: not a users cache (edited by hand)"
-    if have != want:
-        extra = sorted(n for n, *_ in have - want)
-        gone = sorted(n for n, *_ in want - have)
-        return (
-            f"{ws.users_file} differs from the signed user entries of the ledger (edited by"
-            f" hand: {', '.join(extra) or '-'} not enrolled, {', '.join(gone) or '-'} missing)"
-        )
-    return None
+# -- lookups -----------------------------------------------------------------------------
 
 
 def list_users(ws_or_ledger) -> list[User]:
@@ -336,86 +291,3 @@ def get_user(ws_or_ledger, name: str) -> User:
     if user is None:
         raise Forbidden(f"unknown user {name!r}: an admin enrols it with `alphagate users add`")
     return user
-
-
-# -- enrolment -----------------------------------------------------------------------------
-
-
-def initialise(ws: Workspace, ledger, admin: str, key, *, sandbox: bool = False) -> User:
-    """Write the genesis: ``admin`` (holding private ``key``) is the first admin.
-
-    Raises
-    ------
-    InputError
-        The workspace already has a genesis, or the name is invalid.
-    """
-    check_name(admin)
-    reg = load_registry(ledger)
-    if reg.genesis_seq is not None:
-        raise InputError(
-            f"init: {ws.home} is already initialised (ledger seq {reg.genesis_seq}); an admin"
-            " enrols further users with `alphagate users add`"
-        )
-    pub = public_hex(key)
-    signer = Signer(admin, Role.ADMIN.value, pub, key)
-    doc = {"admin": admin, "public_key": pub, "sandbox": bool(sandbox)}
-    entry = ledger.append(
-        GENESIS, actor=admin, role=Role.ADMIN.value, subject="workspace",
-        payload={**doc, **signer.signed_payload(GENESIS, doc)},
-    )  # fmt: skip
-    write_cache(ws, load_registry(ledger))
-    return User(admin, Role.ADMIN, pub, entry.seq)
-
-
-def _user_act(ws, ledger, signer: Signer, action: str, name: str, doc: dict):
-    if signer.role != Role.ADMIN.value:  # the ENROL row of governance/duties.py
-        raise Forbidden(f"users: {signer.name!r} has role {signer.role}, needs admin")
-    reg = load_registry(ledger)
-    entry_doc = {"name": name, **doc}
-    probe = _user_problems_for(reg, signer, action, entry_doc)
-    if probe:
-        ledger.append(
-            "user.refused", actor=signer.name, role=signer.role, subject=f"user:{name}",
-            payload={"action": action, **entry_doc, "refusal": probe},
-        )  # fmt: skip
-        benign = probe.endswith("is already enrolled") or probe.endswith("is not enrolled")
-        raise (InputError if benign else Forbidden)(f"users: {probe}")
-    entry = ledger.append(
-        action, actor=signer.name, role=signer.role, subject=f"user:{name}",
-        payload={**entry_doc, **signer.signed_payload(action, entry_doc)},
-    )  # fmt: skip
-    write_cache(ws, load_registry(ledger))
-    return entry
-
-
-def _user_problems_for(reg: Registry, signer: Signer, action: str, doc: dict) -> str | None:
-    """The fold's rule for a user act about to be signed (one rule, two uses)."""
-    from types import SimpleNamespace
-
-    seq = reg.head_seq + 10**12  # "now": after every entry
-    fake = SimpleNamespace(
-        seq=seq, actor=signer.name, action=action,
-        payload={**signer.signed_payload(action, doc)},
-    )  # fmt: skip
-    problems = _user_problems(reg, fake)
-    return "; ".join(problems) or None
-
-
-def add_user(ws, ledger, signer: Signer, name: str, role: Role | str, public_key: str):
-    """Enrol ``name`` with ``role`` and ``public_key``, signed by admin ``signer``."""
-    check_name(name)
-    role = parse_role(str(role))
-    return _user_act(
-        ws, ledger, signer, ADDED, name, {"role": role.value, "public_key": public_key}
-    )
-
-
-def revoke_user(ws, ledger, signer: Signer, name: str, reason: str = ""):
-    """Revoke ``name``: their signatures after this entry are invalid."""
-    return _user_act(ws, ledger, signer, REVOKED, name, {"reason": reason})
-
-
-def change_role(ws, ledger, signer: Signer, name: str, role: Role | str):
-    """Give ``name`` a new role (same key), signed by admin ``signer``."""
-    role = parse_role(str(role))
-    return _user_act(ws, ledger, signer, ROLE_CHANGED, name, {"role": role.value})

@@ -43,6 +43,7 @@ from governance.checkpoint import (
     state_dir,
 )
 from governance.errors import InputError, TamperDetected
+from governance.files import write_atomic
 from governance.ledger_db import make_engine, redacted
 from governance.merkle import ProofError, verify_consistency
 
@@ -184,13 +185,13 @@ class DirectoryWitness(Witness):
     def _store(self, origin: str, note: SignedNote, log_public: bytes) -> None:
         folder = self._folder(origin)
         if not (folder / "log.pub").exists():  # pinned once; add() refuses any other key
-            _write_atomic(folder / "log.pub", log_public.hex() + "\n")
+            write_atomic(folder / "log.pub", log_public.hex() + "\n")
         cp = note.checkpoint
         # History first (a line per accepted checkpoint, for people), then the checkpoint
         # itself, the one durable write (fsync) a witness needs per checkpoint.
         with open(folder / "history", "a", encoding="utf-8") as fh:
             fh.write(f"{int(time.time())} {cp.size} {cp.root.hex()}\n")
-        _write_atomic(folder / "checkpoint", note.text())
+        write_atomic(folder / "checkpoint", note.text())
 
     @contextmanager
     def _lock(self, origin: str) -> Iterator[None]:
@@ -202,15 +203,6 @@ class DirectoryWitness(Witness):
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
 
 
 class GitWitness(DirectoryWitness):

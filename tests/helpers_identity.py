@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from governance.enrolment import add_user, initialise
 from governance.identity import prove_identity
 from governance.keys import KEYRING_ENV, load_private_key, new_key_file
 from governance.ledger import Ledger
-from governance.users import add_user, initialise, load_registry
+from governance.users import load_registry
 from governance.workspace import Workspace
 
 ADMIN = "ada"

@@ -141,7 +141,7 @@ def test_tier_rules_refuse_with_exit_4(workspace, ledger, user, kw, match):
 def test_the_developer_may_not_accept_even_as_a_risk_officer(workspace, ledger):
     """dev-ro trained the model as a developer, then became a risk officer: the training
     signature (role judged at its time) still makes dev-ro its developer."""
-    from governance.users import change_role
+    from governance.enrolment import change_role
 
     enrol_cast(workspace, (("dev-ro", "developer"),))
     dev = signer(workspace, "dev-ro", ledger)

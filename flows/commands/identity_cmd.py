@@ -72,8 +72,8 @@ def _open():
 
 
 def _init(args: argparse.Namespace) -> int:
+    from governance.enrolment import initialise
     from governance.keys import load_private_key, refuse_inside, resolve_key_path
-    from governance.users import initialise
 
     ws, ledger = _open()
     with ledger:
@@ -105,8 +105,8 @@ def _keys_new(args: argparse.Namespace) -> int:
 
 
 def _users_add(args: argparse.Namespace) -> int:
+    from governance.enrolment import add_user
     from governance.keys import load_public_key
-    from governance.users import add_user
 
     public = load_public_key(args.public_key)
     ws, ledger = _open()
@@ -118,7 +118,7 @@ def _users_add(args: argparse.Namespace) -> int:
 
 
 def _users_revoke(args: argparse.Namespace) -> int:
-    from governance.users import revoke_user
+    from governance.enrolment import revoke_user
 
     ws, ledger = _open()
     with ledger:
@@ -129,7 +129,7 @@ def _users_revoke(args: argparse.Namespace) -> int:
 
 
 def _users_role(args: argparse.Namespace) -> int:
-    from governance.users import change_role
+    from governance.enrolment import change_role
 
     ws, ledger = _open()
     with ledger:
