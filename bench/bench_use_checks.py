@@ -60,8 +60,9 @@ def main() -> None:
     enrol_cast(ws)
     version, _ = tiny_version(ws, "bench-use")
 
-    class Cfg:  # the run config's policy section, as load_policy_for reads it
-        policy = type("P", (), {"file": str(POLICY), "tier": "high"})()
+    class Cfg:  # the run config's policy and model sections, as load_policy_for reads them
+        policy = type("P", (), {"file": str(POLICY), "tier": None})()
+        model = type("M", (), {"name": "bench-use"})()
 
         @staticmethod
         def resolve(p):

@@ -102,13 +102,14 @@ class Run:
 def open_run(config: AlphagateConfig, user: str | None, kind: str, key: str | None = None) -> Run:
     """Load the policy (exit 2 if invalid), prove who runs (``--as``/``--key``: exit 2
     without an identity, 4 with a key that is not theirs), open the ledger for this run."""
-    from governance.config import load_policy_for
+    from governance.config import tier_for
     from governance.duties import Act, require
     from governance.identity import prove_identity
     from governance.users import load_registry
 
     ws = Workspace.from_env().activate()
-    policy, tier, policy_hash = load_policy_for(config)
+    in_force = tier_for(config)  # the adopted policy and the tier it assigns the strategy
+    policy, tier, policy_hash = in_force.force.policy, in_force.tier, in_force.policy_hash
     ctx = RunContext.open(
         ws,
         actor="pending",
@@ -133,7 +134,7 @@ def open_run(config: AlphagateConfig, user: str | None, kind: str, key: str | No
     now = dataclasses.replace(ctx, run_key=ctx.flow_run_id or os.urandom(16).hex())
     summary = RunSummary(kind=kind, flow_run_id=ctx.flow_run_id, model_name=config.model.name)
     start = ctx.ledger.head()[0]
-    return Run(config, ws, ctx, now, tier, config.policy.tier, signer.name, summary, start)
+    return Run(config, ws, ctx, now, tier, in_force.name, signer.name, summary, start)
 
 
 def keyed(run: Run, fingerprint: str) -> Run:
@@ -247,6 +248,7 @@ def train(run: Run, sealed, data_fingerprint: str) -> Trained:
             run.config.features,
             run.config.model,
             developer=run.actor,
+            tier=run.tier_name,
             config_hash=run.config.config_hash(),
             data_fingerprint=data_fingerprint,
             resolved_config=run.config.resolved(),

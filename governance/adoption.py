@@ -105,7 +105,11 @@ def policy_in_force(ledger, registry=None) -> Adoption | None:
     return history[-1] if history else None
 
 
-def _policy_of(ledger, adoption: Adoption) -> Policy:
+#: Adopted policies parsed once per hash (the file is re-hashed on every read).
+_PARSED: dict[str, Policy] = {}
+
+
+def adopted_policy(ledger, adoption: Adoption) -> Policy:
     """The adopted policy, read from the artifact store by its hash (never from a path)."""
     from governance.configio import load_yaml_model
 
@@ -116,7 +120,9 @@ def _policy_of(ledger, adoption: Adoption) -> Policy:
         raise TamperDetected(
             f"the adopted policy {adoption.policy_hash[:12]} is missing or altered"
         )
-    return load_yaml_model(Policy, path)
+    if adoption.policy_hash not in _PARSED:
+        _PARSED[adoption.policy_hash] = load_yaml_model(Policy, path)
+    return _PARSED[adoption.policy_hash]
 
 
 def resolve_policy(ledger, named: str | Path) -> PolicyInForce:
@@ -148,7 +154,7 @@ def resolve_policy(ledger, named: str | Path) -> PolicyInForce:
             f" {' and '.join(adoption.signers)}); a config may not choose its policy"
         )
     else:
-        return PolicyInForce(_policy_of(ledger, adoption), digest, False, adoption)
+        return PolicyInForce(adopted_policy(ledger, adoption), digest, False, adoption)
     ledger.append(
         "policy.refused", actor="alphagate", role="system", subject=SUBJECT,
         payload={"named": str(named), "named_hash": digest, "refusal": refusal},

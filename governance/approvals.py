@@ -57,6 +57,7 @@ class ValidationFacts:
     seq: int
     validator: str | None = None
     policy_hash: str | None = None
+    tier: str | None = None  # the policy tier it was made under (governance/tiers.py)
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def latest_validation(
     p = entry.payload
     return ValidationFacts(
         str(p.get("verdict")).lower(), entry.artifacts[REPORT_ARTIFACT], entry.entry_hash, entry.seq,
-        validator=entry.actor, policy_hash=p.get("policy_hash"),
+        validator=entry.actor, policy_hash=p.get("policy_hash"), tier=p.get("policy_tier"),
     )  # fmt: skip
 
 

@@ -9,12 +9,18 @@ version is approved and again at the moment of use (:mod:`governance.model_use`)
   moment of use the *latest* validation is judged instead, by the adoption's champion rule
   (:func:`governance.adoption.champion_policy_problem`, asked by governance/model_use.py);
 - every counted approval signed the hash of the model files the registry holds now, which
-  is recomputed from the files themselves (a swapped ``model.lgb`` changes it).
+  is recomputed from the files themselves (a swapped ``model.lgb`` changes it);
+- the validation and every counted approval were made under the tier the adopted policy
+  assigns the strategy now (governance/tiers.py; at the moment of use, for a validation
+  under an earlier policy, the tier of that validation: the champion rule judges the
+  policy). Evidence under another tier counts for nothing. Not in a sandbox.
 """
 
 from __future__ import annotations
 
 from governance.adoption import policy_in_force
+from governance.errors import Forbidden
+from governance.tiers import evidence_problem, signed_tier, tier_at_use
 
 
 def backing_blockers(ledger, registry, facts, validation, approvals, *, at_use: bool) -> list[str]:
@@ -50,6 +56,8 @@ def backing_blockers(ledger, registry, facts, validation, approvals, *, at_use: 
             problem = None if adoption is not None else "no policy is in force"
         if problem:
             out.append(problem)
+    if not registry.sandbox:
+        out += tier_blockers(ledger, registry, facts, validation, approvals, at_use=at_use)
     for e in approvals:
         signed = (e.payload.get("signed") or e.payload.get("document") or {}).get(
             "model_artifact_hash"
@@ -59,4 +67,36 @@ def backing_blockers(ledger, registry, facts, validation, approvals, *, at_use: 
                 f"{v}'s model files changed since {e.actor} approved them: their hash is"
                 f" {facts.model_artifact_hash[:12]} now, the approval signed {str(signed)[:12]}"
             )
+    return out
+
+
+def validation_tier_problem(in_force, version, validation) -> str | None:
+    """Why ``validation`` (made under the policy in force) is under another tier, or None.
+
+    A validation under an earlier policy is the champion rule's to judge (None here)."""
+    if validation.policy_hash != in_force.policy_hash:
+        return None
+    what = f"v{version}'s validation (ledger seq {validation.seq})"
+    return evidence_problem(what, validation.tier, in_force.name, in_force.strategy)
+
+
+def tier_blockers(ledger, registry, facts, validation, approvals, *, at_use: bool) -> list[str]:
+    """Why the validation or an approval of ``facts``' version is under the wrong tier."""
+    try:
+        in_force = tier_at_use(ledger, facts.name, registry)
+    except Forbidden as exc:
+        return [str(exc)]
+    out = []
+    problem = validation_tier_problem(in_force, facts.version, validation)
+    if problem:
+        out.append(problem)
+    # approvals count under the tier in force; at use, under an earlier policy's validation
+    # (in its grace), under that validation's tier
+    current = not at_use or validation.policy_hash == in_force.policy_hash
+    expected = in_force.name if current else validation.tier
+    for e in approvals:
+        what = f"the approval by {e.actor} (ledger seq {e.seq})"
+        problem = evidence_problem(what, signed_tier(e), expected, facts.name)
+        if problem:
+            out.append(problem)
     return out

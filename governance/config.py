@@ -1,4 +1,5 @@
-"""Governance sections of the run config: which policy file, which tier, the demo cast."""
+"""Governance sections of the run config: which policy file, the demo cast; and the one
+home where a config's policy and tier are resolved (:func:`tier_for`)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,15 @@ from governance.users import Role
 
 
 class PolicyRef(StrictModel):
-    """Which policy file (relative to the run config) and which materiality tier apply."""
+    """Which policy file (relative to the run config) applies.
+
+    ``tier`` is optional: the adopted policy assigns each strategy its tier
+    (governance/tiers.py); a config naming another tier is refused (exit 4), except in a
+    ``--sandbox`` workspace, where it chooses.
+    """
 
     file: str = "policy.yaml"
-    tier: str = "high"
+    tier: str | None = None
 
 
 class CastMember(StrictModel):
@@ -53,32 +59,43 @@ class GovernanceConfig(StrictModel):
         return cast
 
 
-def policy_for(cfg, ledger=None):
-    """``(PolicyInForce, tier)`` for a run config: the *adopted* policy, which the file its
-    ``policy:`` section names must be (governance/adoption.py), except in a sandbox.
+def tier_for(cfg, ledger=None, strategy: str | None = None):
+    """The :class:`~governance.tiers.TierInForce` of a run config: the *adopted* policy,
+    which the file its ``policy:`` section names must be (governance/adoption.py), and the
+    tier that policy assigns to ``strategy`` (default ``model.name``) — except in a sandbox.
 
     An invalid policy or an unknown tier is an :class:`InputError` (exit 2); a file that is
-    not the policy in force is :class:`~governance.errors.Forbidden` (exit 4).
+    not the policy in force, a tier other than the assigned one, or an unassigned strategy
+    is :class:`~governance.errors.Forbidden` (exit 4, recorded).
     """
     from governance.adoption import resolve_policy
     from governance.ledger import Ledger
-    from governance.policy import load_tier
+    from governance.policy import load_policy
+    from governance.tiers import assign_tier
     from governance.workspace import Workspace
 
     path = cfg.resolve(cfg.policy.file)
-    load_tier(path, cfg.policy.tier)  # a file or tier that cannot be used is exit 2 first
+    named, _ = load_policy(path)  # a file or tier that cannot be used is exit 2 first
+    if cfg.policy.tier is not None:
+        named.tier(cfg.policy.tier, source=str(path))
     own = ledger is None
     ledger = ledger or Ledger.open(Workspace.from_env())
     try:
         force = resolve_policy(ledger, path)
+        return assign_tier(ledger, force, strategy or cfg.model.name, cfg.policy.tier)
     finally:
         if own:
             ledger.dispose()
-    return force, force.policy.tier(cfg.policy.tier, source=str(path))
 
 
-def load_policy_for(cfg, ledger=None) -> tuple:
+def policy_for(cfg, ledger=None, strategy: str | None = None):
+    """``(PolicyInForce, tier)`` of a run config (:func:`tier_for`)."""
+    t = tier_for(cfg, ledger, strategy)
+    return t.force, t.tier
+
+
+def load_policy_for(cfg, ledger=None, strategy: str | None = None) -> tuple:
     """``(policy, tier, policy_sha256)`` of the policy in force for a run config
-    (:func:`policy_for`)."""
-    force, tier = policy_for(cfg, ledger)
-    return force.policy, tier, force.policy_hash
+    (:func:`tier_for`)."""
+    t = tier_for(cfg, ledger, strategy)
+    return t.force.policy, t.tier, t.policy_hash

@@ -88,6 +88,7 @@ class Acceptance:
     control: str | None = None
     seq: int | None = None
     time: str | None = None
+    tier: str | None = None  # the policy tier it was signed under (governance/tiers.py)
 
     def to_json(self) -> dict:
         return {
@@ -98,6 +99,7 @@ class Acceptance:
             "control": self.control,
             "seq": self.seq,
             "time": self.time,
+            "tier": self.tier,
         }
 
 
@@ -343,6 +345,7 @@ def _acceptance_of(e, registry=None) -> Acceptance | None:
         control=doc.get("control"),
         seq=e.seq,
         time=doc.get("time"),
+        tier=doc.get("tier"),
     )
 
 

@@ -48,6 +48,18 @@ def unaccepted(register: Register, validation_seq: int) -> list[FindingRecord]:
     return [r for r in blocking(register, validation_seq) if r.status is not Status.ACCEPTED]
 
 
+def off_tier(register: Register, validation) -> list[str]:
+    """Why accepted findings of ``validation`` (ValidationFacts) count for nothing: each was
+    accepted under another tier than the validation's (governance/tiers.py)."""
+    return [
+        f"the acceptance of {r.id} (ledger seq {r.acceptance.seq}) was made under tier"
+        f" {r.acceptance.tier!r}, not the validation's tier {validation.tier!r}: evidence"
+        " under another tier counts for nothing"
+        for r in blocking(register, validation.seq)
+        if r.status is Status.ACCEPTED and r.acceptance.tier != validation.tier
+    ]
+
+
 def accepted_findings(ledger, validation) -> list[dict]:
     """``[{id, digest, until}]`` of the accepted findings of ``validation`` (ValidationFacts).
 
@@ -88,7 +100,8 @@ def review_blockers(ledger, version, validation) -> list[str]:
     if bad:
         return [bad]
     left = unaccepted(register, validation.seq)
-    return [_unaccepted_line(f"v{version}", validation, left)] if left else []
+    out = [_unaccepted_line(f"v{version}", validation, left)] if left else []
+    return out + off_tier(register, validation)
 
 
 @dataclass(frozen=True)
@@ -164,6 +177,8 @@ def use_checks(ledger, version, validation, tier: Tier, day: dt.date | None = No
     never = [r for r in left if r.status is not Status.EXPIRED]
     if never:
         blockers.append(_unaccepted_line(who, validation, never))
+    if validation.verdict != "pass":
+        blockers += off_tier(register, validation)
     for r in expired:
         line = f"acceptance of {r.id} expired on {r.acceptance.until}"
         (blockers if _acts(policy.on_acceptance_expired) else warnings).append(line)

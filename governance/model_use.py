@@ -3,9 +3,10 @@
 :func:`model_may_drive` says no — and why — when there is no champion, the kill switch is
 tripped, the registry disagrees with the ledger, the champion's latest validation is not
 ``pass`` (nor ``review`` with every warning accepted), an acceptance expired or a
-revalidation fell due (per policy), or a signed rejection stands against it. The rebalance
-then builds the tier's fallback portfolio (``policy.tiers.<tier>.fallback``) and reports
-the reasons.
+revalidation fell due (per policy), a signed rejection stands against it, or its evidence
+was made under another tier than the one the adopted policy assigns the strategy now
+(governance/tiers.py). The rebalance then builds the tier's fallback portfolio
+(``policy.tiers.<tier>.fallback``) and reports the reasons.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from governance.approvals import (
     facts_for,
     latest_validation,
 )
+from governance.backing import validation_tier_problem
+from governance.errors import Forbidden
 from governance.findings_review import use_checks
 from governance.intact import ledger_problem
 from governance.ledger import Ledger
@@ -33,6 +36,7 @@ from governance.registry import (
     model_subject,
     registry_exists,
 )
+from governance.tiers import tier_at_use
 from governance.users import load_registry
 from governance.workspace import Workspace
 
@@ -64,9 +68,10 @@ def model_may_drive(
     model_name : str
         Registered model name (``model.name`` of the run config).
     tier : Tier, optional
-        The policy tier: what an expired finding acceptance or an overdue revalidation
-        does (``monitoring.on_acceptance_expired`` / ``on_revalidation_due``); default
-        the policy's defaults.
+        The policy tier in a sandbox workspace (what an expired finding acceptance or an
+        overdue revalidation does, who must approve); default the policy's defaults.
+        Elsewhere the tier the adopted policy assigns ``model_name`` now is used, whatever
+        is passed.
 
     Returns
     -------
@@ -98,6 +103,14 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
     if problem:
         return DriveDecision(False, (problem,), None)
     reasons: list[str] = []
+    registry = load_registry(ledger)
+    in_force = None
+    if not registry.sandbox:  # the tier in force now, from the adopted policy alone
+        try:
+            in_force = tier_at_use(ledger, model_name, registry)
+            tier = in_force.tier
+        except Forbidden as exc:
+            reasons.append(str(exc))
     state = killswitch.effective(ledger, model_name)  # the workspace's, else the strategy's
     if state.tripped:
         reasons.append(f"kill switch tripped by {state.by} at {state.since}: {state.reason}")
@@ -111,7 +124,11 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
         reasons.append(
             f"registry drift: champion alias points at v{alias}, the ledger promoted v{version}"
         )
-    validation = latest_validation(ledger, model_name, version)
+    validation = latest_validation(ledger, model_name, version, registry)
+    if validation is not None and in_force is not None:
+        problem = validation_tier_problem(in_force, version, validation)
+        if problem:
+            reasons.append(problem)
     # findings, acceptances and revalidation cadence (governance/findings_review.py)
     reasons += use_checks(ledger, version, validation, tier).blockers
     rejected = decisions_on_validation(ledger, model_name, version, REJECTED, validation)
@@ -121,7 +138,6 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
     # what backs the promotion, re-checked now: the approvals it names (signatures, roles
     # at the time, four eyes, not the developer, the model files' hash they signed) against
     # the validation they were given on; the latest verdict under the policy in force
-    registry = load_registry(ledger)
     facts = facts_for(ws, ledger, model_name, version, registry)
     backed = _promoted_validation(ledger, registry, promoted)
     if backed is None:

@@ -239,10 +239,34 @@ class Tier(StrictModel):
 
 
 class Policy(StrictModel):
-    """The whole policy: a version label and named materiality tiers."""
+    """The whole policy: a version label, named materiality tiers, and which tier each
+    strategy runs under.
+
+    ``strategies`` maps a strategy (``model.name``, the MLflow registered-model name) to a
+    tier name; ``default_tier`` is the tier of every strategy not listed. A strategy with
+    neither is *unassigned*: nothing may be decided about it (governance/tiers.py). The
+    adopted policy's assignment is the tier in force, never a run config's choice.
+    """
 
     version: str = Field(min_length=1)
     tiers: dict[str, Tier] = Field(min_length=1)
+    strategies: dict[str, str] = Field(default_factory=dict)
+    default_tier: str | None = None
+
+    @model_validator(mode="after")
+    def _assigned_tiers_exist(self) -> Policy:
+        known = ", ".join(sorted(self.tiers))
+        named = [(f"strategies.{s}", t) for s, t in self.strategies.items()]
+        if self.default_tier is not None:
+            named.append(("default_tier", self.default_tier))
+        for field, tier in named:
+            if tier not in self.tiers:
+                raise ValueError(f"{field}: unknown tier {tier!r} (policy has {known})")
+        return self
+
+    def assigned_tier(self, strategy: str) -> str | None:
+        """The tier name ``strategy`` runs under (its own, else ``default_tier``), or None."""
+        return self.strategies.get(strategy, self.default_tier)
 
     @model_validator(mode="after")
     def _no_critical_acceptance_when_material(self) -> Policy:

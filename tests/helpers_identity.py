@@ -99,6 +99,13 @@ def in_force_hash(ledger: Ledger) -> str | None:
     return adoption.policy_hash if adoption else None
 
 
+def in_force_tier(ledger: Ledger, strategy: str) -> str:
+    """The tier the policy in force assigns ``strategy`` (what genuine evidence records)."""
+    from governance.tiers import tier_at_use
+
+    return tier_at_use(ledger, strategy).name
+
+
 def signer(ws: Workspace, name: str, ledger: Ledger | None = None):
     """``name``'s proven :class:`~governance.signing.Signer` (their key from the keyring)."""
     path = str(make_key(ws, name))
@@ -124,10 +131,12 @@ def adopt_policy(ws: Workspace, ledger: Ledger, policy: Path, officers=("rita", 
     return adoption
 
 
-def tiny_version(ws: Workspace, name: str, developer: str = "dana", verdict: str = "pass"):
+def tiny_version(
+    ws: Workspace, name: str, developer: str = "dana", verdict: str = "pass", tier=None
+):
     """Register a tiny real LightGBM version whose training ``developer`` signs and whose
-    validation vera signs (verdict ``verdict``, under the policy in force). Returns the
-    version (str) and the MLflow run id."""
+    validation vera signs (verdict ``verdict``, under the policy in force and ``tier``,
+    default the tier it assigns ``name``). Returns the version (str) and the MLflow run id."""
     import lightgbm as lgb
     import mlflow
     import numpy as np
@@ -149,18 +158,22 @@ def tiny_version(ws: Workspace, name: str, developer: str = "dana", verdict: str
     mv = mlflow.register_model(info.model_uri, name, tags=tags)
     store_sha = None
     with Ledger.open(ws) as ledger:
+        adoption = policy_in_force(ledger)
+        if tier is None and adoption is not None:
+            from governance.tiers import tier_at_use
+
+            tier = tier_at_use(ledger, name).name
         append_signed(
             ledger, signer(ws, developer, ledger), "model.trained",
-            subject=f"strategy:{name}", payload={"mlflow_run_id": run.info.run_id},
+            subject=f"strategy:{name}", payload={"mlflow_run_id": run.info.run_id, "tier": tier},
         )  # fmt: skip
-        adoption = policy_in_force(ledger)
         store_sha = ledger.store.put_json({"model": name, "version": mv.version, "v": verdict})
         append_signed(
             ledger, signer(ws, "vera", ledger), "validation.completed",
             subject=f"model:{name}/v{mv.version}",
             payload={"model_name": name, "model_version": str(mv.version), "verdict": verdict,
                      "policy_hash": adoption.policy_hash if adoption else None,
-                     "model_run_id": run.info.run_id},
+                     "policy_tier": tier, "model_run_id": run.info.run_id},
             artifacts={"report.json": store_sha},
         )  # fmt: skip
     return str(mv.version), run.info.run_id

@@ -51,6 +51,7 @@ def _validate(ledger: Ledger, findings, version: int = 1, verdict: str | None = 
             "findings": to_jsonable(list(fs)),
             "validator": "vera",
             "developer": "dana",
+            "policy_tier": "high",  # the shipped policy's default tier
             **extra,
         },
         artifacts={"report.json": ledger.store.put_json({"findings": to_jsonable(list(fs))})},

@@ -20,7 +20,7 @@ from governance.artifacts import ArtifactStore
 from governance.ledger import Ledger
 from governance.signing import append_signed
 from governance.workspace import Workspace
-from tests.helpers_identity import enrol_cast, in_force_hash, signer
+from tests.helpers_identity import enrol_cast, in_force_hash, in_force_tier, signer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -97,6 +97,7 @@ def validate(ws: Workspace, name: str, version, verdict: str) -> None:
                 "model_version": str(version),
                 "verdict": verdict,
                 "policy_hash": in_force_hash(ledger),
+                "policy_tier": in_force_tier(ledger, name),
             },
             artifacts={"report.json": sha},
         )

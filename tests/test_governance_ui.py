@@ -36,7 +36,7 @@ def setup(workspace):
     from governance.ledger import Ledger
     from governance.registry import ModelFacts
     from governance.signing import append_signed
-    from tests.helpers_identity import enrol_cast, in_force_hash, signer
+    from tests.helpers_identity import enrol_cast, in_force_hash, in_force_tier, signer
 
     enrol_cast(workspace)
     ledger = Ledger.open(workspace)
@@ -50,6 +50,7 @@ def setup(workspace):
             "model_version": "1",
             "verdict": "pass",
             "policy_hash": in_force_hash(ledger),
+            "policy_tier": in_force_tier(ledger, "m"),
         },
         artifacts={"report.json": ledger.store.put_json({"verdict": "pass"})},
     )
@@ -70,7 +71,7 @@ def _run(ctx, ledger, facts, tier):
 
         _RUN_IDS.put(flow_run.id)
         return await_ui_approval(
-            ctx, facts.name, facts.version, tier, tier_name="t", poll_interval=1, facts=facts
+            ctx, facts.name, facts.version, tier, tier_name="high", poll_interval=1, facts=facts
         )
 
     return gate()
@@ -147,7 +148,7 @@ def test_a_signed_form_answer_counts_and_a_tampered_one_is_refused(harness, setu
     validation = latest_validation(ledger, facts.name, facts.version)
     rita = signer(ctx.ws, "rita", ledger)
     line = detached_approval(
-        facts, validation, rita, reason="ok", policy_hash="p" * 64, tier_name="t"
+        facts, validation, rita, reason="ok", policy_hash="p" * 64, tier_name="high"
     )
     forged = json.loads(line)
     forged["signed"]["model_artifact_hash"] = "b" * 64  # the approval of other files

@@ -410,7 +410,8 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
             "validation.completed",
             subject=f"model:{facts.name}/v{facts.version}",
             payload={"model_name": facts.name, "model_version": facts.version,
-                     "verdict": "pass", "report_json_sha256": sha, "policy_hash": policy_hash},
+                     "verdict": "pass", "report_json_sha256": sha, "policy_hash": policy_hash,
+                     "policy_tier": "high"},
             artifacts={"report.json": sha},
         )  # fmt: skip
         for user in ("vera", "rita"):

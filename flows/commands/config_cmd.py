@@ -27,10 +27,13 @@ def _check(args: argparse.Namespace) -> int:
         print(f"{args.file}: ok — a policy file (tiers {tiers}; hash {digest[:12]})")
         return 0
     from flows.config import load_config
-    from governance.config import load_policy_for
+    from governance.config import tier_for
 
     cfg = load_config(args.file)
-    _policy, _tier, digest = load_policy_for(cfg)
+    t = tier_for(cfg)
     print(f"{args.file}: ok — a run config (config hash {cfg.config_hash()[:12]})")
-    print(f"  policy {cfg.policy.file}: ok, tier {cfg.policy.tier} (hash {digest[:12]})")
+    print(
+        f"  policy {cfg.policy.file}: ok, {cfg.model.name} runs under tier {t.name}"
+        f" (hash {t.policy_hash[:12]})"
+    )
     return 0

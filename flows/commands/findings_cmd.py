@@ -100,19 +100,21 @@ def _show(args: argparse.Namespace) -> int:
 def _accept(args: argparse.Namespace) -> int:
     from flows.cli import emit_json
     from flows.config import load_config
-    from governance.config import load_policy_for
+    from governance.config import tier_for
+    from governance.findings import parse_finding_id
     from governance.findings_accept import accept
     from governance.findings_mlflow import sync_findings
     from governance.ledger import Ledger
 
     cfg = load_config(config_path(args))
-    _policy, tier, digest = load_policy_for(cfg)
+    strategy, _version, _n = parse_finding_id(args.finding_id)
+    in_force = tier_for(cfg, strategy=strategy)  # the finding's strategy's tier, adopted
     ws = _ws()
     with Ledger.open(ws) as ledger:
         signer = prove(args, ws, ledger, "findings accept")
         entry, record = accept(
             ws, ledger, args.finding_id, signer, args.reason, args.until, args.control,
-            tier=tier, tier_name=cfg.policy.tier, policy_hash=digest,
+            tier=in_force.tier, tier_name=in_force.name, policy_hash=in_force.policy_hash,
         )  # fmt: skip
         sync_findings(ws, ledger, record.model_name, record.model_version, record.validation_seq)
     if entry.action == "finding.accepted":

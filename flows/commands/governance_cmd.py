@@ -67,14 +67,15 @@ def _ws():
 
 
 def _load(args: argparse.Namespace):
-    """``(config, policy, tier, policy_hash)`` from ``--config`` or its defaults."""
+    """``(config, TierInForce)`` from ``--config`` or its defaults: the tier is the one the
+    adopted policy assigns the strategy (``--strategy``, ``--model`` or ``model.name``)."""
     from flows.config import load_config
-    from governance.config import load_policy_for
+    from governance.config import tier_for
 
     path = args.config or os.environ.get("ALPHAGATE_CONFIG") or "configs/demo.yaml"
     cfg = load_config(path)
-    policy, tier, digest = load_policy_for(cfg)
-    return cfg, policy, tier, digest
+    strategy = getattr(args, "strategy", None) or getattr(args, "model", None) or cfg.model.name
+    return cfg, tier_for(cfg, strategy=strategy)
 
 
 def _decide(args: argparse.Namespace) -> int:
@@ -83,17 +84,17 @@ def _decide(args: argparse.Namespace) -> int:
     from governance.ledger import Ledger
     from governance.registry import approved_by_tag
 
-    cfg, _policy, tier, digest = _load(args)
+    cfg, in_force = _load(args)
     name = args.model or cfg.model.name
     fn = approvals.approve if args.decision == "approve" else approvals.reject
     ws = _ws()
     if getattr(args, "sign_only", False):
-        return _sign_only(args, ws, name, cfg, digest)
+        return _sign_only(args, ws, name, in_force)
     with Ledger.open(ws) as ledger:
         signer = prove(args, ws, ledger, args.decision)
         out = fn(
             ws, ledger, name, args.model_version, signer, args.reason,
-            tier=tier, tier_name=cfg.policy.tier, policy_hash=digest,
+            tier=in_force.tier, tier_name=in_force.name, policy_hash=in_force.policy_hash,
         )  # fmt: skip
     state = out.state
     verb = "approved" if args.decision == "approve" else "rejected"
@@ -112,7 +113,7 @@ def _decide(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sign_only(args, ws, name: str, cfg, digest: str) -> int:
+def _sign_only(args, ws, name: str, in_force) -> int:
     """``approve --sign-only``: the detached signature for the Prefect form, on one line."""
     from governance.approvals import facts_for, latest_validation
     from governance.ledger import Ledger
@@ -123,8 +124,8 @@ def _sign_only(args, ws, name: str, cfg, digest: str) -> int:
         facts = facts_for(ws, ledger, name, args.model_version)
         validation = latest_validation(ledger, facts.name, facts.version)
         line = detached_approval(
-            facts, validation, signer, reason=args.reason or "", policy_hash=digest,
-            tier_name=cfg.policy.tier,
+            facts, validation, signer, reason=args.reason or "",
+            policy_hash=in_force.policy_hash, tier_name=in_force.name,
         )  # fmt: skip
     print(line)
     return 0
@@ -193,7 +194,8 @@ def _ks_reset(args: argparse.Namespace) -> int:
     from governance.ledger import Ledger
     from governance.registry import last_promotions
 
-    cfg, _policy, tier, _digest = _load(args)
+    cfg, in_force = _load(args)
+    tier = in_force.tier
     ws = _ws()
     with Ledger.open(ws) as ledger:
         signer = prove(args, ws, ledger, "killswitch reset")

@@ -23,12 +23,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _load(args):
+    """``(config, policy, tier, policy_hash)``: the tier the adopted policy assigns the
+    strategy (``--model`` or ``model.name``)."""
     from flows.config import load_config
-    from governance.config import load_policy_for
+    from governance.config import tier_for
 
     cfg = load_config(config_path(args))
-    policy, tier, digest = load_policy_for(cfg)
-    return cfg, policy, tier, digest
+    t = tier_for(cfg, strategy=getattr(args, "model", None) or cfg.model.name)
+    return cfg, t.force.policy, t.tier, t.policy_hash
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -32,16 +32,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _validate(args: argparse.Namespace) -> int:
     from flows.cli import emit_json
     from flows.config import load_config
-    from governance.config import load_policy_for
+    from governance.config import tier_for
     from governance.context import RunContext
     from governance.workspace import Workspace
     from validation.run import validate_model_version
 
     cfg = load_config(args.config or os.environ.get("ALPHAGATE_CONFIG") or "configs/demo.yaml")
-    _policy, tier, digest = load_policy_for(cfg)
     name = args.model or cfg.model.name
+    in_force = tier_for(cfg, strategy=name)  # the tier the adopted policy assigns `name`
     ws = Workspace.from_env().ensure()
-    ctx = RunContext.open(ws, actor="pending", policy_hash=digest)
+    ctx = RunContext.open(ws, actor="pending", policy_hash=in_force.policy_hash)
     try:
         signer = prove(args, ws, ctx.ledger, "validate")
         result = validate_model_version(
@@ -49,9 +49,9 @@ def _validate(args: argparse.Namespace) -> int:
             name,
             args.model_version,
             cfg.validation,
-            tier,
+            in_force.tier,
             validator=signer,
-            tier_name=cfg.policy.tier,
+            tier_name=in_force.name,
         )
     finally:
         ctx.close()

@@ -99,6 +99,7 @@ def train_and_register(
     developer: str,
     config_hash: str,
     data_fingerprint: str,
+    tier: str | None = None,
     resolved_config: Mapping[str, Any] | None = None,
     trial_map: TrialMap | None = None,
 ) -> TrainingResult:
@@ -112,6 +113,9 @@ def train_and_register(
     features_cfg, model_cfg : FeaturesConfig, ModelConfig
     developer : str
         Identity of the developer (``--as``), tagged on the version.
+    tier : str, optional
+        The policy tier the strategy is trained under (governance/tiers.py), signed in the
+        ``model.trained`` entry with the rest of the evidence.
     config_hash : str
         SHA-256 of the resolved run config.
     data_fingerprint : str
@@ -188,6 +192,7 @@ def train_and_register(
             "features": features,
             "horizon": h,
             "config_hash": config_hash,
+            "tier": tier,
             # Read by the validation report: folds that stopped after one boosting round
             # mean degenerate training; the intended use is quoted on its cover.
             "fold_rounds": [int(f.best_iteration) for f in best.cv.folds],
