@@ -89,7 +89,7 @@ def test_a_config_naming_the_laxer_tier_is_exit_4_everywhere_and_recorded(
         cfg = _config(tmp_path, f"{tier}.yaml", POLICY, DEMO, tier)
         capsys.readouterr()
         assert main(["config", "check", str(cfg)]) == 0
-        assert f"{DEMO} runs under tier high" in capsys.readouterr().out
+        assert f"ok, tier high (assigned to {DEMO};" in capsys.readouterr().out
     assert cli_out(capsys, "ledger", "verify")[0] == 0
 
 

@@ -33,7 +33,7 @@ def _check(args: argparse.Namespace) -> int:
     t = tier_for(cfg)
     print(f"{args.file}: ok — a run config (config hash {cfg.config_hash()[:12]})")
     print(
-        f"  policy {cfg.policy.file}: ok, {cfg.model.name} runs under tier {t.name}"
-        f" (hash {t.policy_hash[:12]})"
+        f"  policy {cfg.policy.file}: ok, tier {t.name} (assigned to {cfg.model.name};"
+        f" hash {t.policy_hash[:12]})"
     )
     return 0
