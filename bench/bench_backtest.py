@@ -58,8 +58,9 @@ EVERY = 5  # trading days between rebalances (weekly)
 TURNOVER = 0.3
 
 
-def config(every: int = EVERY) -> PortfolioConfig:
+def config(every: int = EVERY, solver: str = "auto") -> PortfolioConfig:
     return PortfolioConfig(
+        solver=solver,
         n_factors=20,
         max_weight=0.01,
         max_sector_weight=0.15,
@@ -138,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--assets", type=int, default=500)
     ap.add_argument("--days", type=int, default=600)
     ap.add_argument("--no-volume", action="store_true", help="linear costs only")
+    ap.add_argument("--solver", default="auto", help="PortfolioConfig.solver (clarabel: before)")
     ap.add_argument("--no-peer", action="store_true", help="skip cvxportfolio")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -148,11 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     long = generate_market(spec)
     panel = to_panel(long, "synthetic:bench")
     scores = planted_characteristic(long).iloc[-252:]
-    cfg = config()
+    cfg = config(solver=args.solver)
     seconds, total = ours(scores, panel, cfg)
     per = seconds.iloc[1:]
     print(
-        f"ours: {args.assets} assets, {len(seconds)} rebalances, volume={with_volume}: "
+        f"ours ({cfg.solver.value}): {args.assets} assets, {len(seconds)} rebalances, volume={with_volume}: "
         f"per rebalance median {per.median():.4f}s, mean {per.mean():.4f}s, first (compiles) "
         f"{seconds.iloc[0]:.3f}s; whole backtest {total:.1f}s"
     )

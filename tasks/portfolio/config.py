@@ -59,6 +59,16 @@ class Linkage(StrEnum):
     COMPLETE = "complete"
 
 
+class SolverChoice(StrEnum):
+    """Solver tried first by the optimiser (``tasks.portfolio.optimiser_solve``); CLARABEL
+    solves whenever it fails or reports anything but optimal."""
+
+    AUTO = "auto"  # PIQP for a quadratic program, QOCO when the problem has cones
+    CLARABEL = "clarabel"
+    PIQP = "piqp"
+    QOCO = "qoco"
+
+
 class AccountConfig(StrictModel):
     """One account of ``portfolio.accounts``.
 
@@ -123,6 +133,9 @@ class PortfolioConfig(StrictModel):
     # (tasks/portfolio/optimiser.py OBJECTIVE_SCALE): 1e-7 bp is 1e-11 in return units. CLARABEL's
     # default 1e-8 stalls at "almost solved" on the 3/2-power impact cones.
     solver_tolerance: float = Field(1e-7, gt=0.0, lt=1e-3)
+    # The solver tried first (CLARABEL is the fail-safe) and its iteration budget.
+    solver: SolverChoice = SolverChoice.AUTO
+    solver_max_iter: int = Field(200, ge=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> PortfolioConfig:

@@ -24,9 +24,7 @@ accounts (own holdings, restricted list and bounds).
 
 from __future__ import annotations
 
-import contextlib
 import time
-import warnings
 from collections.abc import Sequence
 
 import cvxpy as cp
@@ -35,9 +33,14 @@ import pandas as pd
 
 from governance.errors import InputError
 from tasks.portfolio.config import Mode, PortfolioConfig, RiskModelKind
-from tasks.portfolio.costs import asset_costs
 from tasks.portfolio.diagnose import diagnose_infeasibility
 from tasks.portfolio.dust import SectorLimits, dust_mask, undo_dust
+from tasks.portfolio.optimiser_solve import (
+    plan,
+    solve_clarabel,
+    solver_options,
+    try_fast,
+)
 from tasks.portfolio.optimiser_types import (
     GATE,
     Account,
@@ -52,7 +55,9 @@ from tasks.portfolio.optimiser_types import (
 from tasks.portfolio.optimiser_values import (
     IMPACT_UNIT,
     account_values,
+    figures,
     market_values,
+    sector_bounds,
     tradable_mask,
 )
 
@@ -75,15 +80,6 @@ __all__ = [
 #: ~1e-4, so unscaled the solver's absolute gap tolerance would demand far more accuracy
 #: than needed (more iterations). Reported objectives are unscaled.
 OBJECTIVE_SCALE = 1e4
-
-
-@contextlib.contextmanager
-def _solver_errors():
-    """A solver crash is a :class:`NumericalError` (gate ``optimiser``), not a bug."""
-    try:
-        yield
-    except cp.SolverError as exc:
-        raise NumericalError(f"solver error: {exc}") from None
 
 
 def structural_factors(cfg: PortfolioConfig, n_assets: int) -> int:
@@ -199,39 +195,31 @@ class PortfolioOptimiser:
         self.problem = cp.Problem(self.objective, self.constraints())
         assert self.problem.is_dpp(), "optimiser problem must be DPP (compiled once)"
         #: CLARABEL settings of every solve of this problem (also the accounts' fast path).
-        self.solver_options = {
-            "tol_gap_abs": cfg.solver_tolerance,
-            "tol_gap_rel": cfg.solver_tolerance,
-            "tol_feas": cfg.solver_tolerance,
-        }
+        self.solver_options = solver_options(cp.CLARABEL, cfg)
+        #: The fast solver tried first (``cfg.solver``), on its own copy of the problem
+        #: (cvxpy caches one compiled chain per problem: a fallback recompiles nothing).
+        tracking = cfg.max_tracking_error is not None
+        self.plan = plan(cfg.solver, conic=with_impact or tracking, tracking=tracking)
+        self.fast_problem = None
+        if self.plan.fast is not None:
+            self.fast_problem = cp.Problem(self.objective, self.problem.constraints)
+        #: The last solve: the problem solved, its solver, why CLARABEL solved (or None).
+        self.solved: tuple[cp.Problem, str, str | None] = (self.problem, cp.CLARABEL, None)
 
     # -- structure ------------------------------------------------------------------------
 
     def _add_sector_group(self, w: cp.Variable) -> None:
-        cfg = self.cfg
-        if self.sectors is None or (cfg.max_sector_weight is None and not cfg.sector_bounds):
+        bounds = sector_bounds(self.sectors, self.cfg)
+        if bounds is None:
             return
-        names = sorted(self.sectors.dropna().unique())
-        if not names:
-            return
-        member = (self.sectors.to_numpy()[None, :] == np.array(names)[:, None]).astype(float)
-        # Defaults that are implied anyway (0 for long-only, the budget for an uncapped
-        # sector) keep the constraint rows well scaled: a huge sentinel bound costs the
-        # interior-point solver many iterations.
-        cap = cfg.max_sector_weight
-        if cap is None:
-            cap = 1.0 if cfg.mode is Mode.LONG_ONLY else cfg.max_gross_leverage
-        lo_default = -cap if cfg.mode is Mode.LONG_SHORT else 0.0
-        lo = np.array([cfg.sector_bounds.get(s, (lo_default, cap))[0] for s in names])
-        hi = np.array([cfg.sector_bounds.get(s, (lo_default, cap))[1] for s in names])
-        self.params["sector_lo"] = cp.Parameter(len(names), name="sector_lo", value=lo)
-        self.params["sector_hi"] = cp.Parameter(len(names), name="sector_hi", value=hi)
-        sw = member @ w
+        self.sector_matrix, lo, hi = bounds
+        self.params["sector_lo"] = cp.Parameter(len(lo), name="sector_lo", value=lo)
+        self.params["sector_hi"] = cp.Parameter(len(hi), name="sector_hi", value=hi)
+        sw = self.sector_matrix @ w
         self.groups[ConstraintGroup.SECTOR_BOUNDS] = [
             sw >= self.params["sector_lo"],
             sw <= self.params["sector_hi"],
         ]
-        self.sector_matrix = member
 
     def constraints(self, without: Sequence[ConstraintGroup] = ()) -> list[cp.Constraint]:
         """Definitions plus every constraint group not in ``without``."""
@@ -294,9 +282,9 @@ class PortfolioOptimiser:
         account = self._account
         t0 = time.perf_counter()
         w = self._solve_problem()
-        stats = self.problem.solver_stats
-        iterations = stats.num_iters or 0
-        objective = float(self.problem.value) / OBJECTIVE_SCALE
+        problem, solver, fallback = self.solved
+        iterations = problem.solver_stats.num_iters or 0
+        objective = float(problem.value) / OBJECTIVE_SCALE
         mask, _moved = self.dust(w)
         if mask.any():
             undone = self.without_dust(w)
@@ -307,25 +295,23 @@ class PortfolioOptimiser:
             w, objective = undone, None  # objective recomputed from the weights returned
         elapsed = time.perf_counter() - t0
         return self.solution_from(
-            w, self.params["w0"].value, account.name, self.problem.status, elapsed,
-            iterations, objective=objective,
+            w, self.params["w0"].value, account.name, problem.status, elapsed,
+            iterations, objective=objective, solver=solver, fallback=fallback,
         )  # fmt: skip
 
     def _solve_problem(self) -> np.ndarray:
-        """One CLARABEL solve of the problem as parametrised; the weights, or raise."""
-        with warnings.catch_warnings(), _solver_errors():
-            # cvxpy warns on inaccurate solutions; the status is handled (and reported) here
-            warnings.filterwarnings("ignore", "Solution may be inaccurate", UserWarning)
-            # cvxpy evaluates u**1.5 at u = -1e-12 (round-off) when it fills in values
-            warnings.filterwarnings("ignore", "invalid value encountered in power", RuntimeWarning)
-            self.problem.solve(solver=cp.CLARABEL, **self.solver_options)
-            if self.problem.status == cp.OPTIMAL_INACCURATE:
-                # CLARABEL can stall near the 3/2-power cones' boundary (assets not traded);
-                # cvxpy's re-solve updates the cached solver in place, which in our tests
-                # converges. A second stall is accepted: the status says so and the
-                # pre-trade gate re-checks every limit.
-                self.problem.solve(solver=cp.CLARABEL, **self.solver_options)
-        status = self.problem.status
+        """One solve of the problem as parametrised: the fast solver when it reports
+        optimal, else CLARABEL (:mod:`tasks.portfolio.optimiser_solve`); the weights, or
+        raise. ``self.solved`` records which solved and why CLARABEL did."""
+        fallback = self.plan.skipped
+        if self.fast_problem is not None:
+            name = self.plan.fast
+            fallback = try_fast(self.fast_problem, name, solver_options(name, self.cfg))
+            if fallback is None:
+                self.solved = (self.fast_problem, name, None)
+                return np.array(self.w.value)
+        self.solved = (self.problem, cp.CLARABEL, fallback)
+        status = solve_clarabel(self.problem, self.solver_options)
         if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
             diagnosis = diagnose_infeasibility(self)
             raise Infeasible(diagnosis.message, diagnosis.groups)
@@ -372,7 +358,7 @@ class PortfolioOptimiser:
         first = np.array(self.w.value)
         try:
             w = self._solve_problem()
-            return w, self.problem.solver_stats.num_iters or 0
+            return w, self.solved[0].solver_stats.num_iters or 0
         except OptimisationError:
             return first, 0
         finally:
@@ -388,33 +374,31 @@ class PortfolioOptimiser:
         solve_time: float,
         iterations: int,
         objective: float | None = None,
+        solver: str = cp.CLARABEL,
+        fallback: str | None = None,
     ) -> Solution:
         """A Solution for ``weights`` under the current market (figures recomputed).
 
-        ``objective`` defaults to the utility recomputed from the weights.
+        ``objective`` defaults to the utility recomputed from the weights; ``solver`` is
+        the one that solved, ``fallback`` why CLARABEL solved instead of the fast solver.
         """
-        par = self.params
         w = np.asarray(weights, dtype=float)
         trades = w - w0
-        impact = par["impact"].value * IMPACT_UNIT**1.5 if self.with_impact else None
-        cost = float(asset_costs(trades, par["half_spread"].value, impact).sum())
-        bw = par["B"].value.T @ w
-        variance = float(bw @ bw + (par["sqrt_d"].value * w) @ (par["sqrt_d"].value * w))
-        expected = float(par["alpha"].value @ w)
-        if objective is None:
-            amortised = cost / self.cfg.rebalance_every
-            objective = expected - self.cfg.risk_aversion * variance - amortised
+        values = {n: p.value for n, p in self.params.items()}
+        expected, variance, cost, utility = figures(w, trades, values, self.cfg)
         return Solution(
             account=account,
             weights=pd.Series(w, index=self.assets, name="weight"),
             status=status,
-            objective=float(objective),
+            objective=float(utility if objective is None else objective),
             expected_return=expected,
             variance=variance,
             costs=cost,
             turnover=float(np.abs(trades).sum()),
             solve_time=float(solve_time),
             iterations=int(iterations),
+            solver=solver,
+            fallback=fallback,
         )
 
     def spec(self) -> dict:
@@ -438,7 +422,4 @@ class PortfolioOptimiser:
         try:
             return self.solve(account)
         except OptimisationError as exc:
-            nan = float("nan")
-            return Solution(
-                account.name, None, exc.status, nan, nan, nan, nan, nan, nan, 0, error=str(exc)
-            )
+            return Solution.failed(account.name, exc.status, str(exc))

@@ -129,7 +129,14 @@ class Solution:
     solve_time: float
     iterations: int
     solver: str = cp.CLARABEL
+    fallback: str | None = None  # why CLARABEL solved instead of the configured solver
     error: str | None = None
+
+    @classmethod
+    def failed(cls, account: str, status: str, error: str) -> Solution:
+        """The Solution of an account the optimiser could not solve (no weights)."""
+        nan = float("nan")
+        return cls(account, None, status, nan, nan, nan, nan, nan, nan, 0, error=error)
 
     @property
     def volatility(self) -> float:
@@ -145,5 +152,6 @@ class Solution:
             solve_time=self.solve_time,
             iterations=self.iterations,
             solver=self.solver,
+            fallback=self.fallback,
         )
         return out

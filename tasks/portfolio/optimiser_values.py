@@ -12,7 +12,8 @@ import pandas as pd
 
 from governance.errors import InputError
 from governance.pretrade import funded_from_cash
-from tasks.portfolio.config import PortfolioConfig, RestrictedMode
+from tasks.portfolio.config import Mode, PortfolioConfig, RestrictedMode
+from tasks.portfolio.costs import asset_costs
 from tasks.portfolio.optimiser_types import Account, MarketInputs
 
 #: Trades enter the 3/2-power impact cones in units of 1 % of value: raw trades of ~1e-3
@@ -125,3 +126,43 @@ def account_values(
             "without one (with_restricted=True)"
         )
     return values
+
+
+def sector_bounds(
+    sectors: pd.Series | None, cfg: PortfolioConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Sector membership (sectors x assets) and the sectors' lower and upper bounds, or
+    None when no sector group applies (no sectors, or no cap and no per-sector bounds).
+
+    Defaults that are implied anyway (0 for long-only, the budget for an uncapped sector)
+    keep the constraint rows well scaled: a huge sentinel bound costs the interior-point
+    solver many iterations.
+    """
+    if sectors is None or (cfg.max_sector_weight is None and not cfg.sector_bounds):
+        return None
+    names = sorted(sectors.dropna().unique())
+    if not names:
+        return None
+    member = (sectors.to_numpy()[None, :] == np.array(names)[:, None]).astype(float)
+    cap = cfg.max_sector_weight
+    if cap is None:
+        cap = 1.0 if cfg.mode is Mode.LONG_ONLY else cfg.max_gross_leverage
+    lo_default = -cap if cfg.mode is Mode.LONG_SHORT else 0.0
+    lo = np.array([cfg.sector_bounds.get(s, (lo_default, cap))[0] for s in names])
+    hi = np.array([cfg.sector_bounds.get(s, (lo_default, cap))[1] for s in names])
+    return member, lo, hi
+
+
+def figures(
+    w: np.ndarray, trades: np.ndarray, values: dict, cfg: PortfolioConfig
+) -> tuple[float, float, float, float]:
+    """Expected return, variance (``||B'w||^2 + ||sqrt(d) w||^2``), un-amortised costs and
+    utility of weights ``w`` under the parameter ``values`` of one date and account."""
+    impact = values.get("impact")
+    impact = None if impact is None else impact * IMPACT_UNIT**1.5
+    cost = float(asset_costs(trades, values["half_spread"], impact).sum())
+    bw, sw = values["B"].T @ w, values["sqrt_d"] * w
+    variance = float(bw @ bw + sw @ sw)
+    expected = float(values["alpha"] @ w)
+    utility = expected - cfg.risk_aversion * variance - cost / cfg.rebalance_every
+    return expected, variance, cost, utility
