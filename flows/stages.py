@@ -413,7 +413,7 @@ def approval(run: Run, model: Trained, verdict: str | None) -> None:
     if not state.complete and verdict == "pass" and _ui_approvals_enabled(run):
         from flows.ui_form import await_ui_approval
 
-        await_ui_approval(run.now, model.name, model.version, run.tier)
+        await_ui_approval(run.now, model.name, model.version, run.tier, tier_name=run.tier_name)
         state = promotion_state(run.ws, model.name, model.version, run.tier, ledger=run.now.ledger)
     decision = approval_gate(
         [*state.blocked, *state.missing],

@@ -87,7 +87,7 @@ def await_ui_approval(
     version: int | str,
     tier,
     *,
-    tier_name: str = "",
+    tier_name: str,
     poll_interval: int = 10,
     promote: bool = True,
     facts: ModelFacts | None = None,
@@ -103,6 +103,9 @@ def await_ui_approval(
     tier : governance.policy.Tier
         ``approvals.ui_timeout_seconds`` bounds the pause; ``allow_declared_ui_approvals``
         decides whether an unsigned answer counts.
+    tier_name : str
+        The tier in force for the strategy (governance/tiers.py), named in the recorded
+        document: an answer under another tier than its validation's counts for nothing.
     facts : ModelFacts, optional
         Registry facts of the version (read from MLflow when omitted).
 

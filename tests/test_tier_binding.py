@@ -57,13 +57,24 @@ def _one_line(err: str) -> bool:
     return err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def enrolled(request, workspace, monkeypatch):
+    """The cast enrolled and the shipped policy adopted, the ledger on SQLite or on a
+    scratch PostgreSQL database."""
+    from test_ledger_support import backend_url
+
+    with backend_url(request, request.param, workspace, monkeypatch):
+        enrol_cast(workspace, monkeypatch=monkeypatch)
+        yield workspace
+
+
 # -- (a) a config naming another tier ------------------------------------------------------
 
 
 def test_a_config_naming_the_laxer_tier_is_exit_4_everywhere_and_recorded(
-    workspace, monkeypatch, tmp_path, capsys, prefect_server
+    enrolled, tmp_path, capsys, prefect_server
 ):
-    enrol_cast(workspace, monkeypatch=monkeypatch)  # the shipped policy: alphagate-demo high
+    workspace = enrolled  # the shipped policy: alphagate-demo high
     low = _config(tmp_path, "low.yaml", POLICY, DEMO, "low")
     digest = sha256_file(POLICY)
     c = ["--config", str(low)]
@@ -147,9 +158,7 @@ def test_a_validation_signed_under_another_tier_backs_nothing(
         assert "tier 'low'" in ledger.last(action="approval.refused").payload["refusal"]
 
 
-def test_approvals_signed_under_another_tier_count_for_nothing_at_use(
-    workspace, monkeypatch, tmp_path, capsys
-):
+def test_approvals_signed_under_another_tier_count_for_nothing_at_use(enrolled):
     """A champion promoted by hand on approvals whose documents name tier ``low``."""
     from governance.approvals import (
         compute_state,
@@ -159,7 +168,7 @@ def test_approvals_signed_under_another_tier_count_for_nothing_at_use(
         record_signed_decision,
     )
 
-    enrol_cast(workspace, monkeypatch=monkeypatch)
+    workspace = enrolled
     version, _ = tiny_version(workspace, "lax")
     with Ledger.open(workspace) as ledger:
         facts = facts_for(workspace, ledger, "lax", version)
@@ -184,6 +193,50 @@ def _tier(ledger, strategy):
     from governance.tiers import tier_at_use
 
     return tier_at_use(ledger, strategy).tier
+
+
+def test_a_finding_accepted_under_another_tier_stays_unaccepted(enrolled, capsys, tmp_path):
+    """rita accepts a warning through the writer under ``low`` (no compensating control,
+    which ``high`` requires): neither promotion nor use counts the acceptance."""
+    import datetime as dt
+
+    from governance.approvals import latest_validation
+    from governance.canonical import to_jsonable
+    from governance.findings import load_register
+    from governance.findings_accept import accept
+    from governance.findings_review import review_blockers, use_checks
+    from governance.policy import Severity, load_tier
+    from validation.findings import Finding, with_ids
+
+    ws = enrolled
+    version, run_id = tiny_version(ws, "rev")
+    shap = Finding("shap_sign", Severity.WARNING, "feature x: sign -1", 0.4, None, "x")
+    with Ledger.open(ws) as ledger:
+        prior = load_register(ledger).of_version("rev", version)
+        fs = to_jsonable(list(with_ids([shap], prior, "rev", int(version))))
+        append_signed(
+            ledger, signer(ws, "vera", ledger), "validation.completed",
+            subject=f"model:rev/v{version}",
+            payload={"model_name": "rev", "model_version": int(version), "verdict": "review",
+                     "findings": fs, "policy_hash": sha256_file(POLICY), "policy_tier": "high",
+                     "model_run_id": run_id},
+            artifacts={"report.json": ledger.store.put_json({"findings": fs})},
+        )  # fmt: skip
+        _, low, digest = load_tier(POLICY, "low")
+        until = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+        fid = f"F-rev-v{version}-1"
+        accept(ws, ledger, fid, signer(ws, "rita", ledger), "fine", until, None,
+               tier=low, tier_name="low", policy_hash=digest)  # fmt: skip
+        validation = latest_validation(ledger, "rev", version)
+        blockers = review_blockers(ledger, version, validation)
+        at_use = use_checks(ledger, version, validation, _tier(ledger, "rev")).blockers
+    line = f"the acceptance of {fid}"
+    assert any(line in b and "tier 'low'" in b for b in blockers)
+    assert any(line in b and "counts for nothing" in b for b in at_use)
+    cfg = _config(tmp_path, "run.yaml", POLICY, "rev", None)
+    code, _, err = cli_out(capsys, "approve", "--config", str(cfg), "--model-version", version,
+                           "--as", "vera", "--reason", "ok")  # fmt: skip
+    assert code == 4 and line in err and _one_line(err)
 
 
 def test_a_re_adoption_that_moves_the_strategy_puts_the_champion_under_its_rule(
