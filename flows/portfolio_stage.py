@@ -118,12 +118,12 @@ def portfolio(run: Run, panel) -> None:
             run.summary.halt("kill_switch" if state.tripped else "approval", reasons)
         result = fallback(reasons)
     version = champion if result.source == PortfolioSource.MODEL else None
-    if not _publish(run, result, version, reasons, panel.sectors):
+    if not publish_book(run, result, version, reasons, panel.sectors):
         # A trip recorded after the kill-switch gate: the model portfolio is not published.
         reasons = ["kill switch: tripped during the rebalance; model portfolio withheld"]
         run.summary.halt("kill_switch", reasons)
         result = fallback(reasons)
-        _publish(run, result, None, reasons, panel.sectors)
+        publish_book(run, result, None, reasons, panel.sectors)
 
 
 def _many_accounts(run: Run, panel, scores: pd.Series | None, held: dict[str, pd.Series]):
@@ -214,9 +214,14 @@ def _chart(result, sectors, folder, strategy: str, version) -> str:
     return str(path)
 
 
-def _publish(run: Run, result, version, reasons: list[str], sectors=None) -> bool:
+@stage("publish")
+def publish_book(run: Run, result, version, reasons: list[str], sectors=None) -> bool:
     """Record and copy out the portfolio; False, nothing recorded, for a model portfolio
-    when the kill switch tripped since the gate (checked in the recording transaction)."""
+    when the kill switch tripped since the gate (checked in the recording transaction).
+
+    Its own stage (a Prefect task) after every decision of the rebalance: a hook on its
+    start (``publish_book.on_running``) is the moment just before publication.
+    """
     from tasks.portfolio.book import publish
 
     strategy = run.config.model.name

@@ -91,6 +91,15 @@ def _wrap(text: str, first: str, rest: str, width: int) -> list[str]:
     ) or [first.rstrip()]  # fmt: skip
 
 
+def halt_line(summary: RunSummary) -> str:
+    """``alphagate KIND: halted at STAGE: first reason (+N more)``: one line, escaped."""
+    from governance.text import printable
+
+    reasons = summary.reasons or ["no reason recorded"]
+    more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
+    return f"alphagate {summary.kind}: halted at {summary.stage}: {printable(reasons[0])}{more}"
+
+
 def render(summary: RunSummary, width: int = WIDTH) -> str:
     """A readable summary for people, one screen of at most ``width`` columns; free text
     (reasons, headlines) printed escaped (:func:`governance.text.printable`)."""

@@ -156,7 +156,6 @@ def tiny_version(
     tags = {"developer": developer, "status": "candidate", "data_fingerprint": "d" * 64,
             "features": "f0,f1,f2", "strategy": name}  # fmt: skip
     mv = mlflow.register_model(info.model_uri, name, tags=tags)
-    store_sha = None
     with Ledger.open(ws) as ledger:
         adoption = policy_in_force(ledger)
         if tier is None and adoption is not None:
@@ -167,16 +166,33 @@ def tiny_version(
             ledger, signer(ws, developer, ledger), "model.trained",
             subject=f"strategy:{name}", payload={"mlflow_run_id": run.info.run_id, "tier": tier},
         )  # fmt: skip
-        store_sha = ledger.store.put_json({"model": name, "version": mv.version, "v": verdict})
-        append_signed(
-            ledger, signer(ws, "vera", ledger), "validation.completed",
-            subject=f"model:{name}/v{mv.version}",
-            payload={"model_name": name, "model_version": str(mv.version), "verdict": verdict,
-                     "policy_hash": adoption.policy_hash if adoption else None,
-                     "policy_tier": tier, "model_run_id": run.info.run_id},
-            artifacts={"report.json": store_sha},
-        )  # fmt: skip
+        sign_validation(ws, ledger, name, mv.version, verdict, run.info.run_id, tier)
     return str(mv.version), run.info.run_id
+
+
+def sign_validation(
+    ws: Workspace, ledger: Ledger, name: str, version, verdict: str, run_id: str, tier=None
+):
+    """vera's signed ``validation.completed`` of ``name`` v``version`` with ``verdict``, under
+    the policy in force and ``tier`` (default: the tier it assigns ``name``), with its
+    ``report.json`` artifact (a genuine verdict's shape)."""
+    from governance.adoption import policy_in_force
+    from governance.signing import append_signed
+
+    adoption = policy_in_force(ledger)
+    if tier is None and adoption is not None:
+        from governance.tiers import tier_at_use
+
+        tier = tier_at_use(ledger, name).name
+    report = ledger.store.put_json({"model": name, "version": str(version), "v": verdict})
+    return append_signed(
+        ledger, signer(ws, "vera", ledger), "validation.completed",
+        subject=f"model:{name}/v{version}",
+        payload={"model_name": name, "model_version": str(version), "verdict": verdict,
+                 "policy_hash": adoption.policy_hash if adoption else None,
+                 "policy_tier": tier, "model_run_id": run_id},
+        artifacts={"report.json": report},
+    )  # fmt: skip
 
 
 def keyring_signer(ws: Workspace, name: str, role: str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from flows.commands import add_json_arg, add_user_arg
 
@@ -59,13 +60,17 @@ def _execute(args: argparse.Namespace, flow_name: str):
 
 
 def _finish(args: argparse.Namespace, summary) -> int:
+    """Print the summary (or its JSON); a halt also says where and why in one line on
+    stderr (exit 3), as every other refusal does."""
     from flows.cli import emit_json
-    from flows.summary import render
+    from flows.summary import halt_line, render
 
     if args.json:
         emit_json(summary.to_json())
     else:
         print(render(summary))
+    if summary.status != "completed":
+        print(halt_line(summary), file=sys.stderr)
     return summary.exit_code
 
 

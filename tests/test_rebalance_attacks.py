@@ -1,0 +1,301 @@
+"""The insider attacks of issue 10 replayed through a full ``alphagate rebalance --json``, and
+a kill-switch trip that lands while a rebalance is deciding.
+
+One module fixture trains a champion the legitimate way (dana runs the pipeline, vera
+validates in it, vera and rita approve) in a normal (not sandbox) workspace whose adopted
+policy is tests/data/policy-sandbox.yaml (it blocks on no statistic, so the small model is
+promoted honestly). Two snapshots are kept: the validated candidate and the champion. Each
+test restores one into the same paths (MLflow records absolute artifact paths), with the
+witness and the log key beside it, and attacks it:
+
+- forged unsigned ``validation.completed`` / ``approval.granted`` / ``model.promoted`` and
+  the MLflow alias moved, over a genuine signed ``fail``: exit 3, the fallback published;
+- the champion's ``model.lgb`` altered after approval: exit 3, the fallback published;
+- the adopted policy file edited, or the config naming another file: exit 4 naming both
+  hashes, nothing published (no portfolio under a policy nobody adopted), refusal recorded;
+- a middle ledger row deleted: exit 3 before anything is decided, nothing published (a
+  broken ledger can record nothing: no fallback either), the refusal recorded.
+
+Each asserts the exit code, one line on stderr without a traceback (the halted summary's
+first reason for a gate halt), the JSON's ``portfolio.source``, the strategy's book as the
+production reader (tasks/portfolio/book.py) reads it, and the refusal in the ledger.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import sqlalchemy as sa
+
+from flows.cli import main
+from governance.approvals import latest_validation
+from governance.ledger import Ledger, entries_table
+from governance.registry import mlflow_client, model_subject, set_champion
+from governance.workspace import Workspace
+from tasks.portfolio.book import PUBLISHED, book_subject, latest_book
+from tests.helpers_e2e import DATA, cli_out
+from tests.helpers_identity import enrol_cast, sign_validation, signer
+
+STRATEGY = "small-gov"
+
+
+def _env(mp: pytest.MonkeyPatch, live: Path) -> None:
+    home = live / "home"
+    mp.setenv("ALPHAGATE_HOME", str(home))
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    mp.setenv("ALPHAGATE_WITNESS", str(live / "witness"))
+    mp.setenv("XDG_DATA_HOME", str(live / "xdg"))  # the log key and the verified head
+    mp.setenv("ALPHAGATE_KEYRING", str(live / "home-keyring"))
+    # a fresh SQLite connection per MLflow session: a restored mlflow.db is read anew
+    mp.setenv("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool")
+    mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
+    mp.delenv("ALPHAGATE_KEY", raising=False)
+    mp.delenv("ALPHAGATE_CONFIG", raising=False)
+
+
+@pytest.fixture(scope="module")
+def snapshots(tmp_path_factory, prefect_server):
+    """``{"candidate": dir, "champion": dir, "live": dir}``: trained once per module."""
+    root = tmp_path_factory.mktemp("attacks")
+    live = root / "live"
+    live.mkdir()
+    shutil.copy(DATA / "policy-sandbox.yaml", live / "policy.yaml")
+    config = (
+        (DATA / "small-sandbox.yaml")
+        .read_text()
+        .replace("file: policy-sandbox.yaml", "file: policy.yaml")
+    )
+    (live / "run.yaml").write_text(config)
+    cfg = str(live / "run.yaml")
+    with pytest.MonkeyPatch.context() as mp:
+        _env(mp, live)
+        ws = Workspace(live / "home")
+        enrol_cast(ws, policy=live / "policy.yaml")
+        assert main(["run", "--config", cfg, "--as", "dana"]) == 3  # awaiting approvals
+        with Ledger.open(ws) as ledger:
+            version = str(ledger.last(action="model.registered").payload["version"])
+            assert latest_validation(ledger, STRATEGY, version).verdict == "pass"
+        shutil.copytree(live, root / "candidate", symlinks=True)
+        for who in ("vera", "rita"):
+            approve = ["approve", "--config", cfg, "--model-version", version, "--as", who]
+            assert main([*approve, "--reason", "ok"]) == 0
+        shutil.copytree(live, root / "champion", symlinks=True)
+    return {"root": root, "live": live, "version": version}
+
+
+def _restore(snapshots, which: str, monkeypatch) -> Path:
+    live = snapshots["live"]
+    shutil.rmtree(live)
+    shutil.copytree(snapshots["root"] / which, live, symlinks=True)
+    _env(monkeypatch, live)
+    return live
+
+
+@pytest.fixture
+def champion(snapshots, monkeypatch):
+    """The champion's workspace, restored; returns ``(ws, config path, version)``."""
+    live = _restore(snapshots, "champion", monkeypatch)
+    return Workspace(live / "home"), str(live / "run.yaml"), snapshots["version"]
+
+
+@pytest.fixture
+def candidate(snapshots, monkeypatch):
+    """The validated, unapproved candidate's workspace, restored."""
+    live = _restore(snapshots, "candidate", monkeypatch)
+    return Workspace(live / "home"), str(live / "run.yaml"), snapshots["version"]
+
+
+def _publications(ws: Workspace) -> list:
+    with Ledger.open(ws) as ledger:
+        return ledger.entries(action=PUBLISHED, subject=book_subject(STRATEGY))
+
+
+def _book_source(ws: Workspace) -> str | None:
+    """The strategy's book through the production reader."""
+    with Ledger.open(ws) as ledger:
+        book = latest_book(ledger, ledger.store, STRATEGY)
+    return None if book is None else book.source
+
+
+def _rebalance(capsys, cfg: str):
+    """``alphagate rebalance --json`` as dana: (exit code, JSON or None, stderr)."""
+    return cli_out(capsys, "rebalance", "--config", cfg, "--as", "dana", "--json")
+
+
+def _one_line(err: str) -> bool:
+    return err.count("\n") == 1 and "Traceback" not in err
+
+
+def _fell_back(ws, capsys, cfg, *why: str) -> dict:
+    """Exit 3, one line, the fallback in the JSON, in the book and in the ledger with the
+    reasons ``why``; returns the JSON."""
+    before = len(_publications(ws))
+    code, reb, err = _rebalance(capsys, cfg)
+    assert code == 3 and reb["status"] == "halted", (code, reb, err)
+    assert _one_line(err), err
+    assert reb["portfolio"]["source"] == "fallback"
+    published = _publications(ws)
+    assert len(published) == before + 1  # the fallback, and only it
+    assert published[-1].payload["source"] == "fallback"
+    text = " ".join(published[-1].payload["reasons"])
+    for w in why:
+        assert w in text, text
+    assert _book_source(ws) == "fallback"
+    return reb
+
+
+def test_the_champion_drives_a_clean_rebalance(champion, capsys):
+    """The control: untouched, the champion's portfolio is published (the attacks below
+    would pass for the wrong reason if it were not)."""
+    ws, cfg, version = champion
+    code, reb, _err = _rebalance(capsys, cfg)
+    assert (code, reb["status"], reb["portfolio"]["source"]) == (0, "completed", "model")
+    assert str(reb["portfolio"]["model_version"]) == version
+    assert _book_source(ws) == "model"
+
+
+def test_forged_unsigned_validation_approvals_and_promotion_publish_the_fallback(candidate, capsys):
+    """vera's genuine, signed re-validation says fail; the attacker writes an unsigned pass,
+    two unsigned approvals and a promotion into the database, and moves the alias."""
+    ws, cfg, version = candidate
+    with Ledger.open(ws) as ledger:
+        run_id = mlflow_client(ws).get_model_version(STRATEGY, version).run_id
+        sign_validation(ws, ledger, STRATEGY, version, "fail", run_id)
+        subject = model_subject(STRATEGY, version)
+        facts = {"model_name": STRATEGY, "model_version": version}
+        ledger.append("validation.completed", actor="vera", role="validator", subject=subject,
+                      payload={**facts, "verdict": "pass"})  # fmt: skip
+        for who, role in (("vera", "validator"), ("rita", "risk_officer")):
+            ledger.append("approval.granted", actor=who, role=role, subject=subject,
+                          payload={**facts, "user": who, "role": role, "identity": "signed"})  # fmt: skip
+        approvals = [
+            {"user": "vera", "role": "validator"},
+            {"user": "rita", "role": "risk_officer"},
+        ]
+        promoted = ledger.append("model.promoted", actor="alphagate", subject=subject,
+                                 payload={**facts, "approvals": approvals,
+                                          "approved_by": "rita (risk_officer), vera (validator)"})  # fmt: skip
+        set_champion(mlflow_client(ws), STRATEGY, version, promoted.payload, promoted.seq)
+    reb = _fell_back(ws, capsys, cfg, "names no valid signed approval", "verdict is fail")
+    assert reb["stage"] == "approval"
+
+
+def test_an_altered_champion_model_file_publishes_the_fallback(champion, capsys):
+    """Every leaf of the approved champion's ``model.lgb`` negated after approval: the
+    model would bet the other way; the hash the approvals signed no longer matches."""
+    ws, cfg, version = champion
+    uri = mlflow_client(ws).get_model_version_download_uri(STRATEGY, version)
+    lgb_file = next(Path(urlparse(uri).path).rglob("model.lgb"))
+    original = lgb_file.read_text()
+    negated = re.sub(
+        r"^leaf_value=(.*)$",
+        lambda m: "leaf_value=" + " ".join(f"{-float(x):g}" for x in m.group(1).split()),
+        original,
+        flags=re.M,
+    )
+    assert negated != original
+    lgb_file.write_text(negated)
+    _fell_back(ws, capsys, cfg, "model files changed since")
+
+
+@pytest.mark.parametrize("how", ["file edited", "config names another file"])
+def test_a_policy_nobody_adopted_publishes_nothing(champion, capsys, how):
+    """After promotion the policy file is loosened (``max_weight: 0.60``, no kill-switch
+    trips), in place or as a new file the config names: exit 4 naming both hashes, no
+    portfolio at all (a fallback under a policy nobody adopted would be one too), the
+    refusal recorded."""
+    ws, cfg, _version = champion
+    live = Path(cfg).parent
+    loose = live / "policy.yaml"
+    text = loose.read_text()
+    edited = text.replace(
+        "fallback: benchmark", "fallback: benchmark\n    pretrade: {max_weight: 0.60}"
+    )
+    assert edited != text
+    if how == "file edited":
+        loose.write_text(edited)
+    else:
+        (live / "shopped.yaml").write_text(edited)
+        Path(cfg).write_text(
+            Path(cfg).read_text().replace("file: policy.yaml", "file: shopped.yaml")
+        )
+    before = _publications(ws)
+    code, reb, err = _rebalance(capsys, cfg)
+    assert code == 4 and reb is None, (code, reb, err)
+    assert _one_line(err) and "a config may not choose its policy" in err
+    assert len(re.findall(r"hash [0-9a-f]{64}", err)) == 2
+    assert len(_publications(ws)) == len(before)
+    assert _book_source(ws) == "fallback"  # still the run's own, published before promotion
+    with Ledger.open(ws) as ledger:
+        refused = ledger.last(action="policy.refused")
+    assert refused is not None and refused.payload["named"].endswith(
+        loose.name if how == "file edited" else "shopped.yaml"
+    )
+
+
+def test_a_broken_ledger_decides_nothing(champion, capsys):
+    """A middle row deleted: exit 3 naming the break before any stage runs; nothing is
+    published, not even the fallback (the book it would start from, the gates it would
+    record and the publication itself all live in the broken ledger)."""
+    ws, cfg, _version = champion
+    before = len(_publications(ws))
+    engine = sa.create_engine(ws.ledger_url)
+    with engine.begin() as conn:
+        conn.execute(entries_table.delete().where(entries_table.c.seq == 5))
+    engine.dispose()
+    code, reb, err = _rebalance(capsys, cfg)
+    assert code == 3 and reb is None, (code, reb, err)
+    assert _one_line(err) and "ledger broken" in err
+    assert len(_publications(ws)) == before
+    assert _book_source(ws) == "fallback"  # the run's, from before promotion
+    with Ledger.open(ws) as ledger:
+        refused = ledger.last(action="integrity.refused")
+    assert refused is not None and refused.payload["action"] == "rebalance"
+
+
+def test_a_trip_during_the_rebalance_withholds_the_model_portfolio(champion, capsys):
+    """rita trips the switch (a signed act) after the kill-switch gate passed and the model
+    portfolio was built, just as it is about to be published: the publication's own
+    transaction sees the trip, the model portfolio is withheld, the fallback published, and
+    the reason recorded.
+
+    The seam is the ``publish`` stage's Prefect ``on_running`` hook: it runs when that task
+    starts, after every decision and before the recording transaction.
+    """
+    from flows import portfolio_stage
+    from governance import killswitch
+
+    ws, cfg, version = champion
+    tripped = []
+
+    def trip(task, task_run, state):
+        if not tripped:
+            with Ledger.open(ws) as ledger:
+                killswitch.trip(ledger, signer(ws, "rita", ledger), "breach seen on the desk")
+            tripped.append(task_run.id)
+
+    portfolio_stage.publish_book.on_running(trip)
+    try:
+        before = len(_publications(ws))
+        code, reb, err = _rebalance(capsys, cfg)
+    finally:
+        portfolio_stage.publish_book.on_running_hooks.remove(trip)
+    assert tripped
+    assert (code, reb["status"], reb["stage"]) == (3, "halted", "kill_switch"), (code, reb, err)
+    assert reb["portfolio"]["source"] == "fallback"
+    assert reb["reasons"] == ["kill switch: tripped during the rebalance; model portfolio withheld"]
+    with Ledger.open(ws) as ledger:
+        gate = ledger.last(action="gate.kill_switch")
+        trip_entry = ledger.last(action="killswitch.tripped")
+        published = ledger.entries(action=PUBLISHED, subject=book_subject(STRATEGY))
+    assert gate.payload["decision"] == "pass" and gate.seq < trip_entry.seq  # armed at the gate
+    assert len(published) == before + 1 and published[-1].seq > trip_entry.seq
+    assert published[-1].payload["source"] == "fallback"
+    assert published[-1].payload["model_version"] is None
+    assert published[-1].payload["reasons"] == reb["reasons"]
+    assert _book_source(ws) == "fallback"
+    assert version  # the champion that would have driven
