@@ -214,7 +214,7 @@ def _chart(result, sectors, folder, strategy: str, version) -> str:
     return str(path)
 
 
-@stage("publish")
+@stage("publish", nested=True)  # inside the portfolio stage
 def publish_book(run: Run, result, version, reasons: list[str], sectors=None) -> bool:
     """Record and copy out the portfolio; False, nothing recorded, for a model portfolio
     when the kill switch tripped since the gate (checked in the recording transaction).

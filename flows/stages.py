@@ -43,11 +43,13 @@ from governance.registry import model_subject
 from governance.workspace import Workspace
 
 
-def stage(name: str, *, retries: int = 0):
+def stage(name: str, *, retries: int = 0, nested: bool = False):
     """A stage as a Prefect task whose own wall time lands in ``summary.timings``.
 
     Tasks take the run's context (ledger, store), which Prefect cannot hash: no input
     caching. Idempotency comes from the ledger's keys instead, which auditors can see.
+    A ``nested`` stage runs inside another stage, whose time already counts its own: it
+    adds nothing to ``summary.timings`` (which bench/bench_pipeline.py sums).
     """
 
     def wrap(fn):
@@ -64,7 +66,8 @@ def stage(name: str, *, retries: int = 0):
                 outcome = f"halted: {exc.gate}"
                 raise
             finally:
-                run.summary.timings[name] = round(time.perf_counter() - start, 3)
+                if not nested:
+                    run.summary.timings[name] = round(time.perf_counter() - start, 3)
                 progress.finished(name, outcome)
 
         delays = [2, 10][:retries]
