@@ -3,8 +3,8 @@ a kill-switch trip that lands while a rebalance is deciding.
 
 One module fixture trains a champion the legitimate way (dana runs the pipeline, vera
 validates in it, vera and rita approve) in a normal (not sandbox) workspace whose adopted
-policy is tests/data/policy-sandbox.yaml (it blocks on no statistic, so the small model is
-promoted honestly). Two snapshots are kept: the validated candidate and the champion. Each
+policy is tests/data/policy-sandbox.yaml assigning the strategy its ``sandbox`` tier (it
+blocks on no statistic, so the small model is promoted honestly). Two snapshots are kept: the validated candidate and the champion. Each
 test restores one into the same paths (MLflow records absolute artifact paths), with the
 witness and the log key beside it, and attacks it:
 
@@ -63,7 +63,9 @@ def snapshots(tmp_path_factory, prefect_server):
     root = tmp_path_factory.mktemp("attacks")
     live = root / "live"
     live.mkdir()
-    shutil.copy(DATA / "policy-sandbox.yaml", live / "policy.yaml")
+    # the sandbox policy, assigning this strategy its tier (governance/tiers.py)
+    policy = (DATA / "policy-sandbox.yaml").read_text()
+    (live / "policy.yaml").write_text(f"{policy}\nstrategies:\n  {STRATEGY}: sandbox\n")
     config = (
         (DATA / "small-sandbox.yaml")
         .read_text()
