@@ -108,7 +108,6 @@ def open_run(config: AlphagateConfig, user: str | None, kind: str, key: str | No
     from governance.config import tier_for
     from governance.duties import Act, require
     from governance.identity import prove_identity
-    from governance.users import load_registry
 
     ws = Workspace.from_env().activate()
     in_force = tier_for(config)  # the adopted policy and the tier it assigns the strategy
@@ -128,14 +127,13 @@ def open_run(config: AlphagateConfig, user: str | None, kind: str, key: str | No
     except Exception:
         ctx.close()
         raise
-    sandbox = load_registry(ctx.ledger).sandbox
-    ctx = dataclasses.replace(
-        ctx, actor=signer.name, role=signer.role, signer=signer, sandbox=sandbox
-    )
+    ctx = dataclasses.replace(ctx, actor=signer.name, role=signer.role, signer=signer)
     # The policy file in force, by the hash every decision records (evidence packs read it).
     ctx.store.put_bytes(Path(config.resolve(config.policy.file)).read_bytes())
     now = dataclasses.replace(ctx, run_key=ctx.flow_run_id or os.urandom(16).hex())
-    summary = RunSummary(kind=kind, flow_run_id=ctx.flow_run_id, model_name=config.model.name)
+    summary = RunSummary(
+        kind=kind, flow_run_id=ctx.flow_run_id, model_name=config.model.name, sandbox=ctx.sandbox
+    )
     start = ctx.ledger.head()[0]
     return Run(config, ws, ctx, now, tier, in_force.name, signer.name, summary, start)
 

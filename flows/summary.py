@@ -2,7 +2,9 @@
 
 The JSON fields are a contract (shared/DESIGN.md, "Command-line contract"): ``status``,
 ``stage``, ``reasons``, ``flow_run_id``, ``mlflow_run_id``, ``model_version``, ``validation``,
-``portfolio``, ``ledger_head``. Other fields may be added; none may be renamed.
+``portfolio``, ``ledger_head``. Other fields may be added; none may be renamed. ``sandbox``
+says whether the workspace is a sandbox (governance/sandbox.py); so does the first line of
+the human rendering.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class RunSummary:
     validation: dict[str, Any] | None = None
     portfolio: dict[str, Any] | None = None
     ledger_head: dict[str, Any] = field(default_factory=lambda: {"seq": 0, "hash": None})
+    sandbox: bool = False
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -59,6 +62,7 @@ class RunSummary:
                 "validation": self.validation,
                 "portfolio": self.portfolio,
                 "ledger_head": self.ledger_head,
+                "sandbox": self.sandbox,
                 "stages": self.stages,
                 "timings": self.timings,
             }
@@ -108,6 +112,10 @@ def render(summary: RunSummary, width: int = WIDTH) -> str:
     head = f"alphagate {summary.kind}: {summary.status.upper()}"
     if summary.status != "completed":
         head += f" at {summary.stage}"
+    if summary.sandbox:
+        from governance.sandbox import NOT_FOR_PRODUCTION
+
+        head += f" — SANDBOX workspace ({NOT_FOR_PRODUCTION})"
     lines = [head]
     for r in capped(summary.reasons, 5, "`alphagate ledger show`"):
         lines += _wrap(printable(r), "    - ", "      ", width)

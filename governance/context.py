@@ -47,7 +47,8 @@ class RunContext:
         The proven identity of ``actor``; the acts it must sign (``model.trained``) are
         signed with it.
     sandbox : bool
-        The workspace was initialised with ``--sandbox``.
+        The workspace was initialised with ``--sandbox`` (its genesis entry:
+        :func:`governance.sandbox.is_sandbox`); every entry then carries ``"sandbox": true``.
     """
 
     ws: Workspace
@@ -74,15 +75,19 @@ class RunContext:
         policy: Policy | None = None,
         policy_hash: str | None = None,
         signer: Any = None,
-        sandbox: bool = False,
+        sandbox: bool | None = None,
     ) -> RunContext:
         """Open the workspace ledger and store.
 
         ``flow_run_id`` is the Prefect flow run's id, given by the flow that opens the
         context (``flows.runners.current_flow_run_id``); ``run_key`` defaults to a new
-        uuid4 hex.
+        uuid4 hex; ``sandbox`` defaults to what the workspace's genesis says.
         """
+        from governance.sandbox import is_sandbox
+
         ledger = Ledger.open(ws)
+        if sandbox is None:
+            sandbox = is_sandbox(ledger)
         return cls(
             ws=ws,
             ledger=ledger,

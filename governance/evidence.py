@@ -6,7 +6,8 @@
 path in the zip                 what
 ==============================  =======================================================
 ``index.html``                  self-contained summary linking every file (offline)
-``manifest.json``               SHA-256 of every file, the ledger head, its own digest
+``manifest.json``               SHA-256 of every file, the ledger head, ``sandbox`` (the
+                                workspace's genesis says so), its own digest
 ``ledger/entries.json``         the ledger entries involved, exactly as stored
 ``ledger/index.json`` ...      checkpoint, inclusion proofs, whole-log index, export entry
                                 and keys (:mod:`governance.evidence_proof`)
@@ -64,6 +65,7 @@ from governance.integrity import verify_workspace
 from governance.inventory import inventory_member
 from governance.ledger import Ledger, LedgerEntry
 from governance.registry import model_subject
+from governance.sandbox import is_sandbox
 from governance.users import list_users
 from governance.workspace import Workspace
 
@@ -225,6 +227,7 @@ def collect(
         "head": {"seq": head_seq, "hash": head_hash},
         "verification": verification.to_json(),
         "entries": [e.to_json() for e in chosen],
+        "sandbox": is_sandbox(ledger),
     }
     return files, summary
 
@@ -251,6 +254,7 @@ def write_pack(files: dict[str, bytes], summary: dict, out: str | Path, seal=Non
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "subject": summary["subject"],
         "head": summary["head"],
+        "sandbox": bool(summary.get("sandbox")),
         "entries": [e["seq"] for e in summary["entries"]],
         "files": {name: sha256_bytes(data) for name, data in sorted(files.items())},
     }

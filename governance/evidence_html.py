@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from governance.html import Cell, Facts, Figure, Page, Section, Table, Tone, render_page
+from governance.sandbox import NOT_FOR_PRODUCTION, banner
 
 #: Payload fields worth a glance in the entries table, in this order.
 _HIGHLIGHTS = (
@@ -70,9 +71,14 @@ def render_index(files: dict[str, bytes], summary: dict) -> str:
     figures = [
         Figure(files[n], n, href=n) for n in sorted(files) if n.lower().endswith(".png")
     ] or ["No figures."]
+    sandbox = bool(summary.get("sandbox"))
     cover = Facts.of(
         {
             "subject": summary["subject"],
+            "workspace": Cell(
+                f"SANDBOX ({NOT_FOR_PRODUCTION})" if sandbox else "production (not a sandbox)",
+                tone=Tone.WARNING if sandbox else None,
+            ),
             "ledger head at export": Cell(f"seq {head['seq']}, hash {head['hash']}", code=True),
             "workspace verification": Cell(status, tone=Tone.PASS if v["ok"] else Tone.FAIL),
             "entries included": len(entries),
@@ -121,5 +127,6 @@ def render_index(files: dict[str, bytes], summary: dict) -> str:
             ),
         ),
         toc=True,
+        banner=banner(sandbox),
     )
     return render_page(page)

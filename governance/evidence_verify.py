@@ -16,6 +16,8 @@ Needs nothing but the zip file: no workspace, no database, no MLflow. Checks, in
    ``policy/<sha256>.yaml`` hashes to its name.
 5. Every signed approval, rejection or finding acceptance verifies against the recorded
    public key (and the key in ``keys/public_keys.json``).
+6. The manifest's ``sandbox`` agrees with the entries: a pack whose entries were recorded
+   in a sandbox workspace (payload ``"sandbox": true``) cannot pass as a production one.
 
 Any failure is a :class:`TamperDetected` (exit 3) whose message names the file.
 """
@@ -55,6 +57,7 @@ class PackReport:
     head: dict
     subject: str
     sealed: dict | None = None
+    sandbox: bool = False
 
     def to_json(self) -> dict:
         return {
@@ -65,6 +68,7 @@ class PackReport:
             "head": self.head,
             "subject": self.subject,
             "checkpoint": self.sealed,
+            "sandbox": self.sandbox,
         }
 
 
@@ -163,8 +167,23 @@ def verify_pack(path: str | Path) -> PackReport:
     check_policies(entries, files)
     signatures = check_signatures(entries, _json(files, KEYS))
     return PackReport(
-        len(files), len(entries), signatures, manifest["head"], manifest["subject"], sealed
-    )
+        len(files), len(entries), signatures, manifest["head"], manifest["subject"], sealed,
+        check_sandbox(entries, manifest),
+    )  # fmt: skip
+
+
+def check_sandbox(entries: list[dict], manifest: dict) -> bool:
+    """Step 6: whether the pack is from a sandbox workspace (its manifest), refusing a
+    manifest that hides what its entries say."""
+    sandbox = manifest.get("sandbox") is True
+    labelled = [e["seq"] for e in entries if e["payload"].get("sandbox") is True]
+    if labelled and not sandbox:
+        raise TamperDetected(
+            f"{MANIFEST}: says not a sandbox, but entries {labelled[:3]} were recorded in a"
+            " sandbox workspace",
+            gate="evidence",
+        )
+    return sandbox
 
 
 def check_policies(entries: list[dict], files: dict[str, bytes]) -> None:

@@ -160,6 +160,9 @@ class Page:
     toc : bool
         Whether to print a table of contents of the level-2 sections.
     footer : str, optional
+    banner : str, optional
+        A notice above the cover that no reader may miss (a sandbox workspace's:
+        :func:`governance.sandbox.banner`).
     """
 
     title: str
@@ -170,6 +173,7 @@ class Page:
     sections: tuple[Section, ...] = ()
     toc: bool = False
     footer: str | None = None
+    banner: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "summary", tuple(self.summary))
@@ -230,6 +234,7 @@ def page_to_json(page: Page) -> dict:
         ],
         "toc": page.toc,
         "footer": page.footer,
+        "banner": page.banner,
     }
 
 
@@ -247,6 +252,7 @@ def page_from_json(doc: Mapping[str, Any]) -> Page:
         ),
         toc=bool(doc.get("toc")),
         footer=doc.get("footer"),
+        banner=doc.get("banner"),
     )
 
 

@@ -11,7 +11,9 @@ integrity check compares with the ledger (``status``, ``approved_by``) stay
 
 Version tags
     ``governance.status`` (a :class:`Status`), ``governance.tier``, ``governance.policy``
-    (policy hash; ``sandbox`` when the tier is), ``governance.verdict``, one
+    (policy hash, followed by `` sandbox`` in a sandbox workspace), ``governance.sandbox``
+    (``true``/``false``: the workspace's genesis, governance/sandbox.py),
+    ``governance.verdict``, one
     ``governance.decision.<seq>`` per approval or rejection (who, role, when, reason,
     signature digest),
     ``governance.champion_since`` (the findings register keeps ``findings.open`` /
@@ -21,7 +23,8 @@ Version tags
     run.
 Registered-model tags
     ``governance.champion``, ``governance.killswitch`` (armed/tripped, by, when, why),
-    ``governance.monitoring`` (last monitoring status and date); and a description.
+    ``governance.monitoring`` (last monitoring status and date), ``governance.sandbox``;
+    and a description.
 """
 
 from __future__ import annotations
@@ -40,14 +43,13 @@ from governance.findings_review import blocking
 from governance.html import Facts, Page, Section, Table, page_from_json, render_page
 from governance.ledger import Ledger
 from governance.registry import PROMOTED, champion_version, model_subject
+from governance.sandbox import NOT_FOR_PRODUCTION, TAG, banner, is_sandbox, policy_label, tag_value
 
 __all__ = ["Status", "VersionView", "refresh_model_view", "refresh_version_view", "version_view"]
 
 PREFIX = "governance."
 CARD_JSON = "model_card.json"
 CARD_VIEW = "governance/model_card.html"
-#: A tier of this name is a research sandbox: its champion is not a production model.
-SANDBOX_TIER = "sandbox"
 MONITORING = "monitoring.completed"
 
 
@@ -113,11 +115,12 @@ def version_view(ledger: Ledger, client, name: str, version: int | str) -> Versi
     policy = vp.get("policy_hash") or ""
     findings = blocking(load_register(ledger), validated.seq) if validated else []
     since = promotions[-1].ts if promotions and champion else ""
+    sandbox = is_sandbox(ledger)
     tags = {
         "status": status.value,
-        "tier": (tier or "unknown")
-        + (" (sandbox: not for production)" if tier == SANDBOX_TIER else ""),
-        "policy": (policy or "unknown") + (" sandbox" if tier == SANDBOX_TIER else ""),
+        "tier": tier or "unknown",
+        "policy": policy_label(policy, sandbox),
+        TAG.removeprefix(PREFIX): tag_value(sandbox),
         "verdict": verdict or "not validated",
         "champion_since": since or "-",
         **{f"decision.{d['seq']:06d}": _decision_tag(d) for d in decisions},
@@ -131,6 +134,7 @@ def version_view(ledger: Ledger, client, name: str, version: int | str) -> Versi
         "tier": tier,
         "policy": policy,
         "verdict": verdict,
+        "sandbox": sandbox,
     }
     facts["links"] = _links(client, mv_run_id(client, name, version), vp.get("mlflow_run_id"))
     description = _description(name, str(version), status, facts)
@@ -168,7 +172,7 @@ def _description(name: str, version: str, status: Status, f: dict) -> str:
     lines = [f"**{status.value.upper()}** — validation verdict **{(f['verdict'] or 'none').upper()}**"
              + (f" by {f['validator']}" if f["validator"] else "")
              + f"; tier {f['tier'] or 'unknown'}"
-             + (" (**sandbox**: not a production model)" if f["tier"] == SANDBOX_TIER else "")]  # fmt: skip
+             + (f" — SANDBOX workspace, {NOT_FOR_PRODUCTION}" if f["sandbox"] else "")]  # fmt: skip
     if f["since"]:
         lines.append(f"Champion since {f['since']}.")
     if f["decisions"]:
@@ -223,7 +227,7 @@ def _rerender_card(client, run_id: str, view: VersionView) -> None:
                         "status": view.status.value,
                         "verdict": f["verdict"] or "not validated",
                         "tier": f["tier"] or "unknown",
-                        "policy": f["policy"] or "unknown",
+                        "policy": policy_label(f["policy"] or None, f["sandbox"]),
                         "champion since": f["since"] or "-",
                     }
                 ),
@@ -244,7 +248,8 @@ def _rerender_card(client, run_id: str, view: VersionView) -> None:
             ),
         )
         current = Page(**{**page.__dict__, "verdict": view.status.value,
-                          "sections": (governance, *page.sections)})  # fmt: skip
+                          "sections": (governance, *page.sections),
+                          "banner": banner(f["sandbox"])})  # fmt: skip
         out = Path(tmp) / "model_card.html"
         out.write_text(render_page(current), encoding="utf-8")
         client.log_artifact(run_id, str(out), "governance")
@@ -263,6 +268,7 @@ def refresh_model_view(ledger: Ledger, client, name: str) -> dict[str, str]:
         None,
     )  # fmt: skip
     ks_text = ks.state if not ks.by else f"{ks.state} by {ks.by} at {ks.since}: {ks.reason}"
+    sandbox = is_sandbox(ledger)
     mon = "never run"
     if monitored is not None:
         mon = f"{monitored.payload.get('status')} at {monitored.ts}"
@@ -270,11 +276,13 @@ def refresh_model_view(ledger: Ledger, client, name: str) -> dict[str, str]:
         PREFIX + "champion": f"v{champion}" if champion else "none",
         PREFIX + "killswitch": ks_text,
         PREFIX + "monitoring": mon,
+        TAG: tag_value(sandbox),
     }
     for key, value in tags.items():
         client.set_registered_model_tag(name, key, value[:5000])
     desc = (
-        f"Champion: **{tags[PREFIX + 'champion']}**. Kill switch: **{ks_text}**. "
+        ("**SANDBOX workspace** — " + NOT_FOR_PRODUCTION + ". " if sandbox else "")
+        + f"Champion: **{tags[PREFIX + 'champion']}**. Kill switch: **{ks_text}**. "
         f"Last monitoring: {mon}."
     )
     client.update_registered_model(name, description=desc)

@@ -139,7 +139,9 @@ def test_a_failed_validation_shows_on_the_version(walked):
     assert tags["governance.status"] == "rejected"
     assert tags["governance.verdict"] == "fail"
     assert tags["governance.tier"] == "high"
-    assert len(tags["governance.policy"]) == 64  # the policy hash, not a sandbox
+    # the policy hash, labelled: the workspace is a sandbox (its genesis), whatever the tier
+    assert len(tags["governance.policy"].split()[0]) == 64
+    assert tags["governance.policy"].endswith(" sandbox") and tags["governance.sandbox"] == "true"
     assert tags["findings.open"].startswith("F-small-e2e-v1-")
     desc = walked["failed"]["description"]
     assert desc.startswith("**REJECTED** — validation verdict **FAIL** by vera")

@@ -30,6 +30,7 @@ from governance.html import (
     render_page,
     tone_of,
 )
+from governance.sandbox import banner
 
 __all__ = ["SCHEMA", "flags", "render_html"]
 
@@ -427,6 +428,7 @@ def render_html(report: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
         sections=sections,
         toc=True,
         footer=f"JSON twin: every number above, schema {report.get('schema', SCHEMA)}.",
+        banner=banner(bool(report.get("sandbox"))),
     )
     return render_page(page)
 

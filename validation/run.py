@@ -25,6 +25,7 @@ from governance.findings import load_register
 from governance.findings_mlflow import sync_findings
 from governance.policy import Tier
 from governance.registry import mlflow_client, model_subject
+from governance.sandbox import run_tags
 from governance.signing import append_signed
 from governance.workspace import mlflow_experiment
 from validation.assess import PREDICTION, Assessment, assess
@@ -145,6 +146,7 @@ def _header(
             "assets": int(hold["asset"].nunique()),
             "period": [str(hold["date"].min().date()), str(hold["date"].max().date())],
         },
+        "sandbox": ctx.sandbox,
         "policy": {
             "tier": tier_name,
             "hash": ctx.policy_hash,
@@ -188,6 +190,7 @@ def _mlflow_record(
         "verdict": a.verdict.value,
         "holdout_fingerprint": inp.holdout_fingerprint,
         "report_sha256": html_sha,
+        **run_tags(ctx.policy_hash, ctx.sandbox),
     }
     over = a.report["overfitting"]
     metrics = {
@@ -347,6 +350,7 @@ def validate_model_version(
             "n_trials": a.report["overfitting"]["n_trials"],
             "flow_run_id": ctx.flow_run_id,
             "run_key": ctx.run_key,
+            **({"sandbox": True} if ctx.sandbox else {}),  # as every entry of a sandbox
         },
         artifacts={
             "report.json": json_sha,

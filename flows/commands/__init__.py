@@ -34,5 +34,15 @@ def prove(args: argparse.Namespace, ws, ledger, action: str):
     return prove_identity(ws, ledger, args.user, args.key, action)
 
 
+def say_sandbox(sandbox: bool) -> bool:
+    """Print the sandbox banner (governance/sandbox.py) as the first line of a deciding
+    command's text when ``sandbox``; return ``sandbox`` (the ``--json`` field)."""
+    if sandbox:
+        from governance.sandbox import BANNER
+
+        print(BANNER)
+    return sandbox
+
+
 def add_json_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="last stdout line is one JSON object")

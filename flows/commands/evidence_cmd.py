@@ -60,6 +60,10 @@ def _verify(args: argparse.Namespace) -> int:
     from governance.evidence_verify import verify_pack
 
     report = verify_pack(args.file)
+    if report.sandbox:
+        from governance.sandbox import NOT_FOR_PRODUCTION
+
+        print(f"SANDBOX: this pack is from a sandbox workspace ({NOT_FOR_PRODUCTION})")
     print(
         f"{args.file}: ok ({report.files} files, {report.entries} ledger entries,"
         f" {report.signatures} signatures; head seq {report.head['seq']})"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from flows.commands import add_json_arg, add_user_arg, prove
+from flows.commands import add_json_arg, add_user_arg, prove, say_sandbox
 
 
 def _add_config_args(p: argparse.ArgumentParser, model: bool = True) -> None:
@@ -83,6 +83,7 @@ def _decide(args: argparse.Namespace) -> int:
     from governance import approvals
     from governance.ledger import Ledger
     from governance.registry import approved_by_tag
+    from governance.sandbox import is_sandbox
 
     cfg, in_force = _load(args)
     name = args.model or cfg.model.name
@@ -96,6 +97,7 @@ def _decide(args: argparse.Namespace) -> int:
             ws, ledger, name, args.model_version, signer, args.reason,
             tier=in_force.tier, tier_name=in_force.name, policy_hash=in_force.policy_hash,
         )  # fmt: skip
+        sandbox = say_sandbox(is_sandbox(ledger))
     state = out.state
     verb = "approved" if args.decision == "approve" else "rejected"
     print(f"{signer.name} {verb} {name} v{args.model_version} (ledger seq {out.entry.seq}, signed)")
@@ -108,8 +110,9 @@ def _decide(args: argparse.Namespace) -> int:
         _print_state(state)
     if args.json:
         emit_json(
-            {**state.to_json(), "entry_seq": out.entry.seq, "promoted": out.promoted is not None}
-        )
+            {**state.to_json(), "entry_seq": out.entry.seq,
+             "promoted": out.promoted is not None, "sandbox": sandbox}
+        )  # fmt: skip
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from flows.commands import add_json_arg
+from flows.commands import add_json_arg, say_sandbox
 from flows.commands.findings_cmd import config_path
 
 
@@ -46,11 +46,14 @@ def _status(args: argparse.Namespace) -> int:
     version = args.model_version or latest_version(ws, name)
     if version is None:
         raise InputError(f"--model {name}: no registered version yet (alphagate run)")
+    from governance.sandbox import is_sandbox
+
     with Ledger.open(ws) as ledger:
         report = status_report(ws, ledger, name, version, tier)
+        sandbox = say_sandbox(is_sandbox(ledger))
     print("\n".join(render_status(report)))
     if args.json:
-        emit_json(report)
+        emit_json({**report, "sandbox": sandbox})
     return 0
 
 
@@ -62,9 +65,12 @@ def _models(args: argparse.Namespace) -> int:
 
     _cfg, policy, _tier, digest = _load(args)
     ws = Workspace.from_env().ensure()
+    from governance.sandbox import is_sandbox
+
     with Ledger.open(ws) as ledger:
         inv = inventory(ws, ledger, policy, digest)
         link = publish_inventory(ws, inv)
+        sandbox = say_sandbox(is_sandbox(ledger))
     for line in render_inventory(inv):
         print(line)
     if link:
@@ -75,5 +81,5 @@ def _models(args: argparse.Namespace) -> int:
         with open(args.html, "w", encoding="utf-8") as fh:
             fh.write(inventory_html(inv))
     if args.json:
-        emit_json(inv)
+        emit_json({**inv, "sandbox": sandbox})
     return 0

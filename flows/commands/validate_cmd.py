@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from flows.commands import add_json_arg, add_user_arg, prove
+from flows.commands import add_json_arg, add_user_arg, prove, say_sandbox
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,6 +55,7 @@ def _validate(args: argparse.Namespace) -> int:
         )
     finally:
         ctx.close()
+    sandbox = say_sandbox(ctx.sandbox)
     print(f"validation of {name} v{args.model_version}: {result.verdict.value.upper()}")
     for f in result.findings:
         print(f"  [{f.severity.value}] {f.id} {f.check}: {f.message}")
@@ -73,6 +74,7 @@ def _validate(args: argparse.Namespace) -> int:
                 "report_json_sha256": result.report_json_sha256,
                 "holdout_fingerprint": result.holdout_fingerprint,
                 "ledger_seq": result.ledger_seq,
+                "sandbox": sandbox,
             }
         )
     return 0 if result.verdict.value == "pass" else 3

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from governance.canonical import canonical_json, to_jsonable
+from governance.sandbox import run_tags
 from governance.workspace import mlflow_experiment
 from tasks.model.card import render
 from tasks.model.dataset import frame_to_parquet
@@ -221,6 +222,7 @@ def log_training(ctx: RunContext, rec: TrainingRecord) -> LoggedRun:
         "config_hash": rec.config_hash,
         "model_hash": rec.model_hash,
         "alphagate.run_key": ctx.run_key,
+        **run_tags(ctx.policy_hash, ctx.sandbox),
     }
     if commit:
         tags.update({"git_commit": commit, "mlflow.source.git.commit": commit})
