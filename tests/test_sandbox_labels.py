@@ -30,7 +30,6 @@ from governance.workspace import Workspace
 from tests.helpers_e2e import DATA
 from tests.helpers_identity import enrol_cast
 
-CONFIG = str(DATA / "small-sandbox.yaml")
 NAME = "small-gov"
 BANNER_HTML = 'id="banner"'
 
@@ -56,20 +55,23 @@ def chain(request, tmp_path_factory, prefect_server):
         mp.setenv("ALPHAGATE_HOME", str(home))
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
         mp.setenv("ALPHAGATE_WITNESS", str(root / "witness"))
-        mp.setenv("ALPHAGATE_CONFIG", CONFIG)
         mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
         ws = Workspace(home)
         policy = root / "policy.yaml"  # the sandbox policy, assigning the strategy its tier
         policy.write_text((DATA / "policy-sandbox.yaml").read_text()
                           + f"\nstrategies:\n  {NAME}: sandbox\n")  # fmt: skip
+        config = root / "small-sandbox.yaml"  # the same run, naming that policy
+        text = (DATA / "small-sandbox.yaml").read_text()
+        config.write_text(text.replace("file: policy-sandbox.yaml", f"file: {policy}"))
+        mp.setenv("ALPHAGATE_CONFIG", str(config))
         enrol_cast(ws, sandbox=sandbox, monkeypatch=mp, policy=policy)
         out = {"sandbox": sandbox, "ws": ws, "root": root}
-        out["run"] = _cli("run", "--config", CONFIG, "--as", "dana", "--json")
+        out["run"] = _cli("run", "--config", str(config), "--as", "dana", "--json")
         version = str(out["run"]["json"]["model_version"])
         for who in ("vera", "rita"):
             out[f"approve-{who}"] = _cli("approve", "--model-version", version, "--as", who,
                                          "--reason", "ok", "--json")  # fmt: skip
-        out["rebalance"] = _cli("rebalance", "--config", CONFIG, "--as", "dana", "--json")
+        out["rebalance"] = _cli("rebalance", "--config", str(config), "--as", "dana", "--json")
         out["validate"] = _cli("validate", "--model-version", version, "--as", "val", "--json")
         out["status"] = _cli("status", "--model-version", version, "--json")
         out["models"] = _cli("models", "--json")
