@@ -155,7 +155,7 @@ def score_panel(
 
 def record_monitoring(ctx: RunContext, tier: Tier, report: MonitoringReport) -> MonitoringOutcome:
     """Store the report, record ``monitoring.completed``, trip the switch on a breach."""
-    doc = report.to_json()
+    doc = {**report.to_json(), "sandbox": ctx.sandbox}  # labelled (governance/sandbox.py)
     json_sha = ctx.store.put_json(doc)
     html_sha = ctx.store.put_text(render_monitoring_html(doc))
     model = report.header.get("model") or {}

@@ -180,7 +180,7 @@ def _quality_copy(run: Run, result) -> str:
     holds the same bytes under the hash the gate entry records)."""
     from tasks.data.quality.report import render_quality_html
 
-    page = render_quality_html(result)
+    page = render_quality_html(result, sandbox=run.ctx.sandbox)
     run.ctx.store.put_text(page)
     folder = run.ws.home / "reports" / "data-quality"
     folder.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ from governance.findings_review import blocking, revalidation_due, use_checks
 from governance.html import Cell, Facts, Page, Section, Table, Tone, render_page, tone_of
 from governance.policy import Policy, Tier, load_policy
 from governance.registry import last_promotions, mlflow_client, model_subject, registry_exists
+from governance.sandbox import banner, is_sandbox
 
 VALIDATED = "validation.completed"
 FLAG = "models_driving_without_current_validation"
@@ -112,6 +113,7 @@ def inventory(
         "policy_hash": policy_hash,
         "models": rows,
         "flags": {FLAG: [r["name"] for r in rows if r["flags"]]},
+        "sandbox": is_sandbox(ledger),
     }
 
 
@@ -180,6 +182,7 @@ def inventory_html(inv: dict) -> str:
     )
     page = Page(
         title="Model inventory",
+        banner=banner(bool(inv.get("sandbox"))),
         kind="alphagate model inventory",
         verdict="FLAG" if flagged else "OK",
         cover=Facts.of(

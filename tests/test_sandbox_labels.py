@@ -79,6 +79,8 @@ def chain(request, tmp_path_factory, prefect_server):
         out["export"] = _cli("evidence", "export", "--model-version", version, "--out", str(pack))
         out["verify"] = _cli("evidence", "verify", str(pack), "--json")
         out["pack"], out["version"] = pack, version
+        out["inventory"] = _cli("models", "--html", str(root / "inventory.html"))
+        out["monitor"] = _cli("monitor", "--config", str(config), "--json")  # last: it may trip
         yield out
 
 
@@ -177,3 +179,22 @@ def test_an_exporter_that_hides_the_sandbox_is_caught(chain, tmp_path):
     out = _cli("evidence", "verify", str(forged))
     assert out["code"] == 3 and "says not a sandbox" in out["err"]
     assert out["err"].count("\n") == 1 and "Traceback" not in out["err"]
+
+
+def test_the_quality_monitoring_and_inventory_pages_carry_the_banner(chain):
+    """The other reports of the chain: the data-quality gate's (readable copy and stored
+    artifact), the monitoring report (HTML and its JSON twin) and the model inventory."""
+    sandbox, home = chain["sandbox"], chain["ws"].home
+    pages = sorted((home / "reports" / "data-quality").glob("*.html"))
+    assert pages
+    with Ledger.open(chain["ws"]) as ledger:
+        gate = ledger.last(action="gate.data_quality")
+        stored = ledger.store.read_bytes(gate.artifacts["quality_html"]).decode()
+        done = ledger.last(action="monitoring.completed")
+        assert done is not None, chain["monitor"]
+        monitoring = ledger.store.read_bytes(done.artifacts["report.html"]).decode()
+        twin = ledger.store.read_json(done.artifacts["report.json"])
+    assert twin["sandbox"] is sandbox
+    inventory = (chain["root"] / "inventory.html").read_text()
+    for html in (*(p.read_text() for p in pages), stored, monitoring, inventory):
+        assert (BANNER_HTML in html and BANNER in html) is sandbox

@@ -45,6 +45,7 @@ import pandas as pd
 from governance.canonical import to_jsonable
 from governance.html import Cell, Facts, Page, Section, Table, render_page, tone_of
 from governance.policy import MonitoringPolicy
+from governance.sandbox import banner
 from validation.monitoring_checks import (
     Check,
     CheckResult,
@@ -231,6 +232,7 @@ def render_monitoring_html(report: Mapping[str, Any]) -> str:
     page = Page(
         title=f"Monitoring {model.get('name', '')} v{model.get('version', '?')}",
         kind="alphagate monitoring report",
+        banner=banner(bool(report.get("sandbox"))),
         verdict=report["status"],
         cover=Facts.of({"as of": report["as_of"], "status": report["status"]}),
         sections=(

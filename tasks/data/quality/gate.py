@@ -363,7 +363,7 @@ def record_quality(ctx: RunContext, result: QualityResult, long: pd.DataFrame) -
     subject = f"data:{result.fingerprint[:16]}"
     artifacts = {
         "quality_report": ctx.store.put_json(result.to_json()),
-        "quality_html": ctx.store.put_text(render_quality_html(result)),
+        "quality_html": ctx.store.put_text(render_quality_html(result, sandbox=ctx.sandbox)),
     }
     ctx.record(
         "data.ingested",

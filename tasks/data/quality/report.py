@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from governance.html import Cell, Facts, Page, Section, Table, Tone, render_page, tone_of
+from governance.sandbox import banner
 
 REQUIRED = ("date", "asset", "close")
 _UNITS = {"rows": "rows", "dates": "dates", "assets": "assets"}
@@ -102,11 +103,12 @@ def describe_failure(
 # -- HTML ------------------------------------------------------------------------------------
 
 
-def render_quality_html(result: Any) -> str:
+def render_quality_html(result: Any, *, sandbox: bool = False) -> str:
     """Self-contained HTML of a :class:`tasks.data.quality.gate.QualityResult` (one renderer).
 
     Shows the decision, the data's shape and fingerprint, every failed expectation with
-    its offending rows, and a table of all expectations evaluated.
+    its offending rows, and a table of all expectations evaluated; in a sandbox workspace,
+    the sandbox banner (governance/sandbox.py).
     """
     stats = dict(result.stats or {})
     if not result.ok:
@@ -153,6 +155,7 @@ def render_quality_html(result: Any) -> str:
     page = Page(
         title="Data-quality gate",
         kind="alphagate data-quality report",
+        banner=banner(sandbox),
         verdict=verdict,
         cover=cover,
         summary=(f"Decision: {headline}; the data {'may' if result.ok else 'may not'} be used.",),
