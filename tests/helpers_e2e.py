@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from urllib.parse import urlparse
 
 from flows.cli import main
 
@@ -47,3 +49,23 @@ def cli_out(capsys, *argv: str) -> tuple[int, dict | None, str]:
     out = capsys.readouterr()
     last = out.out.strip().splitlines()[-1] if out.out.strip() else ""
     return code, (json.loads(last) if last.startswith("{") else None), out.err
+
+
+def negate_model_file(ws, name: str, version) -> tuple[Path, str]:
+    """The insider's swap: every leaf of version ``version``'s ``model.lgb`` negated in the
+    MLflow artifact store, so the model bets the other way. Returns the file and its
+    original text (to restore)."""
+    from governance.registry import mlflow_client
+
+    uri = mlflow_client(ws).get_model_version_download_uri(name, version)
+    lgb_file = next(Path(urlparse(uri).path).rglob("model.lgb"))
+    original = lgb_file.read_text()
+    negated = re.sub(
+        r"^leaf_value=(.*)$",
+        lambda m: "leaf_value=" + " ".join(f"{-float(x):g}" for x in m.group(1).split()),
+        original,
+        flags=re.M,
+    )
+    assert negated != original
+    lgb_file.write_text(negated)
+    return lgb_file, original

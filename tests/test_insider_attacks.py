@@ -9,10 +9,8 @@ tests/helpers_identity.py (standing in for the other people). Attacks through Py
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 import sqlalchemy as sa
@@ -23,6 +21,7 @@ from governance.model_use import drive_decision
 from governance.registry import champion_version, mlflow_client, set_champion
 from governance.workspace import Workspace
 from tests.helpers_e2e import cli_out as _cli
+from tests.helpers_e2e import negate_model_file
 from tests.helpers_identity import POLICY, adopt_policy, enrol_cast, tiny_version
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,18 +113,7 @@ def test_swapped_model_file_is_caught_at_use_and_at_load(env, capsys):
     with Ledger.open(ws) as ledger:
         good = drive_decision(ws, ledger, "swap")
         assert good.allowed, good.reasons
-        uri = mlflow_client(ws).get_model_version_download_uri("swap", version)
-        lgb_file = next(Path(urlparse(uri).path).rglob("model.lgb"))
-        original = lgb_file.read_text()
-        # negate every leaf: the model now bets the other way
-        negated = re.sub(
-            r"^leaf_value=(.*)$",
-            lambda m: "leaf_value=" + " ".join(f"{-float(x):g}" for x in m.group(1).split()),
-            original,
-            flags=re.M,
-        )
-        assert negated != original
-        lgb_file.write_text(negated)
+        lgb_file, original = negate_model_file(ws, "swap", version)
         try:
             bad = drive_decision(ws, ledger, "swap")
             assert not bad.allowed

@@ -26,7 +26,6 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 import sqlalchemy as sa
@@ -37,7 +36,7 @@ from governance.ledger import Ledger, entries_table
 from governance.registry import mlflow_client, model_subject, set_champion
 from governance.workspace import Workspace
 from tasks.portfolio.book import PUBLISHED, book_subject, latest_book
-from tests.helpers_e2e import DATA, cli_out
+from tests.helpers_e2e import DATA, cli_out, negate_model_file
 from tests.helpers_identity import enrol_cast, sign_validation, signer
 
 STRATEGY = "small-gov"
@@ -190,17 +189,7 @@ def test_an_altered_champion_model_file_publishes_the_fallback(champion, capsys)
     """Every leaf of the approved champion's ``model.lgb`` negated after approval: the
     model would bet the other way; the hash the approvals signed no longer matches."""
     ws, cfg, version = champion
-    uri = mlflow_client(ws).get_model_version_download_uri(STRATEGY, version)
-    lgb_file = next(Path(urlparse(uri).path).rglob("model.lgb"))
-    original = lgb_file.read_text()
-    negated = re.sub(
-        r"^leaf_value=(.*)$",
-        lambda m: "leaf_value=" + " ".join(f"{-float(x):g}" for x in m.group(1).split()),
-        original,
-        flags=re.M,
-    )
-    assert negated != original
-    lgb_file.write_text(negated)
+    negate_model_file(ws, STRATEGY, version)
     _fell_back(ws, capsys, cfg, "model files changed since")
 
 
