@@ -36,6 +36,7 @@ from tasks.portfolio.config import Mode, PortfolioConfig, RiskModelKind
 from tasks.portfolio.diagnose import diagnose_infeasibility
 from tasks.portfolio.dust import SectorLimits, dust_mask, undo_dust
 from tasks.portfolio.optimiser_solve import (
+    Solved,
     plan,
     solve_clarabel,
     solver_options,
@@ -60,6 +61,7 @@ from tasks.portfolio.optimiser_values import (
     sector_bounds,
     tradable_mask,
 )
+from tasks.portfolio.trade_qp import TradeQP, applies
 
 __all__ = [
     "GATE",
@@ -200,11 +202,18 @@ class PortfolioOptimiser:
         #: (cvxpy caches one compiled chain per problem: a fallback recompiles nothing).
         tracking = cfg.max_tracking_error is not None
         self.plan = plan(cfg.solver, conic=with_impact or tracking, tracking=tracking)
+        #: PIQP on the trade form (:mod:`tasks.portfolio.trade_qp`) when it holds every
+        #: constraint; otherwise the fast solver on the cvxpy problem.
+        self.trade_qp = None
         self.fast_problem = None
-        if self.plan.fast is not None:
+        if self.plan.fast == cp.PIQP and applies(cfg, with_impact, tracking):
+            sectors = getattr(self, "sector_matrix", None)
+            options = solver_options(cp.PIQP, cfg)
+            self.trade_qp = TradeQP(n, k, cfg, sectors, OBJECTIVE_SCALE, options)
+        elif self.plan.fast is not None:
             self.fast_problem = cp.Problem(self.objective, self.problem.constraints)
-        #: The last solve: the problem solved, its solver, why CLARABEL solved (or None).
-        self.solved: tuple[cp.Problem, str, str | None] = (self.problem, cp.CLARABEL, None)
+        #: The last solve: which solver, why CLARABEL solved (or None), status, iterations.
+        self.solved = Solved(cp.CLARABEL, None, cp.OPTIMAL, 0, None)
 
     # -- structure ------------------------------------------------------------------------
 
@@ -282,21 +291,20 @@ class PortfolioOptimiser:
         account = self._account
         t0 = time.perf_counter()
         w = self._solve_problem()
-        problem, solver, fallback = self.solved
-        iterations = problem.solver_stats.num_iters or 0
-        objective = float(problem.value) / OBJECTIVE_SCALE
+        first = self.solved
+        iterations, objective = first.iterations, first.objective
         mask, _moved = self.dust(w)
         if mask.any():
             undone = self.without_dust(w)
             if undone is None:  # no trade can absorb the dust: hold it by a re-solve
-                w, extra = self._hold_dust(account, mask)
+                w, extra = self._hold_dust(mask, w)
                 iterations += extra
                 undone = np.where(self.dust(w)[0], self.params["w0"].value, w)
             w, objective = undone, None  # objective recomputed from the weights returned
         elapsed = time.perf_counter() - t0
         return self.solution_from(
-            w, self.params["w0"].value, account.name, problem.status, elapsed,
-            iterations, objective=objective, solver=solver, fallback=fallback,
+            w, self.params["w0"].value, account.name, first.status, elapsed,
+            iterations, objective=objective, solver=first.solver, fallback=first.fallback,
         )  # fmt: skip
 
     def _solve_problem(self) -> np.ndarray:
@@ -304,14 +312,20 @@ class PortfolioOptimiser:
         optimal, else CLARABEL (:mod:`tasks.portfolio.optimiser_solve`); the weights, or
         raise. ``self.solved`` records which solved and why CLARABEL did."""
         fallback = self.plan.skipped
-        if self.fast_problem is not None:
+        if self.trade_qp is not None:
+            result = self.trade_qp.solve(self._values(None))
+            if result.weights is not None:
+                self.solved = Solved(cp.PIQP, None, cp.OPTIMAL, result.iterations, None)
+                return result.weights
+            fallback = f"PIQP: status {result.status}"
+        elif self.fast_problem is not None:
             name = self.plan.fast
             fallback = try_fast(self.fast_problem, name, solver_options(name, self.cfg))
             if fallback is None:
-                self.solved = (self.fast_problem, name, None)
+                self.solved = Solved.of(self.fast_problem, name, None, OBJECTIVE_SCALE)
                 return np.array(self.w.value)
-        self.solved = (self.problem, cp.CLARABEL, fallback)
         status = solve_clarabel(self.problem, self.solver_options)
+        self.solved = Solved.of(self.problem, cp.CLARABEL, fallback, OBJECTIVE_SCALE)
         if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
             diagnosis = diagnose_infeasibility(self)
             raise Infeasible(diagnosis.message, diagnosis.groups)
@@ -343,7 +357,7 @@ class PortfolioOptimiser:
             weights, self._values(values), self.cfg.min_trade_weight, sectors, exact_only=exact
         )
 
-    def _hold_dust(self, account: Account, mask: np.ndarray) -> tuple[np.ndarray, int]:
+    def _hold_dust(self, mask: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, int]:
         """Re-solve with the dust assets fixed at their current weights; restore the bounds.
 
         Returns the weights and the re-solve's iterations. Should holding the dust make
@@ -355,10 +369,9 @@ class PortfolioOptimiser:
         w0 = par["w0"].value
         for name, value in saved.items():
             par[name].value = np.where(mask, w0, value)
-        first = np.array(self.w.value)
         try:
             w = self._solve_problem()
-            return w, self.solved[0].solver_stats.num_iters or 0
+            return w, self.solved.iterations
         except OptimisationError:
             return first, 0
         finally:

@@ -116,3 +116,23 @@ def solve_clarabel(problem: cp.Problem, options: dict) -> str:
     except cp.SolverError as exc:
         raise NumericalError(f"solver error: {exc}") from None
     return problem.status
+
+
+@dataclass(frozen=True)
+class Solved:
+    """The last solve of an optimiser: the solver that solved, why CLARABEL solved
+    instead of the fast solver (None: it did not), the status, the iterations, and the
+    objective in utility units (None: recompute it from the weights)."""
+
+    solver: str
+    fallback: str | None
+    status: str
+    iterations: int
+    objective: float | None
+
+    @classmethod
+    def of(cls, problem: cp.Problem, solver: str, fallback: str | None, scale: float) -> Solved:
+        """The record of a cvxpy solve of ``problem`` (objective divided by ``scale``)."""
+        value = problem.value
+        objective = None if value is None else float(value) / scale
+        return cls(solver, fallback, problem.status, problem.solver_stats.num_iters or 0, objective)

@@ -1,0 +1,124 @@
+"""The trade form handed to PIQP (tasks/portfolio/trade_qp.py) is the cvxpy problem.
+
+For random long-only problems (holdings inside and outside the bounds, all cash, a
+restricted list in both modes, per-account bounds, sector caps, turnover caps, spreads),
+PIQP on the trade form and CLARABEL on the cvxpy problem reach the same utility, and the
+trade form's weights satisfy every constraint the cvxpy problem states. When the cvxpy
+problem is infeasible the trade form does not invent a portfolio: the solve falls back to
+CLARABEL, which names the conflicting groups.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tasks.portfolio.config import PortfolioConfig, SolverChoice
+from tasks.portfolio.optimiser import Account, Infeasible, MarketInputs, PortfolioOptimiser
+from tests.helpers_optimiser import ASSETS, SECTORS, K, N, make_alpha, make_risk
+
+pytest.importorskip("piqp")
+
+#: Both solvers stop at a duality gap of 1e-7 basis points (absolute and relative): each
+#: lands <= 2e-7 relative from the optimum on utilities of ~1 bp (test_optimiser_solvers),
+#: so they agree to 5e-7 relative; 1e-11 absolute is that gap in utility units (1e-7 bp).
+UTILITY_RTOL, UTILITY_ATOL = 5e-7, 1e-11
+#: Constraint rows hold to the solvers' feasibility tolerance (1e-8 in weight units here).
+FEAS = 1e-7
+
+
+@st.composite
+def problems(draw):
+    seed = draw(st.integers(0, 10_000))
+    rng = np.random.default_rng(seed)
+    holdings = draw(st.sampled_from(["inside", "concentrated", "cash"]))
+    if holdings == "cash":
+        current = None
+    else:
+        raw = rng.dirichlet(np.full(N, 0.3 if holdings == "concentrated" else 3.0))
+        current = pd.Series(raw, index=ASSETS)
+    restricted = tuple(draw(st.lists(st.sampled_from(list(ASSETS)), max_size=3, unique=True)))
+    cfg = PortfolioConfig(
+        solver="piqp",
+        max_weight=draw(st.sampled_from([0.15, 0.25, 0.5])),
+        max_sector_weight=draw(st.sampled_from([None, 0.4, 0.6])),
+        max_turnover=draw(st.sampled_from([None, 0.1, 0.3, 1.0])),
+        half_spread_bps=draw(st.sampled_from([0.0, 5.0, 20.0])),
+        restricted_mode=draw(st.sampled_from(["zero", "no_increase"])),
+        min_trade_weight=0.0,
+    )
+    upper = None
+    if draw(st.booleans()):
+        upper = pd.Series({ASSETS[0]: 0.05, ASSETS[5]: 0.3})
+    account = Account(current=current, restricted=restricted, upper=upper)
+    return cfg, account, seed
+
+
+def solve(cfg: PortfolioConfig, account: Account, seed: int):
+    market = MarketInputs(make_alpha(seed), make_risk(seed))
+    opt = PortfolioOptimiser(ASSETS, K, cfg, SECTORS, with_restricted=True)
+    return opt, opt.solve(account, market)
+
+
+def assert_feasible(opt: PortfolioOptimiser, w: np.ndarray) -> None:
+    values = opt._values(None)
+    lower = np.maximum(values["lower"], values["r_lo"])
+    upper = np.minimum(values["upper"], values["r_hi"])
+    assert np.all(w >= lower - FEAS) and np.all(w <= upper + FEAS)
+    assert w.sum() == pytest.approx(opt.cfg.budget, abs=FEAS)
+    if "sector_lo" in values:
+        held = opt.sector_matrix @ w
+        assert np.all(held >= values["sector_lo"] - FEAS)
+        assert np.all(held <= values["sector_hi"] + FEAS)
+    if "turnover" in values:
+        assert np.abs(w - values["w0"]).sum() <= values["turnover"] + FEAS
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_trade_form_reaches_the_cvxpy_optimum(problem):
+    cfg, account, seed = problem
+    try:
+        ref_opt, ref = solve(cfg.model_copy(update={"solver": SolverChoice.CLARABEL}), account, seed)
+    except Infeasible as exc:
+        with pytest.raises(Infeasible) as err:
+            solve(cfg, account, seed)
+        assert err.value.groups == exc.groups
+        return
+    opt, fast = solve(cfg, account, seed)
+    assert fast.status == "optimal"
+    if fast.solver == "PIQP":
+        assert opt.trade_qp is not None and fast.fallback is None
+    assert fast.objective == pytest.approx(ref.objective, rel=UTILITY_RTOL, abs=UTILITY_ATOL)
+    assert_feasible(opt, fast.weights.to_numpy())
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("current", ["equal", "over the cap", "cash"])
+def test_trade_form_solves_ordinary_problems_itself(seed, current):
+    """The trade form is what solves (no fallback), also from holdings over the cap."""
+    start = {
+        "equal": pd.Series(1.0 / N, index=ASSETS),
+        "over the cap": pd.Series(np.r_[0.45, np.full(N - 1, 0.05)], index=ASSETS),
+        "cash": None,
+    }[current]
+    cfg = PortfolioConfig(
+        solver="piqp", max_weight=0.2, max_turnover=0.5, max_sector_weight=0.5,
+        min_trade_weight=0.0,
+    )  # fmt: skip
+    opt, fast = solve(cfg, Account(current=start), seed)
+    _, ref = solve(cfg.model_copy(update={"solver": SolverChoice.CLARABEL}), Account(current=start), seed)
+    assert (fast.solver, fast.fallback) == ("PIQP", None)
+    assert fast.objective == pytest.approx(ref.objective, rel=UTILITY_RTOL, abs=UTILITY_ATOL)
+    assert_feasible(opt, fast.weights.to_numpy())
+
+
+def test_long_short_stays_on_the_cvxpy_problem():
+    """Gross leverage needs |w|: the trade form does not hold it, PIQP solves cvxpy's."""
+    cfg = PortfolioConfig(solver="piqp", mode="long_short", max_weight=0.2, min_weight=-0.2)
+    opt, sol = solve(cfg, Account(), 1)  # from cash (dollar neutral: budget 0)
+    assert opt.trade_qp is None and opt.fast_problem is not None
+    assert sol.solver == "PIQP" and sol.fallback is None
