@@ -82,7 +82,7 @@ def assert_feasible(opt: PortfolioOptimiser, w: np.ndarray) -> None:
 def test_trade_form_reaches_the_cvxpy_optimum(problem):
     cfg, account, seed = problem
     try:
-        ref_opt, ref = solve(cfg.model_copy(update={"solver": SolverChoice.CLARABEL}), account, seed)
+        _, ref = solve(cfg.model_copy(update={"solver": SolverChoice.CLARABEL}), account, seed)
     except Infeasible as exc:
         with pytest.raises(Infeasible) as err:
             solve(cfg, account, seed)
@@ -110,7 +110,9 @@ def test_trade_form_solves_ordinary_problems_itself(seed, current):
         min_trade_weight=0.0,
     )  # fmt: skip
     opt, fast = solve(cfg, Account(current=start), seed)
-    _, ref = solve(cfg.model_copy(update={"solver": SolverChoice.CLARABEL}), Account(current=start), seed)
+    _, ref = solve(
+        cfg.model_copy(update={"solver": SolverChoice.CLARABEL}), Account(current=start), seed
+    )
     assert (fast.solver, fast.fallback) == ("PIQP", None)
     assert fast.objective == pytest.approx(ref.objective, rel=UTILITY_RTOL, abs=UTILITY_ATOL)
     assert_feasible(opt, fast.weights.to_numpy())
