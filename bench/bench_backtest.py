@@ -17,7 +17,8 @@ dates with the same problem:
 Differences that remain: cvxportfolio estimates its own 20-factor model (SVD of its
 historical covariance) and volatility, and carries a cash account; ours the point-in-time
 statistical factor model of ``tasks.portfolio.risk``. The figure for each is its policy's
-wall time per rebalance (risk model + alphas + solve for ours; ``policy_times`` for
+wall time per rebalance (for ours: waiting for the risk model, alphas and impact, which
+``run_backtest`` computes one rebalance ahead on a second thread, plus the solve; ``policy_times`` for
 cvxportfolio, which trades at every date of its market data: daily here, with the costs
 still amortised over five days), median over the rebalances after the first (which
 compiles).

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,7 +79,8 @@ class BacktestResult:
     turnover, costs : DataFrame, shape (n_rebalances, n_strategies)
         Per rebalance.
     solve_seconds : Series, shape (n_rebalances,)
-        Wall time of the model's rebalance (risk model + alphas + solve).
+        Wall time of the model's rebalance: the wait for its market inputs (risk model,
+        alphas, impact; computed one rebalance ahead on a second thread) + the solve.
     events : tuple of str
         Rebalances where the optimiser failed and the model held its drifted weights.
     plots : dict
@@ -174,12 +176,16 @@ def run_backtest(
     tight = cfg if limits is None else cfg.within(limits)
     # Small dense algebra in a tight loop: one BLAS thread is faster, and several threads
     # on a shared 2-core machine oversubscribe it badly (measured: 30x slower eigh).
-    with threadpool_limits(limits=1):
-        return _run(scores, panel, tight, label)
+    with threadpool_limits(limits=1), ThreadPoolExecutor(1, "backtest-inputs") as ahead:
+        return _run(scores, panel, tight, label, ahead)
 
 
 def _run(
-    scores: pd.DataFrame, panel: MarketPanel, cfg: PortfolioConfig, label: str | None = None
+    scores: pd.DataFrame,
+    panel: MarketPanel,
+    cfg: PortfolioConfig,
+    label: str | None,
+    ahead: ThreadPoolExecutor,
 ) -> BacktestResult:
     mk = MarketHistory(panel, cfg, scores.columns.intersection(panel.close.columns))
     assets, n = mk.assets, len(mk.assets)
@@ -204,6 +210,16 @@ def _run(
     paid = np.zeros_like(turn)
     targets, seconds, events = np.zeros((len(rebal_pos), n)), [], []
     half_spread = cfg.half_spread_bps * 1e-4
+
+    def point_in_time(pos: int):
+        """A rebalance's market inputs and benchmark weights: they read the market up to
+        ``pos`` and nothing the backtest holds, so each is computed one rebalance ahead on
+        ``ahead``'s thread while the optimiser solves the previous one (the eigen-
+        decomposition and the solver release the GIL)."""
+        bench = [mk.benchmark(BenchmarkKind(s), pos) for s in strategies[1:]]
+        return mk.inputs(pos, values[pos]), bench
+
+    pending = ahead.submit(point_in_time, rebal_pos[0])
     r = 0
     for i, pos in enumerate(days):
         rp = held @ daily[i]
@@ -212,7 +228,9 @@ def _run(
         if r >= len(rebal_pos) or pos != rebal_pos[r]:
             continue
         t0 = time.perf_counter()
-        market = mk.inputs(pos, values[pos])
+        market, bench = pending.result()
+        if r + 1 < len(rebal_pos):
+            pending = ahead.submit(point_in_time, rebal_pos[r + 1])
         try:
             current = pd.Series(held[0], index=assets)
             targets[r] = opt.solve(Account(current=current), market).weights.to_numpy()
@@ -220,7 +238,6 @@ def _run(
             targets[r] = held[0]
             events.append(f"{mk.index[pos].date()}: {exc}")
         seconds.append(time.perf_counter() - t0)
-        bench = [mk.benchmark(BenchmarkKind(s), pos) for s in strategies[1:]]
         new = np.vstack([targets[r], *bench])
         impact = None if market.impact is None else market.impact.to_numpy()
         paid[r] = asset_costs(new - held, half_spread, impact).sum(axis=1)

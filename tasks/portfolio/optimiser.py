@@ -18,8 +18,12 @@ trade is paid for once per period).
 
 Every market or account input is a ``cp.Parameter``: the problem is DPP (asserted), so
 cvxpy compiles it once and a re-solve only maps new parameter values into the solver's
-data. ``tasks.portfolio.accounts.solve_many`` re-solves the one compiled problem for many
-accounts (own holdings, restricted list and bounds).
+data. For a long-only problem without a tracking-error limit the fast solver first solves
+its own form of the same problem, built once without cvxpy (:mod:`tasks.portfolio.native`:
+PIQP on the trade form of a QP, QOCO on the impact cones); CLARABEL on this cvxpy problem
+is the fail-safe and the diagnosis of infeasibility. ``tasks.portfolio.accounts.solve_many``
+re-solves the one compiled problem for many accounts (own holdings, restricted list and
+bounds).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from governance.errors import InputError
 from tasks.portfolio.config import Mode, PortfolioConfig, RiskModelKind
 from tasks.portfolio.diagnose import diagnose_infeasibility
 from tasks.portfolio.dust import SectorLimits, dust_mask, undo_dust
+from tasks.portfolio.native import native_form
 from tasks.portfolio.optimiser_solve import (
     Solved,
     plan,
@@ -61,7 +66,6 @@ from tasks.portfolio.optimiser_values import (
     sector_bounds,
     tradable_mask,
 )
-from tasks.portfolio.trade_qp import TradeQP, applies
 
 __all__ = [
     "GATE",
@@ -202,15 +206,15 @@ class PortfolioOptimiser:
         #: (cvxpy caches one compiled chain per problem: a fallback recompiles nothing).
         tracking = cfg.max_tracking_error is not None
         self.plan = plan(cfg.solver, conic=with_impact or tracking, tracking=tracking)
-        #: PIQP on the trade form (:mod:`tasks.portfolio.trade_qp`) when it holds every
-        #: constraint; otherwise the fast solver on the cvxpy problem.
-        self.trade_qp = None
+        #: The fast solver's own form of the problem (:mod:`tasks.portfolio.native`) when
+        #: one holds every constraint; otherwise the fast solver on the cvxpy problem.
+        self.native = native_form(
+            self.plan.fast, n, k, cfg, getattr(self, "sector_matrix", None),
+            with_impact=with_impact, scale=OBJECTIVE_SCALE,
+            options=solver_options(self.plan.fast, cfg),
+        )  # fmt: skip
         self.fast_problem = None
-        if self.plan.fast == cp.PIQP and applies(cfg, with_impact, tracking):
-            sectors = getattr(self, "sector_matrix", None)
-            options = solver_options(cp.PIQP, cfg)
-            self.trade_qp = TradeQP(n, k, cfg, sectors, OBJECTIVE_SCALE, options)
-        elif self.plan.fast is not None:
+        if self.native is None and self.plan.fast is not None:
             self.fast_problem = cp.Problem(self.objective, self.problem.constraints)
         #: The last solve: which solver, why CLARABEL solved (or None), status, iterations.
         self.solved = Solved(cp.CLARABEL, None, cp.OPTIMAL, 0, None)
@@ -312,12 +316,13 @@ class PortfolioOptimiser:
         optimal, else CLARABEL (:mod:`tasks.portfolio.optimiser_solve`); the weights, or
         raise. ``self.solved`` records which solved and why CLARABEL did."""
         fallback = self.plan.skipped
-        if self.trade_qp is not None:
-            result = self.trade_qp.solve(self._values(None))
+        if self.native is not None:
+            name = self.plan.fast
+            result = self.native.solve(self._values(None))
             if result.weights is not None:
-                self.solved = Solved(cp.PIQP, None, cp.OPTIMAL, result.iterations, None)
+                self.solved = Solved(name, None, cp.OPTIMAL, result.iterations, None)
                 return result.weights
-            fallback = f"PIQP: status {result.status}"
+            fallback = f"{name}: status {result.status}"
         elif self.fast_problem is not None:
             name = self.plan.fast
             fallback = try_fast(self.fast_problem, name, solver_options(name, self.cfg))

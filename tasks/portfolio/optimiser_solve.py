@@ -12,9 +12,11 @@ bench/bench_optimiser.py's problem at 2,000 assets in about half CLARABEL's time
 from the optimum; QOCO takes ~40 % less time than CLARABEL per backtest rebalance at 500
 assets (the impact cones), 2e-8 from the optimum.
 
-Each solver has its own ``cp.Problem`` over the same variables, parameters and
-constraints: cvxpy caches one compiled chain per problem, so a fallback (or the many-
-accounts fast path, which reads CLARABEL's conic form) does not recompile the other.
+The fast solver solves its own form of the problem (:mod:`tasks.portfolio.native`) where
+one holds every constraint, else its own ``cp.Problem`` over the same variables,
+parameters and constraints: cvxpy caches one compiled chain per problem, so a fallback
+(or the many-accounts fast path, which reads CLARABEL's conic form) does not recompile
+the other.
 """
 
 from __future__ import annotations

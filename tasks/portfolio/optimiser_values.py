@@ -56,7 +56,9 @@ def market_values(
     ``sqrt_d`` the specific variances and their roots.
     """
     risk = market.risk
-    order = risk.assets.get_indexer(assets)
+    # the same universe (every rebalance of one history): no index lookup
+    same = risk.assets is assets or risk.assets.equals(assets)
+    order = np.arange(len(assets)) if same else risk.assets.get_indexer(assets)
     if (order < 0).any():
         missing = assets[order < 0][:3].tolist()
         raise InputError(f"optimiser: risk model lacks assets {missing}")

@@ -2,7 +2,7 @@
 
 When the problem is a QP (no 3/2-power impact, no tracking-error limit, long only, so
 no gross-leverage row), :class:`tasks.portfolio.optimiser.PortfolioOptimiser` solves it
-here first. The decision variable is the trade split into buys and sells,
+here first (:mod:`tasks.portfolio.native`). The decision variable is the trade split into buys and sells,
 ``w = w0 + p - m`` with ``p, m >= 0``, and the factor exposures ``y = B'w``:
 
 .. math::
@@ -27,18 +27,17 @@ Why (docs/benchmarks.md): the cvxpy form carries ``4n`` inequality rows (bounds 
 cvxpy's parameter mapping; here the only rows are the sector and turnover rows, PIQP's
 symbolic factorisation is kept across re-solves, and only values change. The cvxpy problem
 stays the reference: when PIQP reports anything but solved, CLARABEL solves the cvxpy
-problem (which also diagnoses infeasibility), and tests/test_trade_qp.py checks both
+problem (which also diagnoses infeasibility), and tests/test_native_forms.py checks both
 forms reach the same optimum.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import scipy.sparse as sp
 
-from tasks.portfolio.config import Mode, PortfolioConfig
+from tasks.portfolio.config import PortfolioConfig
+from tasks.portfolio.native import NativeResult, weight_box
 
 #: PIQP's statuses in cvxpy's words (cvxpy's own PIQP interface maps them the same way).
 STATUS = {
@@ -47,21 +46,6 @@ STATUS = {
     "PIQP_PRIMAL_INFEASIBLE": "infeasible",
     "PIQP_DUAL_INFEASIBLE": "unbounded",
 }
-
-
-@dataclass(frozen=True)
-class TradeQPResult:
-    """One PIQP solve: the weights (None unless optimal), the status (:data:`STATUS`)
-    and PIQP's iterations."""
-
-    weights: np.ndarray | None
-    status: str
-    iterations: int
-
-
-def applies(cfg: PortfolioConfig, with_impact: bool, tracking: bool) -> bool:
-    """Whether the trade form holds every constraint of the problem ``cfg`` builds."""
-    return cfg.mode is Mode.LONG_ONLY and not with_impact and not tracking
 
 
 class TradeQP:
@@ -140,10 +124,7 @@ class TradeQP:
         gain = s * np.asarray(values["alpha"], dtype=float) - a * w0
         spread = s * np.asarray(values["half_spread"], dtype=float) / cfg.rebalance_every
         c = np.concatenate([spread - gain, spread + gain, np.zeros(k)])
-        lower, upper = np.asarray(values["lower"]), np.asarray(values["upper"])
-        if "r_lo" in values:
-            lower = np.maximum(lower, values["r_lo"])
-            upper = np.minimum(upper, values["r_hi"])
+        lower, upper = weight_box(values)
         x_l = np.concatenate([np.maximum(lower - w0, 0.0), np.maximum(w0 - upper, 0.0)])
         x_u = np.concatenate([np.maximum(upper - w0, 0.0), np.maximum(w0 - lower, 0.0)])
         h_l, h_u = [], []
@@ -163,13 +144,13 @@ class TradeQP:
             "feasible_bounds": bool(np.all(lower <= upper)),
         }  # fmt: skip
 
-    def solve(self, values: dict) -> TradeQPResult:
+    def solve(self, values: dict) -> NativeResult:
         """Solve for ``values``; PIQP's factorisation pattern is set up once and kept."""
         import piqp
 
         data = self.data(values)
         if not data.pop("feasible_bounds"):
-            return TradeQPResult(None, "infeasible (a lower bound above its upper bound)", 0)
+            return NativeResult(None, "infeasible (a lower bound above its upper bound)", 0)
         if self._solver is None:
             solver = piqp.SparseSolver()
             for name, value in self.options.items():
@@ -182,7 +163,7 @@ class TradeQP:
         status = STATUS.get(name, name)
         iterations = int(self._solver.result.info.iter)
         if status != "optimal":
-            return TradeQPResult(None, status, iterations)
+            return NativeResult(None, status, iterations)
         x = np.asarray(self._solver.result.x)
         w = np.asarray(values["w0"], dtype=float) + x[: self.n] - x[self.n : 2 * self.n]
-        return TradeQPResult(w, status, iterations)
+        return NativeResult(w, status, iterations)

@@ -1,10 +1,11 @@
-"""The trade form handed to PIQP (tasks/portfolio/trade_qp.py) is the cvxpy problem.
+"""The native forms (tasks/portfolio/native.py) are the cvxpy problem.
 
 For random long-only problems (holdings inside and outside the bounds, all cash, a
-restricted list in both modes, per-account bounds, sector caps, turnover caps, spreads),
-PIQP on the trade form and CLARABEL on the cvxpy problem reach the same utility, and the
-trade form's weights satisfy every constraint the cvxpy problem states. When the cvxpy
-problem is infeasible the trade form does not invent a portfolio: the solve falls back to
+restricted list in both modes, per-account bounds, sector caps, turnover caps, spreads,
+with and without the 3/2-power impact), PIQP on the trade form (a QP) or QOCO on the conic
+form (impact) and CLARABEL on the cvxpy problem reach the same utility, and the native
+form's weights satisfy every constraint the cvxpy problem states. When the cvxpy problem
+is infeasible the native form does not invent a portfolio: the solve falls back to
 CLARABEL, which names the conflicting groups.
 """
 
@@ -21,10 +22,11 @@ from tasks.portfolio.optimiser import Account, Infeasible, MarketInputs, Portfol
 from tests.helpers_optimiser import ASSETS, SECTORS, K, N, make_alpha, make_risk
 
 pytest.importorskip("piqp")
+pytest.importorskip("qoco")
 
-#: Both solvers stop at a duality gap of 1e-7 basis points (absolute and relative): each
+#: Every solver stops at a duality gap of 1e-7 basis points (absolute and relative): each
 #: lands <= 2e-7 relative from the optimum on utilities of ~1 bp (test_optimiser_solvers),
-#: so they agree to 5e-7 relative; 1e-11 absolute is that gap in utility units (1e-7 bp).
+#: so two agree to 5e-7 relative; 1e-11 absolute is that gap in utility units (1e-7 bp).
 UTILITY_RTOL, UTILITY_ATOL = 5e-7, 1e-11
 #: Constraint rows hold to the solvers' feasibility tolerance (1e-8 in weight units here).
 FEAS = 1e-7
@@ -33,6 +35,7 @@ FEAS = 1e-7
 @st.composite
 def problems(draw):
     seed = draw(st.integers(0, 10_000))
+    with_impact = draw(st.booleans())
     rng = np.random.default_rng(seed)
     holdings = draw(st.sampled_from(["inside", "concentrated", "cash"]))
     if holdings == "cash":
@@ -42,7 +45,7 @@ def problems(draw):
         current = pd.Series(raw, index=ASSETS)
     restricted = tuple(draw(st.lists(st.sampled_from(list(ASSETS)), max_size=3, unique=True)))
     cfg = PortfolioConfig(
-        solver="piqp",
+        solver="qoco" if with_impact else "piqp",
         max_weight=draw(st.sampled_from([0.15, 0.25, 0.5])),
         max_sector_weight=draw(st.sampled_from([None, 0.4, 0.6])),
         max_turnover=draw(st.sampled_from([None, 0.1, 0.3, 1.0])),
@@ -54,12 +57,13 @@ def problems(draw):
     if draw(st.booleans()):
         upper = pd.Series({ASSETS[0]: 0.05, ASSETS[5]: 0.3})
     account = Account(current=current, restricted=restricted, upper=upper)
-    return cfg, account, seed
+    return cfg, account, seed, with_impact
 
 
-def solve(cfg: PortfolioConfig, account: Account, seed: int):
-    market = MarketInputs(make_alpha(seed), make_risk(seed))
-    opt = PortfolioOptimiser(ASSETS, K, cfg, SECTORS, with_restricted=True)
+def solve(cfg: PortfolioConfig, account: Account, seed: int, with_impact: bool = False):
+    impact = pd.Series(np.linspace(1e-3, 5e-3, N), index=ASSETS) if with_impact else None
+    market = MarketInputs(make_alpha(seed), make_risk(seed), impact=impact)
+    opt = PortfolioOptimiser(ASSETS, K, cfg, SECTORS, with_restricted=True, with_impact=with_impact)
     return opt, opt.solve(account, market)
 
 
@@ -79,27 +83,29 @@ def assert_feasible(opt: PortfolioOptimiser, w: np.ndarray) -> None:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problems())
-def test_trade_form_reaches_the_cvxpy_optimum(problem):
-    cfg, account, seed = problem
+def test_native_form_reaches_the_cvxpy_optimum(problem):
+    cfg, account, seed, impact = problem
+    reference = cfg.model_copy(update={"solver": SolverChoice.CLARABEL})
     try:
-        _, ref = solve(cfg.model_copy(update={"solver": SolverChoice.CLARABEL}), account, seed)
+        _, ref = solve(reference, account, seed, impact)
     except Infeasible as exc:
         with pytest.raises(Infeasible) as err:
-            solve(cfg, account, seed)
+            solve(cfg, account, seed, impact)
         assert err.value.groups == exc.groups
         return
-    opt, fast = solve(cfg, account, seed)
+    opt, fast = solve(cfg, account, seed, impact)
     assert fast.status == "optimal"
-    if fast.solver == "PIQP":
-        assert opt.trade_qp is not None and fast.fallback is None
+    if fast.solver != "CLARABEL":
+        assert opt.native is not None and fast.fallback is None
     assert fast.objective == pytest.approx(ref.objective, rel=UTILITY_RTOL, abs=UTILITY_ATOL)
     assert_feasible(opt, fast.weights.to_numpy())
 
 
+@pytest.mark.parametrize("impact", [False, True])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("current", ["equal", "over the cap", "cash"])
-def test_trade_form_solves_ordinary_problems_itself(seed, current):
-    """The trade form is what solves (no fallback), also from holdings over the cap."""
+def test_native_form_solves_ordinary_problems_itself(seed, current, impact):
+    """The native form is what solves (no fallback), also from holdings over the cap."""
     start = {
         "equal": pd.Series(1.0 / N, index=ASSETS),
         "over the cap": pd.Series(np.r_[0.45, np.full(N - 1, 0.05)], index=ASSETS),
@@ -118,9 +124,11 @@ def test_trade_form_solves_ordinary_problems_itself(seed, current):
     assert_feasible(opt, fast.weights.to_numpy())
 
 
-def test_long_short_stays_on_the_cvxpy_problem():
-    """Gross leverage needs |w|: the trade form does not hold it, PIQP solves cvxpy's."""
-    cfg = PortfolioConfig(solver="piqp", mode="long_short", max_weight=0.2, min_weight=-0.2)
-    opt, sol = solve(cfg, Account(), 1)  # from cash (dollar neutral: budget 0)
-    assert opt.trade_qp is None and opt.fast_problem is not None
-    assert sol.solver == "PIQP" and sol.fallback is None
+@pytest.mark.parametrize("impact", [False, True])
+def test_long_short_stays_on_the_cvxpy_problem(impact):
+    """Gross leverage needs |w|: no native form holds it; the fast solver solves cvxpy's."""
+    solver = "qoco" if impact else "piqp"
+    cfg = PortfolioConfig(solver=solver, mode="long_short", max_weight=0.2, min_weight=-0.2)
+    opt, sol = solve(cfg, Account(), 1, impact)  # from cash (dollar neutral: budget 0)
+    assert opt.native is None and opt.fast_problem is not None
+    assert sol.solver == solver.upper() and sol.fallback is None
