@@ -18,7 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tasks.portfolio.config import PortfolioConfig, SolverChoice
-from tasks.portfolio.optimiser import Account, Infeasible, MarketInputs, PortfolioOptimiser
+from tasks.portfolio.native import violation
+from tasks.portfolio.optimiser import (
+    Account,
+    ConstraintGroup,
+    Infeasible,
+    MarketInputs,
+    PortfolioOptimiser,
+)
 from tests.helpers_optimiser import ASSETS, SECTORS, K, N, make_alpha, make_risk
 
 pytest.importorskip("piqp")
@@ -132,3 +139,30 @@ def test_long_short_stays_on_the_cvxpy_problem(impact):
     opt, sol = solve(cfg, Account(), 1, impact)  # from cash (dollar neutral: budget 0)
     assert opt.native is None and opt.fast_problem is not None
     assert sol.solver == solver.upper() and sol.fallback is None
+
+
+def test_qoco_solved_on_an_infeasible_problem_is_not_believed():
+    """QOCO has no infeasibility detection: on this problem (found by the property test
+    above: a 0.1 turnover cap, while selling the restricted names' 0.18 is forced) it
+    reports solved after 86 iterations, still holding 0.022 of a restricted name. The answer is checked
+    (``native.violation``); CLARABEL solves the cvxpy problem and the diagnosis names the
+    two groups."""
+    held = pd.Series(np.random.default_rng(0).dirichlet(np.full(N, 3.0)), index=ASSETS)
+    cfg = PortfolioConfig(
+        solver="qoco", max_weight=0.15, max_sector_weight=0.6, max_turnover=0.1,
+        half_spread_bps=0.0, min_trade_weight=0.0,
+    )  # fmt: skip
+    account = Account(current=held, restricted=("A00", "A05", "A06"))
+    opt = PortfolioOptimiser(ASSETS, K, cfg, SECTORS, with_restricted=True, with_impact=True)
+    impact = pd.Series(np.linspace(1e-3, 5e-3, N), index=ASSETS)
+    opt.set_market(MarketInputs(make_alpha(0), make_risk(0), impact=impact))
+    opt.set_account(account)
+    values = opt._values(None)
+    raw = opt.native.solve(values)
+    assert raw.status == "optimal"  # what QOCO says
+    assert violation(raw.weights, values, cfg, opt.sector_matrix) == (
+        "a weight 0.022 outside its bounds"
+    )
+    with pytest.raises(Infeasible) as err:
+        opt.solve()
+    assert set(err.value.groups) == {ConstraintGroup.TURNOVER, ConstraintGroup.RESTRICTED}

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tasks.portfolio.optimiser_values import weight_box
+
 #: Dust whose net is at most this is set to zero without moving anything (interior-point
 #: round-off: the budget moves far less than the pre-trade gate's 1e-6 tolerance).
 DUST_SNAP = 1e-8
@@ -30,13 +32,6 @@ class SectorLimits:
     upper: np.ndarray
 
 
-def _bounds(values: dict) -> tuple[np.ndarray, np.ndarray]:
-    lo, hi = values["lower"], values["upper"]
-    if "r_lo" in values:
-        lo, hi = np.maximum(lo, values["r_lo"]), np.minimum(hi, values["r_hi"])
-    return lo, hi
-
-
 def dust_mask(weights: np.ndarray, values: dict, min_trade: float) -> tuple[np.ndarray, float]:
     """Trades that may be left undone, and their total size.
 
@@ -45,7 +40,7 @@ def dust_mask(weights: np.ndarray, values: dict, min_trade: float) -> tuple[np.n
     """
     w0 = values["w0"]
     size = np.abs(weights - w0)
-    lo, hi = _bounds(values)
+    lo, hi = weight_box(values)
     mask = (size > 0) & (size < min_trade) & (w0 >= lo) & (w0 <= hi)
     return mask, float(size[mask].sum())
 
@@ -71,7 +66,7 @@ def undo_dust(
         return out
     if exact_only:
         return None
-    lo, hi = _bounds(values)
+    lo, hi = weight_box(values)
     room = hi - out if net > 0 else out - lo
     trade = np.abs(out - w0)
     ok = ~mask & (trade >= min_trade + abs(net)) & (room >= abs(net))

@@ -32,8 +32,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from tasks.portfolio.config import PortfolioConfig
-from tasks.portfolio.native import NativeResult, weight_box
-from tasks.portfolio.optimiser_values import IMPACT_UNIT
+from tasks.portfolio.native import NativeResult
+from tasks.portfolio.optimiser_values import IMPACT_UNIT, weight_box
 
 #: QOCO's statuses in cvxpy's words.
 STATUS = {

@@ -1,5 +1,9 @@
 """The optimiser's problem in a solver's own form, without cvxpy, where one applies.
 
+(The forms: :mod:`tasks.portfolio.trade_qp`, :mod:`tasks.portfolio.impact_socp`; which
+one, if any: :func:`tasks.portfolio.optimiser_solve.native_form`. This module holds what
+they share: the result, and the check of a fast solver's answer.)
+
 cvxpy states the problem once (:class:`tasks.portfolio.optimiser.PortfolioOptimiser`);
 for the common cases the same problem is also written directly in the data of the fast
 solver, built once per universe, so that a re-solve only writes new values:
@@ -9,8 +13,8 @@ solver, built once per universe, so that a re-solve only writes new values:
   form (:mod:`tasks.portfolio.impact_socp`).
 
 A tracking-error limit or gross leverage (long-short) keeps the cvxpy problem. Whatever
-the native form reports other than optimal, CLARABEL solves the cvxpy problem (and
-diagnoses infeasibility); tests/test_native_forms.py checks that both forms reach the same
+the native form reports other than optimal, or weights that break a constraint
+(:func:`violation`), CLARABEL solves the cvxpy problem (and diagnoses infeasibility); tests/test_native_forms.py checks that both forms reach the same
 optimum.
 """
 
@@ -18,10 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cvxpy as cp
 import numpy as np
 
-from tasks.portfolio.config import Mode, PortfolioConfig
+from tasks.portfolio.config import PortfolioConfig
+from tasks.portfolio.optimiser_values import weight_box
 
 
 @dataclass(frozen=True)
@@ -34,36 +38,31 @@ class NativeResult:
     iterations: int
 
 
-def weight_box(values: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Each weight's bounds: the asset bounds intersected with the restricted list's."""
-    lower, upper = np.asarray(values["lower"]), np.asarray(values["upper"])
-    if "r_lo" in values:
-        lower = np.maximum(lower, values["r_lo"])
-        upper = np.minimum(upper, values["r_hi"])
-    return lower, upper
+#: A fast solver's weights must meet every row to this (the pre-trade gate's default
+#: tolerance, governance/policy.py): QOCO has no infeasibility detection and reports
+#: "solved" for an infeasible problem (tests/test_native_forms.py found one: a turnover
+#: cap below the sales a restricted list forces), so its answer is checked, not trusted.
+FEASIBILITY = 1e-6
 
 
-def native_form(
-    fast: str | None,
-    n: int,
-    k: int,
-    cfg: PortfolioConfig,
-    sector_matrix: np.ndarray | None,
-    *,
-    with_impact: bool,
-    scale: float,
-    options: dict,
-):
-    """The native form for the fast solver ``fast`` (``SolverPlan.fast``), or None when
-    none holds every constraint (``options``: that solver's settings)."""
-    if cfg.mode is not Mode.LONG_ONLY or cfg.max_tracking_error is not None:
-        return None
-    if fast == cp.PIQP and not with_impact:
-        from tasks.portfolio.trade_qp import TradeQP
-
-        return TradeQP(n, k, cfg, sector_matrix, scale, options)
-    if fast == cp.QOCO and with_impact:
-        from tasks.portfolio.impact_socp import ImpactSOCP
-
-        return ImpactSOCP(n, k, cfg, sector_matrix, scale, options)
+def violation(
+    w: np.ndarray, values: dict, cfg: PortfolioConfig, sector_matrix: np.ndarray | None
+) -> str | None:
+    """The first constraint group ``w`` breaks by more than :data:`FEASIBILITY` (bounds,
+    budget, sector bounds, turnover), or None."""
+    lower, upper = weight_box(values)
+    worst = float(np.max(np.maximum(lower - w, w - upper)))
+    if worst > FEASIBILITY:
+        return f"a weight {worst:.2g} outside its bounds"
+    if abs(w.sum() - cfg.budget) > FEASIBILITY:
+        return f"weights sum to {w.sum():.8g}, budget {cfg.budget:g}"
+    if sector_matrix is not None:
+        held = sector_matrix @ w
+        over = np.maximum(values["sector_lo"] - held, held - values["sector_hi"])
+        if over.max() > FEASIBILITY:
+            return f"a sector {over.max():.2g} outside its bounds"
+    if "turnover" in values:
+        turnover = float(np.abs(w - values["w0"]).sum())
+        if turnover > values["turnover"] + FEASIBILITY:
+            return f"turnover {turnover:.6g} over the cap {float(values['turnover']):.6g}"
     return None

@@ -1,20 +1,11 @@
-"""Mean-variance optimiser in cvxpy, compiled once per universe and re-solved per date/account.
+"""Mean-variance optimiser, compiled once per universe and re-solved per date/account.
 
-The problem (daily units; ``B = F chol(Omega)`` and ``d`` from :class:`tasks.portfolio.risk.RiskModel`)
-
-.. math::
-
-    \\max_w \\; \\alpha^\\top w - \\gamma (\\|y\\|^2 + \\|\\sqrt{d} \\circ w\\|^2)
-        - (s^\\top u + c^\\top u^{3/2}) / h
-    \\quad \\text{s.t.} \\quad y = B^\\top w, \\; u \\ge |w - w_0|,
-
-plus the constraint groups of :class:`ConstraintGroup` (budget, asset bounds, sector
-bounds, turnover ``1'u <= tau``, gross leverage, tracking error, restricted list). Trades
-below ``min_trade_weight`` are not made (:meth:`PortfolioOptimiser.solve`). ``s`` is
-the half-spread and ``c_i = b sigma_i sqrt(V / ADV_i)`` the 3/2-power market-impact
-coefficient of cvxportfolio's ``TransactionCost`` (Almgren et al. 2005); both cost terms
-are divided by the holding period ``h = rebalance_every`` (alpha and risk are daily, a
-trade is paid for once per period).
+The problem is stated once in cvxpy (:mod:`tasks.portfolio.optimiser_problem`: alpha minus
+risk aversion times a factor-model variance minus half-spread and 3/2-power impact costs,
+under the constraint groups of :class:`ConstraintGroup`). Trades below
+``min_trade_weight`` are not made (:meth:`PortfolioOptimiser.solve`). ``c_i = b sigma_i
+sqrt(V / ADV_i)`` is the 3/2-power market-impact coefficient of cvxportfolio's
+``TransactionCost`` (Almgren et al. 2005).
 
 Every market or account input is a ``cp.Parameter``: the problem is DPP (asserted), so
 cvxpy compiles it once and a re-solve only maps new parameter values into the solver's
@@ -36,12 +27,14 @@ import numpy as np
 import pandas as pd
 
 from governance.errors import InputError
-from tasks.portfolio.config import Mode, PortfolioConfig, RiskModelKind
+from tasks.portfolio.config import PortfolioConfig, RiskModelKind
 from tasks.portfolio.diagnose import diagnose_infeasibility
 from tasks.portfolio.dust import SectorLimits, dust_mask, undo_dust
-from tasks.portfolio.native import native_form
+from tasks.portfolio.native import violation
+from tasks.portfolio.optimiser_problem import OBJECTIVE_SCALE, cvxpy_form
 from tasks.portfolio.optimiser_solve import (
     Solved,
+    native_form,
     plan,
     solve_clarabel,
     solver_options,
@@ -59,11 +52,9 @@ from tasks.portfolio.optimiser_types import (
     Unbounded,
 )
 from tasks.portfolio.optimiser_values import (
-    IMPACT_UNIT,
     account_values,
     figures,
     market_values,
-    sector_bounds,
     tradable_mask,
 )
 
@@ -81,11 +72,6 @@ __all__ = [
     "Unbounded",
     "structural_factors",
 ]
-
-#: The objective is solved in basis points of daily return: daily alphas and variances are
-#: ~1e-4, so unscaled the solver's absolute gap tolerance would demand far more accuracy
-#: than needed (more iterations). Reported objectives are unscaled.
-OBJECTIVE_SCALE = 1e4
 
 
 def structural_factors(cfg: PortfolioConfig, n_assets: int) -> int:
@@ -143,61 +129,11 @@ class PortfolioOptimiser:
         self._tradable: np.ndarray | None = None
         self._account = Account()
         self.restricted_mask = np.zeros(n, dtype=bool)
-        par = self.params = {
-            "alpha": cp.Parameter(n, name="alpha"),
-            "B": cp.Parameter((n, k), name="B"),
-            "sqrt_d": cp.Parameter(n, nonneg=True, name="sqrt_d"),
-            "d": cp.Parameter(n, nonneg=True, name="d"),
-            "w0": cp.Parameter(n, name="w0", value=np.zeros(n)),
-            "lower": cp.Parameter(n, name="lower"),
-            "upper": cp.Parameter(n, name="upper"),
-            "half_spread": cp.Parameter(n, nonneg=True, name="half_spread"),
-        }
-        w = self.w = cp.Variable(n, name="w")
-        y = cp.Variable(k, name="y")
-        u = cp.Variable(n, name="u")  # u >= |w - w0|: trade sizes
-        trade = w - par["w0"]
+        form = cvxpy_form(n, k, cfg, self.sectors, with_impact, self.with_restricted)
+        self.params, self.w = form.params, form.w
         #: Definitions (never relaxed by the diagnosis): factor exposures and trade sizes.
-        self.definitions = [y == par["B"].T @ w, u >= trade, u >= -trade]
-        self.groups: dict[ConstraintGroup, list[cp.Constraint]] = {
-            ConstraintGroup.BUDGET: [cp.sum(w) == cfg.budget],
-            ConstraintGroup.ASSET_BOUNDS: [w >= par["lower"], w <= par["upper"]],
-        }
-        self._add_sector_group(w)
-        if cfg.max_turnover is not None:
-            par["turnover"] = cp.Parameter(nonneg=True, name="turnover")
-            self.groups[ConstraintGroup.TURNOVER] = [cp.sum(u) <= par["turnover"]]
-        if cfg.mode is Mode.LONG_SHORT:
-            par["leverage"] = cp.Parameter(nonneg=True, name="leverage")
-            self.groups[ConstraintGroup.LEVERAGE] = [cp.norm1(w) <= par["leverage"]]
-        if cfg.max_tracking_error is not None:
-            specific = cp.multiply(par["sqrt_d"], w)
-            par["B_wb"] = cp.Parameter(k, name="B_wb")  # B' w_b, precomputed: stays DPP
-            par["sqrt_d_wb"] = cp.Parameter(n, name="sqrt_d_wb")
-            active = cp.sum_squares(y - par["B_wb"]) + cp.sum_squares(specific - par["sqrt_d_wb"])
-            # daily active variance over its limit te^2 / annualisation (~1e-6): written as
-            # a ratio <= 1, a well-scaled row the solver meets to its relative tolerance
-            # (unscaled, measured 1e-4 relative over the limit)
-            limit = cfg.max_tracking_error**2 / cfg.annualisation
-            self.groups[ConstraintGroup.TRACKING_ERROR] = [active / limit <= 1.0]
-        if self.with_restricted:
-            par["r_lo"] = cp.Parameter(n, name="r_lo")
-            par["r_hi"] = cp.Parameter(n, name="r_hi")
-            self.groups[ConstraintGroup.RESTRICTED] = [w >= par["r_lo"], w <= par["r_hi"]]
-        costs = par["half_spread"] @ u
-        if with_impact:
-            par["impact"] = cp.Parameter(n, nonneg=True, name="impact")
-            # c |u|^1.5 written as c' |IMPACT_UNIT u|^1.5 (well-scaled cones)
-            costs = costs + par["impact"] @ cp.power(IMPACT_UNIT * u, 1.5)
-        # Alpha and risk are per day; a trade's cost is paid once per holding period, so it
-        # is amortised over ``rebalance_every`` days (cvxportfolio's multi-period view).
-        costs = costs / cfg.rebalance_every
-        # d' w^2 rather than ||sqrt(d) w||^2: the same value, but it enters the solver's
-        # quadratic form directly, without n auxiliary variables and equality rows
-        risk = cp.sum_squares(y) + cp.sum(cp.multiply(par["d"], cp.square(w)))
-        # risk aversion is a constant: a parameter times a parametrised risk is not DPP
-        utility = par["alpha"] @ w - cfg.risk_aversion * risk - costs
-        self.objective = cp.Maximize(OBJECTIVE_SCALE * utility)
+        self.definitions, self.groups = form.definitions, form.groups
+        self.objective, self.sector_matrix = form.objective, form.sector_matrix
         self.problem = cp.Problem(self.objective, self.constraints())
         assert self.problem.is_dpp(), "optimiser problem must be DPP (compiled once)"
         #: CLARABEL settings of every solve of this problem (also the accounts' fast path).
@@ -209,7 +145,7 @@ class PortfolioOptimiser:
         #: The fast solver's own form of the problem (:mod:`tasks.portfolio.native`) when
         #: one holds every constraint; otherwise the fast solver on the cvxpy problem.
         self.native = native_form(
-            self.plan.fast, n, k, cfg, getattr(self, "sector_matrix", None),
+            self.plan.fast, n, k, cfg, self.sector_matrix,
             with_impact=with_impact, scale=OBJECTIVE_SCALE,
             options=solver_options(self.plan.fast, cfg),
         )  # fmt: skip
@@ -220,19 +156,6 @@ class PortfolioOptimiser:
         self.solved = Solved(cp.CLARABEL, None, cp.OPTIMAL, 0, None)
 
     # -- structure ------------------------------------------------------------------------
-
-    def _add_sector_group(self, w: cp.Variable) -> None:
-        bounds = sector_bounds(self.sectors, self.cfg)
-        if bounds is None:
-            return
-        self.sector_matrix, lo, hi = bounds
-        self.params["sector_lo"] = cp.Parameter(len(lo), name="sector_lo", value=lo)
-        self.params["sector_hi"] = cp.Parameter(len(hi), name="sector_hi", value=hi)
-        sw = self.sector_matrix @ w
-        self.groups[ConstraintGroup.SECTOR_BOUNDS] = [
-            sw >= self.params["sector_lo"],
-            sw <= self.params["sector_hi"],
-        ]
 
     def constraints(self, without: Sequence[ConstraintGroup] = ()) -> list[cp.Constraint]:
         """Definitions plus every constraint group not in ``without``."""
@@ -316,19 +239,23 @@ class PortfolioOptimiser:
         optimal, else CLARABEL (:mod:`tasks.portfolio.optimiser_solve`); the weights, or
         raise. ``self.solved`` records which solved and why CLARABEL did."""
         fallback = self.plan.skipped
+        name = self.plan.fast
         if self.native is not None:
-            name = self.plan.fast
             result = self.native.solve(self._values(None))
-            if result.weights is not None:
-                self.solved = Solved(name, None, cp.OPTIMAL, result.iterations, None)
-                return result.weights
             fallback = f"{name}: status {result.status}"
+            if result.weights is not None:
+                fallback = self._infeasible(name, result.weights)
+                if fallback is None:
+                    self.solved = Solved(name, None, cp.OPTIMAL, result.iterations, None)
+                    return result.weights
         elif self.fast_problem is not None:
-            name = self.plan.fast
             fallback = try_fast(self.fast_problem, name, solver_options(name, self.cfg))
             if fallback is None:
-                self.solved = Solved.of(self.fast_problem, name, None, OBJECTIVE_SCALE)
-                return np.array(self.w.value)
+                w = np.array(self.w.value)
+                fallback = self._infeasible(name, w)
+                if fallback is None:
+                    self.solved = Solved.of(self.fast_problem, name, None, OBJECTIVE_SCALE)
+                    return w
         status = solve_clarabel(self.problem, self.solver_options)
         self.solved = Solved.of(self.problem, cp.CLARABEL, fallback, OBJECTIVE_SCALE)
         if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
@@ -339,6 +266,11 @@ class PortfolioOptimiser:
         if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or self.w.value is None:
             raise NumericalError(f"solver returned status {status!r} without a solution")
         return np.array(self.w.value)
+
+    def _infeasible(self, name: str, w: np.ndarray) -> str | None:
+        """Why the fast solver's "optimal" weights are not accepted (None: they are)."""
+        broken = violation(w, self._values(None), self.cfg, self.sector_matrix)
+        return None if broken is None else f"{name}: status optimal but {broken}"
 
     def _values(self, values: dict | None) -> dict:
         return values if values is not None else {n: p.value for n, p in self.params.items()}

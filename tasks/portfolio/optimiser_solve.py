@@ -27,9 +27,12 @@ import warnings
 from dataclasses import dataclass
 
 import cvxpy as cp
+import numpy as np
 
-from tasks.portfolio.config import PortfolioConfig, SolverChoice
+from tasks.portfolio.config import Mode, PortfolioConfig, SolverChoice
+from tasks.portfolio.impact_socp import ImpactSOCP
 from tasks.portfolio.optimiser_types import NumericalError
+from tasks.portfolio.trade_qp import TradeQP
 
 #: Python module of each fast solver (the package is optional: absent -> CLARABEL).
 MODULES = {cp.PIQP: "piqp", cp.QOCO: "qoco"}
@@ -89,6 +92,28 @@ def plan(choice: SolverChoice, conic: bool, tracking: bool = False) -> SolverPla
     if importlib.util.find_spec(MODULES[name]) is None:
         return SolverPlan(None, f"{name} is not installed")
     return SolverPlan(name)
+
+
+def native_form(
+    fast: str | None,
+    n: int,
+    k: int,
+    cfg: PortfolioConfig,
+    sector_matrix: np.ndarray | None,
+    *,
+    with_impact: bool,
+    scale: float,
+    options: dict,
+):
+    """The native form for the fast solver ``fast`` (``SolverPlan.fast``), or None when
+    none holds every constraint (``options``: that solver's settings)."""
+    if cfg.mode is not Mode.LONG_ONLY or cfg.max_tracking_error is not None:
+        return None
+    if fast == cp.PIQP and not with_impact:
+        return TradeQP(n, k, cfg, sector_matrix, scale, options)
+    if fast == cp.QOCO and with_impact:
+        return ImpactSOCP(n, k, cfg, sector_matrix, scale, options)
+    return None
 
 
 def try_fast(problem: cp.Problem, name: str, options: dict) -> str | None:

@@ -34,6 +34,15 @@ def aligned(s: pd.Series | None, assets: pd.Index, fill: float) -> np.ndarray:
     return np.where(np.isnan(x), fill, x)
 
 
+def weight_box(values: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Each weight's bounds: the asset bounds intersected with the restricted list's."""
+    lower, upper = np.asarray(values["lower"]), np.asarray(values["upper"])
+    if "r_lo" in values:
+        lower = np.maximum(lower, values["r_lo"])
+        upper = np.minimum(upper, values["r_hi"])
+    return lower, upper
+
+
 def tradable_mask(market: MarketInputs, assets: pd.Index) -> np.ndarray | None:
     """True where an asset may trade on the date (None: every asset)."""
     if market.tradable is None:

@@ -37,7 +37,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from tasks.portfolio.config import PortfolioConfig
-from tasks.portfolio.native import NativeResult, weight_box
+from tasks.portfolio.native import NativeResult
+from tasks.portfolio.optimiser_values import weight_box
 
 #: PIQP's statuses in cvxpy's words (cvxpy's own PIQP interface maps them the same way).
 STATUS = {
