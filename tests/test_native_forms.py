@@ -166,3 +166,23 @@ def test_qoco_solved_on_an_infeasible_problem_is_not_believed():
     with pytest.raises(Infeasible) as err:
         opt.solve()
     assert set(err.value.groups) == {ConstraintGroup.TURNOVER, ConstraintGroup.RESTRICTED}
+
+
+def test_a_native_solver_that_raises_hands_the_problem_to_clarabel(monkeypatch):
+    """A solver error (here PIQP refusing its data) is a fallback, not a crash: CLARABEL
+    solves, the reason is recorded, and the next solve sets the native form up again."""
+    cfg = PortfolioConfig(solver="piqp", max_weight=0.2, max_turnover=0.5, min_trade_weight=0.0)
+    opt = PortfolioOptimiser(ASSETS, K, cfg, SECTORS)
+    market = MarketInputs(make_alpha(1), make_risk(1))
+    account = Account(current=pd.Series(1.0 / N, index=ASSETS))
+    first = opt.solve(account, market)
+    assert first.solver == "PIQP"
+
+    def refuse(values):
+        raise ValueError("c contains NaN")
+
+    monkeypatch.setattr(opt.native, "solve", refuse)
+    sol = opt.solve(account, market)
+    assert (sol.solver, sol.fallback) == ("CLARABEL", "PIQP: status error: c contains NaN")
+    assert sol.objective == pytest.approx(first.objective, rel=UTILITY_RTOL)
+    assert opt.native._solver is None

@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tasks.portfolio.config import PortfolioConfig
-from tasks.portfolio.native import NativeResult
+from tasks.portfolio.native import NativeResult, changed
 from tasks.portfolio.optimiser_values import IMPACT_UNIT, weight_box
 
 #: QOCO's statuses in cvxpy's words.
@@ -63,6 +63,7 @@ class ImpactSOCP:
         self.sector_matrix = sector_matrix
         self.scale, self.options = scale, options
         self._solver = None
+        self._last: dict | None = None  # the data of the last solve
         nv = self.nv = 4 * n + k
         self.w, self.y = np.arange(n), n + np.arange(k)
         self.u, self.s, self.t = (
@@ -161,6 +162,10 @@ class ImpactSOCP:
         )  # fmt: skip
         return solver
 
+    def reset(self) -> None:
+        """Forget the solver (the next solve sets it up again)."""
+        self._solver, self._last = None, None
+
     def solve(self, values: dict) -> NativeResult:
         """Solve for ``values``; QOCO's factorisation pattern is set up once and kept."""
         data = self.data(values)
@@ -169,8 +174,14 @@ class ImpactSOCP:
         if self._solver is None:
             self._solver = self._setup(data)
         else:
-            self._solver.update_vector_data(c=data["c"], b=data["b"], h=data["h"])
-            self._solver.update_matrix_data(P=data["P"], A=data["A"])
+            update = changed(data, self._last)
+            vectors = {key: update[key] for key in ("c", "b", "h") if key in update}
+            matrices = {key: update[key] for key in ("P", "A") if key in update}
+            if vectors:
+                self._solver.update_vector_data(**vectors)
+            if matrices:
+                self._solver.update_matrix_data(**matrices)
+        self._last = data
         result = self._solver.solve()
         status = STATUS.get(result.status, result.status)
         if status != "optimal":

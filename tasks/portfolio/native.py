@@ -45,6 +45,26 @@ class NativeResult:
 FEASIBILITY = 1e-6
 
 
+def changed(new: dict, last: dict | None) -> dict:
+    """The entries of ``new`` that differ from ``last`` (all when ``last`` is None).
+
+    Arrays are compared by value, sparse matrices by their stored values (each form keeps
+    its pattern fixed): a re-solve hands the solver only what changed, as cvxpy's own
+    interfaces do (the same risk model's matrices are not re-sent for new alphas).
+    """
+    if last is None:
+        return dict(new)
+
+    def values_of(x):
+        return getattr(x, "data", x) if not isinstance(x, np.ndarray) else x
+
+    return {
+        key: value
+        for key, value in new.items()
+        if value is not None and not np.array_equal(values_of(value), values_of(last[key]))
+    }
+
+
 def violation(
     w: np.ndarray, values: dict, cfg: PortfolioConfig, sector_matrix: np.ndarray | None
 ) -> str | None:

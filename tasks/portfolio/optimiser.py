@@ -30,7 +30,7 @@ from governance.errors import InputError
 from tasks.portfolio.config import PortfolioConfig, RiskModelKind
 from tasks.portfolio.diagnose import diagnose_infeasibility
 from tasks.portfolio.dust import SectorLimits, dust_mask, undo_dust
-from tasks.portfolio.native import violation
+from tasks.portfolio.native import NativeResult, violation
 from tasks.portfolio.optimiser_problem import OBJECTIVE_SCALE, cvxpy_form
 from tasks.portfolio.optimiser_solve import (
     Solved,
@@ -118,7 +118,8 @@ class PortfolioOptimiser:
         with_impact: bool = False,
         with_restricted: bool | None = None,
     ):
-        self.assets = pd.Index(assets)
+        # the caller's own Index when given one: holdings on it align without a lookup
+        self.assets = assets if isinstance(assets, pd.Index) else pd.Index(assets)
         self.cfg = cfg
         n, k = len(self.assets), int(n_factors)
         self.n_factors = k
@@ -241,7 +242,11 @@ class PortfolioOptimiser:
         fallback = self.plan.skipped
         name = self.plan.fast
         if self.native is not None:
-            result = self.native.solve(self._values(None))
+            try:
+                result = self.native.solve(self._values(None))
+            except (RuntimeError, ValueError) as exc:  # it refused its data: CLARABEL solves
+                self.native.reset()
+                result = NativeResult(None, f"error: {exc}", 0)
             fallback = f"{name}: status {result.status}"
             if result.weights is not None:
                 fallback = self._infeasible(name, result.weights)

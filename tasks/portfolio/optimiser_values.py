@@ -28,7 +28,7 @@ def aligned(s: pd.Series | None, assets: pd.Index, fill: float) -> np.ndarray:
     """``s`` on ``assets`` as floats, missing or NaN -> ``fill`` (None: all ``fill``)."""
     if s is None:
         return np.full(len(assets), fill)
-    if not s.index.equals(assets):
+    if s.index is not assets and not s.index.equals(assets):
         s = s.reindex(assets)
     x = s.to_numpy(dtype=float, na_value=np.nan)
     return np.where(np.isnan(x), fill, x)
@@ -131,7 +131,7 @@ def account_values(
         # unrestricted assets repeat their bounds (redundant rows, well scaled)
         values["r_lo"] = np.where(mask, r_lo, lower)
         values["r_hi"] = np.where(mask, r_hi, upper)
-    elif restricted & set(assets):
+    elif restricted and restricted & set(assets):
         raise InputError(
             "optimiser: account has a restricted list but the problem was built "
             "without one (with_restricted=True)"

@@ -37,7 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tasks.portfolio.config import PortfolioConfig
-from tasks.portfolio.native import NativeResult
+from tasks.portfolio.native import NativeResult, changed
 from tasks.portfolio.optimiser_values import weight_box
 
 #: PIQP's statuses in cvxpy's words (cvxpy's own PIQP interface maps them the same way).
@@ -80,6 +80,7 @@ class TradeQP:
         self.scale = scale
         self.options = options
         self._solver = None
+        self._last: dict | None = None  # the data of the last solve
         # P (upper triangle, CSC): p_j and m_j columns carry a_j = 2 S gamma d_j on the
         # diagonal and -a_j at (p_j, m_j); the y columns 2 S gamma.
         idx = np.arange(n)
@@ -145,6 +146,10 @@ class TradeQP:
             "feasible_bounds": bool(np.all(lower <= upper)),
         }  # fmt: skip
 
+    def reset(self) -> None:
+        """Forget the solver (the next solve sets it up again)."""
+        self._solver, self._last = None, None
+
     def solve(self, values: dict) -> NativeResult:
         """Solve for ``values``; PIQP's factorisation pattern is set up once and kept."""
         import piqp
@@ -159,7 +164,10 @@ class TradeQP:
             solver.setup(G=self.G, **data)
             self._solver = solver
         else:
-            self._solver.update(**data)
+            update = changed(data, self._last)
+            if update:
+                self._solver.update(**update)
+        self._last = data
         name = self._solver.solve().name
         status = STATUS.get(name, name)
         iterations = int(self._solver.result.info.iter)
