@@ -1,11 +1,12 @@
 """The model inventory (SR 26-2, PRA SS1/23): every registered model and where it stands.
 
-:func:`inventory` lists, for each registered model: its tier, champion version, status,
-developer, validator, last validation date and verdict, open and accepted findings, next
-revalidation due and the policy hash of its last validation. The flag
+:func:`inventory` lists, for each registered model: its tier (the one the adopted policy
+assigns the strategy, beside the tier its last validation was made under), champion
+version, status, developer, validator, last validation date and verdict, open and accepted
+findings, next revalidation due and the policy hash of its last validation. The flag
 ``models_driving_without_current_validation`` names each champion whose validation is not
-current: never validated, findings not accepted, an acceptance expired or a revalidation
-overdue — whatever the policy does about it (a ``warn`` tier lets it drive; the inventory
+current: never validated, validated under another tier than the assigned one, findings
+not accepted, an acceptance expired or a revalidation overdue — whatever the policy does about it (a ``warn`` tier lets it drive; the inventory
 still says so). It is ``alphagate models``, an evidence-pack member
 (``inventory/models.json``) and a self-contained HTML page linked from each registered
 model in MLflow (:func:`publish_inventory`).
@@ -27,6 +28,7 @@ from governance.html import Cell, Facts, Page, Section, Table, Tone, render_page
 from governance.policy import Policy, Tier, load_policy
 from governance.registry import last_promotions, mlflow_client, model_subject, registry_exists
 from governance.sandbox import banner, is_sandbox
+from governance.tiers import evidence_problem
 
 VALIDATED = "validation.completed"
 FLAG = "models_driving_without_current_validation"
@@ -48,7 +50,10 @@ def _model_row(ws, ledger, client, name: str, promotion, policy, register, day) 
     mv = next(v for v in versions if str(v.version) == focus)
     validation = latest_validation(ledger, name, focus)
     entry = ledger.last(action=VALIDATED, subject=model_subject(name, focus))
-    tier_name = entry.payload.get("policy_tier") if entry else None
+    validated_tier = entry.payload.get("policy_tier") if entry else None
+    # the tier the adopted policy assigns the strategy, not the one its validation named
+    assigned = policy.assigned_tier(name) if policy is not None else None
+    tier_name = assigned or validated_tier
     tier = _tier_of(policy, tier_name)
     records = blocking(register, validation.seq) if validation else []
     open_ = [r.id for r in records if r.status is not Status.ACCEPTED]
@@ -66,11 +71,16 @@ def _model_row(ws, ledger, client, name: str, promotion, policy, register, day) 
         status = "in_review"
     else:
         status = "awaiting_approval"
-    current = validation is not None and not (checks.blockers or checks.warnings)
+    problems = list(checks.blockers + checks.warnings) if checks else []
+    if assigned is not None and entry is not None:
+        off = evidence_problem(f"the validation of v{focus}", validated_tier, assigned, name)
+        problems += [off] if off else []
+    current = validation is not None and not problems
     due = revalidation_due(ledger, validation, tier) if validation else None
     return {
         "name": name,
         "tier": tier_name,
+        "validated_tier": validated_tier,
         "champion_version": champion,
         "latest_version": str(latest.version),
         "version": focus,
@@ -86,7 +96,7 @@ def _model_row(ws, ledger, client, name: str, promotion, policy, register, day) 
         "accepted_findings": [r.id for r in records if r.status is Status.ACCEPTED],
         "next_revalidation_due": due.to_json() if due else None,
         "current_validation": current,
-        "not_current_because": list(checks.blockers + checks.warnings) if checks else [],
+        "not_current_because": problems,
         "policy_hash": entry.payload.get("policy_hash") if entry else None,
         "flags": ["driving_without_current_validation"] if champion and not current else [],
     }

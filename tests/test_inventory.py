@@ -114,3 +114,28 @@ def test_the_inventory_is_an_evidence_pack_member(three, tmp_path, capsys):
         inv = json.loads(z.read("inventory/models.json"))
     assert [m["status"] for m in inv["models"]] == ["champion", "rejected", "not_validated"]
     assert Path(pack).stat().st_size > 0
+
+
+def test_the_inventory_shows_the_assigned_tier_not_the_validations(three):
+    """A policy that assigns alpha-champ another tier than the one it was validated under:
+    the inventory names the assigned tier, keeps the validation's beside it, and the
+    validation is not current (evidence under another tier counts for nothing)."""
+    from governance.inventory import inventory
+    from governance.ledger import Ledger
+    from governance.policy import load_policy
+
+    policy, digest = load_policy(POLICY)
+    moved = policy.model_copy(
+        update={"tiers": {**policy.tiers, "strict": policy.tiers["sandbox"]},
+                "strategies": {"alpha-champ": "strict"}}
+    )  # fmt: skip
+    with Ledger.open(three) as ledger:
+        inv = inventory(three, ledger, moved, digest)
+    champ = next(m for m in inv["models"] if m["name"] == "alpha-champ")
+    assert (champ["tier"], champ["validated_tier"]) == ("strict", "sandbox")
+    assert not champ["current_validation"]
+    assert champ["not_current_because"] == [
+        "the validation of v1 was made under tier 'sandbox', not 'alpha-champ''s tier"
+        " 'strict': evidence under another tier counts for nothing"
+    ]
+    assert inv["flags"] == {"models_driving_without_current_validation": ["alpha-champ"]}
