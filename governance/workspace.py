@@ -28,7 +28,10 @@ QUIET_STACK_ENV = {
     "DO_NOT_TRACK": "true",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-    "PREFECT_LOGGING_LEVEL": "WARNING",
+    # Prefect's loggers at INFO, so that every gate decision (a pass is INFO) reaches the
+    # flow run's log in Prefect; its console handler at WARNING keeps the terminal quiet.
+    "PREFECT_LOGGING_LEVEL": "INFO",
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
     "GIT_PYTHON_REFRESH": "quiet",
     "GX_ANALYTICS_ENABLED": "false",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",

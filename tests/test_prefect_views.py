@@ -193,3 +193,25 @@ def test_rebalance_on_bad_live_data_halts_without_traceback(tmp_path, api_url):
     assert out.returncode == 3, out.stderr
     assert "Traceback" not in out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1])["stage"] == "data_quality"
+
+
+def test_passing_gates_reach_the_flow_run_log_and_not_the_terminal(tmp_path, api_url):
+    """A rebalance with no champion halts at approval (exit 3) and publishes the fallback,
+    whose data-quality and pre-trade gates pass. The passes are INFO lines of the flow
+    run's log in Prefect (an operator reads every decision there, not only halts), while
+    the terminal shows no Prefect INFO line."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    out = _cli(tmp_path / "home", api_url, "rebalance", "--config", SMALL, "--json")
+    assert out.returncode == 3, out.stderr
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["portfolio"]["source"] == "fallback"
+    run_id = uuid.UUID(summary["flow_run_id"])
+    flt = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id]))
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(log_filter=flt)
+    passes = [g.message for g in logs if g.level == 20 and ": PASS on " in g.message]
+    assert any(m.startswith("gate data_quality: PASS") for m in passes), passes
+    assert any(m.startswith("gate pretrade: PASS") for m in passes), passes
+    assert "| INFO" not in out.stderr
