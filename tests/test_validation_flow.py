@@ -249,7 +249,7 @@ def test_report_is_self_contained_and_json_twin_holds_the_numbers(ws, planted):
     from markupsafe import escape
 
     from governance.html import decimal, pvalue
-    from validation.report import OVERFITTING_ROWS, PBO_ROWS, SIGNAL_ROWS
+    from validation.report_sections import OVERFITTING_ROWS, PBO_ROWS, SIGNAL_ROWS
 
     # Every number of the JSON twin's headline sections is on the page, in its human form
     # (label, unit, precision) beside its label.
