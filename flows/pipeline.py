@@ -18,6 +18,7 @@ from flows.config import AlphagateConfig
 from flows.halting import end_state, quiet_expected_failures
 from flows.portfolio_stage import backtest, portfolio
 from flows.risk_stage import risk_report
+from flows.run import finish, open_run
 from governance.errors import GateHalt
 
 
@@ -30,7 +31,7 @@ def governed_pipeline(
 ) -> dict | State:
     """Run the governed chain once; return the run summary (shared/DESIGN.md contract)."""
     quiet_expected_failures()
-    run = stages.open_run(config, user, kind="pipeline", key=key)
+    run = open_run(config, user, kind="pipeline", key=key)
     try:
         run, panel = stages.ingest(run, data_path)
         sealed = stages.split(run, panel)
@@ -47,4 +48,4 @@ def governed_pipeline(
         risk_report(run, panel)
     except GateHalt as exc:
         run.summary.halt(exc.gate, exc.reasons)
-    return end_state(stages.finish(run))
+    return end_state(finish(run))

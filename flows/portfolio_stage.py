@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from flows.stages import Run, Trained, service_stage, stage
+from flows.run import Run, service_stage, stage
+from flows.stages import Trained
 from flows.summary import capped
 from governance.policy import PortfolioSource
 

@@ -1,10 +1,10 @@
 """Progress of a flow run on the terminal: one line per stage, with its elapsed time.
 
-The command line opens :func:`showing_progress` around a flow; each stage (``flows/stages``'
-``stage`` decorator) calls :func:`started` and :func:`finished`. On a terminal the lines
-are live (rich: a spinner and a running clock per stage); otherwise nothing is printed
-unless ``ALPHAGATE_PROGRESS=1`` asks for plain lines on stderr (logs, CI). Progress never
-goes to stdout, whose last line belongs to ``--json``.
+The command line opens :func:`showing_progress` around a flow; each stage (the ``stage``
+decorator of ``flows/run.py``) calls :func:`started` and :func:`finished`. On a terminal
+the lines are live (rich: a spinner and a running clock per stage); otherwise nothing is
+printed unless ``ALPHAGATE_PROGRESS=1`` asks for plain lines on stderr (logs, CI). Progress
+never goes to stdout, whose last line belongs to ``--json``.
 """
 
 from __future__ import annotations

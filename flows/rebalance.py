@@ -16,6 +16,7 @@ from flows.config import AlphagateConfig
 from flows.halting import end_state, quiet_expected_failures
 from flows.portfolio_stage import portfolio
 from flows.risk_stage import risk_report
+from flows.run import finish, open_run
 from governance.errors import GateHalt
 
 
@@ -28,7 +29,7 @@ def rebalance_flow(
 ) -> dict | State:
     """Publish target weights and a trade list; return the run summary."""
     quiet_expected_failures()
-    run = stages.open_run(config, user, kind="rebalance", key=key)
+    run = open_run(config, user, kind="rebalance", key=key)
     try:
         try:
             run, panel = stages.ingest(run, data_path)
@@ -39,4 +40,4 @@ def rebalance_flow(
         risk_report(run, panel)
     except GateHalt as exc:
         run.summary.halt(exc.gate, exc.reasons)
-    return end_state(stages.finish(run))
+    return end_state(finish(run))

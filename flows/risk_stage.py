@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from flows.stages import Run, service_stage
+from flows.run import Run, service_stage
 from governance.policy import PortfolioSource
 
 

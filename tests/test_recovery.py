@@ -2,7 +2,7 @@
 exactly one model version, one set of ledger entries per stage, and a ledger that verifies.
 
 The rerun finds the deterministic stages' entries under the same content run key (config,
-data fingerprint, actor) and reuses them (flows/stages.py).
+data fingerprint, actor, tier) and reuses them (flows/run.py ``keyed``).
 """
 
 from __future__ import annotations

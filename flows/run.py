@@ -1,0 +1,180 @@
+"""One flow run's machinery: the :class:`Run` every stage receives, the :func:`stage`
+decorator (Prefect task, retries, timings, progress), opening a run and finishing it.
+
+The stages themselves live in ``flows/stages.py`` (data and model), ``flows/portfolio_stage.py``
+and ``flows/risk_stage.py``; the flows (``flows/pipeline.py``, ``flows/rebalance.py``) open a
+run here, call the stages, and finish it here.
+
+Two run keys make reruns safe (issue 7, crash recovery):
+
+- ``run.ctx`` records the *deterministic* stages (ingest, data quality, split, training,
+  validation, backtest) under a content key — a hash of the flow kind, config, data
+  fingerprint, actor and tier (:func:`keyed`). A process killed mid-run and started again with the
+  same inputs finds the entries already written (idempotency keys) and reuses them: no
+  duplicate ledger entries, no second model version.
+- ``run.now`` records *decisions* (approval gate, kill-switch check, portfolio) under the
+  flow-run id: they depend on the state of the world at the time and are made afresh on
+  every run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from flows import progress
+from flows.config import AlphagateConfig
+from flows.halting import retry_unexpected
+from flows.runners import current_flow_run_id
+from flows.summary import RunSummary
+from flows.views import derive
+from governance.canonical import sha256_json
+from governance.context import RunContext
+from governance.errors import GateHalt
+from governance.workspace import Workspace
+
+
+def stage(name: str, *, retries: int = 0, nested: bool = False):
+    """A stage as a Prefect task whose own wall time lands in ``summary.timings``.
+
+    Tasks take the run's context (ledger, store), which Prefect cannot hash: no input
+    caching. Idempotency comes from the ledger's keys instead, which auditors can see.
+    A ``nested`` stage runs inside another stage, whose time already counts its own: it
+    adds nothing to ``summary.timings`` (which bench/bench_pipeline.py sums).
+    """
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def timed(run: Run, *args, **kwargs):
+            start = time.perf_counter()
+            progress.started(name)
+            outcome = "failed"
+            try:
+                result = fn(run, *args, **kwargs)
+                outcome = "ok"
+                return result
+            except GateHalt as exc:
+                outcome = f"halted: {exc.gate}"
+                raise
+            finally:
+                if not nested:
+                    run.summary.timings[name] = round(time.perf_counter() - start, 3)
+                progress.finished(name, outcome)
+
+        delays = [2, 10][:retries]
+        return task(
+            name=name,
+            cache_policy=NO_CACHE,
+            retries=retries,
+            retry_delay_seconds=delays,
+            retry_condition_fn=retry_unexpected,
+        )(timed)
+
+    return wrap
+
+
+def service_stage(name: str):
+    """A stage that talks to services (MLflow, databases): retried with backoff."""
+    return stage(name, retries=2)
+
+
+@dataclass(frozen=True)
+class Run:
+    """What every stage of one flow run needs."""
+
+    config: AlphagateConfig
+    ws: Workspace
+    ctx: RunContext
+    now: RunContext
+    tier: Any
+    tier_name: str
+    actor: str
+    summary: RunSummary
+    start_seq: int = 0
+
+
+def open_run(config: AlphagateConfig, user: str | None, kind: str, key: str | None = None) -> Run:
+    """Load the policy (exit 2 if invalid), prove who runs (``--as``/``--key``: exit 2
+    without an identity, 4 with a key that is not theirs), open the ledger for this run."""
+    from governance.config import tier_for
+    from governance.duties import Act, require
+    from governance.identity import prove_identity
+
+    ws = Workspace.from_env().activate()
+    in_force = tier_for(config)  # the adopted policy and the tier it assigns the strategy
+    policy, tier, policy_hash = in_force.force.policy, in_force.tier, in_force.policy_hash
+    ctx = RunContext.open(
+        ws,
+        actor="pending",
+        flow_run_id=current_flow_run_id(),
+        policy=policy,
+        policy_hash=policy_hash,
+        run_key="pending",
+    )
+    try:
+        signer = prove_identity(ws, ctx.ledger, user, key, kind)
+        if kind == "pipeline":  # whoever runs the pipeline signs the training: the developer
+            require(Act.DEVELOP, signer)
+    except Exception:
+        ctx.close()
+        raise
+    ctx = dataclasses.replace(ctx, actor=signer.name, role=signer.role, signer=signer)
+    # The policy file in force, by the hash every decision records (evidence packs read it).
+    ctx.store.put_bytes(Path(config.resolve(config.policy.file)).read_bytes())
+    now = dataclasses.replace(ctx, run_key=ctx.flow_run_id or os.urandom(16).hex())
+    summary = RunSummary(
+        kind=kind, flow_run_id=ctx.flow_run_id, model_name=config.model.name, sandbox=ctx.sandbox
+    )
+    start = ctx.ledger.head()[0]
+    return Run(config, ws, ctx, now, tier, in_force.name, signer.name, summary, start)
+
+
+def keyed(run: Run, fingerprint: str) -> Run:
+    """The run with its content key set, once the data fingerprint is known."""
+    key = sha256_json(
+        [run.summary.kind, run.config.config_hash(), fingerprint, run.actor, run.tier_name]
+    )[:32]
+    return dataclasses.replace(run, ctx=dataclasses.replace(run.ctx, run_key=key))
+
+
+def finish(run: Run) -> dict:
+    """Record how the run ended, fill in the ledger head, close the ledger, and hand a signed
+    checkpoint to the witnesses."""
+    s = run.summary
+    action = "run.completed" if s.status == "completed" else "run.halted"
+    run.now.record(
+        action,
+        subject=f"flow:{s.kind}",
+        payload={"stage": s.stage, "reasons": s.reasons, "model_version": s.model_version},
+    )
+    seq, head = run.now.ledger.head()
+    s.ledger_head = {"seq": seq, "hash": head}
+    derive(run.ws, run.now.ledger, run_entries(run))
+    run.ctx.close()
+    # Witness the run's entries at its end, also when a deployment (not the CLI) ran it.
+    from governance.transparency import publish_after_command
+
+    problem = publish_after_command(run.ws)
+    if problem is not None:
+        print(f"alphagate: {problem}", file=sys.stderr)
+    return s.to_json()
+
+
+def run_entries(run: Run) -> list:
+    """The entries this flow run appended (its id is in their payload), and the decisions
+    people made while it waited (UI approvals carry no run key)."""
+    mine = run.ctx.flow_run_id
+    return [
+        e
+        for e in run.now.ledger.entries(after_seq=run.start_seq)
+        if "run_key" not in e.payload or (mine and e.payload.get("flow_run_id") == mine)
+    ]
