@@ -241,15 +241,17 @@ def test_accounts_reuse_one_compiled_problem():
         Account("bad", current=heavy, restricted=("A00", "A01", "A02")),  # sells 0.6 > 0.5
     ]
     sols = solve_many(opt, accounts, market)
+    assert opt.native is not None and sols[0].solver == "PIQP"
     assert [s.account for s in sols] == ["a", "b", "c", "bad"]
     assert sols[1].weights[["A03", "A04"]].abs().max() <= TOL
     assert sols[2].weights["A05"] <= 0.01 + TOL
     assert sols[3].weights is None and sols[3].status == "infeasible"
     assert "turnover cap" in sols[3].error and "restricted list" in sols[3].error
-    # the fast path is CLARABEL's conic form; a single solve uses cfg.solver (PIQP here),
-    # both stopped at solver_tolerance 1e-7: CLARABEL's gap <= 1e-7 bp + 1e-7 relative,
-    # on utilities of ~1 bp <= 2e-7 relative each, so the two agree to 5e-7 relative;
-    # weights to 1e-6 (interior points differ along the optimum's flat directions)
+    # each account is a re-solve of one PIQP trade form (its data updated in place); a
+    # fresh optimiser solves from a new setup. Both stop at solver_tolerance 1e-7 (gap <=
+    # 1e-7 bp + 1e-7 relative): on utilities of ~1 bp <= 2e-7 relative each, so the two
+    # agree to 5e-7 relative; weights to 1e-6 (interior points differ along the
+    # optimum's flat directions)
     for acct, sol in zip(accounts[:3], sols[:3], strict=True):
         fresh = PortfolioOptimiser(ASSETS, K, cfg, SECTORS, with_restricted=True)
         single = fresh.solve(acct, market)
