@@ -31,8 +31,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from tasks.portfolio.config import PortfolioConfig
-from tasks.portfolio.native import NativeResult, changed
+from tasks.portfolio.native import NativeForm, NativeResult, changed
 from tasks.portfolio.optimiser_values import IMPACT_UNIT, weight_box
 
 #: QOCO's statuses in cvxpy's words.
@@ -44,26 +43,11 @@ STATUS = {
 }
 
 
-class ImpactSOCP:
-    """QOCO's data for one universe and constraint structure; values change per solve.
+class ImpactSOCP(NativeForm):
+    """QOCO's data for one universe and constraint structure (:class:`NativeForm`)."""
 
-    Parameters are those of :class:`tasks.portfolio.trade_qp.TradeQP`.
-    """
-
-    def __init__(
-        self,
-        n: int,
-        k: int,
-        cfg: PortfolioConfig,
-        sector_matrix: np.ndarray | None,
-        scale: float,
-        options: dict,
-    ):
-        self.n, self.k, self.cfg = n, k, cfg
-        self.sector_matrix = sector_matrix
-        self.scale, self.options = scale, options
-        self._solver = None
-        self._last: dict | None = None  # the data of the last solve
+    def _build(self) -> None:
+        n, k = self.n, self.k
         nv = self.nv = 4 * n + k
         self.w, self.y = np.arange(n), n + np.arange(k)
         self.u, self.s, self.t = (
@@ -161,10 +145,6 @@ class ImpactSOCP:
             self.l_rows, 2 * n, self.q, **self.options,
         )  # fmt: skip
         return solver
-
-    def reset(self) -> None:
-        """Forget the solver (the next solve sets it up again)."""
-        self._solver, self._last = None, None
 
     def solve(self, values: dict) -> NativeResult:
         """Solve for ``values``; QOCO's factorisation pattern is set up once and kept."""

@@ -45,6 +45,48 @@ class NativeResult:
 FEASIBILITY = 1e-6
 
 
+class NativeForm:
+    """A fast solver's own data for one universe and constraint structure: built once
+    (:meth:`_build`, by each form), values change per solve.
+
+    Parameters
+    ----------
+    n, k : int
+        Assets and factor columns (``B`` is n × k).
+    cfg : PortfolioConfig
+        Risk aversion, budget, turnover cap, holding period, tolerances.
+    sector_matrix : ndarray, shape (n_sectors, n), optional
+        0/1 membership rows; the sector bounds come with each solve's values.
+    scale : float
+        The objective's scale (``OBJECTIVE_SCALE``: basis points of daily return).
+    options : dict
+        The solver's settings (``tasks.portfolio.optimiser_solve.solver_options``).
+    """
+
+    def __init__(
+        self,
+        n: int,
+        k: int,
+        cfg: PortfolioConfig,
+        sector_matrix: np.ndarray | None,
+        scale: float,
+        options: dict,
+    ):
+        self.n, self.k, self.cfg = n, k, cfg
+        self.sector_matrix = sector_matrix
+        self.scale, self.options = scale, options
+        self._solver = None
+        self._last: dict | None = None  # the data of the last solve
+        self._build()
+
+    def _build(self) -> None:
+        """The form's fixed structure (sparsity patterns, constant rows)."""
+
+    def reset(self) -> None:
+        """Forget the solver (the next solve sets it up again)."""
+        self._solver, self._last = None, None
+
+
 def changed(new: dict, last: dict | None) -> dict:
     """The entries of ``new`` that differ from ``last`` (all when ``last`` is None).
 

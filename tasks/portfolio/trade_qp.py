@@ -36,8 +36,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from tasks.portfolio.config import PortfolioConfig
-from tasks.portfolio.native import NativeResult, changed
+from tasks.portfolio.native import NativeForm, NativeResult, changed
 from tasks.portfolio.optimiser_values import weight_box
 
 #: PIQP's statuses in cvxpy's words (cvxpy's own PIQP interface maps them the same way).
@@ -49,38 +48,11 @@ STATUS = {
 }
 
 
-class TradeQP:
-    """PIQP's data for one universe and constraint structure; values change per solve.
+class TradeQP(NativeForm):
+    """PIQP's data for one universe and constraint structure (:class:`NativeForm`)."""
 
-    Parameters
-    ----------
-    n, k : int
-        Assets and factor columns (``B`` is n × k).
-    cfg : PortfolioConfig
-        Risk aversion, budget, turnover cap, holding period, tolerances.
-    sector_matrix : ndarray, shape (n_sectors, n), optional
-        0/1 membership rows; the sector bounds come with each solve's values.
-    scale : float
-        The objective's scale (``OBJECTIVE_SCALE``: basis points of daily return).
-    options : dict
-        PIQP settings (``tasks.portfolio.optimiser_solve.solver_options``).
-    """
-
-    def __init__(
-        self,
-        n: int,
-        k: int,
-        cfg: PortfolioConfig,
-        sector_matrix: np.ndarray | None,
-        scale: float,
-        options: dict,
-    ):
-        self.n, self.k, self.cfg = n, k, cfg
-        self.sector_matrix = sector_matrix
-        self.scale = scale
-        self.options = options
-        self._solver = None
-        self._last: dict | None = None  # the data of the last solve
+    def _build(self) -> None:
+        n, k = self.n, self.k
         # P (upper triangle, CSC): p_j and m_j columns carry a_j = 2 S gamma d_j on the
         # diagonal and -a_j at (p_j, m_j); the y columns 2 S gamma.
         idx = np.arange(n)
@@ -145,10 +117,6 @@ class TradeQP:
             "x_u": np.concatenate([x_u, np.full(k, np.inf)]),
             "feasible_bounds": bool(np.all(lower <= upper)),
         }  # fmt: skip
-
-    def reset(self) -> None:
-        """Forget the solver (the next solve sets it up again)."""
-        self._solver, self._last = None, None
 
     def solve(self, values: dict) -> NativeResult:
         """Solve for ``values``; PIQP's factorisation pattern is set up once and kept."""
