@@ -38,6 +38,7 @@ from pathlib import Path
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the test cast's helpers (tests/helpers_identity.py)
 CASES = {
     "demo": REPO / "configs" / "demo.yaml",
     "synthetic-1000": REPO / "bench" / "configs" / "synthetic-1000.yaml",
