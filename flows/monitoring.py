@@ -28,11 +28,11 @@ from flows.halting import end_state, quiet_expected_failures
 from flows.runners import current_flow_run_id
 from flows.views import derive
 from governance import killswitch
-from governance.approvals import latest_validation
 from governance.context import RunContext
 from governance.findings_review import record_expiries, use_checks
 from governance.ledger import LedgerEntry
 from governance.policy import Tier
+from governance.promotion_state import latest_validation
 from governance.registry import last_promotions, mlflow_client, model_subject
 from governance.users import SYSTEM_ACTOR
 from governance.workspace import Workspace

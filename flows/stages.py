@@ -197,8 +197,8 @@ def _already_trained(run: Run) -> Trained | None:
 @service_stage("independent-validation")
 def validate(run: Run, model: Trained) -> str | None:
     """Validate the candidate as the configured validator; record the validation gate."""
-    from governance.approvals import latest_validation
     from governance.gates import record_gate, validation_gate
+    from governance.promotion_state import latest_validation
     from validation.run import validate_model_version
 
     validator = _validator(run, run.config.validation.validator)
@@ -248,7 +248,7 @@ def validate(run: Run, model: Trained) -> str | None:
 def review_cleared(run: Run, model: Trained) -> bool:
     """True when a non-pass verdict's findings are all accepted (the review path): the
     candidate then waits for approvals only, not for a human to look at the findings."""
-    from governance.approvals import latest_validation, verdict_blockers
+    from governance.promotion_state import latest_validation, verdict_blockers
 
     facts = latest_validation(run.ctx.ledger, model.name, model.version)
     return facts is not None and not verdict_blockers(run.ctx.ledger, model.version, facts)
@@ -282,8 +282,8 @@ def _finding_line(f) -> str:
 @stage("approval-gate")
 def approval(run: Run, model: Trained, verdict: str | None) -> None:
     """Record where the candidate stands on its way to champion, and what it still needs."""
-    from governance.approvals import promotion_state
     from governance.gates import approval_gate, record_gate
+    from governance.promotion_state import promotion_state
 
     state = promotion_state(run.ws, model.name, model.version, run.tier, ledger=run.now.ledger)
     if not state.complete and verdict == "pass" and _ui_approvals_enabled(run):

@@ -1,16 +1,16 @@
 """What a risk officer needs next for one model version: ``alphagate status`` and the demo guide.
 
 Composition only: the findings register (governance/findings.py), the promotion state
-(governance/approvals.py) and the use-time checks (governance/model_use.py), turned into
+(governance/promotion_state.py) and the use-time checks (governance/model_use.py), turned into
 the exact commands that move the version on.
 """
 
 from __future__ import annotations
 
-from governance.approvals import compute_state, latest_validation
 from governance.findings import Status, load_register
 from governance.findings_review import blocking, revalidation_due
 from governance.model_use import model_may_drive
+from governance.promotion_state import compute_state, latest_validation
 from governance.registry import get_model_facts, mlflow_client
 from governance.users import list_users
 

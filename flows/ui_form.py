@@ -17,7 +17,8 @@ from typing import Literal
 from prefect.input import RunInput
 from pydantic import Field, create_model
 
-from governance.approvals import compute_state, latest_validation, promote_if_complete
+from governance.approvals import promote_if_complete
+from governance.promotion_state import compute_state, latest_validation
 from governance.registry import ModelFacts, model_subject
 from governance.ui_approval import TIMEOUT_USER, UIDecision, record_form_decision
 from governance.users import list_users
@@ -119,7 +120,7 @@ def await_ui_approval(
 
     ws, ledger, policy_hash = ctx.ws, ctx.ledger, ctx.policy_hash or ""
     if facts is None:
-        from governance.approvals import facts_for
+        from governance.promotion_state import facts_for
 
         facts = facts_for(ws, ledger, model_name, version)
     run = FlowRunContext.get()

@@ -1,6 +1,6 @@
 """What must back a version before it is promoted or drives a portfolio.
 
-:func:`backing_blockers` is asked by :func:`governance.approvals.compute_state` both when a
+:func:`backing_blockers` is asked by :func:`governance.promotion_state.compute_state` both when a
 version is approved and again at the moment of use (:mod:`governance.model_use`):
 
 - the validation is a valid signed act of an enrolled validator who is not the developer
@@ -32,7 +32,7 @@ def backing_blockers(ledger, registry, facts, validation, approvals, *, at_use: 
     facts : governance.registry.ModelFacts
         With ``model_artifact_hash`` recomputed from the files and ``developer`` from the
         training signature.
-    validation : governance.approvals.ValidationFacts
+    validation : governance.promotion_state.ValidationFacts
     approvals : list of LedgerEntry
         The counted approvals.
     at_use : bool

@@ -7,8 +7,8 @@ report's sign-off block, and the Prefect gate artifacts.
 
 from __future__ import annotations
 
-from governance.approvals import GRANTED, REJECTED
 from governance.ledger import Ledger
+from governance.promotion_state import GRANTED, REJECTED
 from governance.registry import model_subject
 
 __all__ = ["decision_rows"]

@@ -85,7 +85,7 @@ def acceptance_document(
 
 def _developer(ledger: Ledger, record: FindingRecord) -> str | None:
     """The signer of the training entry of the validated model (never a tag)."""
-    from governance.approvals import developer_of
+    from governance.promotion_state import developer_of
 
     entry = ledger.last(
         action=VALIDATED, subject=model_subject(record.model_name, record.model_version)

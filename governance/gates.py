@@ -223,7 +223,7 @@ def approval_gate(
     Parameters
     ----------
     missing : sequence of str
-        Approvals still needed (from ``governance.approvals.promotion_state``).
+        Approvals still needed (from ``governance.promotion_state.promotion_state``).
     granted : sequence of str
         Approvals already given, e.g. ``"validator:vera"``.
     """

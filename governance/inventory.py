@@ -21,11 +21,11 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from governance.approvals import REJECTED, decisions_on_validation, latest_validation
 from governance.findings import Status, load_register, today
 from governance.findings_review import blocking, revalidation_due, use_checks
 from governance.html import Cell, Facts, Page, Section, Table, Tone, render_page, tone_of
 from governance.policy import Policy, Tier, load_policy
+from governance.promotion_state import REJECTED, decisions_on_validation, latest_validation
 from governance.registry import last_promotions, mlflow_client, model_subject, registry_exists
 from governance.sandbox import banner, is_sandbox
 from governance.tiers import evidence_problem

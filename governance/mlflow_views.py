@@ -35,13 +35,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from governance.approvals import latest_validation
 from governance.decisions import decision_rows
 from governance.findings import load_register
 from governance.findings_mlflow import findings_line
 from governance.findings_review import blocking
 from governance.html import Facts, Page, Section, Table, page_from_json, render_page
 from governance.ledger import Ledger
+from governance.promotion_state import latest_validation
 from governance.registry import PROMOTED, champion_version, model_subject
 from governance.sandbox import NOT_FOR_PRODUCTION, TAG, banner, is_sandbox, policy_label, tag_value
 

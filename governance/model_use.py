@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 from governance import killswitch
 from governance.adoption import champion_policy_problem, policy_in_force
-from governance.approvals import (
+from governance.backing import validation_tier_problem
+from governance.errors import Forbidden
+from governance.findings_review import use_checks
+from governance.intact import ledger_problem
+from governance.ledger import Ledger
+from governance.policy import Tier
+from governance.promotion_state import (
     GRANTED,
     REJECTED,
     compute_state,
@@ -23,12 +29,6 @@ from governance.approvals import (
     facts_for,
     latest_validation,
 )
-from governance.backing import validation_tier_problem
-from governance.errors import Forbidden
-from governance.findings_review import use_checks
-from governance.intact import ledger_problem
-from governance.ledger import Ledger
-from governance.policy import Tier
 from governance.registry import (
     champion_version,
     last_promotions,

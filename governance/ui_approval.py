@@ -21,18 +21,17 @@ import json
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from governance.approvals import (
-    GRANTED,
-    REFUSED,
-    REJECTED,
-    PromotionState,
-    ValidationFacts,
-    approval_document,
-    compute_state,
-)
+from governance.approvals import REFUSED, approval_document
 from governance.canonical import sha256_json
 from governance.duties import Act, duty_refusal
 from governance.ledger import Ledger, LedgerEntry
+from governance.promotion_state import (
+    GRANTED,
+    REJECTED,
+    PromotionState,
+    ValidationFacts,
+    compute_state,
+)
 from governance.registry import ModelFacts, model_subject
 from governance.users import find_user
 from governance.workspace import Workspace

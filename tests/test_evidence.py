@@ -41,7 +41,8 @@ def _png() -> bytes:
 @pytest.fixture(scope="module")
 def pack(tmp_path_factory):
     """A workspace with a flow run's entries, artifacts and a signed approval; its pack."""
-    from governance.approvals import ValidationFacts, record_signed_decision
+    from governance.approvals import record_signed_decision
+    from governance.promotion_state import ValidationFacts
     from governance.signing import append_signed
     from governance.workspace import Workspace
     from tests.helpers_identity import enrol_cast, signer

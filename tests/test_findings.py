@@ -228,7 +228,7 @@ def test_list_and_show_commands(workspace, ledger, capsys):
 
 
 def _approvals_facts(ledger, entry):
-    from governance.approvals import latest_validation
+    from governance.promotion_state import latest_validation
 
     return latest_validation(ledger, MODEL, entry.payload["model_version"])
 

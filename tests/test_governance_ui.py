@@ -32,8 +32,8 @@ def harness(prefect_server):
 
 @pytest.fixture
 def setup(workspace):
-    from governance.approvals import latest_validation  # noqa: F401  (import check)
     from governance.ledger import Ledger
+    from governance.promotion_state import latest_validation  # noqa: F401  (import check)
     from governance.registry import ModelFacts
     from governance.signing import append_signed
     from tests.helpers_identity import enrol_cast, in_force_hash, in_force_tier, signer
@@ -139,7 +139,7 @@ def test_a_signed_form_answer_counts_and_a_tampered_one_is_refused(harness, setu
     counts even where declared identities do not; altered, it is refused and recorded."""
     import json
 
-    from governance.approvals import latest_validation
+    from governance.promotion_state import latest_validation
     from governance.ui_approval import detached_approval
     from tests.helpers_identity import signer
 

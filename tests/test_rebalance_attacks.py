@@ -31,8 +31,8 @@ import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
-from governance.approvals import latest_validation
 from governance.ledger import Ledger, entries_table
+from governance.promotion_state import latest_validation
 from governance.registry import mlflow_client, model_subject, set_champion
 from governance.workspace import Workspace
 from tasks.portfolio.book import PUBLISHED, book_subject, latest_book

@@ -135,11 +135,11 @@ def test_review_accept_approve_drive(reviewed, capsys):
 
 
 def test_expiry_and_cadence_stop_the_champion_per_policy(reviewed, capsys):
-    from governance.approvals import latest_validation
     from governance.findings_review import use_checks
     from governance.killswitch import Trigger, auto_trip
     from governance.model_use import model_may_drive
     from governance.policy import BreachAction
+    from governance.promotion_state import latest_validation
 
     _policy, tier, _digest = _tier()
     ws, ledger = _ledger()

@@ -160,13 +160,8 @@ def test_a_validation_signed_under_another_tier_backs_nothing(
 
 def test_approvals_signed_under_another_tier_count_for_nothing_at_use(enrolled):
     """A champion promoted by hand on approvals whose documents name tier ``low``."""
-    from governance.approvals import (
-        compute_state,
-        facts_for,
-        latest_validation,
-        promote,
-        record_signed_decision,
-    )
+    from governance.approvals import promote, record_signed_decision
+    from governance.promotion_state import compute_state, facts_for, latest_validation
 
     workspace = enrolled
     version, _ = tiny_version(workspace, "lax")
@@ -200,12 +195,12 @@ def test_a_finding_accepted_under_another_tier_stays_unaccepted(enrolled, capsys
     which ``high`` requires): neither promotion nor use counts the acceptance."""
     import datetime as dt
 
-    from governance.approvals import latest_validation
     from governance.canonical import to_jsonable
     from governance.findings import load_register
     from governance.findings_accept import accept
     from governance.findings_review import review_blockers, use_checks
     from governance.policy import Severity, load_tier
+    from governance.promotion_state import latest_validation
     from validation.findings import Finding, with_ids
 
     ws = enrolled

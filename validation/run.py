@@ -91,7 +91,7 @@ def check_validator(ctx: RunContext, model_name: str, version: int, validator) -
     """
     from mlflow.exceptions import MlflowException
 
-    from governance.approvals import developer_of
+    from governance.promotion_state import developer_of
 
     try:
         run_id = mlflow_client(ctx.ws).get_model_version(model_name, str(version)).run_id

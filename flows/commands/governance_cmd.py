@@ -118,8 +118,8 @@ def _decide(args: argparse.Namespace) -> int:
 
 def _sign_only(args, ws, name: str, in_force) -> int:
     """``approve --sign-only``: the detached signature for the Prefect form, on one line."""
-    from governance.approvals import facts_for, latest_validation
     from governance.ledger import Ledger
+    from governance.promotion_state import facts_for, latest_validation
     from governance.ui_approval import detached_approval
 
     with Ledger.open(ws) as ledger:

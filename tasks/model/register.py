@@ -199,7 +199,7 @@ def train_and_register(
             "intended_use": intended_use(h),
         },
         artifacts={"model.lgb": model_hash, **logged.artifacts},
-        signed=True,  # the developer is the signer of this entry (governance/approvals.py)
+        signed=True,  # the developer is the signer of this entry (governance/promotion_state.py)
     )
     version = register_candidate(record, logged, ledger_seq=trained.seq)
     ctx.record(
