@@ -44,7 +44,7 @@ def backtest(run: Run, panel, sealed, model: Trained) -> None:
     # MLflow gets the readable copies: named files with extensions (previewable in its UI),
     # logged to fixed paths, so a rerun replaces them instead of adding hash-named twins.
     folder = run.ws.home / "reports" / model.name / f"v{model.version}"
-    files = _readable_copies(folder, artifacts, store)
+    files = store.copy_out(folder, artifacts)
     MlflowClient().log_artifacts(model.mlflow_run_id, str(folder / "backtest"), "backtest")
     metrics = result.metrics_frame()
     rows = [
@@ -187,21 +187,6 @@ def _trip_on_portfolio_failure(run: Run, exc) -> None:
         )  # fmt: skip
 
 
-def _readable_copies(folder, artifacts: dict[str, str], store) -> dict[str, str]:
-    """Copy artifacts to ``folder`` under their names; return name -> path.
-
-    The content-addressed store keeps the evidence; these copies are what people and
-    downstream systems open. Their hashes are the ones the ledger entry records.
-    """
-    paths = {}
-    for name, sha in artifacts.items():
-        target = folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(store.read_bytes(sha))
-        paths[name] = str(target)
-    return paths
-
-
 def _chart(result, sectors, folder, strategy: str, version) -> str:
     """``portfolio.png`` beside the readable copies: sector weights before/after, trades."""
     from tasks.portfolio.charts import portfolio_png
@@ -233,7 +218,7 @@ def publish_book(run: Run, result, version, reasons: list[str], sectors=None) ->
     ):
         return False
     folder = run.ws.portfolios / strategy / f"{result.asof}-{result.source}"
-    paths = _readable_copies(folder, result.artifacts, run.now.store)
+    paths = run.now.store.copy_out(folder, result.artifacts)
     run.summary.portfolio = {
         "source": result.source,
         "asof": result.asof,

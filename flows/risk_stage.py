@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-from pathlib import Path
 
 import pandas as pd
 
@@ -265,10 +264,7 @@ def log_mlflow(ctx, strategy: str, subject: str, analysis, losses, artifacts) ->
         run.info.run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()]
     )
     with tempfile.TemporaryDirectory() as tmp:
-        for name, sha in artifacts.items():
-            target = Path(tmp) / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(ctx.store.read_bytes(sha))
+        ctx.store.copy_out(tmp, artifacts)
         client.log_artifacts(run.info.run_id, tmp)
     client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FINISHED))
     return run.info.run_id

@@ -55,13 +55,9 @@ def _quality_copy(run: Run, result) -> str:
     holds the same bytes under the hash the gate entry records)."""
     from tasks.data.quality.report import render_quality_html
 
-    page = render_quality_html(result, sandbox=run.ctx.sandbox)
-    run.ctx.store.put_text(page)
-    folder = run.ws.home / "reports" / "data-quality"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{result.as_of}-{result.fingerprint[:12]}.html"
-    path.write_text(page, encoding="utf-8")
-    return str(path)
+    sha = run.ctx.store.put_text(render_quality_html(result, sandbox=run.ctx.sandbox))
+    name = f"{result.as_of}-{result.fingerprint[:12]}.html"
+    return run.ctx.store.copy_out(run.ws.home / "reports" / "data-quality", {name: sha})[name]
 
 
 def _run_facts(run: Run) -> dict:

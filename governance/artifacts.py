@@ -123,6 +123,21 @@ class ArtifactStore:
         """Parse the JSON artifact ``sha`` (after re-hashing it)."""
         return json.loads(self.read_bytes(sha))
 
+    def copy_out(self, folder: Path | str, artifacts: dict[str, str]) -> dict[str, str]:
+        """Copy artifacts ``{name: sha}`` to ``folder/name`` (re-hashed on the way);
+        return ``{name: path}``.
+
+        The store keeps the evidence; these readable copies are what people, the MLflow UI
+        and downstream systems open. Their hashes are the ones the ledger entries record.
+        """
+        paths = {}
+        for name, sha in artifacts.items():
+            target = Path(folder) / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(self.read_bytes(sha))
+            paths[name] = str(target)
+        return paths
+
     # -- internals -------------------------------------------------------------------
 
     def _temp_file(self) -> Path:

@@ -9,6 +9,7 @@ import pickle
 import re
 import stat
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from test_ledger_support import BACKENDS, backend_url, build_ledger
@@ -90,6 +91,19 @@ def test_store_detects_altered_and_missing_files(store):
     with pytest.raises(TamperDetected, match=f"{sha}: missing"):
         store.read_bytes(sha)
     assert not store.exists(sha) and not store.verify(sha)
+
+
+def test_store_copies_out_only_what_still_matches_its_hash(store, tmp_path):
+    """Readable copies (reports/, portfolios/, MLflow artifacts) come from the store,
+    re-hashed: an altered stored file is refused, not copied out as if it were evidence."""
+    good, bad = store.put_text("weights"), store.put_text("trades")
+    paths = store.copy_out(tmp_path / "out", {"a/weights.csv": good})
+    assert Path(paths["a/weights.csv"]).read_text() == "weights"
+    os.chmod(store.path(bad), 0o600)
+    store.path(bad).write_text("tr4des")
+    with pytest.raises(TamperDetected, match=bad):
+        store.copy_out(tmp_path / "out", {"trades.csv": bad})
+    assert not (tmp_path / "out" / "trades.csv").exists()
 
 
 def test_store_rejects_malformed_hashes(store):
