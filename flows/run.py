@@ -103,8 +103,8 @@ class Run:
 
 
 def open_run(config: AlphagateConfig, user: str | None, kind: str, key: str | None = None) -> Run:
-    """Load the policy (exit 2 if invalid), prove who runs (``--as``/``--key``: exit 2
-    without an identity, 4 with a key that is not theirs), open the ledger for this run."""
+    """Load the policy (exit 2 if invalid), prove who runs (``--as``/``--key``: exit 4
+    without an identity or with a key that is not theirs), open the ledger for this run."""
     from governance.config import tier_for
     from governance.duties import Act, require
     from governance.identity import prove_identity

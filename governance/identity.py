@@ -10,7 +10,7 @@ recorded as ``identity.refused``.
 
 from __future__ import annotations
 
-from governance.errors import Forbidden, InputError
+from governance.errors import Forbidden
 from governance.keys import load_private_key, public_hex, refuse_inside, resolve_key_path
 from governance.signing import Signer
 from governance.users import load_registry
@@ -40,10 +40,11 @@ def prove_identity(ws: Workspace, ledger, claimed: str | None, key_arg: str | No
     TamperDetected
         The ledger is broken (exit 3): checked first, by :func:`governance.intact.require_intact`.
     InputError
-        No key at all (exit 2, naming ``--as``/``--key``), or an unreadable key file.
+        An unreadable key file (exit 2).
     Forbidden
-        A key inside the workspace, a wrong passphrase, a key that is not ``claimed``'s
-        registered key, or a revoked user (exit 4).
+        No key at all (an anonymous decision, naming ``--as``/``--key``), a key inside the
+        workspace, a wrong passphrase, a key that is not ``claimed``'s registered key, or a
+        revoked user (exit 4).
     """
     from governance.intact import require_intact  # imports the ledger's verification
 
@@ -55,7 +56,7 @@ def prove_identity(ws: Workspace, ledger, claimed: str | None, key_arg: str | No
             " anonymous decisions are not accepted"
         )
         _refuse_identity(ledger, claimed, action, msg)
-        raise InputError(msg)
+        raise Forbidden(msg)
     try:
         refuse_inside(path, ws.home)
         key = load_private_key(path)

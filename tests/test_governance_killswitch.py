@@ -96,7 +96,7 @@ def test_trip_needs_a_known_user_with_the_right_role(cfg, workspace, capsys, mon
     with pytest.raises(SystemExit) as usage:  # no actor named: a usage error (exit 2)
         main(["killswitch", "trip", "--reason", "x"])
     assert usage.value.code == 2
-    assert main(["killswitch", "trip", "--as", "mallory", "--reason", "x"]) == 2  # no key
+    assert main(["killswitch", "trip", "--as", "mallory", "--reason", "x"]) == 4  # no key
     assert main(["killswitch", "trip", "--as", "vera", "--reason", "x"]) == 4  # validator
     assert _status(capsys)["state"] == "armed"
 

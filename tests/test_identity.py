@@ -141,7 +141,7 @@ def test_as_is_a_claim_the_key_must_prove(home, capsys, monkeypatch):
     code, _, err = _cli(capsys, *trip, "--key", str(keys / "dana.key"))
     assert code == 4 and "is not the registered key of 'rita'" in err
     code, _, err = _cli(capsys, *trip)
-    assert code == 2 and "--as USER with --key FILE" in err
+    assert code == 4 and "--as USER with --key FILE" in err
     # a key copied into the workspace is refused even when it is the right one
     inside = ws.home / "rita.key"
     inside.write_bytes((keys / "rita.key").read_bytes())

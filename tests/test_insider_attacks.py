@@ -100,10 +100,32 @@ def test_approve_or_reset_as_someone_else_without_their_key(env, capsys, tmp_pat
     monkeypatch.setenv("ALPHAGATE_USER", "rita")
     code, _, err = _cli(capsys, "approve", "--config", str(cfg), "--model", "claim",
                         "--model-version", version)  # fmt: skip
-    assert code == 2 and "--key" in err  # a name alone proves nothing
+    assert code == 4 and "--key" in err and _one_line(err)  # a name alone proves nothing
     with Ledger.open(ws) as ledger:
         assert len(ledger.entries(action="identity.refused")) == 3
         assert not ledger.entries(action="approval.granted")
+
+
+def test_anonymous_runs_and_decisions_are_refused_before_anything_runs(env, capsys, monkeypatch):
+    """``run`` without ``--as``/``--key`` once recorded its developer as ``alphagate`` (so the
+    "not the developer" rule never bit): now every deciding command needs a proven identity."""
+    ws, cfg = env
+    for var in ("ALPHAGATE_KEYRING", "ALPHAGATE_USER", "ALPHAGATE_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    for argv in (
+        ["run", "--config", str(cfg), "--json"],
+        ["rebalance", "--config", str(cfg), "--json"],
+        ["validate", "--config", str(cfg), "--model-version", "1"],
+        ["killswitch", "trip", "--as", "rita", "--reason", "r"],  # a name is not a key
+    ):
+        code, _, err = _cli(capsys, *argv)
+        assert code == 4 and "anonymous decisions are not accepted" in err, argv
+        assert _one_line(err), err
+    with Ledger.open(ws) as ledger:
+        assert len(ledger.entries(action="identity.refused")) == 4
+        for action in ("model.trained", "validation.completed", "portfolio.published"):
+            assert not ledger.entries(action=action), action
+        assert not ledger.entries(action="killswitch.tripped")
 
 
 def test_swapped_model_file_is_caught_at_use_and_at_load(env, capsys):
