@@ -53,13 +53,24 @@ def cache_problem(ws: Workspace, registry: Registry) -> str | None:
     except (KeyError, TypeError):
         return f"{ws.users_file}: not a users cache (edited by hand)"
     if have != want:
-        extra = sorted(n for n, *_ in have - want)
-        gone = sorted(n for n, *_ in want - have)
-        return (
-            f"{ws.users_file} differs from the signed user entries of the ledger (edited by"
-            f" hand: {', '.join(extra) or '-'} not enrolled, {', '.join(gone) or '-'} missing)"
-        )
+        return f"{ws.users_file} differs from the signed user entries of the ledger (edited by hand: {_cache_diff(have, want)})"
     return None
+
+
+def _cache_diff(have: set[tuple], want: set[tuple]) -> str:
+    """``dana-ro not enrolled; rita changed; omar missing`` for users.json against the
+    registry (``(name, role, public_key)`` each)."""
+    cached = {name: rest for name, *rest in have}
+    signed = {name: rest for name, *rest in want}
+    parts = [
+        (sorted(set(cached) - set(signed)), "not enrolled"),
+        (
+            sorted(n for n in set(cached) & set(signed) if cached[n] != signed[n]),
+            "changed (role or key)",
+        ),
+        (sorted(set(signed) - set(cached)), "missing"),
+    ]
+    return "; ".join(f"{', '.join(names)} {what}" for names, what in parts if names)
 
 
 # -- enrolment -----------------------------------------------------------------------------

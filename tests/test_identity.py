@@ -129,7 +129,16 @@ def test_hand_edited_users_json_counts_for_nothing_and_verify_says_so(home, caps
     assert code == 4 and "not the registered key" in err
     code, out, _ = _cli(capsys, "ledger", "verify", "--json")
     report = json.loads(out.strip().splitlines()[-1])
-    assert code == 3 and "users.json differs" in report["reason"] and "mallory" in report["reason"]
+    assert code == 3 and "users.json differs" in report["reason"]
+    assert "(edited by hand: mallory not enrolled)" in report["reason"]
+    # a role raised by hand is named as changed, not as one user both added and missing
+    for user in data["users"]:
+        if user["name"] == "rita":
+            user["role"] = "admin"
+    ws.users_file.write_text(json.dumps(data))
+    code, out, _ = _cli(capsys, "ledger", "verify", "--json")
+    reason = json.loads(out.strip().splitlines()[-1])["reason"]
+    assert code == 3 and "mallory not enrolled; rita changed (role or key))" in reason
 
 
 def test_as_is_a_claim_the_key_must_prove(home, capsys, monkeypatch):
