@@ -261,3 +261,29 @@ def _raw_update(url: str, seq: int, field: str, value: str) -> None:
             {"v": value, "s": seq},
         )
     engine.dispose()
+
+
+def test_a_fresh_genesis_made_blind_is_caught_when_the_witness_is_named_again(
+    workspace, monkeypatch, capsys, tmp_path
+):
+    """The insider deletes ledger.db and writes a new genesis with themselves as admin, with
+    ``ALPHAGATE_WITNESS=none`` so their own commands check nothing (docs/governance.md,
+    threat model: a process the attacker runs checks what the attacker tells it to). The
+    witness still holds the old log's checkpoint at that origin: the next command run with
+    it (a scheduled run, an auditor's ``ledger verify``) is exit 3 and names it."""
+    witness = f"dir:{tmp_path / 'w'}"
+    monkeypatch.setenv("ALPHAGATE_WITNESS", witness)
+    history(workspace)
+    Path(workspace.ledger_url.removeprefix("sqlite:///")).unlink()
+    monkeypatch.setenv("ALPHAGATE_WITNESS", "none")
+    assert main(["keys", "new", "--out", str(tmp_path / "eve.key")]) == 0
+    assert main(["init", "--admin", "eve", "--key", str(tmp_path / "eve.key")]) == 0
+    code, report, _ = verify_json(capsys)
+    assert code == 0 and report["entries"] == 1  # blind: no witness named, none checked
+    monkeypatch.setenv("ALPHAGATE_WITNESS", witness)
+    code, report, _ = verify_json(capsys)
+    assert code == 3 and report["first_bad_seq"] == 2
+    assert report["reason"].startswith(f"log has 1 entries, witness {witness} holds")
+    capsys.readouterr()
+    assert main(["killswitch", "status"]) == 3  # every command's checkpoint is refused
+    assert "the ledger's tail was truncated or its head moved back" in capsys.readouterr().err
