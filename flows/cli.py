@@ -13,11 +13,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import pkgutil
 import sys
+from pathlib import Path
 from typing import Any
 
 import flows.commands
+from flows.prefect_db import seed
 from flows.views import after_acts, head_seq
 from governance.errors import AlphagateError
 from governance.text import printable
@@ -97,6 +100,7 @@ def emit_json(obj: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     ws = Workspace.from_env().activate()
+    seed(Path(os.environ["PREFECT_HOME"]))  # a new workspace's Prefect database, migrated
     since = head_seq(ws)
     try:
         code = args.handler(args)

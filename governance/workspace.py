@@ -8,7 +8,8 @@ Layout::
     users.json                a cache of the enrolled users, roles and public keys (the
                               registry is the signed ``user.*`` ledger entries; no private
                               key ever lives in the workspace: governance/keys.py)
-    prefect/                  PREFECT_HOME for the temporary Prefect server
+    prefect/                  PREFECT_HOME for the temporary Prefect server (its database
+                              starts as a copy of a migrated one: flows/prefect_db.py)
 """
 
 from __future__ import annotations
