@@ -186,3 +186,22 @@ def test_a_native_solver_that_raises_hands_the_problem_to_clarabel(monkeypatch):
     assert (sol.solver, sol.fallback) == ("CLARABEL", "PIQP: status error: c contains NaN")
     assert sol.objective == pytest.approx(first.objective, rel=UTILITY_RTOL)
     assert opt.native._solver is None
+
+
+def test_an_optimal_cvxpy_solve_never_reports_a_nan_objective():
+    """Found by the property above (seed 468): CLARABEL solves the impact problem, but a
+    trade magnitude left at about -1e-12 makes cvxpy's value of ``|u|^1.5`` NaN. The
+    objective is then the utility recomputed from the weights, which must equal the
+    native solver's to the solvers' tolerance."""
+    current = pd.Series(np.random.default_rng(468).dirichlet(np.full(N, 0.3)), index=ASSETS)
+    account = Account(
+        current=current, restricted=("A05",), upper=pd.Series({"A00": 0.05, "A05": 0.3})
+    )
+    cfg = PortfolioConfig(
+        solver="clarabel", max_weight=0.25, max_sector_weight=0.6, max_turnover=1.0,
+        half_spread_bps=5.0, restricted_mode="no_increase", min_trade_weight=0.0,
+    )  # fmt: skip
+    _, ref = solve(cfg, account, 468, with_impact=True)
+    _, fast = solve(cfg.model_copy(update={"solver": SolverChoice.QOCO}), account, 468, True)
+    assert ref.status == "optimal" and np.isfinite(ref.objective)
+    assert ref.objective == pytest.approx(fast.objective, rel=UTILITY_RTOL, abs=UTILITY_ATOL)

@@ -159,7 +159,13 @@ class Solved:
 
     @classmethod
     def of(cls, problem: cp.Problem, solver: str, fallback: str | None, scale: float) -> Solved:
-        """The record of a cvxpy solve of ``problem`` (objective divided by ``scale``)."""
+        """The record of a cvxpy solve of ``problem`` (objective divided by ``scale``).
+
+        cvxpy evaluates the objective at the returned point: a trade magnitude the solver
+        left at -1e-12 makes its 3/2 power NaN although the status is optimal (found by
+        tests/test_native_forms.py). A value that is not finite is then recomputed from
+        the weights (``None``)."""
         value = problem.value
-        objective = None if value is None else float(value) / scale
+        finite = value is not None and np.isfinite(value)
+        objective = float(value) / scale if finite else None
         return cls(solver, fallback, problem.status, problem.solver_stats.num_iters or 0, objective)
