@@ -58,7 +58,7 @@ def cache_problem(ws: Workspace, registry: Registry) -> str | None:
 
 
 def _cache_diff(have: set[tuple], want: set[tuple]) -> str:
-    """``dana-ro not enrolled; rita changed; omar missing`` for users.json against the
+    """``dana-ro not enrolled; rita changed (role or key); omar missing``: users.json against the
     registry (``(name, role, public_key)`` each)."""
     cached = {name: rest for name, *rest in have}
     signed = {name: rest for name, *rest in want}
