@@ -45,6 +45,7 @@ from governance.policy import Severity
 from governance.signing import verify_signed_record
 from governance.users import act_problems, load_registry
 
+#: The one name of the verdict entry (validation/run.py writes it; everyone reads it).
 VALIDATED = "validation.completed"
 PENDING = "finding.acceptance_pending"
 ACCEPTED = "finding.accepted"

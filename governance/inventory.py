@@ -25,12 +25,16 @@ from governance.findings import Status, load_register, today
 from governance.findings_review import blocking, revalidation_due, use_checks
 from governance.html import Cell, Facts, Page, Section, Table, Tone, render_page, tone_of
 from governance.policy import Policy, Tier, load_policy
-from governance.promotion_state import REJECTED, decisions_on_validation, latest_validation
+from governance.promotion_state import (
+    REJECTED,
+    VALIDATED,
+    decisions_on_validation,
+    latest_validation,
+)
 from governance.registry import last_promotions, mlflow_client, model_subject, registry_exists
 from governance.sandbox import banner, is_sandbox
 from governance.tiers import evidence_problem
 
-VALIDATED = "validation.completed"
 FLAG = "models_driving_without_current_validation"
 EXPERIMENT = "alphagate-inventory"
 _LINE = "Model inventory: "

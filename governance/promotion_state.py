@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from governance.duties import ROLES, Act
+from governance.findings import VALIDATED
 from governance.ledger import Ledger
 from governance.registry import PROMOTED, ModelFacts, get_model_facts, mlflow_client, model_subject
 from governance.users import Registry, Role, act_problems, load_registry
@@ -23,7 +24,6 @@ from governance.workspace import Workspace
 
 GRANTED = "approval.granted"
 REJECTED = "approval.rejected"
-VALIDATED = "validation.completed"
 TRAINED = "model.trained"
 #: The report a ``validation.completed`` entry names (validation/run.py records it so).
 REPORT_ARTIFACT = "report.json"

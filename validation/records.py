@@ -10,10 +10,10 @@ import math
 from dataclasses import dataclass
 
 from governance.artifacts import ArtifactStore
+from governance.findings import VALIDATED as COMPLETED
 from governance.ledger import Ledger
 from governance.registry import model_subject
 
-COMPLETED = "validation.completed"
 REPORT = "report.json"
 
 

@@ -21,6 +21,7 @@ from governance.context import RunContext
 from governance.decisions import decision_rows
 from governance.duties import Act, duty_refusal
 from governance.errors import Forbidden
+from governance.findings import VALIDATED as COMPLETED
 from governance.findings import load_register
 from governance.findings_mlflow import sync_findings
 from governance.policy import Tier
@@ -42,7 +43,6 @@ __all__ = [
     "validate_model_version",
 ]
 
-COMPLETED = "validation.completed"
 REFUSED = "validation.refused"
 ACTION = "validate"
 
