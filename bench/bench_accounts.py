@@ -30,7 +30,7 @@ from bench_optimiser import make_problem
 
 from tasks.portfolio.accounts import solve_many
 from tasks.portfolio.config import PortfolioConfig
-from tasks.portfolio.optimiser import Account, MarketInputs, PortfolioOptimiser
+from tasks.portfolio.optimiser.core import Account, MarketInputs, PortfolioOptimiser
 
 
 def make_accounts(assets: pd.Index, count: int, seed: int = 1) -> list[Account]:

@@ -9,7 +9,7 @@ Usage::
    from the witness's size, the directory witness verifies, cosigns and writes its file with
    an fsync). Median and 90th percentile over ``--commands`` commands, each part apart.
 2. A ledger of ``--entries`` entries, built by bulk insert of rows made with the ledger's
-   own encoding (:mod:`governance.chain`, :mod:`governance.merkle`) and witnessed once; then
+   own encoding (:mod:`governance.log.chain`, :mod:`governance.log.merkle`) and witnessed once; then
    ``verify_log`` cold (every entry re-hashed, the tree rebuilt, the witness checked) and,
    after 10 more entries and a checkpoint, incremental (only the new entries re-hashed; the
    stored frontier must fold to the last verified root).
@@ -33,10 +33,10 @@ sys.path.insert(0, str(REPO))
 
 
 def per_command(root: Path, n: int) -> dict:
-    from governance.artifacts import ArtifactStore
-    from governance.ledger import Ledger
-    from governance.transparency import publish
-    from governance.witness import DirectoryWitness
+    from governance.ground.artifacts import ArtifactStore
+    from governance.log.ledger import Ledger
+    from governance.log.transparency import publish
+    from governance.log.witness import DirectoryWitness
 
     witness = [DirectoryWitness(str(root / "witness"))]
     appends, checkpoints = [], []
@@ -65,10 +65,10 @@ def build(url: str, n: int) -> float:
     """Bulk-insert ``n`` entries (and their tree nodes and head) in one transaction."""
     import sqlalchemy as sa
 
-    from governance.canonical import canonical_json, sha256_bytes
-    from governance.chain import GENESIS_HASH, entry_bytes
-    from governance.ledger_db import entries_table, head_table, make_engine, nodes_table
-    from governance.merkle import Frontier, leaf_hash
+    from governance.ground.canonical import canonical_json, sha256_bytes
+    from governance.log.chain import GENESIS_HASH, entry_bytes
+    from governance.log.db import entries_table, head_table, make_engine, nodes_table
+    from governance.log.merkle import Frontier, leaf_hash
 
     t0 = time.perf_counter()
     engine = make_engine(url)
@@ -99,10 +99,10 @@ def build(url: str, n: int) -> float:
 
 
 def verify_million(root: Path, n: int) -> dict:
-    from governance.artifacts import ArtifactStore
-    from governance.integrity import verify_log
-    from governance.ledger import Ledger
-    from governance.transparency import publish
+    from governance.audit.integrity import verify_log
+    from governance.ground.artifacts import ArtifactStore
+    from governance.log.ledger import Ledger
+    from governance.log.transparency import publish
 
     url = f"sqlite:///{root / 'big.db'}"
     Ledger(url, ArtifactStore(root / "a")).dispose()  # tables

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tasks.portfolio.alphas import grinold_alphas
 from tasks.portfolio.config import PortfolioConfig
-from tasks.portfolio.optimiser import Account, MarketInputs, PortfolioOptimiser
+from tasks.portfolio.optimiser.core import Account, MarketInputs, PortfolioOptimiser
 from tasks.portfolio.risk import RiskModel, statistical_factor_model
 
 GAMMA = 5.0

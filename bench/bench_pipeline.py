@@ -120,7 +120,7 @@ def main() -> None:
         for name in args.cases:
             home = base / name
             # the cast enrolled and the policy adopted first (personal keys beside it)
-            from governance.workspace import Workspace
+            from governance.ground.workspace import Workspace
             from tests.helpers_identity import enrol_cast, keyring_dir
 
             enrol_cast(Workspace(home))

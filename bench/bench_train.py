@@ -48,8 +48,8 @@ def child(n_assets: int, n_days: int, with_mlflow: bool) -> dict:
     out["rows"] = len(frame)
     t0 = time.perf_counter()
     if with_mlflow:
-        from governance.context import RunContext
-        from governance.workspace import Workspace
+        from governance.decisions.context import RunContext
+        from governance.ground.workspace import Workspace
         from tasks.model.dataset import split_and_seal
         from tasks.model.register import train_and_register
 

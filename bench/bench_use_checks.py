@@ -1,9 +1,9 @@
 """Use-time checks before a model drives a rebalance, on a 10,000-entry ledger.
 
 Target (shared/DESIGN.md): the checks add at most 50 ms to a rebalance. Measured here,
-printed, never asserted: :func:`governance.model_use.drive_decision` on a promoted tiny
+printed, never asserted: :func:`governance.decisions.model_use.drive_decision` on a promoted tiny
 LightGBM champion (real MLflow, SQLite ledger) after 10,000 entries, split into its parts:
-the incremental ledger check (:func:`governance.intact.ledger_problem`), the registry fold,
+the incremental ledger check (:func:`governance.audit.intact.ledger_problem`), the registry fold,
 the promotion's backing (signatures, roles at the time, developer, policy in force, model
 files re-hashed). Median of 20 warm calls after one cold call.
 
@@ -39,7 +39,7 @@ def main() -> None:
     ap.add_argument("--entries", type=int, default=10_000)
     args = ap.parse_args()
 
-    from governance.workspace import QUIET_STACK_ENV
+    from governance.ground.workspace import QUIET_STACK_ENV
 
     for k, v in QUIET_STACK_ENV.items():
         os.environ.setdefault(k, v)
@@ -47,13 +47,13 @@ def main() -> None:
     os.environ["ALPHAGATE_HOME"] = str(home)
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{home / 'mlflow.db'}"
     os.environ["ALPHAGATE_WITNESS"] = str(home.parent / "witness")
-    from governance.approvals import approve
-    from governance.config import load_policy_for
-    from governance.intact import ledger_problem
-    from governance.ledger import Ledger
-    from governance.model_use import drive_decision
-    from governance.users import load_registry
-    from governance.workspace import Workspace
+    from governance.audit.intact import ledger_problem
+    from governance.decisions.approvals import approve
+    from governance.decisions.model_use import drive_decision
+    from governance.ground.workspace import Workspace
+    from governance.identity.users import load_registry
+    from governance.log.ledger import Ledger
+    from governance.policy.config import load_policy_for
     from tests.helpers_identity import POLICY, enrol_cast, signer, tiny_version
 
     ws = Workspace(home).ensure()

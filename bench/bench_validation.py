@@ -36,9 +36,9 @@ FEATURES = ("mom_1m", "mom_3m", "mom_6m", "mom_12_1", "vol_1m", "dist_52w_high",
 
 
 def bench_one(n_assets: int, n_days: int, shap_sample: int, keep: bool) -> dict:
-    from governance.context import RunContext
-    from governance.policy import Tier
-    from governance.workspace import Workspace
+    from governance.decisions.context import RunContext
+    from governance.ground.workspace import Workspace
+    from governance.policy.schema import Tier
     from tasks.data.synthetic import SyntheticSpec
     from tests.helpers_identity import enrol_cast, signer
     from tests.helpers_train import train_synthetic

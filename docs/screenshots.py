@@ -150,8 +150,8 @@ def main() -> int:
 def _report(home: Path, tmp: Path) -> Path:
     """The latest validation report as an ``.html`` file (the store names files by hash)."""
     sys.path.insert(0, str(REPO))
-    from governance.ledger import Ledger
-    from governance.workspace import Workspace
+    from governance.ground.workspace import Workspace
+    from governance.log.ledger import Ledger
 
     with Ledger.open(Workspace(home)) as ledger:
         entry = ledger.last(action="validation.completed")

@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import pkgutil
 import sys
 from pathlib import Path
-from typing import Any
 
 import flows.commands
 from flows.prefect_db import seed
 from flows.views import after_acts, head_seq
-from governance.errors import AlphagateError
-from governance.text import printable
-from governance.workspace import Workspace
+from governance.ground.errors import AlphagateError
+from governance.ground.text import printable
+from governance.ground.workspace import Workspace
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,14 +87,6 @@ def _version() -> str:
         return "0+unknown"
 
 
-def emit_json(obj: Any) -> None:
-    """Print ``obj`` as the single JSON object on the last line of stdout."""
-    from governance.canonical import to_jsonable
-
-    sys.stdout.flush()
-    print(json.dumps(to_jsonable(obj), sort_keys=True), flush=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     ws = Workspace.from_env().activate()
@@ -117,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 def _witnessed(ws: Workspace, code: int) -> int:
     """Hand the ledger's new checkpoint to the witnesses after every command (exit 3 if one
     refuses it: the log does not extend what the witness holds)."""
-    from governance.transparency import publish_after_command
+    from governance.log.transparency import publish_after_command
 
     problem = publish_after_command(ws)
     if problem is None:

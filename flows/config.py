@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from governance.canonical import sha256_json
-from governance.config import GovernanceConfig, PolicyRef
-from governance.configio import StrictModel, read_yaml, validate_model
+from governance.ground.canonical import sha256_json
+from governance.ground.configio import StrictModel, read_yaml, validate_model
+from governance.policy.config import GovernanceConfig, PolicyRef
 from tasks.data.market import DataConfig
 from tasks.data.quality.gate import QualityConfig
 from tasks.model.features import FeaturesConfig
@@ -63,7 +63,7 @@ class AlphagateConfig(StrictModel):
         loaded = read_yaml(path)
         for key in ("base_dir", "file"):
             if key in loaded:
-                from governance.errors import InputError
+                from governance.ground.errors import InputError
 
                 raise InputError(f"{path}: {key}: unknown key")
         return {**loaded, "file": str(path), "base_dir": str(path.resolve().parent)}

@@ -14,14 +14,14 @@ import os
 from pathlib import Path
 
 from flows.summary import RunSummary
-from governance.policy import PortfolioSource
+from governance.policy.schema import PortfolioSource
 
 DEMO_ADMIN = "ada"
 
 
 def demo_keyring(ws) -> Path:
     """``$ALPHAGATE_KEYRING``, else ``<workspace>-demo-keyring`` beside the workspace."""
-    from governance.keys import KEYRING_ENV
+    from governance.identity.keys import KEYRING_ENV
 
     ring = os.environ.get(KEYRING_ENV)
     return Path(ring) if ring else ws.home.parent / f"{ws.home.name}-demo-keyring"
@@ -31,13 +31,13 @@ def ensure_demo_cast(ws, cast, policy_path) -> list[str]:
     """Keys in the demo keyring, the genesis, the cast's enrolment and the adoption of the
     demo's policy by its two risk officers, once; the keyring is exported as
     ``ALPHAGATE_KEYRING`` for this process. Returns lines to print."""
-    from governance.adoption import adopt, policy_in_force
-    from governance.canonical import sha256_file
-    from governance.enrolment import add_user, initialise
-    from governance.identity import prove_identity
-    from governance.keys import KEYRING_ENV, load_private_key, new_key_file, public_hex
-    from governance.ledger import Ledger
-    from governance.users import load_registry
+    from governance.audit.door import prove_identity
+    from governance.ground.canonical import sha256_file
+    from governance.identity.enrolment import add_user, initialise
+    from governance.identity.keys import KEYRING_ENV, load_private_key, new_key_file, public_hex
+    from governance.identity.users import load_registry
+    from governance.log.ledger import Ledger
+    from governance.policy.adoption import adopt, policy_in_force
 
     ring = demo_keyring(ws)
     os.environ[KEYRING_ENV] = str(ring)
@@ -129,9 +129,9 @@ def _review_steps(config_path: str, version: int | None) -> list[str]:
     """The exact commands still needed on the review path (flows/status.py)."""
     from flows.config import load_config
     from flows.status import status_report
-    from governance.config import load_policy_for
-    from governance.ledger import Ledger
-    from governance.workspace import Workspace
+    from governance.ground.workspace import Workspace
+    from governance.log.ledger import Ledger
+    from governance.policy.config import load_policy_for
 
     cfg = load_config(config_path)
     _policy, tier, _digest = load_policy_for(cfg)
@@ -172,7 +172,7 @@ def risk_lines(summary: RunSummary) -> list[str]:
 
 def _key_flag(who: str) -> str:
     """``--key <demo keyring>/<who>.key``."""
-    from governance.workspace import Workspace
+    from governance.ground.workspace import Workspace
 
     return f"--key {demo_keyring(Workspace.from_env()) / f'{who}.key'}"
 

@@ -5,7 +5,7 @@ A run halted by a gate ends in a state named ``Halted`` of type ``FAILED``
 (docs/deploy.md). Its data is still the run summary, so the command line reads the same
 summary from a halted run as from a completed one.
 
-A gate halt or a user's mistake is an :class:`~governance.errors.AlphagateError`: the CLI
+A gate halt or a user's mistake is an :class:`~governance.ground.errors.AlphagateError`: the CLI
 prints one line for it (exit 2, 3 or 4). Prefect's engines log every exception a task or
 flow raises with its traceback; :func:`quiet_expected_failures` drops those records for our
 expected exceptions (and the "Finished in state Failed" line that follows), so a halt
@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from governance.errors import AlphagateError
+from governance.ground.errors import AlphagateError
 
 HALTED = "Halted"
 

@@ -9,7 +9,7 @@ A breach trips the kill switch automatically (``killswitch.auto_trip``, trigger
 evidence, and logs a notification line (logger ``alphagate.notify``, also in the Prefect UI).
 
 Composition only: the maths lives in ``validation.monitoring``, the switch in
-``governance.killswitch``.
+``governance.decisions.killswitch``.
 """
 
 from __future__ import annotations
@@ -27,15 +27,15 @@ from flows.config import AlphagateConfig
 from flows.halting import end_state, quiet_expected_failures
 from flows.runners import current_flow_run_id
 from flows.views import derive
-from governance import killswitch
-from governance.context import RunContext
-from governance.findings_review import record_expiries, use_checks
-from governance.ledger import LedgerEntry
-from governance.policy import Tier
-from governance.promotion_state import latest_validation
-from governance.registry import last_promotions, mlflow_client, model_subject
-from governance.users import SYSTEM_ACTOR
-from governance.workspace import Workspace
+from governance.decisions import killswitch
+from governance.decisions.context import RunContext
+from governance.decisions.promotion import latest_validation
+from governance.findings.review import record_expiries, use_checks
+from governance.ground.workspace import Workspace
+from governance.identity.users import SYSTEM_ACTOR
+from governance.log.ledger import LedgerEntry
+from governance.policy.schema import Tier
+from governance.registry.versions import last_promotions, mlflow_client, model_subject
 from tasks.data.market import MarketPanel
 from tasks.model.features import FeaturesConfig, compute_features
 from validation.monitoring import MonitoringReport, assess_monitoring, render_monitoring_html
@@ -155,7 +155,7 @@ def score_panel(
 
 def record_monitoring(ctx: RunContext, tier: Tier, report: MonitoringReport) -> MonitoringOutcome:
     """Store the report, record ``monitoring.completed``, trip the switch on a breach."""
-    doc = {**report.to_json(), "sandbox": ctx.sandbox}  # labelled (governance/sandbox.py)
+    doc = {**report.to_json(), "sandbox": ctx.sandbox}  # labelled (governance/identity/sandbox.py)
     json_sha = ctx.store.put_json(doc)
     html_sha = ctx.store.put_text(render_monitoring_html(doc))
     model = report.header.get("model") or {}
@@ -279,7 +279,7 @@ def monitoring_flow(config: AlphagateConfig, data_path: str | None = None) -> di
     """Daily monitoring of the champion: drift, realised IC and decay, drawdown, tracking
     error; a breach trips the kill switch (flows/monitoring.py)."""
     from flows.risk_stage import attribution_report
-    from governance.config import load_policy_for
+    from governance.policy.config import load_policy_for
     from tasks.data.market import load_long, to_panel
 
     quiet_expected_failures()

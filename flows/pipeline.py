@@ -19,7 +19,7 @@ from flows.halting import end_state, quiet_expected_failures
 from flows.portfolio_stage import backtest, portfolio
 from flows.risk_stage import risk_report
 from flows.run import finish, open_run
-from governance.errors import GateHalt
+from governance.ground.errors import GateHalt
 
 
 @flow(name="governed-pipeline", log_prints=False, validate_parameters=True)

@@ -12,7 +12,7 @@ import pandas as pd
 from flows.run import Run, service_stage, stage
 from flows.stages import Trained
 from flows.summary import capped
-from governance.policy import PortfolioSource
+from governance.policy.schema import PortfolioSource
 
 
 @stage("holdout-backtest")
@@ -21,7 +21,7 @@ def backtest(run: Run, panel, sealed, model: Trained) -> None:
     the policy's pre-trade limits (as the live rebalance)."""
     from mlflow import MlflowClient
 
-    from governance.registry import model_subject
+    from governance.registry.versions import model_subject
     from tasks.model.dataset import load_sealed
     from tasks.model.scoring import load_scoring_model, score_wide
     from tasks.portfolio.backtest import run_backtest, store_backtest
@@ -69,10 +69,10 @@ def portfolio(run: Run, panel) -> None:
     kill switch when the policy says so, and the fallback is published instead.
     """
     from flows.risk_stage import stress_gate
-    from governance import killswitch
-    from governance.errors import GateHalt
-    from governance.gates import kill_switch_gate, record_gate
-    from governance.model_use import drive_decision
+    from governance.decisions import killswitch
+    from governance.decisions.gates import kill_switch_gate, record_gate
+    from governance.decisions.model_use import drive_decision
+    from governance.ground.errors import GateHalt
     from tasks.portfolio.book import MAIN, current_holdings
     from tasks.portfolio.rebalance import construct_portfolio, publish_fallback
 
@@ -144,7 +144,7 @@ def _many_accounts(run: Run, panel, scores: pd.Series | None, held: dict[str, pd
 def _switch_line(state) -> str:
     if not state.tripped:
         return "armed"
-    from governance.text import printable
+    from governance.ground.text import printable
 
     return f"TRIPPED since {state.since} by {printable(state.by)}: {printable(state.reason)}"
 
@@ -152,7 +152,7 @@ def _switch_line(state) -> str:
 def _champion_scores(run: Run, panel, version: int, model_hash: str | None) -> pd.Series:
     """The champion's scores on the panel's last date (features computed point-in-time),
     from model files whose hash is re-checked as they are loaded."""
-    from governance.errors import Gate, GateHalt
+    from governance.ground.errors import Gate, GateHalt
     from tasks.model.features import compute_features
     from tasks.model.scoring import latest_scores, load_scoring_model
 
@@ -171,8 +171,8 @@ def _trip_on_portfolio_failure(run: Run, exc) -> None:
     Other halts (the champion cannot score: ``Gate.SCORING``) say nothing about the model's
     behaviour in the market: the fallback is published with the reason, the switch stays.
     """
-    from governance.errors import Gate
-    from governance.killswitch import Trigger, auto_trip
+    from governance.decisions.killswitch import Trigger, auto_trip
+    from governance.ground.errors import Gate
 
     triggers = {
         Gate.PRETRADE: Trigger.PRETRADE_BREACH,

@@ -23,7 +23,7 @@ import tempfile
 import pandas as pd
 
 from flows.run import Run, service_stage
-from governance.policy import PortfolioSource
+from governance.policy.schema import PortfolioSource
 
 
 def portfolio_subject(asof: str, source: str) -> str:
@@ -40,9 +40,9 @@ def stress_gate(run: Run, panel, result):
         Gate ``stress``: a stressed loss above the tier's limit, or an error while
         stressing (fail closed), after recording the decision.
     """
-    from governance.gates import Gate, enforce, error_decision, record_gate
-    from governance.gates import stress_gate as decide
-    from governance.pretrade import check_stress
+    from governance.decisions.gates import Gate, enforce, error_decision, record_gate
+    from governance.decisions.gates import stress_gate as decide
+    from governance.decisions.pretrade import check_stress
     from tasks.risk.record import record_stress, risk_inputs, stress
 
     if result.many:
@@ -78,9 +78,9 @@ def stress_accounts(run: Run, panel, result):
     as an account refused by its pre-trade gate does, without stopping the others. One
     ``stress.completed`` records the table (``stress/accounts.parquet``).
     """
-    from governance.gates import Gate, enforce, error_decision, record_gate
-    from governance.gates import stress_gate as decide
-    from governance.pretrade import check_stress
+    from governance.decisions.gates import Gate, enforce, error_decision, record_gate
+    from governance.decisions.gates import stress_gate as decide
+    from governance.decisions.pretrade import check_stress
     from tasks.model.dataset import frame_to_parquet
     from tasks.portfolio.accounts_rebalance import accounts_of
     from tasks.portfolio.book import PortfolioResult, current_holdings, trade_list, write_rebalance
@@ -242,8 +242,8 @@ def log_mlflow(ctx, strategy: str, subject: str, analysis, losses, artifacts) ->
     """One MLflow run in ``<strategy>-risk``: metrics, the risk/stress files; its id."""
     from mlflow.entities import Metric, RunStatus
 
-    from governance.registry import mlflow_client
-    from governance.workspace import mlflow_experiment
+    from governance.ground.workspace import mlflow_experiment
+    from governance.registry.versions import mlflow_client
 
     exp_id = mlflow_experiment(f"{strategy}-risk", ctx.ws)
     client = mlflow_client(ctx.ws)

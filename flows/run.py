@@ -37,10 +37,10 @@ from flows.halting import retry_unexpected
 from flows.runners import current_flow_run_id
 from flows.summary import RunSummary
 from flows.views import derive
-from governance.canonical import sha256_json
-from governance.context import RunContext
-from governance.errors import GateHalt
-from governance.workspace import Workspace
+from governance.decisions.context import RunContext
+from governance.ground.canonical import sha256_json
+from governance.ground.errors import GateHalt
+from governance.ground.workspace import Workspace
 
 
 def stage(name: str, *, retries: int = 0, nested: bool = False):
@@ -105,9 +105,9 @@ class Run:
 def open_run(config: AlphagateConfig, user: str | None, kind: str, key: str | None = None) -> Run:
     """Load the policy (exit 2 if invalid), prove who runs (``--as``/``--key``: exit 4
     without an identity or with a key that is not theirs), open the ledger for this run."""
-    from governance.config import tier_for
-    from governance.duties import Act, require
-    from governance.identity import prove_identity
+    from governance.audit.door import prove_identity
+    from governance.identity.duties import Act, require
+    from governance.policy.config import tier_for
 
     ws = Workspace.from_env().activate()
     in_force = tier_for(config)  # the adopted policy and the tier it assigns the strategy
@@ -161,7 +161,7 @@ def finish(run: Run) -> dict:
     derive(run.ws, run.now.ledger, run_entries(run))
     run.ctx.close()
     # Witness the run's entries at its end, also when a deployment (not the CLI) ran it.
-    from governance.transparency import publish_after_command
+    from governance.log.transparency import publish_after_command
 
     problem = publish_after_command(run.ws)
     if problem is not None:

@@ -35,8 +35,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from governance.errors import InputError
-from governance.workspace import QUIET_STACK_ENV, Workspace
+from governance.ground.errors import InputError
+from governance.ground.workspace import QUIET_STACK_ENV, Workspace
 
 LOOPBACK = "127.0.0.1"
 #: Name of the process work pool; prefect.yaml ``definitions.work_pools.local`` names it.

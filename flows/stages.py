@@ -18,8 +18,8 @@ import pandas as pd
 from flows.run import Run, keyed, service_stage, stage
 from flows.runners import map_on_task_runner
 from flows.summary import capped
-from governance.errors import Gate, GateHalt
-from governance.registry import model_subject
+from governance.ground.errors import Gate, GateHalt
+from governance.registry.versions import model_subject
 
 # -- ingest and data quality ---------------------------------------------------------------
 
@@ -193,8 +193,8 @@ def _already_trained(run: Run) -> Trained | None:
 @service_stage("independent-validation")
 def validate(run: Run, model: Trained) -> str | None:
     """Validate the candidate as the configured validator; record the validation gate."""
-    from governance.gates import record_gate, validation_gate
-    from governance.promotion_state import latest_validation
+    from governance.decisions.gates import record_gate, validation_gate
+    from governance.decisions.promotion import latest_validation
     from validation.run import validate_model_version
 
     validator = _validator(run, run.config.validation.validator)
@@ -244,7 +244,7 @@ def validate(run: Run, model: Trained) -> str | None:
 def review_cleared(run: Run, model: Trained) -> bool:
     """True when a non-pass verdict's findings are all accepted (the review path): the
     candidate then waits for approvals only, not for a human to look at the findings."""
-    from governance.promotion_state import latest_validation, verdict_blockers
+    from governance.decisions.promotion import latest_validation, verdict_blockers
 
     facts = latest_validation(run.ctx.ledger, model.name, model.version)
     return facts is not None and not verdict_blockers(run.ctx.ledger, model.version, facts)
@@ -253,9 +253,9 @@ def review_cleared(run: Run, model: Trained) -> bool:
 def _validator(run: Run, name: str | None):
     """The configured validator's proven identity (their key from the keyring), or why the
     pipeline cannot validate in-flow (a string)."""
-    from governance.errors import InputError
-    from governance.identity import prove_identity
-    from governance.keys import keyring_path
+    from governance.audit.door import prove_identity
+    from governance.ground.errors import InputError
+    from governance.identity.keys import keyring_path
 
     if name is None:
         return "no validator configured (validation.validator)"
@@ -278,8 +278,8 @@ def _finding_line(f) -> str:
 @stage("approval-gate")
 def approval(run: Run, model: Trained, verdict: str | None) -> None:
     """Record where the candidate stands on its way to champion, and what it still needs."""
-    from governance.gates import approval_gate, record_gate
-    from governance.promotion_state import promotion_state
+    from governance.decisions.gates import approval_gate, record_gate
+    from governance.decisions.promotion import promotion_state
 
     state = promotion_state(run.ws, model.name, model.version, run.tier, ledger=run.now.ledger)
     if not state.complete and verdict == "pass" and _ui_approvals_enabled(run):
@@ -314,7 +314,7 @@ def _ui_approvals_enabled(run: Run) -> bool:
 def trip_on_live_data_failure(run: Run, exc: GateHalt) -> None:
     """Trip the strategy's kill switch on a critical data-quality failure of its live data
     (policy)."""
-    from governance.killswitch import Trigger, auto_trip
+    from governance.decisions.killswitch import Trigger, auto_trip
 
     if exc.gate is Gate.DATA_QUALITY:
         reason = "; ".join(exc.reasons)[:500]

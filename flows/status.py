@@ -1,18 +1,18 @@
 """What a risk officer needs next for one model version: ``alphagate status`` and the demo guide.
 
-Composition only: the findings register (governance/findings.py), the promotion state
-(governance/promotion_state.py) and the use-time checks (governance/model_use.py), turned into
+Composition only: the findings register (governance/findings/register.py), the promotion state
+(governance/decisions/promotion.py) and the use-time checks (governance/decisions/model_use.py), turned into
 the exact commands that move the version on.
 """
 
 from __future__ import annotations
 
-from governance.findings import Status, load_register
-from governance.findings_review import blocking, revalidation_due
-from governance.model_use import model_may_drive
-from governance.promotion_state import compute_state, latest_validation
-from governance.registry import get_model_facts, mlflow_client
-from governance.users import list_users
+from governance.decisions.model_use import model_may_drive
+from governance.decisions.promotion import compute_state, latest_validation
+from governance.findings.register import Status, load_register
+from governance.findings.review import blocking, revalidation_due
+from governance.identity.users import list_users
+from governance.registry.versions import get_model_facts, mlflow_client
 
 ACCEPT = (
     "alphagate findings accept {id} --as {who} --key FILE"

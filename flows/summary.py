@@ -3,7 +3,7 @@
 The JSON fields are a contract (shared/DESIGN.md, "Command-line contract"): ``status``,
 ``stage``, ``reasons``, ``flow_run_id``, ``mlflow_run_id``, ``model_version``, ``validation``,
 ``portfolio``, ``ledger_head``. Other fields may be added; none may be renamed. ``sandbox``
-says whether the workspace is a sandbox (governance/sandbox.py); so does the first line of
+says whether the workspace is a sandbox (governance/identity/sandbox.py); so does the first line of
 the human rendering.
 """
 
@@ -13,7 +13,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
-from governance.canonical import to_jsonable
+from governance.ground.canonical import to_jsonable
 
 
 @dataclass
@@ -97,7 +97,7 @@ def _wrap(text: str, first: str, rest: str, width: int) -> list[str]:
 
 def halt_line(summary: RunSummary) -> str:
     """``alphagate KIND: halted at STAGE: first reason (+N more)``: one line, escaped."""
-    from governance.text import printable
+    from governance.ground.text import printable
 
     reasons = summary.reasons or ["no reason recorded"]
     more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
@@ -106,14 +106,14 @@ def halt_line(summary: RunSummary) -> str:
 
 def render(summary: RunSummary, width: int = WIDTH) -> str:
     """A readable summary for people, one screen of at most ``width`` columns; free text
-    (reasons, headlines) printed escaped (:func:`governance.text.printable`)."""
-    from governance.text import printable
+    (reasons, headlines) printed escaped (:func:`governance.ground.text.printable`)."""
+    from governance.ground.text import printable
 
     head = f"alphagate {summary.kind}: {summary.status.upper()}"
     if summary.status != "completed":
         head += f" at {summary.stage}"
     if summary.sandbox:
-        from governance.sandbox import NOT_FOR_PRODUCTION
+        from governance.identity.sandbox import NOT_FOR_PRODUCTION
 
         head += f" — SANDBOX workspace ({NOT_FOR_PRODUCTION})"
     lines = [head]

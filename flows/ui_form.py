@@ -4,7 +4,7 @@ When a Prefect server is configured, the pipeline may pause with
 ``pause_flow_run(wait_for_input=UIApproval, timeout=tier.approvals.ui_timeout_seconds)``;
 a risk officer (or validator) fills the form in the Prefect UI (or another process calls
 ``prefect.flow_runs.resume_flow_run(id, run_input={...})``). What the answer counts for is
-governance's decision (governance/ui_approval.py): a detached signature made with
+governance's decision (governance/decisions/ui_approval.py): a detached signature made with
 ``alphagate approve --model-version N --as USER --key FILE --sign-only`` makes it a signed
 approval; without one it is a declared intent.
 """
@@ -17,12 +17,12 @@ from typing import Literal
 from prefect.input import RunInput
 from pydantic import Field, create_model
 
-from governance.approvals import promote_if_complete
-from governance.promotion_state import compute_state, latest_validation
-from governance.registry import ModelFacts, model_subject
-from governance.ui_approval import TIMEOUT_USER, UIDecision, record_form_decision
-from governance.users import list_users
-from governance.workspace import Workspace
+from governance.decisions.approvals import promote_if_complete
+from governance.decisions.promotion import compute_state, latest_validation
+from governance.decisions.ui_approval import TIMEOUT_USER, UIDecision, record_form_decision
+from governance.ground.workspace import Workspace
+from governance.identity.users import list_users
+from governance.registry.versions import ModelFacts, model_subject
 
 
 class UIApproval(RunInput):
@@ -74,7 +74,7 @@ def _report_link(ws: Workspace, validation_run: str | None) -> str:
     route = "validation/report.html"
     uri = os.environ.get("MLFLOW_TRACKING_URI", "")
     if uri.startswith(("http://", "https://")):
-        from governance.registry import mlflow_client
+        from governance.registry.versions import mlflow_client
 
         exp = mlflow_client(ws).get_run(validation_run).info.experiment_id
         link = f"{uri.rstrip('/')}/#/experiments/{exp}/runs/{validation_run}/artifacts/{route}"
@@ -101,18 +101,18 @@ def await_ui_approval(
         Its ``ws``, ``ledger`` and ``policy_hash`` are used.
     model_name, version : str, int
         The candidate version waiting for approval.
-    tier : governance.policy.Tier
+    tier : governance.policy.schema.Tier
         ``approvals.ui_timeout_seconds`` bounds the pause; ``allow_declared_ui_approvals``
         decides whether an unsigned answer counts.
     tier_name : str
-        The tier in force for the strategy (governance/tiers.py), named in the recorded
+        The tier in force for the strategy (governance/policy/tiers.py), named in the recorded
         document: an answer under another tier than its validation's counts for nothing.
     facts : ModelFacts, optional
         Registry facts of the version (read from MLflow when omitted).
 
     Must run inside a flow against a Prefect server. A timeout is recorded as a rejection.
     With ``promote`` and a counted approval that completes the tier's approvals, the
-    version is promoted (:func:`governance.approvals.promote_if_complete`).
+    version is promoted (:func:`governance.decisions.approvals.promote_if_complete`).
     """
     from prefect.context import FlowRunContext
     from prefect.exceptions import FlowPauseTimeout
@@ -120,7 +120,7 @@ def await_ui_approval(
 
     ws, ledger, policy_hash = ctx.ws, ctx.ledger, ctx.policy_hash or ""
     if facts is None:
-        from governance.promotion_state import facts_for
+        from governance.decisions.promotion import facts_for
 
         facts = facts_for(ws, ledger, model_name, version)
     run = FlowRunContext.get()

@@ -5,7 +5,7 @@ switch trip or reset, a monitoring run) is a ledger entry first. :func:`after_ac
 entries appended since a sequence number and derives from them, and from nothing else:
 
 - the MLflow views of every model version and registered model they touch
-  (:func:`governance.mlflow_views.refresh_version_view` / ``refresh_model_view``);
+  (:func:`governance.views.mlflow_pages.refresh_version_view` / ``refresh_model_view``);
 - one Prefect event per act (``alphagate.gate.halted``, ``alphagate.model.promoted``,
   ``alphagate.killswitch.tripped`` …) with resource labels, for automations
   (docs/deploy.md), whenever a Prefect API is configured or a flow run is active;
@@ -22,8 +22,8 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 
-from governance.ledger import Ledger, LedgerEntry
-from governance.workspace import Workspace
+from governance.ground.workspace import Workspace
+from governance.log.ledger import Ledger, LedgerEntry
 
 #: Ledger action → Prefect event name (a ``gate.*`` action gets ``alphagate.gate.<decision>``).
 EVENTS = {
@@ -135,8 +135,8 @@ def derive(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]) -> Non
 
 def refresh_mlflow(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]) -> None:
     """Rewrite the views of every model version and registered model ``entries`` touch."""
-    from governance.mlflow_views import refresh_model_view, refresh_version_view
-    from governance.registry import mlflow_client, registry_exists
+    from governance.registry.versions import mlflow_client, registry_exists
+    from governance.views.mlflow_pages import refresh_model_view, refresh_version_view
 
     versions, names = set(), set()
     global_act = False

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from governance.workspace import QUIET_STACK_ENV
+from governance.ground.workspace import QUIET_STACK_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,7 +33,7 @@ os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="alphagate-xdg-")
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
     """A fresh ALPHAGATE_HOME with MLflow pointed into it; its witness under ``tmp_path``."""
-    from governance.workspace import Workspace
+    from governance.ground.workspace import Workspace
 
     home = tmp_path / "home"
     monkeypatch.setenv("ALPHAGATE_HOME", str(home))

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from governance.enrolment import add_user, initialise
-from governance.identity import prove_identity
-from governance.keys import KEYRING_ENV, load_private_key, new_key_file
-from governance.ledger import Ledger
-from governance.users import load_registry
-from governance.workspace import Workspace
+from governance.audit.door import prove_identity
+from governance.ground.workspace import Workspace
+from governance.identity.enrolment import add_user, initialise
+from governance.identity.keys import KEYRING_ENV, load_private_key, new_key_file
+from governance.identity.users import load_registry
+from governance.log.ledger import Ledger
 
 ADMIN = "ada"
 #: The shipped policy: adopted by rita and omar in every non-sandbox test workspace.
@@ -86,14 +86,14 @@ def enrol_cast(
 
 
 def new_public(key_path: Path) -> str:
-    from governance.keys import public_hex
+    from governance.identity.keys import public_hex
 
     return public_hex(load_private_key(key_path))
 
 
 def in_force_hash(ledger: Ledger) -> str | None:
     """The hash of the policy in force (what a genuine validation records)."""
-    from governance.adoption import policy_in_force
+    from governance.policy.adoption import policy_in_force
 
     adoption = policy_in_force(ledger)
     return adoption.policy_hash if adoption else None
@@ -101,13 +101,13 @@ def in_force_hash(ledger: Ledger) -> str | None:
 
 def in_force_tier(ledger: Ledger, strategy: str) -> str:
     """The tier the policy in force assigns ``strategy`` (what genuine evidence records)."""
-    from governance.tiers import tier_at_use
+    from governance.policy.tiers import tier_at_use
 
     return tier_at_use(ledger, strategy).name
 
 
 def signer(ws: Workspace, name: str, ledger: Ledger | None = None):
-    """``name``'s proven :class:`~governance.signing.Signer` (their key from the keyring)."""
+    """``name``'s proven :class:`~governance.identity.signing.Signer` (their key from the keyring)."""
     path = str(make_key(ws, name))
     if ledger is not None:
         return prove_identity(ws, ledger, name, path, "test")
@@ -117,8 +117,8 @@ def signer(ws: Workspace, name: str, ledger: Ledger | None = None):
 
 def adopt_policy(ws: Workspace, ledger: Ledger, policy: Path, officers=("rita", "omar"), rule=None):
     """``policy`` in force, signed by two risk officers (unless it already is)."""
-    from governance.adoption import adopt, policy_in_force
-    from governance.canonical import sha256_file
+    from governance.ground.canonical import sha256_file
+    from governance.policy.adoption import adopt, policy_in_force
 
     current = policy_in_force(ledger)
     if current is not None and current.policy_hash == sha256_file(policy):
@@ -141,9 +141,9 @@ def tiny_version(
     import mlflow
     import numpy as np
 
-    from governance.adoption import policy_in_force
-    from governance.signing import append_signed
-    from governance.workspace import mlflow_experiment
+    from governance.ground.workspace import mlflow_experiment
+    from governance.identity.signing import append_signed
+    from governance.policy.adoption import policy_in_force
 
     rng = np.random.default_rng(len(name))
     X = rng.normal(size=(120, 3))
@@ -159,7 +159,7 @@ def tiny_version(
     with Ledger.open(ws) as ledger:
         adoption = policy_in_force(ledger)
         if tier is None and adoption is not None:
-            from governance.tiers import tier_at_use
+            from governance.policy.tiers import tier_at_use
 
             tier = tier_at_use(ledger, name).name
         append_signed(
@@ -176,12 +176,12 @@ def sign_validation(
     """vera's signed ``validation.completed`` of ``name`` v``version`` with ``verdict``, under
     the policy in force and ``tier`` (default: the tier it assigns ``name``), with its
     ``report.json`` artifact (a genuine verdict's shape)."""
-    from governance.adoption import policy_in_force
-    from governance.signing import append_signed
+    from governance.identity.signing import append_signed
+    from governance.policy.adoption import policy_in_force
 
     adoption = policy_in_force(ledger)
     if tier is None and adoption is not None:
-        from governance.tiers import tier_at_use
+        from governance.policy.tiers import tier_at_use
 
         tier = tier_at_use(ledger, name).name
     report = ledger.store.put_json({"model": name, "version": str(version), "v": verdict})
@@ -198,8 +198,8 @@ def sign_validation(
 def keyring_signer(ws: Workspace, name: str, role: str):
     """``name``'s Signer straight from the keyring, for test processes racing on a ledger
     (no identity proof: the ledger's fold re-checks every signature anyway)."""
-    from governance.keys import public_hex
-    from governance.signing import Signer
+    from governance.identity.keys import public_hex
+    from governance.identity.signing import Signer
 
     key = load_private_key(make_key(ws, name))
     return Signer(name, role, public_hex(key), key)

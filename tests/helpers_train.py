@@ -67,8 +67,8 @@ def train_synthetic(
     -------
     (TrainingResult, SealedSplit)
     """
-    from governance.canonical import sha256_json
-    from governance.context import RunContext
+    from governance.decisions.context import RunContext
+    from governance.ground.canonical import sha256_json
     from tasks.model.dataset import build_frame, split_and_seal
     from tasks.model.register import train_and_register
     from tasks.model.train import ModelConfig

@@ -2,7 +2,9 @@
 
 Every ``import`` and ``from ... import`` counts wherever it is written (module top, inside
 a function: lazy imports are imports), and so does ``importlib.import_module("name")``
-with a constant name. Only the body of an ``if TYPE_CHECKING:`` block is left out: it is
+with a constant name. A computed name with a constant prefix
+(``importlib.import_module(f"flows.commands.{name}")``) is an import of every module under
+that prefix, so a cycle through a command loader cannot hide. Only the body of an ``if TYPE_CHECKING:`` block is left out: it is
 never executed. An edge points from a module to the most specific alphagate module it
 names (``from tasks.model import stats`` -> ``tasks.model.stats``).
 """
@@ -67,6 +69,16 @@ def imported_names(source: str, module: str, is_package: bool = False) -> Iterat
             and isinstance(node.args[0].value, str)
         ):
             yield node.args[0].value
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.JoinedStr)
+            and node.args[0].values
+            and isinstance(node.args[0].values[0], ast.Constant)
+        ):
+            yield f"{node.args[0].values[0].value}*"
 
 
 def _resolve(name: str, known: set[str]) -> str | None:
@@ -79,6 +91,9 @@ def edges_of(source: str, module: str, known: set[str], is_package: bool = False
     """The alphagate modules ``source`` (the module ``module``) imports."""
     out = set()
     for name in imported_names(source, module, is_package):
+        if name.endswith("*"):  # a computed name: every module under its constant prefix
+            out.update(m for m in known if m.startswith(name[:-1]) and m != module)
+            continue
         if "\0" in name:
             base, alias = name.split("\0")
             target = f"{base}.{alias}" if f"{base}.{alias}" in known else _resolve(base, known)

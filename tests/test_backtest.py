@@ -113,7 +113,7 @@ def test_performance_metrics_match_hand_computation():
 
 
 def test_backtest_artifacts_are_stored(result, workspace):
-    from governance.context import RunContext
+    from governance.decisions.context import RunContext
     from tasks.portfolio.backtest import store_backtest
 
     ctx = RunContext.open(workspace, actor="tester", flow_run_id="bt")
@@ -186,7 +186,7 @@ def test_holdout_backtest_with_tracking_error_limit_respects_it(market):
     (tracking benchmark included) under the policy-tightened config, and every target's
     ex-ante tracking error, recomputed from the same point-in-time risk model, is within
     the limit (to the solver's feasibility tolerance, far below 1e-6 a year)."""
-    from governance.policy import PretradeLimits
+    from governance.policy.schema import PretradeLimits
     from tasks.portfolio.market import MarketHistory
 
     panel, scores = market

@@ -204,7 +204,7 @@ def test_failing_expectation_exits_3(case, valid, tmp_path, workspace, capsys):
     assert len(summary["critical_failures"]) == len(lines)
     assert summary["fingerprint"] == fingerprint_long(read_market_file(path))
     _assert_ledger_ok(capsys)
-    from governance.ledger import Ledger
+    from governance.log.ledger import Ledger
 
     with Ledger.open(workspace) as ledger:
         entries = ledger.entries()
@@ -283,7 +283,7 @@ def test_bad_config_exits_2(text, message, tmp_path, workspace, capsys):
     assert str(path) in line and message in line, line
     assert "Traceback" not in err
     from flows.config import load_config
-    from governance.errors import InputError
+    from governance.ground.errors import InputError
 
     with pytest.raises(InputError, match=message):
         load_config(path)
@@ -292,7 +292,7 @@ def test_bad_config_exits_2(text, message, tmp_path, workspace, capsys):
 
 def test_an_infinite_policy_limit_exits_2_naming_the_field(tmp_path, workspace, capsys):
     """``max_turnover: .inf`` would switch the pre-trade turnover check off: refused (every
-    config and policy section is finite, governance.configio.StrictModel)."""
+    config and policy section is finite, governance.ground.configio.StrictModel)."""
     shipped = Path(__file__).resolve().parents[1] / "configs" / "policy.yaml"
     text = shipped.read_text()
     assert text.count("max_turnover: 0.50 ") >= 1

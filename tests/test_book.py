@@ -8,7 +8,7 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from governance.context import RunContext
+from governance.decisions.context import RunContext
 from tasks.portfolio.book import (
     MAIN,
     TRADE_COLUMNS,

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from governance.canonical import canonical_json, sha256_json, to_jsonable
+from governance.ground.canonical import canonical_json, sha256_json, to_jsonable
 
 
 class Colour(enum.StrEnum):
@@ -79,7 +79,7 @@ def test_hash_ignores_key_order(value):
 )
 def test_entry_bytes_fast_path_is_rfc8785(fields):
     """The ledger's fast encoder of the hashed fields writes exactly the RFC 8785 bytes."""
-    from governance.chain import entry_bytes
+    from governance.log.chain import entry_bytes
 
     try:
         expected = canonical_json(fields)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from flows.config import AlphagateConfig, load_config
-from governance.errors import InputError
+from governance.ground.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
 

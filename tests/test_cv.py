@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from governance.errors import InputError
+from governance.ground.errors import InputError
 from tasks.model.cv import (
     CVConfig,
     CVScheme,

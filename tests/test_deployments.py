@@ -218,8 +218,8 @@ def test_monitoring_deployment_runs_on_the_worker(served):
     log = (served.home / "logs" / "prefect-worker.log").read_text(errors="replace")
     assert state == "COMPLETED", log[-3000:]
 
-    from governance.ledger import Ledger
-    from governance.workspace import Workspace
+    from governance.ground.workspace import Workspace
+    from governance.log.ledger import Ledger
 
     with Ledger.open(Workspace(served.home)) as ledger:
         done = ledger.entries(action="monitoring.completed")
@@ -280,7 +280,7 @@ def test_prefect_server_on_postgresql_takes_the_deployments(pg_url, tmp_path):
     import sqlalchemy as sa
     from test_ledger_support import scratch_pg_database
 
-    from governance.workspace import Workspace
+    from governance.ground.workspace import Workspace
 
     ws = Workspace(tmp_path / "home").ensure()
     port = sv.free_port()

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
-from governance.canonical import canonical_json, sha256_bytes
-from governance.context import RunContext
-from governance.evidence_verify import manifest_digest, verify_pack
-from governance.registry import ModelFacts
+from governance.decisions.context import RunContext
+from governance.evidence.verify import manifest_digest, verify_pack
+from governance.ground.canonical import canonical_json, sha256_bytes
+from governance.registry.versions import ModelFacts
 from tests.helpers_identity import CAST
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,10 +41,10 @@ def _png() -> bytes:
 @pytest.fixture(scope="module")
 def pack(tmp_path_factory):
     """A workspace with a flow run's entries, artifacts and a signed approval; its pack."""
-    from governance.approvals import record_signed_decision
-    from governance.promotion_state import ValidationFacts
-    from governance.signing import append_signed
-    from governance.workspace import Workspace
+    from governance.decisions.approvals import record_signed_decision
+    from governance.decisions.promotion import ValidationFacts
+    from governance.ground.workspace import Workspace
+    from governance.identity.signing import append_signed
     from tests.helpers_identity import enrol_cast, signer
 
     tmp_path = tmp_path_factory.mktemp("evidence")
@@ -163,7 +163,7 @@ def test_added_file_and_raw_zip_corruption_are_caught(pack, tmp_path, capsys):
 def _remanifest(files: dict[str, bytes]) -> dict[str, bytes]:
     """Recompute every hash of the manifest: what a careful forger would do."""
     manifest = json.loads(files["manifest.json"])
-    from governance.evidence_proof import SEALED
+    from governance.evidence.proof import SEALED
 
     manifest["files"] = {
         n: sha256_bytes(d) for n, d in files.items() if n != "manifest.json" and n not in SEALED
@@ -174,7 +174,7 @@ def _remanifest(files: dict[str, bytes]) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("edit", ["signature", "reason", "payload"])
 def test_forged_but_remanifested_pack_is_still_caught(pack, tmp_path, edit):
-    from governance.errors import TamperDetected
+    from governance.ground.errors import TamperDetected
 
     files = _members(pack)
     entries = json.loads(files["ledger/entries.json"])
@@ -196,7 +196,7 @@ def test_forged_but_remanifested_pack_is_still_caught(pack, tmp_path, edit):
 
 
 def _forged(files: dict[str, bytes], tmp_path: Path) -> str:
-    from governance.errors import TamperDetected
+    from governance.ground.errors import TamperDetected
 
     _write(tmp_path / "forged.zip", _remanifest(files))
     with pytest.raises(TamperDetected) as caught:
@@ -221,7 +221,7 @@ def test_entries_removed_and_manifest_recomputed_are_caught(pack, tmp_path):
     export["payload_hash"] = sha256_bytes(canonical_json(export["payload"]))
     files["ledger/export.json"] = json.dumps(export).encode()
     _write(tmp_path / "forged2.zip", files)
-    from governance.errors import TamperDetected
+    from governance.ground.errors import TamperDetected
 
     with pytest.raises(
         TamperDetected, match=r"ledger/export\.json: seq \d+: not in the witnessed log"
@@ -248,10 +248,10 @@ def test_relabelled_entry_or_member_and_an_added_entry_are_caught(pack, tmp_path
     assert "not the manifest" in _forged(
         {**files, "ledger/entries.json": json.dumps(entries).encode()}, tmp_path
     )
-    from governance.evidence_proof import check_sealed
+    from governance.evidence.proof import check_sealed
 
     manifest = json.loads(files["manifest.json"])
-    from governance.errors import TamperDetected
+    from governance.ground.errors import TamperDetected
 
     with pytest.raises(TamperDetected, match=r"entries\.json: seq \d+: not in the witnessed log"):
         check_sealed(files, manifest, entries)  # the manifest binding aside, the proof fails

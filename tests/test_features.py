@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from governance.errors import InputError
+from governance.ground.errors import InputError
 from tasks.data.market import MarketPanel
 from tasks.data.synthetic import SyntheticSpec
 from tasks.model.dataset import build_frame, feature_columns, frame_to_parquet

@@ -1,4 +1,4 @@
-"""The findings register (governance/findings.py): ids, the state machine, acceptance rules.
+"""The findings register (governance/findings/register.py): ids, the state machine, acceptance rules.
 
 Findings reach the ledger as ``validation.completed`` payloads, built here the way
 validation/run.py builds them (``with_ids`` over the register, then ``to_jsonable``);
@@ -11,15 +11,15 @@ import datetime as dt
 
 import pytest
 
-from governance.canonical import to_jsonable
-from governance.errors import Forbidden, InputError
-from governance.findings import REFUSED, Status, fold, load_register, today
-from governance.findings_accept import accept
-from governance.integrity import verify_workspace
-from governance.ledger import Ledger
-from governance.policy import Policy, Severity, Tier
-from governance.signing import append_signed
-from governance.workspace import Workspace
+from governance.audit.integrity import verify_workspace
+from governance.findings.accept import accept
+from governance.findings.register import REFUSED, Status, fold, load_register, today
+from governance.ground.canonical import to_jsonable
+from governance.ground.errors import Forbidden, InputError
+from governance.ground.workspace import Workspace
+from governance.identity.signing import append_signed
+from governance.log.ledger import Ledger
+from governance.policy.schema import Policy, Severity, Tier
 from tests.helpers_identity import enrol_cast, signer
 from validation.findings import Finding, verdict_of, with_ids
 
@@ -142,7 +142,7 @@ def test_tier_rules_refuse_with_exit_4(workspace, ledger, user, kw, match):
 def test_the_developer_may_not_accept_even_as_a_risk_officer(workspace, ledger):
     """dev-ro trained the model as a developer, then became a risk officer: the training
     signature (role judged at its time) still makes dev-ro its developer."""
-    from governance.enrolment import change_role
+    from governance.identity.enrolment import change_role
 
     enrol_cast(workspace, (("dev-ro", "developer"),))
     dev = signer(workspace, "dev-ro", ledger)
@@ -228,7 +228,7 @@ def test_list_and_show_commands(workspace, ledger, capsys):
 
 
 def _approvals_facts(ledger, entry):
-    from governance.promotion_state import latest_validation
+    from governance.decisions.promotion import latest_validation
 
     return latest_validation(ledger, MODEL, entry.payload["model_version"])
 
@@ -237,7 +237,7 @@ def _approvals_facts(ledger, entry):
     ("action", "blocks"), [("warn", False), ("fallback", True), ("trip", True)]
 )
 def test_an_expired_acceptance_acts_per_policy(workspace, ledger, action, blocks):
-    from governance.findings_review import record_expiries, use_checks
+    from governance.findings.review import record_expiries, use_checks
 
     entry = _validate(ledger, [SHAP])
     _accept(workspace, ledger, "F-m-v1-1")  # until 2026-03-01
@@ -254,8 +254,8 @@ def test_an_expired_acceptance_acts_per_policy(workspace, ledger, action, blocks
 
 
 def test_revalidation_falls_due_by_cadence_or_at_once_after_a_listed_trigger(workspace, ledger):
-    from governance.findings_review import revalidation_due, use_checks
-    from governance.killswitch import Trigger, auto_trip
+    from governance.decisions.killswitch import Trigger, auto_trip
+    from governance.findings.review import revalidation_due, use_checks
 
     entry = _validate(ledger, [])
     validation = _approvals_facts(ledger, entry)
@@ -285,7 +285,7 @@ def test_revalidation_falls_due_by_cadence_or_at_once_after_a_listed_trigger(wor
 
 def test_a_review_verdict_without_findings_never_promotes(workspace, ledger):
     """Fail closed: a hand-made non-pass entry naming no finding cannot be 'all accepted'."""
-    from governance.findings_review import review_blockers
+    from governance.findings.review import review_blockers
 
     entry = _validate(ledger, [], verdict="review")
     assert "recorded no finding" in review_blockers(ledger, "1", _approvals_facts(ledger, entry))[0]
@@ -296,7 +296,7 @@ def test_a_review_verdict_without_findings_never_promotes(workspace, ledger):
 def test_monitoring_checks_follow_the_policy_action(action, status):
     import pandas as pd
 
-    from governance.policy import MonitoringPolicy
+    from governance.policy.schema import MonitoringPolicy
     from validation.monitoring import check_acceptances, check_revalidation
 
     policy = MonitoringPolicy(on_acceptance_expired=action, on_revalidation_due=action)
@@ -315,9 +315,9 @@ def test_an_acceptance_signed_with_a_key_nobody_registered_counts_for_nothing(wo
     the register ignores it at the moment of use and ``ledger verify`` names it."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from governance.findings_accept import acceptance_document
-    from governance.keys import public_hex
-    from governance.signing import Signer
+    from governance.findings.accept import acceptance_document
+    from governance.identity.keys import public_hex
+    from governance.identity.signing import Signer
 
     _validate(ledger, [SHAP])
     record = load_register(ledger, as_of=DAY).get("F-m-v1-1")

@@ -16,10 +16,10 @@ import pytest
 from test_ledger_support import rewrite_history
 
 from flows.cli import main
-from governance.artifacts import ArtifactStore
-from governance.ledger import Ledger
-from governance.signing import append_signed
-from governance.workspace import Workspace
+from governance.ground.artifacts import ArtifactStore
+from governance.ground.workspace import Workspace
+from governance.identity.signing import append_signed
+from governance.log.ledger import Ledger
 from tests.helpers_identity import enrol_cast, in_force_hash, in_force_tier, signer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,7 +55,7 @@ def register(
     import lightgbm as lgb
     import mlflow
 
-    from governance.workspace import mlflow_experiment
+    from governance.ground.workspace import mlflow_experiment
 
     rng = np.random.default_rng(len(name))
     X = rng.normal(size=(120, 3))
@@ -127,13 +127,13 @@ def refusals(ws, name):
 
 
 def tags(ws, name, version) -> dict:
-    from governance.registry import mlflow_client
+    from governance.registry.versions import mlflow_client
 
     return dict(mlflow_client(ws).get_model_version(name, version).tags)
 
 
 def champion(ws, name):
-    from governance.registry import champion_version, mlflow_client
+    from governance.registry.versions import champion_version, mlflow_client
 
     return champion_version(mlflow_client(ws), name)
 
@@ -163,7 +163,7 @@ def test_four_eyes_promotion_retires_previous_champion(env, capsys):
     code, report, _ = cli(capsys, "ledger", "verify", "--json")
     assert code == 0 and report["ok"], report
 
-    from governance.model_use import model_may_drive
+    from governance.decisions.model_use import model_may_drive
 
     with Ledger.open(ws) as ledger:
         assert model_may_drive(ws, ledger, "alpha") == (True, [], v2)
@@ -210,7 +210,7 @@ def test_self_approval_failed_version_and_double_officer_are_refused(env, capsys
 
 def test_alias_moved_or_tags_edited_outside_alphagate_is_tampering(env, capsys):
     ws, cfg = env
-    from governance.registry import mlflow_client
+    from governance.registry.versions import mlflow_client
 
     v1 = register(ws, "gamma", "dana")
     assert approve(capsys, cfg, "gamma", v1, "vera")[0] == 0
@@ -243,7 +243,7 @@ def test_alias_moved_or_tags_edited_outside_alphagate_is_tampering(env, capsys):
 
 def _rewrite(ledger_db: Path, seq: int, edit) -> None:
     """Edit one payload and recompute every later hash, the head and the tree: consistent."""
-    from governance.canonical import canonical_json
+    from governance.ground.canonical import canonical_json
 
     def edit_row(r: dict) -> None:
         payload = json.loads(r["payload"])

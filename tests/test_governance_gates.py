@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from governance.errors import Gate, GateHalt
-from governance.gates import (
+from governance.decisions.gates import (
     Decision,
     GateDecision,
     approval_gate,
@@ -17,6 +16,7 @@ from governance.gates import (
     record_gate,
     validation_gate,
 )
+from governance.ground.errors import Gate, GateHalt
 
 
 def test_data_quality_gate_halts_on_critical_passes_warnings():
@@ -42,7 +42,7 @@ def test_an_exception_inside_a_gate_is_a_halt():
 
 
 def test_every_halt_names_a_gate_of_the_enum():
-    from governance.errors import TamperDetected
+    from governance.ground.errors import TamperDetected
 
     assert GateHalt("scoring", "x").gate is Gate.SCORING
     assert TamperDetected("x").gate is Gate.INTEGRITY
@@ -73,7 +73,7 @@ def test_validation_approval_killswitch_pretrade_gates():
 
 
 def test_record_gate_writes_decision_reasons_and_policy_hash(workspace):
-    from governance.context import RunContext
+    from governance.decisions.context import RunContext
 
     ctx = RunContext.open(workspace, actor="alphagate", flow_run_id="fr-1", policy_hash="c" * 64)
     try:

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flows.cli import main
-from governance import killswitch
-from governance.ledger import Ledger
-from governance.policy import load_tier
+from governance.decisions import killswitch
+from governance.log.ledger import Ledger
+from governance.policy.schema import load_tier
 from tests.helpers_identity import enrol_cast, signer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -120,7 +120,7 @@ def test_reset_refused_for_the_champions_developer(cfg, workspace):
     _, high, _ = load_tier(cfg.parent / "policy.yaml", "high")
     with Ledger.open(workspace) as ledger:
         killswitch.trip(ledger, signer(workspace, "rita", ledger), "x")
-        from governance.errors import Forbidden
+        from governance.ground.errors import Forbidden
 
         omar = signer(workspace, "omar", ledger)
         with pytest.raises(Forbidden, match="developed"):

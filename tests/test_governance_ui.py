@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from governance.context import RunContext
-from governance.policy import ApprovalPolicy, Tier
+from governance.decisions.context import RunContext
+from governance.policy.schema import ApprovalPolicy, Tier
 
 prefect = pytest.importorskip("prefect")
 
@@ -32,10 +32,10 @@ def harness(prefect_server):
 
 @pytest.fixture
 def setup(workspace):
-    from governance.ledger import Ledger
-    from governance.promotion_state import latest_validation  # noqa: F401  (import check)
-    from governance.registry import ModelFacts
-    from governance.signing import append_signed
+    from governance.decisions.promotion import latest_validation  # noqa: F401  (import check)
+    from governance.identity.signing import append_signed
+    from governance.log.ledger import Ledger
+    from governance.registry.versions import ModelFacts
     from tests.helpers_identity import enrol_cast, in_force_hash, in_force_tier, signer
 
     enrol_cast(workspace)
@@ -139,8 +139,8 @@ def test_a_signed_form_answer_counts_and_a_tampered_one_is_refused(harness, setu
     counts even where declared identities do not; altered, it is refused and recorded."""
     import json
 
-    from governance.promotion_state import latest_validation
-    from governance.ui_approval import detached_approval
+    from governance.decisions.promotion import latest_validation
+    from governance.decisions.ui_approval import detached_approval
     from tests.helpers_identity import signer
 
     ctx, ledger, facts = setup

@@ -11,10 +11,10 @@ import subprocess
 import pytest
 
 from flows.cli import main
-from governance.errors import Forbidden, InputError
-from governance.keys import load_private_key, load_public_key, new_key_file, public_hex
-from governance.ledger import Ledger
-from governance.users import Role, load_registry
+from governance.ground.errors import Forbidden, InputError
+from governance.identity.keys import load_private_key, load_public_key, new_key_file, public_hex
+from governance.identity.users import Role, load_registry
+from governance.log.ledger import Ledger
 from tests.helpers_identity import enrol_cast, keyring_dir, make_key
 
 

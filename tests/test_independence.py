@@ -115,7 +115,7 @@ def test_scanner_catches_each_training_call(snippet):
 
 def test_scanner_allows_what_validation_needs():
     ok = "import mlflow\nimport shap\nfrom tasks.model.dataset import load_sealed\nb.predict(X)"
-    ok += "\nfrom tasks.model.stats import ic_by_date\nfrom governance.ledger import Ledger"
+    ok += "\nfrom tasks.model.stats import ic_by_date\nfrom governance.log.ledger import Ledger"
     assert violations(ok) == []
     assert disallowed_imports(ok) == []
 

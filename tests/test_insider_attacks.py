@@ -16,10 +16,10 @@ import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
-from governance.ledger import Ledger, entries_table
-from governance.model_use import drive_decision
-from governance.registry import champion_version, mlflow_client, set_champion
-from governance.workspace import Workspace
+from governance.decisions.model_use import drive_decision
+from governance.ground.workspace import Workspace
+from governance.log.ledger import Ledger, entries_table
+from governance.registry.versions import champion_version, mlflow_client, set_champion
 from tests.helpers_e2e import cli_out as _cli
 from tests.helpers_e2e import negate_model_file
 from tests.helpers_identity import POLICY, adopt_policy, enrol_cast, tiny_version
@@ -140,7 +140,7 @@ def test_swapped_model_file_is_caught_at_use_and_at_load(env, capsys):
             bad = drive_decision(ws, ledger, "swap")
             assert not bad.allowed
             assert any("model files changed since" in r for r in bad.reasons), bad.reasons
-            from governance.errors import TamperDetected
+            from governance.ground.errors import TamperDetected
             from tasks.model.scoring import load_scoring_model
 
             with pytest.raises(TamperDetected, match="model files altered"):

@@ -1,4 +1,4 @@
-"""The model inventory (governance/inventory.py): three models, three statuses, one flag.
+"""The model inventory (governance/evidence/inventory.py): three models, three statuses, one flag.
 
 A champion (validated under the sandbox tier, approved by a validator and a risk officer),
 a rejected model and a model never validated, trained small in one workspace.
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
-from governance.findings import today
+from governance.findings.register import today
 from tests.helpers_e2e import DATA, cli_json
 
 SANDBOX = str(DATA / "small-sandbox.yaml")
@@ -21,11 +21,11 @@ POLICY = DATA / "policy-sandbox.yaml"
 
 @pytest.fixture(scope="module")
 def three(tmp_path_factory):
-    from governance.approvals import approve, reject
-    from governance.context import RunContext
-    from governance.ledger import Ledger
-    from governance.policy import load_tier
-    from governance.workspace import Workspace
+    from governance.decisions.approvals import approve, reject
+    from governance.decisions.context import RunContext
+    from governance.ground.workspace import Workspace
+    from governance.log.ledger import Ledger
+    from governance.policy.schema import load_tier
     from tests.helpers_identity import enrol_cast, signer
     from tests.helpers_train import train_synthetic
     from validation.config import ValidationConfig
@@ -80,7 +80,7 @@ def test_models_json_lists_each_model_with_its_status_and_flags(three, capsys):
     assert by_name["gamma-new"]["last_validation"] is None
     assert inv["flags"] == {"models_driving_without_current_validation": []}
     # linked from each registered model in MLflow
-    from governance.registry import mlflow_client
+    from governance.registry.versions import mlflow_client
 
     rm = mlflow_client(three).get_registered_model("alpha-champ")
     assert rm.tags["inventory"].endswith("/artifacts/inventory.html")
@@ -88,9 +88,9 @@ def test_models_json_lists_each_model_with_its_status_and_flags(three, capsys):
 
 
 def test_a_champion_past_its_revalidation_date_is_flagged(three):
-    from governance.inventory import inventory, inventory_html
-    from governance.ledger import Ledger
-    from governance.policy import load_policy
+    from governance.evidence.inventory import inventory, inventory_html
+    from governance.log.ledger import Ledger
+    from governance.policy.schema import load_policy
 
     policy, digest = load_policy(POLICY)
     with Ledger.open(three) as ledger:
@@ -120,9 +120,9 @@ def test_the_inventory_shows_the_assigned_tier_not_the_validations(three):
     """A policy that assigns alpha-champ another tier than the one it was validated under:
     the inventory names the assigned tier, keeps the validation's beside it, and the
     validation is not current (evidence under another tier counts for nothing)."""
-    from governance.inventory import inventory
-    from governance.ledger import Ledger
-    from governance.policy import load_policy
+    from governance.evidence.inventory import inventory
+    from governance.log.ledger import Ledger
+    from governance.policy.schema import load_policy
 
     policy, digest = load_policy(POLICY)
     moved = policy.model_copy(

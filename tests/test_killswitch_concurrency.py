@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 from test_ledger_support import BACKENDS, backend_url
 
-from governance import killswitch
-from governance.artifacts import ArtifactStore
-from governance.context import RunContext
-from governance.errors import Forbidden, InputError
-from governance.ledger import Ledger
-from governance.policy import load_tier
-from governance.workspace import Workspace
+from governance.decisions import killswitch
+from governance.decisions.context import RunContext
+from governance.ground.artifacts import ArtifactStore
+from governance.ground.errors import Forbidden, InputError
+from governance.ground.workspace import Workspace
+from governance.log.ledger import Ledger
+from governance.policy.schema import load_tier
 from tests.helpers_identity import enrol_cast, keyring_signer
 
 ROLES = {"dana": "developer", "rita": "risk_officer", "omar": "risk_officer"}

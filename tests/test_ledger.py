@@ -15,17 +15,17 @@ import pytest
 from test_ledger_support import BACKENDS, backend_url, build_ledger
 
 from flows.cli import main
-from governance import integrity
-from governance.artifacts import ArtifactStore
-from governance.canonical import canonical_json, sha256_bytes, sha256_file
-from governance.chain import VerifyReport
-from governance.context import RunContext
-from governance.errors import InputError, TamperDetected
-from governance.findings_accept import acceptances_signed
-from governance.integrity import verify_workspace
-from governance.ledger import GENESIS_HASH, IdempotencyConflict, Ledger
-from governance.registry import registry_matches_ledger
-from governance.signed_acts import signed_acts_hold
+from governance.audit import integrity
+from governance.audit.integrity import verify_workspace
+from governance.decisions.context import RunContext
+from governance.findings.accept import acceptances_signed
+from governance.ground.artifacts import ArtifactStore
+from governance.ground.canonical import canonical_json, sha256_bytes, sha256_file
+from governance.ground.errors import InputError, TamperDetected
+from governance.identity.signed_acts import signed_acts_hold
+from governance.log.chain import VerifyReport
+from governance.log.ledger import GENESIS_HASH, IdempotencyConflict, Ledger
+from governance.registry.versions import registry_matches_ledger
 
 
 @pytest.fixture

@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 from test_ledger_support import BACKENDS, backend_url
 
-from governance.artifacts import ArtifactStore
-from governance.chain import entry_leaf
-from governance.checkpoint import origin_of
-from governance.ledger import Ledger
-from governance.merkle import root_of
-from governance.transparency import publish
-from governance.witness import DirectoryWitness
+from governance.ground.artifacts import ArtifactStore
+from governance.log.chain import entry_leaf
+from governance.log.checkpoint import origin_of
+from governance.log.ledger import Ledger
+from governance.log.merkle import root_of
+from governance.log.transparency import publish
+from governance.log.witness import DirectoryWitness
 
 WORKERS, PER_WORKER = 4, 500
 CHECKPOINT_EVERY = 50
@@ -141,7 +141,7 @@ def test_racing_idempotency_keys_append_once(pool, url, workspace):
 def test_processes_opening_one_new_sqlite_ledger_at_once_all_succeed(pool, tmp_path):
     """Switching a new file to WAL takes an exclusive lock SQLite tries only once: four
     processes opening one new ledger together failed with "database is locked" in 14 of
-    60 rounds before governance/ledger_db.py retried it. 20 rounds: a regression passes
+    60 rounds before governance/log/db.py retried it. 20 rounds: a regression passes
     unnoticed with probability about (1 - 14/60)^20 = 0.5 %."""
     workers, manager = pool
     for i in range(20):

@@ -1,7 +1,7 @@
 """Shared helpers of the ledger tests (no tests here): backends, a built ledger, tampering.
 
 The tamper helpers act as an attacker with write access to the database would: plain SQL
-through a separate engine, bypassing :class:`governance.ledger.Ledger`.
+through a separate engine, bypassing :class:`governance.log.ledger.Ledger`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
-from governance.ledger import Ledger
+from governance.log.ledger import Ledger
 
 
 @contextmanager
@@ -81,9 +81,9 @@ def build_ledger(ledger: Ledger, n: int = 6, artifact_at: int = 3) -> dict[str, 
 def rebuild_tree(conn) -> None:
     """Recompute ``ledger_nodes`` from the stored entries, as an attacker who rewrote them
     with the project's own hash functions would (``conn``: an open SQLAlchemy connection)."""
-    from governance.chain import entry_leaf
-    from governance.ledger_db import entries_table, nodes_table
-    from governance.merkle import Frontier
+    from governance.log.chain import entry_leaf
+    from governance.log.db import entries_table, nodes_table
+    from governance.log.merkle import Frontier
 
     conn.execute(nodes_table.delete())
     frontier, rows = Frontier(), []
@@ -97,7 +97,7 @@ def rebuild_tree(conn) -> None:
 def truncate_tail(url: str, keep: int) -> None:
     """Delete every entry after ``keep``, move the head back and rebuild the tree (no hashing
     an attacker could not do with the project's own functions)."""
-    from governance.ledger_db import entries_table, head_table
+    from governance.log.db import entries_table, head_table
 
     engine = sa.create_engine(url)
     try:
@@ -115,9 +115,9 @@ def truncate_tail(url: str, keep: int) -> None:
 def rewrite_history(url: str, seq: int, edit) -> None:
     """Apply ``edit(row dict)`` to entry ``seq`` and recompute every later hash, the head and
     the tree with the project's own hash functions: a consistent, rewritten ledger."""
-    from governance.canonical import sha256_bytes
-    from governance.chain import compute_entry_hash
-    from governance.ledger_db import entries_table, head_table
+    from governance.ground.canonical import sha256_bytes
+    from governance.log.chain import compute_entry_hash
+    from governance.log.db import entries_table, head_table
 
     engine = sa.create_engine(url)
     try:

@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from test_ledger_support import BACKENDS, backend_url, build_ledger, raw_sql
 
 from flows.cli import main
-from governance.artifacts import ArtifactStore
-from governance.canonical import canonical_json
-from governance.ledger import Ledger
+from governance.ground.artifacts import ArtifactStore
+from governance.ground.canonical import canonical_json
+from governance.log.ledger import Ledger
 
 
 @pytest.fixture(params=BACKENDS)
@@ -72,7 +72,7 @@ def test_edited_payload(built, capsys):
 def test_edited_payload_with_recomputed_payload_hash(built, capsys):
     url, _, _ = built
     body = canonical_json({"i": 40}).decode()
-    from governance.canonical import sha256_bytes
+    from governance.ground.canonical import sha256_bytes
 
     raw_sql(
         url,
@@ -130,7 +130,7 @@ def test_deleted_checkpoint(built, capsys):
     url, ledger, _ = built
     raw_sql(url, "DELETE FROM ledger_head")
     assert_caught(capsys, 7, "checkpoint missing")
-    from governance.errors import TamperDetected
+    from governance.ground.errors import TamperDetected
 
     with pytest.raises(TamperDetected, match="checkpoint"):
         ledger.append("x.y", actor="mallory")

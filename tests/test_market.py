@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from governance.configio import validate_model
-from governance.errors import InputError
+from governance.ground.configio import validate_model
+from governance.ground.errors import InputError
 from tasks.data.market import (
     DataConfig,
     DataSource,

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from governance.merkle import (
+from governance.log.merkle import (
     EMPTY_ROOT,
     Frontier,
     ProofError,

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from governance.policy import MonitoringPolicy, Tier
+from governance.policy.schema import MonitoringPolicy, Tier
 from tasks.data.synthetic import SyntheticSpec, generate_market
 from validation.monitoring import (
     Check,
@@ -146,9 +146,9 @@ def trained(tmp_path_factory):
     """Train and register a model on the pre-flip days; score both continuations."""
 
     from flows.monitoring import ChampionFacts, load_reference, score_panel
-    from governance.canonical import sha256_json
-    from governance.context import RunContext
-    from governance.workspace import Workspace
+    from governance.decisions.context import RunContext
+    from governance.ground.canonical import sha256_json
+    from governance.ground.workspace import Workspace
     from tasks.model.dataset import build_frame, split_and_seal
     from tasks.model.features import FeaturesConfig
     from tasks.model.register import train_and_register
@@ -281,9 +281,9 @@ def ledger_backend(request, monkeypatch):
 def test_breach_trips_kill_switch_with_evidence(trained, ledger_backend):
     """The recording path: report stored by hash, ``monitoring.completed``, automatic trip."""
     from flows.monitoring import COMPLETED, run_monitoring
-    from governance import killswitch
-    from governance.context import RunContext
-    from governance.ledger import Ledger
+    from governance.decisions import killswitch
+    from governance.decisions.context import RunContext
+    from governance.log.ledger import Ledger
 
     ws, facts = trained["ws"], trained["facts"]
     day, _, _ = _first_breach(trained, "flipped")
@@ -340,7 +340,7 @@ def test_published_weights_feed_the_portfolio_checks(workspace):
     import dataclasses
 
     from flows.monitoring import published_weights
-    from governance.context import RunContext
+    from governance.decisions.context import RunContext
     from tasks.portfolio.book import MAIN, AccountBook, PortfolioResult, publish, write_rebalance
 
     close = _close(n_days=80, n_assets=4)
@@ -383,10 +383,10 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
     """
     from flows.config import AlphagateConfig
     from flows.monitoring import COMPLETED, monitoring_flow
-    from governance.approvals import approve
-    from governance.ledger import Ledger
-    from governance.policy import load_policy
-    from governance.signing import append_signed
+    from governance.decisions.approvals import approve
+    from governance.identity.signing import append_signed
+    from governance.log.ledger import Ledger
+    from governance.policy.schema import load_policy
     from tests.helpers_identity import enrol_cast, signer
 
     ws, facts, dates = trained["ws"], trained["facts"], trained["dates"]

@@ -1,4 +1,4 @@
-"""The native forms (tasks/portfolio/native.py) are the cvxpy problem.
+"""The native forms (tasks/portfolio/optimiser/native.py) are the cvxpy problem.
 
 For random long-only problems (holdings inside and outside the bounds, all cash, a
 restricted list in both modes, per-account bounds, sector caps, turnover caps, spreads,
@@ -18,14 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tasks.portfolio.config import PortfolioConfig, SolverChoice
-from tasks.portfolio.native import violation
-from tasks.portfolio.optimiser import (
+from tasks.portfolio.optimiser.core import (
     Account,
     ConstraintGroup,
     Infeasible,
     MarketInputs,
     PortfolioOptimiser,
 )
+from tasks.portfolio.optimiser.native import violation
 from tests.helpers_optimiser import ASSETS, SECTORS, K, N, make_alpha, make_risk
 
 pytest.importorskip("piqp")

@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flows.cli import main
-from governance import killswitch
-from governance.keys import new_key_file
-from governance.ledger import Ledger
-from governance.registry import champion_version, mlflow_client
-from governance.workspace import Workspace
+from governance.decisions import killswitch
+from governance.ground.workspace import Workspace
+from governance.identity.keys import new_key_file
+from governance.log.ledger import Ledger
+from governance.registry.versions import champion_version, mlflow_client
 from tests.helpers_identity import POLICY, enrol_cast, keyring_signer, tiny_version
 
 NAMES = ["dana", "vera", "val", "rita", "omar", "ada", "mallory"]

@@ -8,13 +8,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from governance.errors import GateHalt
-from governance.policy import Fallback, PretradeLimits
-from governance.pretrade import check_pretrade
+from governance.decisions.pretrade import check_pretrade
+from governance.ground.errors import GateHalt
+from governance.policy.schema import Fallback, PretradeLimits
 from tasks.portfolio.accounts import solve_many
 from tasks.portfolio.config import Mode, PortfolioConfig, RiskModelKind
 from tasks.portfolio.fallback import fallback_weights
-from tasks.portfolio.optimiser import (
+from tasks.portfolio.optimiser.core import (
     Account,
     ConstraintGroup,
     Infeasible,

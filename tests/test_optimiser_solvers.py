@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from tasks.portfolio.config import PortfolioConfig
-from tasks.portfolio.optimiser import Account, MarketInputs, PortfolioOptimiser
-from tasks.portfolio.optimiser_solve import plan
+from tasks.portfolio.optimiser.core import Account, MarketInputs, PortfolioOptimiser
+from tasks.portfolio.optimiser.solve import plan
 from tests.helpers_optimiser import ASSETS, SECTORS, K, make_alpha, make_risk
 
 EQUAL = pd.Series(1.0 / len(ASSETS), index=ASSETS)
@@ -83,7 +83,7 @@ def test_piqp_infeasible_is_diagnosed_by_clarabel():
     """An infeasible problem (turnover 0.05 cannot sell 0.6 of restricted names) is
     re-solved by CLARABEL, whose verdict is diagnosed as before."""
     pytest.importorskip("piqp")
-    from tasks.portfolio.optimiser import Infeasible
+    from tasks.portfolio.optimiser.core import Infeasible
 
     cfg = config(solver="piqp", max_turnover=0.05, restricted=["A00", "A01", "A02"])
     with pytest.raises(Infeasible) as err:

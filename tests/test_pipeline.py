@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
-from governance.workspace import Workspace
+from governance.ground.workspace import Workspace
 from tests.helpers_e2e import DECISION_ACTIONS, DETERMINISTIC_ACTIONS, SMALL, cli_json
 from tests.helpers_identity import enrol_cast
 
@@ -115,8 +115,8 @@ def test_critical_data_failure_halts_before_training(pipeline_home, tmp_path, ca
 
 
 def _model_and_portfolio(home: Path) -> tuple[str, bytes]:
-    from governance.ledger import Ledger
-    from governance.workspace import Workspace
+    from governance.ground.workspace import Workspace
+    from governance.log.ledger import Ledger
 
     with Ledger.open(Workspace(home)) as ledger:
         model_hash = ledger.last(action="model.trained").payload["model_hash"]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from governance.canonical import sha256_file
-from governance.ledger import Ledger
+from governance.ground.canonical import sha256_file
+from governance.log.ledger import Ledger
 from tests.helpers_e2e import cli_out as _cli
 from tests.helpers_identity import enrol_cast
 
@@ -81,7 +81,7 @@ def test_a_sandbox_workspace_may_name_any_policy_and_says_so(workspace, monkeypa
     code, shown, _ = _cli(capsys, "policy", "show", "--json")
     assert code == 0 and shown["sandbox"] is True
     from flows.config import load_config
-    from governance.config import policy_for
+    from governance.policy.config import policy_for
 
     force, tier = policy_for(load_config(files / "shop.yaml"))
     assert force.sandbox and tier.pretrade.max_weight == 0.60

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from governance.workspace import Workspace
+from governance.ground.workspace import Workspace
 from tests.helpers_e2e import SMALL
 from tests.helpers_identity import enrol_cast, keyring_dir
 

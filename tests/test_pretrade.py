@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from governance.context import RunContext
-from governance.errors import GateHalt
-from governance.policy import Fallback, PretradeLimits
-from governance.pretrade import check_pretrade
+from governance.decisions.context import RunContext
+from governance.decisions.pretrade import check_pretrade
+from governance.ground.errors import GateHalt
+from governance.policy.schema import Fallback, PretradeLimits
 from tasks.data.market import to_panel
 from tasks.data.synthetic import SyntheticSpec, generate_market, planted_characteristic
 from tasks.portfolio.book import TRADE_COLUMNS, read_rebalance
 from tasks.portfolio.config import PortfolioConfig
-from tasks.portfolio.optimiser import Account, Infeasible, MarketInputs, PortfolioOptimiser
+from tasks.portfolio.optimiser.core import Account, Infeasible, MarketInputs, PortfolioOptimiser
 from tasks.portfolio.rebalance import construct_portfolio, publish_fallback
 from tasks.portfolio.risk import statistical_factor_model
 

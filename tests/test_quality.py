@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from governance.canonical import canonical_json
-from governance.configio import validate_model
-from governance.errors import GateHalt, InputError
+from governance.ground.canonical import canonical_json
+from governance.ground.configio import validate_model
+from governance.ground.errors import GateHalt, InputError
 from tasks.data.market import SyntheticConfig, fingerprint_long, load_demo, load_synthetic
 from tasks.data.quality.gate import (
     QualityConfig,
@@ -161,7 +161,7 @@ def test_html_is_self_contained(base):
 
 
 def test_record_quality_pass_and_halt(workspace, base, clean):
-    from governance.context import RunContext
+    from governance.decisions.context import RunContext
 
     ctx = RunContext.open(workspace, actor="tester")
     try:

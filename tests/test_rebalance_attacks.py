@@ -31,10 +31,10 @@ import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
-from governance.ledger import Ledger, entries_table
-from governance.promotion_state import latest_validation
-from governance.registry import mlflow_client, model_subject, set_champion
-from governance.workspace import Workspace
+from governance.decisions.promotion import latest_validation
+from governance.ground.workspace import Workspace
+from governance.log.ledger import Ledger, entries_table
+from governance.registry.versions import mlflow_client, model_subject, set_champion
 from tasks.portfolio.book import PUBLISHED, book_subject, latest_book
 from tests.helpers_e2e import DATA, cli_out, negate_model_file
 from tests.helpers_identity import enrol_cast, sign_validation, signer
@@ -62,7 +62,7 @@ def snapshots(tmp_path_factory, prefect_server):
     root = tmp_path_factory.mktemp("attacks")
     live = root / "live"
     live.mkdir()
-    # the sandbox policy, assigning this strategy its tier (governance/tiers.py)
+    # the sandbox policy, assigning this strategy its tier (governance/policy/tiers.py)
     policy = (DATA / "policy-sandbox.yaml").read_text()
     (live / "policy.yaml").write_text(f"{policy}\nstrategies:\n  {STRATEGY}: sandbox\n")
     config = (
@@ -258,7 +258,7 @@ def test_a_trip_during_the_rebalance_withholds_the_model_portfolio(champion, cap
     starts, after every decision and before the recording transaction.
     """
     from flows import portfolio_stage
-    from governance import killswitch
+    from governance.decisions import killswitch
 
     ws, cfg, version = champion
     tripped = []

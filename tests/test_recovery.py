@@ -15,8 +15,8 @@ import sys
 import time
 
 from flows.cli import main
-from governance.ledger import Ledger
-from governance.workspace import Workspace
+from governance.ground.workspace import Workspace
+from governance.log.ledger import Ledger
 from tests.helpers_e2e import DETERMINISTIC_ACTIONS, SMALL
 from tests.helpers_identity import enrol_cast
 

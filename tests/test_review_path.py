@@ -15,8 +15,8 @@ import zipfile
 import pytest
 
 from flows.cli import main
-from governance.findings import today
-from governance.workspace import Workspace
+from governance.findings.register import today
+from governance.ground.workspace import Workspace
 from tests.helpers_e2e import DATA, cli_json
 from tests.helpers_identity import enrol_cast, signer
 
@@ -38,8 +38,8 @@ def reviewed(tmp_path_factory, prefect_server):
 
 
 def _ledger():
-    from governance.ledger import Ledger
-    from governance.workspace import Workspace
+    from governance.ground.workspace import Workspace
+    from governance.log.ledger import Ledger
 
     ws = Workspace.from_env()
     return ws, Ledger.open(ws)
@@ -47,7 +47,7 @@ def _ledger():
 
 def _tier():
     from flows.config import load_config
-    from governance.config import load_policy_for
+    from governance.policy.config import load_policy_for
 
     return load_policy_for(load_config(CONFIG))
 
@@ -89,7 +89,7 @@ def test_review_accept_approve_drive(reviewed, capsys):
     # an acceptance dated in the past (through the production writer) covers nothing now
     ws, ledger = _ledger()
     with ledger:
-        from governance.findings_accept import accept as accept_finding
+        from governance.findings.accept import accept as accept_finding
 
         _policy, tier, digest = _tier()
         past = today() - dt.timedelta(days=60)
@@ -115,7 +115,7 @@ def test_review_accept_approve_drive(reviewed, capsys):
     assert [g.payload["signed"]["accepted_findings"] for g in grants] == [accepted, accepted]
 
     # MLflow shows the accepted finding on the version, linked to the report
-    from governance.registry import mlflow_client
+    from governance.registry.versions import mlflow_client
 
     mv = mlflow_client(ws).get_model_version(MODEL, version)
     assert (mv.tags["findings.open"], mv.tags["findings.accepted"]) == ("none", f"{fid}@{until}")
@@ -135,11 +135,11 @@ def test_review_accept_approve_drive(reviewed, capsys):
 
 
 def test_expiry_and_cadence_stop_the_champion_per_policy(reviewed, capsys):
-    from governance.findings_review import use_checks
-    from governance.killswitch import Trigger, auto_trip
-    from governance.model_use import model_may_drive
-    from governance.policy import BreachAction
-    from governance.promotion_state import latest_validation
+    from governance.decisions.killswitch import Trigger, auto_trip
+    from governance.decisions.model_use import model_may_drive
+    from governance.decisions.promotion import latest_validation
+    from governance.findings.review import use_checks
+    from governance.policy.schema import BreachAction
 
     _policy, tier, _digest = _tier()
     ws, ledger = _ledger()

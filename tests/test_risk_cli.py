@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from governance.context import RunContext
+from governance.decisions.context import RunContext
 from tasks.portfolio.book import (
     MAIN,
     AccountBook,
@@ -62,7 +62,7 @@ def published(workspace):
 def test_risk_of_the_latest_book_is_recorded_and_logged(published, tmp_path, capsys):
     from mlflow import MlflowClient
 
-    from governance.ledger import Ledger
+    from governance.log.ledger import Ledger
 
     code, out = cli_json(capsys, "risk", "--config", _config(tmp_path))
     assert code == 0 and out["source"] == "fallback" and out["asof"] == "2022-12-28"

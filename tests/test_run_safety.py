@@ -6,7 +6,7 @@ that cannot forge what a terminal shows.
 - A training run left RUNNING by a killed attempt is marked FAILED by the resumed run
   (:func:`tasks.model.tracking.fail_dead_runs`, real MLflow).
 - A reason holding ``"\\nkill switch: armed"`` and escape sequences is stored as given and
-  printed escaped (:func:`governance.text.printable`).
+  printed escaped (:func:`governance.ground.text.printable`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 
 from flows.cli import main
-from governance.ledger import Ledger
-from governance.text import printable
-from governance.workspace import Workspace
+from governance.ground.text import printable
+from governance.ground.workspace import Workspace
+from governance.log.ledger import Ledger
 from tests.helpers_identity import enrol_cast, keyring_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,7 +56,7 @@ def test_a_spoofing_reason_is_stored_as_given_and_printed_escaped(
 def test_a_dead_training_run_is_marked_failed_on_resume(workspace):
     from mlflow import MlflowClient
 
-    from governance.workspace import mlflow_experiment
+    from governance.ground.workspace import mlflow_experiment
     from tasks.model.tracking import fail_dead_runs
 
     client = MlflowClient(workspace.tracking_uri)

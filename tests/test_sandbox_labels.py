@@ -23,10 +23,10 @@ import pytest
 
 from flows.cli import main
 from flows.summary import RunSummary, render
-from governance.ledger import Ledger
-from governance.registry import mlflow_client
-from governance.sandbox import BANNER, NOT_FOR_PRODUCTION, TAG
-from governance.workspace import Workspace
+from governance.ground.workspace import Workspace
+from governance.identity.sandbox import BANNER, NOT_FOR_PRODUCTION, TAG
+from governance.log.ledger import Ledger
+from governance.registry.versions import mlflow_client
 from tests.helpers_e2e import DATA
 from tests.helpers_identity import enrol_cast
 
@@ -169,8 +169,8 @@ def test_an_exporter_that_hides_the_sandbox_is_caught(chain, tmp_path):
     so every other check holds): ``evidence verify`` refuses it (exit 3, one line)."""
     if not chain["sandbox"]:
         pytest.skip("only a sandbox workspace has something to hide")
-    from governance.evidence import PackSubject, collect, write_pack
-    from governance.evidence_proof import seal
+    from governance.evidence.pack import PackSubject, collect, write_pack
+    from governance.evidence.proof import seal
 
     with Ledger.open(chain["ws"]) as ledger:
         files, summary = collect(chain["ws"], ledger, PackSubject(NAME, chain["version"]))

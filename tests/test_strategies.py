@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from flows.cli import main
-from governance.workspace import Workspace
+from governance.ground.workspace import Workspace
 from tests.helpers_e2e import DATA, cli_json
 from tests.helpers_identity import enrol_cast
 

@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from flows.cli import main
-from governance.ledger import Ledger
-from governance.workspace import Workspace
+from governance.ground.workspace import Workspace
+from governance.log.ledger import Ledger
 from tests.helpers_e2e import DATA, cli_json
 from tests.helpers_identity import enrol_cast
 

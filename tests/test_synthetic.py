@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from governance.errors import InputError
+from governance.ground.errors import InputError
 from tasks.data.synthetic import SyntheticSpec, generate_market, planted_characteristic
 from tasks.model.stats import forward_returns, panel_ic
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
-from governance.canonical import sha256_file
-from governance.ledger import Ledger
-from governance.model_use import drive_decision
-from governance.registry import champion_version, mlflow_client
-from governance.signing import append_signed
-from governance.workspace import Workspace
+from governance.decisions.model_use import drive_decision
+from governance.ground.canonical import sha256_file
+from governance.ground.workspace import Workspace
+from governance.identity.signing import append_signed
+from governance.log.ledger import Ledger
+from governance.registry.versions import champion_version, mlflow_client
 from tests.helpers_e2e import DATA, cli_json, cli_out
 from tests.helpers_identity import POLICY, adopt_policy, enrol_cast, signer, tiny_version
 
@@ -106,7 +106,7 @@ def test_a_config_naming_the_laxer_tier_is_exit_4_everywhere_and_recorded(
 
 def test_in_a_sandbox_the_config_still_chooses(workspace, monkeypatch, tmp_path):
     from flows.config import load_config
-    from governance.config import tier_for
+    from governance.policy.config import tier_for
 
     enrol_cast(workspace, monkeypatch=monkeypatch, sandbox=True)
     t = tier_for(load_config(_config(tmp_path, "low.yaml", POLICY, DEMO, "low")))
@@ -160,8 +160,8 @@ def test_a_validation_signed_under_another_tier_backs_nothing(
 
 def test_approvals_signed_under_another_tier_count_for_nothing_at_use(enrolled):
     """A champion promoted by hand on approvals whose documents name tier ``low``."""
-    from governance.approvals import promote, record_signed_decision
-    from governance.promotion_state import compute_state, facts_for, latest_validation
+    from governance.decisions.approvals import promote, record_signed_decision
+    from governance.decisions.promotion import compute_state, facts_for, latest_validation
 
     workspace = enrolled
     version, _ = tiny_version(workspace, "lax")
@@ -185,7 +185,7 @@ def test_approvals_signed_under_another_tier_count_for_nothing_at_use(enrolled):
 
 
 def _tier(ledger, strategy):
-    from governance.tiers import tier_at_use
+    from governance.policy.tiers import tier_at_use
 
     return tier_at_use(ledger, strategy).tier
 
@@ -195,12 +195,12 @@ def test_a_finding_accepted_under_another_tier_stays_unaccepted(enrolled, capsys
     which ``high`` requires): neither promotion nor use counts the acceptance."""
     import datetime as dt
 
-    from governance.canonical import to_jsonable
-    from governance.findings import load_register
-    from governance.findings_accept import accept
-    from governance.findings_review import review_blockers, use_checks
-    from governance.policy import Severity, load_tier
-    from governance.promotion_state import latest_validation
+    from governance.decisions.promotion import latest_validation
+    from governance.findings.accept import accept
+    from governance.findings.register import load_register
+    from governance.findings.review import review_blockers, use_checks
+    from governance.ground.canonical import to_jsonable
+    from governance.policy.schema import Severity, load_tier
     from validation.findings import Finding, with_ids
 
     ws = enrolled

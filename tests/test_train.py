@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from governance.configio import validate_model
-from governance.errors import InputError
+from governance.ground.configio import validate_model
+from governance.ground.errors import InputError
 from tasks.model.dataset import load_sealed
 from tasks.model.register import train_and_register
 from tasks.model.stats import annualised_sharpe
@@ -50,8 +50,8 @@ RUN_FILES = {
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Two trainings on the same data and config in one workspace."""
-    from governance.context import RunContext
-    from governance.workspace import Workspace
+    from governance.decisions.context import RunContext
+    from governance.ground.workspace import Workspace
 
     home = tmp_path_factory.mktemp("train") / "home"
     with pytest.MonkeyPatch.context() as mp:
@@ -162,7 +162,7 @@ def test_same_inputs_give_byte_identical_model_files(trained, client):
         d = Path(mlflow.artifacts.download_artifacts(f"models:/{res.model_name}/{res.version}"))
         files.append((d / "model.lgb").read_bytes())
     assert files[0] == files[1]
-    from governance.canonical import sha256_bytes
+    from governance.ground.canonical import sha256_bytes
 
     assert sha256_bytes(files[0]) == a.model_hash
     assert trained["ctx"].store.read_bytes(a.model_hash) == files[0]

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from governance.canonical import sha256_bytes
-from governance.errors import Forbidden
-from governance.policy import Tier
+from governance.ground.canonical import sha256_bytes
+from governance.ground.errors import Forbidden
+from governance.policy.schema import Tier
 from tests.helpers_identity import enrol_cast, signer
 from validation.config import ValidationConfig
 from validation.findings import Verdict
@@ -63,8 +63,8 @@ def train_null(ws, name: str):
 
 def train_leaky(ws, name: str):
     """Planted market plus a feature that is the future 5-day return seen through noise."""
-    from governance.canonical import sha256_json
-    from governance.context import RunContext
+    from governance.decisions.context import RunContext
+    from governance.ground.canonical import sha256_json
     from tasks.data.synthetic import generate_market
     from tasks.model.dataset import build_frame, split_and_seal
     from tasks.model.features import FeaturesConfig
@@ -100,7 +100,7 @@ def train_leaky(ws, name: str):
 
 
 def run_validation(ws, name, version, validator=VALIDATOR, cfg=CFG):
-    from governance.context import RunContext
+    from governance.decisions.context import RunContext
     from validation.run import validate_model_version
 
     # The context is the pipeline's (opened by the developer): validation records as validator.
@@ -116,7 +116,7 @@ def run_validation(ws, name, version, validator=VALIDATOR, cfg=CFG):
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory):
-    from governance.workspace import Workspace
+    from governance.ground.workspace import Workspace
 
     mp = pytest.MonkeyPatch()
     home = tmp_path_factory.mktemp("validation") / "home"
@@ -197,8 +197,8 @@ def test_leaking_feature_is_flagged(leaky):
 
 
 def test_version_is_tagged_and_ledger_records_without_promotion(ws, planted):
-    from governance.ledger import Ledger
-    from governance.registry import mlflow_client
+    from governance.log.ledger import Ledger
+    from governance.registry.versions import mlflow_client
 
     name, version, result = planted
     client = mlflow_client(ws)
@@ -227,7 +227,7 @@ def test_version_is_tagged_and_ledger_records_without_promotion(ws, planted):
 
 
 def test_report_is_self_contained_and_json_twin_holds_the_numbers(ws, planted):
-    from governance.artifacts import ArtifactStore
+    from governance.ground.artifacts import ArtifactStore
 
     _, _, result = planted
     store = ArtifactStore.of(ws)
@@ -248,7 +248,7 @@ def test_report_is_self_contained_and_json_twin_holds_the_numbers(ws, planted):
         assert heading in page
     from markupsafe import escape
 
-    from governance.html import decimal, pvalue
+    from governance.ground.html import decimal, pvalue
     from validation.report_sections import OVERFITTING_ROWS, PBO_ROWS, SIGNAL_ROWS
 
     # Every number of the JSON twin's headline sections is on the page, in its human form
@@ -276,7 +276,7 @@ def test_report_is_self_contained_and_json_twin_holds_the_numbers(ws, planted):
 
 
 def test_developer_and_non_validators_cannot_validate(ws, planted):
-    from governance.ledger import Ledger
+    from governance.log.ledger import Ledger
 
     name, version, _ = planted
     with pytest.raises(Forbidden, match="developed"):
@@ -289,7 +289,7 @@ def test_developer_and_non_validators_cannot_validate(ws, planted):
 
 
 def test_the_developer_is_the_training_signer_never_the_mlflow_tag(ws, planted):
-    from governance.registry import mlflow_client
+    from governance.registry.versions import mlflow_client
 
     # Attack: the developer retags the version as someone else's work, then validates it.
     name, version, _ = planted

@@ -10,7 +10,7 @@ import pytest
 from skfolio.measures import deflated_sharpe_ratio as sk_dsr
 from skfolio.measures import probabilistic_sharpe_ratio as sk_psr
 
-from governance.policy import Severity, ValidationPolicy
+from governance.policy.schema import Severity, ValidationPolicy
 from tasks.model.stats import newey_west_tstat
 from tests.helpers_validation import holdout_frame
 from validation.challengers import run_challengers
@@ -244,7 +244,7 @@ def test_vectorised_cscv_equals_the_papers_loop():
 
 
 def test_unknown_check_name_in_policy_severities_is_an_input_error(planted):
-    from governance.errors import InputError
+    from governance.ground.errors import InputError
 
     m, _ = evaluate_signal(planted, "signal", horizon=5)
     bad = ValidationPolicy(severities={"rank_ic_too_low": Severity.INFO})

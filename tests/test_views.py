@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
-from governance.workspace import Workspace
+from governance.ground.workspace import Workspace
 from tests.helpers_browser import Browser, page_url
 from tests.helpers_e2e import DATA, SMALL
 from tests.helpers_identity import enrol_cast
@@ -219,8 +219,8 @@ def test_reports_folder_holds_the_data_quality_report(walked):
 
 
 def _pages(home: Path) -> dict[str, Path]:
-    from governance.ledger import Ledger
-    from governance.workspace import Workspace
+    from governance.ground.workspace import Workspace
+    from governance.log.ledger import Ledger
 
     with Ledger.open(Workspace(home)) as ledger:
         store = ledger.store

@@ -23,15 +23,15 @@ from hypothesis import strategies as st
 from test_ledger_support import BACKENDS, backend_url, rewrite_history, truncate_tail
 
 from flows.cli import main
-from governance import killswitch
-from governance.artifacts import ArtifactStore
-from governance.checkpoint import Checkpoint, NoteKey, SignedNote, sign_checkpoint
-from governance.errors import TamperDetected
-from governance.integrity import verify_log
-from governance.ledger import Ledger
-from governance.merkle import EMPTY_ROOT
-from governance.transparency import publish
-from governance.witness import DirectoryWitness, GitWitness, SqlWitness, WitnessRefused
+from governance.audit.integrity import verify_log
+from governance.decisions import killswitch
+from governance.ground.artifacts import ArtifactStore
+from governance.ground.errors import TamperDetected
+from governance.log.checkpoint import Checkpoint, NoteKey, SignedNote, sign_checkpoint
+from governance.log.ledger import Ledger
+from governance.log.merkle import EMPTY_ROOT
+from governance.log.transparency import publish
+from governance.log.witness import DirectoryWitness, GitWitness, SqlWitness, WitnessRefused
 
 WITNESS_RE = r"witness (dir|git):"
 
@@ -239,7 +239,7 @@ def test_any_change_or_suffix_removal_is_detected_given_one_checkpoint(
 
 
 def _verify_with(ledger, witnesses) -> object:
-    import governance.transparency as t
+    import governance.log.transparency as t
 
     original = t.witnesses_from_env
     t.witnesses_from_env = lambda: witnesses

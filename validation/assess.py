@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from governance.canonical import sha256_bytes, to_jsonable
-from governance.policy import ValidationPolicy
+from governance.ground.canonical import sha256_bytes, to_jsonable
+from governance.policy.schema import ValidationPolicy
 from validation.challengers import run_challengers
 from validation.config import ValidationConfig
 from validation.drift import drift_table

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from governance.configio import StrictModel
+from governance.ground.configio import StrictModel
 from tasks.model.stats import TRADING_DAYS
 
 

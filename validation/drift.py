@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from governance.policy import Severity
+from governance.policy.schema import Severity
 
 __all__ = ["EPSILON", "DriftRow", "drift_table", "ks_test", "psi", "reference_bins"]
 

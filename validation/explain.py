@@ -166,7 +166,7 @@ def dependence_plot_png(
     x: np.ndarray, shap_col: np.ndarray, feature: str, label: str | None = None
 ) -> bytes:
     """Scatter of a feature's value against its SHAP value, as PNG bytes."""
-    from governance.charts import png, pyplot, title
+    from governance.ground.charts import png, pyplot, title
 
     fig, ax = pyplot().subplots(figsize=(4.5, 3.2))
     ax.scatter(x, shap_col, s=4, alpha=0.4, color="#1f77b4")
@@ -180,7 +180,7 @@ def dependence_plot_png(
 def importance_plot_png(importance: Mapping[str, float], label: str | None = None) -> bytes:
     """Horizontal bar chart of mean |SHAP| per feature, as PNG bytes; ``label`` names the
     model and period in the title."""
-    from governance.charts import png, pyplot, title
+    from governance.ground.charts import png, pyplot, title
 
     names = list(importance)[::-1]
     fig, ax = pyplot().subplots(figsize=(5.5, 0.3 * len(names) + 1.2))

@@ -36,9 +36,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from governance.errors import InputError
-from governance.findings import FindingRecord, match_ids
-from governance.policy import Severity, ValidationPolicy
+from governance.findings.register import FindingRecord, match_ids
+from governance.ground.errors import InputError
+from governance.policy.schema import Severity, ValidationPolicy
 from validation.challengers import ChallengerResult
 from validation.drift import DriftRow
 from validation.explain import ShapSummary
@@ -85,7 +85,7 @@ class Finding:
     ``about`` names what the check looked at when it can fire more than once per
     validation (a feature, a challenger, a drifting variable); with ``check`` it is the
     key under which a revalidation finds the same finding again. ``id`` is the register's
-    stable id ``F-<model>-v<N>-<n>`` (governance/findings.py), set when the validation is
+    stable id ``F-<model>-v<N>-<n>`` (governance/findings/register.py), set when the validation is
     recorded.
     """
 
@@ -261,7 +261,7 @@ def with_ids(
     """The findings with their register ids (``F-<model>-v<N>-<n>``).
 
     ``prior`` are the version's findings in the register: a finding an earlier validation
-    raised about the same thing keeps its id (governance/findings.py ``match_ids``).
+    raised about the same thing keeps its id (governance/findings/register.py ``match_ids``).
     """
     fs = list(findings)
     ids = match_ids(list(prior), model_name, version, [f.key for f in fs])

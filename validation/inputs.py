@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from governance.errors import InputError, TamperDetected
-from governance.ledger import Ledger
+from governance.ground.errors import InputError, TamperDetected
+from governance.log.ledger import Ledger
 from tasks.model.dataset import load_sealed
 
 __all__ = [
@@ -152,7 +152,7 @@ def load_inputs(ws, ledger: Ledger, store, model_name: str, version: int) -> Val
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    from governance.registry import mlflow_client
+    from governance.registry.versions import mlflow_client
 
     client = mlflow_client(ws)
     try:

@@ -3,7 +3,7 @@
 Pure functions of frames; the flow (flows/monitoring.py) loads the inputs, records the
 report and trips the kill switch on a breach. The checks themselves are in
 :mod:`validation.monitoring_checks` (re-exported here); this module assembles the report. Thresholds come from the policy's
-``monitoring`` section (:class:`governance.policy.MonitoringPolicy`).
+``monitoring`` section (:class:`governance.policy.schema.MonitoringPolicy`).
 
 Checks
 ------
@@ -42,10 +42,10 @@ from typing import Any
 
 import pandas as pd
 
-from governance.canonical import to_jsonable
-from governance.html import Cell, Facts, Page, Section, Table, render_page, tone_of
-from governance.policy import MonitoringPolicy
-from governance.sandbox import banner
+from governance.ground.canonical import to_jsonable
+from governance.ground.html import Cell, Facts, Page, Section, Table, render_page, tone_of
+from governance.identity.sandbox import banner
+from governance.policy.schema import MonitoringPolicy
 from validation.monitoring_checks import (
     Check,
     CheckResult,

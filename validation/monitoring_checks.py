@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from governance.policy import BreachAction, MonitoringPolicy
+from governance.policy.schema import BreachAction, MonitoringPolicy
 from tasks.model.stats import TRADING_DAYS, forward_returns, newey_west_tstat, panel_ic
 from validation.drift import psi
 
@@ -302,7 +302,7 @@ def check_revalidation(
     """Revalidation cadence (SR 11-7 periodic review; SR 26-2 trigger- and materiality-based).
 
     Overdue when the last validation is older than ``revalidation_days``, or when ``due``
-    (``(date, reason, at_once)`` from governance/findings_review.py ``revalidation_due``,
+    (``(date, reason, at_once)`` from governance/findings/review.py ``revalidation_due``,
     which also knows the triggers) has passed. Overdue is a warning unless the policy's
     ``on_revalidation_due`` is ``trip``.
     """

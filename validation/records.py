@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from governance.artifacts import ArtifactStore
-from governance.findings import VALIDATED as COMPLETED
-from governance.ledger import Ledger
-from governance.registry import model_subject
+from governance.findings.register import VALIDATED as COMPLETED
+from governance.ground.artifacts import ArtifactStore
+from governance.log.ledger import Ledger
+from governance.registry.versions import model_subject
 
 REPORT = "report.json"
 

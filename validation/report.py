@@ -4,7 +4,7 @@ The page is for a model-risk committee: a cover (date and time, model, tier, sco
 intended use), an executive summary (verdict, the headline reasons, a recommendation and
 the flags a reader must not miss), a table of contents, the analyst's sections with human
 labels and units (:mod:`validation.report_sections`), the limitations, and a sign-off
-block. It is rendered by the one HTML renderer (:mod:`governance.html`): self-contained,
+block. It is rendered by the one HTML renderer (:mod:`governance.ground.html`): self-contained,
 printable, no horizontal overflow.
 Both forms come from the same JSON document (:func:`render_html` reads nothing else but
 the PNG bytes), so the page cannot show a number the JSON lacks.
@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from governance.canonical import canonical_json, sha256_bytes
-from governance.html import Cell, Facts, Page, Section, Table, count, render_page
-from governance.sandbox import banner
+from governance.ground.canonical import canonical_json, sha256_bytes
+from governance.ground.html import Cell, Facts, Page, Section, Table, count, render_page
+from governance.identity.sandbox import banner
 from validation.report_sections import KS_SIGNIFICANCE, analyst_sections
 
 __all__ = ["SCHEMA", "flags", "render_html"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from governance.html import (
+from governance.ground.html import (
     Cell,
     Facts,
     Figure,

@@ -16,19 +16,19 @@ from typing import Any
 
 import pandas as pd
 
-from governance.canonical import canonical_json, to_jsonable
-from governance.context import RunContext
-from governance.decisions import decision_rows
-from governance.duties import Act, duty_refusal
-from governance.errors import Forbidden
-from governance.findings import VALIDATED as COMPLETED
-from governance.findings import load_register
-from governance.findings_mlflow import sync_findings
-from governance.policy import Tier
-from governance.registry import mlflow_client, model_subject
-from governance.sandbox import run_tags
-from governance.signing import append_signed
-from governance.workspace import mlflow_experiment
+from governance.decisions.context import RunContext
+from governance.decisions.rows import decision_rows
+from governance.findings.mlflow_tags import sync_findings
+from governance.findings.register import VALIDATED as COMPLETED
+from governance.findings.register import load_register
+from governance.ground.canonical import canonical_json, to_jsonable
+from governance.ground.errors import Forbidden
+from governance.ground.workspace import mlflow_experiment
+from governance.identity.duties import Act, duty_refusal
+from governance.identity.sandbox import run_tags
+from governance.identity.signing import append_signed
+from governance.policy.schema import Tier
+from governance.registry.versions import mlflow_client, model_subject
 from validation.assess import PREDICTION, Assessment, assess
 from validation.config import ValidationConfig
 from validation.findings import Finding, Verdict, summarise, with_ids
@@ -86,12 +86,12 @@ class ValidationResult:
 def check_validator(ctx: RunContext, model_name: str, version: int, validator) -> None:
     """Refuse a validator without the role, or who developed the version (Forbidden).
 
-    ``validator`` is the proven :class:`~governance.signing.Signer`. A refusal is recorded
+    ``validator`` is the proven :class:`~governance.identity.signing.Signer`. A refusal is recorded
     as ``validation.refused`` before it is raised.
     """
     from mlflow.exceptions import MlflowException
 
-    from governance.promotion_state import developer_of
+    from governance.identity.duties import developer_of
 
     try:
         run_id = mlflow_client(ctx.ws).get_model_version(model_name, str(version)).run_id
@@ -283,14 +283,14 @@ def validate_model_version(
 
     Parameters
     ----------
-    ctx : governance.context.RunContext
+    ctx : governance.decisions.context.RunContext
         Ledger, artifact store and workspace; ``ctx.policy_hash`` is recorded.
     model_name, version : str, int
         The registered version (read from the MLflow registry only).
     cfg : ValidationConfig
     tier : Tier
         Policy tier; its ``validation`` section sets thresholds and severities.
-    validator : governance.signing.Signer
+    validator : governance.identity.signing.Signer
         The proven acting user: must have role ``validator`` and not be the version's
         developer. The verdict is recorded as their signed act, over the report's digests,
         the holdout fingerprint and the policy hash.

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sys
+from typing import Any
 
 
 def add_user_arg(parser: argparse.ArgumentParser, required: bool = False) -> None:
@@ -28,17 +31,17 @@ def add_user_arg(parser: argparse.ArgumentParser, required: bool = False) -> Non
 
 
 def prove(args: argparse.Namespace, ws, ledger, action: str):
-    """The :class:`~governance.signing.Signer` that ``--as``/``--key`` prove (exit 2 / 4)."""
-    from governance.identity import prove_identity
+    """The :class:`~governance.identity.signing.Signer` that ``--as``/``--key`` prove (exit 2 / 4)."""
+    from governance.audit.door import prove_identity
 
     return prove_identity(ws, ledger, args.user, args.key, action)
 
 
 def say_sandbox(sandbox: bool) -> bool:
-    """Print the sandbox banner (governance/sandbox.py) as the first line of a deciding
+    """Print the sandbox banner (governance/identity/sandbox.py) as the first line of a deciding
     command's text when ``sandbox``; return ``sandbox`` (the ``--json`` field)."""
     if sandbox:
-        from governance.sandbox import BANNER
+        from governance.identity.sandbox import BANNER
 
         print(BANNER)
     return sandbox
@@ -46,3 +49,11 @@ def say_sandbox(sandbox: bool) -> bool:
 
 def add_json_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="last stdout line is one JSON object")
+
+
+def emit_json(obj: Any) -> None:
+    """Print ``obj`` as the single JSON object on the last line of stdout."""
+    from governance.ground.canonical import to_jsonable
+
+    sys.stdout.flush()
+    print(json.dumps(to_jsonable(obj), sort_keys=True), flush=True)

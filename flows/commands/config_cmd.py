@@ -16,18 +16,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from governance.configio import read_yaml
+    from governance.ground.configio import read_yaml
 
     data = read_yaml(args.file)
     if isinstance(data, dict) and "tiers" in data:  # a policy file, not a run config
-        from governance.policy import load_policy
+        from governance.policy.schema import load_policy
 
         policy, digest = load_policy(args.file)
         tiers = ", ".join(policy.tiers)
         print(f"{args.file}: ok — a policy file (tiers {tiers}; hash {digest[:12]})")
         return 0
     from flows.config import load_config
-    from governance.config import tier_for
+    from governance.policy.config import tier_for
 
     cfg = load_config(args.file)
     t = tier_for(cfg)

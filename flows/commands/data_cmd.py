@@ -45,10 +45,10 @@ def _iso_date(text: str) -> dt.date:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from flows.cli import emit_json
-    from governance.context import RunContext
-    from governance.errors import GateHalt
-    from governance.workspace import Workspace
+    from flows.commands import emit_json
+    from governance.decisions.context import RunContext
+    from governance.ground.errors import GateHalt
+    from governance.ground.workspace import Workspace
     from tasks.data.market import read_market_file
     from tasks.data.quality.gate import QualityConfig, evaluate_quality, record_quality
 

@@ -1,4 +1,4 @@
-"""``alphagate evidence export|verify`` (governance/evidence.py, governance/evidence_verify.py)."""
+"""``alphagate evidence export|verify`` (governance/evidence/pack.py, governance/evidence/verify.py)."""
 
 from __future__ import annotations
 
@@ -32,11 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from flows.cli import emit_json
+    from flows.commands import emit_json
     from flows.config import load_config
-    from governance.errors import TamperDetected
-    from governance.evidence import PackSubject, export_pack
-    from governance.workspace import Workspace
+    from governance.evidence.pack import PackSubject, export_pack
+    from governance.ground.errors import TamperDetected
+    from governance.ground.workspace import Workspace
 
     path = args.config or os.environ.get("ALPHAGATE_CONFIG") or "configs/demo.yaml"
     cfg = load_config(path)
@@ -56,12 +56,12 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from flows.cli import emit_json
-    from governance.evidence_verify import verify_pack
+    from flows.commands import emit_json
+    from governance.evidence.verify import verify_pack
 
     report = verify_pack(args.file)
     if report.sandbox:
-        from governance.sandbox import NOT_FOR_PRODUCTION
+        from governance.identity.sandbox import NOT_FOR_PRODUCTION
 
         print(f"SANDBOX: this pack is from a sandbox workspace ({NOT_FOR_PRODUCTION})")
     print(

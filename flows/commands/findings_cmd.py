@@ -1,4 +1,4 @@
-"""``alphagate findings list|show|accept`` (governance/findings.py, findings_accept.py)."""
+"""``alphagate findings list|show|accept`` (governance/findings/register.py, findings_accept.py)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def config_path(args: argparse.Namespace) -> str:
 
 
 def _ws():
-    from governance.workspace import Workspace
+    from governance.ground.workspace import Workspace
 
     return Workspace.from_env().ensure()
 
@@ -49,10 +49,10 @@ def _line(r) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from flows.cli import emit_json
-    from governance.errors import InputError
-    from governance.findings import Status, load_register
-    from governance.ledger import Ledger
+    from flows.commands import emit_json
+    from governance.findings.register import Status, load_register
+    from governance.ground.errors import InputError
+    from governance.log.ledger import Ledger
 
     if args.status is not None and args.status not in {s.value for s in Status}:
         raise InputError(f"--status {args.status!r}: choose open|accepted|remediated|expired")
@@ -75,9 +75,9 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from flows.cli import emit_json
-    from governance.findings import load_register
-    from governance.ledger import Ledger
+    from flows.commands import emit_json
+    from governance.findings.register import load_register
+    from governance.log.ledger import Ledger
 
     with Ledger.open(_ws()) as ledger:
         r = load_register(ledger).require(args.finding_id)
@@ -98,13 +98,13 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _accept(args: argparse.Namespace) -> int:
-    from flows.cli import emit_json
+    from flows.commands import emit_json
     from flows.config import load_config
-    from governance.config import tier_for
-    from governance.findings import parse_finding_id
-    from governance.findings_accept import accept
-    from governance.findings_mlflow import sync_findings
-    from governance.ledger import Ledger
+    from governance.findings.accept import accept
+    from governance.findings.mlflow_tags import sync_findings
+    from governance.findings.register import parse_finding_id
+    from governance.log.ledger import Ledger
+    from governance.policy.config import tier_for
 
     cfg = load_config(config_path(args))
     strategy, _version, _n = parse_finding_id(args.finding_id)

@@ -61,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ws():
-    from governance.workspace import Workspace
+    from governance.ground.workspace import Workspace
 
     return Workspace.from_env().ensure()
 
@@ -70,7 +70,7 @@ def _load(args: argparse.Namespace):
     """``(config, TierInForce)`` from ``--config`` or its defaults: the tier is the one the
     adopted policy assigns the strategy (``--strategy``, ``--model`` or ``model.name``)."""
     from flows.config import load_config
-    from governance.config import tier_for
+    from governance.policy.config import tier_for
 
     path = args.config or os.environ.get("ALPHAGATE_CONFIG") or "configs/demo.yaml"
     cfg = load_config(path)
@@ -79,11 +79,11 @@ def _load(args: argparse.Namespace):
 
 
 def _decide(args: argparse.Namespace) -> int:
-    from flows.cli import emit_json
-    from governance import approvals
-    from governance.ledger import Ledger
-    from governance.registry import approved_by_tag
-    from governance.sandbox import is_sandbox
+    from flows.commands import emit_json
+    from governance.decisions import approvals
+    from governance.identity.sandbox import is_sandbox
+    from governance.log.ledger import Ledger
+    from governance.registry.versions import approved_by_tag
 
     cfg, in_force = _load(args)
     name = args.model or cfg.model.name
@@ -118,9 +118,9 @@ def _decide(args: argparse.Namespace) -> int:
 
 def _sign_only(args, ws, name: str, in_force) -> int:
     """``approve --sign-only``: the detached signature for the Prefect form, on one line."""
-    from governance.ledger import Ledger
-    from governance.promotion_state import facts_for, latest_validation
-    from governance.ui_approval import detached_approval
+    from governance.decisions.promotion import facts_for, latest_validation
+    from governance.decisions.ui_approval import detached_approval
+    from governance.log.ledger import Ledger
 
     with Ledger.open(ws) as ledger:
         signer = prove(args, ws, ledger, "approve")
@@ -144,9 +144,9 @@ def _print_state(state) -> None:
 
 
 def _ks_status(args: argparse.Namespace) -> int:
-    from flows.cli import emit_json
-    from governance import killswitch
-    from governance.ledger import Ledger
+    from flows.commands import emit_json
+    from governance.decisions import killswitch
+    from governance.log.ledger import Ledger
 
     with Ledger.open(_ws()) as ledger:
         doc = killswitch.status_json(ledger)
@@ -159,7 +159,7 @@ def _ks_status(args: argparse.Namespace) -> int:
 
 
 def _print_ks(state, strategy: str | None = None) -> None:
-    from governance.text import printable
+    from governance.ground.text import printable
 
     line = f"kill switch{'' if strategy is None else f' of {printable(strategy)}'}: {state.state}"
     if state.by:
@@ -177,9 +177,9 @@ def _print_ks(state, strategy: str | None = None) -> None:
 
 
 def _ks_trip(args: argparse.Namespace) -> int:
-    from flows.cli import emit_json
-    from governance import killswitch
-    from governance.ledger import Ledger
+    from flows.commands import emit_json
+    from governance.decisions import killswitch
+    from governance.log.ledger import Ledger
 
     ws = _ws()
     with Ledger.open(ws) as ledger:
@@ -192,10 +192,10 @@ def _ks_trip(args: argparse.Namespace) -> int:
 
 
 def _ks_reset(args: argparse.Namespace) -> int:
-    from flows.cli import emit_json
-    from governance import killswitch
-    from governance.ledger import Ledger
-    from governance.registry import last_promotions
+    from flows.commands import emit_json
+    from governance.decisions import killswitch
+    from governance.log.ledger import Ledger
+    from governance.registry.versions import last_promotions
 
     cfg, in_force = _load(args)
     tier = in_force.tier

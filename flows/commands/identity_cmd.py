@@ -1,4 +1,4 @@
-"""``alphagate init``, ``alphagate keys new`` and ``alphagate users`` (governance/users.py).
+"""``alphagate init``, ``alphagate keys new`` and ``alphagate users`` (governance/identity/users.py).
 
 Private keys are each person's own file (``--key``/``ALPHAGATE_KEY``), never in the
 workspace; the workspace learns public keys only, from signed enrolment entries.
@@ -64,22 +64,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _open():
-    from governance.ledger import Ledger
-    from governance.workspace import Workspace
+    from governance.ground.workspace import Workspace
+    from governance.log.ledger import Ledger
 
     ws = Workspace.from_env().ensure()
     return ws, Ledger.open(ws)
 
 
 def _init(args: argparse.Namespace) -> int:
-    from governance.enrolment import initialise
-    from governance.keys import load_private_key, refuse_inside, resolve_key_path
+    from governance.identity.enrolment import initialise
+    from governance.identity.keys import load_private_key, refuse_inside, resolve_key_path
 
     ws, ledger = _open()
     with ledger:
         path = resolve_key_path(args.key)
         if path is None:
-            from governance.errors import InputError
+            from governance.ground.errors import InputError
 
             raise InputError("init: --key FILE (or $ALPHAGATE_KEY): the admin's own key")
         refuse_inside(path, ws.home)
@@ -90,8 +90,8 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _keys_new(args: argparse.Namespace) -> int:
-    from governance.errors import InputError
-    from governance.keys import new_key_file
+    from governance.ground.errors import InputError
+    from governance.identity.keys import new_key_file
 
     secret = None
     if args.passphrase_env:
@@ -105,8 +105,8 @@ def _keys_new(args: argparse.Namespace) -> int:
 
 
 def _users_add(args: argparse.Namespace) -> int:
-    from governance.enrolment import add_user
-    from governance.keys import load_public_key
+    from governance.identity.enrolment import add_user
+    from governance.identity.keys import load_public_key
 
     public = load_public_key(args.public_key)
     ws, ledger = _open()
@@ -118,7 +118,7 @@ def _users_add(args: argparse.Namespace) -> int:
 
 
 def _users_revoke(args: argparse.Namespace) -> int:
-    from governance.enrolment import revoke_user
+    from governance.identity.enrolment import revoke_user
 
     ws, ledger = _open()
     with ledger:
@@ -129,7 +129,7 @@ def _users_revoke(args: argparse.Namespace) -> int:
 
 
 def _users_role(args: argparse.Namespace) -> int:
-    from governance.enrolment import change_role
+    from governance.identity.enrolment import change_role
 
     ws, ledger = _open()
     with ledger:
@@ -140,8 +140,8 @@ def _users_role(args: argparse.Namespace) -> int:
 
 
 def _users_list(args: argparse.Namespace) -> int:
-    from flows.cli import emit_json
-    from governance.users import load_registry
+    from flows.commands import emit_json
+    from governance.identity.users import load_registry
 
     _ws, ledger = _open()
     with ledger:

@@ -1,5 +1,5 @@
 """``alphagate ledger verify [--incremental] [--json]``, ``ledger show [--tail N] [--json]``,
-``ledger checkpoint [--json]`` (governance/integrity.py, governance/transparency.py)."""
+``ledger checkpoint [--json]`` (governance/audit/integrity.py, governance/log/transparency.py)."""
 
 from __future__ import annotations
 
@@ -48,13 +48,13 @@ def _positive_int(text: str) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from flows.cli import emit_json
-    from governance.integrity import verify_workspace
-    from governance.workspace import Workspace
+    from flows.commands import emit_json
+    from governance.audit.integrity import verify_workspace
+    from governance.ground.workspace import Workspace
 
     report = verify_workspace(Workspace.from_env(), incremental=args.incremental)
     if not report.ok:
-        from governance.text import printable
+        from governance.ground.text import printable
 
         where = f"entry {report.first_bad_seq}: " if report.first_bad_seq is not None else ""
         print(f"ledger: {where}{printable(report.reason)}", file=sys.stderr)
@@ -66,10 +66,10 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _checkpoint(args: argparse.Namespace) -> int:
-    from flows.cli import emit_json
-    from governance.ledger import Ledger
-    from governance.transparency import publish
-    from governance.workspace import Workspace
+    from flows.commands import emit_json
+    from governance.ground.workspace import Workspace
+    from governance.log.ledger import Ledger
+    from governance.log.transparency import publish
 
     with Ledger.open(Workspace.from_env()) as ledger:
         done = publish(ledger)  # a refusal is TamperDetected: exit 3 naming the witness
@@ -89,9 +89,9 @@ def _checkpoint(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from flows.cli import emit_json
-    from governance.ledger import Ledger
-    from governance.workspace import Workspace
+    from flows.commands import emit_json
+    from governance.ground.workspace import Workspace
+    from governance.log.ledger import Ledger
 
     with Ledger.open(Workspace.from_env()) as ledger:
         entries = ledger.tail(args.tail) if args.tail else ledger.entries()
@@ -108,8 +108,8 @@ def _show(args: argparse.Namespace) -> int:
 
 def format_table(entries) -> str:
     """Readable table: seq, UTC time, actor/role, action, subject, short entry hash (free
-    text escaped: :func:`governance.text.printable`)."""
-    from governance.text import printable
+    text escaped: :func:`governance.ground.text.printable`)."""
+    from governance.ground.text import printable
 
     header = ("seq", "time (UTC)", "actor/role", "action", "subject", "hash")
     rows = [

@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from flows.serve import serve
-    from governance.workspace import Workspace
+    from governance.ground.workspace import Workspace
 
     return serve(
         Workspace.from_env(),
@@ -56,7 +56,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _ui(args: argparse.Namespace) -> int:
     from flows.serve import ui
-    from governance.workspace import Workspace
+    from governance.ground.workspace import Workspace
 
     return ui(Workspace.from_env(), host=args.host, port=args.port)
 
@@ -69,7 +69,7 @@ def _monitor(args: argparse.Namespace) -> int:
     state = monitoring_flow(load_config(args.config), data_path=args.data, return_state=True)
     summary = summary_of(state)
     if args.json:
-        from flows.cli import emit_json
+        from flows.commands import emit_json
 
         emit_json(summary)
     else:

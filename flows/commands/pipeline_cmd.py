@@ -46,7 +46,7 @@ def _execute(args: argparse.Namespace, flow_name: str):
         from flows.rebalance import rebalance_flow as flow_fn
     from flows.halting import summary_of
     from flows.runners import task_runner_for
-    from governance.workspace import Workspace
+    from governance.ground.workspace import Workspace
 
     flow_fn = flow_fn.with_options(task_runner=task_runner_for(config.runtime))
     from flows.progress import showing_progress
@@ -62,7 +62,7 @@ def _execute(args: argparse.Namespace, flow_name: str):
 def _finish(args: argparse.Namespace, summary) -> int:
     """Print the summary (or its JSON); a halt also says where and why in one line on
     stderr (exit 3), as every other refusal does."""
-    from flows.cli import emit_json
+    from flows.commands import emit_json
     from flows.summary import halt_line, render
 
     if args.json:
@@ -91,7 +91,7 @@ def _demo(args: argparse.Namespace) -> int:
     from flows.config import load_config
     from flows.demo import ensure_demo_cast, guide
     from flows.summary import render
-    from governance.workspace import Workspace
+    from governance.ground.workspace import Workspace
 
     cfg = load_config(args.config)
     cast = cfg.governance.cast

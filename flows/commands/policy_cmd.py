@@ -1,5 +1,5 @@
 """``alphagate policy adopt FILE --as R`` and ``alphagate policy show [--json]``
-(governance/adoption.py): the policy in force is adopted by two risk officers."""
+(governance/policy/adoption.py): the policy in force is adopted by two risk officers."""
 
 from __future__ import annotations
 
@@ -33,10 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _adopt(args: argparse.Namespace) -> int:
-    from flows.cli import emit_json
-    from governance.adoption import adopt, champion_rule
-    from governance.ledger import Ledger
-    from governance.workspace import Workspace
+    from flows.commands import emit_json
+    from governance.ground.workspace import Workspace
+    from governance.log.ledger import Ledger
+    from governance.policy.adoption import adopt, champion_rule
 
     rule = champion_rule(args.champion_until, args.champion_fallback)
     ws = Workspace.from_env().ensure()
@@ -65,11 +65,11 @@ def _rule(rule: dict) -> str:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from flows.cli import emit_json
-    from governance.adoption import adoption_history
-    from governance.ledger import Ledger
-    from governance.users import load_registry
-    from governance.workspace import Workspace
+    from flows.commands import emit_json
+    from governance.ground.workspace import Workspace
+    from governance.identity.users import load_registry
+    from governance.log.ledger import Ledger
+    from governance.policy.adoption import adoption_history
 
     with Ledger.open(Workspace.from_env().ensure()) as ledger:
         registry = load_registry(ledger)

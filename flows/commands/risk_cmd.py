@@ -65,7 +65,7 @@ def read_weights_file(path: str):
     """Weights from ``asset,weight`` CSV or ``{"weights": {...}}`` / ``{asset: w}`` JSON."""
     import pandas as pd
 
-    from governance.errors import InputError
+    from governance.ground.errors import InputError
 
     p = Path(path)
     if not p.is_file():
@@ -97,10 +97,10 @@ def _load(args: argparse.Namespace):
     """``(config, tier, ctx, panel, weights, asof, source)`` for either command."""
     from flows.config import load_config
     from flows.risk_stage import published_book
-    from governance.config import load_policy_for
-    from governance.context import RunContext
-    from governance.errors import InputError
-    from governance.workspace import Workspace
+    from governance.decisions.context import RunContext
+    from governance.ground.errors import InputError
+    from governance.ground.workspace import Workspace
+    from governance.policy.config import load_policy_for
     from tasks.data.market import fingerprint_long, load_long, to_panel
 
     config = load_config(args.config)
@@ -154,7 +154,7 @@ def _risk(args: argparse.Namespace) -> int:
         "artifacts": shas,
     }
     if args.json:
-        from flows.cli import emit_json
+        from flows.commands import emit_json
 
         emit_json(out)
     else:
@@ -173,8 +173,8 @@ def _risk(args: argparse.Namespace) -> int:
 
 def _stress(args: argparse.Namespace) -> int:
     from flows.risk_stage import log_mlflow, portfolio_subject
-    from governance.errors import InputError
-    from governance.pretrade import check_stress
+    from governance.decisions.pretrade import check_stress
+    from governance.ground.errors import InputError
     from tasks.risk.record import record_stress, risk_inputs, stress, with_limits
 
     if args.scenarios is not None and args.scenarios < 0:
@@ -206,7 +206,7 @@ def _stress(args: argparse.Namespace) -> int:
         "artifacts": shas,
     }
     if args.json:
-        from flows.cli import emit_json
+        from flows.commands import emit_json
 
         emit_json(out)
     else:

@@ -26,7 +26,7 @@ def _load(args):
     """``(config, policy, tier, policy_hash)``: the tier the adopted policy assigns the
     strategy (``--model`` or ``model.name``)."""
     from flows.config import load_config
-    from governance.config import tier_for
+    from governance.policy.config import tier_for
 
     cfg = load_config(config_path(args))
     t = tier_for(cfg, strategy=getattr(args, "model", None) or cfg.model.name)
@@ -34,11 +34,11 @@ def _load(args):
 
 
 def _status(args: argparse.Namespace) -> int:
-    from flows.cli import emit_json
+    from flows.commands import emit_json
     from flows.status import latest_version, render_status, status_report
-    from governance.errors import InputError
-    from governance.ledger import Ledger
-    from governance.workspace import Workspace
+    from governance.ground.errors import InputError
+    from governance.ground.workspace import Workspace
+    from governance.log.ledger import Ledger
 
     cfg, _policy, tier, _digest = _load(args)
     name = args.model or cfg.model.name
@@ -46,7 +46,7 @@ def _status(args: argparse.Namespace) -> int:
     version = args.model_version or latest_version(ws, name)
     if version is None:
         raise InputError(f"--model {name}: no registered version yet (alphagate run)")
-    from governance.sandbox import is_sandbox
+    from governance.identity.sandbox import is_sandbox
 
     with Ledger.open(ws) as ledger:
         report = status_report(ws, ledger, name, version, tier)
@@ -58,14 +58,14 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from flows.cli import emit_json
-    from governance.inventory import inventory, publish_inventory, render_inventory
-    from governance.ledger import Ledger
-    from governance.workspace import Workspace
+    from flows.commands import emit_json
+    from governance.evidence.inventory import inventory, publish_inventory, render_inventory
+    from governance.ground.workspace import Workspace
+    from governance.log.ledger import Ledger
 
     _cfg, policy, _tier, digest = _load(args)
     ws = Workspace.from_env().ensure()
-    from governance.sandbox import is_sandbox
+    from governance.identity.sandbox import is_sandbox
 
     with Ledger.open(ws) as ledger:
         inv = inventory(ws, ledger, policy, digest)
@@ -76,7 +76,7 @@ def _models(args: argparse.Namespace) -> int:
     if link:
         print(f"HTML inventory: {link}")
     if args.html:
-        from governance.inventory import inventory_html
+        from governance.evidence.inventory import inventory_html
 
         with open(args.html, "w", encoding="utf-8") as fh:
             fh.write(inventory_html(inv))

@@ -30,11 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from flows.cli import emit_json
+    from flows.commands import emit_json
     from flows.config import load_config
-    from governance.config import tier_for
-    from governance.context import RunContext
-    from governance.workspace import Workspace
+    from governance.decisions.context import RunContext
+    from governance.ground.workspace import Workspace
+    from governance.policy.config import tier_for
     from validation.run import validate_model_version
 
     cfg = load_config(args.config or os.environ.get("ALPHAGATE_CONFIG") or "configs/demo.yaml")

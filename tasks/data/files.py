@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from governance.errors import InputError
+from governance.ground.errors import InputError
 
 REQUIRED_COLUMNS = ("date", "asset", "close")
 OPTIONAL_COLUMNS = ("volume", "sector")

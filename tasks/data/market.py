@@ -1,17 +1,16 @@
 """Market data: load the long table, normalise it into a panel, fingerprint it.
 
-The long table has one row per (date, asset): ``date, asset, close`` required,
-``volume, sector`` optional, extra columns kept but ignored. Three sources
-(:class:`DataSource`): the real demo prices shipped in skfolio, a CSV/Parquet file, or the
-synthetic market of :mod:`tasks.data.synthetic`.
+The long table has one row per (date, asset): ``date, asset, close`` required, ``volume,
+sector`` optional, extra columns kept but ignored. Three sources (:class:`DataSource`): the real
+demo prices in skfolio, a CSV/Parquet file, or the synthetic market (:mod:`tasks.data.synthetic`).
 
 Loaders return the long table with
 
 - ``date`` datetime64[ns] (tz-naive; tz-aware input is converted to UTC first),
   ``asset`` and ``sector`` str, ``close`` and ``volume`` float64;
-- the **index naming the source row**: ``line`` (the CSV line number, header = line 1,
-  assuming one record per line) or ``row`` (1-based row of a Parquet file or generated
-  frame), so that the data-quality gate can name offending rows;
+- the **index naming the source row**: ``line`` (the CSV line number, header = line 1, one
+  record per line) or ``row`` (1-based row of a Parquet file or generated frame), so that the
+  data-quality gate can name offending rows;
 - ``attrs["source"]``: a human-readable origin.
 
 Type coercion policy: a value that cannot be parsed into its column's type (a non-numeric
@@ -32,8 +31,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from governance.configio import StrictModel
-from governance.errors import InputError
+from governance.ground.configio import StrictModel
+from governance.ground.errors import InputError
 from tasks.data.files import (
     CANONICAL_COLUMNS,
     OPTIONAL_COLUMNS,
@@ -170,9 +169,6 @@ class MarketPanel:
     source: str
 
 
-# -- sources ---------------------------------------------------------------------------------
-
-
 def load_sectors() -> pd.Series:
     """GICS sectors of the demo stocks (tasks/data/sp500_sectors.csv): asset -> sector."""
     table = pd.read_csv(SECTORS_FILE, dtype="str")
@@ -255,9 +251,6 @@ def load_long(
         if long.empty:
             raise InputError(f"{source}: no rows between data.start and data.end")
     return long
-
-
-# -- panel and fingerprint ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from governance.errors import InputError
+from governance.ground.errors import InputError
 
 #: Look-back of the planted characteristic, in trading days (one quarter).
 LOOKBACK = 63

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from governance.html import Page, Section, Table, page_to_json, render_page
+from governance.ground.html import Page, Section, Table, page_to_json, render_page
 from tasks.model.features import FEATURES_BY_NAME
 
 if TYPE_CHECKING:

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from governance.configio import StrictModel
-from governance.errors import InputError
+from governance.ground.configio import StrictModel
+from governance.ground.errors import InputError
 from tasks.model.stats import hit_rate, ic_by_date
 
 

@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field
 
-from governance.configio import StrictModel
-from governance.errors import InputError
+from governance.ground.configio import StrictModel
+from governance.ground.errors import InputError
 from tasks.data.market import MarketPanel
 from tasks.model.features import (
     FeaturesConfig,
@@ -37,8 +37,8 @@ from tasks.model.features import (
 from tasks.model.labels import FWD_RET, LABEL, TARGET_COLUMNS, label_panels
 
 if TYPE_CHECKING:
-    from governance.artifacts import ArtifactStore
-    from governance.context import RunContext
+    from governance.decisions.context import RunContext
+    from governance.ground.artifacts import ArtifactStore
 
 META_COLUMNS: tuple[str, ...] = ("date", "asset", "sector")
 

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from governance.configio import StrictModel
-from governance.errors import InputError
+from governance.ground.configio import StrictModel
+from governance.ground.errors import InputError
 from tasks.data.market import MarketPanel
 
 MONTH = 21

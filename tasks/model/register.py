@@ -30,7 +30,7 @@ from tasks.model.train import (
 )
 
 if TYPE_CHECKING:
-    from governance.context import RunContext
+    from governance.decisions.context import RunContext
     from tasks.model.dataset import SealedSplit
     from tasks.model.features import FeaturesConfig
 
@@ -114,7 +114,7 @@ def train_and_register(
     developer : str
         Identity of the developer (``--as``), tagged on the version.
     tier : str, optional
-        The policy tier the strategy is trained under (governance/tiers.py), signed in the
+        The policy tier the strategy is trained under (governance/policy/tiers.py), signed in the
         ``model.trained`` entry with the rest of the evidence.
     config_hash : str
         SHA-256 of the resolved run config.
@@ -199,7 +199,7 @@ def train_and_register(
             "intended_use": intended_use(h),
         },
         artifacts={"model.lgb": model_hash, **logged.artifacts},
-        signed=True,  # the developer is the signer of this entry (governance/promotion_state.py)
+        signed=True,  # the developer is the signer of this entry (governance/decisions/promotion.py)
     )
     version = register_candidate(record, logged, ledger_seq=trained.seq)
     ctx.record(

@@ -53,7 +53,7 @@ def load_scoring_model(
 
     With ``expected_hash`` (the model files hash the approvals signed), the files are
     downloaded once, hashed, and loaded from that very download only if the hash matches:
-    a model file altered after approval is :class:`~governance.errors.TamperDetected`.
+    a model file altered after approval is :class:`~governance.ground.errors.TamperDetected`.
     """
     import tempfile
 
@@ -69,8 +69,8 @@ def load_scoring_model(
     if expected_hash is None:
         model = mlflow.pyfunc.load_model(f"models:/{name}/{mv.version}")
     else:
-        from governance.errors import TamperDetected
-        from governance.registry import hash_model_dir
+        from governance.ground.errors import TamperDetected
+        from governance.registry.versions import hash_model_dir
 
         uri = client.get_model_version_download_uri(name, str(mv.version))
         with tempfile.TemporaryDirectory() as tmp:

@@ -27,16 +27,16 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from governance.canonical import canonical_json, to_jsonable
-from governance.sandbox import run_tags
-from governance.workspace import mlflow_experiment
+from governance.ground.canonical import canonical_json, to_jsonable
+from governance.ground.workspace import mlflow_experiment
+from governance.identity.sandbox import run_tags
 from tasks.model.card import render
 from tasks.model.dataset import frame_to_parquet
 from tasks.model.features import FEATURES_BY_NAME
 from tasks.model.train import final_rounds, time_stratified_sample, trials_frame
 
 if TYPE_CHECKING:
-    from governance.context import RunContext
+    from governance.decisions.context import RunContext
     from tasks.model.dataset import SealedSplit
     from tasks.model.features import FeaturesConfig
     from tasks.model.train import ModelConfig, TrialResult

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
-from governance.configio import StrictModel
+from governance.ground.configio import StrictModel
 from tasks.model.cv import CVConfig, CVSummary, inner_split, make_folds, score_fold, summarise
 from tasks.model.dataset import SplitConfig
 from tasks.model.labels import FWD_RET, LABEL

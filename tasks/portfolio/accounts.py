@@ -1,7 +1,7 @@
 """Many accounts on one compiled problem: only the solver's data for the account changes.
 
 Where the optimiser has a fast solver's own form of the problem
-(:mod:`tasks.portfolio.native`), each account is a re-solve of it. Otherwise:
+(:mod:`tasks.portfolio.optimiser.native`), each account is a re-solve of it. Otherwise:
 
 An account's parameters (holdings ``w0``, bounds, restricted list, turnover cap) enter the
 optimiser's constraints only as constants, so in cvxpy's conic form ``A x + s = b`` they
@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from cvxpy.reductions.solvers.conic_solvers.clarabel_conif import dims_to_solver_cones
 from cvxpy.reductions.solvers.conic_solvers.conic_solver import ConicSolver
 
-from tasks.portfolio.optimiser import (
+from tasks.portfolio.optimiser.core import (
     OBJECTIVE_SCALE,
     Account,
     MarketInputs,

@@ -2,7 +2,7 @@
 
 Each account (``portfolio.accounts`` in the run config) has its own holdings, restricted
 list and per-asset bounds. The model path solves them all on one compiled problem
-(:meth:`tasks.portfolio.optimiser.PortfolioOptimiser.solve_many`, only the solver's right-hand side
+(:meth:`tasks.portfolio.optimiser.core.PortfolioOptimiser.solve_many`, only the solver's right-hand side
 changes between accounts); the fallback path gives every account the policy's fallback.
 Either way each account passes its own pre-trade gate and gets its own ledger entry
 (subject ``portfolio:<asof>:<account>``); an account whose solve fails or whose gate halts
@@ -16,15 +16,15 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from governance.gates import pretrade_gate, record_gate
-from governance.policy import Fallback, PortfolioSource, PretradeLimits
-from governance.pretrade import check_pretrade
+from governance.decisions.gates import pretrade_gate, record_gate
+from governance.decisions.pretrade import check_pretrade
+from governance.policy.schema import Fallback, PortfolioSource, PretradeLimits
 from tasks.data.market import MarketPanel
 from tasks.portfolio.accounts import solve_many
 from tasks.portfolio.book import AccountBook, PortfolioResult, trade_list, write_rebalance
 from tasks.portfolio.config import AccountConfig, PortfolioConfig
 from tasks.portfolio.market import MarketHistory, market_inputs
-from tasks.portfolio.optimiser import Account, PortfolioOptimiser, structural_factors
+from tasks.portfolio.optimiser.core import Account, PortfolioOptimiser, structural_factors
 from tasks.portfolio.rebalance import fallback_target
 
 

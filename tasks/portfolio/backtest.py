@@ -5,7 +5,7 @@ point-in-time with the live rebalance's own parts: the market inputs of
 ``tasks.portfolio.market`` (risk model, alphas, impact, tracking benchmark), one compiled
 optimiser re-solved with the drifted holdings as previous weights, under the config
 tightened to the policy's pre-trade limits, with the same funding-from-cash rule
-(``governance.pretrade.funded_from_cash``). The benchmarks are rebuilt on the same dates. Between rebalances weights drift with prices; each trade pays the optimiser's
+(``governance.decisions.pretrade.funded_from_cash``). The benchmarks are rebuilt on the same dates. Between rebalances weights drift with prices; each trade pays the optimiser's
 cost model (half-spread, plus 3/2-power impact when the panel has volume), charged on the
 rebalance day. Returns are simple daily returns of the close; an asset without a price
 on a day contributes a zero return that day.
@@ -22,14 +22,14 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from governance.canonical import canonical_json
-from governance.errors import InputError
-from governance.policy import PretradeLimits
+from governance.ground.canonical import canonical_json
+from governance.ground.errors import InputError
+from governance.policy.schema import PretradeLimits
 from tasks.data.market import MarketPanel
 from tasks.portfolio.config import BenchmarkKind, PortfolioConfig
 from tasks.portfolio.costs import asset_costs
 from tasks.portfolio.market import MarketHistory
-from tasks.portfolio.optimiser import (
+from tasks.portfolio.optimiser.core import (
     Account,
     OptimisationError,
     PortfolioOptimiser,
@@ -272,9 +272,9 @@ def backtest_plots(
     """PNG bytes of the cumulative return, the drawdown and the model's weights over time.
 
     Returns and weights are fractions, drawn on percent axes; each series has its own colour
-    (:func:`governance.charts.palette`); titles name ``label`` (the model) and the period.
+    (:func:`governance.ground.charts.palette`); titles name ``label`` (the model) and the period.
     """
-    from governance.charts import palette, percent_axis, png, pyplot, title
+    from governance.ground.charts import palette, percent_axis, png, pyplot, title
 
     plt = pyplot()
     period = (returns.index.min(), returns.index.max()) if len(returns) else None

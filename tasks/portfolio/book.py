@@ -31,7 +31,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from governance.canonical import canonical_json, to_jsonable
+from governance.ground.canonical import canonical_json, to_jsonable
 
 PUBLISHED = "portfolio.published"
 MAIN = "main"
@@ -227,9 +227,9 @@ def publish(ctx, result: PortfolioResult, strategy: str, payload: dict, *, if_ar
 
     With ``if_armed`` the switch that governs the strategy (the workspace-wide one, else the
     strategy's own) is re-checked in the recording transaction
-    (:func:`governance.killswitch.record_if_armed`): None, nothing recorded, when tripped.
+    (:func:`governance.decisions.killswitch.record_if_armed`): None, nothing recorded, when tripped.
     """
-    from governance.killswitch import record_if_armed
+    from governance.decisions.killswitch import record_if_armed
 
     body = {"strategy": strategy, "source": result.source, "asof": result.asof, **payload}
     record = partial(record_if_armed, ctx, strategy=strategy) if if_armed else ctx.record

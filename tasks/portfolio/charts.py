@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from governance.charts import palette, percent_axis, png, pyplot, title
+from governance.ground.charts import palette, percent_axis, png, pyplot, title
 
 #: Trades shown in the right panel (largest by size); the rest are summed in the caption.
 TOP_TRADES = 15

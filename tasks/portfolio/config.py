@@ -1,7 +1,7 @@
 """Portfolio construction configuration: risk model, alphas, constraints, costs, backtest.
 
 One :class:`PortfolioConfig` (the ``portfolio:`` section of the run config) drives
-``tasks.portfolio.risk``, ``tasks.portfolio.alphas``, ``tasks.portfolio.optimiser``, ``tasks.portfolio.benchmarks``,
+``tasks.portfolio.risk``, ``tasks.portfolio.alphas``, ``tasks.portfolio.optimiser.core``, ``tasks.portfolio.benchmarks``,
 ``tasks.portfolio.backtest`` and ``tasks.portfolio.rebalance``. This module imports no numerical stack, so the
 run config validates without loading cvxpy.
 
@@ -16,8 +16,8 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from governance.configio import StrictModel
-from governance.policy import MAX_TURNOVER, PretradeLimits
+from governance.ground.configio import StrictModel
+from governance.policy.schema import MAX_TURNOVER, PretradeLimits
 
 
 class RiskModelKind(StrEnum):
@@ -60,7 +60,7 @@ class Linkage(StrEnum):
 
 
 class SolverChoice(StrEnum):
-    """Solver tried first by the optimiser (``tasks.portfolio.optimiser_solve``); CLARABEL
+    """Solver tried first by the optimiser (``tasks.portfolio.optimiser.solve``); CLARABEL
     solves whenever it fails or reports anything but optimal."""
 
     AUTO = "auto"  # PIQP for a quadratic program, QOCO when the problem has cones
@@ -98,13 +98,13 @@ class PortfolioConfig(StrictModel):
     z_clip: float = Field(3.0, gt=0.0)  # winsorise z-scores at +-3 (Grinold & Kahn ch. 14)
     # objective: max alpha'w - risk_aversion * w'Sigma w - costs (daily units)
     risk_aversion: float = Field(5.0, ge=0.0)
-    # constraints (tasks/portfolio/optimiser.py)
+    # constraints (tasks/portfolio/optimiser/core.py)
     mode: Mode = Mode.LONG_ONLY
     max_weight: float = Field(0.10, gt=0.0, le=1.0)
     min_weight: float = Field(0.0, ge=-1.0)  # long-short: set negative, e.g. -0.10
     max_sector_weight: float | None = Field(0.40, gt=0.0, le=1.0)
     sector_bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)
-    # L1 sum |w - w_prev| per rebalance (the cap written once: governance.policy); None:
+    # L1 sum |w - w_prev| per rebalance (the cap written once: governance.policy.schema); None:
     # only the policy's pre-trade cap (``pretrade.max_turnover``, applied by :meth:`within`)
     max_turnover: float | None = Field(MAX_TURNOVER, gt=0.0)
     max_gross_leverage: float = Field(1.0, gt=0.0)  # sum |w|; binding for long-short only
@@ -130,7 +130,7 @@ class PortfolioConfig(StrictModel):
     # HRP tree linkage (tasks/portfolio/benchmarks.py); single is the paper's choice.
     hrp_linkage: Linkage = Linkage.SINGLE
     # CLARABEL gap/feasibility tolerance, on the objective in basis points of daily return
-    # (tasks/portfolio/optimiser.py OBJECTIVE_SCALE): 1e-7 bp is 1e-11 in return units. CLARABEL's
+    # (tasks/portfolio/optimiser/core.py OBJECTIVE_SCALE): 1e-7 bp is 1e-11 in return units. CLARABEL's
     # default 1e-8 stalls at "almost solved" on the 3/2-power impact cones.
     solver_tolerance: float = Field(1e-7, gt=0.0, lt=1e-3)
     # The solver tried first (CLARABEL is the fail-safe) and its iteration budget.

@@ -1,4 +1,4 @@
-"""The policy's fallback portfolios (``governance.policy.Fallback``): hold, benchmark, flat,
+"""The policy's fallback portfolios (``governance.policy.schema.Fallback``): hold, benchmark, flat,
 and the glide path that reaches them within the turnover cap."""
 
 from __future__ import annotations
@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from governance.policy import Fallback
-from governance.pretrade import funded_from_cash
-from tasks.portfolio.dust import undo_dust
+from governance.decisions.pretrade import funded_from_cash
+from governance.policy.schema import Fallback
+from tasks.portfolio.optimiser.dust import undo_dust
 
 
 def fallback_weights(kind: Fallback, current: pd.Series | None, benchmark: pd.Series) -> pd.Series:
-    """The policy's fallback portfolio (``governance.policy.Fallback``).
+    """The policy's fallback portfolio (``governance.policy.schema.Fallback``).
 
     Parameters
     ----------
@@ -41,7 +41,7 @@ def fallback_weights(kind: Fallback, current: pd.Series | None, benchmark: pd.Se
 
 
 def without_dust(target: pd.Series, current: pd.Series | None, min_trade: float) -> pd.Series:
-    """``target`` with trades below ``min_trade`` left undone (``tasks.portfolio.dust``).
+    """``target`` with trades below ``min_trade`` left undone (``tasks.portfolio.optimiser.dust``).
 
     What they would have moved goes to the largest real trade, so the total weight is kept;
     a fallback portfolio has no bounds of its own (the pre-trade gate checks it). Without
@@ -73,7 +73,7 @@ def glide(
     ----------
     target, current : Series
         Weights by asset; ``current`` None or all zero is funding from cash
-        (``governance.pretrade.funded_from_cash``), which no turnover cap limits.
+        (``governance.decisions.pretrade.funded_from_cash``), which no turnover cap limits.
     max_turnover : float or None
         The cap (``PortfolioConfig.within`` the policy's ``pretrade.max_turnover``); None: no cap.
 

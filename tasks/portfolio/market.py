@@ -14,13 +14,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from governance.errors import InputError
+from governance.ground.errors import InputError
 from tasks.data.market import MarketPanel
 from tasks.portfolio.alphas import grinold
 from tasks.portfolio.benchmarks import benchmark_weights
 from tasks.portfolio.config import BenchmarkKind, PortfolioConfig
 from tasks.portfolio.costs import impact_from_adv
-from tasks.portfolio.optimiser_types import MarketInputs
+from tasks.portfolio.optimiser.contract import MarketInputs
 from tasks.portfolio.risk import RiskModel, risk_from_returns
 
 #: cvxportfolio's average daily volume window: one month of trading days.

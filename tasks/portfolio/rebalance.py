@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from governance.canonical import canonical_json
-from governance.gates import enforce, pretrade_gate, record_gate
-from governance.policy import Fallback, PortfolioSource, PretradeLimits
-from governance.pretrade import check_pretrade
+from governance.decisions.gates import enforce, pretrade_gate, record_gate
+from governance.decisions.pretrade import check_pretrade
+from governance.ground.canonical import canonical_json
+from governance.policy.schema import Fallback, PortfolioSource, PretradeLimits
 from tasks.data.market import MarketPanel
 from tasks.portfolio.book import (
     MAIN,
@@ -24,7 +24,7 @@ from tasks.portfolio.book import (
 from tasks.portfolio.config import PortfolioConfig
 from tasks.portfolio.fallback import fallback_weights, glide, without_dust
 from tasks.portfolio.market import MarketHistory, market_inputs
-from tasks.portfolio.optimiser import (
+from tasks.portfolio.optimiser.core import (
     Account,
     Infeasible,
     OptimisationError,
@@ -55,7 +55,7 @@ def construct_portfolio(
 
     Parameters
     ----------
-    ctx : governance.context.RunContext
+    ctx : governance.decisions.context.RunContext
     scores : Series
         Champion model scores by asset for ``asof``.
     panel : MarketPanel

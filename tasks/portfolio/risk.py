@@ -23,7 +23,7 @@ import pandas as pd
 import scipy.linalg
 from sklearn.covariance import LedoitWolf
 
-from governance.errors import InputError
+from governance.ground.errors import InputError
 from tasks.portfolio.config import PortfolioConfig, RiskModelKind
 
 #: Floor on specific variances, as a fraction of the median asset variance: keeps the

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from governance.configio import StrictModel
+from governance.ground.configio import StrictModel
 from tasks.portfolio.config import BenchmarkKind
 
 

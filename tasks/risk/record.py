@@ -29,9 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from governance.canonical import canonical_json
-from governance.policy import StressLimits
-from governance.pretrade import Breach
+from governance.decisions.pretrade import Breach
+from governance.ground.canonical import canonical_json
+from governance.policy.schema import StressLimits
 from tasks.data.market import MarketPanel
 from tasks.model.dataset import frame_to_parquet
 from tasks.portfolio.config import PortfolioConfig
@@ -138,7 +138,7 @@ def risk_files(analysis: RiskAnalysis, title: str) -> dict[str, bytes]:
 
 def with_limits(result: StressResult, limits: StressLimits) -> pd.DataFrame:
     """The scenario table with each scenario's policy limit and whether it is breached."""
-    from governance.pretrade import check_stress
+    from governance.decisions.pretrade import check_stress
 
     table = result.scenarios.copy()
     tail = table.kind == "sampled"

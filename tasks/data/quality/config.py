@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from governance.configio import StrictModel
+from governance.ground.configio import StrictModel
 
 
 class Severity(StrEnum):

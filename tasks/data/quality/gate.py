@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from governance.canonical import to_jsonable
+from governance.ground.canonical import to_jsonable
 from tasks.data.market import REQUIRED_COLUMNS, fingerprint_long, long_codes
 from tasks.data.quality.config import (
     AssetsPerDate,
@@ -64,8 +64,8 @@ from tasks.data.quality.report import (
 )
 
 if TYPE_CHECKING:
-    from governance.context import RunContext
-    from governance.ledger import LedgerEntry
+    from governance.decisions.context import RunContext
+    from governance.log.ledger import LedgerEntry
 
 __all__ = [
     "AssetsPerDate",
@@ -325,7 +325,7 @@ def evaluate_quality(long: pd.DataFrame, cfg: QualityConfig, as_of: dt.date) -> 
     """:func:`run_quality_gate`, failing closed: an unexpected error becomes a critical
     ``gate_error`` failure instead of an exception (shared/DESIGN.md: a gate that cannot be
     evaluated halts). :class:`InputError` still propagates."""
-    from governance.errors import InputError
+    from governance.ground.errors import InputError
 
     try:
         return run_quality_gate(long, cfg, as_of)
@@ -357,8 +357,8 @@ def record_quality(ctx: RunContext, result: QualityResult, long: pd.DataFrame) -
     GateHalt
         ``data_quality``, one reason per failed critical expectation, after recording.
     """
-    from governance.errors import Gate, GateHalt
-    from governance.gates import data_quality_gate
+    from governance.decisions.gates import data_quality_gate
+    from governance.ground.errors import Gate, GateHalt
 
     subject = f"data:{result.fingerprint[:16]}"
     artifacts = {

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from governance.html import Cell, Facts, Page, Section, Table, Tone, render_page, tone_of
-from governance.sandbox import banner
+from governance.ground.html import Cell, Facts, Page, Section, Table, Tone, render_page, tone_of
+from governance.identity.sandbox import banner
 
 REQUIRED = ("date", "asset", "close")
 _UNITS = {"rows": "rows", "dates": "dates", "assets": "assets"}
@@ -108,7 +108,7 @@ def render_quality_html(result: Any, *, sandbox: bool = False) -> str:
 
     Shows the decision, the data's shape and fingerprint, every failed expectation with
     its offending rows, and a table of all expectations evaluated; in a sandbox workspace,
-    the sandbox banner (governance/sandbox.py).
+    the sandbox banner (governance/identity/sandbox.py).
     """
     stats = dict(result.stats or {})
     if not result.ok:

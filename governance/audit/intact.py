@@ -1,0 +1,47 @@
+"""Is the ledger intact *now*? The cheap check every deciding command makes first.
+
+:func:`ledger_problem` fails closed on a broken ledger without re-hashing the whole chain
+on every command: it counts the rows (a deleted middle row shows as ``count != head``) and
+runs the ledger's incremental verification (:func:`governance.audit.integrity.verify_log` with
+``incremental=True``: the stored Merkle frontier at the last verified size must still fold
+to the verified root, only later entries are re-hashed, witnesses are checked).
+``alphagate ledger verify`` remains the full check (every entry, artifact and signature).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from governance.ground.errors import TamperDetected
+from governance.log.db import entries_table
+
+
+def ledger_problem(ws, ledger) -> str | None:
+    """Why the ledger of ``ws`` is not intact, or None (see the module docstring)."""
+    from governance.audit.integrity import verify_log
+
+    head_seq, _ = ledger.head()
+    c = entries_table.c
+    with ledger.snapshot() as conn:
+        count, top = conn.execute(sa.select(sa.func.count(), sa.func.max(c.seq))).one()
+    if count != head_seq or (top or 0) != head_seq:
+        return (
+            f"ledger broken: {count} entries up to seq {top or 0} but the head is at seq"
+            f" {head_seq} (entries deleted, or appended behind the head)"
+        )
+    report = verify_log(ledger, incremental=True)
+    if not report.ok:
+        return f"ledger broken at seq {report.first_bad_seq}: {report.reason}"
+    return None
+
+
+def require_intact(ws, ledger, action: str) -> None:
+    """:class:`TamperDetected` (exit 3) naming ``action`` when the ledger is broken; the
+    refusal is recorded."""
+    problem = ledger_problem(ws, ledger)
+    if problem:
+        ledger.append(
+            "integrity.refused", actor="alphagate", role="system", subject="ledger",
+            payload={"action": action, "problem": problem},
+        )  # fmt: skip
+        raise TamperDetected(f"{action}: {problem}; run `alphagate ledger verify`")

@@ -1,0 +1,3 @@
+"""Decisions: gates, approvals and promotion, the kill switch, pre-trade limits, the
+use-time check of a model, and the run context stages record through.
+"""

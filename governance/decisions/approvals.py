@@ -1,0 +1,267 @@
+"""Four-eyes approvals, rejections and promotion to the MLflow ``champion`` alias.
+
+An approval is an Ed25519 signature by the approver's key over the canonical JSON of an
+:func:`approval_document`: the digests of what was approved (model name and version, the
+hash of its model files, the validation report and ledger entry, the data fingerprint,
+the policy hash) and the decision, reason, user and time. The ledger keeps the document,
+its digest, the signature and the public key (``approval.granted`` / ``approval.rejected``);
+``ledger verify`` re-verifies each one (:mod:`governance.identity.signed_acts`).
+
+Promotion (issue 5): only when the version's latest ``validation.completed`` says ``pass``
+and the tier's approvals are in — ``approvals.validators`` validators and
+``approvals.risk_officers`` risk officers, distinct users, none of them the version's
+developer, all given against that latest validation and none rejecting it
+(:func:`governance.decisions.promotion.compute_state` says so). Every refusal (self-approval,
+wrong role, the same user twice, a version that did not pass) is recorded as
+``approval.refused`` and raises :class:`Forbidden` (exit 4).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from governance.decisions.promotion import (
+    GRANTED,
+    REJECTED,
+    PromotionState,
+    ValidationFacts,
+    compute_state,
+    facts_for,
+    latest_validation,
+)
+from governance.ground.errors import Forbidden, InputError
+from governance.ground.workspace import Workspace
+from governance.identity.duties import Act, duty_refusal
+from governance.identity.signing import Signer
+from governance.log.ledger import Ledger, LedgerEntry
+from governance.registry.versions import (
+    PROMOTED,
+    ModelFacts,
+    approved_by_tag,
+    mlflow_client,
+    model_subject,
+    set_champion,
+)
+
+REFUSED = "approval.refused"
+DOC_KIND = "alphagate.approval/1"
+
+
+@dataclass(frozen=True)
+class ApprovalOutcome:
+    """What ``approve``/``reject`` recorded, the state after it, and the promotion if any."""
+
+    entry: LedgerEntry
+    state: PromotionState
+    promoted: LedgerEntry | None = None
+    previous_champion: str | None = None
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+def approval_document(
+    facts: ModelFacts,
+    validation: ValidationFacts | None,
+    *,
+    decision: str,
+    reason: str,
+    user: str,
+    role: str,
+    policy_hash: str,
+    tier: str,
+    accepted_findings: list[dict] | None = None,
+) -> dict:
+    """The JSON document an approver signs (all digests of what is being approved).
+
+    ``accepted_findings`` (``[{id, digest, until}]``) are the findings of the validation
+    accepted on the review path: the approver signs exactly those.
+    """
+    return {
+        "kind": DOC_KIND,
+        "model_name": facts.name,
+        "model_version": str(facts.version),
+        "model_artifact_hash": facts.model_artifact_hash,
+        "mlflow_run_id": facts.run_id,
+        "validation_report_hash": validation.report_hash if validation else None,
+        "validation_entry_hash": validation.entry_hash if validation else None,
+        "validation_verdict": validation.verdict if validation else None,
+        "data_fingerprint": facts.data_fingerprint,
+        "policy_hash": policy_hash,
+        "tier": tier,
+        "accepted_findings": list(accepted_findings or []),
+        "decision": decision,
+        "reason": reason,
+        "user": user,
+        "role": role,
+        "time": _now(),
+    }
+
+
+def _refuse(ledger: Ledger, facts: ModelFacts, signer, decision: str, message: str) -> Forbidden:
+    ledger.append(
+        REFUSED,
+        actor=signer.name if signer else "<none>",
+        role=signer.role if signer else "unknown",
+        subject=model_subject(facts.name, facts.version),
+        payload={
+            "model_name": facts.name,
+            "model_version": facts.version,
+            "user": signer.name if signer else None,
+            "decision": decision,
+            "refusal": message,
+        },
+    )
+    return Forbidden(message)
+
+
+def record_signed_decision(
+    ledger, facts, validation, *, signer: Signer, decision, reason, policy_hash, tier_name
+) -> LedgerEntry:
+    """Sign the approval document with ``signer``'s key and record it."""
+    from governance.findings.review import accepted_findings
+
+    doc = approval_document(
+        facts, validation, decision=decision, reason=reason, user=signer.name,
+        role=signer.role, policy_hash=policy_hash, tier=tier_name,
+        accepted_findings=accepted_findings(ledger, validation),
+    )  # fmt: skip
+    action = GRANTED if decision == "approve" else REJECTED
+    return ledger.append(
+        action,
+        actor=signer.name,
+        role=signer.role,
+        subject=model_subject(facts.name, facts.version),
+        payload={
+            "model_name": facts.name,
+            "model_version": facts.version,
+            "mlflow_run_id": facts.run_id,
+            "decision": decision,
+            "user": signer.name,
+            "role": signer.role,
+            "identity": "signed",
+            "policy_hash": policy_hash,
+            **signer.signed_payload(action, doc),
+        },
+    )
+
+
+def _check_approver(ledger, facts, signer: Signer, act: Act, already=()) -> None:
+    """The separation-of-duties refusals of approve and reject (recorded)."""
+    reason = duty_refusal(
+        act, signer.name, signer.role, developer=facts.developer, already=already,
+        subject=f"{facts.name} v{facts.version}",
+    )  # fmt: skip
+    if reason:
+        raise _refuse(ledger, facts, signer, act.value, reason)
+
+
+def promote(ledger: Ledger, client, facts: ModelFacts, state: PromotionState, policy_hash: str):
+    """Record ``model.promoted`` and move the alias; return ``(entry, previous_version)``."""
+    from governance.findings.review import accepted_findings
+    from governance.registry.versions import champion_version
+
+    approvals = list(state.granted)
+    validation = latest_validation(ledger, facts.name, facts.version)
+    entry = ledger.append(
+        PROMOTED,
+        actor="alphagate",
+        role="system",
+        subject=model_subject(facts.name, facts.version),
+        payload={
+            "model_name": facts.name,
+            "model_version": facts.version,
+            "mlflow_run_id": facts.run_id,
+            "previous_champion": champion_version(client, facts.name),
+            "developer": facts.developer,
+            "approvals": approvals,
+            "approved_by": approved_by_tag(approvals),
+            "accepted_findings": accepted_findings(ledger, validation),
+            "model_artifact_hash": facts.model_artifact_hash,
+            "policy_hash": policy_hash,
+        },
+    )
+    previous = set_champion(client, facts.name, facts.version, entry.payload, entry.seq)
+    return entry, previous
+
+
+def promote_if_complete(
+    ws: Workspace, ledger: Ledger, facts: ModelFacts, tier, policy_hash: str, validation=None
+):
+    """Promote when :func:`compute_state` is complete; return ``(state, entry, previous)``.
+
+    ``entry`` and ``previous`` are None when nothing was promoted.
+    """
+    state = compute_state(ws, ledger, facts, tier, validation)
+    if not state.complete or state.champion:
+        return state, None, None
+    entry, previous = promote(ledger, mlflow_client(ws), facts, state, policy_hash)
+    return compute_state(ws, ledger, facts, tier, validation), entry, previous
+
+
+def approve(
+    ws: Workspace,
+    ledger: Ledger,
+    model_name: str,
+    version: int | str,
+    signer: Signer,
+    reason: str,
+    *,
+    tier,
+    tier_name: str,
+    policy_hash: str,
+) -> ApprovalOutcome:
+    """Sign and record an approval; promote when the tier's approvals are complete.
+
+    Raises
+    ------
+    InputError
+        Unknown model version (exit 2).
+    Forbidden
+        Self-approval, wrong role, the same user twice, a version whose latest validation
+        did not pass or that was rejected (recorded as ``approval.refused``; exit 4).
+    """
+    facts = facts_for(ws, ledger, model_name, version)
+    validation = latest_validation(ledger, facts.name, facts.version)
+    before = compute_state(ws, ledger, facts, tier, validation)
+    _check_approver(ledger, facts, signer, Act.APPROVE)
+    if before.blocked:
+        raise _refuse(ledger, facts, signer, "approve", "approve: " + "; ".join(before.blocked))
+    _check_approver(ledger, facts, signer, Act.APPROVE, [g["user"] for g in before.granted])
+    if before.champion:
+        raise InputError(f"--model-version: {facts.name} v{facts.version} is already the champion")
+    entry = record_signed_decision(
+        ledger, facts, validation, signer=signer, decision="approve",
+        reason=reason or "", policy_hash=policy_hash, tier_name=tier_name,
+    )  # fmt: skip
+    state, promoted, previous = promote_if_complete(
+        ws, ledger, facts, tier, policy_hash, validation
+    )
+    return ApprovalOutcome(entry, state, promoted, previous)
+
+
+def reject(
+    ws: Workspace,
+    ledger: Ledger,
+    model_name: str,
+    version: int | str,
+    signer: Signer,
+    reason: str,
+    *,
+    tier,
+    tier_name: str,
+    policy_hash: str,
+) -> ApprovalOutcome:
+    """Sign and record a rejection: the version cannot be promoted on this validation."""
+    if not reason or not reason.strip():
+        raise InputError("reject: --reason: required")
+    facts = facts_for(ws, ledger, model_name, version)
+    _check_approver(ledger, facts, signer, Act.REJECT)
+    validation = latest_validation(ledger, facts.name, facts.version)
+    entry = record_signed_decision(
+        ledger, facts, validation, signer=signer, decision="reject",
+        reason=reason, policy_hash=policy_hash, tier_name=tier_name,
+    )  # fmt: skip
+    return ApprovalOutcome(entry, compute_state(ws, ledger, facts, tier, validation))

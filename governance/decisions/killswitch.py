@@ -1,0 +1,382 @@
+"""The kill switch: ``armed`` or ``tripped``, folded from ``killswitch.*`` ledger entries.
+
+There is no state file: the ledger is the state, so the switch's history is tamper-evident
+and part of every evidence pack. Two levels: the workspace-wide switch (subject
+``killswitch``) stops every strategy; each strategy (book, ``model.name``) has its own
+(subject ``killswitch:<strategy>``), which automatic trips use, so one strategy's breach
+does not stop another. A strategy may trade only when both are armed (:func:`effective`).
+Entries:
+
+- ``killswitch.tripped``: by hand (any risk officer or developer) or automatically (actor
+  ``alphagate``) on one of the policy's triggers (:class:`Trigger`), with the evidence.
+- ``killswitch.reset_pending``: the first risk officer asked for a reset.
+- ``killswitch.reset``: the ``reset_approvals``-th distinct risk officer completed it.
+- ``killswitch.reset_refused``: a refused reset (wrong role, same officer twice, the
+  champion's developer); the refusal also raises :class:`Forbidden` (exit 4).
+
+Issue 5: a reset needs two distinct risk officers (policy ``kill_switch.reset_approvals``),
+neither the champion's developer, each with a reason and an incident reference.
+
+Trip and reset are compare-and-append: the state is folded and the new entry appended in one
+serialised ledger transaction (:meth:`governance.log.ledger.Ledger.transaction`), so two officers
+resetting at once complete exactly one reset, and a trip landing while a reset is decided is
+never overridden. A ``killswitch.reset`` counts only when its recorded ``officers`` are the
+pending officers plus its own actor (:func:`fold`). :func:`record_if_armed` lets a stage
+record its output only while the switch is armed, in the same way.
+
+Every human trip and reset step is a signed act of the person (issue 10): the fold counts
+only entries whose signature holds for the signer's registered key and role at the time, and
+a reset step only for the trip it names (``trip_seq``), so a forged or replayed reset
+re-arms nothing. Automatic trips (actor ``alphagate``) are unsigned: they only stop things.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from governance.decisions.context import RunContext
+from governance.ground.errors import Forbidden, InputError
+from governance.identity.duties import ROLES, Act, duty_refusal, require
+from governance.identity.users import SYSTEM_ACTOR, act_problems, load_registry
+
+SUBJECT = "killswitch"
+TRIPPED = "killswitch.tripped"
+RESET_PENDING = "killswitch.reset_pending"
+RESET = "killswitch.reset"
+RESET_REFUSED = "killswitch.reset_refused"
+
+
+def subject_for(strategy: str | None = None) -> str:
+    """Ledger subject of the workspace-wide switch (None) or of one strategy's."""
+    return SUBJECT if strategy is None else f"{SUBJECT}:{strategy}"
+
+
+class SwitchState(StrEnum):
+    ARMED = "armed"
+    TRIPPED = "tripped"
+
+
+class Trigger(StrEnum):
+    """Automatic triggers; each maps to a ``kill_switch.trip_on_<value>`` policy flag."""
+
+    DATA_QUALITY_CRITICAL = "data_quality_critical"
+    CHAMPION_VALIDATION_FAIL = "champion_validation_fail"
+    MONITORING_BREACH = "monitoring_breach"
+    OPTIMISER_FAILURE = "optimiser_failure"
+    PRETRADE_BREACH = "pretrade_breach"
+    MANUAL = "manual"
+
+
+@dataclass(frozen=True)
+class KillSwitchState:
+    """The switch as folded from the ledger.
+
+    ``since``/``by``/``reason`` describe the trip (``None`` when armed and never tripped;
+    after a reset they describe the reset). ``pending_reset`` is
+    ``{officers, reasons, incidents, needed, since}`` while a reset awaits more officers.
+    """
+
+    state: SwitchState
+    since: str | None = None
+    by: str | None = None
+    reason: str | None = None
+    pending_reset: dict | None = None
+    trigger: str | None = None
+    seq: int | None = None
+
+    @property
+    def tripped(self) -> bool:
+        return self.state is SwitchState.TRIPPED
+
+    def to_json(self) -> dict:
+        """The ``killswitch status --json`` object (shared/DESIGN.md)."""
+        return {
+            "state": self.state.value,
+            "since": self.since,
+            "by": self.by,
+            "reason": self.reason,
+            "pending_reset": self.pending_reset,
+            "trigger": self.trigger,
+        }
+
+
+def _holds(e, registry) -> bool:
+    """A human trip or reset step counts only as a valid signed act (governance/identity/duties.py)."""
+    if registry is None or e.action == RESET_REFUSED:
+        return True
+    if e.action == TRIPPED and e.actor == SYSTEM_ACTOR:
+        return True
+    return not act_problems(registry, e, ROLES[Act.TRIP if e.action == TRIPPED else Act.RESET])
+
+
+def fold(entries: list, registry=None) -> KillSwitchState:
+    """Fold ``killswitch.*`` ledger entries (in seq order) into the current state.
+
+    With a ``registry`` (:func:`governance.identity.users.load_registry`), entries that are not valid
+    signed acts are ignored, and a reset step counts only for the trip it names.
+    """
+    state = KillSwitchState(SwitchState.ARMED)
+    for e in entries:
+        p = e.payload or {}
+        stale = e.action in (RESET_PENDING, RESET) and p.get("trip_seq") != state.seq
+        if not _holds(e, registry) or (registry is not None and stale):
+            continue
+        if e.action == TRIPPED:
+            if state.tripped:  # a further trip adds nothing but voids a pending reset
+                state = KillSwitchState(
+                    SwitchState.TRIPPED, state.since, state.by, state.reason, None,
+                    state.trigger, state.seq,
+                )  # fmt: skip
+            else:
+                state = KillSwitchState(
+                    SwitchState.TRIPPED, e.ts, e.actor, p.get("reason"), None,
+                    p.get("trigger"), e.seq,
+                )  # fmt: skip
+        elif e.action == RESET_PENDING and state.tripped:
+            pending = state.pending_reset or {
+                "officers": [], "reasons": [], "incidents": [],
+                "needed": p.get("needed", 2), "since": e.ts,
+            }  # fmt: skip
+            pending = {
+                **pending,
+                "officers": [*pending["officers"], e.actor],
+                "reasons": [*pending["reasons"], p.get("reason")],
+                "incidents": [*pending["incidents"], p.get("incident")],
+            }
+            state = KillSwitchState(
+                state.state, state.since, state.by, state.reason, pending, state.trigger, state.seq
+            )
+        elif e.action == RESET and state.tripped and _completes(state, e):
+            state = KillSwitchState(
+                SwitchState.ARMED, e.ts, e.actor, p.get("reason"), None, None, e.seq
+            )
+    return state
+
+
+def _completes(state: KillSwitchState, reset) -> bool:
+    """A reset completes the pending one only if it names exactly those officers and itself."""
+    pending = (state.pending_reset or {}).get("officers", [])
+    return (reset.payload or {}).get("officers") == [*pending, reset.actor]
+
+
+def _ledger_of(target) -> Any:
+    return getattr(target, "ledger", target)
+
+
+def status(ledger, strategy: str | None = None) -> KillSwitchState:
+    """Current :class:`KillSwitchState` of one level, the workspace-wide switch (None) or
+    ``strategy``'s own, of a ledger, a ``RunContext`` or a ledger transaction."""
+    ledger = _ledger_of(ledger)
+    subject = subject_for(strategy)
+    entries = [e for e in ledger.entries(subject=subject) if e.action.startswith("killswitch.")]
+    return fold(sorted(entries, key=lambda e: e.seq), load_registry(ledger))
+
+
+def effective(ledger, strategy: str | None) -> KillSwitchState:
+    """The switch that governs ``strategy``: the workspace-wide one when it is tripped,
+    else the strategy's own (None: the workspace-wide one)."""
+    above = status(ledger)
+    return above if above.tripped or strategy is None else status(ledger, strategy)
+
+
+def strategies(ledger) -> list[str]:
+    """Strategies with a switch of their own (any ``killswitch:<strategy>`` entry), sorted."""
+    prefix = f"{SUBJECT}:"
+    return sorted(
+        {
+            e.subject.removeprefix(prefix)
+            for e in _ledger_of(ledger).entries()
+            if e.action.startswith("killswitch.") and e.subject.startswith(prefix)
+        }
+    )
+
+
+def status_json(ledger) -> dict:
+    """``killswitch status --json``: the workspace-wide switch's fields (shared/DESIGN.md)
+    and ``strategies``, each strategy's own switch by name."""
+    return {
+        **status(ledger).to_json(),
+        "strategies": {name: status(ledger, name).to_json() for name in strategies(ledger)},
+    }
+
+
+def _append(target, tx, action: str, signer, payload: dict, subject: str = SUBJECT):
+    """Append in ``tx`` the signed act of ``signer``, or (``signer`` None) an automatic
+    entry of ``alphagate``, through ``RunContext.record`` when given one (``flow_run_id``)."""
+    if signer is not None:
+        return tx.append(
+            action, actor=signer.name, role=signer.role, subject=subject,
+            payload={**payload, **signer.signed_payload(action, payload)},
+        )  # fmt: skip
+    if isinstance(target, RunContext):
+        import dataclasses
+
+        payload = {**payload, "policy_hash": target.policy_hash}
+        system = dataclasses.replace(target, actor=SYSTEM_ACTOR, role="system", signer=None)
+        return system.record(action, subject=subject, payload=payload, tx=tx)
+    return tx.append(action, actor=SYSTEM_ACTOR, role="system", subject=subject, payload=payload)
+
+
+def record_if_armed(
+    ctx, action: str, *, subject: str = "", payload=None, artifacts=None, strategy=None
+):
+    """Record ``action`` through ``ctx`` (a ``RunContext``) only while the switch that
+    governs ``strategy`` (:func:`effective`; None: the workspace-wide one) is armed.
+
+    The check and the append are one transaction: a trip recorded before this commits
+    prevents the entry; a later trip applies to the next run. Returns the entry, or None
+    when the switch is tripped (nothing recorded).
+    """
+    with ctx.ledger.transaction() as tx:
+        if effective(tx, strategy).tripped:
+            return None
+        return ctx.record(action, subject=subject, payload=payload, artifacts=artifacts, tx=tx)
+
+
+def trip(
+    target,
+    signer,
+    reason: str,
+    trigger: Trigger | str | None = None,
+    *,
+    evidence: dict | None = None,
+    strategy: str | None = None,
+) -> KillSwitchState:
+    """Trip the switch (workspace-wide, or ``strategy``'s own); return its new state.
+
+    Parameters
+    ----------
+    target : Ledger or RunContext
+    signer : governance.identity.signing.Signer or None
+        A risk officer or developer, who signs the trip; None for an automatic trip (actor
+        ``alphagate``), which must name its ``trigger``.
+    reason : str
+        Why; required.
+    trigger : Trigger, optional
+    evidence : dict, optional
+        Facts behind an automatic trip (gate reasons, breach values, hashes).
+    strategy : str, optional
+        Trip only this strategy's switch (default: the workspace-wide one).
+    """
+    if not reason or not reason.strip():
+        raise InputError("killswitch trip: --reason: required")
+    if signer is None and trigger is None:
+        raise InputError("killswitch trip: an automatic trip must name its trigger")
+    if signer is not None:
+        require(Act.TRIP, signer)
+    payload = {
+        "reason": reason,
+        "trigger": Trigger(trigger or Trigger.MANUAL).value,
+        "evidence": evidence or {},
+    }
+    if strategy is not None:
+        payload["strategy"] = strategy
+    with _ledger_of(target).transaction() as tx:
+        _append(target, tx, TRIPPED, signer, payload, subject_for(strategy))
+        return status(tx, strategy)
+
+
+def auto_trip(
+    target,
+    tier,
+    trigger: Trigger | str,
+    reason: str,
+    evidence: dict | None = None,
+    *,
+    strategy: str | None = None,
+):
+    """Trip automatically (actor ``alphagate``) when ``tier.kill_switch`` enables ``trigger``;
+    ``strategy``: that strategy's switch only (what the flows' automatic trips use).
+
+    Returns the new :class:`KillSwitchState`, or None when the policy disables the trigger.
+    """
+    trigger = Trigger(trigger)
+    if not getattr(tier.kill_switch, f"trip_on_{trigger.value}"):
+        return None
+    return trip(target, None, reason, trigger, evidence=evidence, strategy=strategy)
+
+
+def _refusal(tx, signer, message: str, extra: dict, subject: str = SUBJECT) -> Forbidden:
+    tx.append(
+        RESET_REFUSED,
+        actor=signer.name,
+        role=signer.role,
+        subject=subject,
+        payload={"refusal": message, **extra},
+    )
+    return Forbidden(message)
+
+
+def reset(
+    ledger,
+    signer,
+    reason: str,
+    incident: str | None,
+    tier,
+    *,
+    champion_developer: str | None = None,
+    strategy: str | None = None,
+) -> KillSwitchState:
+    """Ask for, or complete, a reset of a tripped switch (workspace-wide, or ``strategy``'s
+    own); return its new state.
+
+    The first of ``tier.kill_switch.reset_approvals`` distinct risk officers records
+    ``killswitch.reset_pending``; the last records ``killswitch.reset`` (armed again). The
+    state is read and the entry appended in one ledger transaction.
+
+    ``signer`` (a proven :class:`~governance.identity.signing.Signer`) signs the step, naming the trip
+    it resets (``trip_seq``).
+
+    Raises
+    ------
+    Forbidden
+        Not a risk officer, the champion's developer, or an officer already on the pending
+        reset (recorded as ``killswitch.reset_refused``).
+    InputError
+        The switch is armed, or the reason / incident reference is missing.
+    """
+    ledger = _ledger_of(ledger)
+    with ledger.transaction() as tx:
+        refused = _reset_in(tx, signer, reason, incident, tier, champion_developer, strategy)
+        state = status(tx, strategy)
+    if refused is not None:  # raised after the refusal's entry is committed
+        raise refused
+    return state
+
+
+def _reset_in(
+    tx, signer, reason, incident, tier, champion_developer, strategy=None
+) -> Forbidden | None:
+    policy = tier.kill_switch
+    subject = subject_for(strategy)
+    extra = {"reason": reason, "incident": incident}
+    if strategy is not None:
+        extra["strategy"] = strategy
+    refusal = duty_refusal(
+        Act.RESET, signer.name, signer.role, developer=champion_developer, subject="the champion"
+    )
+    if refusal:
+        return _refusal(tx, signer, refusal, extra, subject)
+    current = status(tx, strategy)
+    if not current.tripped:
+        which = "the kill switch" if strategy is None else f"{strategy!r}'s kill switch"
+        raise InputError(f"killswitch reset: {which} is armed; nothing to reset")
+    if not reason or not reason.strip():
+        raise InputError("killswitch reset: --reason: required")
+    if policy.reset_requires_incident and not (incident and incident.strip()):
+        raise InputError("killswitch reset: --incident: required by the policy")
+    pending = current.pending_reset or {"officers": []}
+    refusal = duty_refusal(
+        Act.RESET, signer.name, signer.role, already=pending["officers"], subject="this trip"
+    )
+    if refusal:
+        return _refusal(tx, signer, refusal, extra, subject)
+    officers = [*pending["officers"], signer.name]
+    payload = {
+        **extra, "needed": policy.reset_approvals, "officers": officers, "trip_seq": current.seq,
+    }  # fmt: skip
+    action = RESET if len(officers) >= policy.reset_approvals else RESET_PENDING
+    _append(None, tx, action, signer, payload, subject)
+    return None

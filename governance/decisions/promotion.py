@@ -1,0 +1,269 @@
+"""Where a model version stands on its way to ``champion``: its latest valid verdict, its
+developer, the approvals that count and what is still missing.
+
+Read-only: every function here reads the ledger and the registry and writes nothing. The
+acts that change the standing (approve, reject, promote) are in :mod:`governance.decisions.approvals`.
+
+Only signed acts count (governance/identity/signed_acts.py): the latest *valid*
+``validation.completed`` is the verdict; the developer is the signer of the run's
+``model.trained`` entry, never an MLflow tag; an approval counts when its signature holds,
+its signer had an approving role at the time, and it was given against that latest
+validation by someone who is not the developer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from governance.findings.register import VALIDATED
+from governance.ground.workspace import Workspace
+from governance.identity.duties import ROLES, Act, developer_of
+from governance.identity.users import Registry, Role, act_problems, load_registry
+from governance.log.ledger import Ledger
+from governance.registry.versions import (
+    PROMOTED,
+    ModelFacts,
+    get_model_facts,
+    mlflow_client,
+    model_subject,
+)
+
+GRANTED = "approval.granted"
+REJECTED = "approval.rejected"
+#: The report a ``validation.completed`` entry names (validation/run.py records it so).
+REPORT_ARTIFACT = "report.json"
+
+
+@dataclass(frozen=True)
+class ValidationFacts:
+    """The latest ``validation.completed`` entry of a version: verdict and digests."""
+
+    verdict: str
+    report_hash: str
+    entry_hash: str
+    seq: int
+    validator: str | None = None
+    policy_hash: str | None = None
+    tier: str | None = None  # the policy tier it was made under (governance/policy/tiers.py)
+
+
+@dataclass(frozen=True)
+class PromotionState:
+    """Where a version stands on its way to ``champion``.
+
+    ``granted`` lists counted approvals ``{user, role, identity, seq}``; ``missing`` the
+    roles still needed (one item per approval); ``commands`` the exact CLI lines that would
+    give them; ``blocked`` why no approval can help (no pass verdict, a rejection).
+    """
+
+    model_name: str
+    version: str
+    verdict: str | None
+    developer: str | None
+    granted: tuple[dict, ...] = ()
+    missing: tuple[str, ...] = ()
+    rejected_by: tuple[str, ...] = ()
+    blocked: tuple[str, ...] = ()
+    champion: bool = False
+    commands: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """True when the version may be promoted now."""
+        return not self.missing and not self.blocked
+
+    def to_json(self) -> dict:
+        return {
+            "model_name": self.model_name,
+            "version": self.version,
+            "verdict": self.verdict,
+            "developer": self.developer,
+            "granted": list(self.granted),
+            "missing": list(self.missing),
+            "rejected_by": list(self.rejected_by),
+            "blocked": list(self.blocked),
+            "champion": self.champion,
+            "complete": self.complete,
+            "commands": list(self.commands),
+        }
+
+
+def latest_validation(
+    ledger: Ledger,
+    name: str,
+    version: int | str,
+    registry: Registry | None = None,
+    entry_hash: str | None = None,
+) -> ValidationFacts | None:
+    """The latest *valid* ``validation.completed`` of ``name`` v``version`` (or the one
+    whose entry hash is ``entry_hash``), or None.
+
+    Only a signed act of a user who was a validator at the time is a verdict
+    (governance/identity/signed_acts.py): a forged, unsigned entry is skipped.
+    """
+    registry = registry or load_registry(ledger)
+    entries = ledger.entries(action=VALIDATED, subject=model_subject(name, version))
+    valid = [
+        e
+        for e in entries
+        if not act_problems(registry, e, ROLES[Act.VALIDATE])
+        and entry_hash in (None, e.entry_hash)
+        and REPORT_ARTIFACT in e.artifacts  # a verdict without its report decides nothing
+    ]
+    if not valid:
+        return None
+    entry = valid[-1]
+    p = entry.payload
+    return ValidationFacts(
+        str(p.get("verdict")).lower(), entry.artifacts[REPORT_ARTIFACT], entry.entry_hash, entry.seq,
+        validator=entry.actor, policy_hash=p.get("policy_hash"), tier=p.get("policy_tier"),
+    )  # fmt: skip
+
+
+def facts_for(ws: Workspace, ledger: Ledger, name: str, version, registry=None) -> ModelFacts:
+    """Registry facts of ``name`` v``version`` with the developer taken from the ledger."""
+    facts = get_model_facts(mlflow_client(ws), name, version)
+    return replace(facts, developer=developer_of(ledger, facts.run_id, registry))
+
+
+def decisions_on_validation(
+    ledger: Ledger, name: str, version: str, action: str, validation
+) -> list:
+    """Entries of ``action`` on the version given against its latest validation."""
+    if validation is None:
+        return []
+    return [
+        e
+        for e in ledger.entries(action=action, subject=model_subject(name, version))
+        if (e.payload.get("signed") or e.payload.get("document") or {}).get("validation_entry_hash")
+        == validation.entry_hash
+    ]
+
+
+def _counted(
+    entries: list, developer: str | None, allow_declared: bool, registry: Registry
+) -> list[dict]:
+    """Approvals that count: distinct users, not the developer, each a valid signature by
+    the signer's registered key and a role allowed to approve at the time (or declared,
+    where the policy allows declared identities)."""
+    seen, out = set(), []
+    for e in entries:
+        p = e.payload
+        user, identity = p.get("user"), p.get("identity", "signed")
+        if user in seen or user == developer:
+            continue
+        if identity == "declared":
+            if not allow_declared:
+                continue
+            role = p.get("role")
+        else:
+            if act_problems(registry, e, ROLES[Act.APPROVE]):
+                continue  # a signature that does not hold never counts (ledger verify says why)
+            role = registry.at(user, e.seq).role.value
+        seen.add(user)
+        out.append({"user": user, "role": role, "identity": identity, "seq": e.seq})
+    return out
+
+
+def _is_champion(ledger: Ledger, name: str, version: str) -> bool:
+    last = None
+    for e in ledger.entries(action=PROMOTED):
+        if e.payload.get("model_name") == name:
+            last = e
+    return last is not None and str(last.payload.get("model_version")) == str(version)
+
+
+def verdict_blockers(ledger: Ledger, version, validation: ValidationFacts) -> list[str]:
+    """Why the latest verdict does not let the version be promoted; empty when it does.
+
+    ``pass`` does; ``review`` does once every warning finding of that validation is
+    accepted (the review path, governance/findings/review.py); ``fail`` only if the tier
+    let its critical findings be accepted too.
+    """
+    if validation.verdict == "pass":
+        return []
+    from governance.findings.review import review_blockers
+
+    return review_blockers(ledger, version, validation)
+
+
+def compute_state(
+    ws: Workspace, ledger: Ledger, facts: ModelFacts, tier, validation=None, *, at_use=False
+) -> PromotionState:
+    """:class:`PromotionState` of a version whose registry facts are known.
+
+    ``at_use``: asked at the moment the version would drive a portfolio (the adopted
+    policy's champion rule then decides whether an older verdict still counts).
+    """
+    from governance.policy.backing import backing_blockers
+
+    name, version = facts.name, facts.version
+    registry = load_registry(ledger)
+    validation = validation or latest_validation(ledger, name, version, registry)
+    policy = tier.approvals
+    decisions = decisions_on_validation(ledger, name, version, GRANTED, validation)
+    granted = _counted(decisions, facts.developer, policy.allow_declared_ui_approvals, registry)
+    rejected = [
+        e.payload.get("user")
+        for e in decisions_on_validation(ledger, name, version, REJECTED, validation)
+    ]
+    blocked = []
+    if facts.developer is None:
+        blocked.append(
+            f"v{version} has no valid signed model.trained entry for run {facts.run_id}: its"
+            " developer is unknown, so four eyes cannot be checked"
+        )
+    if validation is None:
+        blocked.append(f"v{version} has no validation.completed entry: run `alphagate validate`")
+    else:
+        if not at_use:  # at use the latest verdict is judged (governance/decisions/model_use.py)
+            blocked += verdict_blockers(ledger, version, validation)
+        counted = {g["seq"] for g in granted}
+        approvals = [e for e in decisions if e.seq in counted]
+        blocked += backing_blockers(ledger, registry, facts, validation, approvals, at_use=at_use)
+    if rejected:
+        blocked.append(f"v{version} was rejected by {', '.join(rejected)}")
+    missing, commands = [], []
+    have = {u["user"] for u in granted}
+    for role, needed in (
+        (Role.VALIDATOR, policy.validators),
+        (Role.RISK_OFFICER, policy.risk_officers),
+    ):
+        count = sum(1 for g in granted if g["role"] == role.value)
+        gap = max(needed - count, 0)
+        missing += [role.value] * gap
+        eligible = [
+            u.name
+            for u in registry.users()
+            if u.role == role and u.name not in have and u.name != facts.developer
+        ]
+        for who in eligible[:gap]:
+            commands.append(
+                f"alphagate approve --model {name} --model-version {version} --as {who}"
+                ' --key FILE --reason "..."'
+            )
+    return PromotionState(
+        model_name=name,
+        version=str(version),
+        verdict=validation.verdict if validation else None,
+        developer=facts.developer,
+        granted=tuple(granted),
+        missing=tuple(missing),
+        rejected_by=tuple(rejected),
+        blocked=tuple(blocked),
+        champion=_is_champion(ledger, name, version),
+        commands=tuple(commands) if not blocked else (),
+    )
+
+
+def promotion_state(
+    ws: Workspace, model_name: str, version: int | str, tier, ledger: Ledger | None = None
+) -> PromotionState:
+    """What approvals ``model_name`` v``version`` still needs under ``tier``."""
+    own = ledger is None
+    ledger = ledger or Ledger.open(ws)
+    try:
+        return compute_state(ws, ledger, facts_for(ws, ledger, model_name, version), tier)
+    finally:
+        if own:
+            ledger.dispose()

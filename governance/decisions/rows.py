@@ -1,0 +1,43 @@
+"""The human decisions on a model version, as rows people read.
+
+One reader of the ``approval.granted`` / ``approval.rejected`` entries for every place that
+shows them: the MLflow version page (:mod:`governance.views.mlflow_pages`), the validation
+report's sign-off block, and the Prefect gate artifacts.
+"""
+
+from __future__ import annotations
+
+from governance.decisions.promotion import GRANTED, REJECTED
+from governance.log.ledger import Ledger
+from governance.registry.versions import model_subject
+
+__all__ = ["decision_rows"]
+
+
+def decision_rows(ledger: Ledger, name: str, version: int | str) -> list[dict]:
+    """Every approval and rejection of ``name`` v``version``, oldest first.
+
+    Each row: ``{seq, decision (approved|rejected), user, role, at, reason, identity,
+    signature_sha256}``; ``signature_sha256`` is the digest the signer signed
+    (``signed_digest``), empty for a declared (unsigned) UI approval.
+    """
+    subject = model_subject(name, version)
+    entries = [*ledger.entries(action=GRANTED, subject=subject),
+               *ledger.entries(action=REJECTED, subject=subject)]  # fmt: skip
+    rows = []
+    for e in sorted(entries, key=lambda e: e.seq):
+        p = e.payload
+        doc = p.get("signed") or p.get("document") or {}
+        rows.append(
+            {
+                "seq": e.seq,
+                "decision": "approved" if e.action == GRANTED else "rejected",
+                "user": p.get("user") or e.actor,
+                "role": p.get("role") or e.role,
+                "at": e.ts,
+                "reason": doc.get("reason") or p.get("reason") or "",
+                "identity": p.get("identity", "signed"),
+                "signature_sha256": p.get("signed_digest") or "",
+            }
+        )
+    return rows

@@ -1,0 +1,207 @@
+"""What a Prefect-form answer on the approval gate counts for (no Prefect here).
+
+The flow pauses for a form (flows/ui_form.py); the answer comes back here:
+
+- with a detached signature made by ``alphagate approve ... --sign-only`` (pasted into the
+  form's ``signature`` field), it is the approver's signed act: checked like an approval on
+  the command line (signature by the registered key and role, over this version's model
+  hash and latest validation, separation of duties) and recorded as ``approval.granted``;
+- without one, Prefect OSS cannot prove *who* resumed the run (shared/DESIGN.md): it is
+  recorded as a *declared* intent (``identity: "declared"``) that counts towards promotion
+  only when the tier's ``approvals.allow_declared_ui_approvals`` is true (a sandbox's).
+
+A refusal is recorded as ``approval.refused`` and returned (the flow goes on to its
+fallback). No decision within the timeout is recorded as a rejection (``approval.rejected``,
+user ``<timeout>``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+from governance.decisions.approvals import REFUSED, approval_document
+from governance.decisions.promotion import (
+    GRANTED,
+    REJECTED,
+    PromotionState,
+    ValidationFacts,
+    compute_state,
+)
+from governance.ground.canonical import sha256_json
+from governance.ground.workspace import Workspace
+from governance.identity.duties import Act, duty_refusal
+from governance.identity.users import find_user
+from governance.log.ledger import Ledger, LedgerEntry
+from governance.registry.versions import ModelFacts, model_subject
+
+TIMEOUT_USER = "<timeout>"
+
+
+@dataclass(frozen=True)
+class UIDecision:
+    """What came back from the UI: ``approved``/``rejected``/``refused``/``timeout``."""
+
+    outcome: str
+    user: str
+    reason: str
+    entry: LedgerEntry
+    counted: bool
+    state: PromotionState
+    promoted: LedgerEntry | None = None
+
+
+def _refusal(ledger, facts: ModelFacts, user: str, state: PromotionState) -> str | None:
+    """Why a declared decision by ``user`` is refused, or None (governance/identity/duties.py)."""
+    known = find_user(ledger, user)
+    return duty_refusal(
+        Act.APPROVE, user, known.role if known else None, developer=facts.developer,
+        already=[g["user"] for g in state.granted], subject=f"{facts.name} v{facts.version}",
+    )  # fmt: skip
+
+
+def record_declared_decision(
+    ws: Workspace,
+    ledger: Ledger,
+    facts: ModelFacts,
+    validation: ValidationFacts | None,
+    *,
+    approve: bool,
+    user: str,
+    reason: str,
+    tier,
+    tier_name: str,
+    policy_hash: str,
+    flow_run_id: str | None = None,
+) -> tuple[str, LedgerEntry]:
+    """Record an unsigned, declared UI decision (or its refusal); ``(outcome, entry)``."""
+    subject = model_subject(facts.name, facts.version)
+    state = compute_state(ws, ledger, facts, tier, validation)
+    refusal = None if user == TIMEOUT_USER else _refusal(ledger, facts, user, state)
+    if approve and refusal is None and state.blocked:
+        refusal = "ui approval: " + "; ".join(state.blocked)
+    base = {
+        "model_name": facts.name,
+        "model_version": facts.version,
+        "mlflow_run_id": facts.run_id,
+        "user": user,
+        "flow_run_id": flow_run_id,
+    }
+    if refusal is not None:
+        entry = ledger.append(
+            REFUSED, actor=user, role="declared", subject=subject,
+            payload={**base, "decision": "approve" if approve else "reject", "refusal": refusal},
+        )  # fmt: skip
+        return "refused", entry
+    known = find_user(ledger, user)
+    role = known.role.value if known else "none"
+    doc = approval_document(
+        facts, validation, decision="approve" if approve else "reject", reason=reason,
+        user=user, role=role, policy_hash=policy_hash, tier=tier_name,
+    )  # fmt: skip
+    entry = ledger.append(
+        GRANTED if approve else REJECTED,
+        actor=user,
+        role=role,
+        subject=subject,
+        payload={
+            **base,
+            "decision": doc["decision"],
+            "role": role,
+            "identity": "declared",
+            "policy_hash": policy_hash,
+            "document": doc,
+            "document_digest": sha256_json(doc),
+        },
+    )
+    if user == TIMEOUT_USER:
+        return "timeout", entry
+    return ("approved" if approve else "rejected"), entry
+
+
+def detached_approval(facts: ModelFacts, validation, signer, *, reason, policy_hash, tier_name):
+    """The one-line JSON ``alphagate approve --sign-only`` prints: the signed approval
+    document of this version and its signature, recorded nowhere yet."""
+    doc = approval_document(
+        facts, validation, decision="approve", reason=reason, user=signer.name,
+        role=signer.role, policy_hash=policy_hash, tier=tier_name,
+    )  # fmt: skip
+    return json.dumps(signer.signed_payload(GRANTED, doc), sort_keys=True, separators=(",", ":"))
+
+
+def _signed_refusal(ledger, facts, validation, signed: dict, state) -> str | None:
+    """Why a detached signed approval does not hold for this version now, or None."""
+    from governance.identity.duties import ROLES
+    from governance.identity.users import act_problems, load_registry
+
+    doc = signed.get("signed") if isinstance(signed.get("signed"), dict) else {}
+    probe = SimpleNamespace(
+        seq=ledger.head()[0] + 1, actor=signed.get("signer"), action=GRANTED, payload=signed
+    )
+    problems = act_problems(load_registry(ledger), probe, ROLES[Act.APPROVE])
+    want = {
+        "model_name": facts.name,
+        "model_version": str(facts.version),
+        "model_artifact_hash": facts.model_artifact_hash,
+        "validation_entry_hash": validation.entry_hash if validation else None,
+        "decision": "approve",
+    }
+    problems += [
+        f"it signs {k} {doc.get(k)!r}, not {v!r}" for k, v in want.items() if doc.get(k) != v
+    ]
+    if problems:
+        return "ui approval: the signature does not hold: " + "; ".join(problems)
+    return _refusal(ledger, facts, signed["signer"], state)
+
+
+def record_form_decision(
+    ws: Workspace,
+    ledger: Ledger,
+    facts: ModelFacts,
+    validation: ValidationFacts | None,
+    *,
+    approve: bool,
+    user: str,
+    reason: str,
+    signature: str,
+    tier,
+    tier_name: str,
+    policy_hash: str,
+    flow_run_id: str | None = None,
+) -> tuple[str, LedgerEntry, bool]:
+    """Record a form answer; ``(outcome, entry, signed)`` (see the module docstring)."""
+    if not (signature or "").strip():
+        outcome, entry = record_declared_decision(
+            ws, ledger, facts, validation, approve=approve, user=user, reason=reason,
+            tier=tier, tier_name=tier_name, policy_hash=policy_hash, flow_run_id=flow_run_id,
+        )  # fmt: skip
+        return outcome, entry, False
+    subject = model_subject(facts.name, facts.version)
+    state = compute_state(ws, ledger, facts, tier, validation)
+    try:
+        signed = json.loads(signature)
+        signed = signed if isinstance(signed, dict) else {}
+    except ValueError:
+        signed = {}
+    refusal = _signed_refusal(ledger, facts, validation, signed, state) if approve else (
+        "ui approval: a signature signs an approval; reject with `alphagate reject`"
+    )  # fmt: skip
+    if refusal is None and state.blocked:
+        refusal = "ui approval: " + "; ".join(state.blocked)
+    who = signed.get("signer") or user or "<none>"
+    base = {"model_name": facts.name, "model_version": facts.version, "user": who,
+            "flow_run_id": flow_run_id}  # fmt: skip
+    if refusal is not None:
+        entry = ledger.append(
+            REFUSED, actor=who, role="unknown", subject=subject,
+            payload={**base, "decision": "approve", "refusal": refusal},
+        )  # fmt: skip
+        return "refused", entry, True
+    role = signed["signed"]["role"]
+    entry = ledger.append(
+        GRANTED, actor=who, role=role, subject=subject,
+        payload={**base, "mlflow_run_id": facts.run_id, "decision": "approve", "role": role,
+                 "identity": "signed", "policy_hash": policy_hash, **signed},
+    )  # fmt: skip
+    return "approved", entry, True

@@ -1,0 +1,247 @@
+"""The model inventory (SR 26-2, PRA SS1/23): every registered model and where it stands.
+
+:func:`inventory` lists, for each registered model: its tier (the one the adopted policy
+assigns the strategy, beside the tier its last validation was made under), champion
+version, status, developer, validator, last validation date and verdict, open and accepted
+findings, next revalidation due and the policy hash of its last validation. The flag
+``models_driving_without_current_validation`` names each champion whose validation is not
+current: never validated, validated under another tier than the assigned one, findings
+not accepted, an acceptance expired or a revalidation overdue — whatever the policy does about it (a ``warn`` tier lets it drive; the inventory
+still says so). It is ``alphagate models``, an evidence-pack member
+(``inventory/models.json``) and a self-contained HTML page linked from each registered
+model in MLflow (:func:`publish_inventory`).
+
+Status of a model (of its champion, else of its latest version): ``champion``,
+``rejected``, ``not_validated``, ``failed``, ``in_review`` (findings to accept) or
+``awaiting_approval``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from governance.decisions.promotion import (
+    REJECTED,
+    VALIDATED,
+    decisions_on_validation,
+    latest_validation,
+)
+from governance.findings.register import Status, load_register, today
+from governance.findings.review import blocking, revalidation_due, use_checks
+from governance.ground.html import Cell, Facts, Page, Section, Table, Tone, render_page, tone_of
+from governance.identity.sandbox import banner, is_sandbox
+from governance.policy.schema import Policy, Tier, load_policy
+from governance.policy.tiers import evidence_problem
+from governance.registry.versions import (
+    last_promotions,
+    mlflow_client,
+    model_subject,
+    registry_exists,
+)
+
+FLAG = "models_driving_without_current_validation"
+EXPERIMENT = "alphagate-inventory"
+_LINE = "Model inventory: "
+
+
+def _tier_of(policy: Policy | None, name: str | None) -> Tier:
+    if policy is not None and name in policy.tiers:
+        return policy.tiers[name]
+    return Tier()
+
+
+def _model_row(ws, ledger, client, name: str, promotion, policy, register, day) -> dict:
+    versions = client.search_model_versions(f"name='{name}'")
+    latest = max(versions, key=lambda v: int(v.version))
+    champion = str(promotion.payload["model_version"]) if promotion is not None else None
+    focus = champion or str(latest.version)
+    mv = next(v for v in versions if str(v.version) == focus)
+    validation = latest_validation(ledger, name, focus)
+    entry = ledger.last(action=VALIDATED, subject=model_subject(name, focus))
+    validated_tier = entry.payload.get("policy_tier") if entry else None
+    # the tier the adopted policy assigns the strategy, not the one its validation named
+    assigned = policy.assigned_tier(name) if policy is not None else None
+    tier_name = assigned or validated_tier
+    tier = _tier_of(policy, tier_name)
+    records = blocking(register, validation.seq) if validation else []
+    open_ = [r.id for r in records if r.status is not Status.ACCEPTED]
+    rejected = decisions_on_validation(ledger, name, focus, REJECTED, validation)
+    checks = use_checks(ledger, focus, validation, tier, day) if validation else None
+    if champion:
+        status = "champion"
+    elif rejected:
+        status = "rejected"
+    elif validation is None:
+        status = "not_validated"
+    elif any(r.severity.value == "critical" and r.id in open_ for r in records):
+        status = "failed"
+    elif open_:
+        status = "in_review"
+    else:
+        status = "awaiting_approval"
+    problems = list(checks.blockers + checks.warnings) if checks else []
+    if assigned is not None and entry is not None:
+        off = evidence_problem(f"the validation of v{focus}", validated_tier, assigned, name)
+        problems += [off] if off else []
+    current = validation is not None and not problems
+    due = revalidation_due(ledger, validation, tier) if validation else None
+    return {
+        "name": name,
+        "tier": tier_name,
+        "validated_tier": validated_tier,
+        "champion_version": champion,
+        "latest_version": str(latest.version),
+        "version": focus,
+        "status": status,
+        "developer": (mv.tags or {}).get("developer"),
+        "validator": entry.payload.get("validator") if entry else None,
+        "last_validation": (
+            {"date": entry.ts[:10], "verdict": validation.verdict, "seq": entry.seq}
+            if entry
+            else None
+        ),
+        "open_findings": open_,
+        "accepted_findings": [r.id for r in records if r.status is Status.ACCEPTED],
+        "next_revalidation_due": due.to_json() if due else None,
+        "current_validation": current,
+        "not_current_because": problems,
+        "policy_hash": entry.payload.get("policy_hash") if entry else None,
+        "flags": ["driving_without_current_validation"] if champion and not current else [],
+    }
+
+
+def inventory(
+    ws, ledger, policy: Policy | None = None, policy_hash: str | None = None, day=None
+) -> dict:
+    """The inventory as of ``day`` (default today, UTC): ``{as_of, policy_hash, models, flags}``."""
+    day = day or today()
+    rows = []
+    if registry_exists(ws):
+        client = mlflow_client(ws)
+        promotions = last_promotions(ledger)
+        register = load_register(ledger, as_of=day)
+        for rm in sorted(client.search_registered_models(), key=lambda m: m.name):
+            if client.search_model_versions(f"name='{rm.name}'"):
+                row = _model_row(
+                    ws, ledger, client, rm.name, promotions.get(rm.name), policy, register, day
+                )
+                rows.append(row)
+    return {
+        "as_of": day.isoformat(),
+        "policy_hash": policy_hash,
+        "models": rows,
+        "flags": {FLAG: [r["name"] for r in rows if r["flags"]]},
+        "sandbox": is_sandbox(ledger),
+    }
+
+
+def inventory_member(ws, ledger, policy_path: str | Path | None) -> dict:
+    """The evidence pack's ``inventory/models.json`` (the policy file given, if readable)."""
+    policy, digest = None, None
+    if policy_path is not None and Path(policy_path).is_file():
+        policy, digest = load_policy(policy_path)
+    return inventory(ws, ledger, policy, digest)
+
+
+def render_inventory(inv: dict) -> list[str]:
+    """Human lines of the inventory."""
+    lines = [f"model inventory as of {inv['as_of']}"]
+    for m in inv["models"]:
+        last = m["last_validation"] or {}
+        due = (m["next_revalidation_due"] or {}).get("date", "-")
+        lines.append(
+            f"  {m['name']:<20} {m['status']:<18} tier {m['tier'] or '-':<8}"
+            f" champion v{m['champion_version'] or '-'}  validated {last.get('date', '-')}"
+            f" {last.get('verdict', '')}  open {len(m['open_findings'])}"
+            f" accepted {len(m['accepted_findings'])}  revalidate by {due}"
+        )
+    flagged = inv["flags"][FLAG]
+    if flagged:
+        lines.append(f"  FLAG models driving without a current validation: {', '.join(flagged)}")
+    return lines
+
+
+_COLUMNS = (
+    ("name", "model"), ("tier", "tier"), ("status", "status"),
+    ("champion_version", "champion"), ("developer", "developer"), ("validator", "validator"),
+    ("last_validation", "last validation"), ("open_findings", "open findings"),
+    ("accepted_findings", "accepted findings"), ("next_revalidation_due", "revalidation due"),
+    ("policy_hash", "policy hash"), ("flags", "flags"),
+)  # fmt: skip
+
+
+def _cell(key: str, value) -> Cell | str:
+    if key == "last_validation" and value:
+        return Cell(f"{value['date']} {value['verdict']}", tone=tone_of(value["verdict"]))
+    if key == "next_revalidation_due" and value:
+        return f"{value['date']} ({value['reason']})"
+    if key == "policy_hash" and value:
+        return Cell(value[:12], code=True)
+    if key == "status":
+        return Cell(value, tone=tone_of(value))
+    if key == "flags" and value:
+        return Cell(", ".join(value), tone=Tone.CRITICAL)
+    if isinstance(value, list):
+        return Cell(", ".join(value) or "–", code=bool(value))
+    return "–" if value in (None, "") else str(value)
+
+
+def inventory_html(inv: dict) -> str:
+    """The inventory as a self-contained page (governance/ground/html.py, the one renderer)."""
+    flagged = inv["flags"][FLAG]
+    table = Table(
+        headers=tuple(label for _k, label in _COLUMNS),
+        rows=tuple(tuple(_cell(k, m.get(k)) for k, _l in _COLUMNS) for m in inv["models"]),
+    )
+    summary = (
+        f"Models driving portfolios without a current validation: {', '.join(flagged)}."
+        if flagged
+        else "No model drives a portfolio without a current validation."
+    )
+    page = Page(
+        title="Model inventory",
+        banner=banner(bool(inv.get("sandbox"))),
+        kind="alphagate model inventory",
+        verdict="FLAG" if flagged else "OK",
+        cover=Facts.of(
+            {
+                "as of": inv["as_of"],
+                "policy hash": inv["policy_hash"] or "–",
+                "models": len(inv["models"]),
+            }
+        ),
+        summary=(summary,),
+        sections=(Section("Registered models", (table,)),),
+    )
+    return render_page(page)
+
+
+def publish_inventory(ws, inv: dict) -> str | None:
+    """Log the HTML inventory to MLflow and link it from every registered model.
+
+    One run per call in experiment ``alphagate-inventory``; each registered model gets tag
+    ``inventory`` and a description line linking the page. Returns the UI link, or None
+    when there is no registry yet.
+    """
+    if not inv["models"]:
+        return None
+    from mlflow.entities import RunStatus
+
+    from governance.ground.workspace import mlflow_experiment
+
+    client = mlflow_client(ws)
+    exp_id = mlflow_experiment(EXPERIMENT, ws)
+    run = client.create_run(exp_id, tags={"mlflow.runName": f"inventory-{inv['as_of']}"})
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "inventory.html").write_text(inventory_html(inv), encoding="utf-8")
+        client.log_artifacts(run.info.run_id, tmp)
+    client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FINISHED))
+    link = f"#/experiments/{exp_id}/runs/{run.info.run_id}/artifacts/inventory.html"
+    for m in inv["models"]:
+        client.set_registered_model_tag(m["name"], "inventory", link)
+        rm = client.get_registered_model(m["name"])
+        kept = [ln for ln in (rm.description or "").splitlines() if not ln.startswith(_LINE)]
+        desc = "\n".join([*kept, f"{_LINE}[{m['status']}, as of {inv['as_of']}]({link})"])
+        client.update_registered_model(m["name"], description=desc.strip())
+    return link

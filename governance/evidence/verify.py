@@ -1,0 +1,193 @@
+"""Offline verification of an evidence pack: manifest, witnessed checkpoint, proofs, signatures.
+
+Needs nothing but the zip file: no workspace, no database, no MLflow. Checks, in order:
+
+1. ``manifest.json`` parses and its ``self_digest`` (SHA-256 of the canonical JSON of the
+   manifest without that field) matches.
+2. Every file in the zip is listed in the manifest (or is one of the sealed members of
+   :mod:`governance.evidence.proof`), every listed file is present and its SHA-256 matches
+   (a CRC error while reading a member is reported the same way, naming the member).
+3. The seal (:func:`governance.evidence.proof.check_sealed`): the checkpoint is signed by
+   the log key and cosigned by a witness; the ``evidence.exported`` entry is in the
+   witnessed log and records this manifest's SHA-256 and the pack's entry list; every entry
+   in ``ledger/entries.json`` is in the witnessed log (inclusion proof); the index of the
+   whole log folds to the root and every entry the pack must hold is there.
+4. Every artifact an included entry names is in the pack with the recorded SHA-256; each
+   ``policy/<sha256>.yaml`` hashes to its name.
+5. Every signed approval, rejection or finding acceptance verifies against the recorded
+   public key (and the key in ``keys/public_keys.json``).
+6. The manifest's ``sandbox`` agrees with the entries: a pack whose entries were recorded
+   in a sandbox workspace (payload ``"sandbox": true``) cannot pass as a production one.
+
+Any failure is a :class:`TamperDetected` (exit 3) whose message names the file.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from governance.evidence.proof import SEALED, check_sealed
+from governance.ground.canonical import sha256_bytes, sha256_json
+from governance.ground.errors import InputError, TamperDetected
+from governance.identity.signing import verify_signed_record
+
+MANIFEST = "manifest.json"
+ENTRIES = "ledger/entries.json"
+KEYS = "keys/public_keys.json"
+FORMAT = "alphagate.evidence/1"
+SIGNED_ACTIONS = (
+    "approval.granted",
+    "approval.rejected",
+    "finding.acceptance_pending",
+    "finding.accepted",
+)
+
+
+@dataclass(frozen=True)
+class PackReport:
+    """What a successful verification checked."""
+
+    files: int
+    entries: int
+    signatures: int
+    head: dict
+    subject: str
+    sealed: dict | None = None
+    sandbox: bool = False
+
+    def to_json(self) -> dict:
+        return {
+            "ok": True,
+            "files": self.files,
+            "entries": self.entries,
+            "signatures": self.signatures,
+            "head": self.head,
+            "subject": self.subject,
+            "checkpoint": self.sealed,
+            "sandbox": self.sandbox,
+        }
+
+
+def manifest_digest(manifest: dict) -> str:
+    """SHA-256 of the canonical JSON of ``manifest`` without ``self_digest``."""
+    return sha256_json({k: v for k, v in manifest.items() if k != "self_digest"})
+
+
+def _read_members(zf: zipfile.ZipFile) -> dict[str, bytes]:
+    out = {}
+    for info in zf.infolist():
+        if info.is_dir():
+            continue
+        try:
+            out[info.filename] = zf.read(info)
+        except (zipfile.BadZipFile, zlib.error) as exc:
+            raise TamperDetected(f"{info.filename}: unreadable ({exc})", gate="evidence") from None
+    return out
+
+
+def _json(files: dict[str, bytes], name: str):
+    try:
+        return json.loads(files[name])
+    except KeyError:
+        raise TamperDetected(f"{name}: missing from the pack", gate="evidence") from None
+    except ValueError:
+        raise TamperDetected(f"{name}: not valid JSON", gate="evidence") from None
+
+
+def check_files(files: dict[str, bytes]) -> dict:
+    """Steps 1-2: the manifest's own digest and every file's SHA-256; return the manifest."""
+    manifest = _json(files, MANIFEST)
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise TamperDetected(f"{MANIFEST}: not an {FORMAT} manifest", gate="evidence")
+    if manifest.get("self_digest") != manifest_digest(manifest):
+        raise TamperDetected(f"{MANIFEST}: altered (self digest does not match)", gate="evidence")
+    listed = manifest.get("files") or {}
+    for name in sorted(files):
+        if name != MANIFEST and name not in listed and name not in SEALED:
+            raise TamperDetected(
+                f"{name}: not listed in the manifest (file added)", gate="evidence"
+            )
+    for name, sha in sorted(listed.items()):
+        if name not in files:
+            raise TamperDetected(f"{name}: listed in the manifest but missing", gate="evidence")
+        if sha256_bytes(files[name]) != sha:
+            raise TamperDetected(f"{name}: SHA-256 does not match the manifest", gate="evidence")
+    return manifest
+
+
+def check_artifacts(entries: list[dict], files: dict[str, bytes], manifest: dict) -> None:
+    """Step 4: each artifact named by an included entry is in the pack, hash intact."""
+    by_sha = set(manifest["files"].values())
+    for e in entries:
+        for name, sha in sorted((e["payload"].get("artifacts") or {}).items()):
+            if sha not in by_sha:
+                raise TamperDetected(
+                    f"{ENTRIES}: seq {e['seq']}: artifact {name!r} ({sha[:12]}) not in the pack",
+                    gate="evidence",
+                )
+
+
+def check_signatures(entries: list[dict], keys: dict[str, str]) -> int:
+    """Step 5: every signed approval/rejection verifies; return how many."""
+    count = 0
+    for e in entries:
+        if e["action"] not in SIGNED_ACTIONS or e["payload"].get("identity") == "declared":
+            continue
+        problems = verify_signed_record(e["payload"], keys)
+        if problems:
+            where = f"seq {e['seq']} ({e['action']} by {e['actor']})"
+            raise TamperDetected(f"{ENTRIES}: {where}: {'; '.join(problems)}", gate="evidence")
+        count += 1
+    return count
+
+
+def verify_pack(path: str | Path) -> PackReport:
+    """Verify the evidence pack at ``path`` offline; raise :class:`TamperDetected` if not.
+
+    A missing or non-zip file is an :class:`InputError` (exit 2).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: file not found")
+    try:
+        with zipfile.ZipFile(p) as zf:
+            files = _read_members(zf)
+    except zipfile.BadZipFile as exc:
+        raise TamperDetected(
+            f"{p.name}: not a readable zip archive ({exc})", gate="evidence"
+        ) from None
+    manifest = check_files(files)
+    entries = _json(files, ENTRIES)
+    sealed = check_sealed(files, manifest, entries)
+    check_artifacts(entries, files, manifest)
+    check_policies(entries, files)
+    signatures = check_signatures(entries, _json(files, KEYS))
+    return PackReport(
+        len(files), len(entries), signatures, manifest["head"], manifest["subject"], sealed,
+        check_sandbox(entries, manifest),
+    )  # fmt: skip
+
+
+def check_sandbox(entries: list[dict], manifest: dict) -> bool:
+    """Step 6: whether the pack is from a sandbox workspace (its manifest), refusing a
+    manifest that hides what its entries say."""
+    sandbox = manifest.get("sandbox") is True
+    labelled = [e["seq"] for e in entries if e["payload"].get("sandbox") is True]
+    if labelled and not sandbox:
+        raise TamperDetected(
+            f"{MANIFEST}: says not a sandbox, but entries {labelled[:3]} were recorded in a"
+            " sandbox workspace",
+            gate="evidence",
+        )
+    return sandbox
+
+
+def check_policies(entries: list[dict], files: dict[str, bytes]) -> None:
+    """Each ``policy/<sha256>.yaml`` in the pack is the policy with that hash."""
+    for name, data in sorted(files.items()):
+        if name.startswith("policy/") and name != f"policy/{sha256_bytes(data)}.yaml":
+            raise TamperDetected(f"{name}: not the policy its name's hash says", gate="evidence")

@@ -1,0 +1,3 @@
+"""The findings register: stable findings, their review path, signed acceptances and the
+MLflow tags that show them.
+"""

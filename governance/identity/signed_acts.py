@@ -1,0 +1,79 @@
+"""The ``ledger verify`` check that every recorded human decision is a valid signed act.
+
+For each entry of an action in :data:`SIGNED_ACTS`, the signature must verify, by the
+entry's actor, with the key that actor had registered *at the time*, in a role allowed for
+the act at the time (governance/identity/duties.py), over a document for that very action
+(:func:`governance.identity.users.act_problems`). An unsigned entry of such an action is a forgery:
+``Ledger.append`` accepts anything, so only the signature says a person decided.
+
+Also checked: the user entries themselves (the registry fold's refusals) and that the
+``users.json`` cache matches the registry.
+
+Exempt: automatic kill-switch trips by ``alphagate`` (they can only make things safer) and
+declared (unsigned) Prefect-form answers, which count only where the tier's policy allows
+declared identities (governance/decisions/ui_approval.py).
+"""
+
+from __future__ import annotations
+
+from governance.ground.workspace import Workspace
+from governance.identity.duties import ROLES, Act
+from governance.identity.enrolment import cache_problem
+from governance.identity.users import SYSTEM_ACTOR, act_problems, load_registry
+from governance.log.chain import VerifyReport
+
+#: Ledger actions that must be signed acts, and the act whose roles they need.
+SIGNED_ACTS: dict[str, Act] = {
+    "model.trained": Act.DEVELOP,
+    "validation.completed": Act.VALIDATE,
+    "approval.granted": Act.APPROVE,
+    "approval.rejected": Act.REJECT,
+    "killswitch.tripped": Act.TRIP,
+    "killswitch.reset_pending": Act.RESET,
+    "killswitch.reset": Act.RESET,
+    "policy.adoption_signed": Act.ADOPT_POLICY,
+    "policy.adopted": Act.ADOPT_POLICY,
+    "finding.acceptance_pending": Act.ACCEPT_FINDING,
+    "finding.accepted": Act.ACCEPT_FINDING,
+}
+
+
+def exempt(entry) -> bool:
+    """Automatic trips and declared form answers carry no signature by design."""
+    p = entry.payload or {}
+    if entry.action == "killswitch.tripped" and entry.actor == SYSTEM_ACTOR:
+        return True
+    return entry.action.startswith("approval.") and p.get("identity") == "declared"
+
+
+def act_problems_of(registry, entry) -> list[str]:
+    """Why ``entry`` is not a valid signed act (empty when it is, or is exempt)."""
+    act = SIGNED_ACTS.get(entry.action)
+    if act is None or exempt(entry):
+        return []
+    return act_problems(registry, entry, ROLES[act])
+
+
+def signed_act_problems(ledger, registry=None, after_seq: int = 0) -> list[tuple[int, str]]:
+    """``[(seq, reason)]`` of every signed-act entry after ``after_seq`` that does not hold."""
+    registry = registry or load_registry(ledger)
+    out = [(seq, why) for seq, why in registry.problems if seq > after_seq]
+    for action in SIGNED_ACTS:
+        for e in ledger.entries(action=action, after_seq=after_seq):
+            problems = act_problems_of(registry, e)
+            if problems:
+                out.append((e.seq, f"{e.action} seq {e.seq} by {e.actor}: " + "; ".join(problems)))
+    return sorted(out)
+
+
+def signed_acts_hold(ws: Workspace, ledger) -> VerifyReport | None:
+    """Workspace check: every decision is a valid signed act; ``users.json`` is the fold."""
+    registry = load_registry(ledger)
+    problems = signed_act_problems(ledger, registry)
+    if problems:
+        seq, reason = problems[0]
+        return VerifyReport(ok=False, entries=ledger.head()[0], first_bad_seq=seq, reason=reason)
+    cached = cache_problem(ws, registry)
+    if cached:
+        return VerifyReport(ok=False, entries=ledger.head()[0], first_bad_seq=None, reason=cached)
+    return None

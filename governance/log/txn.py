@@ -1,0 +1,205 @@
+"""Ledger entries and the serialised write transaction (:meth:`governance.log.ledger.Ledger.transaction`).
+
+A :class:`LedgerTransaction` reads and appends on one database connection inside one write
+transaction (SQLite ``BEGIN IMMEDIATE``, PostgreSQL ``FOR UPDATE`` on the head row): what
+it reads cannot change before its appends commit. Each append inserts the entry, the Merkle
+tree nodes it completes (from the compact frontier, O(log n)) and moves the head.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from governance.ground.canonical import sha256_bytes
+from governance.ground.errors import InputError, TamperDetected
+from governance.log import merkle
+from governance.log.chain import compute_entry_hash, entry_leaf
+from governance.log.db import HEAD_ID, entries_table, frontier_of, head_table, nodes_table
+
+#: ``replay_ignores`` value that compares only action and subject (first recording stands).
+ANY_PAYLOAD = ("*",)
+
+
+class IdempotencyConflict(InputError):
+    """An idempotency key already names an entry with a different action, subject or payload."""
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One ledger entry as stored. ``payload`` is the parsed canonical JSON object."""
+
+    seq: int
+    ts: str
+    actor: str
+    role: str
+    action: str
+    subject: str
+    payload: dict
+    payload_hash: str
+    prev_hash: str
+    entry_hash: str
+    idempotency_key: str | None
+
+    @property
+    def artifacts(self) -> dict[str, str]:
+        """``{name: sha256}`` of the artifacts this entry records (may be empty)."""
+        return dict(self.payload.get("artifacts") or {})
+
+    @property
+    def leaf(self) -> bytes:
+        """The entry's RFC 6962 leaf hash (leaf index ``seq - 1``)."""
+        return entry_leaf(asdict(self))
+
+    def to_json(self) -> dict:
+        """All fields as a JSON-ready dict."""
+        return asdict(self)
+
+
+def utc_timestamp(now: dt.datetime | None = None) -> str:
+    """UTC ISO-8601 with microseconds, e.g. ``2026-01-02T03:04:05.123456Z``."""
+    now = now or dt.datetime.now(dt.UTC)
+    return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def to_entry(row) -> LedgerEntry:
+    try:
+        payload = json.loads(row.payload)
+    except ValueError:
+        raise TamperDetected(f"ledger entry {row.seq}: payload is not valid JSON") from None
+    return LedgerEntry(**{**row._mapping, "payload": payload})
+
+
+def _filters(action: str | None, subject: str | None) -> list:
+    c = entries_table.c
+    out = []
+    if action is not None:
+        out.append(c.action == action)
+    if subject is not None:
+        out.append(c.subject == subject)
+    return out
+
+
+def select_entries(conn: Connection, action, subject, after_seq: int) -> list[LedgerEntry]:
+    where = [entries_table.c.seq > after_seq, *_filters(action, subject)]
+    stmt = sa.select(entries_table).where(*where).order_by(entries_table.c.seq)
+    return [to_entry(r) for r in conn.execute(stmt)]
+
+
+def select_last(conn: Connection, action, subject) -> LedgerEntry | None:
+    stmt = (
+        sa.select(entries_table)
+        .where(*_filters(action, subject))
+        .order_by(entries_table.c.seq.desc())
+        .limit(1)
+    )
+    row = conn.execute(stmt).first()
+    return None if row is None else to_entry(row)
+
+
+class LedgerTransaction:
+    """Reads and appends inside one serialised write transaction (:meth:`Ledger.transaction`).
+
+    What a caller reads here cannot change before its appends commit: no other writer can
+    append in between, so a decision taken on :meth:`last` or :meth:`entries` is
+    compare-and-append.
+    """
+
+    def __init__(self, conn: Connection, head: tuple[int, str], payload_text: Callable[..., str]):
+        self._conn, self._payload_text = conn, payload_text
+        self._seq, self._hash = head
+        self._frontier: merkle.Frontier | None = None
+
+    @property
+    def size(self) -> int:
+        """Entries in the ledger, including this transaction's appends."""
+        return self._seq
+
+    def last(self, action: str | None = None, subject: str | None = None) -> LedgerEntry | None:
+        """The most recent entry (of one action and/or subject), or None."""
+        return select_last(self._conn, action, subject)
+
+    def entries(
+        self, action: str | None = None, subject: str | None = None, after_seq: int = 0
+    ) -> list[LedgerEntry]:
+        """Entries with ``seq > after_seq``, optionally of one action and/or subject, by seq."""
+        return select_entries(self._conn, action, subject, after_seq)
+
+    def append(
+        self,
+        action: str,
+        *,
+        actor: str,
+        role: str = "system",
+        subject: str = "",
+        payload: Mapping[str, Any] | None = None,
+        artifacts: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        replay_ignores: Collection[str] = (),
+    ) -> LedgerEntry:
+        """Append one entry (see :meth:`Ledger.append`); it commits with the transaction."""
+        body = self._payload_text(payload, artifacts)
+        payload_hash = sha256_bytes(body.encode("utf-8"))
+        if idempotency_key is not None:
+            existing = self._by_key(idempotency_key)
+            if existing is not None:
+                _check_replay(existing, action, subject, body, replay_ignores)
+                return existing
+        seq, ts = self._seq + 1, utc_timestamp()
+        fields = dict(
+            seq=seq,
+            ts=ts,
+            actor=str(actor),
+            role=str(role),
+            action=str(action),
+            subject=str(subject),
+            payload_hash=payload_hash,
+            prev_hash=self._hash,
+            idempotency_key=idempotency_key,
+        )
+        entry_hash = compute_entry_hash(fields)
+        conn = self._conn
+        conn.execute(entries_table.insert().values(payload=body, entry_hash=entry_hash, **fields))
+        if self._frontier is None:
+            self._frontier = frontier_of(conn, self._seq)
+        self._frontier, done = self._frontier.append(entry_leaf(fields))
+        conn.execute(
+            nodes_table.insert(),
+            [{"level": lv, "idx": ix, "hash": h.hex()} for lv, ix, h in done],
+        )
+        conn.execute(
+            head_table.update().where(head_table.c.id == HEAD_ID).values(seq=seq, hash=entry_hash)
+        )
+        self._seq, self._hash = seq, entry_hash
+        return LedgerEntry(payload=json.loads(body), entry_hash=entry_hash, **fields)
+
+    def _by_key(self, key: str) -> LedgerEntry | None:
+        row = self._conn.execute(
+            sa.select(entries_table).where(entries_table.c.idempotency_key == key)
+        ).first()
+        return None if row is None else to_entry(row)
+
+
+def _check_replay(existing: LedgerEntry, action, subject, body: str, ignores) -> None:
+    """Refuse a different entry under an existing idempotency key."""
+    new = json.loads(body)
+    same = (
+        existing.action == action
+        and existing.subject == subject
+        and (
+            ignores == ANY_PAYLOAD
+            or {k: v for k, v in existing.payload.items() if k not in ignores}
+            == {k: v for k, v in new.items() if k not in ignores}
+        )
+    )
+    if not same:
+        raise IdempotencyConflict(
+            f"idempotency key {existing.idempotency_key!r}: already names entry {existing.seq}"
+            f" ({existing.action}) with a different action, subject or payload"
+        )

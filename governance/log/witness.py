@@ -1,0 +1,337 @@
+"""Witnesses: stores of the ledger's signed checkpoints that its writer cannot reach.
+
+A witness holds, per log origin, the latest checkpoint it cosigned and the log's pinned
+public key. It accepts a new checkpoint only when (c2sp.org/tlog-witness):
+
+- it is signed by the pinned log key (pinned on the first checkpoint);
+- the proof starts from the size the witness holds (else :class:`WitnessMoved`: retry);
+- an RFC 9162 consistency proof shows the new tree extends the held one: never a smaller
+  tree, never a different root at the same size, never a fork (else :class:`WitnessRefused`).
+
+It then cosigns (tlog-cosignature/v1) and keeps the cosigned note and a history line.
+
+Kinds, chosen with ``ALPHAGATE_WITNESS`` (comma-separated; default one directory witness at
+``$XDG_DATA_HOME/alphagate/witness``; ``none`` for no witness):
+
+``dir:PATH`` or ``PATH``  a directory (``<origin>/checkpoint``, ``log.pub``, ``history``)
+``git:PATH``              a git repository, one commit per checkpoint (git CLI)
+``sqlite:///F``, ``postgresql+psycopg://...``  a second database (``witness_*`` tables)
+
+The production choice is a bucket with S3 Object Lock in compliance mode (docs/governance.md):
+objects that nobody, root included, can overwrite or delete before their retention ends.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from governance.ground.canonical import sha256_bytes
+from governance.ground.errors import InputError, TamperDetected
+from governance.ground.files import write_atomic
+from governance.log.checkpoint import (
+    NoteKey,
+    SignedNote,
+    load_or_create_key,
+    origin_slug,
+    state_dir,
+)
+from governance.log.db import make_engine, redacted
+from governance.log.merkle import ProofError, verify_consistency
+
+
+class WitnessRefused(TamperDetected):
+    """A witness refused a checkpoint: smaller tree, fork, bad proof or wrong log key."""
+
+
+class WitnessMoved(Exception):
+    """The witness holds a different size than the proof starts from (a race): retry."""
+
+
+@dataclass(frozen=True)
+class Held:
+    """What a witness holds for one origin: the cosigned note and the pinned log key."""
+
+    note: SignedNote
+    log_public: bytes
+
+
+class Witness:
+    """Common acceptance logic; subclasses store (:meth:`_load`, :meth:`_store`, :meth:`_lock`)."""
+
+    kind = "witness"
+
+    def __init__(self, location: str):
+        self.location = location
+        self.name = f"alphagate-witness/{self.kind}/{sha256_bytes(location.encode())[:12]}"
+
+    @property
+    def label(self) -> str:
+        """How messages name this witness."""
+        return f"{self.kind}:{self.location}"
+
+    @property
+    def key(self) -> NoteKey:
+        return load_or_create_key(self._key_path(), self.name)
+
+    def latest(self, origin: str) -> Held | None:
+        """The checkpoint held for ``origin`` (None before the first)."""
+        return self._load(origin)
+
+    def add(self, note: SignedNote, old_size: int, proof: Sequence[bytes], log_public: bytes):
+        """Check ``note`` against the held checkpoint, cosign and store it; return the note.
+
+        Raises
+        ------
+        WitnessRefused
+            Wrong log key or signature, smaller tree, fork, or an invalid proof.
+        WitnessMoved
+            ``old_size`` is not the size held (another checkpoint landed first).
+        """
+        cp = note.checkpoint
+        if not note.verify(cp.origin, log_public):
+            raise WitnessRefused(f"witness {self.label}: checkpoint not signed by the log key")
+        with self._lock(cp.origin):
+            held = self._load(cp.origin)
+            if held is not None:
+                if held.log_public != log_public:
+                    raise WitnessRefused(
+                        f"witness {self.label}: checkpoint signed by a different log key than"
+                        " the one it pinned"
+                    )
+                prev = held.note.checkpoint
+                if old_size != prev.size:
+                    raise WitnessMoved(prev.size)
+                try:
+                    verify_consistency(prev.size, prev.root, cp.size, cp.root, proof)
+                except ProofError as exc:
+                    raise WitnessRefused(
+                        f"witness {self.label} refused a checkpoint of {cp.size} entries: {exc}"
+                        f" (it holds {prev.size}, signed at {_when(self, held)})"
+                    ) from None
+                if cp.size == prev.size:
+                    return held.note
+            me = self.key
+            cosigned = note.with_line(me.cosign(note.body, int(time.time())))
+            self._store(cp.origin, cosigned, log_public)
+        return cosigned
+
+    def cosigned_at(self, held: Held) -> int | None:
+        """UNIX time of this witness's valid cosignature on ``held``, else None."""
+        return held.note.cosigned_at(self.name, self.key.public)
+
+    # -- storage, per kind ------------------------------------------------------------
+
+    def _key_path(self) -> Path:
+        raise NotImplementedError
+
+    def _load(self, origin: str) -> Held | None:
+        raise NotImplementedError
+
+    def _store(self, origin: str, note: SignedNote, log_public: bytes) -> None:
+        raise NotImplementedError
+
+    @contextmanager
+    def _lock(self, origin: str) -> Iterator[None]:
+        raise NotImplementedError
+
+
+def _when(witness: Witness, held: Held) -> str:
+    ts = witness.cosigned_at(held)
+    if ts is None:
+        return "an unverifiable time (cosignature invalid)"
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def describe(witness: Witness, held: Held) -> str:
+    """``"a checkpoint of N entries signed at T"`` for messages."""
+    return f"a checkpoint of {held.note.checkpoint.size} entries signed at {_when(witness, held)}"
+
+
+class DirectoryWitness(Witness):
+    """Checkpoints in a directory: ``<origin>/checkpoint``, ``log.pub``, ``history``."""
+
+    kind = "dir"
+
+    def __init__(self, location: str):
+        super().__init__(str(Path(location).expanduser().resolve()))
+        self.root = Path(self.location)
+
+    def _key_path(self) -> Path:
+        return self.root / "witness.key"
+
+    def _folder(self, origin: str) -> Path:
+        return self.root / origin_slug(origin)
+
+    def _load(self, origin: str) -> Held | None:
+        folder = self._folder(origin)
+        try:
+            text = (folder / "checkpoint").read_text(encoding="utf-8")
+            public = bytes.fromhex((folder / "log.pub").read_text().strip())
+        except FileNotFoundError:
+            return None
+        except ValueError:
+            raise TamperDetected(f"witness {self.label}: log.pub is not a hex key") from None
+        return Held(SignedNote.parse(text), public)
+
+    def _store(self, origin: str, note: SignedNote, log_public: bytes) -> None:
+        folder = self._folder(origin)
+        if not (folder / "log.pub").exists():  # pinned once; add() refuses any other key
+            write_atomic(folder / "log.pub", log_public.hex() + "\n")
+        cp = note.checkpoint
+        # History first (a line per accepted checkpoint, for people), then the checkpoint
+        # itself, the one durable write (fsync) a witness needs per checkpoint.
+        with open(folder / "history", "a", encoding="utf-8") as fh:
+            fh.write(f"{int(time.time())} {cp.size} {cp.root.hex()}\n")
+        write_atomic(folder / "checkpoint", note.text())
+
+    @contextmanager
+    def _lock(self, origin: str) -> Iterator[None]:
+        folder = self._folder(origin)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class GitWitness(DirectoryWitness):
+    """A directory witness inside a git repository: one commit per checkpoint.
+
+    The witness key lives in ``.git/`` (never committed). Push the repository to a remote
+    with protected branches for the history to leave this machine.
+    """
+
+    kind = "git"
+
+    def _key_path(self) -> Path:
+        return self.root / ".git" / "alphagate-witness.key"
+
+    def _git(self, *args: str) -> None:
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+        cmd = ["git", "-C", str(self.root), "-c", "user.name=alphagate witness",
+               "-c", "user.email=witness@alphagate.invalid", "-c", "commit.gpgsign=false", *args]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        if done.returncode != 0:
+            raise InputError(f"witness {self.label}: git {args[0]} failed: {done.stderr.strip()}")
+
+    @contextmanager
+    def _lock(self, origin: str) -> Iterator[None]:
+        if not (self.root / ".git").is_dir():
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._git("init", "-q")
+        with super()._lock(origin):
+            yield
+
+    def _store(self, origin: str, note: SignedNote, log_public: bytes) -> None:
+        super()._store(origin, note, log_public)
+        slug = origin_slug(origin)
+        self._git("add", "--", f"{slug}/checkpoint", f"{slug}/log.pub", f"{slug}/history")
+        self._git("commit", "-q", "-m", f"checkpoint {origin} {note.checkpoint.size}")
+
+
+_SQL = sa.MetaData()
+_state = sa.Table(
+    "witness_state",
+    _SQL,
+    sa.Column("origin", sa.Text, primary_key=True),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("log_public", sa.String(64), nullable=False),
+)
+_history = sa.Table(
+    "witness_history",
+    _SQL,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("origin", sa.Text, nullable=False, index=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+)
+
+
+class SqlWitness(Witness):
+    """Checkpoints in a second database (SQLite file or PostgreSQL), rows locked per update.
+
+    Its key file lives beside the state directory (``witness-keys/``), not in the database.
+    """
+
+    kind = "sql"
+
+    def __init__(self, location: str):
+        super().__init__(redacted(location))
+        self._url = location
+        self._engine = None
+        self._conn = None
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            self._engine = make_engine(self._url)
+            with self._engine.begin() as conn:
+                _SQL.create_all(conn)
+        return self._engine
+
+    def _key_path(self) -> Path:
+        return state_dir() / "witness-keys" / f"{origin_slug(self.name)}.key"
+
+    def _load(self, origin: str) -> Held | None:
+        stmt = sa.select(_state.c.note, _state.c.log_public).where(_state.c.origin == origin)
+        if self._conn is not None:  # inside _lock: the locked transaction reads
+            row = self._conn.execute(stmt).first()
+        else:
+            with self.engine.connect() as c:
+                row = c.execution_options(ledger_read=True).execute(stmt).first()
+        if row is None:
+            return None
+        return Held(SignedNote.parse(row.note), bytes.fromhex(row.log_public))
+
+    @contextmanager
+    def _lock(self, origin: str) -> Iterator[None]:
+        with self.engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE; PostgreSQL: row lock
+            self._conn = conn
+            conn.execute(
+                sa.select(_state.c.origin).where(_state.c.origin == origin).with_for_update()
+            )
+            try:
+                yield
+            finally:
+                self._conn = None
+
+    def _store(self, origin: str, note: SignedNote, log_public: bytes) -> None:
+        conn = self._conn
+        values = {"note": note.text(), "log_public": log_public.hex()}
+        updated = conn.execute(_state.update().where(_state.c.origin == origin).values(**values))
+        if updated.rowcount == 0:
+            conn.execute(_state.insert().values(origin=origin, **values))
+        conn.execute(
+            _history.insert().values(origin=origin, size=note.checkpoint.size, note=note.text())
+        )
+
+
+def witnesses_from_env() -> list[Witness]:
+    """The witnesses named by ``ALPHAGATE_WITNESS`` (see the module docstring)."""
+    spec = os.environ.get("ALPHAGATE_WITNESS")
+    if spec is None:
+        return [DirectoryWitness(str(state_dir() / "witness"))]
+    out: list[Witness] = []
+    for part in (p.strip() for p in spec.split(",")):
+        if not part or part == "none":
+            continue
+        if part.startswith("git:"):
+            out.append(GitWitness(part[4:]))
+        elif part.startswith("dir:"):
+            out.append(DirectoryWitness(part[4:]))
+        elif "://" in part:
+            out.append(SqlWitness(part))
+        else:
+            out.append(DirectoryWitness(part))
+    return out

@@ -1,0 +1,209 @@
+"""The MLflow model registry as governance sees it: facts, promotion, and drift checks.
+
+Only this module moves the ``champion`` alias (shared/DESIGN.md). Promotion first records
+``model.promoted`` in the ledger, then moves the alias and writes the approval tags; the
+registered check :func:`registry_matches_ledger` (run by ``alphagate ledger verify``) then
+proves that MLflow still agrees with the ledger: an alias moved with the MLflow client
+directly, or approval tags edited, is reported as tampering (exit 3).
+
+MLflow is imported lazily: importing this module (which ``ledger verify`` does) stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from governance.ground.canonical import sha256_file, sha256_json
+from governance.ground.errors import InputError
+from governance.ground.workspace import Workspace
+from governance.log.chain import VerifyReport
+from governance.log.ledger import Ledger
+
+CHAMPION = "champion"
+PROMOTED = "model.promoted"
+#: Files MLflow writes into a model's artifacts on registration; not part of the model.
+_REGISTRATION_FILES = frozenset({"registered_model_meta"})
+
+
+def model_subject(name: str, version: int | str) -> str:
+    """Ledger subject of a model version: ``model:<name>/v<N>`` (docs/architecture.md)."""
+    return f"model:{name}/v{version}"
+
+
+def mlflow_client(ws: Workspace):
+    """An ``MlflowClient`` on the workspace's tracking/registry store."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=ws.tracking_uri, registry_uri=ws.tracking_uri)
+
+
+def registry_exists(ws: Workspace) -> bool:
+    """False when the tracking store is the workspace SQLite file and it does not exist."""
+    uri = ws.tracking_uri
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).is_file()
+    return True
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the registry says about one model version.
+
+    ``model_artifact_hash`` is the SHA-256 of the canonical JSON ``{relative path:
+    sha256}`` of the logged model's files (``MLmodel``, the booster, environment files),
+    registration bookkeeping excluded.
+    """
+
+    name: str
+    version: str
+    run_id: str | None
+    developer: str | None
+    status: str | None
+    data_fingerprint: str | None
+    model_artifact_hash: str
+    tags: dict = field(default_factory=dict)
+
+
+def model_artifact_hash(client, name: str, version: int | str) -> str:
+    """SHA-256 over the files of a registered model version's logged model."""
+    import mlflow
+
+    uri = client.get_model_version_download_uri(name, str(version))
+    return hash_model_dir(Path(mlflow.artifacts.download_artifacts(artifact_uri=uri)))
+
+
+def hash_model_dir(local: Path) -> str:
+    """The model files hash of a downloaded logged model (see :class:`ModelFacts`)."""
+    files = {
+        p.relative_to(local).as_posix(): sha256_file(p)
+        for p in sorted(local.rglob("*"))
+        if p.is_file() and p.name not in _REGISTRATION_FILES
+    }
+    return sha256_json(files)
+
+
+def get_model_facts(client, name: str, version: int | str) -> ModelFacts:
+    """Facts of ``name`` version ``version``; an unknown version is an :class:`InputError`."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mv = client.get_model_version(name, str(version))
+    except MlflowException:
+        raise InputError(f"--model-version: model {name!r} has no version {version}") from None
+    tags = dict(mv.tags or {})
+    return ModelFacts(
+        name=name,
+        version=str(mv.version),
+        run_id=mv.run_id,
+        developer=tags.get("developer"),
+        status=tags.get("status"),
+        data_fingerprint=tags.get("data_fingerprint"),
+        model_artifact_hash=model_artifact_hash(client, name, version),
+        tags=tags,
+    )
+
+
+def champion_version(client, name: str) -> str | None:
+    """Version the ``champion`` alias of ``name`` points at, or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version_by_alias(name, CHAMPION).version)
+    except MlflowException:
+        return None
+
+
+def approved_by_tag(approvals: list[dict]) -> str:
+    """The ``approved_by`` tag: ``user (role)`` of each counted approval, by name."""
+    return ", ".join(
+        f"{a['user']} ({a['role']})" for a in sorted(approvals, key=lambda a: a["user"])
+    )
+
+
+def set_champion(client, name: str, version: str, promoted: dict, seq: int) -> str | None:
+    """Move ``champion`` to ``version``, tag it and retire the previous champion.
+
+    Parameters
+    ----------
+    promoted : dict
+        The ``model.promoted`` payload (``approved_by``, ``approvals``).
+    seq : int
+        Its ledger sequence number, written as tag ``promoted_seq``.
+
+    Returns
+    -------
+    str or None
+        The previous champion's version.
+    """
+    previous = champion_version(client, name)
+    if previous is not None and previous != str(version):
+        client.set_model_version_tag(name, previous, "status", "retired")
+        client.set_model_version_tag(name, previous, "retired_by_seq", str(seq))
+    client.set_registered_model_alias(name, CHAMPION, str(version))
+    tags = {
+        "status": CHAMPION,
+        "approved_by": promoted["approved_by"],
+        "approvals": json.dumps(promoted["approvals"], sort_keys=True, separators=(",", ":")),
+        "promoted_seq": str(seq),
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(name, str(version), key, value)
+    return previous
+
+
+def last_promotions(ledger: Ledger) -> dict[str, object]:
+    """``{model name: last model.promoted entry}``."""
+    out: dict[str, object] = {}
+    for e in ledger.entries(action=PROMOTED):
+        out[str(e.payload.get("model_name"))] = e
+    return out
+
+
+def registry_problems(client, promotions: dict) -> list[tuple[int | None, str]]:
+    """Disagreements between MLflow and the ledger's promotions: ``[(seq, reason)]``."""
+    names = set(promotions)
+    for rm in client.search_registered_models():
+        if CHAMPION in (rm.aliases or {}):
+            names.add(rm.name)
+    problems = []
+    for name in sorted(names):
+        entry = promotions.get(name)
+        current = champion_version(client, name)
+        if entry is None:
+            problems.append(
+                (None, f"registry drift: {name!r} champion alias points at v{current} but the"
+                       " ledger records no promotion (alias moved outside alphagate)")
+            )  # fmt: skip
+            continue
+        want = str(entry.payload["model_version"])
+        if current != want:
+            where = f"points at v{current}" if current is not None else "was removed"
+            problems.append(
+                (entry.seq, f"registry drift: {name!r} champion alias {where}, the"
+                            f" ledger's last promotion (seq {entry.seq}) is v{want}")
+            )  # fmt: skip
+            continue
+        tags = dict(client.get_model_version(name, want).tags or {})
+        for key, expected in (("approved_by", entry.payload["approved_by"]), ("status", CHAMPION)):
+            if tags.get(key) != expected:
+                problems.append(
+                    (entry.seq, f"registry drift: {name!r} v{want} tag {key}={tags.get(key)!r},"
+                                f" the ledger records {expected!r}")
+                )  # fmt: skip
+    return problems
+
+
+def registry_matches_ledger(ws: Workspace, ledger: Ledger) -> VerifyReport | None:
+    """Integrity check: the ``champion`` aliases and approval tags match the ledger."""
+    promotions = last_promotions(ledger)
+    if not promotions and not registry_exists(ws):
+        return None
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    problems = registry_problems(mlflow_client(ws), promotions)
+    if not problems:
+        return None
+    seq, reason = problems[0]
+    return VerifyReport(ok=False, entries=ledger.head()[0], first_bad_seq=seq, reason=reason)

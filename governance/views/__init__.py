@@ -1,0 +1,1 @@
+"""Views: what MLflow shows of the ledger's governance state."""

@@ -1,0 +1,296 @@
+"""What MLflow shows of governance: derived from the ledger, never kept by hand.
+
+:func:`refresh_version_view` writes, on one registered model version, everything a risk
+officer looks for on its MLflow page, and :func:`refresh_model_view` the same on the
+registered model. Both recompute from the ledger (and the registry's ``champion`` alias)
+every time, so a view is always derived state: call them after each governance act
+(``flows/views.py`` does, for the command line and every flow). They only ever write
+``governance.*`` tags, descriptions and the ``governance/`` artifacts: the tags the
+integrity check compares with the ledger (``status``, ``approved_by``) stay
+:mod:`governance.registry.versions`'s.
+
+Version tags
+    ``governance.status`` (a :class:`Status`), ``governance.tier``, ``governance.policy``
+    (policy hash, followed by `` sandbox`` in a sandbox workspace), ``governance.sandbox``
+    (``true``/``false``: the workspace's genesis, governance/identity/sandbox.py),
+    ``governance.verdict``, one
+    ``governance.decision.<seq>`` per approval or rejection (who, role, when, reason,
+    signature digest),
+    ``governance.champion_since`` (the findings register keeps ``findings.open`` /
+    ``findings.accepted``: :mod:`governance.findings.mlflow_tags`); a description (verdict, findings, approvals, champion
+    since, links to the report, model card and evidence command); the model card
+    re-rendered with the current status as ``governance/model_card.html`` of the version's
+    run.
+Registered-model tags
+    ``governance.champion``, ``governance.killswitch`` (armed/tripped, by, when, why),
+    ``governance.monitoring`` (last monitoring status and date), ``governance.sandbox``;
+    and a description.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from governance.decisions.promotion import latest_validation
+from governance.decisions.rows import decision_rows
+from governance.findings.mlflow_tags import findings_line
+from governance.findings.register import load_register
+from governance.findings.review import blocking
+from governance.ground.html import Facts, Page, Section, Table, page_from_json, render_page
+from governance.identity.sandbox import (
+    NOT_FOR_PRODUCTION,
+    TAG,
+    banner,
+    is_sandbox,
+    policy_label,
+    tag_value,
+)
+from governance.log.ledger import Ledger
+from governance.registry.versions import PROMOTED, champion_version, model_subject
+
+__all__ = ["Status", "VersionView", "refresh_model_view", "refresh_version_view", "version_view"]
+
+PREFIX = "governance."
+CARD_JSON = "model_card.json"
+CARD_VIEW = "governance/model_card.html"
+MONITORING = "monitoring.completed"
+
+
+class Status(StrEnum):
+    """Where a version stands, as ``governance.status`` shows it."""
+
+    CANDIDATE = "candidate"
+    IN_REVIEW = "in review"
+    APPROVED = "approved"
+    CHAMPION = "champion"
+    REJECTED = "rejected"
+    RETIRED = "retired"
+
+
+@dataclass(frozen=True)
+class VersionView:
+    """Everything the MLflow page of one version shows, as computed from the ledger."""
+
+    name: str
+    version: str
+    status: Status
+    tags: dict[str, str]
+    description: str
+    facts: dict
+
+
+def _status(verdict, decisions, promoted: bool, champion: bool, approved: bool) -> Status:
+    if champion:
+        return Status.CHAMPION
+    if promoted:
+        return Status.RETIRED
+    if verdict == "fail" or any(d["decision"] == "rejected" for d in decisions):
+        return Status.REJECTED
+    if approved:
+        return Status.APPROVED
+    return Status.IN_REVIEW if verdict in ("pass", "review") else Status.CANDIDATE
+
+
+def _decision_tag(d: dict) -> str:
+    sig = f"signature sha256:{d['signature_sha256']}" if d["signature_sha256"] else d["identity"]
+    return f"{d['decision']} by {d['user']} ({d['role']}) at {d['at']}: {d['reason'] or '-'}; {sig}"
+
+
+def version_view(ledger: Ledger, client, name: str, version: int | str) -> VersionView:
+    """The view of ``name`` v``version`` from the ledger and the ``champion`` alias."""
+    subject = model_subject(name, version)
+    validated = ledger.last(action="validation.completed", subject=subject)
+    facts_v = latest_validation(ledger, name, version)
+    verdict = facts_v.verdict if facts_v else None
+    decisions = decision_rows(ledger, name, version)
+    promotions = ledger.entries(action=PROMOTED, subject=subject)
+    gate = ledger.last(action="gate.approval", subject=subject)
+    champion = champion_version(client, name) == str(version)
+    status = _status(
+        verdict,
+        decisions,
+        promoted=bool(promotions),
+        champion=champion,
+        approved=bool(gate and gate.payload.get("decision") == "pass"),
+    )
+    vp = validated.payload if validated else {}
+    tier = vp.get("policy_tier") or next((d.get("tier") for d in _docs(ledger, subject)), None)
+    policy = vp.get("policy_hash") or ""
+    findings = blocking(load_register(ledger), validated.seq) if validated else []
+    since = promotions[-1].ts if promotions and champion else ""
+    sandbox = is_sandbox(ledger)
+    tags = {
+        "status": status.value,
+        "tier": tier or "unknown",
+        "policy": policy_label(policy, sandbox),
+        TAG.removeprefix(PREFIX): tag_value(sandbox),
+        "verdict": verdict or "not validated",
+        "champion_since": since or "-",
+        **{f"decision.{d['seq']:06d}": _decision_tag(d) for d in decisions},
+    }
+    facts = {
+        "validation_run_id": vp.get("mlflow_run_id"),
+        "validator": vp.get("validator"),
+        "findings": findings,
+        "decisions": decisions,
+        "since": since,
+        "tier": tier,
+        "policy": policy,
+        "verdict": verdict,
+        "sandbox": sandbox,
+    }
+    facts["links"] = _links(client, mv_run_id(client, name, version), vp.get("mlflow_run_id"))
+    description = _description(name, str(version), status, facts)
+    return VersionView(
+        name, str(version), status, {PREFIX + k: v for k, v in tags.items()}, description, facts
+    )
+
+
+def mv_run_id(client, name: str, version: int | str) -> str | None:
+    return client.get_model_version(name, str(version)).run_id
+
+
+def _links(client, model_run: str | None, validation_run: str | None) -> list[tuple[str, str]]:
+    """Links inside the MLflow UI (relative ``#/experiments/...`` routes) to the reports."""
+    out = []
+    for label, run_id, path in (
+        ("validation report", validation_run, "validation/report.html"),
+        ("model card (current status)", model_run, CARD_VIEW),
+        ("backtest", model_run, "backtest/summary.json"),
+    ):
+        if run_id:
+            exp = client.get_run(run_id).info.experiment_id
+            out.append((label, f"#/experiments/{exp}/runs/{run_id}/artifacts/{path}"))
+    return out
+
+
+def _docs(ledger: Ledger, subject: str):
+    for action in ("approval.granted", "approval.rejected"):
+        for e in ledger.entries(action=action, subject=subject):
+            yield e.payload.get("signed") or {}
+
+
+def _description(name: str, version: str, status: Status, f: dict) -> str:
+    """The version's MLflow description (Markdown), newest facts first."""
+    lines = [f"**{status.value.upper()}** — validation verdict **{(f['verdict'] or 'none').upper()}**"
+             + (f" by {f['validator']}" if f["validator"] else "")
+             + f"; tier {f['tier'] or 'unknown'}"
+             + (f" — SANDBOX workspace, {NOT_FOR_PRODUCTION}" if f["sandbox"] else "")]  # fmt: skip
+    if f["since"]:
+        lines.append(f"Champion since {f['since']}.")
+    if f["decisions"]:
+        lines += ["", "Decisions:"]
+        lines += [f"- {_decision_tag(d)}" for d in f["decisions"]]
+    report = next((href for label, href in f["links"] if label == "validation report"), None)
+    if f["validation_run_id"]:  # the findings register's own line (governance.findings.mlflow_tags)
+        lines += ["", findings_line(f["findings"], report)]
+    links = [f"[{label}]({href})" for label, href in f["links"]]
+    links.append(
+        f"evidence pack: `alphagate evidence export --model-version {version} --out FILE.zip`"
+    )
+    return "\n".join([*lines, "", *[f"- {x}" for x in links]])
+
+
+def refresh_version_view(ledger: Ledger, client, name: str, version: int | str) -> VersionView:
+    """Recompute the view of ``name`` v``version`` and write it to MLflow.
+
+    Stale ``governance.decision.*`` tags are removed; the model card is re-rendered with
+    the current status when the training run logged its ``model_card.json``.
+    """
+    view = version_view(ledger, client, name, version)
+    mv = client.get_model_version(name, view.version)
+    for key in mv.tags or {}:
+        if key.startswith(PREFIX + "decision.") and key not in view.tags:
+            client.delete_model_version_tag(name, view.version, key)
+    for key, value in view.tags.items():
+        if (mv.tags or {}).get(key) != value:
+            client.set_model_version_tag(name, view.version, key, value[:5000])
+    if (mv.description or "") != view.description:
+        client.update_model_version(name, view.version, description=view.description)
+    if mv.run_id:
+        _rerender_card(client, mv.run_id, view)
+    return view
+
+
+def _rerender_card(client, run_id: str, view: VersionView) -> None:
+    from mlflow.exceptions import MlflowException
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run_id, CARD_JSON, tmp)
+        except (MlflowException, OSError):
+            return  # trained before cards were stored as documents
+        page = page_from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+        f = view.facts
+        governance = Section(
+            "Governance status",
+            (
+                Facts.of(
+                    {
+                        "status": view.status.value,
+                        "verdict": f["verdict"] or "not validated",
+                        "tier": f["tier"] or "unknown",
+                        "policy": policy_label(f["policy"] or None, f["sandbox"]),
+                        "champion since": f["since"] or "-",
+                    }
+                ),
+                Table(
+                    ("decision", "user", "role", "at", "reason", "signature digest"),
+                    tuple(
+                        (
+                            d["decision"],
+                            d["user"],
+                            d["role"],
+                            d["at"],
+                            d["reason"],
+                            d["signature_sha256"][:16] or d["identity"],
+                        )
+                        for d in f["decisions"]
+                    ),
+                ),
+            ),
+        )
+        current = Page(**{**page.__dict__, "verdict": view.status.value,
+                          "sections": (governance, *page.sections),
+                          "banner": banner(f["sandbox"])})  # fmt: skip
+        out = Path(tmp) / "model_card.html"
+        out.write_text(render_page(current), encoding="utf-8")
+        client.log_artifact(run_id, str(out), "governance")
+
+
+def refresh_model_view(ledger: Ledger, client, name: str) -> dict[str, str]:
+    """Champion, kill-switch state and last monitoring status on the registered model."""
+    from governance.decisions import killswitch
+
+    champion = champion_version(client, name)
+    ks = killswitch.status(ledger)
+    monitored = next(
+        (e for e in reversed(ledger.entries(action=MONITORING))
+         if e.payload.get("model_name") == name
+         or e.subject == f"model:{name}" or e.subject.startswith(f"model:{name}/")),
+        None,
+    )  # fmt: skip
+    ks_text = ks.state if not ks.by else f"{ks.state} by {ks.by} at {ks.since}: {ks.reason}"
+    sandbox = is_sandbox(ledger)
+    mon = "never run"
+    if monitored is not None:
+        mon = f"{monitored.payload.get('status')} at {monitored.ts}"
+    tags = {
+        PREFIX + "champion": f"v{champion}" if champion else "none",
+        PREFIX + "killswitch": ks_text,
+        PREFIX + "monitoring": mon,
+        TAG: tag_value(sandbox),
+    }
+    for key, value in tags.items():
+        client.set_registered_model_tag(name, key, value[:5000])
+    desc = (
+        ("**SANDBOX workspace** — " + NOT_FOR_PRODUCTION + ". " if sandbox else "")
+        + f"Champion: **{tags[PREFIX + 'champion']}**. Kill switch: **{ks_text}**. "
+        f"Last monitoring: {mon}."
+    )
+    client.update_registered_model(name, description=desc)
+    return tags
