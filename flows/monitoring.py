@@ -25,8 +25,8 @@ from prefect.states import Completed
 
 from flows.config import AlphagateConfig
 from flows.halting import end_state, quiet_expected_failures
+from flows.run import close_witnessed
 from flows.runners import current_flow_run_id
-from flows.views import derive
 from governance.decisions import killswitch
 from governance.decisions.context import RunContext
 from governance.decisions.promotion import latest_validation
@@ -321,5 +321,4 @@ def monitoring_flow(config: AlphagateConfig, data_path: str | None = None) -> di
         summary = {**out.summary(), "attribution": attribution_report(ctx, config, panel, books)}
         return end_state(summary, halted=summary.get("status") == "breach")
     finally:
-        derive(ws, ctx.ledger, ctx.ledger.entries(after_seq=start))
-        ctx.close()
+        close_witnessed(ws, ctx, ctx.ledger.entries(after_seq=start))

@@ -147,8 +147,8 @@ def keyed(run: Run, fingerprint: str) -> Run:
 
 
 def finish(run: Run) -> dict:
-    """Record how the run ended, fill in the ledger head, close the ledger, and hand a signed
-    checkpoint to the witnesses."""
+    """Record how the run ended, fill in the ledger head, and close the run
+    (:func:`close_witnessed`)."""
     s = run.summary
     action = "run.completed" if s.status == "completed" else "run.halted"
     run.now.record(
@@ -158,15 +158,24 @@ def finish(run: Run) -> dict:
     )
     seq, head = run.now.ledger.head()
     s.ledger_head = {"seq": seq, "hash": head}
-    derive(run.ws, run.now.ledger, run_entries(run))
-    run.ctx.close()
-    # Witness the run's entries at its end, also when a deployment (not the CLI) ran it.
+    close_witnessed(run.ws, run.ctx, run_entries(run))
+    return s.to_json()
+
+
+def close_witnessed(ws: Workspace, ctx: RunContext, entries: list) -> None:
+    """The end of every flow run (pipeline, rebalance, monitoring): write the views of the
+    run's ``entries`` (MLflow, Prefect), close the ledger, and hand a signed checkpoint to the
+    witnesses, also when a deployment (not the CLI, which checkpoints after every command)
+    ran the flow: a trip that a scheduled monitoring run records is witnessed at once."""
     from governance.log.transparency import publish_after_command
 
-    problem = publish_after_command(run.ws)
+    try:
+        derive(ws, ctx.ledger, entries)
+    finally:
+        ctx.close()
+    problem = publish_after_command(ws)
     if problem is not None:
         print(f"alphagate: {problem}", file=sys.stderr)
-    return s.to_json()
 
 
 def run_entries(run: Run) -> list:

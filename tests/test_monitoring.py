@@ -432,8 +432,25 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
         policy={"file": str(policy_file), "tier": "high"},
     )
     from flows.halting import summary_of
+    from governance.log.checkpoint import origin_of
+    from governance.log.transparency import publish_after_command
+    from governance.log.witness import DirectoryWitness
+
+    # A real directory witness, handed the ledger as it stands before the flow. The flow is
+    # called as its deployment's worker calls it (no CLI around it to checkpoint after).
+    witness_dir = tmp_path / "monitor-witness"
+    monkeypatch.setenv("ALPHAGATE_WITNESS", str(witness_dir))
+    assert publish_after_command(ws) is None
+    with Ledger.open(ws) as ledger:
+        origin, before = origin_of(ledger.url), ledger.head()[0]
+    assert DirectoryWitness(str(witness_dir)).latest(origin).note.checkpoint.size == before
 
     state = monitoring_flow(config, return_state=True)
+    with Ledger.open(ws) as ledger:
+        appended = ledger.entries(after_seq=before)
+    assert {COMPLETED, "killswitch.tripped"} <= {e.action for e in appended}
+    held = DirectoryWitness(str(witness_dir)).latest(origin).note.checkpoint
+    assert held.size == before + len(appended)  # the witness holds the monitoring entries
     assert state.name == "Halted" and state.is_failed()  # a breach is red in Prefect
     summary = summary_of(state)
     assert summary["status"] == "breach"
