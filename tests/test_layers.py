@@ -2,7 +2,8 @@
 
 ``flows/`` > ``tasks/``, ``validation/`` > ``governance/``. Inside ``tasks/`` the rooms are
 ordered too: ``tasks.data`` (market data, quality) < ``tasks.model`` (features to scoring)
-< the portfolio and risk rooms. Inside ``governance/`` the rooms stand in a fixed order
+< the portfolio and risk rooms < ``tasks.orders`` (which reads only the data, the book and
+the cost model). Inside ``governance/`` the rooms stand in a fixed order
 (:data:`GOVERNANCE_ROOMS`, ground floor first): a room imports only rooms below it. The graph comes from the source (tests/import_graph.py):
 lazy imports count, ``TYPE_CHECKING`` blocks do not. What validation may import is an
 allow-list in tests/test_independence.py.
@@ -50,7 +51,9 @@ def _upward(module: str, target: str) -> bool:
         return dst != "governance"
     if src == "tasks.model":
         return dst not in ("governance", "tasks.data")
-    return False
+    if src == "tasks.orders":  # above the portfolio: the book, the cost model, the market
+        return dst not in ("governance", "tasks.data", "tasks.portfolio")
+    return dst == "tasks.orders"  # nothing in tasks/ reads the orders room
 
 
 def test_the_graph_covers_every_layer_and_sees_lazy_imports():
@@ -141,6 +144,8 @@ def test_no_upward_import():
         ("tasks.model.train", "validation.metrics"),
         ("tasks.data.synthetic", "tasks.model.stats"),
         ("tasks.model.features", "tasks.portfolio.risk"),
+        ("tasks.portfolio.book", "tasks.orders.fills"),
+        ("tasks.orders.orders", "tasks.model.scoring"),
         ("validation.run", "flows.config"),
     ],
 )

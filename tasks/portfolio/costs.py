@@ -55,3 +55,18 @@ def trading_costs(
     imp = None if impact is None else impact.reindex(trades.index).to_numpy(dtype=float)
     cost = asset_costs(trades.to_numpy(dtype=float), hs, imp)
     return pd.Series(cost, index=trades.index, name="cost")
+
+
+def cost_rate(notional, value, half_spread, impact=None) -> np.ndarray:
+    """The cost model's cost per unit of notional traded (fraction; elementwise).
+
+    A trade of notional ``N`` in an account of value ``V`` is the weight ``z = N / V``;
+    its cost is ``V * asset_costs(z, half_spread, impact)`` (impact coefficients at ``V``,
+    :meth:`tasks.portfolio.market.MarketHistory.impact`), so per unit of notional
+    ``half_spread + impact * sqrt(z)``.
+    """
+    n = np.asarray(notional, dtype=float)
+    z = n / np.asarray(value, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = asset_costs(z, half_spread, impact) / z
+    return np.where(z > 0, rate, np.nan_to_num(np.asarray(half_spread, dtype=float)))
