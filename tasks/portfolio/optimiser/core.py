@@ -135,6 +135,8 @@ class PortfolioOptimiser:
         #: Definitions (never relaxed by the diagnosis): factor exposures and trade sizes.
         self.definitions, self.groups = form.definitions, form.groups
         self.objective, self.sector_matrix = form.objective, form.sector_matrix
+        #: The utility's terms (:class:`tasks.portfolio.optimiser.problem.CvxpyForm`).
+        self.terms = form.terms
         self.problem = cp.Problem(self.objective, self.constraints())
         assert self.problem.is_dpp(), "optimiser problem must be DPP (compiled once)"
         #: CLARABEL settings of every solve of this problem (also the accounts' fast path).

@@ -107,13 +107,15 @@ class ImpactSOCP(NativeForm):
 
     def data(self, values: dict) -> dict:
         """QOCO's ``P`` and ``A`` values and ``c, b, h`` for one date's and account's
-        values (the optimiser's parameters: ``alpha, B, d, w0, lower, upper, half_spread,
+        values (the optimiser's parameters: ``alpha, B, sqrt_d, w0, lower, upper, half_spread,
         impact``, and ``r_lo, r_hi``, ``sector_lo, sector_hi``, ``turnover`` if present)."""
         n, k, cfg, s = self.n, self.k, self.cfg, self.scale
         w0 = np.asarray(values["w0"], dtype=float)
         b_mat = np.asarray(values["B"], dtype=float)
         two_sg = 2.0 * s * cfg.risk_aversion
-        p_data = np.concatenate([two_sg * np.asarray(values["d"], dtype=float), np.full(k, two_sg)])
+        p_data = np.concatenate(
+            [two_sg * np.square(np.asarray(values["sqrt_d"], dtype=float)), np.full(k, two_sg)]
+        )
         a_data = np.concatenate([np.hstack([b_mat, np.ones((n, 1))]).ravel(), -np.ones(k)])
         c = np.zeros(self.nv)
         c[self.w] = -s * np.asarray(values["alpha"], dtype=float)

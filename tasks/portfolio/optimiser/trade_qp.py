@@ -82,12 +82,12 @@ class TradeQP(NativeForm):
 
     def data(self, values: dict) -> dict:
         """PIQP's ``P, c, A, b, h_l, h_u, x_l, x_u`` for one date's and account's values
-        (the optimiser's parameter values: ``alpha, B, d, w0, lower, upper, half_spread``,
+        (the optimiser's parameter values: ``alpha, B, sqrt_d, w0, lower, upper, half_spread``,
         and ``r_lo, r_hi``, ``sector_lo, sector_hi``, ``turnover`` when present)."""
         n, k, cfg, s = self.n, self.k, self.cfg, self.scale
         w0 = np.asarray(values["w0"], dtype=float)
         b_mat = np.asarray(values["B"], dtype=float)
-        a = 2.0 * s * cfg.risk_aversion * np.asarray(values["d"], dtype=float)
+        a = 2.0 * s * cfg.risk_aversion * np.square(np.asarray(values["sqrt_d"], dtype=float))
         y_diag = np.full(k, 2.0 * s * cfg.risk_aversion)
         p_data = np.concatenate([a, np.column_stack([-a, a]).ravel(), y_diag])
         P = sp.csc_matrix((p_data, self._p_indices, self._p_indptr), shape=(2 * n + k,) * 2)

@@ -61,8 +61,8 @@ def market_values(
 ) -> dict[str, np.ndarray]:
     """Values of the shared parameters (alpha, risk, costs, benchmark) for one date.
 
-    ``B`` is the risk model's factor root zero-padded to ``n_factors`` columns; ``d`` and
-    ``sqrt_d`` the specific variances and their roots.
+    ``B`` is the risk model's factor root zero-padded to ``n_factors`` columns; ``sqrt_d``
+    the roots of the specific variances ``d``.
     """
     risk = market.risk
     # the same universe (every rebalance of one history): no index lookup
@@ -83,7 +83,6 @@ def market_values(
     values = {
         "B": b,
         "sqrt_d": sqrt_d,
-        "d": sqrt_d * sqrt_d,
         "alpha": aligned(market.alpha, assets, 0.0),
         "half_spread": np.clip(half_spread, 0.0, None),
     }
