@@ -28,6 +28,10 @@ Checks
   acceptances** past their date: a warning, or a breach when the policy trips on it
   (``on_revalidation_due`` / ``on_acceptance_expired``; SR 11-7, SR 26-2).
 
+- **Sign flip, fast**: a one-sided CUSUM of the daily *one-day* rank IC below the floor
+  (:mod:`validation.monitoring_cusum`, where its false-alarm rate is derived): the one-day
+  IC is known the next day, so a flip trips within weeks instead of half a year.
+
 Detection delay. A sign flip of the signal on day ``F`` reaches the realised ICs from
 ``F + h`` on; the floor test trips once enough of the window is post-flip for the upper
 bound to cross the floor. tests/test_monitoring.py states and checks the bound.
@@ -63,6 +67,7 @@ from validation.monitoring_checks import (
     portfolio_returns,
     realised_ic,
 )
+from validation.monitoring_cusum import check_ic_cusum
 
 __all__ = [
     "SCHEMA",
@@ -75,6 +80,7 @@ __all__ = [
     "check_acceptances",
     "check_drawdown",
     "check_drift",
+    "check_ic_cusum",
     "check_ic_decay",
     "check_realised_ic",
     "check_revalidation",
@@ -194,6 +200,8 @@ def assess_monitoring(
         check_drawdown(live, policy),
         check_tracking_error(live, close, policy),
     )
+    if policy.cusum:
+        checks += (check_ic_cusum(scores, close, as_of, policy),)
     if now is not None:
         checks += (check_revalidation(validated_at, now, policy, revalidation_due),)
     if expired_acceptances is not None:

@@ -43,6 +43,7 @@ class Check(StrEnum):
     PREDICTION_DRIFT = "prediction_drift"
     REALISED_IC = "realised_ic"
     IC_DECAY = "ic_decay"
+    IC_CUSUM = "ic_cusum"
     DRAWDOWN = "drawdown"
     TRACKING_ERROR = "tracking_error"
     REVALIDATION = "revalidation"

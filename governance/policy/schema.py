@@ -221,6 +221,15 @@ class MonitoringPolicy(StrictModel):
     # Decay below (1 - max_ic_decay) x the validated IC is reported; it trips only when set:
     # regime swings in IC made it false-alarm on 3 of 12 stable markets in that calibration.
     trip_on_ic_decay: bool = False
+    # Fast sign-flip detector (validation/monitoring_cusum.py): a one-sided CUSUM of the
+    # last `cusum_window` one-day rank ICs below `min_realised_ic`, in units of their sd.
+    # k = 0.25, h = 8: one false alarm per ~738 trading days at an IC exactly at the floor
+    # (Siegmund's approximation, derived there); off with cusum: false.
+    cusum: bool = True
+    cusum_k: float = Field(default=0.25, ge=0)
+    cusum_h: float = Field(default=8.0, gt=0)
+    cusum_window: int = Field(default=252, ge=10)
+    cusum_min: int = Field(default=63, ge=10)
     max_tracking_error: float = Field(default=0.10, gt=0)  # annualised, vs equal weight
     recent_days: int = Field(default=63, ge=5)  # drift sample and tracking-error window
     revalidate_on: list[RevalidationTrigger] = Field(default_factory=list)
