@@ -5,8 +5,9 @@ Vectorised core (one matrix product for every scenario and account):
 .. math:: L = -R W^\\top, \\qquad C_{s,i} = -R_{s,i} w_i
 
 with scenario returns ``R`` (S x n), account weights ``W`` (A x n), losses ``L``
-(S x A) and per-asset contributions ``C`` (their row sums are the losses); the ``k``
-largest contributions per scenario come from ``np.argpartition`` (O(n) per row).
+(S x A) and one book's per-asset contributions ``C`` (their row sums are the losses); a
+scenario's ``k`` largest contributions are ``Series.nlargest`` of its row. Many accounts
+(:func:`account_losses`) get their losses only: ``L`` and each column's tail mean.
 
 The cost to exit is the cost of selling the whole book under the scenario's cost
 conditions, with the optimiser's cost model (``tasks.portfolio.costs.trading_costs``):
@@ -42,58 +43,6 @@ SAMPLED_TAIL = "sampled-tail"
 def scenario_losses(returns: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """``-R W'``: losses (S x A) of A weight vectors (A x n) in S scenarios (S x n)."""
     return -(np.asarray(returns) @ np.asarray(weights).T)
-
-
-def top_contributors(returns: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
-    """Indices (S x k) of the ``k`` largest loss contributions ``-R_si w_i`` per scenario,
-    largest first (``argpartition`` then a sort of the ``k``)."""
-    contrib = -np.asarray(returns) * np.asarray(weights)
-    k = min(k, contrib.shape[1])
-    idx = np.argpartition(-contrib, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(contrib, idx, axis=1), axis=1)
-    return np.take_along_axis(idx, order, axis=1)
-
-
-def many_account_stress(
-    returns: np.ndarray, weights: np.ndarray, k: int, chunk: int = 8, n_jobs: int = 1
-) -> tuple[np.ndarray, np.ndarray]:
-    """Losses (S x A) and top-``k`` contributor indices (S x A x k) of many accounts.
-
-    Contributions are formed ``chunk`` accounts at a time into one reused buffer
-    (``4 S n chunk`` bytes per worker); the ``k`` largest come from ``k`` passes of
-    ``argmax`` (each masks its winner), largest first, which touches the buffer ``k``
-    times but allocates only ``S x chunk`` indices per pass, where ``argpartition`` would
-    allocate a full index array. The ranking buffer is float32 (half the memory traffic;
-    losses stay float64): only contributions within 1e-7 of each other could swap ranks.
-    ``n_jobs`` threads take alternate chunks (numpy releases the GIL in these loops).
-    """
-    r = np.asarray(returns, dtype=float)
-    w = np.asarray(weights, dtype=float)
-    losses = scenario_losses(r, w)
-    k = min(k, r.shape[1])
-    idx = np.empty((r.shape[0], w.shape[0], k), dtype=np.int32)
-    neg, w32 = (-r).astype(np.float32), w.astype(np.float32)
-
-    def work(starts: list[int]) -> None:
-        buf = np.empty((r.shape[0], chunk, r.shape[1]), dtype=np.float32)
-        for lo in starts:
-            m = min(chunk, w.shape[0] - lo)
-            view = buf[:, :m]
-            np.multiply(neg[:, None, :], w32[None, lo : lo + m, :], out=view)
-            for j in range(k):
-                best = view.argmax(axis=2)
-                idx[:, lo : lo + m, j] = best
-                np.put_along_axis(view, best[:, :, None], -np.inf, axis=2)
-
-    starts = list(range(0, w.shape[0], chunk))
-    if n_jobs <= 1:
-        work(starts)
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(n_jobs) as pool:
-            list(pool.map(work, [starts[i::n_jobs] for i in range(n_jobs)]))
-    return losses, idx
 
 
 def cost_to_exit(
@@ -231,7 +180,10 @@ def account_losses(
 
     One product ``-R W'`` for the named scenarios and one for the sampled ones (the
     :data:`SAMPLED_TAIL` column is each account's ES at ``tail``, as
-    :func:`stress_portfolio` computes it for one book).
+    :func:`stress_portfolio` computes it for one book: the mean of the losses at or above
+    the column's ``np.quantile``). The sampled loss matrix (S x A) is the one large
+    allocation: the quantile and the tail mask work in it in place (bench/bench_stress.py
+    measures this function against the bare product).
 
     Returns
     -------
@@ -249,9 +201,12 @@ def account_losses(
     if sampled is not None:
         ws = w.reindex(columns=sampled.assets).fillna(0.0).to_numpy()
         losses = scenario_losses(sampled.returns, ws)
-        var = np.quantile(losses, tail, axis=0)
+        # In place: the quantile reorders each column (its set of losses is unchanged) and
+        # the tail mask zeroes the rest, so the loss matrix is the one large allocation.
+        var = np.quantile(losses, tail, axis=0, overwrite_input=True)
         tail_rows = losses >= var
-        out[SAMPLED_TAIL] = (losses * tail_rows).sum(axis=0) / tail_rows.sum(axis=0)
+        np.multiply(losses, tail_rows, out=losses)
+        out[SAMPLED_TAIL] = losses.sum(axis=0) / tail_rows.sum(axis=0)
     return out
 
 
