@@ -32,7 +32,7 @@ class InputError(AlphagateError):
 class Gate(StrEnum):
     """Every gate that can stop the chain (shared/DESIGN.md), in chain order.
 
-    The first five record a ``gate.<name>`` ledger entry (``governance.decisions.gates``); the others
+    The first seven record a ``gate.<name>`` ledger entry (``governance.decisions.gates``); the others
     name where a :class:`GateHalt` came from, so that a caller can tell them apart (a
     scoring halt is no optimiser failure and trips no kill switch).
     """
@@ -43,6 +43,7 @@ class Gate(StrEnum):
     KILL_SWITCH = "kill_switch"
     PRETRADE = "pretrade"
     STRESS = "stress"  # the stress-loss limit of the pre-trade checks
+    PRESEND = "presend"  # the pre-send checks of an order set (governance.decisions.presend)
     SCORING = "scoring"  # the champion cannot score the market (missing features)
     OPTIMISER = "optimiser"  # infeasible, unbounded or numerical failure of the solve
     INTEGRITY = "integrity"  # ledger, artifact or registry tampering

@@ -144,6 +144,31 @@ class StressLimits(StrictModel):
     max_sampled_tail_loss: float | None = Field(default=None, gt=0)
 
 
+class OrderLimits(StrictModel):
+    """Pre-send checks of an order set (the tier's ``orders:`` section; SEC rule 15c3-5's
+    pre-trade controls, independent of the strategy and of the optimiser).
+
+    ``governance.decisions.presend.check_orders`` enforces them: each order's notional at
+    most ``max_order_notional``; its notional at most ``max_adv_share`` of the asset's
+    average daily dollar volume (an unknown ADV breaches: fail closed); its reference and
+    limit price within ``price_collar`` (fraction) of the last close; no buy of a
+    ``restricted`` asset; no order id sent before, and no order for the same account,
+    asset and side as one sent within ``duplicate_window_minutes``; the strategy's gross
+    notional sent in one UTC day at most ``max_daily_gross_notional`` (its credit limit);
+    and nothing is sent while the kill switch is tripped. None switches a limit off.
+    ``max_cost_excess_bp``: realised cost above the cost model's estimate by more than
+    this (notional-weighted, per rebalance) is a finding on the cost model.
+    """
+
+    max_order_notional: float | None = Field(default=None, gt=0)
+    max_adv_share: float | None = Field(default=None, gt=0, le=1)
+    price_collar: float | None = Field(default=0.10, gt=0)
+    restricted: list[str] = Field(default_factory=list)
+    duplicate_window_minutes: float = Field(default=60.0, ge=0)
+    max_daily_gross_notional: float | None = Field(default=None, gt=0)
+    max_cost_excess_bp: float = Field(default=25.0, ge=0)
+
+
 class KillSwitchPolicy(StrictModel):
     """Automatic triggers and reset rules (governance/decisions/killswitch.py).
 
@@ -241,6 +266,7 @@ class Tier(StrictModel):
     validation: ValidationPolicy = Field(default_factory=ValidationPolicy)
     pretrade: PretradeLimits = Field(default_factory=PretradeLimits)
     stress: StressLimits = Field(default_factory=StressLimits)
+    orders: OrderLimits = Field(default_factory=OrderLimits)
     kill_switch: KillSwitchPolicy = Field(default_factory=KillSwitchPolicy)
     approvals: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     monitoring: MonitoringPolicy = Field(default_factory=MonitoringPolicy)

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from governance.ground.canonical import canonical_json, to_jsonable
+from tasks.model.dataset import frame_to_parquet
 from tasks.portfolio.costs import cost_rate
 
 ORDER_COLUMNS = [
@@ -206,11 +207,9 @@ def build_orders(
 
 def order_files(order_set: OrderSet) -> dict[str, bytes]:
     """The artifact files of an order set (module docstring), as bytes."""
-    parquet = io.BytesIO()
-    order_set.orders.to_parquet(parquet, index=False)
     head = {"asof": order_set.asof, "book": order_set.book}
     return {
-        "orders.parquet": parquet.getvalue(),
+        "orders.parquet": frame_to_parquet(order_set.orders),
         "orders.csv": order_set.orders.to_csv(index=False, float_format="%.10g").encode(),
         "residuals.json": canonical_json({**head, "accounts": to_jsonable(order_set.residuals)}),
     }

@@ -17,7 +17,14 @@ trades.csv     ``[account,]asset,current,target,change,estimated_cost``
 trades.json    the trade rows as a JSON list, each with its ``account``
 solver.json    ``{"asof", "source", "accounts": [{"account", "source", "reasons", "stats"}]}``
                (solver statistics, or the fallback's reason)
+holdings.json  ``{"asof", "accounts": [{"account", "value", "shares", "prices", "weights"}]}``:
+               what the account holds once fills are imported (``holdings.reconciled``)
 ============== ===========================================================================
+
+Once fills are imported (``alphagate fills import``, ``tasks.orders``), the strategy holds
+what was filled, not its targets: :func:`current_holdings` reads whichever of its last
+publication and its last ``holdings.reconciled`` entry is later, and :func:`held_shares`
+the shares the next orders start from.
 
 One account is named :data:`MAIN`; the many-accounts path names its accounts. Accounts
 are lists, in the configured order (canonical JSON sorts object keys).
@@ -34,6 +41,7 @@ import pandas as pd
 from governance.ground.canonical import canonical_json, to_jsonable
 
 PUBLISHED = "portfolio.published"
+RECONCILED = "holdings.reconciled"
 MAIN = "main"
 TRADE_COLUMNS = ["asset", "current", "target", "change", "estimated_cost"]
 FILES = ("weights.csv", "weights.json", "trades.csv", "trades.json", "solver.json")
@@ -251,9 +259,36 @@ def latest_book(ledger, store, strategy: str) -> PortfolioResult | None:
     return read_rebalance(store, entry.payload["artifacts"])
 
 
+def holdings_file(asof: str, accounts: list[dict]) -> bytes:
+    """``holdings.json`` (module docstring): per account its ``value``, ``shares``,
+    ``prices`` (the mark of each position) and ``weights`` (shares x price / value)."""
+    return canonical_json({"asof": asof, "accounts": to_jsonable(accounts)})
+
+
+def latest_holdings(ledger, store, strategy: str) -> dict | None:
+    """The strategy's last reconciled ``holdings.json``, or None before its first fills."""
+    entry = ledger.last(action=RECONCILED, subject=book_subject(strategy))
+    return None if entry is None else store.read_json(entry.payload["artifacts"]["holdings.json"])
+
+
+def held_shares(ledger, store, strategy: str) -> dict[str, pd.Series]:
+    """account -> shares held (int) after the last fills import (empty before it)."""
+    doc = latest_holdings(ledger, store, strategy)
+    if doc is None:
+        return {}
+    return {a["account"]: pd.Series(a["shares"], dtype=np.int64) for a in doc["accounts"]}
+
+
 def current_holdings(ledger, store, strategy: str) -> dict[str, pd.Series]:
-    """account -> weights held now by ``strategy`` (empty before its first publication)."""
-    book = latest_book(ledger, store, strategy)
+    """account -> weights held now by ``strategy``: the targets of its last publication, or
+    what its last fills import left when that is later (empty before either)."""
+    subject = book_subject(strategy)
+    published = ledger.last(action=PUBLISHED, subject=subject)
+    filled = ledger.last(action=RECONCILED, subject=subject)
+    if filled is not None and (published is None or filled.seq > published.seq):
+        doc = store.read_json(filled.payload["artifacts"]["holdings.json"])
+        return {a["account"]: pd.Series(a["weights"], dtype=float) for a in doc["accounts"]}
+    book = None if published is None else read_rebalance(store, published.payload["artifacts"])
     return {} if book is None else book.holdings()
 
 
