@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 WORKFLOW = (
     "init", "keys", "users", "policy", "config", "data", "run", "demo", "validate",
     "findings", "status", "approve", "reject", "models", "rebalance", "risk", "stress",
-    "monitor", "killswitch", "ledger", "evidence", "ui", "serve",
+    "monitor", "killswitch", "ledger", "evidence", "ui", "serve", "witness",
 )  # fmt: skip
 
 
@@ -89,6 +89,8 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not getattr(args, "workspace", True):  # a witness service: no workspace, no ledger
+        return _outside(args)
     ws = Workspace.from_env().activate()
     seed(Path(os.environ["PREFECT_HOME"]))  # a new workspace's Prefect database, migrated
     since = head_seq(ws)
@@ -102,6 +104,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     after_acts(ws, since)  # every act (a refusal too) shows in MLflow and Prefect
     return _witnessed(ws, int(code or 0))
+
+
+def _outside(args: argparse.Namespace) -> int:
+    try:
+        return int(args.handler(args) or 0)
+    except AlphagateError as exc:
+        print(f"alphagate: {printable(exc)}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 0
 
 
 def _witnessed(ws: Workspace, code: int) -> int:

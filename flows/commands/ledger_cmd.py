@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json_arg(cp)
     cp.set_defaults(handler=_checkpoint)
 
+    key = lsub.add_parser("key", help="print the log's verifier key (for the witnesses' --log)")
+    key.set_defaults(handler=_key)
+
     show = lsub.add_parser("show", help="list ledger entries")
     show.add_argument("--tail", type=_positive_int, metavar="N", help="only the last N entries")
     add_json_arg(show)
@@ -131,3 +134,11 @@ def format_table(entries) -> str:
         return "  ".join([seq.rjust(widths[0]), *padded])
 
     return "\n".join(line(r).rstrip() for r in (header, *rows))
+
+
+def _key(args: argparse.Namespace) -> int:
+    from governance.ground.workspace import Workspace
+    from governance.log.checkpoint import log_key, origin_of
+
+    print(log_key(origin_of(Workspace.from_env().ledger_url)).vkey())
+    return 0

@@ -34,8 +34,8 @@ from governance.ground.errors import InputError, TamperDetected
 from governance.log.chain import HASHED_FIELDS, entry_leaf
 from governance.log.checkpoint import SignedNote, log_key, origin_of
 from governance.log.merkle import ProofError, root_of, verify_inclusion
+from governance.log.remote import witnesses_from_env
 from governance.log.transparency import publish
-from governance.log.witness import witnesses_from_env
 
 EXPORTED = "evidence.exported"
 EXPORT = "ledger/export.json"

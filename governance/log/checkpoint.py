@@ -109,6 +109,37 @@ def key_id(name: str, sig_type: int, public: bytes) -> bytes:
 
 
 @dataclass(frozen=True)
+class Verifier:
+    """A verifier key (c2sp.org/signed-note): ``<name>+<hex key ID>+<base64(type || key)>``."""
+
+    name: str
+    sig_type: int
+    public: bytes
+
+    @classmethod
+    def parse(cls, text: str, where: str = "verifier key") -> Verifier:
+        """Parse and check a vkey; a malformed one is an :class:`InputError` naming ``where``."""
+        name, _, rest = text.strip().partition("+")
+        kid, _, b64 = rest.partition("+")
+        try:
+            raw = base64.b64decode(b64, validate=True)
+            ok = len(kid) == 8 and len(raw) == 33 and key_id(name, raw[0], raw[1:]).hex() == kid
+        except ValueError:
+            ok = False
+        if not name or not ok or raw[0] not in (ED25519, COSIGNATURE_V1):
+            raise InputError(
+                f"{where}: not a verifier key name+keyid+base64(type||Ed25519 key): {text!r}"
+            )
+        return cls(name, raw[0], raw[1:])
+
+    def text(self) -> str:
+        kid = key_id(self.name, self.sig_type, self.public).hex()
+        return (
+            f"{self.name}+{kid}+{base64.b64encode(bytes([self.sig_type]) + self.public).decode()}"
+        )
+
+
+@dataclass(frozen=True)
 class NoteKey:
     """A named Ed25519 key that signs notes (the log's or a witness's)."""
 
@@ -123,8 +154,7 @@ class NoteKey:
 
     def vkey(self, sig_type: int = ED25519) -> str:
         """Verifier key text ``<name>+<hex key ID>+<base64(type || public key)>``."""
-        kid = key_id(self.name, sig_type, self.public).hex()
-        return f"{self.name}+{kid}+{base64.b64encode(bytes([sig_type]) + self.public).decode()}"
+        return Verifier(self.name, sig_type, self.public).text()
 
     def sign(self, body: str) -> str:
         """The note signature line of ``body`` (type 0x01)."""

@@ -26,26 +26,15 @@ from pathlib import Path
 
 from governance.ground.errors import InputError, TamperDetected
 from governance.log.checkpoint import (
-    Checkpoint,
     SignedNote,
-    log_key,
-    origin_of,
     origin_slug,
-    sign_checkpoint,
     state_dir,
 )
 from governance.log.ledger import Ledger
 from governance.log.merkle import ProofError, verify_consistency
-from governance.log.witness import (
-    Held,
-    Witness,
-    WitnessMoved,
-    WitnessRefused,
-    describe,
-    witnesses_from_env,
-)
-
-_ATTEMPTS = 8
+from governance.log.quorum import hand_over
+from governance.log.remote import witnesses_from_env
+from governance.log.witness import Held, Witness, describe
 
 
 @dataclass(frozen=True)
@@ -58,38 +47,23 @@ class Published:
 
 
 def publish(ledger, witnesses: list[Witness] | None = None) -> list[Published]:
-    """Sign the ledger's tree head and have every witness cosign it.
+    """Sign the ledger's tree head and have every witness cosign it
+    (:func:`governance.log.quorum.hand_over`, all witnesses at once).
 
     Raises
     ------
     WitnessRefused
         A witness holds a bigger tree than the log has, or the log does not extend what it
         holds (rewritten or forked history), or the log key changed.
+    WitnessUnreachable
+        A witness service did not answer.
     """
     witnesses = witnesses_from_env() if witnesses is None else witnesses
-    origin = origin_of(ledger.url)
-    key = log_key(origin)
-    out = []
-    for w in witnesses:
-        for _ in range(_ATTEMPTS):
-            size, root = ledger.tree_head()
-            note = sign_checkpoint(Checkpoint(origin, size, root), key)
-            held = w.latest(origin)
-            old = 0 if held is None else held.note.checkpoint.size
-            if old > size:
-                raise WitnessRefused(
-                    f"log has {size} entries, witness {w.label} holds {describe(w, held)}:"
-                    " the ledger's tail was truncated or its head moved back"
-                )
-            try:
-                cosigned = w.add(note, old, ledger.consistency_proof(old, size), key.public)
-            except WitnessMoved:
-                continue  # another writer's checkpoint landed first: prove from it
-            out.append(Published(w.label, size, cosigned))
-            break
-        else:
-            raise TamperDetected(f"witness {w.label}: kept moving; checkpoint not handed over")
-    return out
+    done, failed = hand_over(ledger, witnesses)
+    for w in witnesses:  # the first failure, in the order the witnesses are named
+        if w in failed:
+            raise failed[w]
+    return [Published(w.label, done[w].checkpoint.size, done[w]) for w in witnesses]
 
 
 def publish_after_command(ws) -> str | None:

@@ -10,8 +10,8 @@ public key. It accepts a new checkpoint only when (c2sp.org/tlog-witness):
 
 It then cosigns (tlog-cosignature/v1) and keeps the cosigned note and a history line.
 
-Kinds, chosen with ``ALPHAGATE_WITNESS`` (comma-separated; default one directory witness at
-``$XDG_DATA_HOME/alphagate/witness``; ``none`` for no witness):
+Local kinds (:func:`governance.log.remote.witnesses_from_env` reads ``ALPHAGATE_WITNESS``;
+a witness service over HTTP is :class:`governance.log.remote.HttpWitness`):
 
 ``dir:PATH`` or ``PATH``  a directory (``<origin>/checkpoint``, ``log.pub``, ``history``)
 ``git:PATH``              a git repository, one commit per checkpoint (git CLI)
@@ -52,8 +52,33 @@ class WitnessRefused(TamperDetected):
     """A witness refused a checkpoint: smaller tree, fork, bad proof or wrong log key."""
 
 
+class BadLogSignature(WitnessRefused):
+    """No signature on the checkpoint verifies with a log key the witness trusts (HTTP 403)."""
+
+
+class BadProof(WitnessRefused):
+    """The consistency proof does not connect the held tree to the new one (HTTP 422)."""
+
+
+class BadRequest(WitnessRefused):
+    """The old size is bigger than the checkpoint's (HTTP 400)."""
+
+
+class Forked(WitnessRefused):
+    """Same size as the held checkpoint, different root (HTTP 409 with the held size)."""
+
+    def __init__(self, message: str, size: int):
+        super().__init__(message)
+        self.size = size
+
+
 class WitnessMoved(Exception):
-    """The witness holds a different size than the proof starts from (a race): retry."""
+    """The witness holds a different size than the proof starts from (HTTP 409): retry from
+    ``size`` (``args[0]``)."""
+
+    def __init__(self, size: int):
+        super().__init__(size)
+        self.size = size
 
 
 @dataclass(frozen=True)
@@ -68,10 +93,18 @@ class Witness:
     """Common acceptance logic; subclasses store (:meth:`_load`, :meth:`_store`, :meth:`_lock`)."""
 
     kind = "witness"
+    #: A local witness pins the log key on the first checkpoint; a service trusts the log
+    #: keys its operator configured instead (several per origin during a rotation).
+    pins_log_key = True
 
-    def __init__(self, location: str):
+    def __init__(self, location: str, key: NoteKey | None = None):
         self.location = location
-        self.name = f"alphagate-witness/{self.kind}/{sha256_bytes(location.encode())[:12]}"
+        self._own_key = key
+        self.name = (
+            key.name
+            if key is not None
+            else f"alphagate-witness/{self.kind}/{sha256_bytes(location.encode())[:12]}"
+        )
 
     @property
     def label(self) -> str:
@@ -80,6 +113,8 @@ class Witness:
 
     @property
     def key(self) -> NoteKey:
+        if self._own_key is not None:
+            return self._own_key
         return load_or_create_key(self._key_path(), self.name)
 
     def latest(self, origin: str) -> Held | None:
@@ -89,36 +124,55 @@ class Witness:
     def add(self, note: SignedNote, old_size: int, proof: Sequence[bytes], log_public: bytes):
         """Check ``note`` against the held checkpoint, cosign and store it; return the note.
 
+        The rules of c2sp.org/tlog-witness, in its order: old size not above the new size,
+        a valid log signature, old size equal to the size held, a consistency proof from
+        the held tree (equal sizes: equal roots). Checking and storing are one locked step.
+
         Raises
         ------
-        WitnessRefused
-            Wrong log key or signature, smaller tree, fork, or an invalid proof.
+        BadRequest, BadLogSignature, BadProof (:class:`WitnessRefused`)
+            Old size above the checkpoint's; wrong log key or signature; invalid proof.
+        Forked (a :class:`WitnessRefused`)
+            The size held, with a different root.
         WitnessMoved
             ``old_size`` is not the size held (another checkpoint landed first).
         """
         cp = note.checkpoint
+        if old_size > cp.size:
+            raise BadRequest(
+                f"witness {self.label}: old size {old_size} above the checkpoint's {cp.size}"
+                " (the tree shrank)"
+            )
         if not note.verify(cp.origin, log_public):
-            raise WitnessRefused(f"witness {self.label}: checkpoint not signed by the log key")
+            raise BadLogSignature(f"witness {self.label}: checkpoint not signed by the log key")
         with self._lock(cp.origin):
             held = self._load(cp.origin)
+            if held is not None and self.pins_log_key and held.log_public != log_public:
+                raise BadLogSignature(
+                    f"witness {self.label}: checkpoint signed by a different log key than"
+                    " the one it pinned"
+                )
+            held_size = 0 if held is None else held.note.checkpoint.size
+            if old_size != held_size:
+                raise WitnessMoved(held_size)
             if held is not None:
-                if held.log_public != log_public:
-                    raise WitnessRefused(
-                        f"witness {self.label}: checkpoint signed by a different log key than"
-                        " the one it pinned"
-                    )
                 prev = held.note.checkpoint
-                if old_size != prev.size:
-                    raise WitnessMoved(prev.size)
+                if cp.size == prev.size:
+                    if cp.root != prev.root:
+                        raise Forked(
+                            f"witness {self.label} refused a checkpoint of {cp.size} entries: two"
+                            f" different roots for size {cp.size} (a fork; it holds"
+                            f" {describe(self, held)})",
+                            held_size,
+                        )
+                    return held.note
                 try:
                     verify_consistency(prev.size, prev.root, cp.size, cp.root, proof)
                 except ProofError as exc:
-                    raise WitnessRefused(
+                    raise BadProof(
                         f"witness {self.label} refused a checkpoint of {cp.size} entries: {exc}"
                         f" (it holds {prev.size}, signed at {_when(self, held)})"
                     ) from None
-                if cp.size == prev.size:
-                    return held.note
             me = self.key
             cosigned = note.with_line(me.cosign(note.body, int(time.time())))
             self._store(cp.origin, cosigned, log_public)
@@ -266,8 +320,8 @@ class SqlWitness(Witness):
 
     kind = "sql"
 
-    def __init__(self, location: str):
-        super().__init__(redacted(location))
+    def __init__(self, location: str, key: NoteKey | None = None):
+        super().__init__(redacted(location), key)
         self._url = location
         self._engine = None
         self._conn = None
@@ -315,23 +369,3 @@ class SqlWitness(Witness):
         conn.execute(
             _history.insert().values(origin=origin, size=note.checkpoint.size, note=note.text())
         )
-
-
-def witnesses_from_env() -> list[Witness]:
-    """The witnesses named by ``ALPHAGATE_WITNESS`` (see the module docstring)."""
-    spec = os.environ.get("ALPHAGATE_WITNESS")
-    if spec is None:
-        return [DirectoryWitness(str(state_dir() / "witness"))]
-    out: list[Witness] = []
-    for part in (p.strip() for p in spec.split(",")):
-        if not part or part == "none":
-            continue
-        if part.startswith("git:"):
-            out.append(GitWitness(part[4:]))
-        elif part.startswith("dir:"):
-            out.append(DirectoryWitness(part[4:]))
-        elif "://" in part:
-            out.append(SqlWitness(part))
-        else:
-            out.append(DirectoryWitness(part))
-    return out

@@ -1,0 +1,83 @@
+"""Witness services as real processes for the tests: ``alphagate witness serve`` on a free
+port, its own key file and database, stopped and restarted like a real one."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``alphagate ARGS`` in a fresh process (this source tree first on the path)."""
+    env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-c", "import sys; from flows.cli import main; sys.exit(main())", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+
+
+@dataclass
+class WitnessProcess:
+    """One witness service: its key file, state URL, the logs it trusts and its process."""
+
+    folder: Path
+    state: str
+    logs: list[str]
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def key_file(self) -> Path:
+        return self.folder / "witness.key"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def vkey(self) -> str:
+        """What ``alphagate witness keys`` prints: the key the policy and auditors hold."""
+        done = cli("witness", "keys", "--key", str(self.key_file))
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    def start(self) -> WitnessProcess:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        logs = [a for v in self.logs for a in ("--log", v)]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        cmd = [sys.executable, "-c", "import sys; from flows.cli import main; sys.exit(main())",
+               "witness", "serve", "--key", str(self.key_file), "--state", self.state,
+               "--listen", f"127.0.0.1:{self.port}", *logs]  # fmt: skip
+        log = open(self.folder / "serve.log", "ab")  # noqa: SIM115 (lives with the process)
+        self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError((self.folder / "serve.log").read_text())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("witness service did not start in 60 s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
