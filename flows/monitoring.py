@@ -25,6 +25,7 @@ from prefect.states import Completed
 
 from flows.config import AlphagateConfig
 from flows.halting import end_state, quiet_expected_failures
+from flows.monitoring_mlflow import log_series
 from flows.run import close_witnessed
 from flows.runners import current_flow_run_id
 from governance.decisions import killswitch
@@ -37,11 +38,19 @@ from governance.log.ledger import LedgerEntry
 from governance.policy.schema import Tier
 from governance.registry.versions import last_promotions, mlflow_client, model_subject
 from tasks.data.market import MarketPanel
+from tasks.model.dataset import frame_to_parquet
 from tasks.model.features import FeaturesConfig, compute_features
 from validation.monitoring import MonitoringReport, assess_monitoring, render_monitoring_html
+from validation.monitoring_series import (
+    COMPLETED,
+    last_breaches,
+    load_series,
+    newly_breached,
+    series_point,
+    trend_png,
+)
 from validation.records import validated_level
 
-COMPLETED = "monitoring.completed"
 NOTIFY = logging.getLogger("alphagate.notify")
 
 
@@ -154,38 +163,54 @@ def score_panel(
 
 
 def record_monitoring(ctx: RunContext, tier: Tier, report: MonitoringReport) -> MonitoringOutcome:
-    """Store the report, record ``monitoring.completed``, trip the switch on a breach."""
+    """Store the report and the strategy's series, record ``monitoring.completed`` (with
+    this run's point), trip the switch when a check *enters* breach (a value that stays
+    critical trips once: ``validation.monitoring_series``)."""
     doc = {**report.to_json(), "sandbox": ctx.sandbox}  # labelled (governance/identity/sandbox.py)
-    json_sha = ctx.store.put_json(doc)
-    html_sha = ctx.store.put_text(render_monitoring_html(doc))
     model = report.header.get("model") or {}
-    subject = model_subject(model.get("name"), model.get("version"))
+    strategy = model.get("name")
+    previous = last_breaches(ctx.ledger, strategy)
+    point = series_point(report.checks)
+    series = pd.concat(
+        [load_series(ctx.ledger, strategy).drop(columns="seq"), pd.DataFrame([{
+            "as_of": report.as_of, "model_version": model.get("version"),
+            "status": doc["status"], **point,
+        }])], ignore_index=True,
+    )  # fmt: skip
+    thresholds = {c.check.value: c.threshold for c in report.checks}
+    trend = trend_png(series, thresholds, f"{strategy} v{model.get('version')}")
+    json_sha = ctx.store.put_json(doc)
+    html_sha = ctx.store.put_text(render_monitoring_html(doc, trend))
+    files = {
+        "report.json": json_sha,
+        "report.html": html_sha,
+        "series.parquet": ctx.store.put_bytes(frame_to_parquet(series)),
+        "trend.png": ctx.store.put_bytes(trend),
+    }
+    subject = model_subject(strategy, model.get("version"))
     payload = {
         "as_of": report.as_of,
-        "model_name": model.get("name"),
+        "model_name": strategy,
         "model_version": model.get("version"),
         "status": doc["status"],
         "breaches": doc["breaches"],
         "warnings": [f"{c.check.value}: {c.detail}" for c in report.warnings],
+        "metrics": point,
         "policy_hash": ctx.policy_hash,
     }
-    entry = ctx.record(
-        COMPLETED,
-        subject=subject,
-        payload=payload,
-        artifacts={"report.json": json_sha, "report.html": html_sha},
-    )
-    strategy = model.get("name")
+    entry = ctx.record(COMPLETED, subject=subject, payload=payload, artifacts=files)
+    log_series(ctx, strategy, model.get("version"), series, files)
     state = killswitch.effective(ctx, strategy)
     tripped = False
+    entering = newly_breached(previous, doc["breaches"])
     if report.breaches:
         NOTIFY.warning(
             "alphagate monitoring BREACH %s v%s as of %s: %s (report %s)",
             model.get("name"), model.get("version"), report.as_of,
             "; ".join(doc["breaches"]), json_sha[:12],
         )  # fmt: skip
-        if not state.tripped:
-            reason = f"monitoring breach on {subject}: " + "; ".join(doc["breaches"])
+        if not state.tripped and entering:
+            reason = f"monitoring breach on {subject}: " + "; ".join(entering)
             evidence = {
                 "monitoring_seq": entry.seq,
                 "report_json_sha256": json_sha,

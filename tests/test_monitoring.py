@@ -322,15 +322,16 @@ def test_breach_trips_kill_switch_with_evidence(trained, ledger_backend):
         assert any(b.startswith("realised_ic:") for b in ev["breaches"])
         done = ledger.entries(action=COMPLETED)
         assert [e.payload["status"] for e in done] == ["ok", "breach"]
-        assert done[1].artifacts == {
-            "report.json": flipped.report_json_sha256,
-            "report.html": flipped.report_html_sha256,
-        }
+        arts = done[1].artifacts
+        assert set(arts) == {"report.json", "report.html", "series.parquet", "trend.png"}
+        assert arts["report.json"] == flipped.report_json_sha256
+        assert arts["report.html"] == flipped.report_html_sha256
         doc = ledger.store.read_json(flipped.report_json_sha256)
         html = ledger.store.read_bytes(flipped.report_html_sha256).decode()
+        trend = ledger.store.read_bytes(arts["trend.png"])
         assert ledger.verify().ok
     assert doc["status"] == "breach" and doc["model"]["version"] == facts.version
-    assert html == render_monitoring_html(doc)
+    assert html == render_monitoring_html(doc, trend)  # the series' trend chart inside
     assert not re.search(r"<script|<link|https?://", html)  # self-contained
 
 

@@ -47,7 +47,7 @@ from typing import Any
 import pandas as pd
 
 from governance.ground.canonical import to_jsonable
-from governance.ground.html import Cell, Facts, Page, Section, Table, render_page, tone_of
+from governance.ground.html import Cell, Facts, Figure, Page, Section, Table, render_page, tone_of
 from governance.identity.sandbox import banner
 from governance.policy.schema import MonitoringPolicy
 from validation.monitoring_checks import (
@@ -220,8 +220,9 @@ def _num(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def render_monitoring_html(report: Mapping[str, Any]) -> str:
-    """Self-contained HTML of a report's JSON twin (the one renderer: no scripts or links)."""
+def render_monitoring_html(report: Mapping[str, Any], trend: bytes | None = None) -> str:
+    """Self-contained HTML of a report's JSON twin (the one renderer: no scripts or links),
+    with the strategy's trend chart (``validation.monitoring_series.trend_png``) when given."""
     model = report.get("model") or {}
     checks = Table(
         ("check", "status", "value", "threshold", "detail"),
@@ -246,6 +247,11 @@ def render_monitoring_html(report: Mapping[str, Any]) -> str:
         sections=(
             Section("Breaches", (list(report["breaches"]) or ["none"],)),
             Section("Checks", (checks,)),
+            *(
+                [Section("Trend", (Figure(trend, "every monitoring run of the strategy"),))]
+                if trend
+                else []
+            ),
         ),
         footer=f"schema {report['schema']}",
     )

@@ -1,0 +1,57 @@
+"""The monitoring series in MLflow: one run per model version, a metric step per monitoring run.
+
+The run lives in the ``<strategy>-monitoring`` experiment, tagged with the version; every
+monitoring run logs its point (``validation.monitoring_series.series_point``) at the next
+step, with the evaluation date as the metric timestamp, and replaces the trend PNG and the
+series Parquet, so MLflow's metric charts and the artifact show the version's history.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+
+import pandas as pd
+
+from governance.decisions.context import RunContext
+
+VERSION_TAG = "alphagate.monitoring.model_version"
+_META = ("as_of", "model_version", "status")
+
+
+def monitoring_run(ctx: RunContext, strategy: str, version: int) -> str:
+    """The id of the version's monitoring run (created on its first monitoring)."""
+    from governance.ground.workspace import mlflow_experiment
+    from governance.registry.versions import mlflow_client
+
+    exp_id = mlflow_experiment(f"{strategy}-monitoring", ctx.ws)
+    client = mlflow_client(ctx.ws)
+    found = client.search_runs([exp_id], f"tags.`{VERSION_TAG}` = '{version}'", max_results=1)
+    if found:
+        return found[0].info.run_id
+    tags = {"mlflow.runName": f"monitoring-{strategy}-v{version}", VERSION_TAG: str(version)}
+    return client.create_run(exp_id, tags=tags).info.run_id
+
+
+def log_series(
+    ctx: RunContext, strategy: str, version: int, series: pd.DataFrame, files: Mapping[str, str]
+) -> str:
+    """Log the last row of ``series`` at its step on the version's run; attach the files."""
+    from mlflow.entities import Metric
+
+    from governance.registry.versions import mlflow_client
+
+    client = mlflow_client(ctx.ws)
+    run_id = monitoring_run(ctx, strategy, version)
+    mine = series[series["model_version"] == version]
+    step = len(mine) - 1
+    row = mine.iloc[-1]
+    ts = int(pd.Timestamp(row["as_of"]).timestamp() * 1000)
+    metrics = [
+        Metric(k, float(v), ts, step) for k, v in row.items() if k not in _META and pd.notna(v)
+    ]
+    client.log_batch(run_id, metrics=metrics)
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx.store.copy_out(tmp, {k: files[k] for k in ("trend.png", "series.parquet")})
+        client.log_artifacts(run_id, tmp, "monitoring")
+    return run_id
