@@ -19,9 +19,9 @@ from typing import Any
 
 import pandas as pd
 
+from governance.findings.review import MONITORING as COMPLETED
 from governance.ground.charts import png, pyplot, title
 from governance.log.ledger import Ledger
-from governance.views.mlflow_pages import MONITORING as COMPLETED
 from validation.monitoring_checks import Check, CheckResult
 
 __all__ = [

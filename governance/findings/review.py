@@ -37,6 +37,9 @@ from governance.registry.versions import model_subject
 TRIPPED = "killswitch.tripped"
 SWITCH = "killswitch"
 
+#: A monitoring run's ledger action (flows/monitoring.py records it; history and views read it).
+MONITORING = "monitoring.completed"
+
 
 def blocking(register: Register, validation_seq: int) -> list[FindingRecord]:
     """Findings the validation ``validation_seq`` raised that weigh on its verdict."""
