@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 WORKFLOW = (
     "init", "keys", "users", "policy", "config", "data", "run", "demo", "validate",
     "findings", "status", "approve", "reject", "models", "rebalance", "risk", "stress",
-    "monitor", "killswitch", "ledger", "evidence", "ui", "serve", "witness",
+    "orders", "fills", "monitor", "killswitch", "ledger", "evidence", "ui", "serve", "witness",
 )  # fmt: skip
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from governance.ground.errors import InputError
@@ -82,6 +82,7 @@ def test_a_malformed_csv_line_is_named(tmp_path, row, message):
         read_fills(path)
 
 
+@settings(deadline=None)
 @given(st.data())
 def test_a_fuzzed_fix_file_is_read_whole_or_refused_naming_a_line(fix_file, tmp_path_factory, data):
     """Any byte of the file changed to any value is refused naming a line: the checksum

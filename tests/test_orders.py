@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import simplefix
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tasks.orders.fix import SIDE, frame_problem, order_messages
@@ -40,6 +40,7 @@ def _orders(weights, prices, lots=None, held=None, value=1e6, **kw):
     )  # fmt: skip
 
 
+@settings(deadline=None)  # pandas' first call on a shared machine can take a second
 @given(
     st.lists(
         st.tuples(

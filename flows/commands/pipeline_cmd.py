@@ -37,29 +37,32 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
 
 def _execute(args: argparse.Namespace, flow_name: str):
     from flows.config import load_config
-    from flows.summary import RunSummary
 
     config = load_config(args.config)
     if flow_name == "pipeline":
         from flows.pipeline import governed_pipeline as flow_fn
     else:
         from flows.rebalance import rebalance_flow as flow_fn
+    return run_flow(flow_fn, config, data_path=args.data, user=args.user, key=args.key)
+
+
+def run_flow(flow_fn, config, **params):
+    """Run ``flow_fn(config=config, **params)`` on the config's task runner, one run at a
+    time in the workspace, with progress shown; return its :class:`RunSummary`."""
     from flows.halting import summary_of
+    from flows.progress import showing_progress
     from flows.runners import task_runner_for
+    from flows.summary import RunSummary
     from governance.ground.workspace import Workspace
 
     flow_fn = flow_fn.with_options(task_runner=task_runner_for(config.runtime))
-    from flows.progress import showing_progress
-
     # concurrent runs wait, one at a time
     with Workspace.from_env().exclusive("run"), showing_progress():
-        state = flow_fn(
-            config=config, data_path=args.data, user=args.user, key=args.key, return_state=True
-        )
+        state = flow_fn(config=config, **params, return_state=True)
     return RunSummary.from_json(summary_of(state))
 
 
-def _finish(args: argparse.Namespace, summary) -> int:
+def report(args: argparse.Namespace, summary) -> int:
     """Print the summary (or its JSON); a halt also says where and why in one line on
     stderr (exit 3), as every other refusal does."""
     from flows.commands import emit_json
@@ -75,11 +78,11 @@ def _finish(args: argparse.Namespace, summary) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    return _finish(args, _execute(args, "pipeline"))
+    return report(args, _execute(args, "pipeline"))
 
 
 def _rebalance(args: argparse.Namespace) -> int:
-    return _finish(args, _execute(args, "rebalance"))
+    return report(args, _execute(args, "rebalance"))
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -29,6 +29,7 @@ from tasks.orders.fix import SIDE_OF, frame_problem, parse_message
 
 CSV_COLUMNS = ("order_id", "account", "asset", "side", "quantity", "price")
 FILL_FIELDS = ["order_id", "exec_id", "account", "asset", "side", "quantity", "price"]
+#: read_fills adds ``line``: where each fill was read (``<file>: line <n>``).
 #: FIX tags of a fill: ClOrdID, ExecID, Account, Symbol, Side, LastQty, LastPx.
 FIX_TAGS = {11: "order_id", 17: "exec_id", 1: "account", 55: "asset", 54: "side", 32: "quantity",
             31: "price"}  # fmt: skip
@@ -105,7 +106,8 @@ def _csv_rows(path: Path, data: bytes) -> list[tuple[str, dict]]:
 
 
 def read_fills(path: str | Path) -> pd.DataFrame:
-    """Every fill of a FIX or CSV fills file (:data:`FILL_FIELDS`), checked line by line.
+    """Every fill of a FIX or CSV fills file (:data:`FILL_FIELDS` and ``line``), checked
+    line by line.
 
     Raises
     ------
@@ -121,12 +123,12 @@ def read_fills(path: str | Path) -> pd.DataFrame:
     rows = _fix_rows(path, data) if data.lstrip().startswith(b"8=FIX") else _csv_rows(path, data)
     fills, seen = [], {}
     for where, raw in rows:
-        row = _fill(where, raw)
+        row = {**_fill(where, raw), "line": where}
         if row["exec_id"] in seen:
             raise InputError(f"{where}: exec_id {row['exec_id']} repeats {seen[row['exec_id']]}")
         seen[row["exec_id"]] = where.rsplit(": ", 1)[-1]
         fills.append(row)
-    frame = pd.DataFrame(fills, columns=FILL_FIELDS)
+    frame = pd.DataFrame(fills, columns=[*FILL_FIELDS, "line"])
     return frame.astype({"quantity": np.int64, "price": float})
 
 

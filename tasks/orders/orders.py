@@ -205,6 +205,17 @@ def build_orders(
     return OrderSet(asof, dict(book), orders, positions, residuals)
 
 
+def restrict(order_set: OrderSet, blocked: list[str]) -> OrderSet:
+    """``order_set`` without the orders, positions and residuals of ``blocked`` accounts."""
+    if not blocked:
+        return order_set
+    keep = ~order_set.orders["account"].isin(blocked)
+    after = order_set.after[~order_set.after["account"].isin(blocked)]
+    residuals = [r for r in order_set.residuals if r["account"] not in blocked]
+    orders = order_set.orders[keep].reset_index(drop=True)
+    return OrderSet(order_set.asof, order_set.book, orders, after, residuals)
+
+
 def order_files(order_set: OrderSet) -> dict[str, bytes]:
     """The artifact files of an order set (module docstring), as bytes."""
     head = {"asof": order_set.asof, "book": order_set.book}
@@ -215,6 +226,11 @@ def order_files(order_set: OrderSet) -> dict[str, bytes]:
     }
 
 
+def read_frame(store, sha: str) -> pd.DataFrame:
+    """A stored Parquet artifact (hash verified by the store)."""
+    return pd.read_parquet(io.BytesIO(store.read_bytes(sha)))
+
+
 def read_orders(store, artifacts: dict[str, str]) -> pd.DataFrame:
-    """The orders an order set stored (hash verified by the store)."""
-    return pd.read_parquet(io.BytesIO(store.read_bytes(artifacts["orders.parquet"])))
+    """The orders an order set stored."""
+    return read_frame(store, artifacts["orders.parquet"])

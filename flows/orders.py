@@ -1,0 +1,122 @@
+"""``orders_flow`` and ``fills_flow``: from a published book to the OMS, and back.
+
+orders: load the data → DATA-QUALITY GATE → orders from the last published book (shares,
+lots) → PRE-SEND GATE (governance/decisions/presend.py) → record ``orders.sent`` while the
+kill switch is armed → the outbox adapter writes the FIX file and the CSV.
+
+fills: read the fills file (FIX or CSV; a bad line is exit 2, nothing imported) →
+reconcile against the last order set sent → implementation shortfall against the cost
+model → record ``holdings.reconciled``: the book now holds what was filled.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import State, flow
+
+from flows import stages
+from flows.config import AlphagateConfig
+from flows.halting import end_state, quiet_expected_failures
+from flows.run import Run, finish, open_run, stage
+from governance.ground.errors import GateHalt
+
+
+@stage("orders")
+def export_orders(run: Run, panel, out: str | None, basket: bool, instruments: str | None):
+    from governance.decisions import killswitch
+    from governance.decisions.gates import enforce, kill_switch_gate, record_gate
+    from governance.decisions.presend import OrderView, presend_gate
+    from tasks.orders.fix import order_messages
+    from tasks.orders.instruments import load_instruments
+    from tasks.orders.orders import order_files, restrict
+    from tasks.orders.plan import plan_orders
+    from tasks.orders.record import Outbox, send_order_set, sent_history
+    from tasks.portfolio.book import book_subject
+
+    ctx, cfg, limits = run.now, run.config.portfolio, run.tier.orders
+    strategy = run.config.model.name
+    order_set, market = plan_orders(
+        ctx.ledger, ctx.store, strategy, panel, cfg, load_instruments(instruments)
+    )
+    history = sent_history(ctx.ledger, ctx.store, strategy, limits.duplicate_window_minutes)
+    state = killswitch.effective(ctx.ledger, strategy)
+    view = OrderView(
+        order_set.orders, market.last, market.table["adv"], history.recent, history.ids,
+        history.today, tripped=f"{state.by}: {state.reason}" if state.tripped else None,
+    )  # fmt: skip
+    decision = presend_gate(view, limits)
+    record_gate(ctx, decision, subject=book_subject(strategy))
+    enforce(decision)
+    blocked = decision.evidence["blocked_accounts"]
+    sending = restrict(order_set, blocked)
+    files = {**order_files(sending), "orders.fix": order_messages(sending.orders, basket=basket)}
+    payload = {
+        "strategy": strategy, "book": sending.book, "asof": sending.asof,
+        "orders": len(sending.orders), "accounts": sending.accounts(),
+        "blocked_accounts": blocked,
+        "gross_notional": float(sending.orders["notional"].sum()),
+    }  # fmt: skip
+    folder = Path(out) if out else run.ws.home / "outbox" / strategy
+    entry, paths = send_order_set(ctx, strategy, files, payload, Outbox(folder))
+    if entry is None:  # tripped between the checks and the send: nothing leaves
+        now = killswitch.effective(ctx.ledger, strategy)
+        enforce(kill_switch_gate(now))
+    errors = [r["error_weight"] for r in sending.residuals]
+    run.summary.note(
+        "orders",
+        headline=f"{len(sending.orders)} orders for {len(sending.residuals)} account(s) sent "
+        f"to {folder}" + (f"; blocked: {', '.join(blocked)}" if blocked else ""),
+        details=[str(r) for r in decision.reasons][:5],
+        files=paths,
+        orders=len(sending.orders),
+        blocked_accounts=blocked,
+        max_residual_weight=max(errors, default=0.0),
+        sent_seq=entry.seq,
+    )
+
+
+@stage("fills")
+def import_fills(run: Run, path: str):
+    from tasks.orders.fills import read_fills
+    from tasks.orders.imports import reconcile_import
+
+    fills = read_fills(path)  # exit 2 naming the line: nothing is imported
+    outcome = reconcile_import(run.now, run.config.model.name, fills, run.config.portfolio,
+                               run.tier.orders)  # fmt: skip
+    run.summary.note("fills", **outcome)
+
+
+@flow(name="orders", log_prints=False, validate_parameters=True)
+def orders_flow(
+    config: AlphagateConfig,
+    data_path: str | None = None,
+    user: str | None = None,
+    key: str | None = None,
+    out: str | None = None,
+    basket: bool = False,
+    instruments: str | None = None,
+) -> dict | State:
+    """Orders from the last published book, checked, sent to the outbox; the run summary."""
+    quiet_expected_failures()
+    run = open_run(config, user, kind="orders", key=key)
+    try:
+        run, panel = stages.ingest(run, data_path)
+        export_orders(run, panel, out, basket, instruments)
+    except GateHalt as exc:
+        run.summary.halt(exc.gate, exc.reasons)
+    return end_state(finish(run))
+
+
+@flow(name="fills", log_prints=False, validate_parameters=True)
+def fills_flow(
+    config: AlphagateConfig, path: str, user: str | None = None, key: str | None = None
+) -> dict | State:
+    """Import a fills file, reconcile it, and make the book hold what was filled."""
+    quiet_expected_failures()
+    run = open_run(config, user, kind="fills", key=key)
+    try:
+        import_fills(run, path)
+    except GateHalt as exc:
+        run.summary.halt(exc.gate, exc.reasons)
+    return end_state(finish(run))
