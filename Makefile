@@ -10,10 +10,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# The migrated Prefect database new workspaces start from (flows/prefect_db.py).
+# The migrated MLflow and Prefect databases new workspaces start from (flows/db_templates.py).
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/python -m flows.prefect_db
+	$(BIN)/python -m flows.db_templates
 	touch $(STAMP)
 
 install: $(STAMP)

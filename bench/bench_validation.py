@@ -64,30 +64,39 @@ def bench_one(n_assets: int, n_days: int, shap_sample: int, keep: bool) -> dict:
     t_train = time.perf_counter() - t0
     cfg = ValidationConfig(shap_sample=shap_sample)
     tier = Tier()
-    ctx = RunContext.open(ws, actor="bench-validator", role="validator")
+
+    # Two validations of one version, each its own run (a run records its validation once:
+    # validating twice in one run context was an IdempotencyConflict on
+    # validation.completed). First: cold (imports SHAP, matplotlib, MLflow model flavours).
+    def validate_once():
+        ctx = RunContext.open(ws, actor="bench-validator", role="validator")
+        try:
+            t0 = time.perf_counter()
+            result = validate_model_version(
+                ctx, name, res.version, cfg, tier,
+                validator=signer(ws, "bench-validator", ctx.ledger),
+            )  # fmt: skip
+            return result, time.perf_counter() - t0
+        finally:
+            ctx.close()
+
     try:
-        # First call: cold (imports SHAP, matplotlib, MLflow model flavours); second: warm.
-        t0 = time.perf_counter()
-        validate_model_version(
-            ctx, name, res.version, cfg, tier, validator=signer(ws, "bench-validator", ctx.ledger)
-        )
-        t_cold = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        result = validate_model_version(
-            ctx, name, res.version, cfg, tier, validator=signer(ws, "bench-validator", ctx.ledger)
-        )
-        t_total = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        inp = load_inputs(ws, ctx.ledger, ctx.store, name, res.version)
-        t_load = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        with_predictions(inp)
-        t_pred = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        assess_inputs(ctx, inp, cfg, tier, validator="bench-validator")
-        t_assess = time.perf_counter() - t0
+        _, t_cold = validate_once()
+        result, t_total = validate_once()
+        ctx = RunContext.open(ws, actor="bench-validator", role="validator")
+        try:
+            t0 = time.perf_counter()
+            inp = load_inputs(ws, ctx.ledger, ctx.store, name, res.version)
+            t_load = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            with_predictions(inp)
+            t_pred = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            assess_inputs(ctx, inp, cfg, tier, validator="bench-validator")
+            t_assess = time.perf_counter() - t0
+        finally:
+            ctx.close()
     finally:
-        ctx.close()
         if not keep:
             shutil.rmtree(home.parent, ignore_errors=True)
     return {

@@ -209,11 +209,11 @@ def validate(run: Run, model: Trained) -> str | None:
         )
         return None
     facts = latest_validation(run.ctx.ledger, model.name, model.version)
-    if facts is not None and model.resumed:  # validated by an earlier attempt: reuse it
-        entry = run.ctx.ledger.entries(
-            action="validation.completed", subject=model_subject(model.name, model.version)
-        )
-        verdict, findings = facts.verdict, entry[-1].payload.get("findings", [])
+    entry = None if facts is None else run.ctx.ledger.entries_between(facts.seq, facts.seq)[0]
+    # validated by an earlier run on the same content, or by this run before a retry of this
+    # task (its validation.completed is keyed by the run: validating again would conflict)
+    if entry is not None and (model.resumed or entry.payload.get("run_key") == run.ctx.run_key):
+        verdict, findings = facts.verdict, entry.payload.get("findings", [])
     else:
         res = validate_model_version(
             run.ctx,

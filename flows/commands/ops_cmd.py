@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     m.add_argument("--data", default=None, help="market data file overriding the config")
     add_json_arg(m)
-    m.set_defaults(handler=_monitor)
+    m.set_defaults(handler=_monitor, runs_flow=True)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -65,7 +65,9 @@ def _monitor(args: argparse.Namespace) -> int:
     from flows.config import load_config
     from flows.halting import summary_of
     from flows.monitoring import monitoring_flow
+    from flows.temporary_server import wait_ready
 
+    wait_ready()
     state = monitoring_flow(load_config(args.config), data_path=args.data, return_state=True)
     summary = summary_of(state)
     if args.json:

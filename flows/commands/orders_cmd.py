@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_user_arg(export)
     add_json_arg(export)
-    export.set_defaults(handler=_export)
+    export.set_defaults(handler=_export, runs_flow=True)
     fills = sub.add_parser("fills", help="import fills: FIX execution reports or CSV")
     fsub = fills.add_subparsers(dest="fills_command", required=True, metavar="ACTION")
     imp = fsub.add_parser(
@@ -62,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _config_arg(imp)
     add_user_arg(imp)
     add_json_arg(imp)
-    imp.set_defaults(handler=_import)
+    imp.set_defaults(handler=_import, runs_flow=True)
 
 
 def _export(args: argparse.Namespace) -> int:

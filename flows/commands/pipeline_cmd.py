@@ -19,10 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         p = sub.add_parser(name, help=help_text)
         _add_run_args(p)
         add_json_arg(p)
-        p.set_defaults(handler=handler)
+        p.set_defaults(handler=handler, runs_flow=True)
     demo = sub.add_parser("demo", help="the governed pipeline on the demo data, with a guide")
     _add_run_args(demo)
-    demo.set_defaults(handler=_demo)
+    demo.set_defaults(handler=_demo, runs_flow=True)
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -56,6 +56,9 @@ def run_flow(flow_fn, config, **params):
     from governance.ground.workspace import Workspace
 
     flow_fn = flow_fn.with_options(task_runner=task_runner_for(config.runtime))
+    from flows.temporary_server import wait_ready
+
+    wait_ready()
     # concurrent runs wait, one at a time
     with Workspace.from_env().exclusive("run"), showing_progress():
         state = flow_fn(config=config, **params, return_state=True)

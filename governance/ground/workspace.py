@@ -2,14 +2,15 @@
 
 Layout::
 
-    mlflow.db, mlartifacts/   MLflow tracking + registry (embedded default)
+    mlflow.db, mlartifacts/   MLflow tracking + registry (embedded default; the database
+                              starts as a copy of a migrated one: flows/db_templates.py)
     ledger.db                 audit ledger (SQLite default; ALPHAGATE_LEDGER_URL overrides)
     artifacts/                content-addressed artifact store (SHA-256)
     users.json                a cache of the enrolled users, roles and public keys (the
                               registry is the signed ``user.*`` ledger entries; no private
                               key ever lives in the workspace: governance/identity/keys.py)
     prefect/                  PREFECT_HOME for the temporary Prefect server (its database
-                              starts as a copy of a migrated one: flows/prefect_db.py)
+                              starts as a copy of a migrated one: flows/db_templates.py)
 """
 
 from __future__ import annotations

@@ -1,0 +1,106 @@
+"""Prefect's temporary API server for one command, launched without importing it.
+
+Without ``PREFECT_API_URL``, Prefect starts a temporary server when a flow begins
+(``prefect.server.api.server.SubprocessASGIServer``): the command imports Prefect's whole
+server package (4.2 s measured in issue 28) only to launch a subprocess, and only then
+waits for that subprocess to import the same package (~10 s), one after the other.
+
+A command that runs a flow launches the same subprocess here instead (uvicorn on Prefect's
+app factory, UI off, the command's environment: the workspace's own database, seeded from
+the migrated template by :func:`flows.db_templates.seed_prefect`), before it imports its own stack:
+server and command import at the same time. ``PREFECT_API_URL`` names the server before
+Prefect reads its settings, so Prefect never starts one of its own; :func:`wait_ready`
+blocks just before the flow begins, and the server is stopped when the process exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from flows.db_templates import ELSEWHERE, seed_prefect
+
+#: How long a flow waits, from the launch, for the server to answer: Prefect's own setting
+#: for its temporary server when set, else 90 s (Prefect's default, 20 s of sleeps between
+#: polls, was exceeded by a server importing itself on a 2-core machine under load 10).
+TIMEOUT_ENV = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+DEFAULT_TIMEOUT = 90.0
+
+_server: subprocess.Popen | None = None
+_url: str | None = None
+_launched = 0.0
+
+
+def start(prefect_home: Path) -> bool:
+    """Launch the temporary server unless Prefect is pointed elsewhere or already loaded
+    (its settings would not see the new URL); True when it was launched."""
+    global _server, _url, _launched
+    if _server is not None or any(os.environ.get(k) for k in ELSEWHERE):
+        return False
+    if "prefect" in sys.modules:
+        return False
+    seed_prefect(Path(prefect_home))
+    with socket.socket() as sock:  # a free port (the kernel's pick; released for uvicorn)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    package = Path(importlib.util.find_spec("prefect").origin).parent
+    env = {
+        **os.environ,
+        "PREFECT_UI_ENABLED": "0",
+        "PREFECT__SERVER_EPHEMERAL": "1",
+        "PREFECT__SERVER_FINAL": "1",
+    }
+    argv = [
+        sys.executable, "-m", "uvicorn", "--app-dir", str(package.parent),
+        "--factory", "prefect.server.api.server:create_app",
+        "--host", "127.0.0.1", "--port", str(port),
+        "--log-level", "error", "--lifespan", "on",
+    ]  # fmt: skip
+    _server = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
+    _launched = time.monotonic()
+    _url = f"http://127.0.0.1:{port}/api"
+    os.environ["PREFECT_API_URL"] = _url
+    atexit.register(stop)
+    return True
+
+
+def wait_ready() -> None:
+    """Block until the server launched by :func:`start` answers its health check (no-op
+    when none was launched). Raises RuntimeError if it exits or does not answer."""
+    if _server is None:
+        return
+    timeout = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT)
+    deadline = _launched + timeout
+    while True:
+        if _server.poll() is not None:
+            raise RuntimeError(f"Prefect's temporary server exited with {_server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{_url}/health", timeout=1.0) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Prefect's temporary server did not answer in {timeout:g} s")
+        time.sleep(0.05)
+
+
+def stop() -> None:
+    """Stop the server (uvicorn shuts down on SIGTERM; killed after 5 s, as Prefect does)."""
+    global _server
+    if _server is None:
+        return
+    _server.terminate()
+    try:
+        _server.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        _server.kill()
+        _server.wait()
+    _server = None
