@@ -20,6 +20,7 @@ from governance.ground.workspace import Workspace
 from governance.identity.signing import append_signed
 from governance.log.ledger import Ledger
 from governance.policy.schema import Policy, Severity, Tier
+from tests.helpers_forge import forge
 from tests.helpers_identity import enrol_cast, signer
 from validation.findings import Finding, verdict_of, with_ids
 
@@ -197,8 +198,8 @@ def test_a_forged_acceptance_counts_for_nothing_and_verify_names_it(workspace, l
     margin = load_register(ledger, as_of=DAY).get("F-m-v1-2")
     ids = {"finding_id": margin.id, "finding_digest": margin.digest}
     forged = {**entry.payload, **ids, "signed": {**entry.payload["signed"], **ids}}
-    bad = ledger.append("finding.accepted", actor="rita", role="risk_officer",
-                        subject="model:m/v1", payload=forged)  # fmt: skip
+    bad = forge(ledger, "finding.accepted", actor="rita", role="risk_officer",
+                subject="model:m/v1", payload=forged)  # fmt: skip
     assert load_register(ledger, as_of=DAY).get(margin.id).status is Status.OPEN
     report = verify_workspace(workspace, ledger)
     assert (report.ok, report.first_bad_seq) == (False, bad.seq)
@@ -327,9 +328,8 @@ def test_an_acceptance_signed_with_a_key_nobody_registered_counts_for_nothing(wo
         record, validation_entry_hash=None, reason="ship it", until=dt.date(2026, 3, 1),
         control=None, user="rita", role="risk_officer", policy_hash="p", tier="high",
     )  # fmt: skip
-    payload = {"model_name": MODEL, "model_version": "1", "finding_id": record.id,
-               "finding_digest": record.digest, "user": "rita", "signers": ["rita"],
-               "needed": 1, **fake.signed_payload("finding.accepted", doc)}  # fmt: skip
+    body = {**doc, "signers": ["rita"], "needed": 1}
+    payload = {**body, **fake.signed_payload("finding.accepted", body, subject="model:m/v1")}
     bad = ledger.append("finding.accepted", actor="rita", role="risk_officer",
                         subject="model:m/v1", payload=payload)  # fmt: skip
     assert load_register(ledger, as_of=DAY).get(record.id).status is Status.OPEN

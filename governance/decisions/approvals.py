@@ -96,6 +96,7 @@ def approval_document(
         "reason": reason,
         "user": user,
         "role": role,
+        "identity": "signed",
         "time": _now(),
     }
 
@@ -129,22 +130,10 @@ def record_signed_decision(
         accepted_findings=accepted_findings(ledger, validation),
     )  # fmt: skip
     action = GRANTED if decision == "approve" else REJECTED
+    subject = model_subject(facts.name, facts.version)
+    signed = signer.signed_payload(action, doc, subject=subject)
     return ledger.append(
-        action,
-        actor=signer.name,
-        role=signer.role,
-        subject=model_subject(facts.name, facts.version),
-        payload={
-            "model_name": facts.name,
-            "model_version": facts.version,
-            "mlflow_run_id": facts.run_id,
-            "decision": decision,
-            "user": signer.name,
-            "role": signer.role,
-            "identity": "signed",
-            "policy_hash": policy_hash,
-            **signer.signed_payload(action, doc),
-        },
+        action, actor=signer.name, role=signer.role, subject=subject, payload={**doc, **signed}
     )
 
 

@@ -40,6 +40,7 @@ from governance.decisions.context import RunContext
 from governance.ground.errors import Forbidden, InputError
 from governance.identity.duties import ROLES, Act, duty_refusal, require
 from governance.identity.users import SYSTEM_ACTOR, act_problems, load_registry
+from governance.log.bound import replayed
 
 SUBJECT = "killswitch"
 TRIPPED = "killswitch.tripped"
@@ -118,10 +119,11 @@ def fold(entries: list, registry=None) -> KillSwitchState:
     signed acts are ignored, and a reset step counts only for the trip it names.
     """
     state = KillSwitchState(SwitchState.ARMED)
+    again = replayed(entries) if registry is not None else {}
     for e in entries:
         p = e.payload or {}
         stale = e.action in (RESET_PENDING, RESET) and p.get("trip_seq") != state.seq
-        if not _holds(e, registry) or (registry is not None and stale):
+        if e.seq in again or not _holds(e, registry) or (registry is not None and stale):
             continue
         if e.action == TRIPPED:
             if state.tripped:  # a further trip adds nothing but voids a pending reset
@@ -208,7 +210,7 @@ def _append(target, tx, action: str, signer, payload: dict, subject: str = SUBJE
     if signer is not None:
         return tx.append(
             action, actor=signer.name, role=signer.role, subject=subject,
-            payload={**payload, **signer.signed_payload(action, payload)},
+            payload={**payload, **signer.signed_payload(action, payload, subject=subject)},
         )  # fmt: skip
     if isinstance(target, RunContext):
         import dataclasses

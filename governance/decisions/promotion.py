@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from governance.findings.register import VALIDATED
 from governance.ground.workspace import Workspace
 from governance.identity.duties import ROLES, Act, developer_of
-from governance.identity.users import Registry, Role, act_problems, load_registry
+from governance.identity.users import Registry, Role, load_registry, valid_acts
 from governance.log.ledger import Ledger
 from governance.registry.versions import (
     PROMOTED,
@@ -105,9 +105,8 @@ def latest_validation(
     entries = ledger.entries(action=VALIDATED, subject=model_subject(name, version))
     valid = [
         e
-        for e in entries
-        if not act_problems(registry, e, ROLES[Act.VALIDATE])
-        and entry_hash in (None, e.entry_hash)
+        for e in valid_acts(registry, entries, ROLES[Act.VALIDATE])
+        if entry_hash in (None, e.entry_hash)
         and REPORT_ARTIFACT in e.artifacts  # a verdict without its report decides nothing
     ]
     if not valid:
@@ -147,6 +146,7 @@ def _counted(
     the signer's registered key and a role allowed to approve at the time (or declared,
     where the policy allows declared identities)."""
     seen, out = set(), []
+    signed = {e.seq for e in valid_acts(registry, entries, ROLES[Act.APPROVE])}
     for e in entries:
         p = e.payload
         user, identity = p.get("user"), p.get("identity", "signed")
@@ -157,7 +157,7 @@ def _counted(
                 continue
             role = p.get("role")
         else:
-            if act_problems(registry, e, ROLES[Act.APPROVE]):
+            if e.seq not in signed:
                 continue  # a signature that does not hold never counts (ledger verify says why)
             role = registry.at(user, e.seq).role.value
         seen.add(user)

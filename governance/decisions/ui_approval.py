@@ -120,6 +120,19 @@ def record_declared_decision(
     return ("approved" if approve else "rejected"), entry
 
 
+#: The signed approval's facts copied into its ledger entry for readers that grep.
+_FACTS = (
+    "model_name",
+    "model_version",
+    "mlflow_run_id",
+    "decision",
+    "user",
+    "role",
+    "identity",
+    "policy_hash",
+)
+
+
 def detached_approval(facts: ModelFacts, validation, signer, *, reason, policy_hash, tier_name):
     """The one-line JSON ``alphagate approve --sign-only`` prints: the signed approval
     document of this version and its signature, recorded nowhere yet."""
@@ -127,7 +140,8 @@ def detached_approval(facts: ModelFacts, validation, signer, *, reason, policy_h
         facts, validation, decision="approve", reason=reason, user=signer.name,
         role=signer.role, policy_hash=policy_hash, tier=tier_name,
     )  # fmt: skip
-    return json.dumps(signer.signed_payload(GRANTED, doc), sort_keys=True, separators=(",", ":"))
+    signed = signer.signed_payload(GRANTED, doc, subject=model_subject(facts.name, facts.version))
+    return json.dumps(signed, sort_keys=True, separators=(",", ":"))
 
 
 def _signed_refusal(ledger, facts, validation, signed: dict, state) -> str | None:
@@ -137,7 +151,12 @@ def _signed_refusal(ledger, facts, validation, signed: dict, state) -> str | Non
 
     doc = signed.get("signed") if isinstance(signed.get("signed"), dict) else {}
     probe = SimpleNamespace(
-        seq=ledger.head()[0] + 1, actor=signed.get("signer"), action=GRANTED, payload=signed
+        seq=ledger.head()[0] + 1,
+        actor=signed.get("signer"),
+        action=GRANTED,
+        payload=signed,
+        role=doc.get("signer_role"),
+        subject=model_subject(facts.name, facts.version),
     )
     problems = act_problems(load_registry(ledger), probe, ROLES[Act.APPROVE])
     want = {
@@ -198,10 +217,9 @@ def record_form_decision(
             payload={**base, "decision": "approve", "refusal": refusal},
         )  # fmt: skip
         return "refused", entry, True
-    role = signed["signed"]["role"]
+    doc = signed["signed"]  # the facts recorded are the signed document's (governance/log/bound.py)
     entry = ledger.append(
-        GRANTED, actor=who, role=role, subject=subject,
-        payload={**base, "mlflow_run_id": facts.run_id, "decision": "approve", "role": role,
-                 "identity": "signed", "policy_hash": policy_hash, **signed},
+        GRANTED, actor=who, role=doc["signer_role"], subject=subject,
+        payload={**{k: doc[k] for k in _FACTS if k in doc}, **signed},
     )  # fmt: skip
     return "approved", entry, True

@@ -171,26 +171,14 @@ def accept(
         policy_hash=policy_hash, tier=tier_name,
     )  # fmt: skip
     action = ACCEPTED if len(signers) >= policy.signatures else PENDING
+    subject = model_subject(record.model_name, record.model_version)
+    body = {**doc, "signers": signers, "needed": policy.signatures, "identity": "signed"}
     entry = ledger.append(
         action,
         actor=acting.name,
         role=acting.role,
-        subject=model_subject(record.model_name, record.model_version),
-        payload={
-            "model_name": record.model_name,
-            "model_version": record.model_version,
-            "finding_id": record.id,
-            "finding_digest": record.digest,
-            "decision": "accept",
-            "user": acting.name,
-            "role": acting.role,
-            "signers": signers,
-            "needed": policy.signatures,
-            "until": end.isoformat(),
-            "policy_hash": policy_hash,
-            "identity": "signed",
-            **acting.signed_payload(action, doc),
-        },
+        subject=subject,
+        payload={**body, **acting.signed_payload(action, body, subject=subject)},
     )
     return entry, load_register(ledger, as_of=day).require(record.id)
 

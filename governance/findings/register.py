@@ -41,6 +41,7 @@ from governance.ground.errors import InputError
 from governance.identity.duties import ROLES, Act
 from governance.identity.signing import verify_signed_record
 from governance.identity.users import act_problems, load_registry
+from governance.log.bound import once
 from governance.policy.schema import Severity
 
 VALIDATED = "validation.completed"
@@ -331,10 +332,8 @@ def _acceptance_of(e, registry=None) -> Acceptance | None:
         problems = act_problems(registry, e, ROLES[Act.ACCEPT_FINDING])
     else:
         problems = verify_signed_record(p)
-    if problems or doc.get("finding_id") != p.get("finding_id"):
+    if problems or any(doc.get(k) != p.get(k) for k in ("finding_id", "finding_digest")):
         return None  # never counted; `ledger verify` names the problem
-    if doc.get("finding_digest") != p.get("finding_digest"):
-        return None
     return Acceptance(
         signers=tuple(p.get("signers") or [e.actor]),
         reason=str(doc.get("reason", "")),
@@ -357,16 +356,16 @@ def fold(entries: Iterable, as_of: dt.date | None = None, registry=None) -> Regi
 
     Parameters
     ----------
-    entries : iterable of LedgerEntry
+    entries : iterable of LedgerEntry (a replayed signed document counts never)
     as_of : date, optional
         The day the register is read on: an acceptance whose ``until`` is before it is
         expired. None: only recorded ``finding.expired`` entries expire acceptances.
     registry : Registry, optional
-        The enrolled users (governance/identity/users.py): an acceptance counts only when signed by
-        the signer's registered key in a role that may accept.
+        The enrolled users (governance/identity/users.py): an acceptance counts only when signed
+        by the signer's registered key in a role that may accept.
     """
     records: dict[str, FindingRecord] = {}
-    for e in sorted((e for e in entries if e.action in ACTIONS), key=lambda e: e.seq):
+    for e in once(sorted((e for e in entries if e.action in ACTIONS), key=lambda e: e.seq)):
         if e.action == VALIDATED:
             records = _on_validation(records, e)
             continue

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from governance.ground.errors import Forbidden
-from governance.identity.users import Registry, Role, act_problems, load_registry
+from governance.identity.users import Registry, Role, load_registry, valid_acts
 from governance.log.ledger import Ledger
 
 
@@ -120,8 +120,7 @@ def developer_of(ledger: Ledger, run_id: str | None, registry: Registry | None =
     registry = registry or load_registry(ledger)
     signers = {
         e.actor
-        for e in ledger.entries(action=TRAINED)
+        for e in valid_acts(registry, ledger.entries(action=TRAINED), ROLES[Act.DEVELOP])
         if e.payload.get("mlflow_run_id") == run_id
-        and not act_problems(registry, e, ROLES[Act.DEVELOP])
     }
     return next(iter(signers)) if len(signers) == 1 else None

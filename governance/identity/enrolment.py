@@ -96,7 +96,7 @@ def initialise(ws: Workspace, ledger, admin: str, key, *, sandbox: bool = False)
     doc = {"admin": admin, "public_key": pub, "sandbox": bool(sandbox)}
     entry = ledger.append(
         GENESIS, actor=admin, role=Role.ADMIN.value, subject="workspace",
-        payload={**doc, **signer.signed_payload(GENESIS, doc)},
+        payload={**doc, **signer.signed_payload(GENESIS, doc, subject="workspace")},
     )  # fmt: skip
     write_cache(ws, load_registry(ledger))
     return User(admin, Role.ADMIN, pub, entry.seq)
@@ -117,7 +117,7 @@ def _user_act(ws, ledger, signer: Signer, action: str, name: str, doc: dict):
         raise (InputError if benign else Forbidden)(f"users: {probe}")
     entry = ledger.append(
         action, actor=signer.name, role=signer.role, subject=f"user:{name}",
-        payload={**entry_doc, **signer.signed_payload(action, entry_doc)},
+        payload={**entry_doc, **signer.signed_payload(action, entry_doc, subject=f"user:{name}")},
     )  # fmt: skip
     write_cache(ws, load_registry(ledger))
     return entry
@@ -128,9 +128,10 @@ def _user_problems_for(reg: Registry, signer: Signer, action: str, doc: dict) ->
     from types import SimpleNamespace
 
     seq = reg.head_seq + 10**12  # "now": after every entry
+    subject = f"user:{doc.get('name')}"
     fake = SimpleNamespace(
-        seq=seq, actor=signer.name, action=action,
-        payload={**signer.signed_payload(action, doc)},
+        seq=seq, actor=signer.name, role=signer.role, action=action, subject=subject,
+        payload={**doc, **signer.signed_payload(action, doc, subject=subject)},
     )  # fmt: skip
     problems = user_act_problems(reg, fake)
     return "; ".join(problems) or None

@@ -20,6 +20,7 @@ from governance.ground.workspace import Workspace
 from governance.identity.duties import ROLES, Act
 from governance.identity.enrolment import cache_problem
 from governance.identity.users import SYSTEM_ACTOR, act_problems, load_registry
+from governance.log.bound import replayed
 from governance.log.chain import VerifyReport
 
 #: Ledger actions that must be signed acts, and the act whose roles they need.
@@ -58,11 +59,16 @@ def signed_act_problems(ledger, registry=None, after_seq: int = 0) -> list[tuple
     """``[(seq, reason)]`` of every signed-act entry after ``after_seq`` that does not hold."""
     registry = registry or load_registry(ledger)
     out = [(seq, why) for seq, why in registry.problems if seq > after_seq]
-    for action in SIGNED_ACTS:
-        for e in ledger.entries(action=action, after_seq=after_seq):
-            problems = act_problems_of(registry, e)
-            if problems:
-                out.append((e.seq, f"{e.action} seq {e.seq} by {e.actor}: " + "; ".join(problems)))
+    acts = sorted(
+        (e for action in SIGNED_ACTS for e in ledger.entries(action=action)), key=lambda e: e.seq
+    )
+    for seq, first in replayed(acts).items():
+        if seq > after_seq:
+            out.append((seq, f"seq {seq} replays the signed document of seq {first}"))
+    for e in acts:
+        problems = act_problems_of(registry, e) if e.seq > after_seq else []
+        if problems:
+            out.append((e.seq, f"{e.action} seq {e.seq} by {e.actor}: " + "; ".join(problems)))
     return sorted(out)
 
 

@@ -16,6 +16,7 @@ The private key is the signer's own file (:mod:`governance.identity.keys`), held
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,10 +24,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from governance.ground.canonical import canonical_json, sha256_bytes, to_jsonable
+from governance.log.bound import SIGNATURE_FIELDS
 
 SCHEME = "ed25519"
-#: The payload fields a signature adds to a ledger entry.
-SIGNATURE_FIELDS = ("signed", "signed_digest", "signature", "public_key", "signer")
 
 
 def now_iso() -> str:
@@ -100,16 +100,22 @@ class Signer:
             signature=self.key.key.sign(message).hex(),
         )
 
-    def signed_payload(self, act: str, document: dict[str, Any]) -> dict:
-        """Payload fields of a signed act: the document (with ``act``, ``user``,
-        ``signer_role``, ``time``) and its signature."""
+    def signed_payload(self, act: str, document: dict[str, Any], *, subject: str) -> dict:
+        """Payload fields of a signed act: the document (with ``act``, ``subject``, ``user``,
+        ``signer_role``, ``time`` and a unique ``doc_id``) and its signature.
+
+        The document binds the ledger entry it may be recorded as (action, subject, actor,
+        role) and counts once (governance/log/bound.py).
+        """
         doc = to_jsonable(
             {
                 "time": now_iso(),
                 **document,
                 "act": act,
+                "subject": subject,
                 "user": self.name,
                 "signer_role": self.role,
+                "doc_id": uuid.uuid4().hex,
             }
         )
         return {"signed": doc, **self.sign(doc).fields()}
@@ -193,7 +199,7 @@ def append_signed(
         actor=signer.name,
         role=signer.role,
         subject=subject,
-        payload={**body, **signer.signed_payload(action, body)},
+        payload={**body, **signer.signed_payload(action, body, subject=subject)},
         artifacts=artifacts,
         idempotency_key=idempotency_key,
         replay_ignores=replay_ignores,

@@ -29,6 +29,7 @@ from enum import StrEnum
 from governance.ground.errors import Forbidden, InputError
 from governance.ground.workspace import Workspace
 from governance.identity.signing import verify_signed_record
+from governance.log.bound import binding_problems, once
 
 #: A user name is one token: it appears in ``--as``, ledger actors and MLflow tags.
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -133,8 +134,9 @@ def act_problems(registry: Registry, entry, roles: Iterable[Role] | None) -> lis
     """Why the signed act ``entry`` does not hold; empty when it does.
 
     Its signature must verify, be by the entry's actor, with the key that actor had
-    registered at the time, in one of ``roles`` at the time (None: any role), and the signed
-    document must be for this very action (``act``).
+    registered at the time, in one of ``roles`` at the time (None: any role), and the entry
+    must be bound to its signed document (governance/log/bound.py: action, subject, actor,
+    role and every unsigned field are the document's).
     """
     p = entry.payload or {}
     problems = verify_signed_record(p)
@@ -143,8 +145,7 @@ def act_problems(registry: Registry, entry, roles: Iterable[Role] | None) -> lis
     signer = p.get("signer")
     if entry.actor != signer:
         problems.append(f"actor {entry.actor!r} is not the signer {signer!r}")
-    if (p.get("signed") or {}).get("act") != entry.action:
-        problems.append(f"the signed document is not for {entry.action}")
+    problems += binding_problems(entry.action, entry.actor, entry.role, entry.subject, p)
     user = registry.at(signer, entry.seq)
     if user is None:
         revoked = registry.history.get(signer)
@@ -158,6 +159,13 @@ def act_problems(registry: Registry, entry, roles: Iterable[Role] | None) -> lis
         need = "/".join(sorted(r.value for r in allowed))
         problems.append(f"{signer!r} had role {user.role} at seq {entry.seq}, needs {need}")
     return problems
+
+
+def valid_acts(registry: Registry, entries: Iterable, roles: Iterable[Role] | None) -> list:
+    """The entries of ``entries`` (in seq order) that hold as signed acts
+    (:func:`act_problems`), each signed document counted once: a later entry carrying the
+    signature or document id of an earlier one is a replay and decides nothing."""
+    return [e for e in once(entries) if not act_problems(registry, e, roles)]
 
 
 def _genesis_problems(e) -> list[str]:

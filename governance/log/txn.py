@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from governance.ground.canonical import sha256_bytes
 from governance.ground.errors import InputError, TamperDetected
 from governance.log import merkle
+from governance.log.bound import binding_problems, replay_tokens
 from governance.log.chain import compute_entry_hash, entry_leaf
 from governance.log.db import HEAD_ID, entries_table, frontier_of, head_table, nodes_table
 
@@ -151,6 +152,7 @@ class LedgerTransaction:
             if existing is not None:
                 _check_replay(existing, action, subject, body, replay_ignores)
                 return existing
+        self._refuse_unbound(str(action), str(actor), str(role), str(subject), json.loads(body))
         seq, ts = self._seq + 1, utc_timestamp()
         fields = dict(
             seq=seq,
@@ -178,6 +180,24 @@ class LedgerTransaction:
         )
         self._seq, self._hash = seq, entry_hash
         return LedgerEntry(payload=json.loads(body), entry_hash=entry_hash, **fields)
+
+    def _refuse_unbound(self, action: str, actor: str, role: str, subject: str, payload) -> None:
+        """A signed entry that disagrees with its document, or whose signature or document
+        id is already recorded, is refused (governance/log/bound.py)."""
+        problems = binding_problems(action, actor, role, subject, payload)
+        c = entries_table.c
+        for token in replay_tokens(payload) if not problems else ():
+            raw = token.split(":", 1)[1]
+            row = self._conn.execute(
+                sa.select(c.seq).where(
+                    c.action == action, c.subject == subject, c.payload.contains(raw)
+                )
+            ).first()
+            if row is not None:
+                problems.append(f"its signed document is already recorded at seq {row.seq}")
+                break
+        if problems:
+            raise TamperDetected(f"ledger: {action} by {actor} refused: " + "; ".join(problems))
 
     def _by_key(self, key: str) -> LedgerEntry | None:
         row = self._conn.execute(

@@ -27,7 +27,7 @@ from governance.ground.canonical import sha256_file
 from governance.ground.errors import Forbidden, InputError
 from governance.identity.duties import ROLES, Act, duty_refusal
 from governance.identity.signing import Signer, append_signed
-from governance.identity.users import act_problems, load_registry
+from governance.identity.users import load_registry, valid_acts
 from governance.policy.schema import Policy, load_policy
 
 SIGNED = "policy.adoption_signed"
@@ -70,10 +70,6 @@ class PolicyInForce:
     adoption: Adoption | None
 
 
-def _valid(registry, e) -> bool:
-    return not act_problems(registry, e, ROLES[Act.ADOPT_POLICY])
-
-
 def adoption_history(ledger, registry=None) -> list[Adoption]:
     """Every adoption that holds, oldest first: a valid ``policy.adopted`` whose hash a
     distinct officer signed (validly) since the previous adoption."""
@@ -82,9 +78,7 @@ def adoption_history(ledger, registry=None) -> list[Adoption]:
         [*ledger.entries(action=SIGNED), *ledger.entries(action=ADOPTED)], key=lambda e: e.seq
     )
     out, pending = [], {}
-    for e in entries:
-        if not _valid(registry, e):
-            continue
+    for e in valid_acts(registry, entries, ROLES[Act.ADOPT_POLICY]):
         digest = e.payload.get("policy_hash")
         if e.action == SIGNED:
             pending.setdefault(digest, []).append(e)
@@ -189,8 +183,8 @@ def adopt(ws, ledger, signer: Signer, path: str | Path, rule: dict):
     since = current.seq if current else 0
     earlier = [
         e
-        for e in ledger.entries(action=SIGNED, after_seq=since)
-        if e.payload.get("policy_hash") == digest and _valid(registry, e)
+        for e in valid_acts(registry, ledger.entries(action=SIGNED), ROLES[Act.ADOPT_POLICY])
+        if e.seq > since and e.payload.get("policy_hash") == digest
     ]
     subject = f"policy {policy.version} ({digest[:12]})"
     refusal = duty_refusal(Act.ADOPT_POLICY, signer.name, signer.role, subject=subject)
