@@ -1,0 +1,141 @@
+"""Issue 22: a signature means what it signs. The attacker is dana, a developer holding only
+her own key, with a shell and the ledger database (tests/helpers_forge.py writes her rows
+past ``Ledger.append``, as a DBA can). Each attack replays a genuine signed entry of
+someone else with an unsigned field changed, or verbatim:
+
+- ``Ledger.append`` refuses it (exit 3, :class:`TamperDetected`, one line naming the field);
+- written into the database anyway, it decides nothing (the readers take the facts of the
+  signed document and count each document once) and ``ledger verify`` names its seq (exit 3).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+from governance.decisions import killswitch
+from governance.decisions.approvals import approve
+from governance.decisions.promotion import compute_state, facts_for, latest_validation
+from governance.log.ledger import Ledger
+from governance.policy.adoption import policy_in_force
+from governance.policy.schema import load_tier
+from tests.helpers_forge import forge
+from tests.helpers_identity import POLICY, enrol_cast, sign_validation, signer, tiny_version
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def env(request, workspace, monkeypatch, tmp_path):
+    """The test cast enrolled (keys in the keyring), on SQLite or a scratch PostgreSQL
+    ledger, and a run config beside a copy of the shipped policy."""
+    from test_ledger_support import backend_url
+
+    with backend_url(request, request.param, workspace, monkeypatch):
+        enrol_cast(workspace, monkeypatch=monkeypatch)
+        cfg = tmp_path / "run.yaml"
+        shutil.copy(POLICY, tmp_path / "policy.yaml")
+        cfg.write_text("policy: {file: policy.yaml, tier: high}\n")
+        yield workspace, cfg
+
+
+def _verify(capsys) -> tuple[int, dict]:
+    capsys.readouterr()
+    code = main(["ledger", "verify", "--json"])
+    return code, json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def _copy(entry, **changes) -> dict:
+    """``entry``'s payload with top-level (unsigned) fields changed: the signature kept."""
+    return {**entry.payload, **changes}
+
+
+def _as(entry) -> dict:
+    return {"actor": entry.actor, "role": entry.role, "subject": entry.subject}
+
+
+def test_a_drill_reset_replayed_onto_a_live_trip_re_arms_nothing(env, capsys):
+    """omar's completing reset of an earlier drill, replayed with the live trip's seq."""
+    ws, cfg = env
+    reset = ["killswitch", "reset", "--config", str(cfg), "--reason", "ok", "--incident", "I-1"]
+    assert main(["killswitch", "trip", "--as", "rita", "--reason", "drill"]) == 0
+    assert main([*reset, "--as", "rita"]) == 0
+    assert main([*reset, "--as", "omar"]) == 0
+    assert main(["killswitch", "trip", "--as", "rita", "--reason", "live"]) == 0
+    with Ledger.open(ws) as ledger:
+        assert killswitch.status(ledger).tripped
+        drill = ledger.last(action="killswitch.reset")
+        live = ledger.last(action="killswitch.tripped")
+        bad = forge(ledger, "killswitch.reset", **_as(drill),
+                    payload=_copy(drill, trip_seq=live.seq))  # fmt: skip
+        with pytest.raises(Exception, match="already recorded"):  # verbatim: counts once
+            ledger.append("killswitch.reset", **_as(drill), payload=drill.payload)
+        state = killswitch.status(ledger)
+    assert state.tripped and state.seq == live.seq
+    code, report = _verify(capsys)
+    assert code == 3 and report["first_bad_seq"] == bad.seq
+    reason = report["reason"]  # either of its two faults is named first
+    assert "trip_seq" in reason or f"replays the signed document of seq {drill.seq}" in reason
+
+
+def test_a_fail_verdict_replayed_as_pass_and_an_old_pass_replayed_decide_nothing(env, capsys):
+    """vera signed pass, then fail on revalidation; dana appends the fail with its
+    top-level verdict set to pass, and a verbatim copy of the old pass after it."""
+    ws, _cfg = env
+    version, run_id = tiny_version(ws, "boundV")
+    with Ledger.open(ws) as ledger:
+        old_pass = ledger.last(action="validation.completed")
+        fail = sign_validation(ws, ledger, "boundV", version, "fail", run_id)
+        flipped = forge(ledger, "validation.completed", **_as(fail),
+                        payload=_copy(fail, verdict="pass"))  # fmt: skip
+        verbatim = forge(ledger, "validation.completed", **_as(old_pass), payload=old_pass.payload)
+        latest = latest_validation(ledger, "boundV", version)
+    assert (latest.verdict, latest.seq) == ("fail", fail.seq)
+    code, report = _verify(capsys)
+    assert code == 3 and report["first_bad_seq"] == flipped.seq
+    reason = report["reason"]
+    assert "verdict" in reason or f"replays the signed document of seq {fail.seq}" in reason
+    assert verbatim.seq > flipped.seq  # named too once the first is gone: see the property
+
+
+def test_one_validators_approval_replayed_as_the_officers_is_not_four_eyes(env, capsys):
+    """vera approves; dana replays vera's approval with the top-level user (and actor) rita."""
+    ws, _cfg = env
+    version, _ = tiny_version(ws, "boundA")
+    _, tier, _ = load_tier(POLICY, "high")
+    with Ledger.open(ws) as ledger:
+        h = policy_in_force(ledger).policy_hash
+        out = approve(ws, ledger, "boundA", version, signer(ws, "vera", ledger), "ok",
+                      tier=tier, tier_name="high", policy_hash=h)  # fmt: skip
+        vera = out.entry
+        forged = {**_as(vera), "actor": "rita", "role": "risk_officer"}
+        bad = forge(ledger, "approval.granted", **forged,
+                    payload=_copy(vera, user="rita", role="risk_officer"))  # fmt: skip
+        state = compute_state(ws, ledger, facts_for(ws, ledger, "boundA", version), tier)
+    assert [g["user"] for g in state.granted] == ["vera"]
+    assert state.missing == ("risk_officer",) and not state.champion
+    code, report = _verify(capsys)
+    assert code == 3 and report["first_bad_seq"] == bad.seq
+
+
+def test_adoptions_replayed_with_another_policy_hash_adopt_nothing(env, capsys, tmp_path):
+    """rita's and omar's signed adoption of the shipped policy, replayed naming the hash of
+    dana's loosened file: the policy in force stays the one they signed."""
+    ws, _cfg = env
+    loose = tmp_path / "loose.yaml"
+    loose.write_text(Path(POLICY).read_text().replace("trip_on_", "# trip_on_"))
+    from governance.ground.canonical import sha256_file
+
+    theirs = sha256_file(POLICY)
+    with Ledger.open(ws) as ledger:
+        assert policy_in_force(ledger).policy_hash == theirs
+        bad = None
+        for action in ("policy.adoption_signed", "policy.adopted"):
+            e = ledger.last(action=action)
+            f = forge(ledger, action, **_as(e), payload=_copy(e, policy_hash=sha256_file(loose)))
+            bad = bad or f
+        assert policy_in_force(ledger).policy_hash == theirs
+    code, report = _verify(capsys)
+    assert code == 3 and report["first_bad_seq"] == bad.seq
