@@ -1,4 +1,4 @@
-"""``alphagate approve|reject|killswitch`` (governance/; docs/governance.md)."""
+"""``alphagate approve|reject|retire|killswitch`` (governance/; docs/governance.md)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         add_json_arg(p)
         p.set_defaults(handler=_decide, decision=name)
 
+    rt = sub.add_parser("retire", help="retire a model version (a risk officer's signed act)")
+    rt.add_argument("--model-version", required=True, type=int, metavar="N")
+    add_user_arg(rt, required=True)
+    rt.add_argument("--reason", required=True, metavar="TEXT")
+    _add_config_args(rt)
+    add_json_arg(rt)
+    rt.set_defaults(handler=_retire)
+
     ks = sub.add_parser("killswitch", help="kill switch status, trip and two-officer reset")
     ksub = ks.add_subparsers(dest="killswitch_command", required=True, metavar="ACTION")
     st = ksub.add_parser("status", help="armed or tripped, since when, by whom")
@@ -76,6 +84,27 @@ def _load(args: argparse.Namespace):
     cfg = load_config(path)
     strategy = getattr(args, "strategy", None) or getattr(args, "model", None) or cfg.model.name
     return cfg, tier_for(cfg, strategy=strategy)
+
+
+def _retire(args: argparse.Namespace) -> int:
+    from flows.commands import emit_json
+    from governance.decisions.retirement import retire
+    from governance.log.ledger import Ledger
+
+    cfg, in_force = _load(args)
+    name = args.model or cfg.model.name
+    ws = _ws()
+    with Ledger.open(ws) as ledger:
+        signer = prove(args, ws, ledger, "retire")
+        entry = retire(
+            ws, ledger, name, args.model_version, signer, args.reason,
+            policy_hash=in_force.policy_hash,
+        )  # fmt: skip
+    print(f"{signer.name} retired {name} v{args.model_version} (ledger seq {entry.seq}, signed)")
+    if args.json:
+        emit_json({"model_name": name, "model_version": args.model_version,
+                   "retired": True, "entry_seq": entry.seq})  # fmt: skip
+    return 0
 
 
 def _decide(args: argparse.Namespace) -> int:

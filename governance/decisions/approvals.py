@@ -35,6 +35,7 @@ from governance.ground.workspace import Workspace
 from governance.identity.duties import Act, duty_refusal
 from governance.identity.signing import Signer
 from governance.log.ledger import Ledger, LedgerEntry
+from governance.registry.retired import retirements
 from governance.registry.versions import (
     PROMOTED,
     ModelFacts,
@@ -216,6 +217,12 @@ def approve(
     validation = latest_validation(ledger, facts.name, facts.version)
     before = compute_state(ws, ledger, facts, tier, validation)
     _check_approver(ledger, facts, signer, Act.APPROVE)
+    gone = retirements(ledger, facts.name).get(str(facts.version))
+    if gone is not None:
+        message = (
+            f"approve: {facts.name} v{facts.version} was retired (seq {gone.seq}); it never returns"
+        )
+        raise _refuse(ledger, facts, signer, "approve", message)
     if before.blocked:
         raise _refuse(ledger, facts, signer, "approve", "approve: " + "; ".join(before.blocked))
     _check_approver(ledger, facts, signer, Act.APPROVE, [g["user"] for g in before.granted])

@@ -3,7 +3,7 @@
 :func:`model_may_drive` says no — and why — when there is no champion, the kill switch is
 tripped, the registry disagrees with the ledger, the champion's latest validation is not
 ``pass`` (nor ``review`` with every warning accepted), an acceptance expired or a
-revalidation fell due (per policy), a signed rejection stands against it, or its evidence
+revalidation fell due (per policy), a signed rejection or retirement stands against it, or its evidence
 was made under another tier than the one the adopted policy assigns the strategy now
 (governance/policy/tiers.py). The rebalance then builds the tier's fallback portfolio
 (``policy.tiers.<tier>.fallback``) and reports the reasons.
@@ -32,6 +32,7 @@ from governance.policy.adoption import champion_policy_problem, policy_in_force
 from governance.policy.backing import validation_tier_problem
 from governance.policy.schema import Tier
 from governance.policy.tiers import tier_at_use
+from governance.registry.retired import retirements
 from governance.registry.versions import (
     champion_version,
     last_promotions,
@@ -119,6 +120,10 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
     if version is None:
         reasons.append(f"no champion: {model_name!r} has never been promoted")
         return DriveDecision(False, tuple(reasons), None)
+    gone = retirements(ledger, model_name, registry).get(version)
+    if gone is not None:
+        reasons.append(f"champion v{version} was retired by {gone.actor} (ledger seq {gone.seq})")
+        return DriveDecision(False, tuple(reasons), version)
     alias = champion_version(mlflow_client(ws), model_name) if registry_exists(ws) else None
     if alias != version:
         reasons.append(

@@ -10,7 +10,9 @@ last relevant one stamped at or before ``T``, by the same readers the decisions 
   valid adoption under four eyes), its version, hash and signers;
 - **kill switch**: the workspace-wide switch when it is tripped, else the strategy's own
   (``killswitch.fold`` with the user registry: an invalid signed act does not count);
-- **monitoring**: the last ``monitoring.completed`` of the strategy (status, breaches).
+- **monitoring**: the last ``monitoring.completed`` of the strategy (status, breaches);
+- **retired**: the versions retired by a valid signed ``model.retired``
+  (``governance.registry.retired``); a retired live version is live no more.
 
 Every fact names the ledger seq it comes from and carries an RFC 9162 inclusion proof of
 that entry under the ledger's current tree head, with the entry's hashed fields, so a
@@ -33,6 +35,7 @@ from governance.log.chain import HASHED_FIELDS, entry_leaf
 from governance.log.ledger import Ledger
 from governance.log.merkle import ProofError, verify_inclusion
 from governance.policy.adoption import Adoption, adoption_history
+from governance.registry.retired import RETIRED, retirements
 from governance.registry.versions import PROMOTED
 
 __all__ = ["SCHEMA", "history", "parse_moment", "verify_history"]
@@ -73,6 +76,7 @@ class _Sources:
             ]
             for level in (None, strategy)
         }
+        self.retired = sorted(retirements(ledger, strategy, registry).values(), key=lambda e: e.seq)
         self.adoptions = adoption_history(ledger, registry)
         adopted = {a.seq for a in self.adoptions}
         by_seq = {e.seq: e for e in ledger.entries(action="policy.adopted") if e.seq in adopted}
@@ -80,7 +84,7 @@ class _Sources:
 
     def events(self) -> list:
         """Every relevant entry, by seq."""
-        rows = [*self.promotions, *self.monitoring, *self.adoption_entries]
+        rows = [*self.promotions, *self.monitoring, *self.adoption_entries, *self.retired]
         rows += [*self.switch[None], *[e for k, v in self.switch.items() if k for e in v]]
         return sorted(rows, key=lambda e: e.seq)
 
@@ -95,10 +99,15 @@ class _Sources:
         }
         above = levels[None]
         switch = above if above.tripped else next(v for k, v in levels.items() if k)
+        retired = [_retired(e) for e in self.retired if e.seq <= cut]
+        live = promoted and _live(promoted)
+        if live and str(live["model_version"]) in {r["model_version"] for r in retired}:
+            live = None  # its retirement ended its use
         return {
             "as_of_seq": cut,
-            "live": promoted and _live(promoted),
+            "live": live,
             "paper": [],
+            "retired": retired,
             "policy": policy and _policy(policy),
             "killswitch": {**switch.to_json(), "seq": switch.seq},
             "monitoring": watched and {
@@ -133,6 +142,12 @@ def _live(e) -> dict:
     }
 
 
+def _retired(e) -> dict:
+    doc = e.payload["signed"]
+    return {"model_version": str(doc["model_version"]), "seq": e.seq, "ts": e.ts, "by": e.actor,
+            "reason": doc.get("reason")}  # fmt: skip
+
+
 def _policy(a: Adoption) -> dict:
     return {"version": a.version, "policy_hash": a.policy_hash, "seq": a.seq, "ts": a.ts,
             "signers": list(a.signers)}  # fmt: skip
@@ -145,6 +160,7 @@ def _facts(standing: dict) -> set[int]:
         fact = standing.get(key) or {}
         if fact.get("seq"):
             seqs.add(int(fact["seq"]))
+    seqs |= {int(r["seq"]) for r in standing.get("retired", [])}
     for a in (standing.get("live") or {}).get("approvals", []):
         if a.get("seq"):
             seqs.add(int(a["seq"]))
@@ -158,6 +174,8 @@ def _describe(e) -> str:
         return f"v{p.get('model_version')} live (approved by {who})"
     if e.action == MONITORING:
         return f"monitoring {p.get('status')} as of {p.get('as_of')}"
+    if e.action == RETIRED:
+        return f"v{e.payload['signed']['model_version']} retired by {e.actor}"
     if e.action == "policy.adopted":
         return f"policy {p.get('version')} adopted ({str(p.get('policy_hash'))[:12]})"
     where = "all strategies" if e.subject == killswitch.SUBJECT else "this strategy"

@@ -6,6 +6,7 @@ recorded acts against the same table (:data:`ROLES`).
 
 - The developer of a version (the signer of its ``model.trained`` entry) never validates,
   approves or rejects it, and never resets a switch while their model is the champion.
+- The developer never retires their own version (governance/decisions/retirement.py).
 - Nobody gives the same approval or reset step twice: a second, distinct person must.
 - ``admin`` enrols, revokes and changes roles and does nothing else; nobody else enrols.
 """
@@ -32,6 +33,7 @@ class Act(StrEnum):
     ENROL = "users"
     ADOPT_POLICY = "policy adopt"
     ACCEPT_FINDING = "findings accept"
+    RETIRE = "retire"
 
 
 ROLES: dict[Act, frozenset[Role]] = {
@@ -45,6 +47,8 @@ ROLES: dict[Act, frozenset[Role]] = {
     Act.ADOPT_POLICY: frozenset({Role.RISK_OFFICER}),
     # the tier's validation.acceptance.role narrows this (governance/findings/accept.py)
     Act.ACCEPT_FINDING: frozenset({Role.RISK_OFFICER, Role.VALIDATOR}),
+    # a retirement ends a version's use (governance/decisions/retirement.py)
+    Act.RETIRE: frozenset({Role.RISK_OFFICER}),
 }
 
 _PAST = {
@@ -55,7 +59,7 @@ _PAST = {
 }
 
 #: Acts the developer of the thing decided on may not take.
-_NOT_BY_DEVELOPER = {Act.VALIDATE, Act.APPROVE, Act.REJECT, Act.RESET}
+_NOT_BY_DEVELOPER = {Act.VALIDATE, Act.APPROVE, Act.REJECT, Act.RESET, Act.RETIRE}
 
 
 def duty_refusal(

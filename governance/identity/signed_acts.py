@@ -36,6 +36,7 @@ SIGNED_ACTS: dict[str, Act] = {
     "policy.adopted": Act.ADOPT_POLICY,
     "finding.acceptance_pending": Act.ACCEPT_FINDING,
     "finding.accepted": Act.ACCEPT_FINDING,
+    "model.retired": Act.RETIRE,
 }
 
 

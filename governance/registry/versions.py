@@ -21,6 +21,7 @@ from governance.ground.errors import InputError
 from governance.ground.workspace import Workspace
 from governance.log.chain import VerifyReport
 from governance.log.ledger import Ledger
+from governance.registry.retired import retirements
 
 CHAMPION = "champion"
 PROMOTED = "model.promoted"
@@ -162,8 +163,14 @@ def last_promotions(ledger: Ledger) -> dict[str, object]:
     return out
 
 
-def registry_problems(client, promotions: dict) -> list[tuple[int | None, str]]:
-    """Disagreements between MLflow and the ledger's promotions: ``[(seq, reason)]``."""
+def registry_problems(
+    client, promotions: dict, retired: dict | None = None
+) -> list[tuple[int | None, str]]:
+    """Disagreements between MLflow and the ledger's promotions: ``[(seq, reason)]``.
+
+    ``retired``: ``{name: {version: entry}}`` (``governance.registry.retired``); a retired
+    last champion has no ``champion`` alias and the tag ``status=retired``.
+    """
     names = set(promotions)
     for rm in client.search_registered_models():
         if CHAMPION in (rm.aliases or {}):
@@ -179,6 +186,15 @@ def registry_problems(client, promotions: dict) -> list[tuple[int | None, str]]:
             )  # fmt: skip
             continue
         want = str(entry.payload["model_version"])
+        gone = (retired or {}).get(name, {}).get(want)
+        if gone is not None:
+            status = dict(client.get_model_version(name, want).tags or {}).get("status")
+            if current is not None or status != "retired":
+                problems.append(
+                    (gone.seq, f"registry drift: {name!r} v{want} was retired (seq {gone.seq})"
+                               f" but the alias points at v{current}, status {status!r}")
+                )  # fmt: skip
+            continue
         if current != want:
             where = f"points at v{current}" if current is not None else "was removed"
             problems.append(
@@ -202,7 +218,8 @@ def registry_matches_ledger(ws: Workspace, ledger: Ledger) -> VerifyReport | Non
     if not promotions and not registry_exists(ws):
         return None
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    problems = registry_problems(mlflow_client(ws), promotions)
+    retired = {name: retirements(ledger, name) for name in promotions}
+    problems = registry_problems(mlflow_client(ws), promotions, retired)
     if not problems:
         return None
     seq, reason = problems[0]

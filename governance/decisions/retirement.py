@@ -1,0 +1,110 @@
+"""Retirement of a model version: a signed decision, the end of its life in use.
+
+A risk officer who is not the version's developer signs a retirement document
+(:func:`retirement_document`: the action, the model and the hash of its files, the policy in
+force, the ledger head the decision answers, a unique id and the reason) and the ledger
+records it as ``model.retired``. From then on the version never drives a book
+(``governance.decisions.model_use`` falls back with the reason), is never approved again
+(``governance.decisions.approvals.approve`` refuses, recorded), and the MLflow registry shows
+it: tag ``status=retired`` and, if it was the champion, no ``champion`` alias.
+
+The facts come from the signed document only (``governance.registry.retired.retirements``): the version retired is
+the one the document names, whatever the entry's subject says; an entry that is not a valid
+signed act of a risk officer at the time, or whose signer developed the version, retires
+nothing; a document id seen before counts once. Every refusal is recorded as
+``retirement.refused`` and raises :class:`Forbidden` (exit 4).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from governance.decisions.promotion import facts_for
+from governance.ground.errors import Forbidden, InputError
+from governance.ground.workspace import Workspace
+from governance.identity.duties import Act, duty_refusal
+from governance.identity.signing import Signer, append_signed
+from governance.log.ledger import Ledger, LedgerEntry
+from governance.registry.retired import DOC_KIND, RETIRED, retirements
+from governance.registry.versions import (
+    CHAMPION,
+    champion_version,
+    mlflow_client,
+    model_subject,
+    registry_exists,
+)
+
+__all__ = ["REFUSED", "RETIRED", "retire", "retirement_document", "retirements"]
+
+REFUSED = "retirement.refused"
+
+
+def retirement_document(facts, *, policy_hash: str, head: tuple[int, str], reason: str) -> dict:
+    """What a retiring officer signs: action, subject, model files, policy, ledger state, id."""
+    return {
+        "kind": DOC_KIND,
+        "action": RETIRED,
+        "model_name": facts.name,
+        "model_version": str(facts.version),
+        "model_artifact_hash": facts.model_artifact_hash,
+        "mlflow_run_id": facts.run_id,
+        "policy_hash": policy_hash,
+        "answers": {"seq": head[0], "hash": head[1]},
+        "id": uuid.uuid4().hex,
+        "reason": reason,
+    }
+
+
+def _refuse(ledger: Ledger, name: str, version, signer: Signer, message: str) -> Forbidden:
+    ledger.append(
+        REFUSED,
+        actor=signer.name,
+        role=signer.role,
+        subject=model_subject(name, version),
+        payload={"model_name": name, "model_version": str(version), "refusal": message},
+    )
+    return Forbidden(message)
+
+
+def retire(
+    ws: Workspace,
+    ledger: Ledger,
+    model_name: str,
+    version: int | str,
+    signer: Signer,
+    reason: str,
+    *,
+    policy_hash: str,
+) -> LedgerEntry:
+    """Sign and record the retirement of ``model_name`` v``version``; update the registry.
+
+    Raises
+    ------
+    InputError
+        No reason, an unknown version, or a version already retired (exit 2).
+    Forbidden
+        Not a risk officer, or the version's developer (recorded; exit 4).
+    """
+    if not reason or not reason.strip():
+        raise InputError("retire: --reason: required")
+    facts = facts_for(ws, ledger, model_name, version)
+    refusal = duty_refusal(
+        Act.RETIRE, signer.name, signer.role, developer=facts.developer,
+        subject=f"{facts.name} v{facts.version}",
+    )  # fmt: skip
+    if refusal:
+        raise _refuse(ledger, facts.name, facts.version, signer, refusal)
+    if str(facts.version) in retirements(ledger, facts.name):
+        raise InputError(f"--model-version: {facts.name} v{facts.version} is already retired")
+    doc = retirement_document(facts, policy_hash=policy_hash, head=ledger.head(), reason=reason)
+    entry = append_signed(
+        ledger, signer, RETIRED, subject=model_subject(facts.name, facts.version), payload=doc
+    )
+    if registry_exists(ws):
+        client = mlflow_client(ws)
+        tags = {"status": "retired", "retired_by_seq": str(entry.seq), "retired_by": signer.name}
+        for key, value in tags.items():
+            client.set_model_version_tag(facts.name, str(facts.version), key, value)
+        if champion_version(client, facts.name) == str(facts.version):
+            client.delete_registered_model_alias(facts.name, CHAMPION)
+    return entry
