@@ -20,6 +20,7 @@ ORDER = [
     "bench_optimiser.py",
     "bench_backtest.py",
     "bench_accounts.py",
+    "bench_orders.py",
     "bench_use_checks.py",
     "bench_ledger.py",
     "bench_stress.py",

@@ -96,49 +96,39 @@ class OrderSet:
         return list(dict.fromkeys(self.orders["account"]))
 
 
-def _account_orders(account, target, held, prices, table, value, order_type, offset, cost):
-    assets = target.index.union(held.index).intersection(table.index)
-    w = target.reindex(assets).fillna(0.0).to_numpy(dtype=float)
-    have = held.reindex(assets).fillna(0).to_numpy(dtype=np.int64)
-    price = prices.reindex(assets).to_numpy(dtype=float)
-    lots = table.loc[assets, "lot_size"].to_numpy(dtype=np.int64)
-    priced = np.isfinite(price) & (price > 0)
-    movable = priced & table.loc[assets, "tradable"].to_numpy(dtype=bool)
-    goal = np.where(priced, w * value / np.where(priced, price, 1.0), 0.0)
-    want = np.where(movable, round_to_lots(goal, lots), have)
-    delta = want - have
-    rows = pd.DataFrame(
+def _long(by_account: dict[str, pd.Series], column: str, accounts: list[str]) -> pd.DataFrame:
+    """``account, asset, <column>`` rows of the accounts' Series (in ``accounts``)."""
+    parts = [by_account[a] for a in accounts if a in by_account and len(by_account[a])]
+    names = [a for a in accounts if a in by_account and len(by_account[a])]
+    if not parts:
+        return pd.DataFrame(columns=["account", "asset", column])
+    sizes = [len(p) for p in parts]
+    return pd.DataFrame(
         {
-            "account": account,
-            "asset": assets.astype(str),
-            "side": np.where(delta > 0, Side.BUY.value, Side.SELL.value),
-            "quantity": np.abs(delta),
-            "lot_size": lots,
-            "order_type": order_type.value,
-            "ref_price": price,
-            "currency": table.loc[assets, "currency"].to_numpy(),
-            "target_weight": w,
+            "account": np.repeat(np.asarray(names, dtype=object), sizes),
+            "asset": np.concatenate([p.index.astype(str).to_numpy(dtype=object) for p in parts]),
+            column: np.concatenate([p.to_numpy() for p in parts]),
         }
-    )[delta != 0]
-    bump = np.where(rows["side"] == Side.BUY, 1 + offset, 1 - offset)
-    rows["limit_price"] = (
-        np.round(rows["ref_price"] * bump, 4) if order_type is OrderType.LMT else np.nan
     )
-    rows["notional"] = rows["quantity"] * rows["ref_price"]
-    half_spread, impact = cost
-    coef = None if impact is None else impact.reindex(rows["asset"]).fillna(0.0).to_numpy()
-    rows["estimated_bp"] = BP * cost_rate(rows["notional"], value, half_spread, coef)
-    err = np.abs(w - np.where(priced, want * np.nan_to_num(price) / value, 0.0))
-    residual = {
-        "account": account,
-        "value": float(value),
-        "error_weight": float(err[priced].sum()),
-        "error_value": float(err[priced].sum() * value),
-        "unpriced": [str(a) for a in assets[~priced & (w != 0)]],
-        "untradable": [str(a) for a in assets[priced & ~movable & (want != goal)]],
-    }
-    after = pd.DataFrame({"account": account, "asset": assets.astype(str), "shares": want})
-    return rows, after[after["shares"] != 0], residual
+
+
+def _residuals(frame: pd.DataFrame, accounts: list[str], values: np.ndarray) -> list[dict]:
+    """Per account: the weight and money left by rounding, the assets with no price (and a
+    target) and the untradable assets kept away from their target."""
+    err = frame.groupby("account", sort=False)["error"].sum()
+    unpriced = frame[frame["unpriced"]].groupby("account", sort=False)["asset"].agg(list)
+    untradable = frame[frame["untradable"]].groupby("account", sort=False)["asset"].agg(list)
+    return [
+        {
+            "account": a,
+            "value": float(v),
+            "error_weight": float(err.get(a, 0.0)),
+            "error_value": float(err.get(a, 0.0) * v),
+            "unpriced": list(unpriced.get(a, [])),
+            "untradable": list(untradable.get(a, [])),
+        }
+        for a, v in zip(accounts, values, strict=True)
+    ]
 
 
 def build_orders(
@@ -177,32 +167,63 @@ def build_orders(
         The cost model (fraction of price; impact coefficients by asset at the account
         value, None: none) for each order's ``estimated_bp``.
     """
+    accounts = list(targets)
+    values = np.array([value[a] if isinstance(value, dict) else value for a in accounts], float)
+    frame = _long(targets, "weight", accounts).merge(
+        _long({a: held[a] for a in accounts if a in held}, "held", accounts),
+        on=["account", "asset"], how="outer",
+    )  # fmt: skip
+    frame = frame[frame["asset"].isin(instruments.index)]
+    rank = {a: i for i, a in enumerate(accounts)}
+    frame = frame.assign(rank=frame["account"].map(rank)).sort_values(["rank", "asset"])
+    v = values[frame["rank"].to_numpy(dtype=np.int64)]
+    w = frame["weight"].fillna(0.0).to_numpy(dtype=float)
+    have = frame["held"].fillna(0).to_numpy(dtype=np.int64)
+    table = instruments.reindex(frame["asset"])
+    price = prices.reindex(frame["asset"]).to_numpy(dtype=float)
+    lots = table["lot_size"].to_numpy(dtype=np.int64)
+    priced = np.isfinite(price) & (price > 0)
+    movable = priced & table["tradable"].to_numpy(dtype=bool)
+    goal = np.where(priced, w * v / np.where(priced, price, 1.0), 0.0)
+    want = np.where(movable, round_to_lots(goal, lots), have)
+    delta = want - have
+    err = np.abs(w - np.where(priced, want * np.nan_to_num(price) / v, 0.0))
+    frame = frame.assign(
+        error=np.where(priced, err, 0.0), unpriced=~priced & (w != 0),
+        untradable=priced & ~movable & (want != goal),
+    )  # fmt: skip
+    moving = delta != 0
+    side = np.where(delta > 0, Side.BUY.value, Side.SELL.value)[moving]
+    ref = price[moving]
+    quantity = np.abs(delta)[moving]
+    bump = np.where(side == Side.BUY.value, 1 + limit_offset, 1 - limit_offset)
+    notional = quantity * ref
+    assets = frame["asset"].to_numpy()[moving]
+    coef = None if impact is None else impact.reindex(assets).fillna(0.0).to_numpy()
     prefix = str(book["hash"])[:10]
-    frames, after, residuals = [], [], []
-    for account, target in targets.items():
-        v = value[account] if isinstance(value, dict) else value
-        own = held.get(account, pd.Series(dtype=np.int64))
-        rows, pos, res = _account_orders(
-            account,
-            target,
-            own,
-            prices,
-            instruments,
-            v,
-            order_type,
-            limit_offset,
-            (half_spread, impact),
-        )
-        frames.append(rows)
-        after.append(pos)
-        residuals.append(res)
-    orders = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    orders = orders.reindex(columns=ORDER_COLUMNS)
-    orders["order_id"] = [f"{prefix}-{i}" for i in range(len(orders))]
-    orders["quantity"] = orders["quantity"].astype(np.int64)
-    orders["lot_size"] = orders["lot_size"].astype(np.int64)
-    positions = pd.concat(after, ignore_index=True) if after else pd.DataFrame()
-    return OrderSet(asof, dict(book), orders, positions, residuals)
+    orders = pd.DataFrame(
+        {
+            "order_id": [f"{prefix}-{n}" for n in range(int(moving.sum()))],
+            "account": frame["account"].to_numpy()[moving],
+            "asset": assets,
+            "side": side,
+            "quantity": quantity.astype(np.int64),
+            "lot_size": lots[moving],
+            "order_type": order_type.value,
+            "ref_price": ref,
+            "limit_price": np.round(ref * bump, 4) if order_type is OrderType.LMT else np.nan,
+            "currency": table["currency"].to_numpy()[moving],
+            "notional": notional,
+            "target_weight": w[moving],
+            "estimated_bp": BP * cost_rate(notional, v[moving], half_spread, coef),
+        }
+    )[ORDER_COLUMNS]
+    after = pd.DataFrame(
+        {"account": frame["account"].to_numpy(), "asset": frame["asset"].to_numpy(),
+         "shares": want}
+    )[want != 0].reset_index(drop=True)  # fmt: skip
+    residuals = _residuals(frame, accounts, values)
+    return OrderSet(asof, dict(book), orders, after, residuals)
 
 
 def restrict(order_set: OrderSet, blocked: list[str]) -> OrderSet:
