@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from governance.ground.errors import TamperDetected
 from tests.helpers_e2e import cli_out
 from tests.helpers_identity import enrol_cast, signer, tiny_version
 
@@ -121,8 +124,8 @@ def test_retirement_attacks_are_refused_or_count_for_nothing(workspace, monkeypa
     assert not any("retired" in r for r in _drive(workspace).reasons)
 
     # 4. A genuine retirement of another version, replayed under this version's subject:
-    #    the facts come from the signed document, which names the other version, and a
-    #    document id counts once.
+    #    the ledger refuses an entry whose subject is not the signed one, and the reader
+    #    takes the version from the signed document anyway (an id counts once).
     other, _ = tiny_version(workspace, NAME)
     code, out, _ = _cli(capsys, "retire", "--model-version", other, "--as", "rita",
                         "--reason", "never used", "--json")  # fmt: skip
@@ -131,7 +134,8 @@ def test_retirement_attacks_are_refused_or_count_for_nothing(workspace, monkeypa
         genuine = next(
             e for e in ledger.entries(action="model.retired") if e.seq == out["entry_seq"]
         )
-        ledger.append("model.retired", actor="rita", role="risk_officer",
-                      subject=f"model:{NAME}/v{version}", payload=genuine.payload)  # fmt: skip
+        with pytest.raises(TamperDetected, match="not the signed subject"):
+            ledger.append("model.retired", actor="rita", role="risk_officer",
+                          subject=f"model:{NAME}/v{version}", payload=genuine.payload)  # fmt: skip
         assert set(retirements(ledger, NAME)) == {other}
     assert not any("retired" in r for r in _drive(workspace).reasons)
