@@ -33,28 +33,31 @@ sys.path.insert(0, str(REPO))
 
 
 def per_command(root: Path, n: int) -> dict:
+    """Each command's append and checkpoint, interleaved with its floors on the same rows
+    (a plain SQLite commit, two fsyncs) so that a shared machine's load weighs on both."""
     from governance.ground.artifacts import ArtifactStore
     from governance.log.ledger import Ledger
     from governance.log.transparency import publish
     from governance.log.witness import DirectoryWitness
 
     witness = [DirectoryWitness(str(root / "witness"))]
-    appends, checkpoints = [], []
+    appends, checkpoints, plain, fsyncs = [], [], [], []
     with Ledger(f"sqlite:///{root / 'cmd.db'}", ArtifactStore(root / "a")) as ledger:
         publish(ledger, witness)  # keys created, first checkpoint pinned
+        floor = PlainSQLite(root / "cmd.db", root / "plain.db")
         for i in range(n):
             t0 = time.perf_counter()
-            ledger.append("killswitch.tripped", actor="rita", subject="killswitch",
-                          payload={"reason": f"drill {i}", "trigger": "manual"})  # fmt: skip
+            entry = ledger.append("killswitch.tripped", actor="rita", subject="killswitch",
+                                  payload={"reason": f"drill {i}", "trigger": "manual"})  # fmt: skip
             t1 = time.perf_counter()
             publish(ledger, witness)
             t2 = time.perf_counter()
             appends.append(t1 - t0)
             checkpoints.append(t2 - t1)
-        ledger_size = ledger.head()[0]
+            plain.append(floor.commit_like(entry.seq))
+            fsyncs.append(two_fsyncs(root / "fsync", i))
+        floor.close()
     total = [a + c for a, c in zip(appends, checkpoints, strict=True)]
-    plain = plain_commits(root / "cmd.db", root / "plain.db", first_seq=ledger_size - n + 1)
-    fsyncs = two_fsyncs(root / "fsync", n)
     return {"append_ms": ms(appends), "checkpoint_ms": ms(checkpoints), "total_ms": ms(total),
             "plain_ms": ms(plain), "fsyncs_ms": ms(fsyncs)}  # fmt: skip
 
@@ -64,64 +67,63 @@ def ms(xs: list[float]) -> tuple[float, float]:
     return round(statistics.median(xs) * 1e3, 2), round(statistics.quantiles(xs, n=10)[-1] * 1e3, 2)
 
 
-def plain_commits(source: Path, target: Path, first_seq: int) -> list[float]:
+class PlainSQLite:
     """The floor of an append: the same rows (the entry, the tree nodes it completes, the
-    head) written by plain ``sqlite3`` into a copy of the ledger's schema, one ``BEGIN
-    IMMEDIATE`` ... ``COMMIT`` per entry, WAL with SQLite's default ``synchronous=FULL``
-    (the ledger's settings). Returns each commit's seconds, from ``first_seq`` on."""
-    import sqlite3
+    head) written by plain ``sqlite3`` into a copy of the ledger's schema, in one ``BEGIN
+    IMMEDIATE`` ... ``COMMIT``, WAL with SQLite's default ``synchronous=FULL`` (the
+    ledger's settings)."""
 
-    from governance.log.db import HEAD_ID, entries_table, head_table, nodes_table
+    def __init__(self, source: Path, target: Path):
+        import sqlite3
 
-    entries_t, head_t, nodes_t = entries_table.name, head_table.name, nodes_table.name
-    src = sqlite3.connect(source)
-    schema = [sql for (sql,) in src.execute(
-        "SELECT sql FROM sqlite_master WHERE type IN ('table', 'index') AND sql IS NOT NULL")]  # fmt: skip
-    entries = src.execute(f"SELECT * FROM {entries_t} WHERE seq >= ? ORDER BY seq", (first_seq,))
-    columns = [d[0] for d in entries.description]
-    entries = entries.fetchall()
-    nodes: dict[int, list[tuple]] = {}
-    for level, idx, node in src.execute(f"SELECT level, idx, hash FROM {nodes_t}"):
-        # a node of ``level`` completes when leaf count (idx + 1) * 2^level is appended
-        nodes.setdefault((idx + 1) << level, []).append((level, idx, node))
-    src.close()
-    dst = sqlite3.connect(target, isolation_level=None)
-    dst.execute("PRAGMA journal_mode=WAL")
-    for sql in schema:
-        dst.execute(sql)
-    dst.execute(f"INSERT INTO {head_t} (id, seq, hash) VALUES (?, 0, '')", (HEAD_ID,))
-    marks = ", ".join("?" * len(columns))
-    insert = f"INSERT INTO {entries_t} ({', '.join(columns)}) VALUES ({marks})"
-    times = []
-    for row in entries:
-        seq, entry_hash = row[columns.index("seq")], row[columns.index("entry_hash")]
+        from governance.log.db import HEAD_ID, entries_table, head_table, nodes_table
+
+        self.src = sqlite3.connect(source)
+        self.entries, self.nodes = entries_table.name, nodes_table.name
+        schema = [sql for (sql,) in self.src.execute(
+            "SELECT sql FROM sqlite_master WHERE type IN ('table', 'index') AND sql IS NOT NULL")]  # fmt: skip
+        self.dst = sqlite3.connect(target, isolation_level=None)
+        self.dst.execute("PRAGMA journal_mode=WAL")
+        for sql in schema:
+            self.dst.execute(sql)
+        self.dst.execute(f"INSERT INTO {head_table.name} (id, seq, hash) VALUES (?, 0, '')",
+                         (HEAD_ID,))  # fmt: skip
+        self.update_head = f"UPDATE {head_table.name} SET seq = ?, hash = ? WHERE id = {HEAD_ID}"
+
+    def commit_like(self, seq: int) -> float:
+        """Seconds to commit the rows the ledger wrote for entry ``seq`` (read beforehand)."""
+        cur = self.src.execute(f"SELECT * FROM {self.entries} WHERE seq = ?", (seq,))
+        columns = [d[0] for d in cur.description]
+        row = cur.fetchone()
+        # the nodes entry ``seq`` completed: (level, idx) completes at leaf (idx + 1) 2^level
+        nodes = [n for n in self.src.execute(f"SELECT level, idx, hash FROM {self.nodes}"
+                 " WHERE ((idx + 1) << level) = ?", (seq,))]  # fmt: skip
+        insert = (f"INSERT INTO {self.entries} ({', '.join(columns)})"
+                  f" VALUES ({', '.join('?' * len(columns))})")  # fmt: skip
         t0 = time.perf_counter()
-        dst.execute("BEGIN IMMEDIATE")
-        dst.execute(insert, row)
-        dst.executemany(f"INSERT INTO {nodes_t} (level, idx, hash) VALUES (?, ?, ?)",
-                        nodes.get(seq, []))  # fmt: skip
-        dst.execute(f"UPDATE {head_t} SET seq = ?, hash = ? WHERE id = ?",
-                    (seq, entry_hash, HEAD_ID))  # fmt: skip
-        dst.execute("COMMIT")
-        times.append(time.perf_counter() - t0)
-    dst.close()
-    return times
+        self.dst.execute("BEGIN IMMEDIATE")
+        self.dst.execute(insert, row)
+        self.dst.executemany(f"INSERT INTO {self.nodes} (level, idx, hash) VALUES (?, ?, ?)", nodes)
+        self.dst.execute(self.update_head, (seq, row[columns.index("entry_hash")]))
+        self.dst.execute("COMMIT")
+        return time.perf_counter() - t0
+
+    def close(self) -> None:
+        self.src.close()
+        self.dst.close()
 
 
-def two_fsyncs(folder: Path, n: int) -> list[float]:
+def two_fsyncs(folder: Path, i: int) -> float:
     """The floor of a governance command: two durable writes (the ledger's commit, the
-    witness's checkpoint file), each a small write and an ``fsync``."""
+    witness's checkpoint file), each a small write and an ``fsync``; seconds."""
     folder.mkdir(parents=True, exist_ok=True)
-    times = []
-    for i in range(n):
-        t0 = time.perf_counter()
-        for name in ("a", "b"):
-            with open(folder / name, "ab") as f:
-                f.write(f"{i}\n".encode())
-                f.flush()
-                os.fsync(f.fileno())
-        times.append(time.perf_counter() - t0)
-    return times
+    t0 = time.perf_counter()
+    for name in ("a", "b"):
+        with open(folder / name, "ab") as f:
+            f.write(f"{i}\n".encode())
+            f.flush()
+            os.fsync(f.fileno())
+    return time.perf_counter() - t0
 
 
 def build(url: str, n: int) -> float:

@@ -166,11 +166,12 @@ def frontier_of(conn: Connection, size: int) -> merkle.Frontier:
             start += 1 << level
     if not wanted:
         return merkle.Frontier()
-    c = nodes_table.c
+    # a plain text statement: a Core select of a varying number of OR terms has a new cache
+    # key at every size (its compilation was 2 ms of a 10 ms append, bench/bench_ledger.py)
+    terms = " OR ".join(f"(level = :l{j} AND idx = :i{j})" for j in range(len(wanted)))
+    params = {f"{k}{j}": v for j, (lv, ix) in enumerate(wanted) for k, v in (("l", lv), ("i", ix))}
     rows = conn.execute(
-        sa.select(c.level, c.idx, c.hash).where(
-            sa.or_(*[sa.and_(c.level == lv, c.idx == ix) for lv, ix in wanted])
-        )
+        sa.text(f"SELECT level, idx, hash FROM {nodes_table.name} WHERE {terms}"), params
     ).all()
     found = {(r.level, r.idx): bytes.fromhex(r.hash) for r in rows}
     missing = [w for w in wanted if w not in found]

@@ -27,6 +27,13 @@ from governance.log.db import HEAD_ID, entries_table, frontier_of, head_table, n
 #: ``replay_ignores`` value that compares only action and subject (first recording stands).
 ANY_PAYLOAD = ("*",)
 
+_INSERT_ENTRY = entries_table.insert()
+_UPDATE_HEAD = (
+    head_table.update()
+    .where(head_table.c.id == HEAD_ID)
+    .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash"))
+)
+
 
 class IdempotencyConflict(InputError):
     """An idempotency key already names an entry with a different action, subject or payload."""
@@ -167,7 +174,8 @@ class LedgerTransaction:
         )
         entry_hash = compute_entry_hash(fields)
         conn = self._conn
-        conn.execute(entries_table.insert().values(payload=body, entry_hash=entry_hash, **fields))
+        # statements built once with bound parameters: compiled once, cached by SQLAlchemy
+        conn.execute(_INSERT_ENTRY, {"payload": body, "entry_hash": entry_hash, **fields})
         if self._frontier is None:
             self._frontier = frontier_of(conn, self._seq)
         self._frontier, done = self._frontier.append(entry_leaf(fields))
@@ -175,9 +183,7 @@ class LedgerTransaction:
             nodes_table.insert(),
             [{"level": lv, "idx": ix, "hash": h.hex()} for lv, ix, h in done],
         )
-        conn.execute(
-            head_table.update().where(head_table.c.id == HEAD_ID).values(seq=seq, hash=entry_hash)
-        )
+        conn.execute(_UPDATE_HEAD, {"new_seq": seq, "new_hash": entry_hash})
         self._seq, self._hash = seq, entry_hash
         return LedgerEntry(payload=json.loads(body), entry_hash=entry_hash, **fields)
 
