@@ -311,3 +311,24 @@ def test_show_rejects_bad_tail(cli, capsys):
         cli("ledger", "show", "--tail", "0")
     assert exc.value.code == 2
     assert "must be a positive integer" in capsys.readouterr().err
+
+
+def test_a_remembered_frontier_is_used_only_at_the_head_it_was_made_for(ledger, workspace):
+    """Each Ledger remembers the tree's frontier at the head it last committed and reuses it
+    when its next write transaction reads that head. Two writers on one database take
+    turns, and a failed transaction rolls back after extending the frontier: every append
+    still lands in a tree whose stored root equals the root recomputed from the entries."""
+    other = Ledger(ledger.url, ledger.store)
+    try:
+        for i in range(9):
+            writer = ledger if i % 3 else other  # the other writer moves the head between
+            writer.append("data.ingested", actor="alice", subject=f"d{i}", payload={"i": i})
+        with pytest.raises(RuntimeError), ledger.transaction() as tx:
+            tx.append("data.ingested", actor="alice", subject="rolled back", payload={})
+            raise RuntimeError("the transaction fails after its append")
+        ledger.append("data.ingested", actor="alice", subject="after", payload={})
+        other.append("data.ingested", actor="alice", subject="last", payload={})
+    finally:
+        other.dispose()
+    report = ledger.verify()
+    assert report.ok and report.entries == 11, report

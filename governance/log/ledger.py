@@ -87,6 +87,9 @@ class Ledger:
         self.store = store
         self._engine = make_engine(url)
         self._pg = self._engine.dialect.name == "postgresql"
+        # the tree's frontier at the head this process last committed: the next write
+        # transaction reuses it when it reads the same head under its lock
+        self._tree: tuple[tuple[int, str], merkle.Frontier] | None = None
         try:
             self._create()
         except OperationalError as exc:
@@ -173,7 +176,13 @@ class Ledger:
                 raise TamperDetected(
                     "ledger head checkpoint is missing: run `alphagate ledger verify`"
                 )
-            yield LedgerTransaction(conn, (int(head.seq), str(head.hash)), self.payload_text)
+            head = (int(head.seq), str(head.hash))
+            known = self._tree[1] if self._tree is not None and self._tree[0] == head else None
+            txn = LedgerTransaction(conn, head, self.payload_text, known)
+            yield txn
+        after, frontier = txn.tree_state()  # committed: remember the new head's frontier
+        if frontier is not None:
+            self._tree = (after, frontier)
 
     def append(
         self,

@@ -119,10 +119,21 @@ class LedgerTransaction:
     compare-and-append.
     """
 
-    def __init__(self, conn: Connection, head: tuple[int, str], payload_text: Callable[..., str]):
+    def __init__(
+        self,
+        conn: Connection,
+        head: tuple[int, str],
+        payload_text: Callable[..., str],
+        frontier: merkle.Frontier | None = None,
+    ):
         self._conn, self._payload_text = conn, payload_text
         self._seq, self._hash = head
-        self._frontier: merkle.Frontier | None = None
+        self._frontier = frontier  # the tree's frontier at ``head``, when the caller knows it
+
+    def tree_state(self) -> tuple[tuple[int, str], merkle.Frontier | None]:
+        """The head ``(seq, hash)`` after this transaction's appends and the tree's frontier
+        there (None if nothing needed it)."""
+        return (self._seq, self._hash), self._frontier
 
     @property
     def size(self) -> int:
