@@ -18,7 +18,7 @@ from prefect.input import RunInput
 from pydantic import Field, create_model
 
 from governance.decisions.approvals import promote_if_complete
-from governance.decisions.promotion import compute_state, latest_validation
+from governance.decisions.promotion import compute_state, declared_count, latest_validation
 from governance.decisions.ui_approval import TIMEOUT_USER, UIDecision, record_form_decision
 from governance.ground.workspace import Workspace
 from governance.identity.users import list_users
@@ -153,7 +153,7 @@ def await_ui_approval(
         signature=signature, tier=tier, tier_name=tier_name, policy_hash=policy_hash,
         flow_run_id=flow_run_id,
     )  # fmt: skip
-    counted = outcome == "approved" and (signed or tier.approvals.allow_declared_ui_approvals)
+    counted = outcome == "approved" and (signed or declared_count(ledger, tier))
     promoted = None
     if counted and promote:
         state, promoted, _ = promote_if_complete(ws, ledger, facts, tier, policy_hash, validation)

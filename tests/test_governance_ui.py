@@ -31,14 +31,15 @@ def harness(prefect_server):
 
 
 @pytest.fixture
-def setup(workspace):
+def setup(workspace, request):
     from governance.decisions.promotion import latest_validation  # noqa: F401  (import check)
     from governance.identity.signing import append_signed
     from governance.log.ledger import Ledger
     from governance.registry.versions import ModelFacts
     from tests.helpers_identity import enrol_cast, in_force_hash, in_force_tier, signer
 
-    enrol_cast(workspace)
+    sandbox = getattr(request, "param", False)  # a sandbox workspace: no policy adopted
+    enrol_cast(workspace, sandbox=sandbox)
     ledger = Ledger.open(workspace)
     append_signed(
         ledger,
@@ -49,8 +50,8 @@ def setup(workspace):
             "model_name": "m",
             "model_version": "1",
             "verdict": "pass",
-            "policy_hash": in_force_hash(ledger),
-            "policy_tier": in_force_tier(ledger, "m"),
+            "policy_hash": None if sandbox else in_force_hash(ledger),
+            "policy_tier": None if sandbox else in_force_tier(ledger, "m"),
         },
         artifacts={"report.json": ledger.store.put_json({"verdict": "pass"})},
     )
@@ -97,8 +98,18 @@ def _resume_when_paused(run_input: dict) -> threading.Thread:
     return t
 
 
-@pytest.mark.parametrize("allow", [False, True])
-def test_ui_approval_is_recorded_as_declared_and_counts_only_if_allowed(harness, setup, allow):
+@pytest.mark.parametrize(
+    ("setup", "allow", "counts"),
+    [(False, False, False), (False, True, False), (True, True, True)],
+    indirect=["setup"],
+    ids=["not-allowed", "allowed-outside-a-sandbox", "allowed-in-a-sandbox"],
+)
+def test_ui_approval_is_recorded_as_declared_and_counts_only_if_allowed(
+    harness, setup, allow, counts
+):
+    """A declared answer counts only where the tier allows it *and* the workspace is a
+    sandbox (issue 22: anyone can append one, so the shipped low tier's allowance counts
+    for nothing in a governed workspace)."""
     ctx, ledger, facts = setup
     tier = Tier(approvals=ApprovalPolicy(ui_timeout_seconds=60, allow_declared_ui_approvals=allow))
     t = _resume_when_paused({"approve": True, "user": "rita", "reason": "looks fine"})
@@ -108,10 +119,10 @@ def test_ui_approval_is_recorded_as_declared_and_counts_only_if_allowed(harness,
     entry = ledger.last(action="approval.granted", subject="model:m/v1")
     assert entry.payload["identity"] == "declared" and "signature" not in entry.payload
     assert entry.payload["flow_run_id"] and entry.payload["document"]["decision"] == "approve"
-    assert decision.counted is allow
+    assert decision.counted is counts
     granted = [g["user"] for g in decision.state.granted]
-    assert granted == (["rita"] if allow else [])
-    assert decision.state.missing == (("validator",) if allow else ("validator", "risk_officer"))
+    assert granted == (["rita"] if counts else [])
+    assert decision.state.missing == (("validator",) if counts else ("validator", "risk_officer"))
 
 
 def test_ui_approval_by_the_developer_is_refused_and_timeout_is_a_rejection(harness, setup):

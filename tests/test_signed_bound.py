@@ -139,3 +139,49 @@ def test_adoptions_replayed_with_another_policy_hash_adopt_nothing(env, capsys, 
         assert policy_in_force(ledger).policy_hash == theirs
     code, report = _verify(capsys)
     assert code == 3 and report["first_bad_seq"] == bad.seq
+
+
+def test_one_officer_alone_re_arms_nothing(env, capsys):
+    """rita signs, with her own key, a completing reset of the live trip listing only
+    herself (``needed: 1``, no pending step): a reset needs the policy's number of distinct
+    officers (never fewer than two), so the switch stays tripped."""
+    from governance.identity.signing import append_signed
+
+    ws, _cfg = env
+    assert main(["killswitch", "trip", "--as", "rita", "--reason", "live"]) == 0
+    with Ledger.open(ws) as ledger:
+        trip = ledger.last(action="killswitch.tripped")
+        append_signed(ledger, signer(ws, "rita", ledger), "killswitch.reset", subject="killswitch",
+                      payload={"reason": "mine", "incident": "I-9", "needed": 1,
+                               "officers": ["rita"], "trip_seq": trip.seq})  # fmt: skip
+        state = killswitch.status(ledger)
+    assert state.tripped and state.seq == trip.seq and state.pending_reset is None
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (("max_weight: 0.10", "max_weight: 5"), "pretrade.max_weight"),
+        (("max_weight: 0.10", "max_weight: -1"), "pretrade.max_weight"),
+        (("max_pbo: 0.5", "max_pbo: 7"), "validation.max_pbo"),
+        (("max_days: 180", "max_days: 100000"), "acceptance.max_days"),
+    ],
+)
+def test_a_policy_out_of_bounds_cannot_be_signed(
+    workspace, monkeypatch, capsys, tmp_path, edit, field
+):
+    """``policy adopt`` validates the file before anyone signs it: exit 2, one line naming
+    the field, nothing recorded."""
+    enrol_cast(workspace, monkeypatch=monkeypatch)
+    text = Path(POLICY).read_text()
+    assert edit[0] in text
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace(edit[0], edit[1], 1))
+    with Ledger.open(workspace) as ledger:
+        before = ledger.head()[0]
+    capsys.readouterr()
+    assert main(["policy", "adopt", str(bad), "--as", "rita"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and field in err and "Traceback" not in err
+    with Ledger.open(workspace) as ledger:
+        assert not [e for e in ledger.entries(after_seq=before) if e.action.startswith("policy.")]

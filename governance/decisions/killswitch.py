@@ -41,6 +41,7 @@ from governance.ground.errors import Forbidden, InputError
 from governance.identity.duties import ROLES, Act, duty_refusal, require
 from governance.identity.users import SYSTEM_ACTOR, act_problems, load_registry
 from governance.log.bound import replayed
+from governance.policy.schema import MIN_RESET_APPROVALS
 
 SUBJECT = "killswitch"
 TRIPPED = "killswitch.tripped"
@@ -158,9 +159,16 @@ def fold(entries: list, registry=None) -> KillSwitchState:
 
 
 def _completes(state: KillSwitchState, reset) -> bool:
-    """A reset completes the pending one only if it names exactly those officers and itself."""
-    pending = (state.pending_reset or {}).get("officers", [])
-    return (reset.payload or {}).get("officers") == [*pending, reset.actor]
+    """A reset completes the pending one only if it names exactly those officers and itself,
+    all distinct and as many as the first step asked (never fewer than
+    :data:`~governance.policy.schema.MIN_RESET_APPROVALS`): one officer's own signed reset
+    listing only herself re-arms nothing."""
+    pending = state.pending_reset or {}
+    officers = [*pending.get("officers", []), reset.actor]
+    p = reset.payload or {}
+    asked = [n for n in (pending.get("needed"), p.get("needed")) if isinstance(n, int)]
+    needed = max([MIN_RESET_APPROVALS, *asked])
+    return p.get("officers") == officers and len(set(officers)) >= needed
 
 
 def _ledger_of(target) -> Any:

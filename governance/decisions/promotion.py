@@ -139,6 +139,13 @@ def decisions_on_validation(
     ]
 
 
+def declared_count(ledger: Ledger, tier, registry: Registry | None = None) -> bool:
+    """Whether declared (unsigned) approvals count: only in a sandbox workspace whose tier
+    allows them; anyone can append one, so nowhere else (the shipped ``low`` tier included)."""
+    registry = registry or load_registry(ledger)
+    return bool(registry.sandbox and tier.approvals.allow_declared_ui_approvals)
+
+
 def _counted(
     entries: list, developer: str | None, allow_declared: bool, registry: Registry
 ) -> list[dict]:
@@ -202,7 +209,7 @@ def compute_state(
     validation = validation or latest_validation(ledger, name, version, registry)
     policy = tier.approvals
     decisions = decisions_on_validation(ledger, name, version, GRANTED, validation)
-    granted = _counted(decisions, facts.developer, policy.allow_declared_ui_approvals, registry)
+    granted = _counted(decisions, facts.developer, declared_count(ledger, tier, registry), registry)
     rejected = [
         e.payload.get("user")
         for e in decisions_on_validation(ledger, name, version, REJECTED, validation)

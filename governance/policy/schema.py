@@ -77,7 +77,8 @@ class AcceptancePolicy(StrictModel):
     severities: list[Severity] = Field(default_factory=lambda: [Severity.WARNING])
     role: AcceptanceRole = AcceptanceRole.RISK_OFFICER
     signatures: int = Field(default=1, ge=1)
-    max_days: int = Field(default=180, gt=0)
+    # at most a year: an accepted exception outlives no annual review of the model
+    max_days: int = Field(default=180, gt=0, le=366)
     require_control: bool = False
 
 
@@ -86,19 +87,19 @@ class ValidationPolicy(StrictModel):
 
     min_rank_ic: float = 0.01
     min_ic_tstat: float = 2.0
-    min_dsr: float = 0.95
-    max_pbo: float = 0.5
+    min_dsr: float = Field(default=0.95, ge=0, le=1)  # a probability
+    max_pbo: float = Field(default=0.5, ge=0, le=1)  # a probability
     # PBO gates only with at least this many trial series: with N candidates the logit takes
     # at most N values, and with 2-3 similar trials PBO is a coin flip (Bailey et al. 2017
     # evaluate hundreds); fewer trials are reported, not gated (validation/findings.py).
     min_pbo_trials: int = 4
-    max_plausible_rank_ic: float = 0.25
+    max_plausible_rank_ic: float = Field(default=0.25, gt=0, le=1)
     min_margin_over_challenger: float = 0.0
-    psi_warning: float = 0.10
-    psi_critical: float = 0.25
+    psi_warning: float = Field(default=0.10, ge=0)
+    psi_critical: float = Field(default=0.25, ge=0)
     # Share of total mean |SHAP| carried by one feature above which the model is a one-factor
     # bet in disguise (validation/findings.py, check ``shap_concentration``).
-    max_top_feature_share: float = 0.75
+    max_top_feature_share: float = Field(default=0.75, gt=0, le=1)
     # Per check name (validation/findings.py CHECKS) override of the default severity.
     severities: dict[str, Severity] = Field(default_factory=dict)
     # Which findings a risk officer may accept, and how (the review path).
@@ -117,13 +118,13 @@ class PretradeLimits(StrictModel):
     point solutions meet constraints to about 1e-8).
     """
 
-    max_weight: float = 0.10
-    min_weight: float = 0.0
+    max_weight: float = Field(default=0.10, gt=0, le=1)  # a share of the book
+    min_weight: float = Field(default=0.0, ge=-1, le=1)
     budget: float | None = 1.0
-    max_sector_weight: float = 0.40
-    max_turnover: float = MAX_TURNOVER
-    max_gross_leverage: float = 1.0
-    tolerance: float = 1e-6
+    max_sector_weight: float = Field(default=0.40, gt=0)
+    max_turnover: float = Field(default=MAX_TURNOVER, ge=0)
+    max_gross_leverage: float = Field(default=1.0, gt=0)
+    tolerance: float = Field(default=1e-6, ge=0, le=1e-2)
     restricted: list[str] = Field(default_factory=list)
 
 
@@ -169,6 +170,10 @@ class OrderLimits(StrictModel):
     max_cost_excess_bp: float = Field(default=25.0, ge=0)
 
 
+#: The fewest distinct risk officers a reset ever needs (four eyes), whatever a document says.
+MIN_RESET_APPROVALS = 2
+
+
 class KillSwitchPolicy(StrictModel):
     """Automatic triggers and reset rules (governance/decisions/killswitch.py).
 
@@ -182,7 +187,7 @@ class KillSwitchPolicy(StrictModel):
     trip_on_monitoring_breach: bool = True
     trip_on_optimiser_failure: bool = True
     trip_on_pretrade_breach: bool = True
-    reset_approvals: int = Field(default=2, ge=2)
+    reset_approvals: int = Field(default=MIN_RESET_APPROVALS, ge=MIN_RESET_APPROVALS)
     reset_requires_incident: bool = True
 
 
