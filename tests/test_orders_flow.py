@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from flows.cli import main
 from governance.ground.artifacts import ArtifactStore
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger
@@ -166,3 +167,30 @@ def test_a_malformed_fills_file_is_exit_2_naming_the_line_and_imports_nothing(de
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "bad.fix: line 2: BodyLength" in err and "Traceback" not in err
     assert len(_entries(home, "holdings.reconciled")) == before
+
+
+def test_a_tripped_switch_blocks_the_export_names_the_check_and_records_it(
+    demo, capsys, monkeypatch
+):
+    """The book was published while the switch was armed; a risk officer trips it before
+    the orders leave: exit 3, gate.presend halts naming kill_switch, nothing is sent."""
+    root, home = demo
+    day2 = _config(root, DAY2)
+    monkeypatch.setenv("ALPHAGATE_CONFIG", day2)  # the reset reads the policy it names
+    sent_before = len(_entries(home, "orders.sent"))
+    assert main(["killswitch", "trip", "--as", "rita", "--reason", "desk drill"]) == 0
+    try:
+        code, out = cli_json(capsys, "orders", "export", "--config", day2, "--as", "dana",
+                             "--out", str(root / "outbox"))  # fmt: skip
+        assert (code, out["status"], out["stage"]) == (3, "halted", "presend")
+        gate = _entries(home, "gate.presend")[-1]
+        assert gate.payload["decision"] == "halt"
+        checks = [b["check"] for b in gate.payload["evidence"]["breaches"]]
+        # the first test sent this book's orders already: they are duplicates too
+        assert checks[0] == "kill_switch" and set(checks) == {"kill_switch", "duplicate"}
+        assert len(_entries(home, "orders.sent")) == sent_before
+    finally:
+        reset = ["killswitch", "reset", "--reason", "drill over", "--incident", "INC-25"]
+        for officer in ("rita", "omar"):
+            code, _, err = cli_out(capsys, *reset, "--as", officer)
+            assert code == 0, err
