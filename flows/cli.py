@@ -135,7 +135,7 @@ def _main(argv: list[str] | None) -> int:
         print("alphagate: interrupted", file=sys.stderr)
         return 130
     after_acts(ws, since)  # every act (a refusal too) shows in MLflow and Prefect
-    return _witnessed(ws, int(code or 0))
+    return _witnessed(ws, int(code or 0), since or 0)
 
 
 def _outside(args: argparse.Namespace) -> int:
@@ -148,16 +148,17 @@ def _outside(args: argparse.Namespace) -> int:
         return 0
 
 
-def _witnessed(ws: Workspace, code: int) -> int:
-    """Hand the ledger's new checkpoint to the witnesses after every command (exit 3 if one
-    refuses it: the log does not extend what the witness holds)."""
-    from governance.log.transparency import publish_after_command
+def _witnessed(ws: Workspace, code: int, since: int) -> int:
+    """Hand the ledger's new checkpoint to the witnesses after every command: exit 3 if one
+    refuses it (the log does not extend what it holds), or if the command's entries could
+    not get the policy's quorum (a kill-switch trip stands: governance/policy/witnesses.py)."""
+    from governance.policy.witnesses import witness_after
 
-    problem = publish_after_command(ws)
-    if problem is None:
+    problem, fatal = witness_after(ws, since)
+    if problem is None or code == 3:  # a halted command has said why, in one line
         return code
     print(f"alphagate: {problem}", file=sys.stderr)
-    return code or 3
+    return (code or 3) if fatal else code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -167,13 +167,14 @@ def close_witnessed(ws: Workspace, ctx: RunContext, entries: list) -> None:
     run's ``entries`` (MLflow, Prefect), close the ledger, and hand a signed checkpoint to the
     witnesses, also when a deployment (not the CLI, which checkpoints after every command)
     ran the flow: a trip that a scheduled monitoring run records is witnessed at once."""
-    from governance.log.transparency import publish_after_command
+    from governance.policy.witnesses import witness_after
 
     try:
         derive(ws, ctx.ledger, entries)
     finally:
         ctx.close()
-    problem = publish_after_command(ws)
+    first = min((e.seq for e in entries), default=None)
+    problem, _fatal = witness_after(ws, None if first is None else first - 1)
     if problem is not None:
         print(f"alphagate: {problem}", file=sys.stderr)
 

@@ -36,6 +36,7 @@ class WitnessProcess:
     logs: list[str]
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    _vkey: str | None = None
 
     @property
     def key_file(self) -> Path:
@@ -48,9 +49,11 @@ class WitnessProcess:
     @property
     def vkey(self) -> str:
         """What ``alphagate witness keys`` prints: the key the policy and auditors hold."""
-        done = cli("witness", "keys", "--key", str(self.key_file))
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
+        if self._vkey is None:
+            done = cli("witness", "keys", "--key", str(self.key_file))
+            assert done.returncode == 0, done.stderr
+            self._vkey = done.stdout.strip()
+        return self._vkey
 
     def start(self) -> WitnessProcess:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -81,3 +84,37 @@ class WitnessProcess:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+def start_witnesses(folder: Path, n: int, log_vkey: str) -> list[WitnessProcess]:
+    """``n`` witness services, each with its own key file and SQLite state, trusting the log."""
+    out = []
+    try:
+        for i in range(n):
+            out.append(
+                WitnessProcess(
+                    folder / f"w{i}", f"sqlite:///{folder / f'w{i}.db'}", [log_vkey]
+                ).start()
+            )
+    except Exception:
+        for w in out:
+            w.stop()
+        raise
+    return out
+
+
+def witnessed_policy(base: Path, out: Path, witnesses: list[WitnessProcess], quorum: int) -> Path:
+    """``base`` with a ``witnesses:`` section naming ``witnesses`` and ``quorum``."""
+    members = "".join(f"    - url: {w.url}\n      key: {w.vkey}\n" for w in witnesses)
+    text = base.read_text().rstrip("\n")
+    out.write_text(f"{text}\nwitnesses:\n  quorum: {quorum}\n  members:\n{members}")
+    return out
+
+
+def held(w: WitnessProcess, origin: str):
+    """What witness ``w`` holds for ``origin``, read from its own database (the operator's
+    view: the tests' attacker never touches it)."""
+    from governance.log.witness import SqlWitness
+
+    note = SqlWitness(w.state).latest(origin)
+    return None if note is None else note.note

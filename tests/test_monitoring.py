@@ -434,14 +434,14 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
     )
     from flows.halting import summary_of
     from governance.log.checkpoint import origin_of
-    from governance.log.transparency import publish_after_command
     from governance.log.witness import DirectoryWitness
+    from governance.policy.witnesses import witness_after
 
     # A real directory witness, handed the ledger as it stands before the flow. The flow is
     # called as its deployment's worker calls it (no CLI around it to checkpoint after).
     witness_dir = tmp_path / "monitor-witness"
     monkeypatch.setenv("ALPHAGATE_WITNESS", str(witness_dir))
-    assert publish_after_command(ws) is None
+    assert witness_after(ws, None) == (None, False)
     with Ledger.open(ws) as ledger:
         origin, before = origin_of(ledger.url), ledger.head()[0]
     assert DirectoryWitness(str(witness_dir)).latest(origin).note.checkpoint.size == before

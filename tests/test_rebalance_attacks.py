@@ -37,7 +37,9 @@ from governance.log.ledger import Ledger, entries_table
 from governance.registry.versions import mlflow_client, model_subject, set_champion
 from tasks.portfolio.book import PUBLISHED, book_subject, latest_book
 from tests.helpers_e2e import DATA, cli_out, negate_model_file
-from tests.helpers_identity import enrol_cast, sign_validation, signer
+from tests.helpers_identity import adopt_policy, enrol_cast, sign_validation, signer
+from tests.helpers_witness import held, start_witnesses, witnessed_policy
+from tests.test_ledger_support import rewrite_history
 
 STRATEGY = "small-gov"
 
@@ -290,3 +292,74 @@ def test_a_trip_during_the_rebalance_withholds_the_model_portfolio(champion, cap
     assert published[-1].payload["reasons"] == reb["reasons"]
     assert _book_source(ws) == "fallback"
     assert version  # the champion that would have driven
+
+
+def test_a_consistent_rewrite_with_witnessing_switched_off_meets_the_policys_witnesses(
+    champion, capsys, tmp_path, monkeypatch
+):
+    """Issue 23's attack. Three witness services (their own processes, keys and SQLite
+    state) are named, quorum 2, by a policy rita and omar adopt (the champion may keep
+    driving under it); rita trips the switch and rejects the champion, both witnessed.
+
+    dana then uses her shell, nothing else: she turns the trip and the rejection into
+    harmless notes (every later hash, the head and the tree recomputed), rebuilds the local
+    directory witness and deletes the verified head, re-signing with the log key she can
+    read, and sets ``ALPHAGATE_WITNESS=none``. Every local check is fooled (control). Her
+    rebalance is exit 3 in one line naming the policy's three witnesses, nothing is
+    published, and the witnesses hold exactly what they held."""
+    from governance.audit.integrity import verify_log
+    from governance.decisions import killswitch
+    from governance.log.checkpoint import log_key, origin_of
+    from governance.log.transparency import publish
+    from governance.log.witness import DirectoryWitness
+
+    ws, cfg, version = champion
+    live = Path(cfg).parent
+    origin = origin_of(ws.ledger_url)
+    witnesses = start_witnesses(tmp_path, 3, log_key(origin).vkey())
+    try:
+        policy = witnessed_policy(live / "policy.yaml", live / "policy.yaml", witnesses, 2)
+        names = [
+            line.split("key: ")[1].split("+")[0]
+            for line in policy.read_text().splitlines()
+            if "key: " in line
+        ]
+        with Ledger.open(ws) as ledger:
+            adopt_policy(ws, ledger, policy, rule={"rule": "until", "date": "2099-12-31"})
+        assert main(["killswitch", "trip", "--as", "rita", "--reason", "desk breach"]) == 0
+        reject = ["reject", "--config", cfg, "--model-version", version, "--as", "rita"]
+        assert main([*reject, "--reason", "overfit"]) == 0
+        with Ledger.open(ws) as ledger:
+            dropped = [
+                ledger.last(action=a).seq for a in ("killswitch.tripped", "approval.rejected")
+            ]
+        before = {w.url: held(w, origin).text() for w in witnesses}
+
+        def harmless(row: dict) -> None:
+            row.update(action="note.added", subject="note", payload='{"text":"nothing happened"}')
+
+        for seq in dropped:
+            rewrite_history(ws.ledger_url, seq, harmless)
+        shutil.rmtree(live / "witness")
+        shutil.rmtree(live / "xdg" / "alphagate" / "verified", ignore_errors=True)
+        with Ledger.open(ws) as ledger:
+            publish(ledger, [DirectoryWitness(str(live / "witness"))])
+        monkeypatch.setenv("ALPHAGATE_WITNESS", "none")
+        with Ledger.open(ws) as ledger:  # control: nothing local notices
+            assert verify_log(ledger).ok
+            assert killswitch.status(ledger).state == "armed"
+            assert ledger.last(action="approval.rejected") is None
+
+        published = len(_publications(ws))
+        code, reb, err = _rebalance(capsys, cfg)
+        assert code == 3 and reb is None, (code, reb, err)
+        assert _one_line(err), err
+        assert all(f"witness {n} at " in err for n in names), err
+        assert len(_publications(ws)) == published
+        assert {w.url: held(w, origin).text() for w in witnesses} == before
+        with Ledger.open(ws) as ledger:
+            refused = ledger.last(action="integrity.refused")
+        assert refused.payload["action"] == "rebalance"
+    finally:
+        for w in witnesses:
+            w.stop()

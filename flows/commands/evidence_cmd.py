@@ -27,6 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     ex.set_defaults(handler=_export)
     ve = esub.add_parser("verify", help="re-check an evidence pack offline")
     ve.add_argument("file", metavar="FILE.zip")
+    ve.add_argument(
+        "--witness-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="a witness's verifier key (or a file holding it), obtained from the witness;"
+        " repeatable: the checkpoint needs a quorum of cosignatures by these keys",
+    )
     add_json_arg(ve)
     ve.set_defaults(handler=_verify)
 
@@ -59,7 +67,7 @@ def _verify(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
     from governance.evidence.verify import verify_pack
 
-    report = verify_pack(args.file)
+    report = verify_pack(args.file, [_verifier(k) for k in args.witness_key] or None)
     if report.sandbox:
         from governance.identity.sandbox import NOT_FOR_PRODUCTION
 
@@ -71,10 +79,25 @@ def _verify(args: argparse.Namespace) -> int:
     cp = report.sealed or {}
     if cp:
         names = ", ".join(sorted(cp["witnesses"]))
+        compare = (
+            "" if args.witness_key else " (compare these keys with the ones the witnesses publish)"
+        )
         print(
             f"checkpoint: {cp['size']} entries of {cp['origin']}, log key {cp['log_key']}…,"
-            f" cosigned by {names} (compare these keys with the ones the witnesses publish)"
+            f" cosigned by {names}, keys {cp['keys']}; witness set: {cp['witness_set']}{compare}"
         )
     if args.json:
         emit_json(report.to_json())
     return 0
+
+
+def _verifier(text: str):
+    """A ``--witness-key``: the verifier key itself, or a file holding it (exit 2 if bad)."""
+    from pathlib import Path
+
+    from governance.log.checkpoint import Verifier
+
+    path = Path(text)
+    if "+" not in text and path.is_file():
+        text = path.read_text().strip()
+    return Verifier.parse(text, "--witness-key")

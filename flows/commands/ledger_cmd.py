@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from flows.commands import add_json_arg
+from flows.commands import add_json_arg, add_user_arg, prove
 
 _SHORT_HASH = 12
 
@@ -33,6 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     key = lsub.add_parser("key", help="print the log's verifier key (for the witnesses' --log)")
     key.set_defaults(handler=_key)
+
+    rot = lsub.add_parser("rotate-key", help="record the log key's rotation (an admin's act)")
+    rot.add_argument("--new-key", required=True, metavar="FILE", help="the new Ed25519 PEM key")
+    add_user_arg(rot, required=True)
+    rot.set_defaults(handler=_rotate)
 
     show = lsub.add_parser("show", help="list ledger entries")
     show.add_argument("--tail", type=_positive_int, metavar="N", help="only the last N entries")
@@ -141,4 +146,22 @@ def _key(args: argparse.Namespace) -> int:
     from governance.log.checkpoint import log_key, origin_of
 
     print(log_key(origin_of(Workspace.from_env().ledger_url)).vkey())
+    return 0
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    from governance.ground.workspace import Workspace
+    from governance.log.ledger import Ledger
+    from governance.policy.witnesses import rotate_log_key
+
+    ws = Workspace.from_env()
+    with Ledger.open(ws) as ledger:
+        signer = prove(args, ws, ledger, "ledger rotate-key")
+        entry, done = rotate_log_key(ledger, signer, args.new_key)
+    print(
+        f"log key rotation recorded (ledger seq {entry.seq}) and cosigned at size {done.size}"
+        f" by {', '.join(sorted(done.cosigners)) or 'the environment witnesses'}; new key"
+        f" {entry.payload['new_key']}: add it to every witness (--log), then set"
+        " ALPHAGATE_LOG_KEY to the new file"
+    )
     return 0

@@ -1,4 +1,5 @@
-"""Is the ledger intact *now*? The cheap check every deciding command makes first.
+"""Is the ledger intact *now*, and do the witnesses agree? The check every deciding command
+makes first.
 
 :func:`ledger_problem` fails closed on a broken ledger without re-hashing the whole chain
 on every command: it counts the rows (a deleted middle row shows as ``count != head``) and
@@ -35,13 +36,32 @@ def ledger_problem(ws, ledger) -> str | None:
     return None
 
 
+#: The one decision that never waits for witnesses: stopping the models (it is recorded
+#: locally and witnessed when a quorum is back, governance/policy/witnesses.py).
+UNWITNESSED_OK = frozenset({"killswitch trip"})
+
+
 def require_intact(ws, ledger, action: str) -> None:
-    """:class:`TamperDetected` (exit 3) naming ``action`` when the ledger is broken; the
-    refusal is recorded."""
-    problem = ledger_problem(ws, ledger)
+    """:class:`TamperDetected` (exit 3) naming ``action`` when the ledger is broken, or (but
+    for a kill-switch trip) when a quorum of the policy's witnesses does not cosign the
+    ledger as it stands (:func:`governance.policy.witnesses.latest_cosigned`: a rewrite
+    they refuse, or too few of them reachable); the refusal is recorded."""
+    from governance.log.quorum import QuorumLost, quorum_checkpoint
+    from governance.policy.witnesses import witness_set
+
+    problem, hint = ledger_problem(ws, ledger), "; run `alphagate ledger verify`"
+    if not problem and action not in UNWITNESSED_OK:
+        wset = witness_set(ledger)  # without policy witnesses, ledger_problem checked them
+        try:
+            if wset.members:
+                quorum_checkpoint(ledger, wset)
+        except QuorumLost as exc:
+            problem, hint = "; ".join(exc.reasons), ""
+        except TamperDetected as exc:
+            problem = "; ".join(exc.reasons)
     if problem:
         ledger.append(
             "integrity.refused", actor="alphagate", role="system", subject="ledger",
             payload={"action": action, "problem": problem},
         )  # fmt: skip
-        raise TamperDetected(f"{action}: {problem}; run `alphagate ledger verify`")
+        raise TamperDetected(f"{action}: {problem}{hint}")

@@ -4,10 +4,11 @@
 
 1. the ledger itself (:func:`governance.log.verify.verify_ledger`): every entry's hashes
    and links, the head row, the stored Merkle tree, every recorded artifact;
-2. every witness's latest checkpoint (:func:`governance.log.witness.check_witnesses`): the tree
+2. every witness's latest checkpoint (:func:`governance.log.transparency.witness_problem`): the tree
    recomputed from the entries must reach the witnessed size and have the witnessed root
    there, so a truncated tail, a moved head or a rewritten or forked history is named with
-   the witness and the checkpoint;
+   the witness and the checkpoint; then the adopted policy's witness services cosign the
+   ledger as it stands, a quorum of them (:func:`policy_witnesses`, each reported);
 3. each function in :data:`CHECKS`: every human decision is a valid signed act of an
    enrolled user, by the key and role the signer had at the time, and ``users.json`` is the
    registry folded from the ledger (:mod:`governance.identity.signed_acts`); the MLflow registry's
@@ -29,6 +30,7 @@ from governance.identity.signed_acts import signed_acts_hold
 from governance.log.chain import VerifyReport
 from governance.log.checkpoint import origin_of
 from governance.log.ledger import Ledger
+from governance.log.quorum import quorum_checkpoint
 from governance.log.transparency import (
     held_checkpoints,
     load_verified,
@@ -36,6 +38,7 @@ from governance.log.transparency import (
     witness_problem,
 )
 from governance.log.verify import verify_ledger
+from governance.policy.witnesses import witness_set
 from governance.registry.versions import registry_matches_ledger
 
 Check = Callable[[Workspace, Ledger], VerifyReport | None]
@@ -69,6 +72,8 @@ def verify_workspace(
     ledger = ledger or Ledger.open(ws)
     try:
         report = verify_log(ledger, incremental=incremental)
+        if report.ok:
+            report = policy_witnesses(ledger, report)
         if not report.ok:
             return report
         for check in checks:
@@ -82,6 +87,25 @@ def verify_workspace(
     finally:
         if own:
             ledger.dispose()
+
+
+def policy_witnesses(ledger: Ledger, report: VerifyReport) -> VerifyReport:
+    """Step 2b: the adopted policy's witnesses cosign the ledger as it stands (a quorum of
+    them), each reported with the size it cosigned and when (``policy_witnesses``)."""
+    wset = witness_set(ledger)
+    if not wset.members:
+        return report
+    rows = {w.name: {"witness": w.name, "url": w.location, "size": None, "cosigned_at": None}
+            for w in wset.members}  # fmt: skip
+    extra = {**(report.extra or {}), "policy_witnesses": list(rows.values()),
+             "witness_set": wset.source, "quorum": wset.quorum}  # fmt: skip
+    try:
+        done = quorum_checkpoint(ledger, wset)
+    except TamperDetected as exc:
+        return VerifyReport(False, report.entries, None, "; ".join(exc.reasons), extra)
+    for name, ts in done.cosigners.items():
+        rows[name].update(size=done.size, cosigned_at=ts)
+    return dataclasses.replace(report, extra=extra)
 
 
 def verify_log(ledger: Ledger, *, incremental: bool = False) -> VerifyReport:

@@ -34,8 +34,9 @@ from governance.ground.errors import InputError, TamperDetected
 from governance.log.chain import HASHED_FIELDS, entry_leaf
 from governance.log.checkpoint import SignedNote, log_key, origin_of
 from governance.log.merkle import ProofError, root_of, verify_inclusion
-from governance.log.remote import witnesses_from_env
-from governance.log.transparency import publish
+from governance.log.quorum import quorum_checkpoint
+from governance.log.remote import HttpWitness
+from governance.policy.witnesses import witness_set
 
 EXPORTED = "evidence.exported"
 EXPORT = "ledger/export.json"
@@ -59,24 +60,34 @@ def seal(ledger, manifest_bytes: bytes, manifest: dict) -> dict[str, bytes]:
     Raises
     ------
     InputError
-        No witness is configured (a pack needs a witnessed checkpoint).
-    WitnessRefused
-        A witness refused the checkpoint (the log was rewritten): exit 3.
+        No witness is named (a pack needs a witnessed checkpoint).
+    WitnessRefused, QuorumLost
+        A witness refused the checkpoint (the log was rewritten), or too few of the
+        policy's witnesses cosigned: exit 3.
     """
-    witnesses = witnesses_from_env()
-    if not witnesses:
-        raise InputError("evidence export: ALPHAGATE_WITNESS names no witness; a pack needs one")
+    wset = witness_set(ledger)
+    keys = _witness_keys(wset)
+    if not keys:
+        raise InputError(
+            "evidence export: neither the policy nor ALPHAGATE_WITNESS names a witness;"
+            " a pack needs one"
+        )
     export = ledger.append(
         EXPORTED,
         actor=os.environ.get("ALPHAGATE_USER") or "alphagate",
         role="system",
         subject=manifest["subject"],
-        payload={"manifest_sha256": sha256_bytes(manifest_bytes), "entries": manifest["entries"]},
+        payload={
+            "manifest_sha256": sha256_bytes(manifest_bytes),
+            "entries": manifest["entries"],
+            "witness_set": {
+                "source": wset.source,
+                "quorum": wset.quorum,
+                "members": [w.verifier.text() for w in wset.members],
+            },
+        },
     )
-    done = publish(ledger, witnesses)
-    note = done[0].note
-    for p in done[1:]:
-        note = SignedNote(note.body, note.signatures + p.note.signatures[1:])
+    note = quorum_checkpoint(ledger, wset).note
     size = note.checkpoint.size
     seqs = [*manifest["entries"], export.seq]
     proofs = {str(s): [h.hex() for h in ledger.inclusion_proof(s, size)] for s in seqs}
@@ -88,8 +99,20 @@ def seal(ledger, manifest_bytes: bytes, manifest: dict) -> dict[str, bytes]:
         PROOFS: _dump(proofs),
         INDEX: _dump(index),
         LOG_KEY: _dump({"origin": origin, "public_key": log_key(origin).public.hex()}),
-        WITNESS_KEYS: _dump({w.name: w.key.public.hex() for w in witnesses}),
+        WITNESS_KEYS: _dump(keys),
     }
+
+
+def _witness_keys(wset) -> dict[str, str]:
+    """``{name: Ed25519 public key hex}`` of every witness of ``wset`` whose key is known."""
+    out = {}
+    for w in wset.all:
+        if isinstance(w, HttpWitness):
+            if w.verifier is not None:
+                out[w.name] = w.verifier.public.hex()
+        else:
+            out[w.name] = w.key.public.hex()
+    return out
 
 
 def _fail(message: str) -> TamperDetected:
@@ -117,10 +140,17 @@ def _leaf(entry: dict, where: str) -> bytes:
         raise _fail(f"{where}: seq {entry.get('seq')}: not a ledger entry") from None
 
 
-def check_sealed(files: dict[str, bytes], manifest: dict, entries: list[dict]) -> dict:
+def check_sealed(
+    files: dict[str, bytes], manifest: dict, entries: list[dict], held_keys=None
+) -> dict:
     """Verify checkpoint, proofs, index and the export binding; return what was checked.
 
-    Returns ``{size, origin, log_key_id, witnesses: {name: cosigned_at}}``.
+    ``held_keys``: the witnesses' verifier keys (:class:`~governance.log.checkpoint.Verifier`)
+    as the auditor obtained them out of band. Given, the checkpoint needs valid cosignatures
+    by at least the quorum of the witness set the export recorded (at least one), counted
+    with these keys only; the keys in the pack are then ignored.
+
+    Returns ``{size, origin, log_key, witnesses: {name: cosigned_at}, witness_set, keys}``.
     """
     try:
         note = SignedNote.parse(files[CHECKPOINT].decode("utf-8"))
@@ -142,7 +172,7 @@ def check_sealed(files: dict[str, bytes], manifest: dict, entries: list[dict]) -
         raise _fail(f"{LOG_KEY} or {WITNESS_KEYS}: malformed keys") from None
     if not log_ok:
         raise _fail(f"{CHECKPOINT}: not signed by the log key in {LOG_KEY}")
-    if not cosigned:
+    if not cosigned and not held_keys:
         raise _fail(f"{CHECKPOINT}: no valid cosignature by a witness in {WITNESS_KEYS}")
     proofs = _load(files, PROOFS)
     export = _load(files, EXPORT)
@@ -161,6 +191,9 @@ def check_sealed(files: dict[str, bytes], manifest: dict, entries: list[dict]) -
     included(export, EXPORT)
     if export.get("action") != EXPORTED:
         raise _fail(f"{EXPORT}: not an {EXPORTED} entry")
+    recorded_set = export["payload"].get("witness_set") or {}
+    if held_keys:
+        cosigned = _quorum_of_held(note, held_keys, recorded_set)
     recorded = export["payload"].get("manifest_sha256")
     if recorded != sha256_bytes(files["manifest.json"]):
         raise _fail(
@@ -178,7 +211,27 @@ def check_sealed(files: dict[str, bytes], manifest: dict, entries: list[dict]) -
         "origin": cp.origin,
         "log_key": log["public_key"][:16],
         "witnesses": cosigned,
+        "witness_set": recorded_set.get("source", "not recorded"),
+        "keys": "held by the auditor" if held_keys else f"in the pack ({WITNESS_KEYS})",
     }
+
+
+def _quorum_of_held(note: SignedNote, held_keys, recorded: dict) -> dict[str, int]:
+    """``{name: cosigned_at}`` of the valid cosignatures by ``held_keys``; at least the
+    recorded quorum (and one) of them, else the pack fails."""
+    valid = {}
+    for v in held_keys:
+        ts = note.cosigned_at(v.name, v.public)
+        if ts is not None:
+            valid[v.name] = ts
+    need = max(1, int(recorded.get("quorum") or 0))
+    if len(valid) < need:
+        names = ", ".join(v.name for v in held_keys)
+        raise _fail(
+            f"{CHECKPOINT}: {len(valid)} cosignature(s) verify with the witness keys given"
+            f" ({names}); {recorded.get('source', 'the pack')} needs {need}"
+        )
+    return valid
 
 
 def _check_index(index: list[dict], cp, packed: set[int], export: dict, subject) -> None:

@@ -145,9 +145,11 @@ def check_signatures(entries: list[dict], keys: dict[str, str]) -> int:
     return count
 
 
-def verify_pack(path: str | Path) -> PackReport:
+def verify_pack(path: str | Path, witness_keys=None) -> PackReport:
     """Verify the evidence pack at ``path`` offline; raise :class:`TamperDetected` if not.
 
+    ``witness_keys``: the witnesses' verifier keys the auditor holds (out of band); given,
+    the checkpoint's cosignatures are counted with them only (a quorum of the recorded set).
     A missing or non-zip file is an :class:`InputError` (exit 2).
     """
     p = Path(path)
@@ -162,7 +164,7 @@ def verify_pack(path: str | Path) -> PackReport:
         ) from None
     manifest = check_files(files)
     entries = _json(files, ENTRIES)
-    sealed = check_sealed(files, manifest, entries)
+    sealed = check_sealed(files, manifest, entries, witness_keys)
     check_artifacts(entries, files, manifest)
     check_policies(entries, files)
     signatures = check_signatures(entries, _json(files, KEYS))

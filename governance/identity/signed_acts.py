@@ -37,6 +37,7 @@ SIGNED_ACTS: dict[str, Act] = {
     "finding.acceptance_pending": Act.ACCEPT_FINDING,
     "finding.accepted": Act.ACCEPT_FINDING,
     "model.retired": Act.RETIRE,
+    "log.key_rotated": Act.ENROL,  # an admin's act (governance/policy/witnesses.py)
 }
 
 

@@ -2,7 +2,8 @@
 
 :func:`publish` signs the tree head (:mod:`governance.log.checkpoint`) and hands it to every
 witness with a consistency proof from the size that witness holds (:mod:`governance.log.witness`).
-The CLI calls :func:`publish_after_command` after every command and every flow run, so each
+The CLI calls :func:`governance.policy.witnesses.witness_after` after every command and every
+flow run (with the policy's witnesses and quorum), so each
 governance decision is witnessed as soon as it is recorded.
 
 :func:`witness_problem` compares one witness's checkpoint with the tree recomputed from the
@@ -24,13 +25,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from governance.ground.errors import InputError, TamperDetected
+from governance.ground.errors import TamperDetected
 from governance.log.checkpoint import (
     SignedNote,
     origin_slug,
     state_dir,
 )
-from governance.log.ledger import Ledger
 from governance.log.merkle import ProofError, verify_consistency
 from governance.log.quorum import hand_over
 from governance.log.remote import witnesses_from_env
@@ -64,21 +64,6 @@ def publish(ledger, witnesses: list[Witness] | None = None) -> list[Published]:
         if w in failed:
             raise failed[w]
     return [Published(w.label, done[w].checkpoint.size, done[w]) for w in witnesses]
-
-
-def publish_after_command(ws) -> str | None:
-    """Checkpoint the workspace ledger if it exists; return a problem line, or None."""
-    url = ws.ledger_url
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
-        return None
-    try:
-        with Ledger.open(ws) as ledger:
-            publish(ledger)
-    except TamperDetected as exc:
-        return "checkpoint: " + "; ".join(exc.reasons)
-    except InputError:  # an unreachable or misnamed ledger: the command itself said so
-        return None
-    return None
 
 
 # ---------------------------------------------------------------------------------------

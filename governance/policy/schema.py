@@ -278,6 +278,48 @@ class Tier(StrictModel):
     fallback: Fallback = Fallback.BENCHMARK
 
 
+class WitnessMember(StrictModel):
+    """One witness service: where it listens and its cosigning key (``alphagate witness
+    keys`` on its host prints it: ``name+keyid+base64(0x04 || Ed25519 key)``)."""
+
+    url: str = Field(pattern=r"^https?://[^\s]+$")
+    key: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _key_is_a_cosigning_vkey(self) -> WitnessMember:
+        from governance.log.checkpoint import COSIGNATURE_V1, Verifier
+
+        try:
+            v = Verifier.parse(self.key, "key")
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+        if v.sig_type != COSIGNATURE_V1:
+            raise ValueError("key: not a cosignature/v1 key (type 0x04)")
+        return self
+
+
+class WitnessPolicy(StrictModel):
+    """The witnesses a decision needs (governance/policy/witnesses.py): every deciding
+    command checks, before it acts, that ``quorum`` of ``members`` cosign the ledger it reads,
+    and obtains their cosignatures on its own entries after. ``ALPHAGATE_WITNESS`` may add
+    witnesses, never remove these. A quorum of 2 of 3 survives one witness down and one
+    colluding (docs/governance.md)."""
+
+    quorum: int = Field(ge=1)
+    members: list[WitnessMember] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _quorum_reachable(self) -> WitnessPolicy:
+        if self.quorum > len(self.members):
+            raise ValueError(
+                f"quorum: {self.quorum} is more than the {len(self.members)} members named"
+            )
+        names = [m.key.split("+", 1)[0] for m in self.members]
+        if len(set(names)) != len(names):
+            raise ValueError("members: two witnesses share a key name")
+        return self
+
+
 class Policy(StrictModel):
     """The whole policy: a version label, named materiality tiers, and which tier each
     strategy runs under.
@@ -292,6 +334,7 @@ class Policy(StrictModel):
     tiers: dict[str, Tier] = Field(min_length=1)
     strategies: dict[str, str] = Field(default_factory=dict)
     default_tier: str | None = None
+    witnesses: WitnessPolicy | None = None  # None: the environment's witnesses only
 
     @model_validator(mode="after")
     def _assigned_tiers_exist(self) -> Policy:
