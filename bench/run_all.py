@@ -18,6 +18,7 @@ ORDER = [
     "bench_train.py",
     "bench_validation.py",
     "bench_optimiser.py",
+    "bench_cold_solve.py",
     "bench_backtest.py",
     "bench_accounts.py",
     "bench_orders.py",
@@ -25,6 +26,7 @@ ORDER = [
     "bench_ledger.py",
     "bench_stress.py",
     "bench_pipeline.py",
+    "bench_commands.py",
 ]
 
 
