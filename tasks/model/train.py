@@ -16,9 +16,8 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
@@ -28,6 +27,9 @@ from tasks.model.cv import CVConfig, CVSummary, inner_split, make_folds, score_f
 from tasks.model.dataset import SplitConfig
 from tasks.model.labels import FWD_RET, LABEL
 from tasks.model.stats import annualised_sharpe, long_short_returns
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 
 class LightGBMParams(StrictModel):
@@ -148,6 +150,10 @@ def fit_booster(
     num_boost_round : int, optional
         Overrides ``params.num_boost_round``.
     """
+    # imported here: LightGBM (and the scikit-learn it loads) took 4.6 s of every command
+    # that reads a config (flows/config.py imports ModelConfig), training or not
+    import lightgbm as lgb
+
     train_set = lgb.Dataset(X, label=y, feature_name=features, free_raw_data=True)
     rounds = num_boost_round or params.num_boost_round
     kwargs: dict[str, Any] = {}
