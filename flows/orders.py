@@ -83,12 +83,20 @@ def export_orders(run: Run, panel, out: str | None, basket: bool, instruments: s
 
 @stage("fills")
 def import_fills(run: Run, path: str):
+    from flows.mlflow_runs import log_run
     from tasks.orders.fills import read_fills
     from tasks.orders.imports import reconcile_import
 
+    strategy = run.config.model.name
     fills = read_fills(path)  # exit 2 naming the line: nothing is imported
-    outcome = reconcile_import(run.now, run.config.model.name, fills, run.config.portfolio,
-                               run.tier.orders)  # fmt: skip
+    shas, outcome = reconcile_import(run.now, strategy, fills, run.config.portfolio,
+                                     run.tier.orders)  # fmt: skip
+    cost = outcome["shortfall"]
+    metrics = {k: cost[k] for k in ("shortfall_bp", "estimated_bp", "notional") if cost.get(k)}
+    outcome["mlflow_run_id"] = log_run(
+        run.now, f"{strategy}-orders", f"fills-{outcome['reconciled_seq']}",
+        {**metrics, "fills": outcome["fills"]}, shas, {"book": f"book:{strategy}"},
+    )  # fmt: skip
     run.summary.note("fills", **outcome)
 
 

@@ -18,7 +18,6 @@ Composition only: the analytics live in ``tasks/risk``, the limits and the gate 
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 
 import pandas as pd
 
@@ -240,34 +239,16 @@ def note_risk(run: Run, analysis, source: str, mlflow_run_id: str | None) -> Non
 
 def log_mlflow(ctx, strategy: str, subject: str, analysis, losses, artifacts) -> str:
     """One MLflow run in ``<strategy>-risk``: metrics, the risk/stress files; its id."""
-    from mlflow.entities import Metric, RunStatus
+    from flows.mlflow_runs import log_run
 
-    from governance.ground.workspace import mlflow_experiment
-    from governance.registry.versions import mlflow_client
-
-    exp_id = mlflow_experiment(f"{strategy}-risk", ctx.ws)
-    client = mlflow_client(ctx.ws)
-    tags = {
-        "mlflow.runName": f"risk-{subject.removeprefix('portfolio:').replace(':', '-')}",
-        "portfolio": subject,
-        "prefect.flow_run_id": ctx.flow_run_id or "",
-    }
-    run = client.create_run(exp_id, tags=tags)
     metrics = {}
     if analysis is not None:
         s = analysis.summary()
         metrics |= {k: s[k] for k in ("annual_volatility", "annual_tracking_error", "factor_share")}
     for name, loss in (losses or {}).items():
         metrics[f"stress_loss.{name}"] = loss
-    now = run.info.start_time
-    client.log_batch(
-        run.info.run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()]
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        ctx.store.copy_out(tmp, artifacts)
-        client.log_artifacts(run.info.run_id, tmp)
-    client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FINISHED))
-    return run.info.run_id
+    name = f"risk-{subject.removeprefix('portfolio:').replace(':', '-')}"
+    return log_run(ctx, f"{strategy}-risk", name, metrics, artifacts, {"portfolio": subject})
 
 
 def attribution_report(ctx, config, panel, books: pd.DataFrame) -> dict:

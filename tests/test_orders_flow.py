@@ -121,6 +121,15 @@ def test_rebalance_orders_fills_and_the_next_rebalance_from_the_fills(demo, caps
     shortfall = rec.payload["shortfall"]
     # every fill paid 5 bp over the next close: shortfall = move + 5 bp, estimate = 5 bp
     assert shortfall["estimated_bp"] == pytest.approx(5.0)
+    # the cost analysis in MLflow: the figures and the chart, beside the model
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    logged = client.get_run(imp["stages"]["fills"]["mlflow_run_id"])
+    assert logged.data.metrics["shortfall_bp"] == pytest.approx(shortfall["shortfall_bp"])
+    assert {"shortfall.png", "reconciliation.json", "holdings.json"} <= {
+        a.path for a in client.list_artifacts(logged.info.run_id)
+    }
     ledger, store = _ledger(home)
     with ledger:
         shares = held_shares(ledger, store, STRATEGY)["main"]

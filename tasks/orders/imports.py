@@ -16,6 +16,7 @@ from tasks.model.dataset import frame_to_parquet
 from tasks.orders.fills import FILL_FIELDS, positions_after, reconcile
 from tasks.orders.orders import read_frame, read_orders
 from tasks.orders.plan import holdings_after, marks
+from tasks.orders.plots import shortfall_png
 from tasks.orders.record import last_sent
 from tasks.orders.shortfall import rebalance_shortfall, shortfall
 from tasks.portfolio.book import RECONCILED, book_subject, holdings_file
@@ -46,9 +47,10 @@ def _held(doc: dict | None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["account", "asset", "shares"])
 
 
-def reconcile_import(ctx, strategy: str, fills: pd.DataFrame, cfg, limits) -> dict:
+def reconcile_import(ctx, strategy: str, fills: pd.DataFrame, cfg, limits) -> tuple:
     """Reconcile ``fills`` (from :func:`tasks.orders.fills.read_fills`), record
-    ``holdings.reconciled`` through ``ctx``, return the summary note's facts."""
+    ``holdings.reconciled`` through ``ctx``; return its artifacts and the summary note's
+    facts."""
     sent = last_sent(ctx.ledger, strategy)
     if sent is None:
         raise InputError(f"fills: strategy {strategy} has no orders sent to reconcile against")
@@ -77,6 +79,7 @@ def reconcile_import(ctx, strategy: str, fills: pd.DataFrame, cfg, limits) -> di
             {"orders": rec.orders.to_dict("records"), "findings": rec.findings}
         )),
         "shortfall.parquet": frame_to_parquet(per_order),
+        "shortfall.png": shortfall_png(per_order, cost, strategy),
         "holdings.json": holdings_file(sent.payload["asof"], held),
     }  # fmt: skip
     shas = {name: ctx.store.put_bytes(data) for name, data in files.items()}
@@ -96,7 +99,7 @@ def reconcile_import(ctx, strategy: str, fills: pd.DataFrame, cfg, limits) -> di
             f"cost model: realised {cost['shortfall_bp']:.1f} bp exceeds the estimate "
             f"{cost['estimated_bp']:.1f} bp by more than {limits.max_cost_excess_bp:g} bp"
         )
-    return {
+    return shas, {
         "headline": f"{len(new)} fills against {len(orders)} orders; "
         + ", ".join(f"{n} {s}" for s, n in rec.counts().items()),
         "details": reasons,
