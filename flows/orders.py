@@ -21,9 +21,6 @@ from flows.halting import end_state, quiet_expected_failures
 from flows.run import Run, finish, open_run, stage
 from governance.ground.errors import GateHalt
 
-#: Above this many orders the FIX file is encoded in two processes (bench/bench_orders.py).
-MANY_ORDERS = 20_000
-
 
 @stage("orders")
 def export_orders(run: Run, panel, out: str | None, basket: bool, instruments: str | None):
@@ -53,9 +50,7 @@ def export_orders(run: Run, panel, out: str | None, basket: bool, instruments: s
     enforce(decision)
     blocked = decision.evidence["blocked_accounts"]
     sending = restrict(order_set, blocked)
-    workers = 2 if len(sending.orders) > MANY_ORDERS else 1  # simplefix: ~70 us a message
-    fix = order_messages(sending.orders, basket=basket, workers=workers)
-    files = {**order_files(sending), "orders.fix": fix}
+    files = {**order_files(sending), "orders.fix": order_messages(sending.orders, basket=basket)}
     payload = {
         "strategy": strategy, "book": sending.book, "asof": sending.asof,
         "orders": len(sending.orders), "accounts": sending.accounts(),
