@@ -238,3 +238,37 @@ def simplefix_seq(line: bytes) -> int:
     parser = simplefix.FixParser()
     parser.append_buffer(line)
     return int(parser.get_message().get(34))
+
+
+def test_an_instruments_file_sets_lots_flags_and_adv(tmp_path):
+    from tasks.orders.instruments import load_instruments
+
+    path = tmp_path / "instruments.csv"
+    path.write_text("asset,lot_size,tradable,adv\nA,100,true,5e6\nB,1,false,\n")
+    table = load_instruments(path).for_assets(pd.Index(["A", "B", "C"]),
+                                              pd.Series({"B": 7e6, "C": 9e6}))  # fmt: skip
+    assert table["lot_size"].to_dict() == {"A": 100, "B": 1, "C": 1}
+    assert table["tradable"].to_dict() == {"A": True, "B": False, "C": True}
+    assert table["adv"].to_dict() == {"A": 5e6, "B": 7e6, "C": 9e6}  # the file's, else data's
+    assert (table["currency"] == "USD").all()
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("asset,lot\nA,1\n", "line 1: columns must be asset, lot_size"),
+        ("asset,lot_size\nA,0\n", "line 2: lot_size '0' is not a positive integer"),
+        ("asset,lot_size\nA,1\nB,1.5\n", "line 3: lot_size '1.5'"),
+        ("asset,lot_size,tradable\nA,1,maybe\n", "line 2: tradable 'maybe' is not true or false"),
+        ("asset,lot_size,adv\nA,1,-3\n", "line 2: adv '-3' is not a positive number"),
+        ("asset,lot_size\nA,1\nA,10\n", "line 3: asset A is listed twice"),
+    ],
+)
+def test_a_bad_instruments_file_names_the_line(tmp_path, text, message):
+    from governance.ground.errors import InputError
+    from tasks.orders.instruments import load_instruments
+
+    path = tmp_path / "instruments.csv"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message):
+        load_instruments(path)
