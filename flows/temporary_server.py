@@ -36,12 +36,13 @@ DEFAULT_TIMEOUT = 90.0
 _server: subprocess.Popen | None = None
 _url: str | None = None
 _launched = 0.0
+_log: Path | None = None
 
 
 def start(prefect_home: Path) -> bool:
     """Launch the temporary server unless Prefect is pointed elsewhere or already loaded
     (its settings would not see the new URL); True when it was launched."""
-    global _server, _url, _launched
+    global _server, _url, _launched, _log
     if _server is not None or any(os.environ.get(k) for k in ELSEWHERE):
         return False
     if "prefect" in sys.modules:
@@ -63,7 +64,14 @@ def start(prefect_home: Path) -> bool:
         "--host", "127.0.0.1", "--port", str(port),
         "--log-level", "error", "--lifespan", "on",
     ]  # fmt: skip
-    _server = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
+    # the server's own output goes to a log beside its database, not into the command's
+    # output (uvicorn prints a traceback when it is stopped while still starting)
+    _log = Path(prefect_home) / "temporary-server.log"
+    _log.parent.mkdir(parents=True, exist_ok=True)
+    with open(_log, "ab") as log:
+        _server = subprocess.Popen(
+            argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
     _launched = time.monotonic()
     _url = f"http://127.0.0.1:{port}/api"
     os.environ["PREFECT_API_URL"] = _url
@@ -80,7 +88,9 @@ def wait_ready() -> None:
     deadline = _launched + timeout
     while True:
         if _server.poll() is not None:
-            raise RuntimeError(f"Prefect's temporary server exited with {_server.returncode}")
+            raise RuntimeError(
+                f"Prefect's temporary server exited with {_server.returncode}: {_tail()}"
+            )
         try:
             with urllib.request.urlopen(f"{_url}/health", timeout=1.0) as answer:
                 if answer.status == 200:
@@ -88,8 +98,19 @@ def wait_ready() -> None:
         except OSError:
             pass
         if time.monotonic() > deadline:
-            raise RuntimeError(f"Prefect's temporary server did not answer in {timeout:g} s")
+            raise RuntimeError(
+                f"Prefect's temporary server did not answer in {timeout:g} s: {_tail()}"
+            )
         time.sleep(0.05)
+
+
+def _tail(lines: int = 20) -> str:
+    """The end of the server's log (where it says why it did not start)."""
+    try:
+        text = _log.read_text(errors="replace") if _log else ""
+    except OSError:
+        text = ""
+    return "\n".join(text.splitlines()[-lines:]) or f"(no output in {_log})"
 
 
 def stop() -> None:
