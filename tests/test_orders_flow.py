@@ -74,6 +74,20 @@ def _entries(home, action):
         return list(ledger.entries(action=action))
 
 
+def test_before_a_book_or_an_order_set_each_command_is_exit_2_in_one_line(demo, capsys):
+    root, home = demo
+    day1 = _config(root, DAY1)
+    code, _, err = cli_out(capsys, "orders", "export", "--config", day1, "--as", "dana")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"strategy {STRATEGY} has no published book" in err
+    empty = root / "empty.csv"
+    empty.write_text("order_id,exec_id,account,asset,side,quantity,price\n")
+    code, _, err = cli_out(capsys, "fills", "import", str(empty), "--config", day1, "--as", "dana")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"strategy {STRATEGY} has no orders sent" in err
+    assert _entries(home, "orders.sent") == [] and _entries(home, "holdings.reconciled") == []
+
+
 def test_rebalance_orders_fills_and_the_next_rebalance_from_the_fills(demo, capsys):
     root, home = demo
     day1, day2 = _config(root, DAY1), _config(root, DAY2)
