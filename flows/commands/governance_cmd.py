@@ -30,6 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--reason", required=name == "reject", default="", metavar="TEXT")
         if name == "approve":
             p.add_argument(
+                "--stage",
+                choices=("live", "paper"),
+                default="live",
+                help="paper: approve for the paper stage (a tier with paper: {min_days});"
+                " live (default): approve for capital",
+            )
+            p.add_argument(
                 "--sign-only",
                 action="store_true",
                 help="print a detached signature for the Prefect approval form; record nothing",
@@ -117,6 +124,8 @@ def _decide(args: argparse.Namespace) -> int:
     cfg, in_force = _load(args)
     name = args.model or cfg.model.name
     fn = approvals.approve if args.decision == "approve" else approvals.reject
+    if getattr(args, "stage", "live") == "paper":
+        fn = approvals.approve_for_paper
     ws = _ws()
     if getattr(args, "sign_only", False):
         return _sign_only(args, ws, name, in_force)
@@ -130,7 +139,9 @@ def _decide(args: argparse.Namespace) -> int:
     state = out.state
     verb = "approved" if args.decision == "approve" else "rejected"
     print(f"{signer.name} {verb} {name} v{args.model_version} (ledger seq {out.entry.seq}, signed)")
-    if out.promoted is not None:
+    if out.promoted is not None and out.promoted.action == "model.paper":
+        print(f"{name} v{state.version} enters its paper stage: {approved_by_tag(state.granted)}")
+    elif out.promoted is not None:
         prev = f" (v{out.previous_champion} retired)" if out.previous_champion else ""
         print(
             f"promoted {name} v{state.version} to champion{prev}: {approved_by_tag(state.granted)}"
@@ -138,9 +149,10 @@ def _decide(args: argparse.Namespace) -> int:
     else:
         _print_state(state)
     if args.json:
+        stage = out.promoted.action if out.promoted is not None else None
         emit_json(
-            {**state.to_json(), "entry_seq": out.entry.seq,
-             "promoted": out.promoted is not None, "sandbox": sandbox}
+            {**state.to_json(), "entry_seq": out.entry.seq, "sandbox": sandbox,
+             "promoted": stage == "model.promoted", "paper": stage == "model.paper"}
         )  # fmt: skip
     return 0
 

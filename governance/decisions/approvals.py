@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from governance.decisions.paper import PAPER_GRANTED, enter_paper, entered, paper_blocker
 from governance.decisions.promotion import (
     GRANTED,
     REJECTED,
@@ -120,9 +121,19 @@ def _refuse(ledger: Ledger, facts: ModelFacts, signer, decision: str, message: s
 
 
 def record_signed_decision(
-    ledger, facts, validation, *, signer: Signer, decision, reason, policy_hash, tier_name
+    ledger,
+    facts,
+    validation,
+    *,
+    signer: Signer,
+    decision,
+    reason,
+    policy_hash,
+    tier_name,
+    action: str | None = None,
 ) -> LedgerEntry:
-    """Sign the approval document with ``signer``'s key and record it."""
+    """Sign the approval document with ``signer``'s key and record it (as ``action``,
+    default ``approval.granted`` or ``approval.rejected`` by ``decision``)."""
     from governance.findings.review import accepted_findings
 
     doc = approval_document(
@@ -130,7 +141,7 @@ def record_signed_decision(
         role=signer.role, policy_hash=policy_hash, tier=tier_name,
         accepted_findings=accepted_findings(ledger, validation),
     )  # fmt: skip
-    action = GRANTED if decision == "approve" else REJECTED
+    action = action or (GRANTED if decision == "approve" else REJECTED)
     subject = model_subject(facts.name, facts.version)
     signed = signer.signed_payload(action, doc, subject=subject)
     return ledger.append(
@@ -191,6 +202,22 @@ def promote_if_complete(
     return compute_state(ws, ledger, facts, tier, validation), entry, previous
 
 
+def _standing(ws, ledger, model_name, version, signer: Signer, tier, action: str):
+    """``(facts, validation, state)`` before an approval of ``action``; the role check and a
+    retired version's refusal (recorded) come first."""
+    facts = facts_for(ws, ledger, model_name, version)
+    validation = latest_validation(ledger, facts.name, facts.version)
+    before = compute_state(ws, ledger, facts, tier, validation, action=action)
+    _check_approver(ledger, facts, signer, Act.APPROVE)
+    gone = retirements(ledger, facts.name).get(str(facts.version))
+    if gone is not None:
+        message = (
+            f"approve: {facts.name} v{facts.version} was retired (seq {gone.seq}); it never returns"
+        )
+        raise _refuse(ledger, facts, signer, "approve", message)
+    return facts, validation, before
+
+
 def approve(
     ws: Workspace,
     ledger: Ledger,
@@ -213,16 +240,11 @@ def approve(
         Self-approval, wrong role, the same user twice, a version whose latest validation
         did not pass or that was rejected (recorded as ``approval.refused``; exit 4).
     """
-    facts = facts_for(ws, ledger, model_name, version)
-    validation = latest_validation(ledger, facts.name, facts.version)
-    before = compute_state(ws, ledger, facts, tier, validation)
-    _check_approver(ledger, facts, signer, Act.APPROVE)
-    gone = retirements(ledger, facts.name).get(str(facts.version))
-    if gone is not None:
-        message = (
-            f"approve: {facts.name} v{facts.version} was retired (seq {gone.seq}); it never returns"
-        )
-        raise _refuse(ledger, facts, signer, "approve", message)
+    facts, validation, before = _standing(ws, ledger, model_name, version, signer, tier, GRANTED)
+    if tier.paper is not None and not before.champion:
+        why = paper_blocker(ledger, facts.name, facts.version, tier.paper)
+        if why:
+            raise _refuse(ledger, facts, signer, "approve", f"approve for live: {why}")
     if before.blocked:
         raise _refuse(ledger, facts, signer, "approve", "approve: " + "; ".join(before.blocked))
     _check_approver(ledger, facts, signer, Act.APPROVE, [g["user"] for g in before.granted])
@@ -236,6 +258,43 @@ def approve(
         ws, ledger, facts, tier, policy_hash, validation
     )
     return ApprovalOutcome(entry, state, promoted, previous)
+
+
+def approve_for_paper(
+    ws: Workspace,
+    ledger: Ledger,
+    model_name: str,
+    version: int | str,
+    signer: Signer,
+    reason: str,
+    *,
+    tier,
+    tier_name: str,
+    policy_hash: str,
+) -> ApprovalOutcome:
+    """Sign and record an approval for paper (``approval.paper``); when the tier's approvers
+    are in, the version enters paper (governance/decisions/paper.py). Refusals as
+    :func:`approve` (recorded, exit 4); a tier without a paper stage is exit 2."""
+    if tier.paper is None:
+        raise InputError(f"--stage paper: tier {tier_name!r} has no paper stage")
+    facts, validation, before = _standing(
+        ws, ledger, model_name, version, signer, tier, PAPER_GRANTED
+    )
+    if before.blocked:
+        message = "approve for paper: " + "; ".join(before.blocked)
+        raise _refuse(ledger, facts, signer, "approve", message)
+    _check_approver(ledger, facts, signer, Act.APPROVE, [g["user"] for g in before.granted])
+    if entered(ledger, facts.name, facts.version) is not None:
+        raise InputError(f"--model-version: {facts.name} v{facts.version} is already in paper")
+    entry = record_signed_decision(
+        ledger, facts, validation, signer=signer, decision="approve", reason=reason or "",
+        policy_hash=policy_hash, tier_name=tier_name, action=PAPER_GRANTED,
+    )  # fmt: skip
+    state = compute_state(ws, ledger, facts, tier, validation, action=PAPER_GRANTED)
+    started = None
+    if state.complete:
+        started = enter_paper(ws, ledger, facts, state.granted, policy_hash)
+    return ApprovalOutcome(entry, state, started)
 
 
 def reject(

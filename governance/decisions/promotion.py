@@ -195,12 +195,21 @@ def verdict_blockers(ledger: Ledger, version, validation: ValidationFacts) -> li
 
 
 def compute_state(
-    ws: Workspace, ledger: Ledger, facts: ModelFacts, tier, validation=None, *, at_use=False
+    ws: Workspace,
+    ledger: Ledger,
+    facts: ModelFacts,
+    tier,
+    validation=None,
+    *,
+    at_use=False,
+    action: str = GRANTED,
 ) -> PromotionState:
     """:class:`PromotionState` of a version whose registry facts are known.
 
     ``at_use``: asked at the moment the version would drive a portfolio (the adopted
     policy's champion rule then decides whether an older verdict still counts).
+    ``action``: the approvals counted, ``approval.granted`` (live) or ``approval.paper``
+    (governance/decisions/paper.py): the same rule, never the other stage's signatures.
     """
     from governance.policy.backing import backing_blockers
 
@@ -208,7 +217,7 @@ def compute_state(
     registry = load_registry(ledger)
     validation = validation or latest_validation(ledger, name, version, registry)
     policy = tier.approvals
-    decisions = decisions_on_validation(ledger, name, version, GRANTED, validation)
+    decisions = decisions_on_validation(ledger, name, version, action, validation)
     granted = _counted(decisions, facts.developer, declared_count(ledger, tier, registry), registry)
     rejected = [
         e.payload.get("user")
@@ -245,8 +254,9 @@ def compute_state(
             if u.role == role and u.name not in have and u.name != facts.developer
         ]
         for who in eligible[:gap]:
+            stage = " --stage paper" if action != GRANTED else ""
             commands.append(
-                f"alphagate approve --model {name} --model-version {version} --as {who}"
+                f"alphagate approve{stage} --model {name} --model-version {version} --as {who}"
                 ' --key FILE --reason "..."'
             )
     return PromotionState(

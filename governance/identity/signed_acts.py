@@ -28,6 +28,7 @@ SIGNED_ACTS: dict[str, Act] = {
     "model.trained": Act.DEVELOP,
     "validation.completed": Act.VALIDATE,
     "approval.granted": Act.APPROVE,
+    "approval.paper": Act.APPROVE,
     "approval.rejected": Act.REJECT,
     "killswitch.tripped": Act.TRIP,
     "killswitch.reset_pending": Act.RESET,

@@ -191,6 +191,14 @@ class KillSwitchPolicy(StrictModel):
     reset_requires_incident: bool = True
 
 
+class PaperPolicy(StrictModel):
+    """A paper stage before capital (issue 24): after two officers approve a version for
+    paper, it must be marked on paper for ``min_days`` trading days before the separate
+    approval for live may be given (governance/decisions/paper.py)."""
+
+    min_days: int = Field(ge=1)
+
+
 class ApprovalPolicy(StrictModel):
     """Who must approve a promotion (four eyes; never the version's developer).
 
@@ -275,6 +283,7 @@ class Tier(StrictModel):
     kill_switch: KillSwitchPolicy = Field(default_factory=KillSwitchPolicy)
     approvals: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     monitoring: MonitoringPolicy = Field(default_factory=MonitoringPolicy)
+    paper: PaperPolicy | None = None  # None: no paper stage, live approval straight away
     fallback: Fallback = Fallback.BENCHMARK
 
 

@@ -24,6 +24,7 @@ from governance.log.ledger import Ledger
 from governance.registry.retired import retirements
 
 CHAMPION = "champion"
+PAPER = "paper"  # the alias of a version in its paper stage (governance/decisions/paper.py)
 PROMOTED = "model.promoted"
 #: Files MLflow writes into a model's artifacts on registration; not part of the model.
 _REGISTRATION_FILES = frozenset({"registered_model_meta"})
@@ -117,6 +118,15 @@ def champion_version(client, name: str) -> str | None:
         return None
 
 
+def _alias_versions(client, name: str, alias: str) -> list:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return [client.get_model_version_by_alias(name, alias)]
+    except MlflowException:
+        return []
+
+
 def approved_by_tag(approvals: list[dict]) -> str:
     """The ``approved_by`` tag: ``user (role)`` of each counted approval, by name."""
     return ", ".join(
@@ -144,7 +154,10 @@ def set_champion(client, name: str, version: str, promoted: dict, seq: int) -> s
         client.set_model_version_tag(name, previous, "status", "retired")
         client.set_model_version_tag(name, previous, "retired_by_seq", str(seq))
     client.set_registered_model_alias(name, CHAMPION, str(version))
+    if str(version) in {str(mv.version) for mv in _alias_versions(client, name, PAPER)}:
+        client.delete_registered_model_alias(name, PAPER)  # from paper to live capital
     tags = {
+        "stage": "live",
         "status": CHAMPION,
         "approved_by": promoted["approved_by"],
         "approvals": json.dumps(promoted["approvals"], sort_keys=True, separators=(",", ":")),

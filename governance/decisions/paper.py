@@ -1,0 +1,92 @@
+"""The paper stage: candidate → validated → *paper* → live (issue 24), read-only standing.
+
+A tier with ``paper: {min_days}`` (governance/policy/schema.py) puts a version through paper
+before capital. Two separate four-eyes decisions, by the same separation-of-duties rule:
+
+1. ``approve --stage paper``: signed ``approval.paper`` acts (the approval document of
+   governance/decisions/approvals.py, signed for the act ``approval.paper``); when the tier's
+   approvers are in, ``model.paper`` is recorded and MLflow's ``paper`` alias moves to the
+   version (:func:`enter_paper`).
+2. ``approve`` (live): signed ``approval.granted`` acts, refused (exit 4, recorded) while
+   :func:`paper_blocker` names a reason: the version never entered paper, or has fewer
+   than ``min_days`` distinct dates of ``paper.marked`` after it did.
+
+The paper signatures never count for live: each signed document names its act, the ledger
+refuses an entry whose action is not the signed one, and live approvals count only
+``approval.granted`` acts. Not built yet: the paper book's marks from the broker's fills and
+the graduation gate that re-derives the paper record (until then a mark is a system entry,
+so an insider with write access to the ledger could add marks: docs/governance.md).
+"""
+
+from __future__ import annotations
+
+from governance.identity.users import SYSTEM_ACTOR
+from governance.log.ledger import Ledger, LedgerEntry
+from governance.policy.schema import PaperPolicy
+from governance.registry.versions import PAPER, mlflow_client, model_subject, registry_exists
+
+__all__ = ["ENTERED", "MARKED", "PAPER", "PAPER_GRANTED", "enter_paper", "paper_blocker",
+           "paper_days", "record_mark"]  # fmt: skip
+
+PAPER_GRANTED = "approval.paper"
+ENTERED = "model.paper"
+MARKED = "paper.marked"
+
+
+def entered(ledger: Ledger, name: str, version) -> LedgerEntry | None:
+    """The version's ``model.paper`` entry (None: never in paper)."""
+    return ledger.last(action=ENTERED, subject=model_subject(name, version))
+
+
+def paper_days(ledger: Ledger, name: str, version, since_seq: int) -> int:
+    """Distinct dates marked on paper for the version after ``since_seq``."""
+    marks = ledger.entries(action=MARKED, subject=model_subject(name, version), after_seq=since_seq)
+    return len({e.payload.get("as_of") for e in marks if e.actor == SYSTEM_ACTOR})
+
+
+def paper_blocker(ledger: Ledger, name: str, version, paper: PaperPolicy) -> str | None:
+    """Why the live approval of the version may not be given yet under ``paper``; None: it may."""
+    start = entered(ledger, name, version)
+    if start is None:
+        return (
+            f"{name} v{version}: the tier requires a paper stage first"
+            f" (alphagate approve --stage paper, then {paper.min_days} paper days)"
+        )
+    days = paper_days(ledger, name, version, start.seq)
+    if days < paper.min_days:
+        return f"{name} v{version}: {days} of {paper.min_days} paper days marked"
+    return None
+
+
+def enter_paper(ws, ledger: Ledger, facts, granted, policy_hash: str) -> LedgerEntry:
+    """Record ``model.paper`` (the paper approvals complete) and move the ``paper`` alias."""
+    entry = ledger.append(
+        ENTERED,
+        actor=SYSTEM_ACTOR,
+        role="system",
+        subject=model_subject(facts.name, facts.version),
+        payload={
+            "model_name": facts.name,
+            "model_version": str(facts.version),
+            "approvals": list(granted),
+            "model_artifact_hash": facts.model_artifact_hash,
+            "policy_hash": policy_hash,
+        },
+    )
+    if registry_exists(ws):
+        client = mlflow_client(ws)
+        client.set_registered_model_alias(facts.name, PAPER, str(facts.version))
+        client.set_model_version_tag(facts.name, str(facts.version), "stage", PAPER)
+    return entry
+
+
+def record_mark(ledger: Ledger, name: str, version, as_of: str, record: dict) -> LedgerEntry:
+    """One day of the paper book: ``paper.marked`` with the day's record (net return,
+    turnover, costs)."""
+    return ledger.append(
+        MARKED,
+        actor=SYSTEM_ACTOR,
+        role="system",
+        subject=model_subject(name, version),
+        payload={"model_name": name, "model_version": str(version), "as_of": as_of, **record},
+    )

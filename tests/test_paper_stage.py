@@ -1,0 +1,152 @@
+"""The paper stage (issue 24): a tier with ``paper: {min_days}`` takes two separate four-eyes
+decisions, approval for paper and approval for live capital, under the same separation of
+duties; MLflow's aliases show the stage. Each attack a hostile insider can try with a shell
+and her own key ends refused and recorded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from governance.ground.errors import TamperDetected
+from tests.helpers_e2e import cli_out
+from tests.helpers_identity import POLICY, adopt_policy, enrol_cast, tiny_version
+
+NAME = "paperling"
+MIN_DAYS = 3
+
+
+@pytest.fixture
+def paper_ws(workspace, monkeypatch, tmp_path):
+    """The shipped policy with a paper stage of ``MIN_DAYS`` in ``high``, adopted."""
+    from governance.log.ledger import Ledger
+
+    enrol_cast(workspace, monkeypatch=monkeypatch)
+    text = POLICY.read_text().replace('version: "2026.11-1"', 'version: "paper-1"')
+    text = text.replace("  high:\n", f"  high:\n    paper:\n      min_days: {MIN_DAYS}\n", 1)
+    policy = tmp_path / "policy-paper.yaml"
+    policy.write_text(text)
+    with Ledger.open(workspace) as ledger:
+        adopt_policy(workspace, ledger, policy)
+    config = tmp_path / "paper.yaml"
+    config.write_text(f"model: {{name: {NAME}}}\npolicy: {{file: {policy}}}\n")
+    version, _ = tiny_version(workspace, NAME)  # dana develops, vera validates (pass)
+    return workspace, str(config), version
+
+
+def _cli(capsys, config, *argv):
+    return cli_out(capsys, *argv, "--config", config)
+
+
+def _approve(capsys, config, version, user, stage="live"):
+    return _cli(capsys, config, "approve", "--stage", stage, "--model-version", version,
+                "--as", user, "--reason", "ok", "--json")  # fmt: skip
+
+
+def _refusals(ws):
+    from governance.log.ledger import Ledger
+
+    with Ledger.open(ws) as ledger:
+        return [e.payload for e in ledger.entries(action="approval.refused")]
+
+
+def _mark(ws, version, days):
+    from governance.decisions.paper import record_mark
+    from governance.log.ledger import Ledger
+
+    with Ledger.open(ws) as ledger:
+        for day in days:
+            record_mark(ledger, NAME, version, day, {"net_return": 0.001})
+
+
+def test_paper_then_live_two_separate_four_eyes_decisions(paper_ws, capsys):
+    from mlflow import MlflowClient
+
+    from governance.log.ledger import Ledger
+
+    ws, config, version = paper_ws
+    # Live before paper: refused, recorded, one line.
+    code, _, err = _approve(capsys, config, version, "vera")
+    assert code == 4 and err.strip().count("\n") == 0 and "requires a paper stage" in err
+    # Paper: two distinct approvers (a validator and a risk officer), then the stage.
+    code, out, err = _approve(capsys, config, version, "vera", "paper")
+    assert code == 0 and not out["paper"] and out["missing"] == ["risk_officer"], err
+    code, out, err = _approve(capsys, config, version, "rita", "paper")
+    assert code == 0 and out["paper"] and not out["promoted"], err
+    client = MlflowClient()
+    assert str(client.get_model_version_by_alias(NAME, "paper").version) == version
+    # Live before min_days of paper marks: refused, recorded, with the count.
+    _mark(ws, version, ["2026-01-05", "2026-01-06", "2026-01-06"])  # two distinct days
+    code, _, err = _approve(capsys, config, version, "val")
+    assert code == 4 and f"2 of {MIN_DAYS} paper days" in err
+    # The paper signatures never count for live: after min_days, live needs its own two.
+    _mark(ws, version, ["2026-01-07"])
+    code, out, err = _approve(capsys, config, version, "val")
+    assert code == 0 and not out["promoted"] and out["missing"] == ["risk_officer"], err
+    assert [g["user"] for g in out["granted"]] == ["val"]
+    code, out, err = _approve(capsys, config, version, "omar")
+    assert code == 0 and out["promoted"], err
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == version
+    assert "paper" not in client.get_registered_model(NAME).aliases  # paper -> live
+    assert client.get_model_version(NAME, version).tags["stage"] == "live"
+    refused = [r["user"] for r in _refusals(ws)]
+    assert refused == ["vera", "val"]
+    with Ledger.open(ws) as ledger:
+        assert ledger.verify().ok
+
+
+def test_paper_attacks_are_refused_and_recorded(paper_ws, capsys):
+    from governance.decisions.approvals import record_signed_decision
+    from governance.decisions.promotion import facts_for, latest_validation
+    from governance.log.ledger import Ledger
+    from tests.helpers_identity import signer
+
+    ws, config, version = paper_ws
+    # 1. The developer approves her own version for paper.
+    code, _, err = _approve(capsys, config, version, "dana", "paper")
+    assert code == 4 and err.strip().count("\n") == 0 and "separation of duties" in err
+    assert _refusals(ws)[-1]["user"] == "dana"
+    # 2. The same officer twice for paper.
+    assert _approve(capsys, config, version, "rita", "paper")[0] == 0
+    code, _, err = _approve(capsys, config, version, "rita", "paper")
+    assert code == 4 and "distinct second person" in err
+    assert _approve(capsys, config, version, "vera", "paper")[0] == 0
+    # 3. A live approval made of a paper signature: rita's signed paper approval written
+    #    as an approval.granted entry is refused by the ledger (the document names its act).
+    with Ledger.open(ws) as ledger:
+        paper = ledger.entries(action="approval.paper")[-1]
+        with pytest.raises(TamperDetected):
+            ledger.append("approval.granted", actor=paper.actor, role=paper.role,
+                          subject=paper.subject, payload=paper.payload)  # fmt: skip
+        facts = facts_for(ws, ledger, NAME, version)
+        validation = latest_validation(ledger, NAME, version)
+    # 4. Live approval before min_days: refused, recorded.
+    _mark(ws, version, ["2026-02-02"])
+    code, _, err = _approve(capsys, config, version, "omar")
+    assert code == 4 and f"1 of {MIN_DAYS} paper days" in err
+    assert _refusals(ws)[-1]["user"] == "omar"
+    # 5. A live approval written straight into the ledger with the approver's own key,
+    #    bypassing the command, is a valid signature but the version cannot be promoted
+    #    by it: nothing promotes but the command's check, and the use-time check counts
+    #    only approvals in a promotion (none here).
+    with Ledger.open(ws) as ledger:
+        record_signed_decision(
+            ledger, facts, validation, signer=signer(ws, "omar", ledger), decision="approve",
+            reason="bypass", policy_hash="x", tier_name="high",
+        )  # fmt: skip
+        assert ledger.entries(action="model.promoted") == []
+    from governance.decisions.model_use import drive_decision
+
+    with Ledger.open(ws) as ledger:
+        assert not drive_decision(ws, ledger, NAME).allowed
+
+
+def test_a_tier_without_paper_has_no_paper_approval(workspace, monkeypatch, capsys):
+    enrol_cast(workspace, monkeypatch=monkeypatch)
+    version, _ = tiny_version(workspace, NAME)
+    config = str(Path(__file__).resolve().parents[1] / "configs" / "demo.yaml")
+    code, _, err = cli_out(capsys, "approve", "--stage", "paper", "--model-version", version,
+                           "--as", "vera", "--config", config, "--model", NAME)  # fmt: skip
+    assert code == 2 and "has no paper stage" in err
