@@ -217,3 +217,6 @@ def test_a_tripped_switch_blocks_the_export_names_the_check_and_records_it(
         for officer in ("rita", "omar"):
             code, _, err = cli_out(capsys, *reset, "--as", officer)
             assert code == 0, err
+    # the trail verifies: every order, fills and holdings file re-hashed
+    code, out, err = cli_out(capsys, "ledger", "verify", "--json")
+    assert code == 0 and out["ok"], err
