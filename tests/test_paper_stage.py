@@ -93,8 +93,21 @@ def test_paper_then_live_two_separate_four_eyes_decisions(paper_ws, capsys):
     assert client.get_model_version(NAME, version).tags["stage"] == "live"
     refused = [r["user"] for r in _refusals(ws)]
     assert refused == ["vera", "val"]
+    from governance.evidence.history import history, verify_history
+
     with Ledger.open(ws) as ledger:
         assert ledger.verify().ok
+        entered = ledger.last(action="model.paper")
+        then = history(ledger, NAME, entered.ts)["standing"]
+        now = history(ledger, NAME)
+    # history: in paper (with its approvers) and not live at the paper date; live now
+    assert [p["model_version"] for p in then["paper"]] == [version] and then["live"] is None
+    assert [a["user"] for a in then["paper"][0]["approvals"]] == ["vera", "rita"]
+    assert (
+        now["standing"]["paper"] == [] and str(now["standing"]["live"]["model_version"]) == version
+    )
+    assert [a["user"] for a in now["standing"]["live"]["approvals"]] == ["val", "omar"]
+    assert verify_history(now)
 
 
 def test_paper_attacks_are_refused_and_recorded(paper_ws, capsys):

@@ -4,6 +4,8 @@ whose signatures (``alphagate history --strategy NAME [--at TIMESTAMP]``).
 The standing of a strategy at a moment ``T`` is folded from the ledger's entries up to the
 last relevant one stamped at or before ``T``, by the same readers the decisions use:
 
+- **paper**: the versions in their paper stage (``model.paper``, not promoted or retired
+  since), with the paper approvals;
 - **live**: the version of the strategy's last ``model.promoted``, with the approvals it
   counted (user, role and the seq of each signed approval);
 - **policy**: the adoption in force (``governance.policy.adoption.adoption_history``: a
@@ -27,6 +29,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from governance.decisions import killswitch
+from governance.decisions.paper import ENTERED as PAPER_ENTERED
 from governance.findings.review import MONITORING
 from governance.ground.canonical import canonical_json, sha256_bytes
 from governance.ground.errors import InputError
@@ -76,6 +79,11 @@ class _Sources:
             ]
             for level in (None, strategy)
         }
+        self.paper = [
+            e
+            for e in ledger.entries(action=PAPER_ENTERED)
+            if e.payload.get("model_name") == strategy
+        ]
         self.retired = sorted(retirements(ledger, strategy, registry).values(), key=lambda e: e.seq)
         self.adoptions = adoption_history(ledger, registry)
         adopted = {a.seq for a in self.adoptions}
@@ -85,8 +93,22 @@ class _Sources:
     def events(self) -> list:
         """Every relevant entry, by seq."""
         rows = [*self.promotions, *self.monitoring, *self.adoption_entries, *self.retired]
+        rows += self.paper
         rows += [*self.switch[None], *[e for k, v in self.switch.items() if k for e in v]]
         return sorted(rows, key=lambda e: e.seq)
+
+    def _in_paper(self, cut: int, retired: set[str]) -> list[dict]:
+        """Versions that entered paper by ``cut`` and were neither promoted nor retired since."""
+        out = []
+        for e in self.paper:
+            version = str(e.payload.get("model_version"))
+            live = any(
+                str(p.payload.get("model_version")) == version and e.seq < p.seq <= cut
+                for p in self.promotions
+            )
+            if e.seq <= cut and not live and version not in retired:
+                out.append(_paper_fact(e))
+        return out
 
     def standing(self, cut: int) -> dict:
         """The strategy's standing after every relevant entry with ``seq <= cut``."""
@@ -106,7 +128,7 @@ class _Sources:
         return {
             "as_of_seq": cut,
             "live": live,
-            "paper": [],
+            "paper": self._in_paper(cut, {r["model_version"] for r in retired}),
             "retired": retired,
             "policy": policy and _policy(policy),
             "killswitch": {**switch.to_json(), "seq": switch.seq},
@@ -117,6 +139,14 @@ class _Sources:
                 "breaches": watched.payload.get("breaches", []),
             },
         }  # fmt: skip
+
+
+def _paper_fact(e) -> dict:
+    p = e.payload
+    approvals = [{"user": a.get("user"), "role": a.get("role"), "seq": a.get("seq")}
+                 for a in p.get("approvals") or []]  # fmt: skip
+    return {"model_version": str(p.get("model_version")), "seq": e.seq, "ts": e.ts,
+            "approvals": approvals}  # fmt: skip
 
 
 def _last(items: Iterable):
@@ -161,6 +191,8 @@ def _facts(standing: dict) -> set[int]:
         if fact.get("seq"):
             seqs.add(int(fact["seq"]))
     seqs |= {int(r["seq"]) for r in standing.get("retired", [])}
+    for paper in standing.get("paper", []):
+        seqs |= {int(paper["seq"]), *(int(a["seq"]) for a in paper["approvals"] if a.get("seq"))}
     for a in (standing.get("live") or {}).get("approvals", []):
         if a.get("seq"):
             seqs.add(int(a["seq"]))
@@ -174,6 +206,9 @@ def _describe(e) -> str:
         return f"v{p.get('model_version')} live (approved by {who})"
     if e.action == MONITORING:
         return f"monitoring {p.get('status')} as of {p.get('as_of')}"
+    if e.action == PAPER_ENTERED:
+        who = ", ".join(a.get("user", "?") for a in p.get("approvals") or [])
+        return f"v{p.get('model_version')} enters paper (approved by {who})"
     if e.action == RETIRED:
         return f"v{e.payload['signed']['model_version']} retired by {e.actor}"
     if e.action == "policy.adopted":
