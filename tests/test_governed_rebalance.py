@@ -76,18 +76,25 @@ def test_promotion_kill_switch_and_reset(governed, capsys):
     assert main(["ledger", "verify"]) == 0
 
 
-def test_many_accounts_share_one_model_each_with_its_own_limits(governed, tmp_path, capsys):
-    """Three accounts on one compiled problem: own restricted list, own bounds; one account
-    whose bound cannot be met holds what it has and says why, the others trade."""
+def _accounts_config(folder: Path, policy: Path | None = None) -> Path:
+    """The sandbox config with three accounts (growth, esg with a restricted list, odd whose
+    bound cannot be met) under ``policy`` (default: the sandbox policy)."""
     config = yaml.safe_load(Path(CONFIG).read_text())
-    config["policy"]["file"] = str(Path(CONFIG).with_name("policy-sandbox.yaml"))
+    config["policy"]["file"] = str(policy or Path(CONFIG).with_name("policy-sandbox.yaml"))
     config["portfolio"]["accounts"] = [
         {"name": "growth"},
         {"name": "esg", "restricted": ["A0001", "A0002"]},
         {"name": "odd", "holdings": {"A0003": 1.0}, "bounds": {"A0004": [0.5, 0.6]}},
     ]
-    multi = tmp_path / "accounts.yaml"
+    multi = folder / "accounts.yaml"
     multi.write_text(yaml.safe_dump(config))
+    return multi
+
+
+def test_many_accounts_share_one_model_each_with_its_own_limits(governed, tmp_path, capsys):
+    """Three accounts on one compiled problem: own restricted list, own bounds; one account
+    whose bound cannot be met holds what it has and says why, the others trade."""
+    multi = _accounts_config(tmp_path)
     code, reb = cli_json(capsys, "rebalance", "--config", str(multi), "--as", "dana")
     assert code == 0 and reb["portfolio"]["source"] == "model"
     by_name = {a["account"]: a for a in reb["portfolio"]["accounts"]}
@@ -106,6 +113,32 @@ def test_many_accounts_share_one_model_each_with_its_own_limits(governed, tmp_pa
     # monitoring reads the many-accounts book through the one reader
     code, mon = cli_json(capsys, "monitor", "--config", str(multi))
     assert (code, mon["status"], mon["killswitch"]) == (0, "ok", "armed")
+
+
+def test_many_accounts_orders_a_breach_blocks_only_its_account(governed, tmp_path, capsys):
+    """The three accounts' book (previous test) to orders under a sandbox policy whose
+    orders: section caps an order at half the account's value: odd, which holds all of
+    A0003, breaches it alone and is blocked (named, recorded); growth and esg are sent, one
+    NewOrderList each."""
+    policy = yaml.safe_load(Path(CONFIG).with_name("policy-sandbox.yaml").read_text())
+    for tier in policy["tiers"].values():
+        tier["orders"] = {"max_order_notional": 5.0e7}  # half of portfolio_value (1e8)
+    policy_file = tmp_path / "policy-orders.yaml"
+    policy_file.write_text(yaml.safe_dump(policy))
+    multi = _accounts_config(tmp_path, policy_file)
+    code, out = cli_json(capsys, "orders", "export", "--config", str(multi), "--as", "dana",
+                         "--out", str(tmp_path / "outbox"), "--basket")  # fmt: skip
+    assert (code, out["status"]) == (0, "completed")
+    assert out["stages"]["orders"]["blocked_accounts"] == ["odd"]
+    _code, shown = cli_json(capsys, "ledger", "show", "--tail", "8")
+    gate = next(e for e in shown["entries"] if e["action"] == "gate.presend")
+    breaches = gate["payload"]["evidence"]["breaches"]
+    assert {(b["check"], b["account"]) for b in breaches} == {("max_order_notional", "odd")}
+    (folder,) = (tmp_path / "outbox").iterdir()
+    orders = pd.read_csv(folder / "orders.csv")
+    assert set(orders["account"]) == {"growth", "esg"}
+    lists = (folder / "orders.fix").read_bytes().splitlines()
+    assert len(lists) == 2 and all(b"\x0135=E\x01" in m for m in lists)
 
 
 def test_evidence_pack_from_the_pipeline_verifies_and_catches_one_byte(governed, tmp_path, capsys):
