@@ -14,6 +14,7 @@ Logging the run, the ledger entries and the candidate version are
 from __future__ import annotations
 
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,14 @@ from tasks.model.cv import CVConfig, CVSummary, inner_split, make_folds, score_f
 from tasks.model.dataset import SplitConfig
 from tasks.model.labels import FWD_RET, LABEL
 from tasks.model.stats import annualised_sharpe, long_short_returns
+
+#: LightGBM's native calls are not safe from two threads of one process at once: Prefect's
+#: thread-pool runner ran two trials together and one fold's ``predict`` beside another's
+#: ``Dataset`` construction segfaulted the process (seen in the suite and in ``alphagate
+#: demo``; LightGBM's docs warn against simultaneous jobs sharing its OpenMP state,
+#: lightgbm-org/LightGBM#6142). One lock per process serialises them; Dask workers are
+#: processes, so fold-parallel training there is unchanged.
+NATIVE_LOCK = threading.Lock()
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -215,9 +224,10 @@ def run_trial(
     for k, fold in enumerate(make_folds(dates, cfg.cv, horizon)):
         fit, val = inner_split(dates[fold.train], cfg.validation_fraction, horizon)
         fit, val = fold.train[fit], fold.train[val]
-        booster = fit_booster(X[fit], y[fit], features, params, valid=(X[val], y[val]))
-        best = booster.best_iteration or booster.current_iteration()
-        oos[fold.test] = booster.predict(X[fold.test], num_iteration=best)
+        with NATIVE_LOCK:
+            booster = fit_booster(X[fit], y[fit], features, params, valid=(X[val], y[val]))
+            best = booster.best_iteration or booster.current_iteration()
+            oos[fold.test] = booster.predict(X[fold.test], num_iteration=best)
         scores.append(score_fold(k, dates[fold.test], oos[fold.test], realised[fold.test], best))
     ls = long_short_returns(dates, oos, dev["fwd_ret_1"].to_numpy(), cfg.long_short_quantile)
     return TrialResult(index, params, summarise(scores), oos, ls, annualised_sharpe(ls))
