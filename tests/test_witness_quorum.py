@@ -208,7 +208,8 @@ def test_the_log_key_rotates_by_a_signed_witnessed_act(workspace, monkeypatch, t
     """An admin records ``log.key_rotated`` (old and new keys), cosigned under the old key;
     the witness operator trusts both keys; the log then signs with the new key and the
     witness cosigns. A developer cannot rotate (exit 4); a key no witness was given is
-    refused (exit 3, HTTP 403)."""
+    refused before any witness is asked (exit 3: not the key the genesis recorded or a
+    rotation moved it to), as is the new key before the rotation is recorded."""
     from governance.log.checkpoint import load_or_create_key
     from tests.helpers_witness import WitnessProcess
 
@@ -225,6 +226,11 @@ def test_the_log_key_rotates_by_a_signed_witnessed_act(workspace, monkeypatch, t
         policy = witnessed_policy(POLICY, tmp_path / "policy.yaml", [w], quorum=1)
         enrol_cast(workspace, monkeypatch=monkeypatch, policy=policy)
         capsys.readouterr()
+        monkeypatch.setenv("ALPHAGATE_LOG_KEY", str(new_file))  # the witness trusts it, but
+        role = ["users", "role", "dana", "--role", "validator", "--as", "ada"]
+        assert main(role) == 3  # the genesis recorded another key and nobody rotated yet
+        assert "is not the one the genesis recorded" in capsys.readouterr().err
+        monkeypatch.setenv("ALPHAGATE_LOG_KEY", str(old_file))
         assert main(["ledger", "rotate-key", "--new-key", str(new_file), "--as", "dana"]) == 4
         assert main(["ledger", "rotate-key", "--new-key", str(new_file), "--as", "ada"]) == 0
         with Ledger.open(workspace) as ledger:
@@ -240,7 +246,9 @@ def test_the_log_key_rotates_by_a_signed_witnessed_act(workspace, monkeypatch, t
 
         monkeypatch.setenv("ALPHAGATE_LOG_KEY", str(tmp_path / "op" / "stolen.key"))
         capsys.readouterr()
-        assert main(["users", "role", "dana", "--role", "validator", "--as", "ada"]) == 3
-        assert "refused the checkpoint" in capsys.readouterr().err
+        assert main(role) == 3
+        assert "is not the one the genesis recorded or a signed log.key_rotated" in (
+            capsys.readouterr().err
+        )
     finally:
         w.stop()

@@ -47,9 +47,11 @@ def require_intact(ws, ledger, action: str) -> None:
     ledger as it stands (:func:`governance.policy.witnesses.latest_cosigned`: a rewrite
     they refuse, or too few of them reachable); the refusal is recorded."""
     from governance.log.quorum import QuorumLost, quorum_checkpoint
-    from governance.policy.witnesses import witness_set
+    from governance.policy.witnesses import log_identity_problem, witness_set
 
     problem, hint = ledger_problem(ws, ledger), "; run `alphagate ledger verify`"
+    if not problem and action not in UNWITNESSED_OK and (mismatch := log_identity_problem(ledger)):
+        problem, hint = mismatch, ""
     if not problem and action not in UNWITNESSED_OK:
         wset = witness_set(ledger)  # without policy witnesses, ledger_problem checked them
         try:

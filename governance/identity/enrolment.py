@@ -29,6 +29,7 @@ from governance.identity.users import (
     parse_role,
     user_act_problems,
 )
+from governance.log.checkpoint import log_key, origin_of
 
 # -- the cache -----------------------------------------------------------------------------
 
@@ -93,7 +94,9 @@ def initialise(ws: Workspace, ledger, admin: str, key, *, sandbox: bool = False)
         )
     pub = public_hex(key)
     signer = Signer(admin, Role.ADMIN.value, pub, key)
-    doc = {"admin": admin, "public_key": pub, "sandbox": bool(sandbox)}
+    origin = origin_of(ledger.url)  # the log's identity, fixed here (policy/witnesses.py)
+    doc = {"admin": admin, "public_key": pub, "sandbox": bool(sandbox), "log_origin": origin,
+           "log_key": log_key(origin).vkey()}  # fmt: skip
     entry = ledger.append(
         GENESIS, actor=admin, role=Role.ADMIN.value, subject="workspace",
         payload={**doc, **signer.signed_payload(GENESIS, doc, subject="workspace")},

@@ -50,6 +50,40 @@ def witness_set(ledger) -> WitnessSet:
     return WitnessSet(members, section.quorum, extra, source)
 
 
+def log_identity_problem(ledger) -> str | None:
+    """Why the log's origin or checkpoint key is not the one its genesis recorded (signed by
+    the first admin) or an admin's signed ``log.key_rotated`` moved it to; None when it is,
+    or when the genesis predates the record. A writer who points ``ALPHAGATE_LOG_ORIGIN`` or
+    ``ALPHAGATE_LOG_KEY`` elsewhere (a fresh log for the witnesses to pin) is refused."""
+    from governance.identity.duties import ROLES, Act
+    from governance.identity.users import GENESIS, act_problems, load_registry
+    from governance.log.checkpoint import log_key, origin_of
+
+    genesis = next(iter(ledger.entries(action=GENESIS)), None)
+    doc = (genesis.payload or {}).get("signed") or {} if genesis is not None else {}
+    if "log_key" not in doc:
+        return None
+    origin = origin_of(ledger.url)
+    if origin != doc.get("log_origin"):
+        return (
+            f"the log's origin {origin} is not the one its genesis recorded"
+            f" ({doc.get('log_origin')}): set ALPHAGATE_LOG_ORIGIN to it"
+        )
+    registry = load_registry(ledger)
+    allowed = {doc["log_key"]}
+    for e in ledger.entries(action=KEY_ROTATED):
+        signed = (e.payload or {}).get("signed") or {}
+        if signed.get("old_key") in allowed and not act_problems(registry, e, ROLES[Act.ENROL]):
+            allowed.add(signed.get("new_key"))
+    current = log_key(origin).vkey()
+    if current not in allowed:
+        return (
+            f"the log key {current.split('+')[1]} (ALPHAGATE_LOG_KEY) is not the one the"
+            " genesis recorded or a signed log.key_rotated moved it to"
+        )
+    return None
+
+
 def latest_cosigned(ledger) -> Cosigned:
     """The ledger's current checkpoint, cosigned by a quorum of the policy's witnesses.
 
