@@ -15,6 +15,7 @@ Composition only: the maths lives in ``validation.monitoring``, the switch in
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +37,8 @@ from governance.ground.workspace import Workspace
 from governance.identity.users import SYSTEM_ACTOR
 from governance.log.ledger import LedgerEntry
 from governance.policy.schema import Tier
-from governance.registry.versions import last_promotions, mlflow_client, model_subject
+from governance.registry.recorder import download, mlflow_client
+from governance.registry.versions import last_promotions, model_subject
 from tasks.data.market import MarketPanel
 from tasks.model.dataset import frame_to_parquet
 from tasks.model.features import FeaturesConfig, compute_features
@@ -124,12 +126,8 @@ def champion_facts(ctx: RunContext, name: str, version: int | None = None) -> Ch
 
 def load_reference(ws: Workspace, run_id: str) -> pd.DataFrame:
     """The training reference (``reference.parquet`` in the model's run)."""
-    import mlflow
-
-    path = mlflow.artifacts.download_artifacts(
-        run_id=run_id, artifact_path="reference.parquet", tracking_uri=ws.tracking_uri
-    )
-    return pd.read_parquet(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        return pd.read_parquet(download(ws, run_id, "reference.parquet", tmp))
 
 
 def published_weights(ctx: RunContext, strategy: str) -> pd.DataFrame:
@@ -295,7 +293,7 @@ def load_champion(ctx: RunContext, name: str):
     facts = champion_facts(ctx, name)
     if facts is None:
         return None, None, None
-    model = load_scoring_model(name, facts.version)
+    model = load_scoring_model(ctx.ws, name, facts.version)
     return facts, model, load_reference(ctx.ws, facts.run_id)
 
 

@@ -19,15 +19,14 @@ from governance.policy.schema import PortfolioSource
 def backtest(run: Run, panel, sealed, model: Trained) -> None:
     """Walk-forward backtest of the candidate's holdout scores beside the benchmarks, under
     the policy's pre-trade limits (as the live rebalance)."""
-    from mlflow import MlflowClient
-
+    from governance.registry.recorder import attach
     from governance.registry.versions import model_subject
     from tasks.model.dataset import load_sealed
     from tasks.model.scoring import load_scoring_model, score_wide
     from tasks.portfolio.backtest import run_backtest, store_backtest
 
     holdout = load_sealed(run.ctx.store, sealed.holdout_fingerprint)
-    scores = score_wide(load_scoring_model(model.name, model.version), holdout)
+    scores = score_wide(load_scoring_model(run.ws, model.name, model.version), holdout)
     result = run_backtest(
         scores, panel, run.config.portfolio, run.tier.pretrade,
         label=f"{model.name} v{model.version}, holdout",
@@ -45,7 +44,7 @@ def backtest(run: Run, panel, sealed, model: Trained) -> None:
     # logged to fixed paths, so a rerun replaces them instead of adding hash-named twins.
     folder = run.ws.home / "reports" / model.name / f"v{model.version}"
     files = store.copy_out(folder, artifacts)
-    MlflowClient().log_artifacts(model.mlflow_run_id, str(folder / "backtest"), "backtest")
+    attach(run.ws, model.mlflow_run_id, folder / "backtest", "backtest")
     metrics = result.metrics_frame()
     rows = [
         f"{name:<20} return {m['annual_return']:+7.2%}  vol {m['annual_volatility']:6.2%}  "
@@ -156,7 +155,7 @@ def _champion_scores(run: Run, panel, version: int, model_hash: str | None) -> p
     from tasks.model.features import compute_features
     from tasks.model.scoring import latest_scores, load_scoring_model
 
-    model = load_scoring_model(run.config.model.name, version, expected_hash=model_hash)
+    model = load_scoring_model(run.ws, run.config.model.name, version, expected_hash=model_hash)
     features = compute_features(panel, run.config.features)
     missing = sorted(set(model.features) - set(features.columns))
     if missing:

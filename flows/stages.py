@@ -111,9 +111,11 @@ def train(run: Run, sealed, data_fingerprint: str) -> Trained:
     found = _already_trained(run)
     workers: list[str] = []
     if found is None:
-        from tasks.model.tracking import fail_dead_runs
+        from governance.registry.recorder import fail_runs
 
-        fail_dead_runs(run.ws, run.config.model.name, run.ctx.run_key)  # a crashed attempt's
+        # A crashed earlier attempt's runs still RUNNING end FAILED (the workspace's run lock
+        # is held, so no live run has this key).
+        fail_runs(run.ws, run.config.model.name, run.ctx.run_key)
         res = train_and_register(
             run.ctx,
             sealed,
@@ -139,9 +141,9 @@ def train(run: Run, sealed, data_fingerprint: str) -> Trained:
     s.mlflow_run_id, s.model_version = found.mlflow_run_id, found.version
     report = s.stages.get("data quality", {}).get("report")
     if report:  # the data-quality report beside the training run it admitted
-        from mlflow import MlflowClient
+        from governance.registry.recorder import attach
 
-        MlflowClient().log_artifact(found.mlflow_run_id, report, "data_quality")
+        attach(run.ws, found.mlflow_run_id, report, "data_quality")
     ic = (
         "n/a"
         if found.cv_rank_ic is None
@@ -164,13 +166,13 @@ def _already_trained(run: Run) -> Trained | None:
     Training records ``model.trained`` before registering and tags the version with that
     entry's sequence number (``ledger_seq``), so a crash between the two is recoverable too.
     """
-    from mlflow import MlflowClient
+    from governance.registry.recorder import mlflow_client
 
     name = run.config.model.name
     trained = run.ctx.ledger.by_key(run.ctx.idempotency_key("model.trained", f"strategy:{name}"))
     if trained is None:
         return None
-    client = MlflowClient()
+    client = mlflow_client(run.ws)
     versions = client.search_model_versions(f"name='{name}' and tags.ledger_seq='{trained.seq}'")
     if not versions:
         return None  # trained but never registered: train again (the entry is reused)

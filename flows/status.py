@@ -12,7 +12,8 @@ from governance.decisions.promotion import compute_state, latest_validation
 from governance.findings.register import Status, load_register
 from governance.findings.review import blocking, revalidation_due
 from governance.identity.users import list_users
-from governance.registry.versions import get_model_facts, mlflow_client
+from governance.registry.recorder import mlflow_client
+from governance.registry.versions import get_model_facts
 
 ACCEPT = (
     "alphagate findings accept {id} --as {who} --key FILE"

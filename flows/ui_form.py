@@ -11,7 +11,6 @@ approval; without one it is a declared intent.
 
 from __future__ import annotations
 
-import os
 from typing import Literal
 
 from prefect.input import RunInput
@@ -72,12 +71,9 @@ def _report_link(ws: Workspace, validation_run: str | None) -> str:
     if not validation_run:
         return "no validation report recorded"
     route = "validation/report.html"
-    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
-    if uri.startswith(("http://", "https://")):
-        from governance.registry.versions import mlflow_client
+    from governance.registry.recorder import run_page
 
-        exp = mlflow_client(ws).get_run(validation_run).info.experiment_id
-        link = f"{uri.rstrip('/')}/#/experiments/{exp}/runs/{validation_run}/artifacts/{route}"
+    if link := run_page(ws, validation_run, route):
         return f"[validation report]({link})"
     return f"validation report `runs:/{validation_run}/{route}` (open with `alphagate ui`)"
 

@@ -135,7 +135,8 @@ def derive(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]) -> Non
 
 def refresh_mlflow(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]) -> None:
     """Rewrite the views of every model version and registered model ``entries`` touch."""
-    from governance.registry.versions import mlflow_client, registry_exists
+    from governance.registry.recorder import mlflow_client
+    from governance.registry.versions import registry_exists
     from governance.views.mlflow_pages import refresh_model_view, refresh_version_view
 
     versions, names = set(), set()
@@ -164,9 +165,9 @@ def refresh_mlflow(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]
 def _quietly():
     """A view that cannot be written now (an unregistered name, MLflow down) waits for the
     next act; the act itself is already in the ledger."""
-    from mlflow.exceptions import MlflowException
+    from governance.registry.recorder import mlflow_error
 
-    with contextlib.suppress(MlflowException):
+    with contextlib.suppress(mlflow_error()):
         yield
 
 
@@ -277,19 +278,12 @@ def report_links(ws: Workspace, entry: LedgerEntry) -> list[tuple[str, str]]:
             links.append((label, path.as_uri() if path.is_file() else f"sha256:{sha}"))
     run_id = entry.payload.get("mlflow_run_id")
     if run_id:
-        links.append((f"MLflow run {run_id[:8]}", mlflow_run_link(run_id)))
+        links.append((f"MLflow run {run_id[:8]}", mlflow_run_link(ws, run_id)))
     return links
 
 
-def mlflow_run_link(run_id: str) -> str:
-    """The run's page on an MLflow server (``MLFLOW_TRACKING_URI`` over HTTP), else a
-    ``runs:/`` URI to open with ``alphagate ui``."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
-    if not uri.startswith(("http://", "https://")):
-        return f"runs:/{run_id}"
-    from mlflow import MlflowClient
+def mlflow_run_link(ws: Workspace, run_id: str) -> str:
+    """The run's page on an MLflow server, else a ``runs:/`` URI to open with ``alphagate ui``."""
+    from governance.registry.recorder import run_page
 
-    with contextlib.suppress(Exception):
-        exp = MlflowClient().get_run(run_id).info.experiment_id
-        return f"{uri.rstrip('/')}/#/experiments/{exp}/runs/{run_id}"
-    return f"runs:/{run_id}"
+    return run_page(ws, run_id) or f"runs:/{run_id}"

@@ -55,7 +55,7 @@ def negate_model_file(ws, name: str, version) -> tuple[Path, str]:
     """The insider's swap: every leaf of version ``version``'s ``model.lgb`` negated in the
     MLflow artifact store, so the model bets the other way. Returns the file and its
     original text (to restore)."""
-    from governance.registry.versions import mlflow_client
+    from governance.registry.recorder import mlflow_client
 
     uri = mlflow_client(ws).get_model_version_download_uri(name, version)
     lgb_file = next(Path(urlparse(uri).path).rglob("model.lgb"))

@@ -141,9 +141,9 @@ def tiny_version(
     import mlflow
     import numpy as np
 
-    from governance.ground.workspace import mlflow_experiment
     from governance.identity.signing import append_signed
     from governance.policy.adoption import policy_in_force
+    from governance.registry.recorder import mlflow_experiment
 
     rng = np.random.default_rng(len(name))
     X = rng.normal(size=(120, 3))

@@ -55,7 +55,7 @@ def register(
     import lightgbm as lgb
     import mlflow
 
-    from governance.ground.workspace import mlflow_experiment
+    from governance.registry.recorder import mlflow_experiment
 
     rng = np.random.default_rng(len(name))
     X = rng.normal(size=(120, 3))
@@ -127,13 +127,14 @@ def refusals(ws, name):
 
 
 def tags(ws, name, version) -> dict:
-    from governance.registry.versions import mlflow_client
+    from governance.registry.recorder import mlflow_client
 
     return dict(mlflow_client(ws).get_model_version(name, version).tags)
 
 
 def champion(ws, name):
-    from governance.registry.versions import champion_version, mlflow_client
+    from governance.registry.recorder import mlflow_client
+    from governance.registry.versions import champion_version
 
     return champion_version(mlflow_client(ws), name)
 
@@ -210,7 +211,7 @@ def test_self_approval_failed_version_and_double_officer_are_refused(env, capsys
 
 def test_alias_moved_or_tags_edited_outside_alphagate_is_tampering(env, capsys):
     ws, cfg = env
-    from governance.registry.versions import mlflow_client
+    from governance.registry.recorder import mlflow_client
 
     v1 = register(ws, "gamma", "dana")
     assert approve(capsys, cfg, "gamma", v1, "vera")[0] == 0

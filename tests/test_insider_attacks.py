@@ -19,7 +19,8 @@ from flows.cli import main
 from governance.decisions.model_use import drive_decision
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger, entries_table
-from governance.registry.versions import champion_version, mlflow_client, set_champion
+from governance.registry.recorder import mlflow_client
+from governance.registry.versions import champion_version, set_champion
 from tests.helpers_e2e import cli_out as _cli
 from tests.helpers_e2e import negate_model_file
 from tests.helpers_identity import POLICY, adopt_policy, enrol_cast, tiny_version
@@ -144,7 +145,7 @@ def test_swapped_model_file_is_caught_at_use_and_at_load(env, capsys):
             from tasks.model.scoring import load_scoring_model
 
             with pytest.raises(TamperDetected, match="model files altered"):
-                load_scoring_model("swap", int(version), expected_hash=good.model_hash)
+                load_scoring_model(ws, "swap", int(version), expected_hash=good.model_hash)
         finally:
             lgb_file.write_text(original)
         assert drive_decision(ws, ledger, "swap").allowed

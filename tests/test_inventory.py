@@ -80,7 +80,7 @@ def test_models_json_lists_each_model_with_its_status_and_flags(three, capsys):
     assert by_name["gamma-new"]["last_validation"] is None
     assert inv["flags"] == {"models_driving_without_current_validation": []}
     # linked from each registered model in MLflow
-    from governance.registry.versions import mlflow_client
+    from governance.registry.recorder import mlflow_client
 
     rm = mlflow_client(three).get_registered_model("alpha-champ")
     assert rm.tags["inventory"].endswith("/artifacts/inventory.html")

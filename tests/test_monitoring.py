@@ -184,7 +184,7 @@ def trained(tmp_path_factory):
         )  # fmt: skip
     finally:
         ctx.close()
-    model = load_scoring_model(result.model_name, result.version)
+    model = load_scoring_model(ws, result.model_name, result.version)
     facts = ChampionFacts(
         result.model_name, result.version, result.mlflow_run_id, model.horizon,
         model.features, None, None, None,

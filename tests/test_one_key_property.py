@@ -20,7 +20,8 @@ from governance.decisions import killswitch
 from governance.ground.workspace import Workspace
 from governance.identity.keys import new_key_file
 from governance.log.ledger import Ledger
-from governance.registry.versions import champion_version, mlflow_client
+from governance.registry.recorder import mlflow_client
+from governance.registry.versions import champion_version
 from tests.helpers_identity import POLICY, enrol_cast, keyring_signer, tiny_version
 
 NAMES = ["dana", "vera", "val", "rita", "omar", "ada", "mallory"]

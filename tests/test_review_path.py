@@ -115,7 +115,7 @@ def test_review_accept_approve_drive(reviewed, capsys):
     assert [g.payload["signed"]["accepted_findings"] for g in grants] == [accepted, accepted]
 
     # MLflow shows the accepted finding on the version, linked to the report
-    from governance.registry.versions import mlflow_client
+    from governance.registry.recorder import mlflow_client
 
     mv = mlflow_client(ws).get_model_version(MODEL, version)
     assert (mv.tags["findings.open"], mv.tags["findings.accepted"]) == ("none", f"{fid}@{until}")

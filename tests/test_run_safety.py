@@ -4,7 +4,7 @@ that cannot forge what a terminal shows.
 - Two ``alphagate rebalance`` processes started at once on one fresh workspace: the second
   waits on the workspace's run lock (no Prefect schema-race traceback), both finish.
 - A training run left RUNNING by a killed attempt is marked FAILED by the resumed run
-  (:func:`tasks.model.tracking.fail_dead_runs`, real MLflow).
+  (:func:`governance.registry.recorder.fail_runs`, real MLflow).
 - A reason holding ``"\\nkill switch: armed"`` and escape sequences is stored as given and
   printed escaped (:func:`governance.ground.text.printable`).
 """
@@ -54,19 +54,16 @@ def test_a_spoofing_reason_is_stored_as_given_and_printed_escaped(
 
 
 def test_a_dead_training_run_is_marked_failed_on_resume(workspace):
-    from mlflow import MlflowClient
+    from governance.registry.recorder import fail_runs, mlflow_client, mlflow_experiment
 
-    from governance.ground.workspace import mlflow_experiment
-    from tasks.model.tracking import fail_dead_runs
-
-    client = MlflowClient(workspace.tracking_uri)
+    client = mlflow_client(workspace)
     exp = mlflow_experiment("strategy-x", workspace)
     dead = client.create_run(exp, tags={"alphagate.run_key": "k1"}).info.run_id
     other = client.create_run(exp, tags={"alphagate.run_key": "k2"}).info.run_id
-    assert fail_dead_runs(workspace, "strategy-x", "k1") == [dead]
+    assert fail_runs(workspace, "strategy-x", "k1") == [dead]
     assert client.get_run(dead).info.status == "FAILED"
     assert client.get_run(other).info.status == "RUNNING"
-    assert fail_dead_runs(workspace, "strategy-x", "k1") == []
+    assert fail_runs(workspace, "strategy-x", "k1") == []
 
 
 def test_two_runs_at_once_on_one_workspace_both_finish_without_traceback(tmp_path):

@@ -26,7 +26,7 @@ from flows.summary import RunSummary, render
 from governance.ground.workspace import Workspace
 from governance.identity.sandbox import BANNER, NOT_FOR_PRODUCTION, TAG
 from governance.log.ledger import Ledger
-from governance.registry.versions import mlflow_client
+from governance.registry.recorder import mlflow_client
 from tests.helpers_e2e import DATA
 from tests.helpers_identity import enrol_cast
 

@@ -20,7 +20,8 @@ from governance.ground.canonical import sha256_file
 from governance.ground.workspace import Workspace
 from governance.identity.signing import append_signed
 from governance.log.ledger import Ledger
-from governance.registry.versions import champion_version, mlflow_client
+from governance.registry.recorder import mlflow_client
+from governance.registry.versions import champion_version
 from tests.helpers_e2e import DATA, cli_json, cli_out
 from tests.helpers_identity import POLICY, adopt_policy, enrol_cast, signer, tiny_version
 

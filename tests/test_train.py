@@ -119,7 +119,7 @@ def test_dataset_input_carries_the_dev_fingerprint(trained, client):
 def test_fast_dataset_schema_equals_mlflow_inference(trained):
     from mlflow.types.utils import _infer_schema
 
-    from tasks.model.tracking import frame_schema
+    from governance.registry.recorder import frame_schema
 
     dev = trained["split"].dev
     assert frame_schema(dev) == _infer_schema(dev)

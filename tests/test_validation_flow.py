@@ -198,7 +198,7 @@ def test_leaking_feature_is_flagged(leaky):
 
 def test_version_is_tagged_and_ledger_records_without_promotion(ws, planted):
     from governance.log.ledger import Ledger
-    from governance.registry.versions import mlflow_client
+    from governance.registry.recorder import mlflow_client
 
     name, version, result = planted
     client = mlflow_client(ws)
@@ -289,7 +289,7 @@ def test_developer_and_non_validators_cannot_validate(ws, planted):
 
 
 def test_the_developer_is_the_training_signer_never_the_mlflow_tag(ws, planted):
-    from governance.registry.versions import mlflow_client
+    from governance.registry.recorder import mlflow_client
 
     # Attack: the developer retags the version as someone else's work, then validates it.
     name, version, _ = planted

@@ -20,6 +20,7 @@ import pandas as pd
 
 from governance.ground.errors import InputError, TamperDetected
 from governance.log.ledger import Ledger
+from governance.registry.recorder import load_model, mlflow_client, mlflow_error
 from tasks.model.dataset import load_sealed
 
 __all__ = [
@@ -110,11 +111,9 @@ def training_facts(ledger: Ledger, strategy: str, run_id: str) -> dict:
 
 
 def _download(client, run_id: str, name: str, dst: Path) -> Path:
-    from mlflow.exceptions import MlflowException
-
     try:
         return Path(client.download_artifacts(run_id, name, str(dst)))
-    except (MlflowException, OSError):
+    except (mlflow_error(), OSError):
         raise InputError(f"model run {run_id}: artifact {name} is missing") from None
 
 
@@ -149,15 +148,10 @@ def load_inputs(ws, ledger: Ledger, store, model_name: str, version: int) -> Val
         The holdout fingerprint is not recorded by any ``data.split`` entry, or the stored
         holdout no longer hashes to it.
     """
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    from governance.registry.versions import mlflow_client
-
     client = mlflow_client(ws)
     try:
         mv = client.get_model_version(model_name, str(version))
-    except MlflowException:
+    except mlflow_error():
         raise InputError(
             f"--model-version: model {model_name!r} has no version {version}"
         ) from None
@@ -182,7 +176,7 @@ def load_inputs(ws, ledger: Ledger, store, model_name: str, version: int) -> Val
         reference = _read_parquet(paths["reference.parquet"])
         runs = accounting.runs if mv.run_id in accounting.runs else (*accounting.runs, mv.run_id)
         trials = strategy_trials(client, runs, tmpdir / "trials")
-    booster = mlflow.lightgbm.load_model(f"models:/{model_name}/{version}")
+    _, booster = load_model(ws, model_name, int(version), flavor="lightgbm")
     booster = getattr(booster, "booster_", booster)  # sklearn wrapper -> Booster
     return ValidationInputs(
         model_name=model_name,

@@ -9,9 +9,7 @@ writes a validation MLflow run, stores the report by hash and appends
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -23,12 +21,12 @@ from governance.findings.register import VALIDATED as COMPLETED
 from governance.findings.register import load_register
 from governance.ground.canonical import canonical_json, to_jsonable
 from governance.ground.errors import Forbidden
-from governance.ground.workspace import mlflow_experiment
 from governance.identity.duties import Act, duty_refusal
 from governance.identity.sandbox import run_tags
 from governance.identity.signing import append_signed
 from governance.policy.schema import Tier
-from governance.registry.versions import mlflow_client, model_subject
+from governance.registry.recorder import log_run, mlflow_client, mlflow_error
+from governance.registry.versions import model_subject
 from validation.assess import PREDICTION, Assessment, assess
 from validation.config import ValidationConfig
 from validation.findings import Finding, Verdict, summarise, with_ids
@@ -89,13 +87,11 @@ def check_validator(ctx: RunContext, model_name: str, version: int, validator) -
     ``validator`` is the proven :class:`~governance.identity.signing.Signer`. A refusal is recorded
     as ``validation.refused`` before it is raised.
     """
-    from mlflow.exceptions import MlflowException
-
     from governance.identity.duties import developer_of
 
     try:
         run_id = mlflow_client(ctx.ws).get_model_version(model_name, str(version)).run_id
-    except MlflowException:  # unknown version: load_inputs raises the InputError later
+    except mlflow_error():  # unknown version: load_inputs raises the InputError later
         run_id = None
     developer = developer_of(ctx.ledger, run_id)
     reason = (
@@ -175,10 +171,6 @@ def _mlflow_record(
     Uses the client API, not the fluent ``mlflow.start_run``: a flow may already have an
     active run in this thread, and the validation run must be its own.
     """
-    from mlflow.entities import Metric, RunStatus, RunTag
-
-    exp_id = mlflow_experiment(experiment, ctx.ws)
-    client = mlflow_client(ctx.ws)
     m = a.metrics
     tags = {
         "mlflow.runName": f"validate-{inp.model_name}-v{inp.version}",
@@ -190,6 +182,7 @@ def _mlflow_record(
         "verdict": a.verdict.value,
         "holdout_fingerprint": inp.holdout_fingerprint,
         "report_sha256": html_sha,
+        "mlflow.note.content": _note(inp, a),
         **run_tags(ctx.policy_hash, ctx.sandbox),
     }
     over = a.report["overfitting"]
@@ -204,19 +197,10 @@ def _mlflow_record(
         "psr": over["psr"],
         "pbo": over["pbo"].get("pbo"),
     }
-    run = client.create_run(exp_id, tags=tags)
-    run_id = run.info.run_id
-    now = run.info.start_time
-    client.log_batch(
-        run_id,
-        metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items() if v is not None],
-        tags=[RunTag("mlflow.note.content", _note(inp, a))],
+    run_id, exp_id = log_run(
+        ctx.ws, experiment, tags=tags, metrics=metrics, files=files, artifact_path="validation"
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, data in files.items():
-            (Path(tmp) / name).write_bytes(data)
-        client.log_artifacts(run_id, tmp, artifact_path="validation")
-    client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+    client = mlflow_client(ctx.ws)
     version_tags = {
         "validation.verdict": a.verdict.value,
         "validation.run_id": run_id,

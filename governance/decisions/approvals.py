@@ -36,12 +36,12 @@ from governance.ground.workspace import Workspace
 from governance.identity.duties import Act, duty_refusal
 from governance.identity.signing import Signer
 from governance.log.ledger import Ledger, LedgerEntry
+from governance.registry.recorder import mlflow_client
 from governance.registry.retired import retirements
 from governance.registry.versions import (
     PROMOTED,
     ModelFacts,
     approved_by_tag,
-    mlflow_client,
     model_subject,
     set_champion,
 )

@@ -32,11 +32,11 @@ from governance.policy.adoption import champion_policy_problem, policy_in_force
 from governance.policy.backing import validation_tier_problem
 from governance.policy.schema import Tier
 from governance.policy.tiers import tier_at_use
+from governance.registry.recorder import mlflow_client
 from governance.registry.retired import retirements
 from governance.registry.versions import (
     champion_version,
     last_promotions,
-    mlflow_client,
     model_subject,
     registry_exists,
 )

@@ -20,11 +20,11 @@ from governance.ground.workspace import Workspace
 from governance.identity.duties import ROLES, Act, developer_of
 from governance.identity.users import Registry, Role, load_registry, valid_acts
 from governance.log.ledger import Ledger
+from governance.registry.recorder import mlflow_client
 from governance.registry.versions import (
     PROMOTED,
     ModelFacts,
     get_model_facts,
-    mlflow_client,
     model_subject,
 )
 

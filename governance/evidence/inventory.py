@@ -18,7 +18,6 @@ Status of a model (of its champion, else of its latest version): ``champion``,
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from governance.decisions.promotion import (
@@ -33,9 +32,9 @@ from governance.ground.html import Cell, Facts, Page, Section, Table, Tone, rend
 from governance.identity.sandbox import banner, is_sandbox
 from governance.policy.schema import Policy, Tier, load_policy
 from governance.policy.tiers import evidence_problem
+from governance.registry.recorder import log_run, mlflow_client
 from governance.registry.versions import (
     last_promotions,
-    mlflow_client,
     model_subject,
     registry_exists,
 )
@@ -226,18 +225,14 @@ def publish_inventory(ws, inv: dict) -> str | None:
     """
     if not inv["models"]:
         return None
-    from mlflow.entities import RunStatus
-
-    from governance.ground.workspace import mlflow_experiment
-
+    run_id, exp_id = log_run(
+        ws,
+        EXPERIMENT,
+        tags={"mlflow.runName": f"inventory-{inv['as_of']}"},
+        files={"inventory.html": inventory_html(inv).encode("utf-8")},
+    )
     client = mlflow_client(ws)
-    exp_id = mlflow_experiment(EXPERIMENT, ws)
-    run = client.create_run(exp_id, tags={"mlflow.runName": f"inventory-{inv['as_of']}"})
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "inventory.html").write_text(inventory_html(inv), encoding="utf-8")
-        client.log_artifacts(run.info.run_id, tmp)
-    client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FINISHED))
-    link = f"#/experiments/{exp_id}/runs/{run.info.run_id}/artifacts/inventory.html"
+    link = f"#/experiments/{exp_id}/runs/{run_id}/artifacts/inventory.html"
     for m in inv["models"]:
         client.set_registered_model_tag(m["name"], "inventory", link)
         rm = client.get_registered_model(m["name"])

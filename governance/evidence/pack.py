@@ -39,7 +39,6 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 import json
-import os
 import platform
 import re
 import sys
@@ -149,7 +148,8 @@ def python_environment() -> dict:
 
 def _mlflow_files(ws: Workspace, name: str, version: str) -> dict[str, bytes]:
     """Model version facts, its run's params/metrics/tags and run files (model card ...)."""
-    from governance.registry.versions import get_model_facts, mlflow_client, registry_exists
+    from governance.registry.recorder import download, mlflow_client
+    from governance.registry.versions import get_model_facts, registry_exists
 
     if not registry_exists(ws):
         return {}
@@ -157,16 +157,13 @@ def _mlflow_files(ws: Workspace, name: str, version: str) -> dict[str, bytes]:
     facts = get_model_facts(client, name, version)
     files = {"mlflow/model_version.json": _dump(facts)}
     if facts.run_id:
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        import mlflow
-
         run = client.get_run(facts.run_id)
         files["mlflow/run.json"] = _dump(
             {"run_id": facts.run_id, "params": run.data.params, "metrics": run.data.metrics,
              "tags": run.data.tags}
         )  # fmt: skip
         with tempfile.TemporaryDirectory() as tmp:
-            local = Path(mlflow.artifacts.download_artifacts(run_id=facts.run_id, dst_path=tmp))
+            local = download(ws, facts.run_id, "", tmp)
             for p in sorted(local.rglob("*")):
                 if p.is_file() and p.stat().st_size <= MAX_MLFLOW_FILE_BYTES:
                     rel = "/".join(_safe(part) for part in p.relative_to(local).parts)

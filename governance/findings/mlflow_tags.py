@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from governance.findings.register import Status, load_register
 from governance.findings.review import blocking
-from governance.registry.versions import mlflow_client
+from governance.registry.recorder import mlflow_client
 
 _LINE = "Findings: "
 

@@ -46,11 +46,16 @@ class Workspace:
     """Paths and backend URLs of one alphagate workspace."""
 
     home: Path
+    #: The MLflow tracking/registry store when it is not the workspace's own SQLite file
+    #: (production: an MLflow server), fixed when the workspace is resolved.
+    mlflow_uri: str | None = None
 
     @classmethod
     def from_env(cls) -> Workspace:
-        """The workspace named by ``ALPHAGATE_HOME`` (default ``./.alphagate``)."""
-        return cls(Path(os.environ.get("ALPHAGATE_HOME", ".alphagate")).resolve())
+        """The workspace named by ``ALPHAGATE_HOME`` (default ``./.alphagate``), its MLflow
+        store by ``MLFLOW_TRACKING_URI`` as it is now."""
+        home = Path(os.environ.get("ALPHAGATE_HOME", ".alphagate")).resolve()
+        return cls(home, os.environ.get("MLFLOW_TRACKING_URI") or None)
 
     @property
     def artifacts(self) -> Path:
@@ -75,8 +80,11 @@ class Workspace:
 
     @property
     def tracking_uri(self) -> str:
-        """``MLFLOW_TRACKING_URI`` when set, else the workspace's SQLite store."""
-        return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.home / 'mlflow.db'}"
+        """The MLflow store every MLflow call of alphagate uses
+        (``governance.registry.recorder``): :attr:`mlflow_uri`, else the workspace's SQLite
+        file. Not re-read from the environment: a ``MLFLOW_TRACKING_URI`` changed after the
+        workspace was resolved (or MLflow's process-wide URI) redirects nothing."""
+        return self.mlflow_uri or f"sqlite:///{self.home / 'mlflow.db'}"
 
     @property
     def ledger_url(self) -> str:
@@ -127,31 +135,3 @@ class Workspace:
         os.environ.setdefault("PREFECT_HOME", str(self.prefect_home))
         os.environ.setdefault("MLFLOW_TRACKING_URI", self.tracking_uri)
         return self
-
-
-def mlflow_experiment(name: str, ws: Workspace) -> str:
-    """Get or create an MLflow experiment whose artifacts live in the workspace.
-
-    Returns the experiment id. A new experiment's ``artifact_location`` is
-    ``<home>/mlartifacts/<name>`` so that nothing is written outside the workspace.
-    """
-    import mlflow
-
-    mlflow.set_tracking_uri(ws.tracking_uri)
-    exp = mlflow.get_experiment_by_name(name)
-    if exp is not None:
-        if (exp.tags or {}).get(EXPERIMENT_KIND) != MODEL_TRAINING:
-            mlflow.MlflowClient().set_experiment_tag(
-                exp.experiment_id, EXPERIMENT_KIND, MODEL_TRAINING
-            )
-        return exp.experiment_id
-    location = (ws.mlartifacts / name).as_uri()
-    return mlflow.create_experiment(
-        name, artifact_location=location, tags={EXPERIMENT_KIND: MODEL_TRAINING}
-    )
-
-
-#: MLflow 3's UI opens its GenAI screens (traces, judges, prompts) for an experiment
-#: without a kind; this tag (read by its experiment page) selects the model-training views.
-EXPERIMENT_KIND = "mlflow.experimentKind"
-MODEL_TRAINING = "custom_model_development"

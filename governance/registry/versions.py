@@ -6,40 +6,33 @@ registered check :func:`registry_matches_ledger` (run by ``alphagate ledger veri
 proves that MLflow still agrees with the ledger: an alias moved with the MLflow client
 directly, or approval tags edited, is reported as tampering (exit 3).
 
-MLflow is imported lazily: importing this module (which ``ledger verify`` does) stays cheap.
+MLflow is reached through :mod:`governance.registry.recorder` (its client, the model
+download); this module imports no MLflow itself.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from governance.ground.canonical import sha256_file, sha256_json
 from governance.ground.errors import InputError
 from governance.ground.workspace import Workspace
 from governance.log.chain import VerifyReport
 from governance.log.ledger import Ledger
+from governance.registry.recorder import download_model, hash_model_dir, mlflow_client, mlflow_error
 from governance.registry.retired import retirements
 
 CHAMPION = "champion"
 PAPER = "paper"  # the alias of a version in its paper stage (governance/decisions/paper.py)
 PROMOTED = "model.promoted"
-#: Files MLflow writes into a model's artifacts on registration; not part of the model.
-_REGISTRATION_FILES = frozenset({"registered_model_meta"})
 
 
 def model_subject(name: str, version: int | str) -> str:
     """Ledger subject of a model version: ``model:<name>/v<N>`` (docs/architecture.md)."""
     return f"model:{name}/v{version}"
-
-
-def mlflow_client(ws: Workspace):
-    """An ``MlflowClient`` on the workspace's tracking/registry store."""
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=ws.tracking_uri, registry_uri=ws.tracking_uri)
 
 
 def registry_exists(ws: Workspace) -> bool:
@@ -71,29 +64,15 @@ class ModelFacts:
 
 def model_artifact_hash(client, name: str, version: int | str) -> str:
     """SHA-256 over the files of a registered model version's logged model."""
-    import mlflow
-
-    uri = client.get_model_version_download_uri(name, str(version))
-    return hash_model_dir(Path(mlflow.artifacts.download_artifacts(artifact_uri=uri)))
-
-
-def hash_model_dir(local: Path) -> str:
-    """The model files hash of a downloaded logged model (see :class:`ModelFacts`)."""
-    files = {
-        p.relative_to(local).as_posix(): sha256_file(p)
-        for p in sorted(local.rglob("*"))
-        if p.is_file() and p.name not in _REGISTRATION_FILES
-    }
-    return sha256_json(files)
+    with tempfile.TemporaryDirectory() as tmp:
+        return hash_model_dir(download_model(client, name, version, tmp))
 
 
 def get_model_facts(client, name: str, version: int | str) -> ModelFacts:
     """Facts of ``name`` version ``version``; an unknown version is an :class:`InputError`."""
-    from mlflow.exceptions import MlflowException
-
     try:
         mv = client.get_model_version(name, str(version))
-    except MlflowException:
+    except mlflow_error():
         raise InputError(f"--model-version: model {name!r} has no version {version}") from None
     tags = dict(mv.tags or {})
     return ModelFacts(
@@ -110,11 +89,9 @@ def get_model_facts(client, name: str, version: int | str) -> ModelFacts:
 
 def champion_version(client, name: str) -> str | None:
     """Version the ``champion`` alias of ``name`` points at, or None."""
-    from mlflow.exceptions import MlflowException
-
     try:
         return str(client.get_model_version_by_alias(name, CHAMPION).version)
-    except MlflowException:
+    except mlflow_error():
         return None
 
 

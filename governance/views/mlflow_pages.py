@@ -216,12 +216,12 @@ def refresh_version_view(ledger: Ledger, client, name: str, version: int | str) 
 
 
 def _rerender_card(client, run_id: str, view: VersionView) -> None:
-    from mlflow.exceptions import MlflowException
+    from governance.registry.recorder import mlflow_error
 
     with tempfile.TemporaryDirectory() as tmp:
         try:
             path = client.download_artifacts(run_id, CARD_JSON, tmp)
-        except (MlflowException, OSError):
+        except (mlflow_error(), OSError):
             return  # trained before cards were stored as documents
         page = page_from_json(json.loads(Path(path).read_text(encoding="utf-8")))
         f = view.facts

@@ -6,7 +6,7 @@ development frame, logs the run to MLflow (:mod:`tasks.model.tracking`), records
 the contract's tags and ``status=candidate``. Nothing here reads or writes registry
 aliases: only ``governance`` promotes.
 
-MLflow is imported inside the functions: ``Workspace.activate()`` must run first.
+MLflow is reached through :mod:`governance.registry.recorder`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from governance.registry.recorder import register
 from tasks.model.card import intended_use
 from tasks.model.cv import CVSummary
 from tasks.model.tracking import LoggedRun, TrainingRecord, log_training
@@ -31,6 +32,7 @@ from tasks.model.train import (
 
 if TYPE_CHECKING:
     from governance.decisions.context import RunContext
+    from governance.ground.workspace import Workspace
     from tasks.model.dataset import SealedSplit
     from tasks.model.features import FeaturesConfig
 
@@ -201,7 +203,7 @@ def train_and_register(
         artifacts={"model.lgb": model_hash, **logged.artifacts},
         signed=True,  # the developer is the signer of this entry (governance/decisions/promotion.py)
     )
-    version = register_candidate(record, logged, ledger_seq=trained.seq)
+    version = register_candidate(ctx.ws, record, logged, ledger_seq=trained.seq)
     ctx.record(
         "model.registered",
         subject=f"model:{model_cfg.name}/v{version}",
@@ -246,11 +248,8 @@ def version_tags(rec: TrainingRecord, ledger_seq: int) -> dict[str, str]:
     }
 
 
-def register_candidate(rec: TrainingRecord, logged: LoggedRun, *, ledger_seq: int) -> int:
+def register_candidate(
+    ws: Workspace, rec: TrainingRecord, logged: LoggedRun, *, ledger_seq: int
+) -> int:
     """Register ``logged``'s model as a new version of ``ModelConfig.name``; return it."""
-    import mlflow
-
-    mv = mlflow.register_model(
-        logged.model_uri, rec.model_cfg.name, tags=version_tags(rec, ledger_seq)
-    )
-    return int(mv.version)
+    return register(ws, logged.model_uri, rec.model_cfg.name, version_tags(rec, ledger_seq))

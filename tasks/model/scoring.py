@@ -7,9 +7,11 @@ training run's memory, so the portfolio uses exactly what was validated and appr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
+
+from governance.ground.workspace import Workspace
+from governance.registry.recorder import load_model
 
 
 @dataclass(frozen=True)
@@ -44,44 +46,22 @@ class ScoringModel:
 
 
 def load_scoring_model(
+    ws: Workspace,
     name: str,
     version: int | None = None,
     alias: str | None = None,
     expected_hash: str | None = None,
-):
-    """Load ``models:/name/version`` or ``models:/name@alias`` with its feature order.
+) -> ScoringModel:
+    """Load version ``version`` (else ``alias``, default ``champion``) of ``name`` from the
+    workspace's registry, with its feature order.
 
-    With ``expected_hash`` (the model files hash the approvals signed), the files are
-    downloaded once, hashed, and loaded from that very download only if the hash matches:
-    a model file altered after approval is :class:`~governance.ground.errors.TamperDetected`.
+    The store is the workspace's (:func:`governance.registry.recorder.load_model`), whatever
+    ``MLFLOW_TRACKING_URI`` says at the moment of use. With ``expected_hash`` (the model
+    files hash the approvals signed), the files are downloaded once, hashed, and loaded from
+    that very download only if the hash matches: a model file altered after approval is
+    :class:`~governance.ground.errors.TamperDetected`.
     """
-    import tempfile
-
-    import mlflow
-    from mlflow import MlflowClient
-
-    client = MlflowClient()
-    mv = (
-        client.get_model_version(name, str(version))
-        if version is not None
-        else client.get_model_version_by_alias(name, alias or "champion")
-    )
-    if expected_hash is None:
-        model = mlflow.pyfunc.load_model(f"models:/{name}/{mv.version}")
-    else:
-        from governance.ground.errors import TamperDetected
-        from governance.registry.versions import hash_model_dir
-
-        uri = client.get_model_version_download_uri(name, str(mv.version))
-        with tempfile.TemporaryDirectory() as tmp:
-            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
-            found = hash_model_dir(Path(local))
-            if found != expected_hash:
-                raise TamperDetected(
-                    f"{name} v{mv.version}: the model files hash {found[:12]} at load, the"
-                    f" approvals signed {expected_hash[:12]} (model files altered)"
-                )
-            model = mlflow.pyfunc.load_model(local)
+    mv, model = load_model(ws, name, version, alias=alias, expected_hash=expected_hash)
     return ScoringModel(
         name=name,
         version=int(mv.version),

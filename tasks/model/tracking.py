@@ -9,7 +9,7 @@ are put in the artifact store (the ledger cites them by hash). :func:`register_c
 creates a new registered version with the contract's tags and ``status=candidate``; no
 function here reads or writes registry aliases.
 
-MLflow is imported inside the functions: ``Workspace.activate()`` must run first.
+MLflow itself is reached only through :mod:`governance.registry.recorder`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from __future__ import annotations
 import importlib.metadata
 import platform
 import subprocess
-import tempfile
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from governance.ground.canonical import canonical_json, to_jsonable
-from governance.ground.workspace import mlflow_experiment
 from governance.identity.sandbox import run_tags
+from governance.registry.recorder import log_training_run
 from tasks.model.card import render
 from tasks.model.dataset import frame_to_parquet
 from tasks.model.features import FEATURES_BY_NAME
@@ -170,45 +168,9 @@ def _files(rec: TrainingRecord) -> dict[str, bytes]:
     }
 
 
-def frame_schema(frame: pd.DataFrame):
-    """MLflow schema of a frame from its dtypes and a NaN scan (one vectorised pass).
-
-    MLflow's own inference inspects every value of every column: about 0.2 s per 100k-row
-    column here, minutes for a 1,000-asset development frame.
-    """
-    from mlflow.types import ColSpec, DataType, Schema
-
-    kinds = {"f": DataType.double, "i": DataType.long, "M": DataType.datetime}
-    missing = frame.isna().any()
-    return Schema(
-        [
-            ColSpec(kinds.get(frame[c].dtype.kind, DataType.string), c, required=not missing[c])
-            for c in frame.columns
-        ]
-    )
-
-
-def dev_dataset(dev: pd.DataFrame, *, source: str, name: str, digest: str):
-    """The development frame as an MLflow ``PandasDataset`` with our digest and schema."""
-    import mlflow
-
-    with warnings.catch_warnings():
-        # A local path matches two equivalent registered sources; MLflow picks one.
-        warnings.simplefilter("ignore", UserWarning)
-        dataset = mlflow.data.from_pandas(
-            dev, source=source, targets="label", name=name, digest=digest
-        )
-    dataset.__dict__["schema"] = frame_schema(dev)  # fills the cached_property
-    return dataset
-
-
 def log_training(ctx: RunContext, rec: TrainingRecord) -> LoggedRun:
-    """Log one training run to MLflow and copy its files into the artifact store."""
-    import mlflow
-    from mlflow.models import infer_signature
-
+    """Log one training run to MLflow (the recorder) and copy its files into the store."""
     name = rec.model_cfg.name
-    experiment_id = mlflow_experiment(name, ctx.ws)
     features = list(rec.split.features)
     commit = git_commit()
     env = python_environment()
@@ -228,54 +190,30 @@ def log_training(ctx: RunContext, rec: TrainingRecord) -> LoggedRun:
         tags.update({"git_commit": commit, "mlflow.source.git.commit": commit})
     files = _files(rec)
     stored = {n: ctx.store.put_bytes(b) for n, b in files.items()}
-    example = rec.dev[features].head(5).reset_index(drop=True)
-    signature = infer_signature(example, rec.booster.predict(example.to_numpy(np.float64)))
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{name}", tags=tags) as run:
-        mlflow.log_params(flat_params(rec))
-        mlflow.log_metrics(_metrics(rec))
-        for f in rec.best.cv.folds:
-            mlflow.log_metrics(
-                {"fold_rank_ic": f.rank_ic, "fold_ic": f.ic, "fold_hit_rate": f.hit_rate},
-                step=f.fold,
-            )
-        dataset = dev_dataset(
-            rec.dev,
-            source=str(ctx.store.path(rec.split.dev_fingerprint)),
-            name=f"{name}-dev",
-            digest=rec.split.dev_fingerprint[:DIGEST_CHARS],
-        )
-        mlflow.log_input(
-            dataset, context="training", tags={"fingerprint": rec.split.dev_fingerprint}
-        )
-        mlflow.log_dict(to_jsonable(env), "environment.json")
-        with tempfile.TemporaryDirectory() as tmp:
-            for fname, data in files.items():
-                (Path(tmp) / fname).write_bytes(data)
-                mlflow.log_artifact(str(Path(tmp) / fname))
-        info = mlflow.lightgbm.log_model(
-            rec.booster,
-            name="model",
-            signature=signature,
-            input_example=example,
-            pip_requirements=_requirements(env),
-        )
-    return LoggedRun(run.info.run_id, experiment_id, info.model_uri, stored)
-
-
-def fail_dead_runs(ws, strategy: str, run_key: str) -> list[str]:
-    """Mark FAILED the MLflow runs of ``run_key`` still RUNNING: a crashed earlier attempt.
-
-    Called by a resumed run before it trains again, under the workspace's run lock, so no
-    live run holds that key. Returns the run ids it ended.
-    """
-    from mlflow import MlflowClient
-
-    experiment_id = mlflow_experiment(strategy, ws)
-    client = MlflowClient()
-    dead = client.search_runs(
-        [experiment_id],
-        filter_string=f"tags.`alphagate.run_key` = '{run_key}' and attributes.status = 'RUNNING'",
+    steps = [
+        (f.fold, {"fold_rank_ic": f.rank_ic, "fold_ic": f.ic, "fold_hit_rate": f.hit_rate})
+        for f in rec.best.cv.folds
+    ]
+    dataset = {
+        "frame": rec.dev,
+        "source": str(ctx.store.path(rec.split.dev_fingerprint)),
+        "name": f"{name}-dev",
+        "digest": rec.split.dev_fingerprint[:DIGEST_CHARS],
+        "fingerprint": rec.split.dev_fingerprint,
+    }
+    run_id, experiment_id, model_uri = log_training_run(
+        ctx.ws,
+        name,
+        run_name=f"train-{name}",
+        tags=tags,
+        params=flat_params(rec),
+        metrics=_metrics(rec),
+        steps=steps,
+        dataset=dataset,
+        environment=to_jsonable(env),
+        files=files,
+        booster=rec.booster,
+        example=rec.dev[features].head(5).reset_index(drop=True),
+        requirements=_requirements(env),
     )
-    for r in dead:
-        client.set_terminated(r.info.run_id, status="FAILED")
-    return [r.info.run_id for r in dead]
+    return LoggedRun(run_id, experiment_id, model_uri, stored)
