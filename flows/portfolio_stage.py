@@ -10,9 +10,9 @@ from __future__ import annotations
 import pandas as pd
 
 from flows.run import Run, service_stage, stage
-from flows.stages import Trained
 from flows.summary import capped
 from governance.policy.schema import PortfolioSource
+from tasks.model.candidate import Trained
 
 
 @stage("holdout-backtest")

@@ -82,7 +82,7 @@ def stress_accounts(run: Run, panel, result):
     from governance.decisions.pretrade import check_stress
     from tasks.model.dataset import frame_to_parquet
     from tasks.portfolio.accounts_rebalance import accounts_of
-    from tasks.portfolio.book import PortfolioResult, current_holdings, trade_list, write_rebalance
+    from tasks.portfolio.book import PortfolioResult, current_holdings, hold, write_rebalance
     from tasks.risk.record import STRESS_COMPLETED, risk_inputs, store_files
     from tasks.risk.sampling import sample_scenarios
     from tasks.risk.stress import account_losses, build_scenarios
@@ -106,19 +106,17 @@ def stress_accounts(run: Run, panel, result):
     books, breached = [], {}
     for book in result.accounts:
         breaches = (
-            [] if book.source == "hold" else check_stress(table.loc[book.account].to_dict(), limits)
+            []
+            if book.source == PortfolioSource.HOLD
+            else check_stress(table.loc[book.account].to_dict(), limits)
         )
         decision = decide(breaches, account=book.account)
         record_gate(ctx, decision, subject=f"{subject}:{book.account}")
         if decision.halted:
             breached[book.account] = [str(b) for b in breaches]
-            current = held.get(book.account)
-            current = pd.Series(dtype=float) if current is None else current.astype(float)
-            trades = trade_list(current, current, cfg.portfolio.half_spread_bps * 1e-4)
             reasons = (*book.reasons, *(f"stress: {b}" for b in breaches))
-            book = dataclasses.replace(
-                book, weights=current, trades=trades, source="hold", reasons=reasons
-            )
+            half_spread = cfg.portfolio.half_spread_bps * 1e-4
+            book = hold(book.account, held.get(book.account), reasons, half_spread, book.stats)
         books.append(book)
     historical = [sc.name for sc in named if sc.kind.value == "historical"]
     frame = table.reset_index(names="account")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
 
 import pandas as pd
 
@@ -20,6 +19,7 @@ from flows.runners import map_on_task_runner
 from flows.summary import capped
 from governance.ground.errors import Gate, GateHalt
 from governance.registry.versions import model_subject
+from tasks.model.candidate import Trained, registered_earlier
 
 # -- ingest and data quality ---------------------------------------------------------------
 
@@ -91,24 +91,11 @@ def _period(p) -> str:
     return f"{pd.Timestamp(p[0]).date()}..{pd.Timestamp(p[1]).date()}"
 
 
-@dataclass(frozen=True)
-class Trained:
-    """The registered candidate, whether trained now or found from an earlier attempt."""
-
-    name: str
-    version: int
-    mlflow_run_id: str
-    cv_rank_ic: float | None
-    cv_rank_ic_std: float | None
-    trials: int | None
-    resumed: bool
-
-
 @service_stage("train-and-register")
 def train(run: Run, sealed, data_fingerprint: str) -> Trained:
     from tasks.model.register import train_and_register
 
-    found = _already_trained(run)
+    found = registered_earlier(run.ctx, run.config.model.name)
     workers: list[str] = []
     if found is None:
         from governance.registry.recorder import fail_runs
@@ -158,35 +145,6 @@ def train(run: Run, sealed, data_fingerprint: str) -> Trained:
         trial_workers=sorted(set(workers)),  # empty when resumed: nothing was trained
     )
     return found
-
-
-def _already_trained(run: Run) -> Trained | None:
-    """The version an earlier attempt with the same run key registered, if any.
-
-    Training records ``model.trained`` before registering and tags the version with that
-    entry's sequence number (``ledger_seq``), so a crash between the two is recoverable too.
-    """
-    from governance.registry.recorder import mlflow_client
-
-    name = run.config.model.name
-    trained = run.ctx.ledger.by_key(run.ctx.idempotency_key("model.trained", f"strategy:{name}"))
-    if trained is None:
-        return None
-    client = mlflow_client(run.ws)
-    versions = client.search_model_versions(f"name='{name}' and tags.ledger_seq='{trained.seq}'")
-    if not versions:
-        return None  # trained but never registered: train again (the entry is reused)
-    mv = versions[0]
-    cv = trained.payload.get("cv", {})
-    return Trained(
-        name,
-        int(mv.version),
-        mv.run_id,
-        cv.get("rank_ic_mean"),
-        cv.get("rank_ic_std"),
-        trained.payload.get("trials"),
-        resumed=True,
-    )
 
 
 # -- validation and approval ---------------------------------------------------------------

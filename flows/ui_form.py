@@ -16,9 +16,8 @@ from typing import Literal
 from prefect.input import RunInput
 from pydantic import Field, create_model
 
-from governance.decisions.approvals import promote_if_complete
-from governance.decisions.promotion import compute_state, declared_count, latest_validation
-from governance.decisions.ui_approval import TIMEOUT_USER, UIDecision, record_form_decision
+from governance.decisions.promotion import latest_validation
+from governance.decisions.ui_approval import TIMEOUT_USER, UIDecision, settle_form_answer
 from governance.ground.workspace import Workspace
 from governance.identity.users import list_users
 from governance.registry.versions import ModelFacts, model_subject
@@ -144,16 +143,8 @@ def await_ui_approval(
     except FlowPauseTimeout:
         approve, user, reason = False, TIMEOUT_USER, f"no decision within {timeout} s"
         signature = ""
-    outcome, entry, signed = record_form_decision(
-        ws, ledger, facts, validation, approve=approve, user=user, reason=reason,
-        signature=signature, tier=tier, tier_name=tier_name, policy_hash=policy_hash,
-        flow_run_id=flow_run_id,
+    return settle_form_answer(
+        ws, ledger, facts, validation, promote=promote, approve=approve, user=user,
+        reason=reason, signature=signature, tier=tier, tier_name=tier_name,
+        policy_hash=policy_hash, flow_run_id=flow_run_id,
     )  # fmt: skip
-    counted = outcome == "approved" and (signed or declared_count(ledger, tier))
-    promoted = None
-    if counted and promote:
-        state, promoted, _ = promote_if_complete(ws, ledger, facts, tier, policy_hash, validation)
-    else:
-        state = compute_state(ws, ledger, facts, tier, validation)
-    user = entry.actor if signed else user
-    return UIDecision(outcome, user, reason, entry, counted, state, promoted)

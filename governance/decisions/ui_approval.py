@@ -21,13 +21,14 @@ import json
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from governance.decisions.approvals import REFUSED, approval_document
+from governance.decisions.approvals import REFUSED, approval_document, promote_if_complete
 from governance.decisions.promotion import (
     GRANTED,
     REJECTED,
     PromotionState,
     ValidationFacts,
     compute_state,
+    declared_count,
 )
 from governance.ground.canonical import sha256_json
 from governance.ground.workspace import Workspace
@@ -223,3 +224,29 @@ def record_form_decision(
         payload={**{k: doc[k] for k in _FACTS if k in doc}, **signed},
     )  # fmt: skip
     return "approved", entry, True
+
+
+def settle_form_answer(
+    ws: Workspace,
+    ledger: Ledger,
+    facts: ModelFacts,
+    validation: ValidationFacts | None,
+    *,
+    promote: bool = True,
+    **answer,
+) -> UIDecision:
+    """Record a form answer (:func:`record_form_decision`, same keywords) and what it counts
+    for: an approval counts when it is signed, or declared in a sandbox whose tier allows
+    declared UI approvals (:func:`governance.decisions.promotion.declared_count`); with
+    ``promote``, a counted approval that completes the tier's approvals promotes the version
+    (:func:`governance.decisions.approvals.promote_if_complete`)."""
+    tier, policy_hash = answer["tier"], answer["policy_hash"]
+    outcome, entry, signed = record_form_decision(ws, ledger, facts, validation, **answer)
+    counted = outcome == "approved" and (signed or declared_count(ledger, tier))
+    promoted = None
+    if counted and promote:
+        state, promoted, _ = promote_if_complete(ws, ledger, facts, tier, policy_hash, validation)
+    else:
+        state = compute_state(ws, ledger, facts, tier, validation)
+    user = entry.actor if signed else answer["user"]
+    return UIDecision(outcome, user, answer["reason"], entry, counted, state, promoted)

@@ -21,7 +21,7 @@ from governance.decisions.pretrade import check_pretrade
 from governance.policy.schema import Fallback, PortfolioSource, PretradeLimits
 from tasks.data.market import MarketPanel
 from tasks.portfolio.accounts import solve_many
-from tasks.portfolio.book import AccountBook, PortfolioResult, trade_list, write_rebalance
+from tasks.portfolio.book import AccountBook, PortfolioResult, hold, trade_list, write_rebalance
 from tasks.portfolio.config import AccountConfig, PortfolioConfig
 from tasks.portfolio.market import MarketHistory, market_inputs
 from tasks.portfolio.optimiser.core import Account, PortfolioOptimiser, structural_factors
@@ -114,16 +114,15 @@ def publish_accounts(
             record_gate(ctx, decision, subject=subject)
             reasons += [f"pretrade: {r}" for r in decision.reasons] if decision.halted else []
         if reasons:  # refused: the account keeps what it holds
-            held = account.current if account.current is not None else pd.Series(dtype=float)
-            weights, acct_source = held.astype(float), PortfolioSource.HOLD
+            book = hold(account.name, account.current, tuple(reasons), half_spread, stats)
         else:
-            acct_source = source
-        trades = trade_list(account.current, weights, half_spread, impact)
+            trades = trade_list(account.current, weights, half_spread, impact)
+            book = AccountBook(account.name, weights, trades, source, (), stats)
         ctx.record(
             "portfolio.optimised",
             subject=subject,
-            payload={"account": account.name, "source": acct_source, "asof": day,
+            payload={"account": account.name, "source": book.source, "asof": day,
                      "stats": stats, "reasons": reasons},
         )  # fmt: skip
-        books.append(AccountBook(account.name, weights, trades, acct_source, tuple(reasons), stats))
+        books.append(book)
     return write_rebalance(ctx.store, PortfolioResult(day, source, tuple(books), many=True))

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from governance.ground.canonical import canonical_json, to_jsonable
+from governance.policy.schema import PortfolioSource
 
 PUBLISHED = "portfolio.published"
 RECONCILED = "holdings.reconciled"
@@ -168,6 +169,21 @@ def trade_list(
             "estimated_cost": cost.to_numpy(),
         }
     )
+
+
+def hold(
+    account: str,
+    current: pd.Series | None,
+    reasons: tuple[str, ...],
+    half_spread: float,
+    stats: dict | None = None,
+) -> AccountBook:
+    """A refused account's book: it keeps what it holds (``current``; nothing when it holds
+    nothing), trades nothing, and says why (``reasons``): the one rule for an account whose
+    solve failed or whose pre-trade or stress gate halted, beside the accounts that trade."""
+    held = pd.Series(dtype=float) if current is None else current.astype(float)
+    trades = trade_list(held, held, half_spread)
+    return AccountBook(account, held, trades, PortfolioSource.HOLD, tuple(reasons), stats or {})
 
 
 def rebalance_files(result: PortfolioResult) -> dict[str, bytes]:
