@@ -122,7 +122,7 @@ def _main(argv: list[str] | None) -> int:
     ws = Workspace.from_env().activate()
     prefect_home = Path(os.environ["PREFECT_HOME"])
     seed_prefect(prefect_home)  # a new workspace's databases start migrated
-    seed_mlflow(os.environ["MLFLOW_TRACKING_URI"])
+    seed_mlflow(ws.tracking_uri)
     if getattr(args, "runs_flow", False):  # its server imports while this command does
         temporary_server.start(prefect_home)
     since = head_seq(ws)

@@ -21,8 +21,7 @@ _META = ("as_of", "model_version", "status")
 
 def monitoring_run(ctx: RunContext, strategy: str, version: int) -> str:
     """The id of the version's monitoring run (created on its first monitoring)."""
-    from governance.ground.workspace import mlflow_experiment
-    from governance.registry.versions import mlflow_client
+    from governance.registry.recorder import mlflow_client, mlflow_experiment
 
     exp_id = mlflow_experiment(f"{strategy}-monitoring", ctx.ws)
     client = mlflow_client(ctx.ws)
@@ -37,21 +36,16 @@ def log_series(
     ctx: RunContext, strategy: str, version: int, series: pd.DataFrame, files: Mapping[str, str]
 ) -> str:
     """Log the last row of ``series`` at its step on the version's run; attach the files."""
-    from mlflow.entities import Metric
+    from governance.registry.recorder import attach, log_metrics
 
-    from governance.registry.versions import mlflow_client
-
-    client = mlflow_client(ctx.ws)
     run_id = monitoring_run(ctx, strategy, version)
     mine = series[series["model_version"] == version]
     step = len(mine) - 1
     row = mine.iloc[-1]
     ts = int(pd.Timestamp(row["as_of"]).timestamp() * 1000)
-    metrics = [
-        Metric(k, float(v), ts, step) for k, v in row.items() if k not in _META and pd.notna(v)
-    ]
-    client.log_batch(run_id, metrics=metrics)
+    metrics = {k: v for k, v in row.items() if k not in _META and pd.notna(v)}
+    log_metrics(ctx.ws, run_id, metrics, step=step, timestamp_ms=ts)
     with tempfile.TemporaryDirectory() as tmp:
         ctx.store.copy_out(tmp, {k: files[k] for k in ("trend.png", "series.parquet")})
-        client.log_artifacts(run_id, tmp, "monitoring")
+        attach(ctx.ws, run_id, tmp, "monitoring")
     return run_id

@@ -130,6 +130,16 @@ def log_run(
     return run_id, exp_id
 
 
+def log_metrics(
+    ws: Workspace, run_id: str, metrics: Mapping[str, float], *, step: int, timestamp_ms: int
+) -> None:
+    """Metrics of an existing run at ``step``, stamped ``timestamp_ms`` (a series' point)."""
+    from mlflow.entities import Metric
+
+    batch = [Metric(k, float(v), timestamp_ms, step) for k, v in metrics.items()]
+    mlflow_client(ws).log_batch(run_id, metrics=batch)
+
+
 def attach(ws: Workspace, run_id: str, path: str | Path, artifact_path: str) -> None:
     """Copy a file, or a folder's files, into an existing run under ``artifact_path``."""
     client, path = mlflow_client(ws), Path(path)
