@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -28,6 +29,29 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "pinned"))
 # Log keys, witnesses and verifier state default to $XDG_DATA_HOME/alphagate: keep every
 # test (and every process it starts) out of the real home directory.
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="alphagate-xdg-")
+
+
+@pytest.fixture(autouse=True)
+def _no_mlflow_process_uris(monkeypatch):
+    """Each test starts with MLflow's process-wide tracking and registry URIs unset and ends
+    with the environment's MLflow URIs as it found them.
+
+    alphagate reads the workspace's store only (``governance.registry.recorder``); test
+    helpers that use MLflow's fluent API set the process-wide URIs (and MLflow writes them
+    into ``os.environ``), which a later test's bare ``MlflowClient()`` would read instead of
+    its own workspace's.
+    """
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        if name in os.environ:
+            monkeypatch.setenv(name, os.environ[name])
+        else:
+            monkeypatch.delenv(name, raising=False)
+    if "mlflow" in sys.modules:  # nothing to reset before MLflow is first imported
+        from mlflow.tracking._model_registry import utils as registry
+        from mlflow.tracking._tracking_service import utils as tracking
+
+        monkeypatch.setattr(tracking, "_tracking_uri", None)
+        monkeypatch.setattr(registry, "_registry_uri", None)
 
 
 @pytest.fixture

@@ -100,6 +100,8 @@ def test_the_loader_reads_the_workspace_store_when_the_environment_points_elsewh
     workspace, tmp_path, monkeypatch
 ):
     import mlflow
+    from mlflow.tracking._model_registry import utils as registry_uri
+    from mlflow.tracking._tracking_service import utils as tracking_uri
 
     from governance.ground.errors import TamperDetected
     from governance.ground.workspace import Workspace
@@ -108,21 +110,19 @@ def test_the_loader_reads_the_workspace_store_when_the_environment_points_elsewh
     from tasks.model.scoring import load_scoring_model
 
     elsewhere = tmp_path / "elsewhere.db"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{elsewhere}")
-    mlflow.set_tracking_uri(f"sqlite:///{elsewhere}")  # MLflow's process-wide default too
-    try:
-        mlflow.set_registry_uri(f"sqlite:///{elsewhere}")
-        booster, frame, version = _log_and_register(workspace, "m")  # written to workspace
-        assert version == 1
-        mlflow.set_tracking_uri(f"sqlite:///{elsewhere}")  # again: registering re-pointed it
-        mlflow.set_registry_uri(f"sqlite:///{elsewhere}")
-        signed = model_artifact_hash(mlflow_client(workspace), "m", version)
-        model = load_scoring_model(workspace, "m", version, expected_hash=signed)
-        with pytest.raises(TamperDetected, match="model files altered"):
-            load_scoring_model(workspace, "m", version, expected_hash="0" * 64)
-    finally:
-        mlflow.set_tracking_uri(workspace.tracking_uri)
-        mlflow.set_registry_uri(workspace.tracking_uri)
+    other = f"sqlite:///{elsewhere}"
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.setenv(name, other)
+    monkeypatch.setattr(tracking_uri, "_tracking_uri", other)  # MLflow's process-wide URIs
+    monkeypatch.setattr(registry_uri, "_registry_uri", other)
+    booster, frame, version = _log_and_register(workspace, "m")  # written to the workspace
+    assert version == 1
+    # The recorder left MLflow's process-wide state as it found it.
+    assert mlflow.get_tracking_uri() == other and mlflow.get_registry_uri() == other
+    signed = model_artifact_hash(mlflow_client(workspace), "m", version)
+    model = load_scoring_model(workspace, "m", version, expected_hash=signed)
+    with pytest.raises(TamperDetected, match="model files altered"):
+        load_scoring_model(workspace, "m", version, expected_hash="0" * 64)
     assert model.version == 1 and model.features == ("x0", "x1") and model.horizon == 5
     np.testing.assert_array_equal(
         model.predict(frame).to_numpy(), booster.predict(frame[["x0", "x1"]])

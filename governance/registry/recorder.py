@@ -27,7 +27,8 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +58,30 @@ def mlflow_error() -> type[Exception]:
     return MlflowException
 
 
-def _fluent(ws: Workspace) -> None:
-    """Point MLflow's fluent API (model logging, registration) at the workspace's store."""
+@contextmanager
+def _fluent(ws: Workspace) -> Iterator[None]:
+    """MLflow's fluent API (model logging, registration) on the workspace's store for the
+    block, then MLflow's process-wide URIs (and the ``MLFLOW_TRACKING_URI`` and
+    ``MLFLOW_REGISTRY_URI`` it writes into the environment) exactly as they were: the recorder
+    leaves no process-wide state for another caller to read."""
     import mlflow
+    from mlflow.tracking._model_registry import utils as registry
+    from mlflow.tracking._tracking_service import utils as tracking
 
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved = tracking._tracking_uri, registry._registry_uri, {n: os.environ.get(n) for n in names}
     mlflow.set_tracking_uri(ws.tracking_uri)
     mlflow.set_registry_uri(ws.tracking_uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(saved[0])
+        registry._registry_uri = saved[1]
+        for name, value in saved[2].items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def mlflow_experiment(name: str, ws: Workspace) -> str:
@@ -223,10 +242,12 @@ def log_training_run(
     import mlflow
     from mlflow.models import infer_signature
 
-    _fluent(ws)
     exp_id = mlflow_experiment(experiment, ws)
     signature = infer_signature(example, booster.predict(example.to_numpy("float64")))
-    with mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=dict(tags)) as run:
+    with (
+        _fluent(ws),
+        mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=dict(tags)) as run,
+    ):
         mlflow.log_params(dict(params))
         mlflow.log_metrics(dict(metrics))
         for step, values in steps:
@@ -257,8 +278,8 @@ def register(ws: Workspace, model_uri: str, name: str, tags: Mapping[str, str]) 
     """Register ``model_uri`` as a new version of ``name`` with ``tags``; return it."""
     import mlflow
 
-    _fluent(ws)
-    return int(mlflow.register_model(model_uri, name, tags=dict(tags)).version)
+    with _fluent(ws):
+        return int(mlflow.register_model(model_uri, name, tags=dict(tags)).version)
 
 
 def hash_model_dir(local: Path) -> str:
