@@ -25,11 +25,11 @@ from governance.ground.workspace import Workspace
 from governance.identity.duties import Act, duty_refusal
 from governance.identity.signing import Signer, append_signed
 from governance.log.ledger import Ledger, LedgerEntry
+from governance.registry.recorder import mlflow_client
 from governance.registry.retired import DOC_KIND, RETIRED, retirements
 from governance.registry.versions import (
     CHAMPION,
     champion_version,
-    mlflow_client,
     model_subject,
     registry_exists,
 )
