@@ -23,7 +23,8 @@ from __future__ import annotations
 from governance.identity.users import SYSTEM_ACTOR
 from governance.log.ledger import Ledger, LedgerEntry
 from governance.policy.schema import PaperPolicy
-from governance.registry.versions import PAPER, mlflow_client, model_subject, registry_exists
+from governance.registry.recorder import mlflow_client
+from governance.registry.versions import PAPER, model_subject, registry_exists
 
 __all__ = ["ENTERED", "MARKED", "PAPER", "PAPER_GRANTED", "enter_paper", "paper_blocker",
            "paper_days", "record_mark"]  # fmt: skip

@@ -22,7 +22,7 @@ from governance.ground.errors import InputError
 from governance.ground.workspace import Workspace
 from governance.log.chain import VerifyReport
 from governance.log.ledger import Ledger
-from governance.registry.recorder import download_model, hash_model_dir, mlflow_client, mlflow_error
+from governance.registry import recorder  # a module: its names have one home, not two
 from governance.registry.retired import retirements
 
 CHAMPION = "champion"
@@ -65,14 +65,14 @@ class ModelFacts:
 def model_artifact_hash(client, name: str, version: int | str) -> str:
     """SHA-256 over the files of a registered model version's logged model."""
     with tempfile.TemporaryDirectory() as tmp:
-        return hash_model_dir(download_model(client, name, version, tmp))
+        return recorder.hash_model_dir(recorder.download_model(client, name, version, tmp))
 
 
 def get_model_facts(client, name: str, version: int | str) -> ModelFacts:
     """Facts of ``name`` version ``version``; an unknown version is an :class:`InputError`."""
     try:
         mv = client.get_model_version(name, str(version))
-    except mlflow_error():
+    except recorder.mlflow_error():
         raise InputError(f"--model-version: model {name!r} has no version {version}") from None
     tags = dict(mv.tags or {})
     return ModelFacts(
@@ -91,16 +91,14 @@ def champion_version(client, name: str) -> str | None:
     """Version the ``champion`` alias of ``name`` points at, or None."""
     try:
         return str(client.get_model_version_by_alias(name, CHAMPION).version)
-    except mlflow_error():
+    except recorder.mlflow_error():
         return None
 
 
 def _alias_versions(client, name: str, alias: str) -> list:
-    from mlflow.exceptions import MlflowException
-
     try:
         return [client.get_model_version_by_alias(name, alias)]
-    except MlflowException:
+    except recorder.mlflow_error():
         return []
 
 
@@ -209,7 +207,7 @@ def registry_matches_ledger(ws: Workspace, ledger: Ledger) -> VerifyReport | Non
         return None
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     retired = {name: retirements(ledger, name) for name in promotions}
-    problems = registry_problems(mlflow_client(ws), promotions, retired)
+    problems = registry_problems(recorder.mlflow_client(ws), promotions, retired)
     if not problems:
         return None
     seq, reason = problems[0]
