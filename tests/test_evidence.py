@@ -255,3 +255,19 @@ def test_relabelled_entry_or_member_and_an_added_entry_are_caught(pack, tmp_path
 
     with pytest.raises(TamperDetected, match=r"entries\.json: seq \d+: not in the witnessed log"):
         check_sealed(files, manifest, entries)  # the manifest binding aside, the proof fails
+
+
+def test_tampered_pack_index_claims_no_verification_it_cannot_make(pack, tmp_path, capsys):
+    """Edit one member and re-zip: ``evidence verify`` exits 3, and the static ``index.html``
+    (written at export, unchanged) never showed a green VERIFIED badge to begin with: it states
+    what was verified at export and sends the auditor to ``alphagate evidence verify``."""
+    files = _members(pack)
+    files["config/run.yaml"] = files["config/run.yaml"] + b"# edited after export\n"
+    _write(tmp_path / "tampered.zip", files)
+    capsys.readouterr()
+    assert main(["evidence", "verify", str(tmp_path / "tampered.zip")]) == 3
+    index = files["index.html"].decode()
+    assert "VERIFIED" not in index and 'class="badge pass"' not in index
+    assert ">VERIFY OFFLINE</span>" in index  # the badge names the act, in the neutral tone
+    assert "at export" in index and "alphagate evidence verify" in index
+    assert "cannot tell" in index  # the page says it is no proof of the pack's integrity

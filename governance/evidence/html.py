@@ -62,8 +62,14 @@ def _approvals(entries: list[dict]) -> Table | str:
 def render_index(files: dict[str, bytes], summary: dict) -> str:
     """The pack's ``index.html`` for ``files`` (``{path: bytes}``) and the export summary."""
     v = summary["verification"]
-    verdict = "verified" if v["ok"] else "failed"
-    status = "verified" if v["ok"] else f"FAILED at seq {v['first_bad_seq']}: {v['reason']}"
+    # A static page cannot vouch for the zip it sits in (a member edited after export leaves it
+    # unchanged): it states what the exporter checked, with no verdict badge, and sends the
+    # auditor to ``evidence verify``.
+    status = (
+        "ledger verified by the exporter at export"
+        if v["ok"]
+        else f"FAILED at export, seq {v['first_bad_seq']}: {v['reason']}"
+    )
     entries = summary["entries"]
     ks = [e for e in entries if e["action"].startswith("killswitch.")]
     head = summary["head"]
@@ -80,11 +86,13 @@ def render_index(files: dict[str, bytes], summary: dict) -> str:
                 tone=Tone.WARNING if sandbox else None,
             ),
             "ledger head at export": Cell(f"seq {head['seq']}, hash {head['hash']}", code=True),
-            "workspace verification": Cell(status, tone=Tone.PASS if v["ok"] else Tone.FAIL),
+            "workspace verification at export": Cell(status, tone=None if v["ok"] else Tone.FAIL),
             "entries included": len(entries),
         }
     )
     how = [
+        "This page was written at export and cannot tell whether the pack was changed since: "
+        "it is no proof of the pack's integrity. "
         "Check this pack offline with `alphagate evidence verify FILE.zip`: it re-hashes every "
         "file against the manifest, checks that the ledger recorded this manifest, proves every "
         "entry's inclusion under the witnessed checkpoint, checks the whole-log index for "
@@ -107,7 +115,8 @@ def render_index(files: dict[str, bytes], summary: dict) -> str:
     page = Page(
         title=f"Evidence pack: {summary['subject']}",
         kind="alphagate evidence pack",
-        verdict=verdict,
+        # neutral (no tone): the one check that counts is the auditor's own run of verify
+        verdict="verify offline" if v["ok"] else "failed",
         cover=cover,
         summary=tuple(how),
         sections=(
