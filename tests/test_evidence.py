@@ -271,3 +271,18 @@ def test_tampered_pack_index_claims_no_verification_it_cannot_make(pack, tmp_pat
     assert ">VERIFY OFFLINE</span>" in index  # the badge names the act, in the neutral tone
     assert "at export" in index and "alphagate evidence verify" in index
     assert "cannot tell" in index  # the page says it is no proof of the pack's integrity
+
+
+def test_a_file_that_is_no_zip_is_a_user_mistake_a_damaged_zip_is_not(pack, tmp_path, capsys):
+    """Passing the wrong file (a config, the index page) to ``evidence verify`` is exit 2 with
+    one line naming it; a zip cut short (what a tamperer leaves) stays exit 3."""
+    wrong = tmp_path / "run.yaml"
+    wrong.write_text("policy: {file: policy.yaml}\n")
+    capsys.readouterr()
+    assert main(["evidence", "verify", str(wrong)]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(wrong) in lines[0] and "not a zip" in lines[0]
+    cut = tmp_path / "cut.zip"
+    cut.write_bytes(pack.read_bytes()[:-200])
+    assert main(["evidence", "verify", str(cut)]) == 3
+    assert "cut.zip" in capsys.readouterr().err

@@ -201,3 +201,43 @@ def test_helper_cast_keyring_lies_beside_the_workspace(workspace, monkeypatch):
     with Ledger.open(workspace) as ledger:
         assert {u.name for u in load_registry(ledger).users()} >= {"dana", "vera", "rita"}
     assert main(["killswitch", "trip", "--as", "rita", "--reason", "x"]) == 0  # keyring key
+
+
+def test_a_public_key_passed_as_key_ends_in_one_line_naming_it(home, capsys):
+    """The easy slip of passing ``rita.key.pub`` as ``--key``: exit 2, one line naming the
+    file and what to pass instead; no library message or URL, nothing recorded as signed."""
+    ws, keys = home
+    assert _enrol(keys, "rita", "risk_officer") == 0
+    pub = keys / "rita.key.pub"
+    code, _, err = _cli(capsys, "killswitch", "trip", "--reason", "x", "--as", "rita",
+                        "--key", str(pub))  # fmt: skip
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, err
+    assert str(pub) in lines[0] and "public key" in lines[0] and "rita.key" in lines[0]
+    assert "cryptography" not in err and "http" not in err
+    with Ledger.open(ws) as ledger:
+        assert not ledger.entries(action="killswitch.tripped")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["approve", "--model-version", "1", "--reason", ""],
+        ["reject", "--model-version", "1", "--reason", "   "],
+        ["findings", "accept", "F-1", "--reason", "\t", "--until", "2030-01-01"],
+        ["killswitch", "trip", "--reason", ""],
+        ["killswitch", "reset", "--reason", " "],
+    ],
+    ids=["approve", "reject", "findings accept", "trip", "reset"],
+)
+def test_a_blank_reason_is_refused_before_anything_is_signed(argv, home, capsys):
+    """A reason is what a signed decision says for itself: given blank, exit 2 naming
+    ``--reason`` (argparse, before any key is read or anything recorded)."""
+    ws, keys = home
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as usage:
+        main([*argv, "--as", "rita", "--key", str(keys / "rita.key")])
+    err = capsys.readouterr().err
+    assert usage.value.code == 2 and "--reason" in err.splitlines()[-1] and "blank" in err
+    with Ledger.open(ws) as ledger:
+        assert not ledger.entries(action="identity.refused")

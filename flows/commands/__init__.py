@@ -30,6 +30,14 @@ def add_user_arg(parser: argparse.ArgumentParser, required: bool = False) -> Non
     )
 
 
+def reason_text(text: str) -> str:
+    """An argparse ``type`` for ``--reason``: the words a signed act says for itself, so a
+    blank one is a usage error (exit 2) before any key is read."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("blank: say why (the reason is signed into the ledger)")
+    return text
+
+
 def prove(args: argparse.Namespace, ws, ledger, action: str):
     """The :class:`~governance.identity.signing.Signer` that ``--as``/``--key`` prove (exit 2 / 4)."""
     from governance.audit.door import prove_identity

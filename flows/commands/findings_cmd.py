@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from flows.commands import add_json_arg, add_user_arg, prove
+from flows.commands import add_json_arg, add_user_arg, prove, reason_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ac = fsub.add_parser("accept", help="accept a finding (signed, time-limited)")
     ac.add_argument("finding_id", metavar="ID")
     add_user_arg(ac)
-    ac.add_argument("--reason", required=True, metavar="TEXT")
+    ac.add_argument("--reason", required=True, type=reason_text, metavar="TEXT")
     ac.add_argument("--until", required=True, metavar="YYYY-MM-DD")
     ac.add_argument("--control", default=None, metavar="TEXT", help="compensating control")
     ac.add_argument("--config", default=None, metavar="FILE", help="run config naming the policy")

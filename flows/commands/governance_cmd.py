@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from flows.commands import add_json_arg, add_user_arg, prove, say_sandbox
+from flows.commands import add_json_arg, add_user_arg, prove, reason_text, say_sandbox
 
 
 def _add_config_args(p: argparse.ArgumentParser, model: bool = True) -> None:
@@ -27,7 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "--model-version", required=True, type=int, metavar="N", help="registered version"
         )
         add_user_arg(p, required=True)
-        p.add_argument("--reason", required=name == "reject", default="", metavar="TEXT")
+        p.add_argument(
+            "--reason", required=name == "reject", default=None, type=reason_text, metavar="TEXT"
+        )
         if name == "approve":
             p.add_argument(
                 "--stage",
@@ -48,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     rt = sub.add_parser("retire", help="retire a model version (a risk officer's signed act)")
     rt.add_argument("--model-version", required=True, type=int, metavar="N")
     add_user_arg(rt, required=True)
-    rt.add_argument("--reason", required=True, metavar="TEXT")
+    rt.add_argument("--reason", required=True, type=reason_text, metavar="TEXT")
     _add_config_args(rt)
     add_json_arg(rt)
     rt.set_defaults(handler=_retire)
@@ -61,13 +63,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.set_defaults(handler=_ks_status)
     tr = ksub.add_parser("trip", help="trip by hand (risk officer or developer)")
     add_user_arg(tr, required=True)
-    tr.add_argument("--reason", required=True, metavar="TEXT")
+    tr.add_argument("--reason", required=True, type=reason_text, metavar="TEXT")
     tr.add_argument("--strategy", default=None, metavar="NAME", help=scope)
     add_json_arg(tr)
     tr.set_defaults(handler=_ks_trip)
     rs = ksub.add_parser("reset", help="ask for or complete a two-officer reset")
     add_user_arg(rs, required=True)
-    rs.add_argument("--reason", required=True, metavar="TEXT")
+    rs.add_argument("--reason", required=True, type=reason_text, metavar="TEXT")
     rs.add_argument("--incident", default=None, metavar="REF")
     rs.add_argument("--strategy", default=None, metavar="NAME", help=scope)
     _add_config_args(rs)
@@ -132,7 +134,7 @@ def _decide(args: argparse.Namespace) -> int:
     with Ledger.open(ws) as ledger:
         signer = prove(args, ws, ledger, args.decision)
         out = fn(
-            ws, ledger, name, args.model_version, signer, args.reason,
+            ws, ledger, name, args.model_version, signer, args.reason or "",
             tier=in_force.tier, tier_name=in_force.name, policy_hash=in_force.policy_hash,
         )  # fmt: skip
         sandbox = say_sandbox(is_sandbox(ledger))

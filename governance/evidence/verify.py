@@ -150,11 +150,15 @@ def verify_pack(path: str | Path, witness_keys=None) -> PackReport:
 
     ``witness_keys``: the witnesses' verifier keys the auditor holds (out of band); given,
     the checkpoint's cosignatures are counted with them only (a quorum of the recorded set).
-    A missing or non-zip file is an :class:`InputError` (exit 2).
+    A missing file or one that is no zip is an :class:`InputError` (exit 2); a damaged zip
+    is :class:`TamperDetected`.
     """
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: file not found")
+    with p.open("rb") as fh:
+        if fh.read(2) != b"PK":  # not even a damaged zip: the wrong file was passed
+            raise InputError(f"{p}: not a zip archive (pass the .zip that evidence export wrote)")
     try:
         with zipfile.ZipFile(p) as zf:
             files = _read_members(zf)

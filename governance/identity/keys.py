@@ -92,6 +92,9 @@ def load_private_key(path: str | Path) -> Ed25519PrivateKey:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"--key: {path}: {exc.strerror or exc}") from None
+    if data.lstrip().startswith((b"ssh-ed25519", b"-----BEGIN PUBLIC KEY")):
+        private = path.with_suffix("") if path.suffix == ".pub" else "the private key file"
+        raise InputError(f"--key: {path} is a public key: pass your private key ({private})")
     loader = (
         serialization.load_ssh_private_key
         if b"OPENSSH PRIVATE KEY" in data
@@ -109,8 +112,9 @@ def load_private_key(path: str | Path) -> Ed25519PrivateKey:
             key = loader(data, password=secret)
         except ValueError:
             raise Forbidden(f"--key: {path}: wrong passphrase") from None
-    except ValueError as exc:
-        raise InputError(f"--key: {path}: not a private key file ({exc})") from None
+    except ValueError:
+        # the library's message carries a URL and internals: the file and the fact suffice
+        raise InputError(f"--key: {path}: not an Ed25519 private key file") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise InputError(f"--key: {path}: not an Ed25519 key ({type(key).__name__})")
     return key
