@@ -142,6 +142,12 @@ def _stress_stage(source: str) -> str:
     return "stress" if source == PortfolioSource.MODEL else f"{source} stress"
 
 
+def move_text(loss: float, spec: str = "7.2%") -> str:
+    """A scenario's result in words: ``loss 12.00%`` or, when the book gains, ``gain 3.00%``
+    (never a negative loss)."""
+    return f"gain {-loss:{spec}}" if loss < 0 else f"loss {loss:{spec}}"
+
+
 def note_stress(run: Run, res, breaches, source: str) -> None:
     """Historical losses in the headline; every scenario (and its limit) in the details."""
     from tasks.risk.stress import SAMPLED_TAIL
@@ -154,7 +160,9 @@ def note_stress(run: Run, res, breaches, source: str) -> None:
     for r in rows.itertuples():
         mark = f"  BREACH limit {breached[r.scenario].limit:.1%}" if r.scenario in breached else ""
         label = "sampled tail (ES)" if r.scenario == SAMPLED_TAIL else r.scenario
-        details.append(f"{label:<18} loss {r.loss:6.1%}  cost to exit {r.cost_to_exit:.2%}{mark}")
+        details.append(
+            f"{label:<18} {move_text(r.loss, '6.1%')}  cost to exit {r.cost_to_exit:.2%}{mark}"
+        )
     run.summary.note(
         _stress_stage(source),
         headline=f"{source} book, historical losses: {head}",

@@ -147,3 +147,35 @@ def test_monitoring_attribution_of_the_published_books(workspace, tmp_path):
     assert sum(summary["brinson"].values()) == pytest.approx(summary["active"], abs=1e-14)
     assert sum(summary["factors"].values()) == pytest.approx(summary["active"], abs=1e-14)
     assert "attribution/attribution.png" in entry.payload["artifacts"]
+
+
+def test_stress_prints_gains_as_gains_limits_and_the_windows_it_dropped(
+    workspace, tmp_path, capsys
+):
+    """A +20% market rally is a gain of 20.00% for the long equal-weight book (printed so,
+    never as a negative loss); every scenario prints its policy limit; a window before the
+    demo data (1987) is named as dropped, in the text and in ``--json``."""
+    from flows.cli import main
+
+    book = tmp_path / "book.csv"
+    pd.DataFrame({"asset": DEMO_ASSETS, "weight": 1.0 / 20}).to_csv(book, index=False)
+    stress_cfg = {
+        "historical": [
+            {"name": "crash-1987", "start": "1987-10-01", "end": "1987-10-30"},
+            {"name": "covid-2020", "start": "2020-02-19", "end": "2020-03-23"},
+        ],
+        "hypothetical": [{"name": "rally", "market": 0.2}],
+    }
+    cfg = _config(tmp_path, stress=stress_cfg)
+    args = ["stress", "--config", cfg, "--portfolio", str(book), "--scenarios", "0"]
+    code, out = cli_json(capsys, *args)
+    assert code == 0 and out["skipped_windows"] == ["crash-1987"]
+    rows = {r["scenario"]: r for r in out["scenarios"]}
+    assert rows["rally"]["loss"] == pytest.approx(-0.2, abs=1e-12)  # every asset +20%
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    (rally,) = [line for line in text.splitlines() if line.strip().startswith("rally")]
+    assert "gain  20.00%" in rally and "loss" not in rally and "limit 25.00%" in rally
+    (covid,) = [line for line in text.splitlines() if line.strip().startswith("covid-2020")]
+    assert "loss" in covid and "limit 42.00%" in covid
+    assert "not in the data: crash-1987" in text

@@ -172,7 +172,9 @@ def _risk(args: argparse.Namespace) -> int:
 
 
 def _stress(args: argparse.Namespace) -> int:
-    from flows.risk_stage import log_mlflow, portfolio_subject
+    import pandas as pd
+
+    from flows.risk_stage import log_mlflow, move_text, portfolio_subject
     from governance.decisions.pretrade import check_stress
     from governance.ground.errors import InputError
     from tasks.risk.record import record_stress, risk_inputs, stress, with_limits
@@ -213,7 +215,12 @@ def _stress(args: argparse.Namespace) -> int:
         print(f"stress of the {source} portfolio as of {asof}:")
         for r in table.itertuples():
             mark = "  BREACH" if r.breach else ""
-            print(f"  {r.scenario:<18} loss {r.loss:7.2%}  cost to exit {r.cost_to_exit:.2%}{mark}")
+            limit = "no limit" if pd.isna(r.limit) else f"limit {r.limit:.2%}"
+            print(
+                f"  {r.scenario:<18} {move_text(r.loss)}  {limit}  cost to exit {r.cost_to_exit:.2%}{mark}"
+            )
+        if skipped:
+            print(f"  dropped, window not in the data: {', '.join(skipped)}")
         for b in breaches:
             print(f"  breach: {b}")
     return 3 if breaches else 0
