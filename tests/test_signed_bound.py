@@ -19,6 +19,7 @@ import pytest
 from flows.cli import main
 from governance.decisions import killswitch
 from governance.decisions.approvals import approve
+from governance.decisions.model_use import drive_decision
 from governance.decisions.promotion import compute_state, facts_for, latest_validation
 from governance.log.ledger import Ledger
 from governance.policy.adoption import policy_in_force
@@ -185,3 +186,56 @@ def test_a_policy_out_of_bounds_cannot_be_signed(
     assert err.count("\n") == 1 and field in err and "Traceback" not in err
     with Ledger.open(workspace) as ledger:
         assert not [e for e in ledger.entries(after_seq=before) if e.action.startswith("policy.")]
+
+
+def _champion(ws, name: str) -> str:
+    """A tiny version promoted the legitimate way (vera and rita approve)."""
+    version, _ = tiny_version(ws, name)
+    _, tier, _ = load_tier(POLICY, "high")
+    with Ledger.open(ws) as ledger:
+        h = policy_in_force(ledger).policy_hash
+        for who in ("vera", "rita"):
+            approve(ws, ledger, name, version, signer(ws, who, ledger), "ok",
+                    tier=tier, tier_name="high", policy_hash=h)  # fmt: skip
+        assert drive_decision(ws, ledger, name).allowed
+    return version
+
+
+@pytest.mark.parametrize("rehash", [False, True], ids=["payload", "payload-and-hashes"])
+def test_a_trip_edited_after_verification_is_caught_at_use(env, capsys, rehash):
+    """rita trips the switch; ``ledger verify`` passes (the verified head is kept outside
+    the workspace); then the DBA edits the trip's row in place so that the fold no longer
+    sees a valid trip (its reason changed: the signature breaks), and in the second variant
+    also recomputes its payload and entry hashes. The incremental check at use re-hashes
+    only what was added since the verified head, so only read-time verification sees it:
+    the decision fails closed naming the entry, and ``ledger verify`` says 3 as well."""
+    from test_ledger_support import raw_sql
+
+    from governance.ground.canonical import canonical_json, sha256_bytes
+    from governance.log.chain import compute_entry_hash
+
+    ws, _cfg = env
+    _champion(ws, "boundR")
+    assert main(["killswitch", "trip", "--as", "rita", "--reason", "live"]) == 0
+    with Ledger.open(ws) as ledger:  # a later entry: the trip is not the head
+        trip = ledger.last(action="killswitch.tripped")
+        ledger.append("gate.pretrade", actor="alphagate", subject="portfolio:x", payload={})
+    assert _verify(capsys)[0] == 0
+    with Ledger.open(ws) as ledger:
+        assert not drive_decision(ws, ledger, "boundR").allowed
+        url = ledger.url
+    payload = {**trip.payload, "reason": "edited"}
+    text = canonical_json(payload).decode()
+    fields = {**trip.__dict__, "payload_hash": sha256_bytes(text.encode())}
+    sets = {"p": text, "s": trip.seq}
+    stmt = "UPDATE ledger_entries SET payload = :p"
+    if rehash:
+        stmt += ", payload_hash = :ph, entry_hash = :eh"
+        sets.update(ph=fields["payload_hash"], eh=compute_entry_hash(fields))
+    raw_sql(url, stmt + " WHERE seq = :s", **sets)
+    with Ledger.open(ws) as ledger:
+        assert not killswitch.status(ledger).tripped  # what an unverified read now believes
+        decision = drive_decision(ws, ledger, "boundR")
+    assert not decision.allowed
+    assert f"ledger entry {trip.seq} (killswitch.tripped)" in decision.reasons[0]
+    assert _verify(capsys)[0] == 3

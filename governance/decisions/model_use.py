@@ -28,6 +28,7 @@ from governance.ground.errors import Forbidden
 from governance.ground.workspace import Workspace
 from governance.identity.users import load_registry
 from governance.log.ledger import Ledger
+from governance.log.readtime import VerifiedReader
 from governance.policy.adoption import champion_policy_problem, policy_in_force
 from governance.policy.backing import validation_tier_problem
 from governance.policy.schema import Tier
@@ -103,6 +104,7 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
     problem = ledger_problem(ws, ledger)  # fail closed on a broken ledger, cheaply
     if problem:
         return DriveDecision(False, (problem,), None)
+    ledger = VerifiedReader(ledger)  # every entry read below is verified as it is read
     reasons: list[str] = []
     registry = load_registry(ledger)
     in_force = None

@@ -37,6 +37,10 @@ _NOT_FACTS = frozenset({*SIGNATURE_FIELDS, "signature_scheme"})
 
 
 def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON: scalars of one type and value (``true`` is not ``1``), containers by
+    their canonical bytes."""
+    if not isinstance(a, dict | list) and not isinstance(b, dict | list):
+        return type(a) is type(b) and a == b
     try:
         return canonical_json(a) == canonical_json(b)
     except (TypeError, ValueError):

@@ -1,0 +1,132 @@
+"""What a decision reads is verified when it is read (issue 22, DESIGN.md's third rule).
+
+A full or incremental ``ledger verify`` re-hashes entries once; a row edited in place *after*
+that (a trip's payload, a rejection's signer) would otherwise be read as it now stands.
+:class:`VerifiedReader` wraps a ledger for one decision: every entry it hands out
+(:meth:`entries`, :meth:`last`, :meth:`tail`) is checked as it is read:
+
+- its payload hash and entry hash are recomputed from its stored fields;
+- its leaf is proven, by an RFC 9162 inclusion proof (O(log n) stored nodes), to be in the
+  tree whose root the trusted checkpoint names (:func:`trusted_head`). The stored nodes are
+  not trusted: a proof built from rewritten nodes does not reach the trusted root.
+
+An entry appended after the trusted checkpoint (within the current command) gets the first
+check only. A failure raises :class:`~governance.ground.errors.TamperDetected` naming the
+seq: the decision fails closed (exit 3).
+
+:func:`trusted_head` is the one place that says which checkpoint a decision trusts: today
+the last fully verified tree head kept outside the workspace
+(:func:`governance.log.transparency.load_verified`); a checkpoint cosigned by a quorum of the
+adopted policy's witnesses slots in here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from governance.ground.canonical import canonical_json, sha256_bytes
+from governance.ground.errors import TamperDetected
+from governance.log import merkle
+from governance.log.chain import compute_entry_hash
+from governance.log.checkpoint import origin_of
+from governance.log.db import nodes_table
+from governance.log.transparency import load_verified
+
+
+def trusted_head(ledger) -> tuple[int, bytes] | None:
+    """``(size, root)`` of the checkpoint decisions trust, or None before any."""
+    return load_verified(origin_of(ledger.url))
+
+
+def entry_problem(entry) -> str | None:
+    """Why ``entry``'s stored hashes do not match its stored fields, or None."""
+    if sha256_bytes(canonical_json(entry.payload)) != entry.payload_hash:
+        return "its payload no longer matches its payload hash (edited in place)"
+    fields = {**entry.__dict__, "payload": None}
+    if compute_entry_hash(fields) != entry.entry_hash:
+        return "its fields no longer match its entry hash (edited in place)"
+    return None
+
+
+class VerifiedReader:
+    """A ledger whose reads are verified when read (see the module docstring).
+
+    Everything else (``head``, ``store``, ``transaction`` ...) is the wrapped ledger's. One
+    reader serves one decision: node hashes and verified entries are remembered for it.
+    """
+
+    def __init__(self, ledger, head: tuple[int, bytes] | None = None):
+        self._ledger = ledger
+        self._head = head if head is not None else trusted_head(ledger)
+        self._nodes: dict[tuple[int, int], bytes] = {}
+        self._seen: set[tuple[int, str]] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ledger, name)
+
+    @property
+    def unwrapped(self):
+        """The wrapped ledger."""
+        return self._ledger
+
+    def entries(self, action=None, subject=None, after_seq: int = 0) -> list:
+        return self._checked(self._ledger.entries(action, subject, after_seq))
+
+    def last(self, action=None, subject=None):
+        found = self._ledger.last(action, subject)
+        return None if found is None else self._checked([found])[0]
+
+    def tail(self, n: int) -> list:
+        return self._checked(self._ledger.tail(n))
+
+    def _checked(self, entries: list) -> list:
+        todo = [e for e in entries if (e.seq, e.entry_hash) not in self._seen]
+        for e in todo:
+            why = entry_problem(e)
+            if why:
+                raise TamperDetected(f"ledger entry {e.seq} ({e.action}): {why}")
+        size = self._head[0] if self._head else 0
+        proven = [e for e in todo if e.seq <= size]
+        if proven:
+            self._prove(proven)
+        self._seen.update((e.seq, e.entry_hash) for e in todo)
+        return entries
+
+    def _prove(self, entries: list) -> None:
+        size, root = self._head
+        wanted: set[tuple[int, int]] = set()
+
+        def record(level: int, index: int) -> bytes:  # which stored nodes the proofs need
+            wanted.add((level, index))
+            return bytes(32)
+
+        for e in entries:
+            merkle.inclusion_proof(e.seq - 1, size, record)
+        self._nodes.update(read_nodes(self._ledger, wanted - self._nodes.keys()))
+
+        def node(level: int, index: int) -> bytes:
+            if (level, index) not in self._nodes:
+                raise TamperDetected(f"ledger tree node ({level}, {index}) is missing")
+            return self._nodes[(level, index)]
+
+        for e in entries:
+            try:
+                proof = merkle.inclusion_proof(e.seq - 1, size, node)
+                merkle.verify_inclusion(e.seq - 1, size, e.leaf, proof, root)
+            except (merkle.ProofError, TamperDetected):
+                raise TamperDetected(
+                    f"ledger entry {e.seq} ({e.action}) is not the entry the verified"
+                    f" checkpoint of {size} entries holds (edited after verification)"
+                ) from None
+
+
+def read_nodes(ledger, wanted) -> dict[tuple[int, int], bytes]:
+    """The stored tree nodes ``wanted`` (``{(level, index)}``), in one query."""
+    if not wanted:
+        return {}
+    c = nodes_table.c
+    stmt = sa.select(c.level, c.idx, c.hash).where(sa.tuple_(c.level, c.idx).in_(sorted(wanted)))
+    with ledger.snapshot() as conn:
+        return {(r.level, r.idx): bytes.fromhex(r.hash) for r in conn.execute(stmt)}
