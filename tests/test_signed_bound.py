@@ -188,9 +188,9 @@ def test_a_policy_out_of_bounds_cannot_be_signed(
         assert not [e for e in ledger.entries(after_seq=before) if e.action.startswith("policy.")]
 
 
-def _champion(ws, name: str) -> str:
-    """A tiny version promoted the legitimate way (vera and rita approve)."""
-    version, _ = tiny_version(ws, name)
+def _champion(ws, name: str) -> tuple[str, str]:
+    """A tiny version promoted the legitimate way (vera and rita approve): (version, run id)."""
+    version, run_id = tiny_version(ws, name)
     _, tier, _ = load_tier(POLICY, "high")
     with Ledger.open(ws) as ledger:
         h = policy_in_force(ledger).policy_hash
@@ -198,7 +198,7 @@ def _champion(ws, name: str) -> str:
             approve(ws, ledger, name, version, signer(ws, who, ledger), "ok",
                     tier=tier, tier_name="high", policy_hash=h)  # fmt: skip
         assert drive_decision(ws, ledger, name).allowed
-    return version
+    return version, run_id
 
 
 @pytest.mark.parametrize("rehash", [False, True], ids=["payload", "payload-and-hashes"])
@@ -239,3 +239,28 @@ def test_a_trip_edited_after_verification_is_caught_at_use(env, capsys, rehash):
     assert not decision.allowed
     assert f"ledger entry {trip.seq} (killswitch.tripped)" in decision.reasons[0]
     assert _verify(capsys)[0] == 3
+
+
+def test_a_fail_revalidation_of_the_champion_trips_its_switch(env):
+    """``trip_on_champion_validation_fail`` acts: vera's signed FAIL on the champion trips the
+    strategy's switch (automatic, its trigger named, the validation's seq as evidence) and
+    the champion no longer drives; a FAIL on a version that is not the champion trips
+    nothing."""
+    from governance.decisions.revalidation import trip_if_champion_failed
+
+    ws, _cfg = env
+    version, run_id = _champion(ws, "boundF")
+    other, other_run = tiny_version(ws, "boundF")
+    _, tier, _ = load_tier(POLICY, "high")
+    with Ledger.open(ws) as ledger:
+        fail = sign_validation(ws, ledger, "boundF", other, "fail", other_run)
+        assert trip_if_champion_failed(ws, ledger, tier, "boundF", other, "fail", fail.seq) is None
+        assert not killswitch.effective(ledger, "boundF").tripped
+        fail = sign_validation(ws, ledger, "boundF", version, "fail", run_id)
+        state = trip_if_champion_failed(ws, ledger, tier, "boundF", version, "fail", fail.seq)
+        assert state is not None and state.tripped
+        assert state.trigger == "champion_validation_fail" and state.by == "alphagate"
+        assert killswitch.effective(ledger, "boundF").tripped
+        trip = ledger.last(action="killswitch.tripped")
+        assert trip.payload["evidence"]["validation_seq"] == fail.seq
+        assert not drive_decision(ws, ledger, "boundF").allowed

@@ -33,6 +33,7 @@ def _validate(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
     from flows.config import load_config
     from governance.decisions.context import RunContext
+    from governance.decisions.revalidation import trip_if_champion_failed
     from governance.ground.workspace import Workspace
     from governance.policy.config import tier_for
     from validation.run import validate_model_version
@@ -53,6 +54,10 @@ def _validate(args: argparse.Namespace) -> int:
             validator=signer,
             tier_name=in_force.name,
         )
+        trip_if_champion_failed(  # policy kill_switch.trip_on_champion_validation_fail
+            ws, ctx, in_force.tier, name, args.model_version, result.verdict.value,
+            result.ledger_seq,
+        )  # fmt: skip
     finally:
         ctx.close()
     sandbox = say_sandbox(ctx.sandbox)

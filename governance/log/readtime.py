@@ -123,10 +123,14 @@ class VerifiedReader:
 
 
 def read_nodes(ledger, wanted) -> dict[tuple[int, int], bytes]:
-    """The stored tree nodes ``wanted`` (``{(level, index)}``), in one query."""
-    if not wanted:
-        return {}
-    c = nodes_table.c
-    stmt = sa.select(c.level, c.idx, c.hash).where(sa.tuple_(c.level, c.idx).in_(sorted(wanted)))
+    """The stored tree nodes ``wanted`` (``{(level, index)}``): one indexed query per level
+    (SQLite does not use the primary key for a row-value ``IN``)."""
+    by_level: dict[int, list[int]] = {}
+    for level, index in wanted:
+        by_level.setdefault(level, []).append(index)
+    c, out = nodes_table.c, {}
     with ledger.snapshot() as conn:
-        return {(r.level, r.idx): bytes.fromhex(r.hash) for r in conn.execute(stmt)}
+        for level, indices in sorted(by_level.items()):
+            stmt = sa.select(c.idx, c.hash).where(c.level == level, c.idx.in_(sorted(indices)))
+            out.update({(level, r.idx): bytes.fromhex(r.hash) for r in conn.execute(stmt)})
+    return out

@@ -1,0 +1,37 @@
+"""``kill_switch.trip_on_champion_validation_fail``: a FAIL revalidation of the champion trips
+its strategy's switch (issue 22: the policy flag had no caller).
+
+``alphagate validate`` calls :func:`trip_if_champion_failed` after recording the verdict. The
+champion is the version the ledger last promoted for the strategy *or* the one the MLflow
+alias names (a trip is the safe side of any doubt between them); the trip is automatic
+(actor ``alphagate``, trigger ``champion_validation_fail``) and names the failing
+validation's seq as its evidence.
+"""
+
+from __future__ import annotations
+
+from governance.decisions.killswitch import Trigger, auto_trip
+from governance.registry.recorder import mlflow_client
+from governance.registry.versions import champion_version, last_promotions, registry_exists
+
+
+def is_champion(ws, ledger, name: str, version) -> bool:
+    """Whether ``name`` v``version`` is the champion by the ledger or by the registry."""
+    promoted = last_promotions(ledger).get(name)
+    if promoted is not None and str(promoted.payload.get("model_version")) == str(version):
+        return True
+    return registry_exists(ws) and champion_version(mlflow_client(ws), name) == str(version)
+
+
+def trip_if_champion_failed(ws, target, tier, name: str, version, verdict: str, seq: int):
+    """Trip ``name``'s switch when ``verdict`` is ``fail`` for its champion and the tier's
+    policy enables the trigger; return the new state, or None when nothing tripped."""
+    if str(verdict).lower() != "fail" or not is_champion(
+        ws, getattr(target, "ledger", target), name, version
+    ):
+        return None
+    reason = f"champion {name} v{version} failed its revalidation (validation seq {seq})"
+    evidence = {"validation_seq": seq, "model_name": name, "model_version": str(version)}
+    return auto_trip(
+        target, tier, Trigger.CHAMPION_VALIDATION_FAIL, reason, evidence, strategy=name
+    )
