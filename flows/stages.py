@@ -53,11 +53,10 @@ def ingest(run: Run, data_path: str | None):
 def _quality_copy(run: Run, result) -> str:
     """The data-quality report's readable copy under ``reports/data-quality/`` (the store
     holds the same bytes under the hash the gate entry records)."""
-    from tasks.data.quality.report import render_quality_html
+    from tasks.data.quality.report import readable_copy, render_quality_html
 
     sha = run.ctx.store.put_text(render_quality_html(result, sandbox=run.ctx.sandbox))
-    name = f"{result.as_of}-{result.fingerprint[:12]}.html"
-    return run.ctx.store.copy_out(run.ws.home / "reports" / "data-quality", {name: sha})[name]
+    return readable_copy(run.ctx.store, run.ws.home, result, sha)
 
 
 def _run_facts(run: Run) -> dict:

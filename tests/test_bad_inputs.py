@@ -247,6 +247,11 @@ def test_utf8_bom_loads_and_human_output(valid, tmp_path, workspace, capsys):
     assert "result: PASS" in out
     assert fingerprint_long(valid) in out
     assert f"{N_ASSETS} assets" in out
+    # the report is a file a browser opens: a full path ending in .html, holding the page
+    (line,) = [x for x in out.splitlines() if x.strip().startswith("report:")]
+    report = Path(line.split("report:", 1)[1].strip())
+    assert report.is_absolute() and report.suffix == ".html" and report.is_file()
+    assert fingerprint_long(valid) in report.read_text()
 
 
 def test_warnings_pass_and_are_shown(valid, tmp_path, workspace, capsys):

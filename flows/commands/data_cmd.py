@@ -51,6 +51,7 @@ def _check(args: argparse.Namespace) -> int:
     from governance.ground.workspace import Workspace
     from tasks.data.market import read_market_file
     from tasks.data.quality.gate import QualityConfig, evaluate_quality, record_quality
+    from tasks.data.quality.report import readable_copy
 
     quality, as_of = QualityConfig(), None
     if args.config:
@@ -73,7 +74,11 @@ def _check(args: argparse.Namespace) -> int:
                 print(f"alphagate: data_quality: {reason}", file=sys.stderr)
             code = 3
         gate = ctx.ledger.last("gate.data_quality")
-        html_path = ctx.store.path(gate.artifacts["quality_html"]) if gate else None
+        html_path = None
+        if gate is not None:
+            html_path = readable_copy(
+                ctx.store, ctx.ws.home, result, gate.artifacts["quality_html"]
+            )
     finally:
         ctx.close()
     if args.json:

@@ -174,3 +174,13 @@ def _failures(items) -> Table:
         examples = [Cell(e, code=True) for e in f.examples]
         rows.append((Cell(f.expectation, tone=tone_of(f.severity)), finding, examples))
     return Table(("expectation", "finding", "examples"), tuple(rows))
+
+
+def readable_copy(store: Any, home: Any, result: Any, sha: str) -> str:
+    """Copy the stored report ``sha`` (the hash the gate entry records) to
+    ``<home>/reports/data-quality/<as-of>-<fingerprint[:12]>.html``, a file a browser opens;
+    return its full path."""
+    from pathlib import Path
+
+    name = f"{result.as_of}-{result.fingerprint[:12]}.html"
+    return store.copy_out(Path(home) / "reports" / "data-quality", {name: sha})[name]
