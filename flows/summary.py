@@ -105,7 +105,8 @@ def halt_line(summary: RunSummary) -> str:
 
 
 def render(summary: RunSummary, width: int = WIDTH) -> str:
-    """A readable summary for people, one screen of at most ``width`` columns; free text
+    """A readable summary for people, one screen of at most ``width`` columns (a published
+    book's weights and trades paths printed whole, never cut); free text
     (reasons, headlines) printed escaped (:func:`governance.ground.text.printable`)."""
     from governance.ground.text import printable
 
@@ -123,6 +124,10 @@ def render(summary: RunSummary, width: int = WIDTH) -> str:
         lines += _wrap(printable(info.get("headline", "")), f"  {stage:<{_LABEL}} ", _INDENT, width)
         for d in info.get("details", []):
             lines += _wrap(printable(d), _INDENT, _INDENT + "  ", width)
+    book = summary.portfolio or {}
+    for label, key in (("weights", "weights_path"), ("trades", "trades_path")):
+        if book.get(key):  # whole, never wrapped: a path cut in two cannot be pasted
+            lines.append(f"  {label:<{_LABEL}} {book[key]}")
     head_ = summary.ledger_head
     if head_.get("hash"):
         lines.append(f"  {'ledger':<{_LABEL}} head #{head_['seq']} {head_['hash'][:16]}")

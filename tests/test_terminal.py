@@ -76,3 +76,15 @@ def test_summary_fits_100_columns_and_never_cuts_silently():
     assert max(len(line) for line in text.splitlines()) <= WIDTH
     assert "+3 more — see the report" in text
     assert "+3 more — see `alphagate ledger show`" in text
+
+
+def test_the_published_weights_and_trades_paths_print_whole(tmp_path):
+    """A path longer than the 100 columns is printed on one line, unbroken, so it can be
+    pasted; the rest of the summary still wraps."""
+    folder = tmp_path / ("strategy-" + "x" * 90) / "2022-12-28-model"
+    s = RunSummary(kind="rebalance", flow_run_id="f" * 36)
+    s.portfolio = {"weights_path": str(folder / "weights.csv"),
+                   "trades_path": str(folder / "trades.csv")}  # fmt: skip
+    lines = [line.split() for line in render(s).splitlines()]
+    assert ["weights", str(folder / "weights.csv")] in lines
+    assert ["trades", str(folder / "trades.csv")] in lines
