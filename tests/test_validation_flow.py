@@ -323,8 +323,14 @@ def test_cli_exit_codes_and_json(ws, planted, null, tmp_path, capsys):
     cfg = _config(tmp_path, name)
     args = ["validate", "--model-version", str(version), "--config", str(cfg), "--json"]
     assert main([*args, "--as", VALIDATOR]) == 0
-    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    text = capsys.readouterr().out
+    out = json.loads(text.strip().splitlines()[-1])
     assert out["validation"]["verdict"] == "pass" and out["validation"]["findings"] == []
+    # the report is printed as a full path a browser opens, not a hash
+    (line,) = [x for x in text.splitlines() if x.startswith("report: ")]
+    report = Path(line.removeprefix("report: "))
+    assert report.is_absolute() and report.suffix == ".html" and report.is_file()
+    assert str(report) == out["report_html_path"] and "<html" in report.read_text()[:500]
     assert out["model_version"] == version and out["mlflow_run_id"]
     assert main([*args, "--as", DEVELOPER]) == 4
     assert "developed" in capsys.readouterr().err

@@ -58,6 +58,9 @@ def _validate(args: argparse.Namespace) -> int:
             ws, ctx, in_force.tier, name, args.model_version, result.verdict.value,
             result.ledger_seq,
         )  # fmt: skip
+        # the readable copy beside the run's other reports (the store names files by hash)
+        folder = ws.home / "reports" / name / f"v{args.model_version}" / "validation"
+        html = ctx.store.copy_out(folder, {"report.html": result.report_html_sha256})
     finally:
         ctx.close()
     sandbox = say_sandbox(ctx.sandbox)
@@ -65,8 +68,8 @@ def _validate(args: argparse.Namespace) -> int:
     for f in result.findings:
         print(f"  [{f.severity.value}] {f.id} {f.check}: {f.message}")
     print(
-        f"report: artifact {result.report_html_sha256[:12]} (HTML), "
-        f"{result.report_json_sha256[:12]} (JSON); MLflow run {result.mlflow_run_id}"
+        f"report: {html['report.html']}\n"
+        f"  (artifact sha256 {result.report_html_sha256[:12]}; MLflow run {result.mlflow_run_id})"
     )
     if args.json:
         emit_json(
@@ -76,6 +79,7 @@ def _validate(args: argparse.Namespace) -> int:
                 "validation": result.summary(),
                 "mlflow_run_id": result.mlflow_run_id,
                 "report_html_sha256": result.report_html_sha256,
+                "report_html_path": html["report.html"],
                 "report_json_sha256": result.report_json_sha256,
                 "holdout_fingerprint": result.holdout_fingerprint,
                 "ledger_seq": result.ledger_seq,
