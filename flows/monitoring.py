@@ -33,6 +33,7 @@ from governance.decisions import killswitch
 from governance.decisions.context import RunContext
 from governance.decisions.promotion import latest_validation
 from governance.findings.review import record_expiries, use_checks
+from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.identity.users import SYSTEM_ACTOR
 from governance.log.ledger import LedgerEntry
@@ -196,7 +197,7 @@ def record_monitoring(ctx: RunContext, tier: Tier, report: MonitoringReport) -> 
         "metrics": point,
         "policy_hash": ctx.policy_hash,
     }
-    entry = ctx.record(COMPLETED, subject=subject, payload=payload, artifacts=files)
+    entry = ctx.record(Action.MONITORING_COMPLETED, subject=subject, payload=payload, artifacts=files)
     log_series(ctx, strategy, model.get("version"), series, files)
     state = killswitch.effective(ctx, strategy)
     tripped = False
@@ -322,8 +323,8 @@ def monitoring_flow(config: AlphagateConfig, data_path: str | None = None) -> di
         facts, model, reference = load_champion(ctx, config.model.name)
         if facts is None:
             entry = ctx.record(
-                COMPLETED,
-                subject=f"model:{config.model.name}",
+                Action.MONITORING_COMPLETED,
+                subject=Subject.model(config.model.name),
                 payload={"status": "no_champion", "model_name": config.model.name},
             )
             logger.warning("no champion for %s: nothing to monitor", config.model.name)

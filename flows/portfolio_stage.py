@@ -11,6 +11,7 @@ import pandas as pd
 
 from flows.run import Run, service_stage, stage
 from flows.summary import capped
+from governance.ground.vocabulary import Action
 from governance.policy.schema import PortfolioSource
 from tasks.model.candidate import Trained
 
@@ -35,7 +36,7 @@ def backtest(run: Run, panel, sealed, model: Trained) -> None:
     store = run.ctx.store
     artifacts = store_backtest(store, result)
     run.ctx.record(
-        "backtest.completed",
+        Action.BACKTEST_COMPLETED,
         subject=model_subject(model.name, model.version),
         payload=summary,
         artifacts=artifacts,

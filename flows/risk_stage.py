@@ -22,12 +22,15 @@ import dataclasses
 import pandas as pd
 
 from flows.run import Run, service_stage
+from governance.ground.vocabulary import Action, Subject
 from governance.policy.schema import PortfolioSource
 
 
-def portfolio_subject(asof: str, source: str) -> str:
-    """``portfolio:<asof>``, with ``:fallback`` for the fallback (as the portfolio stage)."""
-    return f"portfolio:{asof}" + (":fallback" if source == PortfolioSource.FALLBACK else "")
+def portfolio_subject(asof: str, source: str, *account: str) -> str:
+    """``portfolio:<asof>``, with ``:fallback`` for the fallback (as the portfolio stage),
+    then ``:<account>`` when one is named."""
+    fallback = (Subject.FALLBACK,) if source == PortfolioSource.FALLBACK else ()
+    return Subject.portfolio(asof, *fallback, *account)
 
 
 def stress_gate(run: Run, panel, result):
@@ -111,7 +114,9 @@ def stress_accounts(run: Run, panel, result):
             else check_stress(table.loc[book.account].to_dict(), limits)
         )
         decision = decide(breaches, account=book.account)
-        record_gate(ctx, decision, subject=f"{subject}:{book.account}")
+        record_gate(
+            ctx, decision, subject=portfolio_subject(result.asof, result.source, book.account)
+        )
         if decision.halted:
             breached[book.account] = [str(b) for b in breaches]
             reasons = (*book.reasons, *(f"stress: {b}" for b in breaches))
@@ -124,7 +129,7 @@ def stress_accounts(run: Run, panel, result):
     payload = {"source": result.source, "asof": result.asof, "accounts": len(books),
                "breached": breached, "skipped_windows": skipped,
                "limits": limits.model_dump(mode="json")}  # fmt: skip
-    ctx.record(STRESS_COMPLETED, subject=subject, payload=payload, artifacts=shas)
+    ctx.record(Action.STRESS_COMPLETED, subject=subject, payload=payload, artifacts=shas)
     run.summary.note(
         _stress_stage(result.source),
         headline=f"{result.source} books of {len(books)} accounts, worst historical losses: "
@@ -189,14 +194,7 @@ def published_book(ctx, strategy: str, flow_run_id: str | None = None):
 @service_stage("risk")
 def risk_report(run: Run, panel) -> None:
     """Decompose the risk of the book this run published; record and log it."""
-    from tasks.risk.record import (
-        STRESS_COMPLETED,
-        analyse,
-        record_risk,
-        risk_files,
-        risk_inputs,
-        store_files,
-    )
+    from tasks.risk.record import analyse, record_risk, risk_files, risk_inputs, store_files
 
     entry, weights = published_book(run.now, run.config.model.name, run.now.flow_run_id)
     if entry is None or weights is None:
@@ -207,7 +205,7 @@ def risk_report(run: Run, panel) -> None:
     inputs = risk_inputs(panel, cfg.portfolio, cfg.risk, asof=asof)
     analysis = analyse(weights, inputs, panel.sectors, cfg.portfolio, cfg.risk)
     shas = store_files(run.now, risk_files(analysis, subject))
-    stressed = run.now.ledger.by_key(run.now.idempotency_key(STRESS_COMPLETED, subject))
+    stressed = run.now.ledger.by_key(run.now.idempotency_key(Action.STRESS_COMPLETED, subject))
     losses = stressed.payload.get("losses") if stressed else None
     artifacts = {**{k: v for k, v in p["artifacts"].items() if k.startswith("stress/")}, **shas}
     mlflow_id = log_mlflow(run.now, cfg.model.name, subject, analysis, losses, artifacts)
@@ -279,7 +277,12 @@ def attribution_report(ctx, config, panel, books: pd.DataFrame) -> dict:
         "attribution/attribution.png": attribution_png(att, "live book vs benchmark"),
     }
     shas = store_files(ctx, files)
-    run_id = log_mlflow(ctx, config.model.name, "portfolio:live", None, None, shas)
+    run_id = log_mlflow(ctx, config.model.name, Subject.LIVE_PORTFOLIO, None, None, shas)
     summary = {**att.summary(), "mlflow_run_id": run_id}
-    ctx.record("attribution.completed", subject="portfolio:live", payload=summary, artifacts=shas)
+    ctx.record(
+        Action.ATTRIBUTION_COMPLETED,
+        subject=Subject.LIVE_PORTFOLIO,
+        payload=summary,
+        artifacts=shas,
+    )
     return summary

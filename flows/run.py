@@ -40,6 +40,7 @@ from flows.views import derive
 from governance.decisions.context import RunContext
 from governance.ground.canonical import sha256_json
 from governance.ground.errors import GateHalt
+from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 
 
@@ -150,10 +151,10 @@ def finish(run: Run) -> dict:
     """Record how the run ended, fill in the ledger head, and close the run
     (:func:`close_witnessed`)."""
     s = run.summary
-    action = "run.completed" if s.status == "completed" else "run.halted"
+    action = Action.RUN_COMPLETED if s.status == "completed" else Action.RUN_HALTED
     run.now.record(
         action,
-        subject=f"flow:{s.kind}",
+        subject=Subject.flow(s.kind),
         payload={"stage": s.stage, "reasons": s.reasons, "model_version": s.model_version},
     )
     seq, head = run.now.ledger.head()

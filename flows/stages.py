@@ -18,6 +18,7 @@ from flows.run import Run, keyed, service_stage, stage
 from flows.runners import map_on_task_runner
 from flows.summary import capped
 from governance.ground.errors import Gate, GateHalt
+from governance.ground.vocabulary import Action, Subject
 from governance.registry.versions import model_subject
 from tasks.model.candidate import Trained, registered_earlier
 
@@ -34,7 +35,9 @@ def ingest(run: Run, data_path: str | None):
     long = load_long(cfg.data, cfg.base_dir, data_path)
     result = evaluate_quality(long, cfg.quality, cfg.data.as_of_date())
     run = keyed(run, result.fingerprint)
-    run.ctx.record("run.started", subject=f"flow:{run.summary.kind}", payload=_run_facts(run))
+    run.ctx.record(
+        Action.RUN_STARTED, subject=Subject.flow(run.summary.kind), payload=_run_facts(run)
+    )
     run.summary.note(
         "data quality",
         headline=f"{'pass' if result.ok else 'HALT'} — {long.attrs.get('source', '?')}, "

@@ -123,7 +123,7 @@ def await_ui_approval(
     validation = latest_validation(ledger, facts.name, facts.version)
     verdict = validation.verdict if validation else "missing"
     entry_v = ledger.last(
-        action="validation.completed", subject=model_subject(facts.name, facts.version)
+        action=Action.VALIDATION_COMPLETED, subject=model_subject(facts.name, facts.version)
     )
     run_v = entry_v.payload.get("mlflow_run_id") if entry_v else None
     form = approval_form([u.name for u in list_users(ledger)]).with_initial_data(

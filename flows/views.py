@@ -22,27 +22,27 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 
+from governance.ground.vocabulary import Action, Area, Subject, area, gate_of
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger, LedgerEntry
 
 #: Ledger action → Prefect event name (a ``gate.*`` action gets ``alphagate.gate.<decision>``).
 EVENTS = {
-    "validation.completed": "alphagate.validation.completed",
-    "validation.refused": "alphagate.action.refused",
-    "approval.granted": "alphagate.model.approved",
-    "approval.rejected": "alphagate.model.rejected",
-    "approval.refused": "alphagate.action.refused",
-    "model.promoted": "alphagate.model.promoted",
-    "killswitch.tripped": "alphagate.killswitch.tripped",
-    "killswitch.reset_pending": "alphagate.killswitch.reset_pending",
-    "killswitch.reset": "alphagate.killswitch.reset",
-    "killswitch.reset_refused": "alphagate.action.refused",
-    "monitoring.completed": "alphagate.monitoring.completed",
-    "run.halted": "alphagate.run.halted",
-    "finding.accepted": "alphagate.finding.accepted",
+    Action.VALIDATION_COMPLETED: "alphagate.validation.completed",
+    Action.VALIDATION_REFUSED: "alphagate.action.refused",
+    Action.APPROVAL_GRANTED: "alphagate.model.approved",
+    Action.APPROVAL_REJECTED: "alphagate.model.rejected",
+    Action.APPROVAL_REFUSED: "alphagate.action.refused",
+    Action.MODEL_PROMOTED: "alphagate.model.promoted",
+    Action.KILLSWITCH_TRIPPED: "alphagate.killswitch.tripped",
+    Action.KILLSWITCH_RESET_PENDING: "alphagate.killswitch.reset_pending",
+    Action.KILLSWITCH_RESET: "alphagate.killswitch.reset",
+    Action.KILLSWITCH_RESET_REFUSED: "alphagate.action.refused",
+    Action.MONITORING_COMPLETED: "alphagate.monitoring.completed",
+    Action.RUN_HALTED: "alphagate.run.halted",
+    Action.FINDING_ACCEPTED: "alphagate.finding.accepted",
 }
 GATE_WORDS = {"pass": "passed", "halt": "halted", "review": "review"}
-_MODEL = re.compile(r"^model:(?P<name>[^/]+)(?:/v(?P<version>\d+))?$")
 
 
 def head_seq(ws: Workspace) -> int | None:
@@ -63,7 +63,7 @@ def _has_ledger(ws: Workspace) -> bool:
 
 def event_name(entry: LedgerEntry) -> str | None:
     """The Prefect event of a ledger entry, or None for entries that are not acts."""
-    if entry.action.startswith("gate."):
+    if gate_of(entry.action) is not None:
         return f"alphagate.gate.{GATE_WORDS.get(entry.payload.get('decision'), 'decided')}"
     return EVENTS.get(entry.action)
 
@@ -81,12 +81,12 @@ def event_of(entry: LedgerEntry) -> tuple[str, dict, dict] | None:
         "alphagate.role": entry.role,
         "alphagate.ledger.seq": str(entry.seq),
     }
-    if m := _MODEL.match(entry.subject or ""):
-        resource["alphagate.model.name"] = m["name"]
-        if m["version"]:
-            resource["alphagate.model.version"] = m["version"]
-    if entry.action.startswith("gate."):
-        resource["alphagate.gate"] = entry.action.removeprefix("gate.")
+    if model := Subject.parse_model(entry.subject):
+        resource["alphagate.model.name"] = model[0]
+        if model[1]:
+            resource["alphagate.model.version"] = model[1]
+    if (gate := gate_of(entry.action)) is not None:
+        resource["alphagate.gate"] = gate
         resource["alphagate.decision"] = str(entry.payload.get("decision"))
     p = entry.payload
     payload = {k: p[k] for k in ("reasons", "reason", "verdict", "decision", "model_version",
@@ -96,10 +96,10 @@ def event_of(entry: LedgerEntry) -> tuple[str, dict, dict] | None:
 
 
 def _resource(entry: LedgerEntry) -> str:
-    if m := _MODEL.match(entry.subject or ""):
-        return f"model.{m['name']}" + (f".v{m['version']}" if m["version"] else "")
-    if entry.action.startswith("gate."):
-        return f"gate.{entry.action.removeprefix('gate.')}"
+    if model := Subject.parse_model(entry.subject):
+        return f"model.{model[0]}" + (f".v{model[1]}" if model[1] else "")
+    if gate_of(entry.action) is not None:
+        return entry.action
     return (entry.subject or entry.action).replace(":", ".")
 
 
@@ -142,11 +142,11 @@ def refresh_mlflow(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]
     versions, names = set(), set()
     global_act = False
     for e in entries:
-        if m := _MODEL.match(e.subject or ""):
-            names.add(m["name"])
-            if m["version"]:
-                versions.add((m["name"], m["version"]))
-        if e.action.startswith("killswitch.") or e.action == "monitoring.completed":
+        if model := Subject.parse_model(e.subject):
+            names.add(model[0])
+            if model[1]:
+                versions.add(model)
+        if area(e.action) == Area.KILLSWITCH or e.action == Action.MONITORING_COMPLETED:
             global_act = True
     if not (versions or names or global_act) or not registry_exists(ws):
         return
@@ -215,8 +215,8 @@ def publish_gate_artifacts(ws: Workspace, entries: Sequence[LedgerEntry]) -> lis
     logger = get_run_logger()
     gates: dict[str, list[LedgerEntry]] = {}
     for e in entries:
-        if e.action.startswith("gate."):
-            gates.setdefault(e.action.removeprefix("gate."), []).append(e)
+        if (gate := gate_of(e.action)) is not None:
+            gates.setdefault(gate, []).append(e)
     keys = []
     for gate, decided in gates.items():
         for e in decided:

@@ -13,9 +13,10 @@ import pytest
 
 from governance.audit.integrity import verify_workspace
 from governance.findings.accept import accept
-from governance.findings.register import REFUSED, Status, fold, load_register, today
+from governance.findings.register import Status, fold, load_register, today
 from governance.ground.canonical import to_jsonable
 from governance.ground.errors import Forbidden, InputError
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.signing import append_signed
 from governance.log.ledger import Ledger
@@ -119,7 +120,7 @@ def test_a_critical_finding_cannot_be_accepted_and_the_refusal_is_recorded(works
     _validate(ledger, [DSR])
     with pytest.raises(Forbidden, match="accepts only warning"):
         _accept(workspace, ledger, "F-m-v1-1")
-    refused = ledger.last(action=REFUSED)
+    refused = ledger.last(action=Action.FINDING_ACCEPTANCE_REFUSED)
     assert refused.payload["finding_id"] == "F-m-v1-1" and refused.actor == "rita"
     assert load_register(ledger, as_of=DAY).get("F-m-v1-1").status is Status.OPEN
 
@@ -137,7 +138,9 @@ def test_tier_rules_refuse_with_exit_4(workspace, ledger, user, kw, match):
     with pytest.raises(Forbidden, match=match) as exc:
         _accept(workspace, ledger, "F-m-v1-1", user=user, **kw)
     assert exc.value.exit_code == 4
-    assert ledger.last(action=REFUSED).payload["refusal"] == str(exc.value)
+    assert ledger.last(action=Action.FINDING_ACCEPTANCE_REFUSED).payload["refusal"] == str(
+        exc.value
+    )
 
 
 def test_the_developer_may_not_accept_even_as_a_risk_officer(workspace, ledger):
@@ -222,7 +225,7 @@ def test_list_and_show_commands(workspace, ledger, capsys):
                        "--until", soon, "--control", "c", "--config", SMALL]  # fmt: skip
     assert main(accept_critical) == 4
     assert "accepts only warning" in capsys.readouterr().err
-    assert ledger.last(action=REFUSED).payload["finding_id"] == "F-m-v1-2"
+    assert ledger.last(action=Action.FINDING_ACCEPTANCE_REFUSED).payload["finding_id"] == "F-m-v1-2"
     assert main(["findings", "show", "F-m-v1-7"]) == 2
     assert main(["findings", "list", "--status", "closed"]) == 2
     assert "F-m-v1-7" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from flows.cli import main
 from governance.decisions import killswitch
+from governance.ground.vocabulary import Action
 from governance.log.ledger import Ledger
 from governance.policy.schema import load_tier
 from tests.helpers_identity import enrol_cast, signer
@@ -174,7 +175,7 @@ def test_fold_invariants_for_any_sequence_of_trips_and_resets(ops):
                     seq=seq,
                     ts=f"t{seq}",
                     actor=who,
-                    action=killswitch.TRIPPED,
+                    action=Action.KILLSWITCH_TRIPPED,
                     payload={"reason": "r"},
                 )
             )
@@ -184,7 +185,7 @@ def test_fold_invariants_for_any_sequence_of_trips_and_resets(ops):
             continue  # reset() refuses these before appending anything
         officers.append(who)
         done = len(officers) >= 2
-        action = killswitch.RESET if done else killswitch.RESET_PENDING
+        action = Action.KILLSWITCH_RESET if done else Action.KILLSWITCH_RESET_PENDING
         payload = {"needed": 2, "officers": list(officers)}
         entries.append(
             SimpleNamespace(seq=seq, ts=f"t{seq}", actor=who, action=action, payload=payload)

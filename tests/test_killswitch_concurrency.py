@@ -21,6 +21,7 @@ from governance.decisions import killswitch
 from governance.decisions.context import RunContext
 from governance.ground.artifacts import ArtifactStore
 from governance.ground.errors import Forbidden, InputError
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger
 from governance.policy.schema import load_tier
@@ -106,7 +107,11 @@ def test_two_officers_resetting_at_once_complete_exactly_one_reset(pool, setup):
         assert sorted(outcomes) == ["armed", "tripped"], outcomes
         assert killswitch.status(ledger).state is killswitch.SwitchState.ARMED
     actions = [e.action for e in ledger.entries(subject=killswitch.SUBJECT)]
-    one_round = [killswitch.TRIPPED, killswitch.RESET_PENDING, killswitch.RESET]
+    one_round = [
+        Action.KILLSWITCH_TRIPPED,
+        Action.KILLSWITCH_RESET_PENDING,
+        Action.KILLSWITCH_RESET,
+    ]
     assert actions == one_round * ROUNDS
 
 
@@ -130,7 +135,7 @@ def test_a_trip_racing_the_completing_reset_leaves_the_switch_tripped(pool, setu
 def test_no_model_portfolio_is_recorded_after_a_trip(pool, setup):
     url, home, ledger = setup
     race(pool, (_publish_until_tripped, url, home), (_trip, url, home, "dana"))
-    trip = ledger.last(action=killswitch.TRIPPED)
+    trip = ledger.last(action=Action.KILLSWITCH_TRIPPED)
     published = ledger.entries(action="portfolio.published")
     assert all(e.seq < trip.seq for e in published)
     assert ledger.verify().ok

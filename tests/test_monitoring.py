@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from governance.ground.vocabulary import Action
 from governance.policy.schema import MonitoringPolicy, Tier
 from tasks.data.synthetic import SyntheticSpec, generate_market
 from validation.monitoring import (
@@ -280,8 +281,7 @@ def ledger_backend(request, monkeypatch):
 
 def test_breach_trips_kill_switch_with_evidence(trained, ledger_backend):
     """The recording path: report stored by hash, ``monitoring.completed``, automatic trip."""
-    from flows.monitoring import COMPLETED, run_monitoring
-    from governance.decisions import killswitch
+    from flows.monitoring import run_monitoring
     from governance.decisions.context import RunContext
     from governance.log.ledger import Ledger
 
@@ -311,7 +311,7 @@ def test_breach_trips_kill_switch_with_evidence(trained, ledger_backend):
     assert flipped.tripped and flipped.killswitch.tripped
 
     with Ledger.open(ws) as ledger:
-        trips = ledger.entries(action=killswitch.TRIPPED)
+        trips = ledger.entries(action=Action.KILLSWITCH_TRIPPED)
         assert len(trips) == 1
         trip = trips[0]
         assert trip.actor == "alphagate"
@@ -320,7 +320,7 @@ def test_breach_trips_kill_switch_with_evidence(trained, ledger_backend):
         assert ev["monitoring_seq"] == flipped.entry.seq
         assert ev["report_json_sha256"] == flipped.report_json_sha256
         assert any(b.startswith("realised_ic:") for b in ev["breaches"])
-        done = ledger.entries(action=COMPLETED)
+        done = ledger.entries(action=Action.MONITORING_COMPLETED)
         assert [e.payload["status"] for e in done] == ["ok", "breach"]
         arts = done[1].artifacts
         assert set(arts) == {"report.json", "report.html", "series.parquet", "trend.png"}
@@ -383,7 +383,7 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
     validation tests) and carries the report metrics monitoring reads (validated IC).
     """
     from flows.config import AlphagateConfig
-    from flows.monitoring import COMPLETED, monitoring_flow
+    from flows.monitoring import monitoring_flow
     from governance.decisions.approvals import approve
     from governance.identity.signing import append_signed
     from governance.log.ledger import Ledger
@@ -458,7 +458,7 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
     assert summary["tripped"] and summary["killswitch"] == "tripped"
     assert summary["as_of"] == str(pd.Timestamp(dates[day]).date())
     with Ledger.open(ws) as ledger:
-        done = ledger.entries(action=COMPLETED)
+        done = ledger.entries(action=Action.MONITORING_COMPLETED)
         assert len(done) == 1 and done[0].payload["flow_run_id"]
         assert done[0].payload["model_version"] == facts.version
         doc = ledger.store.read_json(done[0].artifacts["report.json"])
@@ -488,7 +488,7 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
     assert out["status"] == "breach" and out["killswitch"] == "tripped" and not out["tripped"]
     with Ledger.open(ws) as ledger:
         assert len(ledger.entries(action="killswitch.tripped")) == 1
-        assert len(ledger.entries(action=COMPLETED)) == 2
+        assert len(ledger.entries(action=Action.MONITORING_COMPLETED)) == 2
 
 
 def test_overdue_revalidation_is_a_warning_never_a_breach():

@@ -32,6 +32,7 @@ import sqlalchemy as sa
 
 from flows.cli import main
 from governance.decisions.promotion import latest_validation
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger, entries_table
 from governance.registry.recorder import mlflow_client
@@ -115,7 +116,7 @@ def candidate(snapshots, monkeypatch):
 
 def _publications(ws: Workspace) -> list:
     with Ledger.open(ws) as ledger:
-        return ledger.entries(action=PUBLISHED, subject=book_subject(STRATEGY))
+        return ledger.entries(action=Action.PORTFOLIO_PUBLISHED, subject=book_subject(STRATEGY))
 
 
 def _book_source(ws: Workspace) -> str | None:
@@ -285,7 +286,9 @@ def test_a_trip_during_the_rebalance_withholds_the_model_portfolio(champion, cap
     with Ledger.open(ws) as ledger:
         gate = ledger.last(action="gate.kill_switch")
         trip_entry = ledger.last(action="killswitch.tripped")
-        published = ledger.entries(action=PUBLISHED, subject=book_subject(STRATEGY))
+        published = ledger.entries(
+            action=Action.PORTFOLIO_PUBLISHED, subject=book_subject(STRATEGY)
+        )
     assert gate.payload["decision"] == "pass" and gate.seq < trip_entry.seq  # armed at the gate
     assert len(published) == before + 1 and published[-1].seq > trip_entry.seq
     assert published[-1].payload["source"] == "fallback"

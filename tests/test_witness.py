@@ -27,6 +27,7 @@ from governance.audit.integrity import verify_log
 from governance.decisions import killswitch
 from governance.ground.artifacts import ArtifactStore
 from governance.ground.errors import TamperDetected
+from governance.ground.vocabulary import Action
 from governance.log.checkpoint import Checkpoint, NoteKey, SignedNote, sign_checkpoint
 from governance.log.ledger import Ledger
 from governance.log.merkle import EMPTY_ROOT
@@ -110,7 +111,7 @@ def test_full_rewrite_with_the_projects_own_hashes_is_caught(ws_url, capsys):
     history(ws)
 
     def relabel(row):  # the trip becomes a refused reset: the switch reads armed
-        row["action"] = killswitch.RESET_REFUSED
+        row["action"] = Action.KILLSWITCH_RESET_REFUSED
 
     rewrite_history(url, 1, relabel)
     with Ledger.open(ws) as ledger:

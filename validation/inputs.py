@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from governance.ground.errors import InputError, TamperDetected
+from governance.ground.vocabulary import Action, Subject
 from governance.log.ledger import Ledger
 from governance.registry.recorder import load_model, mlflow_client, mlflow_error
 from tasks.model.dataset import load_sealed
@@ -84,7 +85,7 @@ def trial_accounting(ledger: Ledger, strategy: str, run_id: str) -> TrialAccount
     The variance of trial Sharpes for the deflated Sharpe ratio uses all recorded
     ``trial_sharpes`` (Bailey & López de Prado 2014: every trial, not only the selected).
     """
-    entries = ledger.entries(action="model.trained", subject=f"strategy:{strategy}")
+    entries = ledger.entries(action=Action.MODEL_TRAINED, subject=Subject.strategy(strategy))
     n, sharpes, runs, best = 0, [], [], None
     for e in entries:
         n += int(e.payload.get("trials", 0))
@@ -104,7 +105,9 @@ def trial_accounting(ledger: Ledger, strategy: str, run_id: str) -> TrialAccount
 
 def training_facts(ledger: Ledger, strategy: str, run_id: str) -> dict:
     """The ``model.trained`` payload of the training run ``run_id`` (empty when absent)."""
-    for e in reversed(ledger.entries(action="model.trained", subject=f"strategy:{strategy}")):
+    for e in reversed(
+        ledger.entries(action=Action.MODEL_TRAINED, subject=Subject.strategy(strategy))
+    ):
         if e.payload.get("mlflow_run_id") == run_id:
             return dict(e.payload)
     return {}
@@ -161,7 +164,7 @@ def load_inputs(ws, ledger: Ledger, store, model_name: str, version: int) -> Val
             raise InputError(f"model {model_name} v{version}: tag {key!r} is missing")
     fp = tags["holdout_fingerprint"]
     if not any(
-        e.payload.get("holdout_fingerprint") == fp for e in ledger.entries(action="data.split")
+        e.payload.get("holdout_fingerprint") == fp for e in ledger.entries(action=Action.DATA_SPLIT)
     ):
         raise TamperDetected(
             f"holdout {fp[:12]} of {model_name} v{version} is not recorded by any data.split entry"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from governance.findings.register import VALIDATED as COMPLETED
 from governance.ground.artifacts import ArtifactStore
+from governance.ground.vocabulary import Action
 from governance.log.ledger import Ledger
 from governance.registry.versions import model_subject
 
@@ -36,7 +36,7 @@ def validated_level(
     ledger: Ledger, store: ArtifactStore, name: str, version: int
 ) -> ValidatedLevel | None:
     """The level of the version's latest ``validation.completed``; None if never validated."""
-    entry = ledger.last(action=COMPLETED, subject=model_subject(name, version))
+    entry = ledger.last(action=Action.VALIDATION_COMPLETED, subject=model_subject(name, version))
     if entry is None:
         return None
     metrics = store.read_json(entry.artifacts[REPORT])["metrics"]

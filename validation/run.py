@@ -17,7 +17,6 @@ import pandas as pd
 from governance.decisions.context import RunContext
 from governance.decisions.rows import decision_rows
 from governance.findings.mlflow_tags import sync_findings
-from governance.findings.register import VALIDATED as COMPLETED
 from governance.findings.register import load_register
 from governance.ground.canonical import canonical_json, to_jsonable
 from governance.ground.errors import Forbidden
@@ -34,14 +33,11 @@ from validation.inputs import ValidationInputs, load_inputs, predict, training_f
 from validation.report import render_html
 
 __all__ = [
-    "COMPLETED",
-    "REFUSED",
     "ValidationResult",
     "check_validator",
     "validate_model_version",
 ]
 
-REFUSED = "validation.refused"
 ACTION = "validate"
 
 
@@ -106,7 +102,7 @@ def check_validator(ctx: RunContext, model_name: str, version: int, validator) -
     )  # fmt: skip
     if reason:
         ctx.ledger.append(
-            REFUSED,
+            Action.VALIDATION_REFUSED,
             actor=validator.name,
             role=validator.role,
             subject=model_subject(model_name, version),
@@ -315,7 +311,7 @@ def validate_model_version(
     entry = append_signed(
         ctx.ledger,
         signer,
-        COMPLETED,
+        Action.VALIDATION_COMPLETED,
         subject=model_subject(model_name, version),
         payload={
             "model_name": model_name,
@@ -341,7 +337,9 @@ def validate_model_version(
             "report.html": html_sha,
             **{_png_name(c): s for c, s in figure_shas.items()},
         },
-        idempotency_key=ctx.idempotency_key(COMPLETED, model_subject(model_name, version)),
+        idempotency_key=ctx.idempotency_key(
+            Action.VALIDATION_COMPLETED, model_subject(model_name, version)
+        ),
     )
     sync_findings(ctx.ws, ctx.ledger, model_name, version, entry.seq)
     return ValidationResult(

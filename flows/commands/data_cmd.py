@@ -13,6 +13,7 @@ import os
 import sys
 
 from flows.commands import add_json_arg, add_user_arg
+from governance.ground.vocabulary import Action
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -117,7 +117,7 @@ def _accept(args: argparse.Namespace) -> int:
             tier=in_force.tier, tier_name=in_force.name, policy_hash=in_force.policy_hash,
         )  # fmt: skip
         sync_findings(ws, ledger, record.model_name, record.model_version, record.validation_seq)
-    if entry.action == "finding.accepted":
+    if entry.action == Action.FINDING_ACCEPTED:
         print(
             f"{signer.name} accepted {record.id} until {record.acceptance.until} (ledger seq {entry.seq}, signed)"
         )

@@ -11,20 +11,19 @@ recorded as ``identity.refused``.
 from __future__ import annotations
 
 from governance.ground.errors import Forbidden
+from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.identity.keys import load_private_key, public_hex, refuse_inside, resolve_key_path
 from governance.identity.signing import Signer
 from governance.identity.users import load_registry
 
-IDENTITY_REFUSED = "identity.refused"
-
 
 def _refuse_identity(ledger, claimed: str | None, action: str, message: str, pub=None):
     ledger.append(
-        IDENTITY_REFUSED,
+        Action.IDENTITY_REFUSED,
         actor=claimed or "<none>",
         role="unknown",
-        subject=f"user:{claimed or '<none>'}",
+        subject=Subject.user(claimed or "<none>"),
         payload={"action": action, "claimed": claimed, "public_key": pub, "refusal": message},
     )
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from governance.ground.errors import TamperDetected
+from governance.ground.vocabulary import Action, Subject
 from governance.log.db import entries_table
 
 
@@ -63,7 +64,7 @@ def require_intact(ws, ledger, action: str) -> None:
             problem = "; ".join(exc.reasons)
     if problem:
         ledger.append(
-            "integrity.refused", actor="alphagate", role="system", subject="ledger",
+            Action.INTEGRITY_REFUSED, actor="alphagate", role="system", subject=Subject.LEDGER,
             payload={"action": action, "problem": problem},
         )  # fmt: skip
         raise TamperDetected(f"{action}: {problem}{hint}")

@@ -23,8 +23,6 @@ from dataclasses import dataclass
 
 from governance.decisions.paper import PAPER_GRANTED, enter_paper, entered, paper_blocker
 from governance.decisions.promotion import (
-    GRANTED,
-    REJECTED,
     PromotionState,
     ValidationFacts,
     compute_state,
@@ -32,6 +30,7 @@ from governance.decisions.promotion import (
     latest_validation,
 )
 from governance.ground.errors import Forbidden, InputError
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.duties import Act, duty_refusal
 from governance.identity.signing import Signer
@@ -39,14 +38,12 @@ from governance.log.ledger import Ledger, LedgerEntry
 from governance.registry.recorder import mlflow_client
 from governance.registry.retired import retirements
 from governance.registry.versions import (
-    PROMOTED,
     ModelFacts,
     approved_by_tag,
     model_subject,
     set_champion,
 )
 
-REFUSED = "approval.refused"
 DOC_KIND = "alphagate.approval/1"
 
 
@@ -105,7 +102,7 @@ def approval_document(
 
 def _refuse(ledger: Ledger, facts: ModelFacts, signer, decision: str, message: str) -> Forbidden:
     ledger.append(
-        REFUSED,
+        Action.APPROVAL_REFUSED,
         actor=signer.name if signer else "<none>",
         role=signer.role if signer else "unknown",
         subject=model_subject(facts.name, facts.version),
@@ -167,7 +164,7 @@ def promote(ledger: Ledger, client, facts: ModelFacts, state: PromotionState, po
     approvals = list(state.granted)
     validation = latest_validation(ledger, facts.name, facts.version)
     entry = ledger.append(
-        PROMOTED,
+        Action.MODEL_PROMOTED,
         actor="alphagate",
         role="system",
         subject=model_subject(facts.name, facts.version),

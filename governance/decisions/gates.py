@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ParamSpec
 
 from governance.ground.errors import Gate, GateHalt
+from governance.ground.vocabulary import gate_action
 
 if TYPE_CHECKING:
     from governance.decisions.context import RunContext
@@ -128,7 +129,7 @@ def record_gate(ctx: RunContext, decision: GateDecision, subject: str = "") -> L
     Returns the :class:`~governance.log.ledger.LedgerEntry`.
     """
     return ctx.record(
-        f"gate.{decision.gate}",
+        gate_action(decision.gate),
         subject=subject,
         payload=decision.payload(ctx.policy_hash),
     )

@@ -38,16 +38,13 @@ from typing import Any
 
 from governance.decisions.context import RunContext
 from governance.ground.errors import Forbidden, InputError
+from governance.ground.vocabulary import Action, Area, area
 from governance.identity.duties import ROLES, Act, duty_refusal, require
 from governance.identity.users import SYSTEM_ACTOR, act_problems, load_registry
 from governance.log.bound import replayed
 from governance.policy.schema import MIN_RESET_APPROVALS
 
 SUBJECT = "killswitch"
-TRIPPED = "killswitch.tripped"
-RESET_PENDING = "killswitch.reset_pending"
-RESET = "killswitch.reset"
-RESET_REFUSED = "killswitch.reset_refused"
 
 
 def subject_for(strategy: str | None = None) -> str:
@@ -106,11 +103,13 @@ class KillSwitchState:
 
 def _holds(e, registry) -> bool:
     """A human trip or reset step counts only as a valid signed act (governance/identity/duties.py)."""
-    if registry is None or e.action == RESET_REFUSED:
+    if registry is None or e.action == Action.KILLSWITCH_RESET_REFUSED:
         return True
-    if e.action == TRIPPED and e.actor == SYSTEM_ACTOR:
+    if e.action == Action.KILLSWITCH_TRIPPED and e.actor == SYSTEM_ACTOR:
         return True
-    return not act_problems(registry, e, ROLES[Act.TRIP if e.action == TRIPPED else Act.RESET])
+    return not act_problems(
+        registry, e, ROLES[Act.TRIP if e.action == Action.KILLSWITCH_TRIPPED else Act.RESET]
+    )
 
 
 def fold(entries: list, registry=None) -> KillSwitchState:
@@ -126,7 +125,7 @@ def fold(entries: list, registry=None) -> KillSwitchState:
         stale = e.action in (RESET_PENDING, RESET) and p.get("trip_seq") != state.seq
         if e.seq in again or not _holds(e, registry) or (registry is not None and stale):
             continue
-        if e.action == TRIPPED:
+        if e.action == Action.KILLSWITCH_TRIPPED:
             if state.tripped:  # a further trip adds nothing but voids a pending reset
                 state = KillSwitchState(
                     SwitchState.TRIPPED, state.since, state.by, state.reason, None,
@@ -137,7 +136,7 @@ def fold(entries: list, registry=None) -> KillSwitchState:
                     SwitchState.TRIPPED, e.ts, e.actor, p.get("reason"), None,
                     p.get("trigger"), e.seq,
                 )  # fmt: skip
-        elif e.action == RESET_PENDING and state.tripped:
+        elif e.action == Action.KILLSWITCH_RESET_PENDING and state.tripped:
             pending = state.pending_reset or {
                 "officers": [], "reasons": [], "incidents": [],
                 "needed": p.get("needed", 2), "since": e.ts,
@@ -151,7 +150,7 @@ def fold(entries: list, registry=None) -> KillSwitchState:
             state = KillSwitchState(
                 state.state, state.since, state.by, state.reason, pending, state.trigger, state.seq
             )
-        elif e.action == RESET and state.tripped and _completes(state, e):
+        elif e.action == Action.KILLSWITCH_RESET and state.tripped and _completes(state, e):
             state = KillSwitchState(
                 SwitchState.ARMED, e.ts, e.actor, p.get("reason"), None, None, e.seq
             )
@@ -180,7 +179,7 @@ def status(ledger, strategy: str | None = None) -> KillSwitchState:
     ``strategy``'s own, of a ledger, a ``RunContext`` or a ledger transaction."""
     ledger = _ledger_of(ledger)
     subject = subject_for(strategy)
-    entries = [e for e in ledger.entries(subject=subject) if e.action.startswith("killswitch.")]
+    entries = [e for e in ledger.entries(subject=subject) if area(e.action) == Area.KILLSWITCH]
     return fold(sorted(entries, key=lambda e: e.seq), load_registry(ledger))
 
 
@@ -198,7 +197,7 @@ def strategies(ledger) -> list[str]:
         {
             e.subject.removeprefix(prefix)
             for e in _ledger_of(ledger).entries()
-            if e.action.startswith("killswitch.") and e.subject.startswith(prefix)
+            if area(e.action) == Area.KILLSWITCH and e.subject.startswith(prefix)
         }
     )
 
@@ -284,7 +283,7 @@ def trip(
     if strategy is not None:
         payload["strategy"] = strategy
     with _ledger_of(target).transaction() as tx:
-        _append(target, tx, TRIPPED, signer, payload, subject_for(strategy))
+        _append(target, tx, Action.KILLSWITCH_TRIPPED, signer, payload, subject_for(strategy))
         return status(tx, strategy)
 
 
@@ -310,7 +309,7 @@ def auto_trip(
 
 def _refusal(tx, signer, message: str, extra: dict, subject: str = SUBJECT) -> Forbidden:
     tx.append(
-        RESET_REFUSED,
+        Action.KILLSWITCH_RESET_REFUSED,
         actor=signer.name,
         role=signer.role,
         subject=subject,
@@ -387,6 +386,10 @@ def _reset_in(
     payload = {
         **extra, "needed": policy.reset_approvals, "officers": officers, "trip_seq": current.seq,
     }  # fmt: skip
-    action = RESET if len(officers) >= policy.reset_approvals else RESET_PENDING
+    action = (
+        Action.KILLSWITCH_RESET
+        if len(officers) >= policy.reset_approvals
+        else Action.KILLSWITCH_RESET_PENDING
+    )
     _append(None, tx, action, signer, payload, subject)
     return None

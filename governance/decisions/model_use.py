@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from governance.audit.intact import ledger_problem
 from governance.decisions import killswitch
 from governance.decisions.promotion import (
-    GRANTED,
-    REJECTED,
     compute_state,
     decisions_on_validation,
     facts_for,
@@ -25,6 +23,7 @@ from governance.decisions.promotion import (
 )
 from governance.findings.review import use_checks
 from governance.ground.errors import Forbidden
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.users import load_registry
 from governance.log.ledger import Ledger
@@ -138,7 +137,9 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
             reasons.append(problem)
     # findings, acceptances and revalidation cadence (governance/findings/review.py)
     reasons += use_checks(ledger, version, validation, tier).blockers
-    rejected = decisions_on_validation(ledger, model_name, version, REJECTED, validation)
+    rejected = decisions_on_validation(
+        ledger, model_name, version, Action.APPROVAL_REJECTED, validation
+    )
     if rejected:
         who = ", ".join(e.actor for e in rejected)
         reasons.append(f"champion v{version} was rejected by {who}")
@@ -172,7 +173,9 @@ def _promoted_validation(ledger, registry, promoted):
     name, version = promoted.payload.get("model_name"), promoted.payload.get("model_version")
     hashes = {
         (e.payload.get("signed") or e.payload.get("document") or {}).get("validation_entry_hash")
-        for e in ledger.entries(action=GRANTED, subject=model_subject(name, version))
+        for e in ledger.entries(
+            action=Action.APPROVAL_GRANTED, subject=model_subject(name, version)
+        )
         if e.seq in seqs
     }
     found = [latest_validation(ledger, name, version, registry, h) for h in hashes if h]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from governance.findings.register import VALIDATED
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.duties import ROLES, Act, developer_of
 from governance.identity.users import Registry, Role, load_registry, valid_acts
@@ -28,8 +28,6 @@ from governance.registry.versions import (
     model_subject,
 )
 
-GRANTED = "approval.granted"
-REJECTED = "approval.rejected"
 #: The report a ``validation.completed`` entry names (validation/run.py records it so).
 REPORT_ARTIFACT = "report.json"
 
@@ -102,7 +100,9 @@ def latest_validation(
     (governance/identity/signed_acts.py): a forged, unsigned entry is skipped.
     """
     registry = registry or load_registry(ledger)
-    entries = ledger.entries(action=VALIDATED, subject=model_subject(name, version))
+    entries = ledger.entries(
+        action=Action.VALIDATION_COMPLETED, subject=model_subject(name, version)
+    )
     valid = [
         e
         for e in valid_acts(registry, entries, ROLES[Act.VALIDATE])
@@ -174,7 +174,7 @@ def _counted(
 
 def _is_champion(ledger: Ledger, name: str, version: str) -> bool:
     last = None
-    for e in ledger.entries(action=PROMOTED):
+    for e in ledger.entries(action=Action.MODEL_PROMOTED):
         if e.payload.get("model_name") == name:
             last = e
     return last is not None and str(last.payload.get("model_version")) == str(version)
@@ -221,7 +221,9 @@ def compute_state(
     granted = _counted(decisions, facts.developer, declared_count(ledger, tier, registry), registry)
     rejected = [
         e.payload.get("user")
-        for e in decisions_on_validation(ledger, name, version, REJECTED, validation)
+        for e in decisions_on_validation(
+            ledger, name, version, Action.APPROVAL_REJECTED, validation
+        )
     ]
     blocked = []
     if facts.developer is None:

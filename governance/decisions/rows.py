@@ -7,7 +7,7 @@ report's sign-off block, and the Prefect gate artifacts.
 
 from __future__ import annotations
 
-from governance.decisions.promotion import GRANTED, REJECTED
+from governance.ground.vocabulary import Action
 from governance.log.ledger import Ledger
 from governance.registry.versions import model_subject
 
@@ -22,8 +22,8 @@ def decision_rows(ledger: Ledger, name: str, version: int | str) -> list[dict]:
     (``signed_digest``), empty for a declared (unsigned) UI approval.
     """
     subject = model_subject(name, version)
-    entries = [*ledger.entries(action=GRANTED, subject=subject),
-               *ledger.entries(action=REJECTED, subject=subject)]  # fmt: skip
+    entries = [*ledger.entries(action=Action.APPROVAL_GRANTED, subject=subject),
+               *ledger.entries(action=Action.APPROVAL_REJECTED, subject=subject)]  # fmt: skip
     rows = []
     for e in sorted(entries, key=lambda e: e.seq):
         p = e.payload
@@ -31,7 +31,7 @@ def decision_rows(ledger: Ledger, name: str, version: int | str) -> list[dict]:
         rows.append(
             {
                 "seq": e.seq,
-                "decision": "approved" if e.action == GRANTED else "rejected",
+                "decision": "approved" if e.action == Action.APPROVAL_GRANTED else "rejected",
                 "user": p.get("user") or e.actor,
                 "role": p.get("role") or e.role,
                 "at": e.ts,

@@ -31,6 +31,7 @@ from governance.decisions.promotion import (
     declared_count,
 )
 from governance.ground.canonical import sha256_json
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.duties import Act, duty_refusal
 from governance.identity.users import find_user
@@ -91,7 +92,7 @@ def record_declared_decision(
     }
     if refusal is not None:
         entry = ledger.append(
-            REFUSED, actor=user, role="declared", subject=subject,
+            Action.APPROVAL_REFUSED, actor=user, role="declared", subject=subject,
             payload={**base, "decision": "approve" if approve else "reject", "refusal": refusal},
         )  # fmt: skip
         return "refused", entry
@@ -102,7 +103,7 @@ def record_declared_decision(
         user=user, role=role, policy_hash=policy_hash, tier=tier_name,
     )  # fmt: skip
     entry = ledger.append(
-        GRANTED if approve else REJECTED,
+        Action.APPROVAL_GRANTED if approve else Action.APPROVAL_REJECTED,
         actor=user,
         role=role,
         subject=subject,
@@ -214,7 +215,7 @@ def record_form_decision(
             "flow_run_id": flow_run_id}  # fmt: skip
     if refusal is not None:
         entry = ledger.append(
-            REFUSED, actor=who, role="unknown", subject=subject,
+            Action.APPROVAL_REFUSED, actor=who, role="unknown", subject=subject,
             payload={**base, "decision": "approve", "refusal": refusal},
         )  # fmt: skip
         return "refused", entry, True

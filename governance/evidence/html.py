@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from governance.ground.html import Cell, Facts, Figure, Page, Section, Table, Tone, render_page
+from governance.ground.vocabulary import Action, Area, area
 from governance.identity.sandbox import NOT_FOR_PRODUCTION, banner
 
 #: Payload fields worth a glance in the entries table, in this order.
@@ -42,7 +43,7 @@ def _entries_table(entries: list[dict]) -> Table:
 def _approvals(entries: list[dict]) -> Table | str:
     rows = []
     for e in entries:
-        if not e["action"].startswith("approval.") and e["action"] != "model.promoted":
+        if area(e["action"]) != Area.APPROVAL and e["action"] != Action.MODEL_PROMOTED:
             continue
         p = e["payload"]
         reason = p.get("refusal") or (p.get("signed") or {}).get("reason") or p.get("approved_by")
@@ -71,7 +72,7 @@ def render_index(files: dict[str, bytes], summary: dict) -> str:
         else f"FAILED at export, seq {v['first_bad_seq']}: {v['reason']}"
     )
     entries = summary["entries"]
-    ks = [e for e in entries if e["action"].startswith("killswitch.")]
+    ks = [e for e in entries if area(e["action"]) == Area.KILLSWITCH]
     head = summary["head"]
     env = json.loads(files["environment.json"])
     figures = [

@@ -20,15 +20,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from governance.decisions.promotion import (
-    REJECTED,
-    VALIDATED,
-    decisions_on_validation,
-    latest_validation,
-)
+from governance.decisions.promotion import decisions_on_validation, latest_validation
 from governance.findings.register import Status, load_register, today
 from governance.findings.review import blocking, revalidation_due, use_checks
 from governance.ground.html import Cell, Facts, Page, Section, Table, Tone, render_page, tone_of
+from governance.ground.vocabulary import Action
 from governance.identity.sandbox import banner, is_sandbox
 from governance.policy.schema import Policy, Tier, load_policy
 from governance.policy.tiers import evidence_problem
@@ -57,7 +53,7 @@ def _model_row(ws, ledger, client, name: str, promotion, policy, register, day) 
     focus = champion or str(latest.version)
     mv = next(v for v in versions if str(v.version) == focus)
     validation = latest_validation(ledger, name, focus)
-    entry = ledger.last(action=VALIDATED, subject=model_subject(name, focus))
+    entry = ledger.last(action=Action.VALIDATION_COMPLETED, subject=model_subject(name, focus))
     validated_tier = entry.payload.get("policy_tier") if entry else None
     # the tier the adopted policy assigns the strategy, not the one its validation named
     assigned = policy.assigned_tier(name) if policy is not None else None
@@ -65,7 +61,7 @@ def _model_row(ws, ledger, client, name: str, promotion, policy, register, day) 
     tier = _tier_of(policy, tier_name)
     records = blocking(register, validation.seq) if validation else []
     open_ = [r.id for r in records if r.status is not Status.ACCEPTED]
-    rejected = decisions_on_validation(ledger, name, focus, REJECTED, validation)
+    rejected = decisions_on_validation(ledger, name, focus, Action.APPROVAL_REJECTED, validation)
     checks = use_checks(ledger, focus, validation, tier, day) if validation else None
     if champion:
         status = "champion"

@@ -62,6 +62,7 @@ from governance.evidence.verify import (
 )
 from governance.ground.canonical import sha256_bytes
 from governance.ground.errors import InputError
+from governance.ground.vocabulary import Action, Area, Subject, area
 from governance.ground.workspace import Workspace
 from governance.identity.sandbox import is_sandbox
 from governance.identity.users import list_users
@@ -85,7 +86,7 @@ class PackSubject:
     def label(self) -> str:
         if self.version is not None:
             return model_subject(self.model_name, self.version)
-        return f"run:{self.run_id}"
+        return Subject.run(self.run_id)
 
 
 def _safe(name: str) -> str:
@@ -126,7 +127,8 @@ def select_entries(entries: list[LedgerEntry], subject: PackSubject) -> list[Led
     always = {  # the switch's history and every enrolment (who could sign what, when)
         e.seq
         for e in entries
-        if e.action.startswith(("killswitch.", "user.")) or e.action == "workspace.initialised"
+        if area(e.action) in (Area.KILLSWITCH, Area.USER)
+        or e.action == Action.WORKSPACE_INITIALISED
     }
     return [e for e in entries if e.seq in chosen | always]
 
@@ -196,7 +198,7 @@ def collect(
         "ledger/verification.json": _dump(verification.to_json()),
         KEYS: _dump({u.name: u.public_key for u in list_users(ws)}),
         "killswitch/history.json": _dump(
-            [e.to_json() for e in chosen if e.action.startswith("killswitch.")]
+            [e.to_json() for e in chosen if area(e.action) == Area.KILLSWITCH]
         ),
         "environment.json": _dump(python_environment()),
     }

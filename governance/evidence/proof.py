@@ -31,6 +31,7 @@ import os
 
 from governance.ground.canonical import canonical_json, sha256_bytes
 from governance.ground.errors import InputError, TamperDetected
+from governance.ground.vocabulary import Action, Area, area
 from governance.log.chain import HASHED_FIELDS, entry_leaf
 from governance.log.checkpoint import SignedNote, log_key, origin_of
 from governance.log.merkle import ProofError, root_of, verify_inclusion
@@ -38,7 +39,6 @@ from governance.log.quorum import quorum_checkpoint
 from governance.log.remote import HttpWitness
 from governance.policy.witnesses import witness_set
 
-EXPORTED = "evidence.exported"
 EXPORT = "ledger/export.json"
 CHECKPOINT = "ledger/checkpoint.txt"
 PROOFS = "ledger/proofs.json"
@@ -47,7 +47,8 @@ LOG_KEY = "keys/log.json"
 WITNESS_KEYS = "keys/witnesses.json"
 #: Members that prove themselves (signatures, proofs) instead of being in the manifest.
 SEALED = (EXPORT, CHECKPOINT, PROOFS, INDEX, LOG_KEY, WITNESS_KEYS)
-ALWAYS_INCLUDED = ("killswitch.", "user.added")
+#: Entries every pack holds: the kill switch's whole history and every enrolment.
+ALWAYS_INCLUDED = (Area.KILLSWITCH, Action.USER_ADDED)
 
 
 def _dump(obj) -> bytes:
@@ -73,7 +74,7 @@ def seal(ledger, manifest_bytes: bytes, manifest: dict) -> dict[str, bytes]:
             " a pack needs one"
         )
     export = ledger.append(
-        EXPORTED,
+        Action.EVIDENCE_EXPORTED,
         actor=os.environ.get("ALPHAGATE_USER") or "alphagate",
         role="system",
         subject=manifest["subject"],
@@ -241,9 +242,15 @@ def _check_index(index: list[dict], cp, packed: set[int], export: dict, subject)
     if root_of([_leaf(row, INDEX) for row in index]) != cp.root:
         raise _fail(f"{INDEX}: does not fold to the checkpoint's root (an entry changed)")
     for row in index:
-        if row["seq"] >= export["seq"] or row["seq"] in packed or row["action"] == EXPORTED:
+        if (
+            row["seq"] >= export["seq"]
+            or row["seq"] in packed
+            or row["action"] == Action.EVIDENCE_EXPORTED
+        ):
             continue
-        if row["action"].startswith(ALWAYS_INCLUDED) or (subject and row["subject"] == subject):
+        if (area(row["action"]) in ALWAYS_INCLUDED or row["action"] in ALWAYS_INCLUDED) or (
+            subject and row["subject"] == subject
+        ):
             raise _fail(
                 f"ledger/entries.json: entry {row['seq']} ({row['action']}, {row['subject']})"
                 " is in the log but missing from the pack"

@@ -33,6 +33,7 @@ from pathlib import Path
 from governance.evidence.proof import SEALED, check_sealed
 from governance.ground.canonical import sha256_bytes, sha256_json
 from governance.ground.errors import InputError, TamperDetected
+from governance.ground.vocabulary import Action
 from governance.identity.signing import verify_signed_record
 
 MANIFEST = "manifest.json"
@@ -40,10 +41,10 @@ ENTRIES = "ledger/entries.json"
 KEYS = "keys/public_keys.json"
 FORMAT = "alphagate.evidence/1"
 SIGNED_ACTIONS = (
-    "approval.granted",
-    "approval.rejected",
-    "finding.acceptance_pending",
-    "finding.accepted",
+    Action.APPROVAL_GRANTED,
+    Action.APPROVAL_REJECTED,
+    Action.FINDING_ACCEPTANCE_PENDING,
+    Action.FINDING_ACCEPTED,
 )
 
 

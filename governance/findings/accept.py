@@ -20,16 +20,13 @@ import datetime as dt
 
 from governance.findings.register import (
     ACCEPTANCE_KIND,
-    ACCEPTED,
-    PENDING,
-    REFUSED,
-    VALIDATED,
     FindingRecord,
     Status,
     load_register,
     today,
 )
 from governance.ground.errors import Forbidden, InputError
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.signing import Signer, verify_signed_record
 from governance.identity.users import list_users
@@ -88,7 +85,8 @@ def _developer(ledger: Ledger, record: FindingRecord) -> str | None:
     from governance.identity.duties import developer_of
 
     entry = ledger.last(
-        action=VALIDATED, subject=model_subject(record.model_name, record.model_version)
+        action=Action.VALIDATION_COMPLETED,
+        subject=model_subject(record.model_name, record.model_version),
     )
     return developer_of(ledger, entry.payload.get("model_run_id")) if entry else None
 
@@ -96,7 +94,7 @@ def _developer(ledger: Ledger, record: FindingRecord) -> str | None:
 def _refuse(ws, ledger, record: FindingRecord, signer, message: str, extra: dict) -> Forbidden:
     user = signer.name
     ledger.append(
-        REFUSED,
+        Action.FINDING_ACCEPTANCE_REFUSED,
         actor=user,
         role=signer.role,
         subject=model_subject(record.model_name, record.model_version),
@@ -163,7 +161,8 @@ def accept(
         raise _refuse(ws, ledger, record, acting, refusal, extra)
     signers = [*(record.pending.signers if record.pending else ()), acting.name]
     validation = ledger.last(
-        action=VALIDATED, subject=model_subject(record.model_name, record.model_version)
+        action=Action.VALIDATION_COMPLETED,
+        subject=model_subject(record.model_name, record.model_version),
     )
     doc = acceptance_document(
         record, validation_entry_hash=validation.entry_hash if validation else None,
@@ -213,7 +212,7 @@ def _policy_refusal(ledger, record, name: str, end, day, policy, tier_name) -> s
 def acceptance_problems(ledger: Ledger, known_keys: dict[str, str]) -> list[tuple[int, str]]:
     """``[(seq, reason)]`` for every recorded acceptance signature that does not verify."""
     out = []
-    for action in (PENDING, ACCEPTED):
+    for action in (Action.FINDING_ACCEPTANCE_PENDING, Action.FINDING_ACCEPTED):
         for e in ledger.entries(action=action):
             p = e.payload
             problems = verify_signed_record(p, known_keys)

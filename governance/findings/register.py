@@ -38,18 +38,16 @@ from enum import StrEnum
 
 from governance.ground.canonical import sha256_json
 from governance.ground.errors import InputError
+from governance.ground.vocabulary import Action
 from governance.identity.duties import ROLES, Act
 from governance.identity.signing import verify_signed_record
 from governance.identity.users import act_problems, load_registry
 from governance.log.bound import once
 from governance.policy.schema import Severity
 
-VALIDATED = "validation.completed"
-PENDING = "finding.acceptance_pending"
-ACCEPTED = "finding.accepted"
-EXPIRED = "finding.expired"
-REFUSED = "finding.acceptance_refused"
-ACTIONS = (VALIDATED, PENDING, ACCEPTED, EXPIRED)
+#: The actions folded, in the order a reader meets them.
+ACTIONS = (Action.VALIDATION_COMPLETED, Action.FINDING_ACCEPTANCE_PENDING,
+           Action.FINDING_ACCEPTED, Action.FINDING_EXPIRED)  # fmt: skip
 ACCEPTANCE_KIND = "alphagate.finding-acceptance/1"
 _ID_RE = re.compile(r"^F-(?P<model>.+)-v(?P<version>\d+)-(?P<n>\d+)$")
 
@@ -372,12 +370,12 @@ def fold(entries: Iterable, as_of: dt.date | None = None, registry=None) -> Regi
         fid = e.payload.get("finding_id")
         if fid not in records:
             continue
-        if e.action == EXPIRED:
+        if e.action == Action.FINDING_EXPIRED:
             records[fid] = step(records[fid], "expired", seq=e.seq)
             continue
         acc = _acceptance_of(e, registry)
         if acc is not None:
-            event = "accepted" if e.action == ACCEPTED else "pending"
+            event = "accepted" if e.action == Action.FINDING_ACCEPTED else "pending"
             records[fid] = step(records[fid], event, acceptance=acc)
     if as_of is not None:
         for fid, r in records.items():

@@ -21,20 +21,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from governance.findings.register import (
-    EXPIRED,
-    VALIDATED,
-    FindingRecord,
-    Register,
-    Status,
-    load_register,
-    today,
-)
+from governance.findings.register import FindingRecord, Register, Status, load_register, today
+from governance.ground.vocabulary import Action
 from governance.identity.users import SYSTEM_ACTOR
 from governance.policy.schema import BreachAction, Severity, Tier
 from governance.registry.versions import model_subject
 
-TRIPPED = "killswitch.tripped"
 SWITCH = "killswitch"
 
 #: A monitoring run's ledger action (flows/monitoring.py records it; history and views read it).
@@ -132,7 +124,7 @@ def revalidation_due(ledger, validation, tier: Tier) -> Due | None:
     """
     if validation is None:
         return None
-    entry = ledger.entries(action=VALIDATED, after_seq=validation.seq - 1)[0]
+    entry = ledger.entries(action=Action.VALIDATION_COMPLETED, after_seq=validation.seq - 1)[0]
     validated = dt.date.fromisoformat(entry.ts[:10])
     policy = tier.monitoring
     due = Due(
@@ -141,7 +133,7 @@ def revalidation_due(ledger, validation, tier: Tier) -> Due | None:
     )
     # the workspace-wide switch, or the model's own (strategy = model name)
     switches = {SWITCH, f"{SWITCH}:{entry.payload.get('model_name')}"}
-    for trip in ledger.entries(action=TRIPPED, after_seq=validation.seq):
+    for trip in ledger.entries(action=Action.KILLSWITCH_TRIPPED, after_seq=validation.seq):
         trigger = (trip.payload or {}).get("trigger")
         if trip.subject in switches and trigger in policy.revalidate_on:
             day = dt.date.fromisoformat(trip.ts[:10])
@@ -198,7 +190,7 @@ def record_expiries(ledger, expired, *, monitoring_seq: int | None = None) -> li
     for r in expired:
         out.append(
             ledger.append(
-                EXPIRED,
+                Action.FINDING_EXPIRED,
                 actor=SYSTEM_ACTOR,
                 role="system",
                 subject=model_subject(r.model_name, r.model_version),
@@ -210,7 +202,7 @@ def record_expiries(ledger, expired, *, monitoring_seq: int | None = None) -> li
                     "acceptance_seq": r.acceptance.seq,
                     "monitoring_seq": monitoring_seq,
                 },
-                idempotency_key=f"{EXPIRED}:{r.id}:{r.acceptance.seq}",
+                idempotency_key=f"{Action.FINDING_EXPIRED}:{r.id}:{r.acceptance.seq}",
             )
         )
     return out

@@ -112,9 +112,6 @@ def require(act: Act, signer, **kw) -> None:
         raise Forbidden(reason)
 
 
-TRAINED = "model.trained"
-
-
 def developer_of(ledger: Ledger, run_id: str | None, registry: Registry | None = None):
     """The developer of the model logged by MLflow run ``run_id``: the signer of the valid
     signed ``model.trained`` entry for that run (never an MLflow tag); None when there is

@@ -13,14 +13,11 @@ import json
 
 from governance.ground.errors import Forbidden, InputError
 from governance.ground.files import write_atomic
+from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.identity.keys import public_hex
 from governance.identity.signing import Signer
 from governance.identity.users import (
-    ADDED,
-    GENESIS,
-    REVOKED,
-    ROLE_CHANGED,
     Registry,
     Role,
     User,
@@ -113,7 +110,7 @@ def _user_act(ws, ledger, signer: Signer, action: str, name: str, doc: dict):
     probe = _user_problems_for(reg, signer, action, entry_doc)
     if probe:
         ledger.append(
-            "user.refused", actor=signer.name, role=signer.role, subject=f"user:{name}",
+            Action.USER_REFUSED, actor=signer.name, role=signer.role, subject=Subject.user(name),
             payload={"action": action, **entry_doc, "refusal": probe},
         )  # fmt: skip
         benign = probe.endswith("is already enrolled") or probe.endswith("is not enrolled")
@@ -145,16 +142,16 @@ def add_user(ws, ledger, signer: Signer, name: str, role: Role | str, public_key
     check_name(name)
     role = parse_role(str(role))
     return _user_act(
-        ws, ledger, signer, ADDED, name, {"role": role.value, "public_key": public_key}
+        ws, ledger, signer, Action.USER_ADDED, name, {"role": role.value, "public_key": public_key}
     )
 
 
 def revoke_user(ws, ledger, signer: Signer, name: str, reason: str = ""):
     """Revoke ``name``: their signatures after this entry are invalid."""
-    return _user_act(ws, ledger, signer, REVOKED, name, {"reason": reason})
+    return _user_act(ws, ledger, signer, Action.USER_REVOKED, name, {"reason": reason})
 
 
 def change_role(ws, ledger, signer: Signer, name: str, role: Role | str):
     """Give ``name`` a new role (same key), signed by admin ``signer``."""
     role = parse_role(str(role))
-    return _user_act(ws, ledger, signer, ROLE_CHANGED, name, {"role": role.value})
+    return _user_act(ws, ledger, signer, Action.USER_ROLE_CHANGED, name, {"role": role.value})

@@ -16,6 +16,7 @@ declared identities (governance/decisions/ui_approval.py).
 
 from __future__ import annotations
 
+from governance.ground.vocabulary import Action, Area, area
 from governance.ground.workspace import Workspace
 from governance.identity.duties import ROLES, Act
 from governance.identity.enrolment import cache_problem
@@ -45,9 +46,9 @@ SIGNED_ACTS: dict[str, Act] = {
 def exempt(entry) -> bool:
     """Automatic trips and declared form answers carry no signature by design."""
     p = entry.payload or {}
-    if entry.action == "killswitch.tripped" and entry.actor == SYSTEM_ACTOR:
+    if entry.action == Action.KILLSWITCH_TRIPPED and entry.actor == SYSTEM_ACTOR:
         return True
-    return entry.action.startswith("approval.") and p.get("identity") == "declared"
+    return area(entry.action) == Area.APPROVAL and p.get("identity") == "declared"
 
 
 def act_problems_of(registry, entry) -> list[str]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from governance.ground.errors import Forbidden, InputError
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.signing import verify_signed_record
 from governance.log.bound import binding_problems, once
@@ -36,11 +37,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 #: The actor name alphagate itself uses for automatic decisions; nobody may take it.
 SYSTEM_ACTOR = "alphagate"
 
-GENESIS = "workspace.initialised"
-ADDED = "user.added"
-REVOKED = "user.revoked"
-ROLE_CHANGED = "user.role_changed"
-USER_ACTS = (ADDED, REVOKED, ROLE_CHANGED)
+USER_ACTS = (Action.USER_ADDED, Action.USER_REVOKED, Action.USER_ROLE_CHANGED)
 
 
 class Role(StrEnum):
@@ -172,7 +169,9 @@ def _genesis_problems(e) -> list[str]:
     p = e.payload or {}
     problems = verify_signed_record(p)
     doc = p.get("signed") or {}
-    if doc.get("act") != GENESIS or doc.get("public_key") != p.get("public_key"):
+    if doc.get("act") != Action.WORKSPACE_INITIALISED or doc.get("public_key") != p.get(
+        "public_key"
+    ):
         problems.append("the genesis is not signed by the admin it enrols")
     if e.actor != doc.get("admin") or doc.get("admin") != p.get("signer"):
         problems.append("the genesis actor is not its admin")
@@ -188,7 +187,7 @@ def user_act_problems(reg: Registry, e) -> list[str]:
     if name == e.actor:
         return [f"{e.actor!r} may not enrol, revoke or change themselves"]
     current = reg.at(name)
-    if e.action == ADDED:
+    if e.action == Action.USER_ADDED:
         if current is not None:
             return [f"{name!r} is already enrolled"]
         owner = reg.owner_of(doc.get("public_key"))
@@ -196,7 +195,7 @@ def user_act_problems(reg: Registry, e) -> list[str]:
             return [f"that public key is already registered under {owner!r}"]
     elif current is None:
         return [f"{name!r} is not enrolled"]
-    if e.action != REVOKED:
+    if e.action != Action.USER_REVOKED:
         try:
             parse_role(str(doc.get("role")))
             check_name(str(name))
@@ -213,11 +212,13 @@ def fold_registry(entries: Iterable) -> Registry:
     genesis, sandbox, head = None, False, 0
     for e in sorted(entries, key=lambda x: x.seq):
         head = max(head, e.seq)
-        if e.action == GENESIS:
+        if e.action == Action.WORKSPACE_INITIALISED:
             bad = ["a second workspace.initialised"] if genesis is not None else []
             bad = bad or _genesis_problems(e)
             if bad:
-                problems.append((e.seq, f"{GENESIS} seq {e.seq}: " + "; ".join(bad)))
+                problems.append(
+                    (e.seq, f"{Action.WORKSPACE_INITIALISED} seq {e.seq}: " + "; ".join(bad))
+                )
                 continue
             doc = e.payload["signed"]
             genesis, sandbox = e.seq, bool(doc.get("sandbox"))
@@ -234,9 +235,9 @@ def fold_registry(entries: Iterable) -> Registry:
         doc = e.payload["signed"]
         name = doc["name"]
         before = state.at(name)
-        if e.action == ADDED:
+        if e.action == Action.USER_ADDED:
             user = User(name, Role(doc["role"]), doc["public_key"], e.seq)
-        elif e.action == ROLE_CHANGED:
+        elif e.action == Action.USER_ROLE_CHANGED:
             user = User(name, Role(doc["role"]), before.public_key, e.seq)
         else:
             user = None
@@ -256,7 +257,11 @@ def load_registry(ledger) -> Registry:
     head = ledger.head() if url is not None and hasattr(ledger, "head") else None
     if head is not None and url in _FOLDED and _FOLDED[url][0] == head:
         return _FOLDED[url][1]
-    entries = [e for action in (GENESIS, *USER_ACTS) for e in ledger.entries(action=action)]
+    entries = [
+        e
+        for action in (Action.WORKSPACE_INITIALISED, *USER_ACTS)
+        for e in ledger.entries(action=action)
+    ]
     registry = fold_registry(entries)
     if head is not None:
         _FOLDED[url] = (head, registry)

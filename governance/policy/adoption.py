@@ -25,14 +25,12 @@ from pathlib import Path
 
 from governance.ground.canonical import sha256_file
 from governance.ground.errors import Forbidden, InputError
+from governance.ground.vocabulary import Action
 from governance.identity.duties import ROLES, Act, duty_refusal
 from governance.identity.signing import Signer, append_signed
 from governance.identity.users import load_registry, valid_acts
 from governance.policy.schema import Policy, load_policy
 
-SIGNED = "policy.adoption_signed"
-ADOPTED = "policy.adopted"
-REFUSED = "policy.adoption_refused"
 SUBJECT = "policy"
 #: Distinct risk officers whose signatures make a policy the one in force (four eyes).
 SIGNATURES = 2
@@ -75,12 +73,16 @@ def adoption_history(ledger, registry=None) -> list[Adoption]:
     distinct officer signed (validly) since the previous adoption."""
     registry = registry or load_registry(ledger)
     entries = sorted(
-        [*ledger.entries(action=SIGNED), *ledger.entries(action=ADOPTED)], key=lambda e: e.seq
+        [
+            *ledger.entries(action=Action.POLICY_ADOPTION_SIGNED),
+            *ledger.entries(action=Action.POLICY_ADOPTED),
+        ],
+        key=lambda e: e.seq,
     )
     out, pending = [], {}
     for e in valid_acts(registry, entries, ROLES[Act.ADOPT_POLICY]):
         digest = e.payload.get("policy_hash")
-        if e.action == SIGNED:
+        if e.action == Action.POLICY_ADOPTION_SIGNED:
             pending.setdefault(digest, []).append(e)
             continue
         firsts = [s for s in pending.get(digest, []) if s.actor != e.actor]
@@ -150,7 +152,7 @@ def resolve_policy(ledger, named: str | Path) -> PolicyInForce:
     else:
         return PolicyInForce(adopted_policy(ledger, adoption), digest, False, adoption)
     ledger.append(
-        "policy.refused", actor="alphagate", role="system", subject=SUBJECT,
+        Action.POLICY_REFUSED, actor="alphagate", role="system", subject=SUBJECT,
         payload={"named": str(named), "named_hash": digest, "refusal": refusal},
     )  # fmt: skip
     raise Forbidden(refusal)
@@ -196,12 +198,14 @@ def adopt(ws, ledger, signer: Signer, path: str | Path, rule: dict):
     )  # fmt: skip
     if refusal:
         ledger.append(
-            REFUSED, actor=signer.name, role=signer.role, subject=SUBJECT,
+            Action.POLICY_ADOPTION_REFUSED, actor=signer.name, role=signer.role, subject=SUBJECT,
             payload={"policy_hash": digest, "refusal": refusal},
         )  # fmt: skip
         raise Forbidden(refusal)
     stored = ledger.store.put_bytes(Path(path).read_bytes())
-    action = ADOPTED if len(earlier) + 1 >= SIGNATURES else SIGNED
+    action = (
+        Action.POLICY_ADOPTED if len(earlier) + 1 >= SIGNATURES else Action.POLICY_ADOPTION_SIGNED
+    )
     payload = {
         "policy_hash": digest,
         "version": policy.version,
@@ -211,7 +215,7 @@ def adopt(ws, ledger, signer: Signer, path: str | Path, rule: dict):
     entry = append_signed(
         ledger, signer, action, subject=SUBJECT, payload=payload, artifacts={"policy.yaml": stored}
     )
-    return entry, (policy_in_force(ledger) if action == ADOPTED else None)
+    return entry, (policy_in_force(ledger) if action == Action.POLICY_ADOPTED else None)
 
 
 def champion_policy_problem(adoption: Adoption | None, validated_under: str | None, today=None):

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from governance.ground.errors import InputError
+from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.log.chain import VerifyReport
 from governance.log.ledger import Ledger
@@ -32,7 +33,7 @@ PROMOTED = "model.promoted"
 
 def model_subject(name: str, version: int | str) -> str:
     """Ledger subject of a model version: ``model:<name>/v<N>`` (docs/architecture.md)."""
-    return f"model:{name}/v{version}"
+    return Subject.model(name, version)
 
 
 def registry_exists(ws: Workspace) -> bool:
@@ -146,7 +147,7 @@ def set_champion(client, name: str, version: str, promoted: dict, seq: int) -> s
 def last_promotions(ledger: Ledger) -> dict[str, object]:
     """``{model name: last model.promoted entry}``."""
     out: dict[str, object] = {}
-    for e in ledger.entries(action=PROMOTED):
+    for e in ledger.entries(action=Action.MODEL_PROMOTED):
         out[str(e.payload.get("model_name"))] = e
     return out
 

@@ -41,6 +41,7 @@ from governance.findings.mlflow_tags import findings_line
 from governance.findings.register import load_register
 from governance.findings.review import MONITORING, blocking
 from governance.ground.html import Facts, Page, Section, Table, page_from_json, render_page
+from governance.ground.vocabulary import Action, Subject
 from governance.identity.sandbox import (
     NOT_FOR_PRODUCTION,
     TAG,
@@ -50,7 +51,7 @@ from governance.identity.sandbox import (
     tag_value,
 )
 from governance.log.ledger import Ledger
-from governance.registry.versions import PROMOTED, champion_version, model_subject
+from governance.registry.versions import champion_version, model_subject
 
 __all__ = ["Status", "VersionView", "refresh_model_view", "refresh_version_view", "version_view"]
 
@@ -102,12 +103,12 @@ def _decision_tag(d: dict) -> str:
 def version_view(ledger: Ledger, client, name: str, version: int | str) -> VersionView:
     """The view of ``name`` v``version`` from the ledger and the ``champion`` alias."""
     subject = model_subject(name, version)
-    validated = ledger.last(action="validation.completed", subject=subject)
+    validated = ledger.last(action=Action.VALIDATION_COMPLETED, subject=subject)
     facts_v = latest_validation(ledger, name, version)
     verdict = facts_v.verdict if facts_v else None
     decisions = decision_rows(ledger, name, version)
-    promotions = ledger.entries(action=PROMOTED, subject=subject)
-    gate = ledger.last(action="gate.approval", subject=subject)
+    promotions = ledger.entries(action=Action.MODEL_PROMOTED, subject=subject)
+    gate = ledger.last(action=Action.GATE_APPROVAL, subject=subject)
     champion = champion_version(client, name) == str(version)
     status = _status(
         verdict,
@@ -168,7 +169,7 @@ def _links(client, model_run: str | None, validation_run: str | None) -> list[tu
 
 
 def _docs(ledger: Ledger, subject: str):
-    for action in ("approval.granted", "approval.rejected"):
+    for action in (Action.APPROVAL_GRANTED, Action.APPROVAL_REJECTED):
         for e in ledger.entries(action=action, subject=subject):
             yield e.payload.get("signed") or {}
 
@@ -268,9 +269,9 @@ def refresh_model_view(ledger: Ledger, client, name: str) -> dict[str, str]:
     champion = champion_version(client, name)
     ks = killswitch.status(ledger)
     monitored = next(
-        (e for e in reversed(ledger.entries(action=MONITORING))
+        (e for e in reversed(ledger.entries(action=Action.MONITORING_COMPLETED))
          if e.payload.get("model_name") == name
-         or e.subject == f"model:{name}" or e.subject.startswith(f"model:{name}/")),
+         or Subject.of_model(e.subject, name)),
         None,
     )  # fmt: skip
     ks_text = ks.state if not ks.by else f"{ks.state} by {ks.by} at {ks.since}: {ks.reason}"

@@ -26,6 +26,7 @@ from pydantic import Field
 
 from governance.ground.configio import StrictModel
 from governance.ground.errors import InputError
+from governance.ground.vocabulary import Action, Subject
 from tasks.data.market import MarketPanel
 from tasks.model.features import (
     FeaturesConfig,
@@ -265,8 +266,8 @@ def split_and_seal(
     hold_fp = ctx.store.put_bytes(frame_to_parquet(holdout))
     dev_period, hold_period = _period(dev_dates), _period(hold_dates)
     entry = ctx.record(
-        "data.split",
-        subject=f"strategy:{split_cfg.name}",
+        Action.DATA_SPLIT,
+        subject=Subject.strategy(split_cfg.name),
         payload={
             "dev_fingerprint": dev_fp,
             "holdout_fingerprint": hold_fp,

@@ -88,7 +88,7 @@ def serial_map(fn: Callable[..., TrialResult], args: list[tuple]) -> list[TrialR
 
 def prior_trials(ctx: RunContext, strategy: str) -> int:
     """Trials already recorded for ``strategy`` in the ledger's ``model.trained`` entries."""
-    entries = ctx.ledger.entries(action="model.trained", subject=f"strategy:{strategy}")
+    entries = ctx.ledger.entries(action=Action.MODEL_TRAINED, subject=Subject.strategy(strategy))
     return sum(int(e.payload.get("trials", 0)) for e in entries)
 
 
@@ -178,8 +178,8 @@ def train_and_register(
         for t in trials
     )
     trained = ctx.record(
-        "model.trained",
-        subject=f"strategy:{model_cfg.name}",
+        Action.MODEL_TRAINED,
+        subject=Subject.strategy(model_cfg.name),
         payload={
             "metrics": best.cv.metrics(),
             "best_trial": best.index,
@@ -205,8 +205,8 @@ def train_and_register(
     )
     version = register_candidate(ctx.ws, record, logged, ledger_seq=trained.seq)
     ctx.record(
-        "model.registered",
-        subject=f"model:{model_cfg.name}/v{version}",
+        Action.MODEL_REGISTERED,
+        subject=Subject.model(model_cfg.name, version),
         payload={
             "model_name": model_cfg.name,
             "version": version,

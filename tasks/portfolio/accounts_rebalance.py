@@ -18,6 +18,7 @@ import pandas as pd
 
 from governance.decisions.gates import pretrade_gate, record_gate
 from governance.decisions.pretrade import check_pretrade
+from governance.ground.vocabulary import Action, Subject
 from governance.policy.schema import Fallback, PortfolioSource, PretradeLimits
 from tasks.data.market import MarketPanel
 from tasks.portfolio.accounts import solve_many
@@ -103,7 +104,7 @@ def publish_accounts(
     day, half_spread = str(asof.date()), history.cfg.half_spread_bps * 1e-4
     books = []
     for account, weights, stats, errors in targets:
-        subject = f"portfolio:{day}:{account.name}"
+        subject = Subject.portfolio(day, account.name)
         reasons = list(errors)
         if weights is not None:
             own = limits.model_copy(
@@ -119,7 +120,7 @@ def publish_accounts(
             trades = trade_list(account.current, weights, half_spread, impact)
             book = AccountBook(account.name, weights, trades, source, (), stats)
         ctx.record(
-            "portfolio.optimised",
+            Action.PORTFOLIO_OPTIMISED,
             subject=subject,
             payload={"account": account.name, "source": book.source, "asof": day,
                      "stats": stats, "reasons": reasons},

@@ -41,8 +41,6 @@ import pandas as pd
 from governance.ground.canonical import canonical_json, to_jsonable
 from governance.policy.schema import PortfolioSource
 
-PUBLISHED = "portfolio.published"
-RECONCILED = "holdings.reconciled"
 MAIN = "main"
 TRADE_COLUMNS = ["asset", "current", "target", "change", "estimated_cost"]
 FILES = ("weights.csv", "weights.json", "trades.csv", "trades.json", "solver.json")
@@ -50,7 +48,7 @@ FILES = ("weights.csv", "weights.json", "trades.csv", "trades.json", "solver.jso
 
 def book_subject(strategy: str) -> str:
     """Ledger subject of a strategy's publications."""
-    return f"book:{strategy}"
+    return Subject.book(strategy)
 
 
 @dataclass(frozen=True)
@@ -258,13 +256,16 @@ def publish(ctx, result: PortfolioResult, strategy: str, payload: dict, *, if_ar
     body = {"strategy": strategy, "source": result.source, "asof": result.asof, **payload}
     record = partial(record_if_armed, ctx, strategy=strategy) if if_armed else ctx.record
     return record(
-        PUBLISHED, subject=book_subject(strategy), payload=body, artifacts=result.artifacts
+        Action.PORTFOLIO_PUBLISHED,
+        subject=book_subject(strategy),
+        payload=body,
+        artifacts=result.artifacts,
     )
 
 
 def latest_publication(ledger, strategy: str):
     """The strategy's last ``portfolio.published`` ledger entry, or None."""
-    return ledger.last(action=PUBLISHED, subject=book_subject(strategy))
+    return ledger.last(action=Action.PORTFOLIO_PUBLISHED, subject=book_subject(strategy))
 
 
 def latest_book(ledger, store, strategy: str) -> PortfolioResult | None:
@@ -283,7 +284,7 @@ def holdings_file(asof: str, accounts: list[dict]) -> bytes:
 
 def latest_holdings(ledger, store, strategy: str) -> dict | None:
     """The strategy's last reconciled ``holdings.json``, or None before its first fills."""
-    entry = ledger.last(action=RECONCILED, subject=book_subject(strategy))
+    entry = ledger.last(action=Action.HOLDINGS_RECONCILED, subject=book_subject(strategy))
     return None if entry is None else store.read_json(entry.payload["artifacts"]["holdings.json"])
 
 
@@ -300,7 +301,7 @@ def current_holdings(ledger, store, strategy: str) -> dict[str, pd.Series]:
     what its last fills import left when that is later (empty before either)."""
     subject = book_subject(strategy)
     published = ledger.last(action=PUBLISHED, subject=subject)
-    filled = ledger.last(action=RECONCILED, subject=subject)
+    filled = ledger.last(action=Action.HOLDINGS_RECONCILED, subject=subject)
     if filled is not None and (published is None or filled.seq > published.seq):
         doc = store.read_json(filled.payload["artifacts"]["holdings.json"])
         return {a["account"]: pd.Series(a["weights"], dtype=float) for a in doc["accounts"]}
@@ -315,7 +316,7 @@ def book_history(ledger, store, strategy: str) -> pd.DataFrame:
     published.
     """
     rows: dict[pd.Timestamp, pd.Series] = {}
-    for e in ledger.entries(action=PUBLISHED, subject=book_subject(strategy)):
+    for e in ledger.entries(action=Action.PORTFOLIO_PUBLISHED, subject=book_subject(strategy)):
         book = read_rebalance(store, e.payload["artifacts"]).book()
         if len(book):
             rows[pd.Timestamp(e.payload["asof"])] = book

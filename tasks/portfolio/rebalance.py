@@ -11,6 +11,7 @@ import pandas as pd
 from governance.decisions.gates import enforce, pretrade_gate, record_gate
 from governance.decisions.pretrade import check_pretrade
 from governance.ground.canonical import canonical_json
+from governance.ground.vocabulary import Action, Subject
 from governance.policy.schema import Fallback, PortfolioSource, PretradeLimits
 from tasks.data.market import MarketPanel
 from tasks.portfolio.book import (
@@ -78,7 +79,8 @@ def construct_portfolio(
         Gate ``pretrade``: a limit breach (exit 3).
     """
     asof = panel.close.index[-1] if asof is None else pd.Timestamp(asof)
-    day, subject = str(asof.date()), f"portfolio:{asof.date()}"
+    day = str(asof.date())
+    subject = Subject.portfolio(day)
     tight = cfg.within(limits)
     market = market_inputs(scores, panel, asof, tight, information_coefficient)
     assets = market.risk.assets
@@ -97,7 +99,7 @@ def construct_portfolio(
             diagnosis["conflicting_groups"] = [g.value for g in exc.groups]
         sha = ctx.store.put_bytes(canonical_json({"asof": day, **diagnosis}))
         ctx.record(
-            "portfolio.optimised",
+            Action.PORTFOLIO_OPTIMISED,
             subject=subject,
             payload={"source": PortfolioSource.MODEL.value, "asof": day, **diagnosis},
             artifacts={"solver.json": sha},
@@ -108,7 +110,7 @@ def construct_portfolio(
     book = AccountBook(MAIN, solution.weights, trades, PortfolioSource.MODEL, (), stats)
     result = write_rebalance(ctx.store, PortfolioResult(day, PortfolioSource.MODEL, (book,)))
     ctx.record(
-        "portfolio.optimised",
+        Action.PORTFOLIO_OPTIMISED,
         subject=subject,
         payload={"source": PortfolioSource.MODEL.value, "asof": day, "stats": stats},
         artifacts=result.artifacts,
@@ -169,7 +171,8 @@ def publish_fallback(
     """
     asof = panel.close.index[-1] if asof is None else pd.Timestamp(asof)
     # its own subject: a failed model solve of the same run has recorded portfolio:<day>
-    day, subject = str(asof.date()), f"portfolio:{asof.date()}:fallback"
+    day = str(asof.date())
+    subject = Subject.portfolio(day, Subject.FALLBACK)
     history = MarketHistory(panel, cfg.within(limits))
     pos = history.position(asof)
     weights, stats = fallback_target(kind, history, pos, current)
@@ -180,7 +183,7 @@ def publish_fallback(
     book = AccountBook(MAIN, weights, trades, PortfolioSource.FALLBACK, (reason,), stats)
     result = write_rebalance(ctx.store, PortfolioResult(day, PortfolioSource.FALLBACK, (book,)))
     ctx.record(
-        "portfolio.optimised",
+        Action.PORTFOLIO_OPTIMISED,
         subject=subject,
         payload={"source": PortfolioSource.FALLBACK.value, "asof": day, "stats": stats},
         artifacts=result.artifacts,

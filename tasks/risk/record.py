@@ -31,6 +31,7 @@ import pandas as pd
 
 from governance.decisions.pretrade import Breach
 from governance.ground.canonical import canonical_json
+from governance.ground.vocabulary import Action
 from governance.policy.schema import StressLimits
 from tasks.data.market import MarketPanel
 from tasks.model.dataset import frame_to_parquet
@@ -42,8 +43,6 @@ from tasks.risk.decomposition import Decomposition, decompose
 from tasks.risk.plots import contributions_png, losses_png
 from tasks.risk.stress import StressResult, run_stress
 from tasks.risk.var import VarFigure, var_frame, var_table
-
-RISK_ANALYSED, STRESS_COMPLETED = "risk.analysed", "stress.completed"
 
 
 @dataclass(frozen=True)
@@ -175,7 +174,7 @@ def store_files(ctx, files: dict[str, bytes]) -> dict[str, str]:
 def record_risk(ctx, analysis: RiskAnalysis, subject: str, facts: dict, shas: dict[str, str]):
     """Record ``risk.analysed`` naming the stored :func:`risk_files`; returns the entry."""
     payload = {**facts, **analysis.summary()}
-    return ctx.record(RISK_ANALYSED, subject=subject, payload=payload, artifacts=shas)
+    return ctx.record(Action.RISK_ANALYSED, subject=subject, payload=payload, artifacts=shas)
 
 
 def record_stress(
@@ -197,5 +196,5 @@ def record_stress(
         "breaches": [b.payload() for b in breaches],
         "limits": limits.model_dump(mode="json"),
     }
-    ctx.record(STRESS_COMPLETED, subject=subject, payload=payload, artifacts=shas)
+    ctx.record(Action.STRESS_COMPLETED, subject=subject, payload=payload, artifacts=shas)
     return shas

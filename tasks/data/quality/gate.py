@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from governance.ground.canonical import to_jsonable
+from governance.ground.vocabulary import Action, Subject
 from tasks.data.market import REQUIRED_COLUMNS, fingerprint_long, long_codes
 from tasks.data.quality.config import (
     AssetsPerDate,
@@ -360,13 +361,13 @@ def record_quality(ctx: RunContext, result: QualityResult, long: pd.DataFrame) -
     from governance.decisions.gates import data_quality_gate
     from governance.ground.errors import Gate, GateHalt
 
-    subject = f"data:{result.fingerprint[:16]}"
+    subject = Subject.data(result.fingerprint)
     artifacts = {
         "quality_report": ctx.store.put_json(result.to_json()),
         "quality_html": ctx.store.put_text(render_quality_html(result, sandbox=ctx.sandbox)),
     }
     ctx.record(
-        "data.ingested",
+        Action.DATA_INGESTED,
         subject=subject,
         payload={
             "source": long.attrs.get("source", "unknown"),
@@ -386,7 +387,9 @@ def record_quality(ctx: RunContext, result: QualityResult, long: pd.DataFrame) -
         "fingerprint": result.fingerprint,
         "as_of": result.as_of,
     }
-    entry = ctx.record("gate.data_quality", subject=subject, payload=payload, artifacts=artifacts)
+    entry = ctx.record(
+        Action.GATE_DATA_QUALITY, subject=subject, payload=payload, artifacts=artifacts
+    )
     if decision.halted:
         raise GateHalt(Gate.DATA_QUALITY, reasons)
     return entry
