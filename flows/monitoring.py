@@ -186,7 +186,7 @@ def record_monitoring(ctx: RunContext, tier: Tier, report: MonitoringReport) -> 
         "series.parquet": ctx.store.put_bytes(frame_to_parquet(series)),
         "trend.png": ctx.store.put_bytes(trend),
     }
-    subject = model_subject(strategy, model.get("version"))
+    subject = Subject.model(strategy, model.get("version"))
     payload = {
         "as_of": report.as_of,
         "model_name": strategy,

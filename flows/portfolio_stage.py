@@ -11,7 +11,7 @@ import pandas as pd
 
 from flows.run import Run, service_stage, stage
 from flows.summary import capped
-from governance.ground.vocabulary import Action
+from governance.ground.vocabulary import Action, Subject
 from governance.policy.schema import PortfolioSource
 from tasks.model.candidate import Trained
 
@@ -37,7 +37,7 @@ def backtest(run: Run, panel, sealed, model: Trained) -> None:
     artifacts = store_backtest(store, result)
     run.ctx.record(
         Action.BACKTEST_COMPLETED,
-        subject=model_subject(model.name, model.version),
+        subject=Subject.model(model.name, model.version),
         payload=summary,
         artifacts=artifacts,
     )
@@ -79,7 +79,7 @@ def portfolio(run: Run, panel) -> None:
     ctx, cfg, limits = run.now, run.config.portfolio, run.tier.pretrade
     strategy = run.config.model.name
     state = killswitch.effective(ctx.ledger, strategy)  # workspace-wide, else the strategy's
-    record_gate(ctx, kill_switch_gate(state), subject=killswitch.subject_for(strategy))
+    record_gate(ctx, kill_switch_gate(state), subject=Subject.killswitch(strategy))
     run.summary.note("kill switch", headline=_switch_line(state))
     drive = drive_decision(run.ws, ctx.ledger, strategy, run.tier)
     allowed, reasons, champion = drive.allowed, list(drive.reasons), drive.version

@@ -198,7 +198,7 @@ def validate(run: Run, model: Trained) -> str | None:
     record_gate(
         run.ctx,
         validation_gate(verdict, findings),
-        subject=model_subject(model.name, model.version),
+        subject=Subject.model(model.name, model.version),
     )
     return verdict
 
@@ -254,7 +254,7 @@ def approval(run: Run, model: Trained, verdict: str | None) -> None:
         granted=[f"{g['role']}:{g['user']}" for g in state.granted],
         champion=state.champion,
     )
-    record_gate(run.now, decision, subject=model_subject(model.name, model.version))
+    record_gate(run.now, decision, subject=Subject.model(model.name, model.version))
     if state.champion:
         headline = f"v{model.version} is the champion"
     elif state.blocked:

@@ -20,7 +20,7 @@ from governance.decisions.promotion import latest_validation
 from governance.decisions.ui_approval import TIMEOUT_USER, UIDecision, settle_form_answer
 from governance.ground.workspace import Workspace
 from governance.identity.users import list_users
-from governance.registry.versions import ModelFacts, model_subject
+from governance.registry.versions import ModelFacts
 
 
 class UIApproval(RunInput):
@@ -123,7 +123,7 @@ def await_ui_approval(
     validation = latest_validation(ledger, facts.name, facts.version)
     verdict = validation.verdict if validation else "missing"
     entry_v = ledger.last(
-        action=Action.VALIDATION_COMPLETED, subject=model_subject(facts.name, facts.version)
+        action=Action.VALIDATION_COMPLETED, subject=Subject.model(facts.name, facts.version)
     )
     run_v = entry_v.payload.get("mlflow_run_id") if entry_v else None
     form = approval_form([u.name for u in list_users(ledger)]).with_initial_data(

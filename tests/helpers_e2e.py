@@ -8,30 +8,31 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from flows.cli import main
+from governance.ground.vocabulary import Action
 
 DATA = Path(__file__).parent / "data"
 SMALL = str(DATA / "small.yaml")
 
 #: Recorded once per content run key: a rerun with the same inputs reuses them.
 DETERMINISTIC_ACTIONS = (
-    "run.started",
-    "data.ingested",
-    "gate.data_quality",
-    "data.split",
-    "model.trained",
-    "model.registered",
-    "validation.completed",
-    "gate.validation",
-    "backtest.completed",
+    Action.RUN_STARTED,
+    Action.DATA_INGESTED,
+    Action.GATE_DATA_QUALITY,
+    Action.DATA_SPLIT,
+    Action.MODEL_TRAINED,
+    Action.MODEL_REGISTERED,
+    Action.VALIDATION_COMPLETED,
+    Action.GATE_VALIDATION,
+    Action.BACKTEST_COMPLETED,
 )
 #: Recorded afresh by every run (decisions depend on the state of the world).
 DECISION_ACTIONS = (
-    "gate.approval",
-    "gate.kill_switch",
-    "stress.completed",
-    "gate.stress",
-    "portfolio.published",
-    "risk.analysed",
+    Action.GATE_APPROVAL,
+    Action.GATE_KILL_SWITCH,
+    Action.STRESS_COMPLETED,
+    Action.GATE_STRESS,
+    Action.PORTFOLIO_PUBLISHED,
+    Action.RISK_ANALYSED,
 )
 
 

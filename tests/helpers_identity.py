@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from governance.audit.door import prove_identity
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.enrolment import add_user, initialise
 from governance.identity.keys import KEYRING_ENV, load_private_key, new_key_file
@@ -163,7 +164,7 @@ def tiny_version(
 
             tier = tier_at_use(ledger, name).name
         append_signed(
-            ledger, signer(ws, developer, ledger), "model.trained",
+            ledger, signer(ws, developer, ledger), Action.MODEL_TRAINED,
             subject=f"strategy:{name}", payload={"mlflow_run_id": run.info.run_id, "tier": tier},
         )  # fmt: skip
         sign_validation(ws, ledger, name, mv.version, verdict, run.info.run_id, tier)
@@ -186,7 +187,7 @@ def sign_validation(
         tier = tier_at_use(ledger, name).name
     report = ledger.store.put_json({"model": name, "version": str(version), "v": verdict})
     return append_signed(
-        ledger, signer(ws, "vera", ledger), "validation.completed",
+        ledger, signer(ws, "vera", ledger), Action.VALIDATION_COMPLETED,
         subject=f"model:{name}/v{version}",
         payload={"model_name": name, "model_version": str(version), "verdict": verdict,
                  "policy_hash": adoption.policy_hash if adoption else None,

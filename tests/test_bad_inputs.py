@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from flows.cli import main
+from governance.ground.vocabulary import Action
 from tasks.data.market import SyntheticConfig, fingerprint_long, load_synthetic, read_market_file
 
 TODAY = dt.datetime.now(dt.UTC).date()  # `data check` judges files as of today (UTC)
@@ -208,7 +209,7 @@ def test_failing_expectation_exits_3(case, valid, tmp_path, workspace, capsys):
 
     with Ledger.open(workspace) as ledger:
         entries = ledger.entries()
-    assert [e.action for e in entries] == ["data.ingested", "gate.data_quality"]
+    assert [e.action for e in entries] == [Action.DATA_INGESTED, Action.GATE_DATA_QUALITY]
     assert entries[-1].payload["decision"] == "halt"
     assert entries[-1].payload["reasons"] == summary["critical_failures"]
 

@@ -28,6 +28,7 @@ import pytest
 
 from flows import serve as sv
 from flows.config import AlphagateConfig, load_config
+from governance.ground.vocabulary import Action
 
 REPO = Path(__file__).resolve().parents[1]
 #: Start-up allowance of the whole stack (three services + deploy) on a loaded machine.
@@ -222,7 +223,7 @@ def test_monitoring_deployment_runs_on_the_worker(served):
     from governance.log.ledger import Ledger
 
     with Ledger.open(Workspace(served.home)) as ledger:
-        done = ledger.entries(action="monitoring.completed")
+        done = ledger.entries(action=Action.MONITORING_COMPLETED)
     assert [e.payload["status"] for e in done] == ["no_champion"]
     assert done[0].payload["flow_run_id"]
 

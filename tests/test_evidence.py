@@ -18,6 +18,7 @@ from flows.cli import main
 from governance.decisions.context import RunContext
 from governance.evidence.verify import manifest_digest, verify_pack
 from governance.ground.canonical import canonical_json, sha256_bytes
+from governance.ground.vocabulary import Action
 from governance.registry.versions import ModelFacts
 from tests.helpers_identity import CAST
 
@@ -58,18 +59,18 @@ def pack(tmp_path_factory):
     ctx = RunContext.open(workspace, actor="vera", role="validator", flow_run_id="flow-1")
     report = ctx.store.put_json({"verdict": "pass", "findings": []})
     shap = ctx.store.put_bytes(_png())
-    ctx.record("run.started", subject="run:flow-1", payload={"mlflow_run_id": "mlrun-1"})
-    ctx.ledger.append("data.ingested", actor="x", payload={"mlflow_run_id": "mlrun-1"})
+    ctx.record(Action.RUN_STARTED, subject="run:flow-1", payload={"mlflow_run_id": "mlrun-1"})
+    ctx.ledger.append(Action.DATA_INGESTED, actor="x", payload={"mlflow_run_id": "mlrun-1"})
     val = append_signed(
         ctx.ledger,
         signer(workspace, "vera", ctx.ledger),
-        "validation.completed",
+        Action.VALIDATION_COMPLETED,
         subject="model:m/v1",
         payload={"model_name": "m", "model_version": "1", "verdict": "pass",
                  "flow_run_id": "flow-1"},
         artifacts={"report.json": report, "shap_summary.png": shap},
     )  # fmt: skip
-    ctx.ledger.append("gate.pretrade", actor="y", payload={"decision": "pass"})  # unrelated
+    ctx.ledger.append(Action.GATE_PRETRADE, actor="y", payload={"decision": "pass"})  # unrelated
     policy_sha = ctx.store.put_bytes((REPO / "configs" / "policy.yaml").read_bytes())
     facts = ModelFacts("m", "1", "mlrun-1", "dana", "candidate", "f" * 64, "a" * 64)
     vfacts = ValidationFacts("pass", report, val.entry_hash, val.seq)
@@ -78,7 +79,7 @@ def pack(tmp_path_factory):
         decision="approve", reason="ok", policy_hash=policy_sha, tier_name="high",
     )  # fmt: skip
     append_signed(
-        ctx.ledger, signer(workspace, "rita", ctx.ledger), "killswitch.tripped",
+        ctx.ledger, signer(workspace, "rita", ctx.ledger), Action.KILLSWITCH_TRIPPED,
         subject="killswitch", payload={"reason": "t"},
     )  # fmt: skip
     ctx.close()
@@ -110,9 +111,9 @@ def test_pack_contents_and_offline_verification(pack, capsys):
     entries = json.loads(files["ledger/entries.json"])
     actions = [e["action"] for e in entries]
     # linked by the MLflow run id, then by flow run id; the unrelated gate is left out
-    assert "run.started" in actions and "validation.completed" in actions
-    assert "data.ingested" in actions and "gate.pretrade" not in actions
-    assert "killswitch.tripped" in actions and actions.count("user.added") == len(
+    assert Action.RUN_STARTED in actions and Action.VALIDATION_COMPLETED in actions
+    assert Action.DATA_INGESTED in actions and Action.GATE_PRETRADE not in actions
+    assert Action.KILLSWITCH_TRIPPED in actions and actions.count(Action.USER_ADDED) == len(
         CAST
     )  # every enrolment
     assert any(n.startswith("approvals/") for n in files)
@@ -178,7 +179,7 @@ def test_forged_but_remanifested_pack_is_still_caught(pack, tmp_path, edit):
 
     files = _members(pack)
     entries = json.loads(files["ledger/entries.json"])
-    target = next(e for e in entries if e["action"] == "approval.granted")
+    target = next(e for e in entries if e["action"] == Action.APPROVAL_GRANTED)
     if edit == "signature":
         s = target["payload"]["signature"]
         target["payload"]["signature"] = ("1" if s[0] == "0" else "0") + s[1:]
@@ -207,7 +208,11 @@ def _forged(files: dict[str, bytes], tmp_path: Path) -> str:
 def test_entries_removed_and_manifest_recomputed_are_caught(pack, tmp_path):
     files = _members(pack)
     entries = json.loads(files["ledger/entries.json"])
-    kept = [e for e in entries if e["action"] not in ("killswitch.tripped", "approval.granted")]
+    kept = [
+        e
+        for e in entries
+        if e["action"] not in (Action.KILLSWITCH_TRIPPED, Action.APPROVAL_GRANTED)
+    ]
     files["ledger/entries.json"] = json.dumps(kept).encode()
     manifest = json.loads(files["manifest.json"])
     manifest["entries"] = [e["seq"] for e in kept]
@@ -244,7 +249,7 @@ def test_relabelled_entry_or_member_and_an_added_entry_are_caught(pack, tmp_path
     del relabelled[name]
     assert "not the manifest the ledger recorded" in _forged(relabelled, tmp_path)
     entries = json.loads(files["ledger/entries.json"])
-    entries[0]["action"] = "approval.refused"
+    entries[0]["action"] = Action.APPROVAL_REFUSED
     assert "not the manifest" in _forged(
         {**files, "ledger/entries.json": json.dumps(entries).encode()}, tmp_path
     )

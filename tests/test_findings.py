@@ -44,7 +44,7 @@ def _validate(ledger: Ledger, findings, version: int = 1, verdict: str | None = 
     return append_signed(
         ledger,
         signer(ws, "vera", ledger),
-        "validation.completed",
+        Action.VALIDATION_COMPLETED,
         subject=f"model:{MODEL}/v{version}",
         payload={
             "model_name": MODEL,
@@ -83,12 +83,12 @@ def test_open_accepted_expired(workspace, ledger):
         ("F-m-v1-2", Status.OPEN),
     ]
     entry, record = _accept(workspace, ledger, "F-m-v1-1")
-    assert entry.action == "finding.accepted" and record.status is Status.ACCEPTED
+    assert entry.action == Action.FINDING_ACCEPTED and record.status is Status.ACCEPTED
     assert entry.payload["signed"]["finding_digest"] == record.digest
     assert load_register(ledger, as_of=dt.date(2026, 3, 1)).get("F-m-v1-1").status == "accepted"
     assert load_register(ledger, as_of=dt.date(2026, 3, 2)).get("F-m-v1-1").status == "expired"
     # recorded expiry holds whatever the clock
-    ledger.append("finding.expired", actor="alphagate", subject="model:m/v1",
+    ledger.append(Action.FINDING_EXPIRED, actor="alphagate", subject="model:m/v1",
                   payload={"finding_id": "F-m-v1-1"})  # fmt: skip
     assert fold(ledger.entries()).get("F-m-v1-1").status is Status.EXPIRED
 
@@ -150,7 +150,7 @@ def test_the_developer_may_not_accept_even_as_a_risk_officer(workspace, ledger):
 
     enrol_cast(workspace, (("dev-ro", "developer"),))
     dev = signer(workspace, "dev-ro", ledger)
-    append_signed(ledger, dev, "model.trained", subject=f"strategy:{MODEL}",
+    append_signed(ledger, dev, Action.MODEL_TRAINED, subject=f"strategy:{MODEL}",
                   payload={"mlflow_run_id": "run-m1"})  # fmt: skip
     change_role(workspace, ledger, signer(workspace, "ada", ledger), "dev-ro", "risk_officer")
     _validate(ledger, [SHAP], model_run_id="run-m1")
@@ -178,11 +178,11 @@ def test_two_distinct_signatures_when_the_tier_asks(workspace, ledger):
     _validate(ledger, [SHAP])
     tier = _tier(signatures=2)
     entry, record = _accept(workspace, ledger, "F-m-v1-1", tier=tier)
-    assert entry.action == "finding.acceptance_pending" and record.status is Status.OPEN
+    assert entry.action == Action.FINDING_ACCEPTANCE_PENDING and record.status is Status.OPEN
     with pytest.raises(Forbidden, match="already signed"):
         _accept(workspace, ledger, "F-m-v1-1", tier=tier)
     entry, record = _accept(workspace, ledger, "F-m-v1-1", user="omar", tier=tier)
-    assert entry.action == "finding.accepted" and record.status is Status.ACCEPTED
+    assert entry.action == Action.FINDING_ACCEPTED and record.status is Status.ACCEPTED
     assert record.acceptance.signers == ("rita", "omar")
 
 

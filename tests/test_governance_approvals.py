@@ -17,6 +17,7 @@ from test_ledger_support import rewrite_history
 
 from flows.cli import main
 from governance.ground.artifacts import ArtifactStore
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.signing import append_signed
 from governance.log.ledger import Ledger
@@ -68,7 +69,7 @@ def register(
         info = mlflow.lightgbm.log_model(booster, name="model", pip_requirements=["lightgbm"])
     with Ledger.open(ws) as ledger:  # the developer is whoever signs the training entry
         append_signed(
-            ledger, signer(ws, developer, ledger), "model.trained",
+            ledger, signer(ws, developer, ledger), Action.MODEL_TRAINED,
             subject=f"strategy:{name}", payload={"mlflow_run_id": run.info.run_id},
         )  # fmt: skip
     tags = {
@@ -90,7 +91,7 @@ def validate(ws: Workspace, name: str, version, verdict: str) -> None:
         append_signed(
             ledger,
             signer(ws, "vera", ledger),
-            "validation.completed",
+            Action.VALIDATION_COMPLETED,
             subject=f"model:{name}/v{version}",
             payload={
                 "model_name": name,
@@ -122,7 +123,9 @@ def approve(capsys, cfg, name, version, user, *extra):
 def refusals(ws, name):
     with Ledger.open(ws) as ledger:
         return [
-            e for e in ledger.entries(action="approval.refused") if e.payload["model_name"] == name
+            e
+            for e in ledger.entries(action=Action.APPROVAL_REFUSED)
+            if e.payload["model_name"] == name
         ]
 
 
@@ -261,7 +264,7 @@ def test_altered_approval_signature_or_digest_is_caught(env, capsys, tmp_path, f
     v = register(ws, name, "dana")
     assert approve(capsys, cfg, name, v, "vera")[0] == 0
     with Ledger.open(ws) as ledger:
-        seq = ledger.last(action="approval.granted", subject=f"model:{name}/v{v}").seq
+        seq = ledger.last(action=Action.APPROVAL_GRANTED, subject=f"model:{name}/v{v}").seq
     # tamper in a copy of the workspace, so the module's workspace stays intact
     home = tmp_path / "copy"
     shutil.copytree(ws.home, home)
@@ -285,7 +288,7 @@ def test_altered_approval_signature_or_digest_is_caught(env, capsys, tmp_path, f
         _rewrite(home / "ledger.db", seq, edit)
         code, report, _ = cli(capsys, "ledger", "verify", "--json")
         assert code == 3 and report["first_bad_seq"] == seq, report
-        assert "approval.granted" in report["reason"]
+        assert Action.APPROVAL_GRANTED in report["reason"]
     finally:
         mp.undo()
 
@@ -305,7 +308,7 @@ def test_evidence_pack_of_a_promoted_version_verifies(env, capsys, tmp_path):
     assert sum(n.startswith("approvals/") for n in names) == 2
     assert any(n.endswith("report.json") for n in names)
     entries = json.loads(zipfile.ZipFile(out).read("ledger/entries.json"))
-    assert {"validation.completed", "approval.granted", "model.promoted"} <= {
+    assert {Action.VALIDATION_COMPLETED, Action.APPROVAL_GRANTED, Action.MODEL_PROMOTED} <= {
         e["action"] for e in entries
     }
     assert all(e["subject"] != "model:alpha/v1" for e in entries)  # other models stay out

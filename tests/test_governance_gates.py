@@ -17,6 +17,7 @@ from governance.decisions.gates import (
     validation_gate,
 )
 from governance.ground.errors import Gate, GateHalt
+from governance.ground.vocabulary import Action
 
 
 def test_data_quality_gate_halts_on_critical_passes_warnings():
@@ -80,7 +81,7 @@ def test_record_gate_writes_decision_reasons_and_policy_hash(workspace):
         entry = record_gate(
             ctx, data_quality_gate({"critical_failures": ["dup rows"], "warnings": []})
         )
-        assert entry.action == "gate.data_quality"
+        assert entry.action == Action.GATE_DATA_QUALITY
         p = entry.payload
         assert p["decision"] == "halt" and p["reasons"] == ["critical: dup rows"]
         assert p["policy_hash"] == "c" * 64 and p["flow_run_id"] == "fr-1"

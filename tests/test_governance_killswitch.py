@@ -68,14 +68,14 @@ def test_trip_and_two_officer_reset(cfg, workspace, capsys):
     assert "rita" in capsys.readouterr().err
     # a developer cannot reset
     assert main([*reset, "--as", "dana"]) == 4
-    refused = _actions(workspace, "killswitch.reset_refused")
+    refused = _actions(workspace, Action.KILLSWITCH_RESET_REFUSED)
     assert [(e.actor, e.role) for e in refused] == [("rita", "risk_officer"), ("dana", "developer")]
     assert _status(capsys)["state"] == "tripped"
 
     assert main([*reset, "--as", "omar"]) == 0
     st = _status(capsys)
     assert st["state"] == "armed" and st["by"] == "omar" and st["pending_reset"] is None
-    done = _actions(workspace, "killswitch.reset")
+    done = _actions(workspace, Action.KILLSWITCH_RESET)
     assert done[-1].payload["officers"] == ["rita", "omar"]
     # resetting an armed switch is a usage error
     assert main([*reset, "--as", "rita"]) == 2
@@ -89,7 +89,7 @@ def test_single_person_reset_is_refused_and_incident_required(cfg, workspace, ca
     assert main([*base, "--incident", "INC-9", "--as", "rita"]) == 0
     assert main([*base, "--incident", "INC-9", "--as", "rita"]) == 4
     assert _status(capsys)["state"] == "tripped"
-    assert len(_actions(workspace, "killswitch.reset_refused")) == 1
+    assert len(_actions(workspace, Action.KILLSWITCH_RESET_REFUSED)) == 1
 
 
 def test_trip_needs_a_known_user_with_the_right_role(cfg, workspace, capsys, monkeypatch):
@@ -126,7 +126,7 @@ def test_reset_refused_for_the_champions_developer(cfg, workspace):
         omar = signer(workspace, "omar", ledger)
         with pytest.raises(Forbidden, match="developed"):
             killswitch.reset(ledger, omar, "ok", "I", high, champion_developer="omar")
-        assert ledger.last(action="killswitch.reset_refused").actor == "omar"
+        assert ledger.last(action=Action.KILLSWITCH_RESET_REFUSED).actor == "omar"
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from governance.decisions.context import RunContext
+from governance.ground.vocabulary import Action
 from governance.policy.schema import ApprovalPolicy, Tier
 
 prefect = pytest.importorskip("prefect")
@@ -44,7 +45,7 @@ def setup(workspace, request):
     append_signed(
         ledger,
         signer(workspace, "vera", ledger),
-        "validation.completed",
+        Action.VALIDATION_COMPLETED,
         subject="model:m/v1",
         payload={
             "model_name": "m",
@@ -116,7 +117,7 @@ def test_ui_approval_is_recorded_as_declared_and_counts_only_if_allowed(
     decision = _run(ctx, ledger, facts, tier)
     t.join(timeout=5)
     assert decision.outcome == "approved" and decision.user == "rita"
-    entry = ledger.last(action="approval.granted", subject="model:m/v1")
+    entry = ledger.last(action=Action.APPROVAL_GRANTED, subject="model:m/v1")
     assert entry.payload["identity"] == "declared" and "signature" not in entry.payload
     assert entry.payload["flow_run_id"] and entry.payload["document"]["decision"] == "approve"
     assert decision.counted is counts
@@ -132,12 +133,12 @@ def test_ui_approval_by_the_developer_is_refused_and_timeout_is_a_rejection(harn
     decision = _run(ctx, ledger, facts, tier)
     t.join(timeout=5)
     assert decision.outcome == "refused" and not decision.counted
-    assert "developed" in ledger.last(action="approval.refused").payload["refusal"]
+    assert "developed" in ledger.last(action=Action.APPROVAL_REFUSED).payload["refusal"]
 
     short = Tier(approvals=ApprovalPolicy(ui_timeout_seconds=2, allow_declared_ui_approvals=True))
     decision = _run(ctx, ledger, facts, short)
     assert decision.outcome == "timeout"
-    entry = ledger.last(action="approval.rejected", subject="model:m/v1")
+    entry = ledger.last(action=Action.APPROVAL_REJECTED, subject="model:m/v1")
     assert (
         entry.payload["user"] == "<timeout>" and "within 2 s" in entry.payload["document"]["reason"]
     )
@@ -169,10 +170,10 @@ def test_a_signed_form_answer_counts_and_a_tampered_one_is_refused(harness, setu
     decision = _run(ctx, ledger, facts, tier)
     t.join(timeout=5)
     assert decision.outcome == "refused" and not decision.counted
-    assert "does not hold" in ledger.last(action="approval.refused").payload["refusal"]
+    assert "does not hold" in ledger.last(action=Action.APPROVAL_REFUSED).payload["refusal"]
     t = _resume_when_paused({"approve": True, "user": "rita", "reason": "ok", "signature": line})
     decision = _run(ctx, ledger, facts, tier)
     t.join(timeout=5)
     assert decision.outcome == "approved" and decision.counted and decision.user == "rita"
     assert [g["user"] for g in decision.state.granted] == ["rita"]
-    assert ledger.last(action="approval.granted").payload["identity"] == "signed"
+    assert ledger.last(action=Action.APPROVAL_GRANTED).payload["identity"] == "signed"

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from flows.cli import main
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from tests.helpers_e2e import DATA, cli_json
 from tests.helpers_identity import enrol_cast
@@ -108,7 +109,7 @@ def test_many_accounts_share_one_model_each_with_its_own_limits(governed, tmp_pa
     for name in ("growth", "esg"):
         assert weights.loc[name, "weight"].sum() == pytest.approx(1, abs=1e-6)
     _code, shown = cli_json(capsys, "ledger", "show", "--tail", "12")
-    subjects = {e["subject"] for e in shown["entries"] if e["action"] == "portfolio.optimised"}
+    subjects = {e["subject"] for e in shown["entries"] if e["action"] == Action.PORTFOLIO_OPTIMISED}
     assert {s.rsplit(":", 1)[1] for s in subjects} == {"growth", "esg", "odd"}
     # monitoring reads the many-accounts book through the one reader
     code, mon = cli_json(capsys, "monitor", "--config", str(multi))

@@ -12,6 +12,7 @@ import pytest
 
 from flows.cli import main
 from governance.ground.errors import Forbidden, InputError
+from governance.ground.vocabulary import Action
 from governance.identity.keys import load_private_key, load_public_key, new_key_file, public_hex
 from governance.identity.users import Role, load_registry
 from governance.log.ledger import Ledger
@@ -107,9 +108,9 @@ def test_genesis_once_and_enrolment_needs_an_admin_signature(home, capsys):
         ("ada", "admin"), ("rita", "risk_officer"), ("dana", "developer"),
     ]  # fmt: skip
     with Ledger.open(ws) as ledger:
-        refused = [e.payload["action"] for e in ledger.entries(action="identity.refused")]
+        refused = [e.payload["action"] for e in ledger.entries(action=Action.IDENTITY_REFUSED)]
         assert "users add" in refused  # the attempts are on the record
-        assert ledger.entries(action="user.refused")
+        assert ledger.entries(action=Action.USER_REFUSED)
     code, out, err = _cli(capsys, "ledger", "verify")
     assert code == 0, out + err
 
@@ -157,8 +158,8 @@ def test_as_is_a_claim_the_key_must_prove(home, capsys, monkeypatch):
     code, _, err = _cli(capsys, *trip, "--key", str(inside))
     assert code == 4 and "inside the workspace" in err
     with Ledger.open(ws) as ledger:
-        assert len(ledger.entries(action="identity.refused")) == 3
-        assert not ledger.entries(action="killswitch.tripped")
+        assert len(ledger.entries(action=Action.IDENTITY_REFUSED)) == 3
+        assert not ledger.entries(action=Action.KILLSWITCH_TRIPPED)
     # ALPHAGATE_KEY works like --key
     monkeypatch.setenv("ALPHAGATE_KEY", str(keys / "rita.key"))
     assert main(["killswitch", "trip", "--reason", "x", "--as", "rita"]) == 0
@@ -179,10 +180,10 @@ def test_revoked_user_signs_nothing_and_roles_are_judged_at_the_time(home, capsy
     assert main(["users", "role", "dana", "--role", "validator", *admin]) == 0
     with Ledger.open(ws) as ledger:
         reg = load_registry(ledger)
-        role_change = ledger.last(action="user.role_changed").seq
+        role_change = ledger.last(action=Action.USER_ROLE_CHANGED).seq
         assert reg.at("dana", role_change).role is Role.DEVELOPER
         assert reg.at("dana").role is Role.VALIDATOR
-        trip = ledger.last(action="killswitch.tripped").seq
+        trip = ledger.last(action=Action.KILLSWITCH_TRIPPED).seq
         assert reg.at("rita") is None and reg.at("rita", trip).role is Role.RISK_OFFICER
 
 

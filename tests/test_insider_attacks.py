@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from flows.cli import main
 from governance.decisions.model_use import drive_decision
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger, entries_table
 from governance.registry.recorder import mlflow_client
@@ -58,18 +59,18 @@ def test_forged_unsigned_validation_approvals_and_promotion_never_drive(env, cap
     version, _ = tiny_version(ws, "forged", verdict="fail")
     with Ledger.open(ws) as ledger:  # the attacker writes the database directly
         subject = f"model:forged/v{version}"
-        bad = ledger.append("validation.completed", actor="vera", role="validator",
+        bad = ledger.append(Action.VALIDATION_COMPLETED, actor="vera", role="validator",
                             subject=subject, payload={"model_name": "forged",
                             "model_version": version, "verdict": "pass"})  # fmt: skip
         for who, role in (("vera", "validator"), ("rita", "risk_officer")):
-            ledger.append("approval.granted", actor=who, role=role, subject=subject,
+            ledger.append(Action.APPROVAL_GRANTED, actor=who, role=role, subject=subject,
                           payload={"model_name": "forged", "model_version": version,
                                    "user": who, "role": role, "identity": "signed"})  # fmt: skip
         approvals = [
             {"user": "vera", "role": "validator"},
             {"user": "rita", "role": "risk_officer"},
         ]
-        promoted = ledger.append("model.promoted", actor="alphagate", subject=subject,
+        promoted = ledger.append(Action.MODEL_PROMOTED, actor="alphagate", subject=subject,
                                  payload={"model_name": "forged", "model_version": version,
                                           "approvals": approvals,
                                           "approved_by": "rita (risk_officer), vera (validator)"})  # fmt: skip
@@ -103,8 +104,8 @@ def test_approve_or_reset_as_someone_else_without_their_key(env, capsys, tmp_pat
                         "--model-version", version)  # fmt: skip
     assert code == 4 and "--key" in err and _one_line(err)  # a name alone proves nothing
     with Ledger.open(ws) as ledger:
-        assert len(ledger.entries(action="identity.refused")) == 3
-        assert not ledger.entries(action="approval.granted")
+        assert len(ledger.entries(action=Action.IDENTITY_REFUSED)) == 3
+        assert not ledger.entries(action=Action.APPROVAL_GRANTED)
 
 
 def test_anonymous_runs_and_decisions_are_refused_before_anything_runs(env, capsys, monkeypatch):
@@ -123,10 +124,14 @@ def test_anonymous_runs_and_decisions_are_refused_before_anything_runs(env, caps
         assert code == 4 and "anonymous decisions are not accepted" in err, argv
         assert _one_line(err), err
     with Ledger.open(ws) as ledger:
-        assert len(ledger.entries(action="identity.refused")) == 4
-        for action in ("model.trained", "validation.completed", "portfolio.published"):
+        assert len(ledger.entries(action=Action.IDENTITY_REFUSED)) == 4
+        for action in (
+            Action.MODEL_TRAINED,
+            Action.VALIDATION_COMPLETED,
+            Action.PORTFOLIO_PUBLISHED,
+        ):
             assert not ledger.entries(action=action), action
-        assert not ledger.entries(action="killswitch.tripped")
+        assert not ledger.entries(action=Action.KILLSWITCH_TRIPPED)
 
 
 def test_swapped_model_file_is_caught_at_use_and_at_load(env, capsys):
@@ -199,18 +204,18 @@ def test_acting_on_a_broken_ledger_is_exit_3_for_every_decision(env, capsys):
     with Ledger.open(ws) as ledger:
         decision = drive_decision(ws, ledger, "broken")
         assert not decision.allowed and "ledger broken" in decision.reasons[0]
-        assert len(ledger.entries(action="integrity.refused")) == 3
+        assert len(ledger.entries(action=Action.INTEGRITY_REFUSED)) == 3
 
 
 def test_a_forged_two_officer_reset_re_arms_nothing(env, capsys):
     ws, _cfg = env
     assert main(["killswitch", "trip", "--as", "rita", "--reason", "drill"]) == 0
     with Ledger.open(ws) as ledger:
-        trip = ledger.last(action="killswitch.tripped")
-        ledger.append("killswitch.reset_pending", actor="rita", role="risk_officer",
+        trip = ledger.last(action=Action.KILLSWITCH_TRIPPED)
+        ledger.append(Action.KILLSWITCH_RESET_PENDING, actor="rita", role="risk_officer",
                       subject="killswitch", payload={"officers": ["rita"], "needed": 2,
                                                      "trip_seq": trip.seq})  # fmt: skip
-        forged = ledger.append("killswitch.reset", actor="omar", role="risk_officer",
+        forged = ledger.append(Action.KILLSWITCH_RESET, actor="omar", role="risk_officer",
                                subject="killswitch", payload={"officers": ["rita", "omar"],
                                                               "needed": 2, "trip_seq": trip.seq})  # fmt: skip
     code, status, _ = _cli(capsys, "killswitch", "status", "--json")

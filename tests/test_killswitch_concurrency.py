@@ -21,7 +21,7 @@ from governance.decisions import killswitch
 from governance.decisions.context import RunContext
 from governance.ground.artifacts import ArtifactStore
 from governance.ground.errors import Forbidden, InputError
-from governance.ground.vocabulary import Action
+from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger
 from governance.policy.schema import load_tier
@@ -71,7 +71,10 @@ def _publish_until_tripped(url: str, home: str, barrier) -> int:
         done = 0
         for i in range(PUBLISHES):
             entry = killswitch.record_if_armed(
-                ctx, "portfolio.published", subject=f"portfolio:{i}", payload={"source": "model"}
+                ctx,
+                Action.PORTFOLIO_PUBLISHED,
+                subject=f"portfolio:{i}",
+                payload={"source": "model"},
             )
             done += entry is not None
     return done
@@ -106,7 +109,7 @@ def test_two_officers_resetting_at_once_complete_exactly_one_reset(pool, setup):
         outcomes = race(pool, (_reset, url, home, "rita"), (_reset, url, home, "omar"))
         assert sorted(outcomes) == ["armed", "tripped"], outcomes
         assert killswitch.status(ledger).state is killswitch.SwitchState.ARMED
-    actions = [e.action for e in ledger.entries(subject=killswitch.SUBJECT)]
+    actions = [e.action for e in ledger.entries(subject=Subject.KILLSWITCH)]
     one_round = [
         Action.KILLSWITCH_TRIPPED,
         Action.KILLSWITCH_RESET_PENDING,
@@ -136,6 +139,6 @@ def test_no_model_portfolio_is_recorded_after_a_trip(pool, setup):
     url, home, ledger = setup
     race(pool, (_publish_until_tripped, url, home), (_trip, url, home, "dana"))
     trip = ledger.last(action=Action.KILLSWITCH_TRIPPED)
-    published = ledger.entries(action="portfolio.published")
+    published = ledger.entries(action=Action.PORTFOLIO_PUBLISHED)
     assert all(e.seq < trip.seq for e in published)
     assert ledger.verify().ok

@@ -22,6 +22,7 @@ from governance.findings.accept import acceptances_signed
 from governance.ground.artifacts import ArtifactStore
 from governance.ground.canonical import canonical_json, sha256_bytes, sha256_file
 from governance.ground.errors import InputError, TamperDetected
+from governance.ground.vocabulary import Action
 from governance.identity.signed_acts import signed_acts_hold
 from governance.log.chain import VerifyReport
 from governance.log.ledger import GENESIS_HASH, IdempotencyConflict, Ledger
@@ -128,11 +129,11 @@ def test_append_chains_hashes_and_queries(ledger):
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", e.ts)
         assert e.payload_hash == sha256_bytes(canonical_json(e.payload))
     assert entries[2].artifacts == arts and entries[2].payload["artifacts"] == arts
-    assert [e.seq for e in ledger.entries(action="data.ingested")] == [1, 3, 5]
-    assert [e.seq for e in ledger.entries(action="data.ingested", after_seq=1)] == [3, 5]
+    assert [e.seq for e in ledger.entries(action=Action.DATA_INGESTED)] == [1, 3, 5]
+    assert [e.seq for e in ledger.entries(action=Action.DATA_INGESTED, after_seq=1)] == [3, 5]
     assert [e.seq for e in ledger.entries(subject="data:2")] == [2]
     assert ledger.last().seq == 5
-    assert ledger.last(action="gate.data_quality").seq == 4
+    assert ledger.last(action=Action.GATE_DATA_QUALITY).seq == 4
     assert ledger.last(action="nope") is None
     assert ledger.by_key("k3") == entries[2] and ledger.by_key("zz") is None
     assert [e.seq for e in ledger.tail(2)] == [4, 5]
@@ -146,22 +147,27 @@ def test_payload_is_canonical_json_with_nan_as_null(ledger):
 
 
 def test_idempotency_key_returns_the_existing_entry(ledger):
-    first = ledger.append("run.started", actor="a", payload={"try": 1}, idempotency_key="r1")
-    again = ledger.append("run.started", actor="b", payload={"try": 1}, idempotency_key="r1")
-    other = ledger.append("run.started", actor="a", payload={"try": 3}, idempotency_key="r2")
+    first = ledger.append(Action.RUN_STARTED, actor="a", payload={"try": 1}, idempotency_key="r1")
+    again = ledger.append(Action.RUN_STARTED, actor="b", payload={"try": 1}, idempotency_key="r1")
+    other = ledger.append(Action.RUN_STARTED, actor="a", payload={"try": 3}, idempotency_key="r2")
     assert again == first and again.payload == {"try": 1}
     assert other.seq == 2 and ledger.head()[0] == 2
-    assert ledger.append("run.started", actor="a").seq == 3  # no key: always appends
+    assert ledger.append(Action.RUN_STARTED, actor="a").seq == 3  # no key: always appends
 
 
 def test_idempotency_key_refuses_a_different_entry(ledger):
-    ledger.append("run.started", actor="a", payload={"try": 1, "run": "x"}, idempotency_key="r1")
-    for action, payload in [("run.started", {"try": 2, "run": "x"}), ("run.ended", {"try": 1})]:
+    ledger.append(
+        Action.RUN_STARTED, actor="a", payload={"try": 1, "run": "x"}, idempotency_key="r1"
+    )
+    for action, payload in [
+        (Action.RUN_STARTED, {"try": 2, "run": "x"}),
+        ("run.ended", {"try": 1}),
+    ]:
         with pytest.raises(IdempotencyConflict, match="'r1': already names entry 1"):
             ledger.append(action, actor="a", payload=payload, idempotency_key="r1")
     # A resumed run's new flow-run id is not a different entry when the caller says so.
     again = ledger.append(
-        "run.started",
+        Action.RUN_STARTED,
         actor="a",
         payload={"try": 1, "run": "y"},
         idempotency_key="r1",
@@ -216,9 +222,9 @@ def test_run_context_records_once_per_run_action_and_subject(workspace):
     try:
         assert len(ctx.run_key) == 32 and ctx.store == ArtifactStore.of(workspace)
         sha = ctx.store.put_json({"ok": True})
-        e1 = ctx.record("gate.data_quality", subject="data:x", payload={"decision": "pass"})
-        e2 = ctx.record("gate.data_quality", subject="data:x", payload={"decision": "halt"})
-        e3 = ctx.record("gate.data_quality", subject="data:y", artifacts={"result": sha})
+        e1 = ctx.record(Action.GATE_DATA_QUALITY, subject="data:x", payload={"decision": "pass"})
+        e2 = ctx.record(Action.GATE_DATA_QUALITY, subject="data:x", payload={"decision": "halt"})
+        e3 = ctx.record(Action.GATE_DATA_QUALITY, subject="data:y", artifacts={"result": sha})
         assert e1 == e2 and e3.seq == 2
         assert e1.idempotency_key == f"{ctx.run_key}:gate.data_quality:data:x"
         assert e1.payload == {"decision": "pass", "flow_run_id": "fr-1", "run_key": ctx.run_key}
@@ -229,10 +235,11 @@ def test_run_context_records_once_per_run_action_and_subject(workspace):
     with Ledger.open(workspace) as led:
         rerun = RunContext(workspace, led, led.store, "alice", "developer", None, ctx.run_key)
         assert (
-            rerun.record("gate.data_quality", subject="data:x", payload={"decision": "pass"}) == e1
+            rerun.record(Action.GATE_DATA_QUALITY, subject="data:x", payload={"decision": "pass"})
+            == e1
         )
         fresh = RunContext.open(workspace, actor="bob")
-        assert fresh.record("gate.data_quality", subject="data:x").seq == 3
+        assert fresh.record(Action.GATE_DATA_QUALITY, subject="data:x").seq == 3
         assert fresh.flow_run_id is None and fresh.role == "system"
         fresh.close()
         assert led.verify().ok
@@ -243,8 +250,8 @@ def test_run_context_pickles_for_worker_processes(workspace):
     clone = pickle.loads(pickle.dumps(ctx))
     try:
         assert (clone.run_key, clone.ledger.url) == (ctx.run_key, ctx.ledger.url)
-        first = clone.record("model.trained", subject="fold:1")
-        assert ctx.record("model.trained", subject="fold:1") == first
+        first = clone.record(Action.MODEL_TRAINED, subject="fold:1")
+        assert ctx.record(Action.MODEL_TRAINED, subject="fold:1") == first
         assert ctx.ledger.head() == (1, first.entry_hash)
     finally:
         ctx.close()
@@ -297,7 +304,7 @@ def test_show_table_tail_and_json(workspace, cli, capsys):
     assert lines[0].split() == ["seq", "time", "(UTC)", "actor/role", "action", "subject", "hash"]
     assert len(lines) == 5
     assert lines[3].split()[0] == "3" and entries[2].entry_hash[:12] in lines[3]
-    assert "alice/developer" in lines[1] and "gate.data_quality" in lines[2]
+    assert "alice/developer" in lines[1] and Action.GATE_DATA_QUALITY in lines[2]
     assert cli("ledger", "show", "--tail", "2") == 0
     assert [ln.split()[0] for ln in capsys.readouterr().out.strip().splitlines()[1:]] == ["3", "4"]
     assert cli("ledger", "show", "--tail", "2", "--json") == 0

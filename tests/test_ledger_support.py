@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
+from governance.ground.vocabulary import Action
 from governance.log.ledger import Ledger
 
 
@@ -67,7 +68,7 @@ def build_ledger(ledger: Ledger, n: int = 6, artifact_at: int = 3) -> dict[str, 
     sha = ledger.store.put_json({"rows": [1, 2, 3], "note": "évidence"})
     for i in range(1, n + 1):
         ledger.append(
-            "data.ingested" if i % 2 else "gate.data_quality",
+            Action.DATA_INGESTED if i % 2 else Action.GATE_DATA_QUALITY,
             actor="alice" if i % 3 else "bob",
             role="developer",
             subject=f"data:{i}",

@@ -399,7 +399,7 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
     enrol_cast(ws, monkeypatch=monkeypatch)  # this ledger's own genesis; the same keys
     with Ledger.open(ws) as ledger:
         append_signed(  # the training entry, as recorded in the workspace's own ledger
-            ledger, signer(ws, "dev-alice", ledger), "model.trained",
+            ledger, signer(ws, "dev-alice", ledger), Action.MODEL_TRAINED,
             subject=f"strategy:{facts.name}", payload={"mlflow_run_id": facts.run_id},
         )  # fmt: skip
         metrics = {"rank_ic_mean": 0.08, "rank_ic_se": 0.02, "rank_ic_tstat": 4.0}
@@ -408,7 +408,7 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
         append_signed(
             ledger,
             signer(ws, "vera", ledger),
-            "validation.completed",
+            Action.VALIDATION_COMPLETED,
             subject=f"model:{facts.name}/v{facts.version}",
             payload={"model_name": facts.name, "model_version": facts.version,
                      "verdict": "pass", "report_json_sha256": sha, "policy_hash": policy_hash,
@@ -462,7 +462,7 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
         assert len(done) == 1 and done[0].payload["flow_run_id"]
         assert done[0].payload["model_version"] == facts.version
         doc = ledger.store.read_json(done[0].artifacts["report.json"])
-        trip = ledger.last(action="killswitch.tripped")
+        trip = ledger.last(action=Action.KILLSWITCH_TRIPPED)
         assert trip.payload["evidence"]["monitoring_seq"] == done[0].seq
         assert ledger.verify().ok
     decay = next(c for c in doc["checks"] if c["check"] == "ic_decay")
@@ -487,7 +487,7 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["status"] == "breach" and out["killswitch"] == "tripped" and not out["tripped"]
     with Ledger.open(ws) as ledger:
-        assert len(ledger.entries(action="killswitch.tripped")) == 1
+        assert len(ledger.entries(action=Action.KILLSWITCH_TRIPPED)) == 1
         assert len(ledger.entries(action=Action.MONITORING_COMPLETED)) == 2
 
 

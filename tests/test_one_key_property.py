@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from flows.cli import main
 from governance.decisions import killswitch
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.keys import new_key_file
 from governance.log.ledger import Ledger
@@ -125,4 +126,4 @@ def test_one_key_never_promotes_nor_re_arms(arena, cmds, capsys):
     assert champion_version(mlflow_client(ws), MODEL) is None
     with Ledger.open(ws) as ledger:
         assert killswitch.status(ledger).tripped
-        assert not ledger.entries(action="model.promoted")
+        assert not ledger.entries(action=Action.MODEL_PROMOTED)

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from tests.helpers_e2e import DECISION_ACTIONS, DETERMINISTIC_ACTIONS, SMALL, cli_json
 from tests.helpers_identity import enrol_cast
@@ -63,7 +64,7 @@ def test_run_prints_the_contract_json(pipeline_home, capsys):
     actions = [e["action"] for e in shown["entries"]]
     for expected in (*DETERMINISTIC_ACTIONS, *DECISION_ACTIONS):
         assert expected in actions, expected
-    assert actions[-1] == "run.halted"
+    assert actions[-1] == Action.RUN_HALTED
 
 
 def test_run_json_has_every_contract_field(pipeline_home, capsys):
@@ -119,8 +120,8 @@ def _model_and_portfolio(home: Path) -> tuple[str, bytes]:
     from governance.log.ledger import Ledger
 
     with Ledger.open(Workspace(home)) as ledger:
-        model_hash = ledger.last(action="model.trained").payload["model_hash"]
-        published = ledger.last(action="portfolio.published")
+        model_hash = ledger.last(action=Action.MODEL_TRAINED).payload["model_hash"]
+        published = ledger.last(action=Action.PORTFOLIO_PUBLISHED)
         return model_hash, ledger.store.read_bytes(published.payload["artifacts"]["weights.csv"])
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from governance.ground.canonical import sha256_file
+from governance.ground.vocabulary import Action
 from governance.log.ledger import Ledger
 from tests.helpers_e2e import cli_out as _cli
 from tests.helpers_identity import enrol_cast
@@ -49,7 +50,7 @@ def test_two_distinct_officers_adopt_and_show_prints_history(workspace, monkeypa
     code, shown, _ = _cli(capsys, "policy", "show", "--json")
     assert shown["in_force"]["policy_hash"] == sha256_file(shipped) and not shown["sandbox"]
     with Ledger.open(workspace) as ledger:
-        assert len(ledger.entries(action="policy.adoption_refused")) == 3
+        assert len(ledger.entries(action=Action.POLICY_ADOPTION_REFUSED)) == 3
     assert _cli(capsys, "ledger", "verify")[0] == 0
 
 

@@ -11,6 +11,7 @@ import pytest
 from governance.decisions.context import RunContext
 from governance.decisions.pretrade import check_pretrade
 from governance.ground.errors import GateHalt
+from governance.ground.vocabulary import Action
 from governance.policy.schema import Fallback, PretradeLimits
 from tasks.data.market import to_panel
 from tasks.data.synthetic import SyntheticSpec, generate_market, planted_characteristic
@@ -152,8 +153,8 @@ def test_construct_portfolio_records_artifacts_and_gate(ctx, market):
     changes = result.trades["change"].abs()
     assert (changes[changes > 0] >= 1e-4).all()  # no dust trade (min_trade_weight)
     opt_entry, gate_entry = (
-        _entries(ctx, "portfolio.optimised")[-1],
-        _entries(ctx, "gate.pretrade")[-1],
+        _entries(ctx, Action.PORTFOLIO_OPTIMISED)[-1],
+        _entries(ctx, Action.GATE_PRETRADE)[-1],
     )
     # the solver that solved (cfg.solver: QOCO on the impact cones when installed) and,
     # when CLARABEL solved instead, why: recorded in the ledger and the artifact alike
@@ -170,7 +171,7 @@ def test_infeasible_solve_is_recorded_then_raised(ctx, market):
     with pytest.raises(Infeasible, match="sector caps") as info:
         construct_portfolio(ctx, scores.iloc[-1], panel, None, cfg, LIMITS)
     assert info.value.exit_code == 3
-    entry = _entries(ctx, "portfolio.optimised")[-1]
+    entry = _entries(ctx, Action.PORTFOLIO_OPTIMISED)[-1]
     assert entry.payload["status"] == "infeasible"
     assert set(entry.payload["conflicting_groups"]) == {"sector caps", "budget"}
 
@@ -183,11 +184,11 @@ def test_breaching_fallback_is_blocked_and_recorded(ctx, market):
             ctx, Fallback.BENCHMARK, panel, None, PortfolioConfig(), tight, reason="no champion"
         )
     assert info.value.gate == "pretrade"
-    gate = _entries(ctx, "gate.pretrade")[-1]
+    gate = _entries(ctx, Action.GATE_PRETRADE)[-1]
     assert gate.payload["decision"] == "halt"
     checks = [d["check"] for d in gate.payload["evidence"]["breach_details"]]
     assert checks.count("max_weight") == 15 and checks.count("restricted") == 1
-    fallback = _entries(ctx, "portfolio.optimised")[-1]
+    fallback = _entries(ctx, Action.PORTFOLIO_OPTIMISED)[-1]
     assert fallback.payload["source"] == "fallback"
     assert fallback.payload["stats"]["reason"] == "no champion"
 
@@ -207,7 +208,7 @@ def test_flat_fallback_then_model_rebalance_publishes_the_model_portfolio(ctx, m
     result = construct_portfolio(ctx, scores.iloc[-1], panel, held, cfg, LIMITS)
     assert result.source == "model" and result.weights.sum() == pytest.approx(1.0, abs=1e-6)
     assert (result.trades["change"].abs().sum()) > LIMITS.max_turnover  # bought from cash
-    assert _entries(ctx, "gate.pretrade")[-1].payload["decision"] == "pass"
+    assert _entries(ctx, Action.GATE_PRETRADE)[-1].payload["decision"] == "pass"
     publish(dataclasses.replace(ctx, run_key="next-run"), result, "flat-then-model", {})
     again = current_holdings(ctx.ledger, ctx.store, "flat-then-model")[MAIN]
     assert again.to_dict() == pytest.approx(result.weights.to_dict(), abs=1e-12)
@@ -276,7 +277,7 @@ def test_benchmark_fallback_from_a_concentrated_book_glides_within_the_turnover_
         if k == 0:  # on the segment from the book to the benchmark
             on_segment = held + steps[0] * (bench - held)
             assert w.to_dict() == pytest.approx(on_segment.to_dict(), abs=1e-12)
-        assert _entries(ctx, "gate.pretrade")[-1].payload["decision"] == "pass"
+        assert _entries(ctx, Action.GATE_PRETRADE)[-1].payload["decision"] == "pass"
         current = w
     assert steps[0] == pytest.approx(0.5 / start, rel=1e-12)
     assert (

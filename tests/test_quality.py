@@ -11,6 +11,7 @@ import pytest
 from governance.ground.canonical import canonical_json
 from governance.ground.configio import validate_model
 from governance.ground.errors import GateHalt, InputError
+from governance.ground.vocabulary import Action
 from tasks.data.market import SyntheticConfig, fingerprint_long, load_demo, load_synthetic
 from tasks.data.quality.gate import (
     QualityConfig,
@@ -166,7 +167,7 @@ def test_record_quality_pass_and_halt(workspace, base, clean):
     ctx = RunContext.open(workspace, actor="tester")
     try:
         entry = record_quality(ctx, clean, base)
-        assert entry.action == "gate.data_quality"
+        assert entry.action == Action.GATE_DATA_QUALITY
         assert entry.payload["decision"] == "pass"
         assert entry.payload["fingerprint"] == clean.fingerprint
         assert ctx.store.read_json(entry.artifacts["quality_report"])["ok"] is True
@@ -180,11 +181,11 @@ def test_record_quality_pass_and_halt(workspace, base, clean):
             record_quality(ctx, halted, bad)
         assert info.value.gate == "data_quality"
         assert len(info.value.reasons) == 1 and "row 9:" in info.value.reasons[0]
-        last = ctx.ledger.last("gate.data_quality")
+        last = ctx.ledger.last(Action.GATE_DATA_QUALITY)
         assert last.payload["decision"] == "halt"
         assert last.payload["reasons"] == info.value.reasons
         actions = [e.action for e in ctx.ledger.entries()]
-        assert actions == ["data.ingested", "gate.data_quality"] * 2
+        assert actions == [Action.DATA_INGESTED, Action.GATE_DATA_QUALITY] * 2
         assert ctx.ledger.verify().ok
     finally:
         ctx.close()

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 
 from flows.cli import main
 from governance.decisions.promotion import latest_validation
-from governance.ground.vocabulary import Action
+from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger, entries_table
 from governance.registry.recorder import mlflow_client
@@ -82,7 +82,7 @@ def snapshots(tmp_path_factory, prefect_server):
         enrol_cast(ws, policy=live / "policy.yaml")
         assert main(["run", "--config", cfg, "--as", "dana"]) == 3  # awaiting approvals
         with Ledger.open(ws) as ledger:
-            version = str(ledger.last(action="model.registered").payload["version"])
+            version = str(ledger.last(action=Action.MODEL_REGISTERED).payload["version"])
             assert latest_validation(ledger, STRATEGY, version).verdict == "pass"
         shutil.copytree(live, root / "candidate", symlinks=True)
         for who in ("vera", "rita"):
@@ -116,7 +116,7 @@ def candidate(snapshots, monkeypatch):
 
 def _publications(ws: Workspace) -> list:
     with Ledger.open(ws) as ledger:
-        return ledger.entries(action=Action.PORTFOLIO_PUBLISHED, subject=book_subject(STRATEGY))
+        return ledger.entries(action=Action.PORTFOLIO_PUBLISHED, subject=Subject.book(STRATEGY))
 
 
 def _book_source(ws: Workspace) -> str | None:
@@ -170,18 +170,18 @@ def test_forged_unsigned_validation_approvals_and_promotion_publish_the_fallback
     with Ledger.open(ws) as ledger:
         run_id = mlflow_client(ws).get_model_version(STRATEGY, version).run_id
         sign_validation(ws, ledger, STRATEGY, version, "fail", run_id)
-        subject = model_subject(STRATEGY, version)
+        subject = Subject.model(STRATEGY, version)
         facts = {"model_name": STRATEGY, "model_version": version}
-        ledger.append("validation.completed", actor="vera", role="validator", subject=subject,
+        ledger.append(Action.VALIDATION_COMPLETED, actor="vera", role="validator", subject=subject,
                       payload={**facts, "verdict": "pass"})  # fmt: skip
         for who, role in (("vera", "validator"), ("rita", "risk_officer")):
-            ledger.append("approval.granted", actor=who, role=role, subject=subject,
+            ledger.append(Action.APPROVAL_GRANTED, actor=who, role=role, subject=subject,
                           payload={**facts, "user": who, "role": role, "identity": "signed"})  # fmt: skip
         approvals = [
             {"user": "vera", "role": "validator"},
             {"user": "rita", "role": "risk_officer"},
         ]
-        promoted = ledger.append("model.promoted", actor="alphagate", subject=subject,
+        promoted = ledger.append(Action.MODEL_PROMOTED, actor="alphagate", subject=subject,
                                  payload={**facts, "approvals": approvals,
                                           "approved_by": "rita (risk_officer), vera (validator)"})  # fmt: skip
         set_champion(mlflow_client(ws), STRATEGY, version, promoted.payload, promoted.seq)
@@ -226,7 +226,7 @@ def test_a_policy_nobody_adopted_publishes_nothing(champion, capsys, how):
     assert len(_publications(ws)) == len(before)
     assert _book_source(ws) == "fallback"  # still the run's own, published before promotion
     with Ledger.open(ws) as ledger:
-        refused = ledger.last(action="policy.refused")
+        refused = ledger.last(action=Action.POLICY_REFUSED)
     assert refused is not None and refused.payload["named"].endswith(
         loose.name if how == "file edited" else "shopped.yaml"
     )
@@ -248,7 +248,7 @@ def test_a_broken_ledger_decides_nothing(champion, capsys):
     assert len(_publications(ws)) == before
     assert _book_source(ws) == "fallback"  # the run's, from before promotion
     with Ledger.open(ws) as ledger:
-        refused = ledger.last(action="integrity.refused")
+        refused = ledger.last(action=Action.INTEGRITY_REFUSED)
     assert refused is not None and refused.payload["action"] == "rebalance"
 
 
@@ -284,10 +284,10 @@ def test_a_trip_during_the_rebalance_withholds_the_model_portfolio(champion, cap
     assert reb["portfolio"]["source"] == "fallback"
     assert reb["reasons"] == ["kill switch: tripped during the rebalance; model portfolio withheld"]
     with Ledger.open(ws) as ledger:
-        gate = ledger.last(action="gate.kill_switch")
-        trip_entry = ledger.last(action="killswitch.tripped")
+        gate = ledger.last(action=Action.GATE_KILL_SWITCH)
+        trip_entry = ledger.last(action=Action.KILLSWITCH_TRIPPED)
         published = ledger.entries(
-            action=Action.PORTFOLIO_PUBLISHED, subject=book_subject(STRATEGY)
+            action=Action.PORTFOLIO_PUBLISHED, subject=Subject.book(STRATEGY)
         )
     assert gate.payload["decision"] == "pass" and gate.seq < trip_entry.seq  # armed at the gate
     assert len(published) == before + 1 and published[-1].seq > trip_entry.seq

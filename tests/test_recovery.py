@@ -15,6 +15,7 @@ import sys
 import time
 
 from flows.cli import main
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger
 from tests.helpers_e2e import DETERMINISTIC_ACTIONS, SMALL
@@ -34,7 +35,7 @@ def _kill_when_training(proc: subprocess.Popen, ws: Workspace, timeout: float = 
             raise AssertionError(f"pipeline ended before it could be killed: {proc.returncode}")
         if (ws.home / "ledger.db").exists():
             seen = _actions(ws)
-            if seen["data.split"]:
+            if seen[Action.DATA_SPLIT]:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(30)
                 return dict(seen)
@@ -60,7 +61,7 @@ def test_killed_during_training_resumes_without_duplicates(tmp_path, monkeypatch
         stderr=subprocess.DEVNULL,
     )
     at_kill = _kill_when_training(proc, ws)
-    assert at_kill.get("model.trained", 0) == 0, "killed too late: training had finished"
+    assert at_kill.get(Action.MODEL_TRAINED, 0) == 0, "killed too late: training had finished"
 
     monkeypatch.setenv("ALPHAGATE_HOME", str(home))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", ws.tracking_uri)

@@ -16,6 +16,7 @@ import pytest
 
 from flows.cli import main
 from governance.findings.register import today
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from tests.helpers_e2e import DATA, cli_json
 from tests.helpers_identity import enrol_cast, signer
@@ -107,8 +108,8 @@ def test_review_accept_approve_drive(reviewed, capsys):
     assert main([*approve, "--as", "omar"]) == 0
     ws, ledger = _ledger()
     with ledger:
-        promoted = ledger.last(action="model.promoted")
-        grants = ledger.entries(action="approval.granted")
+        promoted = ledger.last(action=Action.MODEL_PROMOTED)
+        grants = ledger.entries(action=Action.APPROVAL_GRANTED)
     _code, shown = cli_json(capsys, "findings", "show", fid)
     accepted = [{"id": fid, "digest": shown["digest"], "until": until}]
     assert promoted.payload["accepted_findings"] == accepted
@@ -147,7 +148,7 @@ def test_expiry_and_cadence_stop_the_champion_per_policy(reviewed, capsys):
         allowed, reasons, version = model_may_drive(ws, ledger, MODEL, tier)
         assert (allowed, reasons) == (True, [])
         validation = latest_validation(ledger, MODEL, version)
-        until = dt.date.fromisoformat(ledger.last(action="finding.accepted").payload["until"])
+        until = dt.date.fromisoformat(ledger.last(action=Action.FINDING_ACCEPTED).payload["until"])
         later = use_checks(ledger, version, validation, tier, day=until + dt.timedelta(days=1))
         assert [b.split(" expired")[0] for b in later.blockers] == [
             f"acceptance of F-{MODEL}-v{version}-1"
@@ -187,6 +188,6 @@ def test_findings_and_acceptances_travel_in_the_evidence_pack(reviewed, tmp_path
     with zipfile.ZipFile(pack) as z:
         names = z.namelist()
     assert any(
-        "finding.accepted" in n or "accept" in n for n in names if n.startswith("approvals/")
+        Action.FINDING_ACCEPTED in n or "accept" in n for n in names if n.startswith("approvals/")
     )
     assert "inventory/models.json" in names

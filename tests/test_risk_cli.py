@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from governance.decisions.context import RunContext
+from governance.ground.vocabulary import Action
 from tasks.portfolio.book import (
     MAIN,
     AccountBook,
@@ -72,7 +73,7 @@ def test_risk_of_the_latest_book_is_recorded_and_logged(published, tmp_path, cap
         (m, c, h) for m in ("parametric", "historical") for c in (0.95, 0.99) for h in (1, 21)
     }
     with Ledger.open(published) as ledger:
-        entry = ledger.last(action="risk.analysed")
+        entry = ledger.last(action=Action.RISK_ANALYSED)
         assert entry.seq == out["ledger_seq"] and entry.subject == "portfolio:2022-12-28:fallback"
         names = set(entry.payload["artifacts"])
         assert {"risk/contributions.png", "risk/assets.parquet", "risk/var.parquet"} <= names
@@ -140,7 +141,7 @@ def test_monitoring_attribution_of_the_published_books(workspace, tmp_path):
     try:
         books = published_weights(ctx, STRATEGY)
         summary = attribution_report(ctx, config, panel, books)
-        entry = ctx.ledger.last(action="attribution.completed")
+        entry = ctx.ledger.last(action=Action.ATTRIBUTION_COMPLETED)
     finally:
         ctx.close()
     assert summary["periods"] == 3

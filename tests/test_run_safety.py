@@ -19,6 +19,7 @@ from pathlib import Path
 
 from flows.cli import main
 from governance.ground.text import printable
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger
 from tests.helpers_identity import enrol_cast, keyring_dir
@@ -48,7 +49,7 @@ def test_a_spoofing_reason_is_stored_as_given_and_printed_escaped(
     assert main(["killswitch", "status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["reason"] == SPOOF
     with Ledger.open(workspace) as ledger:
-        assert ledger.last(action="killswitch.tripped").payload["reason"] == SPOOF
+        assert ledger.last(action=Action.KILLSWITCH_TRIPPED).payload["reason"] == SPOOF
     assert main(["ledger", "show"]) == 0
     assert "\x1b" not in capsys.readouterr().out
 

@@ -23,6 +23,7 @@ import pytest
 
 from flows.cli import main
 from flows.summary import RunSummary, render
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.sandbox import BANNER, NOT_FOR_PRODUCTION, TAG
 from governance.log.ledger import Ledger
@@ -158,8 +159,8 @@ def test_the_evidence_pack_carries_the_label(chain):
 
 def test_ledger_entries_of_a_run_carry_the_label(chain):
     with Ledger.open(chain["ws"]) as ledger:
-        published = ledger.last(action="portfolio.published")
-        validated = ledger.last(action="validation.completed")
+        published = ledger.last(action=Action.PORTFOLIO_PUBLISHED)
+        validated = ledger.last(action=Action.VALIDATION_COMPLETED)
     for entry in (published, validated):
         assert (entry.payload.get("sandbox") is True) is chain["sandbox"], entry.action
 
@@ -188,9 +189,9 @@ def test_the_quality_monitoring_and_inventory_pages_carry_the_banner(chain):
     pages = sorted((home / "reports" / "data-quality").glob("*.html"))
     assert pages
     with Ledger.open(chain["ws"]) as ledger:
-        gate = ledger.last(action="gate.data_quality")
+        gate = ledger.last(action=Action.GATE_DATA_QUALITY)
         stored = ledger.store.read_bytes(gate.artifacts["quality_html"]).decode()
-        done = ledger.last(action="monitoring.completed")
+        done = ledger.last(action=Action.MONITORING_COMPLETED)
         assert done is not None, chain["monitor"]
         monitoring = ledger.store.read_bytes(done.artifacts["report.html"]).decode()
         twin = ledger.store.read_json(done.artifacts["report.json"])

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from flows.cli import main
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger
 from tests.helpers_e2e import DATA, cli_json
@@ -40,7 +41,7 @@ def champion(tmp_path_factory, prefect_server):
         enrol_cast(Workspace(home), sandbox=True, monkeypatch=mp)
         assert main(["run", "--config", str(CONFIG), "--as", "dana"]) == 3  # awaits approvals
         ledger = Ledger.open(Workspace(home))
-        version = ledger.last(action="model.registered").payload["version"]
+        version = ledger.last(action=Action.MODEL_REGISTERED).payload["version"]
         ledger.dispose()
         for who in ("vera", "rita"):
             assert (
@@ -98,18 +99,18 @@ def test_stress_breach_halts_the_rebalance_and_publishes_the_stressed_fallback(
     try:
         flow = reb["flow_run_id"]
         gates = [
-            e for e in ledger.entries(action="gate.stress") if e.payload["flow_run_id"] == flow
+            e for e in ledger.entries(action=Action.GATE_STRESS) if e.payload["flow_run_id"] == flow
         ]
         assert [(g.subject.endswith(":fallback"), g.payload["decision"]) for g in gates] == [
             (False, "halt"),
             (True, "pass"),
         ]
-        published = ledger.last(action="portfolio.published")
+        published = ledger.last(action=Action.PORTFOLIO_PUBLISHED)
         assert published.payload["source"] == "fallback"
         summary = ledger.store.read_json(published.payload["artifacts"]["stress/summary.json"])
         losses = {s["scenario"]: s["loss"] for s in summary["scenarios"]}
         assert losses["top-names"] == pytest.approx(fallback_loss, abs=1e-12)
-        risk = ledger.last(action="risk.analysed")
+        risk = ledger.last(action=Action.RISK_ANALYSED)
         assert risk.payload["flow_run_id"] == flow and risk.payload["source"] == "fallback"
     finally:
         ledger.dispose()
@@ -121,12 +122,12 @@ def test_stress_breach_halts_the_rebalance_and_publishes_the_stressed_fallback(
         names = z.namelist()
         entries = json.loads(z.read("ledger/entries.json"))
     actions = {e["action"] for e in entries}
-    assert {"stress.completed", "gate.stress", "risk.analysed"} <= actions
+    assert {Action.STRESS_COMPLETED, Action.GATE_STRESS, Action.RISK_ANALYSED} <= actions
     for action, file in (
-        ("stress.completed", "stress_losses.png"),
-        ("stress.completed", "stress_scenarios.parquet"),
-        ("risk.analysed", "risk_contributions.png"),
-        ("risk.analysed", "risk_assets.parquet"),
+        (Action.STRESS_COMPLETED, "stress_losses.png"),
+        (Action.STRESS_COMPLETED, "stress_scenarios.parquet"),
+        (Action.RISK_ANALYSED, "risk_contributions.png"),
+        (Action.RISK_ANALYSED, "risk_assets.parquet"),
     ):
         assert any(action in n and n.endswith(file) for n in names), (action, file)
 
@@ -168,11 +169,11 @@ def test_many_accounts_each_account_is_stressed_and_holds_on_a_breach(champion, 
         flow = reb["flow_run_id"]
         gates = {
             e.subject.rsplit(":", 1)[1]: e.payload["decision"]
-            for e in ledger.entries(action="gate.stress")
+            for e in ledger.entries(action=Action.GATE_STRESS)
             if e.payload["flow_run_id"] == flow
         }
         assert gates == {"seeded": "pass", "cash": "halt"}
-        done = ledger.last(action="stress.completed")
+        done = ledger.last(action=Action.STRESS_COMPLETED)
         assert set(done.payload["breached"]) == {"cash"}
         path = ledger.store.path(done.payload["artifacts"]["stress/accounts.parquet"])
         table = pd.read_parquet(path).set_index("account")

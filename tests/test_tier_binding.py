@@ -17,6 +17,7 @@ import pytest
 from flows.cli import main
 from governance.decisions.model_use import drive_decision
 from governance.ground.canonical import sha256_file
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.signing import append_signed
 from governance.log.ledger import Ledger
@@ -51,7 +52,7 @@ def _config(folder: Path, name: str, policy: Path, strategy: str, tier: str | No
 
 def _refusals(ws: Workspace) -> list[dict]:
     with Ledger.open(ws) as ledger:
-        return [e.payload for e in ledger.entries(action="policy.refused")]
+        return [e.payload for e in ledger.entries(action=Action.POLICY_REFUSED)]
 
 
 def _one_line(err: str) -> bool:
@@ -156,7 +157,7 @@ def test_a_validation_signed_under_another_tier_backs_nothing(
     assert code == 4 and _one_line(err)
     assert "made under tier 'low', not 'forged''s tier 'high'" in err
     with Ledger.open(workspace) as ledger:
-        assert "tier 'low'" in ledger.last(action="approval.refused").payload["refusal"]
+        assert "tier 'low'" in ledger.last(action=Action.APPROVAL_REFUSED).payload["refusal"]
 
 
 def test_approvals_signed_under_another_tier_count_for_nothing_at_use(enrolled):
@@ -211,7 +212,7 @@ def test_a_finding_accepted_under_another_tier_stays_unaccepted(enrolled, capsys
         prior = load_register(ledger).of_version("rev", version)
         fs = to_jsonable(list(with_ids([shap], prior, "rev", int(version))))
         append_signed(
-            ledger, signer(ws, "vera", ledger), "validation.completed",
+            ledger, signer(ws, "vera", ledger), Action.VALIDATION_COMPLETED,
             subject=f"model:rev/v{version}",
             payload={"model_name": "rev", "model_version": int(version), "verdict": "review",
                      "findings": fs, "policy_hash": sha256_file(POLICY), "policy_tier": "high",
@@ -305,9 +306,9 @@ def test_the_assigned_tier_runs_end_to_end_and_is_signed_into_the_evidence(lenie
     code, reb = cli_json(capsys, "rebalance", "--config", str(cfg), "--as", "dana")
     assert (code, reb["status"], reb["portfolio"]["source"]) == (0, "completed", "model")
     with Ledger.open(ws) as ledger:
-        trained = ledger.last(action="model.trained").payload
-        validated = ledger.last(action="validation.completed").payload
-        approvals = ledger.entries(action="approval.granted")
+        trained = ledger.last(action=Action.MODEL_TRAINED).payload
+        validated = ledger.last(action=Action.VALIDATION_COMPLETED).payload
+        approvals = ledger.entries(action=Action.APPROVAL_GRANTED)
     assert (trained["tier"], validated["policy_tier"]) == ("high", "high")
     assert {e.payload["signed"]["tier"] for e in approvals} == {"high"}
 
@@ -317,10 +318,10 @@ def test_a_champion_revalidated_under_the_laxer_tier_falls_back(lenient, capsys)
     genuine report): the full rebalance falls back, exit 3, and says why."""
     ws, cfg = lenient
     with Ledger.open(ws) as ledger:
-        genuine = ledger.last(action="validation.completed")
+        genuine = ledger.last(action=Action.VALIDATION_COMPLETED)
         payload = {**genuine.payload, "policy_tier": "low", "run_key": "forged"}
         append_signed(
-            ledger, signer(ws, "vera", ledger), "validation.completed",
+            ledger, signer(ws, "vera", ledger), Action.VALIDATION_COMPLETED,
             subject=genuine.subject, payload=payload, artifacts=genuine.artifacts,
         )  # fmt: skip
     code, reb = cli_json(capsys, "rebalance", "--config", str(cfg), "--as", "dana")
@@ -328,5 +329,5 @@ def test_a_champion_revalidated_under_the_laxer_tier_falls_back(lenient, capsys)
     why = [r for r in reb["reasons"] if "tier 'low'" in r]
     assert why and "counts for nothing" in why[0]
     with Ledger.open(ws) as ledger:
-        published = ledger.last(action="portfolio.published").payload
+        published = ledger.last(action=Action.PORTFOLIO_PUBLISHED).payload
     assert published["source"] == "fallback" and "tier 'low'" in str(published)

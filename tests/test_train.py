@@ -17,6 +17,7 @@ import pytest
 
 from governance.ground.configio import validate_model
 from governance.ground.errors import InputError
+from governance.ground.vocabulary import Action
 from tasks.model.dataset import load_sealed
 from tasks.model.register import train_and_register
 from tasks.model.stats import annualised_sharpe
@@ -172,20 +173,24 @@ def test_same_inputs_give_byte_identical_model_files(trained, client):
 
 def test_ledger_records_split_training_and_registration(trained):
     ctx, a, b, split = trained["ctx"], trained["first"], trained["second"], trained["split"]
-    (entry,) = ctx.ledger.entries(action="data.split")[:1]
+    (entry,) = ctx.ledger.entries(action=Action.DATA_SPLIT)[:1]
     p = entry.payload
     assert p["dev_fingerprint"] == split.dev_fingerprint
     assert p["holdout_fingerprint"] == split.holdout_fingerprint
     assert p["dev_period"] == [d.date().isoformat() for d in split.dev_period]
     assert p["holdout_period"] == [d.date().isoformat() for d in split.holdout_period]
-    trained_entries = ctx.ledger.entries(action="model.trained", subject="strategy:synthetic-test")
+    trained_entries = ctx.ledger.entries(
+        action=Action.MODEL_TRAINED, subject="strategy:synthetic-test"
+    )
     assert [e.seq for e in trained_entries] == [a.ledger_seq, b.ledger_seq]
     first, second = (e.payload for e in trained_entries)
     assert first["trials"] == 2 and first["trials_total"] == 2 and second["trials_total"] == 4
     assert len(first["trial_sharpes"]) == 2
     assert first["model_hash"] == a.model_hash and first["mlflow_run_id"] == a.mlflow_run_id
     assert first["metrics"]["cv_rank_ic_mean"] == pytest.approx(a.cv.rank_ic_mean)
-    reg = ctx.ledger.last(action="model.registered", subject=f"model:{a.model_name}/v{a.version}")
+    reg = ctx.ledger.last(
+        action=Action.MODEL_REGISTERED, subject=f"model:{a.model_name}/v{a.version}"
+    )
     assert reg is not None and reg.payload["status"] == "candidate"
     assert ctx.ledger.verify().ok
 
@@ -217,7 +222,7 @@ def test_trials_file_matches_recorded_sharpes(trained, client):
     res = trained["first"]
     trials = pd.read_parquet(io.BytesIO(_run_file(client, res.mlflow_run_id, "trials.parquet")))
     assert list(trials.columns) == ["date", "trial_0", "trial_1"]
-    entry = trained["ctx"].ledger.entries(action="model.trained")[0]
+    entry = trained["ctx"].ledger.entries(action=Action.MODEL_TRAINED)[0]
     for i, sharpe in enumerate(entry.payload["trial_sharpes"]):
         assert annualised_sharpe(trials[f"trial_{i}"]) == pytest.approx(sharpe)
     assert trials["date"].max() < trained["split"].holdout_period[0]
@@ -244,7 +249,7 @@ def test_model_card_is_self_contained_and_stored(trained, client):
         assert "mom_12_1" in doc and trained["split"].dev_fingerprint in doc
     assert "<style>" in html and "http://" not in html and "https://" not in html
     assert "<link" not in html and "<script" not in html
-    entry = trained["ctx"].ledger.entries(action="model.trained")[0]
+    entry = trained["ctx"].ledger.entries(action=Action.MODEL_TRAINED)[0]
     assert trained["ctx"].store.read_bytes(entry.artifacts["model_card.html"]).decode() == html
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from governance.ground.canonical import sha256_bytes
 from governance.ground.errors import Forbidden
+from governance.ground.vocabulary import Action
 from governance.policy.schema import Tier
 from tests.helpers_identity import enrol_cast, signer
 from validation.config import ValidationConfig
@@ -215,14 +216,14 @@ def test_version_is_tagged_and_ledger_records_without_promotion(ws, planted):
     arts = {a.path for a in client.list_artifacts(result.mlflow_run_id, "validation")}
     assert {"validation/report.html", "validation/report.json"} <= arts
     with Ledger.open(ws) as ledger:
-        entry = ledger.last(action="validation.completed", subject=f"model:{name}/v{version}")
+        entry = ledger.last(action=Action.VALIDATION_COMPLETED, subject=f"model:{name}/v{version}")
         assert entry.seq == result.ledger_seq
         assert entry.payload["verdict"] == "pass"
         assert (entry.actor, entry.role) == (VALIDATOR, "validator")
         assert entry.payload["holdout_fingerprint"] == result.holdout_fingerprint
         assert entry.payload["policy_hash"] == "p" * 64
         assert entry.artifacts["report.html"] == result.report_html_sha256
-        assert ledger.last(action="model.promoted") is None
+        assert ledger.last(action=Action.MODEL_PROMOTED) is None
         assert ledger.verify().ok
 
 
@@ -284,7 +285,9 @@ def test_developer_and_non_validators_cannot_validate(ws, planted):
     with pytest.raises(Forbidden, match="needs validator"):
         run_validation(ws, name, version, validator=OFFICER)
     with Ledger.open(ws) as ledger:
-        refused = ledger.entries(action="validation.refused", subject=f"model:{name}/v{version}")
+        refused = ledger.entries(
+            action=Action.VALIDATION_REFUSED, subject=f"model:{name}/v{version}"
+        )
     assert [e.actor for e in refused][-2:] == [DEVELOPER, OFFICER]
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from tests.helpers_browser import Browser, page_url
 from tests.helpers_e2e import DATA, SMALL
@@ -224,9 +225,9 @@ def _pages(home: Path) -> dict[str, Path]:
 
     with Ledger.open(Workspace(home)) as ledger:
         store = ledger.store
-        validation = ledger.last(action="validation.completed")
-        trained = ledger.last(action="model.trained")
-        quality = ledger.last(action="gate.data_quality")
+        validation = ledger.last(action=Action.VALIDATION_COMPLETED)
+        trained = ledger.last(action=Action.MODEL_TRAINED)
+        quality = ledger.last(action=Action.GATE_DATA_QUALITY)
         return {
             "validation report": store.path(validation.artifacts["report.html"]),
             "model card": store.path(trained.artifacts["model_card.html"]),

@@ -10,9 +10,8 @@ import math
 from dataclasses import dataclass
 
 from governance.ground.artifacts import ArtifactStore
-from governance.ground.vocabulary import Action
+from governance.ground.vocabulary import Action, Subject
 from governance.log.ledger import Ledger
-from governance.registry.versions import model_subject
 
 REPORT = "report.json"
 
@@ -36,7 +35,7 @@ def validated_level(
     ledger: Ledger, store: ArtifactStore, name: str, version: int
 ) -> ValidatedLevel | None:
     """The level of the version's latest ``validation.completed``; None if never validated."""
-    entry = ledger.last(action=Action.VALIDATION_COMPLETED, subject=model_subject(name, version))
+    entry = ledger.last(action=Action.VALIDATION_COMPLETED, subject=Subject.model(name, version))
     if entry is None:
         return None
     metrics = store.read_json(entry.artifacts[REPORT])["metrics"]

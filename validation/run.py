@@ -105,7 +105,7 @@ def check_validator(ctx: RunContext, model_name: str, version: int, validator) -
             Action.VALIDATION_REFUSED,
             actor=validator.name,
             role=validator.role,
-            subject=model_subject(model_name, version),
+            subject=Subject.model(model_name, version),
             payload={"reason": reason, "developer": developer},
         )
         raise Forbidden(reason)
@@ -312,7 +312,7 @@ def validate_model_version(
         ctx.ledger,
         signer,
         Action.VALIDATION_COMPLETED,
-        subject=model_subject(model_name, version),
+        subject=Subject.model(model_name, version),
         payload={
             "model_name": model_name,
             "model_version": int(version),
@@ -338,7 +338,7 @@ def validate_model_version(
             **{_png_name(c): s for c, s in figure_shas.items()},
         },
         idempotency_key=ctx.idempotency_key(
-            Action.VALIDATION_COMPLETED, model_subject(model_name, version)
+            Action.VALIDATION_COMPLETED, Subject.model(model_name, version)
         ),
     )
     sync_findings(ctx.ws, ctx.ledger, model_name, version, entry.seq)

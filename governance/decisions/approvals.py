@@ -30,7 +30,7 @@ from governance.decisions.promotion import (
     latest_validation,
 )
 from governance.ground.errors import Forbidden, InputError
-from governance.ground.vocabulary import Action
+from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.identity.duties import Act, duty_refusal
 from governance.identity.signing import Signer
@@ -105,7 +105,7 @@ def _refuse(ledger: Ledger, facts: ModelFacts, signer, decision: str, message: s
         Action.APPROVAL_REFUSED,
         actor=signer.name if signer else "<none>",
         role=signer.role if signer else "unknown",
-        subject=model_subject(facts.name, facts.version),
+        subject=Subject.model(facts.name, facts.version),
         payload={
             "model_name": facts.name,
             "model_version": facts.version,
@@ -167,7 +167,7 @@ def promote(ledger: Ledger, client, facts: ModelFacts, state: PromotionState, po
         Action.MODEL_PROMOTED,
         actor="alphagate",
         role="system",
-        subject=model_subject(facts.name, facts.version),
+        subject=Subject.model(facts.name, facts.version),
         payload={
             "model_name": facts.name,
             "model_version": facts.version,

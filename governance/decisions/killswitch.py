@@ -38,18 +38,11 @@ from typing import Any
 
 from governance.decisions.context import RunContext
 from governance.ground.errors import Forbidden, InputError
-from governance.ground.vocabulary import Action, Area, area
+from governance.ground.vocabulary import Action, Area, Subject, area
 from governance.identity.duties import ROLES, Act, duty_refusal, require
 from governance.identity.users import SYSTEM_ACTOR, act_problems, load_registry
 from governance.log.bound import replayed
 from governance.policy.schema import MIN_RESET_APPROVALS
-
-SUBJECT = "killswitch"
-
-
-def subject_for(strategy: str | None = None) -> str:
-    """Ledger subject of the workspace-wide switch (None) or of one strategy's."""
-    return SUBJECT if strategy is None else f"{SUBJECT}:{strategy}"
 
 
 class SwitchState(StrEnum):
@@ -178,7 +171,7 @@ def status(ledger, strategy: str | None = None) -> KillSwitchState:
     """Current :class:`KillSwitchState` of one level, the workspace-wide switch (None) or
     ``strategy``'s own, of a ledger, a ``RunContext`` or a ledger transaction."""
     ledger = _ledger_of(ledger)
-    subject = subject_for(strategy)
+    subject = Subject.killswitch(strategy)
     entries = [e for e in ledger.entries(subject=subject) if area(e.action) == Area.KILLSWITCH]
     return fold(sorted(entries, key=lambda e: e.seq), load_registry(ledger))
 
@@ -192,7 +185,7 @@ def effective(ledger, strategy: str | None) -> KillSwitchState:
 
 def strategies(ledger) -> list[str]:
     """Strategies with a switch of their own (any ``killswitch:<strategy>`` entry), sorted."""
-    prefix = f"{SUBJECT}:"
+    prefix = f"{Subject.KILLSWITCH}:"
     return sorted(
         {
             e.subject.removeprefix(prefix)
@@ -211,7 +204,7 @@ def status_json(ledger) -> dict:
     }
 
 
-def _append(target, tx, action: str, signer, payload: dict, subject: str = SUBJECT):
+def _append(target, tx, action: str, signer, payload: dict, subject: str = Subject.KILLSWITCH):
     """Append in ``tx`` the signed act of ``signer``, or (``signer`` None) an automatic
     entry of ``alphagate``, through ``RunContext.record`` when given one (``flow_run_id``)."""
     if signer is not None:
@@ -283,7 +276,9 @@ def trip(
     if strategy is not None:
         payload["strategy"] = strategy
     with _ledger_of(target).transaction() as tx:
-        _append(target, tx, Action.KILLSWITCH_TRIPPED, signer, payload, subject_for(strategy))
+        _append(
+            target, tx, Action.KILLSWITCH_TRIPPED, signer, payload, Subject.killswitch(strategy)
+        )
         return status(tx, strategy)
 
 
@@ -307,7 +302,7 @@ def auto_trip(
     return trip(target, None, reason, trigger, evidence=evidence, strategy=strategy)
 
 
-def _refusal(tx, signer, message: str, extra: dict, subject: str = SUBJECT) -> Forbidden:
+def _refusal(tx, signer, message: str, extra: dict, subject: str = Subject.KILLSWITCH) -> Forbidden:
     tx.append(
         Action.KILLSWITCH_RESET_REFUSED,
         actor=signer.name,
@@ -359,7 +354,7 @@ def _reset_in(
     tx, signer, reason, incident, tier, champion_developer, strategy=None
 ) -> Forbidden | None:
     policy = tier.kill_switch
-    subject = subject_for(strategy)
+    subject = Subject.killswitch(strategy)
     extra = {"reason": reason, "incident": incident}
     if strategy is not None:
         extra["strategy"] = strategy

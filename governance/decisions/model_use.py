@@ -23,7 +23,7 @@ from governance.decisions.promotion import (
 )
 from governance.findings.review import use_checks
 from governance.ground.errors import Forbidden
-from governance.ground.vocabulary import Action
+from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.identity.users import load_registry
 from governance.log.ledger import Ledger
@@ -174,7 +174,7 @@ def _promoted_validation(ledger, registry, promoted):
     hashes = {
         (e.payload.get("signed") or e.payload.get("document") or {}).get("validation_entry_hash")
         for e in ledger.entries(
-            action=Action.APPROVAL_GRANTED, subject=model_subject(name, version)
+            action=Action.APPROVAL_GRANTED, subject=Subject.model(name, version)
         )
         if e.seq in seqs
     }

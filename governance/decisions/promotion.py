@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from governance.ground.vocabulary import Action
+from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.identity.duties import ROLES, Act, developer_of
 from governance.identity.users import Registry, Role, load_registry, valid_acts
@@ -101,7 +101,7 @@ def latest_validation(
     """
     registry = registry or load_registry(ledger)
     entries = ledger.entries(
-        action=Action.VALIDATION_COMPLETED, subject=model_subject(name, version)
+        action=Action.VALIDATION_COMPLETED, subject=Subject.model(name, version)
     )
     valid = [
         e
@@ -133,7 +133,7 @@ def decisions_on_validation(
         return []
     return [
         e
-        for e in ledger.entries(action=action, subject=model_subject(name, version))
+        for e in ledger.entries(action=action, subject=Subject.model(name, version))
         if (e.payload.get("signed") or e.payload.get("document") or {}).get("validation_entry_hash")
         == validation.entry_hash
     ]

@@ -7,9 +7,8 @@ report's sign-off block, and the Prefect gate artifacts.
 
 from __future__ import annotations
 
-from governance.ground.vocabulary import Action
+from governance.ground.vocabulary import Action, Subject
 from governance.log.ledger import Ledger
-from governance.registry.versions import model_subject
 
 __all__ = ["decision_rows"]
 
@@ -21,7 +20,7 @@ def decision_rows(ledger: Ledger, name: str, version: int | str) -> list[dict]:
     signature_sha256}``; ``signature_sha256`` is the digest the signer signed
     (``signed_digest``), empty for a declared (unsigned) UI approval.
     """
-    subject = model_subject(name, version)
+    subject = Subject.model(name, version)
     entries = [*ledger.entries(action=Action.APPROVAL_GRANTED, subject=subject),
                *ledger.entries(action=Action.APPROVAL_REJECTED, subject=subject)]  # fmt: skip
     rows = []

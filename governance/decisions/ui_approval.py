@@ -31,12 +31,12 @@ from governance.decisions.promotion import (
     declared_count,
 )
 from governance.ground.canonical import sha256_json
-from governance.ground.vocabulary import Action
+from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.identity.duties import Act, duty_refusal
 from governance.identity.users import find_user
 from governance.log.ledger import Ledger, LedgerEntry
-from governance.registry.versions import ModelFacts, model_subject
+from governance.registry.versions import ModelFacts
 
 TIMEOUT_USER = "<timeout>"
 
@@ -78,7 +78,7 @@ def record_declared_decision(
     flow_run_id: str | None = None,
 ) -> tuple[str, LedgerEntry]:
     """Record an unsigned, declared UI decision (or its refusal); ``(outcome, entry)``."""
-    subject = model_subject(facts.name, facts.version)
+    subject = Subject.model(facts.name, facts.version)
     state = compute_state(ws, ledger, facts, tier, validation)
     refusal = None if user == TIMEOUT_USER else _refusal(ledger, facts, user, state)
     if approve and refusal is None and state.blocked:
@@ -198,7 +198,7 @@ def record_form_decision(
             tier=tier, tier_name=tier_name, policy_hash=policy_hash, flow_run_id=flow_run_id,
         )  # fmt: skip
         return outcome, entry, False
-    subject = model_subject(facts.name, facts.version)
+    subject = Subject.model(facts.name, facts.version)
     state = compute_state(ws, ledger, facts, tier, validation)
     try:
         signed = json.loads(signature)

@@ -24,7 +24,7 @@ from governance.decisions.promotion import decisions_on_validation, latest_valid
 from governance.findings.register import Status, load_register, today
 from governance.findings.review import blocking, revalidation_due, use_checks
 from governance.ground.html import Cell, Facts, Page, Section, Table, Tone, render_page, tone_of
-from governance.ground.vocabulary import Action
+from governance.ground.vocabulary import Action, Subject
 from governance.identity.sandbox import banner, is_sandbox
 from governance.policy.schema import Policy, Tier, load_policy
 from governance.policy.tiers import evidence_problem
@@ -53,7 +53,7 @@ def _model_row(ws, ledger, client, name: str, promotion, policy, register, day) 
     focus = champion or str(latest.version)
     mv = next(v for v in versions if str(v.version) == focus)
     validation = latest_validation(ledger, name, focus)
-    entry = ledger.last(action=Action.VALIDATION_COMPLETED, subject=model_subject(name, focus))
+    entry = ledger.last(action=Action.VALIDATION_COMPLETED, subject=Subject.model(name, focus))
     validated_tier = entry.payload.get("policy_tier") if entry else None
     # the tier the adopted policy assigns the strategy, not the one its validation named
     assigned = policy.assigned_tier(name) if policy is not None else None

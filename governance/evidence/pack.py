@@ -67,7 +67,6 @@ from governance.ground.workspace import Workspace
 from governance.identity.sandbox import is_sandbox
 from governance.identity.users import list_users
 from governance.log.ledger import Ledger, LedgerEntry
-from governance.registry.versions import model_subject
 
 #: MLflow run files larger than this stay out of the pack (their hashes are in the ledger).
 MAX_MLFLOW_FILE_BYTES = 50 * 1024 * 1024
@@ -85,7 +84,7 @@ class PackSubject:
 
     def label(self) -> str:
         if self.version is not None:
-            return model_subject(self.model_name, self.version)
+            return Subject.model(self.model_name, self.version)
         return Subject.run(self.run_id)
 
 
@@ -94,7 +93,7 @@ def _safe(name: str) -> str:
 
 
 def _about_version(e: LedgerEntry, subject: PackSubject) -> bool:
-    if e.subject == model_subject(subject.model_name, subject.version):
+    if e.subject == Subject.model(subject.model_name, subject.version):
         return True
     p = e.payload
     return (

@@ -26,13 +26,12 @@ from governance.findings.register import (
     today,
 )
 from governance.ground.errors import Forbidden, InputError
-from governance.ground.vocabulary import Action
+from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.identity.signing import Signer, verify_signed_record
 from governance.identity.users import list_users
 from governance.log.chain import VerifyReport
 from governance.log.ledger import Ledger, LedgerEntry
-from governance.registry.versions import model_subject
 
 
 def parse_until(value: str, day: dt.date) -> dt.date:
@@ -86,7 +85,7 @@ def _developer(ledger: Ledger, record: FindingRecord) -> str | None:
 
     entry = ledger.last(
         action=Action.VALIDATION_COMPLETED,
-        subject=model_subject(record.model_name, record.model_version),
+        subject=Subject.model(record.model_name, record.model_version),
     )
     return developer_of(ledger, entry.payload.get("model_run_id")) if entry else None
 
@@ -97,7 +96,7 @@ def _refuse(ws, ledger, record: FindingRecord, signer, message: str, extra: dict
         Action.FINDING_ACCEPTANCE_REFUSED,
         actor=user,
         role=signer.role,
-        subject=model_subject(record.model_name, record.model_version),
+        subject=Subject.model(record.model_name, record.model_version),
         payload={
             "model_name": record.model_name,
             "model_version": record.model_version,
@@ -162,7 +161,7 @@ def accept(
     signers = [*(record.pending.signers if record.pending else ()), acting.name]
     validation = ledger.last(
         action=Action.VALIDATION_COMPLETED,
-        subject=model_subject(record.model_name, record.model_version),
+        subject=Subject.model(record.model_name, record.model_version),
     )
     doc = acceptance_document(
         record, validation_entry_hash=validation.entry_hash if validation else None,

@@ -22,10 +22,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from governance.findings.register import FindingRecord, Register, Status, load_register, today
-from governance.ground.vocabulary import Action
+from governance.ground.vocabulary import Action, Subject
 from governance.identity.users import SYSTEM_ACTOR
 from governance.policy.schema import BreachAction, Severity, Tier
-from governance.registry.versions import model_subject
 
 SWITCH = "killswitch"
 
@@ -193,7 +192,7 @@ def record_expiries(ledger, expired, *, monitoring_seq: int | None = None) -> li
                 Action.FINDING_EXPIRED,
                 actor=SYSTEM_ACTOR,
                 role="system",
-                subject=model_subject(r.model_name, r.model_version),
+                subject=Subject.model(r.model_name, r.model_version),
                 payload={
                     "model_name": r.model_name,
                     "model_version": r.model_version,

@@ -25,13 +25,12 @@ from pathlib import Path
 
 from governance.ground.canonical import sha256_file
 from governance.ground.errors import Forbidden, InputError
-from governance.ground.vocabulary import Action
+from governance.ground.vocabulary import Action, Subject
 from governance.identity.duties import ROLES, Act, duty_refusal
 from governance.identity.signing import Signer, append_signed
 from governance.identity.users import load_registry, valid_acts
 from governance.policy.schema import Policy, load_policy
 
-SUBJECT = "policy"
 #: Distinct risk officers whose signatures make a policy the one in force (four eyes).
 SIGNATURES = 2
 
@@ -152,7 +151,7 @@ def resolve_policy(ledger, named: str | Path) -> PolicyInForce:
     else:
         return PolicyInForce(adopted_policy(ledger, adoption), digest, False, adoption)
     ledger.append(
-        Action.POLICY_REFUSED, actor="alphagate", role="system", subject=SUBJECT,
+        Action.POLICY_REFUSED, actor="alphagate", role="system", subject=Subject.POLICY,
         payload={"named": str(named), "named_hash": digest, "refusal": refusal},
     )  # fmt: skip
     raise Forbidden(refusal)
@@ -198,7 +197,7 @@ def adopt(ws, ledger, signer: Signer, path: str | Path, rule: dict):
     )  # fmt: skip
     if refusal:
         ledger.append(
-            Action.POLICY_ADOPTION_REFUSED, actor=signer.name, role=signer.role, subject=SUBJECT,
+            Action.POLICY_ADOPTION_REFUSED, actor=signer.name, role=signer.role, subject=Subject.POLICY,
             payload={"policy_hash": digest, "refusal": refusal},
         )  # fmt: skip
         raise Forbidden(refusal)
@@ -213,7 +212,12 @@ def adopt(ws, ledger, signer: Signer, path: str | Path, rule: dict):
         "previous_policy_hash": current.policy_hash if current else None,
     }
     entry = append_signed(
-        ledger, signer, action, subject=SUBJECT, payload=payload, artifacts={"policy.yaml": stored}
+        ledger,
+        signer,
+        action,
+        subject=Subject.POLICY,
+        payload=payload,
+        artifacts={"policy.yaml": stored},
     )
     return entry, (policy_in_force(ledger) if action == Action.POLICY_ADOPTED else None)
 

@@ -28,9 +28,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from governance.ground.errors import Forbidden
-from governance.ground.vocabulary import Action
+from governance.ground.vocabulary import Action, Subject
 from governance.identity.users import load_registry
-from governance.policy.adoption import SUBJECT, PolicyInForce, adopted_policy, policy_in_force
+from governance.policy.adoption import PolicyInForce, adopted_policy, policy_in_force
 from governance.policy.schema import Tier
 
 
@@ -58,7 +58,7 @@ def _unassigned(strategy: str, policy_hash: str) -> str:
 
 def _refuse(ledger, strategy: str, named: str | None, assigned, digest: str, why: str):
     ledger.append(
-        Action.POLICY_REFUSED, actor="alphagate", role="system", subject=SUBJECT,
+        Action.POLICY_REFUSED, actor="alphagate", role="system", subject=Subject.POLICY,
         payload={"strategy": strategy, "named_tier": named, "assigned_tier": assigned,
                  "policy_hash": digest, "refusal": why},
     )  # fmt: skip

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from governance.ground.errors import InputError
-from governance.ground.vocabulary import Action, Subject
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.log.chain import VerifyReport
 from governance.log.ledger import Ledger

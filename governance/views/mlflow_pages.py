@@ -51,7 +51,7 @@ from governance.identity.sandbox import (
     tag_value,
 )
 from governance.log.ledger import Ledger
-from governance.registry.versions import champion_version, model_subject
+from governance.registry.versions import champion_version
 
 __all__ = ["Status", "VersionView", "refresh_model_view", "refresh_version_view", "version_view"]
 
@@ -102,7 +102,7 @@ def _decision_tag(d: dict) -> str:
 
 def version_view(ledger: Ledger, client, name: str, version: int | str) -> VersionView:
     """The view of ``name`` v``version`` from the ledger and the ``champion`` alias."""
-    subject = model_subject(name, version)
+    subject = Subject.model(name, version)
     validated = ledger.last(action=Action.VALIDATION_COMPLETED, subject=subject)
     facts_v = latest_validation(ledger, name, version)
     verdict = facts_v.verdict if facts_v else None

@@ -46,11 +46,6 @@ TRADE_COLUMNS = ["asset", "current", "target", "change", "estimated_cost"]
 FILES = ("weights.csv", "weights.json", "trades.csv", "trades.json", "solver.json")
 
 
-def book_subject(strategy: str) -> str:
-    """Ledger subject of a strategy's publications."""
-    return Subject.book(strategy)
-
-
 @dataclass(frozen=True)
 class AccountBook:
     """One account's target.
@@ -257,7 +252,7 @@ def publish(ctx, result: PortfolioResult, strategy: str, payload: dict, *, if_ar
     record = partial(record_if_armed, ctx, strategy=strategy) if if_armed else ctx.record
     return record(
         Action.PORTFOLIO_PUBLISHED,
-        subject=book_subject(strategy),
+        subject=Subject.book(strategy),
         payload=body,
         artifacts=result.artifacts,
     )
@@ -265,7 +260,7 @@ def publish(ctx, result: PortfolioResult, strategy: str, payload: dict, *, if_ar
 
 def latest_publication(ledger, strategy: str):
     """The strategy's last ``portfolio.published`` ledger entry, or None."""
-    return ledger.last(action=Action.PORTFOLIO_PUBLISHED, subject=book_subject(strategy))
+    return ledger.last(action=Action.PORTFOLIO_PUBLISHED, subject=Subject.book(strategy))
 
 
 def latest_book(ledger, store, strategy: str) -> PortfolioResult | None:
@@ -316,7 +311,7 @@ def book_history(ledger, store, strategy: str) -> pd.DataFrame:
     published.
     """
     rows: dict[pd.Timestamp, pd.Series] = {}
-    for e in ledger.entries(action=Action.PORTFOLIO_PUBLISHED, subject=book_subject(strategy)):
+    for e in ledger.entries(action=Action.PORTFOLIO_PUBLISHED, subject=Subject.book(strategy)):
         book = read_rebalance(store, e.payload["artifacts"]).book()
         if len(book):
             rows[pd.Timestamp(e.payload["asof"])] = book
