@@ -70,7 +70,7 @@ def portfolio(run: Run, panel) -> None:
     """
     from flows.risk_stage import stress_gate
     from governance.decisions import killswitch
-    from governance.decisions.gates import kill_switch_gate, record_gate
+    from governance.decisions.gates import decide_gate, kill_switch_gate
     from governance.decisions.model_use import drive_decision
     from governance.ground.errors import GateHalt
     from tasks.portfolio.book import MAIN, current_holdings
@@ -79,7 +79,7 @@ def portfolio(run: Run, panel) -> None:
     ctx, cfg, limits = run.now, run.config.portfolio, run.tier.pretrade
     strategy = run.config.model.name
     state = killswitch.effective(ctx.ledger, strategy)  # workspace-wide, else the strategy's
-    record_gate(ctx, kill_switch_gate(state), subject=Subject.killswitch(strategy))
+    decide_gate(ctx, kill_switch_gate(state), Subject.killswitch(strategy), stops_run=False)
     run.summary.note("kill switch", headline=_switch_line(state))
     drive = drive_decision(run.ws, ctx.ledger, strategy, run.tier)
     allowed, reasons, champion = drive.allowed, list(drive.reasons), drive.version

@@ -42,7 +42,7 @@ def stress_gate(run: Run, panel, result):
         Gate ``stress``: a stressed loss above the tier's limit, or an error while
         stressing (fail closed), after recording the decision.
     """
-    from governance.decisions.gates import Gate, enforce, error_decision, record_gate
+    from governance.decisions.gates import Gate, decide_gate, error_decision
     from governance.decisions.gates import stress_gate as decide
     from governance.decisions.pretrade import check_stress
     from tasks.risk.record import record_stress, risk_inputs, stress
@@ -66,8 +66,7 @@ def stress_gate(run: Run, panel, result):
         note_stress(run, res, breaches, result.source)
     except Exception as exc:  # a gate that cannot be evaluated halts (fail closed)
         decision = error_decision(Gate.STRESS, exc)
-    record_gate(run.now, decision, subject=subject)
-    enforce(decision)
+    decide_gate(run.now, decision, subject)
     return dataclasses.replace(result, artifacts={**result.artifacts, **shas})
 
 
@@ -80,7 +79,7 @@ def stress_accounts(run: Run, panel, result):
     as an account refused by its pre-trade gate does, without stopping the others. One
     ``stress.completed`` records the table (``stress/accounts.parquet``).
     """
-    from governance.decisions.gates import Gate, enforce, error_decision, record_gate
+    from governance.decisions.gates import Gate, decide_gate, error_decision
     from governance.decisions.gates import stress_gate as decide
     from governance.decisions.pretrade import check_stress
     from tasks.model.dataset import frame_to_parquet
@@ -100,8 +99,7 @@ def stress_accounts(run: Run, panel, result):
         table = account_losses(result.holdings(), named, sampled, cfg.stress.sampled.tail)
     except Exception as exc:  # fail closed: no account trades on an unevaluated gate
         decision = error_decision(Gate.STRESS, exc)
-        record_gate(ctx, decision, subject=subject)
-        enforce(decision)
+        decide_gate(ctx, decision, subject)
     held = {
         a.name: a.current
         for a in accounts_of(cfg.portfolio, current_holdings(ctx.ledger, ctx.store, cfg.model.name))
@@ -114,9 +112,8 @@ def stress_accounts(run: Run, panel, result):
             else check_stress(table.loc[book.account].to_dict(), limits)
         )
         decision = decide(breaches, account=book.account)
-        record_gate(
-            ctx, decision, subject=portfolio_subject(result.asof, result.source, book.account)
-        )
+        account = portfolio_subject(result.asof, result.source, book.account)
+        decide_gate(ctx, decision, account, stops_run=False)
         if decision.halted:
             breached[book.account] = [str(b) for b in breaches]
             reasons = (*book.reasons, *(f"stress: {b}" for b in breaches))

@@ -155,7 +155,7 @@ def train(run: Run, sealed, data_fingerprint: str) -> Trained:
 @service_stage("independent-validation")
 def validate(run: Run, model: Trained) -> str | None:
     """Validate the candidate as the configured validator; record the validation gate."""
-    from governance.decisions.gates import record_gate, validation_gate
+    from governance.decisions.gates import decide_gate, validation_gate
     from governance.decisions.promotion import latest_validation
     from validation.run import validate_model_version
 
@@ -195,11 +195,8 @@ def validate(run: Run, model: Trained) -> str | None:
         headline=f"{verdict.upper()} (by {validator.name}, independent of {run.actor})",
         details=capped(lines, 6, "the validation report"),
     )
-    record_gate(
-        run.ctx,
-        validation_gate(verdict, findings),
-        subject=Subject.model(model.name, model.version),
-    )
+    decision = validation_gate(verdict, findings)
+    decide_gate(run.ctx, decision, Subject.model(model.name, model.version), stops_run=False)
     return verdict
 
 
@@ -240,7 +237,7 @@ def _finding_line(f) -> str:
 @stage("approval-gate")
 def approval(run: Run, model: Trained, verdict: str | None) -> None:
     """Record where the candidate stands on its way to champion, and what it still needs."""
-    from governance.decisions.gates import approval_gate, record_gate
+    from governance.decisions.gates import approval_gate, decide_gate
     from governance.decisions.promotion import promotion_state
 
     state = promotion_state(run.ws, model.name, model.version, run.tier, ledger=run.now.ledger)
@@ -254,7 +251,7 @@ def approval(run: Run, model: Trained, verdict: str | None) -> None:
         granted=[f"{g['role']}:{g['user']}" for g in state.granted],
         champion=state.champion,
     )
-    record_gate(run.now, decision, subject=Subject.model(model.name, model.version))
+    decide_gate(run.now, decision, Subject.model(model.name, model.version), stops_run=False)
     if state.champion:
         headline = f"v{model.version} is the champion"
     elif state.blocked:

@@ -163,13 +163,15 @@ def test_html_is_self_contained(base):
 
 def test_record_quality_pass_and_halt(workspace, base, clean):
     from governance.decisions.context import RunContext
+    from governance.decisions.gates import PAYLOAD_FIELDS
 
     ctx = RunContext.open(workspace, actor="tester")
     try:
         entry = record_quality(ctx, clean, base)
         assert entry.action == Action.GATE_DATA_QUALITY
         assert entry.payload["decision"] == "pass"
-        assert entry.payload["fingerprint"] == clean.fingerprint
+        assert entry.payload["evidence"]["fingerprint"] == clean.fingerprint
+        assert set(entry.payload) == {*PAYLOAD_FIELDS, "flow_run_id", "run_key"}  # the seam's
         assert ctx.store.read_json(entry.artifacts["quality_report"])["ok"] is True
         html = ctx.store.read_bytes(entry.artifacts["quality_html"]).decode()
         assert "PASS" in html

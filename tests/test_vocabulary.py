@@ -9,7 +9,7 @@ and flags, outside the vocabulary module:
   for a subject prefix (``model``, ``strategy``, ``book``, ``portfolio``, ``data``, ``user``,
   ``flow``, ``run``, ``killswitch``);
 - any string literal passed as ``subject=`` to a ledger call (``append``, ``record``,
-  ``last``, ``entries``, ``record_gate``).
+  ``last``, ``entries``, ``decide_gate``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ ACTIONS = {a.value for a in Action}
 AREAS = {f"{a}." for a in Area}
 PREFIXES = ("model", "strategy", "book", "portfolio", "data", "user", "flow", "run", "killswitch")
 #: Calls whose ``subject=`` is a ledger subject (ledger, transaction, run context, gates).
-LEDGER_CALLS = {"append", "record", "last", "entries", "record_gate"}
+LEDGER_CALLS = {"append", "record", "last", "entries", "decide_gate"}
 SUBJECT_LITERAL = re.compile(rf"^({'|'.join(PREFIXES)}):[\w./-]*$")
 
 

@@ -1,16 +1,17 @@
 """Gates: evidence in, a decision (pass / halt / review) with reasons out.
 
-Every gate is a pure function returning a :class:`GateDecision`; :func:`record_gate` writes
-it to the ledger as ``gate.<gate>`` with ``{"decision", "reasons", "evidence",
-"policy_hash"}`` in the payload (docs/architecture.md). Gates fail closed (shared/DESIGN.md):
-wrap an evaluation in :func:`fail_closed` and an exception inside it becomes a ``halt``
-naming the error, never a pass.
+Every gate is a pure function returning a :class:`GateDecision`; :func:`decide_gate` is the
+one seam through which each of the six gates (data quality, validation, approval, kill switch,
+pre-trade, stress) is recorded and enforced: it writes the ledger entry ``gate.<gate>`` with
+the one payload schema :data:`PAYLOAD_FIELDS` (docs/architecture.md) and raises
+:class:`GateHalt` (exit 3) on a halt. Gates fail closed (shared/DESIGN.md): wrap an
+evaluation in :func:`fail_closed` and an exception inside it becomes a ``halt`` naming the
+error, never a pass.
 
 Typical use in a stage wrapper::
 
     decision = data_quality_gate(result)          # pure, fail-closed
-    record_gate(ctx, decision)                    # ledger entry gate.data_quality
-    enforce(decision)                             # GateHalt (exit 3) when halted
+    decide_gate(ctx, decision, subject)           # gate.data_quality; GateHalt when halted
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from governance.log.ledger import LedgerEntry
 
 P = ParamSpec("P")
+#: The payload of every ``gate.<gate>`` entry (a run context adds ``flow_run_id``).
+PAYLOAD_FIELDS = ("gate", "decision", "reasons", "evidence", "policy_hash")
 
 
 class Decision(StrEnum):
@@ -74,17 +77,15 @@ class GateDecision:
     def halted(self) -> bool:
         return self.decision is Decision.HALT
 
-    def payload(self, policy_hash: str | None = None) -> dict:
-        """The ledger payload: ``{decision, reasons, evidence, gate, policy_hash}``."""
-        out: dict[str, Any] = {
+    def payload(self, policy_hash: str | None) -> dict:
+        """The ledger payload, :data:`PAYLOAD_FIELDS`: the same five fields for every gate."""
+        return {
             "gate": self.gate.value,
             "decision": self.decision.value,
             "reasons": list(self.reasons),
             "evidence": self.evidence,
+            "policy_hash": policy_hash,
         }
-        if policy_hash is not None:
-            out["policy_hash"] = policy_hash
-        return out
 
 
 def error_decision(gate: Gate, exc: BaseException) -> GateDecision:
@@ -122,17 +123,49 @@ def fail_closed(gate: Gate) -> Callable[[Callable[P, GateDecision]], Callable[P,
     return wrap
 
 
-def record_gate(ctx: RunContext, decision: GateDecision, subject: str = "") -> LedgerEntry:
-    """Record ``decision`` as ledger action ``gate.<gate>`` through a ``RunContext``.
+def decide_gate(
+    ctx: RunContext,
+    decision: GateDecision,
+    subject: str,
+    *,
+    artifacts: Mapping[str, str] | None = None,
+    stops_run: bool = True,
+) -> LedgerEntry:
+    """The gate seam: record ``decision`` as ``gate.<gate>``, then enforce it.
 
-    The payload carries the decision, reasons, evidence and the policy hash of ``ctx``.
-    Returns the :class:`~governance.log.ledger.LedgerEntry`.
+    Parameters
+    ----------
+    ctx : RunContext
+        Records the entry (its policy hash goes into the payload, its flow run id beside it).
+    decision : GateDecision
+    subject : str
+        What was gated (a ``governance.ground.vocabulary.Subject``).
+    artifacts : mapping of name to SHA-256, optional
+        Stored evidence the decision rests on (the data-quality report).
+    stops_run : bool
+        False where a halt steers the run instead of stopping it: the kill switch (the
+        rebalance falls back), validation and approval (the version is not promoted), a gate
+        on one account of many (that account holds, the others go on).
+
+    Returns
+    -------
+    LedgerEntry
+        The entry; its payload has :data:`PAYLOAD_FIELDS` (and ``flow_run_id`` in a run).
+
+    Raises
+    ------
+    GateHalt
+        The decision is a halt and ``stops_run`` (after recording).
     """
-    return ctx.record(
+    entry = ctx.record(
         gate_action(decision.gate),
         subject=subject,
         payload=decision.payload(ctx.policy_hash),
+        artifacts=artifacts,
     )
+    if stops_run:
+        enforce(decision)
+    return entry
 
 
 def enforce(decision: GateDecision) -> GateDecision:
@@ -158,27 +191,42 @@ def data_quality_gate(result: Any) -> GateDecision:
     Parameters
     ----------
     result : object or mapping
-        A quality result with ``critical_failures`` (or ``critical``) and ``warnings`` lists
-        of strings (the ``alphagate data check`` JSON fields), and optionally
-        ``fingerprint``.
+        A quality result with ``critical_failures`` (or ``critical``) and ``warnings``: lists
+        of strings or of checks with a ``message`` (``tasks.data.quality``), and optionally
+        ``fingerprint`` and ``as_of``.
+
+    Returns
+    -------
+    GateDecision
+        A halt's reasons are the critical failures' messages; a pass's are its warnings,
+        each prefixed ``warning: ``. Evidence: ``critical_failures`` (a count), ``warnings``
+        (the messages), ``fingerprint`` and ``as_of`` (None when not given).
     """
-    critical = [str(c) for c in _get(result, "critical_failures", "critical")]
-    warnings = [str(w) for w in _get(result, "warnings")]
-    try:
-        fingerprint = _get(result, "fingerprint")
-    except KeyError:
-        fingerprint = None
+    critical = [_message(c) for c in _get(result, "critical_failures", "critical")]
+    warnings = [_message(w) for w in _get(result, "warnings")]
     evidence = {
         "critical_failures": len(critical),
-        "warnings": len(warnings),
-        "fingerprint": fingerprint,
+        "warnings": warnings,
+        "fingerprint": _optional(result, "fingerprint"),
+        "as_of": _optional(result, "as_of"),
     }
     if critical:
-        reasons = [f"critical: {c}" for c in critical] + [f"warning: {w}" for w in warnings]
-        return GateDecision(Gate.DATA_QUALITY, Decision.HALT, reasons, evidence)
+        return GateDecision(Gate.DATA_QUALITY, Decision.HALT, critical, evidence)
     return GateDecision(
         Gate.DATA_QUALITY, Decision.PASS, [f"warning: {w}" for w in warnings], evidence
     )
+
+
+def _message(check: Any) -> str:
+    return str(getattr(check, "message", check))
+
+
+def _optional(result: Any, name: str) -> Any:
+    try:
+        value = _get(result, name)
+    except KeyError:
+        return None
+    return None if value is None else str(value)
 
 
 @fail_closed(Gate.VALIDATION)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from governance.decisions.gates import pretrade_gate, record_gate
+from governance.decisions.gates import decide_gate, pretrade_gate
 from governance.decisions.pretrade import check_pretrade
 from governance.ground.vocabulary import Action, Subject
 from governance.policy.schema import Fallback, PortfolioSource, PretradeLimits
@@ -112,7 +112,7 @@ def publish_accounts(
             )
             breaches = check_pretrade(weights, account.current, panel.sectors, own)
             decision = pretrade_gate(breaches, breach_details=[b.payload() for b in breaches])
-            record_gate(ctx, decision, subject=subject)
+            decide_gate(ctx, decision, subject, stops_run=False)
             reasons += [f"pretrade: {r}" for r in decision.reasons] if decision.halted else []
         if reasons:  # refused: the account keeps what it holds
             book = hold(account.name, account.current, tuple(reasons), half_spread, stats)

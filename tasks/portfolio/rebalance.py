@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from governance.decisions.gates import enforce, pretrade_gate, record_gate
+from governance.decisions.gates import decide_gate, pretrade_gate
 from governance.decisions.pretrade import check_pretrade
 from governance.ground.canonical import canonical_json
 from governance.ground.vocabulary import Action, Subject
@@ -127,8 +127,7 @@ def _gate(ctx, weights, current, sectors, limits, subject, shas) -> None:
         breach_details=[b.payload() for b in breaches],
         weights_sha256=shas.get("weights.json"),
     )
-    record_gate(ctx, decision, subject=subject)
-    enforce(decision)
+    decide_gate(ctx, decision, subject)
 
 
 def fallback_target(

@@ -349,17 +349,16 @@ def record_quality(ctx: RunContext, result: QualityResult, long: pd.DataFrame) -
     Returns
     -------
     LedgerEntry
-        The ``gate.data_quality`` entry. Its payload is ``{decision, reasons, warnings,
-        fingerprint, evidence, gate, policy_hash}`` and its artifacts ``quality_report``
-        (JSON) and ``quality_html``.
+        The ``gate.data_quality`` entry, recorded through the gate seam
+        (``governance.decisions.gates.decide_gate``: the payload every gate has) with the
+        artifacts ``quality_report`` (JSON) and ``quality_html``.
 
     Raises
     ------
     GateHalt
         ``data_quality``, one reason per failed critical expectation, after recording.
     """
-    from governance.decisions.gates import data_quality_gate
-    from governance.ground.errors import Gate, GateHalt
+    from governance.decisions.gates import data_quality_gate, decide_gate
 
     subject = Subject.data(result.fingerprint)
     artifacts = {
@@ -376,20 +375,4 @@ def record_quality(ctx: RunContext, result: QualityResult, long: pd.DataFrame) -
             **(result.stats or {}),
         },
     )
-    decision = data_quality_gate(result)
-    reasons = [f.message for f in result.critical_failures] or (
-        list(decision.reasons) if decision.halted else []
-    )
-    payload = {
-        **decision.payload(ctx.policy_hash),
-        "reasons": reasons,
-        "warnings": [f.message for f in result.warnings],
-        "fingerprint": result.fingerprint,
-        "as_of": result.as_of,
-    }
-    entry = ctx.record(
-        Action.GATE_DATA_QUALITY, subject=subject, payload=payload, artifacts=artifacts
-    )
-    if decision.halted:
-        raise GateHalt(Gate.DATA_QUALITY, reasons)
-    return entry
+    return decide_gate(ctx, data_quality_gate(result), subject, artifacts=artifacts)
