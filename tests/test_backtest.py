@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from tasks.data.market import to_panel
 from tasks.data.synthetic import SyntheticSpec, generate_market, planted_characteristic
-from tasks.portfolio.backtest import MODEL, drawdown, performance_metrics, run_backtest
+from tasks.model.stats import drawdown
+from tasks.portfolio.backtest import MODEL, performance_metrics, run_backtest
 from tasks.portfolio.config import BenchmarkKind, PortfolioConfig
 
 CFG = PortfolioConfig(
@@ -126,6 +128,12 @@ def test_backtest_artifacts_are_stored(result, workspace):
         assert list(returns.columns) == ["date", *result.returns.columns]
         np.testing.assert_array_equal(returns[MODEL].to_numpy(), result.returns[MODEL].to_numpy())
         assert {"backtest/drawdown.png", "backtest/weights.parquet"} <= set(shas)
+        for name in ("returns", "weights", "turnover", "costs"):
+            path = ctx.store.path(shas[f"backtest/{name}.parquet"])
+            schema = pq.read_schema(path)
+            # no b"pandas" key: the hash does not embed pandas_version or the frame's attrs
+            assert schema.metadata is None, (name, schema.metadata)
+            assert schema.names[0] == "date"
     finally:
         ctx.close()
 

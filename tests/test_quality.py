@@ -171,7 +171,7 @@ def test_record_quality_pass_and_halt(workspace, base, clean):
         assert entry.action == Action.GATE_DATA_QUALITY
         assert entry.payload["decision"] == "pass"
         assert entry.payload["evidence"]["fingerprint"] == clean.fingerprint
-        assert set(entry.payload) == {*PAYLOAD_FIELDS, "flow_run_id", "run_key"}  # the seam's
+        assert set(entry.payload) == {*PAYLOAD_FIELDS, "flow_run_id", "run_key", "artifacts"}
         assert ctx.store.read_json(entry.artifacts["quality_report"])["ok"] is True
         html = ctx.store.read_bytes(entry.artifacts["quality_html"]).decode()
         assert "PASS" in html

@@ -12,11 +12,16 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from governance.policy.schema import BreachAction, MonitoringPolicy
-from tasks.model.stats import TRADING_DAYS, forward_returns, newey_west_tstat, panel_ic
+from tasks.model.stats import (
+    TRADING_DAYS,
+    drawdown,
+    forward_returns,
+    newey_west_tstat,
+    panel_ic,
+)
 from validation.drift import psi
 
 __all__ = [
@@ -247,11 +252,7 @@ def portfolio_returns(weights: pd.DataFrame, close: pd.DataFrame) -> pd.Series:
 
 def current_drawdown(returns: pd.Series) -> float:
     """Loss from the running peak of the compounded NAV to the last date (>= 0)."""
-    if returns.empty:
-        return math.nan
-    nav = (1.0 + returns.fillna(0.0)).cumprod()
-    peak = np.maximum.accumulate(np.r_[1.0, nav.to_numpy()])[1:]
-    return float(1.0 - nav.iloc[-1] / peak[-1])
+    return math.nan if returns.empty else float(-drawdown(returns).iloc[-1])
 
 
 def check_drawdown(returns: pd.Series, policy: MonitoringPolicy) -> CheckResult:

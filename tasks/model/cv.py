@@ -24,6 +24,7 @@ from pydantic import Field
 
 from governance.ground.configio import StrictModel
 from governance.ground.errors import InputError
+from tasks.data.calendar import TRADING_DAYS
 from tasks.model.stats import hit_rate, ic_by_date
 
 
@@ -53,7 +54,7 @@ class CVConfig(StrictModel):
 
     scheme: CVScheme = CVScheme.EXPANDING
     n_folds: int = Field(default=5, ge=2, le=50)
-    min_train_dates: int = Field(default=252, ge=20)
+    min_train_dates: int = Field(default=TRADING_DAYS, ge=20)
     train_window: int | None = Field(default=None, ge=20)
     embargo: int = Field(default=5, ge=0)
 

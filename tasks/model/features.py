@@ -23,10 +23,10 @@ from pydantic import Field
 
 from governance.ground.configio import StrictModel
 from governance.ground.errors import InputError
+from tasks.data.calendar import TRADING_DAYS
 from tasks.data.market import MarketPanel
 
 MONTH = 21
-YEAR = 252
 
 # Robust z-scores are clipped at this many robust standard deviations (1.4826 * MAD): a
 # winsorisation so that one bad print cannot own a date's cross-section (trees are
@@ -67,7 +67,7 @@ class FeaturesConfig(StrictModel):
         Per-date normalisation of the forward return used as the training label.
     """
 
-    horizon: int = Field(default=21, ge=1, le=YEAR)
+    horizon: int = Field(default=21, ge=1, le=TRADING_DAYS)
     names: tuple[str, ...] | None = None
     normalise: Normalise = Normalise.RANK
     label: LabelMode = LabelMode.RANK
@@ -130,7 +130,7 @@ def trailing_return(close: pd.DataFrame, window: int, skip: int = 0) -> pd.DataF
 def realised_vol(close: pd.DataFrame, window: int) -> pd.DataFrame:
     """Annualised standard deviation of daily returns over the trailing ``window`` days."""
     r = daily_returns(close)
-    return r.rolling(window, min_periods=_min_periods(window)).std() * np.sqrt(YEAR)
+    return r.rolling(window, min_periods=_min_periods(window)).std() * np.sqrt(TRADING_DAYS)
 
 
 def market_beta(close: pd.DataFrame, window: int) -> pd.DataFrame:
@@ -153,7 +153,7 @@ def market_beta(close: pd.DataFrame, window: int) -> pd.DataFrame:
 
 
 def _dist_52w_high(panel: MarketPanel) -> pd.DataFrame:
-    high = panel.close.rolling(YEAR, min_periods=_min_periods(YEAR)).max()
+    high = panel.close.rolling(TRADING_DAYS, min_periods=_min_periods(TRADING_DAYS)).max()
     return panel.close / high - 1.0
 
 
@@ -173,7 +173,7 @@ def _amihud(panel: MarketPanel) -> pd.DataFrame:
 
 def _volume_trend(panel: MarketPanel) -> pd.DataFrame:
     short = panel.volume.rolling(MONTH, min_periods=_min_periods(MONTH)).mean()
-    long = panel.volume.rolling(YEAR, min_periods=_min_periods(YEAR)).mean()
+    long = panel.volume.rolling(TRADING_DAYS, min_periods=_min_periods(TRADING_DAYS)).mean()
     return short / long.where(long > 0) - 1.0
 
 
@@ -200,7 +200,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "mom_12_1",
         "Return from 12 months to 1 month ago, skipping the last month; Carhart (1997).",
         1,
-        lambda p: trailing_return(p.close, YEAR, skip=MONTH),
+        lambda p: trailing_return(p.close, TRADING_DAYS, skip=MONTH),
     ),
     FeatureSpec(
         "rev_1w",
@@ -232,7 +232,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "Trailing 1-year beta to the equal-weight market; betting against beta, "
         "Frazzini & Pedersen (2014).",
         -1,
-        lambda p: market_beta(p.close, YEAR),
+        lambda p: market_beta(p.close, TRADING_DAYS),
     ),
     FeatureSpec(
         "sector_mom_6m",

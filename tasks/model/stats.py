@@ -1,5 +1,5 @@
-"""Signal statistics: the one home of IC, rank IC, long-short returns, Sharpe ratios and
-forward returns (pure numpy/pandas).
+"""Signal and return statistics: the one home of IC, rank IC, long-short returns, forward
+returns, and of Sharpe, Sortino, volatility and drawdown (pure numpy/pandas).
 
 Cross-validation, training, labels, validation metrics, monitoring and the synthetic
 market's tests all call these functions, so an IC computed in CV and an IC computed on the
@@ -9,6 +9,12 @@ holdout follow the same rules:
 - a date with fewer than :data:`MIN_CROSS_SECTION` remaining rows has no IC and no
   long-short return (a correlation of three or four names says nothing);
 - a date whose score or realised return is constant has no IC.
+
+Return series (a strategy's daily returns: backtest, monitoring, validation) follow one NaN
+rule: **a NaN return is a period without a return, skipped**. It is left out of means and
+deviations (:func:`sharpe_ratio`, :func:`sortino_ratio`, :func:`annualised_volatility`) and
+compounds as 1 (:func:`drawdown`). Annualisation uses :data:`TRADING_DAYS`
+(``tasks.data.calendar``) periods a year, scaling by its square root (iid returns).
 
 Long inputs are parallel arrays ``dates, score, realised`` of shape ``(n_rows,)``; wide
 inputs are dates × assets frames (:func:`panel_ic`).
@@ -28,10 +34,14 @@ import math
 import numpy as np
 import pandas as pd
 
+from tasks.data.calendar import TRADING_DAYS
+
 __all__ = [
     "MIN_CROSS_SECTION",
     "TRADING_DAYS",
     "annualised_sharpe",
+    "annualised_volatility",
+    "drawdown",
     "forward_returns",
     "hit_rate",
     "ic_by_date",
@@ -39,14 +49,12 @@ __all__ = [
     "newey_west_tstat",
     "panel_ic",
     "sharpe_ratio",
+    "sortino_ratio",
 ]
 
 #: Fewest assets with a score and a realised return for a date to have an IC or a
 #: long-short return.
 MIN_CROSS_SECTION = 5
-
-#: Trading days per year: annualisation of daily Sharpe ratios and volatilities.
-TRADING_DAYS = 252
 
 
 def forward_returns(close: pd.DataFrame, horizon: int) -> pd.DataFrame:
@@ -135,20 +143,55 @@ def long_short_returns(dates, score, realised, quantile: float = 0.2) -> pd.Seri
     return (top - bottom).dropna().sort_index().rename("long_short")
 
 
+def _finite(returns) -> np.ndarray:
+    r = np.asarray(returns, dtype=float)
+    return r[np.isfinite(r)]
+
+
 def sharpe_ratio(returns, periods_per_year: int = 1) -> float:
-    """``mean / std * sqrt(periods_per_year)`` (ddof=1, zero risk-free rate), NaN dropped.
+    """``mean / std * sqrt(periods_per_year)`` (ddof=1, zero risk-free rate), NaN skipped.
 
     Per period with the default ``periods_per_year=1``; NaN for fewer than two returns or a
     flat series.
     """
-    r = np.asarray(returns, dtype=float)
-    r = r[np.isfinite(r)]
+    r = _finite(returns)
     if r.size < 2:
         return math.nan
     sd = float(r.std(ddof=1))
     if not sd > 0:
         return math.nan
     return float(r.mean()) / sd * math.sqrt(periods_per_year)
+
+
+def sortino_ratio(returns, periods_per_year: int = 1) -> float:
+    """``mean / downside deviation * sqrt(periods_per_year)``, NaN skipped.
+
+    The downside deviation is ``sqrt(mean(min(r, 0)^2))`` over every return (target 0,
+    Sortino and Price 1994); NaN when no return is below zero or there is none.
+    """
+    r = _finite(returns)
+    downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2))) if r.size else math.nan
+    if not downside > 0:
+        return math.nan
+    return float(r.mean()) / downside * math.sqrt(periods_per_year)
+
+
+def annualised_volatility(returns, periods_per_year: int = TRADING_DAYS) -> float:
+    """``std * sqrt(periods_per_year)`` (ddof=1), NaN skipped; NaN for fewer than two."""
+    r = _finite(returns)
+    return float(r.std(ddof=1)) * math.sqrt(periods_per_year) if r.size > 1 else math.nan
+
+
+def drawdown(returns: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
+    """Drawdown of each period's wealth from its running peak, initial wealth included.
+
+    ``wealth_t / max(1, max_{s<=t} wealth_s) - 1`` with ``wealth_t = prod(1 + r)``: a loss
+    in the first period is a drawdown from the starting wealth of 1 (empyrical's
+    ``max_drawdown`` definition). Values are <= 0; a NaN return compounds as 1. The
+    maximum drawdown is ``-drawdown(r).min()``, the current one ``-drawdown(r).iloc[-1]``.
+    """
+    wealth = (1.0 + returns.fillna(0.0)).cumprod()
+    return wealth / np.maximum(wealth.cummax(), 1.0) - 1.0
 
 
 def annualised_sharpe(returns, periods_per_year: int = TRADING_DAYS) -> float:

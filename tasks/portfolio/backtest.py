@@ -13,7 +13,6 @@ on a day contributes a zero return that day.
 
 from __future__ import annotations
 
-import io
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,7 +24,10 @@ from threadpoolctl import threadpool_limits
 from governance.ground.canonical import canonical_json
 from governance.ground.errors import InputError
 from governance.policy.schema import PretradeLimits
+from tasks.data.calendar import TRADING_DAYS
 from tasks.data.market import MarketPanel
+from tasks.model.dataset import frame_to_parquet
+from tasks.model.stats import annualised_volatility, drawdown, sharpe_ratio, sortino_ratio
 from tasks.portfolio.config import BenchmarkKind, PortfolioConfig
 from tasks.portfolio.costs import asset_costs
 from tasks.portfolio.market import MarketHistory
@@ -110,33 +112,20 @@ class BacktestResult:
         }
 
 
-def drawdown(returns: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
-    """Drawdown of each day's wealth from its running peak, initial wealth included.
-
-    ``wealth_t / max(1, max_{s<=t} wealth_s) - 1`` with ``wealth_t = prod(1 + r)``: a loss
-    on the first day is a drawdown from the starting wealth of 1 (empyrical's
-    ``max_drawdown`` definition). Values are <= 0; NaN returns count 0.
-    """
-    wealth = (1.0 + returns.fillna(0.0)).cumprod()
-    return wealth / np.maximum(wealth.cummax(), 1.0) - 1.0
-
-
 def performance_metrics(
-    returns: pd.Series, turnover: pd.Series, costs: pd.Series, annualisation: int = 252
+    returns: pd.Series, turnover: pd.Series, costs: pd.Series, annualisation: int = TRADING_DAYS
 ) -> Metrics:
-    """Metrics of a daily net return series (see :class:`Metrics`); NaN returns count 0."""
-    r = returns.fillna(0.0).to_numpy()
+    """Metrics of a daily net return series (see :class:`Metrics`); Sharpe, Sortino,
+    volatility and drawdown from ``tasks.model.stats`` (its NaN rule: skipped)."""
+    r = returns.dropna().to_numpy()
     n = len(r)
     years = n / annualisation if n else np.nan
     growth = np.prod(1.0 + r) if n else 1.0
-    sd = r.std(ddof=1) if n > 1 else np.nan
-    downside = np.sqrt(np.mean(np.minimum(r, 0.0) ** 2)) if n else np.nan
-    scale = np.sqrt(annualisation)
     return Metrics(
         annual_return=float(growth ** (1.0 / years) - 1.0) if growth > 0 else -1.0,
-        annual_volatility=float(sd * scale),
-        sharpe=float(r.mean() / sd * scale) if sd and sd > 0 else np.nan,
-        sortino=float(r.mean() / downside * scale) if downside and downside > 0 else np.nan,
+        annual_volatility=annualised_volatility(r, annualisation),
+        sharpe=sharpe_ratio(r, annualisation),
+        sortino=sortino_ratio(r, annualisation),
         max_drawdown=float(-drawdown(returns).min()) if n else 0.0,
         turnover=float(turnover.sum() / years),
         costs=float(costs.sum() / years),
@@ -310,11 +299,8 @@ def backtest_plots(
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:
-    buf = io.BytesIO()
-    out = frame.copy()
-    out.index = out.index.rename("date")
-    out.reset_index().to_parquet(buf, index=False)
-    return buf.getvalue()
+    """A dates-indexed frame as Parquet with a ``date`` column (``frame_to_parquet``)."""
+    return frame_to_parquet(frame.rename_axis("date").reset_index())
 
 
 def store_backtest(store, result: BacktestResult) -> dict[str, str]:

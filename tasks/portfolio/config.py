@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 
 from governance.ground.configio import StrictModel
 from governance.policy.schema import MAX_TURNOVER, PretradeLimits
+from tasks.data.calendar import TRADING_DAYS
 
 
 class RiskModelKind(StrEnum):
@@ -92,7 +93,7 @@ class PortfolioConfig(StrictModel):
     # risk model (tasks/portfolio/risk.py)
     risk_model: RiskModelKind = RiskModelKind.FACTOR
     n_factors: int = Field(5, ge=1)
-    lookback: int = Field(252, ge=20)  # one trading year of daily returns
+    lookback: int = Field(TRADING_DAYS, ge=20)  # one trading year of daily returns
     # alphas (tasks/portfolio/alphas.py): Grinold's rule alpha = IC x sigma x z
     information_coefficient: float = Field(0.05, gt=0.0, lt=1.0)
     z_clip: float = Field(3.0, gt=0.0)  # winsorise z-scores at +-3 (Grinold & Kahn ch. 14)
@@ -126,7 +127,7 @@ class PortfolioConfig(StrictModel):
     # backtest (tasks/portfolio/backtest.py)
     rebalance_every: int = Field(21, ge=1)  # trading days between rebalances
     benchmarks: list[BenchmarkKind] = Field(default_factory=lambda: list(BenchmarkKind))
-    annualisation: int = Field(252, ge=1)
+    annualisation: int = Field(TRADING_DAYS, ge=1)
     # HRP tree linkage (tasks/portfolio/benchmarks.py); single is the paper's choice.
     hrp_linkage: Linkage = Linkage.SINGLE
     # CLARABEL gap/feasibility tolerance, on the objective in basis points of daily return

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tasks.data.calendar import TRADING_DAYS
 from tasks.portfolio.risk import RiskModel
 
 #: Sector label for assets the sector map does not cover.
@@ -65,7 +66,7 @@ class Decomposition:
     assets: pd.DataFrame
     sectors: pd.DataFrame
     factors: pd.DataFrame
-    annualisation: int = 252
+    annualisation: int = TRADING_DAYS
 
     @property
     def variance(self) -> float:
@@ -132,7 +133,7 @@ def decompose(
     risk: RiskModel,
     sectors: pd.Series | None = None,
     benchmark: pd.Series | None = None,
-    annualisation: int = 252,
+    annualisation: int = TRADING_DAYS,
 ) -> Decomposition:
     """Decompose the ex-ante risk of ``weights`` (see the module docstring).
 

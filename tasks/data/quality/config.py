@@ -10,6 +10,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from governance.ground.configio import StrictModel
+from tasks.data.calendar import TRADING_DAYS
 
 
 class Severity(StrEnum):
@@ -77,9 +78,9 @@ class HistoryCritical(Check):
 
 
 class HistoryWarning(WarningCheck):
-    """Default 252: one year, the usual minimum history for a return forecast."""
+    """Default one trading year (252 days), the usual minimum history for a return forecast."""
 
-    minimum: int = Field(252, ge=1)
+    minimum: int = Field(TRADING_DAYS, ge=1)
 
 
 class MissingCritical(Check):
