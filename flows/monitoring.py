@@ -45,7 +45,6 @@ from tasks.model.dataset import frame_to_parquet
 from tasks.model.features import FeaturesConfig, compute_features
 from validation.monitoring import MonitoringReport, assess_monitoring, render_monitoring_html
 from validation.monitoring_series import (
-    COMPLETED,
     last_breaches,
     load_series,
     newly_breached,
@@ -197,7 +196,9 @@ def record_monitoring(ctx: RunContext, tier: Tier, report: MonitoringReport) -> 
         "metrics": point,
         "policy_hash": ctx.policy_hash,
     }
-    entry = ctx.record(Action.MONITORING_COMPLETED, subject=subject, payload=payload, artifacts=files)
+    entry = ctx.record(
+        Action.MONITORING_COMPLETED, subject=subject, payload=payload, artifacts=files
+    )
     log_series(ctx, strategy, model.get("version"), series, files)
     state = killswitch.effective(ctx, strategy)
     tripped = False

@@ -449,7 +449,7 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
     state = monitoring_flow(config, return_state=True)
     with Ledger.open(ws) as ledger:
         appended = ledger.entries(after_seq=before)
-    assert {COMPLETED, "killswitch.tripped"} <= {e.action for e in appended}
+    assert {Action.MONITORING_COMPLETED, Action.KILLSWITCH_TRIPPED} <= {e.action for e in appended}
     held = DirectoryWitness(str(witness_dir)).latest(origin).note.checkpoint
     assert held.size == before + len(appended)  # the witness holds the monitoring entries
     assert state.name == "Halted" and state.is_failed()  # a breach is red in Prefect

@@ -15,6 +15,7 @@ import io
 import pandas as pd
 import pytest
 
+from governance.ground.vocabulary import Action
 from governance.policy.schema import Tier
 from tasks.data.synthetic import SyntheticSpec, generate_market, planted_characteristic
 from validation.monitoring import assess_monitoring
@@ -106,7 +107,7 @@ def test_series_survives_restarts_charts_and_trips_once(workspace, reports, monk
     with Ledger.open(workspace) as ledger:
         assert len(ledger.entries(action=killswitch.TRIPPED)) == 1
         series = load_series(ledger, STRATEGY)
-        last = ledger.entries(action="monitoring.completed")[-1]
+        last = ledger.entries(action=Action.MONITORING_COMPLETED)[-1]
         stored = pd.read_parquet(
             io.BytesIO(ledger.store.read_bytes(last.artifacts["series.parquet"]))
         )

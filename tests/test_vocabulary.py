@@ -8,6 +8,8 @@ and flags, outside the vocabulary module:
 - a subject literal: a constant ``<prefix>:<name>`` or an f-string starting ``<prefix>:``
   for a subject prefix (``model``, ``strategy``, ``book``, ``portfolio``, ``data``, ``user``,
   ``flow``, ``run``, ``killswitch``);
+- an action given to a ledger call as a string literal or as a module constant holding one
+  (``SENT = "fills.booked"; ctx.record(SENT)``): an action the enum does not have yet;
 - any string literal passed as ``subject=`` to a ledger call (``append``, ``record``,
   ``last``, ``entries``, ``decide_gate``).
 """
@@ -47,6 +49,14 @@ def violations(source: str, name: str = "<src>") -> list[str]:
         for n in ast.walk(tree)
         if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)
     }
+    strings = {  # module-level NAME = "text": an action spelled outside the enum
+        t.id: n.value.value
+        for n in tree.body
+        if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
+        and isinstance(n.value.value, str)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    }  # fmt: skip
     fragments = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}
     found = []
     for node in sorted(
@@ -67,6 +77,14 @@ def violations(source: str, name: str = "<src>") -> list[str]:
             for kw in node.keywords:
                 if kw.arg == "subject" and isinstance(kw.value, ast.Constant | ast.JoinedStr):
                     text = f"subject={ast.unparse(kw.value)}"
+            action = next((k.value for k in node.keywords if k.arg == "action"), None)
+            kws = {k.arg for k in node.keywords}
+            positional = _name(node.func) == "record" or "actor" in kws  # not list.append
+            action = node.args[0] if action is None and node.args and positional else action
+            if isinstance(action, ast.Name) and action.id in strings:
+                text = f"action={action.id} (= {strings[action.id]!r}, not an Action member)"
+            elif isinstance(action, ast.Constant | ast.JoinedStr):
+                text = f"action={ast.unparse(action)}"
         if text is not None:
             found.append(f"{name}:{node.lineno}: {text}")
     return found
@@ -94,6 +112,9 @@ E = "portfolio:live"
 F = ledger.last(subject="workspace")
 G = "data:image/png;base64,"
 H = "validation.verdict"
+SENT = "fills.booked"
+I = ctx.record(SENT, subject=s)
+J = ledger.last(action="fills.imported")
 '''
     lines = [v.split(": ", 1)[1] for v in violations(src)]
     assert lines == [
@@ -103,6 +124,8 @@ H = "validation.verdict"
         "f'model:'...",
         "portfolio:live",
         "subject='workspace'",
+        "action=SENT (= 'fills.booked', not an Action member)",
+        "action='fills.imported'",
     ]
 
 

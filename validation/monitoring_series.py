@@ -21,11 +21,11 @@ import pandas as pd
 
 from governance.findings.review import MONITORING as COMPLETED
 from governance.ground.charts import png, pyplot, title
+from governance.ground.vocabulary import Action
 from governance.log.ledger import Ledger
 from validation.monitoring_checks import Check, CheckResult
 
 __all__ = [
-    "COMPLETED",
     "breached_checks",
     "last_breaches",
     "load_series",
@@ -71,7 +71,7 @@ def load_series(ledger: Ledger, model_name: str) -> pd.DataFrame:
     not measure it).
     """
     rows = []
-    for e in ledger.entries(action=COMPLETED):
+    for e in ledger.entries(action=Action.MONITORING_COMPLETED):
         p = e.payload
         if p.get("model_name") != model_name or "metrics" not in p:
             continue
@@ -84,7 +84,7 @@ def load_series(ledger: Ledger, model_name: str) -> pd.DataFrame:
 
 def last_breaches(ledger: Ledger, model_name: str) -> list[str] | None:
     """The breach lines of the strategy's previous monitoring run (None: no run yet)."""
-    for e in reversed(ledger.entries(action=COMPLETED)):
+    for e in reversed(ledger.entries(action=Action.MONITORING_COMPLETED)):
         if e.payload.get("model_name") == model_name and "breaches" in e.payload:
             return list(e.payload["breaches"])
     return None

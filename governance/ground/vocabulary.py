@@ -63,6 +63,8 @@ class Action(StrEnum):
     PORTFOLIO_OPTIMISED = "portfolio.optimised"
     PORTFOLIO_PUBLISHED = "portfolio.published"
     HOLDINGS_RECONCILED = "holdings.reconciled"
+    # orders
+    ORDERS_SENT = "orders.sent"
     # monitoring and risk
     MONITORING_COMPLETED = "monitoring.completed"
     ATTRIBUTION_COMPLETED = "attribution.completed"

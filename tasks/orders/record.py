@@ -9,7 +9,7 @@ transaction as the kill switch's re-check
 adapter (:class:`Outbox`) hand the files on: a trip between publication and sending stops
 the orders.
 
-``holdings.reconciled`` (same subject, :data:`tasks.portfolio.book.RECONCILED`) records a
+``holdings.reconciled`` (same subject, ``Action.HOLDINGS_RECONCILED``) records a
 fills import: the fills, the reconciliation, the shortfall and ``holdings.json``.
 """
 
@@ -22,10 +22,9 @@ from pathlib import Path
 import pandas as pd
 
 from governance.decisions.killswitch import record_if_armed
+from governance.ground.vocabulary import Action, Subject
 from tasks.orders.orders import read_orders
-from tasks.portfolio.book import book_subject
 
-ORDERS_SENT = "orders.sent"
 #: The order set's files handed to the OMS (the store keeps every file).
 OUTBOX_FILES = ("orders.fix", "orders.csv")
 
@@ -49,7 +48,7 @@ def send_order_set(ctx, strategy: str, files: dict[str, bytes], payload: dict, a
     switch is tripped (nothing recorded, nothing sent)."""
     shas = {name: ctx.store.put_bytes(data) for name, data in files.items()}
     entry = record_if_armed(
-        ctx, ORDERS_SENT, subject=book_subject(strategy), payload=payload, artifacts=shas,
+        ctx, Action.ORDERS_SENT, subject=Subject.book(strategy), payload=payload, artifacts=shas,
         strategy=strategy,
     )  # fmt: skip
     if entry is None:
@@ -75,7 +74,7 @@ def sent_history(ledger, store, strategy: str, window_minutes: float, now=None) 
     """The strategy's ``orders.sent`` entries read back (order files re-hashed)."""
     now = now or datetime.now(UTC)
     ids, recent, today = set(), [], 0.0
-    for e in ledger.entries(action=ORDERS_SENT, subject=book_subject(strategy)):
+    for e in ledger.entries(action=Action.ORDERS_SENT, subject=Subject.book(strategy)):
         orders = read_orders(store, e.artifacts)
         ids.update(orders["order_id"])
         at = _ts(e)
@@ -93,4 +92,4 @@ def sent_history(ledger, store, strategy: str, window_minutes: float, now=None) 
 
 def last_sent(ledger, strategy: str):
     """The strategy's last ``orders.sent`` entry, or None."""
-    return ledger.last(action=ORDERS_SENT, subject=book_subject(strategy))
+    return ledger.last(action=Action.ORDERS_SENT, subject=Subject.book(strategy))

@@ -279,7 +279,7 @@ def holdings_file(asof: str, accounts: list[dict]) -> bytes:
 
 def latest_holdings(ledger, store, strategy: str) -> dict | None:
     """The strategy's last reconciled ``holdings.json``, or None before its first fills."""
-    entry = ledger.last(action=Action.HOLDINGS_RECONCILED, subject=book_subject(strategy))
+    entry = ledger.last(action=Action.HOLDINGS_RECONCILED, subject=Subject.book(strategy))
     return None if entry is None else store.read_json(entry.payload["artifacts"]["holdings.json"])
 
 
@@ -294,8 +294,8 @@ def held_shares(ledger, store, strategy: str) -> dict[str, pd.Series]:
 def current_holdings(ledger, store, strategy: str) -> dict[str, pd.Series]:
     """account -> weights held now by ``strategy``: the targets of its last publication, or
     what its last fills import left when that is later (empty before either)."""
-    subject = book_subject(strategy)
-    published = ledger.last(action=PUBLISHED, subject=subject)
+    subject = Subject.book(strategy)
+    published = ledger.last(action=Action.PORTFOLIO_PUBLISHED, subject=subject)
     filled = ledger.last(action=Action.HOLDINGS_RECONCILED, subject=subject)
     if filled is not None and (published is None or filled.seq > published.seq):
         doc = store.read_json(filled.payload["artifacts"]["holdings.json"])
