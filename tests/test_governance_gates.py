@@ -20,8 +20,9 @@ from governance.decisions.gates import (
     stress_gate,
     validation_gate,
 )
+from governance.decisions.presend import presend_gate
 from governance.ground.errors import Gate, GateHalt
-from governance.ground.vocabulary import Action, Subject, gate_action
+from governance.ground.vocabulary import Action, Subject, gate_action, gate_of
 from tests.import_graph import ROOT
 
 #: What a run context adds beside the gate's own fields.
@@ -81,8 +82,8 @@ def test_validation_approval_killswitch_pretrade_gates():
     assert payload["decision"] == "pass" and payload["policy_hash"] == "abc"
 
 
-#: One decision of each of the six gates, as the stages make them (a halt for each).
-SIX = {
+#: One decision of each gate that records, as the stages make them (a halt for each).
+GATES = {
     Gate.DATA_QUALITY: lambda: data_quality_gate(
         {"critical_failures": ["dup rows"], "warnings": ["w1"], "fingerprint": "ab" * 32}
     ),
@@ -93,26 +94,29 @@ SIX = {
     ),
     Gate.PRETRADE: lambda: pretrade_gate(["max_weight 0.2 > 0.1"], weights_sha256="w"),
     Gate.STRESS: lambda: stress_gate(["2008: loss 0.31 > 0.25"], account="a1"),
+    Gate.PRESEND: lambda: presend_gate(None, None),  # cannot be evaluated: fails closed
 }
 
 
 def test_each_gate_is_recorded_through_the_seam_with_one_payload_schema(workspace):
-    """Each of the six gates is recorded once through ``decide_gate``: action ``gate.<gate>``,
-    the same payload fields, the halt raised after recording (or recorded only, for a gate
-    on one account of many)."""
+    """Each gate (the six of the chain and the pre-send checks) is recorded once through
+    ``decide_gate``: action ``gate.<gate>``, the same payload fields, the halt raised after
+    recording (or recorded only, for a gate on one account of many)."""
     from governance.decisions.context import RunContext
+
+    assert {gate_action(g) for g in GATES} == {a for a in Action if gate_of(a)}  # none untested
 
     ctx = RunContext.open(workspace, actor="alphagate", flow_run_id="fr-1", policy_hash="c" * 64)
     try:
-        for gate, make in SIX.items():
+        for gate, make in GATES.items():
             decision = make()
             assert decision.gate is gate and decision.halted
             with pytest.raises(GateHalt) as info:
                 decide_gate(ctx, decision, Subject.model("alpha", 1))
             assert info.value.gate is gate and list(info.value.reasons) == list(decision.reasons)
-        kept = decide_gate(ctx, SIX[Gate.STRESS](), Subject.portfolio("d", "a1"), stops_run=False)
+        kept = decide_gate(ctx, GATES[Gate.STRESS](), Subject.portfolio("d", "a1"), stops_run=False)
         entries = [e for e in ctx.ledger.entries() if e.action.startswith("gate.")]
-        assert [e.action for e in entries] == [*map(gate_action, SIX), Action.GATE_STRESS]
+        assert [e.action for e in entries] == [*map(gate_action, GATES), Action.GATE_STRESS]
         assert entries[-1] == kept
         for e in entries:
             assert set(e.payload) == {*PAYLOAD_FIELDS, *CONTEXT_FIELDS}, e.action

@@ -105,7 +105,7 @@ def test_series_survives_restarts_charts_and_trips_once(workspace, reports, monk
     assert not later[-1].killswitch.tripped
 
     with Ledger.open(workspace) as ledger:
-        assert len(ledger.entries(action=killswitch.TRIPPED)) == 1
+        assert len(ledger.entries(action=Action.KILLSWITCH_TRIPPED)) == 1
         series = load_series(ledger, STRATEGY)
         last = ledger.entries(action=Action.MONITORING_COMPLETED)[-1]
         stored = pd.read_parquet(

@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 
 from governance.decisions.context import RunContext
-from governance.decisions.gates import record_gate
+from governance.decisions.gates import decide_gate
 from governance.decisions.presend import OrderView, presend_gate
+from governance.ground.vocabulary import Action, Subject
 from governance.policy.schema import OrderLimits
 
 LIMITS = OrderLimits(
@@ -94,8 +95,9 @@ def test_each_check_breached_alone_blocks_names_itself_and_is_recorded(ctx, chec
     assert decision.halted
     named = [b["check"] for b in decision.evidence["breaches"]]
     assert set(named) == {check}
-    entry = record_gate(dataclasses.replace(ctx, run_key=check), decision, subject="book:demo")
-    assert entry.action == "gate.presend"
+    at = dataclasses.replace(ctx, run_key=check)
+    entry = decide_gate(at, decision, Subject.book("demo"), stops_run=False)
+    assert entry.action == Action.GATE_PRESEND
     assert entry.payload["decision"] == "halt"
     assert {b["check"] for b in entry.payload["evidence"]["breaches"]} == {check}
     assert entry.payload["evidence"]["blocked_accounts"] == ["main"]

@@ -79,6 +79,7 @@ class Action(StrEnum):
     GATE_KILL_SWITCH = "gate.kill_switch"
     GATE_PRETRADE = "gate.pretrade"
     GATE_STRESS = "gate.stress"
+    GATE_PRESEND = "gate.presend"
 
     @property
     def area(self) -> str:
