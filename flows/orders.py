@@ -20,19 +20,19 @@ from flows.config import AlphagateConfig
 from flows.halting import end_state, quiet_expected_failures
 from flows.run import Run, finish, open_run, stage
 from governance.ground.errors import GateHalt
+from governance.ground.vocabulary import Subject
 
 
 @stage("orders")
 def export_orders(run: Run, panel, out: str | None, basket: bool, instruments: str | None):
     from governance.decisions import killswitch
-    from governance.decisions.gates import enforce, kill_switch_gate, record_gate
+    from governance.decisions.gates import decide_gate, enforce, kill_switch_gate
     from governance.decisions.presend import OrderView, presend_gate
     from tasks.orders.fix import order_messages
     from tasks.orders.instruments import load_instruments
     from tasks.orders.orders import order_files, restrict
     from tasks.orders.plan import plan_orders
     from tasks.orders.record import Outbox, send_order_set, sent_history
-    from tasks.portfolio.book import book_subject
 
     ctx, cfg, limits = run.now, run.config.portfolio, run.tier.orders
     strategy = run.config.model.name
@@ -46,8 +46,7 @@ def export_orders(run: Run, panel, out: str | None, basket: bool, instruments: s
         history.today, tripped=f"{state.by}: {state.reason}" if state.tripped else None,
     )  # fmt: skip
     decision = presend_gate(view, limits)
-    record_gate(ctx, decision, subject=book_subject(strategy))
-    enforce(decision)
+    decide_gate(ctx, decision, Subject.book(strategy))
     blocked = decision.evidence["blocked_accounts"]
     sending = restrict(order_set, blocked)
     files = {**order_files(sending), "orders.fix": order_messages(sending.orders, basket=basket)}

@@ -201,7 +201,7 @@ def test_a_forged_acceptance_counts_for_nothing_and_verify_names_it(workspace, l
     margin = load_register(ledger, as_of=DAY).get("F-m-v1-2")
     ids = {"finding_id": margin.id, "finding_digest": margin.digest}
     forged = {**entry.payload, **ids, "signed": {**entry.payload["signed"], **ids}}
-    bad = forge(ledger, "finding.accepted", actor="rita", role="risk_officer",
+    bad = forge(ledger, Action.FINDING_ACCEPTED, actor="rita", role="risk_officer",
                 subject="model:m/v1", payload=forged)  # fmt: skip
     assert load_register(ledger, as_of=DAY).get(margin.id).status is Status.OPEN
     report = verify_workspace(workspace, ledger)
@@ -332,8 +332,8 @@ def test_an_acceptance_signed_with_a_key_nobody_registered_counts_for_nothing(wo
         control=None, user="rita", role="risk_officer", policy_hash="p", tier="high",
     )  # fmt: skip
     body = {**doc, "signers": ["rita"], "needed": 1}
-    payload = {**body, **fake.signed_payload("finding.accepted", body, subject="model:m/v1")}
-    bad = ledger.append("finding.accepted", actor="rita", role="risk_officer",
+    payload = {**body, **fake.signed_payload(Action.FINDING_ACCEPTED, body, subject="model:m/v1")}
+    bad = ledger.append(Action.FINDING_ACCEPTED, actor="rita", role="risk_officer",
                         subject="model:m/v1", payload=payload)  # fmt: skip
     assert load_register(ledger, as_of=DAY).get(record.id).status is Status.OPEN
     report = verify_workspace(workspace, ledger)

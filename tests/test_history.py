@@ -11,6 +11,7 @@ import copy
 
 import pytest
 
+from governance.ground.vocabulary import Action
 from governance.log.merkle import ProofError
 from governance.policy.schema import Tier
 from tests.helpers_e2e import cli_out
@@ -74,13 +75,13 @@ def scripted(workspace, monkeypatch, tmp_path):
         _approve(workspace, ledger, v1, "vera")
         out = _approve(workspace, ledger, v1, "rita")
         assert out.promoted is not None
-        promoted = ledger.last(action="model.promoted")
+        promoted = ledger.last(action=Action.MODEL_PROMOTED)
         expect(promoted.ts, v1, ["vera", "rita"], p1, armed, None)
     mon = _monitor(workspace, True, "2026-01-30")
     expect(mon.ts, v1, ["vera", "rita"], p1, armed, ("2026-01-30", "ok"))
     with Ledger.open(workspace) as ledger:
         killswitch.trip(ledger, signer(workspace, "rita", ledger), "desk halt", strategy=NAME)
-        trip = ledger.last(action=killswitch.TRIPPED)
+        trip = ledger.last(action=Action.KILLSWITCH_TRIPPED)
         expect(trip.ts, v1, ["vera", "rita"], p1, {"state": "tripped", "by": "rita"},
                ("2026-01-30", "ok"))  # fmt: skip
         for officer in ("rita", "omar"):
@@ -88,16 +89,16 @@ def scripted(workspace, monkeypatch, tmp_path):
                 ledger, signer(workspace, officer, ledger), "reviewed", "INC-7", Tier(),
                 strategy=NAME,
             )  # fmt: skip
-        reset = ledger.last(action=killswitch.RESET)
+        reset = ledger.last(action=Action.KILLSWITCH_RESET)
         expect(reset.ts, v1, ["vera", "rita"], p1, after_reset, ("2026-01-30", "ok"))
         adopt_policy(workspace, ledger, second)
-        adopted = ledger.last(action="policy.adopted")
+        adopted = ledger.last(action=Action.POLICY_ADOPTED)
         expect(adopted.ts, v1, ["vera", "rita"], p2, after_reset, ("2026-01-30", "ok"))
     v2, _ = tiny_version(workspace, NAME)
     with Ledger.open(workspace) as ledger:
         _approve(workspace, ledger, v2, "val")
         _approve(workspace, ledger, v2, "omar")
-        promoted = ledger.last(action="model.promoted")
+        promoted = ledger.last(action=Action.MODEL_PROMOTED)
         expect(promoted.ts, v2, ["val", "omar"], p2, after_reset, ("2026-01-30", "ok"))
     return steps
 
@@ -130,14 +131,14 @@ def test_history_at_each_step_is_the_timeline_written_and_its_proofs_verify(
         whole = history(ledger, NAME)
     # Without --at: the whole timeline; the promotions, trip, reset and adoptions in order.
     kinds = [e["action"] for e in whole["timeline"]]
-    assert kinds.count("model.promoted") == 2 and kinds.count("killswitch.tripped") == 1
-    assert kinds.index("killswitch.tripped") < kinds.index("killswitch.reset")
+    assert kinds.count(Action.MODEL_PROMOTED) == 2 and kinds.count(Action.KILLSWITCH_TRIPPED) == 1
+    assert kinds.index(Action.KILLSWITCH_TRIPPED) < kinds.index(Action.KILLSWITCH_RESET)
     assert whole["standing"]["live"]["model_version"] in ("2", 2)
     cited = set(verify_history(whole))
     assert {e["seq"] for e in whole["timeline"]} <= cited
     # Approval seqs are cited and their entries are the signed approvals.
     approval = whole["standing"]["live"]["approvals"][0]
-    assert whole["proofs"][str(approval["seq"])]["entry"]["action"] == "approval.granted"
+    assert whole["proofs"][str(approval["seq"])]["entry"]["action"] == Action.APPROVAL_GRANTED
 
     # A proof does not survive an edited fact or a moved root.
     forged = copy.deepcopy(whole)

@@ -15,6 +15,7 @@ import yaml
 
 from flows.cli import main
 from governance.ground.artifacts import ArtifactStore
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger
 from tasks.data.market import DataConfig, load_long, to_panel
@@ -103,8 +104,8 @@ def test_rebalance_orders_fills_and_the_next_rebalance_from_the_fills(demo, caps
     assert (code, out["status"]) == (0, "completed")
     note = out["stages"]["orders"]
     assert note["blocked_accounts"] == [] and note["orders"] == 20
-    (sent,) = _entries(home, "orders.sent")
-    gate = _entries(home, "gate.presend")[-1]
+    (sent,) = _entries(home, Action.ORDERS_SENT)
+    gate = _entries(home, Action.GATE_PRESEND)[-1]
     assert gate.payload["decision"] == "pass" and gate.seq < sent.seq
     folder = outbox / f"{sent.seq:08d}"
     fix_file, csv_file = folder / "orders.fix", folder / "orders.csv"
@@ -130,7 +131,7 @@ def test_rebalance_orders_fills_and_the_next_rebalance_from_the_fills(demo, caps
                          "--as", "dana")  # fmt: skip
     assert (code, imp["status"]) == (0, "completed")
     assert imp["stages"]["fills"]["fills"] == 20
-    (rec,) = _entries(home, "holdings.reconciled")
+    (rec,) = _entries(home, Action.HOLDINGS_RECONCILED)
     assert rec.payload["status"] == {"filled": 20} and rec.payload["findings"] == {}
     shortfall = rec.payload["shortfall"]
     # every fill paid 5 bp over the next close: shortfall = move + 5 bp, estimate = 5 bp
@@ -157,7 +158,7 @@ def test_rebalance_orders_fills_and_the_next_rebalance_from_the_fills(demo, caps
     code, _, err = cli_out(capsys, "fills", "import", str(fills_file), "--config", day1,
                            "--as", "dana")  # fmt: skip
     assert code == 2 and "fills.fix: line 1: exec_id" in err and "imported before" in err
-    assert len(_entries(home, "holdings.reconciled")) == 1
+    assert len(_entries(home, Action.HOLDINGS_RECONCILED)) == 1
 
     # 6. the next rebalance starts from the filled holdings, the next orders from the shares
     code, reb2 = cli_json(capsys, "rebalance", "--config", day2, "--as", "dana")
@@ -170,7 +171,7 @@ def test_rebalance_orders_fills_and_the_next_rebalance_from_the_fills(demo, caps
     code, out2 = cli_json(capsys, "orders", "export", "--config", day2, "--as", "dana",
                           "--out", str(outbox))  # fmt: skip
     assert (code, out2["status"]) == (0, "completed"), out2["reasons"]
-    sent2 = _entries(home, "orders.sent")[-1]
+    sent2 = _entries(home, Action.ORDERS_SENT)[-1]
     orders2 = pd.read_csv(outbox / f"{sent2.seq:08d}" / "orders.csv").set_index("asset")
     signed = orders2["quantity"].where(orders2["side"] == "buy", -orders2["quantity"])
     after = shares.add(signed, fill_value=0)
@@ -184,7 +185,7 @@ def test_a_malformed_fills_file_is_exit_2_naming_the_line_and_imports_nothing(de
     assert good, "runs after the end-to-end test"
     bad = root / "bad.fix"
     bad.write_bytes(b"\n".join([good[0], good[1].replace(b"\x0131=", b"\x0131=x"), *good[2:]]))
-    before = len(_entries(home, "holdings.reconciled"))
+    before = len(_entries(home, Action.HOLDINGS_RECONCILED))
     code, _, err = cli_out(capsys, "fills", "import", str(bad), "--config",
                            _config(root, DAY1), "--as", "dana")  # fmt: skip
     assert code == 2 and len(err.strip().splitlines()) == 1

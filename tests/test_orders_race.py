@@ -21,12 +21,13 @@ from test_ledger_support import BACKENDS, backend_url
 from governance.decisions import killswitch
 from governance.decisions.context import RunContext
 from governance.ground.artifacts import ArtifactStore
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger
 from tasks.orders.fix import order_messages
 from tasks.orders.instruments import default_instruments
 from tasks.orders.orders import build_orders, order_files
-from tasks.orders.record import ORDERS_SENT, Outbox, send_order_set
+from tasks.orders.record import Outbox, send_order_set
 from tests.helpers_identity import enrol_cast, keyring_signer
 
 SENDS = 200
@@ -65,7 +66,7 @@ def _trip(url: str, home: str, barrier) -> str:
     ledger = Ledger(url, ArtifactStore.of(ws))
     with ledger:
         barrier.wait(TIMEOUT_S)
-        while ledger.last(action=ORDERS_SENT) is None:
+        while ledger.last(action=Action.ORDERS_SENT) is None:
             pass
         return killswitch.trip(ledger, keyring_signer(ws, "rita", "risk_officer"), "drill").state
 
@@ -88,8 +89,8 @@ def test_no_order_set_is_recorded_or_sent_after_a_trip(setup, tmp_path):
         tripper = pool.apply_async(_trip, (url, home, barrier))
         sent, state = sender.get(TIMEOUT_S), tripper.get(TIMEOUT_S)
     assert state == "tripped" and sent >= 1
-    trip = ledger.last(action=killswitch.TRIPPED)
-    recorded = list(ledger.entries(action=ORDERS_SENT))
+    trip = ledger.last(action=Action.KILLSWITCH_TRIPPED)
+    recorded = list(ledger.entries(action=Action.ORDERS_SENT))
     assert len(recorded) == sent
     assert all(e.seq < trip.seq for e in recorded)
     folders = sorted(p.name for p in outbox.iterdir()) if outbox.exists() else []

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from governance.ground.errors import TamperDetected
+from governance.ground.vocabulary import Action
 from tests.helpers_e2e import cli_out
 from tests.helpers_identity import enrol_cast, signer, tiny_version
 
@@ -82,7 +83,7 @@ def test_an_officer_retires_the_champion_and_it_never_returns(workspace, monkeyp
     code, _, err = _cli(capsys, "approve", "--model-version", version, "--as", "val",
                         "--reason", "bring it back")  # fmt: skip
     assert code == 4 and err.strip().count("\n") == 0 and "was retired" in err
-    assert _refusals(workspace, "approval.refused")[-1]["user"] == "val"
+    assert _refusals(workspace, Action.APPROVAL_REFUSED)[-1]["user"] == "val"
     # Retiring twice is a user mistake, one line.
     code, _, err = _cli(capsys, "retire", "--model-version", version, "--as", "rita",
                         "--reason", "again")  # fmt: skip

@@ -21,6 +21,7 @@ from governance.decisions import killswitch
 from governance.decisions.approvals import approve
 from governance.decisions.model_use import drive_decision
 from governance.decisions.promotion import compute_state, facts_for, latest_validation
+from governance.ground.vocabulary import Action
 from governance.log.ledger import Ledger
 from governance.policy.adoption import policy_in_force
 from governance.policy.schema import load_tier
@@ -67,12 +68,12 @@ def test_a_drill_reset_replayed_onto_a_live_trip_re_arms_nothing(env, capsys):
     assert main(["killswitch", "trip", "--as", "rita", "--reason", "live"]) == 0
     with Ledger.open(ws) as ledger:
         assert killswitch.status(ledger).tripped
-        drill = ledger.last(action="killswitch.reset")
-        live = ledger.last(action="killswitch.tripped")
-        bad = forge(ledger, "killswitch.reset", **_as(drill),
+        drill = ledger.last(action=Action.KILLSWITCH_RESET)
+        live = ledger.last(action=Action.KILLSWITCH_TRIPPED)
+        bad = forge(ledger, Action.KILLSWITCH_RESET, **_as(drill),
                     payload=_copy(drill, trip_seq=live.seq))  # fmt: skip
         with pytest.raises(Exception, match="already recorded"):  # verbatim: counts once
-            ledger.append("killswitch.reset", **_as(drill), payload=drill.payload)
+            ledger.append(Action.KILLSWITCH_RESET, **_as(drill), payload=drill.payload)
         state = killswitch.status(ledger)
     assert state.tripped and state.seq == live.seq
     code, report = _verify(capsys)
@@ -87,11 +88,13 @@ def test_a_fail_verdict_replayed_as_pass_and_an_old_pass_replayed_decide_nothing
     ws, _cfg = env
     version, run_id = tiny_version(ws, "boundV")
     with Ledger.open(ws) as ledger:
-        old_pass = ledger.last(action="validation.completed")
+        old_pass = ledger.last(action=Action.VALIDATION_COMPLETED)
         fail = sign_validation(ws, ledger, "boundV", version, "fail", run_id)
-        flipped = forge(ledger, "validation.completed", **_as(fail),
+        flipped = forge(ledger, Action.VALIDATION_COMPLETED, **_as(fail),
                         payload=_copy(fail, verdict="pass"))  # fmt: skip
-        verbatim = forge(ledger, "validation.completed", **_as(old_pass), payload=old_pass.payload)
+        verbatim = forge(
+            ledger, Action.VALIDATION_COMPLETED, **_as(old_pass), payload=old_pass.payload
+        )
         latest = latest_validation(ledger, "boundV", version)
     assert (latest.verdict, latest.seq) == ("fail", fail.seq)
     code, report = _verify(capsys)
@@ -112,7 +115,7 @@ def test_one_validators_approval_replayed_as_the_officers_is_not_four_eyes(env, 
                       tier=tier, tier_name="high", policy_hash=h)  # fmt: skip
         vera = out.entry
         forged = {**_as(vera), "actor": "rita", "role": "risk_officer"}
-        bad = forge(ledger, "approval.granted", **forged,
+        bad = forge(ledger, Action.APPROVAL_GRANTED, **forged,
                     payload=_copy(vera, user="rita", role="risk_officer"))  # fmt: skip
         state = compute_state(ws, ledger, facts_for(ws, ledger, "boundA", version), tier)
     assert [g["user"] for g in state.granted] == ["vera"]
@@ -133,7 +136,7 @@ def test_adoptions_replayed_with_another_policy_hash_adopt_nothing(env, capsys, 
     with Ledger.open(ws) as ledger:
         assert policy_in_force(ledger).policy_hash == theirs
         bad = None
-        for action in ("policy.adoption_signed", "policy.adopted"):
+        for action in (Action.POLICY_ADOPTION_SIGNED, Action.POLICY_ADOPTED):
             e = ledger.last(action=action)
             f = forge(ledger, action, **_as(e), payload=_copy(e, policy_hash=sha256_file(loose)))
             bad = bad or f

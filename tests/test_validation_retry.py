@@ -16,6 +16,7 @@ import io
 import json
 
 from flows.cli import main
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger
 from tests.helpers_e2e import SMALL
@@ -27,15 +28,15 @@ def test_a_retried_validation_stage_reuses_this_runs_validation(
 ):
     import governance.decisions.gates as gates
 
-    original, failed = gates.record_gate, []
+    original, failed = gates.decide_gate, []
 
-    def hiccup(ctx, decision, subject=""):
+    def hiccup(ctx, decision, subject, **kw):
         if decision.gate == "validation" and not failed:
             failed.append(subject)
             raise ConnectionError("database connection reset (once)")
-        return original(ctx, decision, subject=subject)
+        return original(ctx, decision, subject, **kw)
 
-    monkeypatch.setattr(gates, "record_gate", hiccup)
+    monkeypatch.setattr(gates, "decide_gate", hiccup)
     enrol_cast(Workspace(workspace.home), monkeypatch=monkeypatch)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -44,7 +45,7 @@ def test_a_retried_validation_stage_reuses_this_runs_validation(
     assert failed  # the first attempt failed after recording its validation
     assert summary["validation"] is not None and summary["stage"] != "independent-validation"
     with Ledger.open(workspace) as ledger:
-        validations = ledger.entries(action="validation.completed")
-        gate = ledger.entries(action="gate.validation")
+        validations = ledger.entries(action=Action.VALIDATION_COMPLETED)
+        gate = ledger.entries(action=Action.GATE_VALIDATION)
     assert len(validations) == 1 and len(gate) == 1
     assert code in (0, 3)

@@ -19,7 +19,6 @@ from typing import Any
 
 import pandas as pd
 
-from governance.findings.review import MONITORING as COMPLETED
 from governance.ground.charts import png, pyplot, title
 from governance.ground.vocabulary import Action
 from governance.log.ledger import Ledger

@@ -115,7 +115,10 @@ def fold(entries: list, registry=None) -> KillSwitchState:
     again = replayed(entries) if registry is not None else {}
     for e in entries:
         p = e.payload or {}
-        stale = e.action in (RESET_PENDING, RESET) and p.get("trip_seq") != state.seq
+        stale = (
+            e.action in (Action.KILLSWITCH_RESET_PENDING, Action.KILLSWITCH_RESET)
+            and p.get("trip_seq") != state.seq
+        )
         if e.seq in again or not _holds(e, registry) or (registry is not None and stale):
             continue
         if e.action == Action.KILLSWITCH_TRIPPED:

@@ -21,6 +21,7 @@ import uuid
 
 from governance.decisions.promotion import facts_for
 from governance.ground.errors import Forbidden, InputError
+from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.identity.duties import Act, duty_refusal
 from governance.identity.signing import Signer, append_signed
@@ -34,16 +35,14 @@ from governance.registry.versions import (
     registry_exists,
 )
 
-__all__ = ["REFUSED", "RETIRED", "retire", "retirement_document", "retirements"]
-
-REFUSED = "retirement.refused"
+__all__ = ["retire", "retirement_document", "retirements"]
 
 
 def retirement_document(facts, *, policy_hash: str, head: tuple[int, str], reason: str) -> dict:
     """What a retiring officer signs: action, subject, model files, policy, ledger state, id."""
     return {
         "kind": DOC_KIND,
-        "action": RETIRED,
+        "action": Action.MODEL_RETIRED,
         "model_name": facts.name,
         "model_version": str(facts.version),
         "model_artifact_hash": facts.model_artifact_hash,
@@ -57,10 +56,10 @@ def retirement_document(facts, *, policy_hash: str, head: tuple[int, str], reaso
 
 def _refuse(ledger: Ledger, name: str, version, signer: Signer, message: str) -> Forbidden:
     ledger.append(
-        REFUSED,
+        Action.RETIREMENT_REFUSED,
         actor=signer.name,
         role=signer.role,
-        subject=model_subject(name, version),
+        subject=Subject.model(name, version),
         payload={"model_name": name, "model_version": str(version), "refusal": message},
     )
     return Forbidden(message)
@@ -98,7 +97,11 @@ def retire(
         raise InputError(f"--model-version: {facts.name} v{facts.version} is already retired")
     doc = retirement_document(facts, policy_hash=policy_hash, head=ledger.head(), reason=reason)
     entry = append_signed(
-        ledger, signer, RETIRED, subject=model_subject(facts.name, facts.version), payload=doc
+        ledger,
+        signer,
+        Action.MODEL_RETIRED,
+        subject=Subject.model(facts.name, facts.version),
+        payload=doc,
     )
     if registry_exists(ws):
         client = mlflow_client(ws)

@@ -142,7 +142,9 @@ def detached_approval(facts: ModelFacts, validation, signer, *, reason, policy_h
         facts, validation, decision="approve", reason=reason, user=signer.name,
         role=signer.role, policy_hash=policy_hash, tier=tier_name,
     )  # fmt: skip
-    signed = signer.signed_payload(GRANTED, doc, subject=model_subject(facts.name, facts.version))
+    signed = signer.signed_payload(
+        Action.APPROVAL_GRANTED, doc, subject=Subject.model(facts.name, facts.version)
+    )
     return json.dumps(signed, sort_keys=True, separators=(",", ":"))
 
 
@@ -155,10 +157,10 @@ def _signed_refusal(ledger, facts, validation, signed: dict, state) -> str | Non
     probe = SimpleNamespace(
         seq=ledger.head()[0] + 1,
         actor=signed.get("signer"),
-        action=GRANTED,
+        action=Action.APPROVAL_GRANTED,
         payload=signed,
         role=doc.get("signer_role"),
-        subject=model_subject(facts.name, facts.version),
+        subject=Subject.model(facts.name, facts.version),
     )
     problems = act_problems(load_registry(ledger), probe, ROLES[Act.APPROVE])
     want = {
@@ -221,7 +223,7 @@ def record_form_decision(
         return "refused", entry, True
     doc = signed["signed"]  # the facts recorded are the signed document's (governance/log/bound.py)
     entry = ledger.append(
-        GRANTED, actor=who, role=doc["signer_role"], subject=subject,
+        Action.APPROVAL_GRANTED, actor=who, role=doc["signer_role"], subject=subject,
         payload={**{k: doc[k] for k in _FACTS if k in doc}, **signed},
     )  # fmt: skip
     return "approved", entry, True

@@ -33,13 +33,13 @@ from governance.decisions.paper import ENTERED as PAPER_ENTERED
 from governance.findings.review import MONITORING
 from governance.ground.canonical import canonical_json, sha256_bytes
 from governance.ground.errors import InputError
+from governance.ground.vocabulary import Action, Area, Subject, area
 from governance.identity.users import load_registry
 from governance.log.chain import HASHED_FIELDS, entry_leaf
 from governance.log.ledger import Ledger
 from governance.log.merkle import ProofError, verify_inclusion
 from governance.policy.adoption import Adoption, adoption_history
-from governance.registry.retired import RETIRED, retirements
-from governance.registry.versions import PROMOTED
+from governance.registry.retired import retirements
 
 __all__ = ["SCHEMA", "history", "parse_moment", "verify_history"]
 
@@ -66,16 +66,20 @@ class _Sources:
         registry = load_registry(ledger)
         self.registry = registry
         self.promotions = [
-            e for e in ledger.entries(action=PROMOTED) if e.payload.get("model_name") == strategy
+            e
+            for e in ledger.entries(action=Action.MODEL_PROMOTED)
+            if e.payload.get("model_name") == strategy
         ]
         self.monitoring = [
-            e for e in ledger.entries(action=MONITORING) if e.payload.get("model_name") == strategy
+            e
+            for e in ledger.entries(action=Action.MONITORING_COMPLETED)
+            if e.payload.get("model_name") == strategy
         ]
         self.switch = {
             level: [
                 e
-                for e in ledger.entries(subject=killswitch.subject_for(level))
-                if e.action.startswith("killswitch.")
+                for e in ledger.entries(subject=Subject.killswitch(level))
+                if area(e.action) == Area.KILLSWITCH
             ]
             for level in (None, strategy)
         }
@@ -87,7 +91,9 @@ class _Sources:
         self.retired = sorted(retirements(ledger, strategy, registry).values(), key=lambda e: e.seq)
         self.adoptions = adoption_history(ledger, registry)
         adopted = {a.seq for a in self.adoptions}
-        by_seq = {e.seq: e for e in ledger.entries(action="policy.adopted") if e.seq in adopted}
+        by_seq = {
+            e.seq: e for e in ledger.entries(action=Action.POLICY_ADOPTED) if e.seq in adopted
+        }
         self.adoption_entries = [by_seq[a.seq] for a in self.adoptions]
 
     def events(self) -> list:
@@ -201,20 +207,20 @@ def _facts(standing: dict) -> set[int]:
 
 def _describe(e) -> str:
     p = e.payload
-    if e.action == PROMOTED:
+    if e.action == Action.MODEL_PROMOTED:
         who = ", ".join(a.get("user", "?") for a in p.get("approvals") or [])
         return f"v{p.get('model_version')} live (approved by {who})"
-    if e.action == MONITORING:
+    if e.action == Action.MONITORING_COMPLETED:
         return f"monitoring {p.get('status')} as of {p.get('as_of')}"
     if e.action == PAPER_ENTERED:
         who = ", ".join(a.get("user", "?") for a in p.get("approvals") or [])
         return f"v{p.get('model_version')} enters paper (approved by {who})"
     if e.action == RETIRED:
         return f"v{e.payload['signed']['model_version']} retired by {e.actor}"
-    if e.action == "policy.adopted":
+    if e.action == Action.POLICY_ADOPTED:
         return f"policy {p.get('version')} adopted ({str(p.get('policy_hash'))[:12]})"
-    where = "all strategies" if e.subject == killswitch.SUBJECT else "this strategy"
-    return f"{e.action.removeprefix('killswitch.')} ({where}) by {e.actor}"
+    where = "all strategies" if e.subject == Subject.KILLSWITCH else "this strategy"
+    return f"{e.action.partition('.')[2]} ({where}) by {e.actor}"
 
 
 def history(ledger: Ledger, strategy: str, at: str | None = None) -> dict:

@@ -168,8 +168,12 @@ def accept(
         reason=reason, until=end, control=control, user=acting.name, role=acting.role,
         policy_hash=policy_hash, tier=tier_name,
     )  # fmt: skip
-    action = ACCEPTED if len(signers) >= policy.signatures else PENDING
-    subject = model_subject(record.model_name, record.model_version)
+    action = (
+        Action.FINDING_ACCEPTED
+        if len(signers) >= policy.signatures
+        else Action.FINDING_ACCEPTANCE_PENDING
+    )
+    subject = Subject.model(record.model_name, record.model_version)
     body = {**doc, "signers": signers, "needed": policy.signatures, "identity": "signed"}
     entry = ledger.append(
         action,

@@ -364,7 +364,7 @@ def fold(entries: Iterable, as_of: dt.date | None = None, registry=None) -> Regi
     """
     records: dict[str, FindingRecord] = {}
     for e in once(sorted((e for e in entries if e.action in ACTIONS), key=lambda e: e.seq)):
-        if e.action == VALIDATED:
+        if e.action == Action.VALIDATION_COMPLETED:
             records = _on_validation(records, e)
             continue
         fid = e.payload.get("finding_id")

@@ -29,7 +29,6 @@ from governance.policy.schema import BreachAction, Severity, Tier
 SWITCH = "killswitch"
 
 #: A monitoring run's ledger action (flows/monitoring.py records it; history and views read it).
-MONITORING = "monitoring.completed"
 
 
 def blocking(register: Register, validation_seq: int) -> list[FindingRecord]:

@@ -42,6 +42,8 @@ class Action(StrEnum):
     MODEL_TRAINED = "model.trained"
     MODEL_REGISTERED = "model.registered"
     MODEL_PROMOTED = "model.promoted"
+    MODEL_RETIRED = "model.retired"
+    RETIREMENT_REFUSED = "retirement.refused"
     # validation and findings
     VALIDATION_COMPLETED = "validation.completed"
     VALIDATION_REFUSED = "validation.refused"

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from governance.ground.errors import Forbidden
+from governance.ground.vocabulary import Action
 from governance.identity.users import Registry, Role, load_registry, valid_acts
 from governance.log.ledger import Ledger
 
@@ -121,7 +122,9 @@ def developer_of(ledger: Ledger, run_id: str | None, registry: Registry | None =
     registry = registry or load_registry(ledger)
     signers = {
         e.actor
-        for e in valid_acts(registry, ledger.entries(action=TRAINED), ROLES[Act.DEVELOP])
+        for e in valid_acts(
+            registry, ledger.entries(action=Action.MODEL_TRAINED), ROLES[Act.DEVELOP]
+        )
         if e.payload.get("mlflow_run_id") == run_id
     }
     return next(iter(signers)) if len(signers) == 1 else None

@@ -95,8 +95,8 @@ def initialise(ws: Workspace, ledger, admin: str, key, *, sandbox: bool = False)
     doc = {"admin": admin, "public_key": pub, "sandbox": bool(sandbox), "log_origin": origin,
            "log_key": log_key(origin).vkey()}  # fmt: skip
     entry = ledger.append(
-        GENESIS, actor=admin, role=Role.ADMIN.value, subject="workspace",
-        payload={**doc, **signer.signed_payload(GENESIS, doc, subject="workspace")},
+        Action.WORKSPACE_INITIALISED, actor=admin, role=Role.ADMIN.value, subject=Subject.WORKSPACE,
+        payload={**doc, **signer.signed_payload(Action.WORKSPACE_INITIALISED, doc, subject=Subject.WORKSPACE)},
     )  # fmt: skip
     write_cache(ws, load_registry(ledger))
     return User(admin, Role.ADMIN, pub, entry.seq)
@@ -116,8 +116,8 @@ def _user_act(ws, ledger, signer: Signer, action: str, name: str, doc: dict):
         benign = probe.endswith("is already enrolled") or probe.endswith("is not enrolled")
         raise (InputError if benign else Forbidden)(f"users: {probe}")
     entry = ledger.append(
-        action, actor=signer.name, role=signer.role, subject=f"user:{name}",
-        payload={**entry_doc, **signer.signed_payload(action, entry_doc, subject=f"user:{name}")},
+        action, actor=signer.name, role=signer.role, subject=Subject.user(name),
+        payload={**entry_doc, **signer.signed_payload(action, entry_doc, subject=Subject.user(name))},
     )  # fmt: skip
     write_cache(ws, load_registry(ledger))
     return entry
@@ -128,7 +128,7 @@ def _user_problems_for(reg: Registry, signer: Signer, action: str, doc: dict) ->
     from types import SimpleNamespace
 
     seq = reg.head_seq + 10**12  # "now": after every entry
-    subject = f"user:{doc.get('name')}"
+    subject = Subject.user(doc.get("name"))
     fake = SimpleNamespace(
         seq=seq, actor=signer.name, role=signer.role, action=action, subject=subject,
         payload={**doc, **signer.signed_payload(action, doc, subject=subject)},

@@ -184,7 +184,9 @@ def adopt(ws, ledger, signer: Signer, path: str | Path, rule: dict):
     since = current.seq if current else 0
     earlier = [
         e
-        for e in valid_acts(registry, ledger.entries(action=SIGNED), ROLES[Act.ADOPT_POLICY])
+        for e in valid_acts(
+            registry, ledger.entries(action=Action.POLICY_ADOPTION_SIGNED), ROLES[Act.ADOPT_POLICY]
+        )
         if e.seq > since and e.payload.get("policy_hash") == digest
     ]
     subject = f"policy {policy.version} ({digest[:12]})"

@@ -10,13 +10,13 @@ before; the version retired is the one the signed document names, whatever the e
 
 from __future__ import annotations
 
+from governance.ground.vocabulary import Action
 from governance.identity.duties import ROLES, Act, developer_of
 from governance.identity.users import act_problems, load_registry
 from governance.log.ledger import Ledger, LedgerEntry
 
-__all__ = ["DOC_KIND", "RETIRED", "retirements"]
+__all__ = ["DOC_KIND", "retirements"]
 
-RETIRED = "model.retired"
 DOC_KIND = "alphagate.retirement/1"
 
 
@@ -25,9 +25,9 @@ def retirements(ledger: Ledger, model_name: str, registry=None) -> dict[str, Led
     registry = registry or load_registry(ledger)
     out: dict[str, LedgerEntry] = {}
     seen: set[str] = set()
-    for e in ledger.entries(action=RETIRED):
+    for e in ledger.entries(action=Action.MODEL_RETIRED):
         doc = (e.payload or {}).get("signed") or {}
-        if doc.get("kind") != DOC_KIND or doc.get("action") != RETIRED:
+        if doc.get("kind") != DOC_KIND or doc.get("action") != Action.MODEL_RETIRED:
             continue
         if doc.get("model_name") != model_name or doc.get("id") in seen:
             continue

@@ -39,7 +39,7 @@ from governance.decisions.promotion import latest_validation
 from governance.decisions.rows import decision_rows
 from governance.findings.mlflow_tags import findings_line
 from governance.findings.register import load_register
-from governance.findings.review import MONITORING, blocking
+from governance.findings.review import blocking
 from governance.ground.html import Facts, Page, Section, Table, page_from_json, render_page
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.sandbox import (

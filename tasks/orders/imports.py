@@ -12,6 +12,7 @@ import pandas as pd
 
 from governance.ground.canonical import canonical_json, to_jsonable
 from governance.ground.errors import InputError
+from governance.ground.vocabulary import Action, Subject
 from tasks.model.dataset import frame_to_parquet
 from tasks.orders.fills import FILL_FIELDS, positions_after, reconcile
 from tasks.orders.orders import read_frame, read_orders
@@ -19,7 +20,7 @@ from tasks.orders.plan import holdings_after, marks
 from tasks.orders.plots import shortfall_png
 from tasks.orders.record import last_sent
 from tasks.orders.shortfall import rebalance_shortfall, shortfall
-from tasks.portfolio.book import RECONCILED, book_subject, holdings_file
+from tasks.portfolio.book import holdings_file
 
 #: Findings listed in the ledger entry itself (all of them are in reconciliation.json).
 LISTED = 20
@@ -29,7 +30,7 @@ def _earlier(ledger, store, strategy: str, sent_seq: int):
     """The reconciled entries before the order set (the last is what it was built from)
     and the fills already imported for it."""
     before, prior = None, []
-    for e in ledger.entries(action=RECONCILED, subject=book_subject(strategy)):
+    for e in ledger.entries(action=Action.HOLDINGS_RECONCILED, subject=Subject.book(strategy)):
         if e.seq < sent_seq:
             before = e
         elif e.payload.get("orders_seq") == sent_seq:
@@ -91,7 +92,7 @@ def reconcile_import(ctx, strategy: str, fills: pd.DataFrame, cfg, limits) -> tu
         "cost_check": {"excess_bp": excess, "limit_bp": limits.max_cost_excess_bp,
                        "breach": bool(cost_breach)},
     }  # fmt: skip
-    entry = ctx.record(RECONCILED, subject=book_subject(strategy), payload=payload,
+    entry = ctx.record(Action.HOLDINGS_RECONCILED, subject=Subject.book(strategy), payload=payload,
                        artifacts=shas)  # fmt: skip
     reasons = [f"{n} {c}" for c, n in checks.items()]
     if cost_breach:
