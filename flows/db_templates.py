@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+from governance.ground.files import write_atomic
+
 #: Variables that point Prefect at another server or database: nothing to seed then.
 ELSEWHERE = (
     "PREFECT_API_URL",
@@ -107,7 +109,7 @@ def build(template: Template, path: Path | None = None) -> Path:
         with sqlite3.connect(db) as con:  # one self-contained file: no -wal beside it
             con.execute("VACUUM INTO ?", (str(packed),))
         con.close()
-        os.replace(packed, path)  # atomic: processes building at once each see a whole file
+        write_atomic(path, packed.read_bytes())  # processes building at once each see a whole file
     return path
 
 

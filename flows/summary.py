@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from governance.ground.canonical import to_jsonable
+from governance.ground.errors import Exit
 
 
 @dataclass
@@ -46,7 +47,7 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.status == "completed" else 3
+        return Exit.DONE if self.status == "completed" else Exit.HALTED
 
     def to_json(self) -> dict[str, Any]:
         return to_jsonable(

@@ -13,6 +13,7 @@ import os
 import sys
 
 from flows.commands import add_json_arg, add_user_arg
+from governance.ground.errors import Exit
 from governance.ground.vocabulary import Action
 
 
@@ -69,7 +70,7 @@ def _check(args: argparse.Namespace) -> int:
     try:
         try:
             record_quality(ctx, result, long)
-            code = 0
+            code = Exit.DONE
         except GateHalt as halt:
             for reason in halt.reasons:
                 print(f"alphagate: data_quality: {reason}", file=sys.stderr)

@@ -70,7 +70,7 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"ledger: ok ({report.entries} entries)")
     if args.json:
         emit_json(report.to_json())
-    return 0 if report.ok else 3
+    return Exit.DONE if report.ok else Exit.HALTED
 
 
 def _checkpoint(args: argparse.Namespace) -> int:

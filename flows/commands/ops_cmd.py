@@ -7,6 +7,7 @@ import os
 
 from flows.commands import add_json_arg
 from flows.serve import LOOPBACK
+from governance.ground.errors import Exit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -80,4 +81,4 @@ def _monitor(args: argparse.Namespace) -> int:
             print(f"  breach: {line}")
         if summary.get("killswitch"):
             print(f"kill switch: {summary['killswitch']}")
-    return 3 if summary.get("status") == "breach" else 0
+    return Exit.HALTED if summary.get("status") == "breach" else Exit.DONE

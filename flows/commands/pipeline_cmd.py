@@ -7,6 +7,7 @@ import os
 import sys
 
 from flows.commands import add_json_arg, add_user_arg
+from governance.ground.errors import Exit
 
 DEFAULT_CONFIG = "configs/demo.yaml"
 
@@ -109,4 +110,4 @@ def _demo(args: argparse.Namespace) -> int:
     print(render(summary))
     print()
     print(guide(summary, args.config))
-    return 0 if summary.stage != "data_quality" else 3
+    return Exit.DONE if summary.stage != "data_quality" else Exit.HALTED

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from flows.commands import add_json_arg, add_user_arg
+from governance.ground.errors import Exit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -223,4 +224,4 @@ def _stress(args: argparse.Namespace) -> int:
             print(f"  dropped, window not in the data: {', '.join(skipped)}")
         for b in breaches:
             print(f"  breach: {b}")
-    return 3 if breaches else 0
+    return Exit.HALTED if breaches else Exit.DONE

@@ -11,6 +11,7 @@ import argparse
 import os
 
 from flows.commands import add_json_arg, add_user_arg, prove, say_sandbox
+from governance.ground.errors import Exit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -86,4 +87,4 @@ def _validate(args: argparse.Namespace) -> int:
                 "sandbox": sandbox,
             }
         )
-    return 0 if result.verdict.value == "pass" else 3
+    return Exit.DONE if result.verdict.value == "pass" else Exit.HALTED

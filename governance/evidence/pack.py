@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
+import io
 import json
 import platform
 import re
@@ -62,6 +63,7 @@ from governance.evidence.verify import (
 )
 from governance.ground.canonical import sha256_bytes
 from governance.ground.errors import InputError
+from governance.ground.files import write_atomic
 from governance.ground.vocabulary import Action, Area, Subject, area
 from governance.ground.workspace import Workspace
 from governance.identity.sandbox import is_sandbox
@@ -260,16 +262,15 @@ def write_pack(files: dict[str, bytes], summary: dict, out: str | Path, seal=Non
     files[MANIFEST] = _dump(manifest)
     if seal is not None:
         files.update(seal(files[MANIFEST], manifest))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name in [
             MANIFEST,
             "index.html",
             *sorted(n for n in files if n not in (MANIFEST, "index.html")),
         ]:
             zf.writestr(name, files[name])
-    tmp.replace(out)
+    write_atomic(out, buf.getvalue())
     return out
 
 

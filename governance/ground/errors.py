@@ -14,19 +14,29 @@ Messages are one line and name the file, field, row or gate at fault.
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import IntEnum, StrEnum
+
+
+class Exit(IntEnum):
+    """The command line's exit codes (shared/DESIGN.md): the table above, by name."""
+
+    DONE = 0
+    BUG = 1
+    INPUT = 2
+    HALTED = 3
+    FORBIDDEN = 4
 
 
 class AlphagateError(Exception):
     """Base of the errors a user can cause or a gate can raise."""
 
-    exit_code: int = 1
+    exit_code: int = Exit.BUG
 
 
 class InputError(AlphagateError):
     """Bad input, usage or configuration (exit 2). The message names file, field or row."""
 
-    exit_code = 2
+    exit_code = Exit.INPUT
 
 
 class Gate(StrEnum):
@@ -62,7 +72,7 @@ class GateHalt(AlphagateError):
         One line per failing check.
     """
 
-    exit_code = 3
+    exit_code = Exit.HALTED
 
     def __init__(self, gate: Gate | str, reasons: list[str] | str):
         self.gate = Gate(gate)
@@ -80,4 +90,4 @@ class TamperDetected(GateHalt):
 class Forbidden(AlphagateError):
     """A role or separation-of-duties rule refused the action (exit 4)."""
 
-    exit_code = 4
+    exit_code = Exit.FORBIDDEN

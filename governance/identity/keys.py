@@ -63,7 +63,7 @@ def new_key_file(path: str | Path, passphrase: str | None = None, comment: str =
     pub = key.public_key().public_bytes(
         serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
     )
-    Path(f"{path}.pub").write_bytes(pub + (f" {comment}".encode() if comment else b"") + b"\n")
+    write_atomic(f"{path}.pub", pub + (f" {comment}".encode() if comment else b"") + b"\n")
     return public_hex(key)
 
 

@@ -21,7 +21,6 @@ The last fully verified tree head is kept outside the workspace
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,8 +122,4 @@ def load_verified(origin: str) -> tuple[int, bytes] | None:
 
 
 def save_verified(origin: str, size: int, root: bytes) -> None:
-    path = _marker(origin)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps({"size": size, "root": root.hex()}))
-    tmp.replace(path)
+    write_atomic(_marker(origin), json.dumps({"size": size, "root": root.hex()}))
