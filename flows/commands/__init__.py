@@ -8,6 +8,25 @@ import os
 import sys
 from typing import Any
 
+#: The run config a command reads when neither ``--config`` nor ``$ALPHAGATE_CONFIG`` names one.
+DEFAULT_CONFIG = "configs/demo.yaml"
+
+
+def add_config_arg(parser: argparse.ArgumentParser, what: str = "run config") -> None:
+    """``--config FILE``; :func:`config_path` resolves its default when the command runs."""
+    parser.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help=f"{what} (default: $ALPHAGATE_CONFIG or {DEFAULT_CONFIG})",
+    )
+
+
+def config_path(args: argparse.Namespace) -> str:
+    """The run config of a command: ``--config``, else ``$ALPHAGATE_CONFIG``, else
+    :data:`DEFAULT_CONFIG`."""
+    return args.config or os.environ.get("ALPHAGATE_CONFIG") or DEFAULT_CONFIG
+
 
 def add_user_arg(parser: argparse.ArgumentParser, required: bool = False) -> None:
     """``--as USER`` (a claim) and ``--key FILE`` (its proof), defaulting to

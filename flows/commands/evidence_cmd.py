@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 
-from flows.commands import add_json_arg
+from flows.commands import add_config_arg, add_json_arg, config_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,12 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--model-version", type=int, metavar="N")
     which.add_argument("--run-id", metavar="ID", help="Prefect flow-run id or MLflow run id")
     ex.add_argument("--out", required=True, metavar="FILE.zip")
-    ex.add_argument(
-        "--config",
-        default=None,
-        metavar="FILE",
-        help="run config (default: $ALPHAGATE_CONFIG or configs/demo.yaml)",
-    )
+    add_config_arg(ex)
     ex.add_argument("--model", default=None, metavar="NAME", help="registered model name")
     add_json_arg(ex)
     ex.set_defaults(handler=_export)
@@ -46,7 +40,7 @@ def _export(args: argparse.Namespace) -> int:
     from governance.ground.errors import TamperDetected
     from governance.ground.workspace import Workspace
 
-    path = args.config or os.environ.get("ALPHAGATE_CONFIG") or "configs/demo.yaml"
+    path = config_path(args)
     cfg = load_config(path)
     if args.model_version is not None:
         subject = PackSubject(args.model or cfg.model.name, str(args.model_version))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from flows.commands import add_json_arg, add_user_arg, prove, reason_text
 
@@ -31,10 +30,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     ac.add_argument("--config", default=None, metavar="FILE", help="run config naming the policy")
     add_json_arg(ac)
     ac.set_defaults(handler=_accept)
-
-
-def config_path(args: argparse.Namespace) -> str:
-    return args.config or os.environ.get("ALPHAGATE_CONFIG") or "configs/demo.yaml"
 
 
 def _ws():

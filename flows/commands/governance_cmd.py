@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from flows.commands import add_json_arg, add_user_arg, prove, reason_text, say_sandbox
 
 
 def _add_config_args(p: argparse.ArgumentParser, model: bool = True) -> None:
-    p.add_argument(
-        "--config",
-        default=None,
-        metavar="FILE",
-        help="run config naming the model and policy (default: $ALPHAGATE_CONFIG or"
-        " configs/demo.yaml)",
-    )
+    add_config_arg(p, "run config naming the model and policy")
     if model:
         p.add_argument("--model", default=None, metavar="NAME", help="registered model name")
 
@@ -89,8 +82,7 @@ def _load(args: argparse.Namespace):
     from flows.config import load_config
     from governance.policy.config import tier_for
 
-    path = args.config or os.environ.get("ALPHAGATE_CONFIG") or "configs/demo.yaml"
-    cfg = load_config(path)
+    cfg = load_config(config_path(args))
     strategy = getattr(args, "strategy", None) or getattr(args, "model", None) or cfg.model.name
     return cfg, tier_for(cfg, strategy=strategy)
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 
-from flows.commands import add_json_arg
+from flows.commands import add_config_arg, add_json_arg, config_path
 from flows.serve import LOOPBACK
 from governance.ground.errors import Exit
 
@@ -33,11 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Drift, realised IC and its decay, drawdown and tracking error of the "
         "champion (flows/monitoring.py). Exit 3 when a check is in breach.",
     )
-    m.add_argument(
-        "--config",
-        default=os.environ.get("ALPHAGATE_CONFIG", "configs/demo.yaml"),
-        help="run config (default: $ALPHAGATE_CONFIG or configs/demo.yaml)",
-    )
+    add_config_arg(m)
     m.add_argument("--data", default=None, help="market data file overriding the config")
     add_json_arg(m)
     m.set_defaults(handler=_monitor, runs_flow=True)
@@ -69,7 +64,7 @@ def _monitor(args: argparse.Namespace) -> int:
     from flows.temporary_server import wait_ready
 
     wait_ready()
-    state = monitoring_flow(load_config(args.config), data_path=args.data, return_state=True)
+    state = monitoring_flow(load_config(config_path(args)), data_path=args.data, return_state=True)
     summary = summary_of(state)
     if args.json:
         from flows.commands import emit_json

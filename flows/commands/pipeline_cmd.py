@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from flows.commands import add_json_arg, add_user_arg
+from flows.commands import add_config_arg, add_json_arg, add_user_arg, config_path
 from governance.ground.errors import Exit
-
-DEFAULT_CONFIG = "configs/demo.yaml"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,11 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--config",
-        default=os.environ.get("ALPHAGATE_CONFIG", DEFAULT_CONFIG),
-        help=f"run config (default: $ALPHAGATE_CONFIG or {DEFAULT_CONFIG})",
-    )
+    add_config_arg(p)
     p.add_argument("--data", default=None, help="market data file overriding the config")
     add_user_arg(p)
 
@@ -39,7 +32,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
 def _execute(args: argparse.Namespace, flow_name: str):
     from flows.config import load_config
 
-    config = load_config(args.config)
+    config = load_config(config_path(args))
     if flow_name == "pipeline":
         from flows.pipeline import governed_pipeline as flow_fn
     else:
@@ -100,7 +93,7 @@ def _demo(args: argparse.Namespace) -> int:
     from flows.summary import render
     from governance.ground.workspace import Workspace
 
-    cfg = load_config(args.config)
+    cfg = load_config(config_path(args))
     cast = cfg.governance.cast
     policy = cfg.resolve(cfg.policy.file)
     for line in ensure_demo_cast(Workspace.from_env().ensure(), cast, policy):
@@ -109,5 +102,5 @@ def _demo(args: argparse.Namespace) -> int:
     summary = _execute(args, "pipeline")
     print(render(summary))
     print()
-    print(guide(summary, args.config))
+    print(guide(summary, config_path(args)))
     return Exit.DONE if summary.stage != "data_quality" else Exit.HALTED

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
-from flows.commands import add_json_arg, add_user_arg
+from flows.commands import add_config_arg, add_json_arg, add_user_arg, config_path
 from governance.ground.errors import Exit
 
 
@@ -46,11 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--config",
-        default=os.environ.get("ALPHAGATE_CONFIG", "configs/demo.yaml"),
-        help="run config (default: $ALPHAGATE_CONFIG or configs/demo.yaml)",
-    )
+    add_config_arg(p)
     p.add_argument(
         "--portfolio",
         default="latest",
@@ -104,7 +99,7 @@ def _load(args: argparse.Namespace):
     from governance.policy.config import load_policy_for
     from tasks.data.market import fingerprint_long, load_long, to_panel
 
-    config = load_config(args.config)
+    config = load_config(config_path(args))
     policy, tier, policy_hash = load_policy_for(config)
     long = load_long(config.data, config.base_dir, args.data)
     panel = to_panel(long, long.attrs.get("source"), fingerprint=fingerprint_long(long))

@@ -8,22 +8,22 @@ developed the version.
 from __future__ import annotations
 
 import argparse
-import os
 
-from flows.commands import add_json_arg, add_user_arg, prove, say_sandbox
+from flows.commands import (
+    add_config_arg,
+    add_json_arg,
+    add_user_arg,
+    config_path,
+    prove,
+    say_sandbox,
+)
 from governance.ground.errors import Exit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="independently validate a registered model version")
     p.add_argument("--model-version", required=True, type=int, metavar="N")
-    p.add_argument(
-        "--config",
-        default=None,
-        metavar="FILE",
-        help="run config naming the model, validation settings and policy (default:"
-        " $ALPHAGATE_CONFIG or configs/demo.yaml)",
-    )
+    add_config_arg(p, "run config naming the model, validation settings and policy")
     p.add_argument("--model", default=None, metavar="NAME", help="registered model name")
     add_user_arg(p)
     add_json_arg(p)
@@ -39,7 +39,7 @@ def _validate(args: argparse.Namespace) -> int:
     from governance.policy.config import tier_for
     from validation.run import validate_model_version
 
-    cfg = load_config(args.config or os.environ.get("ALPHAGATE_CONFIG") or "configs/demo.yaml")
+    cfg = load_config(config_path(args))
     name = args.model or cfg.model.name
     in_force = tier_for(cfg, strategy=name)  # the tier the adopted policy assigns `name`
     ws = Workspace.from_env().ensure()
