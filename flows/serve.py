@@ -85,13 +85,6 @@ def _cli(module: str) -> list[str]:
     return [sys.executable, "-m", module]
 
 
-def free_port(host: str = LOOPBACK) -> int:
-    """A TCP port that was free on ``host`` a moment ago (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
 def check_port_free(host: str, port: int) -> None:
     """Raise :class:`InputError` when ``host:port`` is already taken."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -29,6 +29,7 @@ import pytest
 from flows import serve as sv
 from flows.config import AlphagateConfig, load_config
 from governance.ground.vocabulary import Action
+from tests.helpers_witness import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 #: Start-up allowance of the whole stack (three services + deploy) on a loaded machine.
@@ -93,7 +94,7 @@ class Served:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     home = tmp_path_factory.mktemp("serve") / "home"
-    prefect_port, mlflow_port = sv.free_port(), sv.free_port()
+    prefect_port, mlflow_port = free_port(), free_port()
     env = {
         k: v
         for k, v in os.environ.items()
@@ -247,7 +248,7 @@ def test_ctrl_c_stops_every_service_worker_first(served):
 @pytest.mark.slow  # the MLflow server start is exercised by `serve` above; this adds ~25 s
 def test_ui_serves_mlflow_on_the_workspace_and_stops(tmp_path):
     home = tmp_path / "home"
-    port = sv.free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "ALPHAGATE_"))}
     env.update(ALPHAGATE_HOME=str(home), PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
@@ -284,7 +285,7 @@ def test_prefect_server_on_postgresql_takes_the_deployments(pg_url, tmp_path):
     from governance.ground.workspace import Workspace
 
     ws = Workspace(tmp_path / "home").ensure()
-    port = sv.free_port()
+    port = free_port()
     api = f"http://{sv.LOOPBACK}:{port}/api"
     with scratch_pg_database(pg_url) as url:
         env = sv.service_env(ws, api, REPO)

@@ -301,7 +301,7 @@ def test_monitoring_checks_follow_the_policy_action(action, status):
     import pandas as pd
 
     from governance.policy.schema import MonitoringPolicy
-    from validation.monitoring import check_acceptances, check_revalidation
+    from validation.monitoring_checks import check_acceptances, check_revalidation
 
     policy = MonitoringPolicy(on_acceptance_expired=action, on_revalidation_due=action)
     now = pd.Timestamp("2026-06-01", tz="UTC")

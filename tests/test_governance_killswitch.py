@@ -14,7 +14,7 @@ from flows.cli import main
 from governance.decisions import killswitch
 from governance.ground.vocabulary import Action
 from governance.log.ledger import Ledger
-from governance.policy.schema import load_tier
+from governance.policy.schema import load_policy
 from tests.helpers_identity import enrol_cast, signer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -103,8 +103,8 @@ def test_trip_needs_a_known_user_with_the_right_role(cfg, workspace, capsys, mon
 
 
 def test_automatic_trip_follows_policy_and_a_new_trip_voids_a_pending_reset(cfg, workspace):
-    _, high, _ = load_tier(cfg.parent / "policy.yaml", "high")
-    _, low, _ = load_tier(cfg.parent / "policy.yaml", "low")
+    policy, _ = load_policy(cfg.parent / "policy.yaml")
+    high, low = policy.tier("high"), policy.tier("low")
     with Ledger.open(workspace) as ledger:
         assert killswitch.auto_trip(ledger, low, "monitoring_breach", "psi 0.4") is None
         st = killswitch.auto_trip(ledger, high, "monitoring_breach", "psi 0.4", {"psi": 0.4})
@@ -118,7 +118,7 @@ def test_automatic_trip_follows_policy_and_a_new_trip_voids_a_pending_reset(cfg,
 
 
 def test_reset_refused_for_the_champions_developer(cfg, workspace):
-    _, high, _ = load_tier(cfg.parent / "policy.yaml", "high")
+    high = load_policy(cfg.parent / "policy.yaml")[0].tier("high")
     with Ledger.open(workspace) as ledger:
         killswitch.trip(ledger, signer(workspace, "rita", ledger), "x")
         from governance.ground.errors import Forbidden

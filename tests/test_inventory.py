@@ -25,7 +25,7 @@ def three(tmp_path_factory):
     from governance.decisions.context import RunContext
     from governance.ground.workspace import Workspace
     from governance.log.ledger import Ledger
-    from governance.policy.schema import load_tier
+    from governance.policy.schema import load_policy
     from tests.helpers_identity import enrol_cast, signer
     from tests.helpers_train import train_synthetic
     from validation.config import ValidationConfig
@@ -38,7 +38,8 @@ def three(tmp_path_factory):
         ws = Workspace(home).ensure()
         mp.setenv("MLFLOW_TRACKING_URI", ws.tracking_uri)
         enrol_cast(ws, sandbox=True, monkeypatch=mp)
-        _policy, tier, digest = load_tier(POLICY, "sandbox")
+        policy, digest = load_policy(POLICY)
+        tier = policy.tier("sandbox")
         for name in ("alpha-champ", "beta-rejected", "gamma-new"):
             train_synthetic(ws, model={"name": name}, developer="dana")
         for name in ("alpha-champ", "beta-rejected"):

@@ -24,7 +24,7 @@ from governance.ground.errors import Forbidden, InputError
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger
-from governance.policy.schema import load_tier
+from governance.policy.schema import load_policy
 from tests.helpers_identity import enrol_cast, keyring_signer
 
 ROLES = {"dana": "developer", "rita": "risk_officer", "omar": "risk_officer"}
@@ -41,7 +41,7 @@ def _open(url: str, home: str) -> tuple[Ledger, Workspace]:
 
 
 def _reset(url: str, home: str, officer: str, barrier) -> str:
-    _, tier, _ = load_tier(REPO / "configs" / "policy.yaml", "high")
+    tier = load_policy(REPO / "configs" / "policy.yaml")[0].tier("high")
     ledger, ws = _open(url, home)
     with ledger:
         barrier.wait(TIMEOUT_S)
@@ -120,7 +120,7 @@ def test_two_officers_resetting_at_once_complete_exactly_one_reset(pool, setup):
 
 def test_a_trip_racing_the_completing_reset_leaves_the_switch_tripped(pool, setup):
     url, home, ledger = setup
-    _, tier, _ = load_tier(REPO / "configs" / "policy.yaml", "high")
+    tier = load_policy(REPO / "configs" / "policy.yaml")[0].tier("high")
     ws = Workspace(Path(home))
     for _ in range(ROUNDS):
         killswitch.trip(ledger, _signer(ws, "dana"), "drawdown")

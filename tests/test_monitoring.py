@@ -32,10 +32,10 @@ import pytest
 from governance.ground.vocabulary import Action
 from governance.policy.schema import MonitoringPolicy, Tier
 from tasks.data.synthetic import SyntheticSpec, generate_market
-from validation.monitoring import (
+from validation.monitoring import assess_monitoring, render_monitoring_html
+from validation.monitoring_checks import (
     Check,
     Status,
-    assess_monitoring,
     check_drawdown,
     check_drift,
     check_realised_ic,
@@ -43,7 +43,6 @@ from validation.monitoring import (
     current_drawdown,
     portfolio_returns,
     realised_ic,
-    render_monitoring_html,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -492,7 +491,7 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
 
 
 def test_overdue_revalidation_is_a_warning_never_a_breach():
-    from validation.monitoring import check_revalidation
+    from validation.monitoring_checks import check_revalidation
 
     now = pd.Timestamp("2026-11-22T06:00:00Z")
     fresh = check_revalidation("2026-06-01T00:00:00Z", now, POLICY)

@@ -13,8 +13,8 @@ import pytest
 
 from governance.policy.schema import MonitoringPolicy
 from tasks.data.synthetic import SyntheticSpec, generate_market, planted_characteristic
-from validation.monitoring import Status, assess_monitoring
-from validation.monitoring_checks import Check, realised_ic
+from validation.monitoring import assess_monitoring
+from validation.monitoring_checks import Check, Status, realised_ic
 from validation.monitoring_cusum import average_run_length, check_ic_cusum, cusum_path
 
 POLICY = MonitoringPolicy()

@@ -82,7 +82,7 @@ def test_a_sandbox_workspace_may_name_any_policy_and_says_so(workspace, monkeypa
     code, shown, _ = _cli(capsys, "policy", "show", "--json")
     assert code == 0 and shown["sandbox"] is True
     from flows.config import load_config
-    from governance.policy.config import policy_for
+    from governance.policy.config import tier_for
 
-    force, tier = policy_for(load_config(files / "shop.yaml"))
-    assert force.sandbox and tier.pretrade.max_weight == 0.60
+    bound = tier_for(load_config(files / "shop.yaml"))
+    assert bound.force.sandbox and bound.tier.pretrade.max_weight == 0.60

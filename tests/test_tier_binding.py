@@ -202,7 +202,7 @@ def test_a_finding_accepted_under_another_tier_stays_unaccepted(enrolled, capsys
     from governance.findings.register import load_register
     from governance.findings.review import review_blockers, use_checks
     from governance.ground.canonical import to_jsonable
-    from governance.policy.schema import Severity, load_tier
+    from governance.policy.schema import Severity, load_policy
     from validation.findings import Finding, with_ids
 
     ws = enrolled
@@ -219,7 +219,8 @@ def test_a_finding_accepted_under_another_tier_stays_unaccepted(enrolled, capsys
                      "model_run_id": run_id},
             artifacts={"report.json": ledger.store.put_json({"findings": fs})},
         )  # fmt: skip
-        _, low, digest = load_tier(POLICY, "low")
+        policy, digest = load_policy(POLICY)
+        low = policy.tier("low")
         until = (dt.date.today() + dt.timedelta(days=30)).isoformat()
         fid = f"F-rev-v{version}-1"
         accept(ws, ledger, fid, signer(ws, "rita", ledger), "fine", until, None,

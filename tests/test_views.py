@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -29,14 +28,9 @@ from governance.ground.workspace import Workspace
 from tests.helpers_browser import Browser, page_url
 from tests.helpers_e2e import DATA, SMALL
 from tests.helpers_identity import enrol_cast
+from tests.helpers_witness import free_port
 
 SANDBOX = str(DATA / "small-sandbox.yaml")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +91,7 @@ def _snapshot(home: Path, name: str, version: str) -> dict:
 @pytest.fixture(scope="module")
 def rest(walked):
     """``mlflow server --workers 1`` on the workspace store; yields a GET helper."""
-    home, port = walked["home"], _free_port()
+    home, port = walked["home"], free_port()
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--workers", "1", "--host", "127.0.0.1",

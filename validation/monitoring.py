@@ -53,7 +53,6 @@ from governance.policy.schema import MonitoringPolicy
 from validation.monitoring_checks import (
     Check,
     CheckResult,
-    ICTest,
     Status,
     check_acceptances,
     check_drawdown,
@@ -62,35 +61,12 @@ from validation.monitoring_checks import (
     check_realised_ic,
     check_revalidation,
     check_tracking_error,
-    current_drawdown,
-    ic_test,
     portfolio_returns,
     realised_ic,
 )
 from validation.monitoring_cusum import check_ic_cusum
 
-__all__ = [
-    "SCHEMA",
-    "Check",
-    "CheckResult",
-    "ICTest",
-    "MonitoringReport",
-    "Status",
-    "assess_monitoring",
-    "check_acceptances",
-    "check_drawdown",
-    "check_drift",
-    "check_ic_cusum",
-    "check_ic_decay",
-    "check_realised_ic",
-    "check_revalidation",
-    "check_tracking_error",
-    "current_drawdown",
-    "ic_test",
-    "portfolio_returns",
-    "realised_ic",
-    "render_monitoring_html",
-]
+__all__ = ["SCHEMA", "MonitoringReport", "assess_monitoring", "render_monitoring_html"]
 
 SCHEMA = "alphagate.monitoring-report/1"
 PREDICTION = "prediction"

@@ -75,7 +75,7 @@ class _Held:
 class Signer:
     """A proven identity: an enrolled user holding their own private key.
 
-    Made only by :func:`governance.identity.users.prove_identity`, which checked that ``key`` is the
+    Made only by :func:`governance.audit.door.prove_identity`, which checked that ``key`` is the
     registered key of ``name``.
     """
 
@@ -129,11 +129,6 @@ def verify_signature(public_key: str, document: dict[str, Any], signature: str) 
     except (InvalidSignature, ValueError, TypeError):
         return False
     return True
-
-
-def is_signed(payload: dict[str, Any]) -> bool:
-    """True when a payload carries every signature field (valid or not)."""
-    return all(k in payload for k in SIGNATURE_FIELDS)
 
 
 def verify_signed_record(

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from governance.ground.errors import Forbidden, InputError
+from governance.ground.errors import InputError
 from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.signing import verify_signed_record
@@ -281,12 +281,6 @@ def find_user(ws_or_ledger, name: str | None) -> User | None:
     return _registry(ws_or_ledger).at(name)
 
 
-def role_of(ws_or_ledger, name: str | None) -> str:
-    """``name``'s role for the ledger's ``role`` column; ``"unknown"`` for a stranger."""
-    user = find_user(ws_or_ledger, name) if name else None
-    return user.role.value if user else "unknown"
-
-
 def _registry(ws_or_ledger) -> Registry:
     if isinstance(ws_or_ledger, Registry):
         return ws_or_ledger
@@ -296,11 +290,3 @@ def _registry(ws_or_ledger) -> Registry:
         with Ledger.open(ws_or_ledger) as ledger:
             return load_registry(ledger)
     return load_registry(ws_or_ledger)
-
-
-def get_user(ws_or_ledger, name: str) -> User:
-    """The user called ``name``; an unknown name is :class:`Forbidden` (exit 4)."""
-    user = find_user(ws_or_ledger, name)
-    if user is None:
-        raise Forbidden(f"unknown user {name!r}: an admin enrols it with `alphagate users add`")
-    return user

@@ -88,12 +88,6 @@ def tier_for(cfg, ledger=None, strategy: str | None = None):
             ledger.dispose()
 
 
-def policy_for(cfg, ledger=None, strategy: str | None = None):
-    """``(PolicyInForce, tier)`` of a run config (:func:`tier_for`)."""
-    t = tier_for(cfg, ledger, strategy)
-    return t.force, t.tier
-
-
 def load_policy_for(cfg, ledger=None, strategy: str | None = None) -> tuple:
     """``(policy, tier, policy_sha256)`` of the policy in force for a run config
     (:func:`tier_for`)."""

@@ -390,9 +390,3 @@ def load_policy(path: str | Path) -> tuple[Policy, str]:
     """
     policy = load_yaml_model(Policy, path)
     return policy, sha256_file(path)
-
-
-def load_tier(path: str | Path, tier: str) -> tuple[Policy, Tier, str]:
-    """Load a policy and select ``tier``: ``(policy, tier, sha256)``; errors exit 2."""
-    policy, digest = load_policy(path)
-    return policy, policy.tier(tier, source=f"{path}"), digest

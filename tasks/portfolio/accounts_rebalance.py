@@ -2,7 +2,7 @@
 
 Each account (``portfolio.accounts`` in the run config) has its own holdings, restricted
 list and per-asset bounds. The model path solves them all on one compiled problem
-(:meth:`tasks.portfolio.optimiser.core.PortfolioOptimiser.solve_many`, only the solver's right-hand side
+(:func:`tasks.portfolio.accounts.solve_many`, only the solver's right-hand side
 changes between accounts); the fallback path gives every account the policy's fallback.
 Either way each account passes its own pre-trade gate and gets its own ledger entry
 (subject ``portfolio:<asof>:<account>``); an account whose solve fails or whose gate halts

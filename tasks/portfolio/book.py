@@ -43,7 +43,6 @@ from governance.policy.schema import PortfolioSource
 
 MAIN = "main"
 TRADE_COLUMNS = ["asset", "current", "target", "change", "estimated_cost"]
-FILES = ("weights.csv", "weights.json", "trades.csv", "trades.json", "solver.json")
 
 
 @dataclass(frozen=True)
