@@ -1,4 +1,4 @@
-"""``alphagate findings list|show|accept`` (governance/findings/register.py, findings_accept.py)."""
+"""``alphagate findings list|show|accept`` (governance/findings/register.py, governance/findings/accept.py)."""
 
 from __future__ import annotations
 
