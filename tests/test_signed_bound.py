@@ -24,7 +24,7 @@ from governance.decisions.promotion import compute_state, facts_for, latest_vali
 from governance.ground.vocabulary import Action
 from governance.log.ledger import Ledger
 from governance.policy.adoption import policy_in_force
-from governance.policy.schema import load_tier
+from governance.policy.schema import load_policy
 from tests.helpers_forge import forge
 from tests.helpers_identity import POLICY, enrol_cast, sign_validation, signer, tiny_version
 
@@ -108,7 +108,7 @@ def test_one_validators_approval_replayed_as_the_officers_is_not_four_eyes(env, 
     """vera approves; dana replays vera's approval with the top-level user (and actor) rita."""
     ws, _cfg = env
     version, _ = tiny_version(ws, "boundA")
-    _, tier, _ = load_tier(POLICY, "high")
+    tier = load_policy(POLICY)[0].tier("high")
     with Ledger.open(ws) as ledger:
         h = policy_in_force(ledger).policy_hash
         out = approve(ws, ledger, "boundA", version, signer(ws, "vera", ledger), "ok",

@@ -10,18 +10,9 @@ exits 2 naming the line of a malformed fills file, with nothing imported.
 from __future__ import annotations
 
 import argparse
-import os
 
-from flows.commands import add_json_arg, add_user_arg
-from flows.commands.pipeline_cmd import DEFAULT_CONFIG, report, run_flow
-
-
-def _config_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--config",
-        default=os.environ.get("ALPHAGATE_CONFIG", DEFAULT_CONFIG),
-        help=f"run config (default: $ALPHAGATE_CONFIG or {DEFAULT_CONFIG})",
-    )
+from flows.commands import add_config_arg, add_json_arg, add_user_arg, config_path
+from flows.commands.pipeline_cmd import report, run_flow
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "lots), check them against the policy's orders: section, record them and write the "
         "FIX file and CSV to the outbox (exit 3 when the checks block them).",
     )
-    _config_arg(export)
+    add_config_arg(export)
     export.add_argument("--data", default=None, help="market data file overriding the config")
     export.add_argument(
         "--out", default=None, help="outbox folder (default: <workspace>/outbox/<strategy>)"
@@ -59,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="reconcile fills with the orders sent; the book then holds what was filled",
     )
     imp.add_argument("file", help="FIX file (one ExecutionReport per line) or CSV of fills")
-    _config_arg(imp)
+    add_config_arg(imp)
     add_user_arg(imp)
     add_json_arg(imp)
     imp.set_defaults(handler=_import, runs_flow=True)
@@ -69,7 +60,7 @@ def _export(args: argparse.Namespace) -> int:
     from flows.config import load_config
     from flows.orders import orders_flow
 
-    config = load_config(args.config)
+    config = load_config(config_path(args))
     summary = run_flow(
         orders_flow, config, data_path=args.data, user=args.user, key=args.key, out=args.out,
         basket=args.basket, instruments=args.instruments,
@@ -81,6 +72,6 @@ def _import(args: argparse.Namespace) -> int:
     from flows.config import load_config
     from flows.orders import fills_flow
 
-    config = load_config(args.config)
+    config = load_config(config_path(args))
     summary = run_flow(fills_flow, config, path=args.file, user=args.user, key=args.key)
     return report(args, summary)
