@@ -329,12 +329,12 @@ def test_a_remembered_frontier_is_used_only_at_the_head_it_was_made_for(ledger, 
     try:
         for i in range(9):
             writer = ledger if i % 3 else other  # the other writer moves the head between
-            writer.append("data.ingested", actor="alice", subject=f"d{i}", payload={"i": i})
+            writer.append(Action.DATA_INGESTED, actor="alice", subject=f"d{i}", payload={"i": i})
         with pytest.raises(RuntimeError), ledger.transaction() as tx:
-            tx.append("data.ingested", actor="alice", subject="rolled back", payload={})
+            tx.append(Action.DATA_INGESTED, actor="alice", subject="rolled back", payload={})
             raise RuntimeError("the transaction fails after its append")
-        ledger.append("data.ingested", actor="alice", subject="after", payload={})
-        other.append("data.ingested", actor="alice", subject="last", payload={})
+        ledger.append(Action.DATA_INGESTED, actor="alice", subject="after", payload={})
+        other.append(Action.DATA_INGESTED, actor="alice", subject="last", payload={})
     finally:
         other.dispose()
     report = ledger.verify()

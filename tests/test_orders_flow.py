@@ -190,7 +190,7 @@ def test_a_malformed_fills_file_is_exit_2_naming_the_line_and_imports_nothing(de
                            _config(root, DAY1), "--as", "dana")  # fmt: skip
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "bad.fix: line 2: BodyLength" in err and "Traceback" not in err
-    assert len(_entries(home, "holdings.reconciled")) == before
+    assert len(_entries(home, Action.HOLDINGS_RECONCILED)) == before
 
 
 def test_a_tripped_switch_blocks_the_export_names_the_check_and_records_it(
@@ -201,18 +201,18 @@ def test_a_tripped_switch_blocks_the_export_names_the_check_and_records_it(
     root, home = demo
     day2 = _config(root, DAY2)
     monkeypatch.setenv("ALPHAGATE_CONFIG", day2)  # the reset reads the policy it names
-    sent_before = len(_entries(home, "orders.sent"))
+    sent_before = len(_entries(home, Action.ORDERS_SENT))
     assert main(["killswitch", "trip", "--as", "rita", "--reason", "desk drill"]) == 0
     try:
         code, out = cli_json(capsys, "orders", "export", "--config", day2, "--as", "dana",
                              "--out", str(root / "outbox"))  # fmt: skip
         assert (code, out["status"], out["stage"]) == (3, "halted", "presend")
-        gate = _entries(home, "gate.presend")[-1]
+        gate = _entries(home, Action.GATE_PRESEND)[-1]
         assert gate.payload["decision"] == "halt"
         checks = [b["check"] for b in gate.payload["evidence"]["breaches"]]
         # the first test sent this book's orders already: they are duplicates too
         assert checks[0] == "kill_switch" and set(checks) == {"kill_switch", "duplicate"}
-        assert len(_entries(home, "orders.sent")) == sent_before
+        assert len(_entries(home, Action.ORDERS_SENT)) == sent_before
     finally:
         reset = ["killswitch", "reset", "--reason", "drill over", "--incident", "INC-25"]
         for officer in ("rita", "omar"):

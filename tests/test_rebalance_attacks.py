@@ -335,7 +335,8 @@ def test_a_consistent_rewrite_with_witnessing_switched_off_meets_the_policys_wit
         assert main([*reject, "--reason", "overfit"]) == 0
         with Ledger.open(ws) as ledger:
             dropped = [
-                ledger.last(action=a).seq for a in ("killswitch.tripped", "approval.rejected")
+                ledger.last(action=a).seq
+                for a in (Action.KILLSWITCH_TRIPPED, Action.APPROVAL_REJECTED)
             ]
         before = {w.url: held(w, origin).text() for w in witnesses}
 
@@ -352,7 +353,7 @@ def test_a_consistent_rewrite_with_witnessing_switched_off_meets_the_policys_wit
         with Ledger.open(ws) as ledger:  # control: nothing local notices
             assert verify_log(ledger).ok
             assert killswitch.status(ledger).state == "armed"
-            assert ledger.last(action="approval.rejected") is None
+            assert ledger.last(action=Action.APPROVAL_REJECTED) is None
 
         published = len(_publications(ws))
         code, reb, err = _rebalance(capsys, cfg)
@@ -362,7 +363,7 @@ def test_a_consistent_rewrite_with_witnessing_switched_off_meets_the_policys_wit
         assert len(_publications(ws)) == published
         assert {w.url: held(w, origin).text() for w in witnesses} == before
         with Ledger.open(ws) as ledger:
-            refused = ledger.last(action="integrity.refused")
+            refused = ledger.last(action=Action.INTEGRITY_REFUSED)
         assert refused.payload["action"] == "rebalance"
     finally:
         for w in witnesses:

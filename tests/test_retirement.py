@@ -70,10 +70,10 @@ def test_an_officer_retires_the_champion_and_it_never_returns(workspace, monkeyp
     assert client.get_model_version(NAME, version).tags["status"] == "retired"
     with Ledger.open(workspace) as ledger:
         assert ledger.verify().ok  # the registry check knows a retired champion has no alias
-        doc = ledger.entries(action="model.retired")[0].payload["signed"]
+        doc = ledger.entries(action=Action.MODEL_RETIRED)[0].payload["signed"]
         standing = history(ledger, NAME)["standing"]
     # The document binds its context: action, subject, files, policy, the state it answers.
-    assert (doc["action"], doc["model_name"], doc["model_version"]) == ("model.retired", NAME,
+    assert (doc["action"], doc["model_name"], doc["model_version"]) == (Action.MODEL_RETIRED, NAME,
                                                                         version)  # fmt: skip
     assert doc["policy_hash"] and doc["answers"]["seq"] > 0 and len(doc["id"]) == 32
     assert standing["live"] is None
@@ -106,7 +106,7 @@ def test_retirement_attacks_are_refused_or_count_for_nothing(workspace, monkeypa
         code, _, err = _cli(capsys, "retire", "--model-version", version, "--as", user,
                             "--reason", "sabotage")  # fmt: skip
         assert code == 4 and err.strip().count("\n") == 0 and why in err, err
-    assert [r["refusal"].split(":")[0] for r in _refusals(workspace, "retirement.refused")] == [
+    assert [r["refusal"].split(":")[0] for r in _refusals(workspace, Action.RETIREMENT_REFUSED)] == [
         "retire", "retire"
     ]  # fmt: skip
 
@@ -114,10 +114,10 @@ def test_retirement_attacks_are_refused_or_count_for_nothing(workspace, monkeypa
         facts = facts_for(workspace, ledger, NAME, version)
         doc = retirement_document(facts, policy_hash="x", head=ledger.head(), reason="forged")
         # 2. The insider writes the entry herself: unsigned, under an officer's name.
-        ledger.append("model.retired", actor="omar", role="risk_officer",
+        ledger.append(Action.MODEL_RETIRED, actor="omar", role="risk_officer",
                       subject=f"model:{NAME}/v{version}", payload=doc)  # fmt: skip
         # 3. ... or signed with her own key (a developer's signature on a retirement).
-        append_signed(ledger, signer(workspace, "dana", ledger), "model.retired",
+        append_signed(ledger, signer(workspace, "dana", ledger), Action.MODEL_RETIRED,
                       subject=f"model:{NAME}/v{version}", payload=doc)  # fmt: skip
         assert retirements(ledger, NAME) == {}
         flagged = {seq for seq, _ in signed_act_problems(ledger)}
@@ -133,10 +133,10 @@ def test_retirement_attacks_are_refused_or_count_for_nothing(workspace, monkeypa
     assert code == 0
     with Ledger.open(workspace) as ledger:
         genuine = next(
-            e for e in ledger.entries(action="model.retired") if e.seq == out["entry_seq"]
+            e for e in ledger.entries(action=Action.MODEL_RETIRED) if e.seq == out["entry_seq"]
         )
         with pytest.raises(TamperDetected, match="not the signed subject"):
-            ledger.append("model.retired", actor="rita", role="risk_officer",
+            ledger.append(Action.MODEL_RETIRED, actor="rita", role="risk_officer",
                           subject=f"model:{NAME}/v{version}", payload=genuine.payload)  # fmt: skip
         assert set(retirements(ledger, NAME)) == {other}
     assert not any("retired" in r for r in _drive(workspace).reasons)

@@ -154,8 +154,8 @@ def test_one_officer_alone_re_arms_nothing(env, capsys):
     ws, _cfg = env
     assert main(["killswitch", "trip", "--as", "rita", "--reason", "live"]) == 0
     with Ledger.open(ws) as ledger:
-        trip = ledger.last(action="killswitch.tripped")
-        append_signed(ledger, signer(ws, "rita", ledger), "killswitch.reset", subject="killswitch",
+        trip = ledger.last(action=Action.KILLSWITCH_TRIPPED)
+        append_signed(ledger, signer(ws, "rita", ledger), Action.KILLSWITCH_RESET, subject="killswitch",
                       payload={"reason": "mine", "incident": "I-9", "needed": 1,
                                "officers": ["rita"], "trip_seq": trip.seq})  # fmt: skip
         state = killswitch.status(ledger)

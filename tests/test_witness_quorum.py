@@ -23,6 +23,7 @@ from helpers_witness import held, start_witnesses, witnessed_policy
 from flows.cli import main
 from governance.decisions import killswitch
 from governance.ground.errors import InputError
+from governance.ground.vocabulary import Action
 from governance.log.checkpoint import COSIGNATURE_V1, NoteKey, SignedNote, log_key, origin_of
 from governance.log.ledger import Ledger
 from governance.policy.schema import load_policy
@@ -98,7 +99,7 @@ def test_two_of_three_decide_one_of_three_halts_and_a_trip_is_witnessed_later(
         assert f"at {w.url} unreachable" in err
     assert _state(ws).state == "tripped"  # omar's half of the reset never happened
     with Ledger.open(ws) as ledger:
-        refused = ledger.last(action="integrity.refused")
+        refused = ledger.last(action=Action.INTEGRITY_REFUSED)
     assert refused.seq > before and refused.payload["action"] == "killswitch reset"
 
     # The trip always records; it is witnessed when a quorum is back.
@@ -106,7 +107,7 @@ def test_two_of_three_decide_one_of_three_halts_and_a_trip_is_witnessed_later(
     err = capsys.readouterr().err
     assert "the trip is recorded; witnessed when a quorum is back" in err
     with Ledger.open(ws) as ledger:
-        trip = ledger.last(action="killswitch.tripped")
+        trip = ledger.last(action=Action.KILLSWITCH_TRIPPED)
     assert trip.payload.get("reason") == "second breach" or "second breach" in str(trip.payload)
     assert held(w1, origin).checkpoint.size < trip.seq
 
@@ -163,7 +164,7 @@ def test_a_pack_checked_with_the_witnesses_keys_needs_their_quorum(quorum_ws, ca
 
     ws, _origin, witnesses = quorum_ws
     ctx = RunContext.open(ws, actor="vera", role="validator", flow_run_id="flow-1")
-    ctx.record("run.started", subject="run:flow-1", payload={"mlflow_run_id": "mlrun-1"})
+    ctx.record(Action.RUN_STARTED, subject="run:flow-1", payload={"mlflow_run_id": "mlrun-1"})
     ctx.close()
     out = tmp_path / "pack.zip"
     assert main(["evidence", "export", "--run-id", "mlrun-1", "--out", str(out)]) == 0

@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from flows.commands import add_json_arg, add_user_arg, prove
+from governance.ground.errors import Exit
 
 _SHORT_HASH = 12
 

@@ -190,8 +190,8 @@ def check_sealed(
             ) from None
 
     included(export, EXPORT)
-    if export.get("action") != EXPORTED:
-        raise _fail(f"{EXPORT}: not an {EXPORTED} entry")
+    if export.get("action") != Action.EVIDENCE_EXPORTED:
+        raise _fail(f"{EXPORT}: not an {Action.EVIDENCE_EXPORTED} entry")
     recorded_set = export["payload"].get("witness_set") or {}
     if held_keys:
         cosigned = _quorum_of_held(note, held_keys, recorded_set)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from governance.ground.errors import TamperDetected
+from governance.ground.files import write_atomic
 from governance.log.checkpoint import (
     SignedNote,
     origin_slug,

@@ -23,13 +23,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from governance.ground.errors import InputError, TamperDetected
+from governance.ground.vocabulary import Action
 from governance.log.checkpoint import Verifier
 from governance.log.quorum import Cosigned, QuorumLost, WitnessSet, quorum_checkpoint
 from governance.log.remote import HttpWitness, witnesses_from_env
 from governance.policy.adoption import adopted_policy, policy_in_force
 
 #: The action a kill-switch trip records: always recorded, witnessed when a quorum is back.
-TRIPPED = "killswitch.tripped"
 #: An admin's signed statement that the log's checkpoint key changes (old and new vkeys).
 KEY_ROTATED = "log.key_rotated"
 
@@ -116,7 +116,7 @@ def witness_after(ws, since: int | None) -> tuple[str | None, bool]:
                 latest_cosigned(ledger)
             except QuorumLost as exc:
                 new = [] if since is None else ledger.entries(after_seq=since)
-                trip = any(e.action == TRIPPED for e in new)
+                trip = any(e.action == Action.KILLSWITCH_TRIPPED for e in new)
                 line = "; ".join(exc.reasons)
                 if trip:
                     return f"the trip is recorded; witnessed when a quorum is back: {line}", False
