@@ -89,7 +89,7 @@ def import_fills(run: Run, path: str):
     metrics = {k: cost[k] for k in ("shortfall_bp", "estimated_bp", "notional") if cost.get(k)}
     outcome["mlflow_run_id"] = log_run(
         run.now, f"{strategy}-orders", f"fills-{outcome['reconciled_seq']}",
-        {**metrics, "fills": outcome["fills"]}, shas, {"book": f"book:{strategy}"},
+        {**metrics, "fills": outcome["fills"]}, shas, {"book": Subject.book(strategy)},
     )  # fmt: skip
     run.summary.note("fills", **outcome)
 

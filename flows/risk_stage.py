@@ -248,7 +248,7 @@ def log_mlflow(ctx, strategy: str, subject: str, analysis, losses, artifacts) ->
         metrics |= {k: s[k] for k in ("annual_volatility", "annual_tracking_error", "factor_share")}
     for name, loss in (losses or {}).items():
         metrics[f"stress_loss.{name}"] = loss
-    name = f"risk-{subject.removeprefix('portfolio:').replace(':', '-')}"
+    name = f"risk-{subject.partition(':')[2].replace(':', '-')}"
     return log_run(ctx, f"{strategy}-risk", name, metrics, artifacts, {"portfolio": subject})
 
 

@@ -132,7 +132,7 @@ def test_many_accounts_orders_a_breach_blocks_only_its_account(governed, tmp_pat
     assert (code, out["status"]) == (0, "completed")
     assert out["stages"]["orders"]["blocked_accounts"] == ["odd"]
     _code, shown = cli_json(capsys, "ledger", "show", "--tail", "8")
-    gate = next(e for e in shown["entries"] if e["action"] == "gate.presend")
+    gate = next(e for e in shown["entries"] if e["action"] == Action.GATE_PRESEND)
     breaches = gate["payload"]["evidence"]["breaches"]
     assert {(b["check"], b["account"]) for b in breaches} == {("max_order_notional", "odd")}
     (folder,) = (tmp_path / "outbox").iterdir()

@@ -86,7 +86,10 @@ def test_before_a_book_or_an_order_set_each_command_is_exit_2_in_one_line(demo, 
     code, _, err = cli_out(capsys, "fills", "import", str(empty), "--config", day1, "--as", "dana")
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert f"strategy {STRATEGY} has no orders sent" in err
-    assert _entries(home, "orders.sent") == [] and _entries(home, "holdings.reconciled") == []
+    assert (
+        _entries(home, Action.ORDERS_SENT) == []
+        and _entries(home, Action.HOLDINGS_RECONCILED) == []
+    )
 
 
 def test_rebalance_orders_fills_and_the_next_rebalance_from_the_fills(demo, capsys):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from governance.ground.errors import TamperDetected
+from governance.ground.vocabulary import Action
 from tests.helpers_e2e import cli_out
 from tests.helpers_identity import POLICY, adopt_policy, enrol_cast, tiny_version
 
@@ -49,7 +50,7 @@ def _refusals(ws):
     from governance.log.ledger import Ledger
 
     with Ledger.open(ws) as ledger:
-        return [e.payload for e in ledger.entries(action="approval.refused")]
+        return [e.payload for e in ledger.entries(action=Action.APPROVAL_REFUSED)]
 
 
 def _mark(ws, version, days):
@@ -97,7 +98,7 @@ def test_paper_then_live_two_separate_four_eyes_decisions(paper_ws, capsys):
 
     with Ledger.open(ws) as ledger:
         assert ledger.verify().ok
-        entered = ledger.last(action="model.paper")
+        entered = ledger.last(action=Action.MODEL_PAPER)
         then = history(ledger, NAME, entered.ts)["standing"]
         now = history(ledger, NAME)
     # history: in paper (with its approvers) and not live at the paper date; live now
@@ -129,9 +130,9 @@ def test_paper_attacks_are_refused_and_recorded(paper_ws, capsys):
     # 3. A live approval made of a paper signature: rita's signed paper approval written
     #    as an approval.granted entry is refused by the ledger (the document names its act).
     with Ledger.open(ws) as ledger:
-        paper = ledger.entries(action="approval.paper")[-1]
+        paper = ledger.entries(action=Action.APPROVAL_PAPER)[-1]
         with pytest.raises(TamperDetected):
-            ledger.append("approval.granted", actor=paper.actor, role=paper.role,
+            ledger.append(Action.APPROVAL_GRANTED, actor=paper.actor, role=paper.role,
                           subject=paper.subject, payload=paper.payload)  # fmt: skip
         facts = facts_for(ws, ledger, NAME, version)
         validation = latest_validation(ledger, NAME, version)
@@ -149,7 +150,7 @@ def test_paper_attacks_are_refused_and_recorded(paper_ws, capsys):
             ledger, facts, validation, signer=signer(ws, "omar", ledger), decision="approve",
             reason="bypass", policy_hash="x", tier_name="high",
         )  # fmt: skip
-        assert ledger.entries(action="model.promoted") == []
+        assert ledger.entries(action=Action.MODEL_PROMOTED) == []
     from governance.decisions.model_use import drive_decision
 
     with Ledger.open(ws) as ledger:

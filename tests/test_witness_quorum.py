@@ -235,7 +235,7 @@ def test_the_log_key_rotates_by_a_signed_witnessed_act(workspace, monkeypatch, t
         assert main(["ledger", "rotate-key", "--new-key", str(new_file), "--as", "dana"]) == 4
         assert main(["ledger", "rotate-key", "--new-key", str(new_file), "--as", "ada"]) == 0
         with Ledger.open(workspace) as ledger:
-            rotated = ledger.last(action="log.key_rotated")
+            rotated = ledger.last(action=Action.LOG_KEY_ROTATED)
         assert rotated.payload["new_key"] == vkeys[1] and rotated.payload["old_key"] == vkeys[0]
         assert held(w, origin).checkpoint.size >= rotated.seq
         assert held(w, origin).verify(origin, load_or_create_key(old_file, origin).public)

@@ -133,7 +133,7 @@ def _decide(args: argparse.Namespace) -> int:
     state = out.state
     verb = "approved" if args.decision == "approve" else "rejected"
     print(f"{signer.name} {verb} {name} v{args.model_version} (ledger seq {out.entry.seq}, signed)")
-    if out.promoted is not None and out.promoted.action == "model.paper":
+    if out.promoted is not None and out.promoted.action == Action.MODEL_PAPER:
         print(f"{name} v{state.version} enters its paper stage: {approved_by_tag(state.granted)}")
     elif out.promoted is not None:
         prev = f" (v{out.previous_champion} retired)" if out.previous_champion else ""
@@ -146,7 +146,7 @@ def _decide(args: argparse.Namespace) -> int:
         stage = out.promoted.action if out.promoted is not None else None
         emit_json(
             {**state.to_json(), "entry_seq": out.entry.seq, "sandbox": sandbox,
-             "promoted": stage == "model.promoted", "paper": stage == "model.paper"}
+             "promoted": stage == Action.MODEL_PROMOTED, "paper": stage == Action.MODEL_PAPER}
         )  # fmt: skip
     return 0
 

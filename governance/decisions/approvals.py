@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from governance.decisions.paper import PAPER_GRANTED, enter_paper, entered, paper_blocker
+from governance.decisions.paper import enter_paper, entered, paper_blocker
 from governance.decisions.promotion import (
     PromotionState,
     ValidationFacts,
@@ -138,8 +138,10 @@ def record_signed_decision(
         role=signer.role, policy_hash=policy_hash, tier=tier_name,
         accepted_findings=accepted_findings(ledger, validation),
     )  # fmt: skip
-    action = action or (GRANTED if decision == "approve" else REJECTED)
-    subject = model_subject(facts.name, facts.version)
+    action = action or (
+        Action.APPROVAL_GRANTED if decision == "approve" else Action.APPROVAL_REJECTED
+    )
+    subject = Subject.model(facts.name, facts.version)
     signed = signer.signed_payload(action, doc, subject=subject)
     return ledger.append(
         action, actor=signer.name, role=signer.role, subject=subject, payload={**doc, **signed}
@@ -237,7 +239,9 @@ def approve(
         Self-approval, wrong role, the same user twice, a version whose latest validation
         did not pass or that was rejected (recorded as ``approval.refused``; exit 4).
     """
-    facts, validation, before = _standing(ws, ledger, model_name, version, signer, tier, GRANTED)
+    facts, validation, before = _standing(
+        ws, ledger, model_name, version, signer, tier, Action.APPROVAL_GRANTED
+    )
     if tier.paper is not None and not before.champion:
         why = paper_blocker(ledger, facts.name, facts.version, tier.paper)
         if why:
@@ -275,7 +279,7 @@ def approve_for_paper(
     if tier.paper is None:
         raise InputError(f"--stage paper: tier {tier_name!r} has no paper stage")
     facts, validation, before = _standing(
-        ws, ledger, model_name, version, signer, tier, PAPER_GRANTED
+        ws, ledger, model_name, version, signer, tier, Action.APPROVAL_PAPER
     )
     if before.blocked:
         message = "approve for paper: " + "; ".join(before.blocked)
@@ -285,9 +289,9 @@ def approve_for_paper(
         raise InputError(f"--model-version: {facts.name} v{facts.version} is already in paper")
     entry = record_signed_decision(
         ledger, facts, validation, signer=signer, decision="approve", reason=reason or "",
-        policy_hash=policy_hash, tier_name=tier_name, action=PAPER_GRANTED,
+        policy_hash=policy_hash, tier_name=tier_name, action=Action.APPROVAL_PAPER,
     )  # fmt: skip
-    state = compute_state(ws, ledger, facts, tier, validation, action=PAPER_GRANTED)
+    state = compute_state(ws, ledger, facts, tier, validation, action=Action.APPROVAL_PAPER)
     started = None
     if state.complete:
         started = enter_paper(ws, ledger, facts, state.granted, policy_hash)

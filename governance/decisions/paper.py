@@ -20,28 +20,27 @@ so an insider with write access to the ledger could add marks: docs/governance.m
 
 from __future__ import annotations
 
+from governance.ground.vocabulary import Action, Subject
 from governance.identity.users import SYSTEM_ACTOR
 from governance.log.ledger import Ledger, LedgerEntry
 from governance.policy.schema import PaperPolicy
 from governance.registry.recorder import mlflow_client
 from governance.registry.versions import PAPER, model_subject, registry_exists
 
-__all__ = ["ENTERED", "MARKED", "PAPER", "PAPER_GRANTED", "enter_paper", "paper_blocker",
+__all__ = ["PAPER", "enter_paper", "paper_blocker",
            "paper_days", "record_mark"]  # fmt: skip
-
-PAPER_GRANTED = "approval.paper"
-ENTERED = "model.paper"
-MARKED = "paper.marked"
 
 
 def entered(ledger: Ledger, name: str, version) -> LedgerEntry | None:
     """The version's ``model.paper`` entry (None: never in paper)."""
-    return ledger.last(action=ENTERED, subject=model_subject(name, version))
+    return ledger.last(action=Action.MODEL_PAPER, subject=Subject.model(name, version))
 
 
 def paper_days(ledger: Ledger, name: str, version, since_seq: int) -> int:
     """Distinct dates marked on paper for the version after ``since_seq``."""
-    marks = ledger.entries(action=MARKED, subject=model_subject(name, version), after_seq=since_seq)
+    marks = ledger.entries(
+        action=Action.PAPER_MARKED, subject=Subject.model(name, version), after_seq=since_seq
+    )
     return len({e.payload.get("as_of") for e in marks if e.actor == SYSTEM_ACTOR})
 
 
@@ -62,10 +61,10 @@ def paper_blocker(ledger: Ledger, name: str, version, paper: PaperPolicy) -> str
 def enter_paper(ws, ledger: Ledger, facts, granted, policy_hash: str) -> LedgerEntry:
     """Record ``model.paper`` (the paper approvals complete) and move the ``paper`` alias."""
     entry = ledger.append(
-        ENTERED,
+        Action.MODEL_PAPER,
         actor=SYSTEM_ACTOR,
         role="system",
-        subject=model_subject(facts.name, facts.version),
+        subject=Subject.model(facts.name, facts.version),
         payload={
             "model_name": facts.name,
             "model_version": str(facts.version),
@@ -85,9 +84,9 @@ def record_mark(ledger: Ledger, name: str, version, as_of: str, record: dict) ->
     """One day of the paper book: ``paper.marked`` with the day's record (net return,
     turnover, costs)."""
     return ledger.append(
-        MARKED,
+        Action.PAPER_MARKED,
         actor=SYSTEM_ACTOR,
         role="system",
-        subject=model_subject(name, version),
+        subject=Subject.model(name, version),
         payload={"model_name": name, "model_version": str(version), "as_of": as_of, **record},
     )

@@ -202,7 +202,7 @@ def compute_state(
     validation=None,
     *,
     at_use=False,
-    action: str = GRANTED,
+    action: str = Action.APPROVAL_GRANTED,
 ) -> PromotionState:
     """:class:`PromotionState` of a version whose registry facts are known.
 
@@ -256,7 +256,7 @@ def compute_state(
             if u.role == role and u.name not in have and u.name != facts.developer
         ]
         for who in eligible[:gap]:
-            stage = " --stage paper" if action != GRANTED else ""
+            stage = " --stage paper" if action != Action.APPROVAL_GRANTED else ""
             commands.append(
                 f"alphagate approve{stage} --model {name} --model-version {version} --as {who}"
                 ' --key FILE --reason "..."'

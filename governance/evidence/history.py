@@ -29,8 +29,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from governance.decisions import killswitch
-from governance.decisions.paper import ENTERED as PAPER_ENTERED
-from governance.findings.review import MONITORING
 from governance.ground.canonical import canonical_json, sha256_bytes
 from governance.ground.errors import InputError
 from governance.ground.vocabulary import Action, Area, Subject, area
@@ -85,7 +83,7 @@ class _Sources:
         }
         self.paper = [
             e
-            for e in ledger.entries(action=PAPER_ENTERED)
+            for e in ledger.entries(action=Action.MODEL_PAPER)
             if e.payload.get("model_name") == strategy
         ]
         self.retired = sorted(retirements(ledger, strategy, registry).values(), key=lambda e: e.seq)
@@ -212,10 +210,10 @@ def _describe(e) -> str:
         return f"v{p.get('model_version')} live (approved by {who})"
     if e.action == Action.MONITORING_COMPLETED:
         return f"monitoring {p.get('status')} as of {p.get('as_of')}"
-    if e.action == PAPER_ENTERED:
+    if e.action == Action.MODEL_PAPER:
         who = ", ".join(a.get("user", "?") for a in p.get("approvals") or [])
         return f"v{p.get('model_version')} enters paper (approved by {who})"
-    if e.action == RETIRED:
+    if e.action == Action.MODEL_RETIRED:
         return f"v{e.payload['signed']['model_version']} retired by {e.actor}"
     if e.action == Action.POLICY_ADOPTED:
         return f"policy {p.get('version')} adopted ({str(p.get('policy_hash'))[:12]})"

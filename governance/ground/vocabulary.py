@@ -27,6 +27,8 @@ class Action(StrEnum):
     USER_REFUSED = "user.refused"
     IDENTITY_REFUSED = "identity.refused"
     INTEGRITY_REFUSED = "integrity.refused"
+    # the log
+    LOG_KEY_ROTATED = "log.key_rotated"
     # policy
     POLICY_ADOPTION_SIGNED = "policy.adoption_signed"
     POLICY_ADOPTED = "policy.adopted"
@@ -43,6 +45,8 @@ class Action(StrEnum):
     MODEL_REGISTERED = "model.registered"
     MODEL_PROMOTED = "model.promoted"
     MODEL_RETIRED = "model.retired"
+    MODEL_PAPER = "model.paper"
+    PAPER_MARKED = "paper.marked"
     RETIREMENT_REFUSED = "retirement.refused"
     # validation and findings
     VALIDATION_COMPLETED = "validation.completed"
@@ -55,6 +59,7 @@ class Action(StrEnum):
     APPROVAL_GRANTED = "approval.granted"
     APPROVAL_REJECTED = "approval.rejected"
     APPROVAL_REFUSED = "approval.refused"
+    APPROVAL_PAPER = "approval.paper"
     # kill switch
     KILLSWITCH_TRIPPED = "killswitch.tripped"
     KILLSWITCH_RESET_PENDING = "killswitch.reset_pending"

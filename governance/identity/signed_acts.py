@@ -26,20 +26,20 @@ from governance.log.chain import VerifyReport
 
 #: Ledger actions that must be signed acts, and the act whose roles they need.
 SIGNED_ACTS: dict[str, Act] = {
-    "model.trained": Act.DEVELOP,
-    "validation.completed": Act.VALIDATE,
-    "approval.granted": Act.APPROVE,
-    "approval.paper": Act.APPROVE,
-    "approval.rejected": Act.REJECT,
-    "killswitch.tripped": Act.TRIP,
-    "killswitch.reset_pending": Act.RESET,
-    "killswitch.reset": Act.RESET,
-    "policy.adoption_signed": Act.ADOPT_POLICY,
-    "policy.adopted": Act.ADOPT_POLICY,
-    "finding.acceptance_pending": Act.ACCEPT_FINDING,
-    "finding.accepted": Act.ACCEPT_FINDING,
-    "model.retired": Act.RETIRE,
-    "log.key_rotated": Act.ENROL,  # an admin's act (governance/policy/witnesses.py)
+    Action.MODEL_TRAINED: Act.DEVELOP,
+    Action.VALIDATION_COMPLETED: Act.VALIDATE,
+    Action.APPROVAL_GRANTED: Act.APPROVE,
+    Action.APPROVAL_PAPER: Act.APPROVE,
+    Action.APPROVAL_REJECTED: Act.REJECT,
+    Action.KILLSWITCH_TRIPPED: Act.TRIP,
+    Action.KILLSWITCH_RESET_PENDING: Act.RESET,
+    Action.KILLSWITCH_RESET: Act.RESET,
+    Action.POLICY_ADOPTION_SIGNED: Act.ADOPT_POLICY,
+    Action.POLICY_ADOPTED: Act.ADOPT_POLICY,
+    Action.FINDING_ACCEPTANCE_PENDING: Act.ACCEPT_FINDING,
+    Action.FINDING_ACCEPTED: Act.ACCEPT_FINDING,
+    Action.MODEL_RETIRED: Act.RETIRE,
+    Action.LOG_KEY_ROTATED: Act.ENROL,  # an admin's act (governance/policy/witnesses.py)
 }
 
 

@@ -31,7 +31,6 @@ from governance.policy.adoption import adopted_policy, policy_in_force
 
 #: The action a kill-switch trip records: always recorded, witnessed when a quorum is back.
 #: An admin's signed statement that the log's checkpoint key changes (old and new vkeys).
-KEY_ROTATED = "log.key_rotated"
 
 
 def witness_set(ledger) -> WitnessSet:
@@ -56,10 +55,10 @@ def log_identity_problem(ledger) -> str | None:
     or when the genesis predates the record. A writer who points ``ALPHAGATE_LOG_ORIGIN`` or
     ``ALPHAGATE_LOG_KEY`` elsewhere (a fresh log for the witnesses to pin) is refused."""
     from governance.identity.duties import ROLES, Act
-    from governance.identity.users import GENESIS, act_problems, load_registry
+    from governance.identity.users import act_problems, load_registry
     from governance.log.checkpoint import log_key, origin_of
 
-    genesis = next(iter(ledger.entries(action=GENESIS)), None)
+    genesis = next(iter(ledger.entries(action=Action.WORKSPACE_INITIALISED)), None)
     doc = (genesis.payload or {}).get("signed") or {} if genesis is not None else {}
     if "log_key" not in doc:
         return None
@@ -71,7 +70,7 @@ def log_identity_problem(ledger) -> str | None:
         )
     registry = load_registry(ledger)
     allowed = {doc["log_key"]}
-    for e in ledger.entries(action=KEY_ROTATED):
+    for e in ledger.entries(action=Action.LOG_KEY_ROTATED):
         signed = (e.payload or {}).get("signed") or {}
         if signed.get("old_key") in allowed and not act_problems(registry, e, ROLES[Act.ENROL]):
             allowed.add(signed.get("new_key"))
@@ -160,5 +159,5 @@ def rotate_log_key(ledger, signer, new_key_file: str) -> tuple[object, Cosigned]
     if new.public == old.public:
         raise InputError(f"--new-key: {path} is the log key in use")
     doc = {"origin": origin, "old_key": old.vkey(), "new_key": new.vkey()}
-    entry = append_signed(ledger, signer, KEY_ROTATED, subject="log", payload=doc)
+    entry = append_signed(ledger, signer, Action.LOG_KEY_ROTATED, subject="log", payload=doc)
     return entry, latest_cosigned(ledger)
