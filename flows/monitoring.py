@@ -39,7 +39,7 @@ from governance.identity.users import SYSTEM_ACTOR
 from governance.log.ledger import LedgerEntry
 from governance.policy.schema import Tier
 from governance.registry.recorder import download, mlflow_client
-from governance.registry.versions import last_promotions, model_subject
+from governance.registry.versions import last_promotions
 from tasks.data.market import MarketPanel
 from tasks.model.dataset import frame_to_parquet
 from tasks.model.features import FeaturesConfig, compute_features

@@ -21,7 +21,6 @@ def backtest(run: Run, panel, sealed, model: Trained) -> None:
     """Walk-forward backtest of the candidate's holdout scores beside the benchmarks, under
     the policy's pre-trade limits (as the live rebalance)."""
     from governance.registry.recorder import attach
-    from governance.registry.versions import model_subject
     from tasks.model.dataset import load_sealed
     from tasks.model.scoring import load_scoring_model, score_wide
     from tasks.portfolio.backtest import run_backtest, store_backtest

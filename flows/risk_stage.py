@@ -85,7 +85,7 @@ def stress_accounts(run: Run, panel, result):
     from tasks.model.dataset import frame_to_parquet
     from tasks.portfolio.accounts_rebalance import accounts_of
     from tasks.portfolio.book import PortfolioResult, current_holdings, hold, write_rebalance
-    from tasks.risk.record import STRESS_COMPLETED, risk_inputs, store_files
+    from tasks.risk.record import risk_inputs, store_files
     from tasks.risk.sampling import sample_scenarios
     from tasks.risk.stress import account_losses, build_scenarios
 

@@ -19,7 +19,6 @@ from flows.runners import map_on_task_runner
 from flows.summary import capped
 from governance.ground.errors import Gate, GateHalt
 from governance.ground.vocabulary import Action, Subject
-from governance.registry.versions import model_subject
 from tasks.model.candidate import Trained, registered_earlier
 
 # -- ingest and data quality ---------------------------------------------------------------

@@ -18,6 +18,7 @@ from pydantic import Field, create_model
 
 from governance.decisions.promotion import latest_validation
 from governance.decisions.ui_approval import TIMEOUT_USER, UIDecision, settle_form_answer
+from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.identity.users import list_users
 from governance.registry.versions import ModelFacts

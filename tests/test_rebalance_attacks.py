@@ -36,8 +36,8 @@ from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger, entries_table
 from governance.registry.recorder import mlflow_client
-from governance.registry.versions import model_subject, set_champion
-from tasks.portfolio.book import PUBLISHED, book_subject, latest_book
+from governance.registry.versions import set_champion
+from tasks.portfolio.book import latest_book
 from tests.helpers_e2e import DATA, cli_out, negate_model_file
 from tests.helpers_identity import adopt_policy, enrol_cast, sign_validation, signer
 from tests.helpers_witness import held, start_witnesses, witnessed_policy

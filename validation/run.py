@@ -20,12 +20,12 @@ from governance.findings.mlflow_tags import sync_findings
 from governance.findings.register import load_register
 from governance.ground.canonical import canonical_json, to_jsonable
 from governance.ground.errors import Forbidden
+from governance.ground.vocabulary import Action, Subject
 from governance.identity.duties import Act, duty_refusal
 from governance.identity.sandbox import run_tags
 from governance.identity.signing import append_signed
 from governance.policy.schema import Tier
 from governance.registry.recorder import log_run, mlflow_client, mlflow_error
-from governance.registry.versions import model_subject
 from validation.assess import PREDICTION, Assessment, assess
 from validation.config import ValidationConfig
 from validation.findings import Finding, Verdict, summarise, with_ids

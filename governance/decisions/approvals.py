@@ -37,12 +37,7 @@ from governance.identity.signing import Signer
 from governance.log.ledger import Ledger, LedgerEntry
 from governance.registry.recorder import mlflow_client
 from governance.registry.retired import retirements
-from governance.registry.versions import (
-    ModelFacts,
-    approved_by_tag,
-    model_subject,
-    set_champion,
-)
+from governance.registry.versions import ModelFacts, approved_by_tag, set_champion
 
 DOC_KIND = "alphagate.approval/1"
 

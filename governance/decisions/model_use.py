@@ -34,12 +34,7 @@ from governance.policy.schema import Tier
 from governance.policy.tiers import tier_at_use
 from governance.registry.recorder import mlflow_client
 from governance.registry.retired import retirements
-from governance.registry.versions import (
-    champion_version,
-    last_promotions,
-    model_subject,
-    registry_exists,
-)
+from governance.registry.versions import champion_version, last_promotions, registry_exists
 
 
 @dataclass(frozen=True)

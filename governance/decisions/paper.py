@@ -25,7 +25,7 @@ from governance.identity.users import SYSTEM_ACTOR
 from governance.log.ledger import Ledger, LedgerEntry
 from governance.policy.schema import PaperPolicy
 from governance.registry.recorder import mlflow_client
-from governance.registry.versions import PAPER, model_subject, registry_exists
+from governance.registry.versions import PAPER, registry_exists
 
 __all__ = ["PAPER", "enter_paper", "paper_blocker",
            "paper_days", "record_mark"]  # fmt: skip

@@ -21,12 +21,7 @@ from governance.identity.duties import ROLES, Act, developer_of
 from governance.identity.users import Registry, Role, load_registry, valid_acts
 from governance.log.ledger import Ledger
 from governance.registry.recorder import mlflow_client
-from governance.registry.versions import (
-    PROMOTED,
-    ModelFacts,
-    get_model_facts,
-    model_subject,
-)
+from governance.registry.versions import ModelFacts, get_model_facts
 
 #: The report a ``validation.completed`` entry names (validation/run.py records it so).
 REPORT_ARTIFACT = "report.json"

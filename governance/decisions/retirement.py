@@ -27,13 +27,8 @@ from governance.identity.duties import Act, duty_refusal
 from governance.identity.signing import Signer, append_signed
 from governance.log.ledger import Ledger, LedgerEntry
 from governance.registry.recorder import mlflow_client
-from governance.registry.retired import DOC_KIND, RETIRED, retirements
-from governance.registry.versions import (
-    CHAMPION,
-    champion_version,
-    model_subject,
-    registry_exists,
-)
+from governance.registry.retired import DOC_KIND, retirements
+from governance.registry.versions import CHAMPION, champion_version, registry_exists
 
 __all__ = ["retire", "retirement_document", "retirements"]
 

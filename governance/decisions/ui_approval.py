@@ -21,10 +21,8 @@ import json
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from governance.decisions.approvals import REFUSED, approval_document, promote_if_complete
+from governance.decisions.approvals import approval_document, promote_if_complete
 from governance.decisions.promotion import (
-    GRANTED,
-    REJECTED,
     PromotionState,
     ValidationFacts,
     compute_state,

@@ -29,11 +29,7 @@ from governance.identity.sandbox import banner, is_sandbox
 from governance.policy.schema import Policy, Tier, load_policy
 from governance.policy.tiers import evidence_problem
 from governance.registry.recorder import log_run, mlflow_client
-from governance.registry.versions import (
-    last_promotions,
-    model_subject,
-    registry_exists,
-)
+from governance.registry.versions import last_promotions, registry_exists
 
 FLAG = "models_driving_without_current_validation"
 EXPERIMENT = "alphagate-inventory"

@@ -28,12 +28,6 @@ from governance.registry.retired import retirements
 
 CHAMPION = "champion"
 PAPER = "paper"  # the alias of a version in its paper stage (governance/decisions/paper.py)
-PROMOTED = "model.promoted"
-
-
-def model_subject(name: str, version: int | str) -> str:
-    """Ledger subject of a model version: ``model:<name>/v<N>`` (docs/architecture.md)."""
-    return Subject.model(name, version)
 
 
 def registry_exists(ws: Workspace) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from governance.ground.vocabulary import Action, Subject
 from governance.registry.recorder import mlflow_client
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def registered_earlier(ctx: RunContext, name: str) -> Trained | None:
     entry's sequence number (``ledger_seq``), so a crash between the two is recoverable too:
     an entry without a version means train again (the entry is reused).
     """
-    trained = ctx.ledger.by_key(ctx.idempotency_key("model.trained", f"strategy:{name}"))
+    trained = ctx.ledger.by_key(ctx.idempotency_key(Action.MODEL_TRAINED, Subject.strategy(name)))
     if trained is None:
         return None
     versions = mlflow_client(ctx.ws).search_model_versions(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from governance.ground.vocabulary import Action, Subject
 from governance.registry.recorder import register
 from tasks.model.card import intended_use
 from tasks.model.cv import CVSummary

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from governance.ground.canonical import canonical_json, to_jsonable
+from governance.ground.vocabulary import Action, Subject
 from governance.policy.schema import PortfolioSource
 
 MAIN = "main"
