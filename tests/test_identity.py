@@ -217,7 +217,7 @@ def test_a_public_key_passed_as_key_ends_in_one_line_naming_it(home, capsys):
     assert str(pub) in lines[0] and "public key" in lines[0] and "rita.key" in lines[0]
     assert "cryptography" not in err and "http" not in err
     with Ledger.open(ws) as ledger:
-        assert not ledger.entries(action="killswitch.tripped")
+        assert not ledger.entries(action=Action.KILLSWITCH_TRIPPED)
 
 
 @pytest.mark.parametrize(
@@ -241,4 +241,4 @@ def test_a_blank_reason_is_refused_before_anything_is_signed(argv, home, capsys)
     err = capsys.readouterr().err
     assert usage.value.code == 2 and "--reason" in err.splitlines()[-1] and "blank" in err
     with Ledger.open(ws) as ledger:
-        assert not ledger.entries(action="identity.refused")
+        assert not ledger.entries(action=Action.IDENTITY_REFUSED)

@@ -194,7 +194,7 @@ def test_a_policy_out_of_bounds_cannot_be_signed(
 def _champion(ws, name: str) -> tuple[str, str]:
     """A tiny version promoted the legitimate way (vera and rita approve): (version, run id)."""
     version, run_id = tiny_version(ws, name)
-    _, tier, _ = load_tier(POLICY, "high")
+    tier = load_policy(POLICY)[0].tier("high")
     with Ledger.open(ws) as ledger:
         h = policy_in_force(ledger).policy_hash
         for who in ("vera", "rita"):
@@ -221,8 +221,8 @@ def test_a_trip_edited_after_verification_is_caught_at_use(env, capsys, rehash):
     _champion(ws, "boundR")
     assert main(["killswitch", "trip", "--as", "rita", "--reason", "live"]) == 0
     with Ledger.open(ws) as ledger:  # a later entry: the trip is not the head
-        trip = ledger.last(action="killswitch.tripped")
-        ledger.append("gate.pretrade", actor="alphagate", subject="portfolio:x", payload={})
+        trip = ledger.last(action=Action.KILLSWITCH_TRIPPED)
+        ledger.append(Action.GATE_PRETRADE, actor="alphagate", subject="portfolio:x", payload={})
     assert _verify(capsys)[0] == 0
     with Ledger.open(ws) as ledger:
         assert not drive_decision(ws, ledger, "boundR").allowed
@@ -254,7 +254,7 @@ def test_a_fail_revalidation_of_the_champion_trips_its_switch(env):
     ws, _cfg = env
     version, run_id = _champion(ws, "boundF")
     other, other_run = tiny_version(ws, "boundF")
-    _, tier, _ = load_tier(POLICY, "high")
+    tier = load_policy(POLICY)[0].tier("high")
     with Ledger.open(ws) as ledger:
         fail = sign_validation(ws, ledger, "boundF", other, "fail", other_run)
         assert trip_if_champion_failed(ws, ledger, tier, "boundF", other, "fail", fail.seq) is None
@@ -264,6 +264,6 @@ def test_a_fail_revalidation_of_the_champion_trips_its_switch(env):
         assert state is not None and state.tripped
         assert state.trigger == "champion_validation_fail" and state.by == "alphagate"
         assert killswitch.effective(ledger, "boundF").tripped
-        trip = ledger.last(action="killswitch.tripped")
+        trip = ledger.last(action=Action.KILLSWITCH_TRIPPED)
         assert trip.payload["evidence"]["validation_seq"] == fail.seq
         assert not drive_decision(ws, ledger, "boundF").allowed

@@ -74,8 +74,8 @@ def _check(args: argparse.Namespace) -> int:
         except GateHalt as halt:
             for reason in halt.reasons:
                 print(f"alphagate: data_quality: {reason}", file=sys.stderr)
-            code = 3
-        gate = ctx.ledger.last("gate.data_quality")
+            code = Exit.HALTED
+        gate = ctx.ledger.last(Action.GATE_DATA_QUALITY)
         html_path = None
         if gate is not None:
             html_path = readable_copy(

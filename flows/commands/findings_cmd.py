@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from flows.commands import add_json_arg, add_user_arg, prove, reason_text
+from flows.commands import add_json_arg, add_user_arg, config_path, prove, reason_text
+from governance.ground.vocabulary import Action
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from flows.commands import add_json_arg, add_user_arg, prove, reason_text, say_sandbox
+from flows.commands import (
+    add_config_arg,
+    add_json_arg,
+    add_user_arg,
+    config_path,
+    prove,
+    reason_text,
+    say_sandbox,
+)
+from governance.ground.vocabulary import Action
 
 
 def _add_config_args(p: argparse.ArgumentParser, model: bool = True) -> None:
