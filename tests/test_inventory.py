@@ -86,6 +86,13 @@ def test_models_json_lists_each_model_with_its_status_and_flags(three, capsys):
     rm = mlflow_client(three).get_registered_model("alpha-champ")
     assert rm.tags["inventory"].endswith("/artifacts/inventory.html")
     assert "Model inventory: [champion" in rm.description
+    # the terminal names a page a person can open: a full path (file-store MLflow), not a
+    # "#/experiments/..." fragment without a host
+    capsys.readouterr()
+    assert main(["models", "--config", SANDBOX]) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("HTML inventory:")]
+    page = Path(line.removeprefix("HTML inventory:").strip())
+    assert page.is_absolute() and page.suffix == ".html" and "alpha-champ" in page.read_text()
 
 
 def test_a_champion_past_its_revalidation_date_is_flagged(three):

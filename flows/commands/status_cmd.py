@@ -57,6 +57,21 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inventory_page(ws, inv: dict, run_id: str) -> str:
+    """Where a person opens the inventory: its page on the MLflow server (a full URL), else a
+    readable copy at ``<home>/reports/inventory.html`` (a file-store MLflow has no URL)."""
+    from governance.evidence.inventory import inventory_html
+    from governance.registry.recorder import run_page
+
+    url = run_page(ws, run_id, "inventory.html")
+    if url:
+        return url
+    path = ws.home / "reports" / "inventory.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(inventory_html(inv), encoding="utf-8")
+    return str(path)
+
+
 def _models(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
     from governance.evidence.inventory import inventory, publish_inventory, render_inventory
@@ -69,12 +84,12 @@ def _models(args: argparse.Namespace) -> int:
 
     with Ledger.open(ws) as ledger:
         inv = inventory(ws, ledger, policy, digest)
-        link = publish_inventory(ws, inv)
+        run_id = publish_inventory(ws, inv)
         sandbox = say_sandbox(is_sandbox(ledger))
     for line in render_inventory(inv):
         print(line)
-    if link:
-        print(f"HTML inventory: {link}")
+    if run_id:
+        print(f"HTML inventory: {_inventory_page(ws, inv, run_id)}")
     if args.html:
         from governance.evidence.inventory import inventory_html
 

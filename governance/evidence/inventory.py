@@ -212,7 +212,7 @@ def publish_inventory(ws, inv: dict) -> str | None:
     """Log the HTML inventory to MLflow and link it from every registered model.
 
     One run per call in experiment ``alphagate-inventory``; each registered model gets tag
-    ``inventory`` and a description line linking the page. Returns the UI link, or None
+    ``inventory`` and a description line linking the page. Returns the run id, or None
     when there is no registry yet.
     """
     if not inv["models"]:
@@ -231,4 +231,4 @@ def publish_inventory(ws, inv: dict) -> str | None:
         kept = [ln for ln in (rm.description or "").splitlines() if not ln.startswith(_LINE)]
         desc = "\n".join([*kept, f"{_LINE}[{m['status']}, as of {inv['as_of']}]({link})"])
         client.update_registered_model(m["name"], description=desc.strip())
-    return link
+    return run_id
