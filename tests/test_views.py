@@ -84,7 +84,10 @@ def _snapshot(home: Path, name: str, version: str) -> dict:
     """The version's governance tags right now (read in-process; the server comes later)."""
     from mlflow import MlflowClient
 
-    mv = MlflowClient().get_model_version(name, version)
+    # The workspace's store by name: this runs in a module fixture, before the autouse fixture
+    # that clears MLflow's process-wide URIs an earlier test module may have left behind.
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    mv = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version(name, version)
     return {"tags": dict(mv.tags), "description": mv.description}
 
 
