@@ -288,3 +288,26 @@ def test_a_fresh_genesis_made_blind_is_caught_when_the_witness_is_named_again(
     capsys.readouterr()
     assert main(["killswitch", "status"]) == 3  # every command's checkpoint is refused
     assert "the ledger's tail was truncated or its head moved back" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["", "dir:", "git:", "sqlite:///"])
+def test_a_witness_inside_the_workspace_is_refused(workspace, monkeypatch, capsys, kind):
+    """The insider points the witness into the workspace she can rewrite with the ledger
+    (for a directory witness, its folder; for a SQLite one, its file): every command is
+    exit 2 in one line naming the witness and the workspace; nothing is recorded or written there."""
+    with Ledger.open(workspace) as ledger:
+        before = ledger.head()[0]
+    inside = workspace.home / ("witness.db" if kind == "sqlite:///" else "witness")
+    monkeypatch.setenv("ALPHAGATE_WITNESS", f"{tmp_dir_outside(workspace)},{kind}{inside}")
+    capsys.readouterr()
+    assert main(["ledger", "checkpoint"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "inside the workspace" in err[0] and str(inside) in err[0]
+    with Ledger.open(workspace) as ledger:
+        assert ledger.head()[0] == before
+    assert not inside.exists()
+
+
+def tmp_dir_outside(ws) -> str:
+    """A witness folder beside the workspace (allowed): the refusal is of the inside one."""
+    return str(ws.home.parent / "witness-beside")

@@ -22,6 +22,8 @@ of a process starts from ``old 0`` and learns the held size from the 409.
 ``postgresql+psycopg://...``; and services: ``http(s)://host:port`` or
 ``VKEY@http(s)://host:port``. The adopted policy's witnesses always count besides
 (:mod:`governance.policy.witnesses`): the environment may add witnesses, never remove them.
+A local witness inside the workspace (``ALPHAGATE_HOME``) is refused (exit 2): whoever can
+rewrite the workspace could rewrite it too.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ import base64
 import os
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import httpx
 
-from governance.ground.errors import TamperDetected
+from governance.ground.errors import InputError, TamperDetected
+from governance.ground.workspace import Workspace
 from governance.log.checkpoint import COSIGNATURE_V1, SignedNote, Verifier, state_dir
 from governance.log.witness import (
     DirectoryWitness,
@@ -191,4 +195,27 @@ def witnesses_from_env() -> list[Witness]:
     if spec is None:
         return [DirectoryWitness(str(state_dir() / "witness"))]
     parts = (p.strip() for p in spec.split(","))
-    return [witness_at(p) for p in parts if p and p != "none"]
+    specs = [p for p in parts if p and p != "none"]
+    home = Workspace.from_env().home
+    for part in specs:
+        where = _local_path(part)
+        if where is not None and where.is_relative_to(home):
+            raise InputError(
+                f"ALPHAGATE_WITNESS: witness {part} is inside the workspace {home}; a witness"
+                " must live where the log's writer cannot rewrite it"
+            )
+    return [witness_at(p) for p in specs]
+
+
+def _local_path(spec: str) -> Path | None:
+    """The folder or SQLite file a local witness location keeps its state in (None for
+    services and server databases)."""
+    if spec.startswith("sqlite:///"):
+        path = spec.removeprefix("sqlite:///")
+    elif spec.startswith(("dir:", "git:")):
+        path = spec[4:]
+    elif "://" in spec or "@" in spec:
+        return None
+    else:
+        path = spec
+    return Path(path).expanduser().resolve()
