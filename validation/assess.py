@@ -17,6 +17,7 @@ import pandas as pd
 
 from governance.ground.canonical import sha256_bytes, to_jsonable
 from governance.policy.schema import ValidationPolicy
+from tasks.model.stats import annualise_sharpe
 from validation.challengers import run_challengers
 from validation.config import ValidationConfig
 from validation.drift import drift_table
@@ -31,7 +32,6 @@ from validation.findings import Finding, Verdict, build_findings, verdict_of
 from validation.metrics import SignalMetrics, evaluate_signal
 from validation.overfitting import (
     PBOSource,
-    annualise_sharpe,
     deflated_sharpe_ratio,
     min_track_record_length,
     pbo_cscv,

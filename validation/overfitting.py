@@ -4,7 +4,7 @@ PSR and the expected maximum Sharpe ratio are skfolio's (``skfolio.measures``); 
 inverts the same PSR and CSCV is written here (skfolio has neither as a function).
 
 All Sharpe ratios here are **per period** (daily for daily series) unless a name says
-``annual``; :func:`annualise_sharpe` converts. Kurtosis is the non-excess kind (3 for a
+``annual``; :func:`tasks.model.stats.annualise_sharpe` converts. Kurtosis is the non-excess kind (3 for a
 normal law), as in the papers.
 
 References
@@ -30,13 +30,12 @@ import scipy.stats as st
 from skfolio.measures import expected_max_sharpe_ratio
 from skfolio.measures import probabilistic_sharpe_ratio as sk_psr
 
-from tasks.model.stats import TRADING_DAYS, sharpe_ratio
+from tasks.model.stats import sharpe_ratio
 
 __all__ = [
     "PBOResult",
     "PBOSource",
     "ReturnMoments",
-    "annualise_sharpe",
     "deflated_sharpe_ratio",
     "expected_max_sharpe",
     "min_track_record_length",
@@ -83,11 +82,6 @@ def return_moments(returns: np.ndarray) -> ReturnMoments:
         skew=float(st.skew(x, bias=True)),
         kurtosis=float(st.kurtosis(x, fisher=False, bias=True)),
     )
-
-
-def annualise_sharpe(sharpe: float, periods_per_year: int = TRADING_DAYS) -> float:
-    """Per-period Sharpe ratio times ``sqrt(periods_per_year)`` (iid scaling)."""
-    return float(sharpe) * math.sqrt(periods_per_year)
 
 
 def probabilistic_sharpe_ratio(returns: np.ndarray, benchmark: float = 0.0) -> float:

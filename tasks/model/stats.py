@@ -39,6 +39,7 @@ from tasks.data.calendar import TRADING_DAYS
 __all__ = [
     "MIN_CROSS_SECTION",
     "TRADING_DAYS",
+    "annualise_sharpe",
     "annualised_sharpe",
     "annualised_volatility",
     "drawdown",
@@ -160,7 +161,16 @@ def sharpe_ratio(returns, periods_per_year: int = 1) -> float:
     sd = float(r.std(ddof=1))
     if not sd > 0:
         return math.nan
-    return float(r.mean()) / sd * math.sqrt(periods_per_year)
+    return annualise_sharpe(float(r.mean()) / sd, periods_per_year)
+
+
+def annualise_sharpe(sharpe: float, periods_per_year: int = TRADING_DAYS) -> float:
+    """A per-period Sharpe ratio times ``sqrt(periods_per_year)`` (iid scaling).
+
+    The one annualisation of a Sharpe ratio: :func:`sharpe_ratio` and the overfitting
+    statistics' annual figures both go through it.
+    """
+    return float(sharpe) * math.sqrt(periods_per_year)
 
 
 def sortino_ratio(returns, periods_per_year: int = 1) -> float:
