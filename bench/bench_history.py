@@ -27,37 +27,41 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 STRATEGY = "bench-strategy"
-ACTIONS = ("model.promoted", "monitoring.completed", "model.retired", "policy.adopted",
-           "policy.adoption_signed")  # fmt: skip
 
 
 def _life(ledger) -> str:
     """Append the strategy's events; return the ts of a moment in the middle."""
+    from governance.ground.vocabulary import Action, Subject
+
     middle = None
     for month in range(24):
         if month % 8 == 0:
-            ledger.append("model.promoted", actor="alphagate", role="system",
-                          subject=f"model:{STRATEGY}/v{month // 8 + 1}",
+            ledger.append(Action.MODEL_PROMOTED, actor="alphagate", role="system",
+                          subject=Subject.model(STRATEGY, month // 8 + 1),
                           payload={"model_name": STRATEGY, "model_version": month // 8 + 1,
                                    "approvals": []})  # fmt: skip
-        ledger.append("monitoring.completed", actor="alphagate", role="system",
-                          subject=f"model:{STRATEGY}/v{month // 8 + 1}",
+        ledger.append(Action.MONITORING_COMPLETED, actor="alphagate", role="system",
+                          subject=Subject.model(STRATEGY, month // 8 + 1),
                           payload={"model_name": STRATEGY, "model_version": month // 8 + 1,
                                    "as_of": f"2026-{month % 12 + 1:02d}-28", "status": "ok",
                                    "breaches": []})  # fmt: skip
         if month == 12:
-            e = ledger.append("killswitch.tripped", actor="alphagate", role="system",
-                          subject=f"killswitch:{STRATEGY}", payload={"reason": "bench"})  # fmt: skip
+            e = ledger.append(Action.KILLSWITCH_TRIPPED, actor="alphagate", role="system",
+                          subject=Subject.killswitch(STRATEGY), payload={"reason": "bench"})  # fmt: skip
             middle = e.ts
     return middle
 
 
 def _floor(ledger, size: int) -> float:
+    from governance.ground.vocabulary import Action, Subject
+
+    actions = (Action.MODEL_PROMOTED, Action.MONITORING_COMPLETED, Action.MODEL_RETIRED,
+               Action.POLICY_ADOPTED, Action.POLICY_ADOPTION_SIGNED)  # fmt: skip
     t0 = time.perf_counter()
     cited = []
-    for action in ACTIONS:
+    for action in actions:
         cited += [e.seq for e in ledger.entries(action=action)]
-    for subject in ("killswitch", f"killswitch:{STRATEGY}"):
+    for subject in (Subject.killswitch(), Subject.killswitch(STRATEGY)):
         cited += [e.seq for e in ledger.entries(subject=subject)]
     for seq in cited:
         ledger.inclusion_proof(seq, size)

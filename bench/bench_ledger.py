@@ -36,6 +36,7 @@ def per_command(root: Path, n: int) -> dict:
     """Each command's append and checkpoint, interleaved with its floors on the same rows
     (a plain SQLite commit, two fsyncs) so that a shared machine's load weighs on both."""
     from governance.ground.artifacts import ArtifactStore
+    from governance.ground.vocabulary import Action, Subject
     from governance.log.ledger import Ledger
     from governance.log.transparency import publish
     from governance.log.witness import DirectoryWitness
@@ -47,7 +48,7 @@ def per_command(root: Path, n: int) -> dict:
         floor = PlainSQLite(root / "cmd.db", root / "plain.db")
         for i in range(n):
             t0 = time.perf_counter()
-            entry = ledger.append("killswitch.tripped", actor="rita", subject="killswitch",
+            entry = ledger.append(Action.KILLSWITCH_TRIPPED, actor="rita", subject=Subject.killswitch(),
                                   payload={"reason": f"drill {i}", "trigger": "manual"})  # fmt: skip
             t1 = time.perf_counter()
             publish(ledger, witness)
@@ -131,6 +132,7 @@ def build(url: str, n: int) -> float:
     import sqlalchemy as sa
 
     from governance.ground.canonical import canonical_json, sha256_bytes
+    from governance.ground.vocabulary import Action, Subject
     from governance.log.chain import GENESIS_HASH, entry_bytes
     from governance.log.db import entries_table, head_table, make_engine, nodes_table
     from governance.log.merkle import Frontier, leaf_hash
@@ -142,8 +144,10 @@ def build(url: str, n: int) -> float:
         for seq in range(1, n + 1):
             payload = canonical_json({"i": seq, "decision": "pass"}).decode()
             fields = {"seq": seq, "ts": f"2026-01-01T00:00:00.{seq % 1000000:06d}Z",
-                      "actor": "alphagate", "role": "system", "action": "gate.data_quality",
-                      "subject": f"data:{seq % 97}", "payload_hash": sha256_bytes(payload.encode()),
+                      "actor": "alphagate", "role": "system",
+                      "action": Action.GATE_DATA_QUALITY.value,
+                      "subject": Subject.data(f"{seq % 97:016x}"),
+                      "payload_hash": sha256_bytes(payload.encode()),
                       "prev_hash": prev, "idempotency_key": None}  # fmt: skip
             data = entry_bytes(fields)
             prev = sha256_bytes(data)
@@ -166,6 +170,7 @@ def build(url: str, n: int) -> float:
 def verify_million(root: Path, n: int) -> dict:
     from governance.audit.integrity import verify_log
     from governance.ground.artifacts import ArtifactStore
+    from governance.ground.vocabulary import Action
     from governance.log.ledger import Ledger
     from governance.log.transparency import publish
 
@@ -178,7 +183,7 @@ def verify_million(root: Path, n: int) -> dict:
         cold = verify_log(ledger)
         t1 = time.perf_counter()
         for i in range(10):
-            ledger.append("test.event", actor="a", payload={"i": i})
+            ledger.append(Action.GATE_PRETRADE, actor="a", payload={"i": i})
         publish(ledger)
         t2 = time.perf_counter()
         warm = verify_log(ledger, incremental=True)

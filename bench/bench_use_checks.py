@@ -53,6 +53,7 @@ def main() -> None:
     from governance.audit.intact import ledger_problem
     from governance.decisions.approvals import approve
     from governance.decisions.model_use import drive_decision
+    from governance.ground.vocabulary import Action, Subject
     from governance.ground.workspace import Workspace
     from governance.identity.users import load_registry
     from governance.log.ledger import Ledger
@@ -79,7 +80,7 @@ def main() -> None:
         n = max(args.entries - ledger.head()[0], 0)
         with ledger.transaction() as tx:  # one commit: filler of the shape a year leaves
             for i in range(n):
-                tx.append("gate.pretrade", actor="alphagate", subject=f"portfolio:{i}",
+                tx.append(Action.GATE_PRETRADE, actor="alphagate", subject=Subject.portfolio(str(i)),
                           payload={"decision": "pass", "i": i})  # fmt: skip
         size = ledger.head()[0]
         assert drive_decision(ws, ledger, "bench-use", tier).allowed

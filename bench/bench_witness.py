@@ -43,6 +43,7 @@ def _ms(xs: list[float]) -> tuple[float, float]:
 
 def added_latency(root: Path, services, key, n: int) -> None:
     from governance.ground.artifacts import ArtifactStore
+    from governance.ground.vocabulary import Action
     from governance.log.checkpoint import Verifier
     from governance.log.ledger import Ledger
     from governance.log.quorum import WitnessSet, quorum_checkpoint
@@ -59,7 +60,7 @@ def added_latency(root: Path, services, key, n: int) -> None:
         for wset in (remote, local):  # warm: first checkpoints, connections
             quorum_checkpoint(ledger, wset)
         for i in range(n):
-            ledger.append("bench.decision", actor="rita", payload={"i": i})
+            ledger.append(Action.GATE_PRETRADE, actor="rita", payload={"i": i})
             for label, wset in (("3 witness services, quorum 2", remote),
                                 ("1 local directory witness", local)):  # fmt: skip
                 t0 = time.perf_counter()
@@ -79,6 +80,7 @@ def throughput(root: Path, service, key, seconds: float) -> None:
     import httpx
 
     from governance.ground.artifacts import ArtifactStore
+    from governance.ground.vocabulary import Action
     from governance.log.checkpoint import Checkpoint, sign_checkpoint
     from governance.log.ledger import Ledger
     from governance.log.remote import add_checkpoint_body
@@ -86,7 +88,7 @@ def throughput(root: Path, service, key, seconds: float) -> None:
     with Ledger(f"sqlite:///{root / 'tp.db'}", ArtifactStore(root / "tp-art")) as ledger:
         bodies, old = [], 0
         for i in range(4000):
-            ledger.append("bench.event", actor="x", payload={"i": i})
+            ledger.append(Action.GATE_PRETRADE, actor="x", payload={"i": i})
             size, root_hash = ledger.tree_head()
             note = sign_checkpoint(Checkpoint(key.name, size, root_hash), key)
             bodies.append(add_checkpoint_body(note, old, ledger.consistency_proof(old, size)))

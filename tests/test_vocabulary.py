@@ -1,6 +1,6 @@
 """One vocabulary: ledger actions and subjects are spelled only in governance/ground/vocabulary.py.
 
-The scan reads the AST of every production module (governance/, tasks/, validation/, flows/)
+The scan reads the AST of every production module (governance/, tasks/, validation/, flows/) and bench script
 and flags, outside the vocabulary module:
 
 - a string constant equal to a ledger action (``"killswitch.tripped"``) or to an action area
@@ -23,7 +23,7 @@ from governance.ground.vocabulary import Action, Area, Subject, area, gate_actio
 from tests.import_graph import ROOT
 
 VOCABULARY = ROOT / "governance" / "ground" / "vocabulary.py"
-LAYERS = ("governance", "tasks", "validation", "flows")
+LAYERS = ("governance", "tasks", "validation", "flows", "bench")
 ACTIONS = {a.value for a in Action}
 AREAS = {f"{a}." for a in Area}
 PREFIXES = ("model", "strategy", "book", "portfolio", "data", "user", "flow", "run", "killswitch")
