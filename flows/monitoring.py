@@ -32,6 +32,7 @@ from flows.runners import current_flow_run_id
 from governance.decisions import killswitch
 from governance.decisions.context import RunContext
 from governance.decisions.promotion import latest_validation
+from governance.findings.escalation import finding, raise_once
 from governance.findings.review import record_expiries, use_checks
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
@@ -85,6 +86,7 @@ class MonitoringOutcome:
     report_html_sha256: str
     tripped: bool
     killswitch: killswitch.KillSwitchState
+    findings_raised: tuple[str, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -95,6 +97,7 @@ class MonitoringOutcome:
             "killswitch": self.killswitch.state.value,
             "ledger_seq": self.entry.seq,
             "report_json_sha256": self.report_json_sha256,
+            "findings_raised": list(self.findings_raised),
         }
 
 
@@ -162,8 +165,9 @@ def score_panel(
 
 def record_monitoring(ctx: RunContext, tier: Tier, report: MonitoringReport) -> MonitoringOutcome:
     """Store the report and the strategy's series, record ``monitoring.completed`` (with
-    this run's point), trip the switch when a check *enters* breach (a value that stays
-    critical trips once: ``validation.monitoring_series``)."""
+    this run's point), raise a finding for each warning the version does not already stand
+    under, trip the switch when a check *enters* breach (a value that stays critical trips
+    once: ``validation.monitoring_series``)."""
     doc = {**report.to_json(), "sandbox": ctx.sandbox}  # labelled (governance/identity/sandbox.py)
     model = report.header.get("model") or {}
     strategy = model.get("name")
@@ -200,6 +204,13 @@ def record_monitoring(ctx: RunContext, tier: Tier, report: MonitoringReport) -> 
         Action.MONITORING_COMPLETED, subject=subject, payload=payload, artifacts=files
     )
     log_series(ctx, strategy, model.get("version"), series, files)
+    # warning -> finding, once per check while it stands (governance/findings/escalation.py)
+    raised = raise_once(
+        ctx.ledger, strategy, model.get("version"),
+        [finding(c.check.value, c.detail, value=c.value, threshold=c.threshold)
+         for c in report.warnings],
+        origin="monitoring", evidence={"monitoring_seq": entry.seq, "as_of": report.as_of},
+    )  # fmt: skip
     state = killswitch.effective(ctx, strategy)
     tripped = False
     entering = newly_breached(previous, doc["breaches"])
@@ -224,7 +235,8 @@ def record_monitoring(ctx: RunContext, tier: Tier, report: MonitoringReport) -> 
             if new is not None:
                 state, tripped = new, True
                 NOTIFY.warning("alphagate kill switch TRIPPED by monitoring: %s", reason)
-    return MonitoringOutcome(report, entry, json_sha, html_sha, tripped, state)
+    ids = tuple(r.id for r in raised)
+    return MonitoringOutcome(report, entry, json_sha, html_sha, tripped, state, ids)
 
 
 def run_monitoring(

@@ -8,6 +8,9 @@ and travels in every evidence pack. Entries folded (subject ``model:<name>/v<N>`
   ``severity``, ``message``, ``value``, ``threshold``) is opened or raised again; findings
   that an earlier validation of the same version raised and this one does not are
   remediated.
+- ``finding.raised``: a finding the model's use raised (a monitoring warning, an input
+  outside the validated domain: governance/findings/escalation.py), same fields plus
+  ``origin``; no validation remediates it (it stays until accepted).
 - ``finding.acceptance_pending``: a risk officer signed an acceptance that needs more
   distinct signatures (policy ``validation.acceptance.signatures``).
 - ``finding.accepted``: the last signature; the finding is accepted until ``until``.
@@ -33,7 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 
 from governance.ground.canonical import sha256_json
@@ -46,7 +49,7 @@ from governance.log.bound import once
 from governance.policy.schema import Severity
 
 #: The actions folded, in the order a reader meets them.
-ACTIONS = (Action.VALIDATION_COMPLETED, Action.FINDING_ACCEPTANCE_PENDING,
+ACTIONS = (Action.VALIDATION_COMPLETED, Action.FINDING_RAISED, Action.FINDING_ACCEPTANCE_PENDING,
            Action.FINDING_ACCEPTED, Action.FINDING_EXPIRED)  # fmt: skip
 ACCEPTANCE_KIND = "alphagate.finding-acceptance/1"
 _ID_RE = re.compile(r"^F-(?P<model>.+)-v(?P<version>\d+)-(?P<n>\d+)$")
@@ -88,16 +91,7 @@ class Acceptance:
     tier: str | None = None  # the policy tier it was signed under (governance/policy/tiers.py)
 
     def to_json(self) -> dict:
-        return {
-            "signers": list(self.signers),
-            "reason": self.reason,
-            "until": self.until,
-            "digest": self.digest,
-            "control": self.control,
-            "seq": self.seq,
-            "time": self.time,
-            "tier": self.tier,
-        }
+        return {**asdict(self), "signers": list(self.signers)}
 
 
 @dataclass(frozen=True)
@@ -128,6 +122,7 @@ class FindingRecord:
     acceptance: Acceptance | None = None
     pending: Acceptance | None = None
     remediated_seq: int | None = None
+    origin: str = "validation"  # or what raised it in use: monitoring, boundary (escalation)
 
     @property
     def key(self) -> str:
@@ -156,6 +151,7 @@ class FindingRecord:
             "acceptance": self.acceptance.to_json() if self.acceptance else None,
             "pending": self.pending.to_json() if self.pending else None,
             "remediated_seq": self.remediated_seq,
+            "origin": self.origin,
         }
 
 
@@ -253,7 +249,10 @@ def _float(v) -> float | None:
 
 
 def _on_validation(records: dict[str, FindingRecord], e) -> dict[str, FindingRecord]:
+    """A validation raises its findings and remediates its earlier ones it does not raise; a
+    ``finding.raised`` (escalation in use, governance/findings/escalation.py) only raises."""
     p = e.payload
+    origin = "validation" if e.action == Action.VALIDATION_COMPLETED else str(p.get("origin"))
     name, version = str(p.get("model_name")), str(p.get("model_version"))
     found = [f for f in p.get("findings") or [] if isinstance(f, dict)]
     prior = [r for r in records.values() if (r.model_name, r.model_version) == (name, version)]
@@ -270,12 +269,12 @@ def _on_validation(records: dict[str, FindingRecord], e) -> dict[str, FindingRec
             severity=Severity(f.get("severity")), message=str(f.get("message", "")),
             value=_float(f.get("value")), threshold=_float(f.get("threshold")),
             validator=p.get("validator") or e.actor, created=e.ts,
-            first_seq=e.seq, validation_seq=e.seq,
+            first_seq=e.seq, validation_seq=e.seq, origin=origin,
         )  # fmt: skip
         old = out.get(fid)
         out[fid] = new if old is None else step(old, "raised", found=new)
-    for r in prior:
-        if r.id not in raised:
+    for r in prior if origin == "validation" else ():
+        if r.id not in raised and r.origin == "validation":
             out[r.id] = step(r, "not_raised", seq=e.seq)
     return out
 
@@ -364,7 +363,7 @@ def fold(entries: Iterable, as_of: dt.date | None = None, registry=None) -> Regi
     """
     records: dict[str, FindingRecord] = {}
     for e in once(sorted((e for e in entries if e.action in ACTIONS), key=lambda e: e.seq)):
-        if e.action == Action.VALIDATION_COMPLETED:
+        if e.action in (Action.VALIDATION_COMPLETED, Action.FINDING_RAISED):
             records = _on_validation(records, e)
             continue
         fid = e.payload.get("finding_id")

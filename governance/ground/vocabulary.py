@@ -51,6 +51,7 @@ class Action(StrEnum):
     # validation and findings
     VALIDATION_COMPLETED = "validation.completed"
     VALIDATION_REFUSED = "validation.refused"
+    FINDING_RAISED = "finding.raised"
     FINDING_ACCEPTANCE_PENDING = "finding.acceptance_pending"
     FINDING_ACCEPTED = "finding.accepted"
     FINDING_ACCEPTANCE_REFUSED = "finding.acceptance_refused"
