@@ -143,8 +143,10 @@ def check_duplicate(view: OrderView, limits: OrderLimits) -> list[OrderBreach]:
     o = view.orders
     again = o["order_id"].isin(view.sent_ids).to_numpy()
     keys = ["account", "asset", "side"]
-    recent = set(map(tuple, view.sent[keys].to_numpy())) if len(view.sent) else set()
-    same = np.array([tuple(k) in recent for k in o[keys].to_numpy()], dtype=bool)
+    same = np.zeros(len(o), dtype=bool)
+    if len(view.sent):
+        recent = pd.MultiIndex.from_frame(view.sent[keys].astype(str))
+        same = pd.MultiIndex.from_frame(o[keys].astype(str)).isin(recent)
     return _per_order("duplicate", view, np.ones(len(o)), 0.0, again | same)
 
 
@@ -189,7 +191,7 @@ def presend_gate(view: OrderView, limits: OrderLimits) -> GateDecision:
     """The pre-send gate: halt when every account is blocked; pass (with the breaches as
     reasons and the blocked accounts in the evidence) when only some are."""
     breaches = check_orders(view, limits)
-    accounts = list(dict.fromkeys(view.orders["account"]))
+    accounts = [str(a) for a in pd.unique(view.orders["account"])]
     blocked = blocked_accounts(breaches, accounts)
     evidence = {
         "orders": len(view.orders),
