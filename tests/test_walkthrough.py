@@ -1,0 +1,90 @@
+"""The README's "Run it as a team" walkthrough, run verbatim (issue 29).
+
+The bash block under that heading is read from README.md and run line by line, as written,
+in one bash process on a fresh workspace with a fresh ``HOME`` (the keys folder ``~/...``
+lands there, outside the workspace): each line's exit code must be the one its ``# exit N``
+comment states, else 0. So the README cannot drift from the product: a renamed flag, a
+changed exit code or a finding id that moved fails here. The end state is then read from the
+ledger: the walkthrough's model was promoted by two distinct people and drove the book.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from governance.ground.vocabulary import Action
+from tests.import_graph import ROOT
+
+HEADING = "## Run it as a team"
+EXPECTED = re.compile(r"#\s*exit (\d)\b")
+
+
+def walkthrough_lines(readme: str) -> list[str]:
+    """The lines of the first ```bash block after the walkthrough's heading."""
+    section = readme.split(HEADING, 1)[1]
+    block = section.split("```bash\n", 1)[1].split("\n```", 1)[0]
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def expected_exit(line: str) -> int:
+    found = EXPECTED.search(line)
+    return int(found.group(1)) if found else 0
+
+
+def _script(lines: list[str], codes: Path) -> str:
+    """Each line verbatim, then its exit code appended to ``codes`` (one per line)."""
+    out = ["set +e"]
+    for line in lines:
+        out += [line, f'echo $? >> "{codes}"']
+    return "\n".join(out) + "\n"
+
+
+def test_readme_walkthrough_runs_as_written(tmp_path, prefect_server):
+    lines = walkthrough_lines((ROOT / "README.md").read_text())
+    assert any(line.startswith("alphagate rebalance") for line in lines)
+    codes, log = tmp_path / "codes", tmp_path / "log"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ALPHAGATE_", "MLFLOW_")) and k != "XDG_DATA_HOME"
+    }
+    env.update(
+        HOME=str(tmp_path / "home"),
+        ALPHAGATE_HOME=str(tmp_path / "workspace"),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONPATH=str(ROOT),
+    )
+    with log.open("w") as out:
+        subprocess.run(
+            ["bash", "-c", _script(lines, codes)], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+    got = [int(c) for c in codes.read_text().split()]
+    want = [expected_exit(line) for line in lines]
+    assert got == want, f"exit codes {got} != {want} for\n" + "\n".join(
+        f"{g} {w} {line}" for g, w, line in zip(got, want, lines, strict=False)
+    ) + f"\n--- output\n{log.read_text()[-6000:]}"
+    assert "Traceback" not in log.read_text()
+
+    from governance.ground.workspace import Workspace
+    from governance.log.ledger import Ledger
+
+    with Ledger.open(Workspace(tmp_path / "workspace")) as ledger:
+        promoted = ledger.last(action=Action.MODEL_PROMOTED)
+        published = ledger.last(action=Action.PORTFOLIO_PUBLISHED)
+    assert promoted.payload["model_name"] == "team-walkthrough"
+    approvers = {a["user"] for a in promoted.payload["approvals"]}
+    assert approvers == {"vera", "omar"}, json.dumps(promoted.payload)
+    assert (published.payload["source"], str(published.payload["model_version"])) == ("model", "1")
+
+
+def test_the_walkthrough_reader_sees_each_line_and_its_exit():
+    """The parser can fail: a block with a wrong expectation is read as written."""
+    text = f"x\n{HEADING}\ntext\n```bash\nK=~/k\nalphagate run   # exit 3: halted\n\n```\n"
+    lines = walkthrough_lines(text)
+    assert lines == ["K=~/k", "alphagate run   # exit 3: halted"]
+    assert [expected_exit(line) for line in lines] == [0, 3]
