@@ -65,9 +65,11 @@ def test_readme_walkthrough_runs_as_written(tmp_path, prefect_server):
         )
     got = [int(c) for c in codes.read_text().split()]
     want = [expected_exit(line) for line in lines]
-    assert got == want, f"exit codes {got} != {want} for\n" + "\n".join(
-        f"{g} {w} {line}" for g, w, line in zip(got, want, lines, strict=False)
-    ) + f"\n--- output\n{log.read_text()[-6000:]}"
+    assert got == want, (
+        f"exit codes {got} != {want} for\n"
+        + "\n".join(f"{g} {w} {line}" for g, w, line in zip(got, want, lines, strict=False))
+        + f"\n--- output\n{log.read_text()[-6000:]}"
+    )
     assert "Traceback" not in log.read_text()
 
     from governance.ground.workspace import Workspace
