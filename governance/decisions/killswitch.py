@@ -14,15 +14,14 @@ Entries:
 - ``killswitch.reset_refused``: a refused reset (wrong role, same officer twice, the
   champion's developer); the refusal also raises :class:`Forbidden` (exit 4).
 
-Issue 5: a reset needs two distinct risk officers (policy ``kill_switch.reset_approvals``),
-neither the champion's developer, each with a reason and an incident reference.
+Issues 5 and 22: a reset needs the adopted policy's ``kill_switch.reset_approvals`` distinct
+risk officers (never fewer than two), none the champion's developer, each with a reason and an
+incident reference; a document's own ``needed`` can only ask for more.
 
-Trip and reset are compare-and-append: the state is folded and the new entry appended in one
-serialised ledger transaction (:meth:`governance.log.ledger.Ledger.transaction`), so two officers
-resetting at once complete exactly one reset, and a trip landing while a reset is decided is
-never overridden. A ``killswitch.reset`` counts only when its recorded ``officers`` are the
-pending officers plus its own actor (:func:`fold`). :func:`record_if_armed` lets a stage
-record its output only while the switch is armed, in the same way.
+Trip and reset are compare-and-append in one serialised ledger transaction, so two officers
+resetting at once complete one reset and a trip landing meanwhile is never overridden; a
+``killswitch.reset`` counts only when its ``officers`` are the pending officers plus its own
+actor (:func:`fold`). :func:`record_if_armed` records a stage's output only while armed.
 
 Every human trip and reset step is a signed act of the person (issue 10): the fold counts
 only entries whose signature holds for the signer's registered key and role at the time, and
@@ -43,6 +42,7 @@ from governance.identity.duties import ROLES, Act, duty_refusal, require
 from governance.identity.users import SYSTEM_ACTOR, act_problems, load_registry
 from governance.log.bound import replayed
 from governance.policy.schema import MIN_RESET_APPROVALS
+from governance.policy.tiers import reset_rule
 
 
 class SwitchState(StrEnum):
@@ -105,11 +105,18 @@ def _holds(e, registry) -> bool:
     )
 
 
-def fold(entries: list, registry=None) -> KillSwitchState:
+def _needed_at(rule: list[tuple[int, int]], seq: int) -> int | None:
+    """What ``rule`` asks of a reset step at ``seq`` (the adoption in force then), or None."""
+    return next((n for since, n in reversed(rule) if since < seq), None)
+
+
+def fold(entries: list, registry=None, rule: list[tuple[int, int]] = ()) -> KillSwitchState:
     """Fold ``killswitch.*`` ledger entries (in seq order) into the current state.
 
     With a ``registry`` (:func:`governance.identity.users.load_registry`), entries that are not valid
-    signed acts are ignored, and a reset step counts only for the trip it names.
+    signed acts are ignored, and a reset step counts only for the trip it names. ``rule``
+    (:func:`reset_rule`): how many distinct officers the adopted policy in force at each
+    step asks for; a completing step counts only with that many, whatever a document says.
     """
     state = KillSwitchState(SwitchState.ARMED)
     again = replayed(entries) if registry is not None else {}
@@ -133,9 +140,10 @@ def fold(entries: list, registry=None) -> KillSwitchState:
                     p.get("trigger"), e.seq,
                 )  # fmt: skip
         elif e.action == Action.KILLSWITCH_RESET_PENDING and state.tripped:
+            asked = [n for n in (p.get("needed"), _needed_at(rule, e.seq)) if isinstance(n, int)]
             pending = state.pending_reset or {
                 "officers": [], "reasons": [], "incidents": [],
-                "needed": p.get("needed", 2), "since": e.ts,
+                "needed": max([MIN_RESET_APPROVALS, *asked]), "since": e.ts,
             }  # fmt: skip
             pending = {
                 **pending,
@@ -146,23 +154,24 @@ def fold(entries: list, registry=None) -> KillSwitchState:
             state = KillSwitchState(
                 state.state, state.since, state.by, state.reason, pending, state.trigger, state.seq
             )
-        elif e.action == Action.KILLSWITCH_RESET and state.tripped and _completes(state, e):
+        elif e.action == Action.KILLSWITCH_RESET and state.tripped and _completes(state, e, rule):
             state = KillSwitchState(
                 SwitchState.ARMED, e.ts, e.actor, p.get("reason"), None, None, e.seq
             )
     return state
 
 
-def _completes(state: KillSwitchState, reset) -> bool:
+def _completes(state: KillSwitchState, reset, rule=()) -> bool:
     """A reset completes the pending one only if it names exactly those officers and itself,
-    all distinct and as many as the first step asked (never fewer than
-    :data:`~governance.policy.schema.MIN_RESET_APPROVALS`): one officer's own signed reset
-    listing only herself re-arms nothing."""
+    all distinct and as many as the first step asked, as the adopted policy in force asks
+    (``rule``) and never fewer than :data:`~governance.policy.schema.MIN_RESET_APPROVALS`:
+    one officer's own signed reset listing only herself re-arms nothing, nor do two
+    officers' steps signed ``needed: 2`` where the policy asks three."""
     pending = state.pending_reset or {}
     officers = [*pending.get("officers", []), reset.actor]
     p = reset.payload or {}
-    asked = [n for n in (pending.get("needed"), p.get("needed")) if isinstance(n, int)]
-    needed = max([MIN_RESET_APPROVALS, *asked])
+    asked = (pending.get("needed"), p.get("needed"), _needed_at(rule, reset.seq))
+    needed = max([MIN_RESET_APPROVALS, *(n for n in asked if isinstance(n, int))])
     return p.get("officers") == officers and len(set(officers)) >= needed
 
 
@@ -176,7 +185,9 @@ def status(ledger, strategy: str | None = None) -> KillSwitchState:
     ledger = _ledger_of(ledger)
     subject = Subject.killswitch(strategy)
     entries = [e for e in ledger.entries(subject=subject) if area(e.action) == Area.KILLSWITCH]
-    return fold(sorted(entries, key=lambda e: e.seq), load_registry(ledger))
+    registry = load_registry(ledger)
+    rule = reset_rule(ledger, registry, strategy)
+    return fold(sorted(entries, key=lambda e: e.seq), registry, rule)
 
 
 def effective(ledger, strategy: str | None) -> KillSwitchState:
@@ -381,13 +392,9 @@ def _reset_in(
     if refusal:
         return _refusal(tx, signer, refusal, extra, subject)
     officers = [*pending["officers"], signer.name]
-    payload = {
-        **extra, "needed": policy.reset_approvals, "officers": officers, "trip_seq": current.seq,
-    }  # fmt: skip
-    action = (
-        Action.KILLSWITCH_RESET
-        if len(officers) >= policy.reset_approvals
-        else Action.KILLSWITCH_RESET_PENDING
-    )
+    rule = reset_rule(tx, load_registry(tx), strategy)  # the adopted policy now, not the caller's
+    needed = max(policy.reset_approvals, pending.get("needed") or 0, *(n for _, n in rule[-1:]))
+    payload = {**extra, "needed": needed, "officers": officers, "trip_seq": current.seq}
+    action = Action.KILLSWITCH_RESET if len(officers) >= needed else Action.KILLSWITCH_RESET_PENDING
     _append(None, tx, action, signer, payload, subject)
     return None

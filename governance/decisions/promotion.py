@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from governance.findings.verdict import ValidationFacts, latest_validation
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.identity.duties import ROLES, Act, developer_of
@@ -22,22 +23,6 @@ from governance.identity.users import Registry, Role, load_registry, valid_acts
 from governance.log.ledger import Ledger
 from governance.registry.recorder import mlflow_client
 from governance.registry.versions import ModelFacts, get_model_facts
-
-#: The report a ``validation.completed`` entry names (validation/run.py records it so).
-REPORT_ARTIFACT = "report.json"
-
-
-@dataclass(frozen=True)
-class ValidationFacts:
-    """The latest ``validation.completed`` entry of a version: verdict and digests."""
-
-    verdict: str
-    report_hash: str
-    entry_hash: str
-    seq: int
-    validator: str | None = None
-    policy_hash: str | None = None
-    tier: str | None = None  # the policy tier it was made under (governance/policy/tiers.py)
 
 
 @dataclass(frozen=True)
@@ -79,39 +64,6 @@ class PromotionState:
             "complete": self.complete,
             "commands": list(self.commands),
         }
-
-
-def latest_validation(
-    ledger: Ledger,
-    name: str,
-    version: int | str,
-    registry: Registry | None = None,
-    entry_hash: str | None = None,
-) -> ValidationFacts | None:
-    """The latest *valid* ``validation.completed`` of ``name`` v``version`` (or the one
-    whose entry hash is ``entry_hash``), or None.
-
-    Only a signed act of a user who was a validator at the time is a verdict
-    (governance/identity/signed_acts.py): a forged, unsigned entry is skipped.
-    """
-    registry = registry or load_registry(ledger)
-    entries = ledger.entries(
-        action=Action.VALIDATION_COMPLETED, subject=Subject.model(name, version)
-    )
-    valid = [
-        e
-        for e in valid_acts(registry, entries, ROLES[Act.VALIDATE])
-        if entry_hash in (None, e.entry_hash)
-        and REPORT_ARTIFACT in e.artifacts  # a verdict without its report decides nothing
-    ]
-    if not valid:
-        return None
-    entry = valid[-1]
-    p = entry.payload
-    return ValidationFacts(
-        str(p.get("verdict")).lower(), entry.artifacts[REPORT_ARTIFACT], entry.entry_hash, entry.seq,
-        validator=entry.actor, policy_hash=p.get("policy_hash"), tier=p.get("policy_tier"),
-    )  # fmt: skip
 
 
 def facts_for(ws: Workspace, ledger: Ledger, name: str, version, registry=None) -> ModelFacts:

@@ -25,6 +25,7 @@ from governance.findings.register import (
     load_register,
     today,
 )
+from governance.findings.verdict import ValidationFacts, latest_validation
 from governance.ground.errors import Forbidden, InputError
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
@@ -32,6 +33,7 @@ from governance.identity.signing import Signer, verify_signed_record
 from governance.identity.users import list_users
 from governance.log.chain import VerifyReport
 from governance.log.ledger import Ledger, LedgerEntry
+from governance.log.readtime import VerifiedReader
 
 
 def parse_until(value: str, day: dt.date) -> dt.date:
@@ -79,15 +81,18 @@ def acceptance_document(
     }
 
 
+def _verdict(ledger: Ledger, record: FindingRecord) -> ValidationFacts | None:
+    """The version's latest valid, signed verdict, each entry verified as it is read
+    (governance/log/readtime.py): never an unchecked last ``validation.completed``."""
+    return latest_validation(VerifiedReader(ledger), record.model_name, record.model_version)
+
+
 def _developer(ledger: Ledger, record: FindingRecord) -> str | None:
     """The signer of the training entry of the validated model (never a tag)."""
     from governance.identity.duties import developer_of
 
-    entry = ledger.last(
-        action=Action.VALIDATION_COMPLETED,
-        subject=Subject.model(record.model_name, record.model_version),
-    )
-    return developer_of(ledger, entry.payload.get("model_run_id")) if entry else None
+    verdict = _verdict(ledger, record)
+    return developer_of(ledger, verdict.run_id) if verdict and verdict.run_id else None
 
 
 def _refuse(ws, ledger, record: FindingRecord, signer, message: str, extra: dict) -> Forbidden:
@@ -159,10 +164,7 @@ def accept(
     if refusal:
         raise _refuse(ws, ledger, record, acting, refusal, extra)
     signers = [*(record.pending.signers if record.pending else ()), acting.name]
-    validation = ledger.last(
-        action=Action.VALIDATION_COMPLETED,
-        subject=Subject.model(record.model_name, record.model_version),
-    )
+    validation = _verdict(ledger, record)
     doc = acceptance_document(
         record, validation_entry_hash=validation.entry_hash if validation else None,
         reason=reason, until=end, control=control, user=acting.name, role=acting.role,

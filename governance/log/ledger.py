@@ -179,6 +179,7 @@ class Ledger:
             head = (int(head.seq), str(head.hash))
             known = self._tree[1] if self._tree is not None and self._tree[0] == head else None
             txn = LedgerTransaction(conn, head, self.payload_text, known)
+            txn.store = self.store  # a decision in the transaction reads artifacts (the policy)
             yield txn
         after, frontier = txn.tree_state()  # committed: remember the new head's frontier
         if frontier is not None:

@@ -30,8 +30,13 @@ from dataclasses import dataclass
 from governance.ground.errors import Forbidden
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.users import load_registry
-from governance.policy.adoption import PolicyInForce, adopted_policy, policy_in_force
-from governance.policy.schema import Tier
+from governance.policy.adoption import (
+    PolicyInForce,
+    adopted_policy,
+    adoption_history,
+    policy_in_force,
+)
+from governance.policy.schema import MIN_RESET_APPROVALS, Tier
 
 
 @dataclass(frozen=True)
@@ -128,3 +133,24 @@ def evidence_problem(what: str, tier: str | None, expected: str, strategy: str) 
         f"{what} was made under tier {tier!r}, not {strategy!r}'s tier {expected!r}:"
         " evidence under another tier counts for nothing"
     )
+
+
+def reset_officers(policy, strategy: str | None) -> int:
+    """Distinct risk officers a reset of ``strategy``'s switch needs under ``policy``: its
+    tier's ``kill_switch.reset_approvals``; the workspace-wide switch (None), or a strategy
+    the policy does not assign, needs the strictest tier's."""
+    name = policy.assigned_tier(strategy) if strategy is not None else None
+    tiers = [policy.tiers[name]] if name is not None else list(policy.tiers.values())
+    return max([MIN_RESET_APPROVALS, *(t.kill_switch.reset_approvals for t in tiers)])
+
+
+def reset_rule(ledger, registry, strategy: str | None) -> list[tuple[int, int]]:
+    """``[(adoption seq, officers needed)]``, oldest first: from each adoption on, the
+    officers a reset of the switch needs under the policy it put in force. Empty in a
+    sandbox workspace (its run config names the policy) or before any adoption."""
+    if registry is None or registry.sandbox:
+        return []
+    return [
+        (a.seq, reset_officers(adopted_policy(ledger, a), strategy))
+        for a in adoption_history(ledger, registry)
+    ]
