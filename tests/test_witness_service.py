@@ -167,7 +167,7 @@ def test_the_client_proves_from_the_held_size_and_names_a_refusing_witness(
     service.stop()
     _, failed = hand_over(ledger, [witness], log_key)
     assert isinstance(failed[witness], WitnessUnreachable)
-    assert f"witness {witness.label} unreachable (ConnectError" in str(failed[witness])
+    assert f"witness {witness.label} unreachable (ConnectionRefusedError" in str(failed[witness])
 
 
 def _next(ledger, log_key, old):

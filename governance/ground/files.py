@@ -7,14 +7,17 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: str | Path, data: bytes | str, *, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` atomically and durably.
+def write_atomic(
+    path: str | Path, data: bytes | str, *, mode: int = 0o644, durable: bool = True
+) -> None:
+    """Write ``data`` to ``path`` atomically and (unless ``durable=False``) durably.
 
     The bytes go to a temporary file in the same folder, are flushed and fsynced (a crash
     cannot leave an empty file where a checkpoint or key was), get ``mode`` (set before the
     file appears under its name: a private key, ``0o600``, is never readable by others),
     and replace ``path`` with ``os.replace``, atomic on POSIX and Windows. ``str`` is
-    written as UTF-8.
+    written as UTF-8. ``durable=False`` skips the fsync, for a hint that costs only a retry
+    when a crash loses it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -24,7 +27,8 @@ def write_atomic(path: str | Path, data: bytes | str, *, mode: int = 0o644) -> N
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:

@@ -1,9 +1,15 @@
 """A checkpoint handed to many witnesses at once, and the quorum a decision needs.
 
 :func:`hand_over` signs the ledger's tree head and gives it to every witness in parallel, each
-with a consistency proof from the size it holds (a witness service says its size in a 409;
-the size a process last saw is remembered, so the second hand-over of a command needs one
-round trip). :func:`quorum_checkpoint` is the one function every decision calls for "the
+with a consistency proof from the size it holds (a witness service says its size in a 409).
+The size each witness was last seen holding is remembered, in the process and in a hint file
+outside the workspace (``$XDG_DATA_HOME/alphagate/witness-sizes/<origin>.json``), so each
+hand-over of a command, its first included, needs one round trip per witness. The hint is not
+trusted: a witness checks the old size it is sent, and a wrong one costs a 409 and a retry.
+The requests go out together from one pool of threads kept for the process, and the answer
+waits for every witness that answers: a refusal by any of them decides, even once a quorum
+has cosigned (a trip cosigned by one witness while the others were down, then dropped by a
+rewrite, is refused by that one alone). :func:`quorum_checkpoint` is the one function every decision calls for "the
 latest checkpoint a quorum cosigned": it hands the current tree head to the witness set and
 returns the note with every valid cosignature, or fails closed:
 
@@ -19,17 +25,24 @@ witnesses and needs no quorum: the threat model (docs/governance.md) says what t
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from governance.ground.errors import TamperDetected
+from governance.ground.files import write_atomic
 from governance.log.checkpoint import (
     Checkpoint,
     NoteKey,
     SignedNote,
     log_key,
     origin_of,
+    origin_slug,
     sign_checkpoint,
+    state_dir,
 )
 from governance.log.remote import HttpWitness, WitnessUnreachable
 from governance.log.witness import Held, Witness, WitnessMoved, WitnessRefused, describe
@@ -37,6 +50,67 @@ from governance.log.witness import Held, Witness, WitnessMoved, WitnessRefused, 
 _ATTEMPTS = 8
 #: The size each witness was last seen holding, per process: ``{(label, origin): size}``.
 _SEEN: dict[tuple[str, str], int] = {}
+#: The hint files read by this process: ``{origin: {label: size}}``.
+_HINTS: dict[str, dict[str, int]] = {}
+#: Threads that ask the witnesses, started once per process (a thread start per witness per
+#: hand-over cost 1-3 ms, bench/bench_witness.py).
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+_WORKERS = 16
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="witness")
+        return _POOL
+
+
+def _forget_pool() -> None:  # a forked child has none of its parent's threads
+    global _POOL
+    _POOL = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _hint_file(origin: str):
+    return state_dir() / "witness-sizes" / f"{origin_slug(origin)}.json"
+
+
+def _hints(origin: str) -> dict[str, int]:
+    """``{witness label: size}`` from the hint file (anything unreadable is no hint)."""
+    if origin not in _HINTS:
+        try:
+            doc = json.loads(_hint_file(origin).read_text(encoding="utf-8"))
+            _HINTS[origin] = {str(k): v for k, v in doc.items() if type(v) is int and v >= 0}
+        except (OSError, ValueError, AttributeError):
+            _HINTS[origin] = {}
+    return _HINTS[origin]
+
+
+def _old_size(w: Witness, held: Held | None, origin: str, size: int) -> int:
+    """The size to prove from: what the witness holds (local), was seen holding (this
+    process), or the hint says (ignored above the log's size: the witness itself must say)."""
+    if held is not None:
+        return held.note.checkpoint.size
+    if (w.label, origin) in _SEEN:
+        return _SEEN[w.label, origin]
+    hint = _hints(origin).get(w.label, 0)
+    return hint if hint <= size else 0
+
+
+def _remember(origin: str, learned: dict[str, int]) -> None:
+    """Keep the sizes witnesses answered with, in the process and the hint file."""
+    for label, size in learned.items():
+        _SEEN[label, origin] = size
+    hints = _hints(origin)
+    if all(hints.get(label) == size for label, size in learned.items()):
+        return
+    hints.update(learned)
+    with contextlib.suppress(OSError):  # a hint not kept costs the next process one 409
+        write_atomic(_hint_file(origin), json.dumps(hints, sort_keys=True), durable=False)
 
 
 class QuorumLost(TamperDetected):
@@ -93,10 +167,12 @@ def hand_over(ledger, witnesses, key: NoteKey | None = None):
             size, root = ledger.tree_head()
             note = sign_checkpoint(Checkpoint(origin, size, root), key)
             pending, done, failed = list(witnesses), {}, {}
-        jobs, ahead = [], False
+        jobs, ahead, proofs, blind = [], False, {}, set()
         for w in pending:
             held = w.latest(origin)
-            old = held.note.checkpoint.size if held is not None else _SEEN.get((w.label, origin), 0)
+            if held is None:
+                blind.add(w.label)  # a service, or a local witness's first checkpoint
+            old = _old_size(w, held, origin, size)
             if old > size and ledger.tree_head()[0] >= old:
                 ahead = True  # another writer appended and handed over meanwhile
             elif old > size:
@@ -106,24 +182,26 @@ def hand_over(ledger, witnesses, key: NoteKey | None = None):
                     " the ledger's tail was truncated or its head moved back"
                 )
             else:
-                jobs.append((w, old, ledger.consistency_proof(old, size)))
+                if old not in proofs:  # witnesses in step share one proof
+                    proofs[old] = ledger.consistency_proof(old, size)
+                jobs.append((w, old, proofs[old]))
         if ahead:
             note = None
             continue
-        with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
-            answers = list(pool.map(_add, jobs, [note] * len(jobs), [key.public] * len(jobs)))
-        pending = []
+        answers = list(_pool().map(_add, jobs, [note] * len(jobs), [key.public] * len(jobs)))
+        pending, learned = [], {}
         for (w, _old, _proof), answer in zip(jobs, answers, strict=True):
             if isinstance(answer, WitnessMoved):  # another writer's checkpoint landed first
-                _SEEN[(w.label, origin)] = answer.size
+                learned[w.label] = answer.size
                 pending.append(w)
                 if answer.size > size:
                     note = None  # the ledger grew meanwhile: sign its new head for everyone
             elif isinstance(answer, Exception):
                 failed[w] = answer
             else:
-                _SEEN[(w.label, origin)] = size
+                learned[w.label] = size
                 done[w] = answer
+        _remember(origin, {label: n for label, n in learned.items() if label in blind})
     for w in pending:
         failed[w] = TamperDetected(f"witness {w.label}: kept moving; checkpoint not handed over")
     return done, failed

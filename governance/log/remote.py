@@ -29,12 +29,15 @@ rewrite the workspace could rewrite it too.
 from __future__ import annotations
 
 import base64
+import http.client
 import os
+import ssl
+import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
+from urllib.parse import urlsplit
 
 from governance.ground.errors import InputError, TamperDetected
 from governance.ground.workspace import Workspace
@@ -140,14 +143,14 @@ class HttpWitness(Witness):
             )
         return cosigned
 
-    def _post(self, body: bytes) -> httpx.Response:
+    def _post(self, body: bytes) -> Answer:
         last = "no attempt"
         for attempt in range(ATTEMPTS):
             if attempt:
                 time.sleep(BACKOFF * 2 ** (attempt - 1))
             try:
-                answer = _client(self.timeout).post(f"{self.location}/add-checkpoint", content=body)
-            except httpx.HTTPError as exc:
+                answer = post(f"{self.location}/add-checkpoint", body, self.timeout)
+            except (OSError, http.client.HTTPException) as exc:
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 continue
             if answer.status_code < 500:
@@ -156,21 +159,88 @@ class HttpWitness(Witness):
         raise WitnessUnreachable(f"witness {self.label} unreachable ({last}, {ATTEMPTS} tries)")
 
 
-def _held_size(answer: httpx.Response) -> int | None:
+def _held_size(answer: Answer) -> int | None:
     text = answer.text.strip()
-    if not answer.headers.get("content-type", "").startswith(SIZE_TYPE) or not text.isdigit():
+    if not answer.content_type.startswith(SIZE_TYPE) or not text.isdigit():
         return None
     return int(text)
 
 
-_CLIENTS: dict[float, httpx.Client] = {}
+@dataclass(frozen=True)
+class Answer:
+    """A witness's HTTP answer: status, body text, ``Content-Type``."""
+
+    status_code: int
+    text: str
+    content_type: str
 
 
-def _client(timeout: float) -> httpx.Client:
-    """One keep-alive client per timeout and process (tlog-witness: clients SHOULD keep alive)."""
-    if timeout not in _CLIENTS:
-        _CLIENTS[timeout] = httpx.Client(timeout=timeout, trust_env=False)
-    return _CLIENTS[timeout]
+#: Kept-alive connections waiting for the next request, by scheme, host, port and timeout.
+_IDLE: dict[tuple[str, str, int, float], list[http.client.HTTPConnection]] = {}
+_IDLE_LOCK = threading.Lock()
+_TLS: list[ssl.SSLContext] = []
+
+
+def post(url: str, body: bytes, timeout: float) -> Answer:
+    """POST ``body`` to ``url`` over a kept-alive connection (tlog-witness: clients SHOULD
+    keep alive), one per witness and thread at a time; ``timeout`` seconds per connect and
+    per read. The standard library's HTTP client: a command that asks witnesses pays no
+    import of a larger stack (httpx and httpcore took 350 ms to import, and their client
+    40-90 ms to build its TLS trust store even for ``http://``: bench/bench_witness.py).
+    ``https://`` verifies the witness's certificate with the system's trust store.
+
+    Raises
+    ------
+    OSError, http.client.HTTPException
+        No connection, a timeout, or a broken answer (the caller retries).
+    """
+    parts = urlsplit(url)
+    scheme, host = parts.scheme, parts.hostname or ""
+    port = parts.port or (443 if scheme == "https" else 80)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    where = (scheme, host, port, timeout)
+    with _IDLE_LOCK:
+        idle = _IDLE.get(where)
+        conn = idle.pop() if idle else None
+    if conn is not None:  # the witness may have closed it while it was idle: then anew
+        try:
+            return _exchange(conn, where, path, body)
+        except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
+            pass
+    if scheme == "https":
+        with _IDLE_LOCK:
+            if not _TLS:
+                _TLS.append(ssl.create_default_context())
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=_TLS[0])
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    return _exchange(conn, where, path, body)
+
+
+def _exchange(conn: http.client.HTTPConnection, where, path: str, body: bytes) -> Answer:
+    try:
+        conn.request("POST", path, body=body, headers={"Content-Type": "text/plain"})
+        response = conn.getresponse()
+        data = response.read()
+    except BaseException:
+        conn.close()
+        raise
+    answer = Answer(
+        response.status, data.decode("utf-8", "replace"), response.getheader("Content-Type", "")
+    )
+    if response.will_close:
+        conn.close()
+    else:
+        with _IDLE_LOCK:
+            _IDLE.setdefault(where, []).append(conn)
+    return answer
+
+
+def _forget_connections() -> None:  # a forked child must not share its parent's sockets
+    _IDLE.clear()
+
+
+os.register_at_fork(after_in_child=_forget_connections)
 
 
 def witness_at(spec: str, where: str = "ALPHAGATE_WITNESS") -> Witness:
