@@ -24,7 +24,9 @@ from governance.ground.vocabulary import Subject
 
 
 @stage("orders")
-def export_orders(run: Run, panel, out: str | None, basket: bool, instruments: str | None):
+def export_orders(
+    run: Run, panel, out: str | None, basket: bool, instruments: str | None, kind: tuple
+):
     from governance.decisions import killswitch
     from governance.decisions.gates import decide_gate, enforce, kill_switch_gate
     from governance.decisions.presend import OrderView, presend_gate
@@ -37,8 +39,9 @@ def export_orders(run: Run, panel, out: str | None, basket: bool, instruments: s
     ctx, cfg, limits = run.now, run.config.portfolio, run.tier.orders
     strategy = run.config.model.name
     order_set, market = plan_orders(
-        ctx.ledger, ctx.store, strategy, panel, cfg, load_instruments(instruments)
-    )
+        ctx.ledger, ctx.store, strategy, panel, cfg, load_instruments(instruments), kind[0],
+        kind[1] / 1e4,
+    )  # fmt: skip
     history = sent_history(ctx.ledger, ctx.store, strategy, limits.duplicate_window_minutes)
     state = killswitch.effective(ctx.ledger, strategy)
     view = OrderView(
@@ -53,7 +56,8 @@ def export_orders(run: Run, panel, out: str | None, basket: bool, instruments: s
     payload = {
         "strategy": strategy, "book": sending.book, "asof": sending.asof,
         "orders": len(sending.orders), "accounts": sending.accounts(),
-        "blocked_accounts": blocked,
+        "blocked_accounts": blocked, "order_type": kind[0].value,
+        "limit_offset_bp": kind[1],
         "gross_notional": float(sending.orders["notional"].sum()),
     }  # fmt: skip
     folder = Path(out) if out else run.ws.home / "outbox" / strategy
@@ -69,6 +73,7 @@ def export_orders(run: Run, panel, out: str | None, basket: bool, instruments: s
         details=[str(r) for r in decision.reasons][:5],
         files=paths,
         orders=len(sending.orders),
+        order_type=kind[0].value,
         blocked_accounts=blocked,
         max_residual_weight=max(errors, default=0.0),
         sent_seq=entry.seq,
@@ -103,13 +108,20 @@ def orders_flow(
     out: str | None = None,
     basket: bool = False,
     instruments: str | None = None,
+    order_type: str = "moc",
+    limit_offset_bp: float | None = None,
 ) -> dict | State:
-    """Orders from the last published book, checked, sent to the outbox; the run summary."""
+    """Orders from the last published book, checked, sent to the outbox; the run summary.
+    ``order_type`` ``moc`` or ``limit`` (``limit_offset_bp`` from the last close:
+    :func:`tasks.orders.orders.order_kind`)."""
+    from tasks.orders.orders import order_kind
+
+    kind = order_kind(order_type, limit_offset_bp)  # exit 2 before anything runs
     quiet_expected_failures()
     run = open_run(config, user, kind="orders", key=key)
     try:
         run, panel = stages.ingest(run, data_path)
-        export_orders(run, panel, out, basket, instruments)
+        export_orders(run, panel, out, basket, instruments, kind)
     except GateHalt as exc:
         run.summary.halt(exc.gate, exc.reasons)
     return end_state(finish(run))

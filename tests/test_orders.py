@@ -272,3 +272,27 @@ def test_a_bad_instruments_file_names_the_line(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(InputError, match=message):
         load_instruments(path)
+
+
+@pytest.mark.parametrize(
+    ("order_type", "offset", "want"),
+    [("moc", None, ("MOC", 0.0)), ("MOC", None, ("MOC", 0.0)), ("limit", None, ("LMT", 0.0)),
+     ("limit", "25", ("LMT", 25.0)), (" Limit ", 0, ("LMT", 0.0))],
+)  # fmt: skip
+def test_order_kind_reads_the_command_lines_order_type_and_offset(order_type, offset, want):
+    from tasks.orders.orders import order_kind
+
+    assert order_kind(order_type, offset) == want
+
+
+@pytest.mark.parametrize(
+    ("order_type", "offset"),
+    [("stop", None), ("", None), ("limit", "x"), ("limit", "-1"), ("limit", "inf"),
+     ("limit", "nan"), ("limit", "1e4"), ("moc", "5")],
+)  # fmt: skip
+def test_order_kind_refuses_bad_values_naming_the_flag(order_type, offset):
+    from governance.ground.errors import InputError
+    from tasks.orders.orders import order_kind
+
+    with pytest.raises(InputError, match=r"^orders export: --(order-type|limit-offset-bp)"):
+        order_kind(order_type, offset)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import simplefix
 import yaml
 
 from flows.cli import main
@@ -92,6 +93,32 @@ def test_before_a_book_or_an_order_set_each_command_is_exit_2_in_one_line(demo, 
     )
 
 
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--order-type", "stop"], "--order-type 'stop' is not one of moc, limit"),
+        (["--order-type", "limit", "--limit-offset-bp", "abc"], "--limit-offset-bp 'abc'"),
+        (["--order-type", "limit", "--limit-offset-bp", "-5"], "--limit-offset-bp '-5'"),
+        (["--order-type", "limit", "--limit-offset-bp", "nan"], "--limit-offset-bp 'nan'"),
+        (["--order-type", "limit", "--limit-offset-bp", "10000"], "--limit-offset-bp '10000'"),
+        (["--limit-offset-bp", "10"], "--limit-offset-bp applies to --order-type limit"),
+    ],
+)
+def test_a_bad_order_type_or_limit_offset_is_exit_2_in_one_line_naming_the_flag(
+    demo, capsys, flags, named
+):
+    root, home = demo
+    ledger, _ = _ledger(home)
+    with ledger:
+        before = ledger.head()
+    code, _, err = cli_out(capsys, "orders", "export", "--config", _config(root, DAY1),
+                           "--as", "dana", *flags)  # fmt: skip
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert named in err and "Traceback" not in err
+    with ledger:
+        assert ledger.head() == before  # nothing ran, nothing recorded
+
+
 def test_rebalance_orders_fills_and_the_next_rebalance_from_the_fills(demo, capsys):
     root, home = demo
     day1, day2 = _config(root, DAY1), _config(root, DAY2)
@@ -171,11 +198,24 @@ def test_rebalance_orders_fills_and_the_next_rebalance_from_the_fills(demo, caps
     current = book.trades.set_index("asset")["current"]
     pd.testing.assert_series_equal(current.sort_index(), weights.sort_index(),
                                    check_names=False, rtol=1e-9)  # fmt: skip
+    # ... as limit orders 25 bp from the last close (buys above, sells below)
     code, out2 = cli_json(capsys, "orders", "export", "--config", day2, "--as", "dana",
-                          "--out", str(outbox))  # fmt: skip
+                          "--out", str(outbox), "--order-type", "limit",
+                          "--limit-offset-bp", "25")  # fmt: skip
     assert (code, out2["status"]) == (0, "completed"), out2["reasons"]
+    assert out2["stages"]["orders"]["order_type"] == "LMT"
     sent2 = _entries(home, Action.ORDERS_SENT)[-1]
+    assert (sent2.payload["order_type"], sent2.payload["limit_offset_bp"]) == ("LMT", 25.0)
     orders2 = pd.read_csv(outbox / f"{sent2.seq:08d}" / "orders.csv").set_index("asset")
+    assert set(orders2["side"]) == {"buy", "sell"}
+    parser = simplefix.FixParser()
+    parser.append_buffer((outbox / f"{sent2.seq:08d}" / "orders.fix").read_bytes())
+    fix = {}
+    while (m := parser.get_message()) is not None:
+        fix[m.get(55).decode()] = (m.get(40), m.get(59), float(m.get(44)))
+    bump = orders2["side"].map({"buy": 1.0025, "sell": 0.9975})
+    want = (orders2["ref_price"] * bump).round(4)
+    assert fix == {a: (b"2", b"0", pytest.approx(want[a], abs=5e-5)) for a in orders2.index}
     signed = orders2["quantity"].where(orders2["side"] == "buy", -orders2["quantity"])
     after = shares.add(signed, fill_value=0)
     goal = orders2["target_weight"] * value / orders2["ref_price"]

@@ -3,7 +3,9 @@
 Both run a Prefect flow (flows/orders.py) under the same identity rules as a rebalance.
 ``orders export`` exits 3 when the pre-send gate blocks the order set (or the kill switch
 trips before it leaves); with many accounts a breach blocks only its account and the
-others are sent (the JSON's ``stages.orders.blocked_accounts`` names them). ``fills import``
+others are sent (the JSON's ``stages.orders.blocked_accounts`` names them). ``--order-type
+limit`` with ``--limit-offset-bp`` sends limit orders (FIX OrdType 2 with Price); a bad
+value of either is exit 2 in one line before anything runs. ``fills import``
 exits 2 naming the line of a malformed fills file, with nothing imported.
 """
 
@@ -40,6 +42,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="one NewOrderList per account instead of NewOrderSingles",
     )
+    export.add_argument(
+        "--order-type",
+        default="moc",
+        metavar="moc|limit",
+        help="market on close (default) or limit orders at --limit-offset-bp from the last "
+        "close (buys above, sells below)",
+    )
+    export.add_argument(
+        "--limit-offset-bp",
+        default=None,
+        metavar="BP",
+        help="a limit order's distance from the last close in basis points (default 0)",
+    )
     add_user_arg(export)
     add_json_arg(export)
     export.set_defaults(handler=_export, runs_flow=True)
@@ -59,11 +74,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _export(args: argparse.Namespace) -> int:
     from flows.config import load_config
     from flows.orders import orders_flow
+    from tasks.orders.orders import order_kind
 
+    _, offset_bp = order_kind(args.order_type, args.limit_offset_bp)  # exit 2, one line
     config = load_config(config_path(args))
     summary = run_flow(
         orders_flow, config, data_path=args.data, user=args.user, key=args.key, out=args.out,
-        basket=args.basket, instruments=args.instruments,
+        basket=args.basket, instruments=args.instruments, order_type=args.order_type,
+        limit_offset_bp=None if args.limit_offset_bp is None else offset_bp,
     )  # fmt: skip
     return report(args, summary)
 

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from governance.ground.canonical import canonical_json, to_jsonable
+from governance.ground.errors import InputError
 from tasks.model.dataset import frame_to_parquet
 from tasks.portfolio.costs import cost_rate
 
@@ -52,6 +53,44 @@ class Side(StrEnum):
 class OrderType(StrEnum):
     MOC = "MOC"  # market on close: fills at the close, the reference price is the last close
     LMT = "LMT"
+
+
+#: The command line's names of the order types (``orders export --order-type``).
+ORDER_TYPE_NAMES = {"moc": OrderType.MOC, "limit": OrderType.LMT}
+
+
+def order_kind(order_type: str, limit_offset_bp: float | str | None) -> tuple[OrderType, float]:
+    """``(OrderType, limit offset in basis points of the reference price)`` from the command
+    line's ``--order-type`` (``moc`` or ``limit``) and ``--limit-offset-bp`` (a limit's
+    distance from the reference price in basis points, 0 <= offset < 10,000; default 0: the
+    limit is the last close).
+
+    Raises
+    ------
+    InputError
+        An unknown order type, an offset that is not a number in range, or an offset for a
+        market-on-close order (one line naming the flag).
+    """
+    kind = ORDER_TYPE_NAMES.get(str(order_type).strip().lower())
+    if kind is None:
+        raise InputError(
+            f"orders export: --order-type {order_type!r} is not one of "
+            f"{', '.join(ORDER_TYPE_NAMES)}"
+        )
+    if limit_offset_bp is None:
+        return kind, 0.0
+    if kind is not OrderType.LMT:
+        raise InputError("orders export: --limit-offset-bp applies to --order-type limit only")
+    try:
+        bp = float(limit_offset_bp)
+    except (TypeError, ValueError):
+        bp = float("nan")
+    if not 0.0 <= bp < BP:
+        raise InputError(
+            f"orders export: --limit-offset-bp {limit_offset_bp!r} is not a number of basis "
+            f"points in [0, {BP:,.0f})"
+        )
+    return kind, bp
 
 
 def sign(side: pd.Series) -> np.ndarray:

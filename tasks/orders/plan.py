@@ -18,7 +18,7 @@ import pandas as pd
 from governance.ground.errors import InputError
 from tasks.data.market import MarketPanel
 from tasks.orders.instruments import Instruments
-from tasks.orders.orders import OrderSet, build_orders
+from tasks.orders.orders import OrderSet, OrderType, build_orders
 from tasks.portfolio.book import held_shares, latest_publication, read_rebalance
 from tasks.portfolio.config import PortfolioConfig
 from tasks.portfolio.market import MarketHistory
@@ -53,9 +53,11 @@ def order_market(
 
 
 def plan_orders(
-    ledger, store, strategy: str, panel: MarketPanel, cfg: PortfolioConfig, instruments
-) -> tuple[OrderSet, OrderMarket]:
-    """The order set implementing ``strategy``'s last published book, and its market.
+    ledger, store, strategy: str, panel: MarketPanel, cfg: PortfolioConfig, instruments,
+    order_type: OrderType = OrderType.MOC, limit_offset: float = 0.0,
+) -> tuple[OrderSet, OrderMarket]:  # fmt: skip
+    """The order set implementing ``strategy``'s last published book, and its market
+    (``order_type`` and ``limit_offset``: :func:`tasks.orders.orders.build_orders`).
 
     Raises
     ------
@@ -72,7 +74,8 @@ def plan_orders(
     order_set = build_orders(
         book.holdings(), held_shares(ledger, store, strategy), market.ref, market.table,
         cfg.portfolio_value, asof=book.asof, book={"seq": entry.seq, "hash": entry.entry_hash},
-        half_spread=cfg.half_spread_bps * 1e-4, impact=market.impact,
+        half_spread=cfg.half_spread_bps * 1e-4, impact=market.impact, order_type=order_type,
+        limit_offset=limit_offset,
     )  # fmt: skip
     return order_set, market
 
