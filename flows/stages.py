@@ -19,7 +19,7 @@ from flows.runners import map_on_task_runner
 from flows.summary import capped
 from governance.ground.errors import Gate, GateHalt
 from governance.ground.vocabulary import Action, Subject
-from tasks.model.candidate import Trained, registered_earlier
+from tasks.model.candidate import Trained, registered_earlier, trials_mean_ic
 
 # -- ingest and data quality ---------------------------------------------------------------
 
@@ -124,6 +124,8 @@ def train(run: Run, sealed, data_fingerprint: str) -> Trained:
             float(res.cv.rank_ic_std),
             len(res.trials),
             resumed=False,
+            cv_rank_ic_trials_mean=trials_mean_ic(res.trials),
+            trials_total=res.trials_total,
         )
     s = run.summary
     s.mlflow_run_id, s.model_version = found.mlflow_run_id, found.version
@@ -132,17 +134,16 @@ def train(run: Run, sealed, data_fingerprint: str) -> Trained:
         from governance.registry.recorder import attach
 
         attach(run.ws, found.mlflow_run_id, report, "data_quality")
-    ic = (
-        "n/a"
-        if found.cv_rank_ic is None
-        else f"{found.cv_rank_ic:+.4f} ± {found.cv_rank_ic_std:.4f}"
-    )
     s.note(
         "training",
-        headline=f"candidate {found.name} v{found.version} — purged CV rank IC {ic}"
+        headline=f"candidate {found.name} v{found.version} — purged CV rank IC "
+        + found.cv_headline()
         + (" (resumed: already registered by this run key)" if found.resumed else ""),
         mlflow_run_id=found.mlflow_run_id,
         trials=found.trials,
+        trials_total=found.trials_total,
+        cv_rank_ic_best=found.cv_rank_ic,
+        cv_rank_ic_trials_mean=found.cv_rank_ic_trials_mean,
         trial_workers=sorted(set(workers)),  # empty when resumed: nothing was trained
     )
     return found

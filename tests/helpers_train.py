@@ -51,6 +51,7 @@ def train_synthetic(
     features: dict | None = None,
     developer: str = "dev-alice",
     ctx=None,
+    panel: MarketPanel | None = None,
 ):
     """Build, seal, train and register a candidate on a synthetic market.
 
@@ -62,6 +63,8 @@ def train_synthetic(
         Default: 40 assets × 900 days, ic=0.05.
     model, features : dict, optional
         Overrides merged over :data:`FAST_MODEL` and the default features config.
+    panel : MarketPanel, optional
+        The market to train on instead of ``spec``'s (e.g. a slice of it: older data).
 
     Returns
     -------
@@ -74,7 +77,7 @@ def train_synthetic(
     from tasks.model.train import ModelConfig
 
     spec = spec or SyntheticSpec(n_assets=40, n_days=900, ic=0.05, seed=1)
-    panel = synthetic_panel(spec)
+    panel = panel or synthetic_panel(spec)
     fcfg = FeaturesConfig(**(features or {}))
     mcfg = ModelConfig(**{**FAST_MODEL, **(model or {})})
     own = ctx is None

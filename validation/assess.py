@@ -28,7 +28,8 @@ from validation.explain import (
     stratified_sample,
     summarise_shap,
 )
-from validation.findings import Finding, Verdict, build_findings, verdict_of
+from validation.findings import Finding, Verdict, build_findings, ic_tstat_bar, verdict_of
+from validation.label_timing import label_timing
 from validation.metrics import SignalMetrics, evaluate_signal
 from validation.overfitting import (
     PBOSource,
@@ -186,6 +187,7 @@ def assess(
     cfg: ValidationConfig,
     policy: ValidationPolicy,
     header: Mapping[str, Any],
+    holdout_looks: int = 1,
 ) -> Assessment:
     """Every check of an independent validation.
 
@@ -201,6 +203,8 @@ def assess(
         The registered LightGBM booster (for exact tree SHAP).
     header : mapping
         ``model``, ``holdout``, ``policy`` and ``validator`` blocks copied into the report.
+    holdout_looks : int
+        Distinct models validated on this holdout, this one included (validation/looks.py).
     """
     kw = dict(
         horizon=horizon,
@@ -220,6 +224,9 @@ def assess(
         cfg=cfg,
         policy=policy,
     )
+    timing = label_timing(holdout, PREDICTION, horizon)
+    over["holdout_looks"] = int(holdout_looks)
+    over["ic_tstat_bar"] = ic_tstat_bar(policy, holdout_looks)
     m = header.get("model") or {}
     model = f"{m.get('name', 'model')} v{m.get('version', '?')}"
     shap, figures = _shap_part(holdout, booster, features, expected_signs, cfg, model)
@@ -238,6 +245,8 @@ def assess(
         pbo=over["pbo"]["pbo"] if over["pbo"]["gating"] else None,
         shap=shap,
         drift=drift,
+        label_timing=timing,
+        holdout_looks=holdout_looks,
     )
     verdict = verdict_of(findings)
     report = to_jsonable(
@@ -249,6 +258,7 @@ def assess(
             "metrics": metrics,
             "challengers": challengers,
             "overfitting": over,
+            "label_timing": timing,
             "shap": shap,
             "drift": drift,
             "figures": {cap: sha256_bytes(png) for cap, png in figures.items()},

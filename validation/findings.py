@@ -15,6 +15,12 @@ Default severities (check name: severity — threshold, from ``ValidationPolicy`
                                      checked with >= ``min_pbo_trials`` trial series only
 ``rank_ic_implausible``    critical  rank IC > ``max_plausible_rank_ic``: a likely leak of
                                      the future into a feature
+``label_timing_leak``      critical  the score's IC falls off a cliff at the end of its
+                                     label window (validation/label_timing.py): t-stat >
+                                     ``max_label_timing_tstat``. Critical in every tier: a
+                                     policy may not lower it
+``holdout_looks_above_max`` critical more distinct models validated on this sealed holdout
+                                     than ``max_holdout_looks``
 ``margin_below_min``       warning   rank-IC margin over a challenger <
                                      ``min_margin_over_challenger``
 ``shap_sign``              warning   a feature's SHAP relation has the opposite sign of its
@@ -42,13 +48,16 @@ from governance.policy.schema import Severity, ValidationPolicy
 from validation.challengers import ChallengerResult
 from validation.drift import DriftRow
 from validation.explain import ShapSummary
+from validation.label_timing import LabelTiming
 from validation.metrics import SignalMetrics
 
 __all__ = [
+    "ALWAYS_CRITICAL",
     "DEFAULT_SEVERITIES",
     "Finding",
     "Verdict",
     "build_findings",
+    "ic_tstat_bar",
     "summarise",
     "verdict_of",
     "with_ids",
@@ -60,6 +69,8 @@ DEFAULT_SEVERITIES: dict[str, Severity] = {
     "dsr_below_min": Severity.CRITICAL,
     "pbo_above_max": Severity.CRITICAL,
     "rank_ic_implausible": Severity.CRITICAL,
+    "label_timing_leak": Severity.CRITICAL,
+    "holdout_looks_above_max": Severity.CRITICAL,
     "margin_below_min": Severity.WARNING,
     "shap_sign": Severity.WARNING,
     "shap_concentration": Severity.WARNING,
@@ -68,6 +79,10 @@ DEFAULT_SEVERITIES: dict[str, Severity] = {
     "statistic_unavailable": Severity.WARNING,
     "challenger_unavailable": Severity.INFO,
 }
+
+
+#: Checks no tier may make less than critical: a leak of the label is never a judgement call.
+ALWAYS_CRITICAL = frozenset({"label_timing_leak"})
 
 
 class Verdict(StrEnum):
@@ -162,25 +177,48 @@ def build_findings(
     pbo: float | None,
     shap: ShapSummary | None,
     drift: Iterable[DriftRow],
+    label_timing: LabelTiming | None = None,
+    holdout_looks: int = 1,
 ) -> list[Finding]:
     """Every failed check, in a stable order (outcomes, overfitting, challengers, SHAP, drift).
 
     NaN statistics that gate the verdict (rank IC, t-stat, DSR, PBO) yield a
-    ``statistic_unavailable`` finding rather than a silent pass.
+    ``statistic_unavailable`` finding rather than a silent pass. ``holdout_looks`` is the
+    number of distinct models validated on this holdout, this one included
+    (validation/looks.py).
     """
     unknown = sorted(set(policy.severities) - set(DEFAULT_SEVERITIES))
     if unknown:
         raise InputError(f"policy: validation.severities: unknown check {unknown[0]!r}")
+    lowered = sorted(
+        k for k in ALWAYS_CRITICAL if policy.severities.get(k, Severity.CRITICAL) != "critical"
+    )
+    if lowered:
+        raise InputError(f"policy: validation.severities: {lowered[0]} is critical in every tier")
     c = _Checker(policy)
     p = policy
     out: list[Finding] = []
     out += c.below("rank_ic_below_min", "holdout mean rank IC", model.rank_ic_mean, p.min_rank_ic)
+    bar = ic_tstat_bar(p, holdout_looks)
+    looks = f"; bar for {holdout_looks} looks at this holdout" if bar != p.min_ic_tstat else ""
     out += c.below(
         "ic_tstat_below_min",
-        f"rank IC t-stat (Newey-West, {model.nw_lags} lags)",
+        f"rank IC t-stat (Newey-West, {model.nw_lags} lags{looks})",
         model.rank_ic_tstat,
-        p.min_ic_tstat,
+        bar,
     )
+    if p.max_holdout_looks is not None and holdout_looks > p.max_holdout_looks:
+        out.append(
+            c.make(
+                "holdout_looks_above_max",
+                f"{holdout_looks} distinct models validated on this sealed holdout > "
+                f"{p.max_holdout_looks}: its outcomes are no longer out of sample",
+                holdout_looks,
+                p.max_holdout_looks,
+            )
+        )
+    if label_timing is not None:
+        out += _label_timing_findings(c, label_timing)
     if math.isfinite(model.rank_ic_mean) and model.rank_ic_mean > p.max_plausible_rank_ic:
         out.append(
             c.make(
@@ -227,6 +265,36 @@ def build_findings(
         )
     out += _drift_findings(c, drift)
     return out
+
+
+def ic_tstat_bar(policy: ValidationPolicy, looks: int) -> float:
+    """The rank-IC t-stat bar after ``looks`` looks at one holdout.
+
+    Without ``adjust_for_holdout_looks`` (or with one look) it is ``min_ic_tstat``. With it,
+    the one-sided level ``alpha = 1 - Phi(min_ic_tstat)`` is split over the looks
+    (Bonferroni): the bar is ``Phi^-1(1 - alpha / looks)`` (2.0 -> 2.28 for 2 looks, 2.39 for 3).
+    """
+    if not policy.adjust_for_holdout_looks or looks <= 1:
+        return float(policy.min_ic_tstat)
+    from scipy.stats import norm
+
+    alpha = float(norm.sf(policy.min_ic_tstat))
+    return float(norm.isf(alpha / looks))
+
+
+def _label_timing_findings(c: _Checker, lt: LabelTiming) -> list[Finding]:
+    bar = c.policy.max_label_timing_tstat
+    if not math.isfinite(lt.step_tstat):
+        return [c.make("statistic_unavailable", "label-timing step could not be computed",
+                       about="label timing")]  # fmt: skip
+    if lt.step_tstat <= bar:
+        return []
+    msg = (
+        f"score's rank IC drops from {lt.inside:+.4f} a day inside its {lt.horizon}-day label "
+        f"window to {lt.after:+.4f} after it (t {lt.step_tstat:.2f} > {bar:.2f}): it knows the "
+        "label's returns, a leak of the future into a feature"
+    )
+    return [c.make("label_timing_leak", msg, lt.step_tstat, bar)]
 
 
 def _drift_findings(c: _Checker, drift: Iterable[DriftRow]) -> list[Finding]:

@@ -9,7 +9,6 @@ which must also appear in a ``data.split`` ledger entry; trial accounting from t
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from governance.ground.vocabulary import Action, Subject
 from governance.log.ledger import Ledger
 from governance.registry.recorder import load_model, mlflow_client, mlflow_error
 from tasks.model.dataset import load_sealed
+from tasks.model.trials import DataSketch, count_trials
 
 __all__ = [
     "TrialAccounting",
@@ -38,24 +38,29 @@ _RUN_FILES = ("features.json", "trials.parquet", "reference.parquet")
 
 @dataclass(frozen=True)
 class TrialAccounting:
-    """Honest trial count of a strategy, from its ``model.trained`` ledger entries.
+    """Honest trial count for a version, from the ledger (tasks/model/trials.py).
 
     Attributes
     ----------
     n_trials : int
-        Every trial evaluated for the strategy, across all its training runs.
+        Distinct search points evaluated on data overlapping the version's, under any
+        strategy name.
     trial_sharpes : tuple of float
-        Annualised OOS Sharpe ratio of each of those trials (NaN dropped).
+        Annualised OOS Sharpe ratio of each of those trials' latest evaluation (NaN dropped).
     runs : tuple of str
-        MLflow run ids of the training runs, oldest first.
+        MLflow run ids of the training runs in scope, oldest first.
     best_trial : int or None
         Index of the trial the version's own run selected.
+    columns : tuple of str
+        The trial series (``<run8>:trial_<i>``) that stand for the distinct trials: the
+        version's own run's, else each key's latest.
     """
 
     n_trials: int
     trial_sharpes: tuple[float, ...]
     runs: tuple[str, ...]
     best_trial: int | None
+    columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,26 +85,22 @@ class ValidationInputs:
 
 
 def trial_accounting(ledger: Ledger, strategy: str, run_id: str) -> TrialAccounting:
-    """Sum the ``trials`` of every ``model.trained`` entry of ``strategy:<strategy>``.
+    """Count the distinct trials on the data the version ``run_id`` was trained on.
 
-    The variance of trial Sharpes for the deflated Sharpe ratio uses all recorded
-    ``trial_sharpes`` (Bailey & López de Prado 2014: every trial, not only the selected).
+    The data is the sketch its ``model.trained`` entry recorded; the variance of trial
+    Sharpes for the deflated Sharpe ratio uses every counted trial (Bailey & López de Prado
+    2014: every trial, not only the selected).
     """
-    entries = ledger.entries(action=Action.MODEL_TRAINED, subject=Subject.strategy(strategy))
-    n, sharpes, runs, best = 0, [], [], None
-    for e in entries:
-        n += int(e.payload.get("trials", 0))
-        sharpes += [float(s) for s in e.payload.get("trial_sharpes", []) if s is not None]
-        rid = e.payload.get("mlflow_run_id")
-        if rid:
-            runs.append(str(rid))
-        if rid == run_id:
-            best = e.payload.get("best_trial")
+    own = training_facts(ledger, strategy, run_id)
+    sketch = DataSketch.from_payload(own.get("data_sketch"))
+    count = count_trials(ledger, sketch, strategy, prefer_run=run_id)
+    best = own.get("best_trial")
     return TrialAccounting(
-        n_trials=n,
-        trial_sharpes=tuple(s for s in sharpes if math.isfinite(s)),
-        runs=tuple(runs),
+        n_trials=count.n_trials,
+        trial_sharpes=tuple(count.sharpes[k] for k in count.keys if k in count.sharpes),
+        runs=count.runs,
         best_trial=None if best is None else int(best),
+        columns=tuple(f"{run[:8]}:trial_{i}" for run, i in count.columns.values()),
     )
 
 
@@ -179,6 +180,9 @@ def load_inputs(ws, ledger: Ledger, store, model_name: str, version: int) -> Val
         reference = _read_parquet(paths["reference.parquet"])
         runs = accounting.runs if mv.run_id in accounting.runs else (*accounting.runs, mv.run_id)
         trials = strategy_trials(client, runs, tmpdir / "trials")
+    # One series per distinct trial (a retrain's repeat of a search point is not another).
+    keep = [c for c in trials.columns if c in accounting.columns] if accounting.columns else []
+    trials = trials[keep] if keep else trials
     _, booster = load_model(ws, model_name, int(version), flavor="lightgbm")
     booster = getattr(booster, "booster_", booster)  # sklearn wrapper -> Booster
     return ValidationInputs(

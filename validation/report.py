@@ -42,8 +42,17 @@ LIMITATIONS = (
     "regime absent from it is untested.",
     "Long-short returns are gross of transaction costs, borrow and market impact; the "
     "holdout backtest of the portfolio (net of costs) is reported on the model version.",
-    "The deflated Sharpe ratio counts the trials recorded in the ledger; trials run "
-    "outside alphagate are not counted and would make the statistic optimistic.",
+    "The deflated Sharpe ratio (DSR) guards against selecting the best of N searched "
+    "configurations: it deflates the selected trial's Sharpe by the best Sharpe N unskilled "
+    "trials with the recorded variance would reach. N counts distinct search points (features, "
+    "hyperparameters, horizon, sources) tried on overlapping data, whatever the strategy is "
+    "called. It cannot see trials run outside alphagate, searches on data altered beyond "
+    "recognition, a leak of the future into a feature (the label-timing test and the "
+    "plausibility bar look for that), or a model that is skilful in development and breaks "
+    "later; and it deflates the development series, not the holdout.",
+    "Every model validated on a sealed holdout is a look at it: the report counts the "
+    "distinct models validated on this holdout, and only the policy's cap or adjustment "
+    "makes the count bind.",
     "SHAP values explain the model's use of its features, not causation; the sign checks "
     "test the declared economic rationale, not its truth.",
     "Drift compares the holdout with the development reference sample; live drift is the "

@@ -26,7 +26,14 @@ from governance.ground.html import (
     tone_of,
 )
 
-__all__ = ["KS_SIGNIFICANCE", "OVERFITTING_ROWS", "PBO_ROWS", "SIGNAL_ROWS", "analyst_sections"]
+__all__ = [
+    "KS_SIGNIFICANCE",
+    "OVERFITTING_ROWS",
+    "PBO_ROWS",
+    "SIGNAL_ROWS",
+    "TIMING_ROWS",
+    "analyst_sections",
+]
 
 #: KS tests below this p-value are flagged as a significant shift of the distribution, even
 #: when the PSI is below its warning threshold (a 1 % test: the PSI and the KS test answer
@@ -61,6 +68,10 @@ OVERFITTING_ROWS: tuple[tuple[str, str, Any], ...] = (
     ("dsr_benchmark_sharpe_annual", "Expected best Sharpe of unskilled trials (annualised)",
      lambda v: decimal(v, 2, True)),
     ("n_trials", "Trials counted for deflation (ledger)", count),
+    ("trial_sharpe_variance_annual", "Variance of the trials' Sharpe ratios (annualised)",
+     lambda v: decimal(v, 4)),
+    ("holdout_looks", "Distinct models validated on this holdout", count),
+    ("ic_tstat_bar", "Rank IC t-statistic bar after those looks", lambda v: decimal(v, 2)),
     ("holdout_n_obs", "Holdout daily observations", count),
     ("holdout_skew", "Holdout return skewness", lambda v: decimal(v, 2, True)),
     ("holdout_kurtosis", "Holdout return kurtosis (non-excess)", lambda v: decimal(v, 2)),
@@ -74,6 +85,15 @@ PBO_ROWS: tuple[tuple[str, str, Any], ...] = (
     ("n_strategies", "Trial series compared", count),
     ("n_partitions", "CSCV partitions", count),
     ("n_combinations", "CSCV combinations", count),
+)  # fmt: skip
+
+
+TIMING_ROWS: tuple[tuple[str, str, Any], ...] = (
+    ("inside", "Mean daily rank IC, days 1..h", lambda v: decimal(v, 4, True)),
+    ("after", "Mean daily rank IC, days h+1..2h", lambda v: decimal(v, 4, True)),
+    ("step_tstat", "Step t-statistic (Newey–West)", lambda v: decimal(v, 2, True)),
+    ("retained", "Share of the IC kept after the window", percent),
+    ("n_dates", "Dates with both windows", count),
 )  # fmt: skip
 
 
@@ -232,6 +252,16 @@ def analyst_sections(
                 _facts(of, OVERFITTING_ROWS),
                 f"Deflated series: {of.get('dsr_series', '–')}.",
             ),
+        ),
+        Section(
+            "Label timing: rank IC inside and after the label window",
+            (
+                "Mean daily rank IC of the score at t with the return of day t+j. A score "
+                "that knows its label's returns loses its IC at the window's end "
+                "(validation/label_timing.py).",
+                _facts(report.get("label_timing") or {}, TIMING_ROWS),
+            ),
+            level=3,
         ),
         Section(
             "Probability of backtest overfitting (CSCV)",

@@ -30,6 +30,7 @@ from validation.assess import PREDICTION, Assessment, assess
 from validation.config import ValidationConfig
 from validation.findings import Finding, Verdict, summarise, with_ids
 from validation.inputs import ValidationInputs, load_inputs, predict, training_facts
+from validation.looks import holdout_looks
 from validation.report import render_html
 
 __all__ = [
@@ -246,6 +247,7 @@ def assess_inputs(
         cfg=cfg,
         policy=tier.validation,
         header=_header(inp, validator, tier_name, ctx, tier),
+        holdout_looks=holdout_looks(ctx.ledger, inp.holdout_fingerprint, inp.run_id).count,
     )
 
 
@@ -328,6 +330,7 @@ def validate_model_version(
             "mlflow_run_id": run_id,
             "model_run_id": inp.run_id,
             "n_trials": a.report["overfitting"]["n_trials"],
+            "holdout_looks": a.report["overfitting"]["holdout_looks"],
             "flow_run_id": ctx.flow_run_id,
             "run_key": ctx.run_key,
             **({"sandbox": True} if ctx.sandbox else {}),  # as every entry of a sandbox

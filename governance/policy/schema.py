@@ -94,6 +94,13 @@ class ValidationPolicy(StrictModel):
     # evaluate hundreds); fewer trials are reported, not gated (validation/findings.py).
     min_pbo_trials: int = 4
     max_plausible_rank_ic: float = Field(default=0.25, gt=0, le=1)
+    # Label-timing leak (validation/label_timing.py): t-stat of the IC step at the label
+    # window's end; 3.0 is a one-sided p of 0.0013, a leak of IC 0.09 scores about 5.
+    max_label_timing_tstat: float = Field(default=3.0, gt=0)
+    # Distinct models validated on one sealed holdout (validation/looks.py): None, no cap;
+    # ``adjust_for_holdout_looks`` raises the IC t-stat bar to Bonferroni's for the looks.
+    max_holdout_looks: int | None = Field(default=None, ge=1)
+    adjust_for_holdout_looks: bool = False
     min_margin_over_challenger: float = 0.0
     psi_warning: float = Field(default=0.10, ge=0)
     psi_critical: float = Field(default=0.25, ge=0)

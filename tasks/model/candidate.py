@@ -28,6 +28,26 @@ class Trained:
     cv_rank_ic_std: float | None
     trials: int | None
     resumed: bool
+    #: Mean CV rank IC over every trial of the run: the best of ``trials`` is selected, so
+    #: ``cv_rank_ic`` is biased upward and this is the unselected level beside it.
+    cv_rank_ic_trials_mean: float | None = None
+    trials_total: int | None = None
+
+    def cv_headline(self) -> str:
+        """``+0.0123 ± 0.0040 (best of 3 trials; mean over trials +0.0061)``."""
+        if self.cv_rank_ic is None:
+            return "n/a"
+        std = "" if self.cv_rank_ic_std is None else f" ± {self.cv_rank_ic_std:.4f}"
+        out = f"{self.cv_rank_ic:+.4f}{std}"
+        if self.trials:
+            mean = self.cv_rank_ic_trials_mean
+            out += f" (best of {self.trials} trials" + (
+                "" if mean is None else f"; mean over trials {mean:+.4f}"
+            )
+            if self.trials_total is not None:
+                out += f"; {self.trials_total} distinct trials on this data"
+            out += ")"
+        return out
 
 
 def registered_earlier(ctx: RunContext, name: str) -> Trained | None:
@@ -45,13 +65,23 @@ def registered_earlier(ctx: RunContext, name: str) -> Trained | None:
     )
     if not versions:
         return None
-    mv, cv = versions[0], trained.payload.get("cv", {})
+    mv, p = versions[0], trained.payload
+    cv = p.get("metrics") or {}
     return Trained(
         name,
         int(mv.version),
         mv.run_id,
-        cv.get("rank_ic_mean"),
-        cv.get("rank_ic_std"),
-        trained.payload.get("trials"),
+        cv.get("cv_rank_ic_mean"),
+        cv.get("cv_rank_ic_std"),
+        p.get("trials"),
         resumed=True,
+        cv_rank_ic_trials_mean=trials_mean_ic(p.get("trial_summaries") or []),
+        trials_total=p.get("trials_total"),
     )
+
+
+def trials_mean_ic(trials) -> float | None:
+    """Mean ``cv_rank_ic_mean`` over trial summaries (finite values; None when none)."""
+    vals = [float(t["cv_rank_ic_mean"]) for t in trials if t.get("cv_rank_ic_mean") is not None]
+    vals = [v for v in vals if v == v and abs(v) != float("inf")]
+    return sum(vals) / len(vals) if vals else None

@@ -11,7 +11,7 @@ MLflow is reached through :mod:`governance.registry.recorder`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ from tasks.model.train import (
     run_trial,
     select_best,
 )
+from tasks.model.trials import count_trials, data_sketch, trial_key
 
 if TYPE_CHECKING:
     from governance.decisions.context import RunContext
@@ -59,7 +60,7 @@ class TrainingResult:
         Model input order.
     best_trial : int
     trials_total : int
-        Trials of this strategy so far, this run included.
+        Distinct trials on this data so far, this run included (tasks/model/trials.py).
     train_period : (Timestamp, Timestamp)
         First and last date of any row the model or its CV trained on.
     ledger_seq : int
@@ -87,10 +88,26 @@ def serial_map(fn: Callable[..., TrialResult], args: list[tuple]) -> list[TrialR
     return [fn(*a) for a in args]
 
 
-def prior_trials(ctx: RunContext, strategy: str) -> int:
-    """Trials already recorded for ``strategy`` in the ledger's ``model.trained`` entries."""
-    entries = ctx.ledger.entries(action=Action.MODEL_TRAINED, subject=Subject.strategy(strategy))
-    return sum(int(e.payload.get("trials", 0)) for e in entries)
+def search_point(
+    features: Sequence[str], features_cfg: FeaturesConfig, model_cfg: ModelConfig, params
+) -> dict[str, Any]:
+    """What defines one trial (tasks/model/trials.py): never the strategy name or the data.
+
+    The features as used (names in model order, normalisation, label, horizon), the trial's
+    effective LightGBM parameters except the thread count, the CV and selection settings,
+    and the feature sources.
+    """
+    lgb = params.model_dump(mode="json", exclude={"num_threads"})
+    return {
+        "features": list(features),
+        "normalise": str(features_cfg.normalise),
+        "label": str(features_cfg.label),
+        "horizon": int(features_cfg.horizon),
+        "lightgbm": lgb,
+        "cv": model_cfg.cv.model_dump(mode="json"),
+        "validation_fraction": model_cfg.validation_fraction,
+        "sources": [],
+    }
 
 
 def train_and_register(
@@ -150,7 +167,14 @@ def train_and_register(
         "features": features_cfg.model_dump(mode="json"),
         "model": model_cfg.model_dump(mode="json"),
     }
-    total = prior_trials(ctx, model_cfg.name) + len(trials)
+    keys = [trial_key(search_point(features, features_cfg, model_cfg, t.params)) for t in trials]
+    sketch = data_sketch(dev)
+    total = count_trials(
+        ctx.ledger,
+        sketch,
+        model_cfg.name,
+        pending=[(k, t.sharpe) for k, t in zip(keys, trials, strict=True)],
+    ).n_trials
     record = TrainingRecord(
         booster=booster,
         dev=dev,
@@ -187,6 +211,9 @@ def train_and_register(
             "trials": len(trials),
             "trials_total": total,
             "trial_sharpes": [t.sharpe for t in trials],
+            # The count is keyed to these and the data, not the name (tasks/model/trials.py).
+            "trial_keys": keys,
+            "data_sketch": sketch.to_payload(),
             "trial_summaries": list(trial_rows),
             "model_hash": model_hash,
             "mlflow_run_id": logged.run_id,
