@@ -48,7 +48,7 @@ def _list(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
     from governance.findings.register import Status, load_register
     from governance.ground.errors import InputError
-    from governance.log.ledger import Ledger
+    from governance.log.readtime import verified_ledger
 
     if args.status is not None and args.status not in {s.value for s in Status}:
         raise InputError(f"--status {args.status!r}: choose open|accepted|remediated|expired")
@@ -57,7 +57,7 @@ def _list(args: argparse.Namespace) -> int:
         from flows.config import load_config
 
         name = load_config(config_path(args)).model.name
-    with Ledger.open(_ws()) as ledger:
+    with verified_ledger(_ws(), "findings list") as ledger:
         records = load_register(ledger).select(
             model_name=name, version=args.model_version, status=args.status
         )
@@ -73,9 +73,9 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
     from governance.findings.register import load_register
-    from governance.log.ledger import Ledger
+    from governance.log.readtime import verified_ledger
 
-    with Ledger.open(_ws()) as ledger:
+    with verified_ledger(_ws(), "findings show") as ledger:
         r = load_register(ledger).require(args.finding_id)
     print(_line(r))
     print(f"  about: {r.about or '-'}   value: {r.value}   threshold: {r.threshold}")
@@ -99,14 +99,14 @@ def _accept(args: argparse.Namespace) -> int:
     from governance.findings.accept import accept
     from governance.findings.mlflow_tags import sync_findings
     from governance.findings.register import parse_finding_id
-    from governance.log.ledger import Ledger
+    from governance.log.readtime import verified_ledger
     from governance.policy.config import tier_for
 
     cfg = load_config(config_path(args))
     strategy, _version, _n = parse_finding_id(args.finding_id)
     in_force = tier_for(cfg, strategy=strategy)  # the finding's strategy's tier, adopted
     ws = _ws()
-    with Ledger.open(ws) as ledger:
+    with verified_ledger(ws, "findings accept") as ledger:
         signer = prove(args, ws, ledger, "findings accept")
         entry, record = accept(
             ws, ledger, args.finding_id, signer, args.reason, args.until, args.control,

@@ -99,12 +99,12 @@ def _load(args: argparse.Namespace):
 def _retire(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
     from governance.decisions.retirement import retire
-    from governance.log.ledger import Ledger
+    from governance.log.readtime import verified_ledger
 
     cfg, in_force = _load(args)
     name = args.model or cfg.model.name
     ws = _ws()
-    with Ledger.open(ws) as ledger:
+    with verified_ledger(ws, "retire") as ledger:
         signer = prove(args, ws, ledger, "retire")
         entry = retire(
             ws, ledger, name, args.model_version, signer, args.reason,
@@ -121,7 +121,7 @@ def _decide(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
     from governance.decisions import approvals
     from governance.identity.sandbox import is_sandbox
-    from governance.log.ledger import Ledger
+    from governance.log.readtime import verified_ledger
     from governance.registry.versions import approved_by_tag
 
     cfg, in_force = _load(args)
@@ -132,7 +132,7 @@ def _decide(args: argparse.Namespace) -> int:
     ws = _ws()
     if getattr(args, "sign_only", False):
         return _sign_only(args, ws, name, in_force)
-    with Ledger.open(ws) as ledger:
+    with verified_ledger(ws, args.decision) as ledger:
         signer = prove(args, ws, ledger, args.decision)
         out = fn(
             ws, ledger, name, args.model_version, signer, args.reason or "",
@@ -164,9 +164,9 @@ def _sign_only(args, ws, name: str, in_force) -> int:
     """``approve --sign-only``: the detached signature for the Prefect form, on one line."""
     from governance.decisions.promotion import facts_for, latest_validation
     from governance.decisions.ui_approval import detached_approval
-    from governance.log.ledger import Ledger
+    from governance.log.readtime import verified_ledger
 
-    with Ledger.open(ws) as ledger:
+    with verified_ledger(ws, "approve") as ledger:
         signer = prove(args, ws, ledger, "approve")
         facts = facts_for(ws, ledger, name, args.model_version)
         validation = latest_validation(ledger, facts.name, facts.version)
@@ -190,9 +190,9 @@ def _print_state(state) -> None:
 def _ks_status(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
     from governance.decisions import killswitch
-    from governance.log.ledger import Ledger
+    from governance.log.readtime import verified_ledger
 
-    with Ledger.open(_ws()) as ledger:
+    with verified_ledger(_ws(), "killswitch status") as ledger:
         doc = killswitch.status_json(ledger)
         _print_ks(killswitch.status(ledger))
         for name in doc["strategies"]:
@@ -223,10 +223,10 @@ def _print_ks(state, strategy: str | None = None) -> None:
 def _ks_trip(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
     from governance.decisions import killswitch
-    from governance.log.ledger import Ledger
+    from governance.log.readtime import verified_ledger
 
     ws = _ws()
-    with Ledger.open(ws) as ledger:
+    with verified_ledger(ws, "killswitch trip") as ledger:
         signer = prove(args, ws, ledger, "killswitch trip")
         state = killswitch.trip(ledger, signer, args.reason, strategy=args.strategy)
     _print_ks(state, args.strategy)
@@ -238,13 +238,13 @@ def _ks_trip(args: argparse.Namespace) -> int:
 def _ks_reset(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
     from governance.decisions import killswitch
-    from governance.log.ledger import Ledger
+    from governance.log.readtime import verified_ledger
     from governance.registry.versions import last_promotions
 
     cfg, in_force = _load(args)
     tier = in_force.tier
     ws = _ws()
-    with Ledger.open(ws) as ledger:
+    with verified_ledger(ws, "killswitch reset") as ledger:
         signer = prove(args, ws, ledger, "killswitch reset")
         promoted = last_promotions(ledger).get(args.strategy or args.model or cfg.model.name)
         developer = promoted.payload.get("developer") if promoted is not None else None

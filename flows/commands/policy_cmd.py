@@ -35,12 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _adopt(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
     from governance.ground.workspace import Workspace
-    from governance.log.ledger import Ledger
+    from governance.log.readtime import verified_ledger
     from governance.policy.adoption import adopt, champion_rule
 
     rule = champion_rule(args.champion_until, args.champion_fallback)
     ws = Workspace.from_env().ensure()
-    with Ledger.open(ws) as ledger:
+    with verified_ledger(ws, "policy adopt") as ledger:
         signer = prove(args, ws, ledger, "policy adopt")
         entry, adoption = adopt(ws, ledger, signer, args.file, rule)
     digest = entry.payload["policy_hash"]
@@ -68,10 +68,10 @@ def _show(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
     from governance.ground.workspace import Workspace
     from governance.identity.users import load_registry
-    from governance.log.ledger import Ledger
+    from governance.log.readtime import verified_ledger
     from governance.policy.adoption import adoption_history
 
-    with Ledger.open(Workspace.from_env().ensure()) as ledger:
+    with verified_ledger(Workspace.from_env().ensure(), "policy show") as ledger:
         registry = load_registry(ledger)
         history = adoption_history(ledger, registry)
     current = history[-1] if history else None

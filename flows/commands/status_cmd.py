@@ -38,7 +38,7 @@ def _status(args: argparse.Namespace) -> int:
     from flows.status import latest_version, render_status, status_report
     from governance.ground.errors import InputError
     from governance.ground.workspace import Workspace
-    from governance.log.ledger import Ledger
+    from governance.log.readtime import verified_ledger
 
     cfg, _policy, tier, _digest = _load(args)
     name = args.model or cfg.model.name
@@ -48,7 +48,7 @@ def _status(args: argparse.Namespace) -> int:
         raise InputError(f"--model {name}: no registered version yet (alphagate run)")
     from governance.identity.sandbox import is_sandbox
 
-    with Ledger.open(ws) as ledger:
+    with verified_ledger(ws, "status") as ledger:
         report = status_report(ws, ledger, name, version, tier)
         sandbox = say_sandbox(is_sandbox(ledger))
     print("\n".join(render_status(report)))
@@ -76,13 +76,13 @@ def _models(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
     from governance.evidence.inventory import inventory, publish_inventory, render_inventory
     from governance.ground.workspace import Workspace
-    from governance.log.ledger import Ledger
+    from governance.log.readtime import verified_ledger
 
     _cfg, policy, _tier, digest = _load(args)
     ws = Workspace.from_env().ensure()
     from governance.identity.sandbox import is_sandbox
 
-    with Ledger.open(ws) as ledger:
+    with verified_ledger(ws, "models") as ledger:
         inv = inventory(ws, ledger, policy, digest)
         run_id = publish_inventory(ws, inv)
         sandbox = say_sandbox(is_sandbox(ledger))

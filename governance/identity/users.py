@@ -245,26 +245,31 @@ def fold_registry(entries: Iterable) -> Registry:
     return Registry(history, tuple(problems), genesis, sandbox, head)
 
 
-#: ``{ledger url: ((head seq, head hash), Registry)}``: the fold of an unchanged ledger.
-_FOLDED: dict[str, tuple[tuple[int, str], Registry]] = {}
+#: ``{ledger url: (the user entries' (seq, entry hash, payload hash), Registry)}``.
+_FOLDED: dict[str, tuple[tuple, Registry]] = {}
 
 
 def load_registry(ledger) -> Registry:
-    """The registry folded from ``ledger`` (four indexed queries), reused while the ledger's
-    head is unchanged (a use-time check asks several times; the head moves with any append).
+    """The registry folded from ``ledger`` (four indexed queries).
+
+    The entries are read every time (through a
+    :class:`~governance.log.readtime.VerifiedReader` they are verified as they are read: an
+    enrolment edited in place after a verify is caught at use); only the fold (its
+    signature checks) is reused while the entries read are the same ones (seq, entry and
+    payload hash), as a use-time check asks several times.
     """
-    url = getattr(ledger, "url", None)
-    head = ledger.head() if url is not None and hasattr(ledger, "head") else None
-    if head is not None and url in _FOLDED and _FOLDED[url][0] == head:
-        return _FOLDED[url][1]
     entries = [
         e
         for action in (Action.WORKSPACE_INITIALISED, *USER_ACTS)
         for e in ledger.entries(action=action)
     ]
+    url = getattr(ledger, "url", None)
+    key = tuple(sorted((e.seq, e.entry_hash, e.payload_hash) for e in entries))
+    if url is not None and url in _FOLDED and _FOLDED[url][0] == key:
+        return _FOLDED[url][1]
     registry = fold_registry(entries)
-    if head is not None:
-        _FOLDED[url] = (head, registry)
+    if url is not None:
+        _FOLDED[url] = (key, registry)
     return registry
 
 

@@ -22,12 +22,15 @@ adopted policy's witnesses slots in here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 
 from governance.ground.canonical import canonical_json, sha256_bytes
 from governance.ground.errors import TamperDetected
+from governance.ground.vocabulary import Action, Subject
 from governance.log import merkle
 from governance.log.chain import compute_entry_hash
 from governance.log.checkpoint import origin_of
@@ -50,26 +53,55 @@ def entry_problem(entry) -> str | None:
     return None
 
 
+class _Proofs:
+    """What one decision has proven: the trusted head (read when first needed, so after the
+    command's own incremental check), the stored nodes read, the leaves proven under it."""
+
+    def __init__(self, ledger, head: tuple[int, bytes] | None):
+        self.ledger, self._head, self._loaded = ledger, head, head is not None
+        self.nodes: dict[tuple[int, int], bytes] = {}
+        self.proven: set[tuple[int, bytes]] = set()
+
+    @property
+    def head(self) -> tuple[int, bytes] | None:
+        if not self._loaded:
+            self._head, self._loaded = trusted_head(self.ledger), True
+        return self._head
+
+
 class VerifiedReader:
     """A ledger whose reads are verified when read (see the module docstring).
 
-    Everything else (``head``, ``store``, ``transaction`` ...) is the wrapped ledger's. One
-    reader serves one decision: node hashes and verified entries are remembered for it.
+    Everything else (``head``, ``store``, ``append`` ...) is the wrapped ledger's;
+    :meth:`transaction` yields a transaction whose reads are verified too. Every entry is
+    re-hashed from its fields at every read; what one reader remembers is only which leaves
+    it has proven under the trusted root (an entry whose leaf is unchanged needs no second
+    proof) and the stored nodes those proofs used.
     """
 
-    def __init__(self, ledger, head: tuple[int, bytes] | None = None):
+    def __init__(self, ledger, head: tuple[int, bytes] | None = None, *, _proofs=None):
         self._ledger = ledger
-        self._head = head if head is not None else trusted_head(ledger)
-        self._nodes: dict[tuple[int, int], bytes] = {}
-        self._seen: set[tuple[int, str]] = set()
+        self._proofs = _proofs or _Proofs(ledger, head)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._ledger, name)
 
+    def __enter__(self) -> VerifiedReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._ledger.dispose()
+
     @property
     def unwrapped(self):
-        """The wrapped ledger."""
+        """The wrapped ledger (or transaction)."""
         return self._ledger
+
+    @contextmanager
+    def transaction(self) -> Iterator[VerifiedReader]:
+        """The wrapped ledger's write transaction, its reads verified as this reader's."""
+        with self._ledger.transaction() as tx:
+            yield VerifiedReader(tx, _proofs=self._proofs)
 
     def entries(self, action=None, subject=None, after_seq: int = 0) -> list:
         return self._checked(self._ledger.entries(action, subject, after_seq))
@@ -81,21 +113,28 @@ class VerifiedReader:
     def tail(self, n: int) -> list:
         return self._checked(self._ledger.tail(n))
 
+    def entries_between(self, first: int, last: int) -> list:
+        return self._checked(self._ledger.entries_between(first, last))
+
+    def by_key(self, key: str):
+        found = self._ledger.by_key(key)
+        return None if found is None else self._checked([found])[0]
+
     def _checked(self, entries: list) -> list:
-        todo = [e for e in entries if (e.seq, e.entry_hash) not in self._seen]
-        for e in todo:
+        for e in entries:
             why = entry_problem(e)
             if why:
                 raise TamperDetected(f"ledger entry {e.seq} ({e.action}): {why}")
-        size = self._head[0] if self._head else 0
-        proven = [e for e in todo if e.seq <= size]
-        if proven:
-            self._prove(proven)
-        self._seen.update((e.seq, e.entry_hash) for e in todo)
+        head = self._proofs.head
+        size = head[0] if head else 0
+        todo = [e for e in entries if e.seq <= size and (e.seq, e.leaf) not in self._proofs.proven]
+        if todo:
+            self._prove(todo)
         return entries
 
     def _prove(self, entries: list) -> None:
-        size, root = self._head
+        proofs = self._proofs
+        size, root = proofs.head
         wanted: set[tuple[int, int]] = set()
 
         def record(level: int, index: int) -> bytes:  # which stored nodes the proofs need
@@ -104,12 +143,12 @@ class VerifiedReader:
 
         for e in entries:
             merkle.inclusion_proof(e.seq - 1, size, record)
-        self._nodes.update(read_nodes(self._ledger, wanted - self._nodes.keys()))
+        proofs.nodes.update(read_nodes(proofs.ledger, wanted - proofs.nodes.keys()))
 
         def node(level: int, index: int) -> bytes:
-            if (level, index) not in self._nodes:
+            if (level, index) not in proofs.nodes:
                 raise TamperDetected(f"ledger tree node ({level}, {index}) is missing")
-            return self._nodes[(level, index)]
+            return proofs.nodes[(level, index)]
 
         for e in entries:
             try:
@@ -120,6 +159,28 @@ class VerifiedReader:
                     f"ledger entry {e.seq} ({e.action}) is not the entry the verified"
                     f" checkpoint of {size} entries holds (edited after verification)"
                 ) from None
+            proofs.proven.add((e.seq, e.leaf))
+
+
+@contextmanager
+def verified_ledger(ws, action: str) -> Iterator[VerifiedReader]:
+    """The ledger of ``ws`` for one deciding command (``action``, e.g. ``"approve"``), every
+    read verified (:class:`VerifiedReader`). An entry that fails its check ends the command
+    (:class:`TamperDetected`, exit 3) before it acts: nothing it would have appended after
+    the read is written, and the refusal is recorded as ``integrity.refused``."""
+    from governance.log.ledger import Ledger
+
+    with Ledger.open(ws) as ledger:
+        reader = VerifiedReader(ledger)
+        try:
+            yield reader
+        except TamperDetected as exc:
+            if any(r.startswith("ledger entry ") for r in exc.reasons):
+                ledger.append(
+                    Action.INTEGRITY_REFUSED, actor="alphagate", role="system",
+                    subject=Subject.LEDGER, payload={"action": action, "problem": str(exc)},
+                )  # fmt: skip
+            raise
 
 
 def read_nodes(ledger, wanted) -> dict[tuple[int, int], bytes]:

@@ -63,7 +63,7 @@ class LedgerEntry:
     @property
     def leaf(self) -> bytes:
         """The entry's RFC 6962 leaf hash (leaf index ``seq - 1``)."""
-        return entry_leaf(asdict(self))
+        return entry_leaf(vars(self))  # the hashed fields only: no copy of the payload
 
     def to_json(self) -> dict:
         """All fields as a JSON-ready dict."""

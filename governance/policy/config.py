@@ -69,7 +69,7 @@ def tier_for(cfg, ledger=None, strategy: str | None = None):
     is :class:`~governance.ground.errors.Forbidden` (exit 4, recorded).
     """
     from governance.ground.workspace import Workspace
-    from governance.log.ledger import Ledger
+    from governance.log.readtime import verified_ledger
     from governance.policy.adoption import resolve_policy
     from governance.policy.schema import load_policy
     from governance.policy.tiers import assign_tier
@@ -78,14 +78,11 @@ def tier_for(cfg, ledger=None, strategy: str | None = None):
     named, _ = load_policy(path)  # a file or tier that cannot be used is exit 2 first
     if cfg.policy.tier is not None:
         named.tier(cfg.policy.tier, source=str(path))
-    own = ledger is None
-    ledger = ledger or Ledger.open(Workspace.from_env())
-    try:
-        force = resolve_policy(ledger, path)
-        return assign_tier(ledger, force, strategy or cfg.model.name, cfg.policy.tier)
-    finally:
-        if own:
-            ledger.dispose()
+    if ledger is None:  # the adoptions read for a command: verified as read (exit 3)
+        with verified_ledger(Workspace.from_env(), "policy in force") as own:
+            return tier_for(cfg, own, strategy)
+    force = resolve_policy(ledger, path)
+    return assign_tier(ledger, force, strategy or cfg.model.name, cfg.policy.tier)
 
 
 def load_policy_for(cfg, ledger=None, strategy: str | None = None) -> tuple:
