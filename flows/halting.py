@@ -54,11 +54,20 @@ def summary_of(state) -> dict[str, Any]:
     return state.result()
 
 
-class ExpectedFailureFilter(logging.Filter):
-    """Drop Prefect's records of an :class:`AlphagateError` raised by a task or flow run.
+#: Set on a record that states an expected failure's reason: the run's log keeps it (the
+#: reason is its last line in Prefect), the terminal drops it (the CLI prints its own line).
+REASON = "alphagate_reason"
 
-    The engine logs the exception (with ``exc_info``) and then "Finished in state Failed";
-    both are dropped for the run that raised it. Every other record passes.
+
+class ExpectedFailureFilter(logging.Filter):
+    """Prefect's records of an :class:`AlphagateError` raised by a task or flow run, as one
+    line without a traceback.
+
+    The engine logs the exception (with ``exc_info``) and then "Finished in state Failed".
+    The first becomes one ERROR line, ``refused: <the error's message>``, marked
+    :data:`REASON`; the second is dropped, so the reason is the last line of the run's log
+    (an operator reading a failed scheduled run in Prefect sees why). Every other record
+    passes.
     """
 
     def __init__(self) -> None:
@@ -69,20 +78,34 @@ class ExpectedFailureFilter(logging.Filter):
         run = str(getattr(record, "task_run_id", None) or getattr(record, "flow_run_id", ""))
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, AlphagateError):
+            if run in self._quiet_runs:
+                return False  # the same error again (a task's, then its flow's): said once
             self._quiet_runs.add(run)
-            return False
+            record.msg, record.args = f"refused (exit {int(exc.exit_code)}): {exc}", ()
+            record.exc_info, record.exc_text = None, None
+            setattr(record, REASON, True)
+            return True
         if run in self._quiet_runs and str(record.msg).startswith("Finished in state"):
             self._quiet_runs.discard(run)
             return False
         return True
 
 
+def _not_a_reason(record: logging.LogRecord) -> bool:
+    return not getattr(record, REASON, False)
+
+
 def quiet_expected_failures() -> None:
-    """Install :class:`ExpectedFailureFilter` on Prefect's run loggers (idempotent)."""
+    """Install :class:`ExpectedFailureFilter` on Prefect's run loggers, and keep its reason
+    lines off the terminal's console handlers (idempotent)."""
     for name in RUN_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, ExpectedFailureFilter) for f in logger.filters):
             logger.addFilter(ExpectedFailureFilter())
+    for name in ("", "prefect", *RUN_LOGGERS):  # the console handler sits on the root
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, logging.StreamHandler) and _not_a_reason not in handler.filters:
+                handler.addFilter(_not_a_reason)
 
 
 def retry_unexpected(task, task_run, state) -> bool:

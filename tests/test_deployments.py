@@ -29,6 +29,8 @@ import pytest
 from flows import serve as sv
 from flows.config import AlphagateConfig, load_config
 from governance.ground.vocabulary import Action
+from governance.ground.workspace import Workspace
+from tests.helpers_identity import enrol_cast
 from tests.helpers_witness import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,7 +102,9 @@ def served(tmp_path_factory):
         for k, v in os.environ.items()
         if not k.startswith(("PREFECT_", "MLFLOW_", "ALPHAGATE_"))  # the workspace decides
     }
+    keys = enrol_cast(Workspace(home))  # scheduled runs act as an enrolled developer
     env.update(ALPHAGATE_HOME=str(home), PYTHONUNBUFFERED="1")
+    env.update(ALPHAGATE_USER="dana", ALPHAGATE_KEY=str(keys["dana"]))
     argv = [sys.executable, "-m", "flows.cli", "serve"]
     argv += ["--prefect-port", str(prefect_port), "--mlflow-port", str(mlflow_port)]
     proc = subprocess.Popen(
@@ -130,6 +134,26 @@ async def _read(api: str):
         pool = await client.read_work_pool(sv.WORK_POOL)
         flows = {f.id: f.name for f in await client.read_flows()}
     return deployments, pool, flows
+
+
+def test_serve_refuses_to_start_schedules_nobody_can_run(tmp_path):
+    """No enrolled identity in serve's environment: every scheduled deciding run would be
+    refused overnight, so serve refuses first, in one line, and starts nothing."""
+    home = tmp_path / "home"
+    enrol_cast(Workspace(home))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ALPHAGATE_"))}
+    env.update(ALPHAGATE_HOME=str(home), MLFLOW_TRACKING_URI=f"sqlite:///{home / 'mlflow.db'}")
+    argv = [sys.executable, "-m", "flows.cli", "serve"]
+    argv += ["--prefect-port", str(free_port()), "--mlflow-port", str(free_port())]
+    out = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 4, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ALPHAGATE_USER and ALPHAGATE_KEY" in lines[0], out.stderr
+    assert not (home / "logs").exists()  # no service was started
+
+
+def test_serve_names_who_the_scheduled_runs_act_as(served):
+    assert "scheduled runs act as dana (developer)" in served.lines, served.lines[:5]
 
 
 def test_serve_prints_both_uis_and_they_answer(served):

@@ -8,6 +8,7 @@ halted flow run ends in Prefect in a state named ``Halted`` of type FAILED.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -215,3 +216,43 @@ def test_passing_gates_reach_the_flow_run_log_and_not_the_terminal(tmp_path, api
     assert any(m.startswith("gate data_quality: PASS") for m in passes), passes
     assert any(m.startswith("gate pretrade: PASS") for m in passes), passes
     assert "| INFO" not in out.stderr
+
+
+def test_a_refused_run_says_why_as_the_last_line_of_its_log(tmp_path, api_url):
+    """A flow run refused by a user's mistake (here a key that is not dana's, the case of a
+    scheduled run on a worker holding the wrong key) fails in Prefect with its reason as
+    the last line of the run's log, no traceback; the terminal shows the CLI's one line
+    only, not Prefect's copy of it."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterStartTime,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+    from prefect.client.schemas.sorting import FlowRunSort, LogSort
+
+    home = tmp_path / "home"
+    started = dt.datetime.now(dt.UTC)
+    wrong = keyring_dir(Workspace(home)) / "rita.key"
+    out = _cli(home, api_url, "rebalance", "--config", SMALL, "--key", str(wrong))
+    assert out.returncode == 4, out.stderr
+    assert "Traceback" not in out.stderr
+    assert [line for line in out.stderr.splitlines() if "not the registered key" in line] == [
+        next(line for line in out.stderr.splitlines() if line.startswith("alphagate:"))
+    ]
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=started)),
+            sort=FlowRunSort.START_TIME_DESC,
+        )
+        run = next(r for r in runs if r.parameters.get("user") == "dana")
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])),
+            sort=LogSort.TIMESTAMP_ASC,
+        )
+    assert run.state.is_failed()
+    last = logs[-1]
+    assert last.level == 40 and last.message.startswith("refused (exit 4): "), last.message
+    assert "not the registered key" in last.message
+    assert not any("Traceback" in g.message for g in logs)

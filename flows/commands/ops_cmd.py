@@ -38,12 +38,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.set_defaults(handler=_monitor, runs_flow=True)
 
 
+def worker_identity(ws) -> str:
+    """Who the scheduled runs will act as: the worker inherits this process's
+    ``ALPHAGATE_USER`` and ``ALPHAGATE_KEY``. A deciding flow run with no enrolled identity
+    is refused, so ``serve`` refuses first (exit 4, one line) rather than start schedules
+    that would all fail overnight."""
+    import os
+
+    from governance.audit.door import prove_identity
+    from governance.ground.errors import Forbidden
+    from governance.identity.keys import resolve_key_path
+    from governance.log.ledger import Ledger
+
+    user = os.environ.get("ALPHAGATE_USER")
+    if resolve_key_path(None, user) is None:
+        raise Forbidden(
+            "serve: the worker runs the scheduled flows as an enrolled person: export "
+            "ALPHAGATE_USER and ALPHAGATE_KEY (their key file) first"
+        )
+    with Ledger.open(ws) as ledger:
+        signer = prove_identity(ws, ledger, user, None, "serve")  # a wrong key: exit 4
+    return f"{signer.name} ({signer.role})"
+
+
 def _serve(args: argparse.Namespace) -> int:
     from flows.serve import serve
     from governance.ground.workspace import Workspace
 
+    ws = Workspace.from_env()
+    print(f"scheduled runs act as {worker_identity(ws)}", flush=True)
     return serve(
-        Workspace.from_env(),
+        ws,
         host=args.host,
         prefect_port=args.prefect_port,
         mlflow_port=args.mlflow_port,
