@@ -325,6 +325,7 @@ class SqlWitness(Witness):
         self._url = location
         self._engine = None
         self._conn = None
+        self._locked = None
 
     @property
     def engine(self):
@@ -338,12 +339,11 @@ class SqlWitness(Witness):
         return state_dir() / "witness-keys" / f"{origin_slug(self.name)}.key"
 
     def _load(self, origin: str) -> Held | None:
-        stmt = sa.select(_state.c.note, _state.c.log_public).where(_state.c.origin == origin)
-        if self._conn is not None:  # inside _lock: the locked transaction reads
-            row = self._conn.execute(stmt).first()
+        if self._conn is not None:  # inside _lock: the row it read and locked
+            row = self._locked
         else:
             with self.engine.connect() as c:
-                row = c.execution_options(ledger_read=True).execute(stmt).first()
+                row = c.execution_options(ledger_read=True).execute(_held(origin)).first()
         if row is None:
             return None
         return Held(SignedNote.parse(row.note), bytes.fromhex(row.log_public))
@@ -351,14 +351,12 @@ class SqlWitness(Witness):
     @contextmanager
     def _lock(self, origin: str) -> Iterator[None]:
         with self.engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE; PostgreSQL: row lock
+            self._locked = conn.execute(_held(origin).with_for_update()).first()
             self._conn = conn
-            conn.execute(
-                sa.select(_state.c.origin).where(_state.c.origin == origin).with_for_update()
-            )
             try:
                 yield
             finally:
-                self._conn = None
+                self._conn = self._locked = None
 
     def _store(self, origin: str, note: SignedNote, log_public: bytes) -> None:
         conn = self._conn
@@ -369,3 +367,8 @@ class SqlWitness(Witness):
         conn.execute(
             _history.insert().values(origin=origin, size=note.checkpoint.size, note=note.text())
         )
+
+
+def _held(origin: str):
+    """The held checkpoint's row of ``origin`` (one statement: locked, it also reads)."""
+    return sa.select(_state.c.note, _state.c.log_public).where(_state.c.origin == origin)
