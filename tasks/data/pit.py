@@ -61,7 +61,7 @@ def as_of_join(
         Column ``available_at`` too: when the value used at each cell became known (the
         property tests check it is never after the date).
     """
-    idx = pd.DatetimeIndex(dates)
+    idx = pd.DatetimeIndex(dates).astype("datetime64[ns]")
     wanted = [*columns, AVAILABLE_AT]
     ev = _events(rows[rows["asset"].isin(set(assets))])
     grid = pd.DataFrame(
@@ -73,6 +73,10 @@ def as_of_join(
     if ev.empty:
         return {c: pd.DataFrame(np.nan, index=idx, columns=list(assets)) for c in wanted}
     right = ev[["asset", AVAILABLE_AT, *columns]].rename(columns={AVAILABLE_AT: "_known"})
+    # merge_asof's keys must share a dtype (str assets, nanosecond dates)
+    right["asset"] = right["asset"].astype("str")
+    right["_known"] = right["_known"].astype("datetime64[ns]")
+    grid["asset"] = grid["asset"].astype("str")
     right[AVAILABLE_AT] = right["_known"]
     joined = pd.merge_asof(
         grid.sort_values("date", kind="mergesort"),

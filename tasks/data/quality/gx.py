@@ -120,10 +120,10 @@ def plan_expectations(
     cfg: QualityConfig, as_of: dt.date, columns: list[str]
 ) -> list[PlannedExpectation]:
     """The expectations the config asks for, with the frame each validates."""
-    _quiet_gx()  # before the import: GX logs at INFO while importing
+    quiet_gx()  # before the import: GX logs at INFO while importing
     import great_expectations.expectations as gxe
 
-    _quiet_gx()
+    quiet_gx()
 
     plan: list[PlannedExpectation] = []
 
@@ -178,7 +178,7 @@ def plan_expectations(
 # -- Great Expectations -------------------------------------------------------------------
 
 
-def _quiet_gx() -> None:
+def quiet_gx() -> None:
     """Silence GX below ERROR. Some GX modules set their own logger level (INFO), so the
     parent's level is not enough once a host (Prefect) installs handlers."""
     names = [n for n in logging.root.manager.loggerDict if n.startswith("great_expectations")]
@@ -208,7 +208,7 @@ def run_checkpoints(
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    _quiet_gx()
+    quiet_gx()
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_pandas(f"market-{uuid.uuid4().hex[:8]}")
