@@ -6,7 +6,9 @@ trips before it leaves); with many accounts a breach blocks only its account and
 others are sent (the JSON's ``stages.orders.blocked_accounts`` names them). ``--order-type
 limit`` with ``--limit-offset-bp`` sends limit orders (FIX OrdType 2 with Price); a bad
 value of either is exit 2 in one line before anything runs. ``fills import``
-exits 2 naming the line of a malformed fills file, with nothing imported.
+exits 2 naming the line of a malformed fills file, with nothing imported; its JSON's
+``stages.fills`` carries ``cost_check`` (``excess_bp``, ``limit_bp``, ``breach``,
+``finding_version``) and ``findings_raised`` (tasks/orders/cost_finding.py).
 """
 
 from __future__ import annotations

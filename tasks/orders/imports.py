@@ -4,6 +4,9 @@ and record the holdings they leave (``holdings.reconciled``, tasks/portfolio/boo
 Fills count once: an execution id imported before for the same order set is refused
 (exit 2, naming the line), so a file imported twice moves nothing twice. Later imports
 for the same order set add to the earlier ones (partial fills arriving over the day).
+Realised cost above the cost model's estimate by more than the tier's margin raises a
+finding on the model version whose book was traded (tasks/orders/cost_finding.py), after
+``holdings.reconciled`` names the version in its ``cost_check``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from governance.ground.canonical import canonical_json, to_jsonable
 from governance.ground.errors import InputError
 from governance.ground.vocabulary import Action, Subject
 from tasks.model.dataset import frame_to_parquet
+from tasks.orders.cost_finding import cost_check, finding_version, raise_cost_finding
 from tasks.orders.fills import FILL_FIELDS, positions_after, reconcile
 from tasks.orders.orders import read_frame, read_orders
 from tasks.orders.plan import holdings_after, marks
@@ -72,8 +76,8 @@ def reconcile_import(ctx, strategy: str, fills: pd.DataFrame, cfg, limits) -> tu
     held = holdings_after(positions, marks(orders, every, doc), value, accounts)
     per_order = shortfall(orders, rec.applied)
     cost = rebalance_shortfall(per_order)
-    excess = (cost["shortfall_bp"] or 0.0) - (cost["estimated_bp"] or 0.0)
-    cost_breach = cost["orders"] > 0 and excess > limits.max_cost_excess_bp
+    check = cost_check(cost, limits.max_cost_excess_bp)
+    version = finding_version(ctx.ledger, strategy, sent) if check["breach"] else None
     files = {
         "fills.parquet": frame_to_parquet(new),
         "reconciliation.json": canonical_json(to_jsonable(
@@ -89,16 +93,24 @@ def reconcile_import(ctx, strategy: str, fills: pd.DataFrame, cfg, limits) -> tu
         "strategy": strategy, "orders_seq": sent.seq, "fills": len(new),
         "status": rec.counts(), "findings": checks,
         "listed_findings": rec.findings[:LISTED], "shortfall": cost,
-        "cost_check": {"excess_bp": excess, "limit_bp": limits.max_cost_excess_bp,
-                       "breach": bool(cost_breach)},
+        "cost_check": {**check, "finding_version": version},
     }  # fmt: skip
     entry = ctx.record(Action.HOLDINGS_RECONCILED, subject=Subject.book(strategy), payload=payload,
                        artifacts=shas)  # fmt: skip
+    raised = raise_cost_finding(
+        ctx.ledger, strategy, version, check, cost, cfg,
+        {"strategy": strategy, "reconciled_seq": entry.seq, "orders_seq": sent.seq},
+    )  # fmt: skip
     reasons = [f"{n} {c}" for c, n in checks.items()]
-    if cost_breach:
+    if check["breach"]:
+        held = (
+            f"finding {', '.join(raised)} raised on {strategy} v{version}" if raised
+            else f"a finding about this cost model stands on {strategy} v{version}" if version
+            else f"no model version of {strategy} to hold a finding"
+        )  # fmt: skip
         reasons.append(
             f"cost model: realised {cost['shortfall_bp']:.1f} bp exceeds the estimate "
-            f"{cost['estimated_bp']:.1f} bp by more than {limits.max_cost_excess_bp:g} bp"
+            f"{cost['estimated_bp']:.1f} bp by more than {limits.max_cost_excess_bp:g} bp; " + held
         )
     return shas, {
         "headline": f"{len(new)} fills against {len(orders)} orders; "
@@ -108,4 +120,6 @@ def reconcile_import(ctx, strategy: str, fills: pd.DataFrame, cfg, limits) -> tu
         "reconciled_seq": entry.seq,
         "findings": checks,
         "shortfall": cost,
+        "cost_check": {**check, "finding_version": version},
+        "findings_raised": raised,
     }
