@@ -12,6 +12,7 @@ from governance.ground.configio import StrictModel, read_yaml, validate_model
 from governance.policy.config import GovernanceConfig, PolicyRef
 from tasks.data.market import DataConfig
 from tasks.data.quality.gate import QualityConfig
+from tasks.data.sources.source import SourceConfig
 from tasks.model.features import FeaturesConfig
 from tasks.model.train import ModelConfig
 from tasks.portfolio.config import PortfolioConfig
@@ -43,6 +44,8 @@ class AlphagateConfig(StrictModel):
     file: str | None = None
     data: DataConfig = Field(default_factory=DataConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
+    # Feature sources with data contracts, joined point in time (tasks/data/sources/).
+    sources: tuple[SourceConfig, ...] = ()
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)

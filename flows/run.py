@@ -101,6 +101,8 @@ class Run:
     actor: str
     summary: RunSummary
     start_seq: int = 0
+    #: The feature sources read at ingest (tasks.data.sources.source.SourceTable).
+    sources: tuple = ()
 
 
 def open_run(config: AlphagateConfig, user: str | None, kind: str, key: str | None = None) -> Run:

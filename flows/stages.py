@@ -9,6 +9,7 @@ id for decisions) are in ``flows/run.py``; the portfolio and risk stages in
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 
@@ -33,7 +34,13 @@ def ingest(run: Run, data_path: str | None):
     cfg = run.config
     long = load_long(cfg.data, cfg.base_dir, data_path)
     result = evaluate_quality(long, cfg.quality, cfg.data.as_of_date())
-    run = keyed(run, result.fingerprint)
+    fingerprint = result.fingerprint
+    if cfg.sources:  # read before anything is recorded; the run is keyed by them too
+        from tasks.data.sources.record import read_sources
+
+        tables, fingerprint = read_sources(cfg.sources, cfg.base_dir, result.fingerprint)
+        run = dataclasses.replace(run, sources=tables)
+    run = keyed(run, fingerprint)
     run.ctx.record(
         Action.RUN_STARTED, subject=Subject.flow(run.summary.kind), payload=_run_facts(run)
     )
@@ -49,7 +56,19 @@ def ingest(run: Run, data_path: str | None):
     )
     run.summary.note("data quality", report=_quality_copy(run, result))
     record_quality(run.ctx, result, long)  # raises GateHalt after recording a critical failure
-    return run, to_panel(long, long.attrs.get("source"), fingerprint=result.fingerprint)
+    panel = to_panel(long, long.attrs.get("source"), fingerprint=result.fingerprint)
+    if run.sources:
+        from tasks.data.sources.record import gate_sources
+
+        run.summary.note(
+            "data quality",
+            sources=[dict(t.lineage(), rows=len(t.rows)) for t in run.sources],
+            dataset_fingerprint=fingerprint,
+        )
+        universe = [str(a) for a in panel.close.columns]
+        gate_sources(run.ctx, run.sources, universe, cfg.data.as_of_date(), fingerprint)
+        panel = dataclasses.replace(panel, fingerprint=fingerprint)
+    return run, panel
 
 
 def _quality_copy(run: Run, result) -> str:
@@ -77,7 +96,14 @@ def _run_facts(run: Run) -> dict:
 def split(run: Run, panel):
     from tasks.model.dataset import build_frame, split_and_seal
 
-    frame = build_frame(panel, run.config.features)
+    extra = None
+    if run.sources:
+        from tasks.data.sources.source import source_features
+
+        extra = {}
+        for table in run.sources:
+            extra.update(source_features(table, panel.close.index, panel.close.columns))
+    frame = build_frame(panel, run.config.features, extra)
     sealed = split_and_seal(run.ctx, frame, run.config.model)
     run.summary.note(
         "split",
@@ -114,6 +140,7 @@ def train(run: Run, sealed, data_fingerprint: str) -> Trained:
             config_hash=run.config.config_hash(),
             data_fingerprint=data_fingerprint,
             resolved_config=run.config.resolved(),
+            sources=_source_facts(run.sources),
             trial_map=functools.partial(map_on_task_runner, where=workers),
         )
         found = Trained(
@@ -147,6 +174,17 @@ def train(run: Run, sealed, data_fingerprint: str) -> Trained:
         trial_workers=sorted(set(workers)),  # empty when resumed: nothing was trained
     )
     return found
+
+
+def _source_facts(tables) -> tuple[dict, ...]:
+    """Each source's lineage with its features' declarations, for training's records."""
+    if not tables:
+        return ()
+    from tasks.data.sources.record import feature_declarations
+
+    return tuple(
+        {**t.lineage(), "features": [d for d in feature_declarations([t]).values()]} for t in tables
+    )
 
 
 # -- validation and approval ---------------------------------------------------------------

@@ -89,7 +89,11 @@ def serial_map(fn: Callable[..., TrialResult], args: list[tuple]) -> list[TrialR
 
 
 def search_point(
-    features: Sequence[str], features_cfg: FeaturesConfig, model_cfg: ModelConfig, params
+    features: Sequence[str],
+    features_cfg: FeaturesConfig,
+    model_cfg: ModelConfig,
+    params,
+    sources: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """What defines one trial (tasks/model/trials.py): never the strategy name or the data.
 
@@ -106,7 +110,12 @@ def search_point(
         "lightgbm": lgb,
         "cv": model_cfg.cv.model_dump(mode="json"),
         "validation_fraction": model_cfg.validation_fraction,
-        "sources": [],
+        # A source is in the search by its contract, not its data: a new vintage of the same
+        # contract is new data; a new contract version is a new search point.
+        "sources": [
+            {k: s.get(k) for k in ("source", "contract", "version", "contract_sha256")}
+            for s in sources
+        ],
     }
 
 
@@ -122,6 +131,7 @@ def train_and_register(
     tier: str | None = None,
     resolved_config: Mapping[str, Any] | None = None,
     trial_map: TrialMap | None = None,
+    sources: Sequence[Mapping[str, Any]] = (),
 ) -> TrainingResult:
     """Train on the sealed development frame, log to MLflow, register a candidate.
 
@@ -143,6 +153,11 @@ def train_and_register(
     resolved_config : mapping, optional
         The full resolved run config to log as ``config.json``; defaults to the features
         and model sections.
+    sources : sequence of mapping, optional
+        Each feature source's lineage (``source``, ``fingerprint``, ``contract``,
+        ``version``, ``owner``, ``contract_sha256``) and its ``features`` declarations
+        (tasks/data/sources/record.py): in the trial keys, ``features.json`` and the
+        ``model.trained`` entry.
     trial_map : callable, optional
         ``trial_map(run_trial, args_per_trial) -> list[TrialResult]`` evaluates the trials,
         each ``run_trial(*args)``; default: one after the other in this process. The flow
@@ -167,7 +182,10 @@ def train_and_register(
         "features": features_cfg.model_dump(mode="json"),
         "model": model_cfg.model_dump(mode="json"),
     }
-    keys = [trial_key(search_point(features, features_cfg, model_cfg, t.params)) for t in trials]
+    keys = [
+        trial_key(search_point(features, features_cfg, model_cfg, t.params, sources))
+        for t in trials
+    ]
     sketch = data_sketch(dev)
     total = count_trials(
         ctx.ledger,
@@ -190,6 +208,7 @@ def train_and_register(
         data_fingerprint=data_fingerprint,
         config_hash=config_hash,
         developer=developer,
+        declarations={d["name"]: d for s in sources for d in s.get("features", [])},
     )
     logged = log_training(ctx, record)
     trial_rows = tuple(
@@ -214,6 +233,7 @@ def train_and_register(
             # The count is keyed to these and the data, not the name (tasks/model/trials.py).
             "trial_keys": keys,
             "data_sketch": sketch.to_payload(),
+            "sources": [{k: v for k, v in s.items() if k != "features"} for s in sources],
             "trial_summaries": list(trial_rows),
             "model_hash": model_hash,
             "mlflow_run_id": logged.run_id,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.metadata
 import platform
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,9 @@ class TrainingRecord:
     data_fingerprint: str
     config_hash: str
     developer: str
+    #: ``features.json`` records of features not in the built-in set (a source's columns:
+    #: description, unit, expected sign, source and owner from its data contract).
+    declarations: Mapping[str, dict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -152,9 +156,11 @@ def _files(rec: TrainingRecord) -> dict[str, bytes]:
     declarations = [
         FEATURES_BY_NAME[n].declaration()
         if n in FEATURES_BY_NAME
-        else {"name": n, "description": "extra feature supplied by the caller", "expected_sign": 0}
+        else dict(rec.declarations.get(n)
+                  or {"name": n, "description": "extra feature supplied by the caller",
+                      "expected_sign": 0})
         for n in features
-    ]
+    ]  # fmt: skip
     card_md, card_html, card_doc = render(rec)
     return {
         "features.json": canonical_json(declarations),
