@@ -95,7 +95,7 @@ def test_a_clean_source_is_recorded_joined_and_declared(clean):
     from governance.log.ledger import Ledger
     from governance.registry.recorder import mlflow_client
 
-    home, code, out = clean
+    home, _code, out = clean
     assert out["stage"] != "data_quality", out["reasons"]
     with Ledger.open(Workspace(home)) as ledger:
         ingested = [e.payload for e in ledger.entries(action=Action.DATA_INGESTED)]
