@@ -154,3 +154,29 @@ def test_a_fallback_book_without_a_champion_has_no_version_to_hold_the_finding(c
     assert outcome["findings_raised"] == []
     assert f"no model version of {STRATEGY} to hold a finding" in outcome["details"][-1]
     assert ctx.ledger.entries(action=Action.FINDING_RAISED) == []
+
+
+def test_a_fallback_book_puts_the_finding_on_the_strategys_champion(ctx, workspace, tmp_path):
+    """A real champion (a tiny registered version, validated, approved by vera and rita):
+    the fallback book's breach is a finding on it, the version the cost model will price
+    next."""
+    from governance.decisions.approvals import approve
+    from governance.policy.adoption import policy_in_force
+    from governance.policy.tiers import tier_at_use
+    from tests.helpers_identity import signer, tiny_version
+
+    version, _ = tiny_version(workspace, STRATEGY)
+    ledger = ctx.ledger
+    force, t = policy_in_force(ledger), tier_at_use(ledger, STRATEGY)
+    for user in ("vera", "rita"):
+        out = approve(workspace, ledger, STRATEGY, version, signer(workspace, user, ledger),
+                      "cost test", tier=t.tier, tier_name=t.name,
+                      policy_hash=force.policy_hash)  # fmt: skip
+    assert out.promoted is not None
+    orders, _ = _send(ctx, _publish(ctx, None), tmp_path)
+    _, outcome = _import(ctx, orders, tmp_path, 50e-4, "fills.fix")
+    check = ctx.ledger.last(action=Action.HOLDINGS_RECONCILED).payload["cost_check"]
+    assert check["breach"] and check["finding_version"] == version
+    (fid,) = outcome["findings_raised"]
+    record = load_register(ctx.ledger).get(fid)
+    assert (record.model_version, record.check, record.status) == (version, CHECK, Status.OPEN)
