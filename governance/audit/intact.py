@@ -47,8 +47,9 @@ def require_intact(ws, ledger, action: str) -> None:
     for a kill-switch trip) when a quorum of the policy's witnesses does not cosign the
     ledger as it stands (:func:`governance.policy.witnesses.latest_cosigned`: a rewrite
     they refuse, or too few of them reachable); the refusal is recorded."""
-    from governance.log.quorum import QuorumLost, quorum_checkpoint
-    from governance.policy.witnesses import log_identity_problem, witness_set
+    from governance.log.quorum import QuorumLost
+    from governance.policy.witness_pin import pinned_set
+    from governance.policy.witnesses import latest_cosigned, log_identity_problem, witness_set
 
     problem, hint = ledger_problem(ws, ledger), "; run `alphagate ledger verify`"
     if not problem and action not in UNWITNESSED_OK and (mismatch := log_identity_problem(ledger)):
@@ -56,8 +57,8 @@ def require_intact(ws, ledger, action: str) -> None:
     if not problem and action not in UNWITNESSED_OK:
         wset = witness_set(ledger)  # without policy witnesses, ledger_problem checked them
         try:
-            if wset.members:
-                quorum_checkpoint(ledger, wset)
+            if wset.members or pinned_set(ledger, wset) is not None:
+                latest_cosigned(ledger, wset)
         except QuorumLost as exc:
             problem, hint = "; ".join(exc.reasons), ""
         except TamperDetected as exc:

@@ -30,7 +30,6 @@ from governance.identity.signed_acts import signed_acts_hold
 from governance.log.chain import VerifyReport
 from governance.log.checkpoint import origin_of
 from governance.log.ledger import Ledger
-from governance.log.quorum import quorum_checkpoint
 from governance.log.transparency import (
     held_checkpoints,
     load_verified,
@@ -38,7 +37,8 @@ from governance.log.transparency import (
     witness_problem,
 )
 from governance.log.verify import verify_ledger
-from governance.policy.witnesses import witness_set
+from governance.policy.witness_pin import pinned_set
+from governance.policy.witnesses import latest_cosigned, witness_set
 from governance.registry.versions import registry_matches_ledger
 
 Check = Callable[[Workspace, Ledger], VerifyReport | None]
@@ -91,16 +91,18 @@ def verify_workspace(
 
 def policy_witnesses(ledger: Ledger, report: VerifyReport) -> VerifyReport:
     """Step 2b: the adopted policy's witnesses cosign the ledger as it stands (a quorum of
-    them), each reported with the size it cosigned and when (``policy_witnesses``)."""
+    them, and of the set this reader pinned while it differs:
+    :mod:`governance.policy.witness_pin`), each reported with the size it cosigned and when
+    (``policy_witnesses``)."""
     wset = witness_set(ledger)
-    if not wset.members:
+    if not wset.members and pinned_set(ledger, wset) is None:
         return report
     rows = {w.name: {"witness": w.name, "url": w.location, "size": None, "cosigned_at": None}
             for w in wset.members}  # fmt: skip
     extra = {**(report.extra or {}), "policy_witnesses": list(rows.values()),
              "witness_set": wset.source, "quorum": wset.quorum}  # fmt: skip
     try:
-        done = quorum_checkpoint(ledger, wset)
+        done = latest_cosigned(ledger, wset)
     except TamperDetected as exc:
         return VerifyReport(False, report.entries, None, "; ".join(exc.reasons), extra)
     for name, ts in done.cosigners.items():

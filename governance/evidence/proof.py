@@ -35,9 +35,8 @@ from governance.ground.vocabulary import Action, Area, area
 from governance.log.chain import HASHED_FIELDS, entry_leaf
 from governance.log.checkpoint import SignedNote, log_key, origin_of
 from governance.log.merkle import ProofError, root_of, verify_inclusion
-from governance.log.quorum import quorum_checkpoint
 from governance.log.remote import HttpWitness
-from governance.policy.witnesses import witness_set
+from governance.policy.witnesses import latest_cosigned, witness_set
 
 EXPORT = "ledger/export.json"
 CHECKPOINT = "ledger/checkpoint.txt"
@@ -88,7 +87,7 @@ def seal(ledger, manifest_bytes: bytes, manifest: dict) -> dict[str, bytes]:
             },
         },
     )
-    note = quorum_checkpoint(ledger, wset).note
+    note = latest_cosigned(ledger, wset).note
     size = note.checkpoint.size
     seqs = [*manifest["entries"], export.seq]
     proofs = {str(s): [h.hex() for h in ledger.inclusion_proof(s, size)] for s in seqs}

@@ -14,8 +14,10 @@ Deciding commands call it before they act (:func:`governance.audit.intact.requir
 and every command ends with :func:`witness_after` on its entries.
 
 A workspace whose adopted policy names no witnesses (and a sandbox, whose policy is a file,
-not an adoption) runs on the environment's witnesses alone, as before: docs/governance.md
-says what that leaves open.
+not an adoption) runs on the environment's witnesses alone, as before, unless this reader
+pinned a witness set for its log (:mod:`governance.policy.witness_pin`: a truncation to
+before the adoption of a ``witnesses:`` section still meets them): docs/governance.md says
+what that leaves open.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from governance.log.checkpoint import Verifier
 from governance.log.quorum import Cosigned, QuorumLost, WitnessSet, quorum_checkpoint
 from governance.log.remote import HttpWitness, witnesses_from_env
 from governance.policy.adoption import adopted_policy, policy_in_force
+from governance.policy.witness_pin import keep_pin, pinned_set
 
 #: The action a kill-switch trip records: always recorded, witnessed when a quorum is back.
 #: An admin's signed statement that the log's checkpoint key changes (old and new vkeys).
@@ -83,8 +86,10 @@ def log_identity_problem(ledger) -> str | None:
     return None
 
 
-def latest_cosigned(ledger) -> Cosigned:
-    """The ledger's current checkpoint, cosigned by a quorum of the policy's witnesses.
+def latest_cosigned(ledger, wset: WitnessSet | None = None) -> Cosigned:
+    """The ledger's current checkpoint, cosigned by a quorum of the policy's witnesses
+    (``wset``, default :func:`witness_set`) and, while they differ, by a quorum of the set
+    this reader pinned (:mod:`governance.policy.witness_pin`), which then moves to ``wset``.
 
     Raises
     ------
@@ -93,7 +98,13 @@ def latest_cosigned(ledger) -> Cosigned:
     QuorumLost
         Fewer than the quorum answered (exit 3), each missing witness named.
     """
-    return quorum_checkpoint(ledger, witness_set(ledger))
+    wset = witness_set(ledger) if wset is None else wset
+    pinned = pinned_set(ledger, wset)
+    if pinned is not None:
+        quorum_checkpoint(ledger, pinned)
+    done = quorum_checkpoint(ledger, wset)
+    keep_pin(ledger, wset)
+    return done
 
 
 def witness_after(ws, since: int | None) -> tuple[str | None, bool]:
