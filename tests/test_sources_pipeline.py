@@ -112,3 +112,49 @@ def test_a_clean_source_is_recorded_joined_and_declared(clean):
     declared = {d["name"]: d for d in json.loads(Path(path).read_text())}
     assert declared["sentiment_score"]["expected_sign"] == 1
     assert declared["sentiment_score"]["owner"] == "olga"
+
+
+@pytest.fixture(scope="module")
+def champion_on_source(tmp_path_factory, prefect_server):
+    """A sandbox workspace whose champion was trained on the source's contract 1.0.0."""
+    from governance.log.ledger import Ledger
+
+    tmp = tmp_path_factory.mktemp("source-champion")
+    home = tmp / "home"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ALPHAGATE_HOME", str(home))
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
+    enrol_cast(Workspace(home), sandbox=True, monkeypatch=mp)
+    cfg = _config(tmp, break_range=False)
+    doc = yaml.safe_load(cfg.read_text())
+    sandbox = yaml.safe_load((REPO / "tests" / "data" / "small-sandbox.yaml").read_text())
+    doc.update(model=sandbox["model"], policy={**sandbox["policy"],
+               "file": str(REPO / "tests" / "data" / "policy-sandbox.yaml")})  # fmt: skip
+    cfg.write_text(yaml.safe_dump(doc))
+    mp.setenv("ALPHAGATE_CONFIG", str(cfg))
+    assert main(["run", "--config", str(cfg), "--as", "dana"]) == 3  # awaits approvals
+    with Ledger.open(Workspace(home)) as ledger:
+        version = ledger.last(action=Action.MODEL_REGISTERED).payload["version"]
+    for who in ("vera", "rita"):
+        assert (
+            main(["approve", "--model-version", str(version), "--as", who, "--reason", "ok"]) == 0
+        )
+    yield home, tmp, cfg, version
+    mp.undo()
+
+
+def test_a_new_contract_version_raises_a_finding_on_the_champion(champion_on_source, capsys):
+    from governance.findings.register import load_register
+    from governance.log.ledger import Ledger
+
+    home, tmp, cfg, version = champion_on_source
+    write_contract(tmp / "sentiment.odcs.yaml", version="1.1.0", minimum=-10.0, maximum=10.0,
+                   null_percent=1.0)  # fmt: skip
+    main(["rebalance", "--config", str(cfg), "--as", "dana"])
+    capsys.readouterr()
+    with Ledger.open(Workspace(home)) as ledger:
+        records = load_register(ledger).of_version("small-gov", version)
+    (f,) = [r for r in records if r.check == "source_contract_changed"]
+    assert f.about == "sentiment" and f.status == "open"
+    assert "1.0.0 -> 1.1.0" in f.message and "owner olga" in f.message

@@ -23,7 +23,7 @@ from tasks.data.sources.source import SourceConfig, SourceTable, dataset_fingerp
 if TYPE_CHECKING:
     from governance.decisions.context import RunContext
 
-__all__ = ["feature_declarations", "gate_sources", "read_sources"]
+__all__ = ["feature_declarations", "flag_contract_changes", "gate_sources", "read_sources"]
 
 
 def read_sources(
@@ -56,7 +56,57 @@ def gate_sources(
         critical,
         {"sources": [r.summary() for r in results], "as_of": as_of.isoformat()},
     )
+    flag_contract_changes(ctx.ledger, tables)  # before the gate decides: a halt stops the run
     decide_gate(ctx, decision, Subject.data(fingerprint))
+
+
+def _trained_payload(ledger, name: str, version) -> dict:
+    registered = ledger.last(action=Action.MODEL_REGISTERED, subject=Subject.model(name, version))
+    seq = None if registered is None else registered.payload.get("trained_seq")
+    if seq is None:
+        return {}
+    (entry,) = ledger.entries_between(int(seq), int(seq))
+    return dict(entry.payload)
+
+
+def flag_contract_changes(ledger, tables: Sequence[SourceTable]) -> list:
+    """A finding on every champion trained on a source whose contract changed since.
+
+    The champion's ``model.trained`` entry names each source's contract version and hash;
+    a source read now under another version, or the same version with other bytes (an
+    edited contract), raises ``source_contract_changed`` about the source on that version,
+    once while it stands (governance/findings/escalation.py): its training and validation
+    no longer describe the data it will score.
+    """
+    from governance.findings.escalation import finding, raise_once
+    from governance.registry.versions import last_promotions
+
+    now = {t.name: t.contract for t in tables}
+    raised = []
+    for name, promoted in last_promotions(ledger).items():
+        version = promoted.payload.get("model_version")
+        found = []
+        for src in _trained_payload(ledger, name, version).get("sources") or []:
+            c = now.get(src.get("source"))
+            if c is None or (c.version, c.sha256) == (
+                src.get("version"),
+                src.get("contract_sha256"),
+            ):
+                continue
+            edited = (
+                " (same version number, edited contract)" if c.version == src["version"] else ""
+            )
+            found.append(finding(
+                "source_contract_changed",
+                f"source {src['source']}: contract {src.get('contract')} {src['version']} -> "
+                f"{c.version}{edited}, owner {c.owner}: v{version} was trained and validated on "
+                f"{src['version']}",
+                about=str(src["source"]),
+            ))  # fmt: skip
+        if found:
+            evidence = {"sources": [t.lineage() for t in tables]}
+            raised += raise_once(ledger, name, version, found, origin="source", evidence=evidence)
+    return raised
 
 
 def feature_declarations(tables: Sequence[SourceTable]) -> dict[str, dict]:
