@@ -253,3 +253,42 @@ def test_the_log_key_rotates_by_a_signed_witnessed_act(workspace, monkeypatch, t
         )
     finally:
         w.stop()
+
+
+def test_a_trip_only_one_witness_cosigned_cannot_be_dropped_by_the_other_two(
+    quorum_ws, capsys, monkeypatch
+):
+    """Two witnesses down; rita's trip is recorded and cosigned by the one still up. dana
+    truncates the trip away (and switches the local witness off); the two come back. They
+    hold the tree before the trip, so they would cosign the truncated ledger: a quorum. The
+    next deciding command, a fresh process, still waits for the third, which holds the trip
+    and refuses: exit 3 naming it, nothing acted on, its state unchanged. (The other two
+    then cosign the recorded refusal on the truncated branch: they never saw the trip; from
+    then on the witnesses disagree and every deciding command is refused.)"""
+    from tests.helpers_witness import cli
+    from tests.test_ledger_support import truncate_tail
+
+    ws, origin, (w0, w1, w2) = quorum_ws
+    assert main(["killswitch", "status"]) == 0  # all three cosign the ledger so far
+    w1.stop()
+    w2.stop()
+    assert main(["killswitch", "trip", "--as", "rita", "--reason", "desk breach"]) == 0
+    assert "witnessed when a quorum is back" in capsys.readouterr().err
+    trip = _head(ws)
+    assert held(w0, origin).checkpoint.size == trip > held(w1, origin).checkpoint.size
+
+    truncate_tail(ws.ledger_url, trip - 1)
+    monkeypatch.setenv("ALPHAGATE_WITNESS", "none")
+    w1.start()
+    w2.start()
+    before = held(w0, origin).text()
+    done = cli("killswitch", "reset", "--as", "omar", "--reason", "x", "--incident", "I-1")
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"witness {w0.vkey.split('+')[0]} at {w0.url} holds a checkpoint of {trip}" in (
+        done.stderr
+    )
+    assert held(w0, origin).text() == before  # it keeps the trip
+    with Ledger.open(ws) as ledger:  # omar's step never happened; the refusal is recorded
+        assert ledger.last(action=Action.KILLSWITCH_RESET_PENDING) is None
+        assert ledger.last(action=Action.INTEGRITY_REFUSED).payload["action"] == "killswitch reset"
