@@ -104,22 +104,17 @@ class MonitoringOutcome:
 # -- loading -------------------------------------------------------------------------------
 
 
-def champion_facts(ctx: RunContext, name: str, version: int | None = None) -> ChampionFacts | None:
-    """The champion of ``name`` per the ledger (or ``version`` when given); None if none."""
-    if version is None:
-        promoted = last_promotions(ctx.ledger).get(name)
-        if promoted is None:
-            return None
-        version = int(promoted.payload["model_version"])
-    mv = mlflow_client(ctx.ws).get_model_version(name, str(version))
-    tags = dict(mv.tags or {})
-    level = validated_level(ctx.ledger, ctx.store, name, int(version))
+def champion_facts(ctx: RunContext, model) -> ChampionFacts:
+    """What monitoring needs about the loaded champion ``model`` (a ``ScoringModel``): its
+    horizon and features from its signed input contract, never from the version's tags."""
+    mv = mlflow_client(ctx.ws).get_model_version(model.name, str(model.version))
+    level = validated_level(ctx.ledger, ctx.store, model.name, int(model.version))
     return ChampionFacts(
-        name=name,
-        version=int(version),
+        name=model.name,
+        version=int(model.version),
         run_id=mv.run_id,
-        horizon=int(tags.get("horizon", 21)),
-        features=tuple(tags["features"].split(",")),
+        horizon=model.horizon,
+        features=model.features,
         validated_ic=level.rank_ic if level else None,
         validated_se=level.se if level else None,
         validation_seq=level.seq if level else None,
@@ -145,15 +140,16 @@ def published_weights(ctx: RunContext, strategy: str) -> pd.DataFrame:
 
 
 def score_panel(
-    model, panel: MarketPanel, features_cfg: FeaturesConfig, features: tuple[str, ...]
+    model, panel: MarketPanel, features_cfg: FeaturesConfig
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Point-in-time features of the model's inputs and its predictions.
+    """Point-in-time features of the model's inputs (its contract's names, order and
+    normalisation; ``features_cfg`` for the rest) and its predictions.
 
     Returns ``(features_long, scores)``: long rows with every input present, and the
     predictions as dates × assets (NaN where a feature was missing).
     """
-    cfg = features_cfg.model_copy(update={"names": features})
-    long = compute_features(panel, cfg).dropna(subset=list(features)).reset_index(drop=True)
+    cfg, features = model.features_config(features_cfg), list(model.features)
+    long = compute_features(panel, cfg).dropna(subset=features).reset_index(drop=True)
     scores = pd.DataFrame(
         {"date": long["date"], "asset": long["asset"], "s": model.predict(long).to_numpy()}
     ).pivot(index="date", columns="asset", values="s")
@@ -257,7 +253,7 @@ def run_monitoring(
     defaults to the panel's last date.
     """
     as_of = pd.Timestamp(as_of if as_of is not None else panel.close.index[-1])
-    features, scores = score_panel(model, panel, features_cfg, champion.features)
+    features, scores = score_panel(model, panel, features_cfg)
     uses = findings_use(ctx, champion, tier)
     report = assess_monitoring(
         as_of=as_of,
@@ -304,10 +300,11 @@ def load_champion(ctx: RunContext, name: str):
     """Registry and MLflow reads (retried: they touch a service). ``(facts, model, ref)``."""
     from tasks.model.scoring import load_scoring_model
 
-    facts = champion_facts(ctx, name)
-    if facts is None:
+    promoted = last_promotions(ctx.ledger).get(name)
+    if promoted is None:
         return None, None, None
-    model = load_scoring_model(ctx.ws, name, facts.version)
+    model = load_scoring_model(ctx.ws, name, int(promoted.payload["model_version"]))
+    facts = champion_facts(ctx, model)
     return facts, model, load_reference(ctx.ws, facts.run_id)
 
 

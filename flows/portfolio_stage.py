@@ -156,7 +156,8 @@ def _champion_scores(run: Run, panel, version: int, model_hash: str | None) -> p
     from tasks.model.scoring import latest_scores, load_scoring_model
 
     model = load_scoring_model(run.ws, run.config.model.name, version, expected_hash=model_hash)
-    features = compute_features(panel, run.config.features)
+    # the signed contract's features, order and normalisation, never the MLflow tags
+    features = compute_features(panel, model.features_config(run.config.features))
     missing = sorted(set(model.features) - set(features.columns))
     if missing:
         raise GateHalt(Gate.SCORING, f"champion v{version} needs features not computed: {missing}")

@@ -193,7 +193,7 @@ def trained(tmp_path_factory):
     scored = {}
     for name, long in (("stable", stable), ("flipped", flipped)):
         panel = _panel(long)
-        scored[name] = (panel, *score_panel(model, panel, fcfg, facts.features))
+        scored[name] = (panel, *score_panel(model, panel, fcfg))
     yield {"ws": ws, "facts": facts, "model": model, "reference": reference,
            "scored": scored, "dates": dates, "fcfg": fcfg,
            "long": {"stable": stable, "flipped": flipped}}  # fmt: skip

@@ -11,6 +11,10 @@ witness and the log key beside it, and attacks it:
 - forged unsigned ``validation.completed`` / ``approval.granted`` / ``model.promoted`` and
   the MLflow alias moved, over a genuine signed ``fail``: exit 3, the fallback published;
 - the champion's ``model.lgb`` altered after approval: exit 3, the fallback published;
+- the champion's ``features`` and ``horizon`` tags changed in MLflow and another
+  normalisation in the run config: the same book as untouched (they come from the signed
+  contract among the model files); the contract file itself edited: exit 3, the fallback
+  published;
 - the adopted policy file edited, or the config naming another file: exit 4 naming both
   hashes, nothing published (no portfolio under a policy nobody adopted), refusal recorded;
 - a middle ledger row deleted: exit 3 before anything is decided, nothing published (a
@@ -27,6 +31,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -194,6 +199,60 @@ def test_an_altered_champion_model_file_publishes_the_fallback(champion, capsys)
     model would bet the other way; the hash the approvals signed no longer matches."""
     ws, cfg, version = champion
     negate_model_file(ws, STRATEGY, version)
+    _fell_back(ws, capsys, cfg, "model files changed since")
+
+
+def _model_weights(ws, capsys, cfg: str):
+    """A rebalance that must publish the champion's book: its weights as read back."""
+    code, reb, err = _rebalance(capsys, cfg)
+    assert (code, reb["status"], reb["portfolio"]["source"]) == (0, "completed", "model"), err
+    with Ledger.open(ws) as ledger:
+        return latest_book(ledger, ledger.store, STRATEGY).weights
+
+
+def test_a_permuted_features_tag_and_another_normalisation_score_the_signed_inputs(
+    snapshots, monkeypatch, capsys
+):
+    """Issue 22, item 5: dana reverses the champion's ``features`` tag in MLflow and changes
+    its ``horizon`` tag (model files untouched: the hash the approvals signed still matches),
+    and her run config asks for ``robust_z`` features where the model was trained on ranks.
+    The loaders read features, order, normalisation and horizon from the signed contract
+    among the model files: the book is the very book the untouched champion publishes from
+    the same state (the control, restored afresh), and validation's inputs name the signed
+    order. (The rebalance scores through the pyfunc signature, which reorders named columns
+    itself; the normalisation from the config, and validation's booster, which takes a bare
+    array, were moved by these fields before the contract.)"""
+    from validation.inputs import load_inputs
+
+    live = _restore(snapshots, "champion", monkeypatch)
+    ws, cfg, version = Workspace(live / "home"), str(live / "run.yaml"), snapshots["version"]
+    control = _model_weights(ws, capsys, cfg)
+    live = _restore(snapshots, "champion", monkeypatch)
+    client = mlflow_client(ws)
+    tags = client.get_model_version(STRATEGY, version).tags
+    features = tags["features"].split(",")
+    assert len(features) > 1
+    client.set_model_version_tag(STRATEGY, version, "features", ",".join(reversed(features)))
+    client.set_model_version_tag(STRATEGY, version, "horizon", str(int(tags["horizon"]) + 5))
+    Path(cfg).write_text(Path(cfg).read_text() + "features: {normalise: robust_z}\n")
+    attacked = _model_weights(ws, capsys, cfg)
+    pd.testing.assert_series_equal(attacked, control)
+    with Ledger.open(ws) as ledger:
+        inputs = load_inputs(ws, ledger, ledger.store, STRATEGY, int(version))
+    assert (inputs.features, inputs.horizon) == (features, int(tags["horizon"]))
+
+
+def test_an_edited_contract_file_publishes_the_fallback(champion, capsys):
+    """The contract itself reversed in the artifact store: the model files' hash no longer
+    matches what the approvals signed; exit 3, the fallback published with the reason."""
+    import json
+
+    from tests.test_model_contract import contract_path
+
+    ws, cfg, version = champion
+    path = contract_path(ws, STRATEGY, version)
+    doc = json.loads(path.read_bytes())
+    path.write_bytes(json.dumps({**doc, "features": doc["features"][::-1]}).encode())
     _fell_back(ws, capsys, cfg, "model files changed since")
 
 

@@ -60,10 +60,13 @@ def test_type_checking_imports_are_not_runtime_imports():
     assert mlflow_imports(src, "tasks.model.x") == []
 
 
-def _log_and_register(ws, name: str):
-    """A small real LightGBM model, logged and registered through the recorder."""
+def log_and_register(ws, name: str, *, contract: bool = True):
+    """A small real LightGBM model on ``x0, x1``, logged (with its input contract unless
+    ``contract`` is False) and registered through the recorder, with the ``features`` and
+    ``horizon`` tags training writes. Returns ``(booster, frame, version)``."""
     import lightgbm as lgb
 
+    from governance.registry.contract import CONTRACT_FILE, ModelContract
     from governance.registry.recorder import log_training_run, register
 
     rng = np.random.default_rng(0)
@@ -91,6 +94,11 @@ def _log_and_register(ws, name: str):
         booster=booster,
         example=frame[["x0", "x1"]].head(5),
         requirements=[],
+        model_files={
+            CONTRACT_FILE: ModelContract(("x0", "x1"), "rank", "rank", 5, "c" * 64).to_bytes()
+        }
+        if contract
+        else None,
     )
     version = register(ws, uri, name, {"features": "x0,x1", "horizon": "5"})
     return booster, frame, version
@@ -115,7 +123,7 @@ def test_the_loader_reads_the_workspace_store_when_the_environment_points_elsewh
         monkeypatch.setenv(name, other)
     monkeypatch.setattr(tracking_uri, "_tracking_uri", other)  # MLflow's process-wide URIs
     monkeypatch.setattr(registry_uri, "_registry_uri", other)
-    booster, frame, version = _log_and_register(workspace, "m")  # written to the workspace
+    booster, frame, version = log_and_register(workspace, "m")  # written to the workspace
     assert version == 1
     # The recorder left MLflow's process-wide state as it found it.
     assert mlflow.get_tracking_uri() == other and mlflow.get_registry_uri() == other

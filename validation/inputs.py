@@ -1,7 +1,8 @@
 """What validation reads, and only from where independence allows.
 
 The model comes from the MLflow registry by name and version (``mlflow.lightgbm`` for the
-booster); the holdout from the artifact store by the fingerprint tagged on the version,
+booster), with its input contract (feature order, horizon) from its own files
+(:mod:`governance.registry.contract`), never from the version's tags; the holdout from the artifact store by the fingerprint tagged on the version,
 which must also appear in a ``data.split`` ledger entry; trial accounting from the
 ``model.trained`` ledger entries of the strategy. Nothing here imports training code.
 """
@@ -20,6 +21,7 @@ import pandas as pd
 from governance.ground.errors import InputError, TamperDetected
 from governance.ground.vocabulary import Action, Subject
 from governance.log.ledger import Ledger
+from governance.registry.contract import CONTRACT_FILE, read_contract
 from governance.registry.recorder import load_model, mlflow_client, mlflow_error
 from tasks.model.dataset import load_sealed
 from tasks.model.trials import DataSketch, count_trials
@@ -147,7 +149,8 @@ def load_inputs(ws, ledger: Ledger, store, model_name: str, version: int) -> Val
     Raises
     ------
     InputError
-        Unknown model version, or a missing run artifact or tag.
+        Unknown model version, a missing run artifact or tag, or a model without its
+        input contract.
     TamperDetected
         The holdout fingerprint is not recorded by any ``data.split`` entry, or the stored
         holdout no longer hashes to it.
@@ -160,7 +163,7 @@ def load_inputs(ws, ledger: Ledger, store, model_name: str, version: int) -> Val
             f"--model-version: model {model_name!r} has no version {version}"
         ) from None
     tags = dict(mv.tags or {})
-    for key in ("holdout_fingerprint", "features", "horizon", "strategy"):
+    for key in ("holdout_fingerprint", "strategy"):
         if not tags.get(key):
             raise InputError(f"model {model_name} v{version}: tag {key!r} is missing")
     fp = tags["holdout_fingerprint"]
@@ -171,7 +174,6 @@ def load_inputs(ws, ledger: Ledger, store, model_name: str, version: int) -> Val
             f"holdout {fp[:12]} of {model_name} v{version} is not recorded by any data.split entry"
         )
     holdout = load_sealed(store, fp)
-    features = tags["features"].split(",")
     accounting = trial_accounting(ledger, tags["strategy"], mv.run_id)
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
@@ -183,8 +185,14 @@ def load_inputs(ws, ledger: Ledger, store, model_name: str, version: int) -> Val
     # One series per distinct trial (a retrain's repeat of a search point is not another).
     keep = [c for c in trials.columns if c in accounting.columns] if accounting.columns else []
     trials = trials[keep] if keep else trials
-    _, booster = load_model(ws, model_name, int(version), flavor="lightgbm")
+    _, booster, extras = load_model(ws, model_name, int(version), flavor="lightgbm")
     booster = getattr(booster, "booster_", booster)  # sklearn wrapper -> Booster
+    contract = read_contract(extras, f"model {model_name} v{version}")
+    if contract is None:
+        raise InputError(
+            f"model {model_name} v{version} carries no input contract ({CONTRACT_FILE} among"
+            " its model files; trained before issue 22): retrain it"
+        )
     return ValidationInputs(
         model_name=model_name,
         version=int(version),
@@ -192,8 +200,8 @@ def load_inputs(ws, ledger: Ledger, store, model_name: str, version: int) -> Val
         tags=tags,
         developer=tags.get("developer"),
         strategy=tags["strategy"],
-        horizon=int(tags["horizon"]),
-        features=features,
+        horizon=contract.horizon,
+        features=list(contract.features),
         expected_signs={d["name"]: int(d.get("expected_sign") or 0) for d in declared},
         holdout_fingerprint=fp,
         holdout=holdout,

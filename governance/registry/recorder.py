@@ -38,6 +38,8 @@ from governance.ground.workspace import Workspace
 
 #: Files MLflow writes into a model's artifacts on registration; not part of the model.
 _REGISTRATION_FILES = frozenset({"registered_model_meta"})
+#: The folder of a logged model's extra files (MLflow's ``extra_files`` of ``log_model``).
+EXTRA_FILES = "extra_files"
 #: MLflow 3's UI opens its GenAI screens (traces, judges, prompts) for an experiment
 #: without a kind; this tag (read by its experiment page) selects the model-training views.
 EXPERIMENT_KIND = "mlflow.experimentKind"
@@ -234,10 +236,13 @@ def log_training_run(
     booster,
     example,
     requirements: list[str],
+    model_files: Mapping[str, bytes] | None = None,
 ) -> tuple[str, str, str]:
     """The training run: params, metrics (and per-step ``steps``), the development frame as a
     dataset input (``dataset``: ``frame, source, name, digest, fingerprint``), the Python
     environment, ``files`` and the LightGBM model with its signature and input example.
+    ``model_files`` (by name) are written among the model's own files
+    (``extra_files/<name>``): covered by :func:`hash_model_dir`, so by what approvals sign.
     Returns ``(run id, experiment id, model URI)``."""
     import mlflow
     from mlflow.models import infer_signature
@@ -264,13 +269,18 @@ def log_training_run(
             for fname, data in files.items():
                 (Path(tmp) / fname).write_bytes(data)
                 mlflow.log_artifact(str(Path(tmp) / fname))
-        info = mlflow.lightgbm.log_model(
-            booster,
-            name="model",
-            signature=signature,
-            input_example=example,
-            pip_requirements=requirements,
-        )
+            extra = Path(tmp) / EXTRA_FILES
+            extra.mkdir()
+            for fname, data in (model_files or {}).items():
+                (extra / fname).write_bytes(data)
+            info = mlflow.lightgbm.log_model(
+                booster,
+                name="model",
+                signature=signature,
+                input_example=example,
+                pip_requirements=requirements,
+                extra_files=[str(extra / n) for n in model_files or {}] or None,
+            )
     return run.info.run_id, exp_id, info.model_uri
 
 
@@ -318,9 +328,10 @@ def load_model(
     expected_hash: str | None = None,
     flavor: str = "pyfunc",
 ):
-    """``(model version, model)``: version ``version`` (else the ``alias``, default
-    ``champion``) of ``name`` from the workspace's registry, loaded as ``flavor``
-    (``pyfunc`` or ``lightgbm``) from one download of its files.
+    """``(model version, model, extra files)``: version ``version`` (else the ``alias``,
+    default ``champion``) of ``name`` from the workspace's registry, loaded as ``flavor``
+    (``pyfunc`` or ``lightgbm``) from one download of its files, with the bytes of its
+    extra files by name (``{}`` when it has none), read from that same download.
 
     With ``expected_hash`` (the model files hash the approvals signed), the download is
     hashed first: a model file altered after approval is
@@ -342,4 +353,5 @@ def load_model(
                 f" approvals signed {expected_hash[:12]} (model files altered)"
             )
         loader = mlflow.lightgbm if flavor == "lightgbm" else mlflow.pyfunc
-        return mv, loader.load_model(str(local))
+        extras = {p.name: p.read_bytes() for p in sorted((local / EXTRA_FILES).glob("*"))}
+        return mv, loader.load_model(str(local)), extras

@@ -2,8 +2,8 @@
 
 :func:`log_training` opens one run in the strategy's experiment and logs parameters,
 per-fold and summary metrics, the resolved config, ``features.json``, the dev dataset as
-an MLflow dataset input carrying our fingerprint, the LightGBM model with signature and
-input example, the Python environment, the git commit, ``trials.parquet``,
+an MLflow dataset input carrying our fingerprint, the LightGBM model with signature, input
+example and its input contract among its files (:func:`model_contract`), the Python environment, the git commit, ``trials.parquet``,
 ``reference.parquet``, ``predictions_sample.parquet`` and the model card. The same files
 are put in the artifact store (the ledger cites them by hash). :func:`register_candidate`
 creates a new registered version with the contract's tags and ``status=candidate``; no
@@ -28,6 +28,7 @@ import pandas as pd
 
 from governance.ground.canonical import canonical_json, to_jsonable
 from governance.identity.sandbox import run_tags
+from governance.registry.contract import CONTRACT_FILE, ModelContract
 from governance.registry.recorder import log_training_run
 from tasks.model.card import render
 from tasks.model.dataset import frame_to_parquet
@@ -174,6 +175,17 @@ def _files(rec: TrainingRecord) -> dict[str, bytes]:
     }
 
 
+def model_contract(rec: TrainingRecord) -> ModelContract:
+    """The model's input contract, written among its model files (signed with them)."""
+    return ModelContract(
+        features=tuple(rec.split.features),
+        normalise=rec.features_cfg.normalise.value,
+        label=rec.features_cfg.label.value,
+        horizon=rec.split.horizon,
+        config_hash=rec.config_hash,
+    )
+
+
 def log_training(ctx: RunContext, rec: TrainingRecord) -> LoggedRun:
     """Log one training run to MLflow (the recorder) and copy its files into the store."""
     name = rec.model_cfg.name
@@ -221,5 +233,6 @@ def log_training(ctx: RunContext, rec: TrainingRecord) -> LoggedRun:
         booster=rec.booster,
         example=rec.dev[features].head(5).reset_index(drop=True),
         requirements=_requirements(env),
+        model_files={CONTRACT_FILE: model_contract(rec).to_bytes()},
     )
     return LoggedRun(run_id, experiment_id, model_uri, stored)
