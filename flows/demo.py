@@ -80,7 +80,8 @@ def guide(summary: RunSummary, config_path: str) -> str:
     elif verdict is None:
         lines.append("  The candidate was not validated yet:")
         lines.append(
-            f"    alphagate validate --model-version {version} --as vera {_key_flag('vera')}"
+            f"    alphagate validate --model {summary.model_name} --model-version {version}"
+            f" --as vera {_key_flag('vera')}"
         )
     elif verdict == "review":
         lines.append(
@@ -89,7 +90,9 @@ def guide(summary: RunSummary, config_path: str) -> str:
             " control); then a validator and a risk officer approve. Still to do:"
         )
         lines += [f"    {cmd}" for cmd in _review_steps(config_path, version)]
-        lines.append("  Where it stands at any time:  alphagate status")
+        lines.append(
+            f"  Where it stands at any time:  alphagate status --model {summary.model_name}"
+        )
     elif verdict != "pass":
         lines.append(
             f"  Independent validation says {verdict.upper()}: the candidate v{version} may not"
@@ -138,20 +141,24 @@ def _review_steps(config_path: str, version: int | None) -> list[str]:
     ws = Workspace.from_env()
     with Ledger.open(ws) as ledger:
         report = status_report(ws, ledger, cfg.model.name, version, tier)
-    return report["next"] or [f"alphagate status --model-version {version}"]
+    return report["next"] or [
+        f"alphagate status --model {cfg.model.name} --model-version {version}"
+    ]
 
 
 def _approve_commands(config_path: str, version: int | None) -> list[str]:
     """``alphagate approve`` lines for the cast's first validator and risk officer."""
     from flows.config import load_config
 
-    cast = load_config(config_path).governance.cast
+    cfg = load_config(config_path)
+    cast = cfg.governance.cast
     names = [
         next((m.name for m in cast if m.role.value == role), f"<{role}>")
         for role in ("validator", "risk_officer")
     ]
     return [
-        f'alphagate approve --model-version {version} --as {who} {_key_flag(who)} --reason "..."'
+        f"alphagate approve --model {cfg.model.name} --model-version {version} --as {who}"
+        f' {_key_flag(who)} --reason "..."'
         for who in names
     ]
 

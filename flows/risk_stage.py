@@ -129,8 +129,11 @@ def stress_accounts(run: Run, panel, result):
     ctx.record(Action.STRESS_COMPLETED, subject=subject, payload=payload, artifacts=shas)
     run.summary.note(
         _stress_stage(result.source),
-        headline=f"{result.source} books of {len(books)} accounts, worst historical losses: "
-        + (", ".join(f"{c} {table[c].max():.1%}" for c in historical) or "none in data"),
+        headline=f"{result.source} books of {len(books)} accounts, worst historical: "
+        + (
+            ", ".join(f"{c} {move_text(table[c].max(), '.1%')}" for c in historical)
+            or "none in data"
+        ),
         details=[f"account {a} holds: {'; '.join(r)}" for a, r in breached.items()][:10],
     )
     if breached:
@@ -156,7 +159,7 @@ def note_stress(run: Run, res, breaches, source: str) -> None:
 
     rows = res.scenarios
     hist = rows[rows.kind == "historical"]
-    head = ", ".join(f"{r.scenario} {r.loss:.1%}" for r in hist.itertuples()) or "none in data"
+    head = ", ".join(f"{r.scenario} {move_text(r.loss, '.1%')}" for r in hist.itertuples())
     breached = {b.subject: b for b in breaches}
     details = []
     for r in rows.itertuples():
@@ -167,7 +170,7 @@ def note_stress(run: Run, res, breaches, source: str) -> None:
         )
     run.summary.note(
         _stress_stage(source),
-        headline=f"{source} book, historical losses: {head}",
+        headline=f"{source} book, historical: {head or 'none in data'}",
         details=details,
         losses={k: float(v) for k, v in res.losses().items()},
         breaches=[str(b) for b in breaches],

@@ -203,8 +203,8 @@ def validate(run: Run, model: Trained) -> str | None:
             "validation",
             headline=f"not run: {validator}",
             details=[
-                f"alphagate validate --model-version {model.version} --as <validator>"
-                " --key <their key>"
+                f"alphagate validate --model {model.name} --model-version {model.version}"
+                " --as <validator> --key <their key>"
             ],
         )
         return None

@@ -49,17 +49,21 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
     records = blocking(load_register(ledger), validation.seq) if validation else []
     open_ = [r for r in records if r.status is not Status.ACCEPTED]
     allowed, reasons, champion = model_may_drive(ws, ledger, name, tier)
-    due = revalidation_due(ledger, validation, tier) if validation else None
+    # a revalidation falls due for a version in use, not for one never promoted
+    due = revalidation_due(ledger, validation, tier) if validation and state.champion else None
     steps: list[str] = []
     if validation is None:
         who = _eligible(ws, "validator", {facts.developer})[:1] or ["<validator>"]
-        steps.append(f"alphagate validate --model {name} --model-version {version} --as {who[0]}")
+        steps.append(
+            f"alphagate validate --model {name} --model-version {version} --as {who[0]} --key FILE"
+        )
     officers = _eligible(ws, tier.validation.acceptance.role.value, {facts.developer})
     accepted_sev = set(tier.validation.acceptance.severities)
-    for r in open_:
-        if r.severity in accepted_sev:
-            steps.append(ACCEPT.format(id=r.id, who=(officers or ["<risk_officer>"])[0]))
     acceptable = all(r.severity in accepted_sev for r in open_)
+    # accepting findings helps only a version that may still be promoted: none is listed
+    # after a rejection, nor beside a finding this tier never accepts (a new version must fix it)
+    if acceptable and not state.rejected_by:
+        steps += [ACCEPT.format(id=r.id, who=(officers or ["<risk_officer>"])[0]) for r in open_]
     if not state.champion and not state.rejected_by and validation and acceptable:
         have = {g["user"] for g in state.granted} | {facts.developer}
         for role in dict.fromkeys(state.missing):
@@ -77,8 +81,30 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
         "promotion": state.to_json(),
         "may_drive": {"allowed": allowed, "reasons": reasons, "champion": champion},
         "next_revalidation_due": due.to_json() if due else None,
+        "approvals": [_decision(ledger, g["seq"]) for g in state.granted],
+        "rejections": _rejections(ledger, name, facts.version),
         "next": steps,
     }
+
+
+def _decision(ledger, seq: int) -> dict:
+    """``{user, role, ts, seq, reason}`` of one signed decision entry."""
+    e = ledger.entries_between(seq, seq)[0]
+    return {
+        "user": e.payload.get("user", e.actor),
+        "role": e.payload.get("role", e.role),
+        "ts": e.ts,
+        "seq": e.seq,
+        "reason": e.payload.get("reason"),
+    }
+
+
+def _rejections(ledger, name: str, version) -> list[dict]:
+    """Every rejection of the version: a risk officer's decision stands (issue 29)."""
+    from governance.ground.vocabulary import Action, Subject
+
+    entries = ledger.entries(action=Action.APPROVAL_REJECTED, subject=Subject.model(name, version))
+    return [_decision(ledger, e.seq) for e in entries]
 
 
 def render_status(report: dict) -> list[str]:
@@ -93,6 +119,13 @@ def render_status(report: dict) -> list[str]:
         lines.append(f"  {f['id']} [{f['severity']}] {f['status']}{tail}: {f['message']}")
     for fid in report["unacceptable_findings"]:
         lines.append(f"  {fid} may not be accepted under this tier: a new version must fix it")
+    for a in report.get("approvals", []):
+        lines.append(f"  approved by {a['user']} ({a['role']}) at {a['ts']} (ledger #{a['seq']})")
+    for r in report.get("rejections", []):
+        lines.append(
+            f"  REJECTED by {r['user']} ({r['role']}) at {r['ts']} (ledger #{r['seq']}):"
+            f" {r['reason'] or ''}".rstrip(": ")
+        )
     drive = report["may_drive"]
     if drive["champion"]:
         verb = "drives" if drive["allowed"] else "may NOT drive"

@@ -35,7 +35,7 @@ def test_demo_runs_the_governed_chain_on_real_data(
     assert "Kill switch: armed" in out
     # the published book's three historical stress losses and its risk decomposition
     flat = " ".join(out.split())  # the summary wraps long lines at 100 columns
-    assert "historical losses: gfc-2008 " in flat
+    assert "historical: gfc-2008 " in flat
     assert ", covid-2020 " in flat and ", rates-2022 " in flat
     assert "\n  risk " in out and "factor " in out and "VaR|ES" in out
     assert "Independent validation says FAIL" in out

@@ -212,6 +212,33 @@ def test_self_approval_failed_version_and_double_officer_are_refused(env, capsys
     assert approve(capsys, cfg, "beta", "99", "val")[0] == 2  # unknown version
 
 
+def test_a_revalidation_does_not_lift_a_risk_officers_rejection(env, capsys):
+    """Issue 29: rita rejects v1; vera validates v1 again (pass). The rejection is rita's
+    decision on the version and stands: status still names her, with when; the inventory
+    still says rejected; the approvals that the new validation would otherwise allow are
+    refused. Before the rule, the revalidation voided it (``rejected_by: []``)."""
+    ws, cfg = env
+    v = register(ws, "delta", "dana")
+    code, state, _ = cli(
+        capsys, "reject", "--config", str(cfg), "--model", "delta", "--model-version", v,
+        "--as", "rita", "--reason", "look-ahead in a feature", "--json",
+    )  # fmt: skip
+    assert code == 0 and state["rejected_by"] == ["rita"]
+    validate(ws, "delta", v, "pass")  # the validator's own act, after the rejection
+    code, status, _ = cli(capsys, "status", "--config", str(cfg), "--model", "delta",
+                          "--model-version", v, "--json")  # fmt: skip
+    assert status["promotion"]["rejected_by"] == ["rita"]
+    assert [(r["user"], r["reason"]) for r in status["rejections"]] == [
+        ("rita", "look-ahead in a feature")
+    ]
+    assert not [c for c in status["next"] if "approve" in c or "findings accept" in c]
+    code, models, _ = cli(capsys, "models", "--config", str(cfg), "--json")
+    assert {m["name"]: m["status"] for m in models["models"]}["delta"] == "rejected"
+    assert approve(capsys, cfg, "delta", v, "vera")[0] == 4
+    assert approve(capsys, cfg, "delta", v, "omar")[0] == 4
+    assert champion(ws, "delta") is None
+
+
 def test_alias_moved_or_tags_edited_outside_alphagate_is_tampering(env, capsys):
     ws, cfg = env
     from governance.registry.recorder import mlflow_client

@@ -31,6 +31,16 @@ def walkthrough_lines(readme: str) -> list[str]:
     return [line for line in block.splitlines() if line.strip()]
 
 
+#: A command an output suggests: ``alphagate <verb> ... --model-version N ...``.
+HINT = re.compile(r"alphagate (?:validate|approve|reject|retire|status|evidence export)\b[^\n`]*")
+
+
+def printed_hints(output: str) -> list[str]:
+    """Commands the walkthrough's outputs suggest for a model version (not the commands run,
+    which the script echoes nowhere)."""
+    return [h.strip() for h in HINT.findall(output) if "--model-version" in h]
+
+
 def expected_exit(line: str) -> int:
     found = EXPECTED.search(line)
     return int(found.group(1)) if found else 0
@@ -71,6 +81,14 @@ def test_readme_walkthrough_runs_as_written(tmp_path, prefect_server):
         + f"\n--- output\n{log.read_text()[-6000:]}"
     )
     assert "Traceback" not in log.read_text()
+    # every command the outputs suggest names the walkthrough's model (issue 29: a hint
+    # without it acts on the default config's model); the read-only ones run as printed
+    hints = printed_hints(log.read_text())
+    assert {h.split()[1] for h in hints} >= {"validate", "approve", "status"}, hints
+    assert [h for h in hints if "--model team-walkthrough" not in h] == []
+    for hint in (h for h in hints if h.split()[1] == "status"):
+        shown = subprocess.run(["bash", "-c", hint], cwd=ROOT, env=env, capture_output=True)
+        assert shown.returncode == 0 and b"team-walkthrough v1" in shown.stdout, hint
 
     from governance.ground.workspace import Workspace
     from governance.log.ledger import Ledger

@@ -72,6 +72,7 @@ def _validate(args: argparse.Namespace) -> int:
         f"report: {html['report.html']}\n"
         f"  (artifact sha256 {result.report_html_sha256[:12]}; MLflow run {result.mlflow_run_id})"
     )
+    print(f"next: alphagate status --model {name} --model-version {args.model_version}")
     if args.json:
         emit_json(
             {

@@ -17,9 +17,9 @@ from governance.audit.intact import ledger_problem
 from governance.decisions import killswitch
 from governance.decisions.promotion import (
     compute_state,
-    decisions_on_validation,
     facts_for,
     latest_validation,
+    rejections,
 )
 from governance.findings.review import use_checks
 from governance.ground.errors import Forbidden
@@ -132,9 +132,7 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
             reasons.append(problem)
     # findings, acceptances and revalidation cadence (governance/findings/review.py)
     reasons += use_checks(ledger, version, validation, tier).blockers
-    rejected = decisions_on_validation(
-        ledger, model_name, version, Action.APPROVAL_REJECTED, validation
-    )
+    rejected = rejections(ledger, model_name, version)
     if rejected:
         who = ", ".join(e.actor for e in rejected)
         reasons.append(f"champion v{version} was rejected by {who}")

@@ -72,6 +72,16 @@ def facts_for(ws: Workspace, ledger: Ledger, name: str, version, registry=None) 
     return replace(facts, developer=developer_of(ledger, facts.run_id, registry))
 
 
+def rejections(ledger: Ledger, name: str, version) -> list:
+    """Every rejection of the version, whatever validation it came after.
+
+    A rejection is a risk officer's decision on the version: a later validation (the
+    validator's own act) does not lift it; only a new version does (docs/governance.md).
+    Approvals, by contrast, count only against the latest validation.
+    """
+    return ledger.entries(action=Action.APPROVAL_REJECTED, subject=Subject.model(name, version))
+
+
 def decisions_on_validation(
     ledger: Ledger, name: str, version: str, action: str, validation
 ) -> list:
@@ -166,12 +176,7 @@ def compute_state(
     policy = tier.approvals
     decisions = decisions_on_validation(ledger, name, version, action, validation)
     granted = _counted(decisions, facts.developer, declared_count(ledger, tier, registry), registry)
-    rejected = [
-        e.payload.get("user")
-        for e in decisions_on_validation(
-            ledger, name, version, Action.APPROVAL_REJECTED, validation
-        )
-    ]
+    rejected = list(dict.fromkeys(e.payload.get("user") for e in rejections(ledger, name, version)))
     blocked = []
     if facts.developer is None:
         blocked.append(

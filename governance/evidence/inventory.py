@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from governance.decisions.promotion import decisions_on_validation, latest_validation
+from governance.decisions.promotion import latest_validation, rejections
 from governance.findings.register import Status, load_register, today
 from governance.findings.review import blocking, revalidation_due, use_checks
 from governance.ground.html import Cell, Facts, Page, Section, Table, Tone, render_page, tone_of
@@ -57,7 +57,7 @@ def _model_row(ws, ledger, client, name: str, promotion, policy, register, day) 
     tier = _tier_of(policy, tier_name)
     records = blocking(register, validation.seq) if validation else []
     open_ = [r.id for r in records if r.status is not Status.ACCEPTED]
-    rejected = decisions_on_validation(ledger, name, focus, Action.APPROVAL_REJECTED, validation)
+    rejected = rejections(ledger, name, focus)
     checks = use_checks(ledger, focus, validation, tier, day) if validation else None
     if champion:
         status = "champion"
