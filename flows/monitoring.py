@@ -98,6 +98,16 @@ class MonitoringOutcome:
             "ledger_seq": self.entry.seq,
             "report_json_sha256": self.report_json_sha256,
             "findings_raised": list(self.findings_raised),
+            "checks": [
+                {
+                    "check": str(c.check),
+                    "status": str(c.status),
+                    "value": c.value,
+                    "threshold": c.threshold,
+                    "detail": c.detail,
+                }
+                for c in self.report.checks
+            ],
         }
 
 

@@ -214,16 +214,20 @@ def risk_report(run: Run, panel) -> None:
     note_risk(run, analysis, source, mlflow_id)
 
 
+def contribution_lines(s: dict, sectors: int = 4) -> list[str]:
+    """The top assets' and the largest sectors' shares of risk (Euler contributions) of a
+    risk analysis's summary: the rebalance's risk note and ``alphagate risk`` print them."""
+    by_sector = sorted(s["sectors"].items(), key=lambda kv: -kv[1])[:sectors]
+    return [
+        "top contributors: " + ", ".join(f"{a} {v:.0%}" for a, v in s["top_contributors"].items()),
+        "by sector: " + ", ".join(f"{k} {v:.0%}" for k, v in by_sector),
+    ]
+
+
 def note_risk(run: Run, analysis, source: str, mlflow_run_id: str | None) -> None:
     s = analysis.summary()
     var = {(v["method"], v["confidence"], v["horizon"]): v for v in s["var"]}
-    details = [
-        "top contributors: " + ", ".join(f"{a} {v:.0%}" for a, v in s["top_contributors"].items()),
-        "by sector: "
-        + ", ".join(
-            f"{k} {v:.0%}" for k, v in sorted(s["sectors"].items(), key=lambda kv: -kv[1])[:4]
-        ),
-    ]
+    details = contribution_lines(s)
     for method in sorted({m for m, _c, _h in var}):
         cells = [
             f"{c:.0%} {h}d {v['var']:.1%}|{v['es']:.1%}"

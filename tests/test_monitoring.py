@@ -485,9 +485,17 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
     assert main(["monitor", "--config", str(cfg_file), "--data", str(data), "--json"]) == 3
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["status"] == "breach" and out["killswitch"] == "tripped" and not out["tripped"]
+    # every check's value, threshold and status, in the JSON and on the terminal (issue 29)
+    shown = {c["check"]: c for c in out["checks"]}
+    assert set(shown) == {c["check"] for c in doc["checks"]}
+    assert shown["ic_decay"]["status"] == "warning" and shown["ic_decay"]["value"] is not None
+    assert main(["monitor", "--config", str(cfg_file), "--data", str(data)]) == 3
+    text = capsys.readouterr().out
+    assert all(f"  {name} " in text for name in shown), text
+    assert "ic_decay" in text and " warning " in text and " vs " in text
     with Ledger.open(ws) as ledger:
         assert len(ledger.entries(action=Action.KILLSWITCH_TRIPPED)) == 1
-        assert len(ledger.entries(action=Action.MONITORING_COMPLETED)) == 2
+        assert len(ledger.entries(action=Action.MONITORING_COMPLETED)) == 3
 
 
 def test_overdue_revalidation_is_a_warning_never_a_breach():

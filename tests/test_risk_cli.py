@@ -85,6 +85,14 @@ def test_risk_of_the_latest_book_is_recorded_and_logged(published, tmp_path, cap
     )
     files = {f.path for f in MlflowClient().list_artifacts(out["mlflow_run_id"], "risk")}
     assert "risk/contributions.png" in files
+    # the terminal shows the contributions the help promises (issue 29), as the JSON has them
+    from flows.cli import main
+
+    assert main(["risk", "--config", _config(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    top = max(out["top_contributors"], key=out["top_contributors"].get)  # JSON keys are sorted
+    assert f"top contributors: {top} " in text and "by sector: " in text, text
+    assert all(f"{sector} " in text for sector in out["sectors"]), text
 
 
 def test_stress_of_a_weights_file_and_a_breach_exits_3(workspace, tmp_path, capsys):

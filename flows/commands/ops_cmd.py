@@ -75,6 +75,15 @@ def _serve(args: argparse.Namespace) -> int:
     )
 
 
+def check_line(c: dict) -> str:
+    """One monitoring check: name, status, value against its threshold, and why."""
+    fmt = lambda x: "-" if x is None else f"{x:.4g}"  # noqa: E731
+    return (
+        f"{c['check']:<22} {c['status']:<8} {fmt(c['value']):>9} vs {fmt(c['threshold']):<9}"
+        f" {c['detail']}"
+    ).rstrip()
+
+
 def _ui(args: argparse.Namespace) -> int:
     from flows.serve import ui
     from governance.ground.workspace import Workspace
@@ -96,7 +105,12 @@ def _monitor(args: argparse.Namespace) -> int:
 
         emit_json(summary)
     else:
-        print(f"monitoring: {summary['status']}")
+        print(
+            f"monitoring: {summary['status']}"
+            + (f" as of {summary['as_of']}" if summary.get("as_of") else "")
+        )
+        for c in summary.get("checks", []):
+            print(f"  {check_line(c)}")
         for line in summary.get("breaches", []):
             print(f"  breach: {line}")
         if summary.get("killswitch"):

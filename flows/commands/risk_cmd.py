@@ -127,7 +127,7 @@ def _load(args: argparse.Namespace):
 
 
 def _risk(args: argparse.Namespace) -> int:
-    from flows.risk_stage import log_mlflow, portfolio_subject
+    from flows.risk_stage import contribution_lines, log_mlflow, portfolio_subject
     from tasks.risk.record import analyse, record_risk, risk_files, risk_inputs, store_files
 
     config, _tier, ctx, panel, weights, asof, source = _load(args)
@@ -158,6 +158,9 @@ def _risk(args: argparse.Namespace) -> int:
         print(
             f"  volatility {out['annual_volatility']:.1%}/yr, factor {out['factor_share']:.0%}, "
             f"tracking error {out['annual_tracking_error']:.1%}/yr"
+        )
+        print(
+            "\n".join(f"  {line}" for line in contribution_lines(out, sectors=len(out["sectors"])))
         )
         for row in out["var"]:
             print(
