@@ -8,7 +8,8 @@ with read-time verification switched off (its floor, measured in the same run), 
 into its parts: the incremental ledger check (:func:`governance.audit.intact.ledger_problem`),
 the user registry read and fold through a verified reader, the kill switch read through
 one, and the rest (promotion backing, signatures, model files re-hashed). Median of 20 warm
-calls after one cold call (the cold call re-hashes the filler once, as the first
+calls after one cold call, and of 20 calls that each start with nothing proven (a new
+process's first decision: :func:`governance.log.readtime.forget`) (the cold call re-hashes the filler once, as the first
 incremental check after a bulk load does).
 
 The filler (``gate.pretrade`` entries, the shape a year of rebalances leaves) is written in
@@ -101,7 +102,7 @@ def measure(size: int) -> dict:
     from governance.ground.workspace import Workspace
     from governance.identity.users import load_registry
     from governance.log.ledger import Ledger
-    from governance.log.readtime import VerifiedReader
+    from governance.log.readtime import VerifiedReader, forget
     from governance.policy.config import load_policy_for
     from tests.helpers_identity import POLICY, enrol_cast, signer, tiny_version
 
@@ -130,7 +131,13 @@ def measure(size: int) -> dict:
         assert decision.allowed, decision.reasons
         out = {"size": ledger.head()[0], "fill_s": fill_s, "cold_s": cold_s}
         out["whole"] = _median_ms(lambda: drive_decision(ws, ledger, "bench-use", tier))
-        reader, model_use.VerifiedReader = model_use.VerifiedReader, lambda led: led
+
+        def first():  # a fresh process's decision: nothing proven yet under this head
+            forget()
+            return drive_decision(ws, ledger, "bench-use", tier)
+
+        out["first"] = _median_ms(first)
+        reader, model_use.VerifiedReader = model_use.VerifiedReader, lambda led, **_: led
         try:  # the floor: the same decision reading unverified
             out["unverified"] = _median_ms(lambda: drive_decision(ws, ledger, "bench-use", tier))
         finally:
@@ -160,6 +167,7 @@ def main() -> None:
             f"  filler written in {r['fill_s']:.1f} s; first incremental check {r['cold_s']:.1f} s"
         )
         print(f"  drive_decision, all checks   {r['whole']:8.1f} ms   (target <= {target} ms)")
+        print(f"    as a new process's first   {r['first']:8.1f} ms   (every read proven afresh)")
         print(
             f"    without read-time checks   {r['unverified']:8.1f} ms   (read-time"
             f" verification {r['whole'] - r['unverified']:+.1f} ms,"

@@ -130,7 +130,8 @@ def test_pack_contents_and_offline_verification(pack, capsys):
     capsys.readouterr()
     assert main(["evidence", "verify", str(pack), "--json"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert report["ok"] and report["signatures"] == 1 and report["entries"] == len(entries)
+    # every signed act in the pack: vera's verdict, rita's approval and her trip
+    assert report["ok"] and report["signatures"] == 3 and report["entries"] == len(entries)
     assert report["checkpoint"]["witnesses"] and report["checkpoint"]["size"] >= len(entries)
 
 

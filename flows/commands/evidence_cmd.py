@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from flows.commands import add_config_arg, add_json_arg, config_path
+from flows.commands import add_config_arg, add_json_arg, add_user_arg, config_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--out", required=True, metavar="FILE.zip")
     add_config_arg(ex)
     ex.add_argument("--model", default=None, metavar="NAME", help="registered model name")
+    add_user_arg(ex)  # optional: the export is recorded as the identity the key proves
     add_json_arg(ex)
     ex.set_defaults(handler=_export)
     ve = esub.add_parser("verify", help="re-check an evidence pack offline")
@@ -47,7 +48,8 @@ def _export(args: argparse.Namespace) -> int:
     else:
         subject = PackSubject(run_id=args.run_id)
     files = {"run.yaml": path, "policy.yaml": cfg.resolve(cfg.policy.file)}
-    out, summary = export_pack(Workspace.from_env(), subject, args.out, config_files=files)
+    ws = Workspace.from_env()
+    out, summary = export_pack(ws, subject, args.out, config_files=files, actor=_exporter(args, ws))
     v = summary["verification"]
     print(f"evidence pack {out}: {summary['subject']}, {len(summary['entries'])} ledger entries")
     if args.json:
@@ -55,6 +57,22 @@ def _export(args: argparse.Namespace) -> int:
     if not v["ok"]:
         raise TamperDetected(f"exported, but the workspace failed verification: {v['reason']}")
     return 0
+
+
+def _exporter(args: argparse.Namespace, ws) -> tuple[str, str]:
+    """Who the export is recorded as: the identity a key proves (``--key``,
+    ``$ALPHAGATE_KEY`` or the keyring's key of ``--as``; a key that is not ``--as``'s is
+    exit 4, recorded), else alphagate itself. ``--as``/``$ALPHAGATE_USER`` alone is a claim
+    and is never recorded as the actor."""
+    from flows.commands import prove
+    from governance.identity.keys import resolve_key_path
+    from governance.log.ledger import Ledger
+
+    if resolve_key_path(args.key, args.user) is None:
+        return ("alphagate", "system")
+    with Ledger.open(ws) as ledger:
+        signer = prove(args, ws, ledger, "evidence export")
+    return (signer.name, signer.role)
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -135,5 +135,6 @@ def verify_log(ledger: Ledger, *, incremental: bool = False) -> VerifyReport:
         problem = witness_problem(ledger, tree, w, h, since if tree.start else None)
         if problem is not None:
             return VerifyReport(False, tree.report.entries, problem[0], problem[1], extra)
-    save_verified(origin, tree.size, tree.root)
+    if since != (tree.size, tree.root):  # unchanged: no rewrite (an fsync per use-time check)
+        save_verified(origin, tree.size, tree.root)
     return dataclasses.replace(tree.report, extra=extra)

@@ -98,7 +98,8 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
     problem = ledger_problem(ws, ledger)  # fail closed on a broken ledger, cheaply
     if problem:
         return DriveDecision(False, (problem,), None)
-    ledger = VerifiedReader(ledger)  # every entry read below is verified as it is read
+    # every entry read below is verified as it is read, each query read once (only reads)
+    ledger = VerifiedReader(ledger, memo=True)
     reasons: list[str] = []
     registry = load_registry(ledger)
     in_force = None

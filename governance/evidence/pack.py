@@ -280,8 +280,10 @@ def export_pack(
     out: str | Path,
     *,
     config_files: dict[str, Path] | None = None,
+    actor: tuple[str, str] = ("alphagate", "system"),
 ) -> tuple[Path, dict]:
-    """Collect and write the pack for ``subject``; return its path and the summary."""
+    """Collect and write the pack for ``subject``; return its path and the summary.
+    ``actor``: who the export is recorded as (a proven identity, :func:`seal`)."""
     with Ledger.open(ws) as ledger:
         files, summary = collect(ws, ledger, subject, config_files=config_files)
-        return write_pack(files, summary, out, partial(seal, ledger)), summary
+        return write_pack(files, summary, out, partial(seal, ledger, actor=actor)), summary

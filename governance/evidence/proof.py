@@ -27,7 +27,6 @@ ones the witnesses publish: keys inside a pack prove nothing on their own.
 from __future__ import annotations
 
 import json
-import os
 
 from governance.ground.canonical import canonical_json, sha256_bytes
 from governance.ground.errors import InputError, TamperDetected
@@ -46,16 +45,30 @@ LOG_KEY = "keys/log.json"
 WITNESS_KEYS = "keys/witnesses.json"
 #: Members that prove themselves (signatures, proofs) instead of being in the manifest.
 SEALED = (EXPORT, CHECKPOINT, PROOFS, INDEX, LOG_KEY, WITNESS_KEYS)
-#: Entries every pack holds: the kill switch's whole history and every enrolment.
-ALWAYS_INCLUDED = (Area.KILLSWITCH, Action.USER_ADDED)
+#: Entries every pack holds: the kill switch's whole history and every identity entry its
+#: signatures depend on (the genesis, enrolments, revocations and role changes: who could
+#: sign what, when; a pack without a revocation would let a revoked key's acts verify).
+ALWAYS_INCLUDED = (
+    Area.KILLSWITCH,
+    Action.WORKSPACE_INITIALISED,
+    Action.USER_ADDED,
+    Action.USER_REVOKED,
+    Action.USER_ROLE_CHANGED,
+)
 
 
 def _dump(obj) -> bytes:
     return (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode("utf-8")
 
 
-def seal(ledger, manifest_bytes: bytes, manifest: dict) -> dict[str, bytes]:
+def seal(
+    ledger, manifest_bytes: bytes, manifest: dict, actor: tuple[str, str] = ("alphagate", "system")
+) -> dict[str, bytes]:
     """Record the export, get a witnessed checkpoint over it; return the sealed members.
+
+    ``actor`` is ``(name, role)`` of the identity the exporter's key proved
+    (``evidence export --as/--key``), else alphagate itself: never a name taken from the
+    environment (``ALPHAGATE_USER`` is a claim, not an identity).
 
     Raises
     ------
@@ -74,8 +87,8 @@ def seal(ledger, manifest_bytes: bytes, manifest: dict) -> dict[str, bytes]:
         )
     export = ledger.append(
         Action.EVIDENCE_EXPORTED,
-        actor=os.environ.get("ALPHAGATE_USER") or "alphagate",
-        role="system",
+        actor=actor[0],  # the identity the exporter's key proved, else alphagate itself
+        role=actor[1],
         subject=manifest["subject"],
         payload={
             "manifest_sha256": sha256_bytes(manifest_bytes),

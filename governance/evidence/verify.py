@@ -14,8 +14,10 @@ Needs nothing but the zip file: no workspace, no database, no MLflow. Checks, in
    whole log folds to the root and every entry the pack must hold is there.
 4. Every artifact an included entry names is in the pack with the recorded SHA-256; each
    ``policy/<sha256>.yaml`` hashes to its name.
-5. Every signed approval, rejection or finding acceptance verifies against the recorded
-   public key (and the key in ``keys/public_keys.json``).
+5. Every signed act in the pack (verdicts, adoptions, approvals, rejections, trips, resets,
+   acceptances, retirements) verifies as ``ledger verify`` requires: by its actor's key
+   and role at the time (the registry folded from the pack's identity entries), bound to
+   its signed document, counted once (:func:`check_signatures`).
 6. The manifest's ``sandbox`` agrees with the entries: a pack whose entries were recorded
    in a sandbox workspace (payload ``"sandbox": true``) cannot pass as a production one.
 
@@ -34,7 +36,6 @@ from governance.evidence.proof import SEALED, check_sealed
 from governance.ground.canonical import sha256_bytes, sha256_json
 from governance.ground.errors import InputError, TamperDetected
 from governance.ground.vocabulary import Action
-from governance.identity.signing import verify_signed_record
 
 MANIFEST = "manifest.json"
 ENTRIES = "ledger/entries.json"
@@ -132,18 +133,43 @@ def check_artifacts(entries: list[dict], files: dict[str, bytes], manifest: dict
                 )
 
 
-def check_signatures(entries: list[dict], keys: dict[str, str]) -> int:
-    """Step 5: every signed approval/rejection verifies; return how many."""
-    count = 0
-    for e in entries:
-        if e["action"] not in SIGNED_ACTIONS or e["payload"].get("identity") == "declared":
-            continue
-        problems = verify_signed_record(e["payload"], keys)
+def check_signatures(entries: list[dict]) -> int:
+    """Step 5: every signed act in the pack holds as ``ledger verify`` requires
+    (:func:`governance.identity.signed_acts.act_problems_of`): validation verdicts,
+    adoptions, approvals, rejections, trips, resets, acceptances, retirements. Each is
+    signed by its actor with the key and in a role the actor had *at the time*, by the
+    registry folded from the pack's own identity entries (all of them are in the pack:
+    :func:`governance.evidence.proof.check_sealed`), is bound to its signed document
+    (governance/log/bound.py) and counts once. Return how many."""
+    from governance.identity.signed_acts import SIGNED_ACTS, act_problems_of, exempt
+    from governance.identity.users import fold_registry
+    from governance.log.bound import replayed
+    from governance.log.txn import LedgerEntry
+
+    def where(e) -> str:
+        return f"{ENTRIES}: seq {e.seq} ({e.action} by {e.actor})"
+
+    try:
+        rows = [LedgerEntry(**e) for e in entries]
+    except TypeError:
+        raise TamperDetected(
+            f"{ENTRIES}: an entry is not a ledger entry", gate="evidence"
+        ) from None
+    registry = fold_registry(rows)
+    if registry.problems:
+        seq, why = registry.problems[0]
+        raise TamperDetected(f"{ENTRIES}: seq {seq}: {why}", gate="evidence")
+    acts = [e for e in rows if e.action in SIGNED_ACTS and not exempt(e)]
+    for seq, first in sorted(replayed(acts).items()):
+        e = next(r for r in acts if r.seq == seq)
+        raise TamperDetected(
+            f"{where(e)}: replays the signed document of seq {first}", gate="evidence"
+        )
+    for e in acts:
+        problems = act_problems_of(registry, e)
         if problems:
-            where = f"seq {e['seq']} ({e['action']} by {e['actor']})"
-            raise TamperDetected(f"{ENTRIES}: {where}: {'; '.join(problems)}", gate="evidence")
-        count += 1
-    return count
+            raise TamperDetected(f"{where(e)}: {'; '.join(problems)}", gate="evidence")
+    return len(acts)
 
 
 def verify_pack(path: str | Path, witness_keys=None) -> PackReport:
@@ -172,7 +198,7 @@ def verify_pack(path: str | Path, witness_keys=None) -> PackReport:
     sealed = check_sealed(files, manifest, entries, witness_keys)
     check_artifacts(entries, files, manifest)
     check_policies(entries, files)
-    signatures = check_signatures(entries, _json(files, KEYS))
+    signatures = check_signatures(entries)
     return PackReport(
         len(files), len(entries), signatures, manifest["head"], manifest["subject"], sealed,
         check_sandbox(entries, manifest),

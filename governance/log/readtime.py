@@ -36,6 +36,7 @@ from governance.log.chain import compute_entry_hash
 from governance.log.checkpoint import origin_of
 from governance.log.db import nodes_table
 from governance.log.transparency import load_verified
+from governance.log.txn import stored_payload_text
 
 
 def trusted_head(ledger) -> tuple[int, bytes] | None:
@@ -45,7 +46,9 @@ def trusted_head(ledger) -> tuple[int, bytes] | None:
 
 def entry_problem(entry) -> str | None:
     """Why ``entry``'s stored hashes do not match its stored fields, or None."""
-    if sha256_bytes(canonical_json(entry.payload)) != entry.payload_hash:
+    text = stored_payload_text(entry)
+    data = text.encode("utf-8") if text is not None else canonical_json(entry.payload)
+    if sha256_bytes(data) != entry.payload_hash:
         return "its payload no longer matches its payload hash (edited in place)"
     fields = {**entry.__dict__, "payload": None}
     if compute_entry_hash(fields) != entry.entry_hash:
@@ -53,19 +56,42 @@ def entry_problem(entry) -> str | None:
     return None
 
 
+#: ``{ledger url: ((size, root), nodes, proven leaves)}``: what the process has proven under
+#: the trusted head it last used (dropped when that head moves). A node here was on the path
+#: of a proof that reached the trusted root; a ``(seq, leaf)`` here was proven under it.
+_PROVEN: dict[str, tuple[tuple[int, bytes], dict, set]] = {}
+
+
+def forget() -> None:
+    """Drop the process's proofs (a fresh process's first decision; for benchmarks)."""
+    _PROVEN.clear()
+
+
 class _Proofs:
-    """What one decision has proven: the trusted head (read when first needed, so after the
-    command's own incremental check), the stored nodes read, the leaves proven under it."""
+    """What decisions have proven: the trusted head (read when first needed, so after the
+    command's own incremental check), the stored nodes on the paths of proofs that reached
+    its root, and the leaves proven under it, shared by the process while the head stands.
+
+    Sound because nothing here is believed about a row: every read re-hashes the row, and
+    only a leaf equal to one proven under the trusted root skips its proof; a node is used
+    only inside a proof that is checked against the root again."""
 
     def __init__(self, ledger, head: tuple[int, bytes] | None):
-        self.ledger, self._head, self._loaded = ledger, head, head is not None
+        self.ledger, self._head, self._loaded = ledger, head, False
         self.nodes: dict[tuple[int, int], bytes] = {}
         self.proven: set[tuple[int, bytes]] = set()
 
     @property
     def head(self) -> tuple[int, bytes] | None:
         if not self._loaded:
-            self._head, self._loaded = trusted_head(self.ledger), True
+            self._loaded = True
+            self._head = self._head if self._head is not None else trusted_head(self.ledger)
+            url = getattr(self.ledger, "url", None)
+            if self._head is not None and url is not None:
+                held = _PROVEN.get(url)
+                if held is None or held[0] != self._head:
+                    held = _PROVEN[url] = (self._head, {}, set())
+                _, self.nodes, self.proven = held
         return self._head
 
 
@@ -79,9 +105,13 @@ class VerifiedReader:
     proof) and the stored nodes those proofs used.
     """
 
-    def __init__(self, ledger, head: tuple[int, bytes] | None = None, *, _proofs=None):
+    def __init__(
+        self, ledger, head: tuple[int, bytes] | None = None, *, memo: bool = False, _proofs=None
+    ):
         self._ledger = ledger
         self._proofs = _proofs or _Proofs(ledger, head)
+        # ``memo``: a decision that only reads (drive_decision) reads each query once
+        self._memo: dict[tuple, list] | None = {} if memo else None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._ledger, name)
@@ -104,7 +134,13 @@ class VerifiedReader:
             yield VerifiedReader(tx, _proofs=self._proofs)
 
     def entries(self, action=None, subject=None, after_seq: int = 0) -> list:
-        return self._checked(self._ledger.entries(action, subject, after_seq))
+        key = (action, subject, after_seq)
+        if self._memo is not None and key in self._memo:
+            return list(self._memo[key])
+        found = self._checked(self._ledger.entries(action, subject, after_seq))
+        if self._memo is not None:
+            self._memo[key] = list(found)
+        return found
 
     def last(self, action=None, subject=None):
         found = self._ledger.last(action, subject)
@@ -143,12 +179,13 @@ class VerifiedReader:
 
         for e in entries:
             merkle.inclusion_proof(e.seq - 1, size, record)
-        proofs.nodes.update(read_nodes(proofs.ledger, wanted - proofs.nodes.keys()))
+        read = read_nodes(proofs.ledger, wanted - proofs.nodes.keys())
+        nodes = {**proofs.nodes, **read}  # shared only once every proof has reached the root
 
         def node(level: int, index: int) -> bytes:
-            if (level, index) not in proofs.nodes:
+            if (level, index) not in nodes:
                 raise TamperDetected(f"ledger tree node ({level}, {index}) is missing")
-            return proofs.nodes[(level, index)]
+            return nodes[(level, index)]
 
         for e in entries:
             try:
@@ -159,7 +196,8 @@ class VerifiedReader:
                     f"ledger entry {e.seq} ({e.action}) is not the entry the verified"
                     f" checkpoint of {size} entries holds (edited after verification)"
                 ) from None
-            proofs.proven.add((e.seq, e.leaf))
+        proofs.nodes.update(read)
+        proofs.proven.update((e.seq, e.leaf) for e in entries)
 
 
 @contextmanager
@@ -184,14 +222,25 @@ def verified_ledger(ws, action: str) -> Iterator[VerifiedReader]:
 
 
 def read_nodes(ledger, wanted) -> dict[tuple[int, int], bytes]:
-    """The stored tree nodes ``wanted`` (``{(level, index)}``): one indexed query per level
-    (SQLite does not use the primary key for a row-value ``IN``)."""
+    """The stored tree nodes ``wanted`` (``{(level, index)}``) in one statement: per level an
+    indexed ``level = ? AND idx IN (...)`` (SQLite does not use the primary key for a
+    row-value ``IN``), joined by ``UNION ALL``; plain text, as its shape varies."""
     by_level: dict[int, list[int]] = {}
     for level, index in wanted:
         by_level.setdefault(level, []).append(index)
-    c, out = nodes_table.c, {}
+    if not by_level:
+        return {}
+    parts, params = [], {}
+    for level, indices in sorted(by_level.items()):
+        names = []
+        for j, index in enumerate(sorted(indices)):
+            params[f"i{level}_{j}"] = index
+            names.append(f":i{level}_{j}")
+        params[f"l{level}"] = level
+        parts.append(
+            f"SELECT level, idx, hash FROM {nodes_table.name}"
+            f" WHERE level = :l{level} AND idx IN ({', '.join(names)})"
+        )
     with ledger.snapshot() as conn:
-        for level, indices in sorted(by_level.items()):
-            stmt = sa.select(c.idx, c.hash).where(c.level == level, c.idx.in_(sorted(indices)))
-            out.update({(level, r.idx): bytes.fromhex(r.hash) for r in conn.execute(stmt)})
-    return out
+        rows = conn.execute(sa.text(" UNION ALL ".join(parts)), params)
+        return {(r.level, r.idx): bytes.fromhex(r.hash) for r in rows}

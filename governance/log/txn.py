@@ -81,7 +81,16 @@ def to_entry(row) -> LedgerEntry:
         payload = json.loads(row.payload)
     except ValueError:
         raise TamperDetected(f"ledger entry {row.seq}: payload is not valid JSON") from None
-    return LedgerEntry(**{**row._mapping, "payload": payload})
+    entry = LedgerEntry(**{**row._mapping, "payload": payload})
+    object.__setattr__(entry, "_stored_text", row.payload)  # not a field: not compared, not shown
+    return entry
+
+
+def stored_payload_text(entry: LedgerEntry) -> str | None:
+    """The payload text of ``entry`` as read from the database (None when it was not read
+    from it): its SHA-256 is the payload hash, with no re-encoding (what ``ledger verify``
+    hashes too)."""
+    return entry.__dict__.get("_stored_text")
 
 
 def _filters(action: str | None, subject: str | None) -> list:
