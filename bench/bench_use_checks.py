@@ -7,9 +7,9 @@ on a promoted tiny LightGBM champion (real MLflow, SQLite ledger), beside the sa
 with read-time verification switched off (its floor, measured in the same run), and split
 into its parts: the incremental ledger check (:func:`governance.audit.intact.ledger_problem`),
 the user registry read and fold through a verified reader, the kill switch read through
-one, and the rest (promotion backing, signatures, model files re-hashed). Median of 20 warm
-calls after one cold call, and of 20 calls that each start with nothing proven (a new
-process's first decision: :func:`governance.log.readtime.forget`) (the cold call re-hashes the filler once, as the first
+one, and the rest (promotion backing, signatures, model files re-hashed). Medians of 30
+interleaved warm calls after one cold call, including calls that each start with nothing
+proven (a new process's first decision: :func:`governance.log.readtime.forget`) (the cold call re-hashes the filler once, as the first
 incremental check after a bulk load does).
 
 The filler (``gate.pretrade`` entries, the shape a year of rebalances leaves) is written in
@@ -36,14 +36,19 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def _median_ms(fn, n: int = 20) -> float:
-    fn()  # warm
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
+def _medians_ms(fns: dict, n: int = 30) -> dict[str, float]:
+    """Median milliseconds of each of ``fns`` (``{name: fn}``), called in turn ``n`` times
+    after one warm call each: interleaved, so that a shared machine's load drifts over all
+    of them alike and their ratios hold."""
+    for fn in fns.values():
         fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(n):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - t0) * 1000)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def bulk_fill(ledger, upto: int) -> float:
@@ -130,22 +135,32 @@ def measure(size: int) -> dict:
         decision = drive_decision(ws, ledger, "bench-use", tier)
         assert decision.allowed, decision.reasons
         out = {"size": ledger.head()[0], "fill_s": fill_s, "cold_s": cold_s}
-        out["whole"] = _median_ms(lambda: drive_decision(ws, ledger, "bench-use", tier))
+
+        def decide():
+            return drive_decision(ws, ledger, "bench-use", tier)
 
         def first():  # a fresh process's decision: nothing proven yet under this head
             forget()
-            return drive_decision(ws, ledger, "bench-use", tier)
+            return decide()
 
-        out["first"] = _median_ms(first)
-        reader, model_use.VerifiedReader = model_use.VerifiedReader, lambda led, **_: led
-        try:  # the floor: the same decision reading unverified
-            out["unverified"] = _median_ms(lambda: drive_decision(ws, ledger, "bench-use", tier))
-        finally:
-            model_use.VerifiedReader = reader
-        out["intact"] = _median_ms(lambda: ledger_problem(ws, ledger))
-        out["fold"] = _median_ms(lambda: load_registry(VerifiedReader(ledger)))
-        out["switch"] = _median_ms(
-            lambda: killswitch.effective(VerifiedReader(ledger), "bench-use")
+        def unverified():  # the floor: the same decision reading unverified
+            reader, model_use.VerifiedReader = model_use.VerifiedReader, lambda led, **_: led
+            try:
+                return decide()
+            finally:
+                model_use.VerifiedReader = reader
+
+        out.update(
+            _medians_ms(
+                {
+                    "whole": decide,
+                    "first": first,
+                    "unverified": unverified,
+                    "intact": lambda: ledger_problem(ws, ledger),
+                    "fold": lambda: load_registry(VerifiedReader(ledger)),
+                    "switch": lambda: killswitch.effective(VerifiedReader(ledger), "bench-use"),
+                }
+            )
         )
     return out
 
@@ -162,7 +177,7 @@ def main() -> None:
     for size in (int(s) for s in args.sizes.split(",")):
         r = measure(size)
         target = 50 if r["size"] <= 10_000 else 100
-        print(f"use-time checks on a {r['size']:,}-entry ledger (median of 20 warm calls)")
+        print(f"use-time checks on a {r['size']:,}-entry ledger (medians of 30 interleaved calls)")
         print(
             f"  filler written in {r['fill_s']:.1f} s; first incremental check {r['cold_s']:.1f} s"
         )
