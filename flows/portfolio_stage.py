@@ -23,7 +23,12 @@ def backtest(run: Run, panel, sealed, model: Trained) -> None:
     from governance.registry.recorder import attach
     from tasks.model.dataset import load_sealed
     from tasks.model.scoring import load_scoring_model, score_wide
-    from tasks.portfolio.backtest import run_backtest, store_backtest
+    from tasks.portfolio.backtest import (
+        one_day_rank_ic,
+        run_backtest,
+        store_backtest,
+        store_promise,
+    )
 
     holdout = load_sealed(run.ctx.store, sealed.holdout_fingerprint)
     scores = score_wide(load_scoring_model(run.ws, model.name, model.version), holdout)
@@ -34,6 +39,7 @@ def backtest(run: Run, panel, sealed, model: Trained) -> None:
     summary = result.summary()
     store = run.ctx.store
     artifacts = store_backtest(store, result)
+    artifacts.update(store_promise(store, one_day_rank_ic(scores, panel.close)))
     run.ctx.record(
         Action.BACKTEST_COMPLETED,
         subject=Subject.model(model.name, model.version),
@@ -88,7 +94,7 @@ def portfolio(run: Run, panel) -> None:
     result = None
     if allowed:
         try:
-            scores = _champion_scores(run, panel, int(champion), drive.model_hash)
+            scores = version_scores(run, panel, int(champion), drive.model_hash)
             result = stress_gate(
                 run,
                 panel,
@@ -148,9 +154,9 @@ def _switch_line(state) -> str:
     return f"TRIPPED since {state.since} by {printable(state.by)}: {printable(state.reason)}"
 
 
-def _champion_scores(run: Run, panel, version: int, model_hash: str | None) -> pd.Series:
-    """The champion's scores on the panel's last date (features computed point-in-time),
-    from model files whose hash is re-checked as they are loaded."""
+def version_scores(run: Run, panel, version: int, model_hash: str | None) -> pd.Series:
+    """A version's scores on the panel's last date (features computed point-in-time), from
+    model files whose hash is re-checked as they are loaded (the champion, a paper version)."""
     from governance.ground.errors import Gate, GateHalt
     from tasks.model.features import compute_features
     from tasks.model.scoring import latest_scores, load_scoring_model
@@ -160,7 +166,10 @@ def _champion_scores(run: Run, panel, version: int, model_hash: str | None) -> p
     features = compute_features(panel, model.features_config(run.config.features))
     missing = sorted(set(model.features) - set(features.columns))
     if missing:
-        raise GateHalt(Gate.SCORING, f"champion v{version} needs features not computed: {missing}")
+        raise GateHalt(
+            Gate.SCORING,
+            f"{run.config.model.name} v{version} needs features not computed: {missing}",
+        )
     return latest_scores(model, features)
 
 

@@ -1,7 +1,8 @@
 """``rebalance_flow``: the daily rebalance.
 
 load the latest data → DATA-QUALITY GATE → may the champion drive? (KILL-SWITCH and
-approval state) → score with the champion → optimise → PRE-TRADE GATE → publish.
+approval state) → score with the champion → optimise → PRE-TRADE GATE → publish; then each
+version in paper marks and books its paper book, never published (flows/paper_stage.py).
 With no champion, a tripped kill switch or a failed solve it publishes the policy's fallback
 and says why. A critical data-quality failure on live data trips the kill switch when the
 policy says so, and publishes nothing.
@@ -14,6 +15,7 @@ from prefect import State, flow
 from flows import stages
 from flows.config import AlphagateConfig
 from flows.halting import end_state, quiet_expected_failures
+from flows.paper_stage import paper_books
 from flows.portfolio_stage import portfolio
 from flows.risk_stage import risk_report
 from flows.run import finish, open_run
@@ -37,6 +39,7 @@ def rebalance_flow(
             stages.trip_on_live_data_failure(run, exc)
             raise
         portfolio(run, panel)
+        paper_books(run, panel)
         risk_report(run, panel)
     except GateHalt as exc:
         run.summary.halt(exc.gate, exc.reasons)

@@ -33,8 +33,10 @@ def portfolio_subject(asof: str, source: str, *account: str) -> str:
     return Subject.portfolio(asof, *fallback, *account)
 
 
-def stress_gate(run: Run, panel, result):
+def stress_gate(run: Run, panel, result, book: str | None = None):
     """Stress ``result`` (a PortfolioResult), record, gate; return it with the stress files.
+    ``book``: a book other than the published one (subject ``portfolio:<asof>:<book>``, no
+    note on the run's summary).
 
     Raises
     ------
@@ -50,7 +52,7 @@ def stress_gate(run: Run, panel, result):
     if result.many:
         return stress_accounts(run, panel, result)
     cfg, limits = run.config, run.tier.stress
-    subject = portfolio_subject(result.asof, result.source)
+    subject = portfolio_subject(result.asof, result.source, *((book,) if book else ()))
     shas: dict[str, str] = {}
     try:
         inputs = risk_inputs(panel, cfg.portfolio, cfg.risk, asof=result.asof)
@@ -63,7 +65,8 @@ def stress_gate(run: Run, panel, result):
             stress_summary_sha256=shas["stress/summary.json"],
             weights_sha256=result.artifacts.get("weights.json"),
         )
-        note_stress(run, res, breaches, result.source)
+        if book is None:
+            note_stress(run, res, breaches, result.source)
     except Exception as exc:  # a gate that cannot be evaluated halts (fail closed)
         decision = error_decision(Gate.STRESS, exc)
     decide_gate(run.now, decision, subject)

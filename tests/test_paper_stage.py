@@ -6,6 +6,7 @@ and her own key ends refused and recorded.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from governance.ground.errors import TamperDetected
 from governance.ground.vocabulary import Action
 from tests.helpers_e2e import cli_out
 from tests.helpers_identity import POLICY, adopt_policy, enrol_cast, tiny_version
+from tests.helpers_paper import PAPER_START, paper_record
 
 NAME = "paperling"
 MIN_DAYS = 3
@@ -53,13 +55,10 @@ def _refusals(ws):
         return [e.payload for e in ledger.entries(action=Action.APPROVAL_REFUSED)]
 
 
-def _mark(ws, version, days):
-    from governance.decisions.paper import record_mark
-    from governance.log.ledger import Ledger
-
-    with Ledger.open(ws) as ledger:
-        for day in days:
-            record_mark(ledger, NAME, version, day, {"net_return": 0.001})
+def _mark(ws, version, days, start=PAPER_START, flip=False):
+    """``days`` paper days (bookings and marks) of an honest paper book from ``start``,
+    recorded by the process through the production writers (tests/helpers_paper.py)."""
+    paper_record(ws, NAME, version, seed=0, flip=flip, days=days, start=start)
 
 
 def test_paper_then_live_two_separate_four_eyes_decisions(paper_ws, capsys):
@@ -79,11 +78,12 @@ def test_paper_then_live_two_separate_four_eyes_decisions(paper_ws, capsys):
     client = MlflowClient()
     assert str(client.get_model_version_by_alias(NAME, "paper").version) == version
     # Live before min_days of paper marks: refused, recorded, with the count.
-    _mark(ws, version, ["2026-01-05", "2026-01-06", "2026-01-06"])  # two distinct days
+    _mark(ws, version, 2)
+    _mark(ws, version, 2)  # a rerun on the same closes marks nothing twice
     code, _, err = _approve(capsys, config, version, "val")
     assert code == 4 and f"2 of {MIN_DAYS} paper days" in err
     # The paper signatures never count for live: after min_days, live needs its own two.
-    _mark(ws, version, ["2026-01-07"])
+    _mark(ws, version, 1, start=PAPER_START + 2)
     code, out, err = _approve(capsys, config, version, "val")
     assert code == 0 and not out["promoted"] and out["missing"] == ["risk_officer"], err
     assert [g["user"] for g in out["granted"]] == ["val"]
@@ -137,7 +137,7 @@ def test_paper_attacks_are_refused_and_recorded(paper_ws, capsys):
         facts = facts_for(ws, ledger, NAME, version)
         validation = latest_validation(ledger, NAME, version)
     # 4. Live approval before min_days: refused, recorded.
-    _mark(ws, version, ["2026-02-02"])
+    _mark(ws, version, 1)
     code, _, err = _approve(capsys, config, version, "omar")
     assert code == 4 and f"1 of {MIN_DAYS} paper days" in err
     assert _refusals(ws)[-1]["user"] == "omar"
@@ -164,3 +164,81 @@ def test_a_tier_without_paper_has_no_paper_approval(workspace, monkeypatch, caps
     code, _, err = cli_out(capsys, "approve", "--stage", "paper", "--model-version", version,
                            "--as", "vera", "--config", config, "--model", NAME)  # fmt: skip
     assert code == 2 and "has no paper stage" in err
+
+
+def _in_paper(capsys, config, version):
+    assert _approve(capsys, config, version, "vera", "paper")[0] == 0
+    assert _approve(capsys, config, version, "rita", "paper")[0] == 0
+
+
+def test_a_forged_paper_record_is_refused_at_graduation(paper_ws, capsys):
+    """An edited input of the paper record, or a mark appended without inputs, is caught
+    when the live approval re-derives the record: exit 3, recorded, nothing promoted."""
+    from governance.ground.artifacts import ArtifactStore
+    from governance.identity.users import SYSTEM_ACTOR
+    from governance.log.ledger import Ledger
+
+    ws, config, version = paper_ws
+    _in_paper(capsys, config, version)
+    _mark(ws, version, MIN_DAYS)
+    with Ledger.open(ws) as ledger:
+        marks = ledger.entries(action=Action.PAPER_MARKED)
+    # 1. The paper book's held weights after the first fill, rewritten in the store.
+    path = ArtifactStore.of(ws).path(marks[0].payload["artifacts"]["paper/held.json"])
+    original = path.read_bytes()
+    path.chmod(0o644)
+    held = json.loads(original)
+    held["values"][0] = held["values"][0] + 0.1
+    path.write_text(json.dumps(held))
+    code, _, err = _approve(capsys, config, version, "val")
+    # (the deciding command's integrity check at the door finds it before graduation reads
+    # it: tasks/portfolio/paper_record.py refuses it too, tests/test_paper_record.py)
+    assert code == 3 and "no longer matches its hash" in err and err.strip().count("\n") == 0
+    path.write_bytes(original)
+    # 2. A better day appended as a mark by someone with write access to the ledger.
+    with Ledger.open(ws) as ledger:
+        fake = ledger.append(Action.PAPER_MARKED, actor=SYSTEM_ACTOR, subject=marks[-1].subject,
+                             payload={"as_of": "2099-01-02", "net_return": 0.05})  # fmt: skip
+    code, _, err = _approve(capsys, config, version, "val")
+    assert code == 3 and f"mark seq {fake.seq}" in err
+    assert f"mark seq {fake.seq}" in _refusals(ws)[-1]["refusal"]
+    with Ledger.open(ws) as ledger:
+        assert ledger.entries(action=Action.MODEL_PROMOTED) == []
+        assert ledger.entries(action=Action.APPROVAL_GRANTED) == []
+
+
+def test_a_sign_flip_on_paper_fails_graduation_and_never_goes_live(paper_ws, capsys):
+    """The market's signal flips at the paper start: the graduation gate fails with the
+    rank-IC finding (power derived in tests/test_paper_record.py; over ``MIN_DAYS`` = 3 days
+    here the flip shows on this fixed seed), recorded; no live approval counts, the
+    Prefect-UI path cannot promote it either."""
+    from governance.decisions.approvals import promote_if_complete, record_signed_decision
+    from governance.decisions.promotion import facts_for, latest_validation
+    from governance.log.ledger import Ledger
+    from governance.policy.tiers import tier_at_use
+    from tests.helpers_identity import signer
+
+    ws, config, version = paper_ws
+    _in_paper(capsys, config, version)
+    _mark(ws, version, 10, flip=True)
+    code, _, err = _approve(capsys, config, version, "val")
+    assert code == 3 and "graduation: paper rank IC" in err, err
+    refusal = _refusals(ws)[-1]
+    assert refusal["user"] == "val" and refusal["findings"][0].startswith(
+        "graduation: paper rank IC"
+    )
+    assert refusal["graduation"]["rank_ic"]["z"] < -1.645
+    # Two live approvals signed with the approvers' own keys, written past the command (as
+    # a Prefect-UI answer would be): complete, and still never promoted without graduation.
+    with Ledger.open(ws) as ledger:
+        tier = tier_at_use(ledger, NAME).tier
+        facts = facts_for(ws, ledger, NAME, version)
+        validation = latest_validation(ledger, NAME, version)
+        for user in ("val", "omar"):
+            record_signed_decision(
+                ledger, facts, validation, signer=signer(ws, user, ledger), decision="approve",
+                reason="past the command", policy_hash="x", tier_name="high",
+            )  # fmt: skip
+        state, promoted, _ = promote_if_complete(ws, ledger, facts, tier, "x", validation)
+        assert state.complete and promoted is None
+        assert ledger.entries(action=Action.MODEL_PROMOTED) == []

@@ -134,9 +134,17 @@ def _decide(args: argparse.Namespace) -> int:
         return _sign_only(args, ws, name, in_force)
     with verified_ledger(ws, args.decision) as ledger:
         signer = prove(args, ws, ledger, args.decision)
+        more = {}
+        if fn is approvals.approve and in_force.tier.paper is not None:
+            from flows.graduation import graduation_for
+
+            more["graduation"] = graduation_for(
+                ws, ledger, name, args.model_version, in_force.tier.paper
+            )
         out = fn(
             ws, ledger, name, args.model_version, signer, args.reason or "",
             tier=in_force.tier, tier_name=in_force.name, policy_hash=in_force.policy_hash,
+            **more,
         )  # fmt: skip
         sandbox = say_sandbox(is_sandbox(ledger))
     state = out.state

@@ -19,7 +19,9 @@ wrong role, the same user twice, a version that did not pass) is recorded as
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from governance.decisions.paper import enter_paper, entered, paper_blocker
 from governance.decisions.promotion import (
@@ -29,7 +31,7 @@ from governance.decisions.promotion import (
     facts_for,
     latest_validation,
 )
-from governance.ground.errors import Forbidden, InputError
+from governance.ground.errors import Forbidden, Gate, GateHalt, InputError, TamperDetected
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.identity.duties import Act, duty_refusal
@@ -95,7 +97,9 @@ def approval_document(
     }
 
 
-def _refuse(ledger: Ledger, facts: ModelFacts, signer, decision: str, message: str) -> Forbidden:
+def _refuse(
+    ledger: Ledger, facts: ModelFacts, signer, decision: str, message: str, **facts_more
+) -> Forbidden:
     ledger.append(
         Action.APPROVAL_REFUSED,
         actor=signer.name if signer else "<none>",
@@ -107,6 +111,7 @@ def _refuse(ledger: Ledger, facts: ModelFacts, signer, decision: str, message: s
             "user": signer.name if signer else None,
             "decision": decision,
             "refusal": message,
+            **facts_more,
         },
     )
     return Forbidden(message)
@@ -183,14 +188,19 @@ def promote(ledger: Ledger, client, facts: ModelFacts, state: PromotionState, po
 
 
 def promote_if_complete(
-    ws: Workspace, ledger: Ledger, facts: ModelFacts, tier, policy_hash: str, validation=None
-):
+    ws: Workspace, ledger: Ledger, facts: ModelFacts, tier, policy_hash: str, validation=None,
+    graduated: bool = False,
+):  # fmt: skip
     """Promote when :func:`compute_state` is complete; return ``(state, entry, previous)``.
 
-    ``entry`` and ``previous`` are None when nothing was promoted.
+    ``entry`` and ``previous`` are None when nothing was promoted. A tier with a paper
+    stage promotes only when ``graduated`` (:func:`approve` passed the graduation gate at
+    this approval): a Prefect-UI approval never promotes such a version.
     """
     state = compute_state(ws, ledger, facts, tier, validation)
     if not state.complete or state.champion:
+        return state, None, None
+    if tier.paper is not None and not graduated:
         return state, None, None
     entry, previous = promote(ledger, mlflow_client(ws), facts, state, policy_hash)
     return compute_state(ws, ledger, facts, tier, validation), entry, previous
@@ -223,8 +233,15 @@ def approve(
     tier,
     tier_name: str,
     policy_hash: str,
+    graduation: Callable[[], Any] | None = None,
 ) -> ApprovalOutcome:
     """Sign and record an approval; promote when the tier's approvals are complete.
+
+    A tier with a paper stage needs, before any live approval, the version's ``min_days``
+    of paper and a pass of the graduation gate: ``graduation()`` evaluates it at this
+    moment from the verified paper record (flows/graduation.py) and returns an object with
+    ``passed``, ``findings`` and ``figures`` (validation/graduation.py ``Graduation``);
+    None (a caller that cannot evaluate it) refuses, failing closed.
 
     Raises
     ------
@@ -232,7 +249,13 @@ def approve(
         Unknown model version (exit 2).
     Forbidden
         Self-approval, wrong role, the same user twice, a version whose latest validation
-        did not pass or that was rejected (recorded as ``approval.refused``; exit 4).
+        did not pass or that was rejected, a paper stage short of ``min_days`` (recorded as
+        ``approval.refused``; exit 4).
+    GateHalt
+        Gate ``graduation``: the paper record failed the graduation gate (recorded with
+        its findings; exit 3).
+    TamperDetected
+        The paper record does not verify (recorded; exit 3).
     """
     facts, validation, before = _standing(
         ws, ledger, model_name, version, signer, tier, Action.APPROVAL_GRANTED
@@ -241,6 +264,7 @@ def approve(
         why = paper_blocker(ledger, facts.name, facts.version, tier.paper)
         if why:
             raise _refuse(ledger, facts, signer, "approve", f"approve for live: {why}")
+        _graduated(ledger, facts, signer, graduation)
     if before.blocked:
         raise _refuse(ledger, facts, signer, "approve", "approve: " + "; ".join(before.blocked))
     _check_approver(ledger, facts, signer, Act.APPROVE, [g["user"] for g in before.granted])
@@ -251,9 +275,26 @@ def approve(
         reason=reason or "", policy_hash=policy_hash, tier_name=tier_name,
     )  # fmt: skip
     state, promoted, previous = promote_if_complete(
-        ws, ledger, facts, tier, policy_hash, validation
+        ws, ledger, facts, tier, policy_hash, validation, graduated=tier.paper is not None
     )
     return ApprovalOutcome(entry, state, promoted, previous)
+
+
+def _graduated(ledger: Ledger, facts, signer, graduation) -> None:
+    """Refuse (recorded) unless the graduation gate passes now (:func:`approve`)."""
+    where = f"approve for live: {facts.name} v{facts.version}"
+    if graduation is None:
+        raise _refuse(ledger, facts, signer, "approve", f"{where}: graduation gate not evaluated")
+    try:
+        outcome = graduation()
+    except TamperDetected as exc:
+        _refuse(ledger, facts, signer, "approve", f"{where}: {exc}")
+        raise
+    if not outcome.passed:
+        message = f"{where}: graduation failed: " + "; ".join(outcome.findings)
+        _refuse(ledger, facts, signer, "approve", message, findings=list(outcome.findings),
+                graduation=outcome.figures)  # fmt: skip
+        raise GateHalt(Gate.GRADUATION, [f.removeprefix("graduation: ") for f in outcome.findings])
 
 
 def approve_for_paper(

@@ -13,9 +13,10 @@ before capital. Two separate four-eyes decisions, by the same separation-of-duti
 
 The paper signatures never count for live: each signed document names its act, the ledger
 refuses an entry whose action is not the signed one, and live approvals count only
-``approval.granted`` acts. Not built yet: the paper book's marks from the broker's fills and
-the graduation gate that re-derives the paper record (until then a mark is a system entry,
-so an insider with write access to the ledger could add marks: docs/governance.md).
+``approval.granted`` acts. After ``min_days``, the live approval also needs the graduation
+gate's pass, computed by the approving command from the verified paper record
+(tasks/portfolio/paper_record.py, validation/graduation.py, flows/graduation.py) and handed
+to :func:`governance.decisions.approvals.approve` as ``graduation``.
 """
 
 from __future__ import annotations
@@ -27,13 +28,30 @@ from governance.policy.schema import PaperPolicy
 from governance.registry.recorder import mlflow_client
 from governance.registry.versions import PAPER, registry_exists
 
-__all__ = ["PAPER", "enter_paper", "paper_blocker",
-           "paper_days", "record_mark"]  # fmt: skip
+__all__ = ["PAPER", "enter_paper", "in_paper", "paper_blocker",
+           "paper_days"]  # fmt: skip
 
 
 def entered(ledger: Ledger, name: str, version) -> LedgerEntry | None:
     """The version's ``model.paper`` entry (None: never in paper)."""
     return ledger.last(action=Action.MODEL_PAPER, subject=Subject.model(name, version))
+
+
+def in_paper(ledger: Ledger, name: str) -> list[LedgerEntry]:
+    """The ``model.paper`` entries of the strategy's versions still in paper: not promoted
+    after entering paper, not retired (oldest first)."""
+    from governance.registry.retired import retirements
+
+    gone = retirements(ledger, name)
+    out = []
+    for e in ledger.entries(action=Action.MODEL_PAPER):
+        parsed = Subject.parse_model(e.subject)
+        if parsed is None or parsed[0] != name or parsed[1] in gone:
+            continue
+        if ledger.entries(action=Action.MODEL_PROMOTED, subject=e.subject, after_seq=e.seq):
+            continue
+        out.append(e)
+    return out
 
 
 def paper_days(ledger: Ledger, name: str, version, since_seq: int) -> int:
@@ -78,15 +96,3 @@ def enter_paper(ws, ledger: Ledger, facts, granted, policy_hash: str) -> LedgerE
         client.set_registered_model_alias(facts.name, PAPER, str(facts.version))
         client.set_model_version_tag(facts.name, str(facts.version), "stage", PAPER)
     return entry
-
-
-def record_mark(ledger: Ledger, name: str, version, as_of: str, record: dict) -> LedgerEntry:
-    """One day of the paper book: ``paper.marked`` with the day's record (net return,
-    turnover, costs)."""
-    return ledger.append(
-        Action.PAPER_MARKED,
-        actor=SYSTEM_ACTOR,
-        role="system",
-        subject=Subject.model(name, version),
-        payload={"model_name": name, "model_version": str(version), "as_of": as_of, **record},
-    )

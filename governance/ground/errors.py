@@ -55,6 +55,7 @@ class Gate(StrEnum):
     STRESS = "stress"  # the stress-loss limit of the pre-trade checks
     PRESEND = "presend"  # the pre-send checks of an order set (governance.decisions.presend)
     SCORING = "scoring"  # the champion cannot score the market (missing features)
+    GRADUATION = "graduation"  # the paper record did not keep validation's promise
     OPTIMISER = "optimiser"  # infeasible, unbounded or numerical failure of the solve
     INTEGRITY = "integrity"  # ledger, artifact or registry tampering
     EVIDENCE = "evidence"  # an evidence pack failed verification

@@ -46,6 +46,7 @@ class Action(StrEnum):
     MODEL_PROMOTED = "model.promoted"
     MODEL_RETIRED = "model.retired"
     MODEL_PAPER = "model.paper"
+    PAPER_BOOKED = "paper.booked"
     PAPER_MARKED = "paper.marked"
     RETIREMENT_REFUSED = "retirement.refused"
     # validation and findings

@@ -204,6 +204,14 @@ class PaperPolicy(StrictModel):
     approval for live may be given (governance/decisions/paper.py)."""
 
     min_days: int = Field(ge=1)
+    #: The graduation gate (validation/graduation.py): the paper record's mean daily rank IC
+    #: and net return may not fall significantly below the holdout backtest's (one-sided,
+    #: z < -z_level fails; 1.645: 5 %); the paper book's annualised tracking error against
+    #: the backtest's rule re-run over the same days at most ``max_tracking_error``; its
+    #: realised costs at most ``max_cost_ratio`` times the cost model's estimate.
+    z_level: float = Field(default=1.645, gt=0)
+    max_tracking_error: float = Field(default=0.10, gt=0)
+    max_cost_ratio: float = Field(default=1.5, gt=0)
 
 
 class ApprovalPolicy(StrictModel):

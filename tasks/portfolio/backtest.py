@@ -27,7 +27,14 @@ from governance.policy.schema import PretradeLimits
 from tasks.data.calendar import TRADING_DAYS
 from tasks.data.market import MarketPanel
 from tasks.model.dataset import frame_to_parquet
-from tasks.model.stats import annualised_volatility, drawdown, sharpe_ratio, sortino_ratio
+from tasks.model.stats import (
+    annualised_volatility,
+    drawdown,
+    forward_returns,
+    panel_ic,
+    sharpe_ratio,
+    sortino_ratio,
+)
 from tasks.portfolio.config import BenchmarkKind, PortfolioConfig
 from tasks.portfolio.costs import asset_costs
 from tasks.portfolio.market import MarketHistory
@@ -319,3 +326,29 @@ def store_backtest(store, result: BacktestResult) -> dict[str, str]:
         **result.plots,
     }
     return {f"backtest/{name}": store.put_bytes(data) for name, data in files.items()}
+
+
+def one_day_rank_ic(scores: pd.DataFrame, close: pd.DataFrame) -> pd.Series:
+    """Each scored date's rank IC against the next day's return (dates × assets frames):
+    what the holdout promised, the statistic a paper mark realises (tasks/portfolio/
+    paper_record.py) and the graduation gate compares (validation/graduation.py)."""
+    return panel_ic(scores, forward_returns(close.sort_index(), 1).reindex(columns=scores.columns))
+
+
+def store_promise(store, rank_ic: pd.Series) -> dict[str, str]:
+    """``backtest/rank_ic.parquet`` (``date``, ``ic``) beside the backtest's artifacts."""
+    return {"backtest/rank_ic.parquet": store.put_bytes(_parquet(rank_ic.rename("ic").to_frame()))}
+
+
+def read_promise(store, artifacts: dict) -> tuple[pd.Series, pd.Series]:
+    """The holdout's daily one-day rank IC and the model's daily net return, from a
+    ``backtest.completed`` entry's artifacts (re-hashed; ``KeyError``: not recorded)."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    def frame(name: str) -> pd.DataFrame:
+        data = store.read_bytes(artifacts[f"backtest/{name}"])
+        return pq.read_table(io.BytesIO(data)).to_pandas().set_index("date")
+
+    return frame("rank_ic.parquet")["ic"], frame("returns.parquet")[MODEL]

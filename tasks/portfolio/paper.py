@@ -23,7 +23,7 @@ import numpy as np
 
 from tasks.portfolio.costs import asset_costs
 
-__all__ = ["PaperMark", "fills_at_target", "mark_day"]
+__all__ = ["PaperMark", "fills_at_target", "mark_day", "mark_period"]
 
 
 @dataclass(frozen=True)
@@ -74,3 +74,24 @@ def mark_day(
     with np.errstate(divide="ignore", invalid="ignore"):
         drifted = grown / (1.0 + gross)[..., None]
     return PaperMark(gross - cost, gross, cost, np.abs(trade).sum(axis=-1), drifted)
+
+
+def mark_period(
+    held: np.ndarray,
+    target: np.ndarray,
+    returns: np.ndarray,
+    half_spread,
+    impact: np.ndarray | None = None,
+) -> PaperMark:
+    """The paper book over one period from a booking to the next close, filled there.
+
+    The book holds ``held`` through the period (it earns ``gross = held · r``), then the
+    paper broker fills the booked ``target`` at the period's closing price
+    (tasks/orders/paper.py: the next close plus the cost model), from the drifted holdings:
+    ``cost = Σ asset_costs(target - drifted)``, ``net = gross - cost``; the book then holds
+    ``target``. Shapes as :func:`mark_day`.
+    """
+    still = mark_day(held, held, returns, half_spread, impact)  # earns, drifts, no trade
+    done = mark_day(still.held, target, np.zeros_like(np.asarray(returns, dtype=float)),
+                    half_spread, impact)  # fmt: skip
+    return PaperMark(still.gross - done.cost, still.gross, done.cost, done.turnover, done.held)

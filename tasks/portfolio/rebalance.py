@@ -47,6 +47,7 @@ def construct_portfolio(
     *,
     asof: pd.Timestamp | None = None,
     information_coefficient: float | None = None,
+    book: str | None = None,
 ) -> PortfolioResult:
     """Risk -> alphas -> optimise -> pre-trade gate, with artifacts and ledger entries.
 
@@ -70,6 +71,9 @@ def construct_portfolio(
         Rebalance date; default the panel's last date.
     information_coefficient : float, optional
         Overrides ``cfg.information_coefficient``.
+    book : str, optional
+        A book other than the published one (a version's paper book, ``paper-v<N>``): its
+        entries' subject is ``portfolio:<asof>:<book>``.
 
     Raises
     ------
@@ -80,7 +84,7 @@ def construct_portfolio(
     """
     asof = panel.close.index[-1] if asof is None else pd.Timestamp(asof)
     day = str(asof.date())
-    subject = Subject.portfolio(day)
+    subject = Subject.portfolio(day, *((book,) if book else ()))
     tight = cfg.within(limits)
     market = market_inputs(scores, panel, asof, tight, information_coefficient)
     assets = market.risk.assets

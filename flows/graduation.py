@@ -1,0 +1,51 @@
+"""The graduation gate, composed for the live approval (issue 24).
+
+Reads the version's verified paper record (tasks/portfolio/paper_record.py: every mark
+recomputed from its re-hashed inputs; ``TamperDetected`` on a forgery) and what its holdout
+backtest promised (``backtest.completed``: the daily one-day rank IC and net return), and
+runs the gate (validation/graduation.py) under the tier's ``paper`` policy. The approving
+command hands :func:`graduation_for` to ``governance.decisions.approvals.approve``, which
+evaluates it at the moment of the approval and refuses, recorded, unless it passes.
+"""
+
+from __future__ import annotations
+
+import functools
+
+
+def graduation_for(ws, ledger, name: str, version, paper):
+    """A callable evaluating the graduation gate of ``name`` v``version`` under ``paper``
+    (governance.policy.schema.PaperPolicy)."""
+    return functools.partial(evaluate, ws, ledger, name, version, paper)
+
+
+def evaluate(ws, ledger, name: str, version, paper):
+    """The graduation gate's outcome now (validation.graduation.Graduation).
+
+    Raises
+    ------
+    TamperDetected
+        The paper record or the backtest's artifacts do not verify.
+    """
+    from governance.decisions.paper import entered
+    from governance.ground.artifacts import ArtifactStore
+    from governance.ground.vocabulary import Action, Subject
+    from tasks.portfolio.backtest import read_promise
+    from tasks.portfolio.paper_record import read_record
+    from validation.graduation import Graduation, graduate
+
+    start = entered(ledger, name, version)
+    store = ArtifactStore.of(ws)
+    record = read_record(ledger, store, name, version, start.seq)
+    backtest = ledger.last(action=Action.BACKTEST_COMPLETED, subject=Subject.model(name, version))
+    artifacts = (backtest.payload.get("artifacts") or {}) if backtest is not None else {}
+    if "backtest/rank_ic.parquet" not in artifacts:
+        return Graduation(False, (
+            f"graduation: {name} v{version} has no holdout backtest with its daily rank IC"
+            " recorded (backtest.completed): nothing to compare the paper record with",
+        ), {})  # fmt: skip
+    holdout_ic, holdout_net = read_promise(store, artifacts)
+    return graduate(
+        record.marks, holdout_ic, holdout_net, z_level=paper.z_level,
+        max_tracking_error=paper.max_tracking_error, max_cost_ratio=paper.max_cost_ratio,
+    )  # fmt: skip
