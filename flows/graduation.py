@@ -15,7 +15,7 @@ import functools
 
 def graduation_for(ws, ledger, name: str, version, paper):
     """A callable evaluating the graduation gate of ``name`` v``version`` under ``paper``
-    (governance.policy.schema.PaperPolicy)."""
+    (governance.policy.paper.PaperPolicy)."""
     return functools.partial(evaluate, ws, ledger, name, version, paper)
 
 

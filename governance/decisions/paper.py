@@ -24,7 +24,7 @@ from __future__ import annotations
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.users import SYSTEM_ACTOR
 from governance.log.ledger import Ledger, LedgerEntry
-from governance.policy.schema import PaperPolicy
+from governance.policy.paper import PaperPolicy
 from governance.registry.recorder import mlflow_client
 from governance.registry.versions import PAPER, registry_exists
 

@@ -230,11 +230,22 @@ def compute_state(
 def promotion_state(
     ws: Workspace, model_name: str, version: int | str, tier, ledger: Ledger | None = None
 ) -> PromotionState:
-    """What approvals ``model_name`` v``version`` still needs under ``tier``."""
+    """What approvals ``model_name`` v``version`` still needs under ``tier``: under a tier
+    with a paper stage, the approvals for paper until the version entered paper."""
+    from governance.decisions.paper import entered
+
     own = ledger is None
     ledger = ledger or Ledger.open(ws)
     try:
-        return compute_state(ws, ledger, facts_for(ws, ledger, model_name, version), tier)
+        facts = facts_for(ws, ledger, model_name, version)
+        state = compute_state(ws, ledger, facts, tier)
+        if (
+            getattr(tier, "paper", None) is not None
+            and not state.champion
+            and entered(ledger, facts.name, facts.version) is None
+        ):
+            state = compute_state(ws, ledger, facts, tier, action=Action.APPROVAL_PAPER)
+        return state
     finally:
         if own:
             ledger.dispose()

@@ -21,6 +21,7 @@ from pydantic import Field, model_validator
 from governance.ground.canonical import sha256_file
 from governance.ground.configio import StrictModel, load_yaml_model
 from governance.ground.errors import InputError
+from governance.policy.paper import PaperPolicy
 
 
 class Severity(StrEnum):
@@ -196,22 +197,6 @@ class KillSwitchPolicy(StrictModel):
     trip_on_pretrade_breach: bool = True
     reset_approvals: int = Field(default=MIN_RESET_APPROVALS, ge=MIN_RESET_APPROVALS)
     reset_requires_incident: bool = True
-
-
-class PaperPolicy(StrictModel):
-    """A paper stage before capital (issue 24): after two officers approve a version for
-    paper, it must be marked on paper for ``min_days`` trading days before the separate
-    approval for live may be given (governance/decisions/paper.py)."""
-
-    min_days: int = Field(ge=1)
-    #: The graduation gate (validation/graduation.py): the paper record's mean daily rank IC
-    #: and net return may not fall significantly below the holdout backtest's (one-sided,
-    #: z < -z_level fails; 1.645: 5 %); the paper book's annualised tracking error against
-    #: the backtest's rule re-run over the same days at most ``max_tracking_error``; its
-    #: realised costs at most ``max_cost_ratio`` times the cost model's estimate.
-    z_level: float = Field(default=1.645, gt=0)
-    max_tracking_error: float = Field(default=0.10, gt=0)
-    max_cost_ratio: float = Field(default=1.5, gt=0)
 
 
 class ApprovalPolicy(StrictModel):
