@@ -158,12 +158,22 @@ def version_scores(run: Run, panel, version: int, model_hash: str | None) -> pd.
     """A version's scores on the panel's last date (features computed point-in-time), from
     model files whose hash is re-checked as they are loaded (the champion, a paper version)."""
     from governance.ground.errors import Gate, GateHalt
-    from tasks.model.features import compute_features
+    from tasks.model.dataset import feature_columns_wide
+    from tasks.model.features import FEATURES_BY_NAME, wide_to_long
     from tasks.model.scoring import latest_scores, load_scoring_model
 
     model = load_scoring_model(run.ws, run.config.model.name, version, expected_hash=model_hash)
-    # the signed contract's features, order and normalisation, never the MLflow tags
-    features = compute_features(panel, model.features_config(run.config.features))
+    extra = {}
+    for table in run.sources:  # a source's features, joined as of publication
+        from tasks.data.sources.source import source_features
+
+        extra.update(source_features(table, panel.close.index, panel.close.columns))
+    # the signed contract's features, order and normalisation, never the MLflow tags; the
+    # built-in ones computed from the panel, a source's from the source (else missing)
+    cfg = model.features_config(run.config.features)
+    builtin = tuple(n for n in cfg.names or () if n in FEATURES_BY_NAME)
+    cfg = cfg.model_copy(update={"names": builtin or None})
+    features = wide_to_long(feature_columns_wide(panel, cfg, extra), panel.close)
     missing = sorted(set(model.features) - set(features.columns))
     if missing:
         raise GateHalt(

@@ -112,6 +112,19 @@ def test_a_clean_source_is_recorded_joined_and_declared(clean):
     declared = {d["name"]: d for d in json.loads(Path(path).read_text())}
     assert declared["sentiment_score"]["expected_sign"] == 1
     assert declared["sentiment_score"]["owner"] == "olga"
+    card = Path(client.download_artifacts(mv.run_id, "model_card.md", str(home / "dl")))
+    assert "## Feature sources" in card.read_text() and "| sentiment | olga | 1.0.0 |" in (
+        card.read_text()
+    )
+    from governance.ground.artifacts import ArtifactStore
+
+    with Ledger.open(Workspace(home)) as ledger:
+        validated = ledger.last(action=Action.VALIDATION_COMPLETED)
+    report = json.loads(
+        ArtifactStore.of(Workspace(home)).read_bytes(validated.artifacts["report.json"])
+    )
+    (named,) = report["model"]["sources"]
+    assert (named["source"], named["owner"], named["version"]) == ("sentiment", "olga", "1.0.0")
 
 
 @pytest.fixture(scope="module")
@@ -144,11 +157,17 @@ def champion_on_source(tmp_path_factory, prefect_server):
     mp.undo()
 
 
-def test_a_new_contract_version_raises_a_finding_on_the_champion(champion_on_source, capsys):
+def test_the_champion_scores_with_its_source_and_a_new_contract_version_is_a_finding(
+    champion_on_source, capsys
+):
     from governance.findings.register import load_register
     from governance.log.ledger import Ledger
+    from tests.helpers_e2e import cli_json
 
     home, tmp, cfg, version = champion_on_source
+    # the champion scores with its source's features, joined as of publication
+    code, reb = cli_json(capsys, "rebalance", "--config", str(cfg), "--as", "dana")
+    assert (code, reb["portfolio"]["source"]) == (0, "model"), reb["reasons"]
     write_contract(tmp / "sentiment.odcs.yaml", version="1.1.0", minimum=-10.0, maximum=10.0,
                    null_percent=1.0)  # fmt: skip
     main(["rebalance", "--config", str(cfg), "--as", "dana"])

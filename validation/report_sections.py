@@ -97,6 +97,16 @@ TIMING_ROWS: tuple[tuple[str, str, Any], ...] = (
 )  # fmt: skip
 
 
+def _sources(sources: Sequence[Mapping[str, Any]]) -> str:
+    return (
+        "; ".join(
+            f"{s.get('source')} (owner {s.get('owner')}, contract {s.get('version')})"
+            for s in sources
+        )
+        or "none"
+    )
+
+
 def _signal_rows(signals: Sequence[Mapping[str, Any]]) -> Table:
     rows = [(label, *(fmt(s.get(k)) for s in signals)) for k, label, fmt in SIGNAL_ROWS]
     names = [s["name"] for s in signals]
@@ -193,6 +203,7 @@ def analyst_sections(
                         ("model run", Cell(m.get("run_id") or "–", code=True)),
                         ("strategy", m.get("strategy") or "–"),
                         ("features", ", ".join(m.get("features") or [])),
+                        ("feature sources", _sources(m.get("sources") or [])),
                         ("policy hash", Cell(report["policy"].get("hash") or "–", code=True)),
                     )
                 ),

@@ -130,6 +130,8 @@ def _header(
             "strategy": inp.strategy,
             "horizon": inp.horizon,
             "features": inp.features,
+            # lineage of feature sources (tasks/data/sources/): name, owner, contract version
+            "sources": trained.get("sources") or [],
         },
         "validator": validator,
         "holdout": {

@@ -11,7 +11,8 @@ could have had at ``t``:
 A restatement of an older period does not replace a newer period already known. The join
 is vectorised: rows sorted by (asset, available_at, period) are kept when their period is
 the running maximum of the asset's periods (the rows that become the asset's current value
-when they arrive), then ``merge_asof`` takes, for each date, the last such row known by then.
+when they arrive); the position of the row in force is forward-filled over dates per asset
+and each column read at those positions.
 Joining on the period date instead (``available_at = period``) is the classic look-ahead
 leak this module exists to prevent (tests/test_sources.py plants one).
 """
@@ -62,33 +63,34 @@ def as_of_join(
         property tests check it is never after the date).
     """
     idx = pd.DatetimeIndex(dates).astype("datetime64[ns]")
+    names = [str(a) for a in assets]
     wanted = [*columns, AVAILABLE_AT]
-    ev = _events(rows[rows["asset"].isin(set(assets))])
-    grid = pd.DataFrame(
-        {
-            "date": np.repeat(idx.to_numpy(), len(assets)),
-            "asset": np.tile(np.asarray(assets), len(idx)),
-        }
-    )
+    ev = _events(rows[rows["asset"].astype("str").isin(set(names))])
+    # Several rows known at one instant: the last (the latest period) is the one in force.
+    ev = ev.assign(asset=ev["asset"].astype("str"), **{AVAILABLE_AT: ev[AVAILABLE_AT].astype(
+        "datetime64[ns]")}).drop_duplicates(["asset", AVAILABLE_AT], keep="last")  # fmt: skip
+    ev = ev.reset_index(drop=True)
+    # Which event is in force at each (date, asset): the event's position, forward-filled
+    # over time per asset. Filling positions, not values, keeps a published NaN a NaN.
     if ev.empty:
-        return {c: pd.DataFrame(np.nan, index=idx, columns=list(assets)) for c in wanted}
-    right = ev[["asset", AVAILABLE_AT, *columns]].rename(columns={AVAILABLE_AT: "_known"})
-    # merge_asof's keys must share a dtype (str assets, nanosecond dates)
-    right["asset"] = right["asset"].astype("str")
-    right["_known"] = right["_known"].astype("datetime64[ns]")
-    grid["asset"] = grid["asset"].astype("str")
-    right[AVAILABLE_AT] = right["_known"]
-    joined = pd.merge_asof(
-        grid.sort_values("date", kind="mergesort"),
-        right.sort_values("_known", kind="mergesort"),
-        left_on="date",
-        right_on="_known",
-        by="asset",
-        direction="backward",
-        allow_exact_matches=True,
+        nat = {AVAILABLE_AT: np.datetime64("NaT", "ns")}
+        return {c: pd.DataFrame(nat.get(c, np.nan), index=idx, columns=names) for c in wanted}
+    pos = pd.DataFrame(
+        {"t": ev[AVAILABLE_AT], "a": ev["asset"], "p": np.arange(len(ev), dtype=float)}
     )
+    wide = pos.pivot(index="t", columns="a", values="p").reindex(columns=names)
+    times = wide.index.union(idx)
+    filled = wide.reindex(times).ffill().reindex(idx).to_numpy(dtype=float)
+    missing = np.isnan(filled)
+    take = np.where(missing, 0, filled).astype(np.int64)
     out = {}
     for c in wanted:
-        wide = joined.pivot(index="date", columns="asset", values=c)
-        out[c] = wide.reindex(index=idx, columns=list(assets))
+        grid = ev[c].to_numpy()[take]
+        if c == AVAILABLE_AT:
+            grid = grid.astype("datetime64[ns]")
+            grid[missing] = np.datetime64("NaT")
+        else:
+            grid = grid.astype(float)
+            grid[missing] = np.nan
+        out[c] = pd.DataFrame(grid, index=idx, columns=names)
     return out

@@ -104,18 +104,7 @@ def build_card(rec: TrainingRecord) -> tuple[str, tuple[Section, ...]]:
             "listed in model input order.",
             Table(
                 ("name", "expected sign", "description"),
-                tuple(
-                    (
-                        n,
-                        _sign(FEATURES_BY_NAME[n].expected_sign)
-                        if n in FEATURES_BY_NAME
-                        else "undeclared",
-                        FEATURES_BY_NAME[n].description
-                        if n in FEATURES_BY_NAME
-                        else "extra feature supplied by the caller",
-                    )
-                    for n in split.features
-                ),
+                tuple(_feature_row(rec, n) for n in split.features),
             ),
         ),
     )
@@ -152,10 +141,12 @@ def build_card(rec: TrainingRecord) -> tuple[str, tuple[Section, ...]]:
     trials = Section(
         "Trials",
         (
-            f"{len(rec.trials)} trials in this run; {rec.trials_total} for strategy "
-            f"{cfg.name} so far. Chosen: {best.name} (highest mean CV rank IC), retrained "
-            "on the whole development period. Sharpe: annualised, daily top-minus-bottom "
-            f"{cfg.long_short_quantile:.0%} of the OOS predictions, before costs.",
+            f"{len(rec.trials)} trials in this run; {rec.trials_total} distinct trials so far on "
+            "this data, under any strategy name (tasks/model/trials.py). Chosen: "
+            f"{best.name} (highest mean CV rank IC: the best of {len(rec.trials)}, biased "
+            "upward), retrained on the whole development period. Sharpe: annualised, daily "
+            f"top-minus-bottom {cfg.long_short_quantile:.0%} of the OOS predictions, before "
+            "costs.",
             Table(
                 ("trial", "overrides", "mean rank IC", "sd rank IC", "Sharpe"),
                 tuple(
@@ -173,7 +164,34 @@ def build_card(rec: TrainingRecord) -> tuple[str, tuple[Section, ...]]:
         ),
     )
     limits = Section("Known limitations", (list(LIMITATIONS),))
-    return title, (purpose, data, feats, cv, trials, limits)
+    sources = _sources_section(rec)
+    return title, (purpose, data, feats, *sources, cv, trials, limits)
+
+
+def _feature_row(rec: TrainingRecord, name: str) -> tuple[str, str, str]:
+    if name in FEATURES_BY_NAME:
+        spec = FEATURES_BY_NAME[name]
+        return name, _sign(spec.expected_sign), spec.description
+    d = rec.declarations.get(name)
+    if d:  # a source's column, as its data contract declares it
+        return name, _sign(int(d["expected_sign"])), f"{d['description']} [{d.get('unit', '')}]"
+    return name, "undeclared", "extra feature supplied by the caller"
+
+
+def _sources_section(rec: TrainingRecord) -> tuple[Section, ...]:
+    by_source: dict[str, dict] = {}
+    for d in rec.declarations.values():
+        if d.get("source"):
+            by_source.setdefault(d["source"], d)
+    if not by_source:
+        return ()
+    rows = tuple(
+        (s, d.get("owner", ""), d.get("contract_version", "")) for s, d in by_source.items()
+    )
+    note = "Joined point in time: a value enters at t only once known (tasks/data/pit.py)."
+    return (
+        Section("Feature sources", (note, Table(("source", "owner", "contract version"), rows))),
+    )
 
 
 def _sign(s: int) -> str:

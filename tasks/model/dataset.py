@@ -131,13 +131,7 @@ def build_frame(
         ``h`` dates) are dropped, never filled; ``fwd_ret_<k>`` stays NaN where it reaches
         past the data end. ``frame.attrs`` holds ``horizon`` and ``features``.
     """
-    specs = select_features(panel, features_cfg)
-    columns = feature_panels(panel, features_cfg, specs)
-    for name, wide in (extra_features or {}).items():
-        if name in columns or name in META_COLUMNS or name in TARGET_COLUMNS:
-            raise InputError(f"extra_features: {name!r} clashes with an existing column")
-        aligned = wide.reindex(index=panel.close.index, columns=panel.close.columns)
-        columns[name] = normalise_cross_section(aligned, features_cfg.normalise)
+    columns = feature_columns_wide(panel, features_cfg, extra_features)
     names = list(columns)
     columns.update(label_panels(panel.close, features_cfg.horizon, features_cfg.label))
     long = wide_to_long(columns, panel.close)
@@ -150,6 +144,22 @@ def build_frame(
     long.insert(2, "sector", sector.astype("str"))
     long.attrs = {"horizon": features_cfg.horizon, "features": names}
     return long
+
+
+def feature_columns_wide(
+    panel: MarketPanel,
+    features_cfg: FeaturesConfig,
+    extra_features: Mapping[str, pd.DataFrame] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The declared features and the extra ones (a source's, normalised the same way), wide:
+    one definition for training's frame and the champion's scoring rows."""
+    columns = feature_panels(panel, features_cfg, select_features(panel, features_cfg))
+    for name, wide in (extra_features or {}).items():
+        if name in columns or name in META_COLUMNS or name in TARGET_COLUMNS:
+            raise InputError(f"extra_features: {name!r} clashes with an existing column")
+        aligned = wide.reindex(index=panel.close.index, columns=panel.close.columns)
+        columns[name] = normalise_cross_section(aligned, features_cfg.normalise)
+    return columns
 
 
 def frame_to_parquet(frame: pd.DataFrame) -> bytes:

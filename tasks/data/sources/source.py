@@ -112,6 +112,14 @@ def _read(path: Path, label: str) -> pd.DataFrame:
 
 def _typed(frame: pd.DataFrame, column: str, kind: str, label: str) -> pd.Series:
     raw = frame[column]
+    if kind == "date" and pd.api.types.is_datetime64_any_dtype(raw):
+        return raw.astype("datetime64[ns]")
+    if (
+        kind == "number"
+        and pd.api.types.is_numeric_dtype(raw)
+        and not pd.api.types.is_bool_dtype(raw)
+    ):
+        return raw.astype("float64")  # typed already (Parquet)
     if kind == "date":
         out = pd.to_datetime(raw, errors="coerce", format="ISO8601") if raw.dtype == object else raw
         what = "an ISO date"
