@@ -41,12 +41,18 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
     Keys: ``model_name``, ``version``, ``verdict``, ``findings`` (records of the latest
     validation), ``open_findings`` / ``accepted_findings`` (ids), ``promotion``
     (PromotionState JSON), ``may_drive`` (``{allowed, reasons, champion}``),
-    ``next_revalidation_due``, ``next`` (exact commands, in order).
+    ``next_revalidation_due``, ``next`` (exact commands, in order), ``findings_in_use``
+    (open or accepted findings the version's use raised: monitoring, boundary, fills).
     """
     facts = get_model_facts(mlflow_client(ws), name, version)
     validation = latest_validation(ledger, name, facts.version)
     state = compute_state(ws, ledger, facts, tier, validation)
-    records = blocking(load_register(ledger), validation.seq) if validation else []
+    register = load_register(ledger)
+    records = blocking(register, validation.seq) if validation else []
+    in_use = [
+        r for r in register.of_version(name, facts.version)
+        if r.origin != "validation" and r.status in (Status.OPEN, Status.ACCEPTED)
+    ]  # fmt: skip
     open_ = [r for r in records if r.status is not Status.ACCEPTED]
     allowed, reasons, champion = model_may_drive(ws, ledger, name, tier)
     # a revalidation falls due for a version in use, not for one never promoted
@@ -78,6 +84,7 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
         "open_findings": [r.id for r in open_],
         "accepted_findings": [r.id for r in records if r.status is Status.ACCEPTED],
         "unacceptable_findings": [r.id for r in open_ if r.severity not in accepted_sev],
+        "findings_in_use": [r.to_json() for r in in_use],
         "promotion": state.to_json(),
         "may_drive": {"allowed": allowed, "reasons": reasons, "champion": champion},
         "next_revalidation_due": due.to_json() if due else None,
@@ -117,6 +124,11 @@ def render_status(report: dict) -> list[str]:
         until = (f.get("acceptance") or {}).get("until")
         tail = f" until {until}" if f["status"] == "accepted" and until else ""
         lines.append(f"  {f['id']} [{f['severity']}] {f['status']}{tail}: {f['message']}")
+    for f in report.get("findings_in_use") or []:
+        lines.append(
+            f"  {f['id']} [{f['severity']}] {f['status']}, raised in use ({f['origin']}): "
+            f"{f['message']}"
+        )
     for fid in report["unacceptable_findings"]:
         lines.append(f"  {fid} may not be accepted under this tier: a new version must fix it")
     for a in report.get("approvals", []):

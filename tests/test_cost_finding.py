@@ -156,7 +156,9 @@ def test_a_fallback_book_without_a_champion_has_no_version_to_hold_the_finding(c
     assert ctx.ledger.entries(action=Action.FINDING_RAISED) == []
 
 
-def test_a_fallback_book_puts_the_finding_on_the_strategys_champion(ctx, workspace, tmp_path):
+def test_a_fallback_book_puts_the_finding_on_the_strategys_champion(
+    ctx, workspace, tmp_path, capsys
+):
     """A real champion (a tiny registered version, validated, approved by vera and rita):
     the fallback book's breach is a finding on it, the version the cost model will price
     next."""
@@ -180,3 +182,9 @@ def test_a_fallback_book_puts_the_finding_on_the_strategys_champion(ctx, workspa
     (fid,) = outcome["findings_raised"]
     record = load_register(ctx.ledger).get(fid)
     assert (record.model_version, record.check, record.status) == (version, CHECK, Status.OPEN)
+    # and `alphagate status` shows it beside the version's validation findings
+    code, status = cli_json(capsys, "status", "--model", STRATEGY)
+    assert code == 0 and status["version"] == version
+    assert [(f["id"], f["check"], f["origin"]) for f in status["findings_in_use"]] == [
+        (fid, CHECK, "fills")
+    ]
