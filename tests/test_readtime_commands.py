@@ -157,9 +157,10 @@ def test_an_adoption_edited_after_verify_decides_nothing(env, capsys):
 
 def test_an_enrolment_edited_after_verify_proves_no_one(env, capsys):
     """The DBA rewrites rita's enrolment in place (her role): the next command rita proves
-    her identity for (a trip) is exit 3 naming the enrolment; nothing is tripped. The fold
-    of an unchanged ledger is cached in the process: the cache holds only while the rows
-    read are the ones it was folded from."""
+        her identity for (a trip) is exit 3 naming the enrolment, nothing is tripped; so is
+    ``users list``. The fold
+        of an unchanged ledger is cached in the process: the cache holds only while the rows
+        read are the ones it was folded from."""
     from governance.identity.users import load_registry
 
     ws, _cfg = env
@@ -175,3 +176,4 @@ def test_an_enrolment_edited_after_verify_proves_no_one(env, capsys):
         edit_in_place(ledger, rita, True, role="admin")
     trip = ["killswitch", "trip", "--as", "rita", "--reason", "x"]
     _refused(ws, capsys, trip, rita, (Action.KILLSWITCH_TRIPPED,))
+    _refused(ws, capsys, ["users", "list"], rita, ())

@@ -63,11 +63,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.set_defaults(handler=_users_list)
 
 
-def _open():
+def _ws():
     from governance.ground.workspace import Workspace
+
+    return Workspace.from_env().ensure()
+
+
+def _open():
     from governance.log.ledger import Ledger
 
-    ws = Workspace.from_env().ensure()
+    ws = _ws()
     return ws, Ledger.open(ws)
 
 
@@ -107,10 +112,11 @@ def _keys_new(args: argparse.Namespace) -> int:
 def _users_add(args: argparse.Namespace) -> int:
     from governance.identity.enrolment import add_user
     from governance.identity.keys import load_public_key
+    from governance.log.readtime import verified_ledger
 
     public = load_public_key(args.public_key)
-    ws, ledger = _open()
-    with ledger:
+    ws = _ws()
+    with verified_ledger(ws, "users add") as ledger:
         signer = prove(args, ws, ledger, "users add")
         entry = add_user(ws, ledger, signer, args.name, args.role, public)
     print(f"enrolled {args.name} ({args.role}) key {public[:16]}... (ledger seq {entry.seq})")
@@ -119,9 +125,10 @@ def _users_add(args: argparse.Namespace) -> int:
 
 def _users_revoke(args: argparse.Namespace) -> int:
     from governance.identity.enrolment import revoke_user
+    from governance.log.readtime import verified_ledger
 
-    ws, ledger = _open()
-    with ledger:
+    ws = _ws()
+    with verified_ledger(ws, "users revoke") as ledger:
         signer = prove(args, ws, ledger, "users revoke")
         entry = revoke_user(ws, ledger, signer, args.name, args.reason)
     print(f"revoked {args.name} (ledger seq {entry.seq}): their later signatures are invalid")
@@ -130,9 +137,10 @@ def _users_revoke(args: argparse.Namespace) -> int:
 
 def _users_role(args: argparse.Namespace) -> int:
     from governance.identity.enrolment import change_role
+    from governance.log.readtime import verified_ledger
 
-    ws, ledger = _open()
-    with ledger:
+    ws = _ws()
+    with verified_ledger(ws, "users role") as ledger:
         signer = prove(args, ws, ledger, "users role")
         entry = change_role(ws, ledger, signer, args.name, args.role)
     print(f"{args.name} is now {args.role} (ledger seq {entry.seq})")
@@ -142,9 +150,10 @@ def _users_role(args: argparse.Namespace) -> int:
 def _users_list(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
     from governance.identity.users import load_registry
+    from governance.log.readtime import verified_ledger
 
-    _ws, ledger = _open()
-    with ledger:
+    ws = _ws()
+    with verified_ledger(ws, "users list") as ledger:
         registry = load_registry(ledger)
     for u in registry.users():
         print(f"{u.name:<16} {u.role:<13} {u.public_key[:16]}...  since seq {u.since_seq}")
