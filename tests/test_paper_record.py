@@ -114,3 +114,25 @@ def test_a_forged_paper_record_is_refused(workspace):
     path.write_text(path.read_text().replace("[", "[0.5,", 2).replace("[0.5,", "[", 1))
     with Ledger.open(workspace) as ledger, pytest.raises(TamperDetected, match=sha):
         read_record(ledger, store, "forged", "1", 0)
+
+
+def test_cross_section_ic_is_ic_by_date():
+    """The paper mark's one-date rank IC (tasks.model.stats.cross_section_ic) is the panel
+    statistic's value on that date: ties, NaNs, a short and a constant cross-section."""
+    import numpy as np
+
+    from tasks.model.stats import MIN_CROSS_SECTION, cross_section_ic, ic_by_date
+
+    rng = np.random.default_rng(7)
+    for n in (3, MIN_CROSS_SECTION, 40, 400):
+        x = np.round(rng.normal(size=n), 1)  # ties
+        y = rng.normal(size=n)
+        x[rng.random(n) < 0.1] = np.nan
+        for rank in (True, False):
+            want = ic_by_date(np.zeros(n), x, y, rank=rank)
+            got = cross_section_ic(x, y, rank=rank)
+            if want.empty:
+                assert got is None
+            else:
+                assert abs(got - float(want.iloc[0])) < 1e-12
+    assert cross_section_ic(np.ones(10), rng.normal(size=10)) is None

@@ -42,6 +42,7 @@ __all__ = [
     "annualise_sharpe",
     "annualised_sharpe",
     "annualised_volatility",
+    "cross_section_ic",
     "drawdown",
     "forward_returns",
     "hit_rate",
@@ -108,6 +109,32 @@ def ic_by_date(dates, score, realised, *, rank: bool = True) -> pd.Series:
     s = parts.groupby("date")[["xy", "xx", "yy"]].sum()
     den = np.sqrt(s["xx"] * s["yy"])
     return (s["xy"] / den)[den > 0].sort_index().rename("ic")
+
+
+def cross_section_ic(score, realised, *, rank: bool = True) -> float | None:
+    """:func:`ic_by_date` of one cross-section, without pandas: the same rule (a row with a
+    NaN score or return dropped, at least :data:`MIN_CROSS_SECTION` left, neither side
+    constant) and the same value; None where it has no IC.
+
+    Parameters
+    ----------
+    score, realised : array-like, shape (n,)
+    rank : bool
+        Spearman (rank IC, average ranks for ties as pandas) when True, Pearson when False.
+    """
+    x = np.asarray(score, dtype=float)
+    y = np.asarray(realised, dtype=float)
+    keep = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[keep], y[keep]
+    if len(x) < MIN_CROSS_SECTION:
+        return None
+    if rank:
+        from scipy.stats import rankdata
+
+        x, y = rankdata(x), rankdata(y)
+    xd, yd = x - x.mean(), y - y.mean()
+    den = math.sqrt(float((xd * xd).sum() * (yd * yd).sum()))
+    return float((xd * yd).sum() / den) if den > 0 else None
 
 
 def panel_ic(signal: pd.DataFrame, realised: pd.DataFrame, *, rank: bool = True) -> pd.Series:

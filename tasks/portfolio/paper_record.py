@@ -27,6 +27,7 @@ fabricates a whole consistent chain of bookings, returns and marks in one go
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -36,7 +37,7 @@ import pandas as pd
 from governance.ground.errors import TamperDetected
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.users import SYSTEM_ACTOR
-from tasks.model.stats import ic_by_date
+from tasks.model.stats import cross_section_ic
 from tasks.portfolio.costs import asset_costs
 from tasks.portfolio.paper import mark_day, mark_period
 
@@ -54,7 +55,13 @@ def _vector(s: pd.Series) -> dict:
 
 
 def _series(obj: dict) -> pd.Series:
-    return pd.Series(obj["values"], index=obj["assets"], dtype=float)
+    return pd.Series(obj["values"], index=_index(tuple(obj["assets"])), dtype=float)
+
+
+@functools.lru_cache(maxsize=64)
+def _index(assets: tuple[str, ...]) -> pd.Index:
+    """One index per universe: a record reads the same assets in every artifact."""
+    return pd.Index(assets)
 
 
 def _costs(half_spread: float, impact: pd.Series | None, assets: pd.Index) -> dict:
@@ -92,14 +99,13 @@ def _figures(booking: Booking, returns: pd.Series, costs: dict) -> tuple[dict, p
     m = mark_period(booking.held.to_numpy(), booking.target.to_numpy(), r,
                     costs["half_spread"], imp)  # fmt: skip
     s = booking.scores.reindex(assets).to_numpy(dtype=float)
-    ic = ic_by_date(np.zeros(len(assets)), s, r)
     figures = {
         "net_return": float(m.net),
         "gross_return": float(m.gross),
         "cost": float(m.cost),
         "cost_estimate": booking.cost_estimate,
         "turnover": float(m.turnover),
-        "rank_ic": float(ic.iloc[0]) if len(ic) else None,  # too few assets priced
+        "rank_ic": cross_section_ic(s, r),  # None: too few assets priced
     }
     return figures, pd.Series(m.held, index=assets)
 
