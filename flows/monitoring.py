@@ -24,6 +24,7 @@ from prefect import State, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed
 
+from flows.challenger_stage import shadow_history
 from flows.config import AlphagateConfig
 from flows.halting import end_state, quiet_expected_failures
 from flows.monitoring_mlflow import log_series
@@ -52,7 +53,7 @@ from validation.monitoring_series import (
     series_point,
     trend_png,
 )
-from validation.records import validated_level
+from validation.records import validated_domain, validated_level
 
 NOTIFY = logging.getLogger("alphagate.notify")
 
@@ -108,6 +109,14 @@ class MonitoringOutcome:
                 }
                 for c in self.report.checks
             ],
+            "challengers": next(
+                (
+                    dict(c.data).get("signals")
+                    for c in self.report.checks
+                    if c.check == "challengers"
+                ),
+                None,
+            ),
         }
 
 
@@ -213,8 +222,9 @@ def record_monitoring(ctx: RunContext, tier: Tier, report: MonitoringReport) -> 
     # warning -> finding, once per check while it stands (governance/findings/escalation.py)
     raised = raise_once(
         ctx.ledger, strategy, model.get("version"),
-        [finding(c.check.value, c.detail, value=c.value, threshold=c.threshold)
-         for c in report.warnings],
+        [finding(c.check.value, o.get("detail", c.detail), about=o.get("about", ""),
+                 value=o.get("value", c.value), threshold=o.get("threshold", c.threshold))
+         for c in report.warnings for o in (c.data or {}).get("outside") or [{}]],
         origin="monitoring", evidence={"monitoring_seq": entry.seq, "as_of": report.as_of},
     )  # fmt: skip
     state = killswitch.effective(ctx, strategy)
@@ -264,7 +274,9 @@ def run_monitoring(
     """
     as_of = pd.Timestamp(as_of if as_of is not None else panel.close.index[-1])
     features, scores = score_panel(model, panel, features_cfg)
-    uses = findings_use(ctx, champion, tier)
+    validation = latest_validation(ctx.ledger, champion.name, champion.version)
+    uses = use_checks(ctx.ledger, str(champion.version), validation, tier)
+    domain = validated_domain(ctx.store, validation.report_hash) if validation else None
     report = assess_monitoring(
         as_of=as_of,
         scores=scores,
@@ -281,6 +293,10 @@ def run_monitoring(
         now=pd.Timestamp.now(tz="UTC"),
         revalidation_due=uses.due and (str(uses.due.date), uses.due.reason, uses.due.at_once),
         expired_acceptances=[(r.id, r.acceptance.until) for r in uses.expired],
+        domain=domain,
+        shadow=shadow_history(ctx.ledger, champion.name),
+        boundaries=tier.boundaries,
+        sectors=panel.sectors is not None,
         header={
             "model": {
                 "name": champion.name,
@@ -294,12 +310,6 @@ def run_monitoring(
     out = record_monitoring(ctx, tier, report)
     record_expiries(ctx.ledger, uses.expired, monitoring_seq=out.entry.seq)
     return out
-
-
-def findings_use(ctx: RunContext, champion: ChampionFacts, tier: Tier):
-    """The champion's findings, acceptances and revalidation cadence (governance)."""
-    validation = latest_validation(ctx.ledger, champion.name, champion.version)
-    return use_checks(ctx.ledger, str(champion.version), validation, tier)
 
 
 # -- Prefect -------------------------------------------------------------------------------

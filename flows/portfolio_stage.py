@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from flows.challenger_stage import shadow_challengers
 from flows.run import Run, service_stage, stage
 from flows.summary import capped
 from governance.ground.vocabulary import Action, Subject
@@ -69,8 +70,8 @@ def backtest(run: Run, panel, sealed, model: Trained) -> None:
 def portfolio(run: Run, panel) -> None:
     """Champion-driven portfolio when the model may drive, else the policy's fallback.
 
-    KILL-SWITCH CHECK → (champion may drive?) → score → optimise → PRE-TRADE GATE →
-    publish. An optimiser failure or a pre-trade breach of the model portfolio trips the
+    KILL-SWITCH CHECK → (champion may drive?) → score → OPERATING BOUNDARIES → optimise →
+    PRE-TRADE GATE → publish → the challengers scored in shadow. An optimiser failure or a pre-trade breach of the model portfolio trips the
     kill switch when the policy says so, and the fallback is published instead.
     """
     from flows.risk_stage import stress_gate
@@ -91,10 +92,11 @@ def portfolio(run: Run, panel) -> None:
     held = current_holdings(ctx.ledger, ctx.store, strategy)
     many = _many_accounts if cfg.accounts else None
     current = None if many else held.get(MAIN)
-    result = None
+    result, scores = None, None
     if allowed:
         try:
-            scores = version_scores(run, panel, int(champion), drive.model_hash)
+            scores, features = version_inputs(run, panel, int(champion), drive.model_hash)
+            hold_to_domain(run, panel, features, int(champion))  # GateHalt: fallback
             result = stress_gate(
                 run,
                 panel,
@@ -130,6 +132,7 @@ def portfolio(run: Run, panel) -> None:
         run.summary.halt("kill_switch", reasons)
         result = fallback(reasons)
         publish_book(run, result, None, reasons, panel.sectors)
+    shadow_challengers(run, panel, champion, scores)  # records only: the book is published
 
 
 def _many_accounts(run: Run, panel, scores: pd.Series | None, held: dict[str, pd.Series]):
@@ -157,6 +160,11 @@ def _switch_line(state) -> str:
 def version_scores(run: Run, panel, version: int, model_hash: str | None) -> pd.Series:
     """A version's scores on the panel's last date (features computed point-in-time), from
     model files whose hash is re-checked as they are loaded (the champion, a paper version)."""
+    return version_inputs(run, panel, version, model_hash)[0]
+
+
+def version_inputs(run: Run, panel, version: int, model_hash: str | None):
+    """:func:`version_scores` and the point-in-time features they were computed from."""
     from governance.ground.errors import Gate, GateHalt
     from tasks.model.dataset import feature_columns_wide
     from tasks.model.features import FEATURES_BY_NAME, wide_to_long
@@ -180,7 +188,52 @@ def version_scores(run: Run, panel, version: int, model_hash: str | None) -> pd.
             Gate.SCORING,
             f"{run.config.model.name} v{version} needs features not computed: {missing}",
         )
-    return latest_scores(model, features)
+    return latest_scores(model, features), features
+
+
+def hold_to_domain(run: Run, panel, features: pd.DataFrame, version: int) -> None:
+    """Operating boundaries: the champion's inputs on the day against the domain its latest
+    valid validation recorded (validation/boundaries.py). Recorded as ``gate.boundary``;
+    outside, a finding on the version (once: governance/findings/escalation.py) and the
+    tier's ``boundaries.action``: ``warn`` drives on and says so, ``fallback`` raises the
+    gate's halt (the stage publishes the fallback)."""
+    from governance.decisions.gates import boundary_gate, decide_gate, enforce
+    from governance.decisions.promotion import latest_validation
+    from governance.findings.escalation import finding, raise_once
+    from validation.boundaries import outside_domain
+    from validation.records import validated_domain
+
+    ctx, strategy, policy = run.now, run.config.model.name, run.tier.boundaries
+    validation = latest_validation(ctx.ledger, strategy, version)
+    domain = validated_domain(ctx.store, validation.report_hash) if validation else None
+    if domain is None:
+        run.summary.note("boundaries", headline=f"v{version}: no operating domain on record")
+        return
+    today = features.loc[features["date"] == features["date"].max()]
+    outside = outside_domain(
+        domain, today, panel.close, sectors=panel.sectors is not None, z=policy.z
+    )
+    decision = boundary_gate(
+        [f"operating boundary {o.about}: {o.detail}" for o in outside], policy.action,
+        validation_seq=validation.seq, outside_of=[o.to_json() for o in outside],
+    )  # fmt: skip
+    entry = decide_gate(ctx, decision, Subject.model(strategy, version), stops_run=False)
+    raised = raise_once(
+        ctx.ledger, strategy, version,
+        [finding("operating_boundary", o.detail, about=o.about, value=o.value,
+                 threshold=o.threshold) for o in outside],
+        origin="boundary", evidence={"gate_seq": entry.seq},
+    ) if outside else []  # fmt: skip
+    run.summary.note(
+        "boundaries",
+        headline=f"inside the domain v{version} was validated on"
+        if not outside
+        else f"OUTSIDE the validated domain of v{version}: {policy.action}",
+        details=list(decision.reasons),
+        findings_raised=[r.id for r in raised],
+        gate_seq=entry.seq,
+    )
+    enforce(decision)
 
 
 def _trip_on_portfolio_failure(run: Run, exc) -> None:

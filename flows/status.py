@@ -42,7 +42,9 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
     validation), ``open_findings`` / ``accepted_findings`` (ids), ``promotion``
     (PromotionState JSON), ``may_drive`` (``{allowed, reasons, champion}``),
     ``next_revalidation_due``, ``next`` (exact commands, in order), ``findings_in_use``
-    (open or accepted findings the version's use raised: monitoring, boundary, fills).
+    (open or accepted findings the version's use raised: monitoring, boundary, fills),
+    ``challengers`` (the champion and its challengers as the last monitoring run realised
+    them).
     """
     facts = get_model_facts(mlflow_client(ws), name, version)
     validation = latest_validation(ledger, name, facts.version)
@@ -91,6 +93,7 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
         "approvals": [_decision(ledger, g["seq"]) for g in state.granted],
         "rejections": _rejections(ledger, name, facts.version),
         "next": steps,
+        "challengers": last_challengers(ledger, name),
     }
 
 
@@ -112,6 +115,23 @@ def _rejections(ledger, name: str, version) -> list[dict]:
 
     entries = ledger.entries(action=Action.APPROVAL_REJECTED, subject=Subject.model(name, version))
     return [_decision(ledger, e.seq) for e in entries]
+
+
+def last_challengers(ledger, name: str) -> dict:
+    """The champion and its challengers side by side as the strategy's last monitoring run
+    realised them (its ``challenger.<signal>.<part>`` metrics): ``{signal: {part: value}}``."""
+    from governance.ground.vocabulary import Action
+
+    for e in reversed(ledger.entries(action=Action.MONITORING_COMPLETED)):
+        if e.payload.get("model_name") == name and "metrics" in e.payload:
+            out: dict = {}
+            for key, value in e.payload["metrics"].items():
+                head, _, rest = key.partition(".")
+                if head == "challenger" and "." in rest:
+                    signal, part = rest.rsplit(".", 1)
+                    out.setdefault(signal, {})[part] = value
+            return out
+    return {}
 
 
 def render_status(report: dict) -> list[str]:
@@ -143,6 +163,11 @@ def render_status(report: dict) -> list[str]:
         verb = "drives" if drive["allowed"] else "may NOT drive"
         lines.append(f"  champion v{drive['champion']} {verb} the portfolio")
         lines += [f"    because {r}" for r in drive["reasons"]]
+    for signal, row in (report.get("challengers") or {}).items():
+        margin = f", champion's margin {row['margin']:+.4f}" if "margin" in row else ""
+        lines.append(
+            f"  {signal}: realised rank IC {row.get('rank_ic', float('nan')):+.4f}{margin}"
+        )
     due = report["next_revalidation_due"]
     if due:
         lines.append(f"  next revalidation due {due['date']} ({due['reason']})")

@@ -11,6 +11,7 @@ from governance.decisions.gates import (
     Decision,
     GateDecision,
     approval_gate,
+    boundary_gate,
     data_quality_gate,
     decide_gate,
     enforce,
@@ -95,6 +96,7 @@ GATES = {
     Gate.PRETRADE: lambda: pretrade_gate(["max_weight 0.2 > 0.1"], weights_sha256="w"),
     Gate.STRESS: lambda: stress_gate(["2008: loss 0.31 > 0.25"], account="a1"),
     Gate.PRESEND: lambda: presend_gate(None, None),  # cannot be evaluated: fails closed
+    Gate.BOUNDARY: lambda: boundary_gate(["feature:x: 90% outside"], "fallback"),
 }
 
 

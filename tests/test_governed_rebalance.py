@@ -77,6 +77,69 @@ def test_promotion_kill_switch_and_reset(governed, capsys):
     assert main(["ledger", "verify"]) == 0
 
 
+def test_an_input_outside_the_validated_domain_is_a_finding_and_the_tiers_action(
+    governed, tmp_path, capsys
+):
+    """Operating boundaries (issue 24): v1 was validated on rank-normalised inputs, all in
+    [-0.5, 0.5] (the domain in its signed report); a config whose features are raw
+    (``normalise: none``) shifts every input column beyond that range. Under the sandbox
+    tier (``boundaries.action: warn``) the next rebalance records ``gate.boundary`` as a
+    review, raises the findings and the model drives; under a tier whose action is
+    ``fallback`` it publishes the fallback (exit 3, stage ``boundary``), raising no finding
+    twice, and the kill switch stays armed. Back on ranks, the model drives again."""
+    from governance.findings.register import load_register
+    from governance.log.ledger import Ledger
+
+    config = yaml.safe_load(Path(CONFIG).read_text())
+    sandbox_policy = Path(CONFIG).with_name("policy-sandbox.yaml")
+    config["policy"]["file"] = str(sandbox_policy)
+    config["features"] = {"normalise": "none"}
+    raw = tmp_path / "raw.yaml"
+    raw.write_text(yaml.safe_dump(config))
+    code, reb = cli_json(capsys, "rebalance", "--config", str(raw), "--as", "dana")
+    assert (code, reb["portfolio"]["source"]) == (0, "model")
+    seen = reb["stages"]["boundaries"]
+    assert seen["headline"].startswith("OUTSIDE") and seen["headline"].endswith("warn")
+    assert seen["findings_raised"] and any("feature:" in r for r in seen["details"])
+    with Ledger.open(Workspace.from_env()) as ledger:
+        gate = ledger.entries(action=Action.GATE_BOUNDARY)[-1]
+        assert gate.seq == seen["gate_seq"] and gate.payload["decision"] == "review"
+        found = [load_register(ledger).get(fid) for fid in seen["findings_raised"]]
+    assert {(f.check, f.origin, f.status) for f in found} == {
+        ("operating_boundary", "boundary", "open")
+    }
+
+    policy = yaml.safe_load(sandbox_policy.read_text())
+    for tier in policy["tiers"].values():
+        tier["boundaries"] = {"action": "fallback"}
+    strict = tmp_path / "policy-fallback.yaml"
+    strict.write_text(yaml.safe_dump(policy))
+    config["policy"]["file"] = str(strict)
+    raw.write_text(yaml.safe_dump(config))
+    code, reb = cli_json(capsys, "rebalance", "--config", str(raw), "--as", "dana")
+    assert (code, reb["stage"], reb["portfolio"]["source"]) == (3, "boundary", "fallback")
+    assert any("operating boundary feature:" in r for r in reb["portfolio"]["reasons"])
+    assert reb["stages"]["boundaries"]["findings_raised"] == []  # raised once, above
+    code, status = cli_json(capsys, "killswitch", "status")
+    assert status["state"] == "armed"  # a boundary says nothing of a broken model
+    assert status["strategies"].get("small-gov", {"state": "armed"})["state"] == "armed"
+    code, reb = cli_json(capsys, "rebalance", "--config", CONFIG, "--as", "dana")
+    assert (code, reb["portfolio"]["source"]) == (0, "model")
+    assert reb["stages"]["boundaries"]["headline"].startswith("inside")
+    # the challengers scored in shadow beside the champion (issue 24): one version, so
+    # 12-1 momentum only; recorded, never published
+    shadow = reb["stages"]["challengers"]
+    assert shadow["signals"] == ["champion", "momentum_12_1"] and shadow["errors"] == []
+    from flows.challenger_stage import shadow_history
+
+    with Ledger.open(Workspace.from_env()) as ledger:
+        scored = ledger.entries(action=Action.CHALLENGERS_SCORED)[-1]
+        assert scored.seq == shadow["ledger_seq"] and scored.payload["champion_version"] == 1
+        (day, scores) = shadow_history(ledger, "small-gov")[-1]
+    assert str(day.date()) == reb["portfolio"]["asof"]
+    assert list(scores.columns) == ["asset", "champion", "momentum_12_1"] and len(scores) == 40
+
+
 def _accounts_config(folder: Path, policy: Path | None = None) -> Path:
     """The sandbox config with three accounts (growth, esg with a restricted list, odd whose
     bound cannot be met) under ``policy`` (default: the sandbox policy)."""

@@ -49,7 +49,10 @@ import pandas as pd
 from governance.ground.canonical import to_jsonable
 from governance.ground.html import Cell, Facts, Figure, Page, Section, Table, render_page, tone_of
 from governance.identity.sandbox import banner
+from governance.policy.boundaries import BoundaryPolicy
 from governance.policy.schema import MonitoringPolicy
+from validation.boundaries import check_boundaries
+from validation.challengers_live import check_challengers, realised_outcomes
 from validation.monitoring_checks import (
     Check,
     CheckResult,
@@ -130,6 +133,10 @@ def assess_monitoring(
     header: Mapping[str, Any] | None = None,
     revalidation_due: tuple[str, str, bool] | None = None,
     expired_acceptances: Sequence[tuple[str, str]] | None = None,
+    domain: Mapping[str, Any] | None = None,
+    boundaries: BoundaryPolicy | None = None,
+    sectors: bool = True,
+    shadow: Sequence[tuple[pd.Timestamp, pd.DataFrame]] | None = None,
 ) -> MonitoringReport:
     """Every monitoring check at ``as_of``.
 
@@ -160,6 +167,13 @@ def assess_monitoring(
         :func:`check_revalidation`.
     expired_acceptances : sequence of (finding id, until), optional
         Finding acceptances past their date; None skips the check.
+    domain, boundaries, sectors : optional
+        The operating domain the version was validated on, the tier's ``boundaries``
+        section and whether the market data has sectors (validation/boundaries.py); without
+        ``boundaries`` the check is skipped.
+    shadow : sequence of (date, DataFrame), optional
+        The rebalances' shadow scorings of the champion and its challengers
+        (validation/challengers_live.py); None skips the check.
     """
     close = close.loc[:as_of]
     scores = scores.loc[:as_of]
@@ -182,6 +196,12 @@ def assess_monitoring(
         checks += (check_revalidation(validated_at, now, policy, revalidation_due),)
     if expired_acceptances is not None:
         checks += (check_acceptances(expired_acceptances, policy),)
+    if shadow is not None:
+        outcomes = realised_outcomes(shadow, close, horizon, as_of)
+        checks += (check_challengers(outcomes, policy.ic_z),)
+    if boundaries is not None:
+        z = boundaries.z
+        checks += (check_boundaries(domain, features, close, as_of, sectors=sectors, z=z),)
     head = {**(header or {}), "policy": policy, "horizon": horizon}
     head["realised_ic"] = {str(d.date()): v for d, v in ics.items()}
     return MonitoringReport(str(pd.Timestamp(as_of).date()), checks, head)

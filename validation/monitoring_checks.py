@@ -53,6 +53,8 @@ class Check(StrEnum):
     TRACKING_ERROR = "tracking_error"
     REVALIDATION = "revalidation"
     ACCEPTANCE = "acceptance_expiry"
+    OPERATING_BOUNDARY = "operating_boundary"
+    CHALLENGERS = "challengers"
 
 
 class Status(StrEnum):

@@ -45,6 +45,11 @@ def series_point(checks: Iterable[CheckResult]) -> dict[str, float]:
             point["realised_ic.tstat"] = float(data["mean"]) / float(data["se"])
         if c.check is Check.IC_DECAY and "z" in data:
             point["ic_decay.z"] = float(data["z"])
+        if c.check is Check.CHALLENGERS:  # side by side: each signal's outcome and margin
+            for name, row in (data.get("signals") or {}).items():
+                for part in ("rank_ic", "long_short", "margin"):
+                    if row.get(part) is not None:
+                        point[f"challenger.{name}.{part}"] = float(row[part])
         if c.check in (Check.FEATURE_DRIFT, Check.PREDICTION_DRIFT):
             for name, v in (data.get("psi") or {}).items():
                 point[f"psi.{name}"] = float(v)

@@ -50,3 +50,9 @@ def validated_level(
 def _number(v: float | None) -> float:
     # Canonical JSON writes a NaN statistic (too few holdout dates) as null.
     return math.nan if v is None else float(v)
+
+
+def validated_domain(store: ArtifactStore, report_sha256: str) -> dict | None:
+    """The operating domain (validation/boundaries.py) in a validation report, by its hash
+    (re-checked as it is read); None for a report made before domains were recorded."""
+    return store.read_json(report_sha256).get("domain")

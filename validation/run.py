@@ -27,6 +27,7 @@ from governance.identity.signing import append_signed
 from governance.policy.schema import Tier
 from governance.registry.recorder import log_run, mlflow_client, mlflow_error
 from validation.assess import PREDICTION, Assessment, assess
+from validation.boundaries import operating_domain
 from validation.config import ValidationConfig
 from validation.findings import Finding, Verdict, summarise, with_ids
 from validation.inputs import ValidationInputs, load_inputs, predict, training_facts
@@ -295,6 +296,9 @@ def validate_model_version(
     inp = load_inputs(ctx.ws, ctx.ledger, ctx.store, model_name, version)
     a = assess_inputs(ctx, inp, cfg, tier, validator=validator, tier_name=tier_name)
     a = _identified(ctx, a, model_name, int(version))
+    # the operating domain travels in the report, so the verdict's signature covers it
+    domain = operating_domain(inp.holdout, inp.features, tier.boundaries.window)
+    a = replace(a, report={**a.report, "domain": to_jsonable(domain)})
     report_json = canonical_json(a.report)
     report_html = render_html(a.report, a.figures).encode("utf-8")
     json_sha = ctx.store.put_bytes(report_json)

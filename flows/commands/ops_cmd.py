@@ -113,6 +113,23 @@ def _monitor(args: argparse.Namespace) -> int:
             print(f"  {check_line(c)}")
         for line in summary.get("breaches", []):
             print(f"  breach: {line}")
+        for fid in summary.get("findings_raised") or []:
+            print(f"  finding raised: {fid} (alphagate findings show {fid})")
+        for name, row in (summary.get("challengers") or {}).items():
+            print(f"  {challenger_line(name, row)}")
         if summary.get("killswitch"):
             print(f"kill switch: {summary['killswitch']}")
     return Exit.HALTED if summary.get("status") == "breach" else Exit.DONE
+
+
+def challenger_line(name: str, row: dict) -> str:
+    """One signal's realised outcome beside the champion's (validation/challengers_live.py)."""
+
+    def num(v):
+        return "-" if v is None else f"{v:+.4f}"
+
+    margin = "" if row.get("margin") is None else f", champion's margin {num(row['margin'])}"
+    return (
+        f"{name}: rank IC {num(row.get('rank_ic'))}, top-bottom {num(row.get('long_short'))}"
+        f" over {row.get('rebalances', 0)} realised rebalances{margin}"
+    )

@@ -333,3 +333,18 @@ def stress_gate(breaches: Sequence[Any], **evidence: Any) -> GateDecision:
     reasons = [str(b) for b in breaches]
     ev = {"breaches": len(reasons), **evidence}
     return GateDecision(Gate.STRESS, Decision.HALT if reasons else Decision.PASS, reasons, ev)
+
+
+@fail_closed(Gate.BOUNDARY)
+def boundary_gate(outside: Sequence[str], action: str, **evidence: Any) -> GateDecision:
+    """Operating-boundary gate (validation/boundaries.py): live inputs inside the validated
+    domain pass; outside, the tier's ``boundaries.action`` decides: ``warn`` is a review
+    (the model drives, a finding is raised), ``fallback`` a halt (the tier's fallback)."""
+    reasons = [str(o) for o in outside]
+    ev = {"outside": len(reasons), "action": str(action), **evidence}
+    if not reasons:
+        return GateDecision(Gate.BOUNDARY, Decision.PASS, (), ev)
+    if str(action) not in ("warn", "fallback"):
+        raise ValueError(f"unknown boundary action {action!r}")
+    decision = Decision.REVIEW if str(action) == "warn" else Decision.HALT
+    return GateDecision(Gate.BOUNDARY, decision, reasons, ev)

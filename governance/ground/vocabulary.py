@@ -76,6 +76,7 @@ class Action(StrEnum):
     ORDERS_SENT = "orders.sent"
     # monitoring and risk
     MONITORING_COMPLETED = "monitoring.completed"
+    CHALLENGERS_SCORED = "challengers.scored"
     ATTRIBUTION_COMPLETED = "attribution.completed"
     STRESS_COMPLETED = "stress.completed"
     RISK_ANALYSED = "risk.analysed"
@@ -89,6 +90,7 @@ class Action(StrEnum):
     GATE_PRETRADE = "gate.pretrade"
     GATE_STRESS = "gate.stress"
     GATE_PRESEND = "gate.presend"
+    GATE_BOUNDARY = "gate.boundary"
 
     @property
     def area(self) -> str:
@@ -122,6 +124,7 @@ def gate_of(action: str) -> str | None:
 
 
 _MODEL = re.compile(r"^model:(?P<name>[^/]+)(?:/v(?P<version>\d+))?$")
+_PERIOD = re.compile(r"^period:(?P<name>[^:]+):(?P<start>[0-9-]{10}):(?P<end>[0-9-]{10})$")
 
 
 class Subject:
@@ -190,6 +193,17 @@ class Subject:
     def run(run_id: str) -> str:
         """A run (Prefect flow run or MLflow run) an evidence pack is about: ``run:<id>``."""
         return f"run:{run_id}"
+
+    @staticmethod
+    def period(strategy: str, start: str, end: str) -> str:
+        """A strategy's evidence over days ``start`` to ``end``: ``period:<strategy>:<from>:<to>``."""
+        return f"period:{strategy}:{start}:{end}"
+
+    @staticmethod
+    def parse_period(subject: str | None) -> tuple[str, str, str] | None:
+        """``(strategy, from, to)`` of a period subject, else None."""
+        m = _PERIOD.match(subject or "")
+        return (m["name"], m["start"], m["end"]) if m else None
 
     @staticmethod
     def killswitch(strategy: str | None = None) -> str:

@@ -21,6 +21,7 @@ from pydantic import Field, model_validator
 from governance.ground.canonical import sha256_file
 from governance.ground.configio import StrictModel, load_yaml_model
 from governance.ground.errors import InputError
+from governance.policy.boundaries import BoundaryPolicy
 from governance.policy.paper import PaperPolicy
 
 
@@ -284,6 +285,7 @@ class Tier(StrictModel):
     approvals: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     monitoring: MonitoringPolicy = Field(default_factory=MonitoringPolicy)
     paper: PaperPolicy | None = None  # None: no paper stage, live approval straight away
+    boundaries: BoundaryPolicy = Field(default_factory=BoundaryPolicy)
     fallback: Fallback = Fallback.BENCHMARK
 
 
