@@ -10,10 +10,15 @@ from flows.commands import add_config_arg, add_json_arg, add_user_arg, config_pa
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evidence", help="export and verify evidence packs")
     esub = p.add_subparsers(dest="evidence_command", required=True, metavar="ACTION")
-    ex = esub.add_parser("export", help="write the evidence pack of a model version or a run")
+    ex = esub.add_parser(
+        "export", help="write the evidence pack of a model version, a run or a period"
+    )
     which = ex.add_mutually_exclusive_group(required=True)
     which.add_argument("--model-version", type=int, metavar="N")
     which.add_argument("--run-id", metavar="ID", help="Prefect flow-run id or MLflow run id")
+    which.add_argument("--strategy", metavar="NAME", help="a period's evidence of a strategy")
+    ex.add_argument("--from", dest="start", metavar="DATE", help="first day (with --strategy)")
+    ex.add_argument("--to", dest="end", metavar="DATE", help="last day (with --strategy)")
     ex.add_argument("--out", required=True, metavar="FILE.zip")
     add_config_arg(ex)
     ex.add_argument("--model", default=None, metavar="NAME", help="registered model name")
@@ -38,12 +43,21 @@ def _export(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
     from flows.config import load_config
     from governance.evidence.pack import PackSubject, export_pack
-    from governance.ground.errors import TamperDetected
+    from governance.ground.errors import InputError, TamperDetected
     from governance.ground.workspace import Workspace
 
     path = config_path(args)
     cfg = load_config(path)
-    if args.model_version is not None:
+    if args.strategy is not None:
+        from governance.evidence.period import parse_day
+
+        if not (args.start and args.end):
+            raise InputError("evidence export --strategy: needs --from DATE and --to DATE")
+        days = (str(parse_day(args.start, "--from")), str(parse_day(args.end, "--to")))
+        subject = PackSubject(args.strategy, period=days)
+    elif args.start or args.end:
+        raise InputError("evidence export: --from/--to go with --strategy only")
+    elif args.model_version is not None:
         subject = PackSubject(args.model or cfg.model.name, str(args.model_version))
     else:
         subject = PackSubject(run_id=args.run_id)

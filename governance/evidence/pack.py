@@ -30,7 +30,9 @@ path in the zip                 what
 Which entries are "involved" (:func:`select_entries`): those about the model version
 (subject ``model:<name>/v<N>`` or payload ``model_name``/``model_version``), then every
 entry sharing a ``flow_run_id`` or ``mlflow_run_id`` with them, to a fixed point; with
-``--run-id`` the seed is the entries carrying that Prefect flow-run or MLflow run id.
+``--run-id`` the seed is the entries carrying that Prefect flow-run or MLflow run id; with
+``--strategy NAME --from DATE --to DATE`` the seed is the period's entries and what they
+depend on (:mod:`governance.evidence.period`).
 ``alphagate evidence verify`` (:mod:`governance.evidence.verify`) re-checks all of it.
 """
 
@@ -52,6 +54,7 @@ from pathlib import Path
 from governance.audit.integrity import verify_workspace
 from governance.evidence.html import render_index
 from governance.evidence.inventory import inventory_member
+from governance.evidence.period import parse_day, period_seeds
 from governance.evidence.proof import seal
 from governance.evidence.verify import (
     ENTRIES,
@@ -83,8 +86,11 @@ class PackSubject:
     model_name: str | None = None
     version: str | None = None
     run_id: str | None = None
+    period: tuple[str, str] | None = None  # (from, to) ISO days of model_name's period pack
 
     def label(self) -> str:
+        if self.period is not None:
+            return Subject.period(self.model_name, *self.period)
         if self.version is not None:
             return Subject.model(self.model_name, self.version)
         return Subject.run(self.run_id)
@@ -107,12 +113,19 @@ def _run_ids(e: LedgerEntry) -> set[str]:
     return {str(e.payload[k]) for k in _RUN_KEYS if e.payload.get(k)}
 
 
-def select_entries(entries: list[LedgerEntry], subject: PackSubject) -> list[LedgerEntry]:
+def select_entries(
+    entries: list[LedgerEntry], subject: PackSubject, seeds: set[int] | None = None
+) -> list[LedgerEntry]:
     """The entries involved in ``subject`` (see the module docstring), in seq order.
 
-    Kill-switch history and ``user.added`` entries are always included.
+    Kill-switch history and ``user.added`` entries are always included. ``seeds``: a period
+    pack's entries (governance/evidence/period.py); the fixed point stays within them.
     """
-    if subject.version is not None:
+    if seeds is not None:
+        entries = [e for e in entries if e.seq <= max(seeds, default=0)]
+        chosen = set(seeds)
+        ids = set().union(*(_run_ids(e) for e in entries if e.seq in chosen))
+    elif subject.version is not None:
         chosen = {e.seq for e in entries if _about_version(e, subject)}
         ids = set().union(*(_run_ids(e) for e in entries if e.seq in chosen))
     else:
@@ -191,7 +204,11 @@ def collect(
     head_seq, head_hash = ledger.head()
     everything = ledger.entries()
     everything = [e for e in everything if e.seq <= head_seq]
-    chosen = select_entries(everything, subject)
+    seeds = None
+    if subject.period is not None:
+        start, end = parse_day(subject.period[0], "--from"), parse_day(subject.period[1], "--to")
+        seeds = period_seeds(ledger, everything, subject.model_name, start, end)
+    chosen = select_entries(everything, subject, seeds)
     verification = verify_workspace(ws, ledger)
     files: dict[str, bytes] = {
         ENTRIES: _dump([e.to_json() for e in chosen]),

@@ -30,7 +30,7 @@ import json
 
 from governance.ground.canonical import canonical_json, sha256_bytes
 from governance.ground.errors import InputError, TamperDetected
-from governance.ground.vocabulary import Action, Area, area
+from governance.ground.vocabulary import Action, Area, Subject, area
 from governance.log.chain import HASHED_FIELDS, entry_leaf
 from governance.log.checkpoint import SignedNote, log_key, origin_of
 from governance.log.merkle import ProofError, root_of, verify_inclusion
@@ -253,6 +253,7 @@ def _check_index(index: list[dict], cp, packed: set[int], export: dict, subject)
         raise _fail(f"{INDEX}: not entries 1..{cp.size}")
     if root_of([_leaf(row, INDEX) for row in index]) != cp.root:
         raise _fail(f"{INDEX}: does not fold to the checkpoint's root (an entry changed)")
+    period = Subject.parse_period(subject)
     for row in index:
         if (
             row["seq"] >= export["seq"]
@@ -260,10 +261,22 @@ def _check_index(index: list[dict], cp, packed: set[int], export: dict, subject)
             or row["action"] == Action.EVIDENCE_EXPORTED
         ):
             continue
-        if (area(row["action"]) in ALWAYS_INCLUDED or row["action"] in ALWAYS_INCLUDED) or (
-            subject and row["subject"] == subject
+        if (
+            (area(row["action"]) in ALWAYS_INCLUDED or row["action"] in ALWAYS_INCLUDED)
+            or (subject and row["subject"] == subject)
+            or (period and _in_period(row, *period))
         ):
             raise _fail(
                 f"ledger/entries.json: entry {row['seq']} ({row['action']}, {row['subject']})"
                 " is in the log but missing from the pack"
             )
+
+
+def _in_period(row: dict, name: str, start: str, end: str) -> bool:
+    """An index row a period pack must hold: about the strategy by its subject, in the window."""
+    from governance.evidence.period import about_strategy, in_window, parse_day
+
+    window = parse_day(start, "period"), parse_day(end, "period")
+    return in_window(row["ts"], *window) and about_strategy(
+        row["action"], row["subject"], None, name
+    )
