@@ -6,8 +6,7 @@ the field). Sections are owned by the stage that enforces them:
 - ``ValidationPolicy``: validation thresholds and severities (validation/)
 - ``PretradeLimits``: pre-trade limit gate (governance/decisions/pretrade.py, portfolio helper)
 - ``StressLimits``: maximum stressed losses, checked before publishing (risk stage)
-- ``KillSwitchPolicy``, ``ApprovalPolicy``, fallback: governance
-- ``MonitoringPolicy``: monitoring flow (operations)
+- ``KillSwitchPolicy``, ``ApprovalPolicy``, fallback: governance; ``MonitoringPolicy``: operations
 """
 
 from __future__ import annotations
