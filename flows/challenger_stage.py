@@ -44,7 +44,7 @@ def shadow_challengers(run: Run, panel, champion: int | None, scores: pd.Series 
         name = f"{kind}_v{version}"
         try:
             model = load_scoring_model(run.ws, strategy, version)
-            cfg = run.config.features.model_copy(update={"names": list(model.features)})
+            cfg = model.features_config(run.config.features)  # its signed contract
             signals[name] = latest_scores(model, compute_features(panel, cfg))
             meta.append({"signal": name, "kind": kind, "version": version})
         except Exception as exc:  # a shadow never stops the rebalance; the entry says why

@@ -77,37 +77,61 @@ def test_promotion_kill_switch_and_reset(governed, capsys):
     assert main(["ledger", "verify"]) == 0
 
 
+def _volatile_market(folder: Path) -> Path:
+    """The sandbox config's market with every asset's daily log returns over its last 63
+    days four times as large (a calm market turned wild; no day beyond the data-quality
+    gate's warning level): the regime is outside the one v1 was validated on."""
+    import numpy as np
+
+    from flows.config import load_config
+    from tasks.data.market import load_long
+
+    cfg = load_config(CONFIG)
+    long = load_long(cfg.data, cfg.base_dir).reset_index(drop=True)
+    close = long.pivot(index="date", columns="asset", values="close").sort_index()
+    r = np.log(close).diff()
+    r.iloc[-63:] *= 4.0
+    wild = np.exp(np.log(close.iloc[0]) + r.fillna(0.0).cumsum())
+    long["close"] = (
+        wild.stack().reindex(pd.MultiIndex.from_frame(long[["date", "asset"]])).to_numpy()
+    )
+    out = folder / "volatile.csv"
+    long.assign(date=long["date"].dt.strftime("%Y-%m-%d")).to_csv(out, index=False)
+    return out
+
+
 def test_an_input_outside_the_validated_domain_is_a_finding_and_the_tiers_action(
     governed, tmp_path, capsys
 ):
-    """Operating boundaries (issue 24): v1 was validated on rank-normalised inputs, all in
-    [-0.5, 0.5] (the domain in its signed report); a config whose features are raw
-    (``normalise: none``) shifts every input column beyond that range. Under the sandbox
-    tier (``boundaries.action: warn``) the next rebalance records ``gate.boundary`` as a
-    review, raises the findings and the model drives; under a tier whose action is
-    ``fallback`` it publishes the fallback (exit 3, stage ``boundary``), raising no finding
-    twice, and the kill switch stays armed. Back on ranks, the model drives again."""
+    """Operating boundaries (issue 24): v1's signed validation report holds the domain of
+    its holdout. The next rebalance reads a market whose last quarter is four times as
+    volatile: outside the validated volatility regime. Under the sandbox tier
+    (``boundaries.action: warn``) it records ``gate.boundary`` as a review, raises the
+    finding and the model drives; under a tier whose action is ``fallback`` it publishes
+    the fallback (exit 3, stage ``boundary``), raising no finding twice, and the kill
+    switch stays armed. On the calm market, inside again: the model drives.
+    (A shifted feature column: tests/test_boundaries.py.)"""
     from governance.findings.register import load_register
     from governance.log.ledger import Ledger
 
     config = yaml.safe_load(Path(CONFIG).read_text())
     sandbox_policy = Path(CONFIG).with_name("policy-sandbox.yaml")
     config["policy"]["file"] = str(sandbox_policy)
-    config["features"] = {"normalise": "none"}
-    raw = tmp_path / "raw.yaml"
+    raw = tmp_path / "wild.yaml"
     raw.write_text(yaml.safe_dump(config))
-    code, reb = cli_json(capsys, "rebalance", "--config", str(raw), "--as", "dana")
+    data = str(_volatile_market(tmp_path))
+    code, reb = cli_json(capsys, "rebalance", "--config", str(raw), "--data", data, "--as", "dana")
     assert (code, reb["portfolio"]["source"]) == (0, "model")
     seen = reb["stages"]["boundaries"]
     assert seen["headline"].startswith("OUTSIDE") and seen["headline"].endswith("warn")
-    assert seen["findings_raised"] and any("feature:" in r for r in seen["details"])
+    assert seen["findings_raised"] and any("volatility" in r for r in seen["details"])
     with Ledger.open(Workspace.from_env()) as ledger:
         gate = ledger.entries(action=Action.GATE_BOUNDARY)[-1]
         assert gate.seq == seen["gate_seq"] and gate.payload["decision"] == "review"
         found = [load_register(ledger).get(fid) for fid in seen["findings_raised"]]
-    assert {(f.check, f.origin, f.status) for f in found} == {
-        ("operating_boundary", "boundary", "open")
-    }
+    assert [(f.check, f.about, f.origin, f.status) for f in found] == [
+        ("operating_boundary", "volatility", "boundary", "open")
+    ]
 
     policy = yaml.safe_load(sandbox_policy.read_text())
     for tier in policy["tiers"].values():
@@ -116,9 +140,9 @@ def test_an_input_outside_the_validated_domain_is_a_finding_and_the_tiers_action
     strict.write_text(yaml.safe_dump(policy))
     config["policy"]["file"] = str(strict)
     raw.write_text(yaml.safe_dump(config))
-    code, reb = cli_json(capsys, "rebalance", "--config", str(raw), "--as", "dana")
+    code, reb = cli_json(capsys, "rebalance", "--config", str(raw), "--data", data, "--as", "dana")
     assert (code, reb["stage"], reb["portfolio"]["source"]) == (3, "boundary", "fallback")
-    assert any("operating boundary feature:" in r for r in reb["portfolio"]["reasons"])
+    assert any("operating boundary volatility:" in r for r in reb["portfolio"]["reasons"])
     assert reb["stages"]["boundaries"]["findings_raised"] == []  # raised once, above
     code, status = cli_json(capsys, "killswitch", "status")
     assert status["state"] == "armed"  # a boundary says nothing of a broken model
