@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from helpers_witness import WitnessProcess
+from helpers_witness import ROOT, WitnessProcess
 
 from governance.ground.artifacts import ArtifactStore
 from governance.ground.errors import InputError
@@ -200,3 +200,68 @@ def test_signed_notes_match_the_go_sumdb_note_vectors():
                 "PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"):  # fmt: skip
         with pytest.raises(InputError, match="not a verifier key"):
             Verifier.parse(bad)
+
+
+HAND_OVER = """
+import json, sys
+from pathlib import Path
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from governance.ground.artifacts import ArtifactStore
+from governance.log.checkpoint import NoteKey, Verifier
+from governance.log.ledger import Ledger
+from governance.log.quorum import hand_over
+from governance.log.remote import HttpWitness
+db, pem, url, vkey = sys.argv[1:5]
+key = NoteKey({origin!r}, load_pem_private_key(Path(pem).read_bytes(), None))
+w = HttpWitness(url, Verifier.parse(vkey))
+with Ledger("sqlite:///" + db, ArtifactStore(Path(db).parent / "a")) as ledger:
+    done, failed = hand_over(ledger, [w], key)
+print(json.dumps({{"size": done[w].checkpoint.size if w in done else None,
+                  "failed": [str(e) for e in failed.values()]}}))
+"""
+
+
+def test_the_size_hint_is_not_trusted(service, ledger, log_key, tmp_path):
+    """A new process proves from the size its hint file says the witness holds (one round
+    trip instead of a 409 and a retry). Whoever writes the file (it sits outside the
+    workspace, in the reader's own account) gains nothing: a size below or above the one
+    held, or a broken file, costs a 409 and a retry, never a refusal or a wrong proof."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from cryptography.hazmat.primitives import serialization
+
+    from governance.log.checkpoint import origin_slug
+
+    pem = tmp_path / "log.pem"
+    pem.write_bytes(
+        log_key.private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    xdg = tmp_path / "xdg"
+    hint = xdg / "alphagate" / "witness-sizes" / f"{origin_slug(ORIGIN)}.json"
+    witness = HttpWitness(service.url, Verifier.parse(service.vkey))
+    db = ledger.url.removeprefix("sqlite:///")
+    env = {**os.environ, "XDG_DATA_HOME": str(xdg), "PYTHONPATH": str(ROOT)}
+    script = HAND_OVER.format(origin=ORIGIN)
+
+    def fresh_process() -> dict:
+        args = [sys.executable, "-c", script, db, str(pem), service.url, service.vkey]
+        done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    grow(ledger, 5)
+    assert fresh_process() == {"size": 5, "failed": []}
+    assert json.loads(hint.read_text()) == {witness.label: 5}  # learned from the witness
+    for wrong in ({witness.label: 2}, {witness.label: 999}, "{broken"):
+        grow(ledger, 1)
+        hint.write_text(wrong if isinstance(wrong, str) else json.dumps(wrong))
+        size = ledger.tree_head()[0]
+        assert fresh_process() == {"size": size, "failed": []}, wrong
+        assert json.loads(hint.read_text()) == {witness.label: size}
