@@ -14,7 +14,8 @@ def log_run(ctx, experiment: str, run_name: str, metrics: dict, artifacts: dict,
     :func:`governance.registry.recorder.log_run`)."""
     from governance.registry.recorder import log_run as record
 
-    all_tags = {"mlflow.runName": run_name, "prefect.flow_run_id": ctx.flow_run_id or ""}
+    all_tags = {"mlflow.runName": run_name, "prefect.flow_run_id": ctx.flow_run_id or "",
+                "mlflow.user": ctx.actor}  # the proven identity, not the OS account  # fmt: skip
     run_id, _ = record(
         ctx.ws,
         experiment,

@@ -136,7 +136,7 @@ def derive(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]) -> Non
 def refresh_mlflow(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]) -> None:
     """Rewrite the views of every model version and registered model ``entries`` touch."""
     from governance.registry.recorder import mlflow_client
-    from governance.registry.versions import registry_exists
+    from governance.registry.versions import champion_version, registry_exists
     from governance.views.mlflow_pages import refresh_model_view, refresh_version_view
 
     versions, names = set(), set()
@@ -151,8 +151,9 @@ def refresh_mlflow(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]
     if not (versions or names or global_act) or not registry_exists(ws):
         return
     client = mlflow_client(ws)
-    if global_act:
+    if global_act:  # a switch act changes what every champion's page must say
         names |= {rm.name for rm in client.search_registered_models()}
+        versions |= {(n, v) for n in names if (v := champion_version(client, n))}
     for name, version in sorted(versions):
         with _quietly():
             refresh_version_view(ledger, client, name, version)

@@ -10,6 +10,8 @@ the tests read tags, descriptions and artifact listings over HTTP, as the UI doe
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -55,7 +57,9 @@ def walked(tmp_path_factory, prefect_server):
         for user in ("vera", "rita"):
             assert main(["approve", "--config", SANDBOX, "--model-version", "1", "--as", user,
                          "--reason", "four eyes: evidence reviewed"]) == 0  # fmt: skip
-        assert main(["killswitch", "trip", "--as", "rita", "--reason", "drill"]) == 0
+        # the strategy's own switch (issue 29: it was invisible on every view)
+        assert main(["killswitch", "trip", "--strategy", "small-gov", "--as", "rita",
+                     "--reason", "drill"]) == 0  # fmt: skip
         code, run = capsys.cli("run", "--config", SANDBOX, "--as", "dana")  # a rerun
         assert run["model_version"] == 1
         zip_path = home.parent / "evidence.zip"
@@ -179,9 +183,34 @@ def test_the_kill_switch_and_champion_show_on_the_registered_model(rest):
     rm = rest("registered-models/get", name="small-gov")["registered_model"]
     tags = _tags(rm)
     assert tags["governance.champion"] == "v1"
-    assert tags["governance.killswitch"].startswith("tripped by rita at ")
+    assert tags["governance.killswitch"].startswith("tripped (strategy) by rita at ")
     assert tags["governance.killswitch"].endswith(": drill")
     assert "Kill switch: **tripped" in rm["description"]
+    # the champion's own page says it is halted, and the other strategy's does not
+    mv = rest("model-versions/get", name="small-gov", version="1")["model_version"]
+    assert _tags(mv)["governance.killswitch"] == tags["governance.killswitch"]
+    assert "**HALTED** — kill switch tripped (strategy) by rita" in mv["description"]
+    other = rest("registered-models/get", name="small-e2e")["registered_model"]
+    assert _tags(other)["governance.killswitch"] == "armed"
+
+
+def test_the_models_list_and_inventory_say_the_strategy_is_halted(walked, tmp_path):
+    html = tmp_path / "inventory.html"
+    code, inv = _Quiet().cli("models", "--html", str(html))
+    rows = {m["name"]: m for m in inv["models"]}
+    assert code == 0 and inv["halted"] == ["small-gov"]
+    assert rows["small-gov"]["halted"] and rows["small-gov"]["killswitch"].endswith(": drill")
+    assert not rows["small-e2e"]["halted"] and rows["small-e2e"]["killswitch"] == "armed"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["models"]) == 0
+    line = next(x for x in out.getvalue().splitlines() if x.strip().startswith("small-gov"))
+    assert "HALTED: kill switch tripped (strategy) by rita" in line
+    with Browser() as browser:  # the inventory page, rendered: no green OK
+        loaded = browser.open(page_url(html))
+        verdict = loaded.evaluate("document.getElementById('verdict').textContent")
+        body = loaded.evaluate("document.body.innerText")
+    assert verdict.strip() == "HALTED" and "Halted by a tripped kill switch: small-gov" in body
 
 
 def test_artifacts_have_readable_names_and_one_summary_per_run(rest):
@@ -264,3 +293,14 @@ def test_page_renders_offline_without_overflow_verdict_first(pages, page, width)
             " return [v.getBoundingClientRect().bottom, window.innerHeight, v.textContent]; })()"
         )
         assert 0 < bottom <= height and text.strip(), f"{page}: verdict not on the first screen"
+
+
+def test_mlflow_runs_name_the_proven_person_not_the_os_account(rest):
+    """Issue 29: MLflow showed every run "Created by root" (the OS account)."""
+    mv = rest("model-versions/get", name="small-gov", version="1")["model_version"]
+    run = rest("runs/get", run_id=mv["run_id"])["run"]
+    assert _tags(run["data"])["mlflow.user"] == "dana"
+    validation = _tags(mv)["validation.run_id"]
+    vrun = rest("runs/get", run_id=validation)["run"]
+    assert _tags(vrun["data"])["mlflow.user"] == "vera"
+    assert vrun["info"]["user_id"] == "vera"

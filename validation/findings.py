@@ -17,8 +17,9 @@ Default severities (check name: severity — threshold, from ``ValidationPolicy`
                                      the future into a feature
 ``label_timing_leak``      critical  the score's IC falls off a cliff at the end of its
                                      label window (validation/label_timing.py): t-stat >
-                                     ``max_label_timing_tstat``. Critical in every tier: a
-                                     policy may not lower it
+                                     ``max_label_timing_tstat`` and the window after keeps
+                                     less than ``label_timing_max_retained`` of its IC.
+                                     Critical in every tier: a policy may not lower it
 ``holdout_looks_above_max`` critical more distinct models validated on this sealed holdout
                                      than ``max_holdout_looks``
 ``margin_below_min``       warning   rank-IC margin over a challenger <
@@ -287,12 +288,15 @@ def _label_timing_findings(c: _Checker, lt: LabelTiming) -> list[Finding]:
     if not math.isfinite(lt.step_tstat):
         return [c.make("statistic_unavailable", "label-timing step could not be computed",
                        about="label timing")]  # fmt: skip
-    if lt.step_tstat <= bar:
+    keeps = c.policy.label_timing_max_retained
+    smooth = math.isfinite(lt.retained) and lt.retained >= keeps
+    if lt.step_tstat <= bar or smooth:  # no step, or the smooth decay of a genuine signal
         return []
     msg = (
         f"score's rank IC drops from {lt.inside:+.4f} a day inside its {lt.horizon}-day label "
-        f"window to {lt.after:+.4f} after it (t {lt.step_tstat:.2f} > {bar:.2f}): it knows the "
-        "label's returns, a leak of the future into a feature"
+        f"window to {lt.after:+.4f} after it (t {lt.step_tstat:.2f} > {bar:.2f}; keeps "
+        f"{lt.retained:.0%} < {keeps:.0%}): it knows the label's returns, a leak of the future "
+        "into a feature, or its horizon is longer than what it knows"
     )
     return [c.make("label_timing_leak", msg, lt.step_tstat, bar)]
 

@@ -178,6 +178,7 @@ def _mlflow_record(
         "model_version": str(inp.version),
         "model_run_id": inp.run_id,
         "validator": validator,
+        "mlflow.user": validator,  # the proven validator, not the OS account ("root")
         "developer": inp.developer or "",
         "verdict": a.verdict.value,
         "holdout_fingerprint": inp.holdout_fingerprint,

@@ -1,4 +1,4 @@
-"""The human decisions on a model version, as rows people read.
+"""The human decisions on a model version, and the switch that governs it, as people read them.
 
 One reader of the ``approval.granted`` / ``approval.rejected`` entries for every place that
 shows them: the MLflow version page (:mod:`governance.views.mlflow_pages`), the validation
@@ -7,10 +7,11 @@ report's sign-off block, and the Prefect gate artifacts.
 
 from __future__ import annotations
 
+from governance.decisions import killswitch
 from governance.ground.vocabulary import Action, Subject
 from governance.log.ledger import Ledger
 
-__all__ = ["decision_rows"]
+__all__ = ["decision_rows", "switch_text"]
 
 
 def decision_rows(ledger: Ledger, name: str, version: int | str) -> list[dict]:
@@ -40,3 +41,13 @@ def decision_rows(ledger: Ledger, name: str, version: int | str) -> list[dict]:
             }
         )
     return rows
+
+
+def switch_text(ledger, strategy: str) -> str:
+    """The switch that governs ``strategy`` in words, for every view: ``armed``, or
+    ``tripped by WHO at WHEN: WHY`` (``tripped (strategy) ...`` when only its own is)."""
+    ks = killswitch.effective(ledger, strategy)
+    if not ks.tripped:
+        return "armed"
+    own = " (strategy)" if not killswitch.status(ledger).tripped else ""
+    return f"{ks.state}{own} by {ks.by} at {ks.since}: {ks.reason}"

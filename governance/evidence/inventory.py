@@ -21,6 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from governance.decisions.promotion import latest_validation, rejections
+from governance.decisions.rows import switch_text
 from governance.findings.register import Status, load_register, today
 from governance.findings.review import blocking, revalidation_due, use_checks
 from governance.ground.html import Cell, Facts, Page, Section, Table, Tone, render_page, tone_of
@@ -76,6 +77,7 @@ def _model_row(ws, ledger, client, name: str, promotion, policy, register, day) 
         off = evidence_problem(f"the validation of v{focus}", validated_tier, assigned, name)
         problems += [off] if off else []
     current = validation is not None and not problems
+    switch = switch_text(ledger, name)
     due = revalidation_due(ledger, validation, tier) if validation else None
     return {
         "name": name,
@@ -85,6 +87,8 @@ def _model_row(ws, ledger, client, name: str, promotion, policy, register, day) 
         "latest_version": str(latest.version),
         "version": focus,
         "status": status,
+        "killswitch": switch,
+        "halted": bool(champion) and switch != "armed",
         "developer": (mv.tags or {}).get("developer"),
         "validator": entry.payload.get("validator") if entry else None,
         "last_validation": (
@@ -123,6 +127,7 @@ def inventory(
         "policy_hash": policy_hash,
         "models": rows,
         "flags": {FLAG: [r["name"] for r in rows if r["flags"]]},
+        "halted": [r["name"] for r in rows if r["halted"]],
         "sandbox": is_sandbox(ledger),
     }
 
@@ -146,6 +151,7 @@ def render_inventory(inv: dict) -> list[str]:
             f" champion v{m['champion_version'] or '-'}  validated {last.get('date', '-')}"
             f" {last.get('verdict', '')}  open {len(m['open_findings'])}"
             f" accepted {len(m['accepted_findings'])}  revalidate by {due}"
+            + (f"  HALTED: kill switch {m['killswitch']}" if m.get("halted") else "")
         )
     flagged = inv["flags"][FLAG]
     if flagged:
@@ -154,7 +160,7 @@ def render_inventory(inv: dict) -> list[str]:
 
 
 _COLUMNS = (
-    ("name", "model"), ("tier", "tier"), ("status", "status"),
+    ("name", "model"), ("tier", "tier"), ("status", "status"), ("killswitch", "kill switch"),
     ("champion_version", "champion"), ("developer", "developer"), ("validator", "validator"),
     ("last_validation", "last validation"), ("open_findings", "open findings"),
     ("accepted_findings", "accepted findings"), ("next_revalidation_due", "revalidation due"),
@@ -171,6 +177,8 @@ def _cell(key: str, value) -> Cell | str:
         return Cell(value[:12], code=True)
     if key == "status":
         return Cell(value, tone=tone_of(value))
+    if key == "killswitch" and value:
+        return Cell(value, tone=Tone.PASS if value == "armed" else Tone.CRITICAL)
     if key == "flags" and value:
         return Cell(", ".join(value), tone=Tone.CRITICAL)
     if isinstance(value, list):
@@ -180,7 +188,7 @@ def _cell(key: str, value) -> Cell | str:
 
 def inventory_html(inv: dict) -> str:
     """The inventory as a self-contained page (governance/ground/html.py, the one renderer)."""
-    flagged = inv["flags"][FLAG]
+    flagged, halted = inv["flags"][FLAG], inv.get("halted", [])
     table = Table(
         headers=tuple(label for _k, label in _COLUMNS),
         rows=tuple(tuple(_cell(k, m.get(k)) for k, _l in _COLUMNS) for m in inv["models"]),
@@ -190,11 +198,13 @@ def inventory_html(inv: dict) -> str:
         if flagged
         else "No model drives a portfolio without a current validation."
     )
+    if halted:
+        summary += f" Halted by a tripped kill switch: {', '.join(halted)}."
     page = Page(
         title="Model inventory",
         banner=banner(bool(inv.get("sandbox"))),
         kind="alphagate model inventory",
-        verdict="FLAG" if flagged else "OK",
+        verdict="HALTED" if halted else "FLAG" if flagged else "OK",
         cover=Facts.of(
             {
                 "as of": inv["as_of"],

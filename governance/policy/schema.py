@@ -98,6 +98,11 @@ class ValidationPolicy(StrictModel):
     # Label-timing leak (validation/label_timing.py): t-stat of the IC step at the label
     # window's end; 3.0 is a one-sided p of 0.0013, a leak of IC 0.09 scores about 5.
     max_label_timing_tstat: float = Field(default=3.0, gt=0)
+    # ... and only when the window after keeps less than this share of the window's IC: a
+    # genuine signal decays smoothly (a 63-day characteristic keeps e^(-21/63) = 0.72 of
+    # it across a 21-day horizon, and with enough dates even that step is significant),
+    # a leak keeps ~0 (validation/label_timing.py).
+    label_timing_max_retained: float = Field(default=0.5, ge=0, le=1)
     # Distinct models validated on one sealed holdout (validation/looks.py): None, no cap;
     # ``adjust_for_holdout_looks`` raises the IC t-stat bar to Bonferroni's for the looks.
     max_holdout_looks: int | None = Field(default=None, ge=1)

@@ -36,7 +36,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from governance.decisions.promotion import latest_validation
-from governance.decisions.rows import decision_rows
+from governance.decisions.rows import decision_rows, switch_text
 from governance.findings.mlflow_tags import findings_line
 from governance.findings.register import load_register
 from governance.findings.review import blocking
@@ -110,6 +110,7 @@ def version_view(ledger: Ledger, client, name: str, version: int | str) -> Versi
     promotions = ledger.entries(action=Action.MODEL_PROMOTED, subject=subject)
     gate = ledger.last(action=Action.GATE_APPROVAL, subject=subject)
     champion = champion_version(client, name) == str(version)
+    switch = switch_text(ledger, name)
     status = _status(
         verdict,
         decisions,
@@ -130,6 +131,7 @@ def version_view(ledger: Ledger, client, name: str, version: int | str) -> Versi
         TAG.removeprefix(PREFIX): tag_value(sandbox),
         "verdict": verdict or "not validated",
         "champion_since": since or "-",
+        "killswitch": switch,
         **{f"decision.{d['seq']:06d}": _decision_tag(d) for d in decisions},
     }
     facts = {
@@ -142,6 +144,8 @@ def version_view(ledger: Ledger, client, name: str, version: int | str) -> Versi
         "policy": policy,
         "verdict": verdict,
         "sandbox": sandbox,
+        "killswitch": switch,
+        "halted": champion and switch != "armed",
     }
     facts["links"] = _links(client, mv_run_id(client, name, version), vp.get("mlflow_run_id"))
     description = _description(name, str(version), status, facts)
@@ -182,6 +186,11 @@ def _description(name: str, version: str, status: Status, f: dict) -> str:
              + (f" — SANDBOX workspace, {NOT_FOR_PRODUCTION}" if f["sandbox"] else "")]  # fmt: skip
     if f["since"]:
         lines.append(f"Champion since {f['since']}.")
+    if f["halted"]:
+        lines.append(
+            f"**HALTED** — kill switch {f['killswitch']}: this champion does not drive the"
+            " portfolio (the policy's fallback is published) until two officers reset it."
+        )
     if f["decisions"]:
         lines += ["", "Decisions:"]
         lines += [f"- {_decision_tag(d)}" for d in f["decisions"]]
@@ -190,7 +199,8 @@ def _description(name: str, version: str, status: Status, f: dict) -> str:
         lines += ["", findings_line(f["findings"], report)]
     links = [f"[{label}]({href})" for label, href in f["links"]]
     links.append(
-        f"evidence pack: `alphagate evidence export --model-version {version} --out FILE.zip`"
+        f"evidence pack: `alphagate evidence export --model {name} --model-version {version}"
+        " --out FILE.zip`"
     )
     return "\n".join([*lines, "", *[f"- {x}" for x in links]])
 
@@ -236,6 +246,7 @@ def _rerender_card(client, run_id: str, view: VersionView) -> None:
                         "tier": f["tier"] or "unknown",
                         "policy": policy_label(f["policy"] or None, f["sandbox"]),
                         "champion since": f["since"] or "-",
+                        "kill switch": f["killswitch"],
                     }
                 ),
                 Table(
@@ -254,7 +265,8 @@ def _rerender_card(client, run_id: str, view: VersionView) -> None:
                 ),
             ),
         )
-        current = Page(**{**page.__dict__, "verdict": view.status.value,
+        verdict = "HALTED" if f["halted"] else view.status.value
+        current = Page(**{**page.__dict__, "verdict": verdict,
                           "sections": (governance, *page.sections),
                           "banner": banner(f["sandbox"])})  # fmt: skip
         out = Path(tmp) / "model_card.html"
@@ -264,17 +276,14 @@ def _rerender_card(client, run_id: str, view: VersionView) -> None:
 
 def refresh_model_view(ledger: Ledger, client, name: str) -> dict[str, str]:
     """Champion, kill-switch state and last monitoring status on the registered model."""
-    from governance.decisions import killswitch
-
     champion = champion_version(client, name)
-    ks = killswitch.status(ledger)
     monitored = next(
         (e for e in reversed(ledger.entries(action=Action.MONITORING_COMPLETED))
          if e.payload.get("model_name") == name
          or Subject.of_model(e.subject, name)),
         None,
     )  # fmt: skip
-    ks_text = ks.state if not ks.by else f"{ks.state} by {ks.by} at {ks.since}: {ks.reason}"
+    ks_text = switch_text(ledger, name)
     sandbox = is_sandbox(ledger)
     mon = "never run"
     if monitored is not None:

@@ -202,6 +202,7 @@ def log_training(ctx: RunContext, rec: TrainingRecord) -> LoggedRun:
         "config_hash": rec.config_hash,
         "model_hash": rec.model_hash,
         "alphagate.run_key": ctx.run_key,
+        "mlflow.user": ctx.actor,  # the proven developer, not the OS account ("root")
         **run_tags(ctx.policy_hash, ctx.sandbox),
     }
     if commit:
