@@ -104,3 +104,39 @@ def test_the_monitor_warns_with_each_input_named(market):
     assert check_boundaries(None, features, panel.close, date, sectors=True, z=Z).status is (
         Status.NOT_EVALUATED
     )
+
+
+def test_a_forged_wider_domain_is_not_the_one_held(workspace, monkeypatch, market):
+    """The attack: after vera's signed validation, a developer with the ledger appends an
+    unsigned ``validation.completed`` whose report holds a domain wide enough for anything.
+    The rebalance reads the domain of the latest *valid* signed validation only, by the
+    report hash vera signed (``latest_validation`` + ``validated_domain``)."""
+    from governance.decisions.promotion import latest_validation
+    from governance.ground.vocabulary import Action, Subject
+    from governance.identity.signing import append_signed
+    from governance.log.ledger import Ledger
+    from tests.helpers_identity import enrol_cast, signer
+    from validation.records import validated_domain
+
+    _panel, _features, domain, names = market
+    enrol_cast(workspace, monkeypatch=monkeypatch)
+    wide = {**domain, "features": {n: {**domain["features"][n], "q01": -1e9, "q99": 1e9,
+                                       "worst": 1.0} for n in names}}  # fmt: skip
+    subject = Subject.model("m", 1)
+    with Ledger.open(workspace) as ledger:
+        signed = append_signed(
+            ledger, signer(workspace, "vera", ledger), Action.VALIDATION_COMPLETED,
+            subject=subject,
+            payload={"model_name": "m", "model_version": 1, "verdict": "pass", "findings": [],
+                     "validator": "vera", "developer": "dana"},
+            artifacts={"report.json": ledger.store.put_json({"domain": domain})},
+        )  # fmt: skip
+        ledger.append(
+            Action.VALIDATION_COMPLETED, actor="vera", role="validator", subject=subject,
+            payload={"model_name": "m", "model_version": 1, "verdict": "pass", "findings": [],
+                     "validator": "vera", "artifacts": {
+                         "report.json": ledger.store.put_json({"domain": wide})}},
+        )  # fmt: skip
+        found = latest_validation(ledger, "m", 1)
+        assert found.seq == signed.seq
+        assert validated_domain(ledger.store, found.report_hash) == domain
