@@ -8,7 +8,7 @@ the exact commands that move the version on.
 from __future__ import annotations
 
 from governance.decisions.model_use import model_may_drive
-from governance.decisions.promotion import compute_state, latest_validation
+from governance.decisions.promotion import latest_validation, stage_state
 from governance.findings.register import Status, load_register
 from governance.findings.review import blocking, revalidation_due
 from governance.identity.users import list_users
@@ -48,7 +48,7 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
     """
     facts = get_model_facts(mlflow_client(ws), name, version)
     validation = latest_validation(ledger, name, facts.version)
-    state = compute_state(ws, ledger, facts, tier, validation)
+    state, paper_first = stage_state(ws, ledger, facts, tier, validation)
     register = load_register(ledger)
     records = blocking(register, validation.seq) if validation else []
     in_use = [
@@ -77,7 +77,10 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
         for role in dict.fromkeys(state.missing):
             gap = state.missing.count(role)
             for who in (_eligible(ws, role, have) or [f"<{role}>"])[:gap]:
-                steps.append(APPROVE.format(name=name, version=facts.version, who=who))
+                step = APPROVE.format(name=name, version=facts.version, who=who)
+                steps.append(
+                    step.replace(" approve ", " approve --stage paper ", 1) if paper_first else step
+                )
     return {
         "model_name": name,
         "version": facts.version,

@@ -67,6 +67,9 @@ def test_paper_then_live_two_separate_four_eyes_decisions(paper_ws, capsys):
     from governance.log.ledger import Ledger
 
     ws, config, version = paper_ws
+    # status names the next decisions: the approvals for paper first.
+    code, st, err = _cli(capsys, config, "status", "--model-version", version, "--json")
+    assert code == 0 and st["next"] and all("approve --stage paper" in c for c in st["next"]), err
     # Live before paper: refused, recorded, one line.
     code, _, err = _approve(capsys, config, version, "vera")
     assert code == 4 and err.strip().count("\n") == 0 and "requires a paper stage" in err
@@ -77,6 +80,8 @@ def test_paper_then_live_two_separate_four_eyes_decisions(paper_ws, capsys):
     assert code == 0 and out["paper"] and not out["promoted"], err
     client = MlflowClient()
     assert str(client.get_model_version_by_alias(NAME, "paper").version) == version
+    code, st, err = _cli(capsys, config, "status", "--model-version", version, "--json")
+    assert st["next"] and not any("--stage paper" in c for c in st["next"]), st["next"]
     # Live before min_days of paper marks: refused, recorded, with the count.
     _mark(ws, version, 2)
     _mark(ws, version, 2)  # a rerun on the same closes marks nothing twice

@@ -227,25 +227,31 @@ def compute_state(
     )
 
 
+def stage_state(ws, ledger, facts, tier, validation=None) -> tuple[PromotionState, bool]:
+    """``(state, paper_first)``: :func:`compute_state` of the approvals the version needs
+    next; ``paper_first`` when its tier has a paper stage it has not entered (then the
+    approvals for paper, governance/decisions/paper.py)."""
+    from governance.decisions.paper import entered
+
+    state = compute_state(ws, ledger, facts, tier, validation)
+    if (
+        getattr(tier, "paper", None) is None
+        or state.champion
+        or entered(ledger, facts.name, facts.version) is not None
+    ):
+        return state, False
+    return compute_state(ws, ledger, facts, tier, validation, action=Action.APPROVAL_PAPER), True
+
+
 def promotion_state(
     ws: Workspace, model_name: str, version: int | str, tier, ledger: Ledger | None = None
 ) -> PromotionState:
     """What approvals ``model_name`` v``version`` still needs under ``tier``: under a tier
     with a paper stage, the approvals for paper until the version entered paper."""
-    from governance.decisions.paper import entered
-
     own = ledger is None
     ledger = ledger or Ledger.open(ws)
     try:
-        facts = facts_for(ws, ledger, model_name, version)
-        state = compute_state(ws, ledger, facts, tier)
-        if (
-            getattr(tier, "paper", None) is not None
-            and not state.champion
-            and entered(ledger, facts.name, facts.version) is None
-        ):
-            state = compute_state(ws, ledger, facts, tier, action=Action.APPROVAL_PAPER)
-        return state
+        return stage_state(ws, ledger, facts_for(ws, ledger, model_name, version), tier)[0]
     finally:
         if own:
             ledger.dispose()
