@@ -340,4 +340,5 @@ def test_evidence_pack_of_a_promoted_version_verifies(env, capsys, tmp_path):
     }
     assert all(e["subject"] != "model:alpha/v1" for e in entries)  # other models stay out
     code, report, _ = cli(capsys, "evidence", "verify", str(out), "--json")
-    assert code == 0 and report["signatures"] == 2
+    # every signed act in the pack: dana's training, vera's verdict, the two approvals
+    assert code == 0 and report["signatures"] == 4
