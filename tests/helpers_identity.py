@@ -171,6 +171,23 @@ def tiny_version(
     return str(mv.version), run.info.run_id
 
 
+def promoted_version(ws: Workspace, name: str, tier_name: str = "high") -> tuple[str, str]:
+    """A tiny version promoted the legitimate way (vera and rita approve under the policy in
+    force, the shipped policy's ``tier_name``): (version, run id)."""
+    from governance.decisions.approvals import approve
+    from governance.policy.adoption import policy_in_force
+    from governance.policy.schema import load_policy
+
+    version, run_id = tiny_version(ws, name)
+    tier = load_policy(POLICY)[0].tier(tier_name)
+    with Ledger.open(ws) as ledger:
+        h = policy_in_force(ledger).policy_hash
+        for who in ("vera", "rita"):
+            approve(ws, ledger, name, version, signer(ws, who, ledger), "ok",
+                    tier=tier, tier_name=tier_name, policy_hash=h)  # fmt: skip
+    return version, run_id
+
+
 def sign_validation(
     ws: Workspace, ledger: Ledger, name: str, version, verdict: str, run_id: str, tier=None
 ):
