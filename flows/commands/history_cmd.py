@@ -37,12 +37,12 @@ def _history(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
     from governance.evidence.history import history, parse_moment
     from governance.ground.workspace import Workspace
-    from governance.log.ledger import Ledger
+    from governance.log.readtime import verified_ledger
 
     if args.at is not None:
         parse_moment(args.at)  # a bad --at is exit 2 before the ledger is opened
     ws = Workspace.from_env().ensure()
-    with Ledger.open(ws) as ledger:
+    with verified_ledger(ws, "history") as ledger:
         doc = history(ledger, args.strategy, args.at)
     if args.at is None:
         for event in doc["timeline"]:

@@ -3,16 +3,22 @@
 A full or incremental ``ledger verify`` re-hashes entries once; a row edited in place *after*
 that (a trip's payload, a rejection's signer) would otherwise be read as it now stands.
 :class:`VerifiedReader` wraps a ledger for one decision: every entry it hands out
-(:meth:`entries`, :meth:`last`, :meth:`tail`) is checked as it is read:
+(:meth:`entries`, :meth:`last`, :meth:`tail`, ..., and the reads of its
+:meth:`~VerifiedReader.transaction`) is checked as it is read:
 
-- its payload hash and entry hash are recomputed from its stored fields;
+- its payload hash (over the stored text) and entry hash are recomputed from its fields;
 - its leaf is proven, by an RFC 9162 inclusion proof (O(log n) stored nodes), to be in the
   tree whose root the trusted checkpoint names (:func:`trusted_head`). The stored nodes are
   not trusted: a proof built from rewritten nodes does not reach the trusted root.
 
 An entry appended after the trusted checkpoint (within the current command) gets the first
 check only. A failure raises :class:`~governance.ground.errors.TamperDetected` naming the
-seq: the decision fails closed (exit 3).
+seq: the decision fails closed (exit 3). Every deciding command opens its ledger with
+:func:`verified_ledger`, which also records the refusal (``integrity.refused``).
+
+What is kept between reads is never a verified *prefix*: the proofs' nodes and the leaves
+proven under the trusted head (:class:`_Proofs`); each read re-hashes its row, and only a
+leaf equal to a proven one skips its proof.
 
 :func:`trusted_head` is the one place that says which checkpoint a decision trusts: today
 the last fully verified tree head kept outside the workspace
