@@ -26,7 +26,14 @@ from governance.log.ledger import Ledger
 from governance.policy.adoption import policy_in_force
 from governance.policy.schema import load_policy
 from tests.helpers_forge import forge
-from tests.helpers_identity import POLICY, enrol_cast, sign_validation, signer, tiny_version
+from tests.helpers_identity import (
+    POLICY,
+    enrol_cast,
+    promoted_version,
+    sign_validation,
+    signer,
+    tiny_version,
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
@@ -192,14 +199,9 @@ def test_a_policy_out_of_bounds_cannot_be_signed(
 
 
 def _champion(ws, name: str) -> tuple[str, str]:
-    """A tiny version promoted the legitimate way (vera and rita approve): (version, run id)."""
-    version, run_id = tiny_version(ws, name)
-    tier = load_policy(POLICY)[0].tier("high")
+    """A tiny version promoted the legitimate way, driving: (version, run id)."""
+    version, run_id = promoted_version(ws, name)
     with Ledger.open(ws) as ledger:
-        h = policy_in_force(ledger).policy_hash
-        for who in ("vera", "rita"):
-            approve(ws, ledger, name, version, signer(ws, who, ledger), "ok",
-                    tier=tier, tier_name="high", policy_hash=h)  # fmt: skip
         assert drive_decision(ws, ledger, name).allowed
     return version, run_id
 
