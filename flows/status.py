@@ -7,6 +7,7 @@ the exact commands that move the version on.
 
 from __future__ import annotations
 
+from governance.decisions.change_control import version_change
 from governance.decisions.model_use import model_may_drive
 from governance.decisions.promotion import latest_validation, stage_state
 from governance.findings.register import Status, load_register
@@ -44,7 +45,8 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
     ``next_revalidation_due``, ``next`` (exact commands, in order), ``findings_in_use``
     (open or accepted findings the version's use raised: monitoring, boundary, fills),
     ``challengers`` (the champion and its challengers as the last monitoring run realised
-    them).
+    them), ``change`` (``{class: minor|material, baseline_version, baseline_seq, reasons}``,
+    governance/decisions/change_control.py).
     """
     facts = get_model_facts(mlflow_client(ws), name, version)
     validation = latest_validation(ledger, name, facts.version)
@@ -85,6 +87,7 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
         "model_name": name,
         "version": facts.version,
         "verdict": validation.verdict if validation else None,
+        "change": version_change(ledger, name, facts.version).to_json(),
         "findings": [r.to_json() for r in records],
         "open_findings": [r.id for r in open_],
         "accepted_findings": [r.id for r in records if r.status is Status.ACCEPTED],
@@ -143,6 +146,12 @@ def render_status(report: dict) -> list[str]:
         f"{report['model_name']} v{report['version']}: verdict"
         f" {(report['verdict'] or 'not validated').upper()}"
     ]
+    change = report.get("change")
+    if change:
+        base = change["baseline_version"]
+        why = "; ".join(change["reasons"]) or "new data only"
+        against = f" against v{base}" if base else ""
+        lines.append(f"  change: {change['class']}{against} ({why})")
     for f in report["findings"]:
         until = (f.get("acceptance") or {}).get("until")
         tail = f" until {until}" if f["status"] == "accepted" and until else ""

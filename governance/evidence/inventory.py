@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from governance.decisions.change_control import version_change
 from governance.decisions.promotion import latest_validation, rejections
 from governance.decisions.rows import switch_text
 from governance.findings.register import Status, load_register, today
@@ -89,6 +90,8 @@ def _model_row(ws, ledger, client, name: str, promotion, policy, register, day) 
         "status": status,
         "killswitch": switch,
         "halted": bool(champion) and switch != "armed",
+        # minor or material against the previous version, from the signed entries
+        "change": version_change(ledger, name, focus).to_json(),
         "developer": (mv.tags or {}).get("developer"),
         "validator": entry.payload.get("validator") if entry else None,
         "last_validation": (
@@ -148,7 +151,8 @@ def render_inventory(inv: dict) -> list[str]:
         due = (m["next_revalidation_due"] or {}).get("date", "-")
         lines.append(
             f"  {m['name']:<20} {m['status']:<18} tier {m['tier'] or '-':<8}"
-            f" champion v{m['champion_version'] or '-'}  validated {last.get('date', '-')}"
+            f" champion v{m['champion_version'] or '-'} ({m['change']['class']})"
+            f"  validated {last.get('date', '-')}"
             f" {last.get('verdict', '')}  open {len(m['open_findings'])}"
             f" accepted {len(m['accepted_findings'])}  revalidate by {due}"
             + (f"  HALTED: kill switch {m['killswitch']}" if m.get("halted") else "")
@@ -161,7 +165,8 @@ def render_inventory(inv: dict) -> list[str]:
 
 _COLUMNS = (
     ("name", "model"), ("tier", "tier"), ("status", "status"), ("killswitch", "kill switch"),
-    ("champion_version", "champion"), ("developer", "developer"), ("validator", "validator"),
+    ("champion_version", "champion"), ("change", "change"),
+    ("developer", "developer"), ("validator", "validator"),
     ("last_validation", "last validation"), ("open_findings", "open findings"),
     ("accepted_findings", "accepted findings"), ("next_revalidation_due", "revalidation due"),
     ("policy_hash", "policy hash"), ("flags", "flags"),
@@ -175,6 +180,8 @@ def _cell(key: str, value) -> Cell | str:
         return f"{value['date']} ({value['reason']})"
     if key == "policy_hash" and value:
         return Cell(value[:12], code=True)
+    if key == "change" and value:
+        return Cell(value["class"], tone=Tone.WARNING if value["class"] == "material" else None)
     if key == "status":
         return Cell(value, tone=tone_of(value))
     if key == "killswitch" and value:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from governance.decisions.change_control import classify_training
 from governance.ground.vocabulary import Action, Subject
 from governance.registry.recorder import register
 from tasks.model.card import intended_use
@@ -221,37 +222,43 @@ def train_and_register(
         }
         for t in trials
     )
+    trained_payload = {
+        "metrics": best.cv.metrics(),
+        "best_trial": best.index,
+        "trials": len(trials),
+        "trials_total": total,
+        "trial_sharpes": [t.sharpe for t in trials],
+        # The count is keyed to these and the data, not the name (tasks/model/trials.py).
+        "trial_keys": keys,
+        "data_sketch": sketch.to_payload(),
+        "sources": [{k: v for k, v in s.items() if k != "features"} for s in sources],
+        "trial_summaries": list(trial_rows),
+        "model_hash": model_hash,
+        "mlflow_run_id": logged.run_id,
+        "dev_fingerprint": split.dev_fingerprint,
+        "holdout_fingerprint": split.holdout_fingerprint,
+        "features": features,
+        "horizon": h,
+        "config_hash": config_hash,
+        "tier": tier,
+        # Read by the validation report: folds that stopped after one boosting round
+        # mean degenerate training; the intended use is quoted on its cover.
+        "fold_rounds": [int(f.best_iteration) for f in best.cv.folds],
+        "intended_use": intended_use(h),
+    }
+    # minor or material against the previous version, computed and signed here
+    # (governance/decisions/change_control.py); readers compute it again
+    change = classify_training(ctx.ledger, model_cfg.name, trained_payload)
     trained = ctx.record(
         Action.MODEL_TRAINED,
         subject=Subject.strategy(model_cfg.name),
-        payload={
-            "metrics": best.cv.metrics(),
-            "best_trial": best.index,
-            "trials": len(trials),
-            "trials_total": total,
-            "trial_sharpes": [t.sharpe for t in trials],
-            # The count is keyed to these and the data, not the name (tasks/model/trials.py).
-            "trial_keys": keys,
-            "data_sketch": sketch.to_payload(),
-            "sources": [{k: v for k, v in s.items() if k != "features"} for s in sources],
-            "trial_summaries": list(trial_rows),
-            "model_hash": model_hash,
-            "mlflow_run_id": logged.run_id,
-            "dev_fingerprint": split.dev_fingerprint,
-            "holdout_fingerprint": split.holdout_fingerprint,
-            "features": features,
-            "horizon": h,
-            "config_hash": config_hash,
-            "tier": tier,
-            # Read by the validation report: folds that stopped after one boosting round
-            # mean degenerate training; the intended use is quoted on its cover.
-            "fold_rounds": [int(f.best_iteration) for f in best.cv.folds],
-            "intended_use": intended_use(h),
-        },
+        payload={**trained_payload, "change": change.to_json()},
         artifacts={"model.lgb": model_hash, **logged.artifacts},
         signed=True,  # the developer is the signer of this entry (governance/decisions/promotion.py)
     )
-    version = register_candidate(ctx.ws, record, logged, ledger_seq=trained.seq)
+    version = register_candidate(
+        ctx.ws, record, logged, ledger_seq=trained.seq, change=trained.payload.get("change")
+    )
     ctx.record(
         Action.MODEL_REGISTERED,
         subject=Subject.model(model_cfg.name, version),
@@ -279,9 +286,14 @@ def train_and_register(
     )
 
 
-def version_tags(rec: TrainingRecord, ledger_seq: int) -> dict[str, str]:
+def version_tags(
+    rec: TrainingRecord, ledger_seq: int, change: Mapping[str, Any] | None = None
+) -> dict[str, str]:
     """The registered-version tags of docs/architecture.md (all strings)."""
+    change = change or {}
     return {
+        "change_class": str(change.get("class") or "material"),
+        "change_baseline": str(change.get("baseline_version") or ""),
         "data_fingerprint": rec.data_fingerprint,
         "dev_fingerprint": rec.split.dev_fingerprint,
         "holdout_fingerprint": rec.split.holdout_fingerprint,
@@ -297,7 +309,13 @@ def version_tags(rec: TrainingRecord, ledger_seq: int) -> dict[str, str]:
 
 
 def register_candidate(
-    ws: Workspace, rec: TrainingRecord, logged: LoggedRun, *, ledger_seq: int
+    ws: Workspace,
+    rec: TrainingRecord,
+    logged: LoggedRun,
+    *,
+    ledger_seq: int,
+    change: Mapping[str, Any] | None = None,
 ) -> int:
     """Register ``logged``'s model as a new version of ``ModelConfig.name``; return it."""
-    return register(ws, logged.model_uri, rec.model_cfg.name, version_tags(rec, ledger_seq))
+    tags = version_tags(rec, ledger_seq, change)
+    return register(ws, logged.model_uri, rec.model_cfg.name, tags)
