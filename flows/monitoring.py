@@ -44,7 +44,7 @@ from governance.registry.recorder import download, mlflow_client
 from governance.registry.versions import last_promotions
 from tasks.data.market import MarketPanel
 from tasks.model.dataset import frame_to_parquet
-from tasks.model.features import FeaturesConfig, compute_features
+from tasks.model.features import FeaturesConfig
 from validation.monitoring import MonitoringReport, assess_monitoring, render_monitoring_html
 from validation.monitoring_series import (
     last_breaches,
@@ -159,20 +159,44 @@ def published_weights(ctx: RunContext, strategy: str) -> pd.DataFrame:
 
 
 def score_panel(
-    model, panel: MarketPanel, features_cfg: FeaturesConfig
+    model, panel: MarketPanel, features_cfg: FeaturesConfig, extra=None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Point-in-time features of the model's inputs (its contract's names, order and
     normalisation; ``features_cfg`` for the rest) and its predictions.
 
     Returns ``(features_long, scores)``: long rows with every input present, and the
-    predictions as dates × assets (NaN where a feature was missing).
+    predictions as dates × assets (NaN where a feature was missing). ``extra``: a source's
+    features joined as of publication (tasks/data/sources/), for a model trained on them.
     """
+    from tasks.model.dataset import scoring_rows
+
     cfg, features = model.features_config(features_cfg), list(model.features)
-    long = compute_features(panel, cfg).dropna(subset=features).reset_index(drop=True)
+    long = scoring_rows(panel, cfg, extra)
+    missing = sorted(set(features) - set(long.columns))
+    if missing:
+        from governance.ground.errors import Gate, GateHalt
+
+        raise GateHalt(Gate.SCORING, f"champion needs features not computed: {missing}")
+    long = long.dropna(subset=features).reset_index(drop=True)
     scores = pd.DataFrame(
         {"date": long["date"], "asset": long["asset"], "s": model.predict(long).to_numpy()}
     ).pivot(index="date", columns="asset", values="s")
     return long, scores.reindex(index=panel.close.index, columns=panel.close.columns)
+
+
+def _source_features(config: AlphagateConfig, panel: MarketPanel) -> dict:
+    """The configured sources' features, joined as of publication (read, not gated: the
+    run and rebalance gate and record them)."""
+    if not config.sources:
+        return {}
+    from tasks.data.sources.record import read_sources
+    from tasks.data.sources.source import source_features
+
+    tables, _ = read_sources(config.sources, config.base_dir, panel.fingerprint)
+    out: dict = {}
+    for t in tables:
+        out.update(source_features(t, panel.close.index, panel.close.columns))
+    return out
 
 
 # -- recording -----------------------------------------------------------------------------
@@ -266,6 +290,7 @@ def run_monitoring(
     *,
     as_of: pd.Timestamp | None = None,
     weights: pd.DataFrame | None = None,
+    extra: dict | None = None,
 ) -> MonitoringOutcome:
     """Score, assess and record one monitoring run of ``champion`` at ``as_of``.
 
@@ -273,7 +298,7 @@ def run_monitoring(
     defaults to the panel's last date.
     """
     as_of = pd.Timestamp(as_of if as_of is not None else panel.close.index[-1])
-    features, scores = score_panel(model, panel, features_cfg)
+    features, scores = score_panel(model, panel, features_cfg, extra)
     validation = latest_validation(ctx.ledger, champion.name, champion.version)
     uses = use_checks(ctx.ledger, str(champion.version), validation, tier)
     domain = validated_domain(ctx.store, validation.report_hash) if validation else None
@@ -365,8 +390,10 @@ def monitoring_flow(config: AlphagateConfig, data_path: str | None = None) -> di
             )
         panel = to_panel(load_long(config.data, config.base_dir, data_path))
         books = published_weights(ctx, config.model.name)
+        extra = _source_features(config, panel)
         out = run_monitoring(
-            ctx, tier, panel, facts, model, reference, config.features, weights=books
+            ctx, tier, panel, facts, model, reference, config.features, weights=books,
+            extra=extra,
         )  # fmt: skip
         for line in out.report.reasons():
             logger.warning("monitoring breach: %s", line)

@@ -166,8 +166,7 @@ def version_scores(run: Run, panel, version: int, model_hash: str | None) -> pd.
 def version_inputs(run: Run, panel, version: int, model_hash: str | None):
     """:func:`version_scores` and the point-in-time features they were computed from."""
     from governance.ground.errors import Gate, GateHalt
-    from tasks.model.dataset import feature_columns_wide
-    from tasks.model.features import FEATURES_BY_NAME, wide_to_long
+    from tasks.model.dataset import scoring_rows
     from tasks.model.scoring import latest_scores, load_scoring_model
 
     model = load_scoring_model(run.ws, run.config.model.name, version, expected_hash=model_hash)
@@ -176,12 +175,8 @@ def version_inputs(run: Run, panel, version: int, model_hash: str | None):
         from tasks.data.sources.source import source_features
 
         extra.update(source_features(table, panel.close.index, panel.close.columns))
-    # the signed contract's features, order and normalisation, never the MLflow tags; the
-    # built-in ones computed from the panel, a source's from the source (else missing)
-    cfg = model.features_config(run.config.features)
-    builtin = tuple(n for n in cfg.names or () if n in FEATURES_BY_NAME)
-    cfg = cfg.model_copy(update={"names": builtin or None})
-    features = wide_to_long(feature_columns_wide(panel, cfg, extra), panel.close)
+    # the signed contract's features, order and normalisation, never the MLflow tags
+    features = scoring_rows(panel, model.features_config(run.config.features), extra)
     missing = sorted(set(model.features) - set(features.columns))
     if missing:
         raise GateHalt(

@@ -168,6 +168,9 @@ def test_the_champion_scores_with_its_source_and_a_new_contract_version_is_a_fin
     # the champion scores with its source's features, joined as of publication
     code, reb = cli_json(capsys, "rebalance", "--config", str(cfg), "--as", "dana")
     assert (code, reb["portfolio"]["source"]) == (0, "model"), reb["reasons"]
+    # and monitoring scores it the same way (the source read, joined as of publication)
+    code, mon = cli_json(capsys, "monitor", "--config", str(cfg))
+    assert code in (0, 3) and mon["status"] in ("ok", "breach"), mon
     write_contract(tmp / "sentiment.odcs.yaml", version="1.1.0", minimum=-10.0, maximum=10.0,
                    null_percent=1.0)  # fmt: skip
     main(["rebalance", "--config", str(cfg), "--as", "dana"])

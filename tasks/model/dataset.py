@@ -29,6 +29,7 @@ from governance.ground.errors import InputError
 from governance.ground.vocabulary import Action, Subject
 from tasks.data.market import MarketPanel
 from tasks.model.features import (
+    FEATURES_BY_NAME,
     FeaturesConfig,
     feature_panels,
     normalise_cross_section,
@@ -160,6 +161,23 @@ def feature_columns_wide(
         aligned = wide.reindex(index=panel.close.index, columns=panel.close.columns)
         columns[name] = normalise_cross_section(aligned, features_cfg.normalise)
     return columns
+
+
+def scoring_rows(
+    panel: MarketPanel,
+    features_cfg: FeaturesConfig,
+    extra_features: Mapping[str, pd.DataFrame] | None = None,
+) -> pd.DataFrame:
+    """Long feature rows to score a model whose contract names ``features_cfg.names``.
+
+    The built-in features among the names are computed from the panel, a source's from
+    ``extra_features`` (normalised as in training); a name neither provides is absent, for
+    the caller to refuse (the portfolio stage's ``Gate.SCORING`` halt).
+    """
+    extra = dict(extra_features or {})
+    builtin = tuple(n for n in features_cfg.names or () if n in FEATURES_BY_NAME)
+    cfg = features_cfg.model_copy(update={"names": builtin or None})
+    return wide_to_long(feature_columns_wide(panel, cfg, extra), panel.close)
 
 
 def frame_to_parquet(frame: pd.DataFrame) -> bytes:
