@@ -184,21 +184,6 @@ def score_panel(
     return long, scores.reindex(index=panel.close.index, columns=panel.close.columns)
 
 
-def _source_features(config: AlphagateConfig, panel: MarketPanel) -> dict:
-    """The configured sources' features, joined as of publication (read, not gated: the
-    run and rebalance gate and record them)."""
-    if not config.sources:
-        return {}
-    from tasks.data.sources.record import read_sources
-    from tasks.data.sources.source import source_features
-
-    tables, _ = read_sources(config.sources, config.base_dir, panel.fingerprint)
-    out: dict = {}
-    for t in tables:
-        out.update(source_features(t, panel.close.index, panel.close.columns))
-    return out
-
-
 # -- recording -----------------------------------------------------------------------------
 
 
@@ -390,7 +375,11 @@ def monitoring_flow(config: AlphagateConfig, data_path: str | None = None) -> di
             )
         panel = to_panel(load_long(config.data, config.base_dir, data_path))
         books = published_weights(ctx, config.model.name)
-        extra = _source_features(config, panel)
+        extra = {}
+        if config.sources:  # read (the run and rebalance gate them), joined as of publication
+            from tasks.data.sources.record import joined_features, read_sources
+
+            extra = joined_features(read_sources(config.sources, config.base_dir, "")[0], panel)
         out = run_monitoring(
             ctx, tier, panel, facts, model, reference, config.features, weights=books,
             extra=extra,

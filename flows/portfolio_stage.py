@@ -170,11 +170,9 @@ def version_inputs(run: Run, panel, version: int, model_hash: str | None):
     from tasks.model.scoring import latest_scores, load_scoring_model
 
     model = load_scoring_model(run.ws, run.config.model.name, version, expected_hash=model_hash)
-    extra = {}
-    for table in run.sources:  # a source's features, joined as of publication
-        from tasks.data.sources.source import source_features
+    from tasks.data.sources.record import joined_features
 
-        extra.update(source_features(table, panel.close.index, panel.close.columns))
+    extra = joined_features(run.sources, panel)  # a source's features, as of publication
     # the signed contract's features, order and normalisation, never the MLflow tags
     features = scoring_rows(panel, model.features_config(run.config.features), extra)
     missing = sorted(set(model.features) - set(features.columns))

@@ -94,16 +94,10 @@ def _run_facts(run: Run) -> dict:
 
 @stage("features-and-sealed-split")
 def split(run: Run, panel):
+    from tasks.data.sources.record import joined_features
     from tasks.model.dataset import build_frame, split_and_seal
 
-    extra = None
-    if run.sources:
-        from tasks.data.sources.source import source_features
-
-        extra = {}
-        for table in run.sources:
-            extra.update(source_features(table, panel.close.index, panel.close.columns))
-    frame = build_frame(panel, run.config.features, extra)
+    frame = build_frame(panel, run.config.features, joined_features(run.sources, panel))
     sealed = split_and_seal(run.ctx, frame, run.config.model)
     run.summary.note(
         "split",

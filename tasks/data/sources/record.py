@@ -23,7 +23,13 @@ from tasks.data.sources.source import SourceConfig, SourceTable, dataset_fingerp
 if TYPE_CHECKING:
     from governance.decisions.context import RunContext
 
-__all__ = ["feature_declarations", "flag_contract_changes", "gate_sources", "read_sources"]
+__all__ = [
+    "feature_declarations",
+    "flag_contract_changes",
+    "gate_sources",
+    "joined_features",
+    "read_sources",
+]
 
 
 def read_sources(
@@ -107,6 +113,16 @@ def flag_contract_changes(ledger, tables: Sequence[SourceTable]) -> list:
             evidence = {"sources": [t.lineage() for t in tables]}
             raised += raise_once(ledger, name, version, found, origin="source", evidence=evidence)
     return raised
+
+
+def joined_features(tables: Sequence[SourceTable], panel) -> dict:
+    """Every source's features on the panel's dates and assets, joined as of publication."""
+    from tasks.data.sources.source import source_features
+
+    out: dict = {}
+    for t in tables:
+        out.update(source_features(t, panel.close.index, panel.close.columns))
+    return out
 
 
 def feature_declarations(tables: Sequence[SourceTable]) -> dict[str, dict]:
