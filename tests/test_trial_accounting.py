@@ -181,3 +181,17 @@ def test_holdout_looks_are_counted_per_fingerprint_and_model(ws, runs, validated
     assert checks["holdout_looks_above_max"].severity == "critical"
     assert strict.verdict == "fail"
     assert strict.metrics["overfitting"]["ic_tstat_bar"] == pytest.approx(2.2776, abs=1e-4)
+
+
+def test_the_run_summary_says_the_cv_rank_ic_is_the_best_of_n_and_shows_the_mean():
+    from tasks.model.candidate import Trained, trials_mean_ic
+
+    trials = [{"cv_rank_ic_mean": 0.03}, {"cv_rank_ic_mean": 0.01}, {"cv_rank_ic_mean": None}]
+    mean = trials_mean_ic(trials)
+    assert mean == pytest.approx(0.02)
+    found = Trained("s", 1, "r", 0.03, 0.004, 3, False, mean, 7)
+    assert found.cv_headline() == (
+        "+0.0300 ± 0.0040 (best of 3 trials; mean over trials +0.0200; "
+        "7 distinct trials on this data)"
+    )
+    assert Trained("s", 1, "r", None, None, None, True).cv_headline() == "n/a"
