@@ -1,6 +1,6 @@
 """The daily monitoring flow: check the champion, record the report, trip on a breach.
 
-For the champion (the version of the ledger's last ``model.promoted`` of ``model.name``):
+For the champion (the version the signed approvals make: governance/registry/champion.py):
 score the market with its point-in-time features, run every check of
 ``validation.monitoring`` against the policy tier's ``monitoring`` section, store the report
 (JSON + self-contained HTML) in the artifact store and record ``monitoring.completed``.
@@ -40,8 +40,8 @@ from governance.ground.workspace import Workspace
 from governance.identity.users import SYSTEM_ACTOR
 from governance.log.ledger import LedgerEntry
 from governance.policy.schema import Tier
+from governance.registry.champion import champion
 from governance.registry.recorder import download, mlflow_client
-from governance.registry.versions import last_promotions
 from tasks.data.market import MarketPanel
 from tasks.model.dataset import frame_to_parquet
 from tasks.model.features import FeaturesConfig
@@ -330,10 +330,10 @@ def load_champion(ctx: RunContext, name: str):
     """Registry and MLflow reads (retried: they touch a service). ``(facts, model, ref)``."""
     from tasks.model.scoring import load_scoring_model
 
-    promoted = last_promotions(ctx.ledger).get(name)
+    promoted = champion(ctx.ledger, name)  # what the signed approvals make
     if promoted is None:
         return None, None, None
-    model = load_scoring_model(ctx.ws, name, int(promoted.payload["model_version"]))
+    model = load_scoring_model(ctx.ws, name, int(promoted.version))
     facts = champion_facts(ctx, model)
     return facts, model, load_reference(ctx.ws, facts.run_id)
 

@@ -150,3 +150,136 @@ def test_findings_accept_fails_closed_on_a_verdict_edited_after_verification(
         with pytest.raises(TamperDetected, match=f"ledger entry {genuine.seq}"):
             _accept(workspace, ledger, "F-m-v1-1", user="rita")
         assert ledger.head()[0] == before
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def env(request, workspace, monkeypatch):
+    """The test cast enrolled under the shipped policy, on SQLite or PostgreSQL."""
+    with _backend(request, workspace, monkeypatch):
+        enrol_cast(workspace, monkeypatch=monkeypatch)
+        yield workspace
+
+
+def _verify(capsys) -> tuple[int, dict]:
+    capsys.readouterr()
+    code = main(["ledger", "verify", "--json"])
+    return code, json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_a_replayed_promotion_and_the_alias_moved_back_bring_back_no_retired_champion(env, capsys):
+    """v1 was champion, v2 replaced it (vera and rita approved each). dana appends v1's old,
+    unsigned ``model.promoted`` again with ``Ledger.append`` and moves the MLflow alias back
+    to v1: the champion is what the signed approvals make (v2), the alias is a view that now
+    disagrees (registry drift: nothing drives), ``ledger verify`` names the replayed record
+    (exit 3). Before, the last record and the alias made v1 drive again. Moving back is a
+    signed decision: omar's lone approval of v1 on its old validation is refused (exit 4,
+    recorded); a fresh validation and two fresh approvals make v1 the champion again."""
+    from test_signed_bound import _champion
+
+    from governance.decisions.approvals import approve
+    from governance.decisions.model_use import drive_decision
+    from governance.ground.errors import Forbidden
+    from governance.policy.adoption import policy_in_force
+    from governance.policy.schema import load_policy
+    from governance.registry.recorder import mlflow_client
+    from governance.registry.versions import CHAMPION, champion_version
+    from tests.helpers_identity import sign_validation
+
+    ws, name = env, "derivedB"
+    v1, run1 = _champion(ws, name)
+    v2, _ = _champion(ws, name)
+    client = mlflow_client(ws)
+    with Ledger.open(ws) as ledger:
+        assert drive_decision(ws, ledger, name).version == v2
+        old = next(e for e in ledger.entries(action=Action.MODEL_PROMOTED)
+                   if str(e.payload["model_version"]) == v1)  # fmt: skip
+        replay = ledger.append(Action.MODEL_PROMOTED, actor=old.actor, role=old.role,
+                               subject=old.subject, payload=old.payload)  # fmt: skip
+        client.set_registered_model_alias(name, CHAMPION, v1)
+        decision = drive_decision(ws, ledger, name)
+    assert not decision.allowed and decision.version == v2
+    assert any("registry drift" in r and f"v{v1}" in r for r in decision.reasons)
+    code, report = _verify(capsys)
+    assert code == 3 and report["first_bad_seq"] == replay.seq
+    assert "counts once" in report["reason"]
+    client.set_registered_model_alias(name, CHAMPION, v2)  # the alias put back: v2 drives
+    tier = load_policy(POLICY)[0].tier("high")
+    with Ledger.open(ws) as ledger:
+        assert drive_decision(ws, ledger, name).allowed
+        h = policy_in_force(ledger).policy_hash
+        kw = {"tier": tier, "tier_name": "high", "policy_hash": h}
+        with pytest.raises(Forbidden, match="moving the champion back takes a fresh validation"):
+            approve(ws, ledger, name, v1, signer(ws, "omar", ledger), "back", **kw)
+        assert ledger.last(action=Action.APPROVAL_REFUSED).actor == "omar"
+        sign_validation(ws, ledger, name, v1, "pass", run1)
+        for who in ("vera", "rita"):
+            out = approve(ws, ledger, name, v1, signer(ws, who, ledger), "back", **kw)
+        assert out.promoted is not None and out.promoted.payload["completed_seq"] == out.entry.seq
+        decision = drive_decision(ws, ledger, name)
+    assert decision.allowed and decision.version == v1
+    assert champion_version(client, name) == v1
+
+
+def _book(weights: dict, source: str):
+    """A one-account rebalance through the production writer's shapes."""
+    import pandas as pd
+
+    from tasks.portfolio.book import MAIN, AccountBook, PortfolioResult, trade_list
+
+    w = pd.Series(weights, dtype=float)
+    return PortfolioResult(
+        "2026-01-02", source, (AccountBook(MAIN, w, trade_list(None, w, 0.0), source),)
+    )
+
+
+@pytest.mark.parametrize("how", ["append", "sql"])
+@pytest.mark.parametrize("what", ["concentrated", "not-the-champion"])
+def test_a_forged_publication_is_never_the_current_book(env, capsys, how, what):
+    """A genuine fallback book (20 names at 5 %) is published; dana appends a
+    ``portfolio.published`` as the model's book, with ``Ledger.append`` or as a DBA: 100 %
+    in one name under the champion's version, or 5 % weights under a version that never was
+    champion. The book readers (the next rebalance's start, its trades and turnover, risk,
+    monitoring, orders) ignore it and ``ledger verify`` names it (exit 3). Before, it was
+    the current book."""
+    from test_signed_bound import _champion
+
+    from governance.decisions.context import RunContext
+    from tasks.portfolio.book import (
+        book_history,
+        current_holdings,
+        latest_publication,
+        publish,
+        write_rebalance,
+    )
+    from tests.helpers_forge import forge_unchecked
+
+    ws, name = env, "derivedP"
+    version, _ = _champion(ws, name)
+    names = [f"A{i:02d}" for i in range(20)]
+    ctx = RunContext.open(ws, actor="dana", role="developer")
+    try:
+        genuine_book = write_rebalance(ctx.store, _book(dict.fromkeys(names, 0.05), "fallback"))
+        genuine = publish(ctx, genuine_book, name, {"model_name": name, "model_version": None,
+                                                    "reasons": ["no champion yet"]})  # fmt: skip
+        weights, named = (
+            ({"A00": 1.0}, version) if what == "concentrated"
+            else (dict.fromkeys(names, 0.05), str(int(version) + 7))
+        )  # fmt: skip
+        forged_book = write_rebalance(ctx.store, _book(weights, "model"))
+        payload = {"strategy": name, "source": "model", "asof": "2026-01-03", "model_name": name,
+                   "model_version": named, "reasons": [], "artifacts": forged_book.artifacts}  # fmt: skip
+        row = {"actor": "dana", "role": "developer", "subject": f"book:{name}", "payload": payload}
+        if how == "append":
+            forged = ctx.ledger.append(Action.PORTFOLIO_PUBLISHED, **row)
+        else:
+            forged = forge_unchecked(ctx.ledger, Action.PORTFOLIO_PUBLISHED, **row)
+        ledger = ctx.ledger
+        assert latest_publication(ledger, name).seq == genuine.seq
+        held = current_holdings(ledger, ledger.store, name)["main"]
+        assert held.to_dict() == dict.fromkeys(names, 0.05)
+        assert len(book_history(ledger, ledger.store, name)) == 1
+    finally:
+        ctx.close()
+    code, report = _verify(capsys)
+    assert code == 3 and report["first_bad_seq"] == forged.seq
+    assert ("outside the" if what == "concentrated" else "champion") in report["reason"]

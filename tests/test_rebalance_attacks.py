@@ -190,7 +190,9 @@ def test_forged_unsigned_validation_approvals_and_promotion_publish_the_fallback
                                  payload={**facts, "approvals": approvals,
                                           "approved_by": "rita (risk_officer), vera (validator)"})  # fmt: skip
         set_champion(mlflow_client(ws), STRATEGY, version, promoted.payload, promoted.seq)
-    reb = _fell_back(ws, capsys, cfg, "names no valid signed approval", "verdict is fail")
+    # the champion is derived from the signed approvals (issue 22): the forged record and
+    # the alias make none, so the fallback is published because nothing was ever promoted
+    reb = _fell_back(ws, capsys, cfg, "has never been promoted")
     assert reb["stage"] == "approval"
 
 
@@ -427,3 +429,75 @@ def test_a_consistent_rewrite_with_witnessing_switched_off_meets_the_policys_wit
     finally:
         for w in witnesses:
             w.stop()
+
+
+def test_a_replayed_promotion_with_the_alias_moved_back_does_not_bring_back_the_old_champion(
+    champion, capsys
+):
+    """Issue 22: v1 (the trained champion) is replaced by v2 (vera and rita approve it);
+    dana appends v1's old, unsigned ``model.promoted`` again with ``Ledger.append`` and
+    moves the MLflow alias back to v1. The champion is what the signed approvals make (v2),
+    the alias only a view: it disagrees, so nothing drives: exit 3 in one line, the fallback
+    published with the registry drift as its reason, and ``ledger verify`` names the replayed
+    record. Before, the last record and the alias made v1 drive again."""
+    from tests.helpers_identity import tiny_version
+
+    ws, cfg, v1 = champion
+    v2, _ = tiny_version(ws, STRATEGY)
+    for who in ("vera", "rita"):
+        approve = ["approve", "--config", cfg, "--model-version", v2, "--as", who]
+        assert main([*approve, "--reason", "ok"]) == 0
+    client = mlflow_client(ws)
+    with Ledger.open(ws) as ledger:
+        old = next(e for e in ledger.entries(action=Action.MODEL_PROMOTED)
+                   if str(e.payload["model_version"]) == v1)  # fmt: skip
+        replay = ledger.append(Action.MODEL_PROMOTED, actor=old.actor, role=old.role,
+                               subject=old.subject, payload=old.payload)  # fmt: skip
+    client.set_registered_model_alias(STRATEGY, "champion", v1)
+    reb = _fell_back(ws, capsys, cfg, "registry drift", f"points at v{v1}")
+    assert reb["portfolio"]["model_version"] is None
+    code, verified, _err = cli_out(capsys, "ledger", "verify", "--json")
+    assert code == 3 and verified["first_bad_seq"] == replay.seq
+
+
+def test_a_forged_book_is_not_where_the_next_rebalance_starts(champion, capsys):
+    """Issue 22: dana appends a ``portfolio.published`` naming 100 % in one name as the
+    champion's book (``Ledger.append``). It is never the current book: the next rebalance
+    starts from the genuine one (its trades' ``current`` column), the champion drives
+    (exit 0), and ``ledger verify`` names the forged entry (exit 3). Before, the forged
+    book stood and the next rebalance halted at the pre-trade gate against it."""
+    import pandas as pd
+
+    from tasks.portfolio.book import (
+        MAIN,
+        AccountBook,
+        PortfolioResult,
+        read_rebalance,
+        trade_list,
+        write_rebalance,
+    )
+
+    ws, cfg, version = champion
+    with Ledger.open(ws) as ledger:
+        genuine = latest_book(ledger, ledger.store, STRATEGY)
+        name = genuine.weights.index[0]
+        w = pd.Series({name: 1.0})
+        book = AccountBook(MAIN, w, trade_list(None, w, 0.0), "model")
+        forged = write_rebalance(ledger.store, PortfolioResult(genuine.asof, "model", (book,)))
+        payload = {"strategy": STRATEGY, "source": "model", "asof": genuine.asof,
+                   "model_name": STRATEGY, "model_version": version, "reasons": []}  # fmt: skip
+        bad = ledger.append(Action.PORTFOLIO_PUBLISHED, actor="dana", role="developer",
+                            subject=Subject.book(STRATEGY), payload=payload,
+                            artifacts=forged.artifacts)  # fmt: skip
+        assert latest_book(ledger, ledger.store, STRATEGY).weights.to_dict() == (
+            genuine.weights.to_dict()
+        )
+    code, reb, _err = _rebalance(capsys, cfg)
+    assert (code, reb["status"], reb["portfolio"]["source"]) == (0, "completed", "model")
+    with Ledger.open(ws) as ledger:
+        last = _publications(ws)[-1]
+        trades = read_rebalance(ledger.store, last.payload["artifacts"]).trades
+    start = trades.set_index("asset")["current"]
+    assert start.reindex(genuine.weights.index).tolist() == pytest.approx(genuine.weights.tolist())
+    code, verified, _err = cli_out(capsys, "ledger", "verify", "--json")
+    assert code == 3 and verified["first_bad_seq"] == bad.seq

@@ -247,15 +247,15 @@ def _ks_reset(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
     from governance.decisions import killswitch
     from governance.log.readtime import verified_ledger
-    from governance.registry.versions import last_promotions
+    from governance.registry.champion import champion
 
     cfg, in_force = _load(args)
     tier = in_force.tier
     ws = _ws()
     with verified_ledger(ws, "killswitch reset") as ledger:
         signer = prove(args, ws, ledger, "killswitch reset")
-        promoted = last_promotions(ledger).get(args.strategy or args.model or cfg.model.name)
-        developer = promoted.payload.get("developer") if promoted is not None else None
+        promoted = champion(ledger, args.strategy or args.model or cfg.model.name)
+        developer = promoted.developer if promoted is not None else None
         state = killswitch.reset(
             ledger, signer, args.reason, args.incident, tier,
             champion_developer=developer, strategy=args.strategy,

@@ -13,7 +13,8 @@
    enrolled user, by the key and role the signer had at the time, and ``users.json`` is the
    registry folded from the ledger (:mod:`governance.identity.signed_acts`); the MLflow registry's
    champion aliases match the ledger (:mod:`governance.registry.versions`); signed finding
-   acceptances verify (:mod:`governance.findings.accept`).
+   acceptances verify (:mod:`governance.findings.accept`); every published book is one the
+   gates and the champion allowed (:mod:`governance.audit.books`).
 
 The entry encoding and its rules live in :mod:`governance.log.chain`.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from governance.audit.books import publications_hold
 from governance.findings.accept import acceptances_signed
 from governance.ground.errors import TamperDetected
 from governance.ground.workspace import Workspace
@@ -44,7 +46,9 @@ from governance.registry.versions import registry_matches_ledger
 Check = Callable[[Workspace, Ledger], VerifyReport | None]
 
 #: Checks run after the ledger and its witnesses verify, in this order.
-CHECKS: tuple[Check, ...] = (signed_acts_hold, registry_matches_ledger, acceptances_signed)
+CHECKS: tuple[Check, ...] = (
+    signed_acts_hold, registry_matches_ledger, acceptances_signed, publications_hold,
+)  # fmt: skip
 
 
 def verify_workspace(

@@ -37,6 +37,7 @@ from governance.ground.workspace import Workspace
 from governance.identity.duties import Act, duty_refusal
 from governance.identity.signing import Signer
 from governance.log.ledger import Ledger, LedgerEntry
+from governance.registry.champion import champion, recorded
 from governance.registry.recorder import mlflow_client
 from governance.registry.retired import retirements
 from governance.registry.versions import ModelFacts, approved_by_tag, set_champion
@@ -158,8 +159,16 @@ def _check_approver(ledger, facts, signer: Signer, act: Act, already=()) -> None
         raise _refuse(ledger, facts, signer, act.value, reason)
 
 
-def promote(ledger: Ledger, client, facts: ModelFacts, state: PromotionState, policy_hash: str):
-    """Record ``model.promoted`` and move the alias; return ``(entry, previous_version)``."""
+def promote(
+    ledger: Ledger, client, facts: ModelFacts, state: PromotionState, policy_hash: str,
+    completed_seq: int | None = None,
+):  # fmt: skip
+    """Record ``model.promoted`` and move the alias; return ``(entry, previous_version)``.
+
+    The entry is the *record* of the completion the signed approvals make
+    (:func:`governance.registry.champion.champion`): it names the completing approval
+    (``completed_seq``) and the validation, and nothing reads the champion from it.
+    """
     from governance.findings.review import accepted_findings
     from governance.registry.versions import champion_version
 
@@ -181,6 +190,8 @@ def promote(ledger: Ledger, client, facts: ModelFacts, state: PromotionState, po
             "accepted_findings": accepted_findings(ledger, validation),
             "model_artifact_hash": facts.model_artifact_hash,
             "policy_hash": policy_hash,
+            "completed_seq": completed_seq,
+            "validation_entry_hash": validation.entry_hash if validation else None,
         },
     )
     previous = set_champion(client, facts.name, facts.version, entry.payload, entry.seq)
@@ -191,18 +202,24 @@ def promote_if_complete(
     ws: Workspace, ledger: Ledger, facts: ModelFacts, tier, policy_hash: str, validation=None,
     graduated: bool = False,
 ):  # fmt: skip
-    """Promote when :func:`compute_state` is complete; return ``(state, entry, previous)``.
+    """Record the promotion the signed approvals just completed, if they did; return
+    ``(state, entry, previous)``.
 
+    The approvals make the champion (:func:`governance.registry.champion.champion`); this
+    records the completion once (``model.promoted``) and moves the alias to match.
     ``entry`` and ``previous`` are None when nothing was promoted. A tier with a paper
     stage promotes only when ``graduated`` (:func:`approve` passed the graduation gate at
     this approval): a Prefect-UI approval never promotes such a version.
     """
     state = compute_state(ws, ledger, facts, tier, validation)
-    if not state.complete or state.champion:
+    done = champion(ledger, facts.name, None, tier)
+    if not state.complete or done is None or done.version != str(facts.version):
         return state, None, None
     if tier.paper is not None and not graduated:
         return state, None, None
-    entry, previous = promote(ledger, mlflow_client(ws), facts, state, policy_hash)
+    if recorded(ledger, done):
+        return state, None, None
+    entry, previous = promote(ledger, mlflow_client(ws), facts, state, policy_hash, done.seq)
     return compute_state(ws, ledger, facts, tier, validation), entry, previous
 
 

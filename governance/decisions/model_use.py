@@ -32,9 +32,10 @@ from governance.policy.adoption import champion_policy_problem, policy_in_force
 from governance.policy.backing import validation_tier_problem
 from governance.policy.schema import Tier
 from governance.policy.tiers import tier_at_use
+from governance.registry.champion import champion
 from governance.registry.recorder import mlflow_client
 from governance.registry.retired import retirements
-from governance.registry.versions import champion_version, last_promotions, registry_exists
+from governance.registry.versions import champion_version, registry_exists
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def model_may_drive(
     reasons : list of str
         One line per condition that fails.
     champion_version : str or None
-        The version the ledger's last ``model.promoted`` names, if any.
+        The champion the signed approvals make (governance/registry/champion.py), if any.
 
     Fails closed: an error while deciding (registry unreachable, unreadable ledger entry)
     is a refusal whose reason names the error, never a permission.
@@ -112,8 +113,9 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
     state = killswitch.effective(ledger, model_name)  # the workspace's, else the strategy's
     if state.tripped:
         reasons.append(f"kill switch tripped by {state.by} at {state.since}: {state.reason}")
-    promoted = last_promotions(ledger).get(model_name)
-    version = str(promoted.payload["model_version"]) if promoted is not None else None
+    # the champion the signed approvals make, never a model.promoted entry (nor the alias)
+    promoted = champion(ledger, model_name, registry, tier if registry.sandbox else None)
+    version = promoted.version if promoted is not None else None
     if version is None:
         reasons.append(f"no champion: {model_name!r} has never been promoted")
         return DriveDecision(False, tuple(reasons), None)
@@ -163,8 +165,8 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
 
 def _promoted_validation(ledger, registry, promoted):
     """The validation the promotion's approvals were given against (None: none valid)."""
-    seqs = {a.get("seq") for a in promoted.payload.get("approvals") or []}
-    name, version = promoted.payload.get("model_name"), promoted.payload.get("model_version")
+    seqs = {a.get("seq") for a in promoted.approvals}
+    name, version = promoted.model_name, promoted.version
     hashes = {
         (e.payload.get("signed") or e.payload.get("document") or {}).get("validation_entry_hash")
         for e in ledger.entries(

@@ -18,9 +18,15 @@ from dataclasses import dataclass, replace
 from governance.findings.verdict import ValidationFacts, latest_validation
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
-from governance.identity.duties import ROLES, Act, developer_of
-from governance.identity.users import Registry, Role, load_registry, valid_acts
+from governance.identity.duties import developer_of
+from governance.identity.users import Role, load_registry
 from governance.log.ledger import Ledger
+from governance.registry.champion import (
+    champion,
+    counted_approvals,
+    declared_count,
+    promotions,
+)
 from governance.registry.recorder import mlflow_client
 from governance.registry.versions import ModelFacts, get_model_facts
 
@@ -96,45 +102,20 @@ def decisions_on_validation(
     ]
 
 
-def declared_count(ledger: Ledger, tier, registry: Registry | None = None) -> bool:
-    """Whether declared (unsigned) approvals count: only in a sandbox workspace whose tier
-    allows them; anyone can append one, so nowhere else (the shipped ``low`` tier included)."""
-    registry = registry or load_registry(ledger)
-    return bool(registry.sandbox and tier.approvals.allow_declared_ui_approvals)
-
-
-def _counted(
-    entries: list, developer: str | None, allow_declared: bool, registry: Registry
-) -> list[dict]:
-    """Approvals that count: distinct users, not the developer, each a valid signature by
-    the signer's registered key and a role allowed to approve at the time (or declared,
-    where the policy allows declared identities)."""
-    seen, out = set(), []
-    signed = {e.seq for e in valid_acts(registry, entries, ROLES[Act.APPROVE])}
-    for e in entries:
-        p = e.payload
-        user, identity = p.get("user"), p.get("identity", "signed")
-        if user in seen or user == developer:
-            continue
-        if identity == "declared":
-            if not allow_declared:
-                continue
-            role = p.get("role")
-        else:
-            if e.seq not in signed:
-                continue  # a signature that does not hold never counts (ledger verify says why)
-            role = registry.at(user, e.seq).role.value
-        seen.add(user)
-        out.append({"user": user, "role": role, "identity": identity, "seq": e.seq})
-    return out
-
-
-def _is_champion(ledger: Ledger, name: str, version: str) -> bool:
-    last = None
-    for e in ledger.entries(action=Action.MODEL_PROMOTED):
-        if e.payload.get("model_name") == name:
-            last = e
-    return last is not None and str(last.payload.get("model_version")) == str(version)
+def superseded_blocker(ledger, name: str, version, validation, registry, tier) -> str | None:
+    """Why approvals on ``validation`` can no longer promote ``name`` v``version``: they
+    already completed a promotion that a later one superseded (they count once; a return
+    is a fresh validation and fresh approvals), else None."""
+    done = promotions(ledger, name, registry, tier)
+    mine = [p for p in done if p.version == str(version)
+            and p.validation_entry_hash == validation.entry_hash]  # fmt: skip
+    if not mine or done[-1] is mine[-1]:
+        return None
+    return (
+        f"v{version}'s approvals on this validation completed its promotion (approval seq"
+        f" {mine[-1].seq}), superseded by v{done[-1].version} (seq {done[-1].seq}); moving the"
+        " champion back takes a fresh validation and fresh approvals"
+    )
 
 
 def verdict_blockers(ledger: Ledger, version, validation: ValidationFacts) -> list[str]:
@@ -175,7 +156,9 @@ def compute_state(
     validation = validation or latest_validation(ledger, name, version, registry)
     policy = tier.approvals
     decisions = decisions_on_validation(ledger, name, version, action, validation)
-    granted = _counted(decisions, facts.developer, declared_count(ledger, tier, registry), registry)
+    granted = counted_approvals(
+        decisions, facts.developer, declared_count(registry, tier), registry
+    )
     rejected = list(dict.fromkeys(e.payload.get("user") for e in rejections(ledger, name, version)))
     blocked = []
     if facts.developer is None:
@@ -191,6 +174,9 @@ def compute_state(
         counted = {g["seq"] for g in granted}
         approvals = [e for e in decisions if e.seq in counted]
         blocked += backing_blockers(ledger, registry, facts, validation, approvals, at_use=at_use)
+        if not at_use:
+            gone = superseded_blocker(ledger, name, version, validation, registry, tier)
+            blocked += [gone] if gone else []
     if rejected:
         blocked.append(f"v{version} was rejected by {', '.join(rejected)}")
     missing, commands = [], []
@@ -222,7 +208,7 @@ def compute_state(
         missing=tuple(missing),
         rejected_by=tuple(rejected),
         blocked=tuple(blocked),
-        champion=_is_champion(ledger, name, version),
+        champion=getattr(champion(ledger, name, registry, tier), "version", None) == str(version),
         commands=tuple(commands) if not blocked else (),
     )
 

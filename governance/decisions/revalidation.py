@@ -2,7 +2,7 @@
 its strategy's switch (issue 22: the policy flag had no caller).
 
 ``alphagate validate`` calls :func:`trip_if_champion_failed` after recording the verdict. The
-champion is the version the ledger last promoted for the strategy *or* the one the MLflow
+champion is the version the signed approvals make (governance/registry/champion.py) *or* the one the MLflow
 alias names (a trip is the safe side of any doubt between them); the trip is automatic
 (actor ``alphagate``, trigger ``champion_validation_fail``) and names the failing
 validation's seq as its evidence.
@@ -11,14 +11,15 @@ validation's seq as its evidence.
 from __future__ import annotations
 
 from governance.decisions.killswitch import Trigger, auto_trip
+from governance.registry.champion import champion
 from governance.registry.recorder import mlflow_client
-from governance.registry.versions import champion_version, last_promotions, registry_exists
+from governance.registry.versions import champion_version, registry_exists
 
 
 def is_champion(ws, ledger, name: str, version) -> bool:
-    """Whether ``name`` v``version`` is the champion by the ledger or by the registry."""
-    promoted = last_promotions(ledger).get(name)
-    if promoted is not None and str(promoted.payload.get("model_version")) == str(version):
+    """Whether ``name`` v``version`` is the champion by the signed approvals or by the registry."""
+    promoted = champion(ledger, name)
+    if promoted is not None and promoted.version == str(version):
         return True
     return registry_exists(ws) and champion_version(mlflow_client(ws), name) == str(version)
 

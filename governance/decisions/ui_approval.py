@@ -22,18 +22,14 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from governance.decisions.approvals import approval_document, promote_if_complete
-from governance.decisions.promotion import (
-    PromotionState,
-    ValidationFacts,
-    compute_state,
-    declared_count,
-)
+from governance.decisions.promotion import PromotionState, ValidationFacts, compute_state
 from governance.ground.canonical import sha256_json
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.identity.duties import Act, duty_refusal
-from governance.identity.users import find_user
+from governance.identity.users import find_user, load_registry
 from governance.log.ledger import Ledger, LedgerEntry
+from governance.registry.champion import declared_count
 from governance.registry.versions import ModelFacts
 
 TIMEOUT_USER = "<timeout>"
@@ -238,12 +234,12 @@ def settle_form_answer(
 ) -> UIDecision:
     """Record a form answer (:func:`record_form_decision`, same keywords) and what it counts
     for: an approval counts when it is signed, or declared in a sandbox whose tier allows
-    declared UI approvals (:func:`governance.decisions.promotion.declared_count`); with
+    declared UI approvals (:func:`governance.registry.champion.declared_count`); with
     ``promote``, a counted approval that completes the tier's approvals promotes the version
     (:func:`governance.decisions.approvals.promote_if_complete`)."""
     tier, policy_hash = answer["tier"], answer["policy_hash"]
     outcome, entry, signed = record_form_decision(ws, ledger, facts, validation, **answer)
-    counted = outcome == "approved" and (signed or declared_count(ledger, tier))
+    counted = outcome == "approved" and (signed or declared_count(load_registry(ledger), tier))
     promoted = None
     if counted and promote:
         state, promoted, _ = promote_if_complete(ws, ledger, facts, tier, policy_hash, validation)

@@ -31,7 +31,7 @@ from governance.identity.sandbox import banner, is_sandbox
 from governance.policy.schema import Policy, Tier, load_policy
 from governance.policy.tiers import evidence_problem
 from governance.registry.recorder import log_run, mlflow_client
-from governance.registry.versions import last_promotions, registry_exists
+from governance.registry.versions import champions, registry_exists
 
 FLAG = "models_driving_without_current_validation"
 EXPERIMENT = "alphagate-inventory"
@@ -47,7 +47,7 @@ def _tier_of(policy: Policy | None, name: str | None) -> Tier:
 def _model_row(ws, ledger, client, name: str, promotion, policy, register, day) -> dict:
     versions = client.search_model_versions(f"name='{name}'")
     latest = max(versions, key=lambda v: int(v.version))
-    champion = str(promotion.payload["model_version"]) if promotion is not None else None
+    champion = promotion.version if promotion is not None else None
     focus = champion or str(latest.version)
     mv = next(v for v in versions if str(v.version) == focus)
     validation = latest_validation(ledger, name, focus)
@@ -117,7 +117,7 @@ def inventory(
     rows = []
     if registry_exists(ws):
         client = mlflow_client(ws)
-        promotions = last_promotions(ledger)
+        promotions = champions(ledger)
         register = load_register(ledger, as_of=day)
         for rm in sorted(client.search_registered_models(), key=lambda m: m.name):
             if client.search_model_versions(f"name='{rm.name}'"):

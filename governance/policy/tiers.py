@@ -144,13 +144,21 @@ def reset_officers(policy, strategy: str | None) -> int:
     return max([MIN_RESET_APPROVALS, *(t.kill_switch.reset_approvals for t in tiers)])
 
 
+def adopted_policies(ledger, registry) -> list[tuple[int, object]]:
+    """``[(adoption seq, Policy)]`` of every adoption that holds, oldest first."""
+    return [(a.seq, adopted_policy(ledger, a)) for a in adoption_history(ledger, registry)]
+
+
+def in_force_at(history: list[tuple[int, object]], seq: int):
+    """The policy of ``history`` (:func:`adopted_policies`) in force when entry ``seq`` was
+    appended (the last adoption before it), or None."""
+    return next((policy for since, policy in reversed(history) if since < seq), None)
+
+
 def reset_rule(ledger, registry, strategy: str | None) -> list[tuple[int, int]]:
     """``[(adoption seq, officers needed)]``, oldest first: from each adoption on, the
     officers a reset of the switch needs under the policy it put in force. Empty in a
     sandbox workspace (its run config names the policy) or before any adoption."""
     if registry is None or registry.sandbox:
         return []
-    return [
-        (a.seq, reset_officers(adopted_policy(ledger, a), strategy))
-        for a in adoption_history(ledger, registry)
-    ]
+    return [(seq, reset_officers(p, strategy)) for seq, p in adopted_policies(ledger, registry)]

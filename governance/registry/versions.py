@@ -21,9 +21,11 @@ from pathlib import Path
 from governance.ground.errors import InputError
 from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
+from governance.identity.users import load_registry
 from governance.log.chain import VerifyReport
 from governance.log.ledger import Ledger
 from governance.registry import recorder  # a module: its names have one home, not two
+from governance.registry.champion import champion, document, record_problems, records
 from governance.registry.retired import retirements
 
 CHAMPION = "champion"
@@ -138,18 +140,25 @@ def set_champion(client, name: str, version: str, promoted: dict, seq: int) -> s
     return previous
 
 
-def last_promotions(ledger: Ledger) -> dict[str, object]:
-    """``{model name: last model.promoted entry}``."""
-    out: dict[str, object] = {}
-    for e in ledger.entries(action=Action.MODEL_PROMOTED):
-        out[str(e.payload.get("model_name"))] = e
-    return out
+def champions(ledger, registry=None) -> dict[str, object]:
+    """``{model name: its champion's Promotion}`` (governance/registry/champion.py): every
+    model with a promotion record or an approval, by what the signed approvals make."""
+    registry = registry or load_registry(ledger)
+    names = set(records(ledger))
+    names |= {
+        str(document(e).get("model_name"))
+        for e in ledger.entries(action=Action.APPROVAL_GRANTED)
+        if document(e).get("model_name")
+    }
+    found = {name: champion(ledger, name, registry) for name in sorted(names)}
+    return {name: p for name, p in found.items() if p is not None}
 
 
 def registry_problems(
     client, promotions: dict, retired: dict | None = None
 ) -> list[tuple[int | None, str]]:
-    """Disagreements between MLflow and the ledger's promotions: ``[(seq, reason)]``.
+    """Disagreements between MLflow and the champions the ledger's signed approvals make
+    (``{name: Promotion}``, :func:`champions`): ``[(seq, reason)]``, seq the completing approval.
 
     ``retired``: ``{name: {version: entry}}`` (``governance.registry.retired``); a retired
     last champion has no ``champion`` alias and the tag ``status=retired``.
@@ -160,15 +169,15 @@ def registry_problems(
             names.add(rm.name)
     problems = []
     for name in sorted(names):
-        entry = promotions.get(name)
+        promo = promotions.get(name)
         current = champion_version(client, name)
-        if entry is None:
+        if promo is None:
             problems.append(
                 (None, f"registry drift: {name!r} champion alias points at v{current} but the"
                        " ledger records no promotion (alias moved outside alphagate)")
             )  # fmt: skip
             continue
-        want = str(entry.payload["model_version"])
+        want, seq = promo.version, promo.seq
         gone = (retired or {}).get(name, {}).get(want)
         if gone is not None:
             status = dict(client.get_model_version(name, want).tags or {}).get("status")
@@ -181,28 +190,32 @@ def registry_problems(
         if current != want:
             where = f"points at v{current}" if current is not None else "was removed"
             problems.append(
-                (entry.seq, f"registry drift: {name!r} champion alias {where}, the"
-                            f" ledger's last promotion (seq {entry.seq}) is v{want}")
+                (seq, f"registry drift: {name!r} champion alias {where}, the signed"
+                      f" approvals (completed at seq {seq}) make v{want} the champion")
             )  # fmt: skip
             continue
         tags = dict(client.get_model_version(name, want).tags or {})
-        for key, expected in (("approved_by", entry.payload["approved_by"]), ("status", CHAMPION)):
+        approved_by = approved_by_tag(list(promo.approvals))
+        for key, expected in (("approved_by", approved_by), ("status", CHAMPION)):
             if tags.get(key) != expected:
                 problems.append(
-                    (entry.seq, f"registry drift: {name!r} v{want} tag {key}={tags.get(key)!r},"
+                    (seq, f"registry drift: {name!r} v{want} tag {key}={tags.get(key)!r},"
                                 f" the ledger records {expected!r}")
                 )  # fmt: skip
     return problems
 
 
 def registry_matches_ledger(ws: Workspace, ledger: Ledger) -> VerifyReport | None:
-    """Integrity check: the ``champion`` aliases and approval tags match the ledger."""
-    promotions = last_promotions(ledger)
-    if not promotions and not registry_exists(ws):
-        return None
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    retired = {name: retirements(ledger, name) for name in promotions}
-    problems = registry_problems(recorder.mlflow_client(ws), promotions, retired)
+    """Integrity check: every ``model.promoted`` records a completion of the signed
+    approvals, once (:func:`governance.registry.champion.record_problems`), and the
+    ``champion`` aliases and approval tags match the champions those approvals make."""
+    registry = load_registry(ledger)
+    problems = record_problems(ledger, registry)
+    promotions = champions(ledger, registry)
+    if not problems and (promotions or registry_exists(ws)):
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        retired = {name: retirements(ledger, name) for name in promotions}
+        problems = registry_problems(recorder.mlflow_client(ws), promotions, retired)
     if not problems:
         return None
     seq, reason = problems[0]

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from governance.findings.escalation import finding, raise_once
 from governance.ground.vocabulary import Action, Subject
-from governance.registry.versions import last_promotions
+from governance.registry.champion import champion
 
 #: The finding's check name in the register.
 CHECK = "cost_model"
@@ -60,8 +60,8 @@ def finding_version(ledger, strategy: str, sent) -> str | None:
             Action.PORTFOLIO_PUBLISHED, Subject.book(strategy), book.get("hash"),
         ) and e.payload.get("model_version") is not None:  # fmt: skip
             return str(e.payload["model_version"])
-    promoted = last_promotions(ledger).get(strategy)
-    return None if promoted is None else str(promoted.payload.get("model_version"))
+    promoted = champion(ledger, strategy)  # what the signed approvals make
+    return None if promoted is None else promoted.version
 
 
 def cost_finding(check: dict, cost: dict, cfg) -> dict:

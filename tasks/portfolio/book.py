@@ -258,9 +258,23 @@ def publish(ctx, result: PortfolioResult, strategy: str, payload: dict, *, if_ar
     )
 
 
+def publications(ledger, strategy: str) -> list:
+    """The strategy's ``portfolio.published`` entries that are books, in seq order: each
+    re-checked as it is read (governance/audit/books.py), so a publication anyone appended
+    naming weights the pre-trade gate never passed, or a model that was not the champion,
+    is never the book."""
+    from governance.audit.books import Books
+
+    entries = ledger.entries(action=Action.PORTFOLIO_PUBLISHED, subject=Subject.book(strategy))
+    return Books(ledger, ledger.store, strategy).holding(entries)
+
+
 def latest_publication(ledger, strategy: str):
-    """The strategy's last ``portfolio.published`` ledger entry, or None."""
-    return ledger.last(action=Action.PORTFOLIO_PUBLISHED, subject=Subject.book(strategy))
+    """The strategy's last ``portfolio.published`` entry that is a book, or None."""
+    from governance.audit.books import Books
+
+    entries = ledger.entries(action=Action.PORTFOLIO_PUBLISHED, subject=Subject.book(strategy))
+    return Books(ledger, ledger.store, strategy).last(entries)
 
 
 def latest_book(ledger, store, strategy: str) -> PortfolioResult | None:
@@ -294,9 +308,8 @@ def held_shares(ledger, store, strategy: str) -> dict[str, pd.Series]:
 def current_holdings(ledger, store, strategy: str) -> dict[str, pd.Series]:
     """account -> weights held now by ``strategy``: the targets of its last publication, or
     what its last fills import left when that is later (empty before either)."""
-    subject = Subject.book(strategy)
-    published = ledger.last(action=Action.PORTFOLIO_PUBLISHED, subject=subject)
-    filled = ledger.last(action=Action.HOLDINGS_RECONCILED, subject=subject)
+    published = latest_publication(ledger, strategy)
+    filled = ledger.last(action=Action.HOLDINGS_RECONCILED, subject=Subject.book(strategy))
     if filled is not None and (published is None or filled.seq > published.seq):
         doc = store.read_json(filled.payload["artifacts"]["holdings.json"])
         return {a["account"]: pd.Series(a["weights"], dtype=float) for a in doc["accounts"]}
@@ -311,7 +324,7 @@ def book_history(ledger, store, strategy: str) -> pd.DataFrame:
     published.
     """
     rows: dict[pd.Timestamp, pd.Series] = {}
-    for e in ledger.entries(action=Action.PORTFOLIO_PUBLISHED, subject=Subject.book(strategy)):
+    for e in publications(ledger, strategy):
         book = read_rebalance(store, e.payload["artifacts"]).book()
         if len(book):
             rows[pd.Timestamp(e.payload["asof"])] = book

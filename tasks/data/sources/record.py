@@ -85,12 +85,12 @@ def flag_contract_changes(ledger, tables: Sequence[SourceTable]) -> list:
     no longer describe the data it will score.
     """
     from governance.findings.escalation import finding, raise_once
-    from governance.registry.versions import last_promotions
+    from governance.registry.versions import champions
 
     now = {t.name: t.contract for t in tables}
     raised = []
-    for name, promoted in last_promotions(ledger).items():
-        version = promoted.payload.get("model_version")
+    for name, promoted in champions(ledger).items():  # what the signed approvals make
+        version = promoted.version
         found = []
         for src in _trained_payload(ledger, name, version).get("sources") or []:
             c = now.get(src.get("source"))

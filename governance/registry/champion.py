@@ -1,0 +1,234 @@
+"""Which version is a model's champion: derived from the signed approvals each time it is
+asked (issue 22, "derived state is derived"), never read from a ``model.promoted`` entry.
+
+A promotion *completes* at the signed approval that brings the counted approvals of one
+version, all given against one validation (the ``validation_entry_hash`` their documents
+sign), to the numbers the tier asks (``approvals.validators`` validators and
+``approvals.risk_officers`` risk officers; distinct users, none the version's developer,
+each a valid signed act of an approving role at the time, each document once, no valid
+signed rejection of the version before it: a rejection stands across revalidations). The tier is the one the adopted policy in
+force *at that approval* assigns the strategy, so a later policy rewrites no history. The
+champion is the version of the latest completion (:func:`champion`).
+
+``model.promoted`` is the record of a completion, written by the approve command with the
+approvals it names (``completed_seq``): a reader never takes the champion from it, and
+``ledger verify`` names a record that records no completion (a replay of an old one, a
+forged one) through :func:`record_problems`. The MLflow ``champion`` alias is a view that
+must agree with :func:`champion` (registry drift otherwise), never an input.
+
+Moving the champion back is a signed decision like any other: the approvals of a completed
+promotion count for it once, so a superseded version returns only through a completion of
+its own (a fresh validation and fresh approvals).
+
+A ``--sandbox`` workspace has no adopted policy to judge by: there the caller's tier
+decides, and without one the records stand (a sandbox is labelled as ungoverned).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from governance.ground.vocabulary import Action
+from governance.identity.duties import ROLES, Act, developer_of
+from governance.identity.users import Registry, Role, load_registry, valid_acts
+from governance.policy.schema import ApprovalPolicy
+from governance.policy.tiers import adopted_policies, in_force_at
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A completed promotion, derived from the signed approvals.
+
+    ``seq`` is the completing approval's; ``approvals`` the counted ``{user, role,
+    identity, seq}`` up to it; ``developer`` the signer of the version's training.
+    """
+
+    model_name: str
+    version: str
+    validation_entry_hash: str
+    seq: int
+    approvals: tuple[dict, ...]
+    developer: str | None
+
+
+def document(entry) -> dict:
+    """The approval document of an ``approval.*`` entry (signed, or declared in a sandbox)."""
+    p = entry.payload or {}
+    return p.get("signed") or p.get("document") or {}
+
+
+def declared_count(registry: Registry, tier) -> bool:
+    """Whether declared (unsigned) approvals count: only in a sandbox workspace whose tier
+    allows them; anyone can append one, so nowhere else (the shipped ``low`` tier included)."""
+    return bool(
+        registry.sandbox and tier is not None and tier.approvals.allow_declared_ui_approvals
+    )
+
+
+def counted_approvals(
+    entries: list, developer: str | None, allow_declared: bool, registry: Registry
+) -> list[dict]:
+    """Approvals that count: distinct users, not the developer, each a valid signature by
+    the signer's registered key and a role allowed to approve at the time (or declared,
+    where the policy allows declared identities)."""
+    seen, out = set(), []
+    signed = {e.seq for e in valid_acts(registry, entries, ROLES[Act.APPROVE])}
+    for e in entries:
+        p = e.payload
+        user, identity = p.get("user"), p.get("identity", "signed")
+        if user in seen or user == developer:
+            continue
+        if identity == "declared":
+            if not allow_declared:
+                continue
+            role = p.get("role")
+        else:
+            if e.seq not in signed:
+                continue  # a signature that does not hold never counts (ledger verify says why)
+            role = registry.at(user, e.seq).role.value
+        seen.add(user)
+        out.append({"user": user, "role": role, "identity": identity, "seq": e.seq})
+    return out
+
+
+def _enough(counted: list[dict], need: ApprovalPolicy) -> bool:
+    roles = [c["role"] for c in counted]
+    return (
+        roles.count(Role.VALIDATOR.value) >= need.validators
+        and roles.count(Role.RISK_OFFICER.value) >= need.risk_officers
+    )
+
+
+def promotions(ledger, name: str, registry: Registry | None = None, tier=None) -> list[Promotion]:
+    """Every completed promotion of ``name``, in completion order (module docstring).
+
+    ``tier``: what a sandbox workspace's run config names (ignored elsewhere: the adopted
+    policy in force at each approval decides).
+    """
+    registry = registry or load_registry(ledger)
+    history = [] if registry.sandbox else adopted_policies(ledger, registry)
+    allow_declared = declared_count(registry, tier)
+    groups: dict[tuple[str, str], list] = {}
+    for e in ledger.entries(action=Action.APPROVAL_GRANTED):
+        doc = document(e)
+        if doc.get("model_name") == name and doc.get("validation_entry_hash"):
+            key = (str(doc.get("model_version")), doc["validation_entry_hash"])
+            groups.setdefault(key, []).append(e)
+    rejections = {
+        str(document(e).get("model_version")): e.seq
+        for e in reversed(
+            valid_acts(registry, ledger.entries(action=Action.APPROVAL_REJECTED), None)
+        )
+        if document(e).get("model_name") == name
+    }  # the first valid rejection of each version
+    developers: dict[str, str | None] = {}
+    out = []
+    for (version, validation), entries in groups.items():
+        run_id = document(entries[0]).get("mlflow_run_id")
+        if run_id not in developers:
+            developers[run_id] = developer_of(ledger, run_id, registry)
+        developer = developers[run_id]
+        if developer is None:
+            continue  # four eyes cannot be checked: nothing completes
+        blocked_from = rejections.get(version)
+        for i, e in enumerate(entries):
+            if blocked_from is not None and e.seq > blocked_from:
+                break
+            if any(document(x).get("mlflow_run_id") != run_id for x in entries[: i + 1]):
+                break  # one version, one run: a document naming another run breaks the set
+            need = _requirement(history, e.seq, name, tier)
+            counted = counted_approvals(entries[: i + 1], developer, allow_declared, registry)
+            if (
+                need is not None
+                and counted
+                and counted[-1]["seq"] == e.seq
+                and _enough(counted, need)
+            ):
+                out.append(Promotion(name, version, validation, e.seq, tuple(counted), developer))
+                break
+    return sorted(out, key=lambda p: p.seq)
+
+
+def _requirement(history, seq: int, name: str, tier) -> ApprovalPolicy | None:
+    """The approvals asked of ``name`` at ``seq``: by the tier the adopted policy in force
+    then assigns it; before any adoption (or in a sandbox) by the caller's ``tier``; None
+    when neither says (nothing completes)."""
+    policy = in_force_at(history, seq)
+    if policy is None:
+        return tier.approvals if tier is not None else None
+    assigned = policy.assigned_tier(name)
+    return policy.tiers[assigned].approvals if assigned is not None else None
+
+
+def champion(ledger, name: str, registry: Registry | None = None, tier=None) -> Promotion | None:
+    """``name``'s champion: its latest completed promotion (None: never promoted).
+
+    Where nothing can be derived (a sandbox, or no adopted policy, and no ``tier``) the last
+    ``model.promoted`` record stands, read as a :class:`Promotion`.
+    """
+    registry = registry or load_registry(ledger)
+    if tier is None and (registry.sandbox or not adopted_policies(ledger, registry)):
+        last = records(ledger).get(name, [None])[-1]
+        return None if last is None else _from_record(last)
+    found = promotions(ledger, name, registry, tier)
+    return found[-1] if found else None
+
+
+def _from_record(e) -> Promotion:
+    p = e.payload
+    seqs = [a.get("seq") for a in p.get("approvals") or [] if isinstance(a.get("seq"), int)]
+    return Promotion(
+        str(p.get("model_name")), str(p.get("model_version")), "", max(seqs, default=e.seq),
+        tuple(p.get("approvals") or ()), p.get("developer"),
+    )  # fmt: skip
+
+
+def records(ledger) -> dict[str, list]:
+    """``{model name: [model.promoted entries]}`` in seq order (the records, not the facts)."""
+    out: dict[str, list] = {}
+    for e in ledger.entries(action=Action.MODEL_PROMOTED):
+        out.setdefault(str(e.payload.get("model_name")), []).append(e)
+    return out
+
+
+def recorded(ledger, promotion: Promotion) -> bool:
+    """Whether a ``model.promoted`` record names ``promotion``'s completion already."""
+    return any(
+        _completed_of(e) == promotion.seq for e in records(ledger).get(promotion.model_name, [])
+    )
+
+
+def record_problems(ledger, registry: Registry | None = None) -> list[tuple[int, str]]:
+    """``[(seq, reason)]``: ``model.promoted`` records that record no completion: each must
+    name a derived promotion's version and completing approval (``completed_seq``), once.
+    Empty in a sandbox workspace (no adopted policy to derive by)."""
+    registry = registry or load_registry(ledger)
+    if registry.sandbox:
+        return []
+    problems = []
+    for name, entries in records(ledger).items():
+        done = {p.seq: p for p in promotions(ledger, name, registry)}
+        used: dict[int, int] = {}
+        for e in entries:
+            completed = _completed_of(e)
+            promo = done.get(completed) if isinstance(completed, int) else None
+            if promo is None or str(e.payload.get("model_version")) != promo.version:
+                problems.append((e.seq, f"model.promoted (seq {e.seq}) of {name!r} v"
+                                        f"{e.payload.get('model_version')} records no promotion"
+                                        " the signed approvals complete"))  # fmt: skip
+            elif completed in used:
+                problems.append((e.seq, f"model.promoted (seq {e.seq}) replays the record of"
+                                        f" seq {used[completed]}: a promotion counts once"))  # fmt: skip
+            else:
+                used[completed] = e.seq
+    return sorted(problems)
+
+
+def _completed_of(record) -> int | None:
+    """The completing approval a ``model.promoted`` record names: its ``completed_seq``, or,
+    in a record written before it carried one, the last approval it lists."""
+    p = record.payload or {}
+    if "completed_seq" in p:
+        return p["completed_seq"] if isinstance(p["completed_seq"], int) else None
+    seqs = [a.get("seq") for a in p.get("approvals") or [] if isinstance(a, dict)]
+    return max((s for s in seqs if isinstance(s, int)), default=None)
