@@ -96,3 +96,29 @@ def test_a_challenger_significantly_ahead_is_a_warning(market):
     few = realised_outcomes(shadow[:5], panel.close, 21, panel.close.index[-1])
     assert check_challengers(few, Z).status is Status.OK
     assert check_challengers(few.iloc[:0], Z).status is Status.NOT_EVALUATED
+
+
+def test_the_challengers_in_use_are_the_previous_champion_and_the_versions_in_paper(workspace):
+    """From the ledger alone (governance/decisions/challengers.py): v1 then v2 promoted, v3
+    and v4 entered paper, v4 then promoted: v4 is the champion, v2 the previous champion,
+    v3 in paper (v4 left paper by its promotion)."""
+    from governance.decisions.challengers import PAPER, PREVIOUS, shadow_versions
+    from governance.ground.vocabulary import Action, Subject
+    from governance.log.ledger import Ledger
+
+    def record(ledger, action, version):
+        ledger.append(action, actor="alphagate", role="system",
+                      subject=Subject.model("s", version),
+                      payload={"model_name": "s", "model_version": str(version)})  # fmt: skip
+
+    with Ledger.open(workspace) as ledger:
+        assert shadow_versions(ledger, "s") == []
+        record(ledger, Action.MODEL_PROMOTED, 1)
+        assert shadow_versions(ledger, "s") == []  # the champion challenges nobody
+        record(ledger, Action.MODEL_PROMOTED, 2)
+        record(ledger, Action.MODEL_PAPER, 3)
+        record(ledger, Action.MODEL_PAPER, 4)
+        assert shadow_versions(ledger, "s") == [(PREVIOUS, 1), (PAPER, 3), (PAPER, 4)]
+        record(ledger, Action.MODEL_PROMOTED, 4)
+        assert shadow_versions(ledger, "s") == [(PREVIOUS, 2), (PAPER, 3)]
+        assert shadow_versions(ledger, "other") == []
