@@ -145,6 +145,9 @@ def test_a_new_source_or_contract_version_is_material(ws, runs):
     assert classify({**base, "horizon": 5}, base).reasons == ("label horizon 21 -> 5",)
     assert classify({**base, "trial_keys": []}, base).change_class is ChangeClass.MATERIAL
     assert classify(base, base).change_class is ChangeClass.MINOR
+    # malformed fields in a hand-made entry classify, they never raise
+    odd = {**base, "trial_keys": [{"k": 1}], "features": "mom_1m"}
+    assert classify(odd, base).change_class is ChangeClass.MATERIAL
 
 
 def test_editing_the_registry_tag_or_the_config_after_training_changes_nothing(ws, runs):
@@ -156,6 +159,39 @@ def test_editing_the_registry_tag_or_the_config_after_training_changes_nothing(w
     got = _computed(ws, runs[2].version)
     assert got.change_class is ChangeClass.MATERIAL
     assert got.reasons == ("features added: rev_1w",)
+
+
+def test_a_config_edited_back_before_validation_still_validates_a_material_change(
+    ws, runs, tmp_path, capsys
+):
+    """Attack: v3 added a feature (material); before validation the developer edits the run
+    config back to v2's features and search, hoping v3 passes as minor. Validation reads
+    the class from the signed training entries: its signed report and entry say material."""
+    import shutil
+    from pathlib import Path
+
+    from flows.cli import main
+    from governance.log.ledger import Ledger
+
+    repo = Path(__file__).resolve().parents[1]
+    shutil.copy(repo / "configs" / "policy.yaml", tmp_path / "policy.yaml")
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(
+        "model:\n  name: alpha\n  search: [{}, {num_leaves: 3}]\n"
+        f"features:\n  names: [{', '.join(F3)}]\n"
+        "validation:\n  shap_sample: 300\n  cscv_partitions: 4\n"
+        "policy:\n  file: policy.yaml\n  tier: high\n",
+        encoding="utf-8",
+    )
+    v3 = str(runs[2].version)
+    code = main(["validate", "--config", str(cfg), "--model-version", v3, "--as", VAL, "--json"])
+    assert code in (0, 3), capsys.readouterr().err
+    with Ledger.open(ws) as ledger:
+        entry = ledger.last(action=Action.VALIDATION_COMPLETED, subject=Subject.model("alpha", v3))
+        report = ledger.store.read_json(entry.payload["report_json_sha256"])
+    assert entry.payload["change_class"] == "material"
+    assert report["change"]["class"] == "material"
+    assert report["change"]["reasons"] == ["features added: rev_1w"]
 
 
 def test_a_hand_signed_entry_claiming_minor_counts_as_material(ws, runs):
@@ -195,9 +231,16 @@ def test_a_training_entry_of_another_strategy_is_no_evidence(ws, runs):
             subject=Subject.model("beta", 1),
             payload={"model_name": "beta", "version": 1, "trained_seq": runs[1].ledger_seq},
         )  # fmt: skip
+        ledger.append(
+            Action.MODEL_REGISTERED, actor="alphagate", role="system",
+            subject=Subject.model("beta", 2),
+            payload={"model_name": "beta", "version": 2, "trained_seq": "not a seq"},
+        )  # fmt: skip
         got = version_change(ledger, "beta", 1)
+        odd = version_change(ledger, "beta", 2)
     assert got.change_class is ChangeClass.MATERIAL
     assert got.reasons == ("v1 has no valid signed model.trained entry",)
+    assert odd.reasons == ("v2 has no valid signed model.trained entry",)
 
 
 def _sig(key: str) -> bool:

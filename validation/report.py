@@ -114,8 +114,19 @@ def _cover(report: Mapping[str, Any]) -> Facts:
             ("developer", m.get("developer") or "–"),
             ("validator", report["validator"]),
             ("forecast horizon", f"{m.get('horizon')} trading days"),
+            ("change class", _change(report.get("change"))),
         )
     )
+
+
+def _change(change: Mapping[str, Any] | None) -> str:
+    """``material against v2 (features added: rev_1w)``; the class comes from the signed
+    training entries (governance/decisions/change_control.py)."""
+    if not change:
+        return "–"
+    base = change.get("baseline_version")
+    why = "; ".join(change.get("reasons") or []) or "new data only"
+    return f"{change.get('class')}" + (f" against v{base}" if base else "") + f" ({why})"
 
 
 def _signoff(report: Mapping[str, Any]) -> tuple:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from governance.decisions.change_control import version_change
 from governance.decisions.context import RunContext
 from governance.decisions.rows import decision_rows
 from governance.findings.mlflow_tags import sync_findings
@@ -299,7 +300,9 @@ def validate_model_version(
     a = _identified(ctx, a, model_name, int(version))
     # the operating domain travels in the report, so the verdict's signature covers it
     domain = operating_domain(inp.holdout, inp.features, tier.boundaries.window)
-    a = replace(a, report={**a.report, "domain": to_jsonable(domain)})
+    # minor or material, from the signed training entries (never the config): signed with it
+    change = version_change(ctx.ledger, model_name, version).to_json()
+    a = replace(a, report={**a.report, "domain": to_jsonable(domain), "change": change})
     report_json = canonical_json(a.report)
     report_html = render_html(a.report, a.figures).encode("utf-8")
     json_sha = ctx.store.put_bytes(report_json)
@@ -337,6 +340,7 @@ def validate_model_version(
             "mlflow_run_id": run_id,
             "model_run_id": inp.run_id,
             "n_trials": a.report["overfitting"]["n_trials"],
+            "change_class": change["class"],
             "holdout_looks": a.report["overfitting"]["holdout_looks"],
             "flow_run_id": ctx.flow_run_id,
             "run_key": ctx.run_key,

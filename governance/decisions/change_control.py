@@ -86,9 +86,13 @@ def _contracts(payload: Mapping[str, Any]) -> dict[str, tuple]:
     return out
 
 
+def _names(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
 def _differences(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[str]:
     reasons: list[str] = []
-    nf, of = list(new.get("features") or []), list(old.get("features") or [])
+    nf, of = _names(new.get("features")), _names(old.get("features"))
     added, removed = [f for f in nf if f not in of], [f for f in of if f not in nf]
     if added:
         reasons.append(f"features added: {', '.join(added)}")
@@ -109,10 +113,11 @@ def _differences(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[str]:
     nk, ok = new.get("trial_keys"), old.get("trial_keys")
     if not isinstance(nk, list) or not nk or not isinstance(ok, list) or not ok:
         reasons.append("a training entry records no search keys")
-    elif set(nk) != set(ok) and not reasons:
+    elif set(map(str, nk)) != set(map(str, ok)) and not reasons:
         # features, horizon and sources agree: the hyperparameters, CV, selection,
         # label or normalisation changed
-        gained, lost = len(set(nk) - set(ok)), len(set(ok) - set(nk))
+        sn, so = set(map(str, nk)), set(map(str, ok))
+        gained, lost = len(sn - so), len(so - sn)
         reasons.append(f"search space changed: {gained} search points added, {lost} removed")
     return reasons
 
@@ -139,13 +144,21 @@ def classify(
     return Classification(cls, baseline_version, baseline_seq, reasons)
 
 
+def _seq(value: Any) -> int | None:
+    """An entry's ``trained_seq`` as an int; None when absent or malformed (no baseline)."""
+    try:
+        return int(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _registered(ledger, name: str) -> dict[int, str]:
     """``{trained_seq: version}`` of the strategy's registered versions."""
     out: dict[int, str] = {}
     for e in ledger.entries(action=Action.MODEL_REGISTERED):
-        p = e.payload
-        if p.get("model_name") == name and p.get("trained_seq") is not None:
-            out.setdefault(int(p["trained_seq"]), str(p.get("version")))
+        seq = _seq(e.payload.get("trained_seq"))
+        if e.payload.get("model_name") == name and seq is not None:
+            out.setdefault(seq, str(e.payload.get("version")))
     return out
 
 
@@ -189,13 +202,13 @@ def _stricter(computed: Classification, recorded: Any) -> Classification:
 def trained_entry_of(ledger, name: str, version, registry: Registry | None = None):
     """The valid signed ``model.trained`` entry of ``name`` v``version`` (None: none)."""
     registry = registry or load_registry(ledger)
-    seqs: Sequence[int] = [
-        int(e.payload["trained_seq"])
+    found_seqs = (
+        _seq(e.payload.get("trained_seq"))
         for e in ledger.entries(
             action=Action.MODEL_REGISTERED, subject=Subject.model(name, version)
         )
-        if e.payload.get("trained_seq") is not None
-    ]
+    )
+    seqs: Sequence[int] = [s for s in found_seqs if s is not None]
     if not seqs:
         return None
     found = ledger.entries_between(seqs[0], seqs[0])
