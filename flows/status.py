@@ -94,6 +94,7 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
         "unacceptable_findings": [r.id for r in open_ if r.severity not in accepted_sev],
         "findings_in_use": [r.to_json() for r in in_use],
         "promotion": state.to_json(),
+        "paper_first": paper_first,  # the approvals it needs next are for paper trading
         "may_drive": {"allowed": allowed, "reasons": reasons, "champion": champion},
         "next_revalidation_due": due.to_json() if due else None,
         "approvals": [_decision(ledger, g["seq"]) for g in state.granted],

@@ -25,6 +25,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_user_arg(ex)  # optional: the export is recorded as the identity the key proves
     add_json_arg(ex)
     ex.set_defaults(handler=_export)
+    co = esub.add_parser(
+        "committee", help="write the committee pack of a model version: one self-contained HTML"
+    )
+    co.add_argument("--model-version", type=int, default=None, metavar="N",
+                    help="default: the latest registered version")  # fmt: skip
+    add_config_arg(co)
+    co.add_argument("--model", default=None, metavar="NAME", help="registered model name")
+    co.add_argument("--out", required=True, metavar="FILE.html")
+    add_user_arg(co)  # optional: the export is recorded as the identity the key proves
+    add_json_arg(co)
+    co.set_defaults(handler=_committee)
     ve = esub.add_parser("verify", help="re-check an evidence pack offline")
     ve.add_argument("file", metavar="FILE.zip")
     ve.add_argument(
@@ -70,6 +81,57 @@ def _export(args: argparse.Namespace) -> int:
         emit_json({"out": str(out), **{k: summary[k] for k in ("subject", "head", "verification")}})
     if not v["ok"]:
         raise TamperDetected(f"exported, but the workspace failed verification: {v['reason']}")
+    return 0
+
+
+def _committee(args: argparse.Namespace) -> int:
+    """``evidence committee``: read, render, record as the proven identity, then write."""
+    from pathlib import Path
+
+    from flows.commands import emit_json
+    from flows.config import load_config
+    from flows.status import latest_version, status_report
+    from governance.ground.errors import InputError
+    from governance.ground.files import write_atomic
+    from governance.ground.html import render_page
+    from governance.ground.workspace import Workspace
+    from governance.log.readtime import verified_ledger
+    from governance.policy.config import tier_for
+    from governance.views.committee import committee_page, decision_requested, record_committee
+    from governance.views.committee_facts import committee_facts
+    from validation.report import LIMITATIONS
+    from validation.report_sections import analyst_sections
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".html":
+        raise InputError(f"--out {out}: must end in .html")
+    if not out.parent.is_dir():
+        raise InputError(f"--out {out}: folder {out.parent} does not exist")
+    cfg = load_config(config_path(args))
+    name = args.model or cfg.model.name
+    t = tier_for(cfg, strategy=name)
+    ws = Workspace.from_env().ensure()
+    version = args.model_version or latest_version(ws, name)
+    if version is None:
+        raise InputError(f"--model {name}: no registered version yet (alphagate run)")
+    actor = _exporter(args, ws)
+    with verified_ledger(ws, "evidence committee") as ledger:
+        state = status_report(ws, ledger, name, version, t.tier)
+        facts = committee_facts(ledger, name, version)
+        parts = analyst_sections(facts.report, facts.validation_figures()) if facts.report else ()
+        page = committee_page(
+            facts, state, tier=t.name, policy_hash=t.policy_hash,
+            validation_limits=LIMITATIONS, validation_parts=parts,
+        )  # fmt: skip
+        html = render_page(page).encode("utf-8")
+        entry = record_committee(ledger, facts, html, decision_requested(state)[1], actor)
+    write_atomic(out, html)
+    print(f"committee pack {out}: {name} v{version}, {page.verdict}; ledger #{entry.seq}")
+    if args.json:
+        emit_json({"out": str(out.resolve()), "model_name": name, "version": str(version),
+                   "state": page.verdict, "decision_requested": entry.payload["decision"],
+                   "html_sha256": entry.artifacts["committee.html"],
+                   "ledger_entry": entry.seq, "sandbox": facts.sandbox})  # fmt: skip
     return 0
 
 
