@@ -18,6 +18,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 
+from governance.audit.books import Books
 from governance.findings.register import FindingRecord, load_register
 from governance.findings.verdict import latest_validation
 from governance.ground.errors import TamperDetected
@@ -173,7 +174,9 @@ def _backtest(ledger, name: str, version: str, trained: LedgerEntry | None):
 def _book(ledger, name: str) -> tuple[LedgerEntry | None, LedgerEntry | None, LedgerEntry | None]:
     """``(published, risk, stress)``: the strategy's latest published book and the risk and
     stress entries recorded of that very book (same portfolio, same flow run), if any."""
-    published = ledger.last(action=Action.PORTFOLIO_PUBLISHED, subject=Subject.book(name))
+    # only a publication that holds is a book (governance/audit/books.py): a forged one is not
+    entries = ledger.entries(action=Action.PORTFOLIO_PUBLISHED, subject=Subject.book(name))
+    published = Books(ledger, ledger.store, name).last(entries)
     if published is None:
         return None, None, None
     p = published.payload
