@@ -12,7 +12,7 @@ $(BIN)/python:
 
 # The migrated MLflow and Prefect databases new workspaces start from (flows/db_templates.py).
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,pdf]'
 	$(BIN)/python -m flows.db_templates
 	touch $(STAMP)
 

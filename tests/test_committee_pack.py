@@ -141,6 +141,7 @@ def test_bad_input_is_one_line_and_records_nothing(workspace, tmp_path, capsys):
         (["--model-version", "1", "--out", str(tmp_path / "pack.pdf")], "must end in .html"),
         (["--model-version", "1", "--out", str(tmp_path / "no" / "pack.html")], "does not exist"),
         (["--model-version", "9", "--out", str(tmp_path / "pack.html")], "has no version 9"),
+        (["--out", str(tmp_path / "pack.html"), "--pdf", str(tmp_path / "p.txt")], "end in .pdf"),
         (["--model", "nobody", "--out", str(tmp_path / "pack.html")], "nobody"),
     ]
     for argv, said in cases:
@@ -185,3 +186,26 @@ def test_a_rejection_asks_for_no_decision(workspace, tmp_path, capsys):
         export = ledger.last(action=Action.EVIDENCE_EXPORTED)
     assert (export.actor, export.role) == ("alphagate", "system")
     assert f"{Action.APPROVAL_REJECTED} omar risk_officer tail risk unexplained" in _text(out)
+
+
+def test_the_pdf_is_the_same_pack_printed_offline(workspace, tmp_path, capsys):
+    """``--pdf``: WeasyPrint prints the page (skip where it is not installed); the PDF is
+    stored and recorded beside the HTML, and its fetcher loads nothing but ``data:`` URIs."""
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError) as exc:  # not installed, or no Pango
+        pytest.skip(f"WeasyPrint unavailable: {exc}")
+    from weasyprint.urls import FatalURLFetchingError
+
+    from governance.ground.pdf import render_pdf
+
+    html, pdf = tmp_path / "pack.html", tmp_path / "pack.pdf"
+    code, shown = cli_json(capsys, "evidence", "committee", "--out", str(html), "--pdf", str(pdf))
+    data = pdf.read_bytes()
+    assert code == 0 and data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+    with _ledger(workspace["home"]) as ledger:
+        export = ledger.last(action=Action.EVIDENCE_EXPORTED)
+    assert export.artifacts["committee.pdf"] == hashlib.sha256(data).hexdigest()
+    assert shown["pdf_sha256"] == export.artifacts["committee.pdf"]
+    with pytest.raises(FatalURLFetchingError):
+        render_pdf('<p>x</p><img src="http://127.0.0.1:9/beacon.png">')

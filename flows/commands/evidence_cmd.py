@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config_arg(co)
     co.add_argument("--model", default=None, metavar="NAME", help="registered model name")
     co.add_argument("--out", required=True, metavar="FILE.html")
+    co.add_argument("--pdf", default=None, metavar="FILE.pdf",
+                    help="also print it to PDF (WeasyPrint: pip install 'alphagate[pdf]')")  # fmt: skip
     add_user_arg(co)  # optional: the export is recorded as the identity the key proves
     add_json_arg(co)
     co.set_defaults(handler=_committee)
@@ -94,6 +96,7 @@ def _committee(args: argparse.Namespace) -> int:
     from governance.ground.errors import InputError
     from governance.ground.files import write_atomic
     from governance.ground.html import render_page
+    from governance.ground.pdf import render_pdf
     from governance.ground.workspace import Workspace
     from governance.log.readtime import verified_ledger
     from governance.policy.config import tier_for
@@ -103,10 +106,12 @@ def _committee(args: argparse.Namespace) -> int:
     from validation.report_sections import analyst_sections
 
     out = Path(args.out)
-    if out.suffix.lower() != ".html":
-        raise InputError(f"--out {out}: must end in .html")
-    if not out.parent.is_dir():
-        raise InputError(f"--out {out}: folder {out.parent} does not exist")
+    pdf = Path(args.pdf) if args.pdf else None
+    for flag, path, suffix in (("--out", out, ".html"), ("--pdf", pdf, ".pdf")):
+        if path is not None and path.suffix.lower() != suffix:
+            raise InputError(f"{flag} {path}: must end in {suffix}")
+        if path is not None and not path.parent.is_dir():
+            raise InputError(f"{flag} {path}: folder {path.parent} does not exist")
     cfg = load_config(config_path(args))
     name = args.model or cfg.model.name
     t = tier_for(cfg, strategy=name)
@@ -123,14 +128,20 @@ def _committee(args: argparse.Namespace) -> int:
             facts, state, tier=t.name, policy_hash=t.policy_hash,
             validation_limits=LIMITATIONS, validation_parts=parts,
         )  # fmt: skip
-        html = render_page(page).encode("utf-8")
-        entry = record_committee(ledger, facts, html, decision_requested(state)[1], actor)
+        html = render_page(page)
+        printed = render_pdf(html) if pdf is not None else None
+        html = html.encode("utf-8")
+        entry = record_committee(ledger, facts, html, decision_requested(state)[1], actor, printed)
     write_atomic(out, html)
+    if pdf is not None:
+        write_atomic(pdf, printed)
     print(f"committee pack {out}: {name} v{version}, {page.verdict}; ledger #{entry.seq}")
     if args.json:
         emit_json({"out": str(out.resolve()), "model_name": name, "version": str(version),
                    "state": page.verdict, "decision_requested": entry.payload["decision"],
                    "html_sha256": entry.artifacts["committee.html"],
+                   "pdf": str(pdf.resolve()) if pdf else None,
+                   "pdf_sha256": entry.artifacts.get("committee.pdf"),
                    "ledger_entry": entry.seq, "sandbox": facts.sandbox})  # fmt: skip
     return 0
 

@@ -370,10 +370,13 @@ def committee_page(
     )
 
 
-def record_committee(ledger, f: CommitteeFacts, html: bytes, decision: str, actor: tuple[str, str]):
-    """Store the pack and record ``evidence.exported`` of it as ``actor`` (``(name, role)``
-    the exporter's key proved, else alphagate itself); returns the entry."""
+def record_committee(
+    ledger, f: CommitteeFacts, html: bytes, decision: str, actor: tuple[str, str], pdf=None
+):
+    """Store the pack (and its PDF) and record ``evidence.exported`` of it as ``actor``
+    (``(name, role)`` the exporter's key proved, else alphagate itself); returns the entry."""
     sha = ledger.store.put_bytes(html)
+    printed = {"committee.pdf": ledger.store.put_bytes(pdf)} if pdf is not None else {}
     seq, digest = f.head
     return ledger.append(
         Action.EVIDENCE_EXPORTED,
@@ -388,5 +391,5 @@ def record_committee(ledger, f: CommitteeFacts, html: bytes, decision: str, acto
             "read_at": {"seq": seq, "hash": digest},
             "html_sha256": sha,
         },
-        artifacts={"committee.html": sha},
+        artifacts={"committee.html": sha, **printed},
     )
