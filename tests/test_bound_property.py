@@ -412,14 +412,9 @@ def test_the_restored_base_decides_as_it_did(base):
     assert at_use(ws) == base["use"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="derived state (issue 22 item 3, open): the last model.promoted entry is still read"
-    " as the champion, so v1's old unsigned promotion copied verbatim names v1",
-)
 def test_an_old_unsigned_promotion_copied_verbatim_moves_nothing(base, capsys):
-    """The counterexample the property finds (replay of the issue's 'v1's old unsigned
-    model.promoted'): the drive decision then names v1 (refused only because the MLflow
-    alias still points at v2; the attacker moves it too)."""
+    """The counterexample the property found before promotion was derived (the issue's 'v1's
+    old unsigned model.promoted' replayed): the drive decision named v1 (refused then only
+    because the MLflow alias still pointed at v2)."""
     first = next(i for i, e in enumerate(base["entries"]) if e.action == "model.promoted")
     check(base, capsys, [("verbatim", first)])
