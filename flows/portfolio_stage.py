@@ -165,7 +165,7 @@ def version_scores(run: Run, panel, version: int, model_hash: str | None) -> pd.
 
 def version_inputs(run: Run, panel, version: int, model_hash: str | None):
     """:func:`version_scores` and the point-in-time features they were computed from."""
-    from governance.ground.errors import Gate, GateHalt
+    from governance.ground.errors import Gate, GateHalt, InputError
     from tasks.model.dataset import scoring_rows
     from tasks.model.scoring import latest_scores, load_scoring_model
 
@@ -174,7 +174,12 @@ def version_inputs(run: Run, panel, version: int, model_hash: str | None):
 
     extra = joined_features(run.sources, panel)  # a source's features, as of publication
     # the signed contract's features, order and normalisation, never the MLflow tags
-    features = scoring_rows(panel, model.features_config(run.config.features), extra)
+    try:
+        features = scoring_rows(panel, model.features_config(run.config.features), extra)
+    except InputError as exc:  # the day's data cannot give what the contract needs
+        raise GateHalt(
+            Gate.SCORING, f"{run.config.model.name} v{version} needs features not computed: {exc}"
+        ) from None
     missing = sorted(set(model.features) - set(features.columns))
     if missing:
         raise GateHalt(

@@ -247,17 +247,21 @@ def test_evidence_pack_from_the_pipeline_verifies_and_catches_one_byte(governed,
 
 
 def test_a_champion_that_cannot_score_falls_back_without_tripping(governed, tmp_path, capsys):
-    """Features the champion needs are not computed: the scoring gate halts (exit 3), the
-    fallback is published with the reason, and the kill switch stays armed (a scoring halt
-    says nothing about the model in the market; it is no optimiser failure)."""
-    from tasks.model.features import FEATURES_BY_NAME
+    """Features the champion needs cannot be computed: the day's market file has no volume,
+    which its signed contract's volume features need (a config can no longer narrow the
+    features: they come from the contract). The scoring gate halts (exit 3), the fallback
+    is published with the reason, and the kill switch stays armed (a scoring halt says
+    nothing about the model in the market; it is no optimiser failure)."""
+    from flows.config import load_config
+    from tasks.data.market import load_long
 
-    config = yaml.safe_load(Path(CONFIG).read_text())
-    config["policy"]["file"] = str(Path(CONFIG).with_name("policy-sandbox.yaml"))
-    config["features"] = {"names": [sorted(FEATURES_BY_NAME)[0]]}
-    narrow = tmp_path / "narrow.yaml"
-    narrow.write_text(yaml.safe_dump(config))
-    code, reb = cli_json(capsys, "rebalance", "--config", str(narrow), "--as", "dana")
+    cfg = load_config(CONFIG)
+    long = load_long(cfg.data, cfg.base_dir, None)
+    no_volume = tmp_path / "no-volume.csv"
+    long.drop(columns=["volume"]).to_csv(no_volume, index=False)
+    code, reb = cli_json(
+        capsys, "rebalance", "--config", CONFIG, "--data", str(no_volume), "--as", "dana"
+    )
     assert (code, reb["stage"], reb["portfolio"]["source"]) == (3, "scoring", "fallback")
     assert any("needs features not computed" in r for r in reb["portfolio"]["reasons"])
     code, status = cli_json(capsys, "killswitch", "status")
