@@ -166,7 +166,8 @@ def test_a_tampered_artifact_stops_the_pack(workspace, tmp_path, capsys):
         path.write_bytes(original.replace(b'"review"', b'"pass"'))
         out = tmp_path / "pack.html"
         code, _json, err = cli_out(capsys, "evidence", "committee", "--out", str(out))
-        assert code == 3 and "no longer matches its hash" in err and not out.exists()
+        sha = entry.artifacts["report.json"]
+        assert code == 3 and sha[:12] in err and not out.exists(), err
     finally:
         path.write_bytes(original)
         os.chmod(path, 0o444)
@@ -209,3 +210,30 @@ def test_the_pdf_is_the_same_pack_printed_offline(workspace, tmp_path, capsys):
     assert shown["pdf_sha256"] == export.artifacts["committee.pdf"]
     with pytest.raises(FatalURLFetchingError):
         render_pdf('<p>x</p><img src="http://127.0.0.1:9/beacon.png">')
+
+
+def test_a_forged_kinder_validation_is_not_the_one_shown(workspace, tmp_path, capsys):
+    """The attack: append an unsigned ``validation.completed`` whose report says PASS (anyone
+    with a shell can append through ``Ledger.append``). The pack's reader holds the validator's
+    signed verdict and report, not the latest entry, and the command refuses a workspace that
+    fails verification (exit 3, as ``evidence export``). Last in the module: the entry stays."""
+    with _ledger(workspace["home"]) as ledger:
+        held = ledger.last(action=Action.VALIDATION_COMPLETED)
+        report = ledger.store.read_json(held.artifacts["report.json"])
+        forged = ledger.store.put_json({**report, "verdict": "pass", "findings": []})
+        payload = {k: v for k, v in held.payload.items() if k not in ("signed", "signature")}
+        ledger.append(
+            Action.VALIDATION_COMPLETED, actor="vera", role="validator", subject=held.subject,
+            payload={**payload, "verdict": "pass", "findings": [], "report_json_sha256": forged},
+            artifacts={"report.json": forged},
+        )  # fmt: skip
+    # what the pack reads is the validator's signed validation and report, not the latest entry
+    from governance.views.committee_facts import committee_facts
+
+    with _ledger(workspace["home"]) as ledger:
+        facts = committee_facts(ledger, MODEL, 1)
+    assert facts.validation.entry.seq == held.seq and facts.report["verdict"] == "review"
+    # and no pack comes from a workspace that fails verification (the unsigned verdict)
+    out = tmp_path / "pack.html"
+    code, _json, err = cli_out(capsys, "evidence", "committee", "--out", str(out))
+    assert code == 3 and "fails verification" in err and "unsigned" in err and not out.exists()

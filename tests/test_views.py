@@ -304,3 +304,24 @@ def test_mlflow_runs_name_the_proven_person_not_the_os_account(rest):
     vrun = rest("runs/get", run_id=validation)["run"]
     assert _tags(vrun["data"])["mlflow.user"] == "vera"
     assert vrun["info"]["user_id"] == "vera"
+
+
+def test_the_committee_pack_shows_the_sandbox_and_the_strategys_switch(walked, tmp_path):
+    """Issue 29: the committee pack of the sandbox champion, its strategy's switch tripped: the
+    SANDBOX banner and the halt are on its first screen (tests/test_committee_pack.py: the rest)."""
+    from governance.identity.sandbox import BANNER
+
+    out = tmp_path / "committee.html"
+    assert main(["evidence", "committee", "--config", SANDBOX, "--model", "small-gov",
+                 "--model-version", "1", "--out", str(out)]) == 0  # fmt: skip
+    with Browser() as browser:
+        loaded = browser.open(page_url(out))
+        banner, state, bottom, height = loaded.evaluate(
+            "(() => { const b = document.getElementById('banner');"
+            " const s = [...document.querySelectorAll('tr')]"
+            ".find(r => r.textContent.includes('current state'));"
+            " return [b.textContent, s.textContent, s.getBoundingClientRect().bottom,"
+            " window.innerHeight]; })()"
+        )
+    assert banner.strip() == BANNER and 0 < bottom <= height
+    assert "champion v1 may NOT drive the portfolio" in state and "kill switch tripped" in state

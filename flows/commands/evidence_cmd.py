@@ -93,7 +93,8 @@ def _committee(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
     from flows.config import load_config
     from flows.status import latest_version, status_report
-    from governance.ground.errors import InputError
+    from governance.audit.integrity import verify_workspace
+    from governance.ground.errors import InputError, TamperDetected
     from governance.ground.files import write_atomic
     from governance.ground.html import render_page
     from governance.ground.pdf import render_pdf
@@ -121,6 +122,13 @@ def _committee(args: argparse.Namespace) -> int:
         raise InputError(f"--model {name}: no registered version yet (alphagate run)")
     actor = _exporter(args, ws)
     with verified_ledger(ws, "evidence committee") as ledger:
+        # as evidence export: no pack from a workspace that fails verification (exit 3)
+        check = verify_workspace(ws, ledger.unwrapped, incremental=True)
+        if not check.ok:
+            raise TamperDetected(
+                f"evidence committee: the workspace fails verification at seq"
+                f" {check.first_bad_seq}: {check.reason}"
+            )
         state = status_report(ws, ledger, name, version, t.tier)
         facts = committee_facts(ledger, name, version)
         parts = analyst_sections(facts.report, facts.validation_figures()) if facts.report else ()
