@@ -237,3 +237,30 @@ def test_a_forged_kinder_validation_is_not_the_one_shown(workspace, tmp_path, ca
     out = tmp_path / "pack.html"
     code, _json, err = cli_out(capsys, "evidence", "committee", "--out", str(out))
     assert code == 3 and "fails verification" in err and "unsigned" in err and not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("state", "badge", "said"),
+    [
+        ({"verdict": "pass", "paper_first": True, "promotion": {"missing": ["validator"]}},
+         "pass", "Approval for paper trading of v2 (approvals still needed: validator)."),
+        ({"verdict": "pass", "promotion": {"missing": []}},
+         "pass", "Promotion to champion of v2 (every approval given)."),
+        ({"verdict": "review", "open_findings": ["F-m-v2-1"], "promotion": {"missing": []}},
+         "review", "Promotion to champion of v2 (findings to accept first: F-m-v2-1)."),
+        ({"verdict": "fail", "promotion": {}}, "fail", "None: validation FAIL"),
+        ({"verdict": "review", "unacceptable_findings": ["F-m-v2-2"], "promotion": {}},
+         "review", "None: validation REVIEW with findings this tier never accepts"),
+        ({"verdict": None, "promotion": {}}, "not validated", "None yet"),
+        ({"verdict": "pass", "promotion": {"champion": True}}, "champion", "None: v2 is the"),
+        ({"verdict": "pass", "promotion": {"champion": True},
+          "rejections": [{"user": "rita", "role": "risk_officer", "ts": "2026-12-01T10:00Z"}]},
+         "rejected", "None: v2 was rejected by rita (risk_officer, 2026-12-01)"),
+    ],
+)  # fmt: skip
+def test_the_decision_requested_follows_the_state(state, badge, said):
+    """The cover's badge and sentence for each state ``alphagate status`` reports."""
+    from governance.views.committee import decision_requested
+
+    got_badge, sentence = decision_requested({"version": "2", **state})
+    assert got_badge == badge and sentence.startswith(said), sentence
