@@ -209,6 +209,20 @@ def test_a_forged_acceptance_counts_for_nothing_and_verify_names_it(workspace, l
     assert "signature does not verify" in report.reason
 
 
+def test_an_unsigned_validation_remediates_nothing(workspace, ledger):
+    """A shell append of a clean, unsigned ``validation.completed`` (no findings) made the
+    fold mark the real findings remediated: status then offered approvals that approve
+    refused. Only a validator's signed verdict folds (as for latest_validation)."""
+    _validate(ledger, [SHAP, DSR])
+    ledger.append(Action.VALIDATION_COMPLETED, actor="vera", role="validator",
+                  subject=f"model:{MODEL}/v1",
+                  payload={"model_name": MODEL, "model_version": 1, "verdict": "pass",
+                           "findings": []},
+                  artifacts={"report.json": ledger.store.put_json({"findings": []})})  # fmt: skip
+    reg = load_register(ledger, as_of=DAY)
+    assert [r.status for r in reg.records] == [Status.OPEN, Status.OPEN]
+
+
 def test_list_and_show_commands(workspace, ledger, capsys):
     from flows.cli import main
     from tests.helpers_e2e import SMALL, cli_json

@@ -44,7 +44,7 @@ from governance.ground.errors import InputError
 from governance.ground.vocabulary import Action
 from governance.identity.duties import ROLES, Act
 from governance.identity.signing import verify_signed_record
-from governance.identity.users import act_problems, load_registry
+from governance.identity.users import act_problems, load_registry, valid_acts
 from governance.log.bound import once
 from governance.policy.schema import Severity
 
@@ -362,7 +362,12 @@ def fold(entries: Iterable, as_of: dt.date | None = None, registry=None) -> Regi
         by the signer's registered key in a role that may accept.
     """
     records: dict[str, FindingRecord] = {}
-    for e in once(sorted((e for e in entries if e.action in ACTIONS), key=lambda e: e.seq)):
+    ordered = sorted((e for e in entries if e.action in ACTIONS), key=lambda e: e.seq)
+    verdicts = [e for e in ordered if e.action == Action.VALIDATION_COMPLETED]  # signed only:
+    valid = registry and {e.seq for e in valid_acts(registry, verdicts, ROLES[Act.VALIDATE])}
+    for e in once(ordered):  # an unsigned one would "remediate" its version's findings
+        if registry and e.action == Action.VALIDATION_COMPLETED and e.seq not in valid:
+            continue
         if e.action in (Action.VALIDATION_COMPLETED, Action.FINDING_RAISED):
             records = _on_validation(records, e)
             continue
@@ -385,8 +390,7 @@ def fold(entries: Iterable, as_of: dt.date | None = None, registry=None) -> Regi
 
 
 def today() -> dt.date:
-    """The UTC date: the day acceptances are checked against."""
-    return dt.datetime.now(dt.UTC).date()
+    return dt.datetime.now(dt.UTC).date()  # the UTC date acceptances are checked against
 
 
 def load_register(ledger, as_of: dt.date | None = None) -> Register:
