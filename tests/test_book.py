@@ -22,6 +22,7 @@ from tasks.portfolio.book import (
     trade_list,
     write_rebalance,
 )
+from tests.helpers_identity import enrol_cast
 
 
 def _book(name: str, weights: dict, current: dict | None = None, source="model") -> AccountBook:
@@ -32,6 +33,10 @@ def _book(name: str, weights: dict, current: dict | None = None, source="model")
 
 @pytest.fixture
 def ctx(workspace):
+    # a sandbox workspace: its publications stand as written (governance/audit/books.py
+    # judges a governed workspace's model books against the champion and the tier's
+    # limits; these tests are about the one writer and the one reader)
+    enrol_cast(workspace, sandbox=True)
     c = RunContext.open(workspace, actor="alphagate", role="system", flow_run_id="book")
     yield c
     c.close()

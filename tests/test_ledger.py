@@ -16,6 +16,7 @@ from test_ledger_support import BACKENDS, backend_url, build_ledger
 
 from flows.cli import main
 from governance.audit import integrity
+from governance.audit.books import publications_hold
 from governance.audit.integrity import verify_workspace
 from governance.decisions.context import RunContext
 from governance.findings.accept import acceptances_signed
@@ -280,7 +281,8 @@ def test_verify_workspace_runs_the_given_checks_in_order(workspace):
     assert verify_workspace(workspace, checks=(fine, unsigned, raising)).first_bad_seq == 2
     report = verify_workspace(workspace, checks=(raising, unsigned))
     assert not report.ok and report.reason == "registry: champion alias moved outside governance"
-    assert (signed_acts_hold, registry_matches_ledger, acceptances_signed) == integrity.CHECKS
+    checks = (signed_acts_hold, registry_matches_ledger, acceptances_signed, publications_hold)
+    assert checks == integrity.CHECKS
 
 
 def test_cli_verify_reports_failed_check(workspace, monkeypatch, cli, capsys):

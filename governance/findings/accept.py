@@ -145,8 +145,10 @@ def accept(
         A refusal of the policy or of separation of duties, recorded first (exit 4).
     """
     day = day or today()
-    register = load_register(ledger, as_of=day)
-    record = register.require(finding_id)
+    # the verdicts the register folds are read verified too: a verdict edited after a
+    # verify is exit 3 here, not an unknown finding (its signature no longer holds)
+    reader = ledger if isinstance(ledger, VerifiedReader) else VerifiedReader(ledger)
+    record = load_register(reader, as_of=day).require(finding_id)
     policy = tier.validation.acceptance
     extra = {"reason": reason, "until": until, "control": control}
     if record.status in (Status.REMEDIATED, Status.ACCEPTED):
