@@ -342,9 +342,13 @@ def test_published_weights_feed_the_portfolio_checks(workspace):
     from flows.monitoring import published_weights
     from governance.decisions.context import RunContext
     from tasks.portfolio.book import MAIN, AccountBook, PortfolioResult, publish, write_rebalance
+    from tests.helpers_identity import enrol_cast
 
     close = _close(n_days=80, n_assets=4)
     a, b = close.columns[:2]
+    # a sandbox: publications stand as written (a governed workspace judges model books
+    # against the champion and the tier's limits: governance/audit/books.py)
+    enrol_cast(workspace, sandbox=True)
     ctx = RunContext.open(workspace, actor="alphagate", role="system")
     try:
         assert published_weights(ctx, "mine").empty
