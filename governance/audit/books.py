@@ -15,7 +15,8 @@ publications that hold, re-checked each time they are read (:class:`Books`):
   gate lets no model or fallback book past it otherwise.
 
 ``ledger verify`` names the first publication that fails (:func:`publications_hold`). A
-``--sandbox`` workspace has no adopted policy to judge by: its publications stand.
+``--sandbox`` workspace, or one with no genesis, has no adopted policy to judge by: its
+publications stand.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ class Books:
     def __init__(self, ledger, store, strategy: str):
         registry = load_registry(ledger)
         self.store, self.strategy = store, strategy
-        self.sandbox = registry.sandbox
+        # a sandbox, or a workspace never initialised (no genesis: nothing governs it, and
+        # no deciding command runs there), has no adopted policy to judge by
+        self.sandbox = registry.sandbox or registry.genesis_seq is None
         self.history = [] if self.sandbox else adopted_policies(ledger, registry)
         self.promotions = [] if self.sandbox else promotions(ledger, strategy, registry)
         rejections = valid_acts(registry, ledger.entries(action=Action.APPROVAL_REJECTED), None)
