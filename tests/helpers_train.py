@@ -102,3 +102,32 @@ def train_synthetic(
         if own:
             ctx.close()
     return result, split
+
+
+def older_panel(panel: MarketPanel, days: int) -> MarketPanel:
+    """The first ``days`` days of ``panel``: the same market seen earlier (a retrain's older
+    data), with a fingerprint of its own."""
+    from dataclasses import replace
+
+    close = panel.close.iloc[:days]
+    volume = None if panel.volume is None else panel.volume.iloc[:days]
+    return replace(panel, close=close, volume=volume, fingerprint=f"older-{days}")
+
+
+def dev_val_workspace(tmp_path_factory, name: str, cast):
+    """A module fixture's body: a fresh workspace with MLflow inside it and ``cast``
+    enrolled; yields the workspace and undoes its environment after."""
+    import pytest
+
+    from governance.ground.workspace import Workspace
+    from tests.helpers_identity import enrol_cast
+
+    mp = pytest.MonkeyPatch()
+    home = tmp_path_factory.mktemp(name) / "home"
+    mp.setenv("ALPHAGATE_HOME", str(home))
+    mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
+    workspace = Workspace(home).ensure()
+    mp.setenv("MLFLOW_TRACKING_URI", workspace.tracking_uri)
+    enrol_cast(workspace, cast, monkeypatch=mp)
+    yield workspace
+    mp.undo()

@@ -13,8 +13,6 @@ material (anything else), against the strategy's previous registered version
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from governance.decisions.change_control import (
@@ -25,8 +23,13 @@ from governance.decisions.change_control import (
 )
 from governance.ground.vocabulary import Action, Subject
 from tasks.data.synthetic import SyntheticSpec
-from tests.helpers_identity import enrol_cast, signer
-from tests.helpers_train import synthetic_panel, train_synthetic
+from tests.helpers_identity import signer
+from tests.helpers_train import (
+    dev_val_workspace,
+    older_panel,
+    synthetic_panel,
+    train_synthetic,
+)
 
 DEV, VAL = "dev-alice", "val-bob"
 S1 = [{}, {"num_leaves": 3}]
@@ -35,31 +38,17 @@ F4 = (*F3, "rev_1w")
 SPEC = SyntheticSpec(n_assets=40, n_days=900, ic=0.05, seed=1)
 
 
-def _older(panel, days: int):
-    close = panel.close.iloc[:days]
-    volume = None if panel.volume is None else panel.volume.iloc[:days]
-    return replace(panel, close=close, volume=volume, fingerprint=f"older-{days}")
-
-
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory):
-    from governance.ground.workspace import Workspace
-
-    mp = pytest.MonkeyPatch()
-    home = tmp_path_factory.mktemp("change") / "home"
-    mp.setenv("ALPHAGATE_HOME", str(home))
-    mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
-    workspace = Workspace(home).ensure()
-    mp.setenv("MLFLOW_TRACKING_URI", workspace.tracking_uri)
-    enrol_cast(workspace, ((DEV, "developer"), (VAL, "validator")), monkeypatch=mp)
-    yield workspace
-    mp.undo()
+    yield from dev_val_workspace(
+        tmp_path_factory, "change", ((DEV, "developer"), (VAL, "validator"))
+    )
 
 
 @pytest.fixture(scope="module")
 def runs(ws):
     full = synthetic_panel(SPEC)
-    old = _older(full, 800)
+    old = older_panel(full, 800)
 
     def train(panel, names, search):
         res, _ = train_synthetic(

@@ -22,8 +22,13 @@ from governance.ground.vocabulary import Action, Subject
 from governance.policy.schema import Tier, ValidationPolicy
 from tasks.data.synthetic import SyntheticSpec
 from tasks.model.trials import SAME_DATA, data_sketch, overlap
-from tests.helpers_identity import enrol_cast, signer
-from tests.helpers_train import synthetic_panel, train_synthetic
+from tests.helpers_identity import signer
+from tests.helpers_train import (
+    dev_val_workspace,
+    older_panel,
+    synthetic_panel,
+    train_synthetic,
+)
 from validation.config import ValidationConfig
 
 DEV, VAL = "dev-alice", "val-bob"
@@ -33,27 +38,11 @@ SPEC = SyntheticSpec(n_assets=40, n_days=900, ic=0.05, seed=1)
 CFG = ValidationConfig(shap_sample=300, cscv_partitions=4)
 
 
-def _older(panel, days: int):
-    from dataclasses import replace
-
-    close = panel.close.iloc[:days]
-    volume = None if panel.volume is None else panel.volume.iloc[:days]
-    return replace(panel, close=close, volume=volume, fingerprint=f"older-{days}")
-
-
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory):
-    from governance.ground.workspace import Workspace
-
-    mp = pytest.MonkeyPatch()
-    home = tmp_path_factory.mktemp("trials") / "home"
-    mp.setenv("ALPHAGATE_HOME", str(home))
-    mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
-    workspace = Workspace(home).ensure()
-    mp.setenv("MLFLOW_TRACKING_URI", workspace.tracking_uri)
-    enrol_cast(workspace, ((DEV, "developer"), (VAL, "validator")), monkeypatch=mp)
-    yield workspace
-    mp.undo()
+    yield from dev_val_workspace(
+        tmp_path_factory, "trials", ((DEV, "developer"), (VAL, "validator"))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +50,7 @@ def runs(ws):
     full = synthetic_panel(SPEC)
     out = {}
     out["alpha_old"], _ = train_synthetic(
-        ws, model={"name": "alpha", "search": S1}, panel=_older(full, 800)
+        ws, model={"name": "alpha", "search": S1}, panel=older_panel(full, 800)
     )
     out["alpha_new"], _ = train_synthetic(ws, model={"name": "alpha", "search": S1}, panel=full)
     out["beta"], _ = train_synthetic(
@@ -101,7 +90,7 @@ def test_sketch_overlap_tells_a_retrain_from_another_market():
     fcfg = FeaturesConfig(horizon=5)
     full = synthetic_panel(SPEC)
     frame = build_frame(full, fcfg)
-    older = build_frame(_older(full, 700), fcfg)
+    older = build_frame(older_panel(full, 700), fcfg)
     other = build_frame(synthetic_panel(SyntheticSpec(n_assets=40, n_days=900, seed=9)), fcfg)
     one_less = frame[frame["asset"] != frame["asset"].iloc[0]]
     a = data_sketch(frame)
