@@ -20,8 +20,11 @@ from tests.import_graph import edges_of, import_graph
 VALIDATION = Path(__file__).resolve().parents[1] / "validation"
 #: The tasks modules validation may import: read the sealed holdout, compute the statistics
 #: every stage shares (tasks/model/stats.py), count the trials recorded in the ledger by the
-#: one definition training uses too (tasks/model/trials.py). Nothing that trains.
-ALLOWED_TASKS = frozenset({"tasks.model.dataset", "tasks.model.stats", "tasks.model.trials"})
+#: one definition training uses too (tasks/model/trials.py), and the market regimes both
+#: report by (tasks/model/regimes.py: states of the market's returns). Nothing that trains.
+ALLOWED_TASKS = frozenset(
+    {"tasks.model.dataset", "tasks.model.stats", "tasks.model.trials", "tasks.model.regimes"}
+)
 TRAINING = ("tasks.model.train", "tasks.model.cv", "tasks.model.register", "tasks.model.tracking")
 TRAINING += ("tasks.model.card",)
 GRAPH = import_graph()

@@ -213,6 +213,12 @@ def test_version_is_tagged_and_ledger_records_without_promotion(ws, planted):
     assert run.data.tags["model_version"] == str(version)
     exp = client.get_experiment(run.info.experiment_id)
     assert exp.name == f"{name}-validation"
+    # per-regime rank ICs are metrics of the validation run (issue 26)
+    for definition, per in result.metrics["metrics"]["ic_by_state"].items():
+        for state, v in per.items():
+            got = run.data.metrics[f"rank_ic_{definition}_{state}"]
+            assert got == pytest.approx(v["rank_ic"])
+    assert {"volatility", "trend", "fitted"} == set(result.metrics["metrics"]["ic_by_state"])
     arts = {a.path for a in client.list_artifacts(result.mlflow_run_id, "validation")}
     assert {"validation/report.html", "validation/report.json"} <= arts
     with Ledger.open(ws) as ledger:
@@ -271,6 +277,12 @@ def test_report_is_self_contained_and_json_twin_holds_the_numbers(ws, planted):
         assert f'<td>{row["variable"]}</td><td class="num">{decimal(row["psi"], 3)}</td>' in page
         assert f">{pvalue(row['ks_pvalue'])}<" in page
     assert {r["variable"] for r in twin["drift"]} == {*PLANTED_FEATURES, "prediction"}
+    assert "Rank IC by market regime" in page  # issue 26: every state with its error
+    for definition, per in twin["metrics"]["ic_by_state"].items():
+        for state, v in per.items():
+            assert (f"<td>{definition}</td><td>{state}</td>"
+                    f'<td class="num">{decimal(v["rank_ic"], 4, True)}</td>'
+                    f'<td class="num">{decimal(v["se"], 4)}</td>') in page  # fmt: skip
 
 
 # ---------------------------------------------------------------- who may validate

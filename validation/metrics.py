@@ -25,6 +25,7 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 
+from tasks.model.regimes import market_states, volatility_state
 from tasks.model.stats import (
     MIN_CROSS_SECTION,
     TRADING_DAYS,
@@ -41,8 +42,11 @@ __all__ = [
     "evaluate_signal",
     "holdout_long_short",
     "ic_series",
+    "market_returns",
     "quantile_labels",
     "quantile_returns",
+    "regime_ic",
+    "regime_metrics",
     "signal_turnover",
     "volatility_regime",
 ]
@@ -122,17 +126,45 @@ def signal_turnover(frame: pd.DataFrame, score: str, n_quantiles: int = 5) -> fl
     return float(np.mean(1.0 - stay[ok] / size[ok])) if ok.any() else math.nan
 
 
-def volatility_regime(frame: pd.DataFrame, window: int = 21) -> pd.Series:
-    """``high_vol`` / ``low_vol`` label per date, point in time.
+def market_returns(frame: pd.DataFrame) -> pd.Series:
+    """The equal-weight market's daily return realised on each date, point in time.
 
-    The equal-weight market's daily return realised on date ``t`` is the mean
-    ``fwd_ret_1`` of date ``t - 1``; its trailing ``window``-day standard deviation at
-    ``t`` uses only returns realised by ``t``. Dates above the holdout's median trailing
-    volatility are ``high_vol``. The first ``window`` dates have no label (absent).
+    The return realised on ``t`` is the mean ``fwd_ret_1`` of date ``t - 1`` (the close of
+    ``t - 1`` to the close of ``t``), so a state at ``t`` built from it uses nothing later.
     """
-    mkt = frame.groupby("date")["fwd_ret_1"].mean().sort_index()
-    vol = mkt.shift(1).rolling(window, min_periods=window).std().dropna()
-    return pd.Series(np.where(vol > vol.median(), "high_vol", "low_vol"), index=vol.index)
+    return frame.groupby("date")["fwd_ret_1"].mean().sort_index().shift(1).dropna()
+
+
+def volatility_regime(frame: pd.DataFrame, window: int = 21) -> pd.Series:
+    """``high_vol`` / ``low_vol`` label per date, point in time
+    (:func:`tasks.model.regimes.volatility_state` of :func:`market_returns`): dates above
+    the holdout's median trailing ``window``-day volatility are ``high_vol``."""
+    return volatility_state(market_returns(frame), window)
+
+
+def regime_ic(rank_ic: pd.Series, states: pd.DataFrame, lags: int) -> dict[str, dict]:
+    """Mean rank IC per state of each regime definition, with its standard error.
+
+    ``{definition: {state: {rank_ic, se, tstat, n_dates}}}``. The standard error is
+    Newey-West with ``lags`` on the state's dates taken as one series (overlapping labels
+    within a stretch of the state; the few joins between stretches add at most ``lags``
+    spurious cross terms each, small beside the stretches' own length).
+    """
+    out: dict[str, dict] = {}
+    for definition in states.columns:
+        labels = states[definition].reindex(rank_ic.index)
+        per: dict[str, dict] = {}
+        for state, ic in rank_ic.groupby(labels):
+            mean, se, tstat = newey_west_tstat(ic.to_numpy(), lags)
+            per[str(state)] = {"rank_ic": float(mean), "se": float(se), "tstat": float(tstat),
+                               "n_dates": int(ic.size)}  # fmt: skip
+        out[str(definition)] = per
+    return out
+
+
+def regime_metrics(by_state: dict[str, dict]) -> dict[str, float]:
+    """``{rank_ic_<regime>_<state>: mean rank IC}``: the per-regime ICs as MLflow metrics."""
+    return {f"rank_ic_{d}_{s}": v["rank_ic"] for d, per in by_state.items() for s, v in per.items()}
 
 
 @dataclass(frozen=True)
@@ -164,6 +196,7 @@ class SignalMetrics:
     turnover: float
     ic_by_year: dict[str, float] = field(default_factory=dict)
     ic_by_regime: dict[str, float] = field(default_factory=dict)
+    ic_by_state: dict[str, dict] = field(default_factory=dict)
     ic_decay: dict[int, float] = field(default_factory=dict)
 
 
@@ -194,8 +227,9 @@ def evaluate_signal(
     ls_std = float(ls.std()) if ls.size > 1 else math.nan
     ann = math.sqrt(periods_per_year)
     by_year = rank_ic.groupby(rank_ic.index.year).mean()
-    regime = volatility_regime(frame, regime_window)
-    by_regime = rank_ic.groupby(regime.reindex(rank_ic.index)).mean()
+    states, _ = market_states(market_returns(frame), vol_window=regime_window)
+    by_state = regime_ic(rank_ic, states, lags)
+    by_regime = {k: v["rank_ic"] for k, v in by_state.get("volatility", {}).items()}
     decay = {}
     for h in decay_horizons:
         col = f"fwd_ret_{h}"
@@ -220,7 +254,8 @@ def evaluate_signal(
         ls_annual_vol=ls_std * ann,
         turnover=signal_turnover(frame, score, n_quantiles),
         ic_by_year={str(k): float(v) for k, v in by_year.items()},
-        ic_by_regime={str(k): float(v) for k, v in by_regime.items()},
+        ic_by_regime=by_regime,
+        ic_by_state=by_state,
         ic_decay=decay,
     )
     return metrics, ls

@@ -122,6 +122,25 @@ def _breakdown(signals: Sequence[Mapping[str, Any]], key: str, label: str, fmt) 
     return Table((label, *names), tuple(rows), numeric=tuple(range(1, len(names) + 1)))
 
 
+REGIME_NOTE = (
+    "States of the equal-weight market's daily return, point in time "
+    "(tasks/model/regimes.py): volatility, trailing volatility above or below the holdout's "
+    "median; trend, the trailing quarter's return up or down; fitted, the larger filtered "
+    "probability of a two-state Gaussian HMM fitted on the holdout's market returns "
+    "(calm, turbulent). Standard errors: Newey-West on the state's dates."
+)
+
+
+def _regime_rows(by_state: Mapping[str, Mapping[str, Any]]) -> Table:
+    rows = tuple(
+        (definition, state, decimal(v.get("rank_ic"), 4, True), decimal(v.get("se"), 4),
+         decimal(v.get("tstat"), 2, True), str(v.get("n_dates", "–")))
+        for definition, per in by_state.items()
+        for state, v in per.items()
+    )  # fmt: skip
+    return Table(("regime", "state", "rank IC", "s.e.", "t", "dates"), rows, (2, 3, 4, 5))
+
+
 def _facts(mapping: Mapping[str, Any], spec) -> Facts:
     return Facts(tuple((label, fmt(mapping.get(k))) for k, label, fmt in spec if k in mapping))
 
@@ -230,8 +249,8 @@ def analyst_sections(
             level=3,
         ),
         Section(
-            "Rank IC by volatility regime",
-            (_breakdown(signals, "ic_by_regime", "regime", lambda v: decimal(v, 4, True)),),
+            "Rank IC by market regime",
+            (REGIME_NOTE, _regime_rows(report["metrics"].get("ic_by_state") or {})),
             level=3,
         ),
         Section(

@@ -33,6 +33,7 @@ from validation.config import ValidationConfig
 from validation.findings import Finding, Verdict, summarise, with_ids
 from validation.inputs import ValidationInputs, load_inputs, predict, training_facts
 from validation.looks import holdout_looks
+from validation.metrics import regime_metrics
 from validation.report import render_html
 
 __all__ = [
@@ -198,6 +199,7 @@ def _mlflow_record(
         "dsr": over["dsr"],
         "psr": over["psr"],
         "pbo": over["pbo"].get("pbo"),
+        **regime_metrics(m.ic_by_state),  # rank_ic_<regime>_<state>
     }
     run_id, exp_id = log_run(
         ctx.ws, experiment, tags=tags, metrics=metrics, files=files, artifact_path="validation"
