@@ -281,7 +281,12 @@ def publish_book(run: Run, result, version, reasons: list[str], sectors=None) ->
     from tasks.portfolio.book import publish
 
     strategy = run.config.model.name
-    payload = {"model_name": strategy, "model_version": version, "reasons": reasons}
+    pcfg = run.config.portfolio
+    accounts = len(pcfg.accounts) or 1  # portfolio_value is per account
+    payload = {"model_name": strategy, "model_version": version, "reasons": reasons,
+               # materiality drivers and dependencies the inventory of record reads
+               "book_value": pcfg.portfolio_value * accounts, "accounts": accounts,
+               "risk_model": pcfg.risk_model.value}  # fmt: skip
     if (
         publish(run.now, result, strategy, payload, if_armed=result.source == PortfolioSource.MODEL)
         is None

@@ -133,11 +133,13 @@ def adopt_policy(ws: Workspace, ledger: Ledger, policy: Path, officers=("rita", 
 
 
 def tiny_version(
-    ws: Workspace, name: str, developer: str = "dana", verdict: str = "pass", tier=None
-):
+    ws: Workspace, name: str, developer: str = "dana", verdict: str = "pass", tier=None,
+    trained: dict | None = None,
+):  # fmt: skip
     """Register a tiny real LightGBM version whose training ``developer`` signs and whose
     validation vera signs (verdict ``verdict``, under the policy in force and ``tier``,
-    default the tier it assigns ``name``). Returns the version (str) and the MLflow run id."""
+    default the tier it assigns ``name``). ``trained`` adds fields to the signed
+    ``model.trained`` payload. Returns the version (str) and the MLflow run id."""
     import lightgbm as lgb
     import mlflow
     import numpy as np
@@ -165,20 +167,23 @@ def tiny_version(
             tier = tier_at_use(ledger, name).name
         append_signed(
             ledger, signer(ws, developer, ledger), Action.MODEL_TRAINED,
-            subject=f"strategy:{name}", payload={"mlflow_run_id": run.info.run_id, "tier": tier},
+            subject=f"strategy:{name}",
+            payload={"mlflow_run_id": run.info.run_id, "tier": tier, **(trained or {})},
         )  # fmt: skip
         sign_validation(ws, ledger, name, mv.version, verdict, run.info.run_id, tier)
     return str(mv.version), run.info.run_id
 
 
-def promoted_version(ws: Workspace, name: str, tier_name: str = "high") -> tuple[str, str]:
+def promoted_version(
+    ws: Workspace, name: str, tier_name: str = "high", trained: dict | None = None
+) -> tuple[str, str]:
     """A tiny version promoted the legitimate way (vera and rita approve under the policy in
     force, the shipped policy's ``tier_name``): (version, run id)."""
     from governance.decisions.approvals import approve
     from governance.policy.adoption import policy_in_force
     from governance.policy.schema import load_policy
 
-    version, run_id = tiny_version(ws, name)
+    version, run_id = tiny_version(ws, name, trained=trained)
     tier = load_policy(POLICY)[0].tier(tier_name)
     with Ledger.open(ws) as ledger:
         h = policy_in_force(ledger).policy_hash

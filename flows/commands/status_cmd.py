@@ -20,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     md.add_argument("--html", default=None, metavar="FILE", help="also write the HTML inventory")
     add_json_arg(md)
     md.set_defaults(handler=_models)
+    from flows.commands.stewardship_cmd import add_model_acts
+
+    add_model_acts(md)  # models owner | attest: the inventory of record's signed acts
 
 
 def _load(args):

@@ -23,6 +23,7 @@ from pathlib import Path
 from governance.decisions.change_control import version_change
 from governance.decisions.promotion import latest_validation, rejections
 from governance.decisions.rows import switch_text
+from governance.evidence.inventory_record import record_fields
 from governance.findings.register import Status, load_register, today
 from governance.findings.review import blocking, revalidation_due, use_checks
 from governance.ground.html import Cell, Facts, Page, Section, Table, Tone, render_page, tone_of
@@ -80,7 +81,12 @@ def _model_row(ws, ledger, client, name: str, promotion, policy, register, day) 
     current = validation is not None and not problems
     switch = switch_text(ledger, name)
     due = revalidation_due(ledger, validation, tier) if validation else None
+    of_record = record_fields(
+        ledger, ledger.store, name, focus, [str(v.version) for v in versions], champion,
+        tier_name, tier, day,
+    )  # fmt: skip
     return {
+        **of_record,
         "name": name,
         "tier": tier_name,
         "validated_tier": validated_tier,
@@ -157,6 +163,18 @@ def render_inventory(inv: dict) -> list[str]:
             f" accepted {len(m['accepted_findings'])}  revalidate by {due}"
             + (f"  HALTED: kill switch {m['killswitch']}" if m.get("halted") else "")
         )
+        owner, att = m.get("owner") or {}, m.get("attestation") or {}
+        mat, deps = m.get("materiality") or {}, m.get("dependencies") or {}
+        solver = {k: v for k, v in (deps.get("components") or {}).items()
+                  if k in ("lightgbm", "cvxpy", "clarabel")}  # fmt: skip
+        lines.append(
+            f"    owner {owner.get('owner', '-')} (SMF {owner.get('smf', '-')})"
+            f"  attestation {att.get('status', '-')} (due {att.get('due') or '-'})"
+            f"  {m.get('lifecycle', '-')}  materiality {mat.get('score', '-')}"
+            f" -> proposes {mat.get('proposed_tier', '-')}  vendor"
+            f" {deps.get('price_vendor') or '-'}  "
+            + " ".join(f"{k} {v}" for k, v in solver.items())
+        )
     flagged = inv["flags"][FLAG]
     if flagged:
         lines.append(f"  FLAG models driving without a current validation: {', '.join(flagged)}")
@@ -164,7 +182,9 @@ def render_inventory(inv: dict) -> list[str]:
 
 
 _COLUMNS = (
-    ("name", "model"), ("tier", "tier"), ("status", "status"), ("killswitch", "kill switch"),
+    ("name", "model"), ("tier", "tier"), ("status", "status"), ("lifecycle", "lifecycle"),
+    ("owner", "owner (SMF)"), ("attestation", "attestation"), ("materiality", "materiality"),
+    ("dependencies", "dependencies"), ("killswitch", "kill switch"),
     ("champion_version", "champion"), ("change", "change"),
     ("developer", "developer"), ("validator", "validator"),
     ("last_validation", "last validation"), ("open_findings", "open findings"),
@@ -173,7 +193,30 @@ _COLUMNS = (
 )  # fmt: skip
 
 
+def _record_cell(key: str, value) -> Cell | str:
+    """The inventory of record's columns (governance/evidence/inventory_record.py)."""
+    if key == "owner":
+        return f"{value['owner']} (SMF {value['smf']}): {value['purpose']}" if value else "–"
+    if key == "attestation":
+        tone = Tone.PASS if value["status"] == "current" else Tone.WARNING
+        return Cell(f"{value['status']} (due {value['due'] or '–'})", tone=tone)
+    if key == "materiality":
+        d = value["drivers"]
+        return (f"score {value['score']}, proposes {value['proposed_tier']} (book"
+                f" {d['book_value'] or '–'}, accounts {d['accounts'] or '–'})")  # fmt: skip
+    packages = value.get("components") or {}
+    parts = [
+        f"vendor {value.get('price_vendor') or '–'}",
+        f"risk model {value.get('risk_model') or '–'}",
+        *(f"source {s['source']} {s['version']}" for s in value.get("sources") or []),
+        *(f"{k} {packages[k]}" for k in ("lightgbm", "cvxpy", "clarabel") if k in packages),
+    ]
+    return Cell(", ".join(parts), code=True)
+
+
 def _cell(key: str, value) -> Cell | str:
+    if key in ("owner", "attestation", "materiality", "dependencies") and value is not None:
+        return _record_cell(key, value)
     if key == "last_validation" and value:
         return Cell(f"{value['date']} {value['verdict']}", tone=tone_of(value["verdict"]))
     if key == "next_revalidation_due" and value:
@@ -244,6 +287,15 @@ def publish_inventory(ws, inv: dict) -> str | None:
     link = f"#/experiments/{exp_id}/runs/{run_id}/artifacts/inventory.html"
     for m in inv["models"]:
         client.set_registered_model_tag(m["name"], "inventory", link)
+        owner, att = m.get("owner") or {}, m.get("attestation") or {}
+        for key, value in (
+            ("owner", owner.get("owner")),
+            ("smf", owner.get("smf")),
+            ("attestation", att.get("status")),
+            ("lifecycle", m.get("lifecycle")),
+        ):
+            if value:
+                client.set_registered_model_tag(m["name"], key, value)
         rm = client.get_registered_model(m["name"])
         kept = [ln for ln in (rm.description or "").splitlines() if not ln.startswith(_LINE)]
         desc = "\n".join([*kept, f"{_LINE}[{m['status']}, as of {inv['as_of']}]({link})"])

@@ -49,6 +49,15 @@ class Action(StrEnum):
     PAPER_BOOKED = "paper.booked"
     PAPER_MARKED = "paper.marked"
     RETIREMENT_REFUSED = "retirement.refused"
+    # the inventory of record (governance/decisions/stewardship.py)
+    MODEL_OWNER_SET = "model.owner_set"
+    MODEL_ATTESTED = "model.attested"
+    STEWARDSHIP_REFUSED = "stewardship.refused"
+    # post-model adjustments and restrictions of use (governance/decisions/overlays.py)
+    OVERLAY_SIGNED = "overlay.signed"
+    RESTRICTION_SIGNED = "restriction.signed"
+    OVERLAY_REFUSED = "overlay.refused"
+    OVERLAY_APPLIED = "overlay.applied"
     # validation and findings
     VALIDATION_COMPLETED = "validation.completed"
     VALIDATION_REFUSED = "validation.refused"

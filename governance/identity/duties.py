@@ -6,7 +6,8 @@ recorded acts against the same table (:data:`ROLES`).
 
 - The developer of a version (the signer of its ``model.trained`` entry) never validates,
   approves or rejects it, and never resets a switch while their model is the champion.
-- The developer never retires their own version (governance/decisions/retirement.py).
+- The developer never retires their own version (governance/decisions/retirement.py), never
+  names the owner of a model they developed, attests it or signs an overlay on it.
 - Nobody gives the same approval or reset step twice: a second, distinct person must.
 - ``admin`` enrols, revokes and changes roles and does nothing else; nobody else enrols.
 """
@@ -35,6 +36,9 @@ class Act(StrEnum):
     ADOPT_POLICY = "policy adopt"
     ACCEPT_FINDING = "findings accept"
     RETIRE = "retire"
+    SET_OWNER = "models owner"
+    ATTEST = "models attest"
+    OVERLAY = "overlay"
 
 
 ROLES: dict[Act, frozenset[Role]] = {
@@ -50,6 +54,13 @@ ROLES: dict[Act, frozenset[Role]] = {
     Act.ACCEPT_FINDING: frozenset({Role.RISK_OFFICER, Role.VALIDATOR}),
     # a retirement ends a version's use (governance/decisions/retirement.py)
     Act.RETIRE: frozenset({Role.RISK_OFFICER}),
+    # the inventory of record: an officer names the owner; the named owner attests
+    # (governance/decisions/stewardship.py)
+    Act.SET_OWNER: frozenset({Role.RISK_OFFICER}),
+    Act.ATTEST: frozenset({Role.RISK_OFFICER}),
+    # post-model adjustments and restrictions of use (governance/decisions/overlays.py)
+    # the tier's overlays.role narrows this
+    Act.OVERLAY: frozenset({Role.RISK_OFFICER, Role.VALIDATOR}),
 }
 
 _PAST = {
@@ -60,7 +71,10 @@ _PAST = {
 }
 
 #: Acts the developer of the thing decided on may not take.
-_NOT_BY_DEVELOPER = {Act.VALIDATE, Act.APPROVE, Act.REJECT, Act.RESET, Act.RETIRE}
+_NOT_BY_DEVELOPER = {
+    Act.VALIDATE, Act.APPROVE, Act.REJECT, Act.RESET, Act.RETIRE, Act.SET_OWNER, Act.ATTEST,
+    Act.OVERLAY,
+}  # fmt: skip
 
 
 def duty_refusal(

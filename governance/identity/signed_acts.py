@@ -39,6 +39,10 @@ SIGNED_ACTS: dict[str, Act] = {
     Action.FINDING_ACCEPTANCE_PENDING: Act.ACCEPT_FINDING,
     Action.FINDING_ACCEPTED: Act.ACCEPT_FINDING,
     Action.MODEL_RETIRED: Act.RETIRE,
+    Action.MODEL_OWNER_SET: Act.SET_OWNER,
+    Action.MODEL_ATTESTED: Act.ATTEST,
+    Action.OVERLAY_SIGNED: Act.OVERLAY,
+    Action.RESTRICTION_SIGNED: Act.OVERLAY,
     Action.LOG_KEY_ROTATED: Act.ENROL,  # an admin's act (governance/policy/witnesses.py)
 }
 

@@ -22,7 +22,13 @@ from governance.ground.vocabulary import Action, Subject
 from governance.registry.recorder import register
 from tasks.model.card import intended_use
 from tasks.model.cv import CVSummary
-from tasks.model.tracking import LoggedRun, TrainingRecord, log_training
+from tasks.model.tracking import (
+    LoggedRun,
+    TrainingRecord,
+    log_training,
+    python_environment,
+    vendor_components,
+)
 from tasks.model.train import (
     ModelConfig,
     TrialResult,
@@ -245,6 +251,8 @@ def train_and_register(
         # mean degenerate training; the intended use is quoted on its cover.
         "fold_rounds": [int(f.best_iteration) for f in best.cv.folds],
         "intended_use": intended_use(h),
+        # vendor components with versions, for the inventory's dependencies (issue 27)
+        "components": vendor_components(python_environment(), config.get("data")),
     }
     # minor or material against the previous version, computed and signed here
     # (governance/decisions/change_control.py); readers compute it again

@@ -112,6 +112,26 @@ def python_environment() -> dict[str, Any]:
     }
 
 
+#: The vendor components the inventory of record lists and watches (issue 27): the model's
+#: library, the optimiser and its solvers, the numerical stack.
+COMPONENTS = (
+    "lightgbm", "cvxpy", "clarabel", "piqp", "qoco", "osqp", "scs", "ecos", "numpy", "pandas",
+    "scipy", "scikit-learn", "skfolio", "mlflow",
+)  # fmt: skip
+
+
+def vendor_components(env: dict[str, Any], data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``{python, price_vendor, packages: {name: version}}`` signed in ``model.trained``: the
+    recorded environment's versions of :data:`COMPONENTS` and the market data's source."""
+    d = env["distributions"]
+    vendor = (data or {}).get("source")
+    return {
+        "python": env["python"],
+        "price_vendor": str(vendor) if vendor is not None else None,
+        "packages": {n: d[n] for n in COMPONENTS if n in d},
+    }
+
+
 def _requirements(env: dict[str, Any]) -> list[str]:
     d = env["distributions"]
     return [f"{n}=={d[n]}" for n in _MODEL_REQUIREMENTS if n in d]
