@@ -1,26 +1,48 @@
 """The champion's challengers in use (issue 24): which versions a rebalance scores in shadow.
 
 From the ledger alone: the **previous champion** (the latest promoted version of the
-strategy other than the champion) and every version **in paper** (a ``model.paper`` not
-followed by its promotion), neither retired by a valid signed retirement. The 12-1 momentum
+strategy other than the champion), every version **in paper** (a ``model.paper`` not
+followed by its promotion) and every **regime ensemble** (issue 26: a version whose
+``model.trained`` entry names ``ensemble.kind: regime``, tasks/model/regimes.py) that a
+validator has validated, none retired by a valid signed retirement nor the champion. A
+regime ensemble becomes champion only through the same gates as any version. The 12-1 momentum
 challenger is no version: the rebalance computes it from prices (flows/challenger_stage.py).
 A shadow scoring drives nothing, so these reads decide nothing either.
 """
 
 from __future__ import annotations
 
-from governance.ground.vocabulary import Action
+from governance.ground.vocabulary import Action, Subject
 from governance.log.ledger import Ledger
 from governance.registry.retired import retirements
 
-__all__ = ["PAPER", "PREVIOUS", "shadow_versions"]
+__all__ = ["PAPER", "PREVIOUS", "REGIME_ENSEMBLE", "regime_ensembles", "shadow_versions"]
 
 PREVIOUS = "previous"
 PAPER = "paper"
+REGIME_ENSEMBLE = "regime_ensemble"
+
+
+def regime_ensembles(ledger: Ledger, strategy: str) -> list[int]:
+    """Versions of ``strategy`` trained as regime ensembles and validated by a validator."""
+    out = []
+    for e in ledger.entries(action=Action.MODEL_REGISTERED):
+        p = e.payload
+        if p.get("model_name") != strategy or p.get("trained_seq") is None:
+            continue
+        seq, version = int(p["trained_seq"]), int(p["version"])
+        trained = ledger.entries_between(seq, seq)
+        if not trained or (trained[0].payload.get("ensemble") or {}).get("kind") != "regime":
+            continue
+        checked = ledger.last(Action.VALIDATION_COMPLETED, Subject.model(strategy, version))
+        if checked is not None and checked.role == "validator":
+            out.append(version)
+    return out
 
 
 def shadow_versions(ledger: Ledger, strategy: str) -> list[tuple[str, int]]:
-    """``[(kind, version)]``: the previous champion, then the versions in paper, by version."""
+    """``[(kind, version)]``: the previous champion, the versions in paper, then the
+    validated regime ensembles, by version."""
 
     def mine(action):
         return [e for e in ledger.entries(action=action) if e.payload.get("model_name") == strategy]
@@ -38,4 +60,6 @@ def shadow_versions(ledger: Ledger, strategy: str) -> list[tuple[str, int]]:
         if not any(seq > e.seq and pv == v for seq, pv in promoted) and v not in retired:
             paper.add(v)
     out += [(PAPER, v) for v in sorted(paper - {champion} - {v for _, v in out})]
+    listed = {v for _, v in out} | {champion} | retired
+    out += [(REGIME_ENSEMBLE, v) for v in regime_ensembles(ledger, strategy) if v not in listed]
     return out

@@ -195,7 +195,7 @@ def _sources_section(rec: TrainingRecord) -> tuple[Section, ...]:
 
 
 def _sign(s: int) -> str:
-    return "+" if s > 0 else "-"
+    return "+" if s > 0 else "-" if s < 0 else "0 (no view)"
 
 
 def _overrides(cfg, index: int) -> str:

@@ -34,9 +34,9 @@ from tasks.model.features import (
     feature_panels,
     normalise_cross_section,
     select_features,
-    wide_to_long,
 )
 from tasks.model.labels import FWD_RET, LABEL, TARGET_COLUMNS, label_panels
+from tasks.model.wide import wide_to_long
 
 if TYPE_CHECKING:
     from governance.decisions.context import RunContext

@@ -25,6 +25,8 @@ from governance.ground.configio import StrictModel
 from governance.ground.errors import InputError
 from tasks.data.calendar import TRADING_DAYS
 from tasks.data.market import MarketPanel
+from tasks.model.regimes import high_vol_indicator
+from tasks.model.wide import wide_to_long
 
 MONTH = 21
 
@@ -90,6 +92,9 @@ class FeatureSpec:
         ``panel.close``; NaN where the window is not yet full or prices are missing.
     requires : frozenset of str
         Panel parts it needs beyond ``close``: ``"volume"``, ``"sectors"``.
+    market_state : bool
+        A state of the market, one value per date (not normalised across assets); only
+        when named in ``features.names`` (the regime ensemble's gate, tasks/model/regimes.py).
     """
 
     name: str
@@ -97,6 +102,7 @@ class FeatureSpec:
     expected_sign: int
     fn: Callable[[MarketPanel], pd.DataFrame]
     requires: frozenset[str] = frozenset()
+    market_state: bool = False
 
     def declaration(self) -> dict:
         """``{name, description, expected_sign}``: the ``features.json`` record."""
@@ -260,7 +266,19 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
 )
 
-FEATURES_BY_NAME: Mapping[str, FeatureSpec] = {f.name: f for f in FEATURES}
+#: Market states: named explicitly, never among the defaults. Expected sign 0: a gate
+#: chooses between per-regime models, it claims no direction.
+MARKET_STATES: tuple[FeatureSpec, ...] = (
+    FeatureSpec(
+        "mkt_high_vol",
+        "1 when the equal-weight market's 1-month volatility exceeds its 1-year trailing "
+        "median, else 0: the regime ensemble's gate (tasks/model/regimes.py).",
+        0,
+        lambda p: high_vol_indicator(p.close),
+        market_state=True,
+    ),
+)
+FEATURES_BY_NAME: Mapping[str, FeatureSpec] = {f.name: f for f in (*FEATURES, *MARKET_STATES)}
 
 
 # ---------------------------------------------------------------------------------------
@@ -338,42 +356,13 @@ def normalise_cross_section(wide: pd.DataFrame, method: Normalise) -> pd.DataFra
     return z.clip(-ROBUST_Z_CLIP, ROBUST_Z_CLIP)
 
 
-def wide_to_long(columns: Mapping[str, pd.DataFrame], like: pd.DataFrame) -> pd.DataFrame:
-    """Stack dates × assets frames aligned with ``like`` into one long table.
-
-    Parameters
-    ----------
-    columns : mapping name -> DataFrame (n_dates, n_assets)
-        Reindexed onto ``like``'s index and columns.
-    like : DataFrame (n_dates, n_assets)
-        The calendar and universe; rows where ``like`` is NaN (no price) are left out.
-
-    Returns
-    -------
-    DataFrame with ``date`` (datetime64[ns]), ``asset`` (str) and one float column per
-    entry of ``columns``, sorted by (date, asset), default RangeIndex.
-    """
-    dates = pd.DatetimeIndex(like.index).astype("datetime64[ns]")
-    assets = like.columns.astype(str)
-    keep = like.notna().to_numpy().ravel()
-    data = {
-        "date": np.repeat(dates.to_numpy(), len(assets))[keep],
-        "asset": np.tile(assets.to_numpy(dtype=object), len(dates))[keep],
-    }
-    for name, wide in columns.items():
-        aligned = wide.reindex(index=like.index, columns=like.columns)
-        data[name] = aligned.to_numpy(dtype=float).ravel()[keep]
-    out = pd.DataFrame(data)
-    out["asset"] = out["asset"].astype("str")
-    return out
-
-
 def feature_panels(
     panel: MarketPanel, cfg: FeaturesConfig, specs: tuple[FeatureSpec, ...] | None = None
 ) -> dict[str, pd.DataFrame]:
     """Normalised dates × assets frame of each selected feature, in model input order."""
     specs = select_features(panel, cfg) if specs is None else specs
-    return {s.name: normalise_cross_section(s.fn(panel), cfg.normalise) for s in specs}
+    norm = {s.name: Normalise.NONE if s.market_state else cfg.normalise for s in specs}
+    return {s.name: normalise_cross_section(s.fn(panel), norm[s.name]) for s in specs}
 
 
 def compute_features(panel: MarketPanel, cfg: FeaturesConfig) -> pd.DataFrame:

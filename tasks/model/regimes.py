@@ -37,6 +37,7 @@ __all__ = [
     "GaussianHMM",
     "filtered_probabilities",
     "fit_hmm",
+    "high_vol_indicator",
     "market_states",
     "trend_state",
     "volatility_state",
@@ -191,3 +192,21 @@ def market_states(
     states["fitted"] = pd.Series(np.asarray(HMM_STATES)[probs.to_numpy().argmax(axis=1)],
                                  index=probs.index)  # fmt: skip
     return states, hmm
+
+
+def high_vol_indicator(close: pd.DataFrame, window: int = 21, reference: int = 252) -> pd.DataFrame:
+    """The regime ensemble's gate (features ``mkt_high_vol``): 1 where the equal-weight
+    market's trailing ``window``-day volatility exceeds the median of that volatility over
+    the trailing ``reference`` days, else 0; the same value for every asset of a date, NaN
+    until both windows are full. Point in time: only closes up to ``t`` enter ``t``'s value.
+
+    A trailing median, not a fitted model: scoring computes the same value from the same
+    prices with no parameters to carry (the fitted HMM of :func:`fit_hmm` describes a period
+    in validation; its parameters would depend on the period it was fitted on).
+    """
+    mkt = close.pct_change(fill_method=None).mean(axis=1, skipna=True)
+    vol = mkt.rolling(window, min_periods=window).std()
+    med = vol.rolling(reference, min_periods=reference).median()
+    flag = (vol > med).astype(float).where(vol.notna() & med.notna())
+    return pd.DataFrame(np.repeat(flag.to_numpy()[:, None], close.shape[1], axis=1),
+                        index=close.index, columns=close.columns)  # fmt: skip

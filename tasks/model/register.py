@@ -109,6 +109,8 @@ def search_point(
     and the feature sources.
     """
     lgb = params.model_dump(mode="json", exclude={"num_threads"})
+    if lgb.get("regime_gate") is None:  # keys of search points from before the gate stand
+        lgb.pop("regime_gate", None)
     return {
         "features": list(features),
         "normalise": str(features_cfg.normalise),
@@ -238,6 +240,11 @@ def train_and_register(
         "trial_keys": keys,
         "data_sketch": sketch.to_payload(),
         "sources": [{k: v for k, v in s.items() if k != "features"} for s in sources],
+        # a regime ensemble (tasks/model/regimes.py) is listed among the champion's
+        # challengers once validated (governance/decisions/challengers.py)
+        "ensemble": None
+        if best.params.regime_gate is None
+        else {"kind": "regime", "gate": best.params.regime_gate},
         "trial_summaries": list(trial_rows),
         "model_hash": model_hash,
         "mlflow_run_id": logged.run_id,

@@ -13,6 +13,7 @@ Logging the run, the ledger entries and the candidate version are
 
 from __future__ import annotations
 
+import json
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import pandas as pd
 from pydantic import Field, field_validator
 
 from governance.ground.configio import StrictModel
+from governance.ground.errors import InputError
 from tasks.model.cv import CVConfig, CVSummary, inner_split, make_folds, score_fold, summarise
 from tasks.model.dataset import SplitConfig
 from tasks.model.labels import FWD_RET, LABEL
@@ -67,10 +69,14 @@ class LightGBMParams(StrictModel):
     # of magnitude (measured on this 2-core machine under load: 100 rounds on 100k rows took
     # 10 s with one thread, 87 s with two). Raise it on a dedicated training host.
     num_threads: int = Field(default=1, ge=1)
+    # The regime ensemble (issue 26): every tree splits first on this market-state feature
+    # (a LightGBM forced split), so each regime's rows grow their own subtrees: one model
+    # per regime, the date's regime choosing which one scores (tasks/model/regimes.py).
+    regime_gate: str | None = None
 
     def booster_params(self) -> dict[str, Any]:
         """Parameters for ``lightgbm.train``, with the determinism switches set."""
-        p = self.model_dump(exclude={"num_boost_round", "early_stopping_rounds"})
+        p = self.model_dump(exclude={"num_boost_round", "early_stopping_rounds", "regime_gate"})
         p.update(deterministic=True, force_row_wise=True, verbosity=-1)
         return p
 
@@ -169,7 +175,21 @@ def fit_booster(
     if valid is not None:
         kwargs["valid_sets"] = [lgb.Dataset(valid[0], label=valid[1], reference=train_set)]
         kwargs["callbacks"] = [lgb.early_stopping(params.early_stopping_rounds, verbose=False)]
-    return lgb.train(params.booster_params(), train_set, num_boost_round=rounds, **kwargs)
+    booster_params = params.booster_params()
+    with tempfile.TemporaryDirectory() as tmp:
+        if params.regime_gate is not None:
+            if params.regime_gate not in features:
+                raise InputError(f"model.lightgbm.regime_gate: {params.regime_gate!r} is not "
+                                 "among the features (add it to features.names)")  # fmt: skip
+            i = features.index(params.regime_gate)
+            # Both regimes must be present (LightGBM refuses an empty side); with one, the
+            # rows are that regime's and one model is the ensemble. Gate values are 0 and 1:
+            # LightGBM's bin boundary for them is 0 (left: gate 0, right: gate 1).
+            if np.unique(X[:, i][np.isfinite(X[:, i])]).size > 1:
+                forced = Path(tmp) / "forced.json"
+                forced.write_text(json.dumps({"feature": i, "threshold": 0.0}), encoding="utf-8")
+                booster_params["forcedsplits_filename"] = str(forced)
+        return lgb.train(booster_params, train_set, num_boost_round=rounds, **kwargs)
 
 
 @dataclass(frozen=True)
