@@ -1,7 +1,7 @@
 """Stress at scale: the many-accounts stress the rebalance runs, 10,000 sampled scenarios x
 1,000 accounts of 100 assets (shared/DESIGN.md "Performance targets").
 
-Times ``tasks.risk.stress.account_losses``, the function ``flows/risk_stage.py`` calls for
+Times ``tasks.risk.stress.account_losses``, the function ``tasks/risk/gate.py`` calls for
 every account of a rebalance: the holdings (a dict of 1,000 weight Series) aligned into one
 dense matrix ``W`` (A x n), every account's loss in every named scenario and in every
 sampled scenario as one product each, ``L = -R W'`` (S x A), and each account's sampled tail

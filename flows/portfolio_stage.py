@@ -71,13 +71,15 @@ def portfolio(run: Run, panel) -> None:
     """Champion-driven portfolio when the model may drive, else the policy's fallback.
 
     KILL-SWITCH CHECK → (champion may drive?) → score → OPERATING BOUNDARIES → optimise →
-    PRE-TRADE GATE → publish → the challengers scored in shadow. An optimiser failure or a pre-trade breach of the model portfolio trips the
-    kill switch when the policy says so, and the fallback is published instead.
+    PRE-TRADE GATE → publish → the challengers scored in shadow. An optimiser failure or a
+    pre-trade breach of the model portfolio trips the kill switch when the policy says so
+    (``governance.decisions.trips``), and the fallback is published instead.
     """
     from flows.risk_stage import stress_gate
     from governance.decisions import killswitch
     from governance.decisions.gates import decide_gate, kill_switch_gate
     from governance.decisions.model_use import drive_decision
+    from governance.decisions.trips import trip_on_model_book_halt
     from governance.ground.errors import GateHalt
     from tasks.portfolio.book import MAIN, current_holdings
     from tasks.portfolio.rebalance import construct_portfolio, publish_fallback
@@ -106,7 +108,7 @@ def portfolio(run: Run, panel) -> None:
             )
         except GateHalt as exc:
             reasons = [f"{exc.gate}: {r}" for r in exc.reasons]
-            _trip_on_portfolio_failure(run, exc)
+            trip_on_model_book_halt(run.now, run.tier, exc, strategy)
             if run.summary.status == "completed":
                 run.summary.halt(exc.gate, reasons)
 
@@ -232,29 +234,6 @@ def hold_to_domain(run: Run, panel, features: pd.DataFrame, version: int) -> Non
         gate_seq=entry.seq,
     )
     enforce(decision)
-
-
-def _trip_on_portfolio_failure(run: Run, exc) -> None:
-    """A pre-trade or stress-limit breach, or an optimiser failure of the model portfolio,
-    trips the switch.
-
-    Other halts (the champion cannot score: ``Gate.SCORING``) say nothing about the model's
-    behaviour in the market: the fallback is published with the reason, the switch stays.
-    """
-    from governance.decisions.killswitch import Trigger, auto_trip
-    from governance.ground.errors import Gate
-
-    triggers = {
-        Gate.PRETRADE: Trigger.PRETRADE_BREACH,
-        Gate.STRESS: Trigger.PRETRADE_BREACH,  # a stress limit is a pre-trade limit
-        Gate.OPTIMISER: Trigger.OPTIMISER_FAILURE,
-    }
-    if exc.gate in triggers:
-        reason = "; ".join(exc.reasons)[:500]
-        auto_trip(
-            run.now, run.tier, triggers[exc.gate], reason, {"gate": exc.gate.value},
-            strategy=run.config.model.name,
-        )  # fmt: skip
 
 
 def _chart(result, sectors, folder, strategy: str, version) -> str:

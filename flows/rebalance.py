@@ -19,6 +19,7 @@ from flows.paper_stage import paper_books
 from flows.portfolio_stage import portfolio
 from flows.risk_stage import risk_report
 from flows.run import finish, open_run
+from governance.decisions.trips import trip_on_live_data_halt
 from governance.ground.errors import GateHalt
 
 
@@ -36,7 +37,7 @@ def rebalance_flow(
         try:
             run, panel = stages.ingest(run, data_path)
         except GateHalt as exc:
-            stages.trip_on_live_data_failure(run, exc)
+            trip_on_live_data_halt(run.now, run.tier, exc, run.config.model.name)
             raise
         portfolio(run, panel)
         paper_books(run, panel)

@@ -1,6 +1,7 @@
 """Risk stages of a rebalance: the stress gate before publishing, the risk report after.
 
-Composition only: the analytics live in ``tasks/risk``, the limits and the gate in
+Composition only: the analytics and the stress gate of a book live in ``tasks/risk``
+(``gate.stress_book``, ``gate.stress_accounts``), the limits and the gate's rule in
 ``governance/`` (``pretrade.check_stress``, ``gates.stress_gate``).
 
 - :func:`stress_gate` runs inside the portfolio stage on the book about to be published
@@ -17,26 +18,18 @@ Composition only: the analytics live in ``tasks/risk``, the limits and the gate 
 
 from __future__ import annotations
 
-import dataclasses
-
 import pandas as pd
 
 from flows.run import Run, service_stage
 from governance.ground.vocabulary import Action, Subject
 from governance.policy.schema import PortfolioSource
-
-
-def portfolio_subject(asof: str, source: str, *account: str) -> str:
-    """``portfolio:<asof>``, with ``:fallback`` for the fallback (as the portfolio stage),
-    then ``:<account>`` when one is named."""
-    fallback = (Subject.FALLBACK,) if source == PortfolioSource.FALLBACK else ()
-    return Subject.portfolio(asof, *fallback, *account)
+from tasks.risk.gate import portfolio_subject
 
 
 def stress_gate(run: Run, panel, result, book: str | None = None):
-    """Stress ``result`` (a PortfolioResult), record, gate; return it with the stress files.
-    ``book``: a book other than the published one (subject ``portfolio:<asof>:<book>``, no
-    note on the run's summary).
+    """Stress ``result`` (a PortfolioResult), record, gate (``tasks.risk.gate``); return it
+    with the stress files. ``book``: a book other than the published one (subject
+    ``portfolio:<asof>:<book>``, no note on the run's summary).
 
     Raises
     ------
@@ -44,106 +37,43 @@ def stress_gate(run: Run, panel, result, book: str | None = None):
         Gate ``stress``: a stressed loss above the tier's limit, or an error while
         stressing (fail closed), after recording the decision.
     """
-    from governance.decisions.gates import Gate, decide_gate, error_decision
-    from governance.decisions.gates import stress_gate as decide
-    from governance.decisions.pretrade import check_stress
-    from tasks.risk.record import record_stress, risk_inputs, stress
+    from governance.decisions.gates import enforce
+    from tasks.risk.gate import stress_book
 
+    cfg, limits = run.config, run.tier.stress
     if result.many:
         return stress_accounts(run, panel, result)
-    cfg, limits = run.config, run.tier.stress
     subject = portfolio_subject(result.asof, result.source, *((book,) if book else ()))
-    shas: dict[str, str] = {}
-    try:
-        inputs = risk_inputs(panel, cfg.portfolio, cfg.risk, asof=result.asof)
-        res, skipped = stress(result.weights, panel, inputs, cfg.stress)
-        breaches = check_stress(res.losses(), limits)
-        facts = {"source": result.source, "asof": result.asof}
-        shas = record_stress(run.now, res, skipped, limits, breaches, subject, facts)
-        decision = decide(
-            breaches,
-            stress_summary_sha256=shas["stress/summary.json"],
-            weights_sha256=result.artifacts.get("weights.json"),
-        )
-        if book is None:
-            note_stress(run, res, breaches, result.source)
-    except Exception as exc:  # a gate that cannot be evaluated halts (fail closed)
-        decision = error_decision(Gate.STRESS, exc)
-    decide_gate(run.now, decision, subject)
-    return dataclasses.replace(result, artifacts={**result.artifacts, **shas})
+    checked = stress_book(
+        run.now, panel, result, cfg.portfolio, cfg.risk, cfg.stress, limits, subject
+    )
+    if book is None and checked.stressed is not None:
+        note_stress(run, checked.stressed, list(checked.breaches), result.source)
+    enforce(checked.decision)
+    return checked.result
 
 
 def stress_accounts(run: Run, panel, result):
-    """Many accounts: each account's stressed losses against the tier's limits.
+    """Many accounts (``tasks.risk.gate.stress_accounts``: an account in breach holds),
+    noted on the run's summary."""
+    from tasks.risk.gate import stress_accounts as stress_each
 
-    Every account's loss in every scenario comes from two matrix products
-    (``tasks.risk.stress.account_losses``); an account above a limit gets its own
-    ``gate.stress`` halt (subject ``portfolio:<asof>:<account>``) and holds what it has,
-    as an account refused by its pre-trade gate does, without stopping the others. One
-    ``stress.completed`` records the table (``stress/accounts.parquet``).
-    """
-    from governance.decisions.gates import Gate, decide_gate, error_decision
-    from governance.decisions.gates import stress_gate as decide
-    from governance.decisions.pretrade import check_stress
-    from tasks.model.dataset import frame_to_parquet
-    from tasks.portfolio.accounts_rebalance import accounts_of
-    from tasks.portfolio.book import PortfolioResult, current_holdings, hold, write_rebalance
-    from tasks.risk.record import risk_inputs, store_files
-    from tasks.risk.sampling import sample_scenarios
-    from tasks.risk.stress import account_losses, build_scenarios
-
-    cfg, limits, ctx = run.config, run.tier.stress, run.now
-    subject = portfolio_subject(result.asof, result.source)
-    try:
-        inputs = risk_inputs(panel, cfg.portfolio, cfg.risk, asof=result.asof)
-        close = panel.close.loc[: inputs.asof]
-        named, skipped = build_scenarios(close, panel.sectors, inputs.risk, cfg.stress)
-        sampled = sample_scenarios(inputs.window, cfg.stress.sampled)
-        table = account_losses(result.holdings(), named, sampled, cfg.stress.sampled.tail)
-    except Exception as exc:  # fail closed: no account trades on an unevaluated gate
-        decision = error_decision(Gate.STRESS, exc)
-        decide_gate(ctx, decision, subject)
-    held = {
-        a.name: a.current
-        for a in accounts_of(cfg.portfolio, current_holdings(ctx.ledger, ctx.store, cfg.model.name))
-    }
-    books, breached = [], {}
-    for book in result.accounts:
-        breaches = (
-            []
-            if book.source == PortfolioSource.HOLD
-            else check_stress(table.loc[book.account].to_dict(), limits)
-        )
-        decision = decide(breaches, account=book.account)
-        account = portfolio_subject(result.asof, result.source, book.account)
-        decide_gate(ctx, decision, account, stops_run=False)
-        if decision.halted:
-            breached[book.account] = [str(b) for b in breaches]
-            reasons = (*book.reasons, *(f"stress: {b}" for b in breaches))
-            half_spread = cfg.portfolio.half_spread_bps * 1e-4
-            book = hold(book.account, held.get(book.account), reasons, half_spread, book.stats)
-        books.append(book)
-    historical = [sc.name for sc in named if sc.kind.value == "historical"]
-    frame = table.reset_index(names="account")
-    shas = store_files(ctx, {"stress/accounts.parquet": frame_to_parquet(frame)})
-    payload = {"source": result.source, "asof": result.asof, "accounts": len(books),
-               "breached": breached, "skipped_windows": skipped,
-               "limits": limits.model_dump(mode="json")}  # fmt: skip
-    ctx.record(Action.STRESS_COMPLETED, subject=subject, payload=payload, artifacts=shas)
+    cfg = run.config
+    done = stress_each(
+        run.now, panel, result, cfg.portfolio, cfg.risk, cfg.stress, run.tier.stress,
+        cfg.model.name,
+    )  # fmt: skip
     run.summary.note(
         _stress_stage(result.source),
-        headline=f"{result.source} books of {len(books)} accounts, worst historical: "
+        headline=f"{result.source} books of {len(done.result.accounts)} accounts, worst "
+        "historical: "
         + (
-            ", ".join(f"{c} {move_text(table[c].max(), '.1%')}" for c in historical)
+            ", ".join(f"{c} {move_text(done.table[c].max(), '.1%')}" for c in done.historical)
             or "none in data"
         ),
-        details=[f"account {a} holds: {'; '.join(r)}" for a, r in breached.items()][:10],
+        details=[f"account {a} holds: {'; '.join(r)}" for a, r in done.breached.items()][:10],
     )
-    if breached:
-        result = write_rebalance(
-            ctx.store, PortfolioResult(result.asof, result.source, tuple(books), many=True)
-        )
-    return dataclasses.replace(result, artifacts={**result.artifacts, **shas})
+    return done.result
 
 
 def _stress_stage(source: str) -> str:

@@ -18,7 +18,6 @@ import pandas as pd
 from flows.run import Run, keyed, service_stage, stage
 from flows.runners import map_on_task_runner
 from flows.summary import capped
-from governance.ground.errors import Gate, GateHalt
 from governance.ground.vocabulary import Action, Subject
 from tasks.model.candidate import Trained, registered_earlier, trials_mean_ic
 
@@ -300,14 +299,3 @@ def approval(run: Run, model: Trained, verdict: str | None) -> None:
 
 def _ui_approvals_enabled(run: Run) -> bool:
     return bool(run.config.governance.ui_approval and os.environ.get("PREFECT_API_URL"))
-
-
-def trip_on_live_data_failure(run: Run, exc: GateHalt) -> None:
-    """Trip the strategy's kill switch on a critical data-quality failure of its live data
-    (policy)."""
-    from governance.decisions.killswitch import Trigger, auto_trip
-
-    if exc.gate is Gate.DATA_QUALITY:
-        reason = "; ".join(exc.reasons)[:500]
-        strategy = run.config.model.name
-        auto_trip(run.now, run.tier, Trigger.DATA_QUALITY_CRITICAL, reason, strategy=strategy)

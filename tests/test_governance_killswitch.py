@@ -237,3 +237,57 @@ def test_a_strategys_switch_is_its_own_under_the_workspace_wide_one(cfg, workspa
     with Ledger.open(workspace) as ledger:
         assert killswitch.effective(ledger, "alpha").reason == "all stop"
         assert killswitch.effective(ledger, "beta").tripped
+
+
+def _without_trips(tier):
+    """``tier`` with every automatic trigger disabled (its policy says: never trip)."""
+    flags = {k: False for k in type(tier.kill_switch).model_fields if k.startswith("trip_on_")}
+    return tier.model_copy(update={"kill_switch": tier.kill_switch.model_copy(update=flags)})
+
+
+@pytest.mark.parametrize(
+    "gate, trigger",
+    [("pretrade", "pretrade_breach"), ("stress", "pretrade_breach"),
+     ("optimiser", "optimiser_failure"), ("scoring", None), ("boundary", None),
+     ("data_quality", None)],
+)  # fmt: skip
+def test_a_model_books_halt_trips_only_when_it_judges_the_model_in_the_market(
+    cfg, workspace, gate, trigger
+):
+    """``governance.decisions.trips``: a pre-trade or stress breach or an optimiser failure
+    of the model portfolio trips the strategy's switch (trigger named, the gate in the
+    evidence); a halt that says nothing about the model in the market (it cannot score, its
+    inputs are outside the domain) leaves it armed, as does any halt under a tier whose
+    policy disables the trigger."""
+    from governance.decisions.trips import trip_on_model_book_halt
+    from governance.ground.errors import GateHalt
+
+    high = load_policy(cfg.parent / "policy.yaml")[0].tier("high")
+    exc = GateHalt(gate, ["limit x"])
+    with Ledger.open(workspace) as ledger:
+        assert trip_on_model_book_halt(ledger, _without_trips(high), exc, "alpha") is None
+        assert not killswitch.effective(ledger, "alpha").tripped
+        st = trip_on_model_book_halt(ledger, high, exc, "alpha")
+        if trigger is None:
+            assert st is None and not killswitch.effective(ledger, "alpha").tripped
+        else:
+            assert st.tripped and st.trigger == trigger and st.reason == "limit x"
+            trip = ledger.last(action=Action.KILLSWITCH_TRIPPED)
+            assert trip.payload["evidence"] == {"gate": gate}
+            assert not killswitch.effective(ledger, "beta").tripped  # its own switch only
+
+
+@pytest.mark.parametrize("gate", ["data_quality", "pretrade", "stress"])
+def test_only_a_critical_data_quality_halt_of_live_data_trips(cfg, workspace, gate):
+    """``trips.trip_on_live_data_halt`` (the rebalance's ingest): trigger
+    ``data_quality_critical`` for a data-quality halt, nothing for any other gate."""
+    from governance.decisions.trips import trip_on_live_data_halt
+    from governance.ground.errors import GateHalt
+
+    high = load_policy(cfg.parent / "policy.yaml")[0].tier("high")
+    with Ledger.open(workspace) as ledger:
+        st = trip_on_live_data_halt(ledger, high, GateHalt(gate, ["nan close"]), "alpha")
+        assert (st is not None) == (gate == "data_quality")
+        assert killswitch.effective(ledger, "alpha").tripped == (gate == "data_quality")
+        if st is not None:
+            assert st.trigger == "data_quality_critical" and st.reason == "nan close"

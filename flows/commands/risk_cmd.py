@@ -127,7 +127,8 @@ def _load(args: argparse.Namespace):
 
 
 def _risk(args: argparse.Namespace) -> int:
-    from flows.risk_stage import contribution_lines, log_mlflow, portfolio_subject
+    from flows.risk_stage import contribution_lines, log_mlflow
+    from tasks.risk.gate import portfolio_subject
     from tasks.risk.record import analyse, record_risk, risk_files, risk_inputs, store_files
 
     config, _tier, ctx, panel, weights, asof, source = _load(args)
@@ -173,9 +174,10 @@ def _risk(args: argparse.Namespace) -> int:
 def _stress(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from flows.risk_stage import log_mlflow, move_text, portfolio_subject
+    from flows.risk_stage import log_mlflow, move_text
     from governance.decisions.pretrade import check_stress
     from governance.ground.errors import InputError
+    from tasks.risk.gate import portfolio_subject
     from tasks.risk.record import record_stress, risk_inputs, stress, with_limits
 
     if args.scenarios is not None and args.scenarios < 0:
