@@ -7,6 +7,8 @@ the strategy's own book (``tasks.portfolio.book``, strategy = ``model.name``).
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 
 from flows.challenger_stage import shadow_challengers
@@ -89,6 +91,7 @@ def portfolio(run: Run, panel) -> None:
     state = killswitch.effective(ctx.ledger, strategy)  # workspace-wide, else the strategy's
     decide_gate(ctx, kill_switch_gate(state), Subject.killswitch(strategy), stops_run=False)
     run.summary.note("kill switch", headline=_switch_line(state))
+    flag_dependencies(run, strategy)
     drive = drive_decision(run.ws, ctx.ledger, strategy, run.tier)
     allowed, reasons, champion = drive.allowed, list(drive.reasons), drive.version
     held = current_holdings(ctx.ledger, ctx.store, strategy)
@@ -135,6 +138,27 @@ def portfolio(run: Run, panel) -> None:
         result = fallback(reasons)
         publish_book(run, result, None, reasons, panel.sectors)
     shadow_challengers(run, panel, champion, scores)  # records only: the book is published
+
+
+@functools.cache
+def _environment() -> dict:
+    """This process's installed versions (they do not change while it runs)."""
+    from tasks.model.tracking import python_environment
+
+    return python_environment()
+
+
+def flag_dependencies(run: Run, strategy: str) -> None:
+    """A finding on the champion when a vendor component it was trained with (solver,
+    library, price vendor) has another version here (governance/decisions/dependencies.py)."""
+    from governance.decisions.dependencies import flag_dependency_changes
+    from tasks.model.tracking import vendor_components
+
+    now = vendor_components(_environment(), {"source": run.config.data.source.value})
+    raised = flag_dependency_changes(run.now.ledger, now, strategies=(strategy,))
+    if raised:
+        about = ", ".join(sorted({r.about for r in raised}))
+        run.summary.note("dependencies", headline=f"changed since training: {about} (finding)")
 
 
 def _many_accounts(run: Run, panel, scores: pd.Series | None, held: dict[str, pd.Series]):
