@@ -42,13 +42,17 @@ def read_sources(
 
 def gate_sources(
     ctx: RunContext, tables: Sequence[SourceTable], universe: list[str], as_of: dt.date,
-    fingerprint: str,
+    fingerprint: str, results: Sequence | None = None,
 ) -> None:  # fmt: skip
-    """Record each source and the sources' gate decision; raise ``GateHalt`` on a halt."""
+    """Record each source and the sources' gate decision; raise ``GateHalt`` on a halt.
+
+    ``results``: each table's :func:`check_source` already run (``alphagate data check``
+    prints them), else run here."""
     from governance.decisions.gates import Decision, GateDecision, decide_gate
     from governance.ground.errors import Gate
 
-    results = [check_source(t, universe, as_of) for t in tables]
+    if results is None:
+        results = [check_source(t, universe, as_of) for t in tables]
     for t, r in zip(tables, results, strict=True):
         ctx.record(
             Action.DATA_INGESTED,
