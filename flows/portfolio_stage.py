@@ -77,14 +77,16 @@ def portfolio(run: Run, panel) -> None:
     pre-trade breach of the model portfolio trips the kill switch when the policy says so
     (``governance.decisions.trips``), and the fallback is published instead.
     """
+    from flows.overlay_stage import adjusted_portfolio, restrictions_hold
     from flows.risk_stage import stress_gate
     from governance.decisions import killswitch
     from governance.decisions.gates import decide_gate, kill_switch_gate
     from governance.decisions.model_use import drive_decision
+    from governance.decisions.overlays import OVERLAY_KIND, in_force
     from governance.decisions.trips import trip_on_model_book_halt
     from governance.ground.errors import GateHalt
     from tasks.portfolio.book import MAIN, current_holdings
-    from tasks.portfolio.rebalance import construct_portfolio, publish_fallback
+    from tasks.portfolio.rebalance import publish_fallback
 
     ctx, cfg, limits = run.now, run.config.portfolio, run.tier.pretrade
     strategy = run.config.model.name
@@ -94,6 +96,11 @@ def portfolio(run: Run, panel) -> None:
     flag_dependencies(run, strategy)
     drive = drive_decision(run.ws, ctx.ledger, strategy, run.tier)
     allowed, reasons, champion = drive.allowed, list(drive.reasons), drive.version
+    adjustments = in_force(ctx.ledger, strategy, run.tier)  # signed overlays, restrictions
+    breaches = restrictions_hold(run, panel, adjustments) if allowed else []
+    if breaches:  # a restriction of use: the model may not drive today
+        allowed, reasons = False, breaches
+        run.summary.halt("restriction", breaches)
     held = current_holdings(ctx.ledger, ctx.store, strategy)
     many = _many_accounts if cfg.accounts else None
     current = None if many else held.get(MAIN)
@@ -107,7 +114,7 @@ def portfolio(run: Run, panel) -> None:
                 panel,
                 many(run, panel, scores, held)
                 if many
-                else construct_portfolio(ctx, scores, panel, current, cfg, limits),
+                else adjusted_portfolio(run, scores, panel, current, adjustments),
             )
         except GateHalt as exc:
             reasons = [f"{exc.gate}: {r}" for r in exc.reasons]
@@ -131,7 +138,8 @@ def portfolio(run: Run, panel) -> None:
             run.summary.halt("kill_switch" if state.tripped else "approval", reasons)
         result = fallback(reasons)
     version = champion if result.source == PortfolioSource.MODEL else None
-    if not publish_book(run, result, version, reasons, panel.sectors):
+    shown = [a.to_json() for a in adjustments if version and a.kind == OVERLAY_KIND]
+    if not publish_book(run, result, version, reasons, panel.sectors, shown):
         # A trip recorded after the kill-switch gate: the model portfolio is not published.
         reasons = ["kill switch: tripped during the rebalance; model portfolio withheld"]
         run.summary.halt("kill_switch", reasons)
@@ -274,7 +282,7 @@ def _chart(result, sectors, folder, strategy: str, version) -> str:
 
 
 @stage("publish", nested=True)  # inside the portfolio stage
-def publish_book(run: Run, result, version, reasons: list[str], sectors=None) -> bool:
+def publish_book(run: Run, result, version, reasons: list[str], sectors=None, overlays=()) -> bool:
     """Record and copy out the portfolio; False, nothing recorded, for a model portfolio
     when the kill switch tripped since the gate (checked in the recording transaction).
 
@@ -289,7 +297,9 @@ def publish_book(run: Run, result, version, reasons: list[str], sectors=None) ->
     payload = {"model_name": strategy, "model_version": version, "reasons": reasons,
                # materiality drivers and dependencies the inventory of record reads
                "book_value": pcfg.portfolio_value * accounts, "accounts": accounts,
-               "risk_model": pcfg.risk_model.value}  # fmt: skip
+               "risk_model": pcfg.risk_model.value,
+               # the signed overlays the model's book was adjusted by (flows/overlay_stage.py)
+               "overlays": list(overlays)}  # fmt: skip
     if (
         publish(run.now, result, strategy, payload, if_armed=result.source == PortfolioSource.MODEL)
         is None

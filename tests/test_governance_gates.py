@@ -18,6 +18,7 @@ from governance.decisions.gates import (
     fail_closed,
     kill_switch_gate,
     pretrade_gate,
+    restriction_gate,
     stress_gate,
     validation_gate,
 )
@@ -97,6 +98,7 @@ GATES = {
     Gate.STRESS: lambda: stress_gate(["2008: loss 0.31 > 0.25"], account="a1"),
     Gate.PRESEND: lambda: presend_gate(None, None),  # cannot be evaluated: fails closed
     Gate.BOUNDARY: lambda: boundary_gate(["feature:x: 90% outside"], "fallback"),
+    Gate.RESTRICTION: lambda: restriction_gate(["book value above 1e8"], book_value=2e8),
 }
 
 

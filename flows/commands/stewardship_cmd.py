@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import argparse
 
-from flows.commands import add_config_arg, add_json_arg, add_user_arg, config_path, prove
+from flows.commands import (
+    add_config_arg,
+    add_json_arg,
+    add_user_arg,
+    config_path,
+    prove,
+    reason_text,
+)
 
 
 def add_model_acts(md: argparse.ArgumentParser) -> None:
@@ -27,8 +34,81 @@ def add_model_acts(md: argparse.ArgumentParser) -> None:
     at.set_defaults(handler=_attest)
 
 
+def _assets(text: str) -> list[str]:
+    names = [a.strip() for a in text.split(",") if a.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("name at least one asset (A,B,...)")
+    return names
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    """Nothing at the top level yet: ``models`` acts are added by :func:`add_model_acts`."""
+    """``overlay add|restrict|list`` (``models`` acts are added by :func:`add_model_acts`)."""
+    ov = sub.add_parser("overlay", help="post-model adjustments and restrictions of use")
+    osub = ov.add_subparsers(dest="overlay_command", required=True, metavar="ACTION")
+    add = osub.add_parser("add", help="sign an overlay: exclude names, cap a weight, scale alphas")
+    rule = add.add_mutually_exclusive_group(required=True)
+    rule.add_argument(
+        "--exclude", type=_assets, metavar="A,B", help="assets the book holds none of"
+    )
+    rule.add_argument("--cap", type=float, metavar="W", help="single-name cap (fraction)")
+    rule.add_argument("--scale", type=float, metavar="F", help="factor on the alphas")
+    rs = osub.add_parser("restrict", help="sign a restriction of use (a breach: the fallback)")
+    rule = rs.add_mutually_exclusive_group(required=True)
+    rule.add_argument("--max-book-value", type=float, metavar="X", help="not for books above X")
+    rule.add_argument("--max-market-vol", type=float, metavar="Y",
+                      help="not when the 1-month realised market volatility exceeds Y")  # fmt: skip
+    for p in (add, rs):
+        p.add_argument("--reason", required=True, type=reason_text, metavar="TEXT")
+        p.add_argument("--until", required=True, metavar="YYYY-MM-DD", help="last day in force")
+        add_user_arg(p, required=True)
+    ls = osub.add_parser("list", help="the overlays and restrictions in force")
+    for p in (add, rs, ls):
+        p.add_argument("--strategy", default=None, metavar="NAME", help="default: model.name")
+        add_config_arg(p, "run config naming the model and policy")
+        add_json_arg(p)
+    add.set_defaults(handler=_overlay_sign, kind="overlay")
+    rs.set_defaults(handler=_overlay_sign, kind="restriction")
+    ls.set_defaults(handler=_overlay_list)
+
+
+def _overlay_sign(args: argparse.Namespace) -> int:
+    from flows.commands import emit_json
+    from governance.decisions.overlays import OVERLAY_KIND, RESTRICTION_KIND, sign
+    from governance.log.readtime import verified_ledger
+
+    args.model = args.strategy
+    name, in_force, ws = _context(args)
+    kind = OVERLAY_KIND if args.kind == "overlay" else RESTRICTION_KIND
+    rules = ("exclude", "cap", "scale", "max_book_value", "max_market_vol")
+    rule = next(r for r in rules if getattr(args, r, None) is not None)
+    with verified_ledger(ws, "overlay") as ledger:
+        signer = prove(args, ws, ledger, "overlay")
+        entry = sign(
+            ledger, name, signer, kind=kind, rule=rule, value=getattr(args, rule),
+            reason=args.reason, until=args.until, tier=in_force.tier,
+            policy_hash=in_force.policy_hash,
+        )  # fmt: skip
+    print(f"{signer.name} signed {args.kind} {rule} {getattr(args, rule)} on {name} until"
+          f" {args.until} (ledger seq {entry.seq}, signed)")  # fmt: skip
+    if args.json:
+        emit_json({"strategy": name, "kind": args.kind, "rule": rule,
+                   "value": getattr(args, rule), "until": args.until, "entry_seq": entry.seq})  # fmt: skip
+    return 0
+
+
+def _overlay_list(args: argparse.Namespace) -> int:
+    from flows.commands import emit_json
+    from governance.decisions.overlays import in_force as adjustments
+    from governance.log.readtime import verified_ledger
+
+    args.model = args.strategy
+    name, in_force, ws = _context(args)
+    with verified_ledger(ws, "overlay list") as ledger:
+        found = adjustments(ledger, name, in_force.tier)
+    print(f"{name}: {len(found)} in force" + "".join(f"\n  {a.line()}" for a in found))
+    if args.json:
+        emit_json({"strategy": name, "in_force": [a.to_json() for a in found]})
+    return 0
 
 
 def _context(args):

@@ -348,3 +348,11 @@ def boundary_gate(outside: Sequence[str], action: str, **evidence: Any) -> GateD
         raise ValueError(f"unknown boundary action {action!r}")
     decision = Decision.REVIEW if str(action) == "warn" else Decision.HALT
     return GateDecision(Gate.BOUNDARY, decision, reasons, ev)
+
+
+def restriction_gate(breaches: Sequence[str], **evidence: Any) -> GateDecision:
+    """Restrictions of use (governance/decisions/overlays.py): a signed restriction the day
+    breaches is a halt (the model may not drive; the rebalance publishes the fallback)."""
+    reasons = [str(b) for b in breaches]
+    ev = {"breaches": len(reasons), **evidence}
+    return GateDecision(Gate.RESTRICTION, Decision.HALT if reasons else Decision.PASS, reasons, ev)

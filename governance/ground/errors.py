@@ -42,7 +42,7 @@ class InputError(AlphagateError):
 class Gate(StrEnum):
     """Every gate that can stop the chain (shared/DESIGN.md), in chain order.
 
-    The first eight record a ``gate.<name>`` ledger entry (``governance.decisions.gates``); the others
+    The first nine record a ``gate.<name>`` ledger entry (``governance.decisions.gates``); the others
     name where a :class:`GateHalt` came from, so that a caller can tell them apart (a
     scoring halt is no optimiser failure and trips no kill switch).
     """
@@ -55,6 +55,7 @@ class Gate(StrEnum):
     STRESS = "stress"  # the stress-loss limit of the pre-trade checks
     PRESEND = "presend"  # the pre-send checks of an order set (governance.decisions.presend)
     BOUNDARY = "boundary"  # live inputs outside the validated domain (validation/boundaries.py)
+    RESTRICTION = "restriction"  # a signed restriction of use (governance/decisions/overlays.py)
     SCORING = "scoring"  # the champion cannot score the market (missing features)
     GRADUATION = "graduation"  # the paper record did not keep validation's promise
     OPTIMISER = "optimiser"  # infeasible, unbounded or numerical failure of the solve

@@ -100,6 +100,7 @@ class Action(StrEnum):
     GATE_STRESS = "gate.stress"
     GATE_PRESEND = "gate.presend"
     GATE_BOUNDARY = "gate.boundary"
+    GATE_RESTRICTION = "gate.restriction"
 
     @property
     def area(self) -> str:

@@ -1,0 +1,174 @@
+"""Overlays and restrictions of use through a full ``alphagate rebalance --json`` (issue 27).
+
+The champion of tests/test_rebalance_attacks.py (its module fixture, restored before each
+step: a first rebalance funds from cash, so no turnover cap stands between the model's book
+and the overlays'):
+
+- overlays (a name excluded, the single-name cap tightened, the alphas halved) change the
+  book exactly as recorded: the excluded name is held at zero, no weight is above the cap,
+  the book the model alone would have made (recorded beside it, never published) is the
+  book an untouched workspace publishes, bit for bit, and the recorded impact is the
+  distance between the two; the publication names the overlays;
+- on the day after their ``until`` the same overlays are not applied: the book is the
+  model's own again;
+- a restriction of use trips on a crafted market state (a volatility bar just under the
+  day's 1-month realised market volatility, computed here independently) and on a book
+  value above its bar: exit 3, the fallback published, ``gate.restriction`` recorded;
+  a bar above the day's state lets the model drive.
+- a simulated solver upgrade in the rebalance's environment raises ``dependency_changed``
+  on the champion (issue 27's acceptance item; governance/decisions/dependencies.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+
+from governance.ground.vocabulary import Action, Subject
+from governance.log.ledger import Ledger
+from tests.helpers_e2e import cli_out
+from tests.test_rebalance_attacks import (  # noqa: F401  (module fixture reused)
+    STRATEGY,
+    _publications,
+    _rebalance,
+    _restore,
+    snapshots,
+)
+
+TODAY = dt.datetime.now(dt.UTC).date()
+
+
+def _sign(capsys, cfg, *rule, user="rita", until=None):
+    until = until or (TODAY + dt.timedelta(days=3)).isoformat()
+    code, out, err = cli_out(capsys, "overlay", *rule, "--reason", "desk review", "--until",
+                             until, "--config", cfg, "--as", user, "--json")  # fmt: skip
+    assert code == 0, err
+    return out["entry_seq"]
+
+
+def _weights(ws, sha: str) -> pd.Series:
+    with Ledger.open(ws) as ledger:
+        doc = ledger.store.read_json(sha)
+    (account,) = doc["accounts"]
+    return pd.Series(account["weights"], dtype=float).sort_index()
+
+
+def _published(ws) -> tuple[dict, pd.Series]:
+    last = _publications(ws)[-1]
+    return last.payload, _weights(ws, last.payload["artifacts"]["weights.json"])
+
+
+def _fresh(snapshots, monkeypatch):  # noqa: F811
+    from governance.ground.workspace import Workspace
+
+    live = _restore(snapshots, "champion", monkeypatch)
+    return Workspace(live / "home"), str(live / "run.yaml")
+
+
+def test_overlays_change_the_book_exactly_as_recorded_and_expire(snapshots, monkeypatch, capsys):  # noqa: F811
+    # The model alone, in an untouched workspace.
+    ws, cfg = _fresh(snapshots, monkeypatch)
+    code, reb, err = _rebalance(capsys, cfg)
+    assert (code, reb["portfolio"]["source"]) == (0, "model"), err
+    _, own = _published(ws)
+    top = own.idxmax()
+    cap = round(float(own.max()) * 0.6, 4)  # binding: the model's largest weight is above
+    assert own[top] > cap and (own > 0).sum() * cap > 1  # ... and a capped book is feasible
+
+    ws, cfg = _fresh(snapshots, monkeypatch)
+    seqs = [
+        _sign(capsys, cfg, "add", "--exclude", top),
+        _sign(capsys, cfg, "add", "--cap", str(cap)),
+        _sign(capsys, cfg, "add", "--scale", "0.5", user="omar"),
+    ]
+    code, reb, err = _rebalance(capsys, cfg)
+    assert (code, reb["portfolio"]["source"]) == (0, "model"), err
+    payload, book = _published(ws)
+    assert [o["seq"] for o in payload["overlays"]] == seqs
+    tol = 1e-6  # the pre-trade gate's tolerance: interior-point round-off is ~1e-8
+    assert book.get(top, 0.0) <= tol and book.max() <= cap + tol
+    with Ledger.open(ws) as ledger:
+        (applied,) = ledger.entries(action=Action.OVERLAY_APPLIED, subject=Subject.book(STRATEGY))
+    p = applied.payload
+    assert p["artifacts"]["weights.json"] == payload["artifacts"]["weights.json"]
+    plain = _weights(ws, p["artifacts"]["unadjusted.json"])
+    # the unadjusted book is the model's own book, bit for bit (same inputs, same solver)
+    pd.testing.assert_series_equal(plain, own, check_exact=True, check_names=False)
+    both = pd.concat([book, plain], axis=1).fillna(0.0)
+    assert p["impact"]["l1"] == float((both.iloc[:, 0] - both.iloc[:, 1]).abs().sum())
+    assert p["impact"]["changes"][top] == -float(own[top]) + float(book.get(top, 0.0))
+    assert math.isclose(p["information_coefficient"], 0.05 * 0.5)  # the config's IC, halved
+
+    # The day after --until: the same signed overlays are not applied.
+    ws, cfg = _fresh(snapshots, monkeypatch)
+    for rule in (("--exclude", top), ("--cap", str(cap))):
+        _sign(capsys, cfg, "add", *rule, until=TODAY.isoformat())
+    monkeypatch.setattr("governance.decisions.overlays.today", lambda: TODAY + dt.timedelta(1))
+    code, reb, err = _rebalance(capsys, cfg)
+    assert (code, reb["portfolio"]["source"]) == (0, "model"), err
+    payload, book = _published(ws)
+    assert payload["overlays"] == []
+    pd.testing.assert_series_equal(book, own, check_exact=True, check_names=False)
+    with Ledger.open(ws) as ledger:
+        assert ledger.entries(action=Action.OVERLAY_APPLIED) == []
+
+
+def _market_vol(cfg: str) -> float:
+    """The 1-month realised volatility of the equal-weighted market on the rebalance's
+    data, computed here from the production loader's panel."""
+    from flows.config import load_config
+    from tasks.data.market import load_long, to_panel
+
+    config = load_config(cfg)
+    close = to_panel(load_long(config.data, config.base_dir)).close
+    daily = (close / close.shift(1) - 1).mean(axis=1).dropna().to_numpy()[-21:]
+    return float(np.std(daily, ddof=1) * np.sqrt(252))
+
+
+def test_a_restriction_of_use_trips_on_a_crafted_market_state(snapshots, monkeypatch, capsys):  # noqa: F811
+    ws, cfg = _fresh(snapshots, monkeypatch)
+    vol = _market_vol(cfg)
+    _sign(capsys, cfg, "restrict", "--max-market-vol", str(round(vol * 1.05, 6)))
+    code, reb, err = _rebalance(capsys, cfg)
+    assert (code, reb["portfolio"]["source"]) == (0, "model"), err  # below the bar: drives
+    with Ledger.open(ws) as ledger:
+        gate = ledger.entries(action=Action.GATE_RESTRICTION)[-1].payload
+    assert gate["decision"] == "pass" and math.isclose(gate["evidence"]["market_vol"], vol,
+                                                       rel_tol=1e-12)  # fmt: skip
+
+    seq = _sign(capsys, cfg, "restrict", "--max-market-vol", str(round(vol * 0.95, 6)))
+    code, reb, err = _rebalance(capsys, cfg)
+    assert (code, reb["status"], reb["portfolio"]["source"]) == (3, "halted", "fallback")
+    assert err.count("\n") == 1 and "Traceback" not in err and f"seq {seq}" in err, err
+    payload, _ = _published(ws)
+    assert payload["source"] == "fallback" and "max_market_vol" in payload["reasons"][0]
+    with Ledger.open(ws) as ledger:
+        gate = ledger.entries(action=Action.GATE_RESTRICTION)[-1].payload
+    assert gate["decision"] == "halt" and len(gate["evidence"]["restrictions"]) == 2
+
+    # Not for books above $50m: the configured book is 1e8 (one account).
+    ws, cfg = _fresh(snapshots, monkeypatch)
+    _sign(capsys, cfg, "restrict", "--max-book-value", "5e7", user="omar")
+    code, reb, err = _rebalance(capsys, cfg)
+    assert (code, reb["portfolio"]["source"]) == (3, "fallback"), err
+    assert "book value 100,000,000 above 50,000,000" in _published(ws)[0]["reasons"][0]
+
+
+def test_a_solver_upgrade_in_the_rebalance_raises_a_finding(snapshots, monkeypatch, capsys):  # noqa: F811
+    import flows.portfolio_stage as stage
+    from governance.findings.register import load_register
+
+    ws, cfg = _fresh(snapshots, monkeypatch)
+    env = stage._environment()
+    upgraded = {**env, "distributions": {**env["distributions"], "cvxpy": "99.0.0"}}
+    monkeypatch.setattr(stage, "_environment", lambda: upgraded)
+    code, reb, err = _rebalance(capsys, cfg)
+    assert (code, reb["portfolio"]["source"]) == (0, "model"), err  # a warning: it drives
+    with Ledger.open(ws) as ledger:
+        found = [r for r in load_register(ledger).records if r.origin == "dependency"]
+    assert [(r.check, r.about, r.model_version) for r in found] == [
+        ("dependency_changed", "cvxpy", snapshots["version"]),
+    ]  # fmt: skip
