@@ -93,6 +93,8 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
         "accepted_findings": [r.id for r in records if r.status is Status.ACCEPTED],
         "unacceptable_findings": [r.id for r in open_ if r.severity not in accepted_sev],
         "findings_in_use": [r.to_json() for r in in_use],
+        # owner, due date and plan of each finding; overdue ones warn (issue 27)
+        "overdue_findings": _overdue(ledger, register, [*records, *in_use]),
         "promotion": state.to_json(),
         "paper_first": paper_first,  # the approvals it needs next are for paper trading
         "may_drive": {"allowed": allowed, "reasons": reasons, "champion": champion},
@@ -102,6 +104,16 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
         "next": steps,
         "challengers": last_challengers(ledger, name),
     }
+
+
+def _overdue(ledger, register, records) -> list[dict]:
+    """Open findings past the due date their signed assignment names."""
+    from governance.findings.owners import owners, with_owner
+    from governance.findings.register import today
+
+    assigned, day = owners(ledger, register), today()
+    rows = [with_owner(r, assigned, day) for r in records]
+    return [{k: row[k] for k in ("id", "owner", "due", "plan")} for row in rows if row["overdue"]]
 
 
 def _decision(ledger, seq: int) -> dict:
@@ -162,6 +174,8 @@ def render_status(report: dict) -> list[str]:
             f"  {f['id']} [{f['severity']}] {f['status']}, raised in use ({f['origin']}): "
             f"{f['message']}"
         )
+    for f in report.get("overdue_findings") or []:
+        lines.append(f"  WARNING {f['id']} overdue: due {f['due']}, owner {f['owner']}")
     for fid in report["unacceptable_findings"]:
         lines.append(f"  {fid} may not be accepted under this tier: a new version must fix it")
     for a in report.get("approvals", []):

@@ -31,6 +31,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     ac.add_argument("--config", default=None, metavar="FILE", help="run config naming the policy")
     add_json_arg(ac)
     ac.set_defaults(handler=_accept)
+    asg = fsub.add_parser("assign", help="name a finding's owner, due date and plan (signed)")
+    asg.add_argument("finding_id", metavar="ID")
+    add_user_arg(asg)
+    asg.add_argument("--owner", required=True, metavar="USER", help="who remediates it")
+    asg.add_argument("--due", required=True, metavar="YYYY-MM-DD")
+    asg.add_argument("--plan", required=True, type=reason_text, metavar="TEXT")
+    asg.add_argument("--retest", default=None, metavar="TEXT", help="how the fix is shown")
+    asg.add_argument("--config", default=None, metavar="FILE", help="run config naming the policy")
+    add_json_arg(asg)
+    asg.set_defaults(handler=_assign)
 
 
 def _ws():
@@ -57,16 +67,46 @@ def _list(args: argparse.Namespace) -> int:
         from flows.config import load_config
 
         name = load_config(config_path(args)).model.name
+    from governance.findings.owners import owners, with_owner
+    from governance.findings.register import today
+
     with verified_ledger(_ws(), "findings list") as ledger:
-        records = load_register(ledger).select(
-            model_name=name, version=args.model_version, status=args.status
-        )
-    for r in records:
-        print(_line(r))
+        register = load_register(ledger)
+        records = register.select(model_name=name, version=args.model_version, status=args.status)
+        rows = [with_owner(r, owners(ledger, register), today()) for r in records]
+    for r, row in zip(records, rows, strict=True):
+        owned = f"  owner {row['owner']} due {row['due']}" if row["owner"] else ""
+        print(_line(r) + owned + ("  OVERDUE" if row["overdue"] else ""))
     if not records:
         print("no findings")
     if args.json:
-        emit_json({"findings": [r.to_json() for r in records]})
+        emit_json({"findings": rows})
+    return 0
+
+
+def _assign(args: argparse.Namespace) -> int:
+    from flows.commands import emit_json
+    from flows.config import load_config
+    from governance.findings.owners import assign
+    from governance.findings.register import parse_finding_id
+    from governance.log.readtime import verified_ledger
+    from governance.policy.config import tier_for
+
+    strategy, _version, _n = parse_finding_id(args.finding_id)
+    in_force = tier_for(load_config(config_path(args)), strategy=strategy)
+    ws = _ws()
+    with verified_ledger(ws, "findings assign") as ledger:
+        signer = prove(args, ws, ledger, "findings assign")
+        entry = assign(
+            ledger, args.finding_id, signer, owner=args.owner, due=args.due, plan=args.plan,
+            retest=args.retest, max_days=in_force.tier.validation.acceptance.max_days,
+            policy_hash=in_force.policy_hash,
+        )  # fmt: skip
+    print(f"{signer.name} assigned {args.finding_id} to {args.owner}, due {args.due}"
+          f" (ledger seq {entry.seq}, signed)")  # fmt: skip
+    if args.json:
+        emit_json({"finding_id": args.finding_id, "owner": args.owner, "due": args.due,
+                   "entry_seq": entry.seq})  # fmt: skip
     return 0
 
 

@@ -66,6 +66,8 @@ class Action(StrEnum):
     FINDING_ACCEPTED = "finding.accepted"
     FINDING_ACCEPTANCE_REFUSED = "finding.acceptance_refused"
     FINDING_EXPIRED = "finding.expired"
+    FINDING_ASSIGNED = "finding.assigned"
+    FINDING_ASSIGNMENT_REFUSED = "finding.assignment_refused"
     # approvals
     APPROVAL_GRANTED = "approval.granted"
     APPROVAL_REJECTED = "approval.rejected"

@@ -39,6 +39,7 @@ class Act(StrEnum):
     SET_OWNER = "models owner"
     ATTEST = "models attest"
     OVERLAY = "overlay"
+    ASSIGN_FINDING = "findings assign"
 
 
 ROLES: dict[Act, frozenset[Role]] = {
@@ -61,6 +62,8 @@ ROLES: dict[Act, frozenset[Role]] = {
     # post-model adjustments and restrictions of use (governance/decisions/overlays.py)
     # the tier's overlays.role narrows this
     Act.OVERLAY: frozenset({Role.RISK_OFFICER, Role.VALIDATOR}),
+    # a finding's owner, due date and plan (governance/findings/owners.py)
+    Act.ASSIGN_FINDING: frozenset({Role.RISK_OFFICER, Role.VALIDATOR}),
 }
 
 _PAST = {
@@ -73,7 +76,7 @@ _PAST = {
 #: Acts the developer of the thing decided on may not take.
 _NOT_BY_DEVELOPER = {
     Act.VALIDATE, Act.APPROVE, Act.REJECT, Act.RESET, Act.RETIRE, Act.SET_OWNER, Act.ATTEST,
-    Act.OVERLAY,
+    Act.OVERLAY, Act.ASSIGN_FINDING,
 }  # fmt: skip
 
 

@@ -43,6 +43,7 @@ SIGNED_ACTS: dict[str, Act] = {
     Action.MODEL_ATTESTED: Act.ATTEST,
     Action.OVERLAY_SIGNED: Act.OVERLAY,
     Action.RESTRICTION_SIGNED: Act.OVERLAY,
+    Action.FINDING_ASSIGNED: Act.ASSIGN_FINDING,
     Action.LOG_KEY_ROTATED: Act.ENROL,  # an admin's act (governance/policy/witnesses.py)
 }
 
