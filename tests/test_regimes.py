@@ -153,3 +153,24 @@ def test_a_calm_market_without_signal_shows_none_in_any_state():
     for definition, per in m.ic_by_state.items():
         for state, stats in per.items():
             assert abs(stats["rank_ic"]) < 4 * stats["se"], (definition, state)
+
+
+def test_the_policy_may_require_a_minimum_rank_ic_in_every_regime(planted):
+    """``validation.min_regime_rank_ic``: each state below it is a critical finding naming
+    the regime and state; the states carrying the signal raise none; unset, none at all."""
+    from governance.policy.schema import ValidationPolicy
+    from validation.findings import build_findings
+
+    _, _, m = planted
+
+    def regime_findings(policy):
+        found = build_findings(policy, model=m, challengers=[], dsr=1.0, pbo=None, shap=None,
+                               drift=[])  # fmt: skip
+        return {f.about: f for f in found if f.check == "regime_rank_ic_below_min"}
+
+    assert regime_findings(ValidationPolicy()) == {}
+    found = regime_findings(ValidationPolicy(min_regime_rank_ic=0.04))
+    assert {"volatility:low_vol", "fitted:calm"} <= set(found)
+    assert not {"volatility:high_vol", "fitted:turbulent"} & set(found)
+    assert found["fitted:calm"].severity == "critical"
+    assert "fitted state calm" in found["fitted:calm"].message

@@ -127,6 +127,38 @@ def test_a_clean_source_is_recorded_joined_and_declared(clean):
     assert (named["source"], named["owner"], named["version"]) == ("sentiment", "olga", "1.0.0")
 
 
+def test_the_evidence_pack_and_the_inventory_name_the_source_its_contract_and_owner(
+    clean, tmp_path, capsys
+):
+    """The version's pack carries the contract it was trained on (its SHA-256 is the
+    lineage's ``contract_sha256``) and the inventory in it lists the source, contract
+    version and owner among the model's dependencies; ``models --json`` says the same."""
+    import hashlib
+    import zipfile
+
+    _home, _code, out = clean
+    version = str(out["model_version"])
+    pack = tmp_path / "pack.zip"
+    capsys.readouterr()
+    assert main(["evidence", "export", "--model-version", version, "--out", str(pack)]) == 0
+    capsys.readouterr()
+    with zipfile.ZipFile(pack) as z:
+        names = z.namelist()
+        contracts = [n for n in names if n.endswith("data.ingested/contract.yaml")]
+        assert contracts, "no source contract in the pack"
+        body = z.read(contracts[0])
+        entries = json.loads(z.read("ledger/entries.json"))
+        inventory = json.loads(z.read("inventory/models.json"))
+    trained = next(e for e in entries if e["action"] == Action.MODEL_TRAINED)
+    (lineage,) = trained["payload"]["sources"]
+    assert hashlib.sha256(body).hexdigest() == lineage["contract_sha256"]
+    assert yaml.safe_load(body)["version"] == lineage["version"] == "1.0.0"
+    text = json.dumps(inventory)
+    assert '"source": "sentiment"' in text and '"owner": "olga"' in text
+    assert main(["evidence", "verify", str(pack)]) == 0
+    capsys.readouterr()
+
+
 @pytest.fixture(scope="module")
 def champion_on_source(tmp_path_factory, prefect_server):
     """A sandbox workspace whose champion was trained on the source's contract 1.0.0."""

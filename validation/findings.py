@@ -72,6 +72,7 @@ DEFAULT_SEVERITIES: dict[str, Severity] = {
     "rank_ic_implausible": Severity.CRITICAL,
     "label_timing_leak": Severity.CRITICAL,
     "holdout_looks_above_max": Severity.CRITICAL,
+    "regime_rank_ic_below_min": Severity.CRITICAL,
     "margin_below_min": Severity.WARNING,
     "shap_sign": Severity.WARNING,
     "shap_concentration": Severity.WARNING,
@@ -218,6 +219,12 @@ def build_findings(
                 p.max_holdout_looks,
             )
         )
+    if p.min_regime_rank_ic is not None:  # the policy's minimum in every regime's state
+        for definition, per in model.ic_by_state.items():
+            for state, v in per.items():
+                out += c.below("regime_rank_ic_below_min",
+                               f"holdout mean rank IC in {definition} state {state}",
+                               v["rank_ic"], p.min_regime_rank_ic, about=f"{definition}:{state}")  # fmt: skip
     if label_timing is not None:
         out += _label_timing_findings(c, label_timing)
     if math.isfinite(model.rank_ic_mean) and model.rank_ic_mean > p.max_plausible_rank_ic:

@@ -109,6 +109,9 @@ class ValidationPolicy(StrictModel):
     # ``adjust_for_holdout_looks`` raises the IC t-stat bar to Bonferroni's for the looks.
     max_holdout_looks: int | None = Field(default=None, ge=1)
     adjust_for_holdout_looks: bool = False
+    # Minimum mean rank IC in every market regime's state (validation/metrics.py regime_ic:
+    # volatility, trend, fitted HMM); None: no requirement. A state below it is a finding.
+    min_regime_rank_ic: float | None = None
     min_margin_over_challenger: float = 0.0
     psi_warning: float = Field(default=0.10, ge=0)
     psi_critical: float = Field(default=0.25, ge=0)

@@ -58,6 +58,8 @@ def gate_sources(
             Action.DATA_INGESTED,
             subject=Subject.data(t.fingerprint),
             payload={**t.lineage(), "rows": len(t.rows), "ok": r.ok, "warnings": list(r.warnings)},
+            # the contract itself, so an evidence pack carries what the model depended on
+            artifacts={"contract.yaml": _stored_contract(ctx, t)},
         )
     critical = [line for r in results for line in r.critical_failures]
     decision = GateDecision(
@@ -68,6 +70,17 @@ def gate_sources(
     )
     flag_contract_changes(ctx.ledger, tables)  # before the gate decides: a halt stops the run
     decide_gate(ctx, decision, Subject.data(fingerprint))
+
+
+def _stored_contract(ctx: RunContext, table: SourceTable) -> str:
+    """The contract file in the content-addressed store; its address is its SHA-256, the
+    ``contract_sha256`` of the lineage (an edit after it was read is exit 2)."""
+    from governance.ground.errors import InputError
+
+    sha = ctx.store.put_bytes(Path(table.contract.path).read_bytes())
+    if sha != table.contract.sha256:
+        raise InputError(f"source {table.name}: {table.contract.path}: changed while being read")
+    return sha
 
 
 def _trained_payload(ledger, name: str, version) -> dict:
