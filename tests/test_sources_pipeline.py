@@ -140,7 +140,8 @@ def test_the_evidence_pack_and_the_inventory_name_the_source_its_contract_and_ow
     version = str(out["model_version"])
     pack = tmp_path / "pack.zip"
     capsys.readouterr()
-    assert main(["evidence", "export", "--model-version", version, "--out", str(pack)]) == 0
+    argv = ["evidence", "export", "--model", "small-e2e", "--model-version", version]
+    assert main([*argv, "--out", str(pack)]) == 0, capsys.readouterr().err
     capsys.readouterr()
     with zipfile.ZipFile(pack) as z:
         names = z.namelist()
