@@ -135,9 +135,9 @@ def build_frame(
     columns = feature_columns_wide(panel, features_cfg, extra_features)
     names = list(columns)
     columns.update(label_panels(panel.close, features_cfg.horizon, features_cfg.label))
-    long = wide_to_long(columns, panel.close)
-    complete = long[[*names, LABEL, FWD_RET]].notna().all(axis=1).to_numpy()
-    long = long.loc[complete].reset_index(drop=True)
+    # Rows missing a feature or the label are left out as the table is built (never filled);
+    # each wide frame is freed once copied: a large frame's peak memory is about its own.
+    long = wide_to_long(columns, panel.close, require=[*names, LABEL, FWD_RET], consume=True)
     if panel.sectors is not None:
         sector = long["asset"].map(panel.sectors.astype("str"))
     else:
