@@ -27,9 +27,8 @@ from governance.ground.vocabulary import Subject
 def export_orders(
     run: Run, panel, out: str | None, basket: bool, instruments: str | None, kind: tuple
 ):
-    from governance.decisions import killswitch
-    from governance.decisions.gates import decide_gate, enforce, kill_switch_gate
-    from governance.decisions.presend import OrderView, presend_gate
+    from governance.decisions import decide, killswitch
+    from governance.decisions.presend import OrderView
     from tasks.orders.fix import order_messages
     from tasks.orders.instruments import load_instruments
     from tasks.orders.orders import order_files, restrict
@@ -48,8 +47,7 @@ def export_orders(
         order_set.orders, market.last, market.table["adv"], history.recent, history.ids,
         history.today, tripped=f"{state.by}: {state.reason}" if state.tripped else None,
     )  # fmt: skip
-    decision = presend_gate(view, limits)
-    decide_gate(ctx, decision, Subject.book(strategy))
+    decision = decide.presend(ctx, view, limits, Subject.book(strategy)).decision
     blocked = decision.evidence["blocked_accounts"]
     sending = restrict(order_set, blocked)
     files = {**order_files(sending), "orders.fix": order_messages(sending.orders, basket=basket)}
@@ -64,7 +62,7 @@ def export_orders(
     entry, paths = send_order_set(ctx, strategy, files, payload, Outbox(folder))
     if entry is None:  # tripped between the checks and the send: nothing leaves
         now = killswitch.effective(ctx.ledger, strategy)
-        enforce(kill_switch_gate(now))
+        decide.switch_still_armed(now)
     errors = [r["error_weight"] for r in sending.residuals]
     run.summary.note(
         "orders",

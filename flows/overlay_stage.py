@@ -22,7 +22,7 @@ from governance.ground.vocabulary import Action, Subject
 
 def restrictions_hold(run: Run, panel, adjustments) -> list[str]:
     """The breaches of the restrictions in force (empty: none, or none breached)."""
-    from governance.decisions.gates import decide_gate, restriction_gate
+    from governance.decisions import decide
     from governance.decisions.overlay_use import market_vol, restriction_breaches
     from governance.decisions.overlays import RESTRICTION_KIND
 
@@ -33,11 +33,10 @@ def restrictions_hold(run: Run, panel, adjustments) -> list[str]:
     book_value = cfg.portfolio_value * (len(cfg.accounts) or 1)
     vol = market_vol(panel.close, cfg.annualisation)
     breaches = restriction_breaches(restrictions, book_value=book_value, vol=vol)
-    decision = restriction_gate(
-        breaches, book_value=book_value, market_vol=vol,
-        restrictions=[a.to_json() for a in restrictions],
+    decide.restriction(
+        run.now, breaches, Subject.book(run.config.model.name), book_value=book_value,
+        market_vol=vol, restrictions=[a.to_json() for a in restrictions],
     )  # fmt: skip
-    decide_gate(run.now, decision, Subject.book(run.config.model.name), stops_run=False)
     return breaches
 
 

@@ -79,8 +79,7 @@ def portfolio(run: Run, panel) -> None:
     """
     from flows.overlay_stage import adjusted_portfolio, restrictions_hold
     from flows.risk_stage import stress_gate
-    from governance.decisions import killswitch
-    from governance.decisions.gates import decide_gate, kill_switch_gate
+    from governance.decisions import decide, killswitch
     from governance.decisions.model_use import drive_decision
     from governance.decisions.overlays import OVERLAY_KIND, in_force
     from governance.decisions.trips import trip_on_model_book_halt
@@ -91,7 +90,7 @@ def portfolio(run: Run, panel) -> None:
     ctx, cfg, limits = run.now, run.config.portfolio, run.tier.pretrade
     strategy = run.config.model.name
     state = killswitch.effective(ctx.ledger, strategy)  # workspace-wide, else the strategy's
-    decide_gate(ctx, kill_switch_gate(state), Subject.killswitch(strategy), stops_run=False)
+    decide.kill_switch(ctx, state, Subject.killswitch(strategy), stops_run=False)
     run.summary.note("kill switch", headline=_switch_line(state))
     flag_dependencies(run, strategy)
     drive = drive_decision(run.ws, ctx.ledger, strategy, run.tier)
@@ -229,7 +228,7 @@ def hold_to_domain(run: Run, panel, features: pd.DataFrame, version: int) -> Non
     outside, a finding on the version (once: governance/findings/escalation.py) and the
     tier's ``boundaries.action``: ``warn`` drives on and says so, ``fallback`` raises the
     gate's halt (the stage publishes the fallback)."""
-    from governance.decisions.gates import boundary_gate, decide_gate, enforce
+    from governance.decisions import decide
     from governance.decisions.promotion import latest_validation
     from governance.findings.escalation import finding, raise_once
     from validation.boundaries import outside_domain
@@ -245,11 +244,12 @@ def hold_to_domain(run: Run, panel, features: pd.DataFrame, version: int) -> Non
     outside = outside_domain(
         domain, today, panel.close, sectors=panel.sectors is not None, z=policy.z
     )
-    decision = boundary_gate(
-        [f"operating boundary {o.about}: {o.detail}" for o in outside], policy.action,
+    decided = decide.boundary(
+        ctx, [f"operating boundary {o.about}: {o.detail}" for o in outside], policy.action,
+        Subject.model(strategy, version),
         validation_seq=validation.seq, outside_of=[o.to_json() for o in outside],
     )  # fmt: skip
-    entry = decide_gate(ctx, decision, Subject.model(strategy, version), stops_run=False)
+    entry = decided.entry
     raised = raise_once(
         ctx.ledger, strategy, version,
         [finding("operating_boundary", o.detail, about=o.about, value=o.value,
@@ -261,11 +261,11 @@ def hold_to_domain(run: Run, panel, features: pd.DataFrame, version: int) -> Non
         headline=f"inside the domain v{version} was validated on"
         if not outside
         else f"OUTSIDE the validated domain of v{version}: {policy.action}",
-        details=list(decision.reasons),
+        details=list(decided.reasons),
         findings_raised=[r.id for r in raised],
         gate_seq=entry.seq,
     )
-    enforce(decision)
+    decided.enforce()
 
 
 def _chart(result, sectors, folder, strategy: str, version) -> str:

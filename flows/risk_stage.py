@@ -37,7 +37,6 @@ def stress_gate(run: Run, panel, result, book: str | None = None):
         Gate ``stress``: a stressed loss above the tier's limit, or an error while
         stressing (fail closed), after recording the decision.
     """
-    from governance.decisions.gates import enforce
     from tasks.risk.gate import stress_book
 
     cfg, limits = run.config, run.tier.stress
@@ -47,9 +46,9 @@ def stress_gate(run: Run, panel, result, book: str | None = None):
     checked = stress_book(
         run.now, panel, result, cfg.portfolio, cfg.risk, cfg.stress, limits, subject
     )
-    if book is None and checked.stressed is not None:
+    if book is None:
         note_stress(run, checked.stressed, list(checked.breaches), result.source)
-    enforce(checked.decision)
+    checked.decided.enforce()
     return checked.result
 
 

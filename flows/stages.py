@@ -186,7 +186,7 @@ def _source_facts(tables) -> tuple[dict, ...]:
 @service_stage("independent-validation")
 def validate(run: Run, model: Trained) -> str | None:
     """Validate the candidate as the configured validator; record the validation gate."""
-    from governance.decisions.gates import decide_gate, validation_gate
+    from governance.decisions import decide
     from governance.decisions.promotion import latest_validation
     from validation.run import validate_model_version
 
@@ -226,8 +226,7 @@ def validate(run: Run, model: Trained) -> str | None:
         headline=f"{verdict.upper()} (by {validator.name}, independent of {run.actor})",
         details=capped(lines, 6, "the validation report"),
     )
-    decision = validation_gate(verdict, findings)
-    decide_gate(run.ctx, decision, Subject.model(model.name, model.version), stops_run=False)
+    decide.validation(run.ctx, verdict, findings, Subject.model(model.name, model.version))
     return verdict
 
 
@@ -268,7 +267,7 @@ def _finding_line(f) -> str:
 @stage("approval-gate")
 def approval(run: Run, model: Trained, verdict: str | None) -> None:
     """Record where the candidate stands on its way to champion, and what it still needs."""
-    from governance.decisions.gates import approval_gate, decide_gate
+    from governance.decisions import decide
     from governance.decisions.promotion import promotion_state
 
     state = promotion_state(run.ws, model.name, model.version, run.tier, ledger=run.now.ledger)
@@ -277,12 +276,7 @@ def approval(run: Run, model: Trained, verdict: str | None) -> None:
 
         await_ui_approval(run.now, model.name, model.version, run.tier, tier_name=run.tier_name)
         state = promotion_state(run.ws, model.name, model.version, run.tier, ledger=run.now.ledger)
-    decision = approval_gate(
-        [*state.blocked, *state.missing],
-        granted=[f"{g['role']}:{g['user']}" for g in state.granted],
-        champion=state.champion,
-    )
-    decide_gate(run.now, decision, Subject.model(model.name, model.version), stops_run=False)
+    decide.approval(run.now, state, Subject.model(model.name, model.version))
     if state.champion:
         headline = f"v{model.version} is the champion"
     elif state.blocked:

@@ -8,7 +8,8 @@ the one payload schema :data:`PAYLOAD_FIELDS` (docs/architecture.md) and raises
 evaluation in :func:`fail_closed` and an exception inside it becomes a ``halt`` naming the
 error, never a pass.
 
-Typical use in a stage wrapper::
+Only ``governance/decisions/`` calls the seam (tests/test_gate_layer.py): stages hand the
+facts to ``governance.decisions.decide``, which does, for example::
 
     decision = data_quality_gate(result)          # pure, fail-closed
     decide_gate(ctx, decision, subject)           # gate.data_quality; GateHalt when halted

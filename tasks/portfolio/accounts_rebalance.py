@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from governance.decisions.gates import decide_gate, pretrade_gate
+from governance.decisions import decide
 from governance.decisions.pretrade import check_pretrade
 from governance.ground.vocabulary import Action, Subject
 from governance.policy.schema import Fallback, PortfolioSource, PretradeLimits
@@ -111,8 +111,10 @@ def publish_accounts(
                 update={"restricted": sorted({*limits.restricted, *account.restricted})}
             )
             breaches = check_pretrade(weights, account.current, panel.sectors, own)
-            decision = pretrade_gate(breaches, breach_details=[b.payload() for b in breaches])
-            decide_gate(ctx, decision, subject, stops_run=False)
+            decision = decide.pretrade(
+                ctx, breaches, subject, stops_run=False,
+                breach_details=[b.payload() for b in breaches],
+            )  # fmt: skip
             reasons += [f"pretrade: {r}" for r in decision.reasons] if decision.halted else []
         if reasons:  # refused: the account keeps what it holds
             book = hold(account.name, account.current, tuple(reasons), half_spread, stats)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from governance.decisions.gates import decide_gate, pretrade_gate
+from governance.decisions import decide
 from governance.decisions.pretrade import check_pretrade
 from governance.ground.canonical import canonical_json
 from governance.ground.vocabulary import Action, Subject
@@ -126,12 +126,13 @@ def construct_portfolio(
 def _gate(ctx, weights, current, sectors, limits, subject, shas) -> None:
     """Run, record and enforce the pre-trade gate on ``weights``."""
     breaches = check_pretrade(weights, current, sectors, limits)
-    decision = pretrade_gate(
+    decide.pretrade(
+        ctx,
         breaches,
+        subject,
         breach_details=[b.payload() for b in breaches],
         weights_sha256=shas.get("weights.json"),
     )
-    decide_gate(ctx, decision, subject)
 
 
 def fallback_target(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from governance.decisions.gates import GateDecision
+from governance.decisions.decide import Decided
 from governance.ground.vocabulary import Action, Subject
 from governance.policy.schema import PortfolioSource, StressLimits
 from tasks.portfolio.config import PortfolioConfig
@@ -36,11 +36,11 @@ def portfolio_subject(asof: str, source: str, *account: str) -> str:
 @dataclass(frozen=True)
 class StressedBook:
     """One stressed book: the book with its stress files, the recorded decision (enforce it
-    after noting), and the figures (None when stressing failed)."""
+    after noting: ``decided.enforce()``), and the figures."""
 
     result: object  # tasks.portfolio.book.PortfolioResult
-    decision: GateDecision
-    stressed: object | None = None  # tasks.risk.stress.StressResult
+    decided: Decided
+    stressed: object  # tasks.risk.stress.StressResult
     breaches: tuple = ()
 
 
@@ -57,31 +57,33 @@ def stress_book(
     """Stress ``result`` (one book), record ``stress.completed`` and ``gate.stress``.
 
     The gate is recorded, not enforced: the caller notes the figures, then enforces
-    ``decision`` (``governance.decisions.gates.enforce``: ``GateHalt("stress")``).
+    ``decided`` (``GateHalt("stress")``).
+
+    Raises
+    ------
+    GateHalt
+        Gate ``stress``: stressing failed (fail closed), after recording the halt.
     """
-    from governance.decisions.gates import Gate, decide_gate, error_decision
-    from governance.decisions.gates import stress_gate as decide
+    from governance.decisions import decide
     from governance.decisions.pretrade import check_stress
+    from governance.ground.errors import Gate
     from tasks.risk.record import record_stress, risk_inputs, stress
 
-    shas: dict[str, str] = {}
-    res, breaches = None, []
     try:
         inputs = risk_inputs(panel, pcfg, rcfg, asof=result.asof)
         res, skipped = stress(result.weights, panel, inputs, scfg)
         breaches = check_stress(res.losses(), limits)
         facts = {"source": result.source, "asof": result.asof}
         shas = record_stress(ctx, res, skipped, limits, breaches, subject, facts)
-        decision = decide(
-            breaches,
-            stress_summary_sha256=shas["stress/summary.json"],
-            weights_sha256=result.artifacts.get("weights.json"),
-        )
     except Exception as exc:  # a gate that cannot be evaluated halts (fail closed)
-        decision, res = error_decision(Gate.STRESS, exc), None
-    decide_gate(ctx, decision, subject, stops_run=False)
+        decide.failed(ctx, Gate.STRESS, exc, subject)
+    decided = decide.stress(
+        ctx, breaches, subject, stops_run=False,
+        stress_summary_sha256=shas["stress/summary.json"],
+        weights_sha256=result.artifacts.get("weights.json"),
+    )  # fmt: skip
     book = dataclasses.replace(result, artifacts={**result.artifacts, **shas})
-    return StressedBook(book, decision, res, tuple(breaches))
+    return StressedBook(book, decided, res, tuple(breaches))
 
 
 @dataclass(frozen=True)
@@ -119,9 +121,9 @@ def stress_accounts(
         Gate ``stress``: stressing failed (fail closed: no account trades on an
         unevaluated gate), after recording the decision.
     """
-    from governance.decisions.gates import Gate, decide_gate, error_decision
-    from governance.decisions.gates import stress_gate as decide
+    from governance.decisions import decide
     from governance.decisions.pretrade import check_stress
+    from governance.ground.errors import Gate
     from tasks.model.dataset import frame_to_parquet
     from tasks.portfolio.accounts_rebalance import accounts_of
     from tasks.portfolio.book import PortfolioResult, current_holdings, hold, write_rebalance
@@ -137,7 +139,7 @@ def stress_accounts(
         sampled = sample_scenarios(inputs.window, scfg.sampled)
         table = account_losses(result.holdings(), named, sampled, scfg.sampled.tail)
     except Exception as exc:  # fail closed: no account trades on an unevaluated gate
-        decide_gate(ctx, error_decision(Gate.STRESS, exc), subject)
+        decide.failed(ctx, Gate.STRESS, exc, subject)
     held = {
         a.name: a.current
         for a in accounts_of(pcfg, current_holdings(ctx.ledger, ctx.store, strategy))
@@ -149,10 +151,9 @@ def stress_accounts(
             if book.source == PortfolioSource.HOLD
             else check_stress(table.loc[book.account].to_dict(), limits)
         )
-        decision = decide(breaches, account=book.account)
         account = portfolio_subject(result.asof, result.source, book.account)
-        decide_gate(ctx, decision, account, stops_run=False)
-        if decision.halted:
+        decided = decide.stress(ctx, breaches, account, stops_run=False, account=book.account)
+        if decided.halted:
             breached[book.account] = [str(b) for b in breaches]
             reasons = (*book.reasons, *(f"stress: {b}" for b in breaches))
             half_spread = pcfg.half_spread_bps * 1e-4

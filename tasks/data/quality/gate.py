@@ -349,8 +349,8 @@ def record_quality(ctx: RunContext, result: QualityResult, long: pd.DataFrame) -
     Returns
     -------
     LedgerEntry
-        The ``gate.data_quality`` entry, recorded through the gate seam
-        (``governance.decisions.gates.decide_gate``: the payload every gate has) with the
+        The ``gate.data_quality`` entry, decided by ``governance.decisions.decide`` (the
+        gate seam's payload, the one every gate has) with the
         artifacts ``quality_report`` (JSON) and ``quality_html``.
 
     Raises
@@ -358,7 +358,7 @@ def record_quality(ctx: RunContext, result: QualityResult, long: pd.DataFrame) -
     GateHalt
         ``data_quality``, one reason per failed critical expectation, after recording.
     """
-    from governance.decisions.gates import data_quality_gate, decide_gate
+    from governance.decisions import decide
 
     subject = Subject.data(result.fingerprint)
     artifacts = {
@@ -375,4 +375,4 @@ def record_quality(ctx: RunContext, result: QualityResult, long: pd.DataFrame) -
             **(result.stats or {}),
         },
     )
-    return decide_gate(ctx, data_quality_gate(result), subject, artifacts=artifacts)
+    return decide.data_quality(ctx, result, subject, artifacts=artifacts)

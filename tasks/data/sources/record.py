@@ -48,8 +48,7 @@ def gate_sources(
 
     ``results``: each table's :func:`check_source` already run (``alphagate data check``
     prints them), else run here."""
-    from governance.decisions.gates import Decision, GateDecision, decide_gate
-    from governance.ground.errors import Gate
+    from governance.decisions import decide
 
     if results is None:
         results = [check_source(t, universe, as_of) for t in tables]
@@ -62,14 +61,11 @@ def gate_sources(
             artifacts={"contract.yaml": _stored_contract(ctx, t)},
         )
     critical = [line for r in results for line in r.critical_failures]
-    decision = GateDecision(
-        Gate.DATA_QUALITY,
-        Decision.HALT if critical else Decision.PASS,
-        critical,
-        {"sources": [r.summary() for r in results], "as_of": as_of.isoformat()},
-    )
     flag_contract_changes(ctx.ledger, tables)  # before the gate decides: a halt stops the run
-    decide_gate(ctx, decision, Subject.data(fingerprint))
+    decide.data_sources(
+        ctx, critical, Subject.data(fingerprint),
+        sources=[r.summary() for r in results], as_of=as_of.isoformat(),
+    )  # fmt: skip
 
 
 def _stored_contract(ctx: RunContext, table: SourceTable) -> str:
