@@ -20,16 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from prefect import State, flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import State, flow, get_run_logger
 from prefect.states import Completed
 
 from flows.challenger_stage import shadow_history
 from flows.config import AlphagateConfig
 from flows.halting import end_state, quiet_expected_failures
 from flows.monitoring_mlflow import log_series
-from flows.run import close_witnessed
-from flows.runners import current_flow_run_id
+from flows.run import Run, close_run, open_run, service_stage, stage
 from governance.decisions import killswitch
 from governance.decisions.context import RunContext
 from governance.decisions.promotion import latest_validation
@@ -37,7 +35,6 @@ from governance.findings.escalation import finding, raise_once
 from governance.findings.review import record_expiries, use_checks
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
-from governance.identity.users import SYSTEM_ACTOR
 from governance.log.ledger import LedgerEntry
 from governance.policy.schema import Tier
 from governance.registry.champion import champion
@@ -325,11 +322,12 @@ def run_monitoring(
 # -- Prefect -------------------------------------------------------------------------------
 
 
-@task(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE, persist_result=False)
-def load_champion(ctx: RunContext, name: str):
+@service_stage("champion")
+def load_champion(run: Run):
     """Registry and MLflow reads (retried: they touch a service). ``(facts, model, ref)``."""
     from tasks.model.scoring import load_scoring_model
 
+    ctx, name = run.now, run.config.model.name
     promoted = champion(ctx.ledger, name)  # what the signed approvals make
     if promoted is None:
         return None, None, None
@@ -338,57 +336,61 @@ def load_champion(ctx: RunContext, name: str):
     return facts, model, load_reference(ctx.ws, facts.run_id)
 
 
+@stage("monitoring")
+def monitor(run: Run, facts: ChampionFacts, model, reference, data_path: str | None) -> dict:
+    """Monitor the champion on the market file: the checks, the report, a trip on entering
+    breach, and the live book's attribution. The summary the command prints."""
+    from flows.risk_stage import attribution_report
+    from tasks.data.market import load_long, to_panel
+
+    ctx, config = run.now, run.config
+    panel = to_panel(load_long(config.data, config.base_dir, data_path))
+    books = published_weights(ctx, config.model.name)
+    extra = {}
+    if config.sources:  # read (the run and rebalance gate them), joined as of publication
+        from tasks.data.sources.record import joined_features, read_sources
+
+        extra = joined_features(read_sources(config.sources, config.base_dir, "")[0], panel)
+    out = run_monitoring(
+        ctx, run.tier, panel, facts, model, reference, config.features, weights=books,
+        extra=extra,
+    )  # fmt: skip
+    logger = get_run_logger()
+    for line in out.report.reasons():
+        logger.warning("monitoring breach: %s", line)
+    if out.tripped:
+        logger.warning("kill switch TRIPPED by monitoring (ledger seq %s)", out.entry.seq)
+    return {**out.summary(), "attribution": attribution_report(ctx, config, panel, books)}
+
+
 @flow(name="monitoring-flow")
 def monitoring_flow(config: AlphagateConfig, data_path: str | None = None) -> dict | State:
     """Daily monitoring of the champion: drift, realised IC and decay, drawdown, tracking
-    error; a breach trips the kill switch (flows/monitoring.py)."""
-    from flows.risk_stage import attribution_report
-    from governance.policy.config import load_policy_for
-    from tasks.data.market import load_long, to_panel
+    error; a breach trips the kill switch (flows/monitoring.py).
 
+    One run of the run framework (``flows/run.py``): opened as the system actor (a
+    scheduled run no person answers for: ``open_run(system=True)``), its stages, and closed
+    with a checkpoint handed to the witnesses, also when its deployment runs it. Its record
+    is ``monitoring.completed``: it records no ``run.started``/``run.completed``.
+    """
     quiet_expected_failures()
-    logger = get_run_logger()
-    ws = Workspace.from_env().activate()
-    policy, tier, policy_hash = load_policy_for(config)  # the adopted policy (exit 4 if not)
-    ctx = RunContext.open(
-        ws,
-        actor=SYSTEM_ACTOR,
-        role="system",
-        flow_run_id=current_flow_run_id(),
-        policy=policy,
-        policy_hash=policy_hash,
-    )
-    start = ctx.ledger.head()[0]
+    run = open_run(config, None, kind="monitoring", system=True)  # the adopted policy
     try:
-        facts, model, reference = load_champion(ctx, config.model.name)
+        facts, model, reference = load_champion(run)
         if facts is None:
-            entry = ctx.record(
+            name = config.model.name
+            entry = run.now.record(
                 Action.MONITORING_COMPLETED,
-                subject=Subject.model(config.model.name),
-                payload={"status": "no_champion", "model_name": config.model.name},
+                subject=Subject.model(name),
+                payload={"status": "no_champion", "model_name": name},
             )
-            logger.warning("no champion for %s: nothing to monitor", config.model.name)
+            get_run_logger().warning("no champion for %s: nothing to monitor", name)
             return Completed(
                 name="No champion",
-                message=f"no champion for {config.model.name}: nothing to monitor",
+                message=f"no champion for {name}: nothing to monitor",
                 data={"status": "no_champion", "ledger_seq": entry.seq},
             )
-        panel = to_panel(load_long(config.data, config.base_dir, data_path))
-        books = published_weights(ctx, config.model.name)
-        extra = {}
-        if config.sources:  # read (the run and rebalance gate them), joined as of publication
-            from tasks.data.sources.record import joined_features, read_sources
-
-            extra = joined_features(read_sources(config.sources, config.base_dir, "")[0], panel)
-        out = run_monitoring(
-            ctx, tier, panel, facts, model, reference, config.features, weights=books,
-            extra=extra,
-        )  # fmt: skip
-        for line in out.report.reasons():
-            logger.warning("monitoring breach: %s", line)
-        if out.tripped:
-            logger.warning("kill switch TRIPPED by monitoring (ledger seq %s)", out.entry.seq)
-        summary = {**out.summary(), "attribution": attribution_report(ctx, config, panel, books)}
+        summary = monitor(run, facts, model, reference, data_path)
         return end_state(summary, halted=summary.get("status") == "breach")
     finally:
-        close_witnessed(ws, ctx, ctx.ledger.entries(after_seq=start))
+        close_run(run)

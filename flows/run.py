@@ -105,11 +105,27 @@ class Run:
     sources: tuple = ()
 
 
-def open_run(config: AlphagateConfig, user: str | None, kind: str, key: str | None = None) -> Run:
+def open_run(
+    config: AlphagateConfig,
+    user: str | None,
+    kind: str,
+    key: str | None = None,
+    *,
+    system: bool = False,
+) -> Run:
     """Load the policy (exit 2 if invalid), prove who runs (``--as``/``--key``: exit 4
-    without an identity or with a key that is not theirs), open the ledger for this run."""
+    without an identity or with a key that is not theirs), open the ledger for this run.
+
+    ``system``: a run no person answers for, recorded as the system actor
+    (``governance.identity.users.SYSTEM_ACTOR``, role ``system``, no signer): the scheduled
+    monitoring run. It proves no identity and so may sign nothing and decide nothing a
+    person must decide: it records what it observed (``monitoring.completed``, findings)
+    and the automatic trips the adopted policy enables, which only ever stop a model
+    (docs/governance.md, "Who acts in a scheduled monitoring run").
+    """
     from governance.audit.door import prove_identity
     from governance.identity.duties import Act, require
+    from governance.identity.users import SYSTEM_ACTOR
     from governance.policy.config import tier_for
 
     ws = Workspace.from_env().activate()
@@ -123,14 +139,17 @@ def open_run(config: AlphagateConfig, user: str | None, kind: str, key: str | No
         policy_hash=policy_hash,
         run_key="pending",
     )
-    try:
-        signer = prove_identity(ws, ctx.ledger, user, key, kind)
-        if kind == "pipeline":  # whoever runs the pipeline signs the training: the developer
-            require(Act.DEVELOP, signer)
-    except Exception:
-        ctx.close()
-        raise
-    ctx = dataclasses.replace(ctx, actor=signer.name, role=signer.role, signer=signer)
+    if system:
+        ctx = dataclasses.replace(ctx, actor=SYSTEM_ACTOR, role="system")
+    else:
+        try:
+            signer = prove_identity(ws, ctx.ledger, user, key, kind)
+            if kind == "pipeline":  # whoever runs the pipeline signs the training: the developer
+                require(Act.DEVELOP, signer)
+        except Exception:
+            ctx.close()
+            raise
+        ctx = dataclasses.replace(ctx, actor=signer.name, role=signer.role, signer=signer)
     # The policy file in force, by the hash every decision records (evidence packs read it).
     ctx.store.put_bytes(Path(config.resolve(config.policy.file)).read_bytes())
     now = dataclasses.replace(ctx, run_key=ctx.flow_run_id or os.urandom(16).hex())
@@ -138,7 +157,7 @@ def open_run(config: AlphagateConfig, user: str | None, kind: str, key: str | No
         kind=kind, flow_run_id=ctx.flow_run_id, model_name=config.model.name, sandbox=ctx.sandbox
     )
     start = ctx.ledger.head()[0]
-    return Run(config, ws, ctx, now, tier, in_force.name, signer.name, summary, start)
+    return Run(config, ws, ctx, now, tier, in_force.name, ctx.actor, summary, start)
 
 
 def keyed(run: Run, fingerprint: str) -> Run:
@@ -161,8 +180,15 @@ def finish(run: Run) -> dict:
     )
     seq, head = run.now.ledger.head()
     s.ledger_head = {"seq": seq, "hash": head}
-    close_witnessed(run.ws, run.ctx, run_entries(run))
+    close_run(run)
     return s.to_json()
+
+
+def close_run(run: Run) -> None:
+    """Close the run (:func:`close_witnessed` on the entries it appended) without recording
+    how it ended: :func:`finish` does both; a monitoring run, whose record is its
+    ``monitoring.completed`` entry, only closes."""
+    close_witnessed(run.ws, run.ctx, run_entries(run))
 
 
 def close_witnessed(ws: Workspace, ctx: RunContext, entries: list) -> None:

@@ -463,6 +463,11 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
     with Ledger.open(ws) as ledger:
         done = ledger.entries(action=Action.MONITORING_COMPLETED)
         assert len(done) == 1 and done[0].payload["flow_run_id"]
+        # one run of the run framework (flows/run.py), opened as the system actor: its
+        # decisions keyed by the flow run, no person's identity claimed, no run.* entries
+        assert (done[0].actor, done[0].role) == ("alphagate", "system")
+        assert done[0].payload["run_key"] == done[0].payload["flow_run_id"]
+        assert not {Action.RUN_STARTED, Action.RUN_COMPLETED} & {e.action for e in appended}
         assert done[0].payload["model_version"] == facts.version
         doc = ledger.store.read_json(done[0].artifacts["report.json"])
         trip = ledger.last(action=Action.KILLSWITCH_TRIPPED)
