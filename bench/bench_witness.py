@@ -11,11 +11,12 @@ a policy-like witness set of 3 with quorum 2, and a SQLite ledger.
    obtains it after its entry (two hand-overs of the tree head to the 3 witnesses, in
    parallel, each verifying the log signature and a consistency proof, cosigning and
    committing its state). Each command runs in a fresh process (forked after the imports):
-   it opens its connections, starts its threads and knows the witnesses' sizes only from
-   the hint file, as a real command does. Median and 90th percentile over ``--commands``
-   commands, with the command's CPU time (its threads included; the figure the machine's
-   load does not inflate), beside the peer measured in the same run: the same two
-   hand-overs to one local directory witness (the default before witness services).
+   it opens its connections and knows the witnesses' sizes only from the hint file, as a
+   real command does (it starts no thread: governance/log/witness_http.py). Median and
+   90th percentile over ``--commands`` commands, with the command's CPU time (the figure
+   the machine's load inflates least) and the 3 services' CPU per command (/proc), beside
+   the peer measured in the same run: the same two hand-overs to one local directory
+   witness (the default before witness services).
    Target: median ≤ 20 ms. The load average is printed before and after.
 2. One witness's throughput: checkpoints per second for ``--seconds`` seconds, each a new
    tree size with its consistency proof (prepared beforehand), sent back to back over one

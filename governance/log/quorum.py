@@ -6,12 +6,14 @@ The size each witness was last seen holding is remembered, in the process and in
 outside the workspace (``$XDG_DATA_HOME/alphagate/witness-sizes/<origin>.json``), so each
 hand-over of a command, its first included, needs one round trip per witness. The hint is not
 trusted: a witness checks the old size it is sent, and a wrong one costs a 409 and a retry.
-The requests go out together from one pool of threads kept for the process, and the answer
-waits for every witness that answers: a refusal by any of them decides, even once a quorum
-has cosigned (a trip cosigned by one witness while the others were down, then dropped by a
-rewrite, is refused by that one alone). :func:`quorum_checkpoint` is the one function every decision calls for "the
-latest checkpoint a quorum cosigned": it hands the current tree head to the witness set and
-returns the note with every valid cosignature, or fails closed:
+The requests to the witness services go out together from the calling thread (no thread is
+started: :mod:`governance.log.witness_http`), local witnesses are asked while the services
+work, and the answer waits for every witness that answers: a refusal by any of them
+decides, even once a quorum has cosigned (a trip cosigned by one witness while the others
+were down, then dropped by a rewrite, is refused by that one alone). :func:`quorum_checkpoint`
+is the one function every decision calls for "the latest checkpoint a quorum cosigned": it
+hands the current tree head to the witness set and returns the note with every valid
+cosignature, or fails closed:
 
 - a witness *refuses* (the ledger does not extend what it holds: rewritten, truncated or
   forked history; a wrong log key): :class:`~governance.log.witness.WitnessRefused`, exit 3,
@@ -27,9 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from governance.ground.errors import TamperDetected
@@ -44,7 +43,7 @@ from governance.log.checkpoint import (
     sign_checkpoint,
     state_dir,
 )
-from governance.log.remote import HttpWitness, WitnessUnreachable
+from governance.log.remote import HttpWitness, WitnessUnreachable, send_checkpoint
 from governance.log.witness import Held, Witness, WitnessMoved, WitnessRefused, describe
 
 _ATTEMPTS = 8
@@ -52,27 +51,6 @@ _ATTEMPTS = 8
 _SEEN: dict[tuple[str, str], int] = {}
 #: The hint files read by this process: ``{origin: {label: size}}``.
 _HINTS: dict[str, dict[str, int]] = {}
-#: Threads that ask the witnesses, started once per process (a thread start per witness per
-#: hand-over cost 1-3 ms, bench/bench_witness.py).
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-_WORKERS = 16
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="witness")
-        return _POOL
-
-
-def _forget_pool() -> None:  # a forked child has none of its parent's threads
-    global _POOL
-    _POOL = None
-
-
-os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _hint_file(origin: str):
@@ -188,7 +166,7 @@ def hand_over(ledger, witnesses, key: NoteKey | None = None):
         if ahead:
             note = None
             continue
-        answers = list(_pool().map(_add, jobs, [note] * len(jobs), [key.public] * len(jobs)))
+        answers = _ask(jobs, note, key.public)
         pending, learned = [], {}
         for (w, _old, _proof), answer in zip(jobs, answers, strict=True):
             if isinstance(answer, WitnessMoved):  # another writer's checkpoint landed first
@@ -207,12 +185,22 @@ def hand_over(ledger, witnesses, key: NoteKey | None = None):
     return done, failed
 
 
-def _add(job, note: SignedNote, log_public: bytes):
-    w, old, proof = job
-    try:
-        return w.add(note, old, proof, log_public)
-    except (WitnessMoved, TamperDetected) as exc:
-        return exc
+def _ask(jobs, note: SignedNote, log_public: bytes) -> list:
+    """Every witness's answer to ``note`` (a cosigned note or the exception), in ``jobs``
+    order: the services' requests sent first, all at once, then the local witnesses asked
+    while the services work, then the services' answers read (no thread)."""
+    remote = [i for i, (w, _o, _p) in enumerate(jobs) if isinstance(w, HttpWitness)]
+    answers: list = [None] * len(jobs)
+    handed = send_checkpoint([jobs[i] for i in remote], note, log_public)
+    for i, (w, old, proof) in enumerate(jobs):
+        if not isinstance(w, HttpWitness):
+            try:
+                answers[i] = w.add(note, old, proof, log_public)
+            except (WitnessMoved, TamperDetected) as exc:
+                answers[i] = exc
+    for i, answer in zip(remote, handed.answers(), strict=True):
+        answers[i] = answer
+    return answers
 
 
 def quorum_checkpoint(ledger, wset: WitnessSet) -> Cosigned:

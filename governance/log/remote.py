@@ -29,15 +29,10 @@ rewrite the workspace could rewrite it too.
 from __future__ import annotations
 
 import base64
-import http.client
 import os
-import ssl
-import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from governance.ground.errors import InputError, TamperDetected
 from governance.ground.workspace import Workspace
@@ -51,13 +46,11 @@ from governance.log.witness import (
     WitnessMoved,
     WitnessRefused,
 )
+from governance.log.witness_http import ATTEMPTS, Answer, Post, Sent, send_all
 
 #: Seconds to wait for one answer (a witness answers in milliseconds; a stopped one
 #: refuses the connection at once, an unreachable host times out here).
 TIMEOUT = 2.0
-#: Tries per request; the waits between them double from :data:`BACKOFF` seconds.
-ATTEMPTS = 3
-BACKOFF = 0.05
 SIZE_TYPE = "text/x.tlog.size"
 
 
@@ -102,7 +95,8 @@ class HttpWitness(Witness):
         return held.note.cosigned_at(self.name, self.verifier.public)
 
     def add(self, note: SignedNote, old_size: int, proof: Sequence[bytes], log_public: bytes):
-        """POST the checkpoint; return ``note`` with this witness's cosignature added.
+        """POST the checkpoint; return ``note`` with this witness's cosignature added
+        (:func:`add_all` with this witness alone).
 
         Raises
         ------
@@ -112,10 +106,17 @@ class HttpWitness(Witness):
             400/403/404/422, a 409 at the same size (a fork), or a cosignature that does
             not verify with the witness's key.
         WitnessUnreachable
-            No answer after :data:`ATTEMPTS` tries.
+            No answer after :data:`~governance.log.witness_http.ATTEMPTS` tries.
         """
+        (answer,) = add_all([(self, old_size, proof)], note, log_public)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def judge(self, note: SignedNote, old_size: int, answer: Answer, log_public: bytes):
+        """This witness's answer to ``note`` sent with ``old_size``: the cosigned note, or
+        the exception :meth:`add` raises."""
         size = note.checkpoint.size
-        answer = self._post(add_checkpoint_body(note, old_size, proof))
         reason = answer.text.strip().splitlines()[0][:200] if answer.text.strip() else ""
         if answer.status_code == 409:
             held = _held_size(answer)
@@ -143,20 +144,50 @@ class HttpWitness(Witness):
             )
         return cosigned
 
-    def _post(self, body: bytes) -> Answer:
-        last = "no attempt"
-        for attempt in range(ATTEMPTS):
-            if attempt:
-                time.sleep(BACKOFF * 2 ** (attempt - 1))
-            try:
-                answer = post(f"{self.location}/add-checkpoint", body, self.timeout)
-            except (OSError, http.client.HTTPException) as exc:
-                last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+def add_all(jobs, note: SignedNote, log_public: bytes) -> list:
+    """Hand ``note`` to witness services at once: ``jobs`` are ``(HttpWitness, old size,
+    consistency proof)``; per job the cosigned note, or the :class:`WitnessMoved`,
+    :class:`WitnessRefused` or :class:`WitnessUnreachable` that :meth:`HttpWitness.add`
+    would raise (:func:`send_checkpoint`, then its answers)."""
+    return send_checkpoint(jobs, note, log_public).answers()
+
+
+def send_checkpoint(jobs, note: SignedNote, log_public: bytes) -> Handed:
+    """Write ``note`` to every service of ``jobs`` now (:func:`add_all`); the answers are
+    read by :meth:`Handed.answers`, so the caller may ask local witnesses meanwhile. The
+    requests go out together from this thread (:func:`governance.log.witness_http.send_all`)."""
+    posts = [
+        Post(f"{w.location}/add-checkpoint", add_checkpoint_body(note, old, proof), w.timeout)
+        for w, old, proof in jobs
+    ]
+    return Handed(list(jobs), note, log_public, send_all(posts))
+
+
+@dataclass
+class Handed:
+    """A checkpoint written to witness services whose answers are not read yet."""
+
+    jobs: list
+    note: SignedNote
+    log_public: bytes
+    sent: Sent
+
+    def answers(self) -> list:
+        out = []
+        for (w, old, _proof), answer in zip(self.jobs, self.sent.answers(), strict=True):
+            if isinstance(answer, str):
+                out.append(
+                    WitnessUnreachable(
+                        f"witness {w.label} unreachable ({answer}, {ATTEMPTS} tries)"
+                    )
+                )
                 continue
-            if answer.status_code < 500:
-                return answer
-            last = f"HTTP {answer.status_code}"
-        raise WitnessUnreachable(f"witness {self.label} unreachable ({last}, {ATTEMPTS} tries)")
+            try:
+                out.append(w.judge(self.note, old, answer, self.log_public))
+            except (WitnessMoved, TamperDetected) as exc:
+                out.append(exc)
+        return out
 
 
 def _held_size(answer: Answer) -> int | None:
@@ -164,83 +195,6 @@ def _held_size(answer: Answer) -> int | None:
     if not answer.content_type.startswith(SIZE_TYPE) or not text.isdigit():
         return None
     return int(text)
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A witness's HTTP answer: status, body text, ``Content-Type``."""
-
-    status_code: int
-    text: str
-    content_type: str
-
-
-#: Kept-alive connections waiting for the next request, by scheme, host, port and timeout.
-_IDLE: dict[tuple[str, str, int, float], list[http.client.HTTPConnection]] = {}
-_IDLE_LOCK = threading.Lock()
-_TLS: list[ssl.SSLContext] = []
-
-
-def post(url: str, body: bytes, timeout: float) -> Answer:
-    """POST ``body`` to ``url`` over a kept-alive connection (tlog-witness: clients SHOULD
-    keep alive), one per witness and thread at a time; ``timeout`` seconds per connect and
-    per read. The standard library's HTTP client: a command that asks witnesses pays no
-    import of a larger stack (httpx and httpcore took 350 ms to import, and their client
-    40-90 ms to build its TLS trust store even for ``http://``: bench/bench_witness.py).
-    ``https://`` verifies the witness's certificate with the system's trust store.
-
-    Raises
-    ------
-    OSError, http.client.HTTPException
-        No connection, a timeout, or a broken answer (the caller retries).
-    """
-    parts = urlsplit(url)
-    scheme, host = parts.scheme, parts.hostname or ""
-    port = parts.port or (443 if scheme == "https" else 80)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    where = (scheme, host, port, timeout)
-    with _IDLE_LOCK:
-        idle = _IDLE.get(where)
-        conn = idle.pop() if idle else None
-    if conn is not None:  # the witness may have closed it while it was idle: then anew
-        try:
-            return _exchange(conn, where, path, body)
-        except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
-            pass
-    if scheme == "https":
-        with _IDLE_LOCK:
-            if not _TLS:
-                _TLS.append(ssl.create_default_context())
-        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=_TLS[0])
-    else:
-        conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    return _exchange(conn, where, path, body)
-
-
-def _exchange(conn: http.client.HTTPConnection, where, path: str, body: bytes) -> Answer:
-    try:
-        conn.request("POST", path, body=body, headers={"Content-Type": "text/plain"})
-        response = conn.getresponse()
-        data = response.read()
-    except BaseException:
-        conn.close()
-        raise
-    answer = Answer(
-        response.status, data.decode("utf-8", "replace"), response.getheader("Content-Type", "")
-    )
-    if response.will_close:
-        conn.close()
-    else:
-        with _IDLE_LOCK:
-            _IDLE.setdefault(where, []).append(conn)
-    return answer
-
-
-def _forget_connections() -> None:  # a forked child must not share its parent's sockets
-    _IDLE.clear()
-
-
-os.register_at_fork(after_in_child=_forget_connections)
 
 
 def witness_at(spec: str, where: str = "ALPHAGATE_WITNESS") -> Witness:

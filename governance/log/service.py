@@ -1,7 +1,7 @@
 """A witness service: c2sp.org/tlog-witness over HTTP, its own key, its own database.
 
 ``alphagate witness serve --key FILE --state URL --listen HOST:PORT --log VKEY...`` runs
-:func:`serve`: a Starlette application under uvicorn with one route,
+:func:`serve`: an ASGI application under uvicorn (httptools, uvloop) with one route,
 ``POST /add-checkpoint`` (body: ``old N``, consistency proof lines in base64, a blank line,
 the signed checkpoint). The rules and their answers, in the order the protocol checks them:
 
@@ -33,14 +33,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import threading
 from collections.abc import Iterable
-
-from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
 
 from governance.ground.errors import InputError, TamperDetected
 from governance.log.checkpoint import (
@@ -115,20 +108,27 @@ def parse_request(body: bytes) -> tuple[int, list[bytes], SignedNote]:
         raise BadRequest(f"malformed add-checkpoint request: {exc}") from None
 
 
-def make_app(witness: SqlWitness, logs: dict[str, list[bytes]]) -> Starlette:
-    """The ASGI application of a witness that cosigns with ``witness.key`` for ``logs``."""
-    witness.pins_log_key = False  # trust is the configured list, several keys in a rotation
-    one_at_a_time = threading.Lock()
+def make_app(witness: SqlWitness, logs: dict[str, list[bytes]]):
+    """The ASGI application of a witness that cosigns with ``witness.key`` for ``logs``.
 
-    def add(body: bytes) -> PlainTextResponse:
+    A plain ASGI callable under uvicorn: one route, ``POST /add-checkpoint`` (any other path
+    404, another method 405), a body of at most :data:`MAX_BODY` bytes (else 413), answered
+    in the event loop itself. A witness checks and stores one checkpoint at a time (the
+    check and the store are one transaction on its one connection), so a worker thread per
+    request bought no parallelism; handing each request to one and back cost more CPU than
+    the check (bench/bench_witness.py prints the services' CPU per request).
+    """
+    witness.pins_log_key = False  # trust is the configured list, several keys in a rotation
+
+    def add(body: bytes) -> tuple[int, str, bytes]:
         try:
             old, proof, note = parse_request(body)
             cp = note.checkpoint
         except (BadRequest, TamperDetected) as exc:
-            return _text(400, str(exc))
+            return 400, str(exc), _PLAIN
         keys = logs.get(cp.origin)
         if keys is None:
-            return _text(404, f"unknown log origin {cp.origin!r}")
+            return 404, f"unknown log origin {cp.origin!r}", _PLAIN
         # the key that signed it (witness.add checks the signature again: once, with one key)
         public = (
             keys[0]
@@ -136,33 +136,66 @@ def make_app(witness: SqlWitness, logs: dict[str, list[bytes]]) -> Starlette:
             else next((k for k in keys if note.verify(cp.origin, k)), keys[0])
         )
         try:
-            with one_at_a_time:  # SqlWitness keeps its locked connection on the instance
-                cosigned = witness.add(note, old, proof, public)
+            cosigned = witness.add(note, old, proof, public)
         except BadRequest as exc:
-            return _text(400, str(exc))
+            return 400, str(exc), _PLAIN
         except BadLogSignature as exc:
-            return _text(403, str(exc))
+            return 403, str(exc), _PLAIN
         except (WitnessMoved, Forked) as exc:
-            return PlainTextResponse(f"{exc.size}\n", 409, media_type=SIZE_TYPE)
+            return 409, f"{exc.size}", _SIZE
         except BadProof as exc:
-            return _text(422, str(exc))
+            return 422, str(exc), _PLAIN
         me = witness.key
         mine = [s for s in cosigned.signatures if s.name == me.name]
-        lines = SignedNote("", tuple(mine)).text()[1:]  # the signature lines alone
-        return _text(200, lines)
+        return 200, SignedNote("", tuple(mine)).text()[1:], _PLAIN  # the signature lines
 
-    async def add_checkpoint(request: Request) -> PlainTextResponse:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return _text(413, "request too large")
-        return await run_in_threadpool(add, body)
+    async def app(scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                await send({"type": message["type"] + ".complete"})
+                if message["type"] == "lifespan.shutdown":
+                    return
+        if scope["type"] != "http":
+            return
+        if scope["path"] != "/add-checkpoint":
+            answer = 404, "not found", _PLAIN
+        elif scope["method"] != "POST":
+            answer = 405, "method not allowed: POST /add-checkpoint", _PLAIN
+        else:
+            body = await _body(receive)
+            answer = (413, "request too large", _PLAIN) if body is None else add(body)
+        await _answer(send, *answer)
 
     witness.engine  # noqa: B018 (create the tables before the first request)
-    return Starlette(routes=[Route("/add-checkpoint", add_checkpoint, methods=["POST"])])
+    return app
 
 
-def _text(status: int, text: str) -> PlainTextResponse:
-    return PlainTextResponse(text if text.endswith("\n") else text + "\n", status)
+_PLAIN = b"text/plain; charset=utf-8"
+_SIZE = SIZE_TYPE.encode()
+
+
+async def _body(receive) -> bytes | None:
+    """The request body, or None beyond :data:`MAX_BODY` bytes (the rest is not read)."""
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            return b""
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+async def _answer(send, status: int, text: str, content_type: bytes) -> None:
+    data = (text if text.endswith("\n") else text + "\n").encode()
+    headers = [(b"content-type", content_type), (b"content-length", str(len(data)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
 
 
 def serve(key: NoteKey, state_url: str, listen: str, logs: dict[str, list[bytes]]) -> None:
@@ -174,4 +207,5 @@ def serve(key: NoteKey, state_url: str, listen: str, logs: dict[str, list[bytes]
         raise InputError(f"--listen: {listen!r} is not HOST:PORT")
     app = make_app(SqlWitness(state_url, key), logs)
     print(f"witness {key.vkey(COSIGNATURE_V1)} listening on http://{host}:{port}", flush=True)
-    uvicorn.run(app, host=host.strip("[]"), port=int(port), log_level="warning", access_log=False)
+    uvicorn.run(app, host=host.strip("[]"), port=int(port), log_level="warning", access_log=False,
+                lifespan="off")  # fmt: skip

@@ -314,9 +314,7 @@ _history = sa.Table(
 
 class SqlWitness(Witness):
     """Checkpoints in a second database (SQLite file or PostgreSQL), rows locked per update.
-
-    Its key file lives beside the state directory (``witness-keys/``), not in the database.
-    """
+    Its key file lives beside the state directory (``witness-keys/``), not in the database."""
 
     kind = "sql"
 
@@ -324,8 +322,7 @@ class SqlWitness(Witness):
         super().__init__(redacted(location), key)
         self._url = location
         self._engine = None
-        self._conn = None
-        self._locked = None
+        self._raw = self._conn = self._locked = None  # _raw: its own DBAPI connection, kept
 
     @property
     def engine(self):
@@ -346,33 +343,56 @@ class SqlWitness(Witness):
                 row = c.execution_options(ledger_read=True).execute(_HELD, {"o": origin}).first()
         if row is None:
             return None
-        return Held(SignedNote.parse(row.note), bytes.fromhex(row.log_public))
+        return Held(SignedNote.parse(row[0]), bytes.fromhex(row[1]))
 
     @contextmanager
     def _lock(self, origin: str) -> Iterator[None]:
-        with self.engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE; PostgreSQL: row lock
-            locking = _HELD_LOCKED if conn.dialect.name == "postgresql" else _HELD
-            self._locked = conn.execute(locking, {"o": origin}).first()
-            self._conn = conn
+        """One transaction (SQLite ``BEGIN IMMEDIATE``, PostgreSQL a row lock) on the witness's
+        own connection, through its driver (SQLAlchemy's work per statement cost more CPU
+        than SQLite's, bench/bench_witness.py); one whose rollback fails is dropped."""
+        raw, self._raw = self._raw or self.engine.raw_connection(), None
+        sql = _DRIVER_SQL[raw.dbapi_connection.__class__.__module__.startswith("sqlite3")]
+        cur = raw.cursor()
+        try:
+            if sql["begin"]:
+                cur.execute(sql["begin"])
+            cur.execute(sql["held"], (origin,))
+            self._locked, self._conn = cur.fetchone(), (cur, sql)
+            yield
+            raw.commit()
+        except BaseException:
             try:
-                yield
-            finally:
-                self._conn = self._locked = None
+                raw.rollback()
+                self._raw = raw
+            except Exception:
+                raw.invalidate()
+            raise
+        finally:
+            self._conn = self._locked = None
+        self._raw = raw
 
     def _store(self, origin: str, note: SignedNote, log_public: bytes) -> None:
-        conn = self._conn
+        cur, sql = self._conn
         text = note.text()
-        values = {"o": origin, "note": text, "pub": log_public.hex()}
-        if conn.execute(_UPDATE, values).rowcount == 0:
-            conn.execute(_INSERT, values)
-        conn.execute(_HISTORY, {"o": origin, "size": note.checkpoint.size, "note": text})
+        cur.execute(sql["update"], (text, log_public.hex(), origin))
+        if cur.rowcount == 0:
+            cur.execute(sql["insert"], (origin, text, log_public.hex()))
+        cur.execute(sql["history"], (origin, note.checkpoint.size, text))
 
 
-# The witness's statements, as plain text prepared once: a request runs three or four of
-# them, and building and caching Core constructs per request cost more CPU than SQLite
-# itself (bench/bench_witness.py prints the services' CPU per request).
 _HELD = sa.text("SELECT note, log_public FROM witness_state WHERE origin = :o")
-_HELD_LOCKED = sa.text("SELECT note, log_public FROM witness_state WHERE origin = :o FOR UPDATE")
-_UPDATE = sa.text("UPDATE witness_state SET note = :note, log_public = :pub WHERE origin = :o")
-_INSERT = sa.text("INSERT INTO witness_state (origin, note, log_public) VALUES (:o, :note, :pub)")
-_HISTORY = sa.text("INSERT INTO witness_history (origin, size, note) VALUES (:o, :size, :note)")
+
+
+def _driver_sql(lite: bool) -> dict[str, str]:
+    """A checkpoint's statements in the driver's own parameter style (sqlite3's or psycopg's)."""
+    p, lock = ("?", "") if lite else ("%s", " FOR UPDATE")
+    return {
+        "begin": "BEGIN IMMEDIATE" if lite else "",  # psycopg begins on the first statement
+        "held": f"SELECT note, log_public FROM witness_state WHERE origin = {p}{lock}",
+        "update": f"UPDATE witness_state SET note = {p}, log_public = {p} WHERE origin = {p}",
+        "insert": f"INSERT INTO witness_state (origin, note, log_public) VALUES ({p}, {p}, {p})",
+        "history": f"INSERT INTO witness_history (origin, size, note) VALUES ({p}, {p}, {p})",
+    }
+
+
+_DRIVER_SQL = {True: _driver_sql(True), False: _driver_sql(False)}
