@@ -3,6 +3,11 @@
 Usage::
 
     .venv/bin/python bench/bench_witness.py [--commands 100] [--seconds 5]
+    .venv/bin/python bench/bench_witness.py --against ../other-checkout [--commands 60]
+
+``--against`` measures only the added latency, this checkout's code and another's (a
+worktree of main, say) in lockstep, each with its own 3 services, alternating which goes
+first: on a loaded machine the two meet the same load, and the ratio is the figure.
 
 Three ``alphagate witness serve`` processes on this machine (their own keys, SQLite state),
 a policy-like witness set of 3 with quorum 2, and a SQLite ledger.
@@ -30,17 +35,22 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
+import json
 import os
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
+#: The checkout whose code runs: this one, or another one's for ``--against`` (``--driver``).
+TREE = Path(sys.argv[sys.argv.index("--driver") + 1]) if "--driver" in sys.argv else REPO
+sys.path.insert(0, str(TREE))
+sys.path.insert(0, str(TREE / "tests"))
 
 
 def _ms(xs: list[float]) -> tuple[float, float]:
@@ -177,33 +187,111 @@ def throughput(root: Path, service, key, seconds: float) -> None:
           f"  (a checkpoint costs {rps / cps:4.1f}x a bare round trip)")  # fmt: skip
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--commands", type=int, default=100)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    args = parser.parse_args()
-    print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+@contextlib.contextmanager
+def log_and_witnesses(root: Path, n: int = 3):
+    """A log key (``ALPHAGATE_LOG_KEY``, outside any workspace) and ``n`` witness services
+    trusting it: ``(services, key)``."""
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from helpers_witness import start_witnesses
 
     from governance.log.checkpoint import NoteKey
 
+    os.environ["XDG_DATA_HOME"] = str(root / "xdg")
+    key = NoteKey("alphagate.ledger/bench", Ed25519PrivateKey.generate())
+    os.environ["ALPHAGATE_LOG_KEY"] = str(root / "log.key")
+    os.environ["ALPHAGATE_LOG_ORIGIN"] = key.name
+    (root / "log.key").write_bytes(key.private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))  # fmt: skip
+    services = start_witnesses(root / "w", n, key.vkey())
+    try:
+        yield services, key
+    finally:
+        for s in services:
+            s.stop()
+
+
+def driver() -> None:
+    """``--driver TREE``: one side of ``--against``, the code of checkout TREE: 3 services
+    and one command per ``go I`` line on stdin, answered ``[wall, CPU, services' CPU]``."""
+    from governance.log.checkpoint import Verifier
+    from governance.log.quorum import WitnessSet
+    from governance.log.remote import HttpWitness
+
     with tempfile.TemporaryDirectory(prefix="bench-witness-") as tmp:
         root = Path(tmp)
-        os.environ["XDG_DATA_HOME"] = str(root / "xdg")
-        key = NoteKey("alphagate.ledger/bench", Ed25519PrivateKey.generate())
-        os.environ["ALPHAGATE_LOG_KEY"] = str(root / "log.key")
-        from cryptography.hazmat.primitives import serialization
+        with log_and_witnesses(root) as (services, _key):
+            members = tuple(HttpWitness(s.url, Verifier.parse(s.vkey)) for s in services)
+            wset = WitnessSet(members, 2, (), "bench")
+            in_child(_one_command, root, wset, -1)
+            print("ready", flush=True)
+            for line in sys.stdin:
+                before = sum(_cpu(s.proc.pid) for s in services)
+                wall, cpu = in_child(_one_command, root, wset, int(line.split()[1]))
+                served = sum(_cpu(s.proc.pid) for s in services) - before
+                print(json.dumps([wall, cpu, served]), flush=True)
 
-        (root / "log.key").write_bytes(key.private.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption()))  # fmt: skip
-        services = start_witnesses(root / "w", 3, key.vkey())
-        try:
+
+def against(other: Path, n: int) -> None:
+    """``--against TREE``: this checkout's commands and TREE's in lockstep (alternating which
+    goes first), each with its own 3 services, so both meet the same load."""
+    sides = {"this": REPO, "other": other.resolve()}
+    procs = {
+        name: subprocess.Popen([sys.executable, __file__, "--driver", str(tree)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for name, tree in sides.items()
+    }  # fmt: skip
+    for proc in procs.values():
+        if proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("a driver did not start")
+    got = {name: [] for name in procs}
+    for i in range(n):
+        for name in sorted(procs, reverse=bool(i % 2)):
+            procs[name].stdin.write(f"go {i}\n")
+            procs[name].stdin.flush()
+            got[name].append(json.loads(procs[name].stdout.readline()))
+    for proc in procs.values():
+        proc.stdin.close()
+        proc.wait()
+    print(f"added latency per deciding command, 3 witness services, {n} commands in lockstep:")
+    for name, tree in sides.items():
+        wall = sorted(x[0] * 1e3 for x in got[name])
+        cpu = sorted(x[1] * 1e3 for x in got[name])
+        served = statistics.mean(x[2] for x in got[name]) * 1e3
+        print(f"  {name:5s} {tree!s:28s} median {statistics.median(wall):7.2f} ms"
+              f"  p25 {wall[len(wall) // 4]:7.2f} ms  client CPU median"
+              f" {statistics.median(cpu):6.2f} ms  services' CPU {served:6.2f} ms per command")  # fmt: skip
+    ratio = statistics.median(x[0] for x in got["this"]) / statistics.median(
+        x[0] for x in got["other"]
+    )
+    print(f"  this / other, median wall: {ratio:4.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--commands", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--against", type=Path, metavar="TREE",
+                        help="latency only, in lockstep with another checkout's code")  # fmt: skip
+    parser.add_argument("--driver", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.driver:
+        return driver()
+    print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    if args.against:
+        against(args.against, args.commands)
+        print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+        return None
+    with tempfile.TemporaryDirectory(prefix="bench-witness-") as tmp:
+        root = Path(tmp)
+        with log_and_witnesses(root) as (services, key):
             added_latency(root, services, key, args.commands)
-        finally:
-            for s in services:
-                s.stop()
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from helpers_witness import start_witnesses
+
+        from governance.log.checkpoint import NoteKey
+
         other = NoteKey("alphagate.ledger/bench-throughput", Ed25519PrivateKey.generate())
         (service,) = start_witnesses(root / "tp", 1, other.vkey())
         try:
@@ -211,6 +299,7 @@ def main() -> None:
         finally:
             service.stop()
     print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    return None
 
 
 if __name__ == "__main__":

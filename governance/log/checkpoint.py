@@ -278,7 +278,12 @@ class SignedNote:
         return None
 
 
+@lru_cache(maxsize=1024)
 def _ed25519_ok(public: bytes, signature: bytes, message: bytes) -> bool:
+    """Whether ``signature`` verifies; remembered per process, as a pure function of its
+    bytes: a witness's cosignature is checked when its answer arrives and again when the
+    quorum is counted, and a witness service sees the same signed checkpoint again at the
+    first hand-over of every command (Ed25519 signatures are deterministic)."""
     try:
         Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
     except (InvalidSignature, ValueError):
