@@ -29,6 +29,11 @@ TRAINING = ("tasks.model.train", "tasks.model.cv", "tasks.model.register", "task
 TRAINING += ("tasks.model.card",)
 GRAPH = import_graph()
 FORBIDDEN_CALLS = {"train", "cv", "fit", "LGBMRegressor", "LGBMClassifier", "LGBMRanker"}
+#: The one exception, and exactly what it may call: replication fits the version again from
+#: its signed recipe with the validator's own call of LightGBM (validation/replication.py),
+#: so that a model that is not what its record says is caught. It still imports no training
+#: code (the allow-list above), and every other module is scanned as before.
+REFIT = {"replication.py": ["lightgbm.train(...)"]}
 
 
 def _allowed(target: str) -> bool:
@@ -84,7 +89,8 @@ def test_validation_imports_only_the_allow_list():
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
 def test_module_makes_no_training_call(path):
-    assert violations(path.read_text(encoding="utf-8")) == []
+    calls = [v.split(": ", 1)[1] for v in violations(path.read_text(encoding="utf-8"))]
+    assert calls == REFIT.get(path.name, [])
 
 
 @pytest.mark.parametrize(

@@ -40,6 +40,7 @@ from validation.overfitting import (
     return_moments,
 )
 from validation.report import SCHEMA
+from validation.robustness import Robustness, section
 
 __all__ = ["PREDICTION", "Assessment", "assess", "overfitting_statistics"]
 
@@ -188,6 +189,7 @@ def assess(
     policy: ValidationPolicy,
     header: Mapping[str, Any],
     holdout_looks: int = 1,
+    robustness: Robustness | None = None,
 ) -> Assessment:
     """Every check of an independent validation.
 
@@ -205,6 +207,8 @@ def assess(
         ``model``, ``holdout``, ``policy`` and ``validator`` blocks copied into the report.
     holdout_looks : int
         Distinct models validated on this holdout, this one included (validation/looks.py).
+    robustness : Robustness, optional
+        The sensitivity scenarios and the replication (validation/robustness.py).
     """
     kw = dict(
         horizon=horizon,
@@ -247,6 +251,7 @@ def assess(
         drift=drift,
         label_timing=timing,
         holdout_looks=holdout_looks,
+        robustness=robustness,
     )
     verdict = verdict_of(findings)
     report = to_jsonable(
@@ -261,6 +266,7 @@ def assess(
             "label_timing": timing,
             "shap": shap,
             "drift": drift,
+            **section(robustness),
             "figures": {cap: sha256_bytes(png) for cap, png in figures.items()},
         }
     )

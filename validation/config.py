@@ -46,6 +46,15 @@ class ValidationConfig(StrictModel):
         Seed of the random challenger and of the SHAP sample.
     experiment_suffix : str
         Validation runs go to the MLflow experiment ``<strategy><suffix>``.
+    sensitivity_noise : float
+        Scale of the noise the sensitivity section adds to every feature, in units of the
+        feature's own per-date standard deviation (0.1: a tenth of its dispersion, the size
+        of a vendor's revision of a price-based characteristic; validation/sensitivity.py).
+    sensitivity_hyperparameters : list of mapping
+        The hyperparameter neighbours the sensitivity section fits again from the signed
+        recipe: each maps LightGBM parameters of the selected trial to a factor (0.8 and
+        1.25 on the learning rate, 0.75 and 1.33 on the leaves: one step either side). Each
+        costs one fit of the final model; an empty list fits none (the replica is always fit).
     """
 
     validator: str | None = None
@@ -60,6 +69,23 @@ class ValidationConfig(StrictModel):
     cscv_partitions: int = Field(16, ge=2, le=20)
     seed: int = 0
     experiment_suffix: str = "-validation"
+    sensitivity_noise: float = Field(0.1, gt=0, le=1)
+    sensitivity_hyperparameters: list[dict[str, float]] = Field(
+        default_factory=lambda: [
+            {"learning_rate": 0.8},
+            {"learning_rate": 1.25},
+            {"num_leaves": 0.75},
+            {"num_leaves": 1.33},
+        ]
+    )
+
+    @field_validator("sensitivity_hyperparameters")
+    @classmethod
+    def _factors(cls, v: list[dict[str, float]]) -> list[dict[str, float]]:
+        for i, spec in enumerate(v):
+            if not spec or any(not 0 < f <= 10 for f in spec.values()):
+                raise ValueError(f"[{i}]: each entry maps parameters to factors in (0, 10]")
+        return v
 
     @field_validator("cscv_partitions")
     @classmethod

@@ -33,6 +33,14 @@ Default severities (check name: severity — threshold, from ``ValidationPolicy`
 ``statistic_unavailable``  warning   a gating statistic could not be computed (fail closed:
                                      a human must look)
 ``challenger_unavailable`` info      a challenger could not be built (e.g. no ``mom_12_1``)
+``sensitivity_turnover``   warning   feature noise or a hyperparameter neighbour moves the
+                                     top-quantile book more than
+                                     ``max_sensitivity_turnover`` of a random book's turnover
+``sensitivity_ic_loss``    warning   ... or loses more than ``max_sensitivity_ic_loss`` of the
+                                     holdout rank IC (validation/sensitivity.py)
+``replication_mismatch``   critical  the model fitted again from its signed recipe predicts
+                                     differently beyond float rounding
+                                     (validation/replication.py). Critical in every tier
 =========================  ========  ===============================================
 """
 
@@ -42,6 +50,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from governance.findings.register import FindingRecord, match_ids
 from governance.ground.errors import InputError
@@ -51,6 +60,9 @@ from validation.drift import DriftRow
 from validation.explain import ShapSummary
 from validation.label_timing import LabelTiming
 from validation.metrics import SignalMetrics
+
+if TYPE_CHECKING:
+    from validation.robustness import Robustness
 
 __all__ = [
     "ALWAYS_CRITICAL",
@@ -80,11 +92,15 @@ DEFAULT_SEVERITIES: dict[str, Severity] = {
     "drift_psi_critical": Severity.CRITICAL,
     "statistic_unavailable": Severity.WARNING,
     "challenger_unavailable": Severity.INFO,
+    "sensitivity_turnover": Severity.WARNING,
+    "sensitivity_ic_loss": Severity.WARNING,
+    "replication_mismatch": Severity.CRITICAL,
 }
 
 
 #: Checks no tier may make less than critical: a leak of the label is never a judgement call.
-ALWAYS_CRITICAL = frozenset({"label_timing_leak"})
+#: A model that is not what its signed record says it was fitted from is not one either.
+ALWAYS_CRITICAL = frozenset({"label_timing_leak", "replication_mismatch"})
 
 
 class Verdict(StrEnum):
@@ -181,6 +197,7 @@ def build_findings(
     drift: Iterable[DriftRow],
     label_timing: LabelTiming | None = None,
     holdout_looks: int = 1,
+    robustness: Robustness | None = None,
 ) -> list[Finding]:
     """Every failed check, in a stable order (outcomes, overfitting, challengers, SHAP, drift).
 
@@ -272,6 +289,44 @@ def build_findings(
             p.max_top_feature_share,
         )
     out += _drift_findings(c, drift)
+    if robustness is not None:
+        out += _robustness_findings(c, robustness)
+    return out
+
+
+def _robustness_findings(c: _Checker, r: Robustness) -> list[Finding]:
+    """Sensitivity warnings (noise and hyperparameter scenarios; a dropped feature's loss is
+    its importance, reported only) and the replication's verdict."""
+    out: list[Finding] = []
+    p = c.policy
+    for s in r.scenarios:
+        if s.kind == "drop":
+            continue
+        if math.isfinite(s.relative_turnover) and s.relative_turnover > p.max_sensitivity_turnover:
+            msg = (
+                f"{s.name}: the top-quantile book turns over {s.turnover:.0%}, "
+                f"{s.relative_turnover:.2f} of a random book's > {p.max_sensitivity_turnover:.2f}"
+            )
+            out.append(c.make("sensitivity_turnover", msg, s.relative_turnover,
+                              p.max_sensitivity_turnover, about=s.name))  # fmt: skip
+        if math.isfinite(s.ic_loss) and s.ic_loss > p.max_sensitivity_ic_loss:
+            msg = (
+                f"{s.name}: holdout rank IC {s.rank_ic:.4f} loses {s.ic_loss:.0%} of the "
+                f"model's > {p.max_sensitivity_ic_loss:.0%}"
+            )
+            out.append(c.make("sensitivity_ic_loss", msg, s.ic_loss,
+                              p.max_sensitivity_ic_loss, about=s.name))  # fmt: skip
+    rep = r.replication
+    if not rep.available:
+        out.append(c.make("statistic_unavailable", f"replication: {rep.note}",
+                          about="replication"))  # fmt: skip
+    elif not rep.matches:
+        msg = (
+            f"the model fitted again from its signed recipe ({rep.rounds} rounds) predicts "
+            f"up to {rep.max_abs_diff:.3g} apart from the registered one > tolerance "
+            f"{rep.tolerance:.3g}: the registered model is not what its record says"
+        )
+        out.append(c.make("replication_mismatch", msg, rep.max_abs_diff, rep.tolerance))
     return out
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from governance.ground.canonical import canonical_json, sha256_bytes
 from governance.ground.html import Cell, Facts, Page, Section, Table, count, render_page
 from governance.identity.sandbox import banner
+from validation.report_robustness import robustness_sections
 from validation.report_sections import KS_SIGNIFICANCE, analyst_sections
 
 __all__ = ["SCHEMA", "flags", "render_html"]
@@ -170,6 +171,7 @@ def render_html(report: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
     )
     sections = (
         *analyst_sections(report, figures),
+        *robustness_sections(report),
         Section("Limitations", (list(LIMITATIONS),)),
         Section("Sign-off", _signoff(report)),
     )

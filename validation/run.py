@@ -35,6 +35,7 @@ from validation.inputs import ValidationInputs, load_inputs, predict, training_f
 from validation.looks import holdout_looks
 from validation.metrics import regime_metrics
 from validation.report import render_html
+from validation.robustness import mlflow_metrics, robustness
 
 __all__ = [
     "ValidationResult",
@@ -200,6 +201,7 @@ def _mlflow_record(
         "psr": over["psr"],
         "pbo": over["pbo"].get("pbo"),
         **regime_metrics(m.ic_by_state),  # rank_ic_<regime>_<state>
+        **mlflow_metrics(a.report),
     }
     run_id, exp_id = log_run(
         ctx.ws, experiment, tags=tags, metrics=metrics, files=files, artifact_path="validation"
@@ -255,6 +257,7 @@ def assess_inputs(
         policy=tier.validation,
         header=_header(inp, validator, tier_name, ctx, tier),
         holdout_looks=holdout_looks(ctx.ledger, inp.holdout_fingerprint, inp.run_id).count,
+        robustness=robustness(ctx.ledger, ctx.store, inp, cfg),
     )
 
 

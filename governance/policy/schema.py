@@ -115,9 +115,11 @@ class ValidationPolicy(StrictModel):
     min_margin_over_challenger: float = 0.0
     psi_warning: float = Field(default=0.10, ge=0)
     psi_critical: float = Field(default=0.25, ge=0)
-    # Share of total mean |SHAP| carried by one feature above which the model is a one-factor
-    # bet in disguise (validation/findings.py, check ``shap_concentration``).
+    # One feature's share of mean |SHAP| over which it is a one-factor bet (shap_concentration)
     max_top_feature_share: float = Field(default=0.75, gt=0, le=1)
+    # Sensitivity: turnover over a random book's, share of rank IC lost (validation/sensitivity.py)
+    max_sensitivity_turnover: float = Field(default=0.5, gt=0, le=1)
+    max_sensitivity_ic_loss: float = Field(default=0.5, gt=0, le=1)
     # Per check name (validation/findings.py CHECKS) override of the default severity.
     severities: dict[str, Severity] = Field(default_factory=dict)
     # Which findings a risk officer may accept, and how (the review path).
