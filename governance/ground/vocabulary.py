@@ -93,6 +93,7 @@ class Action(StrEnum):
     RISK_ANALYSED = "risk.analysed"
     # evidence
     EVIDENCE_EXPORTED = "evidence.exported"
+    RECORDS_ARCHIVED = "records.archived"
     # gates: one per governance.ground.errors.Gate that records (gate_action)
     GATE_DATA_QUALITY = "gate.data_quality"
     GATE_VALIDATION = "gate.validation"

@@ -24,6 +24,7 @@ from governance.policy.boundaries import BoundaryPolicy
 from governance.policy.paper import PaperPolicy
 from governance.policy.stewardship import ChangePathPolicy, InventoryPolicy, OverlayPolicy
 from governance.policy.witness_schema import WitnessPolicy
+from governance.policy.records import RecordsPolicy
 
 
 class Severity(StrEnum):
@@ -304,20 +305,19 @@ class Tier(StrictModel):
 
 
 class Policy(StrictModel):
-    """The whole policy: a version label, named materiality tiers, and which tier each
-    strategy runs under.
+    """The whole policy: a version, named materiality tiers, which tier each strategy runs under.
 
     ``strategies`` maps a strategy (``model.name``, the MLflow registered-model name) to a
     tier name; ``default_tier`` is the tier of every strategy not listed. A strategy with
-    neither is *unassigned*: nothing may be decided about it (governance/policy/tiers.py). The
-    adopted policy's assignment is the tier in force, never a run config's choice.
-    """
+    neither is *unassigned*: nothing may be decided about it (governance/policy/tiers.py); the
+    adopted policy's assignment is the tier in force, never a run config's choice."""
 
     version: str = Field(min_length=1)
     tiers: dict[str, Tier] = Field(min_length=1)
     strategies: dict[str, str] = Field(default_factory=dict)
     default_tier: str | None = None
     witnesses: WitnessPolicy | None = None  # None: the environment's witnesses only
+    records: RecordsPolicy = Field(default_factory=RecordsPolicy)  # governance/policy/records.py
 
     @model_validator(mode="after")
     def _assigned_tiers_exist(self) -> Policy:
