@@ -1,0 +1,191 @@
+"""The compliance report (issue 27, item 7): ``alphagate compliance report`` maps every PRA
+SS1/23 principle and SR 26-2 / OCC 2026-13 area to this workspace's evidence, names the gaps,
+and every link it writes resolves. One workspace (module fixture), the real stack:
+``alphagate run`` on the review market (verdict REVIEW), rita's signed acceptance of the
+warning and vera's approval, as the committee pack's test builds it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+from flows.cli import main
+from governance.ground.vocabulary import Action, Subject
+from governance.ground.workspace import Workspace
+from governance.log.ledger import Ledger
+from tests.helpers_browser import Browser, page_url
+from tests.helpers_e2e import DATA, cli_json, cli_out
+from tests.helpers_identity import enrol_cast
+
+CONFIG = str(DATA / "review.yaml")
+MODEL = "review-e2e"
+SS1_23 = [f"Principle {i}" for i in range(1, 6)]
+SR26_2 = ["Risk-based approach", "Development and use", "Validation and monitoring",
+          "Governance and controls", "Vendor and third-party"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, prefect_server):
+    home = tmp_path_factory.mktemp("compliance") / "home"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ALPHAGATE_HOME", str(home))
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+        mp.setenv("ALPHAGATE_CONFIG", CONFIG)
+        mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
+        mp.delenv("ALPHAGATE_USER", raising=False)
+        enrol_cast(Workspace(home), monkeypatch=mp)
+        assert main(["run", "--config", CONFIG, "--as", "dana"]) == 3  # REVIEW halts the run
+        until = (dt.date.today() + dt.timedelta(days=90)).isoformat()
+        assert main(["findings", "accept", f"F-{MODEL}-v1-1", "--as", "rita", "--reason",
+                     "prior too strict", "--until", until]) == 0  # fmt: skip
+        assert main(["approve", "--model-version", "1", "--as", "vera",
+                     "--reason", "holdout evidence reviewed"]) == 0  # fmt: skip
+        yield home
+
+
+@pytest.fixture(scope="module")
+def report(workspace, tmp_path_factory):
+    import contextlib
+    import io
+    import json
+
+    out = tmp_path_factory.mktemp("report") / "compliance.html"
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["compliance", "report", "--out", str(out), "--as", "rita", "--json"])
+    assert code == 0
+    return out, json.loads(buf.getvalue().strip().splitlines()[-1])
+
+
+def _rows(doc, framework):
+    return {r["ref"]: r for r in doc["expectations"] if r["framework"] == framework}
+
+
+def test_every_principle_and_area_with_its_evidence_and_gaps(workspace, report):
+    out, doc = report
+    ss1, sr = _rows(doc, "ss1-23"), _rows(doc, "sr26-2")
+    assert list(ss1) == SS1_23 and list(sr) == SR26_2
+    # independent validation: the signed validation is cited with its report
+    validation = ss1["Principle 4"]["evidence"][0]
+    with Ledger.open(Workspace(workspace)) as ledger:
+        val = ledger.last(action=Action.VALIDATION_COMPLETED)
+        export = ledger.last(action=Action.EVIDENCE_EXPORTED)
+    assert validation["count"] == 1 and validation["cited"][0]["seq"] == val.seq
+    names = {f["name"] for f in validation["cited"][0]["files"]}
+    assert {"report.html", "report.json"} <= names
+    # gaps, honestly: no kill-switch trip happened here, and the standing gaps of the product
+    mitigants = ss1["Principle 5"]
+    assert "No kill switch trips and resets recorded in this workspace." in mitigants["gaps"]
+    assert any("overlay" in g for g in mitigants["gaps"]) and mitigants["status"] == "partial"
+    assert any("senior manager" in g for g in ss1["Principle 1"]["gaps"])
+    assert any("Vendor components" in g for g in sr["Vendor and third-party"]["gaps"])
+    assert doc["gaps"] == sum(len(r["gaps"]) for r in doc["expectations"]) > 0
+    # per model: v1 with its validation's verdict and vera's approval
+    (model,) = doc["models"]
+    assert (model["model"], model["version"], model["verdict"]) == (MODEL, 1, "review")
+    assert len(model["decisions"]) == 1
+    # recorded as the identity the key proved, naming the bytes written
+    assert (export.actor, export.role, export.subject) == (
+        "rita",
+        "risk_officer",
+        Subject.WORKSPACE,
+    )
+    assert export.payload["kind"] == "compliance"
+    assert export.artifacts["compliance.html"] == hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+def test_every_link_resolves_and_every_file_is_the_one_the_ledger_names(report):
+    out, doc = report
+    page = out.read_text(encoding="utf-8")
+    ids = set(re.findall(r'id="([^"]+)"', page))
+    hrefs = re.findall(r'href="([^"]+)"', page)
+    anchors = [h[1:] for h in hrefs if h.startswith("#")]
+    files = [h for h in hrefs if not h.startswith("#")]
+    assert anchors and files
+    assert [a for a in anchors if a not in ids] == []
+    for href in files:
+        path = out.parent / href
+        assert path.is_file(), href
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert path.name.startswith(sha[:16]), href  # the stored bytes, re-hashed
+    assert len(doc["files"]) == len(set(files))
+
+
+@pytest.mark.parametrize("width", [1280, 1000])
+def test_the_page_renders_offline_and_its_links_open(report, width):
+    out, _ = report
+    url = page_url(out)
+    with Browser(width=width, height=800) as browser:
+        loaded = browser.open(url)
+        others = [r for r in loaded.requests if r != url and not r.startswith("data:")]
+        assert others == [], f"the report requested {others}"
+        scroll, client = loaded.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert scroll <= client, f"overflows at {width} px: {scroll} > {client}"
+        broken = loaded.evaluate(
+            "[...document.querySelectorAll('a[href^=\"#\"]')]"
+            ".filter(a => !document.getElementById(a.getAttribute('href').slice(1))).length"
+        )
+        assert broken == 0
+        links = loaded.evaluate(
+            "[...document.querySelectorAll('a')].map(a => a.href).filter(h => !h.includes('#'))"
+        )
+        report_link = next(h for h in links if h.endswith("-report.html"))
+        assert Path(unquote(urlparse(report_link).path)).is_file()
+        opened = browser.open(report_link)
+        title = opened.evaluate("document.title")
+        assert title == f"{MODEL} version 1"
+
+
+def test_one_framework_and_bad_input(workspace, tmp_path, capsys):
+    code, doc = cli_json(capsys, "compliance", "report", "--framework", "ss1-23",
+                         "--out", str(tmp_path / "ss1.html"))  # fmt: skip
+    assert code == 0 and [r["ref"] for r in doc["expectations"]] == SS1_23
+    for argv, said in (
+        (["--out", str(tmp_path / "r.pdf")], "must end in .html"),
+        (["--out", str(tmp_path / "no" / "r.html")], "does not exist"),
+    ):
+        code, _json, err = cli_out(capsys, "compliance", "report", *argv)
+        assert code == 2 and said in err and "Traceback" not in err, err
+        assert len(err.strip().splitlines()) == 1
+
+
+def test_a_tampered_report_stops_the_compliance_report(workspace, tmp_path, capsys):
+    """An edited validation report in the store: the copy is re-hashed, exit 3."""
+    with Ledger.open(Workspace(workspace)) as ledger:
+        entry = next(e for e in ledger.entries(action=Action.VALIDATION_COMPLETED)
+                     if e.subject == Subject.model(MODEL, 1))  # fmt: skip
+        path = ledger.store.path(entry.artifacts["report.html"])
+    original = path.read_bytes()
+    os.chmod(path, 0o644)
+    try:
+        path.write_bytes(original.replace(b"REVIEW", b"PASS"))
+        out = tmp_path / "tampered.html"
+        code, _json, err = cli_out(capsys, "compliance", "report", "--out", str(out))
+        assert code == 3 and not out.exists(), err
+    finally:
+        path.write_bytes(original)
+        os.chmod(path, 0o444)
+
+
+def test_a_forged_unsigned_validation_is_not_evidence(workspace, tmp_path, capsys):
+    """Last in this module: it leaves the workspace failing verification.
+
+    The attack: an insider with shell appends an unsigned ``validation.completed`` for a
+    version nobody validated, to show the principle covered. The report reads a verified
+    workspace only: exit 3, nothing written."""
+    with Ledger.open(Workspace(workspace)) as ledger:
+        ledger.append(Action.VALIDATION_COMPLETED, actor="vera", role="validator",
+                      subject=Subject.model(MODEL, 9),
+                      payload={"model_name": MODEL, "model_version": 9, "verdict": "pass"})  # fmt: skip
+    out = tmp_path / "forged.html"
+    code, _json, err = cli_out(capsys, "compliance", "report", "--out", str(out))
+    assert code == 3 and "verification" in err and not out.exists(), err
