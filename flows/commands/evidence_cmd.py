@@ -104,6 +104,7 @@ def _committee(args: argparse.Namespace) -> int:
     from governance.views.committee import committee_page, decision_requested, record_committee
     from governance.views.committee_facts import committee_facts
     from validation.report import LIMITATIONS
+    from validation.report_robustness import robustness_sections
     from validation.report_sections import analyst_sections
 
     out = Path(args.out)
@@ -131,7 +132,12 @@ def _committee(args: argparse.Namespace) -> int:
             )
         state = status_report(ws, ledger, name, version, t.tier)
         facts = committee_facts(ledger, name, version)
-        parts = analyst_sections(facts.report, facts.validation_figures()) if facts.report else ()
+        parts = (
+            (*analyst_sections(facts.report, facts.validation_figures()),
+             *robustness_sections(facts.report))
+            if facts.report
+            else ()
+        )  # fmt: skip
         page = committee_page(
             facts, state, tier=t.name, policy_hash=t.policy_hash,
             validation_limits=LIMITATIONS, validation_parts=parts,
