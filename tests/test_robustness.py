@@ -221,3 +221,19 @@ def _quiet() -> dict:
     fields = {f.name: 1.0 for f in dataclasses.fields(SignalMetrics)}
     metrics = SignalMetrics(**{**fields, "rank_ic_mean": 0.05, "rank_ic_tstat": 5.0})
     return dict(model=metrics, challengers=(), dsr=0.99, pbo=None, shap=None, drift=())
+
+
+def test_an_ic_loss_counts_only_when_significant():
+    """A weak model's neighbour scoring 115 % below it (the IC is noise) is no finding; the
+    same loss with a paired t of 3 is."""
+    from validation.replication import Replication
+    from validation.robustness import Robustness
+    from validation.sensitivity import Scenario
+
+    def found(t):
+        s = Scenario("hyper:num_leavesx1.33", "hyper", -0.002, 1.15, t, 0.1, 0.125, 0.3)
+        rob = Robustness(Replication(True, 1, 0.0, 1.0, 1.0, True, True), (s,), 0.1, 0.2)
+        return [f.check for f in build_findings(ValidationPolicy(), **_quiet(), robustness=rob)]
+
+    assert found(0.8) == [] and found(float("nan")) == []
+    assert found(3.0) == ["sensitivity_ic_loss"]

@@ -37,7 +37,8 @@ Default severities (check name: severity — threshold, from ``ValidationPolicy`
                                      top-quantile book more than
                                      ``max_sensitivity_turnover`` of a random book's turnover
 ``sensitivity_ic_loss``    warning   ... or loses more than ``max_sensitivity_ic_loss`` of the
-                                     holdout rank IC (validation/sensitivity.py)
+                                     holdout rank IC, the loss significant (paired t >
+                                     ``min_ic_tstat``; validation/sensitivity.py)
 ``replication_mismatch``   critical  the model fitted again from its signed recipe predicts
                                      differently beyond float rounding
                                      (validation/replication.py). Critical in every tier
@@ -309,10 +310,12 @@ def _robustness_findings(c: _Checker, r: Robustness) -> list[Finding]:
             )
             out.append(c.make("sensitivity_turnover", msg, s.relative_turnover,
                               p.max_sensitivity_turnover, about=s.name))  # fmt: skip
-        if math.isfinite(s.ic_loss) and s.ic_loss > p.max_sensitivity_ic_loss:
+        # a loss counts when it is significant at the model's own IC bar (paired, Newey-West)
+        lost = math.isfinite(s.ic_loss) and s.ic_loss > p.max_sensitivity_ic_loss
+        if lost and s.ic_loss_tstat > p.min_ic_tstat:
             msg = (
                 f"{s.name}: holdout rank IC {s.rank_ic:.4f} loses {s.ic_loss:.0%} of the "
-                f"model's > {p.max_sensitivity_ic_loss:.0%}"
+                f"model's > {p.max_sensitivity_ic_loss:.0%} (paired t {s.ic_loss_tstat:.2f})"
             )
             out.append(c.make("sensitivity_ic_loss", msg, s.ic_loss,
                               p.max_sensitivity_ic_loss, about=s.name))  # fmt: skip

@@ -19,6 +19,7 @@ def _sensitivity(sens: Mapping[str, Any]) -> Section:
             _KINDS.get(s["kind"], s["kind"]),
             decimal(s.get("rank_ic"), 4, True),
             percent(s.get("ic_loss"), 0),
+            decimal(s.get("ic_loss_tstat"), 2),
             percent(s.get("turnover"), 0),
             decimal(s.get("relative_turnover"), 2),
             decimal(s.get("prediction_change"), 3),
@@ -36,10 +37,12 @@ def _sensitivity(sens: Mapping[str, Any]) -> Section:
         f"relative turnover that share over a random book's ({percent(sens.get('random_turnover'), 0)}). "
         "Score change: mean |change| in per-date standard deviations of the score. IC loss "
         "and relative turnover of noise and hyperparameter scenarios are held to the policy; "
-        "a dropped feature's loss is its importance, reported only."
+        "an IC loss counts when its paired Newey–West t-statistic passes the model's own IC "
+        "bar; a dropped feature's loss is its importance, reported only."
     )
-    headers = ("scenario", "kind", "rank IC", "IC loss", "turnover", "relative", "score change")
-    return Section("Sensitivity", (intro, Table(headers, rows, numeric=(2, 3, 4, 5, 6))))
+    headers = ("scenario", "kind", "rank IC", "IC loss", "loss t", "turnover", "relative",
+               "score change")  # fmt: skip
+    return Section("Sensitivity", (intro, Table(headers, rows, numeric=(2, 3, 4, 5, 6, 7))))
 
 
 def _replication(rep: Mapping[str, Any]) -> Section:

@@ -79,6 +79,7 @@ def robustness(ledger, store, inp: ValidationInputs, cfg: ValidationConfig) -> R
         noise=cfg.sensitivity_noise,
         quantile=quantile,
         seed=cfg.seed,
+        horizon=inp.horizon,
     )
     return Robustness(rep, tuple(found), cfg.sensitivity_noise, quantile)
 

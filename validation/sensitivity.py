@@ -18,7 +18,10 @@ scores give an expected turnover of ``1 - q`` (a name in one top bucket is in th
 with probability ``q``): :attr:`Scenario.relative_turnover` divides by it, so 1 means the
 scenario's book is no closer to the model's than a random one. ``prediction_change`` is the
 mean absolute change of the score in units of its per-date standard deviation, and
-``rank_ic`` the scenario's holdout mean rank IC (through ``tasks.model.stats``).
+``rank_ic`` the scenario's holdout mean rank IC (through ``tasks.model.stats``);
+``ic_loss_tstat`` is the Newey-West t-statistic of the per-date difference of the model's and
+the scenario's rank IC (``horizon - 1`` lags: overlapping labels), so that a loss on a weak
+model, whose IC is mostly noise, is told from a real one.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tasks.model.stats import ic_by_date
+from tasks.model.stats import ic_by_date, newey_west_tstat
 
 __all__ = ["Scenario", "book_turnover", "hyper_overrides", "scenarios"]
 
@@ -49,6 +52,8 @@ class Scenario:
         Holdout mean rank IC of the scenario's score (NaN: none).
     ic_loss : float
         ``(base - rank_ic) / base`` when the model's rank IC ``base`` is positive, else NaN.
+    ic_loss_tstat : float
+        Newey-West t-statistic of the per-date rank IC of the model minus the scenario's.
     turnover : float
         Mean one-way turnover from the model's top-quantile book to the scenario's, in [0, 1].
     relative_turnover : float
@@ -61,6 +66,7 @@ class Scenario:
     kind: str
     rank_ic: float
     ic_loss: float
+    ic_loss_tstat: float
     turnover: float
     relative_turnover: float
     prediction_change: float
@@ -85,11 +91,14 @@ def _std_by_date(dates: np.ndarray, x: np.ndarray) -> np.ndarray:
     return pd.Series(x).groupby(dates).transform("std").to_numpy(dtype=float)
 
 
-def _response(name, kind, holdout, base, score, quantile, base_ic) -> Scenario:
+def _response(name, kind, holdout, base, score, quantile, base_ics, lags) -> Scenario:
     dates = holdout["date"].to_numpy()
     ic = ic_by_date(dates, score, holdout["fwd_ret"].to_numpy(dtype=float))
     rank_ic = float(ic.mean()) if len(ic) else math.nan
+    base_ic = float(base_ics.mean()) if len(base_ics) else math.nan
     loss = (base_ic - rank_ic) / base_ic if base_ic > 0 and math.isfinite(rank_ic) else math.nan
+    paired = (base_ics - ic).dropna()
+    tstat = newey_west_tstat(paired.to_numpy(), lags)[2]
     sd = _std_by_date(dates, base)
     change = np.abs(score - base) / np.where(sd > 0, sd, np.nan)
     turn = book_turnover(dates, base, score, quantile)
@@ -98,6 +107,7 @@ def _response(name, kind, holdout, base, score, quantile, base_ic) -> Scenario:
         kind=kind,
         rank_ic=rank_ic,
         ic_loss=float(loss),
+        ic_loss_tstat=float(tstat),
         turnover=turn,
         relative_turnover=turn / (1 - quantile),
         prediction_change=float(np.nanmean(change)) if np.isfinite(change).any() else math.nan,
@@ -139,6 +149,7 @@ def scenarios(
     noise: float,
     quantile: float,
     seed: int,
+    horizon: int = 1,
 ) -> list[Scenario]:
     """Every scenario's response, the noise scenario first, then drops, then refits.
 
@@ -156,23 +167,27 @@ def scenarios(
         Noise scale in units of each feature's per-date standard deviation.
     quantile : float
         Share of names the long-only book holds (``1 / n_quantiles``).
+    horizon : int
+        Label horizon: the Newey-West lags of the paired IC test are ``horizon - 1``.
     """
     dates = holdout["date"].to_numpy()
     realised = holdout["fwd_ret"].to_numpy(dtype=float)
-    base_ic_series = ic_by_date(dates, base, realised)
-    base_ic = float(base_ic_series.mean()) if len(base_ic_series) else math.nan
+    base_ics = ic_by_date(dates, base, realised)
+    lags = max(horizon - 1, 1)
     rng = np.random.default_rng(seed)
     noisy = holdout.copy()
     for f in features:
         x = noisy[f].to_numpy(dtype=float)
         noisy[f] = x + noise * np.nan_to_num(_std_by_date(dates, x)) * rng.standard_normal(len(x))
-    out = [_response("noise", "noise", holdout, base, predict(noisy), quantile, base_ic)]
+    out = [_response("noise", "noise", holdout, base, predict(noisy), quantile, base_ics, lags)]
     for f in features:
         dropped = holdout.copy()
         dropped[f] = dropped.groupby("date")[f].transform("median")
         out.append(
-            _response(f"drop:{f}", "drop", holdout, base, predict(dropped), quantile, base_ic)
+            _response(
+                f"drop:{f}", "drop", holdout, base, predict(dropped), quantile, base_ics, lags
+            )
         )
     for name, score in refits:
-        out.append(_response(name, "hyper", holdout, base, score, quantile, base_ic))
+        out.append(_response(name, "hyper", holdout, base, score, quantile, base_ics, lags))
     return out
