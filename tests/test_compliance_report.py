@@ -44,7 +44,8 @@ def workspace(tmp_path_factory, prefect_server):
         assert main(["run", "--config", CONFIG, "--as", "dana"]) == 3  # REVIEW halts the run
         until = (dt.date.today() + dt.timedelta(days=90)).isoformat()
         assert main(["findings", "accept", f"F-{MODEL}-v1-1", "--as", "rita", "--reason",
-                     "prior too strict", "--until", until]) == 0  # fmt: skip
+                     "prior too strict", "--until", until,
+                     "--control", "monthly SHAP sign review"]) == 0  # fmt: skip
         assert main(["approve", "--model-version", "1", "--as", "vera",
                      "--reason", "holdout evidence reviewed"]) == 0  # fmt: skip
         yield home
