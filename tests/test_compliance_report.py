@@ -82,11 +82,13 @@ def test_every_principle_and_area_with_its_evidence_and_gaps(workspace, report):
     names = {f["name"] for f in validation["cited"][0]["files"]}
     assert {"report.html", "report.json"} <= names
     # gaps, honestly: no kill-switch trip happened here, and the standing gaps of the product
+    # (nobody set an owner, signed an overlay or tripped the switch here)
     mitigants = ss1["Principle 5"]
     assert "No kill switch trips and resets recorded in this workspace." in mitigants["gaps"]
-    assert any("overlay" in g for g in mitigants["gaps"]) and mitigants["status"] == "partial"
-    assert any("senior manager" in g for g in ss1["Principle 1"]["gaps"])
-    assert any("Vendor components" in g for g in sr["Vendor and third-party"]["gaps"])
+    assert any(g.startswith("No overlays and restrictions") for g in mitigants["gaps"])
+    assert mitigants["status"] == "partial"  # findings and their acceptance are there
+    assert any("senior managers" in g for g in ss1["Principle 1"]["gaps"])
+    assert any("vendor model itself" in g for g in sr["Vendor and third-party"]["gaps"])
     assert doc["gaps"] == sum(len(r["gaps"]) for r in doc["expectations"]) > 0
     # per model: v1 with its validation's verdict and vera's approval
     (model,) = doc["models"]

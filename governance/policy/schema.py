@@ -22,9 +22,9 @@ from governance.ground.configio import StrictModel, load_yaml_model
 from governance.ground.errors import InputError
 from governance.policy.boundaries import BoundaryPolicy
 from governance.policy.paper import PaperPolicy
+from governance.policy.records import RecordsPolicy
 from governance.policy.stewardship import ChangePathPolicy, InventoryPolicy, OverlayPolicy
 from governance.policy.witness_schema import WitnessPolicy
-from governance.policy.records import RecordsPolicy
 
 
 class Severity(StrEnum):

@@ -13,7 +13,8 @@ Two frameworks, in our own words (read the texts themselves):
 An expectation's evidence is ledger entries of named actions (their signed documents and
 stored artifacts); :mod:`governance.views.compliance` finds them in a workspace, links them,
 and names as a gap every kind with no entry there, beside the standing gaps below, which no
-workspace can close until the product records them.
+workspace can close until the product records them. Owners, attestations, overlays and
+restrictions of use and finding owners are the inventory of record's signed acts (issue 27).
 """
 
 from __future__ import annotations
@@ -61,12 +62,17 @@ class Expectation:
 
 
 _INVENTORY = EvidenceKind("registered model versions (inventory)", (Action.MODEL_REGISTERED,))
+_OWNERS = EvidenceKind(
+    "model owners and accountable senior managers (signed)", (Action.MODEL_OWNER_SET,)
+)
+_ATTEST = EvidenceKind("owners' periodic attestations (signed)", (Action.MODEL_ATTESTED,))
 _TIER = EvidenceKind("policy with tiers, adopted under four eyes", (Action.POLICY_ADOPTED,))
 _PEOPLE = EvidenceKind(
     "users and roles enrolled by an admin", (Action.USER_ADDED, Action.USER_ROLE_CHANGED)
 )
 _TRAINED = EvidenceKind(
-    "signed training records (data, features, trials, change class)", (Action.MODEL_TRAINED,)
+    "signed training records (data, features, trials, change class, vendor components)",
+    (Action.MODEL_TRAINED,),
 )
 _DATA = EvidenceKind(
     "data-quality gate and sealed data split", (Action.GATE_DATA_QUALITY, Action.DATA_SPLIT)
@@ -78,8 +84,8 @@ _APPROVAL = EvidenceKind(
     "four-eyes approvals and rejections", (Action.APPROVAL_GRANTED, Action.APPROVAL_REJECTED)
 )
 _FINDINGS = EvidenceKind(
-    "findings raised in use and their signed acceptances",
-    (Action.FINDING_RAISED, Action.FINDING_ACCEPTED),
+    "findings raised in use, their owners and signed acceptances",
+    (Action.FINDING_RAISED, Action.FINDING_ASSIGNED, Action.FINDING_ACCEPTED),
 )
 _MONITORING = EvidenceKind(
     "ongoing monitoring runs (outcomes, drift, decay)", (Action.MONITORING_COMPLETED,)
@@ -92,29 +98,31 @@ _USE = EvidenceKind(
     "books the model drove, through the pre-trade and stress gates",
     (Action.PORTFOLIO_PUBLISHED, Action.GATE_PRETRADE, Action.GATE_STRESS),
 )
+_OVERLAYS = EvidenceKind(
+    "overlays and restrictions of use (signed, expiring) and where they applied",
+    (Action.OVERLAY_SIGNED, Action.RESTRICTION_SIGNED, Action.OVERLAY_APPLIED,
+     Action.GATE_RESTRICTION),
+)  # fmt: skip
 _MITIGANTS = EvidenceKind(
     "kill switch trips and resets", (Action.KILLSWITCH_TRIPPED, Action.KILLSWITCH_RESET)
 )
 _RETIRED = EvidenceKind("retirements", (Action.MODEL_RETIRED,))
 _EXPORTS = EvidenceKind("evidence packs exported", (Action.EVIDENCE_EXPORTED,))
+_RECORDS = EvidenceKind("archives held for the policy's retention", (Action.RECORDS_ARCHIVED,))
 
-_NO_SMF = (
-    "No accountable senior manager (SS1/23's SMF), business owner or users are recorded per "
-    "model: the inventory holds the developer, validator and approvers only."
+_NO_VENDOR_MODEL = (
+    "Vendor components are recorded with their versions in the signed training entries and a "
+    "change raises a finding, but a vendor model itself (its methodology) is not validated: "
+    "only through the outputs of the model that uses it."
 )
-_NO_MATERIALITY = (
-    "Materiality is the tier the adopted policy assigns; no materiality drivers or score "
-    "(book size, accounts, complexity) are recorded to support it."
+_NO_BOARD = (
+    "Reporting of aggregate model risk to the board is not produced: this report, the "
+    "inventory and the committee pack are its inputs."
 )
-_NO_OVERLAY = (
-    "No post-model adjustment (overlay) or restriction of use is recorded with signer, reason "
-    "and expiry; the kill switch and the fallback are the only mitigants in use."
+_NO_RETENTION_KINDS = (
+    "Retention is one period for every archive; the primary store keeps everything and has "
+    "no per-kind retention or disposal."
 )
-_NO_VENDOR = (
-    "Vendor components (data vendor, LightGBM, cvxpy and its solvers) are not recorded as "
-    "dependencies with versions, and a change of one raises no finding."
-)
-_NO_ATTEST = "No periodic attestation by the model owner is recorded."
 
 EXPECTATIONS: tuple[Expectation, ...] = (
     Expectation(
@@ -123,8 +131,7 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         "Model identification and model risk classification",
         "A definition of a model, an inventory of every model, and a risk-based tier "
         "for each, kept current.",
-        (_INVENTORY, _TIER, _RETIRED),
-        (_NO_SMF, _NO_MATERIALITY),
+        (_INVENTORY, _OWNERS, _TIER, _RETIRED),
     ),
     Expectation(
         Framework.SS1_23,
@@ -132,8 +139,8 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         "Governance",
         "A board-approved model risk policy, named roles and responsibilities, and "
         "model risk reported to senior management.",
-        (_TIER, _PEOPLE, _APPROVAL, _EXPORTS),
-        (_NO_SMF, _NO_ATTEST),
+        (_TIER, _PEOPLE, _OWNERS, _ATTEST, _APPROVAL, _EXPORTS),
+        (_NO_BOARD,),
     ),
     Expectation(
         Framework.SS1_23,
@@ -141,8 +148,7 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         "Model development, implementation and use",
         "Documented development with sound data, tested implementation, and use within "
         "the purposes and limits the model was built for.",
-        (_DATA, _TRAINED, _USE),
-        (_NO_VENDOR,),
+        (_DATA, _TRAINED, _USE, _OVERLAYS),
     ),
     Expectation(
         Framework.SS1_23,
@@ -158,8 +164,7 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         "Model risk mitigants",
         "Controls for known weaknesses: post-model adjustments, restrictions of use, "
         "and exceptions recorded and time-limited.",
-        (_FINDINGS, _MITIGANTS),
-        (_NO_OVERLAY,),
+        (_OVERLAYS, _FINDINGS, _MITIGANTS),
     ),
     Expectation(
         Framework.SR26_2,
@@ -167,8 +172,7 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         "Inventory, materiality and tiering",
         "Model risk management scaled to each model's materiality and complexity, "
         "from a complete inventory.",
-        (_INVENTORY, _TIER),
-        (_NO_MATERIALITY,),
+        (_INVENTORY, _OWNERS, _TIER),
     ),
     Expectation(
         Framework.SR26_2,
@@ -176,7 +180,7 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         "Model development and model use",
         "Sound design and data, documented development, and use consistent with the "
         "model's purpose and limitations.",
-        (_DATA, _TRAINED, _USE),
+        (_DATA, _TRAINED, _USE, _OVERLAYS),
     ),
     Expectation(
         Framework.SR26_2,
@@ -192,8 +196,8 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         "Governance, policies and controls",
         "Board and senior management oversight, policies, roles, documentation, "
         "exceptions and records.",
-        (_TIER, _PEOPLE, _APPROVAL, _MITIGANTS, _EXPORTS),
-        (_NO_ATTEST, _NO_OVERLAY),
+        (_TIER, _PEOPLE, _APPROVAL, _ATTEST, _MITIGANTS, _EXPORTS, _RECORDS),
+        (_NO_BOARD, _NO_RETENTION_KINDS),
     ),
     Expectation(
         Framework.SR26_2,
@@ -201,7 +205,7 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         "Vendor and other third-party products",
         "Third-party models and data understood, validated to the extent possible, "
         "and their changes controlled.",
-        (_TRAINED,),
-        (_NO_VENDOR,),
+        (_TRAINED, _FINDINGS),
+        (_NO_VENDOR_MODEL,),
     ),
 )
