@@ -39,9 +39,8 @@ Default severities (check name: severity — threshold, from ``ValidationPolicy`
 ``sensitivity_ic_loss``    warning   ... or loses more than ``max_sensitivity_ic_loss`` of the
                                      holdout rank IC, the loss significant (paired t >
                                      ``min_ic_tstat``; validation/sensitivity.py)
-``replication_mismatch``   critical  the model fitted again from its signed recipe predicts
-                                     differently beyond float rounding
-                                     (validation/replication.py). Critical in every tier
+``replication_mismatch``   critical  its refit from the signed recipe predicts otherwise beyond
+                                     rounding (validation/replication.py); in every tier
 =========================  ========  ===============================================
 """
 
@@ -304,25 +303,21 @@ def _robustness_findings(c: _Checker, r: Robustness) -> list[Finding]:
         if s.kind == "drop":
             continue
         if math.isfinite(s.relative_turnover) and s.relative_turnover > p.max_sensitivity_turnover:
-            msg = (
-                f"{s.name}: the top-quantile book turns over {s.turnover:.0%}, "
+            msg = f"{s.name}: the top-quantile book turns over {s.turnover:.0%}, " + (
                 f"{s.relative_turnover:.2f} of a random book's > {p.max_sensitivity_turnover:.2f}"
             )
             out.append(c.make("sensitivity_turnover", msg, s.relative_turnover,
                               p.max_sensitivity_turnover, about=s.name))  # fmt: skip
-        # a loss counts when it is significant at the model's own IC bar (paired, Newey-West)
         lost = math.isfinite(s.ic_loss) and s.ic_loss > p.max_sensitivity_ic_loss
-        if lost and s.ic_loss_tstat > p.min_ic_tstat:
-            msg = (
-                f"{s.name}: holdout rank IC {s.rank_ic:.4f} loses {s.ic_loss:.0%} of the "
+        if lost and s.ic_loss_tstat > p.min_ic_tstat:  # significant at the model's own bar
+            msg = f"{s.name}: holdout rank IC {s.rank_ic:.4f} loses {s.ic_loss:.0%} of the " + (
                 f"model's > {p.max_sensitivity_ic_loss:.0%} (paired t {s.ic_loss_tstat:.2f})"
             )
             out.append(c.make("sensitivity_ic_loss", msg, s.ic_loss,
                               p.max_sensitivity_ic_loss, about=s.name))  # fmt: skip
     rep = r.replication
     if not rep.available:
-        out.append(c.make("statistic_unavailable", f"replication: {rep.note}",
-                          about="replication"))  # fmt: skip
+        out.append(c.make("statistic_unavailable", f"replication: {rep.note}", about="replication"))
     elif not rep.matches:
         msg = (
             f"the model fitted again from its signed recipe ({rep.rounds} rounds) predicts "
