@@ -157,8 +157,10 @@ def _environment() -> dict:
 
 def flag_dependencies(run: Run, strategy: str) -> None:
     """A finding on the champion when a vendor component it was trained with (solver,
-    library, price vendor) has another version here (governance/decisions/dependencies.py)."""
+    library, price vendor) has another version here (governance/decisions/dependencies.py),
+    or when its owner's attestation is overdue (governance/decisions/stewardship.py)."""
     from governance.decisions.dependencies import flag_dependency_changes
+    from governance.decisions.stewardship import flag_overdue_attestation
     from tasks.model.tracking import vendor_components
 
     now = vendor_components(_environment(), {"source": run.config.data.source.value})
@@ -166,6 +168,9 @@ def flag_dependencies(run: Run, strategy: str) -> None:
     if raised:
         about = ", ".join(sorted({r.about for r in raised}))
         run.summary.note("dependencies", headline=f"changed since training: {about} (finding)")
+    # the owner's periodic attestation (issue 27): overdue is a finding on the champion
+    if flag_overdue_attestation(run.now.ledger, strategy, run.tier):
+        run.summary.note("attestation", headline="overdue (finding)")
 
 
 def _many_accounts(run: Run, panel, scores: pd.Series | None, held: dict[str, pd.Series]):

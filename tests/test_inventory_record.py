@@ -147,3 +147,29 @@ def test_stewardship_attacks_are_refused_or_count_for_nothing(workspace, monkeyp
     assert code == 4 and "not the owner" in err
     row = _models(capsys)[NAME]
     assert (row["owner"]["owner"], row["attestation"]["status"]) == ("omar", "never")
+
+
+def test_an_overdue_attestation_is_a_finding_on_the_champion(workspace, monkeypatch, capsys):
+    """A year and a day after the owner's last attestation the champion gets
+    ``attestation_overdue`` (once while it stands); the day before, nothing."""
+    from governance.decisions.stewardship import flag_overdue_attestation
+    from governance.log.ledger import Ledger
+    from governance.policy.schema import load_policy
+    from tests.helpers_identity import POLICY, promoted_version
+
+    enrol_cast(workspace, monkeypatch=monkeypatch)
+    version, _ = promoted_version(workspace, NAME)
+    tier = load_policy(POLICY)[0].tier("high")
+    with Ledger.open(workspace) as ledger:
+        assert flag_overdue_attestation(ledger, NAME, tier) == []  # no owner yet: no finding
+    for argv in (("models", "owner", *OWNER, "--as", "omar"), ("models", "attest", "--as", "rita")):
+        code, _, err = _cli(capsys, *argv)
+        assert code == 0, err
+    due = dt.date.fromisoformat(_models(capsys)[NAME]["attestation"]["due"])
+    with Ledger.open(workspace) as ledger:
+        assert flag_overdue_attestation(ledger, NAME, tier, day=due) == []
+        (raised,) = flag_overdue_attestation(ledger, NAME, tier, day=due + dt.timedelta(days=1))
+        assert (raised.check, raised.about, raised.model_version) == (
+            "attestation_overdue", "rita", version,
+        )  # fmt: skip
+        assert flag_overdue_attestation(ledger, NAME, tier, day=due + dt.timedelta(days=2)) == []

@@ -35,7 +35,7 @@ from governance.registry.stewardship import (
     owner_records,
 )
 
-__all__ = ["STATEMENTS", "attest", "set_owner"]
+__all__ = ["STATEMENTS", "attest", "flag_overdue_attestation", "set_owner"]
 
 #: What an owner attests, each time (SS1/23 principle 1.3, SR 26-2 "model owner").
 STATEMENTS = (
@@ -134,3 +134,30 @@ def attest(
     }  # fmt: skip
     return append_signed(ledger, signer, Action.MODEL_ATTESTED, subject=Subject.model(name),
                          payload=doc)  # fmt: skip
+
+
+def flag_overdue_attestation(ledger, name: str, tier, day=None) -> list:
+    """``attestation_overdue`` (a warning, origin ``attestation``) on ``name``'s champion when
+    its owner's last attestation is older than the tier's ``inventory.attestation_days``,
+    once while it stands (governance/findings/escalation.py); the findings raised now.
+
+    Only ``overdue`` raises: a model with no owner or never attested shows so in the
+    inventory, and an owner attests at will."""
+    from governance.findings.escalation import finding, raise_once
+    from governance.findings.register import today
+    from governance.registry.champion import champion
+    from governance.registry.stewardship import attestation_status
+
+    promoted = champion(ledger, name)
+    days = tier.inventory.attestation_days
+    status = attestation_status(ledger, name, days, day or today())
+    if promoted is None or status["status"] != "overdue":
+        return []
+    found = finding(
+        "attestation_overdue",
+        f"{name}: the owner {status['owner']}'s last attestation ({status['last']}) was due"
+        f" again by {status['due']} (every {days} days)",
+        about=str(status["owner"]),
+    )
+    return raise_once(ledger, name, promoted.version, [found], origin="attestation",
+                      evidence={"attestation_seq": status["seq"]})  # fmt: skip
