@@ -7,12 +7,12 @@ the exact commands that move the version on.
 
 from __future__ import annotations
 
-from governance.decisions.change_control import version_change
 from governance.decisions.model_use import model_may_drive
 from governance.decisions.promotion import latest_validation, stage_state
 from governance.findings.register import Status, load_register
 from governance.findings.review import blocking, revalidation_due
 from governance.identity.users import list_users
+from governance.registry.change_control import version_change
 from governance.registry.recorder import mlflow_client
 from governance.registry.versions import get_model_facts
 
@@ -46,7 +46,7 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
     (open or accepted findings the version's use raised: monitoring, boundary, fills),
     ``challengers`` (the champion and its challengers as the last monitoring run realised
     them), ``change`` (``{class: minor|material, baseline_version, baseline_seq, reasons}``,
-    governance/decisions/change_control.py).
+    governance/registry/change_control.py).
     """
     facts = get_model_facts(mlflow_client(ws), name, version)
     validation = latest_validation(ledger, name, facts.version)

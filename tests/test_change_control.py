@@ -2,7 +2,7 @@
 
 A retrain is classified in its signed ``model.trained`` entry as minor (new data only) or
 material (anything else), against the strategy's previous registered version
-(governance/decisions/change_control.py). One module workspace trains ``alpha`` in order:
+(governance/registry/change_control.py). One module workspace trains ``alpha`` in order:
 
 1. v1 on the first 800 days, features F3, search S1      -> material (first version)
 2. v2 on all 900 days, unchanged                          -> minor (new data only)
@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import pytest
 
-from governance.decisions.change_control import (
+from governance.ground.vocabulary import Action, Subject
+from governance.registry.change_control import (
     ChangeClass,
     classify,
     trained_entry_of,
     version_change,
 )
-from governance.ground.vocabulary import Action, Subject
 from tasks.data.synthetic import SyntheticSpec
 from tests.helpers_identity import signer
 from tests.helpers_train import (

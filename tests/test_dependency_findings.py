@@ -90,8 +90,8 @@ def test_a_solver_version_change_raises_a_finding_on_each_dependent_model(worksp
 def test_the_components_are_signed_in_the_training_entry(workspace, champions):
     """A forger who rewrites the recorded versions in an unsigned copy changes nothing: the
     reader takes the entry only when it holds as the developer's signed act."""
-    from governance.decisions.change_control import trained_entry_of
     from governance.log.ledger import Ledger
+    from governance.registry.change_control import trained_entry_of
 
     with Ledger.open(workspace) as ledger:
         entry = trained_entry_of(ledger, "dep-a", "1")

@@ -59,9 +59,9 @@ def validated(ws):
 @pytest.fixture(scope="module")
 def loaded(ws, validated):
     """The validation's inputs and the signed recipe, read again as validation reads them."""
-    from governance.decisions.change_control import trained_entry_of
     from governance.ground.artifacts import ArtifactStore
     from governance.log.ledger import Ledger
+    from governance.registry.change_control import trained_entry_of
     from validation.inputs import load_inputs
     from validation.replication import recipe_of
 

@@ -122,7 +122,7 @@ def _cover(report: Mapping[str, Any]) -> Facts:
 
 def _change(change: Mapping[str, Any] | None) -> str:
     """``material against v2 (features added: rev_1w)``; the class comes from the signed
-    training entries (governance/decisions/change_control.py)."""
+    training entries (governance/registry/change_control.py)."""
     if not change:
         return "–"
     base = change.get("baseline_version")

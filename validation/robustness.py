@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from governance.decisions.change_control import trained_entry_of
+from governance.registry.change_control import trained_entry_of
 from tasks.model.dataset import load_sealed
 from validation.config import ValidationConfig
 from validation.inputs import ValidationInputs, predict

@@ -14,7 +14,6 @@ from typing import Any
 
 import pandas as pd
 
-from governance.decisions.change_control import version_change
 from governance.decisions.context import RunContext
 from governance.decisions.rows import decision_rows
 from governance.findings.mlflow_tags import sync_findings
@@ -26,6 +25,7 @@ from governance.identity.duties import Act, duty_refusal
 from governance.identity.sandbox import run_tags
 from governance.identity.signing import append_signed
 from governance.policy.schema import Tier
+from governance.registry.change_control import version_change
 from governance.registry.recorder import log_run, mlflow_client, mlflow_error
 from validation.assess import PREDICTION, Assessment, assess
 from validation.boundaries import operating_domain

@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from governance.decisions.change_control import trained_entry_of
 from governance.findings.escalation import finding, raise_once
+from governance.registry.change_control import trained_entry_of
 from governance.registry.versions import champions
 
 __all__ = ["component_changes", "flag_dependency_changes"]

@@ -19,12 +19,13 @@ from governance.findings.verdict import ValidationFacts, latest_validation
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.identity.duties import developer_of
-from governance.identity.users import Role, load_registry
+from governance.identity.users import load_registry
 from governance.log.ledger import Ledger
 from governance.registry.champion import (
     champion,
     counted_approvals,
     declared_count,
+    needed_now,
     promotions,
 )
 from governance.registry.recorder import mlflow_client
@@ -154,7 +155,7 @@ def compute_state(
     name, version = facts.name, facts.version
     registry = load_registry(ledger)
     validation = validation or latest_validation(ledger, name, version, registry)
-    policy = tier.approvals
+    need = needed_now(ledger, name, version, tier, registry)
     decisions = decisions_on_validation(ledger, name, version, action, validation)
     granted = counted_approvals(
         decisions, facts.developer, declared_count(registry, tier), registry
@@ -181,10 +182,7 @@ def compute_state(
         blocked.append(f"v{version} was rejected by {', '.join(rejected)}")
     missing, commands = [], []
     have = {u["user"] for u in granted}
-    for role, needed in (
-        (Role.VALIDATOR, policy.validators),
-        (Role.RISK_OFFICER, policy.risk_officers),
-    ):
+    for role, needed in need.items():
         count = sum(1 for g in granted if g["role"] == role.value)
         gap = max(needed - count, 0)
         missing += [role.value] * gap

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from governance.decisions.change_control import version_change
 from governance.decisions.promotion import latest_validation, rejections
 from governance.decisions.rows import switch_text
 from governance.evidence.inventory_record import record_fields
@@ -31,6 +30,7 @@ from governance.ground.vocabulary import Action, Subject
 from governance.identity.sandbox import banner, is_sandbox
 from governance.policy.schema import Policy, Tier, load_policy
 from governance.policy.tiers import evidence_problem
+from governance.registry.change_control import version_change
 from governance.registry.recorder import log_run, mlflow_client
 from governance.registry.versions import champions, registry_exists
 

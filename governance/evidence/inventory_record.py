@@ -21,8 +21,8 @@ from __future__ import annotations
 import datetime as dt
 
 from governance.audit.books import Books
-from governance.decisions.change_control import trained_entry_of
 from governance.ground.vocabulary import Action, Subject
+from governance.registry.change_control import trained_entry_of
 from governance.registry.retired import retirements
 from governance.registry.stewardship import attestation_status, owner_records
 

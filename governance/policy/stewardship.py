@@ -9,7 +9,7 @@
   adjustment without an expiry becomes a second, unvalidated model).
   governance/decisions/overlays.py.
 - ``change:`` (:class:`ChangePathPolicy`): the path of a minor change (new data only,
-  governance/decisions/change_control.py) — the tier's full four eyes, or one validator's
+  governance/registry/change_control.py) — the tier's full four eyes, or one validator's
   signed approval (SS1/23 principle 3: proportional change management).
 """
 

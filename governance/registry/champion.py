@@ -4,7 +4,9 @@ asked (issue 22, "derived state is derived"), never read from a ``model.promoted
 A promotion *completes* at the signed approval that brings the counted approvals of one
 version, all given against one validation (the ``validation_entry_hash`` their documents
 sign), to the numbers the tier asks (``approvals.validators`` validators and
-``approvals.risk_officers`` risk officers; distinct users, none the version's developer,
+``approvals.risk_officers`` risk officers; for a minor change — computed from the signed
+training entries, never declared — under a tier whose ``change.minor`` is ``validator``, one
+validator: distinct users, none the version's developer,
 each a valid signed act of an approving role at the time, each document once, no valid
 signed rejection of the version before it: a rejection stands across revalidations). The tier is the one the adopted policy in
 force *at that approval* assigns the strategy, so a later policy rewrites no history. The
@@ -31,8 +33,9 @@ from dataclasses import dataclass
 from governance.ground.vocabulary import Action
 from governance.identity.duties import ROLES, Act, developer_of
 from governance.identity.users import Registry, Role, load_registry, valid_acts
-from governance.policy.schema import ApprovalPolicy
+from governance.policy.stewardship import MinorPath
 from governance.policy.tiers import adopted_policies, in_force_at
+from governance.registry.change_control import ChangeClass, Classification, version_change
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class Promotion:
     seq: int
     approvals: tuple[dict, ...]
     developer: str | None
+    #: Completed on the tier's minor-change path (one validator), from its baseline champion.
+    minor: bool = False
 
 
 def document(entry) -> dict:
@@ -91,19 +96,28 @@ def counted_approvals(
     return out
 
 
-def _enough(counted: list[dict], need: ApprovalPolicy) -> bool:
+def required(tier, change_class) -> dict[Role, int]:
+    """``{role: approvals}`` a promotion of a version of ``change_class`` needs under
+    ``tier``: the tier's ``approvals``, or, for a minor change (computed from the signed
+    training entries, governance/registry/change_control.py) under a tier whose
+    ``change.minor`` is ``validator``, one validator's approval (the proportional path)."""
+    if change_class is ChangeClass.MINOR and tier.change.minor is MinorPath.VALIDATOR:
+        return {Role.VALIDATOR: 1, Role.RISK_OFFICER: 0}
+    return {Role.VALIDATOR: tier.approvals.validators,
+            Role.RISK_OFFICER: tier.approvals.risk_officers}  # fmt: skip
+
+
+def _enough(counted: list[dict], need: dict[Role, int]) -> bool:
     roles = [c["role"] for c in counted]
-    return (
-        roles.count(Role.VALIDATOR.value) >= need.validators
-        and roles.count(Role.RISK_OFFICER.value) >= need.risk_officers
-    )
+    return all(roles.count(role.value) >= n for role, n in need.items())
 
 
 def promotions(ledger, name: str, registry: Registry | None = None, tier=None) -> list[Promotion]:
     """Every completed promotion of ``name``, in completion order (module docstring).
 
     ``tier``: what a sandbox workspace's run config names (ignored elsewhere: the adopted
-    policy in force at each approval decides).
+    policy in force at each approval decides). A minor change completes on the tier's
+    lighter path only while its baseline version is the champion (:func:`_candidates`).
     """
     registry = registry or load_registry(ledger)
     history = [] if registry.sandbox else adopted_policies(ledger, registry)
@@ -122,42 +136,97 @@ def promotions(ledger, name: str, registry: Registry | None = None, tier=None) -
         if document(e).get("model_name") == name
     }  # the first valid rejection of each version
     developers: dict[str, str | None] = {}
-    out = []
+    candidates = []
+    light = _offers_minor_path([p for _seq, p in history], tier)
     for (version, validation), entries in groups.items():
         run_id = document(entries[0]).get("mlflow_run_id")
         if run_id not in developers:
             developers[run_id] = developer_of(ledger, run_id, registry)
-        developer = developers[run_id]
-        if developer is None:
+        if developers[run_id] is None:
             continue  # four eyes cannot be checked: nothing completes
-        blocked_from = rejections.get(version)
-        for i, e in enumerate(entries):
-            if blocked_from is not None and e.seq > blocked_from:
-                break
-            if any(document(x).get("mlflow_run_id") != run_id for x in entries[: i + 1]):
-                break  # one version, one run: a document naming another run breaks the set
-            need = _requirement(history, e.seq, name, tier)
-            counted = counted_approvals(entries[: i + 1], developer, allow_declared, registry)
-            if (
-                need is not None
-                and counted
-                and counted[-1]["seq"] == e.seq
-                and _enough(counted, need)
-            ):
-                out.append(Promotion(name, version, validation, e.seq, tuple(counted), developer))
-                break
-    return sorted(out, key=lambda p: p.seq)
+        # the class matters only where some tier offers the minor path (else: not computed)
+        change = version_change(ledger, name, version, registry) if light else _FULL
+        developer = developers[run_id]
+        found = _candidates(
+            entries, rejections.get(version), change,
+            lambda seq, cls: _requirement(history, seq, name, tier, cls),
+            lambda part, d=developer: counted_approvals(part, d, allow_declared, registry),
+        )  # fmt: skip
+        candidates += [(seq, minor, version, validation, counted, developer, change)
+                       for seq, minor, counted in found]  # fmt: skip
+    out: list[Promotion] = []
+    done: set[tuple[str, str]] = set()
+    for seq, minor, version, validation, counted, developer, change in sorted(
+        candidates, key=lambda c: (c[0], not c[1])
+    ):
+        if (version, validation) in done:
+            continue
+        if minor and (not out or out[-1].version != change.baseline_version):
+            continue  # the lighter path only from the champion it was compared with
+        done.add((version, validation))
+        out.append(Promotion(name, version, validation, seq, counted, developer, minor))
+    return out
 
 
-def _requirement(history, seq: int, name: str, tier) -> ApprovalPolicy | None:
-    """The approvals asked of ``name`` at ``seq``: by the tier the adopted policy in force
-    then assigns it; before any adoption (or in a sandbox) by the caller's ``tier``; None
-    when neither says (nothing completes)."""
+#: The class a version is judged by where no tier offers the minor path.
+_FULL = Classification(ChangeClass.MATERIAL, None, None, ("no tier offers the minor path",))
+
+
+def _offers_minor_path(policies, tier) -> bool:
+    tiers = [t for p in policies for t in p.tiers.values()] + ([tier] if tier is not None else [])
+    return any(t.change.minor is MinorPath.VALIDATOR for t in tiers)
+
+
+def _candidates(entries, blocked_from, change, need_at, count) -> list[tuple]:
+    """``[(seq, minor, counted)]``: each approval at which one version's approvals meet the
+    minor path (a minor change only; it completes at the first one met while its baseline
+    is the champion), and the first at which they meet the full path."""
+    out = []
+    for i, e in enumerate(entries):
+        if blocked_from is not None and e.seq > blocked_from:
+            break
+        if any(document(x).get("mlflow_run_id") != document(entries[0]).get("mlflow_run_id")
+               for x in entries[: i + 1]):  # fmt: skip
+            break  # one version, one run: a document naming another run breaks the set
+        counted = count(entries[: i + 1])
+        if not counted or counted[-1]["seq"] != e.seq:
+            continue
+        full = need_at(e.seq, ChangeClass.MATERIAL)
+        if full is not None and _enough(counted, full):
+            out.append((e.seq, False, tuple(counted)))
+            break
+        light = need_at(e.seq, change.change_class)
+        if change.change_class is ChangeClass.MINOR and light is not None \
+                and _enough(counted, light):  # fmt: skip
+            out.append((e.seq, True, tuple(counted)))
+    return out
+
+
+def needed_now(ledger, name: str, version, tier, registry: Registry | None = None) -> dict:
+    """``{role: approvals}`` ``name`` v``version`` needs under ``tier`` now (what ``status``
+    and the approve command show): the minor path only for a minor change whose baseline is
+    the champion now, or for the champion that completed on it; else the full path."""
+    registry = registry or load_registry(ledger)
+    change = version_change(ledger, name, version, registry)
+    current = champion(ledger, name, registry, tier)
+    if current is not None and current.version == str(version):
+        cls = ChangeClass.MINOR if current.minor else ChangeClass.MATERIAL
+    elif current is not None and current.version == change.baseline_version:
+        cls = change.change_class
+    else:
+        cls = ChangeClass.MATERIAL
+    return required(tier, cls)
+
+
+def _requirement(history, seq: int, name: str, tier, change) -> dict[Role, int] | None:
+    """The approvals asked of ``name`` at ``seq`` (:func:`required` for the version's change
+    class): by the tier the adopted policy in force then assigns it; before any adoption (or
+    in a sandbox) by the caller's ``tier``; None when neither says (nothing completes)."""
     policy = in_force_at(history, seq)
     if policy is None:
-        return tier.approvals if tier is not None else None
+        return required(tier, change) if tier is not None else None
     assigned = policy.assigned_tier(name)
-    return policy.tiers[assigned].approvals if assigned is not None else None
+    return required(policy.tiers[assigned], change) if assigned is not None else None
 
 
 def champion(ledger, name: str, registry: Registry | None = None, tier=None) -> Promotion | None:

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from governance.decisions.change_control import classify_training
 from governance.ground.vocabulary import Action, Subject
+from governance.registry.change_control import classify_training
 from governance.registry.recorder import register
 from tasks.model.card import intended_use
 from tasks.model.cv import CVSummary
@@ -262,7 +262,7 @@ def train_and_register(
         "components": vendor_components(python_environment(), config.get("data")),
     }
     # minor or material against the previous version, computed and signed here
-    # (governance/decisions/change_control.py); readers compute it again
+    # (governance/registry/change_control.py); readers compute it again
     change = classify_training(ctx.ledger, model_cfg.name, trained_payload)
     trained = ctx.record(
         Action.MODEL_TRAINED,
