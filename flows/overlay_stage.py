@@ -40,22 +40,23 @@ def restrictions_hold(run: Run, panel, adjustments) -> list[str]:
     return breaches
 
 
-def adjusted_portfolio(run: Run, scores, panel, current, adjustments):
-    """``construct_portfolio`` under the overlays in force (module docstring)."""
+def adjusted_portfolio(run: Run, scores, panel, current, adjustments, mandate):
+    """``construct_portfolio`` under the overlays in force (module docstring); ``mandate``:
+    the stage's (``tasks.portfolio.config.Mandate``), an overlay's limits tighten it."""
     from governance.decisions.overlay_use import alpha_scale, impact, overlays, tightened
     from governance.ground.errors import GateHalt
+    from tasks.portfolio.config import Mandate
     from tasks.portfolio.rebalance import construct_portfolio
 
-    ctx, cfg, limits = run.now, run.config.portfolio, run.tier.pretrade
+    ctx, cfg = run.now, run.config.portfolio
     applied = overlays(adjustments)
     if not applied:
-        return construct_portfolio(ctx, scores, panel, current, cfg, limits)
+        return construct_portfolio(ctx, scores, panel, current, mandate)
     ic = cfg.information_coefficient * alpha_scale(applied)
-    result = construct_portfolio(
-        ctx, scores, panel, current, cfg, tightened(limits, applied), information_coefficient=ic
-    )
+    overlaid = Mandate.of(cfg, tightened(mandate.limits, applied))
+    result = construct_portfolio(ctx, scores, panel, current, overlaid, information_coefficient=ic)
     try:  # the model alone, for the impact: recorded under its own subject, never published
-        plain = construct_portfolio(ctx, scores, panel, current, cfg, limits, book="unadjusted")
+        plain = construct_portfolio(ctx, scores, panel, current, mandate, book="unadjusted")
     except GateHalt as exc:
         plain, why = None, f"{exc.gate}: {'; '.join(exc.reasons)}"
     else:

@@ -28,7 +28,10 @@ def paper_books(run: Run, panel) -> None:
     entries = in_paper(ctx.ledger, strategy)
     if not entries:
         return
-    cfg = run.config.portfolio.within(run.tier.pretrade)
+    from tasks.portfolio.config import Mandate
+
+    mandate = Mandate.of(run.config.portfolio, run.tier.pretrade)  # once for every paper book
+    cfg = mandate.cfg
     asof = panel.close.index[-1]
     day = str(asof.date())
     history = MarketHistory(panel, cfg)
@@ -50,11 +53,11 @@ def paper_books(run: Run, panel) -> None:
                 f"v{version} marked {booking.asof}..{day}: net {mark.payload['net_return']:+.4%},"
                 f" cost {mark.payload['cost']:.5f}"
             )
-        lines.append(_book(run, panel, version, entry, held, half_spread, impact, day))
+        lines.append(_book(run, panel, mandate, version, entry, held, half_spread, impact, day))
     run.summary.note("paper", headline=f"{len(entries)} version(s) in paper", details=lines)
 
 
-def _book(run: Run, panel, version, entry, held, half_spread, impact, day: str) -> str:
+def _book(run: Run, panel, mandate, version, entry, held, half_spread, impact, day: str) -> str:
     """Book the version's paper portfolio of ``day``; the summary line."""
     from flows.portfolio_stage import version_scores
     from flows.risk_stage import stress_gate
@@ -63,13 +66,13 @@ def _book(run: Run, panel, version, entry, held, half_spread, impact, day: str) 
     from tasks.portfolio.paper_record import record_booking
     from tasks.portfolio.rebalance import construct_portfolio
 
-    ctx, cfg, limits = run.now, run.config.portfolio, run.tier.pretrade
+    ctx = run.now
     strategy, name = run.config.model.name, f"paper-v{version}"
     model_hash = entry.payload.get("model_artifact_hash")
     scores = pd.Series(dtype=float)
     try:
         scores = version_scores(run, panel, int(version), model_hash)
-        result = construct_portfolio(ctx, scores, panel, held, cfg, limits, book=name)
+        result = construct_portfolio(ctx, scores, panel, held, mandate, book=name)
         result = stress_gate(run, panel, result, book=name)
         target, source, reasons = result.weights, PortfolioSource.MODEL, []
     except GateHalt as exc:  # the paper book keeps what it holds

@@ -85,9 +85,11 @@ def portfolio(run: Run, panel) -> None:
     from governance.decisions.trips import trip_on_model_book_halt
     from governance.ground.errors import GateHalt
     from tasks.portfolio.book import MAIN, current_holdings
+    from tasks.portfolio.config import Mandate
     from tasks.portfolio.rebalance import publish_fallback
 
-    ctx, cfg, limits = run.now, run.config.portfolio, run.tier.pretrade
+    ctx, cfg = run.now, run.config.portfolio
+    mandate = Mandate.of(cfg, run.tier.pretrade)  # once for the stage: every book below
     strategy = run.config.model.name
     state = killswitch.effective(ctx.ledger, strategy)  # workspace-wide, else the strategy's
     decide.kill_switch(ctx, state, Subject.killswitch(strategy), stops_run=False)
@@ -111,9 +113,9 @@ def portfolio(run: Run, panel) -> None:
             result = stress_gate(
                 run,
                 panel,
-                many(run, panel, scores, held)
+                many(run, panel, scores, held, mandate)
                 if many
-                else adjusted_portfolio(run, scores, panel, current, adjustments),
+                else adjusted_portfolio(run, scores, panel, current, adjustments, mandate),
             )
         except GateHalt as exc:
             reasons = [f"{exc.gate}: {r}" for r in exc.reasons]
@@ -125,11 +127,9 @@ def portfolio(run: Run, panel) -> None:
         return stress_gate(
             run,
             panel,
-            many(run, panel, None, held)
+            many(run, panel, None, held, mandate)
             if many
-            else publish_fallback(
-                ctx, run.tier.fallback, panel, current, cfg, limits, "; ".join(why)
-            ),
+            else publish_fallback(ctx, run.tier.fallback, panel, current, mandate, "; ".join(why)),
         )
 
     if result is None:
@@ -173,18 +173,18 @@ def flag_dependencies(run: Run, strategy: str) -> None:
         run.summary.note("attestation", headline="overdue (finding)")
 
 
-def _many_accounts(run: Run, panel, scores: pd.Series | None, held: dict[str, pd.Series]):
+def _many_accounts(run: Run, panel, scores: pd.Series | None, held: dict[str, pd.Series], mandate):
     """Every configured account from the champion's scores, or the fallback when None."""
     from tasks.portfolio import accounts_rebalance as ar
 
-    cfg, limits, asof = run.config.portfolio, run.tier.pretrade, panel.close.index[-1]
-    accounts = ar.accounts_of(cfg, held)
+    asof = panel.close.index[-1]
+    accounts = ar.accounts_of(run.config.portfolio, held)
     if scores is None:
-        targets = ar.fallback_targets(run.tier.fallback, panel, accounts, cfg, limits, asof)
+        targets = ar.fallback_targets(run.tier.fallback, panel, accounts, mandate, asof)
     else:
-        targets = ar.model_targets(scores, panel, accounts, cfg, limits, asof)
+        targets = ar.model_targets(scores, panel, accounts, mandate, asof)
     source = PortfolioSource.FALLBACK if scores is None else PortfolioSource.MODEL
-    return ar.publish_accounts(run.now, targets, panel, cfg, limits, source, asof)
+    return ar.publish_accounts(run.now, targets, panel, mandate, source, asof)
 
 
 def _switch_line(state) -> str:

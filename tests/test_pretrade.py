@@ -16,7 +16,7 @@ from governance.policy.schema import Fallback, PretradeLimits
 from tasks.data.market import to_panel
 from tasks.data.synthetic import SyntheticSpec, generate_market, planted_characteristic
 from tasks.portfolio.book import TRADE_COLUMNS, read_rebalance
-from tasks.portfolio.config import PortfolioConfig
+from tasks.portfolio.config import Mandate, PortfolioConfig
 from tasks.portfolio.optimiser.core import Account, Infeasible, MarketInputs, PortfolioOptimiser
 from tasks.portfolio.rebalance import construct_portfolio, publish_fallback
 from tasks.portfolio.risk import statistical_factor_model
@@ -140,7 +140,7 @@ def test_construct_portfolio_records_artifacts_and_gate(ctx, market):
     panel, scores = market
     cfg = PortfolioConfig(max_weight=0.3, max_sector_weight=0.5)
     current = pd.Series(1 / 15, index=panel.close.columns)
-    result = construct_portfolio(ctx, scores.iloc[-1], panel, current, cfg, LIMITS)
+    result = construct_portfolio(ctx, scores.iloc[-1], panel, current, Mandate.of(cfg, LIMITS))
     assert result.source == "model"
     assert list(result.trades.columns) == TRADE_COLUMNS
     assert check_pretrade(result.weights, current, panel.sectors, LIMITS) == []  # tightened
@@ -169,7 +169,7 @@ def test_infeasible_solve_is_recorded_then_raised(ctx, market):
     panel, scores = market
     cfg = PortfolioConfig(max_weight=0.3, max_sector_weight=0.3)  # 3 sectors x 0.3 < 1
     with pytest.raises(Infeasible, match="sector caps") as info:
-        construct_portfolio(ctx, scores.iloc[-1], panel, None, cfg, LIMITS)
+        construct_portfolio(ctx, scores.iloc[-1], panel, None, Mandate.of(cfg, LIMITS))
     assert info.value.exit_code == 3
     entry = _entries(ctx, Action.PORTFOLIO_OPTIMISED)[-1]
     assert entry.payload["status"] == "infeasible"
@@ -181,7 +181,12 @@ def test_breaching_fallback_is_blocked_and_recorded(ctx, market):
     tight = LIMITS.model_copy(update={"max_weight": 0.05})  # equal weight is 1/15 > 0.05
     with pytest.raises(GateHalt) as info:
         publish_fallback(
-            ctx, Fallback.BENCHMARK, panel, None, PortfolioConfig(), tight, reason="no champion"
+            ctx,
+            Fallback.BENCHMARK,
+            panel,
+            None,
+            Mandate.of(PortfolioConfig(), tight),
+            reason="no champion",
         )
     assert info.value.gate == "pretrade"
     gate = _entries(ctx, Action.GATE_PRETRADE)[-1]
@@ -201,11 +206,13 @@ def test_flat_fallback_then_model_rebalance_publishes_the_model_portfolio(ctx, m
 
     panel, scores = market
     cfg = PortfolioConfig(max_weight=0.3, max_sector_weight=0.5)
-    flat = publish_fallback(ctx, Fallback.FLAT, panel, None, cfg, LIMITS, reason="drill")
+    flat = publish_fallback(
+        ctx, Fallback.FLAT, panel, None, Mandate.of(cfg, LIMITS), reason="drill"
+    )
     publish(ctx, flat, "flat-then-model", {"model_version": None})
     held = current_holdings(ctx.ledger, ctx.store, "flat-then-model")[MAIN]
     assert held.abs().sum() == 0.0 and len(held) == panel.close.shape[1]
-    result = construct_portfolio(ctx, scores.iloc[-1], panel, held, cfg, LIMITS)
+    result = construct_portfolio(ctx, scores.iloc[-1], panel, held, Mandate.of(cfg, LIMITS))
     assert result.source == "model" and result.weights.sum() == pytest.approx(1.0, abs=1e-6)
     assert (result.trades["change"].abs().sum()) > LIMITS.max_turnover  # bought from cash
     assert _entries(ctx, Action.GATE_PRETRADE)[-1].payload["decision"] == "pass"
@@ -239,7 +246,9 @@ def test_fallback_trades_are_costed_like_the_model_portfolio(ctx):
     held = pd.Series(0.0, index=panel.close.columns)
     held.iloc[:4] = 0.25
     loose = LIMITS.model_copy(update={"max_turnover": 2.0, "restricted": []})
-    out = publish_fallback(ctx, Fallback.BENCHMARK, panel, held, cfg, loose, reason="drill")
+    out = publish_fallback(
+        ctx, Fallback.BENCHMARK, panel, held, Mandate.of(cfg, loose), reason="drill"
+    )
     history = MarketHistory(panel, cfg.within(loose))
     impact = history.impact(len(history.index) - 1)
     assert impact is not None and (impact > 0).all()
@@ -267,7 +276,7 @@ def test_benchmark_fallback_from_a_concentrated_book_glides_within_the_turnover_
     for k in range(3):
         out = publish_fallback(
             dataclasses.replace(ctx, run_key=f"glide-{k}"),
-            Fallback.BENCHMARK, panel, current, cfg, limits, reason="drill",
+            Fallback.BENCHMARK, panel, current, Mandate.of(cfg, limits), reason="drill",
         )  # fmt: skip
         w = out.weights.reindex(assets).fillna(0.0)
         turnover = float((w - current).abs().sum())
@@ -285,3 +294,17 @@ def test_benchmark_fallback_from_a_concentrated_book_glides_within_the_turnover_
         and steps[-1] == 1.0
         and current.to_dict() == pytest.approx(bench.to_dict(), abs=1e-12)
     )
+
+
+def test_the_mandate_is_the_config_tightened_to_the_limits_once():
+    """``Mandate.of``: the config within the tier's limits, carried with the limits as one
+    value; tightening is a fixed point, so a stage that carries it cannot drift from what
+    the gate checks (the gate reads ``mandate.limits``, the optimiser ``mandate.cfg``)."""
+    cfg = PortfolioConfig(max_weight=0.3, max_sector_weight=0.5, restricted=["A01"])
+    mandate = Mandate.of(cfg, LIMITS)
+    assert mandate.limits is LIMITS and mandate.cfg == cfg.within(LIMITS)
+    assert mandate.cfg.max_weight == min(0.3, LIMITS.max_weight)
+    assert set(mandate.cfg.restricted) == {"A01", *LIMITS.restricted}
+    assert mandate.cfg.within(LIMITS) == mandate.cfg
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        mandate.limits = PretradeLimits()  # type: ignore[misc]

@@ -19,11 +19,11 @@ import pandas as pd
 from governance.decisions import decide
 from governance.decisions.pretrade import check_pretrade
 from governance.ground.vocabulary import Action, Subject
-from governance.policy.schema import Fallback, PortfolioSource, PretradeLimits
+from governance.policy.schema import Fallback, PortfolioSource
 from tasks.data.market import MarketPanel
 from tasks.portfolio.accounts import solve_many
 from tasks.portfolio.book import AccountBook, PortfolioResult, hold, trade_list, write_rebalance
-from tasks.portfolio.config import AccountConfig, PortfolioConfig
+from tasks.portfolio.config import AccountConfig, Mandate, PortfolioConfig
 from tasks.portfolio.market import MarketHistory, market_inputs
 from tasks.portfolio.optimiser.core import Account, PortfolioOptimiser, structural_factors
 from tasks.portfolio.rebalance import fallback_target
@@ -52,12 +52,11 @@ def model_targets(
     scores: pd.Series,
     panel: MarketPanel,
     accounts: Sequence[Account],
-    cfg: PortfolioConfig,
-    limits: PretradeLimits,
+    mandate: Mandate,
     asof: pd.Timestamp,
 ) -> list[tuple[Account, pd.Series | None, dict, tuple[str, ...]]]:
     """Solve every account on one compiled problem: ``(account, weights, stats, errors)``."""
-    tight = cfg.within(limits)
+    tight = mandate.cfg
     market = market_inputs(scores, panel, asof, tight)
     opt = PortfolioOptimiser(
         market.risk.assets,
@@ -78,12 +77,11 @@ def fallback_targets(
     kind: Fallback,
     panel: MarketPanel,
     accounts: Sequence[Account],
-    cfg: PortfolioConfig,
-    limits: PretradeLimits,
+    mandate: Mandate,
     asof,
 ) -> list[tuple[Account, pd.Series, dict, tuple[str, ...]]]:
     """The policy's fallback for every account."""
-    history = MarketHistory(panel, cfg.within(limits))
+    history = MarketHistory(panel, mandate.cfg)
     pos = history.position(asof)
     return [(a, *fallback_target(kind, history, pos, a.current), ()) for a in accounts]
 
@@ -92,14 +90,13 @@ def publish_accounts(
     ctx,
     targets,
     panel: MarketPanel,
-    cfg: PortfolioConfig,
-    limits: PretradeLimits,
+    mandate: Mandate,
     source: PortfolioSource,
     asof: pd.Timestamp,
 ) -> PortfolioResult:
     """Gate, record and combine each account's target into one :class:`PortfolioResult`
     (files with an ``account`` column, ``tasks.portfolio.book``)."""
-    history = MarketHistory(panel, cfg.within(limits))
+    history, limits = MarketHistory(panel, mandate.cfg), mandate.limits
     impact = history.impact(history.position(asof))  # the optimiser's cost model
     day, half_spread = str(asof.date()), history.cfg.half_spread_bps * 1e-4
     books = []

@@ -12,6 +12,7 @@ Units: weights are fractions of portfolio value; returns, alphas and variances a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from pydantic import Field, model_validator
@@ -174,3 +175,22 @@ class PortfolioConfig(StrictModel):
         turn = [t for t in (self.max_turnover, limits.max_turnover) if t is not None]
         update["max_turnover"] = min(turn) if turn else None
         return self.model_copy(update=update)
+
+
+@dataclass(frozen=True)
+class Mandate:
+    """What the books of one stage may hold: the run's portfolio config tightened to the
+    policy's pre-trade limits (``cfg``, :meth:`PortfolioConfig.within`: the optimiser aims
+    inside them) and the limits themselves (``limits``: the independent gate checks them).
+
+    Computed once per stage (:meth:`of`) and handed as one value to every solve, fallback
+    and pre-trade gate of the stage: the model's book, the fallback, every account, every
+    paper book.
+    """
+
+    cfg: PortfolioConfig
+    limits: PretradeLimits
+
+    @classmethod
+    def of(cls, cfg: PortfolioConfig, limits: PretradeLimits) -> Mandate:
+        return cls(cfg.within(limits), limits)

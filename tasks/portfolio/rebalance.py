@@ -12,7 +12,7 @@ from governance.decisions import decide
 from governance.decisions.pretrade import check_pretrade
 from governance.ground.canonical import canonical_json
 from governance.ground.vocabulary import Action, Subject
-from governance.policy.schema import Fallback, PortfolioSource, PretradeLimits
+from governance.policy.schema import Fallback, PortfolioSource
 from tasks.data.market import MarketPanel
 from tasks.portfolio.book import (
     MAIN,
@@ -22,7 +22,7 @@ from tasks.portfolio.book import (
     trade_list,
     write_rebalance,
 )
-from tasks.portfolio.config import PortfolioConfig
+from tasks.portfolio.config import Mandate
 from tasks.portfolio.fallback import fallback_weights, glide, without_dust
 from tasks.portfolio.market import MarketHistory, market_inputs
 from tasks.portfolio.optimiser.core import (
@@ -42,8 +42,7 @@ def construct_portfolio(
     scores: pd.Series,
     panel: MarketPanel,
     current: pd.Series | None,
-    cfg: PortfolioConfig,
-    limits: PretradeLimits,
+    mandate: Mandate,
     *,
     asof: pd.Timestamp | None = None,
     information_coefficient: float | None = None,
@@ -63,10 +62,9 @@ def construct_portfolio(
     panel : MarketPanel
     current : Series or None
         Weights held now (None or all zero: funding from cash).
-    cfg : PortfolioConfig
-        Tightened to ``limits`` before optimising (:meth:`PortfolioConfig.within`).
-    limits : PretradeLimits
-        The tier's pre-trade limits, checked independently after the solve.
+    mandate : Mandate
+        The config tightened to the tier's pre-trade limits (what the optimiser aims
+        inside) and the limits (checked independently after the solve).
     asof : Timestamp, optional
         Rebalance date; default the panel's last date.
     information_coefficient : float, optional
@@ -85,7 +83,7 @@ def construct_portfolio(
     asof = panel.close.index[-1] if asof is None else pd.Timestamp(asof)
     day = str(asof.date())
     subject = Subject.portfolio(day, *((book,) if book else ()))
-    tight = cfg.within(limits)
+    tight, limits = mandate.cfg, mandate.limits
     market = market_inputs(scores, panel, asof, tight, information_coefficient)
     assets = market.risk.assets
     opt = PortfolioOptimiser(
@@ -161,8 +159,7 @@ def publish_fallback(
     kind: Fallback,
     panel: MarketPanel,
     current: pd.Series | None,
-    cfg: PortfolioConfig,
-    limits: PretradeLimits,
+    mandate: Mandate,
     reason: str,
     *,
     asof: pd.Timestamp | None = None,
@@ -177,7 +174,7 @@ def publish_fallback(
     # its own subject: a failed model solve of the same run has recorded portfolio:<day>
     day = str(asof.date())
     subject = Subject.portfolio(day, Subject.FALLBACK)
-    history = MarketHistory(panel, cfg.within(limits))
+    history = MarketHistory(panel, mandate.cfg)
     pos = history.position(asof)
     weights, stats = fallback_target(kind, history, pos, current)
     hs = history.cfg.half_spread_bps * 1e-4
@@ -192,5 +189,5 @@ def publish_fallback(
         payload={"source": PortfolioSource.FALLBACK.value, "asof": day, "stats": stats},
         artifacts=result.artifacts,
     )
-    _gate(ctx, weights, current, panel.sectors, limits, subject, result.artifacts)
+    _gate(ctx, weights, current, panel.sectors, mandate.limits, subject, result.artifacts)
     return result
