@@ -27,6 +27,7 @@ _MOMENTUM_FEATURE = "mom_12_1"  # tasks/model/features.py: 12-month return skipp
 def shadow_challengers(run: Run, panel, champion: int | None, scores: pd.Series | None) -> None:
     """Score and record the champion's challengers on the panel's last date."""
     from governance.decisions.challengers import shadow_versions
+    from governance.ground.refs import ModelRef
     from tasks.model.dataset import frame_to_parquet
     from tasks.model.features import FEATURES_BY_NAME, compute_features
     from tasks.model.scoring import latest_scores, load_scoring_model
@@ -35,11 +36,12 @@ def shadow_challengers(run: Run, panel, champion: int | None, scores: pd.Series 
     if champion is None:
         return
     ctx, strategy = run.now, run.config.model.name
+    ref = ModelRef.of(strategy, champion)
     signals: dict[str, pd.Series] = {}
     meta, errors = [], []
     if scores is not None:
         signals[CHAMPION] = scores
-        meta.append({"signal": CHAMPION, "kind": CHAMPION, "version": int(champion)})
+        meta.append({"signal": CHAMPION, "kind": CHAMPION, "version": ref.version})
     for kind, version in shadow_versions(ctx.ledger, strategy):
         name = f"{kind}_v{version}"
         try:
@@ -61,7 +63,7 @@ def shadow_challengers(run: Run, panel, champion: int | None, scores: pd.Series 
     entry = ctx.record(
         Action.CHALLENGERS_SCORED,
         subject=Subject.book(strategy),
-        payload={"model_name": strategy, "asof": asof, "champion_version": int(champion),
+        payload={"model_name": strategy, "asof": asof, "champion_version": ref.version,
                  "signals": meta, "errors": errors},
         artifacts={"scores.parquet": ctx.store.put_bytes(frame_to_parquet(frame))},
     )  # fmt: skip

@@ -33,6 +33,7 @@ from governance.decisions.context import RunContext
 from governance.decisions.promotion import latest_validation
 from governance.findings.escalation import finding, raise_once
 from governance.findings.review import record_expiries, use_checks
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.log.ledger import LedgerEntry
@@ -331,7 +332,8 @@ def load_champion(run: Run):
     promoted = champion(ctx.ledger, name)  # what the signed approvals make
     if promoted is None:
         return None, None, None
-    model = load_scoring_model(ctx.ws, name, int(promoted.version))
+    ref = ModelRef.of(name, promoted.version)
+    model = load_scoring_model(ctx.ws, ref.name, ref.version)
     facts = champion_facts(ctx, model)
     return facts, model, load_reference(ctx.ws, facts.run_id)
 

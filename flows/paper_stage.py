@@ -62,6 +62,7 @@ def _book(run: Run, panel, mandate, version, entry, held, half_spread, impact, d
     from flows.portfolio_stage import version_scores
     from flows.risk_stage import stress_gate
     from governance.ground.errors import GateHalt
+    from governance.ground.refs import ModelRef
     from governance.policy.schema import PortfolioSource
     from tasks.portfolio.paper_record import record_booking
     from tasks.portfolio.rebalance import construct_portfolio
@@ -71,7 +72,7 @@ def _book(run: Run, panel, mandate, version, entry, held, half_spread, impact, d
     model_hash = entry.payload.get("model_artifact_hash")
     scores = pd.Series(dtype=float)
     try:
-        scores = version_scores(run, panel, int(version), model_hash)
+        scores = version_scores(run, panel, ModelRef.of(strategy, version), model_hash)
         result = construct_portfolio(ctx, scores, panel, held, mandate, book=name)
         result = stress_gate(run, panel, result, book=name)
         target, source, reasons = result.weights, PortfolioSource.MODEL, []

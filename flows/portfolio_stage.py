@@ -14,6 +14,7 @@ import pandas as pd
 from flows.challenger_stage import shadow_challengers
 from flows.run import Run, service_stage, stage
 from flows.summary import capped
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.policy.schema import PortfolioSource
 from tasks.model.candidate import Trained
@@ -108,8 +109,9 @@ def portfolio(run: Run, panel) -> None:
     result, scores = None, None
     if allowed:
         try:
-            scores, features = version_inputs(run, panel, int(champion), drive.model_hash)
-            hold_to_domain(run, panel, features, int(champion))  # GateHalt: fallback
+            ref = ModelRef.of(strategy, champion)
+            scores, features = version_inputs(run, panel, ref, drive.model_hash)
+            hold_to_domain(run, panel, features, ref)  # GateHalt: fallback
             result = stress_gate(
                 run,
                 panel,
@@ -195,19 +197,19 @@ def _switch_line(state) -> str:
     return f"TRIPPED since {state.since} by {printable(state.by)}: {printable(state.reason)}"
 
 
-def version_scores(run: Run, panel, version: int, model_hash: str | None) -> pd.Series:
+def version_scores(run: Run, panel, ref: ModelRef, model_hash: str | None) -> pd.Series:
     """A version's scores on the panel's last date (features computed point-in-time), from
     model files whose hash is re-checked as they are loaded (the champion, a paper version)."""
-    return version_inputs(run, panel, version, model_hash)[0]
+    return version_inputs(run, panel, ref, model_hash)[0]
 
 
-def version_inputs(run: Run, panel, version: int, model_hash: str | None):
+def version_inputs(run: Run, panel, ref: ModelRef, model_hash: str | None):
     """:func:`version_scores` and the point-in-time features they were computed from."""
     from governance.ground.errors import Gate, GateHalt, InputError
     from tasks.model.dataset import scoring_rows
     from tasks.model.scoring import latest_scores, load_scoring_model
 
-    model = load_scoring_model(run.ws, run.config.model.name, version, expected_hash=model_hash)
+    model = load_scoring_model(run.ws, ref.name, ref.version, expected_hash=model_hash)
     from tasks.data.sources.record import joined_features
 
     extra = joined_features(run.sources, panel)  # a source's features, as of publication
@@ -215,19 +217,14 @@ def version_inputs(run: Run, panel, version: int, model_hash: str | None):
     try:
         features = scoring_rows(panel, model.features_config(run.config.features), extra)
     except InputError as exc:  # the day's data cannot give what the contract needs
-        raise GateHalt(
-            Gate.SCORING, f"{run.config.model.name} v{version} needs features not computed: {exc}"
-        ) from None
+        raise GateHalt(Gate.SCORING, f"{ref} needs features not computed: {exc}") from None
     missing = sorted(set(model.features) - set(features.columns))
     if missing:
-        raise GateHalt(
-            Gate.SCORING,
-            f"{run.config.model.name} v{version} needs features not computed: {missing}",
-        )
+        raise GateHalt(Gate.SCORING, f"{ref} needs features not computed: {missing}")
     return latest_scores(model, features), features
 
 
-def hold_to_domain(run: Run, panel, features: pd.DataFrame, version: int) -> None:
+def hold_to_domain(run: Run, panel, features: pd.DataFrame, ref: ModelRef) -> None:
     """Operating boundaries: the champion's inputs on the day against the domain its latest
     valid validation recorded (validation/boundaries.py). Recorded as ``gate.boundary``;
     outside, a finding on the version (once: governance/findings/escalation.py) and the
@@ -239,7 +236,8 @@ def hold_to_domain(run: Run, panel, features: pd.DataFrame, version: int) -> Non
     from validation.boundaries import outside_domain
     from validation.records import validated_domain
 
-    ctx, strategy, policy = run.now, run.config.model.name, run.tier.boundaries
+    ctx, policy = run.now, run.tier.boundaries
+    strategy, version = ref.name, ref.version
     validation = latest_validation(ctx.ledger, strategy, version)
     domain = validated_domain(ctx.store, validation.report_hash) if validation else None
     if domain is None:

@@ -1,0 +1,72 @@
+"""``ModelRef``: one registered model version, its name and its version *number*.
+
+MLflow's registry numbers a model's versions 1, 2, 3 ... but hands them back as strings, the
+CLI reads them as integers, and the ledger's subjects and payloads spell them either way
+(``model:<name>/v<N>``; ``model_version`` is a string in some recorded payloads and a number
+in others: the recorded forms stay as they are). A ``ModelRef`` is the one value code passes
+around instead of ``(name, version: int | str)``: the version is an ``int`` once, at the
+boundary (:meth:`ModelRef.of`), and every comparison is between integers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from governance.ground.errors import InputError
+from governance.ground.vocabulary import Subject
+
+
+@dataclass(frozen=True, order=True)
+class ModelRef:
+    """A registered model version.
+
+    Parameters
+    ----------
+    name : str
+        The registered model's name (the strategy).
+    version : int
+        Its version number, >= 1. The constructor takes an ``int`` only (anything else is a
+        bug: a ``TypeError``); input from outside (the registry's strings, a subject, a
+        payload) goes through :meth:`of`.
+    """
+
+    name: str
+    version: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.version, bool) or not isinstance(self.version, int):
+            raise TypeError(f"ModelRef.version must be an int, not {type(self.version).__name__}")
+        if self.version < 1:
+            raise ValueError(f"ModelRef.version must be >= 1, not {self.version}")
+
+    @classmethod
+    def of(cls, name: str, version: int | str) -> ModelRef:
+        """The ref of ``name`` at ``version`` given as a number or its decimal string
+        (``3``, ``"3"``; a registry's ``ModelVersion.version``).
+
+        Raises
+        ------
+        InputError
+            ``version`` is not a positive whole number (exit 2, naming it).
+        """
+        text = str(version).strip()
+        if isinstance(version, bool) or not text.isdecimal() or int(text) < 1:
+            raise InputError(f"model version: {version!r} is not a version number (1, 2, ...)")
+        return cls(str(name), int(text))
+
+    @classmethod
+    def from_subject(cls, subject: str | None) -> ModelRef | None:
+        """The ref a ``model:<name>/v<N>`` subject names; None for any other subject
+        (a model without a version included)."""
+        parsed = Subject.parse_model(subject)
+        if parsed is None or parsed[1] is None:
+            return None
+        return cls.of(*parsed)
+
+    @property
+    def subject(self) -> str:
+        """``model:<name>/v<N>`` (``governance.ground.vocabulary.Subject.model``)."""
+        return Subject.model(self.name, self.version)
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"

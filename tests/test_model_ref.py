@@ -1,0 +1,47 @@
+"""``governance.ground.refs.ModelRef``: one value for a model version, the version an int."""
+
+from __future__ import annotations
+
+import pytest
+
+from governance.ground.errors import InputError
+from governance.ground.refs import ModelRef
+from governance.ground.vocabulary import Subject
+
+
+@pytest.mark.parametrize("given", [3, "3", " 3 ", "03"])
+def test_of_reads_a_version_number_as_the_registry_or_the_cli_gives_it(given):
+    ref = ModelRef.of("alpha", given)
+    assert ref == ModelRef("alpha", 3) and isinstance(ref.version, int)
+    assert ref.subject == Subject.model("alpha", 3) == "model:alpha/v3"
+    assert str(ref) == "alpha v3"
+
+
+@pytest.mark.parametrize("given", ["v3", "3.0", "", "-1", "0", 0, True, "latest", None, 2.5])
+def test_of_refuses_what_is_no_version_number_in_one_line(given):
+    """A version from outside that is no positive whole number is bad input (exit 2),
+    never a ``ModelRef`` whose version compares unequal to every real one."""
+    with pytest.raises(InputError, match="is not a version number") as err:
+        ModelRef.of("alpha", given)
+    assert err.value.exit_code == 2
+
+
+@pytest.mark.parametrize("given", ["3", 3.0, True, None])
+def test_the_constructor_takes_an_int_only(given):
+    """Code that builds a ref directly from a string is a bug, caught where it is made."""
+    with pytest.raises(TypeError):
+        ModelRef("alpha", given)
+
+
+def test_refs_compare_by_number_not_by_text():
+    """The int|str confusion this value ends: ``"10" < "9"`` as text, 9 < 10 as versions."""
+    assert ModelRef.of("a", "10") > ModelRef.of("a", "9")
+    assert ModelRef.of("a", "3") == ModelRef.of("a", 3)
+    assert len({ModelRef.of("a", "3"), ModelRef("a", 3)}) == 1
+
+
+def test_from_subject_reads_a_versions_subject_only():
+    assert ModelRef.from_subject("model:alpha/v12") == ModelRef("alpha", 12)
+    assert ModelRef.from_subject("model:alpha") is None  # the model, no version
+    assert ModelRef.from_subject(Subject.strategy("alpha")) is None
+    assert ModelRef.from_subject(None) is None
