@@ -9,31 +9,18 @@ from __future__ import annotations
 
 from governance.decisions.model_use import model_may_drive
 from governance.decisions.promotion import latest_validation, stage_state
-from governance.findings.register import Status, load_register
+from governance.decisions.standing import standing
+from governance.findings.register import load_register
 from governance.findings.review import blocking, revalidation_due
-from governance.identity.users import list_users
 from governance.registry.change_control import version_change
 from governance.registry.recorder import mlflow_client
 from governance.registry.versions import get_model_facts
-
-ACCEPT = (
-    "alphagate findings accept {id} --as {who} --key FILE"
-    ' --reason "..." --until YYYY-MM-DD --control "..."'
-)
-APPROVE = (
-    "alphagate approve --model {name} --model-version {version} --as {who} --key FILE"
-    ' --reason "..."'
-)
 
 
 def latest_version(ws, name: str) -> str | None:
     """The highest registered version of ``name``, or None."""
     versions = mlflow_client(ws).search_model_versions(f"name='{name}'")
     return max((str(v.version) for v in versions), key=int, default=None)
-
-
-def _eligible(ws, role: str, exclude: set) -> list[str]:
-    return [u.name for u in list_users(ws) if u.role.value == role and u.name not in exclude]
 
 
 def status_report(ws, ledger, name: str, version, tier) -> dict:
@@ -49,49 +36,27 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
     governance/registry/change_control.py).
     """
     facts = get_model_facts(mlflow_client(ws), name, version)
+    here = standing(ws, ledger, name, facts.version, tier)  # the one view model
     validation = latest_validation(ledger, name, facts.version)
     state, paper_first = stage_state(ws, ledger, facts, tier, validation)
     register = load_register(ledger)
     records = blocking(register, validation.seq) if validation else []
-    in_use = [
-        r for r in register.of_version(name, facts.version)
-        if r.origin != "validation" and r.status in (Status.OPEN, Status.ACCEPTED)
-    ]  # fmt: skip
-    open_ = [r for r in records if r.status is not Status.ACCEPTED]
+    in_use = [r for r in register.of_version(name, facts.version) if r.id in here.in_use_findings]
     allowed, reasons, champion = model_may_drive(ws, ledger, name, tier)
     # a revalidation falls due for a version in use, not for one never promoted
     due = revalidation_due(ledger, validation, tier) if validation and state.champion else None
-    steps: list[str] = []
-    if validation is None:
-        who = _eligible(ws, "validator", {facts.developer})[:1] or ["<validator>"]
-        steps.append(
-            f"alphagate validate --model {name} --model-version {version} --as {who[0]} --key FILE"
-        )
-    officers = _eligible(ws, tier.validation.acceptance.role.value, {facts.developer})
-    accepted_sev = set(tier.validation.acceptance.severities)
-    acceptable = all(r.severity in accepted_sev for r in open_)
-    # accepting findings helps only a version that may still be promoted: none is listed
-    # after a rejection, nor beside a finding this tier never accepts (a new version must fix it)
-    if acceptable and not state.rejected_by:
-        steps += [ACCEPT.format(id=r.id, who=(officers or ["<risk_officer>"])[0]) for r in open_]
-    if not state.champion and not state.rejected_by and validation and acceptable:
-        have = {g["user"] for g in state.granted} | {facts.developer}
-        for role in dict.fromkeys(state.missing):
-            gap = state.missing.count(role)
-            for who in (_eligible(ws, role, have) or [f"<{role}>"])[:gap]:
-                step = APPROVE.format(name=name, version=facts.version, who=who)
-                steps.append(
-                    step.replace(" approve ", " approve --stage paper ", 1) if paper_first else step
-                )
     return {
         "model_name": name,
         "version": facts.version,
-        "verdict": validation.verdict if validation else None,
+        "verdict": here.verdict,
+        "stage": here.stage.value,
+        "killswitch": here.killswitch,
+        "halted": here.halted,
         "change": version_change(ledger, name, facts.version).to_json(),
         "findings": [r.to_json() for r in records],
-        "open_findings": [r.id for r in open_],
-        "accepted_findings": [r.id for r in records if r.status is Status.ACCEPTED],
-        "unacceptable_findings": [r.id for r in open_ if r.severity not in accepted_sev],
+        "open_findings": list(here.open_findings),
+        "accepted_findings": list(here.accepted_findings),
+        "unacceptable_findings": list(here.unacceptable_findings),
         "findings_in_use": [r.to_json() for r in in_use],
         # owner, due date and plan of each finding; overdue ones warn (issue 27)
         "overdue_findings": _overdue(ledger, register, [*records, *in_use]),
@@ -99,10 +64,11 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
         "paper_first": paper_first,  # the approvals it needs next are for paper trading
         "may_drive": {"allowed": allowed, "reasons": reasons, "champion": champion},
         "next_revalidation_due": due.to_json() if due else None,
-        "approvals": [_decision(ledger, g["seq"]) for g in state.granted],
-        "rejections": _rejections(ledger, name, facts.version),
-        "next": steps,
+        "approvals": [dict(a) for a in here.approvals],
+        "rejections": [dict(r) for r in here.rejections],
+        "next": list(here.next),
         "challengers": last_challengers(ledger, name),
+        "standing": here.to_json(),
     }
 
 
@@ -114,26 +80,6 @@ def _overdue(ledger, register, records) -> list[dict]:
     assigned, day = owners(ledger, register), today()
     rows = [with_owner(r, assigned, day) for r in records]
     return [{k: row[k] for k in ("id", "owner", "due", "plan")} for row in rows if row["overdue"]]
-
-
-def _decision(ledger, seq: int) -> dict:
-    """``{user, role, ts, seq, reason}`` of one signed decision entry."""
-    e = ledger.entries_between(seq, seq)[0]
-    return {
-        "user": e.payload.get("user", e.actor),
-        "role": e.payload.get("role", e.role),
-        "ts": e.ts,
-        "seq": e.seq,
-        "reason": e.payload.get("reason"),
-    }
-
-
-def _rejections(ledger, name: str, version) -> list[dict]:
-    """Every rejection of the version: a risk officer's decision stands (issue 29)."""
-    from governance.ground.vocabulary import Action, Subject
-
-    entries = ledger.entries(action=Action.APPROVAL_REJECTED, subject=Subject.model(name, version))
-    return [_decision(ledger, e.seq) for e in entries]
 
 
 def last_challengers(ledger, name: str) -> dict:
@@ -157,8 +103,10 @@ def render_status(report: dict) -> list[str]:
     """The human lines of a :func:`status_report`."""
     lines = [
         f"{report['model_name']} v{report['version']}: verdict"
-        f" {(report['verdict'] or 'not validated').upper()}"
+        f" {(report['verdict'] or 'not validated').upper()}, stage {report['stage']}"
     ]
+    if report.get("halted"):
+        lines.append(f"  HALTED: kill switch {report['killswitch']}")
     change = report.get("change")
     if change:
         base = change["baseline_version"]

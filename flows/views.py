@@ -127,16 +127,19 @@ def derive(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]) -> Non
     """
     if not entries:
         return
-    refresh_mlflow(ws, ledger, entries)
+    views = refresh_mlflow(ws, ledger, entries)
     emit_events(entries)
     if _in_flow_run():
         publish_gate_artifacts(ws, entries)
+    publish_standing_artifacts(views)
 
 
-def refresh_mlflow(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]) -> None:
-    """Rewrite the views of every model version and registered model ``entries`` touch."""
+def refresh_mlflow(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]) -> list:
+    """Rewrite the views of every model version and registered model ``entries`` touch;
+    return the version views written (governance/views/mlflow_pages.py)."""
+    from governance.decisions.standing import champion_of
     from governance.registry.recorder import mlflow_client
-    from governance.registry.versions import champion_version, registry_exists
+    from governance.registry.versions import registry_exists
     from governance.views.mlflow_pages import refresh_model_view, refresh_version_view
 
     versions, names = set(), set()
@@ -149,17 +152,21 @@ def refresh_mlflow(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]
         if area(e.action) == Area.KILLSWITCH or e.action == Action.MONITORING_COMPLETED:
             global_act = True
     if not (versions or names or global_act) or not registry_exists(ws):
-        return
+        return []
     client = mlflow_client(ws)
     if global_act:  # a switch act changes what every champion's page must say
         names |= {rm.name for rm in client.search_registered_models()}
-        versions |= {(n, v) for n in names if (v := champion_version(client, n))}
+    for name in names:  # the champion as the ledger makes it, never the alias
+        if (version := champion_of(ledger, name)) is not None:
+            versions.add((name, version))
+    written = []
     for name, version in sorted(versions):
         with _quietly():
-            refresh_version_view(ledger, client, name, version)
+            written.append(refresh_version_view(ws, ledger, client, name, version))
     for name in sorted(names):
         with _quietly():
             refresh_model_view(ledger, client, name)
+    return written
 
 
 @contextlib.contextmanager
@@ -231,6 +238,60 @@ def publish_gate_artifacts(ws: Workspace, entries: Sequence[LedgerEntry]) -> lis
             key=key,
             markdown=gate_markdown(ws, gate, decided, entries),
             description=f"alphagate {gate} gate: {_worst(decided)}",
+        )
+        keys.append(key)
+    return keys
+
+
+def standing_key(name: str, version: str) -> str:
+    """The Prefect artifact key of a version's standing (lowercase, digits and dashes)."""
+    return "standing-" + re.sub(r"[^a-z0-9]+", "-", f"{name}-v{version}".lower()).strip("-")
+
+
+def standing_markdown(here: dict) -> str:
+    """A version's standing (``Standing.to_json()``) as the Prefect artifact shows it."""
+    stage = str(here["stage"]).upper() + (" — HALTED" if here["halted"] else "")
+    lines = [
+        f"## `{here['model_name']}` v{here['version']}: **{stage}**",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| verdict | {here['verdict'] or 'not validated'} |",
+        f"| champion | {'v' + here['champion'] if here['champion'] else 'none'} |",
+        f"| kill switch | {_cell(here['killswitch'])} |",
+        f"| open findings | {', '.join(here['open_findings']) or '—'} |",
+        f"| accepted findings | {', '.join(here['accepted_findings']) or '—'} |",
+        f"| findings raised in use | {', '.join(here['in_use_findings']) or '—'} |",
+        f"| approvals missing | {', '.join(here['missing']) or '—'} |",
+    ]
+    for a in here["approvals"]:
+        lines.append(
+            f"| approved by | {a['user']} ({a['role']}) at {a['ts']}, ledger #{a['seq']} |"
+        )
+    for r in here["rejections"]:
+        lines.append(f"| REJECTED by | {r['user']} ({r['role']}) at {r['ts']}, ledger #{r['seq']}"
+                     f": {_cell(r['reason'])} |")  # fmt: skip
+    if here["next"]:
+        lines += ["", "Next:", *[f"- `{cmd}`" for cmd in here["next"]]]
+    return "\n".join(lines)
+
+
+def publish_standing_artifacts(views: Sequence) -> list[str]:
+    """One markdown artifact per version view written (key :func:`standing_key`), when a
+    Prefect API is configured or a flow run is active; returns the keys."""
+    if not views or (not os.environ.get("PREFECT_API_URL") and not _in_flow_run()):
+        return []
+    from prefect.artifacts import create_markdown_artifact
+
+    keys = []
+    for view in views:
+        here = view.facts["standing"]
+        key = standing_key(view.name, view.version)
+        create_markdown_artifact(
+            key=key,
+            markdown=standing_markdown(here),
+            description=f"alphagate {view.name} v{view.version}: {here['stage']}"
+            + (" (HALTED)" if here["halted"] else ""),
         )
         keys.append(key)
     return keys

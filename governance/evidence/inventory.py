@@ -20,11 +20,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from governance.decisions.promotion import latest_validation, rejections
-from governance.decisions.rows import switch_text
+from governance.decisions.promotion import latest_validation
 from governance.evidence.inventory_record import record_fields
-from governance.findings.register import Status, load_register, today
-from governance.findings.review import blocking, revalidation_due, use_checks
+from governance.findings.register import today
+from governance.findings.review import revalidation_due, use_checks
 from governance.ground.html import Cell, Facts, Page, Section, Table, Tone, render_page, tone_of
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.sandbox import banner, is_sandbox
@@ -32,7 +31,7 @@ from governance.policy.schema import Policy, Tier, load_policy
 from governance.policy.tiers import evidence_problem
 from governance.registry.change_control import version_change
 from governance.registry.recorder import log_run, mlflow_client
-from governance.registry.versions import champions, registry_exists
+from governance.registry.versions import registry_exists
 
 FLAG = "models_driving_without_current_validation"
 EXPERIMENT = "alphagate-inventory"
@@ -45,41 +44,31 @@ def _tier_of(policy: Policy | None, name: str | None) -> Tier:
     return Tier()
 
 
-def _model_row(ws, ledger, client, name: str, promotion, policy, register, day) -> dict:
+def _model_row(ws, ledger, client, name: str, policy, day) -> dict:
+    from governance.decisions.standing import standing
+
     versions = client.search_model_versions(f"name='{name}'")
     latest = max(versions, key=lambda v: int(v.version))
-    champion = promotion.version if promotion is not None else None
-    focus = champion or str(latest.version)
+    # the tier the adopted policy assigns the strategy, not the one its validation named
+    assigned = policy.assigned_tier(name) if policy is not None else None
+    tier = _tier_of(policy, assigned) if assigned else None
+    here = standing(ws, ledger, name, str(latest.version), tier)  # the one view model
+    champion = here.champion
+    if champion and champion != here.version:
+        here = standing(ws, ledger, name, champion, tier)
+    focus = here.version
     mv = next(v for v in versions if str(v.version) == focus)
     validation = latest_validation(ledger, name, focus)
     entry = ledger.last(action=Action.VALIDATION_COMPLETED, subject=Subject.model(name, focus))
     validated_tier = entry.payload.get("policy_tier") if entry else None
-    # the tier the adopted policy assigns the strategy, not the one its validation named
-    assigned = policy.assigned_tier(name) if policy is not None else None
     tier_name = assigned or validated_tier
     tier = _tier_of(policy, tier_name)
-    records = blocking(register, validation.seq) if validation else []
-    open_ = [r.id for r in records if r.status is not Status.ACCEPTED]
-    rejected = rejections(ledger, name, focus)
     checks = use_checks(ledger, focus, validation, tier, day) if validation else None
-    if champion:
-        status = "champion"
-    elif rejected:
-        status = "rejected"
-    elif validation is None:
-        status = "not_validated"
-    elif any(r.severity.value == "critical" and r.id in open_ for r in records):
-        status = "failed"
-    elif open_:
-        status = "in_review"
-    else:
-        status = "awaiting_approval"
     problems = list(checks.blockers + checks.warnings) if checks else []
     if assigned is not None and entry is not None:
         off = evidence_problem(f"the validation of v{focus}", validated_tier, assigned, name)
         problems += [off] if off else []
     current = validation is not None and not problems
-    switch = switch_text(ledger, name)
     due = revalidation_due(ledger, validation, tier) if validation else None
     of_record = record_fields(
         ledger, ledger.store, name, focus, [str(v.version) for v in versions], champion,
@@ -93,9 +82,12 @@ def _model_row(ws, ledger, client, name: str, promotion, policy, register, day) 
         "champion_version": champion,
         "latest_version": str(latest.version),
         "version": focus,
-        "status": status,
-        "killswitch": switch,
-        "halted": bool(champion) and switch != "armed",
+        "status": here.stage.value,
+        "killswitch": here.killswitch,
+        "halted": here.halted,
+        "approved_by": [a["user"] for a in here.approvals],
+        "missing_approvals": list(here.missing),
+        "rejected_by": [r["user"] for r in here.rejections],
         # minor or material against the previous version, from the signed entries
         "change": version_change(ledger, name, focus).to_json(),
         "developer": (mv.tags or {}).get("developer"),
@@ -105,13 +97,14 @@ def _model_row(ws, ledger, client, name: str, promotion, policy, register, day) 
             if entry
             else None
         ),
-        "open_findings": open_,
-        "accepted_findings": [r.id for r in records if r.status is Status.ACCEPTED],
+        "open_findings": list(here.open_findings),
+        "accepted_findings": list(here.accepted_findings),
         "next_revalidation_due": due.to_json() if due else None,
         "current_validation": current,
         "not_current_because": problems,
         "policy_hash": entry.payload.get("policy_hash") if entry else None,
         "flags": ["driving_without_current_validation"] if champion and not current else [],
+        "standing": here.to_json(),
     }
 
 
@@ -123,14 +116,9 @@ def inventory(
     rows = []
     if registry_exists(ws):
         client = mlflow_client(ws)
-        promotions = champions(ledger)
-        register = load_register(ledger, as_of=day)
         for rm in sorted(client.search_registered_models(), key=lambda m: m.name):
             if client.search_model_versions(f"name='{rm.name}'"):
-                row = _model_row(
-                    ws, ledger, client, rm.name, promotions.get(rm.name), policy, register, day
-                )
-                rows.append(row)
+                rows.append(_model_row(ws, ledger, client, rm.name, policy, day))
     return {
         "as_of": day.isoformat(),
         "policy_hash": policy_hash,

@@ -32,11 +32,10 @@ from __future__ import annotations
 import json
 import tempfile
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
-from governance.decisions.promotion import latest_validation
 from governance.decisions.rows import decision_rows, switch_text
+from governance.decisions.standing import Stage, champion_of, standing
 from governance.findings.mlflow_tags import findings_line
 from governance.findings.register import load_register
 from governance.findings.review import blocking
@@ -51,7 +50,6 @@ from governance.identity.sandbox import (
     tag_value,
 )
 from governance.log.ledger import Ledger
-from governance.registry.versions import champion_version
 
 __all__ = ["Status", "VersionView", "refresh_model_view", "refresh_version_view", "version_view"]
 
@@ -60,15 +58,9 @@ CARD_JSON = "model_card.json"
 CARD_VIEW = "governance/model_card.html"
 
 
-class Status(StrEnum):
-    """Where a version stands, as ``governance.status`` shows it."""
-
-    CANDIDATE = "candidate"
-    IN_REVIEW = "in review"
-    APPROVED = "approved"
-    CHAMPION = "champion"
-    REJECTED = "rejected"
-    RETIRED = "retired"
+#: Where a version stands, as ``governance.status`` shows it: the one view model's word
+#: (governance/decisions/standing.py), the same in ``status``, ``models`` and every page.
+Status = Stage
 
 
 @dataclass(frozen=True)
@@ -83,45 +75,29 @@ class VersionView:
     facts: dict
 
 
-def _status(verdict, decisions, promoted: bool, champion: bool, approved: bool) -> Status:
-    if champion:
-        return Status.CHAMPION
-    if promoted:
-        return Status.RETIRED
-    if verdict == "fail" or any(d["decision"] == "rejected" for d in decisions):
-        return Status.REJECTED
-    if approved:
-        return Status.APPROVED
-    return Status.IN_REVIEW if verdict in ("pass", "review") else Status.CANDIDATE
-
-
 def _decision_tag(d: dict) -> str:
     sig = f"signature sha256:{d['signature_sha256']}" if d["signature_sha256"] else d["identity"]
     return f"{d['decision']} by {d['user']} ({d['role']}) at {d['at']}: {d['reason'] or '-'}; {sig}"
 
 
-def version_view(ledger: Ledger, client, name: str, version: int | str) -> VersionView:
-    """The view of ``name`` v``version`` from the ledger and the ``champion`` alias."""
+def version_view(ws, ledger: Ledger, client, name: str, version: int | str) -> VersionView:
+    """The view of ``name`` v``version``: its :class:`Standing` (from the ledger alone, the
+    registry's ``champion`` alias is never read) and the reports it links."""
     subject = Subject.model(name, version)
-    validated = ledger.last(action=Action.VALIDATION_COMPLETED, subject=subject)
-    facts_v = latest_validation(ledger, name, version)
-    verdict = facts_v.verdict if facts_v else None
+    here = standing(ws, ledger, name, version)
+    # the signed verdict the standing folded, never a later unsigned entry beside it
+    seq = here.validation_seq
+    validated = ledger.entries_between(seq, seq)[0] if seq is not None else None
+    verdict = here.verdict
     decisions = decision_rows(ledger, name, version)
+    status = here.stage
+    switch = here.killswitch
     promotions = ledger.entries(action=Action.MODEL_PROMOTED, subject=subject)
-    gate = ledger.last(action=Action.GATE_APPROVAL, subject=subject)
-    champion = champion_version(client, name) == str(version)
-    switch = switch_text(ledger, name)
-    status = _status(
-        verdict,
-        decisions,
-        promoted=bool(promotions),
-        champion=champion,
-        approved=bool(gate and gate.payload.get("decision") == "pass"),
-    )
+    champion = here.is_champion
     vp = validated.payload if validated else {}
     tier = vp.get("policy_tier") or next((d.get("tier") for d in _docs(ledger, subject)), None)
     policy = vp.get("policy_hash") or ""
-    findings = blocking(load_register(ledger), validated.seq) if validated else []
+    findings = blocking(load_register(ledger), here.validation_seq) if here.validation_seq else []
     since = promotions[-1].ts if promotions and champion else ""
     sandbox = is_sandbox(ledger)
     tags = {
@@ -132,6 +108,7 @@ def version_view(ledger: Ledger, client, name: str, version: int | str) -> Versi
         "verdict": verdict or "not validated",
         "champion_since": since or "-",
         "killswitch": switch,
+        "approvals_missing": ", ".join(here.missing) or "-",
         **{f"decision.{d['seq']:06d}": _decision_tag(d) for d in decisions},
     }
     facts = {
@@ -145,7 +122,8 @@ def version_view(ledger: Ledger, client, name: str, version: int | str) -> Versi
         "verdict": verdict,
         "sandbox": sandbox,
         "killswitch": switch,
-        "halted": champion and switch != "armed",
+        "halted": here.halted,
+        "standing": here.to_json(),
     }
     facts["links"] = _links(client, mv_run_id(client, name, version), vp.get("mlflow_run_id"))
     description = _description(name, str(version), status, facts)
@@ -194,6 +172,11 @@ def _description(name: str, version: str, status: Status, f: dict) -> str:
     if f["decisions"]:
         lines += ["", "Decisions:"]
         lines += [f"- {_decision_tag(d)}" for d in f["decisions"]]
+    here = f["standing"]
+    if here["missing"]:
+        lines += ["", f"Approvals missing: {', '.join(here['missing'])}."]
+    if here["next"]:
+        lines += ["", "Next:", *[f"- `{cmd}`" for cmd in here["next"]]]
     report = next((href for label, href in f["links"] if label == "validation report"), None)
     if f["validation_run_id"]:  # the findings register's own line (governance.findings.mlflow_tags)
         lines += ["", findings_line(f["findings"], report)]
@@ -205,13 +188,13 @@ def _description(name: str, version: str, status: Status, f: dict) -> str:
     return "\n".join([*lines, "", *[f"- {x}" for x in links]])
 
 
-def refresh_version_view(ledger: Ledger, client, name: str, version: int | str) -> VersionView:
+def refresh_version_view(ws, ledger: Ledger, client, name: str, version: int | str) -> VersionView:
     """Recompute the view of ``name`` v``version`` and write it to MLflow.
 
     Stale ``governance.decision.*`` tags are removed; the model card is re-rendered with
     the current status when the training run logged its ``model_card.json``.
     """
-    view = version_view(ledger, client, name, version)
+    view = version_view(ws, ledger, client, name, version)
     mv = client.get_model_version(name, view.version)
     for key in mv.tags or {}:
         if key.startswith(PREFIX + "decision.") and key not in view.tags:
@@ -247,6 +230,7 @@ def _rerender_card(client, run_id: str, view: VersionView) -> None:
                         "policy": policy_label(f["policy"] or None, f["sandbox"]),
                         "champion since": f["since"] or "-",
                         "kill switch": f["killswitch"],
+                        "approvals missing": ", ".join(f["standing"]["missing"]) or "-",
                     }
                 ),
                 Table(
@@ -276,7 +260,7 @@ def _rerender_card(client, run_id: str, view: VersionView) -> None:
 
 def refresh_model_view(ledger: Ledger, client, name: str) -> dict[str, str]:
     """Champion, kill-switch state and last monitoring status on the registered model."""
-    champion = champion_version(client, name)
+    champion = champion_of(ledger, name)  # the signed acts', never the alias
     monitored = next(
         (e for e in reversed(ledger.entries(action=Action.MONITORING_COMPLETED))
          if e.payload.get("model_name") == name
