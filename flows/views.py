@@ -142,20 +142,40 @@ def refresh_mlflow(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]
     from governance.registry.versions import registry_exists
     from governance.views.mlflow_pages import refresh_model_view, refresh_version_view
 
-    versions, names = set(), set()
-    global_act = False
+    versions, names, switched = set(), set(), set()
+    global_act = monitored = False
     for e in entries:
         if model := Subject.parse_model(e.subject):
             names.add(model[0])
             if model[1]:
                 versions.add(model)
-        if area(e.action) == Area.KILLSWITCH or e.action == Action.MONITORING_COMPLETED:
-            global_act = True
-    if not (versions or names or global_act) or not registry_exists(ws):
+        if area(e.action) == Area.KILLSWITCH:
+            own = (e.subject or "").partition(":")[2]
+            if own:
+                switched.add(own)
+            global_act = global_act or not own
+        monitored = monitored or e.action == Action.MONITORING_COMPLETED
+    trained = any(e.action == Action.MODEL_TRAINED for e in entries)
+    if not (versions or names or switched or global_act or monitored or trained) or (
+        not registry_exists(ws)
+    ):
         return []
     client = mlflow_client(ws)
-    if global_act:  # a switch act changes what every champion's page must say
+    if global_act:  # a workspace-wide switch act changes what every model's pages must say
+        switched |= {rm.name for rm in client.search_registered_models()}
+    if monitored:  # a monitoring run changes what every champion's page says
         names |= {rm.name for rm in client.search_registered_models()}
+    for name in switched:  # every version's page names the switch that governs it
+        names.add(name)
+        with _quietly():
+            versions |= {(name, str(mv.version))
+                         for mv in client.search_model_versions(f"name='{name}'")}  # fmt: skip
+    for e in entries:  # a training names its run: the version registered from it
+        if e.action == Action.MODEL_TRAINED and (run_id := e.payload.get("mlflow_run_id")):
+            with _quietly():
+                for mv in client.search_model_versions(f"run_id='{run_id}'"):
+                    versions.add((mv.name, str(mv.version)))
+                    names.add(mv.name)
     for name in names:  # the champion as the ledger makes it, never the alias
         if (version := champion_of(ledger, name)) is not None:
             versions.add((name, version))
@@ -173,9 +193,10 @@ def refresh_mlflow(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]
 def _quietly():
     """A view that cannot be written now (an unregistered name, MLflow down) waits for the
     next act; the act itself is already in the ledger."""
+    from governance.ground.errors import InputError
     from governance.registry.recorder import mlflow_error
 
-    with contextlib.suppress(mlflow_error()):
+    with contextlib.suppress(mlflow_error(), InputError):  # InputError: no such version
         yield
 
 

@@ -138,7 +138,9 @@ def _tags(obj: dict) -> dict:
 
 def test_a_failed_validation_shows_on_the_version(walked):
     tags = walked["failed"]["tags"]
-    assert tags["governance.status"] == "rejected"
+    # the one view model's word (issue 29): "failed", as `models` says, not "rejected" before
+    # anyone rejected it
+    assert tags["governance.status"] == "failed"
     assert tags["governance.verdict"] == "fail"
     assert tags["governance.tier"] == "high"
     # the policy hash, labelled: the workspace is a sandbox (its genesis), whatever the tier
@@ -146,7 +148,7 @@ def test_a_failed_validation_shows_on_the_version(walked):
     assert tags["governance.policy"].endswith(" sandbox") and tags["governance.sandbox"] == "true"
     assert tags["findings.open"].startswith("F-small-e2e-v1-")
     desc = walked["failed"]["description"]
-    assert desc.startswith("**REJECTED** — validation verdict **FAIL** by vera")
+    assert desc.startswith("**FAILED** — validation verdict **FAIL** by vera")
     assert "validation/report.html" in desc and "governance/model_card.html" in desc
 
 
