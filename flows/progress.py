@@ -2,21 +2,32 @@
 
 The command line opens :func:`showing_progress` around a flow; each stage (the ``stage``
 decorator of ``flows/run.py``) calls :func:`started` and :func:`finished`. On a terminal
-the lines are live (rich: a spinner and a running clock per stage); otherwise nothing is
-printed unless ``ALPHAGATE_PROGRESS=1`` asks for plain lines on stderr (logs, CI). Progress
-never goes to stdout, whose last line belongs to ``--json``.
+the lines are live (rich: a spinner and a running clock per stage). When stderr is a file or
+a pipe (``alphagate run > run.log 2>&1``, CI) each stage prints plain lines, one when it
+starts and one with its time when it ends: no spinner frames, no escape codes, no minute of
+silence (issue 29). ``ALPHAGATE_PROGRESS`` overrides: ``0`` nothing, ``1``/``plain`` plain
+lines, ``live`` the live display. Inside the block Prefect's console lines (a WARNING can run
+to a thousand characters) are shortened to one line of the display's width and, live,
+printed above the spinner rather than glued onto it; the full text stays in Prefect's UI.
+Progress never goes to stdout, whose last line belongs to ``--json``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import stat
 import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 _active: _Display | None = None
+
+
+#: Width of a plain progress or Prefect line when stderr is not a terminal.
+PLAIN_WIDTH = 160
 
 
 class _Display:
@@ -34,7 +45,7 @@ class _Display:
                 TextColumn("{task.description:<32}"),
                 TimeElapsedColumn(),
                 TextColumn("{task.fields[note]}"),
-                console=Console(stderr=True),
+                console=Console(stderr=True, force_terminal=True),
                 transient=False,
             )
 
@@ -42,6 +53,8 @@ class _Display:
         self.clock[stage] = time.perf_counter()
         if self.progress is not None:
             self.tasks[stage] = self.progress.add_task(stage, total=1, note="")
+        elif not self.live:
+            print(f"  {stage:<32} ...", file=sys.stderr, flush=True)
 
     def finished(self, stage: str, outcome: str) -> None:
         seconds = time.perf_counter() - self.clock.pop(stage, time.perf_counter())
@@ -60,7 +73,66 @@ def _wanted() -> bool | None:
         return None
     if setting in ("1", "on", "yes", "true", "plain"):
         return False
-    return True if sys.stderr.isatty() else None
+    if setting == "live":
+        return True
+    if sys.stderr.isatty():
+        return True
+    return False if _file_or_pipe(sys.stderr) else None
+
+
+def _file_or_pipe(stream) -> bool:
+    """Whether ``stream`` is a real file or pipe (not an in-process capture)."""
+    try:
+        mode = os.fstat(stream.fileno()).st_mode
+    except (AttributeError, OSError, ValueError):
+        return False
+    return stat.S_ISREG(mode) or stat.S_ISFIFO(mode)
+
+
+class OneLine(logging.Formatter):
+    """Another formatter's text as one line of at most ``width`` characters."""
+
+    def __init__(self, inner: logging.Formatter | None, width: int):
+        super().__init__()
+        self.inner, self.width = inner or logging.Formatter(), width
+
+    def format(self, record: logging.LogRecord) -> str:
+        return one_line(self.inner.format(record), self.width)
+
+
+def one_line(text: str, width: int) -> str:
+    """The first line of ``text``, whitespace collapsed, cut to ``width`` with an ellipsis."""
+    line = " ".join((text.splitlines() or [""])[0].split())
+    return line if len(line) <= width else line[: max(width - 1, 1)] + "…"
+
+
+@contextlib.contextmanager
+def _prefect_lines(console) -> Iterator[None]:
+    """Prefect's console handlers shortened to one line (and, live, through ``console``)."""
+    from prefect.logging.configuration import ensure_logging_setup
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    ensure_logging_setup()
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    handlers = {
+        h
+        for lg in loggers
+        if isinstance(lg, logging.Logger)
+        for h in lg.handlers
+        if isinstance(h, PrefectConsoleHandler)
+    }
+    width = console.width if console is not None else PLAIN_WIDTH
+    saved = [(h, h.formatter, h.console) for h in handlers]
+    for h in handlers:
+        h.setFormatter(OneLine(h.formatter, width))
+        if console is not None:
+            h.console = console
+    try:
+        yield
+    finally:
+        for h, formatter, own in saved:
+            h.setFormatter(formatter)
+            h.console = own
 
 
 @contextlib.contextmanager
@@ -72,12 +144,14 @@ def showing_progress() -> Iterator[None]:
         yield
         return
     _active = _Display(live=mode)
+    console = _active.progress.console if _active.progress is not None else None
     try:
-        if _active.progress is not None:
-            with _active.progress:
+        with _prefect_lines(console):
+            if _active.progress is not None:
+                with _active.progress:
+                    yield
+            else:
                 yield
-        else:
-            yield
     finally:
         _active = None
 
