@@ -61,6 +61,9 @@ TONES = {
     "fail": Tone.FAIL, "failed": Tone.FAIL, "rejected": Tone.FAIL, "halt": Tone.HALT,
     "halted": Tone.HALT, "tripped": Tone.HALT, "breach": Tone.HALT, "critical": Tone.CRITICAL,
     "info": Tone.INFO, "retired": Tone.MUTED,
+    # the stages of governance/decisions/standing.py
+    "in_review": Tone.REVIEW, "awaiting_approval": Tone.REVIEW, "not_validated": Tone.REVIEW,
+    "paper": Tone.REVIEW, "superseded": Tone.MUTED,
 }  # fmt: skip
 
 
