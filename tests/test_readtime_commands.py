@@ -24,7 +24,7 @@ from governance.log.chain import compute_entry_hash
 from governance.log.ledger import Ledger
 from governance.policy.adoption import policy_in_force
 from governance.policy.schema import load_policy
-from tests.helpers_identity import POLICY, enrol_cast, signer, tiny_version
+from tests.helpers_identity import POLICY, enrol_cast, keyring_dir, signer, tiny_version
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
@@ -177,3 +177,39 @@ def test_an_enrolment_edited_after_verify_proves_no_one(env, capsys):
     trip = ["killswitch", "trip", "--as", "rita", "--reason", "x"]
     _refused(ws, capsys, trip, rita, (Action.KILLSWITCH_TRIPPED,))
     _refused(ws, capsys, ["users", "list"], rita, ())
+
+
+def test_a_revocation_broken_and_put_back_still_revokes(env, capsys):
+    """The bound property's slow-variant finding, as an attack on a long-lived process (the
+    worker of ``alphagate serve``) that folded the users before ada revoked omar from her
+    own shell. The DBA breaks the revocation in place (its signed reason: the signature no
+    longer holds; the row's stored hashes untouched), lets the process read it unverified
+    (``ledger verify``: exit 3), then puts the row back. The process's cached fold was keyed
+    by the rows' stored hashes, which the edit left as they were, so the fold of the broken
+    row (omar enrolled) served the genuine one and omar's trip went through. Now it is
+    refused (exit 4, omar is revoked) and nothing is tripped."""
+    import os
+    import subprocess
+    import sys
+
+    from test_ledger_support import raw_sql
+
+    ws, _cfg = env
+    _verified(ws, capsys)
+    admin = ["--as", "ada", "--key", str(keyring_dir(ws) / "ada.key")]
+    revoke = [sys.executable, "-m", "flows.cli", "users", "revoke", "omar", "--reason", "left"]
+    assert subprocess.run([*revoke, *admin], env=os.environ, capture_output=True).returncode == 0
+    with Ledger.open(ws) as ledger:
+        revoked = ledger.last(action=Action.USER_REVOKED)
+        signed = {**revoked.payload["signed"], "reason": "kept"}
+        edit_in_place(ledger, revoked, False, signed=signed)
+    capsys.readouterr()
+    assert main(["ledger", "verify"]) == 3
+    with Ledger.open(ws) as ledger:  # the DBA puts the row back as it was
+        raw_sql(ledger.url, "UPDATE ledger_entries SET payload = :p WHERE seq = :s",
+                p=canonical_json(revoked.payload).decode(), s=revoked.seq)  # fmt: skip
+    capsys.readouterr()
+    assert main(["killswitch", "trip", "--as", "omar", "--reason", "x"]) == 4
+    assert "revoked" in capsys.readouterr().err
+    with Ledger.open(ws) as ledger:
+        assert not ledger.entries(action=Action.KILLSWITCH_TRIPPED)
