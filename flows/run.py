@@ -39,7 +39,7 @@ from flows.summary import RunSummary
 from flows.views import derive
 from governance.decisions.context import RunContext
 from governance.ground.canonical import sha256_json
-from governance.ground.errors import GateHalt
+from governance.ground.errors import Gate, GateHalt
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 
@@ -171,7 +171,11 @@ def keyed(run: Run, fingerprint: str) -> Run:
 def finish(run: Run) -> dict:
     """Record how the run ended, fill in the ledger head, and close the run
     (:func:`close_witnessed`)."""
+    from governance.log.readtime import record_refusal
+
     s = run.summary
+    if s.stage == Gate.INTEGRITY:  # a verified read refused an entry: recorded as such
+        record_refusal(run.now.ledger, s.kind, s.reasons)
     action = Action.RUN_COMPLETED if s.status == "completed" else Action.RUN_HALTED
     run.now.record(
         action,
@@ -198,8 +202,9 @@ def close_witnessed(ws: Workspace, ctx: RunContext, entries: list) -> None:
     ran the flow: a trip that a scheduled monitoring run records is witnessed at once."""
     from governance.policy.witnesses import witness_after
 
-    try:
-        derive(ws, ctx.ledger, entries)
+    try:  # views, not decisions: written as the rows stand (a run halted by a verified
+        # read that refused a row still ends with its summary; verify names the row)
+        derive(ws, getattr(ctx.ledger, "unwrapped", ctx.ledger), entries)
     finally:
         ctx.close()
     first = min((e.seq for e in entries), default=None)

@@ -35,7 +35,9 @@ def _validate(args: argparse.Namespace) -> int:
     from flows.config import load_config
     from governance.decisions.context import RunContext
     from governance.decisions.revalidation import trip_if_champion_failed
+    from governance.ground.errors import TamperDetected
     from governance.ground.workspace import Workspace
+    from governance.log.readtime import record_refusal
     from governance.policy.config import tier_for
     from validation.run import validate_model_version
 
@@ -46,15 +48,19 @@ def _validate(args: argparse.Namespace) -> int:
     ctx = RunContext.open(ws, actor="pending", policy_hash=in_force.policy_hash)
     try:
         signer = prove(args, ws, ctx.ledger, "validate")
-        result = validate_model_version(
-            ctx,
-            name,
-            args.model_version,
-            cfg.validation,
-            in_force.tier,
-            validator=signer,
-            tier_name=in_force.name,
-        )
+        try:  # the run context's reads are verified: an entry edited after a verify is exit 3
+            result = validate_model_version(
+                ctx,
+                name,
+                args.model_version,
+                cfg.validation,
+                in_force.tier,
+                validator=signer,
+                tier_name=in_force.name,
+            )
+        except TamperDetected as exc:
+            record_refusal(ctx.ledger, "validate", exc.reasons, exc.gate)
+            raise
         trip_if_champion_failed(  # policy kill_switch.trip_on_champion_validation_fail
             ws, ctx, in_force.tier, name, args.model_version, result.verdict.value,
             result.ledger_seq,

@@ -32,6 +32,7 @@ class RunContext:
     ----------
     ws : Workspace
     ledger : Ledger
+        From :meth:`open`, a :class:`~governance.log.readtime.VerifiedReader` of it.
     store : ArtifactStore
     actor, role : str
         Who runs the flow, recorded on every entry.
@@ -77,15 +78,19 @@ class RunContext:
         signer: Any = None,
         sandbox: bool | None = None,
     ) -> RunContext:
-        """Open the workspace ledger and store.
+        """Open the workspace ledger (its reads verified:
+        :class:`~governance.log.readtime.VerifiedReader`) and store.
 
         ``flow_run_id`` is the Prefect flow run's id, given by the flow that opens the
         context (``flows.runners.current_flow_run_id``); ``run_key`` defaults to a new
         uuid4 hex; ``sandbox`` defaults to what the workspace's genesis says.
         """
         from governance.identity.sandbox import is_sandbox
+        from governance.log.readtime import VerifiedReader
 
-        ledger = Ledger.open(ws)
+        # Every entry the run reads is verified when read (issue 22, item 4): an entry
+        # edited after the verified checkpoint ends the run (exit 3) before it acts on it.
+        ledger = VerifiedReader(Ledger.open(ws))
         if sandbox is None:
             sandbox = is_sandbox(ledger)
         return cls(

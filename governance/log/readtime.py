@@ -35,7 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from governance.ground.canonical import canonical_json, sha256_bytes
-from governance.ground.errors import TamperDetected
+from governance.ground.errors import Gate, TamperDetected
 from governance.ground.vocabulary import Action, Subject
 from governance.log import merkle
 from governance.log.chain import compute_entry_hash
@@ -219,12 +219,21 @@ def verified_ledger(ws, action: str) -> Iterator[VerifiedReader]:
         try:
             yield reader
         except TamperDetected as exc:
-            if any(r.startswith("ledger entry ") for r in exc.reasons):
-                ledger.append(
-                    Action.INTEGRITY_REFUSED, actor="alphagate", role="system",
-                    subject=Subject.LEDGER, payload={"action": action, "problem": str(exc)},
-                )  # fmt: skip
+            record_refusal(ledger, action, exc.reasons, exc.gate)
             raise
+
+
+def record_refusal(ledger, action: str, reasons: list[str], gate=Gate.INTEGRITY) -> None:
+    """Record ``integrity.refused`` for ``action`` when ``reasons`` (a
+    :class:`TamperDetected`'s) name an entry a verified read refused; the one writer of that
+    record for read-time refusals (:func:`verified_ledger`, and the flow runs and
+    ``validate``, whose run context reads through a :class:`VerifiedReader`)."""
+    if any(r.startswith("ledger entry ") for r in reasons):
+        problem = f"{gate}: " + "; ".join(reasons)
+        ledger.append(
+            Action.INTEGRITY_REFUSED, actor="alphagate", role="system",
+            subject=Subject.LEDGER, payload={"action": action, "problem": problem},
+        )  # fmt: skip
 
 
 def read_nodes(ledger, wanted) -> dict[tuple[int, int], bytes]:
