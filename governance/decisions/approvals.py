@@ -70,13 +70,19 @@ def approval_document(
     policy_hash: str,
     tier: str,
     accepted_findings: list[dict] | None = None,
+    graduation: dict | None = None,
 ) -> dict:
     """The JSON document an approver signs (all digests of what is being approved).
 
     ``accepted_findings`` (``[{id, digest, until}]``) are the findings of the validation
-    accepted on the review path: the approver signs exactly those.
+    accepted on the review path: the approver signs exactly those. ``graduation`` (a live
+    approval in a tier with a paper stage): the graduation gate's outcome the approving
+    command computed (``{passed, figures}``); the derived champion counts such an approval
+    only with a pass (governance/registry/champion.py).
     """
+    extra = {} if graduation is None else {"graduation": graduation}
     return {
+        **extra,
         "kind": DOC_KIND,
         "model_name": facts.name,
         "model_version": str(facts.version),
@@ -129,6 +135,7 @@ def record_signed_decision(
     policy_hash,
     tier_name,
     action: str | None = None,
+    graduation: dict | None = None,
 ) -> LedgerEntry:
     """Sign the approval document with ``signer``'s key and record it (as ``action``,
     default ``approval.granted`` or ``approval.rejected`` by ``decision``)."""
@@ -137,7 +144,7 @@ def record_signed_decision(
     doc = approval_document(
         facts, validation, decision=decision, reason=reason, user=signer.name,
         role=signer.role, policy_hash=policy_hash, tier=tier_name,
-        accepted_findings=accepted_findings(ledger, validation),
+        accepted_findings=accepted_findings(ledger, validation), graduation=graduation,
     )  # fmt: skip
     action = action or (
         Action.APPROVAL_GRANTED if decision == "approve" else Action.APPROVAL_REJECTED
@@ -277,11 +284,12 @@ def approve(
     facts, validation, before = _standing(
         ws, ledger, model_name, version, signer, tier, Action.APPROVAL_GRANTED
     )
+    passed = None
     if tier.paper is not None and not before.champion:
         why = paper_blocker(ledger, facts.name, facts.version, tier.paper)
         if why:
             raise _refuse(ledger, facts, signer, "approve", f"approve for live: {why}")
-        _graduated(ledger, facts, signer, graduation)
+        passed = _graduated(ledger, facts, signer, graduation)
     if before.blocked:
         raise _refuse(ledger, facts, signer, "approve", "approve: " + "; ".join(before.blocked))
     _check_approver(ledger, facts, signer, Act.APPROVE, [g["user"] for g in before.granted])
@@ -289,7 +297,7 @@ def approve(
         raise InputError(f"--model-version: {facts.name} v{facts.version} is already the champion")
     entry = record_signed_decision(
         ledger, facts, validation, signer=signer, decision="approve",
-        reason=reason or "", policy_hash=policy_hash, tier_name=tier_name,
+        reason=reason or "", policy_hash=policy_hash, tier_name=tier_name, graduation=passed,
     )  # fmt: skip
     state, promoted, previous = promote_if_complete(
         ws, ledger, facts, tier, policy_hash, validation, graduated=tier.paper is not None
@@ -297,8 +305,9 @@ def approve(
     return ApprovalOutcome(entry, state, promoted, previous)
 
 
-def _graduated(ledger: Ledger, facts, signer, graduation) -> None:
-    """Refuse (recorded) unless the graduation gate passes now (:func:`approve`)."""
+def _graduated(ledger: Ledger, facts, signer, graduation) -> dict:
+    """Refuse (recorded) unless the graduation gate passes now (:func:`approve`); the pass
+    the approval document signs (``{passed, figures}``)."""
     where = f"approve for live: {facts.name} v{facts.version}"
     if graduation is None:
         raise _refuse(ledger, facts, signer, "approve", f"{where}: graduation gate not evaluated")
@@ -312,6 +321,7 @@ def _graduated(ledger: Ledger, facts, signer, graduation) -> None:
         _refuse(ledger, facts, signer, "approve", message, findings=list(outcome.findings),
                 graduation=outcome.figures)  # fmt: skip
         raise GateHalt(Gate.GRADUATION, [f.removeprefix("graduation: ") for f in outcome.findings])
+    return {"passed": True, "figures": outcome.figures}
 
 
 def approve_for_paper(

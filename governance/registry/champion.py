@@ -112,18 +112,23 @@ def _enough(counted: list[dict], need: dict[Role, int]) -> bool:
     return all(roles.count(role.value) >= n for role, n in need.items())
 
 
-def promotions(ledger, name: str, registry: Registry | None = None, tier=None) -> list[Promotion]:
+def promotions(
+    ledger, name: str, registry: Registry | None = None, tier=None, action=Action.APPROVAL_GRANTED
+) -> list[Promotion]:
     """Every completed promotion of ``name``, in completion order (module docstring).
 
     ``tier``: what a sandbox workspace's run config names (ignored elsewhere: the adopted
     policy in force at each approval decides). A minor change completes on the tier's
     lighter path only while its baseline version is the champion (:func:`_candidates`).
+    ``action``: ``approval.paper`` gives the completed entries into paper, by the same rule
+    (governance/decisions/paper.py); live approvals in a tier with a paper stage complete
+    only for a version that graduated (:func:`_graduated`).
     """
     registry = registry or load_registry(ledger)
     history = [] if registry.sandbox else adopted_policies(ledger, registry)
     allow_declared = declared_count(registry, tier)
     groups: dict[tuple[str, str], list] = {}
-    for e in ledger.entries(action=Action.APPROVAL_GRANTED):
+    for e in ledger.entries(action=action):
         doc = document(e)
         if doc.get("model_name") == name and doc.get("validation_entry_hash"):
             key = (str(doc.get("model_version")), doc["validation_entry_hash"])
@@ -151,6 +156,9 @@ def promotions(ledger, name: str, registry: Registry | None = None, tier=None) -
             entries, rejections.get(version), change,
             lambda seq, cls: _requirement(history, seq, name, tier, cls),
             lambda part, d=developer: counted_approvals(part, d, allow_declared, registry),
+            lambda seq, counted, part, v=version: action != Action.APPROVAL_GRANTED
+            or _graduated(ledger, registry, tier, _tier_at(history, seq, name, tier), v,
+                          counted, part),
         )  # fmt: skip
         candidates += [(seq, minor, version, validation, counted, developer, change)
                        for seq, minor, counted in found]  # fmt: skip
@@ -177,10 +185,12 @@ def _offers_minor_path(policies, tier) -> bool:
     return any(t.change.minor is MinorPath.VALIDATOR for t in tiers)
 
 
-def _candidates(entries, blocked_from, change, need_at, count) -> list[tuple]:
+def _candidates(entries, blocked_from, change, need_at, count, graduated) -> list[tuple]:
     """``[(seq, minor, counted)]``: each approval at which one version's approvals meet the
     minor path (a minor change only; it completes at the first one met while its baseline
-    is the champion), and the first at which they meet the full path."""
+    is the champion), and the first at which they meet the full path; where ``graduated``
+    (the approval's seq, the counted approvals and the entries so far) says no, a set met
+    completes nothing there."""
     out = []
     for i, e in enumerate(entries):
         if blocked_from is not None and e.seq > blocked_from:
@@ -191,6 +201,8 @@ def _candidates(entries, blocked_from, change, need_at, count) -> list[tuple]:
         counted = count(entries[: i + 1])
         if not counted or counted[-1]["seq"] != e.seq:
             continue
+        if not graduated(e.seq, counted, entries[: i + 1]):
+            continue  # a later approval may complete it once the version graduated
         full = need_at(e.seq, ChangeClass.MATERIAL)
         if full is not None and _enough(counted, full):
             out.append((e.seq, False, tuple(counted)))
@@ -222,11 +234,54 @@ def _requirement(history, seq: int, name: str, tier, change) -> dict[Role, int] 
     """The approvals asked of ``name`` at ``seq`` (:func:`required` for the version's change
     class): by the tier the adopted policy in force then assigns it; before any adoption (or
     in a sandbox) by the caller's ``tier``; None when neither says (nothing completes)."""
+    at = _tier_at(history, seq, name, tier)
+    return required(at, change) if at is not None else None
+
+
+def _tier_at(history, seq: int, name: str, tier):
+    """The tier that asks ``name``'s approvals at ``seq``: the one the adopted policy in
+    force then assigns it; before any adoption (or in a sandbox) the caller's ``tier``; None
+    when neither says (nothing completes)."""
     policy = in_force_at(history, seq)
     if policy is None:
-        return required(tier, change) if tier is not None else None
+        return tier
     assigned = policy.assigned_tier(name)
-    return required(policy.tiers[assigned], change) if assigned is not None else None
+    return policy.tiers[assigned] if assigned is not None else None
+
+
+def _graduated(ledger, registry, tier, at, version: str, counted, entries) -> bool:
+    """Whether live approvals completing under the tier ``at`` count as a promotion: always
+    without a paper stage; with one (issue 24), only for a version that entered paper by
+    signed ``approval.paper`` acts (derived as promotions are, never from the
+    ``model.paper`` record) before its first counted live approval, was marked on paper on
+    ``min_days`` distinct dates after that and before the completing approval, and whose
+    counted live approvals each sign the graduation gate's pass (the approving command's
+    outcome, governance/decisions/approvals.py): live approvals appended past ``approve``
+    (the project's own ``Ledger.append``) complete nothing without them."""
+    from governance.ground.vocabulary import Subject
+    from governance.identity.users import SYSTEM_ACTOR
+
+    if getattr(at, "paper", None) is None:
+        return True
+    name = document(entries[0]).get("model_name")
+    first, last = counted[0]["seq"], counted[-1]["seq"]
+    entry = [
+        p
+        for p in promotions(ledger, name, registry, tier, action=Action.APPROVAL_PAPER)
+        if p.version == version and p.seq < first
+    ]
+    if not entry:
+        return False
+    marks = ledger.entries(
+        action=Action.PAPER_MARKED, subject=Subject.model(name, version), after_seq=entry[0].seq
+    )
+    days = {m.payload.get("as_of") for m in marks if m.actor == SYSTEM_ACTOR and m.seq < last}
+    if len(days) < at.paper.min_days:
+        return False
+    by_seq = {e.seq: e for e in entries}
+    return all(
+        (document(by_seq[c["seq"]]).get("graduation") or {}).get("passed") is True for c in counted
+    )
 
 
 def champion(ledger, name: str, registry: Registry | None = None, tier=None) -> Promotion | None:
