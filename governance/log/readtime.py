@@ -122,6 +122,9 @@ class VerifiedReader:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._ledger, name)
 
+    def __reduce__(self):  # to a worker process: the ledger re-opened there, proofs anew
+        return (VerifiedReader, (self._ledger,))
+
     def __enter__(self) -> VerifiedReader:
         return self
 
