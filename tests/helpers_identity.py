@@ -26,8 +26,10 @@ from governance.identity.users import load_registry
 from governance.log.ledger import Ledger
 
 ADMIN = "ada"
-#: The shipped policy: adopted by rita and omar in every non-sandbox test workspace.
-POLICY = Path(__file__).resolve().parents[1] / "configs" / "policy.yaml"
+#: The shipped policy without its ``high`` paper stage (tests/data/policy-live.yaml): adopted
+#: by rita and omar in every non-sandbox test workspace, so a ``high`` version goes live on
+#: its two approvals. Tests of the paper stage add one (tests/test_paper_stage.py).
+POLICY = Path(__file__).resolve().parent / "data" / "policy-live.yaml"
 #: The demo cast plus a second validator and the training tests' developer.
 CAST = (
     ("dana", "developer"),

@@ -163,7 +163,7 @@ def test_a_config_edited_back_before_validation_still_validates_a_material_chang
     from governance.log.ledger import Ledger
 
     repo = Path(__file__).resolve().parents[1]
-    shutil.copy(repo / "configs" / "policy.yaml", tmp_path / "policy.yaml")
+    shutil.copy(repo / "tests" / "data" / "policy-live.yaml", tmp_path / "policy.yaml")
     cfg = tmp_path / "run.yaml"
     cfg.write_text(
         "model:\n  name: alpha\n  search: [{}, {num_leaves: 3}]\n"

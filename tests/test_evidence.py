@@ -55,7 +55,7 @@ def pack(tmp_path_factory):
     workspace = Workspace(tmp_path / "home").ensure()
     mp.setenv("MLFLOW_TRACKING_URI", workspace.tracking_uri)
 
-    enrol_cast(workspace)
+    enrol_cast(workspace, policy=REPO / "configs" / "policy.yaml")  # the config names it
     ctx = RunContext.open(workspace, actor="vera", role="validator", flow_run_id="flow-1")
     report = ctx.store.put_json({"verdict": "pass", "findings": []})
     shap = ctx.store.put_bytes(_png())

@@ -21,7 +21,7 @@ from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.signing import append_signed
 from governance.log.ledger import Ledger
-from tests.helpers_identity import enrol_cast, in_force_hash, in_force_tier, signer
+from tests.helpers_identity import POLICY, enrol_cast, in_force_hash, in_force_tier, signer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,7 @@ def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("gov")
     mp = pytest.MonkeyPatch()
     ws = _point_env(mp, root / "home")
-    shutil.copy(REPO / "configs" / "policy.yaml", root / "policy.yaml")
+    shutil.copy(POLICY, root / "policy.yaml")  # what enrol_cast adopts
     cfg = root / "run.yaml"
     cfg.write_text("policy: {file: policy.yaml, tier: high}\n")
     enrol_cast(ws, monkeypatch=mp)

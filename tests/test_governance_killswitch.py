@@ -15,7 +15,7 @@ from governance.decisions import killswitch
 from governance.ground.vocabulary import Action
 from governance.log.ledger import Ledger
 from governance.policy.schema import load_policy
-from tests.helpers_identity import enrol_cast, signer
+from tests.helpers_identity import POLICY, enrol_cast, signer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 def cfg(tmp_path, workspace, monkeypatch):
     """A run config next to a copy of the shipped policy; the enrolled test cast, whose
     keys the keyring holds (tests/helpers_identity.py)."""
-    shutil.copy(REPO / "configs" / "policy.yaml", tmp_path / "policy.yaml")
+    shutil.copy(POLICY, tmp_path / "policy.yaml")  # what enrol_cast adopts
     path = tmp_path / "run.yaml"
     path.write_text("policy: {file: policy.yaml, tier: high}\n")
     enrol_cast(workspace, monkeypatch=monkeypatch)

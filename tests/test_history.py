@@ -58,7 +58,9 @@ def scripted(workspace, monkeypatch, tmp_path):
     enrol_cast(workspace, monkeypatch=monkeypatch)
     p1 = sha256_file(POLICY)
     second = tmp_path / "policy-2.yaml"
-    second.write_text(POLICY.read_text().replace('version: "2026.11-1"', 'version: "2026.12-2"'))
+    second.write_text(
+        POLICY.read_text().replace('version: "2026.11-1-live"', 'version: "2026.12-2"')
+    )
     p2 = sha256_file(second)
     v1, _ = tiny_version(workspace, NAME)
     steps = []

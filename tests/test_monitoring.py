@@ -391,12 +391,12 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
     from governance.identity.signing import append_signed
     from governance.log.ledger import Ledger
     from governance.policy.schema import load_policy
-    from tests.helpers_identity import enrol_cast, signer
+    from tests.helpers_identity import POLICY, enrol_cast, signer
 
     ws, facts, dates = trained["ws"], trained["facts"], trained["dates"]
     # A ledger of its own: the other tests of this module tripped the workspace's switch.
     monkeypatch.setenv("ALPHAGATE_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
-    policy_file = REPO / "configs" / "policy.yaml"
+    policy_file = POLICY
     policy, policy_hash = load_policy(policy_file)
     tier = policy.tiers["high"]
     enrol_cast(ws, monkeypatch=monkeypatch)  # this ledger's own genesis; the same keys

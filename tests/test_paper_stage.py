@@ -27,7 +27,7 @@ def paper_ws(workspace, monkeypatch, tmp_path):
     from governance.log.ledger import Ledger
 
     enrol_cast(workspace, monkeypatch=monkeypatch)
-    text = POLICY.read_text().replace('version: "2026.11-1"', 'version: "paper-1"')
+    text = POLICY.read_text().replace('version: "2026.11-1-live"', 'version: "paper-1"')
     text = text.replace("  high:\n", f"  high:\n    paper:\n      min_days: {MIN_DAYS}\n", 1)
     policy = tmp_path / "policy-paper.yaml"
     policy.write_text(text)
@@ -165,10 +165,52 @@ def test_paper_attacks_are_refused_and_recorded(paper_ws, capsys):
 def test_a_tier_without_paper_has_no_paper_approval(workspace, monkeypatch, capsys):
     enrol_cast(workspace, monkeypatch=monkeypatch)
     version, _ = tiny_version(workspace, NAME)
-    config = str(Path(__file__).resolve().parents[1] / "configs" / "demo.yaml")
+    config = str(Path(__file__).resolve().parent / "data" / "small.yaml")  # high, no paper
     code, _, err = cli_out(capsys, "approve", "--stage", "paper", "--model-version", version,
                            "--as", "vera", "--config", config, "--model", NAME)  # fmt: skip
     assert code == 2 and "has no paper stage" in err
+
+
+SHIPPED = Path(__file__).resolve().parents[1] / "configs" / "policy.yaml"
+
+
+def test_the_shipped_high_tier_requires_paper_and_the_live_test_policy_differs_only_there():
+    """Issue 24 item 1: ``high`` in the shipped policy has a paper stage of half a year;
+    tests/data/policy-live.yaml (what enrol_cast adopts) is the shipped policy without it,
+    nothing else changed (so the tests that use it test the shipped rules)."""
+    import yaml
+
+    from governance.policy.schema import load_policy
+
+    shipped, _ = load_policy(SHIPPED)
+    assert shipped.tier("high").paper is not None and shipped.tier("high").paper.min_days == 126
+    assert shipped.tier("low").paper is None  # research books go live on four eyes
+    doc, live = yaml.safe_load(SHIPPED.read_text()), yaml.safe_load(POLICY.read_text())
+    del doc["tiers"]["high"]["paper"]
+    assert {**doc, "version": None} == {**live, "version": None}
+    assert live["version"] != doc["version"]
+
+
+def test_under_the_shipped_policy_a_high_version_cannot_go_live_without_paper(
+    workspace, monkeypatch, tmp_path, capsys
+):
+    """The two live approvals a high version got before (tests/test_governance_approvals.py
+    under the live test policy) are refused under the shipped one, recorded; the paper
+    approvals are what it takes first."""
+    enrol_cast(workspace, monkeypatch=monkeypatch, policy=SHIPPED)
+    version, _ = tiny_version(workspace, NAME)
+    config = tmp_path / "shipped.yaml"
+    config.write_text(f"model: {{name: {NAME}}}\npolicy: {{file: {SHIPPED}}}\n")
+    for user in ("vera", "rita"):
+        code, _, err = _approve(capsys, str(config), version, user)
+        assert code == 4 and "requires a paper stage" in err and err.count("\n") == 1, err
+    assert len(_refusals(workspace)) == 2
+    code, out, err = _approve(capsys, str(config), version, "vera", "paper")
+    assert code == 0 and out["missing"] == ["risk_officer"], err
+    code, out, err = _approve(capsys, str(config), version, "rita", "paper")
+    assert code == 0 and out["paper"] and not out["promoted"], err
+    code, _, err = _approve(capsys, str(config), version, "omar")
+    assert code == 4 and "0 of 126 paper days" in err, err
 
 
 def _in_paper(capsys, config, version):

@@ -55,10 +55,11 @@ def test_two_distinct_officers_adopt_and_show_prints_history(workspace, monkeypa
 
 
 def test_policy_shopping_is_exit_4_naming_both_hashes(workspace, monkeypatch, files, capsys):
-    enrol_cast(workspace, monkeypatch=monkeypatch)  # the shipped policy is in force
+    shipped = REPO / "configs" / "policy.yaml"
+    enrol_cast(workspace, monkeypatch=monkeypatch, policy=shipped)  # the shipped policy in force
     shop = str(files / "shop.yaml")
     adopted, shopped = (
-        sha256_file(REPO / "configs" / "policy.yaml"),
+        sha256_file(shipped),
         sha256_file(files / "shopped.yaml"),
     )
     for argv in (

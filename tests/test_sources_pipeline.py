@@ -21,7 +21,7 @@ from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from tasks.data.synthetic import SyntheticSpec, generate_market
 from tests.helpers_e2e import SMALL
-from tests.helpers_identity import enrol_cast
+from tests.helpers_identity import POLICY, enrol_cast
 from tests.helpers_sources import lagged_signal, write_contract, write_source
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _config(tmp: Path, *, break_range: bool) -> Path:
     cfg = yaml.safe_load(Path(SMALL).read_text(encoding="utf-8"))
-    cfg["policy"]["file"] = str(REPO / "configs" / "policy.yaml")
+    cfg["policy"]["file"] = str(POLICY)
     long = generate_market(SyntheticSpec(n_assets=40, n_days=900, ic=0.08, seed=3, n_sectors=4))
     close = long.pivot(index="date", columns="asset", values="close")
     source = lagged_signal(close, 21, 30, noise=1.0, seed=5).dropna()

@@ -19,7 +19,7 @@ from governance.ground.canonical import sha256_bytes
 from governance.ground.errors import Forbidden
 from governance.ground.vocabulary import Action
 from governance.policy.schema import Tier
-from tests.helpers_identity import enrol_cast, signer
+from tests.helpers_identity import POLICY, enrol_cast, signer
 from validation.config import ValidationConfig
 from validation.findings import Verdict
 
@@ -321,7 +321,7 @@ def test_the_developer_is_the_training_signer_never_the_mlflow_tag(ws, planted):
 
 
 def _config(tmp_path: Path, model: str) -> Path:
-    shutil.copy(REPO / "configs" / "policy.yaml", tmp_path / "policy.yaml")
+    shutil.copy(POLICY, tmp_path / "policy.yaml")  # what enrol_cast adopts
     cfg = tmp_path / "run.yaml"
     cfg.write_text(
         f"model:\n  name: {model}\nvalidation:\n  shap_sample: 300\n  cscv_partitions: 8\n"
