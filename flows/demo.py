@@ -89,7 +89,11 @@ def guide(summary: RunSummary, config_path: str) -> str:
             " accountable risk officer may accept (signed, with an expiry and a compensating"
             " control); then a validator and a risk officer approve. Still to do:"
         )
-        lines += [f"    {cmd}" for cmd in _review_steps(config_path, version)]
+        lines += [
+            f"    {cmd}"
+            for cmd in _standing(config_path, version)["next"]
+            or [f"alphagate status --model {summary.model_name} --model-version {version}"]
+        ]
         lines.append(
             f"  Where it stands at any time:  alphagate status --model {summary.model_name}"
         )
@@ -100,8 +104,9 @@ def guide(summary: RunSummary, config_path: str) -> str:
             " (`alphagate ui`) under the model version."
         )
         lines.append(
-            "  Promotion needs one validator and one risk officer (policy); right now these"
-            " are refused with exit 4 because the verdict is not pass:"
+            "  Each approval (for paper first, when the tier has a paper stage) needs one"
+            " validator and one risk officer (policy); right now these are refused with exit 4"
+            " because the verdict is not pass:"
         )
         lines += [f"    {cmd}" for cmd in _approve_commands(config_path, version)]
     elif approval.get("champion"):
@@ -109,6 +114,8 @@ def guide(summary: RunSummary, config_path: str) -> str:
     else:
         lines.append(f"  v{version} passed validation and needs approvals before it is promoted:")
         lines += [f"    {_with_demo_key(cmd)}" for cmd in approval.get("commands", [])]
+    if summary.stage != "data_quality" and version is not None:
+        lines += lifecycle_lines(_standing(config_path, version))
     pf = summary.portfolio or {}
     if pf:
         lines.append(f"  Portfolio published from the {pf.get('source')}: {pf.get('weights_path')}")
@@ -128,8 +135,9 @@ def guide(summary: RunSummary, config_path: str) -> str:
     return "\n".join(lines)
 
 
-def _review_steps(config_path: str, version: int | None) -> list[str]:
-    """The exact commands still needed on the review path (flows/status.py)."""
+def _standing(config_path: str, version: int | None) -> dict:
+    """The version's status report (flows/status.py): the exact commands still needed and
+    where it stands in its lifecycle."""
     from flows.config import load_config
     from flows.status import status_report
     from governance.ground.workspace import Workspace
@@ -140,24 +148,42 @@ def _review_steps(config_path: str, version: int | None) -> list[str]:
     _policy, tier, _digest = load_policy_for(cfg)
     ws = Workspace.from_env()
     with Ledger.open(ws) as ledger:
-        report = status_report(ws, ledger, cfg.model.name, version, tier)
-    return report["next"] or [
-        f"alphagate status --model {cfg.model.name} --model-version {version}"
+        return status_report(ws, ledger, cfg.model.name, version, tier)
+
+
+def lifecycle_lines(report: dict) -> list[str]:
+    """Where the version stands among the stages of its life and what comes next (issue 24):
+    under a tier with a paper stage, paper comes before live capital."""
+    from flows.status import lifecycle_line
+
+    life = report["lifecycle"]
+    lines = [
+        f"  Where v{report['version']} stands: {lifecycle_line(life)}",
+        f"    next: {life['next_step']}",
     ]
+    if life["paper_required"]:
+        lines.append(
+            f"    (this tier trades a version on paper for {life['min_paper_days']} days, never"
+            " published, before the graduation gate and a separate approval for live capital)"
+        )
+    return lines
 
 
 def _approve_commands(config_path: str, version: int | None) -> list[str]:
-    """``alphagate approve`` lines for the cast's first validator and risk officer."""
+    """``alphagate approve`` lines for the cast's first validator and risk officer: for
+    paper (``--stage paper``) when the tier has a paper stage, else for live."""
     from flows.config import load_config
+    from governance.policy.config import load_policy_for
 
     cfg = load_config(config_path)
+    stage = "--stage paper " if load_policy_for(cfg)[1].paper is not None else ""
     cast = cfg.governance.cast
     names = [
         next((m.name for m in cast if m.role.value == role), f"<{role}>")
         for role in ("validator", "risk_officer")
     ]
     return [
-        f"alphagate approve --model {cfg.model.name} --model-version {version} --as {who}"
+        f"alphagate approve {stage}--model {cfg.model.name} --model-version {version} --as {who}"
         f' {_key_flag(who)} --reason "..."'
         for who in names
     ]

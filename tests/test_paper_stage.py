@@ -48,6 +48,15 @@ def _approve(capsys, config, version, user, stage="live"):
                 "--as", user, "--reason", "ok", "--json")  # fmt: skip
 
 
+def _text(capsys, *argv) -> str:
+    """The human output of a command that succeeds."""
+    from flows.cli import main
+
+    capsys.readouterr()
+    assert main(list(argv)) == 0
+    return capsys.readouterr().out
+
+
 def _refusals(ws):
     from governance.log.ledger import Ledger
 
@@ -70,6 +79,10 @@ def test_paper_then_live_two_separate_four_eyes_decisions(paper_ws, capsys):
     # status names the next decisions: the approvals for paper first.
     code, st, err = _cli(capsys, config, "status", "--model-version", version, "--json")
     assert code == 0 and st["next"] and all("approve --stage paper" in c for c in st["next"]), err
+    life = st["lifecycle"]  # where it stands among the stages, and the next step in words
+    assert (life["stage"], life["paper_required"], life["min_paper_days"]) == (
+        "validated", True, MIN_DAYS)  # fmt: skip
+    assert "approve --stage paper" in life["next_step"]
     # Live before paper: refused, recorded, one line.
     code, _, err = _approve(capsys, config, version, "vera")
     assert code == 4 and err.strip().count("\n") == 0 and "requires a paper stage" in err
@@ -82,11 +95,15 @@ def test_paper_then_live_two_separate_four_eyes_decisions(paper_ws, capsys):
     assert str(client.get_model_version_by_alias(NAME, "paper").version) == version
     code, st, err = _cli(capsys, config, "status", "--model-version", version, "--json")
     assert st["next"] and not any("--stage paper" in c for c in st["next"]), st["next"]
+    assert (st["lifecycle"]["stage"], st["lifecycle"]["paper_days"]) == ("paper", 0)
     # Live before min_days of paper marks: refused, recorded, with the count.
     _mark(ws, version, 2)
     _mark(ws, version, 2)  # a rerun on the same closes marks nothing twice
     code, _, err = _approve(capsys, config, version, "val")
     assert code == 4 and f"2 of {MIN_DAYS} paper days" in err
+    text = _text(capsys, "status", "--model-version", version, "--config", config)
+    assert f"validated ─► [paper 2/{MIN_DAYS} days] ─► live" in text, text
+    assert f"next: {MIN_DAYS - 2} more paper days" in text, text
     # The paper signatures never count for live: after min_days, live needs its own two.
     _mark(ws, version, 1, start=PAPER_START + 2)
     code, out, err = _approve(capsys, config, version, "val")
@@ -97,6 +114,8 @@ def test_paper_then_live_two_separate_four_eyes_decisions(paper_ws, capsys):
     assert str(client.get_model_version_by_alias(NAME, "champion").version) == version
     assert "paper" not in client.get_registered_model(NAME).aliases  # paper -> live
     assert client.get_model_version(NAME, version).tags["stage"] == "live"
+    code, st, err = _cli(capsys, config, "status", "--model-version", version, "--json")
+    assert (st["lifecycle"]["stage"], st["lifecycle"]["paper_days"]) == ("live", None), err
     refused = [r["user"] for r in _refusals(ws)]
     assert refused == ["vera", "val"]
     from governance.evidence.history import history, verify_history
@@ -205,6 +224,8 @@ def test_under_the_shipped_policy_a_high_version_cannot_go_live_without_paper(
         code, _, err = _approve(capsys, str(config), version, user)
         assert code == 4 and "requires a paper stage" in err and err.count("\n") == 1, err
     assert len(_refusals(workspace)) == 2
+    text = _text(capsys, "status", "--model-version", version, "--config", str(config))
+    assert "lifecycle: candidate ─► [validated] ─► paper ─► live ─► retired" in text, text
     code, out, err = _approve(capsys, str(config), version, "vera", "paper")
     assert code == 0 and out["missing"] == ["risk_officer"], err
     code, out, err = _approve(capsys, str(config), version, "rita", "paper")
