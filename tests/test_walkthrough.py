@@ -5,12 +5,12 @@ in one bash process on a fresh workspace with a fresh ``HOME`` (the keys folder 
 lands there, outside the workspace): each line's exit code must be the one its ``# exit N``
 comment states, else 0. So the README cannot drift from the product: a renamed flag, a
 changed exit code or a finding id that moved fails here. The end state is then read from the
-ledger: the walkthrough's model was promoted by two distinct people and drove the book.
+ledger: under the shipped policy's paper stage, the walkthrough's model was put on paper by
+two distinct people, its paper book was booked, and the fallback drove the published book.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -94,12 +94,20 @@ def test_readme_walkthrough_runs_as_written(tmp_path, prefect_server):
     from governance.log.ledger import Ledger
 
     with Ledger.open(Workspace(tmp_path / "workspace")) as ledger:
-        promoted = ledger.last(action=Action.MODEL_PROMOTED)
+        paper = ledger.last(action=Action.MODEL_PAPER)
+        paper_approvals = ledger.entries(action=Action.APPROVAL_PAPER)
+        booked = ledger.entries(action=Action.PAPER_BOOKED)
+        promoted = ledger.entries(action=Action.MODEL_PROMOTED)
         published = ledger.last(action=Action.PORTFOLIO_PUBLISHED)
-    assert promoted.payload["model_name"] == "team-walkthrough"
-    approvers = {a["user"] for a in promoted.payload["approvals"]}
-    assert approvers == {"vera", "omar"}, json.dumps(promoted.payload)
-    assert (published.payload["source"], str(published.payload["model_version"])) == ("model", "1")
+        refused = ledger.last(action=Action.APPROVAL_REFUSED)
+    # the shipped high tier: two distinct people put v1 on paper; it never went live
+    assert paper.subject == "model:team-walkthrough/v1", paper.subject
+    assert {e.payload.get("user", e.actor) for e in paper_approvals} == {"vera", "omar"}
+    assert promoted == [] and refused.payload["user"] == "vera"
+    assert [(b.subject, b.payload["source"]) for b in booked] == [
+        ("model:team-walkthrough/v1", "model")]  # fmt: skip
+    assert (published.payload["source"], published.payload.get("model_version")) == (
+        "fallback", None)  # fmt: skip
 
 
 def test_the_walkthrough_reader_sees_each_line_and_its_exit():
