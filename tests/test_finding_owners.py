@@ -20,7 +20,7 @@ from tests.helpers_e2e import cli_out
 from tests.helpers_identity import enrol_cast, signer, tiny_version
 
 NAME = "owned"
-CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "demo.yaml")
+CONFIG = str(Path(__file__).resolve().parent / "data" / "small.yaml")  # the live test policy
 TODAY = dt.datetime.now(dt.UTC).date()
 
 

@@ -20,7 +20,7 @@ from tests.helpers_e2e import cli_out
 from tests.helpers_identity import enrol_cast, signer, tiny_version
 
 NAME = "stewarded"
-CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "demo.yaml")
+CONFIG = str(Path(__file__).resolve().parent / "data" / "small.yaml")  # the live test policy
 OWNER = ("--owner", "rita", "--smf", "Chief Risk Officer (SMF4)", "--purpose",
          "long-only US equity book", "--users", "PM desk")  # fmt: skip
 

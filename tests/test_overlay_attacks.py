@@ -18,7 +18,7 @@ from tests.helpers_e2e import cli_out
 from tests.helpers_identity import enrol_cast, signer, tiny_version
 
 NAME = "overlaid"
-CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "demo.yaml")
+CONFIG = str(Path(__file__).resolve().parent / "data" / "small.yaml")  # the live test policy
 
 
 def _cli(capsys, *argv):
