@@ -106,15 +106,18 @@ def test_the_registry_tags_show_the_class(ws, runs):
 
 def test_status_and_the_inventory_show_the_class(ws, runs, capsys):
     """``status --json`` carries ``change``; ``models --json`` each model's (here v5's)."""
-    from tests.helpers_e2e import cli_json
+    from tests.helpers_e2e import SMALL, cli_json
 
-    code, report = cli_json(capsys, "status", "--model", "alpha", "--model-version", "3")
-    assert code == 0
+    # SMALL names the policy the workspace adopted (tests/data/policy-live.yaml)
+    code, report = cli_json(
+        capsys, "status", "--model", "alpha", "--model-version", "3", "--config", SMALL
+    )
+    assert code == 0, report
     assert report["change"] == {
         "class": "material", "baseline_version": "2",
         "baseline_seq": runs[1].ledger_seq, "reasons": ["features added: rev_1w"],
     }  # fmt: skip
-    code, inv = cli_json(capsys, "models")
+    code, inv = cli_json(capsys, "models", "--config", SMALL)
     assert code == 0
     (row,) = inv["models"]
     assert row["version"] == str(runs[4].version)

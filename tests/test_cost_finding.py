@@ -38,7 +38,7 @@ from tasks.portfolio.book import (
     write_rebalance,
 )
 from tasks.portfolio.config import PortfolioConfig
-from tests.helpers_e2e import cli_json
+from tests.helpers_e2e import SMALL, cli_json  # SMALL names the adopted live test policy
 from tests.helpers_identity import enrol_cast
 
 STRATEGY = "cost-book"
@@ -183,7 +183,7 @@ def test_a_fallback_book_puts_the_finding_on_the_strategys_champion(
     record = load_register(ctx.ledger).get(fid)
     assert (record.model_version, record.check, record.status) == (version, CHECK, Status.OPEN)
     # and `alphagate status` shows it beside the version's validation findings
-    code, status = cli_json(capsys, "status", "--model", STRATEGY)
+    code, status = cli_json(capsys, "status", "--model", STRATEGY, "--config", SMALL)
     assert code == 0 and status["version"] == version
     assert [(f["id"], f["check"], f["origin"]) for f in status["findings_in_use"]] == [
         (fid, CHECK, "fills")
