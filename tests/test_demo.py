@@ -39,6 +39,11 @@ def test_demo_runs_the_governed_chain_on_real_data(
     assert ", covid-2020 " in flat and ", rates-2022 " in flat
     assert "\n  risk " in out and "factor " in out and "VaR|ES" in out
     assert "Independent validation says FAIL" in out
+    # where the version stands in its life under the shipped high tier (paper before live),
+    # and the honest next step of a FAIL
+    assert "Where v1 stands: [candidate] ─► validated ─► paper ─► live ─► retired" in out
+    assert "next: none: validation FAIL, it may not enter paper or go live" in out
+    assert "alphagate approve --stage paper --model alphagate-demo --model-version 1" in out
 
     # the same inputs again: the deterministic stages are found in the ledger, not redone
     assert main(["run", "--config", DEMO, "--as", "dana", "--json"]) == 3

@@ -102,7 +102,9 @@ def served(tmp_path_factory):
         for k, v in os.environ.items()
         if not k.startswith(("PREFECT_", "MLFLOW_", "ALPHAGATE_"))  # the workspace decides
     }
-    keys = enrol_cast(Workspace(home))  # scheduled runs act as an enrolled developer
+    # scheduled runs act as an enrolled developer; the deployments run configs/demo.yaml,
+    # which names the shipped policy: that one is in force here
+    keys = enrol_cast(Workspace(home), policy=REPO / "configs" / "policy.yaml")
     env.update(ALPHAGATE_HOME=str(home), PYTHONUNBUFFERED="1")
     env.update(ALPHAGATE_USER="dana", ALPHAGATE_KEY=str(keys["dana"]))
     argv = [sys.executable, "-m", "flows.cli", "serve"]
