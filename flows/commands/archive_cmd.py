@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("archive", help="archive a period's evidence; check archives are held")
     asub = p.add_subparsers(dest="archive_command", required=True, metavar="ACTION")
     c = asub.add_parser("create", help="write, verify and record a period's archive")
-    c.add_argument("--strategy", required=True, metavar="NAME")
+    c.add_argument("--strategy", required=True, metavar="NAME", help="the strategy archived")
     c.add_argument("--from", dest="start", required=True, metavar="DATE", help="first day")
     c.add_argument("--to", dest="end", required=True, metavar="DATE", help="last day")
     c.add_argument("--dir", required=True, metavar="DIR",

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = csub.add_parser(
         "report", help="write the compliance report: one HTML page and the files it links"
     )
-    r.add_argument("--framework", choices=FRAMEWORKS, default="all")
+    r.add_argument("--framework", choices=FRAMEWORKS, default="all", help="which map")
     r.add_argument(
         "--out",
         default="compliance.html",

@@ -35,8 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     asg.add_argument("finding_id", metavar="ID")
     add_user_arg(asg)
     asg.add_argument("--owner", required=True, metavar="USER", help="who remediates it")
-    asg.add_argument("--due", required=True, metavar="YYYY-MM-DD")
-    asg.add_argument("--plan", required=True, type=reason_text, metavar="TEXT")
+    asg.add_argument("--due", required=True, metavar="YYYY-MM-DD", help="the due date")
+    asg.add_argument(
+        "--plan", required=True, type=reason_text, metavar="TEXT", help="the remediation plan"
+    )
     asg.add_argument("--retest", default=None, metavar="TEXT", help="how the fix is shown")
     asg.add_argument("--config", default=None, metavar="FILE", help="run config naming the policy")
     add_json_arg(asg)

@@ -22,7 +22,7 @@ def add_model_acts(md: argparse.ArgumentParser) -> None:
     ow = acts.add_parser("owner", help="name a model's owner and accountable senior manager")
     ow.add_argument("--owner", required=True, metavar="USER", help="an enrolled risk officer")
     ow.add_argument("--smf", required=True, metavar="NAME", help="accountable senior manager")
-    ow.add_argument("--purpose", required=True, metavar="TEXT")
+    ow.add_argument("--purpose", required=True, metavar="TEXT", help="what it is for")
     ow.add_argument("--users", required=True, metavar="TEXT", help="who uses its output")
     at = acts.add_parser("attest", help="the owner's periodic attestation (a signed act)")
     for p in (ow, at):
