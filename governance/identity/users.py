@@ -26,7 +26,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from governance.ground.canonical import canonical_json
 from governance.ground.errors import InputError
 from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
@@ -246,23 +245,9 @@ def fold_registry(entries: Iterable) -> Registry:
     return Registry(history, tuple(problems), genesis, sandbox, head)
 
 
-#: ``{ledger url: (what the fold read of the user entries, Registry)}``.
+#: ``{ledger url: (the user entries' (seq, entry hash, payload hash), Registry)}``: folds of
+#: verified reads only (:func:`load_registry`).
 _FOLDED: dict[str, tuple[tuple, Registry]] = {}
-
-
-def _fold_key(entries) -> tuple:
-    """What :func:`fold_registry` reads of ``entries``, as they stand: the columns and the
-    payload itself, never its stored hashes. A row edited in place keeps its stale hashes, so
-    a key of hashes let a fold of an edited row (read unverified, by ``ledger verify``) serve
-    a later verified read of the genuine row in the same process (the bound property's slow
-    variant, tests/test_bound_property.py), and the reverse: a revocation broken in place,
-    folded once, then put back, left the revoked user enrolled for that process."""
-    return tuple(
-        sorted(
-            (e.seq, e.action, e.actor, e.role, e.subject, canonical_json(e.payload or {}))
-            for e in entries
-        )
-    )
 
 
 def load_registry(ledger) -> Registry:
@@ -271,16 +256,24 @@ def load_registry(ledger) -> Registry:
     The entries are read every time (through a
     :class:`~governance.log.readtime.VerifiedReader` they are verified as they are read: an
     enrolment edited in place after a verify is caught at use); only the fold (its
-    signature checks) is reused while the entries read are the same ones, field for field
-    (:func:`_fold_key`), as a use-time check asks several times.
+    signature checks) is reused while the entries read are the same ones (seq, entry and
+    payload hash), as a use-time check asks several times. Only a fold of a verified read
+    is kept or reused: its rows were re-hashed as read, so their stored hashes name what
+    was folded. A row edited in place keeps its stale hashes, so a fold of edited rows read
+    unverified (``ledger verify``) served a later verified read of the restored rows in the
+    same process (the bound property's slow variant, tests/test_bound_property.py), and a
+    revocation broken in place, folded once, then put back left the revoked user enrolled
+    for that process (tests/test_readtime_commands.py).
     """
+    from governance.log.readtime import VerifiedReader
+
     entries = [
         e
         for action in (Action.WORKSPACE_INITIALISED, *USER_ACTS)
         for e in ledger.entries(action=action)
     ]
-    url = getattr(ledger, "url", None)
-    key = _fold_key(entries)
+    url = getattr(ledger, "url", None) if isinstance(ledger, VerifiedReader) else None
+    key = tuple(sorted((e.seq, e.entry_hash, e.payload_hash) for e in entries))
     if url is not None and url in _FOLDED and _FOLDED[url][0] == key:
         return _FOLDED[url][1]
     registry = fold_registry(entries)
