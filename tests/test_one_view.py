@@ -3,7 +3,7 @@
 re-rendered model card) and the Prefect standing artifact all say what
 :func:`governance.decisions.standing.standing` says, and that is what the acts make.
 
-A governed workspace (the shipped policy adopted under four eyes; the strategy falls to the
+A governed workspace (the live test policy adopted under four eyes; the strategy falls to the
 ``high`` tier: one validator and one risk officer approve, two officers reset a trip with an
 incident). The timeline: train v1, validate it, approve it (vera, the printed hint run as
 printed), train and validate v2, reject v2 (omar), promote v1 (rita, the printed hint),
@@ -39,7 +39,9 @@ from tests.helpers_identity import enrol_cast, make_key, sign_validation, signer
 from tests.helpers_witness import free_port
 
 NAME = "one-view"
-CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "demo.yaml")
+# The config naming the policy in force: issue 24's live test policy (the shipped one puts
+# high versions through paper first, and this timeline promotes v1 straight to live).
+CONFIG = str(Path(__file__).resolve().parent / "data" / "small.yaml")
 
 
 def _train(ws, seed: int) -> tuple[str, str]:
@@ -86,7 +88,10 @@ def _run_hint(hint: str, ws, tmp: Path) -> int:
     who = re.search(r"--as (\S+)", hint)
     cmd = hint.replace("--key FILE", f"--key {make_key(ws, who.group(1))}" if who else "")
     cmd = cmd.replace("FILE.zip", str(tmp / "pack.zip")).replace("alphagate ", "", 1)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    # The team's shell names its run config once (ALPHAGATE_CONFIG), as a team would; the
+    # hints name the model, never the config.
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+           "ALPHAGATE_CONFIG": CONFIG}  # fmt: skip
     argv = [sys.executable, "-m", "flows.cli", *shlex.split(cmd)]
     return subprocess.run(argv, env=env, capture_output=True, timeout=300).returncode
 
@@ -229,6 +234,7 @@ def test_every_view_says_what_the_acts_make(
     from governance.registry.recorder import mlflow_client
 
     monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
+    monkeypatch.setenv("ALPHAGATE_CONFIG", CONFIG)  # every command, printed hints included
     enrol_cast(workspace, monkeypatch=monkeypatch)
     client = mlflow_client(workspace)
     runs: dict[str, str] = {}

@@ -108,8 +108,11 @@ def test_a_truncation_to_before_the_witnesses_adoption_meets_the_pinned_witnesse
     assert pin_file(origin).exists()  # a refusal moves no pin
 
 
-def test_an_unreadable_pin_fails_closed_naming_it(workspace, witnesses, capsys, monkeypatch):
+def test_an_unreadable_pin_fails_closed_naming_it(
+    workspace, witnesses, capsys, monkeypatch, tmp_path
+):
     enrol_cast(workspace, monkeypatch=monkeypatch)
+    _config(monkeypatch, tmp_path, POLICY)  # the policy in force (issue 24's live test policy)
     path = pin_file(origin_of(workspace.ledger_url))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("{not json")
