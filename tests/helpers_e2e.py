@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
+
+import pytest
 
 from flows.cli import main
 from governance.ground.vocabulary import Action
@@ -70,3 +75,33 @@ def negate_model_file(ws, name: str, version) -> tuple[Path, str]:
     assert negated != original
     lgb_file.write_text(negated)
     return lgb_file, original
+
+
+@contextmanager
+def governed_home(home: Path, config: str) -> Iterator[pytest.MonkeyPatch]:
+    """A governed workspace at ``home`` for a module fixture: its commands read ``config`` and
+    its own MLflow store, no ledger URL or user from outside, the cast enrolled."""
+    from governance.ground.workspace import Workspace
+    from tests.helpers_identity import enrol_cast
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ALPHAGATE_HOME", str(home))
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+        mp.setenv("ALPHAGATE_CONFIG", config)
+        mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
+        mp.delenv("ALPHAGATE_USER", raising=False)
+        enrol_cast(Workspace(home), monkeypatch=mp)
+        yield mp
+
+
+def review_to_first_approval(config: str, model: str) -> str:
+    """The review market's path to its first approval: ``run`` (REVIEW halts it), rita accepts
+    finding 1 for 90 days with a control, vera approves v1. Returns the acceptance's end date."""
+    assert main(["run", "--config", config, "--as", "dana"]) == 3  # REVIEW halts the run
+    until = (dt.date.today() + dt.timedelta(days=90)).isoformat()
+    assert main(["findings", "accept", f"F-{model}-v1-1", "--as", "rita", "--reason",
+                 "prior too strict", "--until", until,
+                 "--control", "monthly SHAP sign review"]) == 0  # fmt: skip
+    assert main(["approve", "--model-version", "1", "--as", "vera",
+                 "--reason", "holdout evidence reviewed"]) == 0  # fmt: skip
+    return until

@@ -7,7 +7,6 @@ warning and vera's approval, as the committee pack's test builds it.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import os
 import re
@@ -21,8 +20,7 @@ from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger
 from tests.helpers_browser import Browser, page_url
-from tests.helpers_e2e import DATA, cli_json, cli_out
-from tests.helpers_identity import enrol_cast
+from tests.helpers_e2e import DATA, cli_json, cli_out, governed_home, review_to_first_approval
 
 CONFIG = str(DATA / "review.yaml")
 MODEL = "review-e2e"
@@ -34,20 +32,8 @@ SR26_2 = ["Risk-based approach", "Development and use", "Validation and monitori
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, prefect_server):
     home = tmp_path_factory.mktemp("compliance") / "home"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ALPHAGATE_HOME", str(home))
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-        mp.setenv("ALPHAGATE_CONFIG", CONFIG)
-        mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
-        mp.delenv("ALPHAGATE_USER", raising=False)
-        enrol_cast(Workspace(home), monkeypatch=mp)
-        assert main(["run", "--config", CONFIG, "--as", "dana"]) == 3  # REVIEW halts the run
-        until = (dt.date.today() + dt.timedelta(days=90)).isoformat()
-        assert main(["findings", "accept", f"F-{MODEL}-v1-1", "--as", "rita", "--reason",
-                     "prior too strict", "--until", until,
-                     "--control", "monthly SHAP sign review"]) == 0  # fmt: skip
-        assert main(["approve", "--model-version", "1", "--as", "vera",
-                     "--reason", "holdout evidence reviewed"]) == 0  # fmt: skip
+    with governed_home(home, CONFIG):
+        review_to_first_approval(CONFIG, MODEL)
         yield home
 
 

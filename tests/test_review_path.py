@@ -18,8 +18,8 @@ from flows.cli import main
 from governance.findings.register import today
 from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
-from tests.helpers_e2e import DATA, cli_json
-from tests.helpers_identity import enrol_cast, signer
+from tests.helpers_e2e import DATA, cli_json, governed_home
+from tests.helpers_identity import signer
 
 CONFIG = str(DATA / "review.yaml")
 MODEL = "review-e2e"
@@ -28,18 +28,11 @@ MODEL = "review-e2e"
 @pytest.fixture(scope="module")
 def reviewed(tmp_path_factory, prefect_server):
     home = tmp_path_factory.mktemp("review") / "home"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ALPHAGATE_HOME", str(home))
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-        mp.setenv("ALPHAGATE_CONFIG", CONFIG)
-        mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
-        mp.delenv("ALPHAGATE_USER", raising=False)
-        enrol_cast(Workspace(home), monkeypatch=mp)
+    with governed_home(home, CONFIG):
         yield home
 
 
 def _ledger():
-    from governance.ground.workspace import Workspace
     from governance.log.ledger import Ledger
 
     ws = Workspace.from_env()
