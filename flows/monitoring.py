@@ -33,10 +33,12 @@ from governance.decisions.context import RunContext
 from governance.decisions.promotion import latest_validation
 from governance.findings.escalation import finding, raise_once
 from governance.findings.review import record_expiries, use_checks
+from governance.ground.errors import TamperDetected
 from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.log.ledger import LedgerEntry
+from governance.log.readtime import record_refusal
 from governance.policy.schema import Tier
 from governance.registry.champion import champion
 from governance.registry.recorder import download, mlflow_client
@@ -367,14 +369,10 @@ def monitor(run: Run, facts: ChampionFacts, model, reference, data_path: str | N
 
 @flow(name="monitoring-flow")
 def monitoring_flow(config: AlphagateConfig, data_path: str | None = None) -> dict | State:
-    """Daily monitoring of the champion: drift, realised IC and decay, drawdown, tracking
-    error; a breach trips the kill switch (flows/monitoring.py).
-
-    One run of the run framework (``flows/run.py``): opened as the system actor (a
-    scheduled run no person answers for: ``open_run(system=True)``), its stages, and closed
-    with a checkpoint handed to the witnesses, also when its deployment runs it. Its record
-    is ``monitoring.completed``: it records no ``run.started``/``run.completed``.
-    """
+    """Daily monitoring of the champion (drift, realised IC and decay, drawdown, tracking
+    error; a breach trips the switch). One run of the run framework (``flows/run.py``), opened as the system actor
+    (``open_run(system=True)``) and closed with a checkpoint handed to the witnesses, also
+    when its deployment runs it. Its record is ``monitoring.completed`` (no ``run.*``)."""
     quiet_expected_failures()
     run = open_run(config, None, kind="monitoring", system=True)  # the adopted policy
     try:
@@ -394,5 +392,8 @@ def monitoring_flow(config: AlphagateConfig, data_path: str | None = None) -> di
             )
         summary = monitor(run, facts, model, reference, data_path)
         return end_state(summary, halted=summary.get("status") == "breach")
+    except TamperDetected as exc:  # a verified read refused a row: recorded as such
+        record_refusal(run.now.ledger, "monitoring", exc.reasons)
+        raise
     finally:
         close_run(run)

@@ -506,6 +506,29 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
         assert len(ledger.entries(action=Action.KILLSWITCH_TRIPPED)) == 1
         assert len(ledger.entries(action=Action.MONITORING_COMPLETED)) == 3
 
+    # The DBA's edit after a verify (issue 22's attack on a scheduled run): the champion's
+    # validation record, rewritten in place with its hashes recomputed, so that monitoring
+    # would read another validated IC. The run stops at the read (exit 3, one line naming
+    # the row), records no monitoring, and the refusal is recorded as ``integrity.refused``.
+    from tests.test_readtime_commands import _verified, edit_in_place
+
+    _verified(ws, capsys)
+    with Ledger.open(ws) as ledger:
+        validated = ledger.last(action=Action.VALIDATION_COMPLETED)
+        edit_in_place(ledger, validated, True, verdict="fail")
+        before = ledger.head()[0]
+    capsys.readouterr()
+    assert main(["monitor", "--config", str(cfg_file), "--data", str(data), "--json"]) == 3
+    err = capsys.readouterr().err
+    named = f"ledger entry {validated.seq} ({validated.action})"
+    assert named in err and err.count("\n") == 1 and "Traceback" not in err, err
+    with Ledger.open(ws) as ledger:
+        after = ledger.entries(after_seq=before)
+    assert Action.MONITORING_COMPLETED not in {e.action for e in after}
+    refusals = [e for e in after if e.action == Action.INTEGRITY_REFUSED]
+    assert refusals and refusals[-1].payload["action"] == "monitoring", [e.action for e in after]
+    assert named in refusals[-1].payload["problem"]
+
 
 def test_overdue_revalidation_is_a_warning_never_a_breach():
     from validation.monitoring_checks import check_revalidation
