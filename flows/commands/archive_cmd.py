@@ -1,6 +1,6 @@
-"""``alphagate archive create|verify``: a period's evidence copied to a second location,
-verified there and recorded; every recorded archive held to its retention
-(governance/evidence/archive.py)."""
+"""``alphagate archive create|verify|dispose``: a period's evidence copied to a second
+location, verified there and recorded; every recorded archive held to its retention
+(governance/evidence/archive.py); disposal after it, signed (governance/evidence/disposal.py)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     v = asub.add_parser("verify", help="every recorded archive against its retention")
     add_json_arg(v)
     v.set_defaults(handler=_verify)
+    d = asub.add_parser("dispose", help="delete archives past their retention (signed)")
+    d.add_argument("--archive", dest="archives", type=int, action="append", default=[],
+                   required=True, metavar="SEQ",
+                   help="the records.archived ledger seq (archive verify lists them)")  # fmt: skip
+    add_user_arg(d, required=True)
+    add_json_arg(d)
+    d.set_defaults(handler=_dispose)
 
 
 def _create(args: argparse.Namespace) -> int:
@@ -66,4 +73,28 @@ def _verify(args: argparse.Namespace) -> int:
         raise TamperDetected(
             f"archive {s.path} (ledger #{s.seq}) is {s.state}, {until}: {s.detail}"
         )
+    return 0
+
+
+def _dispose(args: argparse.Namespace) -> int:
+    from flows.commands import emit_json, prove
+    from governance.evidence.disposal import dispose
+    from governance.findings import register
+    from governance.ground.workspace import Workspace
+    from governance.log.readtime import verified_ledger
+    from governance.policy.adoption import policy_in_force
+
+    ws = Workspace.from_env().ensure()
+    with verified_ledger(ws, "archive dispose") as ledger:
+        signer = prove(args, ws, ledger, "archive dispose")
+        adoption = policy_in_force(ledger)
+        entry = dispose(ledger, args.archives, signer, today=register.today(),
+                        policy_hash=adoption.policy_hash if adoption else None)  # fmt: skip
+    gone = entry.payload["archives"]
+    for a in gone:
+        print(f"#{a['seq']} {a['path']}: disposed of (retained until {a['retain_until']})")
+    print(f"{signer.name} disposed of {len(gone)} archive(s) past retention"
+          f" (ledger seq {entry.seq}, signed)")  # fmt: skip
+    if args.json:
+        emit_json({"disposed": gone, "entry_seq": entry.seq})
     return 0

@@ -7,13 +7,16 @@ its start, what its decisions rest on; sealed with a checkpoint and inclusion pr
 ``DIR`` as ``<name>-<from>-<to>.zip``, never over an existing file, reads the copy back and
 verifies it as an auditor would (:func:`governance.evidence.verify.verify_pack`), makes it
 read-only, and records ``records.archived``: the file's path, SHA-256 and size, the period,
-and ``retain_until`` (the period's last day plus the policy's ``records.retention_years``;
-none under ``records.legal_hold``).
+the kinds of record it holds with their retention, and ``retain_until`` (the period's last
+day plus the longest retention among those kinds, governance/policy/records.py; none under
+``records.legal_hold``).
 
 ``alphagate archive verify`` holds every recorded archive to its record: a file missing,
 altered or no longer a valid pack before its ``retain_until`` (or under legal hold) is
-:class:`TamperDetected` (exit 3) naming it. alphagate itself deletes nothing; the check is what
-makes a deletion inside the retention period visible. For SEC rule 17a-4(f) the directory
+:class:`TamperDetected` (exit 3) naming it, and so is a file gone under a disposal recorded
+before its ``retain_until``. The product deletes an archive only by ``archive dispose``
+after its retention (governance/evidence/disposal.py); the check is what makes any other
+deletion inside the retention period visible. For SEC rule 17a-4(f) the directory
 should be write-once storage (an S3 bucket with Object Lock in compliance mode, mounted or
 synced): docs/governance.md.
 """
@@ -31,12 +34,15 @@ from governance.evidence.period import parse_day
 from governance.evidence.verify import verify_pack
 from governance.ground.canonical import sha256_file
 from governance.ground.errors import Forbidden, InputError, TamperDetected
+from governance.ground.files import RECORD_MODE
 from governance.ground.vocabulary import Action, Subject
+from governance.identity.duties import ROLES, Act
+from governance.identity.users import load_registry, valid_acts
 from governance.log.ledger import Ledger
 from governance.policy.adoption import adopted_policy, policy_in_force
-from governance.policy.records import RecordsPolicy, retain_until
+from governance.policy.records import RecordsPolicy, kind_of, retain_until
 
-__all__ = ["ArchiveStatus", "archive_period", "check_archives", "records_policy"]
+__all__ = ["ArchiveStatus", "archive_period", "check_archives", "disposals", "records_policy"]
 
 
 def records_policy(ledger) -> RecordsPolicy:
@@ -71,11 +77,13 @@ def archive_period(
     subject = PackSubject(name, period=(str(first), str(last)))
     export_pack(ws, subject, out, actor=actor)
     report = verify_pack(out)  # the copy at the second location, as an auditor reads it
-    os.chmod(out, 0o444)
+    os.chmod(out, RECORD_MODE)
     with Ledger.open(ws) as ledger:
         records = records_policy(ledger)
         hold = name in records.legal_hold
-        until = None if hold else str(retain_until(last, records.retention_years))
+        kinds = {kind_of(a) for a in report.actions}
+        years, longest = records.years_for(kinds)
+        until = None if hold else str(retain_until(last, years))
         payload = {
             "strategy": name,
             "from": str(first),
@@ -85,7 +93,8 @@ def archive_period(
             "size": out.stat().st_size,
             "entries": report.entries,
             "pack_head": report.head,
-            "retention_years": records.retention_years,
+            "kinds": {k.value: records.years(k) for k in sorted(kinds | {longest})},
+            "retention_years": years,
             "retain_until": until,
             "legal_hold": hold,
         }
@@ -102,7 +111,8 @@ def archive_period(
 @dataclass(frozen=True)
 class ArchiveStatus:
     """One recorded archive against its file: ``state`` is ``held``, ``expired`` (past its
-    retention, whatever the file), or the problem (``missing``, ``altered``, ``invalid``)."""
+    retention, whatever the file), ``disposed`` (after it, by a signed disposal), or the
+    problem (``missing``, ``altered``, ``invalid``, ``disposed_early``)."""
 
     seq: int
     path: str
@@ -113,7 +123,7 @@ class ArchiveStatus:
 
     @property
     def breach(self) -> bool:
-        return self.state not in ("held", "expired")
+        return self.state not in ("held", "expired", "disposed")
 
 
 def _state(payload: dict, today: dt.date, hold: bool) -> tuple[str, str]:
@@ -132,15 +142,42 @@ def _state(payload: dict, today: dt.date, hold: bool) -> tuple[str, str]:
     return "held", ""
 
 
+def disposals(ledger) -> dict[int, Any]:
+    """``{archived seq: the records.disposed entry that names it}``: valid signed acts only,
+    each document counted once (governance/evidence/disposal.py writes them)."""
+    registry = load_registry(ledger)
+    entries = ledger.entries(action=Action.RECORDS_DISPOSED)
+    out: dict[int, Any] = {}
+    for e in valid_acts(registry, entries, ROLES[Act.DISPOSE]):
+        for a in e.payload.get("archives") or []:
+            out.setdefault(int(a["seq"]), e)
+    return out
+
+
+def _disposed(payload: dict, disposal, hold: bool) -> tuple[str, str]:
+    """A recorded disposal holds when it came after the retention, outside a legal hold
+    (the ledger's own time of the entry, not a date the disposer wrote)."""
+    until = payload.get("retain_until")
+    day = str(disposal.ts)[:10]
+    if payload.get("legal_hold") or until is None or day <= until:
+        kept = "under legal hold" if hold or until is None else f"retained until {until}"
+        return "disposed_early", f"disposed at ledger #{disposal.seq} on {day}, {kept}"
+    return "disposed", f"ledger #{disposal.seq} on {day}"
+
+
 def check_archives(ledger, today: dt.date | None = None) -> list[ArchiveStatus]:
     """Every ``records.archived`` entry against its file, under today's legal holds."""
     today = today or dt.datetime.now(dt.UTC).date()
     holds = set(records_policy(ledger).legal_hold)
+    gone = disposals(ledger)
     out = []
     for e in ledger.entries(action=Action.RECORDS_ARCHIVED):
         p = e.payload
         hold = bool(p.get("legal_hold")) or p.get("strategy") in holds
-        state, detail = _state(p, today, hold)
+        if e.seq in gone:
+            state, detail = _disposed(p, gone[e.seq], hold)
+        else:
+            state, detail = _state(p, today, hold)
         out.append(ArchiveStatus(e.seq, str(p.get("path")), p.get("retain_until"), hold,
                                  state, detail))  # fmt: skip
     return out

@@ -60,6 +60,7 @@ class PackReport:
     subject: str
     sealed: dict | None = None
     sandbox: bool = False
+    actions: frozenset[str] = frozenset()  # the actions of the entries it holds
 
     def to_json(self) -> dict:
         return {
@@ -201,7 +202,7 @@ def verify_pack(path: str | Path, witness_keys=None) -> PackReport:
     signatures = check_signatures(entries)
     return PackReport(
         len(files), len(entries), signatures, manifest["head"], manifest["subject"], sealed,
-        check_sandbox(entries, manifest),
+        check_sandbox(entries, manifest), frozenset(str(e.get("action")) for e in entries),
     )  # fmt: skip
 
 

@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import re
-import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +27,10 @@ from typing import Any
 
 from governance.ground.canonical import canonical_json, sha256_file
 from governance.ground.errors import InputError, TamperDetected
+from governance.ground.files import RECORD_MODE
 from governance.ground.workspace import Workspace
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
 
 def check_sha(sha: str) -> str:
@@ -149,7 +148,7 @@ class ArtifactStore:
     def _publish(self, tmp: Path, sha: str) -> None:
         dest = self.path(sha)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(tmp, _READ_ONLY)
+        os.chmod(tmp, RECORD_MODE)
         # Atomic: readers see either no file or the complete one. Two writers racing on
         # the same content both succeed; the second replaces identical bytes.
         os.replace(tmp, dest)

@@ -1,10 +1,31 @@
-"""One way to replace a file: readers see the old file or the whole new one, never part."""
+"""One way to replace a file: readers see the old file or the whole new one, never part.
+
+It never replaces a record: the product writes every record read-only (the artifact store's
+files, archives: :data:`RECORD_MODE`), and :func:`write_atomic` refuses a read-only target
+(:class:`Forbidden`, exit 4), so no command's ``--out`` can overwrite evidence kept under
+retention. Disposal after retention is governance/evidence/disposal.py's, and only there.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
+
+from governance.ground.errors import Forbidden
+
+#: The mode of a record: read-only for everyone (no write bit is what marks a record).
+RECORD_MODE = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+
+
+def is_record(path: str | Path) -> bool:
+    """True when ``path`` is an existing file without any write bit: a record."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return False
+    return stat.S_ISREG(mode) and not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
 
 
 def write_atomic(
@@ -18,8 +39,15 @@ def write_atomic(
     and replace ``path`` with ``os.replace``, atomic on POSIX and Windows. ``str`` is
     written as UTF-8. ``durable=False`` skips the fsync, for a hint that costs only a retry
     when a crash loses it.
+
+    Raises
+    ------
+    Forbidden
+        ``path`` is a record (:func:`is_record`): it is never replaced.
     """
     path = Path(path)
+    if is_record(path):
+        raise Forbidden(f"{path}: a record (read-only) is never replaced; write elsewhere")
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")

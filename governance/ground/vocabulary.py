@@ -94,6 +94,8 @@ class Action(StrEnum):
     # evidence
     EVIDENCE_EXPORTED = "evidence.exported"
     RECORDS_ARCHIVED = "records.archived"
+    RECORDS_DISPOSED = "records.disposed"
+    RECORDS_DISPOSAL_REFUSED = "records.disposal_refused"
     # gates: one per governance.ground.errors.Gate that records (gate_action)
     GATE_DATA_QUALITY = "gate.data_quality"
     GATE_VALIDATION = "gate.validation"

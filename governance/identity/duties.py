@@ -40,6 +40,7 @@ class Act(StrEnum):
     ATTEST = "models attest"
     OVERLAY = "overlay"
     ASSIGN_FINDING = "findings assign"
+    DISPOSE = "archive dispose"
 
 
 ROLES: dict[Act, frozenset[Role]] = {
@@ -64,6 +65,9 @@ ROLES: dict[Act, frozenset[Role]] = {
     Act.OVERLAY: frozenset({Role.RISK_OFFICER, Role.VALIDATOR}),
     # a finding's owner, due date and plan (governance/findings/owners.py)
     Act.ASSIGN_FINDING: frozenset({Role.RISK_OFFICER, Role.VALIDATOR}),
+    # disposal of an archive past its retention (governance/evidence/disposal.py); the
+    # policy's records.dispose_role narrows this
+    Act.DISPOSE: frozenset({Role.RISK_OFFICER, Role.VALIDATOR}),
 }
 
 _PAST = {

@@ -44,6 +44,7 @@ SIGNED_ACTS: dict[str, Act] = {
     Action.OVERLAY_SIGNED: Act.OVERLAY,
     Action.RESTRICTION_SIGNED: Act.OVERLAY,
     Action.FINDING_ASSIGNED: Act.ASSIGN_FINDING,
+    Action.RECORDS_DISPOSED: Act.DISPOSE,
     Action.LOG_KEY_ROTATED: Act.ENROL,  # an admin's act (governance/policy/witnesses.py)
 }
 
