@@ -108,7 +108,10 @@ _MITIGANTS = EvidenceKind(
 )
 _RETIRED = EvidenceKind("retirements", (Action.MODEL_RETIRED,))
 _EXPORTS = EvidenceKind("evidence packs exported", (Action.EVIDENCE_EXPORTED,))
-_RECORDS = EvidenceKind("archives held for the policy's retention", (Action.RECORDS_ARCHIVED,))
+_RECORDS = EvidenceKind(
+    "archives held for the policy's retention, and disposals after it (signed)",
+    (Action.RECORDS_ARCHIVED, Action.RECORDS_DISPOSED),
+)
 
 _NO_VENDOR_MODEL = (
     "Vendor components are recorded with their versions in the signed training entries and a "
@@ -120,8 +123,8 @@ _NO_BOARD = (
     "inventory and the committee pack are its inputs."
 )
 _NO_RETENTION_KINDS = (
-    "Retention is one period for every archive; the primary store keeps everything and has "
-    "no per-kind retention or disposal."
+    "Retention is set per record kind and archives are disposed of after it by a signed act, "
+    "but the primary store (ledger, artifact store, MLflow) keeps everything: no disposal there."
 )
 
 EXPECTATIONS: tuple[Expectation, ...] = (
