@@ -1,8 +1,9 @@
 """Data contracts of feature sources: the subset of ODCS v3 alphagate reads and enforces.
 
 A source is described by an Open Data Contract Standard (ODCS, bitol-io) v3 YAML file. The
-reference validator, datacontract-cli, was not installed: it brings its own engines and
-connectors, far more than one schema check needs. :class:`DataContract` validates the
+reference validator, datacontract-cli, is not a dependency: it brings its own engines and
+connectors, far more than one schema check needs (README "Bring your own data"; the
+shipped contracts are held against the standard's JSON schema in tests/test_source_odcs.py). :class:`DataContract` validates the
 subset this gate enforces with pydantic instead; every other ODCS key is allowed and kept
 untouched, so a full ODCS contract loads as long as this subset is in it:
 
