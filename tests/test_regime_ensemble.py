@@ -160,3 +160,63 @@ def test_a_gate_missing_from_the_features_is_one_clear_line(ws):
     x = np.random.default_rng(0).standard_normal((300, 2))
     with pytest.raises(InputError, match="regime_gate: 'mkt_high_vol' is not among the features"):
         fit_booster(x, x[:, 0], ["a", "b"], LightGBMParams(regime_gate="mkt_high_vol"))
+
+
+def test_a_verdict_row_edited_in_place_stops_the_listing(ws, trained):
+    """After a ``ledger verify``, the genuine verdict's row has its ``role`` edited and its
+    entry hash recomputed (as a DBA can). Read as the rebalance reads it (its run context's
+    :class:`~governance.log.readtime.VerifiedReader`), the listing stops naming the entry
+    (TamperDetected: exit 3) instead of listing or silently dropping it."""
+    from test_ledger_support import raw_sql
+
+    from flows.cli import main
+    from governance.decisions.challengers import REGIME_ENSEMBLE, shadow_versions
+    from governance.ground.errors import TamperDetected
+    from governance.ground.vocabulary import Action, Subject
+    from governance.log.chain import compute_entry_hash
+    from governance.log.ledger import Ledger
+    from governance.log.readtime import VerifiedReader
+
+    assert main(["ledger", "verify"]) == 0
+    with Ledger.open(ws) as ledger:
+        genuine = ledger.last(Action.VALIDATION_COMPLETED, Subject.model(NAME, trained[1].version))
+        url = ledger.url
+    fields = {**genuine.__dict__, "role": "risk_officer", "payload": None}
+    raw_sql(url, "UPDATE ledger_entries SET role = :r, entry_hash = :eh WHERE seq = :s",
+            r="risk_officer", eh=compute_entry_hash(fields), s=genuine.seq)  # fmt: skip
+    try:
+        with (
+            Ledger.open(ws) as ledger,
+            pytest.raises(TamperDetected, match=f"ledger entry {genuine.seq}"),
+        ):
+            shadow_versions(VerifiedReader(ledger), NAME)
+    finally:  # the row put back, for the next test
+        raw_sql(url, "UPDATE ledger_entries SET role = :r, entry_hash = :eh WHERE seq = :s",
+                r=genuine.role, eh=genuine.entry_hash, s=genuine.seq)  # fmt: skip
+    with Ledger.open(ws) as ledger:
+        assert (REGIME_ENSEMBLE, trained[1].version) in shadow_versions(
+            VerifiedReader(ledger), NAME
+        )
+
+
+def test_a_forged_verdict_lists_no_ensemble(ws, trained):
+    """The attacker (the developer) appends an unsigned ``validation.completed`` of a never-validated ensemble whose row says ``role:
+    validator``. The listing read that column; it reads the valid signed verdict
+    (governance/findings/verdict.py), so the forged version is not listed."""
+    from governance.decisions.challengers import shadow_versions
+    from governance.ground.vocabulary import Action, Subject
+    from governance.log.ledger import Ledger
+    from governance.log.readtime import VerifiedReader
+
+    gated = {"name": NAME, "search": [{"num_leaves": 4}], "holdout_fraction": 0.25,
+             "lightgbm": {"num_boost_round": 30, "regime_gate": "mkt_high_vol"}}  # fmt: skip
+    panel = panel_from_long(reversal_in_volatile_markets())
+    forged_for, _ = train_synthetic(ws, model=gated, features=FEATURES, panel=panel)
+    with Ledger.open(ws) as ledger:
+        genuine = ledger.last(Action.VALIDATION_COMPLETED, Subject.model(NAME, trained[1].version))
+        ledger.append(Action.VALIDATION_COMPLETED, actor=DEV, role="validator",
+                      subject=Subject.model(NAME, forged_for.version),
+                      payload={k: v for k, v in genuine.payload.items()
+                       if k not in ("signature", "signed", "signer", "public_key")})  # fmt: skip
+        listed = {v for _, v in shadow_versions(VerifiedReader(ledger), NAME)}
+    assert trained[1].version in listed and forged_for.version not in listed

@@ -5,14 +5,20 @@ strategy other than the champion), every version **in paper** (a ``model.paper``
 followed by its promotion) and every **regime ensemble** (issue 26: a version whose
 ``model.trained`` entry names ``ensemble.kind: regime``, tasks/model/regimes.py) that a
 validator has validated, none retired by a valid signed retirement nor the champion. A
-regime ensemble becomes champion only through the same gates as any version. The 12-1 momentum
+regime ensemble becomes champion only through the same gates as any version. "Validated" is
+the one reader of verdicts' answer (governance/findings/verdict.py): a valid signed act of a
+user who was a validator at the time, never a row's ``role`` column; given a
+:class:`~governance.log.readtime.VerifiedReader` (the rebalance's run context), every entry
+is verified as it is read, so a row edited in place stops the listing (exit 3). The 12-1 momentum
 challenger is no version: the rebalance computes it from prices (flows/challenger_stage.py).
 A shadow scoring drives nothing, so these reads decide nothing either.
 """
 
 from __future__ import annotations
 
-from governance.ground.vocabulary import Action, Subject
+from governance.findings.verdict import latest_validation
+from governance.ground.vocabulary import Action
+from governance.identity.users import load_registry
 from governance.log.ledger import Ledger
 from governance.registry.retired import retirements
 
@@ -24,8 +30,9 @@ REGIME_ENSEMBLE = "regime_ensemble"
 
 
 def regime_ensembles(ledger: Ledger, strategy: str) -> list[int]:
-    """Versions of ``strategy`` trained as regime ensembles and validated by a validator."""
-    out = []
+    """Versions of ``strategy`` trained as regime ensembles and validated by a validator
+    (a valid signed verdict: :func:`~governance.findings.verdict.latest_validation`)."""
+    out, registry = [], None
     for e in ledger.entries(action=Action.MODEL_REGISTERED):
         p = e.payload
         if p.get("model_name") != strategy or p.get("trained_seq") is None:
@@ -34,8 +41,8 @@ def regime_ensembles(ledger: Ledger, strategy: str) -> list[int]:
         trained = ledger.entries_between(seq, seq)
         if not trained or (trained[0].payload.get("ensemble") or {}).get("kind") != "regime":
             continue
-        checked = ledger.last(Action.VALIDATION_COMPLETED, Subject.model(strategy, version))
-        if checked is not None and checked.role == "validator":
+        registry = registry or load_registry(ledger)  # read only when an ensemble is trained
+        if latest_validation(ledger, strategy, version, registry) is not None:
             out.append(version)
     return out
 
