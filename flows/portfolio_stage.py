@@ -7,8 +7,6 @@ the strategy's own book (``tasks.portfolio.book``, strategy = ``model.name``).
 
 from __future__ import annotations
 
-import functools
-
 import pandas as pd
 
 from flows.challenger_stage import shadow_challengers
@@ -149,23 +147,15 @@ def portfolio(run: Run, panel) -> None:
     shadow_challengers(run, panel, champion, scores)  # records only: the book is published
 
 
-@functools.cache
-def _environment() -> dict:
-    """This process's installed versions (they do not change while it runs)."""
-    from tasks.model.tracking import python_environment
-
-    return python_environment()
-
-
 def flag_dependencies(run: Run, strategy: str) -> None:
     """A finding on the champion when a vendor component it was trained with (solver,
     library, price vendor) has another version here (governance/decisions/dependencies.py),
     or when its owner's attestation is overdue (governance/decisions/stewardship.py)."""
     from governance.decisions.dependencies import flag_dependency_changes
     from governance.decisions.stewardship import flag_overdue_attestation
-    from tasks.model.tracking import vendor_components
+    from tasks.model.tracking import python_environment, vendor_components
 
-    now = vendor_components(_environment(), {"source": run.config.data.source.value})
+    now = vendor_components(python_environment(), {"source": run.config.data.source.value})
     raised = flag_dependency_changes(run.now.ledger, now, strategies=(strategy,))
     if raised:
         about = ", ".join(sorted({r.about for r in raised}))

@@ -158,13 +158,13 @@ def test_a_restriction_of_use_trips_on_a_crafted_market_state(snapshots, monkeyp
 
 
 def test_a_solver_upgrade_in_the_rebalance_raises_a_finding(snapshots, monkeypatch, capsys):  # noqa: F811
-    import flows.portfolio_stage as stage
+    import tasks.model.tracking as tracking
     from governance.findings.register import load_register
 
     ws, cfg = _fresh(snapshots, monkeypatch)
-    env = stage._environment()
+    env = tracking.python_environment()
     upgraded = {**env, "distributions": {**env["distributions"], "cvxpy": "99.0.0"}}
-    monkeypatch.setattr(stage, "_environment", lambda: upgraded)
+    monkeypatch.setattr(tracking, "python_environment", lambda: upgraded)
     code, reb, err = _rebalance(capsys, cfg)
     assert (code, reb["portfolio"]["source"]) == (0, "model"), err  # a warning: it drives
     with Ledger.open(ws) as ledger:

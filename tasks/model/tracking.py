@@ -14,6 +14,7 @@ MLflow itself is reached only through :mod:`governance.registry.recorder`.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import platform
 import subprocess
@@ -101,7 +102,15 @@ def git_commit(cwd: Path | None = None) -> str | None:
 
 
 def python_environment() -> dict[str, Any]:
-    """Python version, platform and every installed distribution with its version."""
+    """Python version, platform and every installed distribution with its version: this
+    process's, read once (about 0.35 s of metadata parsing; the code it runs was imported
+    from these versions). A fresh copy each call, so a caller's edit stays its own."""
+    env = _environment()
+    return {**env, "distributions": dict(env["distributions"])}
+
+
+@functools.cache
+def _environment() -> dict[str, Any]:
     dists = {
         (d.metadata["Name"] or "").lower(): d.version for d in importlib.metadata.distributions()
     }
