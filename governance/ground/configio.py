@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from governance.ground.errors import InputError
 
 M = TypeVar("M", bound=BaseModel)
+_FAST = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class StrictModel(BaseModel):
@@ -43,7 +44,11 @@ def read_yaml(path: str | Path) -> dict:
     if not p.is_file():
         raise InputError(f"{p}: file not found")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
+        try:  # libyaml's parser, a tenth of the pure one's time (the same safe constructor)
+            data = yaml.load(text, Loader=_FAST)
+        except yaml.YAMLError:  # the pure parser's message, as every error line has quoted
+            data = yaml.safe_load(text)
     except UnicodeDecodeError as exc:
         raise InputError(f"{p}: not UTF-8 text (byte {exc.start})") from None
     except yaml.YAMLError as exc:
