@@ -56,14 +56,16 @@ def _no_mlflow_process_uris(monkeypatch):
 
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
-    """A fresh ALPHAGATE_HOME with MLflow pointed into it; its witness under ``tmp_path``."""
+    """A fresh ALPHAGATE_HOME with MLflow pointed into it (its database from the migrated
+    template, as the CLI starts one); its witness under ``tmp_path``."""
     from governance.ground.workspace import Workspace
+    from tests.helpers_identity import new_workspace
 
     home = tmp_path / "home"
     monkeypatch.setenv("ALPHAGATE_HOME", str(home))
     monkeypatch.setenv("ALPHAGATE_WITNESS", str(tmp_path / "witness"))
     monkeypatch.delenv("ALPHAGATE_LEDGER_URL", raising=False)
-    ws = Workspace(home).ensure()
+    ws = new_workspace(Workspace(home))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", ws.tracking_uri)
     return ws
 
