@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from helpers_witness import ROOT, WitnessProcess
+from helpers_witness import ROOT, WitnessProcess, cli
 
 from governance.ground.artifacts import ArtifactStore
 from governance.ground.errors import InputError
@@ -88,6 +88,8 @@ def independent_cosigned_at(vkey: str, note_text: str) -> int | None:
 
 
 def test_each_protocol_rule_against_a_running_witness(service, ledger, log_key):
+    done = cli("witness", "keys", "--key", str(service.key_file))  # what the tests' helper reads
+    assert (done.returncode, done.stdout.strip()) == (0, service.vkey), done.stderr
     size, root = grow(ledger, 3)
     first = sign_checkpoint(Checkpoint(ORIGIN, size, root), log_key)
 
