@@ -234,8 +234,11 @@ def hold_to_domain(run: Run, panel, features: pd.DataFrame, ref: ModelRef) -> No
         run.summary.note("boundaries", headline=f"v{version}: no operating domain on record")
         return
     today = features.loc[features["date"] == features["date"].max()]
+    from tasks.data.sources.record import live_lineage
+
+    live = live_lineage(run.sources, domain.get("sources") or [])  # held to the signed ones
     outside = outside_domain(
-        domain, today, panel.close, sectors=panel.sectors is not None, z=policy.z
+        domain, today, panel.close, sectors=panel.sectors is not None, z=policy.z, sources=live
     )
     decided = decide.boundary(
         ctx, [f"operating boundary {o.about}: {o.detail}" for o in outside], policy.action,

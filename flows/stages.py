@@ -133,7 +133,7 @@ def train(run: Run, sealed, data_fingerprint: str) -> Trained:
             config_hash=run.config.config_hash(),
             data_fingerprint=data_fingerprint,
             resolved_config=run.config.resolved(),
-            sources=_source_facts(run.sources),
+            sources=_source_facts(run.sources, sealed.holdout_period[1]),
             trial_map=functools.partial(map_on_task_runner, where=workers),
         )
         found = Trained(
@@ -169,15 +169,14 @@ def train(run: Run, sealed, data_fingerprint: str) -> Trained:
     return found
 
 
-def _source_facts(tables) -> tuple[dict, ...]:
-    """Each source's lineage with its features' declarations, for training's records."""
+def _source_facts(tables, cutoff) -> tuple[dict, ...]:
+    """Each source's lineage, its history known on ``cutoff`` and its features'
+    declarations, for training's records (tasks/data/sources/record.py)."""
     if not tables:
         return ()
-    from tasks.data.sources.record import feature_declarations
+    from tasks.data.sources.record import training_lineage
 
-    return tuple(
-        {**t.lineage(), "features": [d for d in feature_declarations([t]).values()]} for t in tables
-    )
+    return training_lineage(tables, cutoff)
 
 
 # -- validation and approval ---------------------------------------------------------------

@@ -201,6 +201,9 @@ def test_the_champion_scores_with_its_source_and_a_new_contract_version_is_a_fin
     # the champion scores with its source's features, joined as of publication
     code, reb = cli_json(capsys, "rebalance", "--config", str(cfg), "--as", "dana")
     assert (code, reb["portfolio"]["source"]) == (0, "model"), reb["reasons"]
+    with Ledger.open(Workspace(home)) as ledger:  # the source is inside the validated domain
+        before = load_register(ledger).of_version("small-gov", version)
+    assert not [r for r in before if r.about == "source:sentiment"]
     # and monitoring scores it the same way (the source read, joined as of publication)
     code, mon = cli_json(capsys, "monitor", "--config", str(cfg))
     assert code in (0, 3) and mon["status"] in ("ok", "breach"), mon
@@ -213,3 +216,6 @@ def test_the_champion_scores_with_its_source_and_a_new_contract_version_is_a_fin
     (f,) = [r for r in records if r.check == "source_contract_changed"]
     assert f.about == "sentiment" and f.status == "open"
     assert "1.0.0 -> 1.1.0" in f.message and "owner olga" in f.message
+    # the operating boundary includes the source: the new contract version is outside it
+    (b,) = [r for r in records if r.check == "operating_boundary" and r.about == "source:sentiment"]
+    assert "contract sentiment 1.0.0 -> sentiment 1.1.0" in b.message

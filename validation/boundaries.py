@@ -20,6 +20,13 @@ At each use, the rebalance and the monitor hold the live inputs to it
 - **universe size**: the fewest and most assets scored on one holdout date.
 - **data columns**: the model's inputs and the sector map the holdout had; a live input
   missing one is outside.
+- **feature sources** (issue 26): each source the version was trained on, by name, contract
+  (name, version, hash), file fingerprint and the digest of its history known on the sealed
+  data's last day (``known_by``, tasks/data/sources/source.py ``known_digest``), from the
+  developer's signed ``model.trained`` entry. A live source missing, under another contract
+  version or contract bytes, or whose rows known by ``known_by`` now hash otherwise (a
+  value rewritten or removed in place: history restated) is outside. A new file
+  fingerprint alone is not: later vintages and periods are appended data.
 
 ``z`` is the tier's ``boundaries.z`` (governance/policy/boundaries.py, where its
 false-alarm rate is stated).
@@ -79,9 +86,20 @@ def market_volatility(returns: pd.DataFrame, window: int) -> pd.Series:
     return market.rolling(window, min_periods=window).std() * math.sqrt(TRADING_DAYS)
 
 
-def operating_domain(holdout: pd.DataFrame, features: Sequence[str], window: int = 63) -> dict:
+#: What the domain keeps of each source's signed lineage (module docstring).
+SOURCE_KEYS = ("source", "contract", "version", "contract_sha256", "fingerprint", "known_by",
+               "known_digest")  # fmt: skip
+
+
+def operating_domain(
+    holdout: pd.DataFrame,
+    features: Sequence[str],
+    window: int = 63,
+    sources: Sequence[Mapping[str, Any]] = (),
+) -> dict:
     """The domain of the sealed holdout (long rows: ``date, asset, [sector], <features>,
-    fwd_ret_1``): feature quantiles, volatility regime, universe size, data columns."""
+    fwd_ret_1``): feature quantiles, volatility regime, universe size, data columns, and
+    the feature ``sources`` (their lineage as the ``model.trained`` entry signed it)."""
     feats = {}
     for name in features:
         x = holdout[["date", name]].dropna()
@@ -100,6 +118,7 @@ def operating_domain(holdout: pd.DataFrame, features: Sequence[str], window: int
         "volatility": {"window": int(window), "min": _num(vol.min()), "max": _num(vol.max())},
         "universe": {"min": int(scored.min()), "max": int(scored.max())} if len(scored) else {},
         "columns": sorted([*features, *(["sector"] if sectors else [])]),
+        "sources": [{k: s.get(k) for k in SOURCE_KEYS} for s in sources],
     }
 
 
@@ -114,6 +133,7 @@ def outside_domain(
     *,
     sectors: bool,
     z: float,
+    sources: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[Outside]:
     """What of the live inputs lies outside ``domain`` (empty: inside).
 
@@ -129,6 +149,9 @@ def outside_domain(
         Whether the live market data carries the sector map.
     z : float
         One-sided normal quantile of each bound (module docstring).
+    sources : sequence of mapping, optional
+        The sources read today (tasks/data/sources/record.py ``live_lineage``); None skips
+        the sources' check (a domain without sources never fails it).
     """
     out: list[Outside] = []
     names = list(domain.get("features") or {})
@@ -152,6 +175,8 @@ def outside_domain(
                 share, limit,
             ))  # fmt: skip
     out += _volatility(domain.get("volatility") or {}, close, z)
+    if sources is not None:
+        out += _sources(domain.get("sources") or [], sources)
     uni = domain.get("universe") or {}
     n = int(live[names].notna().all(axis=1).sum()) if names and set(names) <= set(live) else 0
     if uni and not uni["min"] <= n <= uni["max"]:
@@ -180,6 +205,33 @@ def _volatility(vol: Mapping[str, Any], close: pd.DataFrame, z: float) -> list[O
         f" [{low:.1%}, {high:.1%}]",
         now, low if now < low else high,
     )]  # fmt: skip
+
+
+def _sources(validated: Sequence[Mapping], live: Sequence[Mapping]) -> list[Outside]:
+    now = {s.get("source"): s for s in live}
+    out = []
+    for v in validated:
+        name, was = v.get("source"), f"{v.get('contract')} {v.get('version')}"
+        s = now.get(name)
+        if s is None:
+            why = f"the live inputs lack source {name} (validated on contract {was})"
+        elif (s.get("version"), s.get("contract_sha256")) != (
+            v.get("version"),
+            v.get("contract_sha256"),
+        ):
+            edited = (
+                " (same version, edited contract)" if s.get("version") == v.get("version") else ""
+            )
+            why = f"contract {was} -> {s.get('contract')} {s.get('version')}{edited}"
+        elif v.get("known_digest") and s.get("known_digest") != v.get("known_digest"):
+            why = (
+                f"its history known by {v.get('known_by')} changed since validation (a value"
+                " rewritten or removed in place: history restated)"
+            )
+        else:
+            continue
+        out.append(Outside(f"source:{name}", why))
+    return out
 
 
 def check_boundaries(

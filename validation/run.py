@@ -134,8 +134,7 @@ def _header(
             "strategy": inp.strategy,
             "horizon": inp.horizon,
             "features": inp.features,
-            # lineage of feature sources (tasks/data/sources/): name, owner, contract version
-            "sources": trained.get("sources") or [],
+            "sources": trained.get("sources") or [],  # lineage (tasks/data/sources/)
         },
         "validator": validator,
         "holdout": {
@@ -303,8 +302,9 @@ def validate_model_version(
     inp = load_inputs(ctx.ws, ctx.ledger, ctx.store, model_name, version)
     a = assess_inputs(ctx, inp, cfg, tier, validator=validator, tier_name=tier_name)
     a = _identified(ctx, a, model_name, int(version))
-    # the operating domain travels in the report, so the verdict's signature covers it
-    domain = operating_domain(inp.holdout, inp.features, tier.boundaries.window)
+    # the operating domain (with the sources' signed lineage) travels in the signed report
+    sources = a.report["model"]["sources"]
+    domain = operating_domain(inp.holdout, inp.features, tier.boundaries.window, sources)
     # minor or material, from the signed training entries (never the config): signed with it
     change = version_change(ctx.ledger, model_name, version).to_json()
     a = replace(a, report={**a.report, "domain": to_jsonable(domain), "change": change})

@@ -16,9 +16,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from governance.ground.vocabulary import Action, Subject
 from tasks.data.sources.gate import check_source
-from tasks.data.sources.source import SourceConfig, SourceTable, dataset_fingerprint, load_source
+from tasks.data.sources.source import (
+    SourceConfig,
+    SourceTable,
+    dataset_fingerprint,
+    known_digest,
+    load_source,
+)
 
 if TYPE_CHECKING:
     from governance.decisions.context import RunContext
@@ -28,7 +36,9 @@ __all__ = [
     "flag_contract_changes",
     "gate_sources",
     "joined_features",
+    "live_lineage",
     "read_sources",
+    "training_lineage",
 ]
 
 
@@ -156,4 +166,31 @@ def feature_declarations(tables: Sequence[SourceTable]) -> dict[str, dict]:
                 "owner": t.contract.owner,
                 "contract_version": t.contract.version,
             }
+    return out
+
+
+def training_lineage(tables: Sequence[SourceTable], cutoff) -> tuple[dict, ...]:
+    """What training records of each source: its lineage, the digest of its history known
+    on ``cutoff`` (the sealed data's last date: :func:`known_digest`) and its features'
+    declarations. Validation carries the first two into the operating domain
+    (validation/boundaries.py)."""
+    day = pd.Timestamp(cutoff).date().isoformat()
+    return tuple(
+        {**t.lineage(), "known_by": day, "known_digest": known_digest(t, day),
+         "features": list(feature_declarations([t]).values())}
+        for t in tables
+    )  # fmt: skip
+
+
+def live_lineage(tables: Sequence[SourceTable], validated: Sequence) -> list[dict]:
+    """Each source read now, as the operating domain's sources are held to it: its lineage
+    and, for a source the domain names, the digest of its history known on the domain's
+    ``known_by`` (the same rows, read from today's file)."""
+    cutoffs = {s.get("source"): s.get("known_by") for s in validated or ()}
+    out = []
+    for t in tables:
+        row = t.lineage()
+        if cutoffs.get(t.name):
+            row["known_digest"] = known_digest(t, cutoffs[t.name])
+        out.append(row)
     return out

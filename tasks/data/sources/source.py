@@ -187,6 +187,19 @@ def source_features(
     return {f"{table.name}_{c}": wide[c].astype(np.float64) for c in cols}
 
 
+def known_digest(table: SourceTable, cutoff) -> str:
+    """SHA-256 of the source's history as known on ``cutoff``: its rows with ``available_at
+    <= cutoff`` (keys and the feature columns, in key order). Every feature a model computes
+    up to ``cutoff`` comes from these rows only, so a later vintage appended (a restatement
+    published after ``cutoff``, new periods) leaves the digest unchanged, while a value known
+    by then and rewritten or removed in place changes it (a vendor restating history)."""
+    cols = ["asset", PERIOD, AVAILABLE_AT, *table.feature_columns()]
+    rows = table.rows.reindex(columns=cols)
+    known = rows.loc[rows[AVAILABLE_AT] <= pd.Timestamp(cutoff)]
+    known = known.sort_values(cols, kind="mergesort", na_position="last")
+    return sha256_bytes(known.to_csv(index=False, date_format="%Y-%m-%d").encode("utf-8"))
+
+
 def dataset_fingerprint(market: str, tables: list[SourceTable] | tuple = ()) -> str:
     """The market's fingerprint alone without sources; else one hash over the market's and
     each source's fingerprint, contract version and contract hash, in config order."""
