@@ -33,8 +33,9 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
     (open or accepted findings the version's use raised: monitoring, boundary, fills),
     ``challengers`` (the champion and its challengers as the last monitoring run realised
     them), ``change`` (``{class: minor|material, baseline_version, baseline_seq, reasons}``,
-    governance/registry/change_control.py), ``lifecycle`` (:func:`lifecycle`: the stage
-    among candidate, validated, paper, live, retired, and the next step).
+    governance/registry/change_control.py), ``overlays`` (the strategy's overlays and
+    restrictions of use in force), ``lifecycle`` (the standing's: the stage among candidate,
+    validated, paper, live, retired, and the next step; governance/decisions/lifecycle.py).
     """
     facts = get_model_facts(mlflow_client(ws), name, version)
     here = standing(ws, ledger, name, facts.version, tier)  # the one view model
@@ -69,10 +70,9 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
         "rejections": [dict(r) for r in here.rejections],
         "next": list(here.next),
         "challengers": last_challengers(ledger, name),
+        "overlays": [dict(o) for o in here.overlays],
         "standing": here.to_json(),
-        "lifecycle": lifecycle(
-            ledger, name, facts.version, tier, state, validation, here.open_findings
-        ),
+        "lifecycle": here.lifecycle.to_json(),
     }
 
 
@@ -84,63 +84,6 @@ def _overdue(ledger, register, records) -> list[dict]:
     assigned, day = owners(ledger, register), today()
     rows = [with_owner(r, assigned, day) for r in records]
     return [{k: row[k] for k in ("id", "owner", "due", "plan")} for row in rows if row["overdue"]]
-
-
-#: The stages of a version's life (issue 24), in order; ``superseded`` (live once, replaced
-#: by a later champion) stands beside them, as the registry's ``previous`` champion does.
-STAGES = ("candidate", "validated", "paper", "live", "retired")
-
-
-def lifecycle(ledger, name: str, version, tier, state, validation, open_findings) -> dict:
-    """Where the version stands among :data:`STAGES` and the next step, in words.
-
-    ``{stage, stages, paper_required, paper_days, min_paper_days, next_step}``: ``paper_days``
-    counts the distinct days its paper book was marked since it entered paper
-    (governance/decisions/paper.py), None outside paper. Read from the same verified ledger
-    and promotion state as the rest of the status report; it decides nothing.
-    """
-    from governance.decisions.paper import entered, in_paper, paper_days
-    from governance.ground.vocabulary import Action, Subject
-    from governance.registry.retired import retirements
-
-    paper = getattr(tier, "paper", None)
-    subject = Subject.model(name, version)
-    out = {"stages": list(STAGES), "paper_required": paper is not None,
-           "min_paper_days": paper.min_days if paper else None, "paper_days": None}  # fmt: skip
-    live_next = "the graduation gate, then two approvals for live (alphagate approve)"
-    if str(version) in retirements(ledger, name):
-        return {**out, "stage": "retired", "next_step": "none: a retired version never returns"}
-    if state.champion:
-        return {**out, "stage": "live", "next_step": "in use: monitored (alphagate monitor);"
-                " an officer may retire it (alphagate retire)"}  # fmt: skip
-    if ledger.entries(action=Action.MODEL_PROMOTED, subject=subject):
-        return {**out, "stage": "superseded",
-                "next_step": "none: a later champion replaced it (it returns only with a fresh"
-                " validation and fresh approvals)"}  # fmt: skip
-    start = entered(ledger, name, version)
-    if start is not None and any(e.seq == start.seq for e in in_paper(ledger, name)):
-        days = paper_days(ledger, name, version, start.seq)
-        need = paper.min_days if paper else 0
-        step = (f"{need - days} more paper days (each rebalance marks the paper book), then "
-                if days < need else "") + live_next  # fmt: skip
-        return {**out, "stage": "paper", "paper_days": days, "next_step": step}
-    if state.rejected_by:
-        why = f"none: rejected by {', '.join(state.rejected_by)}; a new version must fix it"
-        return {**out, "stage": "validated" if validation else "candidate", "next_step": why}
-    if validation is None:
-        return {**out, "stage": "candidate", "next_step": "independent validation"
-                " (alphagate validate)"}  # fmt: skip
-    if validation.verdict not in ("pass", "review"):
-        return {**out, "stage": "candidate", "next_step": f"none: validation"
-                f" {validation.verdict.upper()}, it may not enter paper or go live; a new"
-                " version must fix the findings"}  # fmt: skip
-    if open_findings:
-        return {**out, "stage": "candidate", "next_step": "accept or fix the open findings"
-                " (alphagate findings accept), then the approvals"}  # fmt: skip
-    step = ("two approvals for paper (alphagate approve --stage paper), then"
-            f" {paper.min_days} paper days and {live_next}") if paper else (
-            "two approvals for live (alphagate approve)")  # fmt: skip
-    return {**out, "stage": "validated", "next_step": step}
 
 
 def lifecycle_line(life: dict) -> str:
@@ -155,26 +98,6 @@ def lifecycle_line(life: dict) -> str:
         marks.append(f"[{label}]" if stage == life["stage"] else label)
     line = " ─► ".join(marks)
     return line if life["stage"] in life["stages"] else f"{line}  ({life['stage']})"
-
-
-def _decision(ledger, seq: int) -> dict:
-    """``{user, role, ts, seq, reason}`` of one signed decision entry."""
-    e = ledger.entries_between(seq, seq)[0]
-    return {
-        "user": e.payload.get("user", e.actor),
-        "role": e.payload.get("role", e.role),
-        "ts": e.ts,
-        "seq": e.seq,
-        "reason": e.payload.get("reason"),
-    }
-
-
-def _rejections(ledger, name: str, version) -> list[dict]:
-    """Every rejection of the version: a risk officer's decision stands (issue 29)."""
-    from governance.ground.vocabulary import Action, Subject
-
-    entries = ledger.entries(action=Action.APPROVAL_REJECTED, subject=Subject.model(name, version))
-    return [_decision(ledger, e.seq) for e in entries]
 
 
 def last_challengers(ledger, name: str) -> dict:
@@ -221,6 +144,8 @@ def render_status(report: dict) -> list[str]:
         lines.append(f"  WARNING {f['id']} overdue: due {f['due']}, owner {f['owner']}")
     for fid in report["unacceptable_findings"]:
         lines.append(f"  {fid} may not be accepted under this tier: a new version must fix it")
+    for o in report.get("overlays") or []:
+        lines.append(f"  in force: {o['line']}: {o['reason']}")
     for a in report.get("approvals", []):
         lines.append(f"  approved by {a['user']} ({a['role']}) at {a['ts']} (ledger #{a['seq']})")
     for r in report.get("rejections", []):

@@ -5,9 +5,11 @@ folds them) and the registry's facts of the version (its run, its developer's si
 training), everything a person is shown about a version: its stage, the strategy's
 champion, the workspace-wide and the strategy's own kill switch, the findings its latest
 validation raised (open, accepted, never acceptable in the tier), the findings its use
-raised since (the *overlays*: monitoring, boundary, fills), the approvals given (who, role,
-when) and the roles still missing, the rejections, and the exact next commands (naming
-``--model``). ``alphagate status``, ``alphagate models`` and its HTML inventory, the MLflow
+raised since (monitoring, boundary, fills), the overlays and restrictions of use in force on
+the strategy (signed documents, governance/decisions/overlays.py), the approvals given (who,
+role, when) and the roles still missing, the rejections, the exact next commands (naming
+``--model``), and issue 24's lifecycle (governance/decisions/lifecycle.py: the five-stage
+reading of the same stage, paper days and the next step in words). ``alphagate status``, ``alphagate models`` and its HTML inventory, the MLflow
 version page and model card (governance/views/mlflow_pages.py) and the Prefect artifacts
 (flows/views.py) render a :class:`Standing` and nothing else, so they cannot disagree:
 tests/test_one_view.py compares them after each act of a scripted timeline.
@@ -22,7 +24,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from governance.decisions import killswitch
-from governance.decisions.paper import entered
+from governance.decisions.lifecycle import Lifecycle, lifecycle_of
+from governance.decisions.overlays import in_force
+from governance.decisions.paper import entered, paper_days
 from governance.decisions.promotion import facts_for, latest_validation, stage_state
 from governance.decisions.rows import switch_text
 from governance.findings.register import Status, load_register
@@ -86,6 +90,10 @@ class Standing:
     paper_first: bool = False
     sandbox: bool = False
     next: tuple[str, ...] = field(default=())
+    # the strategy's overlays and restrictions of use in force today (Adjustment.to_json()
+    # with its ``line``), read from the signed documents, never applied here
+    overlays: tuple[dict, ...] = ()
+    lifecycle: Lifecycle | None = None  # issue 24's reading of ``stage``
 
     @property
     def is_champion(self) -> bool:
@@ -114,6 +122,8 @@ class Standing:
             "paper_first": self.paper_first,
             "sandbox": self.sandbox,
             "next": list(self.next),
+            "overlays": [dict(o) for o in self.overlays],
+            "lifecycle": self.lifecycle.to_json() if self.lifecycle else None,
         }
 
 
@@ -195,6 +205,7 @@ def standing(ws, ledger: Ledger, name: str, version, tier=None) -> Standing:
     rejected = [_row(ledger, e.seq) for e in _rejections(ledger, name, v)]
     ks, above = killswitch.effective(ledger, name), killswitch.status(ledger)
     own = killswitch.status(ledger, name)
+    start = entered(ledger, name, v)
     stage = _stage(
         retired=v in gone,
         champ=champ == v,
@@ -203,8 +214,20 @@ def standing(ws, ledger: Ledger, name: str, version, tier=None) -> Standing:
         validation=validation,
         open_=open_,
         critical=any(r.severity.value == "critical" for r in open_),
-        paper=entered(ledger, name, v) is not None,
+        paper=start is not None,
         state=state,
+    )
+    # still in paper: entered it, neither promoted since (champion, superseded) nor retired
+    in_paper = start is not None and stage not in (Stage.RETIRED, Stage.CHAMPION,
+                                                   Stage.SUPERSEDED)  # fmt: skip
+    life = lifecycle_of(
+        stage.value,
+        tier=tier,
+        paper_days=paper_days(ledger, name, v, start.seq) if in_paper else None,
+        verdict=validation.verdict if validation else None,
+        rejected_by=[r["user"] for r in rejected],
+        unacceptable=bool(never),
+        open_findings=bool(open_),
     )
     return Standing(
         name=name,
@@ -243,6 +266,8 @@ def standing(ws, ledger: Ledger, name: str, version, tier=None) -> Standing:
                 validation,
             )
         ),
+        overlays=tuple({**a.to_json(), "line": a.line()} for a in in_force(ledger, name, tier)),
+        lifecycle=life,
     )
 
 
