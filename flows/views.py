@@ -154,6 +154,11 @@ def refresh_mlflow(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]
             if own:
                 switched.add(own)
             global_act = global_act or not own
+        if e.action in (Action.OVERLAY_SIGNED, Action.RESTRICTION_SIGNED):
+            # an overlay or restriction changes what every version of its strategy shows
+            signed = e.payload.get("signed") or {}
+            if isinstance(signed.get("strategy"), str):
+                switched.add(signed["strategy"])
         monitored = monitored or e.action == Action.MONITORING_COMPLETED
     trained = any(e.action == Action.MODEL_TRAINED for e in entries)
     if not (versions or names or switched or global_act or monitored or trained) or (
@@ -285,6 +290,8 @@ def standing_markdown(here: dict) -> str:
         f"| findings raised in use | {', '.join(here['in_use_findings']) or '—'} |",
         f"| approvals missing | {', '.join(here['missing']) or '—'} |",
     ]
+    for o in here.get("overlays") or []:
+        lines.append(f"| in force | {_cell(o['line'])}: {_cell(o['reason'])} |")
     for a in here["approvals"]:
         lines.append(
             f"| approved by | {a['user']} ({a['role']}) at {a['ts']}, ledger #{a['seq']} |"

@@ -7,7 +7,8 @@ A governed workspace (the live test policy adopted under four eyes; the strategy
 ``high`` tier: one validator and one risk officer approve, two officers reset a trip with an
 incident). The timeline: train v1, validate it, approve it (vera, the printed hint run as
 printed), train and validate v2, reject v2 (omar), promote v1 (rita, the printed hint),
-trip the strategy's own switch, reset it (rita, then omar), retire v1. The expected stage of
+sign an overlay on the strategy (rita: every version's views list it), trip the strategy's
+own switch, reset it (rita, then omar), retire v1. The expected stage of
 each version after each act is written down here, not read from the code under test; the
 MLflow page, the inventory and the model card are also rendered in headless Chromium, so the
 per-strategy trip is checked on what a person sees. A hostile insider's shortcut, moving the
@@ -16,6 +17,7 @@ MLflow ``champion`` alias by hand, changes no view.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -114,6 +116,7 @@ def _said_by_status(report: dict) -> dict:
         "approved_by": [a["user"] for a in report["approvals"]],
         "rejected_by": [r["user"] for r in report["rejections"]],
         "missing": report["promotion"]["missing"] if report["stage"] in _OPEN else [],
+        "overlays": [o["line"] for o in report["overlays"]],
     }
 
 
@@ -132,7 +135,9 @@ def _said_by_mlflow(client, version) -> dict:
         "approved_by": [d.split()[2] for d in decisions if d.startswith("approved by")],
         "rejected_by": [d.split()[2] for d in decisions if d.startswith("rejected by")],
         "missing": [] if missing == "-" else missing.split(", "),
-    }
+        "overlays": [] if tags["governance.overlays"] == "-" else
+                    tags["governance.overlays"].split("; "),
+    }  # fmt: skip
 
 
 def _card(client, run_id: str, tmp: Path) -> str:
@@ -149,6 +154,7 @@ def _said_by_inventory(row: dict) -> dict:
         "approved_by": row["approved_by"],
         "rejected_by": row["rejected_by"],
         "missing": row["missing_approvals"],
+        "overlays": row["overlays"],
     }
 
 
@@ -174,6 +180,7 @@ def _said_by_prefect(version) -> dict:
         "approved_by": re.findall(r"^\| approved by \| (\S+)", text, re.M),
         "rejected_by": re.findall(r"^\| REJECTED by \| (\S+)", text, re.M),
         "missing": [] if missing == "—" else missing.split(", "),
+        "overlays": re.findall(r"^\| in force \| (.*?): [^|]* \|$", text, re.M),
     }
 
 
@@ -259,6 +266,7 @@ def test_every_view_says_what_the_acts_make(
                     "approved_by": [a["user"] for a in here.approvals],
                     "rejected_by": [r["user"] for r in here.rejections],
                     "missing": list(here.missing),
+                    "overlays": [o["line"] for o in here.overlays],
                 },
                 "status": _said_by_status(statuses[v]),
                 "mlflow": _said_by_mlflow(client, v),
@@ -280,11 +288,14 @@ def test_every_view_says_what_the_acts_make(
             card = _seen(browser, page_url(_card(client, runs[v], tmp_path)), "Governance status")
             assert here.stage.value in card and (("HALTED" in card) == here.halted), act
             assert here.killswitch.split(" by ")[0] in card, act
+            for o in here.overlays:  # an overlay in force is seen on the page and the card
+                assert o["line"] in page and o["line"] in card, f"after {act}: {o['line']}"
         shown = _seen(browser, page_url(tmp_path / "inventory.html"), "Registered models")
         verdict = browser.open(page_url(tmp_path / "inventory.html")).evaluate(
             "document.getElementById('verdict').textContent"
         )
         assert row["status"] in shown and (verdict.strip() == "HALTED") == row["halted"], act
+        assert all(line in shown for line in row["overlays"]), act
         return statuses
 
     try:
@@ -332,6 +343,16 @@ def test_every_view_says_what_the_acts_make(
         check("promote", {v1: {"stage": "champion", "approved_by": ["vera", "rita"],
                                "halted": False, "missing": []},
                           v2: {"stage": "rejected"}})  # fmt: skip
+        # 6b. rita signs an overlay on the strategy (an asset excluded for five days): every
+        # view of every version lists it, as the signed document says
+        until = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=5)).isoformat()
+        code, signed, err = cli_out(capsys, "overlay", "add", "--strategy", NAME, "--exclude",
+                                    "AAA", "--reason", "desk review", "--until", until,
+                                    "--config", CONFIG, "--as", "rita", "--json")  # fmt: skip
+        assert code == 0, err
+        overlay = f"overlay exclude ['AAA'] (seq {signed['entry_seq']}, rita, until {until})"
+        check("overlay", {v1: {"stage": "champion", "overlays": [overlay]},
+                          v2: {"stage": "rejected", "overlays": [overlay]}})  # fmt: skip
         # 7. the strategy's own switch tripped: every view says the champion is halted
         assert main(["killswitch", "trip", "--strategy", NAME, "--as", "rita",
                      "--reason", "drill"]) == 0  # fmt: skip

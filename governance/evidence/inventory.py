@@ -88,6 +88,7 @@ def _model_row(ws, ledger, client, name: str, policy, day) -> dict:
         "approved_by": [a["user"] for a in here.approvals],
         "missing_approvals": list(here.missing),
         "rejected_by": [r["user"] for r in here.rejections],
+        "overlays": [o["line"] for o in here.overlays],  # in force on the strategy
         # minor or material against the previous version, from the signed entries
         "change": version_change(ledger, name, focus).to_json(),
         "developer": (mv.tags or {}).get("developer"),
@@ -173,6 +174,7 @@ _COLUMNS = (
     ("name", "model"), ("tier", "tier"), ("status", "status"), ("lifecycle", "lifecycle"),
     ("owner", "owner (SMF)"), ("attestation", "attestation"), ("materiality", "materiality"),
     ("dependencies", "dependencies"), ("killswitch", "kill switch"),
+    ("overlays", "overlays in force"),
     ("champion_version", "champion"), ("change", "change"),
     ("developer", "developer"), ("validator", "validator"),
     ("last_validation", "last validation"), ("open_findings", "open findings"),

@@ -16,7 +16,8 @@ Version tags
     ``governance.verdict``, one
     ``governance.decision.<seq>`` per approval or rejection (who, role, when, reason,
     signature digest),
-    ``governance.champion_since`` (the findings register keeps ``findings.open`` /
+    ``governance.champion_since``, ``governance.overlays`` (the strategy's overlays and
+    restrictions of use in force, ``-`` when none; the findings register keeps ``findings.open`` /
     ``findings.accepted``: :mod:`governance.findings.mlflow_tags`); a description (verdict, findings, approvals, champion
     since, links to the report, model card and evidence command); the model card
     re-rendered with the current status as ``governance/model_card.html`` of the version's
@@ -109,6 +110,7 @@ def version_view(ws, ledger: Ledger, client, name: str, version: int | str) -> V
         "champion_since": since or "-",
         "killswitch": switch,
         "approvals_missing": ", ".join(here.missing) or "-",
+        "overlays": overlays_text(here.overlays),
         **{f"decision.{d['seq']:06d}": _decision_tag(d) for d in decisions},
     }
     facts = {
@@ -130,6 +132,12 @@ def version_view(ws, ledger: Ledger, client, name: str, version: int | str) -> V
     return VersionView(
         name, str(version), status, {PREFIX + k: v for k, v in tags.items()}, description, facts
     )
+
+
+def overlays_text(overlays) -> str:
+    """The overlays and restrictions of use in force, as the ``governance.overlays`` tag and
+    the model card show them: their lines joined by ``"; "``, ``-`` when none."""
+    return "; ".join(o["line"] for o in overlays) or "-"
 
 
 def mv_run_id(client, name: str, version: int | str) -> str | None:
@@ -169,6 +177,9 @@ def _description(name: str, version: str, status: Status, f: dict) -> str:
             f"**HALTED** — kill switch {f['killswitch']}: this champion does not drive the"
             " portfolio (the policy's fallback is published) until two officers reset it."
         )
+    if here_overlays := f["standing"]["overlays"]:
+        lines += ["", "In force on the strategy (signed, expiring):"]
+        lines += [f"- {o['line']}: {o['reason']}" for o in here_overlays]
     if f["decisions"]:
         lines += ["", "Decisions:"]
         lines += [f"- {_decision_tag(d)}" for d in f["decisions"]]
@@ -231,6 +242,7 @@ def _rerender_card(client, run_id: str, view: VersionView) -> None:
                         "champion since": f["since"] or "-",
                         "kill switch": f["killswitch"],
                         "approvals missing": ", ".join(f["standing"]["missing"]) or "-",
+                        "overlays in force": overlays_text(f["standing"]["overlays"]),
                     }
                 ),
                 Table(
