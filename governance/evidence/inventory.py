@@ -164,6 +164,7 @@ def render_inventory(inv: dict) -> list[str]:
             f" {deps.get('price_vendor') or '-'}  "
             + " ".join(f"{k} {v}" for k, v in solver.items())
         )
+        lines += [f"    in force: {line}" for line in m.get("overlays") or []]
     flagged = inv["flags"][FLAG]
     if flagged:
         lines.append(f"  FLAG models driving without a current validation: {', '.join(flagged)}")
