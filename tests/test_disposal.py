@@ -181,7 +181,8 @@ DELETIONS = {
     ("governance/ground/artifacts.py", "unlink"): "the store's own temporary file",
     ("governance/ground/files.py", "unlink"): "write_atomic's temporary file",
     ("governance/policy/witness_pin.py", "unlink"): "the reader's witness pin (a cache)",
-    ("governance/evidence/disposal.py", "unlink"): "disposal after retention (signed)",
+    # disposal after retention (signed), from a folder (an S3 location's is delete_object)
+    ("governance/evidence/objectstore.py", "unlink"): "Folder.delete, called by the disposal",
 }
 
 

@@ -16,8 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--strategy", required=True, metavar="NAME", help="the strategy archived")
     c.add_argument("--from", dest="start", required=True, metavar="DATE", help="first day")
     c.add_argument("--to", dest="end", required=True, metavar="DATE", help="last day")
-    c.add_argument("--dir", required=True, metavar="DIR",
-                   help="the second location (write-once storage for SEC 17a-4(f))")  # fmt: skip
+    c.add_argument("--dir", required=True, metavar="DIR|s3://BUCKET/PREFIX",
+                   help="the second location: a folder or an S3 prefix (write-once storage"
+                        " for SEC 17a-4(f): S3 Object Lock)")  # fmt: skip
     add_user_arg(c)  # optional: the archive is recorded as the identity the key proves
     add_json_arg(c)
     c.set_defaults(handler=_create)

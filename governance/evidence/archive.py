@@ -24,17 +24,17 @@ synced): docs/governance.md.
 from __future__ import annotations
 
 import datetime as dt
-import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from governance.evidence.objectstore import locate, location
 from governance.evidence.pack import PackSubject, export_pack
 from governance.evidence.period import parse_day
 from governance.evidence.verify import verify_pack
-from governance.ground.canonical import sha256_file
+from governance.ground.canonical import sha256_bytes
 from governance.ground.errors import Forbidden, InputError, TamperDetected
-from governance.ground.files import RECORD_MODE
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.duties import ROLES, Act
 from governance.identity.users import load_registry, valid_acts
@@ -52,50 +52,59 @@ def records_policy(ledger) -> RecordsPolicy:
 
 
 def archive_period(
-    ws, name: str, start: str, end: str, folder: str | Path, actor: tuple[str, str]
+    ws, name: str, start: str, end: str, where: str | Path, actor: tuple[str, str]
 ) -> dict[str, Any]:
-    """Archive ``name``'s evidence of ``start``..``end`` into ``folder``; return the record.
+    """Archive ``name``'s evidence of ``start``..``end`` into ``where`` (a folder, or
+    ``s3://BUCKET/PREFIX``: governance/evidence/objectstore.py); return the record.
 
     Raises
     ------
     InputError
         Bad days, a folder that does not exist, or a period without entries.
     Forbidden
-        The archive's file exists already: an archive is written once, never replaced.
+        The archive exists already: an archive is written once, never replaced.
     TamperDetected
-        The copy read back from ``folder`` does not verify.
+        The copy read back from ``where`` does not verify.
     """
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"--dir {folder}: folder does not exist")
-    out = folder / f"{name}-{first}-{last}.zip"
-    if out.exists():
-        raise Forbidden(
-            f"archive {out}: exists already; an archive is written once and never replaced"
-        )
+    target = location(where)
+    fname = f"{name}-{first}-{last}.zip"
+    if target.exists(fname):
+        raise Forbidden(f"archive {target.url(fname)}: exists already; an archive is written"
+                        " once and never replaced")  # fmt: skip
     subject = PackSubject(name, period=(str(first), str(last)))
-    export_pack(ws, subject, out, actor=actor)
-    report = verify_pack(out)  # the copy at the second location, as an auditor reads it
-    os.chmod(out, RECORD_MODE)
+    with tempfile.TemporaryDirectory(prefix="alphagate-archive-") as tmp:
+        local = Path(tmp) / fname
+        export_pack(ws, subject, local, actor=actor)
+        report = verify_pack(local)
+        data = local.read_bytes()
     with Ledger.open(ws) as ledger:
         records = records_policy(ledger)
         hold = name in records.legal_hold
         kinds = {kind_of(a) for a in report.actions}
         years, longest = records.years_for(kinds)
-        until = None if hold else str(retain_until(last, years))
+        until = None if hold else retain_until(last, years)
+        try:
+            stored = target.put_once(fname, data, until)
+        except FileExistsError:
+            raise Forbidden(f"archive {target.url(fname)}: exists already") from None
+        sha = sha256_bytes(data)
+        problem = _copy_problem(target, fname, stored.get("version_id"), sha)
+        if problem:  # the copy at the second location, as an auditor reads it
+            raise TamperDetected(f"archive {target.url(fname)}: {problem}")
         payload = {
             "strategy": name,
             "from": str(first),
             "to": str(last),
-            "path": str(out.resolve()),
-            "sha256": sha256_file(out),
-            "size": out.stat().st_size,
+            "path": target.url(fname),
+            **stored,
+            "sha256": sha,
+            "size": len(data),
             "entries": report.entries,
             "pack_head": report.head,
             "kinds": {k.value: records.years(k) for k in sorted(kinds | {longest})},
             "retention_years": years,
-            "retain_until": until,
+            "retain_until": None if until is None else str(until),
             "legal_hold": hold,
         }
         entry = ledger.append(
@@ -126,19 +135,33 @@ class ArchiveStatus:
         return self.state not in ("held", "expired", "disposed")
 
 
+def _copy_problem(target, name: str, version_id: str | None, sha: str) -> str | None:
+    """Why the archive ``name`` at ``target`` is not the recorded one (None: it is)."""
+    got = target.read(name, version_id)
+    if got is None:
+        return "missing: the file is gone"
+    data, stored = got
+    if sha256_bytes(data) != sha or stored not in (None, sha):
+        return "altered: its bytes no longer hash to the recorded SHA-256"
+    with tempfile.TemporaryDirectory(prefix="alphagate-archive-") as tmp:
+        copy = Path(tmp) / name
+        copy.write_bytes(data)
+        try:
+            verify_pack(copy)
+        except (TamperDetected, InputError) as exc:
+            return f"invalid: {exc}"
+    return None
+
+
 def _state(payload: dict, today: dt.date, hold: bool) -> tuple[str, str]:
     until = payload.get("retain_until")
     if not hold and until and today > dt.date.fromisoformat(until):
         return "expired", ""
-    path = Path(str(payload.get("path")))
-    if not path.is_file():
-        return "missing", "the file is gone"
-    if sha256_file(path) != payload.get("sha256"):
-        return "altered", "its bytes no longer hash to the recorded SHA-256"
-    try:
-        verify_pack(path)
-    except (TamperDetected, InputError) as exc:
-        return "invalid", str(exc)
+    target, name = locate(str(payload.get("path")))
+    problem = _copy_problem(target, name, payload.get("version_id"), payload.get("sha256"))
+    if problem:
+        state, _, detail = problem.partition(": ")
+        return state, detail
     return "held", ""
 
 

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from pathlib import Path
 
 from governance.evidence.archive import disposals, records_policy
-from governance.ground.canonical import sha256_file
+from governance.evidence.objectstore import locate
+from governance.ground.canonical import sha256_bytes
 from governance.ground.errors import Forbidden, InputError, TamperDetected
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.duties import Act, duty_refusal
@@ -55,15 +55,16 @@ def _disposable(ledger, signer, entry, holds: set[str], today: dt.date) -> dict:
     until = p.get("retain_until")
     if until is None or today <= dt.date.fromisoformat(until):
         raise _refuse(ledger, signer, f"{where} is under retention until {until}")
-    path = Path(str(p.get("path")))
-    if path.is_file() and sha256_file(path) != p.get("sha256"):
+    target, name = locate(str(p.get("path")))
+    got = target.read(name, p.get("version_id"))
+    if got is not None and sha256_bytes(got[0]) != p.get("sha256"):
         raise TamperDetected(
             f"{where}: its bytes no longer hash to the recorded SHA-256; not disposed of"
         )
     return {
-        "seq": entry.seq, "strategy": p.get("strategy"), "path": str(path),
-        "sha256": p.get("sha256"), "size": p.get("size"), "retain_until": until,
-        "present": path.is_file(),
+        "seq": entry.seq, "strategy": p.get("strategy"), "path": p.get("path"),
+        "version_id": p.get("version_id"), "sha256": p.get("sha256"), "size": p.get("size"),
+        "retain_until": until, "present": got is not None,
     }  # fmt: skip
 
 
@@ -102,5 +103,6 @@ def dispose(
         ledger, signer, Action.RECORDS_DISPOSED, subject=Subject.WORKSPACE, payload=doc
     )
     for a in chosen:
-        Path(a["path"]).unlink(missing_ok=True)
+        target, name = locate(a["path"])
+        target.delete(name, a["version_id"])
     return entry
