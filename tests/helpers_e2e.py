@@ -105,3 +105,47 @@ def review_to_first_approval(config: str, model: str) -> str:
     assert main(["approve", "--model-version", "1", "--as", "vera",
                  "--reason", "holdout evidence reviewed"]) == 0  # fmt: skip
     return until
+
+
+def compliance_links_resolve(out: Path, doc: dict) -> None:
+    """Every link of the compliance report at ``out``: each anchor names an element of the
+    page, each file is in its folder and hashes to the name it carries (the stored bytes)."""
+    import hashlib
+
+    page = out.read_text(encoding="utf-8")
+    ids = set(re.findall(r'id="([^"]+)"', page))
+    hrefs = re.findall(r'href="([^"]+)"', page)
+    anchors = [h[1:] for h in hrefs if h.startswith("#")]
+    files = [h for h in hrefs if not h.startswith("#")]
+    assert anchors and files
+    assert [a for a in anchors if a not in ids] == []
+    for href in files:
+        path = out.parent / href
+        assert path.is_file(), href
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert path.name.startswith(sha[:16]), href  # the stored bytes, re-hashed
+    assert len(doc["files"]) == len(set(files))
+
+
+def compliance_renders(out: Path, width: int = 1280) -> list[str]:
+    """Render the report at ``out`` in headless Chromium: it loads nothing else, does not
+    overflow ``width`` and every in-page link has its target; returns its file links."""
+    from tests.helpers_browser import Browser, page_url
+
+    url = page_url(out)
+    with Browser(width=width, height=800) as browser:
+        loaded = browser.open(url)
+        others = [r for r in loaded.requests if r != url and not r.startswith("data:")]
+        assert others == [], f"the report requested {others}"
+        scroll, client = loaded.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert scroll <= client, f"overflows at {width} px: {scroll} > {client}"
+        broken = loaded.evaluate(
+            "[...document.querySelectorAll('a[href^=\"#\"]')]"
+            ".filter(a => !document.getElementById(a.getAttribute('href').slice(1))).length"
+        )
+        assert broken == 0
+        return loaded.evaluate(
+            "[...document.querySelectorAll('a')].map(a => a.href).filter(h => !h.includes('#'))"
+        )

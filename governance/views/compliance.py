@@ -5,7 +5,10 @@ For each principle or area: the evidence kinds that answer it, how many ledger e
 each this workspace holds, the latest few cited with a link to the entry (an anchor in the
 page's appendix: seq, action, subject, actor, entry hash) and to its stored reports (copied,
 hash-checked, into the folder beside the page), and the gaps: every kind with no entry here,
-and the standing gaps of the map. A table per model version links its training, its
+and the standing gaps of the map. Under each, the same per model version (``models``): the
+evidence about that version (its subject is the version or the model, or it is about the
+strategy and names no other version) and the kinds it lacks, workspace-wide kinds (policy,
+people, exports, records) aside. A table per model version links its training, its
 validation report and its decisions. Every link resolves inside the page or the folder.
 """
 
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from governance.evidence.period import about_strategy
 from governance.ground.files import write_atomic
 from governance.ground.html import Cell, Facts, Page, Section, Table
 from governance.ground.vocabulary import Action, Subject
@@ -25,8 +29,10 @@ from governance.views.compliance_map import EXPECTATIONS, Expectation, Framework
 
 __all__ = ["ComplianceReport", "compliance_report", "record_compliance", "write_report"]
 
-#: Latest entries cited per evidence kind (the count says how many there are).
+#: Latest entries cited per evidence kind (the count says how many there are), and per
+#: model version and kind in each principle's breakdown.
 CITE = 5
+CITE_MODEL = 3
 #: Stored files a citation links: documents a reader opens, not data files.
 READABLE = (".html", ".json", ".pdf", ".png")
 
@@ -77,10 +83,44 @@ def _entries(ledger, actions: Iterable[Action]) -> list:
     return sorted(out, key=lambda e: e.seq)
 
 
-def _row(ledger, citer: _Citer, x: Expectation) -> dict[str, Any]:
-    kinds, gaps = [], []
+def _about(entry, name: str, version: str) -> bool:
+    """Whether ``entry`` is evidence about version ``version`` of model ``name``."""
+    parsed = Subject.parse_model(entry.subject)
+    if parsed is not None:
+        return parsed[0] == name and parsed[1] in (None, version)
+    if not about_strategy(entry.action, entry.subject, entry.payload, name):
+        return False
+    named = (entry.payload or {}).get("model_version")
+    return named is None or str(named) == version
+
+
+def _status(kinds: list[dict], gaps: list[str]) -> str:
+    held = sum(1 for k in kinds if k["count"])
+    return "gap" if not held else "partial" if gaps else "evidenced"
+
+
+def _per_model(citer, x: Expectation, found: list[list], versions) -> list[dict[str, Any]]:
+    out = []
+    for name, version in versions:
+        kinds, gaps = [], []
+        for kind, entries in zip(x.evidence, found, strict=True):
+            if kind.workspace:
+                continue
+            mine = [e for e in entries if _about(e, name, version)]
+            cited = [citer.cite(e) for e in mine[-CITE_MODEL:]]
+            kinds.append({"label": kind.label, "count": len(mine), "cited": cited})
+            if not mine:
+                gaps.append(f"No {kind.label} for {name} v{version}.")
+        out.append({"model": name, "version": int(version), "status": _status(kinds, gaps),
+                    "evidence": kinds, "gaps": gaps})  # fmt: skip
+    return out
+
+
+def _row(ledger, citer: _Citer, x: Expectation, versions) -> dict[str, Any]:
+    kinds, gaps, everything = [], [], []
     for kind in x.evidence:
         found = _entries(ledger, kind.actions)
+        everything.append(found)
         cited = [citer.cite(e) for e in found[-CITE:]]
         kinds.append(
             {
@@ -93,17 +133,26 @@ def _row(ledger, citer: _Citer, x: Expectation) -> dict[str, Any]:
         if not found:
             gaps.append(f"No {kind.label} recorded in this workspace.")
     gaps += list(x.gaps)
-    held = sum(1 for k in kinds if k["count"])
-    status = "gap" if not held else "partial" if gaps else "evidenced"
     return {
         "framework": x.framework.value,
         "ref": x.ref,
         "title": x.title,
         "asks": x.asks,
-        "status": status,
+        "status": _status(kinds, gaps),
         "evidence": kinds,
         "gaps": gaps,
+        "models": _per_model(citer, x, everything, versions),
     }
+
+
+def _versions(ledger) -> list[tuple[str, str]]:
+    """``(name, version)`` of every registered model version, in registration order."""
+    out = []
+    for reg in ledger.entries(action=Action.MODEL_REGISTERED):
+        name, version = reg.payload.get("model_name"), reg.payload.get("version")
+        if name and version is not None and (name, str(version)) not in out:
+            out.append((name, str(version)))
+    return out
 
 
 def _models(ledger, citer: _Citer) -> list[dict[str, Any]]:
@@ -140,7 +189,10 @@ def compliance_report(
     (the folder's name relative to the page)."""
     report = ComplianceReport(tuple(frameworks), ledger.head())
     citer = _Citer(store, folder, report)
-    report.rows = [_row(ledger, citer, x) for x in EXPECTATIONS if x.framework in frameworks]
+    versions = _versions(ledger)
+    report.rows = [
+        _row(ledger, citer, x, versions) for x in EXPECTATIONS if x.framework in frameworks
+    ]
     report.models = _models(ledger, citer)
     return report
 
@@ -164,11 +216,21 @@ def _expectation(row: dict[str, Any]) -> Section:
     )
     gaps = row["gaps"] or ["None named."]
     status = Cell(row["status"], tone=None)
-    return Section(
-        f"{row['ref']}: {row['title']}",
-        (Facts((("expects", row["asks"]), ("status", status))), table, "Gaps:", list(gaps)),
-        level=3,
-    )
+    blocks = [Facts((("expects", row["asks"]), ("status", status))), table, "Gaps:", list(gaps)]
+    if row["models"]:
+        blocks += ["Per model version (evidence about it; workspace-wide evidence aside):",
+                   _breakdown(row["models"])]  # fmt: skip
+    return Section(f"{row['ref']}: {row['title']}", tuple(blocks), level=3)
+
+
+def _breakdown(models: Sequence[dict[str, Any]]) -> Table:
+    rows = []
+    for m in models:
+        held = [[f"{k['label']} ({k['count']})", *_links(k["cited"])]
+                for k in m["evidence"] if k["count"]]  # fmt: skip
+        rows.append((f"{m['model']} v{m['version']}", m["status"], held or "none",
+                     list(m["gaps"]) or "none"))  # fmt: skip
+    return Table(("model version", "status", "evidence (entries, latest cited)", "gaps"), rows)
 
 
 def _model_table(models: Sequence[dict[str, Any]]) -> Table:

@@ -43,10 +43,13 @@ class Framework(StrEnum):
 
 @dataclass(frozen=True)
 class EvidenceKind:
-    """One kind of evidence: ``label`` and the ledger actions whose entries are it."""
+    """One kind of evidence: ``label`` and the ledger actions whose entries are it.
+    ``workspace``: it answers for every model at once (the policy, the people, the records),
+    so a model's own breakdown does not list it."""
 
     label: str
     actions: tuple[Action, ...]
+    workspace: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,9 +69,13 @@ _OWNERS = EvidenceKind(
     "model owners and accountable senior managers (signed)", (Action.MODEL_OWNER_SET,)
 )
 _ATTEST = EvidenceKind("owners' periodic attestations (signed)", (Action.MODEL_ATTESTED,))
-_TIER = EvidenceKind("policy with tiers, adopted under four eyes", (Action.POLICY_ADOPTED,))
+_TIER = EvidenceKind(
+    "policy with tiers, adopted under four eyes", (Action.POLICY_ADOPTED,), workspace=True
+)
 _PEOPLE = EvidenceKind(
-    "users and roles enrolled by an admin", (Action.USER_ADDED, Action.USER_ROLE_CHANGED)
+    "users and roles enrolled by an admin",
+    (Action.USER_ADDED, Action.USER_ROLE_CHANGED),
+    workspace=True,
 )
 _TRAINED = EvidenceKind(
     "signed training records (data, features, trials, change class, vendor components)",
@@ -107,10 +114,11 @@ _MITIGANTS = EvidenceKind(
     "kill switch trips and resets", (Action.KILLSWITCH_TRIPPED, Action.KILLSWITCH_RESET)
 )
 _RETIRED = EvidenceKind("retirements", (Action.MODEL_RETIRED,))
-_EXPORTS = EvidenceKind("evidence packs exported", (Action.EVIDENCE_EXPORTED,))
+_EXPORTS = EvidenceKind("evidence packs exported", (Action.EVIDENCE_EXPORTED,), workspace=True)
 _RECORDS = EvidenceKind(
     "archives held for the policy's retention, and disposals after it (signed)",
     (Action.RECORDS_ARCHIVED, Action.RECORDS_DISPOSED),
+    workspace=True,
 )
 
 _NO_VENDOR_MODEL = (
