@@ -7,11 +7,14 @@ rules governance/decisions/overlay_use.py.
   against the day's book value (``portfolio.portfolio_value`` x accounts) and the market's
   1-month realised volatility; recorded as ``gate.restriction`` (subject ``book:<strategy>``)
   whenever one is in force; a breach is a halt: the tier's fallback is published.
-- :func:`adjusted_portfolio`: the model's book with the overlays in force applied (excluded
-  names restricted, the cap tightened, alphas scaled), and, beside it, the book the model
-  alone would have made (``portfolio:<asof>:unadjusted``, never published) to measure the
-  overlays' impact; ``overlay.applied`` (subject ``book:<strategy>``) records both books'
-  weights, the overlays and the impact; the published entry names the overlays.
+- :func:`adjusted_portfolio`: the model's book with the overlays in force applied to every
+  account (excluded names restricted, the cap tightened, alphas scaled; one account is the
+  list of one), and, beside it, the book the model alone would have made
+  (``portfolio:<asof>:unadjusted:<account>``, never published) to measure the overlays'
+  impact; ``overlay.applied`` (subject ``book:<strategy>``) records both books' weights
+  (every account), the overlays, the book's impact (``impact``: one account's, or the
+  average book's) and each account's (``accounts``); the published entry names the
+  overlays.
 """
 
 from __future__ import annotations
@@ -40,33 +43,37 @@ def restrictions_hold(run: Run, panel, adjustments) -> list[str]:
     return breaches
 
 
-def adjusted_portfolio(run: Run, scores, panel, current, adjustments, mandate):
-    """``construct_portfolio`` under the overlays in force (module docstring); ``mandate``:
-    the stage's (``tasks.portfolio.config.Mandate``), an overlay's limits tighten it."""
+def adjusted_portfolio(run: Run, scores, panel, accounts, adjustments, mandate):
+    """``rebalance_accounts`` of ``accounts`` under the overlays in force (module
+    docstring); ``mandate``: the stage's (``tasks.portfolio.config.Mandate``), an overlay's
+    limits tighten it for every account."""
     from governance.decisions.overlay_use import alpha_scale, impact, overlays, tightened
     from governance.ground.errors import GateHalt
     from tasks.portfolio.config import Mandate
-    from tasks.portfolio.rebalance import construct_portfolio
+    from tasks.portfolio.rebalance import rebalance_accounts
 
     ctx, cfg = run.now, run.config.portfolio
     applied = overlays(adjustments)
     if not applied:
-        return construct_portfolio(ctx, scores, panel, current, mandate)
+        return rebalance_accounts(ctx, scores, panel, accounts, mandate)
     ic = cfg.information_coefficient * alpha_scale(applied)
     overlaid = Mandate.of(cfg, tightened(mandate.limits, applied))
-    result = construct_portfolio(ctx, scores, panel, current, overlaid, information_coefficient=ic)
+    result = rebalance_accounts(ctx, scores, panel, accounts, overlaid, information_coefficient=ic)
     try:  # the model alone, for the impact: recorded under its own subject, never published
-        plain = construct_portfolio(ctx, scores, panel, current, mandate, book="unadjusted")
+        plain = rebalance_accounts(ctx, scores, panel, accounts, mandate, book="unadjusted")
     except GateHalt as exc:
         plain, why = None, f"{exc.gate}: {'; '.join(exc.reasons)}"
     else:
         why = None
-    effect = impact(result.weights, plain.weights if plain else None)
+    own = plain.holdings() if plain else {}
+    effect = impact(result.book(), plain.book() if plain else None)
     strategy = run.config.model.name
     ctx.record(
         Action.OVERLAY_APPLIED,
         subject=Subject.book(strategy),
         payload={"strategy": strategy, "asof": result.asof, "impact": effect,
+                 # each account's book against the one the model alone made for it
+                 "accounts": {a: impact(w, own.get(a)) for a, w in result.holdings().items()},
                  "overlays": [a.to_json() for a in applied], "unadjusted_failed": why,
                  "information_coefficient": ic},
         artifacts={"weights.json": result.artifacts["weights.json"],

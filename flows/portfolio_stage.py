@@ -71,9 +71,11 @@ def backtest(run: Run, panel, sealed, model: Trained) -> None:
 def portfolio(run: Run, panel) -> None:
     """Champion-driven portfolio when the model may drive, else the policy's fallback.
 
-    KILL-SWITCH CHECK → (champion may drive?) → score → OPERATING BOUNDARIES → optimise →
-    PRE-TRADE GATE → publish → the challengers scored in shadow. An optimiser failure or a
-    pre-trade breach of the model portfolio trips the kill switch when the policy says so
+    KILL-SWITCH CHECK → (champion may drive?) → score → OPERATING BOUNDARIES → optimise
+    every account → PRE-TRADE and STRESS GATES per account → publish → the challengers
+    scored in shadow. One account is the list of one (``tasks.portfolio.rebalance``): an
+    account refused by its solve or a gate holds what it has; when every account is
+    refused the model's book is, the kill switch trips when the policy says so
     (``governance.decisions.trips``), and the fallback is published instead.
     """
     from flows.overlay_stage import adjusted_portfolio, restrictions_hold
@@ -83,9 +85,9 @@ def portfolio(run: Run, panel) -> None:
     from governance.decisions.overlays import OVERLAY_KIND, in_force
     from governance.decisions.trips import trip_on_model_book_halt
     from governance.ground.errors import GateHalt
-    from tasks.portfolio.book import MAIN, current_holdings
+    from tasks.portfolio.book import current_holdings
     from tasks.portfolio.config import Mandate
-    from tasks.portfolio.rebalance import publish_fallback
+    from tasks.portfolio.rebalance import accounts_of, fallback_accounts
 
     ctx, cfg = run.now, run.config.portfolio
     mandate = Mandate.of(cfg, run.tier.pretrade)  # once for the stage: every book below
@@ -101,36 +103,26 @@ def portfolio(run: Run, panel) -> None:
     if breaches:  # a restriction of use: the model may not drive today
         allowed, reasons = False, breaches
         run.summary.halt("restriction", breaches)
-    held = current_holdings(ctx.ledger, ctx.store, strategy)
-    many = _many_accounts if cfg.accounts else None
-    current = None if many else held.get(MAIN)
+    # one account is the list of one (tasks/portfolio/rebalance.py): one path, one rule
+    accounts = accounts_of(cfg, current_holdings(ctx.ledger, ctx.store, strategy))
     result, scores = None, None
     if allowed:
         try:
             ref = ModelRef.of(strategy, champion)
             scores, features = version_inputs(run, panel, ref, drive.model_hash)
             hold_to_domain(run, panel, features, ref)  # GateHalt: fallback
-            result = stress_gate(
-                run,
-                panel,
-                many(run, panel, scores, held, mandate)
-                if many
-                else adjusted_portfolio(run, scores, panel, current, adjustments, mandate),
-            )
-        except GateHalt as exc:
+            book = adjusted_portfolio(run, scores, panel, accounts, adjustments, mandate)
+            result = stress_gate(run, panel, book, accounts=accounts)
+        except GateHalt as exc:  # every account refused, or the model may not drive
             reasons = [f"{exc.gate}: {r}" for r in exc.reasons]
             trip_on_model_book_halt(run.now, run.tier, exc, strategy)
             if run.summary.status == "completed":
                 run.summary.halt(exc.gate, reasons)
 
     def fallback(why: list[str]):
-        return stress_gate(
-            run,
-            panel,
-            many(run, panel, None, held, mandate)
-            if many
-            else publish_fallback(ctx, run.tier.fallback, panel, current, mandate, "; ".join(why)),
-        )
+        kind = run.tier.fallback
+        book = fallback_accounts(ctx, kind, panel, accounts, mandate, "; ".join(why))
+        return stress_gate(run, panel, book, accounts=accounts)
 
     if result is None:
         if run.summary.status == "completed":
@@ -163,20 +155,6 @@ def flag_dependencies(run: Run, strategy: str) -> None:
     # the owner's periodic attestation (issue 27): overdue is a finding on the champion
     if flag_overdue_attestation(run.now.ledger, strategy, run.tier):
         run.summary.note("attestation", headline="overdue (finding)")
-
-
-def _many_accounts(run: Run, panel, scores: pd.Series | None, held: dict[str, pd.Series], mandate):
-    """Every configured account from the champion's scores, or the fallback when None."""
-    from tasks.portfolio import accounts_rebalance as ar
-
-    asof = panel.close.index[-1]
-    accounts = ar.accounts_of(run.config.portfolio, held)
-    if scores is None:
-        targets = ar.fallback_targets(run.tier.fallback, panel, accounts, mandate, asof)
-    else:
-        targets = ar.model_targets(scores, panel, accounts, mandate, asof)
-    source = PortfolioSource.FALLBACK if scores is None else PortfolioSource.MODEL
-    return ar.publish_accounts(run.now, targets, panel, mandate, source, asof)
 
 
 def _switch_line(state) -> str:
@@ -312,9 +290,9 @@ def publish_book(run: Run, result, version, reasons: list[str], sectors=None, ov
         "trades_path": paths["trades.csv"],
         "reasons": reasons,
     }
+    accounts = result.summary()
+    run.summary.portfolio["accounts"] = accounts  # one account: the list of one
     if result.many:
-        accounts = result.summary()
-        run.summary.portfolio["accounts"] = accounts
         shown = [
             f"account {a['account']}: {a['source']}"
             + (f" ({'; '.join(a['reasons'])})" if a["reasons"] else "")

@@ -1,16 +1,16 @@
 """Risk stages of a rebalance: the stress gate before publishing, the risk report after.
 
 Composition only: the analytics and the stress gate of a book live in ``tasks/risk``
-(``gate.stress_book``, ``gate.stress_accounts``), the limits and the gate's rule in
-``governance/`` (``pretrade.check_stress``, ``gates.stress_gate``).
+(``gate.stress_accounts``), the limits and the gate's rule in ``governance/``
+(``pretrade.check_stress``, ``gates.stress_gate``).
 
 - :func:`stress_gate` runs inside the portfolio stage on the book about to be published
   (the model's, then the fallback's if the model's was refused): every scenario of the
-  ``stress:`` section, ``stress.completed`` and ``gate.stress`` recorded, the stress
-  artifacts added to the book's (so ``portfolio.published`` carries them); a loss above
-  the tier's ``stress`` limits halts (exit 3, ``GateHalt("stress")`` naming the scenario).
-  With many accounts (:func:`stress_accounts`) each account is checked on its own and one
-  in breach holds what it has, as with its pre-trade gate.
+  ``stress:`` section on the book and on each account, ``stress.completed`` and each
+  account's ``gate.stress`` recorded, the stress artifacts added to the book's (so
+  ``portfolio.published`` carries them). An account whose loss is above the tier's
+  ``stress`` limits holds what it has; when every account is refused the book is (exit 3,
+  ``GateHalt("stress")`` naming the scenario): one account is the list of one.
 - :func:`risk_report` runs after the portfolio stage on the published book:
   ``risk.analysed`` with the decomposition and VaR, and one MLflow run (experiment
   ``<strategy>-risk``) holding the risk and stress figures and tables.
@@ -26,52 +26,34 @@ from governance.policy.schema import PortfolioSource
 from tasks.risk.gate import portfolio_subject
 
 
-def stress_gate(run: Run, panel, result, book: str | None = None):
+def stress_gate(run: Run, panel, result, book: str | None = None, accounts=None):
     """Stress ``result`` (a PortfolioResult), record, gate (``tasks.risk.gate``); return it
-    with the stress files. ``book``: a book other than the published one (subject
-    ``portfolio:<asof>:<book>``, no note on the run's summary).
+    with the stress files (an account in breach holds). ``book``: a book never published
+    (subjects ``portfolio:<asof>:<book>...``, no note on the run's summary); ``accounts``:
+    what each account holds now (default: the strategy's published book).
 
     Raises
     ------
     GateHalt
-        Gate ``stress``: a stressed loss above the tier's limit, or an error while
-        stressing (fail closed), after recording the decision.
+        Gate ``stress``: every account's stressed loss above the tier's limit, or an error
+        while stressing (fail closed), after recording the decisions.
     """
-    from tasks.risk.gate import stress_book
+    from tasks.portfolio.book import current_holdings
+    from tasks.portfolio.rebalance import accounts_of
+    from tasks.risk.gate import stress_accounts
 
-    cfg, limits = run.config, run.tier.stress
-    if result.many:
-        return stress_accounts(run, panel, result)
-    subject = portfolio_subject(result.asof, result.source, *((book,) if book else ()))
-    checked = stress_book(
-        run.now, panel, result, cfg.portfolio, cfg.risk, cfg.stress, limits, subject
-    )
-    if book is None:
-        note_stress(run, checked.stressed, list(checked.breaches), result.source)
-    checked.decided.enforce()
-    return checked.result
-
-
-def stress_accounts(run: Run, panel, result):
-    """Many accounts (``tasks.risk.gate.stress_accounts``: an account in breach holds),
-    noted on the run's summary."""
-    from tasks.risk.gate import stress_accounts as stress_each
-
-    cfg = run.config
-    done = stress_each(
-        run.now, panel, result, cfg.portfolio, cfg.risk, cfg.stress, run.tier.stress,
-        cfg.model.name,
+    cfg, ctx = run.config, run.now
+    if accounts is None:
+        held = current_holdings(ctx.ledger, ctx.store, cfg.model.name)
+        accounts = accounts_of(cfg.portfolio, held)
+    done = stress_accounts(
+        ctx, panel, result, cfg.portfolio, cfg.risk, cfg.stress, run.tier.stress, accounts,
+        book,
     )  # fmt: skip
-    run.summary.note(
-        _stress_stage(result.source),
-        headline=f"{result.source} books of {len(done.result.accounts)} accounts, worst "
-        "historical: "
-        + (
-            ", ".join(f"{c} {move_text(done.table[c].max(), '.1%')}" for c in done.historical)
-            or "none in data"
-        ),
-        details=[f"account {a} holds: {'; '.join(r)}" for a, r in done.breached.items()][:10],
-    )
+    if book is None:
+        note_stress(run, done, result.source)
+    if done.halt is not None:
+        raise done.halt
     return done.result
 
 
@@ -85,11 +67,13 @@ def move_text(loss: float, spec: str = "7.2%") -> str:
     return f"gain {-loss:{spec}}" if loss < 0 else f"loss {loss:{spec}}"
 
 
-def note_stress(run: Run, res, breaches, source: str) -> None:
-    """Historical losses in the headline; every scenario (and its limit) in the details."""
+def note_stress(run: Run, done, source: str) -> None:
+    """The book's historical losses in the headline; every scenario (and its limit) in the
+    details, then each account that holds because of its own losses."""
     from tasks.risk.stress import SAMPLED_TAIL
 
-    rows = res.scenarios
+    res, breaches = done.stressed, done.breaches
+    rows = res.scenarios if res is not None else pd.DataFrame(columns=["kind", "scenario"])
     hist = rows[rows.kind == "historical"]
     head = ", ".join(f"{r.scenario} {move_text(r.loss, '.1%')}" for r in hist.itertuples())
     breached = {b.subject: b for b in breaches}
@@ -100,11 +84,14 @@ def note_stress(run: Run, res, breaches, source: str) -> None:
         details.append(
             f"{label:<18} {move_text(r.loss, '6.1%')}  cost to exit {r.cost_to_exit:.2%}{mark}"
         )
+    if done.result.many:
+        details += [f"account {a} holds: {'; '.join(r)}" for a, r in done.breached.items()][:10]
+    accounts = f" of {len(done.result.accounts)} accounts" if done.result.many else ""
     run.summary.note(
         _stress_stage(source),
-        headline=f"{source} book, historical: {head or 'none in data'}",
+        headline=f"{source} book{accounts}, historical: {head or 'none in data'}",
         details=details,
-        losses={k: float(v) for k, v in res.losses().items()},
+        losses={} if res is None else {k: float(v) for k, v in res.losses().items()},
         breaches=[str(b) for b in breaches],
     )
 

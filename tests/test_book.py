@@ -61,7 +61,7 @@ def test_many_accounts_round_trip_and_their_average_is_the_book(ctx):
         _book("esg", {"b": 1.0}, current={"a": 0.5, "b": 0.5}),
         _book("odd", {"a": 0.5, "b": 0.5}, source="hold"),
     )
-    result = write_rebalance(ctx.store, PortfolioResult("2024-01-31", "model", books, many=True))
+    result = write_rebalance(ctx.store, PortfolioResult("2024-01-31", "model", books))
     back = read_rebalance(ctx.store, result.artifacts)
     assert back.many and [a.account for a in back.accounts] == ["growth", "esg", "odd"]
     assert back.holdings()["esg"].to_dict() == {"b": 1.0}

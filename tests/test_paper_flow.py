@@ -90,14 +90,15 @@ def test_paper_graduate_live(paper_home, capsys):
         booked = ledger.entries(action=Action.PAPER_BOOKED)
         marked = ledger.entries(action=Action.PAPER_MARKED)
         published = ledger.entries(action=Action.PORTFOLIO_PUBLISHED)
-        # the paper book went through the optimiser and both gates under its own subject
+        # the paper book went through the optimiser and both gates under its own subject,
+        # as the list of one account ``main`` (tasks/portfolio/rebalance.py)
         gates = [e.subject for e in ledger.entries(action=Action.GATE_PRETRADE)]
         stress = [e.subject for e in ledger.entries(action=Action.GATE_STRESS)]
     assert len(booked) == MIN_DAYS + 1 and len(marked) == MIN_DAYS
     assert all(b.payload["source"] == "model" for b in booked), [b.payload for b in booked]
     assert all(e.payload.get("model_version") is None for e in published)  # none was paper's
-    assert sum(s.endswith(f":paper-v{version}") for s in gates) == MIN_DAYS + 1
-    assert sum(s.endswith(f":paper-v{version}") for s in stress) == MIN_DAYS + 1
+    assert sum(s.endswith(f":paper-v{version}:main") for s in gates) == MIN_DAYS + 1
+    assert sum(s.endswith(f":paper-v{version}:main") for s in stress) == MIN_DAYS + 1
     # graduation passes; two live approvals (not the paper ones) promote
     code, out, err = _approve(capsys, config, version, "val")
     assert code == 0 and not out["promoted"], err

@@ -171,9 +171,12 @@ def test_infeasible_solve_is_recorded_then_raised(ctx, market):
     with pytest.raises(Infeasible, match="sector caps") as info:
         construct_portfolio(ctx, scores.iloc[-1], panel, None, Mandate.of(cfg, LIMITS))
     assert info.value.exit_code == 3
+    # one account is the list of one (tasks/portfolio/rebalance.py): its entry has the
+    # per-account schema, the diagnosis in ``stats``, and the account holds
     entry = _entries(ctx, Action.PORTFOLIO_OPTIMISED)[-1]
-    assert entry.payload["status"] == "infeasible"
-    assert set(entry.payload["conflicting_groups"]) == {"sector caps", "budget"}
+    assert entry.subject.endswith(":main") and entry.payload["source"] == "hold"
+    assert entry.payload["stats"]["status"] == "infeasible"
+    assert set(entry.payload["stats"]["conflicting_groups"]) == {"sector caps", "budget"}
 
 
 def test_breaching_fallback_is_blocked_and_recorded(ctx, market):
@@ -193,8 +196,8 @@ def test_breaching_fallback_is_blocked_and_recorded(ctx, market):
     assert gate.payload["decision"] == "halt"
     checks = [d["check"] for d in gate.payload["evidence"]["breach_details"]]
     assert checks.count("max_weight") == 15 and checks.count("restricted") == 1
-    fallback = _entries(ctx, Action.PORTFOLIO_OPTIMISED)[-1]
-    assert fallback.payload["source"] == "fallback"
+    fallback = _entries(ctx, Action.PORTFOLIO_OPTIMISED)[-1]  # refused: the account holds
+    assert fallback.subject.endswith(":fallback:main") and fallback.payload["source"] == "hold"
     assert fallback.payload["stats"]["reason"] == "no champion"
 
 

@@ -155,12 +155,14 @@ def solve_accounts(
     """Solve ``accounts``: on the fast solver's own form when ``opt`` has one (only the
     account's values change in its data: about 1.8x the throughput of CLARABEL's conic
     form, docs/benchmarks.md), else with an :class:`AccountSolver` (self-checked on the
-    first account)."""
+    first account). One account alone is solved through cvxpy (:meth:`solve_or_record`):
+    the fast path's set-up (a cvxpy solve and a few canonicalisations) costs more than it
+    saves on one solve."""
     if market is not None:
         opt.set_market(market)
     if not accounts:
         return []
-    if opt.native is not None:
+    if opt.native is not None or len(accounts) == 1:
         return [opt.solve_or_record(a) for a in accounts]
     fast = AccountSolver(opt)
     if fast.check(accounts[0]) > B_CHECK_TOL:

@@ -26,8 +26,12 @@ what was filled, not its targets: :func:`current_holdings` reads whichever of it
 publication and its last ``holdings.reconciled`` entry is later, and :func:`held_shares`
 the shares the next orders start from.
 
-One account is named :data:`MAIN`; the many-accounts path names its accounts. Accounts
-are lists, in the configured order (canonical JSON sorts object keys).
+Every rebalance is a list of accounts (``tasks.portfolio.rebalance``): one account is the
+list of one, named :data:`MAIN`; the configured accounts are named by the config. The
+single-account files (``weights.csv`` as ``asset,weight``, ``trades.csv`` without the
+``account`` column) are a view of a book whose only account is :data:`MAIN`
+(:attr:`PortfolioResult.many`). Accounts are lists, in the configured order (canonical
+JSON sorts object keys).
 """
 
 from __future__ import annotations
@@ -86,7 +90,17 @@ class PortfolioResult:
     source: str
     accounts: tuple[AccountBook, ...]
     artifacts: dict[str, str] = field(default_factory=dict)
-    many: bool = False
+
+    @property
+    def many(self) -> bool:
+        """False for the book of one account named :data:`MAIN` (the single-account view
+        of its files), True otherwise."""
+        return [a.account for a in self.accounts] != [MAIN]
+
+    @property
+    def refused(self) -> bool:
+        """True when every account holds (``hold``: each refused by a gate or its solve)."""
+        return all(a.source == PortfolioSource.HOLD for a in self.accounts)
 
     @property
     def weights(self) -> pd.Series:
@@ -212,7 +226,7 @@ def rebalance_files(result: PortfolioResult) -> dict[str, bytes]:
 def write_rebalance(store, result: PortfolioResult) -> PortfolioResult:
     """Store :func:`rebalance_files`; return ``result`` with ``artifacts`` (name -> sha)."""
     shas = {name: store.put_bytes(data) for name, data in rebalance_files(result).items()}
-    return PortfolioResult(result.asof, result.source, result.accounts, shas, result.many)
+    return PortfolioResult(result.asof, result.source, result.accounts, shas)
 
 
 def read_rebalance(store, artifacts: dict[str, str]) -> PortfolioResult:
@@ -235,8 +249,7 @@ def read_rebalance(store, artifacts: dict[str, str]) -> PortfolioResult:
                 stats=own.get("stats", {}),
             )
         )
-    many = [a.account for a in books] != [MAIN]
-    return PortfolioResult(weights["asof"], weights["source"], tuple(books), artifacts, many)
+    return PortfolioResult(weights["asof"], weights["source"], tuple(books), artifacts)
 
 
 def publish(ctx, result: PortfolioResult, strategy: str, payload: dict, *, if_armed=False):

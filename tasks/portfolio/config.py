@@ -113,8 +113,8 @@ class PortfolioConfig(StrictModel):
     max_tracking_error: float | None = Field(None, gt=0.0)  # annualised, vs tracking_benchmark
     tracking_benchmark: BenchmarkKind = BenchmarkKind.EQUAL_WEIGHT
     restricted: list[str] = Field(default_factory=list)
-    # Many accounts against one model and risk model (tasks/portfolio/accounts_rebalance.py); empty:
-    # one portfolio.
+    # The accounts of one model and risk model (tasks/portfolio/rebalance.py); empty: the
+    # one account "main".
     accounts: list[AccountConfig] = Field(default_factory=list)
     restricted_mode: RestrictedMode = RestrictedMode.ZERO
     # costs: half-spread (linear) + cvxportfolio's 3/2-power impact when volume is known

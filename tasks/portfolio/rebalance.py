@@ -1,136 +1,139 @@
-"""The governed rebalance of one account: :func:`construct_portfolio` (risk -> alphas ->
-optimise -> pre-trade gate) and :func:`publish_fallback` (the policy's fallback through the
-same gate). The artifacts are written by ``tasks.portfolio.book`` (one writer, one reader).
+"""The governed rebalance: every book is a list of accounts, and one account is the list of one.
+
+An account (``portfolio.accounts`` in the run config; none configured: the one account
+:data:`~tasks.portfolio.book.MAIN`) has its own holdings, restricted list and per-asset
+bounds. One model, one risk model and one compiled problem serve them all:
+
+- :func:`accounts_of`: the accounts of a config, each holding what it holds now;
+- :func:`rebalance_accounts`: risk -> alphas -> optimise every account
+  (:func:`tasks.portfolio.accounts.solve_many`, only the solver's right-hand side changes
+  between accounts) -> each account's pre-trade gate -> the book's files;
+- :func:`fallback_accounts`: the policy's fallback for every account, through the same gate;
+- :func:`construct_portfolio` and :func:`publish_fallback`: the same for the one account
+  ``main`` holding ``current`` (a version's paper book).
+
+**The breach rule, one for every book** (docs/portfolio.md): an account whose solve fails
+or whose pre-trade gate halts (and, in ``tasks.risk.gate``, whose stress gate halts) holds
+what it has and says why, and the others trade. When every account of a book is refused
+the book is refused: :class:`GateHalt` of the gate that refused the last of them (one
+account's optimiser failure raises its own error, the conflicting groups named). The
+rebalance then applies the automatic trip rule (governance/decisions/trips.py) and
+publishes the fallback; a fallback whose every account is refused halts the run and nothing
+is published. For one account this is the rule it always had.
+
+Ledger, per account: ``gate.pretrade`` then ``portfolio.optimised`` (payload ``account,
+source, asof, stats, reasons``; ``source`` is ``hold`` for a refused account, ``stats`` the
+solver's statistics, the failure's diagnosis or the fallback's reason), subject
+``portfolio:<asof>:<account>``, ``portfolio:<asof>:fallback:<account>`` for the fallback,
+``portfolio:<asof>:<book>:<account>`` for a book never published (a paper book
+``paper-v<N>``, the ``unadjusted`` book of the overlays). The files are written by
+``tasks.portfolio.book`` (one writer, one reader).
 """
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import pandas as pd
 
 from governance.decisions import decide
 from governance.decisions.pretrade import check_pretrade
-from governance.ground.canonical import canonical_json
+from governance.ground.errors import Gate, GateHalt
 from governance.ground.vocabulary import Action, Subject
 from governance.policy.schema import Fallback, PortfolioSource
 from tasks.data.market import MarketPanel
+from tasks.portfolio.accounts import solve_many
 from tasks.portfolio.book import (
     MAIN,
     TRADE_COLUMNS,
     AccountBook,
     PortfolioResult,
+    hold,
     trade_list,
     write_rebalance,
 )
-from tasks.portfolio.config import Mandate
+from tasks.portfolio.config import AccountConfig, Mandate, PortfolioConfig
 from tasks.portfolio.fallback import fallback_weights, glide, without_dust
 from tasks.portfolio.market import MarketHistory, market_inputs
-from tasks.portfolio.optimiser.core import (
-    Account,
-    Infeasible,
-    OptimisationError,
-    PortfolioOptimiser,
-    Solution,
-    structural_factors,
-)
+from tasks.portfolio.optimiser.contract import from_diagnosis
+from tasks.portfolio.optimiser.core import Account, PortfolioOptimiser, structural_factors
 
-__all__ = ["TRADE_COLUMNS", "PortfolioResult", "construct_portfolio", "publish_fallback"]
+__all__ = [
+    "TRADE_COLUMNS",
+    "PortfolioResult",
+    "accounts_of",
+    "construct_portfolio",
+    "fallback_accounts",
+    "publish_fallback",
+    "rebalance_accounts",
+]
 
 
-def construct_portfolio(
-    ctx,
+@dataclass(frozen=True)
+class Target:
+    """One account's target before its gate: weights (None: the solve failed), the
+    solver's statistics (or the failure's diagnosis, or the fallback's), the refusal
+    (``"<gate>: <reason>"`` lines) and why the target is what it is (the fallback's reason)."""
+
+    account: Account
+    weights: pd.Series | None
+    stats: dict
+    refused: tuple[str, ...] = ()
+    why: tuple[str, ...] = ()
+
+
+def accounts_of(cfg: PortfolioConfig, current: dict[str, pd.Series]) -> list[Account]:
+    """The configured accounts, or the one account ``main`` when none is configured, each
+    starting from its last published weights if any."""
+    if not cfg.accounts:
+        return [Account(MAIN, current.get(MAIN))]
+    return [to_account(a, current.get(a.name)) for a in cfg.accounts]
+
+
+def to_account(cfg: AccountConfig, current: pd.Series | None) -> Account:
+    """The optimiser's :class:`Account` for ``cfg`` holding ``current`` (else its seed)."""
+    held = current if current is not None else (pd.Series(cfg.holdings) if cfg.holdings else None)
+    lower = pd.Series({a: lo for a, (lo, _) in cfg.bounds.items()}, dtype=float)
+    upper = pd.Series({a: hi for a, (_, hi) in cfg.bounds.items()}, dtype=float)
+    return Account(
+        name=cfg.name,
+        current=held,
+        restricted=tuple(cfg.restricted),
+        lower=lower if len(lower) else None,
+        upper=upper if len(upper) else None,
+    )
+
+
+def model_targets(
     scores: pd.Series,
     panel: MarketPanel,
-    current: pd.Series | None,
+    accounts: Sequence[Account],
     mandate: Mandate,
-    *,
-    asof: pd.Timestamp | None = None,
+    asof: pd.Timestamp,
     information_coefficient: float | None = None,
-    book: str | None = None,
-) -> PortfolioResult:
-    """Risk -> alphas -> optimise -> pre-trade gate, with artifacts and ledger entries.
-
-    Records ``portfolio.optimised`` (solver statistics, or the infeasibility diagnosis)
-    and ``gate.pretrade`` (the breaches) through ``ctx.record`` (subject
-    ``portfolio:<asof>``), then raises when the solve failed or the gate halted.
-
-    Parameters
-    ----------
-    ctx : governance.decisions.context.RunContext
-    scores : Series
-        Champion model scores by asset for ``asof``.
-    panel : MarketPanel
-    current : Series or None
-        Weights held now (None or all zero: funding from cash).
-    mandate : Mandate
-        The config tightened to the tier's pre-trade limits (what the optimiser aims
-        inside) and the limits (checked independently after the solve).
-    asof : Timestamp, optional
-        Rebalance date; default the panel's last date.
-    information_coefficient : float, optional
-        Overrides ``cfg.information_coefficient``.
-    book : str, optional
-        A book other than the published one (a version's paper book, ``paper-v<N>``): its
-        entries' subject is ``portfolio:<asof>:<book>``.
-
-    Raises
-    ------
-    OptimisationError
-        Infeasible (message names the conflicting groups), unbounded or numerical (exit 3).
-    GateHalt
-        Gate ``pretrade``: a limit breach (exit 3).
-    """
-    asof = panel.close.index[-1] if asof is None else pd.Timestamp(asof)
-    day = str(asof.date())
-    subject = Subject.portfolio(day, *((book,) if book else ()))
-    tight, limits = mandate.cfg, mandate.limits
+) -> list[Target]:
+    """Solve every account on one compiled problem (``mandate.cfg``: the optimiser aims
+    inside the tier's limits)."""
+    tight = mandate.cfg
     market = market_inputs(scores, panel, asof, tight, information_coefficient)
-    assets = market.risk.assets
     opt = PortfolioOptimiser(
-        assets,
-        structural_factors(tight, len(assets)),
+        market.risk.assets,
+        structural_factors(tight, len(market.risk.assets)),
         tight,
         panel.sectors,
         with_impact=market.impact is not None,
+        with_restricted=any(a.restricted for a in accounts) or None,
     )
-    try:
-        solution: Solution = opt.solve(Account(current=current), market)
-    except OptimisationError as exc:
-        diagnosis = {"status": exc.status, "reasons": exc.reasons}
-        if isinstance(exc, Infeasible):
-            diagnosis["conflicting_groups"] = [g.value for g in exc.groups]
-        sha = ctx.store.put_bytes(canonical_json({"asof": day, **diagnosis}))
-        ctx.record(
-            Action.PORTFOLIO_OPTIMISED,
-            subject=subject,
-            payload={"source": PortfolioSource.MODEL.value, "asof": day, **diagnosis},
-            artifacts={"solver.json": sha},
-        )
-        raise
-    trades = trade_list(current, solution.weights, tight.half_spread_bps * 1e-4, market.impact)
-    stats = solution.stats()
-    book = AccountBook(MAIN, solution.weights, trades, PortfolioSource.MODEL, (), stats)
-    result = write_rebalance(ctx.store, PortfolioResult(day, PortfolioSource.MODEL, (book,)))
-    ctx.record(
-        Action.PORTFOLIO_OPTIMISED,
-        subject=subject,
-        payload={"source": PortfolioSource.MODEL.value, "asof": day, "stats": stats},
-        artifacts=result.artifacts,
-    )
-    _gate(ctx, solution.weights, current, panel.sectors, limits, subject, result.artifacts)
-    return result
-
-
-def _gate(ctx, weights, current, sectors, limits, subject, shas) -> None:
-    """Run, record and enforce the pre-trade gate on ``weights``."""
-    breaches = check_pretrade(weights, current, sectors, limits)
-    decide.pretrade(
-        ctx,
-        breaches,
-        subject,
-        breach_details=[b.payload() for b in breaches],
-        weights_sha256=shas.get("weights.json"),
-    )
+    out = []
+    for a, s in zip(accounts, solve_many(opt, accounts, market), strict=True):
+        if s.weights is not None:
+            out.append(Target(a, s.weights, s.stats()))
+            continue
+        diagnosis = s.diagnosis or {"status": s.status, "reasons": [s.error]}
+        refused = tuple(f"{Gate.OPTIMISER}: {r}" for r in diagnosis["reasons"])
+        out.append(Target(a, None, {**s.stats(), **diagnosis}, refused))
+    return out
 
 
 def fallback_target(
@@ -154,6 +157,171 @@ def fallback_target(
     return without_dust(weights, current, cfg.min_trade_weight), stats
 
 
+def fallback_targets(
+    kind: Fallback,
+    panel: MarketPanel,
+    accounts: Sequence[Account],
+    mandate: Mandate,
+    asof: pd.Timestamp,
+    reason: str,
+) -> list[Target]:
+    """The policy's fallback for every account, with ``reason`` and its turnover."""
+    history = MarketHistory(panel, mandate.cfg)
+    pos = history.position(asof)
+    out = []
+    for a in accounts:
+        weights, stats = fallback_target(kind, history, pos, a.current)
+        turnover = float(trade_list(a.current, weights, 0.0)["change"].abs().sum())
+        out.append(
+            Target(a, weights, {**stats, "reason": reason, "turnover": turnover}, (), (reason,))
+        )
+    return out
+
+
+def gate_accounts(
+    ctx,
+    targets: Sequence[Target],
+    panel: MarketPanel,
+    mandate: Mandate,
+    source: PortfolioSource,
+    asof: pd.Timestamp,
+    book: str | None = None,
+) -> PortfolioResult:
+    """Gate and record each account's target, combine them into one
+    :class:`PortfolioResult` (its files stored), and apply the breach rule (module
+    docstring).
+
+    Raises
+    ------
+    GateHalt
+        Every account refused: gate ``pretrade`` when a pre-trade breach refused one, else
+        the optimiser's (one account: its own :class:`OptimisationError`).
+    """
+    history, limits = MarketHistory(panel, mandate.cfg), mandate.limits
+    impact = history.impact(history.position(asof))  # the optimiser's cost model
+    day, half_spread = str(asof.date()), history.cfg.half_spread_bps * 1e-4
+    qualifier = (
+        (Subject.FALLBACK,) if source == PortfolioSource.FALLBACK else (book,) if book else ()
+    )
+    books = []
+    for t in targets:
+        account = t.account
+        subject = Subject.portfolio(day, *qualifier, account.name)
+        reasons = list(t.refused)
+        if t.weights is not None:
+            own = limits.model_copy(
+                update={"restricted": sorted({*limits.restricted, *account.restricted})}
+            )
+            breaches = check_pretrade(t.weights, account.current, panel.sectors, own)
+            decision = decide.pretrade(
+                ctx, breaches, subject, stops_run=False, account=account.name,
+                breach_details=[b.payload() for b in breaches],
+            )  # fmt: skip
+            reasons += (
+                [f"{Gate.PRETRADE}: {r}" for r in decision.reasons] if decision.halted else []
+            )
+        if reasons:  # refused: the account keeps what it holds
+            held = hold(account.name, account.current, tuple(reasons), half_spread, t.stats)
+        else:
+            trades = trade_list(account.current, t.weights, half_spread, impact)
+            held = AccountBook(account.name, t.weights, trades, source, t.why, t.stats)
+        ctx.record(
+            Action.PORTFOLIO_OPTIMISED,
+            subject=subject,
+            payload={"account": account.name, "source": held.source, "asof": day,
+                     "stats": t.stats, "reasons": reasons},
+        )  # fmt: skip
+        books.append(held)
+    result = write_rebalance(ctx.store, PortfolioResult(day, source, tuple(books)))
+    if result.refused:
+        failed = [t for t in targets if t.weights is None]
+        if not result.many and failed:
+            raise from_diagnosis(failed[0].stats)
+        pretrade = any(r.startswith(f"{Gate.PRETRADE}: ") for a in books for r in a.reasons)
+        raise refusal(result, Gate.PRETRADE if pretrade else Gate.OPTIMISER)
+    return result
+
+
+def refusal(result: PortfolioResult, gate: Gate) -> GateHalt:
+    """The halt of a book whose every account is refused (``result.refused``), named after
+    ``gate``, the gate that refused the last of them: one account's reasons as its gate
+    gave them, or each account's reasons after its name."""
+    if not result.many:
+        (only,) = result.accounts
+        return GateHalt(gate, [r.removeprefix(f"{gate}: ") for r in only.reasons])
+    return GateHalt(gate, [f"account {a.account}: {r}" for a in result.accounts for r in a.reasons])
+
+
+def rebalance_accounts(
+    ctx,
+    scores: pd.Series,
+    panel: MarketPanel,
+    accounts: Sequence[Account],
+    mandate: Mandate,
+    *,
+    asof: pd.Timestamp | None = None,
+    information_coefficient: float | None = None,
+    book: str | None = None,
+) -> PortfolioResult:
+    """The model's book of ``accounts``: solve, gate, record (:func:`gate_accounts`).
+
+    Parameters
+    ----------
+    ctx : governance.decisions.context.RunContext
+    scores : Series
+        Model scores by asset for ``asof``.
+    panel : MarketPanel
+    accounts : sequence of Account
+        :func:`accounts_of`.
+    mandate : Mandate
+        The config tightened to the tier's pre-trade limits (what the optimiser aims
+        inside) and the limits (checked independently after the solve).
+    asof : Timestamp, optional
+        Rebalance date; default the panel's last date.
+    information_coefficient : float, optional
+        Overrides ``cfg.information_coefficient``.
+    book : str, optional
+        A book never published (``paper-v<N>``, ``unadjusted``): in its subjects.
+
+    Raises
+    ------
+    GateHalt
+        Every account refused (module docstring).
+    """
+    asof = panel.close.index[-1] if asof is None else pd.Timestamp(asof)
+    targets = model_targets(scores, panel, accounts, mandate, asof, information_coefficient)
+    return gate_accounts(ctx, targets, panel, mandate, PortfolioSource.MODEL, asof, book)
+
+
+def fallback_accounts(
+    ctx,
+    kind: Fallback,
+    panel: MarketPanel,
+    accounts: Sequence[Account],
+    mandate: Mandate,
+    reason: str,
+    *,
+    asof: pd.Timestamp | None = None,
+) -> PortfolioResult:
+    """The policy's fallback for ``accounts`` through the same gate and records (a fallback
+    account that breaches a limit holds; every account refused halts)."""
+    asof = panel.close.index[-1] if asof is None else pd.Timestamp(asof)
+    targets = fallback_targets(kind, panel, accounts, mandate, asof, reason)
+    return gate_accounts(ctx, targets, panel, mandate, PortfolioSource.FALLBACK, asof)
+
+
+def construct_portfolio(
+    ctx,
+    scores: pd.Series,
+    panel: MarketPanel,
+    current: pd.Series | None,
+    mandate: Mandate,
+    **kw,
+) -> PortfolioResult:
+    """:func:`rebalance_accounts` of the one account ``main`` holding ``current``."""
+    return rebalance_accounts(ctx, scores, panel, [Account(MAIN, current)], mandate, **kw)
+
+
 def publish_fallback(
     ctx,
     kind: Fallback,
@@ -161,33 +329,7 @@ def publish_fallback(
     current: pd.Series | None,
     mandate: Mandate,
     reason: str,
-    *,
-    asof: pd.Timestamp | None = None,
+    **kw,
 ) -> PortfolioResult:
-    """The policy's fallback portfolio, with the same artifacts, entries and gate.
-
-    Records ``portfolio.optimised`` with ``source: fallback`` and ``reason`` (subject
-    ``portfolio:<asof>:fallback``), then the pre-trade gate (a fallback that breaches a
-    limit halts too).
-    """
-    asof = panel.close.index[-1] if asof is None else pd.Timestamp(asof)
-    # its own subject: a failed model solve of the same run has recorded portfolio:<day>
-    day = str(asof.date())
-    subject = Subject.portfolio(day, Subject.FALLBACK)
-    history = MarketHistory(panel, mandate.cfg)
-    pos = history.position(asof)
-    weights, stats = fallback_target(kind, history, pos, current)
-    hs = history.cfg.half_spread_bps * 1e-4
-    trades = trade_list(current, weights, hs, history.impact(pos))  # the optimiser's costs
-    stats["reason"] = reason
-    stats["turnover"] = float(np.abs(trades["change"]).sum())
-    book = AccountBook(MAIN, weights, trades, PortfolioSource.FALLBACK, (reason,), stats)
-    result = write_rebalance(ctx.store, PortfolioResult(day, PortfolioSource.FALLBACK, (book,)))
-    ctx.record(
-        Action.PORTFOLIO_OPTIMISED,
-        subject=subject,
-        payload={"source": PortfolioSource.FALLBACK.value, "asof": day, "stats": stats},
-        artifacts=result.artifacts,
-    )
-    _gate(ctx, weights, current, panel.sectors, mandate.limits, subject, result.artifacts)
-    return result
+    """:func:`fallback_accounts` of the one account ``main`` holding ``current``."""
+    return fallback_accounts(ctx, kind, panel, [Account(MAIN, current)], mandate, reason, **kw)

@@ -179,19 +179,23 @@ def record_risk(ctx, analysis: RiskAnalysis, subject: str, facts: dict, shas: di
 
 def record_stress(
     ctx,
-    result: StressResult,
+    result: StressResult | None,
     skipped: list[str],
     limits: StressLimits,
     breaches: list[Breach],
     subject: str,
     facts: dict,
+    stored: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """Store the stress artifacts and record ``stress.completed``; returns name -> sha256."""
-    shas = store_files(ctx, stress_files(result, skipped, limits, subject))
+    """Store the stress artifacts and record ``stress.completed`` (with the ``stored``
+    files beside them); returns name -> sha256. ``result`` None: a book that holds nothing
+    (no report, no losses)."""
+    files = {} if result is None else stress_files(result, skipped, limits, subject)
+    shas = {**(stored or {}), **store_files(ctx, files)}
     payload = {
         **facts,
-        "losses": result.losses(),
-        "sampled": result.sampled,
+        "losses": {} if result is None else result.losses(),
+        "sampled": {} if result is None else result.sampled,
         "skipped_windows": skipped,
         "breaches": [b.payload() for b in breaches],
         "limits": limits.model_dump(mode="json"),

@@ -41,6 +41,15 @@ class OptimisationError(GateHalt):
         self.status = status
         super().__init__(GATE, reasons)
 
+    def diagnosis(self) -> dict:
+        """What the ledger records of the failure (``portfolio.optimised``): ``status``,
+        ``reasons`` and, when infeasible, ``conflicting_groups``; :func:`from_diagnosis`
+        raises it again."""
+        groups = [g.value for g in getattr(self, "groups", ())]
+        return {"status": self.status, "reasons": list(self.reasons)} | (
+            {"conflicting_groups": groups} if isinstance(self, Infeasible) else {}
+        )
+
 
 class Infeasible(OptimisationError):
     """No portfolio meets every constraint; ``groups`` names the conflicting groups."""
@@ -62,6 +71,16 @@ class NumericalError(OptimisationError):
 
     def __init__(self, reasons: list[str] | str):
         super().__init__(reasons, status="numerical")
+
+
+def from_diagnosis(diagnosis: dict) -> OptimisationError:
+    """The :class:`OptimisationError` whose :meth:`~OptimisationError.diagnosis` this is."""
+    status, reasons = diagnosis.get("status", "error"), list(diagnosis.get("reasons") or [])
+    if status == "infeasible":
+        groups = [ConstraintGroup(g) for g in diagnosis.get("conflicting_groups", ())]
+        return Infeasible(reasons, groups)
+    kinds = {"unbounded": Unbounded, "numerical": NumericalError}
+    return kinds[status](reasons) if status in kinds else OptimisationError(reasons, status)
 
 
 @dataclass(frozen=True)
@@ -131,12 +150,16 @@ class Solution:
     solver: str = cp.CLARABEL
     fallback: str | None = None  # why CLARABEL solved instead of the configured solver
     error: str | None = None
+    diagnosis: dict | None = None  # OptimisationError.diagnosis() of a failed account
 
     @classmethod
-    def failed(cls, account: str, status: str, error: str) -> Solution:
+    def failed(cls, account: str, exc: OptimisationError) -> Solution:
         """The Solution of an account the optimiser could not solve (no weights)."""
         nan = float("nan")
-        return cls(account, None, status, nan, nan, nan, nan, nan, nan, 0, error=error)
+        return cls(
+            account, None, exc.status, nan, nan, nan, nan, nan, nan, 0,
+            error=str(exc), diagnosis=exc.diagnosis(),
+        )  # fmt: skip
 
     @property
     def volatility(self) -> float:

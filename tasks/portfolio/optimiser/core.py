@@ -379,4 +379,4 @@ class PortfolioOptimiser:
         try:
             return self.solve(account)
         except OptimisationError as exc:
-            return Solution.failed(account.name, exc.status, str(exc))
+            return Solution.failed(account.name, exc)
