@@ -1,4 +1,5 @@
-"""Overlays and restrictions of use through a full ``alphagate rebalance --json`` (issue 27).
+"""Overlays and restrictions of use through a full ``alphagate rebalance --json`` (issue 27),
+on one account and on many; one account as the list of one (issue 21).
 
 The champion of tests/test_rebalance_attacks.py (its module fixture, restored before each
 step: a first rebalance funds from cash, so no turnover cap stands between the model's book
@@ -16,7 +17,12 @@ and the overlays'):
   value above its bar: exit 3, the fallback published, ``gate.restriction`` recorded;
   a bar above the day's state lets the model drive.
 - a simulated solver upgrade in the rebalance's environment raises ``dependency_changed``
-  on the champion (issue 27's acceptance item; governance/decisions/dependencies.py).
+  on the champion (issue 27's acceptance item; governance/decisions/dependencies.py);
+- one account and the accounts list of the one account ``main`` publish the same book with
+  the same ledger actions and subjects; on three accounts the overlays change every
+  account's book exactly as recorded (each account's unadjusted book is its own book) and
+  expire on their date, and a restriction on the book's value (three accounts' worth)
+  falls back; three accounts all refused trip the switch and fall back, as one does.
 """
 
 from __future__ import annotations
@@ -172,3 +178,142 @@ def test_a_solver_upgrade_in_the_rebalance_raises_a_finding(snapshots, monkeypat
     assert [(r.check, r.about, r.model_version) for r in found] == [
         ("dependency_changed", "cvxpy", snapshots["version"]),
     ]  # fmt: skip
+
+
+# -- one account is the list of one (issue 21, item 6); overlays on every account ---------
+
+
+def _accounts(cfg: str, accounts: list[dict]) -> str:
+    """The champion's run config with ``accounts`` (written beside it)."""
+    from pathlib import Path
+
+    import yaml
+
+    config = yaml.safe_load(Path(cfg).read_text())
+    config["portfolio"]["accounts"] = accounts
+    path = Path(cfg).with_name("accounts.yaml")
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def _flow_entries(ws, since: int) -> list[tuple[str, str]]:
+    with Ledger.open(ws) as ledger:
+        return [(e.action, e.subject) for e in ledger.entries() if e.seq > since]
+
+
+def _books(ws, sha: str) -> dict[str, pd.Series]:
+    with Ledger.open(ws) as ledger:
+        doc = ledger.store.read_json(sha)
+    return {
+        a["account"]: pd.Series(a["weights"], dtype=float).sort_index() for a in doc["accounts"]
+    }
+
+
+def test_one_account_and_a_list_of_one_publish_the_same_book(snapshots, monkeypatch, capsys):  # noqa: F811
+    """The config without accounts and the config whose list is the one account ``main``:
+    the same weights (1e-9: the same solver path makes them equal bit for bit) and the
+    same ledger actions and subjects, entry for entry."""
+    runs = []
+    for listed in (False, True):
+        ws, cfg = _fresh(snapshots, monkeypatch)
+        cfg = _accounts(cfg, [{"name": "main"}]) if listed else cfg
+        with Ledger.open(ws) as ledger:
+            head = ledger.head()[0]
+        code, reb, err = _rebalance(capsys, cfg)
+        assert (code, reb["portfolio"]["source"]) == (0, "model"), err
+        assert reb["portfolio"]["accounts"] == [
+            {"account": "main", "source": "model", "reasons": []}
+        ]
+        runs.append((_published(ws)[1], _flow_entries(ws, head), reb))
+    (one, entries, reb), (listed, listed_entries, _) = runs
+    pd.testing.assert_series_equal(one, listed, check_exact=False, atol=1e-9, rtol=0)
+    assert entries == listed_entries
+    day = reb["portfolio"]["asof"]
+    assert (Action.GATE_PRETRADE, f"portfolio:{day}:main") in entries
+    assert (Action.GATE_STRESS, f"portfolio:{day}:main") in entries
+
+
+THREE = [{"name": "growth"}, {"name": "esg", "restricted": ["A0001", "A0002"]},
+         {"name": "core", "restricted": ["A0010"]}]  # fmt: skip
+
+
+def test_overlays_change_every_accounts_book_as_recorded_and_expire(snapshots, monkeypatch, capsys):  # noqa: F811
+    ws, cfg = _fresh(snapshots, monkeypatch)
+    code, reb, err = _rebalance(capsys, _accounts(cfg, THREE))
+    assert (code, reb["portfolio"]["source"]) == (0, "model"), err
+    own = _books(ws, _publications(ws)[-1].payload["artifacts"]["weights.json"])
+    top = own["growth"].idxmax()
+    cap = round(max(float(w.max()) for w in own.values()) * 0.6, 4)
+    assert all(len(w) * cap > 1 for w in own.values())  # a capped book is feasible
+
+    ws, cfg = _fresh(snapshots, monkeypatch)
+    multi = _accounts(cfg, THREE)
+    seqs = [_sign(capsys, multi, "add", "--exclude", top),
+            _sign(capsys, multi, "add", "--cap", str(cap))]  # fmt: skip
+    code, reb, err = _rebalance(capsys, multi)
+    assert (code, reb["portfolio"]["source"]) == (0, "model"), err
+    assert [a["source"] for a in reb["portfolio"]["accounts"]] == ["model"] * 3
+    payload = _publications(ws)[-1].payload
+    assert [o["seq"] for o in payload["overlays"]] == seqs
+    books = _books(ws, payload["artifacts"]["weights.json"])
+    tol = 1e-6  # the pre-trade gate's tolerance: interior-point round-off is ~1e-8
+    for name, book in books.items():
+        assert book.get(top, 0.0) <= tol and book.max() <= cap + tol, name
+    with Ledger.open(ws) as ledger:
+        (applied,) = ledger.entries(action=Action.OVERLAY_APPLIED, subject=Subject.book(STRATEGY))
+    p = applied.payload
+    assert p["artifacts"]["weights.json"] == payload["artifacts"]["weights.json"]
+    plain = _books(ws, p["artifacts"]["unadjusted.json"])
+    assert set(plain) == set(books) == set(own)
+    for name in own:  # each account's unadjusted book is its own book, bit for bit
+        pd.testing.assert_series_equal(plain[name], own[name], check_exact=True, check_names=False)
+        both = pd.concat([books[name], plain[name]], axis=1).fillna(0.0)
+        assert p["accounts"][name]["l1"] == float((both.iloc[:, 0] - both.iloc[:, 1]).abs().sum())
+
+    # The day after --until: the same signed overlays apply to no account.
+    ws, cfg = _fresh(snapshots, monkeypatch)
+    multi = _accounts(cfg, THREE)
+    for rule in (("--exclude", top), ("--cap", str(cap))):
+        _sign(capsys, multi, "add", *rule, until=TODAY.isoformat())
+    monkeypatch.setattr("governance.decisions.overlays.today", lambda: TODAY + dt.timedelta(1))
+    code, reb, err = _rebalance(capsys, multi)
+    assert (code, reb["portfolio"]["source"]) == (0, "model"), err
+    payload = _publications(ws)[-1].payload
+    assert payload["overlays"] == []
+    books = _books(ws, payload["artifacts"]["weights.json"])
+    for name in own:
+        pd.testing.assert_series_equal(books[name], own[name], check_exact=True, check_names=False)
+
+
+def test_a_restriction_on_the_book_of_three_accounts_falls_back(snapshots, monkeypatch, capsys):  # noqa: F811
+    """Not for books above $200m: three accounts of 1e8 are 3e8 (one would pass)."""
+    ws, cfg = _fresh(snapshots, monkeypatch)
+    multi = _accounts(cfg, THREE)
+    _sign(capsys, multi, "restrict", "--max-book-value", "2e8", user="omar")
+    code, reb, err = _rebalance(capsys, multi)
+    assert (code, reb["portfolio"]["source"]) == (3, "fallback"), err
+    assert [a["source"] for a in reb["portfolio"]["accounts"]] == ["fallback"] * 3
+    payload = _publications(ws)[-1].payload
+    assert "book value 300,000,000 above 200,000,000" in payload["reasons"][0]
+    with Ledger.open(ws) as ledger:
+        gate = ledger.entries(action=Action.GATE_RESTRICTION)[-1].payload
+    assert gate["decision"] == "halt" and gate["evidence"]["book_value"] == 3e8
+
+
+def test_every_account_refused_trips_the_switch_and_falls_back(snapshots, monkeypatch, capsys):  # noqa: F811
+    """Three accounts whose own bound on A0004 (at least half the book) the tier's cap
+    refuses: every account refused, the model's book is (exit 3), the strategy's switch
+    trips (the sandbox tier trips on a pre-trade breach and on an optimiser failure) and
+    the fallback is published for each account: one account's rule, for three."""
+    _, cfg = _fresh(snapshots, monkeypatch)
+    bound = {"bounds": {"A0004": [0.5, 0.6]}}
+    multi = _accounts(cfg, [{"name": n, **bound} for n in ("a", "b", "c")])
+    code, reb, err = _rebalance(capsys, multi)
+    assert (code, reb["status"], reb["portfolio"]["source"]) == (3, "halted", "fallback"), err
+    assert reb["stage"] in ("pretrade", "optimiser")
+    assert {r.split(":")[1].strip() for r in reb["reasons"]} == {"account a", "account b",
+                                                                 "account c"}  # fmt: skip
+    assert [a["source"] for a in reb["portfolio"]["accounts"]] == ["fallback"] * 3
+    code, status, _ = cli_out(capsys, "killswitch", "status", "--json")
+    assert status["strategies"][STRATEGY]["state"] == "tripped"
+    assert status["strategies"][STRATEGY]["by"] == "alphagate"  # automatic
