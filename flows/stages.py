@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import shlex
 
 import pandas as pd
 
@@ -194,9 +195,10 @@ def validate(run: Run, model: Trained) -> str | None:
         run.summary.note(
             "validation",
             headline=f"not run: {validator}",
-            details=[
+            details=[  # runnable as printed: the model and the config this run read
                 f"alphagate validate --model {model.name} --model-version {model.version}"
-                " --as <validator> --key <their key>"
+                + (f" --config {shlex.quote(run.config.file)}" if run.config.file else "")
+                + " --as <validator> --key <their key>"
             ],
         )
         return None

@@ -7,6 +7,9 @@ comment states, else 0. So the README cannot drift from the product: a renamed f
 changed exit code or a finding id that moved fails here. The end state is then read from the
 ledger: under the shipped policy's paper stage, the walkthrough's model was put on paper by
 two distinct people, its paper book was booked, and the fallback drove the published book.
+The commands the outputs print run as printed (only their placeholders filled): ``status``,
+and the ``validate`` that ``run`` suggests when its developer cannot sign for the validator,
+which must validate the walkthrough's model and version as vera.
 """
 
 from __future__ import annotations
@@ -39,6 +42,15 @@ def printed_hints(output: str) -> list[str]:
     """Commands the walkthrough's outputs suggest for a model version (not the commands run,
     which the script echoes nowhere)."""
     return [h.strip() for h in HINT.findall(output) if "--model-version" in h]
+
+
+def fill_hint(hint: str, keys: str) -> str:
+    """A printed command with only its placeholders filled, as its reader would: the acting
+    person (``<validator>``: the walkthrough's vera) and their key in ``keys``."""
+    cmd = hint.replace("<validator>", "vera")
+    who = re.search(r"--as (\S+)", cmd)
+    key = f"{keys}/{who.group(1)}.key" if who else ""
+    return cmd.replace("<their key>", key).replace("--key FILE", f"--key {key}")
 
 
 def expected_exit(line: str) -> int:
@@ -93,7 +105,25 @@ def test_readme_walkthrough_runs_as_written(tmp_path, prefect_server):
     from governance.ground.workspace import Workspace
     from governance.log.ledger import Ledger
 
-    with Ledger.open(Workspace(tmp_path / "workspace")) as ledger:
+    ws = Workspace(tmp_path / "workspace")
+    with Ledger.open(ws) as ledger:
+        before = ledger.entries(action=Action.VALIDATION_COMPLETED)
+    # the validate hint `run` printed (dana cannot sign for vera) runs as printed, vera's key
+    # filled in, in the walkthrough's shell (no ALPHAGATE_CONFIG): it names the run's model
+    # and config, and validates the walkthrough's version, not the default config's model
+    # (issue 29, item 2)
+    validate = next(h for h in hints if h.split()[1] == "validate")
+    assert "--config configs/team.yaml" in validate, validate  # the settings the run read
+    ran = subprocess.run(["bash", "-c", fill_hint(validate, "~/alphagate-keys")], cwd=ROOT,
+                         env=env, capture_output=True, text=True)  # fmt: skip
+    assert ran.returncode in (0, 3) and "Traceback" not in ran.stderr, (validate, ran.stderr)
+    assert "validation of team-walkthrough v1:" in ran.stdout, (validate, ran.stdout)
+    with Ledger.open(ws) as ledger:
+        after = ledger.entries(action=Action.VALIDATION_COMPLETED)
+    assert len(after) == len(before) + 1, validate
+    assert (after[-1].subject, after[-1].actor) == ("model:team-walkthrough/v1", "vera")
+
+    with Ledger.open(ws) as ledger:
         paper = ledger.last(action=Action.MODEL_PAPER)
         paper_approvals = ledger.entries(action=Action.APPROVAL_PAPER)
         booked = ledger.entries(action=Action.PAPER_BOOKED)
@@ -108,6 +138,14 @@ def test_readme_walkthrough_runs_as_written(tmp_path, prefect_server):
         ("model:team-walkthrough/v1", "model")]  # fmt: skip
     assert (published.payload["source"], published.payload.get("model_version")) == (
         "fallback", None)  # fmt: skip
+
+
+def test_a_hint_is_filled_only_where_it_names_a_placeholder():
+    hint = "alphagate validate --model m --model-version 1 --as <validator> --key <their key>"
+    assert fill_hint(hint, "~/k") == (
+        "alphagate validate --model m --model-version 1 --as vera --key ~/k/vera.key")  # fmt: skip
+    approve = "alphagate approve --model m --model-version 1 --as rita --key FILE --reason x"
+    assert fill_hint(approve, "~/k").endswith("--as rita --key ~/k/rita.key --reason x")
 
 
 def test_the_walkthrough_reader_sees_each_line_and_its_exit():
