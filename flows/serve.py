@@ -43,6 +43,9 @@ LOOPBACK = "127.0.0.1"
 WORK_POOL = "alphagate-local"
 #: Environment variable the deployments' ``set_working_directory`` pull step reads.
 PROJECT_DIR_ENV = "ALPHAGATE_PROJECT_DIR"
+#: The MLflow server's address, for links a person opens (flows/ui_form.py ``report_url``):
+#: ``serve`` gives its worker the MLflow server it starts.
+MLFLOW_URL_ENV = "ALPHAGATE_MLFLOW_URL"
 #: Folder holding prefect.yaml (this repository's root).
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 #: Start-up allowance: Prefect's server needs 10-20 s on a new database (shared/DESIGN.md);
@@ -292,6 +295,7 @@ def local_services(
         check_port_free(host, port)
     api = f"http://{host}:{prefect_port}/api"
     env = service_env(ws, api, project_dir)
+    env.setdefault(MLFLOW_URL_ENV, f"http://{host}:{mlflow_port}")
     logs = ws.home / "logs"
     running: list[Running] = []
     try:

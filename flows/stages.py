@@ -275,7 +275,10 @@ def approval(run: Run, model: Trained, verdict: str | None) -> None:
     if not state.complete and verdict == "pass" and _ui_approvals_enabled(run):
         from flows.ui_form import await_ui_approval
 
-        await_ui_approval(run.now, model.name, model.version, run.tier, tier_name=run.tier_name)
+        await_ui_approval(
+            run.now, model.name, model.version, run.tier, tier_name=run.tier_name,
+            config_file=run.config.file,
+        )  # fmt: skip
         state = promotion_state(run.ws, model.name, model.version, run.tier, ledger=run.now.ledger)
     decide.approval(run.now, state, Subject.model(model.name, model.version))
     if state.champion:

@@ -65,17 +65,38 @@ def approval_form(users: list[str]) -> type[UIApproval]:
     )
 
 
-def _report_link(ws: Workspace, validation_run: str | None) -> str:
-    """Where the validation report is: a link into the MLflow UI when tracking is an MLflow
-    server, else the ``runs:/`` URI to open with ``alphagate ui``."""
-    if not validation_run:
-        return "no validation report recorded"
-    route = "validation/report.html"
+#: Where a validation's report sits among its MLflow run's artifacts (validation/run.py).
+REPORT_ROUTE = "validation/report.html"
+
+
+def report_url(ws: Workspace, validation_run: str | None) -> str:
+    """The validation report as an ``http(s)`` URL of the MLflow server: the one
+    ``$ALPHAGATE_MLFLOW_URL`` names (``alphagate serve`` sets it for its worker), else the
+    tracking store when it is a server; else a sentence saying how to get one."""
+    import os
+
+    from flows.serve import MLFLOW_URL_ENV
     from governance.registry.recorder import run_page
 
-    if link := run_page(ws, validation_run, route):
-        return f"[validation report]({link})"
-    return f"validation report `runs:/{validation_run}/{route}` (open with `alphagate ui`)"
+    if not validation_run:
+        return "no validation report recorded"
+    base = os.environ.get(MLFLOW_URL_ENV) or None
+    if link := run_page(ws, validation_run, REPORT_ROUTE, base=base):
+        return link
+    return (
+        f"no MLflow server known (`alphagate serve` starts one; or set {MLFLOW_URL_ENV}) for"
+        f" run {validation_run}"
+    )
+
+
+def sign_only_command(name: str, version, who: str, config_file: str | None) -> str:
+    """The ``alphagate approve ... --sign-only`` command ``who`` runs to sign an approval of
+    ``name`` v``version`` for the form: ``--model`` and ``--config`` named, so it signs
+    under the tier and policy the form checks (governance/decisions/standing.py's hint)."""
+    from governance.decisions.standing import APPROVE
+
+    cmd = APPROVE.format(stage="", name=name, version=version, who=who)
+    return cmd + (f" --config {config_file}" if config_file else "") + " --sign-only"
 
 
 def await_ui_approval(
@@ -88,6 +109,7 @@ def await_ui_approval(
     poll_interval: int = 10,
     promote: bool = True,
     facts: ModelFacts | None = None,
+    config_file: str | None = None,
 ) -> UIDecision:
     """Pause the current Prefect flow run for an approval form; record what comes back.
 
@@ -105,6 +127,8 @@ def await_ui_approval(
         document: an answer under another tier than its validation's counts for nothing.
     facts : ModelFacts, optional
         Registry facts of the version (read from MLflow when omitted).
+    config_file : str, optional
+        The run config, named in the printed ``--sign-only`` command.
 
     Must run inside a flow against a Prefect server. A timeout is recorded as a rejection.
     With ``promote`` and a counted approval that completes the tier's approvals, the
@@ -127,13 +151,13 @@ def await_ui_approval(
         action=Action.VALIDATION_COMPLETED, subject=Subject.model(facts.name, facts.version)
     )
     run_v = entry_v.payload.get("mlflow_run_id") if entry_v else None
+    sign = sign_only_command(facts.name, facts.version, "YOU", config_file)
     form = approval_form([u.name for u in list_users(ledger)]).with_initial_data(
         description=(
             f"**Approve {facts.name} v{facts.version}?** Validation **{verdict}**, developer"
-            f" {facts.developer}; {_report_link(ws, run_v)}.\n\nPaste the signature printed"
-            f" by `alphagate approve --model-version {facts.version} --as YOU --key YOUR_KEY"
-            " --sign-only`: without it your identity is declared, not signed, and counts"
-            " only where the policy allows declared UI approvals."
+            f" {facts.developer}; validation report: {report_url(ws, run_v)}.\n\nPaste the"
+            f" signature printed by `{sign}`: without it your identity is declared, not"
+            " signed, and counts only where the policy allows declared UI approvals."
         ),
     )
     timeout = tier.approvals.ui_timeout_seconds

@@ -207,11 +207,13 @@ def promoted_version(
 
 
 def sign_validation(
-    ws: Workspace, ledger: Ledger, name: str, version, verdict: str, run_id: str, tier=None
-):
+    ws: Workspace, ledger: Ledger, name: str, version, verdict: str, run_id: str, tier=None,
+    **more,
+):  # fmt: skip
     """vera's signed ``validation.completed`` of ``name`` v``version`` with ``verdict``, under
     the policy in force and ``tier`` (default: the tier it assigns ``name``), with its
-    ``report.json`` artifact (a genuine verdict's shape)."""
+    ``report.json`` artifact (a genuine verdict's shape); ``more`` adds payload fields (the
+    validation's own ``mlflow_run_id``)."""
     from governance.identity.signing import append_signed
     from governance.policy.adoption import policy_in_force
 
@@ -226,7 +228,7 @@ def sign_validation(
         subject=f"model:{name}/v{version}",
         payload={"model_name": name, "model_version": str(version), "verdict": verdict,
                  "policy_hash": adoption.policy_hash if adoption else None,
-                 "policy_tier": tier, "model_run_id": run_id},
+                 "policy_tier": tier, "model_run_id": run_id, **more},
         artifacts={"report.json": report},
     )  # fmt: skip
 

@@ -60,6 +60,10 @@ EXPECTED = {
 }
 
 
+#: The deployment without a schedule: one review run per version (flows/review.py).
+REVIEW = ("version-review", "flows/review.py:review_flow", "version-review")
+
+
 class Served:
     """A running ``alphagate serve`` and what it printed."""
 
@@ -180,7 +184,10 @@ def _check_deployments(api: str) -> None:
     assert pool.type == "process"
     assert pool.base_job_template["job_configuration"]  # the process worker's template
     by_name = {d.name: d for d in deployments}
-    assert set(by_name) == set(EXPECTED)
+    assert set(by_name) == {*EXPECTED, REVIEW[0]}
+    review = by_name[REVIEW[0]]
+    assert (review.entrypoint, flows[review.flow_id]) == REVIEW[1:]
+    assert review.work_pool_name == sv.WORK_POOL and not review.schedules
     for name, (entrypoint, flow_name, cron, slug) in EXPECTED.items():
         d = by_name[name]
         assert d.entrypoint == entrypoint
@@ -211,14 +218,16 @@ def test_config_parameter_is_the_pydantic_model(served, monkeypatch):
         schema = d.parameter_openapi_schema
         assert schema["properties"]["config"]["$ref"] == "#/definitions/AlphagateConfig"
         assert d.parameters["config"] == {"file": "configs/demo.yaml"}  # a reference, no copy
-        validate(d.parameters, schema, raise_on_error=True, ignore_required=False)
+        named = {"model_version": 1} if d.name == REVIEW[0] else {}  # a review names it
+        validate({**d.parameters, **named}, schema, raise_on_error=True, ignore_required=False)
         cfg = AlphagateConfig.model_validate(d.parameters["config"])
         assert cfg.resolved() == demo_cfg.resolved()
         assert cfg.config_hash() == demo_cfg.config_hash()
         assert Path(cfg.base_dir) == REPO / "configs"
         assert cfg.resolve(cfg.policy.file) == demo_cfg.resolve(demo_cfg.policy.file)
         # A typo in a deployment's config is refused by the same schema.
-        bad = {**d.parameters, "config": {"file": "x.yaml", "runtime": {"task_runer": "dask"}}}
+        bad = {**d.parameters, **named}
+        bad["config"] = {"file": "x.yaml", "runtime": {"task_runer": "dask"}}
         with pytest.raises(Exception, match="task_runer"):
             validate(bad, schema, raise_on_error=True, ignore_required=False)
 
@@ -253,6 +262,43 @@ def test_monitoring_deployment_runs_on_the_worker(served):
         done = ledger.entries(action=Action.MONITORING_COMPLETED)
     assert [e.payload["status"] for e in done] == ["no_champion"]
     assert done[0].payload["flow_run_id"]
+
+
+def test_review_submit_runs_on_the_worker_and_says_why_it_stopped(served):
+    """``alphagate review --submit`` starts a run of the version-review deployment on the
+    worker; a version that does not exist
+    fails the run with the reason as the last line of its log (no traceback)."""
+    from prefect.client.orchestration import PrefectClient
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import LogSort
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
+    env.update(ALPHAGATE_HOME=str(served.home), PREFECT_API_URL=served.api)
+    env.update(MLFLOW_TRACKING_URI=f"sqlite:///{served.home / 'mlflow.db'}")
+    argv = [sys.executable, "-m", "flows.cli", "review", "--model-version", "7", "--submit"]
+    out = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    run_id = re.search(r"flow run (\S+) \(http", out.stdout).group(1)
+    assert f"{served.api.removesuffix('/api')}/runs/flow-run/{run_id}" in out.stdout
+
+    async def final() -> tuple:
+        async with PrefectClient(api=served.api) as client:
+            deadline = time.monotonic() + SERVE_TIMEOUT_S
+            while time.monotonic() < deadline:
+                fr = await client.read_flow_run(run_id)
+                if fr.state is not None and fr.state.is_final():
+                    logs = await client.read_logs(
+                        log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[fr.id])),
+                        sort=LogSort.TIMESTAMP_ASC,
+                    )
+                    return fr, logs
+                await asyncio.sleep(1)
+        raise AssertionError(f"review run not final after {SERVE_TIMEOUT_S} s")
+
+    fr, logs = asyncio.run(final())
+    assert fr.parameters["model_version"] == 7 and fr.state.is_failed()
+    assert logs[-1].message.startswith("refused (exit 2): "), [g.message for g in logs[-3:]]
+    assert not any("Traceback" in g.message for g in logs)
 
 
 def test_ctrl_c_stops_every_service_worker_first(served):
@@ -332,5 +378,5 @@ def test_prefect_server_on_postgresql_takes_the_deployments(pg_url, tmp_path):
                 n = conn.execute(sa.text("SELECT count(*) FROM deployment")).scalar_one()
         finally:
             engine.dispose()
-        assert n == len(EXPECTED)  # the rows are in PostgreSQL, not in a SQLite file
+        assert n == len(EXPECTED) + 1  # the rows are in PostgreSQL, not in a SQLite file
     assert not (ws.prefect_home / "prefect.db").exists()

@@ -37,7 +37,7 @@ from governance.log.ledger import Ledger
 from governance.registry.champion import champion
 from governance.registry.retired import retirements
 
-__all__ = ["Stage", "Standing", "champion_of", "standing", "tier_of"]
+__all__ = ["Stage", "Standing", "champion_of", "eligible", "standing", "tier_of"]
 
 ACCEPT = (
     "alphagate findings accept {id} --as {who} --key FILE"
@@ -296,7 +296,9 @@ def _validator(ledger: Ledger, validation) -> str | None:
     return ledger.entries_between(validation.seq, validation.seq)[0].actor
 
 
-def _eligible(registry, role: str, exclude: set) -> list[str]:
+def eligible(registry, role: str, exclude: set) -> list[str]:
+    """Enrolled users of ``role`` (a value of :class:`~governance.identity.duties.Role`) not
+    in ``exclude``, in enrolment order: who the printed commands name."""
     return [u.name for u in registry.users() if u.role.value == role and u.name not in exclude]
 
 
@@ -308,16 +310,16 @@ def _next(
         return []
     steps: list[str] = []
     if validation is None:
-        who = _eligible(registry, "validator", {developer})[:1] or ["<validator>"]
+        who = eligible(registry, "validator", {developer})[:1] or ["<validator>"]
         return [VALIDATE.format(name=name, version=version, who=who[0])]
     if never:  # a finding this tier never accepts: a new version must fix it
         return []
-    officers = _eligible(registry, tier.validation.acceptance.role.value, {developer})
+    officers = eligible(registry, tier.validation.acceptance.role.value, {developer})
     steps += [ACCEPT.format(id=r.id, who=(officers or ["<risk_officer>"])[0]) for r in open_]
     have = {g["user"] for g in state.granted} | {developer}
     for role in dict.fromkeys(state.missing):
         gap = state.missing.count(role)
-        for who in (_eligible(registry, role, have) or [f"<{role}>"])[:gap]:
+        for who in (eligible(registry, role, have) or [f"<{role}>"])[:gap]:
             stage_flag = " --stage paper" if paper_first else ""
             steps.append(APPROVE.format(stage=stage_flag, name=name, version=version, who=who))
     return steps

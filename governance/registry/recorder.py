@@ -104,10 +104,11 @@ def mlflow_experiment(name: str, ws: Workspace) -> str:
     )
 
 
-def run_page(ws: Workspace, run_id: str, route: str = "") -> str | None:
-    """The run's page (its artifact ``route``) in the MLflow UI when the workspace's store is
-    an MLflow server; None otherwise (or when the server cannot say)."""
-    uri = ws.tracking_uri
+def run_page(ws: Workspace, run_id: str, route: str = "", base: str | None = None) -> str | None:
+    """The run's page (its artifact ``route``) in the MLflow UI at ``base`` (default: the
+    workspace's store when it is an MLflow server); None when there is no such server (or
+    when the store cannot say)."""
+    uri = base or ws.tracking_uri
     if not uri.startswith(("http://", "https://")):
         return None
     try:

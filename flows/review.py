@@ -1,0 +1,213 @@
+"""The review flow: one version's approvals gathered in Prefect, one signature at a time.
+
+A team reviews a validated version in one flow run (deployment ``version-review`` in
+prefect.yaml; ``alphagate review --model-version N``). The run reads where the version
+stands (:func:`governance.decisions.standing.standing`, the view every other screen shows)
+and, while a role's approval is missing, pauses with
+``pause_flow_run(wait_for_input=ReviewSignature)``. The form in the Prefect UI, and a line
+in the run's log and on its terminal, say what it waits for: the role, who may give it,
+the exact ``alphagate approve ... --sign-only`` command (``--model`` and ``--config``
+named) and the validation report on the MLflow server (an ``http(s)`` URL).
+
+The answer is the one line that command printed: an approval document signed by the
+approver's own key. It is checked and recorded by governance's one path for a signed form
+answer (:func:`governance.decisions.ui_approval.settle_form_answer`: the signature, the
+signer's enrolled role, this version's model hash and latest validation, four eyes, never
+the developer, a signature counted once). A refused line is recorded as
+``approval.refused``; the run says why and waits again. When no approval is missing the
+run ends with the version's new standing; the approval that completes the tier's
+approvals promotes it, exactly as ``alphagate approve`` would.
+
+The ledger is opened for each read and each answer, never across a pause: a paused run
+holds no connection, transaction or lock, so the team's ``--sign-only`` commands and every
+other command run while it waits.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+
+from prefect import flow, get_run_logger
+from prefect.input import RunInput
+from pydantic import Field
+
+from flows.config import AlphagateConfig
+from flows.halting import quiet_expected_failures
+from flows.ui_form import report_url, sign_only_command
+from governance.decisions.standing import Stage, eligible, standing
+from governance.ground.workspace import Workspace
+from governance.log.readtime import verified_ledger
+
+#: Stages in which a signature can still move the version on.
+OPEN = (Stage.AWAITING_APPROVAL,)
+
+
+class ReviewSignature(RunInput):
+    """The form the paused review shows in the Prefect UI: one field, the signed line."""
+
+    signature: str = Field(
+        title="Signed approval",
+        min_length=1,
+        description="the one line `alphagate approve ... --sign-only` printed (JSON)",
+    )
+
+
+@dataclass(frozen=True)
+class Wait:
+    """What a paused review waits for: a signature of ``role`` on ``model`` v``version``."""
+
+    model: str
+    version: str
+    role: str
+    missing: tuple[str, ...]
+    approvers: tuple[str, ...]  # enrolled users who may give it
+    command: str  # the --sign-only command of the first of them
+    report: str  # the validation report: an http(s) URL, or why there is none
+
+    def line(self) -> str:
+        """The terminal's and the run log's line."""
+        who = ", ".join(self.approvers) or f"no enrolled {self.role} may sign"
+        return (
+            f"review {self.model} v{self.version}: waiting for a {self.role}'s signed approval"
+            f" ({who}); still missing: {', '.join(self.missing)}; sign with: {self.command};"
+            f" report: {self.report}"
+        )
+
+    def markdown(self, refused: str | None = None) -> str:
+        """The form's description in the Prefect UI."""
+        head = f"**Refused:** {refused}\n\n" if refused else ""
+        who = ", ".join(self.approvers) or f"no enrolled {self.role} may sign"
+        return (
+            f"{head}**{self.model} v{self.version} waits for a {self.role}'s signed approval**"
+            f" (who may give it: {who}; still missing: {', '.join(self.missing)}).\n\n"
+            f"Validation report: {self.report}\n\nRun, with your own key:\n\n"
+            f"`{self.command}`\n\nand paste the one line it prints below."
+        )
+
+
+def next_wait(ws: Workspace, name: str, version, config_file: str | None, tier=None):
+    """The :class:`Standing` of the version and, when a signature can move it on, the
+    :class:`Wait` for the first missing role (else None)."""
+    from governance.decisions.promotion import latest_validation
+    from governance.identity.users import load_registry
+
+    with verified_ledger(ws, "review") as ledger:
+        here = standing(ws, ledger, name, version, tier)
+        if here.stage not in OPEN or not here.missing or here.paper_first:
+            return here, None
+        role = here.missing[0]
+        taken = {a["user"] for a in here.approvals} | {here.developer}
+        who = tuple(eligible(load_registry(ledger), role, taken))
+        validation = latest_validation(ledger, name, here.version)
+        run_id = validation and ledger.entries_between(validation.seq, validation.seq)[0]
+        run_id = run_id.payload.get("mlflow_run_id") if run_id else None
+    command = sign_only_command(name, here.version, who[0] if who else f"<{role}>", config_file)
+    return here, Wait(name, here.version, role, here.missing, who, command, report_url(ws, run_id))
+
+
+def standing_now(ws: Workspace, config: AlphagateConfig, model: str | None, version) -> dict:
+    """The version's standing (``Standing.to_json()``) under the tier in force, read now."""
+    from governance.policy.config import tier_for
+
+    name = model or config.model.name
+    tier = tier_for(config, strategy=name).tier
+    with verified_ledger(ws, "review") as ledger:
+        return standing(ws, ledger, name, version, tier).to_json()
+
+
+def settle(ws: Workspace, name: str, version, blob: str, in_force, flow_run_id=None):
+    """Record one signed line (:func:`settle_form_answer`); ``(decision, refusal or None)``.
+
+    Everything recorded is derived into the views (MLflow, Prefect) before returning.
+    """
+    from flows.views import derive
+    from governance.decisions.promotion import facts_for, latest_validation
+    from governance.decisions.ui_approval import settle_form_answer
+
+    try:
+        signed = json.loads(blob)
+        reason = signed["signed"]["reason"] if isinstance(signed, dict) else ""
+    except (ValueError, KeyError, TypeError):
+        reason = ""
+    with verified_ledger(ws, "review") as ledger:
+        before = ledger.head()[0]
+        facts = facts_for(ws, ledger, name, version)
+        validation = latest_validation(ledger, facts.name, facts.version)
+        decision = settle_form_answer(
+            ws, ledger, facts, validation, approve=True, user="", reason=str(reason),
+            signature=blob, tier=in_force.tier, tier_name=in_force.name,
+            policy_hash=in_force.policy_hash, flow_run_id=flow_run_id,
+        )  # fmt: skip
+        derive(ws, ledger, ledger.entries(after_seq=before))
+    refusal = decision.entry.payload.get("refusal") if decision.outcome == "refused" else None
+    return decision, refusal
+
+
+def say(line: str) -> None:
+    """One line in the run's log (Prefect UI) and on the terminal that runs the flow."""
+    get_run_logger().info(line)
+    print(line, file=sys.stderr, flush=True)
+
+
+@flow(name="version-review", log_prints=False)
+def review_flow(
+    config: AlphagateConfig,
+    model_version: int,
+    model: str | None = None,
+    timeout_s: int | None = None,
+    poll_interval: int = 10,
+) -> dict:
+    """Wait for each missing signed approval of ``model`` (default ``config.model.name``)
+    v``model_version`` in turn; end with its standing (``Standing.to_json()``).
+
+    ``timeout_s`` bounds each wait (default: the tier's ``approvals.ui_timeout_seconds``).
+    A wait that times out fails the run (Prefect's server fails a pause past its timeout);
+    its last log line says what it waited for, and nothing is recorded: no one decided.
+    """
+    from prefect.exceptions import FlowPauseTimeout
+    from prefect.flow_runs import pause_flow_run
+    from prefect.runtime import flow_run
+    from prefect.states import Failed
+
+    from governance.policy.config import tier_for
+
+    quiet_expected_failures()
+    ws = Workspace.from_env().ensure()
+    name = model or config.model.name
+    in_force = tier_for(config, strategy=name)
+    timeout = timeout_s or in_force.tier.approvals.ui_timeout_seconds
+    refused = None
+    while True:
+        here, wait = next_wait(ws, name, model_version, config.file, in_force.tier)
+        if wait is None:
+            say(closing_line(here.to_json()))
+            return here.to_json()
+        say(wait.line() if refused is None else f"refused: {refused}; {wait.line()}")
+        form = ReviewSignature.with_initial_data(description=wait.markdown(refused))
+        try:
+            answer = pause_flow_run(
+                wait_for_input=form, timeout=timeout, poll_interval=poll_interval
+            )
+        except FlowPauseTimeout:
+            message = f"no signed approval within {timeout} s; {wait.line()}"
+            say(message)
+            return Failed(name="Unsigned", message=message[:1000], data=here.to_json())
+        _, refused = settle(ws, name, model_version, answer.signature, in_force, flow_run.id)
+
+
+def closing_line(here: dict) -> str:
+    """The run's last line from a version's standing (``Standing.to_json()``): where it
+    stands now and, when signatures cannot move it on, why."""
+    done = f"review {here['model_name']} v{here['version']}: {here['stage']}"
+    if here["approvals"]:
+        done += "; approved by " + ", ".join(
+            f"{a['user']} ({a['role']})" for a in here["approvals"]
+        )
+    if not here["missing"]:
+        return done
+    if here["stage"] in OPEN and here["paper_first"]:
+        return done + "; its tier trades on paper first: approve with `--stage paper`"
+    why = "; ".join(here["next"]) or "a new version must fix its findings"
+    return done + f"; no signature can approve it now; next: {why}"

@@ -1,0 +1,286 @@
+"""The review flow (flows/review.py) end to end against a real Prefect server (issue 29 item 5).
+
+A team reviews v1 of a tiny real LightGBM model under the ``high`` tier of
+tests/data/policy-live.yaml: a validator and a risk officer must approve, neither the
+developer. The flow runs in a thread, as a worker runs it; the test plays the team from the
+main thread. For each pause it reads what the run waits for, both as its terminal line and
+as the form's description in Prefect. It runs the printed ``--sign-only`` command as a
+subprocess with the approver's own key, and resumes the run with Prefect's
+``resume_flow_run(id, run_input={"signature": line})``.
+
+Attacks: a line signed by the model's developer, a line signed for another version, and
+vera's accepted line replayed. Each is refused and recorded, and the run waits again for
+the same role. Every wait has a timeout (:data:`WAIT_S`) and fails with what the run
+printed; it never hangs. The ledger is never held across a pause, so the ``--sign-only``
+subprocesses run while the flow waits.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import queue
+import re
+import shlex
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+from governance.ground.vocabulary import Action
+from governance.ground.workspace import Workspace
+from tests.helpers_e2e import SMALL
+from tests.helpers_identity import enrol_cast, sign_validation, tiny_version
+
+prefect = pytest.importorskip("prefect")
+
+REPO = Path(__file__).resolve().parents[1]
+NAME = "rv"
+#: The MLflow server's address the links name (not contacted: the link's form is checked).
+MLFLOW_URL = "http://127.0.0.1:5999"
+#: Ceiling on every wait: a pause, a subprocess, the flow's end. On a loaded two-core
+#: machine a `--sign-only` subprocess takes ~5 s and a resume a second, so 180 s only
+#: ever trips on a hang.
+WAIT_S = 180
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory, prefect_server):
+    """A governed workspace where dana developed v1 and v2 of ``rv`` and vera validated both
+    (pass); v1's latest validation names its MLflow run holding ``validation/report.html``.
+    Yields the workspace, the cast's keys and that run's id."""
+    from governance.log.ledger import Ledger
+    from governance.registry.recorder import log_run
+
+    tmp = tmp_path_factory.mktemp("review")
+    ws = Workspace(tmp / "home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ALPHAGATE_HOME", str(ws.home))
+        mp.setenv("ALPHAGATE_WITNESS", str(tmp / "witness"))
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{ws.home / 'mlflow.db'}")
+        mp.setenv("ALPHAGATE_MLFLOW_URL", MLFLOW_URL)
+        for name in (
+            "ALPHAGATE_LEDGER_URL",
+            "ALPHAGATE_USER",
+            "ALPHAGATE_KEY",
+            "ALPHAGATE_KEYRING",
+        ):
+            mp.delenv(name, raising=False)  # each person holds their own key, no one else's
+        ws = Workspace.from_env().ensure()
+        keys = enrol_cast(ws)
+        version, run_id = tiny_version(ws, NAME)
+        assert (version, tiny_version(ws, NAME)[0]) == ("1", "2")
+        report, _ = log_run(
+            ws, NAME, tags={"kind": "validation"}, artifact_path="validation",
+            files={"report.html": b"<html><body>report</body></html>"},
+        )  # fmt: skip
+        with Ledger.open(ws) as ledger:  # v1's latest validation names its MLflow run
+            sign_validation(ws, ledger, NAME, "1", "pass", run_id, mlflow_run_id=report)
+        yield ws, keys, report
+
+
+class Review:
+    """A review flow run in a thread, and what it printed."""
+
+    def __init__(self, capsys, version: int = 1, timeout_s: int = 600):
+        from flows.config import load_config
+        from flows.review import review_flow
+
+        self.capsys, self.err = capsys, ""
+        self.name = f"review-{uuid.uuid4().hex[:8]}"
+        self.done: queue.Queue = queue.Queue()
+        flow = review_flow.with_options(flow_run_name=self.name)
+        params = dict(config=load_config(SMALL), model_version=version, model=NAME,
+                      timeout_s=timeout_s, poll_interval=1)  # fmt: skip
+
+        def run():
+            try:
+                self.done.put(flow(**params, return_state=True))
+            except BaseException as exc:  # the main thread reports it
+                self.done.put(exc)
+
+        # the thread sees the test server's settings (a context variable)
+        ctx = contextvars.copy_context()
+        threading.Thread(target=ctx.run, args=(run,), daemon=True).start()
+        self.run_id, self.key = None, None
+
+    def paused(self) -> tuple[str, str]:
+        """Wait for the run's next pause; ``(terminal line, form description)``."""
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+        from prefect.input.actions import read_flow_run_input
+        from prefect.input.run_input import keyset_from_paused_state
+
+        deadline = time.monotonic() + WAIT_S
+        with get_client(sync_client=True) as client:
+            while time.monotonic() < deadline:
+                self._ended()
+                if self.run_id is None:
+                    runs = client.read_flow_runs(
+                        flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[self.name]))
+                    )
+                    self.run_id = runs[0].id if runs else None
+                state = client.read_flow_run(self.run_id).state if self.run_id else None
+                if state and state.is_paused() and state.state_details.pause_key != self.key:
+                    self.key = state.state_details.pause_key
+                    keyset = keyset_from_paused_state(state)
+                    form = read_flow_run_input(keyset["description"], self.run_id)
+                    self.err += self.capsys.readouterr().err
+                    return self.err.strip().splitlines()[-1], form
+                time.sleep(0.3)
+        raise AssertionError(f"review not paused after {WAIT_S} s; it printed:\n{self._text()}")
+
+    def answer(self, line: str) -> None:
+        from prefect.flow_runs import resume_flow_run
+
+        resume_flow_run(self.run_id, run_input={"signature": line})
+
+    def end(self):
+        try:
+            out = self.done.get(timeout=WAIT_S)
+        except queue.Empty:
+            raise AssertionError(f"review did not end in {WAIT_S} s:\n{self._text()}") from None
+        if isinstance(out, BaseException):
+            raise out
+        self.err += self.capsys.readouterr().err
+        return out
+
+    def _ended(self) -> None:
+        if not self.done.empty():
+            raise AssertionError(f"review ended before pausing: {self.done.get()}\n{self._text()}")
+
+    def _text(self) -> str:
+        self.err += self.capsys.readouterr().err
+        return self.err
+
+
+def printed_command(line: str) -> str:
+    match = re.search(r"sign with: (alphagate approve .*? --sign-only);", line)
+    assert match, line
+    return match.group(1)
+
+
+def sign(command: str, keys: dict, **swap: str) -> str:
+    """Run a printed ``--sign-only`` command as its signer would, with their own key; the
+    one line it prints. ``swap`` replaces option values (the attacks)."""
+    for flag, value in swap.items():
+        command = re.sub(rf"--{flag.replace('_', '-')} \S+", f"--{flag.replace('_', '-')} "
+                         f"{value}", command)  # fmt: skip
+    who = re.search(r"--as (\S+)", command).group(1)
+    command = command.replace("--key FILE", f"--key {keys[who]}")
+    argv = [sys.executable, "-m", "flows.cli", *shlex.split(command.removeprefix("alphagate "))]
+    out = subprocess.run(
+        argv, cwd=REPO, env=dict(os.environ), capture_output=True, text=True, timeout=WAIT_S
+    )
+    assert out.returncode == 0, (command, out.stderr)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_a_team_signs_in_turn_and_attacks_are_refused_while_it_waits(team, capsys):
+    from governance.log.ledger import Ledger
+
+    workspace, keys, report_run = team
+    review = Review(capsys)
+
+    # 1. it waits for a validator: what, who, the exact command, the report on MLflow
+    line, form = review.paused()
+    assert "waiting for a validator's signed approval (vera, val)" in line, line
+    assert "still missing: validator, risk_officer" in line
+    command = printed_command(line)
+    assert command == (
+        f"alphagate approve --model {NAME} --model-version 1 --as vera --key FILE"
+        f' --reason "..." --config {SMALL} --sign-only'
+    )
+    report = re.search(r"report: (\S+)", line).group(1)
+    assert report.startswith(f"{MLFLOW_URL}/#/experiments/"), report
+    assert report.endswith(f"/runs/{report_run}/artifacts/validation/report.html")
+    assert command in form and report in form and "waits for a validator" in form
+
+    # 2. the developer signs: refused, recorded, the run waits again for a validator
+    review.answer(sign(command, keys, **{"as": "dana"}))
+    line, form = review.paused()
+    assert line.startswith("refused: ") and "role" in line and "developer" in line, line
+    assert "waiting for a validator's" in line and form.startswith("**Refused:**")
+
+    # 3. a line signed for another version: refused
+    review.answer(sign(command, keys, model_version="2", **{"as": "val"}))
+    line, _ = review.paused()
+    assert "it signs model_version '2', not '1'" in line and "waiting for a validator's" in line
+
+    # 4. vera signs as printed: counted; the run now waits for a risk officer
+    vera = sign(command, keys)
+    review.answer(vera)
+    line, form = review.paused()
+    assert not line.startswith("refused") and "waiting for a risk_officer's" in line, line
+    assert "(rita, omar)" in line and "still missing: risk_officer;" in line
+    command = printed_command(line)
+    assert "--as rita" in command and "--model rv --model-version 1" in command
+
+    # 5. vera's line again (a replay): refused; still waiting for a risk officer
+    review.answer(vera)
+    line, _ = review.paused()
+    assert line.startswith("refused: ") and "waiting for a risk_officer's" in line, line
+
+    # 6. rita signs as printed: four eyes complete, v1 is promoted, the run ends
+    review.answer(sign(command, keys))
+    state = review.end()
+    assert state.is_completed(), state
+    here = state.result()
+    assert here["stage"] == "champion" and here["missing"] == []
+    assert [(a["user"], a["role"]) for a in here["approvals"]] == [
+        ("vera", "validator"),
+        ("rita", "risk_officer"),
+    ]
+    assert review.err.strip().splitlines()[-1] == (
+        f"review {NAME} v1: champion; approved by vera (validator), rita (risk_officer)"
+    )
+    with Ledger.open(workspace) as ledger:
+        subject = f"model:{NAME}/v1"
+        refused = [e.actor for e in ledger.entries(Action.APPROVAL_REFUSED, subject)]
+        granted = [e.actor for e in ledger.entries(Action.APPROVAL_GRANTED, subject)]
+        promoted = ledger.entries(Action.MODEL_PROMOTED, subject)
+    assert (refused, granted, len(promoted)) == (["dana", "val", "vera"], ["vera", "rita"], 1)
+
+
+def test_alphagate_review_waits_in_the_terminal_and_a_timeout_records_nothing(team, capsys):
+    """``alphagate review`` runs the flow in the terminal against the team's server: it
+    says what it waits for; a wait that times out fails the run, records nothing, and exits
+    3 with the version's standing (v2: nobody has signed it)."""
+    import json
+
+    from prefect.settings import PREFECT_API_URL
+
+    from governance.log.ledger import Ledger
+
+    workspace = team[0]
+    with Ledger.open(workspace) as ledger:
+        head = ledger.head()[0]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PREFECT_API_URL", PREFECT_API_URL.value())  # the test server
+        argv = ["review", "--model", NAME, "--model-version", "2", "--config", SMALL]
+        code = main([*argv, "--timeout", "2", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 3, err
+    assert "waiting for a validator's signed approval (vera, val)" in err
+    assert "no signed approval within 2 s; review rv v2: waiting for a validator's" in err
+    assert err.strip().splitlines()[-1].startswith("alphagate: review ended with approvals missing")
+    here = json.loads(out.strip().splitlines()[-1])
+    assert (here["version"], here["stage"], here["missing"]) == (
+        "2",
+        "awaiting_approval",
+        ["validator", "risk_officer"],
+    )
+    with Ledger.open(workspace) as ledger:
+        assert ledger.head()[0] == head  # a timeout is nobody's decision
+
+
+def test_review_needs_a_server_the_team_reaches(team, capsys, monkeypatch):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    code = main(["review", "--model", NAME, "--model-version", "1", "--config", SMALL])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "alphagate serve" in err[0], err
