@@ -266,8 +266,8 @@ def test_monitoring_deployment_runs_on_the_worker(served):
 
 def test_review_submit_runs_on_the_worker_and_says_why_it_stopped(served):
     """``alphagate review --submit`` starts a run of the version-review deployment on the
-    worker; a version that does not exist
-    fails the run with the reason as the last line of its log (no traceback)."""
+    worker; a version that does not exist fails the run with the reason as the last line
+    of its log (no traceback)."""
     from prefect.client.orchestration import PrefectClient
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
     from prefect.client.schemas.sorting import LogSort
