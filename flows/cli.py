@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 #: The commands in the order people use them (unknown ones go last, alphabetically).
 WORKFLOW = (
     "init", "keys", "users", "policy", "config", "data", "run", "demo", "validate",
-    "findings", "status", "approve", "reject", "models", "rebalance", "risk", "stress",
+    "findings", "status", "approve", "reject", "review", "models", "rebalance", "risk", "stress",
     "orders", "fills", "monitor", "killswitch", "ledger", "evidence", "ui", "serve", "witness",
 )  # fmt: skip
 

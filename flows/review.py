@@ -37,11 +37,15 @@ from flows.config import AlphagateConfig
 from flows.halting import quiet_expected_failures
 from flows.ui_form import report_url, sign_only_command
 from governance.decisions.standing import Stage, eligible, standing
+from governance.ground.errors import Forbidden, InputError
 from governance.ground.workspace import Workspace
 from governance.log.readtime import verified_ledger
 
 #: Stages in which a signature can still move the version on.
 OPEN = (Stage.AWAITING_APPROVAL,)
+#: Longest pasted line: a signed approval document is about 2 KB; ten times that bounds
+#: what a form answer makes the flow parse.
+MAX_LINE = 20_000
 
 
 class ReviewSignature(RunInput):
@@ -50,6 +54,7 @@ class ReviewSignature(RunInput):
     signature: str = Field(
         title="Signed approval",
         min_length=1,
+        max_length=MAX_LINE,
         description="the one line `alphagate approve ... --sign-only` printed (JSON)",
     )
 
@@ -194,7 +199,10 @@ def review_flow(
             message = f"no signed approval within {timeout} s; {wait.line()}"
             say(message)
             return Failed(name="Unsigned", message=message[:1000], data=here.to_json())
-        _, refused = settle(ws, name, model_version, answer.signature, in_force, flow_run.id)
+        try:
+            _, refused = settle(ws, name, model_version, answer.signature, in_force, flow_run.id)
+        except (Forbidden, InputError) as exc:  # refused before anything was recorded
+            refused = str(exc)
 
 
 def closing_line(here: dict) -> str:
