@@ -72,6 +72,27 @@ def test_an_archive_is_never_replaced(archived, capsys):
     assert code == 4 and "never replaced" in err and path.read_bytes() == before, err
 
 
+def test_a_period_archived_again_elsewhere_verifies(workspace, archived, tmp_path, capsys):
+    """A second copy of the same period (another location) verifies. The first copy's
+    ``records.archived`` entry has the period itself as its subject; like an
+    ``evidence.exported`` entry it records a copy, not a decision, and no pack must hold it
+    (governance/evidence/proof.py, ``COPIES``). Before, the copy's own verification
+    demanded it ("in the log but missing from the pack", exit 3)."""
+    today, first = archived["today"], archived["doc"]["ledger_entry"]
+    third = tmp_path / "third-location"
+    third.mkdir()
+    code, doc, err = cli_out(capsys, "archive", "create", "--strategy", NAME, "--from", today,
+                             "--to", today, "--dir", str(third), "--as", "rita", "--json")  # fmt: skip
+    assert code == 0, err
+    import zipfile
+
+    with zipfile.ZipFile(third / f"{NAME}-{today}-{today}.zip") as z:
+        held = {e["seq"] for e in json.loads(z.read("ledger/entries.json"))}
+    assert first not in held and doc["ledger_entry"] > first and doc["entries"] == len(held)
+    code, shown, _ = cli_out(capsys, "archive", "verify", "--json")
+    assert code == 0 and [a["state"] for a in shown["archives"]] == ["held", "held"]
+
+
 @pytest.mark.parametrize("attack", ["delete", "swap"])
 def test_a_deleted_or_swapped_archive_within_retention_is_caught(
     workspace, archived, tmp_path, capsys, attack

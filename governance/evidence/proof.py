@@ -48,6 +48,10 @@ SEALED = (EXPORT, CHECKPOINT, PROOFS, INDEX, LOG_KEY, WITNESS_KEYS)
 #: Entries every pack holds: the kill switch's whole history and every identity entry its
 #: signatures depend on (the genesis, enrolments, revocations and role changes: who could
 #: sign what, when; a pack without a revocation would let a revoked key's acts verify).
+#: Records of a copy made of the evidence (an export, an archive), not evidence of a decision:
+#: no pack must hold them, also when their subject is the pack's own (a period archived again).
+COPIES = (Action.EVIDENCE_EXPORTED, Action.RECORDS_ARCHIVED)
+
 ALWAYS_INCLUDED = (
     Area.KILLSWITCH,
     Action.WORKSPACE_INITIALISED,
@@ -258,7 +262,7 @@ def _check_index(index: list[dict], cp, packed: set[int], export: dict, subject)
         if (
             row["seq"] >= export["seq"]
             or row["seq"] in packed
-            or row["action"] == Action.EVIDENCE_EXPORTED
+            or row["action"] in COPIES
         ):
             continue
         if (
