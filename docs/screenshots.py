@@ -48,7 +48,7 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def _wait(url: str, timeout: float = 180) -> None:
+def _wait(url: str, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -109,7 +109,7 @@ def _shot(chromium: str, url: str, out: Path, width=1280, height=900, budget=250
             [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
              f"--user-data-dir={profile}", f"--window-size={width},{height}",
              f"--virtual-time-budget={budget}", f"--screenshot={out}", url],
-            capture_output=True, timeout=180, check=True,
+            capture_output=True, timeout=600, check=True,
         )  # fmt: skip
     print(f"saved {out.relative_to(REPO) if out.is_relative_to(REPO) else out}", flush=True)
 
