@@ -72,7 +72,7 @@ def _model_row(ws, ledger, client, name: str, policy, day) -> dict:
     due = revalidation_due(ledger, validation, tier) if validation else None
     of_record = record_fields(
         ledger, ledger.store, name, focus, [str(v.version) for v in versions], champion,
-        tier_name, tier, day,
+        tier_name, tier, day, policy.materiality if policy is not None else None,
     )  # fmt: skip
     return {
         **of_record,
@@ -131,7 +131,16 @@ def inventory(
 
 
 def inventory_member(ws, ledger, policy_path: str | Path | None) -> dict:
-    """The evidence pack's ``inventory/models.json`` (the policy file given, if readable)."""
+    """The evidence pack's ``inventory/models.json``: under the adopted policy in force (its
+    tiers and materiality breakpoints, whatever file the caller names); in a sandbox or
+    before any adoption, the policy file given, if readable."""
+    from governance.identity.users import load_registry
+    from governance.policy.adoption import adopted_policy, policy_in_force
+
+    registry = load_registry(ledger)
+    adoption = None if registry.sandbox else policy_in_force(ledger, registry)
+    if adoption is not None:
+        return inventory(ws, ledger, adopted_policy(ledger, adoption), adoption.policy_hash)
     policy, digest = None, None
     if policy_path is not None and Path(policy_path).is_file():
         policy, digest = load_policy(policy_path)

@@ -10,10 +10,10 @@ with their contracts, the risk model, upstream models, vendor components with th
 signed in ``model.trained``); and the lifecycle through model-level retirement (every
 registered version retired by a signed act, governance/registry/retired.py).
 
-The score: book value 0-3 (>= 1e7, 1e8, 1e9), accounts 0-2 (>= 10, 100), features 0-2
-(>= 5, 20), one each for external feature sources and for more than 100 distinct trials
-(multiple testing). >= 5 proposes ``high``, >= 3 ``medium``, else ``low``: the breakpoints
-follow the shipped policy's reading of ``high`` as client money at scale.
+The score's breakpoints are the adopted policy's ``materiality:`` section
+(governance/policy/materiality.py; by default book value 0-3 at 1e7, 1e8, 1e9, accounts 0-2
+at 10, 100, features 0-2 at 5, 20, one each for external feature sources and for more than
+100 distinct trials; >= 5 proposes ``high``, >= 3 ``medium``, else ``low``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import datetime as dt
 
 from governance.audit.books import Books
 from governance.ground.vocabulary import Action, Subject
+from governance.policy.materiality import MaterialityPolicy
 from governance.registry.change_control import trained_entry_of
 from governance.registry.retired import retirements
 from governance.registry.stewardship import attestation_status, owner_records
@@ -29,20 +30,14 @@ from governance.registry.stewardship import attestation_status, owner_records
 __all__ = ["materiality_score", "record_fields"]
 
 
-def _points(value: float | None, steps: tuple[float, ...]) -> int:
-    return 0 if value is None else sum(value >= s for s in steps)
-
-
-def materiality_score(drivers: dict, complexity: dict) -> tuple[int, str]:
-    """``(score, proposed tier)`` from the drivers and complexity (module docstring)."""
-    score = (
-        _points(drivers.get("book_value"), (1e7, 1e8, 1e9))
-        + _points(drivers.get("accounts"), (10, 100))
-        + _points(complexity.get("features"), (5, 20))
-        + (1 if complexity.get("sources") else 0)
-        + (1 if (complexity.get("trials_total") or 0) > 100 else 0)
-    )
-    return score, "high" if score >= 5 else "medium" if score >= 3 else "low"
+def materiality_score(
+    drivers: dict, complexity: dict, rule: MaterialityPolicy | None = None
+) -> tuple[int, str]:
+    """``(score, proposed tier)`` from the drivers and complexity under ``rule`` (the
+    adopted policy's ``materiality:``; None: its defaults)."""
+    rule = rule or MaterialityPolicy()
+    score = rule.points(drivers, complexity)
+    return score, rule.proposed(score)
 
 
 def _book(ledger, store, name: str) -> dict:
@@ -62,9 +57,10 @@ def _lifecycle(ledger, name: str, versions: list[str], champion: str | None) -> 
 
 def record_fields(
     ledger, store, name: str, focus: str, versions: list[str], champion: str | None,
-    tier_name: str | None, tier, day: dt.date,
+    tier_name: str | None, tier, day: dt.date, materiality: MaterialityPolicy | None = None,
 ) -> dict:  # fmt: skip
-    """The inventory of record's columns for model ``name`` (its row's ``focus`` version)."""
+    """The inventory of record's columns for model ``name`` (its row's ``focus`` version);
+    ``materiality``: the breakpoints of the policy in force (None: the defaults)."""
     records = owner_records(ledger, name)
     trained = trained_entry_of(ledger, name, focus)
     t = trained.payload if trained is not None else {}
@@ -77,7 +73,7 @@ def record_fields(
     drivers = {"book_value": book["book_value"], "accounts": book["accounts"], "tier": tier_name}
     complexity = {"features": len(t.get("features") or []), "sources": len(sources),
                   "trials_total": t.get("trials_total")}  # fmt: skip
-    score, proposed = materiality_score(drivers, complexity)
+    score, proposed = materiality_score(drivers, complexity, materiality)
     return {
         "owner": records[-1].to_json() if records else None,
         "attestation": attestation_status(ledger, name, tier.inventory.attestation_days, day),

@@ -21,6 +21,7 @@ from governance.ground.canonical import sha256_file
 from governance.ground.configio import StrictModel, load_yaml_model
 from governance.ground.errors import InputError
 from governance.policy.boundaries import BoundaryPolicy
+from governance.policy.materiality import MaterialityPolicy
 from governance.policy.paper import PaperPolicy
 from governance.policy.records import RecordsPolicy
 from governance.policy.stewardship import ChangePathPolicy, InventoryPolicy, OverlayPolicy
@@ -318,6 +319,8 @@ class Policy(StrictModel):
     default_tier: str | None = None
     witnesses: WitnessPolicy | None = None  # None: the environment's witnesses only
     records: RecordsPolicy = Field(default_factory=RecordsPolicy)  # governance/policy/records.py
+    # the inventory's materiality score (governance/policy/materiality.py)
+    materiality: MaterialityPolicy = Field(default_factory=MaterialityPolicy)
 
     @model_validator(mode="after")
     def _assigned_tiers_exist(self) -> Policy:
