@@ -31,6 +31,7 @@ from flows.run import Run, close_run, open_run, service_stage, stage
 from governance.decisions import killswitch
 from governance.decisions.context import RunContext
 from governance.decisions.promotion import latest_validation
+from governance.decisions.trips import escalate_overdue
 from governance.findings.escalation import finding, raise_once
 from governance.findings.review import record_expiries, use_checks
 from governance.ground.errors import TamperDetected
@@ -285,7 +286,7 @@ def run_monitoring(
     as_of = pd.Timestamp(as_of if as_of is not None else panel.close.index[-1])
     features, scores = score_panel(model, panel, features_cfg, extra)
     validation = latest_validation(ctx.ledger, champion.name, champion.version)
-    uses = use_checks(ctx.ledger, str(champion.version), validation, tier)
+    uses = use_checks(ctx.ledger, str(champion.version), validation, tier, name=champion.name)
     domain = validated_domain(ctx.store, validation.report_hash) if validation else None
     report = assess_monitoring(
         as_of=as_of,
@@ -319,6 +320,7 @@ def run_monitoring(
     )
     out = record_monitoring(ctx, tier, report)
     record_expiries(ctx.ledger, uses.expired, monitoring_seq=out.entry.seq)
+    escalate_overdue(ctx, uses.overdue, champion.name, {"monitoring_seq": out.entry.seq})
     return out
 
 

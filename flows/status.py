@@ -60,8 +60,8 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
         "accepted_findings": list(here.accepted_findings),
         "unacceptable_findings": list(here.unacceptable_findings),
         "findings_in_use": [r.to_json() for r in in_use],
-        # owner, due date and plan of each finding; overdue ones warn (issue 27)
-        "overdue_findings": _overdue(ledger, register, [*records, *in_use]),
+        # owned findings past their due date: a warning, then the tier's escalation (issue 27)
+        "overdue_findings": _overdue(ledger, name, facts.version, tier),
         "promotion": state.to_json(),
         "paper_first": paper_first,  # the approvals it needs next are for paper trading
         "may_drive": {"allowed": allowed, "reasons": reasons, "champion": champion},
@@ -76,14 +76,11 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
     }
 
 
-def _overdue(ledger, register, records) -> list[dict]:
-    """Open findings past the due date their signed assignment names."""
-    from governance.findings.owners import owners, with_owner
-    from governance.findings.register import today
+def _overdue(ledger, name: str, version, tier) -> list[dict]:
+    """Owned open findings past their signed due date, under the tier's escalation."""
+    from governance.findings.overdue import overdue
 
-    assigned, day = owners(ledger, register), today()
-    rows = [with_owner(r, assigned, day) for r in records]
-    return [{k: row[k] for k in ("id", "owner", "due", "plan")} for row in rows if row["overdue"]]
+    return [o.to_json() for o in overdue(ledger, name, version, tier.findings.escalation)]
 
 
 def lifecycle_line(life: dict) -> str:
@@ -141,7 +138,8 @@ def render_status(report: dict) -> list[str]:
             f"{f['message']}"
         )
     for f in report.get("overdue_findings") or []:
-        lines.append(f"  WARNING {f['id']} overdue: due {f['due']}, owner {f['owner']}")
+        acted = f"; escalated: {f['action']}" if f.get("escalated") else ""
+        lines.append(f"  WARNING {f['id']} overdue: due {f['due']}, owner {f['owner']}{acted}")
     for fid in report["unacceptable_findings"]:
         lines.append(f"  {fid} may not be accepted under this tier: a new version must fix it")
     for o in report.get("overlays") or []:

@@ -46,18 +46,18 @@ from governance.policy.tiers import reset_rule
 
 
 class SwitchState(StrEnum):
-    ARMED = "armed"
-    TRIPPED = "tripped"
+    ARMED, TRIPPED = "armed", "tripped"
 
 
 class Trigger(StrEnum):
-    """Automatic triggers; each maps to a ``kill_switch.trip_on_<value>`` policy flag."""
+    """Automatic triggers: a ``kill_switch.trip_on_<value>`` flag each (but trips.py's)."""
 
     DATA_QUALITY_CRITICAL = "data_quality_critical"
     CHAMPION_VALIDATION_FAIL = "champion_validation_fail"
     MONITORING_BREACH = "monitoring_breach"
     OPTIMISER_FAILURE = "optimiser_failure"
     PRETRADE_BREACH = "pretrade_breach"
+    FINDING_OVERDUE = "finding_overdue"
     MANUAL = "manual"
 
 

@@ -3,7 +3,8 @@
 :func:`model_may_drive` says no — and why — when there is no champion, the kill switch is
 tripped, the registry disagrees with the ledger, the champion's latest validation is not
 ``pass`` (nor ``review`` with every warning accepted), an acceptance expired or a
-revalidation fell due (per policy), a signed rejection or retirement stands against it, or its evidence
+revalidation fell due or an owned finding is overdue past the tier's escalation (per
+policy), a signed rejection or retirement stands against it, or its evidence
 was made under another tier than the one the adopted policy assigns the strategy now
 (governance/policy/tiers.py). The rebalance then builds the tier's fallback portfolio
 (``policy.tiers.<tier>.fallback``) and reports the reasons.
@@ -134,7 +135,7 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
         if problem:
             reasons.append(problem)
     # findings, acceptances and revalidation cadence (governance/findings/review.py)
-    reasons += use_checks(ledger, version, validation, tier).blockers
+    reasons += use_checks(ledger, version, validation, tier, name=model_name).blockers
     rejected = rejections(ledger, model_name, version)
     if rejected:
         who = ", ".join(e.actor for e in rejected)

@@ -9,6 +9,10 @@
   about the model's behaviour in the market: the fallback is published with the reason, the
   switch stays.
 
+- :func:`escalate_overdue`: an owned finding escalated past its due date under a tier whose
+  ``findings.escalation.action`` is ``trip`` (governance/findings/overdue.py); it also
+  records each escalation once (``finding.escalated``).
+
 Each trips the strategy's own switch (actor ``alphagate``, ``killswitch.auto_trip``) with the
 halt's reasons (at most 500 characters) and returns the new state, or None when nothing
 tripped.
@@ -16,8 +20,10 @@ tripped.
 
 from __future__ import annotations
 
-from governance.decisions.killswitch import Trigger, auto_trip
+from governance.decisions.killswitch import Trigger, auto_trip, effective, trip
+from governance.findings.overdue import record_escalations
 from governance.ground.errors import Gate, GateHalt
+from governance.policy.escalation import BreachAction
 
 #: The gates whose halt of the model portfolio trips the switch, and the trigger each names.
 MODEL_BOOK_TRIGGERS = {
@@ -46,3 +52,16 @@ def trip_on_model_book_halt(target, tier, exc: GateHalt, strategy: str):
         return None
     evidence = {"gate": exc.gate.value}
     return auto_trip(target, tier, trigger, _reason(exc), evidence, strategy=strategy)
+
+
+def escalate_overdue(target, late, strategy: str, evidence: dict | None = None):
+    """Record each escalated finding of ``late`` (``governance.findings.overdue.overdue``)
+    once, then trip ``strategy``'s switch (trigger ``finding_overdue``) when one is escalated
+    under ``action: trip``, unless the switch is tripped already; the new state, or None."""
+    record_escalations(getattr(target, "ledger", target), late, evidence=evidence)
+    acting = [o for o in late if o.escalated and o.action is BreachAction.TRIP]
+    if not acting or effective(target, strategy).tripped:
+        return None
+    reason = "; ".join(o.line() for o in acting)[:500]
+    facts = {"findings": [o.to_json() for o in acting], **(evidence or {})}
+    return trip(target, None, reason, Trigger.FINDING_OVERDUE, evidence=facts, strategy=strategy)

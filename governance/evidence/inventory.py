@@ -63,7 +63,7 @@ def _model_row(ws, ledger, client, name: str, policy, day) -> dict:
     validated_tier = entry.payload.get("policy_tier") if entry else None
     tier_name = assigned or validated_tier
     tier = _tier_of(policy, tier_name)
-    checks = use_checks(ledger, focus, validation, tier, day) if validation else None
+    checks = use_checks(ledger, focus, validation, tier, day, name=name) if validation else None
     problems = list(checks.blockers + checks.warnings) if checks else []
     if assigned is not None and entry is not None:
         off = evidence_problem(f"the validation of v{focus}", validated_tier, assigned, name)

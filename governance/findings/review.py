@@ -13,7 +13,9 @@ monitoring, two more facts weigh, each acted on per the tier's ``monitoring`` po
 - an acceptance that has **expired** (``on_acceptance_expired``);
 - a **revalidation** that has fallen due (:func:`revalidation_due`; SR 26-2: by the
   tier's cadence ``revalidation_days`` — materiality — or at once after a kill-switch
-  trip whose trigger the tier lists in ``revalidate_on``).
+  trip whose trigger the tier lists in ``revalidate_on``);
+- an owned finding of the version **overdue** for remediation (the tier's
+  ``findings.escalation``, governance/findings/overdue.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from governance.findings.overdue import Overdue, overdue
 from governance.findings.register import FindingRecord, Register, Status, load_register, today
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.users import SYSTEM_ACTOR
@@ -147,14 +150,18 @@ class UseCheck:
     warnings: tuple[str, ...] = ()
     expired: tuple[FindingRecord, ...] = ()
     due: Due | None = None
+    overdue: tuple[Overdue, ...] = ()  # owned findings past their due date (warned or escalated)
 
 
 def _acts(action: BreachAction) -> bool:
     return action is not BreachAction.WARN
 
 
-def use_checks(ledger, version, validation, tier: Tier, day: dt.date | None = None) -> UseCheck:
-    """Findings, acceptances and revalidation cadence of the champion ``version`` on ``day``."""
+def use_checks(
+    ledger, version, validation, tier: Tier, day: dt.date | None = None, *, name: str | None = None
+) -> UseCheck:
+    """Findings, acceptances and revalidation cadence of the champion ``version`` on ``day``;
+    with the model's ``name``, its owned findings overdue for remediation too."""
     day = day or today()
     if validation is None:
         return UseCheck(blockers=(f"champion v{version} has no validation",))
@@ -179,7 +186,10 @@ def use_checks(ledger, version, validation, tier: Tier, day: dt.date | None = No
     if due is not None and due.overdue(day):
         line = f"revalidation of v{version} was due {due.date.isoformat()} ({due.reason})"
         (blockers if _acts(policy.on_revalidation_due) else warnings).append(line)
-    return UseCheck(tuple(blockers), tuple(warnings), tuple(expired), due)
+    late = overdue(ledger, name, version, tier.findings.escalation, day) if name else []
+    for o in late:
+        (blockers if o.acts else warnings).append(o.line())
+    return UseCheck(tuple(blockers), tuple(warnings), tuple(expired), due, tuple(late))
 
 
 def record_expiries(ledger, expired, *, monitoring_seq: int | None = None) -> list:

@@ -68,6 +68,7 @@ class Action(StrEnum):
     FINDING_EXPIRED = "finding.expired"
     FINDING_ASSIGNED = "finding.assigned"
     FINDING_ASSIGNMENT_REFUSED = "finding.assignment_refused"
+    FINDING_ESCALATED = "finding.escalated"
     # approvals
     APPROVAL_GRANTED = "approval.granted"
     APPROVAL_REJECTED = "approval.rejected"

@@ -21,6 +21,7 @@ from governance.ground.canonical import sha256_file
 from governance.ground.configio import StrictModel, load_yaml_model
 from governance.ground.errors import InputError
 from governance.policy.boundaries import BoundaryPolicy
+from governance.policy.escalation import BreachAction, FindingsPolicy
 from governance.policy.materiality import MaterialityPolicy
 from governance.policy.paper import PaperPolicy
 from governance.policy.records import RecordsPolicy
@@ -238,16 +239,6 @@ RevalidationTrigger = Literal[
 ]
 
 
-class BreachAction(StrEnum):
-    """What an expired acceptance or an overdue revalidation does: ``warn`` (the model
-    still drives, monitoring says so), ``fallback`` (the rebalance uses the tier's fallback
-    until it is resolved) or ``trip`` (monitoring also trips the kill switch)."""
-
-    WARN = "warn"
-    FALLBACK = "fallback"
-    TRIP = "trip"
-
-
 class MonitoringPolicy(StrictModel):
     """Thresholds for ongoing monitoring of the champion (owned by operations).
 
@@ -302,6 +293,7 @@ class Tier(StrictModel):
     inventory: InventoryPolicy = Field(default_factory=InventoryPolicy)  # owner, attestation
     overlays: OverlayPolicy = Field(default_factory=OverlayPolicy)  # adjustments, restrictions
     change: ChangePathPolicy = Field(default_factory=ChangePathPolicy)  # minor vs material path
+    findings: FindingsPolicy = Field(default_factory=FindingsPolicy)  # overdue escalation
     fallback: Fallback = Fallback.BENCHMARK
 
 
