@@ -213,7 +213,8 @@ def sign_validation(
     """vera's signed ``validation.completed`` of ``name`` v``version`` with ``verdict``, under
     the policy in force and ``tier`` (default: the tier it assigns ``name``), with its
     ``report.json`` artifact (a genuine verdict's shape); ``more`` adds payload fields (the
-    validation's own ``mlflow_run_id``)."""
+    validation's own ``mlflow_run_id``; a minor change's ``comparison`` with its baseline,
+    validation/comparison.py ``compare_with_baseline``)."""
     from governance.identity.signing import append_signed
     from governance.policy.adoption import policy_in_force
 

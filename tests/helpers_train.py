@@ -131,3 +131,18 @@ def dev_val_workspace(tmp_path_factory, name: str, cast):
     enrol_cast(workspace, cast, monkeypatch=mp)
     yield workspace
     mp.undo()
+
+
+def minor_comparison(ws, name: str, version, tier) -> dict | None:
+    """The validator's automatic comparison of ``name`` v``version`` with its baseline, made
+    by the production code on its sealed holdout (validation/comparison.py), as a validation
+    signs it; None for a material change."""
+    from governance.log.ledger import Ledger
+    from governance.registry.change_control import version_change
+    from validation.comparison import compare_with_baseline
+    from validation.inputs import load_inputs
+
+    with Ledger.open(ws) as ledger:
+        change = version_change(ledger, name, version).to_json()
+        inp = load_inputs(ws, ledger, ledger.store, name, int(version))
+    return compare_with_baseline(ws, inp, change, tier, 1 / 5)  # five quantiles: the default

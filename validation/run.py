@@ -29,6 +29,7 @@ from governance.registry.change_control import version_change
 from governance.registry.recorder import log_run, mlflow_client, mlflow_error
 from validation.assess import PREDICTION, Assessment, assess
 from validation.boundaries import operating_domain
+from validation.comparison import compare_with_baseline
 from validation.config import ValidationConfig
 from validation.findings import Finding, Verdict, summarise, with_ids
 from validation.inputs import ValidationInputs, load_inputs, predict, training_facts
@@ -280,11 +281,10 @@ def validate_model_version(
         The registered version (read from the MLflow registry only).
     cfg : ValidationConfig
     tier : Tier
-        Policy tier; its ``validation`` section sets thresholds and severities.
+        Policy tier: ``validation`` thresholds and severities, ``change.comparison`` bounds.
     validator : governance.identity.signing.Signer
-        The proven acting user: must have role ``validator`` and not be the version's
-        developer. The verdict is recorded as their signed act, over the report's digests,
-        the holdout fingerprint and the policy hash.
+        The proven acting user (a validator, not the version's developer); the verdict is
+        their signed act over the report's digests, the holdout fingerprint, the policy hash.
     tier_name : str, optional
         Name of the tier, for the report.
 
@@ -295,7 +295,7 @@ def validate_model_version(
     InputError
         Unknown version, or a required tag or run artifact is missing.
     TamperDetected
-        The holdout is not the sealed one recorded in the ledger, or its bytes changed.
+        The holdout is not the sealed one recorded, or its bytes changed.
     """
     check_validator(ctx, model_name, version, validator)
     signer, validator = validator, validator.name
@@ -305,8 +305,10 @@ def validate_model_version(
     # the operating domain (with the sources' signed lineage) travels in the signed report
     sources = a.report["model"]["sources"]
     domain = operating_domain(inp.holdout, inp.features, tier.boundaries.window, sources)
-    # minor or material, from the signed training entries (never the config): signed with it
+    # minor or material, from the signed training entries (never the config), and a minor
+    # change compared with its baseline on this holdout (validation/comparison.py): signed
     change = version_change(ctx.ledger, model_name, version).to_json()
+    change["comparison"] = compare_with_baseline(ctx.ws, inp, change, tier, 1 / cfg.n_quantiles)
     a = replace(a, report={**a.report, "domain": to_jsonable(domain), "change": change})
     report_json = canonical_json(a.report)
     report_html = render_html(a.report, a.figures).encode("utf-8")
@@ -346,6 +348,7 @@ def validate_model_version(
             "model_run_id": inp.run_id,
             "n_trials": a.report["overfitting"]["n_trials"],
             "change_class": change["class"],
+            "comparison": change["comparison"],  # judged again at each approval
             "holdout_looks": a.report["overfitting"]["holdout_looks"],
             "flow_run_id": ctx.flow_run_id,
             "run_key": ctx.run_key,
@@ -384,17 +387,14 @@ def _identified(ctx: RunContext, a: Assessment, model_name: str, version: int) -
 
 
 def _png_name(caption: str) -> str:
-    slug = "".join(ch if ch.isalnum() else "_" for ch in caption.lower()).strip("_")
-    return f"{slug}.png"
+    return "".join(ch if ch.isalnum() else "_" for ch in caption.lower()).strip("_") + ".png"
 
 
 def _note(inp: ValidationInputs, a: Assessment) -> str:
     """Markdown description of the validation run shown on its MLflow page."""
-    lines = [
+    head = (
         f"Independent validation of **{inp.model_name} v{inp.version}**: "
         f"**{a.verdict.value.upper()}**. Report: `validation/report.html` (JSON twin "
-        "`validation/report.json`).",
-        "",
-        *[f"- {f}" for f in a.findings],
-    ]
-    return "\n".join(lines)
+        "`validation/report.json`)."
+    )
+    return "\n".join([head, "", *[f"- {f}" for f in a.findings]])

@@ -6,7 +6,8 @@ version, all given against one validation (the ``validation_entry_hash`` their d
 sign), to the numbers the tier asks (``approvals.validators`` validators and
 ``approvals.risk_officers`` risk officers; for a minor change — computed from the signed
 training entries, never declared — under a tier whose ``change.minor`` is ``validator``, one
-validator: distinct users, none the version's developer,
+validator, while the automatic comparison with the previous version signed in the validation
+the approvals name is within the tier's ``change.comparison`` bounds: distinct users, none the version's developer,
 each a valid signed act of an approving role at the time, each document once, no valid
 signed rejection of the version before it: a rejection stands across revalidations). The tier is the one the adopted policy in
 force *at that approval* assigns the strategy, so a later policy rewrites no history. The
@@ -30,12 +31,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from governance.ground.vocabulary import Action
+from governance.ground.vocabulary import Action, Subject
 from governance.identity.duties import ROLES, Act, developer_of
 from governance.identity.users import Registry, Role, load_registry, valid_acts
 from governance.policy.stewardship import MinorPath
 from governance.policy.tiers import adopted_policies, in_force_at
-from governance.registry.change_control import ChangeClass, Classification, version_change
+from governance.registry.change_control import (
+    ChangeClass,
+    Classification,
+    comparison_breaches,
+    version_change,
+)
 
 
 @dataclass(frozen=True)
@@ -96,12 +102,19 @@ def counted_approvals(
     return out
 
 
-def required(tier, change_class) -> dict[Role, int]:
+def required(tier, change_class, within_bounds: bool = False) -> dict[Role, int]:
     """``{role: approvals}`` a promotion of a version of ``change_class`` needs under
     ``tier``: the tier's ``approvals``, or, for a minor change (computed from the signed
     training entries, governance/registry/change_control.py) under a tier whose
-    ``change.minor`` is ``validator``, one validator's approval (the proportional path)."""
-    if change_class is ChangeClass.MINOR and tier.change.minor is MinorPath.VALIDATOR:
+    ``change.minor`` is ``validator``, one validator's approval (the proportional path) —
+    only ``within_bounds``: its automatic comparison with the previous version, signed in
+    its validation, within the tier's ``change.comparison`` (:func:`compared_within`);
+    outside them, the full path."""
+    if (
+        change_class is ChangeClass.MINOR
+        and tier.change.minor is MinorPath.VALIDATOR
+        and within_bounds
+    ):
         return {Role.VALIDATOR: 1, Role.RISK_OFFICER: 0}
     return {Role.VALIDATOR: tier.approvals.validators,
             Role.RISK_OFFICER: tier.approvals.risk_officers}  # fmt: skip
@@ -151,10 +164,12 @@ def promotions(
             continue  # four eyes cannot be checked: nothing completes
         # the class matters only where some tier offers the minor path (else: not computed)
         change = version_change(ledger, name, version, registry) if light else _FULL
+        compared = signed_comparison(ledger, registry, name, version, validation) if light else None
         developer = developers[run_id]
         found = _candidates(
             entries, rejections.get(version), change,
-            lambda seq, cls: _requirement(history, seq, name, tier, cls),
+            lambda seq, cls, c=compared, b=change.baseline_version: _requirement(
+                history, seq, name, tier, cls, c, b),
             lambda part, d=developer: counted_approvals(part, d, allow_declared, registry),
             lambda seq, counted, part, v=version: action != Action.APPROVAL_GRANTED
             or _graduated(ledger, registry, tier, _tier_at(history, seq, name, tier), v,
@@ -217,25 +232,51 @@ def _candidates(entries, blocked_from, change, need_at, count, graduated) -> lis
 def needed_now(ledger, name: str, version, tier, registry: Registry | None = None) -> dict:
     """``{role: approvals}`` ``name`` v``version`` needs under ``tier`` now (what ``status``
     and the approve command show): the minor path only for a minor change whose baseline is
-    the champion now, or for the champion that completed on it; else the full path."""
+    the champion now and whose latest validation's comparison is within bounds, or for the
+    champion that completed on it; else the full path."""
     registry = registry or load_registry(ledger)
     change = version_change(ledger, name, version, registry)
     current = champion(ledger, name, registry, tier)
     if current is not None and current.version == str(version):
         cls = ChangeClass.MINOR if current.minor else ChangeClass.MATERIAL
-    elif current is not None and current.version == change.baseline_version:
-        cls = change.change_class
-    else:
-        cls = ChangeClass.MATERIAL
-    return required(tier, cls)
+        return required(tier, cls, within_bounds=True)  # judged when it completed
+    if current is not None and current.version == change.baseline_version:
+        compared = signed_comparison(ledger, registry, name, version, None)
+        within = compared_within(tier, compared, change.baseline_version)
+        return required(tier, change.change_class, within)
+    return required(tier, ChangeClass.MATERIAL)
 
 
-def _requirement(history, seq: int, name: str, tier, change) -> dict[Role, int] | None:
+def compared_within(tier, comparison, baseline: str | None) -> bool:
+    """Whether a signed ``comparison`` against ``baseline`` is within ``tier``'s
+    ``change.comparison`` bounds (governance/registry/change_control.py)."""
+    return not comparison_breaches(tier.change.comparison, comparison, baseline)
+
+
+def signed_comparison(ledger, registry, name: str, version, validation_hash: str | None):
+    """The automatic comparison with the previous version signed in ``name`` v``version``'s
+    valid ``validation.completed`` whose entry hash is ``validation_hash`` (None: the
+    latest), or None."""
+    entries = ledger.entries(
+        action=Action.VALIDATION_COMPLETED, subject=Subject.model(name, version)
+    )
+    held = [
+        e
+        for e in valid_acts(registry, entries, ROLES[Act.VALIDATE])
+        if validation_hash in (None, e.entry_hash)
+    ]
+    return held[-1].payload.get("comparison") if held else None
+
+
+def _requirement(history, seq: int, name: str, tier, change, comparison=None, baseline=None):
     """The approvals asked of ``name`` at ``seq`` (:func:`required` for the version's change
-    class): by the tier the adopted policy in force then assigns it; before any adoption (or
-    in a sandbox) by the caller's ``tier``; None when neither says (nothing completes)."""
+    class and signed comparison): by the tier the adopted policy in force then assigns it;
+    before any adoption (or in a sandbox) by the caller's ``tier``; None when neither says
+    (nothing completes)."""
     at = _tier_at(history, seq, name, tier)
-    return required(at, change) if at is not None else None
+    if at is None:
+        return None
+    return required(at, change, compared_within(at, comparison, baseline))
 
 
 def _tier_at(history, seq: int, name: str, tier):

@@ -22,6 +22,7 @@ config is not read).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -37,6 +38,7 @@ __all__ = [
     "baseline_entry",
     "classify",
     "classify_training",
+    "comparison_breaches",
     "version_change",
 ]
 
@@ -232,3 +234,35 @@ def version_change(ledger, name: str, version, registry: Registry | None = None)
     computed = classify(entry.payload, base.payload if base else None, base_version,
                         base and base.seq)  # fmt: skip
     return _stricter(computed, entry.payload.get("change"))
+
+
+def _number(value: Any) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if ok and math.isfinite(value) else None
+
+
+def comparison_breaches(bounds, comparison: Any, baseline_version: str | None) -> list[str]:
+    """Why a minor change's automatic comparison with its baseline (signed in its validation,
+    validation/comparison.py) does not keep it on the minor path under ``bounds`` (a tier's
+    ``change.comparison``); empty: within bounds. Missing, made against another version
+    than the baseline, or a figure that is not a finite number: a breach (fail closed)."""
+    if not isinstance(comparison, Mapping):
+        return ["no automatic comparison with the previous version is signed in the validation"]
+    if str(comparison.get("baseline_version")) != str(baseline_version):
+        return [f"the comparison is against v{comparison.get('baseline_version')}, not the"
+                f" baseline v{baseline_version}"]  # fmt: skip
+    checks = (
+        ("ic_change_tstat", lambda v: abs(v) <= bounds.max_ic_change_tstat,
+         f"|t| of the rank IC change above {bounds.max_ic_change_tstat:g}"),
+        ("relative_turnover", lambda v: v <= bounds.max_relative_turnover,
+         f"relative book turnover above {bounds.max_relative_turnover:g}"),
+        ("importance_rank_corr", lambda v: v >= bounds.min_importance_rank_corr,
+         f"feature-importance rank correlation below {bounds.min_importance_rank_corr:g}"),
+    )  # fmt: skip
+    out = []
+    for key, holds, why in checks:
+        value = _number(comparison.get(key))
+        if value is None or not holds(value):
+            shown = "not a number" if value is None else f"{value:.3g}"
+            out.append(f"comparison with v{baseline_version}: {key} {shown}: {why}")
+    return out
