@@ -159,6 +159,17 @@ def test_a_config_edited_back_before_validation_still_validates_a_material_chang
     """Attack: v3 added a feature (material); before validation the developer edits the run
     config back to v2's features and search, hoping v3 passes as minor. Validation reads
     the class from the signed training entries: its signed report and entry say material."""
+    v3 = str(runs[2].version)
+    entry, report = _validated(ws, v3, tmp_path, capsys)
+    assert entry.payload["change_class"] == "material"
+    assert report["change"]["class"] == "material"
+    assert report["change"]["reasons"] == ["features added: rev_1w"]
+    assert entry.payload["comparison"] is None  # a material change is not compared
+
+
+def _validated(ws, version: str, tmp_path, capsys):
+    """``alphagate validate`` of ``alpha`` v``version`` by val-bob under a run config naming
+    v2's features and search; the signed entry and its report."""
     import shutil
     from pathlib import Path
 
@@ -175,15 +186,27 @@ def test_a_config_edited_back_before_validation_still_validates_a_material_chang
         "policy:\n  file: policy.yaml\n  tier: high\n",
         encoding="utf-8",
     )
-    v3 = str(runs[2].version)
-    code = main(["validate", "--config", str(cfg), "--model-version", v3, "--as", VAL, "--json"])
-    assert code in (0, 3), capsys.readouterr().err
+    argv = ["validate", "--config", str(cfg), "--model-version", version, "--as", VAL, "--json"]
+    assert main(argv) in (0, 3), capsys.readouterr().err
     with Ledger.open(ws) as ledger:
-        entry = ledger.last(action=Action.VALIDATION_COMPLETED, subject=Subject.model("alpha", v3))
-        report = ledger.store.read_json(entry.payload["report_json_sha256"])
-    assert entry.payload["change_class"] == "material"
-    assert report["change"]["class"] == "material"
-    assert report["change"]["reasons"] == ["features added: rev_1w"]
+        subject = Subject.model("alpha", version)
+        entry = ledger.last(action=Action.VALIDATION_COMPLETED, subject=subject)
+        return entry, ledger.store.read_json(entry.payload["report_json_sha256"])
+
+
+def test_a_minor_change_is_compared_with_its_baseline_in_its_signed_validation(
+    ws, runs, tmp_path, capsys
+):
+    """v2 (minor against v1): the validator's process scores v2's holdout with v1 too
+    (validation/comparison.py); the figures and the breaches of the tier's
+    ``change.comparison`` bounds are in the signed entry and in the report."""
+    entry, report = _validated(ws, str(runs[1].version), tmp_path, capsys)
+    compared = entry.payload["comparison"]
+    assert compared == report["change"]["comparison"]
+    assert compared["baseline_version"] == str(runs[0].version)
+    assert {"ic_change_tstat", "relative_turnover", "importance_rank_corr"} <= set(compared)
+    assert compared["bounds"]["max_relative_turnover"] == 0.75  # the default bounds
+    assert isinstance(compared["breaches"], list)
 
 
 def test_a_hand_signed_entry_claiming_minor_counts_as_material(ws, runs):

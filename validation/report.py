@@ -127,7 +127,14 @@ def _change(change: Mapping[str, Any] | None) -> str:
         return "–"
     base = change.get("baseline_version")
     why = "; ".join(change.get("reasons") or []) or "new data only"
-    return f"{change.get('class')}" + (f" against v{base}" if base else "") + f" ({why})"
+    text = f"{change.get('class')}" + (f" against v{base}" if base else "") + f" ({why})"
+    c = change.get("comparison")  # a minor change's comparison (validation/comparison.py)
+    if not c:
+        return text
+    figures = ", ".join(f"{k} {c.get(k) if c.get(k) is None else f'{c[k]:.3g}'}" for k in
+                        ("ic_change_tstat", "relative_turnover", "importance_rank_corr"))  # fmt: skip
+    verdict = "; ".join(c.get("breaches") or []) or "within the tier's bounds"
+    return f"{text}; compared with v{c.get('baseline_version')}: {figures} — {verdict}"
 
 
 def _signoff(report: Mapping[str, Any]) -> tuple:
