@@ -278,11 +278,8 @@ def run_monitoring(
     weights: pd.DataFrame | None = None,
     extra: dict | None = None,
 ) -> MonitoringOutcome:
-    """Score, assess and record one monitoring run of ``champion`` at ``as_of``.
-
-    ``model`` predicts long feature rows (``tasks.model.scoring.ScoringModel``); ``as_of``
-    defaults to the panel's last date.
-    """
+    """Score, assess and record one monitoring run of ``champion`` at ``as_of`` (default the
+    panel's last date); ``model`` predicts long feature rows (``ScoringModel``)."""
     as_of = pd.Timestamp(as_of if as_of is not None else panel.close.index[-1])
     features, scores = score_panel(model, panel, features_cfg, extra)
     validation = latest_validation(ctx.ledger, champion.name, champion.version)
