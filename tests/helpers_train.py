@@ -145,4 +145,4 @@ def minor_comparison(ws, name: str, version, tier) -> dict | None:
     with Ledger.open(ws) as ledger:
         change = version_change(ledger, name, version).to_json()
         inp = load_inputs(ws, ledger, ledger.store, name, int(version))
-    return compare_with_baseline(ws, inp, change, tier, 1 / 5)  # five quantiles: the default
+        return compare_with_baseline(ledger, inp, change, tier, 1 / 5)  # the default quintiles

@@ -3,8 +3,8 @@
 A retrain classified *minor* (governance/registry/change_control.py: new data only) may take
 its tier's lighter approval path only when it behaves like the version it retrains. The
 validator's process scores the new version's sealed holdout with both the new version and
-its baseline (the previous registered version the class was computed against, read from the
-registry by version) and measures:
+its baseline (the previous registered version the class was computed against; its model file
+is the one its signed training entry names, :func:`baseline_booster`) and measures:
 
 - ``ic_change``: the new version's holdout mean rank IC minus the baseline's, and
   ``ic_change_tstat``, the Newey-West t-statistic of the per-date difference (``horizon - 1``
@@ -28,18 +28,18 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from governance.registry.change_control import ChangeClass, comparison_breaches
-from governance.registry.contract import read_contract
-from governance.registry.recorder import load_model
+from governance.ground.errors import TamperDetected
+from governance.registry.change_control import ChangeClass, comparison_breaches, trained_entry_of
 from tasks.model.stats import ic_by_date, newey_west_tstat
 from validation.inputs import ValidationInputs, predict
 from validation.sensitivity import book_turnover
 
-__all__ = ["Comparison", "compare_scores", "compare_with_baseline"]
+__all__ = ["Comparison", "baseline_booster", "compare_scores", "compare_with_baseline"]
 
 
 @dataclass(frozen=True)
@@ -104,20 +104,36 @@ def compare_scores(
     )
 
 
-def compare_with_baseline(ws, inp: ValidationInputs, change: dict, tier, quantile: float):
+def baseline_booster(ledger, name: str, version: str) -> lgb.Booster:
+    """The baseline's LightGBM model from the file its developer's signed ``model.trained``
+    names (``model_hash``), read from the content-addressed store and re-hashed: never the
+    registry's copy, which an insider could swap for the new version's to pass the
+    comparison.
+
+    Raises
+    ------
+    TamperDetected
+        No valid signed training entry names a model file, or the file changed.
+    """
+    entry = trained_entry_of(ledger, name, version)
+    digest = entry.payload.get("model_hash") if entry is not None else None
+    if not isinstance(digest, str):
+        raise TamperDetected(f"{name} v{version}: no valid signed model.trained names its model")
+    return lgb.Booster(model_str=ledger.store.read_bytes(digest).decode("utf-8"))
+
+
+def compare_with_baseline(ledger, inp: ValidationInputs, change: dict, tier, quantile: float):
     """The comparison section of a minor change's validation (None for a material one):
-    the figures, the baseline and the breaches of ``tier``'s ``change.comparison``."""
+    the figures, the baseline and the breaches of ``tier``'s ``change.comparison``. A minor
+    change has the baseline's features in the same order (its class says so)."""
     base_version = change.get("baseline_version")
     if change.get("class") != ChangeClass.MINOR.value or base_version is None:
         return None
-    _, booster, extras = load_model(ws, inp.model_name, int(base_version), flavor="lightgbm")
-    booster = getattr(booster, "booster_", booster)
-    contract = read_contract(extras, f"model {inp.model_name} v{base_version}")
-    features = list(contract.features) if contract is not None else list(inp.features)
+    booster = baseline_booster(ledger, inp.model_name, str(base_version))
     found = compare_scores(
         inp.holdout,
         predict(inp.booster, inp.holdout, inp.features),
-        predict(booster, inp.holdout, features),
+        predict(booster, inp.holdout, inp.features),
         (inp.booster.feature_importance("gain"), booster.feature_importance("gain")),
         baseline_version=str(base_version),
         quantile=quantile,

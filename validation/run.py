@@ -308,7 +308,7 @@ def validate_model_version(
     # minor or material, from the signed training entries (never the config), and a minor
     # change compared with its baseline on this holdout (validation/comparison.py): signed
     change = version_change(ctx.ledger, model_name, version).to_json()
-    change["comparison"] = compare_with_baseline(ctx.ws, inp, change, tier, 1 / cfg.n_quantiles)
+    change["comparison"] = compare_with_baseline(ctx.ledger, inp, change, tier, 1 / cfg.n_quantiles)
     a = replace(a, report={**a.report, "domain": to_jsonable(domain), "change": change})
     report_json = canonical_json(a.report)
     report_html = render_html(a.report, a.figures).encode("utf-8")
