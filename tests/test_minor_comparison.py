@@ -161,3 +161,22 @@ def test_figures_outside_the_bounds_signed_as_within_still_count_as_outside(ws, 
     assert compared_within(tier, c2, c2["baseline_version"])
     # a comparison made against another version than the baseline counts for nothing
     assert not compared_within(tier, c2, v2)
+
+
+def test_a_baseline_model_swapped_in_the_registry_changes_no_comparison(ws, setup):
+    """Attack: the developer overwrites v2's model file in the MLflow artifact store (every
+    leaf negated) before v3's validation, hoping to move the comparison. The baseline is read
+    from the file v2's signed training entry names, so v3's comparison is unchanged."""
+    from governance.policy.tiers import tier_at_use
+    from tests.helpers_e2e import negate_model_file
+
+    (_, v2, v3), (_, _, c3), _ = setup
+    path, original = negate_model_file(ws, "beta", v2)
+    try:
+        from governance.log.ledger import Ledger
+
+        with Ledger.open(ws) as ledger:
+            tier = tier_at_use(ledger, "beta").tier
+        assert minor_comparison(ws, "beta", v3, tier) == c3
+    finally:
+        path.write_text(original)
