@@ -13,13 +13,13 @@ from governance.decisions.standing import standing
 from governance.findings.register import load_register
 from governance.findings.review import blocking, revalidation_due
 from governance.registry.change_control import version_change
-from governance.registry.recorder import mlflow_client
+from governance.registry.store_reader import registry_reader
 from governance.registry.versions import get_model_facts
 
 
 def latest_version(ws, name: str) -> str | None:
     """The highest registered version of ``name``, or None."""
-    versions = mlflow_client(ws).search_model_versions(f"name='{name}'")
+    versions = registry_reader(ws).search_model_versions(f"name='{name}'")
     return max((str(v.version) for v in versions), key=int, default=None)
 
 
@@ -37,7 +37,7 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
     restrictions of use in force), ``lifecycle`` (the standing's: the stage among candidate,
     validated, paper, live, retired, and the next step; governance/decisions/lifecycle.py).
     """
-    facts = get_model_facts(mlflow_client(ws), name, version)
+    facts = get_model_facts(registry_reader(ws), name, version)
     here = standing(ws, ledger, name, facts.version, tier)  # the one view model
     validation = latest_validation(ledger, name, facts.version)
     state, paper_first = stage_state(ws, ledger, facts, tier, validation)

@@ -34,8 +34,8 @@ from governance.policy.backing import validation_tier_problem
 from governance.policy.schema import Tier
 from governance.policy.tiers import tier_at_use
 from governance.registry.champion import champion
-from governance.registry.recorder import mlflow_client
 from governance.registry.retired import retirements
+from governance.registry.store_reader import registry_reader
 from governance.registry.versions import champion_version, registry_exists
 
 
@@ -124,7 +124,7 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
     if gone is not None:
         reasons.append(f"champion v{version} was retired by {gone.actor} (ledger seq {gone.seq})")
         return DriveDecision(False, tuple(reasons), version)
-    alias = champion_version(mlflow_client(ws), model_name) if registry_exists(ws) else None
+    alias = champion_version(registry_reader(ws), model_name) if registry_exists(ws) else None
     if alias != version:
         reasons.append(
             f"registry drift: champion alias points at v{alias}, the ledger promoted v{version}"

@@ -28,7 +28,7 @@ from governance.registry.champion import (
     needed_now,
     promotions,
 )
-from governance.registry.recorder import mlflow_client
+from governance.registry.store_reader import registry_reader
 from governance.registry.versions import ModelFacts, get_model_facts
 
 
@@ -75,7 +75,7 @@ class PromotionState:
 
 def facts_for(ws: Workspace, ledger: Ledger, name: str, version, registry=None) -> ModelFacts:
     """Registry facts of ``name`` v``version`` with the developer taken from the ledger."""
-    facts = get_model_facts(mlflow_client(ws), name, version)
+    facts = get_model_facts(registry_reader(ws), name, version)
     return replace(facts, developer=developer_of(ledger, facts.run_id, registry))
 
 

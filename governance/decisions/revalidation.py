@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from governance.decisions.killswitch import Trigger, auto_trip
 from governance.registry.champion import champion
-from governance.registry.recorder import mlflow_client
+from governance.registry.store_reader import registry_reader
 from governance.registry.versions import champion_version, registry_exists
 
 
@@ -21,7 +21,7 @@ def is_champion(ws, ledger, name: str, version) -> bool:
     promoted = champion(ledger, name)
     if promoted is not None and promoted.version == str(version):
         return True
-    return registry_exists(ws) and champion_version(mlflow_client(ws), name) == str(version)
+    return registry_exists(ws) and champion_version(registry_reader(ws), name) == str(version)
 
 
 def trip_if_champion_failed(ws, target, tier, name: str, version, verdict: str, seq: int):

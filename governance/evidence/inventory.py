@@ -31,6 +31,7 @@ from governance.policy.schema import Policy, Tier, load_policy
 from governance.policy.tiers import evidence_problem
 from governance.registry.change_control import version_change
 from governance.registry.recorder import log_run, mlflow_client
+from governance.registry.store_reader import registry_reader
 from governance.registry.versions import registry_exists
 
 FLAG = "models_driving_without_current_validation"
@@ -116,7 +117,7 @@ def inventory(
     day = day or today()
     rows = []
     if registry_exists(ws):
-        client = mlflow_client(ws)
+        client = registry_reader(ws)
         for rm in sorted(client.search_registered_models(), key=lambda m: m.name):
             if client.search_model_versions(f"name='{rm.name}'"):
                 rows.append(_model_row(ws, ledger, client, rm.name, policy, day))

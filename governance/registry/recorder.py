@@ -25,6 +25,7 @@ stays cheap, and ``Workspace.activate()`` has set MLflow's environment first.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -53,11 +54,20 @@ def mlflow_client(ws: Workspace):
     return MlflowClient(tracking_uri=ws.tracking_uri, registry_uri=ws.tracking_uri)
 
 
-def mlflow_error() -> type[Exception]:
-    """MLflow's exception class (``except mlflow_error():``; imported only when raised)."""
+class RegistryMiss(LookupError):
+    """No such model version or alias, as read without MLflow
+    (:mod:`governance.registry.store_reader`)."""
+
+
+def mlflow_error() -> type[Exception] | tuple[type[Exception], ...]:
+    """The exceptions of a registry read (``except mlflow_error():``): MLflow's own class,
+    imported only when an exception is being matched and only if MLflow is loaded (no
+    MLflow error can have been raised otherwise), and :class:`RegistryMiss`."""
+    if "mlflow" not in sys.modules:
+        return RegistryMiss
     from mlflow.exceptions import MlflowException
 
-    return MlflowException
+    return (MlflowException, RegistryMiss)
 
 
 @contextmanager

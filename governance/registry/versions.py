@@ -27,6 +27,7 @@ from governance.log.ledger import Ledger
 from governance.registry import recorder  # a module: its names have one home, not two
 from governance.registry.champion import champion, document, record_problems, records
 from governance.registry.retired import retirements
+from governance.registry.store_reader import LocalRegistry, registry_reader
 
 CHAMPION = "champion"
 PAPER = "paper"  # the alias of a version in its paper stage (governance/decisions/paper.py)
@@ -61,6 +62,8 @@ class ModelFacts:
 
 def model_artifact_hash(client, name: str, version: int | str) -> str:
     """SHA-256 over the files of a registered model version's logged model."""
+    if isinstance(client, LocalRegistry) and (local := client.model_dir(name, version)):
+        return recorder.hash_model_dir(local)  # the same files MLflow would copy out
     with tempfile.TemporaryDirectory() as tmp:
         return recorder.hash_model_dir(recorder.download_model(client, name, version, tmp))
 
@@ -215,7 +218,7 @@ def registry_matches_ledger(ws: Workspace, ledger: Ledger) -> VerifyReport | Non
     if not problems and (promotions or registry_exists(ws)):
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         retired = {name: retirements(ledger, name) for name in promotions}
-        problems = registry_problems(recorder.mlflow_client(ws), promotions, retired)
+        problems = registry_problems(registry_reader(ws), promotions, retired)
     if not problems:
         return None
     seq, reason = problems[0]
