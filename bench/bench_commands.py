@@ -1,20 +1,33 @@
-"""Interactive governance commands end to end, each a fresh ``alphagate`` process.
+"""Interactive governance commands end to end, each a fresh ``alphagate`` process (issue 28).
 
-On a demo workspace (``--home``: one made by ``alphagate demo``; default: a new one is made
-first, which takes a cold demo's time), each read-only command a risk officer runs is
-started as its own process ``--repeats`` times: ``status``, ``models``, ``findings list``,
-``killswitch status``, ``ledger verify --incremental``. Printed per command: the median
-wall time, the target (issue 28: <= 1.5 s on a quiet machine) and the ratio against the
-floor measured in the same run, ``alphagate --version`` (the interpreter and the CLI's
-own imports, no workspace). The load is printed beside the figures. Usage::
+Two workspaces, each made first unless given:
 
-    .venv/bin/python bench/bench_commands.py [--home DIR] [--repeats 3]
+- the demo workspace (``--home``: one made by ``alphagate demo``), where the read-only
+  commands a risk officer runs are started ``--repeats`` times each, interleaved with the
+  floor: ``status``, ``models``, ``findings list``, ``killswitch status``,
+  ``ledger verify --incremental``;
+- a workspace where the deciding acts are legal (``--review-home``), made as the tests make
+  one (tests/helpers_e2e.py: the cast enrolled, the policy adopted, ``run`` on the review
+  market halts at REVIEW with one warning): ``findings accept`` (rita), ``approve`` (vera),
+  ``killswitch trip`` (rita), ``killswitch reset`` (omar) and ``reject`` (omar), each once,
+  in that order, each beside a floor run. Their exit codes are printed (0 = the act was
+  legal and done).
+
+Each figure is the child process's CPU time (user + system, ``resource.getrusage``) and its
+wall time; the ratio is CPU against the floor's CPU measured in the same run,
+``alphagate --version`` (the interpreter and the CLI's own imports, no workspace). On a
+shared machine CPU seconds and ratios hold; wall seconds do not, so the load is printed
+beside them. Target (shared/DESIGN.md): each <= 1.5 s end to end on a quiet machine.
+
+    .venv/bin/python bench/bench_commands.py [--home DIR] [--review-home DIR] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -23,61 +36,130 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-COMMANDS = (
+sys.path.insert(0, str(REPO))
+READS = (
     ("status",),
     ("models",),
     ("findings", "list"),
     ("killswitch", "status"),
     ("ledger", "verify", "--incremental"),
 )
+REVIEW = REPO / "tests" / "data" / "review.yaml"
 TARGET_S = 1.5
 
 
-def alphagate(env: dict, *argv: str) -> float:
-    """Seconds of one ``alphagate argv`` process (it must succeed or halt, exit 0 or 3)."""
+def alphagate(env: dict, *argv: str, ok=(0, 3)) -> tuple[float, float, int]:
+    """``(cpu_s, wall_s, exit)`` of one ``alphagate argv`` process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "flows.cli", *argv],
         env=env, cwd=REPO, capture_output=True, text=True, check=False,
     )  # fmt: skip
-    elapsed = time.perf_counter() - t0
-    if done.returncode not in (0, 3):
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if done.returncode not in ok:
         raise SystemExit(f"alphagate {' '.join(argv)}: exit {done.returncode}\n{done.stderr}")
-    return elapsed
+    return cpu, wall, done.returncode
+
+
+def base_env() -> dict:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    drop = ("PREFECT_API", "MLFLOW_", "ALPHAGATE_LEDGER_URL", "ALPHAGATE_USER", "ALPHAGATE_KEY")
+    return {k: v for k, v in env.items() if not k.startswith(drop)}
+
+
+def demo_home(env: dict) -> Path:
+    """A new demo workspace (the keyring and witness beside it); its home."""
+    base = Path(tempfile.mkdtemp(prefix="alphagate-bench-commands-"))
+    env |= {"ALPHAGATE_KEYRING": str(base / "keyring"), "ALPHAGATE_WITNESS": str(base / "witness"),
+            "ALPHAGATE_HOME": str(base / "home")}  # fmt: skip
+    cpu, wall, _ = alphagate(env, "demo", "--config", str(REPO / "configs" / "demo.yaml"))
+    print(f"demo workspace made in {wall:.1f} s ({cpu:.1f} s CPU): {base / 'home'}", flush=True)
+    return base / "home"
+
+
+def review_home(env: dict, home: Path | None) -> Path:
+    """The review market's workspace (tests/helpers_e2e.py): cast enrolled, policy adopted,
+    ``run`` halted at REVIEW (made when ``home`` does not exist); its home. The environment
+    is set for its commands."""
+    home = home or Path(tempfile.mkdtemp(prefix="alphagate-bench-review-")) / "home"
+    new = not home.exists()
+    env |= {"ALPHAGATE_HOME": str(home), "ALPHAGATE_CONFIG": str(REVIEW),
+            "ALPHAGATE_WITNESS": str(home.parent / "witness"),
+            "ALPHAGATE_KEYRING": str(home.parent / f"{home.name}-keyring"),
+            "XDG_DATA_HOME": str(home.parent / "xdg")}  # fmt: skip
+    if new:
+        script = ("from pathlib import Path\nfrom governance.ground.workspace import Workspace\n"
+                  "from tests.helpers_identity import enrol_cast\n"
+                  f"enrol_cast(Workspace(Path({str(home)!r})))\n")  # fmt: skip
+        subprocess.run([sys.executable, "-c", script], env=env, cwd=REPO, check=True)
+        cpu, wall, code = alphagate(env, "run", "--config", str(REVIEW), "--as", "dana")
+        print(f"review workspace made in {wall:.1f} s ({cpu:.1f} s CPU, run exit {code}): {home}",
+              flush=True)  # fmt: skip
+    return home
+
+
+def acts() -> list[tuple[str, ...]]:
+    """The deciding acts, legal in this order on the review workspace's v1."""
+    until = (dt.date.today() + dt.timedelta(days=90)).isoformat()
+    return [
+        ("findings", "accept", "F-review-e2e-v1-1", "--as", "rita", "--reason", "prior too strict",
+         "--until", until, "--control", "monthly SHAP sign review"),
+        ("approve", "--model-version", "1", "--as", "vera", "--reason", "holdout reviewed"),
+        ("killswitch", "trip", "--as", "rita", "--reason", "drill"),
+        ("killswitch", "reset", "--as", "omar", "--reason", "drill over", "--incident", "INC-1"),
+        ("reject", "--model-version", "1", "--as", "omar", "--reason", "second look"),
+    ]  # fmt: skip
+
+
+def load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def line(label: str, cpu: float, wall: float, floor_cpu: float, extra: str = "") -> str:
+    met = "met" if wall <= TARGET_S else "not met"
+    return (f"  {label:<30} CPU {cpu:6.2f} s  {cpu / floor_cpu:5.2f}x the floor;"
+            f" wall {wall:6.2f} s (<= {TARGET_S} s quiet: {met} here){extra}")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--home", type=Path, help="a demo workspace (default: make one)")
+    ap.add_argument("--review-home", type=Path, help="a review workspace (default: make one)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--no-acts", action="store_true", help="only the read-only commands")
     args = ap.parse_args(argv)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env = {k: v for k, v in env.items() if not k.startswith(("PREFECT_API", "MLFLOW_"))}
-    home = args.home
-    if home is None:
-        base = Path(tempfile.mkdtemp(prefix="alphagate-bench-commands-"))
-        home = base / "home"
-        env["ALPHAGATE_KEYRING"] = str(base / "keyring")
-        env["ALPHAGATE_WITNESS"] = str(base / "witness")
-        env["ALPHAGATE_HOME"] = str(home)
-        made = alphagate(env, "demo", "--config", str(REPO / "configs" / "demo.yaml"))
-        print(f"demo workspace made in {made:.1f} s: {home}", flush=True)
-    env["ALPHAGATE_HOME"] = str(home)
+    env = base_env()
+    if args.home is None:
+        args.home = demo_home(env)
+    env["ALPHAGATE_HOME"] = str(args.home)
     floor, rows = [], {}
+    print(f"read-only commands on the demo workspace; load before {load()}", flush=True)
     for _ in range(args.repeats):  # interleaved: the load weighs on floor and commands alike
         floor.append(alphagate(env, "--version"))
-        for cmd in COMMANDS:
+        for cmd in READS:
             rows.setdefault(cmd, []).append(alphagate(env, *cmd))
-    base_s = statistics.median(floor)
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"floor `alphagate --version`: {base_s:.2f} s (median of {args.repeats}); load {load}")
-    for cmd, times in rows.items():
-        median = statistics.median(times)
-        met = "met" if median <= TARGET_S else "not met"
-        print(
-            f"  {' '.join(cmd):<28} {median:6.2f} s  {median / base_s:5.2f}x the floor"
-            f"  (target <= {TARGET_S} s on a quiet machine: {met} here)"
-        )
+    f_cpu = statistics.median(c for c, _w, _x in floor)
+    f_wall = statistics.median(w for _c, w, _x in floor)
+    print(f"floor `alphagate --version`: CPU {f_cpu:.2f} s, wall {f_wall:.2f} s"
+          f" (medians of {args.repeats}); load after {load()}")  # fmt: skip
+    for cmd, runs in rows.items():
+        cpu = statistics.median(c for c, _w, _x in runs)
+        wall = statistics.median(w for _c, w, _x in runs)
+        print(line(" ".join(cmd), cpu, wall, f_cpu))
+    if args.no_acts:
+        return 0
+    renv = base_env()
+    review_home(renv, args.review_home)
+    print(f"deciding acts on the review workspace, once each; load before {load()}", flush=True)
+    for cmd in acts():
+        f = alphagate(renv, "--version")
+        cpu, wall, code = alphagate(renv, *cmd, ok=(0, 3, 4))
+        label = " ".join(cmd[:2] if cmd[0] != "approve" and cmd[0] != "reject" else cmd[:1])
+        print(line(label, cpu, wall, f[0], f"; exit {code}, floor CPU {f[0]:.2f} s"), flush=True)
+    print(f"load after {load()}")
     return 0
 
 

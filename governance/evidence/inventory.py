@@ -18,12 +18,15 @@ Status of a model (of its champion, else of its latest version): ``champion``,
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from governance.decisions.promotion import latest_validation
 from governance.evidence.inventory_record import record_fields
 from governance.findings.register import today
 from governance.findings.review import revalidation_due, use_checks
+from governance.ground.canonical import sha256_json
+from governance.ground.files import write_atomic
 from governance.ground.html import Cell, Facts, Page, Section, Table, Tone, render_page, tone_of
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.sandbox import banner, is_sandbox
@@ -272,12 +275,25 @@ def inventory_html(inv: dict) -> str:
 def publish_inventory(ws, inv: dict) -> str | None:
     """Log the HTML inventory to MLflow and link it from every registered model.
 
-    One run per call in experiment ``alphagate-inventory``; each registered model gets tag
-    ``inventory`` and a description line linking the page. Returns the run id, or None
-    when there is no registry yet.
+    One run per new inventory in experiment ``alphagate-inventory``; each registered model
+    gets tag ``inventory`` and a description line linking the page. Returns the run id, or
+    None when there is no registry yet.
+
+    An inventory identical to the last one published to this store (same rows, same day:
+    its SHA-256 in ``<home>/reports/inventory-published.json``) is not logged again: the
+    page it would write is already there, and MLflow's import and writes were most of an
+    interactive ``models`` (issue 28). The page is a view: nothing decides from it.
     """
     if not inv["models"]:
         return None
+    marker = Path(ws.home) / "reports" / "inventory-published.json"
+    digest = sha256_json(inv)
+    try:
+        last = json.loads(marker.read_text(encoding="utf-8"))
+        if last["sha256"] == digest and last["tracking_uri"] == ws.tracking_uri:
+            return str(last["run_id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # none yet, or unreadable: publish
     run_id, exp_id = log_run(
         ws,
         EXPERIMENT,
@@ -301,4 +317,6 @@ def publish_inventory(ws, inv: dict) -> str | None:
         kept = [ln for ln in (rm.description or "").splitlines() if not ln.startswith(_LINE)]
         desc = "\n".join([*kept, f"{_LINE}[{m['status']}, as of {inv['as_of']}]({link})"])
         client.update_registered_model(m["name"], description=desc.strip())
+    doc = {"sha256": digest, "tracking_uri": ws.tracking_uri, "run_id": run_id}
+    write_atomic(marker, json.dumps(doc), durable=False)
     return run_id

@@ -71,6 +71,15 @@ __all__ = [
 ]
 
 
+#: The head row, locked on PostgreSQL to serialise writers (built once: a select built per
+#: transaction cost its cache key each time).
+_HEAD_FOR_UPDATE = (
+    sa.select(head_table.c.seq, head_table.c.hash)
+    .where(head_table.c.id == HEAD_ID)
+    .with_for_update()
+)
+
+
 class Ledger:
     """Append-only ledger in the database at ``url``.
 
@@ -167,11 +176,7 @@ class Ledger:
             The head row is missing (the ledger was tampered with).
         """
         with self._engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE
-            head = conn.execute(
-                sa.select(head_table.c.seq, head_table.c.hash)
-                .where(head_table.c.id == HEAD_ID)
-                .with_for_update()  # PostgreSQL: serialise writers on the head row
-            ).first()
+            head = conn.execute(_HEAD_FOR_UPDATE).first()
             if head is None:
                 raise TamperDetected(
                     "ledger head checkpoint is missing: run `alphagate ledger verify`"

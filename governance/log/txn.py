@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -21,18 +22,23 @@ from governance.ground.canonical import sha256_bytes
 from governance.ground.errors import InputError, TamperDetected
 from governance.log import merkle
 from governance.log.bound import binding_problems, replay_tokens
-from governance.log.chain import compute_entry_hash, entry_leaf
+from governance.log.chain import entry_bytes, entry_leaf
 from governance.log.db import HEAD_ID, entries_table, frontier_of, head_table, nodes_table
 
 #: ``replay_ignores`` value that compares only action and subject (first recording stands).
 ANY_PAYLOAD = ("*",)
 
-_INSERT_ENTRY = entries_table.insert()
-_UPDATE_HEAD = (
-    head_table.update()
-    .where(head_table.c.id == HEAD_ID)
-    .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash"))
+_ENTRY_COLUMNS = tuple(c.name for c in entries_table.columns)
+#: An append's three writes as text with named parameters, run on the DBAPI cursor of the
+#: transaction's connection: SQLAlchemy's execution of a Core insert (cache key, compiled
+#: lookup, result set-up) cost more CPU than SQLite's own insert (bench/bench_ledger.py).
+_WRITES = (
+    f"INSERT INTO {entries_table.name} ({', '.join(_ENTRY_COLUMNS)})"
+    f" VALUES ({', '.join(':' + c for c in _ENTRY_COLUMNS)})",
+    f"INSERT INTO {nodes_table.name} (level, idx, hash) VALUES (:level, :idx, :hash)",
+    f"UPDATE {head_table.name} SET seq = :seq, hash = :hash WHERE id = {HEAD_ID}",
 )
+_PG_WRITES = tuple(re.sub(r":(\w+)", r"%(\1)s", sql) for sql in _WRITES)  # psycopg's style
 
 
 class IdempotencyConflict(InputError):
@@ -138,6 +144,7 @@ class LedgerTransaction:
         self._conn, self._payload_text = conn, payload_text
         self._seq, self._hash = head
         self._frontier = frontier  # the tree's frontier at ``head``, when the caller knows it
+        self._cursor = None  # the DBAPI cursor of the writes, opened by the first append
 
     def tree_state(self) -> tuple[tuple[int, str], merkle.Frontier | None]:
         """The head ``(seq, hash)`` after this transaction's appends and the tree's frontier
@@ -192,20 +199,26 @@ class LedgerTransaction:
             prev_hash=self._hash,
             idempotency_key=idempotency_key,
         )
-        entry_hash = compute_entry_hash(fields)
-        conn = self._conn
-        # statements built once with bound parameters: compiled once, cached by SQLAlchemy
-        conn.execute(_INSERT_ENTRY, {"payload": body, "entry_hash": entry_hash, **fields})
+        data = entry_bytes(fields)  # encoded once: the chain hash and the tree leaf
+        entry_hash = sha256_bytes(data)
         if self._frontier is None:
-            self._frontier = frontier_of(conn, self._seq)
-        self._frontier, done = self._frontier.append(entry_leaf(fields))
-        conn.execute(
-            nodes_table.insert(),
-            [{"level": lv, "idx": ix, "hash": h.hex()} for lv, ix, h in done],
-        )
-        conn.execute(_UPDATE_HEAD, {"new_seq": seq, "new_hash": entry_hash})
-        self._seq, self._hash = seq, entry_hash
+            self._frontier = frontier_of(self._conn, self._seq)
+        frontier, done = self._frontier.append(merkle.leaf_hash(data))
+        insert_entry, insert_node, move_head = self._writes()
+        cur = self._cursor
+        cur.execute(insert_entry, {"payload": body, "entry_hash": entry_hash, **fields})
+        cur.executemany(insert_node, [{"level": lv, "idx": ix, "hash": h.hex()}
+                                      for lv, ix, h in done])  # fmt: skip
+        cur.execute(move_head, {"seq": seq, "hash": entry_hash})
+        self._frontier, self._seq, self._hash = frontier, seq, entry_hash
         return LedgerEntry(payload=json.loads(body), entry_hash=entry_hash, **fields)
+
+    def _writes(self) -> tuple[str, str, str]:
+        """The append's statements for this connection's driver, and its DBAPI cursor (in
+        the transaction SQLAlchemy began: the writes commit or roll back with it)."""
+        if self._cursor is None:
+            self._cursor = self._conn.connection.cursor()
+        return _PG_WRITES if self._conn.dialect.name == "postgresql" else _WRITES
 
     def _refuse_unbound(self, action: str, actor: str, role: str, subject: str, payload) -> None:
         """A signed entry that disagrees with its document, or whose signature or document
