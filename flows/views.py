@@ -201,7 +201,7 @@ def _quietly():
     from governance.ground.errors import InputError
     from governance.registry.recorder import mlflow_error
 
-    with contextlib.suppress(mlflow_error(), InputError):  # InputError: no such version
+    with contextlib.suppress(*mlflow_error(), InputError):  # InputError: no such version
         yield
 
 

@@ -119,7 +119,7 @@ def training_facts(ledger: Ledger, strategy: str, run_id: str) -> dict:
 def _download(client, run_id: str, name: str, dst: Path) -> Path:
     try:
         return Path(client.download_artifacts(run_id, name, str(dst)))
-    except (mlflow_error(), OSError):
+    except (*mlflow_error(), OSError):
         raise InputError(f"model run {run_id}: artifact {name} is missing") from None
 
 

@@ -59,12 +59,13 @@ class RegistryMiss(LookupError):
     (:mod:`governance.registry.store_reader`)."""
 
 
-def mlflow_error() -> type[Exception] | tuple[type[Exception], ...]:
-    """The exceptions of a registry read (``except mlflow_error():``): MLflow's own class,
+def mlflow_error() -> tuple[type[Exception], ...]:
+    """The exceptions of a registry read, a flat tuple (``except mlflow_error():``, or
+    ``except (*mlflow_error(), OSError):``): :class:`RegistryMiss` and MLflow's own class,
     imported only when an exception is being matched and only if MLflow is loaded (no
-    MLflow error can have been raised otherwise), and :class:`RegistryMiss`."""
+    MLflow error can have been raised otherwise)."""
     if "mlflow" not in sys.modules:
-        return RegistryMiss
+        return (RegistryMiss,)
     from mlflow.exceptions import MlflowException
 
     return (MlflowException, RegistryMiss)

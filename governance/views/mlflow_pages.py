@@ -226,7 +226,7 @@ def _rerender_card(client, run_id: str, view: VersionView) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         try:
             path = client.download_artifacts(run_id, CARD_JSON, tmp)
-        except (mlflow_error(), OSError):
+        except (*mlflow_error(), OSError):
             return  # trained before cards were stored as documents
         page = page_from_json(json.loads(Path(path).read_text(encoding="utf-8")))
         f = view.facts
