@@ -66,13 +66,18 @@ class LocalRegistry:
     def __init__(self, ws: Workspace, path: Path):
         self.ws, self.path = ws, path
         self.tracking_uri = ws.tracking_uri
+        self._db: sqlite3.Connection | None = None
 
     def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
-        db = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True)
-        try:
-            return db.execute(sql, params).fetchall()
-        finally:
-            db.close()
+        # one read-only connection per reader: opening one parses MLflow's whole schema
+        # (about 70 tables); each statement reads the file as it is (autocommit)
+        if self._db is None:
+            self._db = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True)
+        return self._db.execute(sql, params).fetchall()
+
+    def __del__(self) -> None:
+        if self._db is not None:
+            self._db.close()
 
     def _versions(self, where: str, params: tuple) -> list[StoredVersion]:
         rows = self._rows(
