@@ -94,7 +94,8 @@ def test_paper_then_live_two_separate_four_eyes_decisions(paper_ws, capsys):
     client = MlflowClient()
     assert str(client.get_model_version_by_alias(NAME, "paper").version) == version
     code, st, err = _cli(capsys, config, "status", "--model-version", version, "--json")
-    assert st["next"] and not any("--stage paper" in c for c in st["next"]), st["next"]
+    # no command helps before the paper days (a live approval would be refused): none printed
+    assert st["next"] == [], st["next"]
     assert (st["lifecycle"]["stage"], st["lifecycle"]["paper_days"]) == ("paper", 0)
     # Live before min_days of paper marks: refused, recorded, with the count.
     _mark(ws, version, 2)
@@ -106,6 +107,9 @@ def test_paper_then_live_two_separate_four_eyes_decisions(paper_ws, capsys):
     assert f"next: {MIN_DAYS - 2} more paper days" in text, text
     # The paper signatures never count for live: after min_days, live needs its own two.
     _mark(ws, version, 1, start=PAPER_START + 2)
+    code, st, err = _cli(capsys, config, "status", "--model-version", version, "--json")
+    assert st["next"] and all(" --stage paper" not in c for c in st["next"]), st["next"]
+    assert all("alphagate approve " in c for c in st["next"]), st["next"]  # the live ones now
     code, out, err = _approve(capsys, config, version, "val")
     assert code == 0 and not out["promoted"] and out["missing"] == ["risk_officer"], err
     assert [g["user"] for g in out["granted"]] == ["val"]

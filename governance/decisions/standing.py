@@ -220,10 +220,13 @@ def standing(ws, ledger: Ledger, name: str, version, tier=None) -> Standing:
     # still in paper: entered it, neither promoted since (champion, superseded) nor retired
     in_paper = start is not None and stage not in (Stage.RETIRED, Stage.CHAMPION,
                                                    Stage.SUPERSEDED)  # fmt: skip
+    days = paper_days(ledger, name, v, start.seq) if in_paper else None
+    # in paper short of the tier's days: a live approval would be refused (no command helps)
+    waiting = days is not None and tier.paper is not None and days < tier.paper.min_days
     life = lifecycle_of(
         stage.value,
         tier=tier,
-        paper_days=paper_days(ledger, name, v, start.seq) if in_paper else None,
+        paper_days=days,
         verdict=validation.verdict if validation else None,
         rejected_by=[r["user"] for r in rejected],
         unacceptable=bool(never),
@@ -264,6 +267,7 @@ def standing(ws, ledger: Ledger, name: str, version, tier=None) -> Standing:
                 never,
                 tier,
                 validation,
+                waiting,
             )
         ),
         overlays=tuple({**a.to_json(), "line": a.line()} for a in in_force(ledger, name, tier)),
@@ -303,9 +307,11 @@ def eligible(registry, role: str, exclude: set) -> list[str]:
 
 
 def _next(
-    registry, name, version, developer, stage, state, paper_first, open_, never, tier, validation
-):
-    """The exact commands that move the version on; none that cannot help (issue 29)."""
+    registry, name, version, developer, stage, state, paper_first, open_, never, tier, validation,
+    waiting=False,
+):  # fmt: skip
+    """The exact commands that move the version on; none that cannot help (issue 29): no
+    live approval while the version is ``waiting`` for its paper days."""
     if stage in _DONE:
         return []
     steps: list[str] = []
@@ -317,7 +323,7 @@ def _next(
     officers = eligible(registry, tier.validation.acceptance.role.value, {developer})
     steps += [ACCEPT.format(id=r.id, who=(officers or ["<risk_officer>"])[0]) for r in open_]
     have = {g["user"] for g in state.granted} | {developer}
-    for role in dict.fromkeys(state.missing):
+    for role in dict.fromkeys(() if waiting else state.missing):
         gap = state.missing.count(role)
         for who in (eligible(registry, role, have) or [f"<{role}>"])[:gap]:
             stage_flag = " --stage paper" if paper_first else ""
