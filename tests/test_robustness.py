@@ -237,3 +237,31 @@ def test_an_ic_loss_counts_only_when_significant():
 
     assert found(0.8) == [] and found(float("nan")) == []
     assert found(3.0) == ["sensitivity_ic_loss"]
+
+
+def test_the_replica_of_a_regime_ensemble_is_the_registered_model():
+    """The regime ensemble (issue 26) is one booster whose every tree splits first on the
+    gate (a LightGBM forced split): the validator's replica must make the same first split
+    from the signed recipe (its ``regime_gate``), or every regime model would fail
+    replication, critically. Same rows, same parameters, deterministic LightGBM: the two
+    predictions agree to the float-rounding bound of the module docstring."""
+    from tasks.model.dataset import LABEL
+    from tasks.model.train import LightGBMParams, fit_booster
+    from validation.replication import TrainingRecipe, compare, refit
+
+    rng = np.random.default_rng(3)
+    n, feats = 4_000, ["a", "b", "gate"]
+    frame = pd.DataFrame(rng.normal(size=(n, 2)), columns=["a", "b"])
+    frame["gate"] = (rng.random(n) < 0.3).astype(float)
+    # a signal only in the gate's state: the forced split changes the trees
+    frame[LABEL] = np.where(frame["gate"] == 1, frame["a"], -frame["b"]) + rng.normal(size=n)
+    params = LightGBMParams(regime_gate="gate", num_boost_round=30)
+    X = frame[feats].to_numpy(dtype=np.float64)
+    registered = fit_booster(X, frame[LABEL].to_numpy(), feats, params)
+    dumped = registered.dump_model()["tree_info"]
+    assert all(t["tree_structure"]["split_feature"] == 2 for t in dumped)  # gate first
+    recipe = TrainingRecipe("fp", tuple(feats), params.model_dump(), 30, "")
+    holdout = frame.assign(date=0, asset=np.arange(n))
+    base = registered.predict(X)
+    rep = compare(refit(frame, recipe), base, holdout, recipe)
+    assert rep.matches and rep.max_abs_diff <= rep.tolerance, rep

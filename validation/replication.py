@@ -44,8 +44,9 @@ __all__ = [
 ]
 
 EPS = float(np.finfo(np.float64).eps)
-#: LightGBMParams fields that steer the boosting loop, not ``lightgbm.train``'s ``params``.
-_LOOP = ("num_boost_round", "early_stopping_rounds")
+#: LightGBMParams fields that are not ``lightgbm.train``'s ``params``: the boosting loop's,
+#: and the regime ensemble's gate (issue 26), which is a forced first split (:func:`refit`).
+_LOOP = ("num_boost_round", "early_stopping_rounds", "regime_gate")
 
 
 @dataclass(frozen=True)
@@ -104,12 +105,27 @@ def refit(dev: pd.DataFrame, recipe: TrainingRecipe, overrides: Mapping[str, Any
 
     Returns a ``lightgbm.Booster``.
     """
+    import json
+
     import lightgbm
 
     X = np.ascontiguousarray(dev[list(recipe.features)].to_numpy(dtype=np.float64))
     y = dev[LABEL].to_numpy(dtype=np.float64)
     data = lightgbm.Dataset(X, label=y, feature_name=list(recipe.features), free_raw_data=True)
-    return lightgbm.train(recipe.booster_params(overrides), data, num_boost_round=recipe.rounds)
+    params = recipe.booster_params(overrides)
+    gate = {**recipe.params, **(overrides or {})}.get("regime_gate")
+    with tempfile.TemporaryDirectory() as tmp:
+        # A regime ensemble's trees split first on its 0/1 gate at LightGBM's bin boundary 0,
+        # when both regimes have rows (one regime: one model, no split), as the signed
+        # recipe's gate says (a gate not among its features, which training refuses, makes
+        # no split: the replica then differs, a mismatch).
+        if gate is not None and gate in recipe.features:
+            i = list(recipe.features).index(gate)
+            if np.unique(X[:, i][np.isfinite(X[:, i])]).size > 1:
+                forced = Path(tmp) / "forced.json"
+                forced.write_text(json.dumps({"feature": i, "threshold": 0.0}), encoding="utf-8")
+                params["forcedsplits_filename"] = str(forced)
+        return lightgbm.train(params, data, num_boost_round=recipe.rounds)
 
 
 def _model_file(booster) -> bytes:
