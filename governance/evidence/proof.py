@@ -259,11 +259,7 @@ def _check_index(index: list[dict], cp, packed: set[int], export: dict, subject)
         raise _fail(f"{INDEX}: does not fold to the checkpoint's root (an entry changed)")
     period = Subject.parse_period(subject)
     for row in index:
-        if (
-            row["seq"] >= export["seq"]
-            or row["seq"] in packed
-            or row["action"] in COPIES
-        ):
+        if row["seq"] >= export["seq"] or row["seq"] in packed or row["action"] in COPIES:
             continue
         if (
             (area(row["action"]) in ALWAYS_INCLUDED or row["action"] in ALWAYS_INCLUDED)
