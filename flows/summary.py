@@ -124,7 +124,10 @@ def render(summary: RunSummary, width: int = WIDTH) -> str:
     for stage, info in summary.stages.items():
         lines += _wrap(printable(info.get("headline", "")), f"  {stage:<{_LABEL}} ", _INDENT, width)
         for d in info.get("details", []):
-            lines += _wrap(printable(d), _INDENT, _INDENT + "  ", width)
+            if str(d).startswith("alphagate "):  # a command, whole: it is pasted as printed
+                lines.append(_INDENT + printable(d))
+            else:
+                lines += _wrap(printable(d), _INDENT, _INDENT + "  ", width)
     book = summary.portfolio or {}
     for label, key in (("weights", "weights_path"), ("trades", "trades_path")):
         if book.get(key):  # whole, never wrapped: a path cut in two cannot be pasted

@@ -88,3 +88,15 @@ def test_the_published_weights_and_trades_paths_print_whole(tmp_path):
     lines = [line.split() for line in render(s).splitlines()]
     assert ["weights", str(folder / "weights.csv")] in lines
     assert ["trades", str(folder / "trades.csv")] in lines
+
+
+def test_a_printed_command_is_never_wrapped():
+    """A command the summary suggests (``alphagate validate ... --config FILE``) is one line
+    however long, so that it runs as printed (issue 29, item 2); prose around it wraps."""
+    cmd = ("alphagate validate --model team-walkthrough --model-version 1 --config "
+           + "configs/" + "x" * 60 + ".yaml --as <validator> --key <their key>")  # fmt: skip
+    s = RunSummary(kind="pipeline", flow_run_id="f" * 36)
+    s.note("validation", headline="not run: " + "word " * 30, details=[cmd])
+    lines = render(s).splitlines()
+    assert [line.strip() for line in lines if "alphagate validate" in line] == [cmd]
+    assert max(len(line) for line in lines if "alphagate validate" not in line) <= WIDTH
