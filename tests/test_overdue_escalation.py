@@ -21,10 +21,9 @@ import pytest
 import yaml
 
 from flows.cli import main
-from governance.ground.canonical import canonical_json, sha256_bytes
 from governance.ground.vocabulary import Action
-from governance.log.chain import compute_entry_hash
 from tests.helpers_identity import POLICY, adopt_policy, enrol_cast, promoted_version, signer
+from tests.test_readtime_commands import edit_in_place
 
 NAME = "late"
 DATA = Path(__file__).resolve().parent / "data"
@@ -136,21 +135,6 @@ def test_the_default_escalation_only_warns(workspace, monkeypatch, tmp_path, cap
     )  # fmt: skip
 
 
-def _edit(ledger, entry, rehash: bool, signed: dict) -> None:
-    """The DBA's UPDATE of the assignment's signed document (and, with ``rehash``, of the
-    row's payload and entry hashes, so that the row is consistent with itself)."""
-    from test_ledger_support import raw_sql
-
-    text = canonical_json({**entry.payload, "signed": signed}).decode()
-    sets = {"p": text, "s": entry.seq}
-    stmt = "UPDATE ledger_entries SET payload = :p"
-    if rehash:
-        fields = {**entry.__dict__, "payload_hash": sha256_bytes(text.encode())}
-        stmt += ", payload_hash = :ph, entry_hash = :eh"
-        sets.update(ph=fields["payload_hash"], eh=compute_entry_hash(fields))
-    raw_sql(ledger.url, stmt + " WHERE seq = :s", **sets)
-
-
 @pytest.mark.parametrize("rehash", [False, True], ids=["payload", "payload-and-hashes"])
 def test_a_due_date_edited_in_the_database_is_refused(workspace, monkeypatch, tmp_path, capsys,
                                                       rehash):  # fmt: skip
@@ -166,7 +150,8 @@ def test_a_due_date_edited_in_the_database_is_refused(workspace, monkeypatch, tm
     with Ledger.open(workspace) as ledger:
         assigned = ledger.last(action=Action.FINDING_ASSIGNED)
         later = (TODAY + dt.timedelta(days=60)).isoformat()
-        _edit(ledger, assigned, rehash, {**assigned.payload["signed"], "due": later})
+        signed = {**assigned.payload["signed"], "due": later}
+        edit_in_place(ledger, assigned, rehash, signed=signed)
     capsys.readouterr()
     assert main(["status", "--config", str(config), "--model", NAME]) == 3
     err = capsys.readouterr().err
