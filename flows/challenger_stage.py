@@ -36,7 +36,7 @@ def shadow_challengers(run: Run, panel, champion: int | None, scores: pd.Series 
     if champion is None:
         return
     ctx, strategy = run.now, run.config.model.name
-    ref = ModelRef.of(strategy, champion)
+    ref = ModelRef.parse(strategy, champion)
     signals: dict[str, pd.Series] = {}
     meta, errors = [], []
     if scores is not None:

@@ -333,7 +333,7 @@ def load_champion(run: Run):
     promoted = champion(ctx.ledger, name)  # what the signed approvals make
     if promoted is None:
         return None, None, None
-    ref = ModelRef.of(name, promoted.version)
+    ref = ModelRef.parse(name, promoted.version)
     model = load_scoring_model(ctx.ws, ref.name, ref.version)
     facts = champion_facts(ctx, model)
     return facts, model, load_reference(ctx.ws, facts.run_id)

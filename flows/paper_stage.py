@@ -72,7 +72,7 @@ def _book(run: Run, panel, mandate, version, entry, held, half_spread, impact, d
     model_hash = entry.payload.get("model_artifact_hash")
     scores = pd.Series(dtype=float)
     try:
-        scores = version_scores(run, panel, ModelRef.of(strategy, version), model_hash)
+        scores = version_scores(run, panel, ModelRef.parse(strategy, version), model_hash)
         result = construct_portfolio(ctx, scores, panel, held, mandate, book=name)
         result = stress_gate(run, panel, result, book=name)
         target, source, reasons = result.weights, PortfolioSource.MODEL, []

@@ -108,7 +108,7 @@ def portfolio(run: Run, panel) -> None:
     result, scores = None, None
     if allowed:
         try:
-            ref = ModelRef.of(strategy, champion)
+            ref = ModelRef.parse(strategy, champion)
             scores, features = version_inputs(run, panel, ref, drive.model_hash)
             hold_to_domain(run, panel, features, ref)  # GateHalt: fallback
             book = adjusted_portfolio(run, scores, panel, accounts, adjustments, mandate)

@@ -57,6 +57,18 @@ def reason_text(text: str) -> str:
     return text
 
 
+def version_number(text: str) -> int:
+    """An argparse ``type`` for ``--model-version``: a positive whole number
+    (:meth:`~governance.ground.refs.ModelRef.number`), else a usage error (exit 2)."""
+    from governance.ground.errors import InputError
+    from governance.ground.refs import ModelRef
+
+    try:
+        return ModelRef.number(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def prove(args: argparse.Namespace, ws, ledger, action: str):
     """The :class:`~governance.identity.signing.Signer` that ``--as``/``--key`` prove (exit 2 / 4)."""
     from governance.audit.door import prove_identity

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from flows.commands import add_config_arg, add_json_arg, add_user_arg, config_path
+from flows.commands import (
+    add_config_arg,
+    add_json_arg,
+    add_user_arg,
+    config_path,
+    version_number,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "export", help="write the evidence pack of a model version, a run or a period"
     )
     which = ex.add_mutually_exclusive_group(required=True)
-    which.add_argument("--model-version", type=int, metavar="N")
+    which.add_argument("--model-version", type=version_number, metavar="N")
     which.add_argument("--run-id", metavar="ID", help="Prefect flow-run id or MLflow run id")
     which.add_argument("--strategy", metavar="NAME", help="a period's evidence of a strategy")
     ex.add_argument("--from", dest="start", metavar="DATE", help="first day (with --strategy)")
@@ -28,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     co = esub.add_parser(
         "committee", help="write the committee pack of a model version: one self-contained HTML"
     )
-    co.add_argument("--model-version", type=int, default=None, metavar="N",
+    co.add_argument("--model-version", type=version_number, default=None, metavar="N",
                     help="default: the latest registered version")  # fmt: skip
     add_config_arg(co)
     co.add_argument("--model", default=None, metavar="NAME", help="registered model name")

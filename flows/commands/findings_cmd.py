@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from flows.commands import add_json_arg, add_user_arg, config_path, prove, reason_text
+from flows.commands import (
+    add_json_arg,
+    add_user_arg,
+    config_path,
+    prove,
+    reason_text,
+    version_number,
+)
 from governance.ground.vocabulary import Action
 
 
@@ -12,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     fp = sub.add_parser("findings", help="the findings register: list, show, accept")
     fsub = fp.add_subparsers(dest="findings_command", required=True, metavar="ACTION")
     ls = fsub.add_parser("list", help="findings with their id, severity and status")
-    ls.add_argument("--model-version", type=int, default=None, metavar="N")
+    ls.add_argument("--model-version", type=version_number, default=None, metavar="N")
     ls.add_argument("--status", default=None, metavar="open|accepted|remediated|expired")
     ls.add_argument("--model", default=None, metavar="NAME", help="registered model name")
     ls.add_argument("--config", default=None, metavar="FILE", help="run config naming the model")

@@ -12,6 +12,7 @@ from flows.commands import (
     prove,
     reason_text,
     say_sandbox,
+    version_number,
 )
 from governance.ground.vocabulary import Action
 
@@ -26,7 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     for name, helptext in (("approve", "approve a model version"), ("reject", "reject one")):
         p = sub.add_parser(name, help=helptext)
         p.add_argument(
-            "--model-version", required=True, type=int, metavar="N", help="registered version"
+            "--model-version",
+            required=True,
+            type=version_number,
+            metavar="N",
+            help="registered version",
         )
         add_user_arg(p, required=True)
         p.add_argument(
@@ -50,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(handler=_decide, decision=name)
 
     rt = sub.add_parser("retire", help="retire a model version (a risk officer's signed act)")
-    rt.add_argument("--model-version", required=True, type=int, metavar="N")
+    rt.add_argument("--model-version", required=True, type=version_number, metavar="N")
     add_user_arg(rt, required=True)
     rt.add_argument("--reason", required=True, type=reason_text, metavar="TEXT")
     _add_config_args(rt)

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from flows.commands import add_config_arg, add_json_arg, config_path
+from flows.commands import add_config_arg, add_json_arg, config_path, version_number
 from governance.ground.errors import Exit, InputError
 
 #: The deployment of prefect.yaml that runs the review flow on ``serve``'s worker.
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "PREFECT_API_URL). Exit 0 when no approval is missing, 3 when the review ended "
         "without them (a wait timed out, or signatures cannot help: the line says why).",
     )
-    p.add_argument("--model-version", required=True, type=int, metavar="N")
+    p.add_argument("--model-version", required=True, type=version_number, metavar="N")
     p.add_argument("--model", default=None, metavar="NAME", help="registered model name")
     add_config_arg(p, "run config naming the model and policy")
     p.add_argument(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from flows.commands import add_json_arg, say_sandbox
+from flows.commands import add_json_arg, say_sandbox, version_number
 from flows.commands.findings_cmd import config_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     st = sub.add_parser("status", help="open findings, approvals and the exact next commands")
-    st.add_argument("--model-version", type=int, default=None, metavar="N")
+    st.add_argument("--model-version", type=version_number, default=None, metavar="N")
     st.add_argument("--model", default=None, metavar="NAME", help="registered model name")
     st.add_argument("--config", default=None, metavar="FILE", help="run config (model, policy)")
     add_json_arg(st)

@@ -16,13 +16,14 @@ from flows.commands import (
     config_path,
     prove,
     say_sandbox,
+    version_number,
 )
 from governance.ground.errors import Exit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="independently validate a registered model version")
-    p.add_argument("--model-version", required=True, type=int, metavar="N")
+    p.add_argument("--model-version", required=True, type=version_number, metavar="N")
     add_config_arg(p, "run config naming the model, validation settings and policy")
     p.add_argument("--model", default=None, metavar="NAME", help="registered model name")
     add_user_arg(p)

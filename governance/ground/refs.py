@@ -4,8 +4,8 @@ MLflow's registry numbers a model's versions 1, 2, 3 ... but hands them back as 
 CLI reads them as integers, and the ledger's subjects and payloads spell them either way
 (``model:<name>/v<N>``; ``model_version`` is a string in some recorded payloads and a number
 in others: the recorded forms stay as they are). A ``ModelRef`` is the one value code passes
-around instead of ``(name, version: int | str)``: the version is an ``int`` once, at the
-boundary (:meth:`ModelRef.of`), and every comparison is between integers.
+around instead of a name and a version that is a number here and a string there: the version is an ``int`` once, at the
+boundary (:meth:`ModelRef.parse`), and every comparison is between integers.
 """
 
 from __future__ import annotations
@@ -39,20 +39,32 @@ class ModelRef:
         if self.version < 1:
             raise ValueError(f"ModelRef.version must be >= 1, not {self.version}")
 
-    @classmethod
-    def of(cls, name: str, version: int | str) -> ModelRef:
-        """The ref of ``name`` at ``version`` given as a number or its decimal string
-        (``3``, ``"3"``; a registry's ``ModelVersion.version``).
+    @staticmethod
+    def number(raw: int | str) -> int:
+        """A version number read from outside: a number or its decimal string (``3``,
+        ``"3"``; a registry's ``ModelVersion.version``, a payload's ``model_version``, a
+        ``--model-version`` argument). The one parser of a version.
 
         Raises
         ------
         InputError
-            ``version`` is not a positive whole number (exit 2, naming it).
+            ``raw`` is not a positive whole number (exit 2, naming it).
         """
-        text = str(version).strip()
-        if isinstance(version, bool) or not text.isdecimal() or int(text) < 1:
-            raise InputError(f"model version: {version!r} is not a version number (1, 2, ...)")
-        return cls(str(name), int(text))
+        text = str(raw).strip()
+        if isinstance(raw, bool) or not text.isdecimal() or int(text) < 1:
+            raise InputError(f"model version: {raw!r} is not a version number (1, 2, ...)")
+        return int(text)
+
+    @classmethod
+    def parse(cls, name: str, raw: int | str) -> ModelRef:
+        """The ref of ``name`` at version ``raw`` as it crosses a boundary (:meth:`number`).
+
+        Raises
+        ------
+        InputError
+            ``raw`` is not a positive whole number (exit 2, naming it).
+        """
+        return cls(str(name), cls.number(raw))
 
     @classmethod
     def from_subject(cls, subject: str | None) -> ModelRef | None:
@@ -61,7 +73,7 @@ class ModelRef:
         parsed = Subject.parse_model(subject)
         if parsed is None or parsed[1] is None:
             return None
-        return cls.of(*parsed)
+        return cls.parse(*parsed)
 
     @property
     def subject(self) -> str:
