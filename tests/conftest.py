@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -26,9 +28,20 @@ settings.register_profile("pinned", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "pinned"))
 
+# Test files live in memory when the machine has a memory file system (/dev/shm) and TMPDIR
+# does not name another place: the ledger, MLflow and the atomic writers fsync every write
+# (about 5 ms each on a disk, some 50 per test), durability no test can observe, since none
+# cuts the power. Every test's files still go through the same writers and the same fsyncs.
+# pyproject.toml keeps only failed tests' directories (tmp_path_retention_policy).
+MEMORY_TMP = Path("/dev/shm")
+if not os.environ.get("TMPDIR") and MEMORY_TMP.is_dir() and os.access(MEMORY_TMP, os.W_OK):
+    os.environ["TMPDIR"] = str(MEMORY_TMP)  # for the processes tests start too
+    tempfile.tempdir = None  # read TMPDIR again
+
 # Log keys, witnesses and verifier state default to $XDG_DATA_HOME/alphagate: keep every
 # test (and every process it starts) out of the real home directory.
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="alphagate-xdg-")
+atexit.register(shutil.rmtree, os.environ["XDG_DATA_HOME"], ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
