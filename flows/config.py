@@ -10,11 +10,10 @@ from pydantic import Field, model_validator
 from governance.ground.canonical import sha256_json
 from governance.ground.configio import StrictModel, read_yaml, validate_model
 from governance.policy.config import GovernanceConfig, PolicyRef
-from tasks.data.market import DataConfig
-from tasks.data.quality.gate import QualityConfig
-from tasks.data.sources.source import SourceConfig
-from tasks.model.features import FeaturesConfig
-from tasks.model.train import ModelConfig
+from tasks.data.config import DataConfig
+from tasks.data.quality.config import QualityConfig
+from tasks.data.sources.config import SourceConfig
+from tasks.model.config import FeaturesConfig, ModelConfig
 from tasks.portfolio.config import PortfolioConfig
 from tasks.risk.config import RiskConfig, StressConfig
 from validation.config import ValidationConfig

@@ -5,7 +5,9 @@ runs it: the first command (the demo: training, validation, a Prefect flow) find
 database already migrated (a copy of the template, flows/db_templates.py) and no command
 imports Prefect's server package in its own process (a flow's temporary server is a child
 process, flows/temporary_server.py). ``serve`` alone runs Prefect's server and is not run
-here. Not timed: the record says what ran, not how long it took.
+here. The commands a risk officer runs to read and decide load none of pandas, numpy,
+LightGBM, scikit-learn or MLflow (``--light``). Not timed: the record says what ran, not how
+long it took.
 """
 
 from __future__ import annotations
@@ -55,11 +57,13 @@ def test_no_command_imports_prefects_server_nor_migrates_mlflow(cold_env, tmp_pa
     assert (tmp_path / "home" / "prefect" / "prefect.db").is_file()  # the flow's server ran
     for argv in (
         ["rebalance", "--config", DEMO, "--as", "dana"],
-        ["status"],
-        ["models"],
-        ["findings", "list"],
-        ["killswitch", "status"],
-        ["ledger", "verify"],
+        ["models"],  # the inventory changed: published to MLflow (a view), so MLflow loads
+        ["--light", "status"],
+        ["--light", "models"],
+        ["--light", "findings", "list"],
+        ["--light", "killswitch", "status"],
+        ["--light", "ledger", "verify"],
+        ["--light", "ledger", "verify", "--incremental"],
     ):
         code, record = command(tmp_path, cold_env, *argv)
         assert code in (0, 3) and record == [], (argv, code, record)
@@ -91,3 +95,28 @@ def test_the_record_sees_both_when_they_happen(cold_env, tmp_path):
     lines = record.read_text().splitlines()
     assert "mlflow _initialize_tables" in lines and "mlflow _upgrade_db" in lines
     assert "import prefect.server.api.server" in lines
+
+
+def test_the_light_record_sees_the_numerical_stack(cold_env, tmp_path):
+    """``--light`` can fail: a command that imports pandas is recorded as loading it."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import sys, runpy\n"
+        f"sys.argv = [{str(HARNESS)!r}, sys.argv[1], '--light', 'version-probe']\n"
+        "import flows.cli\n"
+        "def numerical(argv):\n"
+        "    assert argv == ['version-probe'], argv\n"
+        "    import pandas  # noqa: F401\n"
+        "    return 0\n"
+        "flows.cli.main = numerical\n"
+        f"runpy.run_path({str(HARNESS)!r}, run_name='__main__')\n"
+    )
+    record = tmp_path / "probe-record.txt"
+    done = subprocess.run(
+        [sys.executable, str(probe), str(record)],
+        env=cold_env, cwd=REPO, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = record.read_text().splitlines()
+    assert "loaded pandas" in lines and "loaded numpy" in lines
+    assert not any(line.startswith("mlflow") for line in lines)

@@ -21,9 +21,12 @@ VALIDATION = Path(__file__).resolve().parents[1] / "validation"
 #: The tasks modules validation may import: read the sealed holdout, compute the statistics
 #: every stage shares (tasks/model/stats.py), count the trials recorded in the ledger by the
 #: one definition training uses too (tasks/model/trials.py), and the market regimes both
-#: report by (tasks/model/regimes.py: states of the market's returns). Nothing that trains.
+#: report by (tasks/model/regimes.py: states of the market's returns), and the trading year
+#: (tasks/data/calendar.py: the constant 252, read by validation's config without the
+#: statistics' pandas). Nothing that trains.
 ALLOWED_TASKS = frozenset(
     {"tasks.model.dataset", "tasks.model.stats", "tasks.model.trials", "tasks.model.regimes"}
+    | {"tasks.data.calendar"}
 )
 TRAINING = ("tasks.model.train", "tasks.model.cv", "tasks.model.register", "tasks.model.tracking")
 TRAINING += ("tasks.model.card",)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from governance.ground.configio import StrictModel
-from tasks.model.stats import TRADING_DAYS
+from tasks.data.calendar import TRADING_DAYS
 
 
 class ValidationConfig(StrictModel):

@@ -16,47 +16,13 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
 
-from governance.ground.configio import StrictModel
 from governance.ground.errors import InputError
-from tasks.data.calendar import TRADING_DAYS
+from tasks.model.config import CVConfig, CVScheme
 from tasks.model.stats import hit_rate, ic_by_date
-
-
-class CVScheme(StrEnum):
-    EXPANDING = "expanding"
-    ROLLING = "rolling"
-    PURGED_KFOLD = "purged_kfold"
-
-
-class CVConfig(StrictModel):
-    """The ``model.cv`` section.
-
-    Attributes
-    ----------
-    scheme : CVScheme
-    n_folds : int
-        Number of test blocks.
-    min_train_dates : int
-        Walk-forward: dates reserved for the first training window (one year by default,
-        so that the first fold trains on a full seasonal cycle).
-    train_window : int or None
-        Rolling scheme: training window length in dates (default ``min_train_dates``).
-    embargo : int
-        Dates of training data dropped after each test block. Default 5: about 1 % of a
-        two-year fold, López de Prado's (2018, §7.4.2) rule of thumb ``0.01 T``.
-    """
-
-    scheme: CVScheme = CVScheme.EXPANDING
-    n_folds: int = Field(default=5, ge=2, le=50)
-    min_train_dates: int = Field(default=TRADING_DAYS, ge=20)
-    train_window: int | None = Field(default=None, ge=20)
-    embargo: int = Field(default=5, ge=0)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ validation reads the holdout back with :func:`load_sealed`.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import math
 from collections.abc import Mapping
@@ -22,12 +21,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import Field
 
-from governance.ground.configio import StrictModel
 from governance.ground.errors import InputError
 from governance.ground.vocabulary import Action, Subject
 from tasks.data.market import MarketPanel
+from tasks.model.config import SplitConfig
 from tasks.model.features import (
     FEATURES_BY_NAME,
     FeaturesConfig,
@@ -43,23 +41,6 @@ if TYPE_CHECKING:
     from governance.ground.artifacts import ArtifactStore
 
 META_COLUMNS: tuple[str, ...] = ("date", "asset", "sector")
-
-
-class SplitConfig(StrictModel):
-    """Settings of the sealed split (the ``model:`` section's first fields).
-
-    Attributes
-    ----------
-    name : str
-        Strategy name: the ``data.split`` subject, MLflow experiment and registered model.
-    holdout_start : date or None
-        First date of the final holdout; when None, the last ``holdout_fraction`` of dates.
-    holdout_fraction : float
-    """
-
-    name: str = Field(default="alphagate-demo", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-    holdout_start: dt.date | None = None
-    holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
 
 
 # Parquet writer options, fixed so that equal frames give equal bytes (and fingerprints).

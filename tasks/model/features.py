@@ -15,16 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
 
-from governance.ground.configio import StrictModel
 from governance.ground.errors import InputError
 from tasks.data.calendar import TRADING_DAYS
 from tasks.data.market import MarketPanel
+from tasks.model.config import FeaturesConfig, Normalise
 from tasks.model.regimes import high_vol_indicator
 from tasks.model.wide import wide_to_long
 
@@ -36,43 +34,6 @@ MONTH = 21
 ROBUST_Z_CLIP = 5.0
 # Consistency constant of the MAD for a normal distribution (Rousseeuw & Croux 1993).
 MAD_TO_SD = 1.4826
-
-
-class Normalise(StrEnum):
-    """Cross-sectional normalisation applied per date."""
-
-    RANK = "rank"  # average ranks mapped linearly onto [-0.5, 0.5]
-    ROBUST_Z = "robust_z"  # (x - median) / (1.4826 * MAD), clipped at ±ROBUST_Z_CLIP
-    NONE = "none"  # raw values (for diagnostics; not recommended for training)
-
-
-class LabelMode(StrEnum):
-    """How the forward return becomes the training label, per date."""
-
-    RANK = "rank"  # ranks onto [-0.5, 0.5], as Normalise.RANK
-    DEMEAN = "demean"  # forward return minus the date's cross-sectional mean
-
-
-class FeaturesConfig(StrictModel):
-    """The ``features:`` section of the run config.
-
-    Attributes
-    ----------
-    horizon : int
-        Label horizon ``h`` in trading days; also the purge gap of the split and the CV.
-    names : list of str or None
-        Subset of :data:`FEATURES` to use, in this order; ``None`` means every feature the
-        panel supports (volume and sector features need volume and sectors).
-    normalise : Normalise
-        Per-date cross-sectional normalisation of the features.
-    label : LabelMode
-        Per-date normalisation of the forward return used as the training label.
-    """
-
-    horizon: int = Field(default=21, ge=1, le=TRADING_DAYS)
-    names: tuple[str, ...] | None = None
-    normalise: Normalise = Normalise.RANK
-    label: LabelMode = LabelMode.RANK
 
 
 @dataclass(frozen=True)

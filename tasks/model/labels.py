@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tasks.model.features import LabelMode, Normalise, normalise_cross_section
+from tasks.model.config import LabelMode, Normalise
+from tasks.model.features import normalise_cross_section
 from tasks.model.stats import forward_returns
 
 #: Horizons of the raw forward returns kept in the sealed frames for IC-decay analysis

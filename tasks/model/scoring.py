@@ -16,7 +16,7 @@ from governance.ground.errors import Gate, GateHalt
 from governance.ground.workspace import Workspace
 from governance.registry.contract import CONTRACT_FILE, ModelContract, read_contract
 from governance.registry.recorder import load_model
-from tasks.model.features import FeaturesConfig, LabelMode, Normalise
+from tasks.model.config import FeaturesConfig, LabelMode, Normalise
 
 
 @dataclass(frozen=True)

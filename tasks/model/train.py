@@ -22,12 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator
 
-from governance.ground.configio import StrictModel
 from governance.ground.errors import InputError
-from tasks.model.cv import CVConfig, CVSummary, inner_split, make_folds, score_fold, summarise
-from tasks.model.dataset import SplitConfig
+from tasks.model.config import LightGBMParams, ModelConfig
+from tasks.model.cv import CVSummary, inner_split, make_folds, score_fold, summarise
 from tasks.model.labels import FWD_RET, LABEL
 from tasks.model.stats import annualised_sharpe, long_short_returns
 
@@ -41,95 +39,6 @@ NATIVE_LOCK = threading.Lock()
 
 if TYPE_CHECKING:
     import lightgbm as lgb
-
-
-class LightGBMParams(StrictModel):
-    """LightGBM hyperparameters (names as in the LightGBM documentation).
-
-    Defaults are deliberately conservative for noisy return targets: shallow trees, large
-    leaves and shrinkage, as in Gu, Kelly & Xiu (2020, "Empirical Asset Pricing via Machine
-    Learning") where boosted trees of depth 1-2 with strong shrinkage did best.
-    """
-
-    objective: str = "regression"
-    learning_rate: float = Field(default=0.05, gt=0, le=1)
-    num_leaves: int = Field(default=7, ge=2)
-    max_depth: int = -1
-    min_data_in_leaf: int = Field(default=200, ge=1)
-    feature_fraction: float = Field(default=0.8, gt=0, le=1)
-    bagging_fraction: float = Field(default=0.8, gt=0, le=1)
-    bagging_freq: int = Field(default=1, ge=0)
-    lambda_l2: float = Field(default=1.0, ge=0)
-    linear_tree: bool = False
-    num_boost_round: int = Field(default=200, ge=1)
-    early_stopping_rounds: int = Field(default=20, ge=1)
-    seed: int = 7
-    # One thread by default: the pipeline shares two cores with the Prefect and MLflow
-    # servers, and OpenMP threads spin-waiting on a busy core slow LightGBM down by an order
-    # of magnitude (measured on this 2-core machine under load: 100 rounds on 100k rows took
-    # 10 s with one thread, 87 s with two). Raise it on a dedicated training host.
-    num_threads: int = Field(default=1, ge=1)
-    # The regime ensemble (issue 26): every tree splits first on this market-state feature
-    # (a LightGBM forced split), so each regime's rows grow their own subtrees: one model
-    # per regime, the date's regime choosing which one scores (tasks/model/regimes.py).
-    regime_gate: str | None = None
-
-    def booster_params(self) -> dict[str, Any]:
-        """Parameters for ``lightgbm.train``, with the determinism switches set."""
-        p = self.model_dump(exclude={"num_boost_round", "early_stopping_rounds", "regime_gate"})
-        p.update(deterministic=True, force_row_wise=True, verbosity=-1)
-        return p
-
-
-class ModelConfig(SplitConfig):
-    """The ``model:`` section of the run config.
-
-    The strategy ``name`` and the holdout (``holdout_start`` / ``holdout_fraction``) are the
-    sealed split's settings, :class:`tasks.model.dataset.SplitConfig`; the rest is training's.
-
-    Attributes
-    ----------
-    cv : CVConfig
-    lightgbm : LightGBMParams
-        Base hyperparameters.
-    search : list of mapping
-        Hyperparameter overrides of ``lightgbm``, one trial each. Every trial counts toward
-        the strategy's trial total (deflated Sharpe ratio, Bailey & López de Prado 2014).
-    validation_fraction : float
-        Share of each training window's last dates used for early stopping (purged).
-    long_short_quantile : float
-        Top-minus-bottom quantile of the trial's long-short OOS series (0.2: quintiles).
-    reference_rows, sample_rows : int
-        Rows of ``reference.parquet`` (drift reference) and of the predictions sample.
-    """
-
-    cv: CVConfig = Field(default_factory=CVConfig)
-    lightgbm: LightGBMParams = Field(default_factory=LightGBMParams)
-    search: tuple[dict[str, bool | int | float | str], ...] = (
-        {},
-        {"num_leaves": 3, "learning_rate": 0.1},
-        {"num_leaves": 15, "min_data_in_leaf": 500},
-    )
-    validation_fraction: float = Field(default=0.2, gt=0, lt=0.5)
-    long_short_quantile: float = Field(default=0.2, gt=0, le=0.5)
-    reference_rows: int = Field(default=5000, ge=10)
-    sample_rows: int = Field(default=200, ge=5)
-
-    @field_validator("search")
-    @classmethod
-    def _known_overrides(cls, search):
-        fields = set(LightGBMParams.model_fields)
-        for i, override in enumerate(search):
-            unknown = set(override) - fields
-            if unknown:
-                raise ValueError(f"search[{i}]: unknown LightGBM parameter {sorted(unknown)[0]!r}")
-            LightGBMParams.model_validate({**override})
-        return search
-
-    def trial_params(self) -> tuple[LightGBMParams, ...]:
-        """One validated parameter set per trial (the base set alone when ``search`` is empty)."""
-        base = self.lightgbm.model_dump()
-        return tuple(LightGBMParams(**{**base, **o}) for o in (self.search or ({},)))
 
 
 # ---------------------------------------------------------------------------------------
