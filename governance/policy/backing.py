@@ -5,6 +5,8 @@ version is approved and again at the moment of use (:mod:`governance.decisions.m
 
 - the validation is a valid signed act of an enrolled validator who is not the developer
   (the latest *valid* one: a forged, unsigned ``validation.completed`` is not a verdict);
+- it judged the training run the registry names for the version now (an ``mlflow.db`` whose
+  row was pointed at another run after the verdict backs nothing);
 - it was made under the policy in force (governance/policy/adoption.py; in a sandbox, any); at the
   moment of use the *latest* validation is judged instead, by the adoption's champion rule
   (:func:`governance.policy.adoption.champion_policy_problem`, asked by governance/decisions/model_use.py);
@@ -44,6 +46,13 @@ def backing_blockers(ledger, registry, facts, validation, approvals, *, at_use: 
     v = f"v{facts.version}"
     if validation.validator is not None and validation.validator == facts.developer:
         out.append(f"{v} was validated by its own developer {facts.developer!r}")
+    if validation.run_id is not None and validation.run_id != facts.run_id:
+        # the registry row names another training run than the one the validator signed
+        # (an edited mlflow.db): its lineage (developer, data, card) is not what was judged
+        out.append(
+            f"{v}'s registry entry names run {facts.run_id}, but its validation signed run"
+            f" {validation.run_id}: the registry was changed after the verdict"
+        )
     if not registry.sandbox and not at_use:
         adoption = policy_in_force(ledger, registry)
         if adoption is not None and validation.policy_hash != adoption.policy_hash:
