@@ -35,11 +35,13 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 # Test modules are spread over TEST_WORKERS processes (pytest-xdist), one module per worker at a
-# time so module fixtures are built once; each worker starts its own Prefect test server.
+# time so module fixtures are built once; each worker starts its own Prefect test server. The
+# modules go out in collection order, the longest first (tests/conftest.py), not xdist's
+# most-tests-first, so no long module is left to run alone at the end.
 TEST_WORKERS ?= 2
 
 test: lint
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

@@ -105,3 +105,27 @@ def prefect_server():
     # server took longer, and a slow start is not a failure of the code under test
     with prefect_test_harness(server_startup_timeout=600):
         yield
+
+
+#: Measured seconds per test module (tests/module_times.py writes it from a JUnit XML).
+MODULE_TIMES = Path(__file__).resolve().parent / "data" / "module_times.tsv"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Modules not yet measured first, then the measured ones longest first; each module's
+    tests in pytest's own order.
+
+    ``make test`` hands whole modules to its workers in collection order
+    (``--dist loadfile --no-loadscope-reorder``). xdist's own order (most tests first) left
+    the long end-to-end modules of one or two tests to the end, one worker running them
+    alone. Longest first leaves short modules to fill the end; a module the table does not
+    know (a new one) may be long, so it goes first, where a short one costs nothing.
+    """
+    seconds = {}
+    for line in MODULE_TIMES.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            module, value = line.split("\t")
+            seconds[module] = float(value)
+    unknown = float("inf")
+    items.sort(key=lambda item: -seconds.get(item.nodeid.split("::", 1)[0], unknown))
