@@ -18,6 +18,7 @@ or diagnoses exactly as for a single account.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import clarabel
@@ -35,6 +36,7 @@ from tasks.portfolio.optimiser.core import (
     PortfolioOptimiser,
     Solution,
 )
+from tasks.portfolio.optimiser.native import violation
 
 #: Largest difference allowed between the fast path's ``b`` and cvxpy's (self-check).
 B_CHECK_TOL = 1e-9
@@ -149,6 +151,50 @@ class AccountSolver:
         )
 
 
+#: The optimiser's per-account parameters (:func:`tasks.portfolio.optimiser.values.account_values`).
+ACCOUNT_PARAMS = frozenset({"w0", "lower", "upper", "turnover", "leverage", "r_lo", "r_hi"})
+
+
+def solve_native(opt: PortfolioOptimiser, accounts: Sequence[Account]) -> list[Solution]:
+    """Each account a re-solve of ``opt``'s native form with only its own values changed.
+
+    The market's values are read once; per account only its values are computed (no cvxpy
+    parameter is set), the native form re-sends the solver only the account's data (the
+    risk model's ``P`` and ``A`` are built once, :meth:`TradeQP._market_part`), and the
+    answer is checked as :meth:`PortfolioOptimiser.solve` checks it (:func:`violation`, the
+    dust rule). Anything else, whatever the native solver reports but a checked optimum, is
+    solved through :meth:`PortfolioOptimiser.solve_or_record`, as for a single account:
+    the same solver on the same data, so the same optimum as a loop of ``opt.solve``.
+    """
+    native, name = opt.native, opt.plan.fast
+    market = {n: p.value for n, p in opt.params.items() if n not in ACCOUNT_PARAMS}
+    out = []
+    for account in accounts:
+        t0 = time.perf_counter()
+        values = {**market, **opt.account_values(account)}
+        try:
+            result = native.solve(values)
+        except (RuntimeError, ValueError):  # it refused its data: the single-account path
+            native.reset()
+            out.append(opt.solve_or_record(account))
+            continue
+        w = result.weights
+        if w is None or violation(w, values, opt.cfg, opt.sector_matrix) is not None:
+            out.append(opt.solve_or_record(account))
+            continue
+        if opt.dust(w, values)[0].any():
+            w = opt.without_dust(w, values)
+            if w is None:  # the dust is held by a re-solve: the single-account path
+                out.append(opt.solve_or_record(account))
+                continue
+        elapsed = time.perf_counter() - t0
+        out.append(opt.solution_from(
+            w, values["w0"], account.name, cp.OPTIMAL, elapsed, result.iterations,
+            solver=name, market=market,
+        ))  # fmt: skip
+    return out
+
+
 def solve_accounts(
     opt: PortfolioOptimiser, accounts: Sequence[Account], market: MarketInputs | None = None
 ) -> list[Solution]:
@@ -162,8 +208,10 @@ def solve_accounts(
         opt.set_market(market)
     if not accounts:
         return []
-    if opt.native is not None or len(accounts) == 1:
-        return [opt.solve_or_record(a) for a in accounts]
+    if len(accounts) == 1:
+        return [opt.solve_or_record(accounts[0])]
+    if opt.native is not None:
+        return solve_native(opt, accounts)
     fast = AccountSolver(opt)
     if fast.check(accounts[0]) > B_CHECK_TOL:
         raise OptimisationError("account fast path disagrees with cvxpy's canonical form")

@@ -55,6 +55,8 @@ from tasks.portfolio.optimiser.values import (
     account_values,
     figures,
     market_values,
+    positions_of,
+    restricted_mask,
     tradable_mask,
 )
 
@@ -130,6 +132,7 @@ class PortfolioOptimiser:
         self._tradable: np.ndarray | None = None
         self._account = Account()
         self.restricted_mask = np.zeros(n, dtype=bool)
+        self._positions: dict | None = None  # asset -> column (values.positions_of)
         form = cvxpy_form(n, k, cfg, self.sectors, with_impact, self.with_restricted)
         self.params, self.w = form.params, form.w
         #: Definitions (never relaxed by the diagnosis): factor exposures and trade sizes.
@@ -183,16 +186,19 @@ class PortfolioOptimiser:
 
     def account_values(self, account: Account) -> dict[str, np.ndarray | float]:
         """The per-account parameter values (holdings, bounds, restricted list, limits)."""
-        return account_values(account, self.assets, self.cfg, set(self.params), self._tradable)
+        if self._positions is None:
+            self._positions = positions_of(self.assets)
+        return account_values(
+            account, self.assets, self.cfg, set(self.params), self._tradable, self._positions
+        )
 
     def set_account(self, account: Account) -> None:
         """Fill the per-account parameters: holdings, bounds, restricted list, limits."""
         for name, value in self.account_values(account).items():
             self.params[name].value = value
         if "r_lo" in self.params:
-            self.restricted_mask = self.assets.isin(
-                sorted(set(self.cfg.restricted) | set(account.restricted))
-            )
+            names = set(self.cfg.restricted) | set(account.restricted)
+            self.restricted_mask = restricted_mask(self.assets, names, self._positions)
         self._account = account
 
     # -- solving --------------------------------------------------------------------------
@@ -333,15 +339,17 @@ class PortfolioOptimiser:
         objective: float | None = None,
         solver: str = cp.CLARABEL,
         fallback: str | None = None,
+        market: dict | None = None,
     ) -> Solution:
         """A Solution for ``weights`` under the current market (figures recomputed).
 
         ``objective`` defaults to the utility recomputed from the weights; ``solver`` is
-        the one that solved, ``fallback`` why CLARABEL solved instead of the fast solver.
+        the one that solved, ``fallback`` why CLARABEL solved instead of the fast solver;
+        ``market`` the market's parameter values when the caller holds them.
         """
         w = np.asarray(weights, dtype=float)
         trades = w - w0
-        values = {n: p.value for n, p in self.params.items()}
+        values = market if market is not None else {n: p.value for n, p in self.params.items()}
         expected, variance, cost, utility = figures(w, trades, values, self.cfg)
         return Solution(
             account=account,

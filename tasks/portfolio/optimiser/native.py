@@ -103,7 +103,9 @@ def changed(new: dict, last: dict | None) -> dict:
     return {
         key: value
         for key, value in new.items()
-        if value is not None and not np.array_equal(values_of(value), values_of(last[key]))
+        if value is not None
+        and value is not last[key]
+        and not np.array_equal(values_of(value), values_of(last[key]))
     }
 
 

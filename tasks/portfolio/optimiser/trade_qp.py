@@ -68,6 +68,7 @@ class TradeQP(NativeForm):
             [(k + 1) * np.arange(2 * n + 1), (k + 1) * 2 * n + np.arange(1, k + 1)]
         )
         self.G = self._inequality_rows()
+        self._market = None  # (B, sqrt_d, (P, A, a)) of the last risk model
 
     def _inequality_rows(self) -> sp.csc_matrix | None:
         """Sector rows ``M (p - m)`` and the turnover row ``1'(p + m)`` (constant)."""
@@ -84,16 +85,10 @@ class TradeQP(NativeForm):
         """PIQP's ``P, c, A, b, h_l, h_u, x_l, x_u`` for one date's and account's values
         (the optimiser's parameter values: ``alpha, B, sqrt_d, w0, lower, upper, half_spread``,
         and ``r_lo, r_hi``, ``sector_lo, sector_hi``, ``turnover`` when present)."""
-        n, k, cfg, s = self.n, self.k, self.cfg, self.scale
+        k, cfg, s = self.k, self.cfg, self.scale
         w0 = np.asarray(values["w0"], dtype=float)
         b_mat = np.asarray(values["B"], dtype=float)
-        a = 2.0 * s * cfg.risk_aversion * np.square(np.asarray(values["sqrt_d"], dtype=float))
-        y_diag = np.full(k, 2.0 * s * cfg.risk_aversion)
-        p_data = np.concatenate([a, np.column_stack([-a, a]).ravel(), y_diag])
-        P = sp.csc_matrix((p_data, self._p_indices, self._p_indptr), shape=(2 * n + k,) * 2)
-        with_one = np.hstack([b_mat, np.ones((n, 1))]).ravel()
-        a_data = np.concatenate([with_one, -with_one, -np.ones(k)])
-        A = sp.csc_matrix((a_data, self._a_indices, self._a_indptr), shape=(k + 1, 2 * n + k))
+        P, A, a = self._market_part(b_mat, np.asarray(values["sqrt_d"], dtype=float))
         b = np.concatenate([-(b_mat.T @ w0), [cfg.budget - w0.sum()]])
         gain = s * np.asarray(values["alpha"], dtype=float) - a * w0
         spread = s * np.asarray(values["half_spread"], dtype=float) / cfg.rebalance_every
@@ -117,6 +112,26 @@ class TradeQP(NativeForm):
             "x_u": np.concatenate([x_u, np.full(k, np.inf)]),
             "feasible_bounds": bool(np.all(lower <= upper)),
         }  # fmt: skip
+
+    def _market_part(self, b_mat: np.ndarray, sqrt_d: np.ndarray):
+        """``P``, ``A`` and the diagonal ``a`` for the risk model ``(B, sqrt_d)``: built
+        when it changes (compared by value, not identity: an array edited in place is a
+        new model), the same objects otherwise, so that many accounts under one market
+        re-send the solver only their own data (:func:`changed` sees the same object)."""
+        cached = self._market
+        same = cached is not None and np.array_equal(cached[0], b_mat)
+        if same and np.array_equal(cached[1], sqrt_d):
+            return cached[2]
+        n, k, scale = self.n, self.k, self.scale
+        a = 2.0 * scale * self.cfg.risk_aversion * np.square(sqrt_d)
+        y_diag = np.full(k, 2.0 * scale * self.cfg.risk_aversion)
+        p_data = np.concatenate([a, np.column_stack([-a, a]).ravel(), y_diag])
+        P = sp.csc_matrix((p_data, self._p_indices, self._p_indptr), shape=(2 * n + k,) * 2)
+        with_one = np.hstack([b_mat, np.ones((n, 1))]).ravel()
+        a_data = np.concatenate([with_one, -with_one, -np.ones(k)])
+        A = sp.csc_matrix((a_data, self._a_indices, self._a_indptr), shape=(k + 1, 2 * n + k))
+        self._market = (b_mat.copy(), sqrt_d.copy(), (P, A, a))
+        return P, A, a
 
     def solve(self, values: dict) -> NativeResult:
         """Solve for ``values``; PIQP's factorisation pattern is set up once and kept."""

@@ -24,14 +24,48 @@ from tasks.portfolio.optimiser.contract import Account, MarketInputs
 IMPACT_UNIT = 100.0
 
 
-def aligned(s: pd.Series | None, assets: pd.Index, fill: float) -> np.ndarray:
-    """``s`` on ``assets`` as floats, missing or NaN -> ``fill`` (None: all ``fill``)."""
+def aligned(
+    s: pd.Series | None, assets: pd.Index, fill: float, positions: dict | None = None
+) -> np.ndarray:
+    """``s`` on ``assets`` as floats, missing or NaN -> ``fill`` (None: all ``fill``).
+
+    ``positions`` (asset -> its place in ``assets``, :func:`positions_of`) places a short
+    series (an account's few bound overrides) without pandas' reindex; the answer is the
+    same (duplicate labels are refused as reindex refuses them).
+    """
     if s is None:
         return np.full(len(assets), fill)
+    if positions is not None and s.index is not assets and 8 * len(s) < len(assets):
+        names = s.index.tolist()
+        if len(set(names)) != len(names):
+            raise ValueError("cannot reindex on an axis with duplicate labels")
+        out = np.full(len(assets), fill)
+        for name, value in zip(names, s.to_numpy(dtype=float, na_value=np.nan), strict=True):
+            place = positions.get(name)
+            if place is not None and not np.isnan(value):
+                out[place] = value
+        return out
     if s.index is not assets and not s.index.equals(assets):
         s = s.reindex(assets)
     x = s.to_numpy(dtype=float, na_value=np.nan)
     return np.where(np.isnan(x), fill, x)
+
+
+def positions_of(assets: pd.Index) -> dict:
+    """asset -> its place in ``assets`` (the accounts' lookups without pandas)."""
+    return {name: i for i, name in enumerate(assets)}
+
+
+def restricted_mask(assets: pd.Index, names: set, positions: dict | None = None) -> np.ndarray:
+    """True at the assets named in ``names`` (``assets.isin``; by ``positions`` when given)."""
+    if positions is None:
+        return assets.isin(sorted(names))
+    mask = np.zeros(len(assets), dtype=bool)
+    for name in names:
+        place = positions.get(name)
+        if place is not None:
+            mask[place] = True
+    return mask
 
 
 def weight_box(values: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -104,12 +138,13 @@ def account_values(
     cfg: PortfolioConfig,
     present: set[str],
     tradable: np.ndarray | None,
+    positions: dict | None = None,
 ) -> dict[str, np.ndarray | float]:
     """Values of the per-account parameters in ``present`` (holdings, bounds, restricted
-    list, turnover and leverage limits)."""
-    w0 = aligned(account.current, assets, 0.0)
-    lower = aligned(account.lower, assets, cfg.min_weight)
-    upper = aligned(account.upper, assets, cfg.max_weight)
+    list, turnover and leverage limits); ``positions``: :func:`positions_of` ``assets``."""
+    w0 = aligned(account.current, assets, 0.0, positions)
+    lower = aligned(account.lower, assets, cfg.min_weight, positions)
+    upper = aligned(account.upper, assets, cfg.max_weight, positions)
     if tradable is not None:
         lower, upper = np.where(tradable, lower, 0.0), np.where(tradable, upper, 0.0)
     values: dict[str, np.ndarray | float] = {"w0": w0, "lower": lower, "upper": upper}
@@ -122,7 +157,7 @@ def account_values(
         values["leverage"] = cfg.max_gross_leverage
     restricted = set(cfg.restricted) | set(account.restricted)
     if "r_lo" in present:
-        mask = assets.isin(sorted(restricted))
+        mask = restricted_mask(assets, restricted, positions)
         if cfg.restricted_mode is RestrictedMode.ZERO:
             r_lo, r_hi = np.zeros(len(assets)), np.zeros(len(assets))
         else:
