@@ -91,6 +91,10 @@ def review_home(env: dict, home: Path | None) -> Path:
             "ALPHAGATE_KEYRING": str(home.parent / f"{home.name}-keyring"),
             "XDG_DATA_HOME": str(home.parent / "xdg")}  # fmt: skip
     if new:
+        # ``run`` starts Prefect's temporary server (flows/temporary_server.py): under load
+        # it imports itself for minutes, past the 90 s default; a slow start is the load's,
+        # not the acts' (the acts below start no server), so the setup waits for it
+        env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "1800")
         script = ("from pathlib import Path\nfrom governance.ground.workspace import Workspace\n"
                   "from tests.helpers_identity import enrol_cast\n"
                   f"enrol_cast(Workspace(Path({str(home)!r})))\n")  # fmt: skip
