@@ -2,31 +2,36 @@
 
 Every ``bench_*.py`` runs, in the order below first and any other after it by name (a new
 bench cannot be left out), with the machine's load (``os.getloadavg``) printed before and
-after each: figures taken on a shared machine are read with the load beside them.
+after each, and each bench's wall and CPU time (its process tree's, ``RUSAGE_CHILDREN``):
+figures taken on a shared machine are read with the load beside them. Issue 28's figures
+come first (the solver, backtest, accounts, stress, ledger, commands and demo benches), so
+that a run cut short by the load still has them.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 ORDER = [
-    "bench_ingest.py",
-    "bench_train.py",
-    "bench_validation.py",
     "bench_optimiser.py",
     "bench_cold_solve.py",
     "bench_backtest.py",
     "bench_accounts.py",
-    "bench_orders.py",
-    "bench_use_checks.py",
-    "bench_ledger.py",
     "bench_stress.py",
-    "bench_pipeline.py",
+    "bench_ledger.py",
+    "bench_use_checks.py",
     "bench_commands.py",
+    "bench_pipeline.py",
+    "bench_validation.py",
+    "bench_ingest.py",
+    "bench_train.py",
+    "bench_orders.py",
 ]
 
 
@@ -44,10 +49,16 @@ def load() -> str:
 def main() -> int:
     failed = []
     for name in benches():
-        print(f"\n=== {name} ({load()})", flush=True)
+        print(f"\n=== {name} ({load()}; {time.strftime('%H:%M:%S', time.gmtime())} UTC)",
+              flush=True)  # fmt: skip
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
         if subprocess.call([sys.executable, str(BENCH / name)]) != 0:
             failed.append(name)
-        print(f"=== {name} done ({load()})", flush=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        print(f"=== {name} done ({load()}; wall {time.perf_counter() - t0:.0f} s,"
+              f" CPU {cpu:.0f} s)", flush=True)  # fmt: skip
     if failed:
         print(f"\nfailed: {', '.join(failed)}")
     return 1 if failed else 0
