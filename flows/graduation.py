@@ -49,3 +49,47 @@ def evaluate(ws, ledger, name: str, version, paper):
         record.marks, holdout_ic, holdout_net, z_level=paper.z_level,
         max_tracking_error=paper.max_tracking_error, max_cost_ratio=paper.max_cost_ratio,
     )  # fmt: skip
+
+
+def approval_act(ws, ledger, name: str, version, in_force, stage: str = "live"):
+    """``act(signer, reason)``: the approval the approving command records for ``stage``
+    (``paper``: ``approve_for_paper``; ``live``: ``approve``, with the graduation gate when
+    the tier has a paper stage). One home for ``alphagate approve`` and the Prefect review
+    flow's signed answers (governance/decisions/ui_approval.py ``settle_signed``)."""
+    import functools
+
+    from governance.decisions import approvals
+
+    more = {}
+    fn = approvals.approve_for_paper if stage == "paper" else approvals.approve
+    if fn is approvals.approve and in_force.tier.paper is not None:
+        more["graduation"] = graduation_for(ws, ledger, name, version, in_force.tier.paper)
+    return functools.partial(
+        _act, fn, ws, ledger, name, version, tier=in_force.tier, tier_name=in_force.name,
+        policy_hash=in_force.policy_hash, **more,
+    )  # fmt: skip
+
+
+def _act(fn, ws, ledger, name, version, signer, reason, **keywords):
+    return fn(ws, ledger, name, version, signer, reason, **keywords)
+
+
+def live_graduation(ws, ledger, facts, in_force) -> dict | None:
+    """The graduation pass a live approval of ``facts``'s version signs in its tier (None
+    when the tier has no paper stage), evaluated now by the approving command's rule
+    (governance/decisions/paper.py ``graduation_pass``), recording nothing: what
+    ``approve --sign-only`` puts in the line it prints.
+
+    Raises
+    ------
+    Forbidden, GateHalt, TamperDetected
+        As the approving command would refuse it.
+    """
+    from governance.decisions.paper import graduation_pass
+    from governance.ground.errors import Forbidden
+
+    paper = in_force.tier.paper
+    if paper is None:
+        return None
+    gate = graduation_for(ws, ledger, facts.name, facts.version, paper)
+    return graduation_pass(ledger, facts, paper, gate, lambda message, **_: Forbidden(message))

@@ -25,7 +25,6 @@ other command run while it waits.
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 
@@ -41,8 +40,9 @@ from governance.ground.errors import Forbidden, InputError
 from governance.ground.workspace import Workspace
 from governance.log.readtime import verified_ledger
 
-#: Stages in which a signature can still move the version on.
-OPEN = (Stage.AWAITING_APPROVAL,)
+#: Stages in which a signature can still move the version on: approvals for paper (a tier
+#: with a paper stage) or for live; in paper, once its paper days are marked.
+OPEN = (Stage.AWAITING_APPROVAL, Stage.PAPER)
 #: Longest pasted line: a signed approval document is about 2 KB; ten times that bounds
 #: what a form answer makes the flow parse.
 MAX_LINE = 20_000
@@ -61,21 +61,27 @@ class ReviewSignature(RunInput):
 
 @dataclass(frozen=True)
 class Wait:
-    """What a paused review waits for: a signature of ``role`` on ``model`` v``version``."""
+    """What a paused review waits for: a signature of ``role`` on ``model`` v``version``
+    for ``stage`` (``paper`` or ``live``)."""
 
     model: str
     version: str
+    stage: str
     role: str
     missing: tuple[str, ...]
     approvers: tuple[str, ...]  # enrolled users who may give it
     command: str  # the --sign-only command of the first of them
     report: str  # the validation report: an http(s) URL, or why there is none
 
+    @property
+    def what(self) -> str:
+        return f"a {self.role}'s signed approval" + (" for paper" if self.stage == "paper" else "")
+
     def line(self) -> str:
         """The terminal's and the run log's line."""
         who = ", ".join(self.approvers) or f"no enrolled {self.role} may sign"
         return (
-            f"review {self.model} v{self.version}: waiting for a {self.role}'s signed approval"
+            f"review {self.model} v{self.version}: waiting for {self.what}"
             f" ({who}); still missing: {', '.join(self.missing)}; sign with: {self.command};"
             f" report: {self.report}"
         )
@@ -85,7 +91,7 @@ class Wait:
         head = f"**Refused:** {refused}\n\n" if refused else ""
         who = ", ".join(self.approvers) or f"no enrolled {self.role} may sign"
         return (
-            f"{head}**{self.model} v{self.version} waits for a {self.role}'s signed approval**"
+            f"{head}**{self.model} v{self.version} waits for {self.what}**"
             f" (who may give it: {who}; still missing: {', '.join(self.missing)}).\n\n"
             f"Validation report: {self.report}\n\nRun, with your own key:\n\n"
             f"`{self.command}`\n\nand paste the one line it prints below."
@@ -94,22 +100,35 @@ class Wait:
 
 def next_wait(ws: Workspace, name: str, version, config_file: str | None, tier=None):
     """The :class:`Standing` of the version and, when a signature can move it on, the
-    :class:`Wait` for the first missing role (else None)."""
+    :class:`Wait` for the first missing role (else None): for paper while the version's tier
+    trades on paper first, for live once it is in paper with its paper days marked."""
     from governance.decisions.promotion import latest_validation
     from governance.identity.users import load_registry
 
     with verified_ledger(ws, "review") as ledger:
         here = standing(ws, ledger, name, version, tier)
-        if here.stage not in OPEN or not here.missing or here.paper_first:
+        if here.stage not in OPEN or not here.missing or _short_of_paper(here):
             return here, None
+        stage = "paper" if here.paper_first else "live"
         role = here.missing[0]
         taken = {a["user"] for a in here.approvals} | {here.developer}
         who = tuple(eligible(load_registry(ledger), role, taken))
         validation = latest_validation(ledger, name, here.version)
         run_id = validation and ledger.entries_between(validation.seq, validation.seq)[0]
         run_id = run_id.payload.get("mlflow_run_id") if run_id else None
-    command = sign_only_command(name, here.version, who[0] if who else f"<{role}>", config_file)
-    return here, Wait(name, here.version, role, here.missing, who, command, report_url(ws, run_id))
+    signer = who[0] if who else f"<{role}>"
+    command = sign_only_command(name, here.version, signer, config_file, stage)
+    link = report_url(ws, run_id)
+    return here, Wait(name, here.version, stage, role, here.missing, who, command, link)
+
+
+def _short_of_paper(here) -> bool:
+    """In paper with fewer paper days marked than its tier needs: no signature helps yet."""
+    life = here.lifecycle
+    return bool(
+        here.stage is Stage.PAPER and life is not None and life.min_paper_days is not None
+        and (life.paper_days or 0) < life.min_paper_days
+    )  # fmt: skip
 
 
 def standing_now(ws: Workspace, config: AlphagateConfig, model: str | None, version) -> dict:
@@ -122,28 +141,26 @@ def standing_now(ws: Workspace, config: AlphagateConfig, model: str | None, vers
         return standing(ws, ledger, name, version, tier).to_json()
 
 
-def settle(ws: Workspace, name: str, version, blob: str, in_force, flow_run_id=None):
-    """Record one signed line (:func:`settle_form_answer`); ``(decision, refusal or None)``.
+def settle(ws: Workspace, name: str, version, blob: str, in_force, flow_run_id=None, stage="live"):
+    """Record one signed line as the approval for ``stage`` ``alphagate approve`` would
+    record (:func:`governance.decisions.ui_approval.settle_signed` with
+    :func:`flows.graduation.approval_act`); ``(decision, refusal or None)``.
 
     Everything recorded is derived into the views (MLflow, Prefect) before returning.
     """
+    from flows.graduation import approval_act
     from flows.views import derive
     from governance.decisions.promotion import facts_for, latest_validation
-    from governance.decisions.ui_approval import settle_form_answer
+    from governance.decisions.ui_approval import settle_signed
 
-    try:
-        signed = json.loads(blob)
-        reason = signed["signed"]["reason"] if isinstance(signed, dict) else ""
-    except (ValueError, KeyError, TypeError):
-        reason = ""
     with verified_ledger(ws, "review") as ledger:
         before = ledger.head()[0]
         facts = facts_for(ws, ledger, name, version)
         validation = latest_validation(ledger, facts.name, facts.version)
-        decision = settle_form_answer(
-            ws, ledger, facts, validation, approve=True, user="", reason=str(reason),
-            signature=blob, tier=in_force.tier, tier_name=in_force.name,
-            policy_hash=in_force.policy_hash, flow_run_id=flow_run_id,
+        act = approval_act(ws, ledger, facts.name, facts.version, in_force, stage)
+        decision = settle_signed(
+            ws, ledger, facts, validation, blob, stage=stage, tier=in_force.tier, act=act,
+            flow_run_id=flow_run_id,
         )  # fmt: skip
         derive(ws, ledger, ledger.entries(after_seq=before))
     refusal = decision.entry.payload.get("refusal") if decision.outcome == "refused" else None
@@ -200,7 +217,9 @@ def review_flow(
             say(message)
             return Failed(name="Unsigned", message=message[:1000], data=here.to_json())
         try:
-            _, refused = settle(ws, name, model_version, answer.signature, in_force, flow_run.id)
+            _, refused = settle(
+                ws, name, model_version, answer.signature, in_force, flow_run.id, wait.stage
+            )
         except (Forbidden, InputError) as exc:  # refused before anything was recorded
             refused = str(exc)
 
@@ -215,7 +234,11 @@ def closing_line(here: dict) -> str:
         )
     if not here["missing"]:
         return done
-    if here["stage"] in OPEN and here["paper_first"]:
-        return done + "; its tier trades on paper first: approve with `--stage paper`"
+    life = here.get("lifecycle") or {}
+    if here["stage"] == Stage.PAPER.value and life.get("min_paper_days") is not None:
+        return done + (
+            f"; {life.get('paper_days') or 0} of {life['min_paper_days']} paper days marked:"
+            " review again once they are (the live approvals sign the graduation gate's pass)"
+        )
     why = "; ".join(here["next"]) or "a new version must fix its findings"
     return done + f"; no signature can approve it now; next: {why}"

@@ -89,13 +89,17 @@ def report_url(ws: Workspace, validation_run: str | None) -> str:
     )
 
 
-def sign_only_command(name: str, version, who: str, config_file: str | None) -> str:
-    """The ``alphagate approve ... --sign-only`` command ``who`` runs to sign an approval of
-    ``name`` v``version`` for the form: ``--model`` and ``--config`` named, so it signs
-    under the tier and policy the form checks (governance/decisions/standing.py's hint)."""
+def sign_only_command(
+    name: str, version, who: str, config_file: str | None, stage: str = "live"
+) -> str:
+    """The ``alphagate approve [--stage paper] ... --sign-only`` command ``who`` runs to
+    sign an approval of ``name`` v``version`` for ``stage`` for the form: ``--model`` and
+    ``--config`` named, so it signs under the tier and policy the form checks
+    (governance/decisions/standing.py's hint)."""
     from governance.decisions.standing import APPROVE
 
-    cmd = APPROVE.format(stage="", name=name, version=version, who=who)
+    flag = " --stage paper" if stage == "paper" else ""
+    cmd = APPROVE.format(stage=flag, name=name, version=version, who=who)
     return cmd + (f" --config {config_file}" if config_file else "") + " --sign-only"
 
 

@@ -160,7 +160,7 @@ def test_a_signed_form_answer_counts_and_a_tampered_one_is_refused(harness, setu
     validation = latest_validation(ledger, facts.name, facts.version)
     rita = signer(ctx.ws, "rita", ledger)
     line = detached_approval(
-        facts, validation, rita, reason="ok", policy_hash="p" * 64, tier_name="high"
+        ledger, facts, validation, rita, reason="ok", policy_hash="p" * 64, tier_name="high"
     )
     forged = json.loads(line)
     forged["signed"]["model_artifact_hash"] = "b" * 64  # the approval of other files

@@ -10,24 +10,14 @@ subprocess with the approver's own key, and resumes the run with Prefect's
 
 Attacks: a line signed by the model's developer, a line signed for another version, and
 vera's accepted line replayed. Each is refused and recorded, and the run waits again for
-the same role. Every wait has a timeout (:data:`WAIT_S`) and fails with what the run
-printed; it never hangs. The ledger is never held across a pause, so the ``--sign-only``
+the same role. Every wait has a timeout  and fails with what the run
+printed; it never hangs (tests/helpers_review.py). The ledger is never held across a pause, so the ``--sign-only``
 subprocesses run while the flow waits.
 """
 
 from __future__ import annotations
 
-import contextvars
-import os
-import queue
 import re
-import shlex
-import subprocess
-import sys
-import threading
-import time
-import uuid
-from pathlib import Path
 
 import pytest
 
@@ -36,17 +26,13 @@ from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from tests.helpers_e2e import SMALL
 from tests.helpers_identity import enrol_cast, sign_validation, tiny_version
+from tests.helpers_review import Review, printed_command, sign
 
 prefect = pytest.importorskip("prefect")
 
-REPO = Path(__file__).resolve().parents[1]
 NAME = "rv"
 #: The MLflow server's address the links name (not contacted: the link's form is checked).
 MLFLOW_URL = "http://127.0.0.1:5999"
-#: Ceiling on every wait: a pause, a subprocess, the flow's end. On a loaded two-core
-#: machine a `--sign-only` subprocess takes ~5 s and a resume a second, so 180 s only
-#: ever trips on a hang.
-WAIT_S = 180
 
 
 @pytest.fixture(scope="module")
@@ -84,108 +70,11 @@ def team(tmp_path_factory, prefect_server):
         yield ws, keys, report
 
 
-class Review:
-    """A review flow run in a thread, and what it printed."""
-
-    def __init__(self, capsys, version: int = 1, timeout_s: int = 600):
-        from flows.config import load_config
-        from flows.review import review_flow
-
-        self.capsys, self.err = capsys, ""
-        self.name = f"review-{uuid.uuid4().hex[:8]}"
-        self.done: queue.Queue = queue.Queue()
-        flow = review_flow.with_options(flow_run_name=self.name)
-        params = dict(config=load_config(SMALL), model_version=version, model=NAME,
-                      timeout_s=timeout_s, poll_interval=1)  # fmt: skip
-
-        def run():
-            try:
-                self.done.put(flow(**params, return_state=True))
-            except BaseException as exc:  # the main thread reports it
-                self.done.put(exc)
-
-        # the thread sees the test server's settings (a context variable)
-        ctx = contextvars.copy_context()
-        threading.Thread(target=ctx.run, args=(run,), daemon=True).start()
-        self.run_id, self.key = None, None
-
-    def paused(self) -> tuple[str, str]:
-        """Wait for the run's next pause; ``(terminal line, form description)``."""
-        from prefect.client.orchestration import get_client
-        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
-        from prefect.input.actions import read_flow_run_input
-        from prefect.input.run_input import keyset_from_paused_state
-
-        deadline = time.monotonic() + WAIT_S
-        with get_client(sync_client=True) as client:
-            while time.monotonic() < deadline:
-                self._ended()
-                if self.run_id is None:
-                    runs = client.read_flow_runs(
-                        flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[self.name]))
-                    )
-                    self.run_id = runs[0].id if runs else None
-                state = client.read_flow_run(self.run_id).state if self.run_id else None
-                if state and state.is_paused() and state.state_details.pause_key != self.key:
-                    self.key = state.state_details.pause_key
-                    keyset = keyset_from_paused_state(state)
-                    form = read_flow_run_input(keyset["description"], self.run_id)
-                    self.err += self.capsys.readouterr().err
-                    return self.err.strip().splitlines()[-1], form
-                time.sleep(0.3)
-        raise AssertionError(f"review not paused after {WAIT_S} s; it printed:\n{self._text()}")
-
-    def answer(self, line: str) -> None:
-        from prefect.flow_runs import resume_flow_run
-
-        resume_flow_run(self.run_id, run_input={"signature": line})
-
-    def end(self):
-        try:
-            out = self.done.get(timeout=WAIT_S)
-        except queue.Empty:
-            raise AssertionError(f"review did not end in {WAIT_S} s:\n{self._text()}") from None
-        if isinstance(out, BaseException):
-            raise out
-        self.err += self.capsys.readouterr().err
-        return out
-
-    def _ended(self) -> None:
-        if not self.done.empty():
-            raise AssertionError(f"review ended before pausing: {self.done.get()}\n{self._text()}")
-
-    def _text(self) -> str:
-        self.err += self.capsys.readouterr().err
-        return self.err
-
-
-def printed_command(line: str) -> str:
-    match = re.search(r"sign with: (alphagate approve .*? --sign-only);", line)
-    assert match, line
-    return match.group(1)
-
-
-def sign(command: str, keys: dict, **swap: str) -> str:
-    """Run a printed ``--sign-only`` command as its signer would, with their own key; the
-    one line it prints. ``swap`` replaces option values (the attacks)."""
-    for flag, value in swap.items():
-        command = re.sub(rf"--{flag.replace('_', '-')} \S+", f"--{flag.replace('_', '-')} "
-                         f"{value}", command)  # fmt: skip
-    who = re.search(r"--as (\S+)", command).group(1)
-    command = command.replace("--key FILE", f"--key {keys[who]}")
-    argv = [sys.executable, "-m", "flows.cli", *shlex.split(command.removeprefix("alphagate "))]
-    out = subprocess.run(
-        argv, cwd=REPO, env=dict(os.environ), capture_output=True, text=True, timeout=WAIT_S
-    )
-    assert out.returncode == 0, (command, out.stderr)
-    return out.stdout.strip().splitlines()[-1]
-
-
 def test_a_team_signs_in_turn_and_attacks_are_refused_while_it_waits(team, capsys):
     from governance.log.ledger import Ledger
 
     workspace, keys, report_run = team
-    review = Review(capsys)
+    review = Review(capsys, NAME)
 
     # 1. it waits for a validator: what, who, the exact command, the report on MLflow
     line, form = review.paused()

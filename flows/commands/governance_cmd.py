@@ -131,26 +131,21 @@ def _decide(args: argparse.Namespace) -> int:
 
     cfg, in_force = _load(args)
     name = args.model or cfg.model.name
-    fn = approvals.approve if args.decision == "approve" else approvals.reject
-    if getattr(args, "stage", "live") == "paper":
-        fn = approvals.approve_for_paper
     ws = _ws()
     if getattr(args, "sign_only", False):
         return _sign_only(args, ws, name, in_force)
     with verified_ledger(ws, args.decision) as ledger:
         signer = prove(args, ws, ledger, args.decision)
-        more = {}
-        if fn is approvals.approve and in_force.tier.paper is not None:
-            from flows.graduation import graduation_for
+        if args.decision == "approve":
+            from flows.graduation import approval_act
 
-            more["graduation"] = graduation_for(
-                ws, ledger, name, args.model_version, in_force.tier.paper
-            )
-        out = fn(
-            ws, ledger, name, args.model_version, signer, args.reason or "",
-            tier=in_force.tier, tier_name=in_force.name, policy_hash=in_force.policy_hash,
-            **more,
-        )  # fmt: skip
+            act = approval_act(ws, ledger, name, args.model_version, in_force, args.stage)
+            out = act(signer, args.reason or "")
+        else:
+            out = approvals.reject(
+                ws, ledger, name, args.model_version, signer, args.reason or "",
+                tier=in_force.tier, tier_name=in_force.name, policy_hash=in_force.policy_hash,
+            )  # fmt: skip
         sandbox = say_sandbox(is_sandbox(ledger))
     state = out.state
     verb = "approved" if args.decision == "approve" else "rejected"
@@ -174,7 +169,10 @@ def _decide(args: argparse.Namespace) -> int:
 
 
 def _sign_only(args, ws, name: str, in_force) -> int:
-    """``approve --sign-only``: the detached signature for the Prefect form, on one line."""
+    """``approve [--stage paper] --sign-only``: the signed approval for the Prefect review
+    form, on one line, recording nothing. A live approval in a tier with a paper stage signs
+    the graduation gate's pass, evaluated now as the approving command does."""
+    from flows.graduation import live_graduation
     from governance.decisions.promotion import facts_for, latest_validation
     from governance.decisions.ui_approval import detached_approval
     from governance.log.readtime import verified_ledger
@@ -183,9 +181,11 @@ def _sign_only(args, ws, name: str, in_force) -> int:
         signer = prove(args, ws, ledger, "approve")
         facts = facts_for(ws, ledger, name, args.model_version)
         validation = latest_validation(ledger, facts.name, facts.version)
+        passed = live_graduation(ws, ledger, facts, in_force) if args.stage == "live" else None
         line = detached_approval(
-            facts, validation, signer, reason=args.reason or "",
-            policy_hash=in_force.policy_hash, tier_name=in_force.name,
+            ledger, facts, validation, signer, reason=args.reason or "",
+            policy_hash=in_force.policy_hash, tier_name=in_force.name, stage=args.stage,
+            graduation=passed,
         )  # fmt: skip
     print(line)
     return 0

@@ -19,11 +19,12 @@ wrong role, the same user twice, a version that did not pass) is recorded as
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from governance.decisions.paper import enter_paper, entered, paper_blocker
+from governance.decisions.paper import enter_paper, entered, graduation_pass
 from governance.decisions.promotion import (
     PromotionState,
     ValidationFacts,
@@ -31,7 +32,7 @@ from governance.decisions.promotion import (
     facts_for,
     latest_validation,
 )
-from governance.ground.errors import Forbidden, Gate, GateHalt, InputError, TamperDetected
+from governance.ground.errors import Forbidden, InputError
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.identity.duties import Act, duty_refusal
@@ -124,21 +125,23 @@ def _refuse(
     return Forbidden(message)
 
 
-def record_signed_decision(
+def sign_decision(
     ledger,
     facts,
     validation,
     *,
-    signer: Signer,
+    signer,
     decision,
     reason,
     policy_hash,
     tier_name,
     action: str | None = None,
     graduation: dict | None = None,
-) -> LedgerEntry:
-    """Sign the approval document with ``signer``'s key and record it (as ``action``,
-    default ``approval.granted`` or ``approval.rejected`` by ``decision``)."""
+) -> tuple[str, dict, dict]:
+    """``(action, document, signed)``: the approval document of ``decision`` signed by ``signer``
+    (``Signer.signed_payload``); ``action`` defaults to ``approval.granted`` or
+    ``approval.rejected`` by ``decision``. One home for what an approver signs: the approving
+    command records it, ``approve --sign-only`` prints it for the Prefect form."""
     from governance.findings.review import accepted_findings
 
     doc = approval_document(
@@ -150,10 +153,19 @@ def record_signed_decision(
         Action.APPROVAL_GRANTED if decision == "approve" else Action.APPROVAL_REJECTED
     )
     subject = Subject.model(facts.name, facts.version)
-    signed = signer.signed_payload(action, doc, subject=subject)
+    return action, doc, signer.signed_payload(action, doc, subject=subject)
+
+
+def record_signed_decision(ledger, facts, validation, *, signer, **decision) -> LedgerEntry:
+    """Sign the approval document with ``signer``'s key (:func:`sign_decision`, same
+    keywords) and record it. ``signer`` may hold a signature made elsewhere (a Prefect form's
+    answer, governance/decisions/ui_approval.py): the facts recorded are the signed ones."""
+    action, doc, signed = sign_decision(ledger, facts, validation, signer=signer, **decision)
+    copy = {k: signed["signed"][k] for k in doc}  # unsigned copies for readers that grep
     return ledger.append(
-        action, actor=signer.name, role=signer.role, subject=subject, payload={**doc, **signed}
-    )
+        action, actor=signer.name, role=signer.role, subject=signed["signed"]["subject"],
+        payload={**copy, **signed},
+    )  # fmt: skip
 
 
 def _check_approver(ledger, facts, signer: Signer, act: Act, already=()) -> None:
@@ -286,10 +298,8 @@ def approve(
     )
     passed = None
     if tier.paper is not None and not before.champion:
-        why = paper_blocker(ledger, facts.name, facts.version, tier.paper)
-        if why:
-            raise _refuse(ledger, facts, signer, "approve", f"approve for live: {why}")
-        passed = _graduated(ledger, facts, signer, graduation)
+        refuse = functools.partial(_refuse, ledger, facts, signer, "approve")
+        passed = graduation_pass(ledger, facts, tier.paper, graduation, refuse)
     if before.blocked:
         raise _refuse(ledger, facts, signer, "approve", "approve: " + "; ".join(before.blocked))
     _check_approver(ledger, facts, signer, Act.APPROVE, [g["user"] for g in before.granted])
@@ -303,25 +313,6 @@ def approve(
         ws, ledger, facts, tier, policy_hash, validation, graduated=tier.paper is not None
     )
     return ApprovalOutcome(entry, state, promoted, previous)
-
-
-def _graduated(ledger: Ledger, facts, signer, graduation) -> dict:
-    """Refuse (recorded) unless the graduation gate passes now (:func:`approve`); the pass
-    the approval document signs (``{passed, figures}``)."""
-    where = f"approve for live: {facts.name} v{facts.version}"
-    if graduation is None:
-        raise _refuse(ledger, facts, signer, "approve", f"{where}: graduation gate not evaluated")
-    try:
-        outcome = graduation()
-    except TamperDetected as exc:
-        _refuse(ledger, facts, signer, "approve", f"{where}: {exc}")
-        raise
-    if not outcome.passed:
-        message = f"{where}: graduation failed: " + "; ".join(outcome.findings)
-        _refuse(ledger, facts, signer, "approve", message, findings=list(outcome.findings),
-                graduation=outcome.figures)  # fmt: skip
-        raise GateHalt(Gate.GRADUATION, [f.removeprefix("graduation: ") for f in outcome.findings])
-    return {"passed": True, "figures": outcome.figures}
 
 
 def approve_for_paper(

@@ -16,11 +16,14 @@ refuses an entry whose action is not the signed one, and live approvals count on
 ``approval.granted`` acts. After ``min_days``, the live approval also needs the graduation
 gate's pass, computed by the approving command from the verified paper record
 (tasks/portfolio/paper_record.py, validation/graduation.py, flows/graduation.py) and handed
-to :func:`governance.decisions.approvals.approve` as ``graduation``.
+to :func:`governance.decisions.approvals.approve` as ``graduation``; :func:`graduation_pass`
+is that rule, for the approving command and for ``approve --sign-only`` (the signed line a
+Prefect review form takes, flows/review.py).
 """
 
 from __future__ import annotations
 
+from governance.ground.errors import Gate, GateHalt, TamperDetected
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.users import SYSTEM_ACTOR
 from governance.log.ledger import Ledger, LedgerEntry
@@ -96,3 +99,39 @@ def enter_paper(ws, ledger: Ledger, facts, granted, policy_hash: str) -> LedgerE
         client.set_registered_model_alias(facts.name, PAPER, str(facts.version))
         client.set_model_version_tag(facts.name, str(facts.version), "stage", PAPER)
     return entry
+
+
+def graduation_pass(ledger: Ledger, facts, paper, graduation, refuse) -> dict:
+    """The live approval's gate in a tier with a paper stage: the version's ``min_days`` of
+    paper marked, then a pass of the graduation gate evaluated now (``graduation()``);
+    the pass the approval document signs (``{passed, figures}``).
+
+    One rule for :func:`governance.decisions.approvals.approve` and ``approve --sign-only`` (the Prefect form's signed
+    line): ``refuse(message, **facts)`` returns the :class:`Forbidden` to raise (the approving
+    command records it as ``approval.refused``; ``--sign-only`` records nothing).
+
+    Raises
+    ------
+    Forbidden
+        Short of the paper days, or the gate not evaluated (``graduation`` None).
+    GateHalt
+        Gate ``graduation`` failed.
+    TamperDetected
+        The paper record does not verify.
+    """
+    why = paper_blocker(ledger, facts.name, facts.version, paper)
+    if why:
+        raise refuse(f"approve for live: {why}")
+    where = f"approve for live: {facts.name} v{facts.version}"
+    if graduation is None:
+        raise refuse(f"{where}: graduation gate not evaluated")
+    try:
+        outcome = graduation()
+    except TamperDetected as exc:
+        refuse(f"{where}: {exc}")
+        raise
+    if not outcome.passed:
+        message = f"{where}: graduation failed: " + "; ".join(outcome.findings)
+        refuse(message, findings=list(outcome.findings), graduation=outcome.figures)
+        raise GateHalt(Gate.GRADUATION, [f.removeprefix("graduation: ") for f in outcome.findings])
+    return {"passed": True, "figures": outcome.figures}
