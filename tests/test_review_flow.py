@@ -31,7 +31,8 @@ from tests.helpers_review import Review, printed_command, sign
 prefect = pytest.importorskip("prefect")
 
 NAME = "rv"
-#: The MLflow server's address the links name (not contacted: the link's form is checked).
+#: The MLflow server address the links name in the flow tests (their form is checked there;
+#: test_the_report_link_opens_... opens one on a live server).
 MLFLOW_URL = "http://127.0.0.1:5999"
 
 
@@ -173,3 +174,56 @@ def test_review_needs_a_server_the_team_reaches(team, capsys, monkeypatch):
     code = main(["review", "--model", NAME, "--model-version", "1", "--config", SMALL])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "alphagate serve" in err[0], err
+
+
+def test_the_report_link_opens_the_validation_run_on_a_live_mlflow_server(team, monkeypatch):
+    """The link a review prints (flows/ui_form.report_url, what every wait's line and form
+    carry) against the MLflow server ``alphagate serve`` starts on the workspace's store:
+    the page answers 200, and the experiment and run the link names are the validation's,
+    whose ``validation/report.html`` the server hands back."""
+    import json
+    import urllib.request
+    from urllib.parse import quote
+
+    from flows.serve import (
+        LOOPBACK,
+        mlflow_env,
+        mlflow_server_service,
+        service_env,
+        start,
+        stop,
+        wait_ready,
+    )
+    from flows.ui_form import REPORT_ROUTE, report_url
+    from tests.helpers_witness import free_port
+
+    workspace, _, report_run = team
+    port = free_port()
+    server = start(
+        mlflow_server_service(workspace, LOOPBACK, port), mlflow_env(service_env(workspace))
+    )
+    try:
+        wait_ready(server)
+        base = f"http://{LOOPBACK}:{port}"
+        monkeypatch.setenv("ALPHAGATE_MLFLOW_URL", base)
+        link = report_url(workspace, report_run)
+        match = re.fullmatch(
+            rf"{re.escape(base)}/#/experiments/(\w+)/runs/(\w+)/artifacts/(.+)", link
+        )
+        assert match, link
+        experiment, run, route = match.groups()
+        assert (run, route) == (report_run, REPORT_ROUTE)
+
+        def get(url: str) -> tuple[int, bytes]:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                return response.status, response.read()
+
+        status, page = get(link)  # the browser asks for the page; the fragment is its route
+        assert status == 200 and b"<html" in page.lower()
+        status, body = get(f"{base}/api/2.0/mlflow/runs/get?run_id={run}")
+        info = json.loads(body)["run"]["info"]
+        assert status == 200 and (info["run_id"], info["experiment_id"]) == (run, experiment)
+        status, body = get(f"{base}/get-artifact?path={quote(route)}&run_uuid={run}")
+        assert status == 200 and body == b"<html><body>report</body></html>"
+    finally:
+        stop(server)
