@@ -39,12 +39,9 @@ depend on (:mod:`governance.evidence.period`).
 from __future__ import annotations
 
 import datetime as dt
-import importlib.metadata
 import io
 import json
-import platform
 import re
-import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -65,6 +62,7 @@ from governance.evidence.verify import (
     manifest_digest,
 )
 from governance.ground.canonical import sha256_bytes
+from governance.ground.environment import distributions, interpreter
 from governance.ground.errors import InputError
 from governance.ground.files import write_atomic
 from governance.ground.vocabulary import Action, Area, Subject, area
@@ -149,17 +147,7 @@ def select_entries(
 
 def python_environment() -> dict:
     """Interpreter, platform and every installed distribution's version."""
-    dists = {}
-    for d in importlib.metadata.distributions():
-        name = d.metadata.get("Name")
-        if name:
-            dists[name] = d.version
-    return {
-        "python": sys.version,
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "packages": dict(sorted(dists.items(), key=lambda kv: kv[0].lower())),
-    }
+    return {**interpreter(), "packages": distributions()}
 
 
 def _mlflow_files(ws: Workspace, name: str, version: str) -> dict[str, bytes]:

@@ -14,8 +14,6 @@ MLflow itself is reached only through :mod:`governance.registry.recorder`.
 
 from __future__ import annotations
 
-import functools
-import importlib.metadata
 import platform
 import subprocess
 from collections.abc import Mapping
@@ -28,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from governance.ground.canonical import canonical_json, to_jsonable
+from governance.ground.environment import distributions, interpreter
 from governance.identity.sandbox import run_tags
 from governance.registry.contract import CONTRACT_FILE, ModelContract
 from governance.registry.recorder import log_training_run
@@ -102,21 +101,13 @@ def git_commit(cwd: Path | None = None) -> str | None:
 
 
 def python_environment() -> dict[str, Any]:
-    """Python version, platform and every installed distribution with its version: this
-    process's, read once (about 0.35 s of metadata parsing; the code it runs was imported
-    from these versions). A fresh copy each call, so a caller's edit stays its own."""
-    env = _environment()
-    return {**env, "distributions": dict(env["distributions"])}
-
-
-@functools.cache
-def _environment() -> dict[str, Any]:
-    dists = {
-        (d.metadata["Name"] or "").lower(): d.version for d in importlib.metadata.distributions()
-    }
+    """Python version, platform and every installed distribution (lower-cased name) with its
+    version (governance/ground/environment.py reads them once). A fresh copy each call, so a
+    caller's edit stays its own."""
+    dists = {name.lower(): version for name, version in distributions().items()}
     return {
         "python": platform.python_version(),
-        "platform": platform.platform(),
+        "platform": interpreter()["platform"],
         "distributions": dict(sorted(dists.items())),
     }
 
