@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean install
+.PHONY: demo test test-all lint format bench clean install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,14 @@ format: $(STAMP)
 # most-tests-first, so no long module is left to run alone at the end.
 TEST_WORKERS ?= 2
 
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
 test: lint
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(PYTEST)
+
+# The default suite and the tests marked `slow` (scale: longer property runs, more seeds).
+test-all: lint
+	$(PYTEST) -m 'slow or not slow'
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
