@@ -79,7 +79,7 @@ def _list(args: argparse.Namespace) -> int:
     from governance.findings.owners import owners, with_owner
     from governance.findings.register import today
 
-    with verified_ledger(_ws(), "findings list") as ledger:
+    with verified_ledger(_ws(), "findings list", view=True) as ledger:
         register = load_register(ledger)
         records = register.select(model_name=name, version=args.model_version, status=args.status)
         rows = [with_owner(r, owners(ledger, register), today()) for r in records]

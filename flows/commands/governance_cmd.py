@@ -205,7 +205,7 @@ def _ks_status(args: argparse.Namespace) -> int:
     from governance.decisions import killswitch
     from governance.log.readtime import verified_ledger
 
-    with verified_ledger(_ws(), "killswitch status") as ledger:
+    with verified_ledger(_ws(), "killswitch status", view=True) as ledger:
         doc = killswitch.status_json(ledger)
         _print_ks(killswitch.status(ledger))
         for name in doc["strategies"]:

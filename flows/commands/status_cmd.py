@@ -51,7 +51,7 @@ def _status(args: argparse.Namespace) -> int:
         raise InputError(f"--model {name}: no registered version yet (alphagate run)")
     from governance.identity.sandbox import is_sandbox
 
-    with verified_ledger(ws, "status") as ledger:
+    with verified_ledger(ws, "status", view=True) as ledger:
         report = status_report(ws, ledger, name, version, tier)
         sandbox = say_sandbox(is_sandbox(ledger))
     print("\n".join(render_status(report)))
@@ -85,7 +85,7 @@ def _models(args: argparse.Namespace) -> int:
     ws = Workspace.from_env().ensure()
     from governance.identity.sandbox import is_sandbox
 
-    with verified_ledger(ws, "models") as ledger:
+    with verified_ledger(ws, "models", view=True) as ledger:
         inv = inventory(ws, ledger, policy, digest)
         run_id = publish_inventory(ws, inv)
         sandbox = say_sandbox(is_sandbox(ledger))

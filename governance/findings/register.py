@@ -396,5 +396,5 @@ def today() -> dt.date:
 def load_register(ledger, as_of: dt.date | None = None) -> Register:
     """The register of ``ledger`` (or of a ``RunContext``) as of ``as_of`` (default today)."""
     ledger = getattr(ledger, "ledger", ledger)
-    entries = [e for action in ACTIONS for e in ledger.entries(action=action)]
+    entries = ledger.entries(action=tuple(ACTIONS))
     return fold(entries, today() if as_of is None else as_of, load_registry(ledger))

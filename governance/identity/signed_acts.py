@@ -69,9 +69,7 @@ def signed_act_problems(ledger, registry=None, after_seq: int = 0) -> list[tuple
     """``[(seq, reason)]`` of every signed-act entry after ``after_seq`` that does not hold."""
     registry = registry or load_registry(ledger)
     out = [(seq, why) for seq, why in registry.problems if seq > after_seq]
-    acts = sorted(
-        (e for action in SIGNED_ACTS for e in ledger.entries(action=action)), key=lambda e: e.seq
-    )
+    acts = ledger.entries(action=tuple(SIGNED_ACTS))
     for seq, first in replayed(acts).items():
         if seq > after_seq:
             out.append((seq, f"seq {seq} replays the signed document of seq {first}"))

@@ -127,22 +127,51 @@ def check_name(name: str) -> str:
 # -- the fold ---------------------------------------------------------------------------------
 
 
+#: ``{(action, actor, role, subject, payload text as read): problems}``: the registry-free
+#: half of :func:`act_problems` (signature, digest, binding), a pure function of exactly
+#: those strings, so an entry read again with the same bytes is not checked again. Keyed
+#: by the bytes read, never by a stored hash: a row edited in place is other bytes (and is
+#: refused by the verified read before any fold sees it).
+_SIGNED: dict[tuple[str, ...], tuple[str, ...]] = {}
+_SIGNED_MAX = 1 << 16
+
+
+def signed_problems(entry) -> tuple[str, ...]:
+    """Why ``entry``'s signature, digest or binding to its document fails (empty when they
+    hold); an entry read from the database is checked once per process per content."""
+    from governance.log.txn import stored_payload_text  # lazy: no SQLAlchemy for the Role enum
+
+    text = stored_payload_text(entry)
+    key = (entry.action, entry.actor, entry.role, entry.subject, text)
+    if text is not None and key in _SIGNED:
+        return _SIGNED[key]
+    p = entry.payload or {}
+    problems = verify_signed_record(p)
+    if not (problems and problems[0].startswith("unsigned")):
+        signer = p.get("signer")
+        if entry.actor != signer:
+            problems.append(f"actor {entry.actor!r} is not the signer {signer!r}")
+        problems += binding_problems(entry.action, entry.actor, entry.role, entry.subject, p)
+    if text is not None:
+        if len(_SIGNED) >= _SIGNED_MAX:
+            _SIGNED.clear()
+        _SIGNED[key] = tuple(problems)
+    return tuple(problems)
+
+
 def act_problems(registry: Registry, entry, roles: Iterable[Role] | None) -> list[str]:
     """Why the signed act ``entry`` does not hold; empty when it does.
 
     Its signature must verify, be by the entry's actor, with the key that actor had
     registered at the time, in one of ``roles`` at the time (None: any role), and the entry
     must be bound to its signed document (governance/log/bound.py: action, subject, actor,
-    role and every unsigned field are the document's).
+    role and every unsigned field are the document's): :func:`signed_problems`.
     """
     p = entry.payload or {}
-    problems = verify_signed_record(p)
+    problems = list(signed_problems(entry))
     if problems and problems[0].startswith("unsigned"):
         return problems
     signer = p.get("signer")
-    if entry.actor != signer:
-        problems.append(f"actor {entry.actor!r} is not the signer {signer!r}")
-    problems += binding_problems(entry.action, entry.actor, entry.role, entry.subject, p)
     user = registry.at(signer, entry.seq)
     if user is None:
         revoked = registry.history.get(signer)
@@ -251,7 +280,7 @@ _FOLDED: dict[str, tuple[tuple, Registry]] = {}
 
 
 def load_registry(ledger) -> Registry:
-    """The registry folded from ``ledger`` (four indexed queries).
+    """The registry folded from ``ledger`` (one indexed query).
 
     The entries are read every time (through a
     :class:`~governance.log.readtime.VerifiedReader` they are verified as they are read: an
@@ -267,11 +296,7 @@ def load_registry(ledger) -> Registry:
     """
     from governance.log.readtime import VerifiedReader
 
-    entries = [
-        e
-        for action in (Action.WORKSPACE_INITIALISED, *USER_ACTS)
-        for e in ledger.entries(action=action)
-    ]
+    entries = ledger.entries(action=(Action.WORKSPACE_INITIALISED, *USER_ACTS))
     url = getattr(ledger, "url", None) if isinstance(ledger, VerifiedReader) else None
     key = tuple(sorted((e.seq, e.entry_hash, e.payload_hash) for e in entries))
     if url is not None and url in _FOLDED and _FOLDED[url][0] == key:

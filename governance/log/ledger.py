@@ -265,9 +265,13 @@ class Ledger:
     # -- reading ---------------------------------------------------------------------
 
     def entries(
-        self, action: str | None = None, subject: str | None = None, after_seq: int = 0
+        self,
+        action: str | tuple[str, ...] | None = None,
+        subject: str | None = None,
+        after_seq: int = 0,
     ) -> list[LedgerEntry]:
-        """Entries with ``seq > after_seq``, optionally of one action and/or subject, by seq."""
+        """Entries with ``seq > after_seq``, optionally of one action (or a tuple of actions)
+        and/or subject, by seq."""
         with self._reading() as conn:
             return select_entries(conn, action, subject, after_seq)
 

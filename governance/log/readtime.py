@@ -210,15 +210,21 @@ class VerifiedReader:
 
 
 @contextmanager
-def verified_ledger(ws, action: str) -> Iterator[VerifiedReader]:
+def verified_ledger(ws, action: str, *, view: bool = False) -> Iterator[VerifiedReader]:
     """The ledger of ``ws`` for one deciding command (``action``, e.g. ``"approve"``), every
     read verified (:class:`VerifiedReader`). An entry that fails its check ends the command
     (:class:`TamperDetected`, exit 3) before it acts: nothing it would have appended after
-    the read is written, and the refusal is recorded as ``integrity.refused``."""
+    the read is written, and the refusal is recorded as ``integrity.refused``.
+
+    ``view``: a command that only reads and shows (``status``, ``models``, ``killswitch
+    status``, ``findings list``) reads each query once, verified, and shows what it read, as
+    :func:`~governance.decisions.model_use.model_may_drive` decides on one read of each
+    (``status`` folds the users and the adoptions dozens of times). A deciding command
+    re-reads every time."""
     from governance.log.ledger import Ledger
 
     with Ledger.open(ws) as ledger:
-        reader = VerifiedReader(ledger)
+        reader = VerifiedReader(ledger, memo=view)
         try:
             yield reader
         except TamperDetected as exc:

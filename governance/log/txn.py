@@ -99,10 +99,13 @@ def stored_payload_text(entry: LedgerEntry) -> str | None:
     return entry.__dict__.get("_stored_text")
 
 
-def _filters(action: str | None, subject: str | None) -> list:
+def _filters(action: str | tuple[str, ...] | None, subject: str | None) -> list:
+    """``action`` is one action or a tuple of them (one indexed query for several)."""
     c = entries_table.c
     out = []
-    if action is not None:
+    if isinstance(action, tuple):
+        out.append(c.action.in_(action))
+    elif action is not None:
         out.append(c.action == action)
     if subject is not None:
         out.append(c.subject == subject)
@@ -161,9 +164,13 @@ class LedgerTransaction:
         return select_last(self._conn, action, subject)
 
     def entries(
-        self, action: str | None = None, subject: str | None = None, after_seq: int = 0
+        self,
+        action: str | tuple[str, ...] | None = None,
+        subject: str | None = None,
+        after_seq: int = 0,
     ) -> list[LedgerEntry]:
-        """Entries with ``seq > after_seq``, optionally of one action and/or subject, by seq."""
+        """Entries with ``seq > after_seq``, optionally of one action (or a tuple of actions)
+        and/or subject, by seq."""
         return select_entries(self._conn, action, subject, after_seq)
 
     def append(

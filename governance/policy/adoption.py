@@ -71,13 +71,7 @@ def adoption_history(ledger, registry=None) -> list[Adoption]:
     """Every adoption that holds, oldest first: a valid ``policy.adopted`` whose hash a
     distinct officer signed (validly) since the previous adoption."""
     registry = registry or load_registry(ledger)
-    entries = sorted(
-        [
-            *ledger.entries(action=Action.POLICY_ADOPTION_SIGNED),
-            *ledger.entries(action=Action.POLICY_ADOPTED),
-        ],
-        key=lambda e: e.seq,
-    )
+    entries = ledger.entries(action=(Action.POLICY_ADOPTION_SIGNED, Action.POLICY_ADOPTED))
     out, pending = [], {}
     for e in valid_acts(registry, entries, ROLES[Act.ADOPT_POLICY]):
         digest = e.payload.get("policy_hash")
