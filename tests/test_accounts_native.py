@@ -91,3 +91,20 @@ def test_short_series_placed_as_reindex_places_it():
     for where_ in (where, None):
         with pytest.raises(ValueError, match="duplicate"):
             aligned(dup, ASSETS, 0.2, where_)
+
+
+def test_data_of_many_accounts_is_each_accounts_data():
+    """:meth:`TradeQP.data` with one row per account gives each account's own data."""
+    from tasks.portfolio.accounts import ACCOUNT_PARAMS
+
+    opt = PortfolioOptimiser(ASSETS, K, CFG, SECTORS, with_restricted=True)
+    opt.set_market(MarketInputs(make_alpha(9), make_risk(9)))
+    market = {n: p.value for n, p in opt.params.items() if n not in ACCOUNT_PARAMS}
+    rows = [opt.account_values(a) for a in accounts(5)]
+    batch = {key: np.array([r[key] for r in rows], dtype=float) for key in rows[0]}
+    many = opt.native.data({**market, **batch})
+    for i, row in enumerate(rows):
+        one = opt.native.data({**market, **row})
+        assert one["P"] is many["P"] and one["A"] is many["A"]  # the market's, built once
+        for key in ("c", "b", "x_l", "x_u", "h_l", "h_u", "feasible_bounds"):
+            np.testing.assert_allclose(many[key][i], one[key], rtol=1e-15, atol=1e-18)

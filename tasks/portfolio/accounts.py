@@ -37,6 +37,8 @@ from tasks.portfolio.optimiser.core import (
     Solution,
 )
 from tasks.portfolio.optimiser.native import violation
+from tasks.portfolio.optimiser.trade_qp import TradeQP
+from tasks.portfolio.optimiser.values import figures
 
 #: Largest difference allowed between the fast path's ``b`` and cvxpy's (self-check).
 B_CHECK_TOL = 1e-9
@@ -155,42 +157,73 @@ class AccountSolver:
 ACCOUNT_PARAMS = frozenset({"w0", "lower", "upper", "turnover", "leverage", "r_lo", "r_hi"})
 
 
+def _one_by_one(native, market: dict, rows: list[dict]):
+    """Solve account ``i`` from its own values (any native form)."""
+    return lambda i: native.solve({**market, **rows[i]})
+
+
+def _all_at_once(native: TradeQP, market: dict, batch: dict):
+    """Solve account ``i`` from its row of the data built for all accounts at once."""
+    prepared = native.data({**market, **batch})
+    shared = {key: value for key, value in prepared.items() if key in ("P", "A") or value is None}
+    own = [key for key in prepared if key not in shared]
+    w0 = batch["w0"]
+    return lambda i: native.solve_data({**shared, **{k: prepared[k][i] for k in own}}, w0[i])
+
+
 def solve_native(opt: PortfolioOptimiser, accounts: Sequence[Account]) -> list[Solution]:
     """Each account a re-solve of ``opt``'s native form with only its own values changed.
 
-    The market's values are read once; per account only its values are computed (no cvxpy
-    parameter is set), the native form re-sends the solver only the account's data (the
-    risk model's ``P`` and ``A`` are built once, :meth:`TradeQP._market_part`), and the
-    answer is checked as :meth:`PortfolioOptimiser.solve` checks it (:func:`violation`, the
-    dust rule). Anything else, whatever the native solver reports but a checked optimum, is
-    solved through :meth:`PortfolioOptimiser.solve_or_record`, as for a single account:
-    the same solver on the same data, so the same optimum as a loop of ``opt.solve``.
+    The market's values are read once and, on PIQP's trade form, every account's solver
+    data built at once (one row per account, :meth:`TradeQP.data`; the risk model's ``P``
+    and ``A`` are the market's, built once; QOCO's form builds each account's in turn);
+    per account the solver gets only its own vectors and solves. No cvxpy
+    parameter is set. Each answer is checked as :meth:`PortfolioOptimiser.solve` checks it
+    (:func:`violation`, the dust rule) and the figures are computed for all accounts at
+    once. Anything but a checked optimum is solved through
+    :meth:`PortfolioOptimiser.solve_or_record`, as for a single account: the same solver
+    on the same data, so the same optimum as a loop of ``opt.solve`` (to 1e-8,
+    tests/test_accounts_native.py).
     """
     native, name = opt.native, opt.plan.fast
     market = {n: p.value for n, p in opt.params.items() if n not in ACCOUNT_PARAMS}
-    out = []
-    for account in accounts:
+    rows = [opt.account_values(a) for a in accounts]
+    batch = {key: np.array([r[key] for r in rows], dtype=float) for key in rows[0]}
+    one = _one_by_one(native, market, rows)
+    if isinstance(native, TradeQP):  # its data for every account at once
+        one = _all_at_once(native, market, batch)
+    found: list[tuple | None] = []
+    for i, values in enumerate(rows):
         t0 = time.perf_counter()
-        values = {**market, **opt.account_values(account)}
         try:
-            result = native.solve(values)
+            result = one(i)
         except (RuntimeError, ValueError):  # it refused its data: the single-account path
             native.reset()
-            out.append(opt.solve_or_record(account))
+            found.append(None)
             continue
         w = result.weights
-        if w is None or violation(w, values, opt.cfg, opt.sector_matrix) is not None:
-            out.append(opt.solve_or_record(account))
+        if w is None or violation(w, {**market, **values}, opt.cfg, opt.sector_matrix):
+            found.append(None)
             continue
         if opt.dust(w, values)[0].any():
             w = opt.without_dust(w, values)
             if w is None:  # the dust is held by a re-solve: the single-account path
-                out.append(opt.solve_or_record(account))
+                found.append(None)
                 continue
-        elapsed = time.perf_counter() - t0
+        found.append((w, time.perf_counter() - t0, result.iterations))
+    done = [i for i, f in enumerate(found) if f is not None]
+    weights = np.array([found[i][0] for i in done]).reshape(len(done), len(opt.assets))
+    held = batch["w0"][done]
+    figs = np.column_stack(figures(weights, weights - held, market, opt.cfg))
+    out, row = [], dict(zip(done, range(len(done)), strict=True))
+    for i, account in enumerate(accounts):
+        if found[i] is None:
+            out.append(opt.solve_or_record(account))
+            continue
+        w, elapsed, iterations = found[i]
         out.append(opt.solution_from(
-            w, values["w0"], account.name, cp.OPTIMAL, elapsed, result.iterations,
-            solver=name, market=market,
+            w, held[row[i]], account.name, cp.OPTIMAL, elapsed, iterations,
+            solver=name, figs=tuple(figs[row[i]]),
         ))  # fmt: skip
     return out
 

@@ -340,17 +340,21 @@ class PortfolioOptimiser:
         solver: str = cp.CLARABEL,
         fallback: str | None = None,
         market: dict | None = None,
+        figs: tuple[float, float, float, float] | None = None,
     ) -> Solution:
         """A Solution for ``weights`` under the current market (figures recomputed).
 
         ``objective`` defaults to the utility recomputed from the weights; ``solver`` is
         the one that solved, ``fallback`` why CLARABEL solved instead of the fast solver;
-        ``market`` the market's parameter values when the caller holds them.
+        ``market`` the market's parameter values when the caller holds them, ``figs`` the
+        weights' :func:`figures` when the caller computed them (many accounts at once).
         """
         w = np.asarray(weights, dtype=float)
         trades = w - w0
-        values = market if market is not None else {n: p.value for n, p in self.params.items()}
-        expected, variance, cost, utility = figures(w, trades, values, self.cfg)
+        if figs is None:
+            values = market if market is not None else {n: p.value for n, p in self.params.items()}
+            figs = figures(w, trades, values, self.cfg)
+        expected, variance, cost, utility = figs
         return Solution(
             account=account,
             weights=pd.Series(w, index=self.assets, name="weight"),

@@ -84,33 +84,47 @@ class TradeQP(NativeForm):
     def data(self, values: dict) -> dict:
         """PIQP's ``P, c, A, b, h_l, h_u, x_l, x_u`` for one date's and account's values
         (the optimiser's parameter values: ``alpha, B, sqrt_d, w0, lower, upper, half_spread``,
-        and ``r_lo, r_hi``, ``sector_lo, sector_hi``, ``turnover`` when present)."""
+        and ``r_lo, r_hi``, ``sector_lo, sector_hi``, ``turnover`` when present).
+
+        The account's values may carry a leading axis, one row per account (``w0`` of shape
+        (A, n), ``turnover`` (A,)): every vector then has one row per account (``P`` and
+        ``A`` are the market's, shared) and ``feasible_bounds`` is one flag per account.
+        """
         k, cfg, s = self.k, self.cfg, self.scale
         w0 = np.asarray(values["w0"], dtype=float)
+        rows = w0.shape[:-1]
         b_mat = np.asarray(values["B"], dtype=float)
         P, A, a = self._market_part(b_mat, np.asarray(values["sqrt_d"], dtype=float))
-        b = np.concatenate([-(b_mat.T @ w0), [cfg.budget - w0.sum()]])
+        b = np.concatenate([-(w0 @ b_mat), (cfg.budget - w0.sum(axis=-1))[..., None]], axis=-1)
         gain = s * np.asarray(values["alpha"], dtype=float) - a * w0
         spread = s * np.asarray(values["half_spread"], dtype=float) / cfg.rebalance_every
-        c = np.concatenate([spread - gain, spread + gain, np.zeros(k)])
+        c = np.concatenate([spread - gain, spread + gain, np.zeros((*rows, k))], axis=-1)
         lower, upper = weight_box(values)
-        x_l = np.concatenate([np.maximum(lower - w0, 0.0), np.maximum(w0 - upper, 0.0)])
-        x_u = np.concatenate([np.maximum(upper - w0, 0.0), np.maximum(w0 - lower, 0.0)])
+        x_l = [
+            np.maximum(lower - w0, 0.0),
+            np.maximum(w0 - upper, 0.0),
+            np.full((*rows, k), -np.inf),
+        ]
+        x_u = [
+            np.maximum(upper - w0, 0.0),
+            np.maximum(w0 - lower, 0.0),
+            np.full((*rows, k), np.inf),
+        ]
         h_l, h_u = [], []
         if self.sector_matrix is not None:
-            held = self.sector_matrix @ w0
+            held = w0 @ self.sector_matrix.T
             h_l.append(np.asarray(values["sector_lo"]) - held)
             h_u.append(np.asarray(values["sector_hi"]) - held)
         if cfg.max_turnover is not None:
-            h_l.append([-np.inf])
-            h_u.append([float(values["turnover"])])
+            h_l.append(np.full((*rows, 1), -np.inf))
+            h_u.append(np.asarray(values["turnover"], dtype=float)[..., None])
         return {
             "P": P, "c": c, "A": A, "b": b,
-            "h_l": np.concatenate(h_l) if h_l else None,
-            "h_u": np.concatenate(h_u) if h_u else None,
-            "x_l": np.concatenate([x_l, np.full(k, -np.inf)]),
-            "x_u": np.concatenate([x_u, np.full(k, np.inf)]),
-            "feasible_bounds": bool(np.all(lower <= upper)),
+            "h_l": np.concatenate(h_l, axis=-1) if h_l else None,
+            "h_u": np.concatenate(h_u, axis=-1) if h_u else None,
+            "x_l": np.concatenate(x_l, axis=-1),
+            "x_u": np.concatenate(x_u, axis=-1),
+            "feasible_bounds": np.all(lower <= upper, axis=-1),
         }  # fmt: skip
 
     def _market_part(self, b_mat: np.ndarray, sqrt_d: np.ndarray):
@@ -135,9 +149,14 @@ class TradeQP(NativeForm):
 
     def solve(self, values: dict) -> NativeResult:
         """Solve for ``values``; PIQP's factorisation pattern is set up once and kept."""
+        return self.solve_data(self.data(values), values["w0"])
+
+    def solve_data(self, data: dict, w0: np.ndarray) -> NativeResult:
+        """Solve one account's :meth:`data` (its holdings ``w0``): only what changed since
+        the last solve is handed to PIQP."""
         import piqp
 
-        data = self.data(values)
+        data = dict(data)
         if not data.pop("feasible_bounds"):
             return NativeResult(None, "infeasible (a lower bound above its upper bound)", 0)
         if self._solver is None:
@@ -157,5 +176,5 @@ class TradeQP(NativeForm):
         if status != "optimal":
             return NativeResult(None, status, iterations)
         x = np.asarray(self._solver.result.x)
-        w = np.asarray(values["w0"], dtype=float) + x[: self.n] - x[self.n : 2 * self.n]
+        w = np.asarray(w0, dtype=float) + x[: self.n] - x[self.n : 2 * self.n]
         return NativeResult(w, status, iterations)

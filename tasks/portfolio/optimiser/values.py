@@ -198,16 +198,17 @@ def sector_bounds(
     return member, lo, hi
 
 
-def figures(
-    w: np.ndarray, trades: np.ndarray, values: dict, cfg: PortfolioConfig
-) -> tuple[float, float, float, float]:
+def figures(w: np.ndarray, trades: np.ndarray, values: dict, cfg: PortfolioConfig):
     """Expected return, variance (``||B'w||^2 + ||sqrt(d) w||^2``), un-amortised costs and
-    utility of weights ``w`` under the parameter ``values`` of one date and account."""
+    utility of weights ``w`` under the parameter ``values`` of one date and account: floats,
+    or arrays of one per row when ``w`` and ``trades`` have one row per account."""
     impact = values.get("impact")
     impact = None if impact is None else impact * IMPACT_UNIT**1.5
-    cost = float(asset_costs(trades, values["half_spread"], impact).sum())
-    bw, sw = values["B"].T @ w, values["sqrt_d"] * w
-    variance = float(bw @ bw + sw @ sw)
-    expected = float(values["alpha"] @ w)
+    cost = asset_costs(trades, values["half_spread"], impact).sum(axis=-1)
+    bw, sw = w @ values["B"], values["sqrt_d"] * w
+    variance = np.einsum("...i,...i->...", bw, bw) + np.einsum("...i,...i->...", sw, sw)
+    expected = w @ values["alpha"]
     utility = expected - cfg.risk_aversion * variance - cost / cfg.rebalance_every
+    if np.ndim(w) == 1:
+        return float(expected), float(variance), float(cost), float(utility)
     return expected, variance, cost, utility
