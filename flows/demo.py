@@ -140,6 +140,7 @@ def _standing(config_path: str, version: int | None) -> dict:
     where it stands in its lifecycle."""
     from flows.config import load_config
     from flows.status import status_report
+    from governance.ground.refs import ModelRef
     from governance.ground.workspace import Workspace
     from governance.log.ledger import Ledger
     from governance.policy.config import load_policy_for
@@ -148,7 +149,7 @@ def _standing(config_path: str, version: int | None) -> dict:
     _policy, tier, _digest = load_policy_for(cfg)
     ws = Workspace.from_env()
     with Ledger.open(ws) as ledger:
-        return status_report(ws, ledger, cfg.model.name, version, tier)
+        return status_report(ws, ledger, ModelRef(cfg.model.name, version), tier)
 
 
 def lifecycle_lines(report: dict) -> list[str]:

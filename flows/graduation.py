@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import functools
 
+from governance.ground.refs import ModelRef
 
-def graduation_for(ws, ledger, name: str, version, paper):
-    """A callable evaluating the graduation gate of ``name`` v``version`` under ``paper``
+
+def graduation_for(ws, ledger, ref: ModelRef, paper):
+    """A callable evaluating the graduation gate of the version ``ref`` under ``paper``
     (governance.policy.paper.PaperPolicy)."""
-    return functools.partial(evaluate, ws, ledger, name, version, paper)
+    return functools.partial(evaluate, ws, ledger, ref, paper)
 
 
-def evaluate(ws, ledger, name: str, version, paper):
+def evaluate(ws, ledger, ref: ModelRef, paper):
     """The graduation gate's outcome now (validation.graduation.Graduation).
 
     Raises
@@ -34,6 +36,7 @@ def evaluate(ws, ledger, name: str, version, paper):
     from tasks.portfolio.paper_record import read_record
     from validation.graduation import Graduation, graduate
 
+    name, version = ref.name, ref.version
     start = entered(ledger, name, version)
     store = ArtifactStore.of(ws)
     record = read_record(ledger, store, name, version, start.seq)
@@ -51,7 +54,7 @@ def evaluate(ws, ledger, name: str, version, paper):
     )  # fmt: skip
 
 
-def approval_act(ws, ledger, name: str, version, in_force, stage: str = "live"):
+def approval_act(ws, ledger, ref: ModelRef, in_force, stage: str = "live"):
     """``act(signer, reason)``: the approval the approving command records for ``stage``
     (``paper``: ``approve_for_paper``; ``live``: ``approve``, with the graduation gate when
     the tier has a paper stage). One home for ``alphagate approve`` and the Prefect review
@@ -63,15 +66,15 @@ def approval_act(ws, ledger, name: str, version, in_force, stage: str = "live"):
     more = {}
     fn = approvals.approve_for_paper if stage == "paper" else approvals.approve
     if fn is approvals.approve and in_force.tier.paper is not None:
-        more["graduation"] = graduation_for(ws, ledger, name, version, in_force.tier.paper)
+        more["graduation"] = graduation_for(ws, ledger, ref, in_force.tier.paper)
     return functools.partial(
-        _act, fn, ws, ledger, name, version, tier=in_force.tier, tier_name=in_force.name,
+        _act, fn, ws, ledger, ref, tier=in_force.tier, tier_name=in_force.name,
         policy_hash=in_force.policy_hash, **more,
     )  # fmt: skip
 
 
-def _act(fn, ws, ledger, name, version, signer, reason, **keywords):
-    return fn(ws, ledger, name, version, signer, reason, **keywords)
+def _act(fn, ws, ledger, ref, signer, reason, **keywords):
+    return fn(ws, ledger, ref, signer, reason, **keywords)
 
 
 def live_graduation(ws, ledger, facts, in_force) -> dict | None:
@@ -91,5 +94,5 @@ def live_graduation(ws, ledger, facts, in_force) -> dict | None:
     paper = in_force.tier.paper
     if paper is None:
         return None
-    gate = graduation_for(ws, ledger, facts.name, facts.version, paper)
+    gate = graduation_for(ws, ledger, facts.ref, paper)
     return graduation_pass(ledger, facts, paper, gate, lambda message, **_: Forbidden(message))

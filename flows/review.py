@@ -37,6 +37,7 @@ from flows.halting import quiet_expected_failures
 from flows.ui_form import report_url, sign_only_command
 from governance.decisions.standing import Stage, eligible, standing
 from governance.ground.errors import Forbidden, InputError
+from governance.ground.refs import ModelRef
 from governance.ground.workspace import Workspace
 from governance.log.readtime import verified_ledger
 
@@ -106,7 +107,7 @@ def next_wait(ws: Workspace, name: str, version, config_file: str | None, tier=N
     from governance.identity.users import load_registry
 
     with verified_ledger(ws, "review") as ledger:
-        here = standing(ws, ledger, name, version, tier)
+        here = standing(ws, ledger, ModelRef.parse(name, version), tier)
         if here.stage not in OPEN or not here.missing or _short_of_paper(here):
             return here, None
         stage = "paper" if here.paper_first else "live"
@@ -138,7 +139,7 @@ def standing_now(ws: Workspace, config: AlphagateConfig, model: str | None, vers
     name = model or config.model.name
     tier = tier_for(config, strategy=name).tier
     with verified_ledger(ws, "review") as ledger:
-        return standing(ws, ledger, name, version, tier).to_json()
+        return standing(ws, ledger, ModelRef.parse(name, version), tier).to_json()
 
 
 def settle(ws: Workspace, name: str, version, blob: str, in_force, flow_run_id=None, stage="live"):
@@ -155,9 +156,9 @@ def settle(ws: Workspace, name: str, version, blob: str, in_force, flow_run_id=N
 
     with verified_ledger(ws, "review") as ledger:
         before = ledger.head()[0]
-        facts = facts_for(ws, ledger, name, version)
+        facts = facts_for(ws, ledger, ModelRef.parse(name, version))
         validation = latest_validation(ledger, facts.name, facts.version)
-        act = approval_act(ws, ledger, facts.name, facts.version, in_force, stage)
+        act = approval_act(ws, ledger, facts.ref, in_force, stage)
         decision = settle_signed(
             ws, ledger, facts, validation, blob, stage=stage, tier=in_force.tier, act=act,
             flow_run_id=flow_run_id,

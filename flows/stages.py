@@ -19,6 +19,7 @@ import pandas as pd
 from flows.run import Run, keyed, service_stage, stage
 from flows.runners import map_on_task_runner
 from flows.summary import capped
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from tasks.model.candidate import Trained, registered_earlier, trials_mean_ic
 
@@ -271,7 +272,8 @@ def approval(run: Run, model: Trained, verdict: str | None) -> None:
     from governance.decisions import decide
     from governance.decisions.promotion import promotion_state
 
-    state = promotion_state(run.ws, model.name, model.version, run.tier, ledger=run.now.ledger)
+    ref = ModelRef(model.name, model.version)
+    state = promotion_state(run.ws, ref, run.tier, ledger=run.now.ledger)
     if not state.complete and verdict == "pass" and _ui_approvals_enabled(run):
         from flows.ui_form import await_ui_approval
 
@@ -279,7 +281,7 @@ def approval(run: Run, model: Trained, verdict: str | None) -> None:
             run.now, model.name, model.version, run.tier, tier_name=run.tier_name,
             config_file=run.config.file,
         )  # fmt: skip
-        state = promotion_state(run.ws, model.name, model.version, run.tier, ledger=run.now.ledger)
+        state = promotion_state(run.ws, ref, run.tier, ledger=run.now.ledger)
     decide.approval(run.now, state, Subject.model(model.name, model.version))
     if state.champion:
         headline = f"v{model.version} is the champion"

@@ -12,19 +12,20 @@ from governance.decisions.promotion import latest_validation, stage_state
 from governance.decisions.standing import standing
 from governance.findings.register import load_register
 from governance.findings.review import blocking, revalidation_due
+from governance.ground.refs import ModelRef
 from governance.registry.change_control import version_change
 from governance.registry.store_reader import registry_reader
 from governance.registry.versions import get_model_facts
 
 
-def latest_version(ws, name: str) -> str | None:
-    """The highest registered version of ``name``, or None."""
+def latest_version(ws, name: str) -> int | None:
+    """The highest registered version number of ``name``, or None."""
     versions = registry_reader(ws).search_model_versions(f"name='{name}'")
-    return max((str(v.version) for v in versions), key=int, default=None)
+    return max((ModelRef.number(v.version) for v in versions), default=None)
 
 
-def status_report(ws, ledger, name: str, version, tier) -> dict:
-    """Where ``name`` v``version`` stands and the commands that move it on.
+def status_report(ws, ledger, ref: ModelRef, tier) -> dict:
+    """Where the version ``ref`` stands and the commands that move it on.
 
     Keys: ``model_name``, ``version``, ``verdict``, ``findings`` (records of the latest
     validation), ``open_findings`` / ``accepted_findings`` (ids), ``promotion``
@@ -37,8 +38,9 @@ def status_report(ws, ledger, name: str, version, tier) -> dict:
     restrictions of use in force), ``lifecycle`` (the standing's: the stage among candidate,
     validated, paper, live, retired, and the next step; governance/decisions/lifecycle.py).
     """
-    facts = get_model_facts(registry_reader(ws), name, version)
-    here = standing(ws, ledger, name, facts.version, tier)  # the one view model
+    name = ref.name
+    facts = get_model_facts(registry_reader(ws), ref)
+    here = standing(ws, ledger, ref, tier)  # the one view model
     validation = latest_validation(ledger, name, facts.version)
     state, paper_first = stage_state(ws, ledger, facts, tier, validation)
     register = load_register(ledger)

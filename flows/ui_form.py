@@ -18,6 +18,7 @@ from pydantic import Field, create_model
 
 from governance.decisions.promotion import latest_validation
 from governance.decisions.ui_approval import TIMEOUT_USER, UIDecision, settle_form_answer
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.identity.users import list_users
@@ -146,7 +147,7 @@ def await_ui_approval(
     if facts is None:
         from governance.decisions.promotion import facts_for
 
-        facts = facts_for(ws, ledger, model_name, version)
+        facts = facts_for(ws, ledger, ModelRef.parse(model_name, version))
     run = FlowRunContext.get()
     flow_run_id = str(run.flow_run.id) if run and run.flow_run else None
     validation = latest_validation(ledger, facts.name, facts.version)

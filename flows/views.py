@@ -138,6 +138,7 @@ def refresh_mlflow(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]
     """Rewrite the views of every model version and registered model ``entries`` touch;
     return the version views written (governance/views/mlflow_pages.py)."""
     from governance.decisions.standing import champion_of
+    from governance.ground.refs import ModelRef
     from governance.registry.recorder import mlflow_client
     from governance.registry.versions import registry_exists
     from governance.views.mlflow_pages import refresh_model_view, refresh_version_view
@@ -187,7 +188,8 @@ def refresh_mlflow(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]
     written = []
     for name, version in sorted(versions):
         with _quietly():
-            written.append(refresh_version_view(ws, ledger, client, name, version))
+            # a subject's version from the ledger, read here (0 is no version: InputError)
+            written.append(refresh_version_view(ws, ledger, client, ModelRef.parse(name, version)))
     for name in sorted(names):
         with _quietly():
             refresh_model_view(ledger, client, name)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from governance.audit.door import prove_identity
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.enrolment import add_user, initialise
@@ -201,7 +202,7 @@ def promoted_version(
     with Ledger.open(ws) as ledger:
         h = policy_in_force(ledger).policy_hash
         for who in ("vera", "rita"):
-            approve(ws, ledger, name, version, signer(ws, who, ledger), "ok",
+            approve(ws, ledger, ModelRef.parse(name, version), signer(ws, who, ledger), "ok",
                     tier=tier, tier_name=tier_name, policy_hash=h)  # fmt: skip
     return version, run_id
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger
@@ -218,7 +219,7 @@ def test_a_forged_kinder_validation_is_not_the_one_shown(workspace, tmp_path, ca
     from governance.views.committee_facts import committee_facts
 
     with _ledger(workspace["home"]) as ledger:
-        facts = committee_facts(ledger, MODEL, 1)
+        facts = committee_facts(ledger, ModelRef(MODEL, 1))
     assert facts.validation.entry.seq == held.seq and facts.report["verdict"] == "review"
     # and no pack comes from a workspace that fails verification (the unsigned verdict)
     out = tmp_path / "pack.html"

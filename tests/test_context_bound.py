@@ -18,6 +18,7 @@ from governance.decisions import killswitch
 from governance.decisions.approvals import approve
 from governance.decisions.promotion import compute_state, facts_for
 from governance.ground.canonical import sha256_file
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.signing import append_signed
 from governance.log.ledger import Ledger
@@ -66,13 +67,25 @@ def test_an_approval_of_a_superseded_validation_counts_for_nothing(workspace, mo
     with Ledger.open(workspace) as ledger:
         h = policy_in_force(ledger).policy_hash
         kw = {"tier": tier, "tier_name": "high", "policy_hash": h}
-        approve(workspace, ledger, "ctxA", version, signer(workspace, "vera", ledger), "ok", **kw)
+        approve(
+            workspace,
+            ledger,
+            ModelRef.parse("ctxA", version),
+            signer(workspace, "vera", ledger),
+            "ok",
+            **kw,
+        )
         sign_validation(workspace, ledger, "ctxA", version, "pass", run_id)
         out = approve(
-            workspace, ledger, "ctxA", version, signer(workspace, "rita", ledger), "ok", **kw
+            workspace,
+            ledger,
+            ModelRef.parse("ctxA", version),
+            signer(workspace, "rita", ledger),
+            "ok",
+            **kw,
         )
         state = compute_state(
-            workspace, ledger, facts_for(workspace, ledger, "ctxA", version), tier
+            workspace, ledger, facts_for(workspace, ledger, ModelRef.parse("ctxA", version)), tier
         )
         promoted = ledger.entries(action=Action.MODEL_PROMOTED)
     assert out.promoted is None and not promoted

@@ -20,6 +20,7 @@ import pytest
 
 from governance.decisions.context import RunContext
 from governance.findings.register import Status, load_register
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.policy.schema import OrderLimits
 from tasks.orders.cost_finding import CHECK, cost_model_about
@@ -171,7 +172,7 @@ def test_a_fallback_book_puts_the_finding_on_the_strategys_champion(
     ledger = ctx.ledger
     force, t = policy_in_force(ledger), tier_at_use(ledger, STRATEGY)
     for user in ("vera", "rita"):
-        out = approve(workspace, ledger, STRATEGY, version, signer(workspace, user, ledger),
+        out = approve(workspace, ledger, ModelRef.parse(STRATEGY, version), signer(workspace, user, ledger),
                       "cost test", tier=t.tier, tier_name=t.name,
                       policy_hash=force.policy_hash)  # fmt: skip
     assert out.promoted is not None

@@ -13,6 +13,7 @@ import pytest
 
 from flows.cli import main
 from governance.decisions import killswitch
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from governance.identity.signing import append_signed
 from governance.log.ledger import Ledger
@@ -209,11 +210,13 @@ def test_a_replayed_promotion_and_the_alias_moved_back_bring_back_no_retired_cha
         h = policy_in_force(ledger).policy_hash
         kw = {"tier": tier, "tier_name": "high", "policy_hash": h}
         with pytest.raises(Forbidden, match="moving the champion back takes a fresh validation"):
-            approve(ws, ledger, name, v1, signer(ws, "omar", ledger), "back", **kw)
+            approve(ws, ledger, ModelRef.parse(name, v1), signer(ws, "omar", ledger), "back", **kw)
         assert ledger.last(action=Action.APPROVAL_REFUSED).actor == "omar"
         sign_validation(ws, ledger, name, v1, "pass", run1)
         for who in ("vera", "rita"):
-            out = approve(ws, ledger, name, v1, signer(ws, who, ledger), "back", **kw)
+            out = approve(
+                ws, ledger, ModelRef.parse(name, v1), signer(ws, who, ledger), "back", **kw
+            )
         assert out.promoted is not None and out.promoted.payload["completed_seq"] == out.entry.seq
         decision = drive_decision(ws, ledger, name)
     assert decision.allowed and decision.version == v1

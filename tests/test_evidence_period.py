@@ -18,6 +18,7 @@ import zipfile
 import pytest
 
 from flows.cli import main
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from governance.policy.schema import Tier
 from tests.helpers_identity import enrol_cast, signer, tiny_version
@@ -55,8 +56,8 @@ def lived(workspace, monkeypatch):
         t = tier_at_use(ledger, NAME)
         for user in ("vera", "rita"):
             approve(
-                workspace, ledger, NAME, v1, signer(workspace, user, ledger), "ok", tier=t.tier,
-                tier_name=t.name, policy_hash=policy_in_force(ledger).policy_hash,
+                workspace, ledger, ModelRef.parse(NAME, v1), signer(workspace, user, ledger), "ok",
+                tier=t.tier, tier_name=t.name, policy_hash=policy_in_force(ledger).policy_hash,
             )  # fmt: skip
     clock = {"day": None}
 

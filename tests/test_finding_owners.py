@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from governance.ground.errors import TamperDetected
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from tests.helpers_e2e import cli_out
 from tests.helpers_identity import enrol_cast, signer, tiny_version
@@ -117,5 +118,5 @@ def test_finding_assignment_attacks_are_refused_or_count_for_nothing(workspace, 
         tier = load_policy(POLICY)[0].tier("high")
         monkeypatch.setattr("governance.findings.register.today",
                             lambda: TODAY + dt.timedelta(days=11))  # fmt: skip
-        report = status_report(workspace, ledger, NAME, version, tier)
+        report = status_report(workspace, ledger, ModelRef.parse(NAME, version), tier)
     assert [(f["id"], f["owner"]) for f in report["overdue_findings"]] == [(fid, "dana")]

@@ -11,6 +11,7 @@ import copy
 
 import pytest
 
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from governance.log.merkle import ProofError
 from governance.policy.schema import Tier
@@ -28,7 +29,7 @@ def _approve(ws, ledger, version, user):
     force = policy_in_force(ledger)
     t = tier_at_use(ledger, NAME)
     return approve(
-        ws, ledger, NAME, version, signer(ws, user, ledger), "history test",
+        ws, ledger, ModelRef.parse(NAME, version), signer(ws, user, ledger), "history test",
         tier=t.tier, tier_name=t.name, policy_hash=force.policy_hash,
     )  # fmt: skip
 

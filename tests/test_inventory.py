@@ -13,6 +13,7 @@ import pytest
 
 from flows.cli import main
 from governance.findings.register import today
+from governance.ground.refs import ModelRef
 from tests.helpers_e2e import DATA, cli_json
 
 SANDBOX = str(DATA / "small-sandbox.yaml")
@@ -54,9 +55,18 @@ def three(tmp_path_factory):
         kw = {"tier": tier, "tier_name": "sandbox", "policy_hash": digest}
         with Ledger.open(ws) as ledger:
             for who in ("vera", "rita"):
-                approve(ws, ledger, "alpha-champ", 1, signer(ws, who, ledger), "fine", **kw)
+                approve(
+                    ws,
+                    ledger,
+                    ModelRef.parse("alpha-champ", 1),
+                    signer(ws, who, ledger),
+                    "fine",
+                    **kw,
+                )
             rita = signer(ws, "rita", ledger)
-            reject(ws, ledger, "beta-rejected", 1, rita, "no economic rationale", **kw)
+            reject(
+                ws, ledger, ModelRef.parse("beta-rejected", 1), rita, "no economic rationale", **kw
+            )
         yield ws
 
 

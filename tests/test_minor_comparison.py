@@ -24,6 +24,7 @@ import json
 import pytest
 import yaml
 
+from governance.ground.refs import ModelRef
 from tasks.data.synthetic import SyntheticSpec
 from tests.helpers_identity import CAST, POLICY, adopt_policy, sign_validation, signer
 from tests.helpers_train import (
@@ -87,7 +88,7 @@ def _approve(ws, digest, version, who):
 
     with Ledger.open(ws) as ledger:
         tier = tier_at_use(ledger, "beta").tier
-        return approve(ws, ledger, "beta", version, signer(ws, who, ledger), "ok",
+        return approve(ws, ledger, ModelRef.parse("beta", version), signer(ws, who, ledger), "ok",
                        tier=tier, tier_name="high", policy_hash=digest)  # fmt: skip
 
 

@@ -28,6 +28,7 @@ import pytest
 import yaml
 
 from governance.ground.errors import Forbidden, TamperDetected
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.registry.change_control import ChangeClass
 from tasks.data.synthetic import SyntheticSpec
@@ -89,7 +90,7 @@ def _approve(ws, setup, version, who):
 
     policy, digest, _, _ = setup
     with Ledger.open(ws) as ledger:
-        return approve(ws, ledger, "alpha", version, signer(ws, who, ledger), "ok",
+        return approve(ws, ledger, ModelRef.parse("alpha", version), signer(ws, who, ledger), "ok",
                        tier=policy.tier("high"), tier_name="high", policy_hash=digest)  # fmt: skip
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from governance.ground.errors import Gate, GateHalt, TamperDetected
+from governance.ground.refs import ModelRef
 from governance.registry.contract import CONTRACT_FILE, KIND, ModelContract
 from governance.registry.recorder import mlflow_client
 from governance.registry.versions import model_artifact_hash
@@ -41,7 +42,7 @@ def contract_path(ws, name: str, version) -> Path:
 def test_a_permuted_features_tag_changes_nothing_the_loader_scores(workspace):
     booster, frame, version = log_and_register(workspace, "perm")
     client = mlflow_client(workspace)
-    signed = model_artifact_hash(client, "perm", version)
+    signed = model_artifact_hash(client, ModelRef("perm", version))
     client.set_model_version_tag("perm", str(version), "features", "x1,x0")
     client.set_model_version_tag("perm", str(version), "horizon", "9")
     model = load_scoring_model(workspace, "perm", version, expected_hash=signed)
@@ -51,12 +52,14 @@ def test_a_permuted_features_tag_changes_nothing_the_loader_scores(workspace):
     wrong = booster.predict(frame[["x1", "x0"]].to_numpy())
     assert not np.allclose(right, wrong)  # the tag's order would score other numbers
     np.testing.assert_array_equal(model.predict(frame).to_numpy(), right)
-    assert model_artifact_hash(client, "perm", version) == signed  # tags are not model files
+    assert (
+        model_artifact_hash(client, ModelRef("perm", version)) == signed
+    )  # tags are not model files
 
 
 def test_an_edited_contract_file_fails_the_hash_the_approvals_signed(workspace):
     _booster, _frame, version = log_and_register(workspace, "edit")
-    signed = model_artifact_hash(mlflow_client(workspace), "edit", version)
+    signed = model_artifact_hash(mlflow_client(workspace), ModelRef("edit", version))
     path = contract_path(workspace, "edit", version)
     doc = json.loads(path.read_bytes())
     assert doc["kind"] == KIND and doc["features"] == ["x0", "x1"]
@@ -64,12 +67,12 @@ def test_an_edited_contract_file_fails_the_hash_the_approvals_signed(workspace):
     with pytest.raises(TamperDetected, match="model files altered") as caught:
         load_scoring_model(workspace, "edit", version, expected_hash=signed)
     assert caught.value.exit_code == 3 and "\n" not in str(caught.value)
-    assert model_artifact_hash(mlflow_client(workspace), "edit", version) != signed
+    assert model_artifact_hash(mlflow_client(workspace), ModelRef("edit", version)) != signed
 
 
 def test_a_model_without_a_contract_is_not_scored(workspace):
     _booster, _frame, version = log_and_register(workspace, "old", contract=False)
-    signed = model_artifact_hash(mlflow_client(workspace), "old", version)
+    signed = model_artifact_hash(mlflow_client(workspace), ModelRef("old", version))
     with pytest.raises(GateHalt, match="carries no signed input contract") as caught:
         load_scoring_model(workspace, "old", version, expected_hash=signed)
     assert caught.value.gate is Gate.SCORING and caught.value.exit_code == 3

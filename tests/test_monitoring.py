@@ -420,7 +420,7 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
         )  # fmt: skip
         for user in ("vera", "rita"):
             out = approve(
-                ws, ledger, facts.name, facts.version, signer(ws, user, ledger), "monitoring test",
+                ws, ledger, facts.ref, signer(ws, user, ledger), "monitoring test",
                 tier=tier, tier_name="high", policy_hash=policy_hash,
             )  # fmt: skip
         assert out.promoted is not None

@@ -33,6 +33,7 @@ import pytest
 
 from flows.cli import main
 from flows.views import after_acts, head_seq, standing_key
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from governance.log.ledger import Ledger
 from tests.helpers_browser import Browser, page_url
@@ -250,7 +251,7 @@ def test_every_view_says_what_the_acts_make(
     def check(act: str, expected: dict[str, dict]) -> dict[str, dict]:
         """Every view of every version against the expectation for ``act``."""
         with Ledger.open(workspace) as ledger:
-            truth = {v: standing(workspace, ledger, NAME, v) for v in expected}
+            truth = {v: standing(workspace, ledger, ModelRef.parse(NAME, v)) for v in expected}
         statuses = {v: _status(capsys, v) for v in expected}
         code, inv, err = cli_out(capsys, "models", "--config", CONFIG, "--json",
                                  "--html", str(tmp_path / "inventory.html"))  # fmt: skip

@@ -14,6 +14,7 @@ import yaml
 
 from governance.decisions.approvals import record_signed_decision
 from governance.decisions.promotion import facts_for, latest_validation
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.log.ledger import Ledger
 from governance.registry.champion import champion
@@ -35,7 +36,7 @@ def _paper_policy(ws, tmp_path):
 
 def _sign(ws, ledger, version, who, h, action=Action.APPROVAL_GRANTED, graduation=None):
     """``who``'s signed approval of ``version``, written past ``approve``."""
-    facts = facts_for(ws, ledger, NAME, version)
+    facts = facts_for(ws, ledger, ModelRef.parse(NAME, version))
     return record_signed_decision(
         ledger, facts, latest_validation(ledger, NAME, version), signer=signer(ws, who, ledger),
         decision="approve", reason="ok", policy_hash=h, tier_name="high", action=action,

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from governance.ground.errors import TamperDetected
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from tests.helpers_e2e import cli_out
 from tests.helpers_identity import POLICY, adopt_policy, enrol_cast, tiny_version
@@ -162,7 +163,7 @@ def test_paper_attacks_are_refused_and_recorded(paper_ws, capsys):
         with pytest.raises(TamperDetected):
             ledger.append(Action.APPROVAL_GRANTED, actor=paper.actor, role=paper.role,
                           subject=paper.subject, payload=paper.payload)  # fmt: skip
-        facts = facts_for(ws, ledger, NAME, version)
+        facts = facts_for(ws, ledger, ModelRef.parse(NAME, version))
         validation = latest_validation(ledger, NAME, version)
     # 4. Live approval before min_days: refused, recorded.
     _mark(ws, version, 1)
@@ -304,7 +305,7 @@ def test_a_sign_flip_on_paper_fails_graduation_and_never_goes_live(paper_ws, cap
     # a Prefect-UI answer would be): complete, and still never promoted without graduation.
     with Ledger.open(ws) as ledger:
         tier = tier_at_use(ledger, NAME).tier
-        facts = facts_for(ws, ledger, NAME, version)
+        facts = facts_for(ws, ledger, ModelRef.parse(NAME, version))
         validation = latest_validation(ledger, NAME, version)
         for user in ("val", "omar"):
             record_signed_decision(

@@ -19,6 +19,7 @@ import pytest
 
 from flows.cli import main
 from governance.ground.canonical import canonical_json, sha256_bytes
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from governance.log.chain import compute_entry_hash
 from governance.log.ledger import Ledger
@@ -115,7 +116,7 @@ def test_a_rejection_edited_after_verify_approves_nothing(env, capsys):
     tier = load_policy(POLICY)[0].tier("high")
     with Ledger.open(ws) as ledger:
         h = policy_in_force(ledger).policy_hash
-        rejected = reject(ws, ledger, "rtc", version, signer(ws, "rita", ledger), "no",
+        rejected = reject(ws, ledger, ModelRef.parse("rtc", version), signer(ws, "rita", ledger), "no",
                           tier=tier, tier_name="high", policy_hash=h).entry  # fmt: skip
     _verified(ws, capsys)
     with Ledger.open(ws) as ledger:

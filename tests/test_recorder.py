@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from governance.ground.refs import ModelRef
 from tests.import_graph import imported_names, module_files
 
 RECORDER = "governance.registry.recorder"
@@ -130,7 +131,7 @@ def test_the_loader_reads_the_workspace_store_when_the_environment_points_elsewh
     assert version == 1
     # The recorder left MLflow's process-wide state as it found it.
     assert mlflow.get_tracking_uri() == other and mlflow.get_registry_uri() == other
-    signed = model_artifact_hash(mlflow_client(workspace), "m", version)
+    signed = model_artifact_hash(mlflow_client(workspace), ModelRef("m", version))
     model = load_scoring_model(workspace, "m", version, expected_hash=signed)
     with pytest.raises(TamperDetected, match="model files altered"):
         load_scoring_model(workspace, "m", version, expected_hash="0" * 64)

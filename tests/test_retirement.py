@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from governance.ground.errors import TamperDetected
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from tests.helpers_e2e import cli_out
 from tests.helpers_identity import enrol_cast, signer, tiny_version
@@ -111,7 +112,7 @@ def test_retirement_attacks_are_refused_or_count_for_nothing(workspace, monkeypa
     ]  # fmt: skip
 
     with Ledger.open(workspace) as ledger:
-        facts = facts_for(workspace, ledger, NAME, version)
+        facts = facts_for(workspace, ledger, ModelRef.parse(NAME, version))
         doc = retirement_document(facts, policy_hash="x", head=ledger.head(), reason="forged")
         # 2. The insider writes the entry herself: unsigned, under an officer's name.
         ledger.append(Action.MODEL_RETIRED, actor="omar", role="risk_officer",

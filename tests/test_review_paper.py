@@ -19,6 +19,7 @@ import json
 
 import pytest
 
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from tests.helpers_identity import POLICY, adopt_policy, enrol_cast, signer, tiny_version
@@ -76,7 +77,7 @@ def forged_live_line(ws, config: str, version: str, who: str) -> str:
 
     in_force = tier_for(load_config(config), strategy=NAME)
     with Ledger.open(ws) as ledger:
-        facts = facts_for(ws, ledger, NAME, version)
+        facts = facts_for(ws, ledger, ModelRef.parse(NAME, version))
         return detached_approval(
             ledger, facts, latest_validation(ledger, NAME, version), signer(ws, who, ledger),
             reason="no paper", policy_hash=in_force.policy_hash, tier_name=in_force.name,

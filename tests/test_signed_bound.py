@@ -21,6 +21,7 @@ from governance.decisions import killswitch
 from governance.decisions.approvals import approve
 from governance.decisions.model_use import drive_decision
 from governance.decisions.promotion import compute_state, facts_for, latest_validation
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from governance.log.ledger import Ledger
 from governance.policy.adoption import policy_in_force
@@ -118,13 +119,15 @@ def test_one_validators_approval_replayed_as_the_officers_is_not_four_eyes(env, 
     tier = load_policy(POLICY)[0].tier("high")
     with Ledger.open(ws) as ledger:
         h = policy_in_force(ledger).policy_hash
-        out = approve(ws, ledger, "boundA", version, signer(ws, "vera", ledger), "ok",
+        out = approve(ws, ledger, ModelRef.parse("boundA", version), signer(ws, "vera", ledger), "ok",
                       tier=tier, tier_name="high", policy_hash=h)  # fmt: skip
         vera = out.entry
         forged = {**_as(vera), "actor": "rita", "role": "risk_officer"}
         bad = forge(ledger, Action.APPROVAL_GRANTED, **forged,
                     payload=_copy(vera, user="rita", role="risk_officer"))  # fmt: skip
-        state = compute_state(ws, ledger, facts_for(ws, ledger, "boundA", version), tier)
+        state = compute_state(
+            ws, ledger, facts_for(ws, ledger, ModelRef.parse("boundA", version)), tier
+        )
     assert [g["user"] for g in state.granted] == ["vera"]
     assert state.missing == ("risk_officer",) and not state.champion
     code, report = _verify(capsys)

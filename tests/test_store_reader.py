@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from governance.ground.refs import ModelRef
 from governance.registry import recorder
 from governance.registry.store_reader import LocalRegistry, registry_reader
 from governance.registry.versions import get_model_facts
@@ -55,9 +56,8 @@ def test_the_reader_answers_as_mlflow_does(workspace):
         (m.name, m.aliases) for m in client.search_registered_models()
     ]
     # the model files' hash (what approvals sign) from the files in place, as downloaded
-    assert get_model_facts(reader, "reader-m", version) == get_model_facts(
-        client, "reader-m", version
-    )
+    ref = ModelRef.parse("reader-m", version)
+    assert get_model_facts(reader, ref) == get_model_facts(client, ref)
     for registry in (reader, client):  # a missing or deleted version, a missing alias
         for call in (
             lambda r: r.get_model_version("reader-m", gone),

@@ -17,6 +17,7 @@ import pytest
 from flows.cli import main
 from governance.decisions.model_use import drive_decision
 from governance.ground.canonical import sha256_file
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.signing import append_signed
@@ -168,7 +169,7 @@ def test_approvals_signed_under_another_tier_count_for_nothing_at_use(enrolled):
     workspace = enrolled
     version, _ = tiny_version(workspace, "lax")
     with Ledger.open(workspace) as ledger:
-        facts = facts_for(workspace, ledger, "lax", version)
+        facts = facts_for(workspace, ledger, ModelRef.parse("lax", version))
         validation = latest_validation(ledger, "lax", version)
         for who in ("vera", "rita"):
             record_signed_decision(

@@ -20,6 +20,7 @@ from governance.findings.mlflow_tags import sync_findings
 from governance.findings.register import load_register
 from governance.ground.canonical import canonical_json, to_jsonable
 from governance.ground.errors import Forbidden
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.duties import Act, duty_refusal
 from governance.identity.sandbox import run_tags
@@ -38,11 +39,7 @@ from validation.metrics import regime_metrics
 from validation.report import render_html
 from validation.robustness import mlflow_metrics, robustness
 
-__all__ = [
-    "ValidationResult",
-    "check_validator",
-    "validate_model_version",
-]
+__all__ = ["ValidationResult", "check_validator", "validate_model_version"]
 
 ACTION = "validate"
 
@@ -125,7 +122,7 @@ def _header(
     return {
         "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "training": {"fold_rounds": trained.get("fold_rounds") or []},
-        "approvals": decision_rows(ctx.ledger, inp.model_name, inp.version),
+        "approvals": decision_rows(ctx.ledger, ModelRef(inp.model_name, inp.version)),
         "model": {
             "intended_use": trained.get("intended_use"),
             "name": inp.model_name,

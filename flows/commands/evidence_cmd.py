@@ -104,6 +104,7 @@ def _committee(args: argparse.Namespace) -> int:
     from governance.ground.files import write_atomic
     from governance.ground.html import render_page
     from governance.ground.pdf import render_pdf
+    from governance.ground.refs import ModelRef
     from governance.ground.workspace import Workspace
     from governance.log.readtime import verified_ledger
     from governance.policy.config import tier_for
@@ -136,8 +137,9 @@ def _committee(args: argparse.Namespace) -> int:
                 f"evidence committee: the workspace fails verification at seq"
                 f" {check.first_bad_seq}: {check.reason}"
             )
-        state = status_report(ws, ledger, name, version, t.tier)
-        facts = committee_facts(ledger, name, version)
+        ref = ModelRef(name, version)
+        state = status_report(ws, ledger, ref, t.tier)
+        facts = committee_facts(ledger, ref)
         parts = (
             (*analyst_sections(facts.report, facts.validation_figures()),
              *robustness_sections(facts.report))

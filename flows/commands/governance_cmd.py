@@ -14,6 +14,7 @@ from flows.commands import (
     say_sandbox,
     version_number,
 )
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 
 
@@ -112,7 +113,7 @@ def _retire(args: argparse.Namespace) -> int:
     with verified_ledger(ws, "retire") as ledger:
         signer = prove(args, ws, ledger, "retire")
         entry = retire(
-            ws, ledger, name, args.model_version, signer, args.reason,
+            ws, ledger, ModelRef(name, args.model_version), signer, args.reason,
             policy_hash=in_force.policy_hash,
         )  # fmt: skip
     print(f"{signer.name} retired {name} v{args.model_version} (ledger seq {entry.seq}, signed)")
@@ -139,11 +140,11 @@ def _decide(args: argparse.Namespace) -> int:
         if args.decision == "approve":
             from flows.graduation import approval_act
 
-            act = approval_act(ws, ledger, name, args.model_version, in_force, args.stage)
+            act = approval_act(ws, ledger, ModelRef(name, args.model_version), in_force, args.stage)
             out = act(signer, args.reason or "")
         else:
             out = approvals.reject(
-                ws, ledger, name, args.model_version, signer, args.reason or "",
+                ws, ledger, ModelRef(name, args.model_version), signer, args.reason or "",
                 tier=in_force.tier, tier_name=in_force.name, policy_hash=in_force.policy_hash,
             )  # fmt: skip
         sandbox = say_sandbox(is_sandbox(ledger))
@@ -179,7 +180,7 @@ def _sign_only(args, ws, name: str, in_force) -> int:
 
     with verified_ledger(ws, "approve") as ledger:
         signer = prove(args, ws, ledger, "approve")
-        facts = facts_for(ws, ledger, name, args.model_version)
+        facts = facts_for(ws, ledger, ModelRef(name, args.model_version))
         validation = latest_validation(ledger, facts.name, facts.version)
         passed = live_graduation(ws, ledger, facts, in_force) if args.stage == "live" else None
         line = detached_approval(

@@ -40,6 +40,7 @@ def _status(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
     from flows.status import latest_version, render_status, status_report
     from governance.ground.errors import InputError
+    from governance.ground.refs import ModelRef
     from governance.ground.workspace import Workspace
     from governance.log.readtime import verified_ledger
 
@@ -52,7 +53,7 @@ def _status(args: argparse.Namespace) -> int:
     from governance.identity.sandbox import is_sandbox
 
     with verified_ledger(ws, "status", view=True) as ledger:
-        report = status_report(ws, ledger, name, version, tier)
+        report = status_report(ws, ledger, ModelRef(name, version), tier)
         sandbox = say_sandbox(is_sandbox(ledger))
     print("\n".join(render_status(report)))
     if args.json:

@@ -33,6 +33,7 @@ from governance.decisions.promotion import (
     latest_validation,
 )
 from governance.ground.errors import Forbidden, InputError
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.identity.duties import Act, duty_refusal
@@ -242,10 +243,10 @@ def promote_if_complete(
     return compute_state(ws, ledger, facts, tier, validation), entry, previous
 
 
-def _standing(ws, ledger, model_name, version, signer: Signer, tier, action: str):
+def _standing(ws, ledger, ref: ModelRef, signer: Signer, tier, action: str):
     """``(facts, validation, state)`` before an approval of ``action``; the role check and a
     retired version's refusal (recorded) come first."""
-    facts = facts_for(ws, ledger, model_name, version)
+    facts = facts_for(ws, ledger, ref)
     validation = latest_validation(ledger, facts.name, facts.version)
     before = compute_state(ws, ledger, facts, tier, validation, action=action)
     _check_approver(ledger, facts, signer, Act.APPROVE)
@@ -261,8 +262,7 @@ def _standing(ws, ledger, model_name, version, signer: Signer, tier, action: str
 def approve(
     ws: Workspace,
     ledger: Ledger,
-    model_name: str,
-    version: int | str,
+    ref: ModelRef,
     signer: Signer,
     reason: str,
     *,
@@ -293,9 +293,7 @@ def approve(
     TamperDetected
         The paper record does not verify (recorded; exit 3).
     """
-    facts, validation, before = _standing(
-        ws, ledger, model_name, version, signer, tier, Action.APPROVAL_GRANTED
-    )
+    facts, validation, before = _standing(ws, ledger, ref, signer, tier, Action.APPROVAL_GRANTED)
     passed = None
     if tier.paper is not None and not before.champion:
         refuse = functools.partial(_refuse, ledger, facts, signer, "approve")
@@ -318,8 +316,7 @@ def approve(
 def approve_for_paper(
     ws: Workspace,
     ledger: Ledger,
-    model_name: str,
-    version: int | str,
+    ref: ModelRef,
     signer: Signer,
     reason: str,
     *,
@@ -332,9 +329,7 @@ def approve_for_paper(
     :func:`approve` (recorded, exit 4); a tier without a paper stage is exit 2."""
     if tier.paper is None:
         raise InputError(f"--stage paper: tier {tier_name!r} has no paper stage")
-    facts, validation, before = _standing(
-        ws, ledger, model_name, version, signer, tier, Action.APPROVAL_PAPER
-    )
+    facts, validation, before = _standing(ws, ledger, ref, signer, tier, Action.APPROVAL_PAPER)
     if before.blocked:
         message = "approve for paper: " + "; ".join(before.blocked)
         raise _refuse(ledger, facts, signer, "approve", message)
@@ -355,8 +350,7 @@ def approve_for_paper(
 def reject(
     ws: Workspace,
     ledger: Ledger,
-    model_name: str,
-    version: int | str,
+    ref: ModelRef,
     signer: Signer,
     reason: str,
     *,
@@ -367,7 +361,7 @@ def reject(
     """Sign and record a rejection: the version cannot be promoted on this validation."""
     if not reason or not reason.strip():
         raise InputError("reject: --reason: required")
-    facts = facts_for(ws, ledger, model_name, version)
+    facts = facts_for(ws, ledger, ref)
     _check_approver(ledger, facts, signer, Act.REJECT)
     validation = latest_validation(ledger, facts.name, facts.version)
     entry = record_signed_decision(

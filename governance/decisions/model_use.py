@@ -24,6 +24,7 @@ from governance.decisions.promotion import (
 )
 from governance.findings.review import use_checks
 from governance.ground.errors import Forbidden
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.identity.users import load_registry
@@ -143,7 +144,7 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
     # what backs the promotion, re-checked now: the approvals it names (signatures, roles
     # at the time, four eyes, not the developer, the model files' hash they signed) against
     # the validation they were given on; the latest verdict under the policy in force
-    facts = facts_for(ws, ledger, model_name, version, registry)
+    facts = facts_for(ws, ledger, ModelRef.parse(model_name, version), registry)  # as recorded
     backed = _promoted_validation(ledger, registry, promoted)
     if backed is None:
         reasons.append(f"champion v{version}: its promotion names no valid signed approval")

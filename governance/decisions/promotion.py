@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from governance.findings.verdict import ValidationFacts, latest_validation
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.identity.duties import developer_of
@@ -73,9 +74,9 @@ class PromotionState:
         }
 
 
-def facts_for(ws: Workspace, ledger: Ledger, name: str, version, registry=None) -> ModelFacts:
-    """Registry facts of ``name`` v``version`` with the developer taken from the ledger."""
-    facts = get_model_facts(registry_reader(ws), name, version)
+def facts_for(ws: Workspace, ledger: Ledger, ref: ModelRef, registry=None) -> ModelFacts:
+    """Registry facts of the version ``ref`` with the developer taken from the ledger."""
+    facts = get_model_facts(registry_reader(ws), ref)
     return replace(facts, developer=developer_of(ledger, facts.run_id, registry))
 
 
@@ -228,14 +229,14 @@ def stage_state(ws, ledger, facts, tier, validation=None) -> tuple[PromotionStat
 
 
 def promotion_state(
-    ws: Workspace, model_name: str, version: int | str, tier, ledger: Ledger | None = None
+    ws: Workspace, ref: ModelRef, tier, ledger: Ledger | None = None
 ) -> PromotionState:
-    """What approvals ``model_name`` v``version`` still needs under ``tier``: under a tier
+    """What approvals the version ``ref`` still needs under ``tier``: under a tier
     with a paper stage, the approvals for paper until the version entered paper."""
     own = ledger is None
     ledger = ledger or Ledger.open(ws)
     try:
-        return stage_state(ws, ledger, facts_for(ws, ledger, model_name, version), tier)[0]
+        return stage_state(ws, ledger, facts_for(ws, ledger, ref), tier)[0]
     finally:
         if own:
             ledger.dispose()

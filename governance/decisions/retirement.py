@@ -21,6 +21,7 @@ import uuid
 
 from governance.decisions.promotion import facts_for
 from governance.ground.errors import Forbidden, InputError
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.identity.duties import Act, duty_refusal
@@ -63,14 +64,13 @@ def _refuse(ledger: Ledger, name: str, version, signer: Signer, message: str) ->
 def retire(
     ws: Workspace,
     ledger: Ledger,
-    model_name: str,
-    version: int | str,
+    ref: ModelRef,
     signer: Signer,
     reason: str,
     *,
     policy_hash: str,
 ) -> LedgerEntry:
-    """Sign and record the retirement of ``model_name`` v``version``; update the registry.
+    """Sign and record the retirement of the version ``ref``; update the registry.
 
     Raises
     ------
@@ -81,7 +81,7 @@ def retire(
     """
     if not reason or not reason.strip():
         raise InputError("retire: --reason: required")
-    facts = facts_for(ws, ledger, model_name, version)
+    facts = facts_for(ws, ledger, ref)
     refusal = duty_refusal(
         Act.RETIRE, signer.name, signer.role, developer=facts.developer,
         subject=f"{facts.name} v{facts.version}",

@@ -8,20 +8,21 @@ report's sign-off block, and the Prefect gate artifacts.
 from __future__ import annotations
 
 from governance.decisions import killswitch
-from governance.ground.vocabulary import Action, Subject
+from governance.ground.refs import ModelRef
+from governance.ground.vocabulary import Action
 from governance.log.ledger import Ledger
 
 __all__ = ["decision_rows", "switch_text"]
 
 
-def decision_rows(ledger: Ledger, name: str, version: int | str) -> list[dict]:
-    """Every approval and rejection of ``name`` v``version``, oldest first.
+def decision_rows(ledger: Ledger, ref: ModelRef) -> list[dict]:
+    """Every approval and rejection of the version ``ref``, oldest first.
 
     Each row: ``{seq, decision (approved|rejected), user, role, at, reason, identity,
     signature_sha256}``; ``signature_sha256`` is the digest the signer signed
     (``signed_digest``), empty for a declared (unsigned) UI approval.
     """
-    subject = Subject.model(name, version)
+    subject = ref.subject
     entries = [*ledger.entries(action=Action.APPROVAL_GRANTED, subject=subject),
                *ledger.entries(action=Action.APPROVAL_REJECTED, subject=subject)]  # fmt: skip
     rows = []

@@ -31,6 +31,7 @@ from governance.decisions.promotion import facts_for, latest_validation, stage_s
 from governance.decisions.rows import switch_text
 from governance.findings.register import Status, load_register
 from governance.findings.review import blocking
+from governance.ground.refs import ModelRef
 from governance.identity.sandbox import is_sandbox
 from governance.identity.users import load_registry
 from governance.log.ledger import Ledger
@@ -182,11 +183,12 @@ def _stage(*, retired, champ, superseded, rejected, validation, open_, critical,
     return Stage.IN_REVIEW if open_ else Stage.AWAITING_APPROVAL
 
 
-def standing(ws, ledger: Ledger, name: str, version, tier=None) -> Standing:
-    """The :class:`Standing` of ``name`` v``version`` under ``tier`` (default: :func:`tier_of`)."""
+def standing(ws, ledger: Ledger, ref: ModelRef, tier=None) -> Standing:
+    """The :class:`Standing` of the version ``ref`` under ``tier`` (default: :func:`tier_of`)."""
+    name = ref.name
     tier = tier_of(ledger, name, tier)
     registry = load_registry(ledger)
-    facts = facts_for(ws, ledger, name, version, registry)
+    facts = facts_for(ws, ledger, ref, registry)
     v = str(facts.version)
     validation = latest_validation(ledger, name, v, registry)
     state, paper_first = stage_state(ws, ledger, facts, tier, validation)

@@ -28,6 +28,7 @@ from governance.findings.review import revalidation_due, use_checks
 from governance.ground.canonical import sha256_json
 from governance.ground.files import write_atomic
 from governance.ground.html import Cell, Facts, Page, Section, Table, Tone, render_page, tone_of
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.sandbox import banner, is_sandbox
 from governance.policy.schema import Policy, Tier, load_policy
@@ -56,10 +57,10 @@ def _model_row(ws, ledger, client, name: str, policy, day) -> dict:
     # the tier the adopted policy assigns the strategy, not the one its validation named
     assigned = policy.assigned_tier(name) if policy is not None else None
     tier = _tier_of(policy, assigned) if assigned else None
-    here = standing(ws, ledger, name, str(latest.version), tier)  # the one view model
+    here = standing(ws, ledger, ModelRef.parse(name, latest.version), tier)  # the one view model
     champion = here.champion
     if champion and champion != here.version:
-        here = standing(ws, ledger, name, champion, tier)
+        here = standing(ws, ledger, ModelRef.parse(name, champion), tier)
     focus = here.version
     mv = next(v for v in versions if str(v.version) == focus)
     validation = latest_validation(ledger, name, focus)

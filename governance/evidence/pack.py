@@ -152,13 +152,14 @@ def python_environment() -> dict:
 
 def _mlflow_files(ws: Workspace, name: str, version: str) -> dict[str, bytes]:
     """Model version facts, its run's params/metrics/tags and run files (model card ...)."""
+    from governance.ground.refs import ModelRef
     from governance.registry.recorder import download, mlflow_client
     from governance.registry.versions import get_model_facts, registry_exists
 
     if not registry_exists(ws):
         return {}
     client = mlflow_client(ws)
-    facts = get_model_facts(client, name, version)
+    facts = get_model_facts(client, ModelRef.parse(name, version))  # the subject's version
     files = {"mlflow/model_version.json": _dump(facts)}
     if facts.run_id:
         run = client.get_run(facts.run_id)

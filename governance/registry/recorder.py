@@ -35,6 +35,7 @@ from typing import Any
 
 from governance.ground.canonical import sha256_file, sha256_json
 from governance.ground.errors import TamperDetected
+from governance.ground.refs import ModelRef
 from governance.ground.workspace import Workspace
 
 #: Files MLflow writes into a model's artifacts on registration; not part of the model.
@@ -316,12 +317,12 @@ def hash_model_dir(local: Path) -> str:
     return sha256_json(files)
 
 
-def download_model(client, name: str, version: int | str, dst: str | Path | None = None) -> Path:
-    """The files of registered version ``version`` of ``name``, downloaded (under ``dst``)."""
+def download_model(client, ref: ModelRef, dst: str | Path | None = None) -> Path:
+    """The files of the registered version ``ref``, downloaded (under ``dst``)."""
     import mlflow
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    uri = client.get_model_version_download_uri(name, str(version))
+    uri = client.get_model_version_download_uri(ref.name, str(ref.version))  # MLflow's string
     return Path(
         mlflow.artifacts.download_artifacts(
             artifact_uri=uri,
@@ -358,7 +359,7 @@ def load_model(
         else client.get_model_version_by_alias(name, alias or "champion")
     )
     with tempfile.TemporaryDirectory() as tmp:
-        local = download_model(client, name, mv.version, tmp)
+        local = download_model(client, ModelRef.parse(name, mv.version), tmp)
         if expected_hash is not None and (found := hash_model_dir(local)) != expected_hash:
             raise TamperDetected(
                 f"{name} v{mv.version}: the model files hash {found[:12]} at load, the"

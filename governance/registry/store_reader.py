@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from governance.ground.errors import InputError
+from governance.ground.refs import ModelRef
 from governance.ground.workspace import Workspace
 from governance.registry import recorder
 
@@ -97,10 +99,11 @@ class LocalRegistry:
                                      description, tags, aliases))  # fmt: skip
         return out
 
-    def get_model_version(self, name: str, version: int | str) -> StoredVersion:
+    def get_model_version(self, name: str, version: str) -> StoredVersion:
+        """MLflow's ``MlflowClient.get_model_version``: ``version`` is the registry's string."""
         try:
-            number = int(version)
-        except (TypeError, ValueError):
+            number = ModelRef.number(version)
+        except InputError:
             raise recorder.RegistryMiss(f"model {name!r} has no version {version!r}") from None
         found = self._versions("name = ? AND version = ?", (name, number))
         if not found:
@@ -114,7 +117,7 @@ class LocalRegistry:
         )
         if not rows:
             raise recorder.RegistryMiss(f"model {name!r} has no alias {alias!r}")
-        return self.get_model_version(name, rows[0][0])
+        return self.get_model_version(name, str(rows[0][0]))
 
     def search_model_versions(self, filter_string: str) -> list[StoredVersion]:
         match = _FILTER.match(filter_string or "")
@@ -132,9 +135,9 @@ class LocalRegistry:
             aliases.setdefault(name, {})[alias] = int(version)
         return [StoredModel(n, aliases.get(n, {})) for n in names]
 
-    def model_dir(self, name: str, version: int | str) -> Path | None:
+    def model_dir(self, ref: ModelRef) -> Path | None:
         """The folder of a version's logged model files when they are local, else None."""
-        mv = self.get_model_version(name, version)
+        mv = self.get_model_version(ref.name, str(ref.version))
         uri = urlparse(mv.storage_location or "")
         if uri.scheme != "file":
             return None

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from governance.ground.errors import InputError
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.users import load_registry
@@ -59,30 +60,36 @@ class ModelFacts:
     model_artifact_hash: str
     tags: dict = field(default_factory=dict)
 
+    @property
+    def ref(self) -> ModelRef:
+        """The version as one value (``version`` stays the registry's string)."""
+        return ModelRef.parse(self.name, self.version)
 
-def model_artifact_hash(client, name: str, version: int | str) -> str:
+
+def model_artifact_hash(client, ref: ModelRef) -> str:
     """SHA-256 over the files of a registered model version's logged model."""
-    if isinstance(client, LocalRegistry) and (local := client.model_dir(name, version)):
+    if isinstance(client, LocalRegistry) and (local := client.model_dir(ref)):
         return recorder.hash_model_dir(local)  # the same files MLflow would copy out
     with tempfile.TemporaryDirectory() as tmp:
-        return recorder.hash_model_dir(recorder.download_model(client, name, version, tmp))
+        return recorder.hash_model_dir(recorder.download_model(client, ref, tmp))
 
 
-def get_model_facts(client, name: str, version: int | str) -> ModelFacts:
-    """Facts of ``name`` version ``version``; an unknown version is an :class:`InputError`."""
+def get_model_facts(client, ref: ModelRef) -> ModelFacts:
+    """Facts of the version ``ref``; an unknown version is an :class:`InputError`."""
+    name, version = ref.name, ref.version
     try:
-        mv = client.get_model_version(name, str(version))
+        mv = client.get_model_version(name, str(version))  # MLflow's string
     except recorder.mlflow_error():
         raise InputError(f"--model-version: model {name!r} has no version {version}") from None
     tags = dict(mv.tags or {})
     return ModelFacts(
         name=name,
-        version=str(mv.version),
+        version=str(mv.version),  # the registry's string, as every payload records it
         run_id=mv.run_id,
         developer=tags.get("developer"),
         status=tags.get("status"),
         data_fingerprint=tags.get("data_fingerprint"),
-        model_artifact_hash=model_artifact_hash(client, name, version),
+        model_artifact_hash=model_artifact_hash(client, ref),
         tags=tags,
     )
 

@@ -22,6 +22,7 @@ from governance.audit.books import Books
 from governance.findings.register import FindingRecord, load_register
 from governance.findings.verdict import latest_validation
 from governance.ground.errors import TamperDetected
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.sandbox import is_sandbox
 from governance.identity.signing import verify_signature
@@ -237,15 +238,15 @@ def _decisions(ledger, name: str, version: str) -> list[Decision]:
     return out
 
 
-def committee_facts(ledger, name: str, version: int | str) -> CommitteeFacts:
-    """The facts of the committee pack of ``name`` v``version``.
+def committee_facts(ledger, ref: ModelRef) -> CommitteeFacts:
+    """The facts of the committee pack of the version ``ref``.
 
     Raises
     ------
     TamperDetected
         An artifact no longer matches its hash, or a signed decision does not verify.
     """
-    version = str(version)
+    name, version = ref.name, str(ref.version)  # the recorded spelling (payloads, subjects)
     store = ledger.store
     seq, digest = ledger.head()
     trained = _trained(ledger, name, version)

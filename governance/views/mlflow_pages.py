@@ -41,6 +41,7 @@ from governance.findings.mlflow_tags import findings_line
 from governance.findings.register import load_register
 from governance.findings.review import blocking
 from governance.ground.html import Facts, Page, Section, Table, page_from_json, render_page
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.sandbox import (
     NOT_FOR_PRODUCTION,
@@ -81,16 +82,17 @@ def _decision_tag(d: dict) -> str:
     return f"{d['decision']} by {d['user']} ({d['role']}) at {d['at']}: {d['reason'] or '-'}; {sig}"
 
 
-def version_view(ws, ledger: Ledger, client, name: str, version: int | str) -> VersionView:
-    """The view of ``name`` v``version``: its :class:`Standing` (from the ledger alone, the
+def version_view(ws, ledger: Ledger, client, ref: ModelRef) -> VersionView:
+    """The view of the version ``ref``: its :class:`Standing` (from the ledger alone, the
     registry's ``champion`` alias is never read) and the reports it links."""
-    subject = Subject.model(name, version)
-    here = standing(ws, ledger, name, version)
+    name, version = ref.name, str(ref.version)  # the registry's and the tags' spelling
+    subject = ref.subject
+    here = standing(ws, ledger, ref)
     # the signed verdict the standing folded, never a later unsigned entry beside it
     seq = here.validation_seq
     validated = ledger.entries_between(seq, seq)[0] if seq is not None else None
     verdict = here.verdict
-    decisions = decision_rows(ledger, name, version)
+    decisions = decision_rows(ledger, ref)
     status = here.stage
     switch = here.killswitch
     promotions = ledger.entries(action=Action.MODEL_PROMOTED, subject=subject)
@@ -127,10 +129,10 @@ def version_view(ws, ledger: Ledger, client, name: str, version: int | str) -> V
         "halted": here.halted,
         "standing": here.to_json(),
     }
-    facts["links"] = _links(client, mv_run_id(client, name, version), vp.get("mlflow_run_id"))
-    description = _description(name, str(version), status, facts)
+    facts["links"] = _links(client, mv_run_id(client, ref), vp.get("mlflow_run_id"))
+    description = _description(name, version, status, facts)
     return VersionView(
-        name, str(version), status, {PREFIX + k: v for k, v in tags.items()}, description, facts
+        name, version, status, {PREFIX + k: v for k, v in tags.items()}, description, facts
     )
 
 
@@ -140,8 +142,8 @@ def overlays_text(overlays) -> str:
     return "; ".join(o["line"] for o in overlays) or "-"
 
 
-def mv_run_id(client, name: str, version: int | str) -> str | None:
-    return client.get_model_version(name, str(version)).run_id
+def mv_run_id(client, ref: ModelRef) -> str | None:
+    return client.get_model_version(ref.name, str(ref.version)).run_id  # MLflow's string
 
 
 def _links(client, model_run: str | None, validation_run: str | None) -> list[tuple[str, str]]:
@@ -199,13 +201,14 @@ def _description(name: str, version: str, status: Status, f: dict) -> str:
     return "\n".join([*lines, "", *[f"- {x}" for x in links]])
 
 
-def refresh_version_view(ws, ledger: Ledger, client, name: str, version: int | str) -> VersionView:
-    """Recompute the view of ``name`` v``version`` and write it to MLflow.
+def refresh_version_view(ws, ledger: Ledger, client, ref: ModelRef) -> VersionView:
+    """Recompute the view of the version ``ref`` and write it to MLflow.
 
     Stale ``governance.decision.*`` tags are removed; the model card is re-rendered with
     the current status when the training run logged its ``model_card.json``.
     """
-    view = version_view(ws, ledger, client, name, version)
+    name = ref.name
+    view = version_view(ws, ledger, client, ref)
     mv = client.get_model_version(name, view.version)
     for key in mv.tags or {}:
         if key.startswith(PREFIX + "decision.") and key not in view.tags:
