@@ -231,7 +231,7 @@ def record_monitoring(ctx: RunContext, tier: Tier, report: MonitoringReport) -> 
     log_series(ctx, strategy, model.get("version"), series, files)
     # warning -> finding, once per check while it stands (governance/findings/escalation.py)
     raised = raise_once(
-        ctx.ledger, strategy, model.get("version"),
+        ctx.ledger, ModelRef.parse(strategy, model.get("version")),
         [finding(c.check.value, o.get("detail", c.detail), about=o.get("about", ""),
                  value=o.get("value", c.value), threshold=o.get("threshold", c.threshold))
          for c in report.warnings for o in (c.data or {}).get("outside") or [{}]],
@@ -282,7 +282,7 @@ def run_monitoring(
     panel's last date); ``model`` predicts long feature rows (``ScoringModel``)."""
     as_of = pd.Timestamp(as_of if as_of is not None else panel.close.index[-1])
     features, scores = score_panel(model, panel, features_cfg, extra)
-    validation = latest_validation(ctx.ledger, champion.name, champion.version)
+    validation = latest_validation(ctx.ledger, ModelRef(champion.name, champion.version))
     uses = use_checks(ctx.ledger, str(champion.version), validation, tier, name=champion.name)
     domain = validated_domain(ctx.store, validation.report_hash) if validation else None
     report = assess_monitoring(

@@ -206,7 +206,7 @@ def hold_to_domain(run: Run, panel, features: pd.DataFrame, ref: ModelRef) -> No
 
     ctx, policy = run.now, run.tier.boundaries
     strategy, version = ref.name, ref.version
-    validation = latest_validation(ctx.ledger, strategy, version)
+    validation = latest_validation(ctx.ledger, ref)
     domain = validated_domain(ctx.store, validation.report_hash) if validation else None
     if domain is None:
         run.summary.note("boundaries", headline=f"v{version}: no operating domain on record")
@@ -225,7 +225,7 @@ def hold_to_domain(run: Run, panel, features: pd.DataFrame, ref: ModelRef) -> No
     )  # fmt: skip
     entry = decided.entry
     raised = raise_once(
-        ctx.ledger, strategy, version,
+        ctx.ledger, ref,
         [finding("operating_boundary", o.detail, about=o.about, value=o.value,
                  threshold=o.threshold) for o in outside],
         origin="boundary", evidence={"gate_seq": entry.seq},

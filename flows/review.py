@@ -114,7 +114,7 @@ def next_wait(ws: Workspace, name: str, version, config_file: str | None, tier=N
         role = here.missing[0]
         taken = {a["user"] for a in here.approvals} | {here.developer}
         who = tuple(eligible(load_registry(ledger), role, taken))
-        validation = latest_validation(ledger, name, here.version)
+        validation = latest_validation(ledger, ModelRef.parse(name, here.version))
         run_id = validation and ledger.entries_between(validation.seq, validation.seq)[0]
         run_id = run_id.payload.get("mlflow_run_id") if run_id else None
     signer = who[0] if who else f"<{role}>"
@@ -157,7 +157,7 @@ def settle(ws: Workspace, name: str, version, blob: str, in_force, flow_run_id=N
     with verified_ledger(ws, "review") as ledger:
         before = ledger.head()[0]
         facts = facts_for(ws, ledger, ModelRef.parse(name, version))
-        validation = latest_validation(ledger, facts.name, facts.version)
+        validation = latest_validation(ledger, facts.ref)
         act = approval_act(ws, ledger, facts.ref, in_force, stage)
         decision = settle_signed(
             ws, ledger, facts, validation, blob, stage=stage, tier=in_force.tier, act=act,

@@ -203,7 +203,7 @@ def validate(run: Run, model: Trained) -> str | None:
             ],
         )
         return None
-    facts = latest_validation(run.ctx.ledger, model.name, model.version)
+    facts = latest_validation(run.ctx.ledger, ModelRef(model.name, model.version))
     entry = None if facts is None else run.ctx.ledger.entries_between(facts.seq, facts.seq)[0]
     # validated by an earlier run on the same content, or by this run before a retry of this
     # task (its validation.completed is keyed by the run: validating again would conflict)
@@ -237,7 +237,7 @@ def review_cleared(run: Run, model: Trained) -> bool:
     candidate then waits for approvals only, not for a human to look at the findings."""
     from governance.decisions.promotion import latest_validation, verdict_blockers
 
-    facts = latest_validation(run.ctx.ledger, model.name, model.version)
+    facts = latest_validation(run.ctx.ledger, ModelRef(model.name, model.version))
     return facts is not None and not verdict_blockers(run.ctx.ledger, model.version, facts)
 
 
@@ -278,7 +278,7 @@ def approval(run: Run, model: Trained, verdict: str | None) -> None:
         from flows.ui_form import await_ui_approval
 
         await_ui_approval(
-            run.now, model.name, model.version, run.tier, tier_name=run.tier_name,
+            run.now, ref, run.tier, tier_name=run.tier_name,
             config_file=run.config.file,
         )  # fmt: skip
         state = promotion_state(run.ws, ref, run.tier, ledger=run.now.ledger)

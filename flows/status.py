@@ -41,11 +41,11 @@ def status_report(ws, ledger, ref: ModelRef, tier) -> dict:
     name = ref.name
     facts = get_model_facts(registry_reader(ws), ref)
     here = standing(ws, ledger, ref, tier)  # the one view model
-    validation = latest_validation(ledger, name, facts.version)
+    validation = latest_validation(ledger, ref)
     state, paper_first = stage_state(ws, ledger, facts, tier, validation)
     register = load_register(ledger)
     records = blocking(register, validation.seq) if validation else []
-    in_use = [r for r in register.of_version(name, facts.version) if r.id in here.in_use_findings]
+    in_use = [r for r in register.of_version(ref) if r.id in here.in_use_findings]
     allowed, reasons, champion = model_may_drive(ws, ledger, name, tier)
     # a revalidation falls due for a version in use, not for one never promoted
     due = revalidation_due(ledger, validation, tier) if validation and state.champion else None
@@ -63,7 +63,7 @@ def status_report(ws, ledger, ref: ModelRef, tier) -> dict:
         "unacceptable_findings": list(here.unacceptable_findings),
         "findings_in_use": [r.to_json() for r in in_use],
         # owned findings past their due date: a warning, then the tier's escalation (issue 27)
-        "overdue_findings": _overdue(ledger, name, facts.version, tier),
+        "overdue_findings": _overdue(ledger, ref, tier),
         "promotion": state.to_json(),
         "paper_first": paper_first,  # the approvals it needs next are for paper trading
         "may_drive": {"allowed": allowed, "reasons": reasons, "champion": champion},
@@ -78,11 +78,11 @@ def status_report(ws, ledger, ref: ModelRef, tier) -> dict:
     }
 
 
-def _overdue(ledger, name: str, version, tier) -> list[dict]:
+def _overdue(ledger, ref: ModelRef, tier) -> list[dict]:
     """Owned open findings past their signed due date, under the tier's escalation."""
     from governance.findings.overdue import overdue
 
-    return [o.to_json() for o in overdue(ledger, name, version, tier.findings.escalation)]
+    return [o.to_json() for o in overdue(ledger, ref, tier.findings.escalation)]
 
 
 def lifecycle_line(life: dict) -> str:

@@ -106,8 +106,7 @@ def sign_only_command(
 
 def await_ui_approval(
     ctx,
-    model_name: str,
-    version: int | str,
+    ref: ModelRef,
     tier,
     *,
     tier_name: str,
@@ -122,7 +121,7 @@ def await_ui_approval(
     ----------
     ctx : RunContext
         Its ``ws``, ``ledger`` and ``policy_hash`` are used.
-    model_name, version : str, int
+    ref : ModelRef
         The candidate version waiting for approval.
     tier : governance.policy.schema.Tier
         ``approvals.ui_timeout_seconds`` bounds the pause; ``allow_declared_ui_approvals``
@@ -147,10 +146,10 @@ def await_ui_approval(
     if facts is None:
         from governance.decisions.promotion import facts_for
 
-        facts = facts_for(ws, ledger, ModelRef.parse(model_name, version))
+        facts = facts_for(ws, ledger, ref)
     run = FlowRunContext.get()
     flow_run_id = str(run.flow_run.id) if run and run.flow_run else None
-    validation = latest_validation(ledger, facts.name, facts.version)
+    validation = latest_validation(ledger, facts.ref)
     verdict = validation.verdict if validation else "missing"
     entry_v = ledger.last(
         action=Action.VALIDATION_COMPLETED, subject=Subject.model(facts.name, facts.version)

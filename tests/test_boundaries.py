@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from governance.ground.refs import ModelRef
 from tasks.data.market import to_panel
 from tasks.data.synthetic import SyntheticSpec, generate_market
 from tasks.model.dataset import build_frame, feature_columns
@@ -137,6 +138,6 @@ def test_a_forged_wider_domain_is_not_the_one_held(workspace, monkeypatch, marke
                      "validator": "vera", "artifacts": {
                          "report.json": ledger.store.put_json({"domain": wide})}},
         )  # fmt: skip
-        found = latest_validation(ledger, "m", 1)
+        found = latest_validation(ledger, ModelRef.parse("m", 1))
         assert found.seq == signed.seq
         assert validated_domain(ledger.store, found.report_hash) == domain

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from governance.findings.register import Status, load_register
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.policy.schema import Tier
 from tasks.data.synthetic import SyntheticSpec, generate_market, planted_characteristic
@@ -104,11 +105,11 @@ def test_a_revalidation_does_not_remediate_a_finding_raised_in_use(workspace, mo
     enrol_cast(workspace, monkeypatch=monkeypatch)
     with Ledger.open(workspace) as ledger:
         (raised,) = raise_once(
-            ledger, STRATEGY, VERSION, [finding("ic_decay", "decayed", value=0.1)],
+            ledger, ModelRef.parse(STRATEGY, VERSION), [finding("ic_decay", "decayed", value=0.1)],
             origin="monitoring",
         )  # fmt: skip
         again = raise_once(
-            ledger, STRATEGY, VERSION, [finding("ic_decay", "decayed more", value=0.05)],
+            ledger, ModelRef.parse(STRATEGY, VERSION), [finding("ic_decay", "decayed more", value=0.05)],
             origin="monitoring",
         )  # fmt: skip
         assert again == []  # it stands: not raised twice

@@ -36,7 +36,7 @@ def _finding(workspace, version) -> str:
 
     with Ledger.open(workspace) as ledger:
         (record,) = raise_once(
-            ledger, NAME, version, [finding("dependency_changed", "cvxpy 1 -> 2", about="cvxpy")],
+            ledger, ModelRef.parse(NAME, version), [finding("dependency_changed", "cvxpy 1 -> 2", about="cvxpy")],
             origin="dependency",
         )  # fmt: skip
     return record.id

@@ -16,6 +16,7 @@ from governance.findings.accept import accept
 from governance.findings.register import Status, fold, load_register, today
 from governance.ground.canonical import to_jsonable
 from governance.ground.errors import Forbidden, InputError
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.signing import append_signed
@@ -38,8 +39,8 @@ def _tier(**acceptance) -> Tier:
 
 def _validate(ledger: Ledger, findings, version: int = 1, verdict: str | None = None, **extra):
     """A ``validation.completed`` entry shaped as validation/run.py records it (signed)."""
-    prior = load_register(ledger).of_version(MODEL, version)
-    fs = with_ids(findings, prior, MODEL, version)
+    ref = ModelRef(MODEL, version)
+    fs = with_ids(findings, load_register(ledger).of_version(ref), ref)
     ws = Workspace.from_env()
     return append_signed(
         ledger,
@@ -248,7 +249,7 @@ def test_list_and_show_commands(workspace, ledger, capsys):
 def _approvals_facts(ledger, entry):
     from governance.decisions.promotion import latest_validation
 
-    return latest_validation(ledger, MODEL, entry.payload["model_version"])
+    return latest_validation(ledger, ModelRef.parse(MODEL, entry.payload["model_version"]))
 
 
 @pytest.mark.parametrize(

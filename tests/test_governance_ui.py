@@ -73,7 +73,7 @@ def _run(ctx, ledger, facts, tier):
 
         _RUN_IDS.put(flow_run.id)
         return await_ui_approval(
-            ctx, facts.name, facts.version, tier, tier_name="high", poll_interval=1, facts=facts
+            ctx, facts.ref, tier, tier_name="high", poll_interval=1, facts=facts
         )
 
     return gate()
@@ -157,7 +157,7 @@ def test_a_signed_form_answer_counts_and_a_tampered_one_is_refused(harness, setu
 
     ctx, ledger, facts = setup
     tier = Tier(approvals=ApprovalPolicy(ui_timeout_seconds=60, allow_declared_ui_approvals=False))
-    validation = latest_validation(ledger, facts.name, facts.version)
+    validation = latest_validation(ledger, facts.ref)
     rita = signer(ctx.ws, "rita", ledger)
     line = detached_approval(
         ledger, facts, validation, rita, reason="ok", policy_hash="p" * 64, tier_name="high"

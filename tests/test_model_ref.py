@@ -74,3 +74,10 @@ def test_every_model_version_option_reads_the_number_through_the_one_parser(caps
                 parser.parse_args([*words, "--model-version", bad])
             assert out.value.code == 2, (words, bad)
             assert "is not a version number" in capsys.readouterr().err, (words, bad)
+
+
+@pytest.mark.parametrize("given", ["abc", "0", None, ""])
+def test_recorded_skips_a_payload_whose_version_is_no_number(given):
+    """A reader of recorded payloads (a forged entry among them) skips, never fails."""
+    assert ModelRef.recorded("alpha", given) is None
+    assert ModelRef.recorded("alpha", "4") == ModelRef("alpha", 4)

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from flows.cli import main
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from tests.helpers_identity import POLICY, adopt_policy, enrol_cast, promoted_version, signer
 from tests.test_readtime_commands import edit_in_place
@@ -60,7 +61,7 @@ def _overdue_champion(workspace, monkeypatch, tmp_path, escalation) -> str:
     version, _ = promoted_version(workspace, NAME)
     with Ledger.open(workspace) as ledger:
         (record,) = raise_once(
-            ledger, NAME, version, [finding("dependency_changed", "cvxpy 1 -> 2", about="cvxpy")],
+            ledger, ModelRef.parse(NAME, version), [finding("dependency_changed", "cvxpy 1 -> 2", about="cvxpy")],
             origin="dependency",
         )  # fmt: skip
         assign(ledger, record.id, signer(workspace, "vera", ledger), owner="dana",
@@ -88,7 +89,7 @@ def test_past_due_plus_n_days_the_tiers_action_happens(workspace, monkeypatch, t
     fid = _overdue_champion(workspace, monkeypatch, tmp_path, ESCALATION)
     tier = _tier(workspace)
     with Ledger.open(workspace) as ledger:
-        validation = latest_validation(ledger, NAME, "1")
+        validation = latest_validation(ledger, ModelRef.parse(NAME, "1"))
         # ten days past due: a warning only; eleven: the tier's action (trip: no use)
         at = use_checks(ledger, "1", validation, tier, DUE + dt.timedelta(days=10), name=NAME)
         assert not at.blockers and [o.finding_id for o in at.overdue] == [fid]

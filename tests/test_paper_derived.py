@@ -38,7 +38,7 @@ def _sign(ws, ledger, version, who, h, action=Action.APPROVAL_GRANTED, graduatio
     """``who``'s signed approval of ``version``, written past ``approve``."""
     facts = facts_for(ws, ledger, ModelRef.parse(NAME, version))
     return record_signed_decision(
-        ledger, facts, latest_validation(ledger, NAME, version), signer=signer(ws, who, ledger),
+        ledger, facts, latest_validation(ledger, ModelRef.parse(NAME, version)), signer=signer(ws, who, ledger),
         decision="approve", reason="ok", policy_hash=h, tier_name="high", action=action,
         graduation=graduation,
     )  # fmt: skip

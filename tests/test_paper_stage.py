@@ -164,7 +164,7 @@ def test_paper_attacks_are_refused_and_recorded(paper_ws, capsys):
             ledger.append(Action.APPROVAL_GRANTED, actor=paper.actor, role=paper.role,
                           subject=paper.subject, payload=paper.payload)  # fmt: skip
         facts = facts_for(ws, ledger, ModelRef.parse(NAME, version))
-        validation = latest_validation(ledger, NAME, version)
+        validation = latest_validation(ledger, ModelRef.parse(NAME, version))
     # 4. Live approval before min_days: refused, recorded.
     _mark(ws, version, 1)
     code, _, err = _approve(capsys, config, version, "omar")
@@ -306,7 +306,7 @@ def test_a_sign_flip_on_paper_fails_graduation_and_never_goes_live(paper_ws, cap
     with Ledger.open(ws) as ledger:
         tier = tier_at_use(ledger, NAME).tier
         facts = facts_for(ws, ledger, ModelRef.parse(NAME, version))
-        validation = latest_validation(ledger, NAME, version)
+        validation = latest_validation(ledger, ModelRef.parse(NAME, version))
         for user in ("val", "omar"):
             record_signed_decision(
                 ledger, facts, validation, signer=signer(ws, user, ledger), decision="approve",

@@ -37,6 +37,7 @@ import sqlalchemy as sa
 
 from flows.cli import main
 from governance.decisions.promotion import latest_validation
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger, entries_table
@@ -88,7 +89,7 @@ def snapshots(tmp_path_factory, prefect_server):
         assert main(["run", "--config", cfg, "--as", "dana"]) == 3  # awaiting approvals
         with Ledger.open(ws) as ledger:
             version = str(ledger.last(action=Action.MODEL_REGISTERED).payload["version"])
-            assert latest_validation(ledger, STRATEGY, version).verdict == "pass"
+            assert latest_validation(ledger, ModelRef.parse(STRATEGY, version)).verdict == "pass"
         shutil.copytree(live, root / "candidate", symlinks=True)
         for who in ("vera", "rita"):
             approve = ["approve", "--config", cfg, "--model-version", version, "--as", who]

@@ -79,7 +79,7 @@ def forged_live_line(ws, config: str, version: str, who: str) -> str:
     with Ledger.open(ws) as ledger:
         facts = facts_for(ws, ledger, ModelRef.parse(NAME, version))
         return detached_approval(
-            ledger, facts, latest_validation(ledger, NAME, version), signer(ws, who, ledger),
+            ledger, facts, latest_validation(ledger, ModelRef.parse(NAME, version)), signer(ws, who, ledger),
             reason="no paper", policy_hash=in_force.policy_hash, tier_name=in_force.name,
         )  # fmt: skip
 

@@ -16,6 +16,7 @@ import pytest
 
 from flows.cli import main
 from governance.findings.register import today
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from tests.helpers_e2e import DATA, cli_json, governed_home
@@ -140,7 +141,7 @@ def test_expiry_and_cadence_stop_the_champion_per_policy(reviewed, capsys):
     with ledger:
         allowed, reasons, version = model_may_drive(ws, ledger, MODEL, tier)
         assert (allowed, reasons) == (True, [])
-        validation = latest_validation(ledger, MODEL, version)
+        validation = latest_validation(ledger, ModelRef.parse(MODEL, version))
         until = dt.date.fromisoformat(ledger.last(action=Action.FINDING_ACCEPTED).payload["until"])
         later = use_checks(ledger, version, validation, tier, day=until + dt.timedelta(days=1))
         assert [b.split(" expired")[0] for b in later.blockers] == [

@@ -103,7 +103,7 @@ def test_a_fail_verdict_replayed_as_pass_and_an_old_pass_replayed_decide_nothing
         verbatim = forge(
             ledger, Action.VALIDATION_COMPLETED, **_as(old_pass), payload=old_pass.payload
         )
-        latest = latest_validation(ledger, "boundV", version)
+        latest = latest_validation(ledger, ModelRef.parse("boundV", version))
     assert (latest.verdict, latest.seq) == ("fail", fail.seq)
     code, report = _verify(capsys)
     assert code == 3 and report["first_bad_seq"] == flipped.seq

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from flows.cli import main
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from tasks.data.synthetic import SyntheticSpec, generate_market
@@ -202,7 +203,7 @@ def test_the_champion_scores_with_its_source_and_a_new_contract_version_is_a_fin
     code, reb = cli_json(capsys, "rebalance", "--config", str(cfg), "--as", "dana")
     assert (code, reb["portfolio"]["source"]) == (0, "model"), reb["reasons"]
     with Ledger.open(Workspace(home)) as ledger:  # the source is inside the validated domain
-        before = load_register(ledger).of_version("small-gov", version)
+        before = load_register(ledger).of_version(ModelRef.parse("small-gov", version))
     assert not [r for r in before if r.about == "source:sentiment"]
     # and monitoring scores it the same way (the source read, joined as of publication)
     code, mon = cli_json(capsys, "monitor", "--config", str(cfg))
@@ -212,7 +213,7 @@ def test_the_champion_scores_with_its_source_and_a_new_contract_version_is_a_fin
     main(["rebalance", "--config", str(cfg), "--as", "dana"])
     capsys.readouterr()
     with Ledger.open(Workspace(home)) as ledger:
-        records = load_register(ledger).of_version("small-gov", version)
+        records = load_register(ledger).of_version(ModelRef.parse("small-gov", version))
     (f,) = [r for r in records if r.check == "source_contract_changed"]
     assert f.about == "sentiment" and f.status == "open"
     assert "1.0.0 -> 1.1.0" in f.message and "owner olga" in f.message

@@ -170,7 +170,7 @@ def test_approvals_signed_under_another_tier_count_for_nothing_at_use(enrolled):
     version, _ = tiny_version(workspace, "lax")
     with Ledger.open(workspace) as ledger:
         facts = facts_for(workspace, ledger, ModelRef.parse("lax", version))
-        validation = latest_validation(ledger, "lax", version)
+        validation = latest_validation(ledger, ModelRef.parse("lax", version))
         for who in ("vera", "rita"):
             record_signed_decision(
                 ledger, facts, validation, signer=signer(workspace, who, ledger),
@@ -210,8 +210,8 @@ def test_a_finding_accepted_under_another_tier_stays_unaccepted(enrolled, capsys
     version, run_id = tiny_version(ws, "rev")
     shap = Finding("shap_sign", Severity.WARNING, "feature x: sign -1", 0.4, None, "x")
     with Ledger.open(ws) as ledger:
-        prior = load_register(ledger).of_version("rev", version)
-        fs = to_jsonable(list(with_ids([shap], prior, "rev", int(version))))
+        ref = ModelRef.parse("rev", version)
+        fs = to_jsonable(list(with_ids([shap], load_register(ledger).of_version(ref), ref)))
         append_signed(
             ledger, signer(ws, "vera", ledger), Action.VALIDATION_COMPLETED,
             subject=f"model:rev/v{version}",
@@ -226,7 +226,7 @@ def test_a_finding_accepted_under_another_tier_stays_unaccepted(enrolled, capsys
         fid = f"F-rev-v{version}-1"
         accept(ws, ledger, fid, signer(ws, "rita", ledger), "fine", until, None,
                tier=low, tier_name="low", policy_hash=digest)  # fmt: skip
-        validation = latest_validation(ledger, "rev", version)
+        validation = latest_validation(ledger, ModelRef.parse("rev", version))
         blockers = review_blockers(ledger, version, validation)
         at_use = use_checks(ledger, version, validation, _tier(ledger, "rev")).blockers
     line = f"the acceptance of {fid}"

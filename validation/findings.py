@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING
 
 from governance.findings.register import FindingRecord, match_ids
 from governance.ground.errors import InputError
+from governance.ground.refs import ModelRef
 from governance.policy.schema import Severity, ValidationPolicy
 from validation.challengers import ChallengerResult
 from validation.drift import DriftRow
@@ -388,13 +389,10 @@ def summarise(findings: Iterable[Finding]) -> str:
 
 
 def with_ids(
-    findings: Iterable[Finding], prior: Iterable[FindingRecord], model_name: str, version
+    findings: Iterable[Finding], prior: Iterable[FindingRecord], ref: ModelRef
 ) -> tuple[Finding, ...]:
-    """The findings with their register ids (``F-<model>-v<N>-<n>``).
-
-    ``prior`` are the version's findings in the register: a finding an earlier validation
-    raised about the same thing keeps its id (governance/findings/register.py ``match_ids``).
-    """
+    """The findings with their register ids (``F-<model>-v<N>-<n>``): one that an earlier
+    validation of ``ref`` (``prior``) raised keeps its id (findings/register.py ``match_ids``)."""
     fs = list(findings)
-    ids = match_ids(list(prior), model_name, version, [f.key for f in fs])
+    ids = match_ids(list(prior), ref, [f.key for f in fs])
     return tuple(replace(f, id=i) for f, i in zip(fs, ids, strict=True))

@@ -377,8 +377,8 @@ def validate_model_version(
 
 def _identified(ctx: RunContext, a: Assessment, model_name: str, version: int) -> Assessment:
     """The assessment with register ids on its findings, in the report too."""
-    prior = load_register(ctx.ledger).of_version(model_name, version)
-    findings = with_ids(a.findings, prior, model_name, version)
+    ref = ModelRef(model_name, version)
+    findings = with_ids(a.findings, load_register(ctx.ledger).of_version(ref), ref)
     report = {**a.report, "findings": to_jsonable([asdict(f) for f in findings])}
     return replace(a, findings=findings, report=report)
 

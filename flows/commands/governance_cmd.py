@@ -181,7 +181,7 @@ def _sign_only(args, ws, name: str, in_force) -> int:
     with verified_ledger(ws, "approve") as ledger:
         signer = prove(args, ws, ledger, "approve")
         facts = facts_for(ws, ledger, ModelRef(name, args.model_version))
-        validation = latest_validation(ledger, facts.name, facts.version)
+        validation = latest_validation(ledger, facts.ref)
         passed = live_graduation(ws, ledger, facts, in_force) if args.stage == "live" else None
         line = detached_approval(
             ledger, facts, validation, signer, reason=args.reason or "",

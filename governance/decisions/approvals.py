@@ -193,7 +193,7 @@ def promote(
     from governance.registry.versions import champion_version
 
     approvals = list(state.granted)
-    validation = latest_validation(ledger, facts.name, facts.version)
+    validation = latest_validation(ledger, facts.ref)
     entry = ledger.append(
         Action.MODEL_PROMOTED,
         actor="alphagate",
@@ -247,7 +247,7 @@ def _standing(ws, ledger, ref: ModelRef, signer: Signer, tier, action: str):
     """``(facts, validation, state)`` before an approval of ``action``; the role check and a
     retired version's refusal (recorded) come first."""
     facts = facts_for(ws, ledger, ref)
-    validation = latest_validation(ledger, facts.name, facts.version)
+    validation = latest_validation(ledger, facts.ref)
     before = compute_state(ws, ledger, facts, tier, validation, action=action)
     _check_approver(ledger, facts, signer, Act.APPROVE)
     gone = retirements(ledger, facts.name).get(str(facts.version))
@@ -363,7 +363,7 @@ def reject(
         raise InputError("reject: --reason: required")
     facts = facts_for(ws, ledger, ref)
     _check_approver(ledger, facts, signer, Act.REJECT)
-    validation = latest_validation(ledger, facts.name, facts.version)
+    validation = latest_validation(ledger, facts.ref)
     entry = record_signed_decision(
         ledger, facts, validation, signer=signer, decision="reject",
         reason=reason, policy_hash=policy_hash, tier_name=tier_name,

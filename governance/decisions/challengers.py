@@ -17,6 +17,7 @@ A shadow scoring drives nothing, so these reads decide nothing either.
 from __future__ import annotations
 
 from governance.findings.verdict import latest_validation
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from governance.identity.users import load_registry
 from governance.log.ledger import Ledger
@@ -42,7 +43,7 @@ def regime_ensembles(ledger: Ledger, strategy: str) -> list[int]:
         if not trained or (trained[0].payload.get("ensemble") or {}).get("kind") != "regime":
             continue
         registry = registry or load_registry(ledger)  # read only when an ensemble is trained
-        if latest_validation(ledger, strategy, version, registry) is not None:
+        if latest_validation(ledger, ModelRef(strategy, version), registry) is not None:
             out.append(version)
     return out
 

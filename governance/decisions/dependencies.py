@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from governance.findings.escalation import finding, raise_once
+from governance.ground.refs import ModelRef
 from governance.registry.change_control import trained_entry_of
 from governance.registry.versions import champions
 
@@ -63,6 +64,10 @@ def flag_dependency_changes(ledger, now: Mapping[str, Any], strategies=None) -> 
         if found:
             evidence = {"components_now": dict(now), "trained_seq": entry.seq}
             raised += raise_once(
-                ledger, name, promoted.version, found, origin="dependency", evidence=evidence
+                ledger,
+                ModelRef.parse(name, promoted.version),
+                found,
+                origin="dependency",
+                evidence=evidence,
             )
     return raised

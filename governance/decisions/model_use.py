@@ -121,6 +121,7 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
     if version is None:
         reasons.append(f"no champion: {model_name!r} has never been promoted")
         return DriveDecision(False, tuple(reasons), None)
+    ref = ModelRef.parse(model_name, version)  # as the signed promotion recorded it
     gone = retirements(ledger, model_name, registry).get(version)
     if gone is not None:
         reasons.append(f"champion v{version} was retired by {gone.actor} (ledger seq {gone.seq})")
@@ -130,7 +131,7 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
         reasons.append(
             f"registry drift: champion alias points at v{alias}, the ledger promoted v{version}"
         )
-    validation = latest_validation(ledger, model_name, version, registry)
+    validation = latest_validation(ledger, ref, registry)
     if validation is not None and in_force is not None:
         problem = validation_tier_problem(in_force, version, validation)
         if problem:
@@ -144,7 +145,7 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
     # what backs the promotion, re-checked now: the approvals it names (signatures, roles
     # at the time, four eyes, not the developer, the model files' hash they signed) against
     # the validation they were given on; the latest verdict under the policy in force
-    facts = facts_for(ws, ledger, ModelRef.parse(model_name, version), registry)  # as recorded
+    facts = facts_for(ws, ledger, ref, registry)
     backed = _promoted_validation(ledger, registry, promoted)
     if backed is None:
         reasons.append(f"champion v{version}: its promotion names no valid signed approval")
@@ -176,6 +177,7 @@ def _promoted_validation(ledger, registry, promoted):
         )
         if e.seq in seqs
     }
-    found = [latest_validation(ledger, name, version, registry, h) for h in hashes if h]
+    ref = ModelRef.parse(name, version)  # as the signed promotion recorded it
+    found = [latest_validation(ledger, ref, registry, h) for h in hashes if h]
     found = [f for f in found if f is not None]
     return found[0] if len(found) == 1 else None

@@ -155,7 +155,7 @@ def compute_state(
 
     name, version = facts.name, facts.version
     registry = load_registry(ledger)
-    validation = validation or latest_validation(ledger, name, version, registry)
+    validation = validation or latest_validation(ledger, facts.ref, registry)
     need = needed_now(ledger, name, version, tier, registry)
     decisions = decisions_on_validation(ledger, name, version, action, validation)
     granted = counted_approvals(

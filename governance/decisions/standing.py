@@ -190,7 +190,7 @@ def standing(ws, ledger: Ledger, ref: ModelRef, tier=None) -> Standing:
     registry = load_registry(ledger)
     facts = facts_for(ws, ledger, ref, registry)
     v = str(facts.version)
-    validation = latest_validation(ledger, name, v, registry)
+    validation = latest_validation(ledger, ref, registry)
     state, paper_first = stage_state(ws, ledger, facts, tier, validation)
     register = load_register(ledger)
     records = blocking(register, validation.seq) if validation else []
@@ -198,7 +198,7 @@ def standing(ws, ledger: Ledger, ref: ModelRef, tier=None) -> Standing:
     accepted_sev = set(tier.validation.acceptance.severities)
     never = [r.id for r in open_ if r.severity not in accepted_sev]
     in_use = [
-        r.id for r in register.of_version(name, v)
+        r.id for r in register.of_version(ref)
         if r.origin != "validation" and r.status in (Status.OPEN, Status.ACCEPTED)
     ]  # fmt: skip
     gone = retirements(ledger, name, registry)

@@ -63,7 +63,7 @@ def _model_row(ws, ledger, client, name: str, policy, day) -> dict:
         here = standing(ws, ledger, ModelRef.parse(name, champion), tier)
     focus = here.version
     mv = next(v for v in versions if str(v.version) == focus)
-    validation = latest_validation(ledger, name, focus)
+    validation = latest_validation(ledger, ModelRef.parse(name, focus))
     entry = ledger.last(action=Action.VALIDATION_COMPLETED, subject=Subject.model(name, focus))
     validated_tier = entry.payload.get("policy_tier") if entry else None
     tier_name = assigned or validated_tier

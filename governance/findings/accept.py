@@ -84,7 +84,7 @@ def acceptance_document(
 def _verdict(ledger: Ledger, record: FindingRecord) -> ValidationFacts | None:
     """The version's latest valid, signed verdict, each entry verified as it is read
     (governance/log/readtime.py): never an unchecked last ``validation.completed``."""
-    return latest_validation(VerifiedReader(ledger), record.model_name, record.model_version)
+    return latest_validation(VerifiedReader(ledger), record.ref)
 
 
 def _developer(ledger: Ledger, record: FindingRecord) -> str | None:

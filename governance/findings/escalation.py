@@ -18,7 +18,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from governance.findings.register import FindingRecord, Status, load_register
-from governance.ground.vocabulary import Action, Subject
+from governance.ground.refs import ModelRef
+from governance.ground.vocabulary import Action
 from governance.identity.users import SYSTEM_ACTOR
 from governance.policy.schema import Severity
 
@@ -47,8 +48,7 @@ def finding(
 
 def raise_once(
     ledger,
-    name: str,
-    version: int | str,
+    ref: ModelRef,
     found: Sequence[Mapping[str, Any]],
     *,
     origin: str,
@@ -59,7 +59,8 @@ def raise_once(
     Parameters
     ----------
     ledger : Ledger
-    name, version : the model version the findings are about
+    ref : ModelRef
+        The model version the findings are about.
     found : sequence of dict
         Made by :func:`finding`.
     origin : str
@@ -72,9 +73,7 @@ def raise_once(
     list of FindingRecord
         The findings raised now (empty when every one already stands).
     """
-    standing = {
-        r.key for r in load_register(ledger).of_version(name, version) if r.status in _STANDING
-    }
+    standing = {r.key for r in load_register(ledger).of_version(ref) if r.status in _STANDING}
     new, keys = [], set()
     for f in found:
         key = f"{f['check']}:{f.get('about') or ''}"
@@ -87,15 +86,13 @@ def raise_once(
         Action.FINDING_RAISED,
         actor=SYSTEM_ACTOR,
         role="system",
-        subject=Subject.model(name, version),
+        subject=ref.subject,
         payload={
-            "model_name": name,
-            "model_version": str(version),
+            "model_name": ref.name,
+            "model_version": str(ref.version),  # recorded as a string
             "origin": origin,
             "findings": new,
             **dict(evidence or {}),
         },
     )
-    return [
-        r for r in load_register(ledger).of_version(name, version) if r.validation_seq == entry.seq
-    ]
+    return [r for r in load_register(ledger).of_version(ref) if r.validation_seq == entry.seq]

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from governance.findings import register as findings_register
 from governance.findings.owners import owners
 from governance.findings.register import Status, load_register
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.users import SYSTEM_ACTOR
 from governance.log.ledger import ANY_PAYLOAD
@@ -68,13 +69,13 @@ class Overdue:
 
 
 def overdue(
-    ledger, name: str, version, policy: EscalationPolicy, day: dt.date | None = None
+    ledger, ref: ModelRef, policy: EscalationPolicy, day: dt.date | None = None
 ) -> list[Overdue]:
-    """The open findings of ``name`` v``version`` more than ``warn_after_days`` past their
+    """The open findings of the version ``ref`` more than ``warn_after_days`` past their
     signed due date on ``day`` (default today, UTC), oldest due first."""
     day = day or findings_register.today()  # the module's clock (tests move it)
     register = load_register(ledger, as_of=day)
-    records = [r for r in register.of_version(name, version) if r.status is Status.OPEN]
+    records = [r for r in register.of_version(ref) if r.status is Status.OPEN]
     if not records:
         return []
     assigned = owners(ledger, register)

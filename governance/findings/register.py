@@ -6,8 +6,7 @@ and travels in every evidence pack. Entries folded (subject ``model:<name>/v<N>`
 
 - ``validation.completed``: each finding of its payload (``id``, ``check``, ``about``,
   ``severity``, ``message``, ``value``, ``threshold``) is opened or raised again; findings
-  that an earlier validation of the same version raised and this one does not are
-  remediated.
+  that an earlier validation of the same version raised and this one does not: remediated.
 - ``finding.raised``: a finding the model's use raised (a monitoring warning, an input
   outside the validated domain: governance/findings/escalation.py), same fields plus
   ``origin``; no validation remediates it (it stays until accepted).
@@ -41,6 +40,7 @@ from enum import StrEnum
 
 from governance.ground.canonical import sha256_json
 from governance.ground.errors import InputError
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from governance.identity.duties import ROLES, Act
 from governance.identity.signing import verify_signed_record
@@ -64,9 +64,9 @@ class Status(StrEnum):
     EXPIRED = "expired"
 
 
-def finding_id(model_name: str, version: int | str, n: int) -> str:
+def finding_id(ref: ModelRef, n: int) -> str:
     """``F-<model>-v<N>-<n>``."""
-    return f"F-{model_name}-v{version}-{n}"
+    return f"F-{ref.name}-v{ref.version}-{n}"
 
 
 def parse_finding_id(value: str) -> tuple[str, str, int]:
@@ -127,6 +127,11 @@ class FindingRecord:
     @property
     def key(self) -> str:
         return f"{self.check}:{self.about}"
+
+    @property
+    def ref(self) -> ModelRef | None:
+        """The version it is about (None: recorded with no version number)."""
+        return ModelRef.recorded(self.model_name, self.model_version)
 
     @property
     def digest(self) -> str:
@@ -190,12 +195,8 @@ class Register:
             raise InputError(f"finding {fid}: no such finding in the register")
         return record
 
-    def of_version(self, model_name: str, version: int | str) -> list[FindingRecord]:
-        return [
-            r
-            for r in self.records
-            if r.model_name == model_name and r.model_version == str(version)
-        ]
+    def of_version(self, ref: ModelRef) -> list[FindingRecord]:
+        return [r for r in self.records if r.ref == ref]
 
     def raised_by(self, seq: int) -> list[FindingRecord]:
         """The findings the validation entry ``seq`` raised (remediated ones excluded)."""
@@ -205,22 +206,20 @@ class Register:
         self,
         *,
         model_name: str | None = None,
-        version: int | str | None = None,
+        version: int | None = None,
         status: Status | str | None = None,
     ) -> list[FindingRecord]:
         out = list(self.records)
         if model_name is not None:
             out = [r for r in out if r.model_name == model_name]
         if version is not None:
-            out = [r for r in out if r.model_version == str(version)]
+            out = [r for r in out if r.model_version == str(version)]  # as recorded
         if status is not None:
             out = [r for r in out if r.status == Status(status)]
         return out
 
 
-def match_ids(
-    prior: Sequence[FindingRecord], model_name: str, version: int | str, keys: Sequence[str]
-) -> list[str]:
+def match_ids(prior: Sequence[FindingRecord], ref: ModelRef, keys: Sequence[str]) -> list[str]:
     """Ids for a validation's findings (by ``check:about`` key, in order).
 
     A key that an earlier validation of the version raised keeps that finding's id (each
@@ -236,7 +235,7 @@ def match_ids(
             out.append(free[key].pop(0))
         else:
             n += 1
-            out.append(finding_id(model_name, version, n))
+            out.append(finding_id(ref, n))
     return out
 
 
@@ -256,7 +255,8 @@ def _on_validation(records: dict[str, FindingRecord], e) -> dict[str, FindingRec
     name, version = str(p.get("model_name")), str(p.get("model_version"))
     found = [f for f in p.get("findings") or [] if isinstance(f, dict)]
     prior = [r for r in records.values() if (r.model_name, r.model_version) == (name, version)]
-    derived = match_ids(prior, name, version, [_key_of(f) for f in found])
+    ref, keys = ModelRef.recorded(name, version), [_key_of(f) for f in found]
+    derived = match_ids(prior, ref, keys) if ref else [None] * len(keys)  # None: ids carried
     out = dict(records)
     raised = set()
     for f, fid in zip(found, derived, strict=True):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from governance.findings.overdue import Overdue, overdue
 from governance.findings.register import FindingRecord, Register, Status, load_register, today
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.users import SYSTEM_ACTOR
 from governance.policy.schema import BreachAction, Severity, Tier
@@ -186,7 +187,11 @@ def use_checks(
     if due is not None and due.overdue(day):
         line = f"revalidation of v{version} was due {due.date.isoformat()} ({due.reason})"
         (blockers if _acts(policy.on_revalidation_due) else warnings).append(line)
-    late = overdue(ledger, name, version, tier.findings.escalation, day) if name else []
+    late = (
+        overdue(ledger, ModelRef.parse(name, version), tier.findings.escalation, day)
+        if name
+        else []
+    )
     for o in late:
         (blockers if o.acts else warnings).append(o.line())
     return UseCheck(tuple(blockers), tuple(warnings), tuple(expired), due, tuple(late))

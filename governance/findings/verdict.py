@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from governance.ground.vocabulary import Action, Subject
+from governance.ground.refs import ModelRef
+from governance.ground.vocabulary import Action
 from governance.identity.duties import ROLES, Act
 from governance.identity.users import Registry, load_registry, valid_acts
 from governance.log.ledger import Ledger
@@ -36,21 +37,18 @@ class ValidationFacts:
 
 def latest_validation(
     ledger: Ledger,
-    name: str,
-    version: int | str,
+    ref: ModelRef,
     registry: Registry | None = None,
     entry_hash: str | None = None,
 ) -> ValidationFacts | None:
-    """The latest *valid* ``validation.completed`` of ``name`` v``version`` (or the one
+    """The latest *valid* ``validation.completed`` of the version ``ref`` (or the one
     whose entry hash is ``entry_hash``), or None.
 
     Only a signed act of a user who was a validator at the time is a verdict
     (governance/identity/signed_acts.py): a forged, unsigned entry is skipped.
     """
     registry = registry or load_registry(ledger)
-    entries = ledger.entries(
-        action=Action.VALIDATION_COMPLETED, subject=Subject.model(name, version)
-    )
+    entries = ledger.entries(action=Action.VALIDATION_COMPLETED, subject=ref.subject)
     valid = [
         e
         for e in valid_acts(registry, entries, ROLES[Act.VALIDATE])

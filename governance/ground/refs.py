@@ -67,6 +67,15 @@ class ModelRef:
         return cls(str(name), cls.number(raw))
 
     @classmethod
+    def recorded(cls, name: str, raw) -> ModelRef | None:
+        """The ref a recorded payload names (its ``model_name``, ``model_version``); None
+        when that version is no version number (a forged entry: readers skip it, never fail)."""
+        try:
+            return cls.parse(name, raw)
+        except InputError:
+            return None
+
+    @classmethod
     def from_subject(cls, subject: str | None) -> ModelRef | None:
         """The ref a ``model:<name>/v<N>`` subject names; None for any other subject
         (a model without a version included)."""

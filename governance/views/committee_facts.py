@@ -151,7 +151,7 @@ def _validation(ledger, name: str, version: str) -> LedgerEntry | None:
     """The latest *valid* validation (a validator's signed act: a forged, unsigned entry with
     a kinder verdict is skipped, governance/findings/verdict.py), whose report must be the one
     the validator signed."""
-    held = latest_validation(ledger, name, version)
+    held = latest_validation(ledger, ModelRef.parse(name, version))
     if held is None:
         return None
     entry = ledger.entries_between(held.seq, held.seq)[0]
@@ -266,6 +266,6 @@ def committee_facts(ledger, ref: ModelRef) -> CommitteeFacts:
         published=published,
         risk=_evidence(store, risk, _is_png_or("risk/summary.json")),
         stress=_evidence(store, stress, _is_png_or("stress/summary.json")),
-        findings=tuple(register.of_version(name, version)),
+        findings=tuple(register.of_version(ref)),
         decisions=tuple(_decisions(ledger, name, version)),
     )

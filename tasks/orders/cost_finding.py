@@ -28,6 +28,7 @@ model may be right; the finding's message gives both figures so a reviewer can j
 from __future__ import annotations
 
 from governance.findings.escalation import finding, raise_once
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.registry.champion import champion
 
@@ -86,7 +87,7 @@ def raise_cost_finding(
     if not check["breach"] or version is None:
         return []
     raised = raise_once(
-        ledger, strategy, version, [cost_finding(check, cost, cfg)], origin="fills",
+        ledger, ModelRef.parse(strategy, version), [cost_finding(check, cost, cfg)], origin="fills",
         evidence=evidence,
     )  # fmt: skip
     return [r.id for r in raised]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from tasks.data.sources.gate import check_source
 from tasks.data.sources.source import (
@@ -134,7 +135,8 @@ def flag_contract_changes(ledger, tables: Sequence[SourceTable]) -> list:
             ))  # fmt: skip
         if found:
             evidence = {"sources": [t.lineage() for t in tables]}
-            raised += raise_once(ledger, name, version, found, origin="source", evidence=evidence)
+            ref = ModelRef.parse(name, version)  # as the signed promotion recorded it
+            raised += raise_once(ledger, ref, found, origin="source", evidence=evidence)
     return raised
 
 

@@ -1,0 +1,173 @@
+"""``ModelRef`` changes no wire format (issue 21).
+
+Code passes a model version as a :class:`~governance.ground.refs.ModelRef` (its version an
+int); what is signed and recorded keeps the spelling it always had: ``model_version`` is the
+registry's string in every signed document. Each document type that names a version is
+built by its production builder from the registry's facts, read back into a ref at the
+boundary, built again from that ref, and must come out byte-identical in canonical JSON.
+
+A second guard keeps the ``int | str`` version from coming back: no parameter or field whose
+name says version is annotated with both ``int`` and ``str`` in governance/, flows/, tasks/
+or validation/ (an AST walk, like tests/test_vocabulary.py's greps).
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from governance.decisions import approvals, retirement
+from governance.findings import accept
+from governance.findings.register import FindingRecord, finding_id
+from governance.findings.verdict import ValidationFacts
+from governance.ground.canonical import canonical_json
+from governance.ground.refs import ModelRef
+from governance.policy.schema import Severity
+from governance.registry.versions import ModelFacts
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ("governance", "flows", "tasks", "validation")
+FIXED = "2026-01-02T03:04:05.000006+00:00"
+
+#: Where a version may still be ``int | str``, and why (the list only shrinks).
+BOUNDARIES = {
+    # the ledger's subject builder spells a version as recorded, from a payload's string
+    # or a ref's number alike (57 callers; the subject string is the same either way)
+    ("governance/ground/vocabulary.py", "model"),
+}
+
+
+def _facts(version: str = "3") -> ModelFacts:
+    """What the registry says (``ModelVersion.version`` is a string)."""
+    return ModelFacts(
+        name="alpha", version=version, run_id="r" * 32, developer="dana", status="candidate",
+        data_fingerprint="f" * 64, model_artifact_hash="a" * 64,
+    )  # fmt: skip
+
+
+def _from_ref(ref: ModelRef) -> ModelFacts:
+    """The facts again, the version spelled from the ref as the registry spells it."""
+    return replace(_facts(), name=ref.name, version=str(ref.version))
+
+
+VALIDATION = ValidationFacts("pass", "h" * 64, "e" * 64, 7, validator="vera")
+
+
+def _approval(facts: ModelFacts) -> dict:
+    return approvals.approval_document(
+        facts, VALIDATION, decision="approve", reason="ok", user="vera", role="validator",
+        policy_hash="p" * 64, tier="high", graduation={"passed": True, "figures": {}},
+    )  # fmt: skip
+
+
+def _retirement(facts: ModelFacts) -> dict:
+    return retirement.retirement_document(
+        facts, policy_hash="p" * 64, head=(9, "9" * 64), reason="superseded"
+    )
+
+
+def _acceptance(facts: ModelFacts) -> dict:
+    record = FindingRecord(
+        id=finding_id(ModelRef.parse(facts.name, facts.version), 1), model_name=facts.name,
+        model_version=facts.version, number=1, check="ic_decay", about="", message="m",
+        severity=Severity.WARNING, value=0.1, threshold=0.2, validator="vera", created=FIXED,
+        first_seq=7, validation_seq=7,
+    )  # fmt: skip
+    return accept.acceptance_document(
+        record, validation_entry_hash="e" * 64, reason="known", until=dt.date(2026, 3, 1),
+        control=None, user="rita", role="risk_officer", policy_hash="p" * 64, tier="high",
+    )  # fmt: skip
+
+
+class _Clock(dt.datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return dt.datetime.fromisoformat(FIXED)
+
+
+@pytest.fixture
+def frozen(monkeypatch):
+    """The builders' clock and ids held still, so two builds can be compared byte for byte."""
+    monkeypatch.setattr(approvals, "_now", lambda: FIXED)
+    monkeypatch.setattr(accept.dt, "datetime", _Clock)
+    monkeypatch.setattr(retirement.uuid, "uuid4", lambda: uuid.UUID(int=7))
+
+
+@pytest.mark.parametrize("build", [_approval, _retirement, _acceptance])
+def test_every_signed_document_round_trips_through_a_ref_byte_for_byte(frozen, build):
+    recorded = build(_facts("3"))
+    ref = ModelRef.parse(recorded["model_name"], recorded["model_version"])  # read at the boundary
+    assert ref == ModelRef("alpha", 3)
+    again = build(_from_ref(ref))
+    assert canonical_json(again) == canonical_json(recorded)
+    # the spelling every existing ledger holds: the version as a JSON string
+    assert b'"model_version":"3"' in canonical_json(recorded)
+    assert isinstance(recorded["model_version"], str)
+
+
+def test_a_finding_id_is_spelled_as_before():
+    """Finding ids are recorded (payloads, acceptance documents): ``F-<model>-v<N>-<n>``."""
+    assert finding_id(ModelRef.parse("alpha", "12"), 3) == "F-alpha-v12-3"
+
+
+def _mixed_versions(path: Path) -> list[str]:
+    """``name`` of each parameter or field of ``path`` whose name says version and whose
+    annotation admits both ``int`` and ``str``, as ``function.parameter``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out = []
+
+    def mixed(annotation) -> bool:
+        if annotation is None:
+            return False
+        if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+            annotation = ast.parse(annotation.value, mode="eval").body  # a string annotation
+        names = {n.id for n in ast.walk(annotation) if isinstance(n, ast.Name)}
+        return {"int", "str"} <= names
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            a = node.args
+            for arg in (*a.posonlyargs, *a.args, *a.kwonlyargs):
+                if "version" in arg.arg and mixed(arg.annotation):
+                    out.append(f"{node.name}.{arg.arg}")
+        elif (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and "version" in node.target.id
+            and mixed(node.annotation)
+        ):
+            out.append(node.target.id)
+    return out
+
+
+def test_no_version_is_int_or_str_any_more():
+    """A model version inside the code is a ``ModelRef`` (or an ``int`` where the name is
+    implied); ``int | str`` only where data crosses a boundary listed in BOUNDARIES."""
+    found = []
+    for layer in LAYERS:
+        for path in sorted((ROOT / layer).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            for name in _mixed_versions(path):
+                if (rel, name.split(".")[0]) not in BOUNDARIES:
+                    found.append(f"{rel}: {name}")
+    assert found == []
+
+
+def test_the_guard_sees_each_spelling_of_int_or_str(tmp_path):
+    """The guard itself fails on the forms the code used (the test that fails on purpose)."""
+    src = tmp_path / "m.py"
+    src.write_text(
+        "from typing import Optional, Union\n"
+        "def a(name: str, version: int | str): ...\n"
+        "def b(model_version: 'str | int | None' = None): ...\n"
+        "def c(*, baseline_version: Optional[Union[int, str]] = None): ...\n"
+        "class D:\n    version: int | str\n"
+        "def ok(version: int, ref_version: str, raw: int | str): ...\n"
+    )
+    assert _mixed_versions(src) == ["a.version", "b.model_version", "c.baseline_version",
+                                    "version"]  # fmt: skip
