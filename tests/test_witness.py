@@ -188,6 +188,52 @@ def _key():
     return Ed25519PrivateKey.generate()
 
 
+def test_the_directory_witness_reads_its_files_again_when_a_shell_changes_them(tmp_path):
+    """A directory witness keeps the checkpoint it last read (issue 28: a hand-over read it
+    about five times) only while its files stand. A hostile shell that puts an older
+    checkpoint back (a new file renamed over it), or rewrites one signature byte in place
+    and sets the mtime back, is read again: the witness decides on what is on disk."""
+    import os
+
+    from governance.log.checkpoint import origin_slug
+    from governance.log.witness import WitnessMoved
+
+    witness = DirectoryWitness(str(tmp_path / "w"))
+    with Ledger(f"sqlite:///{tmp_path / 'l.db'}", ArtifactStore(tmp_path / "a")) as ledger:
+        key = NoteKey("alphagate.ledger/test", _key())
+        for i in range(3):
+            ledger.append("x", actor="a", payload={"i": i})
+        witness.add(_signed(key, *ledger.tree_head()), 0, [], key.public)
+        path = tmp_path / "w" / origin_slug(key.name) / "checkpoint"
+        three = path.read_text()
+        for i in range(4):
+            ledger.append("x", actor="a", payload={"i": 10 + i})
+        proof = ledger.consistency_proof(3, 7)
+        witness.add(_signed(key, *ledger.tree_head()), 3, proof, key.public)
+        seven = witness.latest(key.name)
+        assert seven.note.checkpoint.size == 7 and witness.latest(key.name) is seven  # kept
+
+        (path.parent / "old").write_text(three)
+        os.replace(path.parent / "old", path)  # the older checkpoint put back
+        assert witness.latest(key.name).note.checkpoint.size == 3
+        with pytest.raises(WitnessMoved):  # it holds 3 now, whatever it last wrote
+            witness.add(_signed(key, *ledger.tree_head()), 7, [], key.public)
+
+        path.write_text(seven.note.text())
+        assert witness.latest(key.name) == seven
+        before = os.stat(path)
+        text = path.read_text()
+        at = text.rstrip("\n").rfind(" ") + 10  # a byte inside the last signature's base64
+        forged = text[:at] + ("A" if text[at] != "A" else "B") + text[at + 1 :]
+        with open(path, "r+", encoding="utf-8") as fh:  # same length, in place
+            fh.write(forged)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # the mtime put back
+        assert os.stat(path).st_mtime_ns == before.st_mtime_ns
+        held = witness.latest(key.name)
+        assert held != seven and held.note == SignedNote.parse(forged)
+        assert witness.cosigned_at(held) is None
+
+
 def test_a_forged_witness_file_is_not_a_cosignature(ws_url, capsys, tmp_path):
     ws, _url = ws_url
     history(ws)

@@ -62,3 +62,32 @@ def write_atomic(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def file_stamps(*paths: Path) -> tuple | None:
+    """``(inode, size, mtime, ctime)`` of each file in nanoseconds, or None if one is
+    missing: equal stamps mean the files were not replaced or written since (a shell that
+    rewrites a file and sets its mtime back still moves its ctime)."""
+    try:
+        stats = [os.stat(p) for p in paths]
+    except FileNotFoundError:
+        return None
+    return tuple((s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns) for s in stats)
+
+
+#: ``{paths: (their stamps, what read(*paths) returned)}`` (:func:`kept_unless_changed`).
+_KEPT: dict[tuple[Path, ...], tuple[tuple, object]] = {}
+
+
+def kept_unless_changed(paths: tuple[Path, ...], read):
+    """``read(*paths)``, or what it returned last time while every file keeps its
+    :func:`file_stamps` (stamped before reading: a change during the read is a new stamp;
+    a missing file is never kept)."""
+    stamp = file_stamps(*paths)
+    kept = _KEPT.get(paths)
+    if stamp is not None and kept is not None and kept[0] == stamp:
+        return kept[1]
+    value = read(*paths)
+    if stamp is not None:
+        _KEPT[paths] = (stamp, value)
+    return value

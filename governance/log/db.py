@@ -157,6 +157,53 @@ def node_reader(conn: Connection):
     return node
 
 
+def _mark(conn: Connection) -> str:
+    """The driver's positional parameter marker (``?`` for sqlite3, ``%s`` for psycopg)."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def nodes_of(conn: Connection, wanted) -> dict[tuple[int, int], bytes]:
+    """The stored tree nodes ``wanted`` (``{(level, index)}``) in one statement: per level an
+    indexed ``level = ? AND idx IN (...)`` (SQLite does not use the primary key for a
+    row-value ``IN``), joined by ``UNION ALL``; the driver's own SQL, as its shape varies
+    (compiling a text statement of a new shape cost more than the lookup)."""
+    by_level: dict[int, list[int]] = {}
+    for level, index in wanted:
+        by_level.setdefault(level, []).append(index)
+    if not by_level:
+        return {}
+    mark, parts, params = _mark(conn), [], []
+    for level, indices in sorted(by_level.items()):
+        parts.append(
+            f"SELECT level, idx, hash FROM {nodes_table.name}"
+            f" WHERE level = {mark} AND idx IN ({', '.join([mark] * len(indices))})"
+        )
+        params += [level, *sorted(indices)]
+    rows = conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(params))
+    return {(level, idx): bytes.fromhex(h) for level, idx, h in rows}
+
+
+def proof_from(conn: Connection, build):
+    """``build(node)`` (a proof of :mod:`governance.log.merkle` over a node lookup) with
+    every stored node it needs read in one statement: which nodes a proof needs depends on
+    the sizes only, so a first pass records them and the second reads them from memory."""
+    wanted: set[tuple[int, int]] = set()
+
+    def record(level: int, index: int) -> bytes:
+        wanted.add((level, index))
+        return bytes(32)
+
+    build(record)
+    found = nodes_of(conn, wanted)
+
+    def node(level: int, index: int) -> bytes:
+        if (level, index) not in found:
+            raise TamperDetected(f"ledger tree node ({level}, {index}) is missing")
+        return found[(level, index)]
+
+    return build(node)
+
+
 def frontier_of(conn: Connection, size: int) -> merkle.Frontier:
     """The compact frontier of the first ``size`` leaves, in one query."""
     wanted, start = [], 0
@@ -166,14 +213,7 @@ def frontier_of(conn: Connection, size: int) -> merkle.Frontier:
             start += 1 << level
     if not wanted:
         return merkle.Frontier()
-    # a plain text statement: a Core select of a varying number of OR terms has a new cache
-    # key at every size (its compilation was 2 ms of a 10 ms append, bench/bench_ledger.py)
-    terms = " OR ".join(f"(level = :l{j} AND idx = :i{j})" for j in range(len(wanted)))
-    params = {f"{k}{j}": v for j, (lv, ix) in enumerate(wanted) for k, v in (("l", lv), ("i", ix))}
-    rows = conn.execute(
-        sa.text(f"SELECT level, idx, hash FROM {nodes_table.name} WHERE {terms}"), params
-    ).all()
-    found = {(r.level, r.idx): bytes.fromhex(r.hash) for r in rows}
+    found = nodes_of(conn, wanted)
     missing = [w for w in wanted if w not in found]
     if missing:
         raise TamperDetected(f"ledger tree nodes missing at the frontier: {missing}")

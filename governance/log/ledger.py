@@ -44,6 +44,7 @@ from governance.log.db import (
     metadata,
     node_reader,
     nodes_table,
+    proof_from,
     redacted,
 )
 from governance.log.txn import (
@@ -78,6 +79,25 @@ _HEAD_FOR_UPDATE = (
     .where(head_table.c.id == HEAD_ID)
     .with_for_update()
 )
+
+
+class TreeView:
+    """The stored Merkle tree as one read transaction sees it (:meth:`Ledger.tree_view`)."""
+
+    def __init__(self, conn: Connection):
+        self._conn = conn
+
+    def head(self) -> tuple[int, bytes]:
+        """``(size, root)`` of the tree (size = the head's seq)."""
+        head = self._conn.execute(sa.select(head_table.c.seq)).first()
+        if head is None:
+            raise TamperDetected("ledger head checkpoint is missing: run `alphagate ledger verify`")
+        return int(head.seq), frontier_of(self._conn, int(head.seq)).root()
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        """RFC 9162 consistency proof from the tree of ``old`` entries to that of ``new``
+        (its stored nodes read in one statement)."""
+        return proof_from(self._conn, lambda node: merkle.consistency_proof(old, new, node))
 
 
 class Ledger:
@@ -310,15 +330,17 @@ class Ledger:
 
     # -- the tree --------------------------------------------------------------------
 
+    @contextmanager
+    def tree_view(self) -> Iterator[TreeView]:
+        """The stored tree in one read transaction: its head and consistency proofs read
+        from one snapshot (a checkpoint's hand-over)."""
+        with self._reading() as conn:
+            yield TreeView(conn)
+
     def tree_head(self) -> tuple[int, bytes]:
         """``(size, root)`` of the Merkle tree as stored (size = the head's seq)."""
-        with self._reading() as conn:
-            head = conn.execute(sa.select(head_table.c.seq)).first()
-            if head is None:
-                raise TamperDetected(
-                    "ledger head checkpoint is missing: run `alphagate ledger verify`"
-                )
-            return int(head.seq), frontier_of(conn, int(head.seq)).root()
+        with self.tree_view() as tree:
+            return tree.head()
 
     def frontier(self, size: int) -> merkle.Frontier:
         """The stored compact frontier of the first ``size`` entries."""
@@ -332,8 +354,8 @@ class Ledger:
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         """RFC 9162 consistency proof from the tree of ``old`` entries to that of ``new``."""
-        with self._reading() as conn:
-            return merkle.consistency_proof(old, new, node_reader(conn))
+        with self.tree_view() as tree:
+            return tree.consistency_proof(old, new)
 
     def verify(self) -> VerifyReport:
         """Entries, head row, stored tree and artifacts (:func:`~governance.log.verify.verify_ledger`)."""

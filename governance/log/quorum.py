@@ -141,28 +141,34 @@ def hand_over(ledger, witnesses, key: NoteKey | None = None):
     for _ in range(_ATTEMPTS):
         if not pending:
             break
-        if note is None:  # the tree head of this hand-over (again if a witness is ahead)
-            size, root = ledger.tree_head()
-            note = sign_checkpoint(Checkpoint(origin, size, root), key)
-            pending, done, failed = list(witnesses), {}, {}
+        asked = list(witnesses) if note is None else pending
+        # what each witness holds, read before the tree: it was committed before it
+        helds = {w: w.latest(origin) for w in asked}
         jobs, ahead, proofs, blind = [], False, {}, set()
-        for w in pending:
-            held = w.latest(origin)
-            if held is None:
-                blind.add(w.label)  # a service, or a local witness's first checkpoint
-            old = _old_size(w, held, origin, size)
-            if old > size and ledger.tree_head()[0] >= old:
-                ahead = True  # another writer appended and handed over meanwhile
-            elif old > size:
-                what = describe(w, held) if held is not None else f"a checkpoint of {old} entries"
-                failed[w] = WitnessRefused(
-                    f"log has {size} entries, witness {w.label} holds {what}:"
-                    " the ledger's tail was truncated or its head moved back"
-                )
-            else:
-                if old not in proofs:  # witnesses in step share one proof
-                    proofs[old] = ledger.consistency_proof(old, size)
-                jobs.append((w, old, proofs[old]))
+        with ledger.tree_view() as tree:  # one read transaction: the head and the proofs
+            if note is None:  # the tree head of this hand-over (again if a witness is ahead)
+                size, root = tree.head()
+                note = sign_checkpoint(Checkpoint(origin, size, root), key)
+                pending, done, failed = asked, {}, {}
+            for w in pending:
+                held = helds[w]
+                if held is None:
+                    blind.add(w.label)  # a service, or a local witness's first checkpoint
+                old = _old_size(w, held, origin, size)
+                if old > size and ledger.tree_head()[0] >= old:  # a new read: now
+                    ahead = True  # another writer appended and handed over meanwhile
+                elif old > size:
+                    what = (
+                        describe(w, held) if held is not None else f"a checkpoint of {old} entries"
+                    )
+                    failed[w] = WitnessRefused(
+                        f"log has {size} entries, witness {w.label} holds {what}:"
+                        " the ledger's tail was truncated or its head moved back"
+                    )
+                else:
+                    if old not in proofs:  # witnesses in step share one proof
+                        proofs[old] = tree.consistency_proof(old, size)
+                    jobs.append((w, old, proofs[old]))
         if ahead:
             note = None
             continue

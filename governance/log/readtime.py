@@ -32,15 +32,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import sqlalchemy as sa
-
 from governance.ground.canonical import canonical_json, sha256_bytes
 from governance.ground.errors import Gate, TamperDetected
 from governance.ground.vocabulary import Action, Subject
 from governance.log import merkle
 from governance.log.chain import compute_entry_hash
 from governance.log.checkpoint import origin_of
-from governance.log.db import nodes_table
+from governance.log.db import nodes_of
 from governance.log.transparency import load_verified
 from governance.log.txn import stored_payload_text
 
@@ -246,25 +244,9 @@ def record_refusal(ledger, action: str, reasons: list[str], gate=Gate.INTEGRITY)
 
 
 def read_nodes(ledger, wanted) -> dict[tuple[int, int], bytes]:
-    """The stored tree nodes ``wanted`` (``{(level, index)}``) in one statement: per level an
-    indexed ``level = ? AND idx IN (...)`` (SQLite does not use the primary key for a
-    row-value ``IN``), joined by ``UNION ALL``; plain text, as its shape varies."""
-    by_level: dict[int, list[int]] = {}
-    for level, index in wanted:
-        by_level.setdefault(level, []).append(index)
-    if not by_level:
+    """The stored tree nodes ``wanted`` (``{(level, index)}``) in one statement
+    (:func:`governance.log.db.nodes_of`)."""
+    if not wanted:
         return {}
-    parts, params = [], {}
-    for level, indices in sorted(by_level.items()):
-        names = []
-        for j, index in enumerate(sorted(indices)):
-            params[f"i{level}_{j}"] = index
-            names.append(f":i{level}_{j}")
-        params[f"l{level}"] = level
-        parts.append(
-            f"SELECT level, idx, hash FROM {nodes_table.name}"
-            f" WHERE level = :l{level} AND idx IN ({', '.join(names)})"
-        )
     with ledger.snapshot() as conn:
-        rows = conn.execute(sa.text(" UNION ALL ".join(parts)), params)
-        return {(r.level, r.idx): bytes.fromhex(r.hash) for r in rows}
+        return nodes_of(conn, wanted)

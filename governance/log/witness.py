@@ -36,7 +36,7 @@ import sqlalchemy as sa
 
 from governance.ground.canonical import sha256_bytes
 from governance.ground.errors import InputError, TamperDetected
-from governance.ground.files import write_atomic
+from governance.ground.files import kept_unless_changed, write_atomic
 from governance.log.checkpoint import (
     NoteKey,
     SignedNote,
@@ -226,10 +226,13 @@ class DirectoryWitness(Witness):
         return self.root / origin_slug(origin)
 
     def _load(self, origin: str) -> Held | None:
-        folder = self._folder(origin)
+        folder = self._folder(origin)  # parsed again only when a file changed on disk
+        return kept_unless_changed((folder / "checkpoint", folder / "log.pub"), self._read)
+
+    def _read(self, checkpoint: Path, pub: Path) -> Held | None:
         try:
-            text = (folder / "checkpoint").read_text(encoding="utf-8")
-            public = bytes.fromhex((folder / "log.pub").read_text().strip())
+            text = checkpoint.read_text(encoding="utf-8")
+            public = bytes.fromhex(pub.read_text().strip())
         except FileNotFoundError:
             return None
         except ValueError:
@@ -241,8 +244,7 @@ class DirectoryWitness(Witness):
         if not (folder / "log.pub").exists():  # pinned once; add() refuses any other key
             write_atomic(folder / "log.pub", log_public.hex() + "\n")
         cp = note.checkpoint
-        # History first (a line per accepted checkpoint, for people), then the checkpoint
-        # itself, the one durable write (fsync) a witness needs per checkpoint.
+        # a history line per checkpoint (for people), then its one durable write (fsync)
         with open(folder / "history", "a", encoding="utf-8") as fh:
             fh.write(f"{int(time.time())} {cp.size} {cp.root.hex()}\n")
         write_atomic(folder / "checkpoint", note.text())
