@@ -79,6 +79,7 @@ _HEAD_FOR_UPDATE = (
     .where(head_table.c.id == HEAD_ID)
     .with_for_update()
 )
+_SQLITE_HEAD = f"SELECT seq, hash FROM {head_table.name} WHERE id = {HEAD_ID}"
 
 
 class TreeView:
@@ -196,12 +197,15 @@ class Ledger:
             The head row is missing (the ledger was tampered with).
         """
         with self._engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE
-            head = conn.execute(_HEAD_FOR_UPDATE).first()
+            if self._pg:
+                head = conn.execute(_HEAD_FOR_UPDATE).first()
+            else:  # the write lock is held since BEGIN IMMEDIATE: a plain read, on the driver
+                head = conn.connection.driver_connection.execute(_SQLITE_HEAD).fetchone()
             if head is None:
                 raise TamperDetected(
                     "ledger head checkpoint is missing: run `alphagate ledger verify`"
                 )
-            head = (int(head.seq), str(head.hash))
+            head = (int(head[0]), str(head[1]))
             known = self._tree[1] if self._tree is not None and self._tree[0] == head else None
             txn = LedgerTransaction(conn, head, self.payload_text, known)
             txn.store = self.store  # a decision in the transaction reads artifacts (the policy)
