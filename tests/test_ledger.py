@@ -341,3 +341,36 @@ def test_a_remembered_frontier_is_used_only_at_the_head_it_was_made_for(ledger, 
         other.dispose()
     report = ledger.verify()
     assert report.ok and report.entries == 11, report
+
+
+@pytest.mark.pg
+def test_a_scratch_database_used_before_is_as_empty_as_a_new_one(pg_url, tmp_path):
+    """A test's scratch PostgreSQL database is one an earlier test of the process used and
+    left (tests/test_ledger_support.py: the same database, by its oid): it comes under a
+    new name (the log's origin is derived from the URL) with nothing the earlier test left
+    in it (the ledger's tables, a table, a function)."""
+    import sqlalchemy as sa
+    from test_ledger_support import raw_sql, scratch_pg_database
+
+    def facts(url: str) -> tuple[int, int]:
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                return conn.execute(sa.text(
+                    "SELECT (SELECT oid FROM pg_database WHERE datname = current_database()),"
+                    " (SELECT count(*) FROM pg_class c JOIN pg_namespace n"
+                    "  ON n.oid = c.relnamespace WHERE n.nspname = 'public')"
+                    " + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n"
+                    "  ON n.oid = p.pronamespace WHERE n.nspname = 'public')")).one()  # fmt: skip
+        finally:
+            engine.dispose()
+
+    with scratch_pg_database(pg_url) as first:
+        with Ledger(first, ArtifactStore(tmp_path / "store")) as ledger:
+            ledger.append(Action.DATA_INGESTED, actor="alice", subject="d", payload={})
+        raw_sql(first, "CREATE TABLE left_behind (x int)",
+                "CREATE FUNCTION f() RETURNS int AS 'SELECT 1' LANGUAGE sql")  # fmt: skip
+        oid, objects = facts(first)
+        assert objects > 3  # the ledger's tables and indexes, the table and the function
+    with scratch_pg_database(pg_url) as second:
+        assert facts(second) == (oid, 0) and second != first
