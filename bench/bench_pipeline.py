@@ -55,7 +55,8 @@ def tree_rss(proc: psutil.Process) -> int:
 
 
 def run_case(config: Path, env: dict[str, str]) -> dict:
-    cmd = [str(REPO / ".venv" / "bin" / "alphagate"), "run", "--config", str(config)]
+    # the interpreter running this bench, on this checkout (a worktree has no .venv)
+    cmd = [sys.executable, "-m", "flows.cli", "run", "--config", str(config)]
     cmd += ["--as", "dana", "--json"]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -84,7 +85,7 @@ def start_server(home: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}/api"
     server = subprocess.Popen(
-        [str(REPO / ".venv" / "bin" / "prefect"), "server", "start", "--host", "127.0.0.1",
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
          "--port", str(port)],
         env={**env, "PREFECT_HOME": str(home / "prefect-server")},
         stdout=subprocess.DEVNULL,
@@ -111,6 +112,7 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="alphagate-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPHAGATE_", "MLFLOW_"))}
     env.pop("PREFECT_API_URL", None)
+    env["PYTHONPATH"] = str(REPO)
     server = None
     if args.server:
         server, env["PREFECT_API_URL"] = start_server(base, env)
