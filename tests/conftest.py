@@ -129,3 +129,11 @@ def pytest_collection_modifyitems(config, items):
             seconds[module] = float(value)
     unknown = float("inf")
     items.sort(key=lambda item: -seconds.get(item.nodeid.split("::", 1)[0], unknown))
+
+
+def pytest_sessionfinish(session):
+    """The scratch PostgreSQL databases kept for reuse are dropped (tests/test_ledger_support.py;
+    imported under two names by the tests, each its own module)."""
+    for name in ("test_ledger_support", "tests.test_ledger_support"):
+        if (module := sys.modules.get(name)) is not None:
+            module.drop_emptied()

@@ -6,7 +6,6 @@ through a separate engine, bypassing :class:`governance.log.ledger.Ledger`.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import uuid
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ def scratch_pg_database(base_url: str) -> Iterator[str]:
     """A PostgreSQL database of a new name next to ``base_url`` for this test alone, as empty
     as a new one: no table, no row, a new ``public`` schema. After the test its connections
     are ended and its schema dropped with everything in it; the empty database, renamed,
-    serves a later test of this process, and is dropped when the process exits."""
+    serves a later test of this process, and is dropped at the session's end."""
     import psycopg
 
     base = sa.make_url(base_url)
@@ -65,8 +64,9 @@ def _empty(admin: str, url: sa.URL, name: str) -> None:
         conn.execute("GRANT USAGE ON SCHEMA public TO PUBLIC")
 
 
-@atexit.register
-def _drop_emptied() -> None:
+def drop_emptied() -> None:
+    """Drop the emptied databases this process keeps (tests/conftest.py, at the session's
+    end: an xdist worker may leave without running ``atexit`` handlers)."""
     if not any(_EMPTIED.values()):
         return
     import psycopg
@@ -75,6 +75,7 @@ def _drop_emptied() -> None:
         with contextlib.suppress(psycopg.Error), psycopg.connect(admin, autocommit=True) as conn:
             for name in names:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        names.clear()
 
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)]
