@@ -37,6 +37,7 @@ sys.path.insert(0, str(REPO))
 def per_command(root: Path, n: int) -> dict:
     """Each command's append and checkpoint, interleaved with its floors on the same rows
     (a plain SQLite commit, two fsyncs) so that a shared machine's load weighs on both."""
+    import governance.identity  # noqa: F401  the signed-act rule every command loads
     from governance.ground.artifacts import ArtifactStore
     from governance.ground.vocabulary import Action, Subject
     from governance.log.ledger import Ledger
@@ -59,8 +60,8 @@ def per_command(root: Path, n: int) -> dict:
         publish(ledger, witness)  # keys created, first checkpoint pinned
         floor = PlainSQLite(root / "cmd.db", root / "plain.db")
         for i in range(n):
-            entry = timed("append", ledger.append, Action.KILLSWITCH_TRIPPED, actor="rita",
-                          subject=Subject.killswitch(),
+            entry = timed("append", ledger.append, Action.KILLSWITCH_TRIPPED, actor="alphagate",
+                          role="system", subject=Subject.killswitch(),
                           payload={"reason": f"drill {i}", "trigger": "manual"})  # fmt: skip
             timed("checkpoint", publish, ledger, witness)
             rows = floor.rows_of(entry.seq)

@@ -21,6 +21,7 @@ from tasks.data.market import to_panel
 from tasks.data.synthetic import SyntheticSpec, generate_market
 from tasks.model.dataset import build_frame, feature_columns
 from tasks.model.features import FeaturesConfig, compute_features
+from tests.helpers_forge import forge
 from validation.boundaries import check_boundaries, operating_domain, outside_domain
 from validation.monitoring_checks import Status
 
@@ -132,8 +133,8 @@ def test_a_forged_wider_domain_is_not_the_one_held(workspace, monkeypatch, marke
                      "validator": "vera", "developer": "dana"},
             artifacts={"report.json": ledger.store.put_json({"domain": domain})},
         )  # fmt: skip
-        ledger.append(
-            Action.VALIDATION_COMPLETED, actor="vera", role="validator", subject=subject,
+        forge(
+            ledger, Action.VALIDATION_COMPLETED, actor="vera", role="validator", subject=subject,
             payload={"model_name": "m", "model_version": 1, "verdict": "pass", "findings": [],
                      "validator": "vera", "artifacts": {
                          "report.json": ledger.store.put_json({"domain": wide})}},

@@ -24,6 +24,7 @@ from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger
 from tests.helpers_browser import Browser, page_url
 from tests.helpers_e2e import DATA, cli_json, cli_out, governed_home, review_to_first_approval
+from tests.helpers_forge import forge
 
 CONFIG = str(DATA / "review.yaml")
 MODEL = "review-e2e"
@@ -210,8 +211,9 @@ def test_a_forged_kinder_validation_is_not_the_one_shown(workspace, tmp_path, ca
         report = ledger.store.read_json(held.artifacts["report.json"])
         forged = ledger.store.put_json({**report, "verdict": "pass", "findings": []})
         payload = {k: v for k, v in held.payload.items() if k not in ("signed", "signature")}
-        ledger.append(
-            Action.VALIDATION_COMPLETED, actor="vera", role="validator", subject=held.subject,
+        forge(
+            ledger, Action.VALIDATION_COMPLETED, actor="vera", role="validator",
+            subject=held.subject,
             payload={**payload, "verdict": "pass", "findings": [], "report_json_sha256": forged},
             artifacts={"report.json": forged},
         )  # fmt: skip

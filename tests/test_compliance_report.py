@@ -28,6 +28,7 @@ from tests.helpers_e2e import (
     governed_home,
     review_to_first_approval,
 )
+from tests.helpers_forge import forge
 
 CONFIG = str(DATA / "review.yaml")
 MODEL = "review-e2e"
@@ -164,7 +165,7 @@ def test_a_forged_unsigned_validation_is_not_evidence(workspace, tmp_path, capsy
     version nobody validated, to show the principle covered. The report reads a verified
     workspace only: exit 3, nothing written."""
     with Ledger.open(Workspace(workspace)) as ledger:
-        ledger.append(Action.VALIDATION_COMPLETED, actor="vera", role="validator",
+        forge(ledger, Action.VALIDATION_COMPLETED, actor="vera", role="validator",
                       subject=Subject.model(MODEL, 9),
                       payload={"model_name": MODEL, "model_version": 9, "verdict": "pass"})  # fmt: skip
     out = tmp_path / "forged.html"

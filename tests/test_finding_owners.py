@@ -18,6 +18,7 @@ from governance.ground.errors import TamperDetected
 from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from tests.helpers_e2e import cli_out
+from tests.helpers_forge import forge
 from tests.helpers_identity import enrol_cast, signer, tiny_version
 
 NAME = "owned"
@@ -108,7 +109,7 @@ def test_finding_assignment_attacks_are_refused_or_count_for_nothing(workspace, 
         doc = {k: v for k, v in genuine.payload["signed"].items()
                if k not in ("act", "subject", "user", "signer_role", "doc_id", "time")}  # fmt: skip
         late = {**doc, "due": _due(170), "id": "x"}
-        ledger.append(Action.FINDING_ASSIGNED, actor="rita", role="risk_officer",
+        forge(ledger, Action.FINDING_ASSIGNED, actor="rita", role="risk_officer",
                       subject=genuine.subject, payload=late)  # fmt: skip
         append_signed(ledger, signer(workspace, "rita", ledger), Action.FINDING_ASSIGNED,
                       subject=genuine.subject, payload={**late, "finding_digest": "0" * 64})  # fmt: skip

@@ -215,7 +215,7 @@ def test_an_unsigned_validation_remediates_nothing(workspace, ledger):
     fold mark the real findings remediated: status then offered approvals that approve
     refused. Only a validator's signed verdict folds (as for latest_validation)."""
     _validate(ledger, [SHAP, DSR])
-    ledger.append(Action.VALIDATION_COMPLETED, actor="vera", role="validator",
+    forge(ledger, Action.VALIDATION_COMPLETED, actor="vera", role="validator",
                   subject=f"model:{MODEL}/v1",
                   payload={"model_name": MODEL, "model_version": 1, "verdict": "pass",
                            "findings": []},
@@ -348,8 +348,8 @@ def test_an_acceptance_signed_with_a_key_nobody_registered_counts_for_nothing(wo
     )  # fmt: skip
     body = {**doc, "signers": ["rita"], "needed": 1}
     payload = {**body, **fake.signed_payload(Action.FINDING_ACCEPTED, body, subject="model:m/v1")}
-    bad = ledger.append(Action.FINDING_ACCEPTED, actor="rita", role="risk_officer",
-                        subject="model:m/v1", payload=payload)  # fmt: skip
+    bad = forge(ledger, Action.FINDING_ACCEPTED, actor="rita", role="risk_officer",
+                subject="model:m/v1", payload=payload)  # fmt: skip
     assert load_register(ledger, as_of=DAY).get(record.id).status is Status.OPEN
     report = verify_workspace(workspace, ledger)
     assert (report.ok, report.first_bad_seq) == (False, bad.seq)

@@ -24,6 +24,7 @@ from governance.registry.recorder import mlflow_client
 from governance.registry.versions import champion_version, set_champion
 from tests.helpers_e2e import cli_out as _cli
 from tests.helpers_e2e import negate_model_file
+from tests.helpers_forge import forge
 from tests.helpers_identity import POLICY, adopt_policy, enrol_cast, tiny_version
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,11 +60,11 @@ def test_forged_unsigned_validation_approvals_and_promotion_never_drive(env, cap
     version, _ = tiny_version(ws, "forged", verdict="fail")
     with Ledger.open(ws) as ledger:  # the attacker writes the database directly
         subject = f"model:forged/v{version}"
-        bad = ledger.append(Action.VALIDATION_COMPLETED, actor="vera", role="validator",
-                            subject=subject, payload={"model_name": "forged",
-                            "model_version": version, "verdict": "pass"})  # fmt: skip
+        bad = forge(ledger, Action.VALIDATION_COMPLETED, actor="vera", role="validator",
+                    subject=subject, payload={"model_name": "forged",
+                    "model_version": version, "verdict": "pass"})  # fmt: skip
         for who, role in (("vera", "validator"), ("rita", "risk_officer")):
-            ledger.append(Action.APPROVAL_GRANTED, actor=who, role=role, subject=subject,
+            forge(ledger, Action.APPROVAL_GRANTED, actor=who, role=role, subject=subject,
                           payload={"model_name": "forged", "model_version": version,
                                    "user": who, "role": role, "identity": "signed"})  # fmt: skip
         approvals = [
@@ -214,10 +215,10 @@ def test_a_forged_two_officer_reset_re_arms_nothing(env, capsys):
     assert main(["killswitch", "trip", "--as", "rita", "--reason", "drill"]) == 0
     with Ledger.open(ws) as ledger:
         trip = ledger.last(action=Action.KILLSWITCH_TRIPPED)
-        ledger.append(Action.KILLSWITCH_RESET_PENDING, actor="rita", role="risk_officer",
+        forge(ledger, Action.KILLSWITCH_RESET_PENDING, actor="rita", role="risk_officer",
                       subject="killswitch", payload={"officers": ["rita"], "needed": 2,
                                                      "trip_seq": trip.seq})  # fmt: skip
-        forged = ledger.append(Action.KILLSWITCH_RESET, actor="omar", role="risk_officer",
+        forged = forge(ledger, Action.KILLSWITCH_RESET, actor="omar", role="risk_officer",
                                subject="killswitch", payload={"officers": ["rita", "omar"],
                                                               "needed": 2, "trip_seq": trip.seq})  # fmt: skip
     code, status, _ = _cli(capsys, "killswitch", "status", "--json")

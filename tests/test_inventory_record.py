@@ -17,6 +17,7 @@ import pytest
 from governance.ground.errors import TamperDetected
 from governance.ground.vocabulary import Action
 from tests.helpers_e2e import cli_out
+from tests.helpers_forge import forge
 from tests.helpers_identity import enrol_cast, signer, tiny_version
 
 NAME = "stewarded"
@@ -128,8 +129,8 @@ def test_stewardship_attacks_are_refused_or_count_for_nothing(workspace, monkeyp
         #    developer's own key: neither names an owner.
         doc = {**owner_records(ledger, NAME)[-1].to_json(), "kind": "alphagate.model-owner/1",
                "model_name": NAME, "owner": "omar"}  # fmt: skip
-        ledger.append(Action.MODEL_OWNER_SET, actor="omar", role="risk_officer",
-                      subject=genuine.subject, payload=doc)  # fmt: skip
+        forge(ledger, Action.MODEL_OWNER_SET, actor="omar", role="risk_officer",
+              subject=genuine.subject, payload=doc)  # fmt: skip
         append_signed(ledger, signer(workspace, "dana", ledger), Action.MODEL_OWNER_SET,
                       subject=genuine.subject, payload=doc)  # fmt: skip
         assert [r.owner for r in owner_records(ledger, NAME)] == ["rita"]

@@ -251,8 +251,8 @@ def test_run_context_pickles_for_worker_processes(workspace):
     clone = pickle.loads(pickle.dumps(ctx))
     try:
         assert (clone.run_key, clone.ledger.url) == (ctx.run_key, ctx.ledger.url)
-        first = clone.record(Action.MODEL_TRAINED, subject="fold:1")
-        assert ctx.record(Action.MODEL_TRAINED, subject="fold:1") == first
+        first = clone.record(Action.MODEL_REGISTERED, subject="fold:1")
+        assert ctx.record(Action.MODEL_REGISTERED, subject="fold:1") == first
         assert ctx.ledger.head() == (1, first.entry_hash)
     finally:
         ctx.close()

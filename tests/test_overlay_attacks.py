@@ -15,6 +15,7 @@ import pytest
 from governance.ground.errors import TamperDetected
 from governance.ground.vocabulary import Action, Subject
 from tests.helpers_e2e import cli_out
+from tests.helpers_forge import forge
 from tests.helpers_identity import enrol_cast, signer, tiny_version
 
 NAME = "overlaid"
@@ -94,8 +95,8 @@ def test_overlay_attacks_are_refused_or_count_for_nothing(workspace, monkeypatch
         doc = {**genuine.payload["signed"], "value": 1.0, "id": "forged"}
         for k in ("act", "subject", "user", "signer_role", "doc_id", "time"):
             doc.pop(k, None)
-        ledger.append(Action.OVERLAY_SIGNED, actor="rita", role="risk_officer",
-                      subject=genuine.subject, payload=doc)  # fmt: skip
+        forge(ledger, Action.OVERLAY_SIGNED, actor="rita", role="risk_officer",
+              subject=genuine.subject, payload=doc)  # fmt: skip
         append_signed(ledger, signer(workspace, "dana", ledger), Action.OVERLAY_SIGNED,
                       subject=genuine.subject, payload=doc)  # fmt: skip
         flagged = [why for _, why in signed_act_problems(ledger)]

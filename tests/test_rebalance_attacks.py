@@ -45,6 +45,7 @@ from governance.registry.recorder import mlflow_client
 from governance.registry.versions import set_champion
 from tasks.portfolio.book import latest_book
 from tests.helpers_e2e import DATA, cli_out, negate_model_file
+from tests.helpers_forge import forge
 from tests.helpers_identity import adopt_policy, enrol_cast, sign_validation, signer
 from tests.helpers_witness import held, start_witnesses, witnessed_policy
 from tests.test_ledger_support import rewrite_history
@@ -178,10 +179,10 @@ def test_forged_unsigned_validation_approvals_and_promotion_publish_the_fallback
         sign_validation(ws, ledger, STRATEGY, version, "fail", run_id)
         subject = Subject.model(STRATEGY, version)
         facts = {"model_name": STRATEGY, "model_version": version}
-        ledger.append(Action.VALIDATION_COMPLETED, actor="vera", role="validator", subject=subject,
-                      payload={**facts, "verdict": "pass"})  # fmt: skip
+        forge(ledger, Action.VALIDATION_COMPLETED, actor="vera", role="validator", subject=subject,
+              payload={**facts, "verdict": "pass"})  # fmt: skip
         for who, role in (("vera", "validator"), ("rita", "risk_officer")):
-            ledger.append(Action.APPROVAL_GRANTED, actor=who, role=role, subject=subject,
+            forge(ledger, Action.APPROVAL_GRANTED, actor=who, role=role, subject=subject,
                           payload={**facts, "user": who, "role": role, "identity": "signed"})  # fmt: skip
         approvals = [
             {"user": "vera", "role": "validator"},

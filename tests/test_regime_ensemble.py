@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from governance.ground.errors import InputError
+from tests.helpers_forge import forge
 from tests.helpers_identity import signer
 from tests.helpers_train import dev_val_workspace, panel_from_long, train_synthetic
 from validation.config import ValidationConfig
@@ -216,9 +217,9 @@ def test_a_forged_verdict_lists_no_ensemble(ws, trained):
     forged_for, _ = train_synthetic(ws, model=gated, features=FEATURES, panel=panel)
     with Ledger.open(ws) as ledger:
         genuine = ledger.last(Action.VALIDATION_COMPLETED, Subject.model(NAME, trained[1].version))
-        ledger.append(Action.VALIDATION_COMPLETED, actor=DEV, role="validator",
-                      subject=Subject.model(NAME, forged_for.version),
-                      payload={k: v for k, v in genuine.payload.items()
+        forge(ledger, Action.VALIDATION_COMPLETED, actor=DEV, role="validator",
+              subject=Subject.model(NAME, forged_for.version),
+              payload={k: v for k, v in genuine.payload.items()
                        if k not in ("signature", "signed", "signer", "public_key")})  # fmt: skip
         listed = {v for _, v in shadow_versions(VerifiedReader(ledger), NAME)}
     assert trained[1].version in listed and forged_for.version not in listed

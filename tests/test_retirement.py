@@ -14,6 +14,7 @@ from governance.ground.errors import TamperDetected
 from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from tests.helpers_e2e import cli_out
+from tests.helpers_forge import forge, forge_signed
 from tests.helpers_identity import enrol_cast, signer, tiny_version
 
 NAME = "retiring"
@@ -95,7 +96,6 @@ def test_retirement_attacks_are_refused_or_count_for_nothing(workspace, monkeypa
     from governance.decisions.promotion import facts_for
     from governance.decisions.retirement import retirement_document
     from governance.identity.signed_acts import signed_act_problems
-    from governance.identity.signing import append_signed
     from governance.log.ledger import Ledger
     from governance.registry.retired import retirements
 
@@ -115,11 +115,11 @@ def test_retirement_attacks_are_refused_or_count_for_nothing(workspace, monkeypa
         facts = facts_for(workspace, ledger, ModelRef.parse(NAME, version))
         doc = retirement_document(facts, policy_hash="x", head=ledger.head(), reason="forged")
         # 2. The insider writes the entry herself: unsigned, under an officer's name.
-        ledger.append(Action.MODEL_RETIRED, actor="omar", role="risk_officer",
-                      subject=f"model:{NAME}/v{version}", payload=doc)  # fmt: skip
+        forge(ledger, Action.MODEL_RETIRED, actor="omar", role="risk_officer",
+              subject=f"model:{NAME}/v{version}", payload=doc)  # fmt: skip
         # 3. ... or signed with her own key (a developer's signature on a retirement).
-        append_signed(ledger, signer(workspace, "dana", ledger), Action.MODEL_RETIRED,
-                      subject=f"model:{NAME}/v{version}", payload=doc)  # fmt: skip
+        forge_signed(ledger, signer(workspace, "dana", ledger), Action.MODEL_RETIRED,
+                     subject=f"model:{NAME}/v{version}", payload=doc)  # fmt: skip
         assert retirements(ledger, NAME) == {}
         flagged = {seq for seq, _ in signed_act_problems(ledger)}
         assert len(flagged) == 2  # ledger verify names both forgeries

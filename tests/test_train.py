@@ -60,9 +60,15 @@ def trained(tmp_path_factory):
         mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
         ws = Workspace(home).ensure()
         mp.setenv("MLFLOW_TRACKING_URI", ws.tracking_uri)
-        ctx = RunContext.open(ws, actor="dev-alice", role="developer", flow_run_id="flow-123")
+        from tests.helpers_identity import enrol_cast, signer
+
+        enrol_cast(ws, (("dev-alice", "developer"),))  # the developer signs model.trained
+        dev = signer(ws, "dev-alice")
+        ctx = RunContext.open(ws, actor="dev-alice", role="developer", flow_run_id="flow-123",
+                              signer=dev)  # fmt: skip
         first, split = train_synthetic(ws, ctx=ctx)
-        ctx2 = RunContext.open(ws, actor="dev-alice", role="developer", flow_run_id="flow-456")
+        ctx2 = RunContext.open(ws, actor="dev-alice", role="developer", flow_run_id="flow-456",
+                               signer=dev)  # fmt: skip
         second, _ = train_synthetic(ws, ctx=ctx2)
         yield {"ws": ws, "ctx": ctx, "first": first, "second": second, "split": split}
         ctx.close()

@@ -143,6 +143,20 @@ _MODEL = re.compile(r"^model:(?P<name>[^/]+)(?:/v(?P<version>\d+))?$")
 _PERIOD = re.compile(r"^period:(?P<name>[^:]+):(?P<start>[0-9-]{10}):(?P<end>[0-9-]{10})$")
 
 
+#: Actions that record a human decision: each must be a signed act (its roles and the
+#: exemptions are governance/identity/signed_acts.py's). ``Ledger.append`` refuses one that
+#: does not hold as one (governance/log/bound.py, :func:`~governance.log.bound.admission_problems`).
+SIGNED_ACTIONS = frozenset({
+    Action.MODEL_TRAINED, Action.VALIDATION_COMPLETED, Action.APPROVAL_GRANTED,
+    Action.APPROVAL_PAPER, Action.APPROVAL_REJECTED, Action.KILLSWITCH_TRIPPED,
+    Action.KILLSWITCH_RESET_PENDING, Action.KILLSWITCH_RESET, Action.POLICY_ADOPTION_SIGNED,
+    Action.POLICY_ADOPTED, Action.FINDING_ACCEPTANCE_PENDING, Action.FINDING_ACCEPTED,
+    Action.MODEL_RETIRED, Action.MODEL_OWNER_SET, Action.MODEL_ATTESTED, Action.OVERLAY_SIGNED,
+    Action.RESTRICTION_SIGNED, Action.FINDING_ASSIGNED, Action.RECORDS_DISPOSED,
+    Action.LOG_KEY_ROTATED,
+})  # fmt: skip
+
+
 class Subject:
     """What an entry is about: fixed subjects as constants, the rest built from a name."""
 

@@ -4,7 +4,9 @@ For each entry of an action in :data:`SIGNED_ACTS`, the signature must verify, b
 entry's actor, with the key that actor had registered *at the time*, in a role allowed for
 the act at the time (governance/identity/duties.py), over a document for that very action
 (:func:`governance.identity.users.act_problems`). An unsigned entry of such an action is a forgery:
-``Ledger.append`` accepts anything, so only the signature says a person decided.
+``Ledger.append`` refuses one (:func:`refused_at_append`, installed in the log by
+``governance.identity``), but a database administrator writes rows without it, so only the
+signature says a person decided.
 
 Also checked: the user entries themselves (the registry fold's refusals) and that the
 ``users.json`` cache matches the registry.
@@ -16,12 +18,14 @@ declared identities (governance/decisions/ui_approval.py).
 
 from __future__ import annotations
 
-from governance.ground.vocabulary import Action, Area, area
+from types import SimpleNamespace
+
+from governance.ground.vocabulary import SIGNED_ACTIONS, Action, Area, area
 from governance.ground.workspace import Workspace
 from governance.identity.duties import ROLES, Act
 from governance.identity.enrolment import cache_problem
 from governance.identity.users import SYSTEM_ACTOR, act_problems, load_registry
-from governance.log.bound import replayed
+from governance.log.bound import install_admission, replayed
 from governance.log.chain import VerifyReport
 
 #: Ledger actions that must be signed acts, and the act whose roles they need.
@@ -48,6 +52,8 @@ SIGNED_ACTS: dict[str, Act] = {
     Action.LOG_KEY_ROTATED: Act.ENROL,  # an admin's act (governance/policy/witnesses.py)
 }
 
+assert set(SIGNED_ACTS) == SIGNED_ACTIONS, "SIGNED_ACTS must map every signed action"
+
 
 def exempt(entry) -> bool:
     """Automatic trips and declared form answers carry no signature by design."""
@@ -63,6 +69,20 @@ def act_problems_of(registry, entry) -> list[str]:
     if act is None or exempt(entry):
         return []
     return act_problems(registry, entry, ROLES[act])
+
+
+def refused_at_append(tx, action, actor, role, subject, payload) -> list[str]:
+    """Why ``Ledger.append`` refuses an entry of a signed action: the rule of
+    :func:`act_problems_of` on the registry as the write transaction ``tx`` reads it, for
+    the entry about to be appended (the signer enrolled before it, in an allowed role)."""
+    entry = SimpleNamespace(seq=tx.size + 1, action=action, actor=actor, role=role,
+                            subject=subject, payload=payload)  # fmt: skip
+    if SIGNED_ACTS.get(action) is None or exempt(entry):
+        return []
+    return act_problems_of(load_registry(tx), entry)
+
+
+install_admission(refused_at_append)
 
 
 def signed_act_problems(ledger, registry=None, after_seq: int = 0) -> list[tuple[int, str]]:

@@ -21,14 +21,23 @@ Pure functions of one entry's fields (no keys, no registry): ``Ledger.append`` r
 entry that breaks them; ``ledger verify`` and every reader of signed acts check them again
 (:func:`governance.identity.users.act_problems`), since a database administrator writes
 rows without ``append``.
+
+``Ledger.append`` also refuses an entry of a signed action
+(:data:`~governance.ground.vocabulary.SIGNED_ACTIONS`) that is not a valid signed act: unsigned,
+not verifying, or by a key or role the user registry does not allow at the time
+(:func:`admission_problems`). That rule needs the registry, which lives in a room above the
+log: the identity room installs it (:func:`install_admission`, on import of
+``governance.identity``). Until it is installed every signed action is refused (fail closed),
+so a script that opens the ledger alone cannot append one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from governance.ground.canonical import canonical_json, sha256_bytes
+from governance.ground.vocabulary import SIGNED_ACTIONS
 
 #: The payload fields a signature adds to a ledger entry.
 SIGNATURE_FIELDS = ("signed", "signed_digest", "signature", "public_key", "signer")
@@ -108,3 +117,27 @@ def once(entries: Iterable) -> list:
     entries = list(entries)
     again = replayed(entries)
     return [e for e in entries if e.seq not in again]
+
+
+#: ``rule(tx, action, actor, role, subject, payload) -> problems``: the signed-act rule
+#: installed by the identity room (:func:`install_admission`); empty until then.
+_ADMISSION: list[Callable[..., list[str]]] = []
+
+
+def install_admission(rule: Callable[..., list[str]]) -> None:
+    """Install the rule :func:`admission_problems` applies to signed actions (one rule)."""
+    _ADMISSION[:] = [rule]
+
+
+def admission_problems(
+    tx, action: str, actor: str, role: str, subject: str, payload: Mapping[str, Any]
+) -> list[str]:
+    """Why ``Ledger.append`` refuses this entry as a signed act (empty: not a signed action,
+    or it holds). ``tx`` is the write transaction (the registry is read in it)."""
+    if action not in SIGNED_ACTIONS:
+        return []
+    if not _ADMISSION:
+        return [
+            f"{action} is a signed act and no signed-act rule is loaded (import governance.identity)"
+        ]
+    return _ADMISSION[0](tx, action, actor, role, subject, payload)

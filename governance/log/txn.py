@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from governance.ground.canonical import sha256_bytes
 from governance.ground.errors import InputError, TamperDetected
 from governance.log import merkle
-from governance.log.bound import binding_problems, replay_tokens
+from governance.log.bound import admission_problems, binding_problems, replay_tokens
 from governance.log.chain import entry_bytes, entry_leaf
 from governance.log.db import HEAD_ID, entries_table, frontier_of, head_table, nodes_table
 
@@ -229,8 +229,10 @@ class LedgerTransaction:
 
     def _refuse_unbound(self, action: str, actor: str, role: str, subject: str, payload) -> None:
         """A signed entry that disagrees with its document, or whose signature or document
-        id is already recorded, is refused (governance/log/bound.py)."""
+        id is already recorded, or an entry of a signed action that is not a valid signed act,
+        is refused (governance/log/bound.py)."""
         problems = binding_problems(action, actor, role, subject, payload)
+        problems = problems or admission_problems(self, action, actor, role, subject, payload)
         c = entries_table.c
         for token in replay_tokens(payload) if not problems else ():
             raw = token.split(":", 1)[1]
