@@ -23,7 +23,7 @@ from governance.ground.errors import InputError
 from tasks.data.calendar import TRADING_DAYS
 from tasks.data.market import MarketPanel
 from tasks.model.config import FeaturesConfig, Normalise
-from tasks.model.regimes import high_vol_indicator
+from tasks.model.regimes import high_vol_indicator, regime_probability
 from tasks.model.wide import wide_to_long
 
 MONTH = 21
@@ -236,6 +236,15 @@ MARKET_STATES: tuple[FeatureSpec, ...] = (
         "median, else 0: the regime ensemble's gate (tasks/model/regimes.py).",
         0,
         lambda p: high_vol_indicator(p.close),
+        market_state=True,
+    ),
+    FeatureSpec(
+        "mkt_p_turbulent",
+        "Filtered probability that the equal-weight market is in the turbulent state of a "
+        "two-state Gaussian HMM refitted each quarter on the trailing year: the weight of "
+        "the probability-combined regime ensemble (tasks/model/regime_ensemble.py).",
+        0,
+        lambda p: regime_probability(p.close),
         market_state=True,
     ),
 )

@@ -39,6 +39,7 @@ __all__ = [
     "fit_hmm",
     "high_vol_indicator",
     "market_states",
+    "regime_probability",
     "trend_state",
     "volatility_state",
 ]
@@ -210,3 +211,38 @@ def high_vol_indicator(close: pd.DataFrame, window: int = 21, reference: int = 2
     flag = (vol > med).astype(float).where(vol.notna() & med.notna())
     return pd.DataFrame(np.repeat(flag.to_numpy()[:, None], close.shape[1], axis=1),
                         index=close.index, columns=close.columns)  # fmt: skip
+
+
+def regime_probability(close: pd.DataFrame, window: int = 252, n_iter: int = 50) -> pd.DataFrame:
+    """The regime ensemble's weights (feature ``mkt_p_turbulent``): the **filtered**
+    probability ``P(turbulent at t | r_1..r_t)`` of the equal-weight market's returns under a
+    two-state Gaussian HMM, the same value for every asset of a date, NaN until the first
+    refit.
+
+    Point in time and independent of where the series starts: the model is refitted on the
+    first trading day of each calendar quarter, on the trailing ``window`` returns up to and
+    including that day (:func:`fit_hmm`, its deterministic start); through the quarter the
+    forward pass of that fit runs over those ``window`` returns and on to ``t``. Nothing
+    after ``t`` enters ``t``'s value, so appending data never changes it
+    (tests/test_regime_mixture.py), and scoring recomputes it from the same prices.
+    """
+    r = close.pct_change(fill_method=None).mean(axis=1, skipna=True)
+    dates = close.index
+    x = r.to_numpy(dtype=float)
+    quarter = dates.to_period("Q")
+    starts = [i for i in range(1, len(dates)) if quarter[i] != quarter[i - 1]]
+    out = np.full(len(dates), np.nan)
+    for k, i in enumerate(starts):
+        lo = i - window + 1
+        if lo < 1 or not np.isfinite(x[lo : i + 1]).all():
+            continue
+        end = starts[k + 1] if k + 1 < len(starts) else len(dates)
+        try:
+            hmm = fit_hmm(x[lo : i + 1], n_iter=n_iter, tol=1e-6)
+        except ValueError:
+            continue
+        probs = filtered_probabilities(hmm, pd.Series(x[lo:end], index=dates[lo:end]))
+        turbulent = probs[HMM_STATES[-1]].reindex(dates[i:end])
+        out[i:end] = turbulent.to_numpy()
+    return pd.DataFrame(np.repeat(out[:, None], close.shape[1], axis=1),
+                        index=dates, columns=close.columns)  # fmt: skip
