@@ -15,7 +15,7 @@ Composition only: the maths lives in ``validation.monitoring``, the switch in
 from __future__ import annotations
 
 import logging
-import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,13 @@ from prefect.states import Completed
 from flows.challenger_stage import shadow_history
 from flows.config import AlphagateConfig
 from flows.halting import end_state, quiet_expected_failures
+from flows.monitoring_inputs import (
+    ChampionFacts,
+    champion_facts,
+    load_reference,
+    published_weights,
+    score_panel,
+)
 from flows.monitoring_mlflow import log_series
 from flows.run import Run, close_run, open_run, service_stage, stage
 from governance.decisions import killswitch
@@ -37,13 +44,13 @@ from governance.findings.review import record_expiries, use_checks
 from governance.ground.errors import TamperDetected
 from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
-from governance.ground.workspace import Workspace
 from governance.log.ledger import LedgerEntry
 from governance.log.readtime import record_refusal
 from governance.policy.schema import Tier
 from governance.registry.champion import champion
-from governance.registry.recorder import download, mlflow_client
 from tasks.data.market import MarketPanel
+from tasks.data.sources.record import joined_features, live_lineage, read_sources
+from tasks.data.sources.source import SourceTable
 from tasks.model.dataset import frame_to_parquet
 from tasks.model.features import FeaturesConfig
 from validation.monitoring import MonitoringReport, assess_monitoring, render_monitoring_html
@@ -54,28 +61,9 @@ from validation.monitoring_series import (
     series_point,
     trend_png,
 )
-from validation.records import validated_domain, validated_level
+from validation.records import validated_domain
 
 NOTIFY = logging.getLogger("alphagate.notify")
-
-
-@dataclass(frozen=True)
-class ChampionFacts:
-    """What monitoring needs to know about the champion.
-
-    ``validated_ic`` / ``validated_se``: holdout mean rank IC and its Newey-West standard
-    error from the version's latest ``validation.completed`` report (None if absent).
-    """
-
-    name: str
-    version: int
-    run_id: str
-    horizon: int
-    features: tuple[str, ...]
-    validated_ic: float | None
-    validated_se: float | None
-    validation_seq: int | None
-    validated_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,70 +107,6 @@ class MonitoringOutcome:
                 None,
             ),
         }
-
-
-# -- loading -------------------------------------------------------------------------------
-
-
-def champion_facts(ctx: RunContext, model) -> ChampionFacts:
-    """What monitoring needs about the loaded champion ``model`` (a ``ScoringModel``): its
-    horizon and features from its signed input contract, never from the version's tags."""
-    mv = mlflow_client(ctx.ws).get_model_version(model.name, str(model.version))
-    level = validated_level(ctx.ledger, ctx.store, model.name, int(model.version))
-    return ChampionFacts(
-        name=model.name,
-        version=int(model.version),
-        run_id=mv.run_id,
-        horizon=model.horizon,
-        features=model.features,
-        validated_ic=level.rank_ic if level else None,
-        validated_se=level.se if level else None,
-        validation_seq=level.seq if level else None,
-        validated_at=level.ts if level else None,
-    )
-
-
-def load_reference(ws: Workspace, run_id: str) -> pd.DataFrame:
-    """The training reference (``reference.parquet`` in the model's run)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        return pd.read_parquet(download(ws, run_id, "reference.parquet", tmp))
-
-
-def published_weights(ctx: RunContext, strategy: str) -> pd.DataFrame:
-    """The strategy's published book over time (dates × assets, may be empty).
-
-    Read through ``tasks.portfolio.book.book_history``, the one reader of the rebalance
-    artifacts, for one account or many: only this strategy's publications count.
-    """
-    from tasks.portfolio.book import book_history
-
-    return book_history(ctx.ledger, ctx.store, strategy)
-
-
-def score_panel(
-    model, panel: MarketPanel, features_cfg: FeaturesConfig, extra=None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Point-in-time features of the model's inputs (its contract's names, order and
-    normalisation; ``features_cfg`` for the rest) and its predictions.
-
-    Returns ``(features_long, scores)``: long rows with every input present, and the
-    predictions as dates × assets (NaN where a feature was missing). ``extra``: a source's
-    features joined as of publication (tasks/data/sources/), for a model trained on them.
-    """
-    from tasks.model.dataset import scoring_rows
-
-    cfg, features = model.features_config(features_cfg), list(model.features)
-    long = scoring_rows(panel, cfg, extra)
-    missing = sorted(set(features) - set(long.columns))
-    if missing:
-        from governance.ground.errors import Gate, GateHalt
-
-        raise GateHalt(Gate.SCORING, f"champion needs features not computed: {missing}")
-    long = long.dropna(subset=features).reset_index(drop=True)
-    scores = pd.DataFrame(
-        {"date": long["date"], "asset": long["asset"], "s": model.predict(long).to_numpy()}
-    ).pivot(index="date", columns="asset", values="s")
-    return long, scores.reindex(index=panel.close.index, columns=panel.close.columns)
 
 
 # -- recording -----------------------------------------------------------------------------
@@ -277,9 +201,12 @@ def run_monitoring(
     as_of: pd.Timestamp | None = None,
     weights: pd.DataFrame | None = None,
     extra: dict | None = None,
+    sources: Sequence[SourceTable] = (),
 ) -> MonitoringOutcome:
     """Score, assess and record one monitoring run of ``champion`` at ``as_of`` (default the
-    panel's last date); ``model`` predicts long feature rows (``ScoringModel``)."""
+    panel's last date); ``model`` predicts long feature rows (``ScoringModel``). ``sources``:
+    the feature sources read today, held to the validated domain's as the rebalance holds
+    them (validation/boundaries.py)."""
     as_of = pd.Timestamp(as_of if as_of is not None else panel.close.index[-1])
     features, scores = score_panel(model, panel, features_cfg, extra)
     validation = latest_validation(ctx.ledger, ModelRef(champion.name, champion.version))
@@ -305,6 +232,7 @@ def run_monitoring(
         shadow=shadow_history(ctx.ledger, champion.name),
         boundaries=tier.boundaries,
         sectors=panel.sectors is not None,
+        sources=live_lineage(sources, (domain or {}).get("sources") or []),
         header={
             "model": {
                 "name": champion.name,
@@ -349,14 +277,11 @@ def monitor(run: Run, facts: ChampionFacts, model, reference, data_path: str | N
     ctx, config = run.now, run.config
     panel = to_panel(load_long(config.data, config.base_dir, data_path))
     books = published_weights(ctx, config.model.name)
-    extra = {}
-    if config.sources:  # read (the run and rebalance gate them), joined as of publication
-        from tasks.data.sources.record import joined_features, read_sources
-
-        extra = joined_features(read_sources(config.sources, config.base_dir, "")[0], panel)
+    # the sources are read (the run and rebalance gate them), joined as of publication
+    tables = read_sources(config.sources, config.base_dir, "")[0] if config.sources else []
     out = run_monitoring(
         ctx, run.tier, panel, facts, model, reference, config.features, weights=books,
-        extra=extra,
+        extra=joined_features(tables, panel), sources=tables,
     )  # fmt: skip
     logger = get_run_logger()
     for line in out.report.reasons():

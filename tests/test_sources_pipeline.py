@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -220,3 +221,22 @@ def test_the_champion_scores_with_its_source_and_a_new_contract_version_is_a_fin
     # the operating boundary includes the source: the new contract version is outside it
     (b,) = [r for r in records if r.check == "operating_boundary" and r.about == "source:sentiment"]
     assert "contract sentiment 1.0.0 -> sentiment 1.1.0" in b.message
+    # monitoring holds the source to the same boundary (validation/boundaries.py, one check)
+    assert "source:sentiment: contract sentiment 1.0.0 -> sentiment 1.1.0" in _boundary(capsys, cfg)
+    # the contract put back, a value known before the cut-off restated in place: outside too
+    write_contract(tmp / "sentiment.odcs.yaml", minimum=-10.0, maximum=10.0, null_percent=1.0)
+    assert "source:sentiment" not in _boundary(capsys, cfg)
+    rows = pd.read_csv(tmp / "sentiment.csv")
+    rows.loc[rows.index[40], "score"] += 0.5
+    rows.to_csv(tmp / "sentiment.csv", index=False)
+    assert "source:sentiment: its history known by" in _boundary(capsys, cfg)
+
+
+def _boundary(capsys, cfg) -> str:
+    """The detail of ``monitor``'s operating-boundary check."""
+    from tests.helpers_e2e import cli_json
+
+    code, mon = cli_json(capsys, "monitor", "--config", str(cfg))
+    assert code in (0, 3), mon
+    (check,) = [c for c in mon["checks"] if c["check"] == "operating_boundary"]
+    return check["detail"] or ""

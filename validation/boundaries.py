@@ -242,8 +242,10 @@ def check_boundaries(
     *,
     sectors: bool,
     z: float,
+    sources: Sequence[Mapping[str, Any]] | None = None,
 ) -> CheckResult:
-    """The monitor's view of the boundaries on ``as_of``: a warning when outside (each
+    """The monitor's view of the boundaries on ``as_of`` (:func:`outside_domain`, the
+    rebalance's check, with the ``sources`` read today): a warning when outside (each
     outside input in ``data["outside"]``: escalation raises one finding per input)."""
     check = Check.OPERATING_BOUNDARY
     if not domain:
@@ -251,7 +253,7 @@ def check_boundaries(
     live = features.loc[features["date"] == pd.Timestamp(as_of)]
     if live.empty:
         return CheckResult(check, Status.NOT_EVALUATED, None, None, f"no inputs on {as_of}")
-    outside = outside_domain(domain, live, close.loc[:as_of], sectors=sectors, z=z)
+    outside = outside_domain(domain, live, close.loc[:as_of], sectors=sectors, z=z, sources=sources)
     if not outside:
         return CheckResult(check, Status.OK, 0.0, None, "inside the validated domain")
     detail = "; ".join(f"{o.about}: {o.detail}" for o in outside)

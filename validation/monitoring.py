@@ -137,6 +137,7 @@ def assess_monitoring(
     boundaries: BoundaryPolicy | None = None,
     sectors: bool = True,
     shadow: Sequence[tuple[pd.Timestamp, pd.DataFrame]] | None = None,
+    sources: Sequence[Mapping[str, Any]] | None = None,
 ) -> MonitoringReport:
     """Every monitoring check at ``as_of``.
 
@@ -171,6 +172,9 @@ def assess_monitoring(
         The operating domain the version was validated on, the tier's ``boundaries``
         section and whether the market data has sectors (validation/boundaries.py); without
         ``boundaries`` the check is skipped.
+    sources : sequence of mapping, optional
+        The feature sources read today, as the boundary holds them to the domain's
+        (tasks/data/sources/record.py ``live_lineage``); None skips the sources' part.
     shadow : sequence of (date, DataFrame), optional
         The rebalances' shadow scorings of the champion and its challengers
         (validation/challengers_live.py); None skips the check.
@@ -200,8 +204,8 @@ def assess_monitoring(
         outcomes = realised_outcomes(shadow, close, horizon, as_of)
         checks += (check_challengers(outcomes, policy.ic_z),)
     if boundaries is not None:
-        z = boundaries.z
-        checks += (check_boundaries(domain, features, close, as_of, sectors=sectors, z=z),)
+        checks += (check_boundaries(domain, features, close, as_of, sectors=sectors,
+                                    z=boundaries.z, sources=sources),)  # fmt: skip
     head = {**(header or {}), "policy": policy, "horizon": horizon}
     head["realised_ic"] = {str(d.date()): v for d, v in ics.items()}
     return MonitoringReport(str(pd.Timestamp(as_of).date()), checks, head)
