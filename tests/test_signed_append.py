@@ -96,8 +96,8 @@ def test_a_script_that_opens_the_log_alone_cannot_append_a_signed_action(env):
         "from governance.log.ledger import Ledger\n"
         "assert not any(m.startswith('governance.identity') for m in sys.modules)\n"
         "with Ledger.open(Workspace.from_env()) as ledger:\n"
-        f"    ledger.append('validation.completed', actor='vera', role='validator',"
-        f" subject='model:m/v{version}', payload={{'verdict': 'pass'}})\n"
+        f"    ledger.append({str(Action.VALIDATION_COMPLETED)!r}, actor='vera', role='validator',"
+        f" subject={Subject.model('m', version)!r}, payload={{'verdict': 'pass'}})\n"
     )
     env_vars = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env_vars,
