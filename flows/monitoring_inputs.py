@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from governance.decisions.context import RunContext
+from governance.ground.refs import ModelRef
 from governance.ground.workspace import Workspace
 from governance.registry.recorder import download, mlflow_client
 from tasks.data.market import MarketPanel
@@ -34,6 +35,11 @@ class ChampionFacts:
     validated_se: float | None
     validation_seq: int | None
     validated_at: str | None = None
+
+    @property
+    def ref(self) -> ModelRef:
+        """The champion's version as a :class:`~governance.ground.refs.ModelRef`."""
+        return ModelRef(self.name, int(self.version))
 
 
 def champion_facts(ctx: RunContext, model) -> ChampionFacts:

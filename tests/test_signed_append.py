@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flows.cli import main
 from governance.findings.verdict import latest_validation
 from governance.ground.errors import TamperDetected
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import SIGNED_ACTIONS, Action, Subject
 from governance.identity.keys import public_hex
 from governance.identity.signed_acts import SIGNED_ACTS
@@ -113,7 +114,7 @@ def test_an_unsigned_verdict_written_past_append_is_caught_at_read(env, capsys):
     with Ledger.open(ws) as ledger:
         bad = forge(ledger, Action.VALIDATION_COMPLETED, actor="vera", role="validator",
                     subject=Subject.model("m", version), payload=_verdict_payload(version))  # fmt: skip
-        assert latest_validation(ledger, "m", version) is None  # decides nothing
+        assert latest_validation(ledger, ModelRef.parse("m", version)) is None  # decides nothing
     capsys.readouterr()
     assert main(["ledger", "verify", "--json"]) == 3
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
