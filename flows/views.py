@@ -173,12 +173,12 @@ def refresh_mlflow(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]
         names |= {rm.name for rm in client.search_registered_models()}
     for name in switched:  # every version's page names the switch that governs it
         names.add(name)
-        with _quietly():
+        with quietly():
             versions |= {(name, str(mv.version))
                          for mv in client.search_model_versions(f"name='{name}'")}  # fmt: skip
     for e in entries:  # a training names its run: the version registered from it
         if e.action == Action.MODEL_TRAINED and (run_id := e.payload.get("mlflow_run_id")):
-            with _quietly():
+            with quietly():
                 for mv in client.search_model_versions(f"run_id='{run_id}'"):
                     versions.add((mv.name, str(mv.version)))
                     names.add(mv.name)
@@ -187,17 +187,17 @@ def refresh_mlflow(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]
             versions.add((name, version))
     written = []
     for name, version in sorted(versions):
-        with _quietly():
+        with quietly():
             # a subject's version from the ledger, read here (0 is no version: InputError)
             written.append(refresh_version_view(ws, ledger, client, ModelRef.parse(name, version)))
     for name in sorted(names):
-        with _quietly():
+        with quietly():
             refresh_model_view(ledger, client, name)
     return written
 
 
 @contextlib.contextmanager
-def _quietly():
+def quietly():
     """A view that cannot be written now (an unregistered name, MLflow down) waits for the
     next act; the act itself is already in the ledger."""
     from governance.ground.errors import InputError

@@ -7,7 +7,9 @@ A governed workspace (the live test policy adopted under four eyes; the strategy
 ``high`` tier: one validator and one risk officer approve, two officers reset a trip with an
 incident). The timeline: train v1, validate it, approve it (vera, the printed hint run as
 printed), train and validate v2, reject v2 (omar), promote v1 (rita, the printed hint),
-sign an overlay on the strategy (rita: every version's views list it), trip the strategy's
+sign an overlay on the strategy (rita: every version's views list it), move the clock past
+its ``until`` (every view lists it no more: ``status`` and ``models`` derive the views
+again, flows/lapsed.py), trip the strategy's
 own switch, reset it (rita, then omar), retire v1. The expected stage of
 each version after each act is written down here, not read from the code under test; the
 MLflow page, the inventory and the model card are also rendered in headless Chromium, so the
@@ -354,6 +356,16 @@ def test_every_view_says_what_the_acts_make(
         overlay = f"overlay exclude ['AAA'] (seq {signed['entry_seq']}, rita, until {until})"
         check("overlay", {v1: {"stage": "champion", "overlays": [overlay]},
                           v2: {"stage": "rejected", "overlays": [overlay]}})  # fmt: skip
+        # 6c. the day after its --until the overlay has lapsed, and no act marks that:
+        # `status` and `models` (check runs both first) derive the views again, so every view
+        # of every version lists none, the MLflow page and the model card included
+        lapsed = dt.date.fromisoformat(until) + dt.timedelta(days=1)
+        monkeypatch.setattr("governance.decisions.overlays.today", lambda: lapsed)
+        check("overlay lapsed", {v1: {"stage": "champion", "overlays": []},
+                                 v2: {"stage": "rejected", "overlays": []}})  # fmt: skip
+        for v in (v1, v2):
+            assert overlay not in client.get_model_version(NAME, v).description, v
+            assert overlay not in Path(_card(client, runs[v], tmp_path)).read_text(), v
         # 7. the strategy's own switch tripped: every view says the champion is halted
         assert main(["killswitch", "trip", "--strategy", NAME, "--as", "rita",
                      "--reason", "drill"]) == 0  # fmt: skip

@@ -38,6 +38,7 @@ def _load(args):
 
 def _status(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
+    from flows.lapsed import refresh_lapsed
     from flows.status import latest_version, render_status, status_report
     from governance.ground.errors import InputError
     from governance.ground.refs import ModelRef
@@ -53,6 +54,7 @@ def _status(args: argparse.Namespace) -> int:
     from governance.identity.sandbox import is_sandbox
 
     with verified_ledger(ws, "status", view=True) as ledger:
+        refresh_lapsed(ws, ledger)  # an overlay that lapsed today: its pages say so now
         report = status_report(ws, ledger, ModelRef(name, version), tier)
         sandbox = say_sandbox(is_sandbox(ledger))
     print("\n".join(render_status(report)))
@@ -78,6 +80,7 @@ def _inventory_page(ws, inv: dict, run_id: str) -> str:
 
 def _models(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
+    from flows.lapsed import refresh_lapsed
     from governance.evidence.inventory import inventory, publish_inventory, render_inventory
     from governance.ground.workspace import Workspace
     from governance.log.readtime import verified_ledger
@@ -87,6 +90,7 @@ def _models(args: argparse.Namespace) -> int:
     from governance.identity.sandbox import is_sandbox
 
     with verified_ledger(ws, "models", view=True) as ledger:
+        refresh_lapsed(ws, ledger)  # an overlay that lapsed today: its pages say so now
         inv = inventory(ws, ledger, policy, digest)
         run_id = publish_inventory(ws, inv)
         sandbox = say_sandbox(is_sandbox(ledger))
