@@ -11,9 +11,10 @@ named) and the validation report on the MLflow server (an ``http(s)`` URL).
 
 The answer is the one line that command printed: an approval document signed by the
 approver's own key. It is checked and recorded by governance's one path for a signed form
-answer (:func:`governance.decisions.ui_approval.settle_form_answer`: the signature, the
-signer's enrolled role, this version's model hash and latest validation, four eyes, never
-the developer, a signature counted once). A refused line is recorded as
+answer (:func:`governance.decisions.ui_approval.settle_signed`: the signature, the signer's
+enrolled role and the stage's act, then the approving command's own function, with all
+its checks: this version's model hash and latest validation, four eyes, never the
+developer, a signature counted once, paper days and the graduation gate for live). A refused line is recorded as
 ``approval.refused``; the run says why and waits again. When no approval is missing the
 run ends with the version's new standing; the approval that completes the tier's
 approvals promotes it, exactly as ``alphagate approve`` would.
@@ -41,6 +42,8 @@ from governance.ground.refs import ModelRef
 from governance.ground.workspace import Workspace
 from governance.log.readtime import verified_ledger
 
+#: The deployment of prefect.yaml that runs the review flow on ``serve``'s worker.
+DEPLOYMENT = "version-review/version-review"
 #: Stages in which a signature can still move the version on: approvals for paper (a tier
 #: with a paper stage) or for live; in paper, once its paper days are marked.
 OPEN = (Stage.AWAITING_APPROVAL, Stage.PAPER)
@@ -243,3 +246,31 @@ def closing_line(here: dict) -> str:
         )
     why = "; ".join(here["next"]) or "a new version must fix its findings"
     return done + f"; no signature can approve it now; next: {why}"
+
+
+def hand_off(config_file: str | None, name: str, version) -> list[str]:
+    """The pipeline's approval gate hands a version that awaits approvals to its review
+    (``governance.ui_approval``; issue 29): the lines the run prints and notes. They name the
+    ``alphagate review`` command and, when ``serve`` deployed ``version-review`` on the
+    server, the review run started there (its URL in the Prefect UI). The pipeline never
+    pauses for a person: approvals take days, and a paused pipeline run would hold the
+    run's ledger and the next schedule; the review run holds nothing while it waits."""
+    import os
+
+    command = f"alphagate review --model {name} --model-version {version}"
+    command += f" --config {config_file}" if config_file else ""
+    lines = [f"review {name} v{version} in Prefect: {command}"]
+    api = os.environ.get("PREFECT_API_URL")
+    if not api:
+        return lines
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound
+
+    params = {"config": {"file": config_file}, "model_version": int(version), "model": name}
+    try:
+        run = run_deployment(DEPLOYMENT, parameters=params, timeout=0, as_subflow=False)
+    except ObjectNotFound:
+        return [*lines, f"no deployment {DEPLOYMENT} on {api} (`alphagate serve` deploys it):"
+                " run the command above"]  # fmt: skip
+    ui = api.removesuffix("/").removesuffix("/api")
+    return [*lines, f"review run started on serve's worker: {ui}/runs/flow-run/{run.id}"]

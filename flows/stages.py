@@ -274,14 +274,11 @@ def approval(run: Run, model: Trained, verdict: str | None) -> None:
 
     ref = ModelRef(model.name, model.version)
     state = promotion_state(run.ws, ref, run.tier, ledger=run.now.ledger)
-    if not state.complete and verdict == "pass" and _ui_approvals_enabled(run):
-        from flows.ui_form import await_ui_approval
+    review = []
+    if not state.complete and not state.blocked and verdict == "pass" and _ui_approvals_enabled(run):
+        from flows.review import hand_off  # the review flow gathers them (docs/deploy.md)
 
-        await_ui_approval(
-            run.now, ref, run.tier, tier_name=run.tier_name,
-            config_file=run.config.file,
-        )  # fmt: skip
-        state = promotion_state(run.ws, ref, run.tier, ledger=run.now.ledger)
+        review = hand_off(run.config.file, model.name, model.version)
     decide.approval(run.now, state, Subject.model(model.name, model.version))
     if state.champion:
         headline = f"v{model.version} is the champion"
@@ -292,7 +289,7 @@ def approval(run: Run, model: Trained, verdict: str | None) -> None:
     run.summary.note(
         "approval",
         headline=headline,
-        details=list(state.commands),
+        details=[*state.commands, *review],
         state=state.to_json(),
     )
 

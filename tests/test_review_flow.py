@@ -227,3 +227,37 @@ def test_the_report_link_opens_the_validation_run_on_a_live_mlflow_server(team, 
         assert status == 200 and body == b"<html><body>report</body></html>"
     finally:
         stop(server)
+
+
+def test_the_pipeline_hands_a_version_to_its_review_and_never_pauses(team, monkeypatch):
+    """The pipeline's approval gate (``governance.ui_approval``) does not pause for a person:
+    :func:`flows.review.hand_off` names the ``alphagate review`` command and, once the server
+    has deployment ``version-review`` (``serve`` deploys prefect.yaml; here the flow's own
+    deployment is applied to the test server), starts the version's review run there and
+    names its URL; the run is scheduled for the worker with this version's parameters."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.review import DEPLOYMENT, hand_off, review_flow
+
+    api = PREFECT_API_URL.value()
+    monkeypatch.setenv("PREFECT_API_URL", api)
+    command = f"alphagate review --model {NAME} --model-version 2 --config {SMALL}"
+    assert hand_off(SMALL, NAME, "2") == [
+        f"review {NAME} v2 in Prefect: {command}",
+        f"no deployment {DEPLOYMENT} on {api} (`alphagate serve` deploys it): run the command"
+        " above",
+    ]
+    review_flow.to_deployment(name=DEPLOYMENT.split("/")[1]).apply()
+    first, started = hand_off(SMALL, NAME, "2")
+    assert first == f"review {NAME} v2 in Prefect: {command}"
+    ui = api.removesuffix("/").removesuffix("/api")
+    match = re.fullmatch(
+        rf"review run started on serve's worker: {re.escape(ui)}/runs/flow-run/(\S+)", started
+    )
+    assert match, started
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(match.group(1))
+    assert run.state.is_scheduled() and run.parent_task_run_id is None
+    assert (run.parameters["model"], run.parameters["model_version"]) == (NAME, 2)
+    assert run.parameters["config"] == {"file": SMALL}

@@ -9,8 +9,8 @@ marked. A second run, after the paper days, waits for the live approvals; each p
 command's own rule; the last one makes v1 the champion.
 
 Attacks, each refused and recorded while the run keeps waiting: the developer signs, a line
-signed for another version, a replay, a live signature offered for paper and a paper
-signature offered for live.
+signed for another version, a live signature offered for paper, a signed line edited (the
+approval of other model files), a replay, and a paper signature offered for live.
 """
 
 from __future__ import annotations
@@ -111,6 +111,11 @@ def test_review_takes_paper_approvals_then_live_ones_and_refuses_each_attack(pap
     line, _ = review.paused()
     assert line.startswith("refused: ") and "approval.granted" in line, line
     assert "waiting for a validator's signed approval for paper" in line
+    tampered = json.loads(sign(command, keys))
+    tampered["signed"]["model_artifact_hash"] = "b" * 64  # the approval of other files
+    review.answer(json.dumps(tampered))
+    line, _ = review.paused()
+    assert line.startswith("refused: ") and "does not hold" in line, line
 
     # 3. vera for paper, her line replayed, rita for paper: v1 enters paper; the run ends
     vera_paper = sign(command, keys)
@@ -161,5 +166,5 @@ def test_review_takes_paper_approvals_then_live_ones_and_refuses_each_attack(pap
     assert paper == ["vera", "rita"] and [e.actor for e in live] == ["vera", "rita"]
     # each live approval signed the graduation gate's pass
     assert all(e.payload["signed"]["graduation"]["passed"] is True for e in live)
-    assert refused == ["dana", "val", "val", "vera", "vera"] and len(promoted) == 1
+    assert refused == ["dana", "val", "val", "vera", "vera", "vera"] and len(promoted) == 1
     assert json.loads(vera_paper)["signed"]["act"] == Action.APPROVAL_PAPER

@@ -9,9 +9,6 @@ import sys
 from flows.commands import add_config_arg, add_json_arg, config_path, version_number
 from governance.ground.errors import Exit, InputError
 
-#: The deployment of prefect.yaml that runs the review flow on ``serve``'s worker.
-DEPLOYMENT = "version-review/version-review"
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -32,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument(
         "--submit", action="store_true",
-        help=f"start the run on serve's worker (deployment {DEPLOYMENT}) and return",
+        help="start the run on serve's worker (deployment version-review) and return",
     )  # fmt: skip
     add_json_arg(p)
     p.set_defaults(handler=_review)
@@ -74,6 +71,8 @@ def _review(args: argparse.Namespace) -> int:
 
 def _submit(args: argparse.Namespace, config, params: dict) -> int:
     from prefect.deployments import run_deployment
+
+    from flows.review import DEPLOYMENT
 
     run = run_deployment(
         DEPLOYMENT,

@@ -1,18 +1,18 @@
-"""What a Prefect-form answer on the approval gate counts for (no Prefect here).
+"""A signed approval pasted into a Prefect review form: what it counts for (no Prefect here).
 
-The flow pauses for a form (flows/ui_form.py); the answer comes back here:
+The review flow (flows/review.py) pauses for a form whose one field takes the line
+``alphagate approve [--stage paper] ... --sign-only`` printed: the approver's approval
+document of this version for a stage, signed by their own key (:func:`detached_approval`).
+:func:`settle_signed` records it as the approving command would: the signature is checked
+against the signer's registered key, role and the stage's act, then the command's own
+function (``approve`` with the graduation gate, or ``approve_for_paper``) runs with a
+:class:`Presigned` signer, so every check of ``alphagate approve`` applies, and the pasted
+signature is recorded only if it signs the very document that function built. A refusal is
+recorded as ``approval.refused``.
 
-- with a detached signature made by ``alphagate approve ... --sign-only`` (pasted into the
-  form's ``signature`` field), it is the approver's signed act: checked like an approval on
-  the command line (signature by the registered key and role, over this version's model
-  hash and latest validation, separation of duties) and recorded as ``approval.granted``;
-- without one, Prefect OSS cannot prove *who* resumed the run (shared/DESIGN.md): it is
-  recorded as a *declared* intent (``identity: "declared"``) that counts towards promotion
-  only when the tier's ``approvals.allow_declared_ui_approvals`` is true (a sandbox's).
-
-A refusal is recorded as ``approval.refused`` and returned (the flow goes on to its
-fallback). No decision within the timeout is recorded as a rejection (``approval.rejected``,
-user ``<timeout>``).
+Prefect OSS cannot prove who resumed a run (shared/DESIGN.md), so an unsigned answer counts
+for nothing: the form takes signed lines only. (Declared, unsigned UI approvals recorded by
+earlier versions are still read: governance/registry/champion.py ``declared_count``.)
 """
 
 from __future__ import annotations
@@ -21,23 +21,17 @@ import json
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from governance.decisions.approvals import approval_document, promote_if_complete, sign_decision
-from governance.decisions.promotion import PromotionState, ValidationFacts, compute_state
-from governance.ground.canonical import sha256_json
+from governance.decisions.approvals import sign_decision
+from governance.decisions.promotion import PromotionState, compute_state
 from governance.ground.vocabulary import Action, Subject
-from governance.ground.workspace import Workspace
-from governance.identity.duties import Act, duty_refusal
-from governance.identity.users import find_user, load_registry
+from governance.identity.duties import Act
 from governance.log.ledger import Ledger, LedgerEntry
-from governance.registry.champion import declared_count
 from governance.registry.versions import ModelFacts
-
-TIMEOUT_USER = "<timeout>"
 
 
 @dataclass(frozen=True)
 class UIDecision:
-    """What came back from the UI: ``approved``/``rejected``/``refused``/``timeout``."""
+    """What a signed form answer came to: ``approved`` or ``refused``."""
 
     outcome: str
     user: str
@@ -46,87 +40,6 @@ class UIDecision:
     counted: bool
     state: PromotionState
     promoted: LedgerEntry | None = None
-
-
-def _refusal(ledger, facts: ModelFacts, user: str, state: PromotionState) -> str | None:
-    """Why a declared decision by ``user`` is refused, or None (governance/identity/duties.py)."""
-    known = find_user(ledger, user)
-    return duty_refusal(
-        Act.APPROVE, user, known.role if known else None, developer=facts.developer,
-        already=[g["user"] for g in state.granted], subject=f"{facts.name} v{facts.version}",
-    )  # fmt: skip
-
-
-def record_declared_decision(
-    ws: Workspace,
-    ledger: Ledger,
-    facts: ModelFacts,
-    validation: ValidationFacts | None,
-    *,
-    approve: bool,
-    user: str,
-    reason: str,
-    tier,
-    tier_name: str,
-    policy_hash: str,
-    flow_run_id: str | None = None,
-) -> tuple[str, LedgerEntry]:
-    """Record an unsigned, declared UI decision (or its refusal); ``(outcome, entry)``."""
-    subject = Subject.model(facts.name, facts.version)
-    state = compute_state(ws, ledger, facts, tier, validation)
-    refusal = None if user == TIMEOUT_USER else _refusal(ledger, facts, user, state)
-    if approve and refusal is None and state.blocked:
-        refusal = "ui approval: " + "; ".join(state.blocked)
-    base = {
-        "model_name": facts.name,
-        "model_version": facts.version,
-        "mlflow_run_id": facts.run_id,
-        "user": user,
-        "flow_run_id": flow_run_id,
-    }
-    if refusal is not None:
-        entry = ledger.append(
-            Action.APPROVAL_REFUSED, actor=user, role="declared", subject=subject,
-            payload={**base, "decision": "approve" if approve else "reject", "refusal": refusal},
-        )  # fmt: skip
-        return "refused", entry
-    known = find_user(ledger, user)
-    role = known.role.value if known else "none"
-    doc = approval_document(
-        facts, validation, decision="approve" if approve else "reject", reason=reason,
-        user=user, role=role, policy_hash=policy_hash, tier=tier_name,
-    )  # fmt: skip
-    entry = ledger.append(
-        Action.APPROVAL_GRANTED if approve else Action.APPROVAL_REJECTED,
-        actor=user,
-        role=role,
-        subject=subject,
-        payload={
-            **base,
-            "decision": doc["decision"],
-            "role": role,
-            "identity": "declared",
-            "policy_hash": policy_hash,
-            "document": doc,
-            "document_digest": sha256_json(doc),
-        },
-    )
-    if user == TIMEOUT_USER:
-        return "timeout", entry
-    return ("approved" if approve else "rejected"), entry
-
-
-#: The signed approval's facts copied into its ledger entry for readers that grep.
-_FACTS = (
-    "model_name",
-    "model_version",
-    "mlflow_run_id",
-    "decision",
-    "user",
-    "role",
-    "identity",
-    "policy_hash",
-)
 
 
 def detached_approval(
@@ -259,82 +172,3 @@ def settle_signed(
     )  # fmt: skip
     state = compute_state(ws, ledger, facts, tier, validation)
     return UIDecision("refused", who, "", entry, False, state)
-
-
-def record_form_decision(
-    ws: Workspace,
-    ledger: Ledger,
-    facts: ModelFacts,
-    validation: ValidationFacts | None,
-    *,
-    approve: bool,
-    user: str,
-    reason: str,
-    signature: str,
-    tier,
-    tier_name: str,
-    policy_hash: str,
-    flow_run_id: str | None = None,
-) -> tuple[str, LedgerEntry, bool]:
-    """Record a form answer; ``(outcome, entry, signed)`` (see the module docstring)."""
-    if not (signature or "").strip():
-        outcome, entry = record_declared_decision(
-            ws, ledger, facts, validation, approve=approve, user=user, reason=reason,
-            tier=tier, tier_name=tier_name, policy_hash=policy_hash, flow_run_id=flow_run_id,
-        )  # fmt: skip
-        return outcome, entry, False
-    subject = Subject.model(facts.name, facts.version)
-    state = compute_state(ws, ledger, facts, tier, validation)
-    try:
-        signed = json.loads(signature)
-        signed = signed if isinstance(signed, dict) else {}
-    except ValueError:
-        signed = {}
-    refusal = (
-        _signed_refusal(ledger, facts, validation, signed, Action.APPROVAL_GRANTED)
-        or _refusal(ledger, facts, signed["signer"], state)
-        if approve else "ui approval: a signature signs an approval; reject with `alphagate reject`"
-    )  # fmt: skip
-    if refusal is None and state.blocked:
-        refusal = "ui approval: " + "; ".join(state.blocked)
-    who = signed.get("signer") or user or "<none>"
-    base = {"model_name": facts.name, "model_version": facts.version, "user": who,
-            "flow_run_id": flow_run_id}  # fmt: skip
-    if refusal is not None:
-        entry = ledger.append(
-            Action.APPROVAL_REFUSED, actor=who, role="unknown", subject=subject,
-            payload={**base, "decision": "approve", "refusal": refusal},
-        )  # fmt: skip
-        return "refused", entry, True
-    doc = signed["signed"]  # the facts recorded are the signed document's (governance/log/bound.py)
-    entry = ledger.append(
-        Action.APPROVAL_GRANTED, actor=who, role=doc["signer_role"], subject=subject,
-        payload={**{k: doc[k] for k in _FACTS if k in doc}, **signed},
-    )  # fmt: skip
-    return "approved", entry, True
-
-
-def settle_form_answer(
-    ws: Workspace,
-    ledger: Ledger,
-    facts: ModelFacts,
-    validation: ValidationFacts | None,
-    *,
-    promote: bool = True,
-    **answer,
-) -> UIDecision:
-    """Record a form answer (:func:`record_form_decision`, same keywords) and what it counts
-    for: an approval counts when it is signed, or declared in a sandbox whose tier allows
-    declared UI approvals (:func:`governance.registry.champion.declared_count`); with
-    ``promote``, a counted approval that completes the tier's approvals promotes the version
-    (:func:`governance.decisions.approvals.promote_if_complete`)."""
-    tier, policy_hash = answer["tier"], answer["policy_hash"]
-    outcome, entry, signed = record_form_decision(ws, ledger, facts, validation, **answer)
-    counted = outcome == "approved" and (signed or declared_count(load_registry(ledger), tier))
-    promoted = None
-    if counted and promote:
-        state, promoted, _ = promote_if_complete(ws, ledger, facts, tier, policy_hash, validation)
-    else:
-        state = compute_state(ws, ledger, facts, tier, validation)
-    user = entry.actor if signed else answer["user"]
-    return UIDecision(outcome, user, answer["reason"], entry, counted, state, promoted)

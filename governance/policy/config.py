@@ -42,8 +42,10 @@ def _demo_cast() -> list[CastMember]:
 class GovernanceConfig(StrictModel):
     """Users created on first run and how approvals are collected.
 
-    ``ui_approval``: when a Prefect server is configured (``PREFECT_API_URL``), the pipeline
-    pauses on the approval gate for a form in the Prefect UI (governance/decisions/ui_approval.py).
+    ``ui_approval``: when a Prefect server is configured (``PREFECT_API_URL``), the pipeline's
+    approval gate hands a version awaiting approvals to its review flow in Prefect (it
+    starts deployment ``version-review`` when ``serve`` deployed it, and prints the
+    ``alphagate review`` command; flows/review.py ``hand_off``). The pipeline never pauses.
     """
 
     cast: list[CastMember] = Field(default_factory=_demo_cast)
