@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from flows.cli import main
 from governance.ground.canonical import sha256_file
 from governance.ground.vocabulary import Action
 from governance.log.ledger import Ledger
@@ -41,6 +42,15 @@ def test_two_distinct_officers_adopt_and_show_prints_history(workspace, monkeypa
     assert code == 4 and "no policy is in force" in err
     code, out, _ = _cli(capsys, "policy", "adopt", shipped, "--as", "rita", "--json")
     assert code == 0 and out["in_force"] is None
+    # one of two signatures: `policy show` names it and who must sign next (issue 29 item 4)
+    code, shown, _ = _cli(capsys, "policy", "show", "--json")
+    (waiting,) = shown["pending"]
+    assert (waiting["signer"], waiting["policy_hash"]) == ("rita", sha256_file(shipped))
+    capsys.readouterr()
+    assert main(["policy", "show"]) == 0
+    text = capsys.readouterr().out
+    assert f"awaiting a second risk officer: policy {waiting['version']}" in text
+    assert "signed by rita" in text and "alphagate policy adopt FILE" in text
     code, _, err = _cli(capsys, "policy", "adopt", shipped, "--as", "rita")
     assert code == 4 and "distinct second person" in err  # one officer cannot adopt alone
     assert _cli(capsys, "policy", "adopt", shipped, "--as", "dana")[0] == 4  # a developer
@@ -49,6 +59,7 @@ def test_two_distinct_officers_adopt_and_show_prints_history(workspace, monkeypa
     assert code == 0 and out["in_force"]["signers"] == ["rita", "omar"]
     code, shown, _ = _cli(capsys, "policy", "show", "--json")
     assert shown["in_force"]["policy_hash"] == sha256_file(shipped) and not shown["sandbox"]
+    assert shown["pending"] == []  # adopted: nothing waits
     with Ledger.open(workspace) as ledger:
         assert len(ledger.entries(action=Action.POLICY_ADOPTION_REFUSED)) == 3
     assert _cli(capsys, "ledger", "verify")[0] == 0

@@ -69,11 +69,12 @@ def _show(args: argparse.Namespace) -> int:
     from governance.ground.workspace import Workspace
     from governance.identity.users import load_registry
     from governance.log.readtime import verified_ledger
-    from governance.policy.adoption import adoption_history
+    from governance.policy.adoption import adoption_history, pending_adoptions
 
     with verified_ledger(Workspace.from_env().ensure(), "policy show") as ledger:
         registry = load_registry(ledger)
         history = adoption_history(ledger, registry)
+        pending = pending_adoptions(ledger, registry)
     current = history[-1] if history else None
     if registry.sandbox:
         print("SANDBOX workspace: configs may name any policy; outputs are labelled sandbox")
@@ -88,12 +89,19 @@ def _show(args: argparse.Namespace) -> int:
             print(
                 f"  before: {a.version} ({a.policy_hash[:12]}) at seq {a.seq} by {', '.join(a.signers)}"
             )
+    for p in pending:  # one of two signatures: the adoption is not in force yet
+        print(
+            f"awaiting a second risk officer: policy {p['version']} ({p['policy_hash']}) signed"
+            f" by {p['signer']} at seq {p['seq']}; another risk officer runs"
+            " `alphagate policy adopt FILE --as USER --key FILE` on the same file"
+        )
     if args.json:
         emit_json(
             {
                 "sandbox": registry.sandbox,
                 "in_force": current.to_json() if current else None,
                 "history": [a.to_json() for a in history],
+                "pending": pending,
             }
         )
     return 0

@@ -70,6 +70,24 @@ class PolicyInForce:
 def adoption_history(ledger, registry=None) -> list[Adoption]:
     """Every adoption that holds, oldest first: a valid ``policy.adopted`` whose hash a
     distinct officer signed (validly) since the previous adoption."""
+    return _fold(ledger, registry)[0]
+
+
+def pending_adoptions(ledger, registry=None) -> list[dict]:
+    """The valid first signatures of a policy since the last adoption, each waiting for a
+    second, distinct risk officer (``{policy_hash, version, signer, seq, ts}``, oldest
+    first): what ``policy show`` names besides the policy in force."""
+    pending = _fold(ledger, registry)[1]
+    return [
+        {"policy_hash": e.payload.get("policy_hash"), "version": str(e.payload.get("version")),
+         "signer": e.actor, "seq": e.seq, "ts": e.ts}
+        for e in sorted((e for es in pending.values() for e in es), key=lambda e: e.seq)
+    ]  # fmt: skip
+
+
+def _fold(ledger, registry=None) -> tuple[list[Adoption], dict]:
+    """``(adoptions, pending)``: :func:`adoption_history` and the first signatures since
+    the last adoption, by policy hash."""
     registry = registry or load_registry(ledger)
     entries = ledger.entries(action=(Action.POLICY_ADOPTION_SIGNED, Action.POLICY_ADOPTED))
     out, pending = [], {}
@@ -85,7 +103,7 @@ def adoption_history(ledger, registry=None) -> list[Adoption]:
         signers = (firsts[-1].actor, e.actor)
         out.append(Adoption(digest, str(e.payload.get("version")), e.seq, e.ts, signers, rule))
         pending = {}
-    return out
+    return out, pending
 
 
 def policy_in_force(ledger, registry=None) -> Adoption | None:
