@@ -275,7 +275,12 @@ def approval(run: Run, model: Trained, verdict: str | None) -> None:
     ref = ModelRef(model.name, model.version)
     state = promotion_state(run.ws, ref, run.tier, ledger=run.now.ledger)
     review = []
-    if not state.complete and not state.blocked and verdict == "pass" and _ui_approvals_enabled(run):
+    if (
+        not state.complete
+        and not state.blocked
+        and verdict == "pass"
+        and _ui_approvals_enabled(run)
+    ):
         from flows.review import hand_off  # the review flow gathers them (docs/deploy.md)
 
         review = hand_off(run.config.file, model.name, model.version)
