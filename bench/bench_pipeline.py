@@ -125,7 +125,8 @@ def main() -> None:
             from governance.ground.workspace import Workspace
             from tests.helpers_identity import enrol_cast, keyring_dir
 
-            enrol_cast(Workspace(home))
+            # the policy the cases' configs name (the tests' default is another file)
+            enrol_cast(Workspace(home), policy=REPO / "configs" / "policy.yaml")
             ring = str(keyring_dir(Workspace(home)))
             r = run_case(
                 CASES[name], {**env, "ALPHAGATE_HOME": str(home), "ALPHAGATE_KEYRING": ring}
