@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from governance.ground.refs import ModelRef
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -127,7 +129,14 @@ def measure(size: int) -> dict:
         _policy, tier, digest = load_policy_for(Cfg, ledger)
         kw = {"tier": tier, "tier_name": "high", "policy_hash": digest}
         for who in ("vera", "rita"):
-            approve(ws, ledger, "bench-use", version, signer(ws, who, ledger), "ok", **kw)
+            approve(
+                ws,
+                ledger,
+                ModelRef.parse("bench-use", version),
+                signer(ws, who, ledger),
+                "ok",
+                **kw,
+            )
         fill_s = bulk_fill(ledger, size)
         t0 = time.perf_counter()
         assert ledger_problem(ws, ledger) is None  # re-hashes the filler once: the cold check

@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from governance.ground.refs import ModelRef
+
 for _k, _v in {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "true",
@@ -73,7 +75,7 @@ def bench_one(n_assets: int, n_days: int, shap_sample: int, keep: bool) -> dict:
         try:
             t0 = time.perf_counter()
             result = validate_model_version(
-                ctx, name, res.version, cfg, tier,
+                ctx, ModelRef.parse(name, res.version), cfg, tier,
                 validator=signer(ws, "bench-validator", ctx.ledger),
             )  # fmt: skip
             return result, time.perf_counter() - t0

@@ -37,7 +37,7 @@ def evaluate(ws, ledger, ref: ModelRef, paper):
     from validation.graduation import Graduation, graduate
 
     name, version = ref.name, ref.version
-    start = entered(ledger, name, version)
+    start = entered(ledger, ref)
     store = ArtifactStore.of(ws)
     record = read_record(ledger, store, name, version, start.seq)
     backtest = ledger.last(action=Action.BACKTEST_COMPLETED, subject=Subject.model(name, version))

@@ -212,8 +212,7 @@ def validate(run: Run, model: Trained) -> str | None:
     else:
         res = validate_model_version(
             run.ctx,
-            model.name,
-            model.version,
+            ModelRef(model.name, model.version),
             run.config.validation,
             run.tier,
             validator=validator,

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from governance.decisions.context import RunContext
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.users import SYSTEM_ACTOR
 from tasks.data.synthetic import SyntheticSpec, generate_market, planted_characteristic
@@ -108,7 +109,7 @@ def paper_record(ws, name: str, version, *, seed: int, flip: bool, days: int,
 
     close, scores = market(seed, flip)
     with Ledger.open(ws) as ledger:
-        since = entered(ledger, name, version).seq
+        since = entered(ledger, ModelRef.parse(name, version)).seq
         promised = ledger.last(
             action=Action.BACKTEST_COMPLETED, subject=Subject.model(name, version)
         )

@@ -47,7 +47,7 @@ def three(tmp_path_factory):
             ctx = RunContext.open(ws, actor="vera", role="validator", policy_hash=digest)
             try:
                 validate_model_version(
-                    ctx, name, 1, ValidationConfig(shap_sample=200, cscv_partitions=6), tier,
+                    ctx, ModelRef.parse(name, 1), ValidationConfig(shap_sample=200, cscv_partitions=6), tier,
                     validator=signer(ws, "vera", ctx.ledger), tier_name="sandbox",
                 )  # fmt: skip
             finally:

@@ -14,6 +14,7 @@ import pytest
 from scipy.stats import norm
 
 from governance.ground.errors import InputError
+from governance.ground.refs import ModelRef
 from governance.policy.schema import Severity, Tier, ValidationPolicy
 from tasks.data.synthetic import SyntheticSpec, generate_market
 from tasks.model.stats import forward_returns, panel_ic
@@ -129,7 +130,11 @@ def leaky(tmp_path_factory):
     try:
         cfg = ValidationConfig(shap_sample=400, cscv_partitions=4)
         result = validate_model_version(
-            ctx, "leak-009", res.version, cfg, Tier(), validator=signer(ws, VAL, ctx.ledger)
+            ctx,
+            ModelRef.parse("leak-009", res.version),
+            cfg,
+            Tier(),
+            validator=signer(ws, VAL, ctx.ledger),
         )
     finally:
         ctx.close()

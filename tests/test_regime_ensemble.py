@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from governance.ground.errors import InputError
+from governance.ground.refs import ModelRef
 from tests.helpers_forge import forge
 from tests.helpers_identity import signer
 from tests.helpers_train import dev_val_workspace, panel_from_long, train_synthetic
@@ -77,7 +78,7 @@ def _validate(ws, version):
     try:
         proven = signer(ws, VAL, ctx.ledger)
         return validate_model_version(
-            ctx, NAME, version, CFG, Tier(), validator=proven, tier_name="high"
+            ctx, ModelRef.parse(NAME, version), CFG, Tier(), validator=proven, tier_name="high"
         )
     finally:
         ctx.close()

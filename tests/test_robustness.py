@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from governance.ground.errors import InputError, TamperDetected
+from governance.ground.refs import ModelRef
 from governance.policy.schema import Severity, Tier, ValidationPolicy
 from tasks.data.synthetic import SyntheticSpec
 from tests.helpers_identity import signer
@@ -50,7 +51,7 @@ def validated(ws):
     try:
         proven = signer(ws, VAL, ctx.ledger)
         return res.version, validate_model_version(
-            ctx, NAME, res.version, CFG, Tier(), validator=proven, tier_name="high"
+            ctx, ModelRef.parse(NAME, res.version), CFG, Tier(), validator=proven, tier_name="high"
         )
     finally:
         ctx.close()

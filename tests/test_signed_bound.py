@@ -262,10 +262,17 @@ def test_a_fail_revalidation_of_the_champion_trips_its_switch(env):
     tier = load_policy(POLICY)[0].tier("high")
     with Ledger.open(ws) as ledger:
         fail = sign_validation(ws, ledger, "boundF", other, "fail", other_run)
-        assert trip_if_champion_failed(ws, ledger, tier, "boundF", other, "fail", fail.seq) is None
+        assert (
+            trip_if_champion_failed(
+                ws, ledger, tier, ModelRef.parse("boundF", other), "fail", fail.seq
+            )
+            is None
+        )
         assert not killswitch.effective(ledger, "boundF").tripped
         fail = sign_validation(ws, ledger, "boundF", version, "fail", run_id)
-        state = trip_if_champion_failed(ws, ledger, tier, "boundF", version, "fail", fail.seq)
+        state = trip_if_champion_failed(
+            ws, ledger, tier, ModelRef.parse("boundF", version), "fail", fail.seq
+        )
         assert state is not None and state.tripped
         assert state.trigger == "champion_validation_fail" and state.by == "alphagate"
         assert killswitch.effective(ledger, "boundF").tripped

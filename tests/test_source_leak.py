@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from governance.ground.refs import ModelRef
 from governance.policy.schema import Tier
 from tasks.data.sources.gate import check_source
 from tasks.data.sources.source import SourceConfig, load_source, source_features
@@ -51,7 +52,11 @@ def _train_and_validate(ws, panel, extra, name):
     try:
         cfg = ValidationConfig(shap_sample=400, cscv_partitions=4)
         val = validate_model_version(
-            ctx, name, res.version, cfg, Tier(), validator=signer(ws, VAL, ctx.ledger)
+            ctx,
+            ModelRef.parse(name, res.version),
+            cfg,
+            Tier(),
+            validator=signer(ws, VAL, ctx.ledger),
         )
     finally:
         ctx.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import pytest
 
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.policy.schema import Tier, ValidationPolicy
 from tasks.data.synthetic import SyntheticSpec
@@ -69,7 +70,12 @@ def _validate(ws, name, version, tier=None):
     try:
         proven = signer(ws, VAL, ctx.ledger)
         return validate_model_version(
-            ctx, name, version, CFG, tier or Tier(), validator=proven, tier_name="high"
+            ctx,
+            ModelRef.parse(name, version),
+            CFG,
+            tier or Tier(),
+            validator=proven,
+            tier_name="high",
         )
     finally:
         ctx.close()

@@ -17,6 +17,7 @@ import pytest
 
 from governance.ground.canonical import sha256_bytes
 from governance.ground.errors import Forbidden
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from governance.policy.schema import Tier
 from tests.helpers_identity import POLICY, enrol_cast, signer
@@ -109,7 +110,7 @@ def run_validation(ws, name, version, validator=VALIDATOR, cfg=CFG):
     try:
         proven = signer(ws, validator, ctx.ledger)  # their key from the test keyring
         return validate_model_version(
-            ctx, name, version, cfg, Tier(), validator=proven, tier_name="high"
+            ctx, ModelRef.parse(name, version), cfg, Tier(), validator=proven, tier_name="high"
         )
     finally:
         ctx.close()

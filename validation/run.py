@@ -80,7 +80,7 @@ class ValidationResult:
         return to_jsonable({"verdict": self.verdict, "findings": list(self.findings)})
 
 
-def check_validator(ctx: RunContext, model_name: str, version: int, validator) -> None:
+def check_validator(ctx: RunContext, ref: ModelRef, validator) -> None:
     """Refuse a validator without the role, or who developed the version (Forbidden).
 
     ``validator`` is the proven :class:`~governance.identity.signing.Signer`. A refusal is recorded
@@ -88,6 +88,7 @@ def check_validator(ctx: RunContext, model_name: str, version: int, validator) -
     """
     from governance.identity.duties import developer_of
 
+    model_name, version = ref.name, ref.version
     try:
         run_id = mlflow_client(ctx.ws).get_model_version(model_name, str(version)).run_id
     except mlflow_error():  # unknown version: load_inputs raises the InputError later
@@ -260,8 +261,7 @@ def assess_inputs(
 
 def validate_model_version(
     ctx: RunContext,
-    model_name: str,
-    version: int,
+    ref: ModelRef,
     cfg: ValidationConfig,
     tier: Tier,
     *,
@@ -274,7 +274,7 @@ def validate_model_version(
     ----------
     ctx : governance.decisions.context.RunContext
         Ledger, artifact store and workspace; ``ctx.policy_hash`` is recorded.
-    model_name, version : str, int
+    ref : ModelRef
         The registered version (read from the MLflow registry only).
     cfg : ValidationConfig
     tier : Tier
@@ -294,11 +294,12 @@ def validate_model_version(
     TamperDetected
         The holdout is not the sealed one recorded, or its bytes changed.
     """
-    check_validator(ctx, model_name, version, validator)
+    check_validator(ctx, ref, validator)
     signer, validator = validator, validator.name
+    model_name, version = ref.name, ref.version
     inp = load_inputs(ctx.ws, ctx.ledger, ctx.store, model_name, version)
     a = assess_inputs(ctx, inp, cfg, tier, validator=validator, tier_name=tier_name)
-    a = _identified(ctx, a, model_name, int(version))
+    a = _identified(ctx, a, ref)
     # the operating domain (with the sources' signed lineage) travels in the signed report
     sources = a.report["model"]["sources"]
     domain = operating_domain(inp.holdout, inp.features, tier.boundaries.window, sources)
@@ -331,7 +332,7 @@ def validate_model_version(
         subject=Subject.model(model_name, version),
         payload={
             "model_name": model_name,
-            "model_version": int(version),
+            "model_version": version,  # recorded as a number (a validation's payload)
             "verdict": a.verdict.value,
             "findings": to_jsonable(list(a.findings)),
             "report_json_sha256": json_sha,
@@ -363,7 +364,7 @@ def validate_model_version(
     sync_findings(ctx.ws, ctx.ledger, model_name, version, entry.seq)
     return ValidationResult(
         model_name=model_name,
-        version=int(version),
+        version=version,
         verdict=a.verdict,
         findings=a.findings,
         metrics=a.report,
@@ -375,9 +376,8 @@ def validate_model_version(
     )
 
 
-def _identified(ctx: RunContext, a: Assessment, model_name: str, version: int) -> Assessment:
+def _identified(ctx: RunContext, a: Assessment, ref: ModelRef) -> Assessment:
     """The assessment with register ids on its findings, in the report too."""
-    ref = ModelRef(model_name, version)
     findings = with_ids(a.findings, load_register(ctx.ledger).of_version(ref), ref)
     report = {**a.report, "findings": to_jsonable([asdict(f) for f in findings])}
     return replace(a, findings=findings, report=report)

@@ -37,6 +37,7 @@ def _validate(args: argparse.Namespace) -> int:
     from governance.decisions.context import RunContext
     from governance.decisions.revalidation import trip_if_champion_failed
     from governance.ground.errors import TamperDetected
+    from governance.ground.refs import ModelRef
     from governance.ground.workspace import Workspace
     from governance.log.readtime import record_refusal
     from governance.policy.config import tier_for
@@ -52,8 +53,7 @@ def _validate(args: argparse.Namespace) -> int:
         try:  # the run context's reads are verified: an entry edited after a verify is exit 3
             result = validate_model_version(
                 ctx,
-                name,
-                args.model_version,
+                ModelRef(name, args.model_version),
                 cfg.validation,
                 in_force.tier,
                 validator=signer,
@@ -63,7 +63,7 @@ def _validate(args: argparse.Namespace) -> int:
             record_refusal(ctx.ledger, "validate", exc.reasons, exc.gate)
             raise
         trip_if_champion_failed(  # policy kill_switch.trip_on_champion_validation_fail
-            ws, ctx, in_force.tier, name, args.model_version, result.verdict.value,
+            ws, ctx, in_force.tier, ModelRef(name, args.model_version), result.verdict.value,
             result.ledger_seq,
         )  # fmt: skip
         # the readable copy beside the run's other reports (the store names files by hash)

@@ -334,7 +334,7 @@ def approve_for_paper(
         message = "approve for paper: " + "; ".join(before.blocked)
         raise _refuse(ledger, facts, signer, "approve", message)
     _check_approver(ledger, facts, signer, Act.APPROVE, [g["user"] for g in before.granted])
-    if entered(ledger, facts.name, facts.version) is not None:
+    if entered(ledger, facts.ref) is not None:
         raise InputError(f"--model-version: {facts.name} v{facts.version} is already in paper")
     entry = record_signed_decision(
         ledger, facts, validation, signer=signer, decision="approve", reason=reason or "",

@@ -138,7 +138,7 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
             reasons.append(problem)
     # findings, acceptances and revalidation cadence (governance/findings/review.py)
     reasons += use_checks(ledger, version, validation, tier, name=model_name).blockers
-    rejected = rejections(ledger, model_name, version)
+    rejected = rejections(ledger, ref)
     if rejected:
         who = ", ".join(e.actor for e in rejected)
         reasons.append(f"champion v{version} was rejected by {who}")

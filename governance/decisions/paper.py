@@ -24,6 +24,7 @@ Prefect review form takes, flows/review.py).
 from __future__ import annotations
 
 from governance.ground.errors import Gate, GateHalt, TamperDetected
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.users import SYSTEM_ACTOR
 from governance.log.ledger import Ledger, LedgerEntry
@@ -35,9 +36,9 @@ __all__ = ["PAPER", "enter_paper", "in_paper", "paper_blocker",
            "paper_days"]  # fmt: skip
 
 
-def entered(ledger: Ledger, name: str, version) -> LedgerEntry | None:
+def entered(ledger: Ledger, ref: ModelRef) -> LedgerEntry | None:
     """The version's ``model.paper`` entry (None: never in paper)."""
-    return ledger.last(action=Action.MODEL_PAPER, subject=Subject.model(name, version))
+    return ledger.last(action=Action.MODEL_PAPER, subject=ref.subject)
 
 
 def in_paper(ledger: Ledger, name: str) -> list[LedgerEntry]:
@@ -57,25 +58,23 @@ def in_paper(ledger: Ledger, name: str) -> list[LedgerEntry]:
     return out
 
 
-def paper_days(ledger: Ledger, name: str, version, since_seq: int) -> int:
+def paper_days(ledger: Ledger, ref: ModelRef, since_seq: int) -> int:
     """Distinct dates marked on paper for the version after ``since_seq``."""
-    marks = ledger.entries(
-        action=Action.PAPER_MARKED, subject=Subject.model(name, version), after_seq=since_seq
-    )
+    marks = ledger.entries(action=Action.PAPER_MARKED, subject=ref.subject, after_seq=since_seq)
     return len({e.payload.get("as_of") for e in marks if e.actor == SYSTEM_ACTOR})
 
 
-def paper_blocker(ledger: Ledger, name: str, version, paper: PaperPolicy) -> str | None:
+def paper_blocker(ledger: Ledger, ref: ModelRef, paper: PaperPolicy) -> str | None:
     """Why the live approval of the version may not be given yet under ``paper``; None: it may."""
-    start = entered(ledger, name, version)
+    start = entered(ledger, ref)
     if start is None:
         return (
-            f"{name} v{version}: the tier requires a paper stage first"
+            f"{ref}: the tier requires a paper stage first"
             f" (alphagate approve --stage paper, then {paper.min_days} paper days)"
         )
-    days = paper_days(ledger, name, version, start.seq)
+    days = paper_days(ledger, ref, start.seq)
     if days < paper.min_days:
-        return f"{name} v{version}: {days} of {paper.min_days} paper days marked"
+        return f"{ref}: {days} of {paper.min_days} paper days marked"
     return None
 
 
@@ -119,7 +118,7 @@ def graduation_pass(ledger: Ledger, facts, paper, graduation, refuse) -> dict:
     TamperDetected
         The paper record does not verify.
     """
-    why = paper_blocker(ledger, facts.name, facts.version, paper)
+    why = paper_blocker(ledger, facts.ref, paper)
     if why:
         raise refuse(f"approve for live: {why}")
     where = f"approve for live: {facts.name} v{facts.version}"

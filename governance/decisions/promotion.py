@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from governance.findings.verdict import ValidationFacts, latest_validation
 from governance.ground.refs import ModelRef
-from governance.ground.vocabulary import Action, Subject
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.duties import developer_of
 from governance.identity.users import load_registry
@@ -80,36 +80,35 @@ def facts_for(ws: Workspace, ledger: Ledger, ref: ModelRef, registry=None) -> Mo
     return replace(facts, developer=developer_of(ledger, facts.run_id, registry))
 
 
-def rejections(ledger: Ledger, name: str, version) -> list:
+def rejections(ledger: Ledger, ref: ModelRef) -> list:
     """Every rejection of the version, whatever validation it came after.
 
     A rejection is a risk officer's decision on the version: a later validation (the
     validator's own act) does not lift it; only a new version does (docs/governance.md).
     Approvals, by contrast, count only against the latest validation.
     """
-    return ledger.entries(action=Action.APPROVAL_REJECTED, subject=Subject.model(name, version))
+    return ledger.entries(action=Action.APPROVAL_REJECTED, subject=ref.subject)
 
 
-def decisions_on_validation(
-    ledger: Ledger, name: str, version: str, action: str, validation
-) -> list:
+def decisions_on_validation(ledger: Ledger, ref: ModelRef, action: str, validation) -> list:
     """Entries of ``action`` on the version given against its latest validation."""
     if validation is None:
         return []
     return [
         e
-        for e in ledger.entries(action=action, subject=Subject.model(name, version))
+        for e in ledger.entries(action=action, subject=ref.subject)
         if (e.payload.get("signed") or e.payload.get("document") or {}).get("validation_entry_hash")
         == validation.entry_hash
     ]
 
 
-def superseded_blocker(ledger, name: str, version, validation, registry, tier) -> str | None:
-    """Why approvals on ``validation`` can no longer promote ``name`` v``version``: they
+def superseded_blocker(ledger, ref: ModelRef, validation, registry, tier) -> str | None:
+    """Why approvals on ``validation`` can no longer promote the version ``ref``: they
     already completed a promotion that a later one superseded (they count once; a return
     is a fresh validation and fresh approvals), else None."""
-    done = promotions(ledger, name, registry, tier)
-    mine = [p for p in done if p.version == str(version)
+    version = ref.version
+    done = promotions(ledger, ref.name, registry, tier)
+    mine = [p for p in done if ModelRef.recorded(ref.name, p.version) == ref
             and p.validation_entry_hash == validation.entry_hash]  # fmt: skip
     if not mine or done[-1] is mine[-1]:
         return None
@@ -157,11 +156,11 @@ def compute_state(
     registry = load_registry(ledger)
     validation = validation or latest_validation(ledger, facts.ref, registry)
     need = needed_now(ledger, name, version, tier, registry)
-    decisions = decisions_on_validation(ledger, name, version, action, validation)
+    decisions = decisions_on_validation(ledger, facts.ref, action, validation)
     granted = counted_approvals(
         decisions, facts.developer, declared_count(registry, tier), registry
     )
-    rejected = list(dict.fromkeys(e.payload.get("user") for e in rejections(ledger, name, version)))
+    rejected = list(dict.fromkeys(e.payload.get("user") for e in rejections(ledger, facts.ref)))
     blocked = []
     if facts.developer is None:
         blocked.append(
@@ -177,7 +176,7 @@ def compute_state(
         approvals = [e for e in decisions if e.seq in counted]
         blocked += backing_blockers(ledger, registry, facts, validation, approvals, at_use=at_use)
         if not at_use:
-            gone = superseded_blocker(ledger, name, version, validation, registry, tier)
+            gone = superseded_blocker(ledger, facts.ref, validation, registry, tier)
             blocked += [gone] if gone else []
     if rejected:
         blocked.append(f"v{version} was rejected by {', '.join(rejected)}")
@@ -222,7 +221,7 @@ def stage_state(ws, ledger, facts, tier, validation=None) -> tuple[PromotionStat
     if (
         getattr(tier, "paper", None) is None
         or state.champion
-        or entered(ledger, facts.name, facts.version) is not None
+        or entered(ledger, facts.ref) is not None
     ):
         return state, False
     return compute_state(ws, ledger, facts, tier, validation, action=Action.APPROVAL_PAPER), True

@@ -11,26 +11,29 @@ validation's seq as its evidence.
 from __future__ import annotations
 
 from governance.decisions.killswitch import Trigger, auto_trip
+from governance.ground.refs import ModelRef
 from governance.registry.champion import champion
 from governance.registry.store_reader import registry_reader
 from governance.registry.versions import champion_version, registry_exists
 
 
-def is_champion(ws, ledger, name: str, version) -> bool:
-    """Whether ``name`` v``version`` is the champion by the signed approvals or by the registry."""
+def is_champion(ws, ledger, ref: ModelRef) -> bool:
+    """Whether the version ``ref`` is the champion by the signed approvals or by the registry."""
+    name, recorded = ref.name, str(ref.version)  # as promotions and the registry spell it
     promoted = champion(ledger, name)
-    if promoted is not None and promoted.version == str(version):
+    if promoted is not None and promoted.version == recorded:
         return True
-    return registry_exists(ws) and champion_version(registry_reader(ws), name) == str(version)
+    return registry_exists(ws) and champion_version(registry_reader(ws), name) == recorded
 
 
-def trip_if_champion_failed(ws, target, tier, name: str, version, verdict: str, seq: int):
-    """Trip ``name``'s switch when ``verdict`` is ``fail`` for its champion and the tier's
-    policy enables the trigger; return the new state, or None when nothing tripped."""
+def trip_if_champion_failed(ws, target, tier, ref: ModelRef, verdict: str, seq: int):
+    """Trip the strategy's switch when ``verdict`` is ``fail`` for its champion ``ref`` and the
+    tier's policy enables the trigger; return the new state, or None when nothing tripped."""
     if str(verdict).lower() != "fail" or not is_champion(
-        ws, getattr(target, "ledger", target), name, version
+        ws, getattr(target, "ledger", target), ref
     ):
         return None
+    name, version = ref.name, ref.version
     reason = f"champion {name} v{version} failed its revalidation (validation seq {seq})"
     evidence = {"validation_seq": seq, "model_name": name, "model_version": str(version)}
     return auto_trip(

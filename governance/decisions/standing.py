@@ -204,10 +204,10 @@ def standing(ws, ledger: Ledger, ref: ModelRef, tier=None) -> Standing:
     gone = retirements(ledger, name, registry)
     champ = champion_of(ledger, name, registry)
     was_promoted = v in _promoted_versions(ledger, name, registry)
-    rejected = [_row(ledger, e.seq) for e in _rejections(ledger, name, v)]
+    rejected = [_row(ledger, e.seq) for e in _rejections(ledger, ref)]
     ks, above = killswitch.effective(ledger, name), killswitch.status(ledger)
     own = killswitch.status(ledger, name)
-    start = entered(ledger, name, v)
+    start = entered(ledger, ref)
     stage = _stage(
         retired=v in gone,
         champ=champ == v,
@@ -222,7 +222,7 @@ def standing(ws, ledger: Ledger, ref: ModelRef, tier=None) -> Standing:
     # still in paper: entered it, neither promoted since (champion, superseded) nor retired
     in_paper = start is not None and stage not in (Stage.RETIRED, Stage.CHAMPION,
                                                    Stage.SUPERSEDED)  # fmt: skip
-    days = paper_days(ledger, name, v, start.seq) if in_paper else None
+    days = paper_days(ledger, ref, start.seq) if in_paper else None
     # in paper short of the tier's days: a live approval would be refused (no command helps)
     waiting = days is not None and tier.paper is not None and days < tier.paper.min_days
     life = lifecycle_of(
@@ -280,10 +280,10 @@ def standing(ws, ledger: Ledger, ref: ModelRef, tier=None) -> Standing:
 _DONE = (Stage.CHAMPION, Stage.SUPERSEDED, Stage.RETIRED, Stage.REJECTED)
 
 
-def _rejections(ledger: Ledger, name: str, version: str) -> list:
+def _rejections(ledger: Ledger, ref: ModelRef) -> list:
     from governance.decisions.promotion import rejections
 
-    return rejections(ledger, name, version)
+    return rejections(ledger, ref)
 
 
 def _promoted_versions(ledger: Ledger, name: str, registry) -> set[str]:
