@@ -88,7 +88,7 @@ def bench_one(n_assets: int, n_days: int, shap_sample: int, keep: bool) -> dict:
         ctx = RunContext.open(ws, actor="bench-validator", role="validator")
         try:
             t0 = time.perf_counter()
-            inp = load_inputs(ws, ctx.ledger, ctx.store, name, res.version)
+            inp = load_inputs(ws, ctx.ledger, ctx.store, ModelRef.parse(name, res.version))
             t_load = time.perf_counter() - t0
             t0 = time.perf_counter()
             with_predictions(inp)

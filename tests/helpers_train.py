@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from governance.ground.refs import ModelRef
 from tasks.data.market import MarketPanel
 from tasks.data.synthetic import SyntheticSpec, generate_market
 from tasks.model.features import FeaturesConfig
@@ -144,5 +145,5 @@ def minor_comparison(ws, name: str, version, tier) -> dict | None:
 
     with Ledger.open(ws) as ledger:
         change = version_change(ledger, name, version).to_json()
-        inp = load_inputs(ws, ledger, ledger.store, name, int(version))
+        inp = load_inputs(ws, ledger, ledger.store, ModelRef.parse(name, version))
         return compare_with_baseline(ledger, inp, change, tier, 1 / 5)  # the default quintiles

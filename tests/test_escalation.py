@@ -120,3 +120,30 @@ def test_a_revalidation_does_not_remediate_a_finding_raised_in_use(workspace, mo
                      "findings": [], "validator": "vera", "developer": "dana"},
         )  # fmt: skip
         assert load_register(ledger).get(raised.id).status is Status.OPEN
+
+
+def test_a_forged_finding_with_no_version_number_is_skipped_not_a_crash(workspace):
+    """An insider appends a ``finding.raised`` whose ``model_version`` is no number (the
+    system actor's entries are unsigned) to break every reader of the register: the record
+    is folded as recorded, about no version, and the readers that look up its verdict or the
+    version's findings skip it instead of failing (exit 1)."""
+    from governance.findings.accept import _verdict
+    from governance.findings.owners import owners
+    from governance.identity.users import SYSTEM_ACTOR
+    from governance.log.ledger import Ledger
+
+    forged = {"check": "ic_decay", "about": "", "severity": "warning", "message": "m",
+              "value": None, "threshold": None, "id": f"F-{STRATEGY}-v{VERSION}-9"}  # fmt: skip
+    with Ledger.open(workspace) as ledger:
+        ledger.append(
+            Action.FINDING_RAISED, actor=SYSTEM_ACTOR, role="system",
+            subject=Subject.model(STRATEGY, VERSION),
+            payload={"model_name": STRATEGY, "model_version": "v1; drop", "origin": "monitoring",
+                     "findings": [forged]},
+        )  # fmt: skip
+        register = load_register(ledger)
+        (record,) = register.records
+        assert record.ref is None
+        assert register.of_version(ModelRef.parse(STRATEGY, VERSION)) == []
+        assert _verdict(ledger, record) is None
+        assert owners(ledger, register) is not None

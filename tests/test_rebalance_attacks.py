@@ -242,7 +242,7 @@ def test_a_permuted_features_tag_and_another_normalisation_score_the_signed_inpu
     attacked = _model_weights(ws, capsys, cfg)
     pd.testing.assert_series_equal(attacked, control)
     with Ledger.open(ws) as ledger:
-        inputs = load_inputs(ws, ledger, ledger.store, STRATEGY, int(version))
+        inputs = load_inputs(ws, ledger, ledger.store, ModelRef.parse(STRATEGY, version))
     assert (inputs.features, inputs.horizon) == (features, int(tags["horizon"]))
 
 

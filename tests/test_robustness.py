@@ -69,7 +69,7 @@ def loaded(ws, validated):
     version, _ = validated
     store = ArtifactStore(ws.artifacts)
     with Ledger.open(ws) as ledger:
-        inp = load_inputs(ws, ledger, store, NAME, version)
+        inp = load_inputs(ws, ledger, store, ModelRef.parse(NAME, version))
         recipe = recipe_of(trained_entry_of(ledger, NAME, version).payload)
     return inp, recipe, store
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from governance.ground.errors import InputError, TamperDetected
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.log.ledger import Ledger
 from governance.registry.contract import CONTRACT_FILE, read_contract
@@ -143,7 +144,7 @@ def strategy_trials(client, runs: tuple[str, ...], tmp: Path) -> pd.DataFrame:
     return pd.concat(frames, axis=1).sort_index() if frames else pd.DataFrame()
 
 
-def load_inputs(ws, ledger: Ledger, store, model_name: str, version: int) -> ValidationInputs:
+def load_inputs(ws, ledger: Ledger, store, ref: ModelRef) -> ValidationInputs:
     """Load the version, its run's files, the sealed holdout and the trial accounting.
 
     Raises
@@ -155,9 +156,10 @@ def load_inputs(ws, ledger: Ledger, store, model_name: str, version: int) -> Val
         The holdout fingerprint is not recorded by any ``data.split`` entry, or the stored
         holdout no longer hashes to it.
     """
+    model_name, version = ref.name, ref.version
     client = mlflow_client(ws)
     try:
-        mv = client.get_model_version(model_name, str(version))
+        mv = client.get_model_version(model_name, str(version))  # MLflow's string
     except mlflow_error():
         raise InputError(
             f"--model-version: model {model_name!r} has no version {version}"
@@ -195,7 +197,7 @@ def load_inputs(ws, ledger: Ledger, store, model_name: str, version: int) -> Val
         )
     return ValidationInputs(
         model_name=model_name,
-        version=int(version),
+        version=version,
         run_id=mv.run_id,
         tags=tags,
         developer=tags.get("developer"),

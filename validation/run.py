@@ -297,7 +297,7 @@ def validate_model_version(
     check_validator(ctx, ref, validator)
     signer, validator = validator, validator.name
     model_name, version = ref.name, ref.version
-    inp = load_inputs(ctx.ws, ctx.ledger, ctx.store, model_name, version)
+    inp = load_inputs(ctx.ws, ctx.ledger, ctx.store, ref)
     a = assess_inputs(ctx, inp, cfg, tier, validator=validator, tier_name=tier_name)
     a = _identified(ctx, a, ref)
     # the operating domain (with the sources' signed lineage) travels in the signed report
@@ -361,7 +361,7 @@ def validate_model_version(
             Action.VALIDATION_COMPLETED, Subject.model(model_name, version)
         ),
     )
-    sync_findings(ctx.ws, ctx.ledger, model_name, version, entry.seq)
+    sync_findings(ctx.ws, ctx.ledger, ref, entry.seq)
     return ValidationResult(
         model_name=model_name,
         version=version,

@@ -161,7 +161,8 @@ def _accept(args: argparse.Namespace) -> int:
             ws, ledger, args.finding_id, signer, args.reason, args.until, args.control,
             tier=in_force.tier, tier_name=in_force.name, policy_hash=in_force.policy_hash,
         )  # fmt: skip
-        sync_findings(ws, ledger, record.model_name, record.model_version, record.validation_seq)
+        if record.ref is not None:  # a record with no version number has no registry page
+            sync_findings(ws, ledger, record.ref, record.validation_seq)
     if entry.action == Action.FINDING_ACCEPTED:
         print(
             f"{signer.name} accepted {record.id} until {record.acceptance.until} (ledger seq {entry.seq}, signed)"

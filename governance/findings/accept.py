@@ -84,7 +84,8 @@ def acceptance_document(
 def _verdict(ledger: Ledger, record: FindingRecord) -> ValidationFacts | None:
     """The version's latest valid, signed verdict, each entry verified as it is read
     (governance/log/readtime.py): never an unchecked last ``validation.completed``."""
-    return latest_validation(VerifiedReader(ledger), record.ref)
+    ref = record.ref  # None: a forged record with no version number has no verdict
+    return latest_validation(VerifiedReader(ledger), ref) if ref else None
 
 
 def _developer(ledger: Ledger, record: FindingRecord) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from governance.findings.register import Status, load_register
 from governance.findings.review import blocking
+from governance.ground.refs import ModelRef
 from governance.registry.recorder import mlflow_client
 
 _LINE = "Findings: "
@@ -23,11 +24,12 @@ def findings_line(records, link: str | None) -> str:
     return f"{text} — [report]({link})" if link else text
 
 
-def sync_findings(ws, ledger, name: str, version, validation_seq: int) -> None:
+def sync_findings(ws, ledger, ref: ModelRef, validation_seq: int) -> None:
     """Set the version's findings tags and description line from the register."""
+    name, version = ref.name, str(ref.version)  # the registry's string
     client = mlflow_client(ws)
     records = blocking(load_register(ledger), validation_seq)
-    mv = client.get_model_version(name, str(version))
+    mv = client.get_model_version(name, version)
     tags = dict(mv.tags or {})
     run_id = tags.get("validation.run_id")
     link = None
@@ -38,8 +40,8 @@ def sync_findings(ws, ledger, name: str, version, validation_seq: int) -> None:
     accepted = ",".join(
         f"{r.id}@{r.acceptance.until}" for r in records if r.status is Status.ACCEPTED
     )
-    client.set_model_version_tag(name, str(version), "findings.open", opened or "none")
-    client.set_model_version_tag(name, str(version), "findings.accepted", accepted or "none")
+    client.set_model_version_tag(name, version, "findings.open", opened or "none")
+    client.set_model_version_tag(name, version, "findings.accepted", accepted or "none")
     kept = [ln for ln in (mv.description or "").split("\n\n") if not ln.startswith(_LINE)]
     desc = "\n\n".join(x for x in [*kept, findings_line(records, link)] if x.strip())
-    client.update_model_version(name, str(version), description=desc)
+    client.update_model_version(name, version, description=desc)

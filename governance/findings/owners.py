@@ -57,7 +57,7 @@ class Assignment:
 
 
 def _developer(ledger, record: FindingRecord, registry) -> str | None:
-    verdict = latest_validation(ledger, record.ref)
+    verdict = latest_validation(ledger, record.ref) if record.ref else None
     return developer_of(ledger, verdict.run_id, registry) if verdict and verdict.run_id else None
 
 

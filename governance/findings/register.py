@@ -385,7 +385,7 @@ def fold(entries: Iterable, as_of: dt.date | None = None, registry=None) -> Regi
         for fid, r in records.items():
             if r.status is Status.ACCEPTED and expired_on(r.acceptance, as_of):
                 records[fid] = step(r, "expired")
-    ordered = sorted(records.values(), key=lambda r: (r.model_name, int(r.model_version), r.number))
+    ordered = sorted(records.values(), key=lambda r: (r.ref or ModelRef(r.model_name, 1), r.number))
     return Register(tuple(ordered), as_of.isoformat() if as_of else None)
 
 
