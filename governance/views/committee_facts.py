@@ -132,14 +132,10 @@ def _is_png_or(*names: str):
     return lambda n: n in names or n.lower().endswith(".png")
 
 
-def _about(ledger, action: str, name: str, version: str) -> LedgerEntry | None:
-    return ledger.last(action=action, subject=Subject.model(name, version))
-
-
-def _trained(ledger, name: str, version: str) -> LedgerEntry | None:
+def _trained(ledger, ref: ModelRef) -> LedgerEntry | None:
     """The training entry of the version (subject ``strategy:<name>``), by the seq its
     registration records."""
-    registered = _about(ledger, Action.MODEL_REGISTERED, name, version)
+    registered = ledger.last(action=Action.MODEL_REGISTERED, subject=ref.subject)
     seq = registered.payload.get("trained_seq") if registered is not None else None
     if not isinstance(seq, int):
         return None
@@ -147,11 +143,11 @@ def _trained(ledger, name: str, version: str) -> LedgerEntry | None:
     return found[0] if found and found[0].action == Action.MODEL_TRAINED else None
 
 
-def _validation(ledger, name: str, version: str) -> LedgerEntry | None:
+def _validation(ledger, ref: ModelRef) -> LedgerEntry | None:
     """The latest *valid* validation (a validator's signed act: a forged, unsigned entry with
     a kinder verdict is skipped, governance/findings/verdict.py), whose report must be the one
     the validator signed."""
-    held = latest_validation(ledger, ModelRef.parse(name, version))
+    held = latest_validation(ledger, ref)
     if held is None:
         return None
     entry = ledger.entries_between(held.seq, held.seq)[0]
@@ -163,10 +159,10 @@ def _validation(ledger, name: str, version: str) -> LedgerEntry | None:
     return entry
 
 
-def _backtest(ledger, name: str, version: str, trained: LedgerEntry | None):
+def _backtest(ledger, ref: ModelRef, trained: LedgerEntry | None):
     """The holdout backtest the run that trained the version recorded (its flow run), else the
     version's latest (a rerun of the same model)."""
-    found = ledger.entries(action=Action.BACKTEST_COMPLETED, subject=Subject.model(name, version))
+    found = ledger.entries(action=Action.BACKTEST_COMPLETED, subject=ref.subject)
     run = trained.payload.get("flow_run_id") if trained is not None else None
     same = [e for e in found if run and e.payload.get("flow_run_id") == run]
     return (same or found or [None])[-1]
@@ -197,9 +193,9 @@ def _book(ledger, name: str) -> tuple[LedgerEntry | None, LedgerEntry | None, Le
     return published, risk, stress
 
 
-def _decisions(ledger, name: str, version: str) -> list[Decision]:
+def _decisions(ledger, ref: ModelRef) -> list[Decision]:
     registry = load_registry(ledger)
-    subject = Subject.model(name, version)
+    subject = ref.subject
     out = []
     for e in sorted(
         (e for a in DECISIONS for e in ledger.entries(action=a, subject=subject)),
@@ -249,9 +245,9 @@ def committee_facts(ledger, ref: ModelRef) -> CommitteeFacts:
     name, version = ref.name, str(ref.version)  # the recorded spelling (payloads, subjects)
     store = ledger.store
     seq, digest = ledger.head()
-    trained = _trained(ledger, name, version)
-    validation = _validation(ledger, name, version)
-    backtest = _backtest(ledger, name, version, trained)
+    trained = _trained(ledger, ref)
+    validation = _validation(ledger, ref)
+    backtest = _backtest(ledger, ref, trained)
     published, risk, stress = _book(ledger, name)
     register = load_register(ledger)
     return CommitteeFacts(
@@ -267,5 +263,5 @@ def committee_facts(ledger, ref: ModelRef) -> CommitteeFacts:
         risk=_evidence(store, risk, _is_png_or("risk/summary.json")),
         stress=_evidence(store, stress, _is_png_or("stress/summary.json")),
         findings=tuple(register.of_version(ref)),
-        decisions=tuple(_decisions(ledger, name, version)),
+        decisions=tuple(_decisions(ledger, ref)),
     )
