@@ -232,6 +232,7 @@ def test_a_revalidation_does_not_lift_a_risk_officers_rejection(env, capsys):
         ("rita", "look-ahead in a feature")
     ]
     assert not [c for c in status["next"] if "approve" in c or "findings accept" in c]
+    assert status["next_revalidation_due"] is None  # never promoted: no revalidation date
     code, models, _ = cli(capsys, "models", "--config", str(cfg), "--json")
     assert {m["name"]: m["status"] for m in models["models"]}["delta"] == "rejected"
     assert approve(capsys, cfg, "delta", v, "vera")[0] == 4
