@@ -50,13 +50,13 @@ def retirement_document(facts, *, policy_hash: str, head: tuple[int, str], reaso
     }
 
 
-def _refuse(ledger: Ledger, name: str, version, signer: Signer, message: str) -> Forbidden:
+def _refuse(ledger: Ledger, facts, signer: Signer, message: str) -> Forbidden:
     ledger.append(
         Action.RETIREMENT_REFUSED,
         actor=signer.name,
         role=signer.role,
-        subject=Subject.model(name, version),
-        payload={"model_name": name, "model_version": str(version), "refusal": message},
+        subject=facts.ref.subject,
+        payload={"model_name": facts.name, "model_version": facts.version, "refusal": message},
     )
     return Forbidden(message)
 
@@ -87,7 +87,7 @@ def retire(
         subject=f"{facts.name} v{facts.version}",
     )  # fmt: skip
     if refusal:
-        raise _refuse(ledger, facts.name, facts.version, signer, refusal)
+        raise _refuse(ledger, facts, signer, refusal)
     if str(facts.version) in retirements(ledger, facts.name):
         raise InputError(f"--model-version: {facts.name} v{facts.version} is already retired")
     doc = retirement_document(facts, policy_hash=policy_hash, head=ledger.head(), reason=reason)
