@@ -4,16 +4,16 @@
 Times ``tasks.risk.stress.account_losses``, the function ``tasks/risk/gate.py`` calls for
 every account of a rebalance: the holdings (a dict of 1,000 weight Series) aligned into one
 dense matrix ``W`` (A x n), every account's loss in every named scenario and in every
-sampled scenario as one product each, ``L = -R W'`` (S x A), and each account's sampled tail
-loss, its expected shortfall at 99 % (``np.quantile`` down the scenarios, then the mean of
-the losses at or above it). The floor, measured in the same run on the same arrays: the
-bare product ``-R W'`` (one streaming pass over the S x A x n contributions, issue 28's
-floor); beside it, and checking the answer, the earlier selection on dense arrays: that
-product plus ``np.quantile`` over every account's losses and the tail mean
-(tasks/risk/tail.py now selects from the losses above a sampled threshold). Printed: CPU of
-each and the ratios (target <= 1.5 against the bare product); the peak memory the call allocates (tracemalloc) over
-the loss matrix ``L`` it must hold (target <= 1.5). Scenarios: ``--scenarios`` filtered-
-bootstrap draws (tasks/risk/sampling.py) on a synthetic year, the default config's
+sampled scenario as one product each (``-W R'``, A x S, account-major), and each account's
+sampled tail loss, its expected shortfall at 99 % (the mean of its losses at or above their
+``np.quantile``, selected from the losses above a sampled threshold,
+``tasks.risk.tail.tail_means``). The floor, measured in the same run on the same arrays:
+the bare product ``-R W'`` (one streaming pass over the S x A x n contributions, issue
+28's floor); beside it, and checking the answer, the earlier selection on dense arrays:
+that product plus ``np.quantile`` over every account's losses and the tail mean. Printed:
+CPU of each and the ratios (target <= 1.5 against the bare product); the peak memory the
+call allocates (tracemalloc) over the loss matrix it must hold (target <= 1.5).
+Scenarios: ``--scenarios`` filtered-bootstrap draws (tasks/risk/sampling.py) on a synthetic year, the default config's
 hypothetical shocks; accounts: random long-only books. Usage::
 
     .venv/bin/python bench/bench_stress.py [--scenarios 10000] [--accounts 1000] [--assets 100]
