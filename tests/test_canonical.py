@@ -86,3 +86,48 @@ def test_entry_bytes_fast_path_is_rfc8785(fields):
     except Exception:  # lone surrogates: not encodable, the general encoder decides
         return
     assert entry_bytes(fields) == expected
+
+
+any_text = st.text(st.characters(codec="utf-8"))  # controls, astral and private-use included
+mixed_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**60), 2**60) | any_text
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(any_text | st.text("abcXYZ_-09 "), inner, max_size=4),
+    max_leaves=25,
+)  # fmt: skip
+
+
+@given(mixed_values)
+def test_the_plain_fast_path_writes_rfc8785s_bytes(value):
+    """canonical_json takes the standard library's encoder for plain values (no float, ASCII
+    keys, integers within 2**53) and the rfc8785 package for the rest: the bytes are the
+    package's either way, or both refuse (an integer beyond RFC 8785's range)."""
+    import rfc8785
+
+    try:
+        expected = rfc8785.dumps(value)
+    except Exception as exc:
+        with pytest.raises(type(exc)):
+            canonical_json(value)
+        return
+    assert canonical_json(value) == expected
+
+
+def test_key_order_is_utf16_code_units_beyond_ascii():
+    """Where Python's order (code points) and RFC 8785's (UTF-16 code units) differ, the
+    general encoder decides: U+10000 sorts before U+E000 in UTF-16."""
+    value = {"\ue000": 1, "\U00010000": 2}
+    assert canonical_json(value) == '{"\U00010000":2,"\ue000":1}'.encode()
+
+
+def test_a_lone_surrogate_is_the_packages_to_judge():
+    import rfc8785
+
+    try:
+        expected = rfc8785.dumps({"k": "\ud800"})
+    except Exception as exc:
+        with pytest.raises(type(exc)):
+            canonical_json({"k": "\ud800"})
+    else:
+        assert canonical_json({"k": "\ud800"}) == expected

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import enum
 import hashlib
+import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 import rfc8785
 
 _CHUNK = 1 << 20
+#: RFC 8785 (I-JSON) integers: beyond 2**53 a number is not exact in IEEE 754.
+_INT_LIMIT = 2**53
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -54,8 +57,48 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def canonical_json(obj: Any) -> bytes:
-    """RFC 8785 canonical UTF-8 bytes of ``obj`` after :func:`to_jsonable`."""
-    return rfc8785.dumps(to_jsonable(obj))
+    """RFC 8785 canonical UTF-8 bytes of ``obj`` after :func:`to_jsonable`.
+
+    Most recorded values hold no float and only ASCII keys; for those the standard library's
+    encoder (C) writes the same bytes as RFC 8785 (:func:`_plain` says why), about four times
+    faster than the ``rfc8785`` package, which writes every other value.
+    """
+    value = to_jsonable(obj)
+    if _plain(value):
+        out = plain_bytes(value)
+        if out is not None:
+            return out
+    return rfc8785.dumps(value)
+
+
+def plain_bytes(value: Any) -> bytes | None:
+    """The standard library's compact, key-sorted UTF-8 JSON of a value known to be plain
+    (:func:`_plain`), which is its RFC 8785 text; None for a string holding a lone surrogate
+    (not UTF-8: the ``rfc8785`` package decides)."""
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return None
+
+
+def _plain(value: Any) -> bool:
+    r"""True when ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)``
+    writes RFC 8785's text for ``value``: no float (ECMAScript's number form differs from
+    Python's ``repr``), integers inside RFC 8785's range (±2**53), keys in ASCII (RFC 8785
+    sorts by UTF-16 code units, Python by code points: the two orders agree on ASCII). Both
+    escape a string alike: ``\\``, ``\"``, ``\b \f \n \r \t``, other controls as
+    ``\u00xx`` in lower case, everything else as itself (tests/test_canonical.py checks it
+    against the ``rfc8785`` package)."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return -_INT_LIMIT < value < _INT_LIMIT
+    if kind is dict:
+        return all(type(k) is str and k.isascii() and _plain(v) for k, v in value.items())
+    if kind is list:
+        return all(_plain(v) for v in value)
+    return False
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from governance.ground.artifacts import check_sha
-from governance.ground.canonical import canonical_json, sha256_bytes
+from governance.ground.canonical import canonical_json, plain_bytes, sha256_bytes
 from governance.ground.errors import InputError
 from governance.log.merkle import leaf_hash
 
@@ -97,12 +97,9 @@ def entry_bytes(fields: Mapping[str, Any]) -> bytes:
     if all(
         v is None or type(v) is str or (type(v) is int and abs(v) < _SAFE_INT) for v in obj.values()
     ):
-        try:
-            return json.dumps(
-                obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-            ).encode("utf-8")
-        except UnicodeEncodeError:
-            pass
+        out = plain_bytes(obj)
+        if out is not None:
+            return out
     return canonical_json(obj)
 
 
