@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 from collections.abc import Iterable, Sequence
 
 from governance.ground.vocabulary import Action, Area, Subject, area, gate_of
@@ -208,6 +209,10 @@ def quietly():
 
 
 def _in_flow_run() -> bool:
+    # a process that never imported Prefect's context runs no flow: a one-shot command does
+    # not import Prefect (about 4 s of CPU) only to learn that
+    if "prefect.context" not in sys.modules:
+        return False
     from prefect.context import FlowRunContext
 
     return FlowRunContext.get() is not None
