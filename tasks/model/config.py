@@ -132,10 +132,16 @@ class LightGBMParams(StrictModel):
     # (a LightGBM forced split), so each regime's rows grow their own subtrees: one model
     # per regime, the date's regime choosing which one scores (tasks/model/regimes.py).
     regime_gate: str | None = None
+    # The regime ensemble combined by the regime probabilities (issue 26 item 6): one
+    # booster per regime, each row weighted by this probability feature (``mkt_p_turbulent``),
+    # predicting sum_s p_s f_s (tasks/model/regime_ensemble.py).
+    regime_mix: str | None = None
 
     def booster_params(self) -> dict[str, Any]:
         """Parameters for ``lightgbm.train``, with the determinism switches set."""
-        p = self.model_dump(exclude={"num_boost_round", "early_stopping_rounds", "regime_gate"})
+        p = self.model_dump(
+            exclude={"num_boost_round", "early_stopping_rounds", "regime_gate", "regime_mix"}
+        )
         p.update(deterministic=True, force_row_wise=True, verbosity=-1)
         return p
 

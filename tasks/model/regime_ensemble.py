@@ -13,9 +13,16 @@ Its SHAP explanation is the same mixture of the boosters' exact TreeSHAP values 
 regime probability is the mixture's weight, not an input of the boosters: it receives no
 attribution of its own.
 
-:class:`RegimeEnsemble` holds the boosters; :class:`RegimeEnsemblePyfunc` is the MLflow
-``pyfunc`` model that carries them (one booster text file per regime as its artifacts) and
-predicts long feature rows with the probability column.
+:class:`RegimeEnsemble` holds the boosters; :func:`python_model` is the MLflow model that
+carries them (one booster text file per regime as its artifacts, governance/registry/pyfunc.py)
+and predicts long feature rows with the probability column.
+
+In the governed chain (``model.lightgbm.regime_mix``) the ensemble stands where a booster
+stands: its input is the model's feature matrix (:attr:`RegimeEnsemble.columns`, the
+contract's order, the probability among them), it predicts, names its boosting rounds and
+writes one model file (:meth:`RegimeEnsemble.model_text`: the boosters' text models in
+:data:`~tasks.model.regimes.HMM_STATES` order, concatenated), so training, the run's
+files, validation and replication read it as they read a booster.
 """
 
 from __future__ import annotations
@@ -26,13 +33,20 @@ from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
 from tasks.model.regimes import HMM_STATES
 
-__all__ = ["WEIGHT", "RegimeEnsemble", "RegimeEnsemblePyfunc", "fit_regime_ensemble"]
+__all__ = [
+    "WEIGHT",
+    "RegimeEnsemble",
+    "artifacts",
+    "fit_matrix",
+    "fit_regime_ensemble",
+    "from_artifacts",
+    "python_model",
+]
 
 #: The feature whose value is ``P(turbulent at t | returns up to t)``.
 WEIGHT = "mkt_p_turbulent"
@@ -46,10 +60,22 @@ class RegimeEnsemble:
     boosters: tuple[lgb.Booster, ...]
     features: tuple[str, ...]
     weight: str = WEIGHT
+    #: The model's input order (the boosters' features and the probability): a matrix given
+    #: to :meth:`predict` has these columns. Default: the features, then the probability.
+    columns: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.columns:
+            object.__setattr__(self, "columns", (*self.features, self.weight))
+
+    def _frame(self, data: pd.DataFrame | np.ndarray) -> pd.DataFrame:
+        if isinstance(data, pd.DataFrame):
+            return data
+        return pd.DataFrame(np.asarray(data, dtype=float), columns=list(self.columns))
 
     def weights(self, frame: pd.DataFrame) -> np.ndarray:
         """``(n, 2)``: each row's ``(p_calm, p_turbulent)``; a missing probability is an error."""
-        p = frame[self.weight].to_numpy(dtype=float)
+        p = self._frame(frame)[self.weight].to_numpy(dtype=float)
         if not np.isfinite(p).all():
             raise ValueError(f"regime ensemble: {self.weight} is missing on some rows")
         p = np.clip(p, 0.0, 1.0)
@@ -58,10 +84,44 @@ class RegimeEnsemble:
     def _x(self, frame: pd.DataFrame) -> np.ndarray:
         return frame[list(self.features)].to_numpy(dtype=float)
 
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """``sum_s p_s f_s(x)`` per row."""
+    def predict(self, frame: pd.DataFrame | np.ndarray, num_iteration=None) -> np.ndarray:
+        """``sum_s p_s f_s(x)`` per row of a frame (by column name) or of a matrix in
+        :attr:`columns` order; each booster at its own early-stopped round, if any
+        (``num_iteration`` is accepted for a booster's signature and not used)."""
+        frame = self._frame(frame)
         x, w = self._x(frame), self.weights(frame)
         return sum(w[:, s] * b.predict(x) for s, b in enumerate(self.boosters))
+
+    @property
+    def best_iteration(self) -> int:
+        """The longest of the boosters' early-stopped rounds (0: none stopped early)."""
+        return max(int(b.best_iteration or 0) for b in self.boosters)
+
+    def current_iteration(self) -> int:
+        """The longest of the boosters' rounds."""
+        return max(int(b.current_iteration()) for b in self.boosters)
+
+    def shap_matrix(self, frame: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """``(n, len(columns))``: :meth:`shap` in :attr:`columns` order, the probability's
+        column zero (the mixture's weight, not an input of the boosters)."""
+        phi, _ = self.shap(self._frame(frame))
+        return phi.reindex(columns=list(self.columns), fill_value=0.0).to_numpy(dtype=float)
+
+    def feature_importance(self, importance_type: str = "split") -> np.ndarray:
+        """``(len(columns),)``: the boosters' importances summed, the probability's zero."""
+        total = sum(b.feature_importance(importance_type) for b in self.boosters)
+        found = dict(zip(self.features, np.asarray(total, dtype=float), strict=True))
+        return np.array([found.get(c, 0.0) for c in self.columns])
+
+    def model_text(self) -> bytes:
+        """The ensemble's one model file: each booster's LightGBM text model, in
+        :data:`~tasks.model.regimes.HMM_STATES` order, concatenated (its hash is the
+        ``model_hash`` training signs; replication rebuilds it the same way)."""
+        return b"".join(b.model_to_string().encode("utf-8") for b in self.boosters)
+
+    def save_model(self, path) -> None:
+        """Write :meth:`model_text` to ``path`` (a booster's ``save_model``)."""
+        Path(path).write_bytes(self.model_text())
 
     def shap(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         """``(phi, base)``: the rows' SHAP values (one column per feature) and base values,
@@ -86,9 +146,15 @@ class RegimeEnsemble:
         return out
 
     @classmethod
-    def load(cls, paths: Mapping[str, str], features: Sequence[str], weight: str = WEIGHT):
+    def load(
+        cls,
+        paths: Mapping[str, str],
+        features: Sequence[str],
+        weight: str = WEIGHT,
+        columns: Sequence[str] = (),
+    ):
         boosters = tuple(lgb.Booster(model_file=str(paths[s])) for s in HMM_STATES)
-        return cls(boosters, tuple(features), weight)
+        return cls(boosters, tuple(features), weight, tuple(columns))
 
 
 def fit_regime_ensemble(
@@ -102,36 +168,69 @@ def fit_regime_ensemble(
     """Train one booster per regime on every row of ``frame`` weighted by that regime's
     probability (rows whose probability is missing are dropped: the model is not defined
     there)."""
-    known = frame[weight].notna().to_numpy()
-    rows, y = frame.loc[known], np.asarray(label, dtype=float)[known]
-    x = rows[list(features)].to_numpy(dtype=float)
-    p = np.clip(rows[weight].to_numpy(dtype=float), 0.0, 1.0)
+    columns = [*features, weight]
+    X = frame[columns].to_numpy(dtype=float)
+    return fit_matrix(X, np.asarray(label, dtype=float), columns, weight, params, num_boost_round)
+
+
+def fit_matrix(
+    X: np.ndarray,
+    y: np.ndarray,
+    columns: Sequence[str],
+    weight: str,
+    params: Mapping[str, Any],
+    num_boost_round: int,
+    *,
+    valid: tuple[np.ndarray, np.ndarray] | None = None,
+    early_stopping_rounds: int | None = None,
+) -> RegimeEnsemble:
+    """:func:`fit_regime_ensemble` on a matrix whose columns are ``columns`` (the weight
+    among them): each regime's booster sees the other columns, every row with a known
+    probability weighted by its regime's probability; with ``valid``, each booster stops
+    early on the validation rows weighted the same way."""
+    columns = list(columns)
+    i = columns.index(weight)
+    inputs = [j for j in range(len(columns)) if j != i]
+    names = [columns[j] for j in inputs]
+
+    def split(x, target):
+        known = np.isfinite(x[:, i])
+        p = np.clip(x[known, i], 0.0, 1.0)
+        return np.ascontiguousarray(x[known][:, inputs]), target[known], (1.0 - p, p)
+
+    x, y, w = split(X, y)
+    val = split(*valid) if valid is not None else None
     boosters = []
-    for w in (1.0 - p, p):
-        data = lgb.Dataset(x, y, weight=w, feature_name=list(features), free_raw_data=True)
-        boosters.append(lgb.train(dict(params), data, num_boost_round=num_boost_round))
-    return RegimeEnsemble(tuple(boosters), tuple(features), weight)
+    for s in range(len(HMM_STATES)):
+        data = lgb.Dataset(x, y, weight=w[s], feature_name=names, free_raw_data=True)
+        kwargs: dict[str, Any] = {}
+        if val is not None:
+            vx, vy, vw = val
+            kwargs["valid_sets"] = [lgb.Dataset(vx, vy, weight=vw[s], reference=data)]
+            kwargs["callbacks"] = [lgb.early_stopping(early_stopping_rounds or 1, verbose=False)]
+        boosters.append(lgb.train(dict(params), data, num_boost_round=num_boost_round, **kwargs))
+    return RegimeEnsemble(tuple(boosters), tuple(names), weight, tuple(columns))
 
 
-class RegimeEnsemblePyfunc(mlflow.pyfunc.PythonModel):
-    """The MLflow model of a :class:`RegimeEnsemble`: artifacts ``booster-<state>`` (text
-    models), predicting long rows that carry the features and the probability column."""
+def from_artifacts(
+    artifacts: Mapping[str, str], features: Sequence[str], weight: str, columns: Sequence[str]
+) -> RegimeEnsemble:
+    """The ensemble from its logged files (``booster-<state>``: :func:`artifacts`)."""
+    paths = {s: artifacts[f"booster-{s}"] for s in HMM_STATES}
+    return RegimeEnsemble.load(paths, features, weight, columns)
 
-    def __init__(self, features: Sequence[str], weight: str = WEIGHT):
-        self.features = tuple(features)
-        self.weight = weight
-        self._ensemble: RegimeEnsemble | None = None
 
-    @staticmethod
-    def artifacts(paths: Mapping[str, str]) -> dict[str, str]:
-        """The ``artifacts`` mapping for ``mlflow.pyfunc.log_model`` from :meth:`RegimeEnsemble.save`."""
-        return {f"booster-{s}": p for s, p in paths.items()}
+def artifacts(paths: Mapping[str, str]) -> dict[str, str]:
+    """The MLflow ``artifacts`` mapping from :meth:`RegimeEnsemble.save`'s paths."""
+    return {f"booster-{s}": p for s, p in paths.items()}
 
-    def load_context(self, context) -> None:
-        paths = {s: context.artifacts[f"booster-{s}"] for s in HMM_STATES}
-        self._ensemble = RegimeEnsemble.load(paths, self.features, self.weight)
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
-        if self._ensemble is None:
-            self.load_context(context)
-        return self._ensemble.predict(model_input)
+def python_model(ensemble: RegimeEnsemble):
+    """The MLflow model of ``ensemble``: a :class:`~governance.registry.pyfunc.ArtifactModel`
+    that rebuilds it from its booster files (:func:`artifacts`) with :func:`from_artifacts`
+    and predicts long rows carrying the features and the probability column."""
+    from governance.registry.pyfunc import artifact_model
+
+    kwargs = {"features": list(ensemble.features), "weight": ensemble.weight,
+              "columns": list(ensemble.columns)}  # fmt: skip
+    return artifact_model(f"{__name__}:from_artifacts", kwargs)

@@ -109,8 +109,9 @@ def search_point(
     and the feature sources.
     """
     lgb = params.model_dump(mode="json", exclude={"num_threads"})
-    if lgb.get("regime_gate") is None:  # keys of search points from before the gate stand
-        lgb.pop("regime_gate", None)
+    for kind in ("regime_gate", "regime_mix"):  # keys of search points from before them stand
+        if lgb.get(kind) is None:
+            lgb.pop(kind, None)
     return {
         "features": list(features),
         "normalise": str(features_cfg.normalise),
@@ -242,9 +243,7 @@ def train_and_register(
         "sources": [{k: v for k, v in s.items() if k != "features"} for s in sources],
         # a regime ensemble (tasks/model/regimes.py) is listed among the champion's
         # challengers once validated (governance/decisions/challengers.py)
-        "ensemble": None
-        if best.params.regime_gate is None
-        else {"kind": "regime", "gate": best.params.regime_gate},
+        "ensemble": ensemble_of(best.params),
         "trial_summaries": list(trial_rows),
         "model_hash": model_hash,
         "mlflow_run_id": logged.run_id,
@@ -299,6 +298,17 @@ def train_and_register(
         train_period=(pd.Timestamp(dev["date"].min()), pd.Timestamp(dev["date"].max())),
         ledger_seq=trained.seq,
     )
+
+
+def ensemble_of(params) -> dict[str, str] | None:
+    """``model.trained``'s ``ensemble``: ``{kind: regime, mix: <probability feature>}`` for
+    the probability-combined regime ensemble, ``{kind: regime, gate: <feature>}`` for the
+    forced-split one, else None."""
+    if params.regime_mix is not None:
+        return {"kind": "regime", "mix": params.regime_mix}
+    if params.regime_gate is not None:
+        return {"kind": "regime", "gate": params.regime_gate}
+    return None
 
 
 def version_tags(

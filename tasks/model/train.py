@@ -85,6 +85,8 @@ def fit_booster(
         kwargs["valid_sets"] = [lgb.Dataset(valid[0], label=valid[1], reference=train_set)]
         kwargs["callbacks"] = [lgb.early_stopping(params.early_stopping_rounds, verbose=False)]
     booster_params = params.booster_params()
+    if params.regime_mix is not None:
+        return _fit_mixture(X, y, features, params, valid, rounds)
     with tempfile.TemporaryDirectory() as tmp:
         if params.regime_gate is not None:
             if params.regime_gate not in features:
@@ -99,6 +101,21 @@ def fit_booster(
                 forced.write_text(json.dumps({"feature": i, "threshold": 0.0}), encoding="utf-8")
                 booster_params["forcedsplits_filename"] = str(forced)
         return lgb.train(booster_params, train_set, num_boost_round=rounds, **kwargs)
+
+
+def _fit_mixture(X, y, features, params: LightGBMParams, valid, rounds: int):
+    """The regime ensemble combined by ``params.regime_mix`` (tasks/model/regime_ensemble.py):
+    it stands where a booster stands (predicts the same matrix, names its rounds)."""
+    from tasks.model.regime_ensemble import fit_matrix
+
+    if params.regime_gate is not None:
+        raise InputError("model.lightgbm: regime_gate and regime_mix are two kinds of regime "
+                         "ensemble; set one")  # fmt: skip
+    if params.regime_mix not in features:
+        raise InputError(f"model.lightgbm.regime_mix: {params.regime_mix!r} is not among the "
+                         "features (add it to features.names)")  # fmt: skip
+    return fit_matrix(X, y, features, params.regime_mix, params.booster_params(), rounds,
+                      valid=valid, early_stopping_rounds=params.early_stopping_rounds)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -184,7 +201,8 @@ def fit_final(dev: pd.DataFrame, features: list[str], trial: TrialResult) -> lgb
 
 
 def model_bytes(booster: lgb.Booster) -> bytes:
-    """The booster's LightGBM text model file, as ``Booster.save_model`` writes it."""
+    """The booster's LightGBM text model file, as ``Booster.save_model`` writes it (a regime
+    ensemble's: its boosters' text models, concatenated)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.lgb"
         booster.save_model(path)
