@@ -19,8 +19,9 @@ import pytest
 from tasks.model.regime_ensemble import (
     WEIGHT,
     RegimeEnsemble,
-    RegimeEnsemblePyfunc,
+    artifacts,
     fit_regime_ensemble,
+    python_model,
 )
 from tasks.model.regimes import regime_probability
 
@@ -156,8 +157,8 @@ def test_the_mlflow_model_carries_the_boosters(planted, tmp_path):
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(
-            name="model", python_model=RegimeEnsemblePyfunc(["x"]),
-            artifacts=RegimeEnsemblePyfunc.artifacts(paths), pip_requirements=["lightgbm"],
+            name="model", python_model=python_model(ens),
+            artifacts=artifacts(paths), pip_requirements=["lightgbm"],
         )  # fmt: skip
     loaded = mlflow.pyfunc.load_model(info.model_uri)
     rows = hold[["x", WEIGHT]].iloc[:500]

@@ -250,12 +250,17 @@ def log_training_run(
     example,
     requirements: list[str],
     model_files: Mapping[str, bytes] | None = None,
+    python_model=None,
+    artifacts: Mapping[str, str] | None = None,
 ) -> tuple[str, str, str]:
     """The training run: params, metrics (and per-step ``steps``), the development frame as a
     dataset input (``dataset``: ``frame, source, name, digest, fingerprint``), the Python
     environment, ``files`` and the LightGBM model with its signature and input example.
     ``model_files`` (by name) are written among the model's own files
     (``extra_files/<name>``): covered by :func:`hash_model_dir`, so by what approvals sign.
+    With ``python_model`` (an ``mlflow.pyfunc.PythonModel``: the regime ensemble), that model
+    is logged instead of the booster, with its ``artifacts`` (files by name) and the
+    ``model_files`` under ``artifacts/extra_files/``: every file hashed the same way.
     Returns ``(run id, experiment id, model URI)``."""
     import mlflow
     from mlflow.models import infer_signature
@@ -286,14 +291,16 @@ def log_training_run(
             extra.mkdir()
             for fname, data in (model_files or {}).items():
                 (extra / fname).write_bytes(data)
-            info = mlflow.lightgbm.log_model(
-                booster,
-                name="model",
-                signature=signature,
-                input_example=example,
-                pip_requirements=requirements,
-                extra_files=[str(extra / n) for n in model_files or {}] or None,
-            )
+            common = dict(name="model", signature=signature, input_example=example,
+                          pip_requirements=requirements)  # fmt: skip
+            if python_model is not None:
+                artifacts = {**(artifacts or {}), EXTRA_FILES: str(extra)}
+                info = mlflow.pyfunc.log_model(
+                    python_model=python_model, artifacts=artifacts, **common
+                )
+            else:
+                named = [str(extra / n) for n in model_files or {}] or None
+                info = mlflow.lightgbm.log_model(booster, extra_files=named, **common)
     return run.info.run_id, exp_id, info.model_uri
 
 
@@ -343,8 +350,10 @@ def load_model(
 ):
     """``(model version, model, extra files)``: version ``version`` (else the ``alias``,
     default ``champion``) of ``name`` from the workspace's registry, loaded as ``flavor``
-    (``pyfunc`` or ``lightgbm``) from one download of its files, with the bytes of its
-    extra files by name (``{}`` when it has none), read from that same download.
+    (``pyfunc``, ``lightgbm``, or ``native``: the model inside the pyfunc, a LightGBM booster
+    or a python model such as the regime ensemble) from one download of its files, with the
+    bytes of its extra files by name (``{}`` when it has none; a python model's are under
+    ``artifacts/extra_files``), read from that same download.
 
     With ``expected_hash`` (the model files hash the approvals signed), the download is
     hashed first: a model file altered after approval is
@@ -366,5 +375,23 @@ def load_model(
                 f" approvals signed {expected_hash[:12]} (model files altered)"
             )
         loader = mlflow.lightgbm if flavor == "lightgbm" else mlflow.pyfunc
-        extras = {p.name: p.read_bytes() for p in sorted((local / EXTRA_FILES).glob("*"))}
-        return mv, loader.load_model(str(local)), extras
+        extra = local / EXTRA_FILES
+        extra = extra if extra.is_dir() else local / "artifacts" / EXTRA_FILES
+        extras = {p.name: p.read_bytes() for p in sorted(extra.glob("*"))}
+        model = loader.load_model(str(local))
+        return mv, _native(model) if flavor == "native" else model, extras
+
+
+def _native(pyfunc):
+    """An ArtifactModel's rebuilt model (governance/registry/pyfunc.py), else the raw model."""
+    try:
+        return pyfunc.unwrap_python_model().model
+    except mlflow_error():
+        return pyfunc.get_raw_model()
+
+
+def python_model_base() -> type:
+    """MLflow's ``PythonModel`` class (governance/registry/pyfunc.py subclasses it)."""
+    import mlflow.pyfunc
+
+    return mlflow.pyfunc.PythonModel

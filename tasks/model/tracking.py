@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import platform
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ from governance.registry.recorder import log_training_run
 from tasks.model.card import render
 from tasks.model.dataset import frame_to_parquet
 from tasks.model.features import FEATURES_BY_NAME
+from tasks.model.regime_ensemble import RegimeEnsemble, artifacts, python_model
 from tasks.model.train import final_rounds, time_stratified_sample, trials_frame
 
 if TYPE_CHECKING:
@@ -209,7 +211,6 @@ def model_contract(rec: TrainingRecord) -> ModelContract:
 def log_training(ctx: RunContext, rec: TrainingRecord) -> LoggedRun:
     """Log one training run to MLflow (the recorder) and copy its files into the store."""
     name = rec.model_cfg.name
-    features = list(rec.split.features)
     commit = git_commit()
     env = python_environment()
     tags = {
@@ -229,6 +230,22 @@ def log_training(ctx: RunContext, rec: TrainingRecord) -> LoggedRun:
         tags.update({"git_commit": commit, "mlflow.source.git.commit": commit})
     files = _files(rec)
     stored = {n: ctx.store.put_bytes(b) for n, b in files.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        pyfunc, files_of_model = _python_model(rec.booster, Path(tmp))
+        return _log(ctx, rec, tags, files, stored, env, pyfunc, files_of_model)
+
+
+def _python_model(model, folder: Path):
+    """``(python_model, artifacts)`` for MLflow: the regime ensemble's pyfunc and its booster
+    files written under ``folder``; ``(None, None)`` for a booster (logged as LightGBM)."""
+    if not isinstance(model, RegimeEnsemble):
+        return None, None
+    return python_model(model), artifacts(model.save(folder / "boosters"))
+
+
+def _log(ctx, rec, tags, files, stored, env, pyfunc, files_of_model) -> LoggedRun:
+    name = rec.model_cfg.name
+    features = list(rec.split.features)
     steps = [
         (f.fold, {"fold_rank_ic": f.rank_ic, "fold_ic": f.ic, "fold_hit_rate": f.hit_rate})
         for f in rec.best.cv.folds
@@ -255,5 +272,7 @@ def log_training(ctx: RunContext, rec: TrainingRecord) -> LoggedRun:
         example=rec.dev[features].head(5).reset_index(drop=True),
         requirements=_requirements(env),
         model_files={CONTRACT_FILE: model_contract(rec).to_bytes()},
+        python_model=pyfunc,
+        artifacts=files_of_model,
     )
     return LoggedRun(run_id, experiment_id, model_uri, stored)
