@@ -37,6 +37,7 @@ from governance.ground.errors import TamperDetected
 from governance.registry.change_control import ChangeClass, comparison_breaches, trained_entry_of
 from tasks.model.stats import ic_by_date, newey_west_tstat
 from validation.inputs import ValidationInputs, predict
+from validation.replication import Mixture
 from validation.sensitivity import book_turnover
 
 __all__ = ["Comparison", "baseline_booster", "compare_scores", "compare_with_baseline"]
@@ -104,9 +105,9 @@ def compare_scores(
     )
 
 
-def baseline_booster(ledger, name: str, version: str) -> lgb.Booster:
-    """The baseline's LightGBM model from the file its developer's signed ``model.trained``
-    names (``model_hash``), read from the content-addressed store and re-hashed: never the
+def baseline_booster(ledger, name: str, version: str) -> lgb.Booster | Mixture:
+    """The baseline's LightGBM model (a regime ensemble's boosters: ``ensemble.mix``) from
+    the file its developer's signed ``model.trained`` names (``model_hash``), read from the content-addressed store and re-hashed: never the
     registry's copy, which an insider could swap for the new version's to pass the
     comparison.
 
@@ -119,7 +120,12 @@ def baseline_booster(ledger, name: str, version: str) -> lgb.Booster:
     digest = entry.payload.get("model_hash") if entry is not None else None
     if not isinstance(digest, str):
         raise TamperDetected(f"{name} v{version}: no valid signed model.trained names its model")
-    return lgb.Booster(model_str=ledger.store.read_bytes(digest).decode("utf-8"))
+    text = ledger.store.read_bytes(digest).decode("utf-8")
+    mix = (entry.payload.get("ensemble") or {}).get("mix")
+    features = list(entry.payload.get("features") or [])
+    if mix is not None and mix in features:  # the regime ensemble's boosters, one file
+        return Mixture.from_model_text(text, features.index(mix))
+    return lgb.Booster(model_str=text)
 
 
 def compare_with_baseline(ledger, inp: ValidationInputs, change: dict, tier, quantile: float):

@@ -52,9 +52,13 @@ def stratified_sample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
 def shap_values(booster, features: pd.DataFrame) -> np.ndarray:
     """Exact tree SHAP values, shape (n_rows, n_features), columns in ``features`` order.
 
-    ``booster`` is a LightGBM ``Booster`` (or any model ``shap.TreeExplainer`` accepts).
+    ``booster`` is a LightGBM ``Booster`` (or any model ``shap.TreeExplainer`` accepts), or a
+    model that explains itself (``shap_matrix``: the regime ensemble, whose values are the
+    probability-weighted mixture of its boosters' exact TreeSHAP values).
     NaN feature values are allowed (trees route them by their learned default direction).
     """
+    if hasattr(booster, "shap_matrix"):
+        return np.asarray(booster.shap_matrix(features), dtype=float)
     import shap
 
     explainer = shap.TreeExplainer(booster)

@@ -1,7 +1,7 @@
 """What validation reads, and only from where independence allows.
 
-The model comes from the MLflow registry by name and version (``mlflow.lightgbm`` for the
-booster), with its input contract (feature order, horizon) from its own files
+The model comes from the MLflow registry by name and version (the booster, or the regime
+ensemble's boosters, inside the logged model), with its input contract (feature order, horizon) from its own files
 (:mod:`governance.registry.contract`), never from the version's tags; the holdout from the artifact store by the fingerprint tagged on the version,
 which must also appear in a ``data.split`` ledger entry; trial accounting from the
 ``model.trained`` ledger entries of the strategy. Nothing here imports training code.
@@ -187,8 +187,10 @@ def load_inputs(ws, ledger: Ledger, store, ref: ModelRef) -> ValidationInputs:
     # One series per distinct trial (a retrain's repeat of a search point is not another).
     keep = [c for c in trials.columns if c in accounting.columns] if accounting.columns else []
     trials = trials[keep] if keep else trials
-    _, booster, extras = load_model(ws, model_name, int(version), flavor="lightgbm")
-    booster = getattr(booster, "booster_", booster)  # sklearn wrapper -> Booster
+    _, booster, extras = load_model(ws, model_name, int(version), flavor="native")
+    # the booster, or the regime ensemble rebuilt from its files by the registered model's
+    # own loader (governance/registry/pyfunc.py); sklearn wrapper -> Booster
+    booster = getattr(booster, "booster_", booster)
     contract = read_contract(extras, f"model {model_name} v{version}")
     if contract is None:
         raise InputError(

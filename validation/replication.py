@@ -45,8 +45,9 @@ __all__ = [
 
 EPS = float(np.finfo(np.float64).eps)
 #: LightGBMParams fields that are not ``lightgbm.train``'s ``params``: the boosting loop's,
-#: and the regime ensemble's gate (issue 26), which is a forced first split (:func:`refit`).
-_LOOP = ("num_boost_round", "early_stopping_rounds", "regime_gate")
+#: and the regime ensembles' (issue 26): the gate, a forced first split, and the mix's
+#: probability, one booster per regime weighted by it (:func:`refit`).
+_LOOP = ("num_boost_round", "early_stopping_rounds", "regime_gate", "regime_mix")
 
 
 @dataclass(frozen=True)
@@ -103,15 +104,17 @@ def recipe_of(payload: Mapping[str, Any]) -> TrainingRecipe | None:
 def refit(dev: pd.DataFrame, recipe: TrainingRecipe, overrides: Mapping[str, Any] | None = None):
     """Fit the recipe's model on ``dev`` (its label column), optionally with ``overrides``.
 
-    Returns a ``lightgbm.Booster``.
+    Returns a ``lightgbm.Booster``, or for the regime ensemble combined by the probabilities
+    (``regime_mix``) a :class:`Mixture` of one booster per regime.
     """
     import json
 
-    import lightgbm
-
     X = np.ascontiguousarray(dev[list(recipe.features)].to_numpy(dtype=np.float64))
     y = dev[LABEL].to_numpy(dtype=np.float64)
-    data = lightgbm.Dataset(X, label=y, feature_name=list(recipe.features), free_raw_data=True)
+    mix = {**recipe.params, **(overrides or {})}.get("regime_mix")
+    # a weight not among the features (training refuses it) fits one booster: a mismatch
+    if mix is not None and mix in recipe.features:
+        return _refit_mixture(X, y, recipe, mix, overrides)
     params = recipe.booster_params(overrides)
     gate = {**recipe.params, **(overrides or {})}.get("regime_gate")
     with tempfile.TemporaryDirectory() as tmp:
@@ -125,10 +128,71 @@ def refit(dev: pd.DataFrame, recipe: TrainingRecipe, overrides: Mapping[str, Any
                 forced = Path(tmp) / "forced.json"
                 forced.write_text(json.dumps({"feature": i, "threshold": 0.0}), encoding="utf-8")
                 params["forcedsplits_filename"] = str(forced)
-        return lightgbm.train(params, data, num_boost_round=recipe.rounds)
+        return _train(params, X, y, recipe.features, recipe.rounds)
+
+
+@dataclass(frozen=True)
+class Mixture:
+    """The replica of a regime ensemble: one booster per regime of
+    ``tasks.model.regimes.HMM_STATES`` (calm, turbulent), predicting
+    ``(1 - p) f_calm(x) + p f_turbulent(x)`` with ``p`` the ``weight_column`` of the matrix
+    and ``x`` the other columns, as the signed recipe says the model was fitted."""
+
+    boosters: tuple
+    weight_column: int
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        p = np.clip(X[:, self.weight_column], 0.0, 1.0)
+        x = np.delete(X, self.weight_column, axis=1)
+        f = [b.predict(x) for b in self.boosters]
+        return (1.0 - p) * f[0] + p * f[1]
+
+    def feature_importance(self, importance_type: str = "split") -> np.ndarray:
+        """The boosters' importances summed, in the matrix's column order (the weight's 0)."""
+        total = sum(np.asarray(b.feature_importance(importance_type), float) for b in self.boosters)
+        return np.insert(total, self.weight_column, 0.0)
+
+    def model_text(self) -> bytes:
+        """The boosters' text models, concatenated in state order (training's model file)."""
+        return b"".join(b.model_to_string().encode("utf-8") for b in self.boosters)
+
+    @classmethod
+    def from_model_text(cls, text: str, weight_column: int) -> Mixture:
+        """The ensemble of the model file :meth:`model_text` writes (each LightGBM text
+        model begins with a ``tree`` line followed by ``version=``)."""
+        import re
+
+        import lightgbm
+
+        parts = [p for p in re.split(r"(?m)^(?=tree\nversion=)", text) if p.strip()]
+        return cls(tuple(lightgbm.Booster(model_str=p) for p in parts), weight_column)
+
+
+def _refit_mixture(X, y, recipe: TrainingRecipe, mix: str, overrides) -> Mixture:
+    """One booster per regime on every row with a known probability, weighted by that
+    regime's probability (calm: ``1 - p``, turbulent: ``p``)."""
+    i = list(recipe.features).index(mix)
+    known = np.isfinite(X[:, i])
+    p = np.clip(X[known, i], 0.0, 1.0)
+    x = np.ascontiguousarray(np.delete(X[known], i, axis=1))
+    names = [f for f in recipe.features if f != mix]
+    params = recipe.booster_params(overrides)
+    return Mixture(
+        tuple(_train(params, x, y[known], names, recipe.rounds, w) for w in (1 - p, p)), i
+    )
+
+
+def _train(params, X, y, names, rounds: int, weight=None):
+    """The validator's own call of LightGBM (the one this package makes)."""
+    import lightgbm
+
+    data = lightgbm.Dataset(X, label=y, weight=weight, feature_name=list(names), free_raw_data=True)
+    return lightgbm.train(params, data, num_boost_round=rounds)
 
 
 def _model_file(booster) -> bytes:
+    if hasattr(booster, "model_text"):
+        return booster.model_text()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.lgb"
         booster.save_model(path)
