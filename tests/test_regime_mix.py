@@ -194,3 +194,19 @@ def test_a_mix_weight_missing_from_the_features_is_one_clear_line():
         fit_booster(x, x[:, 0], ["a", "b"], LightGBMParams(regime_mix=WEIGHT))
     with pytest.raises(InputError, match="regime_gate and regime_mix"):
         fit_booster(x, x[:, 0], ["a", "b"], LightGBMParams(regime_mix="a", regime_gate="b"))
+
+
+def test_a_row_without_its_regime_probability_halts_the_scoring_gate(ws, trained):
+    """Too little history for the probability's first fit: the champion cannot score the
+    rows, a halt of the scoring gate naming the probability (exit 3), never a crash."""
+    from governance.ground.errors import Gate, GateHalt
+    from tasks.model.scoring import load_scoring_model
+
+    _, ensemble, split = trained
+    rows = split.dev.tail(40).copy()
+    rows.loc[rows.index[:5], WEIGHT] = np.nan
+    model = load_scoring_model(ws, NAME, ensemble.version)
+    with pytest.raises(GateHalt) as halt:
+        model.predict(rows)
+    assert halt.value.gate == Gate.SCORING
+    assert WEIGHT in str(halt.value) and "5 of 40 rows" in str(halt.value)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from governance.ground.errors import GateHalt
 from tasks.model.regime_ensemble import (
     WEIGHT,
     RegimeEnsemble,
@@ -163,7 +164,7 @@ def test_the_mlflow_model_carries_the_boosters(planted, tmp_path):
     loaded = mlflow.pyfunc.load_model(info.model_uri)
     rows = hold[["x", WEIGHT]].iloc[:500]
     np.testing.assert_array_equal(np.asarray(loaded.predict(rows)), ens.predict(rows))
-    with pytest.raises(ValueError, match=WEIGHT):  # no weight, no prediction
+    with pytest.raises(GateHalt, match=WEIGHT):  # no weight, no prediction: a halt
         RegimeEnsemble.load(paths, ["x"]).predict(rows.assign(**{WEIGHT: np.nan}))
 
 

@@ -36,6 +36,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from governance.ground.errors import Gate, GateHalt
 from tasks.model.regimes import HMM_STATES
 
 __all__ = [
@@ -74,10 +75,19 @@ class RegimeEnsemble:
         return pd.DataFrame(np.asarray(data, dtype=float), columns=list(self.columns))
 
     def weights(self, frame: pd.DataFrame) -> np.ndarray:
-        """``(n, 2)``: each row's ``(p_calm, p_turbulent)``; a missing probability is an error."""
+        """``(n, 2)``: each row's ``(p_calm, p_turbulent)``; a missing probability halts the
+        scoring gate (:class:`~governance.ground.errors.GateHalt`, exit 3), naming it."""
         p = self._frame(frame)[self.weight].to_numpy(dtype=float)
-        if not np.isfinite(p).all():
-            raise ValueError(f"regime ensemble: {self.weight} is missing on some rows")
+        missing = ~np.isfinite(p)
+        if missing.any():
+            # not a crash: the probability exists only once its first quarterly fit has a
+            # year of market returns behind it; before that the model cannot score the rows
+            raise GateHalt(
+                Gate.SCORING,
+                f"regime ensemble: the regime probability {self.weight} is missing on"
+                f" {int(missing.sum())} of {len(p)} rows (it needs a year of market returns"
+                " before its first fit): these rows cannot be scored",
+            )
         p = np.clip(p, 0.0, 1.0)
         return np.column_stack([1.0 - p, p])
 
