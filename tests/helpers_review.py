@@ -7,6 +7,7 @@ test_review_paper. Every wait has a ceiling (:data:`WAIT_S`): a test never hangs
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
 import queue
@@ -17,7 +18,10 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.helpers_e2e import SMALL
 
@@ -26,6 +30,31 @@ REPO = Path(__file__).resolve().parents[1]
 #: machine a `--sign-only` subprocess takes ~5 s and a resume a second, so 180 s only
 #: ever trips on a hang.
 WAIT_S = 180
+
+
+@contextlib.contextmanager
+def team_workspace(tmp: Path, mlflow_url: str) -> Iterator[tuple]:
+    """A governed workspace under ``tmp`` with the cast enrolled, for a module's review
+    tests: its own home, witness and MLflow store, report links naming ``mlflow_url``, and
+    nobody's key or name in the environment (each person holds their own key). Yields the
+    workspace and the cast's keys; the environment is restored on exit."""
+    from governance.ground.workspace import Workspace
+    from tests.helpers_identity import enrol_cast
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ALPHAGATE_HOME", str(tmp / "home"))
+        mp.setenv("ALPHAGATE_WITNESS", str(tmp / "witness"))
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'home' / 'mlflow.db'}")
+        mp.setenv("ALPHAGATE_MLFLOW_URL", mlflow_url)
+        for name in (
+            "ALPHAGATE_LEDGER_URL",
+            "ALPHAGATE_USER",
+            "ALPHAGATE_KEY",
+            "ALPHAGATE_KEYRING",
+        ):
+            mp.delenv(name, raising=False)
+        ws = Workspace.from_env().ensure()
+        yield ws, enrol_cast(ws)
 
 
 class Review:

@@ -69,21 +69,16 @@ def test_no_command_imports_prefects_server_nor_migrates_mlflow(cold_env, tmp_pa
         assert code in (0, 3) and record == [], (argv, code, record)
 
 
-def test_the_record_sees_both_when_they_happen(cold_env, tmp_path):
-    """The harness can fail: MLflow on a new database that was not seeded migrates it, and
-    Prefect starting its own temporary server imports its server package."""
+def _probe(tmp_path, cold_env, flags: list[str], main_source: str) -> list[str]:
+    """Run the harness with ``flows.cli.main`` replaced by ``main_source`` (a function named
+    ``probe_main``); return the lines it recorded."""
     probe = tmp_path / "probe.py"
     probe.write_text(
         "import sys, runpy\n"
-        f"sys.argv = [{str(HARNESS)!r}, sys.argv[1], 'version-probe']\n"
+        f"sys.argv = [{str(HARNESS)!r}, sys.argv[1], *{flags!r}, 'version-probe']\n"
         "import flows.cli\n"
-        "def flow_and_store(argv):\n"
-        "    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore\n"
-        "    SqlAlchemyStore('sqlite:///' + sys.argv[1] + '.db', sys.argv[1] + '-art')\n"
-        "    from prefect import flow\n"
-        "    flow(lambda: 1, name='probe')()\n"
-        "    return 0\n"
-        "flows.cli.main = flow_and_store\n"
+        f"{main_source}"
+        "flows.cli.main = probe_main\n"
         f"runpy.run_path({str(HARNESS)!r}, run_name='__main__')\n"
     )
     record = tmp_path / "probe-record.txt"
@@ -92,31 +87,31 @@ def test_the_record_sees_both_when_they_happen(cold_env, tmp_path):
         env=cold_env, cwd=REPO, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    lines = record.read_text().splitlines()
+    return record.read_text().splitlines()
+
+
+def test_the_record_sees_both_when_they_happen(cold_env, tmp_path):
+    """The harness can fail: MLflow on a new database that was not seeded migrates it, and
+    Prefect starting its own temporary server imports its server package."""
+    lines = _probe(tmp_path, cold_env, [], (
+        "def probe_main(argv):\n"
+        "    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore\n"
+        "    SqlAlchemyStore('sqlite:///' + sys.argv[1] + '.db', sys.argv[1] + '-art')\n"
+        "    from prefect import flow\n"
+        "    flow(lambda: 1, name='probe')()\n"
+        "    return 0\n"
+    ))  # fmt: skip
     assert "mlflow _initialize_tables" in lines and "mlflow _upgrade_db" in lines
     assert "import prefect.server.api.server" in lines
 
 
 def test_the_light_record_sees_the_numerical_stack(cold_env, tmp_path):
     """``--light`` can fail: a command that imports pandas is recorded as loading it."""
-    probe = tmp_path / "probe.py"
-    probe.write_text(
-        "import sys, runpy\n"
-        f"sys.argv = [{str(HARNESS)!r}, sys.argv[1], '--light', 'version-probe']\n"
-        "import flows.cli\n"
-        "def numerical(argv):\n"
+    lines = _probe(tmp_path, cold_env, ["--light"], (
+        "def probe_main(argv):\n"
         "    assert argv == ['version-probe'], argv\n"
         "    import pandas  # noqa: F401\n"
         "    return 0\n"
-        "flows.cli.main = numerical\n"
-        f"runpy.run_path({str(HARNESS)!r}, run_name='__main__')\n"
-    )
-    record = tmp_path / "probe-record.txt"
-    done = subprocess.run(
-        [sys.executable, str(probe), str(record)],
-        env=cold_env, cwd=REPO, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    lines = record.read_text().splitlines()
+    ))  # fmt: skip
     assert "loaded pandas" in lines and "loaded numpy" in lines
     assert not any(line.startswith("mlflow") for line in lines)

@@ -23,10 +23,9 @@ import pytest
 
 from flows.cli import main
 from governance.ground.vocabulary import Action
-from governance.ground.workspace import Workspace
 from tests.helpers_e2e import SMALL
-from tests.helpers_identity import enrol_cast, sign_validation, tiny_version
-from tests.helpers_review import Review, printed_command, sign
+from tests.helpers_identity import sign_validation, tiny_version
+from tests.helpers_review import Review, printed_command, sign, team_workspace
 
 prefect = pytest.importorskip("prefect")
 
@@ -44,22 +43,7 @@ def team(tmp_path_factory, prefect_server):
     from governance.log.ledger import Ledger
     from governance.registry.recorder import log_run
 
-    tmp = tmp_path_factory.mktemp("review")
-    ws = Workspace(tmp / "home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ALPHAGATE_HOME", str(ws.home))
-        mp.setenv("ALPHAGATE_WITNESS", str(tmp / "witness"))
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{ws.home / 'mlflow.db'}")
-        mp.setenv("ALPHAGATE_MLFLOW_URL", MLFLOW_URL)
-        for name in (
-            "ALPHAGATE_LEDGER_URL",
-            "ALPHAGATE_USER",
-            "ALPHAGATE_KEY",
-            "ALPHAGATE_KEYRING",
-        ):
-            mp.delenv(name, raising=False)  # each person holds their own key, no one else's
-        ws = Workspace.from_env().ensure()
-        keys = enrol_cast(ws)
+    with team_workspace(tmp_path_factory.mktemp("review"), MLFLOW_URL) as (ws, keys):
         version, run_id = tiny_version(ws, NAME)
         assert (version, tiny_version(ws, NAME)[0]) == ("1", "2")
         report, _ = log_run(

@@ -21,10 +21,9 @@ import pytest
 
 from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
-from governance.ground.workspace import Workspace
-from tests.helpers_identity import POLICY, adopt_policy, enrol_cast, signer, tiny_version
+from tests.helpers_identity import POLICY, adopt_policy, signer, tiny_version
 from tests.helpers_paper import paper_record
-from tests.helpers_review import Review, printed_command, sign
+from tests.helpers_review import Review, printed_command, sign, team_workspace
 
 prefect = pytest.importorskip("prefect")
 
@@ -40,20 +39,7 @@ def paper_team(tmp_path_factory, prefect_server):
     from governance.log.ledger import Ledger
 
     tmp = tmp_path_factory.mktemp("review-paper")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ALPHAGATE_HOME", str(tmp / "home"))
-        mp.setenv("ALPHAGATE_WITNESS", str(tmp / "witness"))
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'home' / 'mlflow.db'}")
-        mp.setenv("ALPHAGATE_MLFLOW_URL", "http://127.0.0.1:5999")
-        for name in (
-            "ALPHAGATE_LEDGER_URL",
-            "ALPHAGATE_USER",
-            "ALPHAGATE_KEY",
-            "ALPHAGATE_KEYRING",
-        ):
-            mp.delenv(name, raising=False)  # each person holds their own key, no one else's
-        ws = Workspace.from_env().ensure()
-        keys = enrol_cast(ws)
+    with team_workspace(tmp, "http://127.0.0.1:5999") as (ws, keys):
         text = POLICY.read_text().replace('version: "2026.11-1-live"', 'version: "paper-1"')
         text = text.replace("  high:\n", f"  high:\n    paper:\n      min_days: {MIN_DAYS}\n", 1)
         policy = tmp / "policy-paper.yaml"
