@@ -99,20 +99,35 @@ def record_escalations(ledger, found, *, evidence: dict | None = None) -> list:
         if not o.escalated:
             continue
         out.append(
-            ledger.append(
+            system_finding_event(
+                ledger,
                 Action.FINDING_ESCALATED,
-                actor=SYSTEM_ACTOR,
-                role="system",
-                subject=Subject.model(o.model_name, o.model_version),
-                payload={
-                    "model_name": o.model_name,
-                    "model_version": o.model_version,
-                    "finding_id": o.finding_id,
-                    **o.to_json(),
-                    **(evidence or {}),
-                },
-                idempotency_key=f"{Action.FINDING_ESCALATED}:{o.finding_id}:{o.assigned_seq}",
+                o.model_name,
+                o.model_version,
+                o.finding_id,
+                {**o.to_json(), **(evidence or {})},
+                key=str(o.assigned_seq),
                 replay_ignores=ANY_PAYLOAD,  # the days past due grow: once is once
             )
         )
     return out
+
+
+def system_finding_event(
+    ledger, action: str, model_name: str, model_version, finding_id: str, fields: dict, *,
+    key: str, **append,
+):  # fmt: skip
+    """Record ``action`` about finding ``finding_id`` of a version as the system (a lapse
+    noticed, not anyone's decision): the version's subject, its name, version and the
+    finding in the payload beside ``fields``, once per ``key`` (the ledger's idempotency
+    key ``<action>:<finding>:<key>``). Returns the entry recorded now or before."""
+    return ledger.append(
+        action,
+        actor=SYSTEM_ACTOR,
+        role="system",
+        subject=Subject.model(model_name, model_version),
+        payload={"model_name": model_name, "model_version": model_version,
+                 "finding_id": finding_id, **fields},
+        idempotency_key=f"{action}:{finding_id}:{key}",
+        **append,
+    )  # fmt: skip

@@ -23,11 +23,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from governance.findings.overdue import Overdue, overdue
+from governance.findings.overdue import Overdue, overdue, system_finding_event
 from governance.findings.register import FindingRecord, Register, Status, load_register, today
 from governance.ground.refs import ModelRef
-from governance.ground.vocabulary import Action, Subject
-from governance.identity.users import SYSTEM_ACTOR
+from governance.ground.vocabulary import Action
 from governance.policy.schema import BreachAction, Severity, Tier
 
 SWITCH = "killswitch"
@@ -202,20 +201,11 @@ def record_expiries(ledger, expired, *, monitoring_seq: int | None = None) -> li
     out = []
     for r in expired:
         out.append(
-            ledger.append(
-                Action.FINDING_EXPIRED,
-                actor=SYSTEM_ACTOR,
-                role="system",
-                subject=Subject.model(r.model_name, r.model_version),
-                payload={
-                    "model_name": r.model_name,
-                    "model_version": r.model_version,
-                    "finding_id": r.id,
-                    "until": r.acceptance.until,
-                    "acceptance_seq": r.acceptance.seq,
-                    "monitoring_seq": monitoring_seq,
-                },
-                idempotency_key=f"{Action.FINDING_EXPIRED}:{r.id}:{r.acceptance.seq}",
+            system_finding_event(
+                ledger, Action.FINDING_EXPIRED, r.model_name, r.model_version, r.id,
+                {"until": r.acceptance.until, "acceptance_seq": r.acceptance.seq,
+                 "monitoring_seq": monitoring_seq},
+                key=str(r.acceptance.seq),
             )
-        )
+        )  # fmt: skip
     return out
