@@ -16,6 +16,9 @@ from governance.ground.workspace import QUIET_STACK_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Module fixtures more than one test module builds its own copy of (each module its own).
+pytest_plugins = ("tests.helpers_rebalance",)
+
 # Quiet the stack before anything imports MLflow or Prefect (shared/DESIGN.md).
 for _k, _v in QUIET_STACK_ENV.items():
     os.environ.setdefault(_k, _v)

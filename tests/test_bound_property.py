@@ -28,7 +28,7 @@ reader: governance/audit/intact.py, governance/log/readtime.py) the drive decisi
 policy in force and the switch states are the base's, or the use is refused (the drive
 decision fails closed); and ``ledger verify`` is exit 3 naming an entry no later than the
 first the sequence touched, unless only harmless records were copied (see
-:func:`_named_by_verify`).
+:func:`_named_by_verify`; the forgeries: tests/helpers_forge.py).
 
 Hypothesis draws 8 sequences in the default suite (the same ones every run under the pinned
 profile, tests/conftest.py; ``HYPOTHESIS_PROFILE=explore`` draws new ones); ``-m slow`` runs
@@ -52,13 +52,12 @@ from flows.cli import main
 from governance.audit.intact import ledger_problem
 from governance.decisions import killswitch
 from governance.decisions.model_use import drive_decision
-from governance.ground.errors import AlphagateError, TamperDetected
+from governance.ground.errors import TamperDetected
 from governance.ground.workspace import Workspace
-from governance.log.bound import SIGNATURE_FIELDS
 from governance.log.ledger import Ledger
 from governance.log.readtime import VerifiedReader
 from governance.policy.adoption import policy_in_force
-from tests.helpers_forge import forge_unchecked
+from tests.helpers_forge import OPS, apply
 from tests.helpers_identity import (
     POLICY,
     adopt_policy,
@@ -66,7 +65,7 @@ from tests.helpers_identity import (
     promoted_version,
     tiny_version,
 )
-from tests.test_ledger_support import raw_sql, rewrite_history, scratch_pg_database
+from tests.test_ledger_support import scratch_pg_database
 
 MODEL, OTHER = "prop", "other"
 
@@ -216,130 +215,6 @@ def _restore(base) -> Workspace:
     if base["pg"] is not None:
         base["pg"].restore()
     return base["ws"]
-
-
-# -- the forgeries -------------------------------------------------------------------------
-
-
-def _variants(old, pool: list, k: int):
-    """A value other than ``old``: another entry's value of the same field, else a variant."""
-    others = [v for v in pool if json.dumps(v, sort_keys=True) != json.dumps(old, sort_keys=True)]
-    if others and k % 2 == 0:
-        return others[(k // 2) % len(others)]
-    if isinstance(old, bool):
-        return not old
-    if isinstance(old, int):
-        return old + (1 if k % 4 == 1 else -1)
-    if isinstance(old, str):
-        return old + "x" if k % 4 == 1 else ""
-    if isinstance(old, dict):
-        return {**old, "x": 1}
-    if isinstance(old, list):
-        return [*old, "x"]
-    return "x" if old is None else None
-
-
-def _fields(entry) -> list[str]:
-    skip = {*SIGNATURE_FIELDS, "signature_scheme"}
-    return ["actor", "role", "subject", *sorted(k for k in entry.payload if k not in skip)]
-
-
-def _pool(entries, field: str) -> list:
-    if field in ("actor", "role", "subject"):
-        return sorted({getattr(e, field) for e in entries})
-    return [e.payload[field] for e in entries if field in (e.payload or {})]
-
-
-def _replay(ledger, entries, i: int, j: int, k: int) -> int:
-    """A signed entry copied with one unsigned field changed: refused by ``append``, then
-    written past it. Returns its seq."""
-    signed = [e for e in entries if "signed" in (e.payload or {})]
-    e = signed[i % len(signed)]
-    field = _fields(e)[j % len(_fields(e))]
-    cols = {"actor": e.actor, "role": e.role, "subject": e.subject}
-    payload = dict(e.payload)
-    if field in cols:
-        cols[field] = str(_variants(cols[field], _pool(entries, field), k))
-    else:
-        payload[field] = _variants(payload[field], _pool(entries, field), k)
-    with pytest.raises(AlphagateError) as refused:  # exit 3; a malformed artifact map: 2
-        ledger.append(e.action, payload=payload, **cols)
-    assert refused.value.exit_code in (2, 3)
-    return forge_unchecked(ledger, e.action, payload=payload, **cols).seq
-
-
-def _verbatim(ledger, entries, i: int) -> int:
-    e = entries[i % len(entries)]
-    cols = {"actor": e.actor, "role": e.role, "subject": e.subject, "payload": e.payload}
-    try:
-        return ledger.append(e.action, **cols).seq
-    except TamperDetected:  # a signed document already recorded: the DBA writes it anyway
-        return forge_unchecked(ledger, e.action, **cols).seq
-
-
-def _edit(ws, entries, i: int, j: int, k: int, how: int) -> int:
-    """A verified row's top-level payload field changed in place; returns its seq."""
-    from governance.ground.canonical import canonical_json, sha256_bytes
-    from governance.log.chain import compute_entry_hash
-
-    e = entries[i % len(entries)]
-    keys = sorted(e.payload) or ["x"]
-    field = keys[j % len(keys)]
-    payload = {**e.payload, field: _variants(e.payload.get(field), _pool(entries, field), k)}
-    text = canonical_json(payload).decode()
-    if how == 2:  # consistent: every later hash, the head and the tree recomputed
-
-        def edit(row: dict) -> None:
-            row["payload"] = text
-
-        rewrite_history(ws.ledger_url, e.seq, edit)
-        return e.seq
-    stmt, sets = "UPDATE ledger_entries SET payload = :p", {"p": text, "s": e.seq}
-    if how == 1:  # and both its hashes
-        fields = {**e.__dict__, "payload_hash": sha256_bytes(text.encode())}
-        stmt += ", payload_hash = :ph, entry_hash = :eh"
-        sets.update(ph=fields["payload_hash"], eh=compute_entry_hash(fields))
-    raw_sql(ws.ledger_url, stmt + " WHERE seq = :s", **sets)
-    return e.seq
-
-
-def _delete(ws, entries, i: int) -> int:
-    seq = entries[i % len(entries)].seq
-    raw_sql(ws.ledger_url, "DELETE FROM ledger_entries WHERE seq = :s", s=seq)
-    return seq
-
-
-_N = st.integers(0, 10_000)
-OPS = st.one_of(
-    st.tuples(st.just("replay"), _N, _N, _N),
-    st.tuples(st.just("verbatim"), _N),
-    st.tuples(st.just("edit"), _N, _N, _N, st.integers(0, 2)),
-    st.tuples(st.just("delete"), _N),
-)
-
-
-def apply(ws: Workspace, entries, op) -> tuple[int, bool, bool]:
-    """Apply ``op`` to the workspace's ledger: ``(seq touched, is a forged act, the chain
-    shows it)``; ``(None, False, False)`` when the project's own writer refuses to append to
-    a tree an earlier step broke, or a malformed artifact map (nothing written). A verbatim copy of an unsigned record is
-    not a forged act, and a consistent rewrite leaves a well-formed chain (the witnesses
-    name it): see :func:`_named_by_verify`."""
-    kind, *args = op
-    if kind == "edit":
-        return _edit(ws, entries, *args), True, args[-1] != 2
-    if kind == "delete":
-        return _delete(ws, entries, *args), True, True
-    copied = entries[args[0] % len(entries)]
-    signed = kind == "replay" or "signed" in (copied.payload or {})
-    with Ledger.open(ws) as ledger:
-        try:
-            return (
-                (_replay if kind == "replay" else _verbatim)(ledger, entries, *args),
-                signed,
-                signed,
-            )
-        except AlphagateError:  # the project's writer refuses: a tree an earlier step broke,
-            return None, False, False  # or a malformed artifact map (nothing written)
 
 
 def _named_by_verify(capsys, touched: list[tuple[int, bool, bool]]) -> None:

@@ -36,13 +36,7 @@ import pandas as pd
 from governance.ground.vocabulary import Action, Subject
 from governance.log.ledger import Ledger
 from tests.helpers_e2e import cli_out
-from tests.test_rebalance_attacks import (  # noqa: F401  (module fixture reused)
-    STRATEGY,
-    _publications,
-    _rebalance,
-    _restore,
-    snapshots,
-)
+from tests.helpers_rebalance import STRATEGY, publications, rebalance, restore
 
 TODAY = dt.datetime.now(dt.UTC).date()
 
@@ -63,21 +57,21 @@ def _weights(ws, sha: str) -> pd.Series:
 
 
 def _published(ws) -> tuple[dict, pd.Series]:
-    last = _publications(ws)[-1]
+    last = publications(ws)[-1]
     return last.payload, _weights(ws, last.payload["artifacts"]["weights.json"])
 
 
-def _fresh(snapshots, monkeypatch):  # noqa: F811
+def _fresh(snapshots, monkeypatch):
     from governance.ground.workspace import Workspace
 
-    live = _restore(snapshots, "champion", monkeypatch)
+    live = restore(snapshots, "champion", monkeypatch)
     return Workspace(live / "home"), str(live / "run.yaml")
 
 
-def test_overlays_change_the_book_exactly_as_recorded_and_expire(snapshots, monkeypatch, capsys):  # noqa: F811
+def test_overlays_change_the_book_exactly_as_recorded_and_expire(snapshots, monkeypatch, capsys):
     # The model alone, in an untouched workspace.
     ws, cfg = _fresh(snapshots, monkeypatch)
-    code, reb, err = _rebalance(capsys, cfg)
+    code, reb, err = rebalance(capsys, cfg)
     assert (code, reb["portfolio"]["source"]) == (0, "model"), err
     _, own = _published(ws)
     top = own.idxmax()
@@ -90,7 +84,7 @@ def test_overlays_change_the_book_exactly_as_recorded_and_expire(snapshots, monk
         _sign(capsys, cfg, "add", "--cap", str(cap)),
         _sign(capsys, cfg, "add", "--scale", "0.5", user="omar"),
     ]
-    code, reb, err = _rebalance(capsys, cfg)
+    code, reb, err = rebalance(capsys, cfg)
     assert (code, reb["portfolio"]["source"]) == (0, "model"), err
     payload, book = _published(ws)
     assert [o["seq"] for o in payload["overlays"]] == seqs
@@ -113,7 +107,7 @@ def test_overlays_change_the_book_exactly_as_recorded_and_expire(snapshots, monk
     for rule in (("--exclude", top), ("--cap", str(cap))):
         _sign(capsys, cfg, "add", *rule, until=TODAY.isoformat())
     monkeypatch.setattr("governance.decisions.overlays.today", lambda: TODAY + dt.timedelta(1))
-    code, reb, err = _rebalance(capsys, cfg)
+    code, reb, err = rebalance(capsys, cfg)
     assert (code, reb["portfolio"]["source"]) == (0, "model"), err
     payload, book = _published(ws)
     assert payload["overlays"] == []
@@ -134,11 +128,11 @@ def _market_vol(cfg: str) -> float:
     return float(np.std(daily, ddof=1) * np.sqrt(252))
 
 
-def test_a_restriction_of_use_trips_on_a_crafted_market_state(snapshots, monkeypatch, capsys):  # noqa: F811
+def test_a_restriction_of_use_trips_on_a_crafted_market_state(snapshots, monkeypatch, capsys):
     ws, cfg = _fresh(snapshots, monkeypatch)
     vol = _market_vol(cfg)
     _sign(capsys, cfg, "restrict", "--max-market-vol", str(round(vol * 1.05, 6)))
-    code, reb, err = _rebalance(capsys, cfg)
+    code, reb, err = rebalance(capsys, cfg)
     assert (code, reb["portfolio"]["source"]) == (0, "model"), err  # below the bar: drives
     with Ledger.open(ws) as ledger:
         gate = ledger.entries(action=Action.GATE_RESTRICTION)[-1].payload
@@ -146,7 +140,7 @@ def test_a_restriction_of_use_trips_on_a_crafted_market_state(snapshots, monkeyp
                                                        rel_tol=1e-12)  # fmt: skip
 
     seq = _sign(capsys, cfg, "restrict", "--max-market-vol", str(round(vol * 0.95, 6)))
-    code, reb, err = _rebalance(capsys, cfg)
+    code, reb, err = rebalance(capsys, cfg)
     assert (code, reb["status"], reb["portfolio"]["source"]) == (3, "halted", "fallback")
     assert err.count("\n") == 1 and "Traceback" not in err and f"seq {seq}" in err, err
     payload, _ = _published(ws)
@@ -158,12 +152,12 @@ def test_a_restriction_of_use_trips_on_a_crafted_market_state(snapshots, monkeyp
     # Not for books above $50m: the configured book is 1e8 (one account).
     ws, cfg = _fresh(snapshots, monkeypatch)
     _sign(capsys, cfg, "restrict", "--max-book-value", "5e7", user="omar")
-    code, reb, err = _rebalance(capsys, cfg)
+    code, reb, err = rebalance(capsys, cfg)
     assert (code, reb["portfolio"]["source"]) == (3, "fallback"), err
     assert "book value 100,000,000 above 50,000,000" in _published(ws)[0]["reasons"][0]
 
 
-def test_a_solver_upgrade_in_the_rebalance_raises_a_finding(snapshots, monkeypatch, capsys):  # noqa: F811
+def test_a_solver_upgrade_in_the_rebalance_raises_a_finding(snapshots, monkeypatch, capsys):
     import tasks.model.tracking as tracking
     from governance.findings.register import load_register
 
@@ -171,7 +165,7 @@ def test_a_solver_upgrade_in_the_rebalance_raises_a_finding(snapshots, monkeypat
     env = tracking.python_environment()
     upgraded = {**env, "distributions": {**env["distributions"], "cvxpy": "99.0.0"}}
     monkeypatch.setattr(tracking, "python_environment", lambda: upgraded)
-    code, reb, err = _rebalance(capsys, cfg)
+    code, reb, err = rebalance(capsys, cfg)
     assert (code, reb["portfolio"]["source"]) == (0, "model"), err  # a warning: it drives
     with Ledger.open(ws) as ledger:
         found = [r for r in load_register(ledger).records if r.origin == "dependency"]
@@ -209,7 +203,7 @@ def _books(ws, sha: str) -> dict[str, pd.Series]:
     }
 
 
-def test_one_account_and_a_list_of_one_publish_the_same_book(snapshots, monkeypatch, capsys):  # noqa: F811
+def test_one_account_and_a_list_of_one_publish_the_same_book(snapshots, monkeypatch, capsys):
     """The config without accounts and the config whose list is the one account ``main``:
     the same weights (1e-9: the same solver path makes them equal bit for bit) and the
     same ledger actions and subjects, entry for entry."""
@@ -219,7 +213,7 @@ def test_one_account_and_a_list_of_one_publish_the_same_book(snapshots, monkeypa
         cfg = _accounts(cfg, [{"name": "main"}]) if listed else cfg
         with Ledger.open(ws) as ledger:
             head = ledger.head()[0]
-        code, reb, err = _rebalance(capsys, cfg)
+        code, reb, err = rebalance(capsys, cfg)
         assert (code, reb["portfolio"]["source"]) == (0, "model"), err
         assert reb["portfolio"]["accounts"] == [
             {"account": "main", "source": "model", "reasons": []}
@@ -237,11 +231,11 @@ THREE = [{"name": "growth"}, {"name": "esg", "restricted": ["A0001", "A0002"]},
          {"name": "core", "restricted": ["A0010"]}]  # fmt: skip
 
 
-def test_overlays_change_every_accounts_book_as_recorded_and_expire(snapshots, monkeypatch, capsys):  # noqa: F811
+def test_overlays_change_every_accounts_book_as_recorded_and_expire(snapshots, monkeypatch, capsys):
     ws, cfg = _fresh(snapshots, monkeypatch)
-    code, reb, err = _rebalance(capsys, _accounts(cfg, THREE))
+    code, reb, err = rebalance(capsys, _accounts(cfg, THREE))
     assert (code, reb["portfolio"]["source"]) == (0, "model"), err
-    own = _books(ws, _publications(ws)[-1].payload["artifacts"]["weights.json"])
+    own = _books(ws, publications(ws)[-1].payload["artifacts"]["weights.json"])
     top = own["growth"].idxmax()
     cap = round(max(float(w.max()) for w in own.values()) * 0.6, 4)
     assert all(len(w) * cap > 1 for w in own.values())  # a capped book is feasible
@@ -250,10 +244,10 @@ def test_overlays_change_every_accounts_book_as_recorded_and_expire(snapshots, m
     multi = _accounts(cfg, THREE)
     seqs = [_sign(capsys, multi, "add", "--exclude", top),
             _sign(capsys, multi, "add", "--cap", str(cap))]  # fmt: skip
-    code, reb, err = _rebalance(capsys, multi)
+    code, reb, err = rebalance(capsys, multi)
     assert (code, reb["portfolio"]["source"]) == (0, "model"), err
     assert [a["source"] for a in reb["portfolio"]["accounts"]] == ["model"] * 3
-    payload = _publications(ws)[-1].payload
+    payload = publications(ws)[-1].payload
     assert [o["seq"] for o in payload["overlays"]] == seqs
     books = _books(ws, payload["artifacts"]["weights.json"])
     tol = 1e-6  # the pre-trade gate's tolerance: interior-point round-off is ~1e-8
@@ -276,35 +270,35 @@ def test_overlays_change_every_accounts_book_as_recorded_and_expire(snapshots, m
     for rule in (("--exclude", top), ("--cap", str(cap))):
         _sign(capsys, multi, "add", *rule, until=TODAY.isoformat())
     monkeypatch.setattr("governance.decisions.overlays.today", lambda: TODAY + dt.timedelta(1))
-    code, reb, err = _rebalance(capsys, multi)
+    code, reb, err = rebalance(capsys, multi)
     assert (code, reb["portfolio"]["source"]) == (0, "model"), err
-    payload = _publications(ws)[-1].payload
+    payload = publications(ws)[-1].payload
     assert payload["overlays"] == []
     books = _books(ws, payload["artifacts"]["weights.json"])
     for name in own:
         pd.testing.assert_series_equal(books[name], own[name], check_exact=True, check_names=False)
 
 
-def test_a_restriction_on_the_book_of_three_accounts_falls_back(snapshots, monkeypatch, capsys):  # noqa: F811
+def test_a_restriction_on_the_book_of_three_accounts_falls_back(snapshots, monkeypatch, capsys):
     """Not for books above $200m: three accounts of 1e8 are 3e8 (one would pass)."""
     ws, cfg = _fresh(snapshots, monkeypatch)
     multi = _accounts(cfg, THREE)
     _sign(capsys, multi, "restrict", "--max-book-value", "2e8", user="omar")
-    code, reb, err = _rebalance(capsys, multi)
+    code, reb, err = rebalance(capsys, multi)
     assert (code, reb["portfolio"]["source"]) == (3, "fallback"), err
     # the benchmark holds the names esg and core restrict: their own pre-trade gates refuse
     # the fallback there and they hold (tasks/portfolio/rebalance.py); growth takes it
     accounts = reb["portfolio"]["accounts"]
     assert [a["source"] for a in accounts] == ["fallback", "hold", "hold"]
     assert all(r.startswith("pretrade: restricted") for a in accounts[1:] for r in a["reasons"])
-    payload = _publications(ws)[-1].payload
+    payload = publications(ws)[-1].payload
     assert "book value 300,000,000 above 200,000,000" in payload["reasons"][0]
     with Ledger.open(ws) as ledger:
         gate = ledger.entries(action=Action.GATE_RESTRICTION)[-1].payload
     assert gate["decision"] == "halt" and gate["evidence"]["book_value"] == 3e8
 
 
-def test_every_account_refused_trips_the_switch_and_falls_back(snapshots, monkeypatch, capsys):  # noqa: F811
+def test_every_account_refused_trips_the_switch_and_falls_back(snapshots, monkeypatch, capsys):
     """Three accounts whose own bound on A0004 (at least half the book) the tier's cap
     refuses: every account refused, the model's book is (exit 3), the strategy's switch
     trips (the sandbox tier trips on a pre-trade breach and on an optimiser failure) and
@@ -312,7 +306,7 @@ def test_every_account_refused_trips_the_switch_and_falls_back(snapshots, monkey
     _, cfg = _fresh(snapshots, monkeypatch)
     bound = {"bounds": {"A0004": [0.5, 0.6]}}
     multi = _accounts(cfg, [{"name": n, **bound} for n in ("a", "b", "c")])
-    code, reb, err = _rebalance(capsys, multi)
+    code, reb, err = rebalance(capsys, multi)
     assert (code, reb["status"], reb["portfolio"]["source"]) == (3, "halted", "fallback"), err
     assert reb["stage"] in ("pretrade", "optimiser")
     assert {r.split(":")[1].strip() for r in reb["reasons"]} == {"account a", "account b",

@@ -1,12 +1,8 @@
 """The insider attacks of issue 10 replayed through a full ``alphagate rebalance --json``, and
 a kill-switch trip that lands while a rebalance is deciding.
 
-One module fixture trains a champion the legitimate way (dana runs the pipeline, vera
-validates in it, vera and rita approve) in a normal (not sandbox) workspace whose adopted
-policy is tests/data/policy-sandbox.yaml assigning the strategy its ``sandbox`` tier (it
-blocks on no statistic, so the small model is promoted honestly). Two snapshots are kept: the validated candidate and the champion. Each
-test restores one into the same paths (MLflow records absolute artifact paths), with the
-witness and the log key beside it, and attacks it:
+Each test restores the champion (or the validated candidate) that tests/helpers_rebalance.py
+trains the legitimate way, with the witness and the log key beside it, and attacks it:
 
 - forged unsigned ``validation.completed`` / ``approval.granted`` / ``model.promoted`` and
   the MLflow alias moved, over a genuine signed ``fail``: exit 3, the fallback published;
@@ -36,7 +32,6 @@ import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
-from governance.decisions.promotion import latest_validation
 from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
@@ -44,130 +39,30 @@ from governance.log.ledger import Ledger, entries_table
 from governance.registry.recorder import mlflow_client
 from governance.registry.versions import set_champion
 from tasks.portfolio.book import latest_book
-from tests.helpers_e2e import DATA, cli_out, negate_model_file
+from tests.helpers_e2e import cli_out, negate_model_file
 from tests.helpers_forge import forge
-from tests.helpers_identity import adopt_policy, enrol_cast, sign_validation, signer
+from tests.helpers_identity import adopt_policy, sign_validation, signer
+from tests.helpers_rebalance import (
+    STRATEGY,
+    book_source,
+    fell_back,
+    one_line,
+    publications,
+    rebalance,
+    restore,
+)
 from tests.helpers_witness import held, start_witnesses, witnessed_policy
 from tests.test_ledger_support import rewrite_history
-
-STRATEGY = "small-gov"
-
-
-def _env(mp: pytest.MonkeyPatch, live: Path) -> None:
-    home = live / "home"
-    mp.setenv("ALPHAGATE_HOME", str(home))
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    mp.setenv("ALPHAGATE_WITNESS", str(live / "witness"))
-    mp.setenv("XDG_DATA_HOME", str(live / "xdg"))  # the log key and the verified head
-    mp.setenv("ALPHAGATE_KEYRING", str(live / "home-keyring"))
-    # a fresh SQLite connection per MLflow session: a restored mlflow.db is read anew
-    mp.setenv("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool")
-    mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
-    mp.delenv("ALPHAGATE_KEY", raising=False)
-    mp.delenv("ALPHAGATE_CONFIG", raising=False)
-
-
-@pytest.fixture(scope="module")
-def snapshots(tmp_path_factory, prefect_server):
-    """``{"candidate": dir, "champion": dir, "live": dir}``: trained once per module."""
-    root = tmp_path_factory.mktemp("attacks")
-    live = root / "live"
-    live.mkdir()
-    # the sandbox policy, assigning this strategy its tier (governance/policy/tiers.py)
-    policy = (DATA / "policy-sandbox.yaml").read_text()
-    (live / "policy.yaml").write_text(f"{policy}\nstrategies:\n  {STRATEGY}: sandbox\n")
-    config = (
-        (DATA / "small-sandbox.yaml")
-        .read_text()
-        .replace("file: policy-sandbox.yaml", "file: policy.yaml")
-    )
-    (live / "run.yaml").write_text(config)
-    cfg = str(live / "run.yaml")
-    with pytest.MonkeyPatch.context() as mp:
-        _env(mp, live)
-        ws = Workspace(live / "home")
-        enrol_cast(ws, policy=live / "policy.yaml")
-        assert main(["run", "--config", cfg, "--as", "dana"]) == 3  # awaiting approvals
-        with Ledger.open(ws) as ledger:
-            version = str(ledger.last(action=Action.MODEL_REGISTERED).payload["version"])
-            assert latest_validation(ledger, ModelRef.parse(STRATEGY, version)).verdict == "pass"
-        shutil.copytree(live, root / "candidate", symlinks=True)
-        for who in ("vera", "rita"):
-            approve = ["approve", "--config", cfg, "--model-version", version, "--as", who]
-            assert main([*approve, "--reason", "ok"]) == 0
-        shutil.copytree(live, root / "champion", symlinks=True)
-    return {"root": root, "live": live, "version": version}
-
-
-def _restore(snapshots, which: str, monkeypatch) -> Path:
-    live = snapshots["live"]
-    shutil.rmtree(live)
-    shutil.copytree(snapshots["root"] / which, live, symlinks=True)
-    _env(monkeypatch, live)
-    return live
-
-
-@pytest.fixture
-def champion(snapshots, monkeypatch):
-    """The champion's workspace, restored; returns ``(ws, config path, version)``."""
-    live = _restore(snapshots, "champion", monkeypatch)
-    return Workspace(live / "home"), str(live / "run.yaml"), snapshots["version"]
-
-
-@pytest.fixture
-def candidate(snapshots, monkeypatch):
-    """The validated, unapproved candidate's workspace, restored."""
-    live = _restore(snapshots, "candidate", monkeypatch)
-    return Workspace(live / "home"), str(live / "run.yaml"), snapshots["version"]
-
-
-def _publications(ws: Workspace) -> list:
-    with Ledger.open(ws) as ledger:
-        return ledger.entries(action=Action.PORTFOLIO_PUBLISHED, subject=Subject.book(STRATEGY))
-
-
-def _book_source(ws: Workspace) -> str | None:
-    """The strategy's book through the production reader."""
-    with Ledger.open(ws) as ledger:
-        book = latest_book(ledger, ledger.store, STRATEGY)
-    return None if book is None else book.source
-
-
-def _rebalance(capsys, cfg: str):
-    """``alphagate rebalance --json`` as dana: (exit code, JSON or None, stderr)."""
-    return cli_out(capsys, "rebalance", "--config", cfg, "--as", "dana", "--json")
-
-
-def _one_line(err: str) -> bool:
-    return err.count("\n") == 1 and "Traceback" not in err
-
-
-def _fell_back(ws, capsys, cfg, *why: str) -> dict:
-    """Exit 3, one line, the fallback in the JSON, in the book and in the ledger with the
-    reasons ``why``; returns the JSON."""
-    before = len(_publications(ws))
-    code, reb, err = _rebalance(capsys, cfg)
-    assert code == 3 and reb["status"] == "halted", (code, reb, err)
-    assert _one_line(err), err
-    assert reb["portfolio"]["source"] == "fallback"
-    published = _publications(ws)
-    assert len(published) == before + 1  # the fallback, and only it
-    assert published[-1].payload["source"] == "fallback"
-    text = " ".join(published[-1].payload["reasons"])
-    for w in why:
-        assert w in text, text
-    assert _book_source(ws) == "fallback"
-    return reb
 
 
 def test_the_champion_drives_a_clean_rebalance(champion, capsys):
     """The control: untouched, the champion's portfolio is published (the attacks below
     would pass for the wrong reason if it were not)."""
     ws, cfg, version = champion
-    code, reb, _err = _rebalance(capsys, cfg)
+    code, reb, _err = rebalance(capsys, cfg)
     assert (code, reb["status"], reb["portfolio"]["source"]) == (0, "completed", "model")
     assert str(reb["portfolio"]["model_version"]) == version
-    assert _book_source(ws) == "model"
+    assert book_source(ws) == "model"
 
 
 def test_forged_unsigned_validation_approvals_and_promotion_publish_the_fallback(candidate, capsys):
@@ -194,7 +89,7 @@ def test_forged_unsigned_validation_approvals_and_promotion_publish_the_fallback
         set_champion(mlflow_client(ws), STRATEGY, version, promoted.payload, promoted.seq)
     # the champion is derived from the signed approvals (issue 22): the forged record and
     # the alias make none, so the fallback is published because nothing was ever promoted
-    reb = _fell_back(ws, capsys, cfg, "has never been promoted")
+    reb = fell_back(ws, capsys, cfg, "has never been promoted")
     assert reb["stage"] == "approval"
 
 
@@ -203,12 +98,12 @@ def test_an_altered_champion_model_file_publishes_the_fallback(champion, capsys)
     model would bet the other way; the hash the approvals signed no longer matches."""
     ws, cfg, version = champion
     negate_model_file(ws, STRATEGY, version)
-    _fell_back(ws, capsys, cfg, "model files changed since")
+    fell_back(ws, capsys, cfg, "model files changed since")
 
 
 def _model_weights(ws, capsys, cfg: str):
     """A rebalance that must publish the champion's book: its weights as read back."""
-    code, reb, err = _rebalance(capsys, cfg)
+    code, reb, err = rebalance(capsys, cfg)
     assert (code, reb["status"], reb["portfolio"]["source"]) == (0, "completed", "model"), err
     with Ledger.open(ws) as ledger:
         return latest_book(ledger, ledger.store, STRATEGY).weights
@@ -228,10 +123,10 @@ def test_a_permuted_features_tag_and_another_normalisation_score_the_signed_inpu
     array, were moved by these fields before the contract.)"""
     from validation.inputs import load_inputs
 
-    live = _restore(snapshots, "champion", monkeypatch)
+    live = restore(snapshots, "champion", monkeypatch)
     ws, cfg, version = Workspace(live / "home"), str(live / "run.yaml"), snapshots["version"]
     control = _model_weights(ws, capsys, cfg)
-    live = _restore(snapshots, "champion", monkeypatch)
+    live = restore(snapshots, "champion", monkeypatch)
     client = mlflow_client(ws)
     tags = client.get_model_version(STRATEGY, version).tags
     features = tags["features"].split(",")
@@ -257,7 +152,7 @@ def test_an_edited_contract_file_publishes_the_fallback(champion, capsys):
     path = contract_path(ws, STRATEGY, version)
     doc = json.loads(path.read_bytes())
     path.write_bytes(json.dumps({**doc, "features": doc["features"][::-1]}).encode())
-    _fell_back(ws, capsys, cfg, "model files changed since")
+    fell_back(ws, capsys, cfg, "model files changed since")
 
 
 @pytest.mark.parametrize("how", ["file edited", "config names another file"])
@@ -281,13 +176,13 @@ def test_a_policy_nobody_adopted_publishes_nothing(champion, capsys, how):
         Path(cfg).write_text(
             Path(cfg).read_text().replace("file: policy.yaml", "file: shopped.yaml")
         )
-    before = _publications(ws)
-    code, reb, err = _rebalance(capsys, cfg)
+    before = publications(ws)
+    code, reb, err = rebalance(capsys, cfg)
     assert code == 4 and reb is None, (code, reb, err)
-    assert _one_line(err) and "a config may not choose its policy" in err
+    assert one_line(err) and "a config may not choose its policy" in err
     assert len(re.findall(r"hash [0-9a-f]{64}", err)) == 2
-    assert len(_publications(ws)) == len(before)
-    assert _book_source(ws) == "fallback"  # still the run's own, published before promotion
+    assert len(publications(ws)) == len(before)
+    assert book_source(ws) == "fallback"  # still the run's own, published before promotion
     with Ledger.open(ws) as ledger:
         refused = ledger.last(action=Action.POLICY_REFUSED)
     assert refused is not None and refused.payload["named"].endswith(
@@ -300,16 +195,16 @@ def test_a_broken_ledger_decides_nothing(champion, capsys):
     published, not even the fallback (the book it would start from, the gates it would
     record and the publication itself all live in the broken ledger)."""
     ws, cfg, _version = champion
-    before = len(_publications(ws))
+    before = len(publications(ws))
     engine = sa.create_engine(ws.ledger_url)
     with engine.begin() as conn:
         conn.execute(entries_table.delete().where(entries_table.c.seq == 5))
     engine.dispose()
-    code, reb, err = _rebalance(capsys, cfg)
+    code, reb, err = rebalance(capsys, cfg)
     assert code == 3 and reb is None, (code, reb, err)
-    assert _one_line(err) and "ledger broken" in err
-    assert len(_publications(ws)) == before
-    assert _book_source(ws) == "fallback"  # the run's, from before promotion
+    assert one_line(err) and "ledger broken" in err
+    assert len(publications(ws)) == before
+    assert book_source(ws) == "fallback"  # the run's, from before promotion
     with Ledger.open(ws) as ledger:
         refused = ledger.last(action=Action.INTEGRITY_REFUSED)
     assert refused is not None and refused.payload["action"] == "rebalance"
@@ -338,8 +233,8 @@ def test_a_trip_during_the_rebalance_withholds_the_model_portfolio(champion, cap
 
     portfolio_stage.publish_book.on_running(trip)
     try:
-        before = len(_publications(ws))
-        code, reb, err = _rebalance(capsys, cfg)
+        before = len(publications(ws))
+        code, reb, err = rebalance(capsys, cfg)
     finally:
         portfolio_stage.publish_book.on_running_hooks.remove(trip)
     assert tripped
@@ -357,7 +252,7 @@ def test_a_trip_during_the_rebalance_withholds_the_model_portfolio(champion, cap
     assert published[-1].payload["source"] == "fallback"
     assert published[-1].payload["model_version"] is None
     assert published[-1].payload["reasons"] == reb["reasons"]
-    assert _book_source(ws) == "fallback"
+    assert book_source(ws) == "fallback"
     assert version  # the champion that would have driven
 
 
@@ -418,12 +313,12 @@ def test_a_consistent_rewrite_with_witnessing_switched_off_meets_the_policys_wit
             assert killswitch.status(ledger).state == "armed"
             assert ledger.last(action=Action.APPROVAL_REJECTED) is None
 
-        published = len(_publications(ws))
-        code, reb, err = _rebalance(capsys, cfg)
+        published = len(publications(ws))
+        code, reb, err = rebalance(capsys, cfg)
         assert code == 3 and reb is None, (code, reb, err)
-        assert _one_line(err), err
+        assert one_line(err), err
         assert all(f"witness {n} at " in err for n in names), err
-        assert len(_publications(ws)) == published
+        assert len(publications(ws)) == published
         assert {w.url: held(w, origin).text() for w in witnesses} == before
         with Ledger.open(ws) as ledger:
             refused = ledger.last(action=Action.INTEGRITY_REFUSED)
@@ -456,7 +351,7 @@ def test_a_replayed_promotion_with_the_alias_moved_back_does_not_bring_back_the_
         replay = ledger.append(Action.MODEL_PROMOTED, actor=old.actor, role=old.role,
                                subject=old.subject, payload=old.payload)  # fmt: skip
     client.set_registered_model_alias(STRATEGY, "champion", v1)
-    reb = _fell_back(ws, capsys, cfg, "registry drift", f"points at v{v1}")
+    reb = fell_back(ws, capsys, cfg, "registry drift", f"points at v{v1}")
     assert reb["portfolio"]["model_version"] is None
     code, verified, _err = cli_out(capsys, "ledger", "verify", "--json")
     assert code == 3 and verified["first_bad_seq"] == replay.seq
@@ -494,10 +389,10 @@ def test_a_forged_book_is_not_where_the_next_rebalance_starts(champion, capsys):
         assert latest_book(ledger, ledger.store, STRATEGY).weights.to_dict() == (
             genuine.weights.to_dict()
         )
-    code, reb, _err = _rebalance(capsys, cfg)
+    code, reb, _err = rebalance(capsys, cfg)
     assert (code, reb["status"], reb["portfolio"]["source"]) == (0, "completed", "model")
     with Ledger.open(ws) as ledger:
-        last = _publications(ws)[-1]
+        last = publications(ws)[-1]
         trades = read_rebalance(ledger.store, last.payload["artifacts"]).trades
     start = trades.set_index("asset")["current"]
     assert start.reindex(genuine.weights.index).tolist() == pytest.approx(genuine.weights.tolist())
