@@ -7,7 +7,7 @@ Vectorised core (one matrix product for every scenario and account):
 with scenario returns ``R`` (S x n), account weights ``W`` (A x n), losses ``L``
 (S x A) and one book's per-asset contributions ``C`` (their row sums are the losses); a
 scenario's ``k`` largest contributions are ``Series.nlargest`` of its row. Many accounts
-(:func:`account_losses`) get their losses only: ``L`` and each column's tail mean.
+(:func:`account_losses`) get their losses only: each named scenario's and each account's tail mean.
 
 The cost to exit is the cost of selling the whole book under the scenario's cost
 conditions, with the optimiser's cost model (``tasks.portfolio.costs.trading_costs``):
@@ -34,7 +34,7 @@ from tasks.risk.scenarios import (
     hypothetical_scenario,
     window_in_data,
 )
-from tasks.risk.tail import tail_means
+from tasks.risk.tail import account_tail_means
 from tasks.risk.var import expected_shortfall
 
 #: Name of the sampled tail in the scenario table and the policy's stress limits.
@@ -197,12 +197,13 @@ def account_losses(
 ) -> pd.DataFrame:
     """Loss of every account in every named scenario and in the sampled tail.
 
-    One product ``-R W'`` for the named scenarios and one for the sampled ones (the
-    :data:`SAMPLED_TAIL` column is each account's ES at ``tail``, as
-    :func:`stress_portfolio` computes it for one book: the mean of the losses at or above
-    the account's ``np.quantile``, :func:`tasks.risk.tail.tail_means`). The sampled loss
-    matrix (A x S) is the one large allocation (bench/bench_stress.py measures this
-    function against the bare product and its peak memory against the matrix).
+    One product ``-R W'`` for the named scenarios; the sampled ones give each account's ES
+    at ``tail`` (the :data:`SAMPLED_TAIL` column), as :func:`stress_portfolio` computes it
+    for one book: the mean of the losses at or above the account's ``np.quantile``. Their
+    losses (A x S) are never held at once: :func:`tasks.risk.tail.account_tail_means`
+    computes them a block of scenarios at a time and keeps each account's tail from the
+    block while it is in cache (bench/bench_stress.py measures this function against the
+    bare product and its peak memory against the loss matrix it does not allocate).
 
     Returns
     -------
@@ -219,11 +220,9 @@ def account_losses(
         )
     if sampled is not None:
         ws = w.reindex(columns=sampled.assets).fillna(0.0).to_numpy()
-        # Account-major (A x S, ``(-R W')'``): each account's losses are one contiguous
-        # row; its tail mean from the losses above a sampled threshold, not a selection
-        # over the whole row (tasks/risk/tail.py: the same figure, about 3x less CPU).
-        losses = -(ws @ np.asarray(sampled.returns).T)
-        out[SAMPLED_TAIL] = tail_means(losses, tail)
+        # the losses a block of scenarios at a time, each account's tail kept from the
+        # block while it is in cache (tasks/risk/tail.py): no S x A matrix
+        out[SAMPLED_TAIL] = account_tail_means(sampled.returns, ws, tail)
     return out
 
 
