@@ -33,8 +33,10 @@ different kernel. tests/test_tail.py checks the figure against ``np.quantile`` o
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 STRIDE = 10
 #: Kept losses per account over ``m``: 2 keeps about 2.4 m (an account falls short with a
@@ -48,6 +50,13 @@ CAP = 8.0
 BLOCK_BYTES = 1 << 20
 #: Rows of a block are a multiple of this (OpenBLAS's tiles are 4 to 16 rows).
 TILE = 64
+
+
+@cache
+def _blas() -> ThreadpoolController:
+    """The process's BLAS libraries, found once (``threadpool_limits`` looks for them on
+    every call: 1.5 ms, as much as the tail means)."""
+    return ThreadpoolController()
 
 
 def _lerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
@@ -136,15 +145,15 @@ def account_tail_means(
     keep = int(np.ceil(MARGIN * m / STRIDE))
     n_sample = -(-s_count // STRIDE)
     out = np.empty(a_count)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas().limit(limits=1, user_api="blas"):
         if a_count == 0:
             return out
         if n_sample <= keep:  # too few scenarios to sample: every loss is kept
             threshold = np.full(a_count, -np.inf)
         else:
-            sample = returns[::STRIDE] @ neg_wt  # S/STRIDE x A, a new array
-            sample.partition(n_sample - keep, axis=0)
-            threshold = sample[n_sample - keep]
+            sample = neg_wt.T @ returns[::STRIDE].T  # A x S/STRIDE, a new array
+            sample.partition(n_sample - keep, axis=1)  # along rows: 2x faster than columns
+            threshold = sample[:, n_sample - keep].copy()
         accounts, values = _kept(returns, neg_wt, threshold, block_bytes)
         counts = np.bincount(accounts, minlength=a_count)
         good = (counts >= m) & ((counts <= CAP * m) | np.isneginf(threshold))
