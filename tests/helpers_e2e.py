@@ -77,6 +77,26 @@ def negate_model_file(ws, name: str, version) -> tuple[Path, str]:
     return lgb_file, original
 
 
+def live_env(mp: pytest.MonkeyPatch, live: Path, ledger_url: str | None = None) -> None:
+    """The environment of a workspace restored at ``live`` (``live/home``; the witness, the
+    log key, the verified head and the home keyring beside it): a fresh SQLite connection per
+    MLflow session, so that a restored ``mlflow.db`` is read anew; no key, config or user from
+    outside; the ledger at ``ledger_url`` (None: the workspace's own SQLite file)."""
+    home = live / "home"
+    mp.setenv("ALPHAGATE_HOME", str(home))
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    mp.setenv("ALPHAGATE_WITNESS", str(live / "witness"))
+    mp.setenv("XDG_DATA_HOME", str(live / "xdg"))  # the log key and the verified head
+    mp.setenv("ALPHAGATE_KEYRING", str(live / "home-keyring"))
+    mp.setenv("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool")
+    for name in ("ALPHAGATE_KEY", "ALPHAGATE_CONFIG", "ALPHAGATE_USER"):
+        mp.delenv(name, raising=False)
+    if ledger_url is None:
+        mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
+    else:
+        mp.setenv("ALPHAGATE_LEDGER_URL", ledger_url)
+
+
 @contextmanager
 def governed_home(home: Path, config: str) -> Iterator[pytest.MonkeyPatch]:
     """A governed workspace at ``home`` for a module fixture: its commands read ``config`` and

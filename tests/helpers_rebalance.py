@@ -20,24 +20,10 @@ from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger
-from tests.helpers_e2e import DATA, cli_out
+from tests.helpers_e2e import DATA, cli_out, live_env
 from tests.helpers_identity import enrol_cast
 
 STRATEGY = "small-gov"
-
-
-def env(mp: pytest.MonkeyPatch, live: Path) -> None:
-    home = live / "home"
-    mp.setenv("ALPHAGATE_HOME", str(home))
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    mp.setenv("ALPHAGATE_WITNESS", str(live / "witness"))
-    mp.setenv("XDG_DATA_HOME", str(live / "xdg"))  # the log key and the verified head
-    mp.setenv("ALPHAGATE_KEYRING", str(live / "home-keyring"))
-    # a fresh SQLite connection per MLflow session: a restored mlflow.db is read anew
-    mp.setenv("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool")
-    mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
-    mp.delenv("ALPHAGATE_KEY", raising=False)
-    mp.delenv("ALPHAGATE_CONFIG", raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +46,7 @@ def snapshots(tmp_path_factory, prefect_server):
     (live / "run.yaml").write_text(config)
     cfg = str(live / "run.yaml")
     with pytest.MonkeyPatch.context() as mp:
-        env(mp, live)
+        live_env(mp, live)
         ws = Workspace(live / "home")
         enrol_cast(ws, policy=live / "policy.yaml")
         assert main(["run", "--config", cfg, "--as", "dana"]) == 3  # awaiting approvals
@@ -79,7 +65,7 @@ def restore(snapshots, which: str, monkeypatch) -> Path:
     live = snapshots["live"]
     shutil.rmtree(live)
     shutil.copytree(snapshots["root"] / which, live, symlinks=True)
-    env(monkeypatch, live)
+    live_env(monkeypatch, live)
     return live
 
 

@@ -57,6 +57,7 @@ from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger
 from governance.log.readtime import VerifiedReader
 from governance.policy.adoption import policy_in_force
+from tests.helpers_e2e import live_env
 from tests.helpers_forge import OPS, apply
 from tests.helpers_identity import (
     POLICY,
@@ -68,17 +69,6 @@ from tests.helpers_identity import (
 from tests.test_ledger_support import scratch_pg_database
 
 MODEL, OTHER = "prop", "other"
-
-
-def _env(mp: pytest.MonkeyPatch, live: Path) -> None:
-    home = live / "home"
-    mp.setenv("ALPHAGATE_HOME", str(home))
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    mp.setenv("ALPHAGATE_WITNESS", str(live / "witness"))
-    mp.setenv("XDG_DATA_HOME", str(live / "xdg"))  # the log key and the verified head
-    mp.setenv("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool")
-    for name in ("ALPHAGATE_LEDGER_URL", "ALPHAGATE_KEY", "ALPHAGATE_CONFIG", "ALPHAGATE_USER"):
-        mp.delenv(name, raising=False)
 
 
 @dataclass(frozen=True)
@@ -159,7 +149,7 @@ def base(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("bound-property")
     live = root / "live"
     mp = pytest.MonkeyPatch()
-    _env(mp, live)
+    live_env(mp, live)
     with contextlib.ExitStack() as stack:
         stack.callback(mp.undo)
         pg = None

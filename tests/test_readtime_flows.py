@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -30,29 +29,13 @@ from flows.cli import main
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger
-from tests.helpers_e2e import DATA
+from tests.helpers_e2e import DATA, live_env
 from tests.helpers_identity import enrol_cast
 from tests.test_bound_property import _PgCopy
 from tests.test_ledger_support import scratch_pg_database
 from tests.test_readtime_commands import _verified, edit_in_place
 
 STRATEGY = "small-gov"
-
-
-def _env(mp: pytest.MonkeyPatch, live: Path, url: str | None) -> None:
-    home = live / "home"
-    mp.setenv("ALPHAGATE_HOME", str(home))
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    mp.setenv("ALPHAGATE_WITNESS", str(live / "witness"))
-    mp.setenv("XDG_DATA_HOME", str(live / "xdg"))  # the log key and the verified head
-    mp.setenv("ALPHAGATE_KEYRING", str(live / "home-keyring"))
-    mp.setenv("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool")
-    for name in ("ALPHAGATE_KEY", "ALPHAGATE_CONFIG", "ALPHAGATE_USER"):
-        mp.delenv(name, raising=False)
-    if url is None:
-        mp.delenv("ALPHAGATE_LEDGER_URL", raising=False)
-    else:
-        mp.setenv("ALPHAGATE_LEDGER_URL", url)
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
@@ -72,7 +55,7 @@ def candidate(request, tmp_path_factory, prefect_server):
             url = stack.enter_context(scratch_pg_database(request.getfixturevalue("pg_url")))
             pg = _PgCopy(url)
             stack.callback(pg.drop)
-        _env(mp, live, url)
+        live_env(mp, live, url)
         enrol_cast(Workspace(live / "home"), policy=live / "policy.yaml")
         assert main(["run", "--config", str(live / "run.yaml"), "--as", "dana"]) == 3
         with Ledger.open(Workspace(live / "home")) as ledger:
@@ -91,7 +74,7 @@ def restored(candidate, monkeypatch):
     shutil.copytree(candidate["root"] / "base", live, symlinks=True)
     if candidate["pg"] is not None:
         candidate["pg"].restore()
-    _env(monkeypatch, live, candidate["url"])
+    live_env(monkeypatch, live, candidate["url"])
     return Workspace(live / "home"), str(live / "run.yaml"), candidate["version"]
 
 
