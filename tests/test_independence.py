@@ -23,13 +23,14 @@ VALIDATION = Path(__file__).resolve().parents[1] / "validation"
 #: one definition training uses too (tasks/model/trials.py), and the market regimes both
 #: report by (tasks/model/regimes.py: states of the market's returns), and the trading year
 #: (tasks/data/calendar.py: the constant 252, read by validation's config without the
-#: statistics' pandas). Nothing that trains.
+#: statistics' pandas), and the registered regime ensemble's loader (tasks/model/mixture.py:
+#: MLflow rebuilds the model validation loads with it). Nothing that trains.
 ALLOWED_TASKS = frozenset(
     {"tasks.model.dataset", "tasks.model.stats", "tasks.model.trials", "tasks.model.regimes"}
-    | {"tasks.data.calendar"}
+    | {"tasks.data.calendar", "tasks.model.mixture"}
 )
 TRAINING = ("tasks.model.train", "tasks.model.cv", "tasks.model.register", "tasks.model.tracking")
-TRAINING += ("tasks.model.card",)
+TRAINING += ("tasks.model.card", "tasks.model.regime_ensemble")
 GRAPH = import_graph()
 FORBIDDEN_CALLS = {"train", "cv", "fit", "LGBMRegressor", "LGBMClassifier", "LGBMRanker"}
 #: The one exception, and exactly what it may call: replication fits the version again from
@@ -150,5 +151,32 @@ def test_importing_validation_loads_no_training_module_transitively():
         check=True,
         cwd=VALIDATION.parent,
     ).stdout
+    loaded = ast.literal_eval(out.strip().splitlines()[-1])
+    assert not [m for m in loaded if m.startswith(TRAINING)], loaded
+
+
+def test_the_registered_ensemble_loads_by_allow_listed_code_only():
+    """A registered regime ensemble is an MLflow python model whose loader MLflow imports by
+    name when validation loads the version (governance/registry/pyfunc.py): code the import
+    graph cannot see. Its loader is the allow-listed tasks/model/mixture.py, which makes no
+    training call and, imported alone, loads no training module."""
+    import subprocess
+    import sys
+
+    import lightgbm as lgb
+    import numpy as np
+
+    from tasks.model.mixture import RegimeEnsemble, python_model
+
+    x = np.random.default_rng(0).standard_normal((50, 2))
+    data = lgb.Dataset(x, x[:, 0], feature_name=["a", "b"])
+    booster = lgb.train({"verbose": -1, "num_leaves": 4}, data, num_boost_round=2)
+    module = python_model(RegimeEnsemble((booster, booster), ("a", "b"))).factory.split(":")[0]
+    assert module in ALLOWED_TASKS, module
+    source = VALIDATION.parent / (module.replace(".", "/") + ".py")
+    assert violations(source.read_text(encoding="utf-8")) == []
+    code = f"import sys, {module}\nprint(sorted(n for n in sys.modules if n.startswith('tasks')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=VALIDATION.parent).stdout  # fmt: skip
     loaded = ast.literal_eval(out.strip().splitlines()[-1])
     assert not [m for m in loaded if m.startswith(TRAINING)], loaded

@@ -17,13 +17,8 @@ import pandas as pd
 import pytest
 
 from governance.ground.errors import GateHalt
-from tasks.model.regime_ensemble import (
-    WEIGHT,
-    RegimeEnsemble,
-    artifacts,
-    fit_regime_ensemble,
-    python_model,
-)
+from tasks.model.mixture import WEIGHT, RegimeEnsemble, artifacts, python_model
+from tasks.model.regime_ensemble import fit_regime_ensemble
 from tasks.model.regimes import regime_probability
 
 #: The planted market: a two-state market (persistence 0.98; daily market volatility

@@ -1,5 +1,5 @@
 """A python model rebuilt from its artifacts: how a model that is not one LightGBM booster
-(the regime ensemble, tasks/model/regime_ensemble.py) is logged, registered and loaded.
+(the regime ensemble, tasks/model/mixture.py) is logged, registered and loaded.
 
 :class:`ArtifactModel` holds no weights: MLflow stores its files as the model's
 ``artifacts`` (so the hash the approvals sign covers every one of them,

@@ -134,7 +134,7 @@ class LightGBMParams(StrictModel):
     regime_gate: str | None = None
     # The regime ensemble combined by the regime probabilities (issue 26 item 6): one
     # booster per regime, each row weighted by this probability feature (``mkt_p_turbulent``),
-    # predicting sum_s p_s f_s (tasks/model/regime_ensemble.py).
+    # predicting sum_s p_s f_s (tasks/model/mixture.py).
     regime_mix: str | None = None
 
     def booster_params(self) -> dict[str, Any]:

@@ -242,7 +242,7 @@ MARKET_STATES: tuple[FeatureSpec, ...] = (
         "mkt_p_turbulent",
         "Filtered probability that the equal-weight market is in the turbulent state of a "
         "two-state Gaussian HMM refitted each quarter on the trailing year: the weight of "
-        "the probability-combined regime ensemble (tasks/model/regime_ensemble.py).",
+        "the probability-combined regime ensemble (tasks/model/mixture.py).",
         0,
         lambda p: regime_probability(p.close),
         market_state=True,

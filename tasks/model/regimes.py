@@ -15,7 +15,7 @@ realised up to ``t`` only.
   ``turbulent``). The state at ``t`` is the one with the larger **filtered** probability
   ``P(s_t | r_1..r_t)``: the forward pass only, so no later return moves it. The parameters
   are fitted on the whole series given; training fits them on the development period only
-  and carries them to scoring (tasks/model/regime_ensemble.py).
+  and carries them to scoring (tasks/model/mixture.py).
 
 References
 ----------

@@ -34,7 +34,7 @@ from governance.registry.recorder import log_training_run
 from tasks.model.card import render
 from tasks.model.dataset import frame_to_parquet
 from tasks.model.features import FEATURES_BY_NAME
-from tasks.model.regime_ensemble import RegimeEnsemble, artifacts, python_model
+from tasks.model.mixture import RegimeEnsemble, artifacts, python_model
 from tasks.model.train import final_rounds, time_stratified_sample, trials_frame
 
 if TYPE_CHECKING:
