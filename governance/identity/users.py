@@ -233,12 +233,16 @@ def user_act_problems(reg: Registry, e) -> list[str]:
     return []
 
 
-def fold_registry(entries: Iterable) -> Registry:
-    """Fold ``workspace.initialised`` and ``user.*`` entries (any order) into a Registry."""
-    reg = Registry()
-    history: dict[str, list[tuple[int, User | None]]] = reg.history
-    problems: list[tuple[int, str]] = []
-    genesis, sandbox, head = None, False, 0
+def fold_registry(entries: Iterable, start: Registry | None = None) -> Registry:
+    """Fold ``workspace.initialised`` and ``user.*`` entries (any order) into a Registry.
+
+    ``start``: the fold of the entries before these (every seq of ``entries`` above its
+    ``head_seq``), continued rather than redone; it is copied, never changed.
+    """
+    base = start or Registry()
+    history = {name: list(events) for name, events in base.history.items()}
+    problems = list(base.problems)
+    genesis, sandbox, head = base.genesis_seq, base.sandbox, base.head_seq
     for e in sorted(entries, key=lambda x: x.seq):
         head = max(head, e.seq)
         if e.action == Action.WORKSPACE_INITIALISED:
@@ -274,9 +278,25 @@ def fold_registry(entries: Iterable) -> Registry:
     return Registry(history, tuple(problems), genesis, sandbox, head)
 
 
-#: ``{ledger url: (the user entries' (seq, entry hash, payload hash), Registry)}``: folds of
-#: verified reads only (:func:`load_registry`).
-_FOLDED: dict[str, tuple[tuple, Registry]] = {}
+#: ``{ledger url: (rows, Registry)}``: the last fold of each ledger this process read
+#: (:func:`load_registry`), keyed by the rows it folded as read (:func:`_folded_rows`).
+_FOLDED: dict[str | None, tuple[tuple, Registry]] = {}
+_FOLDED_MAX = 64
+
+
+def _folded_rows(entries: list) -> tuple | None:
+    """Everything the fold reads of ``entries``: ``(seq, action, actor, role, subject,
+    payload text as read)`` each, the text read from the database and never a stored hash
+    (None when an entry was not read from one)."""
+    from governance.log.txn import stored_payload_text  # lazy: no SQLAlchemy for the Role enum
+
+    rows = []
+    for e in entries:
+        text = stored_payload_text(e)
+        if text is None:
+            return None
+        rows.append((e.seq, e.action, e.actor, e.role, e.subject, text))
+    return tuple(rows)
 
 
 def load_registry(ledger) -> Registry:
@@ -284,26 +304,32 @@ def load_registry(ledger) -> Registry:
 
     The entries are read every time (through a
     :class:`~governance.log.readtime.VerifiedReader` they are verified as they are read: an
-    enrolment edited in place after a verify is caught at use); only the fold (its
-    signature checks) is reused while the entries read are the same ones (seq, entry and
-    payload hash), as a use-time check asks several times. Only a fold of a verified read
-    is kept or reused: its rows were re-hashed as read, so their stored hashes name what
-    was folded. A row edited in place keeps its stale hashes, so a fold of edited rows read
-    unverified (``ledger verify``) served a later verified read of the restored rows in the
-    same process (the bound property's slow variant, tests/test_bound_property.py), and a
-    revocation broken in place, folded once, then put back left the revoked user enrolled
-    for that process (tests/test_readtime_commands.py).
+    enrolment edited in place after a verify is caught at use). The fold is a pure function
+    of the rows read (:func:`_folded_rows`: seq, action, actor, role, subject and the
+    payload's exact text), so it is reused while they are the same rows, and continued
+    (:func:`fold_registry`'s ``start``) when the rows read are the last fold's followed by
+    later ones (an enrolment appended since), as a command or an enrolment reads the users
+    dozens of times. Any other difference (a row edited, deleted or inserted) folds again
+    from the start. Keyed by text, never by a stored hash: a row edited in place with its
+    stale hashes kept and read unverified (``ledger verify``) is other text and folded anew,
+    so neither it nor the genuine row restored after it is served the other's fold
+    (tests/test_registry_memo.py, tests/test_bound_property.py's slow variant,
+    tests/test_readtime_commands.py's revocation broken and put back).
     """
-    from governance.log.readtime import VerifiedReader
-
     entries = ledger.entries(action=(Action.WORKSPACE_INITIALISED, *USER_ACTS))
-    url = getattr(ledger, "url", None) if isinstance(ledger, VerifiedReader) else None
-    key = tuple(sorted((e.seq, e.entry_hash, e.payload_hash) for e in entries))
-    if url is not None and url in _FOLDED and _FOLDED[url][0] == key:
-        return _FOLDED[url][1]
-    registry = fold_registry(entries)
-    if url is not None:
-        _FOLDED[url] = (key, registry)
+    rows = _folded_rows(entries)
+    if rows is None:
+        return fold_registry(entries)
+    slot = getattr(ledger, "url", None)
+    seen, last = _FOLDED.get(slot, ((), None))
+    n = len(seen)
+    if last is not None and rows[:n] == seen and (n == len(rows) or rows[n][0] > last.head_seq):
+        registry = last if n == len(rows) else fold_registry(entries[n:], start=last)
+    else:
+        registry = fold_registry(entries)
+    if slot not in _FOLDED and len(_FOLDED) >= _FOLDED_MAX:
+        _FOLDED.clear()
+    _FOLDED[slot] = (rows, registry)
     return registry
 
 
