@@ -102,11 +102,16 @@ def prefect_server():
     Start-up takes 10-20 s on a new database (shared/DESIGN.md), so share it: tests that
     need Prefect take this fixture instead of opening their own harness.
     """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
     # 180 s is ample on a quiet machine; under a shared machine's load (2 cores, load 20) the
-    # server took longer, and a slow start is not a failure of the code under test
-    with prefect_test_harness(server_startup_timeout=600):
+    # server took longer, and a slow start is not a failure of the code under test.
+    # No flow-run heartbeats: they let a long-lived server mark a crashed run, which no test
+    # asks of it, and Prefect's heartbeat thread sleeps in whole seconds, so every flow run
+    # ended by waiting up to a second for it (0.6 s a run measured, hundreds of runs).
+    no_heartbeat = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    with prefect_test_harness(server_startup_timeout=600), temporary_settings(no_heartbeat):
         yield
 
 
