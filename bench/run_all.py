@@ -6,6 +6,9 @@ after each, and each bench's wall and CPU time (its process tree's, ``RUSAGE_CHI
 figures taken on a shared machine are read with the load beside them. Issue 28's figures
 come first (the solver, backtest, accounts, stress, ledger, commands and demo benches), so
 that a run cut short by the load still has them.
+
+``python bench/run_all.py bench_stress.py bench_ledger.py`` runs only the benches named, in
+the same order and with the same lines around each.
 """
 
 from __future__ import annotations
@@ -46,9 +49,13 @@ def load() -> str:
     return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} cores"
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    chosen = benches()
+    if unknown := sorted(set(argv) - set(chosen)):
+        print(f"run_all: no bench {', '.join(unknown)} in {BENCH}", file=sys.stderr)
+        return 2
     failed = []
-    for name in benches():
+    for name in [n for n in chosen if not argv or n in argv]:
         print(f"\n=== {name} ({load()}; {time.strftime('%H:%M:%S', time.gmtime())} UTC)",
               flush=True)  # fmt: skip
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -65,4 +72,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
