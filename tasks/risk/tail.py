@@ -11,9 +11,10 @@ decide it, and the S x A losses are never needed at once:
 2. the losses a block of scenarios at a time (``-R_b W'``, ``BLOCK_BYTES``: the block stays
    in the L2 cache while it is compared with the thresholds), each block's losses at or
    above their account's threshold kept with their account (2-3 % of them);
-3. an account with at least ``m`` kept losses (and at most ``CAP`` times ``m``) has its top
-   ``m`` among them: its quantile and tail mean are computed on them alone. Any other
-   account (an unlucky sample, ties) is passed again with no threshold: all its losses.
+3. an account with at least ``m`` kept losses (and at most ``CAP`` times the margin's) has
+   its top ``m`` among them: its quantile and tail mean are computed on them alone. Any
+   other account (an unlucky sample, ties) passes again with a margin 4 times larger, and
+   at last with no threshold (every loss kept).
 
 The loss matrix is written once, a block at a time, and read once while in cache: no
 second pass over the 10^7 losses and no A x S allocation. The products run on one BLAS
@@ -39,12 +40,14 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 STRIDE = 10
-#: Kept losses per account over ``m``: 2 keeps about 2.4 m (an account falls short with a
-#: probability of about 0.5 %, from the sample's rank statistics); 3 cost 20 % more CPU.
+#: The threshold aims to keep this many times ``m`` losses per account: 2 kept about 2.4 m
+#: on the bench's data (an account falls short with a probability of about 0.5 %, from the
+#: sample's rank statistics; accounts share the scenarios, so they fall short together,
+#: and pass again with a margin 4 times larger); 3 cost 20 % more CPU.
 MARGIN = 2.0
-#: An account with more kept losses than ``CAP * m`` (a threshold far too low) is passed
-#: again on its own, so one bad sample cannot make the candidate matrix A x S.
-CAP = 8.0
+#: An account with more kept losses than ``CAP * margin * m`` (a threshold far too low)
+#: passes again, so one bad sample cannot make the candidate matrix A x S.
+CAP = 4.0
 #: One block of losses: half of this machine's 2 MiB L2 (128-1,024 scenarios of 1,000
 #: accounts measured alike, bench/bench_stress.py).
 BLOCK_BYTES = 1 << 20
@@ -142,32 +145,32 @@ def account_tail_means(
     pos = tail * (s_count - 1)
     lo = int(np.floor(pos))
     m = s_count - lo  # the ranks lo .. S-1: the account's top m
-    keep = int(np.ceil(MARGIN * m / STRIDE))
     n_sample = -(-s_count // STRIDE)
+    sample = None
     out = np.empty(a_count)
+    todo, margin = np.arange(a_count), MARGIN
     with _blas().limit(limits=1, user_api="blas"):
-        if a_count == 0:
-            return out
-        if n_sample <= keep:  # too few scenarios to sample: every loss is kept
-            threshold = np.full(a_count, -np.inf)
-        else:
-            sample = neg_wt.T @ returns[::STRIDE].T  # A x S/STRIDE, a new array
-            sample.partition(n_sample - keep, axis=1)  # along rows: 2x faster than columns
-            threshold = sample[:, n_sample - keep].copy()
-        accounts, values = _kept(returns, neg_wt, threshold, block_bytes)
-        counts = np.bincount(accounts, minlength=a_count)
-        good = (counts >= m) & ((counts <= CAP * m) | np.isneginf(threshold))
-        if not good.all():
-            again = np.flatnonzero(~good)  # every loss of these accounts
-            out[again] = _tail_means(
-                *_kept(returns, neg_wt[:, again], np.full(len(again), -np.inf), block_bytes),
-                len(again),
-                m,
-                pos - lo,
-            )
-            keep_rows = good[accounts]
-            accounts, values = accounts[keep_rows], values[keep_rows]
-            accounts = np.cumsum(good)[accounts] - 1  # renumbered 0 .. good.sum() - 1
-        if good.any():
-            out[good] = _tail_means(accounts, values, int(good.sum()), m, pos - lo)
+        while len(todo):
+            # accounts short of m (or far over) pass again, the threshold 4x lower
+            keep = int(np.ceil(margin * m / STRIDE))
+            if n_sample <= keep:  # as low as the sample goes: every loss is kept
+                threshold = np.full(len(todo), -np.inf)
+            else:
+                if sample is None:
+                    sample = neg_wt.T @ returns[::STRIDE].T  # A x S/STRIDE, a new array
+                ranked = sample if len(todo) == a_count else sample[todo]
+                ranked.partition(n_sample - keep, axis=1)  # along rows: 2x faster
+                threshold = ranked[:, n_sample - keep].copy()
+            wt = neg_wt if len(todo) == a_count else neg_wt[:, todo]
+            accounts, values = _kept(returns, wt, threshold, block_bytes)
+            counts = np.bincount(accounts, minlength=len(todo))
+            capped = (counts <= CAP * margin * m) | np.isneginf(threshold)
+            good = (counts >= m) & capped
+            if not good.all():
+                keep_rows = good[accounts]
+                accounts, values = accounts[keep_rows], values[keep_rows]
+                accounts = np.cumsum(good)[accounts] - 1  # renumbered 0 .. good.sum() - 1
+            if good.any():
+                out[todo[good]] = _tail_means(accounts, values, int(good.sum()), m, pos - lo)
+            todo, margin = todo[~good], margin * 4
     return out
