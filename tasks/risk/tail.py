@@ -84,11 +84,11 @@ def _kept(returns: np.ndarray, neg_wt: np.ndarray, threshold: np.ndarray, block_
         r = returns[start : start + rows]
         if len(r) % TILE:  # the last block, padded with zero returns to whole tiles
             r = np.concatenate([r, np.zeros((-len(r) % TILE, r.shape[1]))])
-        b, m = buf[: len(r)], above[: len(r)]
+        b, mask = buf[: len(r)], above[: len(r)]
         np.matmul(r, neg_wt, out=b)
-        np.greater_equal(b, threshold, out=m)
-        m[s_count - start :] = False  # the padding's rows
-        flat = np.flatnonzero(m)
+        np.greater_equal(b, threshold, out=mask)
+        mask[s_count - start :] = False  # the padding's rows
+        flat = np.flatnonzero(mask)
         values.append(b.ravel().take(flat))
         accounts.append(flat % a_count)
     return np.concatenate(accounts), np.concatenate(values)
@@ -151,7 +151,7 @@ def account_tail_means(
     todo, margin = np.arange(a_count), MARGIN
     with _blas().limit(limits=1, user_api="blas"):
         while len(todo):
-            # accounts short of m (or far over) pass again, the threshold 4x lower
+            # accounts short of m kept losses (or far over) pass again, the margin 4x wider
             keep = int(np.ceil(margin * m / STRIDE))
             if n_sample <= keep:  # as low as the sample goes: every loss is kept
                 threshold = np.full(len(todo), -np.inf)
