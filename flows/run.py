@@ -45,7 +45,8 @@ from governance.ground.workspace import Workspace
 
 
 def stage(name: str, *, retries: int = 0, nested: bool = False):
-    """A stage as a Prefect task whose own wall time lands in ``summary.timings``.
+    """A stage as a Prefect task whose own wall time lands in ``summary.timings`` and the
+    process's CPU time during it (all threads) in ``summary.cpu_timings``.
 
     Tasks take the run's context (ledger, store), which Prefect cannot hash: no input
     caching. Idempotency comes from the ledger's keys instead, which auditors can see.
@@ -56,7 +57,7 @@ def stage(name: str, *, retries: int = 0, nested: bool = False):
     def wrap(fn):
         @functools.wraps(fn)
         def timed(run: Run, *args, **kwargs):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             progress.started(name)
             outcome = "failed"
             try:
@@ -69,6 +70,7 @@ def stage(name: str, *, retries: int = 0, nested: bool = False):
             finally:
                 if not nested:
                     run.summary.timings[name] = round(time.perf_counter() - start, 3)
+                    run.summary.cpu_timings[name] = round(time.process_time() - cpu, 3)
                 progress.finished(name, outcome)
 
         delays = [2, 10][:retries]

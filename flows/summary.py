@@ -35,6 +35,8 @@ class RunSummary:
     sandbox: bool = False
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    #: The process's CPU seconds (all threads) during each stage, beside its wall time.
+    cpu_timings: dict[str, float] = field(default_factory=dict)
 
     def note(self, stage: str, **info: Any) -> None:
         """Record what a stage did (shown in the human summary, kept in the JSON)."""
@@ -66,6 +68,7 @@ class RunSummary:
                 "sandbox": self.sandbox,
                 "stages": self.stages,
                 "timings": self.timings,
+                "cpu_timings": self.cpu_timings,
             }
         )
 
