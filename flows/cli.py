@@ -20,7 +20,6 @@ from pathlib import Path
 import flows.commands
 from flows import temporary_server
 from flows.db_templates import seed_mlflow, seed_prefect
-from flows.views import after_acts, head_seq
 from governance.ground.errors import AlphagateError
 from governance.ground.text import printable
 from governance.ground.workspace import Workspace
@@ -125,6 +124,8 @@ def _main(argv: list[str] | None) -> int:
     seed_mlflow(ws.tracking_uri)
     if getattr(args, "runs_flow", False):  # its server imports while this command does
         temporary_server.start(prefect_home)
+    from flows.views import after_acts, head_seq  # the ledger's stack: after the launch
+
     since = head_seq(ws)
     try:
         code = args.handler(args)

@@ -55,14 +55,19 @@ class Template:
         return home / f"{self.package}-{version(self.package)}.db"
 
 
-#: Prefect's migrations, then the block types a server registers on its first start; the
+#: Prefect's migrations, then the block types a server registers on its first start (the
+#: server's own imports and the installed collections' first: the same block registry); the
 #: child's environment names the new database before Prefect loads its settings.
 PREFECT = Template(
     "prefect",
     """
 import asyncio
+import prefect.plugins
+import prefect.server.api.server
 from prefect.server.database import provide_database_interface
 from prefect.server.models.block_registration import run_block_auto_registration
+
+prefect.plugins.load_prefect_collections()
 
 async def build():
     db = provide_database_interface()
@@ -133,12 +138,34 @@ def seed_file(template: Template, target: Path) -> bool:
     return True
 
 
+#: Beside a workspace's Prefect database copied from a template: that template's file name.
+BLOCKS_MARK = "prefect.db.template"
+
+
 def seed_prefect(prefect_home: Path) -> bool:
     """The Prefect database of a temporary server on ``prefect_home``, unless Prefect is
-    pointed at another server or database; True when it was created."""
+    pointed at another server or database; True when it was created (and marked as a copy of
+    the installed version's template: :func:`blocks_registered`)."""
     if any(os.environ.get(k) for k in ELSEWHERE):
         return False
-    return seed_file(PREFECT, Path(prefect_home) / "prefect.db")
+    created = seed_file(PREFECT, Path(prefect_home) / "prefect.db")
+    if created:
+        write_atomic(Path(prefect_home) / BLOCKS_MARK, PREFECT.path().name.encode())
+    return created
+
+
+def blocks_registered(prefect_home: Path) -> bool:
+    """True when the Prefect database on ``prefect_home`` was copied from the installed
+    Prefect version's template, whose build registered the block types a server of that
+    version registers on its first start: the server need not register them again (about
+    2 s of a temporary server's CPU before it answers, issue 28). False for a database
+    Prefect created itself, or a copy of another version's template (a server then registers
+    and migrates as usual)."""
+    try:
+        mark = (Path(prefect_home) / BLOCKS_MARK).read_text()
+    except OSError:
+        return False
+    return mark == PREFECT.path().name and (Path(prefect_home) / "prefect.db").is_file()
 
 
 def seed_mlflow(tracking_uri: str) -> bool:

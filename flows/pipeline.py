@@ -21,6 +21,18 @@ from flows.risk_stage import risk_report
 from flows.run import finish, open_run
 from governance.ground.errors import GateHalt
 
+#: What the stages import, in the order they need it: imported while Prefect's temporary
+#: server starts (flows/temporary_server.py, ``wait_ready``), the rest by the stages.
+STACK = (
+    "great_expectations",  # ingest: the data-quality gate
+    "great_expectations.expectations",
+    "skfolio.datasets",  # ingest: the demo prices
+    "mlflow",  # training: tracking, registry
+    "mlflow.store.tracking.sqlalchemy_store",
+    "lightgbm",
+    "shap",  # validation
+)
+
 
 @flow(name="governed-pipeline", log_prints=False, validate_parameters=True)
 def governed_pipeline(

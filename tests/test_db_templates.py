@@ -131,3 +131,50 @@ def test_mlflow_template_is_built_on_first_use_and_used_without_migrating(tmp_pa
     with sqlite3.connect(tmp_path / "ws" / "mlflow.db") as con:
         assert con.execute("SELECT version_num FROM alembic_version").fetchone() == (revision,)
         assert con.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+
+
+SERVE = """
+import sys
+from pathlib import Path
+from flows import temporary_server
+
+assert temporary_server.start(Path(sys.argv[1]))
+temporary_server.wait_ready()
+temporary_server.stop()
+print("server ok")
+"""
+
+
+def _block_rows(db: Path) -> list:
+    with sqlite3.connect(db) as con:
+        return [
+            con.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+            for table in ("block_type", "block_schema")
+        ]
+
+
+@pytest.mark.parametrize("marked", [True, False])
+def test_a_template_copy_is_not_registered_again_by_its_temporary_server(
+    clean_env, template, tmp_path, marked
+):
+    """A copy of the installed version's template already holds the block types a server
+    registers on its first start: the command's temporary server does not register them
+    again (every row as the template wrote it). The check can fail: without the mark (a
+    database Prefect made, or another version's template) the server registers them, and
+    the registration rewrites the rows."""
+    home = tmp_path / "prefect"
+    assert db_templates.seed_prefect(home)
+    assert db_templates.blocks_registered(home) and not db_templates.blocks_registered(tmp_path)
+    if not marked:
+        (home / db_templates.BLOCKS_MARK).write_text("prefect-0.0.0.db")
+        assert not db_templates.blocks_registered(home)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(home), "PYTHONPATH": str(REPO), "DO_NOT_TRACK": "true"}
+    env |= {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300"}
+    done = subprocess.run(
+        [sys.executable, "-c", SERVE, str(home)], env=env, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0 and "server ok" in done.stdout, done.stderr[-2000:]
+    same = _block_rows(home / "prefect.db") == _block_rows(template)
+    assert same is marked

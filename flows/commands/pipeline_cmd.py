@@ -34,15 +34,21 @@ def _execute(args: argparse.Namespace, flow_name: str):
 
     config = load_config(config_path(args))
     if flow_name == "pipeline":
+        from flows.pipeline import STACK
         from flows.pipeline import governed_pipeline as flow_fn
     else:
         from flows.rebalance import rebalance_flow as flow_fn
-    return run_flow(flow_fn, config, data_path=args.data, user=args.user, key=args.key)
+
+        STACK = ()
+    params = {"data_path": args.data, "user": args.user, "key": args.key}
+    return run_flow(flow_fn, config, meanwhile=STACK, **params)
 
 
-def run_flow(flow_fn, config, **params):
+def run_flow(flow_fn, config, meanwhile=(), **params):
     """Run ``flow_fn(config=config, **params)`` on the config's task runner, one run at a
-    time in the workspace, with progress shown; return its :class:`RunSummary`."""
+    time in the workspace, with progress shown; return its :class:`RunSummary`.
+    ``meanwhile``: modules to import while Prefect's temporary server starts
+    (:func:`flows.temporary_server.wait_ready`)."""
     from flows.halting import summary_of
     from flows.progress import showing_progress
     from flows.runners import task_runner_for
@@ -52,7 +58,7 @@ def run_flow(flow_fn, config, **params):
     flow_fn = flow_fn.with_options(task_runner=task_runner_for(config.runtime))
     from flows.temporary_server import wait_ready
 
-    wait_ready()
+    wait_ready(meanwhile)
     # concurrent runs wait, one at a time
     with Workspace.from_env().exclusive("run"), showing_progress():
         state = flow_fn(config=config, **params, return_state=True)
