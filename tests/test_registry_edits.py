@@ -71,3 +71,41 @@ def test_a_champion_marked_deleted_is_a_refusal(champion):
               " WHERE name = 'edits' AND version = ?", int(version))  # fmt: skip
     d = _decision(ws, "edits")
     assert not d.allowed and d.reasons
+
+
+def test_bytes_edited_behind_sqlites_back_between_two_decisions(champion):
+    """The use-time checks keep their connection to ``mlflow.db`` while the file stands
+    unchanged (store_reader._connection). The insider copies another model's files to a
+    folder named like the champion's (one model id for another, same length), rewrites the
+    id in the file's bytes without SQLite (its change counter untouched, so a kept
+    connection's page cache would still hold the old row) and sets the mtime back: the
+    ctime moved, the next decision reads the file anew and refuses."""
+    import os
+    import shutil
+    from pathlib import Path
+    from urllib.parse import unquote, urlparse
+
+    from governance.registry.store_reader import registry_reader
+
+    ws, version, _run, other, _other_run = champion
+
+    def folder(name, v) -> Path:
+        mv = registry_reader(ws).get_model_version(name, v)
+        return Path(unquote(urlparse(mv.storage_location).path))
+
+    mine, theirs = folder("edits", version), folder("other-model", other)
+    old_id = mine.parent.name  # m-<32 hex>
+    new_id = "m-" + "f" * (len(old_id) - 2)
+    shutil.copytree(theirs, mine.parents[1] / new_id / mine.name)
+    path = ws.tracking_uri.removeprefix("sqlite:///")
+    before = os.stat(path)
+    with open(path, "r+b") as fh:
+        data = fh.read()
+        assert old_id.encode() in data
+        fh.seek(0)
+        fh.write(data.replace(old_id.encode(), new_id.encode()))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert folder("edits", version).parent.name == new_id  # a new reader sees the edit
+    d = _decision(ws, "edits")
+    assert not d.allowed
+    assert any("model files changed since" in r for r in d.reasons), d.reasons

@@ -11,11 +11,12 @@ to the verified root, only later entries are re-hashed, witnesses are checked).
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from governance.ground.errors import TamperDetected
 from governance.ground.vocabulary import Action, Subject
-from governance.log.db import entries_table
+from governance.log.db import driver_rows, entries_table
+
+_COUNT = f"SELECT count(*) FROM {entries_table.name}"
+_TOP = f"SELECT max(seq) FROM {entries_table.name}"
 
 
 def ledger_problem(ws, ledger) -> str | None:
@@ -23,11 +24,10 @@ def ledger_problem(ws, ledger) -> str | None:
     from governance.audit.integrity import verify_log
 
     head_seq, _ = ledger.head()
-    c = entries_table.c
     with ledger.snapshot() as conn:  # two queries: a bare count(*) is SQLite's b-tree count,
         # with max(seq) beside it a full scan (4x slower at a million entries)
-        count = conn.execute(sa.select(sa.func.count()).select_from(entries_table)).scalar()
-        top = conn.execute(sa.select(sa.func.max(c.seq))).scalar()
+        ((count,),) = driver_rows(conn, _COUNT)
+        ((top,),) = driver_rows(conn, _TOP)
     if count != head_seq or (top or 0) != head_seq:
         return (
             f"ledger broken: {count} entries up to seq {top or 0} but the head is at seq"

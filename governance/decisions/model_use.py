@@ -126,7 +126,9 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
     if gone is not None:
         reasons.append(f"champion v{version} was retired by {gone.actor} (ledger seq {gone.seq})")
         return DriveDecision(False, tuple(reasons), version)
-    alias = champion_version(registry_reader(ws), model_name) if registry_exists(ws) else None
+    # the registry read once for this decision: each version's rows by one statement
+    client = registry_reader(ws, once=True) if registry_exists(ws) else None
+    alias = champion_version(client, model_name) if client is not None else None
     if alias != version:
         reasons.append(
             f"registry drift: champion alias points at v{alias}, the ledger promoted v{version}"
@@ -145,7 +147,7 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
     # what backs the promotion, re-checked now: the approvals it names (signatures, roles
     # at the time, four eyes, not the developer, the model files' hash they signed) against
     # the validation they were given on; the latest verdict under the policy in force
-    facts = facts_for(ws, ledger, ref, registry)
+    facts = facts_for(ws, ledger, ref, registry, client)
     backed = _promoted_validation(ledger, registry, promoted)
     if backed is None:
         reasons.append(f"champion v{version}: its promotion names no valid signed approval")

@@ -74,9 +74,12 @@ class PromotionState:
         }
 
 
-def facts_for(ws: Workspace, ledger: Ledger, ref: ModelRef, registry=None) -> ModelFacts:
-    """Registry facts of the version ``ref`` with the developer taken from the ledger."""
-    facts = get_model_facts(registry_reader(ws), ref)
+def facts_for(
+    ws: Workspace, ledger: Ledger, ref: ModelRef, registry=None, client=None
+) -> ModelFacts:
+    """Registry facts of the version ``ref`` with the developer taken from the ledger
+    (``client``: the registry reader to ask, default a new one)."""
+    facts = get_model_facts(client or registry_reader(ws), ref)
     return replace(facts, developer=developer_of(ledger, facts.run_id, registry))
 
 

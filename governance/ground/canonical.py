@@ -63,12 +63,18 @@ def canonical_json(obj: Any) -> bytes:
     encoder (C) writes the same bytes as RFC 8785 (:func:`_plain` says why), about four times
     faster than the ``rfc8785`` package, which writes every other value.
     """
-    value = to_jsonable(obj)
-    if _plain(value):
+    value = obj if _plain(obj) else to_jsonable(obj)  # a plain value is not walked twice
+    if value is obj or _plain(value):
         out = plain_bytes(value)
         if out is not None:
             return out
     return rfc8785.dumps(value)
+
+
+def jsonable(obj: Any) -> Any:
+    """``obj`` itself when it is already plain JSON (:func:`_plain`: no walk, no copy; do
+    not mutate it), else :func:`to_jsonable` of it."""
+    return obj if _plain(obj) else to_jsonable(obj)
 
 
 def plain_bytes(value: Any) -> bytes | None:
@@ -94,10 +100,18 @@ def _plain(value: Any) -> bool:
         return True
     if kind is int:
         return -_INT_LIMIT < value < _INT_LIMIT
-    if kind is dict:
-        return all(type(k) is str and k.isascii() and _plain(v) for k, v in value.items())
+    if kind is dict:  # loops, not all() over a generator: this walk is on every append
+        for k, v in value.items():
+            if type(k) is not str or not k.isascii():
+                return False
+            if type(v) is not str and not _plain(v):
+                return False
+        return True
     if kind is list:
-        return all(_plain(v) for v in value)
+        for v in value:  # noqa: SIM110 (a loop: see the dict's)
+            if type(v) is not str and not _plain(v):
+                return False
+        return True
     return False
 
 

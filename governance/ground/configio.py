@@ -43,23 +43,31 @@ def read_yaml(path: str | Path) -> dict:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: file not found")
+    return yaml_mapping(p.read_bytes(), p)
+
+
+def yaml_mapping(data: bytes, source: str | Path) -> dict:
+    """The YAML mapping in ``data`` (the bytes of ``source``, named in errors); text that is
+    not UTF-8, not YAML or not a mapping is an InputError."""
     try:
-        text = p.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
         try:  # libyaml's parser, a tenth of the pure one's time (the same safe constructor)
-            data = yaml.load(text, Loader=_FAST)
+            out = yaml.load(text, Loader=_FAST)
         except yaml.YAMLError:  # the pure parser's message, as every error line has quoted
-            data = yaml.safe_load(text)
+            out = yaml.safe_load(text)
     except UnicodeDecodeError as exc:
-        raise InputError(f"{p}: not UTF-8 text (byte {exc.start})") from None
+        raise InputError(f"{source}: not UTF-8 text (byte {exc.start})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise InputError(f"{p}: {where}invalid YAML ({getattr(exc, 'problem', exc)})") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise InputError(f"{p}: top level must be a mapping")
-    return data
+        raise InputError(
+            f"{source}: {where}invalid YAML ({getattr(exc, 'problem', exc)})"
+        ) from None
+    if out is None:
+        out = {}
+    if not isinstance(out, dict):
+        raise InputError(f"{source}: top level must be a mapping")
+    return out
 
 
 def validate_model(model: type[M], data: dict, source: str) -> M:

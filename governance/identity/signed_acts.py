@@ -75,9 +75,11 @@ def refused_at_append(tx, action, actor, role, subject, payload) -> list[str]:
     """Why ``Ledger.append`` refuses an entry of a signed action: the rule of
     :func:`act_problems_of` on the registry as the write transaction ``tx`` reads it, for
     the entry about to be appended (the signer enrolled before it, in an allowed role)."""
+    if SIGNED_ACTS.get(action) is None:  # most appends: nothing to build
+        return []
     entry = SimpleNamespace(seq=tx.size + 1, action=action, actor=actor, role=role,
                             subject=subject, payload=payload)  # fmt: skip
-    if SIGNED_ACTS.get(action) is None or exempt(entry):
+    if exempt(entry):
         return []
     return act_problems_of(load_registry(tx), entry)
 

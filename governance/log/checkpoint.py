@@ -30,7 +30,7 @@ import hashlib
 import os
 import struct
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -63,8 +63,10 @@ def origin_of(ledger_url: str) -> str:
     return f"alphagate.ledger/{digest}"
 
 
+@lru_cache(maxsize=256)
 def origin_slug(origin: str) -> str:
-    """A file-name-safe form of an origin."""
+    """A file-name-safe form of an origin (a pure function of the text, remembered: every
+    checkpoint names its files by it)."""
     return "".join(c if c.isalnum() or c in "-." else "_" for c in origin)
 
 
@@ -146,8 +148,10 @@ class NoteKey:
     name: str
     private: Ed25519PrivateKey
 
-    @property
+    @cached_property
     def public(self) -> bytes:
+        """The raw public key (derived once per key object: a checkpoint asks it three
+        times, for the signature's key ID, the witness's pin and its cosignature)."""
         return self.private.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
@@ -285,10 +289,17 @@ def _ed25519_ok(public: bytes, signature: bytes, message: bytes) -> bool:
     quorum is counted, and a witness service sees the same signed checkpoint again at the
     first hand-over of every command (Ed25519 signatures are deterministic)."""
     try:
-        Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
+        _public_key(public).verify(signature, message)
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+@lru_cache(maxsize=64)
+def _public_key(public: bytes) -> Ed25519PublicKey:
+    """The key object of raw ``public`` bytes (a pure function of them, remembered: the log's
+    and each witness's key verify every checkpoint)."""
+    return Ed25519PublicKey.from_public_bytes(public)
 
 
 def sign_checkpoint(cp: Checkpoint, key: NoteKey) -> SignedNote:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -112,8 +113,10 @@ def _sqlite_on_begin(conn: Connection) -> None:
     conn.connection.driver_connection.execute("BEGIN" if read else "BEGIN IMMEDIATE")
 
 
+@lru_cache(maxsize=64)
 def redacted(url: str) -> str:
-    """``url`` with any password hidden (for messages)."""
+    """``url`` with any password hidden (for messages; a pure function of the text,
+    remembered: every checkpoint and verified read names its log by it)."""
     try:
         return sa.make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
@@ -159,7 +162,24 @@ def node_reader(conn: Connection):
     return node
 
 
-def _mark(conn: Connection) -> str:
+def driver_rows(conn: Connection, sql: str, params: tuple = ()) -> list[tuple]:
+    """The rows of ``sql`` (parameters in the driver's style, :func:`mark`) run on the DBAPI
+    cursor of ``conn``'s transaction: for the small fixed reads of every append, check and
+    checkpoint, SQLAlchemy's execution (cache key, compiled lookup, result set-up) cost more
+    CPU than the indexed read itself."""
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        cur.execute(sql, params)
+        return cur.fetchall()
+    finally:
+        cur.close()
+
+
+#: The head row's ``seq, hash`` (no parameter: the same text for every driver).
+HEAD_SQL = f"SELECT seq, hash FROM {head_table.name} WHERE id = {HEAD_ID}"
+
+
+def param_mark(conn: Connection) -> str:
     """The driver's positional parameter marker (``?`` for sqlite3, ``%s`` for psycopg)."""
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
@@ -174,14 +194,14 @@ def nodes_of(conn: Connection, wanted) -> dict[tuple[int, int], bytes]:
         by_level.setdefault(level, []).append(index)
     if not by_level:
         return {}
-    mark, parts, params = _mark(conn), [], []
+    m, parts, params = param_mark(conn), [], []
     for level, indices in sorted(by_level.items()):
         parts.append(
             f"SELECT level, idx, hash FROM {nodes_table.name}"
-            f" WHERE level = {mark} AND idx IN ({', '.join([mark] * len(indices))})"
+            f" WHERE level = {m} AND idx IN ({', '.join([m] * len(indices))})"
         )
         params += [level, *sorted(indices)]
-    rows = conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(params))
+    rows = driver_rows(conn, " UNION ALL ".join(parts), tuple(params))
     return {(level, idx): bytes.fromhex(h) for level, idx, h in rows}
 
 
@@ -220,3 +240,22 @@ def frontier_of(conn: Connection, size: int) -> merkle.Frontier:
     if missing:
         raise TamperDetected(f"ledger tree nodes missing at the frontier: {missing}")
     return merkle.Frontier(size, tuple((lv, found[lv, ix]) for lv, ix in wanted))
+
+
+class TreeView:
+    """The stored Merkle tree as one read transaction sees it (:meth:`governance.log.ledger.Ledger.tree_view`)."""
+
+    def __init__(self, conn: Connection):
+        self._conn = conn
+
+    def head(self) -> tuple[int, bytes]:
+        """``(size, root)`` of the tree (size = the head's seq)."""
+        head = driver_rows(self._conn, HEAD_SQL)
+        if not head:
+            raise TamperDetected("ledger head checkpoint is missing: run `alphagate ledger verify`")
+        return int(head[0][0]), frontier_of(self._conn, int(head[0][0])).root()
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        """RFC 9162 consistency proof from the tree of ``old`` entries to that of ``new``
+        (its stored nodes read in one statement)."""
+        return proof_from(self._conn, lambda node: merkle.consistency_proof(old, new, node))

@@ -20,6 +20,8 @@ Each commit is durable (SQLite ``synchronous=FULL``): one fsync, a few milliseco
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -29,14 +31,17 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
 from governance.ground.artifacts import ArtifactStore, check_sha
-from governance.ground.canonical import canonical_json, to_jsonable
+from governance.ground.canonical import canonical_json, jsonable
 from governance.ground.errors import InputError, TamperDetected
 from governance.ground.workspace import Workspace
 from governance.log import merkle
 from governance.log.chain import GENESIS_HASH, VerifyReport, entry_leaf
 from governance.log.db import (
     HEAD_ID,
+    HEAD_SQL,
     PG_INIT_LOCK,
+    TreeView,
+    driver_rows,
     entries_table,
     frontier_of,
     head_table,
@@ -44,7 +49,6 @@ from governance.log.db import (
     metadata,
     node_reader,
     nodes_table,
-    proof_from,
     redacted,
 )
 from governance.log.txn import (
@@ -79,26 +83,6 @@ _HEAD_FOR_UPDATE = (
     .where(head_table.c.id == HEAD_ID)
     .with_for_update()
 )
-_SQLITE_HEAD = f"SELECT seq, hash FROM {head_table.name} WHERE id = {HEAD_ID}"
-
-
-class TreeView:
-    """The stored Merkle tree as one read transaction sees it (:meth:`Ledger.tree_view`)."""
-
-    def __init__(self, conn: Connection):
-        self._conn = conn
-
-    def head(self) -> tuple[int, bytes]:
-        """``(size, root)`` of the tree (size = the head's seq)."""
-        head = self._conn.execute(sa.select(head_table.c.seq)).first()
-        if head is None:
-            raise TamperDetected("ledger head checkpoint is missing: run `alphagate ledger verify`")
-        return int(head.seq), frontier_of(self._conn, int(head.seq)).root()
-
-    def consistency_proof(self, old: int, new: int) -> list[bytes]:
-        """RFC 9162 consistency proof from the tree of ``old`` entries to that of ``new``
-        (its stored nodes read in one statement)."""
-        return proof_from(self._conn, lambda node: merkle.consistency_proof(old, new, node))
 
 
 class Ledger:
@@ -120,6 +104,9 @@ class Ledger:
         # the tree's frontier at the head this process last committed: the next write
         # transaction reuses it when it reads the same head under its lock
         self._tree: tuple[tuple[int, str], merkle.Frontier] | None = None
+        # SQLite: each thread's write connection, kept while the ledger is open (a pool
+        # checkout and check-in per append cost more CPU than its BEGIN and COMMIT)
+        self._writers: dict[tuple[int, int], Connection] = {}
         try:
             self._create()
         except OperationalError as exc:
@@ -145,6 +132,10 @@ class Ledger:
 
     def dispose(self) -> None:
         """Close the database connections."""
+        for (pid, _), conn in list(self._writers.items()):
+            if pid == os.getpid():  # a forked child's copy is its parent's to close
+                conn.close()
+        self._writers.clear()
         self._engine.dispose()
 
     @property
@@ -188,6 +179,27 @@ class Ledger:
     # -- writing ---------------------------------------------------------------------
 
     @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A connection in a write transaction: PostgreSQL's from the pool; SQLite's this
+        thread's kept one (``BEGIN IMMEDIATE`` on begin, :func:`governance.log.db.make_engine`).
+        A connection whose transaction failed is closed and replaced on the next write."""
+        if self._pg:
+            with self._engine.begin() as conn:
+                yield conn
+            return
+        key = (os.getpid(), threading.get_ident())
+        conn = self._writers.get(key)
+        if conn is None:
+            conn = self._writers[key] = self._engine.connect()
+        try:
+            with conn.begin():
+                yield conn
+        except BaseException:
+            self._writers.pop(key, None)
+            conn.close()
+            raise
+
+    @contextmanager
     def transaction(self) -> Iterator[LedgerTransaction]:
         """One serialised write transaction: read, decide, append; commit on exit.
 
@@ -196,11 +208,11 @@ class Ledger:
         TamperDetected
             The head row is missing (the ledger was tampered with).
         """
-        with self._engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE
+        with self._writing() as conn:  # SQLite: BEGIN IMMEDIATE
             if self._pg:
                 head = conn.execute(_HEAD_FOR_UPDATE).first()
             else:  # the write lock is held since BEGIN IMMEDIATE: a plain read, on the driver
-                head = conn.connection.driver_connection.execute(_SQLITE_HEAD).fetchone()
+                head = conn.connection.driver_connection.execute(HEAD_SQL).fetchone()
             if head is None:
                 raise TamperDetected(
                     "ledger head checkpoint is missing: run `alphagate ledger verify`"
@@ -272,7 +284,7 @@ class Ledger:
         """The canonical JSON text stored for ``payload`` with ``artifacts`` merged in."""
         if payload is not None and not isinstance(payload, Mapping):
             raise InputError(f"ledger payload must be a mapping, got {type(payload).__name__}")
-        data = dict(to_jsonable(payload) if payload is not None else {})
+        data = dict(jsonable(payload) if payload is not None else {})  # a copy: merged below
         if artifacts or "artifacts" in data:
             recorded = data.get("artifacts") or {}
             if not isinstance(recorded, dict):
@@ -327,10 +339,10 @@ class Ledger:
     def head(self) -> tuple[int, str]:
         """The head row ``(seq, hash)``; ``(0, GENESIS_HASH)`` for an empty ledger."""
         with self._reading() as conn:
-            head = conn.execute(sa.select(head_table.c.seq, head_table.c.hash)).first()
-        if head is None:
+            head = driver_rows(conn, HEAD_SQL)
+        if not head:
             raise TamperDetected("ledger head checkpoint is missing: run `alphagate ledger verify`")
-        return int(head.seq), str(head.hash)
+        return int(head[0][0]), str(head[0][1])
 
     # -- the tree --------------------------------------------------------------------
 

@@ -23,7 +23,15 @@ from governance.ground.errors import InputError, TamperDetected
 from governance.log import merkle
 from governance.log.bound import admission_problems, binding_problems, replay_tokens
 from governance.log.chain import entry_bytes, entry_leaf
-from governance.log.db import HEAD_ID, entries_table, frontier_of, head_table, nodes_table
+from governance.log.db import (
+    HEAD_ID,
+    driver_rows,
+    entries_table,
+    frontier_of,
+    head_table,
+    nodes_table,
+    param_mark,
+)
 
 #: ``replay_ignores`` value that compares only action and subject (first recording stands).
 ANY_PAYLOAD = ("*",)
@@ -99,34 +107,55 @@ def stored_payload_text(entry: LedgerEntry) -> str | None:
     return entry.__dict__.get("_stored_text")
 
 
-def _filters(action: str | tuple[str, ...] | None, subject: str | None) -> list:
-    """``action`` is one action or a tuple of them (one indexed query for several)."""
-    c = entries_table.c
-    out = []
+_SELECT = f"SELECT {', '.join(_ENTRY_COLUMNS)} FROM {entries_table.name}"
+
+
+def _query(conn: Connection, action, subject, after_seq: int | None, last: bool) -> list:
+    """Rows (tuples in :data:`_ENTRY_COLUMNS` order) of the entries of ``action`` (one, or a
+    tuple of them: one indexed ``IN``) and/or ``subject`` with ``seq > after_seq``, by seq
+    (``last``: only the latest). The driver's own SQL on the connection's transaction: a
+    Core select built per read cost its cache key and compiled lookup, more CPU than the
+    indexed read itself (bench/bench_use_checks.py)."""
+    m, where, params = param_mark(conn), [], []
+    if after_seq is not None:
+        where.append(f"seq > {m}")
+        params.append(int(after_seq))
     if isinstance(action, tuple):
-        out.append(c.action.in_(action))
+        if not action:  # no action named: nothing matches
+            return []
+        where.append(f"action IN ({', '.join([m] * len(action))})")
+        params += [str(a) for a in action]
     elif action is not None:
-        out.append(c.action == action)
+        where.append(f"action = {m}")
+        params.append(str(action))
     if subject is not None:
-        out.append(c.subject == subject)
-    return out
+        where.append(f"subject = {m}")
+        params.append(str(subject))
+    sql = _SELECT + (f" WHERE {' AND '.join(where)}" if where else "")
+    sql += " ORDER BY seq DESC LIMIT 1" if last else " ORDER BY seq"
+    return driver_rows(conn, sql, tuple(params))
+
+
+def _entry_of(values: tuple) -> LedgerEntry:
+    """:func:`to_entry` of a row read as a tuple in :data:`_ENTRY_COLUMNS` order."""
+    row = dict(zip(_ENTRY_COLUMNS, values, strict=True))
+    text = row["payload"]
+    try:
+        row["payload"] = json.loads(text)
+    except ValueError:
+        raise TamperDetected(f"ledger entry {row['seq']}: payload is not valid JSON") from None
+    entry = LedgerEntry(**row)
+    object.__setattr__(entry, "_stored_text", text)  # as to_entry
+    return entry
 
 
 def select_entries(conn: Connection, action, subject, after_seq: int) -> list[LedgerEntry]:
-    where = [entries_table.c.seq > after_seq, *_filters(action, subject)]
-    stmt = sa.select(entries_table).where(*where).order_by(entries_table.c.seq)
-    return [to_entry(r) for r in conn.execute(stmt)]
+    return [_entry_of(r) for r in _query(conn, action, subject, after_seq, last=False)]
 
 
 def select_last(conn: Connection, action, subject) -> LedgerEntry | None:
-    stmt = (
-        sa.select(entries_table)
-        .where(*_filters(action, subject))
-        .order_by(entries_table.c.seq.desc())
-        .limit(1)
-    )
-    row = conn.execute(stmt).first()
-    return None if row is None else to_entry(row)
+    rows = _query(conn, action, subject, None, last=True)
+    return _entry_of(rows[0]) if rows else None
 
 
 class LedgerTransaction:
@@ -193,7 +222,8 @@ class LedgerTransaction:
             if existing is not None:
                 _check_replay(existing, action, subject, body, replay_ignores)
                 return existing
-        self._refuse_unbound(str(action), str(actor), str(role), str(subject), json.loads(body))
+        parsed = json.loads(body)  # one parse: the checks read it, the entry returns it
+        self._refuse_unbound(str(action), str(actor), str(role), str(subject), parsed)
         seq, ts = self._seq + 1, utc_timestamp()
         fields = dict(
             seq=seq,
@@ -218,7 +248,7 @@ class LedgerTransaction:
                                       for lv, ix, h in done])  # fmt: skip
         cur.execute(move_head, {"seq": seq, "hash": entry_hash})
         self._frontier, self._seq, self._hash = frontier, seq, entry_hash
-        return LedgerEntry(payload=json.loads(body), entry_hash=entry_hash, **fields)
+        return LedgerEntry(payload=parsed, entry_hash=entry_hash, **fields)
 
     def _writes(self) -> tuple[str, str, str]:
         """The append's statements for this connection's driver, and its DBAPI cursor (in

@@ -23,7 +23,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from governance.ground.canonical import sha256_file
+from governance.ground.canonical import sha256_bytes
 from governance.ground.errors import Forbidden, InputError
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.duties import ROLES, Act, duty_refusal
@@ -112,24 +112,29 @@ def policy_in_force(ledger, registry=None) -> Adoption | None:
     return history[-1] if history else None
 
 
-#: Adopted policies parsed once per hash (the file is re-hashed on every read).
+#: Adopted policies parsed once per hash, each from the very bytes that hashed to it (the
+#: file is read and re-hashed on every use: an edit is refused, never served from here).
 _PARSED: dict[str, Policy] = {}
 
 
 def adopted_policy(ledger, adoption: Adoption) -> Policy:
-    """The adopted policy, read from the artifact store by its hash (never from a path)."""
-    from governance.ground.configio import load_yaml_model
+    """The adopted policy, read from the artifact store by its hash (never from a path):
+    one read of the file, hashed, and parsed from those bytes when first seen."""
+    from governance.ground.configio import validate_model, yaml_mapping
 
-    path = ledger.store.path(adoption.policy_hash)
-    if not ledger.store.exists(adoption.policy_hash) or sha256_file(path) != adoption.policy_hash:
+    digest = adoption.policy_hash
+    path = ledger.store.path(digest)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        data = None
+    if data is None or sha256_bytes(data) != digest:
         from governance.ground.errors import TamperDetected
 
-        raise TamperDetected(
-            f"the adopted policy {adoption.policy_hash[:12]} is missing or altered"
-        )
-    if adoption.policy_hash not in _PARSED:
-        _PARSED[adoption.policy_hash] = load_yaml_model(Policy, path)
-    return _PARSED[adoption.policy_hash]
+        raise TamperDetected(f"the adopted policy {digest[:12]} is missing or altered")
+    if digest not in _PARSED:
+        _PARSED[digest] = validate_model(Policy, yaml_mapping(data, path), str(path))
+    return _PARSED[digest]
 
 
 def resolve_policy(ledger, named: str | Path) -> PolicyInForce:

@@ -23,13 +23,16 @@ takes from them (the model files' hash) is checked against the signed approvals.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from governance.ground.errors import InputError
+from governance.ground.files import file_stamps
 from governance.ground.refs import ModelRef
 from governance.ground.workspace import Workspace
 from governance.registry import recorder
@@ -65,38 +68,53 @@ class StoredModel:
 class LocalRegistry:
     """Read-only registry over the workspace's MLflow SQLite file (module docstring)."""
 
-    def __init__(self, ws: Workspace, path: Path):
+    def __init__(self, ws: Workspace, path: Path, *, once: bool = False):
         self.ws, self.path = ws, path
         self.tracking_uri = ws.tracking_uri
         self._db: sqlite3.Connection | None = None
+        self._once: dict[tuple, list[StoredVersion]] | None = {} if once else None
 
     def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
-        # one read-only connection per reader: opening one parses MLflow's whole schema
-        # (about 70 tables); each statement reads the file as it is (autocommit)
+        # each statement reads the file as it is (autocommit), on the process's connection
+        # to it while the file stands unchanged (:func:`_connection`)
         if self._db is None:
-            self._db = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True)
+            self._db = _connection(self.path)
         return self._db.execute(sql, params).fetchall()
 
-    def __del__(self) -> None:
-        if self._db is not None:
-            self._db.close()
-
     def _versions(self, where: str, params: tuple) -> list[StoredVersion]:
+        """The versions matching ``where`` (on ``v.``, MLflow's ``model_versions``) with their
+        tags and aliases, in one statement; read once per reader when it was made with
+        ``once`` (one decision's reads: the file is read as it stands when first asked)."""
+        key = (where, params)
+        if self._once is not None and key in self._once:
+            return self._once[key]
+        match = f"v.current_stage != ? AND {where}"
         rows = self._rows(
-            "SELECT name, version, run_id, status, source, storage_location, description"
-            f" FROM model_versions WHERE current_stage != ? AND {where} ORDER BY name, version",
-            (_DELETED, *params),
+            "SELECT 0, v.name, v.version, v.run_id, v.status, v.source, v.storage_location,"
+            f" v.description FROM model_versions v WHERE {match}"
+            " UNION ALL SELECT 1, t.name, t.version, t.key, t.value, NULL, NULL, NULL"
+            " FROM model_version_tags t JOIN model_versions v"
+            f" ON v.name = t.name AND v.version = t.version WHERE {match}"
+            " UNION ALL SELECT 2, a.name, a.version, a.alias, NULL, NULL, NULL, NULL"
+            " FROM registered_model_aliases a JOIN model_versions v"
+            f" ON v.name = a.name AND v.version = a.version WHERE {match}"
+            " ORDER BY 2, 3, 1, 4",
+            (_DELETED, *params) * 3,
         )
-        out = []
-        for name, version, run_id, status, source, location, description in rows:
-            tags = dict(self._rows(
-                "SELECT key, value FROM model_version_tags WHERE name = ? AND version = ?",
-                (name, version)))  # fmt: skip
-            aliases = [a for (a,) in self._rows(
-                "SELECT alias FROM registered_model_aliases WHERE name = ? AND version = ?"
-                " ORDER BY alias", (name, version))]  # fmt: skip
-            out.append(StoredVersion(name, int(version), run_id, status, source, location,
-                                     description, tags, aliases))  # fmt: skip
+        found: dict[tuple, tuple] = {}
+        for kind, name, version, *rest in rows:
+            if kind == 0:
+                found[name, version] = (rest, {}, [])
+            elif (name, version) in found:  # ordered: the version's row comes first
+                tags, aliases = found[name, version][1:]
+                if kind == 1:
+                    tags[rest[0]] = rest[1]
+                else:
+                    aliases.append(rest[0])
+        out = [StoredVersion(name, int(version), *row, tags, aliases)
+               for (name, version), (row, tags, aliases) in found.items()]  # fmt: skip
+        if self._once is not None:
+            self._once[key] = out
         return out
 
     def get_model_version(self, name: str, version: str) -> StoredVersion:
@@ -105,7 +123,7 @@ class LocalRegistry:
             number = ModelRef.number(version)
         except InputError:
             raise recorder.RegistryMiss(f"model {name!r} has no version {version!r}") from None
-        found = self._versions("name = ? AND version = ?", (name, number))
+        found = self._versions("v.name = ? AND v.version = ?", (name, number))
         if not found:
             raise recorder.RegistryMiss(f"model {name!r} has no version {version}")
         return found[0]
@@ -124,7 +142,7 @@ class LocalRegistry:
         if match is None:  # a filter this reader does not speak: MLflow's own client does
             return recorder.mlflow_client(self.ws).search_model_versions(filter_string)
         column, value = match.groups()
-        return self._versions(f"{column} = ?", (value,))
+        return self._versions(f"v.{column} = ?", (value,))
 
     def search_registered_models(self) -> list[StoredModel]:
         names = [n for (n,) in self._rows("SELECT name FROM registered_models ORDER BY name")]
@@ -145,12 +163,40 @@ class LocalRegistry:
         return path if path.is_dir() else None
 
 
-def registry_reader(ws: Workspace):
+#: ``{(path, pid, thread): (file stamps, read-only connection)}`` (:func:`_connection`).
+_OPEN: dict[tuple, tuple[tuple, sqlite3.Connection]] = {}
+
+
+def _connection(path: Path) -> sqlite3.Connection:
+    """A read-only connection to the registry file ``path``, kept by the process (per
+    thread) while the file keeps its :func:`~governance.ground.files.file_stamps` (and
+    its WAL's, if any): opening one parses MLflow's whole schema (about 70 tables), 0.7 ms
+    of every use-time check. Kept, it still reads the rows from the file at every
+    statement; a file written or replaced since (its inode, size, mtime or ctime moved) gets
+    a new connection, as a new process would."""
+    wal = path.with_name(path.name + "-wal")
+    stamp = file_stamps(path, *([wal] if wal.exists() else []))
+    key = (path, os.getpid(), threading.get_ident())
+    kept = _OPEN.get(key)
+    if kept is not None and stamp is not None and kept[0] == stamp:
+        return kept[1]
+    if kept is not None:
+        kept[1].close()
+    db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    _OPEN[key] = (stamp, db)
+    return db
+
+
+def registry_reader(ws: Workspace, *, once: bool = False):
     """A read-only registry client: :class:`LocalRegistry` on the workspace's own SQLite
-    file, else MLflow's client (which also serves a workspace with no registry yet)."""
+    file, else MLflow's client (which also serves a workspace with no registry yet).
+
+    ``once``: for one decision (the use-time checks), each version is read from the file
+    once, by one statement, and that read serves the decision's every question about it;
+    a new reader reads the file again."""
     uri = ws.tracking_uri
     if uri.startswith("sqlite:///"):
         path = Path(uri.removeprefix("sqlite:///"))
         if path.is_file():
-            return LocalRegistry(ws, path)
+            return LocalRegistry(ws, path, once=once)
     return recorder.mlflow_client(ws)
