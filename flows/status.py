@@ -51,7 +51,7 @@ def status_report(ws, ledger, ref: ModelRef, tier) -> dict:
     due = revalidation_due(ledger, validation, tier) if validation and state.champion else None
     return {
         "model_name": name,
-        "version": facts.version,
+        "version": facts.ref.version_text,  # a string, as it always was
         "verdict": here.verdict,
         "stage": here.stage.value,
         "killswitch": here.killswitch,

@@ -72,7 +72,7 @@ def pack(tmp_path_factory):
     )  # fmt: skip
     ctx.ledger.append(Action.GATE_PRETRADE, actor="y", payload={"decision": "pass"})  # unrelated
     policy_sha = ctx.store.put_bytes((REPO / "configs" / "policy.yaml").read_bytes())
-    facts = ModelFacts("m", "1", "mlrun-1", "dana", "candidate", "f" * 64, "a" * 64)
+    facts = ModelFacts("m", 1, "mlrun-1", "dana", "candidate", "f" * 64, "a" * 64)
     vfacts = ValidationFacts("pass", report, val.entry_hash, val.seq)
     record_signed_decision(
         ctx.ledger, facts, vfacts, signer=signer(workspace, "rita", ctx.ledger),

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from flows.cli import main
 from governance.decisions.model_use import drive_decision
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger, entries_table
@@ -75,7 +76,9 @@ def test_forged_unsigned_validation_approvals_and_promotion_never_drive(env, cap
                                  payload={"model_name": "forged", "model_version": version,
                                           "approvals": approvals,
                                           "approved_by": "rita (risk_officer), vera (validator)"})  # fmt: skip
-        set_champion(mlflow_client(ws), "forged", version, promoted.payload, promoted.seq)
+        set_champion(
+            mlflow_client(ws), ModelRef.parse("forged", version), promoted.payload, promoted.seq
+        )
         decision = drive_decision(ws, ledger, "forged")
     assert not decision.allowed
     text = " ".join(decision.reasons)

@@ -42,8 +42,8 @@ BOUNDARIES = {
 }
 
 
-def _facts(version: str = "3") -> ModelFacts:
-    """What the registry says (``ModelVersion.version`` is a string)."""
+def _facts(version: int = 3) -> ModelFacts:
+    """What the registry says (read once: ``ModelVersion.version`` is a string there)."""
     return ModelFacts(
         name="alpha", version=version, run_id="r" * 32, developer="dana", status="candidate",
         data_fingerprint="f" * 64, model_artifact_hash="a" * 64,
@@ -51,8 +51,8 @@ def _facts(version: str = "3") -> ModelFacts:
 
 
 def _from_ref(ref: ModelRef) -> ModelFacts:
-    """The facts again, the version spelled from the ref as the registry spells it."""
-    return replace(_facts(), name=ref.name, version=str(ref.version))
+    """The facts again, from the ref read back out of the recorded document."""
+    return replace(_facts(), name=ref.name, version=ref.version)
 
 
 VALIDATION = ValidationFacts("pass", "h" * 64, "e" * 64, 7, validator="vera")
@@ -73,8 +73,8 @@ def _retirement(facts: ModelFacts) -> dict:
 
 def _acceptance(facts: ModelFacts) -> dict:
     record = FindingRecord(
-        id=finding_id(ModelRef.parse(facts.name, facts.version), 1), model_name=facts.name,
-        model_version=facts.version, number=1, check="ic_decay", about="", message="m",
+        id=finding_id(facts.ref, 1), model_name=facts.name,
+        model_version=facts.ref.version_text, number=1, check="ic_decay", about="", message="m",
         severity=Severity.WARNING, value=0.1, threshold=0.2, validator="vera", created=FIXED,
         first_seq=7, validation_seq=7,
     )  # fmt: skip
@@ -100,7 +100,7 @@ def frozen(monkeypatch):
 
 @pytest.mark.parametrize("build", [_approval, _retirement, _acceptance])
 def test_every_signed_document_round_trips_through_a_ref_byte_for_byte(frozen, build):
-    recorded = build(_facts("3"))
+    recorded = build(_facts(3))
     ref = ModelRef.parse(recorded["model_name"], recorded["model_version"])  # read at the boundary
     assert ref == ModelRef("alpha", 3)
     again = build(_from_ref(ref))

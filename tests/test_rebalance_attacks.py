@@ -86,7 +86,9 @@ def test_forged_unsigned_validation_approvals_and_promotion_publish_the_fallback
         promoted = ledger.append(Action.MODEL_PROMOTED, actor="alphagate", subject=subject,
                                  payload={**facts, "approvals": approvals,
                                           "approved_by": "rita (risk_officer), vera (validator)"})  # fmt: skip
-        set_champion(mlflow_client(ws), STRATEGY, version, promoted.payload, promoted.seq)
+        set_champion(
+            mlflow_client(ws), ModelRef.parse(STRATEGY, version), promoted.payload, promoted.seq
+        )
     # the champion is derived from the signed approvals (issue 22): the forged record and
     # the alias make none, so the fallback is published because nothing was ever promoted
     reb = fell_back(ws, capsys, cfg, "has never been promoted")

@@ -34,7 +34,7 @@ from governance.decisions.promotion import (
 )
 from governance.ground.errors import Forbidden, InputError
 from governance.ground.refs import ModelRef
-from governance.ground.vocabulary import Action, Subject
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.duties import Act, duty_refusal
 from governance.identity.signing import Signer
@@ -87,7 +87,7 @@ def approval_document(
         **extra,
         "kind": DOC_KIND,
         "model_name": facts.name,
-        "model_version": str(facts.version),
+        "model_version": facts.ref.version_text,
         "model_artifact_hash": facts.model_artifact_hash,
         "mlflow_run_id": facts.run_id,
         "validation_report_hash": validation.report_hash if validation else None,
@@ -113,10 +113,10 @@ def _refuse(
         Action.APPROVAL_REFUSED,
         actor=signer.name if signer else "<none>",
         role=signer.role if signer else "unknown",
-        subject=Subject.model(facts.name, facts.version),
+        subject=facts.ref.subject,
         payload={
             "model_name": facts.name,
-            "model_version": facts.version,
+            "model_version": facts.ref.version_text,
             "user": signer.name if signer else None,
             "decision": decision,
             "refusal": message,
@@ -153,7 +153,7 @@ def sign_decision(
     action = action or (
         Action.APPROVAL_GRANTED if decision == "approve" else Action.APPROVAL_REJECTED
     )
-    subject = Subject.model(facts.name, facts.version)
+    subject = facts.ref.subject
     return action, doc, signer.signed_payload(action, doc, subject=subject)
 
 
@@ -198,10 +198,10 @@ def promote(
         Action.MODEL_PROMOTED,
         actor="alphagate",
         role="system",
-        subject=Subject.model(facts.name, facts.version),
+        subject=facts.ref.subject,
         payload={
             "model_name": facts.name,
-            "model_version": facts.version,
+            "model_version": facts.ref.version_text,
             "mlflow_run_id": facts.run_id,
             "previous_champion": champion_version(client, facts.name),
             "developer": facts.developer,
@@ -214,7 +214,7 @@ def promote(
             "validation_entry_hash": validation.entry_hash if validation else None,
         },
     )
-    previous = set_champion(client, facts.name, facts.version, entry.payload, entry.seq)
+    previous = set_champion(client, facts.ref, entry.payload, entry.seq)
     return entry, previous
 
 
@@ -233,7 +233,7 @@ def promote_if_complete(
     """
     state = compute_state(ws, ledger, facts, tier, validation)
     done = champion(ledger, facts.name, None, tier)
-    if not state.complete or done is None or done.version != str(facts.version):
+    if not state.complete or done is None or done.version != facts.ref.version_text:
         return state, None, None
     if tier.paper is not None and not graduated:
         return state, None, None
@@ -250,7 +250,7 @@ def _standing(ws, ledger, ref: ModelRef, signer: Signer, tier, action: str):
     validation = latest_validation(ledger, facts.ref)
     before = compute_state(ws, ledger, facts, tier, validation, action=action)
     _check_approver(ledger, facts, signer, Act.APPROVE)
-    gone = retirements(ledger, facts.name).get(str(facts.version))
+    gone = retirements(ledger, facts.name).get(facts.ref.version_text)
     if gone is not None:
         message = (
             f"approve: {facts.name} v{facts.version} was retired (seq {gone.seq}); it never returns"

@@ -84,10 +84,10 @@ def enter_paper(ws, ledger: Ledger, facts, granted, policy_hash: str) -> LedgerE
         Action.MODEL_PAPER,
         actor=SYSTEM_ACTOR,
         role="system",
-        subject=Subject.model(facts.name, facts.version),
+        subject=facts.ref.subject,
         payload={
             "model_name": facts.name,
-            "model_version": str(facts.version),
+            "model_version": facts.ref.version_text,
             "approvals": list(granted),
             "model_artifact_hash": facts.model_artifact_hash,
             "policy_hash": policy_hash,
@@ -95,8 +95,8 @@ def enter_paper(ws, ledger: Ledger, facts, granted, policy_hash: str) -> LedgerE
     )
     if registry_exists(ws):
         client = mlflow_client(ws)
-        client.set_registered_model_alias(facts.name, PAPER, str(facts.version))
-        client.set_model_version_tag(facts.name, str(facts.version), "stage", PAPER)
+        client.set_registered_model_alias(facts.name, PAPER, facts.ref.version_text)
+        client.set_model_version_tag(facts.name, facts.ref.version_text, "stage", PAPER)
     return entry
 
 

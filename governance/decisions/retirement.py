@@ -22,7 +22,7 @@ import uuid
 from governance.decisions.promotion import facts_for
 from governance.ground.errors import Forbidden, InputError
 from governance.ground.refs import ModelRef
-from governance.ground.vocabulary import Action, Subject
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.duties import Act, duty_refusal
 from governance.identity.signing import Signer, append_signed
@@ -40,7 +40,7 @@ def retirement_document(facts, *, policy_hash: str, head: tuple[int, str], reaso
         "kind": DOC_KIND,
         "action": Action.MODEL_RETIRED,
         "model_name": facts.name,
-        "model_version": str(facts.version),
+        "model_version": facts.ref.version_text,
         "model_artifact_hash": facts.model_artifact_hash,
         "mlflow_run_id": facts.run_id,
         "policy_hash": policy_hash,
@@ -56,7 +56,11 @@ def _refuse(ledger: Ledger, facts, signer: Signer, message: str) -> Forbidden:
         actor=signer.name,
         role=signer.role,
         subject=facts.ref.subject,
-        payload={"model_name": facts.name, "model_version": facts.version, "refusal": message},
+        payload={
+            "model_name": facts.name,
+            "model_version": facts.ref.version_text,
+            "refusal": message,
+        },
     )
     return Forbidden(message)
 
@@ -88,21 +92,21 @@ def retire(
     )  # fmt: skip
     if refusal:
         raise _refuse(ledger, facts, signer, refusal)
-    if str(facts.version) in retirements(ledger, facts.name):
+    if facts.ref.version_text in retirements(ledger, facts.name):
         raise InputError(f"--model-version: {facts.name} v{facts.version} is already retired")
     doc = retirement_document(facts, policy_hash=policy_hash, head=ledger.head(), reason=reason)
     entry = append_signed(
         ledger,
         signer,
         Action.MODEL_RETIRED,
-        subject=Subject.model(facts.name, facts.version),
+        subject=facts.ref.subject,
         payload=doc,
     )
     if registry_exists(ws):
         client = mlflow_client(ws)
         tags = {"status": "retired", "retired_by_seq": str(entry.seq), "retired_by": signer.name}
         for key, value in tags.items():
-            client.set_model_version_tag(facts.name, str(facts.version), key, value)
-        if champion_version(client, facts.name) == str(facts.version):
+            client.set_model_version_tag(facts.name, facts.ref.version_text, key, value)
+        if champion_version(client, facts.name) == facts.ref.version_text:
             client.delete_registered_model_alias(facts.name, CHAMPION)
     return entry

@@ -23,7 +23,7 @@ from types import SimpleNamespace
 
 from governance.decisions.approvals import sign_decision
 from governance.decisions.promotion import PromotionState, compute_state
-from governance.ground.vocabulary import Action, Subject
+from governance.ground.vocabulary import Action
 from governance.identity.duties import Act
 from governance.log.ledger import Ledger, LedgerEntry
 from governance.registry.versions import ModelFacts
@@ -71,12 +71,12 @@ def _signed_refusal(ledger, facts, validation, signed: dict, action: str) -> str
         action=action,
         payload=signed,
         role=doc.get("signer_role"),
-        subject=Subject.model(facts.name, facts.version),
+        subject=facts.ref.subject,
     )
     problems = act_problems(load_registry(ledger), probe, ROLES[Act.APPROVE])
     want = {
         "model_name": facts.name,
-        "model_version": str(facts.version),
+        "model_version": facts.ref.version_text,
         "model_artifact_hash": facts.model_artifact_hash,
         "validation_entry_hash": validation.entry_hash if validation else None,
         "decision": "approve",
@@ -156,9 +156,7 @@ def settle_signed(
         try:
             out = act(Presigned(ledger, facts, signed), str(doc.get("reason") or ""))
         except (Forbidden, GateHalt, TamperDetected):  # recorded by the approving function
-            entry = ledger.last(
-                action=Action.APPROVAL_REFUSED, subject=Subject.model(facts.name, facts.version)
-            )
+            entry = ledger.last(action=Action.APPROVAL_REFUSED, subject=facts.ref.subject)
             state = compute_state(ws, ledger, facts, tier, validation)
             return UIDecision("refused", entry.actor, "", entry, False, state)
         return UIDecision("approved", out.entry.actor, str(doc.get("reason") or ""), out.entry,
@@ -166,8 +164,8 @@ def settle_signed(
     who = str(signed.get("signer") or "<none>")
     entry = ledger.append(
         Action.APPROVAL_REFUSED, actor=who, role="unknown",
-        subject=Subject.model(facts.name, facts.version),
-        payload={"model_name": facts.name, "model_version": facts.version, "user": who,
+        subject=facts.ref.subject,
+        payload={"model_name": facts.name, "model_version": facts.ref.version_text, "user": who,
                  "flow_run_id": flow_run_id, "decision": "approve", "refusal": refusal},
     )  # fmt: skip
     state = compute_state(ws, ledger, facts, tier, validation)

@@ -85,6 +85,13 @@ class ModelRef:
         return cls.parse(*parsed)
 
     @property
+    def version_text(self) -> str:
+        """The version as MLflow's registry hands it back and as signed documents, registry
+        tags and the payloads that always did record it: its decimal string (``"3"``). The
+        one place a version number is spelled as text again."""
+        return str(self.version)
+
+    @property
     def subject(self) -> str:
         """``model:<name>/v<N>`` (``governance.ground.vocabulary.Subject.model``)."""
         return Subject.model(self.name, self.version)

@@ -52,7 +52,7 @@ class ModelFacts:
     """
 
     name: str
-    version: str
+    version: int
     run_id: str | None
     developer: str | None
     status: str | None
@@ -62,8 +62,8 @@ class ModelFacts:
 
     @property
     def ref(self) -> ModelRef:
-        """The version as one value (``version`` stays the registry's string)."""
-        return ModelRef.parse(self.name, self.version)
+        """The version as one value."""
+        return ModelRef(self.name, self.version)
 
 
 def model_artifact_hash(client, ref: ModelRef) -> str:
@@ -76,15 +76,16 @@ def model_artifact_hash(client, ref: ModelRef) -> str:
 
 def get_model_facts(client, ref: ModelRef) -> ModelFacts:
     """Facts of the version ``ref``; an unknown version is an :class:`InputError`."""
-    name, version = ref.name, ref.version
     try:
-        mv = client.get_model_version(name, str(version))  # MLflow's string
+        mv = client.get_model_version(ref.name, ref.version_text)
     except recorder.mlflow_error():
-        raise InputError(f"--model-version: model {name!r} has no version {version}") from None
+        raise InputError(
+            f"--model-version: model {ref.name!r} has no version {ref.version}"
+        ) from None
     tags = dict(mv.tags or {})
     return ModelFacts(
-        name=name,
-        version=str(mv.version),  # the registry's string, as every payload records it
+        name=ref.name,
+        version=ModelRef.number(mv.version),  # read once: the registry hands back a string
         run_id=mv.run_id,
         developer=tags.get("developer"),
         status=tags.get("status"),
@@ -116,8 +117,8 @@ def approved_by_tag(approvals: list[dict]) -> str:
     )
 
 
-def set_champion(client, name: str, version: str, promoted: dict, seq: int) -> str | None:
-    """Move ``champion`` to ``version``, tag it and retire the previous champion.
+def set_champion(client, ref: ModelRef, promoted: dict, seq: int) -> str | None:
+    """Move ``champion`` to the version ``ref``, tag it and retire the previous champion.
 
     Parameters
     ----------
@@ -131,12 +132,13 @@ def set_champion(client, name: str, version: str, promoted: dict, seq: int) -> s
     str or None
         The previous champion's version.
     """
+    name, version = ref.name, ref.version_text  # the registry's spelling
     previous = champion_version(client, name)
-    if previous is not None and previous != str(version):
+    if previous is not None and previous != version:
         client.set_model_version_tag(name, previous, "status", "retired")
         client.set_model_version_tag(name, previous, "retired_by_seq", str(seq))
-    client.set_registered_model_alias(name, CHAMPION, str(version))
-    if str(version) in {str(mv.version) for mv in _alias_versions(client, name, PAPER)}:
+    client.set_registered_model_alias(name, CHAMPION, version)
+    if version in {str(mv.version) for mv in _alias_versions(client, name, PAPER)}:
         client.delete_registered_model_alias(name, PAPER)  # from paper to live capital
     tags = {
         "stage": "live",
@@ -146,7 +148,7 @@ def set_champion(client, name: str, version: str, promoted: dict, seq: int) -> s
         "promoted_seq": str(seq),
     }
     for key, value in tags.items():
-        client.set_model_version_tag(name, str(version), key, value)
+        client.set_model_version_tag(name, version, key, value)
     return previous
 
 
