@@ -18,16 +18,18 @@ import io
 import pandas as pd
 
 from flows.run import Run
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 
 MOMENTUM = "momentum_12_1"
 _MOMENTUM_FEATURE = "mom_12_1"  # tasks/model/features.py: 12-month return skipping the last
 
 
-def shadow_challengers(run: Run, panel, champion: int | None, scores: pd.Series | None) -> None:
+def shadow_challengers(
+    run: Run, panel, champion: ModelRef | None, scores: pd.Series | None
+) -> None:
     """Score and record the champion's challengers on the panel's last date."""
     from governance.decisions.challengers import shadow_versions
-    from governance.ground.refs import ModelRef
     from tasks.model.dataset import frame_to_parquet
     from tasks.model.features import FEATURES_BY_NAME, compute_features
     from tasks.model.scoring import latest_scores, load_scoring_model
@@ -36,7 +38,7 @@ def shadow_challengers(run: Run, panel, champion: int | None, scores: pd.Series 
     if champion is None:
         return
     ctx, strategy = run.now, run.config.model.name
-    ref = ModelRef.parse(strategy, champion)
+    ref = champion
     signals: dict[str, pd.Series] = {}
     meta, errors = [], []
     if scores is not None:

@@ -209,8 +209,8 @@ def run_monitoring(
     them (validation/boundaries.py)."""
     as_of = pd.Timestamp(as_of if as_of is not None else panel.close.index[-1])
     features, scores = score_panel(model, panel, features_cfg, extra)
-    validation = latest_validation(ctx.ledger, ModelRef(champion.name, champion.version))
-    uses = use_checks(ctx.ledger, str(champion.version), validation, tier, name=champion.name)
+    validation = latest_validation(ctx.ledger, champion.ref)
+    uses = use_checks(ctx.ledger, champion.ref, validation, tier)
     domain = validated_domain(ctx.store, validation.report_hash) if validation else None
     report = assess_monitoring(
         as_of=as_of,
@@ -261,7 +261,7 @@ def load_champion(run: Run):
     promoted = champion(ctx.ledger, name)  # what the signed approvals make
     if promoted is None:
         return None, None, None
-    ref = ModelRef.parse(name, promoted.version)
+    ref = promoted.ref
     model = load_scoring_model(ctx.ws, ref.name, ref.version)
     facts = champion_facts(ctx, model)
     return facts, model, load_reference(ctx.ws, facts.run_id)

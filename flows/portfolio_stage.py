@@ -97,7 +97,7 @@ def portfolio(run: Run, panel) -> None:
     run.summary.note("kill switch", headline=_switch_line(state))
     flag_dependencies(run, strategy)
     drive = drive_decision(run.ws, ctx.ledger, strategy, run.tier)
-    allowed, reasons, champion = drive.allowed, list(drive.reasons), drive.version
+    allowed, reasons, champion = drive.allowed, list(drive.reasons), drive.champion
     adjustments = in_force(ctx.ledger, strategy, run.tier)  # signed overlays, restrictions
     breaches = restrictions_hold(run, panel, adjustments) if allowed else []
     if breaches:  # a restriction of use: the model may not drive today
@@ -108,7 +108,7 @@ def portfolio(run: Run, panel) -> None:
     result, scores = None, None
     if allowed:
         try:
-            ref = ModelRef.parse(strategy, champion)
+            ref = champion
             scores, features = version_inputs(run, panel, ref, drive.model_hash)
             hold_to_domain(run, panel, features, ref)  # GateHalt: fallback
             book = adjusted_portfolio(run, scores, panel, accounts, adjustments, mandate)
@@ -128,7 +128,7 @@ def portfolio(run: Run, panel) -> None:
         if run.summary.status == "completed":
             run.summary.halt("kill_switch" if state.tripped else "approval", reasons)
         result = fallback(reasons)
-    version = champion if result.source == PortfolioSource.MODEL else None
+    version = drive.version if result.source == PortfolioSource.MODEL else None
     shown = [a.to_json() for a in adjustments if version and a.kind == OVERLAY_KIND]
     if not publish_book(run, result, version, reasons, panel.sectors, shown):
         # A trip recorded after the kill-switch gate: the model portfolio is not published.

@@ -56,7 +56,7 @@ def status_report(ws, ledger, ref: ModelRef, tier) -> dict:
         "stage": here.stage.value,
         "killswitch": here.killswitch,
         "halted": here.halted,
-        "change": version_change(ledger, name, facts.version).to_json(),
+        "change": version_change(ledger, facts.ref).to_json(),
         "findings": [r.to_json() for r in records],
         "open_findings": list(here.open_findings),
         "accepted_findings": list(here.accepted_findings),

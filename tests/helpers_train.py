@@ -144,6 +144,6 @@ def minor_comparison(ws, name: str, version, tier) -> dict | None:
     from validation.inputs import load_inputs
 
     with Ledger.open(ws) as ledger:
-        change = version_change(ledger, name, version).to_json()
+        change = version_change(ledger, ModelRef.parse(name, version)).to_json()
         inp = load_inputs(ws, ledger, ledger.store, ModelRef.parse(name, version))
         return compare_with_baseline(ledger, inp, change, tier, 1 / 5)  # the default quintiles

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pytest
 
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.registry.change_control import (
     ChangeClass,
@@ -77,7 +78,7 @@ def _computed(ws, version):
     from governance.log.ledger import Ledger
 
     with Ledger.open(ws) as ledger:
-        return version_change(ledger, "alpha", version)
+        return version_change(ledger, ModelRef.parse("alpha", version))
 
 
 def test_versions_are_classified_in_their_signed_entries(ws, runs):
@@ -229,8 +230,8 @@ def test_a_hand_signed_entry_claiming_minor_counts_as_material(ws, runs):
             subject=Subject.model("alpha", 99),
             payload={"model_name": "alpha", "version": 99, "trained_seq": forged.seq},
         )  # fmt: skip
-        assert trained_entry_of(ledger, "alpha", 99).seq == forged.seq
-        got = version_change(ledger, "alpha", 99)
+        assert trained_entry_of(ledger, ModelRef("alpha", 99)).seq == forged.seq
+        got = version_change(ledger, ModelRef("alpha", 99))
     assert got.change_class is ChangeClass.MATERIAL
     assert got.baseline_version == "5"
     assert "features removed: rev_1w" in got.reasons
@@ -251,8 +252,8 @@ def test_a_training_entry_of_another_strategy_is_no_evidence(ws, runs):
             subject=Subject.model("beta", 2),
             payload={"model_name": "beta", "version": 2, "trained_seq": "not a seq"},
         )  # fmt: skip
-        got = version_change(ledger, "beta", 1)
-        odd = version_change(ledger, "beta", 2)
+        got = version_change(ledger, ModelRef("beta", 1))
+        odd = version_change(ledger, ModelRef("beta", 2))
     assert got.change_class is ChangeClass.MATERIAL
     assert got.reasons == ("v1 has no valid signed model.trained entry",)
     assert odd.reasons == ("v2 has no valid signed model.trained entry",)

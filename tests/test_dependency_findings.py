@@ -14,6 +14,7 @@ import copy
 
 import pytest
 
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 
 MODELS = ("dep-a", "dep-b")
@@ -94,5 +95,5 @@ def test_the_components_are_signed_in_the_training_entry(workspace, champions):
     from governance.registry.change_control import trained_entry_of
 
     with Ledger.open(workspace) as ledger:
-        entry = trained_entry_of(ledger, "dep-a", "1")
+        entry = trained_entry_of(ledger, ModelRef("dep-a", 1))
         assert entry.payload["signed"]["components"] == champions

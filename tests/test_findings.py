@@ -262,9 +262,9 @@ def test_an_expired_acceptance_acts_per_policy(workspace, ledger, action, blocks
     _accept(workspace, ledger, "F-m-v1-1")  # until 2026-03-01
     tier = Tier.model_validate({"monitoring": {"on_acceptance_expired": action}})
     validation = _approvals_facts(ledger, entry)
-    before = use_checks(ledger, "1", validation, tier, day=dt.date(2026, 3, 1))
+    before = use_checks(ledger, ModelRef(MODEL, 1), validation, tier, day=dt.date(2026, 3, 1))
     assert (before.blockers, before.warnings) == ((), ())
-    after = use_checks(ledger, "1", validation, tier, day=dt.date(2026, 3, 2))
+    after = use_checks(ledger, ModelRef(MODEL, 1), validation, tier, day=dt.date(2026, 3, 2))
     line = "acceptance of F-m-v1-1 expired on 2026-03-01"
     assert (after.blockers, after.warnings) == (((line,), ()) if blocks else ((), (line,)))
     first = record_expiries(ledger, after.expired)
@@ -290,8 +290,10 @@ def test_revalidation_falls_due_by_cadence_or_at_once_after_a_listed_trigger(wor
     validated = dt.date.fromisoformat(entry.ts[:10])
     due = revalidation_due(ledger, validation, tier)
     assert (due.date, due.at_once) == (validated + dt.timedelta(days=30), False)
-    assert not use_checks(ledger, "1", validation, tier, day=due.date).blockers
-    late = use_checks(ledger, "1", validation, tier, day=due.date + dt.timedelta(days=1))
+    assert not use_checks(ledger, ModelRef(MODEL, 1), validation, tier, day=due.date).blockers
+    late = use_checks(
+        ledger, ModelRef(MODEL, 1), validation, tier, day=due.date + dt.timedelta(days=1)
+    )
     assert late.blockers[0].startswith("revalidation of v1 was due")
     auto_trip(ledger, Tier(), Trigger.PRETRADE_BREACH, "not listed", {})
     assert not revalidation_due(ledger, validation, tier).at_once
@@ -299,7 +301,10 @@ def test_revalidation_falls_due_by_cadence_or_at_once_after_a_listed_trigger(wor
     assert not revalidation_due(ledger, validation, tier).at_once
     auto_trip(ledger, Tier(), Trigger.MONITORING_BREACH, "this model", {}, strategy=MODEL)
     due = revalidation_due(ledger, validation, tier)
-    assert due.at_once and use_checks(ledger, "1", validation, tier, day=due.date).blockers
+    assert (
+        due.at_once
+        and use_checks(ledger, ModelRef(MODEL, 1), validation, tier, day=due.date).blockers
+    )
 
 
 def test_a_review_verdict_without_findings_never_promotes(workspace, ledger):

@@ -100,7 +100,7 @@ def _champion(ws):
 
     with Ledger.open(ws) as ledger:
         found = champion(ledger, "alpha")
-    return found.version if found else None
+    return found.ref.version_text if found else None  # as the CLI prints versions
 
 
 def test_a_minor_change_takes_the_tiers_lighter_path_and_a_material_one_does_not(
@@ -115,7 +115,7 @@ def test_a_minor_change_takes_the_tiers_lighter_path_and_a_material_one_does_not
 
     _, _, (v1, v2, v3, v4, v5), path = setup
     with Ledger.open(ws) as ledger:
-        classes = [version_change(ledger, "alpha", v).change_class.value
+        classes = [version_change(ledger, ModelRef.parse("alpha", v)).change_class.value
                    for v in (v1, v2, v3, v4, v5)]  # fmt: skip
     assert classes == ["material", "minor", "material", "minor", "minor"]
 

@@ -91,10 +91,10 @@ def test_past_due_plus_n_days_the_tiers_action_happens(workspace, monkeypatch, t
     with Ledger.open(workspace) as ledger:
         validation = latest_validation(ledger, ModelRef.parse(NAME, "1"))
         # ten days past due: a warning only; eleven: the tier's action (trip: no use)
-        at = use_checks(ledger, "1", validation, tier, DUE + dt.timedelta(days=10), name=NAME)
+        at = use_checks(ledger, ModelRef(NAME, 1), validation, tier, DUE + dt.timedelta(days=10))
         assert not at.blockers and [o.finding_id for o in at.overdue] == [fid]
         assert f"finding {fid} is 10 days past its due date" in at.warnings[-1]
-        past = use_checks(ledger, "1", validation, tier, DUE + dt.timedelta(days=11), name=NAME)
+        past = use_checks(ledger, ModelRef(NAME, 1), validation, tier, DUE + dt.timedelta(days=11))
         assert past.blockers[-1].endswith("escalated: trip")
         allowed, reasons, champion = model_may_drive(workspace, ledger, NAME)
         assert (allowed, champion) == (False, "1")
@@ -103,7 +103,7 @@ def test_past_due_plus_n_days_the_tiers_action_happens(workspace, monkeypatch, t
             f" {ledger.last(action=Action.FINDING_ASSIGNED).seq}); escalated: trip"
         ]
         # monitoring's escalation: recorded once, the strategy's switch tripped once
-        now = use_checks(ledger, "1", validation, tier, name=NAME)
+        now = use_checks(ledger, ModelRef(NAME, 1), validation, tier)
         state = escalate_overdue(ledger, now.overdue, NAME, {"monitoring_seq": 0})
         assert state is not None and state.tripped
         assert escalate_overdue(ledger, now.overdue, NAME, {"monitoring_seq": 1}) is None

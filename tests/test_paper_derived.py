@@ -104,5 +104,5 @@ def test_live_approvals_need_the_marks_and_a_signed_graduation_pass(
         _sign(workspace, ledger, version, "vera", h, graduation={"passed": True})
         completing = _sign(workspace, ledger, version, "rita", h, graduation={"passed": True})
         found = champion(ledger, NAME)
-        assert found is not None and (found.version, found.seq) == (version, completing.seq)
+        assert found is not None and (found.version, found.seq) == (int(version), completing.seq)
     assert vera.seq < rita.seq

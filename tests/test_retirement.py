@@ -139,5 +139,5 @@ def test_retirement_attacks_are_refused_or_count_for_nothing(workspace, monkeypa
         with pytest.raises(TamperDetected, match="not the signed subject"):
             ledger.append(Action.MODEL_RETIRED, actor="rita", role="risk_officer",
                           subject=f"model:{NAME}/v{version}", payload=genuine.payload)  # fmt: skip
-        assert set(retirements(ledger, NAME)) == {other}
+        assert set(retirements(ledger, NAME)) == {int(other)}
     assert not any("retired" in r for r in _drive(workspace).reasons)

@@ -143,7 +143,13 @@ def test_expiry_and_cadence_stop_the_champion_per_policy(reviewed, capsys):
         assert (allowed, reasons) == (True, [])
         validation = latest_validation(ledger, ModelRef.parse(MODEL, version))
         until = dt.date.fromisoformat(ledger.last(action=Action.FINDING_ACCEPTED).payload["until"])
-        later = use_checks(ledger, version, validation, tier, day=until + dt.timedelta(days=1))
+        later = use_checks(
+            ledger,
+            ModelRef.parse(MODEL, version),
+            validation,
+            tier,
+            day=until + dt.timedelta(days=1),
+        )
         assert [b.split(" expired")[0] for b in later.blockers] == [
             f"acceptance of F-{MODEL}-v{version}-1"
         ]
@@ -151,8 +157,16 @@ def test_expiry_and_cadence_stop_the_champion_per_policy(reviewed, capsys):
             update={"monitoring": tier.monitoring.model_copy(
                 update={"on_acceptance_expired": BreachAction.WARN})}
         )  # fmt: skip
-        assert use_checks(ledger, version, validation, warn, day=until + dt.timedelta(1)).warnings
-        year = use_checks(ledger, version, validation, tier, day=today() + dt.timedelta(400))
+        assert use_checks(
+            ledger, ModelRef.parse(MODEL, version), validation, warn, day=until + dt.timedelta(1)
+        ).warnings
+        year = use_checks(
+            ledger,
+            ModelRef.parse(MODEL, version),
+            validation,
+            tier,
+            day=today() + dt.timedelta(400),
+        )
         assert any(b.startswith(f"revalidation of v{version} was due") for b in year.blockers)
         # trigger-based: a monitoring breach makes revalidation due at once (high tier)
         # as monitoring trips it: the strategy's own switch

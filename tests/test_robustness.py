@@ -70,7 +70,7 @@ def loaded(ws, validated):
     store = ArtifactStore(ws.artifacts)
     with Ledger.open(ws) as ledger:
         inp = load_inputs(ws, ledger, store, ModelRef.parse(NAME, version))
-        recipe = recipe_of(trained_entry_of(ledger, NAME, version).payload)
+        recipe = recipe_of(trained_entry_of(ledger, ModelRef.parse(NAME, version)).payload)
     return inp, recipe, store
 
 

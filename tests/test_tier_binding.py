@@ -228,7 +228,9 @@ def test_a_finding_accepted_under_another_tier_stays_unaccepted(enrolled, capsys
                tier=low, tier_name="low", policy_hash=digest)  # fmt: skip
         validation = latest_validation(ledger, ModelRef.parse("rev", version))
         blockers = review_blockers(ledger, version, validation)
-        at_use = use_checks(ledger, version, validation, _tier(ledger, "rev")).blockers
+        at_use = use_checks(
+            ledger, ModelRef.parse("rev", version), validation, _tier(ledger, "rev")
+        ).blockers
     line = f"the acceptance of {fid}"
     assert any(line in b and "tier 'low'" in b for b in blockers)
     assert any(line in b and "counts for nothing" in b for b in at_use)

@@ -34,6 +34,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from governance.ground.errors import TamperDetected
+from governance.ground.refs import ModelRef
 from governance.registry.change_control import ChangeClass, comparison_breaches, trained_entry_of
 from tasks.model.stats import ic_by_date, newey_west_tstat
 from validation.inputs import ValidationInputs, predict
@@ -116,7 +117,7 @@ def baseline_booster(ledger, name: str, version: str) -> lgb.Booster | Mixture:
     TamperDetected
         No valid signed training entry names a model file, or the file changed.
     """
-    entry = trained_entry_of(ledger, name, version)
+    entry = trained_entry_of(ledger, ModelRef.parse(name, version))
     digest = entry.payload.get("model_hash") if entry is not None else None
     if not isinstance(digest, str):
         raise TamperDetected(f"{name} v{version}: no valid signed model.trained names its model")
@@ -147,4 +148,4 @@ def compare_with_baseline(ledger, inp: ValidationInputs, change: dict, tier, qua
     ).to_json()
     bounds = tier.change.comparison
     return {**found, "bounds": bounds.model_dump(),
-            "breaches": comparison_breaches(bounds, found, str(base_version))}  # fmt: skip
+            "breaches": comparison_breaches(bounds, found, ModelRef.number(base_version))}  # fmt: skip

@@ -305,7 +305,7 @@ def validate_model_version(
     domain = operating_domain(inp.holdout, inp.features, tier.boundaries.window, sources)
     # minor or material, from the signed training entries (never the config), and a minor
     # change compared with its baseline on this holdout (validation/comparison.py): signed
-    change = version_change(ctx.ledger, model_name, version).to_json()
+    change = version_change(ctx.ledger, ref).to_json()
     change["comparison"] = compare_with_baseline(ctx.ledger, inp, change, tier, 1 / cfg.n_quantiles)
     a = replace(a, report={**a.report, "domain": to_jsonable(domain), "change": change})
     report_json = canonical_json(a.report)

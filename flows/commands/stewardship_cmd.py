@@ -154,7 +154,7 @@ def _attest(args: argparse.Namespace) -> int:
         promoted = champions(ledger).get(name)
         open_ = [r.id for r in load_register(ledger).records
                  if r.model_name == name and r.status is Status.OPEN]  # fmt: skip
-        facts = {"champion_version": promoted.version if promoted else None,
+        facts = {"champion_version": promoted.ref.version_text if promoted else None,
                  "open_findings": open_}  # fmt: skip
         entry = attest(ledger, name, signer, facts=facts, policy_hash=in_force.policy_hash)
     days = in_force.tier.inventory.attestation_days

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.users import load_registry, valid_acts
 from governance.log.chain import VerifyReport
@@ -48,7 +49,9 @@ class Books:
         self.rejected = {}  # version -> the first valid rejection's seq
         for e in rejections:
             if document(e).get("model_name") == strategy:
-                self.rejected.setdefault(str(document(e).get("model_version")), e.seq)
+                self.rejected.setdefault(
+                    ModelRef.recorded_number(document(e).get("model_version")), e.seq
+                )
 
     def problem(self, entry) -> str | None:
         """Why ``entry`` (a ``portfolio.published`` of the strategy) is no book, or None."""
@@ -59,7 +62,7 @@ class Books:
         if p.get("source") == MODEL:
             before = [x for x in self.promotions if x.seq < entry.seq]
             champ = before[-1] if before else None
-            if champ is None or champ.version != str(p.get("model_version")):
+            if champ is None or champ.version != ModelRef.recorded_number(p.get("model_version")):
                 now = f"v{champ.version}" if champ else "none"
                 return (
                     f"{where} names model v{p.get('model_version')}, but the champion the"

@@ -233,7 +233,7 @@ def promote_if_complete(
     """
     state = compute_state(ws, ledger, facts, tier, validation)
     done = champion(ledger, facts.name, None, tier)
-    if not state.complete or done is None or done.version != facts.ref.version_text:
+    if not state.complete or done is None or done.version != facts.version:
         return state, None, None
     if tier.paper is not None and not graduated:
         return state, None, None
@@ -250,7 +250,7 @@ def _standing(ws, ledger, ref: ModelRef, signer: Signer, tier, action: str):
     validation = latest_validation(ledger, facts.ref)
     before = compute_state(ws, ledger, facts, tier, validation, action=action)
     _check_approver(ledger, facts, signer, Act.APPROVE)
-    gone = retirements(ledger, facts.name).get(facts.ref.version_text)
+    gone = retirements(ledger, facts.name).get(facts.version)
     if gone is not None:
         message = (
             f"approve: {facts.name} v{facts.version} was retired (seq {gone.seq}); it never returns"

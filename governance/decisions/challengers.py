@@ -56,7 +56,7 @@ def shadow_versions(ledger: Ledger, strategy: str) -> list[tuple[str, int]]:
         return [e for e in ledger.entries(action=action) if e.payload.get("model_name") == strategy]
 
     promoted = [(e.seq, int(e.payload["model_version"])) for e in mine(Action.MODEL_PROMOTED)]
-    retired = {int(v) for v in retirements(ledger, strategy)}
+    retired = set(retirements(ledger, strategy))
     champion = promoted[-1][1] if promoted else None
     out: list[tuple[str, int]] = []
     previous = [v for _, v in promoted if v != champion and v not in retired]

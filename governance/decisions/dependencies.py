@@ -50,7 +50,7 @@ def flag_dependency_changes(ledger, now: Mapping[str, Any], strategies=None) -> 
     for name, promoted in champions(ledger).items():
         if strategies is not None and name not in strategies:
             continue
-        entry = trained_entry_of(ledger, name, promoted.version)
+        entry = trained_entry_of(ledger, promoted.ref)
         recorded = (entry.payload.get("components") if entry is not None else None) or {}
         found = [
             finding(

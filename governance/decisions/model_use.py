@@ -25,7 +25,7 @@ from governance.decisions.promotion import (
 from governance.findings.review import use_checks
 from governance.ground.errors import Forbidden
 from governance.ground.refs import ModelRef
-from governance.ground.vocabulary import Action, Subject
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.users import load_registry
 from governance.log.ledger import Ledger
@@ -51,8 +51,13 @@ class DriveDecision:
 
     allowed: bool
     reasons: tuple[str, ...]
-    version: str | None
+    champion: ModelRef | None  # the champion the signed approvals make, if any
     model_hash: str | None = None
+
+    @property
+    def version(self) -> str | None:
+        """The champion's version as ``portfolio.published`` and ``--json`` record it."""
+        return self.champion.version_text if self.champion else None
 
 
 def model_may_drive(
@@ -117,19 +122,18 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
         reasons.append(f"kill switch tripped by {state.by} at {state.since}: {state.reason}")
     # the champion the signed approvals make, never a model.promoted entry (nor the alias)
     promoted = champion(ledger, model_name, registry, tier if registry.sandbox else None)
-    version = promoted.version if promoted is not None else None
-    if version is None:
+    if promoted is None:
         reasons.append(f"no champion: {model_name!r} has never been promoted")
         return DriveDecision(False, tuple(reasons), None)
-    ref = ModelRef.parse(model_name, version)  # as the signed promotion recorded it
+    ref, version = promoted.ref, promoted.version
     gone = retirements(ledger, model_name, registry).get(version)
     if gone is not None:
         reasons.append(f"champion v{version} was retired by {gone.actor} (ledger seq {gone.seq})")
-        return DriveDecision(False, tuple(reasons), version)
+        return DriveDecision(False, tuple(reasons), ref)
     # the registry read once for this decision: each version's rows by one statement
     client = registry_reader(ws, once=True) if registry_exists(ws) else None
     alias = champion_version(client, model_name) if client is not None else None
-    if alias != version:
+    if ModelRef.recorded_number(alias) != version:
         reasons.append(
             f"registry drift: champion alias points at v{alias}, the ledger promoted v{version}"
         )
@@ -139,7 +143,7 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
         if problem:
             reasons.append(problem)
     # findings, acceptances and revalidation cadence (governance/findings/review.py)
-    reasons += use_checks(ledger, version, validation, tier, name=model_name).blockers
+    reasons += use_checks(ledger, ref, validation, tier).blockers
     rejected = rejections(ledger, ref)
     if rejected:
         who = ", ".join(e.actor for e in rejected)
@@ -165,21 +169,18 @@ def _decide(ws, ledger, model_name: str, tier) -> DriveDecision:
             reasons.append(problem)
     if validation is not None and validation.validator == facts.developer:
         reasons.append(f"champion v{version} was validated by its own developer")
-    return DriveDecision(not reasons, tuple(reasons), version, facts.model_artifact_hash)
+    return DriveDecision(not reasons, tuple(reasons), ref, facts.model_artifact_hash)
 
 
 def _promoted_validation(ledger, registry, promoted):
     """The validation the promotion's approvals were given against (None: none valid)."""
     seqs = {a.get("seq") for a in promoted.approvals}
-    name, version = promoted.model_name, promoted.version
+    ref = promoted.ref
     hashes = {
         (e.payload.get("signed") or e.payload.get("document") or {}).get("validation_entry_hash")
-        for e in ledger.entries(
-            action=Action.APPROVAL_GRANTED, subject=Subject.model(name, version)
-        )
+        for e in ledger.entries(action=Action.APPROVAL_GRANTED, subject=ref.subject)
         if e.seq in seqs
     }
-    ref = ModelRef.parse(name, version)  # as the signed promotion recorded it
     found = [latest_validation(ledger, ref, registry, h) for h in hashes if h]
     found = [f for f in found if f is not None]
     return found[0] if len(found) == 1 else None

@@ -111,7 +111,7 @@ def superseded_blocker(ledger, ref: ModelRef, validation, registry, tier) -> str
     is a fresh validation and fresh approvals), else None."""
     version = ref.version
     done = promotions(ledger, ref.name, registry, tier)
-    mine = [p for p in done if ModelRef.recorded(ref.name, p.version) == ref
+    mine = [p for p in done if p.version == version
             and p.validation_entry_hash == validation.entry_hash]  # fmt: skip
     if not mine or done[-1] is mine[-1]:
         return None
@@ -158,7 +158,7 @@ def compute_state(
     name, version = facts.name, facts.version
     registry = load_registry(ledger)
     validation = validation or latest_validation(ledger, facts.ref, registry)
-    need = needed_now(ledger, name, version, tier, registry)
+    need = needed_now(ledger, facts.ref, tier, registry)
     decisions = decisions_on_validation(ledger, facts.ref, action, validation)
     granted = counted_approvals(
         decisions, facts.developer, declared_count(registry, tier), registry
@@ -202,14 +202,14 @@ def compute_state(
             )
     return PromotionState(
         model_name=name,
-        version=str(version),
+        version=facts.ref.version_text,  # a string, as --json always showed it
         verdict=validation.verdict if validation else None,
         developer=facts.developer,
         granted=tuple(granted),
         missing=tuple(missing),
         rejected_by=tuple(rejected),
         blocked=tuple(blocked),
-        champion=getattr(champion(ledger, name, registry, tier), "version", None) == str(version),
+        champion=getattr(champion(ledger, name, registry, tier), "version", None) == version,
         commands=tuple(commands) if not blocked else (),
     )
 

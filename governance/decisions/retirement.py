@@ -92,7 +92,7 @@ def retire(
     )  # fmt: skip
     if refusal:
         raise _refuse(ledger, facts, signer, refusal)
-    if facts.ref.version_text in retirements(ledger, facts.name):
+    if facts.version in retirements(ledger, facts.name):
         raise InputError(f"--model-version: {facts.name} v{facts.version} is already retired")
     doc = retirement_document(facts, policy_hash=policy_hash, head=ledger.head(), reason=reason)
     entry = append_signed(
@@ -107,6 +107,6 @@ def retire(
         tags = {"status": "retired", "retired_by_seq": str(entry.seq), "retired_by": signer.name}
         for key, value in tags.items():
             client.set_model_version_tag(facts.name, facts.ref.version_text, key, value)
-        if champion_version(client, facts.name) == facts.ref.version_text:
+        if ModelRef.recorded_number(champion_version(client, facts.name)) == facts.version:
             client.delete_registered_model_alias(facts.name, CHAMPION)
     return entry

@@ -19,11 +19,11 @@ from governance.registry.versions import champion_version, registry_exists
 
 def is_champion(ws, ledger, ref: ModelRef) -> bool:
     """Whether the version ``ref`` is the champion by the signed approvals or by the registry."""
-    name, recorded = ref.name, str(ref.version)  # as promotions and the registry spell it
-    promoted = champion(ledger, name)
-    if promoted is not None and promoted.version == recorded:
+    promoted = champion(ledger, ref.name)
+    if promoted is not None and promoted.ref == ref:
         return True
-    return registry_exists(ws) and champion_version(registry_reader(ws), name) == recorded
+    alias = champion_version(registry_reader(ws), ref.name) if registry_exists(ws) else None
+    return ModelRef.recorded_number(alias) == ref.version
 
 
 def trip_if_champion_failed(ws, target, tier, ref: ModelRef, verdict: str, seq: int):

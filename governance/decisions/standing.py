@@ -135,7 +135,7 @@ def champion_of(ledger: Ledger, name: str, registry=None) -> str | None:
     promo = champion(ledger, name, registry)
     if promo is None or promo.version in retirements(ledger, name, registry):
         return None
-    return promo.version
+    return promo.ref.version_text
 
 
 def tier_of(ledger: Ledger, name: str, tier=None):
@@ -209,7 +209,7 @@ def standing(ws, ledger: Ledger, ref: ModelRef, tier=None) -> Standing:
     own = killswitch.status(ledger, name)
     start = entered(ledger, ref)
     stage = _stage(
-        retired=v in gone,
+        retired=facts.version in gone,
         champ=champ == v,
         superseded=was_promoted and champ != v,
         rejected=rejected,
@@ -293,7 +293,7 @@ def _promoted_versions(ledger: Ledger, name: str, registry) -> set[str]:
 
     if registry.sandbox or not adopted_policies(ledger, registry):
         return {str(e.payload.get("model_version")) for e in records(ledger).get(name, [])}
-    return {p.version for p in promotions(ledger, name, registry)}
+    return {p.ref.version_text for p in promotions(ledger, name, registry)}
 
 
 def _validator(ledger: Ledger, validation) -> str | None:

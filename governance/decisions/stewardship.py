@@ -23,7 +23,6 @@ from __future__ import annotations
 import uuid
 
 from governance.ground.errors import Forbidden, InputError
-from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.duties import Act, duty_refusal
 from governance.identity.signing import Signer, append_signed
@@ -160,5 +159,5 @@ def flag_overdue_attestation(ledger, name: str, tier, day=None) -> list:
         f" again by {status['due']} (every {days} days)",
         about=str(status["owner"]),
     )
-    return raise_once(ledger, ModelRef.parse(name, promoted.version), [found], origin="attestation",
+    return raise_once(ledger, promoted.ref, [found], origin="attestation",
                       evidence={"attestation_seq": status["seq"]})  # fmt: skip

@@ -68,7 +68,11 @@ def _model_row(ws, ledger, client, name: str, policy, day) -> dict:
     validated_tier = entry.payload.get("policy_tier") if entry else None
     tier_name = assigned or validated_tier
     tier = _tier_of(policy, tier_name)
-    checks = use_checks(ledger, focus, validation, tier, day, name=name) if validation else None
+    checks = (
+        use_checks(ledger, ModelRef.parse(name, focus), validation, tier, day)
+        if validation
+        else None
+    )
     problems = list(checks.blockers + checks.warnings) if checks else []
     if assigned is not None and entry is not None:
         off = evidence_problem(f"the validation of v{focus}", validated_tier, assigned, name)
@@ -95,7 +99,7 @@ def _model_row(ws, ledger, client, name: str, policy, day) -> dict:
         "rejected_by": [r["user"] for r in here.rejections],
         "overlays": [o["line"] for o in here.overlays],  # in force on the strategy
         # minor or material against the previous version, from the signed entries
-        "change": version_change(ledger, name, focus).to_json(),
+        "change": version_change(ledger, ModelRef.parse(name, focus)).to_json(),
         "developer": (mv.tags or {}).get("developer"),
         "validator": entry.payload.get("validator") if entry else None,
         "last_validation": (

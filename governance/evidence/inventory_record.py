@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 
 from governance.audit.books import Books
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.policy.materiality import MaterialityPolicy
 from governance.registry.change_control import trained_entry_of
@@ -62,7 +63,7 @@ def record_fields(
     """The inventory of record's columns for model ``name`` (its row's ``focus`` version);
     ``materiality``: the breakpoints of the policy in force (None: the defaults)."""
     records = owner_records(ledger, name)
-    trained = trained_entry_of(ledger, name, focus)
+    trained = trained_entry_of(ledger, ModelRef.parse(name, focus))
     t = trained.payload if trained is not None else {}
     components = t.get("components") or {}
     sources = [

@@ -158,11 +158,12 @@ def _acts(action: BreachAction) -> bool:
 
 
 def use_checks(
-    ledger, version, validation, tier: Tier, day: dt.date | None = None, *, name: str | None = None
+    ledger, ref: ModelRef, validation, tier: Tier, day: dt.date | None = None
 ) -> UseCheck:
-    """Findings, acceptances and revalidation cadence of the champion ``version`` on ``day``;
-    with the model's ``name``, its owned findings overdue for remediation too."""
+    """Findings, acceptances and revalidation cadence of the champion ``ref`` on ``day``,
+    and its owned findings overdue for remediation."""
     day = day or today()
+    version = ref.version
     if validation is None:
         return UseCheck(blockers=(f"champion v{version} has no validation",))
     register = load_register(ledger, as_of=day)
@@ -186,11 +187,7 @@ def use_checks(
     if due is not None and due.overdue(day):
         line = f"revalidation of v{version} was due {due.date.isoformat()} ({due.reason})"
         (blockers if _acts(policy.on_revalidation_due) else warnings).append(line)
-    late = (
-        overdue(ledger, ModelRef.parse(name, version), tier.findings.escalation, day)
-        if name
-        else []
-    )
+    late = overdue(ledger, ref, tier.findings.escalation, day)
     for o in late:
         (blockers if o.acts else warnings).append(o.line())
     return UseCheck(tuple(blockers), tuple(warnings), tuple(expired), due, tuple(late))

@@ -70,8 +70,15 @@ class ModelRef:
     def recorded(cls, name: str, raw) -> ModelRef | None:
         """The ref a recorded payload names (its ``model_name``, ``model_version``); None
         when that version is no version number (a forged entry: readers skip it, never fail)."""
+        number = cls.recorded_number(raw)
+        return None if number is None else cls(str(name), number)
+
+    @classmethod
+    def recorded_number(cls, raw) -> int | None:
+        """The version number a record spells (a payload's, a signed document's, a registry
+        alias's); None when it is no version number (readers skip it, never fail)."""
         try:
-            return cls.parse(name, raw)
+            return cls.number(raw)
         except InputError:
             return None
 
@@ -90,6 +97,11 @@ class ModelRef:
         tags and the payloads that always did record it: its decimal string (``"3"``). The
         one place a version number is spelled as text again."""
         return str(self.version)
+
+    @property
+    def mlflow(self) -> tuple[str, str]:
+        """``(name, version)`` as MLflow's client takes them (``get_model_version(*ref.mlflow)``)."""
+        return self.name, self.version_text
 
     @property
     def subject(self) -> str:

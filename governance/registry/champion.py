@@ -31,7 +31,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from governance.ground.vocabulary import Action, Subject
+from governance.ground.refs import ModelRef
+from governance.ground.vocabulary import Action
 from governance.identity.duties import ROLES, Act, developer_of
 from governance.identity.users import Registry, Role, load_registry, valid_acts
 from governance.policy.stewardship import MinorPath
@@ -48,18 +49,23 @@ from governance.registry.change_control import (
 class Promotion:
     """A completed promotion, derived from the signed approvals.
 
-    ``seq`` is the completing approval's; ``approvals`` the counted ``{user, role,
+    ``version`` is the number the approval documents name (read once, where they are
+    read); ``seq`` is the completing approval's; ``approvals`` the counted ``{user, role,
     identity, seq}`` up to it; ``developer`` the signer of the version's training.
     """
 
     model_name: str
-    version: str
+    version: int
     validation_entry_hash: str
     seq: int
     approvals: tuple[dict, ...]
     developer: str | None
     #: Completed on the tier's minor-change path (one validator), from its baseline champion.
     minor: bool = False
+
+    @property
+    def ref(self) -> ModelRef:
+        return ModelRef(self.model_name, self.version)
 
 
 def document(entry) -> dict:
@@ -140,14 +146,14 @@ def promotions(
     registry = registry or load_registry(ledger)
     history = [] if registry.sandbox else adopted_policies(ledger, registry)
     allow_declared = declared_count(registry, tier)
-    groups: dict[tuple[str, str], list] = {}
+    groups: dict[tuple[ModelRef, str], list] = {}
     for e in ledger.entries(action=action):
         doc = document(e)
-        if doc.get("model_name") == name and doc.get("validation_entry_hash"):
-            key = (str(doc.get("model_version")), doc["validation_entry_hash"])
-            groups.setdefault(key, []).append(e)
+        ref = ModelRef.recorded(name, doc.get("model_version"))  # None: no version, no promotion
+        if doc.get("model_name") == name and doc.get("validation_entry_hash") and ref:
+            groups.setdefault((ref, doc["validation_entry_hash"]), []).append(e)
     rejections = {
-        str(document(e).get("model_version")): e.seq
+        ModelRef.recorded_number(document(e).get("model_version")): e.seq
         for e in reversed(
             valid_acts(registry, ledger.entries(action=Action.APPROVAL_REJECTED), None)
         )
@@ -156,35 +162,36 @@ def promotions(
     developers: dict[str, str | None] = {}
     candidates = []
     light = _offers_minor_path([p for _seq, p in history], tier)
-    for (version, validation), entries in groups.items():
+    for (ref, validation), entries in groups.items():
+        version = ref.version
         run_id = document(entries[0]).get("mlflow_run_id")
         if run_id not in developers:
             developers[run_id] = developer_of(ledger, run_id, registry)
         if developers[run_id] is None:
             continue  # four eyes cannot be checked: nothing completes
         # the class matters only where some tier offers the minor path (else: not computed)
-        change = version_change(ledger, name, version, registry) if light else _FULL
-        compared = signed_comparison(ledger, registry, name, version, validation) if light else None
+        change = version_change(ledger, ref, registry) if light else _FULL
+        compared = signed_comparison(ledger, registry, ref, validation) if light else None
         developer = developers[run_id]
         found = _candidates(
             entries, rejections.get(version), change,
-            lambda seq, cls, c=compared, b=change.baseline_version: _requirement(
+            lambda seq, cls, c=compared, b=change.baseline: _requirement(
                 history, seq, name, tier, cls, c, b),
             lambda part, d=developer: counted_approvals(part, d, allow_declared, registry),
-            lambda seq, counted, part, v=version: action != Action.APPROVAL_GRANTED
+            lambda seq, counted, part, v=ref: action != Action.APPROVAL_GRANTED
             or _graduated(ledger, registry, tier, _tier_at(history, seq, name, tier), v,
                           counted, part),
         )  # fmt: skip
         candidates += [(seq, minor, version, validation, counted, developer, change)
                        for seq, minor, counted in found]  # fmt: skip
     out: list[Promotion] = []
-    done: set[tuple[str, str]] = set()
+    done: set[tuple[int, str]] = set()
     for seq, minor, version, validation, counted, developer, change in sorted(
         candidates, key=lambda c: (c[0], not c[1])
     ):
         if (version, validation) in done:
             continue
-        if minor and (not out or out[-1].version != change.baseline_version):
+        if minor and (not out or out[-1].version != change.baseline):
             continue  # the lighter path only from the champion it was compared with
         done.add((version, validation))
         out.append(Promotion(name, version, validation, seq, counted, developer, minor))
@@ -229,37 +236,35 @@ def _candidates(entries, blocked_from, change, need_at, count, graduated) -> lis
     return out
 
 
-def needed_now(ledger, name: str, version, tier, registry: Registry | None = None) -> dict:
-    """``{role: approvals}`` ``name`` v``version`` needs under ``tier`` now (what ``status``
+def needed_now(ledger, ref: ModelRef, tier, registry: Registry | None = None) -> dict:
+    """``{role: approvals}`` the version ``ref`` needs under ``tier`` now (what ``status``
     and the approve command show): the minor path only for a minor change whose baseline is
     the champion now and whose latest validation's comparison is within bounds, or for the
     champion that completed on it; else the full path."""
     registry = registry or load_registry(ledger)
-    change = version_change(ledger, name, version, registry)
-    current = champion(ledger, name, registry, tier)
-    if current is not None and current.version == str(version):
+    change = version_change(ledger, ref, registry)
+    current = champion(ledger, ref.name, registry, tier)
+    if current is not None and current.version == ref.version:
         cls = ChangeClass.MINOR if current.minor else ChangeClass.MATERIAL
         return required(tier, cls, within_bounds=True)  # judged when it completed
-    if current is not None and current.version == change.baseline_version:
-        compared = signed_comparison(ledger, registry, name, version, None)
-        within = compared_within(tier, compared, change.baseline_version)
+    if current is not None and current.version == change.baseline:
+        compared = signed_comparison(ledger, registry, ref, None)
+        within = compared_within(tier, compared, change.baseline)
         return required(tier, change.change_class, within)
     return required(tier, ChangeClass.MATERIAL)
 
 
-def compared_within(tier, comparison, baseline: str | None) -> bool:
-    """Whether a signed ``comparison`` against ``baseline`` is within ``tier``'s
+def compared_within(tier, comparison, baseline: int | None) -> bool:
+    """Whether a signed ``comparison`` against version ``baseline`` is within ``tier``'s
     ``change.comparison`` bounds (governance/registry/change_control.py)."""
     return not comparison_breaches(tier.change.comparison, comparison, baseline)
 
 
-def signed_comparison(ledger, registry, name: str, version, validation_hash: str | None):
-    """The automatic comparison with the previous version signed in ``name`` v``version``'s
+def signed_comparison(ledger, registry, ref: ModelRef, validation_hash: str | None):
+    """The automatic comparison with the previous version signed in the version ``ref``'s
     valid ``validation.completed`` whose entry hash is ``validation_hash`` (None: the
     latest), or None."""
-    entries = ledger.entries(
-        action=Action.VALIDATION_COMPLETED, subject=Subject.model(name, version)
-    )
+    entries = ledger.entries(action=Action.VALIDATION_COMPLETED, subject=ref.subject)
     held = [
         e
         for e in valid_acts(registry, entries, ROLES[Act.VALIDATE])
@@ -290,7 +295,7 @@ def _tier_at(history, seq: int, name: str, tier):
     return policy.tiers[assigned] if assigned is not None else None
 
 
-def _graduated(ledger, registry, tier, at, version: str, counted, entries) -> bool:
+def _graduated(ledger, registry, tier, at, ref: ModelRef, counted, entries) -> bool:
     """Whether live approvals completing under the tier ``at`` count as a promotion: always
     without a paper stage; with one (issue 24), only for a version that entered paper by
     signed ``approval.paper`` acts (derived as promotions are, never from the
@@ -299,23 +304,19 @@ def _graduated(ledger, registry, tier, at, version: str, counted, entries) -> bo
     counted live approvals each sign the graduation gate's pass (the approving command's
     outcome, governance/decisions/approvals.py): live approvals appended past ``approve``
     (the project's own ``Ledger.append``) complete nothing without them."""
-    from governance.ground.vocabulary import Subject
     from governance.identity.users import SYSTEM_ACTOR
 
     if getattr(at, "paper", None) is None:
         return True
-    name = document(entries[0]).get("model_name")
     first, last = counted[0]["seq"], counted[-1]["seq"]
     entry = [
         p
-        for p in promotions(ledger, name, registry, tier, action=Action.APPROVAL_PAPER)
-        if p.version == version and p.seq < first
+        for p in promotions(ledger, ref.name, registry, tier, action=Action.APPROVAL_PAPER)
+        if p.version == ref.version and p.seq < first
     ]
     if not entry:
         return False
-    marks = ledger.entries(
-        action=Action.PAPER_MARKED, subject=Subject.model(name, version), after_seq=entry[0].seq
-    )
+    marks = ledger.entries(action=Action.PAPER_MARKED, subject=ref.subject, after_seq=entry[0].seq)
     days = {m.payload.get("as_of") for m in marks if m.actor == SYSTEM_ACTOR and m.seq < last}
     if len(days) < at.paper.min_days:
         return False
@@ -334,16 +335,19 @@ def champion(ledger, name: str, registry: Registry | None = None, tier=None) -> 
     registry = registry or load_registry(ledger)
     if tier is None and (registry.sandbox or not adopted_policies(ledger, registry)):
         last = records(ledger).get(name, [None])[-1]
-        return None if last is None else _from_record(last)
+        return None if last is None else _from_record(last)  # None: it names no version number
     found = promotions(ledger, name, registry, tier)
     return found[-1] if found else None
 
 
-def _from_record(e) -> Promotion:
+def _from_record(e) -> Promotion | None:
     p = e.payload
     seqs = [a.get("seq") for a in p.get("approvals") or [] if isinstance(a.get("seq"), int)]
+    ref = ModelRef.recorded(str(p.get("model_name")), p.get("model_version"))
+    if ref is None:
+        return None
     return Promotion(
-        str(p.get("model_name")), str(p.get("model_version")), "", max(seqs, default=e.seq),
+        ref.name, ref.version, "", max(seqs, default=e.seq),
         tuple(p.get("approvals") or ()), p.get("developer"),
     )  # fmt: skip
 
@@ -377,7 +381,10 @@ def record_problems(ledger, registry: Registry | None = None) -> list[tuple[int,
         for e in entries:
             completed = _completed_of(e)
             promo = done.get(completed) if isinstance(completed, int) else None
-            if promo is None or str(e.payload.get("model_version")) != promo.version:
+            if (
+                promo is None
+                or ModelRef.recorded_number(e.payload.get("model_version")) != promo.version
+            ):
                 problems.append((e.seq, f"model.promoted (seq {e.seq}) of {name!r} v"
                                         f"{e.payload.get('model_version')} records no promotion"
                                         " the signed approvals complete"))  # fmt: skip

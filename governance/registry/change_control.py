@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.duties import ROLES, Act
 from governance.identity.users import Registry, load_registry, valid_acts
@@ -58,7 +59,8 @@ class Classification:
     ----------
     change_class : ChangeClass
     baseline_version : str or None
-        The previous registered version compared with (None: none).
+        The previous registered version compared with (None: none), as ``model.trained``'s
+        signed ``change`` records it (a string); :attr:`baseline` is its number.
     baseline_seq : int or None
         Ledger sequence of the baseline's signed ``model.trained`` entry.
     reasons : tuple of str
@@ -77,6 +79,11 @@ class Classification:
             "baseline_seq": self.baseline_seq,
             "reasons": list(self.reasons),
         }
+
+    @property
+    def baseline(self) -> int | None:
+        """The baseline's version number (None: none, or a recorded one that is no number)."""
+        return ModelRef.recorded_number(self.baseline_version)
 
 
 def _contracts(payload: Mapping[str, Any]) -> dict[str, tuple]:
@@ -201,14 +208,13 @@ def _stricter(computed: Classification, recorded: Any) -> Classification:
     return computed
 
 
-def trained_entry_of(ledger, name: str, version, registry: Registry | None = None):
-    """The valid signed ``model.trained`` entry of ``name`` v``version`` (None: none)."""
+def trained_entry_of(ledger, ref: ModelRef, registry: Registry | None = None):
+    """The valid signed ``model.trained`` entry of the version ``ref`` (None: none)."""
     registry = registry or load_registry(ledger)
+    name = ref.name
     found_seqs = (
         _seq(e.payload.get("trained_seq"))
-        for e in ledger.entries(
-            action=Action.MODEL_REGISTERED, subject=Subject.model(name, version)
-        )
+        for e in ledger.entries(action=Action.MODEL_REGISTERED, subject=ref.subject)
     )
     seqs: Sequence[int] = [s for s in found_seqs if s is not None]
     if not seqs:
@@ -219,18 +225,18 @@ def trained_entry_of(ledger, name: str, version, registry: Registry | None = Non
     return held[0] if ok and held[0].subject == Subject.strategy(name) else None
 
 
-def version_change(ledger, name: str, version, registry: Registry | None = None):
-    """``name`` v``version``'s class, computed again from the signed entries now.
+def version_change(ledger, ref: ModelRef, registry: Registry | None = None):
+    """The version ``ref``'s class, computed again from the signed entries now.
 
     The stricter of the computed class and the one its signed entry records; material when
     the version has no valid signed training entry.
     """
     registry = registry or load_registry(ledger)
-    entry = trained_entry_of(ledger, name, version, registry)
+    entry = trained_entry_of(ledger, ref, registry)
     if entry is None:
-        why = (f"v{version} has no valid signed model.trained entry",)
+        why = (f"v{ref.version} has no valid signed model.trained entry",)
         return Classification(ChangeClass.MATERIAL, None, None, why)
-    base, base_version = baseline_entry(ledger, name, entry.seq, registry)
+    base, base_version = baseline_entry(ledger, ref.name, entry.seq, registry)
     computed = classify(entry.payload, base.payload if base else None, base_version,
                         base and base.seq)  # fmt: skip
     return _stricter(computed, entry.payload.get("change"))
@@ -241,16 +247,17 @@ def _number(value: Any) -> float | None:
     return float(value) if ok and math.isfinite(value) else None
 
 
-def comparison_breaches(bounds, comparison: Any, baseline_version: str | None) -> list[str]:
-    """Why a minor change's automatic comparison with its baseline (signed in its validation,
+def comparison_breaches(bounds, comparison: Any, baseline: int | None) -> list[str]:
+    """Why a minor change's automatic comparison with its baseline version ``baseline`` (signed in its validation,
     validation/comparison.py) does not keep it on the minor path under ``bounds`` (a tier's
     ``change.comparison``); empty: within bounds. Missing, made against another version
     than the baseline, or a figure that is not a finite number: a breach (fail closed)."""
     if not isinstance(comparison, Mapping):
         return ["no automatic comparison with the previous version is signed in the validation"]
-    if str(comparison.get("baseline_version")) != str(baseline_version):
+    against = ModelRef.recorded_number(comparison.get("baseline_version"))
+    if against is None or against != baseline:
         return [f"the comparison is against v{comparison.get('baseline_version')}, not the"
-                f" baseline v{baseline_version}"]  # fmt: skip
+                f" baseline v{baseline}"]  # fmt: skip
     checks = (
         ("ic_change_tstat", lambda v: abs(v) <= bounds.max_ic_change_tstat,
          f"|t| of the rank IC change above {bounds.max_ic_change_tstat:g}"),
@@ -264,5 +271,5 @@ def comparison_breaches(bounds, comparison: Any, baseline_version: str | None) -
         value = _number(comparison.get(key))
         if value is None or not holds(value):
             shown = "not a number" if value is None else f"{value:.3g}"
-            out.append(f"comparison with v{baseline_version}: {key} {shown}: {why}")
+            out.append(f"comparison with v{baseline}: {key} {shown}: {why}")
     return out

@@ -10,6 +10,7 @@ before; the version retired is the one the signed document names, whatever the e
 
 from __future__ import annotations
 
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from governance.identity.duties import ROLES, Act, developer_of
 from governance.identity.users import act_problems, load_registry
@@ -20,10 +21,11 @@ __all__ = ["DOC_KIND", "retirements"]
 DOC_KIND = "alphagate.retirement/1"
 
 
-def retirements(ledger: Ledger, model_name: str, registry=None) -> dict[str, LedgerEntry]:
-    """``{version: entry}`` of the valid retirements of ``model_name`` (the first counts)."""
+def retirements(ledger: Ledger, model_name: str, registry=None) -> dict[int, LedgerEntry]:
+    """``{version number: entry}`` of the valid retirements of ``model_name`` (the first
+    counts; a document whose version is no number retires nothing)."""
     registry = registry or load_registry(ledger)
-    out: dict[str, LedgerEntry] = {}
+    out: dict[int, LedgerEntry] = {}
     seen: set[str] = set()
     for e in ledger.entries(action=Action.MODEL_RETIRED):
         doc = (e.payload or {}).get("signed") or {}
@@ -35,6 +37,9 @@ def retirements(ledger: Ledger, model_name: str, registry=None) -> dict[str, Led
             continue
         if e.actor == developer_of(ledger, doc.get("mlflow_run_id"), registry):
             continue
+        version = ModelRef.recorded_number(doc.get("model_version"))
+        if version is None:
+            continue
         seen.add(doc.get("id"))
-        out.setdefault(str(doc.get("model_version")), e)
+        out.setdefault(version, e)
     return out

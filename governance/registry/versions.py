@@ -77,7 +77,7 @@ def model_artifact_hash(client, ref: ModelRef) -> str:
 def get_model_facts(client, ref: ModelRef) -> ModelFacts:
     """Facts of the version ``ref``; an unknown version is an :class:`InputError`."""
     try:
-        mv = client.get_model_version(ref.name, ref.version_text)
+        mv = client.get_model_version(*ref.mlflow)
     except recorder.mlflow_error():
         raise InputError(
             f"--model-version: model {ref.name!r} has no version {ref.version}"
@@ -96,7 +96,8 @@ def get_model_facts(client, ref: ModelRef) -> ModelFacts:
 
 
 def champion_version(client, name: str) -> str | None:
-    """Version the ``champion`` alias of ``name`` points at, or None."""
+    """Version the ``champion`` alias of ``name`` points at, as the registry spells it (a
+    string: ``model.promoted`` records it so), or None."""
     try:
         return str(client.get_model_version_by_alias(name, CHAMPION).version)
     except recorder.mlflow_error():
@@ -192,21 +193,21 @@ def registry_problems(
         want, seq = promo.version, promo.seq
         gone = (retired or {}).get(name, {}).get(want)
         if gone is not None:
-            status = dict(client.get_model_version(name, want).tags or {}).get("status")
+            status = dict(client.get_model_version(*promo.ref.mlflow).tags or {}).get("status")
             if current is not None or status != "retired":
                 problems.append(
                     (gone.seq, f"registry drift: {name!r} v{want} was retired (seq {gone.seq})"
                                f" but the alias points at v{current}, status {status!r}")
                 )  # fmt: skip
             continue
-        if current != want:
+        if ModelRef.recorded_number(current) != want:
             where = f"points at v{current}" if current is not None else "was removed"
             problems.append(
                 (seq, f"registry drift: {name!r} champion alias {where}, the signed"
                       f" approvals (completed at seq {seq}) make v{want} the champion")
             )  # fmt: skip
             continue
-        tags = dict(client.get_model_version(name, want).tags or {})
+        tags = dict(client.get_model_version(*promo.ref.mlflow).tags or {})
         approved_by = approved_by_tag(list(promo.approvals))
         for key, expected in (("approved_by", approved_by), ("status", CHAMPION)):
             if tags.get(key) != expected:

@@ -49,7 +49,7 @@ def cost_model_about(cfg) -> str:
     return f"half_spread_bps={cfg.half_spread_bps:g}, impact_coefficient={cfg.impact_coefficient:g}"
 
 
-def finding_version(ledger, strategy: str, sent) -> str | None:
+def finding_version(ledger, strategy: str, sent) -> ModelRef | None:
     """The model version that holds a cost-model finding of the order set ``sent`` (module
     docstring): the version that drove its book, else the strategy's last promoted, else
     None."""
@@ -60,9 +60,9 @@ def finding_version(ledger, strategy: str, sent) -> str | None:
         if (e.action, e.subject, e.entry_hash) == (
             Action.PORTFOLIO_PUBLISHED, Subject.book(strategy), book.get("hash"),
         ) and e.payload.get("model_version") is not None:  # fmt: skip
-            return str(e.payload["model_version"])
+            return ModelRef.recorded(strategy, e.payload["model_version"])
     promoted = champion(ledger, strategy)  # what the signed approvals make
-    return None if promoted is None else promoted.version
+    return None if promoted is None else promoted.ref
 
 
 def cost_finding(check: dict, cost: dict, cfg) -> dict:
@@ -80,14 +80,14 @@ def cost_finding(check: dict, cost: dict, cfg) -> dict:
 
 
 def raise_cost_finding(
-    ledger, strategy: str, version: str | None, check: dict, cost: dict, cfg, evidence: dict
+    ledger, ref: ModelRef | None, check: dict, cost: dict, cfg, evidence: dict
 ) -> list[str]:
-    """Raise the cost-model finding on ``version`` when ``check`` breached and no finding
-    about the same cost model stands there already; the ids raised (empty otherwise)."""
-    if not check["breach"] or version is None:
+    """Raise the cost-model finding on the version ``ref`` when ``check`` breached and no
+    finding about the same cost model stands there already; the ids raised (empty otherwise)."""
+    if not check["breach"] or ref is None:
         return []
     raised = raise_once(
-        ledger, ModelRef.parse(strategy, version), [cost_finding(check, cost, cfg)], origin="fills",
+        ledger, ref, [cost_finding(check, cost, cfg)], origin="fills",
         evidence=evidence,
     )  # fmt: skip
     return [r.id for r in raised]

@@ -77,7 +77,8 @@ def reconcile_import(ctx, strategy: str, fills: pd.DataFrame, cfg, limits) -> tu
     per_order = shortfall(orders, rec.applied)
     cost = rebalance_shortfall(per_order)
     check = cost_check(cost, limits.max_cost_excess_bp)
-    version = finding_version(ctx.ledger, strategy, sent) if check["breach"] else None
+    held_by = finding_version(ctx.ledger, strategy, sent) if check["breach"] else None
+    version = held_by.version_text if held_by else None  # recorded as a string
     files = {
         "fills.parquet": frame_to_parquet(new),
         "reconciliation.json": canonical_json(to_jsonable(
@@ -98,7 +99,7 @@ def reconcile_import(ctx, strategy: str, fills: pd.DataFrame, cfg, limits) -> tu
     entry = ctx.record(Action.HOLDINGS_RECONCILED, subject=Subject.book(strategy), payload=payload,
                        artifacts=shas)  # fmt: skip
     raised = raise_cost_finding(
-        ctx.ledger, strategy, version, check, cost, cfg,
+        ctx.ledger, held_by, check, cost, cfg,
         {"strategy": strategy, "reconciled_seq": entry.seq, "orders_seq": sent.seq},
     )  # fmt: skip
     reasons = [f"{n} {c}" for c, n in checks.items()]
