@@ -65,11 +65,10 @@ class ReviewSignature(RunInput):
 
 @dataclass(frozen=True)
 class Wait:
-    """What a paused review waits for: a signature of ``role`` on ``model`` v``version``
-    for ``stage`` (``paper`` or ``live``)."""
+    """What a paused review waits for: a signature of ``role`` on the version ``ref`` for
+    ``stage`` (``paper`` or ``live``)."""
 
-    model: str
-    version: str
+    ref: ModelRef
     stage: str
     role: str
     missing: tuple[str, ...]
@@ -85,7 +84,7 @@ class Wait:
         """The terminal's and the run log's line."""
         who = ", ".join(self.approvers) or f"no enrolled {self.role} may sign"
         return (
-            f"review {self.model} v{self.version}: waiting for {self.what}"
+            f"review {self.ref}: waiting for {self.what}"
             f" ({who}); still missing: {', '.join(self.missing)}; sign with: {self.command};"
             f" report: {self.report}"
         )
@@ -95,35 +94,35 @@ class Wait:
         head = f"**Refused:** {refused}\n\n" if refused else ""
         who = ", ".join(self.approvers) or f"no enrolled {self.role} may sign"
         return (
-            f"{head}**{self.model} v{self.version} waits for {self.what}**"
+            f"{head}**{self.ref} waits for {self.what}**"
             f" (who may give it: {who}; still missing: {', '.join(self.missing)}).\n\n"
             f"Validation report: {self.report}\n\nRun, with your own key:\n\n"
             f"`{self.command}`\n\nand paste the one line it prints below."
         )
 
 
-def next_wait(ws: Workspace, name: str, version, config_file: str | None, tier=None):
-    """The :class:`Standing` of the version and, when a signature can move it on, the
+def next_wait(ws: Workspace, ref: ModelRef, config_file: str | None, tier=None):
+    """The :class:`Standing` of the version ``ref`` and, when a signature can move it on, the
     :class:`Wait` for the first missing role (else None): for paper while the version's tier
     trades on paper first, for live once it is in paper with its paper days marked."""
     from governance.decisions.promotion import latest_validation
     from governance.identity.users import load_registry
 
     with verified_ledger(ws, "review") as ledger:
-        here = standing(ws, ledger, ModelRef.parse(name, version), tier)
+        here = standing(ws, ledger, ref, tier)
         if here.stage not in OPEN or not here.missing or _short_of_paper(here):
             return here, None
         stage = "paper" if here.paper_first else "live"
         role = here.missing[0]
         taken = {a["user"] for a in here.approvals} | {here.developer}
         who = tuple(eligible(load_registry(ledger), role, taken))
-        validation = latest_validation(ledger, ModelRef.parse(name, here.version))
+        validation = latest_validation(ledger, ref)
         run_id = validation and ledger.entries_between(validation.seq, validation.seq)[0]
         run_id = run_id.payload.get("mlflow_run_id") if run_id else None
     signer = who[0] if who else f"<{role}>"
-    command = sign_only_command(name, here.version, signer, config_file, stage)
+    command = sign_only_command(ref, signer, config_file, stage)
     link = report_url(ws, run_id)
-    return here, Wait(name, here.version, stage, role, here.missing, who, command, link)
+    return here, Wait(ref, stage, role, here.missing, who, command, link)
 
 
 def _short_of_paper(here) -> bool:
@@ -135,17 +134,16 @@ def _short_of_paper(here) -> bool:
     )  # fmt: skip
 
 
-def standing_now(ws: Workspace, config: AlphagateConfig, model: str | None, version) -> dict:
+def standing_now(ws: Workspace, config: AlphagateConfig, ref: ModelRef) -> dict:
     """The version's standing (``Standing.to_json()``) under the tier in force, read now."""
     from governance.policy.config import tier_for
 
-    name = model or config.model.name
-    tier = tier_for(config, strategy=name).tier
+    tier = tier_for(config, strategy=ref.name).tier
     with verified_ledger(ws, "review") as ledger:
-        return standing(ws, ledger, ModelRef.parse(name, version), tier).to_json()
+        return standing(ws, ledger, ref, tier).to_json()
 
 
-def settle(ws: Workspace, name: str, version, blob: str, in_force, flow_run_id=None, stage="live"):
+def settle(ws: Workspace, ref: ModelRef, blob: str, in_force, flow_run_id=None, stage="live"):
     """Record one signed line as the approval for ``stage`` ``alphagate approve`` would
     record (:func:`governance.decisions.ui_approval.settle_signed` with
     :func:`flows.graduation.approval_act`); ``(decision, refusal or None)``.
@@ -159,7 +157,7 @@ def settle(ws: Workspace, name: str, version, blob: str, in_force, flow_run_id=N
 
     with verified_ledger(ws, "review") as ledger:
         before = ledger.head()[0]
-        facts = facts_for(ws, ledger, ModelRef.parse(name, version))
+        facts = facts_for(ws, ledger, ref)
         validation = latest_validation(ledger, facts.ref)
         act = approval_act(ws, ledger, facts.ref, in_force, stage)
         decision = settle_signed(
@@ -201,12 +199,12 @@ def review_flow(
 
     quiet_expected_failures()
     ws = Workspace.from_env().ensure()
-    name = model or config.model.name
-    in_force = tier_for(config, strategy=name)
+    ref = ModelRef.parse(model or config.model.name, model_version)  # the deployment's parameters
+    in_force = tier_for(config, strategy=ref.name)
     timeout = timeout_s or in_force.tier.approvals.ui_timeout_seconds
     refused = None
     while True:
-        here, wait = next_wait(ws, name, model_version, config.file, in_force.tier)
+        here, wait = next_wait(ws, ref, config.file, in_force.tier)
         if wait is None:
             say(closing_line(here.to_json()))
             return here.to_json()
@@ -221,9 +219,7 @@ def review_flow(
             say(message)
             return Failed(name="Unsigned", message=message[:1000], data=here.to_json())
         try:
-            _, refused = settle(
-                ws, name, model_version, answer.signature, in_force, flow_run.id, wait.stage
-            )
+            _, refused = settle(ws, ref, answer.signature, in_force, flow_run.id, wait.stage)
         except (Forbidden, InputError) as exc:  # refused before anything was recorded
             refused = str(exc)
 
@@ -248,7 +244,7 @@ def closing_line(here: dict) -> str:
     return done + f"; no signature can approve it now; next: {why}"
 
 
-def hand_off(config_file: str | None, name: str, version) -> list[str]:
+def hand_off(config_file: str | None, ref: ModelRef) -> list[str]:
     """The pipeline's approval gate hands a version that awaits approvals to its review
     (``governance.ui_approval``; issue 29): the lines the run prints and notes. They name the
     ``alphagate review`` command and, when ``serve`` deployed ``version-review`` on the
@@ -257,16 +253,16 @@ def hand_off(config_file: str | None, name: str, version) -> list[str]:
     run's ledger and the next schedule; the review run holds nothing while it waits."""
     import os
 
-    command = f"alphagate review --model {name} --model-version {version}"
+    command = f"alphagate review --model {ref.name} --model-version {ref.version}"
     command += f" --config {config_file}" if config_file else ""
-    lines = [f"review {name} v{version} in Prefect: {command}"]
+    lines = [f"review {ref} in Prefect: {command}"]
     api = os.environ.get("PREFECT_API_URL")
     if not api:
         return lines
     from prefect.deployments import run_deployment
     from prefect.exceptions import ObjectNotFound
 
-    params = {"config": {"file": config_file}, "model_version": int(version), "model": name}
+    params = {"config": {"file": config_file}, "model_version": ref.version, "model": ref.name}
     try:
         run = run_deployment(DEPLOYMENT, parameters=params, timeout=0, as_subflow=False)
     except ObjectNotFound:

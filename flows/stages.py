@@ -282,7 +282,7 @@ def approval(run: Run, model: Trained, verdict: str | None) -> None:
     ):
         from flows.review import hand_off  # the review flow gathers them (docs/deploy.md)
 
-        review = hand_off(run.config.file, model.name, model.version)
+        review = hand_off(run.config.file, ref)
     decide.approval(run.now, state, Subject.model(model.name, model.version))
     if state.champion:
         headline = f"v{model.version} is the champion"

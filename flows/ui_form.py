@@ -9,6 +9,7 @@ for each signed approval in turn and holds no ledger while it waits.
 
 from __future__ import annotations
 
+from governance.ground.refs import ModelRef
 from governance.ground.workspace import Workspace
 
 #: Where a validation's report sits among its MLflow run's artifacts (validation/run.py).
@@ -35,15 +36,13 @@ def report_url(ws: Workspace, validation_run: str | None) -> str:
     )
 
 
-def sign_only_command(
-    name: str, version, who: str, config_file: str | None, stage: str = "live"
-) -> str:
+def sign_only_command(ref: ModelRef, who: str, config_file: str | None, stage: str = "live") -> str:
     """The ``alphagate approve [--stage paper] ... --sign-only`` command ``who`` runs to
-    sign an approval of ``name`` v``version`` for ``stage`` for the form: ``--model`` and
+    sign an approval of the version ``ref`` for ``stage`` for the form: ``--model`` and
     ``--config`` named, so it signs under the tier and policy the form checks
     (governance/decisions/standing.py's hint)."""
     from governance.decisions.standing import APPROVE
 
     flag = " --stage paper" if stage == "paper" else ""
-    cmd = APPROVE.format(stage=flag, name=name, version=version, who=who)
+    cmd = APPROVE.format(stage=flag, name=ref.name, version=ref.version, who=who)
     return cmd + (f" --config {config_file}" if config_file else "") + " --sign-only"

@@ -23,6 +23,7 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Area, Subject, area, gate_of
 from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger, LedgerEntry
@@ -139,18 +140,18 @@ def refresh_mlflow(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]
     """Rewrite the views of every model version and registered model ``entries`` touch;
     return the version views written (governance/views/mlflow_pages.py)."""
     from governance.decisions.standing import champion_of
-    from governance.ground.refs import ModelRef
     from governance.registry.recorder import mlflow_client
     from governance.registry.versions import registry_exists
     from governance.views.mlflow_pages import refresh_model_view, refresh_version_view
 
-    versions, names, switched = set(), set(), set()
+    versions: set[ModelRef] = set()
+    names, switched = set(), set()
     global_act = monitored = False
     for e in entries:
         if model := Subject.parse_model(e.subject):
             names.add(model[0])
-            if model[1]:
-                versions.add(model)
+            if model[1] and (ref := ModelRef.recorded(*model)):  # "v0" is no version
+                versions.add(ref)
         if area(e.action) == Area.KILLSWITCH:
             own = (e.subject or "").partition(":")[2]
             if own:
@@ -175,22 +176,21 @@ def refresh_mlflow(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]
     for name in switched:  # every version's page names the switch that governs it
         names.add(name)
         with quietly():
-            versions |= {(name, str(mv.version))
+            versions |= {ModelRef.parse(name, mv.version)
                          for mv in client.search_model_versions(f"name='{name}'")}  # fmt: skip
     for e in entries:  # a training names its run: the version registered from it
         if e.action == Action.MODEL_TRAINED and (run_id := e.payload.get("mlflow_run_id")):
             with quietly():
                 for mv in client.search_model_versions(f"run_id='{run_id}'"):
-                    versions.add((mv.name, str(mv.version)))
+                    versions.add(ModelRef.parse(mv.name, mv.version))
                     names.add(mv.name)
     for name in names:  # the champion as the ledger makes it, never the alias
         if (version := champion_of(ledger, name)) is not None:
-            versions.add((name, version))
+            versions.add(ModelRef(name, version))
     written = []
-    for name, version in sorted(versions):
+    for ref in sorted(versions):
         with quietly():
-            # a subject's version from the ledger, read here (0 is no version: InputError)
-            written.append(refresh_version_view(ws, ledger, client, ModelRef.parse(name, version)))
+            written.append(refresh_version_view(ws, ledger, client, ref))
     for name in sorted(names):
         with quietly():
             refresh_model_view(ledger, client, name)
@@ -276,9 +276,9 @@ def publish_gate_artifacts(ws: Workspace, entries: Sequence[LedgerEntry]) -> lis
     return keys
 
 
-def standing_key(name: str, version: str) -> str:
+def standing_key(ref: ModelRef) -> str:
     """The Prefect artifact key of a version's standing (lowercase, digits and dashes)."""
-    return "standing-" + re.sub(r"[^a-z0-9]+", "-", f"{name}-v{version}".lower()).strip("-")
+    return "standing-" + re.sub(r"[^a-z0-9]+", "-", f"{ref.name}-v{ref.version}".lower()).strip("-")
 
 
 def standing_markdown(here: dict) -> str:
@@ -321,11 +321,11 @@ def publish_standing_artifacts(views: Sequence) -> list[str]:
     keys = []
     for view in views:
         here = view.facts["standing"]
-        key = standing_key(view.name, view.version)
+        key = standing_key(view.ref)
         create_markdown_artifact(
             key=key,
             markdown=standing_markdown(here),
-            description=f"alphagate {view.name} v{view.version}: {here['stage']}"
+            description=f"alphagate {view.ref}: {here['stage']}"
             + (" (HALTED)" if here["halted"] else ""),
         )
         keys.append(key)

@@ -168,7 +168,7 @@ def _said_by_prefect(version) -> dict:
     with get_client(sync_client=True) as client:
         found = client.read_artifacts(
             artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=[standing_key(NAME, version)])
+                key=ArtifactFilterKey(any_=[standing_key(ModelRef.parse(NAME, version))])
             )
         )
     latest = max(found, key=lambda a: a.created)

@@ -22,6 +22,7 @@ import re
 import pytest
 
 from flows.cli import main
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from tests.helpers_e2e import SMALL
 from tests.helpers_identity import sign_validation, tiny_version
@@ -227,13 +228,13 @@ def test_the_pipeline_hands_a_version_to_its_review_and_never_pauses(team, monke
     api = PREFECT_API_URL.value()
     monkeypatch.setenv("PREFECT_API_URL", api)
     command = f"alphagate review --model {NAME} --model-version 2 --config {SMALL}"
-    assert hand_off(SMALL, NAME, "2") == [
+    assert hand_off(SMALL, ModelRef(NAME, 2)) == [
         f"review {NAME} v2 in Prefect: {command}",
         f"no deployment {DEPLOYMENT} on {api} (`alphagate serve` deploys it): run the command"
         " above",
     ]
     review_flow.to_deployment(name=DEPLOYMENT.split("/")[1]).apply()
-    first, started = hand_off(SMALL, NAME, "2")
+    first, started = hand_off(SMALL, ModelRef(NAME, 2))
     assert first == f"review {NAME} v2 in Prefect: {command}"
     ui = api.removesuffix("/").removesuffix("/api")
     match = re.fullmatch(

@@ -8,6 +8,7 @@ import sys
 
 from flows.commands import add_config_arg, add_json_arg, config_path, version_number
 from governance.ground.errors import Exit, InputError
+from governance.ground.refs import ModelRef
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,7 +61,8 @@ def _review(args: argparse.Namespace) -> int:
         # an AlphagateError is the CLI's one line, any other exception a bug's traceback
         if isinstance(failure, Exception) and not isinstance(failure, FailedRun):
             raise failure
-    here = standing_now(Workspace.from_env(), config, args.model, args.model_version)
+    ref = ModelRef(args.model or config.model.name, args.model_version)  # parsed by the option
+    here = standing_now(Workspace.from_env(), config, ref)
     print(closing_line(here))
     if state.is_failed():
         print(f"alphagate: review ended with approvals missing: {state.message}", file=sys.stderr)

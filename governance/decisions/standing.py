@@ -70,13 +70,13 @@ class Standing:
     """Where ``name`` v``version`` stands, as every view shows it."""
 
     name: str
-    version: str
+    version: int
     stage: Stage
     verdict: str | None
     validator: str | None
     validation_seq: int | None
     developer: str | None
-    champion: str | None  # the strategy's champion version (a retired one is none)
+    champion: int | None  # the strategy's champion version (a retired one is none)
     killswitch: str  # the switch that governs the strategy, in words (rows.switch_text)
     workspace_switch: str  # armed | tripped
     strategy_switch: str  # armed | tripped
@@ -100,15 +100,21 @@ class Standing:
     def is_champion(self) -> bool:
         return self.champion == self.version
 
+    @property
+    def ref(self) -> ModelRef:
+        return ModelRef(self.name, self.version)
+
     def to_json(self) -> dict:
+        """The standing as views record it: versions spelled as the registry does (strings)."""
+        champion = ModelRef(self.name, self.champion) if self.champion is not None else None
         return {
             "model_name": self.name,
-            "version": self.version,
+            "version": self.ref.version_text,
             "stage": self.stage.value,
             "verdict": self.verdict,
             "validator": self.validator,
             "developer": self.developer,
-            "champion": self.champion,
+            "champion": champion.version_text if champion else None,
             "killswitch": self.killswitch,
             "workspace_switch": self.workspace_switch,
             "strategy_switch": self.strategy_switch,
@@ -128,14 +134,14 @@ class Standing:
         }
 
 
-def champion_of(ledger: Ledger, name: str, registry=None) -> str | None:
+def champion_of(ledger: Ledger, name: str, registry=None) -> int | None:
     """``name``'s champion version as the signed acts make it: its latest completed
     promotion (governance/registry/champion.py), none once a signed retirement retired it."""
     registry = registry or load_registry(ledger)
     promo = champion(ledger, name, registry)
     if promo is None or promo.version in retirements(ledger, name, registry):
         return None
-    return promo.ref.version_text
+    return promo.version
 
 
 def tier_of(ledger: Ledger, name: str, tier=None):
@@ -189,7 +195,7 @@ def standing(ws, ledger: Ledger, ref: ModelRef, tier=None) -> Standing:
     tier = tier_of(ledger, name, tier)
     registry = load_registry(ledger)
     facts = facts_for(ws, ledger, ref, registry)
-    v = facts.ref.version_text
+    v = facts.version
     validation = latest_validation(ledger, ref, registry)
     state, paper_first = stage_state(ws, ledger, facts, tier, validation)
     register = load_register(ledger)
@@ -209,7 +215,7 @@ def standing(ws, ledger: Ledger, ref: ModelRef, tier=None) -> Standing:
     own = killswitch.status(ledger, name)
     start = entered(ledger, ref)
     stage = _stage(
-        retired=facts.version in gone,
+        retired=v in gone,
         champ=champ == v,
         superseded=was_promoted and champ != v,
         rejected=rejected,
@@ -259,8 +265,7 @@ def standing(ws, ledger: Ledger, ref: ModelRef, tier=None) -> Standing:
         next=tuple(
             _next(
                 registry,
-                name,
-                v,
+                facts.ref,
                 facts.developer,
                 stage,
                 state,
@@ -286,14 +291,15 @@ def _rejections(ledger: Ledger, ref: ModelRef) -> list:
     return rejections(ledger, ref)
 
 
-def _promoted_versions(ledger: Ledger, name: str, registry) -> set[str]:
+def _promoted_versions(ledger: Ledger, name: str, registry) -> set[int | None]:
     """Versions of ``name`` ever champion, by the rule :func:`champion` uses."""
     from governance.policy.tiers import adopted_policies
     from governance.registry.champion import promotions, records
 
     if registry.sandbox or not adopted_policies(ledger, registry):
-        return {str(e.payload.get("model_version")) for e in records(ledger).get(name, [])}
-    return {p.ref.version_text for p in promotions(ledger, name, registry)}
+        records_of = records(ledger).get(name, [])
+        return {ModelRef.recorded_number(e.payload.get("model_version")) for e in records_of}
+    return {p.version for p in promotions(ledger, name, registry)}
 
 
 def _validator(ledger: Ledger, validation) -> str | None:
@@ -309,11 +315,12 @@ def eligible(registry, role: str, exclude: set) -> list[str]:
 
 
 def _next(
-    registry, name, version, developer, stage, state, paper_first, open_, never, tier, validation,
+    registry, ref: ModelRef, developer, stage, state, paper_first, open_, never, tier, validation,
     waiting=False,
 ):  # fmt: skip
-    """The exact commands that move the version on; none that cannot help (issue 29): no
-    live approval while the version is ``waiting`` for its paper days."""
+    """The exact commands that move the version ``ref`` on; none that cannot help (issue 29):
+    no live approval while the version is ``waiting`` for its paper days."""
+    name, version = ref.name, ref.version
     if stage in _DONE:
         return []
     steps: list[str] = []

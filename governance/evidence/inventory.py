@@ -29,7 +29,7 @@ from governance.ground.canonical import sha256_json
 from governance.ground.files import write_atomic
 from governance.ground.html import Cell, Facts, Page, Section, Table, Tone, render_page, tone_of
 from governance.ground.refs import ModelRef
-from governance.ground.vocabulary import Action, Subject
+from governance.ground.vocabulary import Action
 from governance.identity.sandbox import banner, is_sandbox
 from governance.policy.schema import Policy, Tier, load_policy
 from governance.policy.tiers import evidence_problem
@@ -52,35 +52,34 @@ def _tier_of(policy: Policy | None, name: str | None) -> Tier:
 def _model_row(ws, ledger, client, name: str, policy, day) -> dict:
     from governance.decisions.standing import standing
 
-    versions = client.search_model_versions(f"name='{name}'")
-    latest = max(versions, key=lambda v: int(v.version))
+    found = client.search_model_versions(f"name='{name}'")
+    versions = {ModelRef.parse(name, v.version): v for v in found}  # read once
+    latest = max(versions)
     # the tier the adopted policy assigns the strategy, not the one its validation named
     assigned = policy.assigned_tier(name) if policy is not None else None
     tier = _tier_of(policy, assigned) if assigned else None
-    here = standing(ws, ledger, ModelRef.parse(name, latest.version), tier)  # the one view model
+    here = standing(ws, ledger, latest, tier)  # the one view model
     champion = here.champion
     if champion and champion != here.version:
-        here = standing(ws, ledger, ModelRef.parse(name, champion), tier)
-    focus = here.version
-    mv = next(v for v in versions if str(v.version) == focus)
-    validation = latest_validation(ledger, ModelRef.parse(name, focus))
-    entry = ledger.last(action=Action.VALIDATION_COMPLETED, subject=Subject.model(name, focus))
+        here = standing(ws, ledger, ModelRef(name, champion), tier)
+    focus, shown = here.ref, here.to_json()
+    mv = versions[focus]
+    validation = latest_validation(ledger, focus)
+    entry = ledger.last(action=Action.VALIDATION_COMPLETED, subject=focus.subject)
     validated_tier = entry.payload.get("policy_tier") if entry else None
     tier_name = assigned or validated_tier
     tier = _tier_of(policy, tier_name)
-    checks = (
-        use_checks(ledger, ModelRef.parse(name, focus), validation, tier, day)
-        if validation
-        else None
-    )
+    checks = use_checks(ledger, focus, validation, tier, day) if validation else None
     problems = list(checks.blockers + checks.warnings) if checks else []
     if assigned is not None and entry is not None:
-        off = evidence_problem(f"the validation of v{focus}", validated_tier, assigned, name)
+        off = evidence_problem(
+            f"the validation of v{focus.version}", validated_tier, assigned, name
+        )
         problems += [off] if off else []
     current = validation is not None and not problems
     due = revalidation_due(ledger, validation, tier) if validation else None
     of_record = record_fields(
-        ledger, ledger.store, name, focus, [str(v.version) for v in versions], champion,
+        ledger, ledger.store, focus, [ref.version for ref in versions], champion,
         tier_name, tier, day, policy.materiality if policy is not None else None,
     )  # fmt: skip
     return {
@@ -88,9 +87,10 @@ def _model_row(ws, ledger, client, name: str, policy, day) -> dict:
         "name": name,
         "tier": tier_name,
         "validated_tier": validated_tier,
-        "champion_version": champion,
-        "latest_version": str(latest.version),
-        "version": focus,
+        # versions as the registry spells them (strings), as --json always showed them
+        "champion_version": shown["champion"],
+        "latest_version": latest.version_text,
+        "version": focus.version_text,
         "status": here.stage.value,
         "killswitch": here.killswitch,
         "halted": here.halted,
@@ -99,7 +99,7 @@ def _model_row(ws, ledger, client, name: str, policy, day) -> dict:
         "rejected_by": [r["user"] for r in here.rejections],
         "overlays": [o["line"] for o in here.overlays],  # in force on the strategy
         # minor or material against the previous version, from the signed entries
-        "change": version_change(ledger, ModelRef.parse(name, focus)).to_json(),
+        "change": version_change(ledger, focus).to_json(),
         "developer": (mv.tags or {}).get("developer"),
         "validator": entry.payload.get("validator") if entry else None,
         "last_validation": (
@@ -114,7 +114,7 @@ def _model_row(ws, ledger, client, name: str, policy, day) -> dict:
         "not_current_because": problems,
         "policy_hash": entry.payload.get("policy_hash") if entry else None,
         "flags": ["driving_without_current_validation"] if champion and not current else [],
-        "standing": here.to_json(),
+        "standing": shown,
     }
 
 

@@ -49,7 +49,7 @@ def _book(ledger, store, name: str) -> dict:
             "risk_model": p.get("risk_model"), "seq": last.seq if last else None}  # fmt: skip
 
 
-def _lifecycle(ledger, name: str, versions: list[str], champion: str | None) -> str:
+def _lifecycle(ledger, name: str, versions: list[int], champion: int | None) -> str:
     if champion:
         return "in_use"
     retired = retirements(ledger, name)
@@ -57,13 +57,14 @@ def _lifecycle(ledger, name: str, versions: list[str], champion: str | None) -> 
 
 
 def record_fields(
-    ledger, store, name: str, focus: str, versions: list[str], champion: str | None,
+    ledger, store, focus: ModelRef, versions: list[int], champion: int | None,
     tier_name: str | None, tier, day: dt.date, materiality: MaterialityPolicy | None = None,
 ) -> dict:  # fmt: skip
-    """The inventory of record's columns for model ``name`` (its row's ``focus`` version);
+    """The inventory of record's columns for the model of its row's ``focus`` version;
     ``materiality``: the breakpoints of the policy in force (None: the defaults)."""
+    name = focus.name
     records = owner_records(ledger, name)
-    trained = trained_entry_of(ledger, ModelRef.parse(name, focus))
+    trained = trained_entry_of(ledger, focus)
     t = trained.payload if trained is not None else {}
     components = t.get("components") or {}
     sources = [

@@ -69,8 +69,7 @@ Status = Stage
 class VersionView:
     """Everything the MLflow page of one version shows, as computed from the ledger."""
 
-    name: str
-    version: str
+    ref: ModelRef
     status: Status
     tags: dict[str, str]
     description: str
@@ -85,7 +84,6 @@ def _decision_tag(d: dict) -> str:
 def version_view(ws, ledger: Ledger, client, ref: ModelRef) -> VersionView:
     """The view of the version ``ref``: its :class:`Standing` (from the ledger alone, the
     registry's ``champion`` alias is never read) and the reports it links."""
-    name, version = ref.name, str(ref.version)  # the registry's and the tags' spelling
     subject = ref.subject
     here = standing(ws, ledger, ref)
     # the signed verdict the standing folded, never a later unsigned entry beside it
@@ -130,10 +128,8 @@ def version_view(ws, ledger: Ledger, client, ref: ModelRef) -> VersionView:
         "standing": here.to_json(),
     }
     facts["links"] = _links(client, mv_run_id(client, ref), vp.get("mlflow_run_id"))
-    description = _description(name, version, status, facts)
-    return VersionView(
-        name, version, status, {PREFIX + k: v for k, v in tags.items()}, description, facts
-    )
+    description = _description(ref, status, facts)
+    return VersionView(ref, status, {PREFIX + k: v for k, v in tags.items()}, description, facts)
 
 
 def overlays_text(overlays) -> str:
@@ -143,7 +139,7 @@ def overlays_text(overlays) -> str:
 
 
 def mv_run_id(client, ref: ModelRef) -> str | None:
-    return client.get_model_version(ref.name, str(ref.version)).run_id  # MLflow's string
+    return client.get_model_version(*ref.mlflow).run_id
 
 
 def _links(client, model_run: str | None, validation_run: str | None) -> list[tuple[str, str]]:
@@ -166,7 +162,7 @@ def _docs(ledger: Ledger, subject: str):
             yield e.payload.get("signed") or {}
 
 
-def _description(name: str, version: str, status: Status, f: dict) -> str:
+def _description(ref: ModelRef, status: Status, f: dict) -> str:
     """The version's MLflow description (Markdown), newest facts first."""
     lines = [f"**{status.value.upper()}** — validation verdict **{(f['verdict'] or 'none').upper()}**"
              + (f" by {f['validator']}" if f["validator"] else "")
@@ -195,7 +191,7 @@ def _description(name: str, version: str, status: Status, f: dict) -> str:
         lines += ["", findings_line(f["findings"], report)]
     links = [f"[{label}]({href})" for label, href in f["links"]]
     links.append(
-        f"evidence pack: `alphagate evidence export --model {name} --model-version {version}"
+        f"evidence pack: `alphagate evidence export --model {ref.name} --model-version {ref.version}"
         " --out FILE.zip`"
     )
     return "\n".join([*lines, "", *[f"- {x}" for x in links]])
@@ -207,17 +203,16 @@ def refresh_version_view(ws, ledger: Ledger, client, ref: ModelRef) -> VersionVi
     Stale ``governance.decision.*`` tags are removed; the model card is re-rendered with
     the current status when the training run logged its ``model_card.json``.
     """
-    name = ref.name
     view = version_view(ws, ledger, client, ref)
-    mv = client.get_model_version(name, view.version)
+    mv = client.get_model_version(*ref.mlflow)
     for key in mv.tags or {}:
         if key.startswith(PREFIX + "decision.") and key not in view.tags:
-            client.delete_model_version_tag(name, view.version, key)
+            client.delete_model_version_tag(*ref.mlflow, key)
     for key, value in view.tags.items():
         if (mv.tags or {}).get(key) != value:
-            client.set_model_version_tag(name, view.version, key, value[:5000])
+            client.set_model_version_tag(*ref.mlflow, key, value[:5000])
     if (mv.description or "") != view.description:
-        client.update_model_version(name, view.version, description=view.description)
+        client.update_model_version(*ref.mlflow, description=view.description)
     if mv.run_id:
         _rerender_card(client, mv.run_id, view)
     return view
