@@ -91,6 +91,7 @@ def _record(days: int, n: int) -> None:
 
     from governance.decisions.context import RunContext
     from governance.ground.artifacts import ArtifactStore
+    from governance.ground.refs import ModelRef
     from governance.ground.vocabulary import Action, Subject
     from governance.ground.workspace import Workspace
     from governance.identity.users import SYSTEM_ACTOR
@@ -109,7 +110,7 @@ def _record(days: int, n: int) -> None:
         for i in range(days + 1):
             ctx = dataclasses.replace(run, run_key=f"bench-{i}")
             day = str((day0 + pd.offsets.BDay(i)).date())
-            booking = latest_booking(ctx.ledger, ctx.store, "bench", 1, 0)
+            booking = latest_booking(ctx.ledger, ctx.store, ModelRef("bench", 1), 0)
             held = pd.Series(0.0, index=assets)
             if booking is not None:
                 r = pd.Series(rng.normal(0.0003, 0.015, n), index=assets)
@@ -117,14 +118,14 @@ def _record(days: int, n: int) -> None:
                 held = booking.target
             target = pd.Series(rng.dirichlet(np.ones(n)), index=assets)
             scores = pd.Series(rng.normal(size=n), index=assets)
-            record_booking(ctx, "bench", 1, day, scores=scores, held=held, target=target,
+            record_booking(ctx, ModelRef("bench", 1), day, scores=scores, held=held, target=target,
                            half_spread=5e-4, impact=None, source="model", reasons=[],
                            model_hash=None)  # fmt: skip
     written = time.perf_counter() - t0
     with Ledger.open(ws) as ledger:
         store = ArtifactStore.of(ws)
         t0 = time.perf_counter()
-        record = read_record(ledger, store, "bench", 1, 0)
+        record = read_record(ledger, store, ModelRef("bench", 1), 0)
         verified = time.perf_counter() - t0
         t0 = time.perf_counter()
         subject = Subject.model("bench", 1)

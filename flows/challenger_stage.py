@@ -47,7 +47,7 @@ def shadow_challengers(
     for kind, version in shadow_versions(ctx.ledger, strategy):
         name = f"{kind}_v{version}"
         try:
-            model = load_scoring_model(run.ws, strategy, version)
+            model = load_scoring_model(run.ws, ModelRef(strategy, version))
             cfg = model.features_config(run.config.features)  # its signed contract
             signals[name] = latest_scores(model, compute_features(panel, cfg))
             meta.append({"signal": name, "kind": kind, "version": version})

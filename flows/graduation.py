@@ -31,20 +31,19 @@ def evaluate(ws, ledger, ref: ModelRef, paper):
     """
     from governance.decisions.paper import entered
     from governance.ground.artifacts import ArtifactStore
-    from governance.ground.vocabulary import Action, Subject
+    from governance.ground.vocabulary import Action
     from tasks.portfolio.backtest import read_promise
     from tasks.portfolio.paper_record import read_record
     from validation.graduation import Graduation, graduate
 
-    name, version = ref.name, ref.version
     start = entered(ledger, ref)
     store = ArtifactStore.of(ws)
-    record = read_record(ledger, store, name, version, start.seq)
-    backtest = ledger.last(action=Action.BACKTEST_COMPLETED, subject=Subject.model(name, version))
+    record = read_record(ledger, store, ref, start.seq)
+    backtest = ledger.last(action=Action.BACKTEST_COMPLETED, subject=ref.subject)
     artifacts = (backtest.payload.get("artifacts") or {}) if backtest is not None else {}
     if "backtest/rank_ic.parquet" not in artifacts:
         return Graduation(False, (
-            f"graduation: {name} v{version} has no holdout backtest with its daily rank IC"
+            f"graduation: {ref} has no holdout backtest with its daily rank IC"
             " recorded (backtest.completed): nothing to compare the paper record with",
         ), {})  # fmt: skip
     holdout_ic, holdout_net = read_promise(store, artifacts)

@@ -262,7 +262,7 @@ def load_champion(run: Run):
     if promoted is None:
         return None, None, None
     ref = promoted.ref
-    model = load_scoring_model(ctx.ws, ref.name, ref.version)
+    model = load_scoring_model(ctx.ws, ref)
     facts = champion_facts(ctx, model)
     return facts, model, load_reference(ctx.ws, facts.run_id)
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 import pandas as pd
 
 from flows.run import Run, service_stage
+from governance.ground.refs import ModelRef
 
 
 @service_stage("paper")
 def paper_books(run: Run, panel) -> None:
     """Mark and book the paper book of each version of the strategy in paper."""
     from governance.decisions.paper import in_paper
-    from governance.ground.vocabulary import Subject
     from tasks.portfolio.market import MarketHistory
     from tasks.portfolio.paper_record import latest_booking, record_mark
 
@@ -39,40 +39,42 @@ def paper_books(run: Run, panel) -> None:
     half_spread = cfg.half_spread_bps * 1e-4
     lines = []
     for entry in entries:
-        version = Subject.parse_model(entry.subject)[1]
-        booking = latest_booking(ctx.ledger, ctx.store, strategy, version, entry.seq)
+        ref = ModelRef.from_subject(entry.subject)  # in_paper: this strategy's versions
+        version = ref.version
+        booking = latest_booking(ctx.ledger, ctx.store, ref, entry.seq)
         if booking is not None and booking.asof >= day:
             continue  # booked on this close already
         held = None
         if booking is not None:
             since = pd.Timestamp(booking.asof)
             returns = panel.close.loc[asof] / panel.close.loc[:since].iloc[-1] - 1.0
-            mark = record_mark(ctx, strategy, version, booking, day, returns, half_spread, impact)
+            mark = record_mark(ctx, ref, booking, day, returns, half_spread, impact)
             held = booking.target  # filled at today's close
             lines.append(
                 f"v{version} marked {booking.asof}..{day}: net {mark.payload['net_return']:+.4%},"
                 f" cost {mark.payload['cost']:.5f}"
             )
-        lines.append(_book(run, panel, mandate, version, entry, held, half_spread, impact, day))
+        lines.append(_book(run, panel, mandate, ref, entry, held, half_spread, impact, day))
     run.summary.note("paper", headline=f"{len(entries)} version(s) in paper", details=lines)
 
 
-def _book(run: Run, panel, mandate, version, entry, held, half_spread, impact, day: str) -> str:
-    """Book the version's paper portfolio of ``day``; the summary line."""
+def _book(
+    run: Run, panel, mandate, ref: ModelRef, entry, held, half_spread, impact, day: str
+) -> str:
+    """Book the version ``ref``'s paper portfolio of ``day``; the summary line."""
     from flows.portfolio_stage import version_scores
     from flows.risk_stage import stress_gate
     from governance.ground.errors import GateHalt
-    from governance.ground.refs import ModelRef
     from governance.policy.schema import PortfolioSource
     from tasks.portfolio.paper_record import record_booking
     from tasks.portfolio.rebalance import construct_portfolio
 
     ctx = run.now
-    strategy, name = run.config.model.name, f"paper-v{version}"
+    version, name = ref.version, f"paper-v{ref.version}"
     model_hash = entry.payload.get("model_artifact_hash")
     scores = pd.Series(dtype=float)
     try:
-        scores = version_scores(run, panel, ModelRef.parse(strategy, version), model_hash)
+        scores = version_scores(run, panel, ref, model_hash)
         result = construct_portfolio(ctx, scores, panel, held, mandate, book=name)
         result = stress_gate(run, panel, result, book=name)
         target, source, reasons = result.weights, PortfolioSource.MODEL, []
@@ -82,7 +84,7 @@ def _book(run: Run, panel, mandate, version, entry, held, half_spread, impact, d
         source, reasons = PortfolioSource.HOLD, [f"{exc.gate}: {r}" for r in exc.reasons]
     held = pd.Series(0.0, index=target.index) if held is None else held
     record_booking(
-        ctx, strategy, version, day, scores=scores, held=held, target=target,
+        ctx, ref, day, scores=scores, held=held, target=target,
         half_spread=half_spread, impact=impact, source=str(source), reasons=reasons,
         model_hash=model_hash,
     )  # fmt: skip

@@ -33,7 +33,7 @@ def backtest(run: Run, panel, sealed, model: Trained) -> None:
     )
 
     holdout = load_sealed(run.ctx.store, sealed.holdout_fingerprint)
-    scores = score_wide(load_scoring_model(run.ws, model.name, model.version), holdout)
+    scores = score_wide(load_scoring_model(run.ws, ModelRef(model.name, model.version)), holdout)
     result = run_backtest(
         scores, panel, run.config.portfolio, run.tier.pretrade,
         label=f"{model.name} v{model.version}, holdout",
@@ -177,7 +177,7 @@ def version_inputs(run: Run, panel, ref: ModelRef, model_hash: str | None):
     from tasks.model.dataset import scoring_rows
     from tasks.model.scoring import latest_scores, load_scoring_model
 
-    model = load_scoring_model(run.ws, ref.name, ref.version, expected_hash=model_hash)
+    model = load_scoring_model(run.ws, ref, expected_hash=model_hash)
     from tasks.data.sources.record import joined_features
 
     extra = joined_features(run.sources, panel)  # a source's features, as of publication

@@ -82,20 +82,21 @@ def write_paper_days(ws, name: str, version, close, scores, since_seq: int, days
     """``days`` marks (and ``days + 1`` bookings) from ``start``, one process run per day."""
     import dataclasses
 
+    ref = ModelRef.parse(name, version)
     with closing(RunContext.open(ws, actor=SYSTEM_ACTOR, run_key="paper")) as run:
         for i in range(start, start + days + 1):
             day = close.index[i]
             ctx = dataclasses.replace(run, run_key=f"paper-{i}")  # one process run a day
-            booking = latest_booking(ctx.ledger, ctx.store, name, version, since_seq)
+            booking = latest_booking(ctx.ledger, ctx.store, ref, since_seq)
             if booking is not None and booking.asof >= str(day.date()):
                 continue  # booked on this close already (as flows/paper_stage.py)
             held = pd.Series(0.0, index=close.columns)
             if booking is not None:
                 r = close.loc[day] / close.loc[pd.Timestamp(booking.asof)] - 1.0
-                record_mark(ctx, name, version, booking, str(day.date()), r, HALF_SPREAD, None)
+                record_mark(ctx, ref, booking, str(day.date()), r, HALF_SPREAD, None)
                 held = booking.target
             target = top_quintile(scores.loc[day])
-            record_booking(ctx, name, version, str(day.date()), scores=scores.loc[day],
+            record_booking(ctx, ref, str(day.date()), scores=scores.loc[day],
                            held=held, target=target, half_spread=HALF_SPREAD, impact=None,
                            source="model", reasons=[], model_hash=None)  # fmt: skip
 

@@ -156,7 +156,9 @@ def test_swapped_model_file_is_caught_at_use_and_at_load(env, capsys):
             from tasks.model.scoring import load_scoring_model
 
             with pytest.raises(TamperDetected, match="model files altered"):
-                load_scoring_model(ws, "swap", int(version), expected_hash=good.model_hash)
+                load_scoring_model(
+                    ws, ModelRef.parse("swap", version), expected_hash=good.model_hash
+                )
         finally:
             lgb_file.write_text(original)
         assert drive_decision(ws, ledger, "swap").allowed

@@ -45,7 +45,7 @@ def test_a_permuted_features_tag_changes_nothing_the_loader_scores(workspace):
     signed = model_artifact_hash(client, ModelRef("perm", version))
     client.set_model_version_tag("perm", str(version), "features", "x1,x0")
     client.set_model_version_tag("perm", str(version), "horizon", "9")
-    model = load_scoring_model(workspace, "perm", version, expected_hash=signed)
+    model = load_scoring_model(workspace, ModelRef.parse("perm", version), expected_hash=signed)
     assert (model.features, model.horizon) == (("x0", "x1"), 5)
     assert model.features_config().names == ("x0", "x1")
     right = booster.predict(frame[["x0", "x1"]].to_numpy())
@@ -65,7 +65,7 @@ def test_an_edited_contract_file_fails_the_hash_the_approvals_signed(workspace):
     assert doc["kind"] == KIND and doc["features"] == ["x0", "x1"]
     path.write_bytes(json.dumps({**doc, "features": ["x1", "x0"]}).encode())
     with pytest.raises(TamperDetected, match="model files altered") as caught:
-        load_scoring_model(workspace, "edit", version, expected_hash=signed)
+        load_scoring_model(workspace, ModelRef.parse("edit", version), expected_hash=signed)
     assert caught.value.exit_code == 3 and "\n" not in str(caught.value)
     assert model_artifact_hash(mlflow_client(workspace), ModelRef("edit", version)) != signed
 
@@ -74,7 +74,7 @@ def test_a_model_without_a_contract_is_not_scored(workspace):
     _booster, _frame, version = log_and_register(workspace, "old", contract=False)
     signed = model_artifact_hash(mlflow_client(workspace), ModelRef("old", version))
     with pytest.raises(GateHalt, match="carries no signed input contract") as caught:
-        load_scoring_model(workspace, "old", version, expected_hash=signed)
+        load_scoring_model(workspace, ModelRef.parse("old", version), expected_hash=signed)
     assert caught.value.gate is Gate.SCORING and caught.value.exit_code == 3
     assert "\n" not in str(caught.value) and f"old v{version}" in str(caught.value)
 

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from governance.policy.schema import MonitoringPolicy, Tier
 from tasks.data.synthetic import SyntheticSpec, generate_market
@@ -102,7 +103,7 @@ def trained(tmp_path_factory):
         )  # fmt: skip
     finally:
         ctx.close()
-    model = load_scoring_model(ws, result.model_name, result.version)
+    model = load_scoring_model(ws, ModelRef.parse(result.model_name, result.version))
     facts = ChampionFacts(
         result.model_name, result.version, result.mlflow_run_id, model.horizon,
         model.features, None, None, None,

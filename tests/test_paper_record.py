@@ -10,6 +10,7 @@ from contextlib import closing
 import pytest
 
 from governance.ground.errors import TamperDetected
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from tests.helpers_paper import market, write_paper_days, write_promise
 
@@ -25,7 +26,7 @@ def _graduation(ws, name, version="1"):
 
     with Ledger.open(ws) as ledger:
         store = ArtifactStore.of(ws)
-        record = read_record(ledger, store, name, version, 0)
+        record = read_record(ledger, store, ModelRef.parse(name, version), 0)
         bt = ledger.last(action=Action.BACKTEST_COMPLETED, subject=Subject.model(name, version))
         ic, net = read_promise(store, bt.payload["artifacts"])
     return record, graduate(record.marks, ic, net, z_level=1.645, max_tracking_error=0.10,
@@ -90,30 +91,30 @@ def test_a_forged_paper_record_is_refused(workspace):
     _write(workspace, "forged", 0, False, days=5)
     store = ArtifactStore.of(workspace)
     with Ledger.open(workspace) as ledger:
-        assert len(read_record(ledger, store, "forged", "1", 0).marks) == 5
+        assert len(read_record(ledger, store, ModelRef("forged", 1), 0).marks) == 5
         marks = ledger.entries(action=Action.PAPER_MARKED, subject=Subject.model("forged", "1"))
         # 1. a mark appended without its inputs (as the process would record it)
         fake = ledger.append(Action.PAPER_MARKED, actor=SYSTEM_ACTOR,
                              subject=Subject.model("forged", "1"),
                              payload={"as_of": "2099-01-01", "net_return": 0.01})  # fmt: skip
         with pytest.raises(TamperDetected, match=f"mark seq {fake.seq}"):
-            read_record(ledger, store, "forged", "1", 0)
+            read_record(ledger, store, ModelRef("forged", 1), 0)
         # 2. the same mark's payload with a better figure, its inputs re-used
         better = {**marks[-1].payload, "net_return": marks[-1].payload["net_return"] + 0.01}
         better.pop("artifacts")
         edited = ledger.append(Action.PAPER_MARKED, actor=SYSTEM_ACTOR, subject=marks[-1].subject,
                                payload=better, artifacts=marks[-1].payload["artifacts"])  # fmt: skip
         with pytest.raises(TamperDetected, match=f"mark seq {fake.seq}"):
-            read_record(ledger, store, "forged", "1", 0)
+            read_record(ledger, store, ModelRef("forged", 1), 0)
         with pytest.raises(TamperDetected, match=f"seq {edited.seq}"):
-            read_record(ledger, store, "forged", "1", fake.seq)
+            read_record(ledger, store, ModelRef("forged", 1), fake.seq)
     # 3. a rewritten input: the returns of the second mark edited in the store
     sha = marks[1].payload["artifacts"]["paper/returns.json"]
     path = store.path(sha)
     path.chmod(0o644)
     path.write_text(path.read_text().replace("[", "[0.5,", 2).replace("[0.5,", "[", 1))
     with Ledger.open(workspace) as ledger, pytest.raises(TamperDetected, match=sha):
-        read_record(ledger, store, "forged", "1", 0)
+        read_record(ledger, store, ModelRef("forged", 1), 0)
 
 
 def test_cross_section_ic_is_ic_by_date():

@@ -132,9 +132,9 @@ def test_the_loader_reads_the_workspace_store_when_the_environment_points_elsewh
     # The recorder left MLflow's process-wide state as it found it.
     assert mlflow.get_tracking_uri() == other and mlflow.get_registry_uri() == other
     signed = model_artifact_hash(mlflow_client(workspace), ModelRef("m", version))
-    model = load_scoring_model(workspace, "m", version, expected_hash=signed)
+    model = load_scoring_model(workspace, ModelRef.parse("m", version), expected_hash=signed)
     with pytest.raises(TamperDetected, match="model files altered"):
-        load_scoring_model(workspace, "m", version, expected_hash="0" * 64)
+        load_scoring_model(workspace, ModelRef.parse("m", version), expected_hash="0" * 64)
     assert model.version == 1 and model.features == ("x0", "x1") and model.horizon == 5
     np.testing.assert_array_equal(
         model.predict(frame).to_numpy(), booster.predict(frame[["x0", "x1"]])

@@ -114,7 +114,7 @@ def test_every_tree_of_the_ensemble_splits_first_on_the_regime(ws, trained):
     plain, ensemble = trained
     roots = {}
     for r in (plain, ensemble):
-        _, booster, _ = load_model(ws, NAME, r.version, flavor="lightgbm")
+        _, booster, _ = load_model(ws, ModelRef.parse(NAME, r.version), flavor="lightgbm")
         booster = getattr(booster, "booster_", booster)
         names = booster.feature_name()
         roots[r.version] = {

@@ -113,11 +113,11 @@ def test_the_registered_model_is_the_boosters_combined_by_the_probability(ws, tr
     p = rows[WEIGHT].to_numpy(float)
     assert 0 < p.min() < p.max() < 1  # the rows span both regimes' weights
     expected = (1 - p) * boosters[0].predict(x) + p * boosters[1].predict(x)
-    model = load_scoring_model(ws, NAME, ensemble.version)
+    model = load_scoring_model(ws, ModelRef.parse(NAME, ensemble.version))
     assert model.features == tuple(FEATURES["names"])
     np.testing.assert_allclose(model.predict(rows).to_numpy(), expected, rtol=0, atol=1e-12)
     assert not np.allclose(boosters[0].predict(x), boosters[1].predict(x))  # two models
-    _, native, _ = load_model(ws, NAME, ensemble.version, flavor="native")
+    _, native, _ = load_model(ws, ModelRef.parse(NAME, ensemble.version), flavor="native")
     assert len(native.boosters) == 2
 
 
@@ -154,18 +154,20 @@ def test_a_swapped_booster_file_is_refused_at_use(ws, trained, validated):
     from tasks.model.scoring import load_scoring_model
 
     _, ensemble, split = trained
-    ref = ModelRef(NAME, ensemble.version)
+    ref = ModelRef.parse(NAME, ensemble.version)
     signed = model_artifact_hash(mlflow_client(ws), ref)
     rows = split.dev.tail(200)
-    genuine = load_scoring_model(ws, NAME, ensemble.version, expected_hash=signed).predict(rows)
+    genuine = load_scoring_model(
+        ws, ModelRef.parse(NAME, ensemble.version), expected_hash=signed
+    ).predict(rows)
     files = booster_files(ws, ensemble.version)
     kept = files["turbulent"].read_bytes()
     shutil.copyfile(files["calm"], files["turbulent"])
     try:
-        swapped = load_scoring_model(ws, NAME, ensemble.version).predict(rows)
+        swapped = load_scoring_model(ws, ModelRef.parse(NAME, ensemble.version)).predict(rows)
         assert not np.allclose(swapped.to_numpy(), genuine.to_numpy())
         with pytest.raises(TamperDetected, match="model files altered") as caught:
-            load_scoring_model(ws, NAME, ensemble.version, expected_hash=signed)
+            load_scoring_model(ws, ModelRef.parse(NAME, ensemble.version), expected_hash=signed)
         assert caught.value.exit_code == 3
     finally:
         files["turbulent"].write_bytes(kept)
@@ -205,7 +207,7 @@ def test_a_row_without_its_regime_probability_halts_the_scoring_gate(ws, trained
     _, ensemble, split = trained
     rows = split.dev.tail(40).copy()
     rows.loc[rows.index[:5], WEIGHT] = np.nan
-    model = load_scoring_model(ws, NAME, ensemble.version)
+    model = load_scoring_model(ws, ModelRef.parse(NAME, ensemble.version))
     with pytest.raises(GateHalt) as halt:
         model.predict(rows)
     assert halt.value.gate == Gate.SCORING

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.ground.workspace import Workspace
 from tests.helpers_e2e import DATA, cli_json, cli_out
@@ -93,7 +94,7 @@ def test_the_validated_ensemble_is_scored_in_shadow_by_the_rebalance(home_and_co
 
     cfg = load_config(root / "config.yaml")
     panel = to_panel(load_long(cfg.data, cfg.base_dir, None))
-    model = load_scoring_model(Workspace(home), NAME, v2)
+    model = load_scoring_model(Workspace(home), ModelRef.parse(NAME, v2))
     again = latest_scores(model, compute_features(panel, model.features_config(cfg.features)))
     got = scores.set_index("asset")[signal]
     assert got.notna().all() and len(got) == panel.close.shape[1]

@@ -187,7 +187,7 @@ def load_inputs(ws, ledger: Ledger, store, ref: ModelRef) -> ValidationInputs:
     # One series per distinct trial (a retrain's repeat of a search point is not another).
     keep = [c for c in trials.columns if c in accounting.columns] if accounting.columns else []
     trials = trials[keep] if keep else trials
-    _, booster, extras = load_model(ws, model_name, int(version), flavor="native")
+    _, booster, extras = load_model(ws, ref, flavor="native")
     # the booster, or the regime ensemble rebuilt from its files by the registered model's
     # own loader (governance/registry/pyfunc.py); sklearn wrapper -> Booster
     booster = getattr(booster, "booster_", booster)

@@ -340,16 +340,10 @@ def download_model(client, ref: ModelRef, dst: str | Path | None = None) -> Path
 
 
 def load_model(
-    ws: Workspace,
-    name: str,
-    version: int | None = None,
-    *,
-    alias: str | None = None,
-    expected_hash: str | None = None,
-    flavor: str = "pyfunc",
+    ws: Workspace, ref: ModelRef, *, expected_hash: str | None = None, flavor: str = "pyfunc"
 ):
-    """``(model version, model, extra files)``: version ``version`` (else the ``alias``,
-    default ``champion``) of ``name`` from the workspace's registry, loaded as ``flavor``
+    """``(model version, model, extra files)``: the version ``ref`` from the workspace's
+    registry, loaded as ``flavor``
     (``pyfunc``, ``lightgbm``, or ``native``: the model inside the pyfunc, a LightGBM booster
     or a python model such as the regime ensemble) from one download of its files, with the
     bytes of its extra files by name (``{}`` when it has none; a python model's are under
@@ -362,16 +356,12 @@ def load_model(
     import mlflow
 
     client = mlflow_client(ws)
-    mv = (
-        client.get_model_version(name, str(version))
-        if version is not None
-        else client.get_model_version_by_alias(name, alias or "champion")
-    )
+    mv = client.get_model_version(*ref.mlflow)
     with tempfile.TemporaryDirectory() as tmp:
-        local = download_model(client, ModelRef.parse(name, mv.version), tmp)
+        local = download_model(client, ref, tmp)
         if expected_hash is not None and (found := hash_model_dir(local)) != expected_hash:
             raise TamperDetected(
-                f"{name} v{mv.version}: the model files hash {found[:12]} at load, the"
+                f"{ref}: the model files hash {found[:12]} at load, the"
                 f" approvals signed {expected_hash[:12]} (model files altered)"
             )
         loader = mlflow.lightgbm if flavor == "lightgbm" else mlflow.pyfunc

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from governance.ground.errors import Gate, GateHalt
+from governance.ground.refs import ModelRef
 from governance.ground.workspace import Workspace
 from governance.registry.contract import CONTRACT_FILE, ModelContract, read_contract
 from governance.registry.recorder import load_model
@@ -70,14 +71,9 @@ class ScoringModel:
 
 
 def load_scoring_model(
-    ws: Workspace,
-    name: str,
-    version: int | None = None,
-    alias: str | None = None,
-    expected_hash: str | None = None,
+    ws: Workspace, ref: ModelRef, expected_hash: str | None = None
 ) -> ScoringModel:
-    """Load version ``version`` (else ``alias``, default ``champion``) of ``name`` from the
-    workspace's registry, with its signed input contract.
+    """Load the version ``ref`` from the workspace's registry, with its signed input contract.
 
     The store is the workspace's (:func:`governance.registry.recorder.load_model`), whatever
     ``MLFLOW_TRACKING_URI`` says at the moment of use. With ``expected_hash`` (the model
@@ -88,8 +84,8 @@ def load_scoring_model(
     A model whose files carry no contract (trained before issue 22) is not scored: a
     :class:`~governance.ground.errors.GateHalt` of the scoring gate (exit 3) saying so.
     """
-    mv, model, extras = load_model(ws, name, version, alias=alias, expected_hash=expected_hash)
-    where = f"{name} v{mv.version}"
+    _, model, extras = load_model(ws, ref, expected_hash=expected_hash)
+    where = str(ref)
     contract = read_contract(extras, where)
     if contract is None:
         raise GateHalt(
@@ -97,7 +93,7 @@ def load_scoring_model(
             f"{where} carries no signed input contract ({CONTRACT_FILE} among its model"
             " files; trained before issue 22): retrain, validate and approve a new version",
         )
-    return ScoringModel(name=name, version=int(mv.version), contract=contract, model=model)
+    return ScoringModel(name=ref.name, version=ref.version, contract=contract, model=model)
 
 
 def score_wide(model: ScoringModel, frame: pd.DataFrame) -> pd.DataFrame:

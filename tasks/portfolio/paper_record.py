@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 
 from governance.ground.errors import TamperDetected
-from governance.ground.vocabulary import Action, Subject
+from governance.ground.refs import ModelRef
+from governance.ground.vocabulary import Action
 from governance.identity.users import SYSTEM_ACTOR
 from tasks.model.stats import cross_section_ic
 from tasks.portfolio.costs import asset_costs
@@ -118,11 +119,11 @@ def _process(ctx):
     return dataclasses.replace(ctx, actor=SYSTEM_ACTOR, role="system")
 
 
-def record_booking(ctx, name: str, version, asof: str, *, scores: pd.Series, held: pd.Series,
+def record_booking(ctx, ref: ModelRef, asof: str, *, scores: pd.Series, held: pd.Series,
                    target: pd.Series, half_spread: float, impact: pd.Series | None,
                    source: str, reasons: list[str], model_hash: str | None):  # fmt: skip
-    """Record ``paper.booked`` for the version (module doc); ``held`` and ``target`` on the
-    same assets."""
+    """Record ``paper.booked`` for the version ``ref`` (module doc); ``held`` and ``target``
+    on the same assets."""
     assets = target.index
     held = held.reindex(assets).fillna(0.0)
     store = ctx.store
@@ -134,18 +135,18 @@ def record_booking(ctx, name: str, version, asof: str, *, scores: pd.Series, hel
         "paper/costs.json": store.put_json(costs),
     }
     estimate = _cost((target - held).to_numpy(), costs)
-    payload = {"model_name": name, "model_version": str(version), "as_of": asof,
+    payload = {"model_name": ref.name, "model_version": ref.version_text, "as_of": asof,
                "source": source, "reasons": reasons, "cost_estimate": estimate,
                "model_artifact_hash": model_hash}  # fmt: skip
     return _process(ctx).record(
-        Action.PAPER_BOOKED, subject=Subject.model(name, version), payload=payload,
+        Action.PAPER_BOOKED, subject=ref.subject, payload=payload,
         artifacts=artifacts,
     )  # fmt: skip
 
 
-def record_mark(ctx, name: str, version, booking: Booking, asof: str, returns: pd.Series,
+def record_mark(ctx, ref: ModelRef, booking: Booking, asof: str, returns: pd.Series,
                 half_spread: float, impact: pd.Series | None):  # fmt: skip
-    """Mark ``booking`` up to ``asof`` (the fill at ``asof``'s close) and record
+    """Mark the version ``ref``'s ``booking`` up to ``asof`` (the fill at ``asof``'s close) and record
     ``paper.marked`` with its inputs (module doc)."""
     store = ctx.store
     assets = booking.target.index
@@ -157,10 +158,10 @@ def record_mark(ctx, name: str, version, booking: Booking, asof: str, returns: p
         "paper/costs.json": store.put_json(costs),
         "paper/held.json": store.put_json(_vector(after)),
     }
-    payload = {"model_name": name, "model_version": str(version), "as_of": asof,
+    payload = {"model_name": ref.name, "model_version": ref.version_text, "as_of": asof,
                "since": booking.asof, "booking_seq": booking.seq, **figures}  # fmt: skip
     return _process(ctx).record(
-        Action.PAPER_MARKED, subject=Subject.model(name, version), payload=payload,
+        Action.PAPER_MARKED, subject=ref.subject, payload=payload,
         artifacts=artifacts,
     )  # fmt: skip
 
@@ -192,22 +193,20 @@ class PaperRecord:
     last_seq: int
 
 
-def latest_booking(ledger, store, name: str, version, since_seq: int) -> Booking | None:
-    """The version's latest booking after ``since_seq`` (None: none yet)."""
-    found = ledger.entries(action=Action.PAPER_BOOKED, subject=Subject.model(name, version),
-                           after_seq=since_seq)  # fmt: skip
+def latest_booking(ledger, store, ref: ModelRef, since_seq: int) -> Booking | None:
+    """The version ``ref``'s latest booking after ``since_seq`` (None: none yet)."""
+    found = ledger.entries(action=Action.PAPER_BOOKED, subject=ref.subject, after_seq=since_seq)
     return booking_of(store, found[-1]) if found else None
 
 
-def latest_mark(ledger, name: str, version, since_seq: int):
-    """The version's latest ``paper.marked`` entry after ``since_seq`` (None: none)."""
-    found = ledger.entries(action=Action.PAPER_MARKED, subject=Subject.model(name, version),
-                           after_seq=since_seq)  # fmt: skip
+def latest_mark(ledger, ref: ModelRef, since_seq: int):
+    """The version ``ref``'s latest ``paper.marked`` entry after ``since_seq`` (None: none)."""
+    found = ledger.entries(action=Action.PAPER_MARKED, subject=ref.subject, after_seq=since_seq)
     return found[-1] if found else None
 
 
-def read_record(ledger, store, name: str, version, since_seq: int) -> PaperRecord:
-    """The paper record after ``since_seq`` (the ``model.paper`` entry), every mark
+def read_record(ledger, store, ref: ModelRef, since_seq: int) -> PaperRecord:
+    """The version ``ref``'s paper record after ``since_seq`` (the ``model.paper`` entry), every mark
     recomputed from its verified inputs (module doc).
 
     Raises
@@ -216,7 +215,7 @@ def read_record(ledger, store, name: str, version, since_seq: int) -> PaperRecor
         An entry not recorded by the process, an input missing or rewritten, a figure that
         does not recompute, a mark or booking out of the chain; the message names its seq.
     """
-    subject = Subject.model(name, version)
+    subject = ref.subject
     entries = sorted(
         ledger.entries(action=Action.PAPER_BOOKED, subject=subject, after_seq=since_seq)
         + ledger.entries(action=Action.PAPER_MARKED, subject=subject, after_seq=since_seq),
