@@ -120,6 +120,7 @@ def record_monitoring(ctx: RunContext, tier: Tier, report: MonitoringReport) -> 
     doc = {**report.to_json(), "sandbox": ctx.sandbox}  # labelled (governance/identity/sandbox.py)
     model = report.header.get("model") or {}
     strategy = model.get("name")
+    ref = ModelRef.parse(strategy, model.get("version"))  # the champion this run scored
     previous = last_breaches(ctx.ledger, strategy)
     point = series_point(report.checks)
     series = pd.concat(
@@ -138,7 +139,7 @@ def record_monitoring(ctx: RunContext, tier: Tier, report: MonitoringReport) -> 
         "series.parquet": ctx.store.put_bytes(frame_to_parquet(series)),
         "trend.png": ctx.store.put_bytes(trend),
     }
-    subject = Subject.model(strategy, model.get("version"))
+    subject = ref.subject
     payload = {
         "as_of": report.as_of,
         "model_name": strategy,
@@ -152,10 +153,10 @@ def record_monitoring(ctx: RunContext, tier: Tier, report: MonitoringReport) -> 
     entry = ctx.record(
         Action.MONITORING_COMPLETED, subject=subject, payload=payload, artifacts=files
     )
-    log_series(ctx, strategy, model.get("version"), series, files)
+    log_series(ctx, ref, series, files)
     # warning -> finding, once per check while it stands (governance/findings/escalation.py)
     raised = raise_once(
-        ctx.ledger, ModelRef.parse(strategy, model.get("version")),
+        ctx.ledger, ref,
         [finding(c.check.value, o.get("detail", c.detail), about=o.get("about", ""),
                  value=o.get("value", c.value), threshold=o.get("threshold", c.threshold))
          for c in report.warnings for o in (c.data or {}).get("outside") or [{}]],

@@ -14,32 +14,35 @@ from collections.abc import Mapping
 import pandas as pd
 
 from governance.decisions.context import RunContext
+from governance.ground.refs import ModelRef
 
 VERSION_TAG = "alphagate.monitoring.model_version"
 _META = ("as_of", "model_version", "status")
 
 
-def monitoring_run(ctx: RunContext, strategy: str, version: int) -> str:
-    """The id of the version's monitoring run (created on its first monitoring)."""
+def monitoring_run(ctx: RunContext, ref: ModelRef) -> str:
+    """The id of the version ``ref``'s monitoring run (created on its first monitoring)."""
     from governance.registry.recorder import mlflow_client, mlflow_experiment
 
-    exp_id = mlflow_experiment(f"{strategy}-monitoring", ctx.ws)
+    exp_id = mlflow_experiment(f"{ref.name}-monitoring", ctx.ws)
     client = mlflow_client(ctx.ws)
-    found = client.search_runs([exp_id], f"tags.`{VERSION_TAG}` = '{version}'", max_results=1)
+    tag = ref.version_text  # the tag's value, as MLflow stores tags (strings)
+    found = client.search_runs([exp_id], f"tags.`{VERSION_TAG}` = '{tag}'", max_results=1)
     if found:
         return found[0].info.run_id
-    tags = {"mlflow.runName": f"monitoring-{strategy}-v{version}", VERSION_TAG: str(version)}
+    tags = {"mlflow.runName": f"monitoring-{ref.name}-v{ref.version}", VERSION_TAG: tag}
     return client.create_run(exp_id, tags=tags).info.run_id
 
 
 def log_series(
-    ctx: RunContext, strategy: str, version: int, series: pd.DataFrame, files: Mapping[str, str]
+    ctx: RunContext, ref: ModelRef, series: pd.DataFrame, files: Mapping[str, str]
 ) -> str:
-    """Log the last row of ``series`` at its step on the version's run; attach the files."""
+    """Log the last row of ``series`` at its step on the version ``ref``'s run; attach the
+    files."""
     from governance.registry.recorder import attach, log_metrics
 
-    run_id = monitoring_run(ctx, strategy, version)
-    mine = series[series["model_version"] == version]
+    run_id = monitoring_run(ctx, ref)
+    mine = series[series["model_version"] == ref.version]
     step = len(mine) - 1
     row = mine.iloc[-1]
     ts = int(pd.Timestamp(row["as_of"]).timestamp() * 1000)

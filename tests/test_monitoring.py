@@ -223,7 +223,7 @@ def test_breach_trips_kill_switch_with_evidence(trained, ledger_backend):
         html = ledger.store.read_bytes(flipped.report_html_sha256).decode()
         trend = ledger.store.read_bytes(arts["trend.png"])
         assert ledger.verify().ok
-    assert doc["status"] == "breach" and doc["model"]["version"] == facts.ref.version_text
+    assert doc["status"] == "breach" and doc["model"]["version"] == facts.version
     assert html == render_monitoring_html(doc, trend)  # the series' trend chart inside
     assert not re.search(r"<script|<link|https?://", html)  # self-contained
 
@@ -264,8 +264,8 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
             ledger,
             signer(ws, "vera", ledger),
             Action.VALIDATION_COMPLETED,
-            subject=facts.ref.subject,
-            payload={"model_name": facts.name, "model_version": facts.ref.version_text,
+            subject=f"model:{facts.name}/v{facts.version}",
+            payload={"model_name": facts.name, "model_version": facts.version,
                      "verdict": "pass", "report_json_sha256": sha, "policy_hash": policy_hash,
                      "policy_tier": "high"},
             artifacts={"report.json": sha},
@@ -320,7 +320,7 @@ def test_monitoring_flow_on_a_promoted_champion_trips_the_switch(
         assert (done[0].actor, done[0].role) == ("alphagate", "system")
         assert done[0].payload["run_key"] == done[0].payload["flow_run_id"]
         assert not {Action.RUN_STARTED, Action.RUN_COMPLETED} & {e.action for e in appended}
-        assert done[0].payload["model_version"] == facts.ref.version_text
+        assert done[0].payload["model_version"] == facts.version
         doc = ledger.store.read_json(done[0].artifacts["report.json"])
         trip = ledger.last(action=Action.KILLSWITCH_TRIPPED)
         assert trip.payload["evidence"]["monitoring_seq"] == done[0].seq

@@ -15,6 +15,7 @@ import io
 import pandas as pd
 import pytest
 
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from governance.policy.schema import Tier
 from tasks.data.synthetic import SyntheticSpec, generate_market, planted_characteristic
@@ -121,7 +122,7 @@ def test_series_survives_restarts_charts_and_trips_once(workspace, reports, monk
 
     ctx = RunContext.open(workspace, actor="alphagate", role="system")
     try:
-        run_id = monitoring_run(ctx, STRATEGY, VERSION)
+        run_id = monitoring_run(ctx, ModelRef(STRATEGY, VERSION))
     finally:
         ctx.close()
     client = MlflowClient()

@@ -49,9 +49,9 @@ from governance.registry.change_control import (
 class Promotion:
     """A completed promotion, derived from the signed approvals.
 
-    ``version`` is the number the approval documents name (read once, where they are
-    read); ``seq`` is the completing approval's; ``approvals`` the counted ``{user, role,
-    identity, seq}`` up to it; ``developer`` the signer of the version's training.
+    ``version``: the number the approval documents name; ``seq``: the completing approval's;
+    ``approvals``: the counted ``{user, role, identity, seq}`` up to it; ``developer``: the
+    signer of the version's training.
     """
 
     model_name: str
@@ -63,9 +63,8 @@ class Promotion:
     #: Completed on the tier's minor-change path (one validator), from its baseline champion.
     minor: bool = False
 
-    @property
-    def ref(self) -> ModelRef:
-        return ModelRef(self.model_name, self.version)
+    #: The promoted version as one value.
+    ref = property(lambda self: ModelRef(self.model_name, self.version))
 
 
 def document(entry) -> dict:
@@ -163,7 +162,6 @@ def promotions(
     candidates = []
     light = _offers_minor_path([p for _seq, p in history], tier)
     for (ref, validation), entries in groups.items():
-        version = ref.version
         run_id = document(entries[0]).get("mlflow_run_id")
         if run_id not in developers:
             developers[run_id] = developer_of(ledger, run_id, registry)
@@ -174,7 +172,7 @@ def promotions(
         compared = signed_comparison(ledger, registry, ref, validation) if light else None
         developer = developers[run_id]
         found = _candidates(
-            entries, rejections.get(version), change,
+            entries, rejections.get(ref.version), change,
             lambda seq, cls, c=compared, b=change.baseline: _requirement(
                 history, seq, name, tier, cls, c, b),
             lambda part, d=developer: counted_approvals(part, d, allow_declared, registry),
@@ -182,7 +180,7 @@ def promotions(
             or _graduated(ledger, registry, tier, _tier_at(history, seq, name, tier), v,
                           counted, part),
         )  # fmt: skip
-        candidates += [(seq, minor, version, validation, counted, developer, change)
+        candidates += [(seq, minor, ref.version, validation, counted, developer, change)
                        for seq, minor, counted in found]  # fmt: skip
     out: list[Promotion] = []
     done: set[tuple[int, str]] = set()
@@ -344,9 +342,7 @@ def _from_record(e) -> Promotion | None:
     p = e.payload
     seqs = [a.get("seq") for a in p.get("approvals") or [] if isinstance(a.get("seq"), int)]
     ref = ModelRef.recorded(str(p.get("model_name")), p.get("model_version"))
-    if ref is None:
-        return None
-    return Promotion(
+    return None if ref is None else Promotion(
         ref.name, ref.version, "", max(seqs, default=e.seq),
         tuple(p.get("approvals") or ()), p.get("developer"),
     )  # fmt: skip
@@ -381,10 +377,8 @@ def record_problems(ledger, registry: Registry | None = None) -> list[tuple[int,
         for e in entries:
             completed = _completed_of(e)
             promo = done.get(completed) if isinstance(completed, int) else None
-            if (
-                promo is None
-                or ModelRef.recorded_number(e.payload.get("model_version")) != promo.version
-            ):
+            version = ModelRef.recorded_number(e.payload.get("model_version"))
+            if promo is None or version != promo.version:
                 problems.append((e.seq, f"model.promoted (seq {e.seq}) of {name!r} v"
                                         f"{e.payload.get('model_version')} records no promotion"
                                         " the signed approvals complete"))  # fmt: skip
