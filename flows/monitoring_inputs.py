@@ -39,17 +39,18 @@ class ChampionFacts:
     @property
     def ref(self) -> ModelRef:
         """The champion's version as a :class:`~governance.ground.refs.ModelRef`."""
-        return ModelRef(self.name, int(self.version))
+        return ModelRef(self.name, self.version)
 
 
 def champion_facts(ctx: RunContext, model) -> ChampionFacts:
     """What monitoring needs about the loaded champion ``model`` (a ``ScoringModel``): its
     horizon and features from its signed input contract, never from the version's tags."""
-    mv = mlflow_client(ctx.ws).get_model_version(model.name, str(model.version))
-    level = validated_level(ctx.ledger, ctx.store, model.name, int(model.version))
+    ref = ModelRef(model.name, model.version)  # a ScoringModel's version is an int
+    mv = mlflow_client(ctx.ws).get_model_version(*ref.mlflow)
+    level = validated_level(ctx.ledger, ctx.store, ref)
     return ChampionFacts(
-        name=model.name,
-        version=int(model.version),
+        name=ref.name,
+        version=ref.version,
         run_id=mv.run_id,
         horizon=model.horizon,
         features=model.features,

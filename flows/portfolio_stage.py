@@ -242,11 +242,10 @@ def hold_to_domain(run: Run, panel, features: pd.DataFrame, ref: ModelRef) -> No
     decided.enforce()
 
 
-def _chart(result, sectors, folder, strategy: str, version) -> str:
+def _chart(result, sectors, folder, label: str) -> str:
     """``portfolio.png`` beside the readable copies: sector weights before/after, trades."""
     from tasks.portfolio.charts import portfolio_png
 
-    label = f"{strategy} v{version}" if version else strategy
     png = portfolio_png(
         result.trades, sectors, f"{result.source} portfolio as of {result.asof}", label
     )
@@ -301,7 +300,8 @@ def publish_book(run: Run, result, version, reasons: list[str], sectors=None, ov
     else:
         top = result.weights.sort_values(ascending=False).head(5)
         shown = ["top weights: " + ", ".join(f"{a} {w:.1%}" for a, w in top.items())]
-        run.summary.portfolio["chart_path"] = _chart(result, sectors, folder, strategy, version)
+        label = f"{strategy} v{version}" if version else strategy
+        run.summary.portfolio["chart_path"] = _chart(result, sectors, folder, label)
     run.summary.note(
         "portfolio",
         headline=f"{result.source} portfolio as of {result.asof}"

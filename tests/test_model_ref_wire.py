@@ -110,6 +110,28 @@ def test_every_signed_document_round_trips_through_a_ref_byte_for_byte(frozen, b
     assert isinstance(recorded["model_version"], str)
 
 
+def test_views_and_packs_spell_a_version_as_they_always_did():
+    """The facts an evidence pack records (``mlflow/model_version.json``) and the standing
+    every view records hold the version as the registry's string, though code holds ints."""
+    from governance.decisions.standing import Stage, Standing
+    from governance.registry.change_control import ChangeClass, Classification
+
+    facts = _facts(12)
+    assert facts.to_json()["version"] == "12" and facts.ref == ModelRef("alpha", 12)
+    here = Standing(
+        name="alpha", version=12, stage=Stage.CHAMPION, verdict="pass", validator="vera",
+        validation_seq=3, developer="dana", champion=12, killswitch="armed",
+        workspace_switch="armed", strategy_switch="armed", halted=False,
+    )  # fmt: skip
+    shown = here.to_json()
+    assert (shown["version"], shown["champion"]) == ("12", "12") and here.is_champion
+    assert replace(here, champion=None).to_json()["champion"] is None
+    # a baseline is recorded as a string; its number compares with versions
+    change = Classification(ChangeClass.MINOR, "9", 4)
+    assert change.to_json()["baseline_version"] == "9" and change.baseline == 9 < 12
+    assert Classification(ChangeClass.MINOR, "v9", 4).baseline is None  # forged: no number
+
+
 def test_a_finding_id_is_spelled_as_before():
     """Finding ids are recorded (payloads, acceptance documents): ``F-<model>-v<N>-<n>``."""
     assert finding_id(ModelRef.parse("alpha", "12"), 3) == "F-alpha-v12-3"

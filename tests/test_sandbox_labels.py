@@ -174,7 +174,7 @@ def test_an_exporter_that_hides_the_sandbox_is_caught(chain, tmp_path):
     from governance.evidence.proof import seal
 
     with Ledger.open(chain["ws"]) as ledger:
-        files, summary = collect(chain["ws"], ledger, PackSubject(NAME, chain["version"]))
+        files, summary = collect(chain["ws"], ledger, PackSubject(NAME, int(chain["version"])))
         forged = write_pack(files, {**summary, "sandbox": False}, tmp_path / "forged.zip",
                             partial(seal, ledger))  # fmt: skip
     out = _cli("evidence", "verify", str(forged))

@@ -94,7 +94,7 @@ def compare_scores(
     a, b = (np.asarray(x, dtype=float) for x in importances)
     corr = spearmanr(a, b)[0] if len(a) > 1 and np.ptp(a) > 0 and np.ptp(b) > 0 else math.nan
     return Comparison(
-        baseline_version=str(baseline_version),
+        baseline_version=baseline_version,
         rank_ic=float(ic_new.mean()),
         baseline_rank_ic=float(ic_base.mean()),
         ic_change=float(paired.mean()) if len(paired) else math.nan,
@@ -106,8 +106,8 @@ def compare_scores(
     )
 
 
-def baseline_booster(ledger, name: str, version: str) -> lgb.Booster | Mixture:
-    """The baseline's LightGBM model (a regime ensemble's boosters: ``ensemble.mix``) from
+def baseline_booster(ledger, ref: ModelRef) -> lgb.Booster | Mixture:
+    """The baseline ``ref``'s LightGBM model (a regime ensemble's boosters: ``ensemble.mix``) from
     the file its developer's signed ``model.trained`` names (``model_hash``), read from the content-addressed store and re-hashed: never the
     registry's copy, which an insider could swap for the new version's to pass the
     comparison.
@@ -117,10 +117,10 @@ def baseline_booster(ledger, name: str, version: str) -> lgb.Booster | Mixture:
     TamperDetected
         No valid signed training entry names a model file, or the file changed.
     """
-    entry = trained_entry_of(ledger, ModelRef.parse(name, version))
+    entry = trained_entry_of(ledger, ref)
     digest = entry.payload.get("model_hash") if entry is not None else None
     if not isinstance(digest, str):
-        raise TamperDetected(f"{name} v{version}: no valid signed model.trained names its model")
+        raise TamperDetected(f"{ref}: no valid signed model.trained names its model")
     text = ledger.store.read_bytes(digest).decode("utf-8")
     mix = (entry.payload.get("ensemble") or {}).get("mix")
     features = list(entry.payload.get("features") or [])
@@ -133,19 +133,19 @@ def compare_with_baseline(ledger, inp: ValidationInputs, change: dict, tier, qua
     """The comparison section of a minor change's validation (None for a material one):
     the figures, the baseline and the breaches of ``tier``'s ``change.comparison``. A minor
     change has the baseline's features in the same order (its class says so)."""
-    base_version = change.get("baseline_version")
-    if change.get("class") != ChangeClass.MINOR.value or base_version is None:
+    if change.get("class") != ChangeClass.MINOR.value or change.get("baseline_version") is None:
         return None
-    booster = baseline_booster(ledger, inp.model_name, str(base_version))
+    base = ModelRef.parse(inp.model_name, change["baseline_version"])  # the signed class's
+    booster = baseline_booster(ledger, base)
     found = compare_scores(
         inp.holdout,
         predict(inp.booster, inp.holdout, inp.features),
         predict(booster, inp.holdout, inp.features),
         (inp.booster.feature_importance("gain"), booster.feature_importance("gain")),
-        baseline_version=str(base_version),
+        baseline_version=base.version_text,  # signed as a string, as it always was
         quantile=quantile,
         horizon=inp.horizon,
     ).to_json()
     bounds = tier.change.comparison
     return {**found, "bounds": bounds.model_dump(),
-            "breaches": comparison_breaches(bounds, found, ModelRef.number(base_version))}  # fmt: skip
+            "breaches": comparison_breaches(bounds, found, base.version)}  # fmt: skip

@@ -10,7 +10,8 @@ import math
 from dataclasses import dataclass
 
 from governance.ground.artifacts import ArtifactStore
-from governance.ground.vocabulary import Action, Subject
+from governance.ground.refs import ModelRef
+from governance.ground.vocabulary import Action
 from governance.log.ledger import Ledger
 
 REPORT = "report.json"
@@ -31,11 +32,10 @@ class ValidatedLevel:
     ts: str
 
 
-def validated_level(
-    ledger: Ledger, store: ArtifactStore, name: str, version: int
-) -> ValidatedLevel | None:
-    """The level of the version's latest ``validation.completed``; None if never validated."""
-    entry = ledger.last(action=Action.VALIDATION_COMPLETED, subject=Subject.model(name, version))
+def validated_level(ledger: Ledger, store: ArtifactStore, ref: ModelRef) -> ValidatedLevel | None:
+    """The level of the version ``ref``'s latest ``validation.completed``; None if never
+    validated."""
+    entry = ledger.last(action=Action.VALIDATION_COMPLETED, subject=ref.subject)
     if entry is None:
         return None
     metrics = store.read_json(entry.artifacts[REPORT])["metrics"]

@@ -77,7 +77,7 @@ def _export(args: argparse.Namespace) -> int:
     elif args.start or args.end:
         raise InputError("evidence export: --from/--to go with --strategy only")
     elif args.model_version is not None:
-        subject = PackSubject(args.model or cfg.model.name, str(args.model_version))
+        subject = PackSubject(args.model or cfg.model.name, args.model_version)
     else:
         subject = PackSubject(run_id=args.run_id)
     files = {"run.yaml": path, "policy.yaml": cfg.resolve(cfg.policy.file)}

@@ -65,6 +65,7 @@ from governance.ground.canonical import sha256_bytes
 from governance.ground.environment import distributions, interpreter
 from governance.ground.errors import InputError
 from governance.ground.files import write_atomic
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Area, Subject, area
 from governance.ground.workspace import Workspace
 from governance.identity.sandbox import is_sandbox
@@ -82,7 +83,7 @@ class PackSubject:
     """What a pack is about: a model version, or a run id (Prefect flow run or MLflow run)."""
 
     model_name: str | None = None
-    version: str | None = None
+    version: int | None = None
     run_id: str | None = None
     period: tuple[str, str] | None = None  # (from, to) ISO days of model_name's period pack
 
@@ -102,8 +103,8 @@ def _about_version(e: LedgerEntry, subject: PackSubject) -> bool:
     if e.subject == Subject.model(subject.model_name, subject.version):
         return True
     p = e.payload
-    return (
-        p.get("model_name") == subject.model_name and str(p.get("model_version")) == subject.version
+    return p.get("model_name") == subject.model_name and (
+        ModelRef.recorded_number(p.get("model_version")) == subject.version
     )
 
 
@@ -150,17 +151,16 @@ def python_environment() -> dict:
     return {**interpreter(), "packages": distributions()}
 
 
-def _mlflow_files(ws: Workspace, name: str, version: str) -> dict[str, bytes]:
+def _mlflow_files(ws: Workspace, ref: ModelRef) -> dict[str, bytes]:
     """Model version facts, its run's params/metrics/tags and run files (model card ...)."""
-    from governance.ground.refs import ModelRef
     from governance.registry.recorder import download, mlflow_client
     from governance.registry.versions import get_model_facts, registry_exists
 
     if not registry_exists(ws):
         return {}
     client = mlflow_client(ws)
-    facts = get_model_facts(client, ModelRef.parse(name, version))  # the subject's version
-    files = {"mlflow/model_version.json": _dump(facts)}
+    facts = get_model_facts(client, ref)
+    files = {"mlflow/model_version.json": _dump(facts.to_json())}
     if facts.run_id:
         run = client.get_run(facts.run_id)
         files["mlflow/run.json"] = _dump(
@@ -221,7 +221,7 @@ def collect(
                                                "identity")}
             )  # fmt: skip
     if subject.version is not None:
-        files.update(_mlflow_files(ws, subject.model_name, subject.version))
+        files.update(_mlflow_files(ws, ModelRef(subject.model_name, subject.version)))
     policy_file = (config_files or {}).get("policy.yaml")
     files["inventory/models.json"] = _dump(inventory_member(ws, ledger, policy_file))
     for label, path in (config_files or {}).items():

@@ -213,7 +213,7 @@ class Register:
         if model_name is not None:
             out = [r for r in out if r.model_name == model_name]
         if version is not None:
-            out = [r for r in out if r.model_version == str(version)]  # as recorded
+            out = [r for r in out if r.ref is not None and r.ref.version == version]
         if status is not None:
             out = [r for r in out if r.status == Status(status)]
         return out

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from governance.ground.errors import InputError
@@ -64,6 +64,10 @@ class ModelFacts:
     def ref(self) -> ModelRef:
         """The version as one value."""
         return ModelRef(self.name, self.version)
+
+    def to_json(self) -> dict:
+        """The facts as evidence packs record them: the version as the registry spells it."""
+        return {**asdict(self), "version": self.ref.version_text}
 
 
 def model_artifact_hash(client, ref: ModelRef) -> str:

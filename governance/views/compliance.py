@@ -23,6 +23,7 @@ from typing import Any
 from governance.evidence.period import about_strategy
 from governance.ground.files import write_atomic
 from governance.ground.html import Cell, Facts, Page, Section, Table
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.identity.sandbox import banner
 from governance.views.compliance_map import EXPECTATIONS, Expectation, Framework
@@ -83,15 +84,17 @@ def _entries(ledger, actions: Iterable[Action]) -> list:
     return sorted(out, key=lambda e: e.seq)
 
 
-def _about(entry, name: str, version: str) -> bool:
-    """Whether ``entry`` is evidence about version ``version`` of model ``name``."""
+def _about(entry, ref: ModelRef) -> bool:
+    """Whether ``entry`` is evidence about the version ``ref``."""
     parsed = Subject.parse_model(entry.subject)
     if parsed is not None:
-        return parsed[0] == name and parsed[1] in (None, version)
-    if not about_strategy(entry.action, entry.subject, entry.payload, name):
+        return parsed[0] == ref.name and (
+            parsed[1] is None or ModelRef.recorded_number(parsed[1]) == ref.version
+        )
+    if not about_strategy(entry.action, entry.subject, entry.payload, ref.name):
         return False
     named = (entry.payload or {}).get("model_version")
-    return named is None or str(named) == version
+    return named is None or ModelRef.recorded_number(named) == ref.version
 
 
 def _status(kinds: list[dict], gaps: list[str]) -> str:
@@ -101,17 +104,17 @@ def _status(kinds: list[dict], gaps: list[str]) -> str:
 
 def _per_model(citer, x: Expectation, found: list[list], versions) -> list[dict[str, Any]]:
     out = []
-    for name, version in versions:
+    for ref in versions:
         kinds, gaps = [], []
         for kind, entries in zip(x.evidence, found, strict=True):
             if kind.workspace:
                 continue
-            mine = [e for e in entries if _about(e, name, version)]
+            mine = [e for e in entries if _about(e, ref)]
             cited = [citer.cite(e) for e in mine[-CITE_MODEL:]]
             kinds.append({"label": kind.label, "count": len(mine), "cited": cited})
             if not mine:
-                gaps.append(f"No {kind.label} for {name} v{version}.")
-        out.append({"model": name, "version": int(version), "status": _status(kinds, gaps),
+                gaps.append(f"No {kind.label} for {ref}.")
+        out.append({"model": ref.name, "version": ref.version, "status": _status(kinds, gaps),
                     "evidence": kinds, "gaps": gaps})  # fmt: skip
     return out
 
@@ -145,23 +148,25 @@ def _row(ledger, citer: _Citer, x: Expectation, versions) -> dict[str, Any]:
     }
 
 
-def _versions(ledger) -> list[tuple[str, str]]:
-    """``(name, version)`` of every registered model version, in registration order."""
+def _registered(ledger) -> list[tuple[ModelRef, Any]]:
+    """``(ref, entry)`` of every ``model.registered`` naming a version number, in order."""
     out = []
     for reg in ledger.entries(action=Action.MODEL_REGISTERED):
-        name, version = reg.payload.get("model_name"), reg.payload.get("version")
-        if name and version is not None and (name, str(version)) not in out:
-            out.append((name, str(version)))
+        name = reg.payload.get("model_name")
+        ref = ModelRef.recorded(name, reg.payload.get("version")) if name else None
+        out += [(ref, reg)] if ref else []
     return out
+
+
+def _versions(ledger) -> list[ModelRef]:
+    """Every registered model version, in registration order."""
+    return list(dict.fromkeys(ref for ref, _ in _registered(ledger)))
 
 
 def _models(ledger, citer: _Citer) -> list[dict[str, Any]]:
     out = []
-    for reg in ledger.entries(action=Action.MODEL_REGISTERED):
-        name, version = reg.payload.get("model_name"), reg.payload.get("version")
-        if not name or version is None:
-            continue
-        subject = Subject.model(name, version)
+    for ref, reg in _registered(ledger):
+        subject = ref.subject
         validations = ledger.entries(action=Action.VALIDATION_COMPLETED, subject=subject)
         decisions = [
             e
@@ -171,8 +176,8 @@ def _models(ledger, citer: _Citer) -> list[dict[str, Any]]:
         last = validations[-1] if validations else None
         out.append(
             {
-                "model": name,
-                "version": int(version),
+                "model": ref.name,
+                "version": ref.version,
                 "registered": citer.cite(reg),
                 "validation": citer.cite(last) if last else None,
                 "verdict": last.payload.get("verdict") if last else None,

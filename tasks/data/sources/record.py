@@ -90,8 +90,8 @@ def _stored_contract(ctx: RunContext, table: SourceTable) -> str:
     return sha
 
 
-def _trained_payload(ledger, name: str, version) -> dict:
-    registered = ledger.last(action=Action.MODEL_REGISTERED, subject=Subject.model(name, version))
+def _trained_payload(ledger, ref: ModelRef) -> dict:
+    registered = ledger.last(action=Action.MODEL_REGISTERED, subject=ref.subject)
     seq = None if registered is None else registered.payload.get("trained_seq")
     if seq is None:
         return {}
@@ -113,10 +113,9 @@ def flag_contract_changes(ledger, tables: Sequence[SourceTable]) -> list:
 
     now = {t.name: t.contract for t in tables}
     raised = []
-    for name, promoted in champions(ledger).items():  # what the signed approvals make
-        version = promoted.version
+    for promoted in champions(ledger).values():  # what the signed approvals make
         found = []
-        for src in _trained_payload(ledger, name, version).get("sources") or []:
+        for src in _trained_payload(ledger, promoted.ref).get("sources") or []:
             c = now.get(src.get("source"))
             if c is None or (c.version, c.sha256) == (
                 src.get("version"),
@@ -129,14 +128,13 @@ def flag_contract_changes(ledger, tables: Sequence[SourceTable]) -> list:
             found.append(finding(
                 "source_contract_changed",
                 f"source {src['source']}: contract {src.get('contract')} {src['version']} -> "
-                f"{c.version}{edited}, owner {c.owner}: v{version} was trained and validated on "
+                f"{c.version}{edited}, owner {c.owner}: v{promoted.version} was trained and validated on "
                 f"{src['version']}",
                 about=str(src["source"]),
             ))  # fmt: skip
         if found:
             evidence = {"sources": [t.lineage() for t in tables]}
-            ref = ModelRef.parse(name, version)  # as the signed promotion recorded it
-            raised += raise_once(ledger, ref, found, origin="source", evidence=evidence)
+            raised += raise_once(ledger, promoted.ref, found, origin="source", evidence=evidence)
     return raised
 
 
