@@ -140,7 +140,7 @@ def train(run: Run, sealed, data_fingerprint: str) -> Trained:
         )
         found = Trained(
             res.model_name,
-            int(res.version),
+            res.version,
             res.mlflow_run_id,
             float(res.cv.rank_ic_mean),
             float(res.cv.rank_ic_std),

@@ -86,6 +86,10 @@ class ValidationInputs:
     accounting: TrialAccounting
     booster: Any
 
+    @property
+    def ref(self) -> ModelRef:
+        return ModelRef(self.model_name, self.version)
+
 
 def trial_accounting(ledger: Ledger, strategy: str, run_id: str) -> TrialAccounting:
     """Count the distinct trials on the data the version ``run_id`` was trained on.
@@ -159,7 +163,7 @@ def load_inputs(ws, ledger: Ledger, store, ref: ModelRef) -> ValidationInputs:
     model_name, version = ref.name, ref.version
     client = mlflow_client(ws)
     try:
-        mv = client.get_model_version(model_name, str(version))  # MLflow's string
+        mv = client.get_model_version(*ref.mlflow)
     except mlflow_error():
         raise InputError(
             f"--model-version: model {model_name!r} has no version {version}"

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from governance.ground.refs import ModelRef
 from governance.registry.change_control import trained_entry_of
 from tasks.model.dataset import load_sealed
 from validation.config import ValidationConfig
@@ -48,7 +47,7 @@ def robustness(ledger, store, inp: ValidationInputs, cfg: ValidationConfig) -> R
     holdout = inp.holdout
     base = predict(inp.booster, holdout, inp.features)
     quantile = 1.0 / cfg.n_quantiles
-    entry = trained_entry_of(ledger, ModelRef(inp.model_name, inp.version))
+    entry = trained_entry_of(ledger, inp.ref)
     recipe = recipe_of(entry.payload) if entry is not None else None
     refits: list[tuple[str, np.ndarray]] = []
     if recipe is None or list(recipe.features) != list(inp.features):

@@ -90,7 +90,7 @@ def check_validator(ctx: RunContext, ref: ModelRef, validator) -> None:
 
     model_name, version = ref.name, ref.version
     try:
-        run_id = mlflow_client(ctx.ws).get_model_version(model_name, str(version)).run_id
+        run_id = mlflow_client(ctx.ws).get_model_version(*ref.mlflow).run_id
     except mlflow_error():  # unknown version: load_inputs raises the InputError later
         run_id = None
     developer = developer_of(ctx.ledger, run_id)
@@ -123,7 +123,7 @@ def _header(
     return {
         "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "training": {"fold_rounds": trained.get("fold_rounds") or []},
-        "approvals": decision_rows(ctx.ledger, ModelRef(inp.model_name, inp.version)),
+        "approvals": decision_rows(ctx.ledger, inp.ref),
         "model": {
             "intended_use": trained.get("intended_use"),
             "name": inp.model_name,
@@ -176,7 +176,7 @@ def _mlflow_record(
     tags = {
         "mlflow.runName": f"validate-{inp.model_name}-v{inp.version}",
         "model_name": inp.model_name,
-        "model_version": str(inp.version),
+        "model_version": inp.ref.version_text,
         "model_run_id": inp.run_id,
         "validator": validator,
         "mlflow.user": validator,  # the proven validator, not the OS account ("root")
@@ -213,13 +213,13 @@ def _mlflow_record(
         "validation.report": f"runs:/{run_id}/validation/report.html",
     }
     for key, value in version_tags.items():
-        client.set_model_version_tag(inp.model_name, str(inp.version), key, value)
+        client.set_model_version_tag(*inp.ref.mlflow, key, value)
     # One click from the version page: its description links the validation run's report.
     link = f"#/experiments/{exp_id}/runs/{run_id}/artifacts/validation/report.html"
-    mv = client.get_model_version(inp.model_name, str(inp.version))
+    mv = client.get_model_version(*inp.ref.mlflow)
     line = f"Validation {a.verdict.value.upper()} by {validator}: [report]({link})"
     desc = "\n\n".join(x for x in ((mv.description or "").strip(), line) if x)
-    client.update_model_version(inp.model_name, str(inp.version), description=desc)
+    client.update_model_version(*inp.ref.mlflow, description=desc)
     return run_id
 
 

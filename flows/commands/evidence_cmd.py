@@ -159,7 +159,7 @@ def _committee(args: argparse.Namespace) -> int:
         write_atomic(pdf, printed)
     print(f"committee pack {out}: {name} v{version}, {page.verdict}; ledger #{entry.seq}")
     if args.json:
-        emit_json({"out": str(out.resolve()), "model_name": name, "version": str(version),
+        emit_json({"out": str(out.resolve()), "model_name": name, "version": ref.version_text,
                    "state": page.verdict, "decision_requested": entry.payload["decision"],
                    "html_sha256": entry.artifacts["committee.html"],
                    "pdf": str(pdf.resolve()) if pdf else None,

@@ -36,9 +36,10 @@ def regime_ensembles(ledger: Ledger, strategy: str) -> list[int]:
     out, registry = [], None
     for e in ledger.entries(action=Action.MODEL_REGISTERED):
         p = e.payload
-        if p.get("model_name") != strategy or p.get("trained_seq") is None:
+        version = ModelRef.recorded_number(p.get("version"))
+        if p.get("model_name") != strategy or p.get("trained_seq") is None or version is None:
             continue
-        seq, version = int(p["trained_seq"]), int(p["version"])
+        seq = int(p["trained_seq"])
         trained = ledger.entries_between(seq, seq)
         if not trained or (trained[0].payload.get("ensemble") or {}).get("kind") != "regime":
             continue
@@ -53,9 +54,13 @@ def shadow_versions(ledger: Ledger, strategy: str) -> list[tuple[str, int]]:
     validated regime ensembles, by version."""
 
     def mine(action):
-        return [e for e in ledger.entries(action=action) if e.payload.get("model_name") == strategy]
+        """``[(seq, version)]`` of ``action`` on the strategy's versions (a recorded version
+        that is no number names none)."""
+        found = [(e.seq, ModelRef.recorded_number(e.payload.get("model_version")))
+                 for e in ledger.entries(action=action) if e.payload.get("model_name") == strategy]  # fmt: skip
+        return [(seq, v) for seq, v in found if v is not None]
 
-    promoted = [(e.seq, int(e.payload["model_version"])) for e in mine(Action.MODEL_PROMOTED)]
+    promoted = mine(Action.MODEL_PROMOTED)
     retired = set(retirements(ledger, strategy))
     champion = promoted[-1][1] if promoted else None
     out: list[tuple[str, int]] = []
@@ -63,9 +68,8 @@ def shadow_versions(ledger: Ledger, strategy: str) -> list[tuple[str, int]]:
     if previous:
         out.append((PREVIOUS, previous[-1]))
     paper = set()
-    for e in mine(Action.MODEL_PAPER):
-        v = int(e.payload["model_version"])
-        if not any(seq > e.seq and pv == v for seq, pv in promoted) and v not in retired:
+    for at, v in mine(Action.MODEL_PAPER):
+        if not any(seq > at and pv == v for seq, pv in promoted) and v not in retired:
             paper.add(v)
     out += [(PAPER, v) for v in sorted(paper - {champion} - {v for _, v in out})]
     listed = {v for _, v in out} | {champion} | retired

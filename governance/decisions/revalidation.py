@@ -33,9 +33,8 @@ def trip_if_champion_failed(ws, target, tier, ref: ModelRef, verdict: str, seq: 
         ws, getattr(target, "ledger", target), ref
     ):
         return None
-    name, version = ref.name, ref.version
-    reason = f"champion {name} v{version} failed its revalidation (validation seq {seq})"
-    evidence = {"validation_seq": seq, "model_name": name, "model_version": str(version)}
+    reason = f"champion {ref} failed its revalidation (validation seq {seq})"
+    evidence = {"validation_seq": seq, "model_name": ref.name, "model_version": ref.version_text}
     return auto_trip(
-        target, tier, Trigger.CHAMPION_VALIDATION_FAIL, reason, evidence, strategy=name
+        target, tier, Trigger.CHAMPION_VALIDATION_FAIL, reason, evidence, strategy=ref.name
     )

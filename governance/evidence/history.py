@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from governance.decisions import killswitch
 from governance.ground.canonical import canonical_json, sha256_bytes
 from governance.ground.errors import InputError
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Area, Subject, area
 from governance.identity.users import load_registry
 from governance.log.chain import HASHED_FIELDS, entry_leaf
@@ -101,13 +102,14 @@ class _Sources:
         rows += [*self.switch[None], *[e for k, v in self.switch.items() if k for e in v]]
         return sorted(rows, key=lambda e: e.seq)
 
-    def _in_paper(self, cut: int, retired: set[str]) -> list[dict]:
+    def _in_paper(self, cut: int, retired: set[int | None]) -> list[dict]:
         """Versions that entered paper by ``cut`` and were neither promoted nor retired since."""
         out = []
         for e in self.paper:
-            version = str(e.payload.get("model_version"))
+            version = ModelRef.recorded_number(e.payload.get("model_version"))
             live = any(
-                str(p.payload.get("model_version")) == version and e.seq < p.seq <= cut
+                ModelRef.recorded_number(p.payload.get("model_version")) == version
+                and e.seq < p.seq <= cut
                 for p in self.promotions
             )
             if e.seq <= cut and not live and version not in retired:
@@ -127,12 +129,13 @@ class _Sources:
         switch = above if above.tripped else next(v for k, v in levels.items() if k)
         retired = [_retired(e) for e in self.retired if e.seq <= cut]
         live = promoted and _live(promoted)
-        if live and str(live["model_version"]) in {r["model_version"] for r in retired}:
+        gone = {ModelRef.recorded_number(r["model_version"]) for r in retired}
+        if live and ModelRef.recorded_number(live["model_version"]) in gone:
             live = None  # its retirement ended its use
         return {
             "as_of_seq": cut,
             "live": live,
-            "paper": self._in_paper(cut, {r["model_version"] for r in retired}),
+            "paper": self._in_paper(cut, gone),
             "retired": retired,
             "policy": policy and _policy(policy),
             "killswitch": {**switch.to_json(), "seq": switch.seq},

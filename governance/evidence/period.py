@@ -26,6 +26,7 @@ import datetime as dt
 
 from governance.evidence.history import history
 from governance.ground.errors import InputError
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.log.ledger import Ledger, LedgerEntry
 
@@ -68,13 +69,15 @@ def period_seeds(
     last = max((e.seq for e in entries if str(e.ts)[:10] <= end.isoformat()), default=0)
     standing = history(ledger, name, start.isoformat())["standing"]
     seeds = {e.seq for e in window} | _cited(standing)
-    versions = {str(v) for v in _versions(standing)}
+    versions = {ModelRef.recorded_number(v) for v in _versions(standing)}
     for e in window:
         if e.action in (Action.MODEL_PROMOTED, Action.MODEL_PAPER):
-            versions.add(str(e.payload.get("model_version")))
+            versions.add(ModelRef.recorded_number(e.payload.get("model_version")))
+    versions.discard(None)  # a recorded version that is no number names none
     for e in entries:
         parsed = Subject.parse_model(e.subject)
-        if e.seq <= last and parsed and parsed[0] == name and parsed[1] in versions:
+        if e.seq <= last and parsed and parsed[0] == name \
+                and ModelRef.recorded_number(parsed[1]) in versions:  # fmt: skip
             seeds.add(e.seq)
     return {s for s in seeds if s <= last}
 

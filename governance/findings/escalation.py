@@ -89,7 +89,7 @@ def raise_once(
         subject=ref.subject,
         payload={
             "model_name": ref.name,
-            "model_version": str(ref.version),  # recorded as a string
+            "model_version": ref.version_text,  # recorded as a string
             "origin": origin,
             "findings": new,
             **dict(evidence or {}),

@@ -26,7 +26,7 @@ def findings_line(records, link: str | None) -> str:
 
 def sync_findings(ws, ledger, ref: ModelRef, validation_seq: int) -> None:
     """Set the version's findings tags and description line from the register."""
-    name, version = ref.name, str(ref.version)  # the registry's string
+    name, version = ref.mlflow  # as MLflow's client takes them
     client = mlflow_client(ws)
     records = blocking(load_register(ledger), validation_seq)
     mv = client.get_model_version(name, version)

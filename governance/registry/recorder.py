@@ -329,7 +329,7 @@ def download_model(client, ref: ModelRef, dst: str | Path | None = None) -> Path
     import mlflow
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    uri = client.get_model_version_download_uri(ref.name, str(ref.version))  # MLflow's string
+    uri = client.get_model_version_download_uri(*ref.mlflow)
     return Path(
         mlflow.artifacts.download_artifacts(
             artifact_uri=uri,

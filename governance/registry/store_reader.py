@@ -155,7 +155,7 @@ class LocalRegistry:
 
     def model_dir(self, ref: ModelRef) -> Path | None:
         """The folder of a version's logged model files when they are local, else None."""
-        mv = self.get_model_version(ref.name, str(ref.version))
+        mv = self.get_model_version(*ref.mlflow)
         uri = urlparse(mv.storage_location or "")
         if uri.scheme != "file":
             return None

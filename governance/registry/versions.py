@@ -143,7 +143,9 @@ def set_champion(client, ref: ModelRef, promoted: dict, seq: int) -> str | None:
         client.set_model_version_tag(name, previous, "status", "retired")
         client.set_model_version_tag(name, previous, "retired_by_seq", str(seq))
     client.set_registered_model_alias(name, CHAMPION, version)
-    if version in {str(mv.version) for mv in _alias_versions(client, name, PAPER)}:
+    if ref.version in {
+        ModelRef.recorded_number(mv.version) for mv in _alias_versions(client, name, PAPER)
+    }:
         client.delete_registered_model_alias(name, PAPER)  # from paper to live capital
     tags = {
         "stage": "live",

@@ -386,7 +386,7 @@ def record_committee(
         payload={
             "kind": "committee",
             "model_name": f.model_name,
-            "model_version": int(f.version),
+            "model_version": f.version,
             "decision": decision,
             "read_at": {"seq": seq, "hash": digest},
             "html_sha256": sha,

@@ -83,7 +83,7 @@ class CommitteeFacts:
     """Everything the committee pack shows, read from the ledger and the artifact store."""
 
     model_name: str
-    version: str
+    version: int
     head: tuple[int, str]
     written_at: str
     sandbox: bool
@@ -242,7 +242,7 @@ def committee_facts(ledger, ref: ModelRef) -> CommitteeFacts:
     TamperDetected
         An artifact no longer matches its hash, or a signed decision does not verify.
     """
-    name, version = ref.name, str(ref.version)  # the recorded spelling (payloads, subjects)
+    name = ref.name
     store = ledger.store
     seq, digest = ledger.head()
     trained = _trained(ledger, ref)
@@ -252,7 +252,7 @@ def committee_facts(ledger, ref: ModelRef) -> CommitteeFacts:
     register = load_register(ledger)
     return CommitteeFacts(
         model_name=name,
-        version=version,
+        version=ref.version,
         head=(seq, digest),
         written_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         sandbox=is_sandbox(ledger),

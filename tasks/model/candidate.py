@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Subject
 from governance.registry.recorder import mlflow_client
 
@@ -69,7 +70,7 @@ def registered_earlier(ctx: RunContext, name: str) -> Trained | None:
     cv = p.get("metrics") or {}
     return Trained(
         name,
-        int(mv.version),
+        ModelRef.number(mv.version),  # read once: the registry hands back a string
         mv.run_id,
         cv.get("cv_rank_ic_mean"),
         cv.get("cv_rank_ic_std"),
