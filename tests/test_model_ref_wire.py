@@ -8,7 +8,9 @@ boundary, built again from that ref, and must come out byte-identical in canonic
 
 A second guard keeps the ``int | str`` version from coming back: no parameter or field whose
 name says version is annotated with both ``int`` and ``str`` in governance/, flows/, tasks/
-or validation/ (an AST walk, like tests/test_vocabulary.py's greps).
+or validation/ (an AST walk, like tests/test_vocabulary.py's greps). Two more keep the loose
+forms from coming back: no function takes a model's name and a version side by side, and
+``str()``/``int()`` of a version happens only at the boundaries listed (each with its reason).
 """
 
 from __future__ import annotations
@@ -193,3 +195,136 @@ def test_the_guard_sees_each_spelling_of_int_or_str(tmp_path):
     )
     assert _mixed_versions(src) == ["a.version", "b.model_version", "c.baseline_version",
                                     "version"]  # fmt: skip
+
+
+#: Functions that still take a model's name and a version side by side, and why (the list
+#: only shrinks: a ``ModelRef`` is the one value code passes around).
+PAIRS = {
+    ("governance/ground/vocabulary.py", "model"):
+        "the subject builder spells a version as recorded, from a payload's text or a number",
+    ("governance/registry/store_reader.py", "get_model_version"):
+        "mirrors MlflowClient.get_model_version(name, version): the registry's own call",
+    ("flows/review.py", "review_flow"):
+        "a Prefect deployment's parameters (JSON from a form or a schedule), read into a ref",
+    ("governance/findings/register.py", "select"):
+        "independent optional filters of a query (--model, --model-version), not one version",
+    ("governance/findings/overdue.py", "system_finding_event"):
+        "copies a finding's recorded name and version into the payload: FindingRecord still"
+        " holds the recorded text (issue 21 remains)",
+}  # fmt: skip
+_NAMES = {"name", "model_name", "model", "strategy"}
+_NOT_MODEL = {"policy_version", "schema_version", "contract_version", "pandas_version"}
+
+
+def _says_version(word: str) -> bool:
+    return word in ("version", "model_version") or (
+        word.endswith("_version") and word not in _NOT_MODEL
+    )
+
+
+def _pairs(path: Path) -> list[str]:
+    """Functions of ``path`` with a model-name parameter and a version parameter."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            a = node.args
+            names = {x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs)}
+            if names & _NAMES and any(_says_version(n) for n in names):
+                out.append(node.name)
+    return out
+
+
+def _walk(fn):
+    found = []
+    for layer in LAYERS:
+        for path in sorted((ROOT / layer).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            found += [(rel, name) for name in fn(path)]
+    return found
+
+
+def test_no_function_takes_a_name_and_a_version_side_by_side():
+    """A version is a ``ModelRef`` (its name inside), never a loose ``(name, version)`` pair
+    that a caller can mismatch; the exceptions are listed with their reasons."""
+    found = _walk(_pairs)
+    assert sorted(set(found) - set(PAIRS)) == []
+    assert sorted(set(PAIRS) - set(found)) == []  # a converted one leaves the list
+
+
+#: Where a version is still converted with ``str()``/``int()``, and why: each crosses a
+#: boundary (the list only shrinks; elsewhere ``ModelRef.number``/``recorded_number`` read
+#: a version and ``ModelRef.version_text``/``mlflow`` spell it).
+CONVERSIONS = {
+    ("governance/ground/refs.py", "version_text"): "the one spelling of a version as text",
+    ("governance/registry/versions.py", "champion_version"):
+        "the registry's alias, as model.promoted records it (a string)",
+    ("governance/registry/store_reader.py", "_versions"): "the registry's SQLite rows",
+    ("governance/registry/store_reader.py", "search_registered_models"):
+        "the registry's SQLite rows",
+    ("governance/registry/change_control.py", "_registered"):
+        "a baseline version as the signed change class records it (a string)",
+    ("governance/evidence/history.py", "_paper_fact"):
+        "history --json spells a recorded version as a string",
+    ("governance/evidence/history.py", "_retired"):
+        "history --json spells a recorded version as a string",
+    ("governance/findings/register.py", "_on_validation"):
+        "FindingRecord.model_version holds the recorded text (issue 21 remains)",
+    ("governance/policy/adoption.py", "pending_adoptions"): "a policy's version, no model's",
+    ("governance/policy/adoption.py", "_fold"): "a policy's version, no model's",
+}  # fmt: skip
+
+
+def _versionish(e) -> bool:
+    """``version``, ``x.version``, ``p["model_version"]``, ``p.get("model_version")``."""
+    key = None
+    if isinstance(e, ast.Name):
+        key = e.id
+    elif isinstance(e, ast.Attribute):
+        key = e.attr
+    elif isinstance(e, ast.Subscript) and isinstance(e.slice, ast.Constant):
+        key = e.slice.value
+    elif isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == "get":
+        key = e.args[0].value if e.args and isinstance(e.args[0], ast.Constant) else None
+    return isinstance(key, str) and "version" in key and key not in _NOT_MODEL
+
+
+def _conversions(path: Path) -> list[str]:
+    """Enclosing function of each ``str(<version>)`` or ``int(<version>)`` of ``path``."""
+    out = []
+
+    def visit(node, where):
+        for child in ast.iter_child_nodes(node):
+            inner = (
+                child.name if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) else where
+            )
+            if (isinstance(child, ast.Call) and isinstance(child.func, ast.Name)
+                    and child.func.id in ("str", "int") and len(child.args) == 1
+                    and _versionish(child.args[0])):  # fmt: skip
+                out.append(where)
+            visit(child, inner)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")), "<module>")
+    return out
+
+
+def test_versions_are_converted_at_their_boundaries_only():
+    """``str(version)``/``int(version)`` only where a version crosses a boundary listed in
+    CONVERSIONS, and each listed one still does (so the list only shrinks)."""
+    found = _walk(_conversions)
+    assert sorted(set(found) - set(CONVERSIONS)) == []
+    assert sorted(set(CONVERSIONS) - set(found)) == []
+
+
+def test_the_guards_see_a_pair_and_each_spelling_of_a_conversion(tmp_path):
+    """Both guards fail on the forms the code used (the tests that fail on purpose)."""
+    src = tmp_path / "m.py"
+    src.write_text(
+        "def a(ledger, name, version): ...\n"
+        "def b(strategy: str, model_version: int): ...\n"
+        "def ok(ref, policy_version, name): ...\n"
+        "def c(p, facts, version):\n"
+        "    return str(p.get('model_version')), int(p['version']), str(facts.version),"
+        " int(version), str(p.get('policy_version'))\n"
+    )
+    assert _pairs(src) == ["a", "b"]
+    assert _conversions(src) == ["c"] * 4

@@ -309,7 +309,7 @@ def register(ws: Workspace, model_uri: str, name: str, tags: Mapping[str, str]) 
     import mlflow
 
     with _fluent(ws):
-        return int(mlflow.register_model(model_uri, name, tags=dict(tags)).version)
+        return ModelRef.number(mlflow.register_model(model_uri, name, tags=dict(tags)).version)
 
 
 def hash_model_dir(local: Path) -> str:
