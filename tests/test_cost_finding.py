@@ -182,7 +182,7 @@ def test_a_fallback_book_puts_the_finding_on_the_strategys_champion(
     assert check["breach"] and check["finding_version"] == version
     (fid,) = outcome["findings_raised"]
     record = load_register(ctx.ledger).get(fid)
-    assert (record.model_version, record.check, record.status) == (version, CHECK, Status.OPEN)
+    assert (record.ref.version_text, record.check, record.status) == (version, CHECK, Status.OPEN)
     # and `alphagate status` shows it beside the version's validation findings
     code, status = cli_json(capsys, "status", "--model", STRATEGY, "--config", SMALL)
     assert code == 0 and status["version"] == version

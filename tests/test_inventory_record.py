@@ -170,7 +170,7 @@ def test_an_overdue_attestation_is_a_finding_on_the_champion(workspace, monkeypa
     with Ledger.open(workspace) as ledger:
         assert flag_overdue_attestation(ledger, NAME, tier, day=due) == []
         (raised,) = flag_overdue_attestation(ledger, NAME, tier, day=due + dt.timedelta(days=1))
-        assert (raised.check, raised.about, raised.model_version) == (
+        assert (raised.check, raised.about, raised.ref.version_text) == (
             "attestation_overdue", "rita", version,
         )  # fmt: skip
         assert flag_overdue_attestation(ledger, NAME, tier, day=due + dt.timedelta(days=2)) == []

@@ -76,7 +76,7 @@ def _retirement(facts: ModelFacts) -> dict:
 def _acceptance(facts: ModelFacts) -> dict:
     record = FindingRecord(
         id=finding_id(facts.ref, 1), model_name=facts.name,
-        model_version=facts.ref.version_text, number=1, check="ic_decay", about="", message="m",
+        model_version=facts.version, number=1, check="ic_decay", about="", message="m",
         severity=Severity.WARNING, value=0.1, threshold=0.2, validator="vera", created=FIXED,
         first_seq=7, validation_seq=7,
     )  # fmt: skip
@@ -208,9 +208,6 @@ PAIRS = {
         "a Prefect deployment's parameters (JSON from a form or a schedule), read into a ref",
     ("governance/findings/register.py", "select"):
         "independent optional filters of a query (--model, --model-version), not one version",
-    ("governance/findings/overdue.py", "system_finding_event"):
-        "copies a finding's recorded name and version into the payload: FindingRecord still"
-        " holds the recorded text (issue 21 remains)",
 }  # fmt: skip
 _NAMES = {"name", "model_name", "model", "strategy"}
 _NOT_MODEL = {"policy_version", "schema_version", "contract_version", "pandas_version"}
@@ -267,8 +264,6 @@ CONVERSIONS = {
         "history --json spells a recorded version as a string",
     ("governance/evidence/history.py", "_retired"):
         "history --json spells a recorded version as a string",
-    ("governance/findings/register.py", "_on_validation"):
-        "FindingRecord.model_version holds the recorded text (issue 21 remains)",
     ("governance/policy/adoption.py", "pending_adoptions"): "a policy's version, no model's",
     ("governance/policy/adoption.py", "_fold"): "a policy's version, no model's",
 }  # fmt: skip

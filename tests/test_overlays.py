@@ -169,7 +169,7 @@ def test_a_solver_upgrade_in_the_rebalance_raises_a_finding(snapshots, monkeypat
     assert (code, reb["portfolio"]["source"]) == (0, "model"), err  # a warning: it drives
     with Ledger.open(ws) as ledger:
         found = [r for r in load_register(ledger).records if r.origin == "dependency"]
-    assert [(r.check, r.about, r.model_version) for r in found] == [
+    assert [(r.check, r.about, r.ref.version_text) for r in found] == [
         ("dependency_changed", "cvxpy", snapshots["version"]),
     ]  # fmt: skip
 

@@ -27,7 +27,7 @@ from governance.findings.register import (
 )
 from governance.findings.verdict import ValidationFacts, latest_validation
 from governance.ground.errors import Forbidden, InputError
-from governance.ground.vocabulary import Action, Subject
+from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.signing import Signer, verify_signed_record
 from governance.identity.users import list_users
@@ -65,7 +65,7 @@ def acceptance_document(
         "finding_id": record.id,
         "finding_digest": record.digest,
         "model_name": record.model_name,
-        "model_version": record.model_version,
+        "model_version": record.ref.version_text,
         "check": record.check,
         "severity": record.severity.value,
         "validation_entry_hash": validation_entry_hash,
@@ -84,8 +84,7 @@ def acceptance_document(
 def _verdict(ledger: Ledger, record: FindingRecord) -> ValidationFacts | None:
     """The version's latest valid, signed verdict, each entry verified as it is read
     (governance/log/readtime.py): never an unchecked last ``validation.completed``."""
-    ref = record.ref  # None: a forged record with no version number has no verdict
-    return latest_validation(VerifiedReader(ledger), ref) if ref else None
+    return latest_validation(VerifiedReader(ledger), record.ref)
 
 
 def _developer(ledger: Ledger, record: FindingRecord) -> str | None:
@@ -102,10 +101,10 @@ def _refuse(ws, ledger, record: FindingRecord, signer, message: str, extra: dict
         Action.FINDING_ACCEPTANCE_REFUSED,
         actor=user,
         role=signer.role,
-        subject=Subject.model(record.model_name, record.model_version),
+        subject=record.ref.subject,
         payload={
             "model_name": record.model_name,
-            "model_version": record.model_version,
+            "model_version": record.ref.version_text,
             "finding_id": record.id,
             "finding_digest": record.digest,
             "user": user,
@@ -178,7 +177,7 @@ def accept(
         if len(signers) >= policy.signatures
         else Action.FINDING_ACCEPTANCE_PENDING
     )
-    subject = Subject.model(record.model_name, record.model_version)
+    subject = record.ref.subject
     body = {**doc, "signers": signers, "needed": policy.signatures, "identity": "signed"}
     entry = ledger.append(
         action,
@@ -201,7 +200,7 @@ def _policy_refusal(ledger, record, name: str, end, day, policy, tier_name) -> s
     developer = _developer(ledger, record)
     if developer and name == developer:
         return (
-            f"findings accept: {name!r} developed {record.model_name} v{record.model_version}"
+            f"findings accept: {name!r} developed {record.ref}"
             " and may not accept its findings (separation of duties)"
         )
     if name in (record.pending.signers if record.pending else ()):

@@ -27,7 +27,7 @@ from governance.findings import register as findings_register
 from governance.findings.owners import owners
 from governance.findings.register import Status, load_register
 from governance.ground.refs import ModelRef
-from governance.ground.vocabulary import Action, Subject
+from governance.ground.vocabulary import Action
 from governance.identity.users import SYSTEM_ACTOR
 from governance.log.ledger import ANY_PAYLOAD
 from governance.policy.escalation import BreachAction, EscalationPolicy
@@ -40,8 +40,7 @@ class Overdue:
     """One open finding past its signed due date."""
 
     finding_id: str
-    model_name: str
-    model_version: str
+    ref: ModelRef  # the version the finding is about
     owner: str
     due: str
     plan: str
@@ -86,7 +85,7 @@ def overdue(
             continue
         days = (day - dt.date.fromisoformat(a.due)).days
         if days > policy.warn_after_days:
-            out.append(Overdue(r.id, r.model_name, r.model_version, a.owner, a.due, a.plan, a.seq,
+            out.append(Overdue(r.id, r.ref, a.owner, a.due, a.plan, a.seq,
                                days, days > policy.action_after_days, policy.action))  # fmt: skip
     return sorted(out, key=lambda o: (o.due, o.finding_id))
 
@@ -102,8 +101,7 @@ def record_escalations(ledger, found, *, evidence: dict | None = None) -> list:
             system_finding_event(
                 ledger,
                 Action.FINDING_ESCALATED,
-                o.model_name,
-                o.model_version,
+                o.ref,
                 o.finding_id,
                 {**o.to_json(), **(evidence or {})},
                 key=str(o.assigned_seq),
@@ -114,9 +112,8 @@ def record_escalations(ledger, found, *, evidence: dict | None = None) -> list:
 
 
 def system_finding_event(
-    ledger, action: str, model_name: str, model_version, finding_id: str, fields: dict, *,
-    key: str, **append,
-):  # fmt: skip
+    ledger, action: str, ref: ModelRef, finding_id: str, fields: dict, *, key: str, **append
+):
     """Record ``action`` about finding ``finding_id`` of a version as the system (a lapse
     noticed, not anyone's decision): the version's subject, its name, version and the
     finding in the payload beside ``fields``, once per ``key`` (the ledger's idempotency
@@ -125,8 +122,8 @@ def system_finding_event(
         action,
         actor=SYSTEM_ACTOR,
         role="system",
-        subject=Subject.model(model_name, model_version),
-        payload={"model_name": model_name, "model_version": model_version,
+        subject=ref.subject,
+        payload={"model_name": ref.name, "model_version": ref.version_text,
                  "finding_id": finding_id, **fields},
         idempotency_key=f"{action}:{finding_id}:{key}",
         **append,

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from governance.findings.register import FindingRecord, Status, load_register, today
 from governance.findings.verdict import latest_validation
 from governance.ground.errors import Forbidden, InputError
-from governance.ground.vocabulary import Action, Subject
+from governance.ground.vocabulary import Action
 from governance.identity.duties import ROLES, Act, developer_of, duty_refusal
 from governance.identity.signing import Signer, append_signed
 from governance.identity.users import load_registry, valid_acts
@@ -64,7 +64,7 @@ def _developer(ledger, record: FindingRecord, registry) -> str | None:
 def _refuse(ledger, record: FindingRecord, signer: Signer, message: str) -> Forbidden:
     ledger.append(
         Action.FINDING_ASSIGNMENT_REFUSED, actor=signer.name, role=signer.role,
-        subject=Subject.model(record.model_name, record.model_version),
+        subject=record.ref.subject,
         payload={"finding_id": record.id, "refusal": message},
     )  # fmt: skip
     return Forbidden(message)
@@ -97,7 +97,7 @@ def assign(
         raise InputError(f"findings assign: --owner {owner!r} is not an enrolled user")
     developer = _developer(ledger, record, registry)
     refusal = duty_refusal(Act.ASSIGN_FINDING, signer.name, signer.role, developer=developer,
-                           subject=f"{record.model_name} v{record.model_version}")  # fmt: skip
+                           subject=str(record.ref))  # fmt: skip
     if refusal is None and end < day:
         refusal = f"findings assign: --due {end.isoformat()} has passed (today is {day})"
     if refusal is None and (end - day).days > max_days:
@@ -107,12 +107,12 @@ def assign(
         raise _refuse(ledger, record, signer, refusal)
     doc = {
         "kind": KIND, "finding_id": record.id, "finding_digest": record.digest,
-        "model_name": record.model_name, "model_version": record.model_version,
+        "model_name": record.model_name, "model_version": record.ref.version_text,
         "owner": owner, "due": end.isoformat(), "plan": plan.strip(),
         "retest": retest, "policy_hash": policy_hash, "id": uuid.uuid4().hex,
     }  # fmt: skip
     return append_signed(ledger, signer, Action.FINDING_ASSIGNED,
-                         subject=Subject.model(record.model_name, record.model_version),
+                         subject=record.ref.subject,
                          payload=doc)  # fmt: skip
 
 

@@ -106,7 +106,7 @@ class FindingRecord:
 
     id: str
     model_name: str
-    model_version: str
+    model_version: int
     number: int
     check: str
     about: str
@@ -129,9 +129,8 @@ class FindingRecord:
         return f"{self.check}:{self.about}"
 
     @property
-    def ref(self) -> ModelRef | None:
-        """The version it is about (None: recorded with no version number)."""
-        return ModelRef.recorded(self.model_name, self.model_version)
+    def ref(self) -> ModelRef:
+        return ModelRef(self.model_name, self.model_version)
 
     @property
     def digest(self) -> str:
@@ -141,7 +140,7 @@ class FindingRecord:
         return {
             "id": self.id,
             "model_name": self.model_name,
-            "model_version": self.model_version,
+            "model_version": self.ref.version_text,  # as recorded (a string)
             "check": self.check,
             "about": self.about,
             "severity": self.severity.value,
@@ -166,7 +165,7 @@ def finding_digest(record: FindingRecord) -> str:
         {
             "id": record.id,
             "model_name": record.model_name,
-            "model_version": record.model_version,
+            "model_version": record.ref.version_text,
             "check": record.check,
             "about": record.about,
             "severity": record.severity.value,
@@ -213,7 +212,7 @@ class Register:
         if model_name is not None:
             out = [r for r in out if r.model_name == model_name]
         if version is not None:
-            out = [r for r in out if r.ref is not None and r.ref.version == version]
+            out = [r for r in out if r.model_version == version]
         if status is not None:
             out = [r for r in out if r.status == Status(status)]
         return out
@@ -252,11 +251,12 @@ def _on_validation(records: dict[str, FindingRecord], e) -> dict[str, FindingRec
     ``finding.raised`` (escalation in use, governance/findings/escalation.py) only raises."""
     p = e.payload
     origin = "validation" if e.action == Action.VALIDATION_COMPLETED else str(p.get("origin"))
-    name, version = str(p.get("model_name")), str(p.get("model_version"))
+    ref = ModelRef.recorded(str(p.get("model_name")), p.get("model_version"))
+    if ref is None:  # a version that is no number (a forged entry) raises nothing
+        return records
     found = [f for f in p.get("findings") or [] if isinstance(f, dict)]
-    prior = [r for r in records.values() if (r.model_name, r.model_version) == (name, version)]
-    ref, keys = ModelRef.recorded(name, version), [_key_of(f) for f in found]
-    derived = match_ids(prior, ref, keys) if ref else [None] * len(keys)  # None: ids carried
+    prior = [r for r in records.values() if r.ref == ref]
+    derived = match_ids(prior, ref, [_key_of(f) for f in found])
     out = dict(records)
     raised = set()
     for f, fid in zip(found, derived, strict=True):
@@ -264,7 +264,7 @@ def _on_validation(records: dict[str, FindingRecord], e) -> dict[str, FindingRec
         raised.add(fid)
         _, _, number = parse_finding_id(fid)
         new = FindingRecord(
-            id=fid, model_name=name, model_version=version, number=number,
+            id=fid, model_name=ref.name, model_version=ref.version, number=number,
             check=str(f.get("check")), about=str(f.get("about") or ""),
             severity=Severity(f.get("severity")), message=str(f.get("message", "")),
             value=_float(f.get("value")), threshold=_float(f.get("threshold")),
@@ -385,7 +385,7 @@ def fold(entries: Iterable, as_of: dt.date | None = None, registry=None) -> Regi
         for fid, r in records.items():
             if r.status is Status.ACCEPTED and expired_on(r.acceptance, as_of):
                 records[fid] = step(r, "expired")
-    ordered = sorted(records.values(), key=lambda r: (r.ref or ModelRef(r.model_name, 1), r.number))
+    ordered = sorted(records.values(), key=lambda r: (r.ref, r.number))
     return Register(tuple(ordered), as_of.isoformat() if as_of else None)
 
 

@@ -199,7 +199,7 @@ def record_expiries(ledger, expired, *, monitoring_seq: int | None = None) -> li
     for r in expired:
         out.append(
             system_finding_event(
-                ledger, Action.FINDING_EXPIRED, r.model_name, r.model_version, r.id,
+                ledger, Action.FINDING_EXPIRED, r.ref, r.id,
                 {"until": r.acceptance.until, "acceptance_seq": r.acceptance.seq,
                  "monitoring_seq": monitoring_seq},
                 key=str(r.acceptance.seq),
