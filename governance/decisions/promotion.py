@@ -43,7 +43,7 @@ class PromotionState:
     """
 
     model_name: str
-    version: str
+    version: int
     verdict: str | None
     developer: str | None
     granted: tuple[dict, ...] = ()
@@ -61,7 +61,7 @@ class PromotionState:
     def to_json(self) -> dict:
         return {
             "model_name": self.model_name,
-            "version": self.version,
+            "version": ModelRef(self.model_name, self.version).version_text,  # a string, as always
             "verdict": self.verdict,
             "developer": self.developer,
             "granted": list(self.granted),
@@ -202,7 +202,7 @@ def compute_state(
             )
     return PromotionState(
         model_name=name,
-        version=facts.ref.version_text,  # a string, as --json always showed it
+        version=version,
         verdict=validation.verdict if validation else None,
         developer=facts.developer,
         granted=tuple(granted),
