@@ -114,7 +114,7 @@ def _record(days: int, n: int) -> None:
             held = pd.Series(0.0, index=assets)
             if booking is not None:
                 r = pd.Series(rng.normal(0.0003, 0.015, n), index=assets)
-                write_mark(ctx, "bench", 1, booking, day, r, 5e-4, None)
+                write_mark(ctx, ModelRef("bench", 1), booking, day, r, 5e-4, None)
                 held = booking.target
             target = pd.Series(rng.dirichlet(np.ones(n)), index=assets)
             scores = pd.Series(rng.normal(size=n), index=assets)
