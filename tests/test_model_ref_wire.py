@@ -206,8 +206,6 @@ PAIRS = {
         "mirrors MlflowClient.get_model_version(name, version): the registry's own call",
     ("flows/review.py", "review_flow"):
         "a Prefect deployment's parameters (JSON from a form or a schedule), read into a ref",
-    ("governance/findings/register.py", "select"):
-        "independent optional filters of a query (--model, --model-version), not one version",
 }  # fmt: skip
 _NAMES = {"name", "model_name", "model", "strategy"}
 _NOT_MODEL = {"policy_version", "schema_version", "contract_version", "pandas_version"}

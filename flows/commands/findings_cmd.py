@@ -67,6 +67,7 @@ def _list(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
     from governance.findings.register import Status, load_register
     from governance.ground.errors import InputError
+    from governance.ground.refs import ModelRef
     from governance.log.readtime import verified_ledger
 
     if args.status is not None and args.status not in {s.value for s in Status}:
@@ -81,7 +82,8 @@ def _list(args: argparse.Namespace) -> int:
 
     with verified_ledger(_ws(), "findings list", view=True) as ledger:
         register = load_register(ledger)
-        records = register.select(model_name=name, version=args.model_version, status=args.status)
+        one = ModelRef(name, args.model_version) if args.model_version is not None else None
+        records = register.select(model_name=name, ref=one, status=args.status)
         rows = [with_owner(r, owners(ledger, register), today()) for r in records]
     for r, row in zip(records, rows, strict=True):
         owned = f"  owner {row['owner']} due {row['due']}" if row["owner"] else ""

@@ -205,14 +205,14 @@ class Register:
         self,
         *,
         model_name: str | None = None,
-        version: int | None = None,
+        ref: ModelRef | None = None,
         status: Status | str | None = None,
     ) -> list[FindingRecord]:
         out = list(self.records)
         if model_name is not None:
             out = [r for r in out if r.model_name == model_name]
-        if version is not None:
-            out = [r for r in out if r.model_version == version]
+        if ref is not None:  # one version
+            out = [r for r in out if r.ref == ref]
         if status is not None:
             out = [r for r in out if r.status == Status(status)]
         return out
