@@ -73,13 +73,17 @@ def _retirement(facts: ModelFacts) -> dict:
     )
 
 
-def _acceptance(facts: ModelFacts) -> dict:
-    record = FindingRecord(
+def _record(facts: ModelFacts) -> FindingRecord:
+    return FindingRecord(
         id=finding_id(facts.ref, 1), model_name=facts.name,
         model_version=facts.version, number=1, check="ic_decay", about="", message="m",
         severity=Severity.WARNING, value=0.1, threshold=0.2, validator="vera", created=FIXED,
         first_seq=7, validation_seq=7,
     )  # fmt: skip
+
+
+def _acceptance(facts: ModelFacts) -> dict:
+    record = _record(facts)
     return accept.acceptance_document(
         record, validation_entry_hash="e" * 64, reason="known", until=dt.date(2026, 3, 1),
         control=None, user="rita", role="risk_officer", policy_hash="p" * 64, tier="high",
@@ -132,6 +136,27 @@ def test_views_and_packs_spell_a_version_as_they_always_did():
     change = Classification(ChangeClass.MINOR, "9", 4)
     assert change.to_json()["baseline_version"] == "9" and change.baseline == 9 < 12
     assert Classification(ChangeClass.MINOR, "v9", 4).baseline is None  # forged: no number
+
+
+def test_a_findings_digest_and_json_spell_its_version_as_every_signed_acceptance_did():
+    """Acceptances sign a finding's digest: it is computed over the version as recorded (the
+    string), so a digest signed before the record held a number still matches."""
+    from governance.findings.register import finding_digest
+    from governance.ground.canonical import sha256_json
+
+    record = _record(_facts(3))
+    recorded = {"id": "F-alpha-v3-1", "model_name": "alpha", "model_version": "3",
+                "check": "ic_decay", "about": "", "severity": "warning", "message": "m",
+                "value": 0.1, "threshold": 0.2}  # fmt: skip
+    assert finding_digest(record) == sha256_json(recorded)
+    assert record.to_json()["model_version"] == "3" and record.ref == ModelRef("alpha", 3)
+
+
+def test_a_promotion_state_shows_its_version_as_status_json_always_did():
+    from governance.decisions.promotion import PromotionState
+
+    shown = PromotionState(model_name="alpha", version=12, verdict="pass", developer="dana")
+    assert shown.to_json()["version"] == "12"
 
 
 def test_a_finding_id_is_spelled_as_before():
