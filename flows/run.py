@@ -31,7 +31,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from flows import heap, progress
+from flows import progress
 from flows.config import AlphagateConfig
 from flows.halting import retry_unexpected
 from flows.runners import current_flow_run_id
@@ -58,8 +58,6 @@ def stage(name: str, *, retries: int = 0, nested: bool = False):
         @functools.wraps(fn)
         def timed(run: Run, *args, **kwargs):
             start, cpu = time.perf_counter(), time.process_time()
-            if not nested:
-                heap.settle()  # later collections do not walk what earlier stages left
             progress.started(name)
             outcome = "failed"
             try:
