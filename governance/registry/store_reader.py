@@ -71,15 +71,12 @@ class LocalRegistry:
     def __init__(self, ws: Workspace, path: Path, *, once: bool = False):
         self.ws, self.path = ws, path
         self.tracking_uri = ws.tracking_uri
-        self._db: sqlite3.Connection | None = None
         self._once: dict[tuple, list[StoredVersion]] | None = {} if once else None
 
     def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
-        # each statement reads the file as it is (autocommit), on the process's connection
+        # each statement reads the file as it is (autocommit), on this thread's connection
         # to it while the file stands unchanged (:func:`_connection`)
-        if self._db is None:
-            self._db = _connection(self.path)
-        return self._db.execute(sql, params).fetchall()
+        return _connection(self.path).execute(sql, params).fetchall()
 
     def _versions(self, where: str, params: tuple) -> list[StoredVersion]:
         """The versions matching ``where`` (on ``v.``, MLflow's ``model_versions``) with their
@@ -163,27 +160,36 @@ class LocalRegistry:
         return path if path.is_dir() else None
 
 
-#: ``{(path, pid, thread): (file stamps, read-only connection)}`` (:func:`_connection`).
-_OPEN: dict[tuple, tuple[tuple, sqlite3.Connection]] = {}
+#: This thread's kept connections: ``(pid, {path: (file stamps, read-only connection)})``.
+_LOCAL = threading.local()
+#: Registry files a thread keeps a connection to (the least recently used is closed).
+_KEEP = 4
 
 
 def _connection(path: Path) -> sqlite3.Connection:
-    """A read-only connection to the registry file ``path``, kept by the process (per
-    thread) while the file keeps its :func:`~governance.ground.files.file_stamps` (and
-    its WAL's, if any): opening one parses MLflow's whole schema (about 70 tables), 0.7 ms
-    of every use-time check. Kept, it still reads the rows from the file at every
-    statement; a file written or replaced since (its inode, size, mtime or ctime moved) gets
-    a new connection, as a new process would."""
+    """A read-only connection to the registry file ``path``, kept by this thread while the
+    file keeps its :func:`~governance.ground.files.file_stamps` (and its WAL's, if any):
+    opening one parses MLflow's whole schema (about 70 tables), 0.7 ms of every use-time
+    check. Kept, it still reads the rows from the file at every statement; a file written
+    or replaced since (its inode, size, mtime or ctime moved) gets a new connection, as a
+    new process would. At most :data:`_KEEP` files per thread (a test session opens
+    hundreds of workspaces); a forked child opens its own."""
     wal = path.with_name(path.name + "-wal")
     stamp = file_stamps(path, *([wal] if wal.exists() else []))
-    key = (path, os.getpid(), threading.get_ident())
-    kept = _OPEN.get(key)
-    if kept is not None and stamp is not None and kept[0] == stamp:
-        return kept[1]
-    if kept is not None:
-        kept[1].close()
+    kept = getattr(_LOCAL, "open", None)
+    if kept is None or kept[0] != os.getpid():
+        kept = _LOCAL.open = (os.getpid(), {})
+    conns = kept[1]
+    found = conns.pop(path, None)
+    if found is not None and stamp is not None and found[0] == stamp:
+        conns[path] = found  # the most recently used last
+        return found[1]
+    if found is not None:
+        found[1].close()
     db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
-    _OPEN[key] = (stamp, db)
+    conns[path] = (stamp, db)
+    while len(conns) > _KEEP:
+        conns.pop(next(iter(conns)))[1].close()
     return db
 
 
