@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
 WORKFLOW = (
     "init", "keys", "users", "policy", "config", "data", "run", "demo", "validate",
     "findings", "status", "approve", "reject", "review", "models", "rebalance", "risk", "stress",
-    "orders", "fills", "monitor", "killswitch", "ledger", "evidence", "ui", "serve", "witness",
+    "orders", "fills", "monitor", "killswitch", "ledger", "evidence", "ui", "views", "serve",
+    "witness",
 )  # fmt: skip
 
 
@@ -124,7 +125,9 @@ def _main(argv: list[str] | None) -> int:
     seed_mlflow(ws.tracking_uri)
     if getattr(args, "runs_flow", False):  # its server imports while this command does
         temporary_server.start(prefect_home)
-    from flows.views import after_acts, head_seq  # the ledger's stack: after the launch
+    # the ledger's stack: after the launch
+    from flows.view_refresh import start as start_refresher
+    from flows.views import head_seq
 
     since = head_seq(ws)
     try:
@@ -135,8 +138,11 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         print("alphagate: interrupted", file=sys.stderr)
         return 130
-    after_acts(ws, since)  # every act (a refusal too) shows in MLflow and Prefect
-    return _witnessed(ws, int(code or 0), since or 0)
+    code = _witnessed(ws, int(code or 0), since or 0)
+    # every act (a refusal too) shows in MLflow and Prefect, derived by a detached process
+    # once the answer is out and the acts are durable (flows/view_refresh.py)
+    start_refresher(ws)
+    return code
 
 
 def _outside(args: argparse.Namespace) -> int:

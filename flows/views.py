@@ -1,8 +1,9 @@
 """After each governance act: refresh what MLflow shows and tell Prefect what happened.
 
 Every act (a gate decision, a validation, an approval or rejection, a promotion, a kill
-switch trip or reset, a monitoring run) is a ledger entry first. :func:`after_acts` reads the
-entries appended since a sequence number and derives from them, and from nothing else:
+switch trip or reset, a monitoring run) is a ledger entry first. :func:`derive` derives from
+those entries, and from nothing else (flows run it as they go; the command line in a
+detached process after its answer, flows/view_refresh.py):
 
 - the MLflow views of every model version and registered model they touch
   (:func:`governance.views.mlflow_pages.refresh_version_view` / ``refresh_model_view``);
@@ -23,6 +24,7 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 
+from flows.views_lock import views_locked
 from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action, Area, Subject, area, gate_of
 from governance.ground.workspace import Workspace
@@ -105,22 +107,6 @@ def _resource(entry: LedgerEntry) -> str:
     return (entry.subject or entry.action).replace(":", ".")
 
 
-def after_acts(ws: Workspace, since_seq: int | None) -> list[LedgerEntry]:
-    """The command line's hook: derive the views of the acts after ``since_seq``.
-
-    Entries recorded inside a flow run (their payload names it) were derived by that run
-    (:func:`derive`); the others (approvals, rejections, kill-switch acts, validations from
-    the command line) are derived here. Returns the entries derived.
-    """
-    if since_seq is None or not _has_ledger(ws):
-        return []
-    with Ledger.open(ws) as ledger:
-        entries = [e for e in ledger.entries(after_seq=since_seq)
-                   if not e.payload.get("flow_run_id")]  # fmt: skip
-        derive(ws, ledger, entries)
-    return entries
-
-
 def derive(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]) -> None:
     """MLflow views, Prefect events and (inside a flow run) gate artifacts of ``entries``.
 
@@ -129,7 +115,8 @@ def derive(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]) -> Non
     """
     if not entries:
         return
-    views = refresh_mlflow(ws, ledger, entries)
+    with views_locked(ws):  # one writer at a time: each writes the ledger as it stands
+        views = refresh_mlflow(ws, ledger, entries)
     emit_events(entries)
     if _in_flow_run():
         publish_gate_artifacts(ws, entries)

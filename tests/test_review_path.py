@@ -110,8 +110,10 @@ def test_review_accept_approve_drive(reviewed, capsys):
     assert [g.payload["signed"]["accepted_findings"] for g in grants] == [accepted, accepted]
 
     # MLflow shows the accepted finding on the version, linked to the report
+    from flows.view_refresh import wait_for_views
     from governance.registry.recorder import mlflow_client
 
+    assert wait_for_views(ws) == []  # derived by the acts' detached refreshers
     mv = mlflow_client(ws).get_model_version(MODEL, version)
     assert (mv.tags["findings.open"], mv.tags["findings.accepted"]) == ("none", f"{fid}@{until}")
     assert f"accepted {fid} until {until}" in mv.description

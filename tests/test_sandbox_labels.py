@@ -23,6 +23,7 @@ import pytest
 
 from flows.cli import main
 from flows.summary import RunSummary, render
+from flows.view_refresh import wait_for_views
 from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from governance.identity.sandbox import BANNER, NOT_FOR_PRODUCTION, TAG
@@ -36,10 +37,12 @@ BANNER_HTML = 'id="banner"'
 
 
 def _cli(*argv: str) -> dict:
-    """``alphagate ARGV``: exit code, stdout lines, the last line's JSON, stderr."""
+    """``alphagate ARGV``: exit code, stdout lines, the last line's JSON, stderr; once the
+    views its detached refresher derives are written (flows/view_refresh.py)."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(list(argv))
+    assert wait_for_views(Workspace.from_env()) == []  # the refresher derived them all
     lines = out.getvalue().strip().splitlines()
     last = lines[-1] if lines else ""
     doc = json.loads(last) if last.startswith("{") else None

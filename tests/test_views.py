@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
+from flows.view_refresh import wait_for_views
 from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
 from tests.helpers_browser import Browser, page_url
@@ -49,26 +50,37 @@ def walked(tmp_path_factory, prefect_server):
         capsys = _Quiet()
         code, run = capsys.cli("run", "--config", SMALL, "--as", "dana")
         assert (code, run["validation"]["verdict"]) == (3, "fail")
+        _views(home)
         out["failed"] = _snapshot(home, "small-e2e", "1")
         assert main(["reject", "--config", SMALL, "--model-version", "1", "--as", "rita",
                      "--reason", "DSR far below the bar"]) == 0  # fmt: skip
+        _views(home)
         code, run = capsys.cli("run", "--config", SANDBOX, "--as", "dana")
         assert run["validation"]["verdict"] == "pass"
         for user in ("vera", "rita"):
             assert main(["approve", "--config", SANDBOX, "--model-version", "1", "--as", user,
                          "--reason", "four eyes: evidence reviewed"]) == 0  # fmt: skip
+            _views(home)
         # the strategy's own switch (issue 29: it was invisible on every view)
         assert main(["killswitch", "trip", "--strategy", "small-gov", "--as", "rita",
                      "--reason", "drill"]) == 0  # fmt: skip
+        _views(home)
         code, run = capsys.cli("run", "--config", SANDBOX, "--as", "dana")  # a rerun
         assert run["model_version"] == 1
         zip_path = home.parent / "evidence.zip"
         assert main(["evidence", "export", "--model", "small-gov", "--model-version", "1",
                      "--out", str(zip_path)]) == 0  # fmt: skip
+        _views(home)
         with zipfile.ZipFile(zip_path) as z:
             z.extractall(home.parent / "evidence")
         out["evidence"] = home.parent / "evidence" / "index.html"
         yield out
+
+
+def _views(home: Path) -> None:
+    """Wait for the views the commands' detached refreshers derive (flows/view_refresh.py),
+    and check that they derived them all (nothing left for this process)."""
+    assert wait_for_views(Workspace(home)) == []
 
 
 class _Quiet:

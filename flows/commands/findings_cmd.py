@@ -148,7 +148,6 @@ def _accept(args: argparse.Namespace) -> int:
     from flows.commands import emit_json
     from flows.config import load_config
     from governance.findings.accept import accept
-    from governance.findings.mlflow_tags import sync_findings
     from governance.findings.register import parse_finding_id
     from governance.log.readtime import verified_ledger
     from governance.policy.config import tier_for
@@ -163,8 +162,6 @@ def _accept(args: argparse.Namespace) -> int:
             ws, ledger, args.finding_id, signer, args.reason, args.until, args.control,
             tier=in_force.tier, tier_name=in_force.name, policy_hash=in_force.policy_hash,
         )  # fmt: skip
-        if record.ref is not None:  # a record with no version number has no registry page
-            sync_findings(ws, ledger, record.ref, record.validation_seq)
     if entry.action == Action.FINDING_ACCEPTED:
         print(
             f"{signer.name} accepted {record.id} until {record.acceptance.until} (ledger seq {entry.seq}, signed)"

@@ -63,10 +63,12 @@ def worker_identity(ws) -> str:
 
 def _serve(args: argparse.Namespace) -> int:
     from flows.serve import serve
+    from flows.view_refresh import catch_up
     from governance.ground.workspace import Workspace
 
     ws = Workspace.from_env()
     print(f"scheduled runs act as {worker_identity(ws)}", flush=True)
+    catch_up(ws)  # the pages it serves say what the ledger says (flows/view_refresh.py)
     return serve(
         ws,
         host=args.host,
@@ -86,9 +88,12 @@ def check_line(c: dict) -> str:
 
 def _ui(args: argparse.Namespace) -> int:
     from flows.serve import ui
+    from flows.view_refresh import catch_up
     from governance.ground.workspace import Workspace
 
-    return ui(Workspace.from_env(), host=args.host, port=args.port)
+    ws = Workspace.from_env()
+    catch_up(ws)  # the pages it serves say what the ledger says (flows/view_refresh.py)
+    return ui(ws, host=args.host, port=args.port)
 
 
 def _monitor(args: argparse.Namespace) -> int:

@@ -5,7 +5,8 @@ officer looks for on its MLflow page, and :func:`refresh_model_view` the same on
 registered model. Both recompute from the ledger (and the registry's ``champion`` alias)
 every time, so a view is always derived state: call them after each governance act
 (``flows/views.py`` does, for the command line and every flow). They only ever write
-``governance.*`` tags, descriptions and the ``governance/`` artifacts: the tags the
+``governance.*`` tags, the findings register's ``findings.*`` tags, descriptions and the
+``governance/`` artifacts: the tags the
 integrity check compares with the ledger (``status``, ``approved_by``) stay
 :mod:`governance.registry.versions`'s.
 
@@ -17,8 +18,8 @@ Version tags
     ``governance.decision.<seq>`` per approval or rejection (who, role, when, reason,
     signature digest),
     ``governance.champion_since``, ``governance.overlays`` (the strategy's overlays and
-    restrictions of use in force, ``-`` when none; the findings register keeps ``findings.open`` /
-    ``findings.accepted``: :mod:`governance.findings.mlflow_tags`); a description (verdict, findings, approvals, champion
+    restrictions of use in force, ``-`` when none); the findings register's ``findings.open`` /
+    ``findings.accepted`` (:func:`governance.findings.mlflow_tags.findings_tags`); a description (verdict, findings, approvals, champion
     since, links to the report, model card and evidence command); the model card
     re-rendered with the current status as ``governance/model_card.html`` of the version's
     run.
@@ -37,7 +38,7 @@ from pathlib import Path
 
 from governance.decisions.rows import decision_rows, switch_text
 from governance.decisions.standing import Stage, champion_of, standing
-from governance.findings.mlflow_tags import findings_line
+from governance.findings.mlflow_tags import findings_line, findings_tags
 from governance.findings.register import load_register
 from governance.findings.review import blocking
 from governance.ground.html import Facts, Page, Section, Table, page_from_json, render_page
@@ -129,7 +130,10 @@ def version_view(ws, ledger: Ledger, client, ref: ModelRef) -> VersionView:
     }
     facts["links"] = _links(client, mv_run_id(client, ref), vp.get("mlflow_run_id"))
     description = _description(ref, status, facts)
-    return VersionView(ref, status, {PREFIX + k: v for k, v in tags.items()}, description, facts)
+    tags = {PREFIX + k: v for k, v in tags.items()}
+    if here.validation_seq:  # the findings register's tags (governance.findings.mlflow_tags)
+        tags |= findings_tags(findings)
+    return VersionView(ref, status, tags, description, facts)
 
 
 def overlays_text(overlays) -> str:
