@@ -168,7 +168,7 @@ def main(argv: list[str]) -> int:
             fh.write(f"{stamp} views refresher (pid {os.getpid()}) failed; the next command "
                      f"catches up\n{traceback.format_exc()}\n")  # fmt: skip
         return 1
-    # no full garbage collection of MLflow's heap at exit (as flows/cli.py leaves)
+    # no full garbage collection of MLflow's heap at the exit (flows/cli.py leaves so too)
     gc.disable()
     gc.freeze()
     return 0
