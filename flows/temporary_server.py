@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -114,7 +115,11 @@ def wait_ready(meanwhile: Sequence[str] = ()) -> None:
                 f"Prefect's temporary server did not answer in {timeout:g} s: {_tail()}"
             )
         if pending:
-            with contextlib.suppress(ImportError):  # the stage that needs it says so
+            # the stage that needs a missing module says so; a library's deprecation notices
+            # at import (shap's to matplotlib) are not the command's output: imported here,
+            # before the run's identity is checked, they reached a refused run's one line
+            with contextlib.suppress(ImportError), warnings.catch_warnings():
+                warnings.simplefilter("ignore", (DeprecationWarning, PendingDeprecationWarning))
                 importlib.import_module(pending.pop(0))
         else:
             time.sleep(0.05)
