@@ -65,15 +65,22 @@ def run_case(config: Path, env: dict[str, str]) -> dict:
     # the interpreter running this bench, on this checkout (a worktree has no .venv)
     cmd = [sys.executable, "-m", "flows.cli", "run", "--config", str(config)]
     cmd += ["--as", "dana", "--json"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    ps, peak = psutil.Process(proc.pid), 0
-    while proc.poll() is None:
-        peak = max(peak, tree_rss(ps))
-        time.sleep(0.05)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the command and its children
+    # stderr is shown when the command fails (exit 1, 2 or 4; 3 is a gate's halt, the
+    # demo's outcome)
+    with tempfile.TemporaryFile() as errors:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=errors)
+        ps, peak = psutil.Process(proc.pid), 0
+        while proc.poll() is None:
+            peak = max(peak, tree_rss(ps))
+            time.sleep(0.05)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the command and its children
+        if proc.returncode not in (0, 3):
+            errors.seek(0)
+            tail = errors.read().decode(errors="replace").strip().splitlines()[-5:]
+            print("\n".join(f"    stderr: {line}" for line in tail), file=sys.stderr)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     lines = proc.stdout.read().decode().strip().splitlines()
     summary = json.loads(lines[-1]) if lines else {}
