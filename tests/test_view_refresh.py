@@ -254,3 +254,28 @@ def test_a_marker_forged_up_to_date_leaves_a_stale_view_that_decides_nothing(
     assert (code, err) == (0, "") and out["derived_now"] > 0 and out["up_to_seq"] == head
     code, out, err = cli_out(capsys, "views", "refresh", "--json")
     assert (code, out, err) == (0, {"derived_now": 0, "up_to_seq": head}, "")
+
+
+def test_the_ui_starts_by_catching_up(workspace, versioned):
+    """``alphagate ui`` derives the pending views before it serves them: the tampered view
+    is rewritten, and the marker at the head, once it says where the UI is."""
+    import signal
+
+    from tests.helpers_witness import free_port
+
+    head = _marker(workspace)["seq"]
+    (workspace.home / MARKER).unlink()  # lost: every view pending
+    _tamper(workspace, versioned)
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "ui", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout.readline().strip() == f"MLflow UI: http://127.0.0.1:{port}"
+        assert _marker(workspace)["seq"] == head  # caught up before the UI line
+        assert _status_tag(workspace, versioned) == "awaiting_approval"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=120)
