@@ -4,7 +4,8 @@
 tests skip with the reason when there is none. :class:`Browser` opens one page per
 :meth:`Browser.open`, records every network request the page makes, and evaluates
 JavaScript in it: enough to ask "did it load anything?", "does it overflow?" and "is the
-verdict on the first screen?" of a real rendering engine.
+verdict on the first screen?" of a real rendering engine. :func:`seen_text` waits for a
+React page's text; :func:`mlflow_server` serves a workspace's MLflow store for the pages.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,3 +148,48 @@ class Browser:
 
 def page_url(path: Path) -> str:
     return Path(path).resolve().as_uri()
+
+
+def seen_text(browser: Browser, url: str, wait_for: str, timeout: float = 90) -> str:
+    """The text a person sees on ``url`` once ``wait_for`` is on it (a React page renders
+    after its load event)."""
+    loaded = browser.open(url)
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = loaded.evaluate("document.body.innerText") or ""
+        if wait_for in text:
+            return text
+        time.sleep(0.5)
+    raise AssertionError(f"{url}: {wait_for!r} never shown; saw {text[:2000]!r}")
+
+
+@contextlib.contextmanager
+def mlflow_server(tracking_uri: str, timeout: float = 180) -> Iterator[str]:
+    """``mlflow server --workers 1`` on ``tracking_uri`` (no job execution: about 0.5 GB,
+    shared/DESIGN.md); yields its base URL once ``/health`` answers."""
+    from tests.helpers_witness import free_port
+
+    port = free_port()
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--workers", "1", "--host", "127.0.0.1",
+         "--port", str(port), "--backend-store-uri", tracking_uri],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=5):
+                break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("mlflow server did not start")
+            time.sleep(1)
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -27,8 +27,6 @@ import shlex
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -40,10 +38,9 @@ from governance.findings.register import today
 from governance.ground.refs import ModelRef
 from governance.ground.vocabulary import Action
 from governance.log.ledger import Ledger
-from tests.helpers_browser import Browser, page_url
+from tests.helpers_browser import Browser, mlflow_server, page_url, seen_text
 from tests.helpers_e2e import cli_out
 from tests.helpers_identity import enrol_cast, make_key, sign_validation, signer
-from tests.helpers_witness import free_port
 
 NAME = "one-view"
 # The config naming the policy in force: issue 24's live test policy (the shipped one puts
@@ -200,43 +197,8 @@ def _said_by_prefect(version) -> dict:
 @pytest.fixture
 def mlflow_ui(workspace):
     """``mlflow server --workers 1`` on the workspace's store; yields its base URL."""
-    port = free_port()
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--workers", "1", "--host", "127.0.0.1",
-         "--port", str(port), "--backend-store-uri", workspace.tracking_uri],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=5):
-                break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("mlflow server did not start")
-            time.sleep(1)
-    try:
+    with mlflow_server(workspace.tracking_uri) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-def _seen(browser, url: str, wait_for: str, timeout: float = 90) -> str:
-    """The text a person sees on ``url`` once ``wait_for`` is on it (a React page renders
-    after its load event)."""
-    loaded = browser.open(url)
-    deadline = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < deadline:
-        text = loaded.evaluate("document.body.innerText") or ""
-        if wait_for in text:
-            return text
-        time.sleep(0.5)
-    raise AssertionError(f"{url}: {wait_for!r} never shown; saw {text[:2000]!r}")
 
 
 # -- the timeline ---------------------------------------------------------------------------
@@ -292,16 +254,18 @@ def test_every_view_says_what_the_acts_make(
                     ok = got.startswith(value) if key == "killswitch" else got == value
                     assert ok, f"after {act}: {view} says {key}={got!r} of v{v}, not {value!r}"
             # what a person sees: the MLflow version page, the model card, the inventory
-            page = _seen(browser, f"{mlflow_ui}/#/models/{NAME}/versions/{v}",
+            page = seen_text(browser, f"{mlflow_ui}/#/models/{NAME}/versions/{v}",
                          "governance.status")  # fmt: skip
             assert here.stage.value in page, f"after {act}: MLflow page of v{v}"
             assert ("HALTED" in page) == here.halted, f"after {act}: MLflow page of v{v}"
-            card = _seen(browser, page_url(_card(client, runs[v], tmp_path)), "Governance status")
+            card = seen_text(
+                browser, page_url(_card(client, runs[v], tmp_path)), "Governance status"
+            )
             assert here.stage.value in card and (("HALTED" in card) == here.halted), act
             assert here.killswitch.split(" by ")[0] in card, act
             for o in here.overlays:  # an overlay in force is seen on the page and the card
                 assert o["line"] in page and o["line"] in card, f"after {act}: {o['line']}"
-        shown = _seen(browser, page_url(tmp_path / "inventory.html"), "Registered models")
+        shown = seen_text(browser, page_url(tmp_path / "inventory.html"), "Registered models")
         verdict = browser.open(page_url(tmp_path / "inventory.html")).evaluate(
             "document.getElementById('verdict').textContent"
         )

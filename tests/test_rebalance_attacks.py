@@ -86,9 +86,8 @@ def test_forged_unsigned_validation_approvals_and_promotion_publish_the_fallback
         promoted = ledger.append(Action.MODEL_PROMOTED, actor="alphagate", subject=subject,
                                  payload={**facts, "approvals": approvals,
                                           "approved_by": "rita (risk_officer), vera (validator)"})  # fmt: skip
-        set_champion(
-            mlflow_client(ws), ModelRef.parse(STRATEGY, version), promoted.payload, promoted.seq
-        )
+        ref = ModelRef.parse(STRATEGY, version)
+        set_champion(mlflow_client(ws), ref, promoted.payload, promoted.seq)
     # the champion is derived from the signed approvals (issue 22): the forged record and
     # the alias make none, so the fallback is published because nothing was ever promoted
     reb = fell_back(ws, capsys, cfg, "has never been promoted")
@@ -164,8 +163,7 @@ def test_a_policy_nobody_adopted_publishes_nothing(champion, capsys, how):
     portfolio at all (a fallback under a policy nobody adopted would be one too), the
     refusal recorded."""
     ws, cfg, _version = champion
-    live = Path(cfg).parent
-    loose = live / "policy.yaml"
+    loose = (live := Path(cfg).parent) / "policy.yaml"
     text = loose.read_text()
     edited = text.replace(
         "fallback: benchmark", "fallback: benchmark\n    pretrade: {max_weight: 0.60}"

@@ -13,10 +13,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
-import subprocess
-import sys
-import time
 import urllib.parse
 import urllib.request
 import zipfile
@@ -28,10 +24,9 @@ from flows.cli import main
 from flows.view_refresh import wait_for_views
 from governance.ground.vocabulary import Action
 from governance.ground.workspace import Workspace
-from tests.helpers_browser import Browser, page_url
+from tests.helpers_browser import Browser, mlflow_server, page_url
 from tests.helpers_e2e import DATA, SMALL
 from tests.helpers_identity import enrol_cast
-from tests.helpers_witness import free_port
 
 SANDBOX = str(DATA / "small-sandbox.yaml")
 
@@ -110,35 +105,15 @@ def _snapshot(home: Path, name: str, version: str) -> dict:
 @pytest.fixture(scope="module")
 def rest(walked):
     """``mlflow server --workers 1`` on the workspace store; yields a GET helper."""
-    home, port = walked["home"], free_port()
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--workers", "1", "--host", "127.0.0.1",
-         "--port", str(port), "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    home = walked["home"]
+    with mlflow_server(f"sqlite:///{home / 'mlflow.db'}", timeout=120) as base:
 
-    def get(endpoint: str, **params) -> dict:
-        url = f"{base}/api/2.0/mlflow/{endpoint}?{urllib.parse.urlencode(params)}"
-        with urllib.request.urlopen(url, timeout=30) as resp:
-            return json.load(resp)
+        def get(endpoint: str, **params) -> dict:
+            url = f"{base}/api/2.0/mlflow/{endpoint}?{urllib.parse.urlencode(params)}"
+            with urllib.request.urlopen(url, timeout=30) as resp:
+                return json.load(resp)
 
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=5):
-                break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("mlflow server did not start")
-            time.sleep(1)
-    try:
         yield get
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _tags(obj: dict) -> dict:
