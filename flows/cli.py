@@ -126,7 +126,7 @@ def _main(argv: list[str] | None) -> int:
     if getattr(args, "runs_flow", False):  # its server imports while this command does
         temporary_server.start(prefect_home)
     # the ledger's stack: after the launch
-    from flows.view_refresh import start as start_refresher
+    from flows.view_refresh import after_command
     from flows.views import head_seq
 
     since = head_seq(ws)
@@ -141,7 +141,7 @@ def _main(argv: list[str] | None) -> int:
     code = _witnessed(ws, int(code or 0), since or 0)
     # every act (a refusal too) shows in MLflow and Prefect, derived by a detached process
     # once the answer is out and the acts are durable (flows/view_refresh.py)
-    start_refresher(ws)
+    after_command(ws)
     return code
 
 

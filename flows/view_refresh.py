@@ -34,6 +34,12 @@ Under the workspace:
   pending; so does a refresher killed half-way. ``alphagate ui`` and ``serve`` catch up
   before they start (:func:`catch_up`).
 
+``ALPHAGATE_VIEWS=inline`` (:data:`VIEWS_ENV`): the command derives its views itself, under
+the same lock, before it exits (:func:`after_command`): for a container or a CI job whose
+detached children die with it, and for the test suite, whose processes have MLflow imported
+already (a refresher per command would import it again, seconds of CPU each); the detached
+path has its own tests (tests/test_view_refresh.py, test_one_view.py).
+
 Flows derive their own entries as they run (flows/run.py): entries recorded inside a flow
 run are skipped here. :func:`wait_for_views` is the one way to wait for the views (tests, and
 ``alphagate views refresh``).
@@ -58,6 +64,8 @@ from governance.ground.workspace import Workspace
 from governance.log.ledger import Ledger, LedgerEntry
 
 MARKER = "views.json"
+#: ``inline``: :func:`after_command` derives the views in the command (module docstring).
+VIEWS_ENV = "ALPHAGATE_VIEWS"
 LOG = Path("logs") / "views.log"
 
 #: The refreshers this process started, waited for by :func:`wait_for_views`.
@@ -123,6 +131,29 @@ def start(ws: Workspace) -> subprocess.Popen | None:
     return proc
 
 
+def after_command(ws: Workspace) -> subprocess.Popen | None:
+    """What a command does for its views once its answer is out: start a detached refresher
+    (:func:`start`), or with ``ALPHAGATE_VIEWS=inline`` derive them here and return None. A
+    failure inline is the refresher's: logged to ``logs/views.log``, the command's exit code
+    its own, the next command catches up."""
+    if os.environ.get(VIEWS_ENV) != "inline":
+        return start(ws)
+    try:
+        catch_up(ws)
+    except Exception:
+        _log_failure(ws, "views derived inline")
+    return None
+
+
+def _log_failure(ws: Workspace, who: str) -> None:
+    log = ws.home / LOG
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as fh:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        fh.write(f"{stamp} {who} (pid {os.getpid()}) failed; the next command catches up\n"
+                 f"{traceback.format_exc()}\n")  # fmt: skip
+
+
 def catch_up(ws: Workspace, handed: int | None = None) -> list[LedgerEntry]:
     """Derive, under the views lock, the views of every entry after the marker, then move
     the marker to the last of them; return the entries derived here (none when another
@@ -161,12 +192,7 @@ def main(argv: list[str]) -> int:
     try:
         catch_up(ws, int(argv[0]) if argv else None)
     except BaseException:  # nobody reads this process's stderr: the log says what failed
-        log = ws.home / LOG
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("a", encoding="utf-8") as fh:
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            fh.write(f"{stamp} views refresher (pid {os.getpid()}) failed; the next command "
-                     f"catches up\n{traceback.format_exc()}\n")  # fmt: skip
+        _log_failure(ws, "views refresher")
         return 1
     # no full garbage collection of MLflow's heap at the exit (flows/cli.py leaves so too)
     gc.disable()

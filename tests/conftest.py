@@ -23,6 +23,11 @@ pytest_plugins = ("tests.helpers_rebalance",)
 # Quiet the stack before anything imports MLflow or Prefect (shared/DESIGN.md).
 for _k, _v in QUIET_STACK_ENV.items():
     os.environ.setdefault(_k, _v)
+# A command called in a test derives its MLflow views before it returns, in the test's own
+# process (MLflow imported once), instead of a detached refresher per command importing it
+# again; the detached path's own tests (test_view_refresh, test_one_view) switch it back
+# with the ``detached_views`` fixture (flows/view_refresh.py).
+os.environ.setdefault("ALPHAGATE_VIEWS", "inline")
 
 # Property tests draw the same examples on every run ("pinned", seeded per test), so a
 # change fails or passes the same way on every machine; HYPOTHESIS_PROFILE=explore draws
@@ -163,3 +168,9 @@ def pytest_sessionfinish(session):
     for name in ("test_ledger_support", "tests.test_ledger_support"):
         if (module := sys.modules.get(name)) is not None:
             module.drop_emptied()
+
+
+@pytest.fixture
+def detached_views(monkeypatch):
+    """Commands start their detached views refresher, as outside the tests."""
+    monkeypatch.delenv("ALPHAGATE_VIEWS", raising=False)

@@ -46,6 +46,8 @@ NAME = "one-view"
 # The config naming the policy in force: issue 24's live test policy (the shipped one puts
 # high versions through paper first, and this timeline promotes v1 straight to live).
 CONFIG = str(Path(__file__).resolve().parent / "data" / "small.yaml")
+#: the detached refresher, as outside the tests (conftest makes views inline)
+pytestmark = pytest.mark.usefixtures("detached_views")
 
 
 def _train(ws, seed: int) -> tuple[str, str]:

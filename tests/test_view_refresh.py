@@ -35,6 +35,10 @@ REPO = Path(__file__).resolve().parents[1]
 APPROVE = ["approve", "--model", NAME, "--reason", "holdout reviewed"]
 
 
+#: the detached refresher, as outside the tests (conftest makes views inline)
+pytestmark = pytest.mark.usefixtures("detached_views")
+
+
 @pytest.fixture
 def versioned(workspace, monkeypatch):
     """The governed workspace with a validated tiny version, its views derived; its version."""
@@ -93,6 +97,19 @@ def test_the_refresher_writes_what_inline_derivation_writes(workspace, versioned
     with Ledger.open(workspace) as ledger:
         derive(workspace, ledger, [e for e in ledger.entries() if not e.payload.get("flow_run_id")])
     assert _pages(workspace, versioned) == detached
+
+
+def test_inline_views_are_derived_before_the_command_returns(workspace, versioned, monkeypatch):
+    """``ALPHAGATE_VIEWS=inline`` (a container whose detached children die with it): the
+    command derives its views itself; no refresher is started, nothing is pending after."""
+    monkeypatch.setenv("ALPHAGATE_VIEWS", "inline")
+    started = len(STARTED)
+    assert main([*APPROVE, "--model-version", versioned, "--as", "vera"]) == 0
+    assert len(STARTED) == started and not _refreshers(workspace.home)
+    assert not behind(workspace)
+    assert _status_tag(workspace, versioned) == "awaiting_approval"
+    assert any("approved by vera" in v for k, v in _pages(workspace, versioned)["version"].items()
+               if k.startswith("governance.decision."))  # fmt: skip
 
 
 def _alive(pid: int) -> bool:
