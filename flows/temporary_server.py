@@ -89,6 +89,18 @@ def start(prefect_home: Path) -> bool:
     return True
 
 
+def flow_settings() -> contextlib.AbstractContextManager:
+    """The settings a flow runs under on this command's own temporary server: no flow-run
+    heartbeats. They let a lasting server mark a crashed run; this one stops with the
+    command, and Prefect's heartbeat thread sleeps in whole seconds, so each run ended by
+    waiting up to a second for it. Any other server (``serve``'s, production's) keeps them."""
+    if _server is None:
+        return contextlib.nullcontext()
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    return temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+
+
 def wait_ready(meanwhile: Sequence[str] = ()) -> None:
     """Block until the server launched by :func:`start` answers its health check (no-op
     when none was launched). Raises RuntimeError if it exits or does not answer.

@@ -140,6 +140,10 @@ from flows import temporary_server
 
 assert temporary_server.start(Path(sys.argv[1]))
 temporary_server.wait_ready()
+from prefect.settings import get_current_settings as settings
+with temporary_server.flow_settings():
+    inside = settings().flows.heartbeat_frequency
+print("heartbeat", inside, settings().flows.heartbeat_frequency)
 temporary_server.stop()
 print("server ok")
 """
@@ -176,5 +180,23 @@ def test_a_template_copy_is_not_registered_again_by_its_temporary_server(
         timeout=600,
     )  # fmt: skip
     assert done.returncode == 0 and "server ok" in done.stdout, done.stderr[-2000:]
+    # a flow on the command's own server sends no heartbeats (flow_settings); others do
+    assert "heartbeat None 180" in done.stdout, done.stdout
     same = _block_rows(home / "prefect.db") == _block_rows(template)
     assert same is marked
+
+
+def test_flows_keep_their_heartbeats_on_a_server_the_command_did_not_start():
+    """No temporary server launched by this process (``serve``'s or production's server):
+    the flow settings leave the heartbeats that let that server mark a crashed run."""
+    from prefect.settings import (
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        get_current_settings,
+        temporary_settings,
+    )
+
+    from flows import temporary_server
+
+    every_90s = temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 90})
+    with every_90s, temporary_server.flow_settings():
+        assert get_current_settings().flows.heartbeat_frequency == 90

@@ -56,11 +56,11 @@ def run_flow(flow_fn, config, meanwhile=(), **params):
     from governance.ground.workspace import Workspace
 
     flow_fn = flow_fn.with_options(task_runner=task_runner_for(config.runtime))
-    from flows.temporary_server import wait_ready
+    from flows.temporary_server import flow_settings, wait_ready
 
     wait_ready(meanwhile)
     # concurrent runs wait, one at a time
-    with Workspace.from_env().exclusive("run"), showing_progress():
+    with Workspace.from_env().exclusive("run"), showing_progress(), flow_settings():
         state = flow_fn(config=config, **params, return_state=True)
     return RunSummary.from_json(summary_of(state))
 
