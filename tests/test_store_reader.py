@@ -68,9 +68,10 @@ def test_the_reader_answers_as_mlflow_does(workspace):
                 call(registry)
 
 
-def test_ledger_verify_sees_a_moved_alias_without_importing_mlflow(workspace):
+def test_ledger_verify_sees_a_moved_alias_without_importing_mlflow(workspace, detached_views):
     """The attack: an insider points the champion alias at a version no approval promoted.
-    ``ledger verify`` reads the registry with the reader and refuses (exit 3)."""
+    ``ledger verify`` reads the registry with the reader and refuses (exit 3). The command's
+    views are a detached refresher's, as outside the tests: MLflow is not this process's."""
     enrol_cast(workspace)
     version, _ = tiny_version(workspace, "reader-attack")
     script = (

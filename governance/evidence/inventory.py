@@ -40,7 +40,8 @@ from governance.registry.versions import registry_exists
 
 FLAG = "models_driving_without_current_validation"
 EXPERIMENT = "alphagate-inventory"
-_LINE = "Model inventory: "
+#: The registered model description's line that links the inventory (the model view keeps it).
+INVENTORY_LINE = "Model inventory: "
 
 
 def _tier_of(policy: Policy | None, name: str | None) -> Tier:
@@ -319,8 +320,10 @@ def publish_inventory(ws, inv: dict) -> str | None:
             if value:
                 client.set_registered_model_tag(m["name"], key, value)
         rm = client.get_registered_model(m["name"])
-        kept = [ln for ln in (rm.description or "").splitlines() if not ln.startswith(_LINE)]
-        desc = "\n".join([*kept, f"{_LINE}[{m['status']}, as of {inv['as_of']}]({link})"])
+        kept = [
+            ln for ln in (rm.description or "").splitlines() if not ln.startswith(INVENTORY_LINE)
+        ]
+        desc = "\n".join([*kept, f"{INVENTORY_LINE}[{m['status']}, as of {inv['as_of']}]({link})"])
         client.update_registered_model(m["name"], description=desc.strip())
     doc = {"sha256": digest, "tracking_uri": ws.tracking_uri, "run_id": run_id}
     write_atomic(marker, json.dumps(doc), durable=False)

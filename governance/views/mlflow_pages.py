@@ -38,6 +38,7 @@ from pathlib import Path
 
 from governance.decisions.rows import decision_rows, switch_text
 from governance.decisions.standing import Stage, champion_of, standing
+from governance.evidence.inventory import INVENTORY_LINE
 from governance.findings.mlflow_tags import findings_line, findings_tags
 from governance.findings.register import load_register
 from governance.findings.review import blocking
@@ -299,5 +300,8 @@ def refresh_model_view(ledger: Ledger, client, name: str) -> dict[str, str]:
         + f"Champion: **{tags[PREFIX + 'champion']}**. Kill switch: **{ks_text}**. "
         f"Last monitoring: {mon}."
     )
-    client.update_registered_model(name, description=desc)
+    # the inventory's link is the inventory's line (governance/evidence/inventory.py): kept
+    old = client.get_registered_model(name).description or ""
+    linked = [ln for ln in old.splitlines() if ln.startswith(INVENTORY_LINE)]
+    client.update_registered_model(name, description="\n".join([desc, *linked]))
     return tags
