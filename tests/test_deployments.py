@@ -293,9 +293,14 @@ def test_review_submit_runs_on_the_worker_and_says_why_it_stopped(served):
                         log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[fr.id])),
                         sort=LogSort.TIMESTAMP_ASC,
                     )
-                    return fr, logs
+                    # the run's process ships its logs after its final state: the refusal
+                    # may reach the server a moment after the state does
+                    if any(g.message.startswith("refused") for g in logs):
+                        return fr, logs
                 await asyncio.sleep(1)
-        raise AssertionError(f"review run not final after {SERVE_TIMEOUT_S} s")
+        raise AssertionError(
+            f"review run not final, or its refusal not logged, after {SERVE_TIMEOUT_S} s"
+        )
 
     fr, logs = asyncio.run(final())
     assert fr.parameters["model_version"] == 7 and fr.state.is_failed()
