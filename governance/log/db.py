@@ -179,6 +179,32 @@ def driver_rows(conn: Connection, sql: str, params: tuple = ()) -> list[tuple]:
 HEAD_SQL = f"SELECT seq, hash FROM {head_table.name} WHERE id = {HEAD_ID}"
 
 
+_NAMES = ", ".join(f"'{t.name}'" for t in metadata.sorted_tables)
+#: How many of the ledger's tables exist, per dialect (to_regclass: as a query would resolve
+#: the name, through the search path).
+_TABLES_SQL = {
+    "sqlite": f"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ({_NAMES})",
+    "postgresql": "SELECT count(to_regclass(name)) FROM unnest(ARRAY[" + _NAMES + "]) AS name",
+}
+#: Whether the head row, any entry and any tree node exist.
+_STATE_SQL = (
+    f"SELECT EXISTS (SELECT 1 FROM {head_table.name} WHERE id = {HEAD_ID}),"
+    f" EXISTS (SELECT 1 FROM {entries_table.name}), EXISTS (SELECT 1 FROM {nodes_table.name})"
+)
+
+
+def is_current(conn: Connection) -> bool:
+    """Whether the ledger in ``conn``'s database needs nothing done on open: every table
+    exists, the head row too, and the tree is stored if there are entries. Two plain reads,
+    so that opening a current ledger takes no write lock and runs no DDL; anything else is
+    for the creating transaction to look at again under its lock."""
+    ((tables,),) = driver_rows(conn, _TABLES_SQL[conn.dialect.name])
+    if tables < len(metadata.tables):
+        return False
+    ((has_head, has_entries, has_tree),) = driver_rows(conn, _STATE_SQL)
+    return bool(has_head) and (bool(has_tree) or not has_entries)
+
+
 def param_mark(conn: Connection) -> str:
     """The driver's positional parameter marker (``?`` for sqlite3, ``%s`` for psycopg)."""
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"

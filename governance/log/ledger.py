@@ -45,6 +45,7 @@ from governance.log.db import (
     entries_table,
     frontier_of,
     head_table,
+    is_current,
     make_engine,
     metadata,
     node_reader,
@@ -144,6 +145,9 @@ class Ledger:
         return self._engine.dialect.name
 
     def _create(self) -> None:
+        with self._reading() as conn:
+            if is_current(conn):
+                return
         with self._engine.begin() as conn:
             if self._pg:
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(PG_INIT_LOCK)))
