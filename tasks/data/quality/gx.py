@@ -180,10 +180,16 @@ def plan_expectations(
 
 def quiet_gx() -> None:
     """Silence GX below ERROR. Some GX modules set their own logger level (INFO), so the
-    parent's level is not enough once a host (Prefect) installs handlers."""
+    parent's level is not enough once a host (Prefect) installs handlers.
+
+    Every GX logger is visited on each call (GX creates loggers as it imports), but only
+    one not at ERROR yet is set: each ``setLevel`` clears the level cache of every logger
+    in the process (500 calls a gate run, a tenth of its time under cProfile)."""
     names = [n for n in logging.root.manager.loggerDict if n.startswith("great_expectations")]
     for name in ["great_expectations", *names]:
-        logging.getLogger(name).setLevel(logging.ERROR)
+        logger = logging.getLogger(name)
+        if logger.level != logging.ERROR:
+            logger.setLevel(logging.ERROR)
 
 
 def run_checkpoints(
@@ -211,13 +217,22 @@ def run_checkpoints(
     quiet_gx()
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    source = context.data_sources.add_pandas(f"market-{uuid.uuid4().hex[:8]}")
+    planned_frames = [name for name in frames if any(p.frame == name for p in plan)]
+    # The datasource is added with its assets and their whole-frame batch definitions, as a
+    # configuration file would declare them: the context saves its configuration (a YAML
+    # dump) once, not once more per asset and per batch definition (7 saves: a tenth of a
+    # gate run on the demo data).
+    source = context.data_sources.add_pandas(
+        name=f"market-{uuid.uuid4().hex[:8]}",
+        assets=[
+            {"name": name, "type": "dataframe", "batch_definitions": [{"name": "all"}]}
+            for name in planned_frames
+        ],
+    )
     out: dict[str, Any] = {}
-    for frame_name, frame in frames.items():
+    for frame_name in planned_frames:
         planned = [p for p in plan if p.frame == frame_name]
-        if not planned:
-            continue
-        batch = source.add_dataframe_asset(frame_name).add_batch_definition_whole_dataframe("all")
+        batch = source.get_asset(frame_name).get_batch_definition("all")
         suite = context.suites.add(
             gx.ExpectationSuite(
                 name=f"quality.{frame_name}", expectations=[p.expectation for p in planned]
@@ -233,6 +248,6 @@ def run_checkpoints(
                 result_format=result_format,
             )
         )
-        run = checkpoint.run(batch_parameters={"dataframe": frame})
+        run = checkpoint.run(batch_parameters={"dataframe": frames[frame_name]})
         (out[frame_name],) = run.run_results.values()
     return out
