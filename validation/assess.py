@@ -30,7 +30,7 @@ from validation.explain import (
 )
 from validation.findings import Finding, Verdict, build_findings, ic_tstat_bar, verdict_of
 from validation.label_timing import label_timing
-from validation.metrics import SignalMetrics, evaluate_signal
+from validation.metrics import SignalMetrics, evaluate_signal, holdout_states
 from validation.overfitting import (
     PBOSource,
     deflated_sharpe_ratio,
@@ -216,6 +216,8 @@ def assess(
         decay_horizons=tuple(cfg.decay_horizons),
         periods_per_year=cfg.periods_per_year,
         regime_window=cfg.regime_window,
+        # The model and its challengers are scored on the same rows: one market, one fit.
+        states=holdout_states(holdout, cfg.regime_window),
     )
     metrics, ls = evaluate_signal(holdout, PREDICTION, name="model", **kw)
     challengers = run_challengers(holdout, metrics, seed=cfg.seed, **kw)

@@ -41,6 +41,7 @@ __all__ = [
     "SignalMetrics",
     "evaluate_signal",
     "holdout_long_short",
+    "holdout_states",
     "ic_series",
     "market_returns",
     "quantile_labels",
@@ -142,6 +143,12 @@ def volatility_regime(frame: pd.DataFrame, window: int = 21) -> pd.Series:
     return volatility_state(market_returns(frame), window)
 
 
+def holdout_states(frame: pd.DataFrame, window: int = 21) -> pd.DataFrame:
+    """Each date's market state under every definition: :func:`tasks.model.regimes.market_states`
+    of :func:`market_returns`, the volatility state over ``window`` days."""
+    return market_states(market_returns(frame), vol_window=window)[0]
+
+
 def regime_ic(rank_ic: pd.Series, states: pd.DataFrame, lags: int) -> dict[str, dict]:
     """Mean rank IC per state of each regime definition, with its standard error.
 
@@ -210,8 +217,13 @@ def evaluate_signal(
     decay_horizons: tuple[int, ...] = (1, 5, 21, 63),
     periods_per_year: int = TRADING_DAYS,
     regime_window: int = 21,
+    states: pd.DataFrame | None = None,
 ) -> tuple[SignalMetrics, pd.Series]:
     """All outcome metrics of ``score`` against ``fwd_ret`` (horizon ``h``).
+
+    ``states`` is :func:`holdout_states` of ``frame`` and ``regime_window`` when the caller
+    has it already (signals scored on the same holdout rows share one market and one HMM
+    fit); None computes it.
 
     Returns
     -------
@@ -227,7 +239,8 @@ def evaluate_signal(
     ls_std = float(ls.std()) if ls.size > 1 else math.nan
     ann = math.sqrt(periods_per_year)
     by_year = rank_ic.groupby(rank_ic.index.year).mean()
-    states, _ = market_states(market_returns(frame), vol_window=regime_window)
+    if states is None:
+        states = holdout_states(frame, regime_window)
     by_state = regime_ic(rank_ic, states, lags)
     by_regime = {k: v["rank_ic"] for k, v in by_state.get("volatility", {}).items()}
     decay = {}
