@@ -12,7 +12,10 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["palette", "percent_axis", "png", "pyplot", "title"]
+__all__ = ["DPI", "palette", "percent_axis", "png", "pyplot", "title"]
+
+#: Resolution of every chart, in dots per inch (a 9-inch chart is 900 pixels wide).
+DPI = 100
 
 
 def pyplot():
@@ -63,8 +66,25 @@ def _day(value: Any) -> str:
 
 
 def png(fig) -> bytes:
-    """The figure as PNG bytes (no metadata: the same chart gives the same bytes); closes it."""
+    """The figure as PNG bytes (no metadata: the same chart gives the same bytes); closes it.
+
+    The figure is laid out by its layout engine if it has one (``layout="constrained"``),
+    then cropped to its tight bounding box padded by ``savefig.pad_inches``, at
+    :data:`DPI`: the bytes ``savefig(bbox_inches="tight")`` gives, drawn once.
+    """
+    from matplotlib import rcParams
+
+    # savefig with bbox_inches="tight" or a layout engine draws the whole figure once with
+    # its output disabled before the real draw, only to lay it out and measure it. Laying
+    # out and measuring here, then giving savefig a fixed box and no engine, leaves one draw.
+    fig.set_dpi(DPI)
+    renderer = fig.canvas.get_renderer()
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.execute(fig)
+        fig.set_layout_engine(None)  # laid out: savefig must not lay it out again
+    bbox = fig.get_tightbbox(renderer).padded(rcParams["savefig.pad_inches"])
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches=bbox, metadata={"Software": None})
     pyplot().close(fig)
     return buf.getvalue()
