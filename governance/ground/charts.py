@@ -68,9 +68,9 @@ def _day(value: Any) -> str:
 def png(fig) -> bytes:
     """The figure as PNG bytes (no metadata: the same chart gives the same bytes); closes it.
 
-    The figure is laid out by its layout engine if it has one (``layout="constrained"``),
-    then cropped to its tight bounding box padded by ``savefig.pad_inches``, at
-    :data:`DPI`: the bytes ``savefig(bbox_inches="tight")`` gives, drawn once.
+    A figure with a layout engine (``layout="constrained"``) is laid out by it and saved at
+    its own size (the engine keeps every label inside it); any other figure is cropped to
+    its tight bounding box padded by ``savefig.pad_inches``. Drawn once, at :data:`DPI`.
     """
     from matplotlib import rcParams
 
@@ -83,7 +83,9 @@ def png(fig) -> bytes:
     if engine is not None:
         engine.execute(fig)
         fig.set_layout_engine(None)  # laid out: savefig must not lay it out again
-    bbox = fig.get_tightbbox(renderer).padded(rcParams["savefig.pad_inches"])
+        bbox = None  # cropping a laid-out figure measured every label a third time
+    else:
+        bbox = fig.get_tightbbox(renderer).padded(rcParams["savefig.pad_inches"])
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, bbox_inches=bbox, metadata={"Software": None})
     pyplot().close(fig)
