@@ -78,14 +78,15 @@ def png(fig) -> bytes:
     # its output disabled before the real draw, only to lay it out and measure it. Laying
     # out and measuring here, then giving savefig a fixed box and no engine, leaves one draw.
     fig.set_dpi(DPI)
-    renderer = fig.canvas.get_renderer()
     engine = fig.get_layout_engine()
     if engine is not None:
-        engine.execute(fig)
+        if fig.axes:  # as in Figure.draw: an engine lays out axes, and warns without any
+            engine.execute(fig)
         fig.set_layout_engine(None)  # laid out: savefig must not lay it out again
         bbox = None  # cropping a laid-out figure measured every label a third time
     else:
-        bbox = fig.get_tightbbox(renderer).padded(rcParams["savefig.pad_inches"])
+        box = fig.get_tightbbox(fig.canvas.get_renderer())
+        bbox = box.padded(rcParams["savefig.pad_inches"])
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, bbox_inches=bbox, metadata={"Software": None})
     pyplot().close(fig)
