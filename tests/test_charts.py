@@ -7,7 +7,7 @@ import io
 
 from PIL import Image
 
-from governance.ground.charts import DPI, png, pyplot
+from governance.ground.charts import DPI, percent_axis, png, pyplot
 
 
 def _bars(layout: str | None, label: str = "a label"):
@@ -38,3 +38,16 @@ def test_other_figures_are_cropped_to_their_labels():
     short = _size(png(_bars(None)))
     long = _size(png(_bars(None, "a label far longer than the left margin of the axes")))
     assert long[0] > short[0] and long[1] == short[1]  # the long label grew the image
+
+
+def test_a_percent_axis_says_the_ticks_it_has():
+    """Ticks 2.5 % apart read 2.5 %, 5.0 %, 7.5 %: not the rounded "2%, 5%, 8%" the risk
+    charts printed with a fixed whole-percent format."""
+    fig, ax = pyplot().subplots()
+    ax.barh(["a", "b"], [0.0, 0.1])
+    ax.set_xticks([0.0, 0.025, 0.05, 0.075, 0.1])
+    percent_axis(ax, "x", decimals=None)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    pyplot().close(fig)
+    assert labels == ["0.0%", "2.5%", "5.0%", "7.5%", "10.0%"]

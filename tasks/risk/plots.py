@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from governance.ground.charts import png, pyplot
+from governance.ground.charts import percent_axis, png, pyplot
 from tasks.risk.attribution import Attribution
 from tasks.risk.decomposition import Decomposition
 from tasks.risk.stress import StressResult
@@ -48,7 +48,7 @@ def contributions_png(d: Decomposition, title: str) -> bytes:
     for ax, labels, values, name in panels:
         ax.barh(list(labels), list(values), color="#3b6ea5")
         ax.set_title(name)
-        ax.xaxis.set_major_formatter(lambda v, _p: f"{v:.0%}")
+        percent_axis(ax, "x", decimals=None)
         ax.axvline(0.0, color="black", linewidth=0.8)
     fig.suptitle(
         f"{title}: annual volatility {d.summary()['annual_volatility']:.1%}, "
@@ -66,7 +66,7 @@ def losses_png(s: StressResult, title: str) -> bytes:
     ax.barh(
         table.scenario, table.cost_to_exit, left=table.loss, color="#e0a458", label="cost to exit"
     )
-    ax.xaxis.set_major_formatter(lambda v, _p: f"{v:.0%}")
+    percent_axis(ax, "x", decimals=None)
     ax.axvline(0.0, color="black", linewidth=0.8)
     ax.legend(loc="lower right")
     ax.set_title(f"{title}: loss by scenario (fraction of value)")
@@ -86,7 +86,7 @@ def attribution_png(a: Attribution, title: str) -> bytes:
     factors.plot.bar(ax=right, stacked=True)
     right.set_title("factor contributions to the active return")
     for ax in (left, right):
-        ax.yaxis.set_major_formatter(lambda v, _p: f"{v:.1%}")
+        percent_axis(ax, "y", decimals=None)
         ax.axhline(0.0, color="black", linewidth=0.8)
     fig.suptitle(title)
     return png(fig)
