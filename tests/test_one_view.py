@@ -367,9 +367,11 @@ def test_every_view_says_what_the_acts_make(
         browser.__exit__(None, None, None)
 
 
-def test_an_alias_moved_by_hand_changes_no_view(workspace, monkeypatch, capsys):
-    """The insider's shortcut: set MLflow's ``champion`` alias on an unapproved version. No
-    view calls it champion (the view model reads the signed acts, never the alias)."""
+def test_an_alias_moved_by_hand_changes_no_view(workspace, monkeypatch, capsys, tmp_path):
+    """The insider's shortcut: set MLflow's ``champion`` alias on an unapproved version, and
+    its views by hand (a tag, the registered model's tag, the model card). No view calls it
+    champion (the view model reads the signed acts, never the alias), and the next act
+    writes every edited view again, though each view writes only what MLflow does not hold."""
     from governance.registry.recorder import mlflow_client
 
     enrol_cast(workspace, monkeypatch=monkeypatch)
@@ -381,11 +383,18 @@ def test_an_alias_moved_by_hand_changes_no_view(workspace, monkeypatch, capsys):
     client = mlflow_client(workspace)
     client.set_registered_model_alias(NAME, "champion", v1)
     client.set_model_version_tag(NAME, v1, "governance.status", "champion")
+    client.set_registered_model_tag(NAME, "governance.champion", f"v{v1}")
+    forged = Path(tempfile.mkdtemp(dir=tmp_path)) / "model_card.html"
+    forged.write_text("<html>CHAMPION</html>", encoding="utf-8")
+    client.log_artifact(run_id, str(forged), "governance")
     # the next act on the version rewrites its views from the ledger
     assert main(["approve", "--config", CONFIG, "--model", NAME, "--model-version", v1,
                  "--as", "vera", "--reason", "evidence reviewed"]) == 0  # fmt: skip
     _views(workspace)
     assert client.get_model_version(NAME, v1).tags["governance.status"] == "awaiting_approval"
+    assert client.get_registered_model(NAME).tags["governance.champion"] == "none"
+    card = _card(client, run_id, tmp_path).read_text(encoding="utf-8")
+    assert "CHAMPION" not in card and "awaiting_approval" in card
     report = _status(capsys, v1)
     assert (report["stage"], report["halted"], report["standing"]["champion"]) == (
         "awaiting_approval", False, None,

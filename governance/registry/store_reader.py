@@ -152,12 +152,15 @@ class LocalRegistry:
 
     def model_dir(self, ref: ModelRef) -> Path | None:
         """The folder of a version's logged model files when they are local, else None."""
-        mv = self.get_model_version(*ref.mlflow)
-        uri = urlparse(mv.storage_location or "")
-        if uri.scheme != "file":
-            return None
-        path = Path(unquote(uri.path))
-        return path if path.is_dir() else None
+        path = local_folder(self.get_model_version(*ref.mlflow).storage_location)
+        return path if path is not None and path.is_dir() else None
+
+
+def local_folder(uri: str | None) -> Path | None:
+    """The local folder a ``file:`` artifact URI names (a logged model's, a run's
+    artifacts), else None (an MLflow server's or a cloud store's: read through MLflow)."""
+    parsed = urlparse(uri or "")
+    return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
 
 
 #: This thread's kept connections: ``(pid, {path: (file stamps, read-only connection)})``.

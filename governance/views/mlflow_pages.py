@@ -2,9 +2,11 @@
 
 :func:`refresh_version_view` writes, on one registered model version, everything a risk
 officer looks for on its MLflow page, and :func:`refresh_model_view` the same on the
-registered model. Both recompute from the ledger (and the registry's ``champion`` alias)
-every time, so a view is always derived state: call them after each governance act
-(``flows/views.py`` does, for the command line and every flow). They only ever write
+registered model. Both recompute from the ledger every time, so a view is always derived
+state: call them after each governance act (``flows/views.py`` does, for the command line
+and every flow). Each compares what it computed with what MLflow holds at that moment and
+writes only what differs (a tag, a description, the model card), so a view edited by hand
+is written again and an unchanged one costs reads only. They only ever write
 ``governance.*`` tags, the findings register's ``findings.*`` tags, descriptions and the
 ``governance/`` artifacts: the tags the
 integrity check compares with the ledger (``status``, ``approved_by``) stay
@@ -31,6 +33,7 @@ Registered-model tags
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
 from dataclasses import dataclass
@@ -54,12 +57,15 @@ from governance.identity.sandbox import (
     tag_value,
 )
 from governance.log.ledger import Ledger
+from governance.registry.store_reader import local_folder
 
 __all__ = ["Status", "VersionView", "refresh_model_view", "refresh_version_view", "version_view"]
 
 PREFIX = "governance."
 CARD_JSON = "model_card.json"
 CARD_VIEW = "governance/model_card.html"
+#: The longest tag value written (the registry's limit): a longer one is cut to it.
+TAG_MAX = 5000
 
 
 #: Where a version stands, as ``governance.status`` shows it: the one view model's word
@@ -83,9 +89,11 @@ def _decision_tag(d: dict) -> str:
     return f"{d['decision']} by {d['user']} ({d['role']}) at {d['at']}: {d['reason'] or '-'}; {sig}"
 
 
-def version_view(ws, ledger: Ledger, client, ref: ModelRef) -> VersionView:
+def version_view(ws, ledger: Ledger, client, ref: ModelRef, mv=None, get_run=None) -> VersionView:
     """The view of the version ``ref``: its :class:`Standing` (from the ledger alone, the
-    registry's ``champion`` alias is never read) and the reports it links."""
+    registry's ``champion`` alias is never read) and the reports it links. ``mv``: the
+    registry's version as already read; ``get_run``: ``client.get_run`` or a memo of it."""
+    mv = mv if mv is not None else client.get_model_version(*ref.mlflow)
     subject = ref.subject
     here = standing(ws, ledger, ref)
     # the signed verdict the standing folded, never a later unsigned entry beside it
@@ -129,7 +137,7 @@ def version_view(ws, ledger: Ledger, client, ref: ModelRef) -> VersionView:
         "halted": here.halted,
         "standing": here.to_json(),
     }
-    facts["links"] = _links(client, mv_run_id(client, ref), vp.get("mlflow_run_id"))
+    facts["links"] = _links(get_run or client.get_run, mv.run_id, vp.get("mlflow_run_id"))
     description = _description(ref, status, facts)
     tags = {PREFIX + k: v for k, v in tags.items()}
     if here.validation_seq:  # the findings register's tags (governance.findings.mlflow_tags)
@@ -143,12 +151,9 @@ def overlays_text(overlays) -> str:
     return "; ".join(o["line"] for o in overlays) or "-"
 
 
-def mv_run_id(client, ref: ModelRef) -> str | None:
-    return client.get_model_version(*ref.mlflow).run_id
-
-
-def _links(client, model_run: str | None, validation_run: str | None) -> list[tuple[str, str]]:
-    """Links inside the MLflow UI (relative ``#/experiments/...`` routes) to the reports."""
+def _links(get_run, model_run: str | None, validation_run: str | None) -> list[tuple[str, str]]:
+    """Links inside the MLflow UI (relative ``#/experiments/...`` routes) to the reports
+    (``get_run``: ``MlflowClient.get_run``, for each run's experiment)."""
     out = []
     for label, run_id, path in (
         ("validation report", validation_run, "validation/report.html"),
@@ -156,7 +161,7 @@ def _links(client, model_run: str | None, validation_run: str | None) -> list[tu
         ("backtest", model_run, "backtest/summary.json"),
     ):
         if run_id:
-            exp = client.get_run(run_id).info.experiment_id
+            exp = get_run(run_id).info.experiment_id
             out.append((label, f"#/experiments/{exp}/runs/{run_id}/artifacts/{path}"))
     return out
 
@@ -203,74 +208,96 @@ def _description(ref: ModelRef, status: Status, f: dict) -> str:
 
 
 def refresh_version_view(ws, ledger: Ledger, client, ref: ModelRef) -> VersionView:
-    """Recompute the view of the version ``ref`` and write it to MLflow.
+    """Recompute the view of the version ``ref`` and write to MLflow what it does not hold.
 
-    Stale ``governance.decision.*`` tags are removed; the model card is re-rendered with
-    the current status when the training run logged its ``model_card.json``.
+    Each tag, the description and the model card are compared with what the registry and
+    the run hold now (read at each call, never remembered), and only what differs is
+    written: a view edited by hand is written again. Stale ``governance.decision.*`` tags
+    are removed; the model card is re-rendered with the current status when the training
+    run logged its ``model_card.json``.
     """
-    view = version_view(ws, ledger, client, ref)
     mv = client.get_model_version(*ref.mlflow)
-    for key in mv.tags or {}:
+    get_run = functools.cache(client.get_run)  # the links and the card read the same runs
+    view = version_view(ws, ledger, client, ref, mv, get_run)
+    held = mv.tags or {}
+    for key in held:
         if key.startswith(PREFIX + "decision.") and key not in view.tags:
             client.delete_model_version_tag(*ref.mlflow, key)
     for key, value in view.tags.items():
-        if (mv.tags or {}).get(key) != value:
-            client.set_model_version_tag(*ref.mlflow, key, value[:5000])
+        if held.get(key) != value[:TAG_MAX]:
+            client.set_model_version_tag(*ref.mlflow, key, value[:TAG_MAX])
     if (mv.description or "") != view.description:
         client.update_model_version(*ref.mlflow, description=view.description)
     if mv.run_id:
-        _rerender_card(client, mv.run_id, view)
+        _rerender_card(client, get_run(mv.run_id), view)
     return view
 
 
-def _rerender_card(client, run_id: str, view: VersionView) -> None:
+def _rerender_card(client, run, view: VersionView) -> None:
+    """The run's ``model_card.json`` rendered with the view's governance status as
+    ``governance/model_card.html`` of the run, unless the run holds that very page."""
     from governance.registry.recorder import mlflow_error
 
+    run_id, local = run.info.run_id, local_folder(run.info.artifact_uri)
     with tempfile.TemporaryDirectory() as tmp:
-        try:
-            path = client.download_artifacts(run_id, CARD_JSON, tmp)
+        try:  # the run's own files read in place when they are local, else downloaded
+            path = local / CARD_JSON if local else client.download_artifacts(run_id, CARD_JSON, tmp)
+            doc = json.loads(Path(path).read_text(encoding="utf-8"))
         except (*mlflow_error(), OSError):
             return  # trained before cards were stored as documents
-        page = page_from_json(json.loads(Path(path).read_text(encoding="utf-8")))
-        f = view.facts
-        governance = Section(
-            "Governance status",
-            (
-                Facts.of(
-                    {
-                        "status": view.status.value,
-                        "verdict": f["verdict"] or "not validated",
-                        "tier": f["tier"] or "unknown",
-                        "policy": policy_label(f["policy"] or None, f["sandbox"]),
-                        "champion since": f["since"] or "-",
-                        "kill switch": f["killswitch"],
-                        "approvals missing": ", ".join(f["standing"]["missing"]) or "-",
-                        "overlays in force": overlays_text(f["standing"]["overlays"]),
-                    }
-                ),
-                Table(
-                    ("decision", "user", "role", "at", "reason", "signature digest"),
-                    tuple(
-                        (
-                            d["decision"],
-                            d["user"],
-                            d["role"],
-                            d["at"],
-                            d["reason"],
-                            d["signature_sha256"][:16] or d["identity"],
-                        )
-                        for d in f["decisions"]
-                    ),
+        html = render_page(_card_page(page_from_json(doc), view)).encode("utf-8")
+        if local and _bytes_of(local / CARD_VIEW) == html:
+            return  # the run holds this page already, byte for byte
+        out = Path(tmp) / "model_card.html"
+        out.write_bytes(html)
+        client.log_artifact(run_id, str(out), "governance")
+
+
+def _bytes_of(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _card_page(page: Page, view: VersionView) -> Page:
+    """The model card ``page`` with the view's governance status first."""
+    f = view.facts
+    governance = Section(
+        "Governance status",
+        (
+            Facts.of(
+                {
+                    "status": view.status.value,
+                    "verdict": f["verdict"] or "not validated",
+                    "tier": f["tier"] or "unknown",
+                    "policy": policy_label(f["policy"] or None, f["sandbox"]),
+                    "champion since": f["since"] or "-",
+                    "kill switch": f["killswitch"],
+                    "approvals missing": ", ".join(f["standing"]["missing"]) or "-",
+                    "overlays in force": overlays_text(f["standing"]["overlays"]),
+                }
+            ),
+            Table(
+                ("decision", "user", "role", "at", "reason", "signature digest"),
+                tuple(
+                    (
+                        d["decision"],
+                        d["user"],
+                        d["role"],
+                        d["at"],
+                        d["reason"],
+                        d["signature_sha256"][:16] or d["identity"],
+                    )
+                    for d in f["decisions"]
                 ),
             ),
-        )
-        verdict = "HALTED" if f["halted"] else view.status.value
-        current = Page(**{**page.__dict__, "verdict": verdict,
-                          "sections": (governance, *page.sections),
-                          "banner": banner(f["sandbox"])})  # fmt: skip
-        out = Path(tmp) / "model_card.html"
-        out.write_text(render_page(current), encoding="utf-8")
-        client.log_artifact(run_id, str(out), "governance")
+        ),
+    )
+    verdict = "HALTED" if f["halted"] else view.status.value
+    return Page(**{**page.__dict__, "verdict": verdict,
+                   "sections": (governance, *page.sections),
+                   "banner": banner(f["sandbox"])})  # fmt: skip
 
 
 def refresh_model_view(ledger: Ledger, client, name: str) -> dict[str, str]:
@@ -293,15 +320,19 @@ def refresh_model_view(ledger: Ledger, client, name: str) -> dict[str, str]:
         PREFIX + "monitoring": mon,
         TAG: tag_value(sandbox),
     }
+    rm = client.get_registered_model(name)  # what it holds now: only what differs is written
+    held = rm.tags or {}
     for key, value in tags.items():
-        client.set_registered_model_tag(name, key, value[:5000])
+        if held.get(key) != value[:TAG_MAX]:
+            client.set_registered_model_tag(name, key, value[:TAG_MAX])
     desc = (
         ("**SANDBOX workspace** — " + NOT_FOR_PRODUCTION + ". " if sandbox else "")
         + f"Champion: **{tags[PREFIX + 'champion']}**. Kill switch: **{ks_text}**. "
         f"Last monitoring: {mon}."
     )
     # the inventory's link is the inventory's line (governance/evidence/inventory.py): kept
-    old = client.get_registered_model(name).description or ""
+    old = rm.description or ""
     linked = [ln for ln in old.splitlines() if ln.startswith(INVENTORY_LINE)]
-    client.update_registered_model(name, description="\n".join([desc, *linked]))
+    if old != (description := "\n".join([desc, *linked])):
+        client.update_registered_model(name, description=description)
     return tags
