@@ -128,6 +128,7 @@ def refresh_mlflow(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]
     return the version views written (governance/views/mlflow_pages.py)."""
     from governance.decisions.standing import champion_of
     from governance.registry.recorder import mlflow_client
+    from governance.registry.store_reader import registry_reader
     from governance.registry.versions import registry_exists
     from governance.views.mlflow_pages import refresh_model_view, refresh_version_view
 
@@ -156,19 +157,24 @@ def refresh_mlflow(ws: Workspace, ledger: Ledger, entries: Sequence[LedgerEntry]
     ):
         return []
     client = mlflow_client(ws)
-    if global_act:  # a workspace-wide switch act changes what every model's pages must say
-        switched |= {rm.name for rm in client.search_registered_models()}
-    if monitored:  # a monitoring run changes what every champion's page says
-        names |= {rm.name for rm in client.search_registered_models()}
+    # which names and versions there are: read from the registry's own SQLite file when it
+    # is one (store_reader: the same rows, without MLflow's ORM), else through MLflow
+    reader = registry_reader(ws)
+    if global_act or monitored:
+        registered = {rm.name for rm in reader.search_registered_models()}
+        if global_act:  # a workspace-wide switch act changes what every model's pages say
+            switched |= registered
+        if monitored:  # a monitoring run changes what every champion's page says
+            names |= registered
     for name in switched:  # every version's page names the switch that governs it
         names.add(name)
         with quietly():
             versions |= {ModelRef.parse(name, mv.version)
-                         for mv in client.search_model_versions(f"name='{name}'")}  # fmt: skip
+                         for mv in reader.search_model_versions(f"name='{name}'")}  # fmt: skip
     for e in entries:  # a training names its run: the version registered from it
         if e.action == Action.MODEL_TRAINED and (run_id := e.payload.get("mlflow_run_id")):
             with quietly():
-                for mv in client.search_model_versions(f"run_id='{run_id}'"):
+                for mv in reader.search_model_versions(f"run_id='{run_id}'"):
                     versions.add(ModelRef.parse(mv.name, mv.version))
                     names.add(mv.name)
     for name in names:  # the champion as the ledger makes it, never the alias
