@@ -26,7 +26,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _shape(mv) -> tuple:
-    return (mv.name, int(mv.version), mv.run_id, dict(mv.tags), sorted(mv.aliases))
+    return (mv.name, int(mv.version), mv.run_id, dict(mv.tags), sorted(mv.aliases),
+            mv.description or "")  # fmt: skip
+
+
+def _run(run) -> tuple:
+    return run.info.run_id, run.info.experiment_id, run.info.artifact_uri
 
 
 def test_the_reader_answers_as_mlflow_does(workspace):
@@ -37,6 +42,7 @@ def test_the_reader_answers_as_mlflow_does(workspace):
     client = recorder.mlflow_client(workspace)
     client.set_registered_model_alias("reader-m", "champion", version)
     client.set_model_version_tag("reader-m", second, "status", "in_review")
+    client.update_model_version("reader-m", second, description="**IN_REVIEW**")
     client.delete_model_version("reader-m", gone)
     reader = registry_reader(workspace)
     assert isinstance(reader, LocalRegistry)
@@ -52,6 +58,7 @@ def test_the_reader_answers_as_mlflow_does(workspace):
         assert sorted(_shape(v)[:4] for v in reader.search_model_versions(query)) == sorted(
             _shape(v)[:4] for v in client.search_model_versions(query)
         )
+    assert _run(reader.get_run(run_id)) == _run(client.get_run(run_id))
     assert [(m.name, m.aliases) for m in reader.search_registered_models()] == [
         (m.name, m.aliases) for m in client.search_registered_models()
     ]
@@ -63,6 +70,7 @@ def test_the_reader_answers_as_mlflow_does(workspace):
             lambda r: r.get_model_version("reader-m", gone),
             lambda r: r.get_model_version("reader-m", 99),
             lambda r: r.get_model_version_by_alias("reader-m", "paper"),
+            lambda r: r.get_run("0" * 32),
         ):
             with pytest.raises(recorder.mlflow_error()):
                 call(registry)

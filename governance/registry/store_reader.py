@@ -13,8 +13,9 @@ server, another database) gets the real client (:func:`governance.registry.recor
 The reader answers the read subset of ``MlflowClient`` that alphagate uses, with the same
 names and shapes: :meth:`LocalRegistry.get_model_version`,
 :meth:`~LocalRegistry.get_model_version_by_alias`, :meth:`~LocalRegistry.search_model_versions`
-(``name='X'`` or ``run_id='X'``), :meth:`~LocalRegistry.search_registered_models`. A missing
-version or alias raises :class:`~governance.registry.recorder.RegistryMiss`, which
+(``name='X'`` or ``run_id='X'``), :meth:`~LocalRegistry.search_registered_models`,
+:meth:`~LocalRegistry.get_run` (a run's experiment and artifact folder). A missing
+version, alias or run raises :class:`~governance.registry.recorder.RegistryMiss`, which
 ``except recorder.mlflow_error():`` catches as it catches MLflow's own error.
 
 It trusts the file no more than MLflow does: both read the same rows, and what a decision
@@ -63,6 +64,22 @@ class StoredModel:
 
     name: str
     aliases: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredRunInfo:
+    """A run's ``RunInfo`` as MLflow shows it (the fields alphagate reads)."""
+
+    run_id: str
+    experiment_id: str
+    artifact_uri: str | None
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A run as MLflow's ``Run`` shows it: its :class:`StoredRunInfo` only."""
+
+    info: StoredRunInfo
 
 
 class LocalRegistry:
@@ -149,6 +166,16 @@ class LocalRegistry:
         ):
             aliases.setdefault(name, {})[alias] = int(version)
         return [StoredModel(n, aliases.get(n, {})) for n in names]
+
+    def get_run(self, run_id: str) -> StoredRun:
+        """MLflow's ``MlflowClient.get_run``, its ``info`` (id, experiment, artifact URI)."""
+        rows = self._rows(
+            "SELECT run_uuid, experiment_id, artifact_uri FROM runs WHERE run_uuid = ?", (run_id,)
+        )
+        if not rows:
+            raise recorder.RegistryMiss(f"no run {run_id!r}")
+        run_uuid, experiment, artifact_uri = rows[0]
+        return StoredRun(StoredRunInfo(run_uuid, str(experiment), artifact_uri))
 
     def model_dir(self, ref: ModelRef) -> Path | None:
         """The folder of a version's logged model files when they are local, else None."""

@@ -57,7 +57,7 @@ from governance.identity.sandbox import (
     tag_value,
 )
 from governance.log.ledger import Ledger
-from governance.registry.store_reader import local_folder
+from governance.registry.store_reader import local_folder, registry_reader
 
 __all__ = ["Status", "VersionView", "refresh_model_view", "refresh_version_view", "version_view"]
 
@@ -92,7 +92,7 @@ def _decision_tag(d: dict) -> str:
 def version_view(ws, ledger: Ledger, client, ref: ModelRef, mv=None, get_run=None) -> VersionView:
     """The view of the version ``ref``: its :class:`Standing` (from the ledger alone, the
     registry's ``champion`` alias is never read) and the reports it links. ``mv``: the
-    registry's version as already read; ``get_run``: ``client.get_run`` or a memo of it."""
+    registry's version as already read; ``get_run``: a reader's ``get_run`` (default the client's)."""
     mv = mv if mv is not None else client.get_model_version(*ref.mlflow)
     subject = ref.subject
     here = standing(ws, ledger, ref)
@@ -153,7 +153,7 @@ def overlays_text(overlays) -> str:
 
 def _links(get_run, model_run: str | None, validation_run: str | None) -> list[tuple[str, str]]:
     """Links inside the MLflow UI (relative ``#/experiments/...`` routes) to the reports
-    (``get_run``: ``MlflowClient.get_run``, for each run's experiment)."""
+    (``get_run``: MLflow's or store_reader's, for each run's experiment)."""
     out = []
     for label, run_id, path in (
         ("validation report", validation_run, "validation/report.html"),
@@ -216,8 +216,11 @@ def refresh_version_view(ws, ledger: Ledger, client, ref: ModelRef) -> VersionVi
     are removed; the model card is re-rendered with the current status when the training
     run logged its ``model_card.json``.
     """
-    mv = client.get_model_version(*ref.mlflow)
-    get_run = functools.cache(client.get_run)  # the links and the card read the same runs
+    # what MLflow holds, read from the registry's own SQLite file when it is one (the same
+    # rows, without MLflow's ORM: governance/registry/store_reader.py), else through MLflow
+    reader = registry_reader(ws)
+    mv = reader.get_model_version(*ref.mlflow)
+    get_run = functools.cache(reader.get_run)  # the links and the card read the same runs
     view = version_view(ws, ledger, client, ref, mv, get_run)
     held = mv.tags or {}
     for key in held:
