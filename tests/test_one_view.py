@@ -3,18 +3,12 @@
 re-rendered model card) and the Prefect standing artifact all say what
 :func:`governance.decisions.standing.standing` says, and that is what the acts make.
 
-A governed workspace (the live test policy adopted under four eyes; the strategy falls to the
-``high`` tier: one validator and one risk officer approve, two officers reset a trip with an
-incident). The timeline: train v1, validate it, approve it (vera, the printed hint run as
-printed), train and validate v2, reject v2 (omar), promote v1 (rita, the printed hint),
-sign an overlay on the strategy (rita: every version's views list it), move the clock past
-its ``until`` (every view lists it no more: ``status`` and ``models`` derive the views
-again, flows/lapsed.py) and back, trip the strategy's
-own switch, reset it (rita, then omar), retire v1. The expected stage of
-each version after each act is written down here, not read from the code under test; the
-MLflow page, the inventory and the model card are also rendered in headless Chromium, so the
-per-strategy trip is checked on what a person sees. A hostile insider's shortcut, moving the
-MLflow ``champion`` alias by hand, changes no view.
+A governed workspace under the live test policy (``high`` tier). The timeline: train, validate
+and approve v1; train and validate v2, reject it; promote v1; sign an overlay (every version
+lists it), move the clock past its ``until`` and back; trip and reset the strategy's switch;
+retire v1. The expected stages are written here, not read from the code under test; the
+MLflow page, the inventory and the card are rendered in headless Chromium. An insider's
+shortcut, moving MLflow's ``champion`` alias and its views by hand, changes no view.
 """
 
 from __future__ import annotations
@@ -43,8 +37,7 @@ from tests.helpers_e2e import cli_out
 from tests.helpers_identity import enrol_cast, make_key, sign_validation, signer
 
 NAME = "one-view"
-# The config naming the policy in force: issue 24's live test policy (the shipped one puts
-# high versions through paper first, and this timeline promotes v1 straight to live).
+# Issue 24's live test policy (the shipped one puts high versions through paper first).
 CONFIG = str(Path(__file__).resolve().parent / "data" / "small.yaml")
 #: the detached refresher, as outside the tests (conftest makes views inline)
 pytestmark = pytest.mark.usefixtures("detached_views")
